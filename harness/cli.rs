@@ -1,0 +1,257 @@
+//! The command line. clap types stay in this module: everything else receives validated
+//! configuration built here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{ConfigError, SpecBuilder};
+use crate::receiver::{serve, ServeOptions};
+use crate::runner::{execute, RunOptions, RunPlan};
+use crate::transport;
+
+#[derive(Debug, Parser)]
+#[command(name = "sockbench", version, about = "Measure what socket parameters do to a network application")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The receiver process: waits for senders on the control port.
+    Serve(ServeArgs),
+    /// The sender process: runs a test against a receiver and writes the results.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Control address to listen on.
+    #[arg(long, default_value = "[::]:5301", value_name = "ADDR:PORT")]
+    pub listen: String,
+    /// Serve one sender, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// No per-test log lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A receiver already running (`sockbench serve`) at HOST[:PORT]; without it, a local
+    /// receiver is started on loopback and stopped afterwards.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub to: Option<String>,
+    /// Results directory (default: results/<UTC time>-<name>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print only errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub knobs: KnobArgs,
+}
+
+/// The knob flags. Values are kept as text here and parsed by the config layer, so that
+/// flags, workload files and `--set` share one parser and one set of messages.
+#[derive(Debug, Args, Default)]
+pub struct KnobArgs {
+    /// tcp | udp | mptcp | unix-stream | unix-dgram
+    #[arg(long, value_name = "PROTO")]
+    pub proto: Option<String>,
+    /// stream | rr
+    #[arg(long)]
+    pub pattern: Option<String>,
+    /// forward | reverse | bidir (forward = this process sends)
+    #[arg(long)]
+    pub direction: Option<String>,
+    /// Measured time, e.g. 10s [default: 10s]
+    #[arg(long, short = 't')]
+    pub duration: Option<String>,
+    /// Time discarded before measuring [default: 1s]
+    #[arg(long)]
+    pub warmup: Option<String>,
+    /// Per-interval sample length [default: 1s]
+    #[arg(long)]
+    pub interval: Option<String>,
+    /// Write / datagram / request size, e.g. 128K [default: 128K stream, 1400 datagram, 64 rr]
+    #[arg(long, value_name = "SIZE")]
+    pub msg_size: Option<String>,
+    /// rr response size [default: the request size]
+    #[arg(long, value_name = "SIZE")]
+    pub response_size: Option<String>,
+    /// SO_SNDBUF on the data sockets, or auto
+    #[arg(long, value_name = "SIZE")]
+    pub sndbuf: Option<String>,
+    /// SO_RCVBUF on the data sockets, or auto
+    #[arg(long, value_name = "SIZE")]
+    pub rcvbuf: Option<String>,
+    /// TCP_MAXSEG (88..32767), set before connect and listen
+    #[arg(long, value_name = "BYTES")]
+    pub mss: Option<String>,
+    /// TCP_NODELAY
+    #[arg(long)]
+    pub nodelay: bool,
+    /// TCP_CONGESTION, e.g. cubic, bbr, reno
+    #[arg(long, value_name = "NAME")]
+    pub congestion: Option<String>,
+    /// IP_TOS / IPV6_TCLASS byte, e.g. 0x10
+    #[arg(long)]
+    pub tos: Option<String>,
+    /// TCP_QUICKACK, re-armed after every read
+    #[arg(long)]
+    pub quickack: bool,
+    /// TCP_NOTSENT_LOWAT
+    #[arg(long, value_name = "SIZE")]
+    pub notsent_lowat: Option<String>,
+    /// TCP_CORK
+    #[arg(long)]
+    pub cork: bool,
+    /// SO_BUSY_POLL, e.g. 50us
+    #[arg(long, value_name = "DURATION")]
+    pub busy_poll: Option<String>,
+    /// Parallel data connections [default: 1]
+    #[arg(long, short = 'P')]
+    pub flows: Option<String>,
+    /// Open-loop rate per flow in bits/s for stream, e.g. 100M
+    #[arg(long)]
+    pub rate: Option<String>,
+    /// How long an rr datagram request waits for its response [default: 200ms]
+    #[arg(long, value_name = "DURATION")]
+    pub rr_timeout: Option<String>,
+    /// Repetitions of each case [default: 1]
+    #[arg(long)]
+    pub repeat: Option<String>,
+}
+
+impl KnobArgs {
+    /// The flags as knob settings, in a fixed order.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let text = [
+            ("proto", &self.proto),
+            ("pattern", &self.pattern),
+            ("direction", &self.direction),
+            ("duration", &self.duration),
+            ("warmup", &self.warmup),
+            ("interval", &self.interval),
+            ("msg_size", &self.msg_size),
+            ("response_size", &self.response_size),
+            ("sndbuf", &self.sndbuf),
+            ("rcvbuf", &self.rcvbuf),
+            ("mss", &self.mss),
+            ("congestion", &self.congestion),
+            ("tos", &self.tos),
+            ("notsent_lowat", &self.notsent_lowat),
+            ("busy_poll", &self.busy_poll),
+            ("flows", &self.flows),
+            ("rate", &self.rate),
+            ("rr_timeout", &self.rr_timeout),
+        ];
+        for (k, v) in text {
+            if let Some(v) = v {
+                out.push((k, v.clone()));
+            }
+        }
+        for (k, on) in [("nodelay", self.nodelay), ("quickack", self.quickack), ("cork", self.cork)] {
+            if on {
+                out.push((k, "true".to_string()));
+            }
+        }
+        out
+    }
+}
+
+/// A failure with its exit code: 2 for bad input (nothing was sent), 1 for a run that
+/// failed.
+pub enum Failure {
+    Usage(String),
+    Runtime(anyhow::Error),
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure::Usage(e.0)
+    }
+}
+
+fn flag_error(key: &str, e: ConfigError) -> Failure {
+    // Name the flag as the user typed it.
+    let flag = format!("--{}", key.replace('_', "-"));
+    let msg = e.0.strip_prefix(&format!("{key}: ")).unwrap_or(&e.0).to_string();
+    if msg.starts_with("--") {
+        Failure::Usage(msg)
+    } else {
+        Failure::Usage(format!("{flag}: {msg}"))
+    }
+}
+
+fn run_command(args: RunArgs) -> Result<bool, Failure> {
+    let mut builder = SpecBuilder::new();
+    for (key, value) in args.knobs.settings() {
+        builder.set(key, &value).map_err(|e| flag_error(key, e))?;
+    }
+    let spec = builder.build()?;
+    let repeat = match &args.knobs.repeat {
+        Some(r) => match r.trim().parse::<u32>() {
+            Ok(n) if n >= 1 => n,
+            _ => return Err(Failure::Usage(format!("--repeat: '{r}' is not a whole number of 1 or more"))),
+        },
+        None => 1,
+    };
+    transport::probe(spec.protocol, &[&spec.sender, &spec.receiver])?;
+    let plan = RunPlan { name: format!("{}-{}", spec.protocol, spec.pattern), cases: vec![spec], repeat };
+    let opts = RunOptions {
+        to: args.to,
+        out: args.out,
+        quiet: args.quiet,
+        command_line: std::env::args().collect(),
+    };
+    execute(&plan, &opts).map_err(Failure::Runtime)
+}
+
+fn serve_command(args: ServeArgs) -> Result<bool, Failure> {
+    let listen: SocketAddr = args
+        .listen
+        .parse()
+        .map_err(|_| Failure::Usage(format!("--listen: '{}' is not ADDR:PORT (e.g. 0.0.0.0:5301 or [::]:5301)", args.listen)))?;
+    serve(&ServeOptions { listen, once: args.once, quiet: args.quiet }).map_err(Failure::Runtime)?;
+    Ok(true)
+}
+
+/// Parses the command line, runs the command, and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+                let _ = e.print();
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { 2 } else { 0 };
+            }
+            // One line: clap's first line names the problem.
+            let text = e.render().to_string();
+            eprintln!("{}", text.lines().next().unwrap_or("error: bad arguments"));
+            return 2;
+        }
+    };
+    let result = match cli.command {
+        Command::Serve(args) => serve_command(args),
+        Command::Run(args) => run_command(args),
+    };
+    match result {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("error: {msg}");
+            2
+        }
+        Err(Failure::Runtime(e)) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}

@@ -1,0 +1,594 @@
+//! Validated configuration: what a test is, independent of where it came from (flags,
+//! a workload file, or the control channel). Everything past the CLI sees only these types.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// A user mistake in a test description. Reported as one line, exit code 2.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl ConfigError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        ConfigError(msg.into())
+    }
+}
+
+macro_rules! named_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ConfigError;
+            fn from_str(s: &str) -> Result<Self, ConfigError> {
+                match s.trim() {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(ConfigError(format!(
+                        "unknown {} '{}' (expected one of: {})",
+                        stringify!($name).to_ascii_lowercase(),
+                        other,
+                        [$($text),+].join(", ")
+                    ))),
+                }
+            }
+        }
+    };
+}
+
+named_enum!(
+    /// The transport. `sctp` and `dccp` are recognised so that asking for them gives a
+    /// precise answer about this kernel rather than "unknown protocol".
+    Protocol {
+        Tcp => "tcp",
+        Udp => "udp",
+        Mptcp => "mptcp",
+        UnixStream => "unix-stream",
+        UnixDgram => "unix-dgram",
+        Sctp => "sctp",
+        Dccp => "dccp",
+    }
+);
+
+named_enum!(
+    /// The traffic pattern.
+    Pattern {
+        Stream => "stream",
+        Rr => "rr",
+    }
+);
+
+named_enum!(
+    /// Which way the bulk data flows. Forward = the sender process (`run`) to the
+    /// receiver process (`serve`).
+    Direction {
+        Forward => "forward",
+        Reverse => "reverse",
+        Bidir => "bidir",
+    }
+);
+
+impl Protocol {
+    /// Datagram protocols carry a sequence number in every message and count loss.
+    pub fn is_datagram(self) -> bool {
+        matches!(self, Protocol::Udp | Protocol::UnixDgram)
+    }
+    pub fn is_unix(self) -> bool {
+        matches!(self, Protocol::UnixStream | Protocol::UnixDgram)
+    }
+    /// TCP-level socket options (TCP_MAXSEG, TCP_NODELAY, ...) apply.
+    pub fn is_tcp_like(self) -> bool {
+        matches!(self, Protocol::Tcp | Protocol::Mptcp)
+    }
+    pub fn is_ip(self) -> bool {
+        !self.is_unix()
+    }
+}
+
+/// Socket options for the data sockets of one side. `None`/`false` = not set: the kernel's
+/// default (for buffers: autotuning) stays in force.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocketKnobs {
+    /// SO_SNDBUF in bytes as requested (Linux stores double).
+    pub sndbuf: Option<u64>,
+    /// SO_RCVBUF in bytes as requested (Linux stores double).
+    pub rcvbuf: Option<u64>,
+    /// TCP_MAXSEG, set before connect/listen.
+    pub mss: Option<u32>,
+    /// TCP_NODELAY.
+    pub nodelay: bool,
+    /// TCP_CONGESTION.
+    pub congestion: Option<String>,
+    /// IP_TOS / IPV6_TCLASS.
+    pub tos: Option<u8>,
+    /// TCP_QUICKACK (re-armed after every read by the patterns, since the kernel clears it).
+    pub quickack: bool,
+    /// TCP_NOTSENT_LOWAT in bytes.
+    pub notsent_lowat: Option<u32>,
+    /// TCP_CORK.
+    pub cork: bool,
+    /// SO_BUSY_POLL in microseconds.
+    pub busy_poll_us: Option<u32>,
+}
+
+impl SocketKnobs {
+    /// Checks that every knob set applies to `proto` and is in a range the kernel accepts.
+    pub fn validate(&self, proto: Protocol) -> Result<(), ConfigError> {
+        let tcp_only = [
+            ("mss", self.mss.is_some()),
+            ("nodelay", self.nodelay),
+            ("congestion", self.congestion.is_some()),
+            ("quickack", self.quickack),
+            ("notsent-lowat", self.notsent_lowat.is_some()),
+            ("cork", self.cork),
+        ];
+        for (name, set) in tcp_only {
+            if set && !proto.is_tcp_like() {
+                return Err(ConfigError(format!(
+                    "--{name} applies to tcp and mptcp only, not {proto}"
+                )));
+            }
+        }
+        if proto.is_unix() && (self.tos.is_some() || self.busy_poll_us.is_some()) {
+            return Err(ConfigError(format!(
+                "--tos and --busy-poll apply to IP protocols only, not {proto}"
+            )));
+        }
+        if let Some(mss) = self.mss {
+            if !(88..=32767).contains(&mss) {
+                return Err(ConfigError(format!(
+                    "--mss {mss} is out of range: Linux accepts TCP_MAXSEG from 88 to 32767"
+                )));
+            }
+        }
+        for (name, v) in [("sndbuf", self.sndbuf), ("rcvbuf", self.rcvbuf)] {
+            if let Some(v) = v {
+                if v == 0 || v > i32::MAX as u64 / 2 {
+                    return Err(ConfigError(format!(
+                        "--{name} {v} is out of range (1 byte to 1G; use 'auto' for the kernel's autotuning)"
+                    )));
+                }
+            }
+        }
+        if let Some(cc) = &self.congestion {
+            if cc.is_empty() || cc.len() > 15 || !cc.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ConfigError(format!(
+                    "--congestion '{cc}' is not a congestion control name"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which process a role runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Side {
+    /// `sockbench run`, the process that drives the test and writes the results.
+    Sender,
+    /// `sockbench serve`.
+    Receiver,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Sender => "sender",
+            Side::Receiver => "receiver",
+        }
+    }
+}
+
+/// What one data connection carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnKind {
+    Stream,
+    Rr,
+}
+
+/// One data connection of a test: both ends derive the same list from the spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnPlan {
+    /// Index into the plan; also carried in the data connection's header.
+    pub id: u32,
+    /// The user-visible flow number (bidir has two connections per flow).
+    pub flow: u32,
+    pub kind: ConnKind,
+    /// The process whose role drives this connection: writes the bulk data (stream) or
+    /// sends the requests (rr).
+    pub active: Side,
+}
+
+/// A fully validated test: what the sender sends the receiver over the control channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestSpec {
+    pub protocol: Protocol,
+    pub pattern: Pattern,
+    pub direction: Direction,
+    pub flows: u32,
+    /// Application write size, datagram payload, or request size (bytes).
+    pub msg_size: u32,
+    /// Response size for rr (bytes).
+    pub response_size: u32,
+    pub duration: Duration,
+    pub warmup: Duration,
+    /// Length of one per-interval throughput sample.
+    pub interval: Duration,
+    /// Open-loop pacing: bits per second for stream (per flow), None = as fast as possible.
+    pub rate: Option<u64>,
+    /// How long an rr requester waits for a datagram response before counting it lost.
+    pub rr_timeout: Duration,
+    /// Knobs for the data sockets of the sender process (`run`).
+    pub sender: SocketKnobs,
+    /// Knobs for the data sockets of the receiver process (`serve`).
+    pub receiver: SocketKnobs,
+}
+
+/// Size of the header every datagram carries: sequence number, kind, connection id.
+pub const DGRAM_HEADER: u32 = 16;
+/// Largest UDP payload over IPv4.
+pub const MAX_UDP_PAYLOAD: u32 = 65507;
+/// The largest application message we allow for byte streams.
+pub const MAX_STREAM_MSG: u32 = 64 << 20;
+pub const MAX_FLOWS: u32 = 1024;
+
+impl Default for TestSpec {
+    fn default() -> Self {
+        TestSpec {
+            protocol: Protocol::Tcp,
+            pattern: Pattern::Stream,
+            direction: Direction::Forward,
+            flows: 1,
+            msg_size: 128 * 1024,
+            response_size: 0,
+            duration: Duration::from_secs(10),
+            warmup: Duration::from_secs(1),
+            interval: Duration::from_secs(1),
+            rate: None,
+            rr_timeout: Duration::from_millis(200),
+            sender: SocketKnobs::default(),
+            receiver: SocketKnobs::default(),
+        }
+    }
+}
+
+impl TestSpec {
+    /// The request size of an rr test, or the message size of a stream test.
+    pub fn request_size(&self) -> u32 {
+        self.msg_size
+    }
+
+    /// Checks everything that can be checked without touching the kernel.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.duration.is_zero() {
+            return Err(ConfigError::new("--duration must be more than zero"));
+        }
+        if self.duration > Duration::from_secs(24 * 3600) || self.warmup > Duration::from_secs(3600) {
+            return Err(ConfigError::new("--duration is limited to 24h and --warmup to 1h"));
+        }
+        if self.interval < Duration::from_millis(10) {
+            return Err(ConfigError::new("--interval must be at least 10ms"));
+        }
+        if self.flows == 0 || self.flows > MAX_FLOWS {
+            return Err(ConfigError(format!("--flows must be from 1 to {MAX_FLOWS}")));
+        }
+        if self.pattern == Pattern::Rr && self.direction == Direction::Bidir {
+            return Err(ConfigError::new(
+                "--direction bidir applies to the stream pattern; rr takes forward or reverse",
+            ));
+        }
+        if self.rate.is_some() && self.pattern != Pattern::Stream {
+            return Err(ConfigError::new("--rate applies to the stream pattern"));
+        }
+        let sizes = [("msg-size", self.msg_size), ("response-size", self.response_size)];
+        for (name, size) in sizes {
+            if name == "response-size" && self.pattern != Pattern::Rr {
+                continue;
+            }
+            if self.protocol.is_datagram() {
+                let max = if self.protocol == Protocol::Udp { MAX_UDP_PAYLOAD } else { 212_992 };
+                if size < DGRAM_HEADER || size > max {
+                    return Err(ConfigError(format!(
+                        "--{name} {size} is out of range for {}: {DGRAM_HEADER} (the sequence header) to {max} bytes",
+                        self.protocol
+                    )));
+                }
+            } else if size == 0 || size > MAX_STREAM_MSG {
+                return Err(ConfigError(format!(
+                    "--{name} {size} is out of range: 1 byte to 64M"
+                )));
+            }
+        }
+        if self.rr_timeout < Duration::from_millis(1) {
+            return Err(ConfigError::new("--rr-timeout must be at least 1ms"));
+        }
+        self.sender.validate(self.protocol)?;
+        self.receiver.validate(self.protocol)?;
+        Ok(())
+    }
+
+    /// The data connections of this test, in a fixed order both processes agree on.
+    pub fn conn_plan(&self) -> Vec<ConnPlan> {
+        let kind = match self.pattern {
+            Pattern::Stream => ConnKind::Stream,
+            Pattern::Rr => ConnKind::Rr,
+        };
+        let sides: &[Side] = match self.direction {
+            Direction::Forward => &[Side::Sender],
+            Direction::Reverse => &[Side::Receiver],
+            Direction::Bidir => &[Side::Sender, Side::Receiver],
+        };
+        let mut plan = Vec::new();
+        for flow in 0..self.flows {
+            for &active in sides {
+                plan.push(ConnPlan { id: plan.len() as u32, flow, kind, active });
+            }
+        }
+        plan
+    }
+
+    /// The knobs of one process's data sockets.
+    pub fn knobs(&self, side: Side) -> &SocketKnobs {
+        match side {
+            Side::Sender => &self.sender,
+            Side::Receiver => &self.receiver,
+        }
+    }
+
+    /// The longest a test can legitimately take, after which every loop gives up.
+    pub fn hard_deadline(&self) -> Duration {
+        self.warmup + self.duration + Duration::from_secs(15)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for p in Protocol::ALL {
+            assert_eq!(p.as_str().parse::<Protocol>().unwrap(), *p);
+        }
+        let err = "quic".parse::<Protocol>().unwrap_err().to_string();
+        assert!(err.contains("'quic'") && err.contains("unix-dgram"), "{err}");
+    }
+
+    #[test]
+    fn conn_plan_follows_direction() {
+        let mut spec = TestSpec { flows: 2, ..TestSpec::default() };
+        let plan = spec.conn_plan();
+        assert_eq!(plan.len(), 2);
+        assert!(plan.iter().all(|c| c.active == Side::Sender));
+        spec.direction = Direction::Bidir;
+        let plan = spec.conn_plan();
+        assert_eq!(plan.len(), 4);
+        assert_eq!(plan.iter().filter(|c| c.active == Side::Receiver).count(), 2);
+        assert_eq!(plan.iter().map(|c| c.id).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn validation_names_the_problem() {
+        let mut spec = TestSpec { protocol: Protocol::Udp, ..TestSpec::default() };
+        spec.msg_size = 8;
+        assert!(spec.validate().unwrap_err().0.contains("--msg-size 8"));
+        spec.msg_size = 1400;
+        assert!(spec.validate().is_ok());
+        spec.sender.mss = Some(1000);
+        assert!(spec.validate().unwrap_err().0.contains("tcp and mptcp only"));
+        let mut spec = TestSpec::default();
+        spec.sender.mss = Some(10);
+        assert!(spec.validate().unwrap_err().0.contains("88 to 32767"));
+        let spec = TestSpec { duration: Duration::ZERO, ..TestSpec::default() };
+        assert!(spec.validate().is_err());
+        let spec = TestSpec { pattern: Pattern::Rr, direction: Direction::Bidir, ..TestSpec::default() };
+        assert!(spec.validate().is_err());
+    }
+}
+
+/// The knob keys a test description accepts: the long flag names of `run` with `_` for
+/// `-`, as in workload files and `--set`. Socket knobs may be prefixed `sender.` or
+/// `receiver.` to set one side only.
+pub const KNOB_KEYS: &[&str] = &[
+    "proto", "pattern", "direction", "duration", "warmup", "interval", "msg_size",
+    "response_size", "sndbuf", "rcvbuf", "mss", "nodelay", "congestion", "tos", "quickack",
+    "notsent_lowat", "cork", "busy_poll", "flows", "rate", "rr_timeout",
+];
+
+fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "on" | "yes" | "1" => Ok(true),
+        "false" | "off" | "no" | "0" => Ok(false),
+        _ => Err(ConfigError(format!("{key}: '{v}' is not true or false"))),
+    }
+}
+
+fn parse_u32(key: &str, v: &str) -> Result<u32, ConfigError> {
+    v.trim().parse().map_err(|_| ConfigError(format!("{key}: '{v}' is not a whole number")))
+}
+
+fn parse_size_u32(key: &str, v: &str) -> Result<u32, ConfigError> {
+    let n = crate::units::parse_size(v).map_err(|e| ConfigError(format!("{key}: {e}")))?;
+    u32::try_from(n).map_err(|_| ConfigError(format!("{key}: {v} is too large")))
+}
+
+fn parse_dur(key: &str, v: &str) -> Result<Duration, ConfigError> {
+    crate::units::parse_duration(v).map_err(|e| ConfigError(format!("{key}: {e}")))
+}
+
+/// Builds a [`TestSpec`] from knob settings, filling the defaults that depend on the
+/// protocol and pattern (message sizes) once all settings are known.
+#[derive(Debug, Clone, Default)]
+pub struct SpecBuilder {
+    spec: TestSpec,
+    msg_size: Option<u32>,
+    response_size: Option<u32>,
+}
+
+impl SpecBuilder {
+    pub fn new() -> SpecBuilder {
+        SpecBuilder::default()
+    }
+
+    /// Applies one `key = value` setting.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self, ConfigError> {
+        let (sides, knob): (&[Side], &str) = match key.split_once('.') {
+            Some(("sender", k)) => (&[Side::Sender], k),
+            Some(("receiver", k)) => (&[Side::Receiver], k),
+            Some(_) => return Err(ConfigError(format!("unknown key '{key}'"))),
+            None => (&[Side::Sender, Side::Receiver], key),
+        };
+        let per_side = ["sndbuf", "rcvbuf", "mss", "nodelay", "congestion", "tos", "quickack", "notsent_lowat", "cork", "busy_poll"];
+        if sides.len() == 1 && !per_side.contains(&knob) {
+            return Err(ConfigError(format!("'{knob}' is not a per-side socket knob, so '{key}' is not a key")));
+        }
+        let s = &mut self.spec;
+        match knob {
+            "proto" => s.protocol = value.parse()?,
+            "pattern" => s.pattern = value.parse()?,
+            "direction" => s.direction = value.parse()?,
+            "duration" => s.duration = parse_dur(key, value)?,
+            "warmup" => s.warmup = parse_dur(key, value)?,
+            "interval" => s.interval = parse_dur(key, value)?,
+            "rr_timeout" => s.rr_timeout = parse_dur(key, value)?,
+            "msg_size" => self.msg_size = Some(parse_size_u32(key, value)?),
+            "response_size" => self.response_size = Some(parse_size_u32(key, value)?),
+            "flows" => s.flows = parse_u32(key, value)?,
+            "rate" => {
+                s.rate = Some(crate::units::parse_rate(value).map_err(|e| ConfigError(format!("{key}: {e}")))?)
+            }
+            _ => {
+                for side in sides {
+                    let k = match side {
+                        Side::Sender => &mut self.spec.sender,
+                        Side::Receiver => &mut self.spec.receiver,
+                    };
+                    set_socket_knob(k, key, knob, value)?;
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// Fills size defaults and validates. Stream over TCP/MPTCP/Unix stream writes 128K;
+    /// datagrams carry 1400 bytes (one Ethernet MTU's worth); rr sends 64-byte requests and
+    /// responses of the request's size unless told otherwise.
+    pub fn build(&self) -> Result<TestSpec, ConfigError> {
+        let mut spec = self.spec.clone();
+        spec.msg_size = self.msg_size.unwrap_or(match (spec.pattern, spec.protocol.is_datagram()) {
+            (Pattern::Rr, _) => 64,
+            (Pattern::Stream, true) => 1400,
+            (Pattern::Stream, false) => 128 * 1024,
+        });
+        spec.response_size = self.response_size.unwrap_or(spec.msg_size);
+        spec.validate()?;
+        Ok(spec)
+    }
+}
+
+fn set_socket_knob(k: &mut SocketKnobs, key: &str, knob: &str, value: &str) -> Result<(), ConfigError> {
+    let size_or_auto = |v: &str| -> Result<Option<u64>, ConfigError> {
+        if v.trim().eq_ignore_ascii_case("auto") {
+            Ok(None)
+        } else {
+            crate::units::parse_size(v).map(Some).map_err(|e| ConfigError(format!("{key}: {e}")))
+        }
+    };
+    match knob {
+        "sndbuf" => k.sndbuf = size_or_auto(value)?,
+        "rcvbuf" => k.rcvbuf = size_or_auto(value)?,
+        "mss" => k.mss = Some(parse_u32(key, value)?),
+        "nodelay" => k.nodelay = parse_bool(key, value)?,
+        "congestion" => k.congestion = Some(value.trim().to_string()),
+        "tos" => {
+            let v = value.trim();
+            let n = match v.strip_prefix("0x") {
+                Some(hex) => u8::from_str_radix(hex, 16).ok(),
+                None => v.parse::<u8>().ok(),
+            };
+            k.tos = Some(n.ok_or_else(|| ConfigError(format!("{key}: '{value}' is not a TOS byte (0-255 or 0x00-0xff)")))?);
+        }
+        "quickack" => k.quickack = parse_bool(key, value)?,
+        "notsent_lowat" => k.notsent_lowat = Some(parse_size_u32(key, value)?),
+        "cork" => k.cork = parse_bool(key, value)?,
+        "busy_poll" => {
+            let d = parse_dur(key, value)?;
+            k.busy_poll_us = Some(u32::try_from(d.as_micros()).map_err(|_| ConfigError(format!("{key}: too long")))?);
+        }
+        _ => {
+            return Err(ConfigError(format!(
+                "unknown key '{key}' (known: {})",
+                KNOB_KEYS.join(", ")
+            )))
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod builder_tests {
+    use super::*;
+
+    #[test]
+    fn defaults_depend_on_pattern_and_protocol() {
+        let spec = SpecBuilder::new().build().unwrap();
+        assert_eq!(spec.msg_size, 128 * 1024);
+        let mut b = SpecBuilder::new();
+        b.set("proto", "udp").unwrap();
+        assert_eq!(b.build().unwrap().msg_size, 1400);
+        b.set("pattern", "rr").unwrap();
+        let spec = b.build().unwrap();
+        assert_eq!((spec.msg_size, spec.response_size), (64, 64));
+        b.set("response_size", "1K").unwrap();
+        assert_eq!(b.build().unwrap().response_size, 1024);
+    }
+
+    #[test]
+    fn knobs_apply_to_both_sides_or_one() {
+        let mut b = SpecBuilder::new();
+        b.set("sndbuf", "64K").unwrap().set("receiver.rcvbuf", "1M").unwrap();
+        b.set("busy_poll", "50us").unwrap().set("tos", "0x10").unwrap();
+        let spec = b.build().unwrap();
+        assert_eq!(spec.sender.sndbuf, Some(65536));
+        assert_eq!(spec.receiver.sndbuf, Some(65536));
+        assert_eq!(spec.receiver.rcvbuf, Some(1 << 20));
+        assert_eq!(spec.sender.rcvbuf, None);
+        assert_eq!(spec.sender.busy_poll_us, Some(50));
+        assert_eq!(spec.sender.tos, Some(16));
+        b.set("sndbuf", "auto").unwrap();
+        assert_eq!(b.build().unwrap().sender.sndbuf, None);
+    }
+
+    #[test]
+    fn bad_settings_name_the_key() {
+        let mut b = SpecBuilder::new();
+        assert!(b.set("msg_size", "banana").unwrap_err().0.starts_with("msg_size: 'banana'"));
+        assert!(b.set("sender.duration", "1s").is_err());
+        assert!(b.set("colour", "blue").unwrap_err().0.contains("unknown key 'colour'"));
+        assert!(b.set("nodelay", "maybe").is_err());
+        assert!(b.set("tos", "300").is_err());
+        assert!(b.set("duration", "-1s").unwrap_err().0.contains("negative"));
+    }
+}

@@ -1,0 +1,101 @@
+//! Facts about a host that bound or explain a result: kernel, CPU, and the sysctls that
+//! cap every knob. Each end gathers its own; the receiver sends its facts to the sender.
+
+use std::collections::BTreeMap;
+use std::ffi::CStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The sysctls that bound socket knobs or change what a test measures.
+pub const SYSCTLS: &[&str] = &[
+    "net.core.rmem_max",
+    "net.core.wmem_max",
+    "net.core.rmem_default",
+    "net.core.wmem_default",
+    "net.core.busy_read",
+    "net.core.busy_poll",
+    "net.ipv4.tcp_rmem",
+    "net.ipv4.tcp_wmem",
+    "net.ipv4.udp_mem",
+    "net.ipv4.tcp_congestion_control",
+    "net.ipv4.tcp_available_congestion_control",
+    "net.ipv4.tcp_mtu_probing",
+    "net.ipv4.tcp_slow_start_after_idle",
+    "net.ipv4.tcp_no_metrics_save",
+    "net.ipv4.ip_local_port_range",
+    "net.mptcp.enabled",
+];
+
+/// Reads `/proc/sys/<path>` (path with slashes, e.g. `net/core/rmem_max`).
+pub fn read_sysctl(path: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/sys/{path}"))
+        .ok()
+        .map(|s| s.trim().replace('\t', " "))
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostFacts {
+    pub hostname: String,
+    pub kernel: String,
+    pub os: String,
+    pub arch: String,
+    pub cpu_model: String,
+    pub cores: usize,
+    pub sysctls: BTreeMap<String, String>,
+}
+
+fn uname() -> (String, String, String, String) {
+    // SAFETY: utsname is plain old data, and uname() fills it with NUL-terminated strings.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return Default::default();
+    }
+    let field = |f: &[libc::c_char]| {
+        // SAFETY: uname() NUL-terminates each field within its array.
+        unsafe { CStr::from_ptr(f.as_ptr()) }.to_string_lossy().into_owned()
+    };
+    (field(&u.nodename), field(&u.sysname), field(&u.release), field(&u.machine))
+}
+
+impl HostFacts {
+    pub fn gather() -> HostFacts {
+        let (hostname, os, kernel, arch) = uname();
+        let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+            .unwrap_or_default();
+        let sysctls = SYSCTLS
+            .iter()
+            .filter_map(|name| read_sysctl(&name.replace('.', "/")).map(|v| (name.to_string(), v)))
+            .collect();
+        HostFacts {
+            hostname,
+            kernel,
+            os,
+            arch,
+            cpu_model,
+            cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            sysctls,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_include_the_buffer_limits() {
+        let f = HostFacts::gather();
+        assert!(!f.kernel.is_empty());
+        assert!(f.cores >= 1);
+        let rmem: u64 = f.sysctls["net.core.rmem_max"].parse().unwrap();
+        assert!(rmem > 0);
+        assert!(f.sysctls["net.ipv4.tcp_rmem"].split(' ').count() == 3);
+    }
+}

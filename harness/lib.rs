@@ -1,0 +1,21 @@
+//! sockbench: measure what a network application's socket parameters do to it.
+//!
+//! Two processes — the receiver (`sockbench serve`) and the sender (`sockbench run`) —
+//! agree on a test over a control connection ([`control`]), open and configure their data
+//! sockets ([`transport`], [`sockopt`]), play the roles of a traffic pattern
+//! ([`patterns`]), and the sender writes both sides' measurements ([`output`]).
+
+pub mod cli;
+pub mod config;
+pub mod control;
+pub mod hostinfo;
+pub mod measure;
+pub mod output;
+pub mod patterns;
+pub mod receiver;
+pub mod results;
+pub mod runner;
+pub mod sender;
+pub mod sockopt;
+pub mod transport;
+pub mod units;

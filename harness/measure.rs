@@ -1,0 +1,281 @@
+//! Measurement primitives used inside the traffic loops, and the reports each role sends
+//! home. Everything here is allocation-free on the recording path once set up.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConnKind, Side};
+use crate::sockopt::{AppliedKnobs, TcpInfo};
+
+/// Highest latency a histogram tracks (values above are clamped to it): one minute.
+pub const HIST_MAX_NS: u64 = 60_000_000_000;
+/// HdrHistogram precision: three significant digits (0.1% value resolution).
+pub const HIST_SIGFIG: u8 = 3;
+
+/// A latency histogram in nanoseconds.
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HIST_MAX_NS, HIST_SIGFIG).expect("static histogram bounds")
+}
+
+/// A histogram as it travels: the HdrHistogram V2 encoding, base64 in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncodedHistogram {
+    /// What was measured, e.g. `rtt`.
+    pub metric: String,
+    pub v2_base64: String,
+}
+
+impl EncodedHistogram {
+    pub fn encode(metric: &str, h: &Histogram<u64>) -> EncodedHistogram {
+        let mut buf = Vec::new();
+        V2Serializer::new().serialize(h, &mut buf).expect("serializing into a Vec cannot fail");
+        EncodedHistogram {
+            metric: metric.to_string(),
+            v2_base64: base64::engine::general_purpose::STANDARD.encode(buf),
+        }
+    }
+
+    pub fn decode(&self) -> Result<Histogram<u64>, String> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&self.v2_base64)
+            .map_err(|e| format!("histogram {}: bad base64: {e}", self.metric))?;
+        let h: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut &bytes[..])
+            .map_err(|e| format!("histogram {}: {e:?}", self.metric))?;
+        Ok(h)
+    }
+}
+
+/// Per-interval counters relative to a start instant. Slots are preallocated for the
+/// expected run length so that recording does not allocate.
+#[derive(Debug, Clone)]
+pub struct IntervalCounter {
+    t0: Instant,
+    interval_ns: u64,
+    pub bytes: Vec<u64>,
+    pub messages: Vec<u64>,
+}
+
+impl IntervalCounter {
+    pub fn new(t0: Instant, interval: Duration, expected: Duration) -> IntervalCounter {
+        let interval_ns = interval.as_nanos().max(1) as u64;
+        let slots = (expected.as_nanos() as u64 / interval_ns + 4) as usize;
+        IntervalCounter {
+            t0,
+            interval_ns,
+            bytes: Vec::with_capacity(slots),
+            messages: Vec::with_capacity(slots),
+        }
+    }
+
+    #[inline]
+    pub fn record(&mut self, now: Instant, bytes: u64, messages: u64) {
+        let idx = (now.saturating_duration_since(self.t0).as_nanos() as u64 / self.interval_ns) as usize;
+        if idx >= self.bytes.len() {
+            self.bytes.resize(idx + 1, 0);
+            self.messages.resize(idx + 1, 0);
+        }
+        self.bytes[idx] += bytes;
+        self.messages[idx] += messages;
+    }
+
+    pub fn interval_ns(&self) -> u64 {
+        self.interval_ns
+    }
+}
+
+/// Exact loss, reordering and duplicate accounting from per-datagram sequence numbers:
+/// one bit per sequence number seen.
+#[derive(Debug, Clone, Default)]
+pub struct SeqTracker {
+    seen: Vec<u64>,
+    next_expected: u64,
+    pub unique: u64,
+    pub reordered: u64,
+    pub duplicated: u64,
+    /// Sequence numbers beyond any plausible run (a corrupt or hostile datagram).
+    pub invalid: u64,
+}
+
+/// 2^36 datagrams: beyond what 24 hours at ten million a second can send... almost; a
+/// guard against a bogus sequence number making the bitmap huge.
+const MAX_SEQ: u64 = 1 << 36;
+
+impl SeqTracker {
+    pub fn with_capacity(expected: u64) -> SeqTracker {
+        SeqTracker { seen: Vec::with_capacity((expected / 64 + 1) as usize), ..Default::default() }
+    }
+
+    /// Records one arrival. Returns true when this sequence number is new.
+    #[inline]
+    pub fn record(&mut self, seq: u64) -> bool {
+        if seq >= MAX_SEQ {
+            self.invalid += 1;
+            return false;
+        }
+        let (word, bit) = ((seq / 64) as usize, seq % 64);
+        if word >= self.seen.len() {
+            let new_len = (word + 1).max(self.seen.len() * 2);
+            self.seen.resize(new_len, 0);
+        }
+        if self.seen[word] & (1 << bit) != 0 {
+            self.duplicated += 1;
+            return false;
+        }
+        self.seen[word] |= 1 << bit;
+        self.unique += 1;
+        if seq < self.next_expected {
+            self.reordered += 1;
+        } else {
+            self.next_expected = seq + 1;
+        }
+        true
+    }
+}
+
+/// CPU time consumed by the calling thread, in nanoseconds (CLOCK_THREAD_CPUTIME_ID: the
+/// scheduler's exact runtime, finer than getrusage's accounting).
+pub fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec into `ts`.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// CPU time (user + system) of the whole process so far, from getrusage(RUSAGE_SELF).
+pub fn process_cpu_ns() -> u64 {
+    // SAFETY: rusage is plain old data; getrusage fills it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return 0;
+    }
+    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// What one role (one end of one data connection) measured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoleReport {
+    pub conn: u32,
+    pub flow: u32,
+    pub kind: Option<ConnKind>,
+    pub side: Option<Side>,
+    /// This role drove the connection (wrote the bulk data or sent the requests).
+    pub active: bool,
+    /// Payload bytes written, warm-up included.
+    pub bytes_sent: u64,
+    /// Payload bytes read, warm-up included.
+    pub bytes_received: u64,
+    pub messages_sent: u64,
+    /// Messages received; for datagrams, unique sequence numbers only.
+    pub messages_received: u64,
+    pub reordered: u64,
+    pub duplicated: u64,
+    /// Datagram responses that arrived after their request had timed out.
+    pub late: u64,
+    /// rr requests whose response never came within the timeout (datagrams).
+    pub timeouts: u64,
+    /// Transactions completed after the warm-up.
+    pub transactions: u64,
+    /// Payload bytes received after the warm-up mark.
+    pub measured_bytes: u64,
+    /// From the warm-up mark to the last receive: the receiver's measured time.
+    pub window_ns: u64,
+    pub interval_ns: u64,
+    /// Payload bytes received per interval from this role's start.
+    pub interval_bytes: Vec<u64>,
+    /// Messages received per interval (for rr requesters: completed transactions).
+    pub interval_messages: Vec<u64>,
+    /// Time of the role's last receive, from its start.
+    pub end_ns: u64,
+    pub histograms: Vec<EncodedHistogram>,
+    pub knobs: AppliedKnobs,
+    /// SO_SNDBUF and SO_RCVBUF read back at the end of the transfer: what autotuning grew
+    /// them to, when they were not set.
+    pub sndbuf_end: Option<u64>,
+    pub rcvbuf_end: Option<u64>,
+    /// TCP_INFO at the end of the transfer.
+    pub tcp_info: Option<TcpInfo>,
+    pub cpu_ns: u64,
+    /// Set when the role ended early; the figures above are partial.
+    pub error: Option<String>,
+}
+
+/// Everything one process measured in one test.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SideReport {
+    pub roles: Vec<RoleReport>,
+    /// From the start of this side's traffic to the end of its last role.
+    pub wall_ns: u64,
+    pub warnings: Vec<String>,
+}
+
+impl SideReport {
+    /// CPU time of this side's traffic threads as a percentage of one core over the test.
+    pub fn cpu_pct(&self) -> Option<f64> {
+        (self.wall_ns > 0).then(|| {
+            self.roles.iter().map(|r| r.cpu_ns).sum::<u64>() as f64 * 100.0 / self.wall_ns as f64
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seq_tracker_counts_exactly() {
+        let mut t = SeqTracker::default();
+        for seq in [0, 1, 2, 5, 3, 3, 4, 200, 200, 7] {
+            t.record(seq);
+        }
+        assert_eq!(t.unique, 8); // 0 1 2 5 3 4 200 7
+        assert_eq!(t.duplicated, 2);
+        assert_eq!(t.reordered, 3); // 3, 4 after 5; 7 after 200
+        assert!(!t.record(u64::MAX));
+        assert_eq!(t.invalid, 1);
+    }
+
+    #[test]
+    fn intervals_bucket_by_time() {
+        let t0 = Instant::now();
+        let mut c = IntervalCounter::new(t0, Duration::from_millis(100), Duration::from_secs(1));
+        c.record(t0, 10, 1);
+        c.record(t0 + Duration::from_millis(99), 5, 1);
+        c.record(t0 + Duration::from_millis(250), 7, 2);
+        assert_eq!(c.bytes, vec![15, 0, 7]);
+        assert_eq!(c.messages, vec![2, 0, 2]);
+    }
+
+    #[test]
+    fn histograms_survive_encoding() {
+        let mut h = latency_histogram();
+        for v in [1_000, 20_000, 20_000, 5_000_000] {
+            h.record(v).unwrap();
+        }
+        let enc = EncodedHistogram::encode("rtt", &h);
+        let back = enc.decode().unwrap();
+        assert_eq!(back.len(), 4);
+        assert_eq!(back.value_at_quantile(0.5), h.value_at_quantile(0.5));
+        let bad = EncodedHistogram { metric: "rtt".into(), v2_base64: "!!".into() };
+        assert!(bad.decode().is_err());
+    }
+
+    #[test]
+    fn thread_cpu_advances_with_work() {
+        let a = thread_cpu_ns();
+        let mut x = 0u64;
+        for i in 0..5_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+        assert!(thread_cpu_ns() > a);
+    }
+}

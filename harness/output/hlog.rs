@@ -1,0 +1,84 @@
+//! `latency.hlog`: the standard HdrHistogram interval log (as written by the Java
+//! HistogramLogWriter and read by HistogramLogAnalyzer), one tagged histogram per case ×
+//! repetition × metric, compressed V2 encoding. Values are nanoseconds.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::Histogram;
+
+pub struct HlogWriter {
+    file: BufWriter<File>,
+    base: SystemTime,
+}
+
+/// The tag of one histogram: `case1.rep2.rtt` (tags may hold no comma or space).
+pub fn tag(case: u32, repetition: u32, metric: &str) -> String {
+    format!("case{case}.rep{repetition}.{metric}")
+}
+
+impl HlogWriter {
+    pub fn create(path: &Path, base: SystemTime) -> io::Result<HlogWriter> {
+        let mut file = BufWriter::new(OpenOptions::new().create(true).truncate(true).write(true).open(path)?);
+        let mut serializer = V2DeflateSerializer::new();
+        IntervalLogWriterBuilder::new()
+            .add_comment("sockbench latency log; values in nanoseconds; tag = case<N>.rep<N>.<metric>")
+            .with_start_time(base)
+            .with_base_time(base)
+            .begin_log_with(&mut file, &mut serializer)?;
+        file.write_all(b"\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n")?;
+        file.flush()?;
+        Ok(HlogWriter { file, base })
+    }
+
+    pub fn write(
+        &mut self,
+        tag_text: &str,
+        start: SystemTime,
+        length: Duration,
+        h: &Histogram<u64>,
+    ) -> io::Result<()> {
+        let mut serializer = V2DeflateSerializer::new();
+        let mut writer = IntervalLogWriterBuilder::new().begin_log_with(&mut self.file, &mut serializer)?;
+        let offset = start.duration_since(self.base).unwrap_or_default();
+        writer
+            .write_histogram(h, offset, length, Tag::new(tag_text))
+            .map_err(|e| io::Error::other(format!("{e:?}")))?;
+        self.file.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::latency_histogram;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+
+    #[test]
+    fn the_log_reads_back_with_its_tags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("latency.hlog");
+        let base = SystemTime::now();
+        let mut w = HlogWriter::create(&path, base).unwrap();
+        let mut h = latency_histogram();
+        h.record(25_000).unwrap();
+        h.record(30_000).unwrap();
+        w.write(&tag(1, 1, "rtt"), base + Duration::from_secs(2), Duration::from_secs(5), &h).unwrap();
+        w.write(&tag(2, 1, "rtt"), base + Duration::from_secs(9), Duration::from_secs(5), &h).unwrap();
+        let text = std::fs::read(&path).unwrap();
+        let hists: Vec<_> = IntervalLogIterator::new(&text)
+            .filter_map(|e| match e.unwrap() {
+                LogEntry::Interval(i) => Some(i),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(hists.len(), 2);
+        assert_eq!(hists[0].tag().unwrap().as_str(), "case1.rep1.rtt");
+        assert_eq!(hists[1].start_timestamp(), Duration::from_secs(9));
+        assert_eq!(hists[0].duration(), Duration::from_secs(5));
+    }
+}

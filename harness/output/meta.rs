@@ -1,0 +1,85 @@
+//! `meta.json`: the run as a whole, enough to reproduce a result from its own directory.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::config::TestSpec;
+use crate::hostinfo::HostFacts;
+
+/// Bumped when a results file loses or renames a column or field.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseMeta {
+    pub case: u32,
+    pub spec: TestSpec,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Hosts {
+    pub sender: HostFacts,
+    pub receiver: Option<HostFacts>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Meta {
+    pub schema_version: u32,
+    pub sockbench_version: String,
+    pub git_revision: String,
+    pub command_line: Vec<String>,
+    pub started_utc: String,
+    pub finished_utc: Option<String>,
+    /// Where the receiver was: `local` (a child process on loopback) or the address.
+    pub receiver: String,
+    pub receiver_sockbench_version: Option<String>,
+    pub hosts: Hosts,
+    pub workload_name: String,
+    pub repeat: u32,
+    /// The fully resolved cases, as sent to the receiver.
+    pub cases: Vec<CaseMeta>,
+    pub runs: usize,
+    pub runs_ok: usize,
+}
+
+impl Meta {
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        let tmp = dir.join(".meta.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+        std::fs::rename(tmp, dir.join("meta.json"))
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a time since the epoch (civil-from-days, proleptic Gregorian).
+pub fn utc_timestamp(t: std::time::SystemTime) -> String {
+    let secs = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn timestamps_are_utc() {
+        assert_eq!(utc_timestamp(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
+        assert_eq!(utc_timestamp(UNIX_EPOCH + Duration::from_secs(1_795_462_245)), "2026-11-23T19:30:45Z");
+    }
+}

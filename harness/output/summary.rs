@@ -1,0 +1,204 @@
+//! `summary.csv`: one row per case × repetition. The first columns are exactly the SPEC's;
+//! further columns follow them. Units are in the names. Empty cells mean "not measured" or
+//! "not set", never zero.
+
+use serde::Serialize;
+
+use crate::results::CaseRun;
+use crate::units::format_duration;
+
+#[derive(Debug, Default, Serialize)]
+pub struct SummaryRow {
+    pub case: u32,
+    pub repetition: u32,
+    pub protocol: String,
+    pub pattern: String,
+    pub direction: String,
+    pub flows: u32,
+    /// Application write / datagram payload / request size, bytes.
+    pub msg_size: u32,
+    /// Measured time requested (warm-up excluded), seconds.
+    pub duration_s: f64,
+    /// SO_SNDBUF requested on the socket that sends the bulk data (or the requests).
+    pub sndbuf_req: Option<u64>,
+    /// SO_SNDBUF as the kernel reported it on that socket.
+    pub sndbuf_eff: Option<u64>,
+    /// SO_RCVBUF requested on the socket that receives the bulk data (or the requests).
+    pub rcvbuf_req: Option<u64>,
+    pub rcvbuf_eff: Option<u64>,
+    pub mss_req: Option<u32>,
+    /// TCP_INFO snd_mss of the sending data socket.
+    pub mss_eff: Option<u32>,
+    /// TCP_NODELAY as read back from the sending socket.
+    pub nodelay: Option<bool>,
+    /// TCP_CONGESTION as read back from the sending socket.
+    pub congestion: Option<String>,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub goodput_bps: Option<f64>,
+    pub messages_sent: u64,
+    pub messages_received: u64,
+    pub lost: Option<u64>,
+    pub reordered: u64,
+    pub duplicated: u64,
+    pub transactions: u64,
+    pub rtt_p50_ns: Option<u64>,
+    pub rtt_p90_ns: Option<u64>,
+    pub rtt_p99_ns: Option<u64>,
+    pub rtt_p999_ns: Option<u64>,
+    pub rtt_max_ns: Option<u64>,
+    pub rtt_mean_ns: Option<f64>,
+    pub tcp_retrans: Option<u64>,
+    pub sender_cpu_pct: Option<f64>,
+    pub receiver_cpu_pct: Option<f64>,
+    pub status: String,
+    // ---- beyond the SPEC's minimum ----
+    pub error: Option<String>,
+    pub warmup_s: f64,
+    pub response_size: Option<u32>,
+    pub rate: Option<u64>,
+    /// The receiver's measured time: warm-up mark to last receive, longest over flows.
+    pub measured_s: Option<f64>,
+    pub transactions_per_s: Option<f64>,
+    pub rr_timeouts: u64,
+    pub rr_late: u64,
+    pub nodelay_req: bool,
+    pub congestion_req: Option<String>,
+    pub tos_req: Option<u8>,
+    pub tos_eff: Option<u32>,
+    pub quickack_req: bool,
+    pub notsent_lowat_req: Option<u32>,
+    pub notsent_lowat_eff: Option<u32>,
+    pub cork_req: bool,
+    pub busy_poll_req_us: Option<u32>,
+    pub busy_poll_eff_us: Option<u32>,
+    /// SO_SNDBUF of the sending socket and SO_RCVBUF of the receiving socket read back at
+    /// the end: with `auto`, what the kernel's autotuning grew them to.
+    pub sndbuf_end: Option<u64>,
+    pub rcvbuf_end: Option<u64>,
+    /// The other buffers of the two data sockets, as the kernel reported them.
+    pub sender_rcvbuf_eff: Option<u64>,
+    pub receiver_sndbuf_eff: Option<u64>,
+    /// TCP_INFO of the sending data socket of the first connection at the end.
+    pub tcp_rtt_us: Option<u32>,
+    pub tcp_min_rtt_us: Option<u32>,
+    pub tcp_cwnd: Option<u32>,
+    pub tcp_delivery_rate_bps: Option<u64>,
+    pub tcp_snd_wscale: Option<u8>,
+    pub tcp_rcv_wscale: Option<u8>,
+    pub tcp_pmtu: Option<u32>,
+    pub tcp_bytes_retrans: Option<u64>,
+    pub interval: String,
+    pub warnings: Option<String>,
+}
+
+impl SummaryRow {
+    pub fn from_run(run: &CaseRun) -> SummaryRow {
+        let spec = &run.spec;
+        let (active, passive) = run.first_conn_ends();
+        let sending = active.map(|r| &r.knobs);
+        let receiving = passive.map(|r| &r.knobs);
+        let sending_info = active.and_then(|r| r.tcp_info.as_ref());
+        let rtt = run.rtt();
+        let measured_s = run.measured_s();
+        let transactions = run.sum(|r| r.transactions);
+        let warnings = run.warnings();
+        SummaryRow {
+            case: run.case,
+            repetition: run.repetition,
+            protocol: spec.protocol.to_string(),
+            pattern: spec.pattern.to_string(),
+            direction: spec.direction.to_string(),
+            flows: spec.flows,
+            msg_size: spec.msg_size,
+            duration_s: spec.duration.as_secs_f64(),
+            sndbuf_req: sending.and_then(|k| k.requested.sndbuf),
+            sndbuf_eff: sending.and_then(|k| k.effective.sndbuf),
+            rcvbuf_req: receiving.and_then(|k| k.requested.rcvbuf),
+            rcvbuf_eff: receiving.and_then(|k| k.effective.rcvbuf),
+            mss_req: sending.and_then(|k| k.requested.mss),
+            mss_eff: sending_info.map(|i| i.snd_mss),
+            nodelay: sending.and_then(|k| k.effective.nodelay),
+            congestion: sending.and_then(|k| k.effective.congestion.clone()),
+            bytes_sent: run.sum(|r| r.bytes_sent),
+            bytes_received: run.sum(|r| r.bytes_received),
+            goodput_bps: run.goodput_bps().map(f64::round),
+            messages_sent: run.sum(|r| r.messages_sent),
+            messages_received: run.sum(|r| r.messages_received),
+            lost: run.lost(),
+            reordered: run.sum(|r| r.reordered),
+            duplicated: run.sum(|r| r.duplicated),
+            transactions,
+            rtt_p50_ns: rtt.map(|p| p.p50),
+            rtt_p90_ns: rtt.map(|p| p.p90),
+            rtt_p99_ns: rtt.map(|p| p.p99),
+            rtt_p999_ns: rtt.map(|p| p.p999),
+            rtt_max_ns: rtt.map(|p| p.max),
+            rtt_mean_ns: rtt.map(|p| (p.mean * 10.0).round() / 10.0),
+            tcp_retrans: run.tcp_retrans(),
+            sender_cpu_pct: run.outcome.sender.cpu_pct().map(round2),
+            receiver_cpu_pct: run.outcome.receiver.as_ref().and_then(|r| r.cpu_pct()).map(round2),
+            status: run.status().as_str().to_string(),
+            error: run.outcome.error.clone(),
+            warmup_s: spec.warmup.as_secs_f64(),
+            response_size: (spec.pattern == crate::config::Pattern::Rr).then_some(spec.response_size),
+            rate: spec.rate,
+            measured_s,
+            transactions_per_s: measured_s
+                .filter(|_| transactions > 0)
+                .map(|s| round2(transactions as f64 / s)),
+            rr_timeouts: run.sum(|r| r.timeouts),
+            rr_late: run.sum(|r| r.late),
+            nodelay_req: sending.is_some_and(|k| k.requested.nodelay),
+            congestion_req: sending.and_then(|k| k.requested.congestion.clone()),
+            tos_req: sending.and_then(|k| k.requested.tos),
+            tos_eff: sending.and_then(|k| k.effective.tos),
+            quickack_req: sending.is_some_and(|k| k.requested.quickack),
+            notsent_lowat_req: sending.and_then(|k| k.requested.notsent_lowat),
+            notsent_lowat_eff: sending.and_then(|k| k.effective.notsent_lowat),
+            cork_req: sending.is_some_and(|k| k.requested.cork),
+            busy_poll_req_us: sending.and_then(|k| k.requested.busy_poll_us),
+            busy_poll_eff_us: sending.and_then(|k| k.effective.busy_poll_us),
+            sndbuf_end: active.and_then(|r| r.sndbuf_end),
+            rcvbuf_end: passive.and_then(|r| r.rcvbuf_end),
+            sender_rcvbuf_eff: sending.and_then(|k| k.effective.rcvbuf),
+            receiver_sndbuf_eff: receiving.and_then(|k| k.effective.sndbuf),
+            tcp_rtt_us: sending_info.map(|i| i.rtt_us),
+            tcp_min_rtt_us: sending_info.map(|i| i.min_rtt_us),
+            tcp_cwnd: sending_info.map(|i| i.snd_cwnd),
+            tcp_delivery_rate_bps: sending_info.map(|i| i.delivery_rate * 8),
+            tcp_snd_wscale: sending_info.map(|i| i.snd_wscale),
+            tcp_rcv_wscale: sending_info.map(|i| i.rcv_wscale),
+            tcp_pmtu: sending_info.map(|i| i.pmtu),
+            tcp_bytes_retrans: sending_info.map(|i| i.bytes_retrans),
+            interval: format_duration(spec.interval),
+            warnings: (!warnings.is_empty()).then(|| warnings.join("; ")),
+        }
+    }
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// The columns `../shared/SPEC.md` requires, in its order.
+pub const SPEC_COLUMNS: &[&str] = &[
+    "case", "repetition", "protocol", "pattern", "direction", "flows", "msg_size", "duration_s",
+    "sndbuf_req", "sndbuf_eff", "rcvbuf_req", "rcvbuf_eff", "mss_req", "mss_eff", "nodelay",
+    "congestion", "bytes_sent", "bytes_received", "goodput_bps", "messages_sent",
+    "messages_received", "lost", "reordered", "duplicated", "transactions", "rtt_p50_ns",
+    "rtt_p90_ns", "rtt_p99_ns", "rtt_p999_ns", "rtt_max_ns", "rtt_mean_ns", "tcp_retrans",
+    "sender_cpu_pct", "receiver_cpu_pct", "status",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::header_of;
+
+    #[test]
+    fn header_starts_with_the_spec_columns_in_order() {
+        let header = header_of::<SummaryRow>();
+        assert_eq!(&header[..SPEC_COLUMNS.len()], SPEC_COLUMNS);
+    }
+}

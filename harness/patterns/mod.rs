@@ -1,0 +1,212 @@
+//! Traffic patterns. Each pattern is one file holding both of its roles behind
+//! [`Pattern`]: the active role drives a connection (writes the bulk data, sends the
+//! requests), the passive role answers. Which process plays which role comes from the
+//! connection plan, so the same code serves forward, reverse and bidir.
+//!
+//! Every loop here is bounded in time by the role's hard deadline, and checks the abort
+//! flag whenever a socket call times out.
+
+pub mod rr;
+pub mod stream;
+
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use socket2::Socket;
+
+use crate::config::{ConnKind, Side, TestSpec};
+use crate::measure::{thread_cpu_ns, RoleReport};
+use crate::sockopt;
+use crate::transport::{dgram, is_timeout, DataConn};
+
+/// How often a blocked socket call wakes up to look at the clock and the abort flag.
+pub const POLL: Duration = Duration::from_millis(100);
+/// A datagram receiver that has not heard its END marker stops after this much silence
+/// past the sender's nominal end.
+pub const DGRAM_IDLE: Duration = Duration::from_millis(500);
+/// How many END markers a datagram sender sends (they may be lost like any datagram).
+pub const END_MARKERS: u32 = 5;
+
+/// What a role needs besides its socket.
+#[derive(Clone)]
+pub struct RoleCtx {
+    pub spec: Arc<TestSpec>,
+    /// This process's start of traffic. The warm-up and the intervals count from here.
+    pub t0: Instant,
+    /// Set when the test must end now (the peer or the user gave up).
+    pub abort: Arc<AtomicBool>,
+}
+
+impl RoleCtx {
+    pub fn warmup_mark(&self) -> Instant {
+        self.t0 + self.spec.warmup
+    }
+    /// When an active role stops sending.
+    pub fn send_end(&self) -> Instant {
+        self.t0 + self.spec.warmup + self.spec.duration
+    }
+    /// When every role gives up, finished or not.
+    pub fn hard_deadline(&self) -> Instant {
+        self.t0 + self.spec.hard_deadline()
+    }
+    pub fn aborted(&self) -> bool {
+        self.abort.load(Ordering::Relaxed)
+    }
+    /// Checks the abort flag and the deadline after a timed-out socket call.
+    fn check(&self, what: &str) -> Result<(), String> {
+        if self.aborted() {
+            return Err(format!("{what}: the test was aborted"));
+        }
+        if Instant::now() >= self.hard_deadline() {
+            return Err(format!("{what}: timed out (the peer stopped responding)"));
+        }
+        Ok(())
+    }
+}
+
+/// The two roles of a traffic pattern.
+pub trait Pattern: Sync {
+    /// Drives the connection. Fills `rep` as it goes, so that an error leaves partial
+    /// figures behind.
+    fn active(&self, conn: &DataConn, ctx: &RoleCtx, rep: &mut RoleReport) -> Result<(), String>;
+    /// Answers the connection.
+    fn passive(&self, conn: &DataConn, ctx: &RoleCtx, rep: &mut RoleReport) -> Result<(), String>;
+}
+
+/// The registry: which code runs a connection of each kind.
+pub fn pattern_for(kind: ConnKind) -> &'static dyn Pattern {
+    match kind {
+        ConnKind::Stream => &stream::Stream,
+        ConnKind::Rr => &rr::Rr,
+    }
+}
+
+/// Runs one role to its end on the calling thread and reports what it measured.
+pub fn run_role(conn: DataConn, side: Side, ctx: RoleCtx) -> RoleReport {
+    let cpu0 = thread_cpu_ns();
+    let mut rep = RoleReport {
+        conn: conn.plan.id,
+        flow: conn.plan.flow,
+        kind: Some(conn.plan.kind),
+        side: Some(side),
+        active: conn.plan.active == side,
+        interval_ns: ctx.spec.interval.as_nanos() as u64,
+        knobs: conn.knobs.clone(),
+        ..RoleReport::default()
+    };
+    let pattern = pattern_for(conn.plan.kind);
+    let result = if rep.active {
+        pattern.active(&conn, &ctx, &mut rep)
+    } else {
+        pattern.passive(&conn, &ctx, &mut rep)
+    };
+    if let Err(e) = result {
+        rep.error = Some(format!("connection {}: {e}", conn.plan.id));
+    }
+    rep.sndbuf_end = conn.sock.send_buffer_size().ok().map(|v| v as u64);
+    rep.rcvbuf_end = conn.sock.recv_buffer_size().ok().map(|v| v as u64);
+    if ctx.spec.protocol.is_tcp_like() {
+        rep.tcp_info = sockopt::tcp_info(&conn.sock).ok();
+    }
+    rep.cpu_ns = thread_cpu_ns().saturating_sub(cpu0);
+    rep
+}
+
+/// Reads exactly `buf.len()` bytes. `Ok(false)`: a clean end of stream before the first
+/// byte (the peer is done).
+pub(crate) fn read_full(sock: &Socket, buf: &mut [u8], ctx: &RoleCtx) -> Result<bool, String> {
+    let mut got = 0;
+    while got < buf.len() {
+        match (&*sock).read(&mut buf[got..]) {
+            Ok(0) if got == 0 => return Ok(false),
+            Ok(0) => return Err(format!("the peer closed mid-message ({got} of {} bytes)", buf.len())),
+            Ok(n) => got += n,
+            Err(e) if is_timeout(&e) => ctx.check("read")?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
+    Ok(true)
+}
+
+/// Writes all of `buf`, waking up on timeouts to honour the deadline and abort flag.
+pub(crate) fn write_full(sock: &Socket, buf: &[u8], ctx: &RoleCtx) -> Result<(), String> {
+    let mut sent = 0;
+    while sent < buf.len() {
+        match (&*sock).write(&buf[sent..]) {
+            Ok(n) => sent += n,
+            Err(e) if is_timeout(&e) => ctx.check("write")?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("write: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// After the last write of a stream: shut down the sending half and wait for the peer to
+/// close, so that every byte has been read by the other end before the figures are taken
+/// (and a close with unread data cannot turn into a reset).
+pub(crate) fn finish_stream(sock: &Socket, ctx: &RoleCtx) -> Result<(), String> {
+    let _ = sock.set_tcp_cork(false);
+    sock.shutdown(std::net::Shutdown::Write).map_err(|e| format!("shutdown: {e}"))?;
+    let mut sink = [0u8; 4096];
+    loop {
+        match (&*sock).read(&mut sink) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) => ctx.check("waiting for the peer to finish")?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // The peer may reset instead of closing once it has everything.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(()),
+            Err(e) => return Err(format!("waiting for the peer to finish: {e}")),
+        }
+    }
+}
+
+/// Tells a datagram peer that this side is done: END markers carrying the count sent.
+pub(crate) fn send_end_markers(sock: &Socket, conn: u32, sent: u64) {
+    let mut end = [0u8; 16];
+    dgram::put_header(&mut end, sent, dgram::END, conn);
+    for i in 0..END_MARKERS {
+        let _ = sock.send(&end);
+        if i + 1 < END_MARKERS {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+/// Answers a repeated hello (its ack was lost) during the test.
+pub(crate) fn answer_hello(sock: &Socket, seq: u64, conn: u32) {
+    let mut ack = [0u8; 16];
+    dgram::put_header(&mut ack, seq, dgram::HELLO_ACK, conn);
+    let _ = sock.send(&ack);
+}
+
+/// Paces an open-loop sender: never more than `rate_bps` on average since `start`.
+pub(crate) struct Pacer {
+    start: Instant,
+    bytes_per_sec: f64,
+}
+
+impl Pacer {
+    pub fn new(start: Instant, rate_bps: u64) -> Pacer {
+        Pacer { start, bytes_per_sec: rate_bps as f64 / 8.0 }
+    }
+
+    /// Sleeps until sending more than `sent` bytes keeps within the rate.
+    #[inline]
+    pub fn wait(&self, now: Instant, sent: u64) {
+        let due = Duration::from_secs_f64(sent as f64 / self.bytes_per_sec);
+        let elapsed = now.saturating_duration_since(self.start);
+        if due > elapsed {
+            std::thread::sleep(due - elapsed);
+        }
+    }
+}
+
+/// Window from the warm-up mark to the last receive, in nanoseconds.
+pub(crate) fn window_ns(ctx: &RoleCtx, last: Option<Instant>) -> u64 {
+    last.map(|l| l.saturating_duration_since(ctx.warmup_mark()).as_nanos() as u64).unwrap_or(0)
+}

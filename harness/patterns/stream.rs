@@ -1,0 +1,168 @@
+//! Bulk transfer. The active role writes `msg_size` messages as fast as it may (or paced
+//! by `--rate`) for warm-up + duration; the passive role reads and counts. For datagram
+//! protocols every message carries a sequence number, and loss, reordering and
+//! duplicates are counted exactly.
+
+use std::io::{self, Read};
+use std::time::Instant;
+
+use super::{
+    answer_hello, finish_stream, send_end_markers, window_ns, write_full, Pacer, Pattern, RoleCtx,
+    DGRAM_IDLE, POLL,
+};
+use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
+use crate::sockopt;
+use crate::transport::{as_uninit, dgram, is_timeout, DataConn};
+
+pub struct Stream;
+
+impl Pattern for Stream {
+    fn active(&self, conn: &DataConn, ctx: &RoleCtx, rep: &mut RoleReport) -> Result<(), String> {
+        let sock = &conn.sock;
+        sock.set_write_timeout(Some(POLL)).map_err(|e| e.to_string())?;
+        sock.set_read_timeout(Some(POLL)).map_err(|e| e.to_string())?;
+        let size = ctx.spec.msg_size as usize;
+        let mut buf = vec![0x5au8; size];
+        let end = ctx.send_end();
+        let pacer = ctx.spec.rate.map(|r| Pacer::new(ctx.t0, r));
+        if ctx.spec.protocol.is_datagram() {
+            let mut seq = 0u64;
+            loop {
+                let now = Instant::now();
+                if now >= end || ctx.aborted() {
+                    break;
+                }
+                if let Some(p) = &pacer {
+                    p.wait(now, rep.bytes_sent);
+                }
+                dgram::put_header(&mut buf, seq, dgram::DATA, conn.plan.id);
+                match sock.send(&buf) {
+                    Ok(_) => {
+                        seq += 1;
+                        rep.messages_sent += 1;
+                        rep.bytes_sent += size as u64;
+                    }
+                    // A full send queue: the datagram was not sent; try again.
+                    Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(format!("send: {e}")),
+                }
+            }
+            send_end_markers(sock, conn.plan.id, seq);
+            return Ok(());
+        }
+        loop {
+            let now = Instant::now();
+            if now >= end || ctx.aborted() {
+                break;
+            }
+            if let Some(p) = &pacer {
+                p.wait(now, rep.bytes_sent);
+            }
+            write_full(sock, &buf, ctx)?;
+            rep.bytes_sent += size as u64;
+            rep.messages_sent += 1;
+        }
+        finish_stream(sock, ctx)
+    }
+
+    fn passive(&self, conn: &DataConn, ctx: &RoleCtx, rep: &mut RoleReport) -> Result<(), String> {
+        let sock = &conn.sock;
+        sock.set_read_timeout(Some(POLL)).map_err(|e| e.to_string())?;
+        let spec = &ctx.spec;
+        let mut intervals = IntervalCounter::new(ctx.t0, spec.interval, spec.warmup + spec.duration);
+        let warm = ctx.warmup_mark();
+        let mut last: Option<Instant> = None;
+        let mut buf = vec![0u8; spec.msg_size as usize];
+        let result = if spec.protocol.is_datagram() {
+            let mut seqs = SeqTracker::default();
+            let r = recv_datagrams(conn, ctx, rep, &mut buf, &mut seqs, &mut intervals, &mut last);
+            rep.messages_received = seqs.unique;
+            rep.reordered = seqs.reordered;
+            rep.duplicated = seqs.duplicated;
+            r
+        } else {
+            let quickack = conn.knobs.requested.quickack;
+            loop {
+                match (&*sock).read(&mut buf) {
+                    Ok(0) => break Ok(()),
+                    Ok(n) => {
+                        let now = Instant::now();
+                        rep.bytes_received += n as u64;
+                        intervals.record(now, n as u64, 0);
+                        if now >= warm {
+                            rep.measured_bytes += n as u64;
+                        }
+                        last = Some(now);
+                        if quickack {
+                            sockopt::rearm_quickack(sock);
+                        }
+                    }
+                    Err(e) if is_timeout(&e) => {
+                        if let Err(e) = ctx.check("read") {
+                            break Err(e);
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(format!("read: {e}")),
+                }
+            }
+            .inspect(|_| rep.messages_received = rep.bytes_received / spec.msg_size as u64)
+        };
+        rep.window_ns = window_ns(ctx, last);
+        rep.end_ns = last.map(|l| l.saturating_duration_since(ctx.t0).as_nanos() as u64).unwrap_or(0);
+        rep.interval_bytes = intervals.bytes;
+        rep.interval_messages = intervals.messages;
+        result
+    }
+}
+
+/// Receives DATA datagrams until the END marker, silence after the nominal end, or the
+/// hard deadline.
+fn recv_datagrams(
+    conn: &DataConn,
+    ctx: &RoleCtx,
+    rep: &mut RoleReport,
+    buf: &mut [u8],
+    seqs: &mut SeqTracker,
+    intervals: &mut IntervalCounter,
+    last: &mut Option<Instant>,
+) -> Result<(), String> {
+    let sock = &conn.sock;
+    let warm = ctx.warmup_mark();
+    let nominal_end = ctx.send_end();
+    let mut last_heard = Instant::now();
+    loop {
+        match sock.recv(as_uninit(buf)) {
+            Ok(n) => {
+                let now = Instant::now();
+                last_heard = now;
+                match dgram::header(&buf[..n]) {
+                    Some((seq, dgram::DATA, c)) if c == conn.plan.id => {
+                        if seqs.record(seq) {
+                            rep.bytes_received += n as u64;
+                            intervals.record(now, n as u64, 1);
+                            if now >= warm {
+                                rep.measured_bytes += n as u64;
+                            }
+                            *last = Some(now);
+                        }
+                    }
+                    Some((_, dgram::END, c)) if c == conn.plan.id => return Ok(()),
+                    Some((seq, dgram::HELLO, c)) if c == conn.plan.id => answer_hello(sock, seq, c),
+                    _ => {}
+                }
+            }
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
+                let now = Instant::now();
+                if now >= nominal_end && now.duration_since(last_heard) >= DGRAM_IDLE {
+                    return Ok(());
+                }
+                ctx.check("receive")?;
+            }
+            // An ICMP error from an earlier send of ours (a hello ack); not fatal.
+            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => ctx.check("receive")?,
+            Err(e) => return Err(format!("receive: {e}")),
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! One finished test (a case × repetition) and the figures derived from both sides'
+//! reports. Derivations are sums and merges of what was measured; nothing is estimated.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+
+use crate::config::TestSpec;
+use crate::measure::{latency_histogram, RoleReport};
+use crate::sender::{Status, TestOutcome};
+
+#[derive(Debug, Clone)]
+pub struct CaseRun {
+    /// 1-based case number within the run.
+    pub case: u32,
+    /// 1-based repetition of the case.
+    pub repetition: u32,
+    pub spec: TestSpec,
+    pub outcome: TestOutcome,
+}
+
+/// Percentiles of a merged latency histogram, in nanoseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Percentiles {
+    pub count: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    pub mean: f64,
+}
+
+impl Percentiles {
+    pub fn of(h: &Histogram<u64>) -> Option<Percentiles> {
+        (!h.is_empty()).then(|| Percentiles {
+            count: h.len(),
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+            mean: h.mean(),
+        })
+    }
+}
+
+impl CaseRun {
+    pub fn status(&self) -> Status {
+        self.outcome.status
+    }
+
+    /// Every role report of both sides.
+    pub fn roles(&self) -> impl Iterator<Item = &RoleReport> {
+        self.outcome
+            .sender
+            .roles
+            .iter()
+            .chain(self.outcome.receiver.iter().flat_map(|r| r.roles.iter()))
+    }
+
+    /// The active and the passive end of the first connection: the socket that sends the
+    /// bulk data (or the requests) and the one that receives it.
+    pub fn first_conn_ends(&self) -> (Option<&RoleReport>, Option<&RoleReport>) {
+        let active = self.roles().filter(|r| r.active).min_by_key(|r| r.conn);
+        let passive = self.roles().filter(|r| !r.active).min_by_key(|r| r.conn);
+        (active, passive)
+    }
+
+    /// Latency histograms merged over all flows, by metric name. A histogram that will not
+    /// decode is reported as an error string.
+    pub fn merged_histograms(&self) -> Result<BTreeMap<String, Histogram<u64>>, String> {
+        let mut merged: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+        for role in self.roles() {
+            for enc in &role.histograms {
+                let h = enc.decode()?;
+                merged
+                    .entry(enc.metric.clone())
+                    .or_insert_with(latency_histogram)
+                    .add(&h)
+                    .map_err(|e| format!("merging {}: {e:?}", enc.metric))?;
+            }
+        }
+        Ok(merged)
+    }
+
+    pub fn sum(&self, f: impl Fn(&RoleReport) -> u64) -> u64 {
+        self.roles().map(f).sum()
+    }
+
+    /// Application payload received after the warm-up, over each receiver's own measured
+    /// time, summed over connections (each end times itself on its own clock).
+    pub fn goodput_bps(&self) -> Option<f64> {
+        let rates: Vec<f64> = self
+            .roles()
+            .filter(|r| r.window_ns > 0 && r.measured_bytes > 0)
+            .map(|r| r.measured_bytes as f64 * 8e9 / r.window_ns as f64)
+            .collect();
+        (!rates.is_empty()).then(|| rates.iter().sum())
+    }
+
+    /// The longest receiver-measured window, in seconds.
+    pub fn measured_s(&self) -> Option<f64> {
+        self.roles().map(|r| r.window_ns).max().filter(|&w| w > 0).map(|w| w as f64 / 1e9)
+    }
+
+    /// Datagrams that never arrived: sent minus unique received, over both directions.
+    /// Known only when both sides reported.
+    pub fn lost(&self) -> Option<u64> {
+        if !self.spec.protocol.is_datagram() {
+            return Some(0);
+        }
+        self.outcome.receiver.as_ref()?;
+        Some(self.sum(|r| r.messages_sent).saturating_sub(self.sum(|r| r.messages_received)))
+    }
+
+    /// Segments retransmitted by every TCP data socket (TCP_INFO tcpi_total_retrans).
+    pub fn tcp_retrans(&self) -> Option<u64> {
+        let infos: Vec<_> = self.roles().filter_map(|r| r.tcp_info.as_ref()).collect();
+        (!infos.is_empty()).then(|| infos.iter().map(|i| i.total_retrans as u64).sum())
+    }
+
+    pub fn rtt(&self) -> Option<Percentiles> {
+        self.merged_histograms().ok()?.get(crate::patterns::rr::RTT).and_then(Percentiles::of)
+    }
+
+    /// Warnings from both sides (clamped buffers, ...), without repeats.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let sides = [Some(&self.outcome.sender), self.outcome.receiver.as_ref()];
+        for (side, rep) in ["sender", "receiver"].iter().zip(sides) {
+            let Some(rep) = rep else { continue };
+            let role_warnings = rep.roles.iter().flat_map(|r| r.knobs.warnings.iter());
+            for w in rep.warnings.iter().chain(role_warnings) {
+                let line = format!("{side}: {w}");
+                if !out.contains(&line) {
+                    out.push(line);
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,302 @@
+//! The sender process's side of a test: connecting to a receiver (or starting a local one
+//! as a child process), running a test over the control channel, and gathering both
+//! sides' measurements.
+
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::AtomicBool;
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+use crate::config::{Side, TestSpec};
+use crate::control::{self, ControlError, Message, DEFAULT_PORT};
+use crate::hostinfo::HostFacts;
+use crate::measure::SideReport;
+use crate::patterns::{run_role, RoleCtx};
+use crate::transport::ClientData;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const STEP_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Error)]
+pub enum ReachError {
+    #[error("'{0}' is not HOST or HOST:PORT")]
+    BadAddress(String),
+    #[error("cannot resolve '{0}': {1}")]
+    Resolve(String, std::io::Error),
+    #[error("cannot reach the receiver at {addr}: {source}")]
+    Connect { addr: SocketAddr, source: std::io::Error },
+    #[error("the receiver at {addr} refused the handshake: {source}")]
+    Handshake { addr: SocketAddr, source: ControlError },
+    #[error("starting the local receiver: {0}")]
+    Local(String),
+}
+
+/// Parses `HOST`, `HOST:PORT`, `[V6]:PORT` or a bare IPv6 address; the port defaults to 5301.
+pub fn resolve_target(target: &str) -> Result<SocketAddr, ReachError> {
+    let t = target.trim();
+    if t.is_empty() {
+        return Err(ReachError::BadAddress(target.to_string()));
+    }
+    if let Ok(addr) = t.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Ok(ip) = t.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, DEFAULT_PORT));
+    }
+    let with_port = match t.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => {
+            port.parse::<u16>().map_err(|_| ReachError::BadAddress(target.to_string()))?;
+            t.to_string()
+        }
+        _ => format!("{t}:{DEFAULT_PORT}"),
+    };
+    with_port
+        .to_socket_addrs()
+        .map_err(|e| ReachError::Resolve(target.to_string(), e))?
+        .next()
+        .ok_or_else(|| ReachError::BadAddress(target.to_string()))
+}
+
+/// A control connection to a receiver that has accepted our handshake.
+pub struct Peer {
+    control: TcpStream,
+    pub addr: SocketAddr,
+    pub host: HostFacts,
+    pub version: String,
+}
+
+impl Peer {
+    pub fn connect(addr: SocketAddr) -> Result<Peer, ReachError> {
+        let mut control = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
+            .map_err(|source| ReachError::Connect { addr, source })?;
+        let hs = |source| ReachError::Handshake { addr, source };
+        control.set_nodelay(true).map_err(|e| hs(e.into()))?;
+        control.set_read_timeout(Some(STEP_TIMEOUT)).map_err(|e| hs(e.into()))?;
+        control.set_write_timeout(Some(STEP_TIMEOUT)).map_err(|e| hs(e.into()))?;
+        control::send(&mut control, &Message::hello()).map_err(hs)?;
+        let (host, version) = control::expect(&mut control, "welcome", |m| match m {
+            Message::Welcome { version, sockbench_version, host } => {
+                if version == control::PROTOCOL_VERSION {
+                    Ok((host, sockbench_version))
+                } else {
+                    Err(Message::Welcome { version, sockbench_version, host })
+                }
+            }
+            other => Err(other),
+        })
+        .map_err(hs)?;
+        Ok(Peer { control, addr, host, version })
+    }
+}
+
+/// A `sockbench serve` child process on loopback: the embedded default receiver.
+pub struct LocalReceiver {
+    child: Child,
+    _stdout: ChildStdout,
+    pub addr: SocketAddr,
+}
+
+impl LocalReceiver {
+    pub fn spawn() -> Result<LocalReceiver, ReachError> {
+        let exe = std::env::current_exe().map_err(|e| ReachError::Local(e.to_string()))?;
+        let mut cmd = Command::new(exe);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--quiet"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: prctl is async-signal-safe; the child dies with its parent, so a
+            // killed `run` never leaves a receiver behind.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd.spawn().map_err(|e| ReachError::Local(e.to_string()))?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        // Read the "listening on ADDR" line without blocking forever.
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            let r = reader.read_line(&mut line).map(|_| line);
+            let _ = tx.send((r, reader.into_inner()));
+        });
+        let fail = |child: &mut Child, msg: String| {
+            let _ = child.kill();
+            let _ = child.wait();
+            ReachError::Local(msg)
+        };
+        let (line, stdout) = match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok((Ok(line), stdout)) => (line, stdout),
+            Ok((Err(e), _)) => return Err(fail(&mut child, e.to_string())),
+            Err(_) => return Err(fail(&mut child, "it did not report its address".into())),
+        };
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| fail(&mut child, format!("unexpected first line {line:?}")))?;
+        Ok(LocalReceiver { child, _stdout: stdout, addr })
+    }
+}
+
+impl Drop for LocalReceiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How a test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    /// Cut short: the figures are partial.
+    Aborted,
+    /// Never ran.
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Aborted => "aborted",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// Both sides' measurements of one test.
+#[derive(Debug, Clone)]
+pub struct TestOutcome {
+    pub sender: SideReport,
+    pub receiver: Option<SideReport>,
+    pub status: Status,
+    pub error: Option<String>,
+    /// Wall-clock start of the traffic, for the interval log.
+    pub started: std::time::SystemTime,
+}
+
+impl TestOutcome {
+    pub fn failed(status: Status, error: String) -> TestOutcome {
+        TestOutcome {
+            sender: SideReport::default(),
+            receiver: None,
+            status,
+            error: Some(error),
+            started: std::time::SystemTime::now(),
+        }
+    }
+}
+
+/// Runs one test against a connected receiver.
+pub fn run_test(peer: &mut Peer, spec: &TestSpec, abort: Arc<AtomicBool>) -> TestOutcome {
+    let started = std::time::SystemTime::now();
+    let ctl = &mut peer.control;
+    let setup = (|| -> Result<ClientData, String> {
+        let _ = ctl.set_read_timeout(Some(STEP_TIMEOUT));
+        control::send(ctl, &Message::Setup { spec: Box::new(spec.clone()) }).map_err(|e| e.to_string())?;
+        let (token, endpoints) = control::expect(ctl, "ready", |m| match m {
+            Message::Ready { token, endpoints } => Ok((token, endpoints)),
+            other => Err(other),
+        })
+        .map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        let data = ClientData::attach(spec, peer.addr.ip().to_canonical(), &endpoints, token, deadline)?;
+        control::send(ctl, &Message::Start).map_err(|e| e.to_string())?;
+        control::expect(ctl, "started", |m| match m {
+            Message::Started => Ok(()),
+            other => Err(other),
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(data)
+    })();
+    let data = match setup {
+        Ok(d) => d,
+        Err(e) => return TestOutcome::failed(Status::Error, e),
+    };
+
+    let t0 = Instant::now();
+    let ctx = RoleCtx { spec: Arc::new(spec.clone()), t0, abort };
+    let handles: Vec<_> = data
+        .conns
+        .into_iter()
+        .map(|conn| {
+            let ctx = ctx.clone();
+            thread::spawn(move || {
+                let rep = run_role(conn, Side::Sender, ctx);
+                (rep, Instant::now())
+            })
+        })
+        .collect();
+    let mut sender = SideReport::default();
+    let mut last_end = t0;
+    for h in handles {
+        match h.join() {
+            Ok((rep, end)) => {
+                last_end = last_end.max(end);
+                sender.roles.push(rep);
+            }
+            Err(_) => sender.warnings.push("a sender role panicked".to_string()),
+        }
+    }
+    sender.wall_ns = last_end.duration_since(t0).as_nanos() as u64;
+
+    let results = (|| -> Result<SideReport, String> {
+        let wait = spec.hard_deadline() + STEP_TIMEOUT;
+        let _ = ctl.set_read_timeout(Some(wait));
+        control::send(ctl, &Message::Finish).map_err(|e| e.to_string())?;
+        control::expect(ctl, "results", |m| match m {
+            Message::Results { report } => Ok(*report),
+            other => Err(other),
+        })
+        .map_err(|e| format!("receiver: {e}"))
+    })();
+    let role_error = sender.roles.iter().find_map(|r| r.error.clone());
+    match results {
+        Ok(receiver) => {
+            let error = role_error.or_else(|| receiver.roles.iter().find_map(|r| r.error.clone()));
+            TestOutcome {
+                status: if error.is_some() { Status::Aborted } else { Status::Ok },
+                sender,
+                receiver: Some(receiver),
+                error,
+                started,
+            }
+        }
+        Err(e) => TestOutcome {
+            sender,
+            receiver: None,
+            status: Status::Aborted,
+            error: Some(role_error.map(|r| format!("{r}; {e}")).unwrap_or(e)),
+            started,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_default_to_the_control_port() {
+        assert_eq!(resolve_target("127.0.0.1").unwrap().port(), DEFAULT_PORT);
+        assert_eq!(resolve_target("127.0.0.1:6000").unwrap().port(), 6000);
+        assert_eq!(resolve_target("::1").unwrap(), "[::1]:5301".parse().unwrap());
+        assert_eq!(resolve_target("[::1]:7000").unwrap(), "[::1]:7000".parse().unwrap());
+        assert_eq!(resolve_target("localhost").unwrap().port(), DEFAULT_PORT);
+        assert!(resolve_target("127.0.0.1:http").is_err());
+        assert!(resolve_target("").is_err());
+    }
+}

@@ -1,0 +1,456 @@
+//! Data sockets: creating them for each protocol, and attaching the two ends of every
+//! connection of a test's plan. Stream connections open with a 16-byte header naming the
+//! test (its token) and the connection; datagram sockets exchange a hello and its ack,
+//! which also tells the receiver where to send (reverse direction, responses).
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol as SockProto, SockAddr, Socket, Type};
+
+use crate::config::{ConfigError, ConnPlan, Protocol, Side, SocketKnobs, TestSpec};
+use crate::control::DataEndpoint;
+use crate::sockopt::{self, AppliedKnobs, Phase};
+
+const STREAM_MAGIC: u32 = 0x5342_4454; // "SBDT"
+pub const STREAM_HEADER_LEN: usize = 16;
+
+/// Kinds of datagram, in the header's kind field.
+pub mod dgram {
+    pub const DATA: u32 = 1;
+    pub const END: u32 = 2;
+    pub const HELLO: u32 = 3;
+    pub const HELLO_ACK: u32 = 4;
+    pub const REQUEST: u32 = 5;
+    pub const RESPONSE: u32 = 6;
+
+    /// Writes the 16-byte header: sequence number, kind, connection id (little-endian).
+    #[inline]
+    pub fn put_header(buf: &mut [u8], seq: u64, kind: u32, conn: u32) {
+        buf[0..8].copy_from_slice(&seq.to_le_bytes());
+        buf[8..12].copy_from_slice(&kind.to_le_bytes());
+        buf[12..16].copy_from_slice(&conn.to_le_bytes());
+    }
+
+    /// Reads the header of a datagram of at least 16 bytes; shorter ones are not ours.
+    #[inline]
+    pub fn header(buf: &[u8]) -> Option<(u64, u32, u32)> {
+        if buf.len() < 16 {
+            return None;
+        }
+        let seq = u64::from_le_bytes(buf[0..8].try_into().ok()?);
+        let kind = u32::from_le_bytes(buf[8..12].try_into().ok()?);
+        let conn = u32::from_le_bytes(buf[12..16].try_into().ok()?);
+        Some((seq, kind, conn))
+    }
+}
+
+/// One attached end of a data connection.
+#[derive(Debug)]
+pub struct DataConn {
+    pub sock: Socket,
+    pub plan: ConnPlan,
+    pub domain: Domain,
+    pub knobs: AppliedKnobs,
+}
+
+/// Removes a Unix socket path when dropped.
+#[derive(Debug)]
+pub struct PathGuard(pub PathBuf);
+
+impl Drop for PathGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Opens an unconnected socket of `proto`.
+pub fn new_socket(proto: Protocol, domain: Domain) -> io::Result<Socket> {
+    match proto {
+        Protocol::Tcp => Socket::new(domain, Type::STREAM, Some(SockProto::TCP)),
+        Protocol::Mptcp => Socket::new(domain, Type::STREAM, Some(SockProto::MPTCP)),
+        Protocol::Udp => Socket::new(domain, Type::DGRAM, Some(SockProto::UDP)),
+        Protocol::UnixStream => Socket::new(Domain::UNIX, Type::STREAM, None),
+        Protocol::UnixDgram => Socket::new(Domain::UNIX, Type::DGRAM, None),
+        Protocol::Sctp => Socket::new(domain, Type::STREAM, Some(SockProto::from(libc::IPPROTO_SCTP))),
+        Protocol::Dccp => Socket::new(domain, Type::from(6), Some(SockProto::from(33))),
+    }
+}
+
+/// Checks before any traffic that this kernel has the protocol and accepts every knob,
+/// by configuring a throwaway socket exactly as a data socket would be.
+pub fn probe(proto: Protocol, knobs: &[&SocketKnobs]) -> Result<(), ConfigError> {
+    let domain = if proto.is_unix() { Domain::UNIX } else { Domain::IPV4 };
+    let sock = new_socket(proto, domain).map_err(|e| {
+        let why = match e.raw_os_error() {
+            Some(libc::EPROTONOSUPPORT) | Some(libc::ESOCKTNOSUPPORT) | Some(libc::EAFNOSUPPORT) => {
+                "this kernel does not support it".to_string()
+            }
+            Some(libc::ENOPROTOOPT) if proto == Protocol::Mptcp => {
+                "MPTCP is disabled here (sysctl net.mptcp.enabled=0)".to_string()
+            }
+            _ => "the kernel would not open such a socket".to_string(),
+        };
+        ConfigError(format!("protocol {proto}: {why} (socket(): {e})"))
+    })?;
+    if matches!(proto, Protocol::Sctp | Protocol::Dccp) {
+        return Err(ConfigError(format!(
+            "protocol {proto}: this kernel has it, but sockbench does not drive {proto}"
+        )));
+    }
+    for k in knobs {
+        sockopt::apply(&sock, proto, domain, k, Phase::BeforeConnect)
+            .map_err(|e| ConfigError(format!("{proto}: {e}")))?;
+    }
+    Ok(())
+}
+
+fn domain_of(ip: IpAddr) -> Domain {
+    if ip.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    }
+}
+
+fn unix_path(token: u64, tag: &str, conn: u32) -> PathBuf {
+    std::env::temp_dir().join(format!("sockbench-{}-{token:016x}-{tag}{conn}.sock", std::process::id()))
+}
+
+fn finish_conn(
+    sock: Socket,
+    plan: ConnPlan,
+    spec: &TestSpec,
+    side: Side,
+    domain: Domain,
+    mut warnings: Vec<String>,
+) -> Result<DataConn, String> {
+    let knobs = spec.knobs(side);
+    warnings.extend(
+        sockopt::apply(&sock, spec.protocol, domain, knobs, Phase::Connected).map_err(|e| e.to_string())?,
+    );
+    let effective = sockopt::read_back(&sock, spec.protocol, domain);
+    Ok(DataConn {
+        sock,
+        plan,
+        domain,
+        knobs: AppliedKnobs { requested: knobs.clone(), effective, warnings },
+    })
+}
+
+/// The receiver's data endpoints of one test, open and waiting for the sender.
+pub struct ServerData {
+    listener: Option<(Socket, Domain)>,
+    dgram: Vec<(Socket, Domain)>,
+    warnings: Vec<String>,
+    _paths: Vec<PathGuard>,
+}
+
+impl ServerData {
+    /// Opens the data endpoints for `spec` on `local_ip` (the address the control
+    /// connection arrived at). Returns them and what to tell the sender.
+    pub fn open(
+        spec: &TestSpec,
+        local_ip: IpAddr,
+        token: u64,
+    ) -> Result<(ServerData, Vec<DataEndpoint>), String> {
+        let plan = spec.conn_plan();
+        let knobs = &spec.receiver;
+        let mut data = ServerData { listener: None, dgram: Vec::new(), warnings: Vec::new(), _paths: Vec::new() };
+        let mut endpoints = Vec::new();
+        let domain = if spec.protocol.is_unix() { Domain::UNIX } else { domain_of(local_ip) };
+        let open = |addr: &SockAddr| -> Result<(Socket, Vec<String>), String> {
+            let sock = new_socket(spec.protocol, domain).map_err(|e| format!("data socket: {e}"))?;
+            let w = sockopt::apply(&sock, spec.protocol, domain, knobs, Phase::BeforeConnect)
+                .map_err(|e| e.to_string())?;
+            sock.bind(addr).map_err(|e| format!("binding a data socket: {e}"))?;
+            Ok((sock, w))
+        };
+        if spec.protocol.is_datagram() {
+            for conn in &plan {
+                let (addr, endpoint) = if spec.protocol.is_unix() {
+                    let path = unix_path(token, "s", conn.id);
+                    let _ = std::fs::remove_file(&path);
+                    let addr = SockAddr::unix(&path).map_err(|e| e.to_string())?;
+                    data._paths.push(PathGuard(path.clone()));
+                    (addr, DataEndpoint::Path(path.to_string_lossy().into_owned()))
+                } else {
+                    (SocketAddr::new(local_ip, 0).into(), DataEndpoint::Port(0))
+                };
+                let (sock, w) = open(&addr)?;
+                let endpoint = match endpoint {
+                    DataEndpoint::Port(_) => DataEndpoint::Port(local_port(&sock)?),
+                    other => other,
+                };
+                data.warnings.extend(w);
+                data.dgram.push((sock, domain));
+                endpoints.push(endpoint);
+            }
+        } else {
+            let (addr, endpoint) = if spec.protocol.is_unix() {
+                let path = unix_path(token, "listen", 0);
+                let _ = std::fs::remove_file(&path);
+                let addr = SockAddr::unix(&path).map_err(|e| e.to_string())?;
+                data._paths.push(PathGuard(path.clone()));
+                (addr, DataEndpoint::Path(path.to_string_lossy().into_owned()))
+            } else {
+                (SocketAddr::new(local_ip, 0).into(), DataEndpoint::Port(0))
+            };
+            let (sock, w) = open(&addr)?;
+            sock.listen(plan.len() as i32 + 16).map_err(|e| format!("listen: {e}"))?;
+            let endpoint = match endpoint {
+                DataEndpoint::Port(_) => DataEndpoint::Port(local_port(&sock)?),
+                other => other,
+            };
+            data.warnings.extend(w);
+            data.listener = Some((sock, domain));
+            endpoints = vec![endpoint; plan.len()];
+        }
+        Ok((data, endpoints))
+    }
+
+    /// Waits until every connection of the plan is attached (or `deadline`).
+    pub fn attach(self, spec: &TestSpec, token: u64, deadline: Instant) -> Result<Vec<DataConn>, String> {
+        let plan = spec.conn_plan();
+        let mut slots: Vec<Option<DataConn>> = (0..plan.len()).map(|_| None).collect();
+        if let Some((listener, domain)) = &self.listener {
+            listener
+                .set_read_timeout(Some(Duration::from_millis(100)))
+                .map_err(|e| e.to_string())?;
+            let mut attached = 0;
+            while attached < plan.len() {
+                if Instant::now() >= deadline {
+                    return Err(format!(
+                        "only {attached} of {} data connections arrived in time",
+                        plan.len()
+                    ));
+                }
+                let (sock, _) = match listener.accept() {
+                    Ok(c) => c,
+                    Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(format!("accepting a data connection: {e}")),
+                };
+                let Some(id) = read_stream_header(&sock, token) else { continue };
+                let Some(conn) = plan.get(id as usize).copied() else { continue };
+                if slots[id as usize].is_some() {
+                    continue;
+                }
+                let w = sockopt::apply(&sock, spec.protocol, *domain, &spec.receiver, Phase::Accepted)
+                    .map_err(|e| e.to_string())?;
+                let mut warnings = self.warnings.clone();
+                warnings.extend(w);
+                slots[id as usize] = Some(finish_conn(sock, conn, spec, Side::Receiver, *domain, warnings)?);
+                attached += 1;
+            }
+        } else {
+            for ((sock, domain), conn) in self.dgram.into_iter().zip(&plan) {
+                dgram_await_hello(&sock, conn.id, token, deadline)?;
+                slots[conn.id as usize] =
+                    Some(finish_conn(sock, *conn, spec, Side::Receiver, domain, self.warnings.clone())?);
+            }
+        }
+        Ok(slots.into_iter().flatten().collect())
+    }
+}
+
+fn local_port(sock: &Socket) -> Result<u16, String> {
+    sock.local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .map(|a| a.port())
+        .ok_or_else(|| "data socket has no port".to_string())
+}
+
+pub fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+fn read_stream_header(sock: &Socket, token: u64) -> Option<u32> {
+    sock.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut hdr = [0u8; STREAM_HEADER_LEN];
+    (&*sock).read_exact(&mut hdr).ok()?;
+    let magic = u32::from_le_bytes(hdr[0..4].try_into().ok()?);
+    let id = u32::from_le_bytes(hdr[4..8].try_into().ok()?);
+    let tok = u64::from_le_bytes(hdr[8..16].try_into().ok()?);
+    (magic == STREAM_MAGIC && tok == token).then_some(id)
+}
+
+fn dgram_await_hello(sock: &Socket, conn: u32, token: u64, deadline: Instant) -> Result<(), String> {
+    sock.set_read_timeout(Some(Duration::from_millis(100))).map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 64];
+    loop {
+        if Instant::now() >= deadline {
+            return Err(format!("data connection {conn}: no hello from the sender in time"));
+        }
+        let (n, from) = match sock.recv_from(as_uninit(&mut buf)) {
+            Ok(r) => r,
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("data connection {conn}: {e}")),
+        };
+        if let Some((tok, dgram::HELLO, c)) = dgram::header(&buf[..n]) {
+            if tok == token && c == conn {
+                sock.connect(&from).map_err(|e| format!("data connection {conn}: connect: {e}"))?;
+                let mut ack = [0u8; 16];
+                dgram::put_header(&mut ack, token, dgram::HELLO_ACK, conn);
+                sock.send(&ack).map_err(|e| format!("data connection {conn}: {e}"))?;
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Views an initialised buffer as the uninitialised one socket2's recv wants.
+pub fn as_uninit(buf: &mut [u8]) -> &mut [std::mem::MaybeUninit<u8>] {
+    // SAFETY: MaybeUninit<u8> has the layout of u8, and recv only writes into the slice.
+    unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) }
+}
+
+/// The sender's end: connects every connection of the plan to the receiver's endpoints.
+pub struct ClientData {
+    pub conns: Vec<DataConn>,
+    _paths: Vec<PathGuard>,
+}
+
+impl ClientData {
+    pub fn attach(
+        spec: &TestSpec,
+        server_ip: IpAddr,
+        endpoints: &[DataEndpoint],
+        token: u64,
+        deadline: Instant,
+    ) -> Result<ClientData, String> {
+        let plan = spec.conn_plan();
+        if endpoints.len() != plan.len() {
+            return Err(format!(
+                "the receiver offered {} data endpoints for {} connections",
+                endpoints.len(),
+                plan.len()
+            ));
+        }
+        let mut out = ClientData { conns: Vec::with_capacity(plan.len()), _paths: Vec::new() };
+        for (conn, endpoint) in plan.iter().zip(endpoints) {
+            let (addr, domain) = match endpoint {
+                DataEndpoint::Port(p) if spec.protocol.is_ip() => {
+                    (SockAddr::from(SocketAddr::new(server_ip, *p)), domain_of(server_ip))
+                }
+                DataEndpoint::Path(p) if spec.protocol.is_unix() => {
+                    (SockAddr::unix(p).map_err(|e| e.to_string())?, Domain::UNIX)
+                }
+                other => return Err(format!("the receiver offered {other:?} for {}", spec.protocol)),
+            };
+            let sock = new_socket(spec.protocol, domain).map_err(|e| format!("data socket: {e}"))?;
+            let warnings = sockopt::apply(&sock, spec.protocol, domain, &spec.sender, Phase::BeforeConnect)
+                .map_err(|e| e.to_string())?;
+            if spec.protocol == Protocol::UnixDgram {
+                // A Unix datagram socket needs a name of its own to be answered.
+                let path = unix_path(token, "c", conn.id);
+                let _ = std::fs::remove_file(&path);
+                sock.bind(&SockAddr::unix(&path).map_err(|e| e.to_string())?)
+                    .map_err(|e| format!("binding {}: {e}", path.display()))?;
+                out._paths.push(PathGuard(path));
+            }
+            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(10));
+            if spec.protocol.is_datagram() {
+                sock.connect(&addr).map_err(|e| connect_error(endpoint, e))?;
+                dgram_hello(&sock, conn.id, token, deadline)?;
+            } else {
+                sock.connect_timeout(&addr, left.min(Duration::from_secs(10)))
+                    .map_err(|e| connect_error(endpoint, e))?;
+                let mut hdr = [0u8; STREAM_HEADER_LEN];
+                hdr[0..4].copy_from_slice(&STREAM_MAGIC.to_le_bytes());
+                hdr[4..8].copy_from_slice(&conn.id.to_le_bytes());
+                hdr[8..16].copy_from_slice(&token.to_le_bytes());
+                (&sock).write_all(&hdr).map_err(|e| format!("data connection {}: {e}", conn.id))?;
+            }
+            out.conns.push(finish_conn(sock, *conn, spec, Side::Sender, domain, warnings)?);
+        }
+        Ok(out)
+    }
+}
+
+fn connect_error(endpoint: &DataEndpoint, e: io::Error) -> String {
+    match endpoint {
+        DataEndpoint::Port(p) => format!("connecting to the receiver's data port {p}: {e}"),
+        DataEndpoint::Path(p) => format!("connecting to {}: {e}", Path::new(p).display()),
+    }
+}
+
+fn dgram_hello(sock: &Socket, conn: u32, token: u64, deadline: Instant) -> Result<(), String> {
+    sock.set_read_timeout(Some(Duration::from_millis(50))).map_err(|e| e.to_string())?;
+    let mut hello = [0u8; 16];
+    dgram::put_header(&mut hello, token, dgram::HELLO, conn);
+    let mut buf = [0u8; 64];
+    loop {
+        if Instant::now() >= deadline {
+            return Err(format!("data connection {conn}: the receiver did not answer the hello"));
+        }
+        if let Err(e) = sock.send(&hello) {
+            // ECONNREFUSED: an ICMP error from an earlier hello; the port may open later.
+            if e.raw_os_error() != Some(libc::ECONNREFUSED) {
+                return Err(format!("data connection {conn}: {e}"));
+            }
+        }
+        match sock.recv(as_uninit(&mut buf)) {
+            Ok(n) => {
+                if let Some((tok, dgram::HELLO_ACK, c)) = dgram::header(&buf[..n]) {
+                    if tok == token && c == conn {
+                        return Ok(());
+                    }
+                }
+            }
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {}
+            Err(e) => return Err(format!("data connection {conn}: {e}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dgram_header_round_trips() {
+        let mut buf = [0u8; 32];
+        dgram::put_header(&mut buf, 123456789, dgram::DATA, 7);
+        assert_eq!(dgram::header(&buf), Some((123456789, dgram::DATA, 7)));
+        assert_eq!(dgram::header(&buf[..15]), None);
+    }
+
+    #[test]
+    fn probe_refuses_missing_protocols_and_bad_knobs() {
+        assert!(probe(Protocol::Tcp, &[&SocketKnobs::default()]).is_ok());
+        let err = probe(Protocol::Dccp, &[]).unwrap_err().to_string();
+        assert!(err.starts_with("protocol dccp:"), "{err}");
+        let bad = SocketKnobs { congestion: Some("warp-drive".into()), ..Default::default() };
+        let err = probe(Protocol::Tcp, &[&bad]).unwrap_err().to_string();
+        assert!(err.contains("TCP_CONGESTION=warp-drive"), "{err}");
+    }
+
+    #[test]
+    fn server_and_client_attach_every_protocol() {
+        for proto in [Protocol::Tcp, Protocol::Udp, Protocol::UnixStream, Protocol::UnixDgram] {
+            let spec = TestSpec {
+                protocol: proto,
+                flows: 3,
+                msg_size: 1000,
+                ..TestSpec::default()
+            };
+            let token = 0xfeed_beef;
+            let ip: IpAddr = "127.0.0.1".parse().unwrap();
+            let (server, endpoints) = ServerData::open(&spec, ip, token).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            let spec2 = spec.clone();
+            let t = std::thread::spawn(move || server.attach(&spec2, token, deadline));
+            let client = ClientData::attach(&spec, ip, &endpoints, token, deadline).unwrap();
+            let server_conns = t.join().unwrap().unwrap();
+            assert_eq!(client.conns.len(), 3, "{proto}");
+            assert_eq!(server_conns.len(), 3, "{proto}");
+            for (i, c) in server_conns.iter().enumerate() {
+                assert_eq!(c.plan.id, i as u32);
+            }
+        }
+    }
+}
