@@ -12,7 +12,11 @@ use crate::runner::{execute, RunOptions, RunPlan};
 use crate::transport;
 
 #[derive(Debug, Parser)]
-#[command(name = "sockbench", version, about = "Measure what socket parameters do to a network application")]
+#[command(
+    name = "sockbench",
+    version,
+    about = "Measure what socket parameters do to a network application"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -23,7 +27,7 @@ pub enum Command {
     /// The receiver process: waits for senders on the control port.
     Serve(ServeArgs),
     /// The sender process: runs a test against a receiver and writes the results.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -69,28 +73,28 @@ pub struct KnobArgs {
     #[arg(long)]
     pub direction: Option<String>,
     /// Measured time, e.g. 10s [default: 10s]
-    #[arg(long, short = 't')]
+    #[arg(long, short = 't', allow_hyphen_values = true)]
     pub duration: Option<String>,
     /// Time discarded before measuring [default: 1s]
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub warmup: Option<String>,
     /// Per-interval sample length [default: 1s]
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub interval: Option<String>,
     /// Write / datagram / request size, e.g. 128K [default: 128K stream, 1400 datagram, 64 rr]
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub msg_size: Option<String>,
     /// rr response size [default: the request size]
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub response_size: Option<String>,
     /// SO_SNDBUF on the data sockets, or auto
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub sndbuf: Option<String>,
     /// SO_RCVBUF on the data sockets, or auto
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub rcvbuf: Option<String>,
     /// TCP_MAXSEG (88..32767), set before connect and listen
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
     pub mss: Option<String>,
     /// TCP_NODELAY
     #[arg(long)]
@@ -105,7 +109,7 @@ pub struct KnobArgs {
     #[arg(long)]
     pub quickack: bool,
     /// TCP_NOTSENT_LOWAT
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub notsent_lowat: Option<String>,
     /// TCP_CORK
     #[arg(long)]
@@ -156,7 +160,11 @@ impl KnobArgs {
                 out.push((k, v.clone()));
             }
         }
-        for (k, on) in [("nodelay", self.nodelay), ("quickack", self.quickack), ("cork", self.cork)] {
+        for (k, on) in [
+            ("nodelay", self.nodelay),
+            ("quickack", self.quickack),
+            ("cork", self.cork),
+        ] {
             if on {
                 out.push((k, "true".to_string()));
             }
@@ -181,7 +189,10 @@ impl From<ConfigError> for Failure {
 fn flag_error(key: &str, e: ConfigError) -> Failure {
     // Name the flag as the user typed it.
     let flag = format!("--{}", key.replace('_', "-"));
-    let msg = e.0.strip_prefix(&format!("{key}: ")).unwrap_or(&e.0).to_string();
+    let msg =
+        e.0.strip_prefix(&format!("{key}: "))
+            .unwrap_or(&e.0)
+            .to_string();
     if msg.starts_with("--") {
         Failure::Usage(msg)
     } else {
@@ -198,12 +209,20 @@ fn run_command(args: RunArgs) -> Result<bool, Failure> {
     let repeat = match &args.knobs.repeat {
         Some(r) => match r.trim().parse::<u32>() {
             Ok(n) if n >= 1 => n,
-            _ => return Err(Failure::Usage(format!("--repeat: '{r}' is not a whole number of 1 or more"))),
+            _ => {
+                return Err(Failure::Usage(format!(
+                    "--repeat: '{r}' is not a whole number of 1 or more"
+                )))
+            }
         },
         None => 1,
     };
     transport::probe(spec.protocol, &[&spec.sender, &spec.receiver])?;
-    let plan = RunPlan { name: format!("{}-{}", spec.protocol, spec.pattern), cases: vec![spec], repeat };
+    let plan = RunPlan {
+        name: format!("{}-{}", spec.protocol, spec.pattern),
+        cases: vec![spec],
+        repeat,
+    };
     let opts = RunOptions {
         to: args.to,
         out: args.out,
@@ -214,11 +233,18 @@ fn run_command(args: RunArgs) -> Result<bool, Failure> {
 }
 
 fn serve_command(args: ServeArgs) -> Result<bool, Failure> {
-    let listen: SocketAddr = args
-        .listen
-        .parse()
-        .map_err(|_| Failure::Usage(format!("--listen: '{}' is not ADDR:PORT (e.g. 0.0.0.0:5301 or [::]:5301)", args.listen)))?;
-    serve(&ServeOptions { listen, once: args.once, quiet: args.quiet }).map_err(Failure::Runtime)?;
+    let listen: SocketAddr = args.listen.parse().map_err(|_| {
+        Failure::Usage(format!(
+            "--listen: '{}' is not ADDR:PORT (e.g. 0.0.0.0:5301 or [::]:5301)",
+            args.listen
+        ))
+    })?;
+    serve(&ServeOptions {
+        listen,
+        once: args.once,
+        quiet: args.quiet,
+    })
+    .map_err(Failure::Runtime)?;
     Ok(true)
 }
 
@@ -228,9 +254,18 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
                 let _ = e.print();
-                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { 2 } else { 0 };
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    2
+                } else {
+                    0
+                };
             }
             // One line: clap's first line names the problem.
             let text = e.render().to_string();
@@ -240,7 +275,7 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Command::Serve(args) => serve_command(args),
-        Command::Run(args) => run_command(args),
+        Command::Run(args) => run_command(*args),
     };
     match result {
         Ok(true) => 0,

@@ -285,14 +285,19 @@ impl TestSpec {
         if self.duration.is_zero() {
             return Err(ConfigError::new("--duration must be more than zero"));
         }
-        if self.duration > Duration::from_secs(24 * 3600) || self.warmup > Duration::from_secs(3600) {
-            return Err(ConfigError::new("--duration is limited to 24h and --warmup to 1h"));
+        if self.duration > Duration::from_secs(24 * 3600) || self.warmup > Duration::from_secs(3600)
+        {
+            return Err(ConfigError::new(
+                "--duration is limited to 24h and --warmup to 1h",
+            ));
         }
         if self.interval < Duration::from_millis(10) {
             return Err(ConfigError::new("--interval must be at least 10ms"));
         }
         if self.flows == 0 || self.flows > MAX_FLOWS {
-            return Err(ConfigError(format!("--flows must be from 1 to {MAX_FLOWS}")));
+            return Err(ConfigError(format!(
+                "--flows must be from 1 to {MAX_FLOWS}"
+            )));
         }
         if self.pattern == Pattern::Rr && self.direction == Direction::Bidir {
             return Err(ConfigError::new(
@@ -302,13 +307,20 @@ impl TestSpec {
         if self.rate.is_some() && self.pattern != Pattern::Stream {
             return Err(ConfigError::new("--rate applies to the stream pattern"));
         }
-        let sizes = [("msg-size", self.msg_size), ("response-size", self.response_size)];
+        let sizes = [
+            ("msg-size", self.msg_size),
+            ("response-size", self.response_size),
+        ];
         for (name, size) in sizes {
             if name == "response-size" && self.pattern != Pattern::Rr {
                 continue;
             }
             if self.protocol.is_datagram() {
-                let max = if self.protocol == Protocol::Udp { MAX_UDP_PAYLOAD } else { 212_992 };
+                let max = if self.protocol == Protocol::Udp {
+                    MAX_UDP_PAYLOAD
+                } else {
+                    212_992
+                };
                 if size < DGRAM_HEADER || size > max {
                     return Err(ConfigError(format!(
                         "--{name} {size} is out of range for {}: {DGRAM_HEADER} (the sequence header) to {max} bytes",
@@ -343,7 +355,12 @@ impl TestSpec {
         let mut plan = Vec::new();
         for flow in 0..self.flows {
             for &active in sides {
-                plan.push(ConnPlan { id: plan.len() as u32, flow, kind, active });
+                plan.push(ConnPlan {
+                    id: plan.len() as u32,
+                    flow,
+                    kind,
+                    active,
+                });
             }
         }
         plan
@@ -373,37 +390,63 @@ mod tests {
             assert_eq!(p.as_str().parse::<Protocol>().unwrap(), *p);
         }
         let err = "quic".parse::<Protocol>().unwrap_err().to_string();
-        assert!(err.contains("'quic'") && err.contains("unix-dgram"), "{err}");
+        assert!(
+            err.contains("'quic'") && err.contains("unix-dgram"),
+            "{err}"
+        );
     }
 
     #[test]
     fn conn_plan_follows_direction() {
-        let mut spec = TestSpec { flows: 2, ..TestSpec::default() };
+        let mut spec = TestSpec {
+            flows: 2,
+            ..TestSpec::default()
+        };
         let plan = spec.conn_plan();
         assert_eq!(plan.len(), 2);
         assert!(plan.iter().all(|c| c.active == Side::Sender));
         spec.direction = Direction::Bidir;
         let plan = spec.conn_plan();
         assert_eq!(plan.len(), 4);
-        assert_eq!(plan.iter().filter(|c| c.active == Side::Receiver).count(), 2);
-        assert_eq!(plan.iter().map(|c| c.id).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        assert_eq!(
+            plan.iter().filter(|c| c.active == Side::Receiver).count(),
+            2
+        );
+        assert_eq!(
+            plan.iter().map(|c| c.id).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
     }
 
     #[test]
     fn validation_names_the_problem() {
-        let mut spec = TestSpec { protocol: Protocol::Udp, ..TestSpec::default() };
+        let mut spec = TestSpec {
+            protocol: Protocol::Udp,
+            ..TestSpec::default()
+        };
         spec.msg_size = 8;
         assert!(spec.validate().unwrap_err().0.contains("--msg-size 8"));
         spec.msg_size = 1400;
         assert!(spec.validate().is_ok());
         spec.sender.mss = Some(1000);
-        assert!(spec.validate().unwrap_err().0.contains("tcp and mptcp only"));
+        assert!(spec
+            .validate()
+            .unwrap_err()
+            .0
+            .contains("tcp and mptcp only"));
         let mut spec = TestSpec::default();
         spec.sender.mss = Some(10);
         assert!(spec.validate().unwrap_err().0.contains("88 to 32767"));
-        let spec = TestSpec { duration: Duration::ZERO, ..TestSpec::default() };
+        let spec = TestSpec {
+            duration: Duration::ZERO,
+            ..TestSpec::default()
+        };
         assert!(spec.validate().is_err());
-        let spec = TestSpec { pattern: Pattern::Rr, direction: Direction::Bidir, ..TestSpec::default() };
+        let spec = TestSpec {
+            pattern: Pattern::Rr,
+            direction: Direction::Bidir,
+            ..TestSpec::default()
+        };
         assert!(spec.validate().is_err());
     }
 }
@@ -412,9 +455,27 @@ mod tests {
 /// `-`, as in workload files and `--set`. Socket knobs may be prefixed `sender.` or
 /// `receiver.` to set one side only.
 pub const KNOB_KEYS: &[&str] = &[
-    "proto", "pattern", "direction", "duration", "warmup", "interval", "msg_size",
-    "response_size", "sndbuf", "rcvbuf", "mss", "nodelay", "congestion", "tos", "quickack",
-    "notsent_lowat", "cork", "busy_poll", "flows", "rate", "rr_timeout",
+    "proto",
+    "pattern",
+    "direction",
+    "duration",
+    "warmup",
+    "interval",
+    "msg_size",
+    "response_size",
+    "sndbuf",
+    "rcvbuf",
+    "mss",
+    "nodelay",
+    "congestion",
+    "tos",
+    "quickack",
+    "notsent_lowat",
+    "cork",
+    "busy_poll",
+    "flows",
+    "rate",
+    "rr_timeout",
 ];
 
 fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {
@@ -426,7 +487,9 @@ fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {
 }
 
 fn parse_u32(key: &str, v: &str) -> Result<u32, ConfigError> {
-    v.trim().parse().map_err(|_| ConfigError(format!("{key}: '{v}' is not a whole number")))
+    v.trim()
+        .parse()
+        .map_err(|_| ConfigError(format!("{key}: '{v}' is not a whole number")))
 }
 
 fn parse_size_u32(key: &str, v: &str) -> Result<u32, ConfigError> {
@@ -460,9 +523,22 @@ impl SpecBuilder {
             Some(_) => return Err(ConfigError(format!("unknown key '{key}'"))),
             None => (&[Side::Sender, Side::Receiver], key),
         };
-        let per_side = ["sndbuf", "rcvbuf", "mss", "nodelay", "congestion", "tos", "quickack", "notsent_lowat", "cork", "busy_poll"];
+        let per_side = [
+            "sndbuf",
+            "rcvbuf",
+            "mss",
+            "nodelay",
+            "congestion",
+            "tos",
+            "quickack",
+            "notsent_lowat",
+            "cork",
+            "busy_poll",
+        ];
         if sides.len() == 1 && !per_side.contains(&knob) {
-            return Err(ConfigError(format!("'{knob}' is not a per-side socket knob, so '{key}' is not a key")));
+            return Err(ConfigError(format!(
+                "'{knob}' is not a per-side socket knob, so '{key}' is not a key"
+            )));
         }
         let s = &mut self.spec;
         match knob {
@@ -477,7 +553,10 @@ impl SpecBuilder {
             "response_size" => self.response_size = Some(parse_size_u32(key, value)?),
             "flows" => s.flows = parse_u32(key, value)?,
             "rate" => {
-                s.rate = Some(crate::units::parse_rate(value).map_err(|e| ConfigError(format!("{key}: {e}")))?)
+                s.rate = Some(
+                    crate::units::parse_rate(value)
+                        .map_err(|e| ConfigError(format!("{key}: {e}")))?,
+                )
             }
             _ => {
                 for side in sides {
@@ -497,23 +576,32 @@ impl SpecBuilder {
     /// responses of the request's size unless told otherwise.
     pub fn build(&self) -> Result<TestSpec, ConfigError> {
         let mut spec = self.spec.clone();
-        spec.msg_size = self.msg_size.unwrap_or(match (spec.pattern, spec.protocol.is_datagram()) {
-            (Pattern::Rr, _) => 64,
-            (Pattern::Stream, true) => 1400,
-            (Pattern::Stream, false) => 128 * 1024,
-        });
+        spec.msg_size =
+            self.msg_size
+                .unwrap_or(match (spec.pattern, spec.protocol.is_datagram()) {
+                    (Pattern::Rr, _) => 64,
+                    (Pattern::Stream, true) => 1400,
+                    (Pattern::Stream, false) => 128 * 1024,
+                });
         spec.response_size = self.response_size.unwrap_or(spec.msg_size);
         spec.validate()?;
         Ok(spec)
     }
 }
 
-fn set_socket_knob(k: &mut SocketKnobs, key: &str, knob: &str, value: &str) -> Result<(), ConfigError> {
+fn set_socket_knob(
+    k: &mut SocketKnobs,
+    key: &str,
+    knob: &str,
+    value: &str,
+) -> Result<(), ConfigError> {
     let size_or_auto = |v: &str| -> Result<Option<u64>, ConfigError> {
         if v.trim().eq_ignore_ascii_case("auto") {
             Ok(None)
         } else {
-            crate::units::parse_size(v).map(Some).map_err(|e| ConfigError(format!("{key}: {e}")))
+            crate::units::parse_size(v)
+                .map(Some)
+                .map_err(|e| ConfigError(format!("{key}: {e}")))
         }
     };
     match knob {
@@ -528,14 +616,21 @@ fn set_socket_knob(k: &mut SocketKnobs, key: &str, knob: &str, value: &str) -> R
                 Some(hex) => u8::from_str_radix(hex, 16).ok(),
                 None => v.parse::<u8>().ok(),
             };
-            k.tos = Some(n.ok_or_else(|| ConfigError(format!("{key}: '{value}' is not a TOS byte (0-255 or 0x00-0xff)")))?);
+            k.tos = Some(n.ok_or_else(|| {
+                ConfigError(format!(
+                    "{key}: '{value}' is not a TOS byte (0-255 or 0x00-0xff)"
+                ))
+            })?);
         }
         "quickack" => k.quickack = parse_bool(key, value)?,
         "notsent_lowat" => k.notsent_lowat = Some(parse_size_u32(key, value)?),
         "cork" => k.cork = parse_bool(key, value)?,
         "busy_poll" => {
             let d = parse_dur(key, value)?;
-            k.busy_poll_us = Some(u32::try_from(d.as_micros()).map_err(|_| ConfigError(format!("{key}: too long")))?);
+            k.busy_poll_us = Some(
+                u32::try_from(d.as_micros())
+                    .map_err(|_| ConfigError(format!("{key}: too long")))?,
+            );
         }
         _ => {
             return Err(ConfigError(format!(
@@ -568,8 +663,14 @@ mod builder_tests {
     #[test]
     fn knobs_apply_to_both_sides_or_one() {
         let mut b = SpecBuilder::new();
-        b.set("sndbuf", "64K").unwrap().set("receiver.rcvbuf", "1M").unwrap();
-        b.set("busy_poll", "50us").unwrap().set("tos", "0x10").unwrap();
+        b.set("sndbuf", "64K")
+            .unwrap()
+            .set("receiver.rcvbuf", "1M")
+            .unwrap();
+        b.set("busy_poll", "50us")
+            .unwrap()
+            .set("tos", "0x10")
+            .unwrap();
         let spec = b.build().unwrap();
         assert_eq!(spec.sender.sndbuf, Some(65536));
         assert_eq!(spec.receiver.sndbuf, Some(65536));
@@ -584,9 +685,17 @@ mod builder_tests {
     #[test]
     fn bad_settings_name_the_key() {
         let mut b = SpecBuilder::new();
-        assert!(b.set("msg_size", "banana").unwrap_err().0.starts_with("msg_size: 'banana'"));
+        assert!(b
+            .set("msg_size", "banana")
+            .unwrap_err()
+            .0
+            .starts_with("msg_size: 'banana'"));
         assert!(b.set("sender.duration", "1s").is_err());
-        assert!(b.set("colour", "blue").unwrap_err().0.contains("unknown key 'colour'"));
+        assert!(b
+            .set("colour", "blue")
+            .unwrap_err()
+            .0
+            .contains("unknown key 'colour'"));
         assert!(b.set("nodelay", "maybe").is_err());
         assert!(b.set("tos", "300").is_err());
         assert!(b.set("duration", "-1s").unwrap_err().0.contains("negative"));

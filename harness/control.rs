@@ -36,14 +36,25 @@ pub enum DataEndpoint {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Message {
     /// Sender → receiver, first.
-    Hello { magic: String, version: u32, sockbench_version: String },
+    Hello {
+        magic: String,
+        version: u32,
+        sockbench_version: String,
+    },
     /// Receiver → sender: accepted, with the receiver's host facts.
-    Welcome { version: u32, sockbench_version: String, host: HostFacts },
+    Welcome {
+        version: u32,
+        sockbench_version: String,
+        host: HostFacts,
+    },
     /// Sender → receiver: the test to run.
     Setup { spec: Box<TestSpec> },
     /// Receiver → sender: data endpoints are open; one per connection of the plan. The
     /// token goes in every data connection's header.
-    Ready { token: u64, endpoints: Vec<DataEndpoint> },
+    Ready {
+        token: u64,
+        endpoints: Vec<DataEndpoint>,
+    },
     /// Sender → receiver: all data connections are attached; start the clock.
     Start,
     /// Receiver → sender: the receiver's roles are running.
@@ -95,9 +106,16 @@ pub enum ControlError {
     #[error("control connection: {0}")]
     Io(io::Error),
     #[error("protocol version mismatch: this end speaks version {ours}, the peer version {theirs} (sockbench {peer_version}); run the same sockbench release on both hosts")]
-    Version { ours: u32, theirs: u32, peer_version: String },
+    Version {
+        ours: u32,
+        theirs: u32,
+        peer_version: String,
+    },
     #[error("unexpected {got} message while waiting for {expected}")]
-    Unexpected { expected: &'static str, got: &'static str },
+    Unexpected {
+        expected: &'static str,
+        got: &'static str,
+    },
     #[error("the peer reported: {0}")]
     Remote(String),
 }
@@ -134,7 +152,10 @@ pub fn send(w: &mut impl Write, msg: &Message) -> Result<(), ControlError> {
 fn describe_garbage(prefix: &[u8]) -> String {
     if prefix.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
         let text = String::from_utf8_lossy(prefix);
-        if ["GET ", "POST", "HEAD", "PUT ", "HTTP"].iter().any(|m| text.starts_with(m)) {
+        if ["GET ", "POST", "HEAD", "PUT ", "HTTP"]
+            .iter()
+            .any(|m| text.starts_with(m))
+        {
             return format!("what looks like HTTP: {text:?}");
         }
         return format!("text {text:?}");
@@ -174,7 +195,11 @@ pub fn recv(r: &mut impl Read) -> Result<Message, ControlError> {
 /// Checks the peer's hello (receiver side). Returns the peer's sockbench version.
 pub fn check_hello(msg: Message) -> Result<String, ControlError> {
     match msg {
-        Message::Hello { magic, version, sockbench_version } => {
+        Message::Hello {
+            magic,
+            version,
+            sockbench_version,
+        } => {
             if magic != MAGIC {
                 return Err(ControlError::NotSockbench(format!("magic {magic:?}")));
             }
@@ -187,20 +212,26 @@ pub fn check_hello(msg: Message) -> Result<String, ControlError> {
             }
             Ok(sockbench_version)
         }
-        other => Err(ControlError::Unexpected { expected: "hello", got: other.name() }),
+        other => Err(ControlError::Unexpected {
+            expected: "hello",
+            got: other.name(),
+        }),
     }
 }
 
-/// Receives the next message and insists on a kind; an `Error` message from the peer
-/// becomes `Remote`.
+/// Receives the next message and insists on a kind: `pick` returns `Some` for the kind
+/// wanted. An `Error` message from the peer becomes `Remote`.
 pub fn expect<T>(
     r: &mut impl Read,
     expected: &'static str,
-    pick: impl FnOnce(Message) -> Result<T, Message>,
+    pick: impl FnOnce(Message) -> Option<T>,
 ) -> Result<T, ControlError> {
     match recv(r)? {
         Message::Error { message } => Err(ControlError::Remote(message)),
-        msg => pick(msg).map_err(|m| ControlError::Unexpected { expected, got: m.name() }),
+        msg => {
+            let got = msg.name();
+            pick(msg).ok_or(ControlError::Unexpected { expected, got })
+        }
     }
 }
 
@@ -223,16 +254,25 @@ mod tests {
             sockbench_version: "0.1.0".into(),
             host: HostFacts::gather(),
         });
-        round_trip(Message::Setup { spec: Box::default() });
+        round_trip(Message::Setup {
+            spec: Box::default(),
+        });
         round_trip(Message::Ready {
             token: 42,
-            endpoints: vec![DataEndpoint::Port(4000), DataEndpoint::Path("/tmp/x".into())],
+            endpoints: vec![
+                DataEndpoint::Port(4000),
+                DataEndpoint::Path("/tmp/x".into()),
+            ],
         });
         round_trip(Message::Start);
         round_trip(Message::Started);
         round_trip(Message::Finish);
-        round_trip(Message::Results { report: Box::new(SideReport::default()) });
-        round_trip(Message::Error { message: "no".into() });
+        round_trip(Message::Results {
+            report: Box::new(SideReport::default()),
+        });
+        round_trip(Message::Error {
+            message: "no".into(),
+        });
     }
 
     #[test]
@@ -248,14 +288,24 @@ mod tests {
             assert!(recv(&mut &frame[..cut]).is_err());
         }
         let huge = (MAX_MESSAGE + 1).to_be_bytes();
-        assert!(matches!(recv(&mut &huge[..]), Err(ControlError::TooLarge(_))));
+        assert!(matches!(
+            recv(&mut &huge[..]),
+            Err(ControlError::TooLarge(_))
+        ));
     }
 
     #[test]
     fn version_mismatch_is_explained() {
-        let hello = Message::Hello { magic: MAGIC.into(), version: 99, sockbench_version: "9.9.9".into() };
+        let hello = Message::Hello {
+            magic: MAGIC.into(),
+            version: 99,
+            sockbench_version: "9.9.9".into(),
+        };
         let err = check_hello(hello).unwrap_err().to_string();
-        assert!(err.contains("version 1") && err.contains("version 99"), "{err}");
+        assert!(
+            err.contains("version 1") && err.contains("version 99"),
+            "{err}"
+        );
     }
 
     /// A small deterministic generator so this test needs no extra crate and is repeatable.
@@ -280,10 +330,19 @@ mod tests {
             let _ = recv(&mut &bytes[..]);
         }
         // Valid framing around JSON of the wrong shape.
-        for body in [&b"{}"[..], b"[]", b"{\"type\":\"setup\"}", b"{\"type\":\"nope\"}", b"null"] {
+        for body in [
+            &b"{}"[..],
+            b"[]",
+            b"{\"type\":\"setup\"}",
+            b"{\"type\":\"nope\"}",
+            b"null",
+        ] {
             let mut frame = (body.len() as u32).to_be_bytes().to_vec();
             frame.extend_from_slice(body);
-            assert!(matches!(recv(&mut &frame[..]), Err(ControlError::Decode(_))));
+            assert!(matches!(
+                recv(&mut &frame[..]),
+                Err(ControlError::Decode(_))
+            ));
         }
     }
 }

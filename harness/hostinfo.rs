@@ -52,9 +52,16 @@ fn uname() -> (String, String, String, String) {
     }
     let field = |f: &[libc::c_char]| {
         // SAFETY: uname() NUL-terminates each field within its array.
-        unsafe { CStr::from_ptr(f.as_ptr()) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(f.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
     };
-    (field(&u.nodename), field(&u.sysname), field(&u.release), field(&u.machine))
+    (
+        field(&u.nodename),
+        field(&u.sysname),
+        field(&u.release),
+        field(&u.machine),
+    )
 }
 
 impl HostFacts {
@@ -79,7 +86,9 @@ impl HostFacts {
             os,
             arch,
             cpu_model,
-            cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            cores: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             sysctls,
         }
     }

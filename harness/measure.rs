@@ -32,7 +32,9 @@ pub struct EncodedHistogram {
 impl EncodedHistogram {
     pub fn encode(metric: &str, h: &Histogram<u64>) -> EncodedHistogram {
         let mut buf = Vec::new();
-        V2Serializer::new().serialize(h, &mut buf).expect("serializing into a Vec cannot fail");
+        V2Serializer::new()
+            .serialize(h, &mut buf)
+            .expect("serializing into a Vec cannot fail");
         EncodedHistogram {
             metric: metric.to_string(),
             v2_base64: base64::engine::general_purpose::STANDARD.encode(buf),
@@ -74,7 +76,8 @@ impl IntervalCounter {
 
     #[inline]
     pub fn record(&mut self, now: Instant, bytes: u64, messages: u64) {
-        let idx = (now.saturating_duration_since(self.t0).as_nanos() as u64 / self.interval_ns) as usize;
+        let idx =
+            (now.saturating_duration_since(self.t0).as_nanos() as u64 / self.interval_ns) as usize;
         if idx >= self.bytes.len() {
             self.bytes.resize(idx + 1, 0);
             self.messages.resize(idx + 1, 0);
@@ -107,7 +110,10 @@ const MAX_SEQ: u64 = 1 << 36;
 
 impl SeqTracker {
     pub fn with_capacity(expected: u64) -> SeqTracker {
-        SeqTracker { seen: Vec::with_capacity((expected / 64 + 1) as usize), ..Default::default() }
+        SeqTracker {
+            seen: Vec::with_capacity((expected / 64 + 1) as usize),
+            ..Default::default()
+        }
     }
 
     /// Records one arrival. Returns true when this sequence number is new.
@@ -140,7 +146,10 @@ impl SeqTracker {
 /// CPU time consumed by the calling thread, in nanoseconds (CLOCK_THREAD_CPUTIME_ID: the
 /// scheduler's exact runtime, finer than getrusage's accounting).
 pub fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes one timespec into `ts`.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     if rc != 0 {
@@ -264,7 +273,10 @@ mod tests {
         let back = enc.decode().unwrap();
         assert_eq!(back.len(), 4);
         assert_eq!(back.value_at_quantile(0.5), h.value_at_quantile(0.5));
-        let bad = EncodedHistogram { metric: "rtt".into(), v2_base64: "!!".into() };
+        let bad = EncodedHistogram {
+            metric: "rtt".into(),
+            v2_base64: "!!".into(),
+        };
         assert!(bad.decode().is_err());
     }
 

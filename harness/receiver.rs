@@ -35,13 +35,18 @@ pub struct ServeOptions {
 
 /// Opens the control listener. `[::]` listens on IPv4 too where the host allows it.
 pub fn bind_control(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    let domain = if addr.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
+    let domain = if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
     let sock = Socket::new(domain, Type::STREAM, None).context("control socket")?;
     sock.set_reuse_address(true)?;
     if addr.is_ipv6() && addr.ip().is_unspecified() {
         let _ = sock.set_only_v6(false);
     }
-    sock.bind(&addr.into()).with_context(|| format!("cannot listen on {addr}"))?;
+    sock.bind(&addr.into())
+        .with_context(|| format!("cannot listen on {addr}"))?;
     sock.listen(64)?;
     Ok(sock.into())
 }
@@ -76,13 +81,23 @@ pub fn serve(opts: &ServeOptions) -> anyhow::Result<()> {
 }
 
 /// Serves one control connection: the handshake, then any number of tests.
-fn handle_sender(mut stream: TcpStream, peer: SocketAddr, facts: &HostFacts, quiet: bool) -> Result<(), ControlError> {
+fn handle_sender(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    facts: &HostFacts,
+    quiet: bool,
+) -> Result<(), ControlError> {
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(SETUP_TIMEOUT))?;
     stream.set_write_timeout(Some(SETUP_TIMEOUT))?;
     let hello = control::recv(&mut stream)?;
     if let Err(e) = control::check_hello(hello) {
-        let _ = control::send(&mut stream, &Message::Error { message: e.to_string() });
+        let _ = control::send(
+            &mut stream,
+            &Message::Error {
+                message: e.to_string(),
+            },
+        );
         return Err(e);
     }
     control::send(
@@ -98,7 +113,10 @@ fn handle_sender(mut stream: TcpStream, peer: SocketAddr, facts: &HostFacts, qui
         let spec = match control::recv(&mut stream) {
             Ok(Message::Setup { spec }) => spec,
             Ok(other) => {
-                return Err(ControlError::Unexpected { expected: "setup", got: other.name() });
+                return Err(ControlError::Unexpected {
+                    expected: "setup",
+                    got: other.name(),
+                });
             }
             Err(ControlError::Closed) => return Ok(()),
             Err(e) => return Err(e),
@@ -111,7 +129,10 @@ fn handle_sender(mut stream: TcpStream, peer: SocketAddr, facts: &HostFacts, qui
                 spec.protocol, spec.pattern, spec.direction, spec.flows, spec.duration
             );
             match &result {
-                Ok(()) => eprintln!("sockbench serve: {peer}: {what}: done in {:.1?}", started.elapsed()),
+                Ok(()) => eprintln!(
+                    "sockbench serve: {peer}: {what}: done in {:.1?}",
+                    started.elapsed()
+                ),
                 Err(e) => eprintln!("sockbench serve: {peer}: {what}: {e}"),
             }
         }
@@ -128,7 +149,9 @@ fn random_token() -> u64 {
     let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
     if n != buf.len() as isize {
         // Fall back on the clock: the token is not a secret without authentication.
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         return t.as_nanos() as u64 ^ (std::process::id() as u64) << 32;
     }
     u64::from_le_bytes(buf)
@@ -146,24 +169,36 @@ fn run_test(stream: &mut TcpStream, peer: SocketAddr, spec: &TestSpec) -> Result
     }
     transport::probe(spec.protocol, &[&spec.receiver]).map_err(|e| format!("receiver: {e}"))?;
     let token = random_token();
-    let local_ip: IpAddr = stream.local_addr().map_err(|e| e.to_string())?.ip().to_canonical();
+    let local_ip: IpAddr = stream
+        .local_addr()
+        .map_err(|e| e.to_string())?
+        .ip()
+        .to_canonical();
     let (data, endpoints) = ServerData::open(spec, local_ip, token)?;
     let deadline = Instant::now() + SETUP_TIMEOUT;
     let attach_spec = spec.clone();
     let attacher = thread::spawn(move || data.attach(&attach_spec, token, deadline));
     let ctl = |e: ControlError| e.to_string();
     control::send(stream, &Message::Ready { token, endpoints }).map_err(ctl)?;
-    stream.set_read_timeout(Some(SETUP_TIMEOUT)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(SETUP_TIMEOUT))
+        .map_err(|e| e.to_string())?;
     control::expect(stream, "start", |m| match m {
-        Message::Start => Ok(()),
-        other => Err(other),
+        Message::Start => Some(()),
+        _ => None,
     })
     .map_err(ctl)?;
-    let conns = attacher.join().map_err(|_| "the data attach thread panicked".to_string())??;
+    let conns = attacher
+        .join()
+        .map_err(|_| "the data attach thread panicked".to_string())??;
 
     let t0 = Instant::now();
     let abort = Arc::new(AtomicBool::new(false));
-    let ctx = RoleCtx { spec: Arc::new(spec.clone()), t0, abort: abort.clone() };
+    let ctx = RoleCtx {
+        spec: Arc::new(spec.clone()),
+        t0,
+        abort: abort.clone(),
+    };
     let handles: Vec<_> = conns
         .into_iter()
         .map(|conn| {
@@ -182,7 +217,12 @@ fn run_test(stream: &mut TcpStream, peer: SocketAddr, spec: &TestSpec) -> Result
     let finish = loop {
         match control::recv(stream) {
             Ok(Message::Finish) => break Ok(()),
-            Ok(other) => break Err(format!("unexpected {} message during the test", other.name())),
+            Ok(other) => {
+                break Err(format!(
+                    "unexpected {} message during the test",
+                    other.name()
+                ))
+            }
             Err(ControlError::Timeout) if Instant::now() < hard => continue,
             Err(e) => break Err(format!("the sender went away: {e}")),
         }
@@ -204,5 +244,11 @@ fn run_test(stream: &mut TcpStream, peer: SocketAddr, spec: &TestSpec) -> Result
     report.wall_ns = last_end.duration_since(t0).as_nanos() as u64;
     finish?;
     let _ = stream.set_write_timeout(Some(SETUP_TIMEOUT));
-    control::send(stream, &Message::Results { report: Box::new(report) }).map_err(ctl)
+    control::send(
+        stream,
+        &Message::Results {
+            report: Box::new(report),
+        },
+    )
+    .map_err(ctl)
 }

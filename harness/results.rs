@@ -101,7 +101,11 @@ impl CaseRun {
 
     /// The longest receiver-measured window, in seconds.
     pub fn measured_s(&self) -> Option<f64> {
-        self.roles().map(|r| r.window_ns).max().filter(|&w| w > 0).map(|w| w as f64 / 1e9)
+        self.roles()
+            .map(|r| r.window_ns)
+            .max()
+            .filter(|&w| w > 0)
+            .map(|w| w as f64 / 1e9)
     }
 
     /// Datagrams that never arrived: sent minus unique received, over both directions.
@@ -111,7 +115,10 @@ impl CaseRun {
             return Some(0);
         }
         self.outcome.receiver.as_ref()?;
-        Some(self.sum(|r| r.messages_sent).saturating_sub(self.sum(|r| r.messages_received)))
+        Some(
+            self.sum(|r| r.messages_sent)
+                .saturating_sub(self.sum(|r| r.messages_received)),
+        )
     }
 
     /// Segments retransmitted by every TCP data socket (TCP_INFO tcpi_total_retrans).
@@ -121,7 +128,10 @@ impl CaseRun {
     }
 
     pub fn rtt(&self) -> Option<Percentiles> {
-        self.merged_histograms().ok()?.get(crate::patterns::rr::RTT).and_then(Percentiles::of)
+        self.merged_histograms()
+            .ok()?
+            .get(crate::patterns::rr::RTT)
+            .and_then(Percentiles::of)
     }
 
     /// Warnings from both sides (clamped buffers, ...), without repeats.

@@ -33,10 +33,16 @@ pub struct RunOptions {
 
 /// The default results directory: `results/<UTC time>-<name>/`.
 pub fn default_out_dir(name: &str, started: SystemTime) -> PathBuf {
-    let stamp = utc_timestamp(started).replace(':', "").replace('-', "");
+    let stamp = utc_timestamp(started).replace([':', '-'], "");
     let safe: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     PathBuf::from("results").join(format!("{stamp}-{safe}"))
 }
@@ -44,7 +50,10 @@ pub fn default_out_dir(name: &str, started: SystemTime) -> PathBuf {
 /// Runs the plan. Returns whether every run ended `ok`.
 pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<bool> {
     let started = SystemTime::now();
-    let dir = opts.out.clone().unwrap_or_else(|| default_out_dir(&plan.name, started));
+    let dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&plan.name, started));
     let mut writer = ResultsWriter::create(&dir, started)?;
 
     // The receiver: one given by the user, or a child process of ours on loopback.
@@ -66,16 +75,26 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<bool> {
         command_line: opts.command_line.clone(),
         started_utc: utc_timestamp(started),
         finished_utc: None,
-        receiver: if local.is_some() { "local".into() } else { addr.to_string() },
+        receiver: if local.is_some() {
+            "local".into()
+        } else {
+            addr.to_string()
+        },
         receiver_sockbench_version: None,
-        hosts: Hosts { sender: HostFacts::gather(), receiver: None },
+        hosts: Hosts {
+            sender: HostFacts::gather(),
+            receiver: None,
+        },
         workload_name: plan.name.clone(),
         repeat: plan.repeat,
         cases: plan
             .cases
             .iter()
             .enumerate()
-            .map(|(i, spec)| CaseMeta { case: i as u32 + 1, spec: spec.clone() })
+            .map(|(i, spec)| CaseMeta {
+                case: i as u32 + 1,
+                spec: spec.clone(),
+            })
             .collect(),
         runs: 0,
         runs_ok: 0,
@@ -93,6 +112,7 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<bool> {
     }
     let abort = Arc::new(AtomicBool::new(false));
     let mut peer: Option<Peer> = None;
+    let mut reach_error = String::new();
     let mut all_ok = true;
     for (ci, spec) in plan.cases.iter().enumerate() {
         for rep in 1..=plan.repeat {
@@ -103,19 +123,29 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<bool> {
                         meta.receiver_sockbench_version = Some(p.version.clone());
                         peer = Some(p);
                     }
-                    Err(e) => eprintln!("error: {e}"),
+                    Err(e) => {
+                        if reach_error != e.to_string() {
+                            eprintln!("error: {e}");
+                        }
+                        reach_error = e.to_string();
+                    }
                 }
             }
             let outcome = match peer.as_mut() {
                 Some(p) => run_test(p, spec, abort.clone()),
-                None => TestOutcome::failed(Status::Error, format!("no receiver at {addr}")),
+                None => TestOutcome::failed(Status::Error, reach_error.clone()),
             };
             if outcome.status != Status::Ok {
                 // The control connection may be broken: start afresh for the next run.
                 peer = None;
                 all_ok = false;
             }
-            let run = CaseRun { case: ci as u32 + 1, repetition: rep, spec: spec.clone(), outcome };
+            let run = CaseRun {
+                case: ci as u32 + 1,
+                repetition: rep,
+                spec: spec.clone(),
+                outcome,
+            };
             writer.write(&run)?;
             meta.runs += 1;
             meta.runs_ok += usize::from(run.status() == Status::Ok);

@@ -29,9 +29,15 @@ pub enum ReachError {
     #[error("cannot resolve '{0}': {1}")]
     Resolve(String, std::io::Error),
     #[error("cannot reach the receiver at {addr}: {source}")]
-    Connect { addr: SocketAddr, source: std::io::Error },
+    Connect {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("the receiver at {addr} refused the handshake: {source}")]
-    Handshake { addr: SocketAddr, source: ControlError },
+    Handshake {
+        addr: SocketAddr,
+        source: ControlError,
+    },
     #[error("starting the local receiver: {0}")]
     Local(String),
 }
@@ -50,7 +56,8 @@ pub fn resolve_target(target: &str) -> Result<SocketAddr, ReachError> {
     }
     let with_port = match t.rsplit_once(':') {
         Some((host, port)) if !host.contains(':') => {
-            port.parse::<u16>().map_err(|_| ReachError::BadAddress(target.to_string()))?;
+            port.parse::<u16>()
+                .map_err(|_| ReachError::BadAddress(target.to_string()))?;
             t.to_string()
         }
         _ => format!("{t}:{DEFAULT_PORT}"),
@@ -76,21 +83,36 @@ impl Peer {
             .map_err(|source| ReachError::Connect { addr, source })?;
         let hs = |source| ReachError::Handshake { addr, source };
         control.set_nodelay(true).map_err(|e| hs(e.into()))?;
-        control.set_read_timeout(Some(STEP_TIMEOUT)).map_err(|e| hs(e.into()))?;
-        control.set_write_timeout(Some(STEP_TIMEOUT)).map_err(|e| hs(e.into()))?;
+        control
+            .set_read_timeout(Some(STEP_TIMEOUT))
+            .map_err(|e| hs(e.into()))?;
+        control
+            .set_write_timeout(Some(STEP_TIMEOUT))
+            .map_err(|e| hs(e.into()))?;
         control::send(&mut control, &Message::hello()).map_err(hs)?;
-        let (host, version) = control::expect(&mut control, "welcome", |m| match m {
-            Message::Welcome { version, sockbench_version, host } => {
-                if version == control::PROTOCOL_VERSION {
-                    Ok((host, sockbench_version))
-                } else {
-                    Err(Message::Welcome { version, sockbench_version, host })
-                }
-            }
-            other => Err(other),
+        let (version, host, peer_version) = control::expect(&mut control, "welcome", |m| match m {
+            Message::Welcome {
+                version,
+                sockbench_version,
+                host,
+            } => Some((version, host, sockbench_version)),
+            _ => None,
         })
         .map_err(hs)?;
-        Ok(Peer { control, addr, host, version })
+        if version != control::PROTOCOL_VERSION {
+            return Err(hs(ControlError::Version {
+                ours: control::PROTOCOL_VERSION,
+                theirs: version,
+                peer_version,
+            }));
+        }
+        let version = peer_version;
+        Ok(Peer {
+            control,
+            addr,
+            host,
+            version,
+        })
     }
 }
 
@@ -146,7 +168,11 @@ impl LocalReceiver {
             .strip_prefix("listening on ")
             .and_then(|a| a.parse().ok())
             .ok_or_else(|| fail(&mut child, format!("unexpected first line {line:?}")))?;
-        Ok(LocalReceiver { child, _stdout: stdout, addr })
+        Ok(LocalReceiver {
+            child,
+            _stdout: stdout,
+            addr,
+        })
     }
 }
 
@@ -206,18 +232,30 @@ pub fn run_test(peer: &mut Peer, spec: &TestSpec, abort: Arc<AtomicBool>) -> Tes
     let ctl = &mut peer.control;
     let setup = (|| -> Result<ClientData, String> {
         let _ = ctl.set_read_timeout(Some(STEP_TIMEOUT));
-        control::send(ctl, &Message::Setup { spec: Box::new(spec.clone()) }).map_err(|e| e.to_string())?;
+        control::send(
+            ctl,
+            &Message::Setup {
+                spec: Box::new(spec.clone()),
+            },
+        )
+        .map_err(|e| e.to_string())?;
         let (token, endpoints) = control::expect(ctl, "ready", |m| match m {
-            Message::Ready { token, endpoints } => Ok((token, endpoints)),
-            other => Err(other),
+            Message::Ready { token, endpoints } => Some((token, endpoints)),
+            _ => None,
         })
         .map_err(|e| e.to_string())?;
         let deadline = Instant::now() + STEP_TIMEOUT;
-        let data = ClientData::attach(spec, peer.addr.ip().to_canonical(), &endpoints, token, deadline)?;
+        let data = ClientData::attach(
+            spec,
+            peer.addr.ip().to_canonical(),
+            &endpoints,
+            token,
+            deadline,
+        )?;
         control::send(ctl, &Message::Start).map_err(|e| e.to_string())?;
         control::expect(ctl, "started", |m| match m {
-            Message::Started => Ok(()),
-            other => Err(other),
+            Message::Started => Some(()),
+            _ => None,
         })
         .map_err(|e| e.to_string())?;
         Ok(data)
@@ -228,7 +266,11 @@ pub fn run_test(peer: &mut Peer, spec: &TestSpec, abort: Arc<AtomicBool>) -> Tes
     };
 
     let t0 = Instant::now();
-    let ctx = RoleCtx { spec: Arc::new(spec.clone()), t0, abort };
+    let ctx = RoleCtx {
+        spec: Arc::new(spec.clone()),
+        t0,
+        abort,
+    };
     let handles: Vec<_> = data
         .conns
         .into_iter()
@@ -258,8 +300,8 @@ pub fn run_test(peer: &mut Peer, spec: &TestSpec, abort: Arc<AtomicBool>) -> Tes
         let _ = ctl.set_read_timeout(Some(wait));
         control::send(ctl, &Message::Finish).map_err(|e| e.to_string())?;
         control::expect(ctl, "results", |m| match m {
-            Message::Results { report } => Ok(*report),
-            other => Err(other),
+            Message::Results { report } => Some(*report),
+            _ => None,
         })
         .map_err(|e| format!("receiver: {e}"))
     })();
@@ -268,7 +310,11 @@ pub fn run_test(peer: &mut Peer, spec: &TestSpec, abort: Arc<AtomicBool>) -> Tes
         Ok(receiver) => {
             let error = role_error.or_else(|| receiver.roles.iter().find_map(|r| r.error.clone()));
             TestOutcome {
-                status: if error.is_some() { Status::Aborted } else { Status::Ok },
+                status: if error.is_some() {
+                    Status::Aborted
+                } else {
+                    Status::Ok
+                },
                 sender,
                 receiver: Some(receiver),
                 error,
@@ -293,8 +339,14 @@ mod tests {
     fn targets_default_to_the_control_port() {
         assert_eq!(resolve_target("127.0.0.1").unwrap().port(), DEFAULT_PORT);
         assert_eq!(resolve_target("127.0.0.1:6000").unwrap().port(), 6000);
-        assert_eq!(resolve_target("::1").unwrap(), "[::1]:5301".parse().unwrap());
-        assert_eq!(resolve_target("[::1]:7000").unwrap(), "[::1]:7000".parse().unwrap());
+        assert_eq!(
+            resolve_target("::1").unwrap(),
+            "[::1]:5301".parse().unwrap()
+        );
+        assert_eq!(
+            resolve_target("[::1]:7000").unwrap(),
+            "[::1]:7000".parse().unwrap()
+        );
         assert_eq!(resolve_target("localhost").unwrap().port(), DEFAULT_PORT);
         assert!(resolve_target("127.0.0.1:http").is_err());
         assert!(resolve_target("").is_err());

@@ -67,7 +67,12 @@ pub struct AppliedKnobs {
 }
 
 fn refused(option: &'static str, value: impl ToString, source: io::Error) -> KnobError {
-    KnobError { option, value: value.to_string(), hint: String::new(), source }
+    KnobError {
+        option,
+        value: value.to_string(),
+        hint: String::new(),
+        source,
+    }
 }
 
 /// Applies the knobs for `phase`. Returns warnings (a buffer clamped by a sysctl).
@@ -81,15 +86,18 @@ pub fn apply(
     let mut warnings = Vec::new();
     if phase == Phase::BeforeConnect {
         if let Some(v) = knobs.sndbuf {
-            sock.set_send_buffer_size(v as usize).map_err(|e| refused("SO_SNDBUF", v, e))?;
+            sock.set_send_buffer_size(v as usize)
+                .map_err(|e| refused("SO_SNDBUF", v, e))?;
             warnings.extend(clamp_warning("SO_SNDBUF", "net.core.wmem_max", v));
         }
         if let Some(v) = knobs.rcvbuf {
-            sock.set_recv_buffer_size(v as usize).map_err(|e| refused("SO_RCVBUF", v, e))?;
+            sock.set_recv_buffer_size(v as usize)
+                .map_err(|e| refused("SO_RCVBUF", v, e))?;
             warnings.extend(clamp_warning("SO_RCVBUF", "net.core.rmem_max", v));
         }
         if let Some(v) = knobs.mss {
-            sock.set_tcp_mss(v).map_err(|e| refused("TCP_MAXSEG", v, e))?;
+            sock.set_tcp_mss(v)
+                .map_err(|e| refused("TCP_MAXSEG", v, e))?;
         }
     }
     if matches!(phase, Phase::BeforeConnect | Phase::Accepted) {
@@ -103,7 +111,8 @@ pub fn apply(
                 r.map_err(|e| refused("IP_TOS", v, e))?;
             }
             if let Some(v) = knobs.busy_poll_us {
-                sock.set_busy_poll(v).map_err(|e| refused("SO_BUSY_POLL", v, e))?;
+                sock.set_busy_poll(v)
+                    .map_err(|e| refused("SO_BUSY_POLL", v, e))?;
             }
         }
         if proto.is_tcp_like() {
@@ -117,18 +126,22 @@ pub fn apply(
                 })?;
             }
             if knobs.nodelay {
-                sock.set_tcp_nodelay(true).map_err(|e| refused("TCP_NODELAY", 1, e))?;
+                sock.set_tcp_nodelay(true)
+                    .map_err(|e| refused("TCP_NODELAY", 1, e))?;
             }
             if let Some(v) = knobs.notsent_lowat {
-                sock.set_tcp_notsent_lowat(v).map_err(|e| refused("TCP_NOTSENT_LOWAT", v, e))?;
+                sock.set_tcp_notsent_lowat(v)
+                    .map_err(|e| refused("TCP_NOTSENT_LOWAT", v, e))?;
             }
             if knobs.cork {
-                sock.set_tcp_cork(true).map_err(|e| refused("TCP_CORK", 1, e))?;
+                sock.set_tcp_cork(true)
+                    .map_err(|e| refused("TCP_CORK", 1, e))?;
             }
         }
     }
     if phase == Phase::Connected && knobs.quickack && proto.is_tcp_like() {
-        sock.set_tcp_quickack(true).map_err(|e| refused("TCP_QUICKACK", 1, e))?;
+        sock.set_tcp_quickack(true)
+            .map_err(|e| refused("TCP_QUICKACK", 1, e))?;
     }
     Ok(warnings)
 }
@@ -141,9 +154,14 @@ pub fn rearm_quickack(sock: &Socket) {
 }
 
 fn clamp_warning(option: &str, sysctl: &str, requested: u64) -> Option<String> {
-    let max: u64 = read_sysctl(&sysctl.replace('.', "/"))?.trim().parse().ok()?;
+    let max: u64 = read_sysctl(&sysctl.replace('.', "/"))?
+        .trim()
+        .parse()
+        .ok()?;
     (requested > max).then(|| {
-        format!("{option} {requested} requested, but {sysctl} = {max} caps it; the kernel clamped it")
+        format!(
+            "{option} {requested} requested, but {sysctl} = {max} caps it; the kernel clamped it"
+        )
     })
 }
 
@@ -155,14 +173,20 @@ pub fn read_back(sock: &Socket, proto: Protocol, domain: Domain) -> EffectiveKno
         ..EffectiveKnobs::default()
     };
     if proto.is_ip() {
-        eff.tos = if domain == Domain::IPV6 { sock.tclass_v6().ok() } else { sock.tos_v4().ok() };
+        eff.tos = if domain == Domain::IPV6 {
+            sock.tclass_v6().ok()
+        } else {
+            sock.tos_v4().ok()
+        };
         eff.busy_poll_us = sock.busy_poll().ok();
     }
     if proto.is_tcp_like() {
         eff.maxseg = sock.tcp_mss().ok();
         eff.nodelay = sock.tcp_nodelay().ok();
         eff.congestion = sock.tcp_congestion().ok().map(|name| {
-            String::from_utf8_lossy(&name).trim_end_matches('\0').to_string()
+            String::from_utf8_lossy(&name)
+                .trim_end_matches('\0')
+                .to_string()
         });
         eff.quickack = sock.tcp_quickack().ok();
         eff.notsent_lowat = sock.tcp_notsent_lowat().ok();
@@ -346,8 +370,14 @@ mod tests {
     #[test]
     fn every_knob_is_set_and_read_back() {
         let sock = tcp_socket();
-        let warnings = apply(&sock, Protocol::Tcp, Domain::IPV4, &knobs(), Phase::BeforeConnect)
-            .expect("apply");
+        let warnings = apply(
+            &sock,
+            Protocol::Tcp,
+            Domain::IPV4,
+            &knobs(),
+            Phase::BeforeConnect,
+        )
+        .expect("apply");
         assert!(warnings.is_empty(), "{warnings:?}");
         let eff = read_back(&sock, Protocol::Tcp, Domain::IPV4);
         // Linux stores double the requested buffer size: half is reserved for its own
@@ -366,8 +396,14 @@ mod tests {
     #[test]
     fn unset_knobs_leave_kernel_defaults() {
         let sock = tcp_socket();
-        apply(&sock, Protocol::Tcp, Domain::IPV4, &SocketKnobs::default(), Phase::BeforeConnect)
-            .unwrap();
+        apply(
+            &sock,
+            Protocol::Tcp,
+            Domain::IPV4,
+            &SocketKnobs::default(),
+            Phase::BeforeConnect,
+        )
+        .unwrap();
         let eff = read_back(&sock, Protocol::Tcp, Domain::IPV4);
         assert_eq!(eff.nodelay, Some(false));
         assert_eq!(eff.cork, Some(false));
@@ -381,33 +417,54 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let sock = Socket::from(stream);
-        let k = SocketKnobs { quickack: true, ..SocketKnobs::default() };
+        let k = SocketKnobs {
+            quickack: true,
+            ..SocketKnobs::default()
+        };
         apply(&sock, Protocol::Tcp, Domain::IPV4, &k, Phase::Connected).unwrap();
-        assert_eq!(read_back(&sock, Protocol::Tcp, Domain::IPV4).quickack, Some(true));
+        assert_eq!(
+            read_back(&sock, Protocol::Tcp, Domain::IPV4).quickack,
+            Some(true)
+        );
     }
 
     #[test]
     fn refusals_name_the_option() {
         let sock = tcp_socket();
-        let k = SocketKnobs { congestion: Some("no-such-cc".into()), ..SocketKnobs::default() };
+        let k = SocketKnobs {
+            congestion: Some("no-such-cc".into()),
+            ..SocketKnobs::default()
+        };
         let err = apply(&sock, Protocol::Tcp, Domain::IPV4, &k, Phase::BeforeConnect).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("TCP_CONGESTION=no-such-cc"), "{msg}");
         assert!(msg.contains("available here"), "{msg}");
-        let k = SocketKnobs { mss: Some(10), ..SocketKnobs::default() };
+        let k = SocketKnobs {
+            mss: Some(10),
+            ..SocketKnobs::default()
+        };
         let err = apply(&sock, Protocol::Tcp, Domain::IPV4, &k, Phase::BeforeConnect).unwrap_err();
         assert!(err.to_string().contains("TCP_MAXSEG=10"));
     }
 
     #[test]
     fn buffers_above_the_sysctl_are_clamped_and_warned_about() {
-        let max: u64 = read_sysctl("net/core/rmem_max").unwrap().trim().parse().unwrap();
+        let max: u64 = read_sysctl("net/core/rmem_max")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         let sock = tcp_socket();
-        let k = SocketKnobs { rcvbuf: Some(max * 4), ..SocketKnobs::default() };
+        let k = SocketKnobs {
+            rcvbuf: Some(max * 4),
+            ..SocketKnobs::default()
+        };
         let warnings = apply(&sock, Protocol::Tcp, Domain::IPV4, &k, Phase::BeforeConnect).unwrap();
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("net.core.rmem_max"), "{warnings:?}");
-        let eff = read_back(&sock, Protocol::Tcp, Domain::IPV4).rcvbuf.unwrap();
+        let eff = read_back(&sock, Protocol::Tcp, Domain::IPV4)
+            .rcvbuf
+            .unwrap();
         assert!(eff < max * 4, "the kernel should have clamped {eff}");
     }
 
@@ -415,9 +472,13 @@ mod tests {
     fn tcp_info_reports_the_mss_of_a_connected_socket() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let sock = tcp_socket();
-        let k = SocketKnobs { mss: Some(1200), ..SocketKnobs::default() };
+        let k = SocketKnobs {
+            mss: Some(1200),
+            ..SocketKnobs::default()
+        };
         apply(&sock, Protocol::Tcp, Domain::IPV4, &k, Phase::BeforeConnect).unwrap();
-        sock.connect(&listener.local_addr().unwrap().into()).unwrap();
+        sock.connect(&listener.local_addr().unwrap().into())
+            .unwrap();
         let _peer = listener.accept().unwrap();
         let info = tcp_info(&sock).unwrap();
         assert_eq!(info.state, 1, "TCP_ESTABLISHED");

@@ -74,7 +74,11 @@ pub fn new_socket(proto: Protocol, domain: Domain) -> io::Result<Socket> {
         Protocol::Udp => Socket::new(domain, Type::DGRAM, Some(SockProto::UDP)),
         Protocol::UnixStream => Socket::new(Domain::UNIX, Type::STREAM, None),
         Protocol::UnixDgram => Socket::new(Domain::UNIX, Type::DGRAM, None),
-        Protocol::Sctp => Socket::new(domain, Type::STREAM, Some(SockProto::from(libc::IPPROTO_SCTP))),
+        Protocol::Sctp => Socket::new(
+            domain,
+            Type::STREAM,
+            Some(SockProto::from(libc::IPPROTO_SCTP)),
+        ),
         Protocol::Dccp => Socket::new(domain, Type::from(6), Some(SockProto::from(33))),
     }
 }
@@ -82,12 +86,16 @@ pub fn new_socket(proto: Protocol, domain: Domain) -> io::Result<Socket> {
 /// Checks before any traffic that this kernel has the protocol and accepts every knob,
 /// by configuring a throwaway socket exactly as a data socket would be.
 pub fn probe(proto: Protocol, knobs: &[&SocketKnobs]) -> Result<(), ConfigError> {
-    let domain = if proto.is_unix() { Domain::UNIX } else { Domain::IPV4 };
+    let domain = if proto.is_unix() {
+        Domain::UNIX
+    } else {
+        Domain::IPV4
+    };
     let sock = new_socket(proto, domain).map_err(|e| {
         let why = match e.raw_os_error() {
-            Some(libc::EPROTONOSUPPORT) | Some(libc::ESOCKTNOSUPPORT) | Some(libc::EAFNOSUPPORT) => {
-                "this kernel does not support it".to_string()
-            }
+            Some(libc::EPROTONOSUPPORT)
+            | Some(libc::ESOCKTNOSUPPORT)
+            | Some(libc::EAFNOSUPPORT) => "this kernel does not support it".to_string(),
             Some(libc::ENOPROTOOPT) if proto == Protocol::Mptcp => {
                 "MPTCP is disabled here (sysctl net.mptcp.enabled=0)".to_string()
             }
@@ -116,7 +124,10 @@ fn domain_of(ip: IpAddr) -> Domain {
 }
 
 fn unix_path(token: u64, tag: &str, conn: u32) -> PathBuf {
-    std::env::temp_dir().join(format!("sockbench-{}-{token:016x}-{tag}{conn}.sock", std::process::id()))
+    std::env::temp_dir().join(format!(
+        "sockbench-{}-{token:016x}-{tag}{conn}.sock",
+        std::process::id()
+    ))
 }
 
 fn finish_conn(
@@ -129,14 +140,19 @@ fn finish_conn(
 ) -> Result<DataConn, String> {
     let knobs = spec.knobs(side);
     warnings.extend(
-        sockopt::apply(&sock, spec.protocol, domain, knobs, Phase::Connected).map_err(|e| e.to_string())?,
+        sockopt::apply(&sock, spec.protocol, domain, knobs, Phase::Connected)
+            .map_err(|e| e.to_string())?,
     );
     let effective = sockopt::read_back(&sock, spec.protocol, domain);
     Ok(DataConn {
         sock,
         plan,
         domain,
-        knobs: AppliedKnobs { requested: knobs.clone(), effective, warnings },
+        knobs: AppliedKnobs {
+            requested: knobs.clone(),
+            effective,
+            warnings,
+        },
     })
 }
 
@@ -158,14 +174,25 @@ impl ServerData {
     ) -> Result<(ServerData, Vec<DataEndpoint>), String> {
         let plan = spec.conn_plan();
         let knobs = &spec.receiver;
-        let mut data = ServerData { listener: None, dgram: Vec::new(), warnings: Vec::new(), _paths: Vec::new() };
+        let mut data = ServerData {
+            listener: None,
+            dgram: Vec::new(),
+            warnings: Vec::new(),
+            _paths: Vec::new(),
+        };
         let mut endpoints = Vec::new();
-        let domain = if spec.protocol.is_unix() { Domain::UNIX } else { domain_of(local_ip) };
+        let domain = if spec.protocol.is_unix() {
+            Domain::UNIX
+        } else {
+            domain_of(local_ip)
+        };
         let open = |addr: &SockAddr| -> Result<(Socket, Vec<String>), String> {
-            let sock = new_socket(spec.protocol, domain).map_err(|e| format!("data socket: {e}"))?;
+            let sock =
+                new_socket(spec.protocol, domain).map_err(|e| format!("data socket: {e}"))?;
             let w = sockopt::apply(&sock, spec.protocol, domain, knobs, Phase::BeforeConnect)
                 .map_err(|e| e.to_string())?;
-            sock.bind(addr).map_err(|e| format!("binding a data socket: {e}"))?;
+            sock.bind(addr)
+                .map_err(|e| format!("binding a data socket: {e}"))?;
             Ok((sock, w))
         };
         if spec.protocol.is_datagram() {
@@ -175,7 +202,10 @@ impl ServerData {
                     let _ = std::fs::remove_file(&path);
                     let addr = SockAddr::unix(&path).map_err(|e| e.to_string())?;
                     data._paths.push(PathGuard(path.clone()));
-                    (addr, DataEndpoint::Path(path.to_string_lossy().into_owned()))
+                    (
+                        addr,
+                        DataEndpoint::Path(path.to_string_lossy().into_owned()),
+                    )
                 } else {
                     (SocketAddr::new(local_ip, 0).into(), DataEndpoint::Port(0))
                 };
@@ -194,12 +224,16 @@ impl ServerData {
                 let _ = std::fs::remove_file(&path);
                 let addr = SockAddr::unix(&path).map_err(|e| e.to_string())?;
                 data._paths.push(PathGuard(path.clone()));
-                (addr, DataEndpoint::Path(path.to_string_lossy().into_owned()))
+                (
+                    addr,
+                    DataEndpoint::Path(path.to_string_lossy().into_owned()),
+                )
             } else {
                 (SocketAddr::new(local_ip, 0).into(), DataEndpoint::Port(0))
             };
             let (sock, w) = open(&addr)?;
-            sock.listen(plan.len() as i32 + 16).map_err(|e| format!("listen: {e}"))?;
+            sock.listen(plan.len() as i32 + 16)
+                .map_err(|e| format!("listen: {e}"))?;
             let endpoint = match endpoint {
                 DataEndpoint::Port(_) => DataEndpoint::Port(local_port(&sock)?),
                 other => other,
@@ -212,7 +246,12 @@ impl ServerData {
     }
 
     /// Waits until every connection of the plan is attached (or `deadline`).
-    pub fn attach(self, spec: &TestSpec, token: u64, deadline: Instant) -> Result<Vec<DataConn>, String> {
+    pub fn attach(
+        self,
+        spec: &TestSpec,
+        token: u64,
+        deadline: Instant,
+    ) -> Result<Vec<DataConn>, String> {
         let plan = spec.conn_plan();
         let mut slots: Vec<Option<DataConn>> = (0..plan.len()).map(|_| None).collect();
         if let Some((listener, domain)) = &self.listener {
@@ -232,23 +271,46 @@ impl ServerData {
                     Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(format!("accepting a data connection: {e}")),
                 };
-                let Some(id) = read_stream_header(&sock, token) else { continue };
-                let Some(conn) = plan.get(id as usize).copied() else { continue };
+                let Some(id) = read_stream_header(&sock, token) else {
+                    continue;
+                };
+                let Some(conn) = plan.get(id as usize).copied() else {
+                    continue;
+                };
                 if slots[id as usize].is_some() {
                     continue;
                 }
-                let w = sockopt::apply(&sock, spec.protocol, *domain, &spec.receiver, Phase::Accepted)
-                    .map_err(|e| e.to_string())?;
+                let w = sockopt::apply(
+                    &sock,
+                    spec.protocol,
+                    *domain,
+                    &spec.receiver,
+                    Phase::Accepted,
+                )
+                .map_err(|e| e.to_string())?;
                 let mut warnings = self.warnings.clone();
                 warnings.extend(w);
-                slots[id as usize] = Some(finish_conn(sock, conn, spec, Side::Receiver, *domain, warnings)?);
+                slots[id as usize] = Some(finish_conn(
+                    sock,
+                    conn,
+                    spec,
+                    Side::Receiver,
+                    *domain,
+                    warnings,
+                )?);
                 attached += 1;
             }
         } else {
             for ((sock, domain), conn) in self.dgram.into_iter().zip(&plan) {
                 dgram_await_hello(&sock, conn.id, token, deadline)?;
-                slots[conn.id as usize] =
-                    Some(finish_conn(sock, *conn, spec, Side::Receiver, domain, self.warnings.clone())?);
+                slots[conn.id as usize] = Some(finish_conn(
+                    sock,
+                    *conn,
+                    spec,
+                    Side::Receiver,
+                    domain,
+                    self.warnings.clone(),
+                )?);
             }
         }
         Ok(slots.into_iter().flatten().collect())
@@ -264,7 +326,10 @@ fn local_port(sock: &Socket) -> Result<u16, String> {
 }
 
 pub fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 fn read_stream_header(sock: &Socket, token: u64) -> Option<u32> {
@@ -277,12 +342,20 @@ fn read_stream_header(sock: &Socket, token: u64) -> Option<u32> {
     (magic == STREAM_MAGIC && tok == token).then_some(id)
 }
 
-fn dgram_await_hello(sock: &Socket, conn: u32, token: u64, deadline: Instant) -> Result<(), String> {
-    sock.set_read_timeout(Some(Duration::from_millis(100))).map_err(|e| e.to_string())?;
+fn dgram_await_hello(
+    sock: &Socket,
+    conn: u32,
+    token: u64,
+    deadline: Instant,
+) -> Result<(), String> {
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .map_err(|e| e.to_string())?;
     let mut buf = [0u8; 64];
     loop {
         if Instant::now() >= deadline {
-            return Err(format!("data connection {conn}: no hello from the sender in time"));
+            return Err(format!(
+                "data connection {conn}: no hello from the sender in time"
+            ));
         }
         let (n, from) = match sock.recv_from(as_uninit(&mut buf)) {
             Ok(r) => r,
@@ -291,10 +364,12 @@ fn dgram_await_hello(sock: &Socket, conn: u32, token: u64, deadline: Instant) ->
         };
         if let Some((tok, dgram::HELLO, c)) = dgram::header(&buf[..n]) {
             if tok == token && c == conn {
-                sock.connect(&from).map_err(|e| format!("data connection {conn}: connect: {e}"))?;
+                sock.connect(&from)
+                    .map_err(|e| format!("data connection {conn}: connect: {e}"))?;
                 let mut ack = [0u8; 16];
                 dgram::put_header(&mut ack, token, dgram::HELLO_ACK, conn);
-                sock.send(&ack).map_err(|e| format!("data connection {conn}: {e}"))?;
+                sock.send(&ack)
+                    .map_err(|e| format!("data connection {conn}: {e}"))?;
                 return Ok(());
             }
         }
@@ -329,20 +404,36 @@ impl ClientData {
                 plan.len()
             ));
         }
-        let mut out = ClientData { conns: Vec::with_capacity(plan.len()), _paths: Vec::new() };
+        let mut out = ClientData {
+            conns: Vec::with_capacity(plan.len()),
+            _paths: Vec::new(),
+        };
         for (conn, endpoint) in plan.iter().zip(endpoints) {
             let (addr, domain) = match endpoint {
-                DataEndpoint::Port(p) if spec.protocol.is_ip() => {
-                    (SockAddr::from(SocketAddr::new(server_ip, *p)), domain_of(server_ip))
-                }
+                DataEndpoint::Port(p) if spec.protocol.is_ip() => (
+                    SockAddr::from(SocketAddr::new(server_ip, *p)),
+                    domain_of(server_ip),
+                ),
                 DataEndpoint::Path(p) if spec.protocol.is_unix() => {
                     (SockAddr::unix(p).map_err(|e| e.to_string())?, Domain::UNIX)
                 }
-                other => return Err(format!("the receiver offered {other:?} for {}", spec.protocol)),
+                other => {
+                    return Err(format!(
+                        "the receiver offered {other:?} for {}",
+                        spec.protocol
+                    ))
+                }
             };
-            let sock = new_socket(spec.protocol, domain).map_err(|e| format!("data socket: {e}"))?;
-            let warnings = sockopt::apply(&sock, spec.protocol, domain, &spec.sender, Phase::BeforeConnect)
-                .map_err(|e| e.to_string())?;
+            let sock =
+                new_socket(spec.protocol, domain).map_err(|e| format!("data socket: {e}"))?;
+            let warnings = sockopt::apply(
+                &sock,
+                spec.protocol,
+                domain,
+                &spec.sender,
+                Phase::BeforeConnect,
+            )
+            .map_err(|e| e.to_string())?;
             if spec.protocol == Protocol::UnixDgram {
                 // A Unix datagram socket needs a name of its own to be answered.
                 let path = unix_path(token, "c", conn.id);
@@ -351,9 +442,12 @@ impl ClientData {
                     .map_err(|e| format!("binding {}: {e}", path.display()))?;
                 out._paths.push(PathGuard(path));
             }
-            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(10));
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(10));
             if spec.protocol.is_datagram() {
-                sock.connect(&addr).map_err(|e| connect_error(endpoint, e))?;
+                sock.connect(&addr)
+                    .map_err(|e| connect_error(endpoint, e))?;
                 dgram_hello(&sock, conn.id, token, deadline)?;
             } else {
                 sock.connect_timeout(&addr, left.min(Duration::from_secs(10)))
@@ -362,9 +456,18 @@ impl ClientData {
                 hdr[0..4].copy_from_slice(&STREAM_MAGIC.to_le_bytes());
                 hdr[4..8].copy_from_slice(&conn.id.to_le_bytes());
                 hdr[8..16].copy_from_slice(&token.to_le_bytes());
-                (&sock).write_all(&hdr).map_err(|e| format!("data connection {}: {e}", conn.id))?;
+                (&sock)
+                    .write_all(&hdr)
+                    .map_err(|e| format!("data connection {}: {e}", conn.id))?;
             }
-            out.conns.push(finish_conn(sock, *conn, spec, Side::Sender, domain, warnings)?);
+            out.conns.push(finish_conn(
+                sock,
+                *conn,
+                spec,
+                Side::Sender,
+                domain,
+                warnings,
+            )?);
         }
         Ok(out)
     }
@@ -378,13 +481,16 @@ fn connect_error(endpoint: &DataEndpoint, e: io::Error) -> String {
 }
 
 fn dgram_hello(sock: &Socket, conn: u32, token: u64, deadline: Instant) -> Result<(), String> {
-    sock.set_read_timeout(Some(Duration::from_millis(50))).map_err(|e| e.to_string())?;
+    sock.set_read_timeout(Some(Duration::from_millis(50)))
+        .map_err(|e| e.to_string())?;
     let mut hello = [0u8; 16];
     dgram::put_header(&mut hello, token, dgram::HELLO, conn);
     let mut buf = [0u8; 64];
     loop {
         if Instant::now() >= deadline {
-            return Err(format!("data connection {conn}: the receiver did not answer the hello"));
+            return Err(format!(
+                "data connection {conn}: the receiver did not answer the hello"
+            ));
         }
         if let Err(e) = sock.send(&hello) {
             // ECONNREFUSED: an ICMP error from an earlier hello; the port may open later.
@@ -424,14 +530,22 @@ mod tests {
         assert!(probe(Protocol::Tcp, &[&SocketKnobs::default()]).is_ok());
         let err = probe(Protocol::Dccp, &[]).unwrap_err().to_string();
         assert!(err.starts_with("protocol dccp:"), "{err}");
-        let bad = SocketKnobs { congestion: Some("warp-drive".into()), ..Default::default() };
+        let bad = SocketKnobs {
+            congestion: Some("warp-drive".into()),
+            ..Default::default()
+        };
         let err = probe(Protocol::Tcp, &[&bad]).unwrap_err().to_string();
         assert!(err.contains("TCP_CONGESTION=warp-drive"), "{err}");
     }
 
     #[test]
     fn server_and_client_attach_every_protocol() {
-        for proto in [Protocol::Tcp, Protocol::Udp, Protocol::UnixStream, Protocol::UnixDgram] {
+        for proto in [
+            Protocol::Tcp,
+            Protocol::Udp,
+            Protocol::UnixStream,
+            Protocol::UnixDgram,
+        ] {
             let spec = TestSpec {
                 protocol: proto,
                 flows: 3,

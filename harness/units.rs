@@ -127,7 +127,11 @@ pub fn format_size_human(bytes: u64) -> String {
     if exact.len() <= 5 {
         return exact;
     }
-    for (suffix, mult) in [("G", (1u64 << 30) as f64), ("M", (1u64 << 20) as f64), ("K", 1024.0)] {
+    for (suffix, mult) in [
+        ("G", (1u64 << 30) as f64),
+        ("M", (1u64 << 20) as f64),
+        ("K", 1024.0),
+    ] {
         if bytes as f64 >= mult {
             return format!("{:.1}{suffix}", bytes as f64 / mult);
         }
@@ -196,11 +200,19 @@ mod tests {
 
     #[test]
     fn bad_sizes_are_refused_with_the_input_named() {
-        for bad in ["banana", "", "K", "-1", "-64K", "1.2.3", "12Q", "0.5", "1e3"] {
+        for bad in [
+            "banana", "", "K", "-1", "-64K", "1.2.3", "12Q", "0.5", "1e3",
+        ] {
             let err = parse_size(bad).unwrap_err();
-            assert!(err.to_string().contains(&format!("'{bad}'")), "{bad}: {err}");
+            assert!(
+                err.to_string().contains(&format!("'{bad}'")),
+                "{bad}: {err}"
+            );
         }
-        assert!(matches!(parse_size("99999999999G"), Err(UnitError::SizeOverflow(_))));
+        assert!(matches!(
+            parse_size("99999999999G"),
+            Err(UnitError::SizeOverflow(_))
+        ));
     }
 
     #[test]
@@ -216,10 +228,19 @@ mod tests {
 
     #[test]
     fn bad_durations_are_refused() {
-        assert!(matches!(parse_duration("-1s"), Err(UnitError::NegativeDuration(_))));
-        assert!(matches!(parse_duration("-5"), Err(UnitError::NegativeDuration(_))));
+        assert!(matches!(
+            parse_duration("-1s"),
+            Err(UnitError::NegativeDuration(_))
+        ));
+        assert!(matches!(
+            parse_duration("-5"),
+            Err(UnitError::NegativeDuration(_))
+        ));
         for bad in ["banana", "", "s", "10 parsecs", "1..2s"] {
-            assert!(matches!(parse_duration(bad), Err(UnitError::BadDuration(_))), "{bad}");
+            assert!(
+                matches!(parse_duration(bad), Err(UnitError::BadDuration(_))),
+                "{bad}"
+            );
         }
     }
 

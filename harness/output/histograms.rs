@@ -6,7 +6,6 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-
 /// First bucket boundary (ns) and growth factor of the log-bucketed iteration: 100 ns,
 /// then 10% wider each bucket, up to the histogram's one-minute ceiling.
 pub const FIRST_BUCKET_NS: u64 = 100;
@@ -23,7 +22,12 @@ pub struct HistogramRow {
     pub percentile: f64,
 }
 
-pub fn bucket_rows(case: u32, repetition: u32, metric: &str, h: &Histogram<u64>) -> Vec<HistogramRow> {
+pub fn bucket_rows(
+    case: u32,
+    repetition: u32,
+    metric: &str,
+    h: &Histogram<u64>,
+) -> Vec<HistogramRow> {
     h.iter_log(FIRST_BUCKET_NS, LOG_BASE)
         .filter(|v| v.count_since_last_iteration() > 0)
         .map(|v| HistogramRow {

@@ -23,10 +23,18 @@ pub fn tag(case: u32, repetition: u32, metric: &str) -> String {
 
 impl HlogWriter {
     pub fn create(path: &Path, base: SystemTime) -> io::Result<HlogWriter> {
-        let mut file = BufWriter::new(OpenOptions::new().create(true).truncate(true).write(true).open(path)?);
+        let mut file = BufWriter::new(
+            OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .open(path)?,
+        );
         let mut serializer = V2DeflateSerializer::new();
         IntervalLogWriterBuilder::new()
-            .add_comment("sockbench latency log; values in nanoseconds; tag = case<N>.rep<N>.<metric>")
+            .add_comment(
+                "sockbench latency log; values in nanoseconds; tag = case<N>.rep<N>.<metric>",
+            )
             .with_start_time(base)
             .with_base_time(base)
             .begin_log_with(&mut file, &mut serializer)?;
@@ -43,7 +51,8 @@ impl HlogWriter {
         h: &Histogram<u64>,
     ) -> io::Result<()> {
         let mut serializer = V2DeflateSerializer::new();
-        let mut writer = IntervalLogWriterBuilder::new().begin_log_with(&mut self.file, &mut serializer)?;
+        let mut writer =
+            IntervalLogWriterBuilder::new().begin_log_with(&mut self.file, &mut serializer)?;
         let offset = start.duration_since(self.base).unwrap_or_default();
         writer
             .write_histogram(h, offset, length, Tag::new(tag_text))
@@ -67,8 +76,20 @@ mod tests {
         let mut h = latency_histogram();
         h.record(25_000).unwrap();
         h.record(30_000).unwrap();
-        w.write(&tag(1, 1, "rtt"), base + Duration::from_secs(2), Duration::from_secs(5), &h).unwrap();
-        w.write(&tag(2, 1, "rtt"), base + Duration::from_secs(9), Duration::from_secs(5), &h).unwrap();
+        w.write(
+            &tag(1, 1, "rtt"),
+            base + Duration::from_secs(2),
+            Duration::from_secs(5),
+            &h,
+        )
+        .unwrap();
+        w.write(
+            &tag(2, 1, "rtt"),
+            base + Duration::from_secs(9),
+            Duration::from_secs(5),
+            &h,
+        )
+        .unwrap();
         let text = std::fs::read(&path).unwrap();
         let hists: Vec<_> = IntervalLogIterator::new(&text)
             .filter_map(|e| match e.unwrap() {

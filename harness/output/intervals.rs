@@ -31,22 +31,31 @@ pub struct IntervalRow {
 pub fn rows(run: &CaseRun) -> Vec<IntervalRow> {
     let warmup_s = run.spec.warmup.as_secs_f64();
     let mut rows = Vec::new();
-    let mut roles: Vec<_> = run.roles().filter(|r| !r.interval_bytes.is_empty()).collect();
+    let mut roles: Vec<_> = run
+        .roles()
+        .filter(|r| !r.interval_bytes.is_empty())
+        .collect();
     roles.sort_by_key(|r| r.conn);
     for role in roles {
         let step = role.interval_ns as f64 / 1e9;
         let end_s = role.end_ns as f64 / 1e9;
-        let data_from_sender = match (role.side, role.active) {
-            (Some(Side::Sender), true) | (Some(Side::Receiver), false) => true,
-            _ => false,
-        };
+        let data_from_sender = matches!(
+            (role.side, role.active),
+            (Some(Side::Sender), true) | (Some(Side::Receiver), false)
+        );
         // For stream, the passive end receives; for rr the active end measures responses.
-        let direction = if data_from_sender == (role.kind == Some(crate::config::ConnKind::Stream)) {
+        let direction = if data_from_sender == (role.kind == Some(crate::config::ConnKind::Stream))
+        {
             "forward"
         } else {
             "reverse"
         };
-        for (i, (&bytes, &messages)) in role.interval_bytes.iter().zip(&role.interval_messages).enumerate() {
+        for (i, (&bytes, &messages)) in role
+            .interval_bytes
+            .iter()
+            .zip(&role.interval_messages)
+            .enumerate()
+        {
             let start = i as f64 * step;
             // The last interval ends at the last receive, not at its nominal end.
             let end = ((i + 1) as f64 * step).min(end_s.max(start));

@@ -45,14 +45,20 @@ pub struct Meta {
 impl Meta {
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         let tmp = dir.join(".meta.json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+        )?;
         std::fs::rename(tmp, dir.join("meta.json"))
     }
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for a time since the epoch (civil-from-days, proleptic Gregorian).
 pub fn utc_timestamp(t: std::time::SystemTime) -> String {
-    let secs = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -79,7 +85,13 @@ mod tests {
     #[test]
     fn timestamps_are_utc() {
         assert_eq!(utc_timestamp(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        assert_eq!(utc_timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
-        assert_eq!(utc_timestamp(UNIX_EPOCH + Duration::from_secs(1_795_462_245)), "2026-11-23T19:30:45Z");
+        assert_eq!(
+            utc_timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            utc_timestamp(UNIX_EPOCH + Duration::from_secs(1_795_462_245)),
+            "2026-11-23T19:30:45Z"
+        );
     }
 }

@@ -20,11 +20,19 @@ use crate::results::CaseRun;
 
 /// The column names a flat row struct serializes to, in order.
 pub fn header_of<T: Serialize + Default>() -> Vec<String> {
-    let mut w = csv::WriterBuilder::new().has_headers(true).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(true)
+        .from_writer(Vec::new());
     w.serialize(T::default()).expect("a default row serializes");
     let bytes = w.into_inner().expect("in-memory writer");
-    let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(&bytes[..]);
-    let first = r.records().next().expect("a header line").expect("valid csv");
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(&bytes[..]);
+    let first = r
+        .records()
+        .next()
+        .expect("a header line")
+        .expect("valid csv");
     first.iter().map(str::to_string).collect()
 }
 
@@ -37,7 +45,9 @@ struct CsvFile {
 impl CsvFile {
     fn create<T: Serialize + Default>(path: &Path) -> anyhow::Result<CsvFile> {
         let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(file);
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(file);
         w.write_record(header_of::<T>())?;
         w.flush()?;
         Ok(CsvFile { w })
@@ -79,8 +89,12 @@ impl ResultsWriter {
         self.intervals.write(intervals::rows(run))?;
         let merged = run.merged_histograms().map_err(anyhow::Error::msg)?;
         for (metric, h) in &merged {
-            self.histograms.write(histograms::bucket_rows(run.case, run.repetition, metric, h))?;
-            let length = run.measured_s().map(std::time::Duration::from_secs_f64).unwrap_or(run.spec.duration);
+            self.histograms
+                .write(histograms::bucket_rows(run.case, run.repetition, metric, h))?;
+            let length = run
+                .measured_s()
+                .map(std::time::Duration::from_secs_f64)
+                .unwrap_or(run.spec.duration);
             self.hlog.write(
                 &hlog::tag(run.case, run.repetition, metric),
                 run.outcome.started + run.spec.warmup,

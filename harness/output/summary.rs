@@ -137,11 +137,17 @@ impl SummaryRow {
             rtt_mean_ns: rtt.map(|p| (p.mean * 10.0).round() / 10.0),
             tcp_retrans: run.tcp_retrans(),
             sender_cpu_pct: run.outcome.sender.cpu_pct().map(round2),
-            receiver_cpu_pct: run.outcome.receiver.as_ref().and_then(|r| r.cpu_pct()).map(round2),
+            receiver_cpu_pct: run
+                .outcome
+                .receiver
+                .as_ref()
+                .and_then(|r| r.cpu_pct())
+                .map(round2),
             status: run.status().as_str().to_string(),
             error: run.outcome.error.clone(),
             warmup_s: spec.warmup.as_secs_f64(),
-            response_size: (spec.pattern == crate::config::Pattern::Rr).then_some(spec.response_size),
+            response_size: (spec.pattern == crate::config::Pattern::Rr)
+                .then_some(spec.response_size),
             rate: spec.rate,
             measured_s,
             transactions_per_s: measured_s
@@ -183,12 +189,41 @@ fn round2(v: f64) -> f64 {
 
 /// The columns `../shared/SPEC.md` requires, in its order.
 pub const SPEC_COLUMNS: &[&str] = &[
-    "case", "repetition", "protocol", "pattern", "direction", "flows", "msg_size", "duration_s",
-    "sndbuf_req", "sndbuf_eff", "rcvbuf_req", "rcvbuf_eff", "mss_req", "mss_eff", "nodelay",
-    "congestion", "bytes_sent", "bytes_received", "goodput_bps", "messages_sent",
-    "messages_received", "lost", "reordered", "duplicated", "transactions", "rtt_p50_ns",
-    "rtt_p90_ns", "rtt_p99_ns", "rtt_p999_ns", "rtt_max_ns", "rtt_mean_ns", "tcp_retrans",
-    "sender_cpu_pct", "receiver_cpu_pct", "status",
+    "case",
+    "repetition",
+    "protocol",
+    "pattern",
+    "direction",
+    "flows",
+    "msg_size",
+    "duration_s",
+    "sndbuf_req",
+    "sndbuf_eff",
+    "rcvbuf_req",
+    "rcvbuf_eff",
+    "mss_req",
+    "mss_eff",
+    "nodelay",
+    "congestion",
+    "bytes_sent",
+    "bytes_received",
+    "goodput_bps",
+    "messages_sent",
+    "messages_received",
+    "lost",
+    "reordered",
+    "duplicated",
+    "transactions",
+    "rtt_p50_ns",
+    "rtt_p90_ns",
+    "rtt_p99_ns",
+    "rtt_p999_ns",
+    "rtt_max_ns",
+    "rtt_mean_ns",
+    "tcp_retrans",
+    "sender_cpu_pct",
+    "receiver_cpu_pct",
+    "status",
 ];
 
 #[cfg(test)]

@@ -24,8 +24,20 @@ fn buffer(requested: Option<u64>, effective: Option<u64>, end: Option<u64>) -> S
 pub fn line(run: &CaseRun) -> String {
     let spec = &run.spec;
     let (active, passive) = run.first_conn_ends();
-    let sndbuf = active.map(|r| buffer(r.knobs.requested.sndbuf, r.knobs.effective.sndbuf, r.sndbuf_end));
-    let rcvbuf = passive.map(|r| buffer(r.knobs.requested.rcvbuf, r.knobs.effective.rcvbuf, r.rcvbuf_end));
+    let sndbuf = active.map(|r| {
+        buffer(
+            r.knobs.requested.sndbuf,
+            r.knobs.effective.sndbuf,
+            r.sndbuf_end,
+        )
+    });
+    let rcvbuf = passive.map(|r| {
+        buffer(
+            r.knobs.requested.rcvbuf,
+            r.knobs.effective.rcvbuf,
+            r.rcvbuf_end,
+        )
+    });
     let rtt = run.rtt();
     let dash = || "-".to_string();
     let status = match &run.outcome.error {

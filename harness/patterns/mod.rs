@@ -121,7 +121,12 @@ pub(crate) fn read_full(sock: &Socket, buf: &mut [u8], ctx: &RoleCtx) -> Result<
     while got < buf.len() {
         match (&*sock).read(&mut buf[got..]) {
             Ok(0) if got == 0 => return Ok(false),
-            Ok(0) => return Err(format!("the peer closed mid-message ({got} of {} bytes)", buf.len())),
+            Ok(0) => {
+                return Err(format!(
+                    "the peer closed mid-message ({got} of {} bytes)",
+                    buf.len()
+                ))
+            }
             Ok(n) => got += n,
             Err(e) if is_timeout(&e) => ctx.check("read")?,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -150,7 +155,8 @@ pub(crate) fn write_full(sock: &Socket, buf: &[u8], ctx: &RoleCtx) -> Result<(),
 /// (and a close with unread data cannot turn into a reset).
 pub(crate) fn finish_stream(sock: &Socket, ctx: &RoleCtx) -> Result<(), String> {
     let _ = sock.set_tcp_cork(false);
-    sock.shutdown(std::net::Shutdown::Write).map_err(|e| format!("shutdown: {e}"))?;
+    sock.shutdown(std::net::Shutdown::Write)
+        .map_err(|e| format!("shutdown: {e}"))?;
     let mut sink = [0u8; 4096];
     loop {
         match (&*sock).read(&mut sink) {
@@ -192,7 +198,10 @@ pub(crate) struct Pacer {
 
 impl Pacer {
     pub fn new(start: Instant, rate_bps: u64) -> Pacer {
-        Pacer { start, bytes_per_sec: rate_bps as f64 / 8.0 }
+        Pacer {
+            start,
+            bytes_per_sec: rate_bps as f64 / 8.0,
+        }
     }
 
     /// Sleeps until sending more than `sent` bytes keeps within the rate.
@@ -208,5 +217,6 @@ impl Pacer {
 
 /// Window from the warm-up mark to the last receive, in nanoseconds.
 pub(crate) fn window_ns(ctx: &RoleCtx, last: Option<Instant>) -> u64 {
-    last.map(|l| l.saturating_duration_since(ctx.warmup_mark()).as_nanos() as u64).unwrap_or(0)
+    last.map(|l| l.saturating_duration_since(ctx.warmup_mark()).as_nanos() as u64)
+        .unwrap_or(0)
 }

@@ -8,10 +8,12 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use super::{
-    answer_hello, finish_stream, read_full, send_end_markers, window_ns, write_full, Pattern, RoleCtx,
-    DGRAM_IDLE, POLL,
+    answer_hello, finish_stream, read_full, send_end_markers, window_ns, write_full, Pattern,
+    RoleCtx, DGRAM_IDLE, POLL,
 };
-use crate::measure::{latency_histogram, EncodedHistogram, IntervalCounter, RoleReport, SeqTracker};
+use crate::measure::{
+    latency_histogram, EncodedHistogram, IntervalCounter, RoleReport, SeqTracker,
+};
 use crate::sockopt;
 use crate::transport::{as_uninit, dgram, is_timeout, DataConn};
 
@@ -25,17 +27,29 @@ impl Pattern for Rr {
         let spec = &ctx.spec;
         let sock = &conn.sock;
         let mut hist = latency_histogram();
-        let mut intervals = IntervalCounter::new(ctx.t0, spec.interval, spec.warmup + spec.duration);
+        let mut intervals =
+            IntervalCounter::new(ctx.t0, spec.interval, spec.warmup + spec.duration);
         let mut req = vec![0x51u8; spec.msg_size as usize];
         let mut resp = vec![0u8; spec.response_size as usize];
         let warm = ctx.warmup_mark();
         let end = ctx.send_end();
         let mut last = None;
         let result = if spec.protocol.is_datagram() {
-            rr_datagram_active(conn, ctx, rep, &mut req, &mut resp, &mut hist, &mut intervals, &mut last)
+            rr_datagram_active(
+                conn,
+                ctx,
+                rep,
+                &mut req,
+                &mut resp,
+                &mut hist,
+                &mut intervals,
+                &mut last,
+            )
         } else {
-            sock.set_read_timeout(Some(POLL)).map_err(|e| e.to_string())?;
-            sock.set_write_timeout(Some(POLL)).map_err(|e| e.to_string())?;
+            sock.set_read_timeout(Some(POLL))
+                .map_err(|e| e.to_string())?;
+            sock.set_write_timeout(Some(POLL))
+                .map_err(|e| e.to_string())?;
             let quickack = conn.knobs.requested.quickack;
             let mut r = Ok(());
             loop {
@@ -77,7 +91,9 @@ impl Pattern for Rr {
             r.and_then(|_| finish_stream(sock, ctx))
         };
         rep.window_ns = window_ns(ctx, last);
-        rep.end_ns = last.map(|l| l.saturating_duration_since(ctx.t0).as_nanos() as u64).unwrap_or(0);
+        rep.end_ns = last
+            .map(|l| l.saturating_duration_since(ctx.t0).as_nanos() as u64)
+            .unwrap_or(0);
         rep.interval_bytes = intervals.bytes;
         rep.interval_messages = intervals.messages;
         rep.histograms = vec![EncodedHistogram::encode(RTT, &hist)];
@@ -94,8 +110,10 @@ impl Pattern for Rr {
         let result = if spec.protocol.is_datagram() {
             rr_datagram_passive(conn, ctx, rep, &mut req, &mut resp, &mut last)
         } else {
-            sock.set_read_timeout(Some(POLL)).map_err(|e| e.to_string())?;
-            sock.set_write_timeout(Some(POLL)).map_err(|e| e.to_string())?;
+            sock.set_read_timeout(Some(POLL))
+                .map_err(|e| e.to_string())?;
+            sock.set_write_timeout(Some(POLL))
+                .map_err(|e| e.to_string())?;
             let quickack = conn.knobs.requested.quickack;
             loop {
                 match read_full(sock, &mut req, ctx) {
@@ -121,7 +139,9 @@ impl Pattern for Rr {
             }
         };
         rep.window_ns = window_ns(ctx, last);
-        rep.end_ns = last.map(|l| l.saturating_duration_since(ctx.t0).as_nanos() as u64).unwrap_or(0);
+        rep.end_ns = last
+            .map(|l| l.saturating_duration_since(ctx.t0).as_nanos() as u64)
+            .unwrap_or(0);
         result
     }
 }
@@ -140,8 +160,10 @@ fn rr_datagram_active(
     let spec = &ctx.spec;
     let sock = &conn.sock;
     let timeout = spec.rr_timeout;
-    sock.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    sock.set_write_timeout(Some(POLL)).map_err(|e| e.to_string())?;
+    sock.set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    sock.set_write_timeout(Some(POLL))
+        .map_err(|e| e.to_string())?;
     let warm = ctx.warmup_mark();
     let end = ctx.send_end();
     let mut seqs = SeqTracker::default();
@@ -175,7 +197,9 @@ fn rr_datagram_active(
                             if s == seq {
                                 intervals.record(done, n as u64, 1);
                                 if start >= warm {
-                                    hist.saturating_record(done.duration_since(start).as_nanos() as u64);
+                                    hist.saturating_record(
+                                        done.duration_since(start).as_nanos() as u64
+                                    );
                                     rep.transactions += 1;
                                     rep.measured_bytes += n as u64;
                                     *last = Some(done);
@@ -205,7 +229,9 @@ fn rr_datagram_active(
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
-                    break 'outer Err("the receiver's port is closed (ICMP port unreachable)".to_string());
+                    break 'outer Err(
+                        "the receiver's port is closed (ICMP port unreachable)".to_string()
+                    );
                 }
                 Err(e) => break 'outer Err(format!("receive: {e}")),
             }
@@ -230,8 +256,10 @@ fn rr_datagram_passive(
     last: &mut Option<Instant>,
 ) -> Result<(), String> {
     let sock = &conn.sock;
-    sock.set_read_timeout(Some(POLL)).map_err(|e| e.to_string())?;
-    sock.set_write_timeout(Some(POLL)).map_err(|e| e.to_string())?;
+    sock.set_read_timeout(Some(POLL))
+        .map_err(|e| e.to_string())?;
+    sock.set_write_timeout(Some(POLL))
+        .map_err(|e| e.to_string())?;
     let warm = ctx.warmup_mark();
     let nominal_end = ctx.send_end();
     let id = conn.plan.id;
@@ -260,7 +288,8 @@ fn rr_datagram_passive(
                                 rep.bytes_sent += resp.len() as u64;
                             }
                             // Not sent: the requester will time out and count it lost.
-                            Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => {}
+                            Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => {
+                            }
                             Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {}
                             Err(e) => break Err(format!("send: {e}")),
                         }

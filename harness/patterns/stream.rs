@@ -19,8 +19,10 @@ pub struct Stream;
 impl Pattern for Stream {
     fn active(&self, conn: &DataConn, ctx: &RoleCtx, rep: &mut RoleReport) -> Result<(), String> {
         let sock = &conn.sock;
-        sock.set_write_timeout(Some(POLL)).map_err(|e| e.to_string())?;
-        sock.set_read_timeout(Some(POLL)).map_err(|e| e.to_string())?;
+        sock.set_write_timeout(Some(POLL))
+            .map_err(|e| e.to_string())?;
+        sock.set_read_timeout(Some(POLL))
+            .map_err(|e| e.to_string())?;
         let size = ctx.spec.msg_size as usize;
         let mut buf = vec![0x5au8; size];
         let end = ctx.send_end();
@@ -68,15 +70,25 @@ impl Pattern for Stream {
 
     fn passive(&self, conn: &DataConn, ctx: &RoleCtx, rep: &mut RoleReport) -> Result<(), String> {
         let sock = &conn.sock;
-        sock.set_read_timeout(Some(POLL)).map_err(|e| e.to_string())?;
+        sock.set_read_timeout(Some(POLL))
+            .map_err(|e| e.to_string())?;
         let spec = &ctx.spec;
-        let mut intervals = IntervalCounter::new(ctx.t0, spec.interval, spec.warmup + spec.duration);
+        let mut intervals =
+            IntervalCounter::new(ctx.t0, spec.interval, spec.warmup + spec.duration);
         let warm = ctx.warmup_mark();
         let mut last: Option<Instant> = None;
         let mut buf = vec![0u8; spec.msg_size as usize];
         let result = if spec.protocol.is_datagram() {
             let mut seqs = SeqTracker::default();
-            let r = recv_datagrams(conn, ctx, rep, &mut buf, &mut seqs, &mut intervals, &mut last);
+            let r = recv_datagrams(
+                conn,
+                ctx,
+                rep,
+                &mut buf,
+                &mut seqs,
+                &mut intervals,
+                &mut last,
+            );
             rep.messages_received = seqs.unique;
             rep.reordered = seqs.reordered;
             rep.duplicated = seqs.duplicated;
@@ -110,7 +122,9 @@ impl Pattern for Stream {
             .inspect(|_| rep.messages_received = rep.bytes_received / spec.msg_size as u64)
         };
         rep.window_ns = window_ns(ctx, last);
-        rep.end_ns = last.map(|l| l.saturating_duration_since(ctx.t0).as_nanos() as u64).unwrap_or(0);
+        rep.end_ns = last
+            .map(|l| l.saturating_duration_since(ctx.t0).as_nanos() as u64)
+            .unwrap_or(0);
         rep.interval_bytes = intervals.bytes;
         rep.interval_messages = intervals.messages;
         result
@@ -138,15 +152,13 @@ fn recv_datagrams(
                 let now = Instant::now();
                 last_heard = now;
                 match dgram::header(&buf[..n]) {
-                    Some((seq, dgram::DATA, c)) if c == conn.plan.id => {
-                        if seqs.record(seq) {
-                            rep.bytes_received += n as u64;
-                            intervals.record(now, n as u64, 1);
-                            if now >= warm {
-                                rep.measured_bytes += n as u64;
-                            }
-                            *last = Some(now);
+                    Some((seq, dgram::DATA, c)) if c == conn.plan.id && seqs.record(seq) => {
+                        rep.bytes_received += n as u64;
+                        intervals.record(now, n as u64, 1);
+                        if now >= warm {
+                            rep.measured_bytes += n as u64;
                         }
+                        *last = Some(now);
                     }
                     Some((_, dgram::END, c)) if c == conn.plan.id => return Ok(()),
                     Some((seq, dgram::HELLO, c)) if c == conn.plan.id => answer_hello(sock, seq, c),

@@ -1,0 +1,224 @@
+//! Helpers for tests that run the real `sockbench` binary.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_sockbench")
+}
+
+/// Runs sockbench with `args`, killing it if it outlives `limit`.
+pub fn sockbench(args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sockbench");
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().expect("try_wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "sockbench {args:?} ran past {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A CSV file as a header and rows of column → value.
+pub struct Csv {
+    pub header: Vec<String>,
+    pub rows: Vec<HashMap<String, String>>,
+}
+
+pub fn read_csv(path: &Path) -> Csv {
+    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+    let rows = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            header
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(str::to_string))
+                .collect()
+        })
+        .collect();
+    Csv { header, rows }
+}
+
+pub trait RowExt {
+    fn get_str(&self, col: &str) -> &str;
+    fn num(&self, col: &str) -> f64;
+    fn int(&self, col: &str) -> u64;
+}
+
+impl RowExt for HashMap<String, String> {
+    fn get_str(&self, col: &str) -> &str {
+        self.get(col).unwrap_or_else(|| panic!("no column {col}"))
+    }
+    fn num(&self, col: &str) -> f64 {
+        let v = self.get_str(col);
+        v.parse()
+            .unwrap_or_else(|_| panic!("column {col} = {v:?} is not a number"))
+    }
+    fn int(&self, col: &str) -> u64 {
+        let v = self.get_str(col);
+        v.parse()
+            .unwrap_or_else(|_| panic!("column {col} = {v:?} is not a whole number"))
+    }
+}
+
+/// One finished `sockbench run` with its results directory.
+pub struct RunResult {
+    pub _tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+    pub output: Output,
+}
+
+impl RunResult {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+    pub fn summary(&self) -> Csv {
+        read_csv(&self.dir.join("summary.csv"))
+    }
+    pub fn intervals(&self) -> Csv {
+        read_csv(&self.dir.join("intervals.csv"))
+    }
+    pub fn histograms(&self) -> Csv {
+        read_csv(&self.dir.join("histograms.csv"))
+    }
+    /// The single summary row, checked to be `ok`.
+    pub fn ok_row(&self) -> HashMap<String, String> {
+        assert_eq!(
+            self.code(),
+            0,
+            "exit code; stderr:\n{}\nstdout:\n{}",
+            self.stderr(),
+            self.stdout()
+        );
+        let mut s = self.summary();
+        assert_eq!(s.rows.len(), 1);
+        let row = s.rows.remove(0);
+        assert_eq!(
+            row.get_str("status"),
+            "ok",
+            "error: {}",
+            row.get_str("error")
+        );
+        row
+    }
+}
+
+/// `sockbench run ARGS --out <temp dir>`, with a short default duration.
+pub fn run(args: &[&str]) -> RunResult {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    let mut all: Vec<&str> = vec!["run", "--out", dir.to_str().unwrap()];
+    if !args.iter().any(|a| *a == "--duration" || *a == "-t") {
+        all.extend(["--duration", "1s"]);
+    }
+    if !args.contains(&"--warmup") {
+        all.extend(["--warmup", "200ms"]);
+    }
+    all.extend(args);
+    let output = sockbench(&all, Duration::from_secs(90));
+    RunResult {
+        _tmp: tmp,
+        dir,
+        output,
+    }
+}
+
+/// A `sockbench serve` child on an ephemeral loopback port; killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    pub fn start(extra: &[&str]) -> Server {
+        let mut child = Command::new(bin())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("listening line")
+            .parse()
+            .unwrap();
+        Server { child, addr }
+    }
+
+    /// Waits for the server to exit by itself.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The summary.csv columns `../shared/SPEC.md` requires, read from the SPEC itself when
+/// it sits beside the repository (as in CI), else the list as of schema version 1.
+pub fn spec_columns() -> Vec<String> {
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/SPEC.md");
+    if let Ok(text) = std::fs::read_to_string(spec) {
+        if let Some(start) = text.find("### `summary.csv` columns") {
+            let block = &text[start..];
+            let open = block.find("```").unwrap() + 3;
+            let close = open + block[open..].find("```").unwrap();
+            return block[open..close]
+                .split(',')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect();
+        }
+    }
+    sockbench::output::summary::SPEC_COLUMNS
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
