@@ -66,7 +66,7 @@ pub struct KnobArgs {
     /// tcp | udp | mptcp | unix-stream | unix-dgram
     #[arg(long, value_name = "PROTO")]
     pub proto: Option<String>,
-    /// stream | rr
+    /// stream | rr | crr
     #[arg(long)]
     pub pattern: Option<String>,
     /// forward | reverse | bidir (forward = this process sends)
@@ -120,12 +120,18 @@ pub struct KnobArgs {
     /// Parallel data connections [default: 1]
     #[arg(long, short = 'P')]
     pub flows: Option<String>,
-    /// Open-loop rate per flow in bits/s for stream, e.g. 100M
+    /// Open-loop rate per flow: bits/s for stream (100M), transactions/s for rr (10k)
     #[arg(long)]
     pub rate: Option<String>,
     /// How long an rr datagram request waits for its response [default: 200ms]
     #[arg(long, value_name = "DURATION")]
     pub rr_timeout: Option<String>,
+    /// rr: a request/response latency probe beside the stream flows (latency under load)
+    #[arg(long, value_name = "rr")]
+    pub probe: Option<String>,
+    /// Request and response size of the probe [default: 64]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    pub probe_size: Option<String>,
     /// Repetitions of each case [default: 1]
     #[arg(long)]
     pub repeat: Option<String>,
@@ -154,6 +160,8 @@ impl KnobArgs {
             ("flows", &self.flows),
             ("rate", &self.rate),
             ("rr_timeout", &self.rr_timeout),
+            ("probe", &self.probe),
+            ("probe_size", &self.probe_size),
         ];
         for (k, v) in text {
             if let Some(v) = v {

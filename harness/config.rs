@@ -75,6 +75,7 @@ named_enum!(
     Pattern {
         Stream => "stream",
         Rr => "rr",
+        Crr => "crr",
     }
 );
 
@@ -206,6 +207,8 @@ impl Side {
 pub enum ConnKind {
     Stream,
     Rr,
+    /// Connect, request, response, close; again and again.
+    Crr,
 }
 
 /// One data connection of a test: both ends derive the same list from the spec.
@@ -236,8 +239,13 @@ pub struct TestSpec {
     pub warmup: Duration,
     /// Length of one per-interval throughput sample.
     pub interval: Duration,
-    /// Open-loop pacing: bits per second for stream (per flow), None = as fast as possible.
+    /// Open-loop pacing per flow: bits per second for stream, transactions per second for
+    /// rr. None = as fast as possible (stream) or closed loop (rr).
     pub rate: Option<u64>,
+    /// A request/response latency probe runs beside the stream flows.
+    pub probe: bool,
+    /// Request and response size of the probe.
+    pub probe_size: u32,
     /// How long an rr requester waits for a datagram response before counting it lost.
     pub rr_timeout: Duration,
     /// Knobs for the data sockets of the sender process (`run`).
@@ -267,6 +275,8 @@ impl Default for TestSpec {
             warmup: Duration::from_secs(1),
             interval: Duration::from_secs(1),
             rate: None,
+            probe: false,
+            probe_size: 64,
             rr_timeout: Duration::from_millis(200),
             sender: SocketKnobs::default(),
             receiver: SocketKnobs::default(),
@@ -304,15 +314,47 @@ impl TestSpec {
                 "--direction bidir applies to the stream pattern; rr takes forward or reverse",
             ));
         }
-        if self.rate.is_some() && self.pattern != Pattern::Stream {
-            return Err(ConfigError::new("--rate applies to the stream pattern"));
+        if self.rate.is_some() && self.pattern == Pattern::Crr {
+            return Err(ConfigError::new(
+                "--rate applies to stream (bits/s) and rr (transactions/s), not crr",
+            ));
+        }
+        if self.pattern == Pattern::Crr {
+            if self.protocol.is_datagram() {
+                return Err(ConfigError(format!(
+                    "crr opens a connection per transaction, so it needs a connection-oriented protocol, not {}",
+                    self.protocol
+                )));
+            }
+            if self.direction != Direction::Forward {
+                return Err(ConfigError::new(
+                    "crr runs forward only: the sender process connects",
+                ));
+            }
+        }
+        if self.probe {
+            if self.pattern != Pattern::Stream {
+                return Err(ConfigError::new(
+                    "--probe rr runs beside stream flows; use it with --pattern stream",
+                ));
+            }
+            let min = if self.protocol.is_datagram() {
+                DGRAM_HEADER
+            } else {
+                1
+            };
+            if self.probe_size < min || self.probe_size > 65507 {
+                return Err(ConfigError(format!(
+                    "--probe-size must be from {min} to 65507 bytes"
+                )));
+            }
         }
         let sizes = [
             ("msg-size", self.msg_size),
             ("response-size", self.response_size),
         ];
         for (name, size) in sizes {
-            if name == "response-size" && self.pattern != Pattern::Rr {
+            if name == "response-size" && self.pattern == Pattern::Stream {
                 continue;
             }
             if self.protocol.is_datagram() {
@@ -343,10 +385,7 @@ impl TestSpec {
 
     /// The data connections of this test, in a fixed order both processes agree on.
     pub fn conn_plan(&self) -> Vec<ConnPlan> {
-        let kind = match self.pattern {
-            Pattern::Stream => ConnKind::Stream,
-            Pattern::Rr => ConnKind::Rr,
-        };
+        let kind = self.main_kind();
         let sides: &[Side] = match self.direction {
             Direction::Forward => &[Side::Sender],
             Direction::Reverse => &[Side::Receiver],
@@ -363,7 +402,36 @@ impl TestSpec {
                 });
             }
         }
+        if self.probe {
+            // The probe is one more flow, always driven by the sender process.
+            plan.push(ConnPlan {
+                id: plan.len() as u32,
+                flow: self.flows,
+                kind: ConnKind::Rr,
+                active: Side::Sender,
+            });
+        }
         plan
+    }
+
+    /// Request and response sizes of a request/response connection: the probe's in a
+    /// stream test, else the test's own.
+    pub fn rr_sizes(&self) -> (u32, u32) {
+        if self.pattern == Pattern::Stream {
+            (self.probe_size, self.probe_size)
+        } else {
+            (self.msg_size, self.response_size)
+        }
+    }
+
+    /// The connection kind that carries the test's main figures (goodput, transactions);
+    /// a probe's connection is of another kind.
+    pub fn main_kind(&self) -> ConnKind {
+        match self.pattern {
+            Pattern::Stream => ConnKind::Stream,
+            Pattern::Rr => ConnKind::Rr,
+            Pattern::Crr => ConnKind::Crr,
+        }
     }
 
     /// The knobs of one process's data sockets.
@@ -448,6 +516,38 @@ mod tests {
             ..TestSpec::default()
         };
         assert!(spec.validate().is_err());
+        let spec = TestSpec {
+            pattern: Pattern::Crr,
+            protocol: Protocol::Udp,
+            msg_size: 64,
+            ..TestSpec::default()
+        };
+        assert!(spec
+            .validate()
+            .unwrap_err()
+            .0
+            .contains("connection-oriented"));
+        let spec = TestSpec {
+            pattern: Pattern::Rr,
+            probe: true,
+            msg_size: 64,
+            ..TestSpec::default()
+        };
+        assert!(spec.validate().unwrap_err().0.contains("--probe"));
+    }
+
+    #[test]
+    fn the_probe_is_one_more_connection() {
+        let spec = TestSpec {
+            flows: 2,
+            probe: true,
+            ..TestSpec::default()
+        };
+        let plan = spec.conn_plan();
+        assert_eq!(plan.len(), 3);
+        assert_eq!(plan[2].kind, ConnKind::Rr);
+        assert_eq!(plan[2].flow, 2);
+        assert_eq!(spec.rr_sizes(), (64, 64));
     }
 }
 
@@ -476,6 +576,8 @@ pub const KNOB_KEYS: &[&str] = &[
     "flows",
     "rate",
     "rr_timeout",
+    "probe",
+    "probe_size",
 ];
 
 fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {
@@ -552,6 +654,18 @@ impl SpecBuilder {
             "msg_size" => self.msg_size = Some(parse_size_u32(key, value)?),
             "response_size" => self.response_size = Some(parse_size_u32(key, value)?),
             "flows" => s.flows = parse_u32(key, value)?,
+            "probe" => {
+                s.probe = match value.trim() {
+                    "rr" => true,
+                    "none" | "off" | "false" | "" => false,
+                    other => {
+                        return Err(ConfigError(format!(
+                            "{key}: '{other}' is not a probe (expected rr or none)"
+                        )))
+                    }
+                }
+            }
+            "probe_size" => s.probe_size = parse_size_u32(key, value)?,
             "rate" => {
                 s.rate = Some(
                     crate::units::parse_rate(value)
@@ -579,7 +693,7 @@ impl SpecBuilder {
         spec.msg_size =
             self.msg_size
                 .unwrap_or(match (spec.pattern, spec.protocol.is_datagram()) {
-                    (Pattern::Rr, _) => 64,
+                    (Pattern::Rr | Pattern::Crr, _) => 64,
                     (Pattern::Stream, true) => 1400,
                     (Pattern::Stream, false) => 128 * 1024,
                 });

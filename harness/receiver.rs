@@ -15,8 +15,7 @@ use socket2::{Domain, Socket, Type};
 use crate::config::{Side, TestSpec};
 use crate::control::{self, ControlError, Message, PROTOCOL_VERSION};
 use crate::hostinfo::HostFacts;
-use crate::measure::SideReport;
-use crate::patterns::{run_role, RoleCtx};
+use crate::patterns::{spawn_roles, RoleCtx};
 use crate::transport::{self, ServerData};
 
 /// How long the receiver waits for the next message of a sender between tests.
@@ -192,23 +191,16 @@ fn run_test(stream: &mut TcpStream, peer: SocketAddr, spec: &TestSpec) -> Result
         .join()
         .map_err(|_| "the data attach thread panicked".to_string())??;
 
-    let t0 = Instant::now();
     let abort = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
     let ctx = RoleCtx {
         spec: Arc::new(spec.clone()),
-        t0,
+        t0: Instant::now(),
         abort: abort.clone(),
+        stop: stop.clone(),
     };
-    let handles: Vec<_> = conns
-        .into_iter()
-        .map(|conn| {
-            let ctx = ctx.clone();
-            thread::spawn(move || {
-                let rep = run_role(conn, Side::Receiver, ctx);
-                (rep, Instant::now())
-            })
-        })
-        .collect();
+    let t0 = ctx.t0;
+    let roles = spawn_roles(conns, Side::Receiver, &ctx);
     control::send(stream, &Message::Started).map_err(ctl)?;
 
     // Wait for the sender to finish; if the control connection dies, abort the roles.
@@ -227,21 +219,11 @@ fn run_test(stream: &mut TcpStream, peer: SocketAddr, spec: &TestSpec) -> Result
             Err(e) => break Err(format!("the sender went away: {e}")),
         }
     };
-    if finish.is_err() {
-        abort.store(true, Ordering::Relaxed);
+    match finish {
+        Ok(()) => stop.store(true, Ordering::Relaxed),
+        Err(_) => abort.store(true, Ordering::Relaxed),
     }
-    let mut report = SideReport::default();
-    let mut last_end = t0;
-    for h in handles {
-        match h.join() {
-            Ok((rep, end)) => {
-                last_end = last_end.max(end);
-                report.roles.push(rep);
-            }
-            Err(_) => report.warnings.push("a receiver role panicked".to_string()),
-        }
-    }
-    report.wall_ns = last_end.duration_since(t0).as_nanos() as u64;
+    let report = roles.join();
     finish?;
     let _ = stream.set_write_timeout(Some(SETUP_TIMEOUT));
     control::send(

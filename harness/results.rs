@@ -91,9 +91,10 @@ impl CaseRun {
     /// Application payload received after the warm-up, over each receiver's own measured
     /// time, summed over connections (each end times itself on its own clock).
     pub fn goodput_bps(&self) -> Option<f64> {
+        let main = self.spec.main_kind();
         let rates: Vec<f64> = self
             .roles()
-            .filter(|r| r.window_ns > 0 && r.measured_bytes > 0)
+            .filter(|r| r.kind == Some(main) && r.window_ns > 0 && r.measured_bytes > 0)
             .map(|r| r.measured_bytes as f64 * 8e9 / r.window_ns as f64)
             .collect();
         (!rates.is_empty()).then(|| rates.iter().sum())
@@ -101,7 +102,9 @@ impl CaseRun {
 
     /// The longest receiver-measured window, in seconds.
     pub fn measured_s(&self) -> Option<f64> {
+        let main = self.spec.main_kind();
         self.roles()
+            .filter(|r| r.kind == Some(main))
             .map(|r| r.window_ns)
             .max()
             .filter(|&w| w > 0)
@@ -128,9 +131,14 @@ impl CaseRun {
     }
 
     pub fn rtt(&self) -> Option<Percentiles> {
+        self.percentiles(crate::patterns::rr::RTT)
+    }
+
+    /// Percentiles of one merged latency metric.
+    pub fn percentiles(&self, metric: &str) -> Option<Percentiles> {
         self.merged_histograms()
             .ok()?
-            .get(crate::patterns::rr::RTT)
+            .get(metric)
             .and_then(Percentiles::of)
     }
 

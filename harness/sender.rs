@@ -16,7 +16,7 @@ use crate::config::{Side, TestSpec};
 use crate::control::{self, ControlError, Message, DEFAULT_PORT};
 use crate::hostinfo::HostFacts;
 use crate::measure::SideReport;
-use crate::patterns::{run_role, RoleCtx};
+use crate::patterns::{spawn_roles, RoleCtx};
 use crate::transport::ClientData;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -265,35 +265,13 @@ pub fn run_test(peer: &mut Peer, spec: &TestSpec, abort: Arc<AtomicBool>) -> Tes
         Err(e) => return TestOutcome::failed(Status::Error, e),
     };
 
-    let t0 = Instant::now();
     let ctx = RoleCtx {
         spec: Arc::new(spec.clone()),
-        t0,
+        t0: Instant::now(),
         abort,
+        stop: Arc::new(AtomicBool::new(false)),
     };
-    let handles: Vec<_> = data
-        .conns
-        .into_iter()
-        .map(|conn| {
-            let ctx = ctx.clone();
-            thread::spawn(move || {
-                let rep = run_role(conn, Side::Sender, ctx);
-                (rep, Instant::now())
-            })
-        })
-        .collect();
-    let mut sender = SideReport::default();
-    let mut last_end = t0;
-    for h in handles {
-        match h.join() {
-            Ok((rep, end)) => {
-                last_end = last_end.max(end);
-                sender.roles.push(rep);
-            }
-            Err(_) => sender.warnings.push("a sender role panicked".to_string()),
-        }
-    }
-    sender.wall_ns = last_end.duration_since(t0).as_nanos() as u64;
+    let sender = spawn_roles(data.conns, Side::Sender, &ctx).join();
 
     let results = (|| -> Result<SideReport, String> {
         let wait = spec.hard_deadline() + STEP_TIMEOUT;

@@ -6,11 +6,12 @@
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol as SockProto, SockAddr, Socket, Type};
 
-use crate::config::{ConfigError, ConnPlan, Protocol, Side, SocketKnobs, TestSpec};
+use crate::config::{ConfigError, ConnKind, ConnPlan, Protocol, Side, SocketKnobs, TestSpec};
 use crate::control::DataEndpoint;
 use crate::sockopt::{self, AppliedKnobs, Phase};
 
@@ -54,6 +55,12 @@ pub struct DataConn {
     pub plan: ConnPlan,
     pub domain: Domain,
     pub knobs: AppliedKnobs,
+    /// The test's token, which every new connection of a crr test presents.
+    pub token: u64,
+    /// Sender side of crr: where to connect each transaction.
+    pub peer: Option<SockAddr>,
+    /// Receiver side of crr: the listener the transactions arrive on.
+    pub listener: Option<Arc<Socket>>,
 }
 
 /// Removes a Unix socket path when dropped.
@@ -136,6 +143,7 @@ fn finish_conn(
     spec: &TestSpec,
     side: Side,
     domain: Domain,
+    token: u64,
     mut warnings: Vec<String>,
 ) -> Result<DataConn, String> {
     let knobs = spec.knobs(side);
@@ -153,6 +161,9 @@ fn finish_conn(
             effective,
             warnings,
         },
+        token,
+        peer: None,
+        listener: None,
     })
 }
 
@@ -296,6 +307,7 @@ impl ServerData {
                     spec,
                     Side::Receiver,
                     *domain,
+                    token,
                     warnings,
                 )?);
                 attached += 1;
@@ -309,11 +321,22 @@ impl ServerData {
                     spec,
                     Side::Receiver,
                     domain,
+                    token,
                     self.warnings.clone(),
                 )?);
             }
         }
-        Ok(slots.into_iter().flatten().collect())
+        let mut conns: Vec<DataConn> = slots.into_iter().flatten().collect();
+        if let Some((listener, _)) = self.listener {
+            // crr transactions keep arriving on the listener after the attach.
+            if conns.iter().any(|c| c.plan.kind == ConnKind::Crr) {
+                let shared = Arc::new(listener);
+                for c in conns.iter_mut().filter(|c| c.plan.kind == ConnKind::Crr) {
+                    c.listener = Some(shared.clone());
+                }
+            }
+        }
+        Ok(conns)
     }
 }
 
@@ -325,6 +348,15 @@ fn local_port(sock: &Socket) -> Result<u16, String> {
         .ok_or_else(|| "data socket has no port".to_string())
 }
 
+/// The header that opens every stream data connection: magic, connection id, token.
+pub fn stream_header(conn: u32, token: u64) -> [u8; STREAM_HEADER_LEN] {
+    let mut hdr = [0u8; STREAM_HEADER_LEN];
+    hdr[0..4].copy_from_slice(&STREAM_MAGIC.to_le_bytes());
+    hdr[4..8].copy_from_slice(&conn.to_le_bytes());
+    hdr[8..16].copy_from_slice(&token.to_le_bytes());
+    hdr
+}
+
 pub fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
@@ -332,7 +364,8 @@ pub fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
-fn read_stream_header(sock: &Socket, token: u64) -> Option<u32> {
+/// Reads and checks a stream connection's header; returns the connection id.
+pub fn read_stream_header(sock: &Socket, token: u64) -> Option<u32> {
     sock.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut hdr = [0u8; STREAM_HEADER_LEN];
     (&*sock).read_exact(&mut hdr).ok()?;
@@ -452,22 +485,15 @@ impl ClientData {
             } else {
                 sock.connect_timeout(&addr, left.min(Duration::from_secs(10)))
                     .map_err(|e| connect_error(endpoint, e))?;
-                let mut hdr = [0u8; STREAM_HEADER_LEN];
-                hdr[0..4].copy_from_slice(&STREAM_MAGIC.to_le_bytes());
-                hdr[4..8].copy_from_slice(&conn.id.to_le_bytes());
-                hdr[8..16].copy_from_slice(&token.to_le_bytes());
                 (&sock)
-                    .write_all(&hdr)
+                    .write_all(&stream_header(conn.id, token))
                     .map_err(|e| format!("data connection {}: {e}", conn.id))?;
             }
-            out.conns.push(finish_conn(
-                sock,
-                *conn,
-                spec,
-                Side::Sender,
-                domain,
-                warnings,
-            )?);
+            let mut dc = finish_conn(sock, *conn, spec, Side::Sender, domain, token, warnings)?;
+            if conn.kind == ConnKind::Crr {
+                dc.peer = Some(addr);
+            }
+            out.conns.push(dc);
         }
         Ok(out)
     }

@@ -90,6 +90,14 @@ pub struct SummaryRow {
     pub tcp_bytes_retrans: Option<u64>,
     pub interval: String,
     pub warnings: Option<String>,
+    /// Open-loop rr: round trips measured from the actual rather than the intended send
+    /// time (what a closed-loop tool would report; see coordinated omission).
+    pub rtt_uncorrected_p50_ns: Option<u64>,
+    pub rtt_uncorrected_p99_ns: Option<u64>,
+    pub rtt_uncorrected_p999_ns: Option<u64>,
+    pub rtt_uncorrected_max_ns: Option<u64>,
+    /// A request/response latency probe ran beside the stream flows.
+    pub probe: bool,
 }
 
 impl SummaryRow {
@@ -100,6 +108,7 @@ impl SummaryRow {
         let receiving = passive.map(|r| &r.knobs);
         let sending_info = active.and_then(|r| r.tcp_info.as_ref());
         let rtt = run.rtt();
+        let unc = run.percentiles(crate::patterns::rr::RTT_UNCORRECTED);
         let measured_s = run.measured_s();
         let transactions = run.sum(|r| r.transactions);
         let warnings = run.warnings();
@@ -146,7 +155,7 @@ impl SummaryRow {
             status: run.status().as_str().to_string(),
             error: run.outcome.error.clone(),
             warmup_s: spec.warmup.as_secs_f64(),
-            response_size: (spec.pattern == crate::config::Pattern::Rr)
+            response_size: (spec.pattern != crate::config::Pattern::Stream)
                 .then_some(spec.response_size),
             rate: spec.rate,
             measured_s,
@@ -179,6 +188,11 @@ impl SummaryRow {
             tcp_bytes_retrans: sending_info.map(|i| i.bytes_retrans),
             interval: format_duration(spec.interval),
             warnings: (!warnings.is_empty()).then(|| warnings.join("; ")),
+            rtt_uncorrected_p50_ns: unc.map(|p| p.p50),
+            rtt_uncorrected_p99_ns: unc.map(|p| p.p99),
+            rtt_uncorrected_p999_ns: unc.map(|p| p.p999),
+            rtt_uncorrected_max_ns: unc.map(|p| p.max),
+            probe: spec.probe,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! Every loop here is bounded in time by the role's hard deadline, and checks the abort
 //! flag whenever a socket call times out.
 
+pub mod crr;
 pub mod rr;
 pub mod stream;
 
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 use socket2::Socket;
 
 use crate::config::{ConnKind, Side, TestSpec};
-use crate::measure::{thread_cpu_ns, RoleReport};
+use crate::measure::{thread_cpu_ns, RoleReport, SideReport};
 use crate::sockopt;
 use crate::transport::{dgram, is_timeout, DataConn};
 
@@ -37,6 +38,9 @@ pub struct RoleCtx {
     pub t0: Instant,
     /// Set when the test must end now (the peer or the user gave up).
     pub abort: Arc<AtomicBool>,
+    /// Set when the peer has finished: a passive role that cannot see the end in-band
+    /// (crr's acceptor) stops, without error.
+    pub stop: Arc<AtomicBool>,
 }
 
 impl RoleCtx {
@@ -53,6 +57,9 @@ impl RoleCtx {
     }
     pub fn aborted(&self) -> bool {
         self.abort.load(Ordering::Relaxed)
+    }
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
     }
     /// Checks the abort flag and the deadline after a timed-out socket call.
     fn check(&self, what: &str) -> Result<(), String> {
@@ -80,6 +87,7 @@ pub fn pattern_for(kind: ConnKind) -> &'static dyn Pattern {
     match kind {
         ConnKind::Stream => &stream::Stream,
         ConnKind::Rr => &rr::Rr,
+        ConnKind::Crr => &crr::Crr,
     }
 }
 
@@ -112,6 +120,49 @@ pub fn run_role(conn: DataConn, side: Side, ctx: RoleCtx) -> RoleReport {
     }
     rep.cpu_ns = thread_cpu_ns().saturating_sub(cpu0);
     rep
+}
+
+/// The role threads of one side of a test.
+pub struct RunningRoles {
+    handles: Vec<std::thread::JoinHandle<(RoleReport, Instant)>>,
+    t0: Instant,
+}
+
+/// Starts one thread per connection, each playing this side's role on it.
+pub fn spawn_roles(conns: Vec<DataConn>, side: Side, ctx: &RoleCtx) -> RunningRoles {
+    let handles = conns
+        .into_iter()
+        .map(|conn| {
+            let ctx = ctx.clone();
+            std::thread::spawn(move || {
+                let rep = run_role(conn, side, ctx);
+                (rep, Instant::now())
+            })
+        })
+        .collect();
+    RunningRoles {
+        handles,
+        t0: ctx.t0,
+    }
+}
+
+impl RunningRoles {
+    /// Waits for every role (each bounded by its hard deadline) and gathers the reports.
+    pub fn join(self) -> SideReport {
+        let mut report = SideReport::default();
+        let mut last_end = self.t0;
+        for h in self.handles {
+            match h.join() {
+                Ok((rep, end)) => {
+                    last_end = last_end.max(end);
+                    report.roles.push(rep);
+                }
+                Err(_) => report.warnings.push("a traffic role panicked".to_string()),
+            }
+        }
+        report.wall_ns = last_end.duration_since(self.t0).as_nanos() as u64;
+        report
+    }
 }
 
 /// Reads exactly `buf.len()` bytes. `Ok(false)`: a clean end of stream before the first
@@ -212,6 +263,25 @@ impl Pacer {
         if due > elapsed {
             std::thread::sleep(due - elapsed);
         }
+    }
+}
+
+/// Waits until `sock` is readable (or writable, with `write`) or `timeout` passes, with
+/// nanosecond resolution (ppoll).
+pub(crate) fn wait_fd(sock: &Socket, write: bool, timeout: Duration) {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd {
+        fd: sock.as_raw_fd(),
+        events: libc::POLLIN | if write { libc::POLLOUT } else { 0 },
+        revents: 0,
+    };
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: one valid pollfd, a valid timespec, no signal mask.
+    unsafe {
+        libc::ppoll(&mut pfd, 1, &ts, std::ptr::null());
     }
 }
 

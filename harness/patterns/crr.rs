@@ -1,0 +1,199 @@
+//! Connect, request, response, close — again and again. The active role opens a new
+//! connection for every transaction (configured with the same knobs as any data socket),
+//! sends the test's header and the request in one write, reads the response and closes;
+//! the whole transaction's time goes into the `rtt` histogram. The passive role accepts
+//! transactions on the test's listener until the sender says it has finished.
+//!
+//! The sender closes first, so TIME_WAIT lands on the sender's side; running out of
+//! ephemeral ports is reported as such.
+
+use std::io::{self, Read};
+use std::time::{Duration, Instant};
+
+use socket2::Socket;
+
+use super::{read_full, window_ns, write_full, Pattern, RoleCtx, POLL};
+use crate::config::Side;
+use crate::measure::{latency_histogram, EncodedHistogram, IntervalCounter, RoleReport};
+use crate::patterns::rr::RTT;
+use crate::sockopt::{self, Phase};
+use crate::transport::{self, is_timeout, stream_header, DataConn, STREAM_HEADER_LEN};
+
+pub struct Crr;
+
+/// How long one transaction's connect may take before the run gives up on it.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn connect_error(e: io::Error) -> String {
+    if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) {
+        format!(
+            "connect: {e}: out of ephemeral ports, most likely held in TIME_WAIT by earlier \
+             transactions (see net.ipv4.ip_local_port_range and net.ipv4.tcp_tw_reuse)"
+        )
+    } else {
+        format!("connect: {e}")
+    }
+}
+
+impl Pattern for Crr {
+    fn active(&self, conn: &DataConn, ctx: &RoleCtx, rep: &mut RoleReport) -> Result<(), String> {
+        let spec = &ctx.spec;
+        let peer = conn
+            .peer
+            .as_ref()
+            .ok_or("crr needs the receiver's address")?;
+        // The attach connection proved the path and showed the knobs' effect; it carries
+        // no transaction.
+        let _ = conn.sock.shutdown(std::net::Shutdown::Both);
+        let (req_size, resp_size) = spec.rr_sizes();
+        let mut req = vec![0x43u8; STREAM_HEADER_LEN + req_size as usize];
+        req[..STREAM_HEADER_LEN].copy_from_slice(&stream_header(conn.plan.id, conn.token));
+        let mut resp = vec![0u8; resp_size as usize];
+        let mut hist = latency_histogram();
+        let mut intervals =
+            IntervalCounter::new(ctx.t0, spec.interval, spec.warmup + spec.duration);
+        let (warm, end) = (ctx.warmup_mark(), ctx.send_end());
+        let knobs = spec.knobs(Side::Sender);
+        let mut last = None;
+        let result = loop {
+            let start = Instant::now();
+            if start >= end || ctx.aborted() {
+                break Ok(());
+            }
+            let one = (|| -> Result<(), String> {
+                let sock = transport::new_socket(spec.protocol, conn.domain)
+                    .map_err(|e| format!("socket: {e}"))?;
+                sockopt::apply(
+                    &sock,
+                    spec.protocol,
+                    conn.domain,
+                    knobs,
+                    Phase::BeforeConnect,
+                )
+                .map_err(|e| e.to_string())?;
+                sock.connect_timeout(peer, CONNECT_TIMEOUT)
+                    .map_err(connect_error)?;
+                sockopt::apply(&sock, spec.protocol, conn.domain, knobs, Phase::Connected)
+                    .map_err(|e| e.to_string())?;
+                sock.set_read_timeout(Some(POLL))
+                    .map_err(|e| e.to_string())?;
+                sock.set_write_timeout(Some(POLL))
+                    .map_err(|e| e.to_string())?;
+                write_full(&sock, &req, ctx)?;
+                rep.bytes_sent += req_size as u64;
+                rep.messages_sent += 1;
+                if !read_full(&sock, &mut resp, ctx)? {
+                    return Err("the receiver closed before responding".to_string());
+                }
+                rep.bytes_received += resp_size as u64;
+                rep.messages_received += 1;
+                Ok(())
+            })();
+            if let Err(e) = one {
+                break Err(e);
+            }
+            let done = Instant::now();
+            intervals.record(done, resp_size as u64, 1);
+            if start >= warm {
+                hist.saturating_record(done.duration_since(start).as_nanos() as u64);
+                rep.transactions += 1;
+                rep.measured_bytes += resp_size as u64;
+                last = Some(done);
+            }
+        };
+        rep.window_ns = window_ns(ctx, last);
+        rep.end_ns = last
+            .map(|l| l.saturating_duration_since(ctx.t0).as_nanos() as u64)
+            .unwrap_or(0);
+        rep.interval_bytes = intervals.bytes;
+        rep.interval_messages = intervals.messages;
+        rep.histograms = vec![EncodedHistogram::encode(RTT, &hist)];
+        result
+    }
+
+    fn passive(&self, conn: &DataConn, ctx: &RoleCtx, rep: &mut RoleReport) -> Result<(), String> {
+        let listener = conn
+            .listener
+            .as_ref()
+            .ok_or("crr needs the test's listener")?;
+        let _ = conn.sock.shutdown(std::net::Shutdown::Both);
+        listener
+            .set_read_timeout(Some(POLL))
+            .map_err(|e| e.to_string())?;
+        let (req_size, resp_size) = ctx.spec.rr_sizes();
+        let mut req = vec![0u8; req_size as usize];
+        let resp = vec![0x52u8; resp_size as usize];
+        let warm = ctx.warmup_mark();
+        let mut last = None;
+        let result = loop {
+            if ctx.stopped() {
+                break Ok(());
+            }
+            let sock = match listener.accept() {
+                Ok((s, _)) => s,
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
+                    if let Err(e) = ctx.check("accept") {
+                        break Err(e);
+                    }
+                    continue;
+                }
+                Err(e) => break Err(format!("accept: {e}")),
+            };
+            // A transaction that goes wrong (a reset, a stranger) costs that transaction only.
+            if let Ok(Some(now)) = serve_one(&sock, conn, ctx, &mut req, &resp, rep) {
+                if now >= warm {
+                    rep.measured_bytes += req_size as u64;
+                    last = Some(now);
+                }
+            }
+        };
+        rep.window_ns = window_ns(ctx, last);
+        result
+    }
+}
+
+/// Answers one transaction. Returns when its request arrived, or None for a connection
+/// that was not one of ours.
+fn serve_one(
+    sock: &Socket,
+    conn: &DataConn,
+    ctx: &RoleCtx,
+    req: &mut [u8],
+    resp: &[u8],
+    rep: &mut RoleReport,
+) -> Result<Option<Instant>, String> {
+    let spec = &ctx.spec;
+    let knobs = spec.knobs(Side::Receiver);
+    if transport::read_stream_header(sock, conn.token).is_none() {
+        return Ok(None);
+    }
+    sockopt::apply(sock, spec.protocol, conn.domain, knobs, Phase::Accepted)
+        .map_err(|e| e.to_string())?;
+    sockopt::apply(sock, spec.protocol, conn.domain, knobs, Phase::Connected)
+        .map_err(|e| e.to_string())?;
+    sock.set_read_timeout(Some(POLL))
+        .map_err(|e| e.to_string())?;
+    sock.set_write_timeout(Some(POLL))
+        .map_err(|e| e.to_string())?;
+    if !read_full(sock, req, ctx)? {
+        return Ok(None);
+    }
+    let arrived = Instant::now();
+    rep.bytes_received += req.len() as u64;
+    rep.messages_received += 1;
+    write_full(sock, resp, ctx)?;
+    rep.bytes_sent += resp.len() as u64;
+    rep.messages_sent += 1;
+    // Wait for the sender's close so that the close handshake is part of the transaction.
+    let mut sink = [0u8; 64];
+    loop {
+        match (&*sock).read(&mut sink) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) => ctx.check("waiting for the close")?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    Ok(Some(arrived))
+}
