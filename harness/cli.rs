@@ -8,8 +8,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{ConfigError, SpecBuilder};
 use crate::receiver::{serve, ServeOptions};
-use crate::runner::{execute, RunOptions, RunPlan};
+use crate::runner::{execute, RunEnd, RunOptions, RunPlan};
 use crate::transport;
+use crate::workload::Workload;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,6 +46,12 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// A workload file (workloads/*.toml): defaults, a matrix of knob values, cases.
+    #[arg(value_name = "WORKLOAD.toml")]
+    pub workload: Option<PathBuf>,
+    /// Override a workload key: --set repeat=1, --set 'msg_size=["16K","64K"]' (a list sweeps it).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// A receiver already running (`sockbench serve`) at HOST[:PORT]; without it, a local
     /// receiver is started on loopback and stopped afterwards.
     #[arg(long, value_name = "HOST[:PORT]")]
@@ -208,28 +215,53 @@ fn flag_error(key: &str, e: ConfigError) -> Failure {
     }
 }
 
-fn run_command(args: RunArgs) -> Result<bool, Failure> {
-    let mut builder = SpecBuilder::new();
-    for (key, value) in args.knobs.settings() {
-        builder.set(key, &value).map_err(|e| flag_error(key, e))?;
-    }
-    let spec = builder.build()?;
-    let repeat = match &args.knobs.repeat {
-        Some(r) => match r.trim().parse::<u32>() {
-            Ok(n) if n >= 1 => n,
-            _ => {
-                return Err(Failure::Usage(format!(
-                    "--repeat: '{r}' is not a whole number of 1 or more"
-                )))
-            }
-        },
-        None => 1,
+fn run_command(args: RunArgs) -> Result<i32, Failure> {
+    let mut workload = match &args.workload {
+        Some(path) => Workload::from_file(path).map_err(|e| Failure::Usage(e.0))?,
+        None => Workload::new(""),
     };
-    transport::probe(spec.protocol, &[&spec.sender, &spec.receiver])?;
+    // Knob flags set a value for every case, as `--set` does, overriding the file.
+    for (key, value) in args.knobs.settings() {
+        SpecBuilder::new()
+            .set(key, &value)
+            .map_err(|e| flag_error(key, e))?;
+        workload.set_default(key, &value);
+    }
+    if let Some(r) = &args.knobs.repeat {
+        workload.set(&format!("repeat={r}")).map_err(|_| {
+            Failure::Usage(format!(
+                "--repeat: '{r}' is not a whole number of 1 or more"
+            ))
+        })?;
+    }
+    for assignment in &args.set {
+        workload.set(assignment).map_err(|e| Failure::Usage(e.0))?;
+    }
+    let cases = workload.expand().map_err(|e| Failure::Usage(e.0))?;
+    // Every protocol and knob set must be one this kernel takes, before any traffic.
+    for case in &cases {
+        let spec = &case.spec;
+        transport::probe(spec.protocol, &[&spec.sender, &spec.receiver])?;
+    }
+    let name = if workload.name.is_empty() {
+        format!("{}-{}", cases[0].spec.protocol, cases[0].spec.pattern)
+    } else {
+        workload.name.clone()
+    };
+    let seed = workload.seed.unwrap_or_else(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        t.as_nanos() as u64 ^ u64::from(std::process::id())
+    });
     let plan = RunPlan {
-        name: format!("{}-{}", spec.protocol, spec.pattern),
-        cases: vec![spec],
-        repeat,
+        name,
+        description: workload.description.clone(),
+        source: workload.source.clone(),
+        cases,
+        repeat: workload.repeat,
+        shuffle: workload.shuffle,
+        seed,
     };
     let opts = RunOptions {
         to: args.to,
@@ -237,10 +269,14 @@ fn run_command(args: RunArgs) -> Result<bool, Failure> {
         quiet: args.quiet,
         command_line: std::env::args().collect(),
     };
-    execute(&plan, &opts).map_err(Failure::Runtime)
+    match execute(&plan, &opts).map_err(Failure::Runtime)? {
+        RunEnd::AllOk => Ok(0),
+        RunEnd::SomeFailed => Ok(1),
+        RunEnd::Interrupted => Ok(130),
+    }
 }
 
-fn serve_command(args: ServeArgs) -> Result<bool, Failure> {
+fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
     let listen: SocketAddr = args.listen.parse().map_err(|_| {
         Failure::Usage(format!(
             "--listen: '{}' is not ADDR:PORT (e.g. 0.0.0.0:5301 or [::]:5301)",
@@ -253,7 +289,7 @@ fn serve_command(args: ServeArgs) -> Result<bool, Failure> {
         quiet: args.quiet,
     })
     .map_err(Failure::Runtime)?;
-    Ok(true)
+    Ok(0)
 }
 
 /// Parses the command line, runs the command, and returns the process exit code.
@@ -286,8 +322,7 @@ pub fn main() -> i32 {
         Command::Run(args) => run_command(*args),
     };
     match result {
-        Ok(true) => 0,
-        Ok(false) => 1,
+        Ok(code) => code,
         Err(Failure::Usage(msg)) => {
             eprintln!("error: {msg}");
             2

@@ -17,5 +17,7 @@ pub mod results;
 pub mod runner;
 pub mod sender;
 pub mod sockopt;
+pub mod stats;
 pub mod transport;
 pub mod units;
+pub mod workload;

@@ -15,6 +15,8 @@ pub struct CaseRun {
     pub case: u32,
     /// 1-based repetition of the case.
     pub repetition: u32,
+    /// The knob values that make this case (empty for a single-case run).
+    pub label: String,
     pub spec: TestSpec,
     pub outcome: TestOutcome,
 }

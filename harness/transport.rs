@@ -61,6 +61,9 @@ pub struct DataConn {
     pub peer: Option<SockAddr>,
     /// Receiver side of crr: the listener the transactions arrive on.
     pub listener: Option<Arc<Socket>>,
+    /// Receiver side of crr over Unix sockets: the listener's path, kept until the test's
+    /// last role ends.
+    pub _paths: Option<Arc<Vec<PathGuard>>>,
 }
 
 /// Removes a Unix socket path when dropped.
@@ -164,6 +167,7 @@ fn finish_conn(
         token,
         peer: None,
         listener: None,
+        _paths: None,
     })
 }
 
@@ -331,8 +335,10 @@ impl ServerData {
             // crr transactions keep arriving on the listener after the attach.
             if conns.iter().any(|c| c.plan.kind == ConnKind::Crr) {
                 let shared = Arc::new(listener);
+                let paths = Arc::new(self._paths);
                 for c in conns.iter_mut().filter(|c| c.plan.kind == ConnKind::Crr) {
                     c.listener = Some(shared.clone());
+                    c._paths = Some(paths.clone());
                 }
             }
         }

@@ -13,6 +13,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseMeta {
     pub case: u32,
+    /// The knob values that make this case.
+    pub label: String,
     pub spec: TestSpec,
 }
 
@@ -35,11 +37,20 @@ pub struct Meta {
     pub receiver_sockbench_version: Option<String>,
     pub hosts: Hosts,
     pub workload_name: String,
+    pub workload_description: String,
+    /// The workload file, or "command line".
+    pub workload_source: String,
     pub repeat: u32,
+    /// Whether the runs went in shuffled order, and the seed of that order (recorded
+    /// either way, so the same order can be asked for again).
+    pub shuffle: bool,
+    pub seed: u64,
     /// The fully resolved cases, as sent to the receiver.
     pub cases: Vec<CaseMeta>,
     pub runs: usize,
     pub runs_ok: usize,
+    /// The user stopped the run (Ctrl-C); the last run is `aborted`.
+    pub interrupted: bool,
 }
 
 impl Meta {

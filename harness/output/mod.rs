@@ -2,6 +2,7 @@
 //! run's rows are written and flushed as soon as the run ends, so nothing measured is lost
 //! if a later run fails or the process is stopped.
 
+pub mod cases;
 pub mod histograms;
 pub mod hlog;
 pub mod intervals;

@@ -98,6 +98,8 @@ pub struct SummaryRow {
     pub rtt_uncorrected_max_ns: Option<u64>,
     /// A request/response latency probe ran beside the stream flows.
     pub probe: bool,
+    /// The knob values that make this case (from the matrix or a [[case]] table).
+    pub case_label: String,
 }
 
 impl SummaryRow {
@@ -193,6 +195,7 @@ impl SummaryRow {
             rtt_uncorrected_p999_ns: unc.map(|p| p.p999),
             rtt_uncorrected_max_ns: unc.map(|p| p.max),
             probe: spec.probe,
+            case_label: run.label.clone(),
         }
     }
 }

@@ -5,9 +5,9 @@ use crate::units::{format_bps, format_ns, format_size, format_size_human};
 
 pub fn header() -> String {
     format!(
-        "{:>4} {:>3}  {:<11} {:<6} {:<7} {:>5} {:>7} {:>7} {:>7}  {:>13} {:>9} {:>9} {:>8} {:>7}  {}",
+        "{:>4} {:>3}  {:<11} {:<6} {:<7} {:>5} {:>7} {:>7} {:>7}  {:>13} {:>9} {:>9} {:>8} {:>7}  {:<7} {}",
         "case", "rep", "proto", "pattern", "dir", "flows", "msg", "sndbuf", "rcvbuf", "goodput",
-        "rtt p50", "rtt p99", "lost", "retrans", "status"
+        "rtt p50", "rtt p99", "lost", "retrans", "status", "case label"
     )
 }
 
@@ -40,12 +40,16 @@ pub fn line(run: &CaseRun) -> String {
     });
     let rtt = run.rtt();
     let dash = || "-".to_string();
-    let status = match &run.outcome.error {
-        Some(e) => format!("{}: {e}", run.status().as_str()),
-        None => run.status().as_str().to_string(),
+    // The status column holds the word; an error follows the label.
+    let (status, label) = match &run.outcome.error {
+        Some(e) => (
+            run.status().as_str(),
+            format!("{} ({e})", run.label).trim_start().to_string(),
+        ),
+        None => (run.status().as_str(), run.label.clone()),
     };
     format!(
-        "{:>4} {:>3}  {:<11} {:<6} {:<7} {:>5} {:>7} {:>7} {:>7}  {:>13} {:>9} {:>9} {:>8} {:>7}  {}",
+        "{:>4} {:>3}  {:<11} {:<6} {:<7} {:>5} {:>7} {:>7} {:>7}  {:>13} {:>9} {:>9} {:>8} {:>7}  {:<7} {}",
         run.case,
         run.repetition,
         spec.protocol.as_str(),
@@ -60,6 +64,7 @@ pub fn line(run: &CaseRun) -> String {
         rtt.map(|p| format_ns(p.p99)).unwrap_or_else(dash),
         run.lost().map(|l| l.to_string()).unwrap_or_else(dash),
         run.tcp_retrans().map(|l| l.to_string()).unwrap_or_else(dash),
-        status
+        status,
+        label
     )
 }

@@ -100,6 +100,9 @@ impl Pattern for Stream {
                     Ok(0) => break Ok(()),
                     Ok(n) => {
                         let now = Instant::now();
+                        if ctx.aborted() {
+                            break Err("read: the test was aborted".to_string());
+                        }
                         rep.bytes_received += n as u64;
                         intervals.record(now, n as u64, 0);
                         if now >= warm {
@@ -151,6 +154,9 @@ fn recv_datagrams(
             Ok(n) => {
                 let now = Instant::now();
                 last_heard = now;
+                if ctx.aborted() {
+                    return Err("receive: the test was aborted".to_string());
+                }
                 match dgram::header(&buf[..n]) {
                     Some((seq, dgram::DATA, c)) if c == conn.plan.id && seqs.record(seq) => {
                         rep.bytes_received += n as u64;

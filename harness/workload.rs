@@ -1,0 +1,628 @@
+//! Workload files: `[defaults]`, a `[matrix]` whose cartesian product gives the cases,
+//! explicit `[[case]]` tables, and run-level keys (`repeat`, `shuffle`, `seed`). Every
+//! setting is checked where it stands, so a mistake is reported with its file, line and
+//! column before any traffic. `--set KEY=VALUE` and the knob flags edit a workload the same
+//! way a file does.
+
+use std::path::Path;
+
+use thiserror::Error;
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+use crate::config::{SpecBuilder, TestSpec};
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("{0}")]
+pub struct WorkloadError(pub String);
+
+/// Where a setting stands in its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pos {
+    pub line: usize,
+    pub col: usize,
+}
+
+/// One `key = value`, as text the knob parser takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    pub key: String,
+    pub value: String,
+    pub at: Option<Pos>,
+}
+
+/// A case of the run: its settings beyond the defaults, and the resolved test.
+#[derive(Debug, Clone)]
+pub struct PlannedCase {
+    /// `sndbuf=64K rcvbuf=auto`: what distinguishes this case.
+    pub label: String,
+    pub spec: TestSpec,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Workload {
+    pub name: String,
+    pub description: String,
+    /// The file it came from, or "command line".
+    pub source: String,
+    pub defaults: Vec<Setting>,
+    /// Matrix dimensions in file order; the last varies fastest.
+    pub matrix: Vec<(String, Vec<Setting>)>,
+    pub cases: Vec<Vec<Setting>>,
+    pub repeat: u32,
+    pub shuffle: bool,
+    pub seed: Option<u64>,
+}
+
+const RUN_KEYS: &[&str] = &["repeat", "shuffle", "seed"];
+const TOP_KEYS: &str = "name, description, repeat, shuffle, seed, [defaults], [matrix], [[case]]";
+
+fn pos_of(text: &str, offset: usize) -> Pos {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    Pos { line, col }
+}
+
+impl Workload {
+    /// An empty workload (one case of defaults) named `name`, for flags-only runs.
+    pub fn new(name: &str) -> Workload {
+        Workload {
+            name: name.to_string(),
+            source: "command line".into(),
+            repeat: 1,
+            ..Default::default()
+        }
+    }
+
+    pub fn from_file(path: &Path) -> Result<Workload, WorkloadError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| WorkloadError(format!("{}: {e}", path.display())))?;
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Workload::parse(&text, &path.display().to_string(), &stem)
+    }
+
+    /// Parses a workload's text. `source` names it in messages; `default_name` is used when
+    /// the file has no `name`.
+    pub fn parse(text: &str, source: &str, default_name: &str) -> Result<Workload, WorkloadError> {
+        let err_at = |offset: usize, msg: String| {
+            let p = pos_of(text, offset);
+            WorkloadError(format!("{source}:{}:{}: {msg}", p.line, p.col))
+        };
+        let doc = DeTable::parse(text).map_err(|e| {
+            let offset = e.span().map(|s| s.start).unwrap_or(0);
+            err_at(offset, format!("not valid TOML: {}", e.message().trim()))
+        })?;
+        let mut w = Workload::new(default_name);
+        w.source = source.to_string();
+        let ctx = Ctx { text, source };
+        for (key, value) in doc.get_ref().iter() {
+            let k: &str = key.get_ref();
+            let at = value.span().start;
+            match k {
+                "name" | "description" => {
+                    let s = value
+                        .get_ref()
+                        .as_str()
+                        .ok_or_else(|| err_at(at, format!("{k}: expected a string")))?;
+                    if k == "name" {
+                        w.name = s.to_string();
+                    } else {
+                        w.description = s.to_string();
+                    }
+                }
+                "repeat" | "shuffle" | "seed" => {
+                    let s = ctx.scalar(k, value)?;
+                    w.set_run_key(&s).map_err(|e| err_at(at, e))?;
+                }
+                "defaults" => {
+                    let DeValue::Table(t) = value.get_ref() else {
+                        return Err(err_at(at, "defaults: expected a table ([defaults])".into()));
+                    };
+                    for s in ctx.flatten(t, "")? {
+                        if RUN_KEYS.contains(&s.key.as_str()) {
+                            w.set_run_key(&s).map_err(|e| ctx.at(s.at, e))?;
+                        } else {
+                            w.defaults.push(s);
+                        }
+                    }
+                }
+                "matrix" => {
+                    let DeValue::Table(t) = value.get_ref() else {
+                        return Err(err_at(at, "matrix: expected a table ([matrix])".into()));
+                    };
+                    w.matrix = ctx.matrix(t, "")?;
+                    if w.matrix.is_empty() {
+                        return Err(err_at(at, "the matrix is empty: give each swept knob a list of values, e.g. sndbuf = [\"64K\", \"1M\"]".into()));
+                    }
+                }
+                "case" => {
+                    let DeValue::Array(cases) = value.get_ref() else {
+                        return Err(err_at(at, "case: expected tables ([[case]])".into()));
+                    };
+                    for c in cases.iter() {
+                        let DeValue::Table(t) = c.get_ref() else {
+                            return Err(err_at(c.span().start, "case: expected a table".into()));
+                        };
+                        let settings = ctx.flatten(t, "")?;
+                        if let Some(s) =
+                            settings.iter().find(|s| RUN_KEYS.contains(&s.key.as_str()))
+                        {
+                            return Err(ctx.at(
+                                s.at,
+                                format!("{} applies to the whole run, not to one case", s.key),
+                            ));
+                        }
+                        w.cases.push(settings);
+                    }
+                }
+                other => {
+                    return Err(err_at(
+                        key.span().start,
+                        format!("unknown key '{other}' (expected {TOP_KEYS})"),
+                    ));
+                }
+            }
+        }
+        w.expand()?;
+        Ok(w)
+    }
+
+    fn set_run_key(&mut self, s: &Setting) -> Result<(), String> {
+        let v = s.value.trim();
+        match s.key.as_str() {
+            "repeat" => match v.parse::<u32>() {
+                Ok(n) if n >= 1 => self.repeat = n,
+                _ => return Err(format!("repeat: '{v}' is not a whole number of 1 or more")),
+            },
+            "shuffle" => {
+                self.shuffle = match v {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(format!("shuffle: '{v}' is not true or false")),
+                }
+            }
+            "seed" => {
+                self.seed = Some(
+                    v.parse()
+                        .map_err(|_| format!("seed: '{v}' is not a whole number"))?,
+                )
+            }
+            other => return Err(format!("unknown run key '{other}'")),
+        }
+        Ok(())
+    }
+
+    /// Sets one knob for every case (a knob flag): replaces the default and any sweep of
+    /// the same key.
+    pub fn set_default(&mut self, key: &str, value: &str) {
+        self.defaults.retain(|d| d.key != key);
+        self.defaults.push(Setting {
+            key: key.to_string(),
+            value: value.to_string(),
+            at: None,
+        });
+        self.matrix.retain(|(k, _)| k != key);
+    }
+
+    /// Applies `--set KEY=VALUE`. VALUE is TOML (`1`, `true`, `"64K"`, `["16K", "64K"]`)
+    /// or a bare word (`64K`). A list sweeps the key; a single value sets it for every case.
+    pub fn set(&mut self, assignment: &str) -> Result<(), WorkloadError> {
+        let bad = |msg: String| WorkloadError(format!("--set {assignment}: {msg}"));
+        let (key, value) = assignment
+            .split_once('=')
+            .ok_or_else(|| bad("expected KEY=VALUE".to_string()))?;
+        let key = key.trim();
+        let (section, key) = match key.split_once('.') {
+            Some(("matrix", k)) => (Some("matrix"), k),
+            Some(("defaults", k)) => (Some("defaults"), k),
+            _ => (None, key),
+        };
+        let parsed = DeValue::parse(value.trim()).ok();
+        let values: Option<Vec<String>> = match parsed.as_ref().map(|v| v.get_ref()) {
+            Some(DeValue::Array(items)) => Some(
+                items
+                    .iter()
+                    .map(|i| {
+                        scalar_text(i.get_ref()).ok_or_else(|| {
+                            bad("list items must be strings, numbers or booleans".into())
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            _ => None,
+        };
+        let single = match parsed.as_ref().map(|v| v.get_ref()) {
+            Some(
+                v @ (DeValue::String(_)
+                | DeValue::Integer(_)
+                | DeValue::Float(_)
+                | DeValue::Boolean(_)),
+            ) => scalar_text(v).unwrap_or_default(),
+            _ => value.trim().to_string(),
+        };
+        let setting = |v: String| Setting {
+            key: key.to_string(),
+            value: v,
+            at: None,
+        };
+        match (key, values) {
+            ("name", None) => self.name = single,
+            ("description", None) => self.description = single,
+            (k, None) if RUN_KEYS.contains(&k) => {
+                self.set_run_key(&setting(single)).map_err(bad)?
+            }
+            (k, Some(_)) if RUN_KEYS.contains(&k) || k == "name" || k == "description" => {
+                return Err(bad(format!("{k} takes one value, not a list")));
+            }
+            (_, Some(list)) => {
+                if section == Some("defaults") {
+                    return Err(bad("defaults take one value, not a list".into()));
+                }
+                if list.is_empty() {
+                    return Err(bad("an empty list sweeps nothing".into()));
+                }
+                let settings: Vec<Setting> = list.into_iter().map(setting).collect();
+                for s in &settings {
+                    check_setting(s).map_err(bad)?;
+                }
+                match self.matrix.iter_mut().find(|(k, _)| k == key) {
+                    Some((_, vals)) => *vals = settings,
+                    None => self.matrix.push((key.to_string(), settings)),
+                }
+            }
+            (_, None) => {
+                if section == Some("matrix") {
+                    return Err(bad(
+                        "a matrix key takes a list, e.g. [\"64K\", \"1M\"]".into()
+                    ));
+                }
+                check_setting(&setting(single.clone())).map_err(bad)?;
+                // A single value on the command line overrides a sweep of the same knob.
+                self.set_default(key, &single);
+            }
+        }
+        Ok(())
+    }
+
+    /// The cases of the run in order: the matrix's product, then the explicit cases; a
+    /// workload with neither is one case of its defaults.
+    pub fn expand(&self) -> Result<Vec<PlannedCase>, WorkloadError> {
+        let mut combos: Vec<Vec<&Setting>> = vec![Vec::new()];
+        for (_, values) in &self.matrix {
+            combos = combos
+                .into_iter()
+                .flat_map(|c| {
+                    values.iter().map(move |v| {
+                        let mut next = c.clone();
+                        next.push(v);
+                        next
+                    })
+                })
+                .collect();
+        }
+        if self.matrix.is_empty() && !self.cases.is_empty() {
+            combos.clear();
+        }
+        combos.extend(self.cases.iter().map(|c| c.iter().collect()));
+        let mut out = Vec::with_capacity(combos.len());
+        for (i, combo) in combos.iter().enumerate() {
+            let label = combo
+                .iter()
+                .map(|s| format!("{}={}", s.key, s.value))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let mut b = SpecBuilder::new();
+            for s in self.defaults.iter().chain(combo.iter().copied()) {
+                b.set(&s.key, &s.value)
+                    .map_err(|e| self.located(s.at, e.0))?;
+            }
+            let spec = b.build().map_err(|e| {
+                let what = if label.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({label})")
+                };
+                WorkloadError(format!("{}: case {}{what}: {e}", self.source, i + 1))
+            })?;
+            out.push(PlannedCase { label, spec });
+        }
+        Ok(out)
+    }
+
+    fn located(&self, at: Option<Pos>, msg: String) -> WorkloadError {
+        match at {
+            Some(p) => WorkloadError(format!("{}:{}:{}: {msg}", self.source, p.line, p.col)),
+            None => WorkloadError(format!("{}: {msg}", self.source)),
+        }
+    }
+}
+
+/// Checks one setting alone: a known key, a value its parser takes, and a test of the
+/// defaults with just this setting that validates (an MSS of 10 is wrong anywhere).
+fn check_setting(s: &Setting) -> Result<(), String> {
+    let mut b = SpecBuilder::new();
+    b.set(&s.key, &s.value).map_err(|e| e.0)?;
+    b.build().map(|_| ()).map_err(|e| e.0)
+}
+
+fn scalar_text(v: &DeValue<'_>) -> Option<String> {
+    match v {
+        DeValue::String(s) => Some(s.to_string()),
+        DeValue::Integer(i) => {
+            let digits = i.as_str().replace('_', "");
+            let digits = digits
+                .trim_start_matches("0x")
+                .trim_start_matches("0o")
+                .trim_start_matches("0b");
+            i64::from_str_radix(digits, i.radix())
+                .ok()
+                .map(|n| n.to_string())
+        }
+        DeValue::Float(f) => Some(f.as_str().replace('_', "")),
+        DeValue::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Parsing context: the text, for turning spans into lines and columns.
+struct Ctx<'a> {
+    text: &'a str,
+    source: &'a str,
+}
+
+impl Ctx<'_> {
+    fn at(&self, at: Option<Pos>, msg: String) -> WorkloadError {
+        match at {
+            Some(p) => WorkloadError(format!("{}:{}:{}: {msg}", self.source, p.line, p.col)),
+            None => WorkloadError(format!("{}: {msg}", self.source)),
+        }
+    }
+
+    fn err(&self, offset: usize, msg: String) -> WorkloadError {
+        self.at(Some(pos_of(self.text, offset)), msg)
+    }
+
+    fn scalar(&self, key: &str, v: &Spanned<DeValue<'_>>) -> Result<Setting, WorkloadError> {
+        let value = scalar_text(v.get_ref()).ok_or_else(|| {
+            self.err(
+                v.span().start,
+                format!("{key}: expected a string, number or boolean"),
+            )
+        })?;
+        Ok(Setting {
+            key: key.to_string(),
+            value,
+            at: Some(pos_of(self.text, v.span().start)),
+        })
+    }
+
+    /// The settings of a table; `sender.x` / `receiver.x` sub-tables flatten to dotted keys.
+    fn flatten(&self, t: &DeTable<'_>, prefix: &str) -> Result<Vec<Setting>, WorkloadError> {
+        let mut out = Vec::new();
+        for (k, v) in t.iter() {
+            let key = format!("{prefix}{}", k.get_ref());
+            match v.get_ref() {
+                DeValue::Table(sub)
+                    if prefix.is_empty() && (key == "sender" || key == "receiver") =>
+                {
+                    out.extend(self.flatten(sub, &format!("{key}."))?);
+                }
+                DeValue::Table(_) | DeValue::Array(_) => {
+                    return Err(self.err(
+                        v.span().start,
+                        format!("{key}: expected one value (lists go in [matrix])"),
+                    ));
+                }
+                _ => {
+                    let s = self.scalar(&key, v)?;
+                    if !RUN_KEYS.contains(&key.as_str()) {
+                        check_setting(&s).map_err(|e| self.at(s.at, e))?;
+                    }
+                    out.push(s);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn matrix(
+        &self,
+        t: &DeTable<'_>,
+        prefix: &str,
+    ) -> Result<Vec<(String, Vec<Setting>)>, WorkloadError> {
+        let mut out = Vec::new();
+        for (k, v) in t.iter() {
+            let key = format!("{prefix}{}", k.get_ref());
+            match v.get_ref() {
+                DeValue::Table(sub)
+                    if prefix.is_empty() && (key == "sender" || key == "receiver") =>
+                {
+                    out.extend(self.matrix(sub, &format!("{key}."))?);
+                }
+                DeValue::Array(items) => {
+                    if RUN_KEYS.contains(&key.as_str()) {
+                        return Err(self.err(
+                            v.span().start,
+                            format!("{key} applies to the whole run and cannot be swept"),
+                        ));
+                    }
+                    if items.is_empty() {
+                        return Err(self.err(
+                            v.span().start,
+                            format!("{key}: an empty list sweeps nothing"),
+                        ));
+                    }
+                    let mut values = Vec::new();
+                    for item in items.iter() {
+                        let s = self.scalar(&key, item)?;
+                        check_setting(&s).map_err(|e| self.at(s.at, e))?;
+                        values.push(s);
+                    }
+                    out.push((key, values));
+                }
+                _ => {
+                    return Err(self.err(
+                        v.span().start,
+                        format!("{key}: a matrix entry is a list of values, e.g. {key} = [\"a\", \"b\"]"),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Workload, WorkloadError> {
+        Workload::parse(text, "w.toml", "w")
+    }
+
+    const SWEEP: &str = r#"
+name = "buffers"
+description = "what buffers do"
+
+[defaults]
+proto = "tcp"
+duration = "2s"
+repeat = 3
+
+[matrix]
+sndbuf = ["auto", "64K"]
+rcvbuf = ["256K", "1M", "4M"]
+
+[[case]]
+proto = "udp"
+msg_size = 1400
+"#;
+
+    #[test]
+    fn the_matrix_expands_to_its_product_then_the_explicit_cases() {
+        let w = parse(SWEEP).unwrap();
+        assert_eq!((w.name.as_str(), w.repeat), ("buffers", 3));
+        let cases = w.expand().unwrap();
+        assert_eq!(cases.len(), 2 * 3 + 1);
+        // The last key varies fastest.
+        assert_eq!(cases[0].label, "sndbuf=auto rcvbuf=256K");
+        assert_eq!(cases[1].label, "sndbuf=auto rcvbuf=1M");
+        assert_eq!(cases[3].label, "sndbuf=64K rcvbuf=256K");
+        assert_eq!(cases[3].spec.sender.sndbuf, Some(65536));
+        assert_eq!(cases[3].spec.duration, std::time::Duration::from_secs(2));
+        assert_eq!(cases[6].spec.protocol, crate::config::Protocol::Udp);
+        assert_eq!(cases[6].spec.msg_size, 1400);
+    }
+
+    #[test]
+    fn per_side_knobs_and_defaults_only() {
+        let w =
+            parse("[defaults]\nsender.sndbuf = \"64K\"\n[defaults.receiver]\nrcvbuf = \"1M\"\n")
+                .unwrap();
+        let cases = w.expand().unwrap();
+        assert_eq!(cases.len(), 1);
+        assert_eq!(cases[0].spec.sender.sndbuf, Some(65536));
+        assert_eq!(cases[0].spec.receiver.sndbuf, None);
+        assert_eq!(cases[0].spec.receiver.rcvbuf, Some(1 << 20));
+        let w = parse("[matrix]\nreceiver.rcvbuf = [\"64K\", \"1M\"]\n").unwrap();
+        assert_eq!(w.expand().unwrap()[1].spec.receiver.rcvbuf, Some(1 << 20));
+    }
+
+    #[test]
+    fn set_overrides_and_sweeps() {
+        let mut w = parse(SWEEP).unwrap();
+        w.set("repeat=1").unwrap();
+        assert_eq!(w.repeat, 1);
+        w.set(r#"msg_size=["16K", "64K"]"#).unwrap();
+        w.set("rcvbuf=2M").unwrap();
+        let cases = w.expand().unwrap();
+        // sndbuf (2) x msg_size (2); rcvbuf left the matrix; plus the explicit case.
+        assert_eq!(cases.len(), 2 * 2 + 1);
+        assert!(cases[..4]
+            .iter()
+            .all(|c| c.spec.receiver.rcvbuf == Some(2 << 20)));
+        assert_eq!(cases[1].label, "sndbuf=auto msg_size=64K");
+        w.set("duration=1s").unwrap();
+        assert_eq!(
+            w.expand().unwrap()[0].spec.duration,
+            std::time::Duration::from_secs(1)
+        );
+        w.set("shuffle=true").unwrap();
+        w.set("seed=42").unwrap();
+        assert!(w.shuffle && w.seed == Some(42));
+        for bad in [
+            "msg_size",
+            "repeat=0",
+            "colour=blue",
+            "msg_size=[]",
+            "sndbuf=lots",
+            "repeat=[1,2]",
+        ] {
+            let err = w.set(bad).unwrap_err().0;
+            assert!(err.starts_with(&format!("--set {bad}:")), "{err}");
+        }
+    }
+
+    fn error_of(text: &str) -> String {
+        parse(text).unwrap_err().0
+    }
+
+    #[test]
+    fn errors_carry_line_and_column() {
+        let e = error_of("name = \"x\"\n[defaults]\nproto = \"tcp\"\nmsg_size = \"lots\"\n");
+        assert!(
+            e.starts_with("w.toml:4:12: msg_size: 'lots' is not a size"),
+            "{e}"
+        );
+        let e = error_of("[defaults]\n  sndbuff = \"64K\"\n");
+        assert!(
+            e.starts_with("w.toml:2:13:") && e.contains("unknown key 'sndbuff'"),
+            "{e}"
+        );
+        let e = error_of("colour = \"blue\"\n");
+        assert!(e.starts_with("w.toml:1:1: unknown key 'colour'"), "{e}");
+        let e = error_of("[matrix]\n");
+        assert!(
+            e.starts_with("w.toml:1:1:") && e.contains("matrix is empty"),
+            "{e}"
+        );
+        let e = error_of("[matrix]\nsndbuf = []\n");
+        assert!(
+            e.starts_with("w.toml:2:10:") && e.contains("empty list"),
+            "{e}"
+        );
+        let e = error_of("[matrix]\nsndbuf = \"64K\"\n");
+        assert!(
+            e.starts_with("w.toml:2:10:") && e.contains("list of values"),
+            "{e}"
+        );
+        let e = error_of("[defaults]\nduration = [1, 2]\n");
+        assert!(e.starts_with("w.toml:2:12:"), "{e}");
+        let e = error_of("[defaults]\nnodelay = 3\n");
+        assert!(
+            e.starts_with("w.toml:2:11: nodelay: '3' is not true or false"),
+            "{e}"
+        );
+        let e = error_of("[defaults\nproto = 1\n");
+        assert!(
+            e.starts_with("w.toml:1:") && e.contains("not valid TOML"),
+            "{e}"
+        );
+        let e = error_of("repeat = \"many\"\n");
+        assert!(e.starts_with("w.toml:1:10: repeat:"), "{e}");
+        // A combination that is invalid only as a whole names its case.
+        let e = error_of(
+            "[defaults]\npattern = \"rr\"\n[matrix]\ndirection = [\"forward\", \"bidir\"]\n",
+        );
+        assert!(e.contains("case 2 (direction=bidir)"), "{e}");
+    }
+}
