@@ -6,10 +6,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::auth::Psk;
 use crate::config::{ConfigError, SpecBuilder};
-use crate::receiver::{serve, ServeOptions};
+use crate::receiver::{serve, Limits, ServeOptions};
 use crate::runner::{execute, RunEnd, RunOptions, RunPlan};
 use crate::transport;
+use crate::units::{parse_duration, parse_rate, parse_size};
 use crate::workload::Workload;
 
 #[derive(Debug, Parser)]
@@ -42,6 +44,27 @@ pub struct ServeArgs {
     /// No per-test log lines.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Senders served at once; the next is told "busy, try later".
+    #[arg(long, default_value = "1", value_name = "N")]
+    pub max_concurrent: usize,
+    /// Longest test a sender may ask for (warm-up included), e.g. 5m.
+    #[arg(long, value_name = "DURATION")]
+    pub max_duration: Option<String>,
+    /// Most flows a sender may ask for.
+    #[arg(long, value_name = "N")]
+    pub max_flows: Option<u32>,
+    /// Largest SO_SNDBUF/SO_RCVBUF a sender may ask for, e.g. 16M.
+    #[arg(long, value_name = "SIZE")]
+    pub max_buffer: Option<String>,
+    /// Largest rate a sender may ask for (bits/s for stream, transactions/s for rr).
+    #[arg(long, value_name = "RATE")]
+    pub max_rate: Option<String>,
+    /// Bind data sockets to ports in LOW-HIGH (for firewalls) instead of ephemeral ports.
+    #[arg(long, value_name = "LOW-HIGH")]
+    pub data_ports: Option<String>,
+    /// Require senders to prove they hold this pre-shared key (HMAC-SHA256 challenge-response).
+    #[arg(long, value_name = "FILE")]
+    pub psk_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -62,6 +85,12 @@ pub struct RunArgs {
     /// Print only errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Authenticate to the receiver with this pre-shared key file (both ends need it).
+    #[arg(long, value_name = "FILE")]
+    pub psk_file: Option<PathBuf>,
+    /// Stop the sweep at the first run that does not end ok.
+    #[arg(long)]
+    pub fail_fast: bool,
     #[command(flatten)]
     pub knobs: KnobArgs,
 }
@@ -263,8 +292,14 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
         shuffle: workload.shuffle,
         seed,
     };
+    let psk = match &args.psk_file {
+        Some(path) => Some((Psk::from_file(path)?, path.clone())),
+        None => None,
+    };
     let opts = RunOptions {
         to: args.to,
+        psk,
+        fail_fast: args.fail_fast,
         out: args.out,
         quiet: args.quiet,
         command_line: std::env::args().collect(),
@@ -277,18 +312,71 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
 }
 
 fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
+    let usage = |flag: &str, e: String| Failure::Usage(format!("{flag}: {e}"));
     let listen: SocketAddr = args.listen.parse().map_err(|_| {
-        Failure::Usage(format!(
-            "--listen: '{}' is not ADDR:PORT (e.g. 0.0.0.0:5301 or [::]:5301)",
-            args.listen
-        ))
+        usage(
+            "--listen",
+            format!(
+                "'{}' is not ADDR:PORT (e.g. 0.0.0.0:5301 or [::]:5301)",
+                args.listen
+            ),
+        )
     })?;
-    serve(&ServeOptions {
+    if args.max_concurrent == 0 {
+        return Err(usage("--max-concurrent", "must be 1 or more".into()));
+    }
+    let limits = Limits {
+        max_duration: args
+            .max_duration
+            .as_deref()
+            .map(parse_duration)
+            .transpose()
+            .map_err(|e| usage("--max-duration", e.to_string()))?,
+        max_flows: args.max_flows,
+        max_buffer: args
+            .max_buffer
+            .as_deref()
+            .map(parse_size)
+            .transpose()
+            .map_err(|e| usage("--max-buffer", e.to_string()))?,
+        max_rate: args
+            .max_rate
+            .as_deref()
+            .map(parse_rate)
+            .transpose()
+            .map_err(|e| usage("--max-rate", e.to_string()))?,
+    };
+    let data_ports = match &args.data_ports {
+        None => None,
+        Some(range) => {
+            let parsed = range
+                .split_once('-')
+                .and_then(|(lo, hi)| {
+                    Some((
+                        lo.trim().parse::<u16>().ok()?,
+                        hi.trim().parse::<u16>().ok()?,
+                    ))
+                })
+                .filter(|(lo, hi)| *lo > 0 && lo <= hi);
+            Some(parsed.ok_or_else(|| {
+                usage(
+                    "--data-ports",
+                    format!("'{range}' is not LOW-HIGH (e.g. 5400-5499)"),
+                )
+            })?)
+        }
+    };
+    let psk = args.psk_file.as_deref().map(Psk::from_file).transpose()?;
+    let opts = ServeOptions {
         listen,
         once: args.once,
         quiet: args.quiet,
-    })
-    .map_err(Failure::Runtime)?;
+        max_concurrent: args.max_concurrent,
+        limits,
+        data_ports,
+        psk,
+    };
+    serve(&opts).map_err(Failure::Runtime)?;
     Ok(0)
 }
 

@@ -13,7 +13,7 @@ use crate::hostinfo::HostFacts;
 use crate::measure::SideReport;
 
 /// Bumped whenever a message changes shape. Both ends refuse a peer that differs.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 /// The first field of the first message, so that a stray client is recognised at once.
 pub const MAGIC: &str = "sockbench";
 /// The default control port.
@@ -41,12 +41,19 @@ pub enum Message {
         version: u32,
         sockbench_version: String,
     },
-    /// Receiver → sender: accepted, with the receiver's host facts.
+    /// Receiver → sender: the protocol is agreed. With a `challenge` (a hex nonce) the
+    /// receiver requires a key, and its host facts come only after authentication.
     Welcome {
         version: u32,
         sockbench_version: String,
-        host: HostFacts,
+        challenge: Option<String>,
+        host: Option<HostFacts>,
     },
+    /// Sender → receiver: the sender's nonce and its proof of the key (HMAC-SHA256 over
+    /// both nonces).
+    Auth { nonce: String, proof: String },
+    /// Receiver → sender: the receiver's proof of the key, and its host facts.
+    AuthOk { proof: String, host: HostFacts },
     /// Sender → receiver: the test to run.
     Setup { spec: Box<TestSpec> },
     /// Receiver → sender: data endpoints are open; one per connection of the plan. The
@@ -80,6 +87,8 @@ impl Message {
         match self {
             Message::Hello { .. } => "hello",
             Message::Welcome { .. } => "welcome",
+            Message::Auth { .. } => "auth",
+            Message::AuthOk { .. } => "auth_ok",
             Message::Setup { .. } => "setup",
             Message::Ready { .. } => "ready",
             Message::Start => "start",
@@ -252,7 +261,22 @@ mod tests {
         round_trip(Message::Welcome {
             version: PROTOCOL_VERSION,
             sockbench_version: "0.1.0".into(),
-            host: HostFacts::gather(),
+            challenge: None,
+            host: Some(HostFacts::gather()),
+        });
+        round_trip(Message::Welcome {
+            version: PROTOCOL_VERSION,
+            sockbench_version: "0.1.0".into(),
+            challenge: Some("00ff".into()),
+            host: None,
+        });
+        round_trip(Message::Auth {
+            nonce: "ab".into(),
+            proof: "cd".into(),
+        });
+        round_trip(Message::AuthOk {
+            proof: "ef".into(),
+            host: HostFacts::default(),
         });
         round_trip(Message::Setup {
             spec: Box::default(),
@@ -303,9 +327,35 @@ mod tests {
         };
         let err = check_hello(hello).unwrap_err().to_string();
         assert!(
-            err.contains("version 1") && err.contains("version 99"),
+            err.contains("version 2") && err.contains("version 99"),
             "{err}"
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// Any bytes at all: an error or a message, never a panic.
+        #[test]
+        fn the_decoder_takes_any_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = recv(&mut &bytes[..]);
+        }
+
+        /// Any body behind a valid length prefix.
+        #[test]
+        fn the_decoder_takes_any_framed_body(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+            frame.extend_from_slice(&body);
+            let _ = recv(&mut &frame[..]);
+        }
+
+        /// Any prefix of a real frame is an error, never a message or a panic.
+        #[test]
+        fn truncated_real_frames_are_errors(cut in 0usize..200) {
+            let frame = encode(&Message::Ready { token: 7, endpoints: vec![DataEndpoint::Port(5000); 4] }).unwrap();
+            if cut < frame.len() {
+                proptest::prop_assert!(recv(&mut &frame[..cut]).is_err());
+            }
+        }
     }
 
     /// A small deterministic generator so this test needs no extra crate and is repeatable.

@@ -5,6 +5,7 @@
 //! sockets ([`transport`], [`sockopt`]), play the roles of a traffic pattern
 //! ([`patterns`]), and the sender writes both sides' measurements ([`output`]).
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod control;

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use socket2::{Domain, Socket, Type};
 
+use crate::auth::{self, Psk};
 use crate::config::{Side, TestSpec};
 use crate::control::{self, ControlError, Message, PROTOCOL_VERSION};
 use crate::hostinfo::HostFacts;
@@ -23,6 +24,51 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long each step of a test's setup may take.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// What a receiver lets a sender ask for. `None` = no cap.
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    /// Longest warm-up + duration of one test.
+    pub max_duration: Option<Duration>,
+    pub max_flows: Option<u32>,
+    /// Largest SO_SNDBUF / SO_RCVBUF request on either side.
+    pub max_buffer: Option<u64>,
+    /// Largest `rate` (bits/s for stream, transactions/s for rr).
+    pub max_rate: Option<u64>,
+}
+
+impl Limits {
+    /// Refuses a test that asks for more than this receiver allows.
+    pub fn check(&self, spec: &TestSpec) -> Result<(), String> {
+        let asked = spec.warmup + spec.duration;
+        if let Some(max) = self.max_duration.filter(|m| asked > *m) {
+            return Err(format!("refused: this receiver allows tests of at most {max:?} (warm-up included); asked for {asked:?}"));
+        }
+        if let Some(max) = self.max_flows.filter(|m| spec.flows > *m) {
+            return Err(format!(
+                "refused: this receiver allows at most {max} flows; asked for {}",
+                spec.flows
+            ));
+        }
+        if let Some(max) = self.max_buffer {
+            for k in [&spec.sender, &spec.receiver] {
+                for v in [k.sndbuf, k.rcvbuf].into_iter().flatten() {
+                    if v > max {
+                        return Err(format!("refused: this receiver allows socket buffers of at most {max} bytes; asked for {v}"));
+                    }
+                }
+            }
+        }
+        if let (Some(max), Some(rate)) = (self.max_rate, spec.rate) {
+            if rate > max {
+                return Err(format!(
+                    "refused: this receiver allows a rate of at most {max}; asked for {rate}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     pub listen: SocketAddr,
@@ -30,6 +76,27 @@ pub struct ServeOptions {
     pub once: bool,
     /// No per-test log lines.
     pub quiet: bool,
+    /// Senders served at once; the next is told the receiver is busy.
+    pub max_concurrent: usize,
+    pub limits: Limits,
+    /// Data sockets bind to ports from this range (for firewalls); None = ephemeral.
+    pub data_ports: Option<(u16, u16)>,
+    /// With a key, a sender must prove it holds the same key.
+    pub psk: Option<Psk>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            once: false,
+            quiet: false,
+            max_concurrent: 1,
+            limits: Limits::default(),
+            data_ports: None,
+            psk: None,
+        }
+    }
 }
 
 /// Opens the control listener. `[::]` listens on IPv4 too where the host allows it.
@@ -50,6 +117,15 @@ pub fn bind_control(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     Ok(sock.into())
 }
 
+/// Decrements the count of senders being served when a handler ends, however it ends.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Runs the receiver until killed (or after one sender with `once`).
 pub fn serve(opts: &ServeOptions) -> anyhow::Result<()> {
     let listener = bind_control(opts.listen)?;
@@ -57,7 +133,9 @@ pub fn serve(opts: &ServeOptions) -> anyhow::Result<()> {
     // The first line on stdout is for scripts (and `run`'s local child): where we listen.
     println!("listening on {addr}");
     std::io::stdout().flush()?;
-    let facts = HostFacts::gather();
+    let opts = Arc::new(opts.clone());
+    let facts = Arc::new(HostFacts::gather());
+    let active = Arc::new(AtomicUsize::new(0));
     loop {
         let (stream, peer) = match listener.accept() {
             Ok(c) => c,
@@ -67,16 +145,110 @@ pub fn serve(opts: &ServeOptions) -> anyhow::Result<()> {
                 continue;
             }
         };
-        let outcome = handle_sender(stream, peer, &facts, opts.quiet);
-        if let Err(e) = outcome {
-            if !opts.quiet {
-                eprintln!("sockbench serve: {peer}: {e}");
-            }
-        }
         if opts.once {
+            if let Err(e) = handle_sender(stream, peer, &facts, &opts) {
+                log(&opts, &format!("{peer}: {e}"));
+            }
             return Ok(());
         }
+        let busy = active.fetch_add(1, Ordering::SeqCst) >= opts.max_concurrent;
+        let slot = Slot(active.clone());
+        let (facts, opts) = (facts.clone(), opts.clone());
+        thread::spawn(move || {
+            let _slot = slot;
+            let result = if busy {
+                refuse_busy(stream, opts.max_concurrent)
+            } else {
+                handle_sender(stream, peer, &facts, &opts)
+            };
+            if let Err(e) = result {
+                log(&opts, &format!("{peer}: {e}"));
+            }
+        });
     }
+}
+
+fn log(opts: &ServeOptions, line: &str) {
+    if !opts.quiet {
+        eprintln!("sockbench serve: {line}");
+    }
+}
+
+/// Tells a sender at once that every slot is taken, rather than leaving it waiting.
+fn refuse_busy(mut stream: TcpStream, max: usize) -> Result<(), ControlError> {
+    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    // Read the hello first so that the sender sees our answer, not a reset.
+    let _ = control::recv(&mut stream);
+    let message = format!("busy: this receiver is serving {max} sender(s) already (--max-concurrent {max}); try later");
+    control::send(
+        &mut stream,
+        &Message::Error {
+            message: message.clone(),
+        },
+    )?;
+    Err(ControlError::Remote(message))
+}
+
+/// The handshake: version check and, with a key, mutual authentication. Returns when the
+/// sender may run tests.
+fn handshake(
+    stream: &mut TcpStream,
+    facts: &HostFacts,
+    psk: Option<&Psk>,
+) -> Result<(), ControlError> {
+    let hello = control::recv(stream)?;
+    if let Err(e) = control::check_hello(hello) {
+        let _ = control::send(
+            stream,
+            &Message::Error {
+                message: e.to_string(),
+            },
+        );
+        return Err(e);
+    }
+    let version = env!("CARGO_PKG_VERSION").to_string();
+    let Some(psk) = psk else {
+        let welcome = Message::Welcome {
+            version: PROTOCOL_VERSION,
+            sockbench_version: version,
+            challenge: None,
+            host: Some(facts.clone()),
+        };
+        return control::send(stream, &welcome);
+    };
+    let ours = auth::nonce();
+    let welcome = Message::Welcome {
+        version: PROTOCOL_VERSION,
+        sockbench_version: version,
+        challenge: Some(auth::hex(&ours)),
+        host: None,
+    };
+    control::send(stream, &welcome)?;
+    let (theirs, proof) = control::expect(stream, "auth", |m| match m {
+        Message::Auth { nonce, proof } => Some((nonce, proof)),
+        _ => None,
+    })?;
+    let theirs = auth::unhex(&theirs).filter(|n| n.len() == auth::NONCE_LEN);
+    let Some(theirs) = theirs.filter(|t| psk.verify(auth::SENDER_LABEL, &ours, t, &proof)) else {
+        let message =
+            "authentication failed: the sender does not hold this receiver's key".to_string();
+        let _ = control::send(
+            stream,
+            &Message::Error {
+                message: message.clone(),
+            },
+        );
+        return Err(ControlError::Remote(message));
+    };
+    let proof = psk.prove(auth::RECEIVER_LABEL, &theirs, &ours);
+    control::send(
+        stream,
+        &Message::AuthOk {
+            proof,
+            host: facts.clone(),
+        },
+    )
 }
 
 /// Serves one control connection: the handshake, then any number of tests.
@@ -84,29 +256,12 @@ fn handle_sender(
     mut stream: TcpStream,
     peer: SocketAddr,
     facts: &HostFacts,
-    quiet: bool,
+    opts: &ServeOptions,
 ) -> Result<(), ControlError> {
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(SETUP_TIMEOUT))?;
     stream.set_write_timeout(Some(SETUP_TIMEOUT))?;
-    let hello = control::recv(&mut stream)?;
-    if let Err(e) = control::check_hello(hello) {
-        let _ = control::send(
-            &mut stream,
-            &Message::Error {
-                message: e.to_string(),
-            },
-        );
-        return Err(e);
-    }
-    control::send(
-        &mut stream,
-        &Message::Welcome {
-            version: PROTOCOL_VERSION,
-            sockbench_version: env!("CARGO_PKG_VERSION").to_string(),
-            host: facts.clone(),
-        },
-    )?;
+    handshake(&mut stream, facts, opts.psk.as_ref())?;
     loop {
         stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
         let spec = match control::recv(&mut stream) {
@@ -121,23 +276,22 @@ fn handle_sender(
             Err(e) => return Err(e),
         };
         let started = Instant::now();
-        let result = run_test(&mut stream, peer, &spec);
-        if !quiet {
-            let what = format!(
-                "{} {} {} x{} for {:?}",
-                spec.protocol, spec.pattern, spec.direction, spec.flows, spec.duration
-            );
-            match &result {
-                Ok(()) => eprintln!(
-                    "sockbench serve: {peer}: {what}: done in {:.1?}",
-                    started.elapsed()
-                ),
-                Err(e) => eprintln!("sockbench serve: {peer}: {what}: {e}"),
-            }
+        let result = run_test(&mut stream, peer, &spec, opts);
+        let what = format!(
+            "{} {} {} x{} for {:?}",
+            spec.protocol, spec.pattern, spec.direction, spec.flows, spec.duration
+        );
+        match &result {
+            Ok(()) => log(
+                opts,
+                &format!("{peer}: {what}: done in {:.1?}", started.elapsed()),
+            ),
+            Err(e) => log(opts, &format!("{peer}: {what}: {e}")),
         }
         if let Err(e) = result {
-            let _ = control::send(&mut stream, &Message::Error { message: e.clone() });
-            return Err(ControlError::Remote(e));
+            // Already logged above; the sender hears why, and the connection ends.
+            let _ = control::send(&mut stream, &Message::Error { message: e });
+            return Ok(());
         }
     }
 }
@@ -157,8 +311,14 @@ fn random_token() -> u64 {
 }
 
 /// One test: setup, the roles, the report. An `Err` is reported to the sender.
-fn run_test(stream: &mut TcpStream, peer: SocketAddr, spec: &TestSpec) -> Result<(), String> {
+fn run_test(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    spec: &TestSpec,
+    opts: &ServeOptions,
+) -> Result<(), String> {
     spec.validate().map_err(|e| e.to_string())?;
+    opts.limits.check(spec)?;
     if spec.protocol.is_unix() && !peer.ip().to_canonical().is_loopback() {
         return Err(format!(
             "{} needs both processes on one host; this sender connected from {}",
@@ -173,7 +333,7 @@ fn run_test(stream: &mut TcpStream, peer: SocketAddr, spec: &TestSpec) -> Result
         .map_err(|e| e.to_string())?
         .ip()
         .to_canonical();
-    let (data, endpoints) = ServerData::open(spec, local_ip, token)?;
+    let (data, endpoints) = ServerData::open(spec, local_ip, token, opts.data_ports)?;
     let deadline = Instant::now() + SETUP_TIMEOUT;
     let attach_spec = spec.clone();
     let attacher = thread::spawn(move || data.attach(&attach_spec, token, deadline));

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::auth::Psk;
 use crate::hostinfo::HostFacts;
 use crate::output::cases::{self, CaseRecord};
 use crate::output::meta::{utc_timestamp, CaseMeta, Hosts, Meta, SCHEMA_VERSION};
@@ -35,6 +36,10 @@ pub struct RunPlan {
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub to: Option<String>,
+    /// The pre-shared key and the file it came from (handed to a local receiver).
+    pub psk: Option<(Psk, PathBuf)>,
+    /// Stop the sweep at the first run that does not end `ok`.
+    pub fail_fast: bool,
     pub out: Option<PathBuf>,
     pub quiet: bool,
     pub command_line: Vec<String>,
@@ -124,7 +129,7 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
     let (local, addr) = match &opts.to {
         Some(target) => (None, resolve_target(target)?),
         None => {
-            let local = LocalReceiver::spawn()?;
+            let local = LocalReceiver::spawn(opts.psk.as_ref().map(|(_, p)| p.as_path()))?;
             let addr = local.addr;
             (Some(local), addr)
         }
@@ -230,7 +235,7 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
             ));
         }
         if peer.is_none() {
-            match Peer::connect(addr) {
+            match Peer::connect(addr, opts.psk.as_ref().map(|(k, _)| k)) {
                 Ok(p) => {
                     meta.hosts.receiver = Some(p.host.clone());
                     meta.receiver_sockbench_version = Some(p.version.clone());
@@ -295,6 +300,10 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
         if interrupted {
             end = RunEnd::Interrupted;
             meta.interrupted = true;
+            break;
+        }
+        if opts.fail_fast && run.status() != Status::Ok {
+            console.warn("stopping at the first failed run (--fail-fast)");
             break;
         }
     }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
+use crate::auth::{self, Psk};
 use crate::config::{Side, TestSpec};
 use crate::control::{self, ControlError, Message, DEFAULT_PORT};
 use crate::hostinfo::HostFacts;
@@ -38,6 +39,8 @@ pub enum ReachError {
         addr: SocketAddr,
         source: ControlError,
     },
+    #[error("the receiver at {addr}: {message}")]
+    Auth { addr: SocketAddr, message: String },
     #[error("starting the local receiver: {0}")]
     Local(String),
 }
@@ -78,7 +81,8 @@ pub struct Peer {
 }
 
 impl Peer {
-    pub fn connect(addr: SocketAddr) -> Result<Peer, ReachError> {
+    /// Connects and completes the handshake; with a key, both ends prove they hold it.
+    pub fn connect(addr: SocketAddr, psk: Option<&Psk>) -> Result<Peer, ReachError> {
         let mut control = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
             .map_err(|source| ReachError::Connect { addr, source })?;
         let hs = |source| ReachError::Handshake { addr, source };
@@ -90,15 +94,17 @@ impl Peer {
             .set_write_timeout(Some(STEP_TIMEOUT))
             .map_err(|e| hs(e.into()))?;
         control::send(&mut control, &Message::hello()).map_err(hs)?;
-        let (version, host, peer_version) = control::expect(&mut control, "welcome", |m| match m {
-            Message::Welcome {
-                version,
-                sockbench_version,
-                host,
-            } => Some((version, host, sockbench_version)),
-            _ => None,
-        })
-        .map_err(hs)?;
+        let (version, peer_version, challenge, host) =
+            control::expect(&mut control, "welcome", |m| match m {
+                Message::Welcome {
+                    version,
+                    sockbench_version,
+                    challenge,
+                    host,
+                } => Some((version, sockbench_version, challenge, host)),
+                _ => None,
+            })
+            .map_err(hs)?;
         if version != control::PROTOCOL_VERSION {
             return Err(hs(ControlError::Version {
                 ours: control::PROTOCOL_VERSION,
@@ -106,12 +112,48 @@ impl Peer {
                 peer_version,
             }));
         }
-        let version = peer_version;
+        let auth_err = |msg: &str| ReachError::Auth {
+            addr,
+            message: msg.to_string(),
+        };
+        let host = match (challenge, psk, host) {
+            (None, None, Some(host)) => host,
+            (None, Some(_), _) => {
+                return Err(auth_err(
+                    "this sender has a key but the receiver asks for none; refusing to run unauthenticated (start the receiver with the same --psk-file)",
+                ))
+            }
+            (Some(_), None, _) => {
+                return Err(auth_err("the receiver requires a pre-shared key: pass --psk-file with its key"))
+            }
+            (Some(challenge), Some(psk), _) => {
+                let theirs = auth::unhex(&challenge)
+                    .filter(|n| n.len() == auth::NONCE_LEN)
+                    .ok_or_else(|| auth_err("the receiver sent a malformed challenge"))?;
+                let ours = auth::nonce();
+                let proof = psk.prove(auth::SENDER_LABEL, &theirs, &ours);
+                control::send(&mut control, &Message::Auth { nonce: auth::hex(&ours), proof })
+                    .map_err(hs)?;
+                let (proof, host) = control::expect(&mut control, "auth_ok", |m| match m {
+                    Message::AuthOk { proof, host } => Some((proof, host)),
+                    _ => None,
+                })
+                .map_err(|e| match e {
+                    ControlError::Remote(m) => auth_err(&m),
+                    other => hs(other),
+                })?;
+                if !psk.verify(auth::RECEIVER_LABEL, &ours, &theirs, &proof) {
+                    return Err(auth_err("the receiver could not prove it holds the key"));
+                }
+                host
+            }
+            (None, None, None) => return Err(auth_err("the receiver sent no host facts")),
+        };
         Ok(Peer {
             control,
             addr,
             host,
-            version,
+            version: peer_version,
         })
     }
 }
@@ -124,11 +166,16 @@ pub struct LocalReceiver {
 }
 
 impl LocalReceiver {
-    pub fn spawn() -> Result<LocalReceiver, ReachError> {
+    /// Starts `sockbench serve` on an ephemeral loopback port, with the same key file as
+    /// the sender when it has one.
+    pub fn spawn(psk_file: Option<&std::path::Path>) -> Result<LocalReceiver, ReachError> {
         let exe = std::env::current_exe().map_err(|e| ReachError::Local(e.to_string()))?;
         let mut cmd = Command::new(exe);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--quiet"])
-            .stdin(Stdio::null())
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--quiet"]);
+        if let Some(path) = psk_file {
+            cmd.arg("--psk-file").arg(path);
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         #[cfg(target_os = "linux")]
@@ -274,7 +321,14 @@ pub fn run_test(peer: &mut Peer, spec: &TestSpec, abort: Arc<AtomicBool>) -> Tes
     let sender = spawn_roles(data.conns, Side::Sender, &ctx).join();
 
     let results = (|| -> Result<SideReport, String> {
-        let wait = spec.hard_deadline() + STEP_TIMEOUT;
+        // The receiver's roles end about when ours did, or give up after a stall. When ours
+        // failed, the path may be gone: ask, but do not wait long for the partial figures.
+        let ours_failed = sender.roles.iter().any(|r| r.error.is_some());
+        let wait = if ours_failed {
+            Duration::from_secs(5)
+        } else {
+            crate::patterns::STALL + STEP_TIMEOUT
+        };
         let _ = ctl.set_read_timeout(Some(wait));
         control::send(ctl, &Message::Finish).map_err(|e| e.to_string())?;
         control::expect(ctl, "results", |m| match m {

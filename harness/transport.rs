@@ -186,6 +186,7 @@ impl ServerData {
         spec: &TestSpec,
         local_ip: IpAddr,
         token: u64,
+        data_ports: Option<(u16, u16)>,
     ) -> Result<(ServerData, Vec<DataEndpoint>), String> {
         let plan = spec.conn_plan();
         let knobs = &spec.receiver;
@@ -206,8 +207,19 @@ impl ServerData {
                 new_socket(spec.protocol, domain).map_err(|e| format!("data socket: {e}"))?;
             let w = sockopt::apply(&sock, spec.protocol, domain, knobs, Phase::BeforeConnect)
                 .map_err(|e| e.to_string())?;
-            sock.bind(addr)
-                .map_err(|e| format!("binding a data socket: {e}"))?;
+            match (addr.as_socket(), data_ports) {
+                // A port range for firewalls: the first free port in it.
+                (Some(inet), Some((low, high))) => {
+                    let bound = (low..=high)
+                        .any(|port| sock.bind(&SocketAddr::new(inet.ip(), port).into()).is_ok());
+                    if !bound {
+                        return Err(format!("no free data port in {low}-{high} (--data-ports)"));
+                    }
+                }
+                _ => sock
+                    .bind(addr)
+                    .map_err(|e| format!("binding a data socket: {e}"))?,
+            }
             Ok((sock, w))
         };
         if spec.protocol.is_datagram() {
@@ -586,7 +598,7 @@ mod tests {
             };
             let token = 0xfeed_beef;
             let ip: IpAddr = "127.0.0.1".parse().unwrap();
-            let (server, endpoints) = ServerData::open(&spec, ip, token).unwrap();
+            let (server, endpoints) = ServerData::open(&spec, ip, token, None).unwrap();
             let deadline = Instant::now() + Duration::from_secs(5);
             let spec2 = spec.clone();
             let t = std::thread::spawn(move || server.attach(&spec2, token, deadline));

@@ -27,6 +27,13 @@ pub const POLL: Duration = Duration::from_millis(100);
 /// A datagram receiver that has not heard its END marker stops after this much silence
 /// past the sender's nominal end.
 pub const DGRAM_IDLE: Duration = Duration::from_millis(500);
+/// A role that has made no progress for this long gives up: the peer or the path is gone
+/// (a killed process, a cut link), and a run should end in seconds, not at its deadline.
+pub const STALL: Duration = Duration::from_secs(10);
+const STALL_POLLS: u32 = (STALL.as_millis() / POLL.as_millis()) as u32;
+/// A datagram sender waits this long after its last datagram before the END markers, so
+/// that they do not meet a bottleneck queue still full of data.
+pub const END_PAUSE: Duration = Duration::from_millis(100);
 /// How many END markers a datagram sender sends (they may be lost like any datagram).
 pub const END_MARKERS: u32 = 5;
 
@@ -61,6 +68,20 @@ impl RoleCtx {
     pub fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
+    /// After a socket call timed out with no progress since the last one: the abort flag,
+    /// the deadline, and the stall limit. `idle` counts such calls; reset it on progress.
+    fn idle(&self, what: &str, idle: &mut u32) -> Result<(), String> {
+        self.check(what)?;
+        *idle += 1;
+        if *idle >= STALL_POLLS {
+            return Err(format!(
+                "{what}: stalled, no progress for {}s (the peer or the path is gone)",
+                STALL.as_secs()
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks the abort flag and the deadline after a timed-out socket call.
     fn check(&self, what: &str) -> Result<(), String> {
         if self.aborted() {
@@ -168,7 +189,7 @@ impl RunningRoles {
 /// Reads exactly `buf.len()` bytes. `Ok(false)`: a clean end of stream before the first
 /// byte (the peer is done).
 pub(crate) fn read_full(sock: &Socket, buf: &mut [u8], ctx: &RoleCtx) -> Result<bool, String> {
-    let mut got = 0;
+    let (mut got, mut seen, mut idle) = (0, 0, 0);
     while got < buf.len() {
         match (&*sock).read(&mut buf[got..]) {
             Ok(0) if got == 0 => return Ok(false),
@@ -179,7 +200,12 @@ pub(crate) fn read_full(sock: &Socket, buf: &mut [u8], ctx: &RoleCtx) -> Result<
                 ))
             }
             Ok(n) => got += n,
-            Err(e) if is_timeout(&e) => ctx.check("read")?,
+            Err(e) if is_timeout(&e) => {
+                if got != seen {
+                    (seen, idle) = (got, 0);
+                }
+                ctx.idle("read", &mut idle)?
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(format!("read: {e}")),
         }
@@ -189,11 +215,11 @@ pub(crate) fn read_full(sock: &Socket, buf: &mut [u8], ctx: &RoleCtx) -> Result<
 
 /// Writes all of `buf`, waking up on timeouts to honour the deadline and abort flag.
 pub(crate) fn write_full(sock: &Socket, buf: &[u8], ctx: &RoleCtx) -> Result<(), String> {
-    let mut sent = 0;
+    let (mut sent, mut idle) = (0, 0);
     while sent < buf.len() {
         match (&*sock).write(&buf[sent..]) {
-            Ok(n) => sent += n,
-            Err(e) if is_timeout(&e) => ctx.check("write")?,
+            Ok(n) => (sent, idle) = (sent + n, 0),
+            Err(e) if is_timeout(&e) => ctx.idle("write", &mut idle)?,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(format!("write: {e}")),
         }
@@ -209,11 +235,12 @@ pub(crate) fn finish_stream(sock: &Socket, ctx: &RoleCtx) -> Result<(), String> 
     sock.shutdown(std::net::Shutdown::Write)
         .map_err(|e| format!("shutdown: {e}"))?;
     let mut sink = [0u8; 4096];
+    let mut idle = 0;
     loop {
         match (&*sock).read(&mut sink) {
             Ok(0) => return Ok(()),
             Ok(_) => {}
-            Err(e) if is_timeout(&e) => ctx.check("waiting for the peer to finish")?,
+            Err(e) if is_timeout(&e) => ctx.idle("waiting for the peer to finish", &mut idle)?,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             // The peer may reset instead of closing once it has everything.
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(()),
@@ -226,6 +253,7 @@ pub(crate) fn finish_stream(sock: &Socket, ctx: &RoleCtx) -> Result<(), String> 
 pub(crate) fn send_end_markers(sock: &Socket, conn: u32, sent: u64) {
     let mut end = [0u8; 16];
     dgram::put_header(&mut end, sent, dgram::END, conn);
+    std::thread::sleep(END_PAUSE);
     for i in 0..END_MARKERS {
         let _ = sock.send(&end);
         if i + 1 < END_MARKERS {

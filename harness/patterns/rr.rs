@@ -62,8 +62,10 @@ impl Pattern for Rr {
             let result = if spec.protocol.is_datagram() {
                 ol.datagrams(rep, &mut req, &mut resp)
             } else {
-                ol.stream(rep, &req, resp_size as usize)
-                    .and_then(|_| finish_stream(sock, ctx))
+                let r = ol.stream(rep, &req, resp_size as usize);
+                // Back to blocking reads with timeouts for the closing handshake.
+                let _ = sock.set_nonblocking(false);
+                r.and_then(|_| finish_stream(sock, ctx))
             };
             rep.window_ns = window_ns(ctx, last);
             rep.end_ns = last

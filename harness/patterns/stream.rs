@@ -95,6 +95,7 @@ impl Pattern for Stream {
             r
         } else {
             let quickack = conn.knobs.requested.quickack;
+            let mut idle = 0;
             loop {
                 match (&*sock).read(&mut buf) {
                     Ok(0) => break Ok(()),
@@ -104,6 +105,7 @@ impl Pattern for Stream {
                             break Err("read: the test was aborted".to_string());
                         }
                         rep.bytes_received += n as u64;
+                        idle = 0;
                         intervals.record(now, n as u64, 0);
                         if now >= warm {
                             rep.measured_bytes += n as u64;
@@ -114,7 +116,7 @@ impl Pattern for Stream {
                         }
                     }
                     Err(e) if is_timeout(&e) => {
-                        if let Err(e) = ctx.check("read") {
+                        if let Err(e) = ctx.idle("read", &mut idle) {
                             break Err(e);
                         }
                     }

@@ -1,0 +1,268 @@
+//! Accuracy against physics, across network namespaces: a sender host, a router with a
+//! tbf bottleneck, a receiver host (`scripts/lab.sh`). These tests need root: they check
+//! for it and fail loudly without it (CI runs as root). Each test builds its own lab under
+//! a unique name and tears it down when it ends, failed or not.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        panic!(
+            "needs root: these tests build network namespaces (run the tests as root, as CI does)"
+        );
+    }
+}
+
+fn lab_script() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts/lab.sh")
+        .to_string_lossy()
+        .into_owned()
+}
+
+struct Lab {
+    name: String,
+    server: Option<Child>,
+}
+
+impl Lab {
+    fn up(tag: &str, rate: Option<&str>) -> Lab {
+        require_root();
+        let name = format!("sbt{}{tag}", std::process::id() % 10000);
+        let lab = Lab { name, server: None };
+        let out = Command::new("bash")
+            .arg(lab_script())
+            .arg("up")
+            .env("LAB", &lab.name)
+            .env("RATE", rate.unwrap_or(""))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "lab up: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lab
+    }
+
+    fn ns(&self, host: &str) -> String {
+        format!("{}-{host}", self.name)
+    }
+
+    fn serve(&mut self) {
+        let mut child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns("rcv"),
+                bin(),
+                "serve",
+                "--listen",
+                "198.51.100.2:5301",
+                "--quiet",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert!(line.starts_with("listening on 198.51.100.2:5301"), "{line}");
+        self.server = Some(child);
+    }
+
+    /// `sockbench run --to the receiver host ARGS` on the sender host.
+    fn run(&self, args: &[&str]) -> RunResult {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let ns = self.ns("snd");
+        let mut all = vec![
+            "netns",
+            "exec",
+            &ns,
+            bin(),
+            "run",
+            "--to",
+            "198.51.100.2",
+            "--out",
+            dir.to_str().unwrap(),
+        ];
+        all.extend(args);
+        let output = Command::new("ip")
+            .args(&all)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        RunResult {
+            _tmp: tmp,
+            dir,
+            output,
+        }
+    }
+
+    /// Packets dropped so far by the router's qdisc on `dev`.
+    fn drops(&self, dev: &str) -> u64 {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns("rtr"),
+                "tc",
+                "-s",
+                "qdisc",
+                "show",
+                "dev",
+                dev,
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let after = text.split("dropped ").nth(1).expect("a drop counter");
+        after
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    fn router(&self, args: &[&str]) {
+        let ns = self.ns("rtr");
+        let mut all = vec!["netns", "exec", &ns];
+        all.extend(args);
+        let st = Command::new("ip").args(&all).status().unwrap();
+        assert!(st.success(), "{args:?}");
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.server.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = Command::new("bash")
+            .arg(lab_script())
+            .arg("down")
+            .env("LAB", &self.name)
+            .status();
+    }
+}
+
+/// Application payload capacity of a link of `rate_bps` carrying TCP segments of
+/// `payload` bytes: each frame adds TCP (20) + timestamps (12) + IP (20) + Ethernet (14)
+/// bytes, and tbf meters whole frames.
+fn tcp_payload_capacity(rate_bps: f64, payload: f64) -> f64 {
+    rate_bps * payload / (payload + 20.0 + 12.0 + 20.0 + 14.0)
+}
+
+#[test]
+fn tcp_goodput_is_the_bottleneck_payload_capacity() {
+    let mut lab = Lab::up("t", Some("50mbit"));
+    lab.serve();
+    let r = lab.run(&["--duration", "5s", "--warmup", "1s"]);
+    let row = r.ok_row();
+    let payload = row.num("mss_eff");
+    let capacity = tcp_payload_capacity(50e6, payload);
+    let goodput = row.num("goodput_bps");
+    let err = (goodput - capacity) / capacity;
+    assert!(
+        err.abs() < 0.01,
+        "goodput {goodput:.0} vs capacity {capacity:.0} ({:.2}%)",
+        err * 100.0
+    );
+    assert_eq!(row.int("bytes_sent"), row.int("bytes_received"));
+    // Flat at the bottleneck: every whole measured interval.
+    let iv = r.intervals();
+    let whole: Vec<f64> = iv
+        .rows
+        .iter()
+        .filter(|i| {
+            i.get_str("warmup") == "false" && (i.num("end_s") - i.num("start_s") - 1.0).abs() < 1e-6
+        })
+        .map(|i| i.num("throughput_bps"))
+        .collect();
+    assert!(whole.len() >= 4, "{whole:?}");
+    for t in whole {
+        assert!(
+            ((t - capacity) / capacity).abs() < 0.03,
+            "interval at {t:.0} vs {capacity:.0}"
+        );
+    }
+}
+
+#[test]
+fn udp_loss_is_what_the_router_dropped() {
+    let mut lab = Lab::up("u", Some("50mbit"));
+    lab.serve();
+    let before = lab.drops("rtr1");
+    // Offered at 80 Mbit/s into a 50 Mbit/s link.
+    let r = lab.run(&[
+        "--proto",
+        "udp",
+        "--rate",
+        "80M",
+        "--msg-size",
+        "1400",
+        "--duration",
+        "3s",
+        "--warmup",
+        "0s",
+    ]);
+    let dropped = lab.drops("rtr1") - before;
+    let row = r.ok_row();
+    let lost = row.int("lost");
+    assert!(lost > 1000, "expected heavy loss, got {lost}");
+    assert_eq!(lost, dropped, "lost {lost} vs router drops {dropped}");
+    assert_eq!(
+        lost,
+        row.int("messages_sent") - row.int("messages_received")
+    );
+    assert_eq!(row.int("duplicated"), 0);
+    // What got through is the link's UDP payload capacity: 1400 of every 1442 bytes.
+    let capacity = 50e6 * 1400.0 / (1400.0 + 8.0 + 20.0 + 14.0);
+    let goodput = row.num("goodput_bps");
+    assert!(
+        ((goodput - capacity) / capacity).abs() < 0.02,
+        "{goodput:.0} vs {capacity:.0}"
+    );
+}
+
+#[test]
+fn a_cut_link_ends_the_run_in_bounded_time_with_partial_figures() {
+    let mut lab = Lab::up("c", None);
+    lab.serve();
+    let started = Instant::now();
+    let cutter = {
+        let ns = lab.ns("rtr");
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(2));
+            Command::new("ip")
+                .args(["netns", "exec", &ns, "ip", "link", "set", "rtr1", "down"])
+                .status()
+                .unwrap();
+        })
+    };
+    let r = lab.run(&["--duration", "6s", "--warmup", "0s"]);
+    cutter.join().unwrap();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    let s = r.summary();
+    let row = &s.rows[0];
+    assert_eq!(row.get_str("status"), "aborted", "{}", row.get_str("error"));
+    assert!(row.int("bytes_sent") > 0, "partial figures are kept");
+    lab.router(&["ip", "link", "set", "rtr1", "up"]);
+}
