@@ -199,12 +199,20 @@ fn handshake(
 ) -> Result<(), ControlError> {
     let hello = control::recv(stream)?;
     if let Err(e) = control::check_hello(hello) {
-        let _ = control::send(
-            stream,
-            &Message::Error {
-                message: e.to_string(),
-            },
-        );
+        // Said from the receiver's side, so that the sender's user reads it right.
+        let message = match &e {
+            ControlError::Version {
+                ours,
+                theirs,
+                peer_version,
+            } => format!(
+                "protocol version mismatch: the receiver speaks version {ours} (sockbench {}), \
+                 the sender version {theirs} (sockbench {peer_version}); run the same release on both hosts",
+                env!("CARGO_PKG_VERSION")
+            ),
+            other => other.to_string(),
+        };
+        let _ = control::send(stream, &Message::Error { message });
         return Err(e);
     }
     let version = env!("CARGO_PKG_VERSION").to_string();
