@@ -31,6 +31,30 @@ pub enum Command {
     Serve(ServeArgs),
     /// The sender process: runs a test against a receiver and writes the results.
     Run(Box<RunArgs>),
+    /// One self-contained HTML report (inline SVG charts) from results directories.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Results directories written by `sockbench run`; with two or more, matching cases
+    /// are compared.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// The HTML file to write.
+    #[arg(
+        short = 'o',
+        long,
+        default_value = "report.html",
+        value_name = "FILE.html"
+    )]
+    pub output: PathBuf,
+    /// The directory the others are compared against (default: the first).
+    #[arg(long, value_name = "DIR")]
+    pub baseline: Option<PathBuf>,
+    /// Also write each chart as a standalone SVG file here.
+    #[arg(long, value_name = "DIR")]
+    pub svg_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -380,6 +404,18 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
     Ok(0)
 }
 
+fn report_command(args: ReportArgs) -> Result<i32, Failure> {
+    let opts = crate::report::ReportOptions {
+        dirs: args.dirs,
+        output: args.output,
+        baseline: args.baseline,
+        svg_dir: args.svg_dir,
+    };
+    let charts = crate::report::write_report(&opts).map_err(|e| Failure::Usage(e.0))?;
+    println!("report: {} ({charts} charts)", opts.output.display());
+    Ok(0)
+}
+
 /// Parses the command line, runs the command, and returns the process exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
@@ -408,6 +444,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Serve(args) => serve_command(args),
         Command::Run(args) => run_command(*args),
+        Command::Report(args) => report_command(args),
     };
     match result {
         Ok(code) => code,

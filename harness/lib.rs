@@ -14,6 +14,7 @@ pub mod measure;
 pub mod output;
 pub mod patterns;
 pub mod receiver;
+pub mod report;
 pub mod results;
 pub mod runner;
 pub mod sender;

@@ -133,6 +133,21 @@ pub fn serve(opts: &ServeOptions) -> anyhow::Result<()> {
     // The first line on stdout is for scripts (and `run`'s local child): where we listen.
     println!("listening on {addr}");
     std::io::stdout().flush()?;
+    serve_on(listener, opts)
+}
+
+/// A receiver on a thread of this process (for benches and embedding): binds `opts.listen`
+/// and serves until the process ends. Returns the address it listens on.
+pub fn spawn_receiver(opts: &ServeOptions) -> anyhow::Result<SocketAddr> {
+    let listener = bind_control(opts.listen)?;
+    let addr = listener.local_addr()?;
+    let opts = opts.clone();
+    thread::spawn(move || serve_on(listener, &opts));
+    Ok(addr)
+}
+
+/// The accept loop on an open control listener.
+pub fn serve_on(listener: TcpListener, opts: &ServeOptions) -> anyhow::Result<()> {
     let opts = Arc::new(opts.clone());
     let facts = Arc::new(HostFacts::gather());
     let active = Arc::new(AtomicUsize::new(0));

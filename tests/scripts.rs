@@ -80,3 +80,81 @@ fn cross_host_runs_a_workload_through_ssh_and_tears_down() {
         "the remote receiver is still running"
     );
 }
+
+#[test]
+fn compare_produces_a_well_formed_table() {
+    for tool in ["iperf3", "sockperf"] {
+        let found = Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {tool}"))
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(
+            found,
+            "needs {tool}: apt-get install -y iperf3 sockperf (.ci/run installs them)"
+        );
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cmp");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/compare.sh");
+    let output = Command::new("bash")
+        .arg(&script)
+        .args([
+            "--duration",
+            "1",
+            "--repeat",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .env("SOCKBENCH", bin())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let table = read_csv(&out.join("table.csv"));
+    assert_eq!(
+        table.header,
+        [
+            "case",
+            "metric",
+            "repetitions",
+            "sockbench_median",
+            "peer",
+            "peer_median",
+            "ratio"
+        ]
+    );
+    let cases: Vec<&str> = table.rows.iter().map(|r| r.get_str("case")).collect();
+    assert_eq!(cases, ["tcp_stream", "udp_64", "tcp_pingpong"]);
+    for row in &table.rows {
+        assert_eq!(row.int("repetitions"), 2);
+        let (sb, peer, ratio) = (
+            row.num("sockbench_median"),
+            row.num("peer_median"),
+            row.num("ratio"),
+        );
+        assert!(sb > 0.0 && peer > 0.0, "{row:?}");
+        assert!((ratio - sb / peer).abs() < 0.01 * ratio.max(1.0), "{row:?}");
+    }
+    let all = read_csv(&out.join("compare.csv"));
+    assert_eq!(
+        all.rows.len(),
+        3 * 2 * 2,
+        "3 cases x 2 tools x 2 repetitions"
+    );
+    // Interleaved: each repetition runs both tools of every case before the next.
+    let order: Vec<String> = all
+        .rows
+        .iter()
+        .map(|r| format!("{}{}", r.get_str("repetition"), r.get_str("tool")))
+        .collect();
+    assert_eq!(&order[..2], ["1sockbench", "1iperf3"]);
+    assert!(stdout.contains("tcp_pingpong"), "{stdout}");
+}

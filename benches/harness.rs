@@ -1,0 +1,300 @@
+//! criterion benches that drive the real harness — a receiver and a sender over loopback
+//! through the library's public API — beside a bare baseline on the same sockets, and the
+//! hot recording path.
+//!
+//! Narrow the matrix with environment variables (criterion owns the arguments after
+//! `cargo bench --`):
+//!   SOCKBENCH_BENCH_PROTOS=tcp,udp,unix-stream   SOCKBENCH_BENCH_MSG_SIZES=1K,64K
+//!   SOCKBENCH_BENCH_SNDBUFS=auto,256K            SOCKBENCH_BENCH_DURATION=300ms
+//!   SOCKBENCH_BENCH_WORKLOAD=workloads/x.toml    (its cases replace the matrix)
+//!
+//! Each stream iteration is one message of `msg_size` bytes, timed by the receiver's own
+//! clock: criterion's throughput is the harness's measured goodput. Each rr iteration is
+//! one round trip: the mean of the harness's histogram.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use sockbench::config::{Pattern, SpecBuilder, TestSpec};
+use sockbench::measure::{latency_histogram, IntervalCounter, SeqTracker};
+use sockbench::receiver::{spawn_receiver, ServeOptions};
+use sockbench::results::CaseRun;
+use sockbench::sender::{run_test, Peer, Status};
+use sockbench::units::{format_size, parse_size};
+use sockbench::workload::Workload;
+
+fn env_list(name: &str, default: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.to_string())
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn duration() -> String {
+    std::env::var("SOCKBENCH_BENCH_DURATION").unwrap_or_else(|_| "300ms".to_string())
+}
+
+/// One in-process receiver for every bench.
+fn receiver() -> SocketAddr {
+    static ADDR: OnceLock<SocketAddr> = OnceLock::new();
+    *ADDR.get_or_init(|| {
+        let opts = ServeOptions {
+            quiet: true,
+            max_concurrent: 4,
+            ..ServeOptions::default()
+        };
+        spawn_receiver(&opts).expect("an in-process receiver")
+    })
+}
+
+/// Runs one test and insists it ended ok.
+fn run_case(peer: &mut Option<Peer>, spec: &TestSpec) -> CaseRun {
+    let p = peer.get_or_insert_with(|| Peer::connect(receiver(), None).expect("the receiver"));
+    let outcome = run_test(p, spec, Arc::new(AtomicBool::new(false)));
+    if outcome.status != Status::Ok {
+        *peer = None;
+        panic!("bench test failed: {:?}", outcome.error);
+    }
+    CaseRun {
+        case: 1,
+        repetition: 1,
+        label: String::new(),
+        spec: spec.clone(),
+        outcome,
+    }
+}
+
+fn spec(settings: &[(&str, &str)]) -> TestSpec {
+    let mut b = SpecBuilder::new();
+    b.set("duration", &duration()).unwrap();
+    b.set("warmup", "100ms").unwrap();
+    for (k, v) in settings {
+        b.set(k, v).unwrap();
+    }
+    b.build().unwrap()
+}
+
+/// The cases to bench: the workload's, or the matrix from the environment.
+fn cases() -> Vec<(String, TestSpec)> {
+    if let Ok(path) = std::env::var("SOCKBENCH_BENCH_WORKLOAD") {
+        let mut w = Workload::from_file(path.as_ref()).unwrap_or_else(|e| panic!("{e}"));
+        w.set(&format!("duration={}", duration())).unwrap();
+        return w
+            .expand()
+            .unwrap()
+            .into_iter()
+            .map(|c| {
+                (
+                    format!("{}/{}", c.spec.protocol, c.label.replace(' ', "/")),
+                    c.spec,
+                )
+            })
+            .collect();
+    }
+    let mut out = Vec::new();
+    for proto in env_list("SOCKBENCH_BENCH_PROTOS", "tcp,udp,unix-stream") {
+        for msg in env_list("SOCKBENCH_BENCH_MSG_SIZES", "1K,64K") {
+            for sndbuf in env_list("SOCKBENCH_BENCH_SNDBUFS", "auto,256K") {
+                let dgram = proto == "udp" || proto == "unix-dgram";
+                // A datagram cannot exceed the protocol's limit: cap the message there.
+                let msg = if dgram && parse_size(&msg).unwrap_or(0) > 65507 {
+                    "63K".to_string()
+                } else {
+                    msg.clone()
+                };
+                let s = spec(&[("proto", &proto), ("msg_size", &msg), ("sndbuf", &sndbuf)]);
+                out.push((format!("{proto}/msg={msg}/sndbuf={sndbuf}"), s));
+            }
+        }
+    }
+    out
+}
+
+fn stream(c: &mut Criterion) {
+    let mut g = c.benchmark_group("stream");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let mut peer = None;
+    for (id, spec) in cases()
+        .into_iter()
+        .filter(|(_, s)| s.pattern == Pattern::Stream)
+    {
+        g.throughput(Throughput::Bytes(spec.msg_size as u64));
+        g.bench_function(BenchmarkId::from_parameter(&id), |b| {
+            b.iter_custom(|iters| {
+                let run = run_case(&mut peer, &spec);
+                let bytes_per_s = run.goodput_bps().expect("a measured goodput") / 8.0;
+                Duration::from_secs_f64(iters as f64 * spec.msg_size as f64 / bytes_per_s)
+            })
+        });
+    }
+    g.finish();
+}
+
+fn rr(c: &mut Criterion) {
+    let mut g = c.benchmark_group("rr");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let mut peer = None;
+    let mut specs: Vec<(String, TestSpec)> = cases()
+        .into_iter()
+        .filter(|(_, s)| s.pattern != Pattern::Stream)
+        .collect();
+    if specs.is_empty() {
+        for proto in env_list("SOCKBENCH_BENCH_PROTOS", "tcp,udp,unix-stream") {
+            let mut settings = vec![
+                ("proto", proto.as_str()),
+                ("pattern", "rr"),
+                ("msg_size", "64"),
+            ];
+            if proto == "tcp" {
+                settings.push(("nodelay", "true"));
+            }
+            specs.push((format!("{proto}/64B"), spec(&settings)));
+        }
+    }
+    for (id, spec) in specs {
+        g.bench_function(BenchmarkId::from_parameter(&id), |b| {
+            b.iter_custom(|iters| {
+                let run = run_case(&mut peer, &spec);
+                let mean_ns = run.rtt().expect("round trips").mean;
+                Duration::from_nanos((mean_ns * iters as f64) as u64)
+            })
+        });
+    }
+    g.finish();
+}
+
+/// The simplest blocking TCP loops on loopback, so that the harness's own overhead is a
+/// measured ratio: `overhead/sockbench` against `overhead/bare` in the same run.
+fn overhead(c: &mut Criterion) {
+    const MSG: usize = 128 * 1024;
+    let mut g = c.benchmark_group("overhead");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+
+    // Bulk: a writer thread, a reader timing what it reads.
+    g.throughput(Throughput::Bytes(MSG as u64));
+    let mut peer = None;
+    let s = spec(&[("proto", "tcp"), ("msg_size", &format_size(MSG as u64))]);
+    g.bench_function("stream_128K/sockbench", |b| {
+        b.iter_custom(|iters| {
+            let run = run_case(&mut peer, &s);
+            Duration::from_secs_f64(iters as f64 * MSG as f64 * 8.0 / run.goodput_bps().unwrap())
+        })
+    });
+    g.bench_function("stream_128K/bare", |b| {
+        b.iter_custom(|iters| {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let writer = std::thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).unwrap();
+                let buf = vec![0x5au8; MSG];
+                for _ in 0..iters {
+                    s.write_all(&buf).unwrap();
+                }
+            });
+            let (mut r, _) = listener.accept().unwrap();
+            let mut buf = vec![0u8; MSG];
+            let total = iters as usize * MSG;
+            let mut got = r.read(&mut buf).unwrap();
+            let start = Instant::now();
+            while got < total {
+                let n = r.read(&mut buf).unwrap();
+                assert!(n > 0);
+                got += n;
+            }
+            let t = start.elapsed();
+            writer.join().unwrap();
+            // The first read is not timed: scale to the bytes that were.
+            t.mul_f64(total as f64 / (total - MSG.min(total - 1)) as f64)
+        })
+    });
+
+    // Ping-pong: 64 bytes each way, TCP_NODELAY.
+    g.throughput(Throughput::Elements(1));
+    let s = spec(&[
+        ("proto", "tcp"),
+        ("pattern", "rr"),
+        ("msg_size", "64"),
+        ("nodelay", "true"),
+    ]);
+    let mut peer = None;
+    g.bench_function("pingpong_64B/sockbench", |b| {
+        b.iter_custom(|iters| {
+            let run = run_case(&mut peer, &s);
+            Duration::from_nanos((run.rtt().unwrap().mean * iters as f64) as u64)
+        })
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let mut s = conn.unwrap();
+            s.set_nodelay(true).unwrap();
+            let mut buf = [0u8; 64];
+            while s.read_exact(&mut buf).is_ok() {
+                if s.write_all(&buf).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let mut client = TcpStream::connect(addr).unwrap();
+    client.set_nodelay(true).unwrap();
+    g.bench_function("pingpong_64B/bare", |b| {
+        b.iter_custom(|iters| {
+            let mut buf = [0x51u8; 64];
+            let start = Instant::now();
+            for _ in 0..iters {
+                client.write_all(&buf).unwrap();
+                client.read_exact(&mut buf).unwrap();
+            }
+            start.elapsed()
+        })
+    });
+    g.finish();
+}
+
+/// The recording path of the measured loops: any cost added here shows.
+fn recording(c: &mut Criterion) {
+    let mut g = c.benchmark_group("record");
+    let mut h = latency_histogram();
+    let mut v = 12_345u64;
+    g.bench_function("histogram_sample", |b| {
+        b.iter(|| {
+            v = v
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            h.saturating_record(black_box(10_000 + (v >> 44)));
+        })
+    });
+    let t0 = Instant::now();
+    let mut iv = IntervalCounter::new(t0, Duration::from_secs(1), Duration::from_secs(60));
+    let now = t0 + Duration::from_millis(1500);
+    g.bench_function("interval_sample", |b| {
+        b.iter(|| iv.record(black_box(now), black_box(1400), 1))
+    });
+    let mut seqs = SeqTracker::default();
+    let mut seq = 0u64;
+    g.bench_function("sequence_number", |b| {
+        b.iter(|| {
+            seq += 1;
+            seqs.record(black_box(seq))
+        })
+    });
+    g.bench_function("clock_read", |b| b.iter(Instant::now));
+    g.finish();
+}
+
+criterion_group!(benches, recording, overhead, stream, rr);
+criterion_main!(benches);

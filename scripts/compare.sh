@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# sockbench side by side with the tools people already trust, with the same settings,
+# interleaved, N times:
+#
+#   tcp_stream      sockbench run --msg-size 128K        vs  iperf3 -l 128K         goodput (bit/s)
+#   udp_64          sockbench run --proto udp -m 64      vs  iperf3 -u -b 0 -l 64   datagrams delivered per second
+#   tcp_pingpong    sockbench run --pattern rr --nodelay vs  sockperf ping-pong --tcp --full-rtt   p50 round trip (us)
+#
+#   scripts/compare.sh [--duration S] [--repeat N] [--host HOST] [--out DIR] [--only CASE,...]
+#
+# On loopback (the default) it starts iperf3 and sockperf servers itself and sockbench
+# starts its own receiver. With --host, the servers must already run there: `sockbench
+# serve` (5301), `iperf3 -s` (5201), `sockperf server --tcp -p 11111`.
+#
+# It installs nothing: a missing peer is named with its Debian package and its cases are
+# skipped. Writes DIR/compare.csv (every measurement) and DIR/table.csv (medians and
+# ratios), and prints the table. Ratios are sockbench / peer: above 1 means sockbench
+# measured more (for goodput and rates) or a longer round trip (for latency).
+set -euo pipefail
+
+DURATION=5
+REPEAT=5
+HOST=
+OUT=
+ONLY=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --duration) DURATION=$2; shift 2 ;;
+        --repeat) REPEAT=$2; shift 2 ;;
+        --host) HOST=$2; shift 2 ;;
+        --out) OUT=$2; shift 2 ;;
+        --only) ONLY=$2; shift 2 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        *) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+SOCKBENCH=${SOCKBENCH:-}
+if [ -z "$SOCKBENCH" ]; then
+    if [ -x "$here/target/release/sockbench" ]; then SOCKBENCH="$here/target/release/sockbench"
+    else echo "compare.sh: build sockbench first: cargo build --release" >&2; exit 2; fi
+fi
+command -v python3 >/dev/null || { echo "compare.sh: needs python3 (Debian package python3) to read the peers' output" >&2; exit 2; }
+[ -n "$OUT" ] || OUT="$here/results/$(date -u +%Y%m%dT%H%M%SZ)-compare"
+mkdir -p "$OUT"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+have() { command -v "$1" >/dev/null; }
+cases=()
+want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+if have iperf3; then
+    want tcp_stream && cases+=(tcp_stream)
+    want udp_64 && cases+=(udp_64)
+else
+    echo "compare.sh: iperf3 is missing (Debian package iperf3: apt-get install -y iperf3); skipping tcp_stream and udp_64" >&2
+fi
+if have sockperf; then
+    want tcp_pingpong && cases+=(tcp_pingpong)
+else
+    echo "compare.sh: sockperf is missing (Debian package sockperf: apt-get install -y sockperf); skipping tcp_pingpong" >&2
+fi
+[ ${#cases[@]} -gt 0 ] || { echo "compare.sh: nothing to compare" >&2; exit 2; }
+
+# Servers on loopback, on ports picked free.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+target=${HOST:-127.0.0.1}
+IPERF_PORT=5201 SOCKPERF_PORT=11111
+sockbench_to=()
+if [ -n "$HOST" ]; then
+    sockbench_to=(--to "$HOST")
+else
+    if have iperf3; then
+        IPERF_PORT=$(free_port)
+        iperf3 -s -p "$IPERF_PORT" >"$work/iperf3-server.log" 2>&1 & pids+=($!)
+    fi
+    if have sockperf; then
+        SOCKPERF_PORT=$(free_port)
+        sockperf server --tcp -i 127.0.0.1 -p "$SOCKPERF_PORT" >"$work/sockperf-server.log" 2>&1 & pids+=($!)
+    fi
+    sleep 0.5
+fi
+
+csv="$OUT/compare.csv"
+echo "case,tool,repetition,metric,value" >"$csv"
+record() { echo "$1,$2,$3,$4,$5" >>"$csv"; }
+
+# sockbench: one run, one row; prints the wanted figure.
+sb() {
+    local dir="$work/sb-$RANDOM$RANDOM"
+    "$SOCKBENCH" run "${sockbench_to[@]}" --out "$dir" --quiet --duration "${DURATION}s" --warmup 1s "$@" >/dev/null
+    echo "$dir/summary.csv"
+}
+col() { python3 - "$1" "$2" <<'EOF'
+import csv, sys
+row = next(csv.DictReader(open(sys.argv[1])))
+if row["status"] != "ok":
+    sys.exit(f"sockbench run failed: {row['error']}")
+expr = sys.argv[2]
+print(eval(expr, {}, {k: (float(v) if v.replace('.', '', 1).isdigit() else v) for k, v in row.items()}))
+EOF
+}
+
+run_case() {
+    local c=$1 rep=$2 f v
+    case "$c" in
+        tcp_stream)
+            f=$(sb --proto tcp --msg-size 128K)
+            record "$c" sockbench "$rep" goodput_bps "$(col "$f" goodput_bps)"
+            iperf3 -c "$target" -p "$IPERF_PORT" -t "$DURATION" -O 1 -l 128K -J >"$work/ip.json"
+            v=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"])' "$work/ip.json")
+            record "$c" iperf3 "$rep" goodput_bps "$v"
+            ;;
+        udp_64)
+            f=$(sb --proto udp --msg-size 64)
+            record "$c" sockbench "$rep" datagrams_per_s "$(col "$f" 'goodput_bps / 8 / 64')"
+            iperf3 -c "$target" -p "$IPERF_PORT" -u -b 0 -l 64 -t "$DURATION" -O 1 -J >"$work/ip.json"
+            v=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["end"]["sum"]; print((s["packets"]-s["lost_packets"])/s["seconds"])' "$work/ip.json")
+            record "$c" iperf3 "$rep" datagrams_per_s "$v"
+            ;;
+        tcp_pingpong)
+            f=$(sb --proto tcp --pattern rr --msg-size 64 --nodelay)
+            record "$c" sockbench "$rep" rtt_p50_us "$(col "$f" 'rtt_p50_ns / 1000')"
+            sockperf ping-pong --tcp -i "$target" -p "$SOCKPERF_PORT" -t "$DURATION" -m 64 --full-rtt >"$work/sp.log" 2>&1
+            v=$(sed -n 's/.*percentile 50.000 = *\([0-9.]*\).*/\1/p' "$work/sp.log" | head -1)
+            [ -n "$v" ] || { cat "$work/sp.log" >&2; echo "compare.sh: no p50 in sockperf's output" >&2; exit 1; }
+            record "$c" sockperf "$rep" rtt_p50_us "$v"
+            ;;
+    esac
+}
+
+echo "comparing ${cases[*]} on $target: ${DURATION}s each, $REPEAT interleaved repetitions" >&2
+for rep in $(seq 1 "$REPEAT"); do
+    for c in "${cases[@]}"; do
+        run_case "$c" "$rep"
+    done
+done
+
+python3 - "$csv" "$OUT/table.csv" <<'EOF'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+out = []
+for case in dict.fromkeys(r["case"] for r in rows):
+    mine = [r for r in rows if r["case"] == case]
+    metric = mine[0]["metric"]
+    sb = [float(r["value"]) for r in mine if r["tool"] == "sockbench"]
+    peer_name = next(r["tool"] for r in mine if r["tool"] != "sockbench")
+    peer = [float(r["value"]) for r in mine if r["tool"] == peer_name]
+    m_sb, m_peer = statistics.median(sb), statistics.median(peer)
+    out.append({"case": case, "metric": metric, "repetitions": len(sb),
+                "sockbench_median": f"{m_sb:.6g}", "peer": peer_name,
+                "peer_median": f"{m_peer:.6g}", "ratio": f"{m_sb / m_peer:.3f}"})
+with open(sys.argv[2], "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=list(out[0].keys()))
+    w.writeheader()
+    w.writerows(out)
+print(f"{'case':<14} {'metric':<16} {'sockbench':>12} {'peer':>9} {'peer value':>12} {'ratio':>7}")
+for o in out:
+    print(f"{o['case']:<14} {o['metric']:<16} {o['sockbench_median']:>12} {o['peer']:>9} {o['peer_median']:>12} {o['ratio']:>7}")
+EOF
+echo "written: $OUT/table.csv, $OUT/compare.csv" >&2
