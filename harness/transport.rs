@@ -224,47 +224,20 @@ impl ServerData {
         };
         if spec.protocol.is_datagram() {
             for conn in &plan {
-                let (addr, endpoint) = if spec.protocol.is_unix() {
-                    let path = unix_path(token, "s", conn.id);
-                    let _ = std::fs::remove_file(&path);
-                    let addr = SockAddr::unix(&path).map_err(|e| e.to_string())?;
-                    data._paths.push(PathGuard(path.clone()));
-                    (
-                        addr,
-                        DataEndpoint::Path(path.to_string_lossy().into_owned()),
-                    )
-                } else {
-                    (SocketAddr::new(local_ip, 0).into(), DataEndpoint::Port(0))
-                };
+                let (addr, path) =
+                    endpoint_addr(spec, local_ip, token, "s", conn.id, &mut data._paths)?;
                 let (sock, w) = open(&addr)?;
-                let endpoint = match endpoint {
-                    DataEndpoint::Port(_) => DataEndpoint::Port(local_port(&sock)?),
-                    other => other,
-                };
+                let endpoint = endpoint_of(&sock, path)?;
                 data.warnings.extend(w);
                 data.dgram.push((sock, domain));
                 endpoints.push(endpoint);
             }
         } else {
-            let (addr, endpoint) = if spec.protocol.is_unix() {
-                let path = unix_path(token, "listen", 0);
-                let _ = std::fs::remove_file(&path);
-                let addr = SockAddr::unix(&path).map_err(|e| e.to_string())?;
-                data._paths.push(PathGuard(path.clone()));
-                (
-                    addr,
-                    DataEndpoint::Path(path.to_string_lossy().into_owned()),
-                )
-            } else {
-                (SocketAddr::new(local_ip, 0).into(), DataEndpoint::Port(0))
-            };
+            let (addr, path) = endpoint_addr(spec, local_ip, token, "listen", 0, &mut data._paths)?;
             let (sock, w) = open(&addr)?;
             sock.listen(plan.len() as i32 + 16)
                 .map_err(|e| format!("listen: {e}"))?;
-            let endpoint = match endpoint {
-                DataEndpoint::Port(_) => DataEndpoint::Port(local_port(&sock)?),
-                other => other,
-            };
+            let endpoint = endpoint_of(&sock, path)?;
             data.warnings.extend(w);
             data.listener = Some((sock, domain));
             endpoints = vec![endpoint; plan.len()];
@@ -355,6 +328,34 @@ impl ServerData {
             }
         }
         Ok(conns)
+    }
+}
+
+/// Where a receiver's data socket binds: a fresh Unix path (removed when the test ends) or
+/// the control connection's address with any port. Returns the address and the path.
+fn endpoint_addr(
+    spec: &TestSpec,
+    local_ip: IpAddr,
+    token: u64,
+    tag: &str,
+    id: u32,
+    paths: &mut Vec<PathGuard>,
+) -> Result<(SockAddr, Option<PathBuf>), String> {
+    if !spec.protocol.is_unix() {
+        return Ok((SocketAddr::new(local_ip, 0).into(), None));
+    }
+    let path = unix_path(token, tag, id);
+    let _ = std::fs::remove_file(&path);
+    let addr = SockAddr::unix(&path).map_err(|e| e.to_string())?;
+    paths.push(PathGuard(path.clone()));
+    Ok((addr, Some(path)))
+}
+
+/// What to tell the sender about a bound data socket: its path, or the port it got.
+fn endpoint_of(sock: &Socket, path: Option<PathBuf>) -> Result<DataEndpoint, String> {
+    match path {
+        Some(p) => Ok(DataEndpoint::Path(p.to_string_lossy().into_owned())),
+        None => Ok(DataEndpoint::Port(local_port(sock)?)),
     }
 }
 

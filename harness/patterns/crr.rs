@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-use super::{read_full, window_ns, write_full, Pattern, RoleCtx, POLL};
+use super::{finish_report, read_full, write_full, Pattern, RoleCtx, POLL};
 use crate::config::Side;
 use crate::measure::{latency_histogram, EncodedHistogram, IntervalCounter, RoleReport};
 use crate::patterns::rr::RTT;
@@ -101,12 +101,7 @@ impl Pattern for Crr {
                 last = Some(done);
             }
         };
-        rep.window_ns = window_ns(ctx, last);
-        rep.end_ns = last
-            .map(|l| l.saturating_duration_since(ctx.t0).as_nanos() as u64)
-            .unwrap_or(0);
-        rep.interval_bytes = intervals.bytes;
-        rep.interval_messages = intervals.messages;
+        finish_report(rep, ctx, last, Some(intervals));
         rep.histograms = vec![EncodedHistogram::encode(RTT, &hist)];
         result
     }
@@ -147,7 +142,7 @@ impl Pattern for Crr {
                 }
             }
         };
-        rep.window_ns = window_ns(ctx, last);
+        finish_report(rep, ctx, last, None);
         result
     }
 }

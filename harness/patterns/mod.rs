@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use socket2::Socket;
 
 use crate::config::{ConnKind, Side, TestSpec};
-use crate::measure::{thread_cpu_ns, RoleReport, SideReport};
+use crate::measure::{thread_cpu_ns, IntervalCounter, RoleReport, SideReport};
 use crate::sockopt;
 use crate::transport::{dgram, is_timeout, DataConn};
 
@@ -313,8 +313,26 @@ pub(crate) fn wait_fd(sock: &Socket, write: bool, timeout: Duration) {
     }
 }
 
+/// Closes a role's report: the measured window, the time of the last receive, and the
+/// per-interval samples when the role kept them.
+pub(crate) fn finish_report(
+    rep: &mut RoleReport,
+    ctx: &RoleCtx,
+    last: Option<Instant>,
+    intervals: Option<IntervalCounter>,
+) {
+    rep.window_ns = window_ns(ctx, last);
+    rep.end_ns = last
+        .map(|l| l.saturating_duration_since(ctx.t0).as_nanos() as u64)
+        .unwrap_or(0);
+    if let Some(iv) = intervals {
+        rep.interval_bytes = iv.bytes;
+        rep.interval_messages = iv.messages;
+    }
+}
+
 /// Window from the warm-up mark to the last receive, in nanoseconds.
-pub(crate) fn window_ns(ctx: &RoleCtx, last: Option<Instant>) -> u64 {
+fn window_ns(ctx: &RoleCtx, last: Option<Instant>) -> u64 {
     last.map(|l| l.saturating_duration_since(ctx.warmup_mark()).as_nanos() as u64)
         .unwrap_or(0)
 }

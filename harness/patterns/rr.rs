@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::wait_fd;
 use super::{
-    answer_hello, finish_stream, read_full, send_end_markers, window_ns, write_full, Pattern,
+    answer_hello, finish_report, finish_stream, read_full, send_end_markers, write_full, Pattern,
     RoleCtx, DGRAM_IDLE, POLL,
 };
 use crate::config::Pattern as TestPattern;
@@ -67,12 +67,7 @@ impl Pattern for Rr {
                 let _ = sock.set_nonblocking(false);
                 r.and_then(|_| finish_stream(sock, ctx))
             };
-            rep.window_ns = window_ns(ctx, last);
-            rep.end_ns = last
-                .map(|l| l.saturating_duration_since(ctx.t0).as_nanos() as u64)
-                .unwrap_or(0);
-            rep.interval_bytes = intervals.bytes;
-            rep.interval_messages = intervals.messages;
+            finish_report(rep, ctx, last, Some(intervals));
             rep.histograms = vec![
                 EncodedHistogram::encode(RTT, &hist),
                 EncodedHistogram::encode(RTT_UNCORRECTED, &uncorrected),
@@ -135,12 +130,7 @@ impl Pattern for Rr {
             }
             r.and_then(|_| finish_stream(sock, ctx))
         };
-        rep.window_ns = window_ns(ctx, last);
-        rep.end_ns = last
-            .map(|l| l.saturating_duration_since(ctx.t0).as_nanos() as u64)
-            .unwrap_or(0);
-        rep.interval_bytes = intervals.bytes;
-        rep.interval_messages = intervals.messages;
+        finish_report(rep, ctx, last, Some(intervals));
         rep.histograms = vec![EncodedHistogram::encode(RTT, &hist)];
         result
     }
@@ -184,10 +174,7 @@ impl Pattern for Rr {
                 rep.messages_sent += 1;
             }
         };
-        rep.window_ns = window_ns(ctx, last);
-        rep.end_ns = last
-            .map(|l| l.saturating_duration_since(ctx.t0).as_nanos() as u64)
-            .unwrap_or(0);
+        finish_report(rep, ctx, last, None);
         result
     }
 }

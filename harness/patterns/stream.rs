@@ -7,8 +7,8 @@ use std::io::{self, Read};
 use std::time::Instant;
 
 use super::{
-    answer_hello, finish_stream, send_end_markers, window_ns, write_full, Pacer, Pattern, RoleCtx,
-    DGRAM_IDLE, POLL,
+    answer_hello, finish_report, finish_stream, send_end_markers, write_full, Pacer, Pattern,
+    RoleCtx, DGRAM_IDLE, POLL,
 };
 use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
 use crate::sockopt;
@@ -126,12 +126,7 @@ impl Pattern for Stream {
             }
             .inspect(|_| rep.messages_received = rep.bytes_received / spec.msg_size as u64)
         };
-        rep.window_ns = window_ns(ctx, last);
-        rep.end_ns = last
-            .map(|l| l.saturating_duration_since(ctx.t0).as_nanos() as u64)
-            .unwrap_or(0);
-        rep.interval_bytes = intervals.bytes;
-        rep.interval_messages = intervals.messages;
+        finish_report(rep, ctx, last, Some(intervals));
         result
     }
 }
