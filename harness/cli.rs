@@ -192,6 +192,9 @@ pub struct KnobArgs {
     /// Request and response size of the probe [default: 64]
     #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub probe_size: Option<String>,
+    /// Datagrams per sendmmsg/recvmmsg call on udp/unix-dgram streams [default: 1 = send/recv]
+    #[arg(long, value_name = "N")]
+    pub batch: Option<String>,
     /// Repetitions of each case [default: 1]
     #[arg(long)]
     pub repeat: Option<String>,
@@ -222,6 +225,7 @@ impl KnobArgs {
             ("rr_timeout", &self.rr_timeout),
             ("probe", &self.probe),
             ("probe_size", &self.probe_size),
+            ("batch", &self.batch),
         ];
         for (k, v) in text {
             if let Some(v) = v {

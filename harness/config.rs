@@ -246,6 +246,8 @@ pub struct TestSpec {
     pub probe: bool,
     /// Request and response size of the probe.
     pub probe_size: u32,
+    /// Datagrams per sendmmsg/recvmmsg call on datagram streams; 1 = send/recv.
+    pub batch: u32,
     /// How long an rr requester waits for a datagram response before counting it lost.
     pub rr_timeout: Duration,
     /// Knobs for the data sockets of the sender process (`run`).
@@ -277,6 +279,7 @@ impl Default for TestSpec {
             rate: None,
             probe: false,
             probe_size: 64,
+            batch: 1,
             rr_timeout: Duration::from_millis(200),
             sender: SocketKnobs::default(),
             receiver: SocketKnobs::default(),
@@ -317,6 +320,14 @@ impl TestSpec {
         if self.rate.is_some() && self.pattern == Pattern::Crr {
             return Err(ConfigError::new(
                 "--rate applies to stream (bits/s) and rr (transactions/s), not crr",
+            ));
+        }
+        if self.batch == 0 || self.batch > 1024 {
+            return Err(ConfigError::new("--batch must be from 1 to 1024"));
+        }
+        if self.batch > 1 && !(self.protocol.is_datagram() && self.pattern == Pattern::Stream) {
+            return Err(ConfigError::new(
+                "--batch (sendmmsg/recvmmsg) applies to the stream pattern over udp and unix-dgram",
             ));
         }
         if self.pattern == Pattern::Crr {
@@ -578,6 +589,7 @@ pub const KNOB_KEYS: &[&str] = &[
     "rr_timeout",
     "probe",
     "probe_size",
+    "batch",
 ];
 
 fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {
@@ -666,6 +678,7 @@ impl SpecBuilder {
                 }
             }
             "probe_size" => s.probe_size = parse_size_u32(key, value)?,
+            "batch" => s.batch = parse_u32(key, value)?,
             "rate" => {
                 s.rate = Some(
                     crate::units::parse_rate(value)

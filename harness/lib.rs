@@ -6,6 +6,7 @@
 //! ([`patterns`]), and the sender writes both sides' measurements ([`output`]).
 
 pub mod auth;
+pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod control;

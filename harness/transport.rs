@@ -255,9 +255,7 @@ impl ServerData {
         let plan = spec.conn_plan();
         let mut slots: Vec<Option<DataConn>> = (0..plan.len()).map(|_| None).collect();
         if let Some((listener, domain)) = &self.listener {
-            listener
-                .set_read_timeout(Some(Duration::from_millis(100)))
-                .map_err(|e| e.to_string())?;
+            listener.set_nonblocking(true).map_err(|e| e.to_string())?;
             let mut attached = 0;
             while attached < plan.len() {
                 if Instant::now() >= deadline {
@@ -266,9 +264,9 @@ impl ServerData {
                         plan.len()
                     ));
                 }
-                let (sock, _) = match listener.accept() {
-                    Ok(c) => c,
-                    Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
+                let sock = match accept_within(listener, Duration::from_millis(100)) {
+                    Ok(Some(s)) => s,
+                    Ok(None) => continue,
                     Err(e) => return Err(format!("accepting a data connection: {e}")),
                 };
                 let Some(id) = read_stream_header(&sock, token) else {
@@ -365,6 +363,22 @@ fn local_port(sock: &Socket) -> Result<u16, String> {
         .and_then(|a| a.as_socket())
         .map(|a| a.port())
         .ok_or_else(|| "data socket has no port".to_string())
+}
+
+/// Accepts one connection, waiting at most `wait`. The listener is non-blocking and the
+/// wait is a poll, because SO_RCVTIMEO does not bound accept on every protocol: an MPTCP
+/// listener accepts on its first subflow, which never sees the timeout.
+pub fn accept_within(listener: &Socket, wait: Duration) -> io::Result<Option<Socket>> {
+    crate::patterns::wait_fd(listener, false, wait);
+    match listener.accept() {
+        Ok((s, _)) => {
+            // An accepted socket inherits O_NONBLOCK on some paths: the roles want timeouts.
+            s.set_nonblocking(false)?;
+            Ok(Some(s))
+        }
+        Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The header that opens every stream data connection: magic, connection id, token.

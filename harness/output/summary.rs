@@ -100,6 +100,8 @@ pub struct SummaryRow {
     pub probe: bool,
     /// The knob values that make this case (from the matrix or a [[case]] table).
     pub case_label: String,
+    /// Datagrams per sendmmsg/recvmmsg call (1: plain send/recv).
+    pub batch: u32,
 }
 
 impl SummaryRow {
@@ -196,6 +198,7 @@ impl SummaryRow {
             rtt_uncorrected_max_ns: unc.map(|p| p.max),
             probe: spec.probe,
             case_label: run.label.clone(),
+            batch: spec.batch,
         }
     }
 }

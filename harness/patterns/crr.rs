@@ -112,9 +112,7 @@ impl Pattern for Crr {
             .as_ref()
             .ok_or("crr needs the test's listener")?;
         let _ = conn.sock.shutdown(std::net::Shutdown::Both);
-        listener
-            .set_read_timeout(Some(POLL))
-            .map_err(|e| e.to_string())?;
+        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
         let (req_size, resp_size) = ctx.spec.rr_sizes();
         let mut req = vec![0u8; req_size as usize];
         let resp = vec![0x52u8; resp_size as usize];
@@ -124,9 +122,9 @@ impl Pattern for Crr {
             if ctx.stopped() {
                 break Ok(());
             }
-            let sock = match listener.accept() {
-                Ok((s, _)) => s,
-                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
+            let sock = match transport::accept_within(listener, POLL) {
+                Ok(Some(s)) => s,
+                Ok(None) => {
                     if let Err(e) = ctx.check("accept") {
                         break Err(e);
                     }

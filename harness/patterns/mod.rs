@@ -145,42 +145,57 @@ pub fn run_role(conn: DataConn, side: Side, ctx: RoleCtx) -> RoleReport {
 
 /// The role threads of one side of a test.
 pub struct RunningRoles {
-    handles: Vec<std::thread::JoinHandle<(RoleReport, Instant)>>,
+    reports: std::sync::mpsc::Receiver<(RoleReport, Instant)>,
+    conns: Vec<u32>,
     t0: Instant,
+    /// Past this, a role still running is reported, not waited for: a bug that wedges one
+    /// role must not wedge the daemon.
+    deadline: Instant,
 }
 
 /// Starts one thread per connection, each playing this side's role on it.
 pub fn spawn_roles(conns: Vec<DataConn>, side: Side, ctx: &RoleCtx) -> RunningRoles {
-    let handles = conns
-        .into_iter()
-        .map(|conn| {
-            let ctx = ctx.clone();
-            std::thread::spawn(move || {
-                let rep = run_role(conn, side, ctx);
-                (rep, Instant::now())
-            })
-        })
-        .collect();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let ids = conns.iter().map(|c| c.plan.id).collect();
+    for conn in conns {
+        let (ctx, tx) = (ctx.clone(), tx.clone());
+        std::thread::spawn(move || {
+            let rep = run_role(conn, side, ctx);
+            let _ = tx.send((rep, Instant::now()));
+        });
+    }
     RunningRoles {
-        handles,
+        reports: rx,
+        conns: ids,
         t0: ctx.t0,
+        deadline: ctx.hard_deadline() + STALL,
     }
 }
 
 impl RunningRoles {
-    /// Waits for every role (each bounded by its hard deadline) and gathers the reports.
+    /// Gathers every role's report (each role is bounded by its hard deadline; one that
+    /// is not by then is named as stuck).
     pub fn join(self) -> SideReport {
         let mut report = SideReport::default();
         let mut last_end = self.t0;
-        for h in self.handles {
-            match h.join() {
+        while report.roles.len() < self.conns.len() {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            match self.reports.recv_timeout(left) {
                 Ok((rep, end)) => {
                     last_end = last_end.max(end);
                     report.roles.push(rep);
                 }
-                Err(_) => report.warnings.push("a traffic role panicked".to_string()),
+                Err(_) => break,
             }
         }
+        for id in &self.conns {
+            if !report.roles.iter().any(|r| r.conn == *id) {
+                report.warnings.push(format!(
+                    "connection {id}: its role panicked or did not finish by the deadline"
+                ));
+            }
+        }
+        report.roles.sort_by_key(|r| r.conn);
         report.wall_ns = last_end.duration_since(self.t0).as_nanos() as u64;
         report
     }

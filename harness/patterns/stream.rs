@@ -10,6 +10,7 @@ use super::{
     answer_hello, finish_report, finish_stream, send_end_markers, write_full, Pacer, Pattern,
     RoleCtx, DGRAM_IDLE, POLL,
 };
+use crate::batch::DgramBatch;
 use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
 use crate::sockopt;
 use crate::transport::{as_uninit, dgram, is_timeout, DataConn};
@@ -28,28 +29,11 @@ impl Pattern for Stream {
         let end = ctx.send_end();
         let pacer = ctx.spec.rate.map(|r| Pacer::new(ctx.t0, r));
         if ctx.spec.protocol.is_datagram() {
-            let mut seq = 0u64;
-            loop {
-                let now = Instant::now();
-                if now >= end || ctx.aborted() {
-                    break;
-                }
-                if let Some(p) = &pacer {
-                    p.wait(now, rep.bytes_sent);
-                }
-                dgram::put_header(&mut buf, seq, dgram::DATA, conn.plan.id);
-                match sock.send(&buf) {
-                    Ok(_) => {
-                        seq += 1;
-                        rep.messages_sent += 1;
-                        rep.bytes_sent += size as u64;
-                    }
-                    // A full send queue: the datagram was not sent; try again.
-                    Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => {}
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(format!("send: {e}")),
-                }
-            }
+            let seq = if ctx.spec.batch > 1 {
+                send_batched(conn, ctx, rep, pacer.as_ref())?
+            } else {
+                send_plain(conn, ctx, rep, &mut buf, pacer.as_ref())?
+            };
             send_end_markers(sock, conn.plan.id, seq);
             return Ok(());
         }
@@ -131,6 +115,109 @@ impl Pattern for Stream {
     }
 }
 
+/// One datagram after another with send(2): the plain path the batched one is checked
+/// against. Returns the number sent.
+fn send_plain(
+    conn: &DataConn,
+    ctx: &RoleCtx,
+    rep: &mut RoleReport,
+    buf: &mut [u8],
+    pacer: Option<&Pacer>,
+) -> Result<u64, String> {
+    let (sock, end, size) = (&conn.sock, ctx.send_end(), buf.len() as u64);
+    let mut seq = 0u64;
+    loop {
+        let now = Instant::now();
+        if now >= end || ctx.aborted() {
+            return Ok(seq);
+        }
+        if let Some(p) = pacer {
+            p.wait(now, rep.bytes_sent);
+        }
+        dgram::put_header(buf, seq, dgram::DATA, conn.plan.id);
+        match sock.send(buf) {
+            Ok(_) => {
+                seq += 1;
+                rep.messages_sent += 1;
+                rep.bytes_sent += size;
+            }
+            // A full send queue: the datagram was not sent; try again.
+            Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("send: {e}")),
+        }
+    }
+}
+
+/// Up to `batch` datagrams per sendmmsg(2), each with its own sequence number.
+fn send_batched(
+    conn: &DataConn,
+    ctx: &RoleCtx,
+    rep: &mut RoleReport,
+    pacer: Option<&Pacer>,
+) -> Result<u64, String> {
+    let (sock, end, size) = (&conn.sock, ctx.send_end(), ctx.spec.msg_size as usize);
+    let mut batch = DgramBatch::new(ctx.spec.batch as usize, size, 0x5a);
+    let mut seq = 0u64;
+    loop {
+        let now = Instant::now();
+        if now >= end || ctx.aborted() {
+            return Ok(seq);
+        }
+        if let Some(p) = pacer {
+            p.wait(now, rep.bytes_sent);
+        }
+        for i in 0..batch.len() {
+            dgram::put_header(batch.buf_mut(i), seq + i as u64, dgram::DATA, conn.plan.id);
+        }
+        match batch.send(sock, batch.len()) {
+            Ok(k) => {
+                seq += k as u64;
+                rep.messages_sent += k as u64;
+                rep.bytes_sent += (k * size) as u64;
+            }
+            Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("sendmmsg: {e}")),
+        }
+    }
+}
+
+/// What the receiving loop does with one datagram.
+struct DgramSink<'a> {
+    conn: &'a DataConn,
+    warm: Instant,
+    seqs: &'a mut SeqTracker,
+    intervals: &'a mut IntervalCounter,
+    last: &'a mut Option<Instant>,
+}
+
+impl DgramSink<'_> {
+    /// Accounts one datagram that arrived at `now`. Returns true at the END marker.
+    #[inline]
+    fn take(&mut self, rep: &mut RoleReport, data: &[u8], now: Instant) -> bool {
+        let id = self.conn.plan.id;
+        match dgram::header(data) {
+            Some((seq, dgram::DATA, c)) if c == id && self.seqs.record(seq) => {
+                let n = data.len() as u64;
+                rep.bytes_received += n;
+                self.intervals.record(now, n, 1);
+                if now >= self.warm {
+                    rep.measured_bytes += n;
+                }
+                *self.last = Some(now);
+                false
+            }
+            Some((_, dgram::END, c)) if c == id => true,
+            Some((seq, dgram::HELLO, c)) if c == id => {
+                answer_hello(&self.conn.sock, seq, c);
+                false
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Receives DATA datagrams until the END marker, silence after the nominal end, or the
 /// hard deadline.
 fn recv_datagrams(
@@ -143,29 +230,42 @@ fn recv_datagrams(
     last: &mut Option<Instant>,
 ) -> Result<(), String> {
     let sock = &conn.sock;
-    let warm = ctx.warmup_mark();
     let nominal_end = ctx.send_end();
     let mut last_heard = Instant::now();
+    let mut sink = DgramSink {
+        conn,
+        warm: ctx.warmup_mark(),
+        seqs,
+        intervals,
+        last,
+    };
+    let mut batch =
+        (ctx.spec.batch > 1).then(|| DgramBatch::new(ctx.spec.batch as usize, buf.len(), 0));
     loop {
-        match sock.recv(as_uninit(buf)) {
+        // The batched path takes every queued datagram in one call; the plain one, one.
+        let got = match &mut batch {
+            Some(b) => b.recv(sock),
+            None => sock.recv(as_uninit(buf)),
+        };
+        match got {
             Ok(n) => {
                 let now = Instant::now();
                 last_heard = now;
                 if ctx.aborted() {
                     return Err("receive: the test was aborted".to_string());
                 }
-                match dgram::header(&buf[..n]) {
-                    Some((seq, dgram::DATA, c)) if c == conn.plan.id && seqs.record(seq) => {
-                        rep.bytes_received += n as u64;
-                        intervals.record(now, n as u64, 1);
-                        if now >= warm {
-                            rep.measured_bytes += n as u64;
+                // Every datagram of a batch is accounted, even after an END marker.
+                let mut end = false;
+                match &batch {
+                    Some(b) => {
+                        for i in 0..n {
+                            end |= sink.take(rep, b.received(i), now);
                         }
-                        *last = Some(now);
                     }
-                    Some((_, dgram::END, c)) if c == conn.plan.id => return Ok(()),
-                    Some((seq, dgram::HELLO, c)) if c == conn.plan.id => answer_hello(sock, seq, c),
-                    _ => {}
+                    None => end = sink.take(rep, &buf[..n], now),
+                }
+                if end {
+                    return Ok(());
                 }
             }
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
