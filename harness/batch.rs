@@ -104,6 +104,69 @@ impl DgramBatch {
     }
 }
 
+/// Receives with UDP_GRO on: one `recvmsg` may return many datagrams coalesced by the
+/// kernel, all `segment` bytes long but the last; the segment size comes in a control
+/// message.
+pub struct GroBuf {
+    buf: Vec<u8>,
+    control: Vec<u8>,
+    len: usize,
+    segment: usize,
+}
+
+impl Default for GroBuf {
+    fn default() -> Self {
+        GroBuf {
+            buf: vec![0; 65536 + 4096],
+            control: vec![0; 128],
+            len: 0,
+            segment: 0,
+        }
+    }
+}
+
+impl GroBuf {
+    /// Receives once (waiting up to the socket's timeout). Returns the bytes received.
+    pub fn recv(&mut self, sock: &Socket) -> io::Result<usize> {
+        let mut iov = libc::iovec {
+            iov_base: self.buf.as_mut_ptr().cast(),
+            iov_len: self.buf.len(),
+        };
+        // SAFETY: msghdr is plain old data; the pointers set below outlive the call.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = self.control.as_mut_ptr().cast();
+        msg.msg_controllen = self.control.len() as _;
+        // SAFETY: a valid fd and a msghdr pointing into our buffers.
+        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        self.len = n as usize;
+        self.segment = self.len;
+        // SAFETY: walking the control messages the kernel wrote within msg_controllen.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_UDP && (*cmsg).cmsg_type == libc::UDP_GRO {
+                    let seg = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::c_int);
+                    if seg > 0 {
+                        self.segment = seg as usize;
+                    }
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+        }
+        Ok(self.len)
+    }
+
+    /// The datagrams of the last receive, one by one.
+    pub fn datagrams(&self) -> impl Iterator<Item = &[u8]> {
+        self.buf[..self.len].chunks(self.segment.max(1))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

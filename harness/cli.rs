@@ -195,6 +195,12 @@ pub struct KnobArgs {
     /// Datagrams per sendmmsg/recvmmsg call on udp/unix-dgram streams [default: 1 = send/recv]
     #[arg(long, value_name = "N")]
     pub batch: Option<String>,
+    /// UDP GSO (UDP_SEGMENT): up to 64 datagrams per send, split by the kernel
+    #[arg(long)]
+    pub gso: bool,
+    /// UDP GRO (UDP_GRO): coalesced datagrams per receive, split again by sockbench
+    #[arg(long)]
+    pub gro: bool,
     /// Repetitions of each case [default: 1]
     #[arg(long)]
     pub repeat: Option<String>,
@@ -236,6 +242,8 @@ impl KnobArgs {
             ("nodelay", self.nodelay),
             ("quickack", self.quickack),
             ("cork", self.cork),
+            ("gso", self.gso),
+            ("gro", self.gro),
         ] {
             if on {
                 out.push((k, "true".to_string()));

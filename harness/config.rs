@@ -130,6 +130,10 @@ pub struct SocketKnobs {
     pub cork: bool,
     /// SO_BUSY_POLL in microseconds.
     pub busy_poll_us: Option<u32>,
+    /// UDP_SEGMENT (UDP GSO): the segment size the kernel splits each send into.
+    pub udp_gso: Option<u32>,
+    /// UDP_GRO: coalesced datagrams arrive in one receive.
+    pub udp_gro: bool,
 }
 
 impl SocketKnobs {
@@ -149,6 +153,11 @@ impl SocketKnobs {
                     "--{name} applies to tcp and mptcp only, not {proto}"
                 )));
             }
+        }
+        if (self.udp_gso.is_some() || self.udp_gro) && proto != Protocol::Udp {
+            return Err(ConfigError(format!(
+                "--gso and --gro apply to udp only, not {proto}"
+            )));
         }
         if proto.is_unix() && (self.tos.is_some() || self.busy_poll_us.is_some()) {
             return Err(ConfigError(format!(
@@ -324,6 +333,17 @@ impl TestSpec {
         }
         if self.batch == 0 || self.batch > 1024 {
             return Err(ConfigError::new("--batch must be from 1 to 1024"));
+        }
+        if self.sender.udp_gso.is_some() && self.batch > 1 {
+            return Err(ConfigError::new(
+                "--gso and --batch are two ways to send many datagrams per call: choose one",
+            ));
+        }
+        if (self.sender.udp_gso.is_some() || self.sender.udp_gro) && self.pattern != Pattern::Stream
+        {
+            return Err(ConfigError::new(
+                "--gso and --gro apply to the stream pattern",
+            ));
         }
         if self.batch > 1 && !(self.protocol.is_datagram() && self.pattern == Pattern::Stream) {
             return Err(ConfigError::new(
@@ -590,6 +610,8 @@ pub const KNOB_KEYS: &[&str] = &[
     "probe",
     "probe_size",
     "batch",
+    "gso",
+    "gro",
 ];
 
 fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {
@@ -620,6 +642,8 @@ fn parse_dur(key: &str, v: &str) -> Result<Duration, ConfigError> {
 #[derive(Debug, Clone, Default)]
 pub struct SpecBuilder {
     spec: TestSpec,
+    /// UDP GSO asked for: its segment size is the message size, known at build.
+    gso: [bool; 2],
     msg_size: Option<u32>,
     response_size: Option<u32>,
 }
@@ -638,6 +662,8 @@ impl SpecBuilder {
             None => (&[Side::Sender, Side::Receiver], key),
         };
         let per_side = [
+            "gso",
+            "gro",
             "sndbuf",
             "rcvbuf",
             "mss",
@@ -685,6 +711,12 @@ impl SpecBuilder {
                         .map_err(|e| ConfigError(format!("{key}: {e}")))?,
                 )
             }
+            "gso" => {
+                let on = parse_bool(key, value)?;
+                for side in sides {
+                    self.gso[*side as usize] = on;
+                }
+            }
             _ => {
                 for side in sides {
                     let k = match side {
@@ -711,6 +743,12 @@ impl SpecBuilder {
                     (Pattern::Stream, false) => 128 * 1024,
                 });
         spec.response_size = self.response_size.unwrap_or(spec.msg_size);
+        for (i, k) in [&mut spec.sender, &mut spec.receiver]
+            .into_iter()
+            .enumerate()
+        {
+            k.udp_gso = self.gso[i].then_some(spec.msg_size);
+        }
         spec.validate()?;
         Ok(spec)
     }
@@ -752,6 +790,7 @@ fn set_socket_knob(
         "quickack" => k.quickack = parse_bool(key, value)?,
         "notsent_lowat" => k.notsent_lowat = Some(parse_size_u32(key, value)?),
         "cork" => k.cork = parse_bool(key, value)?,
+        "gro" => k.udp_gro = parse_bool(key, value)?,
         "busy_poll" => {
             let d = parse_dur(key, value)?;
             k.busy_poll_us = Some(

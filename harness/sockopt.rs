@@ -56,6 +56,8 @@ pub struct EffectiveKnobs {
     pub notsent_lowat: Option<u32>,
     pub cork: Option<bool>,
     pub busy_poll_us: Option<u32>,
+    pub udp_gso: Option<u32>,
+    pub udp_gro: Option<bool>,
 }
 
 /// Requested and effective values of one data socket, and any warning about clamping.
@@ -113,6 +115,16 @@ pub fn apply(
             if let Some(v) = knobs.busy_poll_us {
                 sock.set_busy_poll(v)
                     .map_err(|e| refused("SO_BUSY_POLL", v, e))?;
+            }
+        }
+        if proto == Protocol::Udp {
+            if let Some(seg) = knobs.udp_gso {
+                set_int(sock, libc::SOL_UDP, libc::UDP_SEGMENT, seg as libc::c_int)
+                    .map_err(|e| refused("UDP_SEGMENT", seg, e))?;
+            }
+            if knobs.udp_gro {
+                set_int(sock, libc::SOL_UDP, libc::UDP_GRO, 1)
+                    .map_err(|e| refused("UDP_GRO", 1, e))?;
             }
         }
         if proto.is_tcp_like() {
@@ -180,6 +192,14 @@ pub fn read_back(sock: &Socket, proto: Protocol, domain: Domain) -> EffectiveKno
         };
         eff.busy_poll_us = sock.busy_poll().ok();
     }
+    if proto == Protocol::Udp {
+        eff.udp_gso = get_int(sock, libc::SOL_UDP, libc::UDP_SEGMENT)
+            .ok()
+            .map(|v| v as u32);
+        eff.udp_gro = get_int(sock, libc::SOL_UDP, libc::UDP_GRO)
+            .ok()
+            .map(|v| v != 0);
+    }
     if proto.is_tcp_like() {
         eff.maxseg = sock.tcp_mss().ok();
         eff.nodelay = sock.tcp_nodelay().ok();
@@ -193,6 +213,51 @@ pub fn read_back(sock: &Socket, proto: Protocol, domain: Domain) -> EffectiveKno
         eff.cork = sock.tcp_cork().ok();
     }
     eff
+}
+
+/// setsockopt of an int option socket2 has no setter for.
+fn set_int(
+    sock: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: a valid fd and a pointer to one c_int of the stated size.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// getsockopt of an int option socket2 has no getter for.
+fn get_int(sock: &Socket, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: a valid fd and a buffer of one c_int; the kernel updates len.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc == 0 {
+        Ok(value)
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// The kernel's `struct tcp_info` (include/uapi/linux/tcp.h) up to `tcpi_rcv_wnd`. An
@@ -364,7 +429,23 @@ mod tests {
             notsent_lowat: Some(16384),
             cork: true,
             busy_poll_us: Some(50),
+            udp_gso: None,
+            udp_gro: false,
         }
+    }
+
+    #[test]
+    fn udp_gso_and_gro_are_set_and_read_back() {
+        let sock = Socket::new(Domain::IPV4, Type::DGRAM, Some(SockProto::UDP)).unwrap();
+        let k = SocketKnobs {
+            udp_gso: Some(1400),
+            udp_gro: true,
+            ..SocketKnobs::default()
+        };
+        apply(&sock, Protocol::Udp, Domain::IPV4, &k, Phase::BeforeConnect).unwrap();
+        let eff = read_back(&sock, Protocol::Udp, Domain::IPV4);
+        assert_eq!(eff.udp_gso, Some(1400));
+        assert_eq!(eff.udp_gro, Some(true));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 #
 #   tcp_stream      sockbench run --msg-size 128K        vs  iperf3 -l 128K         goodput (bit/s)
 #   udp_64          sockbench run --proto udp -m 64      vs  iperf3 -u -b 0 -l 64   datagrams delivered per second
+#   udp_64_gso      the same with sockbench's --gso --gro (UDP GSO/GRO, loss still counted per datagram)
 #   tcp_pingpong    sockbench run --pattern rr --nodelay vs  sockperf ping-pong --tcp --full-rtt   p50 round trip (us)
 #
 #   scripts/compare.sh [--duration S] [--repeat N] [--host HOST] [--out DIR] [--only CASE,...]
@@ -59,8 +60,9 @@ want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 if have iperf3; then
     want tcp_stream && cases+=(tcp_stream)
     want udp_64 && cases+=(udp_64)
+    want udp_64_gso && cases+=(udp_64_gso)
 else
-    echo "compare.sh: iperf3 is missing (Debian package iperf3: apt-get install -y iperf3); skipping tcp_stream and udp_64" >&2
+    echo "compare.sh: iperf3 is missing (Debian package iperf3: apt-get install -y iperf3); skipping tcp_stream, udp_64 and udp_64_gso" >&2
 fi
 if have sockperf; then
     want tcp_pingpong && cases+=(tcp_pingpong)
@@ -118,8 +120,8 @@ run_case() {
             v=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"])' "$work/ip.json")
             record "$c" iperf3 "$rep" goodput_bps "$v"
             ;;
-        udp_64)
-            f=$(sb --proto udp --msg-size 64)
+        udp_64|udp_64_gso)
+            if [ "$c" = udp_64_gso ]; then f=$(sb --proto udp --msg-size 64 --gso --gro); else f=$(sb --proto udp --msg-size 64); fi
             record "$c" sockbench "$rep" datagrams_per_s "$(col "$f" 'goodput_bps / 8 / 64')"
             iperf3 -c "$target" -p "$IPERF_PORT" -u -b 0 -l 64 -t "$DURATION" -O 1 -J >"$work/ip.json"
             v=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["end"]["sum"]; print((s["packets"]-s["lost_packets"])/s["seconds"])' "$work/ip.json")

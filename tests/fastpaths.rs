@@ -88,3 +88,72 @@ fn batch_is_refused_where_it_does_not_apply() {
         assert!(r.stderr().contains("--batch"), "{}", r.stderr());
     }
 }
+
+/// UDP GSO on send and GRO on receive: every datagram still carries and is checked by its
+/// own sequence number.
+#[test]
+fn gso_and_gro_account_like_the_plain_path() {
+    for flags in [&["--gso"][..], &["--gro"], &["--gso", "--gro"]] {
+        let mut args = vec![
+            "--proto",
+            "udp",
+            "--msg-size",
+            "200",
+            "--rate",
+            "10M",
+            "--rcvbuf",
+            "1M",
+            "--duration",
+            "1s",
+        ];
+        args.extend(flags);
+        let r = run(&args);
+        let row = r.ok_row();
+        assert_eq!(row.int("lost"), 0, "{flags:?}");
+        assert_eq!(row.int("duplicated"), 0, "{flags:?}");
+        assert_eq!(
+            row.int("messages_received"),
+            row.int("messages_sent"),
+            "{flags:?}"
+        );
+        assert_eq!(
+            row.int("bytes_received"),
+            row.int("messages_received") * 200
+        );
+        let iv: u64 = r.intervals().rows.iter().map(|i| i.int("bytes")).sum();
+        assert_eq!(iv, row.int("bytes_received"), "{flags:?}: intervals");
+        if flags.contains(&"--gso") {
+            assert_eq!(
+                row.int("udp_gso_eff"),
+                200,
+                "UDP_SEGMENT as the kernel reports it"
+            );
+        }
+        if flags.contains(&"--gro") {
+            assert_eq!(row.get_str("udp_gro_eff"), "true");
+        }
+    }
+    // Unpaced and overwhelmed: the loss is still exact.
+    let r = run(&[
+        "--proto",
+        "udp",
+        "--msg-size",
+        "64",
+        "--gso",
+        "--gro",
+        "--rcvbuf",
+        "64K",
+    ]);
+    let row = r.ok_row();
+    let (sent, received, lost) = (
+        row.int("messages_sent"),
+        row.int("messages_received"),
+        row.int("lost"),
+    );
+    assert_eq!(lost, sent - received);
+    assert_eq!(row.int("duplicated"), 0);
+    assert_eq!(row.int("bytes_received"), received * 64);
+    for bad in [&["--gso"][..], &["--proto", "udp", "--gso", "--batch", "8"]] {
+        assert_eq!(run(bad).code(), 2, "{bad:?}");
+    }
+}

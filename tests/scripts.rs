@@ -132,7 +132,10 @@ fn compare_produces_a_well_formed_table() {
         ]
     );
     let cases: Vec<&str> = table.rows.iter().map(|r| r.get_str("case")).collect();
-    assert_eq!(cases, ["tcp_stream", "udp_64", "tcp_pingpong"]);
+    assert_eq!(
+        cases,
+        ["tcp_stream", "udp_64", "udp_64_gso", "tcp_pingpong"]
+    );
     for row in &table.rows {
         assert_eq!(row.int("repetitions"), 2);
         let (sb, peer, ratio) = (
@@ -146,8 +149,8 @@ fn compare_produces_a_well_formed_table() {
     let all = read_csv(&out.join("compare.csv"));
     assert_eq!(
         all.rows.len(),
-        3 * 2 * 2,
-        "3 cases x 2 tools x 2 repetitions"
+        4 * 2 * 2,
+        "4 cases x 2 tools x 2 repetitions"
     );
     // Interleaved: each repetition runs both tools of every case before the next.
     let order: Vec<String> = all

@@ -102,6 +102,10 @@ pub struct SummaryRow {
     pub case_label: String,
     /// Datagrams per sendmmsg/recvmmsg call (1: plain send/recv).
     pub batch: u32,
+    /// UDP_SEGMENT on the sending socket as the kernel reported it (GSO segment size).
+    pub udp_gso_eff: Option<u32>,
+    /// UDP_GRO on the receiving socket as the kernel reported it.
+    pub udp_gro_eff: Option<bool>,
 }
 
 impl SummaryRow {
@@ -199,6 +203,8 @@ impl SummaryRow {
             probe: spec.probe,
             case_label: run.label.clone(),
             batch: spec.batch,
+            udp_gso_eff: sending.and_then(|k| k.effective.udp_gso).filter(|s| *s > 0),
+            udp_gro_eff: receiving.and_then(|k| k.effective.udp_gro),
         }
     }
 }

@@ -10,7 +10,7 @@ use super::{
     answer_hello, finish_report, finish_stream, send_end_markers, write_full, Pacer, Pattern,
     RoleCtx, DGRAM_IDLE, POLL,
 };
-use crate::batch::DgramBatch;
+use crate::batch::{DgramBatch, GroBuf};
 use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
 use crate::sockopt;
 use crate::transport::{as_uninit, dgram, is_timeout, DataConn};
@@ -29,7 +29,9 @@ impl Pattern for Stream {
         let end = ctx.send_end();
         let pacer = ctx.spec.rate.map(|r| Pacer::new(ctx.t0, r));
         if ctx.spec.protocol.is_datagram() {
-            let seq = if ctx.spec.batch > 1 {
+            let seq = if conn.knobs.requested.udp_gso.is_some() {
+                send_gso(conn, ctx, rep, pacer.as_ref())?
+            } else if ctx.spec.batch > 1 {
                 send_batched(conn, ctx, rep, pacer.as_ref())?
             } else {
                 send_plain(conn, ctx, rep, &mut buf, pacer.as_ref())?
@@ -183,6 +185,52 @@ fn send_batched(
     }
 }
 
+/// UDP GSO: up to 64 datagrams laid end to end in one send, each with its own sequence
+/// number; the kernel splits them at the UDP_SEGMENT size (the message size).
+fn send_gso(
+    conn: &DataConn,
+    ctx: &RoleCtx,
+    rep: &mut RoleReport,
+    pacer: Option<&Pacer>,
+) -> Result<u64, String> {
+    let (sock, end, size) = (&conn.sock, ctx.send_end(), ctx.spec.msg_size as usize);
+    let per_send = (65507 / size).clamp(1, 64);
+    let mut buf = vec![0x5au8; per_send * size];
+    let mut seq = 0u64;
+    loop {
+        let now = Instant::now();
+        if now >= end || ctx.aborted() {
+            return Ok(seq);
+        }
+        if let Some(p) = pacer {
+            p.wait(now, rep.bytes_sent);
+        }
+        for (i, d) in buf.chunks_mut(size).enumerate() {
+            dgram::put_header(d, seq + i as u64, dgram::DATA, conn.plan.id);
+        }
+        match sock.send(&buf) {
+            Ok(_) => {
+                seq += per_send as u64;
+                rep.messages_sent += per_send as u64;
+                rep.bytes_sent += buf.len() as u64;
+            }
+            Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("send (UDP GSO): {e}")),
+        }
+    }
+}
+
+/// Where the receiving loop's datagrams come from.
+enum Source {
+    /// recv(2), one datagram a call.
+    Plain,
+    /// recvmmsg(2), up to N a call.
+    Batch(DgramBatch),
+    /// UDP_GRO: the kernel's coalesced datagrams, split again here.
+    Gro(Box<GroBuf>),
+}
+
 /// What the receiving loop does with one datagram.
 struct DgramSink<'a> {
     conn: &'a DataConn,
@@ -239,13 +287,18 @@ fn recv_datagrams(
         intervals,
         last,
     };
-    let mut batch =
-        (ctx.spec.batch > 1).then(|| DgramBatch::new(ctx.spec.batch as usize, buf.len(), 0));
+    let mut source = if conn.knobs.requested.udp_gro {
+        Source::Gro(Box::default())
+    } else if ctx.spec.batch > 1 {
+        Source::Batch(DgramBatch::new(ctx.spec.batch as usize, buf.len(), 0))
+    } else {
+        Source::Plain
+    };
     loop {
-        // The batched path takes every queued datagram in one call; the plain one, one.
-        let got = match &mut batch {
-            Some(b) => b.recv(sock),
-            None => sock.recv(as_uninit(buf)),
+        let got = match &mut source {
+            Source::Plain => sock.recv(as_uninit(buf)),
+            Source::Batch(b) => b.recv(sock),
+            Source::Gro(g) => g.recv(sock),
         };
         match got {
             Ok(n) => {
@@ -256,13 +309,18 @@ fn recv_datagrams(
                 }
                 // Every datagram of a batch is accounted, even after an END marker.
                 let mut end = false;
-                match &batch {
-                    Some(b) => {
+                match &source {
+                    Source::Plain => end = sink.take(rep, &buf[..n], now),
+                    Source::Batch(b) => {
                         for i in 0..n {
                             end |= sink.take(rep, b.received(i), now);
                         }
                     }
-                    None => end = sink.take(rep, &buf[..n], now),
+                    Source::Gro(g) => {
+                        for d in g.datagrams() {
+                            end |= sink.take(rep, d, now);
+                        }
+                    }
                 }
                 if end {
                     return Ok(());
