@@ -201,6 +201,9 @@ pub struct KnobArgs {
     /// UDP GRO (UDP_GRO): coalesced datagrams per receive, split again by sockbench
     #[arg(long)]
     pub gro: bool,
+    /// Pin both sides' traffic threads to CPUs, e.g. 1 or 0,1 (per side: --set sender.cpu_affinity=0)
+    #[arg(long, value_name = "CPUS")]
+    pub cpu_affinity: Option<String>,
     /// Repetitions of each case [default: 1]
     #[arg(long)]
     pub repeat: Option<String>,
@@ -232,6 +235,7 @@ impl KnobArgs {
             ("probe", &self.probe),
             ("probe_size", &self.probe_size),
             ("batch", &self.batch),
+            ("cpu_affinity", &self.cpu_affinity),
         ];
         for (k, v) in text {
             if let Some(v) = v {
@@ -304,9 +308,23 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
     }
     let cases = workload.expand().map_err(|e| Failure::Usage(e.0))?;
     // Every protocol and knob set must be one this kernel takes, before any traffic.
+    let allowed = crate::measure::pin_thread(None).unwrap_or_default();
     for case in &cases {
         let spec = &case.spec;
         transport::probe(spec.protocol, &[&spec.sender, &spec.receiver])?;
+        // CPUs to pin to must exist here (and, with a local receiver, for it too).
+        let sides = if args.to.is_none() {
+            vec![&spec.sender, &spec.receiver]
+        } else {
+            vec![&spec.sender]
+        };
+        for cpu in sides.into_iter().filter_map(|k| k.cpus.as_ref()).flatten() {
+            if !allowed.contains(cpu) {
+                return Err(Failure::Usage(format!(
+                    "--cpu-affinity: CPU {cpu} is not available here (this process may run on {allowed:?})"
+                )));
+            }
+        }
     }
     let name = if workload.name.is_empty() {
         format!("{}-{}", cases[0].spec.protocol, cases[0].spec.pattern)

@@ -134,6 +134,9 @@ pub struct SocketKnobs {
     pub udp_gso: Option<u32>,
     /// UDP_GRO: coalesced datagrams arrive in one receive.
     pub udp_gro: bool,
+    /// CPUs this side's traffic threads are pinned to (sched_setaffinity), spread over
+    /// its connections; None = wherever the scheduler puts them.
+    pub cpus: Option<Vec<u32>>,
 }
 
 impl SocketKnobs {
@@ -612,6 +615,7 @@ pub const KNOB_KEYS: &[&str] = &[
     "batch",
     "gso",
     "gro",
+    "cpu_affinity",
 ];
 
 fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {
@@ -662,6 +666,7 @@ impl SpecBuilder {
             None => (&[Side::Sender, Side::Receiver], key),
         };
         let per_side = [
+            "cpu_affinity",
             "gso",
             "gro",
             "sndbuf",
@@ -791,6 +796,18 @@ fn set_socket_knob(
         "notsent_lowat" => k.notsent_lowat = Some(parse_size_u32(key, value)?),
         "cork" => k.cork = parse_bool(key, value)?,
         "gro" => k.udp_gro = parse_bool(key, value)?,
+        "cpu_affinity" => {
+            let cpus: Result<Vec<u32>, _> =
+                value.split(',').map(|c| c.trim().parse::<u32>()).collect();
+            match cpus {
+                Ok(c) if !c.is_empty() && c.iter().all(|&n| n < 1024) => k.cpus = Some(c),
+                _ => {
+                    return Err(ConfigError(format!(
+                        "{key}: '{value}' is not a list of CPU numbers (e.g. 0 or 0,2)"
+                    )))
+                }
+            }
+        }
         "busy_poll" => {
             let d = parse_dur(key, value)?;
             k.busy_poll_us = Some(

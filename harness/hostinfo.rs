@@ -33,6 +33,28 @@ pub fn read_sysctl(path: &str) -> Option<String> {
         .map(|s| s.trim().replace('\t', " "))
 }
 
+/// Raises this process's open-file limit (RLIMIT_NOFILE) to its hard limit: many flows
+/// need many descriptors. Returns the limit now in force.
+pub fn raise_nofile_limit() -> u64 {
+    // SAFETY: rlimit is plain old data; getrlimit/setrlimit read and write one.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return raised.rlim_cur as u64;
+            }
+        }
+        lim.rlim_cur as u64
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HostFacts {
     pub hostname: String,
@@ -42,6 +64,9 @@ pub struct HostFacts {
     pub cpu_model: String,
     pub cores: usize,
     pub sysctls: BTreeMap<String, String>,
+    /// RLIMIT_NOFILE of the sockbench process (raised to its hard limit at start).
+    #[serde(default)]
+    pub open_files_limit: u64,
 }
 
 fn uname() -> (String, String, String, String) {
@@ -90,6 +115,7 @@ impl HostFacts {
                 .map(|n| n.get())
                 .unwrap_or(1),
             sysctls,
+            open_files_limit: raise_nofile_limit(),
         }
     }
 }

@@ -158,6 +158,33 @@ pub fn thread_cpu_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// Pins the calling thread to one CPU (sched_setaffinity), then reports the set the kernel
+/// actually holds (sched_getaffinity).
+pub fn pin_thread(cpu: Option<u32>) -> Result<Vec<u32>, String> {
+    // SAFETY: cpu_set_t is plain old data; the CPU_* helpers stay within it, and the
+    // affinity calls take its size.
+    unsafe {
+        if let Some(cpu) = cpu {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu as usize, &mut set);
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                return Err(format!(
+                    "sched_setaffinity to CPU {cpu}: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+        }
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Ok(Vec::new());
+        }
+        Ok((0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .map(|c| c as u32)
+            .collect())
+    }
+}
+
 /// What one role (one end of one data connection) measured.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RoleReport {
@@ -202,6 +229,8 @@ pub struct RoleReport {
     /// TCP_INFO at the end of the transfer.
     pub tcp_info: Option<TcpInfo>,
     pub cpu_ns: u64,
+    /// The CPUs the role's thread could run on, as sched_getaffinity reported them.
+    pub cpus: Vec<u32>,
     /// Set when the role ended early; the figures above are partial.
     pub error: Option<String>,
 }

@@ -144,6 +144,21 @@ impl CaseRun {
             .and_then(Percentiles::of)
     }
 
+    /// The CPUs one side's traffic threads could run on, over all its connections.
+    pub fn cpus_of(&self, side: crate::config::Side) -> String {
+        let mut cpus: Vec<u32> = self
+            .roles()
+            .filter(|r| r.side == Some(side))
+            .flat_map(|r| r.cpus.iter().copied())
+            .collect();
+        cpus.sort_unstable();
+        cpus.dedup();
+        cpus.iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+
     /// Warnings from both sides (clamped buffers, ...), without repeats.
     pub fn warnings(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();

@@ -431,6 +431,7 @@ mod tests {
             busy_poll_us: Some(50),
             udp_gso: None,
             udp_gro: false,
+            cpus: None,
         }
     }
 

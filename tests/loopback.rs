@@ -432,3 +432,33 @@ fn garbage_on_the_control_port_does_not_stop_the_receiver() {
     let r = run(&["--to", &target, "--duration", "300ms"]);
     r.ok_row();
 }
+
+#[test]
+fn cpu_affinity_is_applied_per_side_and_read_back() {
+    let two = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        >= 2;
+    let (s, r) = if two { ("0", "1") } else { ("0", "0") };
+    let sender = format!("sender.cpu_affinity={s}");
+    let receiver = format!("receiver.cpu_affinity={r}");
+    let run = run(&["--set", &sender, "--set", &receiver, "--flows", "2"]);
+    let row = run.ok_row();
+    assert_eq!(
+        row.get_str("sender_cpus"),
+        s,
+        "as sched_getaffinity reported it"
+    );
+    assert_eq!(row.get_str("receiver_cpus"), r);
+    let bad = run_bad_cpu();
+    assert_eq!(bad.code(), 2);
+    assert!(
+        bad.stderr().contains("not available here"),
+        "{}",
+        bad.stderr()
+    );
+}
+
+fn run_bad_cpu() -> RunResult {
+    run(&["--cpu-affinity", "1000"])
+}

@@ -106,6 +106,10 @@ pub struct SummaryRow {
     pub udp_gso_eff: Option<u32>,
     /// UDP_GRO on the receiving socket as the kernel reported it.
     pub udp_gro_eff: Option<bool>,
+    /// CPUs the sender's and the receiver's traffic threads ran on (sched_getaffinity,
+    /// over all their connections; `;`-separated).
+    pub sender_cpus: String,
+    pub receiver_cpus: String,
 }
 
 impl SummaryRow {
@@ -203,6 +207,8 @@ impl SummaryRow {
             probe: spec.probe,
             case_label: run.label.clone(),
             batch: spec.batch,
+            sender_cpus: run.cpus_of(crate::config::Side::Sender),
+            receiver_cpus: run.cpus_of(crate::config::Side::Receiver),
             udp_gso_eff: sending.and_then(|k| k.effective.udp_gso).filter(|s| *s > 0),
             udp_gro_eff: receiving.and_then(|k| k.effective.udp_gro),
         }

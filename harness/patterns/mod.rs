@@ -114,6 +114,14 @@ pub fn pattern_for(kind: ConnKind) -> &'static dyn Pattern {
 
 /// Runs one role to its end on the calling thread and reports what it measured.
 pub fn run_role(conn: DataConn, side: Side, ctx: RoleCtx) -> RoleReport {
+    // Pinned first, so that everything the role does runs where it was asked to.
+    let pin = ctx
+        .spec
+        .knobs(side)
+        .cpus
+        .as_ref()
+        .map(|c| c[conn.plan.id as usize % c.len()]);
+    let pinned = crate::measure::pin_thread(pin);
     let cpu0 = thread_cpu_ns();
     let mut rep = RoleReport {
         conn: conn.plan.id,
@@ -126,7 +134,16 @@ pub fn run_role(conn: DataConn, side: Side, ctx: RoleCtx) -> RoleReport {
         ..RoleReport::default()
     };
     let pattern = pattern_for(conn.plan.kind);
-    let result = if rep.active {
+    let result = match pinned {
+        Ok(cpus) => {
+            rep.cpus = cpus;
+            Ok(())
+        }
+        Err(e) => Err(e),
+    };
+    let result = if result.is_err() {
+        result
+    } else if rep.active {
         pattern.active(&conn, &ctx, &mut rep)
     } else {
         pattern.passive(&conn, &ctx, &mut rep)
