@@ -125,7 +125,13 @@ impl SeqTracker {
         }
         let (word, bit) = ((seq / 64) as usize, seq % 64);
         if word >= self.seen.len() {
-            let new_len = (word + 1).max(self.seen.len() * 2);
+            // Within the preallocated room, take all of it at once (no allocation);
+            // beyond it, double.
+            let new_len = if word < self.seen.capacity() {
+                self.seen.capacity()
+            } else {
+                (word + 1).max(self.seen.len() * 2)
+            };
             self.seen.resize(new_len, 0);
         }
         if self.seen[word] & (1 << bit) != 0 {

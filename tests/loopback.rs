@@ -270,7 +270,17 @@ fn udp_loss_is_counted_exactly() {
 
 #[test]
 fn paced_stream_honours_the_rate() {
-    let r = run(&["--proto", "udp", "--rate", "40M", "--duration", "2s"]);
+    // A large receive buffer: a receiver starved by parallel tests must not drop.
+    let r = run(&[
+        "--proto",
+        "udp",
+        "--rate",
+        "40M",
+        "--rcvbuf",
+        "4M",
+        "--duration",
+        "2s",
+    ]);
     let row = r.ok_row();
     let goodput = row.num("goodput_bps");
     assert!(

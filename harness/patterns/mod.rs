@@ -34,6 +34,10 @@ const STALL_POLLS: u32 = (STALL.as_millis() / POLL.as_millis()) as u32;
 /// A datagram sender waits this long after its last datagram before the END markers, so
 /// that they do not meet a bottleneck queue still full of data.
 pub const END_PAUSE: Duration = Duration::from_millis(100);
+/// Sequence numbers a datagram receiver has room for before its bitmap must grow (one
+/// bit each: 128 KiB), so that a run of up to a million datagrams records without
+/// allocating.
+pub const SEQ_ROOM: u64 = 1 << 20;
 /// How many END markers a datagram sender sends (they may be lost like any datagram).
 pub const END_MARKERS: u32 = 5;
 

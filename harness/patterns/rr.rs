@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::wait_fd;
 use super::{
     answer_hello, finish_report, finish_stream, read_full, send_end_markers, write_full, Pattern,
-    RoleCtx, DGRAM_IDLE, POLL,
+    RoleCtx, DGRAM_IDLE, POLL, SEQ_ROOM,
 };
 use crate::config::Pattern as TestPattern;
 use crate::measure::{
@@ -199,7 +199,7 @@ fn rr_datagram_active(
         .map_err(|e| e.to_string())?;
     let warm = ctx.warmup_mark();
     let end = ctx.send_end();
-    let mut seqs = SeqTracker::default();
+    let mut seqs = SeqTracker::with_capacity(SEQ_ROOM);
     let mut seq = 0u64;
     let id = conn.plan.id;
     let result = 'outer: loop {
@@ -296,7 +296,7 @@ fn rr_datagram_passive(
     let warm = ctx.warmup_mark();
     let nominal_end = ctx.send_end();
     let id = conn.plan.id;
-    let mut seqs = SeqTracker::default();
+    let mut seqs = SeqTracker::with_capacity(SEQ_ROOM);
     let mut last_heard = Instant::now();
     let result = loop {
         match sock.recv(as_uninit(req)) {
@@ -478,7 +478,7 @@ impl OpenLoop<'_> {
         let outstanding = (timeout.as_secs_f64() / self.period.as_secs_f64()) as usize * 2 + 1024;
         let cap = outstanding.next_power_of_two().min(1 << 22);
         let mut ring: Vec<(u64, Instant, Instant)> = vec![(u64::MAX, ctx.t0, ctx.t0); cap];
-        let mut seqs = SeqTracker::default();
+        let mut seqs = SeqTracker::with_capacity(SEQ_ROOM);
         let end = ctx.send_end();
         let mut next_due = ctx.t0;
         let mut seq = 0u64;

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::{
     answer_hello, finish_report, finish_stream, send_end_markers, write_full, Pacer, Pattern,
-    RoleCtx, DGRAM_IDLE, POLL,
+    RoleCtx, DGRAM_IDLE, POLL, SEQ_ROOM,
 };
 use crate::batch::{DgramBatch, GroBuf};
 use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
@@ -65,7 +65,7 @@ impl Pattern for Stream {
         let mut last: Option<Instant> = None;
         let mut buf = vec![0u8; spec.msg_size as usize];
         let result = if spec.protocol.is_datagram() {
-            let mut seqs = SeqTracker::default();
+            let mut seqs = SeqTracker::with_capacity(SEQ_ROOM);
             let r = recv_datagrams(
                 conn,
                 ctx,

@@ -1,0 +1,57 @@
+//! The measured loops' recording path allocates nothing once set up: a counting global
+//! allocator (this test binary's own) watches it.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use sockbench::measure::{latency_histogram, IntervalCounter, SeqTracker};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn recording_samples_allocates_nothing() {
+    let t0 = Instant::now();
+    let run = Duration::from_secs(10);
+    let mut hist = latency_histogram();
+    let mut intervals = IntervalCounter::new(t0, Duration::from_secs(1), run);
+    let mut seqs = SeqTracker::with_capacity(1_000_000);
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    for i in 0..1_000_000u64 {
+        // Latencies from 1 us to about a second, times across the whole planned run.
+        hist.saturating_record(1_000 + (i * 7919) % 1_000_000_000);
+        intervals.record(t0 + Duration::from_micros(i * 10), 1400, 1);
+        seqs.record(i);
+    }
+    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    assert_eq!(
+        after - before,
+        0,
+        "the recording path allocated {} times",
+        after - before
+    );
+    assert_eq!(hist.len(), 1_000_000);
+    assert_eq!(seqs.unique, 1_000_000);
+}
