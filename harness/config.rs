@@ -274,7 +274,9 @@ pub const DGRAM_HEADER: u32 = 16;
 pub const MAX_UDP_PAYLOAD: u32 = 65507;
 /// The largest application message we allow for byte streams.
 pub const MAX_STREAM_MSG: u32 = 64 << 20;
-pub const MAX_FLOWS: u32 = 1024;
+/// Flows of one test. Beyond `patterns::multi::MULTI_THRESHOLD` connections, stream
+/// roles run on epoll workers, not a thread each.
+pub const MAX_FLOWS: u32 = 16384;
 
 impl Default for TestSpec {
     fn default() -> Self {
@@ -323,6 +325,11 @@ impl TestSpec {
             return Err(ConfigError(format!(
                 "--flows must be from 1 to {MAX_FLOWS}"
             )));
+        }
+        if self.flows > 1024 && (self.pattern != Pattern::Stream || self.protocol.is_datagram()) {
+            return Err(ConfigError::new(
+                "more than 1024 flows run on epoll workers, which drive byte-stream bulk transfers: use --pattern stream over tcp, mptcp or unix-stream",
+            ));
         }
         if self.pattern == Pattern::Rr && self.direction == Direction::Bidir {
             return Err(ConfigError::new(

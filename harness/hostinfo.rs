@@ -33,14 +33,28 @@ pub fn read_sysctl(path: &str) -> Option<String> {
         .map(|s| s.trim().replace('\t', " "))
 }
 
-/// Raises this process's open-file limit (RLIMIT_NOFILE) to its hard limit: many flows
-/// need many descriptors. Returns the limit now in force.
+/// Raises this process's open-file limit (RLIMIT_NOFILE) to its hard limit — and, where
+/// the process may (root), the hard limit to the kernel's `fs.nr_open` up to 2^20: many
+/// flows need many descriptors. Returns the limit now in force.
 pub fn raise_nofile_limit() -> u64 {
     // SAFETY: rlimit is plain old data; getrlimit/setrlimit read and write one.
     unsafe {
         let mut lim: libc::rlimit = std::mem::zeroed();
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
             return 0;
+        }
+        let nr_open: u64 = read_sysctl("fs/nr_open")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let ceiling = nr_open.min(1 << 20) as libc::rlim_t;
+        if ceiling > lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: ceiling,
+                rlim_max: ceiling,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return ceiling as u64;
+            }
         }
         if lim.rlim_cur < lim.rlim_max {
             let raised = libc::rlimit {

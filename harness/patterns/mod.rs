@@ -7,6 +7,7 @@
 //! flag whenever a socket call times out.
 
 pub mod crr;
+pub mod multi;
 pub mod rr;
 pub mod stream;
 
@@ -178,6 +179,27 @@ pub struct RunningRoles {
 pub fn spawn_roles(conns: Vec<DataConn>, side: Side, ctx: &RoleCtx) -> RunningRoles {
     let (tx, rx) = std::sync::mpsc::channel();
     let ids = conns.iter().map(|c| c.plan.id).collect();
+    let (streams, others): (Vec<DataConn>, Vec<DataConn>) = conns
+        .into_iter()
+        .partition(|c| c.plan.kind == ConnKind::Stream);
+    let conns = if multi::eligible(&streams, ctx) {
+        // Many flows: a few epoll workers (one per CPU), connections dealt round robin; a
+        // probe keeps a thread of its own.
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let mut shares: Vec<Vec<DataConn>> = (0..workers).map(|_| Vec::new()).collect();
+        for (i, conn) in streams.into_iter().enumerate() {
+            shares[i % workers].push(conn);
+        }
+        for share in shares.into_iter().filter(|s| !s.is_empty()) {
+            let (ctx, tx) = (ctx.clone(), tx.clone());
+            std::thread::spawn(move || multi::worker(share, side, ctx, tx));
+        }
+        others
+    } else {
+        streams.into_iter().chain(others).collect()
+    };
     for conn in conns {
         let (ctx, tx) = (ctx.clone(), tx.clone());
         std::thread::spawn(move || {
