@@ -204,6 +204,9 @@ pub struct KnobArgs {
     /// Pin both sides' traffic threads to CPUs, e.g. 1 or 0,1 (per side: --set sender.cpu_affinity=0)
     #[arg(long, value_name = "CPUS")]
     pub cpu_affinity: Option<String>,
+    /// MSG_ZEROCOPY on tcp stream sends, completions counted (and copies reported)
+    #[arg(long)]
+    pub zerocopy: bool,
     /// Repetitions of each case [default: 1]
     #[arg(long)]
     pub repeat: Option<String>,
@@ -248,6 +251,7 @@ impl KnobArgs {
             ("cork", self.cork),
             ("gso", self.gso),
             ("gro", self.gro),
+            ("zerocopy", self.zerocopy),
         ] {
             if on {
                 out.push((k, "true".to_string()));

@@ -134,6 +134,8 @@ pub struct SocketKnobs {
     pub udp_gso: Option<u32>,
     /// UDP_GRO: coalesced datagrams arrive in one receive.
     pub udp_gro: bool,
+    /// SO_ZEROCOPY, and MSG_ZEROCOPY on stream sends (tcp).
+    pub zerocopy: bool,
     /// CPUs this side's traffic threads are pinned to (sched_setaffinity), spread over
     /// its connections; None = wherever the scheduler puts them.
     pub cpus: Option<Vec<u32>>,
@@ -156,6 +158,11 @@ impl SocketKnobs {
                     "--{name} applies to tcp and mptcp only, not {proto}"
                 )));
             }
+        }
+        if self.zerocopy && proto != Protocol::Tcp {
+            return Err(ConfigError(format!(
+                "--zerocopy applies to tcp streams only, not {proto}"
+            )));
         }
         if (self.udp_gso.is_some() || self.udp_gro) && proto != Protocol::Udp {
             return Err(ConfigError(format!(
@@ -343,6 +350,9 @@ impl TestSpec {
         }
         if self.batch == 0 || self.batch > 1024 {
             return Err(ConfigError::new("--batch must be from 1 to 1024"));
+        }
+        if (self.sender.zerocopy || self.receiver.zerocopy) && self.pattern != Pattern::Stream {
+            return Err(ConfigError::new("--zerocopy applies to the stream pattern"));
         }
         if self.sender.udp_gso.is_some() && self.batch > 1 {
             return Err(ConfigError::new(
@@ -623,6 +633,7 @@ pub const KNOB_KEYS: &[&str] = &[
     "gso",
     "gro",
     "cpu_affinity",
+    "zerocopy",
 ];
 
 fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {
@@ -673,6 +684,7 @@ impl SpecBuilder {
             None => (&[Side::Sender, Side::Receiver], key),
         };
         let per_side = [
+            "zerocopy",
             "cpu_affinity",
             "gso",
             "gro",
@@ -803,6 +815,7 @@ fn set_socket_knob(
         "notsent_lowat" => k.notsent_lowat = Some(parse_size_u32(key, value)?),
         "cork" => k.cork = parse_bool(key, value)?,
         "gro" => k.udp_gro = parse_bool(key, value)?,
+        "zerocopy" => k.zerocopy = parse_bool(key, value)?,
         "cpu_affinity" => {
             let cpus: Result<Vec<u32>, _> =
                 value.split(',').map(|c| c.trim().parse::<u32>()).collect();

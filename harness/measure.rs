@@ -235,6 +235,10 @@ pub struct RoleReport {
     /// TCP_INFO at the end of the transfer.
     pub tcp_info: Option<TcpInfo>,
     pub cpu_ns: u64,
+    /// MSG_ZEROCOPY sends, their completions, and how many of those the kernel copied.
+    pub zerocopy_sends: u64,
+    pub zerocopy_completed: u64,
+    pub zerocopy_copied: u64,
     /// The CPUs the role's thread could run on, as sched_getaffinity reported them.
     pub cpus: Vec<u32>,
     /// Set when the role ended early; the figures above are partial.

@@ -58,6 +58,7 @@ pub struct EffectiveKnobs {
     pub busy_poll_us: Option<u32>,
     pub udp_gso: Option<u32>,
     pub udp_gro: Option<bool>,
+    pub zerocopy: Option<bool>,
 }
 
 /// Requested and effective values of one data socket, and any warning about clamping.
@@ -127,6 +128,10 @@ pub fn apply(
                     .map_err(|e| refused("UDP_GRO", 1, e))?;
             }
         }
+        if proto == Protocol::Tcp && knobs.zerocopy {
+            set_int(sock, libc::SOL_SOCKET, crate::zerocopy::SO_ZEROCOPY, 1)
+                .map_err(|e| refused("SO_ZEROCOPY", 1, e))?;
+        }
         if proto.is_tcp_like() {
             if let Some(cc) = &knobs.congestion {
                 sock.set_tcp_congestion(cc.as_bytes()).map_err(|e| {
@@ -191,6 +196,11 @@ pub fn read_back(sock: &Socket, proto: Protocol, domain: Domain) -> EffectiveKno
             sock.tos_v4().ok()
         };
         eff.busy_poll_us = sock.busy_poll().ok();
+    }
+    if proto == Protocol::Tcp {
+        eff.zerocopy = get_int(sock, libc::SOL_SOCKET, crate::zerocopy::SO_ZEROCOPY)
+            .ok()
+            .map(|v| v != 0);
     }
     if proto == Protocol::Udp {
         eff.udp_gso = get_int(sock, libc::SOL_UDP, libc::UDP_SEGMENT)
@@ -432,6 +442,7 @@ mod tests {
             udp_gso: None,
             udp_gro: false,
             cpus: None,
+            zerocopy: false,
         }
     }
 

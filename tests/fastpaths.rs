@@ -157,3 +157,38 @@ fn gso_and_gro_account_like_the_plain_path() {
         assert_eq!(run(bad).code(), 2, "{bad:?}");
     }
 }
+
+/// MSG_ZEROCOPY: the bytes account as on the plain path, every send's completion is
+/// collected, and the kernel's copies are reported (on loopback it always copies).
+#[test]
+fn zerocopy_accounts_its_sends_and_reports_copies() {
+    let r = run(&["--zerocopy", "--msg-size", "64K"]);
+    let row = r.ok_row();
+    assert_eq!(row.int("bytes_sent"), row.int("bytes_received"));
+    assert_eq!(
+        row.get_str("zerocopy_eff"),
+        "true",
+        "SO_ZEROCOPY as the kernel reports it"
+    );
+    let (sends, completed, copied) = (
+        row.int("zerocopy_sends"),
+        row.int("zerocopy_completed"),
+        row.int("zerocopy_copied"),
+    );
+    assert!(
+        sends >= row.int("messages_sent"),
+        "at least one send per message"
+    );
+    assert_eq!(completed, sends, "every send completed");
+    assert!(copied <= completed);
+    let plain = run(&["--msg-size", "64K"]).ok_row();
+    assert_eq!(plain.int("zerocopy_sends"), 0);
+    for bad in [
+        &["--zerocopy", "--proto", "udp"][..],
+        &["--zerocopy", "--pattern", "rr"],
+    ] {
+        let r = run(bad);
+        assert_eq!(r.code(), 2, "{bad:?}");
+        assert!(r.stderr().contains("--zerocopy"), "{}", r.stderr());
+    }
+}

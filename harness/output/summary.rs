@@ -110,6 +110,12 @@ pub struct SummaryRow {
     /// over all their connections; `;`-separated).
     pub sender_cpus: String,
     pub receiver_cpus: String,
+    /// --zerocopy: SO_ZEROCOPY as read back, the MSG_ZEROCOPY sends, the completions the
+    /// kernel reported, and how many of those it copied anyway (always, on loopback).
+    pub zerocopy_eff: Option<bool>,
+    pub zerocopy_sends: u64,
+    pub zerocopy_completed: u64,
+    pub zerocopy_copied: u64,
 }
 
 impl SummaryRow {
@@ -207,6 +213,10 @@ impl SummaryRow {
             probe: spec.probe,
             case_label: run.label.clone(),
             batch: spec.batch,
+            zerocopy_eff: sending.and_then(|k| k.effective.zerocopy),
+            zerocopy_sends: run.sum(|r| r.zerocopy_sends),
+            zerocopy_completed: run.sum(|r| r.zerocopy_completed),
+            zerocopy_copied: run.sum(|r| r.zerocopy_copied),
             sender_cpus: run.cpus_of(crate::config::Side::Sender),
             receiver_cpus: run.cpus_of(crate::config::Side::Receiver),
             udp_gso_eff: sending.and_then(|k| k.effective.udp_gso).filter(|s| *s > 0),

@@ -23,7 +23,9 @@ const WRITES_PER_EVENT: usize = 8;
 pub fn eligible(conns: &[DataConn], ctx: &RoleCtx) -> bool {
     conns.len() > MULTI_THRESHOLD
         && !ctx.spec.protocol.is_datagram()
-        && conns.iter().all(|c| c.plan.kind == ConnKind::Stream)
+        && conns
+            .iter()
+            .all(|c| c.plan.kind == ConnKind::Stream && !c.knobs.requested.zerocopy)
 }
 
 #[derive(PartialEq)]

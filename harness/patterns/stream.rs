@@ -4,16 +4,18 @@
 //! duplicates are counted exactly.
 
 use std::io::{self, Read};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{
-    answer_hello, finish_report, finish_stream, send_end_markers, write_full, Pacer, Pattern,
-    RoleCtx, DGRAM_IDLE, POLL, SEQ_ROOM,
+    answer_hello, finish_report, finish_stream, send_end_markers, wait_fd, write_full, Pacer,
+    Pattern, RoleCtx, DGRAM_IDLE, POLL, SEQ_ROOM,
 };
 use crate::batch::{DgramBatch, GroBuf};
 use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
 use crate::sockopt;
 use crate::transport::{as_uninit, dgram, is_timeout, DataConn};
+use crate::zerocopy::ZeroCopyCount;
+use socket2::Socket;
 
 pub struct Stream;
 
@@ -39,6 +41,7 @@ impl Pattern for Stream {
             send_end_markers(sock, conn.plan.id, seq);
             return Ok(());
         }
+        let mut zc = conn.knobs.requested.zerocopy.then(ZeroCopyCount::default);
         loop {
             let now = Instant::now();
             if now >= end || ctx.aborted() {
@@ -47,9 +50,22 @@ impl Pattern for Stream {
             if let Some(p) = &pacer {
                 p.wait(now, rep.bytes_sent);
             }
-            write_full(sock, &buf, ctx)?;
+            match zc.as_mut() {
+                Some(z) => write_zerocopy(sock, &buf, ctx, z)?,
+                None => write_full(sock, &buf, ctx)?,
+            }
             rep.bytes_sent += size as u64;
             rep.messages_sent += 1;
+        }
+        if let Some(mut z) = zc {
+            // Every send's completion, so that the counts are final and no page stays pinned.
+            let drained = z.drain(sock, Duration::from_secs(2));
+            (
+                rep.zerocopy_sends,
+                rep.zerocopy_completed,
+                rep.zerocopy_copied,
+            ) = (z.sends, z.completed, z.copied);
+            drained.map_err(|e| format!("zero-copy completions: {e}"))?;
         }
         finish_stream(sock, ctx)
     }
@@ -115,6 +131,37 @@ impl Pattern for Stream {
         finish_report(rep, ctx, last, Some(intervals));
         result
     }
+}
+
+/// Writes all of `buf` with MSG_ZEROCOPY, reaping completions as it goes. When the
+/// kernel runs out of room for pinned pages (ENOBUFS), completions free it.
+fn write_zerocopy(
+    sock: &Socket,
+    buf: &[u8],
+    ctx: &RoleCtx,
+    zc: &mut ZeroCopyCount,
+) -> Result<(), String> {
+    let mut sent = 0;
+    let mut idle = 0;
+    while sent < buf.len() {
+        match sock.send_with_flags(&buf[sent..], libc::MSG_ZEROCOPY) {
+            Ok(n) => {
+                sent += n;
+                idle = 0;
+                zc.sends += 1;
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                zc.reap(sock)
+                    .map_err(|e| format!("zero-copy completions: {e}"))?;
+                wait_fd(sock, false, Duration::from_millis(1));
+            }
+            Err(e) if is_timeout(&e) => ctx.idle("write", &mut idle)?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("write (MSG_ZEROCOPY): {e}")),
+        }
+    }
+    zc.reap(sock)
+        .map_err(|e| format!("zero-copy completions: {e}"))
 }
 
 /// One datagram after another with send(2): the plain path the batched one is checked
