@@ -204,6 +204,9 @@ pub struct KnobArgs {
     /// Pin both sides' traffic threads to CPUs, e.g. 1 or 0,1 (per side: --set sender.cpu_affinity=0)
     #[arg(long, value_name = "CPUS")]
     pub cpu_affinity: Option<String>,
+    /// User-space busy polling: spin on non-blocking sockets instead of sleeping (both sides; per side: --set sender.spin=true)
+    #[arg(long)]
+    pub spin: bool,
     /// MSG_ZEROCOPY on tcp stream sends, completions counted (and copies reported)
     #[arg(long)]
     pub zerocopy: bool,
@@ -252,6 +255,7 @@ impl KnobArgs {
             ("gso", self.gso),
             ("gro", self.gro),
             ("zerocopy", self.zerocopy),
+            ("spin", self.spin),
         ] {
             if on {
                 out.push((k, "true".to_string()));

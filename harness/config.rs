@@ -134,6 +134,9 @@ pub struct SocketKnobs {
     pub udp_gso: Option<u32>,
     /// UDP_GRO: coalesced datagrams arrive in one receive.
     pub udp_gro: bool,
+    /// User-space busy polling: this side's sockets are non-blocking and its roles spin on
+    /// them instead of sleeping in the kernel.
+    pub spin: bool,
     /// SO_ZEROCOPY, and MSG_ZEROCOPY on stream sends (tcp).
     pub zerocopy: bool,
     /// CPUs this side's traffic threads are pinned to (sched_setaffinity), spread over
@@ -350,6 +353,11 @@ impl TestSpec {
         }
         if self.batch == 0 || self.batch > 1024 {
             return Err(ConfigError::new("--batch must be from 1 to 1024"));
+        }
+        if (self.sender.spin || self.receiver.spin) && self.pattern == Pattern::Crr {
+            return Err(ConfigError::new(
+                "--spin applies to stream and rr (crr opens a new socket per transaction)",
+            ));
         }
         if (self.sender.zerocopy || self.receiver.zerocopy) && self.pattern != Pattern::Stream {
             return Err(ConfigError::new("--zerocopy applies to the stream pattern"));
@@ -634,6 +642,7 @@ pub const KNOB_KEYS: &[&str] = &[
     "gro",
     "cpu_affinity",
     "zerocopy",
+    "spin",
 ];
 
 fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {
@@ -684,6 +693,7 @@ impl SpecBuilder {
             None => (&[Side::Sender, Side::Receiver], key),
         };
         let per_side = [
+            "spin",
             "zerocopy",
             "cpu_affinity",
             "gso",
@@ -816,6 +826,7 @@ fn set_socket_knob(
         "cork" => k.cork = parse_bool(key, value)?,
         "gro" => k.udp_gro = parse_bool(key, value)?,
         "zerocopy" => k.zerocopy = parse_bool(key, value)?,
+        "spin" => k.spin = parse_bool(key, value)?,
         "cpu_affinity" => {
             let cpus: Result<Vec<u32>, _> =
                 value.split(',').map(|c| c.trim().parse::<u32>()).collect();

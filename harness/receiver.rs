@@ -381,6 +381,7 @@ fn run_test(
         t0: Instant::now(),
         abort: abort.clone(),
         stop: stop.clone(),
+        spin: false,
     };
     let t0 = ctx.t0;
     let roles = spawn_roles(conns, Side::Receiver, &ctx);

@@ -317,6 +317,7 @@ pub fn run_test(peer: &mut Peer, spec: &TestSpec, abort: Arc<AtomicBool>) -> Tes
         t0: Instant::now(),
         abort,
         stop: Arc::new(AtomicBool::new(false)),
+        spin: false,
     };
     let sender = spawn_roles(data.conns, Side::Sender, &ctx).join();
 

@@ -443,6 +443,7 @@ mod tests {
             udp_gro: false,
             cpus: None,
             zerocopy: false,
+            spin: false,
         }
     }
 

@@ -192,3 +192,24 @@ fn zerocopy_accounts_its_sends_and_reports_copies() {
         assert!(r.stderr().contains("--zerocopy"), "{}", r.stderr());
     }
 }
+
+/// --spin: non-blocking sockets polled in user space; the same accounting, the same
+/// histogram counts.
+#[test]
+fn spinning_accounts_like_blocking() {
+    for proto in ["tcp", "udp", "unix-stream"] {
+        let r = run(&["--proto", proto, "--pattern", "rr", "--spin"]);
+        let row = r.ok_row();
+        assert_eq!(row.get_str("sender_spin"), "true");
+        let tx = row.int("transactions");
+        assert!(tx > 0);
+        let counted: u64 = r.histograms().rows.iter().map(|h| h.int("count")).sum();
+        assert_eq!(counted, tx, "{proto}: histogram counts vs transactions");
+        assert_eq!(row.int("lost"), 0);
+        assert_eq!(row.int("bytes_sent"), row.int("bytes_received"), "{proto}");
+    }
+    let r = run(&["--spin", "--direction", "bidir"]);
+    let row = r.ok_row();
+    assert_eq!(row.int("bytes_sent"), row.int("bytes_received"));
+    assert_eq!(run(&["--spin", "--pattern", "crr"]).code(), 2);
+}

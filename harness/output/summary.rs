@@ -116,6 +116,9 @@ pub struct SummaryRow {
     pub zerocopy_sends: u64,
     pub zerocopy_completed: u64,
     pub zerocopy_copied: u64,
+    /// --spin on the sending / the receiving end.
+    pub sender_spin: bool,
+    pub receiver_spin: bool,
 }
 
 impl SummaryRow {
@@ -217,6 +220,8 @@ impl SummaryRow {
             zerocopy_sends: run.sum(|r| r.zerocopy_sends),
             zerocopy_completed: run.sum(|r| r.zerocopy_completed),
             zerocopy_copied: run.sum(|r| r.zerocopy_copied),
+            sender_spin: spec.sender.spin,
+            receiver_spin: spec.receiver.spin,
             sender_cpus: run.cpus_of(crate::config::Side::Sender),
             receiver_cpus: run.cpus_of(crate::config::Side::Receiver),
             udp_gso_eff: sending.and_then(|k| k.effective.udp_gso).filter(|s| *s > 0),

@@ -53,6 +53,16 @@ pub struct RoleCtx {
     /// Set when the peer has finished: a passive role that cannot see the end in-band
     /// (crr's acceptor) stops, without error.
     pub stop: Arc<AtomicBool>,
+    /// This role spins on non-blocking sockets (--spin) instead of blocking in the kernel.
+    pub spin: bool,
+}
+
+/// Socket calls that returned without progress, for the stall limit. Blocking calls wait
+/// POLL each; a spinning role counts one only per POLL of wall time.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Idle {
+    polls: u32,
+    since: Option<Instant>,
 }
 
 impl RoleCtx {
@@ -75,10 +85,19 @@ impl RoleCtx {
     }
     /// After a socket call timed out with no progress since the last one: the abort flag,
     /// the deadline, and the stall limit. `idle` counts such calls; reset it on progress.
-    fn idle(&self, what: &str, idle: &mut u32) -> Result<(), String> {
+    fn idle(&self, what: &str, idle: &mut Idle) -> Result<(), String> {
+        if self.spin {
+            std::hint::spin_loop();
+            let now = Instant::now();
+            let since = *idle.since.get_or_insert(now);
+            if now.duration_since(since) < POLL {
+                return Ok(());
+            }
+            idle.since = Some(now);
+        }
         self.check(what)?;
-        *idle += 1;
-        if *idle >= STALL_POLLS {
+        idle.polls += 1;
+        if idle.polls >= STALL_POLLS {
             return Err(format!(
                 "{what}: stalled, no progress for {}s (the peer or the path is gone)",
                 STALL.as_secs()
@@ -118,7 +137,13 @@ pub fn pattern_for(kind: ConnKind) -> &'static dyn Pattern {
 }
 
 /// Runs one role to its end on the calling thread and reports what it measured.
-pub fn run_role(conn: DataConn, side: Side, ctx: RoleCtx) -> RoleReport {
+pub fn run_role(conn: DataConn, side: Side, mut ctx: RoleCtx) -> RoleReport {
+    // --spin: this side's roles poll non-blocking sockets in user space (crr makes a new
+    // socket per transaction and keeps to blocking ones).
+    ctx.spin = ctx.spec.knobs(side).spin && conn.plan.kind != ConnKind::Crr;
+    if ctx.spin {
+        let _ = conn.sock.set_nonblocking(true);
+    }
     // Pinned first, so that everything the role does runs where it was asked to.
     let pin = ctx
         .spec
@@ -247,7 +272,7 @@ impl RunningRoles {
 /// Reads exactly `buf.len()` bytes. `Ok(false)`: a clean end of stream before the first
 /// byte (the peer is done).
 pub(crate) fn read_full(sock: &Socket, buf: &mut [u8], ctx: &RoleCtx) -> Result<bool, String> {
-    let (mut got, mut seen, mut idle) = (0, 0, 0);
+    let (mut got, mut seen, mut idle) = (0, 0, Idle::default());
     while got < buf.len() {
         match (&*sock).read(&mut buf[got..]) {
             Ok(0) if got == 0 => return Ok(false),
@@ -260,7 +285,7 @@ pub(crate) fn read_full(sock: &Socket, buf: &mut [u8], ctx: &RoleCtx) -> Result<
             Ok(n) => got += n,
             Err(e) if is_timeout(&e) => {
                 if got != seen {
-                    (seen, idle) = (got, 0);
+                    (seen, idle) = (got, Idle::default());
                 }
                 ctx.idle("read", &mut idle)?
             }
@@ -273,10 +298,10 @@ pub(crate) fn read_full(sock: &Socket, buf: &mut [u8], ctx: &RoleCtx) -> Result<
 
 /// Writes all of `buf`, waking up on timeouts to honour the deadline and abort flag.
 pub(crate) fn write_full(sock: &Socket, buf: &[u8], ctx: &RoleCtx) -> Result<(), String> {
-    let (mut sent, mut idle) = (0, 0);
+    let (mut sent, mut idle) = (0, Idle::default());
     while sent < buf.len() {
         match (&*sock).write(&buf[sent..]) {
-            Ok(n) => (sent, idle) = (sent + n, 0),
+            Ok(n) => (sent, idle) = (sent + n, Idle::default()),
             Err(e) if is_timeout(&e) => ctx.idle("write", &mut idle)?,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(format!("write: {e}")),
@@ -293,7 +318,7 @@ pub(crate) fn finish_stream(sock: &Socket, ctx: &RoleCtx) -> Result<(), String> 
     sock.shutdown(std::net::Shutdown::Write)
         .map_err(|e| format!("shutdown: {e}"))?;
     let mut sink = [0u8; 4096];
-    let mut idle = 0;
+    let mut idle = Idle::default();
     loop {
         match (&*sock).read(&mut sink) {
             Ok(0) => return Ok(()),

@@ -23,9 +23,11 @@ const WRITES_PER_EVENT: usize = 8;
 pub fn eligible(conns: &[DataConn], ctx: &RoleCtx) -> bool {
     conns.len() > MULTI_THRESHOLD
         && !ctx.spec.protocol.is_datagram()
-        && conns
-            .iter()
-            .all(|c| c.plan.kind == ConnKind::Stream && !c.knobs.requested.zerocopy)
+        && conns.iter().all(|c| {
+            c.plan.kind == ConnKind::Stream
+                && !c.knobs.requested.zerocopy
+                && !c.knobs.requested.spin
+        })
 }
 
 #[derive(PartialEq)]

@@ -253,6 +253,9 @@ fn rr_datagram_active(
                     narrowed = true;
                     let _ = sock.set_read_timeout(Some(left.max(Duration::from_micros(10))));
                 }
+                Err(e) if is_timeout(&e) && ctx.spin && start.elapsed() < timeout => {
+                    std::hint::spin_loop();
+                }
                 Err(e) if is_timeout(&e) => {
                     rep.timeouts += 1;
                     if let Err(e) = ctx.check("receive") {

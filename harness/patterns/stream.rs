@@ -7,7 +7,7 @@ use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use super::{
-    answer_hello, finish_report, finish_stream, send_end_markers, wait_fd, write_full, Pacer,
+    answer_hello, finish_report, finish_stream, send_end_markers, wait_fd, write_full, Idle, Pacer,
     Pattern, RoleCtx, DGRAM_IDLE, POLL, SEQ_ROOM,
 };
 use crate::batch::{DgramBatch, GroBuf};
@@ -97,7 +97,7 @@ impl Pattern for Stream {
             r
         } else {
             let quickack = conn.knobs.requested.quickack;
-            let mut idle = 0;
+            let mut idle = Idle::default();
             loop {
                 match (&*sock).read(&mut buf) {
                     Ok(0) => break Ok(()),
@@ -107,7 +107,7 @@ impl Pattern for Stream {
                             break Err("read: the test was aborted".to_string());
                         }
                         rep.bytes_received += n as u64;
-                        idle = 0;
+                        idle = Idle::default();
                         intervals.record(now, n as u64, 0);
                         if now >= warm {
                             rep.measured_bytes += n as u64;
@@ -142,12 +142,12 @@ fn write_zerocopy(
     zc: &mut ZeroCopyCount,
 ) -> Result<(), String> {
     let mut sent = 0;
-    let mut idle = 0;
+    let mut idle = Idle::default();
     while sent < buf.len() {
         match sock.send_with_flags(&buf[sent..], libc::MSG_ZEROCOPY) {
             Ok(n) => {
                 sent += n;
-                idle = 0;
+                idle = Idle::default();
                 zc.sends += 1;
             }
             Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
