@@ -207,6 +207,9 @@ pub struct KnobArgs {
     /// User-space busy polling: spin on non-blocking sockets instead of sleeping (both sides; per side: --set sender.spin=true)
     #[arg(long)]
     pub spin: bool,
+    /// Stream sends with sendfile(2) from an in-memory file
+    #[arg(long)]
+    pub sendfile: bool,
     /// MSG_ZEROCOPY on tcp stream sends, completions counted (and copies reported)
     #[arg(long)]
     pub zerocopy: bool,
@@ -256,6 +259,7 @@ impl KnobArgs {
             ("gro", self.gro),
             ("zerocopy", self.zerocopy),
             ("spin", self.spin),
+            ("sendfile", self.sendfile),
         ] {
             if on {
                 out.push((k, "true".to_string()));

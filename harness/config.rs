@@ -137,6 +137,8 @@ pub struct SocketKnobs {
     /// User-space busy polling: this side's sockets are non-blocking and its roles spin on
     /// them instead of sleeping in the kernel.
     pub spin: bool,
+    /// Stream sends with sendfile(2) from an in-memory file instead of write(2).
+    pub sendfile: bool,
     /// SO_ZEROCOPY, and MSG_ZEROCOPY on stream sends (tcp).
     pub zerocopy: bool,
     /// CPUs this side's traffic threads are pinned to (sched_setaffinity), spread over
@@ -353,6 +355,17 @@ impl TestSpec {
         }
         if self.batch == 0 || self.batch > 1024 {
             return Err(ConfigError::new("--batch must be from 1 to 1024"));
+        }
+        let sendfile = self.sender.sendfile || self.receiver.sendfile;
+        if sendfile && (self.pattern != Pattern::Stream || self.protocol.is_datagram()) {
+            return Err(ConfigError::new(
+                "--sendfile applies to the stream pattern over tcp, mptcp or unix-stream",
+            ));
+        }
+        if sendfile && (self.sender.zerocopy || self.receiver.zerocopy) {
+            return Err(ConfigError::new(
+                "--sendfile and --zerocopy are two ways to avoid the copy: choose one",
+            ));
         }
         if (self.sender.spin || self.receiver.spin) && self.pattern == Pattern::Crr {
             return Err(ConfigError::new(
@@ -643,6 +656,7 @@ pub const KNOB_KEYS: &[&str] = &[
     "cpu_affinity",
     "zerocopy",
     "spin",
+    "sendfile",
 ];
 
 fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {
@@ -693,6 +707,7 @@ impl SpecBuilder {
             None => (&[Side::Sender, Side::Receiver], key),
         };
         let per_side = [
+            "sendfile",
             "spin",
             "zerocopy",
             "cpu_affinity",
@@ -827,6 +842,7 @@ fn set_socket_knob(
         "gro" => k.udp_gro = parse_bool(key, value)?,
         "zerocopy" => k.zerocopy = parse_bool(key, value)?,
         "spin" => k.spin = parse_bool(key, value)?,
+        "sendfile" => k.sendfile = parse_bool(key, value)?,
         "cpu_affinity" => {
             let cpus: Result<Vec<u32>, _> =
                 value.split(',').map(|c| c.trim().parse::<u32>()).collect();

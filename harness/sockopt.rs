@@ -444,6 +444,7 @@ mod tests {
             cpus: None,
             zerocopy: false,
             spin: false,
+            sendfile: false,
         }
     }
 

@@ -213,3 +213,29 @@ fn spinning_accounts_like_blocking() {
     assert_eq!(row.int("bytes_sent"), row.int("bytes_received"));
     assert_eq!(run(&["--spin", "--pattern", "crr"]).code(), 2);
 }
+
+/// --sendfile: the bulk sender sends each message from an in-memory file; the bytes and
+/// messages account as with write(2).
+#[test]
+fn sendfile_accounts_like_write() {
+    for proto in ["tcp", "unix-stream"] {
+        let r = run(&["--proto", proto, "--sendfile", "--msg-size", "64K"]);
+        let row = r.ok_row();
+        assert_eq!(row.get_str("sendfile"), "true");
+        assert_eq!(row.int("bytes_sent"), row.int("bytes_received"), "{proto}");
+        assert_eq!(
+            row.int("bytes_sent"),
+            row.int("messages_sent") * 65536,
+            "{proto}: whole messages"
+        );
+        let iv: u64 = r.intervals().rows.iter().map(|i| i.int("bytes")).sum();
+        assert_eq!(iv, row.int("bytes_received"));
+    }
+    for bad in [
+        &["--sendfile", "--proto", "udp"][..],
+        &["--sendfile", "--zerocopy"],
+        &["--sendfile", "--pattern", "rr"],
+    ] {
+        assert_eq!(run(bad).code(), 2, "{bad:?}");
+    }
+}

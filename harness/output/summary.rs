@@ -119,6 +119,8 @@ pub struct SummaryRow {
     /// --spin on the sending / the receiving end.
     pub sender_spin: bool,
     pub receiver_spin: bool,
+    /// --sendfile: the bulk sender used sendfile(2).
+    pub sendfile: bool,
 }
 
 impl SummaryRow {
@@ -222,6 +224,7 @@ impl SummaryRow {
             zerocopy_copied: run.sum(|r| r.zerocopy_copied),
             sender_spin: spec.sender.spin,
             receiver_spin: spec.receiver.spin,
+            sendfile: sending.is_some_and(|k| k.requested.sendfile),
             sender_cpus: run.cpus_of(crate::config::Side::Sender),
             receiver_cpus: run.cpus_of(crate::config::Side::Receiver),
             udp_gso_eff: sending.and_then(|k| k.effective.udp_gso).filter(|s| *s > 0),

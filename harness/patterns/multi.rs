@@ -27,6 +27,7 @@ pub fn eligible(conns: &[DataConn], ctx: &RoleCtx) -> bool {
             c.plan.kind == ConnKind::Stream
                 && !c.knobs.requested.zerocopy
                 && !c.knobs.requested.spin
+                && !c.knobs.requested.sendfile
         })
 }
 

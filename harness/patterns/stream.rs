@@ -42,6 +42,12 @@ impl Pattern for Stream {
             return Ok(());
         }
         let mut zc = conn.knobs.requested.zerocopy.then(ZeroCopyCount::default);
+        // --sendfile: the message lives in an in-memory file the kernel sends from.
+        let file = if conn.knobs.requested.sendfile {
+            Some(message_file(&buf)?)
+        } else {
+            None
+        };
         loop {
             let now = Instant::now();
             if now >= end || ctx.aborted() {
@@ -50,9 +56,10 @@ impl Pattern for Stream {
             if let Some(p) = &pacer {
                 p.wait(now, rep.bytes_sent);
             }
-            match zc.as_mut() {
-                Some(z) => write_zerocopy(sock, &buf, ctx, z)?,
-                None => write_full(sock, &buf, ctx)?,
+            match (zc.as_mut(), &file) {
+                (Some(z), _) => write_zerocopy(sock, &buf, ctx, z)?,
+                (None, Some(f)) => write_sendfile(sock, f, size, ctx)?,
+                (None, None) => write_full(sock, &buf, ctx)?,
             }
             rep.bytes_sent += size as u64;
             rep.messages_sent += 1;
@@ -131,6 +138,62 @@ impl Pattern for Stream {
         finish_report(rep, ctx, last, Some(intervals));
         result
     }
+}
+
+/// An in-memory file (memfd) holding one message, for sendfile(2).
+fn message_file(buf: &[u8]) -> Result<std::fs::File, String> {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    // SAFETY: a NUL-terminated name and no flags; a new descriptor or -1.
+    let fd = unsafe { libc::memfd_create(c"sockbench-message".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(format!("memfd_create: {}", io::Error::last_os_error()));
+    }
+    // SAFETY: we own the descriptor just created.
+    let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+    f.write_all(buf)
+        .map_err(|e| format!("writing the message file: {e}"))?;
+    Ok(f)
+}
+
+/// Sends one message from the file with sendfile(2).
+fn write_sendfile(
+    sock: &Socket,
+    file: &std::fs::File,
+    size: usize,
+    ctx: &RoleCtx,
+) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let mut offset: libc::off_t = 0;
+    let mut idle = Idle::default();
+    while (offset as usize) < size {
+        // SAFETY: valid descriptors; the kernel advances `offset`.
+        let n = unsafe {
+            libc::sendfile(
+                sock.as_raw_fd(),
+                file.as_raw_fd(),
+                &mut offset,
+                size - offset as usize,
+            )
+        };
+        if n > 0 {
+            idle = Idle::default();
+            continue;
+        }
+        let e = if n == 0 {
+            io::Error::other("sendfile sent nothing")
+        } else {
+            io::Error::last_os_error()
+        };
+        match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                ctx.idle("sendfile", &mut idle)?
+            }
+            io::ErrorKind::Interrupted => {}
+            _ => return Err(format!("sendfile: {e}")),
+        }
+    }
+    Ok(())
 }
 
 /// Writes all of `buf` with MSG_ZEROCOPY, reaping completions as it goes. When the
