@@ -269,3 +269,46 @@ fn a_cut_link_ends_the_run_in_bounded_time_with_partial_figures() {
     assert!(row.int("bytes_sent") > 0, "partial figures are kept");
     lab.router(&["ip", "link", "set", "rtr1", "up"]);
 }
+
+/// TCP sockets in TIME_WAIT in one of the lab's namespaces (/proc/net/tcp, state 06).
+fn time_wait(lab: &Lab, host: &str) -> usize {
+    let out = Command::new("ip")
+        .args(["netns", "exec", &lab.ns(host), "cat", "/proc/net/tcp"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(1)
+        .filter(|l| l.split_whitespace().nth(3) == Some("06"))
+        .count()
+}
+
+/// crr at full speed between two hosts: the receiver closes first, so TIME_WAIT piles up
+/// on its listening port and the sender's ephemeral ports stay free.
+#[test]
+fn crr_leaves_time_wait_on_the_receiver_not_the_sender() {
+    let mut lab = Lab::up("w", None);
+    lab.serve();
+    let r = lab.run(&[
+        "--pattern",
+        "crr",
+        "--duration",
+        "2s",
+        "--warmup",
+        "0s",
+        "--nodelay",
+    ]);
+    let row = r.ok_row();
+    let tx = row.int("transactions");
+    assert!(tx > 200, "only {tx} transactions");
+    let (snd, rcv) = (time_wait(&lab, "snd"), time_wait(&lab, "rcv"));
+    // The sender keeps at most its control and attach connections' TIME_WAIT.
+    assert!(
+        snd <= 2,
+        "the sender holds {snd} connections in TIME_WAIT after {tx} transactions"
+    );
+    assert!(
+        rcv as u64 >= tx.min(1000) * 9 / 10,
+        "the receiver holds {rcv} in TIME_WAIT after {tx}"
+    );
+}

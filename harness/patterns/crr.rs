@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-use super::{finish_report, read_full, write_full, Pattern, RoleCtx, POLL};
+use super::{finish_report, read_full, write_full, Idle, Pattern, RoleCtx, POLL};
 use crate::config::Side;
 use crate::measure::{latency_histogram, EncodedHistogram, IntervalCounter, RoleReport};
 use crate::patterns::rr::RTT;
@@ -87,7 +87,9 @@ impl Pattern for Crr {
                 }
                 rep.bytes_received += resp_size as u64;
                 rep.messages_received += 1;
-                Ok(())
+                // The receiver closes first; we close on its FIN, so TIME_WAIT stays on
+                // its side and our ephemeral ports are free again at once.
+                await_close(&sock, ctx)
             })();
             if let Err(e) = one {
                 break Err(e);
@@ -177,16 +179,26 @@ fn serve_one(
     write_full(sock, resp, ctx)?;
     rep.bytes_sent += resp.len() as u64;
     rep.messages_sent += 1;
-    // Wait for the sender's close so that the close handshake is part of the transaction.
+    // Close first (FIN after the response), then wait for the sender's close: TIME_WAIT
+    // lands here, on the listening port, instead of on one of the sender's ephemeral
+    // ports — so a high connection rate does not run the sender out of ports.
+    let _ = sock.shutdown(std::net::Shutdown::Write);
+    await_close(sock, ctx)?;
+    Ok(Some(arrived))
+}
+
+/// Reads until the peer's FIN (bounded by the stall limit).
+fn await_close(sock: &Socket, ctx: &RoleCtx) -> Result<(), String> {
     let mut sink = [0u8; 64];
+    let mut idle = Idle::default();
     loop {
         match (&*sock).read(&mut sink) {
-            Ok(0) => break,
+            Ok(0) => return Ok(()),
             Ok(_) => {}
-            Err(e) if is_timeout(&e) => ctx.check("waiting for the close")?,
+            Err(e) if is_timeout(&e) => ctx.idle("waiting for the close", &mut idle)?,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(()),
+            Err(e) => return Err(format!("waiting for the close: {e}")),
         }
     }
-    Ok(Some(arrived))
 }
