@@ -245,10 +245,21 @@ pub struct RoleReport {
     pub error: Option<String>,
 }
 
+/// Resident memory of this process now (VmRSS), in KiB.
+pub fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Everything one process measured in one test.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SideReport {
     pub roles: Vec<RoleReport>,
+    /// Resident memory of the process near the end of the transfer (VmRSS, KiB), when
+    /// every connection's buffers are live.
+    #[serde(default)]
+    pub rss_kib: Option<u64>,
     /// From the start of this side's traffic to the end of its last role.
     pub wall_ns: u64,
     pub warnings: Vec<String>,

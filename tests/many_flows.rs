@@ -58,6 +58,9 @@ fn a_thousand_flows_share_the_path_and_account_every_byte() {
     assert_eq!(conns.len(), 1000);
     assert!(conns.values().all(|&b| b > 0), "every flow moved data");
     assert!(row.num("goodput_bps") > 0.0);
+    // Memory is measured on both sides, and per connection.
+    assert!(row.int("sender_rss_kib") > 0 && row.int("receiver_rss_kib") > 0);
+    assert!(row.num("sender_rss_kib_per_conn") > 0.0);
 }
 
 #[test]

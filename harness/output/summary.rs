@@ -121,6 +121,12 @@ pub struct SummaryRow {
     pub receiver_spin: bool,
     /// --sendfile: the bulk sender used sendfile(2).
     pub sendfile: bool,
+    /// Resident memory of each process near the end of the transfer (KiB), and per
+    /// connection of that side (the receiver daemon's figure includes whatever else it
+    /// serves and holds).
+    pub sender_rss_kib: Option<u64>,
+    pub receiver_rss_kib: Option<u64>,
+    pub sender_rss_kib_per_conn: Option<f64>,
 }
 
 impl SummaryRow {
@@ -225,6 +231,14 @@ impl SummaryRow {
             sender_spin: spec.sender.spin,
             receiver_spin: spec.receiver.spin,
             sendfile: sending.is_some_and(|k| k.requested.sendfile),
+            sender_rss_kib: run.outcome.sender.rss_kib,
+            receiver_rss_kib: run.outcome.receiver.as_ref().and_then(|r| r.rss_kib),
+            sender_rss_kib_per_conn: run
+                .outcome
+                .sender
+                .rss_kib
+                .filter(|_| !run.outcome.sender.roles.is_empty())
+                .map(|k| round2(k as f64 / run.outcome.sender.roles.len() as f64)),
             sender_cpus: run.cpus_of(crate::config::Side::Sender),
             receiver_cpus: run.cpus_of(crate::config::Side::Receiver),
             udp_gso_eff: sending.and_then(|k| k.effective.udp_gso).filter(|s| *s > 0),

@@ -198,6 +198,8 @@ pub struct RunningRoles {
     /// Past this, a role still running is reported, not waited for: a bug that wedges one
     /// role must not wedge the daemon.
     deadline: Instant,
+    /// The process's memory, sampled just before the end of the transfer.
+    rss: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Starts one thread per connection, each playing this side's role on it.
@@ -232,12 +234,26 @@ pub fn spawn_roles(conns: Vec<DataConn>, side: Side, ctx: &RoleCtx) -> RunningRo
             let _ = tx.send((rep, Instant::now()));
         });
     }
+    let sample_at = ctx.send_end() - (ctx.spec.duration / 10).min(Duration::from_millis(200));
     RunningRoles {
         reports: rx,
         conns: ids,
         t0: ctx.t0,
         deadline: ctx.hard_deadline() + STALL,
+        rss: sample_rss(sample_at),
     }
+}
+
+/// Samples this process's resident memory at `at` (0 = not sampled), when every
+/// connection's buffers are live.
+fn sample_rss(at: Instant) -> Arc<std::sync::atomic::AtomicU64> {
+    let rss = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let out = rss.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(at.saturating_duration_since(Instant::now()));
+        out.store(crate::measure::rss_kib().unwrap_or(0), Ordering::Relaxed);
+    });
+    rss
 }
 
 impl RunningRoles {
@@ -264,6 +280,7 @@ impl RunningRoles {
             }
         }
         report.roles.sort_by_key(|r| r.conn);
+        report.rss_kib = Some(self.rss.load(Ordering::Relaxed)).filter(|&k| k > 0);
         report.wall_ns = last_end.duration_since(self.t0).as_nanos() as u64;
         report
     }
