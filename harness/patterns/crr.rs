@@ -7,17 +7,17 @@
 //! The sender closes first, so TIME_WAIT lands on the sender's side; running out of
 //! ephemeral ports is reported as such.
 
-use std::io::{self, Read};
+use std::io;
 use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-use super::{finish_report, read_full, write_full, Idle, Pattern, RoleCtx, POLL};
+use super::{await_close, finish_report, read_full, write_full, Pattern, RoleCtx, POLL};
 use crate::config::Side;
 use crate::measure::{latency_histogram, EncodedHistogram, IntervalCounter, RoleReport};
 use crate::patterns::rr::RTT;
 use crate::sockopt::{self, Phase};
-use crate::transport::{self, is_timeout, stream_header, DataConn, STREAM_HEADER_LEN};
+use crate::transport::{self, stream_header, DataConn, STREAM_HEADER_LEN};
 
 pub struct Crr;
 
@@ -89,7 +89,7 @@ impl Pattern for Crr {
                 rep.messages_received += 1;
                 // The receiver closes first; we close on its FIN, so TIME_WAIT stays on
                 // its side and our ephemeral ports are free again at once.
-                await_close(&sock, ctx)
+                await_close(&sock, ctx, "waiting for the close")
             })();
             if let Err(e) = one {
                 break Err(e);
@@ -183,22 +183,6 @@ fn serve_one(
     // lands here, on the listening port, instead of on one of the sender's ephemeral
     // ports — so a high connection rate does not run the sender out of ports.
     let _ = sock.shutdown(std::net::Shutdown::Write);
-    await_close(sock, ctx)?;
+    await_close(sock, ctx, "waiting for the close")?;
     Ok(Some(arrived))
-}
-
-/// Reads until the peer's FIN (bounded by the stall limit).
-fn await_close(sock: &Socket, ctx: &RoleCtx) -> Result<(), String> {
-    let mut sink = [0u8; 64];
-    let mut idle = Idle::default();
-    loop {
-        match (&*sock).read(&mut sink) {
-            Ok(0) => return Ok(()),
-            Ok(_) => {}
-            Err(e) if is_timeout(&e) => ctx.idle("waiting for the close", &mut idle)?,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(()),
-            Err(e) => return Err(format!("waiting for the close: {e}")),
-        }
-    }
 }

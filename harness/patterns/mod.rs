@@ -334,17 +334,22 @@ pub(crate) fn finish_stream(sock: &Socket, ctx: &RoleCtx) -> Result<(), String> 
     let _ = sock.set_tcp_cork(false);
     sock.shutdown(std::net::Shutdown::Write)
         .map_err(|e| format!("shutdown: {e}"))?;
+    await_close(sock, ctx, "waiting for the peer to finish")
+}
+
+/// Reads (and discards) until the peer's FIN, bounded by the stall limit. A reset once
+/// the peer has everything counts as a close.
+pub(crate) fn await_close(sock: &Socket, ctx: &RoleCtx, what: &str) -> Result<(), String> {
     let mut sink = [0u8; 4096];
     let mut idle = Idle::default();
     loop {
         match (&*sock).read(&mut sink) {
             Ok(0) => return Ok(()),
             Ok(_) => {}
-            Err(e) if is_timeout(&e) => ctx.idle("waiting for the peer to finish", &mut idle)?,
+            Err(e) if is_timeout(&e) => ctx.idle(what, &mut idle)?,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            // The peer may reset instead of closing once it has everything.
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(()),
-            Err(e) => return Err(format!("waiting for the peer to finish: {e}")),
+            Err(e) => return Err(format!("{what}: {e}")),
         }
     }
 }

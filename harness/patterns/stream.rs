@@ -227,16 +227,18 @@ fn write_zerocopy(
         .map_err(|e| format!("zero-copy completions: {e}"))
 }
 
-/// One datagram after another with send(2): the plain path the batched one is checked
-/// against. Returns the number sent.
-fn send_plain(
-    conn: &DataConn,
+/// The datagram sending loop shared by the plain, batched and GSO paths: until the end
+/// of the sending time, pace, then `step(seq)` sends datagrams numbered from `seq` and
+/// says how many went. Returns the number sent.
+fn send_datagrams(
     ctx: &RoleCtx,
     rep: &mut RoleReport,
-    buf: &mut [u8],
     pacer: Option<&Pacer>,
+    what: &str,
+    size: u64,
+    mut step: impl FnMut(u64) -> io::Result<u64>,
 ) -> Result<u64, String> {
-    let (sock, end, size) = (&conn.sock, ctx.send_end(), buf.len() as u64);
+    let end = ctx.send_end();
     let mut seq = 0u64;
     loop {
         let now = Instant::now();
@@ -246,19 +248,33 @@ fn send_plain(
         if let Some(p) = pacer {
             p.wait(now, rep.bytes_sent);
         }
-        dgram::put_header(buf, seq, dgram::DATA, conn.plan.id);
-        match sock.send(buf) {
-            Ok(_) => {
-                seq += 1;
-                rep.messages_sent += 1;
-                rep.bytes_sent += size;
+        match step(seq) {
+            Ok(k) => {
+                seq += k;
+                rep.messages_sent += k;
+                rep.bytes_sent += k * size;
             }
-            // A full send queue: the datagram was not sent; try again.
+            // A full send queue: nothing was sent; try again.
             Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("send: {e}")),
+            Err(e) => return Err(format!("{what}: {e}")),
         }
     }
+}
+
+/// One datagram per send(2): the plain path the others are checked against.
+fn send_plain(
+    conn: &DataConn,
+    ctx: &RoleCtx,
+    rep: &mut RoleReport,
+    buf: &mut [u8],
+    pacer: Option<&Pacer>,
+) -> Result<u64, String> {
+    let size = buf.len() as u64;
+    send_datagrams(ctx, rep, pacer, "send", size, |seq| {
+        dgram::put_header(buf, seq, dgram::DATA, conn.plan.id);
+        conn.sock.send(buf).map(|_| 1)
+    })
 }
 
 /// Up to `batch` datagrams per sendmmsg(2), each with its own sequence number.
@@ -268,31 +284,14 @@ fn send_batched(
     rep: &mut RoleReport,
     pacer: Option<&Pacer>,
 ) -> Result<u64, String> {
-    let (sock, end, size) = (&conn.sock, ctx.send_end(), ctx.spec.msg_size as usize);
+    let size = ctx.spec.msg_size as usize;
     let mut batch = DgramBatch::new(ctx.spec.batch as usize, size, 0x5a);
-    let mut seq = 0u64;
-    loop {
-        let now = Instant::now();
-        if now >= end || ctx.aborted() {
-            return Ok(seq);
-        }
-        if let Some(p) = pacer {
-            p.wait(now, rep.bytes_sent);
-        }
+    send_datagrams(ctx, rep, pacer, "sendmmsg", size as u64, |seq| {
         for i in 0..batch.len() {
             dgram::put_header(batch.buf_mut(i), seq + i as u64, dgram::DATA, conn.plan.id);
         }
-        match batch.send(sock, batch.len()) {
-            Ok(k) => {
-                seq += k as u64;
-                rep.messages_sent += k as u64;
-                rep.bytes_sent += (k * size) as u64;
-            }
-            Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("sendmmsg: {e}")),
-        }
-    }
+        batch.send(&conn.sock, batch.len()).map(|k| k as u64)
+    })
 }
 
 /// UDP GSO: up to 64 datagrams laid end to end in one send, each with its own sequence
@@ -303,32 +302,15 @@ fn send_gso(
     rep: &mut RoleReport,
     pacer: Option<&Pacer>,
 ) -> Result<u64, String> {
-    let (sock, end, size) = (&conn.sock, ctx.send_end(), ctx.spec.msg_size as usize);
+    let size = ctx.spec.msg_size as usize;
     let per_send = (65507 / size).clamp(1, 64);
     let mut buf = vec![0x5au8; per_send * size];
-    let mut seq = 0u64;
-    loop {
-        let now = Instant::now();
-        if now >= end || ctx.aborted() {
-            return Ok(seq);
-        }
-        if let Some(p) = pacer {
-            p.wait(now, rep.bytes_sent);
-        }
+    send_datagrams(ctx, rep, pacer, "send (UDP GSO)", size as u64, |seq| {
         for (i, d) in buf.chunks_mut(size).enumerate() {
             dgram::put_header(d, seq + i as u64, dgram::DATA, conn.plan.id);
         }
-        match sock.send(&buf) {
-            Ok(_) => {
-                seq += per_send as u64;
-                rep.messages_sent += per_send as u64;
-                rep.bytes_sent += buf.len() as u64;
-            }
-            Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("send (UDP GSO): {e}")),
-        }
-    }
+        conn.sock.send(&buf).map(|_| per_send as u64)
+    })
 }
 
 /// Where the receiving loop's datagrams come from.
