@@ -99,3 +99,21 @@ fn many_flows_are_refused_where_workers_do_not_apply() {
     assert_eq!(r.code(), 2);
     assert!(r.stderr().contains("epoll workers"), "{}", r.stderr());
 }
+
+/// Both directions on the same workers: a worker holds flows that send and flows that
+/// receive, and neither side's wait for the other's close may wedge it.
+#[test]
+fn bidirectional_flows_on_workers_finish() {
+    // Workers take whole flows, so each holds senders and receivers at once.
+    let r = run(&[
+        "--flows",
+        "101",
+        "--direction",
+        "bidir",
+        "--msg-size",
+        "16K",
+    ]);
+    let row = r.ok_row();
+    assert_eq!(row.int("bytes_sent"), row.int("bytes_received"));
+    assert_eq!(per_conn_bytes(&r).len(), 202);
+}

@@ -216,8 +216,9 @@ pub fn spawn_roles(conns: Vec<DataConn>, side: Side, ctx: &RoleCtx) -> RunningRo
             .map(|n| n.get())
             .unwrap_or(2);
         let mut shares: Vec<Vec<DataConn>> = (0..workers).map(|_| Vec::new()).collect();
-        for (i, conn) in streams.into_iter().enumerate() {
-            shares[i % workers].push(conn);
+        for conn in streams {
+            // By flow: both directions of a bidir flow share a worker.
+            shares[conn.plan.flow as usize % workers].push(conn);
         }
         for share in shares.into_iter().filter(|s| !s.is_empty()) {
             let (ctx, tx) = (ctx.clone(), tx.clone());

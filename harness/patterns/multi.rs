@@ -184,12 +184,12 @@ pub fn worker(conns: Vec<DataConn>, side: Side, ctx: RoleCtx, tx: Sender<(RoleRe
             match result {
                 Ok(false) => {}
                 Ok(true) => {
-                    f.phase = Phase::Done;
+                    done(ep, f);
                     open -= 1;
                 }
                 Err(e) => {
                     f.rep.error = Some(format!("connection {}: {e}", f.conn.plan.id));
-                    f.phase = Phase::Done;
+                    done(ep, f);
                     open -= 1;
                 }
             }
@@ -215,6 +215,25 @@ pub fn worker(conns: Vec<DataConn>, side: Side, ctx: RoleCtx, tx: Sender<(RoleRe
         }
         f.rep.cpu_ns = if i == 0 { cpu } else { 0 };
         let _ = tx.send((f.rep, Instant::now()));
+    }
+}
+
+/// A flow has ended: out of epoll at once (an ended socket would stay readable), and a
+/// receiving flow closes its side now, so that its peer — maybe on a worker that also
+/// waits for flows of ours — sees the end without waiting for this worker's other flows.
+fn done(ep: i32, f: &mut Flow) {
+    f.phase = Phase::Done;
+    // SAFETY: valid descriptors; the socket is registered with this epoll.
+    unsafe {
+        libc::epoll_ctl(
+            ep,
+            libc::EPOLL_CTL_DEL,
+            f.conn.sock.as_raw_fd(),
+            std::ptr::null_mut(),
+        )
+    };
+    if !f.rep.active {
+        let _ = f.conn.sock.shutdown(std::net::Shutdown::Write);
     }
 }
 
