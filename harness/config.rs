@@ -623,9 +623,9 @@ mod tests {
     }
 }
 
-/// The knob keys a test description accepts: the long flag names of `run` with `_` for
-/// `-`, as in workload files and `--set`. Socket knobs may be prefixed `sender.` or
-/// `receiver.` to set one side only.
+/// The keys a test description accepts (the long flag names of `run` with `_` for `-`,
+/// as in workload files and `--set`): those of the test as a whole here, the socket knobs
+/// in [`SOCKET_KEYS`].
 pub const KNOB_KEYS: &[&str] = &[
     "proto",
     "pattern",
@@ -635,6 +635,17 @@ pub const KNOB_KEYS: &[&str] = &[
     "interval",
     "msg_size",
     "response_size",
+    "flows",
+    "rate",
+    "rr_timeout",
+    "probe",
+    "probe_size",
+    "batch",
+];
+
+/// The socket knobs among the keys: these may be set for one side only, as
+/// `sender.KEY` (the `run` process) or `receiver.KEY` (the `serve` process).
+pub const SOCKET_KEYS: &[&str] = &[
     "sndbuf",
     "rcvbuf",
     "mss",
@@ -645,12 +656,6 @@ pub const KNOB_KEYS: &[&str] = &[
     "notsent_lowat",
     "cork",
     "busy_poll",
-    "flows",
-    "rate",
-    "rr_timeout",
-    "probe",
-    "probe_size",
-    "batch",
     "gso",
     "gro",
     "cpu_affinity",
@@ -706,25 +711,8 @@ impl SpecBuilder {
             Some(_) => return Err(ConfigError(format!("unknown key '{key}'"))),
             None => (&[Side::Sender, Side::Receiver], key),
         };
-        let per_side = [
-            "sendfile",
-            "spin",
-            "zerocopy",
-            "cpu_affinity",
-            "gso",
-            "gro",
-            "sndbuf",
-            "rcvbuf",
-            "mss",
-            "nodelay",
-            "congestion",
-            "tos",
-            "quickack",
-            "notsent_lowat",
-            "cork",
-            "busy_poll",
-        ];
-        if sides.len() == 1 && !per_side.contains(&knob) {
+
+        if sides.len() == 1 && !SOCKET_KEYS.contains(&knob) {
             return Err(ConfigError(format!(
                 "'{knob}' is not a per-side socket knob, so '{key}' is not a key"
             )));
@@ -865,7 +853,7 @@ fn set_socket_knob(
         _ => {
             return Err(ConfigError(format!(
                 "unknown key '{key}' (known: {})",
-                KNOB_KEYS.join(", ")
+                [KNOB_KEYS, SOCKET_KEYS].concat().join(", ")
             )))
         }
     }
