@@ -14,6 +14,7 @@ use hdrhistogram::Histogram;
 use thiserror::Error;
 
 use crate::measure::latency_histogram;
+use crate::output::summary::SPEC_COLUMNS;
 
 /// A results directory the report cannot use. One line, exit code 2.
 #[derive(Debug, Error)]
@@ -95,28 +96,7 @@ pub struct ResultsDir {
     pub cases: Vec<Case>,
 }
 
-/// Columns the report needs, by file.
-const NEED_SUMMARY: &[&str] = &[
-    "case",
-    "repetition",
-    "protocol",
-    "pattern",
-    "status",
-    "goodput_bps",
-    "rtt_p50_ns",
-    "rtt_p99_ns",
-    "rtt_p999_ns",
-    "lost",
-    "tcp_retrans",
-    "sender_cpu_pct",
-    "receiver_cpu_pct",
-    "sndbuf_req",
-    "sndbuf_eff",
-    "rcvbuf_req",
-    "rcvbuf_eff",
-    "mss_req",
-    "mss_eff",
-];
+/// Columns the report needs, by file (summary.csv: every column of the SPEC).
 const NEED_CASES: &[&str] = &[
     "case",
     "case_label",
@@ -228,7 +208,7 @@ impl ResultsDir {
                 )));
             }
         }
-        let summary = read_rows(&path.join("summary.csv"), NEED_SUMMARY)?;
+        let summary = read_rows(&path.join("summary.csv"), SPEC_COLUMNS)?;
         let agg = read_rows(&path.join("cases.csv"), NEED_CASES)?;
         let intervals = read_rows(&path.join("intervals.csv"), NEED_INTERVALS)?;
         let mut hists = read_hlog(&path.join("latency.hlog"))?;
