@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# sockbench side by side with the tools people already trust, with the same settings,
-# interleaved, N times:
+# sockbench side by side with the tools people already trust and with the bare loops
+# (sockbench-bare, built with sockbench), with the same settings, interleaved, N times:
 #
 #   tcp_stream      sockbench run --msg-size 128K        vs  iperf3 -l 128K         goodput (bit/s)
+#                                                        and sockbench-bare stream (blocking write/read)
 #   udp_64          sockbench run --proto udp -m 64      vs  iperf3 -u -b 0 -l 64   datagrams delivered per second
 #   udp_64_gso      the same with sockbench's --gso --gro (UDP GSO/GRO, loss still counted per datagram)
 #   tcp_pingpong    sockbench run --pattern rr --nodelay vs  sockperf ping-pong --tcp --full-rtt   p50 round trip (us)
+#                                                        and sockbench-bare pingpong
+#
+# Within a repetition the tools of a case run back to back, and the order flips from one
+# repetition to the next (A B, B A, ...) so that a drift in the machine's speed does not
+# favour one tool.
 #
 #   scripts/compare.sh [--duration S] [--repeat N] [--host HOST] [--out DIR] [--only CASE,...]
 #
@@ -14,9 +20,11 @@
 # serve` (5301), `iperf3 -s` (5201), `sockperf server --tcp -p 11111`.
 #
 # It installs nothing: a missing peer is named with its Debian package and its cases are
-# skipped. Writes DIR/compare.csv (every measurement) and DIR/table.csv (medians and
-# ratios), and prints the table. Ratios are sockbench / peer: above 1 means sockbench
-# measured more (for goodput and rates) or a longer round trip (for latency).
+# skipped. Writes DIR/compare.csv (every measurement) and DIR/table.csv (one row per case
+# and peer: medians, their ratio, and the median of the per-repetition ratios with a
+# distribution-free 95% interval, from 6 repetitions up), and prints the table. Ratios
+# are sockbench / peer: above 1 means sockbench measured more (for goodput and rates) or
+# a longer round trip (for latency).
 set -euo pipefail
 
 DURATION=5
@@ -31,7 +39,7 @@ while [ $# -gt 0 ]; do
         --host) HOST=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --only) ONLY=$2; shift 2 ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -41,6 +49,11 @@ SOCKBENCH=${SOCKBENCH:-}
 if [ -z "$SOCKBENCH" ]; then
     if [ -x "$here/target/release/sockbench" ]; then SOCKBENCH="$here/target/release/sockbench"
     else echo "compare.sh: build sockbench first: cargo build --release" >&2; exit 2; fi
+fi
+BARE=${SOCKBENCH_BARE:-$(dirname "$SOCKBENCH")/sockbench-bare}
+if [ -n "$HOST" ] || [ ! -x "$BARE" ]; then
+    [ -n "$HOST" ] || echo "compare.sh: no $BARE (cargo build --release builds it); skipping the bare loops" >&2
+    BARE=
 fi
 command -v python3 >/dev/null || { echo "compare.sh: needs python3 (Debian package python3) to read the peers' output" >&2; exit 2; }
 [ -n "$OUT" ] || OUT="$here/results/$(date -u +%Y%m%dT%H%M%SZ)-compare"
@@ -57,18 +70,19 @@ trap cleanup EXIT INT TERM
 have() { command -v "$1" >/dev/null; }
 cases=()
 want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
-if have iperf3; then
+if have iperf3 || [ -n "$BARE" ]; then
     want tcp_stream && cases+=(tcp_stream)
+fi
+if have iperf3; then
     want udp_64 && cases+=(udp_64)
     want udp_64_gso && cases+=(udp_64_gso)
 else
-    echo "compare.sh: iperf3 is missing (Debian package iperf3: apt-get install -y iperf3); skipping tcp_stream, udp_64 and udp_64_gso" >&2
+    echo "compare.sh: iperf3 is missing (Debian package iperf3: apt-get install -y iperf3); skipping it in tcp_stream, and udp_64 and udp_64_gso" >&2
 fi
-if have sockperf; then
+if have sockperf || [ -n "$BARE" ]; then
     want tcp_pingpong && cases+=(tcp_pingpong)
-else
-    echo "compare.sh: sockperf is missing (Debian package sockperf: apt-get install -y sockperf); skipping tcp_pingpong" >&2
 fi
+have sockperf || echo "compare.sh: sockperf is missing (Debian package sockperf: apt-get install -y sockperf); skipping it in tcp_pingpong" >&2
 [ ${#cases[@]} -gt 0 ] || { echo "compare.sh: nothing to compare" >&2; exit 2; }
 
 # Servers on loopback, on ports picked free.
@@ -110,32 +124,65 @@ print(eval(expr, {}, {k: (float(v) if v.replace('.', '', 1).isdigit() else v) fo
 EOF
 }
 
-run_case() {
-    local c=$1 rep=$2 f v
-    case "$c" in
-        tcp_stream)
+# One measurement of one tool in one case; records it.
+run_tool() {
+    local c=$1 tool=$2 rep=$3 f v
+    case "$c/$tool" in
+        tcp_stream/sockbench)
             f=$(sb --proto tcp --msg-size 128K)
-            record "$c" sockbench "$rep" goodput_bps "$(col "$f" goodput_bps)"
+            record "$c" sockbench "$rep" goodput_bps "$(col "$f" goodput_bps)" ;;
+        tcp_stream/iperf3)
             iperf3 -c "$target" -p "$IPERF_PORT" -t "$DURATION" -O 1 -l 128K -J >"$work/ip.json"
             v=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"])' "$work/ip.json")
-            record "$c" iperf3 "$rep" goodput_bps "$v"
-            ;;
-        udp_64|udp_64_gso)
+            record "$c" iperf3 "$rep" goodput_bps "$v" ;;
+        tcp_stream/bare)
+            v=$("$BARE" stream --msg-size 131072 --duration "$DURATION" --warmup 1 | sed -n 's/^goodput_bps=//p')
+            [ -n "$v" ] || { echo "compare.sh: no goodput from $BARE" >&2; exit 1; }
+            record "$c" bare "$rep" goodput_bps "$v" ;;
+        udp_64/sockbench|udp_64_gso/sockbench)
             if [ "$c" = udp_64_gso ]; then f=$(sb --proto udp --msg-size 64 --gso --gro); else f=$(sb --proto udp --msg-size 64); fi
-            record "$c" sockbench "$rep" datagrams_per_s "$(col "$f" 'goodput_bps / 8 / 64')"
+            record "$c" sockbench "$rep" datagrams_per_s "$(col "$f" 'goodput_bps / 8 / 64')" ;;
+        udp_64/iperf3|udp_64_gso/iperf3)
             iperf3 -c "$target" -p "$IPERF_PORT" -u -b 0 -l 64 -t "$DURATION" -O 1 -J >"$work/ip.json"
             v=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["end"]["sum"]; print((s["packets"]-s["lost_packets"])/s["seconds"])' "$work/ip.json")
-            record "$c" iperf3 "$rep" datagrams_per_s "$v"
-            ;;
-        tcp_pingpong)
+            record "$c" iperf3 "$rep" datagrams_per_s "$v" ;;
+        tcp_pingpong/sockbench)
             f=$(sb --proto tcp --pattern rr --msg-size 64 --nodelay)
-            record "$c" sockbench "$rep" rtt_p50_us "$(col "$f" 'rtt_p50_ns / 1000')"
+            record "$c" sockbench "$rep" rtt_p50_us "$(col "$f" 'rtt_p50_ns / 1000')" ;;
+        tcp_pingpong/sockperf)
             sockperf ping-pong --tcp -i "$target" -p "$SOCKPERF_PORT" -t "$DURATION" -m 64 --full-rtt >"$work/sp.log" 2>&1
             v=$(sed -n 's/.*percentile 50.000 = *\([0-9.]*\).*/\1/p' "$work/sp.log" | head -1)
             [ -n "$v" ] || { cat "$work/sp.log" >&2; echo "compare.sh: no p50 in sockperf's output" >&2; exit 1; }
-            record "$c" sockperf "$rep" rtt_p50_us "$v"
-            ;;
+            record "$c" sockperf "$rep" rtt_p50_us "$v" ;;
+        tcp_pingpong/bare)
+            v=$("$BARE" pingpong --msg-size 64 --duration "$DURATION" --warmup 1 | sed -n 's/^rtt_p50_ns=\([0-9]*\).*/\1/p')
+            [ -n "$v" ] || { echo "compare.sh: no p50 from $BARE" >&2; exit 1; }
+            record "$c" bare "$rep" rtt_p50_us "$(python3 -c "print($v / 1000)")" ;;
+        *) echo "compare.sh: no tool $tool for $c" >&2; exit 1 ;;
     esac
+}
+
+# The tools of a case: sockbench first, then the peers that are there.
+tools_of() {
+    local t=(sockbench)
+    case "$1" in
+        tcp_stream) have iperf3 && t+=(iperf3); [ -n "$BARE" ] && t+=(bare) ;;
+        udp_64|udp_64_gso) t+=(iperf3) ;;
+        tcp_pingpong) have sockperf && t+=(sockperf); [ -n "$BARE" ] && t+=(bare) ;;
+    esac
+    echo "${t[@]}"
+}
+
+run_case() {
+    local c=$1 rep=$2 tools t i
+    read -r -a tools <<<"$(tools_of "$c")"
+    # Odd repetitions in this order, even ones reversed.
+    if [ $((rep % 2)) -eq 0 ]; then
+        local rev=()
+        for ((i = ${#tools[@]} - 1; i >= 0; i--)); do rev+=("${tools[i]}"); done
+        tools=("${rev[@]}")
+    fi
+    for t in "${tools[@]}"; do run_tool "$c" "$t" "$rep"; done
 }
 
 echo "comparing ${cases[*]} on $target: ${DURATION}s each, $REPEAT interleaved repetitions" >&2
@@ -146,25 +193,43 @@ for rep in $(seq 1 "$REPEAT"); do
 done
 
 python3 - "$csv" "$OUT/table.csv" <<'EOF'
-import csv, statistics, sys
+import csv, math, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
+
+def median_ci(xs):
+    """The order statistics that bound the median with at least 95% confidence
+    (binomial, distribution-free); None below 6 values, where no pair does."""
+    n, xs, best = len(xs), sorted(xs), None
+    for k in range(n // 2):
+        if 1 - 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n >= 0.95:
+            best = (xs[k], xs[n - 1 - k])
+    return best
+
 out = []
 for case in dict.fromkeys(r["case"] for r in rows):
     mine = [r for r in rows if r["case"] == case]
     metric = mine[0]["metric"]
-    sb = [float(r["value"]) for r in mine if r["tool"] == "sockbench"]
-    peer_name = next(r["tool"] for r in mine if r["tool"] != "sockbench")
-    peer = [float(r["value"]) for r in mine if r["tool"] == peer_name]
-    m_sb, m_peer = statistics.median(sb), statistics.median(peer)
-    out.append({"case": case, "metric": metric, "repetitions": len(sb),
-                "sockbench_median": f"{m_sb:.6g}", "peer": peer_name,
-                "peer_median": f"{m_peer:.6g}", "ratio": f"{m_sb / m_peer:.3f}"})
+    value = {(r["tool"], r["repetition"]): float(r["value"]) for r in mine}
+    sb = {rep: v for (t, rep), v in value.items() if t == "sockbench"}
+    for peer_name in dict.fromkeys(r["tool"] for r in mine if r["tool"] != "sockbench"):
+        peer = {rep: v for (t, rep), v in value.items() if t == peer_name}
+        m_sb, m_peer = statistics.median(sb.values()), statistics.median(peer.values())
+        # Each repetition's pair ran back to back: its ratio shares the machine's state.
+        paired = [sb[r] / peer[r] for r in sb if r in peer and peer[r] > 0]
+        ci = median_ci(paired)
+        out.append({"case": case, "metric": metric, "repetitions": len(sb),
+                    "sockbench_median": f"{m_sb:.6g}", "peer": peer_name,
+                    "peer_median": f"{m_peer:.6g}", "ratio": f"{m_sb / m_peer:.3f}",
+                    "paired_ratio_median": f"{statistics.median(paired):.3f}",
+                    "paired_ratio_lo": f"{ci[0]:.3f}" if ci else "",
+                    "paired_ratio_hi": f"{ci[1]:.3f}" if ci else ""})
 with open(sys.argv[2], "w", newline="") as f:
     w = csv.DictWriter(f, fieldnames=list(out[0].keys()))
     w.writeheader()
     w.writerows(out)
-print(f"{'case':<14} {'metric':<16} {'sockbench':>12} {'peer':>9} {'peer value':>12} {'ratio':>7}")
+print(f"{'case':<14} {'metric':<16} {'sockbench':>12} {'peer':>9} {'peer value':>12} {'ratio':>7}  paired ratio (95% CI)")
 for o in out:
-    print(f"{o['case']:<14} {o['metric']:<16} {o['sockbench_median']:>12} {o['peer']:>9} {o['peer_median']:>12} {o['ratio']:>7}")
+    ci = f" ({o['paired_ratio_lo']}..{o['paired_ratio_hi']})" if o["paired_ratio_lo"] else ""
+    print(f"{o['case']:<14} {o['metric']:<16} {o['sockbench_median']:>12} {o['peer']:>9} {o['peer_median']:>12} {o['ratio']:>7}  {o['paired_ratio_median']}{ci}")
 EOF
 echo "written: $OUT/table.csv, $OUT/compare.csv" >&2

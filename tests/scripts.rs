@@ -110,6 +110,7 @@ fn compare_produces_a_well_formed_table() {
             out.to_str().unwrap(),
         ])
         .env("SOCKBENCH", bin())
+        .env("SOCKBENCH_BARE", env!("CARGO_BIN_EXE_sockbench-bare"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -128,13 +129,27 @@ fn compare_produces_a_well_formed_table() {
             "sockbench_median",
             "peer",
             "peer_median",
-            "ratio"
+            "ratio",
+            "paired_ratio_median",
+            "paired_ratio_lo",
+            "paired_ratio_hi"
         ]
     );
-    let cases: Vec<&str> = table.rows.iter().map(|r| r.get_str("case")).collect();
+    let pairs: Vec<String> = table
+        .rows
+        .iter()
+        .map(|r| format!("{}/{}", r.get_str("case"), r.get_str("peer")))
+        .collect();
     assert_eq!(
-        cases,
-        ["tcp_stream", "udp_64", "udp_64_gso", "tcp_pingpong"]
+        pairs,
+        [
+            "tcp_stream/iperf3",
+            "tcp_stream/bare",
+            "udp_64/iperf3",
+            "udp_64_gso/iperf3",
+            "tcp_pingpong/sockperf",
+            "tcp_pingpong/bare"
+        ]
     );
     for row in &table.rows {
         assert_eq!(row.int("repetitions"), 2);
@@ -145,19 +160,24 @@ fn compare_produces_a_well_formed_table() {
         );
         assert!(sb > 0.0 && peer > 0.0, "{row:?}");
         assert!((ratio - sb / peer).abs() < 0.01 * ratio.max(1.0), "{row:?}");
+        assert!(row.num("paired_ratio_median") > 0.0, "{row:?}");
+        // Two repetitions are too few for a 95% interval on a median.
+        assert_eq!(row.get_str("paired_ratio_lo"), "", "{row:?}");
     }
     let all = read_csv(&out.join("compare.csv"));
     assert_eq!(
         all.rows.len(),
-        4 * 2 * 2,
-        "4 cases x 2 tools x 2 repetitions"
+        (3 + 2 + 2 + 3) * 2,
+        "the tools of each case, 2 repetitions"
     );
-    // Interleaved: each repetition runs both tools of every case before the next.
+    // Interleaved: each repetition runs every tool of every case before the next, in
+    // the reverse order the second time.
     let order: Vec<String> = all
         .rows
         .iter()
         .map(|r| format!("{}{}", r.get_str("repetition"), r.get_str("tool")))
         .collect();
-    assert_eq!(&order[..2], ["1sockbench", "1iperf3"]);
+    assert_eq!(&order[..3], ["1sockbench", "1iperf3", "1bare"]);
+    assert_eq!(&order[10..13], ["2bare", "2iperf3", "2sockbench"]);
     assert!(stdout.contains("tcp_pingpong"), "{stdout}");
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use socket2::Socket;
 
 use super::{await_close, finish_report, read_full, write_full, Pattern, RoleCtx, POLL};
+use crate::buffer::MsgBuf;
 use crate::config::Side;
 use crate::measure::{latency_histogram, EncodedHistogram, IntervalCounter, RoleReport};
 use crate::patterns::rr::RTT;
@@ -46,9 +47,9 @@ impl Pattern for Crr {
         // no transaction.
         let _ = conn.sock.shutdown(std::net::Shutdown::Both);
         let (req_size, resp_size) = spec.rr_sizes();
-        let mut req = vec![0x43u8; STREAM_HEADER_LEN + req_size as usize];
+        let mut req = MsgBuf::new(STREAM_HEADER_LEN + req_size as usize, 0x43);
         req[..STREAM_HEADER_LEN].copy_from_slice(&stream_header(conn.plan.id, conn.token));
-        let mut resp = vec![0u8; resp_size as usize];
+        let mut resp = MsgBuf::new(resp_size as usize, 0);
         let mut hist = latency_histogram();
         let mut intervals =
             IntervalCounter::new(ctx.t0, spec.interval, spec.warmup + spec.duration);
@@ -116,8 +117,8 @@ impl Pattern for Crr {
         let _ = conn.sock.shutdown(std::net::Shutdown::Both);
         listener.set_nonblocking(true).map_err(|e| e.to_string())?;
         let (req_size, resp_size) = ctx.spec.rr_sizes();
-        let mut req = vec![0u8; req_size as usize];
-        let resp = vec![0x52u8; resp_size as usize];
+        let mut req = MsgBuf::new(req_size as usize, 0);
+        let resp = MsgBuf::new(resp_size as usize, 0x52);
         let warm = ctx.warmup_mark();
         let mut last = None;
         let result = loop {

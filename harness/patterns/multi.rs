@@ -9,6 +9,7 @@ use std::sync::mpsc::Sender;
 use std::time::Instant;
 
 use super::{finish_report, RoleCtx};
+use crate::buffer::MsgBuf;
 use crate::config::{ConnKind, Side};
 use crate::measure::{thread_cpu_ns, IntervalCounter, RoleReport};
 use crate::sockopt;
@@ -28,6 +29,7 @@ pub fn eligible(conns: &[DataConn], ctx: &RoleCtx) -> bool {
                 && !c.knobs.requested.zerocopy
                 && !c.knobs.requested.spin
                 && !c.knobs.requested.sendfile
+                && !c.knobs.requested.splice
         })
 }
 
@@ -58,8 +60,8 @@ pub fn worker(conns: Vec<DataConn>, side: Side, ctx: RoleCtx, tx: Sender<(RoleRe
     let cpu0 = thread_cpu_ns();
     let spec = ctx.spec.clone();
     let size = spec.msg_size as usize;
-    let wbuf = vec![0x5au8; size];
-    let mut rbuf = vec![0u8; size.max(64 * 1024)];
+    let wbuf = MsgBuf::new(size, 0x5a);
+    let mut rbuf = MsgBuf::new(size.max(64 * 1024), 0);
     // SAFETY: epoll_create1 has no preconditions.
     let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
     let mut flows: Vec<Flow> = conns

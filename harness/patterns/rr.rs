@@ -13,6 +13,7 @@ use super::{
     answer_hello, finish_report, finish_stream, read_full, send_end_markers, write_full, Pattern,
     RoleCtx, DGRAM_IDLE, POLL, SEQ_ROOM,
 };
+use crate::buffer::MsgBuf;
 use crate::config::Pattern as TestPattern;
 use crate::measure::{
     latency_histogram, EncodedHistogram, IntervalCounter, RoleReport, SeqTracker,
@@ -38,8 +39,8 @@ impl Pattern for Rr {
         let mut intervals =
             IntervalCounter::new(ctx.t0, spec.interval, spec.warmup + spec.duration);
         let (req_size, resp_size) = spec.rr_sizes();
-        let mut req = vec![0x51u8; req_size as usize];
-        let mut resp = vec![0u8; resp_size as usize];
+        let mut req = MsgBuf::new(req_size as usize, 0x51);
+        let mut resp = MsgBuf::new(resp_size as usize, 0);
         let warm = ctx.warmup_mark();
         let end = ctx.send_end();
         let mut last = None;
@@ -139,8 +140,8 @@ impl Pattern for Rr {
         let spec = &ctx.spec;
         let sock = &conn.sock;
         let (req_size, resp_size) = spec.rr_sizes();
-        let mut req = vec![0u8; req_size as usize];
-        let mut resp = vec![0x52u8; resp_size as usize];
+        let mut req = MsgBuf::new(req_size as usize, 0);
+        let mut resp = MsgBuf::new(resp_size as usize, 0x52);
         let warm = ctx.warmup_mark();
         let mut last = None;
         let result = if spec.protocol.is_datagram() {
@@ -402,7 +403,7 @@ impl OpenLoop<'_> {
         let mut next_due = ctx.t0;
         let mut inflight: VecDeque<(Instant, Instant)> = VecDeque::with_capacity(1024);
         let mut write_off: Option<usize> = None;
-        let mut rbuf = vec![0u8; resp_size.clamp(4096, 1 << 20)];
+        let mut rbuf = MsgBuf::new(resp_size.clamp(4096, 1 << 20), 0);
         let mut partial = 0usize;
         loop {
             let now = Instant::now();
