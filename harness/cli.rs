@@ -210,6 +210,9 @@ pub struct KnobArgs {
     /// Stream sends with sendfile(2) from an in-memory file
     #[arg(long)]
     pub sendfile: bool,
+    /// Byte streams through a pipe with splice(2): sends from an in-memory file, receives into /dev/null
+    #[arg(long)]
+    pub splice: bool,
     /// MSG_ZEROCOPY on tcp stream sends, completions counted (and copies reported)
     #[arg(long)]
     pub zerocopy: bool,
@@ -260,6 +263,7 @@ impl KnobArgs {
             ("zerocopy", self.zerocopy),
             ("spin", self.spin),
             ("sendfile", self.sendfile),
+            ("splice", self.splice),
         ] {
             if on {
                 out.push((k, "true".to_string()));

@@ -139,6 +139,9 @@ pub struct SocketKnobs {
     pub spin: bool,
     /// Stream sends with sendfile(2) from an in-memory file instead of write(2).
     pub sendfile: bool,
+    /// Byte streams through a pipe with splice(2): sends from an in-memory file, receives
+    /// into /dev/null; the data never passes through user memory.
+    pub splice: bool,
     /// SO_ZEROCOPY, and MSG_ZEROCOPY on stream sends (tcp).
     pub zerocopy: bool,
     /// CPUs this side's traffic threads are pinned to (sched_setaffinity), spread over
@@ -366,6 +369,19 @@ impl TestSpec {
             return Err(ConfigError::new(
                 "--sendfile and --zerocopy are two ways to avoid the copy: choose one",
             ));
+        }
+        let splice = self.sender.splice || self.receiver.splice;
+        if splice && (self.pattern != Pattern::Stream || self.protocol.is_datagram()) {
+            return Err(ConfigError::new(
+                "--splice applies to the stream pattern over tcp, mptcp or unix-stream",
+            ));
+        }
+        for side in [&self.sender, &self.receiver] {
+            if side.splice && (side.sendfile || side.zerocopy) {
+                return Err(ConfigError::new(
+                    "--splice, --sendfile and --zerocopy are ways to avoid the same copy: choose one",
+                ));
+            }
         }
         if (self.sender.spin || self.receiver.spin) && self.pattern == Pattern::Crr {
             return Err(ConfigError::new(
@@ -662,6 +678,7 @@ pub const SOCKET_KEYS: &[&str] = &[
     "zerocopy",
     "spin",
     "sendfile",
+    "splice",
 ];
 
 fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {
@@ -831,6 +848,7 @@ fn set_socket_knob(
         "zerocopy" => k.zerocopy = parse_bool(key, value)?,
         "spin" => k.spin = parse_bool(key, value)?,
         "sendfile" => k.sendfile = parse_bool(key, value)?,
+        "splice" => k.splice = parse_bool(key, value)?,
         "cpu_affinity" => {
             let cpus: Result<Vec<u32>, _> =
                 value.split(',').map(|c| c.trim().parse::<u32>()).collect();

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod buffer;
 pub mod cli;
 pub mod config;
 pub mod control;
@@ -20,6 +21,7 @@ pub mod results;
 pub mod runner;
 pub mod sender;
 pub mod sockopt;
+pub mod splice;
 pub mod stats;
 pub mod transport;
 pub mod units;

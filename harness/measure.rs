@@ -239,6 +239,12 @@ pub struct RoleReport {
     pub zerocopy_sends: u64,
     pub zerocopy_completed: u64,
     pub zerocopy_copied: u64,
+    /// Bytes moved by splice(2) into the socket (--splice on the sending end) and out of
+    /// it (on the receiving end), as splice returned them.
+    #[serde(default)]
+    pub spliced_out: u64,
+    #[serde(default)]
+    pub spliced_in: u64,
     /// The CPUs the role's thread could run on, as sched_getaffinity reported them.
     pub cpus: Vec<u32>,
     /// Set when the role ended early; the figures above are partial.

@@ -445,6 +445,7 @@ mod tests {
             zerocopy: false,
             spin: false,
             sendfile: false,
+            splice: false,
         }
     }
 

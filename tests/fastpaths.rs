@@ -239,3 +239,51 @@ fn sendfile_accounts_like_write() {
         assert_eq!(run(bad).code(), 2, "{bad:?}");
     }
 }
+
+/// --splice: the sender splices each message from an in-memory file through a pipe into
+/// the socket, the receiver splices out of the socket into /dev/null; every byte counts
+/// as with write(2) and read(2), whole messages, and every byte went through splice(2)
+/// on the ends that asked for it and through no splice on the other.
+#[test]
+fn splice_accounts_like_write_and_read() {
+    for proto in ["tcp", "unix-stream", "mptcp"] {
+        let r = run(&["--proto", proto, "--splice", "--msg-size", "100000"]);
+        let row = r.ok_row();
+        let sent = row.int("bytes_sent");
+        assert!(sent > 0);
+        assert_eq!(sent, row.int("bytes_received"), "{proto}");
+        assert_eq!(
+            sent,
+            row.int("messages_sent") * 100_000,
+            "{proto}: whole messages"
+        );
+        assert_eq!(row.int("spliced_bytes_sent"), sent, "{proto}");
+        assert_eq!(row.int("spliced_bytes_received"), sent, "{proto}");
+        let iv: u64 = r.intervals().rows.iter().map(|i| i.int("bytes")).sum();
+        assert_eq!(iv, row.int("bytes_received"), "{proto}");
+    }
+    // One side only: in reverse the receiving process sends, so its splice is the send.
+    let r = run(&["--direction", "reverse", "--set", "receiver.splice=true"]);
+    let row = r.ok_row();
+    assert_eq!(row.int("bytes_sent"), row.int("bytes_received"));
+    assert_eq!(row.int("spliced_bytes_sent"), row.int("bytes_sent"));
+    assert_eq!(row.int("spliced_bytes_received"), 0);
+    let r = run(&["--direction", "bidir", "--splice"]);
+    let row = r.ok_row();
+    assert_eq!(row.int("bytes_sent"), row.int("bytes_received"));
+    assert_eq!(row.int("spliced_bytes_received"), row.int("bytes_received"));
+    // The plain path splices nothing.
+    let row = run(&["--msg-size", "100000"]).ok_row().clone();
+    assert_eq!(
+        row.int("spliced_bytes_sent") + row.int("spliced_bytes_received"),
+        0
+    );
+    for bad in [
+        &["--splice", "--proto", "udp"][..],
+        &["--splice", "--sendfile"],
+        &["--splice", "--zerocopy"],
+        &["--splice", "--pattern", "rr"],
+    ] {
+        assert_eq!(run(bad).code(), 2, "{bad:?}");
+    }
+}

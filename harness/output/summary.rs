@@ -121,6 +121,10 @@ pub struct SummaryRow {
     pub receiver_spin: bool,
     /// --sendfile: the bulk sender used sendfile(2).
     pub sendfile: bool,
+    /// --splice: the bytes the sending end spliced into its sockets through a pipe, and
+    /// those the receiving end spliced out of them into /dev/null (what splice returned).
+    pub spliced_bytes_sent: u64,
+    pub spliced_bytes_received: u64,
     /// Resident memory of each process near the end of the transfer (KiB), and per
     /// connection of that side (the receiver daemon's figure includes whatever else it
     /// serves and holds).
@@ -231,6 +235,8 @@ impl SummaryRow {
             sender_spin: spec.sender.spin,
             receiver_spin: spec.receiver.spin,
             sendfile: sending.is_some_and(|k| k.requested.sendfile),
+            spliced_bytes_sent: run.sum(|r| r.spliced_out),
+            spliced_bytes_received: run.sum(|r| r.spliced_in),
             sender_rss_kib: run.outcome.sender.rss_kib,
             receiver_rss_kib: run.outcome.receiver.as_ref().and_then(|r| r.rss_kib),
             sender_rss_kib_per_conn: run

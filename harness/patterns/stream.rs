@@ -11,8 +11,10 @@ use super::{
     Pattern, RoleCtx, DGRAM_IDLE, POLL, SEQ_ROOM,
 };
 use crate::batch::{DgramBatch, GroBuf};
+use crate::buffer::MsgBuf;
 use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
 use crate::sockopt;
+use crate::splice::{message_file, SpliceReceiver, SpliceSender};
 use crate::transport::{as_uninit, dgram, is_timeout, DataConn};
 use crate::zerocopy::ZeroCopyCount;
 use socket2::Socket;
@@ -27,7 +29,7 @@ impl Pattern for Stream {
         sock.set_read_timeout(Some(POLL))
             .map_err(|e| e.to_string())?;
         let size = ctx.spec.msg_size as usize;
-        let mut buf = vec![0x5au8; size];
+        let mut buf = MsgBuf::new(size, 0x5a);
         let end = ctx.send_end();
         let pacer = ctx.spec.rate.map(|r| Pacer::new(ctx.t0, r));
         if ctx.spec.protocol.is_datagram() {
@@ -41,12 +43,16 @@ impl Pattern for Stream {
             send_end_markers(sock, conn.plan.id, seq);
             return Ok(());
         }
-        let mut zc = conn.knobs.requested.zerocopy.then(ZeroCopyCount::default);
-        // --sendfile: the message lives in an in-memory file the kernel sends from.
-        let file = if conn.knobs.requested.sendfile {
-            Some(message_file(&buf)?)
+        let want = &conn.knobs.requested;
+        let mut how = if want.zerocopy {
+            SendPath::ZeroCopy(ZeroCopyCount::default())
+        } else if want.sendfile {
+            // The message lives in an in-memory file the kernel sends from.
+            SendPath::Sendfile(message_file(&buf).map_err(|e| format!("the message file: {e}"))?)
+        } else if want.splice {
+            SendPath::Splice(SpliceSender::new(&buf).map_err(|e| format!("splice setup: {e}"))?)
         } else {
-            None
+            SendPath::Write
         };
         loop {
             let now = Instant::now();
@@ -56,15 +62,19 @@ impl Pattern for Stream {
             if let Some(p) = &pacer {
                 p.wait(now, rep.bytes_sent);
             }
-            match (zc.as_mut(), &file) {
-                (Some(z), _) => write_zerocopy(sock, &buf, ctx, z)?,
-                (None, Some(f)) => write_sendfile(sock, f, size, ctx)?,
-                (None, None) => write_full(sock, &buf, ctx)?,
+            match &mut how {
+                SendPath::ZeroCopy(z) => write_zerocopy(sock, &buf, ctx, z)?,
+                SendPath::Sendfile(f) => write_sendfile(sock, f, size, ctx)?,
+                SendPath::Splice(sp) => {
+                    write_splice(sock, sp, ctx)?;
+                    rep.spliced_out += size as u64;
+                }
+                SendPath::Write => write_full(sock, &buf, ctx)?,
             }
             rep.bytes_sent += size as u64;
             rep.messages_sent += 1;
         }
-        if let Some(mut z) = zc {
+        if let SendPath::ZeroCopy(mut z) = how {
             // Every send's completion, so that the counts are final and no page stays pinned.
             let drained = z.drain(sock, Duration::from_secs(2));
             (
@@ -86,7 +96,7 @@ impl Pattern for Stream {
             IntervalCounter::new(ctx.t0, spec.interval, spec.warmup + spec.duration);
         let warm = ctx.warmup_mark();
         let mut last: Option<Instant> = None;
-        let mut buf = vec![0u8; spec.msg_size as usize];
+        let mut buf = MsgBuf::new(spec.msg_size as usize, 0);
         let result = if spec.protocol.is_datagram() {
             let mut seqs = SeqTracker::with_capacity(SEQ_ROOM);
             let r = recv_datagrams(
@@ -104,9 +114,19 @@ impl Pattern for Stream {
             r
         } else {
             let quickack = conn.knobs.requested.quickack;
+            let mut spliced = if conn.knobs.requested.splice {
+                let chunk = (spec.msg_size as usize).max(64 * 1024);
+                Some(SpliceReceiver::new(chunk).map_err(|e| format!("splice setup: {e}"))?)
+            } else {
+                None
+            };
             let mut idle = Idle::default();
             loop {
-                match (&*sock).read(&mut buf) {
+                let got = match &mut spliced {
+                    Some(sp) => sp.recv(sock),
+                    None => (&*sock).read(&mut buf),
+                };
+                match got {
                     Ok(0) => break Ok(()),
                     Ok(n) => {
                         let now = Instant::now();
@@ -114,6 +134,9 @@ impl Pattern for Stream {
                             break Err("read: the test was aborted".to_string());
                         }
                         rep.bytes_received += n as u64;
+                        if spliced.is_some() {
+                            rep.spliced_in += n as u64;
+                        }
                         idle = Idle::default();
                         intervals.record(now, n as u64, 0);
                         if now >= warm {
@@ -140,20 +163,34 @@ impl Pattern for Stream {
     }
 }
 
-/// An in-memory file (memfd) holding one message, for sendfile(2).
-fn message_file(buf: &[u8]) -> Result<std::fs::File, String> {
-    use std::io::Write;
-    use std::os::fd::FromRawFd;
-    // SAFETY: a NUL-terminated name and no flags; a new descriptor or -1.
-    let fd = unsafe { libc::memfd_create(c"sockbench-message".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(format!("memfd_create: {}", io::Error::last_os_error()));
+/// How the bulk sender hands its messages to the kernel.
+enum SendPath {
+    /// write(2), the plain path the others are checked against.
+    Write,
+    /// MSG_ZEROCOPY, completions counted.
+    ZeroCopy(ZeroCopyCount),
+    /// sendfile(2) from an in-memory file.
+    Sendfile(std::fs::File),
+    /// splice(2): in-memory file to pipe to socket.
+    Splice(SpliceSender),
+}
+
+/// Sends one message with splice(2), through the pipe.
+fn write_splice(sock: &Socket, sp: &mut SpliceSender, ctx: &RoleCtx) -> Result<(), String> {
+    let mut idle = Idle::default();
+    loop {
+        match sp.step(sock) {
+            Ok(_) => {
+                if sp.message_done() {
+                    return Ok(());
+                }
+                idle = Idle::default();
+            }
+            Err(e) if is_timeout(&e) => ctx.idle("splice", &mut idle)?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("splice: {e}")),
+        }
     }
-    // SAFETY: we own the descriptor just created.
-    let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
-    f.write_all(buf)
-        .map_err(|e| format!("writing the message file: {e}"))?;
-    Ok(f)
 }
 
 /// Sends one message from the file with sendfile(2).
@@ -304,7 +341,7 @@ fn send_gso(
 ) -> Result<u64, String> {
     let size = ctx.spec.msg_size as usize;
     let per_send = (65507 / size).clamp(1, 64);
-    let mut buf = vec![0x5au8; per_send * size];
+    let mut buf = MsgBuf::new(per_send * size, 0x5a);
     send_datagrams(ctx, rep, pacer, "send (UDP GSO)", size as u64, |seq| {
         for (i, d) in buf.chunks_mut(size).enumerate() {
             dgram::put_header(d, seq + i as u64, dgram::DATA, conn.plan.id);
