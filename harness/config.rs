@@ -341,9 +341,14 @@ impl TestSpec {
                 "--flows must be from 1 to {MAX_FLOWS}"
             )));
         }
-        if self.flows > 1024 && (self.pattern != Pattern::Stream || self.protocol.is_datagram()) {
+        let on_workers = match self.pattern {
+            Pattern::Stream => true,
+            Pattern::Rr => self.rate.is_none(),
+            Pattern::Crr => false,
+        };
+        if self.flows > 1024 && (!on_workers || self.protocol.is_datagram()) {
             return Err(ConfigError::new(
-                "more than 1024 flows run on epoll workers, which drive byte-stream bulk transfers: use --pattern stream over tcp, mptcp or unix-stream",
+                "more than 1024 flows run on epoll workers, which drive byte streams in bulk (stream) or closed-loop request/response (rr without --rate): over tcp, mptcp or unix-stream",
             ));
         }
         if self.pattern == Pattern::Rr && self.direction == Direction::Bidir {

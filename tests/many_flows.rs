@@ -117,3 +117,77 @@ fn bidirectional_flows_on_workers_finish() {
     assert_eq!(row.int("bytes_sent"), row.int("bytes_received"));
     assert_eq!(per_conn_bytes(&r).len(), 202);
 }
+
+/// Closed-loop request/response on epoll workers (65 connections and up) counts as the
+/// thread per connection does (64): every request answered, every response read, each
+/// measured round trip in the histogram exactly once, and every connection served.
+#[test]
+fn request_response_on_workers_accounts_like_threads() {
+    for flows in ["64", "65", "300"] {
+        for proto in ["tcp", "unix-stream"] {
+            let mut args = vec![
+                "--proto",
+                proto,
+                "--pattern",
+                "rr",
+                "--flows",
+                flows,
+                "--msg-size",
+                "100",
+                "--response-size",
+                "20000",
+            ];
+            if proto == "tcp" {
+                args.push("--nodelay");
+            }
+            let r = run(&args);
+            let what = format!("{proto} x{flows}");
+            let row = r.ok_row();
+            assert_eq!(row.int("bytes_sent"), row.int("bytes_received"), "{what}");
+            assert_eq!(
+                row.int("messages_sent"),
+                row.int("messages_received"),
+                "{what}"
+            );
+            // Requests of 100 bytes and responses of 20000, one each per transaction.
+            let n = row.int("messages_sent") / 2;
+            assert_eq!(row.int("bytes_sent"), n * 100 + n * 20_000, "{what}");
+            let tx = row.int("transactions");
+            assert!(tx > 0 && tx <= n, "{what}: {tx} of {n}");
+            let counted: u64 = r.histograms().rows.iter().map(|h| h.int("count")).sum();
+            assert_eq!(counted, tx, "{what}: histogram counts vs transactions");
+            assert!(row.num("rtt_p50_ns") > 0.0, "{what}");
+            let conns = per_conn_bytes(&r);
+            assert_eq!(conns.len().to_string(), flows, "{what}: every connection");
+            assert!(conns.values().all(|&b| b > 0), "{what}: a connection idle");
+        }
+    }
+}
+
+#[test]
+fn two_thousand_request_response_flows_complete() {
+    let r = run(&[
+        "--pattern",
+        "rr",
+        "--flows",
+        "2000",
+        "--duration",
+        "1s",
+        "--warmup",
+        "0s",
+    ]);
+    let row = r.ok_row();
+    assert_eq!(row.int("bytes_sent"), row.int("bytes_received"));
+    assert!(row.int("transactions") > 0);
+    let counted: u64 = r.histograms().rows.iter().map(|h| h.int("count")).sum();
+    assert_eq!(counted, row.int("transactions"));
+    // Open-loop (--rate) and crr keep a thread per connection, and so a limit.
+    for bad in [
+        &["--pattern", "rr", "--rate", "1000", "--flows", "2000"][..],
+        &["--pattern", "crr", "--flows", "2000"],
+    ] {
+        let r = run(bad);
+        assert_eq!(r.code(), 2, "{bad:?}");
+        assert!(r.stderr().contains("epoll workers"), "{}", r.stderr());
+    }
+}

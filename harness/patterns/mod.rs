@@ -206,9 +206,9 @@ pub struct RunningRoles {
 pub fn spawn_roles(conns: Vec<DataConn>, side: Side, ctx: &RoleCtx) -> RunningRoles {
     let (tx, rx) = std::sync::mpsc::channel();
     let ids = conns.iter().map(|c| c.plan.id).collect();
-    let (streams, others): (Vec<DataConn>, Vec<DataConn>) = conns
-        .into_iter()
-        .partition(|c| c.plan.kind == ConnKind::Stream);
+    let main = ctx.spec.main_kind();
+    let (streams, others): (Vec<DataConn>, Vec<DataConn>) =
+        conns.into_iter().partition(|c| c.plan.kind == main);
     let conns = if multi::eligible(&streams, ctx) {
         // Many flows: a few epoll workers (one per CPU), connections dealt round robin; a
         // probe keeps a thread of its own.

@@ -1,17 +1,23 @@
 //! Many byte-stream flows on a few threads, neper's model: each worker owns a share of the
-//! connections and drives them, non-blocking, through epoll. Used for stream tests with
-//! more connections than threads are worth (`MULTI_THRESHOLD`); each connection still gets
-//! its own report, counted exactly as the one-thread-per-connection roles count.
+//! connections and drives them, non-blocking, through epoll. Used for stream and
+//! closed-loop request/response tests with more connections than threads are worth
+//! (`MULTI_THRESHOLD`); each connection still gets its own report, counted exactly as the
+//! one-thread-per-connection roles count. Round trips go into one HdrHistogram per worker
+//! (a histogram per connection would cost ~100 KB each), carried by the worker's first
+//! requesting connection, so that the merged histogram is the same.
 
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::sync::mpsc::Sender;
 use std::time::Instant;
 
+use super::rr::RTT;
 use super::{finish_report, RoleCtx};
 use crate::buffer::MsgBuf;
-use crate::config::{ConnKind, Side};
-use crate::measure::{thread_cpu_ns, IntervalCounter, RoleReport};
+use crate::config::{ConnKind, Pattern, Side};
+use crate::measure::{
+    latency_histogram, thread_cpu_ns, EncodedHistogram, IntervalCounter, RoleReport,
+};
 use crate::sockopt;
 use crate::transport::DataConn;
 
@@ -20,12 +26,19 @@ pub const MULTI_THRESHOLD: usize = 64;
 /// Writes per readiness event, so that one fast connection cannot starve the others.
 const WRITES_PER_EVENT: usize = 8;
 
-/// Whether these connections can run on epoll workers: byte-stream bulk transfers only.
+/// Whether these connections can run on epoll workers: byte-stream bulk transfers, and
+/// closed-loop request/response over byte streams.
 pub fn eligible(conns: &[DataConn], ctx: &RoleCtx) -> bool {
+    let spec = &ctx.spec;
+    let kind = match spec.pattern {
+        Pattern::Stream => ConnKind::Stream,
+        Pattern::Rr if spec.rate.is_none() => ConnKind::Rr,
+        _ => return false,
+    };
     conns.len() > MULTI_THRESHOLD
-        && !ctx.spec.protocol.is_datagram()
+        && !spec.protocol.is_datagram()
         && conns.iter().all(|c| {
-            c.plan.kind == ConnKind::Stream
+            c.plan.kind == kind
                 && !c.knobs.requested.zerocopy
                 && !c.knobs.requested.spin
                 && !c.knobs.requested.sendfile
@@ -39,6 +52,13 @@ enum Phase {
     /// Shut down for writing; waiting for the peer's close.
     Finishing,
     Receiving,
+    /// Request/response, the requesting end: writing a request (`offset` bytes written),
+    /// then reading its response (`offset` bytes read).
+    Asking,
+    Awaiting,
+    /// Request/response, the answering end: reading a request, then writing the response.
+    Serving,
+    Answering,
     Done,
 }
 
@@ -48,8 +68,12 @@ struct Flow {
     phase: Phase,
     intervals: Option<IntervalCounter>,
     last: Option<Instant>,
-    /// Bytes of the current message already written (a partial write).
+    /// Bytes of the current message already written or read.
     offset: usize,
+    /// When the current request/response transaction started.
+    start: Instant,
+    /// Whether the socket is registered for EPOLLOUT (else EPOLLIN).
+    wants_out: bool,
     /// This flow's index in the worker's table, the epoll registration's data.
     slot: u64,
 }
@@ -59,11 +83,23 @@ struct Flow {
 pub fn worker(conns: Vec<DataConn>, side: Side, ctx: RoleCtx, tx: Sender<(RoleReport, Instant)>) {
     let cpu0 = thread_cpu_ns();
     let spec = ctx.spec.clone();
+    let rr = spec.pattern == Pattern::Rr;
+    let (req_size, resp_size) = if rr {
+        let (q, r) = spec.rr_sizes();
+        (q as usize, r as usize)
+    } else {
+        (spec.msg_size as usize, 0)
+    };
     let size = spec.msg_size as usize;
+    // What this side writes: bulk messages, requests or responses.
     let wbuf = MsgBuf::new(size, 0x5a);
-    let mut rbuf = MsgBuf::new(size.max(64 * 1024), 0);
+    let req = MsgBuf::new(req_size, 0x51);
+    let resp = MsgBuf::new(resp_size, 0x52);
+    let mut rbuf = MsgBuf::new(size.max(req_size).max(resp_size).max(64 * 1024), 0);
+    let mut hist = latency_histogram();
     // SAFETY: epoll_create1 has no preconditions.
     let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    let t_start = Instant::now();
     let mut flows: Vec<Flow> = conns
         .into_iter()
         .enumerate()
@@ -79,12 +115,14 @@ pub fn worker(conns: Vec<DataConn>, side: Side, ctx: RoleCtx, tx: Sender<(RoleRe
                 knobs: conn.knobs.clone(),
                 ..RoleReport::default()
             };
-            let intervals = (!active)
+            // The receiving end counts intervals, and in rr the requesting end.
+            let intervals = (active == rr)
                 .then(|| IntervalCounter::new(ctx.t0, spec.interval, spec.warmup + spec.duration));
-            let phase = if active {
-                Phase::Sending
-            } else {
-                Phase::Receiving
+            let phase = match (rr, active) {
+                (false, true) => Phase::Sending,
+                (false, false) => Phase::Receiving,
+                (true, true) => Phase::Asking,
+                (true, false) => Phase::Serving,
             };
             Flow {
                 conn,
@@ -93,15 +131,21 @@ pub fn worker(conns: Vec<DataConn>, side: Side, ctx: RoleCtx, tx: Sender<(RoleRe
                 intervals,
                 last: None,
                 offset: 0,
+                start: t_start,
+                wants_out: false,
                 slot: slot as u64,
             }
         })
         .collect();
-    let interest = |f: &Flow| if f.phase == Phase::Sending { libc::EPOLLOUT } else { libc::EPOLLIN } as u32;
     for (i, f) in flows.iter_mut().enumerate() {
+        f.wants_out = f.phase == Phase::Sending;
         let setup = f.conn.sock.set_nonblocking(true).and_then(|_| {
             let mut ev = libc::epoll_event {
-                events: interest(f),
+                events: if f.wants_out {
+                    libc::EPOLLOUT
+                } else {
+                    libc::EPOLLIN
+                } as u32,
                 u64: i as u64,
             };
             // SAFETY: valid epoll and socket descriptors, and an event to copy.
@@ -122,6 +166,21 @@ pub fn worker(conns: Vec<DataConn>, side: Side, ctx: RoleCtx, tx: Sender<(RoleRe
     let mut open = flows.iter().filter(|f| f.phase != Phase::Done).count();
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
     let (warm, send_end, hard) = (ctx.warmup_mark(), ctx.send_end(), ctx.hard_deadline());
+    let rr_io = RrIo {
+        req: &req,
+        resp: &resp,
+        warm,
+        send_end,
+    };
+    // Every requesting end sends its first request.
+    for f in flows.iter_mut().filter(|f| f.phase == Phase::Asking) {
+        f.start = Instant::now();
+        if let Err(e) = rr_io.ask(ep, f) {
+            f.rep.error = Some(format!("connection {}: {e}", f.conn.plan.id));
+            done(ep, f);
+            open -= 1;
+        }
+    }
     let mut ended_sending = false;
     while open > 0 {
         let now = Instant::now();
@@ -137,7 +196,8 @@ pub fn worker(conns: Vec<DataConn>, side: Side, ctx: RoleCtx, tx: Sender<(RoleRe
             }
             break;
         }
-        // At the end of the sending time, every sender shuts down, writable or not.
+        // At the end of the sending time, every bulk sender shuts down, writable or not.
+        // (A requester finishes its transaction first: see RrIo::awaiting.)
         if now >= send_end && !ended_sending {
             ended_sending = true;
             for f in flows.iter_mut().filter(|f| f.phase == Phase::Sending) {
@@ -181,6 +241,10 @@ pub fn worker(conns: Vec<DataConn>, side: Side, ctx: RoleCtx, tx: Sender<(RoleRe
                     r
                 }
                 Phase::Finishing | Phase::Receiving => drain(f, &mut rbuf, now, warm),
+                Phase::Asking => rr_io.ask(ep, f).map(|_| false),
+                Phase::Awaiting => rr_io.awaiting(ep, f, &mut rbuf, &mut hist),
+                Phase::Serving => rr_io.serving(ep, f, &mut rbuf),
+                Phase::Answering => rr_io.answer(ep, f).map(|_| false),
                 Phase::Done => Ok(false),
             };
             match result {
@@ -199,11 +263,19 @@ pub fn worker(conns: Vec<DataConn>, side: Side, ctx: RoleCtx, tx: Sender<(RoleRe
     }
     // SAFETY: closing the epoll descriptor we created.
     unsafe { libc::close(ep) };
-    // This thread's CPU time, carried by its first report so that the sum is exact.
+    // This thread's CPU time, carried by its first report so that the sum is exact; the
+    // worker's round trips by its first requesting connection.
     let cpu = thread_cpu_ns().saturating_sub(cpu0);
+    let mut hist = (rr && flows.iter().any(|f| f.rep.active)).then_some(hist);
     for (i, mut f) in flows.into_iter().enumerate() {
         let _ = f.conn.sock.set_nonblocking(false);
-        if f.rep.active {
+        if rr {
+            if f.rep.active {
+                if let Some(h) = hist.take() {
+                    f.rep.histograms = vec![EncodedHistogram::encode(RTT, &h)];
+                }
+            }
+        } else if f.rep.active {
             // A partial message at the end was written too: count its bytes.
             f.rep.bytes_sent += f.offset as u64;
         } else {
@@ -217,6 +289,161 @@ pub fn worker(conns: Vec<DataConn>, side: Side, ctx: RoleCtx, tx: Sender<(RoleRe
         }
         f.rep.cpu_ns = if i == 0 { cpu } else { 0 };
         let _ = tx.send((f.rep, Instant::now()));
+    }
+}
+
+/// Registers `f` for writability (a write would block) or for readability.
+fn want_out(ep: i32, f: &mut Flow, out: bool) {
+    if f.wants_out == out {
+        return;
+    }
+    f.wants_out = out;
+    let mut ev = libc::epoll_event {
+        events: if out { libc::EPOLLOUT } else { libc::EPOLLIN } as u32,
+        u64: f.slot,
+    };
+    // SAFETY: valid descriptors; the socket is registered with this epoll.
+    unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_MOD, f.conn.sock.as_raw_fd(), &mut ev) };
+}
+
+/// Writes `buf[f.offset..]` until done (Ok(true)) or the socket is full (Ok(false)).
+fn write_rest(f: &mut Flow, buf: &[u8]) -> Result<bool, String> {
+    while f.offset < buf.len() {
+        match (&f.conn.sock).write(&buf[f.offset..]) {
+            Ok(k) => f.offset += k,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("write: {e}")),
+        }
+    }
+    Ok(true)
+}
+
+/// Reads toward `want` bytes in all. Ok(Some(true)) when they are in, Ok(Some(false)) when
+/// the socket has no more now, Ok(None) at the peer's close.
+fn read_toward(f: &mut Flow, want: usize, rbuf: &mut [u8]) -> Result<Option<bool>, String> {
+    while f.offset < want {
+        let room = (want - f.offset).min(rbuf.len());
+        match (&f.conn.sock).read(&mut rbuf[..room]) {
+            Ok(0) => return Ok(None),
+            Ok(k) => f.offset += k,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Some(false)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
+    Ok(Some(true))
+}
+
+/// The request/response steps, each counted as the thread-per-connection rr roles count.
+struct RrIo<'a> {
+    req: &'a [u8],
+    resp: &'a [u8],
+    warm: Instant,
+    send_end: Instant,
+}
+
+impl RrIo<'_> {
+    /// Requesting end: (the rest of) the request; then await the response.
+    fn ask(&self, ep: i32, f: &mut Flow) -> Result<(), String> {
+        f.phase = Phase::Asking;
+        if !write_rest(f, self.req)? {
+            want_out(ep, f, true);
+            return Ok(());
+        }
+        f.rep.bytes_sent += self.req.len() as u64;
+        f.rep.messages_sent += 1;
+        (f.offset, f.phase) = (0, Phase::Awaiting);
+        want_out(ep, f, false);
+        Ok(())
+    }
+
+    /// Requesting end: the response; at its end the round trip is recorded and the next
+    /// request goes out, or after the sending time the flow finishes.
+    fn awaiting(
+        &self,
+        ep: i32,
+        f: &mut Flow,
+        rbuf: &mut [u8],
+        hist: &mut hdrhistogram::Histogram<u64>,
+    ) -> Result<bool, String> {
+        match read_toward(f, self.resp.len(), rbuf)? {
+            None => return Err("the peer closed before responding".into()),
+            Some(false) => return Ok(false),
+            Some(true) => {}
+        }
+        let done = Instant::now();
+        if f.conn.knobs.requested.quickack {
+            sockopt::rearm_quickack(&f.conn.sock);
+        }
+        let n = self.resp.len() as u64;
+        f.rep.bytes_received += n;
+        f.rep.messages_received += 1;
+        if let Some(iv) = &mut f.intervals {
+            iv.record(done, n, 1);
+        }
+        if f.start >= self.warm {
+            hist.saturating_record(done.duration_since(f.start).as_nanos() as u64);
+            f.rep.transactions += 1;
+            f.rep.measured_bytes += n;
+            f.last = Some(done);
+        }
+        f.offset = 0;
+        if done >= self.send_end {
+            start_finishing(ep, f);
+            f.wants_out = false;
+            return Ok(false);
+        }
+        f.start = done;
+        self.ask(ep, f)?;
+        Ok(false)
+    }
+
+    /// Answering end: the request; then the response. Ok(true) at the requester's close.
+    fn serving(&self, ep: i32, f: &mut Flow, rbuf: &mut [u8]) -> Result<bool, String> {
+        loop {
+            match read_toward(f, self.req.len(), rbuf)? {
+                None if f.offset == 0 => return Ok(true),
+                None => {
+                    return Err(format!(
+                        "the peer closed mid-message ({} of {} bytes)",
+                        f.offset,
+                        self.req.len()
+                    ))
+                }
+                Some(false) => return Ok(false),
+                Some(true) => {}
+            }
+            let now = Instant::now();
+            if f.conn.knobs.requested.quickack {
+                sockopt::rearm_quickack(&f.conn.sock);
+            }
+            let n = self.req.len() as u64;
+            f.rep.bytes_received += n;
+            f.rep.messages_received += 1;
+            if now >= self.warm {
+                f.rep.measured_bytes += n;
+                f.last = Some(now);
+            }
+            (f.offset, f.phase) = (0, Phase::Answering);
+            self.answer(ep, f)?;
+            if f.phase != Phase::Serving {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Answering end: (the rest of) the response; then the next request.
+    fn answer(&self, ep: i32, f: &mut Flow) -> Result<(), String> {
+        if !write_rest(f, self.resp)? {
+            want_out(ep, f, true);
+            return Ok(());
+        }
+        f.rep.bytes_sent += self.resp.len() as u64;
+        f.rep.messages_sent += 1;
+        (f.offset, f.phase) = (0, Phase::Serving);
+        want_out(ep, f, false);
+        Ok(())
     }
 }
 
