@@ -19,6 +19,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use sockbench::buffer::MsgBuf;
 use sockbench::config::{Pattern, SpecBuilder, TestSpec};
 use sockbench::measure::{latency_histogram, IntervalCounter, SeqTracker};
 use sockbench::receiver::{spawn_receiver, ServeOptions};
@@ -174,7 +175,12 @@ fn rr(c: &mut Criterion) {
 }
 
 /// The simplest blocking TCP loops on loopback, so that the harness's own overhead is a
-/// measured ratio: `overhead/sockbench` against `overhead/bare` in the same run.
+/// measured ratio: `overhead/sockbench` against `overhead/bare` in the same run. Both use
+/// page-aligned buffers, as sockbench's loops do (into a Vec's buffer, 16 bytes into a
+/// page, the kernel's copy to user space took three times as long: harness/buffer.rs).
+/// Here both ends are threads of this process; for
+/// separate processes and interleaved repetitions, see `scripts/compare.sh` and
+/// `sockbench-bare` (benches/bare.rs).
 fn overhead(c: &mut Criterion) {
     const MSG: usize = 128 * 1024;
     let mut g = c.benchmark_group("overhead");
@@ -198,13 +204,13 @@ fn overhead(c: &mut Criterion) {
             let addr = listener.local_addr().unwrap();
             let writer = std::thread::spawn(move || {
                 let mut s = TcpStream::connect(addr).unwrap();
-                let buf = vec![0x5au8; MSG];
+                let buf = MsgBuf::new(MSG, 0x5a);
                 for _ in 0..iters {
                     s.write_all(&buf).unwrap();
                 }
             });
             let (mut r, _) = listener.accept().unwrap();
-            let mut buf = vec![0u8; MSG];
+            let mut buf = MsgBuf::new(MSG, 0);
             let total = iters as usize * MSG;
             let mut got = r.read(&mut buf).unwrap();
             let start = Instant::now();
@@ -243,7 +249,7 @@ fn overhead(c: &mut Criterion) {
         for conn in listener.incoming() {
             let mut s = conn.unwrap();
             s.set_nodelay(true).unwrap();
-            let mut buf = [0u8; 64];
+            let mut buf = MsgBuf::new(64, 0);
             while s.read_exact(&mut buf).is_ok() {
                 if s.write_all(&buf).is_err() {
                     break;
@@ -255,7 +261,7 @@ fn overhead(c: &mut Criterion) {
     client.set_nodelay(true).unwrap();
     g.bench_function("pingpong_64B_p50/bare", |b| {
         b.iter_custom(|iters| {
-            let mut buf = [0x51u8; 64];
+            let mut buf = MsgBuf::new(64, 0x51);
             let mut h = latency_histogram();
             // At least as many round trips as the harness's run holds, for a stable median.
             for _ in 0..iters.max(2000) {
