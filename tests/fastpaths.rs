@@ -203,7 +203,7 @@ fn spinning_accounts_like_blocking() {
         assert_eq!(row.get_str("sender_spin"), "true");
         let tx = row.int("transactions");
         assert!(tx > 0);
-        let counted: u64 = r.histograms().rows.iter().map(|h| h.int("count")).sum();
+        let counted = r.histogram_count();
         assert_eq!(counted, tx, "{proto}: histogram counts vs transactions");
         assert_eq!(row.int("lost"), 0);
         assert_eq!(row.int("bytes_sent"), row.int("bytes_received"), "{proto}");

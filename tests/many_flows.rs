@@ -154,7 +154,7 @@ fn request_response_on_workers_accounts_like_threads() {
             assert_eq!(row.int("bytes_sent"), n * 100 + n * 20_000, "{what}");
             let tx = row.int("transactions");
             assert!(tx > 0 && tx <= n, "{what}: {tx} of {n}");
-            let counted: u64 = r.histograms().rows.iter().map(|h| h.int("count")).sum();
+            let counted = r.histogram_count();
             assert_eq!(counted, tx, "{what}: histogram counts vs transactions");
             assert!(row.num("rtt_p50_ns") > 0.0, "{what}");
             let conns = per_conn_bytes(&r);
@@ -179,7 +179,7 @@ fn two_thousand_request_response_flows_complete() {
     let row = r.ok_row();
     assert_eq!(row.int("bytes_sent"), row.int("bytes_received"));
     assert!(row.int("transactions") > 0);
-    let counted: u64 = r.histograms().rows.iter().map(|h| h.int("count")).sum();
+    let counted = r.histogram_count();
     assert_eq!(counted, row.int("transactions"));
     // Open-loop (--rate) and crr keep a thread per connection, and so a limit.
     for bad in [

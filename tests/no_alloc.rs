@@ -1,19 +1,32 @@
 //! The measured loops' recording path allocates nothing once set up: a counting global
-//! allocator (this test binary's own) watches it.
+//! allocator (this test binary's own) watches it. It counts per thread, so that the test
+//! runner's own threads (which may allocate at any moment) do not count.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use sockbench::measure::{latency_histogram, IntervalCounter, SeqTracker};
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    // A const-initialised Cell: reading it never allocates.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count() {
+    // try_with: the thread may be tearing down its locals.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(|n| n.get())
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count();
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.alloc(layout) }
     }
@@ -22,7 +35,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count();
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -38,20 +51,27 @@ fn recording_samples_allocates_nothing() {
     let mut hist = latency_histogram();
     let mut intervals = IntervalCounter::new(t0, Duration::from_secs(1), run);
     let mut seqs = SeqTracker::with_capacity(1_000_000);
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = allocations();
     for i in 0..1_000_000u64 {
         // Latencies from 1 us to about a second, times across the whole planned run.
         hist.saturating_record(1_000 + (i * 7919) % 1_000_000_000);
         intervals.record(t0 + Duration::from_micros(i * 10), 1400, 1);
         seqs.record(i);
     }
-    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    let after = allocations();
     assert_eq!(
         after - before,
         0,
         "the recording path allocated {} times",
         after - before
     );
+    // The counter does see this thread's allocations.
+    let v = std::hint::black_box(vec![1u8; 100]);
+    assert!(
+        allocations() > after,
+        "the counting allocator missed an allocation"
+    );
+    drop(v);
     assert_eq!(hist.len(), 1_000_000);
     assert_eq!(seqs.unique, 1_000_000);
 }

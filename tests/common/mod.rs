@@ -110,6 +110,10 @@ impl RunResult {
     pub fn histograms(&self) -> Csv {
         read_csv(&self.dir.join("histograms.csv"))
     }
+    /// Samples in histograms.csv: its bucket counts summed.
+    pub fn histogram_count(&self) -> u64 {
+        self.histograms().rows.iter().map(|h| h.int("count")).sum()
+    }
     /// The single summary row, checked to be `ok`.
     pub fn ok_row(&self) -> HashMap<String, String> {
         assert_eq!(
