@@ -4,8 +4,9 @@
 //! the whole transaction's time goes into the `rtt` histogram. The passive role accepts
 //! transactions on the test's listener until the sender says it has finished.
 //!
-//! The sender closes first, so TIME_WAIT lands on the sender's side; running out of
-//! ephemeral ports is reported as such.
+//! The receiver closes first, after its response, so TIME_WAIT lands on the receiver's
+//! side, where it holds no ephemeral port; should the sender still run out of ephemeral
+//! ports, that is reported as such.
 
 use std::io;
 use std::time::{Duration, Instant};
