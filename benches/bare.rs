@@ -6,7 +6,7 @@
 //!   sockbench-bare stream   [--msg-size 131072] [--duration 3] [--warmup 1]
 //!       blocking write(2) of one page-aligned message, again and again; the child reads
 //!       into a page-aligned buffer of the same size and counts. Prints the goodput the
-//!       reader saw after the warm-up: `goodput_bps=...`.
+//!       reader saw after the warm-up, and the writes: `goodput_bps=... messages=...`.
 //!   sockbench-bare pingpong [--msg-size 64] [--duration 3] [--warmup 1]
 //!       TCP_NODELAY; write a message, read the echo, time it; the child echoes. Prints
 //!       the median round trip after the warm-up: `rtt_p50_ns=... round_trips=...`.
@@ -110,15 +110,20 @@ fn child(which: Loop, size: usize, warm: Duration) {
 fn stream_writer(mut sock: TcpStream, size: usize, end: Duration) {
     let buf = MsgBuf::new(size, 0x5a);
     let t0 = Instant::now();
+    let mut messages = 0u64;
     while t0.elapsed() < end {
         sock.write_all(&buf).expect("write");
+        messages += 1;
     }
     sock.shutdown(std::net::Shutdown::Write).unwrap();
     let mut result = [0u8; 16];
     sock.read_exact(&mut result).expect("the reader's result");
     let bytes = u64::from_le_bytes(result[..8].try_into().unwrap());
     let ns = u64::from_le_bytes(result[8..].try_into().unwrap());
-    println!("goodput_bps={:.0}", bytes as f64 * 8e9 / ns as f64);
+    println!(
+        "goodput_bps={:.0} messages={messages}",
+        bytes as f64 * 8e9 / ns as f64
+    );
 }
 
 /// Reads until the writer's FIN. The warm-up ends one warm-up after the first byte (the

@@ -136,7 +136,7 @@ run_tool() {
             v=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"])' "$work/ip.json")
             record "$c" iperf3 "$rep" goodput_bps "$v" ;;
         tcp_stream/bare)
-            v=$("$BARE" stream --msg-size 131072 --duration "$DURATION" --warmup 1 | sed -n 's/^goodput_bps=//p')
+            v=$("$BARE" stream --msg-size 131072 --duration "$DURATION" --warmup 1 | sed -n 's/^goodput_bps=\([0-9]*\).*/\1/p')
             [ -n "$v" ] || { echo "compare.sh: no goodput from $BARE" >&2; exit 1; }
             record "$c" bare "$rep" goodput_bps "$v" ;;
         udp_64/sockbench|udp_64_gso/sockbench)

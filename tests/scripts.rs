@@ -181,3 +181,66 @@ fn compare_produces_a_well_formed_table() {
     assert_eq!(&order[10..13], ["2bare", "2iperf3", "2sockbench"]);
     assert!(stdout.contains("tcp_pingpong"), "{stdout}");
 }
+
+/// scripts/overhead-instructions.sh counts both ends of both loops, for sockbench and for
+/// the bare loops, and writes one row per case, tool and end.
+#[test]
+fn overhead_instructions_counts_both_ends() {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg("command -v valgrind")
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(
+        found,
+        "needs valgrind: apt-get install -y valgrind (.ci/run installs it)"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("oi");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/overhead-instructions.sh");
+    let output = Command::new("bash")
+        .arg(&script)
+        .args(["--out", out.to_str().unwrap()])
+        .env("SOCKBENCH", bin())
+        .env("SOCKBENCH_BARE", env!("CARGO_BIN_EXE_sockbench-bare"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let t = read_csv(&out.join("instructions.csv"));
+    let keys: Vec<String> = t
+        .rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{}/{}/{}",
+                r.get_str("case"),
+                r.get_str("tool"),
+                r.get_str("end")
+            )
+        })
+        .collect();
+    let mut want = Vec::new();
+    for case in ["pingpong", "stream"] {
+        for tool in ["sockbench", "bare"] {
+            for end in ["active", "passive"] {
+                want.push(format!("{case}/{tool}/{end}"));
+            }
+        }
+    }
+    assert_eq!(keys, want);
+    for r in &t.rows {
+        assert!(r.num("instructions_per_op") > 0.0, "{r:?}");
+        assert!(r.int("ops_3s") > r.int("ops_1s"), "{r:?}");
+    }
+    assert!(
+        stdout.contains("pingpong") && stdout.contains("both"),
+        "{stdout}"
+    );
+}
