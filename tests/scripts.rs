@@ -7,6 +7,43 @@ use std::process::Command;
 
 use common::*;
 
+/// Fails loudly when a Debian package the script needs is missing.
+fn need(tool: &str, package: &str) {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(
+        found,
+        "needs {tool}: apt-get install -y {package} (.ci/run installs it)"
+    );
+}
+
+/// Runs scripts/NAME with ARGS against this build's binaries, checks that it succeeded,
+/// and returns its standard output.
+fn run_script(name: &str, args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(name);
+    let output = Command::new("bash")
+        .arg(&script)
+        .args(args)
+        .env("SOCKBENCH", bin())
+        .env("SOCKBENCH_BARE", env!("CARGO_BIN_EXE_sockbench-bare"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 #[test]
 fn cross_host_runs_a_workload_through_ssh_and_tears_down() {
     let tmp = tempfile::tempdir().unwrap();
@@ -83,41 +120,20 @@ fn cross_host_runs_a_workload_through_ssh_and_tears_down() {
 
 #[test]
 fn compare_produces_a_well_formed_table() {
-    for tool in ["iperf3", "sockperf"] {
-        let found = Command::new("sh")
-            .arg("-c")
-            .arg(format!("command -v {tool}"))
-            .output()
-            .unwrap()
-            .status
-            .success();
-        assert!(
-            found,
-            "needs {tool}: apt-get install -y iperf3 sockperf (.ci/run installs them)"
-        );
-    }
+    need("iperf3", "iperf3");
+    need("sockperf", "sockperf");
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("cmp");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/compare.sh");
-    let output = Command::new("bash")
-        .arg(&script)
-        .args([
+    let stdout = run_script(
+        "compare.sh",
+        &[
             "--duration",
             "1",
             "--repeat",
             "2",
             "--out",
             out.to_str().unwrap(),
-        ])
-        .env("SOCKBENCH", bin())
-        .env("SOCKBENCH_BARE", env!("CARGO_BIN_EXE_sockbench-bare"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+        ],
     );
     let table = read_csv(&out.join("table.csv"));
     assert_eq!(
@@ -186,32 +202,12 @@ fn compare_produces_a_well_formed_table() {
 /// the bare loops, and writes one row per case, tool and end.
 #[test]
 fn overhead_instructions_counts_both_ends() {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg("command -v valgrind")
-        .output()
-        .unwrap()
-        .status
-        .success();
-    assert!(
-        found,
-        "needs valgrind: apt-get install -y valgrind (.ci/run installs it)"
-    );
+    need("valgrind", "valgrind");
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("oi");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/overhead-instructions.sh");
-    let output = Command::new("bash")
-        .arg(&script)
-        .args(["--out", out.to_str().unwrap()])
-        .env("SOCKBENCH", bin())
-        .env("SOCKBENCH_BARE", env!("CARGO_BIN_EXE_sockbench-bare"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    let stdout = run_script(
+        "overhead-instructions.sh",
+        &["--out", out.to_str().unwrap()],
     );
     let t = read_csv(&out.join("instructions.csv"));
     let keys: Vec<String> = t
