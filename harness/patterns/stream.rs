@@ -65,10 +65,7 @@ impl Pattern for Stream {
             match &mut how {
                 SendPath::ZeroCopy(z) => write_zerocopy(sock, &buf, ctx, z)?,
                 SendPath::Sendfile(f) => write_sendfile(sock, f, size, ctx)?,
-                SendPath::Splice(sp) => {
-                    write_splice(sock, sp, ctx)?;
-                    rep.spliced_out += size as u64;
-                }
+                SendPath::Splice(sp) => rep.spliced_out += write_splice(sock, sp, ctx)?,
                 SendPath::Write => write_full(sock, &buf, ctx)?,
             }
             rep.bytes_sent += size as u64;
@@ -175,14 +172,16 @@ enum SendPath {
     Splice(SpliceSender),
 }
 
-/// Sends one message with splice(2), through the pipe.
-fn write_splice(sock: &Socket, sp: &mut SpliceSender, ctx: &RoleCtx) -> Result<(), String> {
-    let mut idle = Idle::default();
+/// Sends one message with splice(2), through the pipe. Returns the bytes splice said it
+/// moved into the socket.
+fn write_splice(sock: &Socket, sp: &mut SpliceSender, ctx: &RoleCtx) -> Result<u64, String> {
+    let (mut moved, mut idle) = (0u64, Idle::default());
     loop {
         match sp.step(sock) {
-            Ok(_) => {
+            Ok(n) => {
+                moved += n as u64;
                 if sp.message_done() {
-                    return Ok(());
+                    return Ok(moved);
                 }
                 idle = Idle::default();
             }
