@@ -341,14 +341,9 @@ impl TestSpec {
                 "--flows must be from 1 to {MAX_FLOWS}"
             )));
         }
-        let on_workers = match self.pattern {
-            Pattern::Stream => true,
-            Pattern::Rr => self.rate.is_none(),
-            Pattern::Crr => false,
-        };
-        if self.flows > 1024 && (!on_workers || self.protocol.is_datagram()) {
+        if self.flows > 1024 && !self.fits_workers() {
             return Err(ConfigError::new(
-                "more than 1024 flows run on epoll workers, which drive byte streams in bulk (stream) or closed-loop request/response (rr without --rate): over tcp, mptcp or unix-stream",
+                "more than 1024 flows run on epoll workers, which drive byte streams (tcp, mptcp, unix-stream) in bulk (stream) or closed-loop request/response (rr without --rate), without --spin, --zerocopy, --sendfile or --splice",
             ));
         }
         if self.pattern == Pattern::Rr && self.direction == Direction::Bidir {
@@ -515,6 +510,23 @@ impl TestSpec {
         } else {
             (self.msg_size, self.response_size)
         }
+    }
+
+    /// Whether the test's main connections can run on epoll workers (beyond
+    /// `patterns::multi::MULTI_THRESHOLD` of them on a side): byte streams, in bulk or in
+    /// closed-loop request/response, with none of the send paths that keep per-connection
+    /// state of their own (zerocopy, sendfile, splice) and no --spin.
+    pub fn fits_workers(&self) -> bool {
+        let pattern = match self.pattern {
+            Pattern::Stream => true,
+            Pattern::Rr => self.rate.is_none(),
+            Pattern::Crr => false,
+        };
+        pattern
+            && !self.protocol.is_datagram()
+            && [&self.sender, &self.receiver]
+                .iter()
+                .all(|k| !k.zerocopy && !k.spin && !k.sendfile && !k.splice)
     }
 
     /// The connection kind that carries the test's main figures (goodput, transactions);

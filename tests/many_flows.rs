@@ -95,9 +95,16 @@ fn ten_thousand_flows_complete_without_error() {
 
 #[test]
 fn many_flows_are_refused_where_workers_do_not_apply() {
-    let r = run(&["--flows", "2000", "--proto", "udp"]);
-    assert_eq!(r.code(), 2);
-    assert!(r.stderr().contains("epoll workers"), "{}", r.stderr());
+    for bad in [
+        &["--flows", "2000", "--proto", "udp"][..],
+        &["--flows", "2000", "--spin"],
+        &["--flows", "2000", "--splice"],
+        &["--flows", "2000", "--set", "receiver.zerocopy=true"],
+    ] {
+        let r = run(bad);
+        assert_eq!(r.code(), 2, "{bad:?}");
+        assert!(r.stderr().contains("epoll workers"), "{}", r.stderr());
+    }
 }
 
 /// Both directions on the same workers: a worker holds flows that send and flows that

@@ -14,7 +14,7 @@ use std::time::Instant;
 use super::rr::RTT;
 use super::{finish_report, RoleCtx};
 use crate::buffer::MsgBuf;
-use crate::config::{ConnKind, Pattern, Side};
+use crate::config::{Pattern, Side};
 use crate::measure::{
     latency_histogram, thread_cpu_ns, EncodedHistogram, IntervalCounter, RoleReport,
 };
@@ -26,24 +26,13 @@ pub const MULTI_THRESHOLD: usize = 64;
 /// Writes per readiness event, so that one fast connection cannot starve the others.
 const WRITES_PER_EVENT: usize = 8;
 
-/// Whether these connections can run on epoll workers: byte-stream bulk transfers, and
-/// closed-loop request/response over byte streams.
+/// Whether these connections (the test's main ones) run on epoll workers: enough of them,
+/// and a test that fits (`TestSpec::fits_workers`).
 pub fn eligible(conns: &[DataConn], ctx: &RoleCtx) -> bool {
-    let spec = &ctx.spec;
-    let kind = match spec.pattern {
-        Pattern::Stream => ConnKind::Stream,
-        Pattern::Rr if spec.rate.is_none() => ConnKind::Rr,
-        _ => return false,
-    };
+    let main = ctx.spec.main_kind();
     conns.len() > MULTI_THRESHOLD
-        && !spec.protocol.is_datagram()
-        && conns.iter().all(|c| {
-            c.plan.kind == kind
-                && !c.knobs.requested.zerocopy
-                && !c.knobs.requested.spin
-                && !c.knobs.requested.sendfile
-                && !c.knobs.requested.splice
-        })
+        && ctx.spec.fits_workers()
+        && conns.iter().all(|c| c.plan.kind == main)
 }
 
 #[derive(PartialEq)]
