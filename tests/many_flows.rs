@@ -198,3 +198,29 @@ fn two_thousand_request_response_flows_complete() {
         assert!(r.stderr().contains("epoll workers"), "{}", r.stderr());
     }
 }
+
+/// --rate holds per flow on epoll workers as on a thread per flow: the aggregate is flows
+/// x rate either way (it was ignored on workers once).
+#[test]
+fn paced_flows_on_workers_keep_the_rate() {
+    for flows in [64u64, 200] {
+        let f = flows.to_string();
+        let r = run(&[
+            "--flows",
+            &f,
+            "--rate",
+            "5M",
+            "--msg-size",
+            "16K",
+            "--duration",
+            "2s",
+        ]);
+        let row = r.ok_row();
+        let per_flow = row.num("goodput_bps") / flows as f64;
+        assert!(
+            (0.95e6 * 5.0..1.05e6 * 5.0).contains(&per_flow),
+            "x{flows}: {per_flow} bit/s a flow for 5M"
+        );
+        assert_eq!(row.int("bytes_sent"), row.int("bytes_received"));
+    }
+}

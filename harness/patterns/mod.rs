@@ -389,13 +389,18 @@ impl Pacer {
         }
     }
 
+    /// When sending more than `sent` bytes keeps within the rate.
+    #[inline]
+    pub fn due(&self, sent: u64) -> Instant {
+        self.start + Duration::from_secs_f64(sent as f64 / self.bytes_per_sec)
+    }
+
     /// Sleeps until sending more than `sent` bytes keeps within the rate.
     #[inline]
     pub fn wait(&self, now: Instant, sent: u64) {
-        let due = Duration::from_secs_f64(sent as f64 / self.bytes_per_sec);
-        let elapsed = now.saturating_duration_since(self.start);
-        if due > elapsed {
-            std::thread::sleep(due - elapsed);
+        let due = self.due(sent);
+        if due > now {
+            std::thread::sleep(due - now);
         }
     }
 }

@@ -12,7 +12,7 @@ use std::sync::mpsc::Sender;
 use std::time::Instant;
 
 use super::rr::RTT;
-use super::{finish_report, RoleCtx};
+use super::{finish_report, Pacer, RoleCtx};
 use crate::buffer::MsgBuf;
 use crate::config::{Pattern, Side};
 use crate::measure::{
@@ -61,8 +61,9 @@ struct Flow {
     offset: usize,
     /// When the current request/response transaction started.
     start: Instant,
-    /// Whether the socket is registered for EPOLLOUT (else EPOLLIN).
-    wants_out: bool,
+    /// The epoll events the socket is registered for: EPOLLOUT, EPOLLIN, or none while a
+    /// paced sender waits for its next send time (`start`).
+    interest: u32,
     /// This flow's index in the worker's table, the epoll registration's data.
     slot: u64,
 }
@@ -121,20 +122,16 @@ pub fn worker(conns: Vec<DataConn>, side: Side, ctx: RoleCtx, tx: Sender<(RoleRe
                 last: None,
                 offset: 0,
                 start: t_start,
-                wants_out: false,
+                interest: 0,
                 slot: slot as u64,
             }
         })
         .collect();
     for (i, f) in flows.iter_mut().enumerate() {
-        f.wants_out = f.phase == Phase::Sending;
+        f.interest = if f.phase == Phase::Sending { OUT } else { IN };
         let setup = f.conn.sock.set_nonblocking(true).and_then(|_| {
             let mut ev = libc::epoll_event {
-                events: if f.wants_out {
-                    libc::EPOLLOUT
-                } else {
-                    libc::EPOLLIN
-                } as u32,
+                events: f.interest,
                 u64: i as u64,
             };
             // SAFETY: valid epoll and socket descriptors, and an event to copy.
@@ -170,9 +167,17 @@ pub fn worker(conns: Vec<DataConn>, side: Side, ctx: RoleCtx, tx: Sender<(RoleRe
             open -= 1;
         }
     }
+    // --rate: each bulk sender keeps to it as on its own thread, message by message; one
+    // that is ahead waits, out of epoll's interest, until its next send time.
+    let pacer = spec.rate.filter(|_| !rr).map(|r| Pacer::new(ctx.t0, r));
+    let mut parked: Vec<usize> = Vec::new();
+    let mut next_due: Option<Instant> = None;
     let mut ended_sending = false;
     while open > 0 {
         let now = Instant::now();
+        if next_due.is_some_and(|d| now >= d) {
+            next_due = unpark(ep, &mut flows, &mut parked, now);
+        }
         if now >= hard || ctx.aborted() {
             let why = if ctx.aborted() {
                 "the test was aborted"
@@ -193,11 +198,17 @@ pub fn worker(conns: Vec<DataConn>, side: Side, ctx: RoleCtx, tx: Sender<(RoleRe
                 start_finishing(ep, f);
             }
         }
-        let wait = if ended_sending {
+        let mut wait = if ended_sending {
             50
         } else {
             (send_end - now).as_millis().clamp(1, 50) as i32
         };
+        if let Some(d) = next_due {
+            // Rounded up to whole milliseconds, epoll_wait's resolution: the pacing is exact
+            // on average (it counts from the start), with bursts of up to a millisecond.
+            let ms = d.saturating_duration_since(now).as_micros().div_ceil(1000);
+            wait = wait.min(ms as i32);
+        }
         // SAFETY: a valid epoll descriptor and a buffer of `events.len()` events.
         let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, wait) };
         if n < 0 {
@@ -205,11 +216,25 @@ pub fn worker(conns: Vec<DataConn>, side: Side, ctx: RoleCtx, tx: Sender<(RoleRe
         }
         let now = Instant::now();
         for ev in &events[..n as usize] {
-            let f = &mut flows[ev.u64 as usize];
+            let slot = ev.u64 as usize;
+            let f = &mut flows[slot];
             let result = match f.phase {
                 Phase::Sending => {
                     let mut r = Ok(false);
+                    // An event while parked is an error or hang-up: the write reports it.
+                    let mut pace = f.interest != 0;
                     for _ in 0..WRITES_PER_EVENT {
+                        if let Some(p) = pacer.as_ref().filter(|_| pace && f.offset == 0) {
+                            let due = p.due(f.rep.bytes_sent);
+                            if due > now {
+                                f.start = due;
+                                set_interest(ep, f, 0);
+                                parked.push(slot);
+                                next_due = Some(next_due.map_or(due, |d| d.min(due)));
+                                break;
+                            }
+                        }
+                        pace = true;
                         match (&f.conn.sock).write(&wbuf[f.offset..]) {
                             Ok(k) => {
                                 f.offset += k;
@@ -281,18 +306,45 @@ pub fn worker(conns: Vec<DataConn>, side: Side, ctx: RoleCtx, tx: Sender<(RoleRe
     }
 }
 
-/// Registers `f` for writability (a write would block) or for readability.
-fn want_out(ep: i32, f: &mut Flow, out: bool) {
-    if f.wants_out == out {
+const IN: u32 = libc::EPOLLIN as u32;
+const OUT: u32 = libc::EPOLLOUT as u32;
+
+/// Registers `f` for `events` (IN, OUT, or 0: none but errors and hang-ups).
+fn set_interest(ep: i32, f: &mut Flow, events: u32) {
+    if f.interest == events {
         return;
     }
-    f.wants_out = out;
+    f.interest = events;
     let mut ev = libc::epoll_event {
-        events: if out { libc::EPOLLOUT } else { libc::EPOLLIN } as u32,
+        events,
         u64: f.slot,
     };
     // SAFETY: valid descriptors; the socket is registered with this epoll.
     unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_MOD, f.conn.sock.as_raw_fd(), &mut ev) };
+}
+
+/// Registers `f` for writability (a write would block) or for readability.
+fn want_out(ep: i32, f: &mut Flow, out: bool) {
+    set_interest(ep, f, if out { OUT } else { IN });
+}
+
+/// Paced senders whose send time has come wait for writability again. Returns the
+/// earliest send time of those still parked.
+fn unpark(ep: i32, flows: &mut [Flow], parked: &mut Vec<usize>, now: Instant) -> Option<Instant> {
+    let mut next: Option<Instant> = None;
+    parked.retain(|&i| {
+        let f = &mut flows[i];
+        if f.phase != Phase::Sending || f.interest != 0 {
+            return false;
+        }
+        if f.start <= now {
+            set_interest(ep, f, OUT);
+            return false;
+        }
+        next = Some(next.map_or(f.start, |n| n.min(f.start)));
+        true
+    });
+    next
 }
 
 /// Writes `buf[f.offset..]` until done (Ok(true)) or the socket is full (Ok(false)).
@@ -380,7 +432,6 @@ impl RrIo<'_> {
         f.offset = 0;
         if done >= self.send_end {
             start_finishing(ep, f);
-            f.wants_out = false;
             return Ok(false);
         }
         f.start = done;
@@ -460,12 +511,7 @@ fn done(ep: i32, f: &mut Flow) {
 fn start_finishing(ep: i32, f: &mut Flow) {
     let _ = f.conn.sock.shutdown(std::net::Shutdown::Write);
     f.phase = Phase::Finishing;
-    let mut ev = libc::epoll_event {
-        events: libc::EPOLLIN as u32,
-        u64: f.slot,
-    };
-    // SAFETY: valid descriptors; the socket is registered with this epoll.
-    unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_MOD, f.conn.sock.as_raw_fd(), &mut ev) };
+    set_interest(ep, f, IN);
 }
 
 /// Reads what is there. Ok(true) at the end of the stream.
