@@ -59,7 +59,8 @@ struct Flow {
     last: Option<Instant>,
     /// Bytes of the current message already written or read.
     offset: usize,
-    /// When the current request/response transaction started.
+    /// When the current request/response transaction started; for a paced bulk sender
+    /// waiting out of epoll's interest, its next send time.
     start: Instant,
     /// The epoll events the socket is registered for: EPOLLOUT, EPOLLIN, or none while a
     /// paced sender waits for its next send time (`start`).
