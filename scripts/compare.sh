@@ -58,14 +58,9 @@ fi
 command -v python3 >/dev/null || { echo "compare.sh: needs python3 (Debian package python3) to read the peers' output" >&2; exit 2; }
 [ -n "$OUT" ] || OUT="$here/results/$(date -u +%Y%m%dT%H%M%SZ)-compare"
 mkdir -p "$OUT"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+# shellcheck source=scripts/lib.sh
+. "$here/scripts/lib.sh"
+scratch_space
 
 have() { command -v "$1" >/dev/null; }
 cases=()
@@ -86,7 +81,6 @@ have sockperf || echo "compare.sh: sockperf is missing (Debian package sockperf:
 [ ${#cases[@]} -gt 0 ] || { echo "compare.sh: nothing to compare" >&2; exit 2; }
 
 # Servers on loopback, on ports picked free.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 target=${HOST:-127.0.0.1}
 IPERF_PORT=5201 SOCKPERF_PORT=11111
 sockbench_to=()

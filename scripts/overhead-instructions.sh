@@ -41,18 +41,12 @@ command -v ss >/dev/null || { echo "overhead-instructions.sh: needs ss (Debian p
 command -v python3 >/dev/null || { echo "overhead-instructions.sh: needs python3" >&2; exit 2; }
 [ -n "$OUT" ] || OUT="$here/results/$(date -u +%Y%m%dT%H%M%SZ)-instructions"
 mkdir -p "$OUT"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+# shellcheck source=scripts/lib.sh
+. "$here/scripts/lib.sh"
+scratch_space
 
 cg() { valgrind --tool=callgrind --quiet "$@"; }
 instructions() { sed -n 's/^summary: *//p' "$1"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 summary_col() { python3 -c 'import csv,sys; r=next(csv.DictReader(open(sys.argv[1]))); assert r["status"]=="ok", r["error"]; print(r[sys.argv[2]])' "$1" "$2"; }
 
 args_of() {

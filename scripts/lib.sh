@@ -1,0 +1,19 @@
+# Shared by the scripts that start local processes: source it, then call scratch_space.
+# Not meant to run on its own.
+
+# A scratch directory in $work and a list $pids of background processes; both are
+# removed when the script exits, however it exits.
+scratch_space() {
+    work=$(mktemp -d)
+    pids=()
+    trap scratch_cleanup EXIT INT TERM
+}
+
+scratch_cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+
+# A TCP port on 127.0.0.1 that is free now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
