@@ -100,7 +100,11 @@ fi
 
 csv="$OUT/compare.csv"
 echo "case,tool,repetition,metric,value" >"$csv"
-record() { echo "$1,$2,$3,$4,$5" >>"$csv"; }
+record() {
+    # A tool that measured nothing (0, empty, negative) is a failed measurement, not a figure.
+    awk -v v="$5" 'BEGIN { exit !(v + 0 > 0) }' || { echo "compare.sh: $1/$2 repetition $3 measured '$5' for $4" >&2; exit 1; }
+    echo "$1,$2,$3,$4,$5" >>"$csv"
+}
 
 # sockbench: one run, one row; prints the wanted figure.
 sb() {

@@ -22,9 +22,15 @@ fn need(tool: &str, package: &str) {
     );
 }
 
+/// The scripts measure, and one of them runs everything under valgrind: one at a time, as
+/// a user runs them, so that none starves another's measurements (a median once came out
+/// as zero in compare.sh while callgrind ran beside it).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs scripts/NAME with ARGS against this build's binaries, checks that it succeeded,
 /// and returns its standard output.
 fn run_script(name: &str, args: &[&str]) -> String {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scripts")
         .join(name);
@@ -64,6 +70,7 @@ fn cross_host_runs_a_workload_through_ssh_and_tears_down() {
         .to_string();
     let out = tmp.path().join("out");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cross-host.sh");
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let output = Command::new("bash")
         .arg(&script)
         .args([
