@@ -89,6 +89,21 @@ pub struct ServeArgs {
     /// Require senders to prove they hold this pre-shared key (HMAC-SHA256 challenge-response).
     #[arg(long, value_name = "FILE")]
     pub psk_file: Option<PathBuf>,
+    /// Largest message, response or probe size a sender may ask for, e.g. 1M.
+    #[arg(long, value_name = "SIZE")]
+    pub max_message: Option<String>,
+    /// Most memory the running tests may need on this host, e.g. 2G [default: a quarter of RAM, at most half of ulimit -v]
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<String>,
+    /// Time a connection has to complete its handshake (hello and key proof).
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    pub handshake_timeout: String,
+    /// Connections held that are not running a test (in their handshake, or idle without a key); a new one beyond evicts the oldest.
+    #[arg(long, default_value_t = crate::receiver::DEFAULT_MAX_PENDING, value_name = "N")]
+    pub max_pending: usize,
+    /// The same, per source address.
+    #[arg(long, default_value_t = crate::receiver::DEFAULT_MAX_PER_SOURCE, value_name = "N")]
+    pub max_per_source: usize,
 }
 
 #[derive(Debug, Args)]
@@ -415,7 +430,35 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
             .map(parse_rate)
             .transpose()
             .map_err(|e| usage("--max-rate", e.to_string()))?,
+        max_message: args
+            .max_message
+            .as_deref()
+            .map(|m| {
+                parse_size(m)
+                    .map_err(|e| e.to_string())
+                    .and_then(|v| u32::try_from(v).map_err(|_| format!("'{m}' is too large")))
+            })
+            .transpose()
+            .map_err(|e| usage("--max-message", e))?,
+        max_memory: match args.max_memory.as_deref() {
+            Some(m) => Some(parse_size(m).map_err(|e| usage("--max-memory", e.to_string()))?),
+            None => crate::hostinfo::default_max_memory(),
+        },
     };
+    let handshake_timeout = parse_duration(&args.handshake_timeout)
+        .map_err(|e| usage("--handshake-timeout", e.to_string()))?;
+    if handshake_timeout.is_zero() || handshake_timeout > std::time::Duration::from_secs(600) {
+        return Err(usage(
+            "--handshake-timeout",
+            "must be from 1ms to 10m".into(),
+        ));
+    }
+    if args.max_pending == 0 || args.max_per_source == 0 {
+        return Err(usage(
+            "--max-pending/--max-per-source",
+            "must be 1 or more".into(),
+        ));
+    }
     let data_ports = match &args.data_ports {
         None => None,
         Some(range) => {
@@ -445,6 +488,9 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
         limits,
         data_ports,
         psk,
+        handshake_timeout,
+        max_pending: args.max_pending,
+        max_per_source: args.max_per_source,
     };
     serve(&opts).map_err(Failure::Runtime)?;
     Ok(0)

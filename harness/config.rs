@@ -198,6 +198,36 @@ impl SocketKnobs {
                 }
             }
         }
+        if let Some(cpus) = &self.cpus {
+            // sched_setaffinity's cpu_set_t holds CPU_SETSIZE (1024) CPUs; a number beyond
+            // it would index out of the set.
+            if cpus.is_empty() || cpus.len() > MAX_CPUS as usize {
+                return Err(ConfigError(format!(
+                    "--cpu-affinity takes 1 to {MAX_CPUS} CPU numbers; got {}",
+                    cpus.len()
+                )));
+            }
+            if let Some(cpu) = cpus.iter().find(|&&c| c >= MAX_CPUS) {
+                return Err(ConfigError(format!(
+                    "--cpu-affinity: CPU {cpu} is out of range (0 to {})",
+                    MAX_CPUS - 1
+                )));
+            }
+        }
+        if let Some(gso) = self.udp_gso {
+            if gso == 0 || gso > MAX_UDP_PAYLOAD {
+                return Err(ConfigError(format!(
+                    "--gso {gso} is out of range: 1 to {MAX_UDP_PAYLOAD} bytes"
+                )));
+            }
+        }
+        if let Some(us) = self.busy_poll_us {
+            if us > 1_000_000 {
+                return Err(ConfigError(format!(
+                    "--busy-poll {us} is out of range: 0 to 1000000 microseconds"
+                )));
+            }
+        }
         if let Some(cc) = &self.congestion {
             if cc.is_empty() || cc.len() > 15 || !cc.bytes().all(|b| b.is_ascii_graphic()) {
                 return Err(ConfigError(format!(
@@ -292,6 +322,16 @@ pub const MAX_STREAM_MSG: u32 = 64 << 20;
 /// Flows of one test. Beyond `patterns::multi::MULTI_THRESHOLD` connections, stream
 /// roles run on epoll workers, not a thread each.
 pub const MAX_FLOWS: u32 = 16384;
+/// CPUs a cpu_set_t can name (CPU_SETSIZE).
+pub const MAX_CPUS: u32 = 1024;
+/// The longest an rr requester may wait for one response.
+pub const MAX_RR_TIMEOUT: Duration = Duration::from_secs(60);
+/// Requests an open-loop rr flow may have outstanding within its timeout (rate ×
+/// rr_timeout): the requester keeps a slot for each.
+pub const MAX_OUTSTANDING: u64 = 1 << 20;
+/// Per-interval samples of one test (warm-up and duration over the interval): each role
+/// keeps a counter for each.
+pub const MAX_INTERVALS: u64 = 100_000;
 
 impl Default for TestSpec {
     fn default() -> Self {
@@ -463,8 +503,35 @@ impl TestSpec {
                 )));
             }
         }
-        if self.rr_timeout < Duration::from_millis(1) {
-            return Err(ConfigError::new("--rr-timeout must be at least 1ms"));
+        if self.rr_timeout < Duration::from_millis(1) || self.rr_timeout > MAX_RR_TIMEOUT {
+            return Err(ConfigError(format!(
+                "--rr-timeout must be from 1ms to {}s",
+                MAX_RR_TIMEOUT.as_secs()
+            )));
+        }
+        if let (Pattern::Rr, Some(rate)) = (self.pattern, self.rate) {
+            let outstanding = (rate as f64 * self.rr_timeout.as_secs_f64()).ceil();
+            if outstanding > MAX_OUTSTANDING as f64 {
+                return Err(ConfigError(format!(
+                    "--rate {rate} with --rr-timeout {:?} lets {outstanding} requests be outstanding on one flow; at most {MAX_OUTSTANDING} are allowed (lower either)",
+                    self.rr_timeout
+                )));
+            }
+        }
+        if self.rate == Some(0) {
+            return Err(ConfigError::new("--rate must be more than zero"));
+        }
+        let intervals = (self.warmup + self.duration).as_nanos() / self.interval.as_nanos().max(1);
+        if intervals > MAX_INTERVALS as u128 {
+            return Err(ConfigError(format!(
+                "--interval {:?} cuts this test into {intervals} samples; at most {MAX_INTERVALS} are allowed (use a longer --interval)",
+                self.interval
+            )));
+        }
+        if self.probe_size == 0 || self.probe_size > MAX_UDP_PAYLOAD {
+            return Err(ConfigError(format!(
+                "--probe-size must be from 1 to {MAX_UDP_PAYLOAD} bytes"
+            )));
         }
         self.sender.validate(self.protocol)?;
         self.receiver.validate(self.protocol)?;

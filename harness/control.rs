@@ -13,7 +13,8 @@ use crate::hostinfo::HostFacts;
 use crate::measure::SideReport;
 
 /// Bumped whenever a message changes shape. Both ends refuse a peer that differs.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// 3: with a key, every message after the handshake carries a MAC and a sequence number.
+pub const PROTOCOL_VERSION: u32 = 3;
 /// The first field of the first message, so that a stray client is recognised at once.
 pub const MAGIC: &str = "sockbench";
 /// The default control port.
@@ -21,6 +22,14 @@ pub const DEFAULT_PORT: u16 = 5301;
 /// Largest message either end accepts. Results carry histograms and per-interval samples
 /// of every flow, so this is generous, but bounded.
 pub const MAX_MESSAGE: u32 = 64 << 20;
+/// Largest message a receiver reads before the handshake is complete (hello, auth).
+pub const MAX_PRE_AUTH: u32 = 4 << 10;
+/// Largest message a receiver reads from a sender after the handshake (a test's setup).
+pub const MAX_FROM_SENDER: u32 = 1 << 20;
+/// Longest piece of a peer's text that is echoed back or logged.
+pub const MAX_ECHO: usize = 120;
+/// Length of a message's authentication tag (HMAC-SHA256) under a session key.
+pub const TAG_LEN: usize = 32;
 
 /// Where a data connection of the test goes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,8 +117,12 @@ pub enum ControlError {
     Timeout,
     #[error("the peer does not speak the sockbench control protocol (it sent {0})")]
     NotSockbench(String),
-    #[error("control message of {0} bytes exceeds the {MAX_MESSAGE}-byte limit")]
-    TooLarge(u32),
+    #[error("control message of {0} bytes exceeds the {1}-byte limit")]
+    TooLarge(u32, u32),
+    #[error(
+        "a control message failed its authentication tag: rewritten, replayed or out of order"
+    )]
+    BadTag,
     #[error("undecodable control message: {0}")]
     Decode(#[from] serde_json::Error),
     #[error("control connection: {0}")]
@@ -142,9 +155,10 @@ impl From<io::Error> for ControlError {
 /// Encodes a message as one frame.
 pub fn encode(msg: &Message) -> Result<Vec<u8>, ControlError> {
     let body = serde_json::to_vec(msg)?;
-    let len = u32::try_from(body.len()).map_err(|_| ControlError::TooLarge(u32::MAX))?;
+    let len =
+        u32::try_from(body.len()).map_err(|_| ControlError::TooLarge(u32::MAX, MAX_MESSAGE))?;
     if len > MAX_MESSAGE {
-        return Err(ControlError::TooLarge(len));
+        return Err(ControlError::TooLarge(len, MAX_MESSAGE));
     }
     let mut frame = Vec::with_capacity(4 + body.len());
     frame.extend_from_slice(&len.to_be_bytes());
@@ -174,11 +188,30 @@ fn describe_garbage(prefix: &[u8]) -> String {
 
 /// Reads one frame and decodes it. An EOF before the first byte is `Closed`.
 pub fn recv(r: &mut impl Read) -> Result<Message, ControlError> {
+    recv_limited(r, MAX_MESSAGE)
+}
+
+/// A peer's text made safe to echo or log: at most [`MAX_ECHO`] characters, control and
+/// combining characters escaped.
+pub fn clip(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(MAX_ECHO)
+        .flat_map(char::escape_debug)
+        .take(4 * MAX_ECHO)
+        .collect();
+    if text.chars().nth(MAX_ECHO).is_some() {
+        out.push_str("...");
+    }
+    out
+}
+
+/// Reads one frame's body, of at most `max` bytes.
+fn read_frame(r: &mut impl Read, max: u32) -> Result<Vec<u8>, ControlError> {
     let mut len_buf = [0u8; 4];
     let mut got = 0;
     while got < 4 {
         match r.read(&mut len_buf[got..]) {
-            Ok(0) if got == 0 => return Err(ControlError::Closed),
             Ok(0) => return Err(ControlError::Closed),
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -186,11 +219,11 @@ pub fn recv(r: &mut impl Read) -> Result<Message, ControlError> {
         }
     }
     let len = u32::from_be_bytes(len_buf);
-    if len > MAX_MESSAGE {
+    if len > max {
         return Err(if len_buf[0] >= 0x20 {
             ControlError::NotSockbench(describe_garbage(&len_buf))
         } else {
-            ControlError::TooLarge(len)
+            ControlError::TooLarge(len, max)
         });
     }
     let mut body = Vec::new();
@@ -198,7 +231,170 @@ pub fn recv(r: &mut impl Read) -> Result<Message, ControlError> {
     if body.len() != len as usize {
         return Err(ControlError::Closed);
     }
+    Ok(body)
+}
+
+/// [`recv`] with a size limit of `max` bytes.
+pub fn recv_limited(r: &mut impl Read, max: u32) -> Result<Message, ControlError> {
+    let body = read_frame(r, max)?;
     Ok(serde_json::from_slice(&body)?)
+}
+
+/// A reader that gives up at an instant rather than after a quiet spell: a peer that
+/// trickles one byte at a time cannot stretch the wait.
+pub struct Deadline<'a> {
+    pub stream: &'a std::net::TcpStream,
+    pub until: std::time::Instant,
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self
+            .until
+            .saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        (&*self.stream).read(buf)
+    }
+}
+
+/// Which way a message travels, bound into its tag so that none can be reflected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Way {
+    ToReceiver,
+    ToSender,
+}
+
+impl Way {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Way::ToReceiver => b"sockbench-v3 to receiver",
+            Way::ToSender => b"sockbench-v3 to sender",
+        }
+    }
+    fn other(self) -> Way {
+        match self {
+            Way::ToReceiver => Way::ToSender,
+            Way::ToSender => Way::ToReceiver,
+        }
+    }
+}
+
+/// The key of one authenticated control connection, derived from the pre-shared key and
+/// both nonces of its handshake: each message after the handshake carries
+/// HMAC-SHA256(session key, way, sequence number, body), so that an on-path attacker can
+/// neither rewrite, nor replay, nor reorder one.
+#[derive(Clone)]
+pub struct SessionKey(Vec<u8>);
+
+impl SessionKey {
+    /// The session key for a handshake with these nonces (`receiver_nonce` first).
+    pub fn derive(psk: &crate::auth::Psk, receiver_nonce: &[u8], sender_nonce: &[u8]) -> Self {
+        let hex = psk.prove(SESSION_LABEL, receiver_nonce, sender_nonce);
+        SessionKey(crate::auth::unhex(&hex).unwrap_or_default())
+    }
+
+    fn tag(&self, way: Way, seq: u64, body: &[u8]) -> [u8; TAG_LEN] {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256>>::new_from_slice(&self.0)
+            .expect("HMAC takes keys of any length");
+        mac.update(way.label());
+        mac.update(&seq.to_be_bytes());
+        mac.update(body);
+        mac.finalize().into_bytes().into()
+    }
+
+    fn verify(&self, way: Way, seq: u64, body: &[u8], tag: &[u8]) -> bool {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256>>::new_from_slice(&self.0)
+            .expect("HMAC takes keys of any length");
+        mac.update(way.label());
+        mac.update(&seq.to_be_bytes());
+        mac.update(body);
+        mac.verify_slice(tag).is_ok()
+    }
+}
+
+/// Label of the session-key derivation.
+pub const SESSION_LABEL: &[u8] = b"sockbench-v3 session key";
+
+/// A control connection after its handshake: messages framed as before, and with a
+/// session key each one tagged and numbered.
+pub struct Channel<S> {
+    pub stream: S,
+    key: Option<SessionKey>,
+    /// The way this end sends.
+    way: Way,
+    sent: u64,
+    received: u64,
+    /// Largest message this end reads.
+    max: u32,
+}
+
+impl<S: Read + Write> Channel<S> {
+    pub fn new(stream: S, key: Option<SessionKey>, way: Way, max: u32) -> Self {
+        Channel {
+            stream,
+            key,
+            way,
+            sent: 0,
+            received: 0,
+            max,
+        }
+    }
+
+    pub fn send(&mut self, msg: &Message) -> Result<(), ControlError> {
+        let Some(key) = &self.key else {
+            return send(&mut self.stream, msg);
+        };
+        let body = serde_json::to_vec(msg)?;
+        let len = body.len() + TAG_LEN;
+        if len > MAX_MESSAGE as usize {
+            return Err(ControlError::TooLarge(len as u32, MAX_MESSAGE));
+        }
+        let tag = key.tag(self.way, self.sent, &body);
+        self.sent += 1;
+        let mut frame = Vec::with_capacity(4 + len);
+        frame.extend_from_slice(&(len as u32).to_be_bytes());
+        frame.extend_from_slice(&body);
+        frame.extend_from_slice(&tag);
+        self.stream.write_all(&frame)?;
+        self.stream.flush()?;
+        Ok(())
+    }
+
+    pub fn recv(&mut self) -> Result<Message, ControlError> {
+        let Some(key) = &self.key else {
+            return recv_limited(&mut self.stream, self.max);
+        };
+        let frame = read_frame(&mut self.stream, self.max)?;
+        if frame.len() < TAG_LEN {
+            return Err(ControlError::BadTag);
+        }
+        let (body, tag) = frame.split_at(frame.len() - TAG_LEN);
+        if !key.verify(self.way.other(), self.received, body, tag) {
+            return Err(ControlError::BadTag);
+        }
+        self.received += 1;
+        Ok(serde_json::from_slice(body)?)
+    }
+
+    /// Receives the next message and insists on a kind, as [`expect`] does.
+    pub fn expect<T>(
+        &mut self,
+        expected: &'static str,
+        pick: impl FnOnce(Message) -> Option<T>,
+    ) -> Result<T, ControlError> {
+        match self.recv()? {
+            Message::Error { message } => Err(ControlError::Remote(message)),
+            msg => {
+                let got = msg.name();
+                pick(msg).ok_or(ControlError::Unexpected { expected, got })
+            }
+        }
+    }
 }
 
 /// Checks the peer's hello (receiver side). Returns the peer's sockbench version.
@@ -210,16 +406,19 @@ pub fn check_hello(msg: Message) -> Result<String, ControlError> {
             sockbench_version,
         } => {
             if magic != MAGIC {
-                return Err(ControlError::NotSockbench(format!("magic {magic:?}")));
+                return Err(ControlError::NotSockbench(format!(
+                    "magic \"{}\"",
+                    clip(&magic)
+                )));
             }
             if version != PROTOCOL_VERSION {
                 return Err(ControlError::Version {
                     ours: PROTOCOL_VERSION,
                     theirs: version,
-                    peer_version: sockbench_version,
+                    peer_version: clip(&sockbench_version),
                 });
             }
-            Ok(sockbench_version)
+            Ok(clip(&sockbench_version))
         }
         other => Err(ControlError::Unexpected {
             expected: "hello",
@@ -314,7 +513,7 @@ mod tests {
         let huge = (MAX_MESSAGE + 1).to_be_bytes();
         assert!(matches!(
             recv(&mut &huge[..]),
-            Err(ControlError::TooLarge(_))
+            Err(ControlError::TooLarge(..))
         ));
     }
 

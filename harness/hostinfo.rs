@@ -69,6 +69,44 @@ pub fn raise_nofile_limit() -> u64 {
     }
 }
 
+/// This process's open-file limit in force (RLIMIT_NOFILE, soft).
+pub fn nofile_limit() -> u64 {
+    // SAFETY: rlimit is plain old data; getrlimit writes one.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        lim.rlim_cur as u64
+    }
+}
+
+/// The memory a daemon lets its running tests need by default: a quarter of the host's
+/// RAM, and at most half of this process's address-space limit (RLIMIT_AS) when one is
+/// set, so that a test is refused before an allocation could fail.
+pub fn default_max_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let total_kib: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    let mut max = total_kib * 1024 / 4;
+    // SAFETY: rlimit is plain old data; getrlimit writes one.
+    let address_space = unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        (libc::getrlimit(libc::RLIMIT_AS, &mut lim) == 0 && lim.rlim_cur != libc::RLIM_INFINITY)
+            .then_some(lim.rlim_cur as u64)
+    };
+    if let Some(limit) = address_space {
+        max = max.min(limit / 2);
+    }
+    Some(max)
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HostFacts {
     pub hostname: String,

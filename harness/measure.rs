@@ -171,6 +171,11 @@ pub fn pin_thread(cpu: Option<u32>) -> Result<Vec<u32>, String> {
     // affinity calls take its size.
     unsafe {
         if let Some(cpu) = cpu {
+            if cpu as usize >= libc::CPU_SETSIZE as usize {
+                return Err(format!(
+                    "CPU {cpu} is beyond what sched_setaffinity can name"
+                ));
+            }
             let mut set: libc::cpu_set_t = std::mem::zeroed();
             libc::CPU_SET(cpu as usize, &mut set);
             if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {

@@ -2,10 +2,11 @@
 //! and configures its own data sockets from the test description, plays its roles, and
 //! sends its measurements back.
 
+use std::collections::HashMap;
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -14,39 +15,110 @@ use socket2::{Domain, Socket, Type};
 
 use crate::auth::{self, Psk};
 use crate::config::{Side, TestSpec};
-use crate::control::{self, ControlError, Message, PROTOCOL_VERSION};
+use crate::control::{self, Channel, ControlError, Message, SessionKey, Way, PROTOCOL_VERSION};
 use crate::hostinfo::HostFacts;
 use crate::patterns::{spawn_roles, RoleCtx};
 use crate::transport::{self, ServerData};
 
-/// How long the receiver waits for the next message of a sender between tests.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long an authenticated sender may stay quiet between tests.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long each step of a test's setup may take.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a connection has to complete the handshake (hello, and with a key the
+/// challenge-response), in all: a peer that trickles bytes cannot stretch it.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections not running a test (in their handshake, or idle without a key) held at
+/// once; a new one beyond this evicts the oldest (sshd's MaxStartups).
+pub const DEFAULT_MAX_PENDING: usize = 64;
+/// The same, per source address.
+pub const DEFAULT_MAX_PER_SOURCE: usize = 16;
 
 /// What a receiver lets a sender ask for. `None` = no cap.
 #[derive(Debug, Clone, Default)]
 pub struct Limits {
     /// Longest warm-up + duration of one test.
     pub max_duration: Option<Duration>,
+    /// Most data connections of one test: every flow in every direction, and the probe.
     pub max_flows: Option<u32>,
     /// Largest SO_SNDBUF / SO_RCVBUF request on either side.
     pub max_buffer: Option<u64>,
-    /// Largest `rate` (bits/s for stream, transactions/s for rr).
+    /// Largest total rate of a test, over every flow and direction (bits/s for stream,
+    /// transactions/s for rr); an unpaced test is refused.
     pub max_rate: Option<u64>,
+    /// Largest message, response or probe size.
+    pub max_message: Option<u32>,
+    /// Most memory the tests running at once may need on this receiver (bytes), as
+    /// [`memory_estimate`] counts it.
+    pub max_memory: Option<u64>,
+}
+
+/// What one test needs on the receiver, by [`memory_estimate`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryNeed {
+    pub bytes: u64,
+    /// The arithmetic, for a refusal.
+    pub how: String,
+}
+
+/// The memory a test needs on the receiver: message buffers (per thread that drives
+/// connections), the socket buffers asked for (the kernel doubles them), an open-loop
+/// requester's ring of outstanding requests, a datagram receiver's sequence bitmap and
+/// every role's interval counters.
+pub fn memory_estimate(spec: &TestSpec) -> MemoryNeed {
+    use crate::config::Pattern;
+    let conns = spec.conn_plan().len() as u64;
+    let (req, resp) = spec.rr_sizes();
+    let msg = match spec.pattern {
+        Pattern::Stream => 2 * u64::from(spec.msg_size).max(64 << 10),
+        _ => u64::from(req) + u64::from(resp) + (64 << 10),
+    };
+    let on_workers =
+        spec.flows as usize > crate::patterns::multi::MULTI_THRESHOLD && spec.fits_workers();
+    let threads = if on_workers {
+        std::thread::available_parallelism().map_or(2, |n| n.get() as u64) + 1
+    } else {
+        conns
+    };
+    let k = &spec.receiver;
+    let kernel = 2 * (k.sndbuf.unwrap_or(0) + k.rcvbuf.unwrap_or(0));
+    let intervals = (spec.warmup + spec.duration).as_nanos() as u64
+        / spec.interval.as_nanos().max(1) as u64
+        + 4;
+    let mut per_conn = kernel + intervals * 16 + 4096;
+    if spec.protocol.is_datagram() {
+        per_conn += crate::patterns::SEQ_ROOM / 8;
+    }
+    if let (Pattern::Rr, Some(rate)) = (spec.pattern, spec.rate) {
+        let ring = (rate as f64 * spec.rr_timeout.as_secs_f64()) as u64 * 2 + 1024;
+        per_conn += ring * 40;
+    }
+    let bytes = threads
+        .saturating_mul(msg)
+        .saturating_add(conns.saturating_mul(per_conn));
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    MemoryNeed {
+        bytes,
+        how: format!(
+            "{threads} thread(s) x {:.1} MiB of message buffers + {conns} connection(s) x {:.2} MiB (socket buffers, counters, queues) = {:.1} MiB",
+            mib(msg),
+            mib(per_conn),
+            mib(bytes)
+        ),
+    }
 }
 
 impl Limits {
-    /// Refuses a test that asks for more than this receiver allows.
+    /// Refuses a test that asks for more than this receiver allows. Every connection,
+    /// every direction and both sides' knobs count.
     pub fn check(&self, spec: &TestSpec) -> Result<(), String> {
         let asked = spec.warmup + spec.duration;
         if let Some(max) = self.max_duration.filter(|m| asked > *m) {
             return Err(format!("refused: this receiver allows tests of at most {max:?} (warm-up included); asked for {asked:?}"));
         }
-        if let Some(max) = self.max_flows.filter(|m| spec.flows > *m) {
+        let conns = spec.conn_plan().len() as u32;
+        if let Some(max) = self.max_flows.filter(|m| conns > *m) {
             return Err(format!(
-                "refused: this receiver allows at most {max} flows; asked for {}",
-                spec.flows
+                "refused: this receiver allows at most {max} flows (connections, counting each direction and the probe); asked for {conns}"
             ));
         }
         if let Some(max) = self.max_buffer {
@@ -58,12 +130,60 @@ impl Limits {
                 }
             }
         }
-        if let (Some(max), Some(rate)) = (self.max_rate, spec.rate) {
-            if rate > max {
+        if let Some(max) = self.max_rate {
+            self.check_rate(spec, max)?;
+        }
+        if let Some(max) = self.max_message {
+            let (req, resp) = spec.rr_sizes();
+            let biggest = spec.msg_size.max(req).max(resp).max(
+                if spec.pattern == crate::config::Pattern::Stream {
+                    0
+                } else {
+                    spec.response_size
+                },
+            );
+            if biggest > max {
+                return Err(format!("refused: this receiver allows messages of at most {max} bytes (--max-message); asked for {biggest}"));
+            }
+        }
+        if let Some(max) = self.max_memory {
+            let need = memory_estimate(spec);
+            if need.bytes > max {
                 return Err(format!(
-                    "refused: this receiver allows a rate of at most {max}; asked for {rate}"
+                    "refused: this test needs about {} on the receiver ({}); it allows {} (--max-memory)",
+                    crate::units::format_size_human(need.bytes),
+                    need.how,
+                    crate::units::format_size_human(max)
                 ));
             }
+        }
+        Ok(())
+    }
+
+    fn check_rate(&self, spec: &TestSpec, max: u64) -> Result<(), String> {
+        use crate::config::Pattern;
+        let unit = if spec.pattern == Pattern::Stream {
+            "bits/s"
+        } else {
+            "transactions/s"
+        };
+        let Some(rate) = spec.rate else {
+            return Err(format!(
+                "refused: this receiver allows a rate of at most {max} {unit} in total (--max-rate), and this test is unpaced: pass --rate"
+            ));
+        };
+        // The probe is one request at a time, bounded by its round trip; the main
+        // connections each run at `rate`.
+        let main = spec
+            .conn_plan()
+            .iter()
+            .filter(|c| c.kind == spec.main_kind())
+            .count() as u64;
+        let total = rate.saturating_mul(main);
+        if total > max {
+            return Err(format!(
+                "refused: this receiver allows a rate of at most {max} {unit} in total (--max-rate); asked for {rate} on each of {main} connection(s) = {total}"
+            ));
         }
         Ok(())
     }
@@ -76,13 +196,19 @@ pub struct ServeOptions {
     pub once: bool,
     /// No per-test log lines.
     pub quiet: bool,
-    /// Senders served at once; the next is told the receiver is busy.
+    /// Tests run at once; a sender asking for one more is told the receiver is busy.
     pub max_concurrent: usize,
     pub limits: Limits,
     /// Data sockets bind to ports from this range (for firewalls); None = ephemeral.
     pub data_ports: Option<(u16, u16)>,
     /// With a key, a sender must prove it holds the same key.
     pub psk: Option<Psk>,
+    /// Time a connection has for its whole handshake.
+    pub handshake_timeout: Duration,
+    /// Connections not running a test held at once; beyond, the oldest is closed.
+    pub max_pending: usize,
+    /// The same, per source address.
+    pub max_per_source: usize,
 }
 
 impl Default for ServeOptions {
@@ -95,6 +221,9 @@ impl Default for ServeOptions {
             limits: Limits::default(),
             data_ports: None,
             psk: None,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            max_pending: DEFAULT_MAX_PENDING,
+            max_per_source: DEFAULT_MAX_PER_SOURCE,
         }
     }
 }
@@ -117,12 +246,132 @@ pub fn bind_control(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     Ok(sock.into())
 }
 
-/// Decrements the count of senders being served when a handler ends, however it ends.
-struct Slot(Arc<AtomicUsize>);
+/// The connections of a daemon that are not running a test, oldest first: those in
+/// their handshake, and (without a key, when anyone can complete one) those idle between
+/// tests. A new connection beyond the caps evicts the oldest of its source, or the
+/// oldest of the busiest source, so that no number of idle or trickling connections can
+/// keep a real sender out.
+#[derive(Default)]
+struct Pending {
+    next_id: u64,
+    conns: Vec<PendingConn>,
+}
 
-impl Drop for Slot {
+struct PendingConn {
+    id: u64,
+    source: IpAddr,
+    /// A second handle on the socket, to shut it down when evicted.
+    sock: TcpStream,
+}
+
+/// Shared state of one daemon.
+struct Daemon {
+    opts: ServeOptions,
+    facts: HostFacts,
+    pending: Mutex<Pending>,
+    /// Tests running now.
+    tests: AtomicUsize,
+    /// Memory the running tests need, by [`memory_estimate`].
+    memory: AtomicU64,
+    log: Mutex<LogLimit>,
+}
+
+/// At most [`LOG_BURST`] lines per [`LOG_WINDOW`]; the rest are counted and the count is
+/// logged once the window has passed, so that a flood of connections cannot flood the log.
+struct LogLimit {
+    window: Instant,
+    lines: u32,
+    suppressed: u64,
+}
+
+const LOG_BURST: u32 = 20;
+const LOG_WINDOW: Duration = Duration::from_secs(10);
+
+/// A registration in [`Pending`], removed when dropped.
+struct PendingGuard<'a> {
+    daemon: &'a Daemon,
+    id: Option<u64>,
+}
+
+impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        if let Some(id) = self.id.take() {
+            self.daemon.unregister(id);
+        }
+    }
+}
+
+impl Daemon {
+    fn log(&self, line: &str) {
+        if self.opts.quiet {
+            return;
+        }
+        let mut l = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if now.duration_since(l.window) >= LOG_WINDOW {
+            if l.suppressed > 0 {
+                eprintln!(
+                    "sockbench serve: ({} more lines in {:?} not logged)",
+                    l.suppressed, LOG_WINDOW
+                );
+            }
+            l.window = now;
+            l.lines = 0;
+            l.suppressed = 0;
+        }
+        if l.lines < LOG_BURST {
+            l.lines += 1;
+            eprintln!("sockbench serve: {line}");
+        } else {
+            l.suppressed += 1;
+        }
+    }
+
+    /// Registers a connection that is not running a test, evicting the oldest ones
+    /// beyond the caps.
+    fn register(&self, stream: &TcpStream, source: IpAddr) -> PendingGuard<'_> {
+        let Ok(sock) = stream.try_clone() else {
+            return PendingGuard {
+                daemon: self,
+                id: None,
+            };
+        };
+        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let same = p.conns.iter().filter(|c| c.source == source).count();
+        let victim = if same >= self.opts.max_per_source {
+            p.conns.iter().position(|c| c.source == source)
+        } else if p.conns.len() >= self.opts.max_pending {
+            // The busiest source loses its oldest connection.
+            let mut counts: HashMap<IpAddr, usize> = HashMap::new();
+            for c in &p.conns {
+                *counts.entry(c.source).or_default() += 1;
+            }
+            let busiest = counts.into_iter().max_by_key(|(_, n)| *n).map(|(ip, _)| ip);
+            p.conns.iter().position(|c| Some(c.source) == busiest)
+        } else {
+            None
+        };
+        let evicted = victim.map(|i| p.conns.remove(i));
+        p.next_id += 1;
+        let id = p.next_id;
+        p.conns.push(PendingConn { id, source, sock });
+        drop(p);
+        if let Some(old) = evicted {
+            let _ = old.sock.shutdown(Shutdown::Both);
+            self.log(&format!(
+                "{}: closed an idle or unauthenticated connection to make room (--max-pending {}, --max-per-source {})",
+                old.source, self.opts.max_pending, self.opts.max_per_source
+            ));
+        }
+        PendingGuard {
+            daemon: self,
+            id: Some(id),
+        }
+    }
+
+    fn unregister(&self, id: u64) {
+        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        p.conns.retain(|c| c.id != id);
     }
 }
 
@@ -148,71 +397,71 @@ pub fn spawn_receiver(opts: &ServeOptions) -> anyhow::Result<SocketAddr> {
 
 /// The accept loop on an open control listener.
 pub fn serve_on(listener: TcpListener, opts: &ServeOptions) -> anyhow::Result<()> {
-    let opts = Arc::new(opts.clone());
-    let facts = Arc::new(HostFacts::gather());
-    let active = Arc::new(AtomicUsize::new(0));
+    let daemon = Arc::new(Daemon {
+        opts: opts.clone(),
+        facts: HostFacts::gather(),
+        pending: Mutex::new(Pending::default()),
+        tests: AtomicUsize::new(0),
+        memory: AtomicU64::new(0),
+        log: Mutex::new(LogLimit {
+            window: Instant::now(),
+            lines: 0,
+            suppressed: 0,
+        }),
+    });
     loop {
         let (stream, peer) = match listener.accept() {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("sockbench serve: accept: {e}");
+                // Out of descriptors or memory for a moment: say so (rate-limited) and
+                // let the running tests finish.
+                daemon.log(&format!("accept: {e}"));
                 thread::sleep(Duration::from_millis(100));
                 continue;
             }
         };
         if opts.once {
-            if let Err(e) = handle_sender(stream, peer, &facts, &opts) {
-                log(&opts, &format!("{peer}: {e}"));
-            }
+            serve_connection(&daemon, stream, peer);
             return Ok(());
         }
-        let busy = active.fetch_add(1, Ordering::SeqCst) >= opts.max_concurrent;
-        let slot = Slot(active.clone());
-        let (facts, opts) = (facts.clone(), opts.clone());
-        thread::spawn(move || {
-            let _slot = slot;
-            let result = if busy {
-                refuse_busy(stream, opts.max_concurrent)
-            } else {
-                handle_sender(stream, peer, &facts, &opts)
-            };
-            if let Err(e) = result {
-                log(&opts, &format!("{peer}: {e}"));
-            }
-        });
+        let daemon = daemon.clone();
+        let spawned = thread::Builder::new()
+            .name("sockbench-conn".into())
+            .spawn(move || serve_connection(&daemon, stream, peer));
+        if let Err(e) = spawned {
+            eprintln!("sockbench serve: cannot start a thread for a connection: {e}");
+            thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
-fn log(opts: &ServeOptions, line: &str) {
-    if !opts.quiet {
-        eprintln!("sockbench serve: {line}");
+/// Serves one control connection to its end; nothing that happens in it, a panic
+/// included, reaches the daemon.
+fn serve_connection(daemon: &Daemon, stream: TcpStream, peer: SocketAddr) {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        handle_sender(daemon, stream, peer)
+    }));
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => daemon.log(&format!("{peer}: {e}")),
+        Err(_) => daemon.log(&format!(
+            "{peer}: the connection's handler panicked; the daemon goes on"
+        )),
     }
 }
 
-/// Tells a sender at once that every slot is taken, rather than leaving it waiting.
-fn refuse_busy(mut stream: TcpStream, max: usize) -> Result<(), ControlError> {
-    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    // Read the hello first so that the sender sees our answer, not a reset.
-    let _ = control::recv(&mut stream);
-    let message = format!("busy: this receiver is serving {max} sender(s) already (--max-concurrent {max}); try later");
-    control::send(
-        &mut stream,
-        &Message::Error {
-            message: message.clone(),
-        },
-    )?;
-    Err(ControlError::Remote(message))
-}
-
-/// The handshake: version check and, with a key, mutual authentication. Returns when the
-/// sender may run tests.
+/// The handshake: version check and, with a key, mutual authentication, all within the
+/// handshake deadline and with pre-authentication size limits. Returns the session key
+/// (with a key) when the sender may run tests.
 fn handshake(
-    stream: &mut TcpStream,
-    facts: &HostFacts,
-    psk: Option<&Psk>,
-) -> Result<(), ControlError> {
-    let hello = control::recv(stream)?;
+    daemon: &Daemon,
+    stream: &TcpStream,
+    until: Instant,
+) -> Result<Option<SessionKey>, ControlError> {
+    let (facts, psk) = (&daemon.facts, daemon.opts.psk.as_ref());
+    let mut w = stream;
+    let mut r = control::Deadline { stream, until };
+    let hello = control::recv_limited(&mut r, control::MAX_PRE_AUTH)?;
     if let Err(e) = control::check_hello(hello) {
         // Said from the receiver's side, so that the sender's user reads it right.
         let message = match &e {
@@ -227,8 +476,22 @@ fn handshake(
             ),
             other => other.to_string(),
         };
-        let _ = control::send(stream, &Message::Error { message });
+        let _ = control::send(&mut w, &Message::Error { message });
         return Err(e);
+    }
+    let max = daemon.opts.max_concurrent;
+    if daemon.tests.load(Ordering::SeqCst) >= max {
+        // Said at once, so that a sender need not wait; this connection holds no slot.
+        let message = format!(
+            "busy: this receiver is running {max} test(s) already (--max-concurrent {max}); try later"
+        );
+        let _ = control::send(
+            &mut w,
+            &Message::Error {
+                message: message.clone(),
+            },
+        );
+        return Err(ControlError::Remote(message));
     }
     let version = env!("CARGO_PKG_VERSION").to_string();
     let Some(psk) = psk else {
@@ -238,7 +501,8 @@ fn handshake(
             challenge: None,
             host: Some(facts.clone()),
         };
-        return control::send(stream, &welcome);
+        control::send(&mut w, &welcome)?;
+        return Ok(None);
     };
     let ours = auth::nonce();
     let welcome = Message::Welcome {
@@ -247,17 +511,23 @@ fn handshake(
         challenge: Some(auth::hex(&ours)),
         host: None,
     };
-    control::send(stream, &welcome)?;
-    let (theirs, proof) = control::expect(stream, "auth", |m| match m {
-        Message::Auth { nonce, proof } => Some((nonce, proof)),
-        _ => None,
-    })?;
+    control::send(&mut w, &welcome)?;
+    let (theirs, proof) = match control::recv_limited(&mut r, control::MAX_PRE_AUTH)? {
+        Message::Auth { nonce, proof } => (nonce, proof),
+        Message::Error { message } => return Err(ControlError::Remote(control::clip(&message))),
+        other => {
+            return Err(ControlError::Unexpected {
+                expected: "auth",
+                got: other.name(),
+            })
+        }
+    };
     let theirs = auth::unhex(&theirs).filter(|n| n.len() == auth::NONCE_LEN);
     let Some(theirs) = theirs.filter(|t| psk.verify(auth::SENDER_LABEL, &ours, t, &proof)) else {
         let message =
             "authentication failed: the sender does not hold this receiver's key".to_string();
         let _ = control::send(
-            stream,
+            &mut w,
             &Message::Error {
                 message: message.clone(),
             },
@@ -266,28 +536,43 @@ fn handshake(
     };
     let proof = psk.prove(auth::RECEIVER_LABEL, &theirs, &ours);
     control::send(
-        stream,
+        &mut w,
         &Message::AuthOk {
             proof,
             host: facts.clone(),
         },
-    )
+    )?;
+    Ok(Some(SessionKey::derive(psk, &ours, &theirs)))
 }
 
-/// Serves one control connection: the handshake, then any number of tests.
-fn handle_sender(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    facts: &HostFacts,
-    opts: &ServeOptions,
-) -> Result<(), ControlError> {
+/// Serves one control connection: the handshake, then any number of tests. It holds a
+/// test slot only while a test runs.
+fn handle_sender(daemon: &Daemon, stream: TcpStream, peer: SocketAddr) -> Result<(), ControlError> {
+    let opts = &daemon.opts;
+    let source = peer.ip().to_canonical();
+    let mut pending = daemon.register(&stream, source);
     stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(SETUP_TIMEOUT))?;
     stream.set_write_timeout(Some(SETUP_TIMEOUT))?;
-    handshake(&mut stream, facts, opts.psk.as_ref())?;
+    let until = Instant::now() + opts.handshake_timeout;
+    let key = match handshake(daemon, &stream, until) {
+        Ok(key) => key,
+        Err(ControlError::Timeout) => {
+            return Err(ControlError::Remote(format!(
+                "no complete handshake within {:?} (--handshake-timeout); closed",
+                opts.handshake_timeout
+            )))
+        }
+        Err(e) => return Err(e),
+    };
+    if key.is_some() {
+        // Authenticated: a stranger's connections can no longer evict this one.
+        drop(pending);
+        pending = PendingGuard { daemon, id: None };
+    }
+    let mut ctl = Channel::new(stream, key.clone(), Way::ToSender, control::MAX_FROM_SENDER);
     loop {
-        stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
-        let spec = match control::recv(&mut stream) {
+        ctl.stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
+        let spec = match ctl.recv() {
             Ok(Message::Setup { spec }) => spec,
             Ok(other) => {
                 return Err(ControlError::Unexpected {
@@ -299,49 +584,118 @@ fn handle_sender(
             Err(e) => return Err(e),
         };
         let started = Instant::now();
-        let result = run_test(&mut stream, peer, &spec, opts);
         let what = format!(
             "{} {} {} x{} for {:?}",
             spec.protocol, spec.pattern, spec.direction, spec.flows, spec.duration
         );
+        let result = match admit(daemon, &spec) {
+            Ok(slot) => {
+                drop(pending);
+                let result = run_test(&mut ctl, peer, &spec, opts);
+                drop(slot);
+                pending = if key.is_some() {
+                    PendingGuard { daemon, id: None }
+                } else {
+                    daemon.register(&ctl.stream, source)
+                };
+                result
+            }
+            Err(e) => Err(e),
+        };
         match &result {
-            Ok(()) => log(
-                opts,
-                &format!("{peer}: {what}: done in {:.1?}", started.elapsed()),
-            ),
-            Err(e) => log(opts, &format!("{peer}: {what}: {e}")),
+            Ok(()) => daemon.log(&format!(
+                "{peer}: {what}: done in {:.1?}",
+                started.elapsed()
+            )),
+            Err(e) => daemon.log(&format!("{peer}: {what}: {e}")),
         }
         if let Err(e) = result {
             // Already logged above; the sender hears why, and the connection ends.
-            let _ = control::send(&mut stream, &Message::Error { message: e });
+            let _ = ctl.send(&Message::Error { message: e });
             return Ok(());
         }
     }
 }
 
-fn random_token() -> u64 {
-    let mut buf = [0u8; 8];
-    // SAFETY: getrandom writes at most buf.len() bytes into buf.
-    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if n != buf.len() as isize {
-        // Fall back on the clock: the token is not a secret without authentication.
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        return t.as_nanos() as u64 ^ (std::process::id() as u64) << 32;
-    }
-    u64::from_le_bytes(buf)
+/// A running test's hold on the daemon's test slots and memory budget.
+struct Slot<'a> {
+    daemon: &'a Daemon,
+    memory: u64,
 }
 
-/// One test: setup, the roles, the report. An `Err` is reported to the sender.
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.daemon.tests.fetch_sub(1, Ordering::SeqCst);
+        self.daemon.memory.fetch_sub(self.memory, Ordering::SeqCst);
+    }
+}
+
+/// Validates a test and takes a slot for it: the same checks as the command line's, the
+/// receiver's limits, and room among the tests already running.
+fn admit<'a>(daemon: &'a Daemon, spec: &TestSpec) -> Result<Slot<'a>, String> {
+    spec.validate().map_err(|e| e.to_string())?;
+    daemon.opts.limits.check(spec)?;
+    check_host(spec)?;
+    let max = daemon.opts.max_concurrent;
+    if daemon.tests.fetch_add(1, Ordering::SeqCst) >= max {
+        daemon.tests.fetch_sub(1, Ordering::SeqCst);
+        return Err(format!(
+            "busy: this receiver is running {max} test(s) already (--max-concurrent {max}); try later"
+        ));
+    }
+    let need = memory_estimate(spec).bytes;
+    let slot = Slot {
+        daemon,
+        memory: need,
+    };
+    let total = daemon.memory.fetch_add(need, Ordering::SeqCst) + need;
+    if let Some(max) = daemon.opts.limits.max_memory.filter(|&m| total > m) {
+        return Err(format!(
+            "busy: the tests running now and this one would need {} of memory on this receiver; it allows {} (--max-memory); try later",
+            crate::units::format_size_human(total),
+            crate::units::format_size_human(max)
+        ));
+    }
+    Ok(slot)
+}
+
+/// What this host must have for a test: the CPUs it pins to, and the file descriptors
+/// its connections need.
+fn check_host(spec: &TestSpec) -> Result<(), String> {
+    if let Some(cpus) = &spec.receiver.cpus {
+        let allowed = crate::measure::pin_thread(None).unwrap_or_default();
+        if let Some(cpu) = cpus.iter().find(|c| !allowed.contains(c)) {
+            return Err(format!(
+                "--cpu-affinity: CPU {cpu} is not available on the receiver (it may run on {allowed:?})"
+            ));
+        }
+    }
+    let conns = spec.conn_plan().len() as u64;
+    let per_conn = if spec.receiver.splice { 4 } else { 1 };
+    let need = conns * per_conn + 32;
+    let limit = crate::hostinfo::nofile_limit();
+    let open = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
+    if need > limit.saturating_sub(open) {
+        return Err(format!(
+            "refused: this test needs about {need} file descriptors on the receiver and {} are free (RLIMIT_NOFILE {limit}, {open} open); raise the receiver's limit (ulimit -n) or ask for fewer flows",
+            limit.saturating_sub(open)
+        ));
+    }
+    Ok(())
+}
+
+fn random_token() -> u64 {
+    u64::from_le_bytes(auth::nonce()[..8].try_into().unwrap_or_default())
+}
+
+/// One test: setup, the roles, the report. An `Err` is reported to the sender. Every
+/// thread it starts is joined before it returns, however it ends.
 fn run_test(
-    stream: &mut TcpStream,
+    ctl: &mut Channel<TcpStream>,
     peer: SocketAddr,
     spec: &TestSpec,
     opts: &ServeOptions,
 ) -> Result<(), String> {
-    spec.validate().map_err(|e| e.to_string())?;
-    opts.limits.check(spec)?;
     if spec.protocol.is_unix() && !peer.ip().to_canonical().is_loopback() {
         return Err(format!(
             "{} needs both processes on one host; this sender connected from {}",
@@ -351,7 +705,8 @@ fn run_test(
     }
     transport::probe(spec.protocol, &[&spec.receiver]).map_err(|e| format!("receiver: {e}"))?;
     let token = random_token();
-    let local_ip: IpAddr = stream
+    let local_ip: IpAddr = ctl
+        .stream
         .local_addr()
         .map_err(|e| e.to_string())?
         .ip()
@@ -359,20 +714,34 @@ fn run_test(
     let (data, endpoints) = ServerData::open(spec, local_ip, token, opts.data_ports)?;
     let deadline = Instant::now() + SETUP_TIMEOUT;
     let attach_spec = spec.clone();
-    let attacher = thread::spawn(move || data.attach(&attach_spec, token, deadline));
-    let ctl = |e: ControlError| e.to_string();
-    control::send(stream, &Message::Ready { token, endpoints }).map_err(ctl)?;
-    stream
-        .set_read_timeout(Some(SETUP_TIMEOUT))
-        .map_err(|e| e.to_string())?;
-    control::expect(stream, "start", |m| match m {
-        Message::Start => Some(()),
-        _ => None,
-    })
-    .map_err(ctl)?;
-    let conns = attacher
+    let cancel = Arc::new(AtomicBool::new(false));
+    let attach_cancel = cancel.clone();
+    let attacher = thread::Builder::new()
+        .name("sockbench-attach".into())
+        .spawn(move || data.attach(&attach_spec, token, deadline, &attach_cancel))
+        .map_err(|e| format!("cannot start a thread: {e}"))?;
+    let ctl_err = |e: ControlError| e.to_string();
+    let started = (|| -> Result<(), String> {
+        ctl.send(&Message::Ready { token, endpoints })
+            .map_err(ctl_err)?;
+        ctl.stream
+            .set_read_timeout(Some(SETUP_TIMEOUT))
+            .map_err(|e| e.to_string())?;
+        ctl.expect("start", |m| match m {
+            Message::Start => Some(()),
+            _ => None,
+        })
+        .map_err(ctl_err)
+    })();
+    if started.is_err() {
+        // The sender is gone or confused: the attach gives up at once and its sockets close.
+        cancel.store(true, Ordering::Relaxed);
+    }
+    let attached = attacher
         .join()
-        .map_err(|_| "the data attach thread panicked".to_string())??;
+        .map_err(|_| "the data attach thread panicked".to_string())?;
+    started?;
+    let conns = attached?;
 
     let abort = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
@@ -385,13 +754,19 @@ fn run_test(
     };
     let t0 = ctx.t0;
     let roles = spawn_roles(conns, Side::Receiver, &ctx);
-    control::send(stream, &Message::Started).map_err(ctl)?;
+    if let Err(e) = ctl.send(&Message::Started) {
+        abort.store(true, Ordering::Relaxed);
+        roles.join();
+        return Err(e.to_string());
+    }
 
     // Wait for the sender to finish; if the control connection dies, abort the roles.
     let hard = t0 + spec.hard_deadline() + SETUP_TIMEOUT;
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(250)));
+    let _ = ctl
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(250)));
     let finish = loop {
-        match control::recv(stream) {
+        match ctl.recv() {
             Ok(Message::Finish) => break Ok(()),
             Ok(other) => {
                 break Err(format!(
@@ -409,12 +784,9 @@ fn run_test(
     }
     let report = roles.join();
     finish?;
-    let _ = stream.set_write_timeout(Some(SETUP_TIMEOUT));
-    control::send(
-        stream,
-        &Message::Results {
-            report: Box::new(report),
-        },
-    )
-    .map_err(ctl)
+    let _ = ctl.stream.set_write_timeout(Some(SETUP_TIMEOUT));
+    ctl.send(&Message::Results {
+        report: Box::new(report),
+    })
+    .map_err(ctl_err)
 }

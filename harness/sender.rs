@@ -14,7 +14,7 @@ use thiserror::Error;
 
 use crate::auth::{self, Psk};
 use crate::config::{Side, TestSpec};
-use crate::control::{self, ControlError, Message, DEFAULT_PORT};
+use crate::control::{self, Channel, ControlError, Message, SessionKey, Way, DEFAULT_PORT};
 use crate::hostinfo::HostFacts;
 use crate::measure::SideReport;
 use crate::patterns::{spawn_roles, RoleCtx};
@@ -74,7 +74,7 @@ pub fn resolve_target(target: &str) -> Result<SocketAddr, ReachError> {
 
 /// A control connection to a receiver that has accepted our handshake.
 pub struct Peer {
-    control: TcpStream,
+    control: Channel<TcpStream>,
     pub addr: SocketAddr,
     pub host: HostFacts,
     pub version: String,
@@ -116,8 +116,8 @@ impl Peer {
             addr,
             message: msg.to_string(),
         };
-        let host = match (challenge, psk, host) {
-            (None, None, Some(host)) => host,
+        let (host, key) = match (challenge, psk, host) {
+            (None, None, Some(host)) => (host, None),
             (None, Some(_), _) => {
                 return Err(auth_err(
                     "this sender has a key but the receiver asks for none; refusing to run unauthenticated (start the receiver with the same --psk-file)",
@@ -145,12 +145,12 @@ impl Peer {
                 if !psk.verify(auth::RECEIVER_LABEL, &ours, &theirs, &proof) {
                     return Err(auth_err("the receiver could not prove it holds the key"));
                 }
-                host
+                (host, Some(SessionKey::derive(psk, &theirs, &ours)))
             }
             (None, None, None) => return Err(auth_err("the receiver sent no host facts")),
         };
         Ok(Peer {
-            control,
+            control: Channel::new(control, key, Way::ToReceiver, control::MAX_MESSAGE),
             addr,
             host,
             version: peer_version,
@@ -181,6 +181,9 @@ impl LocalReceiver {
         #[cfg(target_os = "linux")]
         {
             use std::os::unix::process::CommandExt;
+            // A process group of its own: Ctrl-C at the terminal reaches `run` only, which
+            // then fetches this receiver's figures before stopping it.
+            cmd.process_group(0);
             // SAFETY: prctl is async-signal-safe; the child dies with its parent, so a
             // killed `run` never leaves a receiver behind.
             unsafe {
@@ -278,19 +281,17 @@ pub fn run_test(peer: &mut Peer, spec: &TestSpec, abort: Arc<AtomicBool>) -> Tes
     let started = std::time::SystemTime::now();
     let ctl = &mut peer.control;
     let setup = (|| -> Result<ClientData, String> {
-        let _ = ctl.set_read_timeout(Some(STEP_TIMEOUT));
-        control::send(
-            ctl,
-            &Message::Setup {
-                spec: Box::new(spec.clone()),
-            },
-        )
-        .map_err(|e| e.to_string())?;
-        let (token, endpoints) = control::expect(ctl, "ready", |m| match m {
-            Message::Ready { token, endpoints } => Some((token, endpoints)),
-            _ => None,
+        let _ = ctl.stream.set_read_timeout(Some(STEP_TIMEOUT));
+        ctl.send(&Message::Setup {
+            spec: Box::new(spec.clone()),
         })
         .map_err(|e| e.to_string())?;
+        let (token, endpoints) = ctl
+            .expect("ready", |m| match m {
+                Message::Ready { token, endpoints } => Some((token, endpoints)),
+                _ => None,
+            })
+            .map_err(|e| e.to_string())?;
         let deadline = Instant::now() + STEP_TIMEOUT;
         let data = ClientData::attach(
             spec,
@@ -299,8 +300,8 @@ pub fn run_test(peer: &mut Peer, spec: &TestSpec, abort: Arc<AtomicBool>) -> Tes
             token,
             deadline,
         )?;
-        control::send(ctl, &Message::Start).map_err(|e| e.to_string())?;
-        control::expect(ctl, "started", |m| match m {
+        ctl.send(&Message::Start).map_err(|e| e.to_string())?;
+        ctl.expect("started", |m| match m {
             Message::Started => Some(()),
             _ => None,
         })
@@ -330,9 +331,9 @@ pub fn run_test(peer: &mut Peer, spec: &TestSpec, abort: Arc<AtomicBool>) -> Tes
         } else {
             crate::patterns::STALL + STEP_TIMEOUT
         };
-        let _ = ctl.set_read_timeout(Some(wait));
-        control::send(ctl, &Message::Finish).map_err(|e| e.to_string())?;
-        control::expect(ctl, "results", |m| match m {
+        let _ = ctl.stream.set_read_timeout(Some(wait));
+        ctl.send(&Message::Finish).map_err(|e| e.to_string())?;
+        ctl.expect("results", |m| match m {
             Message::Results { report } => Some(*report),
             _ => None,
         })

@@ -6,6 +6,7 @@
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -251,57 +252,62 @@ impl ServerData {
         spec: &TestSpec,
         token: u64,
         deadline: Instant,
+        cancel: &AtomicBool,
     ) -> Result<Vec<DataConn>, String> {
         let plan = spec.conn_plan();
         let mut slots: Vec<Option<DataConn>> = (0..plan.len()).map(|_| None).collect();
         if let Some((listener, domain)) = &self.listener {
             listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+            // Connections are identified concurrently: a stranger that connects and says
+            // nothing holds up no one, and is closed after GREETING_DEADLINE.
+            let mut greeting = Greeting::new(token);
             let mut attached = 0;
             while attached < plan.len() {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err("the test was called off before it started".to_string());
+                }
                 if Instant::now() >= deadline {
                     return Err(format!(
                         "only {attached} of {} data connections arrived in time",
                         plan.len()
                     ));
                 }
-                let sock = match accept_within(listener, Duration::from_millis(100)) {
-                    Ok(Some(s)) => s,
-                    Ok(None) => continue,
-                    Err(e) => return Err(format!("accepting a data connection: {e}")),
-                };
-                let Some(id) = read_stream_header(&sock, token) else {
-                    continue;
-                };
-                let Some(conn) = plan.get(id as usize).copied() else {
-                    continue;
-                };
-                if slots[id as usize].is_some() {
-                    continue;
+                greeting.wait(listener, Duration::from_millis(100));
+                greeting
+                    .accept_all(listener)
+                    .map_err(|e| format!("accepting a data connection: {e}"))?;
+                while let Some((sock, id)) = greeting.ready() {
+                    let Some(conn) = plan.get(id as usize).copied() else {
+                        continue;
+                    };
+                    if slots[id as usize].is_some() {
+                        continue;
+                    }
+                    let w = sockopt::apply(
+                        &sock,
+                        spec.protocol,
+                        *domain,
+                        &spec.receiver,
+                        Phase::Accepted,
+                    )
+                    .map_err(|e| e.to_string())?;
+                    let mut warnings = self.warnings.clone();
+                    warnings.extend(w);
+                    slots[id as usize] = Some(finish_conn(
+                        sock,
+                        conn,
+                        spec,
+                        Side::Receiver,
+                        *domain,
+                        token,
+                        warnings,
+                    )?);
+                    attached += 1;
                 }
-                let w = sockopt::apply(
-                    &sock,
-                    spec.protocol,
-                    *domain,
-                    &spec.receiver,
-                    Phase::Accepted,
-                )
-                .map_err(|e| e.to_string())?;
-                let mut warnings = self.warnings.clone();
-                warnings.extend(w);
-                slots[id as usize] = Some(finish_conn(
-                    sock,
-                    conn,
-                    spec,
-                    Side::Receiver,
-                    *domain,
-                    token,
-                    warnings,
-                )?);
-                attached += 1;
             }
         } else {
             for ((sock, domain), conn) in self.dgram.into_iter().zip(&plan) {
-                dgram_await_hello(&sock, conn.id, token, deadline)?;
+                dgram_await_hello(&sock, conn.id, token, deadline, cancel)?;
                 slots[conn.id as usize] = Some(finish_conn(
                     sock,
                     *conn,
@@ -381,6 +387,124 @@ pub fn accept_within(listener: &Socket, wait: Duration) -> io::Result<Option<Soc
     }
 }
 
+/// How long an accepted data connection has to send its header.
+pub const GREETING_DEADLINE: Duration = Duration::from_secs(2);
+/// Accepted data connections waiting for their header at once; beyond, the oldest goes.
+const MAX_GREETING: usize = 256;
+
+/// Accepted stream data connections that have not sent their header yet. They are
+/// identified side by side, without blocking on any one, so that a stranger on a data
+/// port costs nobody a wait; a connection with a wrong header, or none within
+/// [`GREETING_DEADLINE`], is closed.
+pub struct Greeting {
+    token: u64,
+    conns: std::collections::VecDeque<(Socket, Instant)>,
+}
+
+impl Greeting {
+    pub fn new(token: u64) -> Greeting {
+        Greeting {
+            token,
+            conns: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Accepts every connection waiting on a non-blocking listener.
+    pub fn accept_all(&mut self, listener: &Socket) -> io::Result<()> {
+        loop {
+            match listener.accept() {
+                Ok((s, _)) => {
+                    s.set_nonblocking(true)?;
+                    if self.conns.len() >= MAX_GREETING {
+                        self.conns.pop_front();
+                    }
+                    self.conns.push_back((s, Instant::now()));
+                }
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => return Ok(()),
+                // Out of descriptors, or a connection reset before it was accepted: the
+                // ones already here go on; the caller's deadline bounds the wait.
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EMFILE | libc::ENFILE | libc::ECONNABORTED | libc::ENOBUFS)
+                    ) =>
+                {
+                    return Ok(())
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Waits until the listener or a waiting connection has something to read, at most
+    /// `wait`.
+    pub fn wait(&self, listener: &Socket, wait: Duration) {
+        use std::os::fd::AsRawFd;
+        let mut fds: Vec<libc::pollfd> = std::iter::once(listener)
+            .chain(self.conns.iter().map(|(s, _)| s))
+            .map(|s| libc::pollfd {
+                fd: s.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        let ms = wait.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: `fds` is a valid array of pollfd of the length given.
+        unsafe {
+            libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms);
+        }
+    }
+
+    /// The next connection whose header has arrived with this test's token: returned in
+    /// blocking mode, with its connection id. Closes the ones that failed or ran late.
+    pub fn ready(&mut self) -> Option<(Socket, u32)> {
+        let now = Instant::now();
+        let mut i = 0;
+        while i < self.conns.len() {
+            let mut hdr = [0u8; STREAM_HEADER_LEN];
+            let peeked = self.conns[i].0.peek(as_uninit(&mut hdr));
+            match peeked {
+                Ok(n) if n >= STREAM_HEADER_LEN => {
+                    let (sock, _) = self.conns.remove(i)?;
+                    if (&sock).read_exact(&mut hdr).is_err() {
+                        continue;
+                    }
+                    let magic = u32::from_le_bytes(hdr[0..4].try_into().ok()?);
+                    let id = u32::from_le_bytes(hdr[4..8].try_into().ok()?);
+                    let tok = u64::from_le_bytes(hdr[8..16].try_into().ok()?);
+                    if magic == STREAM_MAGIC
+                        && tok == self.token
+                        && sock.set_nonblocking(false).is_ok()
+                    {
+                        return Some((sock, id));
+                    }
+                }
+                Ok(n) if n > 0 => i += usize::from(!self.expire(i, now)),
+                Err(e) if is_timeout(&e) => i += usize::from(!self.expire(i, now)),
+                // Closed before a whole header, or failed.
+                _ => {
+                    self.conns.remove(i);
+                }
+            }
+        }
+        None
+    }
+
+    /// Closes connection `i` when its time to send a header is up; says whether it did.
+    fn expire(&mut self, i: usize, now: Instant) -> bool {
+        let late = now.duration_since(self.conns[i].1) > GREETING_DEADLINE;
+        if late {
+            self.conns.remove(i);
+        }
+        late
+    }
+
+    /// Connections still waiting for their header.
+    pub fn waiting(&self) -> usize {
+        self.conns.len()
+    }
+}
+
 /// The header that opens every stream data connection: magic, connection id, token.
 pub fn stream_header(conn: u32, token: u64) -> [u8; STREAM_HEADER_LEN] {
     let mut hdr = [0u8; STREAM_HEADER_LEN];
@@ -413,11 +537,15 @@ fn dgram_await_hello(
     conn: u32,
     token: u64,
     deadline: Instant,
+    cancel: &AtomicBool,
 ) -> Result<(), String> {
     sock.set_read_timeout(Some(Duration::from_millis(100)))
         .map_err(|e| e.to_string())?;
     let mut buf = [0u8; 64];
     loop {
+        if cancel.load(Ordering::Relaxed) {
+            return Err("the test was called off before it started".to_string());
+        }
         if Instant::now() >= deadline {
             return Err(format!(
                 "data connection {conn}: no hello from the sender in time"
@@ -616,7 +744,9 @@ mod tests {
             let (server, endpoints) = ServerData::open(&spec, ip, token, None).unwrap();
             let deadline = Instant::now() + Duration::from_secs(5);
             let spec2 = spec.clone();
-            let t = std::thread::spawn(move || server.attach(&spec2, token, deadline));
+            let t = std::thread::spawn(move || {
+                server.attach(&spec2, token, deadline, &AtomicBool::new(false))
+            });
             let client = ClientData::attach(&spec, ip, &endpoints, token, deadline).unwrap();
             let server_conns = t.join().unwrap().unwrap();
             assert_eq!(client.conns.len(), 3, "{proto}");

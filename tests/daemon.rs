@@ -103,8 +103,18 @@ fn limits_are_refused_with_a_reason() {
             s.rows[0].get_str("error")
         );
     }
-    // Within the limits, the same receiver serves.
-    run(&["--to", &to, "--duration", "300ms", "--flows", "2"]).ok_row();
+    // Within the limits (paced, under --max-rate), the same receiver serves.
+    run(&[
+        "--to",
+        &to,
+        "--duration",
+        "300ms",
+        "--flows",
+        "2",
+        "--rate",
+        "10M",
+    ])
+    .ok_row();
 }
 
 #[test]
@@ -357,7 +367,10 @@ fn a_protocol_version_mismatch_is_explained_to_the_sender() {
     match reply {
         sockbench::control::Message::Error { message } => {
             assert!(
-                message.contains("the receiver speaks version 2"),
+                message.contains(&format!(
+                    "the receiver speaks version {}",
+                    sockbench::control::PROTOCOL_VERSION
+                )),
                 "{message}"
             );
             assert!(

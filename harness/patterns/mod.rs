@@ -150,6 +150,7 @@ pub fn run_role(conn: DataConn, side: Side, mut ctx: RoleCtx) -> RoleReport {
         .knobs(side)
         .cpus
         .as_ref()
+        .filter(|c| !c.is_empty())
         .map(|c| c[conn.plan.id as usize % c.len()]);
     let pinned = crate::measure::pin_thread(pin);
     let cpu0 = thread_cpu_ns();
@@ -199,7 +200,7 @@ pub struct RunningRoles {
     /// role must not wedge the daemon.
     deadline: Instant,
     /// The process's memory, sampled just before the end of the transfer.
-    rss: Arc<std::sync::atomic::AtomicU64>,
+    rss: RssSampler,
 }
 
 /// Starts one thread per connection, each playing this side's role on it.
@@ -245,16 +246,50 @@ pub fn spawn_roles(conns: Vec<DataConn>, side: Side, ctx: &RoleCtx) -> RunningRo
     }
 }
 
-/// Samples this process's resident memory at `at` (0 = not sampled), when every
-/// connection's buffers are live.
-fn sample_rss(at: Instant) -> Arc<std::sync::atomic::AtomicU64> {
+/// Samples this process's resident memory at an instant, when every connection's buffers
+/// are live, on a thread that a test's end wakes and joins however the test ends.
+struct RssSampler {
+    rss: Arc<std::sync::atomic::AtomicU64>,
+    done: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn sample_rss(at: Instant) -> RssSampler {
     let rss = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let out = rss.clone();
-    std::thread::spawn(move || {
-        std::thread::sleep(at.saturating_duration_since(Instant::now()));
-        out.store(crate::measure::rss_kib().unwrap_or(0), Ordering::Relaxed);
-    });
-    rss
+    let done = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let (out, wake) = (rss.clone(), done.clone());
+    let thread = std::thread::Builder::new()
+        .name("sockbench-rss".into())
+        .spawn(move || {
+            let (lock, cvar) = &*wake;
+            let mut finished = lock.lock().unwrap_or_else(|p| p.into_inner());
+            while !*finished {
+                let left = at.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    out.store(crate::measure::rss_kib().unwrap_or(0), Ordering::Relaxed);
+                    return;
+                }
+                finished = cvar
+                    .wait_timeout(finished, left)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+        })
+        .ok();
+    RssSampler { rss, done, thread }
+}
+
+impl RssSampler {
+    /// Stops the sampler (if it has not sampled yet) and joins it; the sample, if any.
+    fn finish(mut self) -> Option<u64> {
+        let (lock, cvar) = &*self.done;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        cvar.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        Some(self.rss.load(Ordering::Relaxed)).filter(|&k| k > 0)
+    }
 }
 
 impl RunningRoles {
@@ -281,7 +316,7 @@ impl RunningRoles {
             }
         }
         report.roles.sort_by_key(|r| r.conn);
-        report.rss_kib = Some(self.rss.load(Ordering::Relaxed)).filter(|&k| k > 0);
+        report.rss_kib = self.rss.finish();
         report.wall_ns = last_end.duration_since(self.t0).as_nanos() as u64;
         report
     }
