@@ -498,6 +498,91 @@ mod tests {
         });
     }
 
+    /// Two ends of a keyed channel over in-memory pipes: what one sends, the other reads.
+    fn keyed_pair(key: &[u8]) -> (SessionKey, SessionKey) {
+        let psk = crate::auth::Psk::from_bytes(key);
+        let (r, s) = ([1u8; 32], [2u8; 32]);
+        (
+            SessionKey::derive(&psk, &r, &s),
+            SessionKey::derive(&psk, &r, &s),
+        )
+    }
+
+    fn sent_frames(key: SessionKey, way: Way, msgs: &[Message]) -> Vec<Vec<u8>> {
+        msgs.iter()
+            .scan(
+                Channel::new(
+                    std::io::Cursor::new(Vec::new()),
+                    Some(key),
+                    way,
+                    MAX_MESSAGE,
+                ),
+                |ch, m| {
+                    ch.stream = std::io::Cursor::new(Vec::new());
+                    ch.send(m).unwrap();
+                    Some(ch.stream.get_ref().clone())
+                },
+            )
+            .collect()
+    }
+
+    fn reader(key: SessionKey, way: Way, bytes: Vec<u8>) -> Channel<std::io::Cursor<Vec<u8>>> {
+        Channel::new(std::io::Cursor::new(bytes), Some(key), way, MAX_MESSAGE)
+    }
+
+    #[test]
+    fn keyed_messages_cannot_be_rewritten_replayed_reordered_or_reflected() {
+        let (a, b) = keyed_pair(b"0123456789abcdef0123");
+        let msgs = [Message::Start, Message::Finish, Message::Started];
+        let frames = sent_frames(a.clone(), Way::ToReceiver, &msgs);
+        // In order, as sent: every message arrives.
+        let mut ch = reader(b.clone(), Way::ToSender, frames.concat());
+        for m in &msgs {
+            assert_eq!(&ch.recv().unwrap(), m);
+        }
+        // Rewritten: one byte of the body changed.
+        let mut bad = frames[0].clone();
+        bad[6] ^= 0x20;
+        assert!(matches!(
+            reader(b.clone(), Way::ToSender, bad).recv(),
+            Err(ControlError::BadTag)
+        ));
+        // Replayed: the first message twice.
+        let mut ch = reader(
+            b.clone(),
+            Way::ToSender,
+            [&frames[0][..], &frames[0]].concat(),
+        );
+        ch.recv().unwrap();
+        assert!(matches!(ch.recv(), Err(ControlError::BadTag)));
+        // Reordered.
+        let mut ch = reader(
+            b.clone(),
+            Way::ToSender,
+            [&frames[1][..], &frames[0]].concat(),
+        );
+        assert!(matches!(ch.recv(), Err(ControlError::BadTag)));
+        // Reflected: a message the receiver sent, played back to it.
+        let mut ch = reader(a.clone(), Way::ToReceiver, frames[0].clone());
+        assert!(matches!(ch.recv(), Err(ControlError::BadTag)));
+        // Unkeyed, or under another key.
+        let (other, _) = keyed_pair(b"another key of twenty");
+        assert!(matches!(
+            reader(other, Way::ToSender, frames[0].clone()).recv(),
+            Err(ControlError::BadTag)
+        ));
+        let plain = encode(&Message::Start).unwrap();
+        assert!(reader(b, Way::ToSender, plain).recv().is_err());
+    }
+
+    #[test]
+    fn a_peer_text_is_clipped_before_it_is_echoed() {
+        let long = "\u{301}".repeat(100_000);
+        assert!(clip(&long).len() < 8 * MAX_ECHO);
+        assert_eq!(clip("sockbench"), "sockbench");
+        assert!(clip("a\nb").contains("\\n"));
+    }
+
     #[test]
     fn http_is_recognised() {
         let err = recv(&mut &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..]).unwrap_err();
@@ -526,7 +611,7 @@ mod tests {
         };
         let err = check_hello(hello).unwrap_err().to_string();
         assert!(
-            err.contains("version 2") && err.contains("version 99"),
+            err.contains(&format!("version {PROTOCOL_VERSION}")) && err.contains("version 99"),
             "{err}"
         );
     }
