@@ -22,6 +22,8 @@ pub const DEFAULT_PORT: u16 = 5301;
 /// Largest message either end accepts. Results carry histograms and per-interval samples
 /// of every flow, so this is generous, but bounded.
 pub const MAX_MESSAGE: u32 = 64 << 20;
+/// How often a receiver says it is alive while a test runs.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(1);
 /// Largest message a receiver reads before the handshake is complete (hello, auth).
 pub const MAX_PRE_AUTH: u32 = 4 << 10;
 /// Largest message a receiver reads from a sender after the handshake (a test's setup).
@@ -77,6 +79,8 @@ pub enum Message {
     Started,
     /// Sender → receiver: the sender's roles are done; send your measurements.
     Finish,
+    /// Receiver → sender, every [`HEARTBEAT`] while a test runs: still here.
+    Alive,
     /// Receiver → sender: its measurements.
     Results { report: Box<SideReport> },
     /// Either way: the test cannot go on.
@@ -103,6 +107,7 @@ impl Message {
             Message::Start => "start",
             Message::Started => "started",
             Message::Finish => "finish",
+            Message::Alive => "alive",
             Message::Results { .. } => "results",
             Message::Error { .. } => "error",
         }
@@ -490,6 +495,7 @@ mod tests {
         round_trip(Message::Start);
         round_trip(Message::Started);
         round_trip(Message::Finish);
+        round_trip(Message::Alive);
         round_trip(Message::Results {
             report: Box::new(SideReport::default()),
         });

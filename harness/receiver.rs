@@ -24,6 +24,8 @@ use crate::transport::{self, ServerData};
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long each step of a test's setup may take.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long after this side's roles have all ended the sender has to say it finished.
+const FINISH_AFTER_ROLES: Duration = Duration::from_secs(15);
 /// How long a connection has to complete the handshake (hello, and with a key the
 /// challenge-response), in all: a peer that trickles bytes cannot stretch it.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -753,7 +755,7 @@ fn run_test(
         spin: false,
     };
     let t0 = ctx.t0;
-    let roles = spawn_roles(conns, Side::Receiver, &ctx);
+    let mut roles = spawn_roles(conns, Side::Receiver, &ctx);
     if let Err(e) = ctl.send(&Message::Started) {
         abort.store(true, Ordering::Relaxed);
         roles.join();
@@ -765,7 +767,18 @@ fn run_test(
     let _ = ctl
         .stream
         .set_read_timeout(Some(Duration::from_millis(250)));
+    // Our roles end when the sender's do (or stall out): a sender that says nothing for
+    // long after that is stopped or gone, and the test's slot is not held for it until
+    // the test's nominal end.
+    let mut ended: Option<Instant> = None;
+    let mut beat = Instant::now();
     let finish = loop {
+        if beat.elapsed() >= control::HEARTBEAT {
+            beat = Instant::now();
+            if let Err(e) = ctl.send(&Message::Alive) {
+                break Err(format!("the sender went away: {e}"));
+            }
+        }
         match ctl.recv() {
             Ok(Message::Finish) => break Ok(()),
             Ok(other) => {
@@ -774,7 +787,16 @@ fn run_test(
                     other.name()
                 ))
             }
-            Err(ControlError::Timeout) if Instant::now() < hard => continue,
+            Err(ControlError::Timeout) if Instant::now() < hard => {
+                if ended.is_none() && roles.all_ended() {
+                    ended = Some(Instant::now());
+                }
+                if ended.is_some_and(|t| t.elapsed() > FINISH_AFTER_ROLES) {
+                    break Err(format!(
+                        "the sender sent no finish within {FINISH_AFTER_ROLES:?} of the end of the traffic; it is stopped or gone"
+                    ));
+                }
+            }
             Err(e) => break Err(format!("the sender went away: {e}")),
         }
     };

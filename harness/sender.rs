@@ -313,14 +313,38 @@ pub fn run_test(peer: &mut Peer, spec: &TestSpec, abort: Arc<AtomicBool>) -> Tes
         Err(e) => return TestOutcome::failed(Status::Error, e),
     };
 
+    // The roles' own abort flag: set by the user's (Ctrl-C) and by a receiver that has
+    // gone silent, which must not look like the user's.
     let ctx = RoleCtx {
         spec: Arc::new(spec.clone()),
         t0: Instant::now(),
-        abort,
+        abort: Arc::new(AtomicBool::new(false)),
         stop: Arc::new(AtomicBool::new(false)),
         spin: false,
     };
-    let sender = spawn_roles(data.conns, Side::Sender, &ctx).join();
+    let lost = std::sync::Mutex::new(None::<String>);
+    let done = AtomicBool::new(false);
+    let sender = std::thread::scope(|scope| {
+        let roles = spawn_roles(data.conns, Side::Sender, &ctx);
+        let (done, abort, lost, roles_abort) = (&done, &abort, &lost, &ctx.abort);
+        let ctl = &mut *ctl;
+        let watcher = scope.spawn(move || watch_receiver(ctl, done, abort, roles_abort, lost));
+        let report = roles.join();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = watcher.join();
+        report
+    });
+    let lost = lost.into_inner().unwrap_or_else(|p| p.into_inner());
+    if let Some(why) = lost {
+        let role_error = sender.roles.iter().find_map(|r| r.error.clone());
+        return TestOutcome {
+            sender,
+            receiver: None,
+            status: Status::Aborted,
+            error: Some(role_error.map(|r| format!("{why}; {r}")).unwrap_or(why)),
+            started,
+        };
+    }
 
     let results = (|| -> Result<SideReport, String> {
         // The receiver's roles end about when ours did, or give up after a stall. When ours
@@ -333,11 +357,21 @@ pub fn run_test(peer: &mut Peer, spec: &TestSpec, abort: Arc<AtomicBool>) -> Tes
         };
         let _ = ctl.stream.set_read_timeout(Some(wait));
         ctl.send(&Message::Finish).map_err(|e| e.to_string())?;
-        ctl.expect("results", |m| match m {
-            Message::Results { report } => Some(*report),
-            _ => None,
-        })
-        .map_err(|e| format!("receiver: {e}"))
+        loop {
+            // Heartbeats sent before the receiver read our finish may come first.
+            match ctl.recv() {
+                Ok(Message::Alive) => continue,
+                Ok(Message::Results { report }) => return Ok(*report),
+                Ok(Message::Error { message }) => return Err(format!("receiver: {message}")),
+                Ok(other) => {
+                    return Err(format!(
+                        "receiver: unexpected {} message while waiting for results",
+                        other.name()
+                    ))
+                }
+                Err(e) => return Err(format!("receiver: {e}")),
+            }
+        }
     })();
     let role_error = sender.roles.iter().find_map(|r| r.error.clone());
     match results {
@@ -362,6 +396,55 @@ pub fn run_test(peer: &mut Peer, spec: &TestSpec, abort: Arc<AtomicBool>) -> Tes
             error: Some(role_error.map(|r| format!("{r}; {e}")).unwrap_or(e)),
             started,
         },
+    }
+}
+
+/// How long the receiver may go without a heartbeat during a test before it is taken for
+/// stopped or gone.
+pub const HEARTBEAT_LOSS: Duration = crate::patterns::STALL;
+
+/// Watches the control connection while the roles run: the receiver's heartbeats, its
+/// errors, and the user's abort, which it passes on to the roles. A receiver silent for
+/// [`HEARTBEAT_LOSS`] aborts the roles and is recorded in `lost`.
+fn watch_receiver(
+    ctl: &mut Channel<TcpStream>,
+    done: &AtomicBool,
+    user_abort: &AtomicBool,
+    roles_abort: &AtomicBool,
+    lost: &std::sync::Mutex<Option<String>>,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let _ = ctl
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(100)));
+    let mut heard = Instant::now();
+    let give_up = |why: String| {
+        *lost.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+        roles_abort.store(true, Relaxed);
+    };
+    while !done.load(Relaxed) {
+        if user_abort.load(Relaxed) {
+            roles_abort.store(true, Relaxed);
+        }
+        match ctl.recv() {
+            Ok(Message::Alive) => heard = Instant::now(),
+            Ok(Message::Error { message }) => return give_up(format!("receiver: {message}")),
+            Ok(other) => {
+                return give_up(format!(
+                    "receiver: unexpected {} message during the test",
+                    other.name()
+                ))
+            }
+            Err(ControlError::Timeout) => {
+                if heard.elapsed() > HEARTBEAT_LOSS {
+                    return give_up(format!(
+                        "the receiver sent no heartbeat for {}s: it is stopped or gone",
+                        HEARTBEAT_LOSS.as_secs()
+                    ));
+                }
+            }
+            Err(e) => return give_up(format!("receiver: {e}")),
+        }
     }
 }
 

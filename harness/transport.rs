@@ -260,7 +260,7 @@ impl ServerData {
             listener.set_nonblocking(true).map_err(|e| e.to_string())?;
             // Connections are identified concurrently: a stranger that connects and says
             // nothing holds up no one, and is closed after GREETING_DEADLINE.
-            let mut greeting = Greeting::new(token);
+            let mut greeting = Greeting::new(token, plan.len().min(4096) + 256);
             let mut attached = 0;
             while attached < plan.len() {
                 if cancel.load(Ordering::Relaxed) {
@@ -389,8 +389,6 @@ pub fn accept_within(listener: &Socket, wait: Duration) -> io::Result<Option<Soc
 
 /// How long an accepted data connection has to send its header.
 pub const GREETING_DEADLINE: Duration = Duration::from_secs(2);
-/// Accepted data connections waiting for their header at once; beyond, the oldest goes.
-const MAX_GREETING: usize = 256;
 
 /// Accepted stream data connections that have not sent their header yet. They are
 /// identified side by side, without blocking on any one, so that a stranger on a data
@@ -398,14 +396,74 @@ const MAX_GREETING: usize = 256;
 /// [`GREETING_DEADLINE`], is closed.
 pub struct Greeting {
     token: u64,
-    conns: std::collections::VecDeque<(Socket, Instant)>,
+    /// Connections whose header has not arrived whole yet, oldest first.
+    waiting: std::collections::VecDeque<(Socket, Instant)>,
+    /// Connections identified, not yet taken.
+    ready: std::collections::VecDeque<(Socket, u32)>,
+    /// Most connections waiting at once; beyond, the oldest is closed.
+    cap: usize,
+}
+
+/// What a connection's first bytes say.
+enum Header {
+    /// One of ours: its connection id.
+    Ours(u32),
+    /// Not whole yet.
+    Incomplete,
+    /// Wrong, closed or failed.
+    Bad,
 }
 
 impl Greeting {
-    pub fn new(token: u64) -> Greeting {
+    /// `cap`: connections allowed to wait for their header at once.
+    pub fn new(token: u64, cap: usize) -> Greeting {
         Greeting {
             token,
-            conns: std::collections::VecDeque::new(),
+            waiting: std::collections::VecDeque::new(),
+            ready: std::collections::VecDeque::new(),
+            cap: cap.max(1),
+        }
+    }
+
+    /// Reads a connection's header if it has arrived whole, without blocking.
+    fn header(&self, sock: &Socket) -> Header {
+        let mut hdr = [0u8; STREAM_HEADER_LEN];
+        match sock.peek(as_uninit(&mut hdr)) {
+            Ok(n) if n >= STREAM_HEADER_LEN => {
+                if (&*sock).read_exact(&mut hdr).is_err() {
+                    return Header::Bad;
+                }
+                let field = |r: std::ops::Range<usize>| hdr[r].to_vec();
+                let magic = u32::from_le_bytes(field(0..4).try_into().unwrap_or_default());
+                let id = u32::from_le_bytes(field(4..8).try_into().unwrap_or_default());
+                let tok = u64::from_le_bytes(field(8..16).try_into().unwrap_or_default());
+                if magic == STREAM_MAGIC && tok == self.token {
+                    Header::Ours(id)
+                } else {
+                    Header::Bad
+                }
+            }
+            Ok(n) if n > 0 => Header::Incomplete,
+            Err(e) if is_timeout(&e) => Header::Incomplete,
+            _ => Header::Bad,
+        }
+    }
+
+    /// Sorts a newly accepted or still waiting connection: ready, waiting, or closed.
+    fn sort(&mut self, sock: Socket, since: Instant, now: Instant) {
+        match self.header(&sock) {
+            Header::Ours(id) => {
+                if sock.set_nonblocking(false).is_ok() {
+                    self.ready.push_back((sock, id));
+                }
+            }
+            Header::Incomplete if now.duration_since(since) <= GREETING_DEADLINE => {
+                if self.waiting.len() >= self.cap {
+                    self.waiting.pop_front();
+                }
+                self.waiting.push_back((sock, since));
+            }
+            _ => {}
         }
     }
 
@@ -415,10 +473,8 @@ impl Greeting {
             match listener.accept() {
                 Ok((s, _)) => {
                     s.set_nonblocking(true)?;
-                    if self.conns.len() >= MAX_GREETING {
-                        self.conns.pop_front();
-                    }
-                    self.conns.push_back((s, Instant::now()));
+                    let now = Instant::now();
+                    self.sort(s, now, now);
                 }
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => return Ok(()),
                 // Out of descriptors, or a connection reset before it was accepted: the
@@ -440,8 +496,11 @@ impl Greeting {
     /// `wait`.
     pub fn wait(&self, listener: &Socket, wait: Duration) {
         use std::os::fd::AsRawFd;
+        if !self.ready.is_empty() {
+            return;
+        }
         let mut fds: Vec<libc::pollfd> = std::iter::once(listener)
-            .chain(self.conns.iter().map(|(s, _)| s))
+            .chain(self.waiting.iter().map(|(s, _)| s))
             .map(|s| libc::pollfd {
                 fd: s.as_raw_fd(),
                 events: libc::POLLIN,
@@ -458,50 +517,18 @@ impl Greeting {
     /// The next connection whose header has arrived with this test's token: returned in
     /// blocking mode, with its connection id. Closes the ones that failed or ran late.
     pub fn ready(&mut self) -> Option<(Socket, u32)> {
-        let now = Instant::now();
-        let mut i = 0;
-        while i < self.conns.len() {
-            let mut hdr = [0u8; STREAM_HEADER_LEN];
-            let peeked = self.conns[i].0.peek(as_uninit(&mut hdr));
-            match peeked {
-                Ok(n) if n >= STREAM_HEADER_LEN => {
-                    let (sock, _) = self.conns.remove(i)?;
-                    if (&sock).read_exact(&mut hdr).is_err() {
-                        continue;
-                    }
-                    let magic = u32::from_le_bytes(hdr[0..4].try_into().ok()?);
-                    let id = u32::from_le_bytes(hdr[4..8].try_into().ok()?);
-                    let tok = u64::from_le_bytes(hdr[8..16].try_into().ok()?);
-                    if magic == STREAM_MAGIC
-                        && tok == self.token
-                        && sock.set_nonblocking(false).is_ok()
-                    {
-                        return Some((sock, id));
-                    }
-                }
-                Ok(n) if n > 0 => i += usize::from(!self.expire(i, now)),
-                Err(e) if is_timeout(&e) => i += usize::from(!self.expire(i, now)),
-                // Closed before a whole header, or failed.
-                _ => {
-                    self.conns.remove(i);
-                }
+        if self.ready.is_empty() && !self.waiting.is_empty() {
+            let now = Instant::now();
+            for (sock, since) in std::mem::take(&mut self.waiting) {
+                self.sort(sock, since, now);
             }
         }
-        None
-    }
-
-    /// Closes connection `i` when its time to send a header is up; says whether it did.
-    fn expire(&mut self, i: usize, now: Instant) -> bool {
-        let late = now.duration_since(self.conns[i].1) > GREETING_DEADLINE;
-        if late {
-            self.conns.remove(i);
-        }
-        late
+        self.ready.pop_front()
     }
 
     /// Connections still waiting for their header.
     pub fn waiting(&self) -> usize {
-        self.conns.len()
+        self.waiting.len()
     }
 }
 

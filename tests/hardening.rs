@@ -667,3 +667,99 @@ fn ctrl_c_keeps_both_sides_figures() {
 }
 
 use std::os::unix::process::CommandExt;
+
+fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe {
+        libc::kill(pid as i32, sig);
+    }
+}
+
+#[test]
+fn a_stopped_receiver_is_noticed_by_its_heartbeat() {
+    for proto in ["udp", "tcp"] {
+        let server = Server::start(&[]);
+        let to = server.addr.to_string();
+        let pid = server.child.id();
+        let stopper = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1500));
+            signal(pid, libc::SIGSTOP);
+        });
+        let started = Instant::now();
+        let r = run(&[
+            "--to",
+            &to,
+            "--proto",
+            proto,
+            "--rate",
+            "50M",
+            "--duration",
+            "60s",
+            "--warmup",
+            "0s",
+        ]);
+        let took = started.elapsed();
+        stopper.join().unwrap();
+        signal(pid, libc::SIGCONT);
+        assert_eq!(r.code(), 1, "{proto}: {}", r.stderr());
+        let s = r.summary();
+        let row = &s.rows[0];
+        assert_eq!(row.get_str("status"), "aborted", "{proto}");
+        assert!(
+            row.get_str("error").contains("heartbeat") || proto == "tcp",
+            "{proto}: {}",
+            row.get_str("error")
+        );
+        assert!(
+            row.int("bytes_sent") > 0,
+            "{proto}: the sender's figures are kept"
+        );
+        // Stopped at 1.5 s; the heartbeat is missed 10 s later.
+        assert!(
+            took < Duration::from_secs(20),
+            "{proto}: noticed after {took:?}"
+        );
+    }
+}
+
+#[test]
+fn a_stopped_sender_frees_the_daemon_and_the_next_is_served() {
+    let server = Server::start(&[]);
+    let to = server.addr.to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut victim = std::process::Command::new(bin())
+        .args([
+            "run",
+            "--to",
+            &to,
+            "--duration",
+            "24h",
+            "--warmup",
+            "0s",
+            "--out",
+        ])
+        .arg(tmp.path().join("out"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(victim.id(), libc::SIGSTOP);
+    // The receiver's roles stall out after 10 s, and the sender has 15 s more to finish.
+    let started = Instant::now();
+    loop {
+        let r = run(&["--to", &to, "--duration", "200ms", "--warmup", "0s"]);
+        if r.code() == 0 {
+            r.ok_row();
+            break;
+        }
+        assert!(r.stderr().contains("busy"), "{}", r.stderr());
+        assert!(started.elapsed() < Duration::from_secs(35), "still busy");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    signal(victim.id(), libc::SIGCONT);
+    let _ = victim.kill();
+    victim.wait().unwrap();
+    run(&["--to", &to, "--duration", "200ms", "--warmup", "0s"]).ok_row();
+}

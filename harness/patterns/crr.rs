@@ -124,7 +124,7 @@ impl Pattern for Crr {
         let mut last = None;
         // Transactions are identified side by side: a stranger that connects and stays
         // silent delays no real transaction, and is closed after its greeting deadline.
-        let mut greeting = transport::Greeting::new(conn.token);
+        let mut greeting = transport::Greeting::new(conn.token, 256);
         let result = loop {
             if ctx.stopped() {
                 break Ok(());

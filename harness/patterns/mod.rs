@@ -194,6 +194,8 @@ pub fn run_role(conn: DataConn, side: Side, mut ctx: RoleCtx) -> RoleReport {
 /// The role threads of one side of a test.
 pub struct RunningRoles {
     reports: std::sync::mpsc::Receiver<(RoleReport, Instant)>,
+    /// Reports taken from the channel by [`RunningRoles::all_ended`] before the join.
+    early: Vec<(RoleReport, Instant)>,
     conns: Vec<u32>,
     t0: Instant,
     /// Past this, a role still running is reported, not waited for: a bug that wedges one
@@ -239,6 +241,7 @@ pub fn spawn_roles(conns: Vec<DataConn>, side: Side, ctx: &RoleCtx) -> RunningRo
     let sample_at = ctx.send_end() - (ctx.spec.duration / 10).min(Duration::from_millis(200));
     RunningRoles {
         reports: rx,
+        early: Vec::new(),
         conns: ids,
         t0: ctx.t0,
         deadline: ctx.hard_deadline() + STALL,
@@ -293,11 +296,23 @@ impl RssSampler {
 }
 
 impl RunningRoles {
+    /// Whether every role has ended, without waiting.
+    pub fn all_ended(&mut self) -> bool {
+        while let Ok(r) = self.reports.try_recv() {
+            self.early.push(r);
+        }
+        self.early.len() >= self.conns.len()
+    }
+
     /// Gathers every role's report (each role is bounded by its hard deadline; one that
     /// is not by then is named as stuck).
-    pub fn join(self) -> SideReport {
+    pub fn join(mut self) -> SideReport {
         let mut report = SideReport::default();
         let mut last_end = self.t0;
+        for (rep, end) in std::mem::take(&mut self.early) {
+            last_end = last_end.max(end);
+            report.roles.push(rep);
+        }
         while report.roles.len() < self.conns.len() {
             let left = self.deadline.saturating_duration_since(Instant::now());
             match self.reports.recv_timeout(left) {
