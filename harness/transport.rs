@@ -452,10 +452,8 @@ impl Greeting {
     /// Sorts a newly accepted or still waiting connection: ready, waiting, or closed.
     fn sort(&mut self, sock: Socket, since: Instant, now: Instant) {
         match self.header(&sock) {
-            Header::Ours(id) => {
-                if sock.set_nonblocking(false).is_ok() {
-                    self.ready.push_back((sock, id));
-                }
+            Header::Ours(id) if sock.set_nonblocking(false).is_ok() => {
+                self.ready.push_back((sock, id));
             }
             Header::Incomplete if now.duration_since(since) <= GREETING_DEADLINE => {
                 if self.waiting.len() >= self.cap {
