@@ -763,3 +763,104 @@ fn a_stopped_sender_frees_the_daemon_and_the_next_is_served() {
     victim.wait().unwrap();
     run(&["--to", &to, "--duration", "200ms", "--warmup", "0s"]).ok_row();
 }
+
+/// 1,000 short tests against one daemon, its descriptors, threads and memory sampled
+/// throughout: flat. The figures go to stderr (`--nocapture`) for the README.
+#[test]
+fn a_soak_of_a_thousand_tests_stays_flat() {
+    let server = Server::start(&["--quiet"]);
+    let pid = server.child.id();
+    let to = server.addr.to_string();
+    let warm = |n: &str| {
+        run(&[
+            "--to",
+            &to,
+            "--duration",
+            "20ms",
+            "--warmup",
+            "0s",
+            "--repeat",
+            n,
+            "--quiet",
+        ])
+    };
+    warm("5");
+    let first = (fds(pid), threads(pid), rss_kib(pid));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut samples = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                samples.push((fds(pid), threads(pid), rss_kib(pid)));
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            samples
+        })
+    };
+    let started = Instant::now();
+    let mut tests = 0;
+    // 4 protocols x 240 tests on one control connection each, then 40 senders of one.
+    for proto in ["tcp", "udp", "unix-stream", "unix-dgram"] {
+        let r = run(&[
+            "--to",
+            &to,
+            "--proto",
+            proto,
+            "--duration",
+            "20ms",
+            "--warmup",
+            "0s",
+            "--repeat",
+            "240",
+            "--quiet",
+        ]);
+        assert_eq!(r.code(), 0, "{proto}: {}", r.stderr());
+        let s = r.summary();
+        assert_eq!(s.rows.len(), 240);
+        assert!(
+            s.rows.iter().all(|row| row.get_str("status") == "ok"),
+            "{proto}"
+        );
+        tests += 240;
+    }
+    for _ in 0..40 {
+        let r = warm("1");
+        assert_eq!(r.code(), 0, "{}", r.stderr());
+        tests += 1;
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let samples = sampler.join().unwrap();
+    let last = (fds(pid), threads(pid), rss_kib(pid));
+    let max_fds = samples.iter().map(|s| s.0).max().unwrap_or(0);
+    let max_threads = samples.iter().map(|s| s.1).max().unwrap_or(0);
+    let max_rss = samples.iter().map(|s| s.2).max().unwrap_or(0);
+    eprintln!(
+        "soak: {tests} tests in {:.0?}; daemon fds {} -> {} (max {max_fds}), threads {} -> {} (max {max_threads}), RSS {} -> {} KiB (max {max_rss})",
+        started.elapsed(),
+        first.0,
+        last.0,
+        first.1,
+        last.1,
+        first.2,
+        last.2
+    );
+    assert_eq!(tests, 1000);
+    assert!(
+        last.0 <= first.0 + 2,
+        "descriptors {} -> {}",
+        first.0,
+        last.0
+    );
+    assert!(last.1 <= first.1, "threads {} -> {}", first.1, last.1);
+    assert!(
+        last.2 < first.2 + 16 * 1024,
+        "RSS {} -> {} KiB",
+        first.2,
+        last.2
+    );
+    // While a test runs the daemon holds its sockets and role threads; never more.
+    assert!(max_fds < first.0 + 16, "descriptors peaked at {max_fds}");
+    assert!(max_threads < first.1 + 8, "threads peaked at {max_threads}");
+}
