@@ -307,6 +307,9 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
             break;
         }
     }
+    if !opts.quiet {
+        warn_noisy(&console, &records);
+    }
     if let Some(b) = &console.bar {
         b.finish_and_clear();
     }
@@ -318,6 +321,15 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
         println!("results: {}", dir.display());
     }
     Ok(end)
+}
+
+/// One warning line per case whose main figure is noisy, as hyperfine warns.
+fn warn_noisy(console: &Console, records: &[CaseRecord]) {
+    let mut records: Vec<&CaseRecord> = records.iter().collect();
+    records.sort_by_key(|r| r.case);
+    for line in records.iter().filter_map(|r| r.noise_warning()) {
+        console.warn(&format!("warning: {line}"));
+    }
 }
 
 #[cfg(test)]
