@@ -129,21 +129,30 @@ impl CaseRecord {
         Noise::of(&self.main_values().1)
     }
 
-    /// One line for the terminal when the main figure is noisy.
-    pub fn noise_warning(&self) -> Option<String> {
+    /// One line for the terminal when the main figure is noisy, or (`missed_target`, from
+    /// the caller) its interval stayed wider than asked.
+    pub fn warning(&self, missed_target: Option<String>) -> Option<String> {
         let (figure, values) = self.main_values();
-        let why = Noise::of(&values)?.describe()?;
+        let noise = Noise::of(&values)
+            .and_then(|n| n.describe())
+            .map(|why| format!("{figure} {why}"));
+        let missed = missed_target.map(|m| format!("{figure} has {m}"));
+        let why: Vec<String> = noise.into_iter().chain(missed).collect();
+        if why.is_empty() {
+            return None;
+        }
         let label = if self.label.is_empty() {
             String::new()
         } else {
             format!(" ({})", self.label)
         };
         Some(format!(
-            "case {}{label}: {figure} {why} over {} repetitions; for a steadier figure add \
-             repetitions (--repeat, or --max-repeat with --target-ci), pin with --cpu-affinity, \
-             or use a quieter host",
+            "case {}{label}: over {} repetitions, {}; for a steadier figure add repetitions \
+             (--repeat, or --max-repeat with --target-ci), pin with --cpu-affinity, or use a \
+             quieter host",
             self.case,
-            values.len()
+            self.reps.len(),
+            why.join("; ")
         ))
     }
 
@@ -300,10 +309,11 @@ pub fn write(dir: &Path, records: &[CaseRecord]) -> anyhow::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn record(goodputs: &[f64]) -> CaseRecord {
+    /// A stream case whose ok repetitions measured these goodputs.
+    pub(crate) fn record(goodputs: &[f64]) -> CaseRecord {
         CaseRecord {
             case: 2,
             label: "sndbuf=64K".into(),
@@ -384,12 +394,17 @@ mod tests {
         let c = record(&[9.2e9, 9.4e9, 9.3e9, 9.5e9, 9.1e9]);
         let row = CaseRow::of(&c);
         assert_eq!((row.noisy, row.note.as_deref()), (Some(false), None));
-        assert_eq!(c.noise_warning(), None);
+        assert_eq!(c.warning(None), None);
+        let missed = c.warning(Some("a 95% interval of ±2%".into())).unwrap();
+        assert!(
+            missed.contains("5 repetitions, goodput has a 95% interval of ±2%;"),
+            "{missed}"
+        );
         let s = c.main_summary().unwrap();
         assert!(s.relative_half_width().unwrap() < 0.03);
-        let loud = record(&[5.0e9, 9.0e9, 7.0e9]).noise_warning().unwrap();
+        let loud = record(&[5.0e9, 9.0e9, 7.0e9]).warning(None).unwrap();
         assert!(
-            loud.starts_with("case 2 (sndbuf=64K): goodput varies by")
+            loud.starts_with("case 2 (sndbuf=64K): over 3 repetitions, goodput varies by")
                 && loud.contains("--cpu-affinity"),
             "{loud}"
         );
