@@ -78,7 +78,7 @@ pub struct SummaryRow {
     pub sender_cpu_pct: Option<f64>,
     pub receiver_cpu_pct: Option<f64>,
     pub status: String,
-    // ---- beyond the SPEC's minimum ----
+    // ---- beyond the contract's first columns (docs/results.md) ----
     pub error: Option<String>,
     pub warmup_s: f64,
     pub response_size: Option<u32>,
