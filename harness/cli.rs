@@ -405,8 +405,12 @@ fn adaptive_repeats(args: &RunArgs, repeat: u32) -> Result<Option<Adaptive>, Fai
     }
     let max = args.max_repeat.unwrap_or(min.max(10));
     if max < min {
+        let least = match args.min_repeat {
+            Some(_) => format!("--min-repeat {min}"),
+            None => format!("repeat = {min}, the least when --min-repeat is not given"),
+        };
         return Err(Failure::Usage(format!(
-            "--max-repeat {max} is below --min-repeat {min}"
+            "--max-repeat {max} is below {least}"
         )));
     }
     let target = match &args.target_ci {

@@ -119,6 +119,7 @@ fn adaptive_repetition_flags_are_checked() {
         &["--target-ci", "0"],
         &["--target-ci", "lots"],
         &["--max-repeat", "x"],
+        &["--repeat", "5", "--max-repeat", "3"],
     ] {
         let r = run(args);
         assert_eq!(r.code(), 2, "{args:?}: {}", r.stderr());
