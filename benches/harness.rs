@@ -290,7 +290,12 @@ fn recording(c: &mut Criterion) {
         })
     });
     let t0 = Instant::now();
-    let mut iv = IntervalCounter::new(t0, Duration::from_secs(1), Duration::from_secs(60));
+    let mut iv = IntervalCounter::new(
+        t0,
+        Duration::from_secs(1),
+        Duration::from_secs(1),
+        Duration::from_secs(60),
+    );
     let now = t0 + Duration::from_millis(1500);
     g.bench_function("interval_sample", |b| {
         b.iter(|| iv.record(black_box(now), black_box(1400), 1))

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::auth::Psk;
 use crate::config::{ConfigError, SpecBuilder};
 use crate::receiver::{serve, Limits, ServeOptions};
-use crate::runner::{execute, RunEnd, RunOptions, RunPlan};
+use crate::runner::{execute, Adaptive, RunEnd, RunOptions, RunPlan};
 use crate::transport;
 use crate::units::{parse_duration, parse_rate, parse_size};
 use crate::workload::Workload;
@@ -132,6 +132,17 @@ pub struct RunArgs {
     pub fail_fast: bool,
     #[command(flatten)]
     pub knobs: KnobArgs,
+    /// Adaptive repetitions: at least N of every case [default: the workload's repeat]
+    #[arg(long, value_name = "N")]
+    pub min_repeat: Option<u32>,
+    /// Adaptive repetitions: at most N of every case, fewer for a case whose main figure
+    /// reaches --target-ci [default: 10, or --min-repeat if more]
+    #[arg(long, value_name = "N")]
+    pub max_repeat: Option<u32>,
+    /// Adaptive repetitions: stop repeating a case once the 95% interval of its main
+    /// figure (goodput; transactions/s for rr and crr) is within ±PCT of its mean [default: 5]
+    #[arg(long, value_name = "PCT")]
+    pub target_ci: Option<String>,
 }
 
 /// The knob flags. Values are kept as text here and parsed by the config layer, so that
@@ -368,14 +379,16 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
             .unwrap_or_default();
         t.as_nanos() as u64 ^ u64::from(std::process::id())
     });
+    let adaptive = adaptive_repeats(&args, workload.repeat)?;
     let plan = RunPlan {
         name,
         description: workload.description.clone(),
         source: workload.source.clone(),
         cases,
-        repeat: workload.repeat,
+        repeat: adaptive.map_or(workload.repeat, |a| a.max),
         shuffle: workload.shuffle,
         seed,
+        adaptive,
     };
     let psk = match &args.psk_file {
         Some(path) => Some((Psk::from_file(path)?, path.clone())),
@@ -394,6 +407,46 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
         RunEnd::SomeFailed => Ok(1),
         RunEnd::Interrupted => Ok(130),
     }
+}
+
+/// --min-repeat, --max-repeat and --target-ci, any of which turns adaptive repetitions on.
+fn adaptive_repeats(args: &RunArgs, repeat: u32) -> Result<Option<Adaptive>, Failure> {
+    if args.min_repeat.is_none() && args.max_repeat.is_none() && args.target_ci.is_none() {
+        return Ok(None);
+    }
+    let min = args.min_repeat.unwrap_or(repeat);
+    if min == 0 {
+        return Err(Failure::Usage("--min-repeat: must be 1 or more".into()));
+    }
+    let max = args.max_repeat.unwrap_or(min.max(10));
+    if max < min {
+        let least = match args.min_repeat {
+            Some(_) => format!("--min-repeat {min}"),
+            None => format!("repeat = {min}, the least when --min-repeat is not given"),
+        };
+        return Err(Failure::Usage(format!(
+            "--max-repeat {max} is below {least}"
+        )));
+    }
+    let target = match &args.target_ci {
+        None => 5.0,
+        Some(t) => t
+            .trim()
+            .trim_end_matches('%')
+            .parse::<f64>()
+            .ok()
+            .filter(|p| *p > 0.0 && *p <= 100.0)
+            .ok_or_else(|| {
+                Failure::Usage(format!(
+                    "--target-ci: '{t}' is not a percentage above 0 and up to 100 (e.g. 5 for ±5%)"
+                ))
+            })?,
+    };
+    Ok(Some(Adaptive {
+        min,
+        max,
+        target: target / 100.0,
+    }))
 }
 
 fn serve_command(args: ServeArgs) -> Result<i32, Failure> {

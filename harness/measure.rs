@@ -52,23 +52,43 @@ impl EncodedHistogram {
     }
 }
 
-/// Per-interval counters relative to a start instant. Slots are preallocated for the
-/// expected run length so that recording does not allocate.
+/// Per-interval counters relative to a start instant. The warm-up and the measured time
+/// are cut into intervals separately, so that no interval holds some of each: the
+/// warm-up's slots come first (the last of them ends at the warm-up mark, short if the
+/// warm-up is not a whole number of intervals), then the measured time's slots start at
+/// the warm-up mark. Slots are preallocated for the expected run length so that recording
+/// does not allocate.
 #[derive(Debug, Clone)]
 pub struct IntervalCounter {
     t0: Instant,
     interval_ns: u64,
+    warmup_ns: u64,
+    warmup_slots: u64,
     pub bytes: Vec<u64>,
     pub messages: Vec<u64>,
 }
 
+/// How many interval slots the warm-up takes: ceil(warmup / interval).
+pub fn warmup_slots(warmup_ns: u64, interval_ns: u64) -> u64 {
+    warmup_ns.div_ceil(interval_ns.max(1))
+}
+
 impl IntervalCounter {
-    pub fn new(t0: Instant, interval: Duration, expected: Duration) -> IntervalCounter {
+    pub fn new(
+        t0: Instant,
+        interval: Duration,
+        warmup: Duration,
+        duration: Duration,
+    ) -> IntervalCounter {
         let interval_ns = interval.as_nanos().max(1) as u64;
-        let slots = (expected.as_nanos() as u64 / interval_ns + 4) as usize;
+        let warmup_ns = warmup.as_nanos() as u64;
+        let warmup_slots = warmup_slots(warmup_ns, interval_ns);
+        let slots = (warmup_slots + duration.as_nanos() as u64 / interval_ns + 4) as usize;
         IntervalCounter {
             t0,
             interval_ns,
+            warmup_ns,
+            warmup_slots,
             bytes: Vec::with_capacity(slots),
             messages: Vec::with_capacity(slots),
         }
@@ -76,8 +96,12 @@ impl IntervalCounter {
 
     #[inline]
     pub fn record(&mut self, now: Instant, bytes: u64, messages: u64) {
-        let idx =
-            (now.saturating_duration_since(self.t0).as_nanos() as u64 / self.interval_ns) as usize;
+        let t = now.saturating_duration_since(self.t0).as_nanos() as u64;
+        let idx = if t < self.warmup_ns {
+            t / self.interval_ns
+        } else {
+            self.warmup_slots + (t - self.warmup_ns) / self.interval_ns
+        } as usize;
         if idx >= self.bytes.len() {
             self.bytes.resize(idx + 1, 0);
             self.messages.resize(idx + 1, 0);
@@ -305,12 +329,31 @@ mod tests {
     #[test]
     fn intervals_bucket_by_time() {
         let t0 = Instant::now();
-        let mut c = IntervalCounter::new(t0, Duration::from_millis(100), Duration::from_secs(1));
+        let ms = Duration::from_millis;
+        let mut c = IntervalCounter::new(t0, ms(100), Duration::ZERO, Duration::from_secs(1));
         c.record(t0, 10, 1);
-        c.record(t0 + Duration::from_millis(99), 5, 1);
-        c.record(t0 + Duration::from_millis(250), 7, 2);
+        c.record(t0 + ms(99), 5, 1);
+        c.record(t0 + ms(250), 7, 2);
         assert_eq!(c.bytes, vec![15, 0, 7]);
         assert_eq!(c.messages, vec![2, 0, 2]);
+    }
+
+    #[test]
+    fn intervals_split_at_the_warmup_mark() {
+        // Warm-up 150 ms, intervals of 100 ms: warm-up slots [0,100) [100,150), then the
+        // measured slots [150,250) [250,350) ...
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut c = IntervalCounter::new(t0, ms(100), ms(150), Duration::from_secs(1));
+        c.record(t0 + ms(99), 1, 1);
+        c.record(t0 + ms(149), 2, 1);
+        c.record(t0 + ms(150), 4, 1);
+        c.record(t0 + ms(249), 8, 1);
+        c.record(t0 + ms(250), 16, 1);
+        assert_eq!(c.bytes, vec![1, 2, 12, 16]);
+        assert_eq!(warmup_slots(150_000_000, 100_000_000), 2);
+        assert_eq!(warmup_slots(200_000_000, 100_000_000), 2);
+        assert_eq!(warmup_slots(0, 100_000_000), 0);
     }
 
     #[test]

@@ -31,6 +31,36 @@ pub struct RunPlan {
     pub repeat: u32,
     pub shuffle: bool,
     pub seed: u64,
+    /// --min-repeat / --max-repeat / --target-ci; `repeat` is then the most.
+    pub adaptive: Option<Adaptive>,
+}
+
+/// Repetitions until each case's main figure is known closely enough: every case runs
+/// `min` times; after that, rounds go on (interleaved, as ever) for the cases whose 95%
+/// interval is not yet within `target` of the mean, until `max`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Adaptive {
+    pub min: u32,
+    pub max: u32,
+    /// The relative half-width to reach: (high − low) / 2 / mean, e.g. 0.05 for ±5%.
+    pub target: f64,
+}
+
+impl Adaptive {
+    /// Whether the case's main figure is within the target (never before 3 repetitions:
+    /// no interval).
+    pub fn reached(&self, record: Option<&CaseRecord>) -> bool {
+        record
+            .and_then(CaseRecord::main_summary)
+            .and_then(|s| s.relative_half_width())
+            .is_some_and(|w| w <= self.target)
+    }
+
+    /// Whether a case with this record so far gets another repetition.
+    pub fn wants_another(&self, record: Option<&CaseRecord>) -> bool {
+        let done = record.map_or(0, |r| r.reps.len()) as u32;
+        done < self.min || (done < self.max && !self.reached(record))
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -75,10 +105,22 @@ pub fn run_order(plan: &RunPlan) -> Vec<(usize, u32)> {
     let mut order: Vec<(usize, u32)> = (1..=plan.repeat)
         .flat_map(|rep| (0..plan.cases.len()).map(move |c| (c, rep)))
         .collect();
-    if plan.shuffle {
+    if plan.shuffle && plan.adaptive.is_some() {
+        // Rounds stay in order (a later round depends on the earlier ones), each shuffled.
+        let mut rng = fastrand::Rng::with_seed(plan.seed);
+        for round in order.chunks_mut(plan.cases.len().max(1)) {
+            rng.shuffle(round);
+        }
+    } else if plan.shuffle {
         fastrand::Rng::with_seed(plan.seed).shuffle(&mut order);
     }
     order
+}
+
+/// With --max-repeat: whether case `ci` has had enough repetitions, so this round skips it.
+fn skip_round(plan: &RunPlan, records: &[CaseRecord], ci: usize) -> bool {
+    let record = records.iter().find(|r| r.case == ci as u32 + 1);
+    plan.adaptive.is_some_and(|a| !a.wants_another(record))
 }
 
 /// Ctrl-C sets `abort`: the run in flight ends as `aborted` and the sweep stops. A second
@@ -217,6 +259,9 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
     let mut reach_error = String::new();
     let mut end = RunEnd::AllOk;
     for (n, &(ci, rep)) in order.iter().enumerate() {
+        if skip_round(plan, &records, ci) {
+            continue;
+        }
         let case = &plan.cases[ci];
         let spec = &case.spec;
         if let Some(b) = &console.bar {
@@ -307,6 +352,9 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
             break;
         }
     }
+    if !opts.quiet {
+        warn_about_cases(&console, &records, plan.adaptive);
+    }
     if let Some(b) = &console.bar {
         b.finish_and_clear();
     }
@@ -318,6 +366,31 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
         println!("results: {}", dir.display());
     }
     Ok(end)
+}
+
+/// One warning line per case whose main figure is noisy, as hyperfine warns, or that
+/// --max-repeat stopped short of --target-ci.
+fn warn_about_cases(console: &Console, records: &[CaseRecord], adaptive: Option<Adaptive>) {
+    let mut records: Vec<&CaseRecord> = records.iter().collect();
+    records.sort_by_key(|r| r.case);
+    for r in records {
+        let missed = adaptive.filter(|a| !a.reached(Some(r))).map(|a| {
+            let width = r
+                .main_summary()
+                .and_then(|s| s.relative_half_width())
+                .map_or("no 95% interval".to_string(), |w| {
+                    format!("a 95% interval of ±{:.1}%", w * 100.0)
+                });
+            format!(
+                "{width}, not within --target-ci {}% (--max-repeat {})",
+                a.target * 100.0,
+                a.max
+            )
+        });
+        if let Some(line) = r.warning(missed) {
+            console.warn(&format!("warning: {line}"));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -339,7 +412,60 @@ mod tests {
             repeat,
             shuffle,
             seed: 7,
+            adaptive: None,
         }
+    }
+
+    /// How many repetitions a case gets whose repetitions measure `figures` in turn.
+    fn repetitions_run(a: Adaptive, figures: &[f64]) -> usize {
+        let mut record: Option<CaseRecord> = None;
+        for &f in figures {
+            if !a.wants_another(record.as_ref()) {
+                break;
+            }
+            let next = crate::output::cases::tests::record(&[f]);
+            match &mut record {
+                Some(r) => r.reps.extend(next.reps),
+                None => record = Some(next),
+            }
+        }
+        record.map_or(0, |r| r.reps.len())
+    }
+
+    #[test]
+    fn adaptive_repetitions_stop_at_the_target_or_the_most() {
+        let a = |min, max, target| Adaptive { min, max, target };
+        let steady = [100.0; 10];
+        // No interval before 3 repetitions; then a zero-width one.
+        assert_eq!(repetitions_run(a(2, 6, 0.05), &steady), 3);
+        assert_eq!(repetitions_run(a(1, 6, 0.05), &steady), 3);
+        assert_eq!(repetitions_run(a(4, 6, 0.05), &steady), 4);
+        // Relative half-widths of the geometric interval after 3, 4, 5, 6 repetitions:
+        // 0.519, 0.264, 0.178, 0.135.
+        let settling = [100.0, 80.0, 120.0, 100.0, 100.0, 100.0, 100.0, 100.0];
+        assert_eq!(repetitions_run(a(2, 8, 0.20), &settling), 5);
+        assert_eq!(repetitions_run(a(2, 8, 0.15), &settling), 6);
+        assert_eq!(repetitions_run(a(2, 4, 0.15), &settling), 4, "--max-repeat");
+        let wild = [10.0, 1000.0, 50.0, 700.0, 5.0, 300.0];
+        assert_eq!(repetitions_run(a(2, 6, 0.05), &wild), 6);
+    }
+
+    #[test]
+    fn adaptive_rounds_are_shuffled_within_themselves() {
+        let mut p = plan(4, 3, true);
+        p.adaptive = Some(Adaptive {
+            min: 1,
+            max: 3,
+            target: 0.05,
+        });
+        let order = run_order(&p);
+        for (i, round) in order.chunks(4).enumerate() {
+            assert!(
+                round.iter().all(|&(_, rep)| rep == i as u32 + 1),
+                "{order:?}"
+            );
+        }
+        assert_eq!(order, run_order(&p), "seeded");
     }
 
     #[test]

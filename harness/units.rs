@@ -1,5 +1,5 @@
 //! Parsing and printing of the two unit-bearing value kinds users type: byte sizes and
-//! durations. Both follow `../shared/SPEC.md`: sizes take `K`, `M`, `G` (binary: KiB,
+//! durations. Both follow the README (Knobs): sizes take `K`, `M`, `G` (binary: KiB,
 //! MiB, GiB), durations take `ms`, `s`, `m` (and `us` for fine timeouts).
 
 use std::time::Duration;
@@ -40,7 +40,7 @@ fn parse_number(num: &str) -> Option<f64> {
 }
 
 /// Parses a byte size: `1400`, `64K`, `1.5M`, `2G`, `64KiB`. Suffixes are binary
-/// (K = 1024) as the SPEC says. Fractions are allowed only when they give whole bytes.
+/// (K = 1024) as the README says. Fractions are allowed only when they give whole bytes.
 pub fn parse_size(input: &str) -> Result<u64, UnitError> {
     let s = input.trim();
     let bad = || UnitError::BadSize(input.to_string());

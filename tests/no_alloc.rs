@@ -49,7 +49,8 @@ fn recording_samples_allocates_nothing() {
     let t0 = Instant::now();
     let run = Duration::from_secs(10);
     let mut hist = latency_histogram();
-    let mut intervals = IntervalCounter::new(t0, Duration::from_secs(1), run);
+    let mut intervals =
+        IntervalCounter::new(t0, Duration::from_secs(1), Duration::from_millis(500), run);
     let mut seqs = SeqTracker::with_capacity(1_000_000);
     let before = allocations();
     for i in 0..1_000_000u64 {

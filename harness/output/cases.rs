@@ -1,14 +1,18 @@
 //! `cases.csv`: one row per case, its repetitions aggregated — mean, standard deviation
-//! and 95% confidence interval (Student's t) of goodput, transaction rate and the latency
-//! percentiles, over the repetitions that ended `ok`. Rewritten whole after every run.
+//! and 95% confidence interval (Student's t on the logarithms: never below zero; none with
+//! fewer than 3 repetitions) of goodput, transaction rate and the latency percentiles,
+//! over the repetitions that ended `ok`, and whether the case's main figure is noisy.
+//! Rewritten whole after every run. Columns: docs/results.md.
 
 use std::path::Path;
 
 use serde::Serialize;
 
+use super::summary::SizeReq;
+use crate::config::ConnKind;
 use crate::results::CaseRun;
 use crate::sender::Status;
-use crate::stats::{summarize, Summary};
+use crate::stats::{summarize, Noise, Summary, MIN_REPS_FOR_CI};
 
 /// The figures of one finished repetition that `cases.csv` aggregates.
 #[derive(Debug, Clone, Default)]
@@ -50,8 +54,10 @@ pub struct CaseRecord {
     pub direction: String,
     pub flows: u32,
     pub msg_size: u32,
-    pub sndbuf_req: Option<u64>,
-    pub rcvbuf_req: Option<u64>,
+    /// The case's main figure is transactions/s (rr, crr) rather than goodput (stream).
+    pub main_is_transactions: bool,
+    pub sndbuf_req: Option<SizeReq>,
+    pub rcvbuf_req: Option<SizeReq>,
     pub sndbuf_eff: Option<u64>,
     pub rcvbuf_eff: Option<u64>,
     pub mss_req: Option<u32>,
@@ -70,6 +76,7 @@ impl CaseRecord {
             direction: spec.direction.to_string(),
             flows: spec.flows,
             msg_size: spec.msg_size,
+            main_is_transactions: spec.main_kind() != ConnKind::Stream,
             sndbuf_req: None,
             rcvbuf_req: None,
             sndbuf_eff: None,
@@ -84,9 +91,9 @@ impl CaseRecord {
         let figures = RepFigures::of(run);
         if figures.ok && self.sndbuf_eff.is_none() {
             let (active, passive) = run.first_conn_ends();
-            self.sndbuf_req = active.and_then(|r| r.knobs.requested.sndbuf);
+            self.sndbuf_req = active.map(|r| SizeReq::of(r.knobs.requested.sndbuf));
             self.sndbuf_eff = active.and_then(|r| r.knobs.effective.sndbuf);
-            self.rcvbuf_req = passive.and_then(|r| r.knobs.requested.rcvbuf);
+            self.rcvbuf_req = passive.map(|r| SizeReq::of(r.knobs.requested.rcvbuf));
             self.rcvbuf_eff = passive.and_then(|r| r.knobs.effective.rcvbuf);
             self.mss_req = active.and_then(|r| r.knobs.requested.mss);
             self.mss_eff = active.and_then(|r| r.tcp_info.as_ref()).map(|i| i.snd_mss);
@@ -94,9 +101,77 @@ impl CaseRecord {
         self.reps.push(figures);
     }
 
+    fn values(&self, pick: impl Fn(&RepFigures) -> Option<f64>) -> Vec<f64> {
+        self.reps.iter().filter(|r| r.ok).filter_map(pick).collect()
+    }
+
     fn stat(&self, pick: impl Fn(&RepFigures) -> Option<f64>) -> Option<Summary> {
-        let values: Vec<f64> = self.reps.iter().filter(|r| r.ok).filter_map(pick).collect();
-        summarize(&values)
+        summarize(&self.values(pick))
+    }
+
+    /// The name and the per-repetition values of the case's main figure: transactions/s
+    /// for rr and crr, goodput for stream.
+    fn main_values(&self) -> (&'static str, Vec<f64>) {
+        if self.main_is_transactions {
+            ("transactions/s", self.values(|r| r.transactions_per_s))
+        } else {
+            ("goodput", self.values(|r| r.goodput_bps))
+        }
+    }
+
+    /// The main figure over the repetitions that ended ok.
+    pub fn main_summary(&self) -> Option<Summary> {
+        summarize(&self.main_values().1)
+    }
+
+    /// Spread and clusters of the main figure; None below two ok repetitions.
+    pub fn noise(&self) -> Option<Noise> {
+        Noise::of(&self.main_values().1)
+    }
+
+    /// One line for the terminal when the main figure is noisy, or (`missed_target`, from
+    /// the caller) its interval stayed wider than asked.
+    pub fn warning(&self, missed_target: Option<String>) -> Option<String> {
+        let (figure, values) = self.main_values();
+        let noise = Noise::of(&values)
+            .and_then(|n| n.describe())
+            .map(|why| format!("{figure} {why}"));
+        let missed = missed_target.map(|m| format!("{figure} has {m}"));
+        let why: Vec<String> = noise.into_iter().chain(missed).collect();
+        if why.is_empty() {
+            return None;
+        }
+        let label = if self.label.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.label)
+        };
+        Some(format!(
+            "case {}{label}: over {} repetitions, {}; for a steadier figure add repetitions \
+             (--repeat, or --max-repeat with --target-ci), pin with --cpu-affinity, or use a \
+             quieter host",
+            self.case,
+            self.reps.len(),
+            why.join("; ")
+        ))
+    }
+
+    /// Why the row's figures need care: too few repetitions for an interval, noise.
+    fn note(&self) -> Option<String> {
+        let (figure, values) = self.main_values();
+        let ok = self.reps.iter().filter(|r| r.ok).count();
+        let mut notes = Vec::new();
+        if ok == 0 {
+            notes.push("no repetition ended ok".to_string());
+        } else if ok < MIN_REPS_FOR_CI {
+            notes.push(format!(
+                "{ok} ok repetition(s): too few for a 95% interval (needs {MIN_REPS_FOR_CI})"
+            ));
+        }
+        if let Some(why) = Noise::of(&values).and_then(|n| n.describe()) {
+            notes.push(format!("noisy: {figure} {why}"));
+        }
+        (!notes.is_empty()).then(|| notes.join("; "))
     }
 }
 
@@ -110,9 +185,9 @@ pub struct CaseRow {
     pub direction: String,
     pub flows: u32,
     pub msg_size: u32,
-    pub sndbuf_req: Option<u64>,
+    pub sndbuf_req: Option<SizeReq>,
     pub sndbuf_eff: Option<u64>,
-    pub rcvbuf_req: Option<u64>,
+    pub rcvbuf_req: Option<SizeReq>,
     pub rcvbuf_eff: Option<u64>,
     pub mss_req: Option<u32>,
     pub mss_eff: Option<u32>,
@@ -140,6 +215,12 @@ pub struct CaseRow {
     pub rtt_p999_ns_ci95_high: Option<f64>,
     pub lost_mean: Option<f64>,
     pub tcp_retrans_mean: Option<f64>,
+    /// The main figure (goodput for stream, transactions/s for rr and crr) varies by more
+    /// than 10% (coefficient of variation) or falls in two clusters; empty below two ok
+    /// repetitions.
+    pub noisy: Option<bool>,
+    /// Why the figures need care: too few repetitions for an interval, what is noisy.
+    pub note: Option<String>,
 }
 
 type Cols = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
@@ -202,6 +283,8 @@ impl CaseRow {
             rtt_p999_ns_ci95_high: p999hi,
             lost_mean: c.stat(|r| r.lost).map(|s| s.mean),
             tcp_retrans_mean: c.stat(|r| r.tcp_retrans).map(|s| s.mean),
+            noisy: c.noise().map(|n| n.noisy()),
+            note: c.note(),
         }
     }
 }
@@ -223,4 +306,114 @@ pub fn write(dir: &Path, records: &[CaseRecord]) -> anyhow::Result<()> {
     drop(w);
     std::fs::rename(tmp, dir.join("cases.csv"))?;
     Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A stream case whose ok repetitions measured these goodputs.
+    pub(crate) fn record(goodputs: &[f64]) -> CaseRecord {
+        CaseRecord {
+            case: 2,
+            label: "sndbuf=64K".into(),
+            protocol: "tcp".into(),
+            pattern: "stream".into(),
+            direction: "forward".into(),
+            flows: 1,
+            msg_size: 131072,
+            main_is_transactions: false,
+            sndbuf_req: Some(SizeReq::Bytes(65536)),
+            rcvbuf_req: Some(SizeReq::Auto),
+            sndbuf_eff: Some(131072),
+            rcvbuf_eff: Some(131072),
+            mss_req: None,
+            mss_eff: Some(32768),
+            reps: goodputs
+                .iter()
+                .map(|&g| RepFigures {
+                    ok: true,
+                    goodput_bps: Some(g),
+                    ..Default::default()
+                })
+                .collect(),
+        }
+    }
+
+    fn csv_of(row: &CaseRow) -> std::collections::HashMap<String, String> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(row).unwrap();
+        let bytes = w.into_inner().unwrap();
+        let mut r = csv::Reader::from_reader(&bytes[..]);
+        let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+        let rec = r.records().next().unwrap().unwrap();
+        header
+            .into_iter()
+            .zip(rec.iter().map(String::from))
+            .collect()
+    }
+
+    #[test]
+    fn two_repetitions_give_no_interval_and_say_why() {
+        let row = CaseRow::of(&record(&[1.0e9, 2.6e10]));
+        assert_eq!(row.goodput_bps_mean, Some(1.35e10));
+        assert!(row.goodput_bps_sd.is_some());
+        assert_eq!(
+            (row.goodput_bps_ci95_low, row.goodput_bps_ci95_high),
+            (None, None)
+        );
+        assert!(row
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("too few for a 95% interval"));
+        assert_eq!(row.noisy, Some(true));
+        let csv = csv_of(&row);
+        assert_eq!(csv["goodput_bps_ci95_low"], "");
+        assert_eq!(csv["sndbuf_req"], "65536");
+        assert_eq!(csv["rcvbuf_req"], "auto");
+        assert_eq!(csv["transactions_per_s_mean"], "", "not measured: empty");
+    }
+
+    #[test]
+    fn three_widely_spread_repetitions_keep_the_interval_above_zero() {
+        // Raw Student-t on these gives a low end of about -2.2e10.
+        let row = CaseRow::of(&record(&[3.0e8, 2.6e10, 1.4e10]));
+        let (lo, hi) = (
+            row.goodput_bps_ci95_low.unwrap(),
+            row.goodput_bps_ci95_high.unwrap(),
+        );
+        assert!(lo > 0.0 && lo < 3.0e8 && hi > 2.6e10, "{lo} {hi}");
+        assert_eq!(row.noisy, Some(true));
+        let note = row.note.unwrap();
+        assert!(note.starts_with("noisy: goodput varies by"), "{note}");
+    }
+
+    #[test]
+    fn quiet_repetitions_are_not_noisy() {
+        let c = record(&[9.2e9, 9.4e9, 9.3e9, 9.5e9, 9.1e9]);
+        let row = CaseRow::of(&c);
+        assert_eq!((row.noisy, row.note.as_deref()), (Some(false), None));
+        assert_eq!(c.warning(None), None);
+        let missed = c.warning(Some("a 95% interval of ±2%".into())).unwrap();
+        assert!(
+            missed.contains("5 repetitions, goodput has a 95% interval of ±2%;"),
+            "{missed}"
+        );
+        let s = c.main_summary().unwrap();
+        assert!(s.relative_half_width().unwrap() < 0.03);
+        let loud = record(&[5.0e9, 9.0e9, 7.0e9]).warning(None).unwrap();
+        assert!(
+            loud.starts_with("case 2 (sndbuf=64K): over 3 repetitions, goodput varies by")
+                && loud.contains("--cpu-affinity"),
+            "{loud}"
+        );
+    }
+
+    #[test]
+    fn one_repetition_cannot_be_judged_noisy() {
+        let row = CaseRow::of(&record(&[9.2e9]));
+        assert_eq!(row.noisy, None);
+        assert_eq!(csv_of(&row)["noisy"], "");
+    }
 }

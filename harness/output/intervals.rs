@@ -1,10 +1,13 @@
 //! `intervals.csv`: the time series, one row per case × repetition × connection ×
 //! interval, measured by the end that receives the data (for rr: the requester, counting
-//! completed transactions).
+//! completed transactions). The warm-up and the measured time are cut into intervals
+//! separately (see [`IntervalCounter`](crate::measure::IntervalCounter)), so a row is
+//! wholly one or the other. Columns: docs/results.md.
 
 use serde::Serialize;
 
-use crate::config::Side;
+use crate::config::{ConnKind, Side};
+use crate::measure::{warmup_slots, RoleReport};
 use crate::results::CaseRun;
 
 #[derive(Debug, Default, Serialize)]
@@ -13,7 +16,8 @@ pub struct IntervalRow {
     pub repetition: u32,
     pub flow: u32,
     pub conn: u32,
-    /// forward = data from the sender process to the receiver process.
+    /// forward = data from the sender process to the receiver process; reverse the other
+    /// way; probe = the latency probe's connection beside a stream.
     pub direction: &'static str,
     /// Which process measured this row.
     pub measured_by: &'static str,
@@ -21,11 +25,30 @@ pub struct IntervalRow {
     /// Interval start and end, seconds since that process's start of traffic.
     pub start_s: f64,
     pub end_s: f64,
-    /// The interval lies (partly) in the warm-up, excluded from goodput.
+    /// The interval lies in the warm-up, excluded from goodput.
     pub warmup: bool,
     pub bytes: u64,
-    pub messages: u64,
+    /// Datagrams, or completed transactions (rr, crr, probe); empty for a byte stream's
+    /// bulk data, which has no message boundaries at the receiving end.
+    pub messages: Option<u64>,
     pub throughput_bps: Option<f64>,
+}
+
+/// What the connection of a role carries, as intervals.csv names it.
+fn direction(run: &CaseRun, role: &RoleReport) -> &'static str {
+    if role.kind != Some(run.spec.main_kind()) {
+        return "probe";
+    }
+    let data_from_sender = matches!(
+        (role.side, role.active),
+        (Some(Side::Sender), true) | (Some(Side::Receiver), false)
+    );
+    // For stream, the passive end receives; for rr the active end measures responses.
+    if data_from_sender == (role.kind == Some(ConnKind::Stream)) {
+        "forward"
+    } else {
+        "reverse"
+    }
 }
 
 pub fn rows(run: &CaseRun) -> Vec<IntervalRow> {
@@ -39,26 +62,25 @@ pub fn rows(run: &CaseRun) -> Vec<IntervalRow> {
     for role in roles {
         let step = role.interval_ns as f64 / 1e9;
         let end_s = role.end_ns as f64 / 1e9;
-        let data_from_sender = matches!(
-            (role.side, role.active),
-            (Some(Side::Sender), true) | (Some(Side::Receiver), false)
-        );
-        // For stream, the passive end receives; for rr the active end measures responses.
-        let direction = if data_from_sender == (role.kind == Some(crate::config::ConnKind::Stream))
-        {
-            "forward"
-        } else {
-            "reverse"
-        };
+        let in_warmup = warmup_slots(run.spec.warmup.as_nanos() as u64, role.interval_ns);
+        let direction = direction(run, role);
+        let counts_messages =
+            role.kind != Some(ConnKind::Stream) || run.spec.protocol.is_datagram();
         for (i, (&bytes, &messages)) in role
             .interval_bytes
             .iter()
             .zip(&role.interval_messages)
             .enumerate()
         {
-            let start = i as f64 * step;
+            let warmup = (i as u64) < in_warmup;
+            let (start, nominal_end) = if warmup {
+                (i as f64 * step, ((i + 1) as f64 * step).min(warmup_s))
+            } else {
+                let j = (i as u64 - in_warmup) as f64;
+                (warmup_s + j * step, warmup_s + (j + 1.0) * step)
+            };
             // The last interval ends at the last receive, not at its nominal end.
-            let end = ((i + 1) as f64 * step).min(end_s.max(start));
+            let end = nominal_end.min(end_s.max(start));
             let len = end - start;
             rows.push(IntervalRow {
                 case: run.case,
@@ -70,9 +92,9 @@ pub fn rows(run: &CaseRun) -> Vec<IntervalRow> {
                 interval: i as u32,
                 start_s: round6(start),
                 end_s: round6(end),
-                warmup: start < warmup_s,
+                warmup,
                 bytes,
-                messages,
+                messages: counts_messages.then_some(messages),
                 throughput_bps: (len > 0.0).then(|| (bytes as f64 * 8.0 / len).round()),
             });
         }
@@ -82,4 +104,113 @@ pub fn rows(run: &CaseRun) -> Vec<IntervalRow> {
 
 fn round6(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Protocol, TestSpec};
+    use crate::measure::SideReport;
+    use crate::sender::{Status, TestOutcome};
+    use std::time::Duration;
+
+    fn role(kind: ConnKind, side: Side, active: bool, bytes: &[u64], msgs: &[u64]) -> RoleReport {
+        RoleReport {
+            conn: 0,
+            kind: Some(kind),
+            side: Some(side),
+            active,
+            interval_ns: 1_000_000_000,
+            interval_bytes: bytes.to_vec(),
+            interval_messages: msgs.to_vec(),
+            end_ns: 3_200_000_000,
+            ..Default::default()
+        }
+    }
+
+    fn run(spec: TestSpec, sender: Vec<RoleReport>, receiver: Vec<RoleReport>) -> CaseRun {
+        let mut outcome = TestOutcome::failed(Status::Ok, String::new());
+        outcome.error = None;
+        outcome.sender = SideReport {
+            roles: sender,
+            ..Default::default()
+        };
+        outcome.receiver = Some(SideReport {
+            roles: receiver,
+            ..Default::default()
+        });
+        CaseRun {
+            case: 1,
+            repetition: 1,
+            label: String::new(),
+            spec,
+            outcome,
+        }
+    }
+
+    #[test]
+    fn warmup_gets_its_own_rows_and_measured_intervals_start_at_its_end() {
+        // Warm-up 1.5 s, 1 s intervals, last receive at 3.2 s: slots [0,1) [1,1.5) in the
+        // warm-up, then [1.5,2.5) [2.5,3.2).
+        let spec = TestSpec {
+            warmup: Duration::from_millis(1500),
+            duration: Duration::from_secs(2),
+            ..Default::default()
+        };
+        let receiving = role(
+            ConnKind::Stream,
+            Side::Receiver,
+            false,
+            &[8, 4, 8, 7],
+            &[0; 4],
+        );
+        let rows = rows(&run(spec, vec![], vec![receiving]));
+        let spans: Vec<(f64, f64, bool)> = rows
+            .iter()
+            .map(|r| (r.start_s, r.end_s, r.warmup))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                (0.0, 1.0, true),
+                (1.0, 1.5, true),
+                (1.5, 2.5, false),
+                (2.5, 3.2, false)
+            ]
+        );
+        assert_eq!(rows[1].throughput_bps, Some(64.0), "4 bytes over 0.5 s");
+        assert_eq!(rows[3].throughput_bps, Some(80.0), "7 bytes over 0.7 s");
+        assert!(rows
+            .iter()
+            .all(|r| r.direction == "forward" && r.measured_by == "receiver"));
+        assert!(
+            rows.iter().all(|r| r.messages.is_none()),
+            "a byte stream's receiver cannot count messages"
+        );
+    }
+
+    #[test]
+    fn datagrams_and_transactions_are_counted_and_the_probe_is_named() {
+        let spec = TestSpec {
+            protocol: Protocol::Udp,
+            warmup: Duration::ZERO,
+            probe: true,
+            ..Default::default()
+        };
+        let stream = role(
+            ConnKind::Stream,
+            Side::Receiver,
+            false,
+            &[2800, 1400],
+            &[2, 1],
+        );
+        let mut probe = role(ConnKind::Rr, Side::Sender, true, &[640, 640], &[10, 10]);
+        probe.conn = 1;
+        let rows = rows(&run(spec, vec![probe], vec![stream]));
+        assert_eq!(rows.len(), 4);
+        assert!(rows.iter().all(|r| !r.warmup));
+        assert_eq!((rows[0].direction, rows[0].messages), ("forward", Some(2)));
+        assert_eq!((rows[2].direction, rows[2].messages), ("probe", Some(10)));
+        assert_eq!(rows[2].measured_by, "sender");
+    }
 }

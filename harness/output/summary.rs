@@ -1,11 +1,35 @@
-//! `summary.csv`: one row per case × repetition. The first columns are exactly the SPEC's;
-//! further columns follow them. Units are in the names. Empty cells mean "not measured" or
-//! "not set", never zero.
+//! `summary.csv`: one row per case × repetition. The first columns are exactly the
+//! contract's (docs/results.md); further columns follow them. Units are in the names. An
+//! empty cell means "not measured" or "does not apply to this row", never zero.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
+use crate::config::Pattern;
 use crate::results::CaseRun;
 use crate::units::format_duration;
+
+/// A requested buffer size as the CSV writes it: bytes, or `auto` when no size was set
+/// (whether `auto` was written or the knob left out: either way the kernel autotunes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeReq {
+    Auto,
+    Bytes(u64),
+}
+
+impl SizeReq {
+    pub fn of(requested: Option<u64>) -> SizeReq {
+        requested.map_or(SizeReq::Auto, SizeReq::Bytes)
+    }
+}
+
+impl Serialize for SizeReq {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SizeReq::Auto => s.serialize_str("auto"),
+            SizeReq::Bytes(n) => s.serialize_u64(*n),
+        }
+    }
+}
 
 #[derive(Debug, Default, Serialize)]
 pub struct SummaryRow {
@@ -19,12 +43,13 @@ pub struct SummaryRow {
     pub msg_size: u32,
     /// Measured time requested (warm-up excluded), seconds.
     pub duration_s: f64,
-    /// SO_SNDBUF requested on the socket that sends the bulk data (or the requests).
-    pub sndbuf_req: Option<u64>,
+    /// SO_SNDBUF requested on the socket that sends the bulk data (or the requests):
+    /// bytes, or `auto`; empty when the row has no such socket (it failed before one).
+    pub sndbuf_req: Option<SizeReq>,
     /// SO_SNDBUF as the kernel reported it on that socket.
     pub sndbuf_eff: Option<u64>,
     /// SO_RCVBUF requested on the socket that receives the bulk data (or the requests).
-    pub rcvbuf_req: Option<u64>,
+    pub rcvbuf_req: Option<SizeReq>,
     pub rcvbuf_eff: Option<u64>,
     pub mss_req: Option<u32>,
     /// TCP_INFO snd_mss of the sending data socket.
@@ -41,7 +66,8 @@ pub struct SummaryRow {
     pub lost: Option<u64>,
     pub reordered: u64,
     pub duplicated: u64,
-    pub transactions: u64,
+    /// Request/response transactions after the warm-up; empty for a stream without a probe.
+    pub transactions: Option<u64>,
     pub rtt_p50_ns: Option<u64>,
     pub rtt_p90_ns: Option<u64>,
     pub rtt_p99_ns: Option<u64>,
@@ -52,7 +78,7 @@ pub struct SummaryRow {
     pub sender_cpu_pct: Option<f64>,
     pub receiver_cpu_pct: Option<f64>,
     pub status: String,
-    // ---- beyond the SPEC's minimum ----
+    // ---- beyond the contract's first columns (docs/results.md) ----
     pub error: Option<String>,
     pub warmup_s: f64,
     pub response_size: Option<u32>,
@@ -60,16 +86,19 @@ pub struct SummaryRow {
     /// The receiver's measured time: warm-up mark to last receive, longest over flows.
     pub measured_s: Option<f64>,
     pub transactions_per_s: Option<f64>,
-    pub rr_timeouts: u64,
-    pub rr_late: u64,
-    pub nodelay_req: bool,
+    /// Datagram requests that timed out, responses that came after; empty unless
+    /// request/response over datagrams.
+    pub rr_timeouts: Option<u64>,
+    pub rr_late: Option<u64>,
+    /// TCP knobs as requested; empty for protocols without them.
+    pub nodelay_req: Option<bool>,
     pub congestion_req: Option<String>,
     pub tos_req: Option<u8>,
     pub tos_eff: Option<u32>,
-    pub quickack_req: bool,
+    pub quickack_req: Option<bool>,
     pub notsent_lowat_req: Option<u32>,
     pub notsent_lowat_eff: Option<u32>,
-    pub cork_req: bool,
+    pub cork_req: Option<bool>,
     pub busy_poll_req_us: Option<u32>,
     pub busy_poll_eff_us: Option<u32>,
     /// SO_SNDBUF of the sending socket and SO_RCVBUF of the receiving socket read back at
@@ -100,8 +129,8 @@ pub struct SummaryRow {
     pub probe: bool,
     /// The knob values that make this case (from the matrix or a [[case]] table).
     pub case_label: String,
-    /// Datagrams per sendmmsg/recvmmsg call (1: plain send/recv).
-    pub batch: u32,
+    /// Datagrams per sendmmsg/recvmmsg call (1: plain send/recv); empty for byte streams.
+    pub batch: Option<u32>,
     /// UDP_SEGMENT on the sending socket as the kernel reported it (GSO segment size).
     pub udp_gso_eff: Option<u32>,
     /// UDP_GRO on the receiving socket as the kernel reported it.
@@ -111,20 +140,22 @@ pub struct SummaryRow {
     pub sender_cpus: String,
     pub receiver_cpus: String,
     /// --zerocopy: SO_ZEROCOPY as read back, the MSG_ZEROCOPY sends, the completions the
-    /// kernel reported, and how many of those it copied anyway (always, on loopback).
+    /// kernel reported, and how many of those it copied anyway (always, on loopback);
+    /// the counts are empty without --zerocopy.
     pub zerocopy_eff: Option<bool>,
-    pub zerocopy_sends: u64,
-    pub zerocopy_completed: u64,
-    pub zerocopy_copied: u64,
+    pub zerocopy_sends: Option<u64>,
+    pub zerocopy_completed: Option<u64>,
+    pub zerocopy_copied: Option<u64>,
     /// --spin on the sending / the receiving end.
     pub sender_spin: bool,
     pub receiver_spin: bool,
     /// --sendfile: the bulk sender used sendfile(2).
     pub sendfile: bool,
     /// --splice: the bytes the sending end spliced into its sockets through a pipe, and
-    /// those the receiving end spliced out of them into /dev/null (what splice returned).
-    pub spliced_bytes_sent: u64,
-    pub spliced_bytes_received: u64,
+    /// those the receiving end spliced out of them into /dev/null (what splice returned);
+    /// empty when neither side splices.
+    pub spliced_bytes_sent: Option<u64>,
+    pub spliced_bytes_received: Option<u64>,
     /// Resident memory of each process near the end of the transfer (KiB), and per
     /// connection of that side (the receiver daemon's figure includes whatever else it
     /// serves and holds).
@@ -145,6 +176,11 @@ impl SummaryRow {
         let measured_s = run.measured_s();
         let transactions = run.sum(|r| r.transactions);
         let warnings = run.warnings();
+        let tcp = spec.protocol.is_tcp_like();
+        let rr_over_datagrams =
+            spec.protocol.is_datagram() && (spec.pattern != Pattern::Stream || spec.probe);
+        let zerocopy = spec.sender.zerocopy || spec.receiver.zerocopy;
+        let splice = spec.sender.splice || spec.receiver.splice;
         SummaryRow {
             case: run.case,
             repetition: run.repetition,
@@ -154,9 +190,9 @@ impl SummaryRow {
             flows: spec.flows,
             msg_size: spec.msg_size,
             duration_s: spec.duration.as_secs_f64(),
-            sndbuf_req: sending.and_then(|k| k.requested.sndbuf),
+            sndbuf_req: sending.map(|k| SizeReq::of(k.requested.sndbuf)),
             sndbuf_eff: sending.and_then(|k| k.effective.sndbuf),
-            rcvbuf_req: receiving.and_then(|k| k.requested.rcvbuf),
+            rcvbuf_req: receiving.map(|k| SizeReq::of(k.requested.rcvbuf)),
             rcvbuf_eff: receiving.and_then(|k| k.effective.rcvbuf),
             mss_req: sending.and_then(|k| k.requested.mss),
             mss_eff: sending_info.map(|i| i.snd_mss),
@@ -170,7 +206,7 @@ impl SummaryRow {
             lost: run.lost(),
             reordered: run.sum(|r| r.reordered),
             duplicated: run.sum(|r| r.duplicated),
-            transactions,
+            transactions: (spec.pattern != Pattern::Stream || spec.probe).then_some(transactions),
             rtt_p50_ns: rtt.map(|p| p.p50),
             rtt_p90_ns: rtt.map(|p| p.p90),
             rtt_p99_ns: rtt.map(|p| p.p99),
@@ -188,23 +224,22 @@ impl SummaryRow {
             status: run.status().as_str().to_string(),
             error: run.outcome.error.clone(),
             warmup_s: spec.warmup.as_secs_f64(),
-            response_size: (spec.pattern != crate::config::Pattern::Stream)
-                .then_some(spec.response_size),
+            response_size: (spec.pattern != Pattern::Stream).then_some(spec.response_size),
             rate: spec.rate,
             measured_s,
             transactions_per_s: measured_s
                 .filter(|_| transactions > 0)
                 .map(|s| round2(transactions as f64 / s)),
-            rr_timeouts: run.sum(|r| r.timeouts),
-            rr_late: run.sum(|r| r.late),
-            nodelay_req: sending.is_some_and(|k| k.requested.nodelay),
+            rr_timeouts: rr_over_datagrams.then(|| run.sum(|r| r.timeouts)),
+            rr_late: rr_over_datagrams.then(|| run.sum(|r| r.late)),
+            nodelay_req: sending.filter(|_| tcp).map(|k| k.requested.nodelay),
             congestion_req: sending.and_then(|k| k.requested.congestion.clone()),
             tos_req: sending.and_then(|k| k.requested.tos),
             tos_eff: sending.and_then(|k| k.effective.tos),
-            quickack_req: sending.is_some_and(|k| k.requested.quickack),
+            quickack_req: sending.filter(|_| tcp).map(|k| k.requested.quickack),
             notsent_lowat_req: sending.and_then(|k| k.requested.notsent_lowat),
             notsent_lowat_eff: sending.and_then(|k| k.effective.notsent_lowat),
-            cork_req: sending.is_some_and(|k| k.requested.cork),
+            cork_req: sending.filter(|_| tcp).map(|k| k.requested.cork),
             busy_poll_req_us: sending.and_then(|k| k.requested.busy_poll_us),
             busy_poll_eff_us: sending.and_then(|k| k.effective.busy_poll_us),
             sndbuf_end: active.and_then(|r| r.sndbuf_end),
@@ -227,16 +262,16 @@ impl SummaryRow {
             rtt_uncorrected_max_ns: unc.map(|p| p.max),
             probe: spec.probe,
             case_label: run.label.clone(),
-            batch: spec.batch,
+            batch: spec.protocol.is_datagram().then_some(spec.batch),
             zerocopy_eff: sending.and_then(|k| k.effective.zerocopy),
-            zerocopy_sends: run.sum(|r| r.zerocopy_sends),
-            zerocopy_completed: run.sum(|r| r.zerocopy_completed),
-            zerocopy_copied: run.sum(|r| r.zerocopy_copied),
+            zerocopy_sends: zerocopy.then(|| run.sum(|r| r.zerocopy_sends)),
+            zerocopy_completed: zerocopy.then(|| run.sum(|r| r.zerocopy_completed)),
+            zerocopy_copied: zerocopy.then(|| run.sum(|r| r.zerocopy_copied)),
             sender_spin: spec.sender.spin,
             receiver_spin: spec.receiver.spin,
             sendfile: sending.is_some_and(|k| k.requested.sendfile),
-            spliced_bytes_sent: run.sum(|r| r.spliced_out),
-            spliced_bytes_received: run.sum(|r| r.spliced_in),
+            spliced_bytes_sent: splice.then(|| run.sum(|r| r.spliced_out)),
+            spliced_bytes_received: splice.then(|| run.sum(|r| r.spliced_in)),
             sender_rss_kib: run.outcome.sender.rss_kib,
             receiver_rss_kib: run.outcome.receiver.as_ref().and_then(|r| r.rss_kib),
             sender_rss_kib_per_conn: run
@@ -257,7 +292,7 @@ fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
 
-/// The columns `../shared/SPEC.md` requires, in its order.
+/// The columns the contract requires first, in its order (docs/results.md).
 pub const SPEC_COLUMNS: &[&str] = &[
     "case",
     "repetition",

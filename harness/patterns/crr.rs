@@ -52,8 +52,7 @@ impl Pattern for Crr {
         req[..STREAM_HEADER_LEN].copy_from_slice(&stream_header(conn.plan.id, conn.token));
         let mut resp = MsgBuf::new(resp_size as usize, 0);
         let mut hist = latency_histogram();
-        let mut intervals =
-            IntervalCounter::new(ctx.t0, spec.interval, spec.warmup + spec.duration);
+        let mut intervals = IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration);
         let (warm, end) = (ctx.warmup_mark(), ctx.send_end());
         let knobs = spec.knobs(Side::Sender);
         let mut last = None;

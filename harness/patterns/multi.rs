@@ -108,7 +108,7 @@ pub fn worker(conns: Vec<DataConn>, side: Side, ctx: RoleCtx, tx: Sender<(RoleRe
             };
             // The receiving end counts intervals, and in rr the requesting end.
             let intervals = (active == rr)
-                .then(|| IntervalCounter::new(ctx.t0, spec.interval, spec.warmup + spec.duration));
+                .then(|| IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration));
             let phase = match (rr, active) {
                 (false, true) => Phase::Sending,
                 (false, false) => Phase::Receiving,

@@ -36,8 +36,7 @@ impl Pattern for Rr {
         let spec = &ctx.spec;
         let sock = &conn.sock;
         let mut hist = latency_histogram();
-        let mut intervals =
-            IntervalCounter::new(ctx.t0, spec.interval, spec.warmup + spec.duration);
+        let mut intervals = IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration);
         let (req_size, resp_size) = spec.rr_sizes();
         let mut req = MsgBuf::new(req_size as usize, 0x51);
         let mut resp = MsgBuf::new(resp_size as usize, 0);

@@ -89,8 +89,7 @@ impl Pattern for Stream {
         sock.set_read_timeout(Some(POLL))
             .map_err(|e| e.to_string())?;
         let spec = &ctx.spec;
-        let mut intervals =
-            IntervalCounter::new(ctx.t0, spec.interval, spec.warmup + spec.duration);
+        let mut intervals = IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration);
         let warm = ctx.warmup_mark();
         let mut last: Option<Instant> = None;
         let mut buf = MsgBuf::new(spec.msg_size as usize, 0);

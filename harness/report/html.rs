@@ -33,7 +33,7 @@ fn opt(v: Option<String>) -> String {
 }
 
 fn size_cell(req: &str, eff: &str) -> String {
-    let r = if req.is_empty() {
+    let r = if req.is_empty() || req == "auto" {
         "auto".to_string()
     } else {
         format_size_human(req.parse().unwrap_or(0))

@@ -96,7 +96,8 @@ pub struct ResultsDir {
     pub cases: Vec<Case>,
 }
 
-/// Columns the report needs, by file (summary.csv: every column of the SPEC).
+/// Columns the report needs, by file (summary.csv: the contract's first columns,
+/// docs/results.md).
 const NEED_CASES: &[&str] = &[
     "case",
     "case_label",
