@@ -864,3 +864,60 @@ fn a_soak_of_a_thousand_tests_stays_flat() {
     assert!(max_fds < first.0 + 16, "descriptors peaked at {max_fds}");
     assert!(max_threads < first.1 + 8, "threads peaked at {max_threads}");
 }
+
+/// A sender killed at each phase of a test (connecting, setting up, warming up, measuring,
+/// finishing): the daemon serves the next sender within 5 s every time.
+#[test]
+fn a_sender_killed_at_any_phase_never_wedges_the_daemon() {
+    let server = Server::start(&[]);
+    let to = server.addr.to_string();
+    for (proto, after_ms) in [
+        ("tcp", 5),
+        ("udp", 40),
+        ("tcp", 400),
+        ("udp", 700),
+        ("tcp", 1600),
+        ("unix-stream", 1600),
+        ("tcp", 2050),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut victim = std::process::Command::new(bin())
+            .args([
+                "run",
+                "--to",
+                &to,
+                "--proto",
+                proto,
+                "--rate",
+                "200M",
+                "--warmup",
+                "1s",
+                "--duration",
+                "1s",
+                "--out",
+            ])
+            .arg(tmp.path().join("out"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(after_ms));
+        victim.kill().unwrap();
+        victim.wait().unwrap();
+        let started = Instant::now();
+        loop {
+            let r = run(&["--to", &to, "--duration", "200ms", "--warmup", "0s"]);
+            if r.code() == 0 {
+                r.ok_row();
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{proto} killed after {after_ms} ms: not served: {}",
+                r.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
