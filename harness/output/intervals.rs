@@ -2,21 +2,24 @@
 //! interval, measured by the end that receives the data (for rr: the requester, counting
 //! completed transactions).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Side;
 use crate::results::CaseRun;
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct IntervalRow {
     pub case: u32,
     pub repetition: u32,
     pub flow: u32,
     pub conn: u32,
     /// forward = data from the sender process to the receiver process.
-    pub direction: &'static str,
+    #[serde(deserialize_with = "crate::report::input::interned")]
+    pub direction: crate::report::input::Interned,
     /// Which process measured this row.
-    pub measured_by: &'static str,
+    #[serde(deserialize_with = "crate::report::input::interned")]
+    pub measured_by: crate::report::input::Interned,
     pub interval: u32,
     /// Interval start and end, seconds since that process's start of traffic.
     pub start_s: f64,

@@ -2,12 +2,13 @@
 //! further columns follow them. Units are in the names. Empty cells mean "not measured" or
 //! "not set", never zero.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::results::CaseRun;
 use crate::units::format_duration;
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SummaryRow {
     pub case: u32,
     pub repetition: u32,
