@@ -862,14 +862,14 @@ fn percentile_label(v: &f64) -> String {
     format!("{q:.digits$}%")
 }
 
-/// Log axis in decades: labels at every power of ten, in one plain format.
+/// Log axis in decades (of a unit chosen so that none is below 1): labels at every power
+/// of ten, as whole numbers.
 fn decade_label(v: &f64) -> String {
     let r = v.round();
-    if (v - r).abs() > 1e-6 {
+    if (v - r).abs() > 1e-6 || r < 0.0 {
         return String::new();
     }
-    let digits = (-r).max(0.0) as usize;
-    format!("{:.digits$}", 10f64.powf(r))
+    format!("{:.0}", 10f64.powf(r))
 }
 
 /// The percentile spectrum of round trips (the HdrHistogram view): one line per case
@@ -891,7 +891,7 @@ fn latency_spectrum(dirs: &[ResultsDir]) -> Vec<Chart> {
                     break;
                 }
                 let q = 1.0 - 10f64.powf(-u);
-                pts.push((u, (h.value_at_quantile(q).max(1) as f64 / 1e3).log10()));
+                pts.push((u, (h.value_at_quantile(q).max(1) as f64).log10()));
                 i += 1;
             }
             let mut name = format!("{}: {}", c.id(), case_name(c));
@@ -932,6 +932,21 @@ fn spectrum(
     area: &Area<'_>,
     lines: &[(String, Vec<(f64, f64)>)],
 ) -> Result<Vec<(String, Look)>, Box<dyn std::error::Error>> {
+    // Microseconds, unless a round trip took less than one (then nanoseconds): either way
+    // every decade label is a whole number.
+    let ns_min = lines
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|v| v.1))
+        .fold(f64::MAX, f64::min);
+    let (shift, unit) = if ns_min < 3.0 {
+        (0.0, "ns")
+    } else {
+        (3.0, "µs")
+    };
+    let lines: Vec<(String, Vec<(f64, f64)>)> = lines
+        .iter()
+        .map(|(n, p)| (n.clone(), p.iter().map(|v| (v.0, v.1 - shift)).collect()))
+        .collect();
     let ys = lines.iter().flat_map(|(_, p)| p.iter().map(|v| v.1));
     let lo = ys.clone().fold(f64::MAX, f64::min).floor();
     let hi = ys.fold(f64::MIN, f64::max).ceil();
@@ -948,7 +963,7 @@ fn spectrum(
         .build_cartesian_2d(0f64..umax, lo..hi)?;
     mesh(&mut chart)
         .x_desc("percentile (log scale of 1 / (1 − q))")
-        .y_desc("round trip (µs, log scale)")
+        .y_desc(format!("round trip ({unit}, log scale)"))
         .x_labels(umax as usize + 1)
         .y_labels((hi - lo) as usize + 1)
         .x_label_formatter(&percentile_label)
