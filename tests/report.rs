@@ -797,10 +797,17 @@ fn a_wide_interval_is_cut_at_the_axis_and_marked() {
         "the axis follows the data, not the interval: {y_ticks:?}"
     );
     assert!(y_ticks.iter().all(|v| *v >= 0.0), "{y_ticks:?}");
-    // Arrow heads (triangles of 3 points) at the edges mark the cut interval.
+    // Arrow heads (8 px wide, 12 long: no marker's shape) mark the cut interval.
     let arrows = els[..li]
         .iter()
         .filter(|e| e.name == "polygon" && e.points().len() == 3)
+        .filter(|e| {
+            let p = e.points();
+            let span = |f: fn(&(f64, f64)) -> f64| {
+                p.iter().map(f).fold(f64::MIN, f64::max) - p.iter().map(f).fold(f64::MAX, f64::min)
+            };
+            span(|q| q.0) == 8.0 && span(|q| q.1) == 12.0
+        })
         .count();
     assert!(arrows >= 2, "the cut interval is marked at both ends");
 }

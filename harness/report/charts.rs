@@ -38,7 +38,7 @@ pub struct Chart {
 pub const W: u32 = 1100;
 pub const H: u32 = 500;
 /// Width of the legend panel right of the plot.
-const LEGEND_W: u32 = 300;
+const LEGEND_W: u32 = 330;
 /// The legend's border: a colour nothing else is drawn in, so a reader of the SVG (and
 /// the tests) can find the legend box.
 pub const LEGEND_BORDER: RGBColor = RGBColor(0x40, 0x40, 0x41);
@@ -236,7 +236,7 @@ fn legend(area: &Area<'_>, entries: &[(String, Look)]) -> Res {
         [(6, top), (w - 6, bottom)],
         LEGEND_BORDER.stroke_width(1),
     ))?;
-    let max_chars = ((w - 70) / 7).max(8) as usize;
+    let max_chars = ((w - 64) / 7).max(8) as usize;
     for (i, (label, look)) in entries.iter().enumerate() {
         let y = top + 4 + row * i as i32 + row / 2;
         let (x0, x1) = (14, 46);
@@ -277,12 +277,7 @@ fn legend(area: &Area<'_>, entries: &[(String, Look)]) -> Res {
         if let Some(m) = look.marker {
             area.draw(&marker!((30, y), m, look.color))?;
         }
-        let text = if label.chars().count() > max_chars {
-            let cut: String = label.chars().take(max_chars - 1).collect();
-            format!("{cut}…")
-        } else {
-            label.clone()
-        };
+        let text = shorten(label, max_chars);
         area.draw(&Text::new(
             text,
             (54, y),
@@ -293,6 +288,20 @@ fn legend(area: &Area<'_>, entries: &[(String, Look)]) -> Res {
         ))?;
     }
     Ok(())
+}
+
+/// A label cut to `max` characters in the middle, where names that differ at both ends
+/// (directory names, then knob values) keep what tells them apart.
+pub fn shorten(label: &str, max: usize) -> String {
+    let n = label.chars().count();
+    if n <= max {
+        return label.to_string();
+    }
+    let head = (max - 1) / 2;
+    let tail = max - 1 - head;
+    let start: String = label.chars().take(head).collect();
+    let end: String = label.chars().skip(n - tail).collect();
+    format!("{start}…{end}")
 }
 
 /// Draws a chart: a caption over the whole width, the plot left, the legend right.
@@ -389,10 +398,11 @@ where
         for (v, clipped, up) in [(lo_c, lo < 0.0, false), (hi_c, hi > top, true)] {
             if clipped {
                 cut = true;
+                // Narrower and longer than a triangle marker: an arrow head, tip on the edge.
                 let head = if up {
-                    vec![(0, -1), (5, 8), (-5, 8)]
+                    vec![(0, 0), (4, 12), (-4, 12)]
                 } else {
-                    vec![(0, 1), (5, -8), (-5, -8)]
+                    vec![(0, 0), (4, -12), (-4, -12)]
                 };
                 chart.draw_series(std::iter::once(
                     EmptyElement::at((p.x, v)) + Polygon::new(head, color.filled()),
@@ -538,9 +548,14 @@ fn goodput_vs_knobs(dirs: &[ResultsDir]) -> Vec<Chart> {
                 String::new()
             };
             let title = format!("Goodput against {knob} as requested{shown}");
+            let has_auto = chunk.iter().any(|s| s.points.iter().any(|p| p.0 == "auto"));
             let chart = if sizes {
-                let cap =
-                    format!("Goodput against {knob} (mean, 95% CI; dashed: {knob} auto){shown}");
+                let dashed = if has_auto {
+                    format!("; dashed: {knob}=auto")
+                } else {
+                    String::new()
+                };
+                let cap = format!("Goodput against {knob} (mean, 95% CI{dashed}){shown}");
                 draw(id, title, &cap, |a| size_sweep(a, &knob, chunk))
             } else {
                 let cap = format!("Goodput against {knob} (mean, 95% CI){shown}");
@@ -582,6 +597,7 @@ fn size_sweep(
         .y_label_formatter(&fixed(decimals))
         .draw()?;
     let colors = palette(series.len());
+    let series_len = series.len();
     let mut entries = Vec::new();
     let mut autos = Vec::new();
     for (i, s) in series.iter_mut().enumerate() {
@@ -604,7 +620,17 @@ fn size_sweep(
                 pts.iter().map(|p| (p.x, p.mean)),
                 look.color.stroke_width(2),
             ))?;
-            ci_bars(&mut chart, &pts, top, look.color)?;
+            // Intervals of the lines at one size side by side, not on top of each other.
+            let k = series_len as f64;
+            let dodge = (i as f64 - (k - 1.0) / 2.0) * 0.25 / k;
+            let dodged: Vec<Point> = pts
+                .iter()
+                .map(|p| Point {
+                    x: p.x + dodge,
+                    ..*p
+                })
+                .collect();
+            ci_bars(&mut chart, &dodged, top, look.color)?;
             chart.draw_series(
                 pts.iter()
                     .map(|p| marker!((p.x, p.mean), Marker::nth(i), look.color)),
@@ -1184,12 +1210,7 @@ fn transactions_chart(
     let name_of = move |v: &f64| {
         let i = v.round();
         if (v - i).abs() < 0.01 && i >= 0.0 {
-            let s = names.get(i as usize).cloned().unwrap_or_default();
-            if s.chars().count() > 30 {
-                format!("{}…", s.chars().take(29).collect::<String>())
-            } else {
-                s
-            }
+            shorten(names.get(i as usize).map_or("", |s| s.as_str()), 30)
         } else {
             String::new()
         }
