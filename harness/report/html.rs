@@ -379,6 +379,16 @@ pub fn page(dirs: &[ResultsDir], charts: &[Chart]) -> String {
             );
         }
     }
+    if dirs
+        .iter()
+        .any(|d| d.cases.len() > super::MAX_INTERVAL_CASES)
+    {
+        let _ = write!(
+            s,
+            "<p class=note>Per-interval charts are drawn for the first {} cases of each directory; intervals.csv holds every case.</p>",
+            super::MAX_INTERVAL_CASES
+        );
+    }
     s.push_str("</section><section id=cases>");
     for d in dirs {
         let _ = write!(s, "<h2>Cases: {}</h2>", esc(&d.name));
