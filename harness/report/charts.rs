@@ -348,8 +348,13 @@ fn nice_step(span: f64, ticks: f64) -> (f64, usize) {
 /// A linear axis from zero over non-negative values: its top (a whole number of steps
 /// above the largest value), how many labels, and their decimals.
 fn zero_axis(max: f64) -> (f64, usize, usize) {
+    zero_axis_in(max, 6.0)
+}
+
+/// `zero_axis` with about `ticks` steps.
+fn zero_axis_in(max: f64, ticks: f64) -> (f64, usize, usize) {
     let max = if max > 0.0 { max * 1.08 } else { 1.0 };
-    let (step, decimals) = nice_step(max, 6.0);
+    let (step, decimals) = nice_step(max, ticks);
     let n = (max / step).ceil().max(1.0);
     (n * step, n as usize + 1, decimals)
 }
@@ -901,7 +906,9 @@ fn decade_label(v: &f64) -> String {
 /// The percentile spectrum of round trips (the HdrHistogram view): one line per case
 /// (and directory), at most `MAX_SERIES` per chart.
 fn latency_spectrum(dirs: &[ResultsDir]) -> Vec<Chart> {
-    let mut lines: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    // (prefix naming the case, its name, the curve)
+    type Line = ((String, String), Vec<(f64, f64)>);
+    let mut lines: Vec<Line> = Vec::new();
     for d in dirs {
         for c in &d.cases {
             let Some(h) = c.histograms.get("rtt").filter(|h| !h.is_empty()) else {
@@ -920,13 +927,20 @@ fn latency_spectrum(dirs: &[ResultsDir]) -> Vec<Chart> {
                 pts.push((u, (h.value_at_quantile(q).max(1) as f64).log10()));
                 i += 1;
             }
-            let mut name = format!("{}: {}", c.id(), case_name(c));
-            if dirs.len() > 1 {
-                name = format!("{} {name}", d.name);
-            }
-            lines.push((name, pts));
+            let prefix = if dirs.len() > 1 {
+                format!("{} {}:", d.name, c.id())
+            } else {
+                format!("{}:", c.id())
+            };
+            lines.push(((prefix, case_name(c)), pts));
         }
     }
+    let (names, common) = without_common_words(lines.iter().map(|l| l.0 .1.as_str()));
+    let lines: Vec<(String, Vec<(f64, f64)>)> = lines
+        .into_iter()
+        .zip(names)
+        .map(|(((prefix, _), pts), name)| (format!("{prefix} {name}"), pts))
+        .collect();
     let total = lines.len();
     let mut out = Vec::new();
     for (part, chunk) in lines.chunks(MAX_SERIES).enumerate() {
@@ -947,7 +961,7 @@ fn latency_spectrum(dirs: &[ResultsDir]) -> Vec<Chart> {
         out.extend(draw(
             id,
             format!("Round-trip percentile spectrum{shown}"),
-            &format!("Round trips by percentile (merged histograms){shown}"),
+            &format!("Round trips by percentile (merged histograms){common}{shown}"),
             |a| spectrum(a, chunk),
         ));
     }
@@ -1026,6 +1040,33 @@ fn case_name(c: &Case) -> String {
         words.push(c.label().to_string());
     }
     words.join(" ")
+}
+
+/// Names without the words every one of them has (all `tcp`, all `rr`), and those words
+/// for the caption (` — every case: tcp rr`).
+fn without_common_words<'n>(names: impl Iterator<Item = &'n str> + Clone) -> (Vec<String>, String) {
+    let sets: Vec<Vec<&str>> = names.map(|n| n.split_whitespace().collect()).collect();
+    let common: Vec<&str> = match sets.first() {
+        Some(first) if sets.len() > 1 => first
+            .iter()
+            .copied()
+            .filter(|w| sets.iter().all(|s| s.contains(w)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let names = sets
+        .iter()
+        .map(|s| {
+            let rest: Vec<&str> = s.iter().copied().filter(|w| !common.contains(w)).collect();
+            rest.join(" ")
+        })
+        .collect();
+    let caption = if common.is_empty() {
+        String::new()
+    } else {
+        format!(" — every case: {}", common.join(" "))
+    };
+    (names, caption)
 }
 
 /// The send buffer a case asked for: from its label, else its summary row; `None` = auto.
@@ -1186,6 +1227,12 @@ fn transactions(dirs: &[ResultsDir]) -> Vec<Chart> {
         if rows.len() < 2 {
             continue;
         }
+        let (names, common) = without_common_words(rows.iter().map(|r| r.0.as_str()));
+        let rows: Vec<_> = rows
+            .into_iter()
+            .zip(names)
+            .map(|(r, n)| (n, r.1, r.2, r.3))
+            .collect();
         let who = if dirs.len() > 1 {
             format!(" ({})", d.name)
         } else {
@@ -1194,7 +1241,9 @@ fn transactions(dirs: &[ResultsDir]) -> Vec<Chart> {
         out.extend(draw(
             format!("transactions-d{}", di + 1),
             format!("Request/response by protocol and pattern{who}"),
-            &format!("Transactions per second (left) and round trips (right) per case{who}"),
+            &format!(
+                "Transactions per second (left) and round trips (right) per case{who}{common}"
+            ),
             |a| transactions_chart(a, &rows),
         ));
     }
@@ -1210,7 +1259,7 @@ fn transactions_chart(
     let name_of = move |v: &f64| {
         let i = v.round();
         if (v - i).abs() < 0.01 && i >= 0.0 {
-            shorten(names.get(i as usize).map_or("", |s| s.as_str()), 30)
+            shorten(names.get(i as usize).map_or("", |s| s.as_str()), 34)
         } else {
             String::new()
         }
@@ -1222,25 +1271,25 @@ fn transactions_chart(
     } else {
         (1.0, "transactions per second")
     };
-    let (ttop, tn, tdec) = zero_axis(tmax / tscale);
+    let (ttop, tn, tdec) = zero_axis_in(tmax / tscale, 4.0);
     let rmax = rows
         .iter()
         .flat_map(|r| [r.2, r.3])
         .flatten()
         .fold(0.0, f64::max);
-    let (rtop, rn, rdec) = zero_axis(rmax);
+    let (rtop, rn, rdec) = zero_axis_in(rmax, 4.0);
     let c = palette(3);
     // Case 0 at the top.
     let mut tx = ChartBuilder::on(&left)
         .margin(10)
         .x_label_area_size(50)
-        .y_label_area_size(230)
+        .y_label_area_size(250)
         .build_cartesian_2d(0f64..ttop, (n - 0.5)..-0.5f64)?;
     mesh(&mut tx)
         .disable_y_mesh()
         .x_desc(tunit)
         .y_labels(rows.len())
-        .x_labels(tn.min(6))
+        .x_labels(tn)
         .y_label_formatter(&name_of)
         .x_label_formatter(&fixed(tdec))
         .draw()?;
@@ -1257,7 +1306,7 @@ fn transactions_chart(
         .disable_y_mesh()
         .x_desc("round trip (µs)")
         .y_labels(0)
-        .x_labels(rn.min(6))
+        .x_labels(rn)
         .x_label_formatter(&fixed(rdec))
         .draw()?;
     for (i, r) in rows.iter().enumerate() {

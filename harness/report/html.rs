@@ -63,7 +63,11 @@ fn mean_ci(mean: Option<f64>, lo: Option<f64>, hi: Option<f64>, n: usize) -> Str
             m / scale,
             lo.max(0.0) / scale,
             hi / scale,
-            if n < 3 { " (n=2)" } else { "" }
+            if n < 3 {
+                format!(" (n={n})")
+            } else {
+                String::new()
+            }
         ),
         _ => format!("{:.2} {unit}", m / scale),
     }

@@ -140,7 +140,7 @@ impl Case {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
     }
-    /// The requested value of one knob: from the label, else from the case's columns.
+    /// The requested value of one knob that the case's label names.
     pub fn knob(&self, key: &str) -> Option<String> {
         self.knobs()
             .into_iter()
