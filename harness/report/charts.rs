@@ -107,6 +107,8 @@ pub enum Marker {
     Diamond,
     Cross,
     TriangleDown,
+    /// The head of a cut confidence interval (legend only).
+    Arrow,
 }
 
 impl Marker {
@@ -138,6 +140,7 @@ impl Marker {
             Marker::Triangle => vec![(0, -6), (5, 4), (-5, 4)],
             Marker::TriangleDown => vec![(0, 6), (5, -4), (-5, -4)],
             Marker::Diamond => vec![(0, -6), (5, 0), (0, 6), (-5, 0)],
+            Marker::Arrow => vec![(0, -6), (4, 6), (-4, 6)],
             Marker::Cross => vec![
                 (-2, -6),
                 (2, -6),
@@ -396,9 +399,10 @@ where
     for p in pts {
         let Some((lo, hi)) = p.ci else { continue };
         let (lo_c, hi_c) = (lo.max(0.0), hi.min(top));
+        // Lighter than the line it belongs to: the mean is the figure, the interval its doubt.
         chart.draw_series(std::iter::once(PathElement::new(
             vec![(p.x, lo_c), (p.x, hi_c)],
-            color.stroke_width(1),
+            color.mix(0.6).stroke_width(1),
         )))?;
         for (v, clipped, up) in [(lo_c, lo < 0.0, false), (hi_c, hi > top, true)] {
             if clipped {
@@ -415,12 +419,22 @@ where
             } else {
                 chart.draw_series(std::iter::once(
                     EmptyElement::at((p.x, v))
-                        + PathElement::new(vec![(-5, 0), (5, 0)], color.stroke_width(1)),
+                        + PathElement::new(vec![(-5, 0), (5, 0)], color.mix(0.6).stroke_width(1)),
                 ))?;
             }
         }
     }
     Ok(cut)
+}
+
+/// The legend row that explains an arrow head, when an interval was cut.
+fn cut_entry(cut: bool) -> Option<(String, Look)> {
+    cut.then(|| {
+        (
+            "95% CI beyond the axis".to_string(),
+            Look::points(RGBColor(110, 110, 110), Marker::Arrow),
+        )
+    })
 }
 
 /// The mesh every chart draws: light grid, labels at 12.9 px, one format per axis.
@@ -605,6 +619,7 @@ fn size_sweep(
     let series_len = series.len();
     let mut entries = Vec::new();
     let mut autos = Vec::new();
+    let mut cut = false;
     for (i, s) in series.iter_mut().enumerate() {
         let look = Look::line(colors[i], Marker::nth(i));
         let mut pts: Vec<Point> = s
@@ -635,7 +650,7 @@ fn size_sweep(
                     ..*p
                 })
                 .collect();
-            ci_bars(&mut chart, &dodged, top, look.color)?;
+            cut |= ci_bars(&mut chart, &dodged, top, look.color)?;
             chart.draw_series(
                 pts.iter()
                     .map(|p| marker!((p.x, p.mean), Marker::nth(i), look.color)),
@@ -654,6 +669,7 @@ fn size_sweep(
         }
     }
     entries.extend(autos);
+    entries.extend(cut_entry(cut));
     Ok(entries)
 }
 
@@ -703,6 +719,7 @@ fn category_sweep(
     let colors = palette(series.len());
     let k = series.len().max(1) as f64;
     let mut entries = Vec::new();
+    let mut cut = false;
     for (i, s) in series.iter().enumerate() {
         let look = Look::line(colors[i], Marker::nth(i));
         let offset = (i as f64 - (k - 1.0) / 2.0) * 0.5 / k;
@@ -718,7 +735,7 @@ fn category_sweep(
                 })
             })
             .collect();
-        ci_bars(&mut chart, &pts, top, look.color)?;
+        cut |= ci_bars(&mut chart, &pts, top, look.color)?;
         chart.draw_series(
             pts.iter()
                 .map(|p| marker!((p.x, p.mean), Marker::nth(i), look.color)),
@@ -726,6 +743,7 @@ fn category_sweep(
         // Points, not lines: categories have no order to join.
         entries.push((s.name.clone(), Look::points(look.color, Marker::nth(i))));
     }
+    entries.extend(cut_entry(cut));
     Ok(entries)
 }
 
