@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::summary::SizeReq;
 use crate::config::ConnKind;
@@ -175,7 +175,8 @@ impl CaseRecord {
     }
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CaseRow {
     pub case: u32,
     /// The knob values that make this case (from the matrix or a [[case]] table).

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::TestSpec;
 use crate::hostinfo::HostFacts;
@@ -10,7 +10,8 @@ use crate::hostinfo::HostFacts;
 /// Bumped when a results file loses or renames a column or field.
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CaseMeta {
     pub case: u32,
     /// The knob values that make this case.
@@ -18,13 +19,15 @@ pub struct CaseMeta {
     pub spec: TestSpec,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Hosts {
     pub sender: HostFacts,
     pub receiver: Option<HostFacts>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Meta {
     pub schema_version: u32,
     pub sockbench_version: String,

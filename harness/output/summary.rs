@@ -2,7 +2,7 @@
 //! contract's (docs/results.md); further columns follow them. Units are in the names. An
 //! empty cell means "not measured" or "does not apply to this row", never zero.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::config::Pattern;
 use crate::results::CaseRun;
@@ -31,7 +31,30 @@ impl Serialize for SizeReq {
     }
 }
 
-#[derive(Debug, Default, Serialize)]
+impl<'de> Deserialize<'de> for SizeReq {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "auto" {
+            return Ok(SizeReq::Auto);
+        }
+        text.parse().map(SizeReq::Bytes).map_err(|_| {
+            serde::de::Error::custom(format!("{text:?} is neither a size in bytes nor auto"))
+        })
+    }
+}
+
+impl SizeReq {
+    /// The bytes asked for; None for `auto`.
+    pub fn bytes(self) -> Option<u64> {
+        match self {
+            SizeReq::Auto => None,
+            SizeReq::Bytes(n) => Some(n),
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SummaryRow {
     pub case: u32,
     pub repetition: u32,
