@@ -164,6 +164,7 @@ impl Ticker {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (tick, stop) = (tick.clone(), stop.clone());
+            let run_started = Instant::now();
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     {
@@ -171,11 +172,15 @@ impl Ticker {
                         let inside = (t.case_started.elapsed().as_millis() as u64).min(t.case_ms);
                         let pos = (t.done_ms + inside).min(total_ms);
                         bar.set_position(pos);
-                        bar.set_message(format!(
-                            "{}  left ~{}",
-                            t.what,
-                            format_left(Duration::from_millis(total_ms - pos))
-                        ));
+                        // The planned time left, stretched by what each test has really
+                        // taken so far beyond its plan (connecting, reports, pauses).
+                        let mut left = Duration::from_millis(total_ms - pos);
+                        if t.done_ms > 0 {
+                            let ratio = (t.case_started - run_started).as_secs_f64()
+                                / Duration::from_millis(t.done_ms).as_secs_f64();
+                            left = left.mul_f64(ratio.clamp(1.0, 100.0));
+                        }
+                        bar.set_message(format!("{}  left ~{}", t.what, format_left(left)));
                     }
                     std::thread::sleep(Duration::from_millis(200));
                 }
