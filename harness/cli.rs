@@ -15,11 +15,7 @@ use crate::runner::{default_out_dir, execute, RunEnd, RunOptions, RunPlan};
 use crate::sender::resolve_target;
 use crate::transport;
 use crate::units::{parse_duration, parse_rate, parse_size};
-use crate::workload::Workload;
-
-/// More tests than this in one run (cases × repetitions) are refused without `--force`:
-/// a typo in a matrix should not start a week of traffic.
-pub const MAX_RUNS: u64 = 100_000;
+use crate::workload::{Workload, MAX_RUNS};
 
 /// A value kept as text (the config layer parses it, with its own messages) whose known
 /// choices clap shows in `--help`, in completions and in the man page.

@@ -60,6 +60,10 @@ pub struct Workload {
 const RUN_KEYS: &[&str] = &["repeat", "shuffle", "seed"];
 const TOP_KEYS: &str = "name, description, repeat, shuffle, seed, [defaults], [matrix], [[case]]";
 
+/// More tests than this in one run (cases × repetitions) are refused without `--force`:
+/// a typo in a matrix should not start a week of traffic.
+pub const MAX_RUNS: u64 = 100_000;
+
 /// The largest workload file read: far beyond any real one, and short of what a mistaken
 /// path (a log, a disk image) would cost.
 const MAX_FILE_BYTES: u64 = 16 << 20;
@@ -279,7 +283,7 @@ impl Workload {
         }
         // Every combination is checked now, unless there are too many to build: the
         // caller refuses such a run from its count (`case_count`) before building it.
-        if w.case_count() <= crate::cli::MAX_RUNS {
+        if w.case_count() <= MAX_RUNS {
             w.expand()?;
         }
         Ok(w)

@@ -239,7 +239,10 @@ pub fn require(met: bool, what: &str, how: &str) -> bool {
     if std::env::var("SOCKBENCH_REQUIRE_ALL").is_ok_and(|v| v == "1") {
         panic!("{line}, and SOCKBENCH_REQUIRE_ALL=1 makes every need a requirement");
     }
-    eprintln!("{line}");
+    // Written to the stderr handle, not with eprintln!, which the test harness captures
+    // and shows only for a failing test: a skip must be seen on a plain `cargo test`.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
     false
 }
 
