@@ -201,7 +201,9 @@ fn format_tps(v: f64) -> String {
     }
 }
 
-/// `12.30 Gbit/s ± 0.41` style: the mean, and half the interval in the mean's format.
+/// `12.30 Gbit/s ± 0.41 Gbit/s`: the mean and half its interval, when the interval is
+/// symmetric about the mean; an asymmetric one (on log values, say) is shown whole:
+/// `12.30 Gbit/s (11.90 Gbit/s–13.00 Gbit/s)`.
 fn mean_ci(
     mean: Option<f64>,
     lo: Option<f64>,
@@ -209,7 +211,10 @@ fn mean_ci(
     format: impl Fn(f64) -> String,
 ) -> String {
     match (mean, lo, hi) {
-        (Some(m), Some(lo), Some(hi)) => format!("{} ± {}", format(m), format((hi - lo) / 2.0)),
+        (Some(m), Some(lo), Some(hi)) if ((hi - m) - (m - lo)).abs() <= 0.01 * (hi - lo) => {
+            format!("{} ± {}", format(m), format((hi - lo) / 2.0))
+        }
+        (Some(m), Some(lo), Some(hi)) => format!("{} ({}–{})", format(m), format(lo), format(hi)),
         (Some(m), _, _) => format!("{} (no CI)", format(m)),
         _ => "-".to_string(),
     }
@@ -366,6 +371,10 @@ mod tests {
             "2.00 Gbit/s ± 1.00 Gbit/s"
         );
         assert_eq!(mean_ci(Some(5.0), None, None, format_tps), "5 tx/s (no CI)");
+        assert_eq!(
+            mean_ci(Some(100.0), Some(90.0), Some(130.0), format_tps),
+            "100 tx/s (90 tx/s–130 tx/s)"
+        );
         assert_eq!(format_tps(13_800.0), "13.8k tx/s");
     }
 }
