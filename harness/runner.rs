@@ -176,7 +176,10 @@ impl Ticker {
                         // taken so far beyond its plan (connecting, reports, pauses).
                         let mut left = Duration::from_millis(total_ms - pos);
                         if t.done_ms > 0 {
-                            let ratio = (t.case_started - run_started).as_secs_f64()
+                            let ratio = t
+                                .case_started
+                                .saturating_duration_since(run_started)
+                                .as_secs_f64()
                                 / Duration::from_millis(t.done_ms).as_secs_f64();
                             left = left.mul_f64(ratio.clamp(1.0, 100.0));
                         }
