@@ -494,6 +494,13 @@ mod tests {
     }
 
     #[test]
+    fn time_left_reads_at_a_glance() {
+        assert_eq!(format_left(Duration::from_millis(42_900)), "42s");
+        assert_eq!(format_left(Duration::from_secs(185)), "3m05s");
+        assert_eq!(format_left(Duration::from_secs(3720)), "1h02m");
+    }
+
+    #[test]
     fn repetitions_interleave_and_shuffling_is_seeded() {
         assert_eq!(
             run_order(&plan(2, 2, false)),

@@ -527,3 +527,56 @@ fn bad_run_input_is_refused_before_anything_is_created() {
     assert_eq!(ok.status.code(), Some(0), "{}", stderr_of(&ok));
     assert!(Path::new(&empty_dir.join("summary.csv")).exists());
 }
+
+/// The table shows what the run varied, with the kernel's value beside the requested one,
+/// transactions/s for rr, each case's mean and interval at the end, in 120 columns.
+#[test]
+fn the_table_shows_what_varied_and_fits_120_columns() {
+    let r = run(&[
+        "--pattern",
+        "rr",
+        "--set",
+        r#"sndbuf=["64K","auto"]"#,
+        "--repeat",
+        "2",
+        "--duration",
+        "300ms",
+    ]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let out = r.stdout();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].contains("2 case(s) x 2 repetition(s)") && lines[0].contains("varying sndbuf"),
+        "{out}"
+    );
+    let header = lines[1];
+    assert!(
+        header.starts_with("case rep sndbuf") && header.contains("tx/s"),
+        "{out}"
+    );
+    assert!(!header.contains("goodput"), "{out}");
+    // Linux doubles a requested buffer: both are shown.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("64K→128K") && l.contains("tx/s")),
+        "{out}"
+    );
+    assert!(lines.iter().any(|l| l.contains("auto")), "{out}");
+    assert!(out.contains("mean ± 95% CI over ok repetitions"), "{out}");
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l.contains("sndbuf=") && l.contains("2/2"))
+            .count()
+            == 2,
+        "{out}"
+    );
+    for l in &lines {
+        assert!(
+            l.chars().count() <= 120,
+            "{} columns: {l}",
+            l.chars().count()
+        );
+    }
+}
