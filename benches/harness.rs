@@ -68,6 +68,7 @@ fn run_case(peer: &mut Option<Peer>, spec: &TestSpec) -> CaseRun {
         label: String::new(),
         spec: spec.clone(),
         outcome,
+        not_applicable: Vec::new(),
     }
 }
 

@@ -19,6 +19,8 @@ pub struct CaseRun {
     pub label: String,
     pub spec: TestSpec,
     pub outcome: TestOutcome,
+    /// Knobs of a sweep left out of this case because they do not apply to its protocol.
+    pub not_applicable: Vec<String>,
 }
 
 /// Percentiles of a merged latency histogram, in nanoseconds.

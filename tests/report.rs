@@ -190,20 +190,15 @@ fn unusable_directories_are_refused_naming_the_file() {
 /// Renders the report in Debian's Chromium, headless, and checks the picture is not blank.
 #[test]
 fn a_real_browser_renders_the_report() {
-    let chromium = ["chromium", "chromium-browser"]
-        .iter()
-        .find(|c| {
-            Command::new("sh")
-                .arg("-c")
-                .arg(format!("command -v {c}"))
-                .output()
-                .unwrap()
-                .status
-                .success()
-        })
-        .unwrap_or_else(|| {
-            panic!("needs chromium: apt-get install -y chromium (.ci/run installs it)")
-        });
+    let chromium = find_tool(&["chromium", "chromium-browser"]);
+    if !require(
+        chromium.is_some(),
+        "chromium",
+        "apt-get install -y chromium",
+    ) {
+        return;
+    }
+    let chromium = chromium.unwrap();
     let (a, _) = fixture();
     let (out, html_path, tmp) = report(&[a.to_str().unwrap()]);
     assert!(out.status.success());

@@ -148,6 +148,7 @@ mod tests {
             label: String::new(),
             spec,
             outcome,
+            not_applicable: Vec::new(),
         }
     }
 

@@ -185,6 +185,9 @@ pub struct SummaryRow {
     pub sender_rss_kib: Option<u64>,
     pub receiver_rss_kib: Option<u64>,
     pub sender_rss_kib_per_conn: Option<f64>,
+    /// In a sweep, the knobs set for the run that do not apply to this case's protocol
+    /// and were left out of it (`;`-separated, as written: `nodelay;sender.mss`).
+    pub not_applicable: String,
 }
 
 impl SummaryRow {
@@ -307,6 +310,7 @@ impl SummaryRow {
             receiver_cpus: run.cpus_of(crate::config::Side::Receiver),
             udp_gso_eff: sending.and_then(|k| k.effective.udp_gso).filter(|s| *s > 0),
             udp_gro_eff: receiving.and_then(|k| k.effective.udp_gro),
+            not_applicable: run.not_applicable.join(";"),
         }
     }
 }
