@@ -69,6 +69,8 @@ fn run_case(peer: &mut Option<Peer>, spec: &TestSpec) -> CaseRun {
         spec: spec.clone(),
         outcome,
         not_applicable: Vec::new(),
+        src: String::new(),
+        dst: String::new(),
     }
 }
 

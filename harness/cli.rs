@@ -72,6 +72,18 @@ iperf3's flags: -c HOST = --to, -P = --flows, -t = --duration, -l = --msg-size,
 -u = --proto udp, -b = --rate, -R = --direction reverse, -J = --json; -s is
 `sockbench serve`; -w is --sndbuf and --rcvbuf (sockbench sets each side separately).";
 
+const MESH_EXAMPLES: &str = "\
+Examples:
+  sockbench mesh hosts.txt --psk-file key                     every ordered pair, one at a time
+  sockbench mesh hosts.txt workloads/rr-latency.toml --shape all   every pair at once
+  sockbench mesh hosts.txt --shape star:storage1 --duration 5s  every host into storage1 at once
+
+Every host runs: sockbench serve --psk-file key --allow-peers <the fleet's address block>
+(and --max-concurrent 2x(hosts-1) for --shape all). hosts.txt, one host a line:
+  # NAME ADDRESS[:PORT]
+  web1 192.0.2.11
+  web2 192.0.2.12:5301";
+
 const SERVE_EXAMPLES: &str = "\
 Examples:
   sockbench serve                                    listen on [::]:5301, test after test
@@ -104,6 +116,9 @@ pub enum Command {
     /// The sender process: runs a test against a receiver and writes the results.
     #[command(after_help = RUN_EXAMPLES)]
     Run(Box<RunArgs>),
+    /// A fleet: every host's daemon asked to send to the others, pair by pair or all at once; one results directory with a matrix.
+    #[command(after_help = MESH_EXAMPLES)]
+    Mesh(Box<MeshArgs>),
     /// One self-contained HTML report (inline SVG charts) from results directories.
     #[command(after_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
@@ -199,6 +214,39 @@ pub struct ServeArgs {
     /// The same, per source address.
     #[arg(long, default_value_t = crate::receiver::DEFAULT_MAX_PER_SOURCE, value_name = "N")]
     pub max_per_source: usize,
+    /// Address blocks a fleet controller may ask this daemon to send to, e.g. 192.0.2.0/24,203.0.113.0/24 [default: loopback only]
+    #[arg(long, value_name = "CIDR,...")]
+    pub allow_peers: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MeshArgs {
+    /// The fleet: one host a line, NAME ADDRESS[:PORT] (# comments; port default 5301)
+    #[arg(value_name = "HOSTS")]
+    pub hosts: PathBuf,
+    /// A workload file; every case runs on every pair [default: one TCP stream test]
+    #[arg(value_name = "WORKLOAD.toml")]
+    pub workload: Option<PathBuf>,
+    /// Which pairs and how many at once: pairs (each ordered pair alone), all (every pair at once), ring, star:NAME (every other host into NAME at once)
+    #[arg(long, default_value = "pairs", value_name = "SHAPE")]
+    pub shape: String,
+    /// Override a workload key, one per --set (as for run)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Results directory; must not exist yet or be empty (see --force) [default: results/<UTC time>-mesh-<name>/]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The fleet's pre-shared key file (every daemon holds the same key).
+    #[arg(long, value_name = "FILE")]
+    pub psk_file: Option<PathBuf>,
+    /// Print only errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Write into a results directory that already holds files, and run more than 100000 tests
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub knobs: KnobArgs,
 }
 
 #[derive(Debug, Args)]
@@ -488,6 +536,112 @@ fn check_out_dir(dir: &Path, force: bool) -> Result<(), Failure> {
     }
 }
 
+/// The workload of a run or a mesh: the file (or none), the knob flags and `--set`,
+/// expanded into cases; more than MAX_RUNS tests are refused unless `force`.
+fn load_workload(
+    path: Option<&PathBuf>,
+    knobs: &KnobArgs,
+    set: &[String],
+    force: bool,
+) -> Result<(Workload, Vec<crate::workload::PlannedCase>), Failure> {
+    let mut workload = match path {
+        Some(path) => {
+            let text = path.to_string_lossy();
+            if text.contains('=') && !path.exists() {
+                // `--set a=1 b=2`: the second assignment landed where the workload goes.
+                let sets: Vec<String> = set
+                    .iter()
+                    .map(|a| a.as_str())
+                    .chain([text.as_ref()])
+                    .map(|a| format!("--set {}", shell_word(a)))
+                    .collect();
+                return Err(Failure::Usage(format!(
+                    "'{text}' is not a workload file; each assignment needs its own --set: {}",
+                    sets.join(" ")
+                )));
+            }
+            Workload::from_file(path).map_err(|e| Failure::Usage(e.0))?
+        }
+        None => Workload::new(""),
+    };
+    // Knob flags set a value for every case, as `--set` does, overriding the file.
+    for (key, value) in knobs.settings() {
+        SpecBuilder::new()
+            .set(key, &value)
+            .map_err(|e| flag_error(key, e))?;
+        workload.set_default(key, &value);
+    }
+    if let Some(r) = &knobs.repeat {
+        workload.set(&format!("repeat={r}")).map_err(|_| {
+            Failure::Usage(format!(
+                "--repeat: '{r}' is not a whole number of 1 or more"
+            ))
+        })?;
+    }
+    for assignment in set {
+        workload.set(assignment).map_err(|e| Failure::Usage(e.0))?;
+    }
+    // Counted from the matrix's dimensions, before any case is built: a million-case
+    // matrix is refused at once, not after it filled the memory.
+    let case_count = workload.case_count();
+    let runs = case_count.saturating_mul(u64::from(workload.repeat));
+    if runs > MAX_RUNS && !force {
+        return Err(Failure::Usage(format!(
+            "this run is {case_count} case(s) x {} repetition(s) = {runs} tests, more than {MAX_RUNS}: narrow the matrix or the repetitions, or add --force to run them all",
+            workload.repeat
+        )));
+    }
+    let cases = workload.expand().map_err(|e| Failure::Usage(e.0))?;
+    Ok((workload, cases))
+}
+
+fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
+    let hosts = crate::mesh::read_hosts(&args.hosts).map_err(|e| Failure::Usage(e.0))?;
+    let shape = crate::mesh::Shape::parse(&args.shape, &hosts).map_err(|e| Failure::Usage(e.0))?;
+    let (workload, cases) =
+        load_workload(args.workload.as_ref(), &args.knobs, &args.set, args.force)?;
+    let pairs: usize = shape.rounds(hosts.len()).iter().map(Vec::len).sum();
+    let tests = (cases.len() * pairs) as u64 * u64::from(workload.repeat);
+    if tests > MAX_RUNS && !args.force {
+        return Err(Failure::Usage(format!(
+            "this mesh is {} case(s) x {pairs} pair(s) x {} repetition(s) = {tests} tests, more than {MAX_RUNS}: narrow it, or add --force",
+            cases.len(),
+            workload.repeat
+        )));
+    }
+    let name = if workload.name.is_empty() {
+        format!("{}-{}", cases[0].spec.protocol, cases[0].spec.pattern)
+    } else {
+        workload.name.clone()
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&format!("mesh-{name}"), std::time::SystemTime::now()));
+    check_out_dir(&out, args.force)?;
+    let psk = args.psk_file.as_deref().map(Psk::from_file).transpose()?;
+    let plan = crate::mesh::MeshPlan {
+        hosts,
+        shape,
+        name,
+        description: workload.description.clone(),
+        source: workload.source.clone(),
+        cases,
+        repeat: workload.repeat,
+    };
+    let opts = crate::mesh::MeshOptions {
+        psk,
+        out,
+        quiet: args.quiet,
+        command_line: std::env::args().collect(),
+    };
+    match crate::mesh::execute(&plan, &opts).map_err(Failure::Runtime)? {
+        RunEnd::AllOk => Ok(0),
+        RunEnd::SomeFailed => Ok(1),
+        RunEnd::Interrupted => Ok(130),
+    }
+}
+
 fn run_command(args: RunArgs) -> Result<i32, Failure> {
     if args.iperf_server {
         return Err(Failure::Usage(
@@ -504,55 +658,8 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
     if let Some(to) = &args.to {
         resolve_target(to).map_err(|e| Failure::Usage(format!("--to: {e}")))?;
     }
-    let mut workload = match &args.workload {
-        Some(path) => {
-            let text = path.to_string_lossy();
-            if text.contains('=') && !path.exists() {
-                // `--set a=1 b=2`: the second assignment landed where the workload goes.
-                let sets: Vec<String> = args
-                    .set
-                    .iter()
-                    .map(|a| a.as_str())
-                    .chain([text.as_ref()])
-                    .map(|a| format!("--set {}", shell_word(a)))
-                    .collect();
-                return Err(Failure::Usage(format!(
-                    "'{text}' is not a workload file; each assignment needs its own --set: {}",
-                    sets.join(" ")
-                )));
-            }
-            Workload::from_file(path).map_err(|e| Failure::Usage(e.0))?
-        }
-        None => Workload::new(""),
-    };
-    // Knob flags set a value for every case, as `--set` does, overriding the file.
-    for (key, value) in args.knobs.settings() {
-        SpecBuilder::new()
-            .set(key, &value)
-            .map_err(|e| flag_error(key, e))?;
-        workload.set_default(key, &value);
-    }
-    if let Some(r) = &args.knobs.repeat {
-        workload.set(&format!("repeat={r}")).map_err(|_| {
-            Failure::Usage(format!(
-                "--repeat: '{r}' is not a whole number of 1 or more"
-            ))
-        })?;
-    }
-    for assignment in &args.set {
-        workload.set(assignment).map_err(|e| Failure::Usage(e.0))?;
-    }
-    // Counted from the matrix's dimensions, before any case is built: a million-case
-    // matrix is refused at once, not after it filled the memory.
-    let case_count = workload.case_count();
-    let runs = case_count.saturating_mul(u64::from(workload.repeat));
-    if runs > MAX_RUNS && !args.force {
-        return Err(Failure::Usage(format!(
-            "this run is {case_count} case(s) x {} repetition(s) = {runs} tests, more than {MAX_RUNS}: narrow the matrix or the repetitions, or add --force to run them all",
-            workload.repeat
-        )));
-    }
-    let cases = workload.expand().map_err(|e| Failure::Usage(e.0))?;
+    let (workload, cases) =
+        load_workload(args.workload.as_ref(), &args.knobs, &args.set, args.force)?;
     // Every protocol and knob set must be one this kernel takes, before any traffic.
     let allowed = crate::measure::pin_thread(None).unwrap_or_default();
     for case in &cases {
@@ -755,6 +862,15 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
         handshake_timeout,
         max_pending: args.max_pending,
         max_per_source: args.max_per_source,
+        allow_peers: match &args.allow_peers {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .filter(|c| !c.trim().is_empty())
+                .map(str::parse)
+                .collect::<Result<_, String>>()
+                .map_err(|e| usage("--allow-peers", e))?,
+        },
     };
     serve(&opts).map_err(Failure::Runtime)?;
     Ok(0)
@@ -847,6 +963,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Serve(args) => serve_command(args),
         Command::Run(args) => run_command(*args),
+        Command::Mesh(args) => mesh_command(*args),
         Command::Report(args) => report_command(args),
         Command::Completions { shell } => completions_command(shell),
         Command::Man { out_dir } => man_command(out_dir),

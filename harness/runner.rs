@@ -132,7 +132,7 @@ fn skip_round(plan: &RunPlan, records: &[CaseRecord], ci: usize) -> bool {
 
 /// Ctrl-C sets `abort`: the run in flight ends as `aborted` and the sweep stops. A second
 /// Ctrl-C exits at once.
-fn install_interrupt(abort: Arc<AtomicBool>) {
+pub(crate) fn install_interrupt(abort: Arc<AtomicBool>) {
     let _ = ctrlc::set_handler(move || {
         if abort.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
@@ -325,6 +325,8 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
         runs: 0,
         runs_ok: 0,
         interrupted: false,
+        fleet: Vec::new(),
+        shape: None,
     };
     meta.write(&dir).context("writing meta.json")?;
     cases::write(&dir, &[])?;
@@ -449,6 +451,8 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
             spec: spec.clone(),
             outcome,
             not_applicable: case.not_applicable.clone(),
+            src: String::new(),
+            dst: String::new(),
         };
         writer.write(&run)?;
         if opts.json {

@@ -1199,6 +1199,8 @@ fn big_results(dir: &Path, cases: u32, reps: u32) {
                         bytes: 50_000_000,
                         messages: Some(0),
                         throughput_bps: Some(1e9),
+                        src: String::new(),
+                        dst: String::new(),
                     })
                     .unwrap();
             }

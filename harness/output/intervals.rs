@@ -35,6 +35,9 @@ pub struct IntervalRow {
     /// bulk data, which has no message boundaries at the receiving end.
     pub messages: Option<u64>,
     pub throughput_bps: Option<f64>,
+    /// Fleet runs: the sending and the receiving host; empty otherwise.
+    pub src: String,
+    pub dst: String,
 }
 
 /// What the connection of a role carries, as intervals.csv names it.
@@ -98,6 +101,8 @@ pub fn rows(run: &CaseRun) -> Vec<IntervalRow> {
                 warmup,
                 bytes,
                 messages: counts_messages.then_some(messages),
+                src: run.src.clone(),
+                dst: run.dst.clone(),
                 throughput_bps: (len > 0.0).then(|| (bytes as f64 * 8.0 / len).round()),
             });
         }
@@ -149,6 +154,8 @@ mod tests {
             spec,
             outcome,
             not_applicable: Vec::new(),
+            src: String::new(),
+            dst: String::new(),
         }
     }
 

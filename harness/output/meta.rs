@@ -54,6 +54,12 @@ pub struct Meta {
     pub runs_ok: usize,
     /// The user stopped the run (Ctrl-C); the last run is `aborted`.
     pub interrupted: bool,
+    /// Fleet runs (`sockbench mesh`): every host, its address and facts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fleet: Vec<crate::mesh::FleetHost>,
+    /// Fleet runs: the shape (pairs, all, ring, star:NAME).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<String>,
 }
 
 impl Meta {

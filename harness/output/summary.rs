@@ -188,6 +188,10 @@ pub struct SummaryRow {
     /// In a sweep, the knobs set for the run that do not apply to this case's protocol
     /// and were left out of it (`;`-separated, as written: `nodelay;sender.mss`).
     pub not_applicable: String,
+    /// Fleet runs (`sockbench mesh`): the sending and the receiving host's names, as in
+    /// the hosts file; empty otherwise.
+    pub src: String,
+    pub dst: String,
 }
 
 impl SummaryRow {
@@ -311,6 +315,8 @@ impl SummaryRow {
             udp_gso_eff: sending.and_then(|k| k.effective.udp_gso).filter(|s| *s > 0),
             udp_gro_eff: receiving.and_then(|k| k.effective.udp_gro),
             not_applicable: run.not_applicable.join(";"),
+            src: run.src.clone(),
+            dst: run.dst.clone(),
         }
     }
 }
