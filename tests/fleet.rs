@@ -382,7 +382,7 @@ impl Fleet {
         };
         let ok = fleet.script(&["up"]);
         assert!(ok, "fleet-lab.sh up failed");
-        // The other hosts' links run at 1 Gbit/s: far above the bottleneck, and steady
+        // The other hosts' links run at 500 Mbit/s: ten times the bottleneck, and steady
         // (unlimited veths run as fast as two shared CPUs allow, ±15% here), so the only
         // paths more than 10% below the median are the slow link's.
         for port in ["p1", "p2", "p3"] {
