@@ -390,7 +390,7 @@ impl Fleet {
             let st = Command::new("ip")
                 .args(["netns", "exec", &sw, "tc", "qdisc", "replace", "dev", port])
                 .args([
-                    "root", "tbf", "rate", "1gbit", "burst", "1mb", "latency", "20ms",
+                    "root", "tbf", "rate", "500mbit", "burst", "512kb", "latency", "20ms",
                 ])
                 .status()
                 .unwrap();
