@@ -871,6 +871,7 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
                 .collect::<Result<_, String>>()
                 .map_err(|e| usage("--allow-peers", e))?,
         },
+        ..ServeOptions::default()
     };
     serve(&opts).map_err(Failure::Runtime)?;
     Ok(0)

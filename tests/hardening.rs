@@ -921,3 +921,38 @@ fn a_sender_killed_at_any_phase_never_wedges_the_daemon() {
         }
     }
 }
+
+/// The fuzz target's entry point ends quickly on garbage, on a hello alone, and on a
+/// whole valid session whose data connections never come.
+#[test]
+fn the_control_session_fuzz_entry_ends_on_any_input() {
+    let hello = control::encode(&Message::hello()).unwrap();
+    let setup = control::encode(&Message::Setup {
+        spec: Box::new(TestSpec {
+            duration: Duration::from_millis(100),
+            warmup: Duration::ZERO,
+            interval: Duration::from_millis(50),
+            ..TestSpec::default()
+        }),
+    })
+    .unwrap();
+    let start = control::encode(&Message::Start).unwrap();
+    let inputs: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        b"\xff\xff\xff\xff".to_vec(),
+        hello.clone(),
+        [hello.clone(), setup.clone()].concat(),
+        [hello.clone(), setup.clone(), start.clone()].concat(),
+        [hello, setup, start, b"trailing junk".to_vec()].concat(),
+    ];
+    for input in inputs {
+        let started = Instant::now();
+        sockbench::receiver::fuzz_control_session(&input);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{} bytes took {:?}",
+            input.len(),
+            started.elapsed()
+        );
+    }
+}
