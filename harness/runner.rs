@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::auth::Psk;
@@ -171,7 +170,7 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
         runs_ok: 0,
         interrupted: false,
     };
-    meta.write(&dir).context("writing meta.json")?;
+    meta.write(&dir)?;
     cases::write(&dir, &[])?;
 
     let order = run_order(plan);
