@@ -83,7 +83,7 @@ for t in "${targets[@]}"; do
 done
 
 if [ ${#failed[@]} -gt 0 ]; then
-    echo "FUZZ FAILED: ${failed[*]} (inputs in fuzz/artifacts/; make each a regression test)" >&2
+    echo "FUZZ FAILED: ${failed[*]} (inputs in fuzz/artifacts/; put each in fuzz/regressions/TARGET/ as a regression test)" >&2
     exit 1
 fi
 echo "fuzzing passed: ${targets[*]}, ${seconds}s each"
