@@ -200,14 +200,16 @@ impl ResultsWriter {
     pub fn write(&mut self, run: &CaseRun) -> anyhow::Result<()> {
         let summary = self.summary.rows([summary::SummaryRow::from_run(run)])?;
         let intervals = self.intervals.rows(intervals::rows(run))?;
-        let merged = run.merged_histograms().map_err(anyhow::Error::msg)?;
+        // A histogram that will not decode still lets the run's other rows be written,
+        // and is reported after them.
+        let merged = run.merged_histograms();
         let length = run
             .measured_s()
             .map(std::time::Duration::from_secs_f64)
             .unwrap_or(run.spec.duration);
         let mut histograms = Vec::new();
         let mut hlog = Vec::new();
-        for (metric, h) in &merged {
+        for (metric, h) in merged.iter().flatten() {
             histograms.extend(self.histograms.rows(histograms::bucket_rows(
                 run.case,
                 run.repetition,
@@ -238,6 +240,7 @@ impl ResultsWriter {
             }
             done.push((file, len));
         }
+        merged.map_err(anyhow::Error::msg)?;
         Ok(())
     }
 }
@@ -276,6 +279,54 @@ mod tests {
         f.truncate(len);
         f.append(b"5,6\n").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"a,b\n1,2\n5,6\n");
+    }
+
+    fn run(repetition: u32, histogram: &str) -> CaseRun {
+        use crate::measure::{EncodedHistogram, RoleReport, SideReport};
+        use crate::sender::{Status, TestOutcome};
+        let mut h = crate::measure::latency_histogram();
+        h.record(40_000).unwrap();
+        let mut enc = EncodedHistogram::encode("rtt", &h);
+        if !histogram.is_empty() {
+            enc.v2_base64 = histogram.to_string();
+        }
+        CaseRun {
+            case: 1,
+            repetition,
+            label: String::new(),
+            spec: crate::config::TestSpec::default(),
+            outcome: TestOutcome {
+                sender: SideReport {
+                    roles: vec![RoleReport {
+                        histograms: vec![enc],
+                        ..RoleReport::default()
+                    }],
+                    ..SideReport::default()
+                },
+                receiver: None,
+                status: Status::Ok,
+                error: None,
+                started: SystemTime::now(),
+            },
+        }
+    }
+
+    #[test]
+    fn each_run_adds_whole_rows_and_a_bad_histogram_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = ResultsWriter::create(dir.path(), SystemTime::now()).unwrap();
+        w.write(&run(1, "")).unwrap();
+        let e = w.write(&run(2, "not base64!")).unwrap_err();
+        assert!(e.to_string().contains("bad base64"), "{e}");
+        let summary = std::fs::read_to_string(dir.path().join("summary.csv")).unwrap();
+        assert_eq!(
+            summary.lines().count(),
+            3,
+            "header and both runs: {summary}"
+        );
+        let buckets = std::fs::read_to_string(dir.path().join("histograms.csv")).unwrap();
+        assert!(buckets.lines().skip(1).all(|l| l.starts_with("1,1,rtt,")));
+        assert!(buckets.lines().count() > 1);
     }
 
     #[test]
