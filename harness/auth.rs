@@ -20,6 +20,36 @@ pub const RECEIVER_LABEL: &[u8] = b"sockbench-v2 receiver proof";
 pub const NONCE_LEN: usize = 32;
 /// A key shorter than this is refused: it could be guessed.
 pub const MIN_KEY_LEN: usize = 16;
+/// The most a key file may hold: a key is a line of text, not a stream.
+pub const MAX_KEY_FILE: u64 = 4096;
+/// A key whose [`estimated_bits`] are fewer than this is refused.
+pub const MIN_KEY_BITS: f64 = 64.0;
+
+/// An upper bound on how many bits of a key an attacker would have to guess: the length
+/// of its shortest repeating unit × the Shannon entropy of that unit's byte frequencies.
+/// `0000000000000000` has none, `abababababababab` two, 32 random hex digits about 120.
+/// It cannot tell a random key from a well-known one (`0123456789abcdef...` passes); it
+/// catches keys that are plainly not random.
+pub fn estimated_bits(key: &[u8]) -> f64 {
+    let period = (1..key.len())
+        .find(|&p| key[p..].iter().zip(key).all(|(a, b)| a == b))
+        .unwrap_or(key.len());
+    let unit = &key[..period];
+    let mut counts = [0u32; 256];
+    for &b in unit {
+        counts[usize::from(b)] += 1;
+    }
+    let n = unit.len() as f64;
+    let per_byte: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum();
+    per_byte * n
+}
 
 #[derive(Clone)]
 pub struct Psk(Vec<u8>);
@@ -32,16 +62,67 @@ impl std::fmt::Debug for Psk {
 
 impl Psk {
     /// Reads a key file: its bytes, less surrounding white space (so `openssl rand -hex 32
-    /// > key` works as is).
+    /// > key` works as is). Only a regular file of at most [`MAX_KEY_FILE`] bytes is read
+    /// (`/dev/zero` or a FIFO would never end), and a key that could be guessed — shorter
+    /// than [`MIN_KEY_LEN`] or under [`MIN_KEY_BITS`] by [`estimated_bits`] — is refused.
     pub fn from_file(path: &Path) -> Result<Psk, ConfigError> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| ConfigError(format!("--psk-file {}: {e}", path.display())))?;
+        use std::io::Read;
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+
+        let refuse = |msg: String| ConfigError(format!("--psk-file {}: {msg}", path.display()));
+        // Non-blocking, so that opening a FIFO does not wait for a writer; it is refused
+        // below like every other file that is not a regular one.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| refuse(e.to_string()))?;
+        let meta = file.metadata().map_err(|e| refuse(e.to_string()))?;
+        let kind = meta.file_type();
+        if !kind.is_file() {
+            let what = if kind.is_dir() {
+                "a directory"
+            } else if kind.is_char_device() || kind.is_block_device() {
+                "a device"
+            } else if kind.is_fifo() {
+                "a FIFO"
+            } else if kind.is_socket() {
+                "a socket"
+            } else {
+                "not a regular file"
+            };
+            return Err(refuse(format!(
+                "{what}; the key must be in a regular file (e.g. openssl rand -hex 32 > key)"
+            )));
+        }
+        let too_big = || {
+            refuse(format!(
+                "more than {MAX_KEY_FILE} bytes: not a key file (e.g. openssl rand -hex 32 > key)"
+            ))
+        };
+        if meta.len() > MAX_KEY_FILE {
+            return Err(too_big());
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_KEY_FILE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| refuse(e.to_string()))?;
+        if bytes.len() as u64 > MAX_KEY_FILE {
+            return Err(too_big());
+        }
         let key = bytes.trim_ascii().to_vec();
         if key.len() < MIN_KEY_LEN {
-            return Err(ConfigError(format!(
-                "--psk-file {}: the key has {} bytes; use at least {MIN_KEY_LEN} (e.g. openssl rand -hex 32)",
-                path.display(),
+            return Err(refuse(format!(
+                "the key has {} bytes; use at least {MIN_KEY_LEN} (e.g. openssl rand -hex 32)",
                 key.len()
+            )));
+        }
+        let bits = estimated_bits(&key);
+        if bits < MIN_KEY_BITS {
+            return Err(refuse(format!(
+                "the key is too easy to guess: about {bits:.0} bits by the variety of its bytes, \
+                 at least {MIN_KEY_BITS:.0} needed (one character repeated, or a short pattern); \
+                 make a random one, e.g. openssl rand -hex 32 > key"
             )));
         }
         Ok(Psk(key))
@@ -151,5 +232,81 @@ mod tests {
             b"0123456789abcdef0123456789abcdef"
         );
         assert!(Psk::from_file(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn only_small_regular_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let refused = |p: &Path, says: &str| {
+            let e = Psk::from_file(p).unwrap_err().0;
+            assert!(e.contains(says), "{e}");
+            assert!(
+                e.starts_with(&format!("--psk-file {}: ", p.display())),
+                "{e}"
+            );
+            assert_eq!(e.lines().count(), 1, "{e}");
+        };
+        refused(Path::new("/dev/zero"), "a device");
+        refused(dir.path(), "a directory");
+        let big = dir.path().join("big");
+        std::fs::write(&big, "3f6c0a5e9b1d4e27".repeat(300)).unwrap();
+        refused(&big, "more than 4096 bytes");
+        // The largest file read: 4096 bytes of varied hex.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let text: String = (0..4096)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(b"0123456789abcdef"[(state % 16) as usize])
+            })
+            .collect();
+        std::fs::write(&big, &text).unwrap();
+        assert_eq!(Psk::from_file(&big).unwrap().0, text.as_bytes());
+
+        // A FIFO with no writer: refused at once rather than waited on.
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let f = fifo.clone();
+        std::thread::spawn(move || tx.send(Psk::from_file(&f).map(|_| ())));
+        let got = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("a FIFO is refused without waiting for a writer");
+        assert!(got.unwrap_err().0.contains("a FIFO"));
+    }
+
+    #[test]
+    fn keys_that_could_be_guessed_are_refused() {
+        assert_eq!(estimated_bits(b"0000000000000000"), 0.0);
+        assert!((estimated_bits(b"abababababababababab") - 2.0).abs() < 1e-9);
+        assert!((estimated_bits(b"0123456789abcdef") - 64.0).abs() < 1e-9);
+        assert!(estimated_bits(b"3f6c0a5e9b1d4e27a8c5f0e1d2b3a4c5") > 100.0);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("key");
+        for weak in [
+            "0000000000000000",
+            "00000000000000000000000000000000\n",
+            "abababababababababababababababab",
+            "0123012301230123012301230123",
+            "aaaaaaaaaaaaaaab",
+            "passwordpasswordpassword",
+        ] {
+            std::fs::write(&p, weak).unwrap();
+            let e = Psk::from_file(&p).unwrap_err().0;
+            assert!(e.contains("too easy to guess"), "{weak:?}: {e}");
+        }
+        for strong in [
+            "3f6c0a5e9b1d4e27a8c5f0e1d2b3a4c5\n",
+            "correct horse battery staple",
+            "q3JvZ8+Kx1mT0pWb7LcY2nRf5sUe9hAi4dGo6Vk=",
+        ] {
+            std::fs::write(&p, strong).unwrap();
+            assert!(Psk::from_file(&p).is_ok(), "{strong:?}");
+        }
     }
 }

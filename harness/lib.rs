@@ -11,6 +11,8 @@ pub mod buffer;
 pub mod cli;
 pub mod config;
 pub mod control;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hostinfo;
 pub mod measure;
 pub mod mesh;

@@ -304,7 +304,7 @@ impl SideReport {
     /// CPU time of this side's traffic threads as a percentage of one core over the test.
     pub fn cpu_pct(&self) -> Option<f64> {
         (self.wall_ns > 0).then(|| {
-            self.roles.iter().map(|r| r.cpu_ns).sum::<u64>() as f64 * 100.0 / self.wall_ns as f64
+            self.roles.iter().map(|r| r.cpu_ns as f64).sum::<f64>() * 100.0 / self.wall_ns as f64
         })
     }
 }

@@ -344,7 +344,7 @@ pub fn execute(plan: &MeshPlan, opts: &MeshOptions) -> anyhow::Result<RunEnd> {
         shape: Some(shape_name(&plan.shape, &plan.hosts)),
         ..Meta::default()
     };
-    meta.write(dir).context("writing meta.json")?;
+    meta.write(dir)?;
     cases::write(dir, &[])?;
     let abort = Arc::new(AtomicBool::new(false));
     crate::runner::install_interrupt(abort.clone());
@@ -445,7 +445,7 @@ pub fn execute(plan: &MeshPlan, opts: &MeshOptions) -> anyhow::Result<RunEnd> {
                 }
                 cases::write(dir, &records)?;
                 write_matrix(dir, &records, &statuses)?;
-                meta.write(dir).context("writing meta.json")?;
+                meta.write(dir)?;
                 if abort.load(Ordering::SeqCst) {
                     meta.interrupted = true;
                     end = RunEnd::Interrupted;
@@ -455,7 +455,7 @@ pub fn execute(plan: &MeshPlan, opts: &MeshOptions) -> anyhow::Result<RunEnd> {
         }
     }
     meta.finished_utc = Some(utc_timestamp(SystemTime::now()));
-    meta.write(dir).context("writing meta.json")?;
+    meta.write(dir)?;
     say(format!("results: {}", dir.display()));
     Ok(end)
 }

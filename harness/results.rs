@@ -92,8 +92,10 @@ impl CaseRun {
         Ok(merged)
     }
 
+    /// A counter summed over every role of both sides; saturating, as the receiver's
+    /// figures arrive over the network and may be anything.
     pub fn sum(&self, f: impl Fn(&RoleReport) -> u64) -> u64 {
-        self.roles().map(f).sum()
+        self.roles().map(f).fold(0, u64::saturating_add)
     }
 
     /// Application payload received after the warm-up, over each receiver's own measured

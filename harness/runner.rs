@@ -333,7 +333,7 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
         fleet: Vec::new(),
         shape: None,
     };
-    meta.write(&dir).context("writing meta.json")?;
+    meta.write(&dir)?;
     cases::write(&dir, &[])?;
 
     let order = run_order(plan);

@@ -20,7 +20,7 @@ fn key_file(dir: &std::path::Path, name: &str, key: &str) -> String {
 fn auth_accepts_the_right_key_and_refuses_every_other() {
     let tmp = tempfile::tempdir().unwrap();
     let key = key_file(tmp.path(), "key", "3f6c0a5e9b1d4e27a8c5f0e1d2b3a4c5\n");
-    let wrong = key_file(tmp.path(), "wrong", "00000000000000000000000000000000\n");
+    let wrong = key_file(tmp.path(), "wrong", "c8d1e6a04f7b2935d0e4a7c1b6f3982e\n");
     let server = Server::start(&["--psk-file", &key]);
     let to = server.addr.to_string();
 

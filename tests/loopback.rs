@@ -323,7 +323,7 @@ fn every_spec_column_is_present() {
     }
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(r.dir.join("meta.json")).unwrap()).unwrap();
-    assert_eq!(meta["schema_version"], 1);
+    assert_eq!(meta["schema_version"], 2);
     for side in ["sender", "receiver"] {
         let sysctls = &meta["hosts"][side]["sysctls"];
         for key in [

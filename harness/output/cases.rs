@@ -303,19 +303,17 @@ impl CaseRow {
 /// Rewrites `cases.csv` in `dir` from the records so far (atomically: a reader never sees
 /// half a file).
 pub fn write(dir: &Path, records: &[CaseRecord]) -> anyhow::Result<()> {
-    let tmp = dir.join(".cases.csv.tmp");
-    let mut w = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_path(&tmp)?;
-    w.write_record(super::header_of::<CaseRow>())?;
     let mut sorted: Vec<&CaseRecord> = records.iter().collect();
     sorted.sort_by(|a, b| (a.case, &a.src, &a.dst).cmp(&(b.case, &b.src, &b.dst)));
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    w.write_record(super::header_of::<CaseRow>())?;
     for c in sorted {
         w.serialize(CaseRow::of(c))?;
     }
-    w.flush()?;
-    drop(w);
-    std::fs::rename(tmp, dir.join("cases.csv"))?;
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    super::write_atomically(&dir.join("cases.csv"), &bytes)?;
     Ok(())
 }
 

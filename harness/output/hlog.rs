@@ -2,8 +2,7 @@
 //! HistogramLogWriter and read by HistogramLogAnalyzer), one tagged histogram per case ×
 //! repetition × metric, compressed V2 encoding. Values are nanoseconds.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -11,8 +10,10 @@ use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::Histogram;
 
+use super::{AppendFile, WriteError};
+
 pub struct HlogWriter {
-    file: BufWriter<File>,
+    pub(super) file: AppendFile,
     base: SystemTime,
 }
 
@@ -33,14 +34,9 @@ pub fn tag_of(run: &crate::results::CaseRun, metric: &str) -> String {
 }
 
 impl HlogWriter {
-    pub fn create(path: &Path, base: SystemTime) -> io::Result<HlogWriter> {
-        let mut file = BufWriter::new(
-            OpenOptions::new()
-                .create(true)
-                .truncate(true)
-                .write(true)
-                .open(path)?,
-        );
+    pub fn create(path: &Path, base: SystemTime) -> Result<HlogWriter, WriteError> {
+        let mut file = AppendFile::create(path)?;
+        let mut header = Vec::new();
         let mut serializer = V2DeflateSerializer::new();
         IntervalLogWriterBuilder::new()
             .add_comment(
@@ -48,10 +44,32 @@ impl HlogWriter {
             )
             .with_start_time(base)
             .with_base_time(base)
-            .begin_log_with(&mut file, &mut serializer)?;
-        file.write_all(b"\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n")?;
-        file.flush()?;
+            .begin_log_with(&mut header, &mut serializer)
+            .map_err(|e| WriteError::writing(path, e))?;
+        header.extend_from_slice(b"\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n");
+        file.append(&header)?;
         Ok(HlogWriter { file, base })
+    }
+
+    /// One histogram's line of the log, to be appended with the rest of its run's rows.
+    pub fn entry(
+        &self,
+        tag_text: &str,
+        start: SystemTime,
+        length: Duration,
+        h: &Histogram<u64>,
+    ) -> Result<Vec<u8>, WriteError> {
+        let fail = |e: io::Error| WriteError::writing(&self.file.path, e);
+        let mut line = Vec::new();
+        let mut serializer = V2DeflateSerializer::new();
+        let mut writer = IntervalLogWriterBuilder::new()
+            .begin_log_with(&mut line, &mut serializer)
+            .map_err(fail)?;
+        let offset = start.duration_since(self.base).unwrap_or_default();
+        writer
+            .write_histogram(h, offset, length, Tag::new(tag_text))
+            .map_err(|e| fail(io::Error::other(format!("{e:?}"))))?;
+        Ok(line)
     }
 
     pub fn write(
@@ -60,15 +78,9 @@ impl HlogWriter {
         start: SystemTime,
         length: Duration,
         h: &Histogram<u64>,
-    ) -> io::Result<()> {
-        let mut serializer = V2DeflateSerializer::new();
-        let mut writer =
-            IntervalLogWriterBuilder::new().begin_log_with(&mut self.file, &mut serializer)?;
-        let offset = start.duration_since(self.base).unwrap_or_default();
-        writer
-            .write_histogram(h, offset, length, Tag::new(tag_text))
-            .map_err(|e| io::Error::other(format!("{e:?}")))?;
-        self.file.flush()
+    ) -> Result<(), WriteError> {
+        let line = self.entry(tag_text, start, length, h)?;
+        self.file.append(&line)
     }
 }
 

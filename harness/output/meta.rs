@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 use crate::config::TestSpec;
 use crate::hostinfo::HostFacts;
 
+use super::{write_atomically, WriteError};
+
 /// Bumped when a results file loses or renames a column or field.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -63,13 +65,17 @@ pub struct Meta {
 }
 
 impl Meta {
-    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
-        let tmp = dir.join(".meta.json.tmp");
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
-        )?;
-        std::fs::rename(tmp, dir.join("meta.json"))
+    /// Replaces `meta.json` in `dir` at once: readers see the previous or the new one,
+    /// always valid JSON.
+    pub fn write(&self, dir: &Path) -> Result<(), WriteError> {
+        let path = dir.join("meta.json");
+        let mut bytes = serde_json::to_vec_pretty(self).map_err(|e| WriteError {
+            action: "writing",
+            path: path.clone(),
+            error: std::io::Error::other(e),
+        })?;
+        bytes.push(b'\n');
+        write_atomically(&path, &bytes)
     }
 }
 

@@ -279,7 +279,7 @@ impl SummaryRow {
             tcp_rtt_us: sending_info.map(|i| i.rtt_us),
             tcp_min_rtt_us: sending_info.map(|i| i.min_rtt_us),
             tcp_cwnd: sending_info.map(|i| i.snd_cwnd),
-            tcp_delivery_rate_bps: sending_info.map(|i| i.delivery_rate * 8),
+            tcp_delivery_rate_bps: sending_info.map(|i| i.delivery_rate.saturating_mul(8)),
             tcp_snd_wscale: sending_info.map(|i| i.snd_wscale),
             tcp_rcv_wscale: sending_info.map(|i| i.rcv_wscale),
             tcp_pmtu: sending_info.map(|i| i.pmtu),
