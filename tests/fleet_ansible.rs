@@ -1,0 +1,238 @@
+//! deploy/: the Ansible playbook run for real, over ssh, against a fleet of namespace hosts
+//! (scripts/fleet-lab.sh: 4 hosts with Debian's sshd, one behind a 50 Mbit/s tbf, and a
+//! controller host where ansible runs); ansible-lint on the playbook; the Kubernetes
+//! manifests checked against the API schemas.
+//!
+//! ansible-core, ansible-lint and kubernetes-validate come from PyPI into a virtualenv
+//! under target/ (made once, reused by later runs). Each test says in one line what it
+//! needs and lacks (root, iproute2, openssh-server, python3-venv) and skips, unless
+//! SOCKBENCH_REQUIRE_ALL=1 (CI), where a missing need is a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+/// The PyPI packages of the deploy tools' virtualenv, pinned to the versions the playbook
+/// and the manifests were checked with (a new ansible-lint can add rules).
+const VENV_PACKAGES: &[&str] = &[
+    "ansible-core==2.19.14",
+    "ansible-lint==26.10.1",
+    "kubernetes-validate==1.37.0",
+];
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn has_tool(tool: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// What is missing of the needs, as one line; None when nothing is.
+fn missing(lab: bool) -> Option<String> {
+    let mut missing = Vec::new();
+    let venv_ok = Command::new("python3")
+        .args(["-c", "import venv, ensurepip"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !venv_ok {
+        missing.push("python3 with venv (apt-get install -y python3-venv)".to_string());
+    }
+    if lab {
+        if !is_root() {
+            missing.push("root (network namespaces; run the tests as root, as CI does)".into());
+        }
+        for (tool, package) in [
+            ("ip", "iproute2"),
+            ("tc", "iproute2"),
+            ("ssh", "openssh-client"),
+            ("ssh-keygen", "openssh-client"),
+        ] {
+            if !has_tool(tool) {
+                missing.push(format!("{tool} (apt-get install -y {package})"));
+            }
+        }
+        if !Path::new("/usr/sbin/sshd").exists() {
+            missing.push("/usr/sbin/sshd (apt-get install -y openssh-server)".into());
+        }
+    }
+    (!missing.is_empty()).then(|| format!("needs {}", missing.join(", ")))
+}
+
+/// True when the test must skip; a failure instead when SOCKBENCH_REQUIRE_ALL=1.
+fn skip(lab: bool) -> bool {
+    let Some(needs) = missing(lab) else {
+        return false;
+    };
+    if std::env::var("SOCKBENCH_REQUIRE_ALL").as_deref() == Ok("1") {
+        panic!("{needs} (SOCKBENCH_REQUIRE_ALL=1)");
+    }
+    println!("skipped: {needs}");
+    true
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+static VENV: Mutex<()> = Mutex::new(());
+
+/// The deploy tools' virtualenv, made if missing or made for other versions. The marker
+/// file is written last, so a venv whose install was cut short is made again.
+fn venv() -> PathBuf {
+    let _one = VENV.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("deploy-venv");
+    let marker = dir.join("sockbench-packages.txt");
+    let want = VENV_PACKAGES.join("\n");
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(want.as_str()) {
+        return dir;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = Command::new("timeout")
+        .args(["120", "python3", "-m", "venv"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "python3 -m venv: {}", text(&out));
+    let out = Command::new("timeout")
+        .arg("600")
+        .arg(dir.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .args(VENV_PACKAGES)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pip install: {}", text(&out));
+    std::fs::write(&marker, want).unwrap();
+    dir
+}
+
+#[test]
+fn ansible_lint_passes_on_the_playbook() {
+    if skip(false) {
+        return;
+    }
+    let venv = venv();
+    let out = Command::new("timeout")
+        .arg("300")
+        .arg(venv.join("bin/ansible-lint"))
+        .args(["--offline", "--nocolor", "--profile", "production"])
+        .arg("deploy/ansible/")
+        .current_dir(repo())
+        .env("PATH", path_with(&venv))
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("Passed"), "{said}");
+}
+
+#[test]
+fn kubernetes_manifests_are_valid_and_wired_together() {
+    if skip(false) {
+        return;
+    }
+    let venv = venv();
+    let dir = repo().join("deploy/kubernetes");
+    let mut manifests: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    manifests.sort();
+    // Against the API's schemas: unknown fields are errors (--strict).
+    let out = Command::new("timeout")
+        .arg("120")
+        .arg(venv.join("bin/kubernetes-validate"))
+        .args(["--strict", "--quiet"])
+        .args(&manifests)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    // The pieces name each other: every document parsed, then the wiring printed as
+    // "kind/name" lines and facts the test checks.
+    let script = r#"
+import sys, yaml
+docs = [d for f in sys.argv[1:] for d in yaml.safe_load_all(open(f)) if d]
+for d in docs:
+    print("kind", d["kind"] + "/" + d["metadata"]["name"], d["metadata"].get("namespace", "-"))
+ds = next(d for d in docs if d["kind"] == "DaemonSet")
+c = ds["spec"]["template"]["spec"]["containers"][0]
+print("serve-args", " ".join(c["args"]))
+print("serve-mounts", " ".join(m["mountPath"] for m in c["volumeMounts"]))
+print("serve-secret", ds["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"])
+job = next(d for d in docs if d["kind"] == "Job")
+m = job["spec"]["template"]["spec"]["containers"][0]
+print("mesh-command", " ".join(m["command"]).replace("\n", " "))
+svc = next(d for d in docs if d["kind"] == "Service")
+print("service", svc["metadata"]["name"], svc["spec"]["clusterIP"], svc["spec"]["selector"]["app.kubernetes.io/name"])
+print("ds-label", ds["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"])
+sec = next(d for d in docs if d["kind"] == "Secret")
+print("secret", sec["metadata"]["name"], " ".join(sec["stringData"]))
+"#;
+    let out = Command::new(venv.join("bin/python3"))
+        .arg("-c")
+        .arg(script)
+        .args(&manifests)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let facts = String::from_utf8(out.stdout).unwrap();
+    let line = |key: &str| -> String {
+        facts
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("no {key} in\n{facts}"))
+            .to_string()
+    };
+    for kind in [
+        "Namespace/sockbench",
+        "Secret/sockbench-psk",
+        "ConfigMap/sockbench-fleet",
+        "DaemonSet/sockbench-serve",
+        "Service/sockbench-serve",
+        "Job/sockbench-mesh",
+    ] {
+        assert!(facts.contains(&format!("kind {kind} ")), "{kind}\n{facts}");
+    }
+    let serve = line("serve-args");
+    assert!(
+        serve.starts_with("serve --listen $(POD_IP):5301"),
+        "{serve}"
+    );
+    assert!(serve.contains("--psk-file /etc/sockbench/psk"), "{serve}");
+    assert!(serve.contains("--allow-peers $(ALLOW_PEERS)"), "{serve}");
+    assert!(line("serve-mounts").contains("/etc/sockbench"));
+    assert_eq!(line("serve-secret"), "sockbench-psk");
+    assert_eq!(line("secret"), "sockbench-psk psk");
+    // The Job finds the daemons through the headless Service, which selects them.
+    let mesh = line("mesh-command");
+    assert!(mesh.contains("sockbench mesh /work/hosts"), "{mesh}");
+    assert!(mesh.contains("--psk-file /etc/sockbench/psk"), "{mesh}");
+    assert_eq!(
+        line("service"),
+        format!("sockbench-serve None {}", line("ds-label"))
+    );
+    let job = std::fs::read_to_string(dir.join("mesh-job.yaml")).unwrap();
+    assert!(job.contains("svc=sockbench-serve.sockbench.svc"));
+}
+
+fn path_with(venv: &Path) -> String {
+    format!(
+        "{}:{}",
+        venv.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
