@@ -68,6 +68,9 @@ fn run_case(peer: &mut Option<Peer>, spec: &TestSpec) -> CaseRun {
         label: String::new(),
         spec: spec.clone(),
         outcome,
+        not_applicable: Vec::new(),
+        src: String::new(),
+        dst: String::new(),
     }
 }
 

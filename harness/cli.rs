@@ -1,18 +1,101 @@
 //! The command line. clap types stay in this module: everything else receives validated
 //! configuration built here.
 
+use std::ffi::OsStr;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::auth::Psk;
-use crate::config::{ConfigError, SpecBuilder};
+use crate::config::{ConfigError, Direction, Pattern, Protocol, SpecBuilder};
 use crate::receiver::{serve, Limits, ServeOptions};
-use crate::runner::{execute, Adaptive, RunEnd, RunOptions, RunPlan};
+use crate::runner::{default_out_dir, execute, Adaptive, RunEnd, RunOptions, RunPlan};
+use crate::sender::resolve_target;
 use crate::transport;
 use crate::units::{parse_duration, parse_rate, parse_size};
-use crate::workload::Workload;
+use crate::workload::{Workload, MAX_RUNS};
+
+/// A value kept as text (the config layer parses it, with its own messages) whose known
+/// choices clap shows in `--help`, in completions and in the man page.
+#[derive(Clone)]
+pub struct Choices(Vec<&'static str>);
+
+impl Choices {
+    fn of(names: impl IntoIterator<Item = &'static str>) -> Choices {
+        Choices(names.into_iter().collect())
+    }
+}
+
+impl TypedValueParser for Choices {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        value
+            .to_str()
+            .map(str::to_string)
+            .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::InvalidUtf8).with_cmd(cmd))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(self.0.iter().map(|v| PossibleValue::new(*v))))
+    }
+}
+
+fn protocols() -> Choices {
+    Choices::of(Protocol::ALL.iter().map(|p| p.as_str()))
+}
+fn patterns() -> Choices {
+    Choices::of(Pattern::ALL.iter().map(|p| p.as_str()))
+}
+fn directions() -> Choices {
+    Choices::of(Direction::ALL.iter().map(|p| p.as_str()))
+}
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  sockbench run                                      one 10 s TCP stream against a local receiver
+  sockbench run workloads/tcp-buffer-sweep.toml      a sweep from a workload file
+  sockbench run --to host-b -P 4 -t 30s              4 flows for 30 s to `sockbench serve` on host-b
+  sockbench run --proto udp -l 1400 -b 500M          UDP at 500 Mbit/s (iperf3: -u -l 1400 -b 500M)
+  sockbench run --pattern rr --nodelay --rate 10k    open-loop request/response latency
+  sockbench run w.toml --set repeat=5 --set 'sndbuf=[\"64K\",\"1M\"]'   override and sweep
+  sockbench run --json | jq .goodput_bps             one JSON object per finished test
+
+iperf3's flags: -c HOST = --to, -P = --flows, -t = --duration, -l = --msg-size,
+-u = --proto udp, -b = --rate, -R = --direction reverse, -J = --json; -s is
+`sockbench serve`; -w is --sndbuf and --rcvbuf (sockbench sets each side separately).";
+
+const MESH_EXAMPLES: &str = "\
+Examples:
+  sockbench mesh hosts.txt --psk-file key                     every ordered pair, one at a time
+  sockbench mesh hosts.txt workloads/rr-latency.toml --shape all   every pair at once
+  sockbench mesh hosts.txt --shape star:storage1 --duration 5s  every host into storage1 at once
+
+Every host runs: sockbench serve --psk-file key --allow-peers <the fleet's address block>
+(and --max-concurrent 2x(hosts-1) for --shape all). hosts.txt, one host a line:
+  # NAME ADDRESS[:PORT]
+  web1 192.0.2.11
+  web2 192.0.2.12:5301";
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  sockbench serve                                    listen on [::]:5301, test after test
+  sockbench serve --listen 0.0.0.0:6000 --once       one sender, then exit
+  sockbench serve --psk-file key --max-rate 1G       senders must hold the key; at most 1 Gbit/s
+  sockbench serve --data-ports 5400-5499             data connections only on ports a firewall opens";
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  sockbench report results/A -o a.html               one run's charts and tables
+  sockbench report results/A results/B               B compared with A: ratios and verdicts
+  sockbench report results/* --baseline results/A --svg-dir charts/";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,11 +111,38 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The receiver process: waits for senders on the control port.
+    #[command(after_help = SERVE_EXAMPLES)]
     Serve(ServeArgs),
     /// The sender process: runs a test against a receiver and writes the results.
+    #[command(after_help = RUN_EXAMPLES)]
     Run(Box<RunArgs>),
+    /// A fleet: every host's daemon asked to send to the others, pair by pair or all at once; one results directory with a matrix.
+    #[command(after_help = MESH_EXAMPLES)]
+    Mesh(Box<MeshArgs>),
     /// One self-contained HTML report (inline SVG charts) from results directories.
+    #[command(after_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
+    /// Prints a shell completion script: sockbench completions bash > /etc/bash_completion.d/sockbench
+    #[command(after_help = "\
+Examples:
+  sockbench completions bash > ~/.local/share/bash-completion/completions/sockbench
+  sockbench completions zsh > ~/.zfunc/_sockbench
+  sockbench completions fish > ~/.config/fish/completions/sockbench.fish")]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Prints the man page (roff), or writes one page per command into a directory.
+    #[command(after_help = "\
+Examples:
+  sockbench man | man -l -                           read it now
+  sockbench man --out-dir /usr/local/share/man/man1  sockbench.1, sockbench-run.1, ...")]
+    Man {
+        /// Write sockbench.1 and a page per subcommand here instead of printing sockbench.1.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -49,10 +159,10 @@ pub struct ReportArgs {
         value_name = "FILE.html"
     )]
     pub output: PathBuf,
-    /// The directory the others are compared against (default: the first).
+    /// The directory the others are compared against [default: the first]
     #[arg(long, value_name = "DIR")]
     pub baseline: Option<PathBuf>,
-    /// Also write each chart as a standalone SVG file here.
+    /// Also write each chart as a standalone SVG file here [default: none]
     #[arg(long, value_name = "DIR")]
     pub svg_dir: Option<PathBuf>,
 }
@@ -71,25 +181,25 @@ pub struct ServeArgs {
     /// Senders served at once; the next is told "busy, try later".
     #[arg(long, default_value = "1", value_name = "N")]
     pub max_concurrent: usize,
-    /// Longest test a sender may ask for (warm-up included), e.g. 5m.
+    /// Longest test a sender may ask for (warm-up included), e.g. 5m [default: no limit]
     #[arg(long, value_name = "DURATION")]
     pub max_duration: Option<String>,
-    /// Most flows a sender may ask for.
+    /// Most flows a sender may ask for [default: no limit]
     #[arg(long, value_name = "N")]
     pub max_flows: Option<u32>,
-    /// Largest SO_SNDBUF/SO_RCVBUF a sender may ask for, e.g. 16M.
+    /// Largest SO_SNDBUF/SO_RCVBUF a sender may ask for, e.g. 16M [default: no limit]
     #[arg(long, value_name = "SIZE")]
     pub max_buffer: Option<String>,
-    /// Largest rate a sender may ask for (bits/s for stream, transactions/s for rr).
+    /// Largest rate a sender may ask for (bits/s for stream, transactions/s for rr) [default: no limit]
     #[arg(long, value_name = "RATE")]
     pub max_rate: Option<String>,
-    /// Bind data sockets to ports in LOW-HIGH (for firewalls) instead of ephemeral ports.
+    /// Bind data sockets to ports in LOW-HIGH (for firewalls) [default: ephemeral ports]
     #[arg(long, value_name = "LOW-HIGH")]
     pub data_ports: Option<String>,
-    /// Require senders to prove they hold this pre-shared key (HMAC-SHA256 challenge-response).
+    /// Require senders to prove they hold this pre-shared key (HMAC-SHA256 challenge-response) [default: no key]
     #[arg(long, value_name = "FILE")]
     pub psk_file: Option<PathBuf>,
-    /// Largest message, response or probe size a sender may ask for, e.g. 1M.
+    /// Largest message, response or probe size a sender may ask for, e.g. 1M [default: no limit]
     #[arg(long, value_name = "SIZE")]
     pub max_message: Option<String>,
     /// Most memory the running tests may need on this host, e.g. 2G [default: a quarter of RAM, at most half of ulimit -v]
@@ -104,6 +214,39 @@ pub struct ServeArgs {
     /// The same, per source address.
     #[arg(long, default_value_t = crate::receiver::DEFAULT_MAX_PER_SOURCE, value_name = "N")]
     pub max_per_source: usize,
+    /// Address blocks a fleet controller may ask this daemon to send to, e.g. 192.0.2.0/24,203.0.113.0/24 [default: loopback only]
+    #[arg(long, value_name = "CIDR,...")]
+    pub allow_peers: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MeshArgs {
+    /// The fleet: one host a line, NAME ADDRESS[:PORT] (# comments; port default 5301)
+    #[arg(value_name = "HOSTS")]
+    pub hosts: PathBuf,
+    /// A workload file; every case runs on every pair [default: one TCP stream test]
+    #[arg(value_name = "WORKLOAD.toml")]
+    pub workload: Option<PathBuf>,
+    /// Which pairs and how many at once: pairs (each ordered pair alone), all (every pair at once), ring, star:NAME (every other host into NAME at once)
+    #[arg(long, default_value = "pairs", value_name = "SHAPE")]
+    pub shape: String,
+    /// Override a workload key, one per --set (as for run)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Results directory; must not exist yet or be empty (see --force) [default: results/<UTC time>-mesh-<name>/]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The fleet's pre-shared key file (every daemon holds the same key).
+    #[arg(long, value_name = "FILE")]
+    pub psk_file: Option<PathBuf>,
+    /// Print only errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Write into a results directory that already holds files, and run more than 100000 tests
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub knobs: KnobArgs,
 }
 
 #[derive(Debug, Args)]
@@ -111,25 +254,41 @@ pub struct RunArgs {
     /// A workload file (workloads/*.toml): defaults, a matrix of knob values, cases.
     #[arg(value_name = "WORKLOAD.toml")]
     pub workload: Option<PathBuf>,
-    /// Override a workload key: --set repeat=1, --set 'msg_size=["16K","64K"]' (a list sweeps it).
+    /// Override a workload key, one per --set: --set repeat=1 --set 'msg_size=["16K","64K"]' (a list sweeps it; msg-size and msg_size both work)
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// A receiver already running (`sockbench serve`) at HOST[:PORT]; without it, a local
-    /// receiver is started on loopback and stopped afterwards.
-    #[arg(long, value_name = "HOST[:PORT]")]
+    /// A receiver already running (`sockbench serve`) at HOST[:PORT] [default: a local receiver on loopback, started and stopped by this run] (iperf3: -c)
+    #[arg(long, short = 'c', value_name = "HOST[:PORT]")]
     pub to: Option<String>,
-    /// Results directory (default: results/<UTC time>-<name>/).
+    /// Results directory; must not exist yet or be empty (see --force) [default: results/<UTC time>-<name>/]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Print only errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// One JSON object per finished test on stdout (JSON Lines; the fields of summary.csv), and nothing else there (iperf3: -J)
+    #[arg(long, short = 'J')]
+    pub json: bool,
+    /// Write into a results directory that already holds files, and run more than 100000 tests
+    #[arg(long)]
+    pub force: bool,
     /// Authenticate to the receiver with this pre-shared key file (both ends need it).
     #[arg(long, value_name = "FILE")]
     pub psk_file: Option<PathBuf>,
     /// Stop the sweep at the first run that does not end ok.
     #[arg(long)]
     pub fail_fast: bool,
+    /// iperf3's -s: the receiver is `sockbench serve`.
+    #[arg(short = 's', hide = true)]
+    pub iperf_server: bool,
+    /// iperf3's -w: sockbench sets each side's buffers separately.
+    #[arg(
+        short = 'w',
+        hide = true,
+        value_name = "SIZE",
+        allow_hyphen_values = true
+    )]
+    pub iperf_window: Option<String>,
     #[command(flatten)]
     pub knobs: KnobArgs,
     /// Adaptive repetitions: at least N of every case [default: the workload's repeat]
@@ -146,19 +305,27 @@ pub struct RunArgs {
 }
 
 /// The knob flags. Values are kept as text here and parsed by the config layer, so that
-/// flags, workload files and `--set` share one parser and one set of messages.
+/// flags, workload files and `--set` share one parser and one set of messages. Defaults are
+/// written in the help rather than given to clap, because a flag that is not given must
+/// leave a workload file's value alone.
 #[derive(Debug, Args, Default)]
 pub struct KnobArgs {
-    /// tcp | udp | mptcp | unix-stream | unix-dgram
-    #[arg(long, value_name = "PROTO")]
+    /// Transport (Unix sockets need both ends on one host) [default: tcp]
+    #[arg(long, value_name = "PROTO", value_parser = protocols())]
     pub proto: Option<String>,
-    /// stream | rr | crr
-    #[arg(long)]
+    /// iperf3's -u: the same as --proto udp
+    #[arg(short = 'u', conflicts_with = "proto")]
+    pub udp: bool,
+    /// Bulk transfer, request/response, or connect/request/response/close [default: stream]
+    #[arg(long, value_parser = patterns())]
     pub pattern: Option<String>,
-    /// forward | reverse | bidir (forward = this process sends)
-    #[arg(long)]
+    /// Which way the data flows: forward = from this process to the receiver [default: forward]
+    #[arg(long, value_parser = directions())]
     pub direction: Option<String>,
-    /// Measured time, e.g. 10s [default: 10s]
+    /// iperf3's -R: the same as --direction reverse
+    #[arg(short = 'R', conflicts_with = "direction")]
+    pub reverse: bool,
+    /// Measured time, e.g. 10s, 500ms, 2m [default: 10s] (iperf3: -t)
     #[arg(long, short = 't', allow_hyphen_values = true)]
     pub duration: Option<String>,
     /// Time discarded before measuring [default: 1s]
@@ -167,53 +334,53 @@ pub struct KnobArgs {
     /// Per-interval sample length [default: 1s]
     #[arg(long, allow_hyphen_values = true)]
     pub interval: Option<String>,
-    /// Write / datagram / request size, e.g. 128K [default: 128K stream, 1400 datagram, 64 rr]
-    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    /// Write / datagram / request size, e.g. 128K [default: 128K stream, 1400 datagram, 64 rr] (iperf3: -l)
+    #[arg(long, short = 'l', value_name = "SIZE", allow_hyphen_values = true)]
     pub msg_size: Option<String>,
     /// rr response size [default: the request size]
     #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub response_size: Option<String>,
-    /// SO_SNDBUF on the data sockets, or auto
+    /// SO_SNDBUF on the data sockets, or auto for the kernel's autotuning [default: auto]
     #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub sndbuf: Option<String>,
-    /// SO_RCVBUF on the data sockets, or auto
+    /// SO_RCVBUF on the data sockets, or auto for the kernel's autotuning [default: auto]
     #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub rcvbuf: Option<String>,
-    /// TCP_MAXSEG (88..32767), set before connect and listen
+    /// TCP_MAXSEG (88..32767), set before connect and listen [default: the kernel's, from the path MTU]
     #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
     pub mss: Option<String>,
-    /// TCP_NODELAY
+    /// TCP_NODELAY [default: off]
     #[arg(long)]
     pub nodelay: bool,
-    /// TCP_CONGESTION, e.g. cubic, bbr, reno
+    /// TCP_CONGESTION, e.g. cubic, bbr, reno [default: the kernel's, net.ipv4.tcp_congestion_control]
     #[arg(long, value_name = "NAME")]
     pub congestion: Option<String>,
-    /// IP_TOS / IPV6_TCLASS byte, e.g. 0x10
+    /// IP_TOS / IPV6_TCLASS byte, e.g. 0x10 [default: not set]
     #[arg(long)]
     pub tos: Option<String>,
-    /// TCP_QUICKACK, re-armed after every read
+    /// TCP_QUICKACK, re-armed after every read [default: off]
     #[arg(long)]
     pub quickack: bool,
-    /// TCP_NOTSENT_LOWAT
+    /// TCP_NOTSENT_LOWAT [default: not set]
     #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub notsent_lowat: Option<String>,
-    /// TCP_CORK
+    /// TCP_CORK [default: off]
     #[arg(long)]
     pub cork: bool,
-    /// SO_BUSY_POLL, e.g. 50us
+    /// SO_BUSY_POLL, e.g. 50us [default: not set]
     #[arg(long, value_name = "DURATION")]
     pub busy_poll: Option<String>,
-    /// Parallel data connections [default: 1]
+    /// Parallel data connections [default: 1] (iperf3: -P)
     #[arg(long, short = 'P')]
     pub flows: Option<String>,
-    /// Open-loop rate per flow: bits/s for stream (100M), transactions/s for rr (10k)
-    #[arg(long)]
+    /// Open-loop rate per flow: bits/s for stream (100M), transactions/s for rr (10k) [default: as fast as it goes] (iperf3: -b)
+    #[arg(long, short = 'b')]
     pub rate: Option<String>,
     /// How long an rr datagram request waits for its response [default: 200ms]
     #[arg(long, value_name = "DURATION")]
     pub rr_timeout: Option<String>,
-    /// rr: a request/response latency probe beside the stream flows (latency under load)
-    #[arg(long, value_name = "rr")]
+    /// A request/response latency probe beside the stream flows (latency under load) [default: none]
+    #[arg(long, value_name = "PROBE", value_parser = Choices::of(["rr", "none"]))]
     pub probe: Option<String>,
     /// Request and response size of the probe [default: 64]
     #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
@@ -221,25 +388,25 @@ pub struct KnobArgs {
     /// Datagrams per sendmmsg/recvmmsg call on udp/unix-dgram streams [default: 1 = send/recv]
     #[arg(long, value_name = "N")]
     pub batch: Option<String>,
-    /// UDP GSO (UDP_SEGMENT): up to 64 datagrams per send, split by the kernel
+    /// UDP GSO (UDP_SEGMENT): up to 64 datagrams per send, split by the kernel [default: off]
     #[arg(long)]
     pub gso: bool,
-    /// UDP GRO (UDP_GRO): coalesced datagrams per receive, split again by sockbench
+    /// UDP GRO (UDP_GRO): coalesced datagrams per receive, split again by sockbench [default: off]
     #[arg(long)]
     pub gro: bool,
-    /// Pin both sides' traffic threads to CPUs, e.g. 1 or 0,1 (per side: --set sender.cpu_affinity=0)
+    /// Pin both sides' traffic threads to CPUs, e.g. 1 or 0,1 (per side: --set sender.cpu_affinity=0) [default: not pinned]
     #[arg(long, value_name = "CPUS")]
     pub cpu_affinity: Option<String>,
-    /// User-space busy polling: spin on non-blocking sockets instead of sleeping (both sides; per side: --set sender.spin=true)
+    /// User-space busy polling: spin on non-blocking sockets instead of sleeping (both sides; per side: --set sender.spin=true) [default: off]
     #[arg(long)]
     pub spin: bool,
-    /// Stream sends with sendfile(2) from an in-memory file
+    /// Stream sends with sendfile(2) from an in-memory file [default: off]
     #[arg(long)]
     pub sendfile: bool,
-    /// Byte streams through a pipe with splice(2): sends from an in-memory file, receives into /dev/null
+    /// Byte streams through a pipe with splice(2): sends from an in-memory file, receives into /dev/null [default: off]
     #[arg(long)]
     pub splice: bool,
-    /// MSG_ZEROCOPY on tcp stream sends, completions counted (and copies reported)
+    /// MSG_ZEROCOPY on tcp stream sends, completions counted (and copies reported) [default: off]
     #[arg(long)]
     pub zerocopy: bool,
     /// Repetitions of each case [default: 1]
@@ -279,6 +446,13 @@ impl KnobArgs {
             if let Some(v) = v {
                 out.push((k, v.clone()));
             }
+        }
+        // iperf3's spellings, with the same meaning.
+        if self.udp {
+            out.push(("proto", "udp".to_string()));
+        }
+        if self.reverse {
+            out.push(("direction", "reverse".to_string()));
         }
         for (k, on) in [
             ("nodelay", self.nodelay),
@@ -326,29 +500,166 @@ fn flag_error(key: &str, e: ConfigError) -> Failure {
     }
 }
 
-fn run_command(args: RunArgs) -> Result<i32, Failure> {
-    let mut workload = match &args.workload {
-        Some(path) => Workload::from_file(path).map_err(|e| Failure::Usage(e.0))?,
+/// A word as a shell would need it quoted to pass through unchanged.
+fn shell_word(w: &str) -> String {
+    if !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.=-+:,/@%".contains(c))
+    {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', r"'\''"))
+    }
+}
+
+/// Refuses a results directory that is a file, or that already holds files (unless
+/// `force`): a second run must not silently mix its rows into the first's.
+fn check_out_dir(dir: &Path, force: bool) -> Result<(), Failure> {
+    let shown = dir.display();
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Failure::Usage(format!("--out {shown}: {e}"))),
+        Ok(m) if !m.is_dir() => Err(Failure::Usage(format!(
+            "--out {shown}: exists and is not a directory"
+        ))),
+        Ok(_) => {
+            let mut entries = std::fs::read_dir(dir)
+                .map_err(|e| Failure::Usage(format!("--out {shown}: {e}")))?;
+            if entries.next().is_some() && !force {
+                Err(Failure::Usage(format!(
+                    "--out {shown}: already holds files (an earlier run's?); choose a new directory, or add --force to write into it"
+                )))
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The workload of a run or a mesh: the file (or none), the knob flags and `--set`,
+/// expanded into cases; more than MAX_RUNS tests are refused unless `force`.
+fn load_workload(
+    path: Option<&PathBuf>,
+    knobs: &KnobArgs,
+    set: &[String],
+    force: bool,
+) -> Result<(Workload, Vec<crate::workload::PlannedCase>), Failure> {
+    let mut workload = match path {
+        Some(path) => {
+            let text = path.to_string_lossy();
+            if text.contains('=') && !path.exists() {
+                // `--set a=1 b=2`: the second assignment landed where the workload goes.
+                let sets: Vec<String> = set
+                    .iter()
+                    .map(|a| a.as_str())
+                    .chain([text.as_ref()])
+                    .map(|a| format!("--set {}", shell_word(a)))
+                    .collect();
+                return Err(Failure::Usage(format!(
+                    "'{text}' is not a workload file; each assignment needs its own --set: {}",
+                    sets.join(" ")
+                )));
+            }
+            Workload::from_file(path).map_err(|e| Failure::Usage(e.0))?
+        }
         None => Workload::new(""),
     };
     // Knob flags set a value for every case, as `--set` does, overriding the file.
-    for (key, value) in args.knobs.settings() {
+    for (key, value) in knobs.settings() {
         SpecBuilder::new()
             .set(key, &value)
             .map_err(|e| flag_error(key, e))?;
         workload.set_default(key, &value);
     }
-    if let Some(r) = &args.knobs.repeat {
+    if let Some(r) = &knobs.repeat {
         workload.set(&format!("repeat={r}")).map_err(|_| {
             Failure::Usage(format!(
                 "--repeat: '{r}' is not a whole number of 1 or more"
             ))
         })?;
     }
-    for assignment in &args.set {
+    for assignment in set {
         workload.set(assignment).map_err(|e| Failure::Usage(e.0))?;
     }
+    // Counted from the matrix's dimensions, before any case is built: a million-case
+    // matrix is refused at once, not after it filled the memory.
+    let case_count = workload.case_count();
+    let runs = case_count.saturating_mul(u64::from(workload.repeat));
+    if runs > MAX_RUNS && !force {
+        return Err(Failure::Usage(format!(
+            "this run is {case_count} case(s) x {} repetition(s) = {runs} tests, more than {MAX_RUNS}: narrow the matrix or the repetitions, or add --force to run them all",
+            workload.repeat
+        )));
+    }
     let cases = workload.expand().map_err(|e| Failure::Usage(e.0))?;
+    Ok((workload, cases))
+}
+
+fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
+    let hosts = crate::mesh::read_hosts(&args.hosts).map_err(|e| Failure::Usage(e.0))?;
+    let shape = crate::mesh::Shape::parse(&args.shape, &hosts).map_err(|e| Failure::Usage(e.0))?;
+    let (workload, cases) =
+        load_workload(args.workload.as_ref(), &args.knobs, &args.set, args.force)?;
+    let pairs: usize = shape.rounds(hosts.len()).iter().map(Vec::len).sum();
+    let tests = (cases.len() * pairs) as u64 * u64::from(workload.repeat);
+    if tests > MAX_RUNS && !args.force {
+        return Err(Failure::Usage(format!(
+            "this mesh is {} case(s) x {pairs} pair(s) x {} repetition(s) = {tests} tests, more than {MAX_RUNS}: narrow it, or add --force",
+            cases.len(),
+            workload.repeat
+        )));
+    }
+    let name = if workload.name.is_empty() {
+        format!("{}-{}", cases[0].spec.protocol, cases[0].spec.pattern)
+    } else {
+        workload.name.clone()
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&format!("mesh-{name}"), std::time::SystemTime::now()));
+    check_out_dir(&out, args.force)?;
+    let psk = args.psk_file.as_deref().map(Psk::from_file).transpose()?;
+    let plan = crate::mesh::MeshPlan {
+        hosts,
+        shape,
+        name,
+        description: workload.description.clone(),
+        source: workload.source.clone(),
+        cases,
+        repeat: workload.repeat,
+    };
+    let opts = crate::mesh::MeshOptions {
+        psk,
+        out,
+        quiet: args.quiet,
+        command_line: std::env::args().collect(),
+    };
+    match crate::mesh::execute(&plan, &opts).map_err(Failure::Runtime)? {
+        RunEnd::AllOk => Ok(0),
+        RunEnd::SomeFailed => Ok(1),
+        RunEnd::Interrupted => Ok(130),
+    }
+}
+
+fn run_command(args: RunArgs) -> Result<i32, Failure> {
+    if args.iperf_server {
+        return Err(Failure::Usage(
+            "-s: the receiver is a command of its own here: sockbench serve (iperf3's -s)".into(),
+        ));
+    }
+    if let Some(w) = &args.iperf_window {
+        return Err(Failure::Usage(format!(
+            "-w: sockbench sets each side separately: --sndbuf {w} --rcvbuf {w}"
+        )));
+    }
+    // A receiver address that cannot be one is a usage error, found before anything is
+    // created or started.
+    if let Some(to) = &args.to {
+        resolve_target(to).map_err(|e| Failure::Usage(format!("--to: {e}")))?;
+    }
+    let (workload, cases) =
+        load_workload(args.workload.as_ref(), &args.knobs, &args.set, args.force)?;
     // Every protocol and knob set must be one this kernel takes, before any traffic.
     let allowed = crate::measure::pin_thread(None).unwrap_or_default();
     for case in &cases {
@@ -380,7 +691,13 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
         t.as_nanos() as u64 ^ u64::from(std::process::id())
     });
     let adaptive = adaptive_repeats(&args, workload.repeat)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&name, std::time::SystemTime::now()));
+    check_out_dir(&out, args.force)?;
     let plan = RunPlan {
+        varied: workload.varied_keys(),
         name,
         description: workload.description.clone(),
         source: workload.source.clone(),
@@ -398,8 +715,9 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
         to: args.to,
         psk,
         fail_fast: args.fail_fast,
-        out: args.out,
+        out: Some(out),
         quiet: args.quiet,
+        json: args.json,
         command_line: std::env::args().collect(),
     };
     match execute(&plan, &opts).map_err(Failure::Runtime)? {
@@ -544,6 +862,15 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
         handshake_timeout,
         max_pending: args.max_pending,
         max_per_source: args.max_per_source,
+        allow_peers: match &args.allow_peers {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .filter(|c| !c.trim().is_empty())
+                .map(str::parse)
+                .collect::<Result<_, String>>()
+                .map_err(|e| usage("--allow-peers", e))?,
+        },
     };
     serve(&opts).map_err(Failure::Runtime)?;
     Ok(0)
@@ -561,8 +888,55 @@ fn report_command(args: ReportArgs) -> Result<i32, Failure> {
     Ok(0)
 }
 
+/// iperf3's habit of a flag first (`sockbench -c host -P 4`, `sockbench -s`): the
+/// sockbench command that does the same, or None when the line does not start that way.
+pub fn iperf3_habit(args: &[String]) -> Option<String> {
+    let first = args.first()?;
+    if first == "-s" || first == "--server" {
+        return Some("the receiver is a command here: sockbench serve (iperf3's -s)".into());
+    }
+    const CLIENT: &[&str] = &[
+        "-c", "-P", "-t", "-l", "-u", "-b", "-R", "-J", "-w", "--client",
+    ];
+    if CLIENT
+        .iter()
+        .any(|f| first == f || first.starts_with(&format!("{f}=")))
+    {
+        let rest: Vec<String> = args.iter().map(|a| shell_word(a)).collect();
+        return Some(format!(
+            "the sender is a command here: sockbench run {} (iperf3's client)",
+            rest.join(" ")
+        ));
+    }
+    None
+}
+
+fn completions_command(shell: clap_complete::Shell) -> Result<i32, Failure> {
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "sockbench", &mut std::io::stdout());
+    Ok(0)
+}
+
+fn man_command(out_dir: Option<PathBuf>) -> Result<i32, Failure> {
+    let cmd = Cli::command();
+    let written = match &out_dir {
+        Some(dir) => clap_mangen::generate_to(cmd, dir)
+            .map_err(|e| anyhow::anyhow!("writing man pages into {}: {e}", dir.display())),
+        None => clap_mangen::Man::new(cmd)
+            .render(&mut std::io::stdout())
+            .map_err(|e| anyhow::anyhow!("writing the man page: {e}")),
+    };
+    written.map_err(Failure::Runtime)?;
+    Ok(0)
+}
+
 /// Parses the command line, runs the command, and returns the process exit code.
 pub fn main() -> i32 {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(hint) = iperf3_habit(&argv) {
+        eprintln!("error: {hint}");
+        return 2;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -580,16 +954,19 @@ pub fn main() -> i32 {
                     0
                 };
             }
-            // One line: clap's first line names the problem.
-            let text = e.render().to_string();
-            eprintln!("{}", text.lines().next().unwrap_or("error: bad arguments"));
+            // clap's whole message: the problem, a "did you mean" tip when one is close,
+            // and the usage line.
+            let _ = e.print();
             return 2;
         }
     };
     let result = match cli.command {
         Command::Serve(args) => serve_command(args),
         Command::Run(args) => run_command(*args),
+        Command::Mesh(args) => mesh_command(*args),
         Command::Report(args) => report_command(args),
+        Command::Completions { shell } => completions_command(shell),
+        Command::Man { out_dir } => man_command(out_dir),
     };
     match result {
         Ok(code) => code,

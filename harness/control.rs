@@ -83,6 +83,13 @@ pub enum Message {
     Alive,
     /// Receiver → sender: its measurements.
     Results { report: Box<SideReport> },
+    /// Controller → daemon (fleet runs): run this test as the sender against the daemon
+    /// at `to` (ADDR:PORT), and answer with [`Message::Relayed`].
+    Relay { to: String, spec: Box<TestSpec> },
+    /// Daemon → controller: the relayed test's outcome, both sides' figures included.
+    Relayed {
+        outcome: Box<crate::sender::RelayOutcome>,
+    },
     /// Either way: the test cannot go on.
     Error { message: String },
 }
@@ -108,6 +115,8 @@ impl Message {
             Message::Started => "started",
             Message::Finish => "finish",
             Message::Alive => "alive",
+            Message::Relay { .. } => "relay",
+            Message::Relayed { .. } => "relayed",
             Message::Results { .. } => "results",
             Message::Error { .. } => "error",
         }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod control;
 pub mod hostinfo;
 pub mod measure;
+pub mod mesh;
 pub mod output;
 pub mod patterns;
 pub mod receiver;

@@ -211,6 +211,61 @@ pub struct ServeOptions {
     pub max_pending: usize,
     /// The same, per source address.
     pub max_per_source: usize,
+    /// Addresses besides loopback a controller may ask this daemon to send to.
+    pub allow_peers: Vec<Cidr>,
+}
+
+/// An address block, `192.0.2.0/24` or `2001:db8::/32`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let bits = |a: IpAddr| -> (u128, u8) {
+            match a.to_canonical() {
+                IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),
+                IpAddr::V6(v6) => (u128::from(v6), 128),
+            }
+        };
+        let ((net, width), (host, host_width)) = (bits(self.addr), bits(ip));
+        if width != host_width {
+            return false;
+        }
+        let shift = u32::from(width - self.prefix.min(width));
+        shift >= 128 || (net >> shift) == (host >> shift)
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Cidr, String> {
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("'{s}' is not an address block (e.g. 192.0.2.0/24)"))?;
+        let width = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => width,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= width)
+                .ok_or_else(|| format!("'{s}': the prefix length must be 0 to {width}"))?,
+        };
+        Ok(Cidr { addr, prefix })
+    }
 }
 
 impl Default for ServeOptions {
@@ -226,6 +281,7 @@ impl Default for ServeOptions {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             max_pending: DEFAULT_MAX_PENDING,
             max_per_source: DEFAULT_MAX_PER_SOURCE,
+            allow_peers: Vec::new(),
         }
     }
 }
@@ -574,8 +630,9 @@ fn handle_sender(daemon: &Daemon, stream: TcpStream, peer: SocketAddr) -> Result
     let mut ctl = Channel::new(stream, key.clone(), Way::ToSender, control::MAX_FROM_SENDER);
     loop {
         ctl.stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
-        let spec = match ctl.recv() {
-            Ok(Message::Setup { spec }) => spec,
+        let (spec, relay_to) = match ctl.recv() {
+            Ok(Message::Setup { spec }) => (spec, None),
+            Ok(Message::Relay { to, spec }) => (spec, Some(to)),
             Ok(other) => {
                 return Err(ControlError::Unexpected {
                     expected: "setup",
@@ -587,13 +644,41 @@ fn handle_sender(daemon: &Daemon, stream: TcpStream, peer: SocketAddr) -> Result
         };
         let started = Instant::now();
         let what = format!(
-            "{} {} {} x{} for {:?}",
-            spec.protocol, spec.pattern, spec.direction, spec.flows, spec.duration
+            "{}{} {} {} x{} for {:?}",
+            relay_to
+                .as_deref()
+                .map(|to| format!("sending to {} for the controller: ", control::clip(to)))
+                .unwrap_or_default(),
+            spec.protocol,
+            spec.pattern,
+            spec.direction,
+            spec.flows,
+            spec.duration
         );
-        let result = match admit(daemon, &spec) {
+        let target = match relay_to
+            .as_deref()
+            .map(|to| allowed_peer(opts, to))
+            .transpose()
+        {
+            Ok(target) => target,
+            Err(e) => {
+                daemon.log(&format!("{peer}: {what}: {e}"));
+                let _ = ctl.send(&Message::Error { message: e });
+                return Ok(());
+            }
+        };
+        let side = if target.is_some() {
+            Side::Sender
+        } else {
+            Side::Receiver
+        };
+        let result = match admit(daemon, &spec, side) {
             Ok(slot) => {
                 drop(pending);
-                let result = run_test(&mut ctl, peer, &spec, opts);
+                let result = match target {
+                    Some(to) => relay(daemon, &mut ctl, to, &spec),
+                    None => run_test(&mut ctl, peer, &spec, opts),
+                };
                 drop(slot);
                 pending = if key.is_some() {
                     PendingGuard { daemon, id: None }
@@ -632,12 +717,70 @@ impl Drop for Slot<'_> {
     }
 }
 
+/// Whether this daemon may be asked to send to `to` (ADDR:PORT): loopback, or an address
+/// in `--allow-peers`. Without it, anyone holding the key could aim the daemon's traffic
+/// at any address.
+fn allowed_peer(opts: &ServeOptions, to: &str) -> Result<SocketAddr, String> {
+    let addr: SocketAddr = to.parse().map_err(|_| {
+        format!(
+            "refused: the peer to send to, '{}', is not ADDR:PORT",
+            control::clip(to)
+        )
+    })?;
+    let ip = addr.ip().to_canonical();
+    if ip.is_loopback() || opts.allow_peers.iter().any(|c| c.contains(ip)) {
+        return Ok(addr);
+    }
+    let allowed: Vec<String> = opts.allow_peers.iter().map(|c| c.to_string()).collect();
+    Err(format!(
+        "refused: this daemon may send only to loopback and --allow-peers ({}); asked to send to {ip}",
+        if allowed.is_empty() {
+            "none given".to_string()
+        } else {
+            allowed.join(",")
+        }
+    ))
+}
+
+/// A test this daemon runs as the sender for a controller: connects to the peer daemon
+/// with this daemon's key, runs it as `run` would, and answers with both sides' figures.
+fn relay(
+    daemon: &Daemon,
+    ctl: &mut Channel<TcpStream>,
+    to: SocketAddr,
+    spec: &TestSpec,
+) -> Result<(), String> {
+    let outcome = match crate::sender::Peer::connect(to, daemon.opts.psk.as_ref()) {
+        Ok(mut peer) => {
+            let outcome =
+                crate::sender::run_test(&mut peer, spec, Arc::new(AtomicBool::new(false)));
+            crate::sender::RelayOutcome {
+                outcome,
+                receiver_host: Some(peer.host.clone()),
+            }
+        }
+        Err(e) => crate::sender::RelayOutcome {
+            outcome: crate::sender::TestOutcome::failed(
+                crate::sender::Status::Error,
+                e.to_string(),
+            ),
+            receiver_host: None,
+        },
+    };
+    let _ = ctl.stream.set_write_timeout(Some(SETUP_TIMEOUT));
+    ctl.send(&Message::Relayed {
+        outcome: Box::new(outcome),
+    })
+    .map_err(|e| e.to_string())
+}
+
 /// Validates a test and takes a slot for it: the same checks as the command line's, the
-/// receiver's limits, and room among the tests already running.
-fn admit<'a>(daemon: &'a Daemon, spec: &TestSpec) -> Result<Slot<'a>, String> {
+/// daemon's limits, and room among the tests already running. `side`: the role this
+/// daemon plays (the receiver, or the sender of a relayed test).
+fn admit<'a>(daemon: &'a Daemon, spec: &TestSpec, side: Side) -> Result<Slot<'a>, String> {
     spec.validate().map_err(|e| e.to_string())?;
     daemon.opts.limits.check(spec)?;
-    check_host(spec)?;
+    check_host(spec, side)?;
     let max = daemon.opts.max_concurrent;
     if daemon.tests.fetch_add(1, Ordering::SeqCst) >= max {
         daemon.tests.fetch_sub(1, Ordering::SeqCst);
@@ -663,23 +806,24 @@ fn admit<'a>(daemon: &'a Daemon, spec: &TestSpec) -> Result<Slot<'a>, String> {
 
 /// What this host must have for a test: the CPUs it pins to, and the file descriptors
 /// its connections need.
-fn check_host(spec: &TestSpec) -> Result<(), String> {
-    if let Some(cpus) = &spec.receiver.cpus {
+fn check_host(spec: &TestSpec, side: Side) -> Result<(), String> {
+    if let Some(cpus) = &spec.knobs(side).cpus {
         let allowed = crate::measure::pin_thread(None).unwrap_or_default();
         if let Some(cpu) = cpus.iter().find(|c| !allowed.contains(c)) {
             return Err(format!(
-                "--cpu-affinity: CPU {cpu} is not available on the receiver (it may run on {allowed:?})"
+                "--cpu-affinity: CPU {cpu} is not available on the {} (it may run on {allowed:?})",
+                side.as_str()
             ));
         }
     }
     let conns = spec.conn_plan().len() as u64;
-    let per_conn = if spec.receiver.splice { 4 } else { 1 };
+    let per_conn = if spec.knobs(side).splice { 4 } else { 1 };
     let need = conns * per_conn + 32;
     let limit = crate::hostinfo::nofile_limit();
     let open = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
     if need > limit.saturating_sub(open) {
         return Err(format!(
-            "refused: this test needs about {need} file descriptors on the receiver and {} are free (RLIMIT_NOFILE {limit}, {open} open); raise the receiver's limit (ulimit -n) or ask for fewer flows",
+            "refused: this test needs about {need} file descriptors on this host and {} are free (RLIMIT_NOFILE {limit}, {open} open); raise its limit (ulimit -n) or ask for fewer flows",
             limit.saturating_sub(open)
         ));
     }
@@ -811,4 +955,41 @@ fn run_test(
         report: Box::new(report),
     })
     .map_err(ctl_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_blocks_hold_what_they_should() {
+        let c: Cidr = "192.0.2.0/24".parse().unwrap();
+        assert!(c.contains("192.0.2.77".parse().unwrap()));
+        assert!(c.contains("::ffff:192.0.2.1".parse().unwrap()));
+        assert!(!c.contains("192.0.3.1".parse().unwrap()));
+        assert!(!c.contains("2001:db8::1".parse().unwrap()));
+        let one: Cidr = "203.0.113.9".parse().unwrap();
+        assert!(one.contains("203.0.113.9".parse().unwrap()));
+        assert!(!one.contains("203.0.113.8".parse().unwrap()));
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("198.51.100.1".parse().unwrap()));
+        let v6: Cidr = "2001:db8::/32".parse().unwrap();
+        assert!(v6.contains("2001:db8:1::5".parse().unwrap()));
+        for bad in ["192.0.2.0/33", "x/24", "192.0.2.0/", "::/129"] {
+            assert!(bad.parse::<Cidr>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_daemon_sends_only_to_loopback_and_allowed_peers() {
+        let mut opts = ServeOptions::default();
+        assert!(allowed_peer(&opts, "127.0.0.1:5301").is_ok());
+        assert!(allowed_peer(&opts, "[::1]:5301").is_ok());
+        let e = allowed_peer(&opts, "192.0.2.1:5301").unwrap_err();
+        assert!(e.contains("none given") && e.contains("192.0.2.1"), "{e}");
+        opts.allow_peers = vec!["192.0.2.0/24".parse().unwrap()];
+        assert!(allowed_peer(&opts, "192.0.2.1:5301").is_ok());
+        assert!(allowed_peer(&opts, "198.51.100.1:5301").is_err());
+        assert!(allowed_peer(&opts, "not an address").is_err());
+    }
 }

@@ -19,6 +19,12 @@ pub struct CaseRun {
     pub label: String,
     pub spec: TestSpec,
     pub outcome: TestOutcome,
+    /// Knobs of a sweep left out of this case because they do not apply to its protocol.
+    pub not_applicable: Vec<String>,
+    /// In a fleet run (`sockbench mesh`), the sending and the receiving host's names;
+    /// empty otherwise.
+    pub src: String,
+    pub dst: String,
 }
 
 /// Percentiles of a merged latency histogram, in nanoseconds.

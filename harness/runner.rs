@@ -2,11 +2,12 @@
 //! run's rows as soon as it ends, keeps `cases.csv` and `meta.json` current, and on Ctrl-C
 //! ends the run in flight as `aborted`, keeping what was measured.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,7 +16,9 @@ use crate::auth::Psk;
 use crate::hostinfo::HostFacts;
 use crate::output::cases::{self, CaseRecord};
 use crate::output::meta::{utc_timestamp, CaseMeta, Hosts, Meta, SCHEMA_VERSION};
-use crate::output::{table, ResultsWriter};
+use crate::output::summary::SummaryRow;
+use crate::output::table::Table;
+use crate::output::ResultsWriter;
 use crate::results::CaseRun;
 use crate::sender::{resolve_target, run_test, LocalReceiver, Peer, Status, TestOutcome};
 use crate::workload::PlannedCase;
@@ -28,6 +31,8 @@ pub struct RunPlan {
     /// The workload file, or "command line".
     pub source: String,
     pub cases: Vec<PlannedCase>,
+    /// The keys whose values differ between cases (the table's columns).
+    pub varied: Vec<String>,
     pub repeat: u32,
     pub shuffle: bool,
     pub seed: u64,
@@ -72,6 +77,8 @@ pub struct RunOptions {
     pub fail_fast: bool,
     pub out: Option<PathBuf>,
     pub quiet: bool,
+    /// JSON Lines on stdout, one object per finished test; everything else on stderr.
+    pub json: bool,
     pub command_line: Vec<String>,
 }
 
@@ -125,7 +132,7 @@ fn skip_round(plan: &RunPlan, records: &[CaseRecord], ci: usize) -> bool {
 
 /// Ctrl-C sets `abort`: the run in flight ends as `aborted` and the sweep stops. A second
 /// Ctrl-C exits at once.
-fn install_interrupt(abort: Arc<AtomicBool>) {
+pub(crate) fn install_interrupt(abort: Arc<AtomicBool>) {
     let _ = ctrlc::set_handler(move || {
         if abort.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
@@ -134,10 +141,12 @@ fn install_interrupt(abort: Arc<AtomicBool>) {
     });
 }
 
-/// Prints to the terminal above the progress bar, or plainly.
+/// Prints to the terminal above the progress bar, or plainly; on stderr when stdout is
+/// kept for JSON.
 struct Console {
     bar: Option<ProgressBar>,
     quiet: bool,
+    to_stderr: bool,
 }
 
 impl Console {
@@ -147,6 +156,7 @@ impl Console {
         }
         match &self.bar {
             Some(b) => b.println(s),
+            None if self.to_stderr => eprintln!("{s}"),
             None => println!("{s}"),
         }
     }
@@ -156,6 +166,109 @@ impl Console {
             None => eprintln!("{s}"),
         }
     }
+}
+
+/// `1h02m`, `3m05s`, `42s`: a time left, to the second.
+fn format_left(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// Where the run is: what was done before the test in flight, and that test.
+struct Tick {
+    done_ms: u64,
+    case_ms: u64,
+    case_started: Instant,
+    what: String,
+}
+
+/// The progress bar's clock: a thread that moves the bar with time inside each test
+/// (planned warm-up + duration), so that it never sits still for a long test, and says
+/// which case and repetition run and how long the whole run has left.
+struct Ticker {
+    tick: Arc<Mutex<Tick>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(bar: ProgressBar, total_ms: u64) -> Ticker {
+        let tick = Arc::new(Mutex::new(Tick {
+            done_ms: 0,
+            case_ms: 0,
+            case_started: Instant::now(),
+            what: String::new(),
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (tick, stop) = (tick.clone(), stop.clone());
+            let run_started = Instant::now();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    {
+                        let t = tick.lock().unwrap_or_else(|e| e.into_inner());
+                        let inside = (t.case_started.elapsed().as_millis() as u64).min(t.case_ms);
+                        let pos = (t.done_ms + inside).min(total_ms);
+                        bar.set_position(pos);
+                        // The planned time left, stretched by what each test has really
+                        // taken so far beyond its plan (connecting, reports, pauses).
+                        let mut left = Duration::from_millis(total_ms - pos);
+                        if t.done_ms > 0 {
+                            let ratio = t
+                                .case_started
+                                .saturating_duration_since(run_started)
+                                .as_secs_f64()
+                                / Duration::from_millis(t.done_ms).as_secs_f64();
+                            left = left.mul_f64(ratio.clamp(1.0, 100.0));
+                        }
+                        bar.set_message(format!("{}  left ~{}", t.what, format_left(left)));
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            })
+        };
+        Ticker {
+            tick,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// A test starts: `done_ms` of the plan is behind us, this one is planned `case_ms`.
+    fn test(&self, done_ms: u64, case_ms: u64, what: String) {
+        let mut t = self.tick.lock().unwrap_or_else(|e| e.into_inner());
+        *t = Tick {
+            done_ms,
+            case_ms,
+            case_started: Instant::now(),
+            what,
+        };
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// What a single-case run is, in a few words: `tcp stream forward, 1 flow, 128K messages`.
+fn describe(spec: &crate::config::TestSpec) -> String {
+    format!(
+        "{} {} {}, {} flow(s), {} messages",
+        spec.protocol,
+        spec.pattern,
+        spec.direction,
+        spec.flows,
+        crate::units::format_size(u64::from(spec.msg_size))
+    )
 }
 
 /// Runs the plan.
@@ -212,72 +325,97 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
         runs: 0,
         runs_ok: 0,
         interrupted: false,
+        fleet: Vec::new(),
+        shape: None,
     };
     meta.write(&dir).context("writing meta.json")?;
     cases::write(&dir, &[])?;
 
     let order = run_order(plan);
-    let bar = (!opts.quiet && std::io::stdout().is_terminal()).then(|| {
-        let planned_ms: u64 = order
-            .iter()
-            .map(|&(c, _)| {
-                (plan.cases[c].spec.warmup + plan.cases[c].spec.duration).as_millis() as u64
-            })
-            .sum();
-        let b = ProgressBar::new(planned_ms.max(1));
+    let planned_ms = |ci: usize| {
+        let spec = &plan.cases[ci].spec;
+        (spec.warmup + spec.duration).as_millis() as u64
+    };
+    let total_ms: u64 = order
+        .iter()
+        .map(|&(c, _)| planned_ms(c))
+        .sum::<u64>()
+        .max(1);
+    // The bar draws on stderr; it shows where the output it sits above is a terminal.
+    let shown_on = if opts.json {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    };
+    let bar = (!opts.quiet && shown_on && std::io::stderr().is_terminal()).then(|| {
+        let b = ProgressBar::new(total_ms);
         b.set_style(
-            ProgressStyle::with_template(
-                "{bar:30} {percent:>3}% elapsed {elapsed} left ~{eta}  {msg}",
-            )
-            .expect("static template"),
+            ProgressStyle::with_template("{bar:30} {percent:>3}% {elapsed:>4}  {msg}")
+                .expect("static template"),
         );
-        b.enable_steady_tick(Duration::from_millis(250));
         b
     });
+    let ticker = bar.clone().map(|b| Ticker::start(b, total_ms));
     let console = Console {
         bar,
         quiet: opts.quiet,
+        to_stderr: opts.json,
     };
     let target = if local.is_some() {
         format!("a local receiver ({addr})")
     } else {
         addr.to_string()
     };
+    let what = if plan.varied.is_empty() {
+        plan.cases
+            .first()
+            .map(|c| describe(&c.spec))
+            .unwrap_or_default()
+    } else {
+        format!("varying {}", plan.varied.join(", "))
+    };
     console.line(&format!(
-        "sockbench {}: {} — {} case(s) x {} repetition(s) against {target}",
+        "sockbench {}: {} — {} case(s) x {} repetition(s) against {target}; {what}",
         meta.sockbench_version,
         plan.name,
         plan.cases.len(),
         plan.repeat
     ));
-    console.line(&table::header());
+    let table = Table::new(&plan.cases, &plan.varied);
+    console.line(&table.header());
+    if let Some(note) = table.note() {
+        console.line(&note);
+    }
 
     let abort = Arc::new(AtomicBool::new(false));
     install_interrupt(abort.clone());
     let mut records: Vec<CaseRecord> = Vec::new();
     let mut peer: Option<Peer> = None;
     let mut reach_error = String::new();
+    // The last error printed: the same one again (an unreachable receiver, run after
+    // run) is not printed again.
+    let mut last_error = String::new();
     let mut end = RunEnd::AllOk;
+    let mut done_ms = 0u64;
     for (n, &(ci, rep)) in order.iter().enumerate() {
         if skip_round(plan, &records, ci) {
             continue;
         }
         let case = &plan.cases[ci];
         let spec = &case.spec;
-        if let Some(b) = &console.bar {
-            let label = if case.label.is_empty() {
-                String::new()
-            } else {
-                format!(" {}", case.label)
-            };
-            b.set_message(format!(
-                "run {}/{}: case {} rep {rep}: {} {}{label}",
-                n + 1,
-                order.len(),
-                ci + 1,
-                spec.protocol,
-                spec.pattern
-            ));
+        if let Some(t) = &ticker {
+            t.test(
+                done_ms,
+                planned_ms(ci),
+                format!(
+                    "test {}/{}: case {}/{} rep {rep}/{}",
+                    n + 1,
+                    order.len(),
+                    ci + 1,
+                    plan.cases.len(),
+                    plan.repeat
+                ),
+            );
         }
         if peer.is_none() {
             match Peer::connect(addr, opts.psk.as_ref().map(|(k, _)| k)) {
@@ -286,12 +424,7 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
                     meta.receiver_sockbench_version = Some(p.version.clone());
                     peer = Some(p);
                 }
-                Err(e) => {
-                    if reach_error != e.to_string() {
-                        console.warn(&format!("error: {e}"));
-                    }
-                    reach_error = e.to_string();
-                }
+                Err(e) => reach_error = e.to_string(),
             }
         }
         let mut outcome = match peer.as_mut() {
@@ -317,8 +450,21 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
             label: case.label.clone(),
             spec: spec.clone(),
             outcome,
+            not_applicable: case.not_applicable.clone(),
+            src: String::new(),
+            dst: String::new(),
         };
         writer.write(&run)?;
+        if opts.json {
+            // One object per line, the summary.csv row's fields; serde_json writes a
+            // non-finite figure as null, so every line is valid JSON.
+            let line = serde_json::to_string(&SummaryRow::from_run(&run))
+                .context("serializing a row as JSON")?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{line}")
+                .and_then(|_| out.flush())
+                .context("writing JSON to stdout")?;
+        }
         match records.iter_mut().find(|r| r.case == run.case) {
             Some(r) => r.add(&run),
             None => {
@@ -331,17 +477,19 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
         meta.runs += 1;
         meta.runs_ok += usize::from(run.status() == Status::Ok);
         meta.write(&dir)?;
-        console.line(&table::line(&run));
+        console.line(&table.line(&run));
+        if let Some(e) = &run.outcome.error {
+            if *e != last_error {
+                console.warn(&format!("error: case {} repetition {rep}: {e}", run.case));
+                last_error = e.clone();
+            }
+        }
         if !opts.quiet {
             for w in run.warnings() {
                 console.warn(&format!("warning: {w}"));
             }
-        } else if let Some(e) = &run.outcome.error {
-            eprintln!("error: case {} repetition {rep}: {e}", run.case);
         }
-        if let Some(b) = &console.bar {
-            b.inc((spec.warmup + spec.duration).as_millis() as u64);
-        }
+        done_ms += planned_ms(ci);
         if interrupted {
             end = RunEnd::Interrupted;
             meta.interrupted = true;
@@ -352,19 +500,24 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
             break;
         }
     }
+    drop(ticker);
     if !opts.quiet {
         warn_about_cases(&console, &records, plan.adaptive);
     }
     if let Some(b) = &console.bar {
         b.finish_and_clear();
     }
+    if records.iter().any(|r| r.reps.len() > 1) {
+        console.line("");
+        for l in table.case_summary(&records) {
+            console.line(&l);
+        }
+    }
     drop(peer);
     drop(local);
     meta.finished_utc = Some(utc_timestamp(SystemTime::now()));
     meta.write(&dir)?;
-    if !opts.quiet {
-        println!("results: {}", dir.display());
-    }
+    console.line(&format!("results: {}", dir.display()));
     Ok(end)
 }
 
@@ -407,8 +560,10 @@ mod tests {
                 .map(|_| PlannedCase {
                     label: String::new(),
                     spec: TestSpec::default(),
+                    not_applicable: Vec::new(),
                 })
                 .collect(),
+            varied: Vec::new(),
             repeat,
             shuffle,
             seed: 7,
@@ -466,6 +621,13 @@ mod tests {
             );
         }
         assert_eq!(order, run_order(&p), "seeded");
+    }
+
+    #[test]
+    fn time_left_reads_at_a_glance() {
+        assert_eq!(format_left(Duration::from_millis(42_900)), "42s");
+        assert_eq!(format_left(Duration::from_secs(185)), "3m05s");
+        assert_eq!(format_left(Duration::from_secs(3720)), "1h02m");
     }
 
     #[test]

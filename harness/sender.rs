@@ -234,7 +234,8 @@ impl Drop for LocalReceiver {
 }
 
 /// How a test ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
     Ok,
     /// Cut short: the figures are partial.
@@ -254,7 +255,7 @@ impl Status {
 }
 
 /// Both sides' measurements of one test.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TestOutcome {
     pub sender: SideReport,
     pub receiver: Option<SideReport>,
@@ -397,6 +398,45 @@ pub fn run_test(peer: &mut Peer, spec: &TestSpec, abort: Arc<AtomicBool>) -> Tes
             started,
         },
     }
+}
+
+impl Peer {
+    /// Asks this daemon to run `spec` as the sender against the daemon at `to` (a fleet
+    /// run's controller does this), and waits for both sides' figures.
+    pub fn relay(&mut self, to: SocketAddr, spec: &TestSpec) -> RelayOutcome {
+        let ctl = &mut self.control;
+        let wait = spec.hard_deadline() + crate::patterns::STALL + STEP_TIMEOUT * 3;
+        let _ = ctl.stream.set_read_timeout(Some(wait));
+        let asked = ctl.send(&Message::Relay {
+            to: to.to_string(),
+            spec: Box::new(spec.clone()),
+        });
+        let answer = asked.and_then(|()| {
+            ctl.expect("relayed", |m| match m {
+                Message::Relayed { outcome } => Some(*outcome),
+                _ => None,
+            })
+        });
+        answer.unwrap_or_else(|e| RelayOutcome {
+            outcome: TestOutcome::failed(
+                if matches!(e, ControlError::Remote(_)) {
+                    Status::Error
+                } else {
+                    Status::Aborted
+                },
+                format!("sender host {}: {e}", self.addr),
+            ),
+            receiver_host: None,
+        })
+    }
+}
+
+/// What a daemon asked to send reports back: the test as a `run` would have seen it, and
+/// the receiving host's facts.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RelayOutcome {
+    pub outcome: TestOutcome,
+    pub receiver_host: Option<HostFacts>,
 }
 
 /// How long the receiver may go without a heartbeat during a test before it is taken for

@@ -10,7 +10,7 @@ use thiserror::Error;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::config::{SpecBuilder, TestSpec};
+use crate::config::{Protocol, SpecBuilder, TestSpec, KNOB_KEYS, SOCKET_KEYS};
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("{0}")]
@@ -32,11 +32,14 @@ pub struct Setting {
 }
 
 /// A case of the run: its settings beyond the defaults, and the resolved test.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PlannedCase {
     /// `sndbuf=64K rcvbuf=auto`: what distinguishes this case.
     pub label: String,
     pub spec: TestSpec,
+    /// In a sweep, the knobs set for the run that do not apply to this case's protocol
+    /// (`nodelay` on a udp case) and were left out of it, as written (`sender.mss`).
+    pub not_applicable: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -56,6 +59,70 @@ pub struct Workload {
 
 const RUN_KEYS: &[&str] = &["repeat", "shuffle", "seed"];
 const TOP_KEYS: &str = "name, description, repeat, shuffle, seed, [defaults], [matrix], [[case]]";
+
+/// More tests than this in one run (cases × repetitions) are refused without `--force`:
+/// a typo in a matrix should not start a week of traffic.
+pub const MAX_RUNS: u64 = 100_000;
+
+/// The largest workload file read: far beyond any real one, and short of what a mistaken
+/// path (a log, a disk image) would cost.
+const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// Whether a socket knob means anything on `proto` (what `SocketKnobs::validate` refuses
+/// otherwise); the keys of the test as a whole apply to every protocol.
+pub fn knob_applies(knob: &str, proto: Protocol) -> bool {
+    match knob {
+        "mss" | "nodelay" | "congestion" | "quickack" | "notsent_lowat" | "cork" => {
+            proto.is_tcp_like()
+        }
+        "zerocopy" => proto == Protocol::Tcp,
+        "gso" | "gro" => proto == Protocol::Udp,
+        "tos" | "busy_poll" => proto.is_ip(),
+        _ => true,
+    }
+}
+
+/// Every key a workload file or `--set` takes.
+pub fn known_keys() -> Vec<&'static str> {
+    ["name", "description"]
+        .iter()
+        .chain(RUN_KEYS)
+        .chain(KNOB_KEYS)
+        .chain(SOCKET_KEYS)
+        .copied()
+        .collect()
+}
+
+/// The known key nearest to a mistyped one, if one is near enough to be what was meant.
+pub fn nearest_key<'a>(key: &str, among: &[&'a str]) -> Option<&'a str> {
+    let key = key.replace('-', "_");
+    among
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(&key, k), *k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(1) || k.contains(&*key) && key.len() >= 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// `None` for a key that a workload or `--set` takes; else the message: the nearest known
+/// key when one is close, or the list of them.
+fn unknown_key(key: &str) -> Option<String> {
+    let (prefix, knob) = match key.split_once('.') {
+        Some((side @ ("sender" | "receiver"), k)) => (Some(side), k),
+        _ => (None, key),
+    };
+    let among: Vec<&str> = match prefix {
+        Some(_) if SOCKET_KEYS.contains(&knob) || KNOB_KEYS.contains(&knob) => return None,
+        Some(_) => SOCKET_KEYS.to_vec(),
+        None if known_keys().contains(&knob) => return None,
+        None => known_keys(),
+    };
+    let side = prefix.map(|p| format!("{p}.")).unwrap_or_default();
+    Some(match nearest_key(knob, &among) {
+        Some(near) => format!("unknown key '{key}' (did you mean '{side}{near}'?)"),
+        None => format!("unknown key '{key}' (known: {})", among.join(", ")),
+    })
+}
 
 fn pos_of(text: &str, offset: usize) -> Pos {
     let before = &text[..offset.min(text.len())];
@@ -81,8 +148,27 @@ impl Workload {
     }
 
     pub fn from_file(path: &Path) -> Result<Workload, WorkloadError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| WorkloadError(format!("{}: {e}", path.display())))?;
+        let shown = path.display();
+        // A FIFO or a device would block or never end: only a regular file is read.
+        let meta = std::fs::metadata(path).map_err(|e| WorkloadError(format!("{shown}: {e}")))?;
+        if !meta.is_file() {
+            let what = if meta.is_dir() {
+                "a directory"
+            } else {
+                "not a regular file"
+            };
+            return Err(WorkloadError(format!(
+                "{shown}: {what}; a workload is a TOML file (workloads/*.toml)"
+            )));
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(WorkloadError(format!(
+                "{shown}: {} bytes is too large for a workload file (at most {MAX_FILE_BYTES})",
+                meta.len()
+            )));
+        }
+        let text =
+            std::fs::read_to_string(path).map_err(|e| WorkloadError(format!("{shown}: {e}")))?;
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -101,6 +187,11 @@ impl Workload {
             let offset = e.span().map(|s| s.start).unwrap_or(0);
             err_at(offset, format!("not valid TOML: {}", e.message().trim()))
         })?;
+        if doc.get_ref().iter().next().is_none() {
+            return Err(WorkloadError(format!(
+                "{source}: the workload is empty; give it [defaults], a [matrix] or [[case]] tables (see workloads/quickstart.toml), or run without a file for one default test"
+            )));
+        }
         let mut w = Workload::new(default_name);
         w.source = source.to_string();
         let ctx = Ctx { text, source };
@@ -165,15 +256,67 @@ impl Workload {
                     }
                 }
                 other => {
+                    let hint = if known_keys().contains(&other) || other.contains('.') {
+                        format!("a knob goes in [defaults] or [matrix]; expected {TOP_KEYS}")
+                    } else {
+                        let top = [
+                            "name",
+                            "description",
+                            "repeat",
+                            "shuffle",
+                            "seed",
+                            "defaults",
+                            "matrix",
+                            "case",
+                        ];
+                        match nearest_key(other, &top) {
+                            Some(near) => format!("did you mean '{near}'?"),
+                            None => format!("expected {TOP_KEYS}"),
+                        }
+                    };
                     return Err(err_at(
                         key.span().start,
-                        format!("unknown key '{other}' (expected {TOP_KEYS})"),
+                        format!("unknown key '{other}' ({hint})"),
                     ));
                 }
             }
         }
-        w.expand()?;
+        // Every combination is checked now, unless there are too many to build: the
+        // caller refuses such a run from its count (`case_count`) before building it.
+        if w.case_count() <= MAX_RUNS {
+            w.expand()?;
+        }
         Ok(w)
+    }
+
+    /// How many cases `expand` gives, computed from the matrix's dimensions without
+    /// building them (saturating: a count beyond u64 is u64::MAX).
+    pub fn case_count(&self) -> u64 {
+        let product = if self.matrix.is_empty() {
+            u64::from(self.cases.is_empty())
+        } else {
+            self.matrix
+                .iter()
+                .fold(1u64, |n, (_, values)| n.saturating_mul(values.len() as u64))
+        };
+        product.saturating_add(self.cases.len() as u64)
+    }
+
+    /// The keys whose values differ between cases: the matrix's, then those of the
+    /// explicit cases, in order, each once.
+    pub fn varied_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = Vec::new();
+        let all = self
+            .matrix
+            .iter()
+            .map(|(k, _)| k)
+            .chain(self.cases.iter().flatten().map(|s| &s.key));
+        for k in all {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+        keys
     }
 
     fn set_run_key(&mut self, s: &Setting) -> Result<(), String> {
@@ -220,7 +363,24 @@ impl Workload {
         let (key, value) = assignment
             .split_once('=')
             .ok_or_else(|| bad("expected KEY=VALUE".to_string()))?;
-        let key = key.trim();
+        // `msg-size`, as the flag is spelled, is the key `msg_size`.
+        let key = key.trim().replace('-', "_");
+        let key = key.as_str();
+        // `--set 'a=1 b=2'`: several assignments in one.
+        let words: Vec<&str> = value.split_whitespace().collect();
+        if words.len() > 1
+            && DeValue::parse(value.trim()).is_err()
+            && words[1..].iter().all(|w| {
+                w.split_once('=')
+                    .is_some_and(|(k, _)| !k.is_empty() && !k.contains(['"', '[', '\'']))
+            })
+        {
+            let each: Vec<String> = std::iter::once(format!("{key}={}", words[0]))
+                .chain(words[1..].iter().map(|w| w.to_string()))
+                .map(|a| format!("--set {a}"))
+                .collect();
+            return Err(bad(format!("one assignment per --set: {}", each.join(" "))));
+        }
         let (section, key) = match key.split_once('.') {
             Some(("matrix", k)) => (Some("matrix"), k),
             Some(("defaults", k)) => (Some("defaults"), k),
@@ -296,6 +456,7 @@ impl Workload {
     /// The cases of the run in order: the matrix's product, then the explicit cases; a
     /// workload with neither is one case of its defaults.
     pub fn expand(&self) -> Result<Vec<PlannedCase>, WorkloadError> {
+        let sweep = self.case_count() > 1;
         let mut combos: Vec<Vec<&Setting>> = vec![Vec::new()];
         for (_, values) in &self.matrix {
             combos = combos
@@ -320,8 +481,25 @@ impl Workload {
                 .map(|s| format!("{}={}", s.key, s.value))
                 .collect::<Vec<_>>()
                 .join(" ");
+            // In a sweep, a knob that does not apply to this case's protocol (nodelay on
+            // udp) is left out of this case and named; a single case is refused instead.
+            let proto = self
+                .defaults
+                .iter()
+                .chain(combo.iter().copied())
+                .rfind(|s| s.key == "proto")
+                .and_then(|s| s.value.parse::<Protocol>().ok())
+                .unwrap_or(TestSpec::default().protocol);
+            let mut not_applicable: Vec<String> = Vec::new();
             let mut b = SpecBuilder::new();
             for s in self.defaults.iter().chain(combo.iter().copied()) {
+                let knob = s.key.rsplit('.').next().unwrap_or(&s.key);
+                if sweep && !knob_applies(knob, proto) {
+                    if sets_something(&s.value) && !not_applicable.contains(&s.key) {
+                        not_applicable.push(s.key.clone());
+                    }
+                    continue;
+                }
                 b.set(&s.key, &s.value)
                     .map_err(|e| self.located(s.at, e.0))?;
             }
@@ -333,7 +511,11 @@ impl Workload {
                 };
                 WorkloadError(format!("{}: case {}{what}: {e}", self.source, i + 1))
             })?;
-            out.push(PlannedCase { label, spec });
+            out.push(PlannedCase {
+                label,
+                spec,
+                not_applicable,
+            });
         }
         Ok(out)
     }
@@ -346,12 +528,39 @@ impl Workload {
     }
 }
 
+/// Whether a knob's value turns something on (`nodelay = false` or `sndbuf = "auto"` on a
+/// case it does not apply to is no loss worth naming).
+fn sets_something(value: &str) -> bool {
+    !matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "false" | "off" | "no" | "0" | "auto" | "none" | ""
+    )
+}
+
 /// Checks one setting alone: a known key, a value its parser takes, and a test of the
-/// defaults with just this setting that validates (an MSS of 10 is wrong anywhere).
+/// defaults with just this setting that validates on some protocol (an MSS of 10 is wrong
+/// anywhere; `gso = true` is right on udp, which another setting may choose).
 fn check_setting(s: &Setting) -> Result<(), String> {
+    if let Some(msg) = unknown_key(&s.key) {
+        return Err(msg);
+    }
     let mut b = SpecBuilder::new();
     b.set(&s.key, &s.value).map_err(|e| e.0)?;
-    b.build().map(|_| ()).map_err(|e| e.0)
+    let first = match b.build() {
+        Ok(_) => return Ok(()),
+        Err(e) => e.0,
+    };
+    if s.key != "proto" {
+        for p in [Protocol::Udp, Protocol::UnixStream, Protocol::UnixDgram] {
+            let mut on = SpecBuilder::new();
+            on.set("proto", p.as_str()).map_err(|e| e.0)?;
+            on.set(&s.key, &s.value).map_err(|e| e.0)?;
+            if on.build().is_ok() {
+                return Ok(());
+            }
+        }
+    }
+    Err(first)
 }
 
 fn scalar_text(v: &DeValue<'_>) -> Option<String> {
@@ -624,5 +833,137 @@ msg_size = 1400
             "[defaults]\npattern = \"rr\"\n[matrix]\ndirection = [\"forward\", \"bidir\"]\n",
         );
         assert!(e.contains("case 2 (direction=bidir)"), "{e}");
+    }
+
+    /// The table of which knob applies to which protocol agrees with the validation that
+    /// refuses a knob on a protocol (so a sweep skips exactly what a single case refuses).
+    #[test]
+    fn knob_applicability_matches_validation() {
+        let value = |knob: &str| match knob {
+            "sndbuf" | "rcvbuf" | "notsent_lowat" => "64K",
+            "mss" => "1000",
+            "congestion" => "cubic",
+            "tos" => "16",
+            "busy_poll" => "50us",
+            "cpu_affinity" => "0",
+            _ => "true",
+        };
+        for proto in [
+            Protocol::Tcp,
+            Protocol::Udp,
+            Protocol::Mptcp,
+            Protocol::UnixStream,
+            Protocol::UnixDgram,
+        ] {
+            for knob in SOCKET_KEYS {
+                // Knobs whose other rules (pattern, combinations) are not the protocol's.
+                if ["sendfile", "splice", "spin", "cpu_affinity"].contains(knob) {
+                    continue;
+                }
+                let mut b = SpecBuilder::new();
+                b.set("proto", proto.as_str()).unwrap();
+                b.set(knob, value(knob)).unwrap();
+                let built = b.build();
+                assert_eq!(
+                    built.is_ok(),
+                    knob_applies(knob, proto),
+                    "{knob} on {proto}: {built:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_sweep_leaves_out_what_does_not_apply_and_names_it() {
+        let mut w = Workload::new("");
+        w.set_default("nodelay", "true");
+        w.set_default("sender.mss", "1000");
+        w.set_default("cork", "false");
+        w.set(r#"proto=["tcp","udp"]"#).unwrap();
+        let cases = w.expand().unwrap();
+        assert_eq!(cases[0].not_applicable, Vec::<String>::new());
+        assert!(cases[0].spec.sender.nodelay);
+        assert_eq!(cases[1].not_applicable, ["nodelay", "sender.mss"]);
+        assert!(!cases[1].spec.sender.nodelay);
+        // One case: refused, as before.
+        let mut one = Workload::new("");
+        one.set_default("nodelay", "true");
+        one.set_default("proto", "udp");
+        assert!(one
+            .expand()
+            .unwrap_err()
+            .0
+            .contains("--nodelay applies to tcp"));
+        // A knob that needs a protocol other than the default is fine where it is set.
+        let w = parse("[defaults]\nproto = \"udp\"\ngso = true\nbatch = 1\n").unwrap();
+        assert!(w.expand().unwrap()[0].spec.sender.udp_gso.is_some());
+    }
+
+    #[test]
+    fn cases_are_counted_without_building_them() {
+        let w = parse(SWEEP).unwrap();
+        assert_eq!(w.case_count(), 2 * 3 + 1);
+        assert_eq!(w.case_count(), w.expand().unwrap().len() as u64);
+        assert_eq!(w.varied_keys(), ["sndbuf", "rcvbuf", "proto", "msg_size"]);
+        assert_eq!(Workload::new("").case_count(), 1);
+        // A million cases: counted, never built (parse skips building them too).
+        let list: Vec<String> = (1..=100).map(|i| format!("\"{i}K\"")).collect();
+        let text = format!(
+            "[matrix]\nsndbuf = [{0}]\nrcvbuf = [{0}]\nmsg_size = [{0}]\n",
+            list.join(",")
+        );
+        assert_eq!(parse(&text).unwrap().case_count(), 1_000_000);
+        let mut huge = Workload::new("");
+        for k in [
+            "sndbuf",
+            "rcvbuf",
+            "msg_size",
+            "notsent_lowat",
+            "response_size",
+        ] {
+            huge.matrix
+                .push((k.into(), parse(&text).unwrap().matrix[0].1.clone()));
+        }
+        for _ in 0..6 {
+            huge.matrix.push(huge.matrix[0].clone());
+        }
+        assert_eq!(huge.case_count(), u64::MAX, "saturates");
+    }
+
+    #[test]
+    fn unknown_keys_suggest_the_nearest() {
+        assert_eq!(nearest_key("sndbuff", &known_keys()), Some("sndbuf"));
+        assert_eq!(nearest_key("msg-size", &known_keys()), Some("msg_size"));
+        assert_eq!(nearest_key("shufle", &known_keys()), Some("shuffle"));
+        assert_eq!(nearest_key("colour", &known_keys()), None);
+        assert!(unknown_key("repeat").is_none() && unknown_key("sender.mss").is_none());
+        assert!(unknown_key("sender.mms").unwrap().contains("'sender.mss'"));
+        let mut w = Workload::new("");
+        w.set("msg-size=1K").unwrap();
+        w.set("response-size=2K").unwrap();
+        let spec = &w.expand().unwrap()[0].spec;
+        assert_eq!((spec.msg_size, spec.response_size), (1024, 2048));
+        let e = w.set("repeat=2 seed=3").unwrap_err().0;
+        assert!(
+            e.ends_with("one assignment per --set: --set repeat=2 --set seed=3"),
+            "{e}"
+        );
+        // A list with spaces is one value, not several assignments.
+        w.set(r#"sndbuf=["64K", "1M"]"#).unwrap();
+    }
+
+    #[test]
+    fn an_empty_file_and_a_fifo_are_refused() {
+        assert!(parse("# comment only\n\n")
+            .unwrap_err()
+            .0
+            .contains("the workload is empty"));
+        let tmp = std::env::temp_dir().join(format!("sockbench-fifo-{}", std::process::id()));
+        let c = std::ffi::CString::new(tmp.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = Workload::from_file(&tmp).unwrap_err().0;
+        let _ = std::fs::remove_file(&tmp);
+        assert!(e.contains("not a regular file"), "{e}");
     }
 }

@@ -25,6 +25,12 @@
 # distribution-free 95% interval, from 6 repetitions up), and prints the table. Ratios
 # are sockbench / peer: above 1 means sockbench measured more (for goodput and rates) or
 # a longer round trip (for latency).
+#
+# A peer tool that fails or reports a figure that is not a positive number (iperf3's JSON
+# has given more lost datagrams than sent, i.e. a negative rate) is that tool's failed
+# repetition: named on stderr and in compare.csv's `failed` column, left out of its
+# medians (table.csv's `peer_failed` counts them), and never a failure of this script.
+# sockbench's own failure or bad figure ends the script with exit 1.
 set -euo pipefail
 
 DURATION=5
@@ -99,11 +105,29 @@ else
 fi
 
 csv="$OUT/compare.csv"
-echo "case,tool,repetition,metric,value" >"$csv"
+echo "case,tool,repetition,metric,value,failed" >"$csv"
+# A figure is a positive, finite decimal number; anything else (empty, 0, negative, nan,
+# inf, text) is a failed measurement, not a figure.
+is_figure() {
+    [[ "$1" =~ ^[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$ ]] && awk -v v="$1" 'BEGIN { exit !(v + 0 > 0) }'
+}
+# One CSV cell: no commas or line breaks, so that the reason stays in its column.
+cell() { printf '%s' "$1" | tr ',\n\r' ';  ' | cut -c1-200; }
 record() {
-    # A tool that measured nothing (0, empty, negative) is a failed measurement, not a figure.
-    awk -v v="$5" 'BEGIN { exit !(v + 0 > 0) }' || { echo "compare.sh: $1/$2 repetition $3 measured '$5' for $4" >&2; exit 1; }
-    echo "$1,$2,$3,$4,$5" >>"$csv"
+    if is_figure "$5"; then
+        echo "$1,$2,$3,$4,$5," >>"$csv"
+    elif [ "$2" = sockbench ] || [ "$2" = bare ]; then
+        # Our own measurement: a bad figure is a bug to see, not noise to skip.
+        echo "compare.sh: $1/$2 repetition $3 measured '$5' for $4" >&2
+        exit 1
+    else
+        peer_failed "$1" "$2" "$3" "$4" "measured '$5'"
+    fi
+}
+# A peer tool's failed repetition: recorded with its reason, skipped in its medians.
+peer_failed() {
+    echo "compare.sh: $1/$2 repetition $3 failed ($5); recorded as $2's failure and left out of its medians" >&2
+    echo "$1,$2,$3,$4,,$(cell "$5")" >>"$csv"
 }
 
 # sockbench: one run, one row; prints the wanted figure.
@@ -122,6 +146,16 @@ print(eval(expr, {}, {k: (float(v) if v.replace('.', '', 1).isdigit() else v) fo
 EOF
 }
 
+# iperf3's JSON: the figure the python expression prints from it (j), or a failure.
+iperf3_figure() { python3 -c 'import json,sys; j = json.load(open(sys.argv[1])); exec(sys.argv[2])' "$1" "$2" 2>/dev/null; }
+# Why iperf3 gave no figure: the "error" of its JSON, else its last line on stderr.
+iperf3_error() {
+    local e
+    e=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("error", ""))' "$1" 2>/dev/null) || e=
+    [ -n "$e" ] || e=$(tail -n 1 "$2" 2>/dev/null)
+    echo "iperf3: ${e:-no figure in its JSON}"
+}
+
 # One measurement of one tool in one case; records it.
 run_tool() {
     local c=$1 tool=$2 rep=$3 f v
@@ -130,9 +164,12 @@ run_tool() {
             f=$(sb --proto tcp --msg-size 128K)
             record "$c" sockbench "$rep" goodput_bps "$(col "$f" goodput_bps)" ;;
         tcp_stream/iperf3)
-            iperf3 -c "$target" -p "$IPERF_PORT" -t "$DURATION" -O 1 -l 128K -J >"$work/ip.json"
-            v=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"])' "$work/ip.json")
-            record "$c" iperf3 "$rep" goodput_bps "$v" ;;
+            if iperf3 -c "$target" -p "$IPERF_PORT" -t "$DURATION" -O 1 -l 128K -J >"$work/ip.json" 2>"$work/ip.err" &&
+                v=$(iperf3_figure "$work/ip.json" 's = j["end"]["sum_received"]; print(repr(s["bits_per_second"]))'); then
+                record "$c" iperf3 "$rep" goodput_bps "$v"
+            else
+                peer_failed "$c" iperf3 "$rep" goodput_bps "$(iperf3_error "$work/ip.json" "$work/ip.err")"
+            fi ;;
         tcp_stream/bare)
             v=$("$BARE" stream --msg-size 131072 --duration "$DURATION" --warmup 1 | sed -n 's/^goodput_bps=\([0-9]*\).*/\1/p')
             [ -n "$v" ] || { echo "compare.sh: no goodput from $BARE" >&2; exit 1; }
@@ -141,17 +178,23 @@ run_tool() {
             if [ "$c" = udp_64_gso ]; then f=$(sb --proto udp --msg-size 64 --gso --gro); else f=$(sb --proto udp --msg-size 64); fi
             record "$c" sockbench "$rep" datagrams_per_s "$(col "$f" 'goodput_bps / 8 / 64')" ;;
         udp_64/iperf3|udp_64_gso/iperf3)
-            iperf3 -c "$target" -p "$IPERF_PORT" -u -b 0 -l 64 -t "$DURATION" -O 1 -J >"$work/ip.json"
-            v=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["end"]["sum"]; print((s["packets"]-s["lost_packets"])/s["seconds"])' "$work/ip.json")
-            record "$c" iperf3 "$rep" datagrams_per_s "$v" ;;
+            if iperf3 -c "$target" -p "$IPERF_PORT" -u -b 0 -l 64 -t "$DURATION" -O 1 -J >"$work/ip.json" 2>"$work/ip.err" &&
+                v=$(iperf3_figure "$work/ip.json" 's = j["end"]["sum"]; print(repr((s["packets"] - s["lost_packets"]) / s["seconds"]))'); then
+                record "$c" iperf3 "$rep" datagrams_per_s "$v"
+            else
+                peer_failed "$c" iperf3 "$rep" datagrams_per_s "$(iperf3_error "$work/ip.json" "$work/ip.err")"
+            fi ;;
         tcp_pingpong/sockbench)
             f=$(sb --proto tcp --pattern rr --msg-size 64 --nodelay)
             record "$c" sockbench "$rep" rtt_p50_us "$(col "$f" 'rtt_p50_ns / 1000')" ;;
         tcp_pingpong/sockperf)
-            sockperf ping-pong --tcp -i "$target" -p "$SOCKPERF_PORT" -t "$DURATION" -m 64 --full-rtt >"$work/sp.log" 2>&1
-            v=$(sed -n 's/.*percentile 50.000 = *\([0-9.]*\).*/\1/p' "$work/sp.log" | head -1)
-            [ -n "$v" ] || { cat "$work/sp.log" >&2; echo "compare.sh: no p50 in sockperf's output" >&2; exit 1; }
-            record "$c" sockperf "$rep" rtt_p50_us "$v" ;;
+            if sockperf ping-pong --tcp -i "$target" -p "$SOCKPERF_PORT" -t "$DURATION" -m 64 --full-rtt >"$work/sp.log" 2>&1; then
+                v=$(sed -n 's/.*percentile 50.000 = *\([0-9.]*\).*/\1/p' "$work/sp.log" | head -1)
+                if [ -n "$v" ]; then record "$c" sockperf "$rep" rtt_p50_us "$v"
+                else peer_failed "$c" sockperf "$rep" rtt_p50_us "no p50 in its output"; fi
+            else
+                peer_failed "$c" sockperf "$rep" rtt_p50_us "exit $?: $(tail -n 1 "$work/sp.log")"
+            fi ;;
         tcp_pingpong/bare)
             v=$("$BARE" pingpong --msg-size 64 --duration "$DURATION" --warmup 1 | sed -n 's/^rtt_p50_ns=\([0-9]*\).*/\1/p')
             [ -n "$v" ] || { echo "compare.sh: no p50 from $BARE" >&2; exit 1; }
@@ -207,20 +250,25 @@ out = []
 for case in dict.fromkeys(r["case"] for r in rows):
     mine = [r for r in rows if r["case"] == case]
     metric = mine[0]["metric"]
-    value = {(r["tool"], r["repetition"]): float(r["value"]) for r in mine}
+    # A failed repetition (a peer's, recorded with its reason) has no value: skipped here.
+    value = {(r["tool"], r["repetition"]): float(r["value"]) for r in mine if not r["failed"]}
     sb = {rep: v for (t, rep), v in value.items() if t == "sockbench"}
     for peer_name in dict.fromkeys(r["tool"] for r in mine if r["tool"] != "sockbench"):
         peer = {rep: v for (t, rep), v in value.items() if t == peer_name}
-        m_sb, m_peer = statistics.median(sb.values()), statistics.median(peer.values())
+        failed = sum(1 for r in mine if r["tool"] == peer_name and r["failed"])
+        m_sb = statistics.median(sb.values())
+        m_peer = statistics.median(peer.values()) if peer else None
         # Each repetition's pair ran back to back: its ratio shares the machine's state.
         paired = [sb[r] / peer[r] for r in sb if r in peer and peer[r] > 0]
         ci = median_ci(paired)
         out.append({"case": case, "metric": metric, "repetitions": len(sb),
                     "sockbench_median": f"{m_sb:.6g}", "peer": peer_name,
-                    "peer_median": f"{m_peer:.6g}", "ratio": f"{m_sb / m_peer:.3f}",
-                    "paired_ratio_median": f"{statistics.median(paired):.3f}",
+                    "peer_median": f"{m_peer:.6g}" if m_peer else "",
+                    "ratio": f"{m_sb / m_peer:.3f}" if m_peer else "",
+                    "paired_ratio_median": f"{statistics.median(paired):.3f}" if paired else "",
                     "paired_ratio_lo": f"{ci[0]:.3f}" if ci else "",
-                    "paired_ratio_hi": f"{ci[1]:.3f}" if ci else ""})
+                    "paired_ratio_hi": f"{ci[1]:.3f}" if ci else "",
+                    "peer_failed": failed})
 with open(sys.argv[2], "w", newline="") as f:
     w = csv.DictWriter(f, fieldnames=list(out[0].keys()))
     w.writeheader()
@@ -228,6 +276,7 @@ with open(sys.argv[2], "w", newline="") as f:
 print(f"{'case':<14} {'metric':<16} {'sockbench':>12} {'peer':>9} {'peer value':>12} {'ratio':>7}  paired ratio (95% CI)")
 for o in out:
     ci = f" ({o['paired_ratio_lo']}..{o['paired_ratio_hi']})" if o["paired_ratio_lo"] else ""
-    print(f"{o['case']:<14} {o['metric']:<16} {o['sockbench_median']:>12} {o['peer']:>9} {o['peer_median']:>12} {o['ratio']:>7}  {o['paired_ratio_median']}{ci}")
+    failed = f"  ({o['peer']} failed {o['peer_failed']} of its repetitions)" if o["peer_failed"] else ""
+    print(f"{o['case']:<14} {o['metric']:<16} {o['sockbench_median']:>12} {o['peer']:>9} {o['peer_median'] or '-':>12} {o['ratio'] or '-':>7}  {o['paired_ratio_median'] or '-'}{ci}{failed}")
 EOF
 echo "written: $OUT/table.csv, $OUT/compare.csv" >&2

@@ -63,6 +63,10 @@ if [ -z "$LOCAL_BIN" ]; then
 fi
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 [ -n "$OUT" ] || OUT="results/$stamp-cross-${ADDR//[^A-Za-z0-9.-]/_}"
+# A new or empty directory, as `sockbench run --out` wants: this script's own files go
+# in first, so it checks, and the run is told (--force) that they are expected.
+[ ! -e "$OUT" ] || { [ -d "$OUT" ] && [ -z "$(ls -A "$OUT")" ]; } ||
+    die "--out $OUT: exists and is not an empty directory"
 mkdir -p "$OUT"
 
 # The receiver, over ssh. --once: it exits when this sender disconnects.
@@ -97,7 +101,7 @@ uname -a >"$OUT/local-facts.txt"
 
 run_args=(run)
 [ -n "$WORKLOAD" ] && run_args+=("$WORKLOAD")
-run_args+=(--to "$ADDR:$PORT" --out "$OUT")
+run_args+=(--to "$ADDR:$PORT" --out "$OUT" --force)
 [ -n "$PSK" ] && run_args+=(--psk-file "$PSK")
 set +e
 "$LOCAL_BIN" "${run_args[@]}" "$@"

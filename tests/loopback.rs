@@ -366,7 +366,6 @@ fn bad_input_exits_2_with_one_line_and_no_traffic() {
         &["--flows", "0"],
         &["--sndbuf", "lots"],
         &["--pattern", "rr", "--direction", "bidir"],
-        &["--no-such-flag"],
     ];
     for args in cases {
         let r = run(args);

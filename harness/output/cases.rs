@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::summary::SizeReq;
 use crate::config::ConnKind;
@@ -48,6 +48,9 @@ impl RepFigures {
 #[derive(Debug, Clone)]
 pub struct CaseRecord {
     pub case: u32,
+    /// Fleet runs: one record per case and ordered pair of hosts.
+    pub src: String,
+    pub dst: String,
     pub label: String,
     pub protocol: String,
     pub pattern: String,
@@ -70,6 +73,8 @@ impl CaseRecord {
         let spec = &run.spec;
         CaseRecord {
             case,
+            src: run.src.clone(),
+            dst: run.dst.clone(),
             label: label.to_string(),
             protocol: spec.protocol.to_string(),
             pattern: spec.pattern.to_string(),
@@ -175,7 +180,8 @@ impl CaseRecord {
     }
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CaseRow {
     pub case: u32,
     /// The knob values that make this case (from the matrix or a [[case]] table).
@@ -221,6 +227,9 @@ pub struct CaseRow {
     pub noisy: Option<bool>,
     /// Why the figures need care: too few repetitions for an interval, what is noisy.
     pub note: Option<String>,
+    /// Fleet runs: the sending and the receiving host; empty otherwise.
+    pub src: String,
+    pub dst: String,
 }
 
 type Cols = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
@@ -285,6 +294,8 @@ impl CaseRow {
             tcp_retrans_mean: c.stat(|r| r.tcp_retrans).map(|s| s.mean),
             noisy: c.noise().map(|n| n.noisy()),
             note: c.note(),
+            src: c.src.clone(),
+            dst: c.dst.clone(),
         }
     }
 }
@@ -298,7 +309,7 @@ pub fn write(dir: &Path, records: &[CaseRecord]) -> anyhow::Result<()> {
         .from_path(&tmp)?;
     w.write_record(super::header_of::<CaseRow>())?;
     let mut sorted: Vec<&CaseRecord> = records.iter().collect();
-    sorted.sort_by_key(|c| c.case);
+    sorted.sort_by(|a, b| (a.case, &a.src, &a.dst).cmp(&(b.case, &b.src, &b.dst)));
     for c in sorted {
         w.serialize(CaseRow::of(c))?;
     }
@@ -315,6 +326,8 @@ pub(crate) mod tests {
     /// A stream case whose ok repetitions measured these goodputs.
     pub(crate) fn record(goodputs: &[f64]) -> CaseRecord {
         CaseRecord {
+            src: String::new(),
+            dst: String::new(),
             case: 2,
             label: "sndbuf=64K".into(),
             protocol: "tcp".into(),

@@ -20,6 +20,9 @@ pub struct HistogramRow {
     pub value_ns: u64,
     pub count: u64,
     pub percentile: f64,
+    /// Fleet runs: the sending and the receiving host; empty otherwise.
+    pub src: String,
+    pub dst: String,
 }
 
 pub fn bucket_rows(
@@ -37,6 +40,8 @@ pub fn bucket_rows(
             value_ns: v.value_iterated_to(),
             count: v.count_since_last_iteration(),
             percentile: (v.percentile() * 1e4).round() / 1e4,
+            src: String::new(),
+            dst: String::new(),
         })
         .collect()
 }

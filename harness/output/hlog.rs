@@ -21,6 +21,16 @@ pub fn tag(case: u32, repetition: u32, metric: &str) -> String {
     format!("case{case}.rep{repetition}.{metric}")
 }
 
+/// A run's tag; in a fleet run the pair comes first: `SRC-DST.case1.rep1.rtt`.
+pub fn tag_of(run: &crate::results::CaseRun, metric: &str) -> String {
+    let tag = tag(run.case, run.repetition, metric);
+    if run.src.is_empty() {
+        tag
+    } else {
+        format!("{}-{}.{tag}", run.src, run.dst)
+    }
+}
+
 impl HlogWriter {
     pub fn create(path: &Path, base: SystemTime) -> io::Result<HlogWriter> {
         let mut file = BufWriter::new(

@@ -4,13 +4,14 @@
 //! separately (see [`IntervalCounter`](crate::measure::IntervalCounter)), so a row is
 //! wholly one or the other. Columns: docs/results.md.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::{ConnKind, Side};
 use crate::measure::{warmup_slots, RoleReport};
 use crate::results::CaseRun;
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct IntervalRow {
     pub case: u32,
     pub repetition: u32,
@@ -18,9 +19,11 @@ pub struct IntervalRow {
     pub conn: u32,
     /// forward = data from the sender process to the receiver process; reverse the other
     /// way; probe = the latency probe's connection beside a stream.
-    pub direction: &'static str,
+    #[serde(deserialize_with = "crate::report::input::interned")]
+    pub direction: crate::report::input::Interned,
     /// Which process measured this row.
-    pub measured_by: &'static str,
+    #[serde(deserialize_with = "crate::report::input::interned")]
+    pub measured_by: crate::report::input::Interned,
     pub interval: u32,
     /// Interval start and end, seconds since that process's start of traffic.
     pub start_s: f64,
@@ -32,6 +35,9 @@ pub struct IntervalRow {
     /// bulk data, which has no message boundaries at the receiving end.
     pub messages: Option<u64>,
     pub throughput_bps: Option<f64>,
+    /// Fleet runs: the sending and the receiving host; empty otherwise.
+    pub src: String,
+    pub dst: String,
 }
 
 /// What the connection of a role carries, as intervals.csv names it.
@@ -95,6 +101,8 @@ pub fn rows(run: &CaseRun) -> Vec<IntervalRow> {
                 warmup,
                 bytes,
                 messages: counts_messages.then_some(messages),
+                src: run.src.clone(),
+                dst: run.dst.clone(),
                 throughput_bps: (len > 0.0).then(|| (bytes as f64 * 8.0 / len).round()),
             });
         }
@@ -145,6 +153,9 @@ mod tests {
             label: String::new(),
             spec,
             outcome,
+            not_applicable: Vec::new(),
+            src: String::new(),
+            dst: String::new(),
         }
     }
 

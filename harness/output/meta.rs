@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::TestSpec;
 use crate::hostinfo::HostFacts;
@@ -10,7 +10,8 @@ use crate::hostinfo::HostFacts;
 /// Bumped when a results file loses or renames a column or field.
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CaseMeta {
     pub case: u32,
     /// The knob values that make this case.
@@ -18,13 +19,15 @@ pub struct CaseMeta {
     pub spec: TestSpec,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Hosts {
     pub sender: HostFacts,
     pub receiver: Option<HostFacts>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Meta {
     pub schema_version: u32,
     pub sockbench_version: String,
@@ -51,6 +54,12 @@ pub struct Meta {
     pub runs_ok: usize,
     /// The user stopped the run (Ctrl-C); the last run is `aborted`.
     pub interrupted: bool,
+    /// Fleet runs (`sockbench mesh`): every host, its address and facts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fleet: Vec<crate::mesh::FleetHost>,
+    /// Fleet runs: the shape (pairs, all, ring, star:NAME).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<String>,
 }
 
 impl Meta {

@@ -90,14 +90,18 @@ impl ResultsWriter {
         self.intervals.write(intervals::rows(run))?;
         let merged = run.merged_histograms().map_err(anyhow::Error::msg)?;
         for (metric, h) in &merged {
-            self.histograms
-                .write(histograms::bucket_rows(run.case, run.repetition, metric, h))?;
+            let mut rows = histograms::bucket_rows(run.case, run.repetition, metric, h);
+            for row in &mut rows {
+                row.src.clone_from(&run.src);
+                row.dst.clone_from(&run.dst);
+            }
+            self.histograms.write(rows)?;
             let length = run
                 .measured_s()
                 .map(std::time::Duration::from_secs_f64)
                 .unwrap_or(run.spec.duration);
             self.hlog.write(
-                &hlog::tag(run.case, run.repetition, metric),
+                &hlog::tag_of(run, metric),
                 run.outcome.started + run.spec.warmup,
                 length,
                 h,

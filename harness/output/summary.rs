@@ -2,7 +2,7 @@
 //! contract's (docs/results.md); further columns follow them. Units are in the names. An
 //! empty cell means "not measured" or "does not apply to this row", never zero.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::config::Pattern;
 use crate::results::CaseRun;
@@ -31,7 +31,30 @@ impl Serialize for SizeReq {
     }
 }
 
-#[derive(Debug, Default, Serialize)]
+impl<'de> Deserialize<'de> for SizeReq {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "auto" {
+            return Ok(SizeReq::Auto);
+        }
+        text.parse().map(SizeReq::Bytes).map_err(|_| {
+            serde::de::Error::custom(format!("{text:?} is neither a size in bytes nor auto"))
+        })
+    }
+}
+
+impl SizeReq {
+    /// The bytes asked for; None for `auto`.
+    pub fn bytes(self) -> Option<u64> {
+        match self {
+            SizeReq::Auto => None,
+            SizeReq::Bytes(n) => Some(n),
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SummaryRow {
     pub case: u32,
     pub repetition: u32,
@@ -162,6 +185,13 @@ pub struct SummaryRow {
     pub sender_rss_kib: Option<u64>,
     pub receiver_rss_kib: Option<u64>,
     pub sender_rss_kib_per_conn: Option<f64>,
+    /// In a sweep, the knobs set for the run that do not apply to this case's protocol
+    /// and were left out of it (`;`-separated, as written: `nodelay;sender.mss`).
+    pub not_applicable: String,
+    /// Fleet runs (`sockbench mesh`): the sending and the receiving host's names, as in
+    /// the hosts file; empty otherwise.
+    pub src: String,
+    pub dst: String,
 }
 
 impl SummaryRow {
@@ -284,6 +314,9 @@ impl SummaryRow {
             receiver_cpus: run.cpus_of(crate::config::Side::Receiver),
             udp_gso_eff: sending.and_then(|k| k.effective.udp_gso).filter(|s| *s > 0),
             udp_gro_eff: receiving.and_then(|k| k.effective.udp_gro),
+            not_applicable: run.not_applicable.join(";"),
+            src: run.src.clone(),
+            dst: run.dst.clone(),
         }
     }
 }

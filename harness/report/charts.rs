@@ -1,10 +1,27 @@
 //! The report's charts, drawn by plotters into SVG strings (no font files, no scripts).
+//!
+//! Conventions every chart keeps, so that none of them misleads at a glance:
+//! - x is the knob as *requested* (the table beside shows what the kernel made of it);
+//!   `auto` (kernel autotuning) is never a point on a size axis but its own dashed line,
+//!   named in the legend;
+//! - the legend sits in its own panel right of the plot, so it never covers data, and
+//!   lists its series in the knobs' numeric order (64K, 256K, 1M, auto);
+//! - no two series of a chart share a colour, and each also has its own marker shape;
+//! - axes of non-negative quantities start at zero (or a decade, on log axes), and a
+//!   confidence interval longer than the data's range is drawn to the edge and marked
+//!   with an arrow rather than stretching the axis;
+//! - the tick labels of an axis share one format: sizes as `256K`, percentiles with `%`,
+//!   every decade of a log axis labelled.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use plotters::chart::MeshStyle;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{Case, ResultsDir};
+use super::{label_order, value_order, Case, ResultsDir};
 use crate::units::{format_size, parse_size};
 
 /// One chart: an id (for --svg-dir file names and anchors), a title, the SVG.
@@ -17,12 +34,30 @@ pub struct Chart {
     pub collapsed: bool,
 }
 
-const W: u32 = 760;
-const H: u32 = 420;
-type Res = Result<(), Box<dyn std::error::Error>>;
+/// The drawing size; the page scales it to its width (viewBox).
+pub const W: u32 = 1100;
+pub const H: u32 = 500;
+/// Width of the legend panel right of the plot.
+const LEGEND_W: u32 = 330;
+/// The legend's border: a colour nothing else is drawn in, so a reader of the SVG (and
+/// the tests) can find the legend box.
+pub const LEGEND_BORDER: RGBColor = RGBColor(0x40, 0x40, 0x41);
+/// Lines per chart at most; more are split over several charts.
+const MAX_SERIES: usize = 12;
+/// Font sizes in plotters' units: SVG text is drawn at size / 1.24, so 16 is 12.9 px.
+const LABEL: u32 = 16;
+const CAPTION: u32 = 21;
+const GRID: RGBColor = RGBColor(226, 226, 226);
+const GRID_FINE: RGBColor = RGBColor(246, 246, 246);
+const WARMUP: RGBColor = RGBColor(225, 225, 225);
 
-fn color(i: usize) -> RGBColor {
-    const COLORS: [RGBColor; 8] = [
+type Res = Result<(), Box<dyn std::error::Error>>;
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// `n` colours, all different: a qualitative palette, then hues spread by the golden
+/// angle at alternating lightness.
+pub fn palette(n: usize) -> Vec<RGBColor> {
+    const BASE: [RGBColor; 9] = [
         RGBColor(31, 119, 180),
         RGBColor(214, 39, 40),
         RGBColor(44, 160, 44),
@@ -31,20 +66,265 @@ fn color(i: usize) -> RGBColor {
         RGBColor(140, 86, 75),
         RGBColor(227, 119, 194),
         RGBColor(23, 190, 207),
+        RGBColor(188, 189, 34),
     ];
-    COLORS[i % COLORS.len()]
+    let mut out: Vec<RGBColor> = BASE.iter().copied().take(n).collect();
+    let mut i = 0usize;
+    while out.len() < n {
+        let h = (i as f64 * 137.508).rem_euclid(360.0);
+        let v = if i % 2 == 0 { 0.55 } else { 0.8 };
+        let c = hsv(h, 0.8, v);
+        if !out.contains(&c) {
+            out.push(c);
+        }
+        i += 1;
+    }
+    out
 }
 
+fn hsv(h: f64, s: f64, v: f64) -> RGBColor {
+    let c = v * s;
+    let x = c * (1.0 - ((h / 60.0).rem_euclid(2.0) - 1.0).abs());
+    let m = v - c;
+    let (r, g, b) = match (h / 60.0) as u32 {
+        0 => (c, x, 0.0),
+        1 => (x, c, 0.0),
+        2 => (0.0, c, x),
+        3 => (0.0, x, c),
+        4 => (x, 0.0, c),
+        _ => (c, 0.0, x),
+    };
+    let to = |f: f64| ((f + m) * 255.0).round() as u8;
+    RGBColor(to(r), to(g), to(b))
+}
+
+/// Marker shapes, cycled beside the colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marker {
+    Circle,
+    Square,
+    Triangle,
+    Diamond,
+    Cross,
+    TriangleDown,
+    /// The head of a cut confidence interval (legend only).
+    Arrow,
+}
+
+impl Marker {
+    fn nth(i: usize) -> Marker {
+        const ALL: [Marker; 6] = [
+            Marker::Circle,
+            Marker::Square,
+            Marker::Triangle,
+            Marker::Diamond,
+            Marker::Cross,
+            Marker::TriangleDown,
+        ];
+        ALL[i % ALL.len()]
+    }
+
+    /// The outline in pixels around the point.
+    fn outline(self) -> Vec<(i32, i32)> {
+        match self {
+            Marker::Circle => (0..12)
+                .map(|k| {
+                    let a = k as f64 * std::f64::consts::PI / 6.0;
+                    (
+                        (5.0 * a.cos()).round() as i32,
+                        (5.0 * a.sin()).round() as i32,
+                    )
+                })
+                .collect(),
+            Marker::Square => vec![(-4, -4), (4, -4), (4, 4), (-4, 4)],
+            Marker::Triangle => vec![(0, -6), (5, 4), (-5, 4)],
+            Marker::TriangleDown => vec![(0, 6), (5, -4), (-5, -4)],
+            Marker::Diamond => vec![(0, -6), (5, 0), (0, 6), (-5, 0)],
+            Marker::Arrow => vec![(0, -6), (4, 6), (-4, 6)],
+            Marker::Cross => vec![
+                (-2, -6),
+                (2, -6),
+                (2, -2),
+                (6, -2),
+                (6, 2),
+                (2, 2),
+                (2, 6),
+                (-2, 6),
+                (-2, 2),
+                (-6, 2),
+                (-6, -2),
+                (-2, -2),
+            ],
+        }
+    }
+}
+
+/// How a series' sample is drawn in the legend (and its data in the plot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stroke {
+    Solid,
+    Dashed,
+    Dotted,
+    /// Markers only.
+    None,
+    /// A filled area (a bar, the warm-up, a heatmap colour).
+    Band,
+}
+
+/// How one series is drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Look {
+    pub color: RGBColor,
+    pub marker: Option<Marker>,
+    pub stroke: Stroke,
+}
+
+impl Look {
+    fn line(color: RGBColor, marker: Marker) -> Look {
+        Look {
+            color,
+            marker: Some(marker),
+            stroke: Stroke::Solid,
+        }
+    }
+    fn points(color: RGBColor, marker: Marker) -> Look {
+        Look {
+            color,
+            marker: Some(marker),
+            stroke: Stroke::None,
+        }
+    }
+    fn dashed(color: RGBColor) -> Look {
+        Look {
+            color,
+            marker: None,
+            stroke: Stroke::Dashed,
+        }
+    }
+    fn dotted(color: RGBColor) -> Look {
+        Look {
+            color,
+            marker: None,
+            stroke: Stroke::Dotted,
+        }
+    }
+    fn band(color: RGBColor) -> Look {
+        Look {
+            color,
+            marker: None,
+            stroke: Stroke::Band,
+        }
+    }
+}
+
+/// A marker of shape `$m` in colour `$c` at the point `$at` (chart or pixel coordinates).
+macro_rules! marker {
+    ($at:expr, $m:expr, $c:expr) => {
+        EmptyElement::at($at) + Polygon::new($m.outline(), $c.filled())
+    };
+}
+
+/// The legend, in its own panel: one row per entry, in the order given.
+fn legend(area: &Area<'_>, entries: &[(String, Look)]) -> Res {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let row = 22i32;
+    let (w, _) = area.dim_in_pixel();
+    let w = w as i32;
+    let top = 40;
+    let bottom = top + 8 + row * entries.len() as i32;
+    area.draw(&Rectangle::new([(6, top), (w - 6, bottom)], WHITE.filled()))?;
+    area.draw(&Rectangle::new(
+        [(6, top), (w - 6, bottom)],
+        LEGEND_BORDER.stroke_width(1),
+    ))?;
+    let max_chars = ((w - 64) / 7).max(8) as usize;
+    for (i, (label, look)) in entries.iter().enumerate() {
+        let y = top + 4 + row * i as i32 + row / 2;
+        let (x0, x1) = (14, 46);
+        match look.stroke {
+            Stroke::Band => {
+                area.draw(&Rectangle::new(
+                    [(x0, y - 7), (x1, y + 7)],
+                    look.color.filled(),
+                ))?;
+                area.draw(&Rectangle::new(
+                    [(x0, y - 7), (x1, y + 7)],
+                    RGBColor(160, 160, 160).stroke_width(1),
+                ))?;
+            }
+            Stroke::Dashed | Stroke::Dotted => {
+                let (len, gap) = if look.stroke == Stroke::Dashed {
+                    (8, 4)
+                } else {
+                    (3, 4)
+                };
+                let mut a = x0;
+                while a < x1 {
+                    area.draw(&PathElement::new(
+                        vec![(a, y), ((a + len).min(x1), y)],
+                        look.color.stroke_width(2),
+                    ))?;
+                    a += len + gap;
+                }
+            }
+            Stroke::Solid => {
+                area.draw(&PathElement::new(
+                    vec![(x0, y), (x1, y)],
+                    look.color.stroke_width(2),
+                ))?;
+            }
+            Stroke::None => {}
+        }
+        if let Some(m) = look.marker {
+            area.draw(&marker!((30, y), m, look.color))?;
+        }
+        let text = shorten(label, max_chars);
+        area.draw(&Text::new(
+            text,
+            (54, y),
+            ("sans-serif", 15)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+    }
+    Ok(())
+}
+
+/// A label cut to `max` characters in the middle, where names that differ at both ends
+/// (directory names, then knob values) keep what tells them apart.
+pub fn shorten(label: &str, max: usize) -> String {
+    let n = label.chars().count();
+    if n <= max {
+        return label.to_string();
+    }
+    let head = (max - 1) / 2;
+    let tail = max - 1 - head;
+    let start: String = label.chars().take(head).collect();
+    let end: String = label.chars().skip(n - tail).collect();
+    format!("{start}…{end}")
+}
+
+/// Draws a chart: a caption over the whole width, the plot left, the legend right.
 fn draw(
     id: String,
     title: String,
-    f: impl FnOnce(DrawingArea<SVGBackend, plotters::coord::Shift>) -> Res,
+    caption: &str,
+    f: impl FnOnce(&Area<'_>) -> Result<Vec<(String, Look)>, Box<dyn std::error::Error>>,
 ) -> Option<Chart> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         root.fill(&WHITE).ok()?;
-        f(root).ok()?;
+        let body = root
+            .titled(caption, ("sans-serif", CAPTION).into_font())
+            .ok()?;
+        let (plot, side) = body.split_horizontally(W - LEGEND_W);
+        let entries = f(&plot).ok()?;
+        legend(&side, &entries).ok()?;
+        root.present().ok()?;
     }
     Some(Chart {
         id,
@@ -54,436 +334,1035 @@ fn draw(
     })
 }
 
-/// A point of a sweep: x value, mean, 95% CI.
-#[derive(Debug, Clone)]
-struct Point {
-    x: String,
-    mean: f64,
-    lo: f64,
-    hi: f64,
+/// A "nice" tick step (1, 2 or 5 × 10^k) that divides `0..span` into at most `ticks`
+/// parts, and the decimals its labels need.
+fn nice_step(span: f64, ticks: f64) -> (f64, usize) {
+    let raw = (span / ticks).max(1e-12);
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    let decimals = (-step.log10().floor()).max(0.0) as usize;
+    (step, decimals)
 }
 
-fn series_name(dirs: &[ResultsDir], d: usize, rest: &str) -> String {
-    match (dirs.len() > 1, rest.is_empty()) {
-        (true, true) => dirs[d].name.clone(),
-        (true, false) => format!("{} {rest}", dirs[d].name),
-        (false, true) => "goodput".to_string(),
-        (false, false) => rest.to_string(),
+/// A linear axis from zero over non-negative values: its top (a whole number of steps
+/// above the largest value), how many labels, and their decimals.
+fn zero_axis(max: f64) -> (f64, usize, usize) {
+    zero_axis_in(max, 6.0)
+}
+
+/// `zero_axis` with about `ticks` steps.
+fn zero_axis_in(max: f64, ticks: f64) -> (f64, usize, usize) {
+    let max = if max > 0.0 { max * 1.08 } else { 1.0 };
+    let (step, decimals) = nice_step(max, ticks);
+    let n = (max / step).ceil().max(1.0);
+    (n * step, n as usize + 1, decimals)
+}
+
+/// A unit for bits per second that keeps the numbers readable.
+fn bps_unit(max: f64) -> (f64, &'static str) {
+    if max >= 2e9 {
+        (1e9, "Gbit/s")
+    } else if max >= 2e6 {
+        (1e6, "Mbit/s")
+    } else if max >= 2e3 {
+        (1e3, "kbit/s")
+    } else {
+        (1.0, "bit/s")
     }
 }
 
-/// Goodput against each swept knob, one line per other varied dimension (and per
-/// directory), with 95% confidence intervals from the repetitions.
+/// A point of a chart: x, the mean, its 95% confidence interval (if any).
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    x: f64,
+    mean: f64,
+    ci: Option<(f64, f64)>,
+}
+
+/// Draws 95% CI bars inside `0..top`; an interval beyond it is drawn to the edge with an
+/// arrow head there. Returns whether any was cut.
+fn ci_bars<'a, X, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    pts: &[Point],
+    top: f64,
+    color: RGBColor,
+) -> Result<bool, Box<dyn std::error::Error>>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let mut cut = false;
+    for p in pts {
+        let Some((lo, hi)) = p.ci else { continue };
+        let (lo_c, hi_c) = (lo.max(0.0), hi.min(top));
+        // Lighter than the line it belongs to: the mean is the figure, the interval its doubt.
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(p.x, lo_c), (p.x, hi_c)],
+            color.mix(0.6).stroke_width(1),
+        )))?;
+        for (v, clipped, up) in [(lo_c, lo < 0.0, false), (hi_c, hi > top, true)] {
+            if clipped {
+                cut = true;
+                // Narrower and longer than a triangle marker: an arrow head, tip on the edge.
+                let head = if up {
+                    vec![(0, 0), (4, 12), (-4, 12)]
+                } else {
+                    vec![(0, 0), (4, -12), (-4, -12)]
+                };
+                chart.draw_series(std::iter::once(
+                    EmptyElement::at((p.x, v)) + Polygon::new(head, color.filled()),
+                ))?;
+            } else {
+                chart.draw_series(std::iter::once(
+                    EmptyElement::at((p.x, v))
+                        + PathElement::new(vec![(-5, 0), (5, 0)], color.mix(0.6).stroke_width(1)),
+                ))?;
+            }
+        }
+    }
+    Ok(cut)
+}
+
+/// The legend row that explains an arrow head, when an interval was cut.
+fn cut_entry(cut: bool) -> Option<(String, Look)> {
+    cut.then(|| {
+        (
+            "95% CI beyond the axis".to_string(),
+            Look::points(RGBColor(110, 110, 110), Marker::Arrow),
+        )
+    })
+}
+
+/// The mesh every chart draws: light grid, labels at 12.9 px, one format per axis.
+fn mesh<'a, 'b, X, Y>(
+    chart: &'b mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+) -> MeshStyle<'a, 'b, X, Y, SVGBackend<'a>>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let mut m = chart.configure_mesh();
+    m.label_style(("sans-serif", LABEL))
+        .axis_desc_style(("sans-serif", LABEL + 1))
+        .light_line_style(GRID_FINE)
+        .bold_line_style(GRID);
+    m
+}
+
+/// Sizes on a log2 axis, labelled at whole powers of two only (`64K`, `1M`).
+fn size_label(v: &f64) -> String {
+    let r = v.round();
+    if (v - r).abs() < 1e-6 && r >= 0.0 {
+        format_size(2f64.powf(r) as u64)
+    } else {
+        String::new()
+    }
+}
+
+fn size_range(xs: &[u64]) -> (f64, f64) {
+    let l: Vec<f64> = xs.iter().map(|&x| (x.max(1) as f64).log2()).collect();
+    let lo = l.iter().copied().fold(f64::MAX, f64::min);
+    let hi = l.iter().copied().fold(f64::MIN, f64::max);
+    if l.is_empty() {
+        (9.5, 11.5)
+    } else {
+        (lo - 0.4, hi + 0.4)
+    }
+}
+
+fn fixed(decimals: usize) -> impl Fn(&f64) -> String {
+    move |v: &f64| format!("{v:.decimals$}")
+}
+
+/// One line of a sweep chart: its name, its points at numeric x, its `auto` point.
+#[derive(Debug, Clone)]
+struct SweepSeries {
+    name: String,
+    order: Vec<(String, (u8, u64, String))>,
+    points: Vec<(String, Point)>,
+}
+
+/// Goodput (stream cases) against each swept knob, one line per value of the other knobs
+/// (and per directory), with 95% confidence intervals from the repetitions.
 fn goodput_vs_knobs(dirs: &[ResultsDir]) -> Vec<Chart> {
     let mut knobs: Vec<String> = Vec::new();
-    for d in dirs {
-        for c in &d.cases {
-            for (k, _) in c.knobs() {
-                if !knobs.contains(&k) {
-                    knobs.push(k);
-                }
+    for c in dirs.iter().flat_map(|d| &d.cases) {
+        for (k, _) in c.knobs() {
+            if !knobs.contains(&k) {
+                knobs.push(k);
             }
         }
     }
     let mut out = Vec::new();
     for knob in knobs {
-        // series name -> points
-        let mut series: BTreeMap<String, Vec<Point>> = BTreeMap::new();
+        let mut series: BTreeMap<(usize, String), SweepSeries> = BTreeMap::new();
         for (di, d) in dirs.iter().enumerate() {
-            for c in &d.cases {
-                let kv = c.knobs();
-                let Some((_, x)) = kv.iter().find(|(k, _)| *k == knob) else {
+            for c in d.cases.iter().filter(|c| !c.is_transactional()) {
+                let Some(x) = c.knob(&knob) else { continue };
+                let Some(mean) = c.row.goodput_bps_mean else {
                     continue;
                 };
-                let Some(mean) = c.num("goodput_bps_mean") else {
-                    continue;
-                };
-                if c.get("pattern") != "stream" {
-                    continue;
-                }
-                let rest: Vec<String> = kv
-                    .iter()
+                let rest: Vec<String> = c
+                    .knobs()
+                    .into_iter()
                     .filter(|(k, _)| *k != knob)
                     .map(|(k, v)| format!("{k}={v}"))
                     .collect();
-                let p = Point {
-                    x: x.clone(),
-                    mean,
-                    lo: c.num("goodput_bps_ci95_low").unwrap_or(mean),
-                    hi: c.num("goodput_bps_ci95_high").unwrap_or(mean),
+                let rest = rest.join(" ");
+                let name = match (dirs.len() > 1, rest.is_empty()) {
+                    (true, true) => d.name.clone(),
+                    (true, false) => format!("{} {rest}", d.name),
+                    (false, true) => "goodput".to_string(),
+                    (false, false) => rest.clone(),
                 };
+                let ci = c.row.goodput_bps_ci95_low.zip(c.row.goodput_bps_ci95_high);
                 series
-                    .entry(series_name(dirs, di, &rest.join(" ")))
-                    .or_default()
-                    .push(p);
+                    .entry((di, name.clone()))
+                    .or_insert_with(|| SweepSeries {
+                        name,
+                        order: label_order(&rest),
+                        points: Vec::new(),
+                    })
+                    .points
+                    .push((x, Point { x: 0.0, mean, ci }));
             }
         }
-        let distinct: std::collections::BTreeSet<&str> =
-            series.values().flatten().map(|p| p.x.as_str()).collect();
+        let mut series: Vec<SweepSeries> = {
+            let mut v: Vec<((usize, String), SweepSeries)> = series.into_iter().collect();
+            v.sort_by(|a, b| (a.0 .0, &a.1.order).cmp(&(b.0 .0, &b.1.order)));
+            v.into_iter().map(|(_, s)| s).collect()
+        };
+        let distinct: BTreeSet<&str> = series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0.as_str()))
+            .collect();
         if distinct.len() < 2 {
             continue;
         }
         let sizes = distinct
             .iter()
             .all(|x| *x == "auto" || parse_size(x).is_ok());
-        let id = format!("goodput-vs-{}", knob.replace('.', "-"));
-        let title = format!("Goodput against {knob}");
-        let chart = if sizes {
-            draw(id, title, |root| size_axis_chart(root, &knob, &series))
-        } else {
-            let cats: Vec<String> = {
-                let mut v: Vec<String> = Vec::new();
-                for p in series.values().flatten() {
-                    if !v.contains(&p.x) {
-                        v.push(p.x.clone());
-                    }
+        let all = series.len();
+        for (part, chunk) in series.chunks_mut(MAX_SERIES).enumerate() {
+            let id = format!(
+                "goodput-vs-{}{}",
+                knob.replace('.', "-"),
+                if part == 0 {
+                    String::new()
+                } else {
+                    format!("-{}", part + 1)
                 }
-                v
+            );
+            let shown = if all > MAX_SERIES {
+                format!(
+                    " (lines {}–{} of {all})",
+                    part * MAX_SERIES + 1,
+                    part * MAX_SERIES + chunk.len()
+                )
+            } else {
+                String::new()
             };
-            draw(id, title, |root| {
-                category_chart(root, &knob, &cats, &series)
-            })
-        };
-        out.extend(chart);
+            let title = format!("Goodput against {knob} as requested{shown}");
+            let has_auto = chunk.iter().any(|s| s.points.iter().any(|p| p.0 == "auto"));
+            let chart = if sizes {
+                let dashed = if has_auto {
+                    format!("; dashed: {knob}=auto")
+                } else {
+                    String::new()
+                };
+                let cap = format!("Goodput against {knob} (mean, 95% CI{dashed}){shown}");
+                draw(id, title, &cap, |a| size_sweep(a, &knob, chunk))
+            } else {
+                let cap = format!("Goodput against {knob} (mean, 95% CI){shown}");
+                draw(id, title, &cap, |a| category_sweep(a, &knob, chunk))
+            };
+            out.extend(chart);
+        }
     }
     out
 }
 
-fn ymax_of(series: &BTreeMap<String, Vec<Point>>) -> f64 {
-    series
-        .values()
-        .flatten()
-        .map(|p| p.hi.max(p.mean))
-        .fold(0.0, f64::max)
-        * 1.1
-        + 1.0
-}
-
-fn size_axis_chart(
-    root: DrawingArea<SVGBackend, plotters::coord::Shift>,
+fn size_sweep(
+    area: &Area<'_>,
     knob: &str,
-    series: &BTreeMap<String, Vec<Point>>,
-) -> Res {
-    let xs: Vec<f64> = series
-        .values()
-        .flatten()
-        .filter_map(|p| parse_size(&p.x).ok())
-        .map(|v| v as f64)
-        .collect();
-    let (xmin, xmax) = xs
+    series: &mut [SweepSeries],
+) -> Result<Vec<(String, Look)>, Box<dyn std::error::Error>> {
+    let xs: Vec<u64> = series
         .iter()
-        .fold((f64::MAX, 0f64), |(a, b), &x| (a.min(x), b.max(x)));
-    let (xmin, xmax) = if xs.is_empty() {
-        (1024.0, 2048.0)
-    } else {
-        (xmin / 1.5, xmax * 1.5)
-    };
-    let ymax = ymax_of(series) / 1e9;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("Goodput against {knob} (95% CI; dashed: auto)"),
-            ("sans-serif", 17),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d((xmin..xmax).log_scale().base(2.0), 0f64..ymax)?;
-    chart
-        .configure_mesh()
-        .x_desc(format!("{knob} (bytes, log2)"))
-        .y_desc("goodput (Gbit/s)")
-        .x_label_formatter(&|v| format_size(v.round() as u64))
+        .flat_map(|s| s.points.iter().filter_map(|p| parse_size(&p.0).ok()))
+        .collect();
+    let (xmin, xmax) = size_range(&xs);
+    let max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1.mean))
+        .fold(0.0, f64::max);
+    let (scale, unit) = bps_unit(max);
+    let (top, ny, decimals) = zero_axis(max / scale);
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .build_cartesian_2d(xmin..xmax, 0f64..top)?;
+    mesh(&mut chart)
+        .x_desc(format!("{knob} as requested (bytes, log2 scale)"))
+        .y_desc(format!("goodput ({unit})"))
+        .x_labels(((xmax - xmin).ceil() as usize + 1).max(2))
+        .y_labels(ny)
+        .x_label_formatter(&size_label)
+        .y_label_formatter(&fixed(decimals))
         .draw()?;
-    for (i, (name, pts)) in series.iter().enumerate() {
-        let c = color(i);
-        let mut numeric: Vec<(f64, &Point)> = pts
+    let colors = palette(series.len());
+    let series_len = series.len();
+    let mut entries = Vec::new();
+    let mut autos = Vec::new();
+    let mut cut = false;
+    for (i, s) in series.iter_mut().enumerate() {
+        let look = Look::line(colors[i], Marker::nth(i));
+        let mut pts: Vec<Point> = s
+            .points
             .iter()
-            .filter_map(|p| parse_size(&p.x).ok().map(|x| (x as f64, p)))
+            .filter_map(|(x, p)| {
+                let v = parse_size(x).ok()?;
+                Some(Point {
+                    x: (v.max(1) as f64).log2(),
+                    mean: p.mean / scale,
+                    ci: p.ci.map(|(l, h)| (l / scale, h / scale)),
+                })
+            })
             .collect();
-        numeric.sort_by(|a, b| a.0.total_cmp(&b.0));
-        chart
-            .draw_series(LineSeries::new(
-                numeric.iter().map(|(x, p)| (*x, p.mean / 1e9)),
-                c.stroke_width(2),
-            ))?
-            .label(name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
-        chart.draw_series(numeric.iter().map(|(x, p)| {
-            ErrorBar::new_vertical(*x, p.lo / 1e9, p.mean / 1e9, p.hi / 1e9, c.filled(), 6)
-        }))?;
-        for p in pts.iter().filter(|p| p.x == "auto") {
-            chart.draw_series(DashedLineSeries::new(
-                vec![(xmin, p.mean / 1e9), (xmax, p.mean / 1e9)],
-                6,
-                4,
-                c.stroke_width(1),
+        pts.sort_by(|a, b| a.x.total_cmp(&b.x));
+        if !pts.is_empty() {
+            chart.draw_series(LineSeries::new(
+                pts.iter().map(|p| (p.x, p.mean)),
+                look.color.stroke_width(2),
             ))?;
+            // Intervals of the lines at one size side by side, not on top of each other.
+            let k = series_len as f64;
+            let dodge = (i as f64 - (k - 1.0) / 2.0) * 0.25 / k;
+            let dodged: Vec<Point> = pts
+                .iter()
+                .map(|p| Point {
+                    x: p.x + dodge,
+                    ..*p
+                })
+                .collect();
+            cut |= ci_bars(&mut chart, &dodged, top, look.color)?;
+            chart.draw_series(
+                pts.iter()
+                    .map(|p| marker!((p.x, p.mean), Marker::nth(i), look.color)),
+            )?;
+            entries.push((s.name.clone(), look));
+        }
+        for (_, p) in s.points.iter().filter(|p| p.0 == "auto") {
+            let y = p.mean / scale;
+            chart.draw_series(DashedLineSeries::new(
+                vec![(xmin, y), (xmax, y)],
+                8,
+                5,
+                look.color.stroke_width(2),
+            ))?;
+            autos.push((format!("{} {knob}=auto", s.name), Look::dashed(look.color)));
         }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    Ok(())
+    entries.extend(autos);
+    entries.extend(cut_entry(cut));
+    Ok(entries)
 }
 
-fn category_chart(
-    root: DrawingArea<SVGBackend, plotters::coord::Shift>,
+fn category_sweep(
+    area: &Area<'_>,
     knob: &str,
-    cats: &[String],
-    series: &BTreeMap<String, Vec<Point>>,
-) -> Res {
-    let ymax = ymax_of(series) / 1e9;
+    series: &mut [SweepSeries],
+) -> Result<Vec<(String, Look)>, Box<dyn std::error::Error>> {
+    let mut cats: Vec<String> = Vec::new();
+    for s in series.iter() {
+        for (x, _) in &s.points {
+            if !cats.contains(x) {
+                cats.push(x.clone());
+            }
+        }
+    }
+    cats.sort_by_key(|c| value_order(c));
+    let max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1.mean))
+        .fold(0.0, f64::max);
+    let (scale, unit) = bps_unit(max);
+    let (top, ny, decimals) = zero_axis(max / scale);
     let n = cats.len() as f64;
-    let labels = cats.to_vec();
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("Goodput against {knob} (95% CI)"),
-            ("sans-serif", 17),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(-0.5f64..n - 0.5, 0f64..ymax)?;
-    chart
-        .configure_mesh()
-        .x_desc(knob)
-        .y_desc("goodput (Gbit/s)")
+    let labels = cats.clone();
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .build_cartesian_2d(-0.5f64..n - 0.5, 0f64..top)?;
+    let cat_label = move |v: &f64| {
+        let i = v.round();
+        if (v - i).abs() < 0.01 && i >= 0.0 {
+            labels.get(i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    mesh(&mut chart)
+        .x_desc(knob.to_string())
+        .y_desc(format!("goodput ({unit})"))
         .x_labels(cats.len())
-        .x_label_formatter(&|v| {
+        .y_labels(ny)
+        .x_label_formatter(&cat_label)
+        .y_label_formatter(&fixed(decimals))
+        .draw()?;
+    let colors = palette(series.len());
+    let k = series.len().max(1) as f64;
+    let mut entries = Vec::new();
+    let mut cut = false;
+    for (i, s) in series.iter().enumerate() {
+        let look = Look::line(colors[i], Marker::nth(i));
+        let offset = (i as f64 - (k - 1.0) / 2.0) * 0.5 / k;
+        let pts: Vec<Point> = s
+            .points
+            .iter()
+            .filter_map(|(x, p)| {
+                let ix = cats.iter().position(|c| c == x)?;
+                Some(Point {
+                    x: ix as f64 + offset,
+                    mean: p.mean / scale,
+                    ci: p.ci.map(|(l, h)| (l / scale, h / scale)),
+                })
+            })
+            .collect();
+        cut |= ci_bars(&mut chart, &pts, top, look.color)?;
+        chart.draw_series(
+            pts.iter()
+                .map(|p| marker!((p.x, p.mean), Marker::nth(i), look.color)),
+        )?;
+        // Points, not lines: categories have no order to join.
+        entries.push((s.name.clone(), Look::points(look.color, Marker::nth(i))));
+    }
+    entries.extend(cut_entry(cut));
+    Ok(entries)
+}
+
+/// The knobs that vary over a set of cases, with their values in reading order.
+fn varied_knobs<'c>(cases: impl Iterator<Item = &'c Case>) -> Vec<(String, Vec<String>)> {
+    let mut values: Vec<(String, Vec<String>)> = Vec::new();
+    for c in cases {
+        for (k, v) in c.knobs() {
+            match values.iter_mut().find(|(key, _)| *key == k) {
+                Some((_, vs)) => {
+                    if !vs.contains(&v) {
+                        vs.push(v);
+                    }
+                }
+                None => values.push((k, vec![v])),
+            }
+        }
+    }
+    for (_, vs) in &mut values {
+        vs.sort_by_key(|v| value_order(v));
+    }
+    values.retain(|(_, vs)| vs.len() > 1);
+    values
+}
+
+/// A 2-D sweep (two knobs varied, e.g. sndbuf × rcvbuf): goodput of each combination as
+/// a coloured cell with its value written in it.
+fn heatmaps(dirs: &[ResultsDir]) -> Vec<Chart> {
+    let mut out = Vec::new();
+    for (di, d) in dirs.iter().enumerate() {
+        let stream: Vec<&Case> = d
+            .cases
+            .iter()
+            .filter(|c| !c.is_transactional() && c.row.goodput_bps_mean.is_some())
+            .collect();
+        let knobs = varied_knobs(stream.iter().copied());
+        if knobs.len() != 2 {
+            continue;
+        }
+        let (kx, xs) = &knobs[0];
+        let (ky, ys) = &knobs[1];
+        let mut cells: Vec<(usize, usize, f64, usize)> = Vec::new();
+        for c in &stream {
+            let (Some(x), Some(y)) = (c.knob(kx), c.knob(ky)) else {
+                continue;
+            };
+            let (Some(ix), Some(iy)) = (
+                xs.iter().position(|v| *v == x),
+                ys.iter().position(|v| *v == y),
+            ) else {
+                continue;
+            };
+            let mean = c.row.goodput_bps_mean.unwrap_or(0.0);
+            cells.push((ix, iy, mean, c.row.repetitions_ok));
+        }
+        if cells.len() < 4 {
+            continue;
+        }
+        let id = format!("heatmap-d{}", di + 1);
+        let who = if dirs.len() > 1 {
+            format!(" ({})", d.name)
+        } else {
+            String::new()
+        };
+        let title = format!("Goodput by {kx} × {ky}{who}");
+        let cap = format!("Goodput (mean) by {kx} × {ky} as requested{who}");
+        out.extend(draw(id, title, &cap, |a| {
+            heatmap(a, (kx, xs), (ky, ys), &cells)
+        }));
+    }
+    out
+}
+
+/// A sequential colour scale from light to dark blue, and a text colour readable on it.
+fn heat(t: f64) -> (RGBColor, RGBColor) {
+    let t = t.clamp(0.0, 1.0);
+    let lerp = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+    let c = RGBColor(lerp(239.0, 8.0), lerp(243.0, 48.0), lerp(255.0, 107.0));
+    (c, if t > 0.5 { WHITE } else { BLACK })
+}
+
+fn heatmap(
+    area: &Area<'_>,
+    (kx, xs): (&String, &Vec<String>),
+    (ky, ys): (&String, &Vec<String>),
+    cells: &[(usize, usize, f64, usize)],
+) -> Result<Vec<(String, Look)>, Box<dyn std::error::Error>> {
+    let max = cells.iter().map(|c| c.2).fold(0.0, f64::max);
+    let min = cells.iter().map(|c| c.2).fold(f64::MAX, f64::min);
+    let (scale, unit) = bps_unit(max);
+    let (xl, yl) = (xs.clone(), ys.clone());
+    let cat = |labels: Vec<String>| {
+        move |v: &f64| {
             let i = v.round();
             if (v - i).abs() < 0.01 && i >= 0.0 {
                 labels.get(i as usize).cloned().unwrap_or_default()
             } else {
                 String::new()
             }
-        })
+        }
+    };
+    let (fx, fy) = (cat(xl), cat(yl));
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .build_cartesian_2d(
+            -0.5f64..xs.len() as f64 - 0.5,
+            -0.5f64..ys.len() as f64 - 0.5,
+        )?;
+    mesh(&mut chart)
+        .disable_mesh()
+        .x_desc(format!("{kx} as requested"))
+        .y_desc(format!("{ky} as requested"))
+        .x_labels(xs.len())
+        .y_labels(ys.len())
+        .x_label_formatter(&fx)
+        .y_label_formatter(&fy)
         .draw()?;
-    let k = series.len().max(1) as f64;
-    for (i, (name, pts)) in series.iter().enumerate() {
-        let c = color(i);
-        let offset = (i as f64 - (k - 1.0) / 2.0) * 0.6 / k;
-        let xy: Vec<(f64, &Point)> = pts
-            .iter()
-            .filter_map(|p| {
-                cats.iter()
-                    .position(|c| *c == p.x)
-                    .map(|ix| (ix as f64 + offset, p))
-            })
-            .collect();
-        chart
-            .draw_series(
-                xy.iter()
-                    .map(|(x, p)| Circle::new((*x, p.mean / 1e9), 4, c.filled())),
-            )?
-            .label(name.clone())
-            .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.filled()));
-        chart.draw_series(xy.iter().map(|(x, p)| {
-            ErrorBar::new_vertical(*x, p.lo / 1e9, p.mean / 1e9, p.hi / 1e9, c.filled(), 6)
-        }))?;
+    let (_, decimals) = nice_step(max / scale, 100.0);
+    let decimals = decimals.min(2);
+    for &(ix, iy, v, _) in cells {
+        let t = if max > min {
+            (v - min) / (max - min)
+        } else {
+            1.0
+        };
+        let (fill, ink) = heat(t);
+        let (x, y) = (ix as f64, iy as f64);
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)],
+            fill.filled(),
+        )))?;
+        chart.draw_series(std::iter::once(Text::new(
+            format!("{:.decimals$}", v / scale),
+            (x, y),
+            ("sans-serif", 17)
+                .into_font()
+                .color(&ink)
+                .pos(Pos::new(HPos::Center, VPos::Center)),
+        )))?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    Ok(())
+    let (lo, _) = heat(0.0);
+    let (hi, _) = heat(1.0);
+    Ok(vec![
+        (
+            format!("{:.decimals$} {unit} (lowest)", min / scale),
+            Look::band(lo),
+        ),
+        (
+            format!("{:.decimals$} {unit} (highest)", max / scale),
+            Look::band(hi),
+        ),
+    ])
 }
 
-/// The percentile spectrum of round trips (the HdrHistogram view): x = percentile on a
-/// 1/(1-q) log axis, y = round trip, one line per case (and directory).
-fn latency_spectrum(dirs: &[ResultsDir]) -> Option<Chart> {
-    let mut lines: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+/// Percentile axis: x = log10(1 / (1 - q)), labelled at whole decades: 0%, 90%, 99%, ...
+fn percentile_label(v: &f64) -> String {
+    let r = v.round();
+    if (v - r).abs() > 1e-6 || r < 0.0 {
+        return String::new();
+    }
+    let q = 100.0 * (1.0 - 10f64.powf(-r));
+    let digits = (r as usize).saturating_sub(2);
+    format!("{q:.digits$}%")
+}
+
+/// Log axis in decades (of a unit chosen so that none is below 1): labels at every power
+/// of ten, as whole numbers.
+fn decade_label(v: &f64) -> String {
+    let r = v.round();
+    if (v - r).abs() > 1e-6 || r < 0.0 {
+        return String::new();
+    }
+    format!("{:.0}", 10f64.powf(r))
+}
+
+/// The percentile spectrum of round trips (the HdrHistogram view): one line per case
+/// (and directory), at most `MAX_SERIES` per chart.
+fn latency_spectrum(dirs: &[ResultsDir]) -> Vec<Chart> {
+    // (prefix naming the case, its name, the curve)
+    type Line = ((String, String), Vec<(f64, f64)>);
+    let mut lines: Vec<Line> = Vec::new();
     for d in dirs {
         for c in &d.cases {
-            let Some(h) = c.histograms.get("rtt") else {
+            let Some(h) = c.histograms.get("rtt").filter(|h| !h.is_empty()) else {
                 continue;
             };
-            if h.is_empty() {
-                continue;
-            }
             let mut pts = Vec::new();
-            // q from 0 up to the last quantile the sample count supports.
-            let max_x = (h.len() as f64).min(1e5);
+            // From the median of nothing (q = 0) to the last quantile the count supports.
+            let max_u = (h.len() as f64).log10().min(5.0);
             let mut i = 0;
             loop {
-                let x = 10f64.powf(i as f64 / 20.0);
-                if x > max_x {
+                let u = i as f64 / 20.0;
+                if u > max_u {
                     break;
                 }
-                let q = 1.0 - 1.0 / x;
-                pts.push((x, h.value_at_quantile(q) as f64 / 1e3));
+                let q = 1.0 - 10f64.powf(-u);
+                pts.push((u, (h.value_at_quantile(q).max(1) as f64).log10()));
                 i += 1;
             }
-            let mut name = format!("case {} {} {}", c.case, c.get("protocol"), c.get("pattern"));
-            if !c.label.is_empty() {
-                name = format!("{name} {}", c.label);
-            }
-            if dirs.len() > 1 {
-                name = format!("{}: {name}", d.name);
-            }
-            lines.push((name, pts));
+            let prefix = if dirs.len() > 1 {
+                format!("{} {}:", d.name, c.id())
+            } else {
+                format!("{}:", c.id())
+            };
+            lines.push(((prefix, case_name(c)), pts));
         }
     }
-    if lines.is_empty() {
-        return None;
+    let (names, common) = without_common_words(lines.iter().map(|l| l.0 .1.as_str()));
+    let lines: Vec<(String, Vec<(f64, f64)>)> = lines
+        .into_iter()
+        .zip(names)
+        .map(|(((prefix, _), pts), name)| (format!("{prefix} {name}"), pts))
+        .collect();
+    let total = lines.len();
+    let mut out = Vec::new();
+    for (part, chunk) in lines.chunks(MAX_SERIES).enumerate() {
+        let shown = if total > MAX_SERIES {
+            format!(
+                " (cases {}–{} of {total})",
+                part * MAX_SERIES + 1,
+                part * MAX_SERIES + chunk.len()
+            )
+        } else {
+            String::new()
+        };
+        let id = if part == 0 {
+            "latency-spectrum".to_string()
+        } else {
+            format!("latency-spectrum-{}", part + 1)
+        };
+        out.extend(draw(
+            id,
+            format!("Round-trip percentile spectrum{shown}"),
+            &format!("Round trips by percentile (merged histograms){common}{shown}"),
+            |a| spectrum(a, chunk),
+        ));
     }
-    let ymax = lines
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|v| v.1))
-        .fold(1.0, f64::max)
-        * 1.5;
-    let ymin = lines
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|v| v.1))
-        .fold(f64::MAX, f64::min)
-        .max(0.1)
-        / 1.5;
-    let xmax = lines
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|v| v.0))
-        .fold(10.0, f64::max);
-    draw(
-        "latency-spectrum".into(),
-        "Round-trip percentile spectrum".into(),
-        |root| {
-            let mut chart = ChartBuilder::on(&root)
-                .caption(
-                    "Round trips by percentile (merged histograms)",
-                    ("sans-serif", 17),
-                )
-                .margin(12)
-                .x_label_area_size(40)
-                .y_label_area_size(60)
-                .build_cartesian_2d((1f64..xmax).log_scale(), (ymin..ymax).log_scale())?;
-            chart
-                .configure_mesh()
-                .x_desc("percentile")
-                .y_desc("round trip (us)")
-                .x_label_formatter(&|x| {
-                    let q = 100.0 * (1.0 - 1.0 / x);
-                    let digits = if q < 99.0 {
-                        0
-                    } else {
-                        ((1.0 / (100.0 - q)).log10().ceil() as usize).min(4)
-                    };
-                    format!("{q:.digits$}%")
-                })
-                .draw()?;
-            for (i, (name, pts)) in lines.iter().enumerate() {
-                let c = color(i);
-                chart
-                    .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))?
-                    .label(name.clone())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
-                    });
-            }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()?;
-            root.present()?;
-            Ok(())
-        },
-    )
+    out
 }
 
-/// Throughput and the probe's round trips together against the send buffer: the
-/// bufferbloat trade-off, when a probe ran.
+fn spectrum(
+    area: &Area<'_>,
+    lines: &[(String, Vec<(f64, f64)>)],
+) -> Result<Vec<(String, Look)>, Box<dyn std::error::Error>> {
+    // Microseconds, unless a round trip took less than one (then nanoseconds): either way
+    // every decade label is a whole number.
+    let ns_min = lines
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|v| v.1))
+        .fold(f64::MAX, f64::min);
+    let (shift, unit) = if ns_min < 3.0 {
+        (0.0, "ns")
+    } else {
+        (3.0, "µs")
+    };
+    let lines: Vec<(String, Vec<(f64, f64)>)> = lines
+        .iter()
+        .map(|(n, p)| (n.clone(), p.iter().map(|v| (v.0, v.1 - shift)).collect()))
+        .collect();
+    let ys = lines.iter().flat_map(|(_, p)| p.iter().map(|v| v.1));
+    let lo = ys.clone().fold(f64::MAX, f64::min).floor();
+    let hi = ys.fold(f64::MIN, f64::max).ceil();
+    let hi = if hi <= lo { lo + 1.0 } else { hi };
+    let umax = lines
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|v| v.0))
+        .fold(1.0, f64::max)
+        .ceil();
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..umax, lo..hi)?;
+    mesh(&mut chart)
+        .x_desc("percentile (log scale of 1 / (1 − q))")
+        .y_desc(format!("round trip ({unit}, log scale)"))
+        .x_labels(umax as usize + 1)
+        .y_labels((hi - lo) as usize + 1)
+        .x_label_formatter(&percentile_label)
+        .y_label_formatter(&decade_label)
+        .draw()?;
+    let colors = palette(lines.len());
+    let mut entries = Vec::new();
+    for (i, (name, pts)) in lines.iter().enumerate() {
+        let look = Look::line(colors[i], Marker::nth(i));
+        chart.draw_series(LineSeries::new(pts.clone(), look.color.stroke_width(2)))?;
+        // A marker at each whole decade, so lines of similar colour stay apart.
+        chart.draw_series(
+            pts.iter()
+                .filter(|p| (p.0 - p.0.round()).abs() < 1e-9)
+                .map(|p| marker!(*p, Marker::nth(i), look.color)),
+        )?;
+        entries.push((name.clone(), look));
+    }
+    Ok(entries)
+}
+
+/// A case in a few words: protocol and pattern unless its knobs name them, then its knobs.
+fn case_name(c: &Case) -> String {
+    let knobs = c.knobs();
+    let has = |k: &str| knobs.iter().any(|(key, _)| key == k);
+    let mut words = Vec::new();
+    if !has("proto") {
+        words.push(c.row.protocol.clone());
+    }
+    if !has("pattern") {
+        words.push(c.row.pattern.clone());
+    }
+    if !c.label().is_empty() {
+        words.push(c.label().to_string());
+    }
+    words.join(" ")
+}
+
+/// Names without the words every one of them has (all `tcp`, all `rr`), and those words
+/// for the caption (` — every case: tcp rr`).
+fn without_common_words<'n>(names: impl Iterator<Item = &'n str> + Clone) -> (Vec<String>, String) {
+    let sets: Vec<Vec<&str>> = names.map(|n| n.split_whitespace().collect()).collect();
+    let common: Vec<&str> = match sets.first() {
+        Some(first) if sets.len() > 1 => first
+            .iter()
+            .copied()
+            .filter(|w| sets.iter().all(|s| s.contains(w)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let names = sets
+        .iter()
+        .map(|s| {
+            let rest: Vec<&str> = s.iter().copied().filter(|w| !common.contains(w)).collect();
+            rest.join(" ")
+        })
+        .collect();
+    let caption = if common.is_empty() {
+        String::new()
+    } else {
+        format!(" — every case: {}", common.join(" "))
+    };
+    (names, caption)
+}
+
+/// The send buffer a case asked for: from its label, else its summary row; `None` = auto.
+fn requested_sndbuf(c: &Case) -> Option<Option<u64>> {
+    match c.knob("sndbuf") {
+        Some(v) if v == "auto" => Some(None),
+        Some(v) => parse_size(&v).ok().map(Some),
+        None => c.first.as_ref().map(|r| {
+            r.sndbuf_req
+                .and_then(crate::output::summary::SizeReq::bytes)
+        }),
+    }
+}
+
+/// Throughput and the probe's p99 round trip together against the send buffer as
+/// requested: the bufferbloat trade-off, when a latency probe ran.
 fn bufferbloat(dirs: &[ResultsDir]) -> Vec<Chart> {
     let mut out = Vec::new();
     for d in dirs {
-        let mut pts: Vec<(f64, f64, f64)> = d
+        // (requested sndbuf or auto, goodput, p99)
+        let pts: Vec<(Option<u64>, f64, f64)> = d
             .cases
             .iter()
-            .filter(|c| c.rep("probe") == "true")
+            .filter(|c| c.probe())
             .filter_map(|c| {
-                let sndbuf: f64 = c.rep("sndbuf_eff").parse().ok()?;
                 Some((
-                    sndbuf,
-                    c.num("goodput_bps_mean")? / 1e9,
-                    c.num("rtt_p99_ns_mean")? / 1e3,
+                    requested_sndbuf(c)?,
+                    c.row.goodput_bps_mean?,
+                    c.row.rtt_p99_ns_mean? / 1e3,
                 ))
             })
             .collect();
-        if pts.len() < 2 {
+        if pts.len() < 2 || pts.iter().all(|p| p.0.is_none()) {
             continue;
         }
-        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let (xmin, xmax) = (pts[0].0 / 1.5, pts[pts.len() - 1].0 * 1.5);
-        let gmax = pts.iter().map(|p| p.1).fold(0.0, f64::max) * 1.15 + 0.01;
-        let rmax = pts.iter().map(|p| p.2).fold(0.0, f64::max) * 1.15 + 1.0;
         let id = format!("bufferbloat-{}", out.len() + 1);
         let title = format!(
             "Throughput and latency under load against the send buffer ({})",
             d.name
         );
-        out.extend(draw(id, title, |root| {
-            let mut chart = ChartBuilder::on(&root)
-                .caption(
-                    "Goodput (left) and probe p99 round trip (right) against SO_SNDBUF",
-                    ("sans-serif", 17),
-                )
-                .margin(12)
-                .x_label_area_size(40)
-                .y_label_area_size(60)
-                .right_y_label_area_size(60)
-                .build_cartesian_2d((xmin..xmax).log_scale().base(2.0), 0f64..gmax)?
-                .set_secondary_coord((xmin..xmax).log_scale().base(2.0), 0f64..rmax);
-            chart
-                .configure_mesh()
-                .x_desc("SO_SNDBUF as the kernel reported it (bytes, log2)")
-                .y_desc("goodput (Gbit/s)")
-                .x_label_formatter(&|v| format_size(v.round() as u64))
-                .draw()?;
-            chart
-                .configure_secondary_axes()
-                .y_desc("probe p99 round trip (us)")
-                .draw()?;
-            let (c0, c1) = (color(0), color(1));
-            chart
-                .draw_series(LineSeries::new(
-                    pts.iter().map(|p| (p.0, p.1)),
-                    c0.stroke_width(2),
-                ))?
-                .label("goodput")
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], c0.stroke_width(2))
-                });
-            chart
-                .draw_secondary_series(LineSeries::new(
-                    pts.iter().map(|p| (p.0, p.2)),
-                    c1.stroke_width(2),
-                ))?
-                .label("probe p99 round trip")
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], c1.stroke_width(2))
-                });
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()?;
-            root.present()?;
-            Ok(())
-        }));
+        out.extend(draw(
+            id,
+            title,
+            "Goodput (left axis) and probe p99 round trip (right axis) against SO_SNDBUF",
+            |a| bufferbloat_chart(a, &pts),
+        ));
     }
     out
 }
 
-/// Per-interval throughput over time, one chart per case, one line per repetition.
+fn bufferbloat_chart(
+    area: &Area<'_>,
+    pts: &[(Option<u64>, f64, f64)],
+) -> Result<Vec<(String, Look)>, Box<dyn std::error::Error>> {
+    let mut fixed_pts: Vec<(f64, f64, f64)> = pts
+        .iter()
+        .filter_map(|p| Some(((p.0?.max(1) as f64).log2(), p.1, p.2)))
+        .collect();
+    fixed_pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let autos: Vec<(f64, f64)> = pts
+        .iter()
+        .filter(|p| p.0.is_none())
+        .map(|p| (p.1, p.2))
+        .collect();
+    let xs: Vec<u64> = pts.iter().filter_map(|p| p.0).collect();
+    let (xmin, xmax) = size_range(&xs);
+    let gmax = pts.iter().map(|p| p.1).fold(0.0, f64::max);
+    let (scale, unit) = bps_unit(gmax);
+    let (gtop, gn, gdec) = zero_axis(gmax / scale);
+    let (rtop, rn, rdec) = zero_axis(pts.iter().map(|p| p.2).fold(0.0, f64::max));
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .right_y_label_area_size(70)
+        .build_cartesian_2d(xmin..xmax, 0f64..gtop)?
+        .set_secondary_coord(xmin..xmax, 0f64..rtop);
+    mesh(&mut chart)
+        .x_desc("SO_SNDBUF as requested (bytes, log2 scale)")
+        .y_desc(format!("goodput ({unit})"))
+        .x_labels(((xmax - xmin).ceil() as usize + 1).max(2))
+        .y_labels(gn)
+        .x_label_formatter(&size_label)
+        .y_label_formatter(&fixed(gdec))
+        .draw()?;
+    chart
+        .configure_secondary_axes()
+        .label_style(("sans-serif", LABEL))
+        .axis_desc_style(("sans-serif", LABEL + 1))
+        .y_desc("probe p99 round trip (µs)")
+        .y_labels(rn)
+        .y_label_formatter(&fixed(rdec))
+        .draw()?;
+    let c = palette(2);
+    let (g, r) = (
+        Look::line(c[0], Marker::Circle),
+        Look::line(c[1], Marker::Triangle),
+    );
+    chart.draw_series(LineSeries::new(
+        fixed_pts.iter().map(|p| (p.0, p.1 / scale)),
+        g.color.stroke_width(2),
+    ))?;
+    chart.draw_series(
+        fixed_pts
+            .iter()
+            .map(|p| marker!((p.0, p.1 / scale), Marker::Circle, g.color)),
+    )?;
+    chart.draw_secondary_series(LineSeries::new(
+        fixed_pts.iter().map(|p| (p.0, p.2)),
+        r.color.stroke_width(2),
+    ))?;
+    chart.draw_secondary_series(
+        fixed_pts
+            .iter()
+            .map(|p| marker!((p.0, p.2), Marker::Triangle, r.color)),
+    )?;
+    let mut entries = vec![
+        ("goodput".to_string(), g),
+        ("probe p99 round trip".to_string(), r),
+    ];
+    for (gv, rv) in &autos {
+        chart.draw_series(DashedLineSeries::new(
+            vec![(xmin, gv / scale), (xmax, gv / scale)],
+            8,
+            5,
+            g.color.stroke_width(2),
+        ))?;
+        chart.draw_secondary_series(DashedLineSeries::new(
+            vec![(xmin, *rv), (xmax, *rv)],
+            3,
+            4,
+            r.color.stroke_width(2),
+        ))?;
+    }
+    if !autos.is_empty() {
+        entries.push(("goodput, sndbuf=auto".into(), Look::dashed(g.color)));
+        entries.push(("probe p99, sndbuf=auto".into(), Look::dotted(r.color)));
+    }
+    Ok(entries)
+}
+
+/// Request/response cases side by side: transactions per second, and the p50 and p99
+/// round trips, per case (protocol, pattern and knobs), one chart per directory.
+fn transactions(dirs: &[ResultsDir]) -> Vec<Chart> {
+    let mut out = Vec::new();
+    for (di, d) in dirs.iter().enumerate() {
+        let rows: Vec<(String, f64, Option<f64>, Option<f64>)> = d
+            .cases
+            .iter()
+            .filter(|c| c.is_transactional())
+            .filter_map(|c| {
+                Some((
+                    case_name(c),
+                    c.row.transactions_per_s_mean?,
+                    c.row.rtt_p50_ns_mean.map(|v| v / 1e3),
+                    c.row.rtt_p99_ns_mean.map(|v| v / 1e3),
+                ))
+            })
+            .take(24)
+            .collect();
+        if rows.len() < 2 {
+            continue;
+        }
+        let (names, common) = without_common_words(rows.iter().map(|r| r.0.as_str()));
+        let rows: Vec<_> = rows
+            .into_iter()
+            .zip(names)
+            .map(|(r, n)| (n, r.1, r.2, r.3))
+            .collect();
+        let who = if dirs.len() > 1 {
+            format!(" ({})", d.name)
+        } else {
+            String::new()
+        };
+        out.extend(draw(
+            format!("transactions-d{}", di + 1),
+            format!("Request/response by protocol and pattern{who}"),
+            &format!(
+                "Transactions per second (left) and round trips (right) per case{who}{common}"
+            ),
+            |a| transactions_chart(a, &rows),
+        ));
+    }
+    out
+}
+
+fn transactions_chart(
+    area: &Area<'_>,
+    rows: &[(String, f64, Option<f64>, Option<f64>)],
+) -> Result<Vec<(String, Look)>, Box<dyn std::error::Error>> {
+    let n = rows.len() as f64;
+    let names: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    let name_of = move |v: &f64| {
+        let i = v.round();
+        if (v - i).abs() < 0.01 && i >= 0.0 {
+            shorten(names.get(i as usize).map_or("", |s| s.as_str()), 34)
+        } else {
+            String::new()
+        }
+    };
+    let (left, right) = area.split_horizontally((W - LEGEND_W) * 11 / 20);
+    let tmax = rows.iter().map(|r| r.1).fold(0.0, f64::max);
+    let (tscale, tunit) = if tmax >= 1e4 {
+        (1e3, "thousand transactions per second")
+    } else {
+        (1.0, "transactions per second")
+    };
+    let (ttop, tn, tdec) = zero_axis_in(tmax / tscale, 4.0);
+    let rmax = rows
+        .iter()
+        .flat_map(|r| [r.2, r.3])
+        .flatten()
+        .fold(0.0, f64::max);
+    let (rtop, rn, rdec) = zero_axis_in(rmax, 4.0);
+    let c = palette(3);
+    // Case 0 at the top.
+    let mut tx = ChartBuilder::on(&left)
+        .margin(10)
+        .x_label_area_size(50)
+        .y_label_area_size(250)
+        .build_cartesian_2d(0f64..ttop, (n - 0.5)..-0.5f64)?;
+    mesh(&mut tx)
+        .disable_y_mesh()
+        .x_desc(tunit)
+        .y_labels(rows.len())
+        .x_labels(tn)
+        .y_label_formatter(&name_of)
+        .x_label_formatter(&fixed(tdec))
+        .draw()?;
+    tx.draw_series(rows.iter().enumerate().map(|(i, r)| {
+        let y = i as f64;
+        Rectangle::new([(0.0, y - 0.3), (r.1 / tscale, y + 0.3)], c[0].filled())
+    }))?;
+    let mut rt = ChartBuilder::on(&right)
+        .margin(10)
+        .x_label_area_size(50)
+        .y_label_area_size(10)
+        .build_cartesian_2d(0f64..rtop, (n - 0.5)..-0.5f64)?;
+    mesh(&mut rt)
+        .disable_y_mesh()
+        .x_desc("round trip (µs)")
+        .y_labels(0)
+        .x_labels(rn)
+        .x_label_formatter(&fixed(rdec))
+        .draw()?;
+    for (i, r) in rows.iter().enumerate() {
+        let y = i as f64;
+        if let (Some(p50), Some(p99)) = (r.2, r.3) {
+            rt.draw_series(std::iter::once(PathElement::new(
+                vec![(p50, y), (p99, y)],
+                RGBColor(150, 150, 150).stroke_width(1),
+            )))?;
+        }
+        if let Some(p50) = r.2 {
+            rt.draw_series(std::iter::once(marker!((p50, y), Marker::Circle, c[1])))?;
+        }
+        if let Some(p99) = r.3 {
+            rt.draw_series(std::iter::once(marker!((p99, y), Marker::Triangle, c[2])))?;
+        }
+    }
+    Ok(vec![
+        ("transactions per second".into(), Look::band(c[0])),
+        ("p50 round trip".into(), Look::points(c[1], Marker::Circle)),
+        (
+            "p99 round trip".into(),
+            Look::points(c[2], Marker::Triangle),
+        ),
+    ])
+}
+
+/// Per-interval throughput over time, one chart per case, one line per repetition; the
+/// warm-up (excluded from goodput) shaded; the axis ends where the data ends.
 fn intervals(dirs: &[ResultsDir]) -> Vec<Chart> {
     let total: usize = dirs.iter().map(|d| d.cases.len()).sum();
     let mut out = Vec::new();
     for (di, d) in dirs.iter().enumerate() {
         for c in d.cases.iter().filter(|c| !c.intervals.is_empty()) {
-            let id = format!("intervals-d{}-case{}", di + 1, c.case);
+            let id = format!("intervals-d{}-case{}", di + 1, c.id());
             let title = format!(
                 "{}case {}: {} {} {}: throughput per interval",
                 if dirs.len() > 1 {
@@ -491,13 +1370,13 @@ fn intervals(dirs: &[ResultsDir]) -> Vec<Chart> {
                 } else {
                     String::new()
                 },
-                c.case,
-                c.get("protocol"),
-                c.get("pattern"),
-                c.label
+                c.id(),
+                c.row.protocol,
+                c.row.pattern,
+                c.label()
             );
             out.extend(
-                draw(id, title.clone(), |root| interval_chart(root, &title, c)).map(|mut ch| {
+                draw(id, title.clone(), &title, |a| interval_chart(a, c)).map(|mut ch| {
                     ch.collapsed = total > 4;
                     ch
                 }),
@@ -508,58 +1387,67 @@ fn intervals(dirs: &[ResultsDir]) -> Vec<Chart> {
 }
 
 fn interval_chart(
-    root: DrawingArea<SVGBackend, plotters::coord::Shift>,
-    title: &str,
+    area: &Area<'_>,
     c: &Case,
-) -> Res {
-    let tmax = c.intervals.iter().map(|v| v.1).fold(1.0, f64::max) + 1.0;
-    let ymax = c.intervals.iter().map(|v| v.2).fold(0.0, f64::max) * 1.15 + 1.0;
-    let (scale, unit) = if ymax > 2e9 {
-        (1e9, "Gbit/s")
-    } else if ymax > 2e6 {
-        (1e6, "Mbit/s")
-    } else {
-        (1e3, "kbit/s")
-    };
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 15))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0f64..tmax, 0f64..ymax / scale)?;
-    chart
-        .configure_mesh()
-        .x_desc("seconds from the start (warm-up included)")
+) -> Result<Vec<(String, Look)>, Box<dyn std::error::Error>> {
+    let tmax = c.intervals.iter().map(|v| v.end_s).fold(0.0, f64::max);
+    let tmax = if tmax > 0.0 { tmax } else { 1.0 };
+    let (scale, unit) = bps_unit(c.intervals.iter().map(|v| v.bps).fold(0.0, f64::max));
+    let (top, ny, decimals) =
+        zero_axis(c.intervals.iter().map(|v| v.bps).fold(0.0, f64::max) / scale);
+    let (step, xdec) = nice_step(tmax, 8.0);
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..tmax, 0f64..top)?;
+    mesh(&mut chart)
+        .x_desc("seconds from the start of traffic")
         .y_desc(format!("throughput ({unit})"))
+        .x_labels((tmax / step) as usize + 1)
+        .y_labels(ny)
+        .x_label_formatter(&fixed(xdec))
+        .y_label_formatter(&fixed(decimals))
         .draw()?;
-    let reps: std::collections::BTreeSet<u32> = c.intervals.iter().map(|v| v.0).collect();
+    let mut entries = Vec::new();
+    if let Some(w) = c.warmup_s().filter(|w| *w > 0.0) {
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(0.0, 0.0), (w.min(tmax), top)],
+            WARMUP.filled(),
+        )))?;
+        entries.push(("warm-up (not in goodput)".to_string(), Look::band(WARMUP)));
+    }
+    let reps: BTreeSet<u32> = c.intervals.iter().map(|v| v.repetition).collect();
+    let colors = palette(reps.len());
     for (i, rep) in reps.into_iter().enumerate() {
-        let col = color(i);
+        let look = Look::line(colors[i], Marker::nth(i));
+        // A step per interval: each rate holds over the interval it was measured in.
         let pts: Vec<(f64, f64)> = c
             .intervals
             .iter()
-            .filter(|v| v.0 == rep)
-            .map(|v| (v.1, v.2 / scale))
+            .filter(|v| v.repetition == rep)
+            .flat_map(|v| [(v.start_s, v.bps / scale), (v.end_s, v.bps / scale)])
             .collect();
-        chart
-            .draw_series(LineSeries::new(pts, col.stroke_width(2)))?
-            .label(format!("repetition {rep}"))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], col.stroke_width(2)));
+        chart.draw_series(LineSeries::new(pts.clone(), look.color.stroke_width(2)))?;
+        chart.draw_series(c.intervals.iter().filter(|v| v.repetition == rep).map(|v| {
+            marker!(
+                ((v.start_s + v.end_s) / 2.0, v.bps / scale),
+                Marker::nth(i),
+                look.color
+            )
+        }))?;
+        entries.push((format!("repetition {rep}"), look));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    Ok(())
+    Ok(entries)
 }
 
 /// Every chart the data supports, in reading order.
 pub fn all(dirs: &[ResultsDir]) -> Vec<Chart> {
     let mut out = goodput_vs_knobs(dirs);
+    out.extend(heatmaps(dirs));
     out.extend(latency_spectrum(dirs));
     out.extend(bufferbloat(dirs));
+    out.extend(transactions(dirs));
     out.extend(intervals(dirs));
     out
 }

@@ -2,7 +2,7 @@
 //! figure, and a verdict that does not call noise a change (Welch's t-test on the
 //! repetitions, at 95%).
 
-use super::{Case, ResultsDir};
+use super::{Case, Rep, ResultsDir};
 use crate::stats::t_975;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,10 +74,73 @@ pub fn verdict(base: &[f64], other: &[f64], higher_is_better: bool) -> Verdict {
     }
 }
 
+/// A figure that comparisons show: its column name, what a reader calls it, the unit its
+/// values are shown in (and the divisor from the column's unit), which way is better.
+#[derive(Debug, Clone, Copy)]
+pub struct Figure {
+    pub column: &'static str,
+    pub name: &'static str,
+    pub unit: &'static str,
+    pub divisor: f64,
+    pub higher_is_better: bool,
+    pub pick: fn(&Rep) -> Option<f64>,
+}
+
+impl Figure {
+    /// A value of this figure in its display unit.
+    pub fn show(&self, v: f64) -> f64 {
+        v / self.divisor
+    }
+}
+
+/// The figures compared.
+pub const FIGURES: &[Figure] = &[
+    Figure {
+        column: "goodput_bps",
+        name: "goodput",
+        unit: "Gbit/s",
+        divisor: 1e9,
+        higher_is_better: true,
+        pick: |r| r.goodput_bps,
+    },
+    Figure {
+        column: "transactions_per_s",
+        name: "transactions",
+        unit: "per s",
+        divisor: 1.0,
+        higher_is_better: true,
+        pick: |r| r.transactions_per_s,
+    },
+    Figure {
+        column: "rtt_p50_ns",
+        name: "p50 round trip",
+        unit: "µs",
+        divisor: 1e3,
+        higher_is_better: false,
+        pick: |r| r.rtt_p50_ns,
+    },
+    Figure {
+        column: "rtt_p99_ns",
+        name: "p99 round trip",
+        unit: "µs",
+        divisor: 1e3,
+        higher_is_better: false,
+        pick: |r| r.rtt_p99_ns,
+    },
+    Figure {
+        column: "rtt_p999_ns",
+        name: "p99.9 round trip",
+        unit: "µs",
+        divisor: 1e3,
+        higher_is_better: false,
+        pick: |r| r.rtt_p999_ns,
+    },
+];
+
 /// One figure of one paired case.
 #[derive(Debug, Clone)]
 pub struct Change {
-    pub metric: &'static str,
+    pub figure: Figure,
     pub base_mean: f64,
     pub other_mean: f64,
     pub ratio: f64,
@@ -93,33 +156,26 @@ pub struct Pair<'a> {
     pub changes: Vec<Change>,
 }
 
-/// The figures compared, with which way is better.
-pub const FIGURES: &[(&str, bool)] = &[
-    ("goodput_bps", true),
-    ("transactions_per_s", true),
-    ("rtt_p50_ns", false),
-    ("rtt_p99_ns", false),
-    ("rtt_p999_ns", false),
-];
-
 /// Pairs the cases of `other` with those of `base` by their knob values.
 pub fn pair<'a>(base: &'a ResultsDir, other: &'a ResultsDir) -> Vec<Pair<'a>> {
+    let others: std::collections::HashMap<String, &Case> =
+        other.cases.iter().map(|o| (o.key(), o)).collect();
     let mut out = Vec::new();
     for b in &base.cases {
         let key = b.key();
-        let Some(o) = other.cases.iter().find(|o| o.key() == key) else {
+        let Some(&o) = others.get(&key) else {
             continue;
         };
         let mut changes = Vec::new();
-        for &(metric, higher) in FIGURES {
-            let (bv, ov) = (b.rep_values(metric), o.rep_values(metric));
+        for figure in FIGURES {
+            let (bv, ov) = (b.rep_values(figure.pick), o.rep_values(figure.pick));
             if bv.is_empty() || ov.is_empty() {
                 continue;
             }
             let base_mean = bv.iter().sum::<f64>() / bv.len() as f64;
             let other_mean = ov.iter().sum::<f64>() / ov.len() as f64;
             changes.push(Change {
-                metric,
+                figure: *figure,
                 base_mean,
                 other_mean,
                 ratio: if base_mean != 0.0 {
@@ -127,7 +183,7 @@ pub fn pair<'a>(base: &'a ResultsDir, other: &'a ResultsDir) -> Vec<Pair<'a>> {
                 } else {
                     f64::NAN
                 },
-                verdict: verdict(&bv, &ov, higher),
+                verdict: verdict(&bv, &ov, figure.higher_is_better),
             });
         }
         out.push(Pair {
@@ -143,44 +199,40 @@ pub fn pair<'a>(base: &'a ResultsDir, other: &'a ResultsDir) -> Vec<Pair<'a>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::cases::CaseRow;
+    use crate::output::summary::SummaryRow;
     use crate::report::{Case, ResultsDir};
 
     fn case(id: u32, label: &str, proto: &str, goodputs: &[f64]) -> Case {
-        let agg = [
-            ("case", id.to_string()),
-            ("protocol", proto.into()),
-            ("pattern", "stream".into()),
-            ("direction", "forward".into()),
-            ("flows", "1".into()),
-            ("msg_size", "131072".into()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        let reps = goodputs
-            .iter()
-            .map(|g| {
-                [("status", "ok".to_string()), ("goodput_bps", g.to_string())]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect()
-            })
-            .collect();
-        Case {
+        let mut c = Case::new(CaseRow {
             case: id,
-            label: label.into(),
-            agg,
-            reps,
-            histograms: Default::default(),
-            intervals: vec![],
+            case_label: label.into(),
+            protocol: proto.into(),
+            pattern: "stream".into(),
+            direction: "forward".into(),
+            flows: 1,
+            msg_size: 131072,
+            ..Default::default()
+        });
+        for (i, g) in goodputs.iter().enumerate() {
+            c.add_rep(SummaryRow {
+                case: id,
+                repetition: i as u32 + 1,
+                status: "ok".into(),
+                goodput_bps: Some(*g),
+                ..Default::default()
+            });
         }
+        c
     }
 
     fn dir(cases: Vec<Case>) -> ResultsDir {
         ResultsDir {
             path: "x".into(),
             name: "x".into(),
-            meta: serde_json::Value::Null,
+            meta: crate::report::tests::meta(),
+            cases_total: cases.len() as u64,
+            rows_total: 0,
             cases,
         }
     }
@@ -200,9 +252,9 @@ mod tests {
         ]);
         let pairs = pair(&base, &other);
         assert_eq!(pairs.len(), 2, "udp 64K has no partner, 4M no baseline");
-        assert_eq!((pairs[0].base.case, pairs[0].other.case), (1, 2));
+        assert_eq!((pairs[0].base.id(), pairs[0].other.id()), (1, 2));
         let g = &pairs[0].changes[0];
-        assert_eq!(g.metric, "goodput_bps");
+        assert_eq!(g.figure.column, "goodput_bps");
         assert!((g.ratio - 15.0 / 11.0).abs() < 1e-12);
         assert_eq!(g.verdict, Verdict::Improved, "t = 5.66 beyond t(0.975, 3)");
         assert_eq!(pairs[1].changes[0].verdict, Verdict::NoChange);

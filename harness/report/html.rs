@@ -4,9 +4,13 @@
 use std::fmt::Write;
 
 use super::charts::Chart;
-use super::compare::{pair, Verdict};
-use super::{Case, ResultsDir};
-use crate::units::{format_bps, format_ns, format_size_human};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::compare::{pair, Figure, Verdict};
+use super::ResultsDir;
+use crate::hostinfo::HostFacts;
+use crate::output::summary::SizeReq;
+use crate::units::format_size_human;
 
 pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -16,134 +20,265 @@ pub fn esc(s: &str) -> String {
 }
 
 const STYLE: &str = "
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1240px;color:#222;padding:0 1em}
 h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0;width:100%}
+.scroll{overflow-x:auto;max-width:100%;margin:.5em 0}
+table{border-collapse:collapse;font-size:.85em}
 th,td{border:1px solid #ddd;padding:.25em .45em;text-align:right;white-space:nowrap}
-th{background:#f4f4f4}td.l,th.l{text-align:left}
-figure{margin:1em 0}figcaption{font-size:.9em;color:#555}
+th{background:#f4f4f4;position:sticky;top:0}td.l,th.l{text-align:left}
+figure{margin:1em 0}figure svg{width:100%;height:auto;display:block}figcaption{font-size:.9em;color:#555}
 details{margin:.4em 0}summary{cursor:pointer;color:#1f4e99}
 .improved{background:#e3f6e3;color:#14632a}.regressed{background:#fbe4e4;color:#8c1d1d}
 .nochange{color:#555}.inconclusive{color:#8a6d00}
-.meta{font-size:.85em;color:#444}.clamped{color:#8c1d1d}
+.meta{font-size:.9em;color:#444}.note{font-size:.85em;color:#8a6d00}
 ";
 
-fn opt(v: Option<String>) -> String {
-    v.unwrap_or_else(|| "–".to_string())
+fn dash() -> String {
+    "–".to_string()
 }
 
-fn size_cell(req: &str, eff: &str) -> String {
-    let r = if req.is_empty() || req == "auto" {
-        "auto".to_string()
-    } else {
-        format_size_human(req.parse().unwrap_or(0))
-    };
-    let e = if eff.is_empty() {
-        "–".to_string()
-    } else {
-        format_size_human(eff.parse().unwrap_or(0))
-    };
+fn size_cell(req: Option<u64>, eff: Option<u64>) -> String {
+    let r = req.map_or_else(|| "auto".to_string(), format_size_human);
+    let e = eff.map_or_else(dash, format_size_human);
     format!("{r} → {e}")
 }
 
-fn ns_cell(c: &Case, col: &str) -> String {
-    opt(c.num(col).map(|v| format_ns(v as u64)))
+fn us(v: Option<f64>) -> String {
+    v.map_or_else(dash, |v| format!("{:.1}", v / 1e3))
+}
+
+/// A mean with its 95% interval, both in the mean's unit; an interval reaching below
+/// zero is shown from zero (the figures cannot be negative).
+fn mean_ci(mean: Option<f64>, lo: Option<f64>, hi: Option<f64>, n: usize) -> String {
+    let Some(m) = mean else { return dash() };
+    let (scale, unit) = if m >= 1e9 {
+        (1e9, "Gbit/s")
+    } else if m >= 1e6 {
+        (1e6, "Mbit/s")
+    } else {
+        (1e3, "kbit/s")
+    };
+    match (lo, hi) {
+        (Some(lo), Some(hi)) => format!(
+            "{:.2} [{:.2}, {:.2}] {unit}{}",
+            m / scale,
+            lo.max(0.0) / scale,
+            hi / scale,
+            if n < 3 {
+                format!(" (n={n})")
+            } else {
+                String::new()
+            }
+        ),
+        _ => format!("{:.2} {unit}", m / scale),
+    }
 }
 
 fn case_table(d: &ResultsDir) -> String {
     let mut t = String::from(
-        "<table><tr><th>case</th><th class=l>knobs</th><th class=l>protocol</th><th class=l>pattern</th>\
-         <th>reps</th><th>SO_SNDBUF req → eff</th><th>SO_RCVBUF req → eff</th><th>MSS req → eff</th>\
-         <th>goodput mean ± 95% CI</th><th>p50</th><th>p99</th><th>p99.9</th><th>lost</th>\
-         <th>retrans</th><th>CPU snd / rcv</th></tr>",
+        "<div class=scroll><table><tr><th>case</th><th class=l>knobs</th><th class=l>protocol</th><th class=l>pattern</th>\
+         <th>reps ok</th><th>SO_SNDBUF req → eff</th><th>SO_RCVBUF req → eff</th><th>MSS req → eff</th>\
+         <th>goodput mean [95% CI]</th><th>transactions/s</th><th>p50 (µs)</th><th>p99 (µs)</th><th>p99.9 (µs)</th><th>lost</th>\
+         <th>retrans</th><th class=l>congestion</th><th>CPU % snd / rcv</th></tr>",
     );
     for c in &d.cases {
-        let goodput = match (
-            c.num("goodput_bps_mean"),
-            c.num("goodput_bps_ci95_low"),
-            c.num("goodput_bps_ci95_high"),
-        ) {
-            (Some(m), Some(lo), Some(hi)) => {
-                format!("{} ± {}", format_bps(m), format_bps((hi - lo) / 2.0))
-            }
-            (Some(m), _, _) => format_bps(m),
-            _ => "–".into(),
-        };
-        let cpu = |col: &str| {
-            let v = c.rep_values(col);
+        let r = &c.row;
+        let cpu = |pick: fn(&super::Rep) -> Option<f64>| {
+            let v = c.rep_values(pick);
             if v.is_empty() {
-                "–".to_string()
+                dash()
             } else {
-                format!("{:.0}%", v.iter().sum::<f64>() / v.len() as f64)
+                format!("{:.0}", v.iter().sum::<f64>() / v.len() as f64)
             }
         };
-        let mss = if c.rep("mss_req").is_empty() && c.rep("mss_eff").is_empty() {
-            "–".to_string()
-        } else {
-            format!(
+        let first = c.first.as_ref();
+        let req = |f: fn(&crate::output::summary::SummaryRow) -> Option<u64>| first.and_then(f);
+        let mss = match (r.mss_req, r.mss_eff) {
+            (None, None) => dash(),
+            (q, e) => format!(
                 "{} → {}",
-                if c.rep("mss_req").is_empty() {
-                    "auto"
-                } else {
-                    c.rep("mss_req")
-                },
-                opt(Some(c.rep("mss_eff").to_string()).filter(|s| !s.is_empty()))
-            )
+                q.map_or_else(|| "auto".to_string(), |v| v.to_string()),
+                e.map_or_else(dash, |v| v.to_string())
+            ),
         };
+        let cc: Vec<&str> = c.congestion.iter().map(String::as_str).collect();
         let _ = write!(
             t,
             "<tr><td>{}</td><td class=l>{}</td><td class=l>{}</td><td class=l>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td></tr>",
-            c.case,
-            esc(&c.label),
-            esc(c.get("protocol")),
-            esc(c.get("pattern")),
-            c.get("repetitions_ok"),
-            c.get("repetitions"),
-            size_cell(c.rep("sndbuf_req"), c.rep("sndbuf_eff")),
-            size_cell(c.rep("rcvbuf_req"), c.rep("rcvbuf_eff")),
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=l>{}</td><td>{} / {}</td></tr>",
+            r.case,
+            esc(c.label()),
+            esc(&r.protocol),
+            esc(&r.pattern),
+            r.repetitions_ok,
+            r.repetitions,
+            size_cell(
+                req(|f| f.sndbuf_req.and_then(SizeReq::bytes))
+                    .or(r.sndbuf_req.and_then(SizeReq::bytes)),
+                req(|f| f.sndbuf_eff).or(r.sndbuf_eff)
+            ),
+            size_cell(
+                req(|f| f.rcvbuf_req.and_then(SizeReq::bytes))
+                    .or(r.rcvbuf_req.and_then(SizeReq::bytes)),
+                req(|f| f.rcvbuf_eff).or(r.rcvbuf_eff)
+            ),
             mss,
-            goodput,
-            ns_cell(c, "rtt_p50_ns_mean"),
-            ns_cell(c, "rtt_p99_ns_mean"),
-            ns_cell(c, "rtt_p999_ns_mean"),
-            opt(c.num("lost_mean").map(|v| format!("{v:.0}"))),
-            opt(c.num("tcp_retrans_mean").map(|v| format!("{v:.0}"))),
-            cpu("sender_cpu_pct"),
-            cpu("receiver_cpu_pct"),
+            mean_ci(r.goodput_bps_mean, r.goodput_bps_ci95_low, r.goodput_bps_ci95_high, r.repetitions_ok),
+            r.transactions_per_s_mean.map_or_else(dash, |v| format!("{v:.0}")),
+            us(r.rtt_p50_ns_mean),
+            us(r.rtt_p99_ns_mean),
+            us(r.rtt_p999_ns_mean),
+            r.lost_mean.map_or_else(dash, |v| format!("{v:.0}")),
+            r.tcp_retrans_mean.map_or_else(dash, |v| format!("{v:.0}")),
+            esc(&if cc.is_empty() { dash() } else { cc.join(", ") }),
+            cpu(|r| r.sender_cpu_pct),
+            cpu(|r| r.receiver_cpu_pct),
         );
     }
-    t.push_str("</table>");
+    t.push_str("</table></div>");
+    if d.cases_not_shown() > 0 {
+        let _ = write!(
+            t,
+            "<p class=note>The first {} of {} cases are shown and charted; cases.csv and summary.csv ({} rows) hold them all.</p>",
+            d.cases.len(),
+            d.cases_total,
+            d.rows_total
+        );
+    }
     t
 }
 
-fn host_line(meta: &serde_json::Value, side: &str) -> String {
-    let h = &meta["hosts"][side];
-    if h.is_null() {
-        return format!("{side}: –");
+/// The congestion control the data sockets ran, as read back from them.
+fn congestion_used(d: &ResultsDir) -> String {
+    let used: BTreeSet<&str> = d
+        .cases
+        .iter()
+        .flat_map(|c| c.congestion.iter().map(String::as_str))
+        .collect();
+    if used.is_empty() {
+        dash()
+    } else {
+        used.into_iter().collect::<Vec<_>>().join(", ")
     }
-    let s = |k: &str| h[k].as_str().unwrap_or("").to_string();
-    let sys = |k: &str| h["sysctls"][k].as_str().unwrap_or("?").to_string();
+}
+
+fn host_line(h: Option<&HostFacts>, side: &str) -> String {
+    let Some(h) = h else {
+        return format!("{side}: –");
+    };
+    let sys = |k: &str| h.sysctls.get(k).cloned().unwrap_or_else(|| "?".into());
     format!(
-        "{side}: {} — Linux {} — {} ({} cores) — rmem_max {} wmem_max {} — cc {}",
-        esc(&s("hostname")),
-        esc(&s("kernel")),
-        esc(&s("cpu_model")),
-        h["cores"],
+        "{side}: {} — {} {} — {} ({} cores) — rmem_max {} wmem_max {} — default congestion control {}",
+        esc(&h.hostname),
+        esc(&h.os),
+        esc(&h.kernel),
+        esc(&h.cpu_model),
+        h.cores,
         esc(&sys("net.core.rmem_max")),
         esc(&sys("net.core.wmem_max")),
         esc(&sys("net.ipv4.tcp_congestion_control"))
     )
 }
 
-fn fmt_metric(metric: &str, v: f64) -> String {
-    if metric.ends_with("_ns") {
-        format_ns(v as u64)
-    } else if metric == "goodput_bps" {
-        format_bps(v)
-    } else {
+fn fmt_value(f: &Figure, v: f64) -> String {
+    let v = f.show(v);
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
         format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
     }
+}
+
+/// Everything meta.json says of a directory, flattened to `key → value`: host facts of
+/// both sides, the run's facts, and each knob's values over the cases.
+fn facts(d: &ResultsDir) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let m = &d.meta;
+    out.insert("sockbench version".into(), m.sockbench_version.clone());
+    out.insert("git revision".into(), m.git_revision.clone());
+    out.insert("receiver".into(), m.receiver.clone());
+    out.insert("repetitions".into(), m.repeat.to_string());
+    out.insert("workload".into(), m.workload_name.clone());
+    for (side, h) in [
+        ("sender", Some(&m.hosts.sender)),
+        ("receiver", m.hosts.receiver.as_ref()),
+    ] {
+        let Some(h) = h else { continue };
+        let mut flat = BTreeMap::new();
+        flatten(
+            &format!("{side} host"),
+            &serde_json::to_value(h).unwrap_or_default(),
+            &mut flat,
+        );
+        for (k, v) in flat {
+            out.insert(k, v.into_iter().collect::<Vec<_>>().join(", "));
+        }
+    }
+    let mut knobs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for c in &m.cases {
+        flatten(
+            "knob",
+            &serde_json::to_value(&c.spec).unwrap_or_default(),
+            &mut knobs,
+        );
+    }
+    for (k, v) in knobs {
+        out.insert(k, v.into_iter().collect::<Vec<_>>().join(", "));
+    }
+    out.insert("congestion control (read back)".into(), congestion_used(d));
+    out
+}
+
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, BTreeSet<String>>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                flatten(&format!("{prefix} {k}"), v, out);
+            }
+        }
+        serde_json::Value::String(s) => {
+            out.entry(prefix.to_string()).or_default().insert(s.clone());
+        }
+        serde_json::Value::Null => {
+            out.entry(prefix.to_string())
+                .or_default()
+                .insert("–".into());
+        }
+        other => {
+            out.entry(prefix.to_string())
+                .or_default()
+                .insert(other.to_string());
+        }
+    }
+}
+
+/// What differs between the baseline and another directory: knobs and host facts.
+fn differences(base: &ResultsDir, other: &ResultsDir) -> String {
+    let (fb, fo) = (facts(base), facts(other));
+    let keys: BTreeSet<&String> = fb.keys().chain(fo.keys()).collect();
+    let mut rows = String::new();
+    for k in keys {
+        let (b, o) = (fb.get(k).map_or("–", |s| s), fo.get(k).map_or("–", |s| s));
+        if b != o {
+            let _ = write!(
+                rows,
+                "<tr><td class=l>{}</td><td class=l>{}</td><td class=l>{}</td></tr>",
+                esc(k),
+                esc(b),
+                esc(o)
+            );
+        }
+    }
+    if rows.is_empty() {
+        return "<p class=meta>The two directories have the same knobs and host facts (meta.json).</p>".into();
+    }
+    format!(
+        "<p class=meta>What differs (meta.json and the sockets' read-back):</p><div class=scroll><table class=diff><tr><th class=l>fact</th><th class=l>{}</th><th class=l>{}</th></tr>{rows}</table></div>",
+        esc(&base.name),
+        esc(&other.name)
+    )
 }
 
 fn comparison(dirs: &[ResultsDir]) -> String {
@@ -153,18 +288,23 @@ fn comparison(dirs: &[ResultsDir]) -> String {
         let pairs = pair(base, other);
         let _ = write!(
             s,
-            "<h2>{} against the baseline {}</h2><p class=meta>{} of {} cases paired by their knob values. \
+            "<h2>{} against the baseline {}</h2>",
+            esc(&other.name),
+            esc(&base.name)
+        );
+        s.push_str(&differences(base, other));
+        let _ = write!(
+            s,
+            "<p class=meta>{} of {} cases paired by their knob values. \
              Verdicts from Welch's t-test on the repetitions at 95%: a difference within the noise is “no change”; \
              with fewer than two repetitions on a side it is “inconclusive”.</p>",
-            esc(&other.name),
-            esc(&base.name),
             pairs.len(),
             base.cases.len()
         );
         if pairs.is_empty() {
             continue;
         }
-        s.push_str("<table><tr><th class=l>case</th><th class=l>figure</th><th>baseline</th><th>this</th><th>ratio</th><th class=l>verdict</th></tr>");
+        s.push_str("<div class=scroll><table><tr><th class=l>case</th><th class=l>figure (unit)</th><th>baseline</th><th>this</th><th>ratio</th><th class=l>verdict</th></tr>");
         for p in &pairs {
             for ch in &p.changes {
                 let class = match ch.verdict {
@@ -175,17 +315,18 @@ fn comparison(dirs: &[ResultsDir]) -> String {
                 };
                 let _ = write!(
                     s,
-                    "<tr><td class=l>{}</td><td class=l>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td class=\"l {class}\">{}</td></tr>",
+                    "<tr><td class=l>{}</td><td class=l>{} ({})</td><td>{}</td><td>{}</td><td>{:.3}</td><td class=\"l {class}\">{}</td></tr>",
                     esc(&p.key),
-                    ch.metric,
-                    fmt_metric(ch.metric, ch.base_mean),
-                    fmt_metric(ch.metric, ch.other_mean),
+                    ch.figure.name,
+                    ch.figure.unit,
+                    fmt_value(&ch.figure, ch.base_mean),
+                    fmt_value(&ch.figure, ch.other_mean),
                     ch.ratio,
                     ch.verdict.as_str()
                 );
             }
         }
-        s.push_str("</table>");
+        s.push_str("</table></div>");
     }
     s
 }
@@ -209,18 +350,20 @@ pub fn page(dirs: &[ResultsDir], charts: &[Chart]) -> String {
         };
         let _ = write!(
             s,
-            "<p class=meta><b>{}</b>{role}: workload <i>{}</i>, {} case(s), started {}, sockbench {} ({})<br>{}<br>{}</p>",
+            "<p class=meta><b>{}</b>{role}: workload <i>{}</i>, {} case(s), {} test(s), started {}, sockbench {} ({})<br>congestion control of the data sockets (read back): {}<br>{}<br>{}</p>",
             esc(&d.name),
-            esc(m["workload_name"].as_str().unwrap_or("")),
-            d.cases.len(),
-            esc(m["started_utc"].as_str().unwrap_or("")),
-            esc(m["sockbench_version"].as_str().unwrap_or("")),
-            esc(m["git_revision"].as_str().unwrap_or("")),
-            host_line(m, "sender"),
-            host_line(m, "receiver"),
+            esc(&m.workload_name),
+            d.cases_total,
+            d.rows_total,
+            esc(&m.started_utc),
+            esc(&m.sockbench_version),
+            esc(&m.git_revision),
+            esc(&congestion_used(d)),
+            host_line(Some(&m.hosts.sender), "sender"),
+            host_line(m.hosts.receiver.as_ref(), "receiver"),
         );
-        if let Some(desc) = m["workload_description"].as_str().filter(|d| !d.is_empty()) {
-            let _ = write!(s, "<p class=meta>{}</p>", esc(desc));
+        if !m.workload_description.is_empty() {
+            let _ = write!(s, "<p class=meta>{}</p>", esc(&m.workload_description));
         }
     }
     s.push_str("</section>");
@@ -248,6 +391,16 @@ pub fn page(dirs: &[ResultsDir], charts: &[Chart]) -> String {
                 esc(&c.title)
             );
         }
+    }
+    if dirs
+        .iter()
+        .any(|d| d.cases.len() > super::MAX_INTERVAL_CASES)
+    {
+        let _ = write!(
+            s,
+            "<p class=note>Per-interval charts are drawn for the first {} cases of each directory; intervals.csv holds every case.</p>",
+            super::MAX_INTERVAL_CASES
+        );
     }
     s.push_str("</section><section id=cases>");
     for d in dirs {

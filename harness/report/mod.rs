@@ -4,96 +4,176 @@
 pub mod charts;
 pub mod compare;
 pub mod html;
+pub mod input;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 use thiserror::Error;
 
 use crate::measure::latency_histogram;
-use crate::output::summary::SPEC_COLUMNS;
+use crate::output::cases::CaseRow;
+use crate::output::intervals::IntervalRow;
+use crate::output::meta::Meta;
+use crate::output::summary::{SummaryRow, SPEC_COLUMNS};
+use crate::units::parse_size;
+use input::Rows;
 
 /// A results directory the report cannot use. One line, exit code 2.
 #[derive(Debug, Error)]
 #[error("{0}")]
 pub struct ReportError(pub String);
 
-type Row = HashMap<String, String>;
+/// The cases of one directory the report reads in full (the first ones, in case order);
+/// beyond them it still checks every row but only counts the cases, so a sweep of any
+/// size is reported in bounded memory (its CSV files hold everything).
+pub const MAX_CASES: usize = 1000;
+/// Cases of one directory that get a per-interval chart.
+pub const MAX_INTERVAL_CASES: usize = 64;
+
+/// The figures of one repetition that comparisons and tables use.
+#[derive(Debug, Clone, Default)]
+pub struct Rep {
+    pub repetition: u32,
+    pub ok: bool,
+    pub goodput_bps: Option<f64>,
+    pub transactions_per_s: Option<f64>,
+    pub rtt_p50_ns: Option<f64>,
+    pub rtt_p99_ns: Option<f64>,
+    pub rtt_p999_ns: Option<f64>,
+    pub sender_cpu_pct: Option<f64>,
+    pub receiver_cpu_pct: Option<f64>,
+}
+
+impl Rep {
+    fn of(r: &SummaryRow) -> Rep {
+        Rep {
+            repetition: r.repetition,
+            ok: r.status == "ok",
+            goodput_bps: r.goodput_bps,
+            transactions_per_s: r.transactions_per_s,
+            rtt_p50_ns: r.rtt_p50_ns.map(|v| v as f64),
+            rtt_p99_ns: r.rtt_p99_ns.map(|v| v as f64),
+            rtt_p999_ns: r.rtt_p999_ns.map(|v| v as f64),
+            sender_cpu_pct: r.sender_cpu_pct,
+            receiver_cpu_pct: r.receiver_cpu_pct,
+        }
+    }
+}
+
+/// Throughput of one interval of one repetition, summed over the main flows'
+/// connections (a latency probe's connection left out).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntervalPoint {
+    pub repetition: u32,
+    pub start_s: f64,
+    pub end_s: f64,
+    pub bps: f64,
+}
 
 /// One case of a results directory: its aggregate and its repetitions.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Case {
-    pub case: u32,
-    pub label: String,
     /// The aggregate row of cases.csv.
-    pub agg: Row,
-    /// The summary.csv rows of its repetitions.
-    pub reps: Vec<Row>,
+    pub row: CaseRow,
+    /// The first repetition's summary.csv row: knob read-backs (the same in every
+    /// repetition), warm-up, probe.
+    pub first: Option<SummaryRow>,
+    /// Every repetition's figures, in file order.
+    pub reps: Vec<Rep>,
+    /// The congestion control read back from the sending sockets, over the repetitions.
+    pub congestion: BTreeSet<String>,
     /// Latency histograms merged over the repetitions, by metric (from latency.hlog).
     pub histograms: BTreeMap<String, Histogram<u64>>,
-    /// Per-interval throughput: (repetition, start_s, bits/s) summed over connections of
-    /// the main flows.
-    pub intervals: Vec<(u32, f64, f64)>,
+    /// Per-interval throughput (only for the first `MAX_INTERVAL_CASES` cases).
+    pub intervals: Vec<IntervalPoint>,
 }
 
 impl Case {
-    pub fn get(&self, col: &str) -> &str {
-        self.agg.get(col).map(String::as_str).unwrap_or("")
+    /// A case with its aggregate row and nothing else yet.
+    pub fn new(row: CaseRow) -> Case {
+        Case {
+            row,
+            first: None,
+            reps: Vec::new(),
+            congestion: BTreeSet::new(),
+            histograms: BTreeMap::new(),
+            intervals: Vec::new(),
+        }
     }
-    pub fn num(&self, col: &str) -> Option<f64> {
-        self.get(col).parse().ok()
+    /// Adds one repetition's summary row.
+    pub fn add_rep(&mut self, r: SummaryRow) {
+        self.reps.push(Rep::of(&r));
+        if let Some(cc) = r.congestion.as_ref().filter(|c| !c.is_empty()) {
+            self.congestion.insert(cc.clone());
+        }
+        if self.first.is_none() {
+            self.first = Some(r);
+        }
     }
-    /// The first repetition's value of a summary column (knob read-backs are the same in
-    /// every repetition).
-    pub fn rep(&self, col: &str) -> &str {
-        self.reps
-            .first()
-            .and_then(|r| r.get(col))
-            .map(String::as_str)
-            .unwrap_or("")
+    pub fn id(&self) -> u32 {
+        self.row.case
     }
-    /// The values of a summary column over the repetitions that ended ok.
-    pub fn rep_values(&self, col: &str) -> Vec<f64> {
-        self.reps
-            .iter()
-            .filter(|r| r.get("status").map(String::as_str) == Some("ok"))
-            .filter_map(|r| r.get(col)?.parse().ok())
-            .collect()
+    pub fn label(&self) -> &str {
+        &self.row.case_label
     }
-    /// `key=value` pairs of the case label.
+    /// Request/response figures are its headline (rr, crr).
+    pub fn is_transactional(&self) -> bool {
+        self.row.pattern != "stream"
+    }
+    pub fn probe(&self) -> bool {
+        self.first.as_ref().is_some_and(|r| r.probe)
+    }
+    pub fn warmup_s(&self) -> Option<f64> {
+        self.first.as_ref().map(|r| r.warmup_s)
+    }
+    /// The values of one figure over the repetitions that ended ok.
+    pub fn rep_values(&self, pick: impl Fn(&Rep) -> Option<f64>) -> Vec<f64> {
+        self.reps.iter().filter(|r| r.ok).filter_map(pick).collect()
+    }
+    /// `key=value` pairs of the case label: the knobs as requested.
     pub fn knobs(&self) -> Vec<(String, String)> {
-        self.label
+        self.label()
             .split_whitespace()
             .filter_map(|kv| kv.split_once('='))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+    /// The requested value of one knob that the case's label names.
+    pub fn knob(&self, key: &str) -> Option<String> {
+        self.knobs()
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|kv| kv.1)
     }
     /// What identifies this case across directories: the transport, the pattern and the
     /// knob values that made it.
     pub fn key(&self) -> String {
         format!(
             "{} {} {} flows={} msg={} {}",
-            self.get("protocol"),
-            self.get("pattern"),
-            self.get("direction"),
-            self.get("flows"),
-            self.get("msg_size"),
-            self.label
+            self.row.protocol,
+            self.row.pattern,
+            self.row.direction,
+            self.row.flows,
+            self.row.msg_size,
+            self.label()
         )
     }
 }
 
 /// A results directory, read.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ResultsDir {
     pub path: PathBuf,
     /// A short name for tables and legends: the directory's file name.
     pub name: String,
-    pub meta: serde_json::Value,
+    pub meta: Meta,
+    /// The first `MAX_CASES` cases, in case order.
     pub cases: Vec<Case>,
+    /// Cases in cases.csv, and rows in summary.csv (all of them, read or only counted).
+    pub cases_total: u64,
+    pub rows_total: u64,
 }
 
 /// Columns the report needs, by file (summary.csv: the contract's first columns,
@@ -117,77 +197,25 @@ const NEED_CASES: &[&str] = &[
 const NEED_INTERVALS: &[&str] = &[
     "case",
     "repetition",
+    "flow",
     "conn",
     "interval",
     "start_s",
+    "end_s",
     "throughput_bps",
 ];
 
-fn read_rows(path: &Path, need: &[&str]) -> Result<Vec<Row>, ReportError> {
-    let err = |msg: String| ReportError(format!("{}: {msg}", path.display()));
-    let mut r = csv::Reader::from_path(path).map_err(|e| err(e.to_string()))?;
-    let header: Vec<String> = r
-        .headers()
-        .map_err(|e| err(e.to_string()))?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    if let Some(missing) = need.iter().find(|c| !header.iter().any(|h| h == *c)) {
-        return Err(err(format!(
-            "missing column {missing} (not sockbench results, or from an incompatible version)"
-        )));
-    }
-    r.records()
-        .map(|rec| {
-            let rec = rec.map_err(|e| err(e.to_string()))?;
-            Ok(header
-                .iter()
-                .cloned()
-                .zip(rec.iter().map(str::to_string))
-                .collect())
-        })
-        .collect()
-}
-
-/// Reads latency.hlog: histograms tagged `case<N>.rep<M>.<metric>`, merged per case and
-/// metric.
-fn read_hlog(path: &Path) -> Result<BTreeMap<(u32, String), Histogram<u64>>, ReportError> {
-    let err = |msg: String| ReportError(format!("{}: {msg}", path.display()));
-    let text = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-    let mut out: BTreeMap<(u32, String), Histogram<u64>> = BTreeMap::new();
-    let mut deserializer = Deserializer::new();
-    for entry in IntervalLogIterator::new(&text) {
-        let entry = entry.map_err(|e| err(format!("unreadable interval log: {e:?}")))?;
-        let LogEntry::Interval(ih) = entry else {
-            continue;
-        };
-        let Some(tag) = ih.tag() else { continue };
-        let parts: Vec<&str> = tag.as_str().splitn(3, '.').collect();
-        let (Some(case), Some(metric)) = (
-            parts
-                .first()
-                .and_then(|c| c.strip_prefix("case")?.parse::<u32>().ok()),
-            parts.get(2),
-        ) else {
-            continue;
-        };
-        let bytes = base64::Engine::decode(
-            &base64::engine::general_purpose::STANDARD,
-            ih.encoded_histogram(),
-        )
-        .map_err(|e| err(format!("histogram {}: {e}", tag.as_str())))?;
-        let h: Histogram<u64> = deserializer
-            .deserialize(&mut &bytes[..])
-            .map_err(|e| err(format!("histogram {}: {e:?}", tag.as_str())))?;
-        out.entry((case, metric.to_string()))
-            .or_insert_with(latency_histogram)
-            .add(&h)
-            .map_err(|e| err(format!("histogram {}: {e:?}", tag.as_str())))?;
-    }
-    Ok(out)
-}
+const FILES: [&str; 5] = [
+    "summary.csv",
+    "cases.csv",
+    "intervals.csv",
+    "latency.hlog",
+    "meta.json",
+];
 
 impl ResultsDir {
+    /// Reads a results directory in one pass over each file, keeping per case only what
+    /// the report draws.
     pub fn load(path: &Path) -> Result<ResultsDir, ReportError> {
         if !path.is_dir() {
             return Err(ReportError(format!(
@@ -195,13 +223,7 @@ impl ResultsDir {
                 path.display()
             )));
         }
-        for f in [
-            "summary.csv",
-            "cases.csv",
-            "intervals.csv",
-            "latency.hlog",
-            "meta.json",
-        ] {
+        for f in FILES {
             if !path.join(f).is_file() {
                 return Err(ReportError(format!(
                     "{}: not a sockbench results directory ({f} is missing)",
@@ -209,74 +231,30 @@ impl ResultsDir {
                 )));
             }
         }
-        let summary = read_rows(&path.join("summary.csv"), SPEC_COLUMNS)?;
-        let agg = read_rows(&path.join("cases.csv"), NEED_CASES)?;
-        let intervals = read_rows(&path.join("intervals.csv"), NEED_INTERVALS)?;
-        let mut hists = read_hlog(&path.join("latency.hlog"))?;
-        let meta_path = path.join("meta.json");
-        let meta: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(&meta_path)
-                .map_err(|e| ReportError(format!("{}: {e}", meta_path.display())))?,
-        )
-        .map_err(|e| ReportError(format!("{}: {e}", meta_path.display())))?;
-        if agg.is_empty() {
-            return Err(ReportError(format!(
-                "{}: no results (cases.csv has no rows)",
-                path.display()
-            )));
-        }
-        let probe_flows: HashMap<String, String> = summary
-            .iter()
-            .filter(|r| r.get("probe").map(String::as_str) == Some("true"))
-            .map(|r| (r["case"].clone(), r["flows"].clone()))
-            .collect();
-        let mut cases = Vec::new();
-        for a in agg {
-            let id = a["case"].clone();
-            let case: u32 = id
-                .parse()
-                .map_err(|_| ReportError(format!("{}: bad case number {id}", path.display())))?;
-            let reps: Vec<Row> = summary
-                .iter()
-                .filter(|r| r["case"] == id)
-                .cloned()
-                .collect();
-            // Per-interval throughput of the main flows (a probe's flow is the last one).
-            let mut sums: BTreeMap<(u32, u64), (f64, f64)> = BTreeMap::new();
-            for iv in intervals.iter().filter(|r| r["case"] == id) {
-                if probe_flows
-                    .get(&id)
-                    .is_some_and(|f| iv.get("flow") == Some(f))
-                {
-                    continue;
-                }
-                let rep: u32 = iv["repetition"].parse().unwrap_or(0);
-                let idx: u64 = iv["interval"].parse().unwrap_or(0);
-                let start: f64 = iv["start_s"].parse().unwrap_or(0.0);
-                let tput: f64 = iv["throughput_bps"].parse().unwrap_or(0.0);
-                let e = sums.entry((rep, idx)).or_insert((start, 0.0));
-                e.1 += tput;
-            }
-            let histograms = hists
-                .keys()
-                .filter(|(c, _)| *c == case)
-                .cloned()
-                .collect::<Vec<_>>()
-                .into_iter()
-                .filter_map(|k| hists.remove(&k).map(|h| (k.1, h)))
-                .collect();
-            cases.push(Case {
-                case,
-                label: a.get("case_label").cloned().unwrap_or_default(),
-                agg: a,
-                reps,
-                histograms,
-                intervals: sums
-                    .into_iter()
-                    .map(|((rep, _), (start, t))| (rep, start, t))
-                    .collect(),
-            });
-        }
+        let meta = input::read_meta(&path.join("meta.json"))?;
+        let (mut cases, cases_total) = read_cases(&path.join("cases.csv"))?;
+        let index: HashMap<u32, usize> =
+            cases.iter().enumerate().map(|(i, c)| (c.id(), i)).collect();
+        let rows_total = read_summary(&path.join("summary.csv"), &index, &mut cases)?;
+        read_intervals(&path.join("intervals.csv"), &index, &mut cases)?;
+        input::read_hlog(
+            &path.join("latency.hlog"),
+            |case| index.contains_key(&case),
+            |t| {
+                let c = &mut cases[index[&t.case]];
+                c.histograms
+                    .entry(t.metric)
+                    .or_insert_with(latency_histogram)
+                    .add(&t.histogram)
+                    .map_err(|e| {
+                        ReportError(format!(
+                            "{}: histogram of case {}: {e:?}",
+                            path.join("latency.hlog").display(),
+                            t.case
+                        ))
+                    })
+            },
+        )?;
         let name = path
             .canonicalize()
             .ok()
@@ -287,8 +265,116 @@ impl ResultsDir {
             name,
             meta,
             cases,
+            cases_total,
+            rows_total,
         })
     }
+
+    /// The cases past `MAX_CASES`, which the report counts but does not show.
+    pub fn cases_not_shown(&self) -> u64 {
+        self.cases_total - self.cases.len() as u64
+    }
+}
+
+/// cases.csv: the first `MAX_CASES` rows kept, every row checked and counted.
+fn read_cases(path: &Path) -> Result<(Vec<Case>, u64), ReportError> {
+    let mut rows = Rows::<CaseRow>::open(path, NEED_CASES)?;
+    let mut cases = Vec::new();
+    let mut seen: BTreeSet<u32> = BTreeSet::new();
+    while let Some((line, row)) = rows.next_row()? {
+        if cases.len() < MAX_CASES {
+            if !seen.insert(row.case) {
+                return Err(ReportError(format!(
+                    "{}:{line}: case {} appears twice",
+                    path.display(),
+                    row.case
+                )));
+            }
+            cases.push(Case::new(row));
+        }
+    }
+    rows.require_rows("the run recorded no case")?;
+    Ok((cases, rows.count))
+}
+
+/// summary.csv: each row checked, and added to its case when that case is kept.
+fn read_summary(
+    path: &Path,
+    index: &HashMap<u32, usize>,
+    cases: &mut [Case],
+) -> Result<u64, ReportError> {
+    let mut rows = Rows::<SummaryRow>::open(path, SPEC_COLUMNS)?;
+    while let Some((_, row)) = rows.next_row()? {
+        if let Some(&i) = index.get(&row.case) {
+            cases[i].add_rep(row);
+        }
+    }
+    rows.require_rows("the run recorded no test")?;
+    Ok(rows.count)
+}
+
+/// intervals.csv: per kept case (the first `MAX_INTERVAL_CASES`), throughput per
+/// repetition and interval, summed over the main flows' connections.
+fn read_intervals(
+    path: &Path,
+    index: &HashMap<u32, usize>,
+    cases: &mut [Case],
+) -> Result<(), ReportError> {
+    let mut rows = Rows::<IntervalRow>::open(path, NEED_INTERVALS)?;
+    let mut sums: HashMap<u32, BTreeMap<(u32, u32), IntervalPoint>> = HashMap::new();
+    while let Some((_, iv)) = rows.next_row()? {
+        let Some(&i) = index.get(&iv.case).filter(|i| **i < MAX_INTERVAL_CASES) else {
+            continue;
+        };
+        let c = &cases[i];
+        // The probe's connection is its own flow, after the main ones.
+        let probe_flow = c.probe() && iv.flow >= c.row.flows;
+        if iv.direction == "probe" || probe_flow {
+            continue;
+        }
+        let Some(bps) = iv.throughput_bps else {
+            continue;
+        };
+        let p = sums
+            .entry(iv.case)
+            .or_default()
+            .entry((iv.repetition, iv.interval))
+            .or_insert(IntervalPoint {
+                repetition: iv.repetition,
+                start_s: iv.start_s,
+                end_s: iv.end_s,
+                bps: 0.0,
+            });
+        p.bps += bps;
+        p.end_s = p.end_s.max(iv.end_s);
+    }
+    for (case, points) in sums {
+        cases[index[&case]].intervals = points.into_values().collect();
+    }
+    Ok(())
+}
+
+/// Sorts knob values as a reader expects: sizes by size (64K before 1M), numbers by
+/// value, `auto` (the kernel's choice) last, anything else by name.
+pub fn value_order(v: &str) -> (u8, u64, String) {
+    if v == "auto" {
+        (2, 0, String::new())
+    } else if let Ok(n) = parse_size(v) {
+        (0, n, String::new())
+    } else {
+        (1, 0, v.to_string())
+    }
+}
+
+/// Orders series names made of `key=value` words by each value in `value_order`.
+pub fn label_order(label: &str) -> Vec<(String, (u8, u64, String))> {
+    label
+        .split_whitespace()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (k.to_string(), value_order(v)),
+            None => (kv.to_string(), (1, 0, String::new())),
+        })
+        .collect()
 }
 
 /// Options of `sockbench report`.
@@ -327,4 +413,24 @@ pub fn write_report(opts: &ReportOptions) -> Result<usize, ReportError> {
         }
     }
     Ok(charts.len())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A meta.json of no particular run.
+    pub fn meta() -> Meta {
+        Meta::default()
+    }
+
+    #[test]
+    fn knob_values_sort_by_size_with_auto_last() {
+        let mut v = vec!["1M", "auto", "256K", "4M", "64K"];
+        v.sort_by_key(|s| value_order(s));
+        assert_eq!(v, ["64K", "256K", "1M", "4M", "auto"]);
+        let mut l = vec!["rcvbuf=4M", "rcvbuf=auto", "rcvbuf=64K", "rcvbuf=1M"];
+        l.sort_by_key(|s| label_order(s));
+        assert_eq!(l, ["rcvbuf=64K", "rcvbuf=1M", "rcvbuf=4M", "rcvbuf=auto"]);
+    }
 }

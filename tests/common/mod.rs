@@ -226,3 +226,48 @@ pub fn spec_columns() -> Vec<String> {
         .map(|s| s.to_string())
         .collect()
 }
+
+/// Whether a test's outside need is met. When it is not, prints one line saying what the
+/// test needs and how to get it, and returns false (the test then returns early: skipped)
+/// — unless `SOCKBENCH_REQUIRE_ALL=1` is set (CI sets it), in which case a missing need
+/// fails the test, so that CI can never skip it silently.
+pub fn require(met: bool, what: &str, how: &str) -> bool {
+    if met {
+        return true;
+    }
+    let line = format!("skipped: needs {what} ({how})");
+    if std::env::var("SOCKBENCH_REQUIRE_ALL").is_ok_and(|v| v == "1") {
+        panic!("{line}, and SOCKBENCH_REQUIRE_ALL=1 makes every need a requirement");
+    }
+    // Written to the stderr handle, not with eprintln!, which the test harness captures
+    // and shows only for a failing test: a skip must be seen on a plain `cargo test`.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+    false
+}
+
+/// Root (the effective user id 0): namespaces, qdiscs.
+pub fn need_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    require(root, "root", "run as root or with sudo")
+}
+
+/// The first of `names` found on PATH.
+pub fn find_tool(names: &[&str]) -> Option<String> {
+    let path = std::env::var_os("PATH")?;
+    names.iter().find_map(|name| {
+        std::env::split_paths(&path).find_map(|dir| {
+            let candidate = dir.join(name);
+            let meta = std::fs::metadata(&candidate).ok()?;
+            use std::os::unix::fs::PermissionsExt;
+            (meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+                .then(|| candidate.to_string_lossy().into_owned())
+        })
+    })
+}
+
+/// An external program on PATH, e.g. `need_tool("iperf3", "apt-get install -y iperf3")`.
+pub fn need_tool(tool: &str, how: &str) -> bool {
+    require(find_tool(&[tool]).is_some(), tool, how)
+}

@@ -1,0 +1,216 @@
+//! Reading a results directory back: each CSV into the row struct that wrote it (serde),
+//! one row at a time, and `meta.json` into `Meta`. A cell that does not parse is refused
+//! with `file:line: column NAME: ...`, so a hand-edited or truncated file is never charted.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::Histogram;
+use serde::de::DeserializeOwned;
+
+use super::ReportError;
+use crate::output::meta::Meta;
+
+fn fail(path: &Path, msg: impl std::fmt::Display) -> ReportError {
+    ReportError(format!("{}: {msg}", path.display()))
+}
+
+/// The rows of one CSV file, deserialized one at a time into `T` by column name (so
+/// columns added later, anywhere, do not disturb reading).
+pub struct Rows<T> {
+    path: PathBuf,
+    reader: csv::Reader<BufReader<File>>,
+    header: csv::StringRecord,
+    record: csv::StringRecord,
+    /// Rows read so far.
+    pub count: u64,
+    _row: PhantomData<T>,
+}
+
+impl<T: DeserializeOwned> Rows<T> {
+    /// Opens `path` and checks that its header has every column of `need`.
+    pub fn open(path: &Path, need: &[&str]) -> Result<Rows<T>, ReportError> {
+        let file = File::open(path).map_err(|e| fail(path, e))?;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(BufReader::with_capacity(1 << 16, file));
+        let header = reader.headers().map_err(|e| fail(path, e))?.clone();
+        if let Some(missing) = need.iter().find(|c| !header.iter().any(|h| h == **c)) {
+            return Err(fail(
+                path,
+                format!(
+                    "missing column {missing} (not sockbench results, or from an incompatible version)"
+                ),
+            ));
+        }
+        Ok(Rows {
+            path: path.to_path_buf(),
+            reader,
+            header,
+            record: csv::StringRecord::new(),
+            count: 0,
+            _row: PhantomData,
+        })
+    }
+
+    /// The next row and its line number, `None` at the end of the file.
+    pub fn next_row(&mut self) -> Result<Option<(u64, T)>, ReportError> {
+        match self.reader.read_record(&mut self.record) {
+            Ok(false) => return Ok(None),
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                return Err(self.at(line, e));
+            }
+        }
+        let line = self.record.position().map(|p| p.line()).unwrap_or(0);
+        self.count += 1;
+        match self.record.deserialize::<T>(Some(&self.header)) {
+            Ok(row) => Ok(Some((line, row))),
+            Err(e) => Err(self.cell_error(line, &e)),
+        }
+    }
+
+    fn at(&self, line: u64, msg: impl std::fmt::Display) -> ReportError {
+        ReportError(format!("{}:{line}: {msg}", self.path.display()))
+    }
+
+    fn cell_error(&self, line: u64, e: &csv::Error) -> ReportError {
+        let csv::ErrorKind::Deserialize { err, .. } = e.kind() else {
+            return self.at(line, e);
+        };
+        let Some(field) = err.field() else {
+            return self.at(line, err.kind());
+        };
+        let name = self.header.get(field as usize).unwrap_or("?");
+        let value = self.record.get(field as usize).unwrap_or("");
+        use csv::DeserializeErrorKind as K;
+        let expected = match err.kind() {
+            K::ParseInt(_) => "a whole number".to_string(),
+            K::ParseFloat(_) => "a number".to_string(),
+            K::ParseBool(_) => "true or false".to_string(),
+            other => other.to_string(),
+        };
+        self.at(line, format!("column {name}: {value:?} is not {expected}"))
+    }
+
+    /// Refuses a file with a header and no rows.
+    pub fn require_rows(&self, what: &str) -> Result<(), ReportError> {
+        if self.count == 0 {
+            return Err(self.at(2, format!("no rows after the header: {what}")));
+        }
+        Ok(())
+    }
+}
+
+/// `meta.json`, read into the struct that wrote it.
+pub fn read_meta(path: &Path) -> Result<Meta, ReportError> {
+    let file = File::open(path).map_err(|e| fail(path, e))?;
+    serde_json::from_reader(BufReader::new(file)).map_err(|e| {
+        ReportError(format!(
+            "{}:{}:{}: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// One histogram of `latency.hlog`: its case, repetition, metric and counts.
+pub struct TaggedHistogram {
+    pub case: u32,
+    pub metric: String,
+    pub histogram: Histogram<u64>,
+}
+
+/// Reads `latency.hlog` one line at a time, handing each histogram tagged
+/// `case<N>.rep<M>.<metric>` whose case `want` accepts to `sink`; the others are skipped
+/// without being decoded.
+pub fn read_hlog(
+    path: &Path,
+    want: impl Fn(u32) -> bool,
+    mut sink: impl FnMut(TaggedHistogram) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
+    let file = File::open(path).map_err(|e| fail(path, e))?;
+    let mut deserializer = Deserializer::new();
+    let mut line = String::new();
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).map_err(|e| fail(path, e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        number += 1;
+        let text = line.trim_end();
+        if text.is_empty() || text.starts_with('#') || text.starts_with('"') {
+            continue;
+        }
+        let Some(case) = text
+            .strip_prefix("Tag=case")
+            .and_then(|t| t.split('.').next())
+            .and_then(|c| c.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !want(case) {
+            continue;
+        }
+        let bad = |m: String| ReportError(format!("{}:{number}: {m}", path.display()));
+        // The parser wants each line whole, newline included.
+        let whole = format!("{text}\n");
+        let entry = IntervalLogIterator::new(whole.as_bytes())
+            .next()
+            .ok_or_else(|| bad("unreadable histogram line".into()))?
+            .map_err(|e| bad(format!("unreadable histogram line: {e:?}")))?;
+        let LogEntry::Interval(ih) = entry else {
+            continue;
+        };
+        let Some(tag) = ih.tag() else { continue };
+        let Some(metric) = tag.as_str().splitn(3, '.').nth(2) else {
+            continue;
+        };
+        let bytes = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            ih.encoded_histogram(),
+        )
+        .map_err(|e| bad(format!("histogram {}: {e}", tag.as_str())))?;
+        let histogram: Histogram<u64> = deserializer
+            .deserialize(&mut &bytes[..])
+            .map_err(|e| bad(format!("histogram {}: {e:?}", tag.as_str())))?;
+        sink(TaggedHistogram {
+            case,
+            metric: metric.to_string(),
+            histogram,
+        })?;
+    }
+}
+
+/// A `&'static str` column of a writer's row, read back through `interned` (spelt as an
+/// alias so that serde does not take it for a borrow of the input).
+pub type Interned = &'static str;
+
+/// For `&'static str` columns of the writers' rows: the value, kept once per distinct
+/// string (a file has a handful: forward, reverse, sender, receiver, ...).
+pub fn interned<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static SEEN: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+    let s: String = serde::Deserialize::deserialize(d)?;
+    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    let set = seen.get_or_insert_with(HashSet::new);
+    if let Some(v) = set.get(s.as_str()) {
+        return Ok(v);
+    }
+    if set.len() >= 1024 {
+        return Err(serde::de::Error::custom(format!("unexpected value {s:?}")));
+    }
+    let v: &'static str = Box::leak(s.into_boxed_str());
+    set.insert(v);
+    Ok(v)
+}
