@@ -8,9 +8,14 @@
 //! needs and lacks (root, iproute2, openssh-server, python3-venv) and skips, unless
 //! SOCKBENCH_REQUIRE_ALL=1 (CI), where a missing need is a failure.
 
+mod common;
+
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
+
+use common::*;
 
 /// The PyPI packages of the deploy tools' virtualenv, pinned to the versions the playbook
 /// and the manifests were checked with (a new ansible-lint can add rules).
@@ -235,4 +240,200 @@ fn path_with(venv: &Path) -> String {
         venv.join("bin").display(),
         std::env::var("PATH").unwrap_or_default()
     )
+}
+
+/// The fleet lab with sshd on every host; removed when dropped, failed test or not.
+struct Fleet {
+    name: String,
+    dir: PathBuf,
+}
+
+impl Fleet {
+    fn up() -> Fleet {
+        let name = format!("fa{}", std::process::id());
+        let dir = std::env::temp_dir().join(format!("sbf-{name}"));
+        let fleet = Fleet { name, dir };
+        for step in ["up", "sshd"] {
+            let out = fleet.script(step);
+            assert!(out.status.success(), "fleet-lab.sh {step}: {}", text(&out));
+        }
+        fleet
+    }
+
+    fn script(&self, step: &str) -> Output {
+        Command::new("timeout")
+            .args(["-k", "5", "120", "bash"])
+            .arg(repo().join("scripts/fleet-lab.sh"))
+            .arg(step)
+            .env("FLEET", &self.name)
+            .env("FLEET_DIR", &self.dir)
+            .env("FLEET_N", "4")
+            .env("BOTTLENECK", "4")
+            .env("RATE", "50mbit")
+            .output()
+            .unwrap()
+    }
+
+    fn ns(&self, host: &str) -> String {
+        format!("sbf-{}-{host}", self.name)
+    }
+
+    fn processes_in(&self, host: &str) -> Vec<String> {
+        let out = Command::new("ip")
+            .args(["netns", "pids", &self.ns(host)])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/cmdline")).ok())
+            .map(|cmd| cmd.replace('\0', " ").trim().to_string())
+            .collect()
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let out = self.script("down");
+        if !out.status.success() {
+            eprintln!("fleet-lab.sh down: {}", text(&out));
+        }
+    }
+}
+
+const HOSTS: [&str; 4] = ["host1", "host2", "host3", "host4"];
+/// The tbf's rate in front of host4, bits/s.
+const BOTTLENECK_BPS: f64 = 50e6;
+
+#[test]
+fn ansible_playbook_runs_the_mesh_over_real_ssh() {
+    if skip(true) {
+        return;
+    }
+    let venv = venv();
+    let fleet = Fleet::up();
+    let dir = &fleet.dir;
+    // The inventory a user would write, with the lab's ssh config; each host gets its own
+    // sockbench_dir because the namespace hosts share one filesystem.
+    let mut inventory = String::from("[sockbench]\n");
+    for (i, host) in HOSTS.iter().enumerate() {
+        inventory.push_str(&format!(
+            "{host} ansible_host=192.0.2.{} sockbench_dir={}\n",
+            11 + i,
+            dir.join(host).join("opt").display()
+        ));
+    }
+    inventory.push_str(&format!(
+        "\n[sockbench:vars]\nansible_user=root\n\
+         ansible_ssh_common_args='-F {ssh_config}'\n\
+         ansible_python_interpreter=/usr/bin/python3\n\
+         sockbench_binary={bin}\nsockbench_psk_file={psk}\nsockbench_fetch_dir={fetched}\n",
+        ssh_config = dir.join("ssh_config").display(),
+        bin = bin(),
+        psk = dir.join("psk").display(),
+        fetched = dir.join("fetched").display(),
+    ));
+    let inventory_file = dir.join("inventory.ini");
+    std::fs::write(&inventory_file, inventory).unwrap();
+
+    // ansible runs on the lab's controller host, reaching the hosts through their sshd.
+    let out = Command::new("timeout")
+        .args(["-k", "10", "900", "ip", "netns", "exec"])
+        .arg(fleet.ns("ctl"))
+        .arg(venv.join("bin/ansible-playbook"))
+        .arg("-i")
+        .arg(&inventory_file)
+        .arg(repo().join("deploy/ansible/playbook.yml"))
+        .args(["-e", "sockbench_duration=1s"])
+        .args(["-e", r#"{"sockbench_mesh_args": ["--warmup", "200ms"]}"#])
+        .env("PATH", path_with(&venv))
+        .env("ANSIBLE_CONFIG", repo().join("deploy/ansible/ansible.cfg"))
+        // ssh's shared connections per lab: another lab's hosts have the same addresses.
+        .env("ANSIBLE_SSH_CONTROL_PATH_DIR", dir.join("cp"))
+        .env("ANSIBLE_NOCOLOR", "1")
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert!(out.status.success(), "ansible-playbook:\n{said}");
+
+    // The key was made on the controller, readable by its owner only.
+    let psk = std::fs::metadata(dir.join("psk")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&psk.permissions()) & 0o777,
+        0o600
+    );
+
+    // The results directory, fetched to the controller.
+    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("fetched"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let results = &runs[0];
+    let every_pair: BTreeSet<(String, String)> = HOSTS
+        .iter()
+        .flat_map(|s| HOSTS.iter().map(move |d| (s.to_string(), d.to_string())))
+        .filter(|(s, d)| s != d)
+        .collect();
+    let summary = read_csv(&results.join("summary.csv"));
+    let pairs: BTreeSet<(String, String)> = summary
+        .rows
+        .iter()
+        .map(|r| (r.get_str("src").to_string(), r.get_str("dst").to_string()))
+        .collect();
+    assert_eq!(pairs, every_pair, "summary.csv");
+    assert_eq!(summary.rows.len(), 12);
+    for row in &summary.rows {
+        assert_eq!(row.get_str("status"), "ok");
+        // The lab's bottleneck, seen through the whole deployment: every path into host4
+        // is held below the tbf's rate; the others are not.
+        let goodput = row.num("goodput_bps");
+        if row.get_str("dst") == "host4" {
+            assert!(
+                goodput <= BOTTLENECK_BPS,
+                "{} -> host4: {goodput}",
+                row.get_str("src")
+            );
+            assert!(
+                goodput > 0.5 * BOTTLENECK_BPS,
+                "{} -> host4: {goodput}",
+                row.get_str("src")
+            );
+        } else {
+            assert!(
+                goodput > 1.5 * BOTTLENECK_BPS,
+                "{} -> {}: {goodput}",
+                row.get_str("src"),
+                row.get_str("dst")
+            );
+        }
+    }
+    let matrix = read_csv(&results.join("matrix.csv"));
+    for column in ["case", "src", "dst", "repetitions", "goodput_bps", "status"] {
+        assert!(matrix.header.iter().any(|h| h == column), "{column}");
+    }
+    let matrix_pairs: BTreeSet<(String, String)> = matrix
+        .rows
+        .iter()
+        .map(|r| (r.get_str("src").to_string(), r.get_str("dst").to_string()))
+        .collect();
+    assert_eq!(matrix_pairs, every_pair, "matrix.csv");
+    assert!(results.join("meta.json").exists());
+
+    // The daemons are stopped and their pid files gone; only sshd is left on each host.
+    for host in HOSTS {
+        let left = fleet.processes_in(host);
+        assert!(
+            left.iter().all(|p| !p.contains("sockbench")),
+            "{host}: {left:?}"
+        );
+        assert!(!dir.join(host).join("opt/serve.pid").exists(), "{host}");
+        let log = std::fs::read_to_string(dir.join(host).join("opt/serve.log")).unwrap();
+        assert!(
+            log.contains(&format!(
+                "listening on 192.0.2.{}",
+                11 + HOSTS.iter().position(|h| *h == host).unwrap()
+            )),
+            "{host}: {log}"
+        );
+    }
 }
