@@ -249,8 +249,8 @@ struct Fleet {
 }
 
 impl Fleet {
-    fn up() -> Fleet {
-        let name = format!("fa{}", std::process::id());
+    fn up(tag: &str) -> Fleet {
+        let name = format!("fa{}{tag}", std::process::id());
         let dir = std::env::temp_dir().join(format!("sbf-{name}"));
         let fleet = Fleet { name, dir };
         for step in ["up", "sshd"] {
@@ -304,56 +304,113 @@ const HOSTS: [&str; 4] = ["host1", "host2", "host3", "host4"];
 /// The tbf's rate in front of host4, bits/s.
 const BOTTLENECK_BPS: f64 = 50e6;
 
+/// One fleet lab at a time: each is 5 namespaces, 4 sshd and an ansible run, and the
+/// bottleneck check wants the machine not to be starved by the other.
+static LAB_TURN: Mutex<()> = Mutex::new(());
+
+impl Fleet {
+    /// Writes the inventory a user would write, with the lab's ssh config (each host gets
+    /// its own sockbench_dir because the namespace hosts share one filesystem), and runs
+    /// the playbook on the lab's controller host, which reaches the hosts through their
+    /// sshd. Returns whether it succeeded and what it said.
+    fn playbook(&self, venv: &Path) -> (bool, String) {
+        let dir = &self.dir;
+        let mut inventory = String::from("[sockbench]\n");
+        for (i, host) in HOSTS.iter().enumerate() {
+            inventory.push_str(&format!(
+                "{host} ansible_host=192.0.2.{} sockbench_dir={}\n",
+                11 + i,
+                dir.join(host).join("opt").display()
+            ));
+        }
+        inventory.push_str(&format!(
+            "\n[sockbench:vars]\nansible_user=root\n\
+             ansible_ssh_common_args='-F {ssh_config}'\n\
+             ansible_python_interpreter=/usr/bin/python3\n\
+             sockbench_binary={bin}\nsockbench_psk_file={psk}\nsockbench_fetch_dir={fetched}\n",
+            ssh_config = dir.join("ssh_config").display(),
+            bin = bin(),
+            psk = dir.join("psk").display(),
+            fetched = dir.join("fetched").display(),
+        ));
+        let inventory_file = dir.join("inventory.ini");
+        std::fs::write(&inventory_file, inventory).unwrap();
+        let out = Command::new("timeout")
+            .args(["-k", "10", "900", "ip", "netns", "exec"])
+            .arg(self.ns("ctl"))
+            .arg(venv.join("bin/ansible-playbook"))
+            .arg("-i")
+            .arg(&inventory_file)
+            .arg(repo().join("deploy/ansible/playbook.yml"))
+            .args(["-e", "sockbench_duration=1s"])
+            .args(["-e", r#"{"sockbench_mesh_args": ["--warmup", "200ms"]}"#])
+            .env("PATH", path_with(venv))
+            .env("ANSIBLE_CONFIG", repo().join("deploy/ansible/ansible.cfg"))
+            // ssh's shared connections per lab: another lab's hosts have the same addresses.
+            .env("ANSIBLE_SSH_CONTROL_PATH_DIR", dir.join("cp"))
+            .env("ANSIBLE_NOCOLOR", "1")
+            .output()
+            .unwrap();
+        (out.status.success(), text(&out))
+    }
+
+    /// The one results directory fetched to the controller.
+    fn fetched(&self) -> PathBuf {
+        let runs: Vec<PathBuf> = std::fs::read_dir(self.dir.join("fetched"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        runs[0].clone()
+    }
+
+    /// No daemon left on any host, no pid file; each host's log says where it listened.
+    fn assert_daemons_stopped(&self, hosts: &[&str]) {
+        for host in hosts {
+            let left = self.processes_in(host);
+            assert!(
+                left.iter().all(|p| !p.contains("sockbench")),
+                "{host}: {left:?}"
+            );
+            let opt = self.dir.join(host).join("opt");
+            assert!(!opt.join("serve.pid").exists(), "{host}");
+            let n = HOSTS.iter().position(|h| h == host).unwrap();
+            let log = std::fs::read_to_string(opt.join("serve.log")).unwrap();
+            assert!(
+                log.contains(&format!("listening on 192.0.2.{}", 11 + n)),
+                "{host}: {log}"
+            );
+        }
+    }
+}
+
+fn ordered_pairs(hosts: &[&str]) -> BTreeSet<(String, String)> {
+    hosts
+        .iter()
+        .flat_map(|s| hosts.iter().map(move |d| (s.to_string(), d.to_string())))
+        .filter(|(s, d)| s != d)
+        .collect()
+}
+
+fn pairs_of(csv: &Csv) -> BTreeSet<(String, String)> {
+    csv.rows
+        .iter()
+        .map(|r| (r.get_str("src").to_string(), r.get_str("dst").to_string()))
+        .collect()
+}
+
 #[test]
 fn ansible_playbook_runs_the_mesh_over_real_ssh() {
     if skip(true) {
         return;
     }
     let venv = venv();
-    let fleet = Fleet::up();
+    let _turn = LAB_TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let fleet = Fleet::up("a");
     let dir = &fleet.dir;
-    // The inventory a user would write, with the lab's ssh config; each host gets its own
-    // sockbench_dir because the namespace hosts share one filesystem.
-    let mut inventory = String::from("[sockbench]\n");
-    for (i, host) in HOSTS.iter().enumerate() {
-        inventory.push_str(&format!(
-            "{host} ansible_host=192.0.2.{} sockbench_dir={}\n",
-            11 + i,
-            dir.join(host).join("opt").display()
-        ));
-    }
-    inventory.push_str(&format!(
-        "\n[sockbench:vars]\nansible_user=root\n\
-         ansible_ssh_common_args='-F {ssh_config}'\n\
-         ansible_python_interpreter=/usr/bin/python3\n\
-         sockbench_binary={bin}\nsockbench_psk_file={psk}\nsockbench_fetch_dir={fetched}\n",
-        ssh_config = dir.join("ssh_config").display(),
-        bin = bin(),
-        psk = dir.join("psk").display(),
-        fetched = dir.join("fetched").display(),
-    ));
-    let inventory_file = dir.join("inventory.ini");
-    std::fs::write(&inventory_file, inventory).unwrap();
-
-    // ansible runs on the lab's controller host, reaching the hosts through their sshd.
-    let out = Command::new("timeout")
-        .args(["-k", "10", "900", "ip", "netns", "exec"])
-        .arg(fleet.ns("ctl"))
-        .arg(venv.join("bin/ansible-playbook"))
-        .arg("-i")
-        .arg(&inventory_file)
-        .arg(repo().join("deploy/ansible/playbook.yml"))
-        .args(["-e", "sockbench_duration=1s"])
-        .args(["-e", r#"{"sockbench_mesh_args": ["--warmup", "200ms"]}"#])
-        .env("PATH", path_with(&venv))
-        .env("ANSIBLE_CONFIG", repo().join("deploy/ansible/ansible.cfg"))
-        // ssh's shared connections per lab: another lab's hosts have the same addresses.
-        .env("ANSIBLE_SSH_CONTROL_PATH_DIR", dir.join("cp"))
-        .env("ANSIBLE_NOCOLOR", "1")
-        .output()
-        .unwrap();
-    let said = text(&out);
-    assert!(out.status.success(), "ansible-playbook:\n{said}");
+    let (ok, said) = fleet.playbook(&venv);
+    assert!(ok, "ansible-playbook:\n{said}");
+    assert!(said.contains("every pair ended ok"), "{said}");
 
     // The key was made on the controller, readable by its owner only.
     let psk = std::fs::metadata(dir.join("psk")).unwrap();
@@ -362,25 +419,10 @@ fn ansible_playbook_runs_the_mesh_over_real_ssh() {
         0o600
     );
 
-    // The results directory, fetched to the controller.
-    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("fetched"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(runs.len(), 1, "{runs:?}");
-    let results = &runs[0];
-    let every_pair: BTreeSet<(String, String)> = HOSTS
-        .iter()
-        .flat_map(|s| HOSTS.iter().map(move |d| (s.to_string(), d.to_string())))
-        .filter(|(s, d)| s != d)
-        .collect();
+    let results = fleet.fetched();
+    let every_pair = ordered_pairs(&HOSTS);
     let summary = read_csv(&results.join("summary.csv"));
-    let pairs: BTreeSet<(String, String)> = summary
-        .rows
-        .iter()
-        .map(|r| (r.get_str("src").to_string(), r.get_str("dst").to_string()))
-        .collect();
-    assert_eq!(pairs, every_pair, "summary.csv");
+    assert_eq!(pairs_of(&summary), every_pair, "summary.csv");
     assert_eq!(summary.rows.len(), 12);
     for row in &summary.rows {
         assert_eq!(row.get_str("status"), "ok");
@@ -411,29 +453,52 @@ fn ansible_playbook_runs_the_mesh_over_real_ssh() {
     for column in ["case", "src", "dst", "repetitions", "goodput_bps", "status"] {
         assert!(matrix.header.iter().any(|h| h == column), "{column}");
     }
-    let matrix_pairs: BTreeSet<(String, String)> = matrix
-        .rows
-        .iter()
-        .map(|r| (r.get_str("src").to_string(), r.get_str("dst").to_string()))
-        .collect();
-    assert_eq!(matrix_pairs, every_pair, "matrix.csv");
+    assert_eq!(pairs_of(&matrix), every_pair, "matrix.csv");
     assert!(results.join("meta.json").exists());
 
-    // The daemons are stopped and their pid files gone; only sshd is left on each host.
-    for host in HOSTS {
-        let left = fleet.processes_in(host);
-        assert!(
-            left.iter().all(|p| !p.contains("sockbench")),
-            "{host}: {left:?}"
-        );
-        assert!(!dir.join(host).join("opt/serve.pid").exists(), "{host}");
-        let log = std::fs::read_to_string(dir.join(host).join("opt/serve.log")).unwrap();
-        assert!(
-            log.contains(&format!(
-                "listening on 192.0.2.{}",
-                11 + HOSTS.iter().position(|h| *h == host).unwrap()
-            )),
-            "{host}: {log}"
-        );
+    // The daemons are stopped and their pid files gone.
+    fleet.assert_daemons_stopped(&HOSTS);
+}
+
+#[test]
+fn ansible_playbook_with_a_host_down_fetches_what_ran_and_stops_every_daemon() {
+    if skip(true) {
+        return;
     }
+    let venv = venv();
+    let _turn = LAB_TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let fleet = Fleet::up("b");
+    // host3's sshd goes away: ansible cannot reach it, so no daemon starts there.
+    let pid = std::fs::read_to_string(fleet.dir.join("host3/sshd.pid")).unwrap();
+    let killed = Command::new("kill").arg(pid.trim()).status().unwrap();
+    assert!(killed.success());
+    let (ok, said) = fleet.playbook(&venv);
+    assert!(!ok, "the playbook succeeded with a host down:\n{said}");
+    assert!(
+        said.contains("host3") && said.contains("UNREACHABLE"),
+        "{said}"
+    );
+    assert!(said.contains("some pairs did not end ok"), "{said}");
+    // The mesh still ran on the others and its results came back: host3's pairs say
+    // why they failed, the rest ended ok.
+    let results = fleet.fetched();
+    let summary = read_csv(&results.join("summary.csv"));
+    assert_eq!(pairs_of(&summary), ordered_pairs(&HOSTS), "summary.csv");
+    for row in &summary.rows {
+        let (src, dst) = (row.get_str("src"), row.get_str("dst"));
+        let status = row.get_str("status");
+        if src == "host3" || dst == "host3" {
+            assert!(
+                status == "error" || status == "aborted",
+                "{src} -> {dst}: {status}"
+            );
+        } else {
+            assert_eq!(status, "ok", "{src} -> {dst}");
+        }
+    }
+    let matrix = read_csv(&results.join("matrix.csv"));
+    assert_eq!(pairs_of(&matrix), ordered_pairs(&HOSTS), "matrix.csv");
+    // The always section stopped the daemons that did start.
+    fleet.assert_daemons_stopped(&["host1", "host2", "host4"]);
+    assert!(!fleet.dir.join("host3/opt").exists());
 }
