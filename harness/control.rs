@@ -85,7 +85,14 @@ pub enum Message {
     Results { report: Box<SideReport> },
     /// Controller → daemon (fleet runs): run this test as the sender against the daemon
     /// at `to` (ADDR:PORT), and answer with [`Message::Relayed`].
-    Relay { to: String, spec: Box<TestSpec> },
+    Relay {
+        to: String,
+        spec: Box<TestSpec>,
+        /// Start the traffic at this wall-clock time (ms since the Unix epoch), so that the
+        /// tests of a round start together; None = as soon as set up.
+        #[serde(default)]
+        start_at_ms: Option<u64>,
+    },
     /// Daemon → controller: the relayed test's outcome, both sides' figures included.
     Relayed {
         outcome: Box<crate::sender::RelayOutcome>,

@@ -267,10 +267,16 @@ fn write_matrix(
 }
 
 /// Runs one pair's test: asks the source's daemon to send to the destination's.
-fn run_pair(src: &Host, dst: &Host, spec: &crate::config::TestSpec, psk: Option<&Psk>) -> Pair {
+fn run_pair(
+    src: &Host,
+    dst: &Host,
+    spec: &crate::config::TestSpec,
+    psk: Option<&Psk>,
+    start_at: Option<SystemTime>,
+) -> Pair {
     match Peer::connect(src.addr, psk) {
         Ok(mut peer) => {
-            let relayed = peer.relay(dst.addr, spec);
+            let relayed = peer.relay(dst.addr, spec, start_at);
             Pair {
                 src_facts: Some(peer.host.clone()),
                 relayed,
@@ -362,6 +368,14 @@ pub fn execute(plan: &MeshPlan, opts: &MeshOptions) -> anyhow::Result<RunEnd> {
     'run: for rep in 1..=plan.repeat {
         for (ci, case) in plan.cases.iter().enumerate() {
             for round in &rounds {
+                // The pairs of a round start their traffic together, once every one has
+                // had time to set up (the hosts' clocks must agree, as NTP keeps them).
+                let start_at = (round.len() > 1).then(|| {
+                    SystemTime::now()
+                        + std::time::Duration::from_millis(
+                            (1500 + 100 * round.len() as u64).min(8000),
+                        )
+                });
                 let results: Vec<((usize, usize), Pair)> = std::thread::scope(|scope| {
                     let handles: Vec<_> = round
                         .iter()
@@ -370,7 +384,7 @@ pub fn execute(plan: &MeshPlan, opts: &MeshOptions) -> anyhow::Result<RunEnd> {
                             let psk = opts.psk.as_ref();
                             (
                                 (s, d),
-                                scope.spawn(move || run_pair(src, dst, &case.spec, psk)),
+                                scope.spawn(move || run_pair(src, dst, &case.spec, psk, start_at)),
                             )
                         })
                         .collect();

@@ -630,9 +630,13 @@ fn handle_sender(daemon: &Daemon, stream: TcpStream, peer: SocketAddr) -> Result
     let mut ctl = Channel::new(stream, key.clone(), Way::ToSender, control::MAX_FROM_SENDER);
     loop {
         ctl.stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
-        let (spec, relay_to) = match ctl.recv() {
-            Ok(Message::Setup { spec }) => (spec, None),
-            Ok(Message::Relay { to, spec }) => (spec, Some(to)),
+        let (spec, relay_to, start_at_ms) = match ctl.recv() {
+            Ok(Message::Setup { spec }) => (spec, None, None),
+            Ok(Message::Relay {
+                to,
+                spec,
+                start_at_ms,
+            }) => (spec, Some(to), start_at_ms),
             Ok(other) => {
                 return Err(ControlError::Unexpected {
                     expected: "setup",
@@ -676,7 +680,7 @@ fn handle_sender(daemon: &Daemon, stream: TcpStream, peer: SocketAddr) -> Result
             Ok(slot) => {
                 drop(pending);
                 let result = match target {
-                    Some(to) => relay(daemon, &mut ctl, to, &spec),
+                    Some(to) => relay(daemon, &mut ctl, to, &spec, start_at_ms),
                     None => run_test(&mut ctl, peer, &spec, opts),
                 };
                 drop(slot);
@@ -749,11 +753,17 @@ fn relay(
     ctl: &mut Channel<TcpStream>,
     to: SocketAddr,
     spec: &TestSpec,
+    start_at_ms: Option<u64>,
 ) -> Result<(), String> {
+    let start_at = start_at_ms.map(|ms| std::time::UNIX_EPOCH + Duration::from_millis(ms));
     let outcome = match crate::sender::Peer::connect(to, daemon.opts.psk.as_ref()) {
         Ok(mut peer) => {
-            let outcome =
-                crate::sender::run_test(&mut peer, spec, Arc::new(AtomicBool::new(false)));
+            let outcome = crate::sender::run_test_at(
+                &mut peer,
+                spec,
+                Arc::new(AtomicBool::new(false)),
+                start_at,
+            );
             crate::sender::RelayOutcome {
                 outcome,
                 receiver_host: Some(peer.host.clone()),

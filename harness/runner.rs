@@ -23,6 +23,11 @@ use crate::results::CaseRun;
 use crate::sender::{resolve_target, run_test, LocalReceiver, Peer, Status, TestOutcome};
 use crate::workload::PlannedCase;
 
+/// Runs of at most this many cases rewrite cases.csv and meta.json after every test.
+const REWRITE_EVERY_TEST: usize = 1000;
+/// Larger runs rewrite them this often.
+const REWRITE_PERIOD: Duration = Duration::from_secs(5);
+
 /// What to run: validated cases, each repeated `repeat` times.
 #[derive(Debug, Clone)]
 pub struct RunPlan {
@@ -397,6 +402,7 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
     let mut last_error = String::new();
     let mut end = RunEnd::AllOk;
     let mut done_ms = 0u64;
+    let mut last_rewrite = std::time::Instant::now();
     for (n, &(ci, rep)) in order.iter().enumerate() {
         if skip_round(plan, &records, ci) {
             continue;
@@ -473,10 +479,16 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
                 records.push(r);
             }
         }
-        cases::write(&dir, &records)?;
         meta.runs += 1;
         meta.runs_ok += usize::from(run.status() == Status::Ok);
-        meta.write(&dir)?;
+        // cases.csv and meta.json are rewritten whole: after every test, except in a run
+        // of thousands of cases, where that would cost more than the tests (then every
+        // few seconds, and at the end).
+        if plan.cases.len() <= REWRITE_EVERY_TEST || last_rewrite.elapsed() >= REWRITE_PERIOD {
+            cases::write(&dir, &records)?;
+            meta.write(&dir)?;
+            last_rewrite = std::time::Instant::now();
+        }
         console.line(&table.line(&run));
         if let Some(e) = &run.outcome.error {
             if *e != last_error {
@@ -515,6 +527,7 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
     }
     drop(peer);
     drop(local);
+    cases::write(&dir, &records)?;
     meta.finished_utc = Some(utc_timestamp(SystemTime::now()));
     meta.write(&dir)?;
     console.line(&format!("results: {}", dir.display()));

@@ -279,6 +279,21 @@ impl TestOutcome {
 
 /// Runs one test against a connected receiver.
 pub fn run_test(peer: &mut Peer, spec: &TestSpec, abort: Arc<AtomicBool>) -> TestOutcome {
+    run_test_at(peer, spec, abort, None)
+}
+
+/// The longest a test may be asked to wait, set up, for its start time.
+pub const MAX_START_WAIT: Duration = Duration::from_secs(10);
+
+/// [`run_test`], with the traffic started at `start_at` (wall clock) once set up: the
+/// tests of a fleet round, on hosts whose clocks agree, run over the same window. A
+/// start time already past starts at once; one beyond [`MAX_START_WAIT`] is not waited for.
+pub fn run_test_at(
+    peer: &mut Peer,
+    spec: &TestSpec,
+    abort: Arc<AtomicBool>,
+    start_at: Option<std::time::SystemTime>,
+) -> TestOutcome {
     let started = std::time::SystemTime::now();
     let ctl = &mut peer.control;
     let setup = (|| -> Result<ClientData, String> {
@@ -301,6 +316,12 @@ pub fn run_test(peer: &mut Peer, spec: &TestSpec, abort: Arc<AtomicBool>) -> Tes
             token,
             deadline,
         )?;
+        if let Some(wait) = start_at
+            .and_then(|t| t.duration_since(std::time::SystemTime::now()).ok())
+            .filter(|w| *w <= MAX_START_WAIT)
+        {
+            std::thread::sleep(wait);
+        }
         ctl.send(&Message::Start).map_err(|e| e.to_string())?;
         ctl.expect("started", |m| match m {
             Message::Started => Some(()),
@@ -403,13 +424,24 @@ pub fn run_test(peer: &mut Peer, spec: &TestSpec, abort: Arc<AtomicBool>) -> Tes
 impl Peer {
     /// Asks this daemon to run `spec` as the sender against the daemon at `to` (a fleet
     /// run's controller does this), and waits for both sides' figures.
-    pub fn relay(&mut self, to: SocketAddr, spec: &TestSpec) -> RelayOutcome {
+    pub fn relay(
+        &mut self,
+        to: SocketAddr,
+        spec: &TestSpec,
+        start_at: Option<std::time::SystemTime>,
+    ) -> RelayOutcome {
         let ctl = &mut self.control;
         let wait = spec.hard_deadline() + crate::patterns::STALL + STEP_TIMEOUT * 3;
         let _ = ctl.stream.set_read_timeout(Some(wait));
+        let start_at_ms = start_at.and_then(|t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_millis() as u64)
+        });
         let asked = ctl.send(&Message::Relay {
             to: to.to_string(),
             spec: Box::new(spec.clone()),
+            start_at_ms,
         });
         let answer = asked.and_then(|()| {
             ctl.expect("relayed", |m| match m {

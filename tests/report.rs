@@ -676,6 +676,7 @@ fn made_dir_with(name: &str, cases: &[Made], meta: Meta) -> ResultsDir {
         cases_total: cases.len() as u64,
         rows_total: cases.iter().map(|c| c.reps.len() as u64).sum(),
         cases,
+        matrix: Vec::new(),
     }
 }
 

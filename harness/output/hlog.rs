@@ -21,13 +21,14 @@ pub fn tag(case: u32, repetition: u32, metric: &str) -> String {
     format!("case{case}.rep{repetition}.{metric}")
 }
 
-/// A run's tag; in a fleet run the pair comes first: `SRC-DST.case1.rep1.rtt`.
+/// A run's tag; in a fleet run the pair follows: `case1.rep1.rtt@SRC>DST` (host names
+/// hold neither `@` nor `>`).
 pub fn tag_of(run: &crate::results::CaseRun, metric: &str) -> String {
     let tag = tag(run.case, run.repetition, metric);
     if run.src.is_empty() {
         tag
     } else {
-        format!("{}-{}.{tag}", run.src, run.dst)
+        format!("{tag}@{}>{}", run.src, run.dst)
     }
 }
 

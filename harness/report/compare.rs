@@ -233,6 +233,7 @@ mod tests {
             meta: crate::report::tests::meta(),
             cases_total: cases.len() as u64,
             rows_total: 0,
+            matrix: Vec::new(),
             cases,
         }
     }

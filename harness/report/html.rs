@@ -359,8 +359,16 @@ pub fn page(dirs: &[ResultsDir], charts: &[Chart]) -> String {
             esc(&m.sockbench_version),
             esc(&m.git_revision),
             esc(&congestion_used(d)),
-            host_line(Some(&m.hosts.sender), "sender"),
-            host_line(m.hosts.receiver.as_ref(), "receiver"),
+            host_line(Some(&m.hosts.sender), if m.fleet.is_empty() { "sender" } else { "controller" }),
+            if m.fleet.is_empty() {
+                host_line(m.hosts.receiver.as_ref(), "receiver")
+            } else {
+                m.fleet
+                    .iter()
+                    .map(|h| host_line(h.facts.as_ref(), &esc(&format!("{} ({})", h.name, h.address))))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            },
         );
         if !m.workload_description.is_empty() {
             let _ = write!(s, "<p class=meta>{}</p>", esc(&m.workload_description));

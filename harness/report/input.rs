@@ -123,6 +123,9 @@ pub fn read_meta(path: &Path) -> Result<Meta, ReportError> {
 /// One histogram of `latency.hlog`: its case, repetition, metric and counts.
 pub struct TaggedHistogram {
     pub case: u32,
+    /// Fleet runs: the sending and the receiving host (from `@SRC>DST`); empty otherwise.
+    pub src: String,
+    pub dst: String,
     pub metric: String,
     pub histogram: Histogram<u64>,
 }
@@ -132,7 +135,7 @@ pub struct TaggedHistogram {
 /// without being decoded.
 pub fn read_hlog(
     path: &Path,
-    want: impl Fn(u32) -> bool,
+    want: impl Fn(u32, &str, &str) -> bool,
     mut sink: impl FnMut(TaggedHistogram) -> Result<(), ReportError>,
 ) -> Result<(), ReportError> {
     let file = File::open(path).map_err(|e| fail(path, e))?;
@@ -158,9 +161,16 @@ pub fn read_hlog(
         else {
             continue;
         };
-        if !want(case) {
+        let pair = text
+            .split(',')
+            .next()
+            .and_then(|t| t.split_once('@'))
+            .and_then(|(_, p)| p.split_once('>'));
+        let (src, dst) = pair.unwrap_or(("", ""));
+        if !want(case, src, dst) {
             continue;
         }
+        let (src, dst) = (src.to_string(), dst.to_string());
         let bad = |m: String| ReportError(format!("{}:{number}: {m}", path.display()));
         // The parser wants each line whole, newline included.
         let whole = format!("{text}\n");
@@ -172,7 +182,8 @@ pub fn read_hlog(
             continue;
         };
         let Some(tag) = ih.tag() else { continue };
-        let Some(metric) = tag.as_str().splitn(3, '.').nth(2) else {
+        let base = tag.as_str().split('@').next().unwrap_or_default();
+        let Some(metric) = base.splitn(3, '.').nth(2) else {
             continue;
         };
         let bytes = base64::Engine::decode(
@@ -185,6 +196,8 @@ pub fn read_hlog(
             .map_err(|e| bad(format!("histogram {}: {e:?}", tag.as_str())))?;
         sink(TaggedHistogram {
             case,
+            src,
+            dst,
             metric: metric.to_string(),
             histogram,
         })?;

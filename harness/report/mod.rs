@@ -73,6 +73,10 @@ pub struct IntervalPoint {
 }
 
 /// One case of a results directory: its aggregate and its repetitions.
+/// A case's rows in every file: the case number, and in a fleet run the source and
+/// destination hosts (empty otherwise).
+pub type Key = (u32, String, String);
+
 #[derive(Debug)]
 pub struct Case {
     /// The aggregate row of cases.csv.
@@ -114,6 +118,11 @@ impl Case {
     }
     pub fn id(&self) -> u32 {
         self.row.case
+    }
+    /// What identifies the case's rows in every file: its number, and in a fleet run
+    /// the pair of hosts.
+    pub fn rows_key(&self) -> Key {
+        (self.row.case, self.row.src.clone(), self.row.dst.clone())
     }
     pub fn label(&self) -> &str {
         &self.row.case_label
@@ -174,6 +183,8 @@ pub struct ResultsDir {
     /// Cases in cases.csv, and rows in summary.csv (all of them, read or only counted).
     pub cases_total: u64,
     pub rows_total: u64,
+    /// A fleet run's matrix.csv (case × source × destination); empty for a `run`.
+    pub matrix: Vec<crate::mesh::MatrixRow>,
 }
 
 /// Columns the report needs, by file (summary.csv: the contract's first columns,
@@ -233,15 +244,18 @@ impl ResultsDir {
         }
         let meta = input::read_meta(&path.join("meta.json"))?;
         let (mut cases, cases_total) = read_cases(&path.join("cases.csv"))?;
-        let index: HashMap<u32, usize> =
-            cases.iter().enumerate().map(|(i, c)| (c.id(), i)).collect();
+        let index: HashMap<Key, usize> = cases
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.rows_key(), i))
+            .collect();
         let rows_total = read_summary(&path.join("summary.csv"), &index, &mut cases)?;
         read_intervals(&path.join("intervals.csv"), &index, &mut cases)?;
         input::read_hlog(
             &path.join("latency.hlog"),
-            |case| index.contains_key(&case),
+            |case, src, dst| index.contains_key(&(case, src.to_string(), dst.to_string())),
             |t| {
-                let c = &mut cases[index[&t.case]];
+                let c = &mut cases[index[&(t.case, t.src, t.dst)]];
                 c.histograms
                     .entry(t.metric)
                     .or_insert_with(latency_histogram)
@@ -260,6 +274,7 @@ impl ResultsDir {
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| path.display().to_string());
+        let matrix = read_matrix(&path.join("matrix.csv"))?;
         Ok(ResultsDir {
             path: path.to_path_buf(),
             name,
@@ -267,6 +282,7 @@ impl ResultsDir {
             cases,
             cases_total,
             rows_total,
+            matrix,
         })
     }
 
@@ -276,19 +292,41 @@ impl ResultsDir {
     }
 }
 
+/// matrix.csv of a fleet run, when there is one (at most `MAX_CASES` rows kept).
+fn read_matrix(path: &Path) -> Result<Vec<crate::mesh::MatrixRow>, ReportError> {
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let mut rows = Rows::<crate::mesh::MatrixRow>::open(path, &["case", "src", "dst", "status"])?;
+    let mut out = Vec::new();
+    while let Some((_, row)) = rows.next_row()? {
+        if out.len() < MAX_CASES {
+            out.push(row);
+        }
+    }
+    Ok(out)
+}
+
 /// cases.csv: the first `MAX_CASES` rows kept, every row checked and counted.
 fn read_cases(path: &Path) -> Result<(Vec<Case>, u64), ReportError> {
     let mut rows = Rows::<CaseRow>::open(path, NEED_CASES)?;
     let mut cases = Vec::new();
-    let mut seen: BTreeSet<u32> = BTreeSet::new();
-    while let Some((line, row)) = rows.next_row()? {
+    let mut seen: BTreeSet<Key> = BTreeSet::new();
+    while let Some((line, mut row)) = rows.next_row()? {
         if cases.len() < MAX_CASES {
-            if !seen.insert(row.case) {
+            if !seen.insert((row.case, row.src.clone(), row.dst.clone())) {
                 return Err(ReportError(format!(
                     "{}:{line}: case {} appears twice",
                     path.display(),
                     row.case
                 )));
+            }
+            if !row.src.is_empty() {
+                // A fleet run: each pair of a case is a case of its own in tables and
+                // charts, named by the pair.
+                row.case_label = format!("{}→{} {}", row.src, row.dst, row.case_label)
+                    .trim()
+                    .to_string();
             }
             cases.push(Case::new(row));
         }
@@ -300,12 +338,12 @@ fn read_cases(path: &Path) -> Result<(Vec<Case>, u64), ReportError> {
 /// summary.csv: each row checked, and added to its case when that case is kept.
 fn read_summary(
     path: &Path,
-    index: &HashMap<u32, usize>,
+    index: &HashMap<Key, usize>,
     cases: &mut [Case],
 ) -> Result<u64, ReportError> {
     let mut rows = Rows::<SummaryRow>::open(path, SPEC_COLUMNS)?;
     while let Some((_, row)) = rows.next_row()? {
-        if let Some(&i) = index.get(&row.case) {
+        if let Some(&i) = index.get(&(row.case, row.src.clone(), row.dst.clone())) {
             cases[i].add_rep(row);
         }
     }
@@ -317,13 +355,14 @@ fn read_summary(
 /// repetition and interval, summed over the main flows' connections.
 fn read_intervals(
     path: &Path,
-    index: &HashMap<u32, usize>,
+    index: &HashMap<Key, usize>,
     cases: &mut [Case],
 ) -> Result<(), ReportError> {
     let mut rows = Rows::<IntervalRow>::open(path, NEED_INTERVALS)?;
-    let mut sums: HashMap<u32, BTreeMap<(u32, u32), IntervalPoint>> = HashMap::new();
+    let mut sums: HashMap<usize, BTreeMap<(u32, u32), IntervalPoint>> = HashMap::new();
     while let Some((_, iv)) = rows.next_row()? {
-        let Some(&i) = index.get(&iv.case).filter(|i| **i < MAX_INTERVAL_CASES) else {
+        let key = (iv.case, iv.src.clone(), iv.dst.clone());
+        let Some(&i) = index.get(&key).filter(|i| **i < MAX_INTERVAL_CASES) else {
             continue;
         };
         let c = &cases[i];
@@ -336,7 +375,7 @@ fn read_intervals(
             continue;
         };
         let p = sums
-            .entry(iv.case)
+            .entry(i)
             .or_default()
             .entry((iv.repetition, iv.interval))
             .or_insert(IntervalPoint {
@@ -348,8 +387,8 @@ fn read_intervals(
         p.bps += bps;
         p.end_s = p.end_s.max(iv.end_s);
     }
-    for (case, points) in sums {
-        cases[index[&case]].intervals = points.into_values().collect();
+    for (i, points) in sums {
+        cases[i].intervals = points.into_values().collect();
     }
     Ok(())
 }
