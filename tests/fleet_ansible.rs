@@ -1,7 +1,7 @@
 //! deploy/: the Ansible playbook run for real, over ssh, against a fleet of namespace hosts
 //! (scripts/fleet-lab.sh: 4 hosts with Debian's sshd, one behind a 50 Mbit/s tbf, and a
-//! controller host where ansible runs); ansible-lint on the playbook; the Kubernetes
-//! manifests checked against the API schemas.
+//! controller host where ansible runs), its fetched results and their report's heatmap;
+//! ansible-lint on the playbook; the Kubernetes manifests checked against the API schemas.
 //!
 //! ansible-core, ansible-lint and kubernetes-validate come from PyPI into a virtualenv
 //! under target/ (made once, reused by later runs). Each test says in one line what it
@@ -455,6 +455,40 @@ fn ansible_playbook_runs_the_mesh_over_real_ssh() {
     }
     assert_eq!(pairs_of(&matrix), every_pair, "matrix.csv");
     assert!(results.join("meta.json").exists());
+
+    // The report of the fetched directory: a sender x receiver goodput matrix naming every
+    // host, with the paths more than 10% below the median path marked (their value text
+    // ends in " !"), exactly those; the paths into host4 among them.
+    let svgs = results.join("svg");
+    let report = sockbench(
+        &[
+            "report",
+            results.to_str().unwrap(),
+            "-o",
+            results.join("report.html").to_str().unwrap(),
+            "--svg-dir",
+            svgs.to_str().unwrap(),
+        ],
+        std::time::Duration::from_secs(60),
+    );
+    assert!(report.status.success(), "{}", text(&report));
+    let svg = std::fs::read_to_string(svgs.join("fleet-d1-case1-goodput.svg")).unwrap();
+    let texts: Vec<String> = svg
+        .split("</text>")
+        .filter_map(|part| part.rfind('>').map(|i| part[i + 1..].trim().to_string()))
+        .collect();
+    for host in HOSTS {
+        assert!(texts.iter().any(|t| t == host), "{host} not in {texts:?}");
+    }
+    let mut goodputs: Vec<f64> = matrix.rows.iter().map(|r| r.num("goodput_bps")).collect();
+    goodputs.sort_by(f64::total_cmp);
+    let median = (goodputs[5] + goodputs[6]) / 2.0;
+    let slow = goodputs.iter().filter(|g| **g < 0.9 * median).count();
+    for row in matrix.rows.iter().filter(|r| r.get_str("dst") == "host4") {
+        assert!(row.num("goodput_bps") < 0.9 * median, "{median}");
+    }
+    let marked = texts.iter().filter(|t| t.ends_with(" !")).count();
+    assert_eq!(marked, slow, "{texts:?}");
 
     // The daemons are stopped and their pid files gone.
     fleet.assert_daemons_stopped(&HOSTS);
