@@ -75,13 +75,30 @@ serve_cmd="$REMOTE_BIN serve --once --listen 0.0.0.0:$PORT"
 [ -n "$DATA_PORTS" ] && serve_cmd="$serve_cmd --data-ports $DATA_PORTS"
 serve_log="$OUT/remote-serve.log"
 read -r -a ssh_argv <<<"$SSH_CMD"
-"${ssh_argv[@]}" "$HOST" "$serve_cmd" >"$serve_log" 2>&1 &
+# Over a real ssh without a terminal, a remote process outlives the connection: killing
+# the local ssh would leave `serve --once` waiting there for a sender that never comes.
+# So the remote side watches its stdin: the receiver runs in the background, and when
+# stdin ends (this script closed its end of the fifo, or exited in any way, or the
+# connection dropped) the receiver is stopped.
+hold=$(mktemp -d)
+mkfifo "$hold/stdin"
+remote_cmd="$serve_cmd </dev/null & p=\$!; cat >/dev/null; kill \$p 2>/dev/null; wait \$p"
+"${ssh_argv[@]}" "$HOST" "$remote_cmd" <"$hold/stdin" >"$serve_log" 2>&1 &
 ssh_pid=$!
+exec 7>"$hold/stdin"
+# Only this shell holds fd 7 (children get `7>&-`), so it closes when this shell ends.
+# Ends the remote side: its stdin closes; then (bounded) ssh exits by itself.
+release_remote() {
+    exec 7>&- 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$ssh_pid" 2>/dev/null || break; sleep 0.1; done
+}
 cleanup() {
+    release_remote
     if kill -0 "$ssh_pid" 2>/dev/null; then
         kill "$ssh_pid" 2>/dev/null || true
-        wait "$ssh_pid" 2>/dev/null || true
     fi
+    wait "$ssh_pid" 2>/dev/null || true
+    rm -rf "$hold"
 }
 trap cleanup EXIT INT TERM
 
@@ -96,7 +113,7 @@ echo "remote receiver on $HOST: $(grep '^listening on' "$serve_log")"
 
 # The remote host's facts, beside the ones the receiver reports itself in meta.json.
 "${ssh_argv[@]}" "$HOST" 'uname -a; echo; for f in net/core/rmem_max net/core/wmem_max net/ipv4/tcp_rmem net/ipv4/tcp_wmem net/ipv4/tcp_congestion_control net/ipv4/tcp_available_congestion_control; do printf "%s = %s\n" "$f" "$(cat /proc/sys/$f)"; done; echo; ip -brief addr 2>/dev/null || true' \
-    >"$OUT/remote-facts.txt" 2>&1 || echo "cross-host.sh: could not collect the remote facts" >&2
+    >"$OUT/remote-facts.txt" 2>&1 7>&- || echo "cross-host.sh: could not collect the remote facts" >&2
 uname -a >"$OUT/local-facts.txt"
 
 run_args=(run)
@@ -104,11 +121,11 @@ run_args=(run)
 run_args+=(--to "$ADDR:$PORT" --out "$OUT" --force)
 [ -n "$PSK" ] && run_args+=(--psk-file "$PSK")
 set +e
-"$LOCAL_BIN" "${run_args[@]}" "$@"
+"$LOCAL_BIN" "${run_args[@]}" "$@" 7>&-
 status=$?
 set -e
 
-# --once: the receiver exits by itself once we disconnect; give it a moment.
-for _ in $(seq 1 50); do kill -0 "$ssh_pid" 2>/dev/null || break; sleep 0.1; done
+# --once: the receiver exits by itself once we disconnect; then the remote side ends.
+release_remote
 echo "results: $OUT (remote log: $serve_log)"
 exit $status

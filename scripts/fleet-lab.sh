@@ -25,7 +25,7 @@
 # Environment: FLEET (the per-run part of the names, default lab: run labs side by side
 # under different names), FLEET_N (hosts, default 4, at most 40), FLEET_DIR (state: keys,
 # ssh_config, known_hosts, the HOSTS file; default /tmp/sbf-$FLEET), BOTTLENECK (the host
-# behind the tbf, default 4; 0 = none), RATE (default 50mbit), BURST (default 32kb),
+# behind the tbf, default 4, or the last of fewer; 0 = none), RATE (default 50mbit), BURST (default 32kb),
 # LATENCY (tbf queue latency, default 20ms).
 #
 # Files in $FLEET_DIR after `up`: hosts (a sockbench HOSTS file: `hostI 192.0.2.1I`);
@@ -37,7 +37,7 @@ set -euo pipefail
 FLEET=${FLEET:-lab}
 FLEET_N=${FLEET_N:-4}
 FLEET_DIR=${FLEET_DIR:-/tmp/sbf-$FLEET}
-BOTTLENECK=${BOTTLENECK:-4}
+BOTTLENECK=${BOTTLENECK:-}
 RATE=${RATE:-50mbit}
 BURST=${BURST:-32kb}
 LATENCY=${LATENCY:-20ms}
@@ -51,6 +51,7 @@ command -v ip >/dev/null || die "needs iproute2 (apt-get install -y iproute2)"
 case "$FLEET" in *[!A-Za-z0-9_]*|'') die "FLEET must be letters, digits and _ (got '$FLEET')" ;; esac
 case "$FLEET_N" in ''|*[!0-9]*) die "FLEET_N must be a number of hosts" ;; esac
 [ "$FLEET_N" -ge 2 ] && [ "$FLEET_N" -le 40 ] || die "FLEET_N must be 2..40"
+[ -n "$BOTTLENECK" ] || BOTTLENECK=$((FLEET_N < 4 ? FLEET_N : 4))
 case "$BOTTLENECK" in ''|*[!0-9]*) die "BOTTLENECK must be a host number (0 = none)" ;; esac
 [ "$BOTTLENECK" -le "$FLEET_N" ] || die "BOTTLENECK $BOTTLENECK > FLEET_N $FLEET_N"
 
@@ -59,9 +60,14 @@ host_ns() { echo "$PREFIX-host$1"; }
 host_addr() { echo "192.0.2.$((10 + $1))"; }
 CTL_ADDR=192.0.2.10
 
+# The lab's namespaces: the ones it would make, and any other named after it (a lab
+# brought up with another FLEET_N is still removed whole).
 all_ns() {
-    echo "$SW" "$CTL"
-    for i in $(seq 1 "$FLEET_N"); do host_ns "$i"; done
+    {
+        echo "$SW" "$CTL"
+        for i in $(seq 1 "$FLEET_N"); do host_ns "$i"; done
+        ip netns list 2>/dev/null | cut -d' ' -f1 | grep "^$PREFIX-" || true
+    } | sort -u
 }
 
 # Every process inside the lab's namespaces is the lab's (sshd, its sessions, the daemons
