@@ -311,6 +311,17 @@ fn a_file_where_the_results_directory_should_be_is_one_line() {
     cmd.args(["run", "--duration", "100ms", "--quiet", "--out"])
         .arg(&out);
     let output = run_bounded(cmd, Duration::from_secs(60));
-    the_error_line(&output, &out, "Not a directory (os error 20)");
+    // A path that cannot be a directory is a bad --out, refused before anything starts:
+    // one line naming it and the OS error, exit 2 (a usage error, not a failed write).
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line on stderr, not:\n{stderr}");
+    assert_eq!(output.status.code(), Some(2), "{}", lines[0]);
+    assert!(
+        lines[0].contains(&*out.to_string_lossy())
+            && lines[0].ends_with("Not a directory (os error 20)"),
+        "{}",
+        lines[0]
+    );
     assert_eq!(std::fs::read(&file).unwrap(), b"x", "the file is untouched");
 }
