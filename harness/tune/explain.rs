@@ -206,12 +206,17 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
             .collect();
         if rtt.len() >= 2 {
             let least = rtt.iter().map(|r| r.1).fold(f64::MAX, f64::min);
-            match rtt.iter().find(|(_, r)| *r > 1.5 * least) {
-                Some((s, r)) => ex.sentences.push(format!(
+            // The first size whose p99 is half again the least of the smaller sizes'.
+            let grows = rtt.iter().enumerate().skip(1).find_map(|(i, (s, r))| {
+                let below = rtt[..i].iter().map(|r| r.1).fold(f64::MAX, f64::min);
+                (*r > 1.5 * below).then_some((*s, *r, below))
+            });
+            match grows {
+                Some((s, r, below)) => ex.sentences.push(format!(
                     "The p99 round trip starts growing with {key} at {}: {} against {} at the smaller sizes (a fuller queue: bufferbloat).",
-                    crate::units::format_size(*s),
-                    format_ns(*r as u64),
-                    format_ns(least as u64)
+                    crate::units::format_size(s),
+                    format_ns(r as u64),
+                    format_ns(below as u64)
                 )),
                 None => ex.sentences.push(format!(
                     "The p99 round trip does not grow with {key} over the {} sizes measured (within 1.5x of {}).",
@@ -420,6 +425,41 @@ mod tests {
         assert_eq!(
             ex.rust_snippet[0],
             "socket.set_send_buffer_size(262144)?; // SO_SNDBUF, before connect/listen"
+        );
+    }
+
+    #[test]
+    fn latency_growth_is_found_from_the_smaller_sizes_up() {
+        let with_rtt = |label: &str, rtt_ms: u64| SummaryRow {
+            rtt_p99_ns: Some(rtt_ms * 1_000_000),
+            ..row(label, 5e7, 20_000)
+        };
+        let answer = Answer {
+            settings: BTreeMap::from([("sndbuf".into(), "64K".into())]),
+            label: "sndbuf=64K".into(),
+            ..Default::default()
+        };
+        let rows = [
+            with_rtt("sndbuf=16K", 21),
+            with_rtt("sndbuf=64K", 22),
+            with_rtt("sndbuf=256K", 60),
+            with_rtt("sndbuf=1M", 190),
+        ];
+        let ex = explain_rows(&rows, &answer, &Meta::default());
+        assert!(
+            ex.sentences.iter().any(|s| s.starts_with(
+                "The p99 round trip starts growing with sndbuf at 256K: 60.00ms against 21.00ms"
+            )),
+            "{:?}",
+            ex.sentences
+        );
+        // Falling latency is not growth.
+        let rows = [with_rtt("sndbuf=16K", 30), with_rtt("sndbuf=64K", 10)];
+        let ex = explain_rows(&rows, &answer, &Meta::default());
+        assert!(
+            ex.sentences.iter().any(|s| s.contains("does not grow")),
+            "{:?}",
+            ex.sentences
         );
     }
 

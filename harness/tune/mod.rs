@@ -570,7 +570,7 @@ pub fn render(
         .collect();
     let mut header = format!("  {:<28}", "");
     for m in &shown {
-        header.push_str(&format!("{:<38}", short_name(m)));
+        header.push_str(&format!("{:<46}", short_name(m)));
     }
     line(header.trim_end().to_string());
     let mut table_row = |name: String, figures: &BTreeMap<String, FigureCi>| {
@@ -580,7 +580,7 @@ pub fn render(
         let mut s = format!("  {name:<28}");
         for m in &shown {
             let cell = figures.get(*m).map_or("-".to_string(), |f| f.show(m));
-            s.push_str(&format!("{cell:<38}"));
+            s.push_str(&format!("{cell:<44}  "));
         }
         line(s.trim_end().to_string());
     };

@@ -828,18 +828,27 @@ impl<'a, B: Bench> Search<'a, B> {
                 return self.settle(point(k), Vec::new(), Status::Ok, why);
             }
             if !complete || target >= self.max_reps || !self.budget_left(self.reserve) {
-                let tied: Vec<Point> = below.into_iter().collect();
+                // Undecided: the point estimates choose, and the answer says it is a guess.
+                let mut undecided: Vec<Point> = below.into_iter().collect();
+                undecided.push(point(k));
+                let reaches = |p: &Point| self.stat(p).is_some_and(|s| s.mean >= t);
+                let pick = undecided
+                    .iter()
+                    .find(|p| reaches(p) && self.feasible(p) == Some(true))
+                    .cloned()
+                    .unwrap_or_else(|| point(k));
+                let tied: Vec<Point> = undecided.into_iter().filter(|p| *p != pick).collect();
                 let why = format!(
-                    "whether {} reaches {fraction} of the best cannot be told within the budget ({} tests); the larger is recommended",
-                    active
-                        .iter()
-                        .filter(|p| **p != best || **p == point(k))
+                    "whether {} reaches {fraction} of the best cannot be told at 95% within the budget ({} tests); {} does on its mean",
+                    std::iter::once(&pick)
+                        .chain(&tied)
                         .map(|p| self.space.label(p))
                         .collect::<Vec<_>>()
                         .join(" or "),
-                    self.tests_run
+                    self.tests_run,
+                    self.space.label(&pick)
                 );
-                return self.settle(point(k), tied, Status::Inconclusive, why);
+                return self.settle(pick, tied, Status::Inconclusive, why);
             }
             target += 1;
         }
