@@ -443,8 +443,25 @@ pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> anyhow::Result<TuneEnd> {
             plan.budget,
             &mut bench,
         );
-        s.reserve = u64::from(baseline_reps);
+        // Kept back from the search: the baseline, and one test of the next larger size.
+        let has_sizes = plan.space.dims.iter().any(|d| d.order().is_some());
+        s.reserve = u64::from(baseline_reps) + u64::from(has_sizes);
         let outcome = s.run()?;
+        // The cost of the next larger setting: one test of it, unless already measured.
+        if let Some(best) = outcome
+            .best
+            .as_ref()
+            .filter(|_| outcome.status != Status::Unsatisfiable)
+        {
+            let next = (0..plan.space.dims.len()).find_map(|d| plan.space.next_larger(best, d));
+            if let Some(q) = next.filter(|q| !s.reps.contains_key(q)) {
+                s.extra(
+                    &q,
+                    u64::from(baseline_reps),
+                    "the next larger setting, for its cost",
+                )?;
+            }
+        }
         if let (Some(best), true) = (&outcome.best, baseline_reps > 0) {
             s.run_baseline(best, baseline_reps)?;
         }

@@ -900,6 +900,15 @@ impl<'a, B: Bench> Search<'a, B> {
         })
     }
 
+    /// One test of a candidate outside the search (the next larger setting, for its
+    /// cost), if the budget allows beyond `reserve` tests.
+    pub fn extra(&mut self, p: &Point, reserve: u64, why: &str) -> anyhow::Result<bool> {
+        let kept = std::mem::replace(&mut self.reserve, reserve);
+        let ran = self.measure("next", p, why);
+        self.reserve = kept;
+        ran
+    }
+
     /// The kernel-default figures beside the answer: `reps` tests with the buffers left
     /// to autotuning, the other settings as recommended.
     pub fn run_baseline(&mut self, near: &Point, reps: u32) -> anyhow::Result<()> {
