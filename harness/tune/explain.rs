@@ -212,12 +212,20 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
                 (*r > 1.5 * below).then_some((*s, *r, below))
             });
             match grows {
-                Some((s, r, below)) => ex.sentences.push(format!(
-                    "The p99 round trip starts growing with {key} at {}: {} against {} at the smaller sizes (a fuller queue: bufferbloat).",
-                    crate::units::format_size(s),
-                    format_ns(r as u64),
-                    format_ns(below as u64)
-                )),
+                Some((s, r, below)) => {
+                    let (top, top_rtt) = rtt[rtt.len() - 1];
+                    let up_to = if top > s {
+                        format!(", up to {} at {key}={}", format_ns(top_rtt as u64), crate::units::format_size(top))
+                    } else {
+                        String::new()
+                    };
+                    ex.sentences.push(format!(
+                        "The p99 round trip starts growing with {key} at {}: {} against {} at the smaller sizes{up_to} (a fuller queue: bufferbloat).",
+                        crate::units::format_size(s),
+                        format_ns(r as u64),
+                        format_ns(below as u64)
+                    ))
+                }
                 None => ex.sentences.push(format!(
                     "The p99 round trip does not grow with {key} over the {} sizes measured (within 1.5x of {}).",
                     rtt.len(),
@@ -288,7 +296,14 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
                 let limit: Option<u64> = facts(knob == "rcvbuf")
                     .get(sysctl)
                     .and_then(|v| v.trim().parse().ok());
-                if limit.is_some_and(|l| l < n) || capped.contains_key(sysctl) {
+                // Needed when the limit is below the request, or the answer's own
+                // sockets show the cap (effective below twice the request).
+                let own_eff = if knob == "sndbuf" {
+                    sndbuf_eff
+                } else {
+                    rcvbuf_eff
+                };
+                if limit.is_some_and(|l| l < n) || own_eff.is_some_and(|e| e < 2 * n) {
                     ex.sysctl_lines.push(format!("sysctl -w {sysctl}={n}"));
                 }
             }
@@ -486,5 +501,15 @@ mod tests {
             ex.sentences
         );
         assert_eq!(ex.sysctl_lines, ["sysctl -w net.core.wmem_max=8388608"]);
+        // An answer below the cap needs no sysctl, though a larger candidate was capped.
+        let answer = Answer {
+            settings: BTreeMap::from([("sndbuf".into(), "64K".into())]),
+            label: "sndbuf=64K".into(),
+            ..Default::default()
+        };
+        let mut capped = row("sndbuf=8M", 4.8e8, 900);
+        capped.sndbuf_eff = Some(425_984);
+        let ex = explain_rows(&[row("sndbuf=64K", 2e8, 900), capped], &answer, &meta);
+        assert!(ex.sysctl_lines.is_empty(), "{:?}", ex.sysctl_lines);
     }
 }

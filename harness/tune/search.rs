@@ -831,15 +831,21 @@ impl<'a, B: Bench> Search<'a, B> {
                 // Undecided: the point estimates choose, and the answer says it is a guess.
                 let mut undecided: Vec<Point> = below.into_iter().collect();
                 undecided.push(point(k));
+                // First a size that reaches the share on its mean, then one whose interval
+                // still allows it (the best's mean is itself a noisy maximum); either
+                // must meet the constraints.
                 let reaches = |p: &Point| self.stat(p).is_some_and(|s| s.mean >= t);
+                let may_reach = |p: &Point| ci(p).is_some_and(|(_, hi)| hi >= t);
+                let feasible = |p: &Point| self.feasible(p) == Some(true);
                 let pick = undecided
                     .iter()
-                    .find(|p| reaches(p) && self.feasible(p) == Some(true))
+                    .find(|p| reaches(p) && feasible(p))
+                    .or_else(|| undecided.iter().find(|p| may_reach(p) && feasible(p)))
                     .cloned()
                     .unwrap_or_else(|| point(k));
                 let tied: Vec<Point> = undecided.into_iter().filter(|p| *p != pick).collect();
                 let why = format!(
-                    "whether {} reaches {fraction} of the best cannot be told at 95% within the budget ({} tests); {} does on its mean",
+                    "whether {} reaches {fraction} of the best cannot be told at 95% within the budget ({} tests); {} is the smallest that may, within the constraints",
                     std::iter::once(&pick)
                         .chain(&tied)
                         .map(|p| self.space.label(p))
@@ -1112,6 +1118,23 @@ mod tests {
         let (out, _, space) = search(&mut b, "goodput", &[], 40);
         assert_eq!(out.status, Status::Ok, "{}", out.why);
         assert_eq!(size_of(&space, out.best.as_ref().unwrap()), 1 << 20);
+    }
+
+    #[test]
+    fn an_undecided_knee_is_a_guess_on_the_means_that_meets_the_constraints() {
+        // 128K gives 97% of the best, too noisy to tell from 95% at 95% confidence;
+        // 256K reaches it surely but breaks the latency limit.
+        let mut b = Synthetic::new("[matrix]\nsndbuf = \"16K..1M\"\n", 132 << 10, 0.08);
+        let (out, _, space) = search(&mut b, "goodput>=0.95*max", &["rtt_p99<150us"], 200);
+        assert_eq!(out.status, Status::Inconclusive, "{}", out.why);
+        assert_eq!(
+            size_of(&space, out.best.as_ref().unwrap()),
+            128 << 10,
+            "{}",
+            out.why
+        );
+        assert!(!out.tied.is_empty());
+        assert!(out.why.contains("cannot be told at 95%"), "{}", out.why);
     }
 
     #[test]
