@@ -784,6 +784,17 @@ impl<'a, B: Bench> Search<'a, B> {
             active.extend(below.clone());
             active.dedup();
             let complete = self.round(&active, target)?;
+            // The best after this round: its new repetitions may have moved it.
+            let best = self
+                .reps
+                .keys()
+                .filter(|p| self.stat(p).is_some_and(|s| s.n >= 3))
+                .max_by(|a, b| {
+                    let (ma, mb) = (self.stat(a).unwrap().mean, self.stat(b).unwrap().mean);
+                    ma.total_cmp(&mb)
+                })
+                .cloned()
+                .unwrap_or(best);
             let threshold = self.stat(&best).map(|s| s.mean * fraction);
             let ci = |p: &Point| self.stat(p).and_then(|s| s.ci95);
             let (Some(t), Some((klo, khi))) = (threshold, ci(&point(k))) else {
@@ -820,10 +831,15 @@ impl<'a, B: Bench> Search<'a, B> {
                 continue;
             }
             if knee_meets && below_fails {
+                let below = if k == 0 {
+                    "the smallest size of the range"
+                } else {
+                    "told apart from the size below at 95%"
+                };
                 let why = format!(
-                    "{key}={label} is the smallest {} reaching {fraction} of the best ({}), told apart from the size below at 95%",
-                    key,
-                    super::goal::format_figure(&metric, self.stat(&best).map_or(0.0, |s| s.mean))
+                    "{key}={label} is the smallest {key} reaching {fraction} of the best ({} at {}), {below}",
+                    super::goal::format_figure(&metric, self.stat(&best).map_or(0.0, |s| s.mean)),
+                    self.space.label(&best)
                 );
                 return self.settle(point(k), Vec::new(), Status::Ok, why);
             }
