@@ -213,7 +213,12 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
             });
             match grows {
                 Some((s, r, below)) => {
-                    let (top, top_rtt) = rtt[rtt.len() - 1];
+                    let (top, top_rtt) = rtt
+                        .iter()
+                        .filter(|(size, _)| *size >= s)
+                        .copied()
+                        .max_by(|a, b| a.1.total_cmp(&b.1))
+                        .unwrap_or((s, r));
                     let up_to = if top > s {
                         format!(", up to {} at {key}={}", format_ns(top_rtt as u64), crate::units::format_size(top))
                     } else {
