@@ -91,6 +91,19 @@ Examples:
   sockbench serve --psk-file key --max-rate 1G       senders must hold the key; at most 1 Gbit/s
   sockbench serve --data-ports 5400-5499             data connections only on ports a firewall opens";
 
+const TUNE_EXAMPLES: &str = "\
+Examples:
+  sockbench tune --set 'rcvbuf=\"4K..4M\"' --goal goodput            the receive buffer that maximises goodput
+  sockbench tune w.toml --goal 'goodput>=0.95*max' --constraint 'rtt_p99<30ms' --probe rr
+  sockbench tune w.toml --goal rtt_p99 --constraint 'goodput>=500M' --budget 10m
+  sockbench tune --to host-b w.toml --constraint 'sender_cpu_pct<50' --budget 40
+
+The search space is the workload's [matrix]: a size key may be a range, sndbuf = \"16K..16M\"
+(every power of two between), other keys lists, congestion = [\"cubic\", \"bbr\"].
+Each candidate runs up to max(repeat, 3) times. The results directory holds the usual
+files, tune.csv (every step of the search) and answer.json. Exit 1 when no candidate
+meets the constraints.";
+
 const REPORT_EXAMPLES: &str = "\
 Examples:
   sockbench report results/A -o a.html               one run's charts and tables
@@ -119,6 +132,9 @@ pub enum Command {
     /// A fleet: every host's daemon asked to send to the others, pair by pair or all at once; one results directory with a matrix.
     #[command(after_help = MESH_EXAMPLES)]
     Mesh(Box<MeshArgs>),
+    /// The socket settings to use for a goal: an adaptive search over the workload's matrix, the answer explained.
+    #[command(after_help = TUNE_EXAMPLES)]
+    Tune(Box<TuneArgs>),
     /// One self-contained HTML report (inline SVG charts) from results directories.
     #[command(after_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
@@ -243,6 +259,45 @@ pub struct MeshArgs {
     #[arg(long, short)]
     pub quiet: bool,
     /// Write into a results directory that already holds files, and run more than 100000 tests
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub knobs: KnobArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    /// A workload file whose [matrix] is the search space (sizes as ranges "16K..16M" or lists).
+    #[arg(value_name = "WORKLOAD.toml")]
+    pub workload: Option<PathBuf>,
+    /// goodput, transactions (maximise); rtt_p50, rtt_p99, rtt_p999 (minimise); or "goodput>=0.95*max": the smallest sizes reaching that share of the best goodput [default: goodput>=0.95*max for stream, rtt_p99 for rr and crr]
+    #[arg(long, value_name = "GOAL")]
+    pub goal: Option<String>,
+    /// A limit on a measured figure, one per --constraint: rtt_p99<2ms, lost<0.1%, sender_cpu_pct<50, goodput>=500M
+    #[arg(long, value_name = "EXPR")]
+    pub constraint: Vec<String>,
+    /// The most tests (a number) or time (a duration, e.g. 10m) the search may take [default: a quarter of the full grid's tests, at least 8]
+    #[arg(long, value_name = "N|DURATION")]
+    pub budget: Option<String>,
+    /// Override a workload key, one per --set (as for run): --set 'sndbuf="16K..16M"'
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// A receiver already running (`sockbench serve`) at HOST[:PORT] [default: a local receiver on loopback]
+    #[arg(long, short = 'c', value_name = "HOST[:PORT]")]
+    pub to: Option<String>,
+    /// Results directory; must not exist yet or be empty (see --force) [default: results/<UTC time>-tune-<name>/]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Authenticate to the receiver with this pre-shared key file (both ends need it).
+    #[arg(long, value_name = "FILE")]
+    pub psk_file: Option<PathBuf>,
+    /// Print only the answer's errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// One JSON object per finished test on stdout (the fields of summary.csv); the answer on stderr
+    #[arg(long, short = 'J')]
+    pub json: bool,
+    /// Write into a results directory that already holds files
     #[arg(long)]
     pub force: bool,
     #[command(flatten)]
@@ -642,6 +697,160 @@ fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
     }
 }
 
+fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
+    use crate::tune::goal::{Constraint, Goal};
+    use crate::tune::search::{Budget, Space, Status};
+    if let Some(to) = &args.to {
+        resolve_target(to).map_err(|e| Failure::Usage(format!("--to: {e}")))?;
+    }
+    let constraints: Vec<Constraint> = args
+        .constraint
+        .iter()
+        .map(|c| Constraint::parse(c).map_err(|e| Failure::Usage(e.0)))
+        .collect::<Result<_, _>>()?;
+    let explicit_goal = args
+        .goal
+        .as_deref()
+        .map(|g| Goal::parse(g).map_err(|e| Failure::Usage(e.0)))
+        .transpose()?;
+    let (workload, cases) =
+        load_workload(args.workload.as_ref(), &args.knobs, &args.set, args.force)?;
+    if workload.matrix.is_empty() {
+        return Err(Failure::Usage(
+            "tune searches the workload's [matrix], and it has none: give one, e.g. --set 'rcvbuf=\"16K..16M\"' or sndbuf = \"16K..16M\" under [matrix] in the file".into(),
+        ));
+    }
+    if !workload.cases.is_empty() {
+        return Err(Failure::Usage(format!(
+            "{}: tune searches the [matrix]; its [[case]] tables are not part of the search: move their keys into [matrix] lists, or remove them",
+            workload.source
+        )));
+    }
+    for case in &cases {
+        let spec = &case.spec;
+        transport::probe(spec.protocol, &[&spec.sender, &spec.receiver])?;
+    }
+    let first = &cases[0].spec;
+    let goal = match explicit_goal {
+        Some(g) => g,
+        None if first.pattern == Pattern::Stream => {
+            Goal::parse("goodput>=0.95*max").expect("a valid goal")
+        }
+        None => Goal::parse("rtt_p99").expect("a valid goal"),
+    };
+    // A round-trip figure needs transactions: rr, crr, or a probe beside a stream.
+    let measures_rtt = cases
+        .iter()
+        .all(|c| c.spec.pattern != Pattern::Stream || c.spec.probe);
+    for metric in
+        std::iter::once(goal.metric()).chain(constraints.iter().map(|c| c.metric.as_str()))
+    {
+        if metric.starts_with("rtt_") && !measures_rtt {
+            return Err(Failure::Usage(format!(
+                "{}: round trips are measured only by rr and crr, or by a probe beside a stream: add --probe rr",
+                crate::tune::goal::short_name(metric)
+            )));
+        }
+    }
+    if goal.metric() == "transactions_per_s"
+        && cases
+            .iter()
+            .any(|c| c.spec.pattern == Pattern::Stream && !c.spec.probe)
+    {
+        return Err(Failure::Usage(
+            "--goal transactions: a stream has no transactions; use --pattern rr or crr".into(),
+        ));
+    }
+    let space = Space::from_matrix(&workload.matrix);
+    let max_reps = workload.repeat.max(3);
+    let grid = space.grid_size().saturating_mul(u64::from(max_reps));
+    let budget = match args.budget.as_deref().map(str::trim) {
+        None => Budget::Tests((grid / 4).max(8).min(grid)),
+        Some(b) if !b.is_empty() && b.chars().all(|c| c.is_ascii_digit()) => match b.parse::<u64>()
+        {
+            Ok(n) if n >= 1 => Budget::Tests(n),
+            _ => {
+                return Err(Failure::Usage(format!(
+                    "--budget: '{b}' is not 1 test or more"
+                )))
+            }
+        },
+        Some(b) => Budget::Time(parse_duration(b).ok().filter(|d| !d.is_zero()).ok_or_else(
+            || {
+                Failure::Usage(format!(
+                    "--budget: '{b}' is neither a number of tests (40) nor a duration (10m)"
+                ))
+            },
+        )?),
+    };
+    let name = if workload.name.is_empty() {
+        format!("{}-{}", first.protocol, first.pattern)
+    } else {
+        workload.name.clone()
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&format!("tune-{name}"), std::time::SystemTime::now()));
+    check_out_dir(&out, args.force)?;
+    let psk = match &args.psk_file {
+        Some(path) => Some((Psk::from_file(path)?, path.clone())),
+        None => None,
+    };
+    let plan = crate::tune::TunePlan {
+        name,
+        workload,
+        cases,
+        space,
+        goal,
+        constraints,
+        budget,
+        max_reps,
+    };
+    let opts = crate::tune::TuneOptions {
+        to: args.to,
+        psk,
+        out,
+        quiet: args.quiet,
+        json: args.json,
+        command_line: std::env::args().collect(),
+    };
+    let end = crate::tune::execute(&plan, &opts).map_err(Failure::Runtime)?;
+    let a = &end.answer;
+    if a.status == Status::Unsatisfiable {
+        let figures: Vec<String> = a
+            .figures
+            .iter()
+            .filter(|(m, _)| plan.constraints.iter().any(|c| &c.metric == *m))
+            .map(|(m, f)| {
+                format!(
+                    "{} {}",
+                    crate::tune::goal::short_name(m),
+                    crate::tune::goal::format_figure(m, f.mean)
+                )
+            })
+            .collect();
+        let closest = if a.label.is_empty() {
+            "no candidate ended ok".to_string()
+        } else if figures.is_empty() {
+            format!("the closest candidate was {}", a.label)
+        } else {
+            format!(
+                "the closest candidate was {} ({})",
+                a.label,
+                figures.join(", ")
+            )
+        };
+        eprintln!(
+            "error: unsatisfiable: {}; {closest}; every step is in {}",
+            a.why,
+            end.dir.join("tune.csv").display()
+        );
+        return Ok(1);
+    }
+    Ok(0)
+}
+
 fn run_command(args: RunArgs) -> Result<i32, Failure> {
     if args.iperf_server {
         return Err(Failure::Usage(
@@ -965,6 +1174,7 @@ pub fn main() -> i32 {
         Command::Serve(args) => serve_command(args),
         Command::Run(args) => run_command(*args),
         Command::Mesh(args) => mesh_command(*args),
+        Command::Tune(args) => tune_command(*args),
         Command::Report(args) => report_command(args),
         Command::Completions { shell } => completions_command(shell),
         Command::Man { out_dir } => man_command(out_dir),

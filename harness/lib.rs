@@ -27,6 +27,7 @@ pub mod sockopt;
 pub mod splice;
 pub mod stats;
 pub mod transport;
+pub mod tune;
 pub mod units;
 pub mod workload;
 pub mod zerocopy;

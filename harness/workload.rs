@@ -414,6 +414,11 @@ impl Workload {
             value: v,
             at: None,
         };
+        // `--set sndbuf=16K..16M`: a size range sweeps every power of two between.
+        let values = match values {
+            None if single.contains("..") => Some(size_range(key, &single).map_err(bad)?),
+            v => v,
+        };
         match (key, values) {
             ("name", None) => self.name = single,
             ("description", None) => self.description = single,
@@ -535,6 +540,58 @@ fn sets_something(value: &str) -> bool {
         value.trim().to_ascii_lowercase().as_str(),
         "false" | "off" | "no" | "0" | "auto" | "none" | ""
     )
+}
+
+/// The keys whose value is a byte size, which a matrix may sweep as a range.
+const SIZE_KEYS: &[&str] = &[
+    "sndbuf",
+    "rcvbuf",
+    "msg_size",
+    "response_size",
+    "notsent_lowat",
+    "probe_size",
+];
+
+/// A size range `"16K..16M"`: the first end, every power of two strictly between the two,
+/// and the last end, in the order written (`"16M..16K"` runs downwards). Each value is
+/// written as a user would type it (`64K`).
+pub fn size_range(key: &str, text: &str) -> Result<Vec<String>, String> {
+    let knob = key.rsplit('.').next().unwrap_or(key);
+    if !SIZE_KEYS.contains(&knob) {
+        return Err(format!(
+            "{key}: '{text}' is a range, which only a size takes ({}); list the values instead",
+            SIZE_KEYS.join(", ")
+        ));
+    }
+    let bad = || format!("{key}: '{text}' is not a size range such as \"16K..16M\"");
+    let (a, b) = text.split_once("..").ok_or_else(bad)?;
+    let (a, b) = (
+        crate::units::parse_size(a).map_err(|_| bad())?,
+        crate::units::parse_size(b.trim_start_matches('=')).map_err(|_| bad())?,
+    );
+    let (lo, hi) = (a.min(b), a.max(b));
+    if lo == 0 {
+        return Err(format!("{key}: '{text}': a range starts above 0"));
+    }
+    let mut sizes = vec![lo];
+    let mut p = lo.next_power_of_two();
+    if p == lo {
+        p = p.saturating_mul(2);
+    }
+    while p < hi {
+        sizes.push(p);
+        p = p.saturating_mul(2);
+    }
+    if hi != lo {
+        sizes.push(hi);
+    }
+    if sizes.len() > 64 {
+        return Err(bad());
+    }
+    if a > b {
+        sizes.reverse();
+    }
+    Ok(sizes.into_iter().map(crate::units::format_size).collect())
 }
 
 /// Checks one setting alone: a known key, a value its parser takes, and a test of the
@@ -678,10 +735,26 @@ impl Ctx<'_> {
                     }
                     out.push((key, values));
                 }
+                DeValue::String(text) if text.contains("..") => {
+                    let at = Some(pos_of(self.text, v.span().start));
+                    let values = size_range(&key, text).map_err(|e| self.at(at, e))?;
+                    let values: Vec<Setting> = values
+                        .into_iter()
+                        .map(|value| Setting {
+                            key: key.clone(),
+                            value,
+                            at,
+                        })
+                        .collect();
+                    for s in &values {
+                        check_setting(s).map_err(|e| self.at(s.at, e))?;
+                    }
+                    out.push((key, values));
+                }
                 _ => {
                     return Err(self.err(
                         v.span().start,
-                        format!("{key}: a matrix entry is a list of values, e.g. {key} = [\"a\", \"b\"]"),
+                        format!("{key}: a matrix entry is a list of values, e.g. {key} = [\"a\", \"b\"], or a size range, e.g. {key} = \"16K..16M\""),
                     ));
                 }
             }
@@ -897,6 +970,50 @@ msg_size = 1400
         // A knob that needs a protocol other than the default is fine where it is set.
         let w = parse("[defaults]\nproto = \"udp\"\ngso = true\nbatch = 1\n").unwrap();
         assert!(w.expand().unwrap()[0].spec.sender.udp_gso.is_some());
+    }
+
+    #[test]
+    fn a_size_range_sweeps_every_power_of_two() {
+        let w =
+            parse("[matrix]\nrcvbuf = \"4K..4M\"\ncongestion = [\"cubic\", \"reno\"]\n").unwrap();
+        let values: Vec<&str> = w.matrix[0].1.iter().map(|s| s.value.as_str()).collect();
+        assert_eq!(
+            values,
+            ["4K", "8K", "16K", "32K", "64K", "128K", "256K", "512K", "1M", "2M", "4M"]
+        );
+        assert_eq!(w.case_count(), 22);
+        let cases = w.expand().unwrap();
+        assert_eq!(cases[21].spec.receiver.rcvbuf, Some(4 << 20));
+        assert_eq!(cases[0].label, "rcvbuf=4K congestion=cubic");
+        // Ends that are not powers of two are kept; a reversed range runs downwards.
+        assert_eq!(
+            size_range("msg_size", "1400..5000").unwrap(),
+            ["1400", "2K", "4K", "5000"]
+        );
+        assert_eq!(
+            size_range("sndbuf", "64K..16K").unwrap(),
+            ["64K", "32K", "16K"]
+        );
+        assert_eq!(size_range("sender.sndbuf", "1M..1M").unwrap(), ["1M"]);
+        // --set takes the same range.
+        let mut w = Workload::new("");
+        w.set("sndbuf=16K..64K").unwrap();
+        assert_eq!(w.case_count(), 3);
+        assert_eq!(w.expand().unwrap()[2].spec.sender.sndbuf, Some(64 << 10));
+        // Mistakes are named with their place.
+        let e = error_of("[matrix]\nsndbuf = \"16K..lots\"\n");
+        assert!(
+            e.starts_with("w.toml:2:10: sndbuf: '16K..lots' is not a size range"),
+            "{e}"
+        );
+        let e = error_of("[matrix]\ncongestion = \"a..b\"\n");
+        assert!(e.contains("only a size takes"), "{e}");
+        assert!(size_range("rcvbuf", "0..4K").is_err());
+        assert!(Workload::new("")
+            .set("flows=1..4")
+            .unwrap_err()
+            .0
+            .contains("only a size"));
     }
 
     #[test]

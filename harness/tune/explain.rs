@@ -1,0 +1,520 @@
+//! The answer of `tune`, explained from what was measured: read back from the results
+//! directory (summary.csv, meta.json, answer.json) with the types that wrote them, so the
+//! explanation of a finished tune can be rebuilt and checked from its files alone.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::Answer;
+use crate::output::meta::Meta;
+use crate::output::summary::{SizeReq, SummaryRow};
+use crate::units::{format_bps, format_ns, format_size_human, parse_size};
+
+/// The bandwidth-delay product and where its two factors came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bdp {
+    /// The best mean goodput of any candidate, bits/s.
+    pub rate_bps: f64,
+    /// The candidate that reached it.
+    pub rate_from: String,
+    /// The base round trip, seconds.
+    pub rtt_s: f64,
+    /// What the round trip is: TCP_INFO min_rtt, or the probe's median.
+    pub rtt_from: String,
+    pub bytes: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Explanation {
+    pub bdp: Option<Bdp>,
+    /// Sentences, each from a measured figure.
+    pub sentences: Vec<String>,
+    pub c_snippet: Vec<String>,
+    pub rust_snippet: Vec<String>,
+    pub sysctl_lines: Vec<String>,
+}
+
+/// The rows of a results directory's summary.csv.
+pub fn read_summary(dir: &Path) -> anyhow::Result<Vec<SummaryRow>> {
+    let path = dir.join("summary.csv");
+    let mut r =
+        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
+    r.deserialize()
+        .collect::<Result<Vec<SummaryRow>, _>>()
+        .with_context(|| format!("reading {}", path.display()))
+}
+
+fn parse_label(label: &str) -> BTreeMap<String, String> {
+    label
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// `64K`, `4.1M`, `10287 bytes`.
+fn bytes_human(n: u64) -> String {
+    let s = format_size_human(n);
+    if s.chars().all(|c| c.is_ascii_digit()) {
+        format!("{s} bytes")
+    } else {
+        s
+    }
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let v: Vec<f64> = values.collect();
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// The bandwidth-delay product from the rows: the best candidate's mean goodput × the
+/// smallest TCP_INFO min_rtt of any test (or, without TCP_INFO, the smallest median
+/// round trip of the probe or the rr pattern).
+pub fn bdp_of(rows: &[SummaryRow]) -> Option<Bdp> {
+    let ok: Vec<&SummaryRow> = rows.iter().filter(|r| r.status == "ok").collect();
+    let mut by_label: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for r in &ok {
+        if let Some(g) = r.goodput_bps {
+            by_label.entry(&r.case_label).or_default().push(g);
+        }
+    }
+    let (rate_from, rate_bps) = by_label
+        .iter()
+        .filter_map(|(l, v)| mean(v.iter().copied()).map(|m| (*l, m)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let min_rtt_us = ok
+        .iter()
+        .filter_map(|r| r.tcp_min_rtt_us)
+        .filter(|&u| u > 0)
+        .min();
+    let (rtt_s, rtt_from) = match min_rtt_us {
+        Some(us) => (
+            us as f64 / 1e6,
+            "TCP_INFO min_rtt of the sending socket, the smallest over all tests".to_string(),
+        ),
+        None => (
+            ok.iter().filter_map(|r| r.rtt_p50_ns).min()? as f64 / 1e9,
+            "the median round trip of the latency probe, the smallest over all tests".to_string(),
+        ),
+    };
+    Some(Bdp {
+        rate_bps,
+        rate_from: rate_from.to_string(),
+        rtt_s,
+        rtt_from,
+        bytes: rate_bps / 8.0 * rtt_s,
+    })
+}
+
+/// The explanation of the tune in `dir`.
+pub fn explain(dir: &Path) -> anyhow::Result<Explanation> {
+    let rows = read_summary(dir)?;
+    let answer: Answer = serde_json::from_slice(
+        &std::fs::read(dir.join("answer.json")).context("reading answer.json")?,
+    )
+    .context("reading answer.json")?;
+    let meta: Meta = std::fs::read(dir.join("meta.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    Ok(explain_rows(&rows, &answer, &meta))
+}
+
+pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explanation {
+    let mut ex = Explanation {
+        bdp: bdp_of(rows),
+        ..Default::default()
+    };
+    let ok: Vec<&SummaryRow> = rows.iter().filter(|r| r.status == "ok").collect();
+    let chosen: Vec<&SummaryRow> = ok
+        .iter()
+        .copied()
+        .filter(|r| r.case_label == answer.label)
+        .collect();
+    let sndbuf_eff = chosen.iter().find_map(|r| r.sndbuf_eff);
+    let rcvbuf_eff = chosen.iter().find_map(|r| r.rcvbuf_eff);
+    if let Some(b) = &ex.bdp {
+        let mut s = format!(
+            "Bandwidth-delay product: {} (the best mean goodput, {}) x {} ({}) = {}.",
+            format_bps(b.rate_bps),
+            b.rate_from,
+            format_ns((b.rtt_s * 1e9) as u64),
+            b.rtt_from,
+            bytes_human(b.bytes as u64)
+        );
+        for (name, eff) in [("send", sndbuf_eff), ("receive", rcvbuf_eff)] {
+            if let (Some(eff), true) = (eff, b.bytes > 0.0) {
+                s.push_str(&format!(
+                    " The answer's effective {name} buffer is {} = {:.1}x the BDP (Linux counts its bookkeeping in it: about half holds data).",
+                    bytes_human(eff),
+                    eff as f64 / b.bytes
+                ));
+            }
+        }
+        ex.sentences.push(s);
+    }
+    // Along each size the answer sets: where goodput stops growing, where latency
+    // starts growing. Only the candidates equal to the answer in every other key count.
+    let settings = &answer.settings;
+    for (key, value) in settings {
+        let Ok(_) = parse_size(value) else { continue };
+        let mut along: BTreeMap<u64, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+        for r in &ok {
+            let l = parse_label(&r.case_label);
+            let same_elsewhere = settings
+                .iter()
+                .all(|(k, v)| k == key || l.get(k) == Some(v));
+            let Some(size) = l.get(key).and_then(|v| parse_size(v).ok()) else {
+                continue;
+            };
+            if !same_elsewhere {
+                continue;
+            }
+            let e = along.entry(size).or_default();
+            e.0.extend(r.goodput_bps);
+            e.1.extend(r.rtt_p99_ns.map(|v| v as f64));
+        }
+        let goodput: Vec<(u64, f64)> = along
+            .iter()
+            .filter_map(|(s, (g, _))| mean(g.iter().copied()).map(|m| (*s, m)))
+            .collect();
+        if goodput.len() >= 2 {
+            let best = goodput.iter().map(|g| g.1).fold(f64::MIN, f64::max);
+            if let Some((knee, g)) = goodput.iter().find(|(_, g)| *g >= 0.95 * best) {
+                let smaller = goodput.iter().take_while(|(s, _)| s < knee).last();
+                let from = smaller.map_or(String::new(), |(s, gs)| {
+                    format!(
+                        " (from {} at {key}={})",
+                        format_bps(*gs),
+                        crate::units::format_size(*s)
+                    )
+                });
+                ex.sentences.push(format!(
+                    "Goodput stops growing at {key}={}: {} there is within 5% of the best measured, {}{from}; {} sizes of {key} were measured.",
+                    crate::units::format_size(*knee),
+                    format_bps(*g),
+                    format_bps(best),
+                    goodput.len()
+                ));
+            }
+        }
+        let rtt: Vec<(u64, f64)> = along
+            .iter()
+            .filter_map(|(s, (_, r))| mean(r.iter().copied()).map(|m| (*s, m)))
+            .collect();
+        if rtt.len() >= 2 {
+            let least = rtt.iter().map(|r| r.1).fold(f64::MAX, f64::min);
+            // The first size whose p99 is half again the least of the smaller sizes'.
+            let grows = rtt.iter().enumerate().skip(1).find_map(|(i, (s, r))| {
+                let below = rtt[..i].iter().map(|r| r.1).fold(f64::MAX, f64::min);
+                (*r > 1.5 * below).then_some((*s, *r, below))
+            });
+            match grows {
+                Some((s, r, below)) => {
+                    let (top, top_rtt) = rtt
+                        .iter()
+                        .filter(|(size, _)| *size >= s)
+                        .copied()
+                        .max_by(|a, b| a.1.total_cmp(&b.1))
+                        .unwrap_or((s, r));
+                    let up_to = if top > s {
+                        format!(", up to {} at {key}={}", format_ns(top_rtt as u64), crate::units::format_size(top))
+                    } else {
+                        String::new()
+                    };
+                    ex.sentences.push(format!(
+                        "The p99 round trip starts growing with {key} at {}: {} against {} at the smaller sizes{up_to} (a fuller queue: bufferbloat).",
+                        crate::units::format_size(s),
+                        format_ns(r as u64),
+                        format_ns(below as u64)
+                    ))
+                }
+                None => ex.sentences.push(format!(
+                    "The p99 round trip does not grow with {key} over the {} sizes measured (within 1.5x of {}).",
+                    rtt.len(),
+                    format_ns(least as u64)
+                )),
+            }
+        }
+    }
+    // A request the kernel did not grant: effective below twice the request.
+    let facts = |receiver: bool| {
+        let h = &meta.hosts;
+        let f = if receiver {
+            h.receiver.as_ref().unwrap_or(&h.sender)
+        } else {
+            &h.sender
+        };
+        f.sysctls.clone()
+    };
+    let mut capped: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for r in &ok {
+        for (sysctl, req, eff) in [
+            ("net.core.wmem_max", r.sndbuf_req, r.sndbuf_eff),
+            ("net.core.rmem_max", r.rcvbuf_req, r.rcvbuf_eff),
+        ] {
+            if let (Some(SizeReq::Bytes(req)), Some(eff)) = (req, eff) {
+                if eff < 2 * req {
+                    let e = capped.entry(sysctl).or_insert((req, eff));
+                    if req < e.0 {
+                        *e = (req, eff);
+                    }
+                }
+            }
+        }
+    }
+    for (sysctl, (req, eff)) in &capped {
+        let limit = facts(sysctl.contains("rmem"))
+            .get(*sysctl)
+            .cloned()
+            .unwrap_or_else(|| "?".into());
+        ex.sentences.push(format!(
+            "{sysctl} ({limit}) capped the requests from {} up: the kernel gave {} where it doubles a granted request; larger requests there measure the same socket.",
+            format_size_human(*req),
+            eff
+        ));
+    }
+    // The snippet: the answer's settings as code.
+    for (key, value) in settings {
+        let knob = key.rsplit('.').next().unwrap_or(key);
+        let bytes = parse_size(value).ok();
+        match (knob, bytes) {
+            ("sndbuf" | "rcvbuf", Some(n)) => {
+                let (opt, call) = if knob == "sndbuf" {
+                    ("SO_SNDBUF", "set_send_buffer_size")
+                } else {
+                    ("SO_RCVBUF", "set_recv_buffer_size")
+                };
+                ex.c_snippet.push(format!(
+                    "int {knob} = {n}; setsockopt(fd, SOL_SOCKET, {opt}, &{knob}, sizeof {knob});  /* before connect()/listen() */"
+                ));
+                ex.rust_snippet.push(format!(
+                    "socket.{call}({n})?; // {opt}, before connect/listen"
+                ));
+                let sysctl = if knob == "sndbuf" {
+                    "net.core.wmem_max"
+                } else {
+                    "net.core.rmem_max"
+                };
+                let limit: Option<u64> = facts(knob == "rcvbuf")
+                    .get(sysctl)
+                    .and_then(|v| v.trim().parse().ok());
+                // Needed when the limit is below the request, or the answer's own
+                // sockets show the cap (effective below twice the request).
+                let own_eff = if knob == "sndbuf" {
+                    sndbuf_eff
+                } else {
+                    rcvbuf_eff
+                };
+                if limit.is_some_and(|l| l < n) || own_eff.is_some_and(|e| e < 2 * n) {
+                    ex.sysctl_lines.push(format!("sysctl -w {sysctl}={n}"));
+                }
+            }
+            ("nodelay", _) if value == "true" => {
+                ex.c_snippet.push(
+                    "int one = 1; setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);"
+                        .into(),
+                );
+                ex.rust_snippet
+                    .push("socket.set_tcp_nodelay(true)?;".into());
+            }
+            ("congestion", _) => {
+                ex.c_snippet.push(format!(
+                    "setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, \"{value}\", {});",
+                    value.len()
+                ));
+                ex.rust_snippet
+                    .push(format!("socket.set_tcp_congestion(b\"{value}\")?;"));
+                let allowed = facts(false)
+                    .get("net.ipv4.tcp_allowed_congestion_control")
+                    .cloned();
+                if allowed.is_some_and(|a| !a.split_whitespace().any(|c| c == value)) {
+                    ex.sysctl_lines.push(format!("modprobe tcp_{value}"));
+                }
+            }
+            ("mss", Some(n)) => {
+                ex.c_snippet.push(format!(
+                    "int mss = {n}; setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss);"
+                ));
+                ex.rust_snippet.push(format!("socket.set_tcp_mss({n})?;"));
+            }
+            ("notsent_lowat", Some(n)) => {
+                ex.c_snippet.push(format!(
+                    "int lowat = {n}; setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);"
+                ));
+                ex.rust_snippet
+                    .push(format!("socket.set_tcp_notsent_lowat({n})?;"));
+            }
+            ("msg_size" | "response_size", Some(n)) => {
+                ex.c_snippet
+                    .push(format!("/* write in chunks of {n} bytes ({key}) */"));
+                ex.rust_snippet
+                    .push(format!("// write in chunks of {n} bytes ({key})"));
+            }
+            (_, _) => {
+                ex.c_snippet.push(format!("/* {key} = {value} */"));
+                ex.rust_snippet.push(format!("// {key} = {value}"));
+            }
+        }
+    }
+    ex
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(label: &str, goodput: f64, min_rtt_us: u32) -> SummaryRow {
+        SummaryRow {
+            case_label: label.into(),
+            status: "ok".into(),
+            goodput_bps: Some(goodput),
+            tcp_min_rtt_us: Some(min_rtt_us),
+            sndbuf_req: Some(SizeReq::Bytes(
+                parse_size(label.trim_start_matches("sndbuf=")).unwrap(),
+            )),
+            sndbuf_eff: Some(2 * parse_size(label.trim_start_matches("sndbuf=")).unwrap()),
+            ..Default::default()
+        }
+    }
+
+    /// A results directory written as `tune` writes it, read back: the BDP is the best
+    /// case's mean goodput times the smallest min_rtt, both as found in summary.csv.
+    #[test]
+    fn the_bdp_is_rate_times_rtt_from_the_csv() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = vec![
+            row("sndbuf=64K", 2.0e8, 900),
+            row("sndbuf=64K", 2.2e8, 850),
+            row("sndbuf=256K", 4.7e8, 1200),
+            row("sndbuf=256K", 4.9e8, 1100),
+            row("sndbuf=1M", 4.8e8, 5000),
+            row("sndbuf=1M", 4.6e8, 4000),
+        ];
+        let mut w = csv::Writer::from_path(dir.path().join("summary.csv")).unwrap();
+        for r in &rows {
+            w.serialize(r).unwrap();
+        }
+        w.flush().unwrap();
+        let answer = Answer {
+            settings: BTreeMap::from([("sndbuf".into(), "256K".into())]),
+            label: "sndbuf=256K".into(),
+            ..Default::default()
+        };
+        std::fs::write(
+            dir.path().join("answer.json"),
+            serde_json::to_vec(&answer).unwrap(),
+        )
+        .unwrap();
+        let ex = explain(dir.path()).unwrap();
+        let bdp = ex.bdp.unwrap();
+        // Independently from the CSV: the best mean goodput, the least min_rtt.
+        let back = read_summary(dir.path()).unwrap();
+        let mut means: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for r in &back {
+            means
+                .entry(r.case_label.clone())
+                .or_default()
+                .push(r.goodput_bps.unwrap());
+        }
+        let rate = means
+            .values()
+            .map(|v| v.iter().sum::<f64>() / v.len() as f64)
+            .fold(0.0, f64::max);
+        let rtt = back.iter().filter_map(|r| r.tcp_min_rtt_us).min().unwrap() as f64 / 1e6;
+        assert_eq!(rate, 4.8e8);
+        assert!((bdp.bytes - rate / 8.0 * rtt).abs() < 1e-6, "{bdp:?}");
+        assert_eq!(bdp.rate_from, "sndbuf=256K");
+        assert!((bdp.bytes - 51_000.0).abs() < 1e-6);
+        // The sentences say it, and where goodput stops growing.
+        assert!(
+            ex.sentences[0].contains("Bandwidth-delay product"),
+            "{:?}",
+            ex.sentences
+        );
+        assert!(
+            ex.sentences
+                .iter()
+                .any(|s| s.contains("stops growing at sndbuf=256K")),
+            "{:?}",
+            ex.sentences
+        );
+        assert!(ex.c_snippet[0].contains("SO_SNDBUF") && ex.c_snippet[0].contains("262144"));
+        assert_eq!(
+            ex.rust_snippet[0],
+            "socket.set_send_buffer_size(262144)?; // SO_SNDBUF, before connect/listen"
+        );
+    }
+
+    #[test]
+    fn latency_growth_is_found_from_the_smaller_sizes_up() {
+        let with_rtt = |label: &str, rtt_ms: u64| SummaryRow {
+            rtt_p99_ns: Some(rtt_ms * 1_000_000),
+            ..row(label, 5e7, 20_000)
+        };
+        let answer = Answer {
+            settings: BTreeMap::from([("sndbuf".into(), "64K".into())]),
+            label: "sndbuf=64K".into(),
+            ..Default::default()
+        };
+        let rows = [
+            with_rtt("sndbuf=16K", 21),
+            with_rtt("sndbuf=64K", 22),
+            with_rtt("sndbuf=256K", 60),
+            with_rtt("sndbuf=1M", 190),
+        ];
+        let ex = explain_rows(&rows, &answer, &Meta::default());
+        assert!(
+            ex.sentences.iter().any(|s| s.starts_with(
+                "The p99 round trip starts growing with sndbuf at 256K: 60.00ms against 21.00ms"
+            )),
+            "{:?}",
+            ex.sentences
+        );
+        // Falling latency is not growth.
+        let rows = [with_rtt("sndbuf=16K", 30), with_rtt("sndbuf=64K", 10)];
+        let ex = explain_rows(&rows, &answer, &Meta::default());
+        assert!(
+            ex.sentences.iter().any(|s| s.contains("does not grow")),
+            "{:?}",
+            ex.sentences
+        );
+    }
+
+    #[test]
+    fn a_capped_request_names_the_sysctl() {
+        let mut capped = row("sndbuf=8M", 4.8e8, 900);
+        capped.sndbuf_eff = Some(425_984);
+        let mut meta = Meta::default();
+        meta.hosts
+            .sender
+            .sysctls
+            .insert("net.core.wmem_max".into(), "212992".into());
+        let answer = Answer {
+            settings: BTreeMap::from([("sndbuf".into(), "8M".into())]),
+            label: "sndbuf=8M".into(),
+            ..Default::default()
+        };
+        let ex = explain_rows(&[row("sndbuf=64K", 2e8, 900), capped], &answer, &meta);
+        assert!(
+            ex.sentences
+                .iter()
+                .any(|s| s.starts_with("net.core.wmem_max (212992) capped")),
+            "{:?}",
+            ex.sentences
+        );
+        assert_eq!(ex.sysctl_lines, ["sysctl -w net.core.wmem_max=8388608"]);
+        // An answer below the cap needs no sysctl, though a larger candidate was capped.
+        let answer = Answer {
+            settings: BTreeMap::from([("sndbuf".into(), "64K".into())]),
+            label: "sndbuf=64K".into(),
+            ..Default::default()
+        };
+        let mut capped = row("sndbuf=8M", 4.8e8, 900);
+        capped.sndbuf_eff = Some(425_984);
+        let ex = explain_rows(&[row("sndbuf=64K", 2e8, 900), capped], &answer, &meta);
+        assert!(ex.sysctl_lines.is_empty(), "{:?}", ex.sysctl_lines);
+    }
+}

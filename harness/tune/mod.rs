@@ -1,0 +1,660 @@
+//! `sockbench tune`: the socket settings to use for a stated goal, found by an adaptive
+//! search over the workload's matrix ([`search`]) rather than the full grid, and
+//! explained from what was measured ([`explain`]). Every test it runs is a normal
+//! sockbench test: its rows land in the usual results directory (summary.csv, cases.csv,
+//! intervals.csv, histograms, meta.json), beside `tune.csv` (the search, step by step)
+//! and `answer.json`.
+
+pub mod explain;
+pub mod goal;
+pub mod search;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Psk;
+use crate::hostinfo::HostFacts;
+use crate::output::cases::{self, CaseRecord};
+use crate::output::meta::{utc_timestamp, CaseMeta, Hosts, Meta, SCHEMA_VERSION};
+use crate::output::summary::SummaryRow;
+use crate::output::ResultsWriter;
+use crate::results::CaseRun;
+use crate::sender::{resolve_target, run_test, LocalReceiver, Peer, Status as TestStatus};
+use crate::stats::summarize;
+use crate::workload::{PlannedCase, Workload};
+use goal::{format_figure, short_name, Constraint, Figures, Goal};
+use search::{Bench, Budget, Point, Search, Space, Status, TuneRow};
+
+/// What to tune.
+#[derive(Debug, Clone)]
+pub struct TunePlan {
+    pub name: String,
+    /// The workload as loaded (flags and `--set` applied): the kernel-default baseline is
+    /// built from it.
+    pub workload: Workload,
+    /// The full grid, in the matrix's order.
+    pub cases: Vec<PlannedCase>,
+    pub space: Space,
+    pub goal: Goal,
+    pub constraints: Vec<Constraint>,
+    pub budget: Budget,
+    /// The most repetitions of one candidate: the workload's repeat, at least 3.
+    pub max_reps: u32,
+}
+
+impl TunePlan {
+    /// The tests the full grid takes with the same repetitions.
+    pub fn grid_tests(&self) -> u64 {
+        self.space
+            .grid_size()
+            .saturating_mul(u64::from(self.max_reps))
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TuneOptions {
+    pub to: Option<String>,
+    pub psk: Option<(Psk, PathBuf)>,
+    pub out: PathBuf,
+    pub quiet: bool,
+    pub json: bool,
+    pub command_line: Vec<String>,
+}
+
+/// A figure over a candidate's ok repetitions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct FigureCi {
+    pub mean: f64,
+    /// The 95% interval (Student's t on the logarithms, as cases.csv); null below 3
+    /// repetitions.
+    pub ci95_low: Option<f64>,
+    pub ci95_high: Option<f64>,
+    pub n: u64,
+}
+
+impl FigureCi {
+    fn of(values: &[f64]) -> Option<FigureCi> {
+        let s = summarize(values)?;
+        Some(FigureCi {
+            mean: s.mean,
+            ci95_low: s.ci95.map(|c| c.0),
+            ci95_high: s.ci95.map(|c| c.1),
+            n: s.n,
+        })
+    }
+
+    fn show(&self, metric: &str) -> String {
+        let ci = match (self.ci95_low, self.ci95_high) {
+            (Some(lo), Some(hi)) => format!(
+                " [{} .. {}]",
+                format_figure(metric, lo),
+                format_figure(metric, hi)
+            ),
+            _ => format!(" (n={}, no interval)", self.n),
+        };
+        format!("{}{ci}", format_figure(metric, self.mean))
+    }
+}
+
+/// A candidate beside the answer (the next larger setting).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Neighbour {
+    pub settings: BTreeMap<String, String>,
+    pub label: String,
+    pub figures: BTreeMap<String, FigureCi>,
+}
+
+/// `answer.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Answer {
+    /// The recommended settings, as written in a workload (for `unsatisfiable`, the
+    /// closest candidate's).
+    pub settings: BTreeMap<String, String>,
+    /// The goal's and the constraints' figures of those settings, by summary.csv column.
+    pub figures: BTreeMap<String, FigureCi>,
+    pub status: Status,
+    pub tests_run: u64,
+    /// The tests of the full grid with the same repetitions.
+    pub grid_tests: u64,
+    pub goal: String,
+    pub constraints: Vec<String>,
+    /// The settings as a case label (summary.csv's `case_label`).
+    pub label: String,
+    pub why: String,
+    /// Settings that could not be told apart from the answer (inconclusive), or are
+    /// equivalent to it within 5% (ok).
+    pub indistinguishable: Vec<BTreeMap<String, String>>,
+    /// The same figures with the buffers left to the kernel's autotuning.
+    pub kernel_default: BTreeMap<String, FigureCi>,
+    pub next_larger: Option<Neighbour>,
+}
+
+impl Default for Answer {
+    fn default() -> Self {
+        Answer {
+            settings: BTreeMap::new(),
+            figures: BTreeMap::new(),
+            status: Status::Inconclusive,
+            tests_run: 0,
+            grid_tests: 0,
+            goal: String::new(),
+            constraints: Vec::new(),
+            label: String::new(),
+            why: String::new(),
+            indistinguishable: Vec::new(),
+            kernel_default: BTreeMap::new(),
+            next_larger: None,
+        }
+    }
+}
+
+/// The bench that runs real tests against a receiver and writes every result file.
+struct RealBench<'a> {
+    plan: &'a TunePlan,
+    writer: ResultsWriter,
+    tune_csv: csv::Writer<std::fs::File>,
+    addr: std::net::SocketAddr,
+    psk: Option<Psk>,
+    peer: Option<Peer>,
+    abort: Arc<AtomicBool>,
+    meta: Meta,
+    dir: PathBuf,
+    records: Vec<CaseRecord>,
+    /// Case numbers by label, in the order first run.
+    case_of: BTreeMap<String, u32>,
+    baseline_label: String,
+    json: bool,
+    quiet: bool,
+}
+
+impl RealBench<'_> {
+    fn say(&self, line: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+
+    /// The candidate's settings with every buffer left to the kernel.
+    fn baseline_case(&self, p: &Point) -> anyhow::Result<PlannedCase> {
+        let mut w = self.plan.workload.clone();
+        let mut auto = Vec::new();
+        for (d, &i) in self.plan.space.dims.iter().zip(p) {
+            if d.is_buffer() {
+                w.set_default(&d.key, "auto");
+                auto.push(format!("{}=auto", d.key));
+            } else {
+                w.set_default(&d.key, &d.values[i]);
+            }
+        }
+        let mut case = w
+            .expand()
+            .map_err(|e| anyhow::anyhow!("the kernel-default case: {e}"))?
+            .into_iter()
+            .next()
+            .context("the kernel-default case")?;
+        case.label = format!("kernel default ({})", auto.join(" "));
+        Ok(case)
+    }
+}
+
+impl Bench for RealBench<'_> {
+    fn test(&mut self, p: &Point, baseline: bool) -> anyhow::Result<Option<Figures>> {
+        let mut case = if baseline {
+            self.baseline_case(p)?
+        } else {
+            self.plan.cases[self.plan.space.flat(p)].clone()
+        };
+        if baseline {
+            self.baseline_label.clone_from(&case.label);
+        } else {
+            case.label = self.plan.space.label(p);
+        }
+        let next = self.case_of.len() as u32 + 1;
+        let number = *self.case_of.entry(case.label.clone()).or_insert(next);
+        if number == next {
+            self.meta.cases.push(CaseMeta {
+                case: number,
+                label: case.label.clone(),
+                spec: case.spec.clone(),
+            });
+        }
+        let repetition = self
+            .records
+            .iter()
+            .find(|r| r.case == number)
+            .map_or(0, |r| r.reps.len() as u32)
+            + 1;
+        if self.peer.is_none() {
+            match Peer::connect(self.addr, self.psk.as_ref()) {
+                Ok(p) => {
+                    self.meta.hosts.receiver = Some(p.host.clone());
+                    self.meta.receiver_sockbench_version = Some(p.version.clone());
+                    self.peer = Some(p);
+                }
+                Err(e) => anyhow::bail!("the receiver at {}: {e}", self.addr),
+            }
+        }
+        let peer = self.peer.as_mut().expect("connected");
+        let outcome = run_test(peer, &case.spec, self.abort.clone());
+        if outcome.status != TestStatus::Ok {
+            self.peer = None;
+        }
+        let run = CaseRun {
+            case: number,
+            repetition,
+            label: case.label.clone(),
+            spec: case.spec.clone(),
+            outcome,
+            not_applicable: case.not_applicable.clone(),
+            src: String::new(),
+            dst: String::new(),
+        };
+        self.writer.write(&run)?;
+        let row = SummaryRow::from_run(&run);
+        if self.json {
+            let line = serde_json::to_string(&row).context("serializing a row as JSON")?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{line}")
+                .and_then(|_| out.flush())
+                .context("writing JSON to stdout")?;
+        }
+        match self.records.iter_mut().find(|r| r.case == number) {
+            Some(r) => r.add(&run),
+            None => {
+                let mut r = CaseRecord::new(number, &case.label, &run);
+                r.add(&run);
+                self.records.push(r);
+            }
+        }
+        cases::write(&self.dir, &self.records)?;
+        self.meta.runs += 1;
+        self.meta.runs_ok += usize::from(run.status() == TestStatus::Ok);
+        self.meta.write(&self.dir)?;
+        let figures = goal::figures_of(&row);
+        let metric = self.plan.goal.metric();
+        let shown = match (&run.outcome.error, figures.get(metric)) {
+            (Some(e), _) => format!("{}: {e}", run.status().as_str()),
+            (None, Some(v)) => format!("{} {}", short_name(metric), format_figure(metric, *v)),
+            (None, None) => format!("{} not measured", short_name(metric)),
+        };
+        self.say(&format!(
+            "  test {:>3}  {:<40} rep {repetition}  {shown}",
+            self.meta.runs, case.label
+        ));
+        if self.abort.load(Ordering::SeqCst) {
+            anyhow::bail!(
+                "interrupted by the user; the tests so far are in {}",
+                self.dir.display()
+            );
+        }
+        Ok((run.status() == TestStatus::Ok).then_some(figures))
+    }
+
+    fn record(&mut self, row: &TuneRow) -> anyhow::Result<()> {
+        let mut row = row.clone();
+        if row.phase == "baseline" {
+            row.candidate.clone_from(&self.baseline_label);
+        }
+        if row.repetition.is_some() {
+            row.case = self.case_of.get(&row.candidate).copied();
+        }
+        self.tune_csv.serialize(&row)?;
+        self.tune_csv.flush()?;
+        Ok(())
+    }
+
+    fn planned(&self) -> Duration {
+        self.plan
+            .cases
+            .first()
+            .map_or(Duration::from_secs(1), |c| c.spec.warmup + c.spec.duration)
+    }
+}
+
+/// How a tune ended, for the exit code.
+pub struct TuneEnd {
+    pub answer: Answer,
+    pub dir: PathBuf,
+}
+
+fn figures_for(values: &[Figures], metrics: &[String]) -> BTreeMap<String, FigureCi> {
+    metrics
+        .iter()
+        .filter_map(|m| {
+            let v: Vec<f64> = values.iter().filter_map(|f| f.get(m).copied()).collect();
+            FigureCi::of(&v).map(|f| (m.clone(), f))
+        })
+        .collect()
+}
+
+/// Runs the search, writes answer.json, and prints the answer explained.
+pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> anyhow::Result<TuneEnd> {
+    let started = SystemTime::now();
+    let dir = opts.out.clone();
+    let writer = ResultsWriter::create(&dir, started)?;
+    let tune_path = dir.join("tune.csv");
+    let mut tune_csv = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_path(&tune_path)
+        .with_context(|| format!("creating {}", tune_path.display()))?;
+    tune_csv.write_record(crate::output::header_of::<TuneRow>())?;
+    tune_csv.flush()?;
+    let (local, addr) = match &opts.to {
+        Some(target) => (None, resolve_target(target)?),
+        None => {
+            let local = LocalReceiver::spawn(opts.psk.as_ref().map(|(_, p)| p.as_path()))?;
+            let addr = local.addr;
+            (Some(local), addr)
+        }
+    };
+    let meta = Meta {
+        schema_version: SCHEMA_VERSION,
+        sockbench_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_revision: env!("SOCKBENCH_GIT_REV").to_string(),
+        command_line: opts.command_line.clone(),
+        started_utc: utc_timestamp(started),
+        finished_utc: None,
+        receiver: if local.is_some() {
+            "local".into()
+        } else {
+            addr.to_string()
+        },
+        receiver_sockbench_version: None,
+        hosts: Hosts {
+            sender: HostFacts::gather(),
+            receiver: None,
+        },
+        workload_name: plan.name.clone(),
+        workload_description: plan.workload.description.clone(),
+        workload_source: plan.workload.source.clone(),
+        repeat: plan.max_reps,
+        shuffle: false,
+        seed: 0,
+        cases: Vec::new(),
+        runs: 0,
+        runs_ok: 0,
+        interrupted: false,
+        fleet: Vec::new(),
+        shape: None,
+    };
+    meta.write(&dir).context("writing meta.json")?;
+    cases::write(&dir, &[])?;
+    let abort = Arc::new(AtomicBool::new(false));
+    crate::runner::install_interrupt(abort.clone());
+    let mut bench = RealBench {
+        plan,
+        writer,
+        tune_csv,
+        addr,
+        psk: opts.psk.as_ref().map(|(k, _)| k.clone()),
+        peer: None,
+        abort,
+        meta,
+        dir: dir.clone(),
+        records: Vec::new(),
+        case_of: BTreeMap::new(),
+        baseline_label: String::new(),
+        json: opts.json,
+        quiet: opts.quiet,
+    };
+    let budget = match plan.budget {
+        Budget::Tests(n) => format!("at most {n} tests"),
+        Budget::Time(d) => format!("at most {}", crate::units::format_duration(d)),
+    };
+    let target = if local.is_some() {
+        format!("a local receiver ({addr})")
+    } else {
+        addr.to_string()
+    };
+    let constraints: Vec<String> = plan.constraints.iter().map(|c| c.text.clone()).collect();
+    bench.say(&format!(
+        "sockbench tune: {}{} over {} candidate(s) ({}; the full grid is {} tests), against {target}",
+        plan.goal.describe(),
+        if constraints.is_empty() {
+            String::new()
+        } else {
+            format!(" with {}", constraints.join(", "))
+        },
+        plan.space.grid_size(),
+        budget,
+        plan.grid_tests()
+    ));
+    let has_buffers = plan.space.dims.iter().any(|d| d.is_buffer());
+    let baseline_reps = if has_buffers { 3.min(plan.max_reps) } else { 0 };
+    let (outcome, reps, baseline, tests_run) = {
+        let mut s = Search::new(
+            &plan.space,
+            &plan.goal,
+            &plan.constraints,
+            plan.max_reps,
+            plan.budget,
+            &mut bench,
+        );
+        // Kept back from the search: the baseline, and one test of the next larger size.
+        let has_sizes = plan.space.dims.iter().any(|d| d.order().is_some());
+        s.reserve = u64::from(baseline_reps) + u64::from(has_sizes);
+        let outcome = s.run()?;
+        // The cost of the next larger setting: one test of it, unless already measured.
+        if let Some(best) = outcome
+            .best
+            .as_ref()
+            .filter(|_| outcome.status != Status::Unsatisfiable)
+        {
+            let next = (0..plan.space.dims.len()).find_map(|d| plan.space.next_larger(best, d));
+            if let Some(q) = next.filter(|q| !s.reps.contains_key(q)) {
+                s.extra(
+                    &q,
+                    u64::from(baseline_reps),
+                    "the next larger setting, for its cost",
+                )?;
+            }
+        }
+        if let (Some(best), true) = (&outcome.best, baseline_reps > 0) {
+            s.run_baseline(best, baseline_reps)?;
+        }
+        (outcome, s.reps.clone(), s.baseline.clone(), s.tests_run)
+    };
+    // The figures shown: the goal's, the constraints', and goodput and p99 when measured.
+    let mut metrics: Vec<String> = vec![plan.goal.metric().to_string()];
+    for m in plan
+        .constraints
+        .iter()
+        .map(|c| c.metric.clone())
+        .chain(["goodput_bps".to_string(), "rtt_p99_ns".to_string()])
+    {
+        if !metrics.contains(&m) {
+            metrics.push(m);
+        }
+    }
+    let best = outcome.best.clone().unwrap_or_default();
+    let settings_of =
+        |p: &Point| -> BTreeMap<String, String> { plan.space.settings(p).into_iter().collect() };
+    let next_larger = (0..plan.space.dims.len()).find_map(|d| {
+        let q = plan.space.next_larger(&best, d)?;
+        let values = reps.get(&q).filter(|v| !v.is_empty())?;
+        Some(Neighbour {
+            settings: settings_of(&q),
+            label: plan.space.label(&q),
+            figures: figures_for(values, &metrics),
+        })
+    });
+    let answer = Answer {
+        settings: if outcome.best.is_some() {
+            settings_of(&best)
+        } else {
+            BTreeMap::new()
+        },
+        figures: reps
+            .get(&best)
+            .map(|v| figures_for(v, &metrics))
+            .unwrap_or_default(),
+        status: outcome.status,
+        tests_run,
+        grid_tests: plan.grid_tests(),
+        goal: plan.goal.describe(),
+        constraints: constraints.clone(),
+        label: if outcome.best.is_some() {
+            plan.space.label(&best)
+        } else {
+            String::new()
+        },
+        why: outcome.why.clone(),
+        indistinguishable: outcome.tied.iter().map(settings_of).collect(),
+        kernel_default: figures_for(&baseline, &metrics),
+        next_larger,
+    };
+    std::fs::write(
+        dir.join("answer.json"),
+        serde_json::to_vec_pretty(&answer).context("serializing answer.json")?,
+    )
+    .context("writing answer.json")?;
+    let mut meta = std::mem::take(&mut bench.meta);
+    drop(bench);
+    drop(local);
+    meta.finished_utc = Some(utc_timestamp(SystemTime::now()));
+    meta.write(&dir)?;
+    let ex = explain::explain(&dir)?;
+    if !opts.quiet || answer.status == Status::Unsatisfiable {
+        let text = render(&answer, &ex, &metrics, &dir);
+        if opts.json {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
+        }
+    }
+    Ok(TuneEnd { answer, dir })
+}
+
+/// The answer as the terminal shows it: the table, the sentences, the snippet.
+pub fn render(
+    answer: &Answer,
+    ex: &explain::Explanation,
+    metrics: &[String],
+    dir: &std::path::Path,
+) -> String {
+    let mut out = String::new();
+    let mut line = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
+    line(String::new());
+    let status = match answer.status {
+        Status::Ok => "ok",
+        Status::Inconclusive => "inconclusive",
+        Status::Unsatisfiable => "unsatisfiable",
+    };
+    let what = if answer.status == Status::Unsatisfiable {
+        "closest"
+    } else {
+        "recommended"
+    };
+    line(format!("answer ({status}): {}", answer.label));
+    line(format!("  {}", answer.why));
+    if !answer.indistinguishable.is_empty() {
+        let set: Vec<String> = answer
+            .indistinguishable
+            .iter()
+            .map(|s| {
+                s.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        let how = if answer.status == Status::Ok {
+            "equivalent within 5%"
+        } else {
+            "cannot be told apart from it"
+        };
+        line(format!("  {how}: {}", set.join("; ")));
+    }
+    let shown: Vec<&String> = metrics
+        .iter()
+        .filter(|m| answer.figures.contains_key(*m) || answer.kernel_default.contains_key(*m))
+        .collect();
+    let mut header = format!("  {:<28}", "");
+    for m in &shown {
+        header.push_str(&format!("{:<46}", short_name(m)));
+    }
+    line(header.trim_end().to_string());
+    let mut table_row = |name: String, figures: &BTreeMap<String, FigureCi>| {
+        if figures.is_empty() {
+            return;
+        }
+        let mut s = format!("  {name:<28}");
+        for m in &shown {
+            let cell = figures.get(*m).map_or("-".to_string(), |f| f.show(m));
+            s.push_str(&format!("{cell:<44}  "));
+        }
+        line(s.trim_end().to_string());
+    };
+    table_row(what.to_string(), &answer.figures);
+    table_row("kernel default (auto)".to_string(), &answer.kernel_default);
+    if let Some(n) = &answer.next_larger {
+        table_row(format!("next larger ({})", n.label), &n.figures);
+    }
+    if let (Some(n), Some(g)) = (
+        &answer.next_larger,
+        answer.figures.get("goodput_bps").map(|f| f.mean),
+    ) {
+        let costs: Vec<String> = n
+            .figures
+            .iter()
+            .filter_map(|(m, f)| {
+                let here = answer.figures.get(m)?.mean;
+                (here > 0.0)
+                    .then(|| format!("{} {:+.1}%", short_name(m), (f.mean / here - 1.0) * 100.0))
+            })
+            .collect();
+        if g > 0.0 && !costs.is_empty() {
+            line(format!(
+                "  the next larger setting ({}) changes {}",
+                n.label,
+                costs.join(", ")
+            ));
+        }
+    }
+    line(String::new());
+    for s in &ex.sentences {
+        line(format!("  {s}"));
+    }
+    if answer.status != Status::Unsatisfiable && !ex.c_snippet.is_empty() {
+        line(String::new());
+        line("  C:".into());
+        for s in &ex.c_snippet {
+            line(format!("    {s}"));
+        }
+        line("  Rust (socket2):".into());
+        for s in &ex.rust_snippet {
+            line(format!("    {s}"));
+        }
+        if !ex.sysctl_lines.is_empty() {
+            line("  sysctl (as root, on the host that sets the buffer):".into());
+            for s in &ex.sysctl_lines {
+                line(format!("    {s}"));
+            }
+        }
+    }
+    line(String::new());
+    line(format!(
+        "tests: {} run, the full grid would be {}; search: {}; results: {}",
+        answer.tests_run,
+        answer.grid_tests,
+        dir.join("tune.csv").display(),
+        dir.display()
+    ));
+    out
+}
