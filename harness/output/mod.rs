@@ -7,6 +7,7 @@ pub mod histograms;
 pub mod hlog;
 pub mod intervals;
 pub mod meta;
+pub mod sizes;
 pub mod summary;
 pub mod table;
 
@@ -68,6 +69,7 @@ pub struct ResultsWriter {
     summary: CsvFile,
     intervals: CsvFile,
     histograms: CsvFile,
+    sizes: CsvFile,
     hlog: hlog::HlogWriter,
 }
 
@@ -79,6 +81,7 @@ impl ResultsWriter {
             summary: CsvFile::create::<summary::SummaryRow>(&dir.join("summary.csv"))?,
             intervals: CsvFile::create::<intervals::IntervalRow>(&dir.join("intervals.csv"))?,
             histograms: CsvFile::create::<histograms::HistogramRow>(&dir.join("histograms.csv"))?,
+            sizes: CsvFile::create::<sizes::SizeRow>(&dir.join("sizes.csv"))?,
             hlog: hlog::HlogWriter::create(&dir.join("latency.hlog"), started)
                 .context("creating latency.hlog")?,
         })
@@ -88,6 +91,7 @@ impl ResultsWriter {
     pub fn write(&mut self, run: &CaseRun) -> anyhow::Result<()> {
         self.summary.write([summary::SummaryRow::from_run(run)])?;
         self.intervals.write(intervals::rows(run))?;
+        self.sizes.write(sizes::rows(run))?;
         let merged = run.merged_histograms().map_err(anyhow::Error::msg)?;
         for (metric, h) in &merged {
             let mut rows = histograms::bucket_rows(run.case, run.repetition, metric, h);

@@ -13,9 +13,12 @@ use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-use super::{await_close, finish_report, read_full, write_full, Pattern, RoleCtx, POLL};
+use super::{
+    await_close, finish_report, read_msg, rr_buckets, write_full, Pattern, RoleCtx, Sizes, POLL,
+};
 use crate::buffer::MsgBuf;
 use crate::config::Side;
+use crate::dist::SizeBuckets;
 use crate::measure::{latency_histogram, EncodedHistogram, IntervalCounter, RoleReport};
 use crate::patterns::rr::RTT;
 use crate::sockopt::{self, Phase};
@@ -51,6 +54,11 @@ impl Pattern for Crr {
         let mut req = MsgBuf::new(STREAM_HEADER_LEN + req_size as usize, 0x43);
         req[..STREAM_HEADER_LEN].copy_from_slice(&stream_header(conn.plan.id, conn.token));
         let mut resp = MsgBuf::new(resp_size as usize, 0);
+        let (req_dist, resp_dist) = spec.rr_dists();
+        let mut req_sizes = Sizes::new(req_size, req_dist, ctx, conn.plan.id, 0);
+        let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, conn.plan.id, 1);
+        let mut sizes = rr_buckets(&req_sizes, &resp_sizes);
+        let resp_framed = resp_sizes.framed();
         let mut hist = latency_histogram();
         let mut intervals = IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration);
         let (warm, end) = (ctx.warmup_mark(), ctx.send_end());
@@ -61,7 +69,8 @@ impl Pattern for Crr {
             if start >= end || ctx.aborted() {
                 break Ok(());
             }
-            let one = (|| -> Result<(), String> {
+            let rs = req_sizes.prepare(&mut req[STREAM_HEADER_LEN..], true);
+            let one = (|| -> Result<u64, String> {
                 let sock = transport::new_socket(spec.protocol, conn.domain)
                     .map_err(|e| format!("socket: {e}"))?;
                 sockopt::apply(
@@ -80,32 +89,42 @@ impl Pattern for Crr {
                     .map_err(|e| e.to_string())?;
                 sock.set_write_timeout(Some(POLL))
                     .map_err(|e| e.to_string())?;
-                write_full(&sock, &req, ctx)?;
-                rep.bytes_sent += req_size as u64;
+                write_full(&sock, &req[..STREAM_HEADER_LEN + rs], ctx)?;
+                rep.bytes_sent += rs as u64;
                 rep.messages_sent += 1;
-                if !read_full(&sock, &mut resp, ctx)? {
+                let Some(n) = read_msg(&sock, &mut resp, resp_framed, ctx)? else {
                     return Err("the receiver closed before responding".to_string());
-                }
-                rep.bytes_received += resp_size as u64;
+                };
+                rep.bytes_received += n as u64;
                 rep.messages_received += 1;
+                if let Some(b) = &mut sizes {
+                    b.record(n as u64);
+                }
                 // The receiver closes first; we close on its FIN, so TIME_WAIT stays on
                 // its side and our ephemeral ports are free again at once.
-                await_close(&sock, ctx, "waiting for the close")
+                await_close(&sock, ctx, "waiting for the close")?;
+                Ok(n as u64)
             })();
-            if let Err(e) = one {
-                break Err(e);
-            }
+            let n = match one {
+                Ok(n) => n,
+                Err(e) => break Err(e),
+            };
             let done = Instant::now();
-            intervals.record(done, resp_size as u64, 1);
+            intervals.record(done, n, 1);
             if start >= warm {
-                hist.saturating_record(done.duration_since(start).as_nanos() as u64);
+                let ns = done.duration_since(start).as_nanos() as u64;
+                hist.saturating_record(ns);
+                if let Some(b) = &mut sizes {
+                    b.record_rtt(n.max(rs as u64), ns);
+                }
                 rep.transactions += 1;
-                rep.measured_bytes += resp_size as u64;
+                rep.measured_bytes += n;
                 last = Some(done);
             }
         };
         finish_report(rep, ctx, last, Some(intervals));
         rep.histograms = vec![EncodedHistogram::encode(RTT, &hist)];
+        rep.sizes = sizes.map(|b| b.report());
         result
     }
 
@@ -118,7 +137,13 @@ impl Pattern for Crr {
         listener.set_nonblocking(true).map_err(|e| e.to_string())?;
         let (req_size, resp_size) = ctx.spec.rr_sizes();
         let mut req = MsgBuf::new(req_size as usize, 0);
-        let resp = MsgBuf::new(resp_size as usize, 0x52);
+        let mut resp = MsgBuf::new(resp_size as usize, 0x52);
+        let (req_dist, resp_dist) = ctx.spec.rr_dists();
+        let mut sizes = Sized {
+            req_framed: req_dist.is_some(),
+            resp: Sizes::new(resp_size, resp_dist, ctx, conn.plan.id, 1),
+            buckets: (req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new),
+        };
         let warm = ctx.warmup_mark();
         let mut last = None;
         // Transactions are identified side by side: a stranger that connects and stays
@@ -137,9 +162,11 @@ impl Pattern for Crr {
                 served = true;
                 // A transaction that goes wrong (a reset, a stranger) costs that
                 // transaction only.
-                if let Ok(Some(now)) = serve_one(&sock, conn, ctx, &mut req, &resp, rep) {
+                if let Ok(Some((now, n))) =
+                    serve_one(&sock, conn, ctx, &mut req, &mut resp, rep, &mut sizes)
+                {
                     if now >= warm {
-                        rep.measured_bytes += req_size as u64;
+                        rep.measured_bytes += n;
                         last = Some(now);
                     }
                 }
@@ -150,9 +177,18 @@ impl Pattern for Crr {
                 }
             }
         };
+        rep.sizes = sizes.buckets.map(|b| b.report());
         finish_report(rep, ctx, last, None);
         result
     }
+}
+
+/// The answering end's sizes: whether requests are framed, how big responses are, and
+/// the per-size counts when sizes vary.
+struct Sized {
+    req_framed: bool,
+    resp: Sizes,
+    buckets: Option<SizeBuckets>,
 }
 
 /// Answers one transaction whose header has been read. Returns when its request arrived,
@@ -162,9 +198,10 @@ fn serve_one(
     conn: &DataConn,
     ctx: &RoleCtx,
     req: &mut [u8],
-    resp: &[u8],
+    resp: &mut [u8],
     rep: &mut RoleReport,
-) -> Result<Option<Instant>, String> {
+    sizes: &mut Sized,
+) -> Result<Option<(Instant, u64)>, String> {
     let spec = &ctx.spec;
     let knobs = spec.knobs(Side::Receiver);
     sockopt::apply(sock, spec.protocol, conn.domain, knobs, Phase::Accepted)
@@ -175,19 +212,23 @@ fn serve_one(
         .map_err(|e| e.to_string())?;
     sock.set_write_timeout(Some(POLL))
         .map_err(|e| e.to_string())?;
-    if !read_full(sock, req, ctx)? {
+    let Some(n) = read_msg(sock, req, sizes.req_framed, ctx)? else {
         return Ok(None);
-    }
+    };
     let arrived = Instant::now();
-    rep.bytes_received += req.len() as u64;
+    rep.bytes_received += n as u64;
     rep.messages_received += 1;
-    write_full(sock, resp, ctx)?;
-    rep.bytes_sent += resp.len() as u64;
+    if let Some(b) = &mut sizes.buckets {
+        b.record(n as u64);
+    }
+    let rs = sizes.resp.prepare(resp, true);
+    write_full(sock, &resp[..rs], ctx)?;
+    rep.bytes_sent += rs as u64;
     rep.messages_sent += 1;
     // Close first (FIN after the response), then wait for the sender's close: TIME_WAIT
     // lands here, on the listening port, instead of on one of the sender's ephemeral
     // ports — so a high connection rate does not run the sender out of ports.
     let _ = sock.shutdown(std::net::Shutdown::Write);
     await_close(sock, ctx, "waiting for the close")?;
-    Ok(Some(arrived))
+    Ok(Some((arrived, n as u64)))
 }

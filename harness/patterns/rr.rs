@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 
 use super::wait_fd;
 use super::{
-    answer_hello, finish_report, finish_stream, read_full, send_end_markers, write_full, Pattern,
-    RoleCtx, DGRAM_IDLE, POLL, SEQ_ROOM,
+    answer_hello, finish_report, finish_stream, read_msg, rr_buckets, send_end_markers, write_full,
+    Pattern, RoleCtx, Sizes, DGRAM_IDLE, POLL, SEQ_ROOM,
 };
 use crate::buffer::MsgBuf;
 use crate::config::Pattern as TestPattern;
+use crate::dist::{Arrivals, Deframer, SizeBuckets};
 use crate::measure::{
     latency_histogram, EncodedHistogram, IntervalCounter, RoleReport, SeqTracker,
 };
@@ -43,6 +44,11 @@ impl Pattern for Rr {
         let warm = ctx.warmup_mark();
         let end = ctx.send_end();
         let mut last = None;
+        let (req_dist, resp_dist) = spec.rr_dists();
+        let mut req_sizes = Sizes::new(req_size, req_dist, ctx, conn.plan.id, 0);
+        let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, conn.plan.id, 1);
+        let mut sizes = rr_buckets(&req_sizes, &resp_sizes);
+        let resp_framed = resp_sizes.framed();
         let open_loop = if spec.pattern == TestPattern::Rr {
             spec.rate
         } else {
@@ -54,6 +60,14 @@ impl Pattern for Rr {
                 conn,
                 ctx,
                 period: Duration::from_secs_f64(1.0 / rate as f64),
+                arrivals: Arrivals::new(
+                    spec.arrival,
+                    rate,
+                    crate::dist::rng_for(spec.dist_seed, conn.plan.id, 2),
+                ),
+                req_sizes: &mut req_sizes,
+                resp_framed,
+                sizes: &mut sizes,
                 hist: &mut hist,
                 uncorrected: &mut uncorrected,
                 intervals: &mut intervals,
@@ -62,7 +76,7 @@ impl Pattern for Rr {
             let result = if spec.protocol.is_datagram() {
                 ol.datagrams(rep, &mut req, &mut resp)
             } else {
-                let r = ol.stream(rep, &req, resp_size as usize);
+                let r = ol.stream(rep, &mut req, resp_size as usize);
                 // Back to blocking reads with timeouts for the closing handshake.
                 let _ = sock.set_nonblocking(false);
                 r.and_then(|_| finish_stream(sock, ctx))
@@ -72,6 +86,7 @@ impl Pattern for Rr {
                 EncodedHistogram::encode(RTT, &hist),
                 EncodedHistogram::encode(RTT_UNCORRECTED, &uncorrected),
             ];
+            rep.sizes = sizes.map(|b| b.report());
             return result;
         }
         let result = if spec.protocol.is_datagram() {
@@ -84,6 +99,7 @@ impl Pattern for Rr {
                 &mut hist,
                 &mut intervals,
                 &mut last,
+                (&mut req_sizes, &mut sizes),
             )
         } else {
             sock.set_read_timeout(Some(POLL))
@@ -97,15 +113,16 @@ impl Pattern for Rr {
                 if start >= end || ctx.aborted() {
                     break;
                 }
-                if let Err(e) = write_full(sock, &req, ctx) {
+                let rs = req_sizes.prepare(&mut req, true);
+                if let Err(e) = write_full(sock, &req[..rs], ctx) {
                     r = Err(e);
                     break;
                 }
-                rep.bytes_sent += req.len() as u64;
+                rep.bytes_sent += rs as u64;
                 rep.messages_sent += 1;
-                match read_full(sock, &mut resp, ctx) {
-                    Ok(true) => {}
-                    Ok(false) => {
+                let n = match read_msg(sock, &mut resp, resp_framed, ctx) {
+                    Ok(Some(n)) => n as u64,
+                    Ok(None) => {
                         r = Err("the peer closed before responding".to_string());
                         break;
                     }
@@ -113,18 +130,25 @@ impl Pattern for Rr {
                         r = Err(e);
                         break;
                     }
-                }
+                };
                 let done = Instant::now();
                 if quickack {
                     sockopt::rearm_quickack(sock);
                 }
-                rep.bytes_received += resp.len() as u64;
+                rep.bytes_received += n;
                 rep.messages_received += 1;
-                intervals.record(done, resp.len() as u64, 1);
+                intervals.record(done, n, 1);
+                let ns = done.duration_since(start).as_nanos() as u64;
+                if let Some(b) = &mut sizes {
+                    b.record(n);
+                    if start >= warm {
+                        b.record_rtt(n.max(rs as u64), ns);
+                    }
+                }
                 if start >= warm {
-                    hist.saturating_record(done.duration_since(start).as_nanos() as u64);
+                    hist.saturating_record(ns);
                     rep.transactions += 1;
-                    rep.measured_bytes += resp.len() as u64;
+                    rep.measured_bytes += n;
                     last = Some(done);
                 }
             }
@@ -132,6 +156,7 @@ impl Pattern for Rr {
         };
         finish_report(rep, ctx, last, Some(intervals));
         rep.histograms = vec![EncodedHistogram::encode(RTT, &hist)];
+        rep.sizes = sizes.map(|b| b.report());
         result
     }
 
@@ -143,8 +168,20 @@ impl Pattern for Rr {
         let mut resp = MsgBuf::new(resp_size as usize, 0x52);
         let warm = ctx.warmup_mark();
         let mut last = None;
+        let (req_dist, resp_dist) = spec.rr_dists();
+        let req_framed = req_dist.is_some();
+        let mut resp_sizes = Sizes::new(resp_size, resp_dist, ctx, conn.plan.id, 1);
+        let mut sizes = (req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new);
         let result = if spec.protocol.is_datagram() {
-            rr_datagram_passive(conn, ctx, rep, &mut req, &mut resp, &mut last)
+            rr_datagram_passive(
+                conn,
+                ctx,
+                rep,
+                &mut req,
+                &mut resp,
+                &mut last,
+                (&mut resp_sizes, &mut sizes),
+            )
         } else {
             sock.set_read_timeout(Some(POLL))
                 .map_err(|e| e.to_string())?;
@@ -152,28 +189,33 @@ impl Pattern for Rr {
                 .map_err(|e| e.to_string())?;
             let quickack = conn.knobs.requested.quickack;
             loop {
-                match read_full(sock, &mut req, ctx) {
-                    Ok(true) => {}
-                    Ok(false) => break Ok(()),
+                let n = match read_msg(sock, &mut req, req_framed, ctx) {
+                    Ok(Some(n)) => n as u64,
+                    Ok(None) => break Ok(()),
                     Err(e) => break Err(e),
-                }
+                };
                 let now = Instant::now();
                 if quickack {
                     sockopt::rearm_quickack(sock);
                 }
-                rep.bytes_received += req.len() as u64;
+                rep.bytes_received += n;
                 rep.messages_received += 1;
+                if let Some(b) = &mut sizes {
+                    b.record(n);
+                }
                 if now >= warm {
-                    rep.measured_bytes += req.len() as u64;
+                    rep.measured_bytes += n;
                     last = Some(now);
                 }
-                if let Err(e) = write_full(sock, &resp, ctx) {
+                let rs = resp_sizes.prepare(&mut resp, true);
+                if let Err(e) = write_full(sock, &resp[..rs], ctx) {
                     break Err(e);
                 }
-                rep.bytes_sent += resp.len() as u64;
+                rep.bytes_sent += rs as u64;
                 rep.messages_sent += 1;
             }
         };
+        rep.sizes = sizes.map(|b| b.report());
         finish_report(rep, ctx, last, None);
         result
     }
@@ -189,6 +231,7 @@ fn rr_datagram_active(
     hist: &mut hdrhistogram::Histogram<u64>,
     intervals: &mut IntervalCounter,
     last: &mut Option<Instant>,
+    (req_sizes, sizes): (&mut Sizes, &mut Option<SizeBuckets>),
 ) -> Result<(), String> {
     let spec = &ctx.spec;
     let sock = &conn.sock;
@@ -207,11 +250,12 @@ fn rr_datagram_active(
         if start >= end || ctx.aborted() {
             break Ok(());
         }
-        dgram::put_header(req, seq, dgram::REQUEST, id);
-        match sock.send(req) {
+        let rs = req_sizes.next();
+        dgram::put_header(&mut req[..rs], seq, dgram::REQUEST, id);
+        match sock.send(&req[..rs]) {
             Ok(_) => {
                 rep.messages_sent += 1;
-                rep.bytes_sent += req.len() as u64;
+                rep.bytes_sent += rs as u64;
             }
             Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => continue,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -227,12 +271,17 @@ fn rr_datagram_active(
                         Some((s, dgram::RESPONSE, c)) if c == id && seqs.record(s) => {
                             rep.messages_received += 1;
                             rep.bytes_received += n as u64;
+                            if let Some(b) = sizes {
+                                b.record(n as u64);
+                            }
                             if s == seq {
                                 intervals.record(done, n as u64, 1);
                                 if start >= warm {
-                                    hist.saturating_record(
-                                        done.duration_since(start).as_nanos() as u64
-                                    );
+                                    let ns = done.duration_since(start).as_nanos() as u64;
+                                    hist.saturating_record(ns);
+                                    if let Some(b) = sizes {
+                                        b.record_rtt(n.max(rs) as u64, ns);
+                                    }
                                     rep.transactions += 1;
                                     rep.measured_bytes += n as u64;
                                     *last = Some(done);
@@ -290,6 +339,7 @@ fn rr_datagram_passive(
     req: &mut [u8],
     resp: &mut [u8],
     last: &mut Option<Instant>,
+    (resp_sizes, sizes): (&mut Sizes, &mut Option<SizeBuckets>),
 ) -> Result<(), String> {
     let sock = &conn.sock;
     sock.set_read_timeout(Some(POLL))
@@ -313,15 +363,19 @@ fn rr_datagram_passive(
                         }
                         rep.messages_received += 1;
                         rep.bytes_received += n as u64;
+                        if let Some(b) = sizes {
+                            b.record(n as u64);
+                        }
                         if now >= warm {
                             rep.measured_bytes += n as u64;
                             *last = Some(now);
                         }
-                        dgram::put_header(resp, s, dgram::RESPONSE, id);
-                        match sock.send(resp) {
+                        let rs = resp_sizes.next();
+                        dgram::put_header(&mut resp[..rs], s, dgram::RESPONSE, id);
+                        match sock.send(&resp[..rs]) {
                             Ok(_) => {
                                 rep.messages_sent += 1;
-                                rep.bytes_sent += resp.len() as u64;
+                                rep.bytes_sent += rs as u64;
                             }
                             // Not sent: the requester will time out and count it lost.
                             Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => {
@@ -364,7 +418,14 @@ fn rr_datagram_passive(
 struct OpenLoop<'a> {
     conn: &'a DataConn,
     ctx: &'a RoleCtx,
+    /// The mean gap between requests (1 / rate).
     period: Duration,
+    /// The intended send times: evenly spaced or a Poisson process.
+    arrivals: Arrivals,
+    req_sizes: &'a mut Sizes,
+    /// Responses carry a length header (their sizes vary).
+    resp_framed: bool,
+    sizes: &'a mut Option<SizeBuckets>,
     hist: &'a mut hdrhistogram::Histogram<u64>,
     uncorrected: &'a mut hdrhistogram::Histogram<u64>,
     intervals: &'a mut IntervalCounter,
@@ -372,6 +433,7 @@ struct OpenLoop<'a> {
 }
 
 impl OpenLoop<'_> {
+    #[allow(clippy::too_many_arguments)]
     fn record(
         &mut self,
         rep: &mut RoleReport,
@@ -379,11 +441,15 @@ impl OpenLoop<'_> {
         actual: Instant,
         done: Instant,
         bytes: u64,
+        req_bytes: u64,
     ) {
         self.intervals.record(done, bytes, 1);
         if intended >= self.ctx.warmup_mark() {
-            self.hist
-                .saturating_record(done.duration_since(intended).as_nanos() as u64);
+            let ns = done.duration_since(intended).as_nanos() as u64;
+            self.hist.saturating_record(ns);
+            if let Some(b) = self.sizes {
+                b.record_rtt(bytes.max(req_bytes), ns);
+            }
             self.uncorrected
                 .saturating_record(done.duration_since(actual).as_nanos() as u64);
             rep.transactions += 1;
@@ -393,17 +459,25 @@ impl OpenLoop<'_> {
     }
 
     /// Over a byte stream: responses come back in order, so a FIFO of send times pairs them.
-    fn stream(&mut self, rep: &mut RoleReport, req: &[u8], resp_size: usize) -> Result<(), String> {
+    fn stream(
+        &mut self,
+        rep: &mut RoleReport,
+        req: &mut [u8],
+        resp_size: usize,
+    ) -> Result<(), String> {
         let sock = &self.conn.sock;
         let ctx = self.ctx;
         sock.set_nonblocking(true).map_err(|e| e.to_string())?;
         set_fine_timer_slack();
         let end = ctx.send_end();
         let mut next_due = ctx.t0;
-        let mut inflight: VecDeque<(Instant, Instant)> = VecDeque::with_capacity(1024);
+        let mut inflight: VecDeque<(Instant, Instant, u64)> = VecDeque::with_capacity(1024);
         let mut write_off: Option<usize> = None;
+        let mut req_len = req.len();
         let mut rbuf = MsgBuf::new(resp_size.clamp(4096, 1 << 20), 0);
         let mut partial = 0usize;
+        let mut frames = Deframer::default();
+        let mut framed_done: Vec<u64> = Vec::with_capacity(if self.resp_framed { 4096 } else { 0 });
         loop {
             let now = Instant::now();
             let sending = now < end && !ctx.aborted();
@@ -416,15 +490,16 @@ impl OpenLoop<'_> {
             // Issue every request that is due, as far as the socket takes them.
             loop {
                 if write_off.is_none() && sending && next_due <= now {
-                    inflight.push_back((next_due, now));
-                    next_due += self.period;
+                    req_len = self.req_sizes.prepare(req, true);
+                    inflight.push_back((next_due, now, req_len as u64));
+                    next_due += self.arrivals.next_gap();
                     write_off = Some(0);
                 }
                 let Some(off) = write_off else { break };
-                match (&*sock).write(&req[off..]) {
-                    Ok(n) if off + n == req.len() => {
+                match (&*sock).write(&req[off..req_len]) {
+                    Ok(n) if off + n == req_len => {
                         write_off = None;
-                        rep.bytes_sent += req.len() as u64;
+                        rep.bytes_sent += req_len as u64;
                         rep.messages_sent += 1;
                     }
                     Ok(n) => write_off = Some(off + n),
@@ -439,13 +514,31 @@ impl OpenLoop<'_> {
                 Ok(n) => {
                     let done = Instant::now();
                     rep.bytes_received += n as u64;
+                    if self.resp_framed {
+                        // The sizes of the responses this read completed, in order.
+                        framed_done.clear();
+                        frames.feed(&rbuf[..n], resp_size as u32, |size| framed_done.push(size))?;
+                        for &size in &framed_done {
+                            let (intended, actual, req_bytes) =
+                                inflight.pop_front().ok_or("a response to no request")?;
+                            rep.messages_received += 1;
+                            if let Some(b) = self.sizes {
+                                b.record(size);
+                            }
+                            self.record(rep, intended, actual, done, size, req_bytes);
+                        }
+                        continue;
+                    }
                     partial += n;
                     while partial >= resp_size {
                         partial -= resp_size;
-                        let (intended, actual) =
+                        let (intended, actual, req_bytes) =
                             inflight.pop_front().ok_or("a response to no request")?;
                         rep.messages_received += 1;
-                        self.record(rep, intended, actual, done, resp_size as u64);
+                        if let Some(b) = self.sizes {
+                            b.record(resp_size as u64);
+                        }
+                        self.record(rep, intended, actual, done, resp_size as u64, req_bytes);
                     }
                     continue;
                 }
@@ -480,12 +573,14 @@ impl OpenLoop<'_> {
         // Room for every request that can be outstanding within the timeout, twice over.
         let outstanding = (timeout.as_secs_f64() / self.period.as_secs_f64()) as usize * 2 + 1024;
         let cap = outstanding.next_power_of_two().min(1 << 22);
-        let mut ring: Vec<(u64, Instant, Instant)> = vec![(u64::MAX, ctx.t0, ctx.t0); cap];
+        let mut ring: Vec<(u64, Instant, Instant, u64)> = vec![(u64::MAX, ctx.t0, ctx.t0, 0); cap];
         let mut seqs = SeqTracker::with_capacity(SEQ_ROOM);
         let end = ctx.send_end();
         let mut next_due = ctx.t0;
         let mut seq = 0u64;
         let mut last_send = ctx.t0;
+        // The size of the request about to go (0: not drawn yet).
+        let mut req_len = 0usize;
         let result = loop {
             let now = Instant::now();
             let sending = now < end && !ctx.aborted();
@@ -495,15 +590,19 @@ impl OpenLoop<'_> {
                 break Ok(());
             }
             while sending && next_due <= now {
-                dgram::put_header(req, seq, dgram::REQUEST, id);
-                match sock.send(req) {
+                if req_len == 0 {
+                    req_len = self.req_sizes.next();
+                }
+                dgram::put_header(&mut req[..req_len], seq, dgram::REQUEST, id);
+                match sock.send(&req[..req_len]) {
                     Ok(_) => {
-                        ring[(seq as usize) & (cap - 1)] = (seq, next_due, now);
+                        ring[(seq as usize) & (cap - 1)] = (seq, next_due, now, req_len as u64);
                         rep.messages_sent += 1;
-                        rep.bytes_sent += req.len() as u64;
+                        rep.bytes_sent += req_len as u64;
                         last_send = now;
                         seq += 1;
-                        next_due += self.period;
+                        next_due += self.arrivals.next_gap();
+                        req_len = 0;
                     }
                     Err(e)
                         if e.kind() == io::ErrorKind::WouldBlock
@@ -522,9 +621,12 @@ impl OpenLoop<'_> {
                         if c == id && seqs.record(s) {
                             rep.messages_received += 1;
                             rep.bytes_received += n as u64;
+                            if let Some(b) = self.sizes {
+                                b.record(n as u64);
+                            }
                             let slot = ring[(s as usize) & (cap - 1)];
                             if slot.0 == s && done.duration_since(slot.1) <= timeout + self.period {
-                                self.record(rep, slot.1, slot.2, done, n as u64);
+                                self.record(rep, slot.1, slot.2, done, n as u64, slot.3);
                             } else {
                                 rep.late += 1;
                             }
