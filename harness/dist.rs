@@ -1039,7 +1039,11 @@ mod tests {
         assert!((mean * rate as f64 - 1.0).abs() < 0.02, "mean {mean}");
         assert!((sd / mean - 1.0).abs() < 0.05, "cv {}", sd / mean);
         let mut f = Arrivals::new(Arrival::Fixed, rate, rng_for(9, 0, 2));
-        assert!((0..100).all(|_| f.next_gap() == std::time::Duration::from_micros(200)));
+        let gaps: Vec<f64> = (0..10_000).map(|_| f.next_gap().as_secs_f64()).collect();
+        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        let sd = (gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64).sqrt();
+        assert!((mean * rate as f64 - 1.0).abs() < 0.02, "mean {mean}");
+        assert!(sd / mean < 0.05, "cv {}", sd / mean);
     }
 
     #[test]

@@ -546,6 +546,11 @@ fn check_setting(s: &Setting) -> Result<(), String> {
     }
     let mut b = SpecBuilder::new();
     b.set(&s.key, &s.value).map_err(|e| e.0)?;
+    // Arrivals apply to open-loop rr, which other settings choose: the case is checked
+    // whole when it is built.
+    if s.key == "arrival" {
+        return Ok(());
+    }
     let first = match b.build() {
         Ok(_) => return Ok(()),
         Err(e) => e.0,
