@@ -326,7 +326,23 @@ pub struct TestSpec {
     /// Seed of the size and arrival generators (mixed with each connection's id).
     #[serde(default = "default_dist_seed")]
     pub dist_seed: u64,
+    /// crr: request/response transactions per connection before it is closed (1 =
+    /// connect, request, response, close).
+    #[serde(default = "one")]
+    pub requests_per_conn: u32,
+    /// Closed-loop rr over a byte stream: requests kept outstanding per connection, each
+    /// response matched to its request by an id the responder echoes (1 = one at a time).
+    #[serde(default = "one")]
+    pub pipeline: u32,
 }
+
+fn one() -> u32 {
+    1
+}
+
+/// Bytes of the request id a pipelined request and its response carry (after the length
+/// header when framed).
+pub const PIPELINE_ID: u32 = 8;
 
 fn default_dist_seed() -> u64 {
     DEFAULT_DIST_SEED
@@ -379,6 +395,8 @@ impl Default for TestSpec {
             response_dist: None,
             arrival: Arrival::Fixed,
             dist_seed: DEFAULT_DIST_SEED,
+            requests_per_conn: 1,
+            pipeline: 1,
         }
     }
 }
@@ -605,6 +623,38 @@ impl TestSpec {
                 "arrival = poisson applies to open-loop request/response: --pattern rr with --rate",
             ));
         }
+        if self.requests_per_conn == 0 || self.requests_per_conn > 1_000_000 {
+            return Err(ConfigError::new(
+                "requests_per_conn must be from 1 to 1000000",
+            ));
+        }
+        if self.requests_per_conn > 1 && self.pattern != Pattern::Crr {
+            return Err(ConfigError::new(
+                "requests_per_conn applies to --pattern crr (connect, N requests, close); rr keeps one connection throughout",
+            ));
+        }
+        if self.pipeline == 0 || self.pipeline > 1024 {
+            return Err(ConfigError::new("pipeline must be from 1 to 1024"));
+        }
+        if self.pipeline > 1 {
+            if self.pattern != Pattern::Rr || self.protocol.is_datagram() || self.rate.is_some() {
+                return Err(ConfigError::new(
+                    "pipeline applies to closed-loop rr over tcp, mptcp or unix-stream (without --rate: open-loop requests are already outstanding as their schedule says)",
+                ));
+            }
+            let room = PIPELINE_ID + if dists { crate::dist::FRAME_HEADER } else { 0 };
+            for (name, d, size) in [
+                ("msg-size", &self.msg_dist, self.msg_size),
+                ("response-size", &self.response_dist, self.response_size),
+            ] {
+                let min = d.as_ref().map_or(size, |d| d.min());
+                if min < room {
+                    return Err(ConfigError(format!(
+                        "--{name}: a pipelined message carries an {PIPELINE_ID}-byte request id, so it needs at least {room} bytes (got {min})"
+                    )));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -613,6 +663,8 @@ impl TestSpec {
     pub fn size_floor(&self) -> u32 {
         if self.protocol.is_datagram() {
             DGRAM_HEADER
+        } else if self.pipeline > 1 {
+            crate::dist::FRAME_HEADER + PIPELINE_ID
         } else {
             crate::dist::FRAME_HEADER
         }
@@ -689,6 +741,7 @@ impl TestSpec {
             Pattern::Crr => false,
         };
         pattern
+            && self.pipeline <= 1
             && self.msg_dist.is_none()
             && self.response_dist.is_none()
             && !self.protocol.is_datagram()
@@ -844,6 +897,8 @@ pub const KNOB_KEYS: &[&str] = &[
     "batch",
     "arrival",
     "dist_seed",
+    "requests_per_conn",
+    "pipeline",
 ];
 
 /// The socket knobs among the keys: these may be set for one side only, as
@@ -956,6 +1011,8 @@ impl SpecBuilder {
                     .parse()
                     .map_err(|e: String| ConfigError(format!("{key}: {e}")))?
             }
+            "requests_per_conn" => s.requests_per_conn = parse_u32(key, value)?,
+            "pipeline" => s.pipeline = parse_u32(key, value)?,
             "dist_seed" => {
                 s.dist_seed = value
                     .trim()

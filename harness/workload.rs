@@ -546,9 +546,9 @@ fn check_setting(s: &Setting) -> Result<(), String> {
     }
     let mut b = SpecBuilder::new();
     b.set(&s.key, &s.value).map_err(|e| e.0)?;
-    // Arrivals apply to open-loop rr, which other settings choose: the case is checked
-    // whole when it is built.
-    if s.key == "arrival" {
+    // Arrivals, connection reuse and pipelining apply to patterns that other settings
+    // choose: the case is checked whole when it is built.
+    if matches!(s.key.as_str(), "arrival" | "requests_per_conn" | "pipeline") {
         return Ok(());
     }
     let first = match b.build() {

@@ -428,3 +428,99 @@ fn sizes_csv_is_documented() {
         );
     }
 }
+
+#[test]
+fn requests_per_conn_makes_one_connection_per_n_transactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = write(
+        dir.path(),
+        "w.toml",
+        r#"
+name = "conn-use"
+[defaults]
+pattern = "crr"
+duration = "600ms"
+warmup = "0s"
+
+[[case]]
+proto = "tcp"
+requests_per_conn = 10
+
+[[case]]
+proto = "unix-stream"
+requests_per_conn = 10
+msg_size = {dist = "uniform", min = "20", max = "3000"}
+
+[[case]]
+proto = "tcp"
+"#,
+    );
+    let out = dir.path().join("out");
+    run_ok(&w, &out, &[]);
+    let summary = read_csv(&out.join("summary.csv"));
+    assert_eq!(summary.rows.len(), 3);
+    for (r, per) in summary.rows.iter().zip([10, 10, 1]) {
+        assert_eq!(r.get_str("status"), "ok", "{r:?}");
+        let t = r.int("transactions");
+        let c = r.int("connections");
+        assert!(c > 5, "{r:?}");
+        // Without a warm-up every transaction is counted: exactly `per` per accept.
+        assert_eq!(t, c * per, "transactions {t}, connections accepted {c}");
+        assert_eq!(r.int("messages_received"), 2 * t);
+    }
+}
+
+#[test]
+fn pipeline_keeps_requests_in_flight_and_matches_every_response() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = write(
+        dir.path(),
+        "w.toml",
+        r#"
+name = "pipeline"
+[defaults]
+pattern = "rr"
+pipeline = 4
+duration = "600ms"
+warmup = "100ms"
+
+[[case]]
+proto = "tcp"
+
+[[case]]
+proto = "unix-stream"
+msg_size = {dist = "lognormal", median = "200", p99 = "20K"}
+response_size = {dist = "pareto"}
+
+[[case]]
+proto = "tcp"
+pipeline = 1
+"#,
+    );
+    let out = dir.path().join("out");
+    run_ok(&w, &out, &[]);
+    let summary = read_csv(&out.join("summary.csv"));
+    assert_eq!(summary.rows.len(), 3);
+    for r in &summary.rows[..2] {
+        // A response out of order or to no request ends the row in an error.
+        assert_eq!(r.get_str("status"), "ok", "{r:?}");
+        assert_eq!(r.int("max_in_flight"), 4, "{r:?}");
+        assert!(r.int("transactions") > 100);
+        assert_eq!(r.int("messages_sent"), r.int("messages_received"));
+    }
+    assert_eq!(summary.rows[2].get_str("max_in_flight"), "");
+    // Pipelining with a schedule (--rate) is refused: one line, exit 2.
+    let o = sockbench(
+        &[
+            "run",
+            "--pattern",
+            "rr",
+            "--set",
+            "pipeline=4",
+            "--rate",
+            "100",
+        ],
+        LIMIT,
+    );
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -64,13 +64,16 @@ impl Pattern for Crr {
         let (warm, end) = (ctx.warmup_mark(), ctx.send_end());
         let knobs = spec.knobs(Side::Sender);
         let mut last = None;
+        let per_conn = spec.requests_per_conn.max(1);
         let result = loop {
             let start = Instant::now();
             if start >= end || ctx.aborted() {
                 break Ok(());
             }
-            let rs = req_sizes.prepare(&mut req[STREAM_HEADER_LEN..], true);
-            let one = (|| -> Result<u64, String> {
+            // One connection: connect, `per_conn` requests and responses, close. Its
+            // transactions all complete, so that every connection carries exactly that
+            // many; the first one's time includes the connect, the last one's the close.
+            let one = (|| -> Result<(), String> {
                 let sock = transport::new_socket(spec.protocol, conn.domain)
                     .map_err(|e| format!("socket: {e}"))?;
                 sockopt::apply(
@@ -89,37 +92,46 @@ impl Pattern for Crr {
                     .map_err(|e| e.to_string())?;
                 sock.set_write_timeout(Some(POLL))
                     .map_err(|e| e.to_string())?;
-                write_full(&sock, &req[..STREAM_HEADER_LEN + rs], ctx)?;
-                rep.bytes_sent += rs as u64;
-                rep.messages_sent += 1;
-                let Some(n) = read_msg(&sock, &mut resp, resp_framed, ctx)? else {
-                    return Err("the receiver closed before responding".to_string());
-                };
-                rep.bytes_received += n as u64;
-                rep.messages_received += 1;
-                if let Some(b) = &mut sizes {
-                    b.record(n as u64);
+                let mut t_start = start;
+                for i in 0..per_conn {
+                    let rs = req_sizes.prepare(&mut req[STREAM_HEADER_LEN..], true);
+                    // The test's header goes with the connection's first request only.
+                    let from = if i == 0 { 0 } else { STREAM_HEADER_LEN };
+                    write_full(&sock, &req[from..STREAM_HEADER_LEN + rs], ctx)?;
+                    rep.bytes_sent += rs as u64;
+                    rep.messages_sent += 1;
+                    let Some(n) = read_msg(&sock, &mut resp, resp_framed, ctx)? else {
+                        return Err("the receiver closed before responding".to_string());
+                    };
+                    let n = n as u64;
+                    rep.bytes_received += n;
+                    rep.messages_received += 1;
+                    if let Some(b) = &mut sizes {
+                        b.record(n);
+                    }
+                    if i + 1 == per_conn {
+                        // The receiver closes first; we close on its FIN, so TIME_WAIT
+                        // stays on its side and our ephemeral ports are free again at once.
+                        await_close(&sock, ctx, "waiting for the close")?;
+                    }
+                    let done = Instant::now();
+                    intervals.record(done, n, 1);
+                    if t_start >= warm {
+                        let ns = done.duration_since(t_start).as_nanos() as u64;
+                        hist.saturating_record(ns);
+                        if let Some(b) = &mut sizes {
+                            b.record_rtt(n.max(rs as u64), ns);
+                        }
+                        rep.transactions += 1;
+                        rep.measured_bytes += n;
+                        last = Some(done);
+                    }
+                    t_start = done;
                 }
-                // The receiver closes first; we close on its FIN, so TIME_WAIT stays on
-                // its side and our ephemeral ports are free again at once.
-                await_close(&sock, ctx, "waiting for the close")?;
-                Ok(n as u64)
+                Ok(())
             })();
-            let n = match one {
-                Ok(n) => n,
-                Err(e) => break Err(e),
-            };
-            let done = Instant::now();
-            intervals.record(done, n, 1);
-            if start >= warm {
-                let ns = done.duration_since(start).as_nanos() as u64;
-                hist.saturating_record(ns);
-                if let Some(b) = &mut sizes {
-                    b.record_rtt(n.max(rs as u64), ns);
-                }
-                rep.transactions += 1;
-                rep.measured_bytes += n;
-                last = Some(done);
+            if let Err(e) = one {
+                break Err(e);
             }
         };
         finish_report(rep, ctx, last, Some(intervals));
@@ -160,16 +172,18 @@ impl Pattern for Crr {
             let mut served = false;
             while let Some((sock, _)) = greeting.ready() {
                 served = true;
+                rep.connections += 1;
                 // A transaction that goes wrong (a reset, a stranger) costs that
                 // transaction only.
-                if let Ok(Some((now, n))) =
-                    serve_one(&sock, conn, ctx, &mut req, &mut resp, rep, &mut sizes)
-                {
-                    if now >= warm {
-                        rep.measured_bytes += n;
-                        last = Some(now);
-                    }
-                }
+                let _ = serve_one(
+                    &sock,
+                    conn,
+                    ctx,
+                    (&mut req, &mut resp),
+                    rep,
+                    &mut sizes,
+                    (warm, &mut last),
+                );
             }
             if !served {
                 if let Err(e) = ctx.check("accept") {
@@ -191,17 +205,17 @@ struct Sized {
     buckets: Option<SizeBuckets>,
 }
 
-/// Answers one transaction whose header has been read. Returns when its request arrived,
-/// or None for a connection that closed before its request.
+/// Answers one connection whose header has been read: up to `requests_per_conn`
+/// requests (fewer if the sender closes first), then the close.
 fn serve_one(
     sock: &Socket,
     conn: &DataConn,
     ctx: &RoleCtx,
-    req: &mut [u8],
-    resp: &mut [u8],
+    (req, resp): (&mut [u8], &mut [u8]),
     rep: &mut RoleReport,
     sizes: &mut Sized,
-) -> Result<Option<(Instant, u64)>, String> {
+    (warm, last): (Instant, &mut Option<Instant>),
+) -> Result<(), String> {
     let spec = &ctx.spec;
     let knobs = spec.knobs(Side::Receiver);
     sockopt::apply(sock, spec.protocol, conn.domain, knobs, Phase::Accepted)
@@ -212,23 +226,30 @@ fn serve_one(
         .map_err(|e| e.to_string())?;
     sock.set_write_timeout(Some(POLL))
         .map_err(|e| e.to_string())?;
-    let Some(n) = read_msg(sock, req, sizes.req_framed, ctx)? else {
-        return Ok(None);
-    };
-    let arrived = Instant::now();
-    rep.bytes_received += n as u64;
-    rep.messages_received += 1;
-    if let Some(b) = &mut sizes.buckets {
-        b.record(n as u64);
+    for _ in 0..spec.requests_per_conn.max(1) {
+        let Some(n) = read_msg(sock, req, sizes.req_framed, ctx)? else {
+            // The sender closed (or a stranger left) before this request.
+            break;
+        };
+        let arrived = Instant::now();
+        rep.bytes_received += n as u64;
+        rep.messages_received += 1;
+        if let Some(b) = &mut sizes.buckets {
+            b.record(n as u64);
+        }
+        if arrived >= warm {
+            rep.measured_bytes += n as u64;
+            *last = Some(arrived);
+        }
+        let rs = sizes.resp.prepare(resp, true);
+        write_full(sock, &resp[..rs], ctx)?;
+        rep.bytes_sent += rs as u64;
+        rep.messages_sent += 1;
     }
-    let rs = sizes.resp.prepare(resp, true);
-    write_full(sock, &resp[..rs], ctx)?;
-    rep.bytes_sent += rs as u64;
-    rep.messages_sent += 1;
     // Close first (FIN after the response), then wait for the sender's close: TIME_WAIT
     // lands here, on the listening port, instead of on one of the sender's ephemeral
     // ports — so a high connection rate does not run the sender out of ports.
     let _ = sock.shutdown(std::net::Shutdown::Write);
     await_close(sock, ctx, "waiting for the close")?;
-    Ok(Some((arrived, n as u64)))
+    Ok(())
 }

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::buffer::MsgBuf;
 use crate::config::Pattern as TestPattern;
-use crate::dist::{Arrivals, Deframer, SizeBuckets};
+use crate::dist::{Arrivals, SizeBuckets, FRAME_HEADER};
 use crate::measure::{
     latency_histogram, EncodedHistogram, IntervalCounter, RoleReport, SeqTracker,
 };
@@ -54,7 +54,12 @@ impl Pattern for Rr {
         } else {
             None
         };
-        if let Some(rate) = open_loop {
+        // Pipelined: the open-loop machinery with a window instead of a schedule.
+        let window =
+            (spec.pattern == TestPattern::Rr && spec.pipeline > 1 && !spec.protocol.is_datagram())
+                .then_some(spec.pipeline as usize);
+        if open_loop.is_some() || window.is_some() {
+            let rate = open_loop.unwrap_or(1);
             let mut uncorrected = latency_histogram();
             let mut ol = OpenLoop {
                 conn,
@@ -65,6 +70,7 @@ impl Pattern for Rr {
                     rate,
                     crate::dist::rng_for(spec.dist_seed, conn.plan.id, 2),
                 ),
+                window,
                 req_sizes: &mut req_sizes,
                 resp_framed,
                 sizes: &mut sizes,
@@ -82,10 +88,11 @@ impl Pattern for Rr {
                 r.and_then(|_| finish_stream(sock, ctx))
             };
             finish_report(rep, ctx, last, Some(intervals));
-            rep.histograms = vec![
-                EncodedHistogram::encode(RTT, &hist),
-                EncodedHistogram::encode(RTT_UNCORRECTED, &uncorrected),
-            ];
+            rep.histograms = vec![EncodedHistogram::encode(RTT, &hist)];
+            if window.is_none() {
+                rep.histograms
+                    .push(EncodedHistogram::encode(RTT_UNCORRECTED, &uncorrected));
+            }
             rep.sizes = sizes.map(|b| b.report());
             return result;
         }
@@ -172,6 +179,11 @@ impl Pattern for Rr {
         let req_framed = req_dist.is_some();
         let mut resp_sizes = Sizes::new(resp_size, resp_dist, ctx, conn.plan.id, 1);
         let mut sizes = (req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new);
+        // Pipelined: each response echoes its request's id, at these offsets.
+        let echo = (spec.pipeline > 1).then(|| {
+            let at = |framed: bool| if framed { FRAME_HEADER as usize } else { 0 };
+            (at(req_framed), at(resp_sizes.framed()))
+        });
         let result = if spec.protocol.is_datagram() {
             rr_datagram_passive(
                 conn,
@@ -208,6 +220,9 @@ impl Pattern for Rr {
                     last = Some(now);
                 }
                 let rs = resp_sizes.prepare(&mut resp, true);
+                if let Some((from, to)) = echo {
+                    resp[to..to + 8].copy_from_slice(&req[from..from + 8]);
+                }
                 if let Err(e) = write_full(sock, &resp[..rs], ctx) {
                     break Err(e);
                 }
@@ -422,6 +437,9 @@ struct OpenLoop<'a> {
     period: Duration,
     /// The intended send times: evenly spaced or a Poisson process.
     arrivals: Arrivals,
+    /// Pipelined closed loop instead of a schedule: at most this many requests
+    /// outstanding, each response matched to its request by the id it echoes.
+    window: Option<usize>,
     req_sizes: &'a mut Sizes,
     /// Responses carry a length header (their sizes vary).
     resp_framed: bool,
@@ -471,13 +489,30 @@ impl OpenLoop<'_> {
         set_fine_timer_slack();
         let end = ctx.send_end();
         let mut next_due = ctx.t0;
-        let mut inflight: VecDeque<(Instant, Instant, u64)> = VecDeque::with_capacity(1024);
+        // Per request: intended and actual send time, size, and (pipelined) its id.
+        let mut inflight: VecDeque<(Instant, Instant, u64, u64)> = VecDeque::with_capacity(1024);
         let mut write_off: Option<usize> = None;
         let mut req_len = req.len();
         let mut rbuf = MsgBuf::new(resp_size.clamp(4096, 1 << 20), 0);
         let mut partial = 0usize;
-        let mut frames = Deframer::default();
-        let mut framed_done: Vec<u64> = Vec::with_capacity(if self.resp_framed { 4096 } else { 0 });
+        let pipelined = self.window.is_some();
+        let req_id_off = if self.req_sizes.framed() {
+            FRAME_HEADER as usize
+        } else {
+            0
+        };
+        let mut split = Splitter::new(
+            self.resp_framed,
+            resp_size as u64,
+            pipelined.then_some(if self.resp_framed {
+                FRAME_HEADER as usize
+            } else {
+                0
+            }),
+        );
+        let split_all = self.resp_framed || pipelined;
+        let mut split_done: Vec<(u64, u64)> = Vec::with_capacity(if split_all { 4096 } else { 0 });
+        let mut next_id = 0u64;
         loop {
             let now = Instant::now();
             let sending = now < end && !ctx.aborted();
@@ -489,10 +524,24 @@ impl OpenLoop<'_> {
             }
             // Issue every request that is due, as far as the socket takes them.
             loop {
-                if write_off.is_none() && sending && next_due <= now {
+                let due = match self.window {
+                    Some(w) => inflight.len() < w,
+                    None => next_due <= now,
+                };
+                if write_off.is_none() && sending && due {
                     req_len = self.req_sizes.prepare(req, true);
-                    inflight.push_back((next_due, now, req_len as u64));
-                    next_due += self.arrivals.next_gap();
+                    if pipelined {
+                        // Closed loop: a request is due when the window has room, and its
+                        // time counts from when it goes.
+                        let at = Instant::now();
+                        req[req_id_off..req_id_off + 8].copy_from_slice(&next_id.to_le_bytes());
+                        inflight.push_back((at, at, req_len as u64, next_id));
+                        next_id += 1;
+                        rep.max_in_flight = rep.max_in_flight.max(inflight.len() as u64);
+                    } else {
+                        inflight.push_back((next_due, now, req_len as u64, 0));
+                        next_due += self.arrivals.next_gap();
+                    }
                     write_off = Some(0);
                 }
                 let Some(off) = write_off else { break };
@@ -514,13 +563,19 @@ impl OpenLoop<'_> {
                 Ok(n) => {
                     let done = Instant::now();
                     rep.bytes_received += n as u64;
-                    if self.resp_framed {
-                        // The sizes of the responses this read completed, in order.
-                        framed_done.clear();
-                        frames.feed(&rbuf[..n], resp_size as u32, |size| framed_done.push(size))?;
-                        for &size in &framed_done {
-                            let (intended, actual, req_bytes) =
+                    if split_all {
+                        // The responses this read completed, in order: their sizes, and
+                        // (pipelined) the ids of the requests they answer.
+                        split_done.clear();
+                        split.feed(&rbuf[..n], |size, id| split_done.push((size, id)))?;
+                        for &(size, id) in &split_done {
+                            let (intended, actual, req_bytes, want) =
                                 inflight.pop_front().ok_or("a response to no request")?;
+                            if pipelined && id != want {
+                                return Err(format!(
+                                    "a response carries request id {id}; the oldest outstanding request is {want}"
+                                ));
+                            }
                             rep.messages_received += 1;
                             if let Some(b) = self.sizes {
                                 b.record(size);
@@ -532,7 +587,7 @@ impl OpenLoop<'_> {
                     partial += n;
                     while partial >= resp_size {
                         partial -= resp_size;
-                        let (intended, actual, req_bytes) =
+                        let (intended, actual, req_bytes, _) =
                             inflight.pop_front().ok_or("a response to no request")?;
                         rep.messages_received += 1;
                         if let Some(b) = self.sizes {
@@ -547,7 +602,7 @@ impl OpenLoop<'_> {
                         || e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(format!("read: {e}")),
             }
-            let wait = if sending {
+            let wait = if sending && !pipelined {
                 next_due.saturating_duration_since(Instant::now())
             } else {
                 POLL
@@ -667,5 +722,123 @@ fn set_fine_timer_slack() {
     // SAFETY: PR_SET_TIMERSLACK takes a plain integer and affects only this thread.
     unsafe {
         libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+    }
+}
+
+/// Takes a byte stream of responses apart: fixed-size ones, or framed ones by their
+/// length headers; with `id_off`, each one's 8-byte request id at that offset.
+struct Splitter {
+    framed: bool,
+    fixed: u64,
+    id_off: Option<usize>,
+    /// Position within the current message, and its size once known.
+    pos: u64,
+    size: u64,
+    hdr: [u8; 4],
+    id: [u8; 8],
+}
+
+impl Splitter {
+    fn new(framed: bool, fixed: u64, id_off: Option<usize>) -> Splitter {
+        Splitter {
+            framed,
+            fixed,
+            id_off,
+            pos: 0,
+            size: 0,
+            hdr: [0; 4],
+            id: [0; 8],
+        }
+    }
+
+    /// Takes `data`, calling `done(size, id)` for each message it completes; `fixed` is
+    /// also the largest framed size allowed.
+    fn feed(&mut self, mut data: &[u8], mut done: impl FnMut(u64, u64)) -> Result<(), String> {
+        let hdr = FRAME_HEADER as u64;
+        while !data.is_empty() {
+            if self.pos == 0 && !self.framed {
+                self.size = self.fixed;
+            }
+            if self.framed && self.pos < hdr {
+                let at = self.pos as usize;
+                let take = (4 - at).min(data.len());
+                self.hdr[at..at + take].copy_from_slice(&data[..take]);
+                self.pos += take as u64;
+                data = &data[take..];
+                if self.pos < hdr {
+                    return Ok(());
+                }
+                self.size = u32::from_be_bytes(self.hdr) as u64;
+                let least = hdr + self.id_off.map_or(0, |_| 8);
+                if self.size < least || self.size > self.fixed {
+                    return Err(format!(
+                        "a response header says {} bytes; expected {least} to {}",
+                        self.size, self.fixed
+                    ));
+                }
+            } else {
+                let take = ((self.size - self.pos) as usize).min(data.len());
+                if let Some(off) = self.id_off {
+                    // The part of [off, off + 8) within [pos, pos + take).
+                    let (from, to) = (self.pos as usize, self.pos as usize + take);
+                    let (a, b) = (from.max(off), to.min(off + 8));
+                    if a < b {
+                        self.id[a - off..b - off].copy_from_slice(&data[a - from..b - from]);
+                    }
+                }
+                self.pos += take as u64;
+                data = &data[take..];
+            }
+            if self.pos == self.size {
+                done(self.size, u64::from_le_bytes(self.id));
+                self.pos = 0;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_splitter_finds_sizes_and_ids_at_any_cut() {
+        let mut stream = Vec::new();
+        let msgs: [(u32, u64); 4] = [(12, 7), (300, 8), (12, 9), (5000, 10)];
+        for (size, id) in msgs {
+            let mut m = vec![0u8; size as usize];
+            m[..4].copy_from_slice(&size.to_be_bytes());
+            m[4..12].copy_from_slice(&id.to_le_bytes());
+            stream.extend_from_slice(&m);
+        }
+        for cut in [1, 3, 5, 11, 4096] {
+            let mut s = Splitter::new(true, 8192, Some(4));
+            let mut got = Vec::new();
+            for c in stream.chunks(cut) {
+                s.feed(c, |size, id| got.push((size as u32, id))).unwrap();
+            }
+            assert_eq!(got, msgs, "cut {cut}");
+        }
+        // Fixed-size responses with the id first.
+        let mut fixed = Vec::new();
+        for id in 0..5u64 {
+            let mut m = vec![1u8; 64];
+            m[..8].copy_from_slice(&id.to_le_bytes());
+            fixed.extend_from_slice(&m);
+        }
+        let mut s = Splitter::new(false, 64, Some(0));
+        let mut ids = Vec::new();
+        for c in fixed.chunks(7) {
+            s.feed(c, |size, id| {
+                assert_eq!(size, 64);
+                ids.push(id)
+            })
+            .unwrap();
+        }
+        assert_eq!(ids, vec![0, 1, 2, 3, 4]);
+        // A header beyond the largest size is refused.
+        let mut s = Splitter::new(true, 100, None);
+        assert!(s.feed(&1000u32.to_be_bytes(), |_, _| {}).is_err());
     }
 }
