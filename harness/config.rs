@@ -601,6 +601,8 @@ impl TestSpec {
                 ("response-size", &self.response_dist, self.response_size),
             ] {
                 if let Some(d) = d {
+                    d.check()
+                        .map_err(|e| ConfigError(format!("--{name}: {e}")))?;
                     if d.max() != size {
                         return Err(ConfigError(format!(
                             "--{name}: the distribution's largest size ({}) and the size ({size}) disagree",

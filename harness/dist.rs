@@ -464,6 +464,57 @@ pub fn parse_sizes(text: &str) -> Result<Vec<(f64, f64)>, (usize, String)> {
 }
 
 impl SizeDist {
+    /// Checks a distribution that arrived resolved (over the control channel): what
+    /// [`DistSpec::resolve`] guarantees, so that sampling it is well defined.
+    pub fn check(&self) -> Result<(), String> {
+        if self.min() > self.max() {
+            return Err(format!(
+                "size distribution: min {} is above max {}",
+                self.min(),
+                self.max()
+            ));
+        }
+        let ok = match self {
+            SizeDist::Uniform { .. } => true,
+            SizeDist::Lognormal { median, p99, .. } => *median > 0 && p99 > median,
+            SizeDist::Pareto {
+                location,
+                scale,
+                shape,
+                ..
+            } => {
+                location.is_finite()
+                    && *location >= 0.0
+                    && scale.is_finite()
+                    && *scale > 0.0
+                    && (-10.0..=10.0).contains(shape)
+            }
+            SizeDist::Empirical { knots, .. } => {
+                !knots.is_empty()
+                    && knots
+                        .iter()
+                        .all(|k| k.0.is_finite() && (0.0..=1.0).contains(&k.1))
+                    && knots
+                        .windows(2)
+                        .all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1)
+            }
+        };
+        let s = SizeSampler::new(self);
+        let mass = s.b - s.a;
+        if !ok || mass.is_nan() || mass <= 1e-12 {
+            let kind = match self {
+                SizeDist::Uniform { .. } => "uniform",
+                SizeDist::Lognormal { .. } => "lognormal",
+                SizeDist::Pareto { .. } => "pareto",
+                SizeDist::Empirical { .. } => "empirical",
+            };
+            return Err(format!(
+                "the {kind} size distribution is not well formed (its parameters, bounds or CDF)"
+            ));
+        }
+        Ok(())
+    }
+
     pub fn min(&self) -> u32 {
         match self {
             SizeDist::Uniform { min, .. }
@@ -638,7 +689,7 @@ impl SizeSampler {
         if x.is_nan() {
             return self.lo;
         }
-        (x.clamp(self.lo as f64, self.hi as f64)) as u32
+        x.max(self.lo as f64).min(self.hi as f64) as u32
     }
 
     /// P(size <= k) of what [`SizeSampler::sample`] draws.
@@ -996,6 +1047,45 @@ mod tests {
         assert!(e("empirical:file=/nonexistent/sizes.csv")
             .msg
             .contains("/nonexistent"));
+    }
+
+    #[test]
+    fn malformed_resolved_distributions_are_refused() {
+        let good = resolve("lognormal:median=1K,p99=64K", 4, 1 << 20);
+        assert!(good.check().is_ok());
+        let bad = [
+            SizeDist::Uniform { min: 10, max: 5 },
+            SizeDist::Lognormal {
+                median: 100,
+                p99: 50,
+                min: 4,
+                max: 1000,
+            },
+            SizeDist::Pareto {
+                location: 0.0,
+                scale: f64::NAN,
+                shape: 0.3,
+                min: 4,
+                max: 1000,
+            },
+            SizeDist::Empirical {
+                file: String::new(),
+                knots: vec![],
+                min: 4,
+                max: 1000,
+            },
+            SizeDist::Empirical {
+                file: String::new(),
+                knots: vec![(10.0, 0.5), (5.0, 1.0)],
+                min: 4,
+                max: 1000,
+            },
+        ];
+        for d in bad {
+            assert!(d.check().is_err(), "{d:?}");
+            // Sampling one anyway stays within its bounds' order and does not panic.
+            let _ = SizeSampler::new(&d).sample(&mut rng_for(1, 0, 0));
+        }
     }
 
     #[test]
