@@ -412,6 +412,9 @@ pub struct KnobArgs {
     /// Repetitions of each case [default: 1]
     #[arg(long)]
     pub repeat: Option<String>,
+    /// Closed-loop rr and crr: wait between a response and the next request, e.g. 1ms, exponential:mean=1ms or uniform:min=100us,max=2ms [default: none]
+    #[arg(long, value_name = "DIST")]
+    pub think_time: Option<String>,
 }
 
 impl KnobArgs {
@@ -441,6 +444,7 @@ impl KnobArgs {
             ("probe_size", &self.probe_size),
             ("batch", &self.batch),
             ("cpu_affinity", &self.cpu_affinity),
+            ("think_time", &self.think_time),
         ];
         for (k, v) in text {
             if let Some(v) = v {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::dist::{Arrival, DistSpec, SizeDist};
+use crate::dist::{Arrival, DistSpec, SizeDist, TimeDist};
 
 /// A user mistake in a test description. Reported as one line, exit code 2.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -334,6 +334,10 @@ pub struct TestSpec {
     /// response matched to its request by an id the responder echoes (1 = one at a time).
     #[serde(default = "one")]
     pub pipeline: u32,
+    /// Closed-loop rr and crr: how long the requester waits between a response and its
+    /// next request, drawn per transaction. None = at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think_time: Option<TimeDist>,
 }
 
 fn one() -> u32 {
@@ -397,6 +401,7 @@ impl Default for TestSpec {
             dist_seed: DEFAULT_DIST_SEED,
             requests_per_conn: 1,
             pipeline: 1,
+            think_time: None,
         }
     }
 }
@@ -635,6 +640,19 @@ impl TestSpec {
                 "requests_per_conn applies to --pattern crr (connect, N requests, close); rr keeps one connection throughout",
             ));
         }
+        if let Some(t) = &self.think_time {
+            t.check().map_err(ConfigError)?;
+            let closed_loop = match self.pattern {
+                Pattern::Rr => self.rate.is_none() && self.pipeline <= 1,
+                Pattern::Crr => true,
+                Pattern::Stream => false,
+            };
+            if !closed_loop {
+                return Err(ConfigError::new(
+                    "think_time applies to closed-loop requests: --pattern rr (without --rate or pipeline) or crr",
+                ));
+            }
+        }
         if self.pipeline == 0 || self.pipeline > 1024 {
             return Err(ConfigError::new("pipeline must be from 1 to 1024"));
         }
@@ -744,6 +762,7 @@ impl TestSpec {
         };
         pattern
             && self.pipeline <= 1
+            && self.think_time.is_none()
             && self.msg_dist.is_none()
             && self.response_dist.is_none()
             && !self.protocol.is_datagram()
@@ -901,6 +920,7 @@ pub const KNOB_KEYS: &[&str] = &[
     "dist_seed",
     "requests_per_conn",
     "pipeline",
+    "think_time",
 ];
 
 /// The socket knobs among the keys: these may be set for one side only, as
@@ -1015,6 +1035,12 @@ impl SpecBuilder {
             }
             "requests_per_conn" => s.requests_per_conn = parse_u32(key, value)?,
             "pipeline" => s.pipeline = parse_u32(key, value)?,
+            "think_time" => {
+                s.think_time = match value.trim() {
+                    "" | "none" | "0" => None,
+                    v => Some(TimeDist::parse(v).map_err(|e| ConfigError(format!("{key}: {e}")))?),
+                }
+            }
             "dist_seed" => {
                 s.dist_seed = value
                     .trim()

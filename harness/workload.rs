@@ -548,7 +548,10 @@ fn check_setting(s: &Setting) -> Result<(), String> {
     b.set(&s.key, &s.value).map_err(|e| e.0)?;
     // Arrivals, connection reuse and pipelining apply to patterns that other settings
     // choose: the case is checked whole when it is built.
-    if matches!(s.key.as_str(), "arrival" | "requests_per_conn" | "pipeline") {
+    if matches!(
+        s.key.as_str(),
+        "arrival" | "requests_per_conn" | "pipeline" | "think_time"
+    ) {
         return Ok(());
     }
     let first = match b.build() {
@@ -702,9 +705,9 @@ impl Ctx<'_> {
     }
 }
 
-/// The keys whose value may be a size distribution table.
+/// The keys whose value may be a distribution table (sizes; think time).
 fn is_size_key(key: &str) -> bool {
-    matches!(key, "msg_size" | "response_size")
+    matches!(key, "msg_size" | "response_size" | "think_time")
 }
 
 impl Ctx<'_> {
@@ -746,7 +749,12 @@ impl Ctx<'_> {
         };
         let base = Path::new(self.source).parent();
         let text = crate::dist::dist_text(&dist, &fields);
-        let spec = crate::dist::DistSpec::parse(&text, base).map_err(|e| {
+        let parsed = if key == "think_time" {
+            crate::dist::TimeDist::parse(&text).map(|t| t.text())
+        } else {
+            crate::dist::DistSpec::parse(&text, base).map(|d| d.text())
+        };
+        let value = parsed.map_err(|e| {
             let offset = e
                 .field
                 .as_ref()
@@ -756,7 +764,7 @@ impl Ctx<'_> {
         })?;
         let s = Setting {
             key: key.to_string(),
-            value: spec.text(),
+            value,
             at: Some(pos_of(self.text, at)),
         };
         check_setting(&s).map_err(|e| self.at(s.at, e))?;

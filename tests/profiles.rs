@@ -340,6 +340,11 @@ fn bad_distributions_are_refused_with_file_line_col() {
         ),
         (r#"msg_size = {min = 1}"#, ":4:12:", "needs dist"),
         (
+            r#"think_time = {dist = "exponential", mean = "-1ms"}"#,
+            ":4:44:",
+            "negative",
+        ),
+        (
             r#"arrival = "bursty""#,
             ":4:11:",
             "unknown arrival 'bursty'",
@@ -523,4 +528,66 @@ pipeline = 1
         LIMIT,
     );
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn think_time_spaces_closed_loop_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = write(
+        dir.path(),
+        "w.toml",
+        r#"
+name = "think"
+[defaults]
+proto = "tcp"
+pattern = "rr"
+duration = "1s"
+warmup = "0s"
+
+[[case]]
+think_time = "5ms"
+
+[[case]]
+think_time = {dist = "exponential", mean = "5ms"}
+
+[[case]]
+pattern = "crr"
+think_time = {dist = "uniform", min = "4ms", max = "6ms"}
+
+[[case]]
+proto = "udp"
+think_time = "5ms"
+"#,
+    );
+    let out = dir.path().join("out");
+    run_ok(&w, &out, &[]);
+    let summary = read_csv(&out.join("summary.csv"));
+    assert_eq!(summary.rows.len(), 4);
+    for (r, most) in summary.rows.iter().zip([201, 260, 251, 201]) {
+        assert_eq!(r.get_str("status"), "ok", "{r:?}");
+        // A transaction every 5 ms at most (a sleep is never shorter than asked; a loaded
+        // machine may oversleep, hence the loose floor).
+        let t = r.int("transactions");
+        assert!((80..=most).contains(&t), "{t} transactions: {r:?}");
+    }
+    let meta = std::fs::read_to_string(out.join("meta.json")).unwrap();
+    assert!(
+        meta.contains("\"exponential\""),
+        "meta.json records the think time"
+    );
+    // Think time belongs to a closed loop: with --rate it is refused, one line, exit 2.
+    let o = sockbench(
+        &[
+            "run",
+            "--pattern",
+            "rr",
+            "--rate",
+            "100",
+            "--think-time",
+            "1ms",
+        ],
+        LIMIT,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&o.stderr).trim().lines().count(), 1);
 }

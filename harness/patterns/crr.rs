@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use socket2::Socket;
 
 use super::{
-    await_close, finish_report, read_msg, rr_buckets, write_full, Pattern, RoleCtx, Sizes, POLL,
+    await_close, finish_report, read_msg, rr_buckets, write_full, Pattern, RoleCtx, Sizes, Think,
+    POLL,
 };
 use crate::buffer::MsgBuf;
 use crate::config::Side;
@@ -65,6 +66,7 @@ impl Pattern for Crr {
         let knobs = spec.knobs(Side::Sender);
         let mut last = None;
         let per_conn = spec.requests_per_conn.max(1);
+        let mut think = Think::new(ctx, conn.plan.id);
         let result = loop {
             let start = Instant::now();
             if start >= end || ctx.aborted() {
@@ -126,7 +128,8 @@ impl Pattern for Crr {
                         rep.measured_bytes += n;
                         last = Some(done);
                     }
-                    t_start = done;
+                    think.wait(ctx);
+                    t_start = Instant::now();
                 }
                 Ok(())
             })();

@@ -450,6 +450,35 @@ impl Sizes {
     }
 }
 
+/// A closed-loop requester's think time between transactions: waits a drawn time, in
+/// slices that watch the abort flag, never past the end of sending.
+pub(crate) struct Think {
+    dist: Option<crate::dist::TimeDist>,
+    rng: fastrand::Rng,
+}
+
+impl Think {
+    pub fn new(ctx: &RoleCtx, conn: u32) -> Think {
+        Think {
+            dist: ctx.spec.think_time.clone(),
+            rng: crate::dist::rng_for(ctx.spec.dist_seed, conn, 3),
+        }
+    }
+
+    #[inline]
+    pub fn wait(&mut self, ctx: &RoleCtx) {
+        let Some(d) = &self.dist else { return };
+        let until = (Instant::now() + d.sample(&mut self.rng)).min(ctx.send_end());
+        loop {
+            let now = Instant::now();
+            if now >= until || ctx.aborted() {
+                return;
+            }
+            std::thread::sleep((until - now).min(POLL));
+        }
+    }
+}
+
 /// Per-size accounting for a request/response role whose sizes vary: round trips are
 /// bucketed by the larger of request and response.
 pub(crate) fn rr_buckets(req: &Sizes, resp: &Sizes) -> Option<crate::dist::SizeBuckets> {

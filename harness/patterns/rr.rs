@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::wait_fd;
 use super::{
     answer_hello, finish_report, finish_stream, read_msg, rr_buckets, send_end_markers, write_full,
-    Pattern, RoleCtx, Sizes, DGRAM_IDLE, POLL, SEQ_ROOM,
+    Pattern, RoleCtx, Sizes, Think, DGRAM_IDLE, POLL, SEQ_ROOM,
 };
 use crate::buffer::MsgBuf;
 use crate::config::Pattern as TestPattern;
@@ -114,6 +114,7 @@ impl Pattern for Rr {
             sock.set_write_timeout(Some(POLL))
                 .map_err(|e| e.to_string())?;
             let quickack = conn.knobs.requested.quickack;
+            let mut think = Think::new(ctx, conn.plan.id);
             let mut r = Ok(());
             loop {
                 let start = Instant::now();
@@ -158,6 +159,7 @@ impl Pattern for Rr {
                     rep.measured_bytes += n;
                     last = Some(done);
                 }
+                think.wait(ctx);
             }
             r.and_then(|_| finish_stream(sock, ctx))
         };
@@ -260,6 +262,7 @@ fn rr_datagram_active(
     let mut seqs = SeqTracker::with_capacity(SEQ_ROOM);
     let mut seq = 0u64;
     let id = conn.plan.id;
+    let mut think = Think::new(ctx, id);
     let result = 'outer: loop {
         let start = Instant::now();
         if start >= end || ctx.aborted() {
@@ -340,6 +343,7 @@ fn rr_datagram_active(
             let _ = sock.set_read_timeout(Some(timeout));
         }
         seq += 1;
+        think.wait(ctx);
     };
     send_end_markers(sock, id, seq);
     rep.duplicated = seqs.duplicated;
