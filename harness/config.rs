@@ -1113,8 +1113,8 @@ impl SpecBuilder {
             .transpose()?;
         spec.response_dist = match (&self.response_dist, self.response_size) {
             (Some(d), _) => Some(resolve("response_size", d)?),
-            (None, None) => spec.msg_dist.clone(),
-            (None, Some(_)) => None,
+            (None, None) if spec.pattern != Pattern::Stream => spec.msg_dist.clone(),
+            (None, _) => None,
         };
         if let Some(d) = &spec.msg_dist {
             spec.msg_size = d.max();
@@ -1244,6 +1244,51 @@ mod builder_tests {
         assert_eq!(spec.sender.tos, Some(16));
         b.set("sndbuf", "auto").unwrap();
         assert_eq!(b.build().unwrap().sender.sndbuf, None);
+    }
+
+    #[test]
+    fn size_distributions_resolve_against_the_protocol() {
+        let mut b = SpecBuilder::new();
+        b.set("msg_size", "uniform:min=1,max=100K").unwrap();
+        let spec = b.build().unwrap();
+        let d = spec.msg_dist.clone().unwrap();
+        // A byte stream's messages carry their 4-byte length header.
+        assert_eq!(
+            (d.min(), d.max(), spec.msg_size),
+            (4, 100 * 1024, 100 * 1024)
+        );
+        assert!(spec.response_dist.is_none(), "a stream has no responses");
+        b.set("pattern", "rr").unwrap();
+        let spec = b.build().unwrap();
+        assert_eq!(
+            spec.response_dist, spec.msg_dist,
+            "responses follow the requests"
+        );
+        b.set("proto", "udp").unwrap();
+        let e = b.build().unwrap_err().0;
+        assert!(e.contains("max") && e.contains("65507"), "{e}");
+        b.set("msg_size", "uniform:min=1,max=9000").unwrap();
+        let spec = b.build().unwrap();
+        assert_eq!(spec.msg_dist.unwrap().min(), DGRAM_HEADER);
+        b.set("pattern", "stream")
+            .unwrap()
+            .set("gso", "true")
+            .unwrap();
+        assert!(b.build().unwrap_err().0.contains("its own write"));
+        let mut b = SpecBuilder::new();
+        b.set("pattern", "rr")
+            .unwrap()
+            .set("pipeline", "4")
+            .unwrap();
+        b.set("msg_size", "lognormal:median=100,p99=1K").unwrap();
+        let spec = b.build().unwrap();
+        assert_eq!(
+            spec.msg_dist.unwrap().min(),
+            12,
+            "length header and request id"
+        );
+        assert!(b.set("think_time", "1ms").is_ok());
+        assert!(b.build().unwrap_err().0.contains("think_time"));
     }
 
     #[test]
