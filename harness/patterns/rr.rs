@@ -3,6 +3,11 @@
 //! warm-up); then the next. Over datagrams each request carries a sequence number and the
 //! response echoes it; a response not back within `rr_timeout` counts the request as lost,
 //! so a lost datagram never stalls the run.
+//!
+//! Sizes may vary (a distribution per direction: a length header frames each message on a
+//! byte stream), a closed-loop requester may think between transactions, and a
+//! pipelined one keeps several requests outstanding, each response matched to its
+//! request by an echoed id.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};

@@ -1,7 +1,8 @@
 //! Bulk transfer. The active role writes `msg_size` messages as fast as it may (or paced
 //! by `--rate`) for warm-up + duration; the passive role reads and counts. For datagram
 //! protocols every message carries a sequence number, and loss, reordering and
-//! duplicates are counted exactly.
+//! duplicates are counted exactly. With sizes from a distribution, every message's size
+//! is drawn, and on a byte stream it travels in a length header in front of the message.
 
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
