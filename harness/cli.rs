@@ -389,10 +389,10 @@ pub struct KnobArgs {
     /// Per-interval sample length [default: 1s]
     #[arg(long, allow_hyphen_values = true)]
     pub interval: Option<String>,
-    /// Write / datagram / request size, e.g. 128K [default: 128K stream, 1400 datagram, 64 rr] (iperf3: -l)
+    /// Write / datagram / request size, e.g. 128K, or a distribution: uniform:min=64,max=4K, lognormal:median=1K,p99=64K, pareto: (memcached ETC), empirical:file=sizes.csv [default: 128K stream, 1400 datagram, 64 rr] (iperf3: -l)
     #[arg(long, short = 'l', value_name = "SIZE", allow_hyphen_values = true)]
     pub msg_size: Option<String>,
-    /// rr response size [default: the request size]
+    /// rr response size, or a distribution as for --msg-size [default: the request size, or its distribution]
     #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub response_size: Option<String>,
     /// SO_SNDBUF on the data sockets, or auto for the kernel's autotuning [default: auto]
@@ -467,6 +467,9 @@ pub struct KnobArgs {
     /// Repetitions of each case [default: 1]
     #[arg(long)]
     pub repeat: Option<String>,
+    /// Closed-loop rr and crr: wait between a response and the next request, e.g. 1ms, exponential:mean=1ms or uniform:min=100us,max=2ms [default: none]
+    #[arg(long, value_name = "DIST")]
+    pub think_time: Option<String>,
 }
 
 impl KnobArgs {
@@ -496,6 +499,7 @@ impl KnobArgs {
             ("probe_size", &self.probe_size),
             ("batch", &self.batch),
             ("cpu_affinity", &self.cpu_affinity),
+            ("think_time", &self.think_time),
         ];
         for (k, v) in text {
             if let Some(v) = v {

@@ -8,6 +8,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::dist::{Arrival, DistSpec, SizeDist, TimeDist};
+
 /// A user mistake in a test description. Reported as one line, exit code 2.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("{0}")]
@@ -311,7 +313,48 @@ pub struct TestSpec {
     pub sender: SocketKnobs,
     /// Knobs for the data sockets of the receiver process (`serve`).
     pub receiver: SocketKnobs,
+    /// Request (or stream message) sizes drawn from a distribution; `msg_size` is then
+    /// its largest size. None = every message is `msg_size` bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg_dist: Option<SizeDist>,
+    /// Response sizes drawn from a distribution; `response_size` is then its largest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_dist: Option<SizeDist>,
+    /// When open-loop rr requests are issued: evenly spaced, or a Poisson process.
+    #[serde(default)]
+    pub arrival: Arrival,
+    /// Seed of the size and arrival generators (mixed with each connection's id).
+    #[serde(default = "default_dist_seed")]
+    pub dist_seed: u64,
+    /// crr: request/response transactions per connection before it is closed (1 =
+    /// connect, request, response, close).
+    #[serde(default = "one")]
+    pub requests_per_conn: u32,
+    /// Closed-loop rr over a byte stream: requests kept outstanding per connection, each
+    /// response matched to its request by an id the responder echoes (1 = one at a time).
+    #[serde(default = "one")]
+    pub pipeline: u32,
+    /// Closed-loop rr and crr: how long the requester waits between a response and its
+    /// next request, drawn per transaction. None = at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think_time: Option<TimeDist>,
 }
+
+fn one() -> u32 {
+    1
+}
+
+/// Bytes of the request id a pipelined request and its response carry (after the length
+/// header when framed).
+pub const PIPELINE_ID: u32 = 8;
+
+fn default_dist_seed() -> u64 {
+    DEFAULT_DIST_SEED
+}
+
+/// The seed of size distributions and arrivals unless `dist_seed` says otherwise: a fixed
+/// one, so that two runs of one workload send the same sizes.
+pub const DEFAULT_DIST_SEED: u64 = 1;
 
 /// Size of the header every datagram carries: sequence number, kind, connection id.
 pub const DGRAM_HEADER: u32 = 16;
@@ -352,6 +395,13 @@ impl Default for TestSpec {
             rr_timeout: Duration::from_millis(200),
             sender: SocketKnobs::default(),
             receiver: SocketKnobs::default(),
+            msg_dist: None,
+            response_dist: None,
+            arrival: Arrival::Fixed,
+            dist_seed: DEFAULT_DIST_SEED,
+            requests_per_conn: 1,
+            pipeline: 1,
+            think_time: None,
         }
     }
 }
@@ -383,9 +433,10 @@ impl TestSpec {
         }
         if self.flows > 1024 && !self.fits_workers() {
             return Err(ConfigError::new(
-                "more than 1024 flows run on epoll workers, which drive byte streams (tcp, mptcp, unix-stream) in bulk (stream) or closed-loop request/response (rr without --rate), without --spin, --zerocopy, --sendfile or --splice",
+                "more than 1024 flows run on epoll workers, which drive byte streams (tcp, mptcp, unix-stream) in bulk (stream) or closed-loop request/response (rr without --rate) of fixed message sizes, without --spin, --zerocopy, --sendfile or --splice",
             ));
         }
+        self.validate_profile()?;
         if self.pattern == Pattern::Rr && self.direction == Direction::Bidir {
             return Err(ConfigError::new(
                 "--direction bidir applies to the stream pattern; rr takes forward or reverse",
@@ -538,6 +589,126 @@ impl TestSpec {
         Ok(())
     }
 
+    /// The checks of application traffic profiles: size distributions and arrivals.
+    fn validate_profile(&self) -> Result<(), ConfigError> {
+        let dists = self.msg_dist.is_some() || self.response_dist.is_some();
+        if dists {
+            let copies = [&self.sender, &self.receiver]
+                .iter()
+                .any(|k| k.sendfile || k.splice || k.zerocopy || k.udp_gso.is_some());
+            if copies || self.batch > 1 {
+                return Err(ConfigError::new(
+                    "a size distribution sends each message with its own write; it does not combine with --sendfile, --splice, --zerocopy, --gso or --batch",
+                ));
+            }
+            for (name, d, size) in [
+                ("msg-size", &self.msg_dist, self.msg_size),
+                ("response-size", &self.response_dist, self.response_size),
+            ] {
+                if let Some(d) = d {
+                    d.check()
+                        .map_err(|e| ConfigError(format!("--{name}: {e}")))?;
+                    if d.max() != size {
+                        return Err(ConfigError(format!(
+                            "--{name}: the distribution's largest size ({}) and the size ({size}) disagree",
+                            d.max()
+                        )));
+                    }
+                    let floor = self.size_floor();
+                    if d.min() < floor {
+                        return Err(ConfigError(format!(
+                            "--{name}: sizes from {} bytes; {} carries at least {floor}",
+                            d.min(),
+                            self.protocol
+                        )));
+                    }
+                }
+            }
+        }
+        if self.arrival != Arrival::Fixed && !(self.pattern == Pattern::Rr && self.rate.is_some()) {
+            return Err(ConfigError::new(
+                "arrival = poisson applies to open-loop request/response: --pattern rr with --rate",
+            ));
+        }
+        if self.requests_per_conn == 0 || self.requests_per_conn > 1_000_000 {
+            return Err(ConfigError::new(
+                "requests_per_conn must be from 1 to 1000000",
+            ));
+        }
+        if self.requests_per_conn > 1 && self.pattern != Pattern::Crr {
+            return Err(ConfigError::new(
+                "requests_per_conn applies to --pattern crr (connect, N requests, close); rr keeps one connection throughout",
+            ));
+        }
+        if let Some(t) = &self.think_time {
+            t.check().map_err(ConfigError)?;
+            let closed_loop = match self.pattern {
+                Pattern::Rr => self.rate.is_none() && self.pipeline <= 1,
+                Pattern::Crr => true,
+                Pattern::Stream => false,
+            };
+            if !closed_loop {
+                return Err(ConfigError::new(
+                    "think_time applies to closed-loop requests: --pattern rr (without --rate or pipeline) or crr",
+                ));
+            }
+        }
+        if self.pipeline == 0 || self.pipeline > 1024 {
+            return Err(ConfigError::new("pipeline must be from 1 to 1024"));
+        }
+        if self.pipeline > 1 {
+            if self.pattern != Pattern::Rr || self.protocol.is_datagram() || self.rate.is_some() {
+                return Err(ConfigError::new(
+                    "pipeline applies to closed-loop rr over tcp, mptcp or unix-stream (without --rate: open-loop requests are already outstanding as their schedule says)",
+                ));
+            }
+            let room = PIPELINE_ID + if dists { crate::dist::FRAME_HEADER } else { 0 };
+            for (name, d, size) in [
+                ("msg-size", &self.msg_dist, self.msg_size),
+                ("response-size", &self.response_dist, self.response_size),
+            ] {
+                let min = d.as_ref().map_or(size, |d| d.min());
+                if min < room {
+                    return Err(ConfigError(format!(
+                        "--{name}: a pipelined message carries an {PIPELINE_ID}-byte request id, so it needs at least {room} bytes (got {min})"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The smallest message a size distribution may draw: a datagram's sequence header,
+    /// or a framed stream message's length header.
+    pub fn size_floor(&self) -> u32 {
+        if self.protocol.is_datagram() {
+            DGRAM_HEADER
+        } else if self.pipeline > 1 {
+            crate::dist::FRAME_HEADER + PIPELINE_ID
+        } else {
+            crate::dist::FRAME_HEADER
+        }
+    }
+
+    /// The largest message the protocol takes.
+    pub fn size_ceiling(&self) -> u32 {
+        match self.protocol {
+            Protocol::Udp => MAX_UDP_PAYLOAD,
+            Protocol::UnixDgram => 212_992,
+            _ => MAX_STREAM_MSG,
+        }
+    }
+
+    /// Request and response size distributions of a request/response connection (the
+    /// probe's sizes are fixed).
+    pub fn rr_dists(&self) -> (Option<&SizeDist>, Option<&SizeDist>) {
+        if self.pattern == Pattern::Stream {
+            (None, None)
+        } else {
+            (self.msg_dist.as_ref(), self.response_dist.as_ref())
+        }
+    }
+
     /// The data connections of this test, in a fixed order both processes agree on.
     pub fn conn_plan(&self) -> Vec<ConnPlan> {
         let kind = self.main_kind();
@@ -590,6 +761,10 @@ impl TestSpec {
             Pattern::Crr => false,
         };
         pattern
+            && self.pipeline <= 1
+            && self.think_time.is_none()
+            && self.msg_dist.is_none()
+            && self.response_dist.is_none()
             && !self.protocol.is_datagram()
             && [&self.sender, &self.receiver]
                 .iter()
@@ -741,6 +916,11 @@ pub const KNOB_KEYS: &[&str] = &[
     "probe",
     "probe_size",
     "batch",
+    "arrival",
+    "dist_seed",
+    "requests_per_conn",
+    "pipeline",
+    "think_time",
 ];
 
 /// The socket knobs among the keys: these may be set for one side only, as
@@ -784,6 +964,16 @@ fn parse_size_u32(key: &str, v: &str) -> Result<u32, ConfigError> {
     u32::try_from(n).map_err(|_| ConfigError(format!("{key}: {v} is too large")))
 }
 
+/// A fixed size (`64K`) or a distribution (`uniform:min=64,max=4K`).
+fn parse_size_or_dist(key: &str, v: &str) -> Result<(Option<u32>, Option<DistSpec>), ConfigError> {
+    if crate::dist::is_dist_text(v) {
+        let d = DistSpec::parse(v, None).map_err(|e| ConfigError(format!("{key}: {e}")))?;
+        Ok((None, Some(d)))
+    } else {
+        Ok((Some(parse_size_u32(key, v)?), None))
+    }
+}
+
 fn parse_dur(key: &str, v: &str) -> Result<Duration, ConfigError> {
     crate::units::parse_duration(v).map_err(|e| ConfigError(format!("{key}: {e}")))
 }
@@ -797,6 +987,9 @@ pub struct SpecBuilder {
     gso: [bool; 2],
     msg_size: Option<u32>,
     response_size: Option<u32>,
+    /// Sizes from a distribution (`msg_size = "lognormal:median=1K,p99=64K"`).
+    msg_dist: Option<DistSpec>,
+    response_dist: Option<DistSpec>,
 }
 
 impl SpecBuilder {
@@ -827,8 +1020,33 @@ impl SpecBuilder {
             "warmup" => s.warmup = parse_dur(key, value)?,
             "interval" => s.interval = parse_dur(key, value)?,
             "rr_timeout" => s.rr_timeout = parse_dur(key, value)?,
-            "msg_size" => self.msg_size = Some(parse_size_u32(key, value)?),
-            "response_size" => self.response_size = Some(parse_size_u32(key, value)?),
+            "msg_size" | "response_size" => {
+                let (size, dist) = parse_size_or_dist(key, value)?;
+                if knob == "msg_size" {
+                    (self.msg_size, self.msg_dist) = (size, dist);
+                } else {
+                    (self.response_size, self.response_dist) = (size, dist);
+                }
+            }
+            "arrival" => {
+                s.arrival = value
+                    .parse()
+                    .map_err(|e: String| ConfigError(format!("{key}: {e}")))?
+            }
+            "requests_per_conn" => s.requests_per_conn = parse_u32(key, value)?,
+            "pipeline" => s.pipeline = parse_u32(key, value)?,
+            "think_time" => {
+                s.think_time = match value.trim() {
+                    "" | "none" | "0" => None,
+                    v => Some(TimeDist::parse(v).map_err(|e| ConfigError(format!("{key}: {e}")))?),
+                }
+            }
+            "dist_seed" => {
+                s.dist_seed = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| ConfigError(format!("{key}: '{value}' is not a whole number")))?
+            }
             "flows" => s.flows = parse_u32(key, value)?,
             "probe" => {
                 s.probe = match value.trim() {
@@ -881,6 +1099,32 @@ impl SpecBuilder {
                     (Pattern::Stream, false) => 128 * 1024,
                 });
         spec.response_size = self.response_size.unwrap_or(spec.msg_size);
+        // Distributions are cut to what the protocol carries; a response without a size
+        // of its own follows the request's distribution.
+        let (floor, ceiling) = (spec.size_floor(), spec.size_ceiling());
+        let resolve = |name: &str, d: &DistSpec| {
+            d.resolve(floor, ceiling)
+                .map_err(|e| ConfigError(format!("{name}: {e}")))
+        };
+        spec.msg_dist = self
+            .msg_dist
+            .as_ref()
+            .map(|d| resolve("msg_size", d))
+            .transpose()?;
+        spec.response_dist = match (&self.response_dist, self.response_size) {
+            (Some(d), _) => Some(resolve("response_size", d)?),
+            (None, None) if spec.pattern != Pattern::Stream => spec.msg_dist.clone(),
+            (None, _) => None,
+        };
+        if let Some(d) = &spec.msg_dist {
+            spec.msg_size = d.max();
+            if self.response_size.is_none() && self.response_dist.is_none() {
+                spec.response_size = d.max();
+            }
+        }
+        if let Some(d) = &spec.response_dist {
+            spec.response_size = d.max();
+        }
         for (i, k) in [&mut spec.sender, &mut spec.receiver]
             .into_iter()
             .enumerate()
@@ -1000,6 +1244,51 @@ mod builder_tests {
         assert_eq!(spec.sender.tos, Some(16));
         b.set("sndbuf", "auto").unwrap();
         assert_eq!(b.build().unwrap().sender.sndbuf, None);
+    }
+
+    #[test]
+    fn size_distributions_resolve_against_the_protocol() {
+        let mut b = SpecBuilder::new();
+        b.set("msg_size", "uniform:min=1,max=100K").unwrap();
+        let spec = b.build().unwrap();
+        let d = spec.msg_dist.clone().unwrap();
+        // A byte stream's messages carry their 4-byte length header.
+        assert_eq!(
+            (d.min(), d.max(), spec.msg_size),
+            (4, 100 * 1024, 100 * 1024)
+        );
+        assert!(spec.response_dist.is_none(), "a stream has no responses");
+        b.set("pattern", "rr").unwrap();
+        let spec = b.build().unwrap();
+        assert_eq!(
+            spec.response_dist, spec.msg_dist,
+            "responses follow the requests"
+        );
+        b.set("proto", "udp").unwrap();
+        let e = b.build().unwrap_err().0;
+        assert!(e.contains("max") && e.contains("65507"), "{e}");
+        b.set("msg_size", "uniform:min=1,max=9000").unwrap();
+        let spec = b.build().unwrap();
+        assert_eq!(spec.msg_dist.unwrap().min(), DGRAM_HEADER);
+        b.set("pattern", "stream")
+            .unwrap()
+            .set("gso", "true")
+            .unwrap();
+        assert!(b.build().unwrap_err().0.contains("its own write"));
+        let mut b = SpecBuilder::new();
+        b.set("pattern", "rr")
+            .unwrap()
+            .set("pipeline", "4")
+            .unwrap();
+        b.set("msg_size", "lognormal:median=100,p99=1K").unwrap();
+        let spec = b.build().unwrap();
+        assert_eq!(
+            spec.msg_dist.unwrap().min(),
+            12,
+            "length header and request id"
+        );
+        assert!(b.set("think_time", "1ms").is_ok());
+        assert!(b.build().unwrap_err().0.contains("think_time"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod buffer;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod dist;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hostinfo;

@@ -276,6 +276,16 @@ pub struct RoleReport {
     pub spliced_in: u64,
     /// The CPUs the role's thread could run on, as sched_getaffinity reported them.
     pub cpus: Vec<u32>,
+    /// Per-size accounting when the test's sizes come from a distribution: received
+    /// messages and bytes per log2 size bucket, and round trips by size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sizes: Option<crate::dist::SizeCounts>,
+    /// crr, the accepting end: connections accepted and served.
+    #[serde(default)]
+    pub connections: u64,
+    /// Pipelined rr, the requesting end: the most requests that were outstanding at once.
+    #[serde(default)]
+    pub max_in_flight: u64,
     /// Set when the role ended early; the figures above are partial.
     pub error: Option<String>,
 }

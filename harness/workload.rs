@@ -603,6 +603,14 @@ fn check_setting(s: &Setting) -> Result<(), String> {
     }
     let mut b = SpecBuilder::new();
     b.set(&s.key, &s.value).map_err(|e| e.0)?;
+    // Arrivals, connection reuse and pipelining apply to patterns that other settings
+    // choose: the case is checked whole when it is built.
+    if matches!(
+        s.key.as_str(),
+        "arrival" | "requests_per_conn" | "pipeline" | "think_time"
+    ) {
+        return Ok(());
+    }
     let first = match b.build() {
         Ok(_) => return Ok(()),
         Err(e) => e.0,
@@ -682,6 +690,9 @@ impl Ctx<'_> {
                 {
                     out.extend(self.flatten(sub, &format!("{key}."))?);
                 }
+                DeValue::Table(sub) if is_size_key(&key) => {
+                    out.push(self.dist_setting(&key, sub, v.span().start)?);
+                }
                 DeValue::Table(_) | DeValue::Array(_) => {
                     return Err(self.err(
                         v.span().start,
@@ -729,6 +740,10 @@ impl Ctx<'_> {
                     }
                     let mut values = Vec::new();
                     for item in items.iter() {
+                        if let (DeValue::Table(sub), true) = (item.get_ref(), is_size_key(&key)) {
+                            values.push(self.dist_setting(&key, sub, item.span().start)?);
+                            continue;
+                        }
                         let s = self.scalar(&key, item)?;
                         check_setting(&s).map_err(|e| self.at(s.at, e))?;
                         values.push(s);
@@ -760,6 +775,73 @@ impl Ctx<'_> {
             }
         }
         Ok(out)
+    }
+}
+
+/// The keys whose value may be a distribution table (sizes; think time).
+fn is_size_key(key: &str) -> bool {
+    matches!(key, "msg_size" | "response_size" | "think_time")
+}
+
+impl Ctx<'_> {
+    /// A size distribution written as an inline table, `{dist = "lognormal", median =
+    /// "1K", p99 = "64K"}`, as the setting text the knob parser takes. A mistake points
+    /// at the entry it concerns; an empirical file is found beside the workload file.
+    fn dist_setting(
+        &self,
+        key: &str,
+        t: &DeTable<'_>,
+        at: usize,
+    ) -> Result<Setting, WorkloadError> {
+        let mut dist: Option<String> = None;
+        let mut fields: Vec<(String, String)> = Vec::new();
+        let mut spans: Vec<(String, usize)> = Vec::new();
+        for (k, v) in t.iter() {
+            let name = k.get_ref().to_string();
+            let text = scalar_text(v.get_ref()).ok_or_else(|| {
+                self.err(
+                    v.span().start,
+                    format!("{key}.{name}: expected a string or a number"),
+                )
+            })?;
+            spans.push((name.clone(), v.span().start));
+            if name == "dist" {
+                dist = Some(text);
+            } else {
+                fields.push((name, text));
+            }
+        }
+        let Some(dist) = dist else {
+            return Err(self.err(
+                at,
+                format!(
+                    "{key}: a size table needs dist = one of {}",
+                    crate::dist::DISTS
+                ),
+            ));
+        };
+        let base = Path::new(self.source).parent();
+        let text = crate::dist::dist_text(&dist, &fields);
+        let parsed = if key == "think_time" {
+            crate::dist::TimeDist::parse(&text).map(|t| t.text())
+        } else {
+            crate::dist::DistSpec::parse(&text, base).map(|d| d.text())
+        };
+        let value = parsed.map_err(|e| {
+            let offset = e
+                .field
+                .as_ref()
+                .and_then(|f| spans.iter().find(|(n, _)| n == f))
+                .map_or(at, |(_, o)| *o);
+            self.err(offset, format!("{key}: {}", e.msg))
+        })?;
+        let s = Setting {
+            key: key.to_string(),
+            value,
+            at: Some(pos_of(self.text, at)),
+        };
+        check_setting(&s).map_err(|e| self.at(s.at, e))?;
+        Ok(s)
     }
 }
 

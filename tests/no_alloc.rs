@@ -76,3 +76,27 @@ fn recording_samples_allocates_nothing() {
     assert_eq!(hist.len(), 1_000_000);
     assert_eq!(seqs.unique, 1_000_000);
 }
+
+#[test]
+fn recording_sizes_allocates_nothing() {
+    use sockbench::dist::{DistSpec, SizeBuckets, SizeSampler};
+    let d = DistSpec::parse("lognormal:median=1K,p99=64K", None)
+        .unwrap()
+        .resolve(4, 1 << 26)
+        .unwrap();
+    let sampler = SizeSampler::new(&d);
+    let mut rng = sockbench::dist::rng_for(1, 0, 0);
+    let mut sizes = SizeBuckets::with_rtt(d.min(), d.max());
+    let before = allocations();
+    for i in 0..1_000_000u64 {
+        let n = sampler.sample(&mut rng) as u64;
+        sizes.record(n);
+        sizes.record_rtt(n, 1_000 + i % 100_000);
+    }
+    assert_eq!(
+        allocations() - before,
+        0,
+        "the size recording path allocated"
+    );
+    assert_eq!(sizes.messages.iter().sum::<u64>(), 1_000_000);
+}

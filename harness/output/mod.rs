@@ -7,6 +7,7 @@ pub mod histograms;
 pub mod hlog;
 pub mod intervals;
 pub mod meta;
+pub mod sizes;
 pub mod summary;
 pub mod table;
 
@@ -179,6 +180,7 @@ pub struct ResultsWriter {
     summary: CsvFile,
     intervals: CsvFile,
     histograms: CsvFile,
+    sizes: CsvFile,
     hlog: hlog::HlogWriter,
 }
 
@@ -190,6 +192,7 @@ impl ResultsWriter {
             summary: CsvFile::create::<summary::SummaryRow>(&dir.join("summary.csv"))?,
             intervals: CsvFile::create::<intervals::IntervalRow>(&dir.join("intervals.csv"))?,
             histograms: CsvFile::create::<histograms::HistogramRow>(&dir.join("histograms.csv"))?,
+            sizes: CsvFile::create::<sizes::SizeRow>(&dir.join("sizes.csv"))?,
             hlog: hlog::HlogWriter::create(&dir.join("latency.hlog"), started)?,
         })
     }
@@ -200,6 +203,7 @@ impl ResultsWriter {
     pub fn write(&mut self, run: &CaseRun) -> anyhow::Result<()> {
         let summary = self.summary.rows([summary::SummaryRow::from_run(run)])?;
         let intervals = self.intervals.rows(intervals::rows(run))?;
+        let sizes = self.sizes.rows(sizes::rows(run))?;
         // A histogram that will not decode still lets the run's other rows be written,
         // and is reported after them.
         let merged = run.merged_histograms();
@@ -223,8 +227,9 @@ impl ResultsWriter {
                 h,
             )?);
         }
-        let files: [(&mut AppendFile, &[u8]); 4] = [
+        let files: [(&mut AppendFile, &[u8]); 5] = [
             (&mut self.intervals.file, &intervals),
+            (&mut self.sizes.file, &sizes),
             (&mut self.histograms.file, &histograms),
             (&mut self.hlog.file, &hlog),
             (&mut self.summary.file, &summary),

@@ -113,6 +113,12 @@ pub struct SummaryRow {
     /// request/response over datagrams.
     pub rr_timeouts: Option<u64>,
     pub rr_late: Option<u64>,
+    /// crr: the connections the receiver accepted and served (`requests_per_conn`
+    /// transactions each); empty for other patterns.
+    pub connections: Option<u64>,
+    /// Pipelined rr (`pipeline` above 1): the most requests outstanding at once on one
+    /// connection, as the requester counted them; empty otherwise.
+    pub max_in_flight: Option<u64>,
     /// TCP knobs as requested; empty for protocols without them.
     pub nodelay_req: Option<bool>,
     pub congestion_req: Option<String>,
@@ -262,6 +268,9 @@ impl SummaryRow {
                 .map(|s| round2(transactions as f64 / s)),
             rr_timeouts: rr_over_datagrams.then(|| run.sum(|r| r.timeouts)),
             rr_late: rr_over_datagrams.then(|| run.sum(|r| r.late)),
+            connections: (spec.pattern == Pattern::Crr).then(|| run.sum(|r| r.connections)),
+            max_in_flight: (spec.pipeline > 1)
+                .then(|| run.roles().map(|r| r.max_in_flight).max().unwrap_or(0)),
             nodelay_req: sending.filter(|_| tcp).map(|k| k.requested.nodelay),
             congestion_req: sending.and_then(|k| k.requested.congestion.clone()),
             tos_req: sending.and_then(|k| k.requested.tos),

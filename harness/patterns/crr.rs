@@ -13,9 +13,13 @@ use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-use super::{await_close, finish_report, read_full, write_full, Pattern, RoleCtx, POLL};
+use super::{
+    await_close, finish_report, read_msg, rr_buckets, write_full, Pattern, RoleCtx, Sizes, Think,
+    POLL,
+};
 use crate::buffer::MsgBuf;
 use crate::config::Side;
+use crate::dist::SizeBuckets;
 use crate::measure::{latency_histogram, EncodedHistogram, IntervalCounter, RoleReport};
 use crate::patterns::rr::RTT;
 use crate::sockopt::{self, Phase};
@@ -51,16 +55,26 @@ impl Pattern for Crr {
         let mut req = MsgBuf::new(STREAM_HEADER_LEN + req_size as usize, 0x43);
         req[..STREAM_HEADER_LEN].copy_from_slice(&stream_header(conn.plan.id, conn.token));
         let mut resp = MsgBuf::new(resp_size as usize, 0);
+        let (req_dist, resp_dist) = spec.rr_dists();
+        let mut req_sizes = Sizes::new(req_size, req_dist, ctx, conn.plan.id, 0);
+        let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, conn.plan.id, 1);
+        let mut sizes = rr_buckets(&req_sizes, &resp_sizes);
+        let resp_framed = resp_sizes.framed();
         let mut hist = latency_histogram();
         let mut intervals = IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration);
         let (warm, end) = (ctx.warmup_mark(), ctx.send_end());
         let knobs = spec.knobs(Side::Sender);
         let mut last = None;
+        let per_conn = spec.requests_per_conn.max(1);
+        let mut think = Think::new(ctx, conn.plan.id);
         let result = loop {
             let start = Instant::now();
             if start >= end || ctx.aborted() {
                 break Ok(());
             }
+            // One connection: connect, `per_conn` requests and responses, close. Its
+            // transactions all complete, so that every connection carries exactly that
+            // many; the first one's time includes the connect, the last one's the close.
             let one = (|| -> Result<(), String> {
                 let sock = transport::new_socket(spec.protocol, conn.domain)
                     .map_err(|e| format!("socket: {e}"))?;
@@ -80,32 +94,52 @@ impl Pattern for Crr {
                     .map_err(|e| e.to_string())?;
                 sock.set_write_timeout(Some(POLL))
                     .map_err(|e| e.to_string())?;
-                write_full(&sock, &req, ctx)?;
-                rep.bytes_sent += req_size as u64;
-                rep.messages_sent += 1;
-                if !read_full(&sock, &mut resp, ctx)? {
-                    return Err("the receiver closed before responding".to_string());
+                let mut t_start = start;
+                for i in 0..per_conn {
+                    let rs = req_sizes.prepare(&mut req[STREAM_HEADER_LEN..], true);
+                    // The test's header goes with the connection's first request only.
+                    let from = if i == 0 { 0 } else { STREAM_HEADER_LEN };
+                    write_full(&sock, &req[from..STREAM_HEADER_LEN + rs], ctx)?;
+                    rep.bytes_sent += rs as u64;
+                    rep.messages_sent += 1;
+                    let Some(n) = read_msg(&sock, &mut resp, resp_framed, ctx)? else {
+                        return Err("the receiver closed before responding".to_string());
+                    };
+                    let n = n as u64;
+                    rep.bytes_received += n;
+                    rep.messages_received += 1;
+                    if let Some(b) = &mut sizes {
+                        b.record(n);
+                    }
+                    if i + 1 == per_conn {
+                        // The receiver closes first; we close on its FIN, so TIME_WAIT
+                        // stays on its side and our ephemeral ports are free again at once.
+                        await_close(&sock, ctx, "waiting for the close")?;
+                    }
+                    let done = Instant::now();
+                    intervals.record(done, n, 1);
+                    if t_start >= warm {
+                        let ns = done.duration_since(t_start).as_nanos() as u64;
+                        hist.saturating_record(ns);
+                        if let Some(b) = &mut sizes {
+                            b.record_rtt(n.max(rs as u64), ns);
+                        }
+                        rep.transactions += 1;
+                        rep.measured_bytes += n;
+                        last = Some(done);
+                    }
+                    think.wait(ctx);
+                    t_start = Instant::now();
                 }
-                rep.bytes_received += resp_size as u64;
-                rep.messages_received += 1;
-                // The receiver closes first; we close on its FIN, so TIME_WAIT stays on
-                // its side and our ephemeral ports are free again at once.
-                await_close(&sock, ctx, "waiting for the close")
+                Ok(())
             })();
             if let Err(e) = one {
                 break Err(e);
             }
-            let done = Instant::now();
-            intervals.record(done, resp_size as u64, 1);
-            if start >= warm {
-                hist.saturating_record(done.duration_since(start).as_nanos() as u64);
-                rep.transactions += 1;
-                rep.measured_bytes += resp_size as u64;
-                last = Some(done);
-            }
         };
         finish_report(rep, ctx, last, Some(intervals));
         rep.histograms = vec![EncodedHistogram::encode(RTT, &hist)];
+        rep.sizes = sizes.map(|b| b.report());
         result
     }
 
@@ -118,7 +152,13 @@ impl Pattern for Crr {
         listener.set_nonblocking(true).map_err(|e| e.to_string())?;
         let (req_size, resp_size) = ctx.spec.rr_sizes();
         let mut req = MsgBuf::new(req_size as usize, 0);
-        let resp = MsgBuf::new(resp_size as usize, 0x52);
+        let mut resp = MsgBuf::new(resp_size as usize, 0x52);
+        let (req_dist, resp_dist) = ctx.spec.rr_dists();
+        let mut sizes = Sized {
+            req_framed: req_dist.is_some(),
+            resp: Sizes::new(resp_size, resp_dist, ctx, conn.plan.id, 1),
+            buckets: (req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new),
+        };
         let warm = ctx.warmup_mark();
         let mut last = None;
         // Transactions are identified side by side: a stranger that connects and stays
@@ -135,14 +175,18 @@ impl Pattern for Crr {
             let mut served = false;
             while let Some((sock, _)) = greeting.ready() {
                 served = true;
+                rep.connections += 1;
                 // A transaction that goes wrong (a reset, a stranger) costs that
                 // transaction only.
-                if let Ok(Some(now)) = serve_one(&sock, conn, ctx, &mut req, &resp, rep) {
-                    if now >= warm {
-                        rep.measured_bytes += req_size as u64;
-                        last = Some(now);
-                    }
-                }
+                let _ = serve_one(
+                    &sock,
+                    conn,
+                    ctx,
+                    (&mut req, &mut resp),
+                    rep,
+                    &mut sizes,
+                    (warm, &mut last),
+                );
             }
             if !served {
                 if let Err(e) = ctx.check("accept") {
@@ -150,21 +194,31 @@ impl Pattern for Crr {
                 }
             }
         };
+        rep.sizes = sizes.buckets.map(|b| b.report());
         finish_report(rep, ctx, last, None);
         result
     }
 }
 
-/// Answers one transaction whose header has been read. Returns when its request arrived,
-/// or None for a connection that closed before its request.
+/// The answering end's sizes: whether requests are framed, how big responses are, and
+/// the per-size counts when sizes vary.
+struct Sized {
+    req_framed: bool,
+    resp: Sizes,
+    buckets: Option<SizeBuckets>,
+}
+
+/// Answers one connection whose header has been read: up to `requests_per_conn`
+/// requests (fewer if the sender closes first), then the close.
 fn serve_one(
     sock: &Socket,
     conn: &DataConn,
     ctx: &RoleCtx,
-    req: &mut [u8],
-    resp: &[u8],
+    (req, resp): (&mut [u8], &mut [u8]),
     rep: &mut RoleReport,
-) -> Result<Option<Instant>, String> {
+    sizes: &mut Sized,
+    (warm, last): (Instant, &mut Option<Instant>),
+) -> Result<(), String> {
     let spec = &ctx.spec;
     let knobs = spec.knobs(Side::Receiver);
     sockopt::apply(sock, spec.protocol, conn.domain, knobs, Phase::Accepted)
@@ -175,19 +229,30 @@ fn serve_one(
         .map_err(|e| e.to_string())?;
     sock.set_write_timeout(Some(POLL))
         .map_err(|e| e.to_string())?;
-    if !read_full(sock, req, ctx)? {
-        return Ok(None);
+    for _ in 0..spec.requests_per_conn.max(1) {
+        let Some(n) = read_msg(sock, req, sizes.req_framed, ctx)? else {
+            // The sender closed (or a stranger left) before this request.
+            break;
+        };
+        let arrived = Instant::now();
+        rep.bytes_received += n as u64;
+        rep.messages_received += 1;
+        if let Some(b) = &mut sizes.buckets {
+            b.record(n as u64);
+        }
+        if arrived >= warm {
+            rep.measured_bytes += n as u64;
+            *last = Some(arrived);
+        }
+        let rs = sizes.resp.prepare(resp, true);
+        write_full(sock, &resp[..rs], ctx)?;
+        rep.bytes_sent += rs as u64;
+        rep.messages_sent += 1;
     }
-    let arrived = Instant::now();
-    rep.bytes_received += req.len() as u64;
-    rep.messages_received += 1;
-    write_full(sock, resp, ctx)?;
-    rep.bytes_sent += resp.len() as u64;
-    rep.messages_sent += 1;
     // Close first (FIN after the response), then wait for the sender's close: TIME_WAIT
     // lands here, on the listening port, instead of on one of the sender's ephemeral
     // ports — so a high connection rate does not run the sender out of ports.
     let _ = sock.shutdown(std::net::Shutdown::Write);
     await_close(sock, ctx, "waiting for the close")?;
-    Ok(Some(arrived))
+    Ok(())
 }

@@ -364,6 +364,130 @@ pub(crate) fn read_full(sock: &Socket, buf: &mut [u8], ctx: &RoleCtx) -> Result<
     Ok(true)
 }
 
+/// Reads one message into `buf`: all of it (a fixed size), or with `framed`, a message of
+/// the size its length header says (at most `buf.len()`). `Ok(None)`: a clean end of
+/// stream before the message.
+pub(crate) fn read_msg(
+    sock: &Socket,
+    buf: &mut [u8],
+    framed: bool,
+    ctx: &RoleCtx,
+) -> Result<Option<usize>, String> {
+    if !framed {
+        return Ok(read_full(sock, buf, ctx)?.then_some(buf.len()));
+    }
+    let hdr = crate::dist::FRAME_HEADER as usize;
+    if !read_full(sock, &mut buf[..hdr], ctx)? {
+        return Ok(None);
+    }
+    let size = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+    if size < hdr || size > buf.len() {
+        return Err(format!(
+            "a message header says {size} bytes; expected {hdr} to {}",
+            buf.len()
+        ));
+    }
+    if !read_full(sock, &mut buf[hdr..size], ctx)? {
+        return Err("the peer closed mid-message".to_string());
+    }
+    Ok(Some(size))
+}
+
+/// The sizes of one direction of a request/response connection: fixed, or drawn from the
+/// test's distribution with the connection's own seeded generator.
+pub(crate) struct Sizes {
+    fixed: usize,
+    sampler: Option<crate::dist::SizeSampler>,
+    rng: fastrand::Rng,
+}
+
+impl Sizes {
+    /// `stream` tells requests (0) from responses (1).
+    pub fn new(
+        fixed: u32,
+        dist: Option<&crate::dist::SizeDist>,
+        ctx: &RoleCtx,
+        conn: u32,
+        stream: u32,
+    ) -> Sizes {
+        Sizes {
+            fixed: fixed as usize,
+            sampler: dist.map(crate::dist::SizeSampler::new),
+            rng: crate::dist::rng_for(ctx.spec.dist_seed, conn, stream),
+        }
+    }
+
+    /// The next message's size.
+    #[inline]
+    pub fn next(&mut self) -> usize {
+        match &self.sampler {
+            Some(s) => s.sample(&mut self.rng) as usize,
+            None => self.fixed,
+        }
+    }
+
+    /// Whether the sizes vary, so that a byte stream carries a length header.
+    pub fn framed(&self) -> bool {
+        self.sampler.is_some()
+    }
+
+    /// The smallest and largest size.
+    pub fn range(&self) -> (u32, u32) {
+        match &self.sampler {
+            Some(s) => (s.min(), s.max()),
+            None => (self.fixed as u32, self.fixed as u32),
+        }
+    }
+
+    /// Sizes the next message: writes its length header into `buf` on a framed stream.
+    #[inline]
+    pub fn prepare(&mut self, buf: &mut [u8], stream: bool) -> usize {
+        let n = self.next();
+        if stream && self.framed() {
+            crate::dist::put_frame(buf, n as u32);
+        }
+        n
+    }
+}
+
+/// A closed-loop requester's think time between transactions: waits a drawn time, in
+/// slices that watch the abort flag, never past the end of sending.
+pub(crate) struct Think {
+    dist: Option<crate::dist::TimeDist>,
+    rng: fastrand::Rng,
+}
+
+impl Think {
+    pub fn new(ctx: &RoleCtx, conn: u32) -> Think {
+        Think {
+            dist: ctx.spec.think_time.clone(),
+            rng: crate::dist::rng_for(ctx.spec.dist_seed, conn, 3),
+        }
+    }
+
+    #[inline]
+    pub fn wait(&mut self, ctx: &RoleCtx) {
+        let Some(d) = &self.dist else { return };
+        let until = (Instant::now() + d.sample(&mut self.rng)).min(ctx.send_end());
+        loop {
+            let now = Instant::now();
+            if now >= until || ctx.aborted() {
+                return;
+            }
+            std::thread::sleep((until - now).min(POLL));
+        }
+    }
+}
+
+/// Per-size accounting for a request/response role whose sizes vary: round trips are
+/// bucketed by the larger of request and response.
+pub(crate) fn rr_buckets(req: &Sizes, resp: &Sizes) -> Option<crate::dist::SizeBuckets> {
+    (req.framed() || resp.framed()).then(|| {
+        let (a, b) = (req.range(), resp.range());
+        crate::dist::SizeBuckets::with_rtt(a.0.max(b.0), a.1.max(b.1))
+    })
+}
+
 /// Writes all of `buf`, waking up on timeouts to honour the deadline and abort flag.
 pub(crate) fn write_full(sock: &Socket, buf: &[u8], ctx: &RoleCtx) -> Result<(), String> {
     let (mut sent, mut idle) = (0, Idle::default());

@@ -1,7 +1,8 @@
 //! Bulk transfer. The active role writes `msg_size` messages as fast as it may (or paced
 //! by `--rate`) for warm-up + duration; the passive role reads and counts. For datagram
 //! protocols every message carries a sequence number, and loss, reordering and
-//! duplicates are counted exactly.
+//! duplicates are counted exactly. With sizes from a distribution, every message's size
+//! is drawn, and on a byte stream it travels in a length header in front of the message.
 
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use super::{
 };
 use crate::batch::{DgramBatch, GroBuf};
 use crate::buffer::MsgBuf;
+use crate::dist::{put_frame, rng_for, Deframer, SizeBuckets, SizeDist, SizeSampler};
 use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
 use crate::sockopt;
 use crate::splice::{message_file, SpliceReceiver, SpliceSender};
@@ -32,6 +34,9 @@ impl Pattern for Stream {
         let mut buf = MsgBuf::new(size, 0x5a);
         let end = ctx.send_end();
         let pacer = ctx.spec.rate.map(|r| Pacer::new(ctx.t0, r));
+        if let Some(d) = &ctx.spec.msg_dist {
+            return send_sized(conn, ctx, rep, &mut buf, d, pacer.as_ref());
+        }
         if ctx.spec.protocol.is_datagram() {
             let seq = if conn.knobs.requested.udp_gso.is_some() {
                 send_gso(conn, ctx, rep, pacer.as_ref())?
@@ -93,6 +98,7 @@ impl Pattern for Stream {
         let warm = ctx.warmup_mark();
         let mut last: Option<Instant> = None;
         let mut buf = MsgBuf::new(spec.msg_size as usize, 0);
+        let mut sizes = spec.msg_dist.as_ref().map(|_| SizeBuckets::new());
         let result = if spec.protocol.is_datagram() {
             let mut seqs = SeqTracker::with_capacity(SEQ_ROOM);
             let r = recv_datagrams(
@@ -103,11 +109,14 @@ impl Pattern for Stream {
                 &mut seqs,
                 &mut intervals,
                 &mut last,
+                &mut sizes,
             );
             rep.messages_received = seqs.unique;
             rep.reordered = seqs.reordered;
             rep.duplicated = seqs.duplicated;
             r
+        } else if let Some(b) = &mut sizes {
+            recv_framed(conn, ctx, rep, b, &mut intervals, &mut last)
         } else {
             let quickack = conn.knobs.requested.quickack;
             let mut spliced = if conn.knobs.requested.splice {
@@ -154,8 +163,107 @@ impl Pattern for Stream {
             }
             .inspect(|_| rep.messages_received = rep.bytes_received / spec.msg_size as u64)
         };
+        rep.sizes = sizes.map(|b| b.report());
         finish_report(rep, ctx, last, Some(intervals));
         result
+    }
+}
+
+/// The bulk sender of a test whose message sizes follow a distribution: each message's
+/// size drawn (seeded per connection), a length header in front of it on a byte stream,
+/// the size itself on a datagram.
+fn send_sized(
+    conn: &DataConn,
+    ctx: &RoleCtx,
+    rep: &mut RoleReport,
+    buf: &mut [u8],
+    dist: &SizeDist,
+    pacer: Option<&Pacer>,
+) -> Result<(), String> {
+    let sock = &conn.sock;
+    let sampler = SizeSampler::new(dist);
+    let mut rng = rng_for(ctx.spec.dist_seed, conn.plan.id, 0);
+    let datagram = ctx.spec.protocol.is_datagram();
+    let end = ctx.send_end();
+    let mut seq = 0u64;
+    let mut size = sampler.sample(&mut rng) as usize;
+    let result = loop {
+        let now = Instant::now();
+        if now >= end || ctx.aborted() {
+            break Ok(());
+        }
+        if let Some(p) = pacer {
+            p.wait(now, rep.bytes_sent);
+        }
+        if datagram {
+            dgram::put_header(&mut buf[..size], seq, dgram::DATA, conn.plan.id);
+            match sock.send(&buf[..size]) {
+                Ok(_) => seq += 1,
+                Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => break Err(format!("send: {e}")),
+            }
+        } else {
+            put_frame(buf, size as u32);
+            write_full(sock, &buf[..size], ctx)?;
+        }
+        rep.bytes_sent += size as u64;
+        rep.messages_sent += 1;
+        size = sampler.sample(&mut rng) as usize;
+    };
+    if datagram {
+        send_end_markers(sock, conn.plan.id, seq);
+        result
+    } else {
+        result.and_then(|_| finish_stream(sock, ctx))
+    }
+}
+
+/// The bulk receiver of framed messages: reads in large chunks, takes the messages apart
+/// by their length headers and counts each in its size bucket.
+fn recv_framed(
+    conn: &DataConn,
+    ctx: &RoleCtx,
+    rep: &mut RoleReport,
+    sizes: &mut SizeBuckets,
+    intervals: &mut IntervalCounter,
+    last: &mut Option<Instant>,
+) -> Result<(), String> {
+    let sock = &conn.sock;
+    let max = ctx.spec.msg_size;
+    let mut buf = MsgBuf::new(256 * 1024, 0);
+    let mut frames = Deframer::default();
+    let warm = ctx.warmup_mark();
+    let quickack = conn.knobs.requested.quickack;
+    let mut idle = Idle::default();
+    loop {
+        match (&*sock).read(&mut buf) {
+            Ok(0) if frames.idle() => return Ok(()),
+            Ok(0) => return Err("the peer closed mid-message".to_string()),
+            Ok(n) => {
+                let now = Instant::now();
+                if ctx.aborted() {
+                    return Err("read: the test was aborted".to_string());
+                }
+                rep.bytes_received += n as u64;
+                frames.feed(&buf[..n], max, |size| {
+                    sizes.record(size);
+                    rep.messages_received += 1;
+                })?;
+                idle = Idle::default();
+                intervals.record(now, n as u64, 0);
+                if now >= warm {
+                    rep.measured_bytes += n as u64;
+                }
+                *last = Some(now);
+                if quickack {
+                    sockopt::rearm_quickack(sock);
+                }
+            }
+            Err(e) if is_timeout(&e) => ctx.idle("read", &mut idle)?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("read: {e}")),
+        }
     }
 }
 
@@ -361,6 +469,8 @@ enum Source {
 /// What the receiving loop does with one datagram.
 struct DgramSink<'a> {
     conn: &'a DataConn,
+    /// Per-size counts, when the sizes follow a distribution.
+    sizes: &'a mut Option<SizeBuckets>,
     warm: Instant,
     seqs: &'a mut SeqTracker,
     intervals: &'a mut IntervalCounter,
@@ -376,6 +486,9 @@ impl DgramSink<'_> {
             Some((seq, dgram::DATA, c)) if c == id && self.seqs.record(seq) => {
                 let n = data.len() as u64;
                 rep.bytes_received += n;
+                if let Some(b) = self.sizes {
+                    b.record(n);
+                }
                 self.intervals.record(now, n, 1);
                 if now >= self.warm {
                     rep.measured_bytes += n;
@@ -395,6 +508,7 @@ impl DgramSink<'_> {
 
 /// Receives DATA datagrams until the END marker, silence after the nominal end, or the
 /// hard deadline.
+#[allow(clippy::too_many_arguments)]
 fn recv_datagrams(
     conn: &DataConn,
     ctx: &RoleCtx,
@@ -403,12 +517,14 @@ fn recv_datagrams(
     seqs: &mut SeqTracker,
     intervals: &mut IntervalCounter,
     last: &mut Option<Instant>,
+    sizes: &mut Option<SizeBuckets>,
 ) -> Result<(), String> {
     let sock = &conn.sock;
     let nominal_end = ctx.send_end();
     let mut last_heard = Instant::now();
     let mut sink = DgramSink {
         conn,
+        sizes,
         warm: ctx.warmup_mark(),
         seqs,
         intervals,
