@@ -291,7 +291,7 @@ pub struct TuneArgs {
     /// Authenticate to the receiver with this pre-shared key file (both ends need it).
     #[arg(long, value_name = "FILE")]
     pub psk_file: Option<PathBuf>,
-    /// Print only the answer's errors.
+    /// Print only errors (and the answer when no candidate meets the constraints).
     #[arg(long, short)]
     pub quiet: bool,
     /// One JSON object per finished test on stdout (the fields of summary.csv); the answer on stderr

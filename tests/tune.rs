@@ -168,7 +168,8 @@ fn tune_finds_the_knee_of_a_small_receive_buffer_in_a_quarter_of_the_grid() {
     );
 }
 
-fn assert_unsatisfiable(args: &[&str], out: &Path) {
+/// Runs a tune that cannot be satisfied and checks how it ends; returns its stdout.
+fn assert_unsatisfiable(args: &[&str], out: &Path) -> String {
     let o = sockbench(args, Duration::from_secs(120));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
@@ -184,6 +185,7 @@ fn assert_unsatisfiable(args: &[&str], out: &Path) {
     );
     assert!(last.contains("tune.csv"), "{last}");
     assert_tune_csv_complete(out);
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 #[test]
@@ -216,12 +218,20 @@ fn an_unsatisfiable_constraint_exits_1_naming_the_closest_candidate() {
     args.extend([
         "--constraint",
         "sender_cpu_pct<0.001",
+        "--json",
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert_unsatisfiable(&args, &out);
+    let stdout = assert_unsatisfiable(&args, &out);
     let a = answer(&out);
     assert!(a["figures"]["sender_cpu_pct"]["mean"].as_f64().unwrap() > 0.001);
+    // --json: stdout holds one summary row per test, and nothing else.
+    let rows: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(rows.len() as u64, a["tests_run"].as_u64().unwrap());
+    assert!(rows.iter().all(|r| r["sender_cpu_pct"].is_number()));
 }
 
 #[test]
