@@ -677,6 +677,8 @@ fn made_dir_with(name: &str, cases: &[Made], meta: Meta) -> ResultsDir {
         rows_total: cases.iter().map(|c| c.reps.len() as u64).sum(),
         cases,
         matrix: Vec::new(),
+        tune: None,
+        sizes: Vec::new(),
     }
 }
 
@@ -1285,4 +1287,86 @@ fn a_report_of_100_thousand_rows_streams() {
 #[test]
 fn a_report_of_a_million_rows_stays_under_1_gb() {
     big_report(100_000, 10);
+}
+
+/// A tune directory's report shows the answer on top and the search as a chart; a run of
+/// an application profile with varying sizes gets round trips by message size.
+#[test]
+fn tune_and_profile_directories_get_their_own_views() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tune = tmp.path().join("tune");
+    let out = sockbench(
+        &[
+            "tune",
+            "--set",
+            r#"rcvbuf="16K..64K""#,
+            "--set",
+            "duration=200ms",
+            "--set",
+            "warmup=0s",
+            "--goal",
+            "goodput",
+            "--quiet",
+            "--out",
+            tune.to_str().unwrap(),
+        ],
+        Duration::from_secs(120),
+    );
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let profile = tmp.path().join("profile");
+    let rpc = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/profiles/rpc.toml");
+    let out = sockbench(
+        &[
+            "run",
+            rpc.to_str().unwrap(),
+            "--set",
+            "duration=500ms",
+            "--set",
+            "warmup=0s",
+            "--set",
+            "repeat=1",
+            "--quiet",
+            "--out",
+            profile.to_str().unwrap(),
+        ],
+        Duration::from_secs(120),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (dir, svg, text) in [
+        (&tune, "tune-d1.svg", "tune: "),
+        (&profile, "sizes-d1.svg", ""),
+    ] {
+        let html = dir.join("report.html");
+        let svgs = dir.join("svg");
+        let out = sockbench(
+            &[
+                "report",
+                dir.to_str().unwrap(),
+                "-o",
+                html.to_str().unwrap(),
+                "--svg-dir",
+                svgs.to_str().unwrap(),
+            ],
+            Duration::from_secs(60),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            svgs.join(svg).is_file(),
+            "{svg} in {:?}",
+            std::fs::read_dir(&svgs).unwrap().collect::<Vec<_>>()
+        );
+        assert!(std::fs::read_to_string(&html).unwrap().contains(text));
+    }
 }

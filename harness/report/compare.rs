@@ -234,6 +234,8 @@ mod tests {
             cases_total: cases.len() as u64,
             rows_total: 0,
             matrix: Vec::new(),
+            tune: None,
+            sizes: Vec::new(),
             cases,
         }
     }

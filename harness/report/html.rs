@@ -373,6 +373,9 @@ pub fn page(dirs: &[ResultsDir], charts: &[Chart]) -> String {
         if !m.workload_description.is_empty() {
             let _ = write!(s, "<p class=meta>{}</p>", esc(&m.workload_description));
         }
+        if let Some((answer, _)) = &d.tune {
+            s.push_str(&tune_answer(answer));
+        }
     }
     s.push_str("</section>");
     if dirs.len() > 1 {
@@ -417,4 +420,57 @@ pub fn page(dirs: &[ResultsDir], charts: &[Chart]) -> String {
     }
     s.push_str("</section><p class=meta>Requested → effective: what was asked for and what the kernel reported (Linux doubles socket buffers and caps them at net.core.rmem_max / wmem_max). Goodput: payload received after the warm-up over the receiver's measured time. Latency: merged HdrHistograms.</p></body></html>\n");
     s
+}
+
+/// A tune directory's answer, on top: status, settings, the goal's and constraints'
+/// figures with their intervals, what it cost, and why.
+fn tune_answer(a: &crate::tune::Answer) -> String {
+    let settings: Vec<String> = a
+        .settings
+        .iter()
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect();
+    let figures: Vec<String> = a
+        .figures
+        .iter()
+        .map(|(k, f)| {
+            let show = |v: f64| {
+                if k.ends_with("_bps") {
+                    crate::units::format_bps(v)
+                } else if k.ends_with("_ns") {
+                    format!("{:.1} µs", v / 1e3)
+                } else {
+                    format!("{v:.3}")
+                }
+            };
+            match (f.ci95_low, f.ci95_high) {
+                (Some(lo), Some(hi)) => {
+                    format!(
+                        "{k} {} [{} .. {}], n={}",
+                        show(f.mean),
+                        show(lo),
+                        show(hi),
+                        f.n
+                    )
+                }
+                _ => format!("{k} {} (n={}, no interval)", show(f.mean), f.n),
+            }
+        })
+        .collect();
+    let constraints = if a.constraints.is_empty() {
+        String::new()
+    } else {
+        format!(" with {}", a.constraints.join(", "))
+    };
+    format!(
+        "<p class=answer><b>tune: {}{}</b> → <b>{}</b>: {}<br>{}<br>{} test(s) run; the full grid is {}<br>{}</p>",
+        esc(&a.goal),
+        esc(&constraints),
+        format!("{:?}", a.status).to_lowercase(),
+        esc(&settings.join(", ")),
+        esc(&figures.join("; ")),
+        a.tests_run,
+        a.grid_tests,
+        esc(&a.why)
+    )
 }

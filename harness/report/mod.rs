@@ -185,6 +185,22 @@ pub struct ResultsDir {
     pub rows_total: u64,
     /// A fleet run's matrix.csv (case × source × destination); empty for a `run`.
     pub matrix: Vec<crate::mesh::MatrixRow>,
+    /// A `sockbench tune` directory's answer.json and tune.csv.
+    pub tune: Option<(crate::tune::Answer, Vec<crate::tune::search::TuneRow>)>,
+    /// sizes.csv, aggregated per case and size bucket (application traffic profiles).
+    pub sizes: Vec<SizeBucket>,
+}
+
+/// One size bucket of one case, over its repetitions (from sizes.csv).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SizeBucket {
+    pub case: u32,
+    pub size_bucket: u64,
+    pub messages: u64,
+    pub bytes: u64,
+    /// The largest p50 and p99 round trip of the bucket over the repetitions.
+    pub rtt_p50_ns: Option<u64>,
+    pub rtt_p99_ns: Option<u64>,
 }
 
 /// Columns the report needs, by file (summary.csv: the contract's first columns,
@@ -275,6 +291,8 @@ impl ResultsDir {
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| path.display().to_string());
         let matrix = read_matrix(&path.join("matrix.csv"))?;
+        let tune = read_tune(path)?;
+        let sizes = read_sizes(&path.join("sizes.csv"))?;
         Ok(ResultsDir {
             path: path.to_path_buf(),
             name,
@@ -283,6 +301,8 @@ impl ResultsDir {
             cases_total,
             rows_total,
             matrix,
+            tune,
+            sizes,
         })
     }
 
@@ -290,6 +310,52 @@ impl ResultsDir {
     pub fn cases_not_shown(&self) -> u64 {
         self.cases_total - self.cases.len() as u64
     }
+}
+
+/// answer.json and tune.csv of a `sockbench tune` directory, when it is one.
+fn read_tune(
+    dir: &Path,
+) -> Result<Option<(crate::tune::Answer, Vec<crate::tune::search::TuneRow>)>, ReportError> {
+    let (answer, steps) = (dir.join("answer.json"), dir.join("tune.csv"));
+    if !answer.is_file() || !steps.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&answer)
+        .map_err(|e| ReportError(format!("{}: {e}", answer.display())))?;
+    let answer: crate::tune::Answer = serde_json::from_str(&text)
+        .map_err(|e| ReportError(format!("{}: {e}", answer.display())))?;
+    let mut rows = Rows::<crate::tune::search::TuneRow>::open(&steps, &["step", "phase"])?;
+    let mut out = Vec::new();
+    while let Some((_, row)) = rows.next_row()? {
+        if out.len() < 10_000 {
+            out.push(row);
+        }
+    }
+    Ok(Some((answer, out)))
+}
+
+/// sizes.csv, when there is one: per case and size bucket, summed over repetitions.
+fn read_sizes(path: &Path) -> Result<Vec<SizeBucket>, ReportError> {
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let mut rows = Rows::<crate::output::sizes::SizeRow>::open(path, &["case", "size_bucket"])?;
+    let mut by: BTreeMap<(u32, u64), SizeBucket> = BTreeMap::new();
+    while let Some((_, r)) = rows.next_row()? {
+        if !r.src.is_empty() || by.len() >= 64 * MAX_CASES {
+            continue;
+        }
+        let b = by.entry((r.case, r.size_bucket)).or_insert(SizeBucket {
+            case: r.case,
+            size_bucket: r.size_bucket,
+            ..SizeBucket::default()
+        });
+        b.messages += r.messages;
+        b.bytes += r.bytes;
+        b.rtt_p50_ns = b.rtt_p50_ns.max(r.rtt_p50_ns);
+        b.rtt_p99_ns = b.rtt_p99_ns.max(r.rtt_p99_ns);
+    }
+    Ok(by.into_values().collect())
 }
 
 /// matrix.csv of a fleet run, when there is one (at most `MAX_CASES` rows kept).
