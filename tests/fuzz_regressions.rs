@@ -18,9 +18,15 @@ fn replay(target: &str, run: fn(&[u8])) {
         }
     }
     if target == "workload_parse" {
+        // The shipped workloads, and the application profiles one folder down.
         let workloads = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads");
-        for e in std::fs::read_dir(workloads).unwrap() {
-            inputs.push(e.unwrap().path());
+        for dir in [workloads.clone(), workloads.join("profiles")] {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let path = e.unwrap().path();
+                if path.is_file() {
+                    inputs.push(path);
+                }
+            }
         }
     }
     inputs.sort();
