@@ -430,8 +430,11 @@ fn ansible_playbook_runs_the_mesh_over_real_ssh() {
         // is held below the tbf's rate; the others are not.
         let goodput = row.num("goodput_bps");
         if row.get_str("dst") == "host4" {
+            // (A one-second test's window can take in the tbf's burst and the last of
+            // its queue: a few percent over the rate. tests/fleet.rs checks the figure
+            // against the payload capacity over longer runs.)
             assert!(
-                goodput <= BOTTLENECK_BPS,
+                goodput <= 1.05 * BOTTLENECK_BPS,
                 "{} -> host4: {goodput}",
                 row.get_str("src")
             );
