@@ -405,6 +405,11 @@ fn lab_tune_trades_goodput_against_bufferbloat() {
             "sndbuf=\"16K..8M\"",
             "--probe",
             "rr",
+            // A loss-based congestion control fills the bottleneck's queue as far as the
+            // send buffer lets it (bbr keeps the queue short whatever the buffer): the
+            // trade-off this test is about.
+            "--congestion",
+            "cubic",
             "--duration",
             "3s",
             "--warmup",
