@@ -20,8 +20,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
-use sockbench::buffer::MsgBuf;
 use sockbench::measure::latency_histogram;
+use sockbench::sys::buffer::MsgBuf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Loop {

@@ -19,14 +19,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sockbench::buffer::MsgBuf;
-use sockbench::config::{Pattern, SpecBuilder, TestSpec};
 use sockbench::measure::{latency_histogram, IntervalCounter, SeqTracker};
-use sockbench::receiver::{spawn_receiver, ServeOptions};
 use sockbench::results::CaseRun;
-use sockbench::sender::{run_test, Peer, Status};
-use sockbench::units::{format_size, parse_size};
-use sockbench::workload::Workload;
+use sockbench::session::receiver::{spawn_receiver, ServeOptions};
+use sockbench::session::sender::{run_test, Peer, Status};
+use sockbench::spec::config::{Pattern, SpecBuilder, TestSpec};
+use sockbench::spec::units::{format_size, parse_size};
+use sockbench::spec::workload::Workload;
+use sockbench::sys::buffer::MsgBuf;
 
 fn env_list(name: &str, default: &str) -> Vec<String> {
     std::env::var(name)
@@ -180,7 +180,7 @@ fn rr(c: &mut Criterion) {
 /// The simplest blocking TCP loops on loopback, so that the harness's own overhead is a
 /// measured ratio: `overhead/sockbench` against `overhead/bare` in the same run. Both use
 /// page-aligned buffers, as sockbench's loops do (into a Vec's buffer, 16 bytes into a
-/// page, the kernel's copy to user space took three times as long: harness/buffer.rs).
+/// page, the kernel's copy to user space took three times as long: harness/sys/buffer.rs).
 /// Here both ends are threads of this process; for
 /// separate processes and interleaved repetitions, see `scripts/compare.sh` and
 /// `sockbench-bare` (benches/bare.rs).

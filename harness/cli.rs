@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::auth::Psk;
-use crate::config::{ConfigError, Direction, Pattern, Protocol, SpecBuilder};
-use crate::receiver::{serve, Limits, ServeOptions};
-use crate::runner::{default_out_dir, execute, Adaptive, RunEnd, RunOptions, RunPlan};
-use crate::sender::resolve_target;
-use crate::transport;
-use crate::units::{parse_duration, parse_rate, parse_size};
-use crate::workload::{Workload, MAX_RUNS};
+use crate::net::auth::Psk;
+use crate::net::transport;
+use crate::session::receiver::{serve, Limits, ServeOptions};
+use crate::session::runner::{default_out_dir, execute, Adaptive, RunEnd, RunOptions, RunPlan};
+use crate::session::sender::resolve_target;
+use crate::spec::config::{ConfigError, Direction, Pattern, Protocol, SpecBuilder};
+use crate::spec::units::{parse_duration, parse_rate, parse_size};
+use crate::spec::workload::{Workload, MAX_RUNS};
 
 /// A value kept as text (the config layer parses it, with its own messages) whose known
 /// choices clap shows in `--help`, in completions and in the man page.
@@ -225,10 +225,10 @@ pub struct ServeArgs {
     #[arg(long, default_value = "5s", value_name = "DURATION")]
     pub handshake_timeout: String,
     /// Connections held that are not running a test (in their handshake, or idle without a key); a new one beyond evicts the oldest.
-    #[arg(long, default_value_t = crate::receiver::DEFAULT_MAX_PENDING, value_name = "N")]
+    #[arg(long, default_value_t = crate::session::receiver::DEFAULT_MAX_PENDING, value_name = "N")]
     pub max_pending: usize,
     /// The same, per source address.
-    #[arg(long, default_value_t = crate::receiver::DEFAULT_MAX_PER_SOURCE, value_name = "N")]
+    #[arg(long, default_value_t = crate::session::receiver::DEFAULT_MAX_PER_SOURCE, value_name = "N")]
     pub max_per_source: usize,
     /// Address blocks a fleet controller may ask this daemon to send to, e.g. 192.0.2.0/24,203.0.113.0/24 [default: loopback only]
     #[arg(long, value_name = "CIDR,...")]
@@ -602,7 +602,7 @@ fn load_workload(
     knobs: &KnobArgs,
     set: &[String],
     force: bool,
-) -> Result<(Workload, Vec<crate::workload::PlannedCase>), Failure> {
+) -> Result<(Workload, Vec<crate::spec::workload::PlannedCase>), Failure> {
     let mut workload = match path {
         Some(path) => {
             let text = path.to_string_lossy();
@@ -655,8 +655,9 @@ fn load_workload(
 }
 
 fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
-    let hosts = crate::mesh::read_hosts(&args.hosts).map_err(|e| Failure::Usage(e.0))?;
-    let shape = crate::mesh::Shape::parse(&args.shape, &hosts).map_err(|e| Failure::Usage(e.0))?;
+    let hosts = crate::session::mesh::read_hosts(&args.hosts).map_err(|e| Failure::Usage(e.0))?;
+    let shape =
+        crate::session::mesh::Shape::parse(&args.shape, &hosts).map_err(|e| Failure::Usage(e.0))?;
     let (workload, cases) =
         load_workload(args.workload.as_ref(), &args.knobs, &args.set, args.force)?;
     let pairs: usize = shape.rounds(hosts.len()).iter().map(Vec::len).sum();
@@ -679,7 +680,7 @@ fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
         .unwrap_or_else(|| default_out_dir(&format!("mesh-{name}"), std::time::SystemTime::now()));
     check_out_dir(&out, args.force)?;
     let psk = args.psk_file.as_deref().map(Psk::from_file).transpose()?;
-    let plan = crate::mesh::MeshPlan {
+    let plan = crate::session::mesh::MeshPlan {
         hosts,
         shape,
         name,
@@ -688,13 +689,13 @@ fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
         cases,
         repeat: workload.repeat,
     };
-    let opts = crate::mesh::MeshOptions {
+    let opts = crate::session::mesh::MeshOptions {
         psk,
         out,
         quiet: args.quiet,
         command_line: std::env::args().collect(),
     };
-    match crate::mesh::execute(&plan, &opts).map_err(Failure::Runtime)? {
+    match crate::session::mesh::execute(&plan, &opts).map_err(Failure::Runtime)? {
         RunEnd::AllOk => Ok(0),
         RunEnd::SomeFailed => Ok(1),
         RunEnd::Interrupted => Ok(130),
@@ -1026,7 +1027,7 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
             .map_err(|e| usage("--max-message", e))?,
         max_memory: match args.max_memory.as_deref() {
             Some(m) => Some(parse_size(m).map_err(|e| usage("--max-memory", e.to_string()))?),
-            None => crate::hostinfo::default_max_memory(),
+            None => crate::measure::hostinfo::default_max_memory(),
         },
     };
     let handshake_timeout = parse_duration(&args.handshake_timeout)

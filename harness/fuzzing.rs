@@ -5,13 +5,13 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::config::TestSpec;
-use crate::control::{self, Message};
 use crate::measure::SideReport;
+use crate::net::control::{self, Message};
 use crate::output::{histograms, hlog, intervals, summary::SummaryRow, table};
 use crate::results::CaseRun;
-use crate::sender::{Status, TestOutcome};
-use crate::workload::Workload;
+use crate::session::sender::{Status, TestOutcome};
+use crate::spec::config::TestSpec;
+use crate::spec::workload::Workload;
 
 /// Arbitrary bytes as a stream of control frames: each decodes to a message or is an
 /// error, never a panic; a message that decodes encodes again and decodes to the same

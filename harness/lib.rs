@@ -1,34 +1,36 @@
 //! sockbench: measure what a network application's socket parameters do to it.
 //!
 //! Two processes — the receiver (`sockbench serve`) and the sender (`sockbench run`) —
-//! agree on a test over a control connection ([`control`]), open and configure their data
-//! sockets ([`transport`], [`sockopt`]), play the roles of a traffic pattern
-//! ([`patterns`]), and the sender writes both sides' measurements ([`output`]).
+//! agree on a test over a control connection ([`net::control`]), open and configure their
+//! data sockets ([`net::transport`], [`net::sockopt`]), play the roles of a traffic pattern
+//! ([`engine`]), and the sender writes both sides' measurements ([`output`]).
+//!
+//! The modules are layers; a lower one never imports a higher one (`tests/layers.rs`):
+//! [`sys`] (every `unsafe` system call) → [`spec`] (what a test is) → [`measure`] (what a
+//! role counts) → [`net`] (sockets, knobs, the control protocol) → [`engine`] (patterns
+//! and drivers) → [`results`] → [`output`] → [`session`] (sender, receiver, runner, mesh)
+//! → [`tune`] → [`report`] → [`cli`].
 
-pub mod auth;
-pub mod batch;
-pub mod buffer;
+pub mod sys;
+
+pub mod spec;
+
+pub mod measure;
+
+pub mod net;
+
+pub mod engine;
+
+pub mod results;
+
+pub mod output;
+
+pub mod session;
+
+pub mod tune;
+
+pub mod report;
+
 pub mod cli;
-pub mod config;
-pub mod control;
-pub mod dist;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod hostinfo;
-pub mod measure;
-pub mod mesh;
-pub mod output;
-pub mod patterns;
-pub mod receiver;
-pub mod report;
-pub mod results;
-pub mod runner;
-pub mod sender;
-pub mod sockopt;
-pub mod splice;
-pub mod stats;
-pub mod transport;
-pub mod tune;
-pub mod units;
-pub mod workload;
-pub mod zerocopy;

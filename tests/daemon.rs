@@ -363,13 +363,13 @@ fn a_protocol_version_mismatch_is_explained_to_the_sender() {
     let hello = br#"{"type":"hello","magic":"sockbench","version":1,"sockbench_version":"0.0.1"}"#;
     s.write_all(&(hello.len() as u32).to_be_bytes()).unwrap();
     s.write_all(hello).unwrap();
-    let reply = sockbench::control::recv(&mut s).unwrap();
+    let reply = sockbench::net::control::recv(&mut s).unwrap();
     match reply {
-        sockbench::control::Message::Error { message } => {
+        sockbench::net::control::Message::Error { message } => {
             assert!(
                 message.contains(&format!(
                     "the receiver speaks version {}",
-                    sockbench::control::PROTOCOL_VERSION
+                    sockbench::net::control::PROTOCOL_VERSION
                 )),
                 "{message}"
             );

@@ -58,5 +58,8 @@ fn sender_results_inputs() {
 
 #[test]
 fn handshake_inputs() {
-    replay("handshake", sockbench::receiver::fuzz_control_session);
+    replay(
+        "handshake",
+        sockbench::session::receiver::fuzz_control_session,
+    );
 }

@@ -9,8 +9,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::*;
-use sockbench::config::TestSpec;
-use sockbench::control::{self, Message};
+use sockbench::net::control::{self, Message};
+use sockbench::spec::config::TestSpec;
 
 fn frame(body: &[u8]) -> Vec<u8> {
     let mut f = (body.len() as u32).to_be_bytes().to_vec();
@@ -205,9 +205,9 @@ impl Crowd {
     }
 }
 
-fn served_within(addr: SocketAddr, limit: Duration, psk: Option<&sockbench::auth::Psk>) {
+fn served_within(addr: SocketAddr, limit: Duration, psk: Option<&sockbench::net::auth::Psk>) {
     let started = Instant::now();
-    let peer = sockbench::sender::Peer::connect(addr, psk);
+    let peer = sockbench::session::sender::Peer::connect(addr, psk);
     let took = started.elapsed();
     assert!(
         peer.is_ok(),
@@ -268,8 +268,8 @@ fn with_a_key_garbage_and_wrong_keys_cannot_hold_the_daemon() {
     std::fs::write(&key_path, "6a0f3c9e1b7d4a25c8e0f1d2b3a49c5e\n").unwrap();
     let server = Server::start(&["--psk-file", key_path.to_str().unwrap()]);
     let pid = server.child.id();
-    let psk = sockbench::auth::Psk::from_bytes(b"6a0f3c9e1b7d4a25c8e0f1d2b3a49c5e");
-    let wrong = sockbench::auth::Psk::from_bytes(b"some other key, 32 bytes long...");
+    let psk = sockbench::net::auth::Psk::from_bytes(b"6a0f3c9e1b7d4a25c8e0f1d2b3a49c5e");
+    let wrong = sockbench::net::auth::Psk::from_bytes(b"some other key, 32 bytes long...");
     served_within(server.addr, Duration::from_secs(1), Some(&psk));
     let fds0 = fds(pid);
     let mut held = Vec::new();
@@ -286,7 +286,7 @@ fn with_a_key_garbage_and_wrong_keys_cannot_hold_the_daemon() {
     }
     // Wrong keys, one after another.
     for _ in 0..20 {
-        assert!(sockbench::sender::Peer::connect(server.addr, Some(&wrong)).is_err());
+        assert!(sockbench::session::sender::Peer::connect(server.addr, Some(&wrong)).is_err());
     }
     served_within(server.addr, Duration::from_secs(1), Some(&psk));
     drop(held);
@@ -947,7 +947,7 @@ fn the_control_session_fuzz_entry_ends_on_any_input() {
     ];
     for input in inputs {
         let started = Instant::now();
-        sockbench::receiver::fuzz_control_session(&input);
+        sockbench::session::receiver::fuzz_control_session(&input);
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "{} bytes took {:?}",

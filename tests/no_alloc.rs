@@ -79,13 +79,14 @@ fn recording_samples_allocates_nothing() {
 
 #[test]
 fn recording_sizes_allocates_nothing() {
-    use sockbench::dist::{DistSpec, SizeBuckets, SizeSampler};
+    use sockbench::measure::sizes::SizeBuckets;
+    use sockbench::spec::dist::{DistSpec, SizeSampler};
     let d = DistSpec::parse("lognormal:median=1K,p99=64K", None)
         .unwrap()
         .resolve(4, 1 << 26)
         .unwrap();
     let sampler = SizeSampler::new(&d);
-    let mut rng = sockbench::dist::rng_for(1, 0, 0);
+    let mut rng = sockbench::spec::dist::rng_for(1, 0, 0);
     let mut sizes = SizeBuckets::with_rtt(d.min(), d.max());
     let before = allocations();
     for i in 0..1_000_000u64 {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{read_csv, sockbench, RowExt};
-use sockbench::dist::{DistSpec, SizeSampler};
+use sockbench::spec::dist::{DistSpec, SizeSampler};
 
 const LIMIT: Duration = Duration::from_secs(120);
 

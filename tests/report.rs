@@ -592,7 +592,7 @@ impl Made {
 }
 
 fn made_case(id: u32, m: &Made) -> Case {
-    let s = sockbench::stats::summarize(&m.goodputs);
+    let s = sockbench::results::stats::summarize(&m.goodputs);
     let mut c = Case::new(CaseRow {
         case: id,
         case_label: m.label.into(),

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use sockbench::workload::Workload;
+use sockbench::spec::workload::Workload;
 
 fn write_workload(dir: &Path, text: &str) -> String {
     let path = dir.join("w.toml");
@@ -334,9 +334,10 @@ fn shipped_workloads_parse_and_say_what_they_answer() {
         let cases = w.expand().unwrap();
         assert!(!cases.is_empty());
         for c in &cases {
-            let Err(e) =
-                sockbench::transport::probe(c.spec.protocol, &[&c.spec.sender, &c.spec.receiver])
-            else {
+            let Err(e) = sockbench::net::transport::probe(
+                c.spec.protocol,
+                &[&c.spec.sender, &c.spec.receiver],
+            ) else {
                 continue;
             };
             // Without root, Linux lets a process choose only the congestion controls in

@@ -1,6 +1,6 @@
 //! The receiver's side of a control connection — hello, welcome, authentication, setup
 //! and its validation — fed arbitrary bytes as what the sender sends, through
-//! `sockbench::receiver::fuzz_control_session`. Nothing a sender sends may panic,
+//! `sockbench::session::receiver::fuzz_control_session`. Nothing a sender sends may panic,
 //! overflow or abort the daemon. Built with `--features handshake` (scripts/fuzz.sh turns
 //! it on when the library has that function).
 #![no_main]
@@ -8,7 +8,7 @@
 #[path = "../json_mutator.rs"]
 mod json_mutator;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| sockbench::receiver::fuzz_control_session(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sockbench::session::receiver::fuzz_control_session(data));
 
 libfuzzer_sys::fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
     json_mutator::mutate(data, size, max_size, seed)

@@ -9,10 +9,10 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::summary::SizeReq;
-use crate::config::ConnKind;
+use crate::measure::outcome::Status;
+use crate::results::stats::{summarize, Noise, Summary, MIN_REPS_FOR_CI};
 use crate::results::CaseRun;
-use crate::sender::Status;
-use crate::stats::{summarize, Noise, Summary, MIN_REPS_FOR_CI};
+use crate::spec::config::ConnKind;
 
 /// The figures of one finished repetition that `cases.csv` aggregates.
 #[derive(Debug, Clone, Default)]

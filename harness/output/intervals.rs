@@ -6,9 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConnKind, Side};
 use crate::measure::{warmup_slots, RoleReport};
 use crate::results::CaseRun;
+use crate::spec::config::{ConnKind, Side};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -19,11 +19,11 @@ pub struct IntervalRow {
     pub conn: u32,
     /// forward = data from the sender process to the receiver process; reverse the other
     /// way; probe = the latency probe's connection beside a stream.
-    #[serde(deserialize_with = "crate::report::input::interned")]
-    pub direction: crate::report::input::Interned,
+    #[serde(deserialize_with = "crate::output::interned::interned")]
+    pub direction: crate::output::interned::Interned,
     /// Which process measured this row.
-    #[serde(deserialize_with = "crate::report::input::interned")]
-    pub measured_by: crate::report::input::Interned,
+    #[serde(deserialize_with = "crate::output::interned::interned")]
+    pub measured_by: crate::output::interned::Interned,
     pub interval: u32,
     /// Interval start and end, seconds since that process's start of traffic.
     pub start_s: f64,
@@ -117,9 +117,9 @@ fn round6(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Protocol, TestSpec};
+    use crate::measure::outcome::{Status, TestOutcome};
     use crate::measure::SideReport;
-    use crate::sender::{Status, TestOutcome};
+    use crate::spec::config::{Protocol, TestSpec};
     use std::time::Duration;
 
     fn role(kind: ConnKind, side: Side, active: bool, bytes: &[u64], msgs: &[u64]) -> RoleReport {

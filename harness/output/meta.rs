@@ -4,8 +4,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::TestSpec;
-use crate::hostinfo::HostFacts;
+use crate::measure::hostinfo::HostFacts;
+use crate::spec::config::TestSpec;
 
 use super::{write_atomically, WriteError};
 
@@ -58,7 +58,7 @@ pub struct Meta {
     pub interrupted: bool,
     /// Fleet runs (`sockbench mesh`): every host, its address and facts.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub fleet: Vec<crate::mesh::FleetHost>,
+    pub fleet: Vec<FleetHost>,
     /// Fleet runs: the shape (pairs, all, ring, star:NAME).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shape: Option<String>,
@@ -120,4 +120,13 @@ mod tests {
             "2026-11-23T19:30:45Z"
         );
     }
+}
+
+/// One host in meta.json: its name, its daemon's address, and its facts (kernel, CPU, the
+/// sysctls that bound every knob) as its daemon told them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FleetHost {
+    pub name: String,
+    pub address: String,
+    pub facts: Option<HostFacts>,
 }

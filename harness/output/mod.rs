@@ -5,6 +5,7 @@
 pub mod cases;
 pub mod histograms;
 pub mod hlog;
+pub mod interned;
 pub mod intervals;
 pub mod meta;
 pub mod sizes;
@@ -287,8 +288,8 @@ mod tests {
     }
 
     fn run(repetition: u32, histogram: &str) -> CaseRun {
+        use crate::measure::outcome::{Status, TestOutcome};
         use crate::measure::{EncodedHistogram, RoleReport, SideReport};
-        use crate::sender::{Status, TestOutcome};
         let mut h = crate::measure::latency_histogram();
         h.record(40_000).unwrap();
         let mut enc = EncodedHistogram::encode("rtt", &h);
@@ -299,7 +300,7 @@ mod tests {
             case: 1,
             repetition,
             label: String::new(),
-            spec: crate::config::TestSpec::default(),
+            spec: crate::spec::config::TestSpec::default(),
             outcome: TestOutcome {
                 sender: SideReport {
                     roles: vec![RoleReport {

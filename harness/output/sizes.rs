@@ -10,11 +10,11 @@
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConnKind;
-use crate::dist::{bucket_of, SIZE_BUCKETS};
+use crate::engine::rr::RTT;
 use crate::measure::latency_histogram;
-use crate::patterns::rr::RTT;
+use crate::measure::sizes::{bucket_of, SIZE_BUCKETS};
 use crate::results::CaseRun;
+use crate::spec::config::ConnKind;
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

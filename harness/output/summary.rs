@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::config::Pattern;
 use crate::results::CaseRun;
-use crate::units::format_duration;
+use crate::spec::config::Pattern;
+use crate::spec::units::format_duration;
 
 /// A requested buffer size as the CSV writes it: bytes, or `auto` when no size was set
 /// (whether `auto` was written or the knob left out: either way the kernel autotunes).
@@ -208,7 +208,7 @@ impl SummaryRow {
         let receiving = passive.map(|r| &r.knobs);
         let sending_info = active.and_then(|r| r.tcp_info.as_ref());
         let rtt = run.rtt();
-        let unc = run.percentiles(crate::patterns::rr::RTT_UNCORRECTED);
+        let unc = run.percentiles(crate::engine::rr::RTT_UNCORRECTED);
         let measured_s = run.measured_s();
         let transactions = run.sum(|r| r.transactions);
         let warnings = run.warnings();
@@ -319,8 +319,8 @@ impl SummaryRow {
                 .rss_kib
                 .filter(|_| !run.outcome.sender.roles.is_empty())
                 .map(|k| round2(k as f64 / run.outcome.sender.roles.len() as f64)),
-            sender_cpus: run.cpus_of(crate::config::Side::Sender),
-            receiver_cpus: run.cpus_of(crate::config::Side::Receiver),
+            sender_cpus: run.cpus_of(crate::spec::config::Side::Sender),
+            receiver_cpus: run.cpus_of(crate::spec::config::Side::Receiver),
             udp_gso_eff: sending.and_then(|k| k.effective.udp_gso).filter(|s| *s > 0),
             udp_gro_eff: receiving.and_then(|k| k.effective.udp_gro),
             not_applicable: run.not_applicable.join(";"),

@@ -4,11 +4,11 @@
 //! per case with the mean and its 95% interval over the repetitions. At most [`WIDTH`]
 //! columns: abbreviated, the CSV files hold every detail.
 
-use crate::config::Pattern;
 use crate::output::cases::{CaseRecord, CaseRow};
 use crate::results::CaseRun;
-use crate::units::{format_bps, format_ns, format_size_human, parse_size};
-use crate::workload::PlannedCase;
+use crate::spec::config::Pattern;
+use crate::spec::units::{format_bps, format_ns, format_size_human, parse_size};
+use crate::spec::workload::PlannedCase;
 
 /// The widest line the table prints.
 pub const WIDTH: usize = 120;
@@ -315,7 +315,7 @@ fn knob_cell(run: &CaseRun, key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{SpecBuilder, TestSpec};
+    use crate::spec::config::{SpecBuilder, TestSpec};
 
     fn case(label: &str, settings: &[(&str, &str)]) -> PlannedCase {
         let mut b = SpecBuilder::new();

@@ -22,7 +22,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{label_order, value_order, Case, ResultsDir};
-use crate::units::{format_size, parse_size};
+use crate::spec::units::{format_size, parse_size};
 
 /// One chart: an id (for --svg-dir file names and anchors), a title, the SVG.
 #[derive(Debug, Clone)]
@@ -840,7 +840,7 @@ fn fleet_matrices(dirs: &[ResultsDir]) -> Vec<Chart> {
         };
         let cases: BTreeSet<u32> = d.matrix.iter().map(|r| r.case).collect();
         for case in cases {
-            let rows: Vec<&crate::mesh::MatrixRow> =
+            let rows: Vec<&crate::session::mesh::MatrixRow> =
                 d.matrix.iter().filter(|r| r.case == case).collect();
             let label = rows.first().map_or("", |r| r.case_label.as_str());
             let who = if dirs.len() > 1 {
@@ -887,7 +887,7 @@ fn fleet_matrices(dirs: &[ResultsDir]) -> Vec<Chart> {
 }
 
 /// Picks one figure of a matrix.csv row.
-type MatrixFigure = fn(&crate::mesh::MatrixRow) -> Option<f64>;
+type MatrixFigure = fn(&crate::session::mesh::MatrixRow) -> Option<f64>;
 
 /// A tune directory's search: each test's value of the goal's figure, in the order run,
 /// by phase (screening, racing, the kernel's defaults, the next larger setting), the

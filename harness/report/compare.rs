@@ -3,7 +3,7 @@
 //! repetitions, at 95%).
 
 use super::{Case, Rep, ResultsDir};
-use crate::stats::t_975;
+use crate::results::stats::t_975;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {

@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::compare::{pair, Figure, Verdict};
 use super::ResultsDir;
-use crate::hostinfo::HostFacts;
+use crate::measure::hostinfo::HostFacts;
 use crate::output::summary::SizeReq;
-use crate::units::format_size_human;
+use crate::spec::units::format_size_human;
 
 pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -436,7 +436,7 @@ fn tune_answer(a: &crate::tune::Answer) -> String {
         .map(|(k, f)| {
             let show = |v: f64| {
                 if k.ends_with("_bps") {
-                    crate::units::format_bps(v)
+                    crate::spec::units::format_bps(v)
                 } else if k.ends_with("_ns") {
                     format!("{:.1} µs", v / 1e3)
                 } else {

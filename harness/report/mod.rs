@@ -17,7 +17,7 @@ use crate::output::cases::CaseRow;
 use crate::output::intervals::IntervalRow;
 use crate::output::meta::Meta;
 use crate::output::summary::{SummaryRow, SPEC_COLUMNS};
-use crate::units::parse_size;
+use crate::spec::units::parse_size;
 use input::Rows;
 
 /// A results directory the report cannot use. One line, exit code 2.
@@ -184,7 +184,7 @@ pub struct ResultsDir {
     pub cases_total: u64,
     pub rows_total: u64,
     /// A fleet run's matrix.csv (case × source × destination); empty for a `run`.
-    pub matrix: Vec<crate::mesh::MatrixRow>,
+    pub matrix: Vec<crate::session::mesh::MatrixRow>,
     /// A `sockbench tune` directory's answer.json and tune.csv.
     pub tune: Option<(crate::tune::Answer, Vec<crate::tune::search::TuneRow>)>,
     /// sizes.csv, aggregated per case and size bucket (application traffic profiles).
@@ -359,11 +359,12 @@ fn read_sizes(path: &Path) -> Result<Vec<SizeBucket>, ReportError> {
 }
 
 /// matrix.csv of a fleet run, when there is one (at most `MAX_CASES` rows kept).
-fn read_matrix(path: &Path) -> Result<Vec<crate::mesh::MatrixRow>, ReportError> {
+fn read_matrix(path: &Path) -> Result<Vec<crate::session::mesh::MatrixRow>, ReportError> {
     if !path.is_file() {
         return Ok(Vec::new());
     }
-    let mut rows = Rows::<crate::mesh::MatrixRow>::open(path, &["case", "src", "dst", "status"])?;
+    let mut rows =
+        Rows::<crate::session::mesh::MatrixRow>::open(path, &["case", "src", "dst", "status"])?;
     let mut out = Vec::new();
     while let Some((_, row)) = rows.next_row()? {
         if out.len() < MAX_CASES {

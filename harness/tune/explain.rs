@@ -10,7 +10,7 @@ use anyhow::Context;
 use super::Answer;
 use crate::output::meta::Meta;
 use crate::output::summary::{SizeReq, SummaryRow};
-use crate::units::{format_bps, format_ns, format_size_human, parse_size};
+use crate::spec::units::{format_bps, format_ns, format_size_human, parse_size};
 
 /// The bandwidth-delay product and where its two factors came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -188,12 +188,12 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
                     format!(
                         " (from {} at {key}={})",
                         format_bps(*gs),
-                        crate::units::format_size(*s)
+                        crate::spec::units::format_size(*s)
                     )
                 });
                 ex.sentences.push(format!(
                     "Goodput stops growing at {key}={}: {} there is within 5% of the best measured, {}{from}; {} sizes of {key} were measured.",
-                    crate::units::format_size(*knee),
+                    crate::spec::units::format_size(*knee),
                     format_bps(*g),
                     format_bps(best),
                     goodput.len()
@@ -220,13 +220,13 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
                         .max_by(|a, b| a.1.total_cmp(&b.1))
                         .unwrap_or((s, r));
                     let up_to = if top > s {
-                        format!(", up to {} at {key}={}", format_ns(top_rtt as u64), crate::units::format_size(top))
+                        format!(", up to {} at {key}={}", format_ns(top_rtt as u64), crate::spec::units::format_size(top))
                     } else {
                         String::new()
                     };
                     ex.sentences.push(format!(
                         "The p99 round trip starts growing with {key} at {}: {} against {} at the smaller sizes{up_to} (a fuller queue: bufferbloat).",
-                        crate::units::format_size(s),
+                        crate::spec::units::format_size(s),
                         format_ns(r as u64),
                         format_ns(below as u64)
                     ))

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use thiserror::Error;
 
 use crate::output::summary::SummaryRow;
-use crate::units::{parse_duration, parse_rate};
+use crate::spec::units::{parse_duration, parse_rate};
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("{0}")]
@@ -136,9 +136,9 @@ pub fn short_name(metric: &str) -> &str {
 /// A figure for reading: `31.2 Gbit/s`, `45.1us`, `12.5`.
 pub fn format_figure(metric: &str, v: f64) -> String {
     if metric.ends_with("_bps") {
-        crate::units::format_bps(v)
+        crate::spec::units::format_bps(v)
     } else if metric.ends_with("_ns") {
-        crate::units::format_ns(v.round().max(0.0) as u64)
+        crate::spec::units::format_ns(v.round().max(0.0) as u64)
     } else if metric.ends_with("_pct") {
         format!("{v:.3}%")
     } else if metric.ends_with("_per_s") {
@@ -244,7 +244,7 @@ impl Constraint {
                     "goodput", "rtt_p50", "rtt_p90", "rtt_p99", "rtt_p999", "rtt_max", "rtt_mean",
                 ];
                 known.extend(NUMERIC_COLUMNS);
-                let hint = match crate::workload::nearest_key(n, &known) {
+                let hint = match crate::spec::workload::nearest_key(n, &known) {
                     Some(near) => format!("did you mean '{near}'?"),
                     None => format!("known: {}", known.join(", ")),
                 };

@@ -19,16 +19,16 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Psk;
-use crate::hostinfo::HostFacts;
+use crate::measure::hostinfo::HostFacts;
+use crate::net::auth::Psk;
 use crate::output::cases::{self, CaseRecord};
 use crate::output::meta::{utc_timestamp, CaseMeta, Hosts, Meta, SCHEMA_VERSION};
 use crate::output::summary::SummaryRow;
 use crate::output::ResultsWriter;
+use crate::results::stats::summarize;
 use crate::results::CaseRun;
-use crate::sender::{resolve_target, run_test, LocalReceiver, Peer, Status as TestStatus};
-use crate::stats::summarize;
-use crate::workload::{PlannedCase, Workload};
+use crate::session::sender::{resolve_target, run_test, LocalReceiver, Peer, Status as TestStatus};
+use crate::spec::workload::{PlannedCase, Workload};
 use goal::{format_figure, short_name, Constraint, Figures, Goal};
 use search::{Bench, Budget, Point, Search, Space, Status, TuneRow};
 
@@ -393,7 +393,7 @@ pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> anyhow::Result<TuneEnd> {
     meta.write(&dir).context("writing meta.json")?;
     cases::write(&dir, &[])?;
     let abort = Arc::new(AtomicBool::new(false));
-    crate::runner::install_interrupt(abort.clone());
+    crate::session::runner::install_interrupt(abort.clone());
     let mut bench = RealBench {
         plan,
         writer,
@@ -412,7 +412,7 @@ pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> anyhow::Result<TuneEnd> {
     };
     let budget = match plan.budget {
         Budget::Tests(n) => format!("at most {n} tests"),
-        Budget::Time(d) => format!("at most {}", crate::units::format_duration(d)),
+        Budget::Time(d) => format!("at most {}", crate::spec::units::format_duration(d)),
     };
     let target = if local.is_some() {
         format!("a local receiver ({addr})")

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::goal::{short_name, Constraint, Figures, Goal, Sense};
-use crate::stats::{summarize, Summary};
-use crate::workload::Setting;
+use crate::results::stats::{summarize, Summary};
+use crate::spec::workload::Setting;
 
 /// A candidate: one value index per dimension.
 pub type Point = Vec<usize>;
@@ -72,7 +72,7 @@ impl Space {
                     .iter()
                     .map(|v| match v.trim() {
                         "auto" => Some(None),
-                        v => crate::units::parse_size(v).ok().map(Some),
+                        v => crate::spec::units::parse_size(v).ok().map(Some),
                     })
                     .collect();
                 let is_size = matches!(
@@ -980,7 +980,7 @@ impl<'a, B: Bench> Search<'a, B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workload::Workload;
+    use crate::spec::workload::Workload;
 
     /// Synthetic figures: goodput grows with the buffer up to a knee, then stays; the
     /// round trip grows past the knee (a queue); noise is seeded.

@@ -12,16 +12,16 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::auth::Psk;
-use crate::hostinfo::HostFacts;
+use crate::measure::hostinfo::HostFacts;
+use crate::net::auth::Psk;
 use crate::output::cases::{self, CaseRecord};
 use crate::output::meta::{utc_timestamp, CaseMeta, Hosts, Meta, SCHEMA_VERSION};
 use crate::output::summary::SummaryRow;
 use crate::output::table::Table;
 use crate::output::ResultsWriter;
 use crate::results::CaseRun;
-use crate::sender::{resolve_target, run_test, LocalReceiver, Peer, Status, TestOutcome};
-use crate::workload::PlannedCase;
+use crate::session::sender::{resolve_target, run_test, LocalReceiver, Peer, Status, TestOutcome};
+use crate::spec::workload::PlannedCase;
 
 /// Runs of at most this many cases rewrite cases.csv and meta.json after every test.
 const REWRITE_EVERY_TEST: usize = 1000;
@@ -265,14 +265,14 @@ impl Drop for Ticker {
 }
 
 /// What a single-case run is, in a few words: `tcp stream forward, 1 flow, 128K messages`.
-fn describe(spec: &crate::config::TestSpec) -> String {
+fn describe(spec: &crate::spec::config::TestSpec) -> String {
     format!(
         "{} {} {}, {} flow(s), {} messages",
         spec.protocol,
         spec.pattern,
         spec.direction,
         spec.flows,
-        crate::units::format_size(u64::from(spec.msg_size))
+        crate::spec::units::format_size(u64::from(spec.msg_size))
     )
 }
 
@@ -562,7 +562,7 @@ fn warn_about_cases(console: &Console, records: &[CaseRecord], adaptive: Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TestSpec;
+    use crate::spec::config::TestSpec;
 
     fn plan(cases: usize, repeat: u32, shuffle: bool) -> RunPlan {
         RunPlan {

@@ -1,6 +1,10 @@
 //! Measurement primitives used inside the traffic loops, and the reports each role sends
 //! home. Everything here is allocation-free on the recording path once set up.
 
+pub mod hostinfo;
+pub mod outcome;
+pub mod sizes;
+
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -8,8 +12,9 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConnKind, Side};
-use crate::sockopt::{AppliedKnobs, TcpInfo};
+use crate::spec::config::{ConnKind, Side};
+use crate::spec::knobs::AppliedKnobs;
+use crate::sys::tcp_info::TcpInfo;
 
 /// Highest latency a histogram tracks (values above are clamped to it): one minute.
 pub const HIST_MAX_NS: u64 = 60_000_000_000;
@@ -279,7 +284,7 @@ pub struct RoleReport {
     /// Per-size accounting when the test's sizes come from a distribution: received
     /// messages and bytes per log2 size bucket, and round trips by size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sizes: Option<crate::dist::SizeCounts>,
+    pub sizes: Option<crate::measure::sizes::SizeCounts>,
     /// crr, the accepting end: connections accepted and served.
     #[serde(default)]
     pub connections: u64,

@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-use crate::auth::{self, Psk};
-use crate::config::{Side, TestSpec};
-use crate::control::{self, Channel, ControlError, Message, SessionKey, Way, DEFAULT_PORT};
-use crate::hostinfo::HostFacts;
+use crate::engine::{spawn_roles, RoleCtx};
+use crate::measure::hostinfo::HostFacts;
+pub use crate::measure::outcome::{RelayOutcome, Status, TestOutcome};
 use crate::measure::SideReport;
-use crate::patterns::{spawn_roles, RoleCtx};
-use crate::transport::ClientData;
+use crate::net::auth::{self, Psk};
+use crate::net::control::{self, Channel, ControlError, Message, SessionKey, Way, DEFAULT_PORT};
+use crate::net::transport::ClientData;
+use crate::spec::config::{Side, TestSpec};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const STEP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -233,50 +234,6 @@ impl Drop for LocalReceiver {
     }
 }
 
-/// How a test ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Ok,
-    /// Cut short: the figures are partial.
-    Aborted,
-    /// Never ran.
-    Error,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::Aborted => "aborted",
-            Status::Error => "error",
-        }
-    }
-}
-
-/// Both sides' measurements of one test.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TestOutcome {
-    pub sender: SideReport,
-    pub receiver: Option<SideReport>,
-    pub status: Status,
-    pub error: Option<String>,
-    /// Wall-clock start of the traffic, for the interval log.
-    pub started: std::time::SystemTime,
-}
-
-impl TestOutcome {
-    pub fn failed(status: Status, error: String) -> TestOutcome {
-        TestOutcome {
-            sender: SideReport::default(),
-            receiver: None,
-            status,
-            error: Some(error),
-            started: std::time::SystemTime::now(),
-        }
-    }
-}
-
 /// Runs one test against a connected receiver.
 pub fn run_test(peer: &mut Peer, spec: &TestSpec, abort: Arc<AtomicBool>) -> TestOutcome {
     run_test_at(peer, spec, abort, None)
@@ -375,7 +332,7 @@ pub fn run_test_at(
         let wait = if ours_failed {
             Duration::from_secs(5)
         } else {
-            crate::patterns::STALL + STEP_TIMEOUT
+            crate::engine::STALL + STEP_TIMEOUT
         };
         let _ = ctl.stream.set_read_timeout(Some(wait));
         ctl.send(&Message::Finish).map_err(|e| e.to_string())?;
@@ -431,7 +388,7 @@ impl Peer {
         start_at: Option<std::time::SystemTime>,
     ) -> RelayOutcome {
         let ctl = &mut self.control;
-        let wait = spec.hard_deadline() + crate::patterns::STALL + STEP_TIMEOUT * 3;
+        let wait = spec.hard_deadline() + crate::engine::STALL + STEP_TIMEOUT * 3;
         let _ = ctl.stream.set_read_timeout(Some(wait));
         let start_at_ms = start_at.and_then(|t| {
             t.duration_since(std::time::UNIX_EPOCH)
@@ -463,17 +420,9 @@ impl Peer {
     }
 }
 
-/// What a daemon asked to send reports back: the test as a `run` would have seen it, and
-/// the receiving host's facts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RelayOutcome {
-    pub outcome: TestOutcome,
-    pub receiver_host: Option<HostFacts>,
-}
-
 /// How long the receiver may go without a heartbeat during a test before it is taken for
 /// stopped or gone.
-pub const HEARTBEAT_LOSS: Duration = crate::patterns::STALL;
+pub const HEARTBEAT_LOSS: Duration = crate::engine::STALL;
 
 /// Watches the control connection while the roles run: the receiver's heartbeats, its
 /// errors, and the user's abort, which it passes on to the roles. A receiver silent for

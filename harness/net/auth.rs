@@ -8,7 +8,7 @@ use std::path::Path;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::config::ConfigError;
+use crate::spec::config::ConfigError;
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -10,7 +10,7 @@ use thiserror::Error;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::config::{Protocol, SpecBuilder, TestSpec, KNOB_KEYS, SOCKET_KEYS};
+use crate::spec::config::{Protocol, SpecBuilder, TestSpec, KNOB_KEYS, SOCKET_KEYS};
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("{0}")]
@@ -566,8 +566,8 @@ pub fn size_range(key: &str, text: &str) -> Result<Vec<String>, String> {
     let bad = || format!("{key}: '{text}' is not a size range such as \"16K..16M\"");
     let (a, b) = text.split_once("..").ok_or_else(bad)?;
     let (a, b) = (
-        crate::units::parse_size(a).map_err(|_| bad())?,
-        crate::units::parse_size(b.trim_start_matches('=')).map_err(|_| bad())?,
+        crate::spec::units::parse_size(a).map_err(|_| bad())?,
+        crate::spec::units::parse_size(b.trim_start_matches('=')).map_err(|_| bad())?,
     );
     let (lo, hi) = (a.min(b), a.max(b));
     if lo == 0 {
@@ -591,7 +591,10 @@ pub fn size_range(key: &str, text: &str) -> Result<Vec<String>, String> {
     if a > b {
         sizes.reverse();
     }
-    Ok(sizes.into_iter().map(crate::units::format_size).collect())
+    Ok(sizes
+        .into_iter()
+        .map(crate::spec::units::format_size)
+        .collect())
 }
 
 /// Checks one setting alone: a known key, a value its parser takes, and a test of the
@@ -816,16 +819,16 @@ impl Ctx<'_> {
                 at,
                 format!(
                     "{key}: a size table needs dist = one of {}",
-                    crate::dist::DISTS
+                    crate::spec::dist::DISTS
                 ),
             ));
         };
         let base = Path::new(self.source).parent();
-        let text = crate::dist::dist_text(&dist, &fields);
+        let text = crate::spec::dist::dist_text(&dist, &fields);
         let parsed = if key == "think_time" {
-            crate::dist::TimeDist::parse(&text).map(|t| t.text())
+            crate::spec::dist::TimeDist::parse(&text).map(|t| t.text())
         } else {
-            crate::dist::DistSpec::parse(&text, base).map(|d| d.text())
+            crate::spec::dist::DistSpec::parse(&text, base).map(|d| d.text())
         };
         let value = parsed.map_err(|e| {
             let offset = e
@@ -883,7 +886,7 @@ msg_size = 1400
         assert_eq!(cases[3].label, "sndbuf=64K rcvbuf=256K");
         assert_eq!(cases[3].spec.sender.sndbuf, Some(65536));
         assert_eq!(cases[3].spec.duration, std::time::Duration::from_secs(2));
-        assert_eq!(cases[6].spec.protocol, crate::config::Protocol::Udp);
+        assert_eq!(cases[6].spec.protocol, crate::spec::config::Protocol::Udp);
         assert_eq!(cases[6].spec.msg_size, 1400);
     }
 

@@ -13,13 +13,13 @@ use std::time::Instant;
 
 use super::rr::RTT;
 use super::{finish_report, Pacer, RoleCtx};
-use crate::buffer::MsgBuf;
-use crate::config::{Pattern, Side};
 use crate::measure::{
     latency_histogram, thread_cpu_ns, EncodedHistogram, IntervalCounter, RoleReport,
 };
-use crate::sockopt;
-use crate::transport::DataConn;
+use crate::net::sockopt;
+use crate::net::transport::DataConn;
+use crate::spec::config::{Pattern, Side};
+use crate::sys::buffer::MsgBuf;
 
 /// Above this many connections on one side, stream roles run on epoll workers.
 pub const MULTI_THRESHOLD: usize = 64;

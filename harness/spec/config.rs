@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::dist::{Arrival, DistSpec, SizeDist, TimeDist};
+use crate::spec::dist::{Arrival, DistSpec, SizeDist, TimeDist};
 
 /// A user mistake in a test description. Reported as one line, exit code 2.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -662,7 +662,12 @@ impl TestSpec {
                     "pipeline applies to closed-loop rr over tcp, mptcp or unix-stream (without --rate: open-loop requests are already outstanding as their schedule says)",
                 ));
             }
-            let room = PIPELINE_ID + if dists { crate::dist::FRAME_HEADER } else { 0 };
+            let room = PIPELINE_ID
+                + if dists {
+                    crate::spec::dist::FRAME_HEADER
+                } else {
+                    0
+                };
             for (name, d, size) in [
                 ("msg-size", &self.msg_dist, self.msg_size),
                 ("response-size", &self.response_dist, self.response_size),
@@ -684,9 +689,9 @@ impl TestSpec {
         if self.protocol.is_datagram() {
             DGRAM_HEADER
         } else if self.pipeline > 1 {
-            crate::dist::FRAME_HEADER + PIPELINE_ID
+            crate::spec::dist::FRAME_HEADER + PIPELINE_ID
         } else {
-            crate::dist::FRAME_HEADER
+            crate::spec::dist::FRAME_HEADER
         }
     }
 
@@ -960,13 +965,13 @@ fn parse_u32(key: &str, v: &str) -> Result<u32, ConfigError> {
 }
 
 fn parse_size_u32(key: &str, v: &str) -> Result<u32, ConfigError> {
-    let n = crate::units::parse_size(v).map_err(|e| ConfigError(format!("{key}: {e}")))?;
+    let n = crate::spec::units::parse_size(v).map_err(|e| ConfigError(format!("{key}: {e}")))?;
     u32::try_from(n).map_err(|_| ConfigError(format!("{key}: {v} is too large")))
 }
 
 /// A fixed size (`64K`) or a distribution (`uniform:min=64,max=4K`).
 fn parse_size_or_dist(key: &str, v: &str) -> Result<(Option<u32>, Option<DistSpec>), ConfigError> {
-    if crate::dist::is_dist_text(v) {
+    if crate::spec::dist::is_dist_text(v) {
         let d = DistSpec::parse(v, None).map_err(|e| ConfigError(format!("{key}: {e}")))?;
         Ok((None, Some(d)))
     } else {
@@ -975,7 +980,7 @@ fn parse_size_or_dist(key: &str, v: &str) -> Result<(Option<u32>, Option<DistSpe
 }
 
 fn parse_dur(key: &str, v: &str) -> Result<Duration, ConfigError> {
-    crate::units::parse_duration(v).map_err(|e| ConfigError(format!("{key}: {e}")))
+    crate::spec::units::parse_duration(v).map_err(|e| ConfigError(format!("{key}: {e}")))
 }
 
 /// Builds a [`TestSpec`] from knob settings, filling the defaults that depend on the
@@ -1063,7 +1068,7 @@ impl SpecBuilder {
             "batch" => s.batch = parse_u32(key, value)?,
             "rate" => {
                 s.rate = Some(
-                    crate::units::parse_rate(value)
+                    crate::spec::units::parse_rate(value)
                         .map_err(|e| ConfigError(format!("{key}: {e}")))?,
                 )
             }
@@ -1146,7 +1151,7 @@ fn set_socket_knob(
         if v.trim().eq_ignore_ascii_case("auto") {
             Ok(None)
         } else {
-            crate::units::parse_size(v)
+            crate::spec::units::parse_size(v)
                 .map(Some)
                 .map_err(|e| ConfigError(format!("{key}: {e}")))
         }

@@ -18,14 +18,15 @@ use super::{
     answer_hello, finish_report, finish_stream, read_msg, rr_buckets, send_end_markers, write_full,
     Pattern, RoleCtx, Sizes, Think, DGRAM_IDLE, POLL, SEQ_ROOM,
 };
-use crate::buffer::MsgBuf;
-use crate::config::Pattern as TestPattern;
-use crate::dist::{Arrivals, SizeBuckets, FRAME_HEADER};
+use crate::measure::sizes::SizeBuckets;
 use crate::measure::{
     latency_histogram, EncodedHistogram, IntervalCounter, RoleReport, SeqTracker,
 };
-use crate::sockopt;
-use crate::transport::{as_uninit, dgram, is_timeout, DataConn};
+use crate::net::sockopt;
+use crate::net::transport::{as_uninit, dgram, is_timeout, DataConn};
+use crate::spec::config::Pattern as TestPattern;
+use crate::spec::dist::{Arrivals, FRAME_HEADER};
+use crate::sys::buffer::MsgBuf;
 
 pub struct Rr;
 
@@ -73,7 +74,7 @@ impl Pattern for Rr {
                 arrivals: Arrivals::new(
                     spec.arrival,
                     rate,
-                    crate::dist::rng_for(spec.dist_seed, conn.plan.id, 2),
+                    crate::spec::dist::rng_for(spec.dist_seed, conn.plan.id, 2),
                 ),
                 window,
                 req_sizes: &mut req_sizes,

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol as SockProto, SockAddr, Socket, Type};
 
-use crate::config::{ConfigError, ConnKind, ConnPlan, Protocol, Side, SocketKnobs, TestSpec};
-use crate::control::DataEndpoint;
-use crate::sockopt::{self, AppliedKnobs, Phase};
+use crate::net::control::DataEndpoint;
+use crate::net::sockopt::{self, AppliedKnobs, Phase};
+use crate::spec::config::{ConfigError, ConnKind, ConnPlan, Protocol, Side, SocketKnobs, TestSpec};
 
 const STREAM_MAGIC: u32 = 0x5342_4454; // "SBDT"
 pub const STREAM_HEADER_LEN: usize = 16;
@@ -375,7 +375,7 @@ fn local_port(sock: &Socket) -> Result<u16, String> {
 /// wait is a poll, because SO_RCVTIMEO does not bound accept on every protocol: an MPTCP
 /// listener accepts on its first subflow, which never sees the timeout.
 pub fn accept_within(listener: &Socket, wait: Duration) -> io::Result<Option<Socket>> {
-    crate::patterns::wait_fd(listener, false, wait);
+    crate::sys::poll::wait_fd(listener, false, wait);
     match listener.accept() {
         Ok((s, _)) => {
             // An accepted socket inherits O_NONBLOCK on some paths: the roles want timeouts.

@@ -8,9 +8,9 @@ use std::io::{self, Read, Write};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::config::TestSpec;
-use crate::hostinfo::HostFacts;
+use crate::measure::hostinfo::HostFacts;
 use crate::measure::SideReport;
+use crate::spec::config::TestSpec;
 
 /// Bumped whenever a message changes shape. Both ends refuse a peer that differs.
 /// 3: with a key, every message after the handshake carries a MAC and a sequence number.
@@ -95,7 +95,7 @@ pub enum Message {
     },
     /// Daemon → controller: the relayed test's outcome, both sides' figures included.
     Relayed {
-        outcome: Box<crate::sender::RelayOutcome>,
+        outcome: Box<crate::measure::outcome::RelayOutcome>,
     },
     /// Either way: the test cannot go on.
     Error { message: String },
@@ -312,9 +312,9 @@ pub struct SessionKey(Vec<u8>);
 
 impl SessionKey {
     /// The session key for a handshake with these nonces (`receiver_nonce` first).
-    pub fn derive(psk: &crate::auth::Psk, receiver_nonce: &[u8], sender_nonce: &[u8]) -> Self {
+    pub fn derive(psk: &crate::net::auth::Psk, receiver_nonce: &[u8], sender_nonce: &[u8]) -> Self {
         let hex = psk.prove(SESSION_LABEL, receiver_nonce, sender_nonce);
-        SessionKey(crate::auth::unhex(&hex).unwrap_or_default())
+        SessionKey(crate::net::auth::unhex(&hex).unwrap_or_default())
     }
 
     fn tag(&self, way: Way, seq: u64, body: &[u8]) -> [u8; TAG_LEN] {
@@ -522,7 +522,7 @@ mod tests {
 
     /// Two ends of a keyed channel over in-memory pipes: what one sends, the other reads.
     fn keyed_pair(key: &[u8]) -> (SessionKey, SessionKey) {
-        let psk = crate::auth::Psk::from_bytes(key);
+        let psk = crate::net::auth::Psk::from_bytes(key);
         let (r, s) = ([1u8; 32], [2u8; 32]);
         (
             SessionKey::derive(&psk, &r, &s),

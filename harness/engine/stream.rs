@@ -11,14 +11,15 @@ use super::{
     answer_hello, finish_report, finish_stream, send_end_markers, wait_fd, write_full, Idle, Pacer,
     Pattern, RoleCtx, DGRAM_IDLE, POLL, SEQ_ROOM,
 };
-use crate::batch::{DgramBatch, GroBuf};
-use crate::buffer::MsgBuf;
-use crate::dist::{put_frame, rng_for, Deframer, SizeBuckets, SizeDist, SizeSampler};
+use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
-use crate::sockopt;
-use crate::splice::{message_file, SpliceReceiver, SpliceSender};
-use crate::transport::{as_uninit, dgram, is_timeout, DataConn};
-use crate::zerocopy::ZeroCopyCount;
+use crate::net::sockopt;
+use crate::net::transport::{as_uninit, dgram, is_timeout, DataConn};
+use crate::spec::dist::{put_frame, rng_for, Deframer, SizeDist, SizeSampler};
+use crate::sys::batch::{DgramBatch, GroBuf};
+use crate::sys::buffer::MsgBuf;
+use crate::sys::splice::{message_file, SpliceReceiver, SpliceSender};
+use crate::sys::zerocopy::ZeroCopyCount;
 use socket2::Socket;
 
 pub struct Stream;

@@ -1,13 +1,15 @@
 //! One finished test (a case × repetition) and the figures derived from both sides'
 //! reports. Derivations are sums and merges of what was measured; nothing is estimated.
 
+pub mod stats;
+
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use crate::config::TestSpec;
+use crate::measure::outcome::{Status, TestOutcome};
 use crate::measure::{latency_histogram, RoleReport};
-use crate::sender::{Status, TestOutcome};
+use crate::spec::config::TestSpec;
 
 #[derive(Debug, Clone)]
 pub struct CaseRun {
@@ -141,7 +143,7 @@ impl CaseRun {
     }
 
     pub fn rtt(&self) -> Option<Percentiles> {
-        self.percentiles(crate::patterns::rr::RTT)
+        self.percentiles(crate::engine::rr::RTT)
     }
 
     /// Percentiles of one merged latency metric.
@@ -153,7 +155,7 @@ impl CaseRun {
     }
 
     /// The CPUs one side's traffic threads could run on, over all its connections.
-    pub fn cpus_of(&self, side: crate::config::Side) -> String {
+    pub fn cpus_of(&self, side: crate::spec::config::Side) -> String {
         let mut cpus: Vec<u32> = self
             .roles()
             .filter(|r| r.side == Some(side))

@@ -13,12 +13,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use socket2::{Domain, Socket, Type};
 
-use crate::auth::{self, Psk};
-use crate::config::{Side, TestSpec};
-use crate::control::{self, Channel, ControlError, Message, SessionKey, Way, PROTOCOL_VERSION};
-use crate::hostinfo::HostFacts;
-use crate::patterns::{spawn_roles, RoleCtx};
-use crate::transport::{self, ServerData};
+use crate::engine::{spawn_roles, RoleCtx};
+use crate::measure::hostinfo::HostFacts;
+use crate::net::auth::{self, Psk};
+use crate::net::control::{
+    self, Channel, ControlError, Message, SessionKey, Way, PROTOCOL_VERSION,
+};
+use crate::net::transport::{self, ServerData};
+use crate::spec::config::{Side, TestSpec};
 
 /// How long an authenticated sender may stay quiet between tests.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -67,7 +69,7 @@ pub struct MemoryNeed {
 /// requester's ring of outstanding requests, a datagram receiver's sequence bitmap and
 /// every role's interval counters.
 pub fn memory_estimate(spec: &TestSpec) -> MemoryNeed {
-    use crate::config::Pattern;
+    use crate::spec::config::Pattern;
     let conns = spec.conn_plan().len() as u64;
     let (req, resp) = spec.rr_sizes();
     let msg = match spec.pattern {
@@ -75,7 +77,7 @@ pub fn memory_estimate(spec: &TestSpec) -> MemoryNeed {
         _ => u64::from(req) + u64::from(resp) + (64 << 10),
     };
     let on_workers =
-        spec.flows as usize > crate::patterns::multi::MULTI_THRESHOLD && spec.fits_workers();
+        spec.flows as usize > crate::engine::multi::MULTI_THRESHOLD && spec.fits_workers();
     let threads = if on_workers {
         std::thread::available_parallelism().map_or(2, |n| n.get() as u64) + 1
     } else {
@@ -88,7 +90,7 @@ pub fn memory_estimate(spec: &TestSpec) -> MemoryNeed {
         + 4;
     let mut per_conn = kernel + intervals * 16 + 4096;
     if spec.protocol.is_datagram() {
-        per_conn += crate::patterns::SEQ_ROOM / 8;
+        per_conn += crate::engine::SEQ_ROOM / 8;
     }
     if let (Pattern::Rr, Some(rate)) = (spec.pattern, spec.rate) {
         let ring = (rate as f64 * spec.rr_timeout.as_secs_f64()) as u64 * 2 + 1024;
@@ -138,7 +140,7 @@ impl Limits {
         if let Some(max) = self.max_message {
             let (req, resp) = spec.rr_sizes();
             let biggest = spec.msg_size.max(req).max(resp).max(
-                if spec.pattern == crate::config::Pattern::Stream {
+                if spec.pattern == crate::spec::config::Pattern::Stream {
                     0
                 } else {
                     spec.response_size
@@ -153,9 +155,9 @@ impl Limits {
             if need.bytes > max {
                 return Err(format!(
                     "refused: this test needs about {} on the receiver ({}); it allows {} (--max-memory)",
-                    crate::units::format_size_human(need.bytes),
+                    crate::spec::units::format_size_human(need.bytes),
                     need.how,
-                    crate::units::format_size_human(max)
+                    crate::spec::units::format_size_human(max)
                 ));
             }
         }
@@ -163,7 +165,7 @@ impl Limits {
     }
 
     fn check_rate(&self, spec: &TestSpec, max: u64) -> Result<(), String> {
-        use crate::config::Pattern;
+        use crate::spec::config::Pattern;
         let unit = if spec.pattern == Pattern::Stream {
             "bits/s"
         } else {
@@ -759,22 +761,22 @@ fn relay(
     start_at_ms: Option<u64>,
 ) -> Result<(), String> {
     let start_at = start_at_ms.map(|ms| std::time::UNIX_EPOCH + Duration::from_millis(ms));
-    let outcome = match crate::sender::Peer::connect(to, daemon.opts.psk.as_ref()) {
+    let outcome = match crate::session::sender::Peer::connect(to, daemon.opts.psk.as_ref()) {
         Ok(mut peer) => {
-            let outcome = crate::sender::run_test_at(
+            let outcome = crate::session::sender::run_test_at(
                 &mut peer,
                 spec,
                 Arc::new(AtomicBool::new(false)),
                 start_at,
             );
-            crate::sender::RelayOutcome {
+            crate::session::sender::RelayOutcome {
                 outcome,
                 receiver_host: Some(peer.host.clone()),
             }
         }
-        Err(e) => crate::sender::RelayOutcome {
-            outcome: crate::sender::TestOutcome::failed(
-                crate::sender::Status::Error,
+        Err(e) => crate::session::sender::RelayOutcome {
+            outcome: crate::session::sender::TestOutcome::failed(
+                crate::session::sender::Status::Error,
                 e.to_string(),
             ),
             receiver_host: None,
@@ -810,8 +812,8 @@ fn admit<'a>(daemon: &'a Daemon, spec: &TestSpec, side: Side) -> Result<Slot<'a>
     if let Some(max) = daemon.opts.limits.max_memory.filter(|&m| total > m) {
         return Err(format!(
             "busy: the tests running now and this one would need {} of memory on this receiver; it allows {} (--max-memory); try later",
-            crate::units::format_size_human(total),
-            crate::units::format_size_human(max)
+            crate::spec::units::format_size_human(total),
+            crate::spec::units::format_size_human(max)
         ));
     }
     Ok(slot)
@@ -832,7 +834,7 @@ fn check_host(spec: &TestSpec, side: Side) -> Result<(), String> {
     let conns = spec.conn_plan().len() as u64;
     let per_conn = if spec.knobs(side).splice { 4 } else { 1 };
     let need = conns * per_conn + 32;
-    let limit = crate::hostinfo::nofile_limit();
+    let limit = crate::measure::hostinfo::nofile_limit();
     let open = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
     if need > limit.saturating_sub(open) {
         return Err(format!(

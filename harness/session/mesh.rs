@@ -15,16 +15,17 @@ use std::time::SystemTime;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Psk;
-use crate::config::ConfigError;
-use crate::hostinfo::HostFacts;
+use crate::measure::hostinfo::HostFacts;
+use crate::net::auth::Psk;
 use crate::output::cases::{self, CaseRecord, CaseRow};
+pub use crate::output::meta::FleetHost;
 use crate::output::meta::{utc_timestamp, CaseMeta, Hosts, Meta, SCHEMA_VERSION};
 use crate::output::ResultsWriter;
 use crate::results::CaseRun;
-use crate::runner::RunEnd;
-use crate::sender::{resolve_target, Peer, RelayOutcome, Status, TestOutcome};
-use crate::workload::PlannedCase;
+use crate::session::runner::RunEnd;
+use crate::session::sender::{resolve_target, Peer, RelayOutcome, Status, TestOutcome};
+use crate::spec::config::ConfigError;
+use crate::spec::workload::PlannedCase;
 
 /// One host of the fleet, as the hosts file names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,15 +173,6 @@ pub struct MeshOptions {
     pub command_line: Vec<String>,
 }
 
-/// One host in meta.json: its name, its daemon's address, and its facts (kernel, CPU, the
-/// sysctls that bound every knob) as its daemon told them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct FleetHost {
-    pub name: String,
-    pub address: String,
-    pub facts: Option<HostFacts>,
-}
-
 /// One row of `matrix.csv`: a case on one ordered pair of hosts, over its repetitions
 /// (the means of those that ended ok, with 95% intervals).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -270,7 +262,7 @@ fn write_matrix(
 fn run_pair(
     src: &Host,
     dst: &Host,
-    spec: &crate::config::TestSpec,
+    spec: &crate::spec::config::TestSpec,
     psk: Option<&Psk>,
     start_at: Option<SystemTime>,
 ) -> Pair {
@@ -347,7 +339,7 @@ pub fn execute(plan: &MeshPlan, opts: &MeshOptions) -> anyhow::Result<RunEnd> {
     meta.write(dir)?;
     cases::write(dir, &[])?;
     let abort = Arc::new(AtomicBool::new(false));
-    crate::runner::install_interrupt(abort.clone());
+    crate::session::runner::install_interrupt(abort.clone());
     let say = |line: String| {
         if !opts.quiet {
             println!("{line}");
@@ -469,9 +461,9 @@ fn shape_name(shape: &Shape, hosts: &[Host]) -> String {
 
 /// One line per finished pair: who sent to whom, the main figure, the status.
 fn pair_line(run: &CaseRun) -> String {
-    let figure = if run.spec.main_kind() == crate::config::ConnKind::Stream {
+    let figure = if run.spec.main_kind() == crate::spec::config::ConnKind::Stream {
         run.goodput_bps()
-            .map(crate::units::format_bps)
+            .map(crate::spec::units::format_bps)
             .unwrap_or_else(|| "-".into())
     } else {
         let tx = run.sum(|r| r.transactions);
@@ -505,7 +497,7 @@ mod tests {
         let hosts =
             parse_hosts("# the lab\na 192.0.2.11\nb 192.0.2.12:6000  # b's daemon\n\n").unwrap();
         assert_eq!(hosts.len(), 2);
-        assert_eq!(hosts[0].addr.port(), crate::control::DEFAULT_PORT);
+        assert_eq!(hosts[0].addr.port(), crate::net::control::DEFAULT_PORT);
         assert_eq!(hosts[1].addr.to_string(), "192.0.2.12:6000");
         for (text, line, says) in [
             ("a 192.0.2.1\na 192.0.2.2\n", 2, "twice"),

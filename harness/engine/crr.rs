@@ -17,13 +17,13 @@ use super::{
     await_close, finish_report, read_msg, rr_buckets, write_full, Pattern, RoleCtx, Sizes, Think,
     POLL,
 };
-use crate::buffer::MsgBuf;
-use crate::config::Side;
-use crate::dist::SizeBuckets;
+use crate::engine::rr::RTT;
+use crate::measure::sizes::SizeBuckets;
 use crate::measure::{latency_histogram, EncodedHistogram, IntervalCounter, RoleReport};
-use crate::patterns::rr::RTT;
-use crate::sockopt::{self, Phase};
-use crate::transport::{self, stream_header, DataConn, STREAM_HEADER_LEN};
+use crate::net::sockopt::{self, Phase};
+use crate::net::transport::{self, stream_header, DataConn, STREAM_HEADER_LEN};
+use crate::spec::config::Side;
+use crate::sys::buffer::MsgBuf;
 
 pub struct Crr;
 

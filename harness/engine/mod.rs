@@ -11,6 +11,8 @@ pub mod multi;
 pub mod rr;
 pub mod stream;
 
+pub(crate) use crate::sys::poll::wait_fd;
+
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,10 +20,10 @@ use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-use crate::config::{ConnKind, Side, TestSpec};
 use crate::measure::{thread_cpu_ns, IntervalCounter, RoleReport, SideReport};
-use crate::sockopt;
-use crate::transport::{dgram, is_timeout, DataConn};
+use crate::net::sockopt;
+use crate::net::transport::{dgram, is_timeout, DataConn};
+use crate::spec::config::{ConnKind, Side, TestSpec};
 
 /// How often a blocked socket call wakes up to look at the clock and the abort flag.
 pub const POLL: Duration = Duration::from_millis(100);
@@ -376,7 +378,7 @@ pub(crate) fn read_msg(
     if !framed {
         return Ok(read_full(sock, buf, ctx)?.then_some(buf.len()));
     }
-    let hdr = crate::dist::FRAME_HEADER as usize;
+    let hdr = crate::spec::dist::FRAME_HEADER as usize;
     if !read_full(sock, &mut buf[..hdr], ctx)? {
         return Ok(None);
     }
@@ -397,7 +399,7 @@ pub(crate) fn read_msg(
 /// test's distribution with the connection's own seeded generator.
 pub(crate) struct Sizes {
     fixed: usize,
-    sampler: Option<crate::dist::SizeSampler>,
+    sampler: Option<crate::spec::dist::SizeSampler>,
     rng: fastrand::Rng,
 }
 
@@ -405,15 +407,15 @@ impl Sizes {
     /// `stream` tells requests (0) from responses (1).
     pub fn new(
         fixed: u32,
-        dist: Option<&crate::dist::SizeDist>,
+        dist: Option<&crate::spec::dist::SizeDist>,
         ctx: &RoleCtx,
         conn: u32,
         stream: u32,
     ) -> Sizes {
         Sizes {
             fixed: fixed as usize,
-            sampler: dist.map(crate::dist::SizeSampler::new),
-            rng: crate::dist::rng_for(ctx.spec.dist_seed, conn, stream),
+            sampler: dist.map(crate::spec::dist::SizeSampler::new),
+            rng: crate::spec::dist::rng_for(ctx.spec.dist_seed, conn, stream),
         }
     }
 
@@ -444,7 +446,7 @@ impl Sizes {
     pub fn prepare(&mut self, buf: &mut [u8], stream: bool) -> usize {
         let n = self.next();
         if stream && self.framed() {
-            crate::dist::put_frame(buf, n as u32);
+            crate::spec::dist::put_frame(buf, n as u32);
         }
         n
     }
@@ -453,7 +455,7 @@ impl Sizes {
 /// A closed-loop requester's think time between transactions: waits a drawn time, in
 /// slices that watch the abort flag, never past the end of sending.
 pub(crate) struct Think {
-    dist: Option<crate::dist::TimeDist>,
+    dist: Option<crate::spec::dist::TimeDist>,
     rng: fastrand::Rng,
 }
 
@@ -461,7 +463,7 @@ impl Think {
     pub fn new(ctx: &RoleCtx, conn: u32) -> Think {
         Think {
             dist: ctx.spec.think_time.clone(),
-            rng: crate::dist::rng_for(ctx.spec.dist_seed, conn, 3),
+            rng: crate::spec::dist::rng_for(ctx.spec.dist_seed, conn, 3),
         }
     }
 
@@ -481,10 +483,10 @@ impl Think {
 
 /// Per-size accounting for a request/response role whose sizes vary: round trips are
 /// bucketed by the larger of request and response.
-pub(crate) fn rr_buckets(req: &Sizes, resp: &Sizes) -> Option<crate::dist::SizeBuckets> {
+pub(crate) fn rr_buckets(req: &Sizes, resp: &Sizes) -> Option<crate::measure::sizes::SizeBuckets> {
     (req.framed() || resp.framed()).then(|| {
         let (a, b) = (req.range(), resp.range());
-        crate::dist::SizeBuckets::with_rtt(a.0.max(b.0), a.1.max(b.1))
+        crate::measure::sizes::SizeBuckets::with_rtt(a.0.max(b.0), a.1.max(b.1))
     })
 }
 
@@ -576,25 +578,6 @@ impl Pacer {
         if due > now {
             std::thread::sleep(due - now);
         }
-    }
-}
-
-/// Waits until `sock` is readable (or writable, with `write`) or `timeout` passes, with
-/// nanosecond resolution (ppoll).
-pub(crate) fn wait_fd(sock: &Socket, write: bool, timeout: Duration) {
-    use std::os::fd::AsRawFd;
-    let mut pfd = libc::pollfd {
-        fd: sock.as_raw_fd(),
-        events: libc::POLLIN | if write { libc::POLLOUT } else { 0 },
-        revents: 0,
-    };
-    let ts = libc::timespec {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as libc::c_long,
-    };
-    // SAFETY: one valid pollfd, a valid timespec, no signal mask.
-    unsafe {
-        libc::ppoll(&mut pfd, 1, &ts, std::ptr::null());
     }
 }
 

@@ -80,7 +80,7 @@ impl ZeroCopyCount {
         while self.completed < self.sends && Instant::now() < until {
             self.reap(sock)?;
             if self.completed < self.sends {
-                crate::patterns::wait_fd(sock, false, Duration::from_millis(5));
+                crate::sys::poll::wait_fd(sock, false, Duration::from_millis(5));
             }
         }
         Ok(())

@@ -1,0 +1,7 @@
+//! The processes' parts: the sender, the receiver daemon, the runner of a whole workload,
+//! and the mesh of many hosts.
+
+pub mod mesh;
+pub mod receiver;
+pub mod runner;
+pub mod sender;

@@ -1,0 +1,9 @@
+//! The system boundary: every `unsafe` block and raw `libc` call of sockbench lives under
+//! this module, behind safe functions.
+
+pub mod batch;
+pub mod buffer;
+pub mod poll;
+pub mod splice;
+pub mod tcp_info;
+pub mod zerocopy;
