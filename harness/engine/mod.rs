@@ -7,6 +7,7 @@
 //! flag whenever a socket call times out.
 
 pub mod crr;
+pub mod flow;
 pub mod multi;
 pub mod rr;
 pub mod stream;
@@ -24,6 +25,28 @@ use crate::measure::{thread_cpu_ns, IntervalCounter, RoleReport, SideReport};
 use crate::net::sockopt;
 use crate::net::transport::{dgram, is_timeout, DataConn};
 use crate::spec::config::{ConnKind, Side, TestSpec};
+
+/// Why a flow ended early. The message is what the user sees, after "connection N: ".
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A socket call failed: what was being done, and the kernel's error.
+    #[error("{what}: {source}")]
+    Io {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The peer broke the pattern's protocol (closed mid-message, a bad header...).
+    #[error("{0}")]
+    Protocol(String),
+    /// No progress for the stall limit.
+    #[error("{what}: stalled, no progress for {secs}s (the peer or the path is gone)")]
+    Stalled { what: &'static str, secs: u64 },
+    #[error("{0}: timed out (the peer stopped responding)")]
+    TimedOut(&'static str),
+    #[error("{0}: the test was aborted")]
+    Aborted(&'static str),
+}
 
 /// How often a blocked socket call wakes up to look at the clock and the abort flag.
 pub const POLL: Duration = Duration::from_millis(100);

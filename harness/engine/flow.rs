@@ -1,0 +1,85 @@
+//! The one shape every traffic pattern has: a state machine per connection.
+//!
+//! A [`Flow`] is one role on one connection (the active or the passive end of a stream,
+//! a request/response connection, a crr requester, a datagram sender...). It owns its
+//! socket and its accounting (the [`RoleReport`] it fills as it goes), makes the socket
+//! calls itself, and after each [`Flow::step`] says what it waits for next ([`Want`]).
+//! A driver runs flows: the blocking driver one per thread on blocking sockets with the
+//! `POLL` timeout (a call that times out returns `WouldBlock`, exactly as on a
+//! non-blocking socket), the epoll driver many per thread on non-blocking sockets. The
+//! flow cannot tell them apart, so its accounting is the same on both.
+//!
+//! Rules for a flow's `step`:
+//! - Make as much progress as the socket allows now, then return what would unblock it.
+//!   `WouldBlock` from a socket call is never an error: return [`Want::Read`] or
+//!   [`Want::Write`] (or [`Want::ReadUntil`] when a timer also matters).
+//! - Never sleep and never block past one socket call: time is the driver's. A flow
+//!   that must wait for an instant returns [`Want::Until`].
+//! - Bound the work of one step (a few writes or reads), so that one fast connection
+//!   cannot starve the others on an epoll worker.
+//! - Read the clock through [`Cx::now`] where a fresh reading is not needed.
+
+use std::os::fd::RawFd;
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+
+use super::RoleCtx;
+use crate::measure::RoleReport;
+
+/// What a flow waits for before its next step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// The socket to be readable.
+    Read,
+    /// The socket to be writable.
+    Write,
+    /// The socket to be readable, or the instant, whichever comes first (an open-loop
+    /// requester: responses arrive while the next request's send time approaches).
+    ReadUntil(Instant),
+    /// The instant; the socket is not watched (a paced sender ahead of its rate, a
+    /// think time).
+    Until(Instant),
+    /// The flow has ended; [`Flow::finish`] comes next.
+    Done,
+}
+
+/// What a driver lends a flow for one step. Shared scratch space lives here, not in the
+/// flow, so that a hundred thousand flows on one worker cost what their sockets cost.
+pub struct Cx<'a> {
+    /// The test, the clock marks and the abort flag.
+    pub ctx: &'a RoleCtx,
+    /// The time the driver read just before this step.
+    pub now: Instant,
+    /// A read buffer to discard into (at least 64 KiB and the test's largest message).
+    pub scratch: &'a mut [u8],
+    /// Where round trips go: one per connection on the blocking driver, one per worker on
+    /// the epoll driver (merged at the end, so the totals are identical).
+    pub rtt: &'a mut Histogram<u64>,
+    /// Open-loop requesters' round trips measured from the send, not the schedule.
+    pub rtt_uncorrected: &'a mut Histogram<u64>,
+    /// Flows this step started (a crr acceptor's accepted connections). The driver runs
+    /// them beside their parent and adds their counts into the parent's report when they
+    /// end, so that a role still reports once.
+    pub spawned: &'a mut Vec<Box<dyn Flow>>,
+}
+
+/// One role on one connection, written once for both drivers.
+pub trait Flow: Send {
+    /// The socket the driver watches for this flow now (a crr requester's changes with
+    /// every transaction). `None` while the flow has no socket to watch.
+    fn fd(&self) -> Option<RawFd>;
+    /// Makes progress; what the flow waits for next. An error ends the flow: the driver
+    /// records it in the report, and the figures so far stay.
+    fn step(&mut self, cx: &mut Cx) -> Result<Want, super::EngineError>;
+    /// The driver's deadline or the abort flag ended the test now: stop where you are.
+    /// The default does nothing; a flow with half-sent state may tidy up here.
+    fn cancel(&mut self, _cx: &mut Cx) {}
+    /// Closes the accounting once the flow is done (or failed, or was cancelled): partial
+    /// messages, the measured window, per-interval samples. Called exactly once.
+    fn finish(&mut self, cx: &mut Cx);
+    /// The flow's report, filled as it goes.
+    fn report(&mut self) -> &mut RoleReport;
+    /// Bytes and messages moved so far, for the driver's stall check.
+    fn progress(&self) -> u64;
+}
