@@ -7,6 +7,7 @@
 //! flag whenever a socket call times out.
 
 pub mod crr;
+pub mod dgram;
 pub mod flow;
 pub mod multi;
 pub mod rr;
@@ -23,7 +24,7 @@ use socket2::Socket;
 
 use crate::measure::{thread_cpu_ns, IntervalCounter, RoleReport, SideReport};
 use crate::net::sockopt;
-use crate::net::transport::{dgram, is_timeout, DataConn};
+use crate::net::transport::{dgram as wire, is_timeout, DataConn};
 use crate::spec::config::{ConnKind, Side, TestSpec};
 
 /// Why a flow ended early. The message is what the user sees, after "connection N: ".
@@ -557,7 +558,7 @@ pub(crate) fn await_close(sock: &Socket, ctx: &RoleCtx, what: &str) -> Result<()
 /// Tells a datagram peer that this side is done: END markers carrying the count sent.
 pub(crate) fn send_end_markers(sock: &Socket, conn: u32, sent: u64) {
     let mut end = [0u8; 16];
-    dgram::put_header(&mut end, sent, dgram::END, conn);
+    wire::put_header(&mut end, sent, wire::END, conn);
     std::thread::sleep(END_PAUSE);
     for i in 0..END_MARKERS {
         let _ = sock.send(&end);
@@ -570,7 +571,7 @@ pub(crate) fn send_end_markers(sock: &Socket, conn: u32, sent: u64) {
 /// Answers a repeated hello (its ack was lost) during the test.
 pub(crate) fn answer_hello(sock: &Socket, seq: u64, conn: u32) {
     let mut ack = [0u8; 16];
-    dgram::put_header(&mut ack, seq, dgram::HELLO_ACK, conn);
+    wire::put_header(&mut ack, seq, wire::HELLO_ACK, conn);
     let _ = sock.send(&ack);
 }
 
