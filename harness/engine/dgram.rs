@@ -517,4 +517,51 @@ mod tests {
         assert_eq!(idle_end(end, t), end);
         assert_eq!(idle_end(end, end), end + DGRAM_IDLE);
     }
+
+    use crate::engine::testdrive::{ctx, report, run_pair, udp_pair};
+    use crate::spec::config::ConnKind;
+
+    /// A paced udp stream, low enough that loopback loses nothing: every datagram sent
+    /// is received once, on either driver's view.
+    fn exact_stream(extra: &[(&str, &str)], threads: bool) {
+        let mut keys = vec![
+            ("proto", "udp"),
+            ("duration", "300ms"),
+            ("warmup", "0s"),
+            ("msg_size", "1000"),
+            ("rate", "4M"),
+        ];
+        keys.extend_from_slice(extra);
+        let ctx = ctx(&keys);
+        let [a, p] = udp_pair(&ctx, ConnKind::Stream, threads);
+        let (ra, rp) = (report(&a, true), report(&p, false));
+        let flows = vec![flow(a, &ctx, ra), flow(p, &ctx, rp)];
+        let (s, r) = run_pair(flows, &ctx, threads);
+        let (s, r) = (s.rep, r.rep);
+        let what = format!("{extra:?}, threads {threads}");
+        assert_eq!(s.error, None, "{what}");
+        assert_eq!(r.error, None, "{what}");
+        assert!(s.messages_sent >= 100, "{what}: {}", s.messages_sent);
+        assert_eq!(s.messages_sent, r.messages_received, "{what}");
+        assert_eq!(s.bytes_sent, r.bytes_received, "{what}");
+        assert_eq!((r.duplicated, r.reordered), (0, 0), "{what}");
+        assert_eq!(r.interval_messages.iter().sum::<u64>(), r.messages_received);
+    }
+
+    #[test]
+    fn a_paced_udp_stream_counts_exactly_on_both_views() {
+        for threads in [false, true] {
+            exact_stream(&[], threads);
+            exact_stream(&[("msg_size", "uniform:min=100,max=1400")], threads);
+        }
+    }
+
+    #[test]
+    fn batch_gso_and_gro_count_exactly_on_both_views() {
+        for threads in [false, true] {
+            exact_stream(&[("batch", "8")], threads);
+            exact_stream(&[("gso", "true")], threads);
+            exact_stream(&[("gro", "true")], threads);
+        }
+    }
 }

@@ -8,10 +8,13 @@
 
 pub mod crr;
 pub mod dgram;
+pub mod dgram_rr;
 pub mod flow;
 pub mod multi;
 pub mod rr;
 pub mod stream;
+#[cfg(test)]
+mod testdrive;
 
 pub(crate) use crate::sys::poll::wait_fd;
 

@@ -6,4 +6,5 @@ pub mod buffer;
 pub mod poll;
 pub mod splice;
 pub mod tcp_info;
+pub mod timerslack;
 pub mod zerocopy;
