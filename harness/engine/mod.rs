@@ -7,6 +7,7 @@
 //! flag whenever a socket call times out.
 
 pub mod crr;
+pub mod crr_legacy;
 pub mod dgram;
 pub mod dgram_rr;
 pub mod flow;
@@ -161,7 +162,7 @@ pub fn pattern_for(kind: ConnKind) -> &'static dyn Pattern {
     match kind {
         ConnKind::Stream => &stream::Stream,
         ConnKind::Rr => &rr::Rr,
-        ConnKind::Crr => &crr::Crr,
+        ConnKind::Crr => &crr_legacy::Crr,
     }
 }
 

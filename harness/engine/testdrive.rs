@@ -77,6 +77,12 @@ fn round(r: &mut Running, cx: &mut Cx, now: Instant) {
     }
     if !r.done && due(r.want, now) {
         r.done = step_one(r.flow.as_mut(), &mut r.want, cx);
+        if r.done && r.flow.report().active {
+            // The sender's end: what the control channel tells a crr acceptor.
+            cx.ctx
+                .stop
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
     }
     for c in cx.spawned.drain(..) {
         r.children.push((c, Want::Read));
@@ -245,4 +251,45 @@ pub(crate) fn run_pair(flows: Vec<Box<dyn Flow>>, ctx: &RoleCtx, threads: bool) 
     assert_eq!(ran.len(), 2);
     let b = ran.pop().unwrap();
     (ran.pop().unwrap(), b)
+}
+
+/// A crr test's two ends on loopback TCP: the attach connection on both, the receiver's
+/// address on the sender's end, the listener on the receiver's.
+pub(crate) fn tcp_crr_pair(blocking_socks: bool) -> [crate::net::transport::DataConn; 2] {
+    use crate::spec::config::{ConnKind, ConnPlan, Side};
+    use socket2::{Domain, Socket, Type};
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    listener.set_reuse_address(true).unwrap();
+    listener.bind(&any.into()).unwrap();
+    listener.listen(1024).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let a = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    a.connect(&addr).unwrap();
+    let (p, _) = listener.accept().unwrap();
+    let plan = ConnPlan {
+        id: 0,
+        flow: 0,
+        kind: ConnKind::Crr,
+        active: Side::Sender,
+    };
+    let token = 0x5eed;
+    let listener = std::sync::Arc::new(listener);
+    [(a, Some(addr), None), (p, None, Some(listener))].map(|(sock, peer, listener)| {
+        if blocking_socks {
+            blocking(&sock);
+        } else {
+            sock.set_nonblocking(true).unwrap();
+        }
+        crate::net::transport::DataConn {
+            sock,
+            plan,
+            domain: Domain::IPV4,
+            knobs: Default::default(),
+            token,
+            peer,
+            listener,
+            _paths: None,
+        }
+    })
 }
