@@ -232,8 +232,9 @@ pub struct CrrActive {
     peer: Option<SockAddr>,
     rep: RoleReport,
     ctx: RoleCtx,
-    /// The attach socket blocks (the blocking driver): so does every connect.
-    blocking: bool,
+    /// The attach socket blocks (the blocking driver): so does every connect. Learnt at
+    /// the first step, once the driver has set the socket's mode.
+    blocking: Option<bool>,
     sock: Option<Socket>,
     state: Active,
     /// The test's header, then the request.
@@ -262,7 +263,7 @@ impl CrrActive {
         let mut req = vec![0x43; STREAM_HEADER_LEN + req_sizes.range().1.max(req_size) as usize];
         req[..STREAM_HEADER_LEN].copy_from_slice(&stream_header(id, conn.token));
         CrrActive {
-            blocking: !conn.sock.nonblocking().unwrap_or(true),
+            blocking: None,
             peer,
             rep,
             sock: None,
@@ -308,7 +309,10 @@ impl CrrActive {
             Phase::BeforeConnect,
         )
         .map_err(knob_err)?;
-        if self.blocking {
+        let blocking = *self
+            .blocking
+            .get_or_insert_with(|| !self.conn.sock.nonblocking().unwrap_or(true));
+        if blocking {
             sock.connect_timeout(&peer, CONNECT_TIMEOUT)
                 .map_err(connect_error)?;
             return self.connected(sock, start).map(|_| None);
@@ -360,7 +364,7 @@ impl CrrActive {
             Phase::Connected,
         )
         .map_err(knob_err)?;
-        if self.blocking {
+        if self.blocking == Some(true) {
             sock.set_read_timeout(Some(POLL))
                 .map_err(io_err("SO_RCVTIMEO"))?;
             sock.set_write_timeout(Some(POLL))
