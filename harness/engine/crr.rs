@@ -24,6 +24,7 @@ use socket2::{SockAddr, Socket};
 
 use super::dgram_rr::ThinkTime;
 use super::flow::{Cx, Flow, Want};
+use super::rr::RTT;
 use super::{finish_report, rr_buckets, EngineError, RoleCtx, Sizes, POLL};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport};
@@ -539,7 +540,23 @@ impl Flow for CrrActive {
         self.rep.messages_sent + self.rep.messages_received + self.rep.transactions
     }
 
-    // H1-API: socket() -> Some(&self.conn.sock), histograms() -> &[RTT]
+    fn socket(&self) -> Option<&Socket> {
+        Some(&self.conn.sock)
+    }
+
+    fn doing(&self, _want: Want) -> &'static str {
+        match self.state {
+            Active::Idle | Active::Connecting { .. } => "connect",
+            Active::Request { .. } => "write",
+            Active::Response { .. } => "read",
+            Active::Closing { .. } => "waiting for the close",
+            Active::Thinking { .. } => "thinking",
+        }
+    }
+
+    fn histograms(&self) -> &'static [&'static str] {
+        &[RTT]
+    }
 }
 
 /// What the connections one acceptor served add up to, and what they share: the
@@ -875,7 +892,13 @@ impl Flow for CrrAcceptor {
         t.connections + t.messages_received
     }
 
-    // H1-API: socket() -> Some(&self.conn.sock)
+    fn socket(&self) -> Option<&Socket> {
+        Some(&self.conn.sock)
+    }
+
+    fn doing(&self, _want: Want) -> &'static str {
+        "accept"
+    }
 }
 
 /// The flow for one end of a crr connection: the requester, or the acceptor.

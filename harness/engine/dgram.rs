@@ -266,6 +266,18 @@ impl Flow for DgramSender {
     fn progress(&self) -> u64 {
         self.rep.messages_sent
     }
+
+    fn socket(&self) -> Option<&socket2::Socket> {
+        Some(&self.conn.sock)
+    }
+
+    fn doing(&self, want: Want) -> &'static str {
+        match (want, &self.markers) {
+            (_, Some(_)) => "sending the END markers",
+            (Want::Until(_), None) => "pacing",
+            _ => self.what(),
+        }
+    }
 }
 
 /// Where the receiver's datagrams come from.
@@ -463,6 +475,14 @@ impl Flow for DgramReceiver {
 
     fn progress(&self) -> u64 {
         self.count.seqs.unique + self.count.seqs.duplicated
+    }
+
+    fn socket(&self) -> Option<&socket2::Socket> {
+        Some(&self.conn.sock)
+    }
+
+    fn doing(&self, _want: Want) -> &'static str {
+        "receive"
     }
 }
 

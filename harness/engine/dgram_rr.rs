@@ -19,6 +19,7 @@ use hdrhistogram::Histogram;
 
 use super::dgram::{idle_end, seq_room, EndMarkers};
 use super::flow::{Cx, Flow, Want};
+use super::rr::{RTT, RTT_UNCORRECTED};
 use super::{answer_hello, finish_report, rr_buckets, EngineError, RoleCtx, Sizes};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
@@ -331,6 +332,23 @@ impl Flow for DgramRrActive {
     fn progress(&self) -> u64 {
         self.rep.messages_sent + self.rep.messages_received
     }
+
+    fn socket(&self) -> Option<&socket2::Socket> {
+        Some(&self.conn.sock)
+    }
+
+    fn doing(&self, _want: Want) -> &'static str {
+        match self.state {
+            Closed::Ready => "send",
+            Closed::Awaiting { .. } => "receive",
+            Closed::Thinking(_) => "thinking",
+            Closed::Ending(_) => "sending the END markers",
+        }
+    }
+
+    fn histograms(&self) -> &'static [&'static str] {
+        &[RTT]
+    }
 }
 
 /// The answering end over datagrams: a response for every new request, echoing its
@@ -464,6 +482,14 @@ impl Flow for DgramRrPassive {
     fn progress(&self) -> u64 {
         self.rep.messages_sent + self.rep.messages_received
     }
+
+    fn socket(&self) -> Option<&socket2::Socket> {
+        Some(&self.conn.sock)
+    }
+
+    fn doing(&self, _want: Want) -> &'static str {
+        "receive"
+    }
 }
 
 /// One request's record in the open-loop ring: its sequence number, intended and actual
@@ -499,7 +525,6 @@ pub struct DgramRrOpen {
     intervals: Option<IntervalCounter>,
     last: Option<Instant>,
     markers: Option<EndMarkers>,
-    started: bool,
 }
 
 impl DgramRrOpen {
@@ -543,7 +568,6 @@ impl DgramRrOpen {
             )),
             last: None,
             markers: None,
-            started: false,
             ctx: ctx.clone(),
         }
     }
@@ -645,10 +669,6 @@ impl Flow for DgramRrOpen {
         if let Some(m) = &mut self.markers {
             return Ok(m.step(&self.conn.sock, Instant::now()));
         }
-        if !self.started {
-            self.started = true;
-            crate::sys::timerslack::fine_timer_slack();
-        }
         let end = self.ctx.send_end();
         for _ in 0..CALLS_PER_STEP {
             let now = Instant::now();
@@ -689,6 +709,18 @@ impl Flow for DgramRrOpen {
 
     fn progress(&self) -> u64 {
         self.rep.messages_sent + self.rep.messages_received
+    }
+
+    fn socket(&self) -> Option<&socket2::Socket> {
+        Some(&self.conn.sock)
+    }
+
+    fn doing(&self, _want: Want) -> &'static str {
+        "open-loop requests"
+    }
+
+    fn histograms(&self) -> &'static [&'static str] {
+        &[RTT, RTT_UNCORRECTED]
     }
 }
 

@@ -92,6 +92,7 @@ fn round(r: &mut Running, cx: &mut Cx, now: Instant) {
 /// Runs `flows` to their end (or `limit`) on one thread.
 pub(crate) fn run(flows: Vec<Box<dyn Flow>>, ctx: &RoleCtx, limit: Duration) -> Vec<Ran> {
     let mut scratch = vec![0u8; 256 * 1024];
+    let mut out = vec![0x5au8; 256 * 1024];
     let mut hists: Vec<_> = flows
         .iter()
         .map(|_| (latency_histogram(), latency_histogram()))
@@ -114,6 +115,7 @@ pub(crate) fn run(flows: Vec<Box<dyn Flow>>, ctx: &RoleCtx, limit: Duration) -> 
                 ctx,
                 now,
                 scratch: &mut scratch,
+                out: &mut out,
                 rtt,
                 rtt_uncorrected: unc,
                 spawned: &mut spawned,
