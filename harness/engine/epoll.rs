@@ -99,6 +99,10 @@ impl Worker {
 
     /// Adds a flow (spawned by `parent`, if any); it takes its first step on the next turn.
     pub fn add(&mut self, flow: Box<dyn Flow>, parent: Option<usize>) {
+        // Non-blocking before its first step: a flow's first read must not wait.
+        if let Some(fd) = flow.fd() {
+            let _ = sys::set_nonblocking(fd, true);
+        }
         let i = self.slots.len();
         self.slots.push(Slot {
             flow: Some(flow),
