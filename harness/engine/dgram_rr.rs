@@ -601,10 +601,18 @@ impl DgramRrOpen {
         }
     }
 
-    /// Sends every request that is due at `now`, as far as the socket takes them.
+    /// Whether requests still go: every request due before the end of the sending time,
+    /// however late the thread got to run (so the count is the rate's, not the
+    /// machine's).
+    fn sending(&self) -> bool {
+        self.next_due < self.ctx.send_end() && !self.ctx.aborted()
+    }
+
+    /// Sends every request that is due at `now` (and before the end of the sending
+    /// time), as far as the socket takes them.
     fn send_due(&mut self, now: Instant, scratch: &mut [u8]) -> Result<(), EngineError> {
         let (id, mask) = (self.conn.plan.id, self.ring.len() - 1);
-        while self.next_due <= now {
+        while self.next_due <= now && self.next_due < self.ctx.send_end() {
             if self.req_len == 0 {
                 self.req_len = self.req_sizes.next();
             }
@@ -701,10 +709,9 @@ impl Flow for DgramRrOpen {
         if let Some(m) = &mut self.markers {
             return Ok(m.step(&self.conn.sock, Instant::now()));
         }
-        let end = self.ctx.send_end();
         for _ in 0..CALLS_PER_STEP {
             let now = Instant::now();
-            let sending = now < end && !self.ctx.aborted();
+            let sending = self.sending();
             let answered = self.rep.messages_received >= self.rep.messages_sent;
             if !sending && (answered || now >= self.last_send + self.timeout) {
                 let m = EndMarkers::new(self.conn.plan.id, self.seq, now);
@@ -718,8 +725,7 @@ impl Flow for DgramRrOpen {
                 break;
             }
         }
-        let sending = Instant::now() < end && !self.ctx.aborted();
-        Ok(Want::ReadUntil(if sending {
+        Ok(Want::ReadUntil(if self.sending() {
             self.next_due
         } else {
             self.last_send + self.timeout

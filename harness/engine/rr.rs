@@ -625,7 +625,7 @@ impl OpenRequester {
         loop {
             let due = match self.window {
                 Some(w) => self.inflight.len() < w,
-                None => self.next_due <= now,
+                None => self.next_due <= now && self.next_due < self.end,
             };
             if self.write_off.is_none() && sending && due {
                 self.req_len = self.req_sizes.next();
@@ -740,6 +740,18 @@ impl OpenRequester {
         Ok(())
     }
 
+    /// Whether requests still go: on a schedule, every request due before the end,
+    /// however late the thread got to run (so the count is the rate's, not the
+    /// machine's); pipelined, until the end.
+    fn sending(&self, now: Instant, ctx: &RoleCtx) -> bool {
+        let before = if self.window.is_some() {
+            now
+        } else {
+            self.next_due
+        };
+        before < self.end && !ctx.aborted()
+    }
+
     /// What lets the next move happen: room for the request under way, the next send
     /// time (open loop), room in the window (pipelined), or responses.
     fn waits_for(&self, sending: bool) -> Want {
@@ -757,7 +769,7 @@ impl OpenRequester {
     /// One round: issue what is due, take what has come. `Some(want)` when it must wait.
     fn turn(&mut self, cx: &mut Cx) -> Result<Option<Want>, EngineError> {
         let now = Instant::now();
-        let sending = now < self.end && !cx.ctx.aborted();
+        let sending = self.sending(now, cx.ctx);
         if !sending && self.inflight.is_empty() && self.write_off.is_none() {
             self.closing = Some(Closing::Start);
             return Ok(None);
@@ -797,7 +809,7 @@ impl Flow for OpenRequester {
                 return Ok(want);
             }
         }
-        let sending = Instant::now() < self.end && !cx.ctx.aborted();
+        let sending = self.sending(Instant::now(), cx.ctx);
         Ok(self.waits_for(sending))
     }
 
