@@ -808,7 +808,10 @@ mod tests {
                 assert_eq!(r.transactions + r.timeouts, r.messages_sent, "{what}");
                 assert_eq!(a.rtt.len(), r.transactions, "{what}");
                 assert_eq!(p.rep.messages_received, r.messages_sent, "{what}");
-                assert_eq!(p.rep.messages_sent, r.messages_received + r.late, "{what}");
+                // Every response received was sent (late ones included); one to a request
+                // that timed out at the very end may not have arrived.
+                assert!(p.rep.messages_sent >= r.messages_received, "{what}");
+                assert!(r.late <= r.timeouts, "{what}");
                 assert_eq!(p.rep.bytes_received, r.bytes_sent, "{what}");
             }
         }
@@ -824,14 +827,11 @@ mod tests {
                 (&None, &None),
                 "threads {threads}"
             );
-            // 400/s for 300 ms: the schedule, give or take the first and last.
-            assert!(
-                (110..=130).contains(&r.messages_sent),
-                "{}",
-                r.messages_sent
-            );
-            assert_eq!(r.transactions + r.timeouts, r.messages_sent);
-            assert_eq!(r.late, 0);
+            // 400/s for 300 ms: the schedule, whatever the load.
+            assert_eq!(r.messages_sent, 120);
+            // A response that comes after its request's timeout (a loaded machine) is late:
+            // received, not a transaction.
+            assert_eq!(r.transactions + r.late + r.timeouts, r.messages_sent);
             assert_eq!(a.rtt.len(), r.transactions);
             assert_eq!(a.rtt_uncorrected.len(), r.transactions);
             assert_eq!(p.rep.messages_received, r.messages_sent);
