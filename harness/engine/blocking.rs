@@ -72,7 +72,7 @@ pub fn run(conn: DataConn, side: Side, mut ctx: RoleCtx) -> RoleReport {
     let pinned = crate::measure::pin_thread(pin);
     let cpu0 = thread_cpu_ns();
     let mut rep = match role_for(conn, side, &ctx) {
-        Role::Legacy(conn, pattern) => run_legacy(conn, pattern, side, &ctx, pinned.is_ok()),
+        Role::Legacy(conn, pattern) => run_legacy(*conn, pattern, side, &ctx, pinned.is_ok()),
         Role::Flow(mut flow) => {
             if pinned.is_ok() {
                 run_flow(flow, &ctx)
@@ -163,7 +163,6 @@ pub fn run_flow(mut flow: Box<dyn Flow>, ctx: &RoleCtx) -> RoleReport {
             rep.error = Some(format!("connection {}: {e}", rep.conn));
         }
         Ended::Spawned(children) => {
-            drop(cx);
             let mut w = super::epoll::Worker::new(ctx.clone(), [rtt, unc]);
             w.add(flow, None);
             let parent = 0;

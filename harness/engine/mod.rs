@@ -222,7 +222,7 @@ pub fn written_as_flow(kind: ConnKind, datagram: bool) -> bool {
 /// (the blocking driver runs it on its own thread).
 pub enum Role {
     Flow(Box<dyn flow::Flow>),
-    Legacy(DataConn, &'static dyn Pattern),
+    Legacy(Box<DataConn>, &'static dyn Pattern),
 }
 
 /// A role's report before it has run: who it is.
@@ -253,9 +253,9 @@ pub fn role_for(conn: DataConn, side: Side, ctx: &RoleCtx) -> Role {
         }
         (ConnKind::Rr, false, true) => Role::Flow(rr::requester(conn, rep, ctx)),
         (ConnKind::Rr, false, false) => Role::Flow(Box::new(rr::Responder::new(conn, rep, ctx))),
-        (ConnKind::Stream, true, _) => Role::Legacy(conn, &legacy::DgramStream),
-        (ConnKind::Rr, true, _) => Role::Legacy(conn, &legacy::DgramRr),
-        (ConnKind::Crr, _, _) => Role::Legacy(conn, &crr::Crr),
+        (ConnKind::Stream, true, _) => Role::Legacy(Box::new(conn), &legacy::DgramStream),
+        (ConnKind::Rr, true, _) => Role::Legacy(Box::new(conn), &legacy::DgramRr),
+        (ConnKind::Crr, _, _) => Role::Legacy(Box::new(conn), &crr::Crr),
     }
 }
 
@@ -351,7 +351,7 @@ pub fn spawn_roles(conns: Vec<DataConn>, side: Side, ctx: &RoleCtx) -> RunningRo
             let share = conn.plan.flow as usize % workers;
             match role_for(conn, side, ctx) {
                 Role::Flow(f) => shares[share].push(f),
-                Role::Legacy(conn, _) => threads.push(conn),
+                Role::Legacy(conn, _) => threads.push(*conn),
             }
         }
         for share in shares.into_iter().filter(|s| !s.is_empty()) {
