@@ -135,7 +135,6 @@ pub fn run_flow(mut flow: Box<dyn Flow>, ctx: &RoleCtx) -> RoleReport {
             rep.error = Some(format!("connection {}: {e}", rep.conn));
         }
         Ended::Spawned(children) => {
-            drop(cx);
             let mut w = super::epoll::Worker::new(ctx.clone(), [rtt, unc]);
             w.add(flow, None);
             let parent = 0;
