@@ -29,6 +29,8 @@ use crate::spec::dist::{rng_for, Arrivals, TimeDist};
 
 /// Transactions (or receives) per step, so that one busy flow cannot starve the others.
 const CALLS_PER_STEP: usize = 32;
+/// Slots an open-loop requester's ring has beyond twice the requests a timeout holds.
+const RING_MARGIN: usize = 64;
 /// After ENOBUFS (a full device queue), wait this long before sending again.
 const ENOBUFS_BACKOFF: Duration = Duration::from_micros(50);
 /// A blocking requester narrows its receive timeout to what is left of a request's
@@ -564,9 +566,12 @@ impl DgramRrOpen {
         let req_sizes = Sizes::new(req_size, req_dist, ctx, id, 0);
         let sizes = rr_buckets(&req_sizes, &Sizes::new(resp_size, resp_dist, ctx, id, 1));
         let period = Duration::from_secs_f64(1.0 / rate as f64);
-        // Room for every request that can be outstanding within the timeout, twice over.
+        // Room for every request that can be outstanding within the timeout (past which
+        // a response is late anyway), twice over, and a margin for a burst of Poisson
+        // arrivals: a slot is reused only after its request is long late. Small, so that
+        // ten thousand requesters at 10/s cost kilobytes each.
         let outstanding =
-            (spec.rr_timeout.as_secs_f64() / period.as_secs_f64()) as usize * 2 + 1024;
+            (spec.rr_timeout.as_secs_f64() / period.as_secs_f64()) as usize * 2 + RING_MARGIN;
         let cap = outstanding.next_power_of_two().min(1 << 22);
         let empty = Sent {
             seq: u64::MAX,
