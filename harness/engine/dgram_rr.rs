@@ -206,6 +206,11 @@ impl DgramRrActive {
                 Ok(Some(Want::Until(start + ENOBUFS_BACKOFF)))
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
+            // A port-unreachable report of an earlier datagram, given instead of sending:
+            // try again, unless the port is closed.
+            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+                self.refusals.refused().map(|_| None)
+            }
             Err(e) => Err(io_err("send")(e)),
         }
     }
@@ -641,6 +646,11 @@ impl DgramRrOpen {
                 }
                 Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A port-unreachable report of an earlier datagram, given instead of
+                // sending: try again, unless the port is closed.
+                Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+                    self.refusals.refused()?
+                }
                 Err(e) => return Err(io_err("send")(e)),
             }
         }
