@@ -396,6 +396,8 @@ pub struct DgramRrPassive {
     sizes: Option<SizeBuckets>,
     last: Option<Instant>,
     last_heard: Instant,
+    /// Waits for requests before the requester's nominal end (see `progress`).
+    waits: u64,
 }
 
 impl DgramRrPassive {
@@ -411,6 +413,7 @@ impl DgramRrPassive {
             sizes: (req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new),
             last: None,
             last_heard: Instant::now(),
+            waits: 0,
             ctx: ctx.clone(),
         }
     }
@@ -486,8 +489,12 @@ impl Flow for DgramRrPassive {
                     }
                 }
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
-                    let until = idle_end(self.ctx.send_end(), self.last_heard);
-                    if Instant::now() >= until {
+                    let (now, end) = (Instant::now(), self.ctx.send_end());
+                    if now < end {
+                        self.waits += 1;
+                    }
+                    let until = idle_end(end, self.last_heard);
+                    if now >= until {
                         return Ok(Want::Done);
                     }
                     return Ok(Want::ReadUntil(until));
@@ -513,8 +520,11 @@ impl Flow for DgramRrPassive {
         &mut self.rep
     }
 
+    /// Requests and responses, and waits before the requester's nominal end: silence is
+    /// no stall then (think time, a lossy path), and after it the flow ends itself once
+    /// [`super::DGRAM_IDLE`] passes without a datagram.
     fn progress(&self) -> u64 {
-        self.rep.messages_sent + self.rep.messages_received
+        self.rep.messages_sent + self.rep.messages_received + self.waits
     }
 
     fn socket(&self) -> Option<&socket2::Socket> {
