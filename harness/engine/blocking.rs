@@ -77,7 +77,9 @@ pub fn run(conn: DataConn, side: Side, mut ctx: RoleCtx) -> RoleReport {
             if pinned.is_ok() {
                 run_flow(flow, &ctx)
             } else {
-                std::mem::take(flow.report())
+                let mut rep = std::mem::take(flow.report());
+                read_back(&mut rep, flow.socket(), &ctx.spec);
+                rep
             }
         }
     };
