@@ -16,7 +16,7 @@ use socket2::Socket;
 
 use super::flow::{Cx, Flow, Want};
 use super::stream::{Closing, CALLS_PER_STEP};
-use super::{finish_report, rr_buckets, EngineError, RoleCtx, Sizes, Think};
+use super::{finish_report, rr_buckets, EngineError, RoleCtx, Sizes, Think, LATE_GRACE};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport};
 use crate::net::sockopt;
@@ -742,14 +742,14 @@ impl OpenRequester {
 
     /// Whether requests still go: on a schedule, every request due before the end,
     /// however late the thread got to run (so the count is the rate's, not the
-    /// machine's); pipelined, until the end.
+    /// machine's), within `LATE_GRACE`; pipelined, until the end.
     fn sending(&self, now: Instant, ctx: &RoleCtx) -> bool {
-        let before = if self.window.is_some() {
-            now
+        let more = if self.window.is_some() {
+            now < self.end
         } else {
-            self.next_due
+            self.next_due < self.end && now < self.end + LATE_GRACE
         };
-        before < self.end && !ctx.aborted()
+        more && !ctx.aborted()
     }
 
     /// What lets the next move happen: room for the request under way, the next send

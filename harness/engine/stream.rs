@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use socket2::Socket;
 
 use super::flow::{Cx, Flow, Want};
-use super::{finish_report, EngineError, Pacer, RoleCtx};
+use super::{finish_report, EngineError, Pacer, RoleCtx, LATE_GRACE};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport};
 use crate::net::sockopt;
@@ -107,6 +107,8 @@ pub struct StreamSender {
     kind: PathKind,
     path: Option<SendPath>,
     closing: Option<Closing>,
+    /// The socket was full at the last try (reset when the pacer is ahead).
+    held: bool,
 }
 
 impl StreamSender {
@@ -138,6 +140,7 @@ impl StreamSender {
             kind,
             path: None,
             closing: None,
+            held: false,
         }
     }
 
@@ -213,19 +216,29 @@ impl StreamSender {
         Ok(())
     }
 
+    /// Whether the sending time is over for the next message (`due`: its send time when
+    /// paced). Paced, the schedule says what goes: every message due before the end, so
+    /// that the count is the rate's and not the machine's, unless the socket held the
+    /// sender back (the path takes less than the rate) or it is later than `LATE_GRACE`.
+    fn ends(&self, now: Instant, due: Option<Instant>) -> bool {
+        let Some(due) = due else {
+            return now >= self.end;
+        };
+        let late = now >= self.end && (self.held || now >= self.end + LATE_GRACE);
+        due >= self.end || late
+    }
+
     fn sending(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP {
             if self.off == 0 {
                 let now = Instant::now();
-                // Paced, the schedule says what goes: every message due before the end,
-                // however late the thread got to run (so the count is the rate's, not the
-                // machine's); unpaced, what goes before the end.
                 let due = self.pacer.as_ref().map(|p| p.due(self.rep.bytes_sent));
-                if due.unwrap_or(now) >= self.end || cx.ctx.aborted() {
+                if self.ends(now, due) || cx.ctx.aborted() {
                     self.stop_sending()?;
                     return Ok(Want::Write);
                 }
                 if let Some(due) = due.filter(|&d| d > now) {
+                    self.held = false;
                     return Ok(Want::Until(due));
                 }
                 if let Some((s, rng)) = &mut self.sizes {
@@ -235,7 +248,10 @@ impl StreamSender {
             match self.send(cx.out) {
                 Ok(true) => self.sent_one()?,
                 Ok(false) => {}
-                Err(e) if is_timeout(&e) => return Ok(Want::Write),
+                Err(e) if is_timeout(&e) => {
+                    self.held = true;
+                    return Ok(Want::Write);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e)
                     if e.raw_os_error() == Some(libc::ENOBUFS)
