@@ -214,6 +214,9 @@ pub struct Requester {
     warm: Instant,
     end: Instant,
     quickack: bool,
+    /// Read right after the request (a blocking socket waits there for the response);
+    /// off once a read right after the request found nothing.
+    eager: bool,
 }
 
 impl Requester {
@@ -243,6 +246,7 @@ impl Requester {
             warm: ctx.warmup_mark(),
             end: ctx.send_end(),
             quickack,
+            eager: true,
         }
     }
 
@@ -316,12 +320,17 @@ impl Requester {
             (self.start, self.rs, self.off) = (start, self.req_sizes.next(), 0);
             self.phase = Phase::Asking;
         }
+        let mut fresh = false;
         if self.phase == Phase::Asking {
             let before = self.off;
             if !self.ask(cx.out)? {
                 return Ok((self.off == before).then_some(Want::Write));
             }
             self.phase = Phase::Awaiting;
+            if !self.eager {
+                return Ok(Some(Want::Read));
+            }
+            fresh = true;
         }
         match self.reader.read(&self.conn.sock, cx.scratch)? {
             Got::Msg(n) => {
@@ -333,7 +342,12 @@ impl Requester {
                 Ok(None)
             }
             Got::More => Ok(None),
-            Got::Blocked => Ok(Some(Want::Read)),
+            Got::Blocked => {
+                // A non-blocking socket: the response is never there at once, so the next
+                // request waits for readiness instead of trying.
+                self.eager &= !fresh;
+                Ok(Some(Want::Read))
+            }
             Got::Eof(0) => Err(EngineError::Protocol(
                 "the peer closed before responding".into(),
             )),
