@@ -25,8 +25,8 @@ use crate::sys::zerocopy::ZeroCopyCount;
 /// Socket calls per step, so that one fast connection cannot starve the others on an
 /// epoll worker.
 pub(crate) const CALLS_PER_STEP: usize = 8;
-/// The most a framed receiver reads per call.
-const FRAMED_READ: usize = 256 * 1024;
+/// The most a receiver reads per call (more if the message is larger).
+const READ_CHUNK: usize = 256 * 1024;
 
 fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> EngineError {
     move |source| EngineError::Io { what, source }
@@ -364,11 +364,9 @@ impl StreamReceiver {
             frames: framed.then(|| (Deframer::default(), SizeBuckets::new())),
             max: spec.msg_size,
             splice: None,
-            chunk: if framed {
-                FRAMED_READ
-            } else {
-                (spec.msg_size as usize).max(64 * 1024)
-            },
+            // Whatever is there, up to the driver's scratch (256 KiB at least): the counts
+            // are by byte, so a read may take several messages.
+            chunk: (spec.msg_size as usize).max(READ_CHUNK),
             quickack,
         }
     }
@@ -424,7 +422,8 @@ impl Flow for StreamReceiver {
 
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         if self.splice.is_none() && self.conn.knobs.requested.splice && self.frames.is_none() {
-            let sp = SpliceReceiver::new(self.chunk)
+            let pipe = (self.max as usize).max(64 * 1024);
+            let sp = SpliceReceiver::new(pipe)
                 .map_err(|e| EngineError::Protocol(format!("splice setup: {e}")))?;
             self.splice = Some(sp);
         }
