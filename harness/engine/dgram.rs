@@ -20,7 +20,7 @@ use socket2::Socket;
 use super::flow::{Cx, Flow, Want};
 use super::{
     answer_hello, finish_report, EngineError, Pacer, RoleCtx, DGRAM_IDLE, END_MARKERS, END_PAUSE,
-    SEQ_ROOM,
+    LATE_GRACE, SEQ_ROOM,
 };
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
@@ -140,6 +140,8 @@ pub struct DgramSender {
     /// The next sequence number (the count sent so far).
     seq: u64,
     markers: Option<EndMarkers>,
+    /// The socket was full at the last try (reset when the pacer is ahead).
+    held: bool,
 }
 
 impl DgramSender {
@@ -167,7 +169,21 @@ impl DgramSender {
             end: ctx.send_end(),
             seq: 0,
             markers: None,
+            held: false,
         }
+    }
+
+    /// Whether the sending time is over for the next datagram (`due`: its send time when
+    /// paced). Paced, the schedule says what goes: every datagram due before the end, so
+    /// that the count is the rate's and not the machine's, unless the socket held the
+    /// sender back (the path takes less than the rate) or it is later than
+    /// [`LATE_GRACE`]; unpaced, what goes before the end.
+    fn ends(&self, now: Instant, due: Option<Instant>) -> bool {
+        let Some(due) = due else {
+            return now >= self.end;
+        };
+        let late = now >= self.end && (self.held || now >= self.end + LATE_GRACE);
+        due >= self.end || late
     }
 
     /// Sends once (one datagram, a batch, or a GSO train) numbered from `self.seq`; how
@@ -227,16 +243,14 @@ impl Flow for DgramSender {
         }
         for _ in 0..CALLS_PER_STEP {
             let now = Instant::now();
-            // Paced, the schedule says what goes: every datagram due before the end,
-            // however late the thread got to run (so the count is the rate's, not the
-            // machine's); unpaced, what goes before the end.
             let due = self.pacer.as_ref().map(|p| p.due(self.rep.bytes_sent));
-            if due.unwrap_or(now) >= self.end || cx.ctx.aborted() {
+            if self.ends(now, due) || cx.ctx.aborted() {
                 let m = EndMarkers::new(self.conn.plan.id, self.seq, now);
                 self.markers = Some(m);
                 return Ok(Want::Until(now + END_PAUSE));
             }
             if let Some(due) = due.filter(|&d| d > now) {
+                self.held = false;
                 return Ok(Want::Until(due));
             }
             match self.send_once(cx.scratch) {
@@ -246,9 +260,13 @@ impl Flow for DgramSender {
                     self.rep.bytes_sent += bytes;
                 }
                 // A full send queue: nothing was sent; try again when there is room.
-                Err(e) if is_timeout(&e) => return Ok(Want::Write),
+                Err(e) if is_timeout(&e) => {
+                    self.held = true;
+                    return Ok(Want::Write);
+                }
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                    return Ok(Want::Until(now + ENOBUFS_BACKOFF))
+                    self.held = true;
+                    return Ok(Want::Until(now + ENOBUFS_BACKOFF));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(source) => {
@@ -561,7 +579,8 @@ mod tests {
             ("duration", "300ms"),
             ("warmup", "0s"),
             ("msg_size", "1000"),
-            ("rate", "4M"),
+            // Low, so that a loaded machine holding the receiver up loses nothing.
+            ("rate", "1M"),
         ];
         keys.extend_from_slice(extra);
         let ctx = ctx(&keys);
@@ -573,7 +592,7 @@ mod tests {
         let what = format!("{extra:?}, threads {threads}");
         assert_eq!(s.error, None, "{what}");
         assert_eq!(r.error, None, "{what}");
-        assert!(s.messages_sent >= 100, "{what}: {}", s.messages_sent);
+        assert!(s.messages_sent >= 30, "{what}: {}", s.messages_sent);
         assert_eq!(s.messages_sent, r.messages_received, "{what}");
         assert_eq!(s.bytes_sent, r.bytes_received, "{what}");
         assert_eq!((r.duplicated, r.reordered), (0, 0), "{what}");

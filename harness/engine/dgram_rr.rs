@@ -20,7 +20,7 @@ use hdrhistogram::Histogram;
 use super::dgram::{idle_end, seq_room, EndMarkers};
 use super::flow::{Cx, Flow, Want};
 use super::rr::{RTT, RTT_UNCORRECTED};
-use super::{answer_hello, finish_report, rr_buckets, EngineError, RoleCtx, Sizes};
+use super::{answer_hello, finish_report, rr_buckets, EngineError, RoleCtx, Sizes, LATE_GRACE};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
 use crate::net::transport::{as_uninit, dgram, is_timeout, DataConn};
@@ -623,9 +623,10 @@ impl DgramRrOpen {
 
     /// Whether requests still go: every request due before the end of the sending time,
     /// however late the thread got to run (so the count is the rate's, not the
-    /// machine's).
+    /// machine's), within [`LATE_GRACE`].
     fn sending(&self) -> bool {
-        self.next_due < self.ctx.send_end() && !self.ctx.aborted()
+        let end = self.ctx.send_end();
+        self.next_due < end && Instant::now() < end + LATE_GRACE && !self.ctx.aborted()
     }
 
     /// Sends every request that is due at `now` (and before the end of the sending
