@@ -4,7 +4,8 @@
 //! triggered, interest from [`Want`]), or its instant (a binary heap of timers; the wait
 //! is rounded up to epoll_wait's millisecond, so pacing is exact on average with bursts of
 //! up to a millisecond). At the hard deadline or the abort flag every open flow is
-//! cancelled and reported with the error.
+//! cancelled and reported with the error; a flow without progress for the stall limit
+//! (the peer or the path is gone) ends with that error, as on the blocking driver.
 //!
 //! Each flow still gets its own report, counted by the same code as on the blocking
 //! driver. Round trips go into one HdrHistogram per worker (a histogram per connection
@@ -22,7 +23,7 @@ use hdrhistogram::Histogram;
 
 use super::blocking::Bufs;
 use super::flow::{Cx, Flow, Want};
-use super::{absorb, read_back, EngineError, RoleCtx};
+use super::{absorb, read_back, EngineError, RoleCtx, STALL};
 use crate::measure::{latency_histogram, thread_cpu_ns, EncodedHistogram, RoleReport};
 use crate::sys::epoll::{self as sys, Epoll, IN, OUT};
 
@@ -30,6 +31,8 @@ use crate::sys::epoll::{self as sys, Epoll, IN, OUT};
 const EVENTS: usize = 256;
 /// The longest wait, so that the deadline and the abort flag are looked at.
 const TICK: Duration = Duration::from_millis(50);
+/// How often a worker looks for flows that have made no progress for the stall limit.
+const SWEEP: Duration = Duration::from_secs(1);
 
 /// One flow on a worker.
 struct Slot {
@@ -45,6 +48,9 @@ struct Slot {
     parent: Option<usize>,
     /// The last thing it wanted, for the error message of a cancelled flow.
     want: Want,
+    /// Its progress at the last sweep, and since when it has not moved.
+    seen: u64,
+    since: Instant,
 }
 
 /// A worker: flows, their epoll set, timers, and the buffers and histograms they share.
@@ -61,6 +67,8 @@ pub struct Worker {
     /// Which slot's report carries each histogram, and under which name.
     hist_owner: [Option<(usize, &'static str)>; 2],
     open: usize,
+    /// When to look for flows stalled past the stall limit next.
+    sweep_at: Instant,
 }
 
 /// Runs `flows` on the calling thread until every one has ended; their reports, in order.
@@ -94,6 +102,7 @@ impl Worker {
             hists,
             hist_owner: [None, None],
             open: 0,
+            sweep_at: Instant::now() + SWEEP,
         }
     }
 
@@ -112,6 +121,8 @@ impl Worker {
             queued: true,
             parent,
             want: Want::Read,
+            seen: 0,
+            since: Instant::now(),
         });
         self.reports.push(None);
         self.queue.push(i);
@@ -160,6 +171,10 @@ impl Worker {
                 break;
             }
             self.expire(now);
+            if now >= self.sweep_at {
+                self.sweep(now);
+                self.sweep_at = now + SWEEP;
+            }
             for i in std::mem::take(&mut self.queue) {
                 self.slots[i].queued = false;
                 self.step(i);
@@ -315,6 +330,35 @@ impl Worker {
         }
     }
 
+    /// Ends the flows that have made no progress for the stall limit (the peer or the path
+    /// is gone), as the blocking driver does; a flow waiting for its own instant is not
+    /// stalled.
+    fn sweep(&mut self, now: Instant) {
+        let mut stalled = Vec::new();
+        for (i, s) in self.slots.iter_mut().enumerate() {
+            let Some(flow) = s.flow.as_ref() else {
+                continue;
+            };
+            let p = flow.progress();
+            if p != s.seen || matches!(s.want, Want::Until(_)) {
+                (s.seen, s.since) = (p, now);
+            } else if now.duration_since(s.since) >= STALL {
+                stalled.push(i);
+            }
+        }
+        for i in stalled {
+            let Some(flow) = self.slots[i].flow.take() else {
+                continue;
+            };
+            let what = flow.doing(self.slots[i].want);
+            let e = EngineError::Stalled {
+                what,
+                secs: STALL.as_secs(),
+            };
+            self.cancel_and_end(i, flow, e.to_string());
+        }
+    }
+
     /// The flow nobody spawned that flow `i` descends from.
     fn root(&self, mut i: usize) -> usize {
         while let Some(p) = self.slots[i].parent {
@@ -327,23 +371,28 @@ impl Worker {
     /// Spawned flows end first, so that their counts reach their parents.
     fn end_all(&mut self, why: &str) {
         for i in (0..self.slots.len()).rev() {
-            let Some(mut flow) = self.slots[i].flow.take() else {
+            let Some(flow) = self.slots[i].flow.take() else {
                 continue;
             };
             let doing = flow.doing(self.slots[i].want);
-            let [rtt, unc] = &mut self.hists;
-            let mut cx = Cx {
-                ctx: &self.ctx,
-                now: Instant::now(),
-                scratch: &mut self.bufs.scratch,
-                out: &mut self.bufs.out,
-                rtt,
-                rtt_uncorrected: unc,
-                spawned: &mut Vec::new(),
-            };
-            flow.cancel(&mut cx);
-            self.end(i, flow, Some(format!("{doing}{why}")));
+            self.cancel_and_end(i, flow, format!("{doing}{why}"));
         }
+    }
+
+    /// Flow `i` stops where it is (`Flow::cancel`) and ends with `error`.
+    fn cancel_and_end(&mut self, i: usize, mut flow: Box<dyn Flow>, error: String) {
+        let [rtt, unc] = &mut self.hists;
+        let mut cx = Cx {
+            ctx: &self.ctx,
+            now: Instant::now(),
+            scratch: &mut self.bufs.scratch,
+            out: &mut self.bufs.out,
+            rtt,
+            rtt_uncorrected: unc,
+            spawned: &mut Vec::new(),
+        };
+        flow.cancel(&mut cx);
+        self.end(i, flow, Some(error));
     }
 
     /// The reports of the flows nobody spawned, histograms attached.
@@ -471,20 +520,35 @@ mod tests {
         assert!(r.error.is_none(), "{:?}", r.error);
     }
 
-    #[test]
-    fn a_flow_that_never_ends_is_cut_at_the_deadline_with_what_it_was_doing() {
-        let (mine, _peer) = UnixStream::pair().unwrap();
-        let mut c = ctx();
-        let mut spec = (*c.spec).clone();
-        spec.duration = Duration::from_millis(100);
-        c.spec = Arc::new(spec);
+    fn silent_sink() -> (Box<dyn Flow>, UnixStream) {
+        let (mine, peer) = UnixStream::pair().unwrap();
         let sink = Sink {
             sock: mine,
             rep: RoleReport::default(),
             spawn: Vec::new(),
         };
-        let reports = run_worker(vec![Box::new(sink)], c);
-        let e = reports[0].error.as_deref().unwrap_or_default();
-        assert!(e.contains("read: timed out"), "{e}");
+        (Box::new(sink), peer)
+    }
+
+    #[test]
+    fn a_flow_that_never_moves_is_cut_by_the_abort_flag_or_the_stall_limit() {
+        let (sink, _peer) = silent_sink();
+        let c = ctx();
+        let abort = c.abort.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            abort.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        let e = run_worker(vec![sink], c)[0]
+            .error
+            .clone()
+            .unwrap_or_default();
+        assert!(e.contains("read: the test was aborted"), "{e}");
+        let (sink, _peer) = silent_sink();
+        let e = run_worker(vec![sink], ctx())[0]
+            .error
+            .clone()
+            .unwrap_or_default();
+        assert!(e.contains("read: stalled, no progress for 10s"), "{e}");
     }
 }

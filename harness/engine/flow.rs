@@ -16,7 +16,18 @@
 //! - Never sleep and never block past one socket call: time is the driver's. A flow
 //!   that must wait for an instant returns [`Want::Until`].
 //! - Bound the work of one step (a few writes or reads), so that one fast connection
-//!   cannot starve the others on an epoll worker.
+//!   cannot starve the others on an epoll worker. A step that stops for that reason
+//!   returns what its NEXT move needs (`Write` if that is a write: level-triggered
+//!   readiness wakes it at once), never `Read` while the next move is a write (it would
+//!   wait for a response to a request it has not sent).
+//! - A socket call may block (the blocking driver's sockets wait up to `POLL`) or return
+//!   `WouldBlock` at once (epoll, `--spin`): both are fine. A flow that must never wait in
+//!   a call (an open-loop schedule) uses `MSG_DONTWAIT`.
+//! - A flow's socket is registered by the driver from [`Flow::fd`]; a new descriptor is
+//!   put in the driver's mode (non-blocking on epoll, `POLL` timeouts on the blocking
+//!   driver) before the flow's next step; within the step that made it, its mode is the
+//!   flow's own choice (a spawned flow's socket is put in the driver's mode before its
+//!   first step).
 //! - Read the clock through [`Cx::now`] where a fresh reading is not needed.
 
 use std::os::fd::RawFd;
