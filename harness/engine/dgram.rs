@@ -33,6 +33,8 @@ use crate::sys::batch::{DgramBatch, GroBuf};
 const CALLS_PER_STEP: usize = 32;
 /// After ENOBUFS (a full device queue), wait this long before sending again.
 const ENOBUFS_BACKOFF: Duration = Duration::from_micros(50);
+/// How often a silent datagram receiver looks again before the sender's nominal end.
+const IDLE_TICK: Duration = Duration::from_secs(1);
 /// The gap between two END markers.
 const MARKER_GAP: Duration = Duration::from_millis(2);
 /// The least room a datagram receiver's sequence bitmap starts with (bits), however many
@@ -367,6 +369,17 @@ pub(crate) fn idle_end(nominal_end: Instant, last_heard: Instant) -> Instant {
     nominal_end.max(last_heard + DGRAM_IDLE)
 }
 
+/// When a silent datagram receiver looks again: at its idle end, but before the sender's
+/// nominal end at least every [`IDLE_TICK`], so that its waits count as progress for the
+/// drivers' stall limit (silence then is a slow rate or think time, not a stall).
+pub(crate) fn idle_wake(now: Instant, nominal_end: Instant, until: Instant) -> Instant {
+    if now < nominal_end {
+        until.min(now + IDLE_TICK)
+    } else {
+        until
+    }
+}
+
 /// The passive end of a datagram stream.
 pub struct DgramReceiver {
     conn: DataConn,
@@ -436,7 +449,7 @@ impl DgramReceiver {
         if now >= until {
             Want::Done
         } else {
-            Want::ReadUntil(until)
+            Want::ReadUntil(idle_wake(now, self.nominal_end, until))
         }
     }
 }
@@ -566,6 +579,12 @@ mod tests {
         let end = t + Duration::from_secs(1);
         assert_eq!(idle_end(end, t), end);
         assert_eq!(idle_end(end, end), end + DGRAM_IDLE);
+        // Before the nominal end a silent receiver looks again every tick (its waits are
+        // progress); after it, only at its idle end.
+        assert_eq!(idle_wake(t, end, end), t + IDLE_TICK);
+        assert_eq!(idle_wake(end - Duration::from_millis(1), end, end), end);
+        let late = end + Duration::from_millis(10);
+        assert_eq!(idle_wake(late, end, late + DGRAM_IDLE), late + DGRAM_IDLE);
     }
 
     use crate::engine::testdrive::{ctx, report, run_pair, udp_pair};

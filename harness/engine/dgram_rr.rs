@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::dgram::{idle_end, seq_room, EndMarkers};
+use super::dgram::{idle_end, idle_wake, seq_room, EndMarkers};
 use super::flow::{Cx, Flow, Want};
 use super::rr::{RTT, RTT_UNCORRECTED};
 use super::{answer_hello, finish_report, rr_buckets, EngineError, RoleCtx, Sizes, LATE_GRACE};
@@ -497,7 +497,7 @@ impl Flow for DgramRrPassive {
                     if now >= until {
                         return Ok(Want::Done);
                     }
-                    return Ok(Want::ReadUntil(until));
+                    return Ok(Want::ReadUntil(idle_wake(now, end, until)));
                 }
                 Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {}
                 Err(e) => return Err(io_err("receive")(e)),
