@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use clap::builder::{PossibleValue, TypedValueParser};
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Arg, ArgAction, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::net::auth::Psk;
 use crate::net::transport;
@@ -14,6 +14,7 @@ use crate::session::receiver::{serve, Limits, ServeOptions};
 use crate::session::runner::{default_out_dir, execute, Adaptive, RunEnd, RunOptions, RunPlan};
 use crate::session::sender::resolve_target;
 use crate::spec::config::{ConfigError, Direction, Pattern, Protocol, SpecBuilder};
+use crate::spec::knobs::{Knob, Takes, KNOBS};
 use crate::spec::units::{parse_duration, parse_rate, parse_size};
 use crate::spec::workload::{Workload, MAX_RUNS};
 
@@ -25,6 +26,12 @@ pub struct Choices(Vec<&'static str>);
 impl Choices {
     fn of(names: impl IntoIterator<Item = &'static str>) -> Choices {
         Choices(names.into_iter().collect())
+    }
+}
+
+impl std::fmt::Debug for Choices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Choices").field(&self.0).finish()
     }
 }
 
@@ -44,18 +51,85 @@ impl TypedValueParser for Choices {
     }
 
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        if self.0.is_empty() {
+            return None;
+        }
         Some(Box::new(self.0.iter().map(|v| PossibleValue::new(*v))))
     }
 }
 
-fn protocols() -> Choices {
-    Choices::of(Protocol::ALL.iter().map(|p| p.as_str()))
+macro_rules! value_enum {
+    ($($t:ty),+) => {$(
+        /// Its names, as the config layer spells them, are the choices clap shows.
+        impl ValueEnum for $t {
+            fn value_variants<'a>() -> &'a [Self] {
+                <$t>::ALL
+            }
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                Some(PossibleValue::new(self.as_str()))
+            }
+        }
+    )+};
 }
-fn patterns() -> Choices {
-    Choices::of(Pattern::ALL.iter().map(|p| p.as_str()))
+
+value_enum!(Protocol, Pattern, Direction);
+
+/// The socket knob flags, one per entry of the knob table
+/// ([`crate::spec::knobs::KNOBS`]): flag, help, value name and choices come from the
+/// table. Values are kept as text, as for [`KnobArgs`], and parsed by the table's parser.
+#[derive(Debug, Clone, Default)]
+pub struct SocketKnobFlags {
+    /// (key, value) of each flag given, in table order; a switch's value is `true`.
+    pub settings: Vec<(&'static str, String)>,
 }
-fn directions() -> Choices {
-    Choices::of(Direction::ALL.iter().map(|p| p.as_str()))
+
+impl SocketKnobFlags {
+    fn arg(knob: &Knob) -> Arg {
+        let arg = Arg::new(knob.key)
+            .long(knob.key.replace('_', "-"))
+            .help(knob.help);
+        match knob.takes {
+            Takes::Switch => arg.action(ArgAction::SetTrue),
+            Takes::Value { name, choices } => arg
+                .value_name(name)
+                .allow_hyphen_values(true)
+                .action(ArgAction::Set)
+                .value_parser(Choices::of(choices.iter().copied())),
+        }
+    }
+}
+
+impl clap::FromArgMatches for SocketKnobFlags {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut settings = Vec::new();
+        for knob in KNOBS {
+            match knob.takes {
+                Takes::Switch if m.get_flag(knob.key) => settings.push((knob.key, "true".into())),
+                Takes::Switch => {}
+                Takes::Value { .. } => {
+                    if let Some(v) = m.get_one::<String>(knob.key) {
+                        settings.push((knob.key, v.clone()));
+                    }
+                }
+            }
+        }
+        Ok(SocketKnobFlags { settings })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl Args for SocketKnobFlags {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        KNOBS.iter().fold(cmd, |cmd, knob| cmd.arg(Self::arg(knob)))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 const RUN_EXAMPLES: &str = "\
@@ -366,17 +440,17 @@ pub struct RunArgs {
 #[derive(Debug, Args, Default)]
 pub struct KnobArgs {
     /// Transport (Unix sockets need both ends on one host) [default: tcp]
-    #[arg(long, value_name = "PROTO", value_parser = protocols())]
-    pub proto: Option<String>,
+    #[arg(long, value_name = "PROTO", value_enum)]
+    pub proto: Option<Protocol>,
     /// iperf3's -u: the same as --proto udp
     #[arg(short = 'u', conflicts_with = "proto")]
     pub udp: bool,
     /// Bulk transfer, request/response, or connect/request/response/close [default: stream]
-    #[arg(long, value_parser = patterns())]
-    pub pattern: Option<String>,
+    #[arg(long, value_enum)]
+    pub pattern: Option<Pattern>,
     /// Which way the data flows: forward = from this process to the receiver [default: forward]
-    #[arg(long, value_parser = directions())]
-    pub direction: Option<String>,
+    #[arg(long, value_enum)]
+    pub direction: Option<Direction>,
     /// iperf3's -R: the same as --direction reverse
     #[arg(short = 'R', conflicts_with = "direction")]
     pub reverse: bool,
@@ -395,36 +469,6 @@ pub struct KnobArgs {
     /// rr response size, or a distribution as for --msg-size [default: the request size, or its distribution]
     #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub response_size: Option<String>,
-    /// SO_SNDBUF on the data sockets, or auto for the kernel's autotuning [default: auto]
-    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
-    pub sndbuf: Option<String>,
-    /// SO_RCVBUF on the data sockets, or auto for the kernel's autotuning [default: auto]
-    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
-    pub rcvbuf: Option<String>,
-    /// TCP_MAXSEG (88..32767), set before connect and listen [default: the kernel's, from the path MTU]
-    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
-    pub mss: Option<String>,
-    /// TCP_NODELAY [default: off]
-    #[arg(long)]
-    pub nodelay: bool,
-    /// TCP_CONGESTION, e.g. cubic, bbr, reno [default: the kernel's, net.ipv4.tcp_congestion_control]
-    #[arg(long, value_name = "NAME")]
-    pub congestion: Option<String>,
-    /// IP_TOS / IPV6_TCLASS byte, e.g. 0x10 [default: not set]
-    #[arg(long)]
-    pub tos: Option<String>,
-    /// TCP_QUICKACK, re-armed after every read [default: off]
-    #[arg(long)]
-    pub quickack: bool,
-    /// TCP_NOTSENT_LOWAT [default: not set]
-    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
-    pub notsent_lowat: Option<String>,
-    /// TCP_CORK [default: off]
-    #[arg(long)]
-    pub cork: bool,
-    /// SO_BUSY_POLL, e.g. 50us [default: not set]
-    #[arg(long, value_name = "DURATION")]
-    pub busy_poll: Option<String>,
     /// Parallel data connections [default: 1] (iperf3: -P)
     #[arg(long, short = 'P')]
     pub flows: Option<String>,
@@ -443,62 +487,40 @@ pub struct KnobArgs {
     /// Datagrams per sendmmsg/recvmmsg call on udp/unix-dgram streams [default: 1 = send/recv]
     #[arg(long, value_name = "N")]
     pub batch: Option<String>,
-    /// UDP GSO (UDP_SEGMENT): up to 64 datagrams per send, split by the kernel [default: off]
-    #[arg(long)]
-    pub gso: bool,
-    /// UDP GRO (UDP_GRO): coalesced datagrams per receive, split again by sockbench [default: off]
-    #[arg(long)]
-    pub gro: bool,
-    /// Pin both sides' traffic threads to CPUs, e.g. 1 or 0,1 (per side: --set sender.cpu_affinity=0) [default: not pinned]
-    #[arg(long, value_name = "CPUS")]
-    pub cpu_affinity: Option<String>,
-    /// User-space busy polling: spin on non-blocking sockets instead of sleeping (both sides; per side: --set sender.spin=true) [default: off]
-    #[arg(long)]
-    pub spin: bool,
-    /// Stream sends with sendfile(2) from an in-memory file [default: off]
-    #[arg(long)]
-    pub sendfile: bool,
-    /// Byte streams through a pipe with splice(2): sends from an in-memory file, receives into /dev/null [default: off]
-    #[arg(long)]
-    pub splice: bool,
-    /// MSG_ZEROCOPY on tcp stream sends, completions counted (and copies reported) [default: off]
-    #[arg(long)]
-    pub zerocopy: bool,
     /// Repetitions of each case [default: 1]
     #[arg(long)]
     pub repeat: Option<String>,
     /// Closed-loop rr and crr: wait between a response and the next request, e.g. 1ms, exponential:mean=1ms or uniform:min=100us,max=2ms [default: none]
     #[arg(long, value_name = "DIST")]
     pub think_time: Option<String>,
+    #[command(flatten)]
+    pub socket: SocketKnobFlags,
 }
 
 impl KnobArgs {
     /// The flags as knob settings, in a fixed order.
     pub fn settings(&self) -> Vec<(&'static str, String)> {
-        let mut out = Vec::new();
+        let named = [
+            ("proto", self.proto.map(Protocol::as_str)),
+            ("pattern", self.pattern.map(Pattern::as_str)),
+            ("direction", self.direction.map(Direction::as_str)),
+        ];
+        let mut out: Vec<(&'static str, String)> = named
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v?.to_string())))
+            .collect();
         let text = [
-            ("proto", &self.proto),
-            ("pattern", &self.pattern),
-            ("direction", &self.direction),
             ("duration", &self.duration),
             ("warmup", &self.warmup),
             ("interval", &self.interval),
             ("msg_size", &self.msg_size),
             ("response_size", &self.response_size),
-            ("sndbuf", &self.sndbuf),
-            ("rcvbuf", &self.rcvbuf),
-            ("mss", &self.mss),
-            ("congestion", &self.congestion),
-            ("tos", &self.tos),
-            ("notsent_lowat", &self.notsent_lowat),
-            ("busy_poll", &self.busy_poll),
             ("flows", &self.flows),
             ("rate", &self.rate),
             ("rr_timeout", &self.rr_timeout),
             ("probe", &self.probe),
             ("probe_size", &self.probe_size),
             ("batch", &self.batch),
-            ("cpu_affinity", &self.cpu_affinity),
             ("think_time", &self.think_time),
         ];
         for (k, v) in text {
@@ -513,21 +535,7 @@ impl KnobArgs {
         if self.reverse {
             out.push(("direction", "reverse".to_string()));
         }
-        for (k, on) in [
-            ("nodelay", self.nodelay),
-            ("quickack", self.quickack),
-            ("cork", self.cork),
-            ("gso", self.gso),
-            ("gro", self.gro),
-            ("zerocopy", self.zerocopy),
-            ("spin", self.spin),
-            ("sendfile", self.sendfile),
-            ("splice", self.splice),
-        ] {
-            if on {
-                out.push((k, "true".to_string()));
-            }
-        }
+        out.extend(self.socket.settings.iter().cloned());
         out
     }
 }

@@ -10,7 +10,8 @@ use thiserror::Error;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::spec::config::{Protocol, SpecBuilder, TestSpec, KNOB_KEYS, SOCKET_KEYS};
+use crate::spec::config::{ConfigError, Protocol, SpecBuilder, TestSpec, KNOB_KEYS};
+use crate::spec::knobs::{knob, socket_keys};
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("{0}")]
@@ -69,17 +70,10 @@ pub const MAX_RUNS: u64 = 100_000;
 const MAX_FILE_BYTES: u64 = 16 << 20;
 
 /// Whether a socket knob means anything on `proto` (what `SocketKnobs::validate` refuses
-/// otherwise); the keys of the test as a whole apply to every protocol.
-pub fn knob_applies(knob: &str, proto: Protocol) -> bool {
-    match knob {
-        "mss" | "nodelay" | "congestion" | "quickack" | "notsent_lowat" | "cork" => {
-            proto.is_tcp_like()
-        }
-        "zerocopy" => proto == Protocol::Tcp,
-        "gso" | "gro" => proto == Protocol::Udp,
-        "tos" | "busy_poll" => proto.is_ip(),
-        _ => true,
-    }
+/// otherwise, from the knob table); the keys of the test as a whole apply to every
+/// protocol.
+pub fn knob_applies(key: &str, proto: Protocol) -> bool {
+    knob(key).map_or(true, |k| k.applies.to(proto))
 }
 
 /// Every key a workload file or `--set` takes.
@@ -88,8 +82,8 @@ pub fn known_keys() -> Vec<&'static str> {
         .iter()
         .chain(RUN_KEYS)
         .chain(KNOB_KEYS)
-        .chain(SOCKET_KEYS)
         .copied()
+        .chain(socket_keys())
         .collect()
 }
 
@@ -107,18 +101,18 @@ pub fn nearest_key<'a>(key: &str, among: &[&'a str]) -> Option<&'a str> {
 /// `None` for a key that a workload or `--set` takes; else the message: the nearest known
 /// key when one is close, or the list of them.
 fn unknown_key(key: &str) -> Option<String> {
-    let (prefix, knob) = match key.split_once('.') {
+    let (prefix, name) = match key.split_once('.') {
         Some((side @ ("sender" | "receiver"), k)) => (Some(side), k),
         _ => (None, key),
     };
     let among: Vec<&str> = match prefix {
-        Some(_) if SOCKET_KEYS.contains(&knob) || KNOB_KEYS.contains(&knob) => return None,
-        Some(_) => SOCKET_KEYS.to_vec(),
-        None if known_keys().contains(&knob) => return None,
+        Some(_) if knob(name).is_some() || KNOB_KEYS.contains(&name) => return None,
+        Some(_) => socket_keys().collect(),
+        None if known_keys().contains(&name) => return None,
         None => known_keys(),
     };
     let side = prefix.map(|p| format!("{p}.")).unwrap_or_default();
-    Some(match nearest_key(knob, &among) {
+    Some(match nearest_key(name, &among) {
         Some(near) => format!("unknown key '{key}' (did you mean '{side}{near}'?)"),
         None => format!("unknown key '{key}' (known: {})", among.join(", ")),
     })
@@ -212,7 +206,7 @@ impl Workload {
                 }
                 "repeat" | "shuffle" | "seed" => {
                     let s = ctx.scalar(k, value)?;
-                    w.set_run_key(&s).map_err(|e| err_at(at, e))?;
+                    w.set_run_key(&s).map_err(|e| err_at(at, e.0))?;
                 }
                 "defaults" => {
                     let DeValue::Table(t) = value.get_ref() else {
@@ -319,27 +313,31 @@ impl Workload {
         keys
     }
 
-    fn set_run_key(&mut self, s: &Setting) -> Result<(), String> {
+    fn set_run_key(&mut self, s: &Setting) -> Result<(), ConfigError> {
         let v = s.value.trim();
         match s.key.as_str() {
             "repeat" => match v.parse::<u32>() {
                 Ok(n) if n >= 1 => self.repeat = n,
-                _ => return Err(format!("repeat: '{v}' is not a whole number of 1 or more")),
+                _ => {
+                    return Err(ConfigError(format!(
+                        "repeat: '{v}' is not a whole number of 1 or more"
+                    )))
+                }
             },
             "shuffle" => {
                 self.shuffle = match v {
                     "true" => true,
                     "false" => false,
-                    _ => return Err(format!("shuffle: '{v}' is not true or false")),
+                    _ => return Err(ConfigError(format!("shuffle: '{v}' is not true or false"))),
                 }
             }
             "seed" => {
                 self.seed = Some(
                     v.parse()
-                        .map_err(|_| format!("seed: '{v}' is not a whole number"))?,
+                        .map_err(|_| ConfigError(format!("seed: '{v}' is not a whole number")))?,
                 )
             }
-            other => return Err(format!("unknown run key '{other}'")),
+            other => return Err(ConfigError(format!("unknown run key '{other}'"))),
         }
         Ok(())
     }
@@ -416,14 +414,14 @@ impl Workload {
         };
         // `--set sndbuf=16K..16M`: a size range sweeps every power of two between.
         let values = match values {
-            None if single.contains("..") => Some(size_range(key, &single).map_err(bad)?),
+            None if single.contains("..") => Some(size_range(key, &single).map_err(|e| bad(e.0))?),
             v => v,
         };
         match (key, values) {
             ("name", None) => self.name = single,
             ("description", None) => self.description = single,
             (k, None) if RUN_KEYS.contains(&k) => {
-                self.set_run_key(&setting(single)).map_err(bad)?
+                self.set_run_key(&setting(single)).map_err(|e| bad(e.0))?
             }
             (k, Some(_)) if RUN_KEYS.contains(&k) || k == "name" || k == "description" => {
                 return Err(bad(format!("{k} takes one value, not a list")));
@@ -437,7 +435,7 @@ impl Workload {
                 }
                 let settings: Vec<Setting> = list.into_iter().map(setting).collect();
                 for s in &settings {
-                    check_setting(s).map_err(bad)?;
+                    check_setting(s).map_err(|e| bad(e.0))?;
                 }
                 match self.matrix.iter_mut().find(|(k, _)| k == key) {
                     Some((_, vals)) => *vals = settings,
@@ -450,7 +448,7 @@ impl Workload {
                         "a matrix key takes a list, e.g. [\"64K\", \"1M\"]".into()
                     ));
                 }
-                check_setting(&setting(single.clone())).map_err(bad)?;
+                check_setting(&setting(single.clone())).map_err(|e| bad(e.0))?;
                 // A single value on the command line overrides a sweep of the same knob.
                 self.set_default(key, &single);
             }
@@ -555,15 +553,19 @@ const SIZE_KEYS: &[&str] = &[
 /// A size range `"16K..16M"`: the first end, every power of two strictly between the two,
 /// and the last end, in the order written (`"16M..16K"` runs downwards). Each value is
 /// written as a user would type it (`64K`).
-pub fn size_range(key: &str, text: &str) -> Result<Vec<String>, String> {
+pub fn size_range(key: &str, text: &str) -> Result<Vec<String>, ConfigError> {
     let knob = key.rsplit('.').next().unwrap_or(key);
     if !SIZE_KEYS.contains(&knob) {
-        return Err(format!(
+        return Err(ConfigError(format!(
             "{key}: '{text}' is a range, which only a size takes ({}); list the values instead",
             SIZE_KEYS.join(", ")
-        ));
+        )));
     }
-    let bad = || format!("{key}: '{text}' is not a size range such as \"16K..16M\"");
+    let bad = || {
+        ConfigError(format!(
+            "{key}: '{text}' is not a size range such as \"16K..16M\""
+        ))
+    };
     let (a, b) = text.split_once("..").ok_or_else(bad)?;
     let (a, b) = (
         crate::spec::units::parse_size(a).map_err(|_| bad())?,
@@ -571,7 +573,9 @@ pub fn size_range(key: &str, text: &str) -> Result<Vec<String>, String> {
     );
     let (lo, hi) = (a.min(b), a.max(b));
     if lo == 0 {
-        return Err(format!("{key}: '{text}': a range starts above 0"));
+        return Err(ConfigError(format!(
+            "{key}: '{text}': a range starts above 0"
+        )));
     }
     let mut sizes = vec![lo];
     let mut p = lo.next_power_of_two();
@@ -600,12 +604,12 @@ pub fn size_range(key: &str, text: &str) -> Result<Vec<String>, String> {
 /// Checks one setting alone: a known key, a value its parser takes, and a test of the
 /// defaults with just this setting that validates on some protocol (an MSS of 10 is wrong
 /// anywhere; `gso = true` is right on udp, which another setting may choose).
-fn check_setting(s: &Setting) -> Result<(), String> {
+fn check_setting(s: &Setting) -> Result<(), ConfigError> {
     if let Some(msg) = unknown_key(&s.key) {
-        return Err(msg);
+        return Err(ConfigError(msg));
     }
     let mut b = SpecBuilder::new();
-    b.set(&s.key, &s.value).map_err(|e| e.0)?;
+    b.set(&s.key, &s.value)?;
     // Arrivals, connection reuse and pipelining apply to patterns that other settings
     // choose: the case is checked whole when it is built.
     if matches!(
@@ -616,13 +620,13 @@ fn check_setting(s: &Setting) -> Result<(), String> {
     }
     let first = match b.build() {
         Ok(_) => return Ok(()),
-        Err(e) => e.0,
+        Err(e) => e,
     };
     if s.key != "proto" {
         for p in [Protocol::Udp, Protocol::UnixStream, Protocol::UnixDgram] {
             let mut on = SpecBuilder::new();
-            on.set("proto", p.as_str()).map_err(|e| e.0)?;
-            on.set(&s.key, &s.value).map_err(|e| e.0)?;
+            on.set("proto", p.as_str())?;
+            on.set(&s.key, &s.value)?;
             if on.build().is_ok() {
                 return Ok(());
             }
@@ -657,14 +661,14 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn at(&self, at: Option<Pos>, msg: String) -> WorkloadError {
+    fn at(&self, at: Option<Pos>, msg: impl std::fmt::Display) -> WorkloadError {
         match at {
             Some(p) => WorkloadError(format!("{}:{}:{}: {msg}", self.source, p.line, p.col)),
             None => WorkloadError(format!("{}: {msg}", self.source)),
         }
     }
 
-    fn err(&self, offset: usize, msg: String) -> WorkloadError {
+    fn err(&self, offset: usize, msg: impl std::fmt::Display) -> WorkloadError {
         self.at(Some(pos_of(self.text, offset)), msg)
     }
 
@@ -1013,9 +1017,9 @@ msg_size = 1400
             Protocol::UnixStream,
             Protocol::UnixDgram,
         ] {
-            for knob in SOCKET_KEYS {
+            for knob in socket_keys() {
                 // Knobs whose other rules (pattern, combinations) are not the protocol's.
-                if ["sendfile", "splice", "spin", "cpu_affinity"].contains(knob) {
+                if ["sendfile", "splice", "spin", "cpu_affinity"].contains(&knob) {
                     continue;
                 }
                 let mut b = SpecBuilder::new();
