@@ -712,7 +712,7 @@ fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
 
 fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
     use crate::tune::goal::{Constraint, Goal};
-    use crate::tune::search::{Budget, Space, Status};
+    use crate::tune::search::{Space, Status};
     if let Some(to) = &args.to {
         resolve_target(to).map_err(|e| Failure::Usage(format!("--to: {e}")))?;
     }
@@ -744,58 +744,11 @@ fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
         transport::probe(spec.protocol, &[&spec.sender, &spec.receiver])?;
     }
     let first = &cases[0].spec;
-    let goal = match explicit_goal {
-        Some(g) => g,
-        None if first.pattern == Pattern::Stream => {
-            Goal::parse("goodput>=0.95*max").expect("a valid goal")
-        }
-        None => Goal::parse("rtt_p99").expect("a valid goal"),
-    };
-    // A round-trip figure needs transactions: rr, crr, or a probe beside a stream.
-    let measures_rtt = cases
-        .iter()
-        .all(|c| c.spec.pattern != Pattern::Stream || c.spec.probe);
-    for metric in
-        std::iter::once(goal.metric()).chain(constraints.iter().map(|c| c.metric.as_str()))
-    {
-        if metric.starts_with("rtt_") && !measures_rtt {
-            return Err(Failure::Usage(format!(
-                "{}: round trips are measured only by rr and crr, or by a probe beside a stream: add --probe rr",
-                crate::tune::goal::short_name(metric)
-            )));
-        }
-    }
-    if goal.metric() == "transactions_per_s"
-        && cases
-            .iter()
-            .any(|c| c.spec.pattern == Pattern::Stream && !c.spec.probe)
-    {
-        return Err(Failure::Usage(
-            "--goal transactions: a stream has no transactions; use --pattern rr or crr".into(),
-        ));
-    }
+    let goal = tune_goal(explicit_goal, &constraints, &cases)?;
     let space = Space::from_matrix(&workload.matrix);
     let max_reps = workload.repeat.max(3);
     let grid = space.grid_size().saturating_mul(u64::from(max_reps));
-    let budget = match args.budget.as_deref().map(str::trim) {
-        None => Budget::Tests((grid / 4).max(8).min(grid)),
-        Some(b) if !b.is_empty() && b.chars().all(|c| c.is_ascii_digit()) => match b.parse::<u64>()
-        {
-            Ok(n) if n >= 1 => Budget::Tests(n),
-            _ => {
-                return Err(Failure::Usage(format!(
-                    "--budget: '{b}' is not 1 test or more"
-                )))
-            }
-        },
-        Some(b) => Budget::Time(parse_duration(b).ok().filter(|d| !d.is_zero()).ok_or_else(
-            || {
-                Failure::Usage(format!(
-                    "--budget: '{b}' is neither a number of tests (40) nor a duration (10m)"
-                ))
-            },
-        )?),
-    };
+    let budget = tune_budget(args.budget.as_deref(), grid)?;
     let name = if workload.name.is_empty() {
         format!("{}-{}", first.protocol, first.pattern)
     } else {
@@ -829,39 +782,111 @@ fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
         command_line: std::env::args().collect(),
     };
     let end = crate::tune::execute(&plan, &opts).map_err(Failure::Runtime)?;
-    let a = &end.answer;
-    if a.status == Status::Unsatisfiable {
-        let figures: Vec<String> = a
-            .figures
-            .iter()
-            .filter(|(m, _)| plan.constraints.iter().any(|c| &c.metric == *m))
-            .map(|(m, f)| {
-                format!(
-                    "{} {}",
-                    crate::tune::goal::short_name(m),
-                    crate::tune::goal::format_figure(m, f.mean)
-                )
-            })
-            .collect();
-        let closest = if a.label.is_empty() {
-            "no candidate ended ok".to_string()
-        } else if figures.is_empty() {
-            format!("the closest candidate was {}", a.label)
-        } else {
-            format!(
-                "the closest candidate was {} ({})",
-                a.label,
-                figures.join(", ")
-            )
-        };
-        eprintln!(
-            "error: unsatisfiable: {}; {closest}; every step is in {}",
-            a.why,
-            end.dir.join("tune.csv").display()
-        );
+    if end.answer.status == Status::Unsatisfiable {
+        tell_unsatisfiable(&end, &plan.constraints);
         return Ok(1);
     }
     Ok(0)
+}
+
+/// tune's goal: the one given, or the pattern's; refused when the cases do not measure
+/// its figure or a constraint's.
+fn tune_goal(
+    explicit: Option<crate::tune::goal::Goal>,
+    constraints: &[crate::tune::goal::Constraint],
+    cases: &[crate::spec::workload::PlannedCase],
+) -> Result<crate::tune::goal::Goal, Failure> {
+    use crate::tune::goal::Goal;
+    let first = &cases[0].spec;
+    let goal = match explicit {
+        Some(g) => g,
+        None if first.pattern == Pattern::Stream => {
+            Goal::parse("goodput>=0.95*max").expect("a valid goal")
+        }
+        None => Goal::parse("rtt_p99").expect("a valid goal"),
+    };
+    // A round-trip figure needs transactions: rr, crr, or a probe beside a stream.
+    let measures_rtt = cases
+        .iter()
+        .all(|c| c.spec.pattern != Pattern::Stream || c.spec.probe);
+    for metric in
+        std::iter::once(goal.metric()).chain(constraints.iter().map(|c| c.metric.as_str()))
+    {
+        if metric.starts_with("rtt_") && !measures_rtt {
+            return Err(Failure::Usage(format!(
+                "{}: round trips are measured only by rr and crr, or by a probe beside a stream: add --probe rr",
+                crate::tune::goal::short_name(metric)
+            )));
+        }
+    }
+    if goal.metric() == "transactions_per_s"
+        && cases
+            .iter()
+            .any(|c| c.spec.pattern == Pattern::Stream && !c.spec.probe)
+    {
+        return Err(Failure::Usage(
+            "--goal transactions: a stream has no transactions; use --pattern rr or crr".into(),
+        ));
+    }
+    Ok(goal)
+}
+
+/// --budget: a number of tests or a duration; by default a quarter of the grid.
+fn tune_budget(budget: Option<&str>, grid: u64) -> Result<crate::tune::search::Budget, Failure> {
+    use crate::tune::search::Budget;
+    let budget = match budget.map(str::trim) {
+        None => Budget::Tests((grid / 4).max(8).min(grid)),
+        Some(b) if !b.is_empty() && b.chars().all(|c| c.is_ascii_digit()) => match b.parse::<u64>()
+        {
+            Ok(n) if n >= 1 => Budget::Tests(n),
+            _ => {
+                return Err(Failure::Usage(format!(
+                    "--budget: '{b}' is not 1 test or more"
+                )))
+            }
+        },
+        Some(b) => Budget::Time(parse_duration(b).ok().filter(|d| !d.is_zero()).ok_or_else(
+            || {
+                Failure::Usage(format!(
+                    "--budget: '{b}' is neither a number of tests (40) nor a duration (10m)"
+                ))
+            },
+        )?),
+    };
+    Ok(budget)
+}
+
+/// The one line saying no candidate met the constraints, and the closest one.
+fn tell_unsatisfiable(end: &crate::tune::TuneEnd, constraints: &[crate::tune::goal::Constraint]) {
+    let a = &end.answer;
+    let figures: Vec<String> = a
+        .figures
+        .iter()
+        .filter(|(m, _)| constraints.iter().any(|c| &c.metric == *m))
+        .map(|(m, f)| {
+            format!(
+                "{} {}",
+                crate::tune::goal::short_name(m),
+                crate::tune::goal::format_figure(m, f.mean)
+            )
+        })
+        .collect();
+    let closest = if a.label.is_empty() {
+        "no candidate ended ok".to_string()
+    } else if figures.is_empty() {
+        format!("the closest candidate was {}", a.label)
+    } else {
+        format!(
+            "the closest candidate was {} ({})",
+            a.label,
+            figures.join(", ")
+        )
+    };
+    eprintln!(
+        "error: unsatisfiable: {}; {closest}; every step is in {}",
+        a.why,
+        end.dir.join("tune.csv").display()
+    );
 }
 
 fn run_command(args: RunArgs) -> Result<i32, Failure> {
@@ -1003,7 +1028,53 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
     if args.max_concurrent == 0 {
         return Err(usage("--max-concurrent", "must be 1 or more".into()));
     }
-    let limits = Limits {
+    let limits = serve_limits(&args)?;
+    let handshake_timeout = parse_duration(&args.handshake_timeout)
+        .map_err(|e| usage("--handshake-timeout", e.to_string()))?;
+    if handshake_timeout.is_zero() || handshake_timeout > std::time::Duration::from_secs(600) {
+        return Err(usage(
+            "--handshake-timeout",
+            "must be from 1ms to 10m".into(),
+        ));
+    }
+    if args.max_pending == 0 || args.max_per_source == 0 {
+        return Err(usage(
+            "--max-pending/--max-per-source",
+            "must be 1 or more".into(),
+        ));
+    }
+    let data_ports = args.data_ports.as_deref().map(data_ports).transpose()?;
+    let psk = args.psk_file.as_deref().map(Psk::from_file).transpose()?;
+    let opts = ServeOptions {
+        listen,
+        once: args.once,
+        quiet: args.quiet,
+        max_concurrent: args.max_concurrent,
+        limits,
+        data_ports,
+        psk,
+        handshake_timeout,
+        max_pending: args.max_pending,
+        max_per_source: args.max_per_source,
+        allow_peers: match &args.allow_peers {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .filter(|c| !c.trim().is_empty())
+                .map(str::parse)
+                .collect::<Result<_, String>>()
+                .map_err(|e| usage("--allow-peers", e))?,
+        },
+        ..ServeOptions::default()
+    };
+    serve(&opts).map_err(Failure::Runtime)?;
+    Ok(0)
+}
+
+/// serve's limits on what a sender may ask for.
+fn serve_limits(args: &ServeArgs) -> Result<Limits, Failure> {
+    let usage = |flag: &str, e: String| Failure::Usage(format!("{flag}: {e}"));
+    Ok(Limits {
         max_duration: args
             .max_duration
             .as_deref()
@@ -1037,66 +1108,25 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
             Some(m) => Some(parse_size(m).map_err(|e| usage("--max-memory", e.to_string()))?),
             None => crate::measure::hostinfo::default_max_memory(),
         },
-    };
-    let handshake_timeout = parse_duration(&args.handshake_timeout)
-        .map_err(|e| usage("--handshake-timeout", e.to_string()))?;
-    if handshake_timeout.is_zero() || handshake_timeout > std::time::Duration::from_secs(600) {
-        return Err(usage(
-            "--handshake-timeout",
-            "must be from 1ms to 10m".into(),
-        ));
-    }
-    if args.max_pending == 0 || args.max_per_source == 0 {
-        return Err(usage(
-            "--max-pending/--max-per-source",
-            "must be 1 or more".into(),
-        ));
-    }
-    let data_ports = match &args.data_ports {
-        None => None,
-        Some(range) => {
-            let parsed = range
-                .split_once('-')
-                .and_then(|(lo, hi)| {
-                    Some((
-                        lo.trim().parse::<u16>().ok()?,
-                        hi.trim().parse::<u16>().ok()?,
-                    ))
-                })
-                .filter(|(lo, hi)| *lo > 0 && lo <= hi);
-            Some(parsed.ok_or_else(|| {
-                usage(
-                    "--data-ports",
-                    format!("'{range}' is not LOW-HIGH (e.g. 5400-5499)"),
-                )
-            })?)
-        }
-    };
-    let psk = args.psk_file.as_deref().map(Psk::from_file).transpose()?;
-    let opts = ServeOptions {
-        listen,
-        once: args.once,
-        quiet: args.quiet,
-        max_concurrent: args.max_concurrent,
-        limits,
-        data_ports,
-        psk,
-        handshake_timeout,
-        max_pending: args.max_pending,
-        max_per_source: args.max_per_source,
-        allow_peers: match &args.allow_peers {
-            None => Vec::new(),
-            Some(list) => list
-                .split(',')
-                .filter(|c| !c.trim().is_empty())
-                .map(str::parse)
-                .collect::<Result<_, String>>()
-                .map_err(|e| usage("--allow-peers", e))?,
-        },
-        ..ServeOptions::default()
-    };
-    serve(&opts).map_err(Failure::Runtime)?;
-    Ok(0)
+    })
+}
+
+/// --data-ports LOW-HIGH.
+fn data_ports(range: &str) -> Result<(u16, u16), Failure> {
+    let parsed = range
+        .split_once('-')
+        .and_then(|(lo, hi)| {
+            Some((
+                lo.trim().parse::<u16>().ok()?,
+                hi.trim().parse::<u16>().ok()?,
+            ))
+        })
+        .filter(|(lo, hi)| *lo > 0 && lo <= hi);
+    parsed.ok_or_else(|| {
+        Failure::Usage(format!(
+            "--data-ports: '{range}' is not LOW-HIGH (e.g. 5400-5499)"
+        ))
+    })
 }
 
 fn report_command(args: ReportArgs) -> Result<i32, Failure> {

@@ -375,6 +375,17 @@ impl TestSpec {
                 "--rate applies to stream (bits/s) and rr (transactions/s), not crr",
             ));
         }
+        self.validate_paths()?;
+        self.validate_pattern()?;
+        self.validate_sizes()?;
+        self.validate_limits()?;
+        self.sender.validate(self.protocol)?;
+        self.receiver.validate(self.protocol)?;
+        Ok(())
+    }
+
+    /// The I/O paths: batches, GSO/GRO, sendfile, splice, zero-copy and spinning, and what each combines with.
+    fn validate_paths(&self) -> Result<(), ConfigError> {
         if self.batch == 0 || self.batch > 1024 {
             return Err(ConfigError::new("--batch must be from 1 to 1024"));
         }
@@ -426,6 +437,11 @@ impl TestSpec {
                 "--batch (sendmmsg/recvmmsg) applies to the stream pattern over udp and unix-dgram",
             ));
         }
+        Ok(())
+    }
+
+    /// What crr and the latency probe need.
+    fn validate_pattern(&self) -> Result<(), ConfigError> {
         if self.pattern == Pattern::Crr {
             if self.protocol.is_datagram() {
                 return Err(ConfigError(format!(
@@ -456,6 +472,11 @@ impl TestSpec {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// Message and response sizes against what the protocol carries.
+    fn validate_sizes(&self) -> Result<(), ConfigError> {
         let sizes = [
             ("msg-size", self.msg_size),
             ("response-size", self.response_size),
@@ -482,6 +503,11 @@ impl TestSpec {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// Timeouts, rates and samples within what one test may hold.
+    fn validate_limits(&self) -> Result<(), ConfigError> {
         if self.rr_timeout < Duration::from_millis(1) || self.rr_timeout > MAX_RR_TIMEOUT {
             return Err(ConfigError(format!(
                 "--rr-timeout must be from 1ms to {}s",
@@ -512,8 +538,6 @@ impl TestSpec {
                 "--probe-size must be from 1 to {MAX_UDP_PAYLOAD} bytes"
             )));
         }
-        self.sender.validate(self.protocol)?;
-        self.receiver.validate(self.protocol)?;
         Ok(())
     }
 
@@ -521,37 +545,7 @@ impl TestSpec {
     fn validate_profile(&self) -> Result<(), ConfigError> {
         let dists = self.msg_dist.is_some() || self.response_dist.is_some();
         if dists {
-            let copies = [&self.sender, &self.receiver]
-                .iter()
-                .any(|k| k.sendfile || k.splice || k.zerocopy || k.udp_gso.is_some());
-            if copies || self.batch > 1 {
-                return Err(ConfigError::new(
-                    "a size distribution sends each message with its own write; it does not combine with --sendfile, --splice, --zerocopy, --gso or --batch",
-                ));
-            }
-            for (name, d, size) in [
-                ("msg-size", &self.msg_dist, self.msg_size),
-                ("response-size", &self.response_dist, self.response_size),
-            ] {
-                if let Some(d) = d {
-                    d.check()
-                        .map_err(|e| ConfigError(format!("--{name}: {e}")))?;
-                    if d.max() != size {
-                        return Err(ConfigError(format!(
-                            "--{name}: the distribution's largest size ({}) and the size ({size}) disagree",
-                            d.max()
-                        )));
-                    }
-                    let floor = self.size_floor();
-                    if d.min() < floor {
-                        return Err(ConfigError(format!(
-                            "--{name}: sizes from {} bytes; {} carries at least {floor}",
-                            d.min(),
-                            self.protocol
-                        )));
-                    }
-                }
-            }
+            self.validate_dists()?;
         }
         if self.arrival != Arrival::Fixed && !(self.pattern == Pattern::Rr && self.rate.is_some()) {
             return Err(ConfigError::new(
@@ -585,27 +579,69 @@ impl TestSpec {
             return Err(ConfigError::new("pipeline must be from 1 to 1024"));
         }
         if self.pipeline > 1 {
-            if self.pattern != Pattern::Rr || self.protocol.is_datagram() || self.rate.is_some() {
-                return Err(ConfigError::new(
-                    "pipeline applies to closed-loop rr over tcp, mptcp or unix-stream (without --rate: open-loop requests are already outstanding as their schedule says)",
-                ));
-            }
-            let room = PIPELINE_ID
-                + if dists {
-                    crate::spec::dist::FRAME_HEADER
-                } else {
-                    0
-                };
-            for (name, d, size) in [
-                ("msg-size", &self.msg_dist, self.msg_size),
-                ("response-size", &self.response_dist, self.response_size),
-            ] {
-                let min = d.as_ref().map_or(size, |d| d.min());
-                if min < room {
+            self.validate_pipeline(dists)?;
+        }
+        Ok(())
+    }
+
+    /// Size distributions: each message its own write, sizes within the protocol's.
+    fn validate_dists(&self) -> Result<(), ConfigError> {
+        let copies = [&self.sender, &self.receiver]
+            .iter()
+            .any(|k| k.sendfile || k.splice || k.zerocopy || k.udp_gso.is_some());
+        if copies || self.batch > 1 {
+            return Err(ConfigError::new(
+                "a size distribution sends each message with its own write; it does not combine with --sendfile, --splice, --zerocopy, --gso or --batch",
+            ));
+        }
+        for (name, d, size) in [
+            ("msg-size", &self.msg_dist, self.msg_size),
+            ("response-size", &self.response_dist, self.response_size),
+        ] {
+            if let Some(d) = d {
+                d.check()
+                    .map_err(|e| ConfigError(format!("--{name}: {e}")))?;
+                if d.max() != size {
                     return Err(ConfigError(format!(
-                        "--{name}: a pipelined message carries an {PIPELINE_ID}-byte request id, so it needs at least {room} bytes (got {min})"
+                        "--{name}: the distribution's largest size ({}) and the size ({size}) disagree",
+                        d.max()
                     )));
                 }
+                let floor = self.size_floor();
+                if d.min() < floor {
+                    return Err(ConfigError(format!(
+                        "--{name}: sizes from {} bytes; {} carries at least {floor}",
+                        d.min(),
+                        self.protocol
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Pipelined requests carry an id: room for it in every message.
+    fn validate_pipeline(&self, dists: bool) -> Result<(), ConfigError> {
+        if self.pattern != Pattern::Rr || self.protocol.is_datagram() || self.rate.is_some() {
+            return Err(ConfigError::new(
+                "pipeline applies to closed-loop rr over tcp, mptcp or unix-stream (without --rate: open-loop requests are already outstanding as their schedule says)",
+            ));
+        }
+        let room = PIPELINE_ID
+            + if dists {
+                crate::spec::dist::FRAME_HEADER
+            } else {
+                0
+            };
+        for (name, d, size) in [
+            ("msg-size", &self.msg_dist, self.msg_size),
+            ("response-size", &self.response_dist, self.response_size),
+        ] {
+            let min = d.as_ref().map_or(size, |d| d.min());
+            if min < room {
+                return Err(ConfigError(format!(
+                    "--{name}: a pipelined message carries an {PIPELINE_ID}-byte request id, so it needs at least {room} bytes (got {min})"
+                )));
             }
         }
         Ok(())

@@ -229,49 +229,9 @@ impl Workload {
                         return Err(err_at(at, "the matrix is empty: give each swept knob a list of values, e.g. sndbuf = [\"64K\", \"1M\"]".into()));
                     }
                 }
-                "case" => {
-                    let DeValue::Array(cases) = value.get_ref() else {
-                        return Err(err_at(at, "case: expected tables ([[case]])".into()));
-                    };
-                    for c in cases.iter() {
-                        let DeValue::Table(t) = c.get_ref() else {
-                            return Err(err_at(c.span().start, "case: expected a table".into()));
-                        };
-                        let settings = ctx.flatten(t, "")?;
-                        if let Some(s) =
-                            settings.iter().find(|s| RUN_KEYS.contains(&s.key.as_str()))
-                        {
-                            return Err(ctx.at(
-                                s.at,
-                                format!("{} applies to the whole run, not to one case", s.key),
-                            ));
-                        }
-                        w.cases.push(settings);
-                    }
-                }
+                "case" => w.cases = ctx.cases(value)?,
                 other => {
-                    let hint = if known_keys().contains(&other) || other.contains('.') {
-                        format!("a knob goes in [defaults] or [matrix]; expected {TOP_KEYS}")
-                    } else {
-                        let top = [
-                            "name",
-                            "description",
-                            "repeat",
-                            "shuffle",
-                            "seed",
-                            "defaults",
-                            "matrix",
-                            "case",
-                        ];
-                        match nearest_key(other, &top) {
-                            Some(near) => format!("did you mean '{near}'?"),
-                            None => format!("expected {TOP_KEYS}"),
-                        }
-                    };
-                    return Err(err_at(
-                        key.span().start,
-                        format!("unknown key '{other}' ({hint})"),
-                    ));
+                    return Err(ctx.err(key.span().start, unknown_top_key(other)));
                 }
             }
         }
@@ -364,91 +324,65 @@ impl Workload {
         // `msg-size`, as the flag is spelled, is the key `msg_size`.
         let key = key.trim().replace('-', "_");
         let key = key.as_str();
-        // `--set 'a=1 b=2'`: several assignments in one.
-        let words: Vec<&str> = value.split_whitespace().collect();
-        if words.len() > 1
-            && DeValue::parse(value.trim()).is_err()
-            && words[1..].iter().all(|w| {
-                w.split_once('=')
-                    .is_some_and(|(k, _)| !k.is_empty() && !k.contains(['"', '[', '\'']))
-            })
-        {
-            let each: Vec<String> = std::iter::once(format!("{key}={}", words[0]))
-                .chain(words[1..].iter().map(|w| w.to_string()))
-                .map(|a| format!("--set {a}"))
-                .collect();
-            return Err(bad(format!("one assignment per --set: {}", each.join(" "))));
+        if let Some(each) = several_assignments(key, value) {
+            return Err(bad(format!("one assignment per --set: {each}")));
         }
         let (section, key) = match key.split_once('.') {
             Some(("matrix", k)) => (Some("matrix"), k),
             Some(("defaults", k)) => (Some("defaults"), k),
             _ => (None, key),
         };
-        let parsed = DeValue::parse(value.trim()).ok();
-        let values: Option<Vec<String>> = match parsed.as_ref().map(|v| v.get_ref()) {
-            Some(DeValue::Array(items)) => Some(
-                items
-                    .iter()
-                    .map(|i| {
-                        scalar_text(i.get_ref()).ok_or_else(|| {
-                            bad("list items must be strings, numbers or booleans".into())
-                        })
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
-            _ => None,
-        };
-        let single = match parsed.as_ref().map(|v| v.get_ref()) {
-            Some(
-                v @ (DeValue::String(_)
-                | DeValue::Integer(_)
-                | DeValue::Float(_)
-                | DeValue::Boolean(_)),
-            ) => scalar_text(v).unwrap_or_default(),
-            _ => value.trim().to_string(),
-        };
-        let setting = |v: String| Setting {
-            key: key.to_string(),
-            value: v,
-            at: None,
-        };
+        let (values, single) = set_values(value).map_err(|e| bad(e.0))?;
         // `--set sndbuf=16K..16M`: a size range sweeps every power of two between.
         let values = match values {
             None if single.contains("..") => Some(size_range(key, &single).map_err(|e| bad(e.0))?),
             v => v,
         };
+        self.assign(section, key, values, single)
+            .map_err(|e| bad(e.0))
+    }
+
+    /// `--set`'s value (a list, or one value) given to a key, in [matrix] or [defaults] if
+    /// the key said so.
+    fn assign(
+        &mut self,
+        section: Option<&str>,
+        key: &str,
+        values: Option<Vec<String>>,
+        single: String,
+    ) -> Result<(), ConfigError> {
+        let setting = |v: String| Setting {
+            key: key.to_string(),
+            value: v,
+            at: None,
+        };
+        let refuse = |msg: &str| Err(ConfigError(msg.to_string()));
         match (key, values) {
             ("name", None) => self.name = single,
             ("description", None) => self.description = single,
-            (k, None) if RUN_KEYS.contains(&k) => {
-                self.set_run_key(&setting(single)).map_err(|e| bad(e.0))?
-            }
+            (k, None) if RUN_KEYS.contains(&k) => self.set_run_key(&setting(single))?,
             (k, Some(_)) if RUN_KEYS.contains(&k) || k == "name" || k == "description" => {
-                return Err(bad(format!("{k} takes one value, not a list")));
+                return refuse(&format!("{k} takes one value, not a list"));
             }
+            (_, Some(_)) if section == Some("defaults") => {
+                return refuse("defaults take one value, not a list")
+            }
+            (_, Some(list)) if list.is_empty() => return refuse("an empty list sweeps nothing"),
             (_, Some(list)) => {
-                if section == Some("defaults") {
-                    return Err(bad("defaults take one value, not a list".into()));
-                }
-                if list.is_empty() {
-                    return Err(bad("an empty list sweeps nothing".into()));
-                }
                 let settings: Vec<Setting> = list.into_iter().map(setting).collect();
                 for s in &settings {
-                    check_setting(s).map_err(|e| bad(e.0))?;
+                    check_setting(s)?;
                 }
                 match self.matrix.iter_mut().find(|(k, _)| k == key) {
                     Some((_, vals)) => *vals = settings,
                     None => self.matrix.push((key.to_string(), settings)),
                 }
             }
+            (_, None) if section == Some("matrix") => {
+                return refuse("a matrix key takes a list, e.g. [\"64K\", \"1M\"]")
+            }
             (_, None) => {
-                if section == Some("matrix") {
-                    return Err(bad(
-                        "a matrix key takes a list, e.g. [\"64K\", \"1M\"]".into()
-                    ));
-                }
-                check_setting(&setting(single.clone())).map_err(|e| bad(e.0))?;
+                check_setting(&setting(single.clone()))?;
                 // A single value on the command line overrides a sweep of the same knob.
                 self.set_default(key, &single);
             }
@@ -529,6 +463,52 @@ impl Workload {
             None => WorkloadError(format!("{}: {msg}", self.source)),
         }
     }
+}
+
+/// `--set 'a=1 b=2'`: several assignments in one, written as they should be
+/// (`--set a=1 --set b=2`); None for one assignment.
+fn several_assignments(key: &str, value: &str) -> Option<String> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    let several = words.len() > 1
+        && DeValue::parse(value.trim()).is_err()
+        && words[1..].iter().all(|w| {
+            w.split_once('=')
+                .is_some_and(|(k, _)| !k.is_empty() && !k.contains(['"', '[', '\'']))
+        });
+    several.then(|| {
+        std::iter::once(format!("{key}={}", words[0]))
+            .chain(words[1..].iter().map(|w| w.to_string()))
+            .map(|a| format!("--set {a}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
+
+/// `--set`'s value as TOML or a bare word: the list it sweeps, if it is one, and the text
+/// of the single value it is otherwise.
+fn set_values(value: &str) -> Result<(Option<Vec<String>>, String), ConfigError> {
+    let parsed = DeValue::parse(value.trim()).ok();
+    let values: Option<Vec<String>> = match parsed.as_ref().map(|v| v.get_ref()) {
+        Some(DeValue::Array(items)) => Some(
+            items
+                .iter()
+                .map(|i| {
+                    scalar_text(i.get_ref()).ok_or_else(|| {
+                        ConfigError::new("list items must be strings, numbers or booleans")
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        _ => None,
+    };
+    let single = match parsed.as_ref().map(|v| v.get_ref()) {
+        Some(
+            v
+            @ (DeValue::String(_) | DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_)),
+        ) => scalar_text(v).unwrap_or_default(),
+        _ => value.trim().to_string(),
+    };
+    Ok((values, single))
 }
 
 /// Whether a knob's value turns something on (`nodelay = false` or `sndbuf = "auto"` on a
@@ -654,6 +634,29 @@ fn scalar_text(v: &DeValue<'_>) -> Option<String> {
     }
 }
 
+/// The message for a top-level key a workload does not take.
+fn unknown_top_key(other: &str) -> String {
+    let hint = if known_keys().contains(&other) || other.contains('.') {
+        format!("a knob goes in [defaults] or [matrix]; expected {TOP_KEYS}")
+    } else {
+        let top = [
+            "name",
+            "description",
+            "repeat",
+            "shuffle",
+            "seed",
+            "defaults",
+            "matrix",
+            "case",
+        ];
+        match nearest_key(other, &top) {
+            Some(near) => format!("did you mean '{near}'?"),
+            None => format!("expected {TOP_KEYS}"),
+        }
+    };
+    format!("unknown key '{other}' ({hint})")
+}
+
 /// Parsing context: the text, for turning spans into lines and columns.
 struct Ctx<'a> {
     text: &'a str,
@@ -670,6 +673,28 @@ impl Ctx<'_> {
 
     fn err(&self, offset: usize, msg: impl std::fmt::Display) -> WorkloadError {
         self.at(Some(pos_of(self.text, offset)), msg)
+    }
+
+    /// The `[[case]]` tables.
+    fn cases(&self, value: &Spanned<DeValue<'_>>) -> Result<Vec<Vec<Setting>>, WorkloadError> {
+        let DeValue::Array(cases) = value.get_ref() else {
+            return Err(self.err(value.span().start, "case: expected tables ([[case]])"));
+        };
+        let mut out = Vec::new();
+        for c in cases.iter() {
+            let DeValue::Table(t) = c.get_ref() else {
+                return Err(self.err(c.span().start, "case: expected a table"));
+            };
+            let settings = self.flatten(t, "")?;
+            if let Some(s) = settings.iter().find(|s| RUN_KEYS.contains(&s.key.as_str())) {
+                return Err(self.at(
+                    s.at,
+                    format!("{} applies to the whole run, not to one case", s.key),
+                ));
+            }
+            out.push(settings);
+        }
+        Ok(out)
     }
 
     fn scalar(&self, key: &str, v: &Spanned<DeValue<'_>>) -> Result<Setting, WorkloadError> {
