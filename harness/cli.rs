@@ -87,7 +87,10 @@ impl SocketKnobFlags {
     fn arg(knob: &Knob) -> Arg {
         let arg = Arg::new(knob.key)
             .long(knob.key.replace('_', "-"))
-            .help(knob.help);
+            .help(knob.help)
+            .help_heading(
+                "Socket knobs (both sides; one side: --set sender.KEY=VALUE or receiver.KEY=VALUE)",
+            );
         match knob.takes {
             Takes::Switch => arg.action(ArgAction::SetTrue),
             Takes::Value { name, choices } => arg
@@ -1183,6 +1186,32 @@ fn man_command(out_dir: Option<PathBuf>) -> Result<i32, Failure> {
     Ok(0)
 }
 
+/// clap's refusal of a value outside a flag's choices (`--proto quic`) as one line.
+fn invalid_choice(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::InvalidValue {
+        return None;
+    }
+    let text = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let (value, arg) = (
+        text(ContextKind::InvalidValue)?,
+        text(ContextKind::InvalidArg)?,
+    );
+    let Some(ContextValue::Strings(valid)) = e.get(ContextKind::ValidValue) else {
+        return None;
+    };
+    if valid.is_empty() || value.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "invalid value '{value}' for {arg}: expected one of {}",
+        valid.join(", ")
+    ))
+}
+
 /// Parses the command line, runs the command, and returns the process exit code.
 pub fn main() -> i32 {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -1206,6 +1235,11 @@ pub fn main() -> i32 {
                 } else {
                     0
                 };
+            }
+            // A value outside a flag's choices: one line, like every other bad value.
+            if let Some(line) = invalid_choice(&e) {
+                eprintln!("error: {line}");
+                return 2;
             }
             // clap's whole message: the problem, a "did you mean" tip when one is close,
             // and the usage line.
