@@ -291,6 +291,11 @@ impl Knob {
         format!("--{}", self.key.replace('_', "-"))
     }
 
+    /// Its value is a byte size (`64K`), which a matrix may sweep as a range.
+    pub fn takes_size(&self) -> bool {
+        matches!(self.takes, Takes::Value { name: "SIZE", .. })
+    }
+
     pub fn is_set(&self, k: &SocketKnobs) -> bool {
         (self.show)(k).is_some()
     }

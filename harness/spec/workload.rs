@@ -11,7 +11,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::spec::config::{ConfigError, Protocol, SpecBuilder, TestSpec, KNOB_KEYS};
-use crate::spec::knobs::{knob, socket_keys};
+use crate::spec::knobs::{knob, socket_keys, KNOBS};
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("{0}")]
@@ -520,25 +520,30 @@ fn sets_something(value: &str) -> bool {
     )
 }
 
-/// The keys whose value is a byte size, which a matrix may sweep as a range.
-const SIZE_KEYS: &[&str] = &[
-    "sndbuf",
-    "rcvbuf",
-    "msg_size",
-    "response_size",
-    "notsent_lowat",
-    "probe_size",
-];
+/// The keys of the test as a whole whose value is a byte size.
+const TEST_SIZE_KEYS: &[&str] = &["msg_size", "response_size", "probe_size"];
+
+/// The keys whose value is a byte size, which a matrix may sweep as a range: the socket
+/// knobs that take a SIZE, and the test's sizes.
+fn size_keys() -> Vec<&'static str> {
+    KNOBS
+        .iter()
+        .filter(|k| k.takes_size())
+        .map(|k| k.key)
+        .chain(TEST_SIZE_KEYS.iter().copied())
+        .collect()
+}
 
 /// A size range `"16K..16M"`: the first end, every power of two strictly between the two,
 /// and the last end, in the order written (`"16M..16K"` runs downwards). Each value is
 /// written as a user would type it (`64K`).
 pub fn size_range(key: &str, text: &str) -> Result<Vec<String>, ConfigError> {
     let knob = key.rsplit('.').next().unwrap_or(key);
-    if !SIZE_KEYS.contains(&knob) {
+    let sizes = size_keys();
+    if !sizes.contains(&knob) {
         return Err(ConfigError(format!(
             "{key}: '{text}' is a range, which only a size takes ({}); list the values instead",
-            SIZE_KEYS.join(", ")
+            sizes.join(", ")
         )));
     }
     let bad = || {
@@ -1026,15 +1031,7 @@ msg_size = 1400
     /// refuses a knob on a protocol (so a sweep skips exactly what a single case refuses).
     #[test]
     fn knob_applicability_matches_validation() {
-        let value = |knob: &str| match knob {
-            "sndbuf" | "rcvbuf" | "notsent_lowat" => "64K",
-            "mss" => "1000",
-            "congestion" => "cubic",
-            "tos" => "16",
-            "busy_poll" => "50us",
-            "cpu_affinity" => "0",
-            _ => "true",
-        };
+        let value = |key: &str| knob(key).unwrap().example;
         for proto in [
             Protocol::Tcp,
             Protocol::Udp,
@@ -1190,9 +1187,9 @@ msg_size = 1400
             .0
             .contains("the workload is empty"));
         let tmp = std::env::temp_dir().join(format!("sockbench-fifo-{}", std::process::id()));
-        let c = std::ffi::CString::new(tmp.to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        // The mkfifo(1) command rather than mkfifo(3): no unsafe outside harness/sys.
+        let made = std::process::Command::new("mkfifo").arg(&tmp).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", tmp.display());
         let e = Workload::from_file(&tmp).unwrap_err().0;
         let _ = std::fs::remove_file(&tmp);
         assert!(e.contains("not a regular file"), "{e}");
