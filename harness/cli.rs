@@ -1064,9 +1064,9 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
             Some(list) => list
                 .split(',')
                 .filter(|c| !c.trim().is_empty())
-                .map(str::parse)
-                .collect::<Result<_, String>>()
-                .map_err(|e| usage("--allow-peers", e))?,
+                .map(str::parse::<crate::session::receiver::Cidr>)
+                .collect::<Result<_, _>>()
+                .map_err(|e| usage("--allow-peers", e.to_string()))?,
         },
         ..ServeOptions::default()
     };

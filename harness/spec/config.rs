@@ -563,7 +563,7 @@ impl TestSpec {
             ));
         }
         if let Some(t) = &self.think_time {
-            t.check().map_err(ConfigError)?;
+            t.check().map_err(|e| ConfigError(e.to_string()))?;
             let closed_loop = match self.pattern {
                 Pattern::Rr => self.rate.is_none() && self.pipeline <= 1,
                 Pattern::Crr => true,
@@ -999,8 +999,8 @@ impl SpecBuilder {
             }
             "arrival" => {
                 s.arrival = value
-                    .parse()
-                    .map_err(|e: String| ConfigError(format!("{key}: {e}")))?
+                    .parse::<Arrival>()
+                    .map_err(|e| ConfigError(format!("{key}: {e}")))?
             }
             "requests_per_conn" => s.requests_per_conn = parse_u32(key, value)?,
             "pipeline" => s.pipeline = parse_u32(key, value)?,
