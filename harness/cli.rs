@@ -630,7 +630,7 @@ fn load_workload(
                     sets.join(" ")
                 )));
             }
-            Workload::from_file(path).map_err(|e| Failure::Usage(e.0))?
+            Workload::from_file(path).map_err(|e| Failure::Usage(e.to_string()))?
         }
         None => Workload::new(""),
     };
@@ -649,7 +649,9 @@ fn load_workload(
         })?;
     }
     for assignment in set {
-        workload.set(assignment).map_err(|e| Failure::Usage(e.0))?;
+        workload
+            .set(assignment)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
     }
     // Counted from the matrix's dimensions, before any case is built: a million-case
     // matrix is refused at once, not after it filled the memory.
@@ -661,14 +663,17 @@ fn load_workload(
             workload.repeat
         )));
     }
-    let cases = workload.expand().map_err(|e| Failure::Usage(e.0))?;
+    let cases = workload
+        .expand()
+        .map_err(|e| Failure::Usage(e.to_string()))?;
     Ok((workload, cases))
 }
 
 fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
-    let hosts = crate::session::mesh::read_hosts(&args.hosts).map_err(|e| Failure::Usage(e.0))?;
-    let shape =
-        crate::session::mesh::Shape::parse(&args.shape, &hosts).map_err(|e| Failure::Usage(e.0))?;
+    let hosts =
+        crate::session::mesh::read_hosts(&args.hosts).map_err(|e| Failure::Usage(e.to_string()))?;
+    let shape = crate::session::mesh::Shape::parse(&args.shape, &hosts)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
     let (workload, cases) =
         load_workload(args.workload.as_ref(), &args.knobs, &args.set, args.force)?;
     let pairs: usize = shape.rounds(hosts.len()).iter().map(Vec::len).sum();
@@ -722,12 +727,12 @@ fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
     let constraints: Vec<Constraint> = args
         .constraint
         .iter()
-        .map(|c| Constraint::parse(c).map_err(|e| Failure::Usage(e.0)))
+        .map(|c| Constraint::parse(c).map_err(|e| Failure::Usage(e.to_string())))
         .collect::<Result<_, _>>()?;
     let explicit_goal = args
         .goal
         .as_deref()
-        .map(|g| Goal::parse(g).map_err(|e| Failure::Usage(e.0)))
+        .map(|g| Goal::parse(g).map_err(|e| Failure::Usage(e.to_string())))
         .transpose()?;
     let (workload, cases) =
         load_workload(args.workload.as_ref(), &args.knobs, &args.set, args.force)?;
@@ -1139,7 +1144,7 @@ fn report_command(args: ReportArgs) -> Result<i32, Failure> {
         baseline: args.baseline,
         svg_dir: args.svg_dir,
     };
-    let charts = crate::report::write_report(&opts).map_err(|e| Failure::Usage(e.0))?;
+    let charts = crate::report::write_report(&opts).map_err(|e| Failure::Usage(e.to_string()))?;
     println!("report: {} ({charts} charts)", opts.output.display());
     Ok(0)
 }
