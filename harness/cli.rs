@@ -436,10 +436,11 @@ pub struct RunArgs {
     pub target_ci: Option<String>,
 }
 
-/// The knob flags. Values are kept as text here and parsed by the config layer, so that
-/// flags, workload files and `--set` share one parser and one set of messages. Defaults are
-/// written in the help rather than given to clap, because a flag that is not given must
-/// leave a workload file's value alone.
+/// The knob flags: those of the test as a whole here, the socket knobs from the knob table
+/// ([`SocketKnobFlags`]). Values are kept as text here and parsed by the config layer, so
+/// that flags, workload files and `--set` share one parser and one set of messages.
+/// Defaults are written in the help rather than given to clap, because a flag that is not
+/// given must leave a workload file's value alone.
 #[derive(Debug, Args, Default)]
 pub struct KnobArgs {
     /// Transport (Unix sockets need both ends on one host) [default: tcp]

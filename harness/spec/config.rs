@@ -110,7 +110,8 @@ impl Protocol {
 }
 
 /// Socket options for the data sockets of one side. `None`/`false` = not set: the kernel's
-/// default (for buffers: autotuning) stays in force.
+/// default (for buffers: autotuning) stays in force. Each field is parsed, checked, set on
+/// the socket and reported by its entry in the knob table ([`crate::spec::knobs::KNOBS`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SocketKnobs {
     /// SO_SNDBUF in bytes as requested (Linux stores double).
