@@ -1177,6 +1177,22 @@ mod builder_tests {
         assert!(b.build().unwrap_err().0.contains("think_time"));
     }
 
+    /// Every knob of the table is a key for both sides and for each alone.
+    #[test]
+    fn every_table_knob_is_a_key_per_side() {
+        for knob in KNOBS {
+            let mut want = SocketKnobs::default();
+            (knob.parse)(&mut want, knob.example).unwrap();
+            let mut b = SpecBuilder::new();
+            b.set(&format!("receiver.{}", knob.key), knob.example)
+                .unwrap();
+            assert_eq!(b.spec.receiver, want, "{}", knob.key);
+            assert_eq!(b.spec.sender, SocketKnobs::default(), "{}", knob.key);
+            b.set(knob.key, knob.example).unwrap();
+            assert_eq!(b.spec.sender, want, "{}", knob.key);
+        }
+    }
+
     #[test]
     fn bad_settings_name_the_key() {
         let mut b = SpecBuilder::new();
