@@ -443,6 +443,8 @@ pub struct RunArgs {
 /// given must leave a workload file's value alone.
 #[derive(Debug, Args, Default)]
 pub struct KnobArgs {
+    #[command(flatten)]
+    pub socket: SocketKnobFlags,
     /// Transport (Unix sockets need both ends on one host) [default: tcp]
     #[arg(long, value_name = "PROTO", value_enum)]
     pub proto: Option<Protocol>,
@@ -497,8 +499,6 @@ pub struct KnobArgs {
     /// Closed-loop rr and crr: wait between a response and the next request, e.g. 1ms, exponential:mean=1ms or uniform:min=100us,max=2ms [default: none]
     #[arg(long, value_name = "DIST")]
     pub think_time: Option<String>,
-    #[command(flatten)]
-    pub socket: SocketKnobFlags,
 }
 
 impl KnobArgs {

@@ -928,15 +928,6 @@ fn parse_probe(key: &str, v: &str) -> Result<bool, ConfigError> {
     }
 }
 
-fn parse_think_time(key: &str, v: &str) -> Result<Option<TimeDist>, ConfigError> {
-    match v.trim() {
-        "" | "none" | "0" => Ok(None),
-        v => Ok(Some(
-            TimeDist::parse(v).map_err(|e| ConfigError(format!("{key}: {e}")))?,
-        )),
-    }
-}
-
 /// Builds a [`TestSpec`] from knob settings, filling the defaults that depend on the
 /// protocol and pattern (message sizes) once all settings are known.
 #[derive(Debug, Clone, Default)]
@@ -1000,12 +991,17 @@ impl SpecBuilder {
             }
             "arrival" => {
                 s.arrival = value
-                    .parse::<Arrival>()
+                    .parse()
                     .map_err(|e| ConfigError(format!("{key}: {e}")))?
             }
             "requests_per_conn" => s.requests_per_conn = parse_u32(key, value)?,
             "pipeline" => s.pipeline = parse_u32(key, value)?,
-            "think_time" => s.think_time = parse_think_time(key, value)?,
+            "think_time" => {
+                s.think_time = match value.trim() {
+                    "" | "none" | "0" => None,
+                    v => Some(TimeDist::parse(v).map_err(|e| ConfigError(format!("{key}: {e}")))?),
+                }
+            }
             "dist_seed" => {
                 s.dist_seed = value
                     .trim()
