@@ -4,7 +4,7 @@
 pub mod batch;
 pub mod buffer;
 pub mod poll;
+pub mod sockopt;
 pub mod splice;
 pub mod tcp_info;
 pub mod zerocopy;
-pub mod sockopt;
