@@ -1023,63 +1023,6 @@ fn adaptive_repeats(args: &RunArgs, repeat: u32) -> Result<Option<Adaptive>, Fai
     }))
 }
 
-fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
-    let usage = |flag: &str, e: String| Failure::Usage(format!("{flag}: {e}"));
-    let listen: SocketAddr = args.listen.parse().map_err(|_| {
-        usage(
-            "--listen",
-            format!(
-                "'{}' is not ADDR:PORT (e.g. 0.0.0.0:5301 or [::]:5301)",
-                args.listen
-            ),
-        )
-    })?;
-    if args.max_concurrent == 0 {
-        return Err(usage("--max-concurrent", "must be 1 or more".into()));
-    }
-    let limits = serve_limits(&args)?;
-    let handshake_timeout = parse_duration(&args.handshake_timeout)
-        .map_err(|e| usage("--handshake-timeout", e.to_string()))?;
-    if handshake_timeout.is_zero() || handshake_timeout > std::time::Duration::from_secs(600) {
-        return Err(usage(
-            "--handshake-timeout",
-            "must be from 1ms to 10m".into(),
-        ));
-    }
-    if args.max_pending == 0 || args.max_per_source == 0 {
-        return Err(usage(
-            "--max-pending/--max-per-source",
-            "must be 1 or more".into(),
-        ));
-    }
-    let data_ports = args.data_ports.as_deref().map(data_ports).transpose()?;
-    let psk = args.psk_file.as_deref().map(Psk::from_file).transpose()?;
-    let opts = ServeOptions {
-        listen,
-        once: args.once,
-        quiet: args.quiet,
-        max_concurrent: args.max_concurrent,
-        limits,
-        data_ports,
-        psk,
-        handshake_timeout,
-        max_pending: args.max_pending,
-        max_per_source: args.max_per_source,
-        allow_peers: match &args.allow_peers {
-            None => Vec::new(),
-            Some(list) => list
-                .split(',')
-                .filter(|c| !c.trim().is_empty())
-                .map(str::parse::<crate::session::receiver::Cidr>)
-                .collect::<Result<_, _>>()
-                .map_err(|e| usage("--allow-peers", e.to_string()))?,
-        },
-        ..ServeOptions::default()
-    };
-    serve(&opts).map_err(Failure::Runtime)?;
-    Ok(0)
-}
-
 /// serve's limits on what a sender may ask for.
 fn serve_limits(args: &ServeArgs) -> Result<Limits, Failure> {
     let usage = |flag: &str, e: String| Failure::Usage(format!("{flag}: {e}"));
@@ -1136,6 +1079,63 @@ fn data_ports(range: &str) -> Result<(u16, u16), Failure> {
             "--data-ports: '{range}' is not LOW-HIGH (e.g. 5400-5499)"
         ))
     })
+}
+
+fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
+    let usage = |flag: &str, e: String| Failure::Usage(format!("{flag}: {e}"));
+    let listen: SocketAddr = args.listen.parse().map_err(|_| {
+        usage(
+            "--listen",
+            format!(
+                "'{}' is not ADDR:PORT (e.g. 0.0.0.0:5301 or [::]:5301)",
+                args.listen
+            ),
+        )
+    })?;
+    if args.max_concurrent == 0 {
+        return Err(usage("--max-concurrent", "must be 1 or more".into()));
+    }
+    let limits = serve_limits(&args)?;
+    let handshake_timeout = parse_duration(&args.handshake_timeout)
+        .map_err(|e| usage("--handshake-timeout", e.to_string()))?;
+    if handshake_timeout.is_zero() || handshake_timeout > std::time::Duration::from_secs(600) {
+        return Err(usage(
+            "--handshake-timeout",
+            "must be from 1ms to 10m".into(),
+        ));
+    }
+    if args.max_pending == 0 || args.max_per_source == 0 {
+        return Err(usage(
+            "--max-pending/--max-per-source",
+            "must be 1 or more".into(),
+        ));
+    }
+    let data_ports = args.data_ports.as_deref().map(data_ports).transpose()?;
+    let psk = args.psk_file.as_deref().map(Psk::from_file).transpose()?;
+    let opts = ServeOptions {
+        listen,
+        once: args.once,
+        quiet: args.quiet,
+        max_concurrent: args.max_concurrent,
+        limits,
+        data_ports,
+        psk,
+        handshake_timeout,
+        max_pending: args.max_pending,
+        max_per_source: args.max_per_source,
+        allow_peers: match &args.allow_peers {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .filter(|c| !c.trim().is_empty())
+                .map(str::parse::<crate::session::receiver::Cidr>)
+                .collect::<Result<_, _>>()
+                .map_err(|e| usage("--allow-peers", e.to_string()))?,
+        },
+        ..ServeOptions::default()
+    };
+    serve(&opts).map_err(Failure::Runtime)?;
+    Ok(0)
 }
 
 fn report_command(args: ReportArgs) -> Result<i32, Failure> {
