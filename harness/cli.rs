@@ -719,9 +719,43 @@ fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
     }
 }
 
-fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
+/// --budget: a number of tests or a duration; by default a quarter of the grid.
+fn tune_budget(budget: Option<&str>, grid: u64) -> Result<crate::tune::search::Budget, Failure> {
+    use crate::tune::search::Budget;
+    let budget = match budget.map(str::trim) {
+        None => Budget::Tests((grid / 4).max(8).min(grid)),
+        Some(b) if !b.is_empty() && b.chars().all(|c| c.is_ascii_digit()) => match b.parse::<u64>()
+        {
+            Ok(n) if n >= 1 => Budget::Tests(n),
+            _ => {
+                return Err(Failure::Usage(format!(
+                    "--budget: '{b}' is not 1 test or more"
+                )))
+            }
+        },
+        Some(b) => Budget::Time(parse_duration(b).ok().filter(|d| !d.is_zero()).ok_or_else(
+            || {
+                Failure::Usage(format!(
+                    "--budget: '{b}' is neither a number of tests (40) nor a duration (10m)"
+                ))
+            },
+        )?),
+    };
+    Ok(budget)
+}
+
+/// What tune is asked: the constraints, the goal if one was given, and the workload whose
+/// matrix it searches.
+struct TuneInput {
+    constraints: Vec<crate::tune::goal::Constraint>,
+    goal: Option<crate::tune::goal::Goal>,
+    workload: Workload,
+    cases: Vec<crate::spec::workload::PlannedCase>,
+}
+
+/// tune's input, every case of which this kernel can run.
+fn tune_input(args: &TuneArgs) -> Result<TuneInput, Failure> {
     use crate::tune::goal::{Constraint, Goal};
-    use crate::tune::search::{Space, Status};
     if let Some(to) = &args.to {
         resolve_target(to).map_err(|e| Failure::Usage(format!("--to: {e}")))?;
     }
@@ -752,12 +786,30 @@ fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
         let spec = &case.spec;
         transport::probe(spec.protocol, &[&spec.sender, &spec.receiver])?;
     }
-    let first = &cases[0].spec;
-    let goal = tune_goal(explicit_goal, &constraints, &cases)?;
-    let space = Space::from_matrix(&workload.matrix);
+    Ok(TuneInput {
+        constraints,
+        goal: explicit_goal,
+        workload,
+        cases,
+    })
+}
+
+/// A pre-shared key, and the file it was read from.
+type PskFile = Option<(Psk, PathBuf)>;
+
+/// The search: its space, budget and results directory.
+fn tune_plan(
+    args: &TuneArgs,
+    workload: Workload,
+    cases: Vec<crate::spec::workload::PlannedCase>,
+    goal: crate::tune::goal::Goal,
+    constraints: Vec<crate::tune::goal::Constraint>,
+) -> Result<(crate::tune::TunePlan, PathBuf, PskFile), Failure> {
+    let space = crate::tune::search::Space::from_matrix(&workload.matrix);
     let max_reps = workload.repeat.max(3);
     let grid = space.grid_size().saturating_mul(u64::from(max_reps));
     let budget = tune_budget(args.budget.as_deref(), grid)?;
+    let first = &cases[0].spec;
     let name = if workload.name.is_empty() {
         format!("{}-{}", first.protocol, first.pattern)
     } else {
@@ -782,32 +834,17 @@ fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
         budget,
         max_reps,
     };
-    let opts = crate::tune::TuneOptions {
-        to: args.to,
-        psk,
-        out,
-        quiet: args.quiet,
-        json: args.json,
-        command_line: std::env::args().collect(),
-    };
-    let end = crate::tune::execute(&plan, &opts).map_err(Failure::Runtime)?;
-    if end.answer.status == Status::Unsatisfiable {
-        tell_unsatisfiable(&end, &plan.constraints);
-        return Ok(1);
-    }
-    Ok(0)
+    Ok((plan, out, psk))
 }
 
-/// tune's goal: the one given, or the pattern's; refused when the cases do not measure
-/// its figure or a constraint's.
-fn tune_goal(
-    explicit: Option<crate::tune::goal::Goal>,
-    constraints: &[crate::tune::goal::Constraint],
-    cases: &[crate::spec::workload::PlannedCase],
-) -> Result<crate::tune::goal::Goal, Failure> {
+fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
     use crate::tune::goal::Goal;
+    use crate::tune::search::Status;
+    let input = tune_input(&args)?;
+    let (constraints, explicit_goal) = (input.constraints, input.goal);
+    let (workload, cases) = (input.workload, input.cases);
     let first = &cases[0].spec;
-    let goal = match explicit {
+    let goal = match explicit_goal {
         Some(g) => g,
         None if first.pattern == Pattern::Stream => {
             Goal::parse("goodput>=0.95*max").expect("a valid goal")
@@ -837,65 +874,49 @@ fn tune_goal(
             "--goal transactions: a stream has no transactions; use --pattern rr or crr".into(),
         ));
     }
-    Ok(goal)
-}
-
-/// --budget: a number of tests or a duration; by default a quarter of the grid.
-fn tune_budget(budget: Option<&str>, grid: u64) -> Result<crate::tune::search::Budget, Failure> {
-    use crate::tune::search::Budget;
-    let budget = match budget.map(str::trim) {
-        None => Budget::Tests((grid / 4).max(8).min(grid)),
-        Some(b) if !b.is_empty() && b.chars().all(|c| c.is_ascii_digit()) => match b.parse::<u64>()
-        {
-            Ok(n) if n >= 1 => Budget::Tests(n),
-            _ => {
-                return Err(Failure::Usage(format!(
-                    "--budget: '{b}' is not 1 test or more"
-                )))
-            }
-        },
-        Some(b) => Budget::Time(parse_duration(b).ok().filter(|d| !d.is_zero()).ok_or_else(
-            || {
-                Failure::Usage(format!(
-                    "--budget: '{b}' is neither a number of tests (40) nor a duration (10m)"
-                ))
-            },
-        )?),
+    let (plan, out, psk) = tune_plan(&args, workload, cases, goal, constraints)?;
+    let opts = crate::tune::TuneOptions {
+        to: args.to,
+        psk,
+        out,
+        quiet: args.quiet,
+        json: args.json,
+        command_line: std::env::args().collect(),
     };
-    Ok(budget)
-}
-
-/// The one line saying no candidate met the constraints, and the closest one.
-fn tell_unsatisfiable(end: &crate::tune::TuneEnd, constraints: &[crate::tune::goal::Constraint]) {
+    let end = crate::tune::execute(&plan, &opts).map_err(Failure::Runtime)?;
     let a = &end.answer;
-    let figures: Vec<String> = a
-        .figures
-        .iter()
-        .filter(|(m, _)| constraints.iter().any(|c| &c.metric == *m))
-        .map(|(m, f)| {
+    if a.status == Status::Unsatisfiable {
+        let figures: Vec<String> = a
+            .figures
+            .iter()
+            .filter(|(m, _)| plan.constraints.iter().any(|c| &c.metric == *m))
+            .map(|(m, f)| {
+                format!(
+                    "{} {}",
+                    crate::tune::goal::short_name(m),
+                    crate::tune::goal::format_figure(m, f.mean)
+                )
+            })
+            .collect();
+        let closest = if a.label.is_empty() {
+            "no candidate ended ok".to_string()
+        } else if figures.is_empty() {
+            format!("the closest candidate was {}", a.label)
+        } else {
             format!(
-                "{} {}",
-                crate::tune::goal::short_name(m),
-                crate::tune::goal::format_figure(m, f.mean)
+                "the closest candidate was {} ({})",
+                a.label,
+                figures.join(", ")
             )
-        })
-        .collect();
-    let closest = if a.label.is_empty() {
-        "no candidate ended ok".to_string()
-    } else if figures.is_empty() {
-        format!("the closest candidate was {}", a.label)
-    } else {
-        format!(
-            "the closest candidate was {} ({})",
-            a.label,
-            figures.join(", ")
-        )
-    };
-    eprintln!(
-        "error: unsatisfiable: {}; {closest}; every step is in {}",
-        a.why,
-        end.dir.join("tune.csv").display()
-    );
+        };
+        eprintln!(
+            "error: unsatisfiable: {}; {closest}; every step is in {}",
+            a.why,
+            end.dir.join("tune.csv").display()
+        );
+        return Ok(1);
+    }
+    Ok(0)
 }
 
 fn run_command(args: RunArgs) -> Result<i32, Failure> {
