@@ -13,10 +13,14 @@
 //!    check, protocols, the socket option with its moment, setter and getter (socket2's,
 //!    or `sys::sockopt`'s `set_int`/`get_int`), and its summary.csv columns;
 //! 3. if it has columns of its own, typed fields of the same names at the end of
-//!    `output::summary::SummaryRow` (the order of the existing columns is a contract).
+//!    `output::summary::SummaryRow` (the order of the existing columns is a contract), and
+//!    a row for each in docs/results.md (`tests/results_doc.rs`).
 //!
-//! The unit tests below walk the table: every entry has a flag, a key, columns that exist,
-//! and a parser its own printer round-trips.
+//! The unit tests below walk the table: every entry has a flag, a key, a default in its
+//! help, a column, and a parser its own printer round-trips; `output::summary`'s check that
+//! every column is one of summary.csv's and that every cell fits its field; `cli`'s that
+//! every entry is a flag of `run`, `mesh` and `tune`; `spec::config`'s that every entry is
+//! a key for both sides and for each.
 
 use std::io;
 
@@ -241,6 +245,7 @@ pub struct Ends<'a> {
 }
 
 impl Ends<'_> {
+    /// A figure of the sending socket's knobs; empty when the row has no such socket.
     fn sent<T>(&self, f: impl Fn(&AppliedKnobs) -> Option<T>) -> Option<T> {
         self.sending.and_then(f)
     }
