@@ -179,20 +179,13 @@ impl LocalReceiver {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        #[cfg(target_os = "linux")]
         {
             use std::os::unix::process::CommandExt;
             // A process group of its own: Ctrl-C at the terminal reaches `run` only, which
             // then fetches this receiver's figures before stopping it.
             cmd.process_group(0);
-            // SAFETY: prctl is async-signal-safe; the child dies with its parent, so a
-            // killed `run` never leaves a receiver behind.
-            unsafe {
-                cmd.pre_exec(|| {
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                    Ok(())
-                });
-            }
+            // A killed `run` never leaves a receiver behind.
+            crate::sys::process::die_with_parent(&mut cmd);
         }
         let mut child = cmd.spawn().map_err(|e| ReachError::Local(e.to_string()))?;
         let stdout = child.stdout.take().expect("piped stdout");
