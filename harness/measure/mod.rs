@@ -11,6 +11,7 @@ use base64::Engine;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
 use crate::spec::config::{ConnKind, Side};
 use crate::spec::knobs::AppliedKnobs;
@@ -46,15 +47,42 @@ impl EncodedHistogram {
         }
     }
 
-    pub fn decode(&self) -> Result<Histogram<u64>, String> {
+    pub fn decode(&self) -> Result<Histogram<u64>, HistogramError> {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(&self.v2_base64)
-            .map_err(|e| format!("histogram {}: bad base64: {e}", self.metric))?;
-        let h: Histogram<u64> = Deserializer::new()
-            .deserialize(&mut &bytes[..])
-            .map_err(|e| format!("histogram {}: {e:?}", self.metric))?;
+            .map_err(|error| HistogramError::Base64 {
+                metric: self.metric.clone(),
+                error,
+            })?;
+        let h: Histogram<u64> =
+            Deserializer::new()
+                .deserialize(&mut &bytes[..])
+                .map_err(|error| HistogramError::Decode {
+                    metric: self.metric.clone(),
+                    error,
+                })?;
         Ok(h)
     }
+}
+
+/// A histogram that arrived (from the peer, over the network) and will not decode or merge.
+#[derive(Debug, Error)]
+pub enum HistogramError {
+    #[error("histogram {metric}: bad base64: {error}")]
+    Base64 {
+        metric: String,
+        error: base64::DecodeError,
+    },
+    #[error("histogram {metric}: {error:?}")]
+    Decode {
+        metric: String,
+        error: hdrhistogram::serialization::DeserializeError,
+    },
+    #[error("merging {metric}: {error:?}")]
+    Merge {
+        metric: String,
+        error: hdrhistogram::errors::AdditionError,
+    },
 }
 
 /// Per-interval counters relative to a start instant. The warm-up and the measured time

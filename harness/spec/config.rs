@@ -641,7 +641,7 @@ impl TestSpec {
             ));
         }
         if let Some(t) = &self.think_time {
-            t.check().map_err(ConfigError)?;
+            t.check().map_err(|e| ConfigError(e.to_string()))?;
             let closed_loop = match self.pattern {
                 Pattern::Rr => self.rate.is_none() && self.pipeline <= 1,
                 Pattern::Crr => true,
@@ -1036,7 +1036,7 @@ impl SpecBuilder {
             "arrival" => {
                 s.arrival = value
                     .parse()
-                    .map_err(|e: String| ConfigError(format!("{key}: {e}")))?
+                    .map_err(|e| ConfigError(format!("{key}: {e}")))?
             }
             "requests_per_conn" => s.requests_per_conn = parse_u32(key, value)?,
             "pipeline" => s.pipeline = parse_u32(key, value)?,
