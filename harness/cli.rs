@@ -695,7 +695,7 @@ fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
         quiet: args.quiet,
         command_line: std::env::args().collect(),
     };
-    match crate::session::mesh::execute(&plan, &opts).map_err(Failure::Runtime)? {
+    match crate::session::mesh::execute(&plan, &opts).map_err(|e| Failure::Runtime(e.into()))? {
         RunEnd::AllOk => Ok(0),
         RunEnd::SomeFailed => Ok(1),
         RunEnd::Interrupted => Ok(130),
@@ -934,7 +934,7 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
         json: args.json,
         command_line: std::env::args().collect(),
     };
-    match execute(&plan, &opts).map_err(Failure::Runtime)? {
+    match execute(&plan, &opts).map_err(|e| Failure::Runtime(e.into()))? {
         RunEnd::AllOk => Ok(0),
         RunEnd::SomeFailed => Ok(1),
         RunEnd::Interrupted => Ok(130),
@@ -1081,13 +1081,13 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
             Some(list) => list
                 .split(',')
                 .filter(|c| !c.trim().is_empty())
-                .map(str::parse)
-                .collect::<Result<_, String>>()
-                .map_err(|e| usage("--allow-peers", e))?,
+                .map(str::parse::<crate::session::receiver::Cidr>)
+                .collect::<Result<_, _>>()
+                .map_err(|e| usage("--allow-peers", e.to_string()))?,
         },
         ..ServeOptions::default()
     };
-    serve(&opts).map_err(Failure::Runtime)?;
+    serve(&opts).map_err(|e| Failure::Runtime(e.into()))?;
     Ok(0)
 }
 

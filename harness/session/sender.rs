@@ -245,45 +245,11 @@ pub fn run_test_at(
     start_at: Option<std::time::SystemTime>,
 ) -> TestOutcome {
     let started = std::time::SystemTime::now();
-    let ctl = &mut peer.control;
-    let setup = (|| -> Result<ClientData, String> {
-        let _ = ctl.stream.set_read_timeout(Some(STEP_TIMEOUT));
-        ctl.send(&Message::Setup {
-            spec: Box::new(spec.clone()),
-        })
-        .map_err(|e| e.to_string())?;
-        let (token, endpoints) = ctl
-            .expect("ready", |m| match m {
-                Message::Ready { token, endpoints } => Some((token, endpoints)),
-                _ => None,
-            })
-            .map_err(|e| e.to_string())?;
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        let data = ClientData::attach(
-            spec,
-            peer.addr.ip().to_canonical(),
-            &endpoints,
-            token,
-            deadline,
-        )?;
-        if let Some(wait) = start_at
-            .and_then(|t| t.duration_since(std::time::SystemTime::now()).ok())
-            .filter(|w| *w <= MAX_START_WAIT)
-        {
-            std::thread::sleep(wait);
-        }
-        ctl.send(&Message::Start).map_err(|e| e.to_string())?;
-        ctl.expect("started", |m| match m {
-            Message::Started => Some(()),
-            _ => None,
-        })
-        .map_err(|e| e.to_string())?;
-        Ok(data)
-    })();
-    let data = match setup {
+    let data = match set_up(peer, spec, start_at) {
         Ok(d) => d,
-        Err(e) => return TestOutcome::failed(Status::Error, e),
+        Err(e) => return TestOutcome::failed(Status::Error, e.to_string()),
     };
+    let ctl = &mut peer.control;
 
     // The roles' own abort flag: set by the user's (Ctrl-C) and by a receiver that has
     // gone silent, which must not look like the user's.
@@ -317,34 +283,99 @@ pub fn run_test_at(
             started,
         };
     }
+    let ours_failed = sender.roles.iter().any(|r| r.error.is_some());
+    let results = fetch_results(ctl, ours_failed);
+    outcome_of(sender, results, started)
+}
 
-    let results = (|| -> Result<SideReport, String> {
-        // The receiver's roles end about when ours did, or give up after a stall. When ours
-        // failed, the path may be gone: ask, but do not wait long for the partial figures.
-        let ours_failed = sender.roles.iter().any(|r| r.error.is_some());
-        let wait = if ours_failed {
-            Duration::from_secs(5)
-        } else {
-            crate::engine::STALL + STEP_TIMEOUT
-        };
-        let _ = ctl.stream.set_read_timeout(Some(wait));
-        ctl.send(&Message::Finish).map_err(|e| e.to_string())?;
-        loop {
-            // Heartbeats sent before the receiver read our finish may come first.
-            match ctl.recv() {
-                Ok(Message::Alive) => continue,
-                Ok(Message::Results { report }) => return Ok(*report),
-                Ok(Message::Error { message }) => return Err(format!("receiver: {message}")),
-                Ok(other) => {
-                    return Err(format!(
-                        "receiver: unexpected {} message while waiting for results",
-                        other.name()
-                    ))
-                }
-                Err(e) => return Err(format!("receiver: {e}")),
-            }
+/// Why a test could not be set up or its figures fetched; the text is what the run records.
+#[derive(Debug, Error)]
+enum TestFailure {
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    /// The data connections could not be opened or attached.
+    #[error("{0}")]
+    Data(Box<dyn std::error::Error + Send + Sync>),
+    /// The receiver's own error message.
+    #[error("receiver: {0}")]
+    Receiver(String),
+    #[error("receiver: unexpected {0} message while waiting for results")]
+    Unexpected(&'static str),
+    #[error("receiver: {0}")]
+    Lost(ControlError),
+}
+
+/// Asks the receiver to set the test up, attaches the data connections, waits for the
+/// start time, and has the receiver start its roles.
+fn set_up(
+    peer: &mut Peer,
+    spec: &TestSpec,
+    start_at: Option<std::time::SystemTime>,
+) -> Result<ClientData, TestFailure> {
+    let ctl = &mut peer.control;
+    let _ = ctl.stream.set_read_timeout(Some(STEP_TIMEOUT));
+    ctl.send(&Message::Setup {
+        spec: Box::new(spec.clone()),
+    })?;
+    let (token, endpoints) = ctl.expect("ready", |m| match m {
+        Message::Ready { token, endpoints } => Some((token, endpoints)),
+        _ => None,
+    })?;
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let data = ClientData::attach(
+        spec,
+        peer.addr.ip().to_canonical(),
+        &endpoints,
+        token,
+        deadline,
+    )
+    .map_err(|e| TestFailure::Data(e.into()))?;
+    if let Some(wait) = start_at
+        .and_then(|t| t.duration_since(std::time::SystemTime::now()).ok())
+        .filter(|w| *w <= MAX_START_WAIT)
+    {
+        std::thread::sleep(wait);
+    }
+    ctl.send(&Message::Start)?;
+    ctl.expect("started", |m| match m {
+        Message::Started => Some(()),
+        _ => None,
+    })?;
+    Ok(data)
+}
+
+/// Tells the receiver our roles have finished and waits for its figures.
+fn fetch_results(
+    ctl: &mut Channel<TcpStream>,
+    ours_failed: bool,
+) -> Result<SideReport, TestFailure> {
+    // The receiver's roles end about when ours did, or give up after a stall. When ours
+    // failed, the path may be gone: ask, but do not wait long for the partial figures.
+    let wait = if ours_failed {
+        Duration::from_secs(5)
+    } else {
+        crate::engine::STALL + STEP_TIMEOUT
+    };
+    let _ = ctl.stream.set_read_timeout(Some(wait));
+    ctl.send(&Message::Finish)?;
+    loop {
+        // Heartbeats sent before the receiver read our finish may come first.
+        match ctl.recv() {
+            Ok(Message::Alive) => continue,
+            Ok(Message::Results { report }) => return Ok(*report),
+            Ok(Message::Error { message }) => return Err(TestFailure::Receiver(message)),
+            Ok(other) => return Err(TestFailure::Unexpected(other.name())),
+            Err(e) => return Err(TestFailure::Lost(e)),
         }
-    })();
+    }
+}
+
+/// The test's outcome from our figures and the receiver's (or why they did not come).
+fn outcome_of(
+    sender: SideReport,
+    results: Result<SideReport, TestFailure>,
+    started: std::time::SystemTime,
+) -> TestOutcome {
     let role_error = sender.roles.iter().find_map(|r| r.error.clone());
     match results {
         Ok(receiver) => {
@@ -365,7 +396,11 @@ pub fn run_test_at(
             sender,
             receiver: None,
             status: Status::Aborted,
-            error: Some(role_error.map(|r| format!("{r}; {e}")).unwrap_or(e)),
+            error: Some(
+                role_error
+                    .map(|r| format!("{r}; {e}"))
+                    .unwrap_or_else(|| e.to_string()),
+            ),
             started,
         },
     }
