@@ -43,7 +43,18 @@ pub enum ReachError {
     #[error("the receiver at {addr}: {message}")]
     Auth { addr: SocketAddr, message: String },
     #[error("starting the local receiver: {0}")]
-    Local(String),
+    Local(LocalError),
+}
+
+/// Why the local receiver (a `sockbench serve` child) did not start.
+#[derive(Debug, Error)]
+pub enum LocalError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("it did not report its address")]
+    Silent,
+    #[error("unexpected first line {0:?}")]
+    FirstLine(String),
 }
 
 /// Parses `HOST`, `HOST:PORT`, `[V6]:PORT` or a bare IPv6 address; the port defaults to 5301.
@@ -170,7 +181,7 @@ impl LocalReceiver {
     /// Starts `sockbench serve` on an ephemeral loopback port, with the same key file as
     /// the sender when it has one.
     pub fn spawn(psk_file: Option<&std::path::Path>) -> Result<LocalReceiver, ReachError> {
-        let exe = std::env::current_exe().map_err(|e| ReachError::Local(e.to_string()))?;
+        let exe = std::env::current_exe().map_err(|e| ReachError::Local(e.into()))?;
         let mut cmd = Command::new(exe);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--quiet"]);
         if let Some(path) = psk_file {
@@ -187,7 +198,7 @@ impl LocalReceiver {
             // A killed `run` never leaves a receiver behind.
             crate::sys::process::die_with_parent(&mut cmd);
         }
-        let mut child = cmd.spawn().map_err(|e| ReachError::Local(e.to_string()))?;
+        let mut child = cmd.spawn().map_err(|e| ReachError::Local(e.into()))?;
         let stdout = child.stdout.take().expect("piped stdout");
         // Read the "listening on ADDR" line without blocking forever.
         let (tx, rx) = mpsc::channel();
@@ -197,21 +208,21 @@ impl LocalReceiver {
             let r = reader.read_line(&mut line).map(|_| line);
             let _ = tx.send((r, reader.into_inner()));
         });
-        let fail = |child: &mut Child, msg: String| {
+        let fail = |child: &mut Child, e: LocalError| {
             let _ = child.kill();
             let _ = child.wait();
-            ReachError::Local(msg)
+            ReachError::Local(e)
         };
         let (line, stdout) = match rx.recv_timeout(Duration::from_secs(10)) {
             Ok((Ok(line), stdout)) => (line, stdout),
-            Ok((Err(e), _)) => return Err(fail(&mut child, e.to_string())),
-            Err(_) => return Err(fail(&mut child, "it did not report its address".into())),
+            Ok((Err(e), _)) => return Err(fail(&mut child, e.into())),
+            Err(_) => return Err(fail(&mut child, LocalError::Silent)),
         };
         let addr = line
             .trim()
             .strip_prefix("listening on ")
             .and_then(|a| a.parse().ok())
-            .ok_or_else(|| fail(&mut child, format!("unexpected first line {line:?}")))?;
+            .ok_or_else(|| fail(&mut child, LocalError::FirstLine(line.clone())))?;
         Ok(LocalReceiver {
             child,
             _stdout: stdout,
