@@ -1199,6 +1199,39 @@ mod tests {
     }
 
     #[test]
+    fn refusals_say_what_was_asked_and_what_is_allowed() {
+        let spec = TestSpec {
+            duration: Duration::from_secs(30),
+            ..TestSpec::default()
+        };
+        let limits = Limits {
+            max_duration: Some(Duration::from_secs(10)),
+            ..Limits::default()
+        };
+        let e = limits.check(&spec).unwrap_err();
+        assert!(matches!(e, Refusal::Duration { .. }), "{e:?}");
+        assert!(
+            e.to_string().starts_with(
+                "refused: this receiver allows tests of at most 10s (warm-up included); asked for"
+            ),
+            "{e}"
+        );
+        let limits = Limits {
+            max_flows: Some(0),
+            ..Limits::default()
+        };
+        assert!(limits
+            .check(&spec)
+            .unwrap_err()
+            .to_string()
+            .starts_with("refused: this receiver allows at most 0 flows"));
+        assert_eq!(
+            TestError::Busy(2).to_string(),
+            "busy: this receiver is running 2 test(s) already (--max-concurrent 2); try later"
+        );
+    }
+
+    #[test]
     fn a_daemon_sends_only_to_loopback_and_allowed_peers() {
         let mut opts = ServeOptions::default();
         assert!(allowed_peer(&opts, "127.0.0.1:5301").is_ok());
