@@ -8,7 +8,6 @@
 //! or writes from is therefore one of these.
 
 use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error, Layout};
-use std::mem::MaybeUninit;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
@@ -75,13 +74,6 @@ impl DerefMut for MsgBuf {
         // SAFETY: as in deref, and &mut self gives exclusive access.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
-}
-
-/// Views an initialised buffer as the uninitialised one socket2's `recv` wants.
-pub fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
-    // SAFETY: MaybeUninit<u8> has the layout of u8, and the slice stays initialised: a
-    // reader only writes bytes into it, never uninitialised ones.
-    unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }
 }
 
 impl std::fmt::Debug for MsgBuf {

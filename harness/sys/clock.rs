@@ -9,21 +9,3 @@ pub fn thread_cpu_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// Asks for timer wake-ups of the calling thread without the default 50 µs slack
-/// (PR_SET_TIMERSLACK to 1 ns), so that a schedule of short periods is kept.
-pub fn set_fine_timer_slack() {
-    let _ = rustix::thread::set_current_timer_slack(std::num::NonZeroU64::new(1));
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn fine_timer_slack_is_taken() {
-        std::thread::spawn(|| {
-            super::set_fine_timer_slack();
-            assert_eq!(rustix::thread::current_timer_slack().unwrap(), 1);
-        })
-        .join()
-        .unwrap();
-    }
-}
