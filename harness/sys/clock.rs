@@ -8,4 +8,3 @@ pub fn thread_cpu_ns() -> u64 {
     let ts = clock_gettime(ClockId::ThreadCPUTime);
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
-
