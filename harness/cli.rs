@@ -712,7 +712,7 @@ fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
         quiet: args.quiet,
         command_line: std::env::args().collect(),
     };
-    match crate::session::mesh::execute(&plan, &opts).map_err(Failure::Runtime)? {
+    match crate::session::mesh::execute(&plan, &opts).map_err(|e| Failure::Runtime(e.into()))? {
         RunEnd::AllOk => Ok(0),
         RunEnd::SomeFailed => Ok(1),
         RunEnd::Interrupted => Ok(130),
@@ -997,7 +997,7 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
         json: args.json,
         command_line: std::env::args().collect(),
     };
-    match execute(&plan, &opts).map_err(Failure::Runtime)? {
+    match execute(&plan, &opts).map_err(|e| Failure::Runtime(e.into()))? {
         RunEnd::AllOk => Ok(0),
         RunEnd::SomeFailed => Ok(1),
         RunEnd::Interrupted => Ok(130),
@@ -1155,7 +1155,7 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
         },
         ..ServeOptions::default()
     };
-    serve(&opts).map_err(Failure::Runtime)?;
+    serve(&opts).map_err(|e| Failure::Runtime(e.into()))?;
     Ok(0)
 }
 

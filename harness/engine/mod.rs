@@ -195,7 +195,7 @@ pub fn run_role(conn: DataConn, side: Side, mut ctx: RoleCtx) -> RoleReport {
             rep.cpus = cpus;
             Ok(())
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.to_string()),
     };
     let result = if result.is_err() {
         result

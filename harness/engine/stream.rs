@@ -247,10 +247,12 @@ fn recv_framed(
                     return Err("read: the test was aborted".to_string());
                 }
                 rep.bytes_received += n as u64;
-                frames.feed(&buf[..n], max, |size| {
-                    sizes.record(size);
-                    rep.messages_received += 1;
-                })?;
+                frames
+                    .feed(&buf[..n], max, |size| {
+                        sizes.record(size);
+                        rep.messages_received += 1;
+                    })
+                    .map_err(|e| e.to_string())?;
                 idle = Idle::default();
                 intervals.record(now, n as u64, 0);
                 if now >= warm {
