@@ -1,6 +1,7 @@
 //! The system boundary: every `unsafe` block and raw `libc` call of sockbench lives under
 //! this module, behind safe functions, one file per concern. Where `rustix` has the call,
 //! it is used, so that no unsafe code of ours remains for it.
+
 pub mod affinity;
 pub mod batch;
 pub mod buffer;
