@@ -905,7 +905,7 @@ fn tune_search(dirs: &[ResultsDir]) -> Vec<Chart> {
         if tests.is_empty() {
             continue;
         }
-        let metric = tests[0].metric.clone();
+        let metric = tests[0].metric.column();
         let who = if dirs.len() > 1 {
             format!(" ({})", d.name)
         } else {
@@ -919,7 +919,7 @@ fn tune_search(dirs: &[ResultsDir]) -> Vec<Chart> {
             answer.label
         );
         out.extend(draw(format!("tune-d{}", di + 1), title, &cap, |a| {
-            search_chart(a, &tests, &metric, &answer.label)
+            search_chart(a, &tests, metric, &answer.label)
         }));
     }
     out

@@ -435,9 +435,9 @@ fn tune_answer(a: &crate::tune::Answer) -> String {
         .iter()
         .map(|(k, f)| {
             let show = |v: f64| {
-                if k.ends_with("_bps") {
+                if k.column().ends_with("_bps") {
                     crate::spec::units::format_bps(v)
-                } else if k.ends_with("_ns") {
+                } else if k.column().ends_with("_ns") {
                     format!("{:.1} µs", v / 1e3)
                 } else {
                     format!("{v:.3}")

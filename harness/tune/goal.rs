@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::output::summary::SummaryRow;
@@ -13,27 +14,177 @@ use crate::spec::units::{parse_duration, parse_rate};
 #[error("{0}")]
 pub struct GoalError(pub String);
 
-/// The figures of one test by summary.csv column name, plus `lost_pct` (datagrams lost
-/// over those sent, in percent). Only numeric, measured cells are present.
-pub type Figures = BTreeMap<String, f64>;
+/// A figure of one test that a goal or a constraint may name: a numeric summary.csv
+/// column (its serde name is the column's name), or `lost_pct` (datagrams lost over
+/// those sent, in percent). Listed in the order of their names.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    Duplicated,
+    #[default]
+    GoodputBps,
+    Lost,
+    LostPct,
+    RcvbufEff,
+    ReceiverCpuPct,
+    ReceiverRssKib,
+    Reordered,
+    RrTimeouts,
+    RttMaxNs,
+    RttMeanNs,
+    RttP50Ns,
+    RttP90Ns,
+    RttP999Ns,
+    RttP99Ns,
+    RttUncorrectedMaxNs,
+    RttUncorrectedP50Ns,
+    RttUncorrectedP999Ns,
+    RttUncorrectedP99Ns,
+    SenderCpuPct,
+    SenderRssKib,
+    SndbufEff,
+    TcpBytesRetrans,
+    TcpMinRttUs,
+    TcpRetrans,
+    TcpRttUs,
+    Transactions,
+    TransactionsPerS,
+}
 
-/// The numeric cells of a summary row.
-pub fn figures_of(row: &SummaryRow) -> Figures {
-    let mut out = Figures::new();
-    if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(row) {
-        for (k, v) in map {
-            if let Some(x) = v.as_f64().filter(|x| x.is_finite()) {
-                out.insert(k, x);
-            }
+impl Metric {
+    pub const ALL: [Metric; 28] = [
+        Metric::Duplicated,
+        Metric::GoodputBps,
+        Metric::Lost,
+        Metric::LostPct,
+        Metric::RcvbufEff,
+        Metric::ReceiverCpuPct,
+        Metric::ReceiverRssKib,
+        Metric::Reordered,
+        Metric::RrTimeouts,
+        Metric::RttMaxNs,
+        Metric::RttMeanNs,
+        Metric::RttP50Ns,
+        Metric::RttP90Ns,
+        Metric::RttP999Ns,
+        Metric::RttP99Ns,
+        Metric::RttUncorrectedMaxNs,
+        Metric::RttUncorrectedP50Ns,
+        Metric::RttUncorrectedP999Ns,
+        Metric::RttUncorrectedP99Ns,
+        Metric::SenderCpuPct,
+        Metric::SenderRssKib,
+        Metric::SndbufEff,
+        Metric::TcpBytesRetrans,
+        Metric::TcpMinRttUs,
+        Metric::TcpRetrans,
+        Metric::TcpRttUs,
+        Metric::Transactions,
+        Metric::TransactionsPerS,
+    ];
+
+    /// The summary.csv column (or `lost_pct`), as serde names it.
+    pub fn column(self) -> &'static str {
+        match self {
+            Metric::Duplicated => "duplicated",
+            Metric::GoodputBps => "goodput_bps",
+            Metric::Lost => "lost",
+            Metric::LostPct => "lost_pct",
+            Metric::RcvbufEff => "rcvbuf_eff",
+            Metric::ReceiverCpuPct => "receiver_cpu_pct",
+            Metric::ReceiverRssKib => "receiver_rss_kib",
+            Metric::Reordered => "reordered",
+            Metric::RrTimeouts => "rr_timeouts",
+            Metric::RttMaxNs => "rtt_max_ns",
+            Metric::RttMeanNs => "rtt_mean_ns",
+            Metric::RttP50Ns => "rtt_p50_ns",
+            Metric::RttP90Ns => "rtt_p90_ns",
+            Metric::RttP999Ns => "rtt_p999_ns",
+            Metric::RttP99Ns => "rtt_p99_ns",
+            Metric::RttUncorrectedMaxNs => "rtt_uncorrected_max_ns",
+            Metric::RttUncorrectedP50Ns => "rtt_uncorrected_p50_ns",
+            Metric::RttUncorrectedP999Ns => "rtt_uncorrected_p999_ns",
+            Metric::RttUncorrectedP99Ns => "rtt_uncorrected_p99_ns",
+            Metric::SenderCpuPct => "sender_cpu_pct",
+            Metric::SenderRssKib => "sender_rss_kib",
+            Metric::SndbufEff => "sndbuf_eff",
+            Metric::TcpBytesRetrans => "tcp_bytes_retrans",
+            Metric::TcpMinRttUs => "tcp_min_rtt_us",
+            Metric::TcpRetrans => "tcp_retrans",
+            Metric::TcpRttUs => "tcp_rtt_us",
+            Metric::Transactions => "transactions",
+            Metric::TransactionsPerS => "transactions_per_s",
         }
     }
-    if let (Some(lost), true) = (row.lost, row.messages_sent > 0) {
-        out.insert(
-            "lost_pct".into(),
-            lost as f64 * 100.0 / row.messages_sent as f64,
-        );
+
+    /// The metric of a column name.
+    pub fn of_column(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.column() == name)
     }
-    out
+
+    /// A round trip measured by the pattern or the probe (needs transactions).
+    pub fn is_rtt(self) -> bool {
+        self.column().starts_with("rtt_")
+    }
+
+    /// This figure of a summary row, when it was measured: the row's own field, so a
+    /// misspelt column is a compile error.
+    pub fn of(self, row: &SummaryRow) -> Option<f64> {
+        let u = |v: Option<u64>| v.map(|x| x as f64);
+        let v = match self {
+            Metric::Duplicated => Some(row.duplicated as f64),
+            Metric::GoodputBps => row.goodput_bps,
+            Metric::Lost => u(row.lost),
+            Metric::LostPct => (row.messages_sent > 0)
+                .then_some(row.lost)
+                .flatten()
+                .map(|lost| lost as f64 * 100.0 / row.messages_sent as f64),
+            Metric::RcvbufEff => u(row.rcvbuf_eff),
+            Metric::ReceiverCpuPct => row.receiver_cpu_pct,
+            Metric::ReceiverRssKib => u(row.receiver_rss_kib),
+            Metric::Reordered => Some(row.reordered as f64),
+            Metric::RrTimeouts => u(row.rr_timeouts),
+            Metric::RttMaxNs => u(row.rtt_max_ns),
+            Metric::RttMeanNs => row.rtt_mean_ns,
+            Metric::RttP50Ns => u(row.rtt_p50_ns),
+            Metric::RttP90Ns => u(row.rtt_p90_ns),
+            Metric::RttP999Ns => u(row.rtt_p999_ns),
+            Metric::RttP99Ns => u(row.rtt_p99_ns),
+            Metric::RttUncorrectedMaxNs => u(row.rtt_uncorrected_max_ns),
+            Metric::RttUncorrectedP50Ns => u(row.rtt_uncorrected_p50_ns),
+            Metric::RttUncorrectedP999Ns => u(row.rtt_uncorrected_p999_ns),
+            Metric::RttUncorrectedP99Ns => u(row.rtt_uncorrected_p99_ns),
+            Metric::SenderCpuPct => row.sender_cpu_pct,
+            Metric::SenderRssKib => u(row.sender_rss_kib),
+            Metric::SndbufEff => u(row.sndbuf_eff),
+            Metric::TcpBytesRetrans => u(row.tcp_bytes_retrans),
+            Metric::TcpMinRttUs => row.tcp_min_rtt_us.map(f64::from),
+            Metric::TcpRetrans => u(row.tcp_retrans),
+            Metric::TcpRttUs => row.tcp_rtt_us.map(f64::from),
+            Metric::Transactions => u(row.transactions),
+            Metric::TransactionsPerS => row.transactions_per_s,
+        };
+        v.filter(|x| x.is_finite())
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.column())
+    }
+}
+
+/// The figures of one test. Only measured figures are present.
+pub type Figures = BTreeMap<Metric, f64>;
+
+/// The measured figures of a summary row.
+pub fn figures_of(row: &SummaryRow) -> Figures {
+    Metric::ALL
+        .into_iter()
+        .filter_map(|m| m.of(row).map(|v| (m, v)))
+        .collect()
 }
 
 /// Which way a figure is better.
@@ -47,9 +198,9 @@ pub enum Sense {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Goal {
     /// Maximise or minimise one figure (a summary column).
-    Optimise { metric: String, sense: Sense },
+    Optimise { metric: Metric, sense: Sense },
     /// The smallest buffers (sizes) whose figure reaches `fraction` of the best measured.
-    Fraction { metric: String, fraction: f64 },
+    Fraction { metric: Metric, fraction: f64 },
 }
 
 const GOALS: &str =
@@ -78,9 +229,9 @@ impl Goal {
     }
 
     /// The summary column the goal is about.
-    pub fn metric(&self) -> &str {
+    pub fn metric(&self) -> Metric {
         match self {
-            Goal::Optimise { metric, .. } | Goal::Fraction { metric, .. } => metric,
+            Goal::Optimise { metric, .. } | Goal::Fraction { metric, .. } => *metric,
         }
     }
 
@@ -101,40 +252,42 @@ impl Goal {
                 } else {
                     "minimise"
                 },
-                short_name(metric)
+                short_name(*metric)
             ),
             Goal::Fraction { metric, fraction } => {
-                format!("{}>={fraction}*max", short_name(metric))
+                format!("{}>={fraction}*max", short_name(*metric))
             }
         }
     }
 }
 
 /// A goal's figure: the column and which way is better.
-fn goal_metric(name: &str) -> Option<(String, Sense)> {
-    let (col, sense) = match name {
-        "goodput" | "goodput_bps" => ("goodput_bps", Sense::Maximise),
-        "transactions" | "transactions_per_s" => ("transactions_per_s", Sense::Maximise),
+fn goal_metric(name: &str) -> Option<(Metric, Sense)> {
+    match name {
+        "goodput" | "goodput_bps" => Some((Metric::GoodputBps, Sense::Maximise)),
+        "transactions" | "transactions_per_s" => Some((Metric::TransactionsPerS, Sense::Maximise)),
         "rtt_p50" | "rtt_p90" | "rtt_p99" | "rtt_p999" | "rtt_max" | "rtt_mean" => {
-            return Some((format!("{name}_ns"), Sense::Minimise))
+            Metric::of_column(&format!("{name}_ns")).map(|m| (m, Sense::Minimise))
         }
-        "rtt_p50_ns" | "rtt_p90_ns" | "rtt_p99_ns" | "rtt_p999_ns" => (name, Sense::Minimise),
-        _ => return None,
-    };
-    Some((col.to_string(), sense))
+        "rtt_p50_ns" | "rtt_p90_ns" | "rtt_p99_ns" | "rtt_p999_ns" => {
+            Metric::of_column(name).map(|m| (m, Sense::Minimise))
+        }
+        _ => None,
+    }
 }
 
 /// A column's name as the user writes it: `rtt_p99` for `rtt_p99_ns`.
-pub fn short_name(metric: &str) -> &str {
+pub fn short_name(metric: Metric) -> &'static str {
     match metric {
-        "goodput_bps" => "goodput",
-        "transactions_per_s" => "transactions",
-        m => m.strip_suffix("_ns").unwrap_or(m),
+        Metric::GoodputBps => "goodput",
+        Metric::TransactionsPerS => "transactions",
+        m => m.column().strip_suffix("_ns").unwrap_or(m.column()),
     }
 }
 
 /// A figure for reading: `31.2 Gbit/s`, `45.1us`, `12.5`.
-pub fn format_figure(metric: &str, v: f64) -> String {
+pub fn format_figure(metric: Metric, v: f64) -> String {
+    let metric = metric.column();
     if metric.ends_with("_bps") {
         crate::spec::units::format_bps(v)
     } else if metric.ends_with("_ns") {
@@ -173,32 +326,33 @@ pub struct Constraint {
     /// As written.
     pub text: String,
     /// The summary column (or `lost_pct`).
-    pub metric: String,
+    pub metric: Metric,
     pub op: Op,
     /// In the column's unit (ns, bits/s, percent, ...).
     pub limit: f64,
 }
 
-/// The numeric summary columns a constraint may name, beyond the short names.
-const NUMERIC_COLUMNS: &[&str] = &[
-    "goodput_bps",
-    "transactions",
-    "transactions_per_s",
-    "lost",
-    "lost_pct",
-    "reordered",
-    "duplicated",
-    "tcp_retrans",
-    "tcp_bytes_retrans",
-    "sender_cpu_pct",
-    "receiver_cpu_pct",
-    "sender_rss_kib",
-    "receiver_rss_kib",
-    "sndbuf_eff",
-    "rcvbuf_eff",
-    "rr_timeouts",
-    "tcp_rtt_us",
-    "tcp_min_rtt_us",
+/// The figures a constraint may name by their column, beyond the short names and the
+/// round trips.
+const NUMERIC_COLUMNS: [Metric; 18] = [
+    Metric::GoodputBps,
+    Metric::Transactions,
+    Metric::TransactionsPerS,
+    Metric::Lost,
+    Metric::LostPct,
+    Metric::Reordered,
+    Metric::Duplicated,
+    Metric::TcpRetrans,
+    Metric::TcpBytesRetrans,
+    Metric::SenderCpuPct,
+    Metric::ReceiverCpuPct,
+    Metric::SenderRssKib,
+    Metric::ReceiverRssKib,
+    Metric::SndbufEff,
+    Metric::RcvbufEff,
+    Metric::RrTimeouts,
+    Metric::TcpRttUs,
+    Metric::TcpMinRttUs,
 ];
 
 impl Constraint {
@@ -221,41 +375,51 @@ impl Constraint {
         if value.is_empty() {
             return Err(bad("no limit after the comparison".into()));
         }
-        let (metric, limit) = match name {
-            "rtt_p50" | "rtt_p90" | "rtt_p99" | "rtt_p999" | "rtt_max" | "rtt_mean" => {
-                if value.chars().all(|c| c.is_ascii_digit() || c == '.') {
-                    return Err(bad(format!("give the limit a unit, e.g. {name}<{value}ms")));
-                }
-                let d = parse_duration(value).map_err(|e| bad(e.to_string()))?;
-                (format!("{name}_ns"), d.as_nanos() as f64)
-            }
-            "goodput" | "goodput_bps" => {
-                let r = parse_rate(value).map_err(|e| bad(e.to_string()))?;
-                ("goodput_bps".to_string(), r as f64)
-            }
-            "lost" if value.ends_with('%') => ("lost_pct".to_string(), parse_plain(value, &bad)?),
-            "transactions" => ("transactions_per_s".to_string(), parse_plain(value, &bad)?),
-            n if n.ends_with("_ns") && n.starts_with("rtt_") => {
-                (n.to_string(), parse_plain(value, &bad)?)
-            }
-            n if NUMERIC_COLUMNS.contains(&n) => (n.to_string(), parse_plain(value, &bad)?),
-            n => {
-                let mut known: Vec<&str> = vec![
-                    "goodput", "rtt_p50", "rtt_p90", "rtt_p99", "rtt_p999", "rtt_max", "rtt_mean",
-                ];
-                known.extend(NUMERIC_COLUMNS);
-                let hint = match crate::spec::workload::nearest_key(n, &known) {
-                    Some(near) => format!("did you mean '{near}'?"),
-                    None => format!("known: {}", known.join(", ")),
-                };
-                return Err(bad(format!("'{n}' is not a measured figure ({hint})")));
-            }
-        };
+        let (metric, limit) = Self::figure(name, value, &bad)?;
         Ok(Constraint {
             text: t,
             metric,
             op,
             limit,
+        })
+    }
+
+    /// The figure a constraint names and its limit in the figure's unit.
+    fn figure(
+        name: &str,
+        value: &str,
+        bad: &dyn Fn(String) -> GoalError,
+    ) -> Result<(Metric, f64), GoalError> {
+        let column = |n: &str| Metric::of_column(n).expect("a metric's own column");
+        Ok(match name {
+            "rtt_p50" | "rtt_p90" | "rtt_p99" | "rtt_p999" | "rtt_max" | "rtt_mean" => {
+                if value.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                    return Err(bad(format!("give the limit a unit, e.g. {name}<{value}ms")));
+                }
+                let d = parse_duration(value).map_err(|e| bad(e.to_string()))?;
+                (column(&format!("{name}_ns")), d.as_nanos() as f64)
+            }
+            "goodput" | "goodput_bps" => {
+                let r = parse_rate(value).map_err(|e| bad(e.to_string()))?;
+                (Metric::GoodputBps, r as f64)
+            }
+            "lost" if value.ends_with('%') => (Metric::LostPct, parse_plain(value, bad)?),
+            "transactions" => (Metric::TransactionsPerS, parse_plain(value, bad)?),
+            n => match Metric::of_column(n).filter(|m| m.is_rtt() || NUMERIC_COLUMNS.contains(m)) {
+                Some(m) => (m, parse_plain(value, bad)?),
+                None => {
+                    let mut known: Vec<&str> = vec![
+                        "goodput", "rtt_p50", "rtt_p90", "rtt_p99", "rtt_p999", "rtt_max",
+                        "rtt_mean",
+                    ];
+                    known.extend(NUMERIC_COLUMNS.map(Metric::column));
+                    let hint = match crate::spec::workload::nearest_key(n, &known) {
+                        Some(near) => format!("did you mean '{near}'?"),
+                        None => format!("known: {}", known.join(", ")),
+                    };
+                    return Err(bad(format!("'{n}' is not a measured figure ({hint})")));
+                }
+            },
         })
     }
 
@@ -302,20 +466,20 @@ mod tests {
         assert_eq!(
             Goal::parse("goodput").unwrap(),
             Goal::Optimise {
-                metric: "goodput_bps".into(),
+                metric: Metric::GoodputBps,
                 sense: Sense::Maximise
             }
         );
-        assert_eq!(Goal::parse("rtt_p999").unwrap().metric(), "rtt_p999_ns");
+        assert_eq!(Goal::parse("rtt_p999").unwrap().metric(), Metric::RttP999Ns);
         assert_eq!(Goal::parse("rtt_p50").unwrap().sense(), Sense::Minimise);
         assert_eq!(
             Goal::parse("transactions").unwrap().metric(),
-            "transactions_per_s"
+            Metric::TransactionsPerS
         );
         assert_eq!(
             Goal::parse("goodput >= 0.95*max").unwrap(),
             Goal::Fraction {
-                metric: "goodput_bps".into(),
+                metric: Metric::GoodputBps,
                 fraction: 0.95
             }
         );
@@ -340,23 +504,17 @@ mod tests {
     #[test]
     fn constraints_take_units() {
         let c = Constraint::parse("rtt_p99<2ms").unwrap();
-        assert_eq!(
-            (c.metric.as_str(), c.op, c.limit),
-            ("rtt_p99_ns", Op::Lt, 2e6)
-        );
+        assert_eq!((c.metric, c.op, c.limit), (Metric::RttP99Ns, Op::Lt, 2e6));
         assert!(c.met_by(1.9e6) && !c.met_by(2e6));
         assert!((c.shortfall(3e6) - 0.5).abs() < 1e-12);
         let c = Constraint::parse("lost < 0.1%").unwrap();
-        assert_eq!((c.metric.as_str(), c.limit), ("lost_pct", 0.1));
+        assert_eq!((c.metric, c.limit), (Metric::LostPct, 0.1));
         let c = Constraint::parse("sender_cpu_pct<50").unwrap();
-        assert_eq!((c.metric.as_str(), c.limit), ("sender_cpu_pct", 50.0));
+        assert_eq!((c.metric, c.limit), (Metric::SenderCpuPct, 50.0));
         let c = Constraint::parse("goodput>=500M").unwrap();
-        assert_eq!(
-            (c.metric.as_str(), c.op, c.limit),
-            ("goodput_bps", Op::Ge, 5e8)
-        );
+        assert_eq!((c.metric, c.op, c.limit), (Metric::GoodputBps, Op::Ge, 5e8));
         assert_eq!(Constraint::parse("rtt_p99<1ns").unwrap().limit, 1.0);
-        assert_eq!(Constraint::parse("lost<3").unwrap().metric, "lost");
+        assert_eq!(Constraint::parse("lost<3").unwrap().metric, Metric::Lost);
         for bad in [
             "rtt_p99",
             "rtt_p99<",
@@ -386,10 +544,22 @@ mod tests {
             ..Default::default()
         };
         let f = figures_of(&row);
-        assert_eq!(f["goodput_bps"], 1e9);
-        assert_eq!(f["rtt_p99_ns"], 5000.0);
-        assert_eq!(f["lost_pct"], 0.5);
-        assert_eq!(f["sender_cpu_pct"], 12.5);
-        assert!(!f.contains_key("rtt_p50_ns"), "not measured: absent");
+        assert_eq!(f[&Metric::GoodputBps], 1e9);
+        assert_eq!(f[&Metric::RttP99Ns], 5000.0);
+        assert_eq!(f[&Metric::LostPct], 0.5);
+        assert_eq!(f[&Metric::SenderCpuPct], 12.5);
+        assert!(!f.contains_key(&Metric::RttP50Ns), "not measured: absent");
+    }
+
+    #[test]
+    fn metrics_are_named_by_their_columns() {
+        for m in Metric::ALL {
+            let json = serde_json::to_string(&m).unwrap();
+            assert_eq!(json, format!("\"{}\"", m.column()));
+            assert_eq!(Metric::of_column(m.column()), Some(m));
+        }
+        let mut sorted = Metric::ALL;
+        sorted.sort_by_key(|m| m.column());
+        assert_eq!(sorted, Metric::ALL, "in the order of their names");
     }
 }

@@ -29,7 +29,7 @@ use crate::results::stats::summarize;
 use crate::results::CaseRun;
 use crate::session::sender::{resolve_target, run_test, LocalReceiver, Peer, Status as TestStatus};
 use crate::spec::workload::{PlannedCase, Workload};
-use goal::{format_figure, short_name, Constraint, Figures, Goal};
+use goal::{format_figure, short_name, Constraint, Figures, Goal, Metric};
 use search::{Bench, Budget, Point, Search, Space, Status, TuneRow};
 
 /// What to tune.
@@ -90,7 +90,7 @@ impl FigureCi {
         })
     }
 
-    fn show(&self, metric: &str) -> String {
+    fn show(&self, metric: Metric) -> String {
         let ci = match (self.ci95_low, self.ci95_high) {
             (Some(lo), Some(hi)) => format!(
                 " [{} .. {}]",
@@ -108,7 +108,7 @@ impl FigureCi {
 pub struct Neighbour {
     pub settings: BTreeMap<String, String>,
     pub label: String,
-    pub figures: BTreeMap<String, FigureCi>,
+    pub figures: BTreeMap<Metric, FigureCi>,
 }
 
 /// `answer.json`.
@@ -119,7 +119,7 @@ pub struct Answer {
     /// closest candidate's).
     pub settings: BTreeMap<String, String>,
     /// The goal's and the constraints' figures of those settings, by summary.csv column.
-    pub figures: BTreeMap<String, FigureCi>,
+    pub figures: BTreeMap<Metric, FigureCi>,
     pub status: Status,
     pub tests_run: u64,
     /// The tests of the full grid with the same repetitions.
@@ -133,7 +133,7 @@ pub struct Answer {
     /// equivalent to it within 5% (ok).
     pub indistinguishable: Vec<BTreeMap<String, String>>,
     /// The same figures with the buffers left to the kernel's autotuning.
-    pub kernel_default: BTreeMap<String, FigureCi>,
+    pub kernel_default: BTreeMap<Metric, FigureCi>,
     pub next_larger: Option<Neighbour>,
 }
 
@@ -285,7 +285,7 @@ impl Bench for RealBench<'_> {
         self.meta.write(&self.dir)?;
         let figures = goal::figures_of(&row);
         let metric = self.plan.goal.metric();
-        let shown = match (&run.outcome.error, figures.get(metric)) {
+        let shown = match (&run.outcome.error, figures.get(&metric)) {
             (Some(e), _) => format!("{}: {e}", run.status().as_str()),
             (None, Some(v)) => format!("{} {}", short_name(metric), format_figure(metric, *v)),
             (None, None) => format!("{} not measured", short_name(metric)),
@@ -330,12 +330,12 @@ pub struct TuneEnd {
     pub dir: PathBuf,
 }
 
-fn figures_for(values: &[Figures], metrics: &[String]) -> BTreeMap<String, FigureCi> {
+fn figures_for(values: &[Figures], metrics: &[Metric]) -> BTreeMap<Metric, FigureCi> {
     metrics
         .iter()
         .filter_map(|m| {
             let v: Vec<f64> = values.iter().filter_map(|f| f.get(m).copied()).collect();
-            FigureCi::of(&v).map(|f| (m.clone(), f))
+            FigureCi::of(&v).map(|f| (*m, f))
         })
         .collect()
 }
@@ -468,12 +468,12 @@ pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> anyhow::Result<TuneEnd> {
         (outcome, s.reps.clone(), s.baseline.clone(), s.tests_run)
     };
     // The figures shown: the goal's, the constraints', and goodput and p99 when measured.
-    let mut metrics: Vec<String> = vec![plan.goal.metric().to_string()];
+    let mut metrics: Vec<Metric> = vec![plan.goal.metric()];
     for m in plan
         .constraints
         .iter()
-        .map(|c| c.metric.clone())
-        .chain(["goodput_bps".to_string(), "rtt_p99_ns".to_string()])
+        .map(|c| c.metric)
+        .chain([Metric::GoodputBps, Metric::RttP99Ns])
     {
         if !metrics.contains(&m) {
             metrics.push(m);
@@ -542,7 +542,7 @@ pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> anyhow::Result<TuneEnd> {
 pub fn render(
     answer: &Answer,
     ex: &explain::Explanation,
-    metrics: &[String],
+    metrics: &[Metric],
     dir: &std::path::Path,
 ) -> String {
     let mut out = String::new();
@@ -581,22 +581,23 @@ pub fn render(
         };
         line(format!("  {how}: {}", set.join("; ")));
     }
-    let shown: Vec<&String> = metrics
+    let shown: Vec<Metric> = metrics
         .iter()
-        .filter(|m| answer.figures.contains_key(*m) || answer.kernel_default.contains_key(*m))
+        .copied()
+        .filter(|m| answer.figures.contains_key(m) || answer.kernel_default.contains_key(m))
         .collect();
     let mut header = format!("  {:<28}", "");
     for m in &shown {
-        header.push_str(&format!("{:<46}", short_name(m)));
+        header.push_str(&format!("{:<46}", short_name(*m)));
     }
     line(header.trim_end().to_string());
-    let mut table_row = |name: String, figures: &BTreeMap<String, FigureCi>| {
+    let mut table_row = |name: String, figures: &BTreeMap<Metric, FigureCi>| {
         if figures.is_empty() {
             return;
         }
         let mut s = format!("  {name:<28}");
         for m in &shown {
-            let cell = figures.get(*m).map_or("-".to_string(), |f| f.show(m));
+            let cell = figures.get(m).map_or("-".to_string(), |f| f.show(*m));
             s.push_str(&format!("{cell:<44}  "));
         }
         line(s.trim_end().to_string());
@@ -608,7 +609,7 @@ pub fn render(
     }
     if let (Some(n), Some(g)) = (
         &answer.next_larger,
-        answer.figures.get("goodput_bps").map(|f| f.mean),
+        answer.figures.get(&Metric::GoodputBps).map(|f| f.mean),
     ) {
         let costs: Vec<String> = n
             .figures
@@ -616,7 +617,7 @@ pub fn render(
             .filter_map(|(m, f)| {
                 let here = answer.figures.get(m)?.mean;
                 (here > 0.0)
-                    .then(|| format!("{} {:+.1}%", short_name(m), (f.mean / here - 1.0) * 100.0))
+                    .then(|| format!("{} {:+.1}%", short_name(*m), (f.mean / here - 1.0) * 100.0))
             })
             .collect();
         if g > 0.0 && !costs.is_empty() {

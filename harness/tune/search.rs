@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::goal::{short_name, Constraint, Figures, Goal, Sense};
+use super::goal::{short_name, Constraint, Figures, Goal, Metric, Sense};
 use crate::results::stats::{summarize, Summary};
 use crate::spec::workload::Setting;
 
@@ -179,7 +179,7 @@ pub struct TuneRow {
     /// The repetition this test was of the candidate; empty for a decision row.
     pub repetition: Option<u32>,
     /// The goal's figure (column name) and this test's value of it.
-    pub metric: String,
+    pub metric: Metric,
     pub value: Option<f64>,
     /// The candidate so far: its ok repetitions, mean and 95% interval of the goal figure.
     pub reps: u32,
@@ -281,17 +281,17 @@ impl<'a, B: Bench> Search<'a, B> {
         self.stat_of(p, self.goal.metric())
     }
 
-    pub fn stat_of(&self, p: &Point, metric: &str) -> Option<Summary> {
+    pub fn stat_of(&self, p: &Point, metric: Metric) -> Option<Summary> {
         let values: Vec<f64> = self
             .reps
             .get(p)?
             .iter()
-            .filter_map(|f| f.get(metric).copied())
+            .filter_map(|f| f.get(&metric).copied())
             .collect();
         summarize(&values)
     }
 
-    fn mean_of(&self, p: &Point, metric: &str) -> Option<f64> {
+    fn mean_of(&self, p: &Point, metric: Metric) -> Option<f64> {
         self.stat_of(p, metric).map(|s| s.mean)
     }
 
@@ -303,7 +303,7 @@ impl<'a, B: Bench> Search<'a, B> {
             self.constraints
                 .iter()
                 .map(|c| {
-                    self.mean_of(p, &c.metric)
+                    self.mean_of(p, c.metric)
                         .map_or(f64::INFINITY, |v| c.shortfall(v))
                 })
                 .sum(),
@@ -343,7 +343,7 @@ impl<'a, B: Bench> Search<'a, B> {
             step: self.step,
             phase: phase.to_string(),
             candidate: self.space.label(p),
-            metric: self.goal.metric().to_string(),
+            metric: self.goal.metric(),
             reps: st.map_or(0, |s| s.n as u32),
             mean: st.map(|s| s.mean),
             ci95_low: st.and_then(|s| s.ci95).map(|c| c.0),
@@ -380,7 +380,7 @@ impl<'a, B: Bench> Search<'a, B> {
         row.repetition = Some(repetition);
         row.value = figures
             .as_ref()
-            .and_then(|f| f.get(self.goal.metric()).copied());
+            .and_then(|f| f.get(&self.goal.metric()).copied());
         row.figures = self.constraint_figures(figures.as_ref());
         if figures.is_none() {
             row.decision = format!("{why}; the test failed (see summary.csv)");
@@ -752,7 +752,7 @@ impl<'a, B: Bench> Search<'a, B> {
     /// repetitions until the knee clearly reaches F of the best and the size below
     /// clearly does not; the knee moves when the intervals say it is elsewhere.
     fn race_knee(&mut self, knee: Point, fraction: f64) -> anyhow::Result<Outcome> {
-        let metric = self.goal.metric().to_string();
+        let metric = self.goal.metric();
         let d = (0..self.space.dims.len())
             .rev()
             .find(|&d| self.space.dims[d].order().is_some());
@@ -838,7 +838,7 @@ impl<'a, B: Bench> Search<'a, B> {
                 };
                 let why = format!(
                     "{key}={label} is the smallest {key} reaching {fraction} of the best ({} at {}), {below}",
-                    super::goal::format_figure(&metric, self.stat(&best).map_or(0.0, |s| s.mean)),
+                    super::goal::format_figure(metric, self.stat(&best).map_or(0.0, |s| s.mean)),
                     self.space.label(&best)
                 );
                 return self.settle(point(k), Vec::new(), Status::Ok, why);
@@ -900,7 +900,7 @@ impl<'a, B: Bench> Search<'a, B> {
                 self.space.label(&p),
                 self.constraints
                     .iter()
-                    .filter(|c| { self.mean_of(&p, &c.metric).map_or(true, |v| !c.met_by(v)) })
+                    .filter(|c| { self.mean_of(&p, c.metric).map_or(true, |v| !c.met_by(v)) })
                     .map(|c| c.text.as_str())
                     .collect::<Vec<_>>()
                     .join(" and ")
@@ -947,7 +947,7 @@ impl<'a, B: Bench> Search<'a, B> {
             let values: Vec<f64> = self
                 .baseline
                 .iter()
-                .filter_map(|f| f.get(self.goal.metric()).copied())
+                .filter_map(|f| f.get(&self.goal.metric()).copied())
                 .collect();
             let st = summarize(&values);
             let row = TuneRow {
@@ -955,10 +955,10 @@ impl<'a, B: Bench> Search<'a, B> {
                 phase: "baseline".into(),
                 candidate: "kernel default (buffers auto)".into(),
                 repetition: Some(self.baseline.len() as u32),
-                metric: self.goal.metric().to_string(),
+                metric: self.goal.metric(),
                 value: figures
                     .as_ref()
-                    .and_then(|f| f.get(self.goal.metric()).copied()),
+                    .and_then(|f| f.get(&self.goal.metric()).copied()),
                 reps: st.map_or(0, |s| s.n as u32),
                 mean: st.map(|s| s.mean),
                 ci95_low: st.and_then(|s| s.ci95).map(|c| c.0),
@@ -1019,9 +1019,9 @@ mod tests {
             let goodput = 1e9 * (size.min(self.knee) as f64 / self.knee as f64) * jitter;
             let rtt = 1e5 * (1.0 + size.saturating_sub(self.knee) as f64 / self.knee as f64);
             Ok(Some(Figures::from([
-                ("goodput_bps".to_string(), goodput),
-                ("rtt_p99_ns".to_string(), rtt * jitter),
-                ("sender_cpu_pct".to_string(), 20.0 * jitter),
+                (Metric::GoodputBps, goodput),
+                (Metric::RttP99Ns, rtt * jitter),
+                (Metric::SenderCpuPct, 20.0 * jitter),
             ])))
         }
         fn record(&mut self, row: &TuneRow) -> anyhow::Result<()> {
