@@ -818,7 +818,7 @@ fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
         json: args.json,
         command_line: std::env::args().collect(),
     };
-    let end = crate::tune::execute(&plan, &opts).map_err(Failure::Runtime)?;
+    let end = crate::tune::execute(&plan, &opts).map_err(|e| Failure::Runtime(e.into()))?;
     let a = &end.answer;
     if a.status == Status::Unsatisfiable {
         let figures: Vec<String> = a

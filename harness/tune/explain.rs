@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::Context;
-
-use super::Answer;
+use super::{Answer, TuneError};
 use crate::output::meta::Meta;
 use crate::output::summary::{SizeReq, SummaryRow};
 use crate::spec::units::{format_bps, format_ns, format_size_human, parse_size};
@@ -37,13 +35,12 @@ pub struct Explanation {
 }
 
 /// The rows of a results directory's summary.csv.
-pub fn read_summary(dir: &Path) -> anyhow::Result<Vec<SummaryRow>> {
+pub fn read_summary(dir: &Path) -> Result<Vec<SummaryRow>, TuneError> {
     let path = dir.join("summary.csv");
-    let mut r =
-        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut r = csv::Reader::from_path(&path).map_err(TuneError::csv(&path))?;
     r.deserialize()
         .collect::<Result<Vec<SummaryRow>, _>>()
-        .with_context(|| format!("reading {}", path.display()))
+        .map_err(TuneError::csv(&path))
 }
 
 fn parse_label(label: &str) -> BTreeMap<String, String> {
@@ -109,12 +106,15 @@ pub fn bdp_of(rows: &[SummaryRow]) -> Option<Bdp> {
 }
 
 /// The explanation of the tune in `dir`.
-pub fn explain(dir: &Path) -> anyhow::Result<Explanation> {
+pub fn explain(dir: &Path) -> Result<Explanation, TuneError> {
     let rows = read_summary(dir)?;
-    let answer: Answer = serde_json::from_slice(
-        &std::fs::read(dir.join("answer.json")).context("reading answer.json")?,
-    )
-    .context("reading answer.json")?;
+    let path = dir.join("answer.json");
+    let bytes = std::fs::read(&path).map_err(|error| TuneError::Read {
+        path: path.clone(),
+        error,
+    })?;
+    let answer: Answer =
+        serde_json::from_slice(&bytes).map_err(|error| TuneError::Json { path, error })?;
     let meta: Meta = std::fs::read(dir.join("meta.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())

@@ -16,21 +16,69 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
 use crate::measure::hostinfo::HostFacts;
 use crate::net::auth::Psk;
 use crate::output::cases::{self, CaseRecord};
 use crate::output::meta::{utc_timestamp, CaseMeta, Hosts, Meta, SCHEMA_VERSION};
 use crate::output::summary::SummaryRow;
-use crate::output::ResultsWriter;
+use crate::output::{OutputError, ResultsWriter, WriteError};
 use crate::results::stats::summarize;
 use crate::results::CaseRun;
 use crate::session::sender::{resolve_target, run_test, LocalReceiver, Peer, Status as TestStatus};
 use crate::spec::workload::{PlannedCase, Workload};
 use goal::{format_figure, short_name, Constraint, Figures, Goal, Metric};
 use search::{Bench, Budget, Point, Search, Space, Status, TuneRow};
+
+/// Why a tune stopped before its answer. One line each.
+#[derive(Debug, Error)]
+pub enum TuneError {
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error("{}: {error}", path.display())]
+    Csv { path: PathBuf, error: csv::Error },
+    #[error("{}: {error}", path.display())]
+    Json {
+        path: PathBuf,
+        error: serde_json::Error,
+    },
+    #[error("{}: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("writing JSON to stdout: {0}")]
+    Stdout(std::io::Error),
+    /// Reaching or starting the receiver.
+    #[error("the receiver at {at}: {error}")]
+    Receiver {
+        at: String,
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("the kernel-default case: {0}")]
+    Baseline(String),
+    #[error("interrupted by the user; the tests so far are in {}", .0.display())]
+    Interrupted(PathBuf),
+}
+
+impl TuneError {
+    fn csv(path: &std::path::Path) -> impl FnOnce(csv::Error) -> TuneError + '_ {
+        move |error| TuneError::Csv {
+            path: path.to_path_buf(),
+            error,
+        }
+    }
+    fn receiver(
+        at: impl std::fmt::Display,
+    ) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> TuneError {
+        let at = at.to_string();
+        move |error| TuneError::Receiver { at, error }
+    }
+}
 
 /// What to tune.
 #[derive(Debug, Clone)]
@@ -188,7 +236,7 @@ impl RealBench<'_> {
     }
 
     /// The candidate's settings with every buffer left to the kernel.
-    fn baseline_case(&self, p: &Point) -> anyhow::Result<PlannedCase> {
+    fn baseline_case(&self, p: &Point) -> Result<PlannedCase, TuneError> {
         let mut w = self.plan.workload.clone();
         let mut auto = Vec::new();
         for (d, &i) in self.plan.space.dims.iter().zip(p) {
@@ -201,17 +249,17 @@ impl RealBench<'_> {
         }
         let mut case = w
             .expand()
-            .map_err(|e| anyhow::anyhow!("the kernel-default case: {e}"))?
+            .map_err(|e| TuneError::Baseline(e.to_string()))?
             .into_iter()
             .next()
-            .context("the kernel-default case")?;
+            .ok_or_else(|| TuneError::Baseline("the workload expands to no case".into()))?;
         case.label = format!("kernel default ({})", auto.join(" "));
         Ok(case)
     }
 }
 
 impl Bench for RealBench<'_> {
-    fn test(&mut self, p: &Point, baseline: bool) -> anyhow::Result<Option<Figures>> {
+    fn test(&mut self, p: &Point, baseline: bool) -> Result<Option<Figures>, TuneError> {
         let mut case = if baseline {
             self.baseline_case(p)?
         } else {
@@ -244,7 +292,7 @@ impl Bench for RealBench<'_> {
                     self.meta.receiver_sockbench_version = Some(p.version.clone());
                     self.peer = Some(p);
                 }
-                Err(e) => anyhow::bail!("the receiver at {}: {e}", self.addr),
+                Err(e) => return Err(TuneError::receiver(self.addr)(e.into())),
             }
         }
         let peer = self.peer.as_mut().expect("connected");
@@ -265,11 +313,11 @@ impl Bench for RealBench<'_> {
         self.writer.write(&run)?;
         let row = SummaryRow::from_run(&run);
         if self.json {
-            let line = serde_json::to_string(&row).context("serializing a row as JSON")?;
+            let line = serde_json::to_string(&row).map_err(std::io::Error::other);
             let mut out = std::io::stdout().lock();
-            writeln!(out, "{line}")
+            line.and_then(|line| writeln!(out, "{line}"))
                 .and_then(|_| out.flush())
-                .context("writing JSON to stdout")?;
+                .map_err(TuneError::Stdout)?;
         }
         match self.records.iter_mut().find(|r| r.case == number) {
             Some(r) => r.add(&run),
@@ -295,15 +343,12 @@ impl Bench for RealBench<'_> {
             self.meta.runs, case.label
         ));
         if self.abort.load(Ordering::SeqCst) {
-            anyhow::bail!(
-                "interrupted by the user; the tests so far are in {}",
-                self.dir.display()
-            );
+            return Err(TuneError::Interrupted(self.dir.clone()));
         }
         Ok((run.status() == TestStatus::Ok).then_some(figures))
     }
 
-    fn record(&mut self, row: &TuneRow) -> anyhow::Result<()> {
+    fn record(&mut self, row: &TuneRow) -> Result<(), TuneError> {
         let mut row = row.clone();
         if row.phase == "baseline" {
             row.candidate.clone_from(&self.baseline_label);
@@ -311,9 +356,13 @@ impl Bench for RealBench<'_> {
         if row.repetition.is_some() {
             row.case = self.case_of.get(&row.candidate).copied();
         }
-        self.tune_csv.serialize(&row)?;
-        self.tune_csv.flush()?;
-        Ok(())
+        let path = self.dir.join("tune.csv");
+        self.tune_csv
+            .serialize(&row)
+            .map_err(TuneError::csv(&path))?;
+        self.tune_csv
+            .flush()
+            .map_err(|e| WriteError::writing(&path, e).into())
     }
 
     fn planned(&self) -> Duration {
@@ -341,7 +390,7 @@ fn figures_for(values: &[Figures], metrics: &[Metric]) -> BTreeMap<Metric, Figur
 }
 
 /// Runs the search, writes answer.json, and prints the answer explained.
-pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> anyhow::Result<TuneEnd> {
+pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> Result<TuneEnd, TuneError> {
     let started = SystemTime::now();
     let dir = opts.out.clone();
     let writer = ResultsWriter::create(&dir, started)?;
@@ -349,13 +398,21 @@ pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> anyhow::Result<TuneEnd> {
     let mut tune_csv = csv::WriterBuilder::new()
         .has_headers(false)
         .from_path(&tune_path)
-        .with_context(|| format!("creating {}", tune_path.display()))?;
-    tune_csv.write_record(crate::output::header_of::<TuneRow>())?;
-    tune_csv.flush()?;
+        .map_err(TuneError::csv(&tune_path))?;
+    tune_csv
+        .write_record(crate::output::header_of::<TuneRow>())
+        .map_err(TuneError::csv(&tune_path))?;
+    tune_csv
+        .flush()
+        .map_err(|e| WriteError::writing(&tune_path, e))?;
     let (local, addr) = match &opts.to {
-        Some(target) => (None, resolve_target(target)?),
+        Some(target) => (
+            None,
+            resolve_target(target).map_err(|e| TuneError::receiver(target)(e.into()))?,
+        ),
         None => {
-            let local = LocalReceiver::spawn(opts.psk.as_ref().map(|(_, p)| p.as_path()))?;
+            let local = LocalReceiver::spawn(opts.psk.as_ref().map(|(_, p)| p.as_path()))
+                .map_err(|e| TuneError::receiver("local")(e.into()))?;
             let addr = local.addr;
             (Some(local), addr)
         }
@@ -390,7 +447,7 @@ pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> anyhow::Result<TuneEnd> {
         fleet: Vec::new(),
         shape: None,
     };
-    meta.write(&dir).context("writing meta.json")?;
+    meta.write(&dir)?;
     cases::write(&dir, &[])?;
     let abort = Arc::new(AtomicBool::new(false));
     crate::session::runner::install_interrupt(abort.clone());
@@ -516,11 +573,12 @@ pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> anyhow::Result<TuneEnd> {
         kernel_default: figures_for(&baseline, &metrics),
         next_larger,
     };
-    std::fs::write(
-        dir.join("answer.json"),
-        serde_json::to_vec_pretty(&answer).context("serializing answer.json")?,
-    )
-    .context("writing answer.json")?;
+    let answer_path = dir.join("answer.json");
+    let json = serde_json::to_vec_pretty(&answer).map_err(|error| TuneError::Json {
+        path: answer_path.clone(),
+        error,
+    })?;
+    crate::output::write_atomically(&answer_path, &json)?;
     let mut meta = std::mem::take(&mut bench.meta);
     drop(bench);
     drop(local);

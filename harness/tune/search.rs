@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::goal::{short_name, Constraint, Figures, Goal, Metric, Sense};
+use super::TuneError;
 use crate::results::stats::{summarize, Summary};
 use crate::spec::workload::Setting;
 
@@ -157,9 +158,9 @@ pub enum Budget {
 pub trait Bench {
     /// Runs one test of the candidate (None: the kernel-default baseline near `p`), and
     /// returns its figures, or None when the test did not end ok.
-    fn test(&mut self, p: &Point, baseline: bool) -> anyhow::Result<Option<Figures>>;
+    fn test(&mut self, p: &Point, baseline: bool) -> Result<Option<Figures>, TuneError>;
     /// Records one step of the search (tune.csv).
-    fn record(&mut self, row: &TuneRow) -> anyhow::Result<()>;
+    fn record(&mut self, row: &TuneRow) -> Result<(), TuneError>;
     /// The planned time of one more test (warm-up + duration), for a time budget.
     fn planned(&self) -> Duration;
 }
@@ -355,14 +356,14 @@ impl<'a, B: Bench> Search<'a, B> {
     }
 
     /// Records a decision (a row without a test).
-    fn decide(&mut self, phase: &str, p: &Point, decision: String) -> anyhow::Result<()> {
+    fn decide(&mut self, phase: &str, p: &Point, decision: String) -> Result<(), TuneError> {
         self.step += 1;
         let row = self.row(phase, p, decision);
         self.bench.record(&row)
     }
 
     /// Runs one more test of `p`, if the budget allows. Returns whether it ran.
-    fn measure(&mut self, phase: &str, p: &Point, why: &str) -> anyhow::Result<bool> {
+    fn measure(&mut self, phase: &str, p: &Point, why: &str) -> Result<bool, TuneError> {
         if !self.budget_left(self.reserve) {
             return Ok(false);
         }
@@ -404,7 +405,7 @@ impl<'a, B: Bench> Search<'a, B> {
     }
 
     /// At least one test of `p` (one more only if none was tried).
-    fn probe(&mut self, p: &Point, why: &str) -> anyhow::Result<()> {
+    fn probe(&mut self, p: &Point, why: &str) -> Result<(), TuneError> {
         if !self.tried.contains_key(p) {
             self.measure("screen", p, why)?;
         }
@@ -412,7 +413,7 @@ impl<'a, B: Bench> Search<'a, B> {
     }
 
     /// Runs the whole search.
-    pub fn run(&mut self) -> anyhow::Result<Outcome> {
+    pub fn run(&mut self) -> Result<Outcome, TuneError> {
         let mut current: Point = self
             .space
             .dims
@@ -446,7 +447,7 @@ impl<'a, B: Bench> Search<'a, B> {
     }
 
     /// Every value of a list dimension once.
-    fn each_value(&mut self, at: &Point, d: usize) -> anyhow::Result<Point> {
+    fn each_value(&mut self, at: &Point, d: usize) -> Result<Point, TuneError> {
         let mut best = at.clone();
         for i in 0..self.space.dims[d].values.len() {
             let mut q = at.clone();
@@ -465,7 +466,7 @@ impl<'a, B: Bench> Search<'a, B> {
     }
 
     /// Golden-section search over the sizes of dimension `d` (indices into `order`).
-    fn golden(&mut self, at: &Point, d: usize, order: &[usize]) -> anyhow::Result<Point> {
+    fn golden(&mut self, at: &Point, d: usize, order: &[usize]) -> Result<Point, TuneError> {
         let key = self.space.dims[d].key.clone();
         let point = |i: usize| {
             let mut q = at.clone();
@@ -514,7 +515,7 @@ impl<'a, B: Bench> Search<'a, B> {
         d: usize,
         order: &[usize],
         fraction: f64,
-    ) -> anyhow::Result<Point> {
+    ) -> Result<Point, TuneError> {
         let key = self.space.dims[d].key.clone();
         let point = |i: usize| {
             let mut q = at.clone();
@@ -559,7 +560,7 @@ impl<'a, B: Bench> Search<'a, B> {
 
     /// Adds repetitions to every active candidate below `target` repetitions; returns
     /// whether the budget let every one of them run.
-    fn round(&mut self, active: &[Point], target: u32) -> anyhow::Result<bool> {
+    fn round(&mut self, active: &[Point], target: u32) -> Result<bool, TuneError> {
         for p in active {
             while self.tried.get(p).copied().unwrap_or(0) < target {
                 if !self.measure(
@@ -655,7 +656,7 @@ impl<'a, B: Bench> Search<'a, B> {
 
     /// Racing for a maximum or a minimum: the best few feasible candidates, repetitions
     /// added in rounds; a candidate drops out once its interval is clearly worse.
-    fn race(&mut self, current: Point) -> anyhow::Result<Outcome> {
+    fn race(&mut self, current: Point) -> Result<Outcome, TuneError> {
         if let Some(out) = self.unsatisfiable() {
             self.decide(
                 "answer",
@@ -751,7 +752,7 @@ impl<'a, B: Bench> Search<'a, B> {
     /// Racing for `F*max`: the knee, the size below it and the best candidate get
     /// repetitions until the knee clearly reaches F of the best and the size below
     /// clearly does not; the knee moves when the intervals say it is elsewhere.
-    fn race_knee(&mut self, knee: Point, fraction: f64) -> anyhow::Result<Outcome> {
+    fn race_knee(&mut self, knee: Point, fraction: f64) -> Result<Outcome, TuneError> {
         let metric = self.goal.metric();
         let d = (0..self.space.dims.len())
             .rev()
@@ -889,7 +890,7 @@ impl<'a, B: Bench> Search<'a, B> {
         tied: Vec<Point>,
         status: Status,
         why: String,
-    ) -> anyhow::Result<Outcome> {
+    ) -> Result<Outcome, TuneError> {
         if let Some(out) = self.unsatisfiable() {
             self.decide("answer", out.best.as_ref().unwrap_or(&p), out.why.clone())?;
             return Ok(out);
@@ -924,7 +925,7 @@ impl<'a, B: Bench> Search<'a, B> {
 
     /// One test of a candidate outside the search (the next larger setting, for its
     /// cost), if the budget allows beyond `reserve` tests.
-    pub fn extra(&mut self, p: &Point, reserve: u64, why: &str) -> anyhow::Result<bool> {
+    pub fn extra(&mut self, p: &Point, reserve: u64, why: &str) -> Result<bool, TuneError> {
         let kept = std::mem::replace(&mut self.reserve, reserve);
         let ran = self.measure("next", p, why);
         self.reserve = kept;
@@ -933,7 +934,7 @@ impl<'a, B: Bench> Search<'a, B> {
 
     /// The kernel-default figures beside the answer: `reps` tests with the buffers left
     /// to autotuning, the other settings as recommended.
-    pub fn run_baseline(&mut self, near: &Point, reps: u32) -> anyhow::Result<()> {
+    pub fn run_baseline(&mut self, near: &Point, reps: u32) -> Result<(), TuneError> {
         for _ in 0..reps {
             if !self.budget_left(0) {
                 break;
@@ -1008,7 +1009,7 @@ mod tests {
     }
 
     impl Bench for Synthetic {
-        fn test(&mut self, p: &Point, baseline: bool) -> anyhow::Result<Option<Figures>> {
+        fn test(&mut self, p: &Point, baseline: bool) -> Result<Option<Figures>, TuneError> {
             self.tests += 1;
             let size = if baseline {
                 self.knee * 4
@@ -1024,7 +1025,7 @@ mod tests {
                 (Metric::SenderCpuPct, 20.0 * jitter),
             ])))
         }
-        fn record(&mut self, row: &TuneRow) -> anyhow::Result<()> {
+        fn record(&mut self, row: &TuneRow) -> Result<(), TuneError> {
             self.rows.push(row.clone());
             Ok(())
         }
