@@ -665,6 +665,19 @@ impl<'a, B: Bench> Search<'a, B> {
             )?;
             return Ok(out);
         }
+        let mut active = self.finalists(current);
+        let mut target = 3;
+        loop {
+            let complete = self.round(&active, target)?;
+            if let Some(out) = self.race_round(&mut active, target, complete)? {
+                return Ok(out);
+            }
+            target += 1;
+        }
+    }
+
+    /// The three best feasible candidates, `current` among them when feasible.
+    fn finalists(&self, current: Point) -> Vec<Point> {
         let mut feasible: Vec<Point> = self
             .reps
             .keys()
@@ -681,79 +694,72 @@ impl<'a, B: Bench> Search<'a, B> {
             active.pop();
             active.insert(0, current);
         }
-        let mut target = 3;
-        loop {
-            let complete = self.round(&active, target)?;
-            let best = self.best_of(&active).expect("a finalist");
-            let before = active.len();
-            active.retain(|p| {
-                *p == best || (self.feasible(p) == Some(true) && !self.clearly_better(&best, p))
-            });
-            if active.len() < before {
-                self.decide(
-                    "race",
-                    &best,
-                    format!(
-                        "best so far; {} finalist(s) dropped as clearly worse",
-                        before - active.len()
-                    ),
-                )?;
-            }
-            if active.len() == 1 {
-                let why = format!("clearly better than the other finalists ({target} repetitions)");
-                self.decide("answer", &best, why.clone())?;
-                return Ok(Outcome {
-                    status: Status::Ok,
-                    best: Some(best),
-                    tied: Vec::new(),
-                    why,
-                });
-            }
-            if self.equivalent(&active, &best) {
-                // The same within a few percent: the cheapest of them.
-                let cheapest = active
-                    .iter()
-                    .min_by_key(|p| self.space.cost(p))
-                    .cloned()
-                    .expect("finalists");
-                let tied: Vec<Point> = active.iter().filter(|p| **p != cheapest).cloned().collect();
-                let why = format!(
-                    "the finalists are within ±{:.0}% of each other: the cheapest is recommended",
-                    EQUIVALENT * 100.0
-                );
-                self.decide("answer", &cheapest, why.clone())?;
-                return Ok(Outcome {
-                    status: Status::Ok,
-                    best: Some(cheapest),
-                    tied,
-                    why,
-                });
-            }
-            if !complete || target >= self.max_reps || !self.budget_left(self.reserve) {
-                let tied: Vec<Point> = active.iter().filter(|p| **p != best).cloned().collect();
-                let why = format!(
-                    "{} finalists could not be told apart within the budget ({} tests, up to {} repetitions each)",
-                    active.len(),
-                    self.tests_run,
-                    target.min(self.max_reps)
-                );
-                self.decide("answer", &best, why.clone())?;
-                return Ok(Outcome {
-                    status: Status::Inconclusive,
-                    best: Some(best),
-                    tied,
-                    why,
-                });
-            }
-            target += 1;
+        active
+    }
+
+    /// After a round of `target` repetitions: the clearly worse finalists dropped, and the
+    /// answer when one is clearly better, all are equivalent, or the budget is spent.
+    fn race_round(
+        &mut self,
+        active: &mut Vec<Point>,
+        target: u32,
+        complete: bool,
+    ) -> Result<Option<Outcome>, TuneError> {
+        let best = self.best_of(active).expect("a finalist");
+        let before = active.len();
+        active.retain(|p| {
+            *p == best || (self.feasible(p) == Some(true) && !self.clearly_better(&best, p))
+        });
+        if active.len() < before {
+            self.decide(
+                "race",
+                &best,
+                format!(
+                    "best so far; {} finalist(s) dropped as clearly worse",
+                    before - active.len()
+                ),
+            )?;
         }
+        let (status, answer, why) = if active.len() == 1 {
+            let why = format!("clearly better than the other finalists ({target} repetitions)");
+            (Status::Ok, best, why)
+        } else if self.equivalent(active, &best) {
+            // The same within a few percent: the cheapest of them.
+            let cheapest = active
+                .iter()
+                .min_by_key(|p| self.space.cost(p))
+                .cloned()
+                .expect("finalists");
+            let why = format!(
+                "the finalists are within ±{:.0}% of each other: the cheapest is recommended",
+                EQUIVALENT * 100.0
+            );
+            (Status::Ok, cheapest, why)
+        } else if !complete || target >= self.max_reps || !self.budget_left(self.reserve) {
+            let why = format!(
+                "{} finalists could not be told apart within the budget ({} tests, up to {} repetitions each)",
+                active.len(),
+                self.tests_run,
+                target.min(self.max_reps)
+            );
+            (Status::Inconclusive, best, why)
+        } else {
+            return Ok(None);
+        };
+        let tied: Vec<Point> = active.iter().filter(|p| **p != answer).cloned().collect();
+        self.decide("answer", &answer, why.clone())?;
+        Ok(Some(Outcome {
+            status,
+            best: Some(answer),
+            tied,
+            why,
+        }))
     }
 
     /// Racing for `F*max`: the knee, the size below it and the best candidate get
     /// repetitions until the knee clearly reaches F of the best and the size below
     /// clearly does not; the knee moves when the intervals say it is elsewhere.
     fn race_knee(&mut self, knee: Point, fraction: f64) -> Result<Outcome, TuneError> {
-        let metric = self.goal.metric();
         let d = (0..self.space.dims.len())
             .rev()
             .find(|&d| self.space.dims[d].order().is_some());
@@ -771,14 +777,7 @@ impl<'a, B: Bench> Search<'a, B> {
         let mut target = 3;
         loop {
             let best = self
-                .reps
-                .keys()
-                .filter(|p| self.stat(p).is_some())
-                .max_by(|a, b| {
-                    let (ma, mb) = (self.stat(a).unwrap().mean, self.stat(b).unwrap().mean);
-                    ma.total_cmp(&mb)
-                })
-                .cloned()
+                .best_by_mean(|_| true)
                 .unwrap_or_else(|| point(order.len() - 1));
             let below = (k > 0).then(|| point(k - 1));
             let mut active = vec![point(k), best.clone()];
@@ -786,16 +785,7 @@ impl<'a, B: Bench> Search<'a, B> {
             active.dedup();
             let complete = self.round(&active, target)?;
             // The best after this round: its new repetitions may have moved it.
-            let best = self
-                .reps
-                .keys()
-                .filter(|p| self.stat(p).is_some_and(|s| s.n >= 3))
-                .max_by(|a, b| {
-                    let (ma, mb) = (self.stat(a).unwrap().mean, self.stat(b).unwrap().mean);
-                    ma.total_cmp(&mb)
-                })
-                .cloned()
-                .unwrap_or(best);
+            let best = self.best_by_mean(|s| s.n >= 3).unwrap_or(best);
             let threshold = self.stat(&best).map(|s| s.mean * fraction);
             let ci = |p: &Point| self.stat(p).and_then(|s| s.ci95);
             let (Some(t), Some((klo, khi))) = (threshold, ci(&point(k))) else {
@@ -832,46 +822,11 @@ impl<'a, B: Bench> Search<'a, B> {
                 continue;
             }
             if knee_meets && below_fails {
-                let below = if k == 0 {
-                    "the smallest size of the range"
-                } else {
-                    "told apart from the size below at 95%"
-                };
-                let why = format!(
-                    "{key}={label} is the smallest {key} reaching {fraction} of the best ({} at {}), {below}",
-                    super::goal::format_figure(metric, self.stat(&best).map_or(0.0, |s| s.mean)),
-                    self.space.label(&best)
-                );
+                let why = self.knee_why(&key, &label, k == 0, fraction, &best);
                 return self.settle(point(k), Vec::new(), Status::Ok, why);
             }
             if !complete || target >= self.max_reps || !self.budget_left(self.reserve) {
-                // Undecided: the point estimates choose, and the answer says it is a guess.
-                let mut undecided: Vec<Point> = below.into_iter().collect();
-                undecided.push(point(k));
-                // First a size that reaches the share on its mean, then one whose interval
-                // still allows it (the best's mean is itself a noisy maximum); either
-                // must meet the constraints.
-                let reaches = |p: &Point| self.stat(p).is_some_and(|s| s.mean >= t);
-                let may_reach = |p: &Point| ci(p).is_some_and(|(_, hi)| hi >= t);
-                let feasible = |p: &Point| self.feasible(p) == Some(true);
-                let pick = undecided
-                    .iter()
-                    .find(|p| reaches(p) && feasible(p))
-                    .or_else(|| undecided.iter().find(|p| may_reach(p) && feasible(p)))
-                    .cloned()
-                    .unwrap_or_else(|| point(k));
-                let tied: Vec<Point> = undecided.into_iter().filter(|p| *p != pick).collect();
-                let why = format!(
-                    "whether {} reaches {fraction} of the best cannot be told at 95% within the budget ({} tests); {} is the smallest that may, within the constraints",
-                    std::iter::once(&pick)
-                        .chain(&tied)
-                        .map(|p| self.space.label(p))
-                        .collect::<Vec<_>>()
-                        .join(" or "),
-                    self.tests_run,
-                    self.space.label(&pick)
-                );
-                return self.settle(pick, tied, Status::Inconclusive, why);
+                return self.knee_guess(below, point(k), t, fraction);
             }
             target += 1;
         }
@@ -881,6 +836,81 @@ impl<'a, B: Bench> Search<'a, B> {
             Status::Inconclusive,
             "too few ok tests to decide".into(),
         )
+    }
+
+    /// Why the knee `key=label` is the answer: it reaches `fraction` of `best`'s figure,
+    /// and the size below does not (or it is the smallest).
+    fn knee_why(
+        &self,
+        key: &str,
+        label: &str,
+        smallest: bool,
+        fraction: f64,
+        best: &Point,
+    ) -> String {
+        let below = if smallest {
+            "the smallest size of the range"
+        } else {
+            "told apart from the size below at 95%"
+        };
+        format!(
+            "{key}={label} is the smallest {key} reaching {fraction} of the best ({} at {}), {below}",
+            super::goal::format_figure(
+                self.goal.metric(),
+                self.stat(best).map_or(0.0, |s| s.mean)
+            ),
+            self.space.label(best)
+        )
+    }
+
+    /// The measured candidate with the best mean goal figure among those whose summary `ok`
+    /// accepts.
+    fn best_by_mean(&self, ok: impl Fn(&Summary) -> bool) -> Option<Point> {
+        self.reps
+            .keys()
+            .filter(|p| self.stat(p).is_some_and(|s| ok(&s)))
+            .max_by(|a, b| {
+                let (ma, mb) = (self.stat(a).unwrap().mean, self.stat(b).unwrap().mean);
+                ma.total_cmp(&mb)
+            })
+            .cloned()
+    }
+
+    /// An undecided knee within the budget: the point estimates choose, and the answer
+    /// says it is a guess. First a size that reaches the share `t` on its mean, then one
+    /// whose interval still allows it (the best's mean is itself a noisy maximum); either
+    /// must meet the constraints.
+    fn knee_guess(
+        &mut self,
+        below: Option<Point>,
+        knee: Point,
+        t: f64,
+        fraction: f64,
+    ) -> Result<Outcome, TuneError> {
+        let mut undecided: Vec<Point> = below.into_iter().collect();
+        undecided.push(knee.clone());
+        let ci = |p: &Point| self.stat(p).and_then(|s| s.ci95);
+        let reaches = |p: &Point| self.stat(p).is_some_and(|s| s.mean >= t);
+        let may_reach = |p: &Point| ci(p).is_some_and(|(_, hi)| hi >= t);
+        let feasible = |p: &Point| self.feasible(p) == Some(true);
+        let pick = undecided
+            .iter()
+            .find(|p| reaches(p) && feasible(p))
+            .or_else(|| undecided.iter().find(|p| may_reach(p) && feasible(p)))
+            .cloned()
+            .unwrap_or(knee);
+        let tied: Vec<Point> = undecided.into_iter().filter(|p| *p != pick).collect();
+        let why = format!(
+            "whether {} reaches {fraction} of the best cannot be told at 95% within the budget ({} tests); {} is the smallest that may, within the constraints",
+            std::iter::once(&pick)
+                .chain(&tied)
+                .map(|p| self.space.label(p))
+                .collect::<Vec<_>>()
+                .join(" or "),
+            self.tests_run,
+            self.space.label(&pick)
+        );
+        self.settle(pick, tied, Status::Inconclusive, why)
     }
 
     /// The answer of `F*max`, checked against the constraints.
