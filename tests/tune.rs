@@ -8,9 +8,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::lab::*;
 use common::*;
 
 fn answer(dir: &Path) -> serde_json::Value {
@@ -267,122 +267,6 @@ fn bad_goal_or_constraint_syntax_is_one_line_and_exit_2() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("[matrix]"));
 }
 
-/// Root and iproute2, or a printed reason to skip (a failure under
-/// SOCKBENCH_REQUIRE_ALL=1).
-fn lab_needs() -> bool {
-    let require_all = std::env::var("SOCKBENCH_REQUIRE_ALL").is_ok_and(|v| v == "1");
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
-    let tools = ["ip", "tc"].iter().all(|t| {
-        Command::new(t)
-            .arg("-V")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok()
-    });
-    let missing = match (root, tools) {
-        (true, true) => return true,
-        (false, _) => "root (run as root or with sudo)",
-        (true, false) => "ip and tc (apt-get install -y iproute2)",
-    };
-    assert!(
-        !require_all,
-        "this test needs {missing} (SOCKBENCH_REQUIRE_ALL=1)"
-    );
-    println!("skipped: this test needs {missing}");
-    false
-}
-
-/// The lab of scripts/lab.sh, torn down on drop (pass or fail), with its receiver.
-struct Lab {
-    name: String,
-    server: Option<std::process::Child>,
-}
-
-impl Lab {
-    fn script() -> String {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("scripts/lab.sh")
-            .to_string_lossy()
-            .into_owned()
-    }
-
-    fn up(rate: &str, latency: &str) -> Lab {
-        let lab = Lab {
-            name: format!("sbtu{}", std::process::id() % 10000),
-            server: None,
-        };
-        let out = Command::new("bash")
-            .args([&Lab::script(), "up"])
-            .env("LAB", &lab.name)
-            .env("RATE", rate)
-            .env("LATENCY", latency)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "lab up: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        lab
-    }
-
-    fn ns(&self, host: &str) -> String {
-        format!("{}-{host}", self.name)
-    }
-
-    fn serve(&mut self) {
-        let mut child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.ns("rcv"),
-                bin(),
-                "serve",
-                "--listen",
-                "198.51.100.2:5301",
-                "--quiet",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        self.server = Some(child);
-        assert!(line.starts_with("listening on"), "{line}");
-    }
-
-    fn sockbench(&self, args: &[&str], limit: Duration) -> std::process::Output {
-        let ns = self.ns("snd");
-        let mut all = vec!["netns", "exec", &ns, "timeout", "-s", "KILL"];
-        let secs = format!("{}", limit.as_secs());
-        all.push(&secs);
-        all.push(bin());
-        all.extend(args);
-        Command::new("ip").args(&all).output().unwrap()
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        if let Some(mut s) = self.server.take() {
-            let _ = s.kill();
-            let _ = s.wait();
-        }
-        let _ = Command::new("bash")
-            .args([&Lab::script(), "down"])
-            .env("LAB", &self.name)
-            .output();
-    }
-}
-
 /// The bufferbloat trade-off against the lab's physics: a 50 Mbit/s tbf bottleneck whose
 /// queue may hold 200 ms. `goodput>=0.95*max` with `rtt_p99<30ms` over sndbuf =
 /// "16K..8M" recommends a send buffer that reaches 95% of the capacity and meets the
@@ -392,7 +276,7 @@ fn lab_tune_trades_goodput_against_bufferbloat() {
     if !lab_needs() {
         return;
     }
-    let mut lab = Lab::up("50mbit", "200ms");
+    let mut lab = Lab::up("tu", Some("50mbit"), Some("200ms"));
     lab.serve();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("tune");
