@@ -77,6 +77,48 @@ fn assert_tune_csv_complete(dir: &Path) -> Csv {
 /// A receive buffer small enough to limit goodput: `tune --goal goodput` over
 /// rcvbuf = "4K..4M" recommends a buffer at or beyond the knee that the full grid shows,
 /// in at most a quarter of the grid's tests with the same repetitions.
+/// The knee, from the full grid of workload `w` (one repetition): the smallest buffer
+/// reaching half the best goodput, and every (rcvbuf, goodput) measured. The smallest
+/// buffer must be well below it, or the premise fails.
+fn grid_knee(tmp: &Path, w: &str) -> (u64, Vec<(u64, f64)>) {
+    let grid_dir = tmp.join("grid");
+    let o = sockbench(
+        &[
+            "run",
+            w,
+            "--set",
+            "repeat=1",
+            "--out",
+            grid_dir.to_str().unwrap(),
+            "-q",
+        ],
+        Duration::from_secs(240),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let rows = read_csv(&grid_dir.join("summary.csv")).rows;
+    let measured: Vec<(u64, f64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["rcvbuf_req"].parse::<u64>().unwrap(),
+                r["goodput_bps"].parse::<f64>().unwrap(),
+            )
+        })
+        .collect();
+    let best = measured.iter().map(|m| m.1).fold(0.0, f64::max);
+    assert!(
+        measured[0].1 < 0.5 * best,
+        "a 4K receive buffer should limit goodput: {measured:?}"
+    );
+    let knee = measured.iter().find(|m| m.1 >= 0.5 * best).unwrap().0;
+    (knee, measured)
+}
+
 #[test]
 fn tune_finds_the_knee_of_a_small_receive_buffer_in_a_quarter_of_the_grid() {
     let tmp = tempfile::tempdir().unwrap();
@@ -125,43 +167,7 @@ fn tune_finds_the_knee_of_a_small_receive_buffer_in_a_quarter_of_the_grid() {
     assert!(stdout.contains("Bandwidth-delay product"), "{stdout}");
     assert!(stdout.contains("SO_RCVBUF") && stdout.contains("set_recv_buffer_size"));
 
-    // The knee, from the full grid (one repetition): the smallest buffer reaching half
-    // the best goodput. The smallest buffer must be well below it, or the premise fails.
-    let grid_dir = tmp.path().join("grid");
-    let o = sockbench(
-        &[
-            "run",
-            w,
-            "--set",
-            "repeat=1",
-            "--out",
-            grid_dir.to_str().unwrap(),
-            "-q",
-        ],
-        Duration::from_secs(240),
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let rows = read_csv(&grid_dir.join("summary.csv")).rows;
-    let measured: Vec<(u64, f64)> = rows
-        .iter()
-        .map(|r| {
-            (
-                r["rcvbuf_req"].parse::<u64>().unwrap(),
-                r["goodput_bps"].parse::<f64>().unwrap(),
-            )
-        })
-        .collect();
-    let best = measured.iter().map(|m| m.1).fold(0.0, f64::max);
-    assert!(
-        measured[0].1 < 0.5 * best,
-        "a 4K receive buffer should limit goodput: {measured:?}"
-    );
-    let knee = measured.iter().find(|m| m.1 >= 0.5 * best).unwrap().0;
+    let (knee, measured) = grid_knee(tmp.path(), w);
     assert!(
         chosen >= knee,
         "tune chose rcvbuf={chosen}, below the knee at {knee}: grid {measured:?}\n{stdout}"
@@ -267,6 +273,25 @@ fn bad_goal_or_constraint_syntax_is_one_line_and_exit_2() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("[matrix]"));
 }
 
+/// The largest buffer fills the queue: its p99 breaks the limit, and stays within
+/// what the qdisc may hold (200 ms of backlog plus the base round trip).
+fn assert_largest_buffer_bloats(rows: &[std::collections::HashMap<String, String>]) {
+    let largest: Vec<f64> = rows
+        .iter()
+        .filter(|r| r["sndbuf_req"] == "8388608" && r["status"] == "ok")
+        .filter_map(|r| r["rtt_p99_ns"].parse().ok())
+        .collect();
+    assert!(
+        !largest.is_empty(),
+        "the search measured the largest buffer"
+    );
+    let mean = largest.iter().sum::<f64>() / largest.len() as f64;
+    assert!(
+        (30e6..260e6).contains(&mean),
+        "sndbuf=8M: p99 {mean} ns should break 30 ms within the 200 ms queue"
+    );
+}
+
 /// The bufferbloat trade-off against the lab's physics: a 50 Mbit/s tbf bottleneck whose
 /// queue may hold 200 ms. `goodput>=0.95*max` with `rtt_p99<30ms` over sndbuf =
 /// "16K..8M" recommends a send buffer that reaches 95% of the capacity and meets the
@@ -343,22 +368,7 @@ fn lab_tune_trades_goodput_against_bufferbloat() {
     );
     let rtt = a["figures"]["rtt_p99_ns"]["mean"].as_f64().unwrap();
     assert!(rtt < 30e6, "the answer's p99 {rtt} ns breaks rtt_p99<30ms");
-    // The largest buffer fills the queue: its p99 breaks the limit, and stays within
-    // what the qdisc may hold (200 ms of backlog plus the base round trip).
-    let largest: Vec<f64> = rows
-        .iter()
-        .filter(|r| r["sndbuf_req"] == "8388608" && r["status"] == "ok")
-        .filter_map(|r| r["rtt_p99_ns"].parse().ok())
-        .collect();
-    assert!(
-        !largest.is_empty(),
-        "the search measured the largest buffer"
-    );
-    let mean = largest.iter().sum::<f64>() / largest.len() as f64;
-    assert!(
-        (30e6..260e6).contains(&mean),
-        "sndbuf=8M: p99 {mean} ns should break 30 ms within the 200 ms queue"
-    );
+    assert_largest_buffer_bloats(&rows);
     let chosen = size(a["settings"]["sndbuf"].as_str().unwrap());
     assert!(chosen < 8 << 20);
     assert!(stdout.contains("starts growing with sndbuf"), "{stdout}");
