@@ -53,7 +53,10 @@ pub enum TuneError {
     },
     #[error("writing JSON to stdout: {0}")]
     Stdout(std::io::Error),
-    /// Reaching or starting the receiver.
+    /// Finding or starting the receiver (the session's own error, which names it).
+    #[error("{0}")]
+    Reach(Box<dyn std::error::Error + Send + Sync>),
+    /// Connecting to the receiver between tests.
     #[error("the receiver at {at}: {error}")]
     Receiver {
         at: String,
@@ -71,12 +74,6 @@ impl TuneError {
             path: path.to_path_buf(),
             error,
         }
-    }
-    fn receiver(
-        at: impl std::fmt::Display,
-    ) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> TuneError {
-        let at = at.to_string();
-        move |error| TuneError::Receiver { at, error }
     }
 }
 
@@ -297,8 +294,11 @@ impl RealBench<'_> {
     /// The receiver's control connection, made again after a test that failed.
     fn peer(&mut self) -> Result<&mut Peer, TuneError> {
         if self.peer.is_none() {
-            let p = Peer::connect(self.addr, self.psk.as_ref())
-                .map_err(|e| TuneError::receiver(self.addr)(e.into()))?;
+            let p =
+                Peer::connect(self.addr, self.psk.as_ref()).map_err(|e| TuneError::Receiver {
+                    at: self.addr.to_string(),
+                    error: e.into(),
+                })?;
             self.meta.hosts.receiver = Some(p.host.clone());
             self.meta.receiver_sockbench_version = Some(p.version.clone());
             self.peer = Some(p);
@@ -419,11 +419,11 @@ pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> Result<TuneEnd, TuneError
     let (local, addr) = match &opts.to {
         Some(target) => (
             None,
-            resolve_target(target).map_err(|e| TuneError::receiver(target)(e.into()))?,
+            resolve_target(target).map_err(|e| TuneError::Reach(e.into()))?,
         ),
         None => {
             let local = LocalReceiver::spawn(opts.psk.as_ref().map(|(_, p)| p.as_path()))
-                .map_err(|e| TuneError::receiver("local")(e.into()))?;
+                .map_err(|e| TuneError::Reach(e.into()))?;
             let addr = local.addr;
             (Some(local), addr)
         }
