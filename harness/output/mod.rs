@@ -8,6 +8,7 @@ pub mod hlog;
 pub mod interned;
 pub mod intervals;
 pub mod meta;
+pub mod metric;
 pub mod sizes;
 pub mod summary;
 pub mod table;
