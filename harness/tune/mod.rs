@@ -455,7 +455,7 @@ pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> Result<TuneEnd, TuneError
         quiet: opts.quiet,
     };
     bench.say(&intro(plan, local.is_some(), addr));
-    let searched = search(plan, &mut bench)?;
+    let searched = run_search(plan, &mut bench)?;
     let metrics = shown_metrics(plan);
     let answer = answer_of(plan, &searched, &metrics);
     let answer_path = dir.join("answer.json");
@@ -560,7 +560,7 @@ struct Searched {
 
 /// The search, then one test of the next larger setting (for its cost) and the
 /// kernel-default baseline beside the answer.
-fn search(plan: &TunePlan, bench: &mut RealBench<'_>) -> Result<Searched, TuneError> {
+fn run_search(plan: &TunePlan, bench: &mut RealBench<'_>) -> Result<Searched, TuneError> {
     let has_buffers = plan.space.dims.iter().any(|d| d.is_buffer());
     let baseline_reps = if has_buffers { 3.min(plan.max_reps) } else { 0 };
     let mut s = Search::new(
