@@ -855,17 +855,15 @@ fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
     let measures_rtt = cases
         .iter()
         .all(|c| c.spec.pattern != Pattern::Stream || c.spec.probe);
-    for metric in
-        std::iter::once(goal.metric()).chain(constraints.iter().map(|c| c.metric.as_str()))
-    {
-        if metric.starts_with("rtt_") && !measures_rtt {
+    for metric in std::iter::once(goal.metric()).chain(constraints.iter().map(|c| c.metric)) {
+        if metric.is_rtt() && !measures_rtt {
             return Err(Failure::Usage(format!(
                 "{}: round trips are measured only by rr and crr, or by a probe beside a stream: add --probe rr",
                 crate::tune::goal::short_name(metric)
             )));
         }
     }
-    if goal.metric() == "transactions_per_s"
+    if goal.metric() == crate::tune::goal::Metric::TransactionsPerS
         && cases
             .iter()
             .any(|c| c.spec.pattern == Pattern::Stream && !c.spec.probe)
@@ -883,18 +881,18 @@ fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
         json: args.json,
         command_line: std::env::args().collect(),
     };
-    let end = crate::tune::execute(&plan, &opts).map_err(Failure::Runtime)?;
+    let end = crate::tune::execute(&plan, &opts).map_err(|e| Failure::Runtime(e.into()))?;
     let a = &end.answer;
     if a.status == Status::Unsatisfiable {
         let figures: Vec<String> = a
             .figures
             .iter()
-            .filter(|(m, _)| plan.constraints.iter().any(|c| &c.metric == *m))
+            .filter(|(m, _)| plan.constraints.iter().any(|c| c.metric == **m))
             .map(|(m, f)| {
                 format!(
                     "{} {}",
-                    crate::tune::goal::short_name(m),
-                    crate::tune::goal::format_figure(m, f.mean)
+                    crate::tune::goal::short_name(*m),
+                    crate::tune::goal::format_figure(*m, f.mean)
                 )
             })
             .collect();
