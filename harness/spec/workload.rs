@@ -1187,7 +1187,7 @@ msg_size = 1400
             .0
             .contains("the workload is empty"));
         let tmp = std::env::temp_dir().join(format!("sockbench-fifo-{}", std::process::id()));
-        // The mkfifo(1) command rather than mkfifo(3): no unsafe outside harness/sys.
+        // The mkfifo(1) command rather than mkfifo(3): raw calls live in harness/sys only.
         let made = std::process::Command::new("mkfifo").arg(&tmp).status();
         assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", tmp.display());
         let e = Workload::from_file(&tmp).unwrap_err().0;
