@@ -90,9 +90,104 @@ fn paced_patterns_account_identically_on_both_drivers() {
         ),
         ("stream bidir", &["--direction", "bidir", "--flows", "2"]),
         ("unix-stream", &["--proto", "unix-stream"]),
+        // Datagrams: small ones at a low rate, so that a loaded machine that holds a
+        // receiver up for most of a second still loses none (the receive buffer holds
+        // about a second of them).
+        (
+            "udp stream",
+            &[
+                "--proto",
+                "udp",
+                "--msg-size",
+                "1400",
+                "--rate",
+                "1M",
+                "--flows",
+                "2",
+            ],
+        ),
+        (
+            "udp stream reverse",
+            &[
+                "--proto",
+                "udp",
+                "--msg-size",
+                "1400",
+                "--rate",
+                "1M",
+                "--direction",
+                "reverse",
+            ],
+        ),
+        (
+            "udp stream bidir",
+            &[
+                "--proto",
+                "udp",
+                "--msg-size",
+                "1400",
+                "--rate",
+                "1M",
+                "--direction",
+                "bidir",
+            ],
+        ),
+        (
+            "udp stream with a size distribution",
+            &[
+                "--proto",
+                "udp",
+                "--msg-size",
+                "uniform:min=64,max=1400",
+                "--rate",
+                "1M",
+            ],
+        ),
+        (
+            "udp stream, sendmmsg",
+            &[
+                "--proto",
+                "udp",
+                "--msg-size",
+                "1400",
+                "--rate",
+                "1M",
+                "--batch",
+                "8",
+            ],
+        ),
+        (
+            "udp stream, GSO and GRO",
+            &[
+                "--proto",
+                "udp",
+                "--msg-size",
+                "1400",
+                "--rate",
+                "1M",
+                "--gso",
+                "--gro",
+            ],
+        ),
+        (
+            "unix-dgram stream",
+            &[
+                "--proto",
+                "unix-dgram",
+                "--msg-size",
+                "1400",
+                "--rate",
+                "1M",
+            ],
+        ),
     ];
     for (name, extra) in cases {
-        let mut args: Vec<&str> = paced.to_vec();
+        // A row's own size and rate replace the defaults (a flag is given once only).
+        let mut args: Vec<&str> = if extra.contains(&"--rate") {
+            Vec::new()
+        } else {
+            paced.to_vec()
+        };
         args.extend_from_slice(extra);
         compare_exact(name, &args);
     }
@@ -113,6 +208,11 @@ fn paced_patterns_account_identically_on_both_drivers() {
     for (name, extra) in [
         ("rr open loop", &["--flows", "3"][..]),
         ("rr open loop, poisson", &["--set", "arrival=poisson"][..]),
+        ("udp rr open loop", &["--proto", "udp", "--flows", "2"][..]),
+        (
+            "unix-dgram rr open loop, poisson",
+            &["--proto", "unix-dgram", "--set", "arrival=poisson"][..],
+        ),
     ] {
         let mut args = vec!["--pattern", "rr", "--rate", "100"];
         args.extend_from_slice(extra);
@@ -179,6 +279,29 @@ fn unpaced_patterns_keep_their_invariants_on_both_drivers() {
         ),
         ("rr pipelined", &["--pattern", "rr", "--set", "pipeline=8"]),
         ("stream with a probe", &["--probe", "rr"]),
+        (
+            "udp rr closed loop",
+            &["--proto", "udp", "--pattern", "rr", "--flows", "2"],
+        ),
+        (
+            "udp rr closed loop with sizes and think time",
+            &[
+                "--proto",
+                "udp",
+                "--pattern",
+                "rr",
+                "--msg-size",
+                "uniform:min=16,max=1400",
+                "--response-size",
+                "uniform:min=16,max=9000",
+                "--think-time",
+                "1ms",
+            ],
+        ),
+        (
+            "udp stream with a probe",
+            &["--proto", "udp", "--rate", "4096000", "--probe", "rr"],
+        ),
     ];
     for (name, args) in cases {
         for driver in ["blocking", "epoll"] {
@@ -205,5 +328,81 @@ fn blocking_only_paths_are_refused_on_the_epoll_driver() {
             "{flag:?}: {}",
             r.stderr()
         );
+    }
+}
+
+/// Datagram rr and crr, from the start (no warm-up, so that every request counts): every
+/// datagram request ends as a transaction or a timeout, and every crr transaction is one
+/// accepted connection (`requests_per_conn` transactions each) and one histogram sample,
+/// on both drivers.
+#[test]
+fn every_request_is_accounted_for_by_datagram_rr_and_crr_on_both_drivers() {
+    let from_start = |driver: &str, args: &[&str]| {
+        let mut all = vec!["--driver", driver, "--duration", "1s", "--warmup", "0s"];
+        all.extend_from_slice(args);
+        run(&all)
+    };
+    for driver in ["blocking", "epoll"] {
+        for proto in ["udp", "unix-dgram"] {
+            let what = format!("{proto} rr, {driver}");
+            let r = from_start(
+                driver,
+                &["--proto", proto, "--pattern", "rr", "--flows", "2"],
+            );
+            let row = r.ok_row();
+            // Requests and responses, both ends: nothing lost on loopback.
+            assert_eq!(
+                row.int("messages_sent"),
+                row.int("messages_received"),
+                "{what}"
+            );
+            let requests = row.int("messages_sent") / 2;
+            assert!(requests > 0, "{what}");
+            assert_eq!(
+                row.int("transactions") + row.int("rr_timeouts"),
+                requests,
+                "{what}"
+            );
+            assert_eq!(r.histogram_count(), row.int("transactions"), "{what}");
+        }
+        for (proto, per_conn) in [("tcp", 1), ("tcp", 3), ("unix-stream", 2)] {
+            let what = format!("{proto} crr, {per_conn} per connection, {driver}");
+            let per = format!("requests_per_conn={per_conn}");
+            let r = from_start(
+                driver,
+                &[
+                    "--proto",
+                    proto,
+                    "--pattern",
+                    "crr",
+                    "--flows",
+                    "2",
+                    "--set",
+                    &per,
+                ],
+            );
+            let row = r.ok_row();
+            let tx = row.int("transactions");
+            assert!(tx > 0, "{what}");
+            assert_eq!(row.int("connections") * per_conn, tx, "{what}");
+            assert_eq!(r.histogram_count(), tx, "{what}");
+            assert_eq!(row.int("messages_sent"), 2 * tx, "{what}");
+            assert_eq!(row.int("bytes_sent"), row.int("bytes_received"), "{what}");
+        }
+        let what = format!("crr with sizes, {driver}");
+        let r = from_start(
+            driver,
+            &[
+                "--pattern",
+                "crr",
+                "--msg-size",
+                "uniform:min=16,max=3000",
+                "--response-size",
+                "uniform:min=16,max=70000",
+            ],
+        );
+        let row = r.ok_row();
+        assert_eq!(row.int("connections"), row.int("transactions"), "{what}");
+        assert_eq!(row.int("bytes_sent"), row.int("bytes_received"), "{what}");
     }
 }

@@ -8,23 +8,20 @@
 //! [`epoll`] (many connections per worker thread, one worker per CPU). [`choose`] picks
 //! one per side; [`role_for`] is the registry of flows.
 //!
-//! Patterns not yet written as flows (datagram stream and rr in [`legacy`], crr) run as
-//! [`Pattern`] roles on the blocking driver's threads.
-//!
 //! Every loop here is bounded in time by the role's hard deadline, and checks the abort
 //! flag whenever a socket call times out.
 
 pub mod blocking;
 pub mod crr;
+pub mod dgram;
+pub mod dgram_rr;
 pub mod epoll;
 pub mod flow;
-pub mod legacy;
 pub mod rr;
 pub mod stream;
+#[cfg(test)]
+mod testdrive;
 
-pub(crate) use crate::sys::poll::wait_fd;
-
-use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,7 +30,7 @@ use socket2::Socket;
 
 use crate::measure::{IntervalCounter, RoleReport, SideReport};
 use crate::net::sockopt;
-use crate::net::transport::{dgram, is_timeout, DataConn};
+use crate::net::transport::{dgram as wire, DataConn};
 use crate::spec::config::{ConnKind, DriverChoice, Side, TestSpec};
 
 /// Why a flow ended early. The message is what the user sees, after "connection N: ".
@@ -66,7 +63,6 @@ pub const DGRAM_IDLE: Duration = Duration::from_millis(500);
 /// A role that has made no progress for this long gives up: the peer or the path is gone
 /// (a killed process, a cut link), and a run should end in seconds, not at its deadline.
 pub const STALL: Duration = Duration::from_secs(10);
-const STALL_POLLS: u32 = (STALL.as_millis() / POLL.as_millis()) as u32;
 /// A datagram sender waits this long after its last datagram before the END markers, so
 /// that they do not meet a bottleneck queue still full of data.
 pub const END_PAUSE: Duration = Duration::from_millis(100);
@@ -96,14 +92,6 @@ pub struct RoleCtx {
     pub spin: bool,
 }
 
-/// Socket calls that returned without progress, for the stall limit. Blocking calls wait
-/// POLL each; a spinning role counts one only per POLL of wall time.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Idle {
-    polls: u32,
-    since: Option<Instant>,
-}
-
 impl RoleCtx {
     pub fn warmup_mark(&self) -> Instant {
         self.t0 + self.spec.warmup
@@ -122,48 +110,6 @@ impl RoleCtx {
     pub fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
-    /// After a socket call timed out with no progress since the last one: the abort flag,
-    /// the deadline, and the stall limit. `idle` counts such calls; reset it on progress.
-    fn idle(&self, what: &str, idle: &mut Idle) -> Result<(), String> {
-        if self.spin {
-            std::hint::spin_loop();
-            let now = Instant::now();
-            let since = *idle.since.get_or_insert(now);
-            if now.duration_since(since) < POLL {
-                return Ok(());
-            }
-            idle.since = Some(now);
-        }
-        self.check(what)?;
-        idle.polls += 1;
-        if idle.polls >= STALL_POLLS {
-            return Err(format!(
-                "{what}: stalled, no progress for {}s (the peer or the path is gone)",
-                STALL.as_secs()
-            ));
-        }
-        Ok(())
-    }
-
-    /// Checks the abort flag and the deadline after a timed-out socket call.
-    fn check(&self, what: &str) -> Result<(), String> {
-        if self.aborted() {
-            return Err(format!("{what}: the test was aborted"));
-        }
-        if Instant::now() >= self.hard_deadline() {
-            return Err(format!("{what}: timed out (the peer stopped responding)"));
-        }
-        Ok(())
-    }
-}
-
-/// The two roles of a traffic pattern.
-pub trait Pattern: Sync {
-    /// Drives the connection. Fills `rep` as it goes, so that an error leaves partial
-    /// figures behind.
-    fn active(&self, conn: &DataConn, ctx: &RoleCtx, rep: &mut RoleReport) -> Result<(), String>;
-    /// Answers the connection.
-    fn passive(&self, conn: &DataConn, ctx: &RoleCtx, rep: &mut RoleReport) -> Result<(), String>;
 }
 
 /// Above this many connections of the test's main kind on one side, the automatic choice
@@ -214,19 +160,7 @@ pub fn choose(spec: &TestSpec, side: Side, main_conns: usize) -> Driver {
 pub fn on_workers(spec: &TestSpec, side: Side) -> bool {
     let main = spec.main_kind();
     let mains = spec.conn_plan().iter().filter(|c| c.kind == main).count();
-    choose(spec, side, mains) == Driver::Epoll && written_as_flow(main, spec.protocol.is_datagram())
-}
-
-/// Whether connections of this kind run as flows (the rest: [`Role::Legacy`]).
-pub fn written_as_flow(kind: ConnKind, datagram: bool) -> bool {
-    matches!((kind, datagram), (ConnKind::Stream | ConnKind::Rr, false))
-}
-
-/// How a connection's role runs: a flow (either driver), or a role not yet written as one
-/// (the blocking driver runs it on its own thread).
-pub enum Role {
-    Flow(Box<dyn flow::Flow>),
-    Legacy(Box<DataConn>, &'static dyn Pattern),
+    choose(spec, side, mains) == Driver::Epoll
 }
 
 /// A role's report before it has run: who it is.
@@ -245,21 +179,17 @@ pub fn new_report(conn: &DataConn, side: Side, ctx: &RoleCtx) -> RoleReport {
 
 /// The registry: which flow plays this side's role on a connection, by (kind, protocol,
 /// side).
-pub fn role_for(conn: DataConn, side: Side, ctx: &RoleCtx) -> Role {
+pub fn role_for(conn: DataConn, side: Side, ctx: &RoleCtx) -> Box<dyn flow::Flow> {
     let rep = new_report(&conn, side, ctx);
     let datagram = ctx.spec.protocol.is_datagram();
     match (conn.plan.kind, datagram, rep.active) {
-        (ConnKind::Stream, false, true) => {
-            Role::Flow(Box::new(stream::StreamSender::new(conn, rep, ctx)))
-        }
-        (ConnKind::Stream, false, false) => {
-            Role::Flow(Box::new(stream::StreamReceiver::new(conn, rep, ctx)))
-        }
-        (ConnKind::Rr, false, true) => Role::Flow(rr::requester(conn, rep, ctx)),
-        (ConnKind::Rr, false, false) => Role::Flow(Box::new(rr::Responder::new(conn, rep, ctx))),
-        (ConnKind::Stream, true, _) => Role::Legacy(Box::new(conn), &legacy::DgramStream),
-        (ConnKind::Rr, true, _) => Role::Legacy(Box::new(conn), &legacy::DgramRr),
-        (ConnKind::Crr, _, _) => Role::Legacy(Box::new(conn), &crr::Crr),
+        (ConnKind::Stream, false, true) => Box::new(stream::StreamSender::new(conn, rep, ctx)),
+        (ConnKind::Stream, false, false) => Box::new(stream::StreamReceiver::new(conn, rep, ctx)),
+        (ConnKind::Rr, false, true) => rr::requester(conn, rep, ctx),
+        (ConnKind::Rr, false, false) => Box::new(rr::Responder::new(conn, rep, ctx)),
+        (ConnKind::Stream, true, _) => dgram::flow(conn, ctx, rep),
+        (ConnKind::Rr, true, _) => dgram_rr::flow(conn, ctx, rep),
+        (ConnKind::Crr, _, _) => crr::flow(conn, ctx, rep),
     }
 }
 
@@ -339,7 +269,7 @@ pub struct RunningRoles {
 /// Starts this side's roles: the main connections on the driver [`choose`] picks (epoll
 /// workers, one per CPU, connections dealt round robin by flow so that both directions of
 /// a bidir flow share a worker and cannot wedge each other across workers), every other
-/// connection (a probe) and every role not yet written as a flow on a thread of its own.
+/// connection (a probe) on a thread of its own.
 pub fn spawn_roles(conns: Vec<DataConn>, side: Side, ctx: &RoleCtx) -> RunningRoles {
     let (tx, rx) = std::sync::mpsc::channel();
     let ids = conns.iter().map(|c| c.plan.id).collect();
@@ -353,10 +283,7 @@ pub fn spawn_roles(conns: Vec<DataConn>, side: Side, ctx: &RoleCtx) -> RunningRo
         let mut shares: Vec<Vec<Box<dyn flow::Flow>>> = (0..workers).map(|_| Vec::new()).collect();
         for conn in mains {
             let share = conn.plan.flow as usize % workers;
-            match role_for(conn, side, ctx) {
-                Role::Flow(f) => shares[share].push(f),
-                Role::Legacy(conn, _) => threads.push(*conn),
-            }
+            shares[share].push(role_for(conn, side, ctx));
         }
         for share in shares.into_iter().filter(|s| !s.is_empty()) {
             let (ctx, tx) = (ctx.clone(), tx.clone());
@@ -475,62 +402,6 @@ impl RunningRoles {
     }
 }
 
-/// Reads exactly `buf.len()` bytes. `Ok(false)`: a clean end of stream before the first
-/// byte (the peer is done).
-pub(crate) fn read_full(sock: &Socket, buf: &mut [u8], ctx: &RoleCtx) -> Result<bool, String> {
-    let (mut got, mut seen, mut idle) = (0, 0, Idle::default());
-    while got < buf.len() {
-        match (&*sock).read(&mut buf[got..]) {
-            Ok(0) if got == 0 => return Ok(false),
-            Ok(0) => {
-                return Err(format!(
-                    "the peer closed mid-message ({got} of {} bytes)",
-                    buf.len()
-                ))
-            }
-            Ok(n) => got += n,
-            Err(e) if is_timeout(&e) => {
-                if got != seen {
-                    (seen, idle) = (got, Idle::default());
-                }
-                ctx.idle("read", &mut idle)?
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("read: {e}")),
-        }
-    }
-    Ok(true)
-}
-
-/// Reads one message into `buf`: all of it (a fixed size), or with `framed`, a message of
-/// the size its length header says (at most `buf.len()`). `Ok(None)`: a clean end of
-/// stream before the message.
-pub(crate) fn read_msg(
-    sock: &Socket,
-    buf: &mut [u8],
-    framed: bool,
-    ctx: &RoleCtx,
-) -> Result<Option<usize>, String> {
-    if !framed {
-        return Ok(read_full(sock, buf, ctx)?.then_some(buf.len()));
-    }
-    let hdr = crate::spec::dist::FRAME_HEADER as usize;
-    if !read_full(sock, &mut buf[..hdr], ctx)? {
-        return Ok(None);
-    }
-    let size = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-    if size < hdr || size > buf.len() {
-        return Err(format!(
-            "a message header says {size} bytes; expected {hdr} to {}",
-            buf.len()
-        ));
-    }
-    if !read_full(sock, &mut buf[hdr..size], ctx)? {
-        return Err("the peer closed mid-message".to_string());
-    }
-    Ok(Some(size))
-}
-
 /// The sizes of one direction of a request/response connection: fixed, or drawn from the
 /// test's distribution with the connection's own seeded generator.
 pub(crate) struct Sizes {
@@ -610,19 +481,6 @@ impl Think {
         let d = self.dist.as_ref()?;
         Some((Instant::now() + d.sample(&mut self.rng)).min(ctx.send_end()))
     }
-
-    #[inline]
-    pub fn wait(&mut self, ctx: &RoleCtx) {
-        let Some(d) = &self.dist else { return };
-        let until = (Instant::now() + d.sample(&mut self.rng)).min(ctx.send_end());
-        loop {
-            let now = Instant::now();
-            if now >= until || ctx.aborted() {
-                return;
-            }
-            std::thread::sleep((until - now).min(POLL));
-        }
-    }
 }
 
 /// Per-size accounting for a request/response role whose sizes vary: round trips are
@@ -634,54 +492,10 @@ pub(crate) fn rr_buckets(req: &Sizes, resp: &Sizes) -> Option<crate::measure::si
     })
 }
 
-/// Writes all of `buf`, waking up on timeouts to honour the deadline and abort flag.
-pub(crate) fn write_full(sock: &Socket, buf: &[u8], ctx: &RoleCtx) -> Result<(), String> {
-    let (mut sent, mut idle) = (0, Idle::default());
-    while sent < buf.len() {
-        match (&*sock).write(&buf[sent..]) {
-            Ok(n) => (sent, idle) = (sent + n, Idle::default()),
-            Err(e) if is_timeout(&e) => ctx.idle("write", &mut idle)?,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("write: {e}")),
-        }
-    }
-    Ok(())
-}
-
-/// Reads (and discards) until the peer's FIN, bounded by the stall limit. A reset once
-/// the peer has everything counts as a close.
-pub(crate) fn await_close(sock: &Socket, ctx: &RoleCtx, what: &str) -> Result<(), String> {
-    let mut sink = [0u8; 4096];
-    let mut idle = Idle::default();
-    loop {
-        match (&*sock).read(&mut sink) {
-            Ok(0) => return Ok(()),
-            Ok(_) => {}
-            Err(e) if is_timeout(&e) => ctx.idle(what, &mut idle)?,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(()),
-            Err(e) => return Err(format!("{what}: {e}")),
-        }
-    }
-}
-
-/// Tells a datagram peer that this side is done: END markers carrying the count sent.
-pub(crate) fn send_end_markers(sock: &Socket, conn: u32, sent: u64) {
-    let mut end = [0u8; 16];
-    dgram::put_header(&mut end, sent, dgram::END, conn);
-    std::thread::sleep(END_PAUSE);
-    for i in 0..END_MARKERS {
-        let _ = sock.send(&end);
-        if i + 1 < END_MARKERS {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
-}
-
 /// Answers a repeated hello (its ack was lost) during the test.
 pub(crate) fn answer_hello(sock: &Socket, seq: u64, conn: u32) {
     let mut ack = [0u8; 16];
-    dgram::put_header(&mut ack, seq, dgram::HELLO_ACK, conn);
+    wire::put_header(&mut ack, seq, wire::HELLO_ACK, conn);
     let _ = sock.send(&ack);
 }
 
@@ -703,15 +517,6 @@ impl Pacer {
     #[inline]
     pub fn due(&self, sent: u64) -> Instant {
         self.start + Duration::from_secs_f64(sent as f64 / self.bytes_per_sec)
-    }
-
-    /// Sleeps until sending more than `sent` bytes keeps within the rate.
-    #[inline]
-    pub fn wait(&self, now: Instant, sent: u64) {
-        let due = self.due(sent);
-        if due > now {
-            std::thread::sleep(due - now);
-        }
     }
 }
 
