@@ -363,8 +363,10 @@ pub const MAX_UDP_PAYLOAD: u32 = 65507;
 /// The largest application message we allow for byte streams.
 pub const MAX_STREAM_MSG: u32 = 64 << 20;
 /// Flows of one test. Beyond `patterns::multi::MULTI_THRESHOLD` connections, stream
-/// roles run on epoll workers, not a thread each.
-pub const MAX_FLOWS: u32 = 16384;
+/// roles run on epoll workers, not a thread each. 100,000 connections are tested
+/// (tests/many_flows.rs, docs/scale.md); a receiver's results for 131,072 of them fit in
+/// one control message (`net::control::MAX_MESSAGE`).
+pub const MAX_FLOWS: u32 = 1 << 17;
 /// CPUs a cpu_set_t can name (CPU_SETSIZE).
 pub const MAX_CPUS: u32 = 1024;
 /// The longest an rr requester may wait for one response.

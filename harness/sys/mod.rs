@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod buffer;
 pub mod poll;
+pub mod socket;
 pub mod splice;
 pub mod tcp_info;
 pub mod zerocopy;
