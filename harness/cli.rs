@@ -470,6 +470,9 @@ pub struct KnobArgs {
     /// Closed-loop rr and crr: wait between a response and the next request, e.g. 1ms, exponential:mean=1ms or uniform:min=100us,max=2ms [default: none]
     #[arg(long, value_name = "DIST")]
     pub think_time: Option<String>,
+    /// Engine driver: blocking (a thread per connection), epoll (workers, one per CPU), or auto (epoll beyond 64 connections a side) [default: auto]
+    #[arg(long, value_name = "DRIVER", value_parser = Choices::of(["auto", "blocking", "epoll"]))]
+    pub driver: Option<String>,
 }
 
 impl KnobArgs {
@@ -500,6 +503,7 @@ impl KnobArgs {
             ("batch", &self.batch),
             ("cpu_affinity", &self.cpu_affinity),
             ("think_time", &self.think_time),
+            ("driver", &self.driver),
         ];
         for (k, v) in text {
             if let Some(v) = v {

@@ -31,7 +31,6 @@ pub fn control_decode(data: &[u8]) {
             Message::Setup { spec } if spec.validate().is_ok() => {
                 let _ = spec.conn_plan();
                 let _ = spec.rr_sizes();
-                let _ = spec.fits_workers();
                 let _ = spec.main_kind();
                 let _ = spec.hard_deadline();
             }

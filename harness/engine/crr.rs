@@ -1,258 +1,982 @@
-//! Connect, request, response, close — again and again. The active role opens a new
-//! connection for every transaction (configured with the same knobs as any data socket),
-//! sends the test's header and the request in one write, reads the response and closes;
-//! the whole transaction's time goes into the `rtt` histogram. The passive role accepts
-//! transactions on the test's listener until the sender says it has finished.
+//! Connect, request, response, close — again and again, as [`Flow`]s. The requester
+//! opens a new connection for every `requests_per_conn` transactions (configured with the
+//! same knobs as any data socket), sends the test's header with the first request in one
+//! write, reads each response, and after the last one waits for the receiver's close
+//! before closing; each transaction's time goes into the `rtt` histogram (the first
+//! one's includes the connect, the last one's the close). On a blocking attach socket
+//! (the blocking driver) each connect blocks, as it always did; on a non-blocking one it
+//! is a connect in progress that the driver watches for writability.
 //!
-//! The receiver closes first, after its response, so TIME_WAIT lands on the receiver's
-//! side, where it holds no ephemeral port; should the sender still run out of ephemeral
-//! ports, that is reported as such.
+//! The answering end is an acceptor on the test's listener: every accepted connection
+//! becomes a flow of its own ([`Cx::spawned`]) that reads the test's header (a stranger,
+//! or one silent past [`GREETING_DEADLINE`], is closed), answers its requests and closes
+//! first, so TIME_WAIT lands on the receiver's side, where it holds no ephemeral port;
+//! should the sender still run out of ephemeral ports, that is reported as such. The
+//! served connections count into one tally the acceptor reports, so that the role still
+//! reports once however its connections were run.
 
-use std::io;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use socket2::Socket;
+use socket2::{SockAddr, Socket};
 
-use super::{
-    await_close, finish_report, read_msg, rr_buckets, write_full, Pattern, RoleCtx, Sizes, Think,
-    POLL,
-};
-use crate::engine::rr::RTT;
+use super::dgram_rr::ThinkTime;
+use super::flow::{Cx, Flow, Want};
+use super::rr::RTT;
+use super::{finish_report, rr_buckets, EngineError, RoleCtx, Sizes, POLL};
 use crate::measure::sizes::SizeBuckets;
-use crate::measure::{latency_histogram, EncodedHistogram, IntervalCounter, RoleReport};
+use crate::measure::{IntervalCounter, RoleReport};
 use crate::net::sockopt::{self, Phase};
-use crate::net::transport::{self, stream_header, DataConn, STREAM_HEADER_LEN};
+use crate::net::transport::{
+    self, is_timeout, stream_header, DataConn, GREETING_DEADLINE, STREAM_HEADER_LEN,
+};
 use crate::spec::config::Side;
-use crate::sys::buffer::MsgBuf;
+use crate::spec::dist::{put_frame, FRAME_HEADER};
 
-pub struct Crr;
-
-/// How long one transaction's connect may take before the run gives up on it.
+/// How long one transaction's connect may take before the run gives up on it (a
+/// blocking connect; a non-blocking one is bounded by the driver's stall limit).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections accepted per step.
+const ACCEPTS_PER_STEP: usize = 64;
+/// After the listener failed for want of a descriptor or memory, try again after this.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(1);
 
-fn connect_error(e: io::Error) -> String {
-    if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) {
+fn connect_error(e: io::Error) -> EngineError {
+    EngineError::Protocol(if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) {
         format!(
             "connect: {e}: out of ephemeral ports, most likely held in TIME_WAIT by earlier \
              transactions (see net.ipv4.ip_local_port_range and net.ipv4.tcp_tw_reuse)"
         )
     } else {
         format!("connect: {e}")
+    })
+}
+
+fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> EngineError {
+    move |source| EngineError::Io { what, source }
+}
+
+fn knob_err(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Protocol(e.to_string())
+}
+
+/// What reading a message got so far.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Got {
+    /// A whole message of this many bytes.
+    Message(usize),
+    /// A clean end of stream before the message's first byte.
+    End,
+    /// Nothing more to read now.
+    Pending,
+}
+
+/// Reads one message off a byte stream across steps: a fixed size, or with `framed`, the
+/// size its length header says (at most `max`). The body is discarded into the scratch
+/// space; the header is kept here, so a message may arrive in any pieces.
+pub(crate) struct MsgReader {
+    framed: bool,
+    /// The fixed size, or the largest framed size.
+    max: usize,
+    got: usize,
+    size: usize,
+    hdr: [u8; 4],
+}
+
+impl MsgReader {
+    pub fn new(framed: bool, max: usize) -> MsgReader {
+        MsgReader {
+            framed,
+            max,
+            got: 0,
+            size: if framed { 0 } else { max },
+            hdr: [0; 4],
+        }
+    }
+
+    /// Takes the `n` bytes just read; the message's size once it is whole.
+    fn took(&mut self, n: usize, in_header: bool) -> Result<Option<usize>, EngineError> {
+        self.got += n;
+        if in_header && self.got == FRAME_HEADER as usize {
+            self.size = u32::from_be_bytes(self.hdr) as usize;
+            if self.size < FRAME_HEADER as usize || self.size > self.max {
+                return Err(EngineError::Protocol(format!(
+                    "a message header says {} bytes; expected {FRAME_HEADER} to {}",
+                    self.size, self.max
+                )));
+            }
+        }
+        if (!self.framed || self.got >= FRAME_HEADER as usize) && self.got == self.size {
+            let size = self.size;
+            *self = MsgReader::new(self.framed, self.max);
+            return Ok(Some(size));
+        }
+        Ok(None)
+    }
+
+    /// Feeds bytes as if read (header bytes into the header): the message's size once
+    /// whole.
+    #[cfg(test)]
+    fn took_for_test(&mut self, mut data: &[u8]) -> Result<Option<usize>, EngineError> {
+        let mut done = None;
+        while !data.is_empty() {
+            let in_header = self.framed && self.got < FRAME_HEADER as usize;
+            let take = if in_header {
+                let take = (FRAME_HEADER as usize - self.got).min(data.len());
+                self.hdr[self.got..self.got + take].copy_from_slice(&data[..take]);
+                take
+            } else {
+                (self.size - self.got).min(data.len())
+            };
+            data = &data[take..];
+            done = self.took(take, in_header)?.or(done);
+        }
+        Ok(done)
+    }
+
+    /// Reads what has arrived of the message.
+    pub fn read(&mut self, sock: &Socket, scratch: &mut [u8]) -> Result<Got, EngineError> {
+        loop {
+            let in_header = self.framed && self.got < FRAME_HEADER as usize;
+            let r = if in_header {
+                (&*sock).read(&mut self.hdr[self.got..])
+            } else {
+                let left = (self.size - self.got).min(scratch.len());
+                (&*sock).read(&mut scratch[..left])
+            };
+            match r {
+                Ok(0) if self.got == 0 => return Ok(Got::End),
+                Ok(0) => {
+                    return Err(EngineError::Protocol(format!(
+                        "the peer closed mid-message ({} of {} bytes)",
+                        self.got,
+                        if self.size > 0 { self.size } else { self.max }
+                    )))
+                }
+                Ok(n) => {
+                    if let Some(size) = self.took(n, in_header)? {
+                        return Ok(Got::Message(size));
+                    }
+                }
+                Err(e) if is_timeout(&e) => return Ok(Got::Pending),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_err("read")(e)),
+            }
+        }
     }
 }
 
-impl Pattern for Crr {
-    fn active(&self, conn: &DataConn, ctx: &RoleCtx, rep: &mut RoleReport) -> Result<(), String> {
+/// Reads and discards until the peer's close: true once it came (a reset once the
+/// peer has everything counts as a close), false when nothing more is there now.
+fn drain_to_close(sock: &Socket, scratch: &mut [u8]) -> Result<bool, EngineError> {
+    loop {
+        match (&*sock).read(scratch) {
+            Ok(0) => return Ok(true),
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(true),
+            Err(e) => {
+                return Err(EngineError::Protocol(format!("waiting for the close: {e}")));
+            }
+        }
+    }
+}
+
+/// Writes `buf[*off..]`: true once all of it has gone, false when the socket is full.
+fn write_some(sock: &Socket, buf: &[u8], off: &mut usize) -> Result<bool, EngineError> {
+    while *off < buf.len() {
+        match (&*sock).write(&buf[*off..]) {
+            Ok(n) => *off += n,
+            Err(e) if is_timeout(&e) => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err("write")(e)),
+        }
+    }
+    Ok(true)
+}
+
+/// Where the requester is.
+enum Active {
+    /// Between connections: the next one opens now, if sending goes on.
+    Idle,
+    /// A non-blocking connect in progress, begun at `start`.
+    Connecting { start: Instant },
+    /// Writing request `i` of the connection (`off` of `len` bytes of the buffer).
+    Request {
+        i: u32,
+        t_start: Instant,
+        off: usize,
+        len: usize,
+        rs: usize,
+    },
+    /// Reading request `i`'s response.
+    Response { i: u32, t_start: Instant, rs: usize },
+    /// The last response (`n` bytes) read: waiting for the receiver's close.
+    Closing {
+        t_start: Instant,
+        n: usize,
+        rs: usize,
+    },
+    /// Thinking; then request `next` on this connection, or (`None`) a new connection.
+    Thinking { until: Instant, next: Option<u32> },
+}
+
+/// The requesting end of crr.
+pub struct CrrActive {
+    /// The attach connection: it proved the path and showed the knobs' effect, and
+    /// carries no transaction.
+    conn: DataConn,
+    /// Where to connect (`None`: the attach step gave no address, an error at once).
+    peer: Option<SockAddr>,
+    rep: RoleReport,
+    ctx: RoleCtx,
+    /// The attach socket blocks (the blocking driver): so does every connect. Learnt at
+    /// the first step, once the driver has set the socket's mode.
+    blocking: Option<bool>,
+    sock: Option<Socket>,
+    state: Active,
+    /// The test's header, then the request.
+    req: Vec<u8>,
+    req_sizes: Sizes,
+    reader: MsgReader,
+    sizes: Option<SizeBuckets>,
+    intervals: Option<IntervalCounter>,
+    last: Option<Instant>,
+    think: ThinkTime,
+    per_conn: u32,
+    /// A round trip measured by the last move, for the driver's histogram.
+    rtt_pending: Option<u64>,
+}
+
+impl CrrActive {
+    pub fn new(conn: DataConn, ctx: &RoleCtx, rep: RoleReport) -> CrrActive {
         let spec = &ctx.spec;
-        let peer = conn
-            .peer
-            .as_ref()
-            .ok_or("crr needs the receiver's address")?;
-        // The attach connection proved the path and showed the knobs' effect; it carries
-        // no transaction.
+        let peer = conn.peer.clone();
         let _ = conn.sock.shutdown(std::net::Shutdown::Both);
+        let id = conn.plan.id;
         let (req_size, resp_size) = spec.rr_sizes();
-        let mut req = MsgBuf::new(STREAM_HEADER_LEN + req_size as usize, 0x43);
-        req[..STREAM_HEADER_LEN].copy_from_slice(&stream_header(conn.plan.id, conn.token));
-        let mut resp = MsgBuf::new(resp_size as usize, 0);
         let (req_dist, resp_dist) = spec.rr_dists();
-        let mut req_sizes = Sizes::new(req_size, req_dist, ctx, conn.plan.id, 0);
-        let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, conn.plan.id, 1);
-        let mut sizes = rr_buckets(&req_sizes, &resp_sizes);
-        let resp_framed = resp_sizes.framed();
-        let mut hist = latency_histogram();
-        let mut intervals = IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration);
-        let (warm, end) = (ctx.warmup_mark(), ctx.send_end());
-        let knobs = spec.knobs(Side::Sender);
-        let mut last = None;
-        let per_conn = spec.requests_per_conn.max(1);
-        let mut think = Think::new(ctx, conn.plan.id);
-        let result = loop {
-            let start = Instant::now();
-            if start >= end || ctx.aborted() {
-                break Ok(());
-            }
-            // One connection: connect, `per_conn` requests and responses, close. Its
-            // transactions all complete, so that every connection carries exactly that
-            // many; the first one's time includes the connect, the last one's the close.
-            let one = (|| -> Result<(), String> {
-                let sock = transport::new_socket(spec.protocol, conn.domain)
-                    .map_err(|e| format!("socket: {e}"))?;
-                sockopt::apply(
-                    &sock,
-                    spec.protocol,
-                    conn.domain,
-                    knobs,
-                    Phase::BeforeConnect,
-                )
-                .map_err(|e| e.to_string())?;
-                sock.connect_timeout(peer, CONNECT_TIMEOUT)
-                    .map_err(connect_error)?;
-                sockopt::apply(&sock, spec.protocol, conn.domain, knobs, Phase::Connected)
-                    .map_err(|e| e.to_string())?;
-                sock.set_read_timeout(Some(POLL))
-                    .map_err(|e| e.to_string())?;
-                sock.set_write_timeout(Some(POLL))
-                    .map_err(|e| e.to_string())?;
-                let mut t_start = start;
-                for i in 0..per_conn {
-                    let rs = req_sizes.prepare(&mut req[STREAM_HEADER_LEN..], true);
-                    // The test's header goes with the connection's first request only.
-                    let from = if i == 0 { 0 } else { STREAM_HEADER_LEN };
-                    write_full(&sock, &req[from..STREAM_HEADER_LEN + rs], ctx)?;
-                    rep.bytes_sent += rs as u64;
-                    rep.messages_sent += 1;
-                    let Some(n) = read_msg(&sock, &mut resp, resp_framed, ctx)? else {
-                        return Err("the receiver closed before responding".to_string());
-                    };
-                    let n = n as u64;
-                    rep.bytes_received += n;
-                    rep.messages_received += 1;
-                    if let Some(b) = &mut sizes {
-                        b.record(n);
-                    }
-                    if i + 1 == per_conn {
-                        // The receiver closes first; we close on its FIN, so TIME_WAIT
-                        // stays on its side and our ephemeral ports are free again at once.
-                        await_close(&sock, ctx, "waiting for the close")?;
-                    }
-                    let done = Instant::now();
-                    intervals.record(done, n, 1);
-                    if t_start >= warm {
-                        let ns = done.duration_since(t_start).as_nanos() as u64;
-                        hist.saturating_record(ns);
-                        if let Some(b) = &mut sizes {
-                            b.record_rtt(n.max(rs as u64), ns);
-                        }
-                        rep.transactions += 1;
-                        rep.measured_bytes += n;
-                        last = Some(done);
-                    }
-                    think.wait(ctx);
-                    t_start = Instant::now();
-                }
-                Ok(())
-            })();
-            if let Err(e) = one {
-                break Err(e);
-            }
-        };
-        finish_report(rep, ctx, last, Some(intervals));
-        rep.histograms = vec![EncodedHistogram::encode(RTT, &hist)];
-        rep.sizes = sizes.map(|b| b.report());
-        result
+        let req_sizes = Sizes::new(req_size, req_dist, ctx, id, 0);
+        let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, id, 1);
+        let mut req = vec![0x43; STREAM_HEADER_LEN + req_sizes.range().1.max(req_size) as usize];
+        req[..STREAM_HEADER_LEN].copy_from_slice(&stream_header(id, conn.token));
+        CrrActive {
+            blocking: None,
+            peer,
+            rep,
+            sock: None,
+            state: Active::Idle,
+            req,
+            reader: MsgReader::new(resp_sizes.framed(), resp_size as usize),
+            sizes: rr_buckets(&req_sizes, &resp_sizes),
+            req_sizes,
+            intervals: Some(IntervalCounter::new(
+                ctx.t0,
+                spec.interval,
+                spec.warmup,
+                spec.duration,
+            )),
+            last: None,
+            think: ThinkTime::new(ctx, id),
+            per_conn: spec.requests_per_conn.max(1),
+            rtt_pending: None,
+            ctx: ctx.clone(),
+            conn,
+        }
     }
 
-    fn passive(&self, conn: &DataConn, ctx: &RoleCtx, rep: &mut RoleReport) -> Result<(), String> {
-        let listener = conn
-            .listener
-            .as_ref()
-            .ok_or("crr needs the test's listener")?;
-        let _ = conn.sock.shutdown(std::net::Shutdown::Both);
-        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-        let (req_size, resp_size) = ctx.spec.rr_sizes();
-        let mut req = MsgBuf::new(req_size as usize, 0);
-        let mut resp = MsgBuf::new(resp_size as usize, 0x52);
-        let (req_dist, resp_dist) = ctx.spec.rr_dists();
-        let mut sizes = Sized {
-            req_framed: req_dist.is_some(),
-            resp: Sizes::new(resp_size, resp_dist, ctx, conn.plan.id, 1),
-            buckets: (req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new),
+    /// Opens the next connection, if sending goes on.
+    fn open(&mut self) -> Result<Option<Want>, EngineError> {
+        let start = Instant::now();
+        if start >= self.ctx.send_end() || self.ctx.aborted() {
+            return Ok(Some(Want::Done));
+        }
+        let Some(peer) = self.peer.clone() else {
+            return Err(EngineError::Protocol(
+                "crr needs the receiver's address".to_string(),
+            ));
         };
-        let warm = ctx.warmup_mark();
-        let mut last = None;
-        // Transactions are identified side by side: a stranger that connects and stays
-        // silent delays no real transaction, and is closed after its greeting deadline.
-        let mut greeting = transport::Greeting::new(conn.token, 256);
-        let result = loop {
-            if ctx.stopped() {
-                break Ok(());
-            }
-            greeting.wait(listener, POLL);
-            if let Err(e) = greeting.accept_all(listener) {
-                break Err(format!("accept: {e}"));
-            }
-            let mut served = false;
-            while let Some((sock, _)) = greeting.ready() {
-                served = true;
-                rep.connections += 1;
-                // A transaction that goes wrong (a reset, a stranger) costs that
-                // transaction only.
-                let _ = serve_one(
-                    &sock,
-                    conn,
-                    ctx,
-                    (&mut req, &mut resp),
-                    rep,
-                    &mut sizes,
-                    (warm, &mut last),
-                );
-            }
-            if !served {
-                if let Err(e) = ctx.check("accept") {
-                    break Err(e);
-                }
-            }
+        let spec = &self.ctx.spec;
+        let (proto, domain) = (spec.protocol, self.conn.domain);
+        let sock = transport::new_socket(proto, domain).map_err(io_err("socket"))?;
+        sockopt::apply(
+            &sock,
+            proto,
+            domain,
+            spec.knobs(Side::Sender),
+            Phase::BeforeConnect,
+        )
+        .map_err(knob_err)?;
+        let blocking = *self
+            .blocking
+            .get_or_insert_with(|| !self.conn.sock.nonblocking().unwrap_or(true));
+        if blocking {
+            sock.connect_timeout(&peer, CONNECT_TIMEOUT)
+                .map_err(connect_error)?;
+            return self.connected(sock, start).map(|_| None);
+        }
+        sock.set_nonblocking(true).map_err(io_err("fcntl"))?;
+        self.sock = Some(sock);
+        self.state = Active::Connecting { start };
+        self.connecting(start)
+    }
+
+    /// Drives a non-blocking connect: done, still in progress, or failed.
+    fn connecting(&mut self, start: Instant) -> Result<Option<Want>, EngineError> {
+        let (Some(sock), Some(peer)) = (self.sock.take(), self.peer.as_ref()) else {
+            return Ok(None);
         };
-        rep.sizes = sizes.buckets.map(|b| b.report());
-        finish_report(rep, ctx, last, None);
-        result
+        if let Some(e) = sock.take_error().map_err(io_err("connect"))? {
+            return Err(connect_error(e));
+        }
+        match sock.connect(peer) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EISCONN) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINPROGRESS | libc::EALREADY | libc::EAGAIN)
+                ) =>
+            {
+                self.sock = Some(sock);
+                return Ok(Some(Want::Write));
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                self.sock = Some(sock);
+                return Ok(None);
+            }
+            Err(e) => return Err(connect_error(e)),
+        }
+        self.connected(sock, start).map(|_| None)
+    }
+
+    /// The connection is up: the first request goes next.
+    fn connected(&mut self, sock: Socket, start: Instant) -> Result<(), EngineError> {
+        let spec = &self.ctx.spec;
+        let (proto, domain) = (spec.protocol, self.conn.domain);
+        sockopt::apply(
+            &sock,
+            proto,
+            domain,
+            spec.knobs(Side::Sender),
+            Phase::Connected,
+        )
+        .map_err(knob_err)?;
+        if self.blocking == Some(true) {
+            sock.set_read_timeout(Some(POLL))
+                .map_err(io_err("SO_RCVTIMEO"))?;
+            sock.set_write_timeout(Some(POLL))
+                .map_err(io_err("SO_SNDTIMEO"))?;
+        }
+        self.sock = Some(sock);
+        self.request(0, start);
+        Ok(())
+    }
+
+    /// Request `i` of the connection, its time counted from `t_start`. The test's
+    /// header goes with the connection's first request only.
+    fn request(&mut self, i: u32, t_start: Instant) {
+        let rs = self
+            .req_sizes
+            .prepare(&mut self.req[STREAM_HEADER_LEN..], true);
+        let off = if i == 0 { 0 } else { STREAM_HEADER_LEN };
+        let len = STREAM_HEADER_LEN + rs;
+        self.state = Active::Request {
+            i,
+            t_start,
+            off,
+            len,
+            rs,
+        };
     }
 }
 
-/// The answering end's sizes: whether requests are framed, how big responses are, and
-/// the per-size counts when sizes vary.
-struct Sized {
-    req_framed: bool,
-    resp: Sizes,
-    buckets: Option<SizeBuckets>,
-}
-
-/// Answers one connection whose header has been read: up to `requests_per_conn`
-/// requests (fewer if the sender closes first), then the close.
-fn serve_one(
-    sock: &Socket,
-    conn: &DataConn,
-    ctx: &RoleCtx,
-    (req, resp): (&mut [u8], &mut [u8]),
-    rep: &mut RoleReport,
-    sizes: &mut Sized,
-    (warm, last): (Instant, &mut Option<Instant>),
-) -> Result<(), String> {
-    let spec = &ctx.spec;
-    let knobs = spec.knobs(Side::Receiver);
-    sockopt::apply(sock, spec.protocol, conn.domain, knobs, Phase::Accepted)
-        .map_err(|e| e.to_string())?;
-    sockopt::apply(sock, spec.protocol, conn.domain, knobs, Phase::Connected)
-        .map_err(|e| e.to_string())?;
-    sock.set_read_timeout(Some(POLL))
-        .map_err(|e| e.to_string())?;
-    sock.set_write_timeout(Some(POLL))
-        .map_err(|e| e.to_string())?;
-    for _ in 0..spec.requests_per_conn.max(1) {
-        let Some(n) = read_msg(sock, req, sizes.req_framed, ctx)? else {
-            // The sender closed (or a stranger left) before this request.
-            break;
-        };
-        let arrived = Instant::now();
-        rep.bytes_received += n as u64;
-        rep.messages_received += 1;
-        if let Some(b) = &mut sizes.buckets {
+impl CrrActive {
+    /// Request `i`'s response (`n` bytes) is in: account it, then the close or the next.
+    fn response(&mut self, i: u32, t_start: Instant, n: usize, rs: usize) {
+        self.rep.bytes_received += n as u64;
+        self.rep.messages_received += 1;
+        if let Some(b) = &mut self.sizes {
             b.record(n as u64);
         }
-        if arrived >= warm {
-            rep.measured_bytes += n as u64;
-            *last = Some(arrived);
+        if i + 1 == self.per_conn {
+            // The receiver closes first; we close on its FIN, so TIME_WAIT stays on its
+            // side and our ephemeral ports are free again at once.
+            self.state = Active::Closing { t_start, n, rs };
+        } else {
+            self.complete(t_start, n, rs, Some(i + 1));
         }
-        let rs = sizes.resp.prepare(resp, true);
-        write_full(sock, &resp[..rs], ctx)?;
-        rep.bytes_sent += rs as u64;
-        rep.messages_sent += 1;
     }
-    // Close first (FIN after the response), then wait for the sender's close: TIME_WAIT
-    // lands here, on the listening port, instead of on one of the sender's ephemeral
-    // ports — so a high connection rate does not run the sender out of ports.
-    let _ = sock.shutdown(std::net::Shutdown::Write);
-    await_close(sock, ctx, "waiting for the close")?;
-    Ok(())
+
+    /// A transaction is complete: its round trip, then (after any think time) request
+    /// `next` on this connection, or a new connection.
+    fn complete(&mut self, t_start: Instant, n: usize, rs: usize, next: Option<u32>) {
+        let done = Instant::now();
+        if next.is_none() {
+            self.sock = None;
+        }
+        if let Some(iv) = &mut self.intervals {
+            iv.record(done, n as u64, 1);
+        }
+        if t_start >= self.ctx.warmup_mark() {
+            let ns = done.duration_since(t_start).as_nanos() as u64;
+            self.rtt_pending = Some(ns);
+            if let Some(b) = &mut self.sizes {
+                b.record_rtt(n.max(rs) as u64, ns);
+            }
+            self.rep.transactions += 1;
+            self.rep.measured_bytes += n as u64;
+            self.last = Some(done);
+        }
+        self.state = match self.think.until(done, self.ctx.send_end()) {
+            Some(until) => Active::Thinking { until, next },
+            None => Active::Thinking { until: done, next },
+        };
+    }
+
+    /// One move of the state machine: `Some` to wait, `None` to go on.
+    fn advance(&mut self, cx: &mut Cx) -> Result<Option<Want>, EngineError> {
+        match self.state {
+            Active::Idle => self.open(),
+            Active::Connecting { start } => self.connecting(start),
+            Active::Request {
+                i,
+                t_start,
+                mut off,
+                len,
+                rs,
+            } => {
+                let Some(sock) = &self.sock else {
+                    return Ok(Some(Want::Done));
+                };
+                if !write_some(sock, &self.req[..len], &mut off)? {
+                    self.state = Active::Request {
+                        i,
+                        t_start,
+                        off,
+                        len,
+                        rs,
+                    };
+                    return Ok(Some(Want::Write));
+                }
+                self.rep.bytes_sent += rs as u64;
+                self.rep.messages_sent += 1;
+                self.state = Active::Response { i, t_start, rs };
+                Ok(None)
+            }
+            Active::Response { i, t_start, rs } => {
+                let Some(sock) = &self.sock else {
+                    return Ok(Some(Want::Done));
+                };
+                match self.reader.read(sock, cx.scratch)? {
+                    Got::Message(n) => self.response(i, t_start, n, rs),
+                    Got::End => {
+                        return Err(EngineError::Protocol(
+                            "the receiver closed before responding".to_string(),
+                        ))
+                    }
+                    Got::Pending => return Ok(Some(Want::Read)),
+                }
+                Ok(None)
+            }
+            Active::Closing { t_start, n, rs } => {
+                let Some(sock) = &self.sock else {
+                    return Ok(Some(Want::Done));
+                };
+                if !drain_to_close(sock, cx.scratch)? {
+                    return Ok(Some(Want::Read));
+                }
+                self.complete(t_start, n, rs, None);
+                Ok(None)
+            }
+            Active::Thinking { until, next } => {
+                let now = Instant::now();
+                if now < until {
+                    return Ok(Some(Want::Until(until)));
+                }
+                match next {
+                    Some(i) => self.request(i, now),
+                    None => self.state = Active::Idle,
+                }
+                Ok(None)
+            }
+        }
+    }
+}
+
+impl Flow for CrrActive {
+    fn fd(&self) -> Option<RawFd> {
+        self.sock.as_ref().map(|s| s.as_raw_fd())
+    }
+
+    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
+        // Bounded: a few transactions per step at most.
+        for _ in 0..64 {
+            let wait = self.advance(cx);
+            if let Some(ns) = self.rtt_pending.take() {
+                cx.rtt.saturating_record(ns);
+            }
+            if let Some(w) = wait? {
+                return Ok(w);
+            }
+        }
+        Ok(Want::Until(Instant::now()))
+    }
+
+    fn finish(&mut self, _cx: &mut Cx) {
+        self.sock = None;
+        self.rep.sizes = self.sizes.take().map(|b| b.report());
+        finish_report(&mut self.rep, &self.ctx, self.last, self.intervals.take());
+    }
+
+    fn report(&mut self) -> &mut RoleReport {
+        &mut self.rep
+    }
+
+    fn progress(&self) -> u64 {
+        self.rep.messages_sent + self.rep.messages_received + self.rep.transactions
+    }
+
+    fn socket(&self) -> Option<&Socket> {
+        Some(&self.conn.sock)
+    }
+
+    fn doing(&self, _want: Want) -> &'static str {
+        match self.state {
+            Active::Idle | Active::Connecting { .. } => "connect",
+            Active::Request { .. } => "write",
+            Active::Response { .. } => "read",
+            Active::Closing { .. } => "waiting for the close",
+            Active::Thinking { .. } => "thinking",
+        }
+    }
+
+    fn histograms(&self) -> &'static [&'static str] {
+        &[RTT]
+    }
+}
+
+/// What the connections one acceptor served add up to, and what they share: the
+/// response sizes (one seeded sequence, drawn in the order requests arrive).
+struct Served {
+    bytes_sent: u64,
+    bytes_received: u64,
+    messages_sent: u64,
+    messages_received: u64,
+    measured_bytes: u64,
+    connections: u64,
+    last: Option<Instant>,
+    buckets: Option<SizeBuckets>,
+    resp: Sizes,
+    /// Served connections still running.
+    live: usize,
+}
+
+type Tally = Arc<Mutex<Served>>;
+
+fn tally(t: &Tally) -> std::sync::MutexGuard<'_, Served> {
+    t.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Where a served connection is.
+enum Serve {
+    /// Reading the test's header (`got` of 16 bytes), accepted at `since`.
+    Greeting {
+        since: Instant,
+        got: usize,
+        hdr: [u8; STREAM_HEADER_LEN],
+    },
+    /// Reading request `i`.
+    Request { i: u32 },
+    /// Writing request `i`'s response (`off` of `rs` bytes).
+    Response { i: u32, off: usize, rs: usize },
+    /// Closed for writing (first, after the last response): waiting for the close.
+    Closing,
+}
+
+/// One accepted connection of crr's answering end, started by the acceptor.
+pub struct CrrServed {
+    sock: Socket,
+    tally: Tally,
+    ctx: RoleCtx,
+    domain: socket2::Domain,
+    token: u64,
+    state: Serve,
+    reader: MsgReader,
+    resp_framed: bool,
+    per_conn: u32,
+    /// Always empty: the counts go to the acceptor's tally.
+    rep: RoleReport,
+    moved: u64,
+}
+
+impl CrrServed {
+    /// Checks the test's header; applies the receiver's knobs to a connection of ours.
+    fn greeted(&mut self, hdr: &[u8; STREAM_HEADER_LEN]) -> Result<bool, EngineError> {
+        let ours = stream_header(0, self.token);
+        if hdr[..4] != ours[..4] || hdr[8..] != ours[8..] {
+            return Ok(false);
+        }
+        let spec = &self.ctx.spec;
+        let knobs = spec.knobs(Side::Receiver);
+        for phase in [Phase::Accepted, Phase::Connected] {
+            sockopt::apply(&self.sock, spec.protocol, self.domain, knobs, phase)
+                .map_err(knob_err)?;
+        }
+        tally(&self.tally).connections += 1;
+        self.state = Serve::Request { i: 0 };
+        Ok(true)
+    }
+
+    /// Reads the header: `Some` to wait (or to end: a stranger, a silent one).
+    fn greeting(
+        &mut self,
+        since: Instant,
+        mut got: usize,
+        mut hdr: [u8; 16],
+    ) -> Result<Option<Want>, EngineError> {
+        loop {
+            match (&self.sock).read(&mut hdr[got..]) {
+                Ok(0) => return Ok(Some(Want::Done)),
+                Ok(n) => got += n,
+                Err(e) if is_timeout(&e) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Ok(Some(Want::Done)),
+            }
+            if got == STREAM_HEADER_LEN {
+                return Ok((!self.greeted(&hdr)?).then_some(Want::Done));
+            }
+        }
+        let deadline = since + GREETING_DEADLINE;
+        if Instant::now() >= deadline {
+            return Ok(Some(Want::Done));
+        }
+        self.state = Serve::Greeting { since, got, hdr };
+        Ok(Some(Want::ReadUntil(deadline)))
+    }
+
+    /// Request `i` arrived whole (`n` bytes): account it and size its response.
+    fn request(&mut self, i: u32, n: usize) {
+        let arrived = Instant::now();
+        let mut t = tally(&self.tally);
+        t.bytes_received += n as u64;
+        t.messages_received += 1;
+        if let Some(b) = &mut t.buckets {
+            b.record(n as u64);
+        }
+        if arrived >= self.ctx.warmup_mark() {
+            t.measured_bytes += n as u64;
+            t.last = Some(arrived);
+        }
+        let rs = t.resp.next();
+        drop(t);
+        self.moved += 1;
+        self.state = Serve::Response { i, off: 0, rs };
+    }
+
+    /// Closes for writing, first, so that TIME_WAIT lands here, on the listening port,
+    /// instead of on one of the sender's ephemeral ports.
+    fn close_first(&mut self) {
+        let _ = self.sock.shutdown(std::net::Shutdown::Write);
+        self.state = Serve::Closing;
+    }
+
+    fn advance(&mut self, cx: &mut Cx) -> Result<Option<Want>, EngineError> {
+        match self.state {
+            Serve::Greeting { since, got, hdr } => self.greeting(since, got, hdr),
+            Serve::Request { i } => {
+                match self.reader.read(&self.sock, cx.scratch)? {
+                    Got::Message(n) => self.request(i, n),
+                    // The sender closed (or a stranger left) before this request.
+                    Got::End => self.close_first(),
+                    Got::Pending => return Ok(Some(Want::Read)),
+                }
+                Ok(None)
+            }
+            Serve::Response { i, mut off, rs } => {
+                // The scratch space is shared: the length header goes in again before
+                // any write of the message's first bytes.
+                if self.resp_framed && off < FRAME_HEADER as usize {
+                    put_frame(cx.scratch, rs as u32);
+                }
+                if !write_some(&self.sock, &cx.scratch[..rs], &mut off)? {
+                    self.state = Serve::Response { i, off, rs };
+                    return Ok(Some(Want::Write));
+                }
+                let mut t = tally(&self.tally);
+                t.bytes_sent += rs as u64;
+                t.messages_sent += 1;
+                drop(t);
+                if i + 1 < self.per_conn {
+                    self.state = Serve::Request { i: i + 1 };
+                } else {
+                    self.close_first();
+                }
+                Ok(None)
+            }
+            Serve::Closing => Ok(drain_to_close(&self.sock, cx.scratch)?
+                .then_some(Want::Done)
+                .or(Some(Want::Read))),
+        }
+    }
+}
+
+impl Flow for CrrServed {
+    fn fd(&self) -> Option<RawFd> {
+        Some(self.sock.as_raw_fd())
+    }
+
+    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
+        for _ in 0..16 {
+            // A connection that goes wrong (a reset, a stranger) costs that connection
+            // only.
+            match self.advance(cx) {
+                Ok(None) => {}
+                Ok(Some(w)) => return Ok(w),
+                Err(_) => return Ok(Want::Done),
+            }
+        }
+        Ok(Want::Until(Instant::now()))
+    }
+
+    fn finish(&mut self, _cx: &mut Cx) {
+        let mut t = tally(&self.tally);
+        t.live = t.live.saturating_sub(1);
+    }
+
+    fn report(&mut self) -> &mut RoleReport {
+        &mut self.rep
+    }
+
+    fn progress(&self) -> u64 {
+        self.moved
+    }
+}
+
+/// The answering end of crr: accepts on the test's listener and starts a [`CrrServed`]
+/// for every connection, until the sender says it has finished and the last served
+/// connection has ended.
+pub struct CrrAcceptor {
+    conn: DataConn,
+    /// The test's listener (`None`: the attach step gave none, an error at once).
+    listener: Option<Arc<Socket>>,
+    rep: RoleReport,
+    ctx: RoleCtx,
+    tally: Tally,
+}
+
+impl CrrAcceptor {
+    pub fn new(conn: DataConn, ctx: &RoleCtx, rep: RoleReport) -> CrrAcceptor {
+        let listener = conn.listener.clone();
+        if let Some(l) = &listener {
+            // Accepts never wait: the driver watches the listener.
+            let _ = l.set_nonblocking(true);
+        }
+        let _ = conn.sock.shutdown(std::net::Shutdown::Both);
+        let (_, resp_size) = ctx.spec.rr_sizes();
+        let (req_dist, resp_dist) = ctx.spec.rr_dists();
+        let served = Served {
+            bytes_sent: 0,
+            bytes_received: 0,
+            messages_sent: 0,
+            messages_received: 0,
+            measured_bytes: 0,
+            connections: 0,
+            last: None,
+            buckets: (req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new),
+            resp: Sizes::new(resp_size, resp_dist, ctx, conn.plan.id, 1),
+            live: 0,
+        };
+        CrrAcceptor {
+            conn,
+            listener,
+            rep,
+            ctx: ctx.clone(),
+            tally: Arc::new(Mutex::new(served)),
+        }
+    }
+
+    /// A flow for a connection just accepted.
+    fn serve(&self, sock: Socket) -> CrrServed {
+        let spec = &self.ctx.spec;
+        let (req_size, _) = spec.rr_sizes();
+        let (req_dist, resp_dist) = spec.rr_dists();
+        tally(&self.tally).live += 1;
+        CrrServed {
+            sock,
+            tally: self.tally.clone(),
+            ctx: self.ctx.clone(),
+            domain: self.conn.domain,
+            token: self.conn.token,
+            state: Serve::Greeting {
+                since: Instant::now(),
+                got: 0,
+                hdr: [0; STREAM_HEADER_LEN],
+            },
+            reader: MsgReader::new(req_dist.is_some(), req_size as usize),
+            resp_framed: resp_dist.is_some(),
+            per_conn: spec.requests_per_conn.max(1),
+            rep: RoleReport::default(),
+            moved: 0,
+        }
+    }
+}
+
+impl Flow for CrrAcceptor {
+    fn fd(&self) -> Option<RawFd> {
+        self.listener.as_ref().map(|l| l.as_raw_fd())
+    }
+
+    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
+        let Some(listener) = self.listener.clone() else {
+            return Err(EngineError::Protocol(
+                "crr needs the test's listener".to_string(),
+            ));
+        };
+        let now = Instant::now();
+        if self.ctx.stopped() {
+            if tally(&self.tally).live == 0 {
+                return Ok(Want::Done);
+            }
+            return Ok(Want::Until(now + ACCEPT_BACKOFF));
+        }
+        for _ in 0..ACCEPTS_PER_STEP {
+            match listener.accept() {
+                Ok((s, _)) => {
+                    if s.set_nonblocking(true).is_ok() {
+                        cx.spawned.push(Box::new(self.serve(s)));
+                    }
+                }
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => break,
+                // Out of descriptors, or a connection reset before it was accepted: the
+                // ones already here go on.
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EMFILE | libc::ENFILE | libc::ECONNABORTED | libc::ENOBUFS)
+                    ) =>
+                {
+                    return Ok(Want::Until(now + ACCEPT_BACKOFF))
+                }
+                Err(e) => return Err(io_err("accept")(e)),
+            }
+        }
+        // Awake now and then to see the sender's end.
+        Ok(Want::ReadUntil(now + POLL))
+    }
+
+    fn finish(&mut self, _cx: &mut Cx) {
+        let mut t = tally(&self.tally);
+        let rep = &mut self.rep;
+        rep.bytes_sent += t.bytes_sent;
+        rep.bytes_received += t.bytes_received;
+        rep.messages_sent += t.messages_sent;
+        rep.messages_received += t.messages_received;
+        rep.measured_bytes += t.measured_bytes;
+        rep.connections += t.connections;
+        rep.sizes = t.buckets.take().map(|b| b.report());
+        let last = t.last;
+        drop(t);
+        finish_report(rep, &self.ctx, last, None);
+    }
+
+    fn report(&mut self) -> &mut RoleReport {
+        &mut self.rep
+    }
+
+    fn progress(&self) -> u64 {
+        let t = tally(&self.tally);
+        t.connections + t.messages_received
+    }
+
+    fn socket(&self) -> Option<&Socket> {
+        Some(&self.conn.sock)
+    }
+
+    fn doing(&self, _want: Want) -> &'static str {
+        "accept"
+    }
+}
+
+/// The flow for one end of a crr connection: the requester, or the acceptor.
+pub fn flow(conn: DataConn, ctx: &RoleCtx, rep: RoleReport) -> Box<dyn Flow> {
+    if rep.active {
+        Box::new(CrrActive::new(conn, ctx, rep))
+    } else {
+        Box::new(CrrAcceptor::new(conn, ctx, rep))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::testdrive::{ctx, report, run_pair, tcp_crr_pair};
+
+    #[test]
+    fn the_reader_takes_framed_messages_in_any_pieces() {
+        let mut msg = vec![7u8; 300];
+        put_frame(&mut msg, 300);
+        let mut r = MsgReader::new(true, 1000);
+        let mut got = Vec::new();
+        let mut n = 0;
+        for piece in msg.chunks(3).chain(msg.chunks(7)).chain(msg.chunks(1)) {
+            n += piece.len();
+            if let Some(size) = r.took_for_test(piece).unwrap() {
+                got.push((size, n));
+            }
+        }
+        assert_eq!(got, vec![(300, 300), (300, 600), (300, 900)]);
+        let mut r = MsgReader::new(true, 100);
+        assert!(r.took_for_test(&300u32.to_be_bytes()).is_err());
+        let mut r = MsgReader::new(false, 64);
+        assert_eq!(r.took_for_test(&[0; 63]).unwrap(), None);
+        assert_eq!(r.took_for_test(&[0; 1]).unwrap(), Some(64));
+    }
+
+    fn run(keys: &[(&str, &str)], threads: bool) {
+        let mut all = vec![
+            ("proto", "tcp"),
+            ("pattern", "crr"),
+            ("duration", "300ms"),
+            ("warmup", "0s"),
+        ];
+        all.extend_from_slice(keys);
+        let ctx = ctx(&all);
+        let [a, p] = tcp_crr_pair(threads);
+        let (ra, rp) = (report(&a, true), report(&p, false));
+        let flows = vec![flow(a, &ctx, ra), flow(p, &ctx, rp)];
+        let (a, p) = run_pair(flows, &ctx, threads);
+        let what = format!("{keys:?}, threads {threads}");
+        let (r, s) = (&a.rep, &p.rep);
+        assert_eq!((&r.error, &s.error), (&None, &None), "{what}");
+        let per_conn = u64::from(ctx.spec.requests_per_conn.max(1));
+        assert!(r.transactions >= 20, "{what}: {}", r.transactions);
+        assert_eq!(r.transactions, r.messages_sent, "{what}");
+        assert_eq!(a.rtt.len(), r.transactions, "{what}");
+        assert_eq!(s.connections * per_conn, r.transactions, "{what}");
+        assert_eq!(s.messages_received, r.messages_sent, "{what}");
+        assert_eq!(
+            (s.bytes_received, s.bytes_sent),
+            (r.bytes_sent, r.bytes_received),
+            "{what}"
+        );
+    }
+
+    #[test]
+    fn every_transaction_is_one_accepted_connection_on_both_views() {
+        for threads in [false, true] {
+            run(&[], threads);
+            run(&[("requests_per_conn", "3")], threads);
+            run(
+                &[
+                    ("msg_size", "uniform:min=8,max=3000"),
+                    ("response_size", "uniform:min=8,max=70000"),
+                ],
+                threads,
+            );
+        }
+    }
 }

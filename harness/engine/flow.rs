@@ -40,6 +40,9 @@ pub enum Want {
     /// The instant; the socket is not watched (a paced sender ahead of its rate, a
     /// think time).
     Until(Instant),
+    /// The socket to be readable or writable (a pipelined requester with a request
+    /// half-written: the responses must keep flowing while it waits for room).
+    ReadWrite,
     /// The flow has ended; [`Flow::finish`] comes next.
     Done,
 }
@@ -53,6 +56,10 @@ pub struct Cx<'a> {
     pub now: Instant,
     /// A read buffer to discard into (at least 64 KiB and the test's largest message).
     pub scratch: &'a mut [u8],
+    /// A write buffer of the test's largest message, shared by the flows of a driver
+    /// thread: write from it, stamping a header (length, id) in before each write of a
+    /// message's first bytes, since another flow may have stamped its own in between.
+    pub out: &'a mut [u8],
     /// Where round trips go: one per connection on the blocking driver, one per worker on
     /// the epoll driver (merged at the end, so the totals are identical).
     pub rtt: &'a mut Histogram<u64>,
@@ -82,4 +89,25 @@ pub trait Flow: Send {
     fn report(&mut self) -> &mut RoleReport;
     /// Bytes and messages moved so far, for the driver's stall check.
     fn progress(&self) -> u64;
+    /// The socket whose buffer sizes and TCP_INFO are read back into the report when the
+    /// flow ends (the driver does it). `None`: nothing to read back.
+    fn socket(&self) -> Option<&socket2::Socket> {
+        None
+    }
+    /// What the flow is doing while it waits for `want`, for the driver's error messages
+    /// ("read: stalled, ...", "waiting for the peer to finish: timed out ...").
+    fn doing(&self, want: Want) -> &'static str {
+        match want {
+            Want::Write | Want::ReadWrite => "write",
+            Want::Until(_) => "waiting",
+            _ => "read",
+        }
+    }
+    /// The round-trip histograms the flow records into (`Cx::rtt`, then
+    /// `Cx::rtt_uncorrected`), by metric name, for the driver to attach to its report:
+    /// `&[RTT]` for a closed-loop requester, `&[RTT, RTT_UNCORRECTED]` for an open-loop
+    /// one. On the epoll driver a worker's histograms go to its first flow naming them.
+    fn histograms(&self) -> &'static [&'static str] {
+        &[]
+    }
 }

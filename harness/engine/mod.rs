@@ -1,30 +1,40 @@
-//! Traffic patterns. Each pattern is one file holding both of its roles behind
-//! [`Pattern`]: the active role drives a connection (writes the bulk data, sends the
-//! requests), the passive role answers. Which process plays which role comes from the
-//! connection plan, so the same code serves forward, reverse and bidir.
+//! The traffic engine. Each pattern is one file holding its roles as [`flow::Flow`]s,
+//! state machines per connection that own their accounting: the active role drives a
+//! connection (writes the bulk data, sends the requests), the passive role answers.
+//! Which process plays which role comes from the connection plan, so the same code serves
+//! forward, reverse and bidir. Two drivers run flows: [`blocking`] (a thread per
+//! connection, blocking sockets with the `POLL` timeout, `--spin`, and the fast paths
+//! that keep per-connection kernel state: `--zerocopy`, `--sendfile`, `--splice`) and
+//! [`epoll`] (many connections per worker thread, one worker per CPU). [`choose`] picks
+//! one per side; [`role_for`] is the registry of flows.
+//!
+//! Patterns not yet written as flows (datagram stream and rr in [`legacy`], crr) run as
+//! [`Pattern`] roles on the blocking driver's threads.
 //!
 //! Every loop here is bounded in time by the role's hard deadline, and checks the abort
 //! flag whenever a socket call times out.
 
+pub mod blocking;
 pub mod crr;
+pub mod dgram;
+pub mod dgram_rr;
+pub mod epoll;
 pub mod flow;
-pub mod multi;
 pub mod rr;
 pub mod stream;
+#[cfg(test)]
+mod testdrive;
 
-pub(crate) use crate::sys::poll::wait_fd;
-
-use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-use crate::measure::{thread_cpu_ns, IntervalCounter, RoleReport, SideReport};
+use crate::measure::{IntervalCounter, RoleReport, SideReport};
 use crate::net::sockopt;
-use crate::net::transport::{dgram, is_timeout, DataConn};
-use crate::spec::config::{ConnKind, Side, TestSpec};
+use crate::net::transport::{dgram as wire, DataConn};
+use crate::spec::config::{ConnKind, DriverChoice, Side, TestSpec};
 
 /// Why a flow ended early. The message is what the user sees, after "connection N: ".
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +66,6 @@ pub const DGRAM_IDLE: Duration = Duration::from_millis(500);
 /// A role that has made no progress for this long gives up: the peer or the path is gone
 /// (a killed process, a cut link), and a run should end in seconds, not at its deadline.
 pub const STALL: Duration = Duration::from_secs(10);
-const STALL_POLLS: u32 = (STALL.as_millis() / POLL.as_millis()) as u32;
 /// A datagram sender waits this long after its last datagram before the END markers, so
 /// that they do not meet a bottleneck queue still full of data.
 pub const END_PAUSE: Duration = Duration::from_millis(100);
@@ -82,14 +91,6 @@ pub struct RoleCtx {
     pub spin: bool,
 }
 
-/// Socket calls that returned without progress, for the stall limit. Blocking calls wait
-/// POLL each; a spinning role counts one only per POLL of wall time.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Idle {
-    polls: u32,
-    since: Option<Instant>,
-}
-
 impl RoleCtx {
     pub fn warmup_mark(&self) -> Instant {
         self.t0 + self.spec.warmup
@@ -108,39 +109,6 @@ impl RoleCtx {
     pub fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
-    /// After a socket call timed out with no progress since the last one: the abort flag,
-    /// the deadline, and the stall limit. `idle` counts such calls; reset it on progress.
-    fn idle(&self, what: &str, idle: &mut Idle) -> Result<(), String> {
-        if self.spin {
-            std::hint::spin_loop();
-            let now = Instant::now();
-            let since = *idle.since.get_or_insert(now);
-            if now.duration_since(since) < POLL {
-                return Ok(());
-            }
-            idle.since = Some(now);
-        }
-        self.check(what)?;
-        idle.polls += 1;
-        if idle.polls >= STALL_POLLS {
-            return Err(format!(
-                "{what}: stalled, no progress for {}s (the peer or the path is gone)",
-                STALL.as_secs()
-            ));
-        }
-        Ok(())
-    }
-
-    /// Checks the abort flag and the deadline after a timed-out socket call.
-    fn check(&self, what: &str) -> Result<(), String> {
-        if self.aborted() {
-            return Err(format!("{what}: the test was aborted"));
-        }
-        if Instant::now() >= self.hard_deadline() {
-            return Err(format!("{what}: timed out (the peer stopped responding)"));
-        }
-        Ok(())
-    }
 }
 
 /// The two roles of a traffic pattern.
@@ -152,34 +120,72 @@ pub trait Pattern: Sync {
     fn passive(&self, conn: &DataConn, ctx: &RoleCtx, rep: &mut RoleReport) -> Result<(), String>;
 }
 
-/// The registry: which code runs a connection of each kind.
-pub fn pattern_for(kind: ConnKind) -> &'static dyn Pattern {
-    match kind {
-        ConnKind::Stream => &stream::Stream,
-        ConnKind::Rr => &rr::Rr,
-        ConnKind::Crr => &crr::Crr,
+/// Above this many connections of the test's main kind on one side, the automatic choice
+/// is the epoll driver.
+pub const MULTI_THRESHOLD: usize = 64;
+
+/// Which driver runs a side's main connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    Blocking,
+    Epoll,
+}
+
+/// Whether a side's knobs ask for a path only the blocking driver has: `--spin`, and
+/// the send paths that keep per-connection kernel state (`--zerocopy`, `--sendfile`,
+/// `--splice`).
+pub fn blocking_only(spec: &TestSpec, side: Side) -> Option<&'static str> {
+    let k = spec.knobs(side);
+    [
+        (k.spin, "--spin"),
+        (k.zerocopy, "--zerocopy"),
+        (k.sendfile, "--sendfile"),
+        (k.splice, "--splice"),
+    ]
+    .into_iter()
+    .find_map(|(on, name)| on.then_some(name))
+}
+
+/// The one rule: `--driver blocking|epoll` as asked; by default (auto) the epoll driver
+/// when a side has more than [`MULTI_THRESHOLD`] connections of the main kind and asks
+/// for no blocking-only path, else the blocking driver.
+pub fn choose(spec: &TestSpec, side: Side, main_conns: usize) -> Driver {
+    match spec.driver {
+        DriverChoice::Blocking => Driver::Blocking,
+        DriverChoice::Epoll => Driver::Epoll,
+        DriverChoice::Auto => {
+            if main_conns > MULTI_THRESHOLD && blocking_only(spec, side).is_none() {
+                Driver::Epoll
+            } else {
+                Driver::Blocking
+            }
+        }
     }
 }
 
-/// Runs one role to its end on the calling thread and reports what it measured.
-pub fn run_role(conn: DataConn, side: Side, mut ctx: RoleCtx) -> RoleReport {
-    // --spin: this side's roles poll non-blocking sockets in user space (crr makes a new
-    // socket per transaction and keeps to blocking ones).
-    ctx.spin = ctx.spec.knobs(side).spin && conn.plan.kind != ConnKind::Crr;
-    if ctx.spin {
-        let _ = conn.sock.set_nonblocking(true);
-    }
-    // Pinned first, so that everything the role does runs where it was asked to.
-    let pin = ctx
-        .spec
-        .knobs(side)
-        .cpus
-        .as_ref()
-        .filter(|c| !c.is_empty())
-        .map(|c| c[conn.plan.id as usize % c.len()]);
-    let pinned = crate::measure::pin_thread(pin);
-    let cpu0 = thread_cpu_ns();
-    let mut rep = RoleReport {
+/// Whether a side's main connections run on epoll workers (the memory estimate's
+/// question).
+pub fn on_workers(spec: &TestSpec, side: Side) -> bool {
+    let main = spec.main_kind();
+    let mains = spec.conn_plan().iter().filter(|c| c.kind == main).count();
+    choose(spec, side, mains) == Driver::Epoll && written_as_flow(main, spec.protocol.is_datagram())
+}
+
+/// Whether connections of this kind run as flows (the rest: [`Role::Legacy`]).
+pub fn written_as_flow(_kind: ConnKind, _datagram: bool) -> bool {
+    true
+}
+
+/// How a connection's role runs: a flow (either driver), or a role not yet written as one
+/// (the blocking driver runs it on its own thread).
+pub enum Role {
+    Flow(Box<dyn flow::Flow>),
+    Legacy(DataConn, &'static dyn Pattern),
+}
+
+/// A role's report before it has run: who it is.
+pub fn new_report(conn: &DataConn, side: Side, ctx: &RoleCtx) -> RoleReport {
+    RoleReport {
         conn: conn.plan.id,
         flow: conn.plan.flow,
         kind: Some(conn.plan.kind),
@@ -188,32 +194,86 @@ pub fn run_role(conn: DataConn, side: Side, mut ctx: RoleCtx) -> RoleReport {
         interval_ns: ctx.spec.interval.as_nanos() as u64,
         knobs: conn.knobs.clone(),
         ..RoleReport::default()
-    };
-    let pattern = pattern_for(conn.plan.kind);
-    let result = match pinned {
-        Ok(cpus) => {
-            rep.cpus = cpus;
-            Ok(())
+    }
+}
+
+/// The registry: which flow plays this side's role on a connection, by (kind, protocol,
+/// side).
+pub fn role_for(conn: DataConn, side: Side, ctx: &RoleCtx) -> Role {
+    let rep = new_report(&conn, side, ctx);
+    let datagram = ctx.spec.protocol.is_datagram();
+    match (conn.plan.kind, datagram, rep.active) {
+        (ConnKind::Stream, false, true) => {
+            Role::Flow(Box::new(stream::StreamSender::new(conn, rep, ctx)))
         }
-        Err(e) => Err(e),
-    };
-    let result = if result.is_err() {
-        result
-    } else if rep.active {
-        pattern.active(&conn, &ctx, &mut rep)
-    } else {
-        pattern.passive(&conn, &ctx, &mut rep)
-    };
-    if let Err(e) = result {
-        rep.error = Some(format!("connection {}: {e}", conn.plan.id));
+        (ConnKind::Stream, false, false) => {
+            Role::Flow(Box::new(stream::StreamReceiver::new(conn, rep, ctx)))
+        }
+        (ConnKind::Rr, false, true) => Role::Flow(rr::requester(conn, rep, ctx)),
+        (ConnKind::Rr, false, false) => Role::Flow(Box::new(rr::Responder::new(conn, rep, ctx))),
+        (ConnKind::Stream, true, _) => Role::Flow(dgram::flow(conn, ctx, rep)),
+        (ConnKind::Rr, true, _) => Role::Flow(dgram_rr::flow(conn, ctx, rep)),
+        (ConnKind::Crr, _, _) => Role::Flow(crr::flow(conn, ctx, rep)),
     }
-    rep.sndbuf_end = conn.sock.send_buffer_size().ok().map(|v| v as u64);
-    rep.rcvbuf_end = conn.sock.recv_buffer_size().ok().map(|v| v as u64);
-    if ctx.spec.protocol.is_tcp_like() {
-        rep.tcp_info = sockopt::tcp_info(&conn.sock).ok();
+}
+
+/// Runs one role to its end on the calling thread and reports what it measured.
+pub fn run_role(conn: DataConn, side: Side, ctx: RoleCtx) -> RoleReport {
+    blocking::run(conn, side, ctx)
+}
+
+/// The end-of-transfer read-backs of a role's socket: the buffer sizes autotuning grew
+/// to, and TCP_INFO.
+pub(crate) fn read_back(rep: &mut RoleReport, sock: Option<&Socket>, spec: &TestSpec) {
+    let Some(sock) = sock else { return };
+    rep.sndbuf_end = sock.send_buffer_size().ok().map(|v| v as u64);
+    rep.rcvbuf_end = sock.recv_buffer_size().ok().map(|v| v as u64);
+    if spec.protocol.is_tcp_like() {
+        rep.tcp_info = sockopt::tcp_info(sock).ok();
     }
-    rep.cpu_ns = thread_cpu_ns().saturating_sub(cpu0);
-    rep
+}
+
+/// Adds a spawned flow's counts into its parent's report, so that a role reports once.
+pub(crate) fn absorb(parent: &mut RoleReport, child: &RoleReport) {
+    parent.bytes_sent += child.bytes_sent;
+    parent.bytes_received += child.bytes_received;
+    parent.messages_sent += child.messages_sent;
+    parent.messages_received += child.messages_received;
+    parent.reordered += child.reordered;
+    parent.duplicated += child.duplicated;
+    parent.late += child.late;
+    parent.timeouts += child.timeouts;
+    parent.transactions += child.transactions;
+    parent.measured_bytes += child.measured_bytes;
+    parent.connections += child.connections;
+    parent.window_ns = parent.window_ns.max(child.window_ns);
+    parent.end_ns = parent.end_ns.max(child.end_ns);
+    for (into, from) in [
+        (&mut parent.interval_bytes, &child.interval_bytes),
+        (&mut parent.interval_messages, &child.interval_messages),
+    ] {
+        if into.len() < from.len() {
+            into.resize(from.len(), 0);
+        }
+        for (a, b) in into.iter_mut().zip(from) {
+            *a += b;
+        }
+    }
+    let Some(c) = &child.sizes else { return };
+    let Some(p) = &mut parent.sizes else {
+        parent.sizes = Some(c.clone());
+        return;
+    };
+    for (into, from) in [(&mut p.messages, &c.messages), (&mut p.bytes, &c.bytes)] {
+        if into.len() < from.len() {
+            into.resize(from.len(), 0);
+        }
+        for (a, b) in into.iter_mut().zip(from) {
+            *a += b;
+        }
+    }
+    // Round trips by size are the requester's, which is never spawned; kept if present.
+    p.rtt.extend(c.rtt.iter().cloned());
 }
 
 /// The role threads of one side of a test.
@@ -230,33 +290,40 @@ pub struct RunningRoles {
     rss: RssSampler,
 }
 
-/// Starts one thread per connection, each playing this side's role on it.
+/// Starts this side's roles: the main connections on the driver [`choose`] picks (epoll
+/// workers, one per CPU, connections dealt round robin by flow so that both directions of
+/// a bidir flow share a worker and cannot wedge each other across workers), every other
+/// connection (a probe) and every role not yet written as a flow on a thread of its own.
 pub fn spawn_roles(conns: Vec<DataConn>, side: Side, ctx: &RoleCtx) -> RunningRoles {
     let (tx, rx) = std::sync::mpsc::channel();
     let ids = conns.iter().map(|c| c.plan.id).collect();
     let main = ctx.spec.main_kind();
-    let (streams, others): (Vec<DataConn>, Vec<DataConn>) =
+    let (mains, mut threads): (Vec<DataConn>, Vec<DataConn>) =
         conns.into_iter().partition(|c| c.plan.kind == main);
-    let conns = if multi::eligible(&streams, ctx) {
-        // Many flows: a few epoll workers (one per CPU), connections dealt round robin; a
-        // probe keeps a thread of its own.
+    if choose(&ctx.spec, side, mains.len()) == Driver::Epoll {
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
-        let mut shares: Vec<Vec<DataConn>> = (0..workers).map(|_| Vec::new()).collect();
-        for conn in streams {
-            // By flow: both directions of a bidir flow share a worker.
-            shares[conn.plan.flow as usize % workers].push(conn);
+        let mut shares: Vec<Vec<Box<dyn flow::Flow>>> = (0..workers).map(|_| Vec::new()).collect();
+        for conn in mains {
+            let share = conn.plan.flow as usize % workers;
+            match role_for(conn, side, ctx) {
+                Role::Flow(f) => shares[share].push(f),
+                Role::Legacy(conn, _) => threads.push(conn),
+            }
         }
         for share in shares.into_iter().filter(|s| !s.is_empty()) {
             let (ctx, tx) = (ctx.clone(), tx.clone());
-            std::thread::spawn(move || multi::worker(share, side, ctx, tx));
+            std::thread::spawn(move || {
+                for rep in epoll::run_worker(share, ctx) {
+                    let _ = tx.send((rep, Instant::now()));
+                }
+            });
         }
-        others
     } else {
-        streams.into_iter().chain(others).collect()
-    };
-    for conn in conns {
+        threads.extend(mains);
+    }
+    for conn in threads {
         let (ctx, tx) = (ctx.clone(), tx.clone());
         std::thread::spawn(move || {
             let rep = run_role(conn, side, ctx);
@@ -363,62 +430,6 @@ impl RunningRoles {
     }
 }
 
-/// Reads exactly `buf.len()` bytes. `Ok(false)`: a clean end of stream before the first
-/// byte (the peer is done).
-pub(crate) fn read_full(sock: &Socket, buf: &mut [u8], ctx: &RoleCtx) -> Result<bool, String> {
-    let (mut got, mut seen, mut idle) = (0, 0, Idle::default());
-    while got < buf.len() {
-        match (&*sock).read(&mut buf[got..]) {
-            Ok(0) if got == 0 => return Ok(false),
-            Ok(0) => {
-                return Err(format!(
-                    "the peer closed mid-message ({got} of {} bytes)",
-                    buf.len()
-                ))
-            }
-            Ok(n) => got += n,
-            Err(e) if is_timeout(&e) => {
-                if got != seen {
-                    (seen, idle) = (got, Idle::default());
-                }
-                ctx.idle("read", &mut idle)?
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("read: {e}")),
-        }
-    }
-    Ok(true)
-}
-
-/// Reads one message into `buf`: all of it (a fixed size), or with `framed`, a message of
-/// the size its length header says (at most `buf.len()`). `Ok(None)`: a clean end of
-/// stream before the message.
-pub(crate) fn read_msg(
-    sock: &Socket,
-    buf: &mut [u8],
-    framed: bool,
-    ctx: &RoleCtx,
-) -> Result<Option<usize>, String> {
-    if !framed {
-        return Ok(read_full(sock, buf, ctx)?.then_some(buf.len()));
-    }
-    let hdr = crate::spec::dist::FRAME_HEADER as usize;
-    if !read_full(sock, &mut buf[..hdr], ctx)? {
-        return Ok(None);
-    }
-    let size = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-    if size < hdr || size > buf.len() {
-        return Err(format!(
-            "a message header says {size} bytes; expected {hdr} to {}",
-            buf.len()
-        ));
-    }
-    if !read_full(sock, &mut buf[hdr..size], ctx)? {
-        return Err("the peer closed mid-message".to_string());
-    }
-    Ok(Some(size))
-}
-
 /// The sizes of one direction of a request/response connection: fixed, or drawn from the
 /// test's distribution with the connection's own seeded generator.
 pub(crate) struct Sizes {
@@ -491,17 +502,12 @@ impl Think {
         }
     }
 
+    /// When the next transaction may start: `None` without think times, else a drawn
+    /// time from now, never past the end of sending.
     #[inline]
-    pub fn wait(&mut self, ctx: &RoleCtx) {
-        let Some(d) = &self.dist else { return };
-        let until = (Instant::now() + d.sample(&mut self.rng)).min(ctx.send_end());
-        loop {
-            let now = Instant::now();
-            if now >= until || ctx.aborted() {
-                return;
-            }
-            std::thread::sleep((until - now).min(POLL));
-        }
+    pub fn until(&mut self, ctx: &RoleCtx) -> Option<Instant> {
+        let d = self.dist.as_ref()?;
+        Some((Instant::now() + d.sample(&mut self.rng)).min(ctx.send_end()))
     }
 }
 
@@ -514,64 +520,10 @@ pub(crate) fn rr_buckets(req: &Sizes, resp: &Sizes) -> Option<crate::measure::si
     })
 }
 
-/// Writes all of `buf`, waking up on timeouts to honour the deadline and abort flag.
-pub(crate) fn write_full(sock: &Socket, buf: &[u8], ctx: &RoleCtx) -> Result<(), String> {
-    let (mut sent, mut idle) = (0, Idle::default());
-    while sent < buf.len() {
-        match (&*sock).write(&buf[sent..]) {
-            Ok(n) => (sent, idle) = (sent + n, Idle::default()),
-            Err(e) if is_timeout(&e) => ctx.idle("write", &mut idle)?,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("write: {e}")),
-        }
-    }
-    Ok(())
-}
-
-/// After the last write of a stream: shut down the sending half and wait for the peer to
-/// close, so that every byte has been read by the other end before the figures are taken
-/// (and a close with unread data cannot turn into a reset).
-pub(crate) fn finish_stream(sock: &Socket, ctx: &RoleCtx) -> Result<(), String> {
-    let _ = sock.set_tcp_cork(false);
-    sock.shutdown(std::net::Shutdown::Write)
-        .map_err(|e| format!("shutdown: {e}"))?;
-    await_close(sock, ctx, "waiting for the peer to finish")
-}
-
-/// Reads (and discards) until the peer's FIN, bounded by the stall limit. A reset once
-/// the peer has everything counts as a close.
-pub(crate) fn await_close(sock: &Socket, ctx: &RoleCtx, what: &str) -> Result<(), String> {
-    let mut sink = [0u8; 4096];
-    let mut idle = Idle::default();
-    loop {
-        match (&*sock).read(&mut sink) {
-            Ok(0) => return Ok(()),
-            Ok(_) => {}
-            Err(e) if is_timeout(&e) => ctx.idle(what, &mut idle)?,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(()),
-            Err(e) => return Err(format!("{what}: {e}")),
-        }
-    }
-}
-
-/// Tells a datagram peer that this side is done: END markers carrying the count sent.
-pub(crate) fn send_end_markers(sock: &Socket, conn: u32, sent: u64) {
-    let mut end = [0u8; 16];
-    dgram::put_header(&mut end, sent, dgram::END, conn);
-    std::thread::sleep(END_PAUSE);
-    for i in 0..END_MARKERS {
-        let _ = sock.send(&end);
-        if i + 1 < END_MARKERS {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
-}
-
 /// Answers a repeated hello (its ack was lost) during the test.
 pub(crate) fn answer_hello(sock: &Socket, seq: u64, conn: u32) {
     let mut ack = [0u8; 16];
-    dgram::put_header(&mut ack, seq, dgram::HELLO_ACK, conn);
+    wire::put_header(&mut ack, seq, wire::HELLO_ACK, conn);
     let _ = sock.send(&ack);
 }
 
@@ -593,15 +545,6 @@ impl Pacer {
     #[inline]
     pub fn due(&self, sent: u64) -> Instant {
         self.start + Duration::from_secs_f64(sent as f64 / self.bytes_per_sec)
-    }
-
-    /// Sleeps until sending more than `sent` bytes keeps within the rate.
-    #[inline]
-    pub fn wait(&self, now: Instant, sent: u64) {
-        let due = self.due(sent);
-        if due > now {
-            std::thread::sleep(due - now);
-        }
     }
 }
 

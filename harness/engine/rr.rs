@@ -1,34 +1,28 @@
-//! Request/response. The active role sends a `msg_size` request, waits for the
-//! `response_size` response, and records the round trip in an HdrHistogram (after the
-//! warm-up); then the next. Over datagrams each request carries a sequence number and the
-//! response echoes it; a response not back within `rr_timeout` counts the request as lost,
-//! so a lost datagram never stalls the run.
-//!
-//! Sizes may vary (a distribution per direction: a length header frames each message on a
-//! byte stream), a closed-loop requester may think between transactions, and a
-//! pipelined one keeps several requests outstanding, each response matched to its
-//! request by an echoed id.
+//! Request/response over a byte stream (tcp, mptcp, unix-stream), as flows. The requester
+//! sends a request, waits for the response, and records the round trip in an
+//! HdrHistogram (after the warm-up); then the next, after an optional think time (closed
+//! loop). Open loop (`--rate`): requests leave on a schedule (evenly spaced or Poisson)
+//! whatever the responses do, and each round trip is measured from the request's intended
+//! send time (corrected) and from its actual one (uncorrected). Pipelined (`--pipeline`):
+//! up to N requests outstanding, each response matched to its request by an echoed id.
+//! Sizes may vary (a distribution per direction: a length header frames each message).
+//! The responder answers each request in turn.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use super::wait_fd;
-use super::{
-    answer_hello, finish_report, finish_stream, read_msg, rr_buckets, send_end_markers, write_full,
-    Pattern, RoleCtx, Sizes, Think, DGRAM_IDLE, POLL, SEQ_ROOM,
-};
-use crate::measure::sizes::SizeBuckets;
-use crate::measure::{
-    latency_histogram, EncodedHistogram, IntervalCounter, RoleReport, SeqTracker,
-};
-use crate::net::sockopt;
-use crate::net::transport::{as_uninit, dgram, is_timeout, DataConn};
-use crate::spec::config::Pattern as TestPattern;
-use crate::spec::dist::{Arrivals, FRAME_HEADER};
-use crate::sys::buffer::MsgBuf;
+use socket2::Socket;
 
-pub struct Rr;
+use super::flow::{Cx, Flow, Want};
+use super::stream::{Closing, CALLS_PER_STEP};
+use super::{finish_report, rr_buckets, EngineError, RoleCtx, Sizes, Think};
+use crate::measure::sizes::SizeBuckets;
+use crate::measure::{IntervalCounter, RoleReport};
+use crate::net::sockopt;
+use crate::net::transport::{as_uninit, is_timeout, DataConn};
+use crate::spec::config::Pattern as TestPattern;
+use crate::spec::dist::{put_frame, rng_for, Arrivals, FRAME_HEADER};
 
 /// The metric name of request/response round trips in histograms and logs. In open-loop
 /// runs it is measured from each request's intended send time.
@@ -38,706 +32,792 @@ pub const RTT: &str = "rtt";
 /// omission). Kept for comparison.
 pub const RTT_UNCORRECTED: &str = "rtt_uncorrected";
 
-impl Pattern for Rr {
-    fn active(&self, conn: &DataConn, ctx: &RoleCtx, rep: &mut RoleReport) -> Result<(), String> {
-        let spec = &ctx.spec;
-        let sock = &conn.sock;
-        let mut hist = latency_histogram();
-        let mut intervals = IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration);
-        let (req_size, resp_size) = spec.rr_sizes();
-        let mut req = MsgBuf::new(req_size as usize, 0x51);
-        let mut resp = MsgBuf::new(resp_size as usize, 0);
-        let warm = ctx.warmup_mark();
-        let end = ctx.send_end();
-        let mut last = None;
-        let (req_dist, resp_dist) = spec.rr_dists();
-        let mut req_sizes = Sizes::new(req_size, req_dist, ctx, conn.plan.id, 0);
-        let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, conn.plan.id, 1);
-        let mut sizes = rr_buckets(&req_sizes, &resp_sizes);
-        let resp_framed = resp_sizes.framed();
-        let open_loop = if spec.pattern == TestPattern::Rr {
-            spec.rate
-        } else {
-            None
-        };
-        // Pipelined: the open-loop machinery with a window instead of a schedule.
-        let window =
-            (spec.pattern == TestPattern::Rr && spec.pipeline > 1 && !spec.protocol.is_datagram())
-                .then_some(spec.pipeline as usize);
-        if open_loop.is_some() || window.is_some() {
-            let rate = open_loop.unwrap_or(1);
-            let mut uncorrected = latency_histogram();
-            let mut ol = OpenLoop {
-                conn,
-                ctx,
-                period: Duration::from_secs_f64(1.0 / rate as f64),
-                arrivals: Arrivals::new(
-                    spec.arrival,
-                    rate,
-                    crate::spec::dist::rng_for(spec.dist_seed, conn.plan.id, 2),
-                ),
-                window,
-                req_sizes: &mut req_sizes,
-                resp_framed,
-                sizes: &mut sizes,
-                hist: &mut hist,
-                uncorrected: &mut uncorrected,
-                intervals: &mut intervals,
-                last: &mut last,
-            };
-            let result = if spec.protocol.is_datagram() {
-                ol.datagrams(rep, &mut req, &mut resp)
-            } else {
-                let r = ol.stream(rep, &mut req, resp_size as usize);
-                // Back to blocking reads with timeouts for the closing handshake.
-                let _ = sock.set_nonblocking(false);
-                r.and_then(|_| finish_stream(sock, ctx))
-            };
-            finish_report(rep, ctx, last, Some(intervals));
-            rep.histograms = vec![EncodedHistogram::encode(RTT, &hist)];
-            if window.is_none() {
-                rep.histograms
-                    .push(EncodedHistogram::encode(RTT_UNCORRECTED, &uncorrected));
-            }
-            rep.sizes = sizes.map(|b| b.report());
-            return result;
+const HDR: usize = FRAME_HEADER as usize;
+
+fn fd_of(sock: &Socket) -> Option<std::os::fd::RawFd> {
+    use std::os::fd::AsRawFd;
+    Some(sock.as_raw_fd())
+}
+
+/// What one read toward a message brought.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Got {
+    /// A whole message of this size.
+    Msg(usize),
+    /// Part of one.
+    More,
+    /// Nothing now.
+    Blocked,
+    /// The end of the stream, this many bytes into a message.
+    Eof(usize),
+}
+
+/// Reads one message at a time, never past its end: a fixed size, or a framed one of the
+/// size its length header says (at most `max`), keeping the 8-byte id at `id_off` if
+/// asked. A framed message takes two reads, header then body, as it always has.
+pub(crate) struct MsgReader {
+    framed: bool,
+    max: usize,
+    id_off: Option<usize>,
+    got: usize,
+    /// The current message's size; 0 while a framed header is incomplete.
+    size: usize,
+    hdr: [u8; 4],
+    id: [u8; 8],
+}
+
+impl MsgReader {
+    pub fn new(framed: bool, max: usize, id_off: Option<usize>) -> MsgReader {
+        MsgReader {
+            framed,
+            max,
+            id_off,
+            got: 0,
+            size: if framed { 0 } else { max },
+            hdr: [0; 4],
+            id: [0; 8],
         }
-        let result = if spec.protocol.is_datagram() {
-            rr_datagram_active(
-                conn,
-                ctx,
-                rep,
-                &mut req,
-                &mut resp,
-                &mut hist,
-                &mut intervals,
-                &mut last,
-                (&mut req_sizes, &mut sizes),
-            )
-        } else {
-            sock.set_read_timeout(Some(POLL))
-                .map_err(|e| e.to_string())?;
-            sock.set_write_timeout(Some(POLL))
-                .map_err(|e| e.to_string())?;
-            let quickack = conn.knobs.requested.quickack;
-            let mut think = Think::new(ctx, conn.plan.id);
-            let mut r = Ok(());
-            loop {
-                let start = Instant::now();
-                if start >= end || ctx.aborted() {
-                    break;
-                }
-                let rs = req_sizes.prepare(&mut req, true);
-                if let Err(e) = write_full(sock, &req[..rs], ctx) {
-                    r = Err(e);
-                    break;
-                }
-                rep.bytes_sent += rs as u64;
-                rep.messages_sent += 1;
-                let n = match read_msg(sock, &mut resp, resp_framed, ctx) {
-                    Ok(Some(n)) => n as u64,
-                    Ok(None) => {
-                        r = Err("the peer closed before responding".to_string());
-                        break;
-                    }
-                    Err(e) => {
-                        r = Err(e);
-                        break;
-                    }
-                };
-                let done = Instant::now();
-                if quickack {
-                    sockopt::rearm_quickack(sock);
-                }
-                rep.bytes_received += n;
-                rep.messages_received += 1;
-                intervals.record(done, n, 1);
-                let ns = done.duration_since(start).as_nanos() as u64;
-                if let Some(b) = &mut sizes {
-                    b.record(n);
-                    if start >= warm {
-                        b.record_rtt(n.max(rs as u64), ns);
-                    }
-                }
-                if start >= warm {
-                    hist.saturating_record(ns);
-                    rep.transactions += 1;
-                    rep.measured_bytes += n;
-                    last = Some(done);
-                }
-                think.wait(ctx);
-            }
-            r.and_then(|_| finish_stream(sock, ctx))
-        };
-        finish_report(rep, ctx, last, Some(intervals));
-        rep.histograms = vec![EncodedHistogram::encode(RTT, &hist)];
-        rep.sizes = sizes.map(|b| b.report());
-        result
     }
 
-    fn passive(&self, conn: &DataConn, ctx: &RoleCtx, rep: &mut RoleReport) -> Result<(), String> {
-        let spec = &ctx.spec;
-        let sock = &conn.sock;
-        let (req_size, resp_size) = spec.rr_sizes();
-        let mut req = MsgBuf::new(req_size as usize, 0);
-        let mut resp = MsgBuf::new(resp_size as usize, 0x52);
-        let warm = ctx.warmup_mark();
-        let mut last = None;
-        let (req_dist, resp_dist) = spec.rr_dists();
-        let req_framed = req_dist.is_some();
-        let mut resp_sizes = Sizes::new(resp_size, resp_dist, ctx, conn.plan.id, 1);
-        let mut sizes = (req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new);
-        // Pipelined: each response echoes its request's id, at these offsets.
-        let echo = (spec.pipeline > 1).then(|| {
-            let at = |framed: bool| if framed { FRAME_HEADER as usize } else { 0 };
-            (at(req_framed), at(resp_sizes.framed()))
-        });
-        let result = if spec.protocol.is_datagram() {
-            rr_datagram_passive(
-                conn,
-                ctx,
-                rep,
-                &mut req,
-                &mut resp,
-                &mut last,
-                (&mut resp_sizes, &mut sizes),
-            )
-        } else {
-            sock.set_read_timeout(Some(POLL))
-                .map_err(|e| e.to_string())?;
-            sock.set_write_timeout(Some(POLL))
-                .map_err(|e| e.to_string())?;
-            let quickack = conn.knobs.requested.quickack;
-            loop {
-                let n = match read_msg(sock, &mut req, req_framed, ctx) {
-                    Ok(Some(n)) => n as u64,
-                    Ok(None) => break Ok(()),
-                    Err(e) => break Err(e),
-                };
-                let now = Instant::now();
-                if quickack {
-                    sockopt::rearm_quickack(sock);
-                }
-                rep.bytes_received += n;
-                rep.messages_received += 1;
-                if let Some(b) = &mut sizes {
-                    b.record(n);
-                }
-                if now >= warm {
-                    rep.measured_bytes += n;
-                    last = Some(now);
-                }
-                let rs = resp_sizes.prepare(&mut resp, true);
-                if let Some((from, to)) = echo {
-                    resp[to..to + 8].copy_from_slice(&req[from..from + 8]);
-                }
-                if let Err(e) = write_full(sock, &resp[..rs], ctx) {
-                    break Err(e);
-                }
-                rep.bytes_sent += rs as u64;
-                rep.messages_sent += 1;
+    /// Bytes of the current message read so far.
+    pub fn partial(&self) -> usize {
+        self.got
+    }
+
+    /// The id the last message carried.
+    pub fn id(&self) -> [u8; 8] {
+        self.id
+    }
+
+    pub fn read(&mut self, sock: &Socket, scratch: &mut [u8]) -> Result<Got, EngineError> {
+        let in_hdr = self.framed && self.got < HDR;
+        let target = if in_hdr { HDR } else { self.size };
+        let want = (target - self.got).min(scratch.len());
+        let n = match (&*sock).read(&mut scratch[..want]) {
+            Ok(0) => return Ok(Got::Eof(self.got)),
+            Ok(n) => n,
+            Err(e) if is_timeout(&e) => return Ok(Got::Blocked),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Got::More),
+            Err(source) => {
+                return Err(EngineError::Io {
+                    what: "read",
+                    source,
+                })
             }
         };
-        rep.sizes = sizes.map(|b| b.report());
-        finish_report(rep, ctx, last, None);
-        result
+        let data = &scratch[..n];
+        if in_hdr {
+            self.hdr[self.got..self.got + n].copy_from_slice(data);
+        }
+        if let Some(off) = self.id_off {
+            let (from, to) = (self.got, self.got + n);
+            let (a, b) = (from.max(off), to.min(off + 8));
+            if a < b {
+                self.id[a - off..b - off].copy_from_slice(&data[a - from..b - from]);
+            }
+        }
+        self.got += n;
+        if in_hdr && self.got == HDR {
+            let size = u32::from_be_bytes(self.hdr) as usize;
+            if size < HDR || size > self.max {
+                return Err(EngineError::Protocol(format!(
+                    "a message header says {size} bytes; expected {HDR} to {}",
+                    self.max
+                )));
+            }
+            self.size = size;
+        }
+        if self.got != self.size {
+            return Ok(Got::More);
+        }
+        let size = self.size;
+        self.got = 0;
+        if self.framed {
+            self.size = 0;
+        }
+        Ok(Got::Msg(size))
+    }
+
+    /// The error for an end of stream `got` bytes into a message.
+    pub fn cut(&self, got: usize) -> EngineError {
+        let of = if self.size == 0 { HDR } else { self.size };
+        EngineError::Protocol(format!("the peer closed mid-message ({got} of {of} bytes)"))
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn rr_datagram_active(
-    conn: &DataConn,
-    ctx: &RoleCtx,
-    rep: &mut RoleReport,
-    req: &mut [u8],
-    resp: &mut [u8],
-    hist: &mut hdrhistogram::Histogram<u64>,
-    intervals: &mut IntervalCounter,
-    last: &mut Option<Instant>,
-    (req_sizes, sizes): (&mut Sizes, &mut Option<SizeBuckets>),
-) -> Result<(), String> {
+/// A request/response requester: the closed loop, or the open loop / pipelined one.
+pub fn requester(conn: DataConn, rep: RoleReport, ctx: &RoleCtx) -> Box<dyn Flow> {
     let spec = &ctx.spec;
-    let sock = &conn.sock;
-    let timeout = spec.rr_timeout;
-    sock.set_read_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    sock.set_write_timeout(Some(POLL))
-        .map_err(|e| e.to_string())?;
-    let warm = ctx.warmup_mark();
-    let end = ctx.send_end();
-    let mut seqs = SeqTracker::with_capacity(SEQ_ROOM);
-    let mut seq = 0u64;
-    let id = conn.plan.id;
-    let mut think = Think::new(ctx, id);
-    let result = 'outer: loop {
-        let start = Instant::now();
-        if start >= end || ctx.aborted() {
-            break Ok(());
-        }
-        let rs = req_sizes.next();
-        dgram::put_header(&mut req[..rs], seq, dgram::REQUEST, id);
-        match sock.send(&req[..rs]) {
-            Ok(_) => {
-                rep.messages_sent += 1;
-                rep.bytes_sent += rs as u64;
-            }
-            Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => continue,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => break Err(format!("send: {e}")),
-        }
-        // Wait for this request's response; earlier ones arriving now are late.
-        let mut narrowed = false;
-        loop {
-            match sock.recv(as_uninit(resp)) {
-                Ok(n) => {
-                    let done = Instant::now();
-                    match dgram::header(&resp[..n]) {
-                        Some((s, dgram::RESPONSE, c)) if c == id && seqs.record(s) => {
-                            rep.messages_received += 1;
-                            rep.bytes_received += n as u64;
-                            if let Some(b) = sizes {
-                                b.record(n as u64);
-                            }
-                            if s == seq {
-                                intervals.record(done, n as u64, 1);
-                                if start >= warm {
-                                    let ns = done.duration_since(start).as_nanos() as u64;
-                                    hist.saturating_record(ns);
-                                    if let Some(b) = sizes {
-                                        b.record_rtt(n.max(rs) as u64, ns);
-                                    }
-                                    rep.transactions += 1;
-                                    rep.measured_bytes += n as u64;
-                                    *last = Some(done);
-                                }
-                                break;
-                            }
-                            rep.late += 1;
-                        }
-                        Some((s, dgram::HELLO, c)) if c == id => answer_hello(sock, s, c),
-                        _ => {}
-                    }
-                    // Something other than our response: wait only for what is left.
-                    let left = timeout.saturating_sub(done.duration_since(start));
-                    if left.is_zero() {
-                        rep.timeouts += 1;
-                        break;
-                    }
-                    narrowed = true;
-                    let _ = sock.set_read_timeout(Some(left.max(Duration::from_micros(10))));
-                }
-                Err(e) if is_timeout(&e) && ctx.spin && start.elapsed() < timeout => {
-                    std::hint::spin_loop();
-                }
-                Err(e) if is_timeout(&e) => {
-                    rep.timeouts += 1;
-                    if let Err(e) = ctx.check("receive") {
-                        break 'outer Err(e);
-                    }
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
-                    break 'outer Err(
-                        "the receiver's port is closed (ICMP port unreachable)".to_string()
-                    );
-                }
-                Err(e) => break 'outer Err(format!("receive: {e}")),
-            }
-        }
-        if narrowed {
-            let _ = sock.set_read_timeout(Some(timeout));
-        }
-        seq += 1;
-        think.wait(ctx);
-    };
-    send_end_markers(sock, id, seq);
-    rep.duplicated = seqs.duplicated;
-    rep.reordered = seqs.reordered;
-    result
+    let rr = spec.pattern == TestPattern::Rr;
+    if rr && (spec.rate.is_some() || spec.pipeline > 1) {
+        Box::new(OpenRequester::new(conn, rep, ctx))
+    } else {
+        Box::new(Requester::new(conn, rep, ctx))
+    }
 }
 
-fn rr_datagram_passive(
-    conn: &DataConn,
-    ctx: &RoleCtx,
-    rep: &mut RoleReport,
-    req: &mut [u8],
-    resp: &mut [u8],
-    last: &mut Option<Instant>,
-    (resp_sizes, sizes): (&mut Sizes, &mut Option<SizeBuckets>),
-) -> Result<(), String> {
-    let sock = &conn.sock;
-    sock.set_read_timeout(Some(POLL))
-        .map_err(|e| e.to_string())?;
-    sock.set_write_timeout(Some(POLL))
-        .map_err(|e| e.to_string())?;
-    let warm = ctx.warmup_mark();
-    let nominal_end = ctx.send_end();
-    let id = conn.plan.id;
-    let mut seqs = SeqTracker::with_capacity(SEQ_ROOM);
-    let mut last_heard = Instant::now();
-    let result = loop {
-        match sock.recv(as_uninit(req)) {
-            Ok(n) => {
-                let now = Instant::now();
-                last_heard = now;
-                match dgram::header(&req[..n]) {
-                    Some((s, dgram::REQUEST, c)) if c == id => {
-                        if !seqs.record(s) {
-                            continue;
-                        }
-                        rep.messages_received += 1;
-                        rep.bytes_received += n as u64;
-                        if let Some(b) = sizes {
-                            b.record(n as u64);
-                        }
-                        if now >= warm {
-                            rep.measured_bytes += n as u64;
-                            *last = Some(now);
-                        }
-                        let rs = resp_sizes.next();
-                        dgram::put_header(&mut resp[..rs], s, dgram::RESPONSE, id);
-                        match sock.send(&resp[..rs]) {
-                            Ok(_) => {
-                                rep.messages_sent += 1;
-                                rep.bytes_sent += rs as u64;
-                            }
-                            // Not sent: the requester will time out and count it lost.
-                            Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => {
-                            }
-                            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {}
-                            Err(e) => break Err(format!("send: {e}")),
-                        }
-                    }
-                    Some((_, dgram::END, c)) if c == id => break Ok(()),
-                    Some((s, dgram::HELLO, c)) if c == id => answer_hello(sock, s, c),
-                    _ => {}
-                }
-            }
-            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
-                let now = Instant::now();
-                if now >= nominal_end && now.duration_since(last_heard) >= DGRAM_IDLE {
-                    break Ok(());
-                }
-                if let Err(e) = ctx.check("receive") {
-                    break Err(e);
-                }
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
-                if let Err(e) = ctx.check("receive") {
-                    break Err(e);
-                }
-            }
-            Err(e) => break Err(format!("receive: {e}")),
-        }
-    };
-    rep.duplicated = seqs.duplicated;
-    rep.reordered = seqs.reordered;
-    result
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Between transactions.
+    Next,
+    /// Writing the request.
+    Asking,
+    /// Reading the response.
+    Awaiting,
+    /// A think time until the instant.
+    Thinking(Instant),
 }
 
-/// The open-loop requester: requests leave on a fixed schedule (`period` apart from the
-/// role's start) whatever the responses do, several may be outstanding, and each round trip
-/// is measured from the request's intended send time, so a stall shows in the tail instead
-/// of silently delaying the requests behind it.
-struct OpenLoop<'a> {
-    conn: &'a DataConn,
-    ctx: &'a RoleCtx,
-    /// The mean gap between requests (1 / rate).
-    period: Duration,
-    /// The intended send times: evenly spaced or a Poisson process.
-    arrivals: Arrivals,
-    /// Pipelined closed loop instead of a schedule: at most this many requests
-    /// outstanding, each response matched to its request by the id it echoes.
+/// The closed-loop requester: one request at a time.
+pub struct Requester {
+    conn: DataConn,
+    rep: RoleReport,
+    phase: Phase,
+    closing: Option<Closing>,
+    /// The current transaction's start, request size and bytes of it written.
+    start: Instant,
+    rs: usize,
+    off: usize,
+    req_sizes: Sizes,
+    reader: MsgReader,
+    sizes: Option<SizeBuckets>,
+    think: Think,
+    intervals: IntervalCounter,
+    last: Option<Instant>,
+    warm: Instant,
+    end: Instant,
+    quickack: bool,
+}
+
+impl Requester {
+    pub fn new(conn: DataConn, rep: RoleReport, ctx: &RoleCtx) -> Requester {
+        let spec = &ctx.spec;
+        let (req_size, resp_size) = spec.rr_sizes();
+        let (req_dist, resp_dist) = spec.rr_dists();
+        let id = conn.plan.id;
+        let req_sizes = Sizes::new(req_size, req_dist, ctx, id, 0);
+        let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, id, 1);
+        let sizes = rr_buckets(&req_sizes, &resp_sizes);
+        let quickack = conn.knobs.requested.quickack;
+        Requester {
+            conn,
+            rep,
+            phase: Phase::Next,
+            closing: None,
+            start: ctx.t0,
+            rs: 0,
+            off: 0,
+            reader: MsgReader::new(resp_sizes.framed(), resp_size as usize, None),
+            req_sizes,
+            sizes,
+            think: Think::new(ctx, id),
+            intervals: IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration),
+            last: None,
+            warm: ctx.warmup_mark(),
+            end: ctx.send_end(),
+            quickack,
+        }
+    }
+
+    /// The response of `n` bytes is in: the transaction is counted.
+    #[inline]
+    fn answered(&mut self, n: usize, cx: &mut Cx) {
+        let done = Instant::now();
+        if self.quickack {
+            sockopt::rearm_quickack(&self.conn.sock);
+        }
+        let (n, rep) = (n as u64, &mut self.rep);
+        rep.bytes_received += n;
+        rep.messages_received += 1;
+        self.intervals.record(done, n, 1);
+        let ns = done.duration_since(self.start).as_nanos() as u64;
+        let measured = self.start >= self.warm;
+        if let Some(b) = &mut self.sizes {
+            b.record(n);
+            if measured {
+                b.record_rtt(n.max(self.rs as u64), ns);
+            }
+        }
+        if measured {
+            cx.rtt.saturating_record(ns);
+            rep.transactions += 1;
+            rep.measured_bytes += n;
+            self.last = Some(done);
+        }
+    }
+
+    /// Writes (the rest of) the request: true once it has gone.
+    fn ask(&mut self, out: &mut [u8]) -> Result<bool, EngineError> {
+        if self.req_sizes.framed() && self.off < HDR {
+            put_frame(out, self.rs as u32);
+        }
+        match (&self.conn.sock).write(&out[self.off..self.rs]) {
+            Ok(n) => self.off += n,
+            Err(e) if is_timeout(&e) => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(EngineError::Io {
+                    what: "write",
+                    source,
+                })
+            }
+        }
+        if self.off < self.rs {
+            return Ok(false);
+        }
+        self.rep.bytes_sent += self.rs as u64;
+        self.rep.messages_sent += 1;
+        Ok(true)
+    }
+
+    /// One move of the transaction's state machine; `Some(want)` when it must wait.
+    fn turn(&mut self, cx: &mut Cx) -> Result<Option<Want>, EngineError> {
+        match self.phase {
+            Phase::Next => {
+                let start = Instant::now();
+                if start >= self.end || cx.ctx.aborted() {
+                    self.closing = Some(Closing::Start);
+                    return Ok(Some(Want::Write));
+                }
+                (self.start, self.rs, self.off) = (start, self.req_sizes.next(), 0);
+                self.phase = Phase::Asking;
+            }
+            Phase::Asking => {
+                let before = self.off;
+                if self.ask(cx.out)? {
+                    self.phase = Phase::Awaiting;
+                } else if self.off == before {
+                    return Ok(Some(Want::Write));
+                }
+            }
+            Phase::Awaiting => match self.reader.read(&self.conn.sock, cx.scratch)? {
+                Got::Msg(n) => {
+                    self.answered(n, cx);
+                    self.phase = match self.think.until(cx.ctx) {
+                        Some(t) => Phase::Thinking(t),
+                        None => Phase::Next,
+                    };
+                }
+                Got::More => {}
+                Got::Blocked => return Ok(Some(Want::Read)),
+                Got::Eof(0) => {
+                    return Err(EngineError::Protocol(
+                        "the peer closed before responding".into(),
+                    ))
+                }
+                Got::Eof(got) => return Err(self.reader.cut(got)),
+            },
+            Phase::Thinking(t) => {
+                if Instant::now() < t && !cx.ctx.aborted() {
+                    return Ok(Some(Want::Until(t)));
+                }
+                self.phase = Phase::Next;
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Flow for Requester {
+    fn fd(&self) -> Option<std::os::fd::RawFd> {
+        fd_of(&self.conn.sock)
+    }
+
+    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
+        for _ in 0..CALLS_PER_STEP * 2 {
+            if let Some(c) = &mut self.closing {
+                return c.step(&self.conn.sock, cx.scratch);
+            }
+            if let Some(want) = self.turn(cx)? {
+                return Ok(want);
+            }
+        }
+        // Out of turns: come back when the socket lets the next move happen.
+        Ok(match self.phase {
+            Phase::Next | Phase::Asking => Want::Write,
+            Phase::Thinking(t) => Want::Until(t),
+            Phase::Awaiting => Want::Read,
+        })
+    }
+
+    fn finish(&mut self, cx: &mut Cx) {
+        let iv = std::mem::replace(&mut self.intervals, empty_intervals(cx.ctx));
+        finish_report(&mut self.rep, cx.ctx, self.last, Some(iv));
+        self.rep.sizes = self.sizes.as_ref().map(|b| b.report());
+    }
+
+    fn report(&mut self) -> &mut RoleReport {
+        &mut self.rep
+    }
+
+    fn progress(&self) -> u64 {
+        let r = &self.rep;
+        r.bytes_sent + r.bytes_received + (self.off + self.reader.partial()) as u64
+    }
+
+    fn socket(&self) -> Option<&Socket> {
+        Some(&self.conn.sock)
+    }
+
+    fn doing(&self, want: Want) -> &'static str {
+        match (self.closing, want) {
+            (Some(_), _) => "waiting for the peer to finish",
+            (None, Want::Write) => "write",
+            (None, Want::Until(_)) => "waiting",
+            _ => "read",
+        }
+    }
+
+    fn histograms(&self) -> &'static [&'static str] {
+        &[RTT]
+    }
+}
+
+/// A counter to leave behind when a flow's own is taken into its report.
+fn empty_intervals(ctx: &RoleCtx) -> IntervalCounter {
+    IntervalCounter::new(ctx.t0, ctx.spec.interval, Duration::ZERO, Duration::ZERO)
+}
+
+/// The answering end: reads a request, writes its response, and again.
+pub struct Responder {
+    conn: DataConn,
+    rep: RoleReport,
+    reader: MsgReader,
+    resp_sizes: Sizes,
+    /// Pipelined: where the request's id is, and where the response echoes it.
+    echo: Option<(usize, usize)>,
+    sizes: Option<SizeBuckets>,
+    /// The response being written: its size, the bytes gone, and the id it echoes.
+    writing: bool,
+    rs: usize,
+    off: usize,
+    id: [u8; 8],
+    warm: Instant,
+    last: Option<Instant>,
+    quickack: bool,
+}
+
+impl Responder {
+    pub fn new(conn: DataConn, rep: RoleReport, ctx: &RoleCtx) -> Responder {
+        let spec = &ctx.spec;
+        let (req_size, resp_size) = spec.rr_sizes();
+        let (req_dist, resp_dist) = spec.rr_dists();
+        let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, conn.plan.id, 1);
+        let at = |framed: bool| if framed { HDR } else { 0 };
+        let echo = (spec.pipeline > 1).then(|| (at(req_dist.is_some()), at(resp_sizes.framed())));
+        let quickack = conn.knobs.requested.quickack;
+        Responder {
+            conn,
+            rep,
+            reader: MsgReader::new(req_dist.is_some(), req_size as usize, echo.map(|e| e.0)),
+            resp_sizes,
+            echo,
+            sizes: (req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new),
+            writing: false,
+            rs: 0,
+            off: 0,
+            id: [0; 8],
+            warm: ctx.warmup_mark(),
+            last: None,
+            quickack,
+        }
+    }
+
+    /// A request of `n` bytes is in: count it and start its response.
+    #[inline]
+    fn asked(&mut self, n: usize) {
+        let now = Instant::now();
+        if self.quickack {
+            sockopt::rearm_quickack(&self.conn.sock);
+        }
+        let (n, rep) = (n as u64, &mut self.rep);
+        rep.bytes_received += n;
+        rep.messages_received += 1;
+        if let Some(b) = &mut self.sizes {
+            b.record(n);
+        }
+        if now >= self.warm {
+            rep.measured_bytes += n;
+            self.last = Some(now);
+        }
+        (self.rs, self.off, self.id) = (self.resp_sizes.next(), 0, self.reader.id());
+        self.writing = true;
+    }
+
+    /// Writes (the rest of) the response: `Some(want)` when the socket is full.
+    fn answer(&mut self, out: &mut [u8]) -> Result<Option<Want>, EngineError> {
+        if self.resp_sizes.framed() && self.off < HDR {
+            put_frame(out, self.rs as u32);
+        }
+        if let Some((_, to)) = self.echo.filter(|&(_, to)| self.off < to + 8) {
+            out[to..to + 8].copy_from_slice(&self.id);
+        }
+        match (&self.conn.sock).write(&out[self.off..self.rs]) {
+            Ok(n) => self.off += n,
+            Err(e) if is_timeout(&e) => return Ok(Some(Want::Write)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(EngineError::Io {
+                    what: "write",
+                    source,
+                })
+            }
+        }
+        if self.off == self.rs {
+            self.rep.bytes_sent += self.rs as u64;
+            self.rep.messages_sent += 1;
+            self.writing = false;
+        }
+        Ok(None)
+    }
+}
+
+impl Flow for Responder {
+    fn fd(&self) -> Option<std::os::fd::RawFd> {
+        fd_of(&self.conn.sock)
+    }
+
+    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
+        for _ in 0..CALLS_PER_STEP * 2 {
+            if self.writing {
+                if let Some(w) = self.answer(cx.out)? {
+                    return Ok(w);
+                }
+                continue;
+            }
+            match self.reader.read(&self.conn.sock, cx.scratch)? {
+                Got::Msg(n) => self.asked(n),
+                Got::More => {}
+                Got::Blocked => return Ok(Want::Read),
+                Got::Eof(0) => return Ok(Want::Done),
+                Got::Eof(got) => return Err(self.reader.cut(got)),
+            }
+        }
+        Ok(if self.writing {
+            Want::Write
+        } else {
+            Want::Read
+        })
+    }
+
+    fn finish(&mut self, cx: &mut Cx) {
+        self.rep.sizes = self.sizes.as_ref().map(|b| b.report());
+        finish_report(&mut self.rep, cx.ctx, self.last, None);
+    }
+
+    fn report(&mut self) -> &mut RoleReport {
+        &mut self.rep
+    }
+
+    fn progress(&self) -> u64 {
+        let r = &self.rep;
+        r.bytes_sent + r.bytes_received + (self.off + self.reader.partial()) as u64
+    }
+
+    fn socket(&self) -> Option<&Socket> {
+        Some(&self.conn.sock)
+    }
+}
+
+/// One outstanding request of the open-loop requester: intended and actual send time, its
+/// size, and (pipelined) its id.
+type Inflight = (Instant, Instant, u64, u64);
+
+/// The open-loop requester (`--rate`: requests on a schedule, several outstanding), and
+/// the pipelined one (a window of outstanding requests instead of a schedule). Socket
+/// calls here never wait (MSG_DONTWAIT), on either driver: the schedule is the flow's.
+pub struct OpenRequester {
+    conn: DataConn,
+    rep: RoleReport,
+    closing: Option<Closing>,
+    /// Pipelined: at most this many requests outstanding.
     window: Option<usize>,
-    req_sizes: &'a mut Sizes,
-    /// Responses carry a length header (their sizes vary).
-    resp_framed: bool,
-    sizes: &'a mut Option<SizeBuckets>,
-    hist: &'a mut hdrhistogram::Histogram<u64>,
-    uncorrected: &'a mut hdrhistogram::Histogram<u64>,
-    intervals: &'a mut IntervalCounter,
-    last: &'a mut Option<Instant>,
+    arrivals: Arrivals,
+    next_due: Instant,
+    inflight: VecDeque<Inflight>,
+    /// The request being written (its bytes gone so far) and its size.
+    write_off: Option<usize>,
+    req_len: usize,
+    req_sizes: Sizes,
+    /// Where a pipelined request carries its id.
+    req_id_off: usize,
+    next_id: u64,
+    resp_size: usize,
+    /// Responses taken apart by their headers (framed or pipelined), or counted by size.
+    split: Option<Splitter>,
+    split_done: Vec<(u64, u64)>,
+    partial: usize,
+    /// The most one read takes.
+    chunk: usize,
+    sizes: Option<SizeBuckets>,
+    intervals: IntervalCounter,
+    last: Option<Instant>,
+    warm: Instant,
+    end: Instant,
 }
 
-impl OpenLoop<'_> {
-    #[allow(clippy::too_many_arguments)]
-    fn record(
-        &mut self,
-        rep: &mut RoleReport,
-        intended: Instant,
-        actual: Instant,
-        done: Instant,
-        bytes: u64,
-        req_bytes: u64,
-    ) {
+impl OpenRequester {
+    pub fn new(conn: DataConn, rep: RoleReport, ctx: &RoleCtx) -> OpenRequester {
+        let spec = &ctx.spec;
+        let (req_size, resp_size) = spec.rr_sizes();
+        let (req_dist, resp_dist) = spec.rr_dists();
+        let id = conn.plan.id;
+        let req_sizes = Sizes::new(req_size, req_dist, ctx, id, 0);
+        let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, id, 1);
+        let sizes = rr_buckets(&req_sizes, &resp_sizes);
+        let window = (spec.pipeline > 1).then_some(spec.pipeline as usize);
+        let rate = spec.rate.unwrap_or(1);
+        let resp_framed = resp_sizes.framed();
+        let id_at = if resp_framed { HDR } else { 0 };
+        let split = (resp_framed || window.is_some())
+            .then(|| Splitter::new(resp_framed, resp_size as u64, window.map(|_| id_at)));
+        OpenRequester {
+            conn,
+            rep,
+            closing: None,
+            window,
+            arrivals: Arrivals::new(spec.arrival, rate, rng_for(spec.dist_seed, id, 2)),
+            next_due: ctx.t0,
+            inflight: VecDeque::with_capacity(1024),
+            write_off: None,
+            req_len: 0,
+            req_id_off: if req_sizes.framed() { HDR } else { 0 },
+            req_sizes,
+            next_id: 0,
+            resp_size: resp_size as usize,
+            split_done: Vec::with_capacity(if split.is_some() { 4096 } else { 0 }),
+            split,
+            partial: 0,
+            chunk: (resp_size as usize).clamp(4096, 1 << 20),
+            sizes,
+            intervals: IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration),
+            last: None,
+            warm: ctx.warmup_mark(),
+            end: ctx.send_end(),
+        }
+    }
+
+    /// Issues every request that is due, as far as the socket takes them.
+    fn issue(&mut self, now: Instant, sending: bool, out: &mut [u8]) -> Result<(), EngineError> {
+        loop {
+            let due = match self.window {
+                Some(w) => self.inflight.len() < w,
+                None => self.next_due <= now,
+            };
+            if self.write_off.is_none() && sending && due {
+                self.req_len = self.req_sizes.next();
+                if self.window.is_some() {
+                    // Closed loop: a request is due when the window has room, and its time
+                    // counts from when it goes.
+                    let at = Instant::now();
+                    self.inflight
+                        .push_back((at, at, self.req_len as u64, self.next_id));
+                    self.next_id += 1;
+                    let n = self.inflight.len() as u64;
+                    self.rep.max_in_flight = self.rep.max_in_flight.max(n);
+                } else {
+                    let len = self.req_len as u64;
+                    self.inflight.push_back((self.next_due, now, len, 0));
+                    self.next_due += self.arrivals.next_gap();
+                }
+                self.write_off = Some(0);
+            }
+            let Some(off) = self.write_off else {
+                return Ok(());
+            };
+            if self.req_sizes.framed() && off < HDR {
+                put_frame(out, self.req_len as u32);
+            }
+            if let Some(&(_, _, _, id)) = self.inflight.back().filter(|_| self.window.is_some()) {
+                let at = self.req_id_off;
+                out[at..at + 8].copy_from_slice(&id.to_le_bytes());
+            }
+            let flags = libc::MSG_DONTWAIT;
+            match self
+                .conn
+                .sock
+                .send_with_flags(&out[off..self.req_len], flags)
+            {
+                Ok(n) if off + n == self.req_len => {
+                    self.write_off = None;
+                    self.rep.bytes_sent += self.req_len as u64;
+                    self.rep.messages_sent += 1;
+                }
+                Ok(n) => self.write_off = Some(off + n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(EngineError::Io {
+                        what: "write",
+                        source,
+                    })
+                }
+            }
+        }
+    }
+
+    fn record(&mut self, cx: &mut Cx, inflight: Inflight, done: Instant, bytes: u64) {
+        let (intended, actual, req_bytes, _) = inflight;
+        self.rep.messages_received += 1;
+        if let Some(b) = &mut self.sizes {
+            b.record(bytes);
+        }
         self.intervals.record(done, bytes, 1);
-        if intended >= self.ctx.warmup_mark() {
+        if intended >= self.warm {
             let ns = done.duration_since(intended).as_nanos() as u64;
-            self.hist.saturating_record(ns);
-            if let Some(b) = self.sizes {
+            cx.rtt.saturating_record(ns);
+            if let Some(b) = &mut self.sizes {
                 b.record_rtt(bytes.max(req_bytes), ns);
             }
-            self.uncorrected
-                .saturating_record(done.duration_since(actual).as_nanos() as u64);
-            rep.transactions += 1;
-            rep.measured_bytes += bytes;
-            *self.last = Some(done);
+            let unc = done.duration_since(actual).as_nanos() as u64;
+            cx.rtt_uncorrected.saturating_record(unc);
+            self.rep.transactions += 1;
+            self.rep.measured_bytes += bytes;
+            self.last = Some(done);
         }
     }
 
-    /// Over a byte stream: responses come back in order, so a FIFO of send times pairs them.
-    fn stream(
-        &mut self,
-        rep: &mut RoleReport,
-        req: &mut [u8],
-        resp_size: usize,
-    ) -> Result<(), String> {
-        let sock = &self.conn.sock;
-        let ctx = self.ctx;
-        sock.set_nonblocking(true).map_err(|e| e.to_string())?;
-        set_fine_timer_slack();
-        let end = ctx.send_end();
-        let mut next_due = ctx.t0;
-        // Per request: intended and actual send time, size, and (pipelined) its id.
-        let mut inflight: VecDeque<(Instant, Instant, u64, u64)> = VecDeque::with_capacity(1024);
-        let mut write_off: Option<usize> = None;
-        let mut req_len = req.len();
-        let mut rbuf = MsgBuf::new(resp_size.clamp(4096, 1 << 20), 0);
-        let mut partial = 0usize;
-        let pipelined = self.window.is_some();
-        let req_id_off = if self.req_sizes.framed() {
-            FRAME_HEADER as usize
+    fn oldest(&mut self) -> Result<Inflight, EngineError> {
+        self.inflight
+            .pop_front()
+            .ok_or_else(|| EngineError::Protocol("a response to no request".into()))
+    }
+
+    /// Takes the `n` bytes of responses just read.
+    fn take(&mut self, cx: &mut Cx, n: usize) -> Result<(), EngineError> {
+        let done = Instant::now();
+        self.rep.bytes_received += n as u64;
+        let Some(split) = &mut self.split else {
+            self.partial += n;
+            while self.partial >= self.resp_size {
+                self.partial -= self.resp_size;
+                let f = self.oldest()?;
+                self.record(cx, f, done, self.resp_size as u64);
+            }
+            return Ok(());
+        };
+        // The responses this read completed, in order: their sizes, and (pipelined) the
+        // ids of the requests they answer.
+        let mut finished = std::mem::take(&mut self.split_done);
+        finished.clear();
+        split
+            .feed(&cx.scratch[..n], |size, id| finished.push((size, id)))
+            .map_err(EngineError::Protocol)?;
+        for &(size, id) in &finished {
+            let f = self.oldest()?;
+            if self.window.is_some() && id != f.3 {
+                return Err(EngineError::Protocol(format!(
+                    "a response carries request id {id}; the oldest outstanding request is {}",
+                    f.3
+                )));
+            }
+            self.record(cx, f, done, size);
+        }
+        self.split_done = finished;
+        Ok(())
+    }
+
+    /// What lets the next move happen: room for the request under way, the next send
+    /// time (open loop), room in the window (pipelined), or responses.
+    fn waits_for(&self, sending: bool) -> Want {
+        if self.write_off.is_some() {
+            Want::ReadWrite
+        } else if sending && self.window.is_none() {
+            Want::ReadUntil(self.next_due)
+        } else if sending && self.window.is_some_and(|w| self.inflight.len() < w) {
+            Want::Write
         } else {
-            0
-        };
-        let mut split = Splitter::new(
-            self.resp_framed,
-            resp_size as u64,
-            pipelined.then_some(if self.resp_framed {
-                FRAME_HEADER as usize
-            } else {
-                0
-            }),
-        );
-        let split_all = self.resp_framed || pipelined;
-        let mut split_done: Vec<(u64, u64)> = Vec::with_capacity(if split_all { 4096 } else { 0 });
-        let mut next_id = 0u64;
-        loop {
-            let now = Instant::now();
-            let sending = now < end && !ctx.aborted();
-            if !sending && inflight.is_empty() && write_off.is_none() {
-                return Ok(());
-            }
-            if !sending && write_off.is_none() {
-                ctx.check("waiting for the last responses")?;
-            }
-            // Issue every request that is due, as far as the socket takes them.
-            loop {
-                let due = match self.window {
-                    Some(w) => inflight.len() < w,
-                    None => next_due <= now,
-                };
-                if write_off.is_none() && sending && due {
-                    req_len = self.req_sizes.prepare(req, true);
-                    if pipelined {
-                        // Closed loop: a request is due when the window has room, and its
-                        // time counts from when it goes.
-                        let at = Instant::now();
-                        req[req_id_off..req_id_off + 8].copy_from_slice(&next_id.to_le_bytes());
-                        inflight.push_back((at, at, req_len as u64, next_id));
-                        next_id += 1;
-                        rep.max_in_flight = rep.max_in_flight.max(inflight.len() as u64);
-                    } else {
-                        inflight.push_back((next_due, now, req_len as u64, 0));
-                        next_due += self.arrivals.next_gap();
-                    }
-                    write_off = Some(0);
-                }
-                let Some(off) = write_off else { break };
-                match (&*sock).write(&req[off..req_len]) {
-                    Ok(n) if off + n == req_len => {
-                        write_off = None;
-                        rep.bytes_sent += req_len as u64;
-                        rep.messages_sent += 1;
-                    }
-                    Ok(n) => write_off = Some(off + n),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(format!("write: {e}")),
-                }
-            }
-            // Take whatever responses have arrived.
-            match (&*sock).read(&mut rbuf) {
-                Ok(0) => return Err("the peer closed with responses outstanding".to_string()),
-                Ok(n) => {
-                    let done = Instant::now();
-                    rep.bytes_received += n as u64;
-                    if split_all {
-                        // The responses this read completed, in order: their sizes, and
-                        // (pipelined) the ids of the requests they answer.
-                        split_done.clear();
-                        split.feed(&rbuf[..n], |size, id| split_done.push((size, id)))?;
-                        for &(size, id) in &split_done {
-                            let (intended, actual, req_bytes, want) =
-                                inflight.pop_front().ok_or("a response to no request")?;
-                            if pipelined && id != want {
-                                return Err(format!(
-                                    "a response carries request id {id}; the oldest outstanding request is {want}"
-                                ));
-                            }
-                            rep.messages_received += 1;
-                            if let Some(b) = self.sizes {
-                                b.record(size);
-                            }
-                            self.record(rep, intended, actual, done, size, req_bytes);
-                        }
-                        continue;
-                    }
-                    partial += n;
-                    while partial >= resp_size {
-                        partial -= resp_size;
-                        let (intended, actual, req_bytes, _) =
-                            inflight.pop_front().ok_or("a response to no request")?;
-                        rep.messages_received += 1;
-                        if let Some(b) = self.sizes {
-                            b.record(resp_size as u64);
-                        }
-                        self.record(rep, intended, actual, done, resp_size as u64, req_bytes);
-                    }
-                    continue;
-                }
-                Err(e)
-                    if e.kind() == io::ErrorKind::WouldBlock
-                        || e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(format!("read: {e}")),
-            }
-            let wait = if sending && !pipelined {
-                next_due.saturating_duration_since(Instant::now())
-            } else {
-                POLL
-            };
-            wait_fd(sock, write_off.is_some(), wait.min(POLL));
+            Want::Read
         }
     }
 
-    /// Over datagrams: each request's send times sit in a ring indexed by its sequence
-    /// number; a response finds its request there, or counts as late.
-    fn datagrams(
-        &mut self,
-        rep: &mut RoleReport,
-        req: &mut [u8],
-        resp: &mut [u8],
-    ) -> Result<(), String> {
-        let sock = &self.conn.sock;
-        let ctx = self.ctx;
-        let id = self.conn.plan.id;
-        sock.set_nonblocking(true).map_err(|e| e.to_string())?;
-        set_fine_timer_slack();
-        let timeout = ctx.spec.rr_timeout;
-        // Room for every request that can be outstanding within the timeout, twice over.
-        let outstanding = (timeout.as_secs_f64() / self.period.as_secs_f64()) as usize * 2 + 1024;
-        let cap = outstanding.next_power_of_two().min(1 << 22);
-        let mut ring: Vec<(u64, Instant, Instant, u64)> = vec![(u64::MAX, ctx.t0, ctx.t0, 0); cap];
-        let mut seqs = SeqTracker::with_capacity(SEQ_ROOM);
-        let end = ctx.send_end();
-        let mut next_due = ctx.t0;
-        let mut seq = 0u64;
-        let mut last_send = ctx.t0;
-        // The size of the request about to go (0: not drawn yet).
-        let mut req_len = 0usize;
-        let result = loop {
-            let now = Instant::now();
-            let sending = now < end && !ctx.aborted();
-            if !sending
-                && (rep.messages_received >= rep.messages_sent || now >= last_send + timeout)
-            {
-                break Ok(());
-            }
-            while sending && next_due <= now {
-                if req_len == 0 {
-                    req_len = self.req_sizes.next();
-                }
-                dgram::put_header(&mut req[..req_len], seq, dgram::REQUEST, id);
-                match sock.send(&req[..req_len]) {
-                    Ok(_) => {
-                        ring[(seq as usize) & (cap - 1)] = (seq, next_due, now, req_len as u64);
-                        rep.messages_sent += 1;
-                        rep.bytes_sent += req_len as u64;
-                        last_send = now;
-                        seq += 1;
-                        next_due += self.arrivals.next_gap();
-                        req_len = 0;
-                    }
-                    Err(e)
-                        if e.kind() == io::ErrorKind::WouldBlock
-                            || e.raw_os_error() == Some(libc::ENOBUFS) =>
-                    {
-                        break
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(format!("send: {e}")),
-                }
-            }
-            match sock.recv(as_uninit(resp)) {
-                Ok(n) => {
-                    let done = Instant::now();
-                    if let Some((s, dgram::RESPONSE, c)) = dgram::header(&resp[..n]) {
-                        if c == id && seqs.record(s) {
-                            rep.messages_received += 1;
-                            rep.bytes_received += n as u64;
-                            if let Some(b) = self.sizes {
-                                b.record(n as u64);
-                            }
-                            let slot = ring[(s as usize) & (cap - 1)];
-                            if slot.0 == s && done.duration_since(slot.1) <= timeout + self.period {
-                                self.record(rep, slot.1, slot.2, done, n as u64, slot.3);
-                            } else {
-                                rep.late += 1;
-                            }
-                        }
-                    }
-                    continue;
-                }
-                Err(e)
-                    if e.kind() == io::ErrorKind::WouldBlock
-                        || e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
-                    break Err("the receiver's port is closed (ICMP port unreachable)".to_string());
-                }
-                Err(e) => break Err(format!("receive: {e}")),
-            }
-            if let Err(e) = ctx.check("open-loop requests") {
-                break Err(e);
-            }
-            let wait = if sending {
-                next_due.saturating_duration_since(Instant::now())
-            } else {
-                POLL
-            };
-            wait_fd(sock, false, wait.min(Duration::from_millis(10)));
-        };
-        let _ = sock.set_nonblocking(false);
-        rep.timeouts = rep.messages_sent.saturating_sub(rep.messages_received);
-        rep.duplicated = seqs.duplicated;
-        rep.reordered = seqs.reordered;
-        send_end_markers(sock, id, seq);
-        result
+    /// One round: issue what is due, take what has come. `Some(want)` when it must wait.
+    fn turn(&mut self, cx: &mut Cx) -> Result<Option<Want>, EngineError> {
+        let now = Instant::now();
+        let sending = now < self.end && !cx.ctx.aborted();
+        if !sending && self.inflight.is_empty() && self.write_off.is_none() {
+            self.closing = Some(Closing::Start);
+            return Ok(None);
+        }
+        self.issue(now, sending, cx.out)?;
+        let chunk = self.chunk.min(cx.scratch.len());
+        let got = self
+            .conn
+            .sock
+            .recv_with_flags(as_uninit(&mut cx.scratch[..chunk]), libc::MSG_DONTWAIT);
+        match got {
+            Ok(0) => Err(EngineError::Protocol(
+                "the peer closed with responses outstanding".into(),
+            )),
+            Ok(n) => self.take(cx, n).map(|_| None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Some(self.waits_for(sending))),
+            Err(source) => Err(EngineError::Io {
+                what: "read",
+                source,
+            }),
+        }
     }
 }
 
-/// Asks for timer wake-ups without the default 50 us slack, so that a schedule of short
-/// periods is kept.
-fn set_fine_timer_slack() {
-    // SAFETY: PR_SET_TIMERSLACK takes a plain integer and affects only this thread.
-    unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+impl Flow for OpenRequester {
+    fn fd(&self) -> Option<std::os::fd::RawFd> {
+        fd_of(&self.conn.sock)
+    }
+
+    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
+        for _ in 0..CALLS_PER_STEP {
+            if let Some(c) = &mut self.closing {
+                return c.step(&self.conn.sock, cx.scratch);
+            }
+            if let Some(want) = self.turn(cx)? {
+                return Ok(want);
+            }
+        }
+        let sending = Instant::now() < self.end && !cx.ctx.aborted();
+        Ok(self.waits_for(sending))
+    }
+
+    fn finish(&mut self, cx: &mut Cx) {
+        let iv = std::mem::replace(&mut self.intervals, empty_intervals(cx.ctx));
+        finish_report(&mut self.rep, cx.ctx, self.last, Some(iv));
+        self.rep.sizes = self.sizes.as_ref().map(|b| b.report());
+    }
+
+    fn report(&mut self) -> &mut RoleReport {
+        &mut self.rep
+    }
+
+    fn progress(&self) -> u64 {
+        let r = &self.rep;
+        r.bytes_sent + r.bytes_received + self.write_off.unwrap_or(0) as u64
+    }
+
+    fn socket(&self) -> Option<&Socket> {
+        Some(&self.conn.sock)
+    }
+
+    fn doing(&self, want: Want) -> &'static str {
+        match (self.closing, want) {
+            (Some(_), _) => "waiting for the peer to finish",
+            (None, Want::ReadWrite) => "write",
+            _ if Instant::now() >= self.end => "waiting for the last responses",
+            _ => "open-loop requests",
+        }
+    }
+
+    fn histograms(&self) -> &'static [&'static str] {
+        if self.window.is_some() {
+            &[RTT]
+        } else {
+            &[RTT, RTT_UNCORRECTED]
+        }
     }
 }
 
 /// Takes a byte stream of responses apart: fixed-size ones, or framed ones by their
 /// length headers; with `id_off`, each one's 8-byte request id at that offset.
-struct Splitter {
+pub(crate) struct Splitter {
     framed: bool,
     fixed: u64,
     id_off: Option<usize>,
@@ -749,7 +829,7 @@ struct Splitter {
 }
 
 impl Splitter {
-    fn new(framed: bool, fixed: u64, id_off: Option<usize>) -> Splitter {
+    pub(crate) fn new(framed: bool, fixed: u64, id_off: Option<usize>) -> Splitter {
         Splitter {
             framed,
             fixed,
@@ -763,7 +843,11 @@ impl Splitter {
 
     /// Takes `data`, calling `done(size, id)` for each message it completes; `fixed` is
     /// also the largest framed size allowed.
-    fn feed(&mut self, mut data: &[u8], mut done: impl FnMut(u64, u64)) -> Result<(), String> {
+    pub(crate) fn feed(
+        &mut self,
+        mut data: &[u8],
+        mut done: impl FnMut(u64, u64),
+    ) -> Result<(), String> {
         let hdr = FRAME_HEADER as u64;
         while !data.is_empty() {
             if self.pos == 0 && !self.framed {

@@ -1,585 +1,467 @@
-//! Bulk transfer. The active role writes `msg_size` messages as fast as it may (or paced
-//! by `--rate`) for warm-up + duration; the passive role reads and counts. For datagram
-//! protocols every message carries a sequence number, and loss, reordering and
-//! duplicates are counted exactly. With sizes from a distribution, every message's size
-//! is drawn, and on a byte stream it travels in a length header in front of the message.
+//! Bulk transfer over a byte stream (tcp, mptcp, unix-stream), as flows. The active end
+//! writes `msg_size` messages as fast as it may (or paced by `--rate`) for warm-up +
+//! duration, then shuts down its sending half and waits for the peer's close; the passive
+//! end reads and counts until the end of the stream. With sizes from a distribution,
+//! every message's size is drawn (seeded per connection) and travels in a length header
+//! in front of it. A message under way when the sending time ends is finished, so that
+//! the bytes sent are always whole messages.
 
-use std::io::{self, Read};
+use std::fs::File;
+use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use super::{
-    answer_hello, finish_report, finish_stream, send_end_markers, wait_fd, write_full, Idle, Pacer,
-    Pattern, RoleCtx, DGRAM_IDLE, POLL, SEQ_ROOM,
-};
-use crate::measure::sizes::SizeBuckets;
-use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
-use crate::net::sockopt;
-use crate::net::transport::{as_uninit, dgram, is_timeout, DataConn};
-use crate::spec::dist::{put_frame, rng_for, Deframer, SizeDist, SizeSampler};
-use crate::sys::batch::{DgramBatch, GroBuf};
-use crate::sys::buffer::MsgBuf;
-use crate::sys::splice::{message_file, SpliceReceiver, SpliceSender};
-use crate::sys::zerocopy::ZeroCopyCount;
 use socket2::Socket;
 
-pub struct Stream;
+use super::flow::{Cx, Flow, Want};
+use super::{finish_report, EngineError, Pacer, RoleCtx};
+use crate::measure::sizes::SizeBuckets;
+use crate::measure::{IntervalCounter, RoleReport};
+use crate::net::sockopt;
+use crate::net::transport::{is_timeout, DataConn};
+use crate::spec::dist::{put_frame, rng_for, Deframer, SizeSampler, FRAME_HEADER};
+use crate::sys::splice::{message_file, SpliceReceiver, SpliceSender};
+use crate::sys::zerocopy::ZeroCopyCount;
 
-impl Pattern for Stream {
-    fn active(&self, conn: &DataConn, ctx: &RoleCtx, rep: &mut RoleReport) -> Result<(), String> {
-        let sock = &conn.sock;
-        sock.set_write_timeout(Some(POLL))
-            .map_err(|e| e.to_string())?;
-        sock.set_read_timeout(Some(POLL))
-            .map_err(|e| e.to_string())?;
-        let size = ctx.spec.msg_size as usize;
-        let mut buf = MsgBuf::new(size, 0x5a);
-        let end = ctx.send_end();
-        let pacer = ctx.spec.rate.map(|r| Pacer::new(ctx.t0, r));
-        if let Some(d) = &ctx.spec.msg_dist {
-            return send_sized(conn, ctx, rep, &mut buf, d, pacer.as_ref());
-        }
-        if ctx.spec.protocol.is_datagram() {
-            let seq = if conn.knobs.requested.udp_gso.is_some() {
-                send_gso(conn, ctx, rep, pacer.as_ref())?
-            } else if ctx.spec.batch > 1 {
-                send_batched(conn, ctx, rep, pacer.as_ref())?
-            } else {
-                send_plain(conn, ctx, rep, &mut buf, pacer.as_ref())?
-            };
-            send_end_markers(sock, conn.plan.id, seq);
-            return Ok(());
-        }
-        let want = &conn.knobs.requested;
-        let mut how = if want.zerocopy {
-            SendPath::ZeroCopy(ZeroCopyCount::default())
-        } else if want.sendfile {
-            // The message lives in an in-memory file the kernel sends from.
-            SendPath::Sendfile(message_file(&buf).map_err(|e| format!("the message file: {e}"))?)
-        } else if want.splice {
-            SendPath::Splice(SpliceSender::new(&buf).map_err(|e| format!("splice setup: {e}"))?)
-        } else {
-            SendPath::Write
-        };
-        loop {
-            let now = Instant::now();
-            if now >= end || ctx.aborted() {
-                break;
-            }
-            if let Some(p) = &pacer {
-                p.wait(now, rep.bytes_sent);
-            }
-            match &mut how {
-                SendPath::ZeroCopy(z) => write_zerocopy(sock, &buf, ctx, z)?,
-                SendPath::Sendfile(f) => write_sendfile(sock, f, size, ctx)?,
-                SendPath::Splice(sp) => rep.spliced_out += write_splice(sock, sp, ctx)?,
-                SendPath::Write => write_full(sock, &buf, ctx)?,
-            }
-            rep.bytes_sent += size as u64;
-            rep.messages_sent += 1;
-        }
-        if let SendPath::ZeroCopy(mut z) = how {
-            // Every send's completion, so that the counts are final and no page stays pinned.
-            let drained = z.drain(sock, Duration::from_secs(2));
-            (
-                rep.zerocopy_sends,
-                rep.zerocopy_completed,
-                rep.zerocopy_copied,
-            ) = (z.sends, z.completed, z.copied);
-            drained.map_err(|e| format!("zero-copy completions: {e}"))?;
-        }
-        finish_stream(sock, ctx)
-    }
+/// Socket calls per step, so that one fast connection cannot starve the others on an
+/// epoll worker.
+pub(crate) const CALLS_PER_STEP: usize = 8;
+/// The most a framed receiver reads per call.
+const FRAMED_READ: usize = 256 * 1024;
 
-    fn passive(&self, conn: &DataConn, ctx: &RoleCtx, rep: &mut RoleReport) -> Result<(), String> {
-        let sock = &conn.sock;
-        sock.set_read_timeout(Some(POLL))
-            .map_err(|e| e.to_string())?;
-        let spec = &ctx.spec;
-        let mut intervals = IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration);
-        let warm = ctx.warmup_mark();
-        let mut last: Option<Instant> = None;
-        let mut buf = MsgBuf::new(spec.msg_size as usize, 0);
-        let mut sizes = spec.msg_dist.as_ref().map(|_| SizeBuckets::new());
-        let result = if spec.protocol.is_datagram() {
-            let mut seqs = SeqTracker::with_capacity(SEQ_ROOM);
-            let r = recv_datagrams(
-                conn,
-                ctx,
-                rep,
-                &mut buf,
-                &mut seqs,
-                &mut intervals,
-                &mut last,
-                &mut sizes,
-            );
-            rep.messages_received = seqs.unique;
-            rep.reordered = seqs.reordered;
-            rep.duplicated = seqs.duplicated;
-            r
-        } else if let Some(b) = &mut sizes {
-            recv_framed(conn, ctx, rep, b, &mut intervals, &mut last)
-        } else {
-            let quickack = conn.knobs.requested.quickack;
-            let mut spliced = if conn.knobs.requested.splice {
-                let chunk = (spec.msg_size as usize).max(64 * 1024);
-                Some(SpliceReceiver::new(chunk).map_err(|e| format!("splice setup: {e}"))?)
-            } else {
-                None
-            };
-            let mut idle = Idle::default();
-            loop {
-                let got = match &mut spliced {
-                    Some(sp) => sp.recv(sock),
-                    None => (&*sock).read(&mut buf),
-                };
-                match got {
-                    Ok(0) => break Ok(()),
-                    Ok(n) => {
-                        let now = Instant::now();
-                        if ctx.aborted() {
-                            break Err("read: the test was aborted".to_string());
-                        }
-                        rep.bytes_received += n as u64;
-                        if spliced.is_some() {
-                            rep.spliced_in += n as u64;
-                        }
-                        idle = Idle::default();
-                        intervals.record(now, n as u64, 0);
-                        if now >= warm {
-                            rep.measured_bytes += n as u64;
-                        }
-                        last = Some(now);
-                        if quickack {
-                            sockopt::rearm_quickack(sock);
-                        }
-                    }
-                    Err(e) if is_timeout(&e) => {
-                        if let Err(e) = ctx.idle("read", &mut idle) {
-                            break Err(e);
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => break Err(format!("read: {e}")),
-                }
-            }
-            .inspect(|_| rep.messages_received = rep.bytes_received / spec.msg_size as u64)
-        };
-        rep.sizes = sizes.map(|b| b.report());
-        finish_report(rep, ctx, last, Some(intervals));
-        result
-    }
+fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> EngineError {
+    move |source| EngineError::Io { what, source }
 }
 
-/// The bulk sender of a test whose message sizes follow a distribution: each message's
-/// size drawn (seeded per connection), a length header in front of it on a byte stream,
-/// the size itself on a datagram.
-fn send_sized(
-    conn: &DataConn,
-    ctx: &RoleCtx,
-    rep: &mut RoleReport,
-    buf: &mut [u8],
-    dist: &SizeDist,
-    pacer: Option<&Pacer>,
-) -> Result<(), String> {
-    let sock = &conn.sock;
-    let sampler = SizeSampler::new(dist);
-    let mut rng = rng_for(ctx.spec.dist_seed, conn.plan.id, 0);
-    let datagram = ctx.spec.protocol.is_datagram();
-    let end = ctx.send_end();
-    let mut seq = 0u64;
-    let mut size = sampler.sample(&mut rng) as usize;
-    let result = loop {
-        let now = Instant::now();
-        if now >= end || ctx.aborted() {
-            break Ok(());
+/// The end of a byte stream's sending half: shut it down, then read (and discard) until
+/// the peer's close, so that every byte has been read by the other end before the figures
+/// are taken. A reset once the peer has everything counts as a close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Closing {
+    /// Not yet shut down.
+    Start,
+    /// Shut down; waiting for the peer's close.
+    Awaiting,
+    Closed,
+}
+
+impl Closing {
+    /// Advances the handshake; `Want::Done` once the peer has closed.
+    pub(crate) fn step(&mut self, sock: &Socket, scratch: &mut [u8]) -> Result<Want, EngineError> {
+        const WHAT: &str = "waiting for the peer to finish";
+        if *self == Closing::Start {
+            let _ = sock.set_tcp_cork(false);
+            sock.shutdown(std::net::Shutdown::Write)
+                .map_err(io_err("shutdown"))?;
+            *self = Closing::Awaiting;
         }
-        if let Some(p) = pacer {
-            p.wait(now, rep.bytes_sent);
-        }
-        if datagram {
-            dgram::put_header(&mut buf[..size], seq, dgram::DATA, conn.plan.id);
-            match sock.send(&buf[..size]) {
-                Ok(_) => seq += 1,
-                Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => continue,
+        let room = scratch.len().min(4096);
+        let sink = &mut scratch[..room];
+        for _ in 0..CALLS_PER_STEP {
+            match (&*sock).read(sink) {
+                Ok(0) => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+                Ok(_) => continue,
+                Err(e) if is_timeout(&e) => return Ok(Want::Read),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => break Err(format!("send: {e}")),
+                Err(source) => return Err(EngineError::Io { what: WHAT, source }),
             }
-        } else {
-            put_frame(buf, size as u32);
-            write_full(sock, &buf[..size], ctx)?;
+            *self = Closing::Closed;
+            return Ok(Want::Done);
         }
-        rep.bytes_sent += size as u64;
-        rep.messages_sent += 1;
-        size = sampler.sample(&mut rng) as usize;
-    };
-    if datagram {
-        send_end_markers(sock, conn.plan.id, seq);
-        result
-    } else {
-        result.and_then(|_| finish_stream(sock, ctx))
+        Ok(Want::Read)
     }
 }
 
-/// The bulk receiver of framed messages: reads in large chunks, takes the messages apart
-/// by their length headers and counts each in its size bucket.
-fn recv_framed(
-    conn: &DataConn,
-    ctx: &RoleCtx,
-    rep: &mut RoleReport,
-    sizes: &mut SizeBuckets,
-    intervals: &mut IntervalCounter,
-    last: &mut Option<Instant>,
-) -> Result<(), String> {
-    let sock = &conn.sock;
-    let max = ctx.spec.msg_size;
-    let mut buf = MsgBuf::new(256 * 1024, 0);
-    let mut frames = Deframer::default();
-    let warm = ctx.warmup_mark();
-    let quickack = conn.knobs.requested.quickack;
-    let mut idle = Idle::default();
-    loop {
-        match (&*sock).read(&mut buf) {
-            Ok(0) if frames.idle() => return Ok(()),
-            Ok(0) => return Err("the peer closed mid-message".to_string()),
-            Ok(n) => {
-                let now = Instant::now();
-                if ctx.aborted() {
-                    return Err("read: the test was aborted".to_string());
-                }
-                rep.bytes_received += n as u64;
-                frames.feed(&buf[..n], max, |size| {
-                    sizes.record(size);
-                    rep.messages_received += 1;
-                })?;
-                idle = Idle::default();
-                intervals.record(now, n as u64, 0);
-                if now >= warm {
-                    rep.measured_bytes += n as u64;
-                }
-                *last = Some(now);
-                if quickack {
-                    sockopt::rearm_quickack(sock);
-                }
-            }
-            Err(e) if is_timeout(&e) => ctx.idle("read", &mut idle)?,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("read: {e}")),
-        }
-    }
-}
-
-/// How the bulk sender hands its messages to the kernel.
+/// How the sender hands its messages to the kernel.
 enum SendPath {
     /// write(2), the plain path the others are checked against.
     Write,
     /// MSG_ZEROCOPY, completions counted.
     ZeroCopy(ZeroCopyCount),
-    /// sendfile(2) from an in-memory file.
-    Sendfile(std::fs::File),
+    /// sendfile(2) from an in-memory file, and the offset within the message.
+    Sendfile(File, i64),
     /// splice(2): in-memory file to pipe to socket.
-    Splice(SpliceSender),
+    Splice(Box<SpliceSender>),
 }
 
-/// Sends one message with splice(2), through the pipe. Returns the bytes splice said it
-/// moved into the socket.
-fn write_splice(sock: &Socket, sp: &mut SpliceSender, ctx: &RoleCtx) -> Result<u64, String> {
-    let (mut moved, mut idle) = (0u64, Idle::default());
-    loop {
-        match sp.step(sock) {
-            Ok(n) => {
-                moved += n as u64;
-                if sp.message_done() {
-                    return Ok(moved);
-                }
-                idle = Idle::default();
-            }
-            Err(e) if is_timeout(&e) => ctx.idle("splice", &mut idle)?,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("splice: {e}")),
-        }
-    }
+/// What the sender asked for, before its first step sets it up.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PathKind {
+    Write,
+    ZeroCopy,
+    Sendfile,
+    Splice,
 }
 
-/// Sends one message from the file with sendfile(2).
-fn write_sendfile(
-    sock: &Socket,
-    file: &std::fs::File,
+/// The active end of a bulk byte stream.
+pub struct StreamSender {
+    conn: DataConn,
+    rep: RoleReport,
+    end: Instant,
+    pacer: Option<Pacer>,
+    /// Framed sizes: the sampler and this connection's generator.
+    sizes: Option<(SizeSampler, fastrand::Rng)>,
+    /// The current message's size, and how much of it has gone.
     size: usize,
-    ctx: &RoleCtx,
-) -> Result<(), String> {
-    use std::os::fd::AsRawFd;
-    let mut offset: libc::off_t = 0;
-    let mut idle = Idle::default();
-    while (offset as usize) < size {
-        // SAFETY: valid descriptors; the kernel advances `offset`.
-        let n = unsafe {
-            libc::sendfile(
-                sock.as_raw_fd(),
-                file.as_raw_fd(),
-                &mut offset,
-                size - offset as usize,
+    off: usize,
+    kind: PathKind,
+    path: Option<SendPath>,
+    closing: Option<Closing>,
+}
+
+impl StreamSender {
+    pub fn new(conn: DataConn, rep: RoleReport, ctx: &RoleCtx) -> StreamSender {
+        let spec = &ctx.spec;
+        let want = &conn.knobs.requested;
+        let sizes = spec.msg_dist.as_ref().map(|d| {
+            (
+                SizeSampler::new(d),
+                rng_for(spec.dist_seed, conn.plan.id, 0),
             )
+        });
+        // Framed messages always take write(2), as they always have.
+        let kind = match () {
+            _ if sizes.is_some() => PathKind::Write,
+            _ if want.zerocopy => PathKind::ZeroCopy,
+            _ if want.sendfile => PathKind::Sendfile,
+            _ if want.splice => PathKind::Splice,
+            _ => PathKind::Write,
         };
-        if n > 0 {
-            idle = Idle::default();
-            continue;
-        }
-        let e = if n == 0 {
-            io::Error::other("sendfile sent nothing")
-        } else {
-            io::Error::last_os_error()
-        };
-        match e.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-                ctx.idle("sendfile", &mut idle)?
-            }
-            io::ErrorKind::Interrupted => {}
-            _ => return Err(format!("sendfile: {e}")),
+        StreamSender {
+            conn,
+            rep,
+            end: ctx.send_end(),
+            pacer: spec.rate.map(|r| Pacer::new(ctx.t0, r)),
+            sizes,
+            size: spec.msg_size as usize,
+            off: 0,
+            kind,
+            path: None,
+            closing: None,
         }
     }
-    Ok(())
-}
 
-/// Writes all of `buf` with MSG_ZEROCOPY, reaping completions as it goes. When the
-/// kernel runs out of room for pinned pages (ENOBUFS), completions free it.
-fn write_zerocopy(
-    sock: &Socket,
-    buf: &[u8],
-    ctx: &RoleCtx,
-    zc: &mut ZeroCopyCount,
-) -> Result<(), String> {
-    let mut sent = 0;
-    let mut idle = Idle::default();
-    while sent < buf.len() {
-        match sock.send_with_flags(&buf[sent..], libc::MSG_ZEROCOPY) {
-            Ok(n) => {
-                sent += n;
-                idle = Idle::default();
-                zc.sends += 1;
+    /// The send path, set up on the first step (its setup can fail).
+    fn setup(&mut self, out: &[u8]) -> Result<(), EngineError> {
+        let msg = &out[..self.size];
+        let setup = |e: io::Error, what: &str| EngineError::Protocol(format!("{what}: {e}"));
+        self.path = Some(match self.kind {
+            PathKind::Write => SendPath::Write,
+            PathKind::ZeroCopy => SendPath::ZeroCopy(ZeroCopyCount::default()),
+            PathKind::Sendfile => SendPath::Sendfile(
+                message_file(msg).map_err(|e| setup(e, "the message file"))?,
+                0,
+            ),
+            PathKind::Splice => SendPath::Splice(Box::new(
+                SpliceSender::new(msg).map_err(|e| setup(e, "splice setup"))?,
+            )),
+        });
+        Ok(())
+    }
+
+    /// One call toward the current message: true once it has all gone.
+    fn send(&mut self, out: &mut [u8]) -> io::Result<bool> {
+        let sock = &self.conn.sock;
+        match self.path.as_mut() {
+            Some(SendPath::Write) | None => {
+                if self.sizes.is_some() && self.off < FRAME_HEADER as usize {
+                    put_frame(out, self.size as u32);
+                }
+                self.off += (&*sock).write(&out[self.off..self.size])?;
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                zc.reap(sock)
-                    .map_err(|e| format!("zero-copy completions: {e}"))?;
-                wait_fd(sock, false, Duration::from_millis(1));
+            Some(SendPath::ZeroCopy(z)) => {
+                self.off += sock.send_with_flags(&out[self.off..self.size], libc::MSG_ZEROCOPY)?;
+                z.sends += 1;
             }
-            Err(e) if is_timeout(&e) => ctx.idle("write", &mut idle)?,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("write (MSG_ZEROCOPY): {e}")),
+            Some(SendPath::Sendfile(f, at)) => {
+                self.off += crate::sys::sendfile::sendfile(sock, f, at, self.size - self.off)?;
+            }
+            Some(SendPath::Splice(sp)) => {
+                self.rep.spliced_out += sp.step(sock)? as u64;
+                return Ok(sp.message_done());
+            }
+        }
+        Ok(self.off == self.size)
+    }
+
+    /// A message has gone: count it and start the next.
+    fn sent_one(&mut self) -> Result<(), EngineError> {
+        self.rep.bytes_sent += self.size as u64;
+        self.rep.messages_sent += 1;
+        self.off = 0;
+        match self.path.as_mut() {
+            Some(SendPath::Sendfile(_, at)) => *at = 0,
+            Some(SendPath::ZeroCopy(z)) => z
+                .reap(&self.conn.sock)
+                .map_err(io_err("zero-copy completions"))?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The sending time is over: every zero-copy completion (so that the counts are final
+    /// and no page stays pinned), then the closing handshake.
+    fn stop_sending(&mut self) -> Result<(), EngineError> {
+        if let Some(SendPath::ZeroCopy(z)) = self.path.as_mut() {
+            let drained = z.drain(&self.conn.sock, Duration::from_secs(2));
+            let r = &mut self.rep;
+            (r.zerocopy_sends, r.zerocopy_completed, r.zerocopy_copied) =
+                (z.sends, z.completed, z.copied);
+            drained.map_err(io_err("zero-copy completions"))?;
+        }
+        self.closing = Some(Closing::Start);
+        Ok(())
+    }
+
+    fn sending(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
+        for _ in 0..CALLS_PER_STEP {
+            if self.off == 0 {
+                let now = Instant::now();
+                if now >= self.end || cx.ctx.aborted() {
+                    self.stop_sending()?;
+                    return Ok(Want::Write);
+                }
+                if let Some(p) = &self.pacer {
+                    let due = p.due(self.rep.bytes_sent);
+                    if due > now {
+                        return Ok(Want::Until(due));
+                    }
+                }
+                if let Some((s, rng)) = &mut self.sizes {
+                    self.size = s.sample(rng) as usize;
+                }
+            }
+            match self.send(cx.out) {
+                Ok(true) => self.sent_one()?,
+                Ok(false) => {}
+                Err(e) if is_timeout(&e) => return Ok(Want::Write),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if e.raw_os_error() == Some(libc::ENOBUFS)
+                        && self.kind == PathKind::ZeroCopy =>
+                {
+                    // Out of room for pinned pages: completions free it.
+                    if let Some(SendPath::ZeroCopy(z)) = self.path.as_mut() {
+                        z.reap(&self.conn.sock)
+                            .map_err(io_err("zero-copy completions"))?;
+                    }
+                    return Ok(Want::ReadUntil(Instant::now() + Duration::from_millis(1)));
+                }
+                Err(source) => {
+                    return Err(EngineError::Io {
+                        what: self.what(),
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(Want::Write)
+    }
+
+    fn what(&self) -> &'static str {
+        match self.kind {
+            PathKind::Write => "write",
+            PathKind::ZeroCopy => "write (MSG_ZEROCOPY)",
+            PathKind::Sendfile => "sendfile",
+            PathKind::Splice => "splice",
         }
     }
-    zc.reap(sock)
-        .map_err(|e| format!("zero-copy completions: {e}"))
 }
 
-/// The datagram sending loop shared by the plain, batched and GSO paths: until the end
-/// of the sending time, pace, then `step(seq)` sends datagrams numbered from `seq` and
-/// says how many went. Returns the number sent.
-fn send_datagrams(
-    ctx: &RoleCtx,
-    rep: &mut RoleReport,
-    pacer: Option<&Pacer>,
-    what: &str,
-    size: u64,
-    mut step: impl FnMut(u64) -> io::Result<u64>,
-) -> Result<u64, String> {
-    let end = ctx.send_end();
-    let mut seq = 0u64;
-    loop {
-        let now = Instant::now();
-        if now >= end || ctx.aborted() {
-            return Ok(seq);
+impl Flow for StreamSender {
+    fn fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        Some(self.conn.sock.as_raw_fd())
+    }
+
+    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
+        if let Some(c) = &mut self.closing {
+            return c.step(&self.conn.sock, cx.scratch);
         }
-        if let Some(p) = pacer {
-            p.wait(now, rep.bytes_sent);
+        if self.path.is_none() {
+            self.setup(cx.out)?;
         }
-        match step(seq) {
-            Ok(k) => {
-                seq += k;
-                rep.messages_sent += k;
-                rep.bytes_sent += k * size;
-            }
-            // A full send queue: nothing was sent; try again.
-            Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("{what}: {e}")),
+        self.sending(cx)
+    }
+
+    fn cancel(&mut self, _cx: &mut Cx) {
+        if let Some(SendPath::ZeroCopy(z)) = &self.path {
+            let r = &mut self.rep;
+            (r.zerocopy_sends, r.zerocopy_completed, r.zerocopy_copied) =
+                (z.sends, z.completed, z.copied);
+        }
+    }
+
+    fn finish(&mut self, cx: &mut Cx) {
+        finish_report(&mut self.rep, cx.ctx, None, None);
+    }
+
+    fn report(&mut self) -> &mut RoleReport {
+        &mut self.rep
+    }
+
+    fn progress(&self) -> u64 {
+        self.rep.bytes_sent + self.off as u64 + self.rep.spliced_out
+    }
+
+    fn socket(&self) -> Option<&Socket> {
+        Some(&self.conn.sock)
+    }
+
+    fn doing(&self, want: Want) -> &'static str {
+        match (self.closing, want) {
+            (Some(_), _) => "waiting for the peer to finish",
+            (None, Want::Write) => self.what(),
+            (None, _) => "waiting",
         }
     }
 }
 
-/// One datagram per send(2): the plain path the others are checked against.
-fn send_plain(
-    conn: &DataConn,
-    ctx: &RoleCtx,
-    rep: &mut RoleReport,
-    buf: &mut [u8],
-    pacer: Option<&Pacer>,
-) -> Result<u64, String> {
-    let size = buf.len() as u64;
-    send_datagrams(ctx, rep, pacer, "send", size, |seq| {
-        dgram::put_header(buf, seq, dgram::DATA, conn.plan.id);
-        conn.sock.send(buf).map(|_| 1)
-    })
-}
-
-/// Up to `batch` datagrams per sendmmsg(2), each with its own sequence number.
-fn send_batched(
-    conn: &DataConn,
-    ctx: &RoleCtx,
-    rep: &mut RoleReport,
-    pacer: Option<&Pacer>,
-) -> Result<u64, String> {
-    let size = ctx.spec.msg_size as usize;
-    let mut batch = DgramBatch::new(ctx.spec.batch as usize, size, 0x5a);
-    send_datagrams(ctx, rep, pacer, "sendmmsg", size as u64, |seq| {
-        for i in 0..batch.len() {
-            dgram::put_header(batch.buf_mut(i), seq + i as u64, dgram::DATA, conn.plan.id);
-        }
-        batch.send(&conn.sock, batch.len()).map(|k| k as u64)
-    })
-}
-
-/// UDP GSO: up to 64 datagrams laid end to end in one send, each with its own sequence
-/// number; the kernel splits them at the UDP_SEGMENT size (the message size).
-fn send_gso(
-    conn: &DataConn,
-    ctx: &RoleCtx,
-    rep: &mut RoleReport,
-    pacer: Option<&Pacer>,
-) -> Result<u64, String> {
-    let size = ctx.spec.msg_size as usize;
-    let per_send = (65507 / size).clamp(1, 64);
-    let mut buf = MsgBuf::new(per_send * size, 0x5a);
-    send_datagrams(ctx, rep, pacer, "send (UDP GSO)", size as u64, |seq| {
-        for (i, d) in buf.chunks_mut(size).enumerate() {
-            dgram::put_header(d, seq + i as u64, dgram::DATA, conn.plan.id);
-        }
-        conn.sock.send(&buf).map(|_| per_send as u64)
-    })
-}
-
-/// Where the receiving loop's datagrams come from.
-enum Source {
-    /// recv(2), one datagram a call.
-    Plain,
-    /// recvmmsg(2), up to N a call.
-    Batch(DgramBatch),
-    /// UDP_GRO: the kernel's coalesced datagrams, split again here.
-    Gro(Box<GroBuf>),
-}
-
-/// What the receiving loop does with one datagram.
-struct DgramSink<'a> {
-    conn: &'a DataConn,
-    /// Per-size counts, when the sizes follow a distribution.
-    sizes: &'a mut Option<SizeBuckets>,
+/// The passive end of a bulk byte stream.
+pub struct StreamReceiver {
+    conn: DataConn,
+    rep: RoleReport,
+    intervals: IntervalCounter,
+    last: Option<Instant>,
     warm: Instant,
-    seqs: &'a mut SeqTracker,
-    intervals: &'a mut IntervalCounter,
-    last: &'a mut Option<Instant>,
+    /// Framed sizes: the reassembler and the per-size counts.
+    frames: Option<(Deframer, SizeBuckets)>,
+    max: u32,
+    splice: Option<SpliceReceiver>,
+    /// The most one read takes.
+    chunk: usize,
+    quickack: bool,
 }
 
-impl DgramSink<'_> {
-    /// Accounts one datagram that arrived at `now`. Returns true at the END marker.
+impl StreamReceiver {
+    pub fn new(conn: DataConn, rep: RoleReport, ctx: &RoleCtx) -> StreamReceiver {
+        let spec = &ctx.spec;
+        let framed = spec.msg_dist.is_some();
+        let quickack = conn.knobs.requested.quickack;
+        StreamReceiver {
+            conn,
+            rep,
+            intervals: IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration),
+            last: None,
+            warm: ctx.warmup_mark(),
+            frames: framed.then(|| (Deframer::default(), SizeBuckets::new())),
+            max: spec.msg_size,
+            splice: None,
+            chunk: if framed {
+                FRAMED_READ
+            } else {
+                (spec.msg_size as usize).max(64 * 1024)
+            },
+            quickack,
+        }
+    }
+
+    /// Counts `n` bytes read at `now`.
     #[inline]
-    fn take(&mut self, rep: &mut RoleReport, data: &[u8], now: Instant) -> bool {
-        let id = self.conn.plan.id;
-        match dgram::header(data) {
-            Some((seq, dgram::DATA, c)) if c == id && self.seqs.record(seq) => {
-                let n = data.len() as u64;
-                rep.bytes_received += n;
-                if let Some(b) = self.sizes {
-                    b.record(n);
-                }
-                self.intervals.record(now, n, 1);
-                if now >= self.warm {
-                    rep.measured_bytes += n;
-                }
-                *self.last = Some(now);
-                false
+    fn take(&mut self, data: &[u8], n: usize, now: Instant) -> Result<(), EngineError> {
+        let rep = &mut self.rep;
+        rep.bytes_received += n as u64;
+        if self.splice.is_some() {
+            rep.spliced_in += n as u64;
+        }
+        if let Some((frames, sizes)) = &mut self.frames {
+            let got = &mut rep.messages_received;
+            frames
+                .feed(&data[..n], self.max, |size| {
+                    sizes.record(size);
+                    *got += 1;
+                })
+                .map_err(EngineError::Protocol)?;
+        }
+        self.intervals.record(now, n as u64, 0);
+        if now >= self.warm {
+            rep.measured_bytes += n as u64;
+        }
+        self.last = Some(now);
+        if self.quickack {
+            sockopt::rearm_quickack(&self.conn.sock);
+        }
+        Ok(())
+    }
+
+    /// The end of the stream: whole messages only.
+    fn ended(&mut self) -> Result<Want, EngineError> {
+        match &self.frames {
+            Some((f, _)) if !f.idle() => {
+                Err(EngineError::Protocol("the peer closed mid-message".into()))
             }
-            Some((_, dgram::END, c)) if c == id => true,
-            Some((seq, dgram::HELLO, c)) if c == id => {
-                answer_hello(&self.conn.sock, seq, c);
-                false
+            Some(_) => Ok(Want::Done),
+            None => {
+                self.rep.messages_received = self.rep.bytes_received / self.max as u64;
+                Ok(Want::Done)
             }
-            _ => false,
         }
     }
 }
 
-/// Receives DATA datagrams until the END marker, silence after the nominal end, or the
-/// hard deadline.
-#[allow(clippy::too_many_arguments)]
-fn recv_datagrams(
-    conn: &DataConn,
-    ctx: &RoleCtx,
-    rep: &mut RoleReport,
-    buf: &mut [u8],
-    seqs: &mut SeqTracker,
-    intervals: &mut IntervalCounter,
-    last: &mut Option<Instant>,
-    sizes: &mut Option<SizeBuckets>,
-) -> Result<(), String> {
-    let sock = &conn.sock;
-    let nominal_end = ctx.send_end();
-    let mut last_heard = Instant::now();
-    let mut sink = DgramSink {
-        conn,
-        sizes,
-        warm: ctx.warmup_mark(),
-        seqs,
-        intervals,
-        last,
-    };
-    let mut source = if conn.knobs.requested.udp_gro {
-        Source::Gro(Box::default())
-    } else if ctx.spec.batch > 1 {
-        Source::Batch(DgramBatch::new(ctx.spec.batch as usize, buf.len(), 0))
-    } else {
-        Source::Plain
-    };
-    loop {
-        let got = match &mut source {
-            Source::Plain => sock.recv(as_uninit(buf)),
-            Source::Batch(b) => b.recv(sock),
-            Source::Gro(g) => g.recv(sock),
-        };
-        match got {
-            Ok(n) => {
-                let now = Instant::now();
-                last_heard = now;
-                if ctx.aborted() {
-                    return Err("receive: the test was aborted".to_string());
-                }
-                // Every datagram of a batch is accounted, even after an END marker.
-                let mut end = false;
-                match &source {
-                    Source::Plain => end = sink.take(rep, &buf[..n], now),
-                    Source::Batch(b) => {
-                        for i in 0..n {
-                            end |= sink.take(rep, b.received(i), now);
-                        }
-                    }
-                    Source::Gro(g) => {
-                        for d in g.datagrams() {
-                            end |= sink.take(rep, d, now);
-                        }
-                    }
-                }
-                if end {
-                    return Ok(());
-                }
-            }
-            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
-                let now = Instant::now();
-                if now >= nominal_end && now.duration_since(last_heard) >= DGRAM_IDLE {
-                    return Ok(());
-                }
-                ctx.check("receive")?;
-            }
-            // An ICMP error from an earlier send of ours (a hello ack); not fatal.
-            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => ctx.check("receive")?,
-            Err(e) => return Err(format!("receive: {e}")),
+impl Flow for StreamReceiver {
+    fn fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        Some(self.conn.sock.as_raw_fd())
+    }
+
+    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
+        if self.splice.is_none() && self.conn.knobs.requested.splice && self.frames.is_none() {
+            let sp = SpliceReceiver::new(self.chunk)
+                .map_err(|e| EngineError::Protocol(format!("splice setup: {e}")))?;
+            self.splice = Some(sp);
         }
+        let chunk = self.chunk.min(cx.scratch.len());
+        for _ in 0..CALLS_PER_STEP {
+            let got = match &mut self.splice {
+                Some(sp) => sp.recv(&self.conn.sock),
+                None => (&self.conn.sock).read(&mut cx.scratch[..chunk]),
+            };
+            match got {
+                Ok(0) => return self.ended(),
+                Ok(n) => {
+                    let now = Instant::now();
+                    if cx.ctx.aborted() {
+                        return Err(EngineError::Aborted("read"));
+                    }
+                    self.take(cx.scratch, n, now)?;
+                }
+                Err(e) if is_timeout(&e) => return Ok(Want::Read),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(EngineError::Io {
+                        what: "read",
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(Want::Read)
+    }
+
+    fn finish(&mut self, cx: &mut Cx) {
+        self.rep.sizes = self.frames.as_ref().map(|(_, b)| b.report());
+        let iv = std::mem::replace(
+            &mut self.intervals,
+            IntervalCounter::new(
+                cx.ctx.t0,
+                cx.ctx.spec.interval,
+                Duration::ZERO,
+                Duration::ZERO,
+            ),
+        );
+        finish_report(&mut self.rep, cx.ctx, self.last, Some(iv));
+    }
+
+    fn report(&mut self) -> &mut RoleReport {
+        &mut self.rep
+    }
+
+    fn progress(&self) -> u64 {
+        self.rep.bytes_received
+    }
+
+    fn socket(&self) -> Option<&Socket> {
+        Some(&self.conn.sock)
     }
 }

@@ -76,8 +76,7 @@ pub fn memory_estimate(spec: &TestSpec) -> MemoryNeed {
         Pattern::Stream => 2 * u64::from(spec.msg_size).max(64 << 10),
         _ => u64::from(req) + u64::from(resp) + (64 << 10),
     };
-    let on_workers =
-        spec.flows as usize > crate::engine::multi::MULTI_THRESHOLD && spec.fits_workers();
+    let on_workers = crate::engine::on_workers(spec, crate::spec::config::Side::Receiver);
     let threads = if on_workers {
         std::thread::available_parallelism().map_or(2, |n| n.get() as u64) + 1
     } else {

@@ -82,6 +82,29 @@ named_enum!(
 );
 
 named_enum!(
+    /// Which engine driver runs a side's connections: `auto` (the blocking driver, a
+    /// thread per connection, up to 64 connections of the test's main kind on a side;
+    /// epoll workers beyond, unless a blocking-only path is asked for), or either one.
+    DriverChoice {
+        Auto => "auto",
+        Blocking => "blocking",
+        Epoll => "epoll",
+    }
+);
+
+impl Default for DriverChoice {
+    fn default() -> Self {
+        DriverChoice::Auto
+    }
+}
+
+impl DriverChoice {
+    fn is_auto(&self) -> bool {
+        *self == DriverChoice::Auto
+    }
+}
+
+named_enum!(
     /// Which way the bulk data flows. Forward = the sender process (`run`) to the
     /// receiver process (`serve`).
     Direction {
@@ -338,6 +361,9 @@ pub struct TestSpec {
     /// next request, drawn per transaction. None = at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub think_time: Option<TimeDist>,
+    /// Which engine driver runs the connections (`--driver`); auto by default.
+    #[serde(default, skip_serializing_if = "DriverChoice::is_auto")]
+    pub driver: DriverChoice,
 }
 
 fn one() -> u32 {
@@ -362,10 +388,10 @@ pub const DGRAM_HEADER: u32 = 16;
 pub const MAX_UDP_PAYLOAD: u32 = 65507;
 /// The largest application message we allow for byte streams.
 pub const MAX_STREAM_MSG: u32 = 64 << 20;
-/// Flows of one test. Beyond `patterns::multi::MULTI_THRESHOLD` connections, stream
-/// roles run on epoll workers, not a thread each. 100,000 connections are tested
-/// (tests/many_flows.rs, docs/scale.md); a receiver's results for 131,072 of them fit in
-/// one control message (`net::control::MAX_MESSAGE`).
+/// Flows of one test. Beyond `engine::MULTI_THRESHOLD` connections on a side, roles run
+/// on epoll workers, not a thread each. 100,000 connections are tested (tests/scale.rs,
+/// docs/scale.md); a receiver's results for 131,072 of them fit in one control message
+/// (`net::control::MAX_MESSAGE`).
 pub const MAX_FLOWS: u32 = 1 << 17;
 /// CPUs a cpu_set_t can name (CPU_SETSIZE).
 pub const MAX_CPUS: u32 = 1024;
@@ -404,6 +430,7 @@ impl Default for TestSpec {
             requests_per_conn: 1,
             pipeline: 1,
             think_time: None,
+            driver: DriverChoice::Auto,
         }
     }
 }
@@ -433,10 +460,20 @@ impl TestSpec {
                 "--flows must be from 1 to {MAX_FLOWS}"
             )));
         }
-        if self.flows > 1024 && !self.fits_workers() {
-            return Err(ConfigError::new(
-                "more than 1024 flows run on epoll workers, which drive byte streams (tcp, mptcp, unix-stream) in bulk (stream) or closed-loop request/response (rr without --rate) of fixed message sizes, without --spin, --zerocopy, --sendfile or --splice",
-            ));
+        if self.driver == DriverChoice::Epoll {
+            for (side, k) in [("sender", &self.sender), ("receiver", &self.receiver)] {
+                let only = [
+                    (k.spin, "--spin"),
+                    (k.zerocopy, "--zerocopy"),
+                    (k.sendfile, "--sendfile"),
+                    (k.splice, "--splice"),
+                ];
+                if let Some((_, flag)) = only.iter().find(|(on, _)| *on) {
+                    return Err(ConfigError(format!(
+                        "--driver epoll: {flag} ({side}) runs on the blocking driver only (a thread per connection); use --driver auto or blocking"
+                    )));
+                }
+            }
         }
         self.validate_profile()?;
         if self.pattern == Pattern::Rr && self.direction == Direction::Bidir {
@@ -757,27 +794,6 @@ impl TestSpec {
         }
     }
 
-    /// Whether the test's main connections can run on epoll workers (beyond
-    /// `patterns::multi::MULTI_THRESHOLD` of them on a side): byte streams, in bulk or in
-    /// closed-loop request/response, with none of the send paths that keep per-connection
-    /// state of their own (zerocopy, sendfile, splice) and no --spin.
-    pub fn fits_workers(&self) -> bool {
-        let pattern = match self.pattern {
-            Pattern::Stream => true,
-            Pattern::Rr => self.rate.is_none(),
-            Pattern::Crr => false,
-        };
-        pattern
-            && self.pipeline <= 1
-            && self.think_time.is_none()
-            && self.msg_dist.is_none()
-            && self.response_dist.is_none()
-            && !self.protocol.is_datagram()
-            && [&self.sender, &self.receiver]
-                .iter()
-                .all(|k| !k.zerocopy && !k.spin && !k.sendfile && !k.splice)
-    }
-
     /// The connection kind that carries the test's main figures (goodput, transactions);
     /// a probe's connection is of another kind.
     pub fn main_kind(&self) -> ConnKind {
@@ -928,6 +944,7 @@ pub const KNOB_KEYS: &[&str] = &[
     "requests_per_conn",
     "pipeline",
     "think_time",
+    "driver",
 ];
 
 /// The socket knobs among the keys: these may be set for one side only, as
@@ -1042,6 +1059,7 @@ impl SpecBuilder {
             }
             "requests_per_conn" => s.requests_per_conn = parse_u32(key, value)?,
             "pipeline" => s.pipeline = parse_u32(key, value)?,
+            "driver" => s.driver = value.parse()?,
             "think_time" => {
                 s.think_time = match value.trim() {
                     "" | "none" | "0" => None,

@@ -3,7 +3,9 @@
 
 pub mod batch;
 pub mod buffer;
+pub mod epoll;
 pub mod poll;
+pub mod sendfile;
 pub mod socket;
 pub mod splice;
 pub mod tcp_info;

@@ -1,0 +1,587 @@
+//! Datagram bulk transfer (udp, unix-dgram) as [`Flow`]s. The active end sends numbered
+//! DATA datagrams as fast as it may (or paced by `--rate`) for warm-up + duration: one
+//! per send(2), `--batch` per sendmmsg(2), or with `--gso` up to 64 laid end to end in
+//! one send that the kernel splits; with sizes from a distribution, each datagram's size
+//! is drawn. Then, after a pause, it sends END markers carrying the count sent. The
+//! passive end receives (recv(2), recvmmsg(2) with `--batch`, UDP_GRO with `--gro`) and
+//! counts every datagram once by its sequence number, so that loss, reordering and
+//! duplicates are exact; it ends at an END marker, or after [`DGRAM_IDLE`] of silence
+//! past the sender's nominal end. A repeated hello (its ack was lost) is answered.
+//!
+//! Neither end keeps a buffer of its own for the plain paths: datagrams are built and
+//! received in the driver's scratch space, so ten thousand flows cost their sockets and
+//! their sequence bitmaps.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use socket2::Socket;
+
+use super::flow::{Cx, Flow, Want};
+use super::{
+    answer_hello, finish_report, EngineError, Pacer, RoleCtx, DGRAM_IDLE, END_MARKERS, END_PAUSE,
+    SEQ_ROOM,
+};
+use crate::measure::sizes::SizeBuckets;
+use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
+use crate::net::transport::{as_uninit, dgram, is_timeout, DataConn};
+use crate::spec::dist::{rng_for, SizeSampler};
+use crate::sys::batch::{DgramBatch, GroBuf};
+
+/// Sends (or receives) per step, so that one busy flow cannot starve the others.
+const CALLS_PER_STEP: usize = 32;
+/// After ENOBUFS (a full device queue), wait this long before sending again.
+const ENOBUFS_BACKOFF: Duration = Duration::from_micros(50);
+/// The gap between two END markers.
+const MARKER_GAP: Duration = Duration::from_millis(2);
+/// The least room a datagram receiver's sequence bitmap starts with (bits), however many
+/// flows share the process.
+const SEQ_ROOM_MIN: u64 = 1 << 13;
+
+/// The END markers' schedule: a pause after the last datagram, then [`END_MARKERS`]
+/// markers [`MARKER_GAP`] apart, as waits the driver keeps, never sleeps.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EndMarkers {
+    conn: u32,
+    /// The count of datagrams sent, which every marker carries.
+    count: u64,
+    sent: u32,
+    at: Instant,
+}
+
+/// What the END-marker schedule wants now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Marker {
+    /// Send one marker now.
+    Send,
+    /// The next marker is due then.
+    Wait(Instant),
+    /// Every marker has gone.
+    Done,
+}
+
+impl EndMarkers {
+    /// The schedule for a sender that sent `count` datagrams and stopped at `now`.
+    pub fn new(conn: u32, count: u64, now: Instant) -> EndMarkers {
+        EndMarkers {
+            conn,
+            count,
+            sent: 0,
+            at: now + END_PAUSE,
+        }
+    }
+
+    /// What is due at `now`.
+    pub fn poll(&self, now: Instant) -> Marker {
+        if self.sent >= END_MARKERS {
+            Marker::Done
+        } else if now < self.at {
+            Marker::Wait(self.at)
+        } else {
+            Marker::Send
+        }
+    }
+
+    /// Records that a marker went at `now`.
+    pub fn sent(&mut self, now: Instant) {
+        self.sent += 1;
+        self.at = now + MARKER_GAP;
+    }
+
+    /// Sends the markers due now (they may be lost like any datagram: errors are
+    /// ignored); what to wait for next.
+    pub fn step(&mut self, sock: &Socket, now: Instant) -> Want {
+        loop {
+            match self.poll(now) {
+                Marker::Done => return Want::Done,
+                Marker::Wait(t) => return Want::Until(t),
+                Marker::Send => {
+                    let mut end = [0u8; 16];
+                    dgram::put_header(&mut end, self.count, dgram::END, self.conn);
+                    let _ = sock.send(&end);
+                    self.sent(now);
+                }
+            }
+        }
+    }
+}
+
+/// How many sequence numbers a receiver's bitmap has room for before it grows: the whole
+/// room for one flow, a share of it for many (never less than [`SEQ_ROOM_MIN`]).
+pub(crate) fn seq_room(ctx: &RoleCtx) -> u64 {
+    (SEQ_ROOM / u64::from(ctx.spec.flows.max(1))).max(SEQ_ROOM_MIN)
+}
+
+/// How the sender hands datagrams to the kernel.
+enum SendHow {
+    /// One datagram per send(2), built in the scratch space.
+    Plain { size: usize },
+    /// Up to `--batch` datagrams per sendmmsg(2).
+    Batch(DgramBatch),
+    /// UDP GSO: `per_send` datagrams end to end in one send, built in the scratch space.
+    Gso { size: usize, per_send: usize },
+    /// Sizes drawn from the test's distribution (seeded per connection); `next` is the
+    /// size of the datagram about to go.
+    Sized {
+        sampler: SizeSampler,
+        rng: fastrand::Rng,
+        next: usize,
+    },
+}
+
+/// The active end of a datagram stream.
+pub struct DgramSender {
+    conn: DataConn,
+    rep: RoleReport,
+    how: SendHow,
+    pacer: Option<Pacer>,
+    end: Instant,
+    /// The next sequence number (the count sent so far).
+    seq: u64,
+    markers: Option<EndMarkers>,
+}
+
+impl DgramSender {
+    pub fn new(conn: DataConn, ctx: &RoleCtx, rep: RoleReport) -> DgramSender {
+        let spec = &ctx.spec;
+        let size = spec.msg_size as usize;
+        let how = if let Some(d) = &spec.msg_dist {
+            let sampler = SizeSampler::new(d);
+            let mut rng = rng_for(spec.dist_seed, conn.plan.id, 0);
+            let next = sampler.sample(&mut rng) as usize;
+            SendHow::Sized { sampler, rng, next }
+        } else if conn.knobs.requested.udp_gso.is_some() {
+            let per_send = (65507 / size.max(1)).clamp(1, 64);
+            SendHow::Gso { size, per_send }
+        } else if spec.batch > 1 {
+            SendHow::Batch(DgramBatch::new(spec.batch as usize, size, 0x5a))
+        } else {
+            SendHow::Plain { size }
+        };
+        DgramSender {
+            conn,
+            rep,
+            how,
+            pacer: spec.rate.map(|r| Pacer::new(ctx.t0, r)),
+            end: ctx.send_end(),
+            seq: 0,
+            markers: None,
+        }
+    }
+
+    /// Sends once (one datagram, a batch, or a GSO train) numbered from `self.seq`; how
+    /// many datagrams went and their bytes.
+    fn send_once(&mut self, scratch: &mut [u8]) -> io::Result<(u64, u64)> {
+        let (seq, id, sock) = (self.seq, self.conn.plan.id, &self.conn.sock);
+        match &mut self.how {
+            SendHow::Plain { size } => {
+                let d = &mut scratch[..*size];
+                dgram::put_header(d, seq, dgram::DATA, id);
+                sock.send(d).map(|_| (1, *size as u64))
+            }
+            SendHow::Batch(b) => {
+                for i in 0..b.len() {
+                    dgram::put_header(b.buf_mut(i), seq + i as u64, dgram::DATA, id);
+                }
+                let size = b.buf_mut(0).len() as u64;
+                b.send(sock, b.len()).map(|k| (k as u64, k as u64 * size))
+            }
+            SendHow::Gso { size, per_send } => {
+                let train = &mut scratch[..*size * *per_send];
+                for (i, d) in train.chunks_mut(*size).enumerate() {
+                    dgram::put_header(d, seq + i as u64, dgram::DATA, id);
+                }
+                let k = *per_send as u64;
+                sock.send(train).map(|_| (k, k * *size as u64))
+            }
+            SendHow::Sized { sampler, rng, next } => {
+                let d = &mut scratch[..*next];
+                dgram::put_header(d, seq, dgram::DATA, id);
+                sock.send(d)?;
+                let size = *next as u64;
+                *next = sampler.sample(rng) as usize;
+                Ok((1, size))
+            }
+        }
+    }
+
+    fn what(&self) -> &'static str {
+        match self.how {
+            SendHow::Batch(_) => "sendmmsg",
+            SendHow::Gso { .. } => "send (UDP GSO)",
+            _ => "send",
+        }
+    }
+}
+
+impl Flow for DgramSender {
+    fn fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        Some(self.conn.sock.as_raw_fd())
+    }
+
+    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
+        if let Some(m) = &mut self.markers {
+            return Ok(m.step(&self.conn.sock, Instant::now()));
+        }
+        for _ in 0..CALLS_PER_STEP {
+            let now = Instant::now();
+            if now >= self.end || cx.ctx.aborted() {
+                let m = EndMarkers::new(self.conn.plan.id, self.seq, now);
+                self.markers = Some(m);
+                return Ok(Want::Until(now + END_PAUSE));
+            }
+            if let Some(due) = self.pacer.as_ref().map(|p| p.due(self.rep.bytes_sent)) {
+                if due > now {
+                    return Ok(Want::Until(due));
+                }
+            }
+            match self.send_once(cx.scratch) {
+                Ok((k, bytes)) => {
+                    self.seq += k;
+                    self.rep.messages_sent += k;
+                    self.rep.bytes_sent += bytes;
+                }
+                // A full send queue: nothing was sent; try again when there is room.
+                Err(e) if is_timeout(&e) => return Ok(Want::Write),
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    return Ok(Want::Until(now + ENOBUFS_BACKOFF))
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    let what = self.what();
+                    return Err(EngineError::Io { what, source });
+                }
+            }
+        }
+        Ok(Want::Write)
+    }
+
+    fn finish(&mut self, _cx: &mut Cx) {}
+
+    fn report(&mut self) -> &mut RoleReport {
+        &mut self.rep
+    }
+
+    fn progress(&self) -> u64 {
+        self.rep.messages_sent
+    }
+
+    fn socket(&self) -> Option<&socket2::Socket> {
+        Some(&self.conn.sock)
+    }
+
+    fn doing(&self, want: Want) -> &'static str {
+        match (want, &self.markers) {
+            (_, Some(_)) => "sending the END markers",
+            (Want::Until(_), None) => "pacing",
+            _ => self.what(),
+        }
+    }
+}
+
+/// Where the receiver's datagrams come from.
+enum Source {
+    /// recv(2) into the scratch space, one datagram a call.
+    Plain,
+    /// recvmmsg(2), up to `--batch` a call.
+    Batch(DgramBatch),
+    /// UDP_GRO: the kernel's coalesced datagrams, split again here.
+    Gro(Box<GroBuf>),
+}
+
+/// The receiving end's accounting: every datagram counted once by its sequence number.
+pub(crate) struct DgramCount {
+    pub seqs: SeqTracker,
+    pub intervals: IntervalCounter,
+    pub sizes: Option<SizeBuckets>,
+    pub last: Option<Instant>,
+    warm: Instant,
+}
+
+impl DgramCount {
+    pub fn new(ctx: &RoleCtx, sized: bool) -> DgramCount {
+        let spec = &ctx.spec;
+        DgramCount {
+            seqs: SeqTracker::with_capacity(seq_room(ctx)),
+            intervals: IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration),
+            sizes: sized.then(SizeBuckets::new),
+            last: None,
+            warm: ctx.warmup_mark(),
+        }
+    }
+
+    /// Accounts one datagram that arrived at `now` on `sock`. Returns true at the END
+    /// marker.
+    #[inline]
+    pub fn take(&mut self, rep: &mut RoleReport, sock: &Socket, data: &[u8], now: Instant) -> bool {
+        let id = rep.conn;
+        match dgram::header(data) {
+            Some((seq, dgram::DATA, c)) if c == id && self.seqs.record(seq) => {
+                let n = data.len() as u64;
+                rep.bytes_received += n;
+                if let Some(b) = &mut self.sizes {
+                    b.record(n);
+                }
+                self.intervals.record(now, n, 1);
+                if now >= self.warm {
+                    rep.measured_bytes += n;
+                }
+                self.last = Some(now);
+                false
+            }
+            Some((_, dgram::END, c)) if c == id => true,
+            Some((seq, dgram::HELLO, c)) if c == id => {
+                answer_hello(sock, seq, c);
+                false
+            }
+            _ => false,
+        }
+    }
+}
+
+/// When a datagram receiver that last heard its peer at `last_heard` gives up waiting:
+/// [`DGRAM_IDLE`] of silence, but not before the sender's nominal end.
+pub(crate) fn idle_end(nominal_end: Instant, last_heard: Instant) -> Instant {
+    nominal_end.max(last_heard + DGRAM_IDLE)
+}
+
+/// The passive end of a datagram stream.
+pub struct DgramReceiver {
+    conn: DataConn,
+    rep: RoleReport,
+    source: Source,
+    count: DgramCount,
+    ctx: RoleCtx,
+    nominal_end: Instant,
+    last_heard: Instant,
+}
+
+impl DgramReceiver {
+    pub fn new(conn: DataConn, ctx: &RoleCtx, rep: RoleReport) -> DgramReceiver {
+        let spec = &ctx.spec;
+        let source = if conn.knobs.requested.udp_gro {
+            Source::Gro(Box::default())
+        } else if spec.batch > 1 {
+            Source::Batch(DgramBatch::new(
+                spec.batch as usize,
+                spec.msg_size as usize,
+                0,
+            ))
+        } else {
+            Source::Plain
+        };
+        DgramReceiver {
+            conn,
+            rep,
+            source,
+            count: DgramCount::new(ctx, spec.msg_dist.is_some()),
+            ctx: ctx.clone(),
+            nominal_end: ctx.send_end(),
+            last_heard: Instant::now(),
+        }
+    }
+
+    /// Accounts the `n` datagrams (or bytes, for a plain receive) the last receive got.
+    /// Every datagram of a batch is accounted, even after an END marker. True at END.
+    fn take(&mut self, n: usize, scratch: &[u8], now: Instant) -> bool {
+        let (rep, sock, count) = (&mut self.rep, &self.conn.sock, &mut self.count);
+        let mut end = false;
+        match &self.source {
+            Source::Plain => end = count.take(rep, sock, &scratch[..n], now),
+            Source::Batch(b) => {
+                for i in 0..n {
+                    end |= count.take(rep, sock, b.received(i), now);
+                }
+            }
+            Source::Gro(g) => {
+                for d in g.datagrams() {
+                    end |= count.take(rep, sock, d, now);
+                }
+            }
+        }
+        end
+    }
+
+    /// Nothing to receive now: done after enough silence, else wait for more.
+    fn idle(&self, now: Instant) -> Want {
+        let until = idle_end(self.nominal_end, self.last_heard);
+        if now >= until {
+            Want::Done
+        } else {
+            Want::ReadUntil(until)
+        }
+    }
+}
+
+impl Flow for DgramReceiver {
+    fn fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        Some(self.conn.sock.as_raw_fd())
+    }
+
+    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
+        for _ in 0..CALLS_PER_STEP {
+            let sock = &self.conn.sock;
+            let got = match &mut self.source {
+                Source::Plain => sock.recv(as_uninit(cx.scratch)),
+                Source::Batch(b) => b.recv(sock),
+                Source::Gro(g) => g.recv(sock),
+            };
+            match got {
+                Ok(n) => {
+                    let now = Instant::now();
+                    self.last_heard = now;
+                    if cx.ctx.aborted() {
+                        return Err(EngineError::Aborted("receive"));
+                    }
+                    if self.take(n, cx.scratch, now) {
+                        return Ok(Want::Done);
+                    }
+                }
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
+                    return Ok(self.idle(Instant::now()));
+                }
+                // An ICMP error from an earlier send of ours (a hello ack); not fatal.
+                Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {}
+                Err(source) => {
+                    return Err(EngineError::Io {
+                        what: "receive",
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(Want::ReadUntil(idle_end(self.nominal_end, self.last_heard)))
+    }
+
+    fn finish(&mut self, _cx: &mut Cx) {
+        let rep = &mut self.rep;
+        let count = &mut self.count;
+        rep.messages_received = count.seqs.unique;
+        rep.reordered = count.seqs.reordered;
+        rep.duplicated = count.seqs.duplicated;
+        rep.sizes = count.sizes.take().map(|b| b.report());
+        let intervals = std::mem::replace(
+            &mut count.intervals,
+            IntervalCounter::new(self.ctx.t0, Duration::ZERO, Duration::ZERO, Duration::ZERO),
+        );
+        finish_report(rep, &self.ctx, count.last, Some(intervals));
+    }
+
+    fn report(&mut self) -> &mut RoleReport {
+        &mut self.rep
+    }
+
+    fn progress(&self) -> u64 {
+        self.count.seqs.unique + self.count.seqs.duplicated
+    }
+
+    fn socket(&self) -> Option<&socket2::Socket> {
+        Some(&self.conn.sock)
+    }
+
+    fn doing(&self, _want: Want) -> &'static str {
+        "receive"
+    }
+}
+
+/// The flow for one end of a datagram stream.
+pub fn flow(conn: DataConn, ctx: &RoleCtx, rep: RoleReport) -> Box<dyn Flow> {
+    if rep.active {
+        Box::new(DgramSender::new(conn, ctx, rep))
+    } else {
+        Box::new(DgramReceiver::new(conn, ctx, rep))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn end_markers_wait_the_pause_then_go_two_ms_apart() {
+        let t = Instant::now();
+        let mut m = EndMarkers::new(7, 42, t);
+        assert_eq!(m.poll(t), Marker::Wait(t + END_PAUSE));
+        assert_eq!(
+            m.poll(t + END_PAUSE - Duration::from_nanos(1)),
+            Marker::Wait(t + END_PAUSE)
+        );
+        let mut now = t + END_PAUSE;
+        let mut times = Vec::new();
+        loop {
+            match m.poll(now) {
+                Marker::Send => {
+                    times.push(now);
+                    m.sent(now);
+                }
+                Marker::Wait(at) => {
+                    assert!(at > now);
+                    now = at;
+                }
+                Marker::Done => break,
+            }
+        }
+        assert_eq!(times.len(), END_MARKERS as usize);
+        for w in times.windows(2) {
+            assert_eq!(w[1] - w[0], MARKER_GAP);
+        }
+        assert_eq!(times[0], t + END_PAUSE);
+    }
+
+    #[test]
+    fn a_receiver_waits_for_silence_but_not_before_the_nominal_end() {
+        let t = Instant::now();
+        let end = t + Duration::from_secs(1);
+        assert_eq!(idle_end(end, t), end);
+        assert_eq!(idle_end(end, end), end + DGRAM_IDLE);
+    }
+
+    use crate::engine::testdrive::{ctx, report, run_pair, udp_pair};
+    use crate::spec::config::ConnKind;
+
+    /// A paced udp stream, low enough that loopback loses nothing: every datagram sent
+    /// is received once, on either driver's view.
+    fn exact_stream(extra: &[(&str, &str)], threads: bool) {
+        let mut keys = vec![
+            ("proto", "udp"),
+            ("duration", "300ms"),
+            ("warmup", "0s"),
+            ("msg_size", "1000"),
+            ("rate", "4M"),
+        ];
+        keys.extend_from_slice(extra);
+        let ctx = ctx(&keys);
+        let [a, p] = udp_pair(&ctx, ConnKind::Stream, threads);
+        let (ra, rp) = (report(&a, true), report(&p, false));
+        let flows = vec![flow(a, &ctx, ra), flow(p, &ctx, rp)];
+        let (s, r) = run_pair(flows, &ctx, threads);
+        let (s, r) = (s.rep, r.rep);
+        let what = format!("{extra:?}, threads {threads}");
+        assert_eq!(s.error, None, "{what}");
+        assert_eq!(r.error, None, "{what}");
+        assert!(s.messages_sent >= 100, "{what}: {}", s.messages_sent);
+        assert_eq!(s.messages_sent, r.messages_received, "{what}");
+        assert_eq!(s.bytes_sent, r.bytes_received, "{what}");
+        assert_eq!((r.duplicated, r.reordered), (0, 0), "{what}");
+        assert_eq!(r.interval_messages.iter().sum::<u64>(), r.messages_received);
+    }
+
+    #[test]
+    fn a_paced_udp_stream_counts_exactly_on_both_views() {
+        for threads in [false, true] {
+            exact_stream(&[], threads);
+            exact_stream(&[("msg_size", "uniform:min=100,max=1400")], threads);
+        }
+    }
+
+    #[test]
+    fn batch_gso_and_gro_count_exactly_on_both_views() {
+        for threads in [false, true] {
+            exact_stream(&[("batch", "8")], threads);
+            exact_stream(&[("gso", "true")], threads);
+            exact_stream(&[("gro", "true")], threads);
+        }
+    }
+}

@@ -1,0 +1,819 @@
+//! Request/response over datagrams (udp, unix-dgram) as [`Flow`]s. Every request carries
+//! a sequence number and its response echoes it, so a response is matched to its request
+//! whatever arrives in between; a request whose response is not back within
+//! `rr_timeout` counts as a timeout (a response that turns up later counts as late), so
+//! a lost datagram never stalls the run.
+//!
+//! The closed-loop requester sends one request, waits for its response (or its
+//! timeout), may think, and sends the next; the open-loop requester (`--rate` on an rr
+//! test) sends on a schedule whatever the responses do, keeps each request's send times
+//! in a ring indexed by its sequence number, and measures each round trip from the
+//! request's intended send time. Both end with END markers, which end the answering
+//! side; it also ends after [`super::DGRAM_IDLE`] of silence past the nominal end.
+//! Round trips go to the driver's histograms ([`Cx::rtt`], [`Cx::rtt_uncorrected`]).
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use super::dgram::{idle_end, seq_room, EndMarkers};
+use super::flow::{Cx, Flow, Want};
+use super::rr::{RTT, RTT_UNCORRECTED};
+use super::{answer_hello, finish_report, rr_buckets, EngineError, RoleCtx, Sizes};
+use crate::measure::sizes::SizeBuckets;
+use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
+use crate::net::transport::{as_uninit, dgram, is_timeout, DataConn};
+use crate::spec::config::Pattern as TestPattern;
+use crate::spec::dist::{rng_for, Arrivals, TimeDist};
+
+/// Transactions (or receives) per step, so that one busy flow cannot starve the others.
+const CALLS_PER_STEP: usize = 32;
+/// After ENOBUFS (a full device queue), wait this long before sending again.
+const ENOBUFS_BACKOFF: Duration = Duration::from_micros(50);
+/// A blocking requester narrows its receive timeout to what is left of a request's
+/// timeout only when they differ by more than this (the send before the first receive
+/// takes a few microseconds).
+const NARROW_SLACK: Duration = Duration::from_micros(50);
+
+fn closed_port() -> EngineError {
+    EngineError::Protocol("the receiver's port is closed (ICMP port unreachable)".to_string())
+}
+
+fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> EngineError {
+    move |source| EngineError::Io { what, source }
+}
+
+/// A closed-loop requester's think time between transactions: a drawn wait, never past
+/// the end of sending (the same draws, seeded per connection, on every driver).
+pub(crate) struct ThinkTime {
+    dist: Option<TimeDist>,
+    rng: fastrand::Rng,
+}
+
+impl ThinkTime {
+    pub fn new(ctx: &RoleCtx, conn: u32) -> ThinkTime {
+        ThinkTime {
+            dist: ctx.spec.think_time.clone(),
+            rng: rng_for(ctx.spec.dist_seed, conn, 3),
+        }
+    }
+
+    /// When the next transaction may start, if the requester thinks at all.
+    pub fn until(&mut self, now: Instant, send_end: Instant) -> Option<Instant> {
+        let d = self.dist.as_ref()?;
+        Some((now + d.sample(&mut self.rng)).min(send_end))
+    }
+}
+
+/// Where a closed-loop requester is.
+enum Closed {
+    /// About to send the next request.
+    Ready,
+    /// Waiting for request `seq`'s response (sent at `start`, `rs` bytes).
+    Awaiting { start: Instant, rs: usize },
+    /// Thinking until then.
+    Thinking(Instant),
+    /// Sending done; the END markers.
+    Ending(EndMarkers),
+}
+
+/// The closed-loop requester over datagrams.
+pub struct DgramRrActive {
+    conn: DataConn,
+    rep: RoleReport,
+    ctx: RoleCtx,
+    state: Closed,
+    seqs: SeqTracker,
+    /// The sequence number of the request in flight (or about to go).
+    seq: u64,
+    req_sizes: Sizes,
+    sizes: Option<SizeBuckets>,
+    intervals: Option<IntervalCounter>,
+    last: Option<Instant>,
+    think: ThinkTime,
+    timeout: Duration,
+    /// On a blocking socket (the blocking driver): the receive timeout set now, which a
+    /// receive waits at most. `None` on a non-blocking socket, or before the first step.
+    rcvtimeo: Option<Duration>,
+    started: bool,
+}
+
+impl DgramRrActive {
+    pub fn new(conn: DataConn, ctx: &RoleCtx, rep: RoleReport) -> DgramRrActive {
+        let spec = &ctx.spec;
+        let id = conn.plan.id;
+        let (req_size, resp_size) = spec.rr_sizes();
+        let (req_dist, resp_dist) = spec.rr_dists();
+        let req_sizes = Sizes::new(req_size, req_dist, ctx, id, 0);
+        let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, id, 1);
+        let sizes = rr_buckets(&req_sizes, &resp_sizes);
+        DgramRrActive {
+            conn,
+            rep,
+            state: Closed::Ready,
+            seqs: SeqTracker::with_capacity(seq_room(ctx)),
+            seq: 0,
+            req_sizes,
+            sizes,
+            intervals: Some(IntervalCounter::new(
+                ctx.t0,
+                spec.interval,
+                spec.warmup,
+                spec.duration,
+            )),
+            last: None,
+            think: ThinkTime::new(ctx, id),
+            timeout: spec.rr_timeout,
+            rcvtimeo: None,
+            started: false,
+            ctx: ctx.clone(),
+        }
+    }
+
+    /// On a blocking socket, a receive waits for the request's whole timeout (today's
+    /// system calls: one send, one receive per transaction).
+    fn start(&mut self) -> Result<(), EngineError> {
+        self.started = true;
+        let sock = &self.conn.sock;
+        if !sock.nonblocking().map_err(io_err("fcntl"))? {
+            sock.set_read_timeout(Some(self.timeout))
+                .map_err(io_err("SO_RCVTIMEO"))?;
+            self.rcvtimeo = Some(self.timeout);
+        }
+        Ok(())
+    }
+
+    /// On a blocking socket, bounds the next receive by what is left of the timeout.
+    fn narrow(&mut self, left: Duration) {
+        if let Some(cur) = self.rcvtimeo {
+            if cur > left + NARROW_SLACK || cur < left {
+                let t = left.clamp(Duration::from_micros(10), self.timeout);
+                let _ = self.conn.sock.set_read_timeout(Some(t));
+                self.rcvtimeo = Some(t);
+            }
+        }
+    }
+
+    /// Sends request `seq` (a size drawn anew at every try, as ever).
+    fn send(&mut self, scratch: &mut [u8]) -> Result<Option<Want>, EngineError> {
+        let start = Instant::now();
+        if start >= self.ctx.send_end() || self.ctx.aborted() {
+            self.state = Closed::Ending(EndMarkers::new(self.conn.plan.id, self.seq, start));
+            return Ok(None);
+        }
+        let rs = self.req_sizes.next();
+        dgram::put_header(
+            &mut scratch[..rs],
+            self.seq,
+            dgram::REQUEST,
+            self.conn.plan.id,
+        );
+        match self.conn.sock.send(&scratch[..rs]) {
+            Ok(_) => {
+                self.rep.messages_sent += 1;
+                self.rep.bytes_sent += rs as u64;
+                self.state = Closed::Awaiting { start, rs };
+                Ok(None)
+            }
+            Err(e) if is_timeout(&e) => Ok(Some(Want::Write)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                Ok(Some(Want::Until(start + ENOBUFS_BACKOFF)))
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
+            Err(e) => Err(io_err("send")(e)),
+        }
+    }
+
+    /// The transaction is over (answered or timed out): the next one, after thinking.
+    fn next(&mut self) {
+        self.seq += 1;
+        if self.rcvtimeo.is_some_and(|t| t != self.timeout) {
+            let _ = self.conn.sock.set_read_timeout(Some(self.timeout));
+            self.rcvtimeo = Some(self.timeout);
+        }
+        let now = Instant::now();
+        self.state = match self.think.until(now, self.ctx.send_end()) {
+            Some(t) => Closed::Thinking(t),
+            None => Closed::Ready,
+        };
+    }
+
+    /// Accounts a response that arrived at `done`: true if it is the one awaited.
+    fn response(
+        &mut self,
+        rtt: &mut Histogram<u64>,
+        data: &[u8],
+        start: Instant,
+        rs: usize,
+    ) -> bool {
+        let (id, n, done) = (self.conn.plan.id, data.len(), Instant::now());
+        match dgram::header(data) {
+            Some((s, dgram::RESPONSE, c)) if c == id && self.seqs.record(s) => {
+                self.rep.messages_received += 1;
+                self.rep.bytes_received += n as u64;
+                if let Some(b) = &mut self.sizes {
+                    b.record(n as u64);
+                }
+                if s != self.seq {
+                    self.rep.late += 1;
+                    return false;
+                }
+                if let Some(iv) = &mut self.intervals {
+                    iv.record(done, n as u64, 1);
+                }
+                if start >= self.ctx.warmup_mark() {
+                    let ns = done.duration_since(start).as_nanos() as u64;
+                    rtt.saturating_record(ns);
+                    if let Some(b) = &mut self.sizes {
+                        b.record_rtt(n.max(rs) as u64, ns);
+                    }
+                    self.rep.transactions += 1;
+                    self.rep.measured_bytes += n as u64;
+                    self.last = Some(done);
+                }
+                true
+            }
+            Some((s, dgram::HELLO, c)) if c == id => {
+                answer_hello(&self.conn.sock, s, c);
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// Waits for request `seq`'s response: `None` once the transaction is over.
+    fn await_response(
+        &mut self,
+        cx: &mut Cx,
+        start: Instant,
+        rs: usize,
+    ) -> Result<Option<Want>, EngineError> {
+        let deadline = start + self.timeout;
+        let now = Instant::now();
+        // Past the deadline, one last look without waiting.
+        let flags = if now >= deadline {
+            libc::MSG_DONTWAIT
+        } else {
+            self.narrow(deadline - now);
+            0
+        };
+        match self.conn.sock.recv_with_flags(as_uninit(cx.scratch), flags) {
+            Ok(n) => {
+                if self.response(cx.rtt, &cx.scratch[..n], start, rs) {
+                    self.next();
+                } else if Instant::now() >= deadline {
+                    // Something other than our response, and no time left.
+                    self.rep.timeouts += 1;
+                    self.next();
+                }
+                Ok(None)
+            }
+            Err(e) if is_timeout(&e) => {
+                if Instant::now() >= deadline {
+                    self.rep.timeouts += 1;
+                    self.next();
+                    return Ok(None);
+                }
+                Ok(Some(Want::ReadUntil(deadline)))
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => Err(closed_port()),
+            Err(e) => Err(io_err("receive")(e)),
+        }
+    }
+}
+
+impl Flow for DgramRrActive {
+    fn fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        Some(self.conn.sock.as_raw_fd())
+    }
+
+    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
+        if !self.started {
+            self.start()?;
+        }
+        for _ in 0..CALLS_PER_STEP {
+            let wait = match self.state {
+                Closed::Ready => self.send(cx.scratch)?,
+                Closed::Awaiting { start, rs } => self.await_response(cx, start, rs)?,
+                Closed::Thinking(t) if Instant::now() < t => Some(Want::Until(t)),
+                Closed::Thinking(_) => {
+                    self.state = Closed::Ready;
+                    None
+                }
+                Closed::Ending(ref mut m) => Some(m.step(&self.conn.sock, Instant::now())),
+            };
+            if let Some(w) = wait {
+                return Ok(w);
+            }
+        }
+        Ok(match self.state {
+            Closed::Awaiting { start, .. } => Want::ReadUntil(start + self.timeout),
+            _ => Want::Until(Instant::now()),
+        })
+    }
+
+    fn finish(&mut self, _cx: &mut Cx) {
+        if self.rcvtimeo.is_some() {
+            let _ = self.conn.sock.set_read_timeout(Some(super::POLL));
+        }
+        self.rep.duplicated = self.seqs.duplicated;
+        self.rep.reordered = self.seqs.reordered;
+        self.rep.sizes = self.sizes.take().map(|b| b.report());
+        finish_report(&mut self.rep, &self.ctx, self.last, self.intervals.take());
+    }
+
+    fn report(&mut self) -> &mut RoleReport {
+        &mut self.rep
+    }
+
+    fn progress(&self) -> u64 {
+        self.rep.messages_sent + self.rep.messages_received
+    }
+
+    fn socket(&self) -> Option<&socket2::Socket> {
+        Some(&self.conn.sock)
+    }
+
+    fn doing(&self, _want: Want) -> &'static str {
+        match self.state {
+            Closed::Ready => "send",
+            Closed::Awaiting { .. } => "receive",
+            Closed::Thinking(_) => "thinking",
+            Closed::Ending(_) => "sending the END markers",
+        }
+    }
+
+    fn histograms(&self) -> &'static [&'static str] {
+        &[RTT]
+    }
+}
+
+/// The answering end over datagrams: a response for every new request, echoing its
+/// sequence number, until the END marker or silence.
+pub struct DgramRrPassive {
+    conn: DataConn,
+    rep: RoleReport,
+    ctx: RoleCtx,
+    seqs: SeqTracker,
+    resp_sizes: Sizes,
+    sizes: Option<SizeBuckets>,
+    last: Option<Instant>,
+    last_heard: Instant,
+}
+
+impl DgramRrPassive {
+    pub fn new(conn: DataConn, ctx: &RoleCtx, rep: RoleReport) -> DgramRrPassive {
+        let (_, resp_size) = ctx.spec.rr_sizes();
+        let (req_dist, resp_dist) = ctx.spec.rr_dists();
+        let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, conn.plan.id, 1);
+        DgramRrPassive {
+            conn,
+            rep,
+            seqs: SeqTracker::with_capacity(seq_room(ctx)),
+            resp_sizes,
+            sizes: (req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new),
+            last: None,
+            last_heard: Instant::now(),
+            ctx: ctx.clone(),
+        }
+    }
+
+    /// Answers request `s` of `n` bytes that arrived at `now` (the response is built in
+    /// the scratch space, over the request).
+    fn answer(
+        &mut self,
+        scratch: &mut [u8],
+        s: u64,
+        n: usize,
+        now: Instant,
+    ) -> Result<(), EngineError> {
+        if !self.seqs.record(s) {
+            return Ok(());
+        }
+        let rep = &mut self.rep;
+        rep.messages_received += 1;
+        rep.bytes_received += n as u64;
+        if let Some(b) = &mut self.sizes {
+            b.record(n as u64);
+        }
+        if now >= self.ctx.warmup_mark() {
+            rep.measured_bytes += n as u64;
+            self.last = Some(now);
+        }
+        let rs = self.resp_sizes.next();
+        dgram::put_header(&mut scratch[..rs], s, dgram::RESPONSE, self.conn.plan.id);
+        match self.conn.sock.send(&scratch[..rs]) {
+            Ok(_) => {
+                rep.messages_sent += 1;
+                rep.bytes_sent += rs as u64;
+                Ok(())
+            }
+            // Not sent: the requester will time out and count it lost.
+            Err(e)
+                if is_timeout(&e)
+                    || matches!(e.raw_os_error(), Some(libc::ENOBUFS | libc::ECONNREFUSED)) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(io_err("send")(e)),
+        }
+    }
+
+    /// Takes one datagram of `n` bytes: true at the END marker.
+    fn take(&mut self, scratch: &mut [u8], n: usize, now: Instant) -> Result<bool, EngineError> {
+        let id = self.conn.plan.id;
+        match dgram::header(&scratch[..n]) {
+            Some((s, dgram::REQUEST, c)) if c == id => self.answer(scratch, s, n, now)?,
+            Some((_, dgram::END, c)) if c == id => return Ok(true),
+            Some((s, dgram::HELLO, c)) if c == id => answer_hello(&self.conn.sock, s, c),
+            _ => {}
+        }
+        Ok(false)
+    }
+}
+
+impl Flow for DgramRrPassive {
+    fn fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        Some(self.conn.sock.as_raw_fd())
+    }
+
+    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
+        for _ in 0..CALLS_PER_STEP {
+            match self.conn.sock.recv(as_uninit(cx.scratch)) {
+                Ok(n) => {
+                    let now = Instant::now();
+                    self.last_heard = now;
+                    if self.take(cx.scratch, n, now)? {
+                        return Ok(Want::Done);
+                    }
+                }
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
+                    let until = idle_end(self.ctx.send_end(), self.last_heard);
+                    if Instant::now() >= until {
+                        return Ok(Want::Done);
+                    }
+                    return Ok(Want::ReadUntil(until));
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {}
+                Err(e) => return Err(io_err("receive")(e)),
+            }
+        }
+        Ok(Want::ReadUntil(idle_end(
+            self.ctx.send_end(),
+            self.last_heard,
+        )))
+    }
+
+    fn finish(&mut self, _cx: &mut Cx) {
+        self.rep.duplicated = self.seqs.duplicated;
+        self.rep.reordered = self.seqs.reordered;
+        self.rep.sizes = self.sizes.take().map(|b| b.report());
+        finish_report(&mut self.rep, &self.ctx, self.last, None);
+    }
+
+    fn report(&mut self) -> &mut RoleReport {
+        &mut self.rep
+    }
+
+    fn progress(&self) -> u64 {
+        self.rep.messages_sent + self.rep.messages_received
+    }
+
+    fn socket(&self) -> Option<&socket2::Socket> {
+        Some(&self.conn.sock)
+    }
+
+    fn doing(&self, _want: Want) -> &'static str {
+        "receive"
+    }
+}
+
+/// One request's record in the open-loop ring: its sequence number, intended and actual
+/// send times, and size.
+#[derive(Clone, Copy)]
+struct Sent {
+    seq: u64,
+    intended: Instant,
+    actual: Instant,
+    bytes: u64,
+}
+
+/// The open-loop requester over datagrams: requests leave on a schedule whatever the
+/// responses do; each request's send times sit in a ring indexed by its sequence number,
+/// where its response finds them, or counts as late.
+pub struct DgramRrOpen {
+    conn: DataConn,
+    rep: RoleReport,
+    ctx: RoleCtx,
+    ring: Vec<Sent>,
+    seqs: SeqTracker,
+    arrivals: Arrivals,
+    /// The mean gap between requests (1 / rate).
+    period: Duration,
+    timeout: Duration,
+    next_due: Instant,
+    seq: u64,
+    last_send: Instant,
+    /// The size of the request about to go (0: not drawn yet).
+    req_len: usize,
+    req_sizes: Sizes,
+    sizes: Option<SizeBuckets>,
+    intervals: Option<IntervalCounter>,
+    last: Option<Instant>,
+    markers: Option<EndMarkers>,
+}
+
+impl DgramRrOpen {
+    pub fn new(conn: DataConn, ctx: &RoleCtx, rep: RoleReport, rate: u64) -> DgramRrOpen {
+        let spec = &ctx.spec;
+        let id = conn.plan.id;
+        let (req_size, resp_size) = spec.rr_sizes();
+        let (req_dist, resp_dist) = spec.rr_dists();
+        let req_sizes = Sizes::new(req_size, req_dist, ctx, id, 0);
+        let sizes = rr_buckets(&req_sizes, &Sizes::new(resp_size, resp_dist, ctx, id, 1));
+        let period = Duration::from_secs_f64(1.0 / rate as f64);
+        // Room for every request that can be outstanding within the timeout, twice over.
+        let outstanding =
+            (spec.rr_timeout.as_secs_f64() / period.as_secs_f64()) as usize * 2 + 1024;
+        let cap = outstanding.next_power_of_two().min(1 << 22);
+        let empty = Sent {
+            seq: u64::MAX,
+            intended: ctx.t0,
+            actual: ctx.t0,
+            bytes: 0,
+        };
+        DgramRrOpen {
+            conn,
+            rep,
+            ring: vec![empty; cap],
+            seqs: SeqTracker::with_capacity(seq_room(ctx)),
+            arrivals: Arrivals::new(spec.arrival, rate, rng_for(spec.dist_seed, id, 2)),
+            period,
+            timeout: spec.rr_timeout,
+            next_due: ctx.t0,
+            seq: 0,
+            last_send: ctx.t0,
+            req_len: 0,
+            req_sizes,
+            sizes,
+            intervals: Some(IntervalCounter::new(
+                ctx.t0,
+                spec.interval,
+                spec.warmup,
+                spec.duration,
+            )),
+            last: None,
+            markers: None,
+            ctx: ctx.clone(),
+        }
+    }
+
+    /// Sends every request that is due at `now`, as far as the socket takes them.
+    fn send_due(&mut self, now: Instant, scratch: &mut [u8]) -> Result<(), EngineError> {
+        let (id, mask) = (self.conn.plan.id, self.ring.len() - 1);
+        while self.next_due <= now {
+            if self.req_len == 0 {
+                self.req_len = self.req_sizes.next();
+            }
+            let req = &mut scratch[..self.req_len];
+            dgram::put_header(req, self.seq, dgram::REQUEST, id);
+            match self.conn.sock.send_with_flags(req, libc::MSG_DONTWAIT) {
+                Ok(_) => {
+                    let bytes = self.req_len as u64;
+                    self.ring[(self.seq as usize) & mask] = Sent {
+                        seq: self.seq,
+                        intended: self.next_due,
+                        actual: now,
+                        bytes,
+                    };
+                    self.rep.messages_sent += 1;
+                    self.rep.bytes_sent += bytes;
+                    self.last_send = now;
+                    self.seq += 1;
+                    self.next_due += self.arrivals.next_gap();
+                    self.req_len = 0;
+                }
+                Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_err("send")(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Accounts a response of `n` bytes (in the scratch space) that arrived at `done`.
+    fn response(&mut self, cx: &mut Cx, n: usize, done: Instant) {
+        let Some((s, dgram::RESPONSE, c)) = dgram::header(&cx.scratch[..n]) else {
+            return;
+        };
+        if c != self.conn.plan.id || !self.seqs.record(s) {
+            return;
+        }
+        let (rep, bytes) = (&mut self.rep, n as u64);
+        rep.messages_received += 1;
+        rep.bytes_received += bytes;
+        if let Some(b) = &mut self.sizes {
+            b.record(bytes);
+        }
+        let slot = self.ring[(s as usize) & (self.ring.len() - 1)];
+        if slot.seq != s || done.duration_since(slot.intended) > self.timeout + self.period {
+            rep.late += 1;
+            return;
+        }
+        if let Some(iv) = &mut self.intervals {
+            iv.record(done, bytes, 1);
+        }
+        if slot.intended >= self.ctx.warmup_mark() {
+            let ns = done.duration_since(slot.intended).as_nanos() as u64;
+            cx.rtt.saturating_record(ns);
+            if let Some(b) = &mut self.sizes {
+                b.record_rtt(bytes.max(slot.bytes), ns);
+            }
+            cx.rtt_uncorrected
+                .saturating_record(done.duration_since(slot.actual).as_nanos() as u64);
+            rep.transactions += 1;
+            rep.measured_bytes += bytes;
+            self.last = Some(done);
+        }
+    }
+
+    /// Takes one response if one is there: true if it did.
+    fn recv_one(&mut self, cx: &mut Cx) -> Result<bool, EngineError> {
+        match self
+            .conn
+            .sock
+            .recv_with_flags(as_uninit(cx.scratch), libc::MSG_DONTWAIT)
+        {
+            Ok(n) => {
+                self.response(cx, n, Instant::now());
+                Ok(true)
+            }
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => Ok(false),
+            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => Err(closed_port()),
+            Err(e) => Err(io_err("receive")(e)),
+        }
+    }
+}
+
+impl Flow for DgramRrOpen {
+    fn fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        Some(self.conn.sock.as_raw_fd())
+    }
+
+    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
+        if let Some(m) = &mut self.markers {
+            return Ok(m.step(&self.conn.sock, Instant::now()));
+        }
+        let end = self.ctx.send_end();
+        for _ in 0..CALLS_PER_STEP {
+            let now = Instant::now();
+            let sending = now < end && !self.ctx.aborted();
+            let answered = self.rep.messages_received >= self.rep.messages_sent;
+            if !sending && (answered || now >= self.last_send + self.timeout) {
+                let m = EndMarkers::new(self.conn.plan.id, self.seq, now);
+                self.markers = Some(m);
+                return Ok(Want::Until(now + super::END_PAUSE));
+            }
+            if sending {
+                self.send_due(now, cx.scratch)?;
+            }
+            if !self.recv_one(cx)? {
+                break;
+            }
+        }
+        let sending = Instant::now() < end && !self.ctx.aborted();
+        Ok(Want::ReadUntil(if sending {
+            self.next_due
+        } else {
+            self.last_send + self.timeout
+        }))
+    }
+
+    fn finish(&mut self, _cx: &mut Cx) {
+        let rep = &mut self.rep;
+        rep.timeouts = rep.messages_sent.saturating_sub(rep.messages_received);
+        rep.duplicated = self.seqs.duplicated;
+        rep.reordered = self.seqs.reordered;
+        rep.sizes = self.sizes.take().map(|b| b.report());
+        finish_report(rep, &self.ctx, self.last, self.intervals.take());
+    }
+
+    fn report(&mut self) -> &mut RoleReport {
+        &mut self.rep
+    }
+
+    fn progress(&self) -> u64 {
+        self.rep.messages_sent + self.rep.messages_received
+    }
+
+    fn socket(&self) -> Option<&socket2::Socket> {
+        Some(&self.conn.sock)
+    }
+
+    fn doing(&self, _want: Want) -> &'static str {
+        "open-loop requests"
+    }
+
+    fn histograms(&self) -> &'static [&'static str] {
+        &[RTT, RTT_UNCORRECTED]
+    }
+}
+
+/// The flow for one end of a datagram request/response connection: the open-loop
+/// requester on an rr test with `--rate`, else the closed-loop one; the answering end.
+pub fn flow(conn: DataConn, ctx: &RoleCtx, rep: RoleReport) -> Box<dyn Flow> {
+    let open_loop = (ctx.spec.pattern == TestPattern::Rr)
+        .then_some(ctx.spec.rate)
+        .flatten();
+    match (rep.active, open_loop) {
+        (true, Some(rate)) => Box::new(DgramRrOpen::new(conn, ctx, rep, rate)),
+        (true, None) => Box::new(DgramRrActive::new(conn, ctx, rep)),
+        (false, _) => Box::new(DgramRrPassive::new(conn, ctx, rep)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::testdrive::{ctx, report, run_pair, udp_pair, Ran};
+    use crate::spec::config::ConnKind;
+
+    fn run(keys: &[(&str, &str)], threads: bool) -> (Ran, Ran) {
+        let mut all = vec![
+            ("proto", "udp"),
+            ("pattern", "rr"),
+            ("duration", "300ms"),
+            ("warmup", "0s"),
+            ("rr_timeout", "50ms"),
+        ];
+        all.extend_from_slice(keys);
+        let ctx = ctx(&all);
+        let [a, p] = udp_pair(&ctx, ConnKind::Rr, threads);
+        let (ra, rp) = (report(&a, true), report(&p, false));
+        run_pair(vec![flow(a, &ctx, ra), flow(p, &ctx, rp)], &ctx, threads)
+    }
+
+    #[test]
+    fn closed_loop_transactions_and_timeouts_add_up_to_the_requests() {
+        for threads in [false, true] {
+            for extra in [&[][..], &[("msg_size", "uniform:min=16,max=900")][..]] {
+                let (a, p) = run(extra, threads);
+                let what = format!("{extra:?}, threads {threads}");
+                assert_eq!((&a.rep.error, &p.rep.error), (&None, &None), "{what}");
+                let r = &a.rep;
+                assert!(r.transactions >= 50, "{what}: {}", r.transactions);
+                assert_eq!(r.transactions + r.timeouts, r.messages_sent, "{what}");
+                assert_eq!(a.rtt.len(), r.transactions, "{what}");
+                assert_eq!(p.rep.messages_received, r.messages_sent, "{what}");
+                assert_eq!(p.rep.messages_sent, r.messages_received + r.late, "{what}");
+                assert_eq!(p.rep.bytes_received, r.bytes_sent, "{what}");
+            }
+        }
+    }
+
+    #[test]
+    fn open_loop_requests_go_on_schedule_and_are_all_accounted() {
+        for threads in [false, true] {
+            let (a, p) = run(&[("rate", "400")], threads);
+            let r = &a.rep;
+            assert_eq!(
+                (&r.error, &p.rep.error),
+                (&None, &None),
+                "threads {threads}"
+            );
+            // 400/s for 300 ms: the schedule, give or take the first and last.
+            assert!(
+                (110..=130).contains(&r.messages_sent),
+                "{}",
+                r.messages_sent
+            );
+            assert_eq!(r.transactions + r.timeouts, r.messages_sent);
+            assert_eq!(r.late, 0);
+            assert_eq!(a.rtt.len(), r.transactions);
+            assert_eq!(a.rtt_uncorrected.len(), r.transactions);
+            assert_eq!(p.rep.messages_received, r.messages_sent);
+        }
+    }
+
+    #[test]
+    fn think_time_is_drawn_per_connection_and_ends_with_sending() {
+        let c = ctx(&[("pattern", "rr"), ("think_time", "5ms")]);
+        let mut t = ThinkTime::new(&c, 3);
+        let now = Instant::now();
+        assert_eq!(
+            t.until(now, now + Duration::from_secs(1)),
+            Some(now + Duration::from_millis(5))
+        );
+        assert_eq!(
+            t.until(now, now + Duration::from_millis(1)),
+            Some(now + Duration::from_millis(1))
+        );
+        let c = ctx(&[("pattern", "rr")]);
+        assert_eq!(ThinkTime::new(&c, 3).until(now, now), None);
+    }
+}

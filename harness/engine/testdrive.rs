@@ -1,0 +1,297 @@
+//! A small driver for unit tests of flows: every flow of a run stepped in turn on one
+//! thread (non-blocking sockets: the epoll driver's view), or each on a thread of its own
+//! (blocking sockets with the `POLL` timeouts: the blocking driver's view). It steps a
+//! flow whenever its wait may be over, without watching sockets, and naps between
+//! rounds; it folds spawned flows' counts into their parent. Only for small workloads.
+
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use super::flow::{Cx, Flow, Want};
+use super::{RoleCtx, POLL};
+use crate::measure::{latency_histogram, RoleReport};
+
+/// What a run of one flow gave: its report and its round trips.
+pub(crate) struct Ran {
+    pub rep: RoleReport,
+    pub rtt: Histogram<u64>,
+    pub rtt_uncorrected: Histogram<u64>,
+}
+
+struct Running {
+    flow: Box<dyn Flow>,
+    want: Want,
+    /// Children: their flows (running), and the reports of those that ended.
+    children: Vec<(Box<dyn Flow>, Want)>,
+    done: bool,
+}
+
+fn due(want: Want, now: Instant) -> bool {
+    match want {
+        Want::Until(t) => now >= t,
+        Want::Done => false,
+        _ => true,
+    }
+}
+
+/// Adds a child's counts into its parent's report.
+fn fold(parent: &mut RoleReport, child: &RoleReport) {
+    parent.bytes_sent += child.bytes_sent;
+    parent.bytes_received += child.bytes_received;
+    parent.messages_sent += child.messages_sent;
+    parent.messages_received += child.messages_received;
+    parent.measured_bytes += child.measured_bytes;
+    parent.transactions += child.transactions;
+    parent.connections += child.connections;
+    parent.window_ns = parent.window_ns.max(child.window_ns);
+    parent.end_ns = parent.end_ns.max(child.end_ns);
+}
+
+/// Steps `f` once; on an error records it. True when it has ended.
+fn step_one(f: &mut dyn Flow, want: &mut Want, cx: &mut Cx) -> bool {
+    match f.step(cx) {
+        Ok(w) => *want = w,
+        Err(e) => {
+            f.report().error = Some(e.to_string());
+            *want = Want::Done;
+        }
+    }
+    if *want == Want::Done {
+        f.finish(cx);
+        return true;
+    }
+    false
+}
+
+fn round(r: &mut Running, cx: &mut Cx, now: Instant) {
+    let mut i = 0;
+    while i < r.children.len() {
+        let (c, w) = &mut r.children[i];
+        if due(*w, now) && step_one(c.as_mut(), w, cx) {
+            let (mut c, _) = r.children.swap_remove(i);
+            fold(r.flow.report(), c.report());
+            continue;
+        }
+        i += 1;
+    }
+    if !r.done && due(r.want, now) {
+        r.done = step_one(r.flow.as_mut(), &mut r.want, cx);
+        if r.done && r.flow.report().active {
+            // The sender's end: what the control channel tells a crr acceptor.
+            cx.ctx
+                .stop
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    for c in cx.spawned.drain(..) {
+        r.children.push((c, Want::Read));
+    }
+}
+
+/// Runs `flows` to their end (or `limit`) on one thread.
+pub(crate) fn run(flows: Vec<Box<dyn Flow>>, ctx: &RoleCtx, limit: Duration) -> Vec<Ran> {
+    let mut scratch = vec![0u8; 256 * 1024];
+    let mut out = vec![0x5au8; 256 * 1024];
+    let mut hists: Vec<_> = flows
+        .iter()
+        .map(|_| (latency_histogram(), latency_histogram()))
+        .collect();
+    let mut running: Vec<Running> = flows
+        .into_iter()
+        .map(|flow| Running {
+            flow,
+            want: Want::Write,
+            children: Vec::new(),
+            done: false,
+        })
+        .collect();
+    let stop = Instant::now() + limit;
+    let mut spawned = Vec::new();
+    while running.iter().any(|r| !r.done || !r.children.is_empty()) && Instant::now() < stop {
+        for (r, (rtt, unc)) in running.iter_mut().zip(hists.iter_mut()) {
+            let now = Instant::now();
+            let mut cx = Cx {
+                ctx,
+                now,
+                scratch: &mut scratch,
+                out: &mut out,
+                rtt,
+                rtt_uncorrected: unc,
+                spawned: &mut spawned,
+            };
+            round(r, &mut cx, now);
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    running
+        .into_iter()
+        .zip(hists)
+        .map(|(mut r, (rtt, rtt_uncorrected))| {
+            if !r.done {
+                r.flow.report().error = Some("testdrive: not done by the limit".into());
+            }
+            Ran {
+                rep: r.flow.report().clone(),
+                rtt,
+                rtt_uncorrected,
+            }
+        })
+        .collect()
+}
+
+/// Runs each flow on a thread of its own, as the blocking driver does (the caller makes
+/// the sockets blocking with [`POLL`] timeouts).
+pub(crate) fn run_threads(flows: Vec<Box<dyn Flow>>, ctx: &RoleCtx, limit: Duration) -> Vec<Ran> {
+    let threads: Vec<_> = flows
+        .into_iter()
+        .map(|f| {
+            let ctx = ctx.clone();
+            std::thread::spawn(move || run(vec![f], &ctx, limit).pop())
+        })
+        .collect();
+    threads
+        .into_iter()
+        .filter_map(|t| t.join().ok().flatten())
+        .collect()
+}
+
+/// Makes a socket look as the blocking driver leaves it.
+pub(crate) fn blocking(sock: &socket2::Socket) {
+    sock.set_nonblocking(false).unwrap();
+    sock.set_read_timeout(Some(POLL)).unwrap();
+    sock.set_write_timeout(Some(POLL)).unwrap();
+}
+
+/// A test's context from `--set`-style keys, starting now.
+pub(crate) fn ctx(keys: &[(&str, &str)]) -> RoleCtx {
+    let mut b = crate::spec::config::SpecBuilder::new();
+    for (k, v) in keys {
+        b.set(k, v).unwrap();
+    }
+    RoleCtx {
+        spec: std::sync::Arc::new(b.build().unwrap()),
+        t0: Instant::now(),
+        abort: Default::default(),
+        stop: Default::default(),
+        spin: false,
+    }
+}
+
+/// The report a driver starts a role with.
+pub(crate) fn report(conn: &crate::net::transport::DataConn, active: bool) -> RoleReport {
+    use crate::spec::config::Side;
+    RoleReport {
+        conn: conn.plan.id,
+        flow: conn.plan.flow,
+        kind: Some(conn.plan.kind),
+        side: Some(if active { Side::Sender } else { Side::Receiver }),
+        active,
+        knobs: conn.knobs.clone(),
+        ..RoleReport::default()
+    }
+}
+
+/// Two UDP sockets on loopback connected to each other, with the test's knobs: the
+/// active (sender's) end and the passive (receiver's) end of connection 0.
+pub(crate) fn udp_pair(
+    ctx: &RoleCtx,
+    kind: crate::spec::config::ConnKind,
+    blocking_socks: bool,
+) -> [crate::net::transport::DataConn; 2] {
+    use crate::net::sockopt::{apply, Phase};
+    use crate::spec::config::{ConnPlan, Side};
+    use socket2::{Domain, Socket, Type};
+    let spec = &ctx.spec;
+    let open = |side: Side| {
+        let s = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+        let knobs = spec.knobs(side);
+        apply(&s, spec.protocol, Domain::IPV4, knobs, Phase::BeforeConnect).unwrap();
+        let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+        s.bind(&any.into()).unwrap();
+        (s, knobs.clone())
+    };
+    let (a, b) = (open(Side::Sender), open(Side::Receiver));
+    a.0.connect(&b.0.local_addr().unwrap()).unwrap();
+    b.0.connect(&a.0.local_addr().unwrap()).unwrap();
+    let plan = ConnPlan {
+        id: 0,
+        flow: 0,
+        kind,
+        active: Side::Sender,
+    };
+    [a, b].map(|(sock, requested)| {
+        if blocking_socks {
+            blocking(&sock);
+        } else {
+            sock.set_nonblocking(true).unwrap();
+        }
+        crate::net::transport::DataConn {
+            sock,
+            plan,
+            domain: Domain::IPV4,
+            knobs: crate::spec::knobs::AppliedKnobs {
+                requested,
+                ..Default::default()
+            },
+            token: 0,
+            peer: None,
+            listener: None,
+            _paths: None,
+        }
+    })
+}
+
+/// Runs a pair's two ends: on one thread (non-blocking) or on two (blocking).
+pub(crate) fn run_pair(flows: Vec<Box<dyn Flow>>, ctx: &RoleCtx, threads: bool) -> (Ran, Ran) {
+    let limit = ctx.spec.hard_deadline();
+    let mut ran = if threads {
+        run_threads(flows, ctx, limit)
+    } else {
+        run(flows, ctx, limit)
+    };
+    assert_eq!(ran.len(), 2);
+    let b = ran.pop().unwrap();
+    (ran.pop().unwrap(), b)
+}
+
+/// A crr test's two ends on loopback TCP: the attach connection on both, the receiver's
+/// address on the sender's end, the listener on the receiver's.
+pub(crate) fn tcp_crr_pair(blocking_socks: bool) -> [crate::net::transport::DataConn; 2] {
+    use crate::spec::config::{ConnKind, ConnPlan, Side};
+    use socket2::{Domain, Socket, Type};
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    listener.set_reuse_address(true).unwrap();
+    listener.bind(&any.into()).unwrap();
+    listener.listen(1024).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let a = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    a.connect(&addr).unwrap();
+    let (p, _) = listener.accept().unwrap();
+    let plan = ConnPlan {
+        id: 0,
+        flow: 0,
+        kind: ConnKind::Crr,
+        active: Side::Sender,
+    };
+    let token = 0x5eed;
+    let listener = std::sync::Arc::new(listener);
+    [(a, Some(addr), None), (p, None, Some(listener))].map(|(sock, peer, listener)| {
+        if blocking_socks {
+            blocking(&sock);
+        } else {
+            sock.set_nonblocking(true).unwrap();
+        }
+        crate::net::transport::DataConn {
+            sock,
+            plan,
+            domain: Domain::IPV4,
+            knobs: Default::default(),
+            token,
+            peer,
+            listener,
+            _paths: None,
+        }
+    })
+}
