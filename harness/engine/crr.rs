@@ -766,15 +766,12 @@ pub struct CrrAcceptor {
     rep: RoleReport,
     ctx: RoleCtx,
     tally: Tally,
+    started: bool,
 }
 
 impl CrrAcceptor {
     pub fn new(conn: DataConn, ctx: &RoleCtx, rep: RoleReport) -> CrrAcceptor {
         let listener = conn.listener.clone();
-        if let Some(l) = &listener {
-            // Accepts never wait: the driver watches the listener.
-            let _ = l.set_nonblocking(true);
-        }
         let _ = conn.sock.shutdown(std::net::Shutdown::Both);
         let (_, resp_size) = ctx.spec.rr_sizes();
         let (req_dist, resp_dist) = ctx.spec.rr_dists();
@@ -796,6 +793,7 @@ impl CrrAcceptor {
             rep,
             ctx: ctx.clone(),
             tally: Arc::new(Mutex::new(served)),
+            started: false,
         }
     }
 
@@ -836,6 +834,12 @@ impl Flow for CrrAcceptor {
                 "crr needs the test's listener".to_string(),
             ));
         };
+        if !self.started {
+            // Accepts never wait, whatever mode the driver gave the listener: the driver
+            // watches it, and a blocked accept would hold up the connections accepted.
+            self.started = true;
+            listener.set_nonblocking(true).map_err(io_err("fcntl"))?;
+        }
         let now = Instant::now();
         if self.ctx.stopped() {
             if tally(&self.tally).live == 0 {

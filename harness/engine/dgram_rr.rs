@@ -36,8 +36,29 @@ const ENOBUFS_BACKOFF: Duration = Duration::from_micros(50);
 /// takes a few microseconds).
 const NARROW_SLACK: Duration = Duration::from_micros(50);
 
-fn closed_port() -> EngineError {
-    EngineError::Protocol("the receiver's port is closed (ICMP port unreachable)".to_string())
+/// Port-unreachable reports in a row, with nothing heard between, that mean the
+/// receiver's port is closed. One alone may be stale: the kernel reports an ICMP error
+/// once, at the next call, and it may be for a datagram of the attach phase.
+const REFUSALS: u32 = 3;
+
+/// A requester's count of port-unreachable reports since it last heard its peer.
+#[derive(Debug, Default)]
+struct Refusals(u32);
+
+impl Refusals {
+    fn refused(&mut self) -> Result<(), EngineError> {
+        self.0 += 1;
+        if self.0 < REFUSALS {
+            return Ok(());
+        }
+        Err(EngineError::Protocol(
+            "the receiver's port is closed (ICMP port unreachable)".to_string(),
+        ))
+    }
+
+    fn heard(&mut self) {
+        self.0 = 0;
+    }
 }
 
 fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> EngineError {
@@ -97,6 +118,7 @@ pub struct DgramRrActive {
     /// receive waits at most. `None` on a non-blocking socket, or before the first step.
     rcvtimeo: Option<Duration>,
     started: bool,
+    refusals: Refusals,
 }
 
 impl DgramRrActive {
@@ -127,6 +149,7 @@ impl DgramRrActive {
             timeout: spec.rr_timeout,
             rcvtimeo: None,
             started: false,
+            refusals: Refusals::default(),
             ctx: ctx.clone(),
         }
     }
@@ -260,6 +283,7 @@ impl DgramRrActive {
         };
         match self.conn.sock.recv_with_flags(as_uninit(cx.scratch), flags) {
             Ok(n) => {
+                self.refusals.heard();
                 if self.response(cx.rtt, &cx.scratch[..n], start, rs) {
                     self.next();
                 } else if Instant::now() >= deadline {
@@ -278,7 +302,10 @@ impl DgramRrActive {
                 Ok(Some(Want::ReadUntil(deadline)))
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
-            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => Err(closed_port()),
+            // The request may still be answered: wait on, up to its timeout.
+            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+                self.refusals.refused().map(|_| None)
+            }
             Err(e) => Err(io_err("receive")(e)),
         }
     }
@@ -525,6 +552,7 @@ pub struct DgramRrOpen {
     intervals: Option<IntervalCounter>,
     last: Option<Instant>,
     markers: Option<EndMarkers>,
+    refusals: Refusals,
 }
 
 impl DgramRrOpen {
@@ -568,6 +596,7 @@ impl DgramRrOpen {
             )),
             last: None,
             markers: None,
+            refusals: Refusals::default(),
             ctx: ctx.clone(),
         }
     }
@@ -649,11 +678,14 @@ impl DgramRrOpen {
             .recv_with_flags(as_uninit(cx.scratch), libc::MSG_DONTWAIT)
         {
             Ok(n) => {
+                self.refusals.heard();
                 self.response(cx, n, Instant::now());
                 Ok(true)
             }
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => Ok(false),
-            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => Err(closed_port()),
+            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+                self.refusals.refused().map(|_| false)
+            }
             Err(e) => Err(io_err("receive")(e)),
         }
     }
@@ -797,6 +829,32 @@ mod tests {
             assert_eq!(a.rtt.len(), r.transactions);
             assert_eq!(a.rtt_uncorrected.len(), r.transactions);
             assert_eq!(p.rep.messages_received, r.messages_sent);
+        }
+    }
+
+    #[test]
+    fn a_closed_port_ends_the_requester_after_a_few_refusals() {
+        for threads in [false, true] {
+            let ctx = ctx(&[
+                ("proto", "udp"),
+                ("pattern", "rr"),
+                ("duration", "3s"),
+                ("warmup", "0s"),
+                ("rr_timeout", "20ms"),
+            ]);
+            let [a, p] = udp_pair(&ctx, ConnKind::Rr, threads);
+            drop(p);
+            let rep = report(&a, true);
+            let t = Instant::now();
+            let ran = crate::engine::testdrive::run(
+                vec![flow(a, &ctx, rep)],
+                &ctx,
+                Duration::from_secs(5),
+            );
+            let err = ran[0].rep.error.clone().unwrap_or_default();
+            assert!(err.contains("port is closed"), "threads {threads}: {err:?}");
+            assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+            assert_eq!(ran[0].rep.messages_sent, u64::from(REFUSALS));
         }
     }
 

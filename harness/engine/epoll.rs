@@ -99,6 +99,11 @@ impl Worker {
 
     /// Adds a flow (spawned by `parent`, if any); it takes its first step on the next turn.
     pub fn add(&mut self, flow: Box<dyn Flow>, parent: Option<usize>) {
+        // Non-blocking before the first step, as the blocking driver sets its mode first:
+        // a flow's first call must not block the worker.
+        if let Some(fd) = flow.fd() {
+            let _ = sys::set_nonblocking(fd, true);
+        }
         let i = self.slots.len();
         self.slots.push(Slot {
             flow: Some(flow),
