@@ -132,6 +132,48 @@ fn every_pattern_runs_beyond_a_thousand_flows() {
     }
 }
 
+/// The 1,024-flow rule is gone: every pattern runs as flows on either driver, so what
+/// it refused is a valid test now (the blocking-only paths take the blocking driver
+/// whatever the count). Only asking for the epoll driver and a blocking-only path at once
+/// is refused, with the reason.
+#[test]
+fn many_flows_are_refused_only_where_the_epoll_driver_cannot_go() {
+    use sockbench::spec::config::SpecBuilder;
+    let spec = |settings: &[(&str, &str)]| {
+        let mut b = SpecBuilder::new();
+        for (k, v) in settings {
+            b.set(k, v).unwrap();
+        }
+        b.build()
+    };
+    for fine in [
+        &[("flows", "2000"), ("proto", "udp")][..],
+        &[("flows", "2000"), ("spin", "true")],
+        &[("flows", "2000"), ("splice", "true")],
+        &[("flows", "2000"), ("receiver.zerocopy", "true")],
+        &[("pattern", "rr"), ("rate", "1000"), ("flows", "2000")],
+        &[("pattern", "crr"), ("flows", "2000")],
+    ] {
+        assert!(spec(fine).is_ok(), "{fine:?}: {:?}", spec(fine).err());
+    }
+    for (flag, key) in [
+        ("--spin", "spin"),
+        ("--splice", "splice"),
+        ("--sendfile", "sendfile"),
+        ("--zerocopy", "receiver.zerocopy"),
+    ] {
+        let e = spec(&[("flows", "2000"), ("driver", "epoll"), (key, "true")]).unwrap_err();
+        assert!(e.0.contains(flag) && e.0.contains("blocking driver"), "{e}");
+    }
+    let r = run(&["--flows", "100", "--driver", "epoll", "--spin"]);
+    assert_eq!(r.code(), 2);
+    assert!(
+        r.stderr().contains("blocking driver only"),
+        "{}",
+        r.stderr()
+    );
+}
+
 /// Both directions on the same workers: a worker holds flows that send and flows that
 /// receive, and neither side's wait for the other's close may wedge it.
 #[test]

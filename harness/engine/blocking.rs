@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::flow::{Cx, Flow, Want};
-use super::{read_back, role_for, EngineError, Role, RoleCtx, POLL, STALL};
+use super::{read_back, role_for, EngineError, RoleCtx, POLL, STALL};
 use crate::measure::{latency_histogram, thread_cpu_ns, EncodedHistogram, RoleReport};
 use crate::net::transport::DataConn;
 use crate::spec::config::{ConnKind, Side};
@@ -71,45 +71,17 @@ pub fn run(conn: DataConn, side: Side, mut ctx: RoleCtx) -> RoleReport {
         .map(|c| c[conn.plan.id as usize % c.len()]);
     let pinned = crate::measure::pin_thread(pin);
     let cpu0 = thread_cpu_ns();
-    let mut rep = match role_for(conn, side, &ctx) {
-        Role::Legacy(conn, pattern) => run_legacy(conn, pattern, side, &ctx, pinned.is_ok()),
-        Role::Flow(mut flow) => {
-            if pinned.is_ok() {
-                run_flow(flow, &ctx)
-            } else {
-                std::mem::take(flow.report())
-            }
-        }
+    let mut flow = role_for(conn, side, &ctx);
+    let mut rep = if pinned.is_ok() {
+        run_flow(flow, &ctx)
+    } else {
+        std::mem::take(flow.report())
     };
     match pinned {
         Ok(cpus) => rep.cpus = cpus,
         Err(e) => rep.error = Some(format!("connection {}: {e}", rep.conn)),
     }
     rep.cpu_ns = thread_cpu_ns().saturating_sub(cpu0);
-    rep
-}
-
-/// A role not yet written as a flow: its `Pattern` code, as before.
-fn run_legacy(
-    conn: DataConn,
-    pattern: &dyn super::Pattern,
-    side: Side,
-    ctx: &RoleCtx,
-    run: bool,
-) -> RoleReport {
-    if ctx.spin {
-        let _ = conn.sock.set_nonblocking(true);
-    }
-    let mut rep = super::new_report(&conn, side, ctx);
-    let result = match (run, rep.active) {
-        (false, _) => Ok(()),
-        (true, true) => pattern.active(&conn, ctx, &mut rep),
-        (true, false) => pattern.passive(&conn, ctx, &mut rep),
-    };
-    if let Err(e) = result {
-        rep.error = Some(format!("connection {}: {e}", conn.plan.id));
-    }
-    read_back(&mut rep, Some(&conn.sock), &ctx.spec);
     rep
 }
 

@@ -226,15 +226,17 @@ impl Flow for DgramSender {
         }
         for _ in 0..CALLS_PER_STEP {
             let now = Instant::now();
-            if now >= self.end || cx.ctx.aborted() {
+            // Paced, the schedule says what goes: every datagram due before the end,
+            // however late the thread got to run (so the count is the rate's, not the
+            // machine's); unpaced, what goes before the end.
+            let due = self.pacer.as_ref().map(|p| p.due(self.rep.bytes_sent));
+            if due.unwrap_or(now) >= self.end || cx.ctx.aborted() {
                 let m = EndMarkers::new(self.conn.plan.id, self.seq, now);
                 self.markers = Some(m);
                 return Ok(Want::Until(now + END_PAUSE));
             }
-            if let Some(due) = self.pacer.as_ref().map(|p| p.due(self.rep.bytes_sent)) {
-                if due > now {
-                    return Ok(Want::Until(due));
-                }
+            if let Some(due) = due.filter(|&d| d > now) {
+                return Ok(Want::Until(due));
             }
             match self.send_once(cx.scratch) {
                 Ok((k, bytes)) => {

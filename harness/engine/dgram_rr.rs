@@ -601,10 +601,18 @@ impl DgramRrOpen {
         }
     }
 
-    /// Sends every request that is due at `now`, as far as the socket takes them.
+    /// Whether requests still go: every request due before the end of the sending time,
+    /// however late the thread got to run (so the count is the rate's, not the
+    /// machine's).
+    fn sending(&self) -> bool {
+        self.next_due < self.ctx.send_end() && !self.ctx.aborted()
+    }
+
+    /// Sends every request that is due at `now` (and before the end of the sending
+    /// time), as far as the socket takes them.
     fn send_due(&mut self, now: Instant, scratch: &mut [u8]) -> Result<(), EngineError> {
         let (id, mask) = (self.conn.plan.id, self.ring.len() - 1);
-        while self.next_due <= now {
+        while self.next_due <= now && self.next_due < self.ctx.send_end() {
             if self.req_len == 0 {
                 self.req_len = self.req_sizes.next();
             }
@@ -701,10 +709,9 @@ impl Flow for DgramRrOpen {
         if let Some(m) = &mut self.markers {
             return Ok(m.step(&self.conn.sock, Instant::now()));
         }
-        let end = self.ctx.send_end();
         for _ in 0..CALLS_PER_STEP {
             let now = Instant::now();
-            let sending = now < end && !self.ctx.aborted();
+            let sending = self.sending();
             let answered = self.rep.messages_received >= self.rep.messages_sent;
             if !sending && (answered || now >= self.last_send + self.timeout) {
                 let m = EndMarkers::new(self.conn.plan.id, self.seq, now);
@@ -718,8 +725,7 @@ impl Flow for DgramRrOpen {
                 break;
             }
         }
-        let sending = Instant::now() < end && !self.ctx.aborted();
-        Ok(Want::ReadUntil(if sending {
+        Ok(Want::ReadUntil(if self.sending() {
             self.next_due
         } else {
             self.last_send + self.timeout
@@ -802,7 +808,10 @@ mod tests {
                 assert_eq!(r.transactions + r.timeouts, r.messages_sent, "{what}");
                 assert_eq!(a.rtt.len(), r.transactions, "{what}");
                 assert_eq!(p.rep.messages_received, r.messages_sent, "{what}");
-                assert_eq!(p.rep.messages_sent, r.messages_received + r.late, "{what}");
+                // Every response received was sent (late ones included); one to a request
+                // that timed out at the very end may not have arrived.
+                assert!(p.rep.messages_sent >= r.messages_received, "{what}");
+                assert!(r.late <= r.timeouts, "{what}");
                 assert_eq!(p.rep.bytes_received, r.bytes_sent, "{what}");
             }
         }
@@ -818,14 +827,11 @@ mod tests {
                 (&None, &None),
                 "threads {threads}"
             );
-            // 400/s for 300 ms: the schedule, give or take the first and last.
-            assert!(
-                (110..=130).contains(&r.messages_sent),
-                "{}",
-                r.messages_sent
-            );
-            assert_eq!(r.transactions + r.timeouts, r.messages_sent);
-            assert_eq!(r.late, 0);
+            // 400/s for 300 ms: the schedule, whatever the load.
+            assert_eq!(r.messages_sent, 120);
+            // A response that comes after its request's timeout (a loaded machine) is late:
+            // received, not a transaction.
+            assert_eq!(r.transactions + r.late + r.timeouts, r.messages_sent);
             assert_eq!(a.rtt.len(), r.transactions);
             assert_eq!(a.rtt_uncorrected.len(), r.transactions);
             assert_eq!(p.rep.messages_received, r.messages_sent);

@@ -99,8 +99,7 @@ impl Worker {
 
     /// Adds a flow (spawned by `parent`, if any); it takes its first step on the next turn.
     pub fn add(&mut self, flow: Box<dyn Flow>, parent: Option<usize>) {
-        // Non-blocking before the first step, as the blocking driver sets its mode first:
-        // a flow's first call must not block the worker.
+        // Non-blocking before its first step: a flow's first read must not wait.
         if let Some(fd) = flow.fd() {
             let _ = sys::set_nonblocking(fd, true);
         }

@@ -8,9 +8,6 @@
 //! [`epoll`] (many connections per worker thread, one worker per CPU). [`choose`] picks
 //! one per side; [`role_for`] is the registry of flows.
 //!
-//! Patterns not yet written as flows (datagram stream and rr in [`legacy`], crr) run as
-//! [`Pattern`] roles on the blocking driver's threads.
-//!
 //! Every loop here is bounded in time by the role's hard deadline, and checks the abort
 //! flag whenever a socket call times out.
 
@@ -111,15 +108,6 @@ impl RoleCtx {
     }
 }
 
-/// The two roles of a traffic pattern.
-pub trait Pattern: Sync {
-    /// Drives the connection. Fills `rep` as it goes, so that an error leaves partial
-    /// figures behind.
-    fn active(&self, conn: &DataConn, ctx: &RoleCtx, rep: &mut RoleReport) -> Result<(), String>;
-    /// Answers the connection.
-    fn passive(&self, conn: &DataConn, ctx: &RoleCtx, rep: &mut RoleReport) -> Result<(), String>;
-}
-
 /// Above this many connections of the test's main kind on one side, the automatic choice
 /// is the epoll driver.
 pub const MULTI_THRESHOLD: usize = 64;
@@ -168,19 +156,7 @@ pub fn choose(spec: &TestSpec, side: Side, main_conns: usize) -> Driver {
 pub fn on_workers(spec: &TestSpec, side: Side) -> bool {
     let main = spec.main_kind();
     let mains = spec.conn_plan().iter().filter(|c| c.kind == main).count();
-    choose(spec, side, mains) == Driver::Epoll && written_as_flow(main, spec.protocol.is_datagram())
-}
-
-/// Whether connections of this kind run as flows (the rest: [`Role::Legacy`]).
-pub fn written_as_flow(_kind: ConnKind, _datagram: bool) -> bool {
-    true
-}
-
-/// How a connection's role runs: a flow (either driver), or a role not yet written as one
-/// (the blocking driver runs it on its own thread).
-pub enum Role {
-    Flow(Box<dyn flow::Flow>),
-    Legacy(DataConn, &'static dyn Pattern),
+    choose(spec, side, mains) == Driver::Epoll
 }
 
 /// A role's report before it has run: who it is.
@@ -199,21 +175,17 @@ pub fn new_report(conn: &DataConn, side: Side, ctx: &RoleCtx) -> RoleReport {
 
 /// The registry: which flow plays this side's role on a connection, by (kind, protocol,
 /// side).
-pub fn role_for(conn: DataConn, side: Side, ctx: &RoleCtx) -> Role {
+pub fn role_for(conn: DataConn, side: Side, ctx: &RoleCtx) -> Box<dyn flow::Flow> {
     let rep = new_report(&conn, side, ctx);
     let datagram = ctx.spec.protocol.is_datagram();
     match (conn.plan.kind, datagram, rep.active) {
-        (ConnKind::Stream, false, true) => {
-            Role::Flow(Box::new(stream::StreamSender::new(conn, rep, ctx)))
-        }
-        (ConnKind::Stream, false, false) => {
-            Role::Flow(Box::new(stream::StreamReceiver::new(conn, rep, ctx)))
-        }
-        (ConnKind::Rr, false, true) => Role::Flow(rr::requester(conn, rep, ctx)),
-        (ConnKind::Rr, false, false) => Role::Flow(Box::new(rr::Responder::new(conn, rep, ctx))),
-        (ConnKind::Stream, true, _) => Role::Flow(dgram::flow(conn, ctx, rep)),
-        (ConnKind::Rr, true, _) => Role::Flow(dgram_rr::flow(conn, ctx, rep)),
-        (ConnKind::Crr, _, _) => Role::Flow(crr::flow(conn, ctx, rep)),
+        (ConnKind::Stream, false, true) => Box::new(stream::StreamSender::new(conn, rep, ctx)),
+        (ConnKind::Stream, false, false) => Box::new(stream::StreamReceiver::new(conn, rep, ctx)),
+        (ConnKind::Rr, false, true) => rr::requester(conn, rep, ctx),
+        (ConnKind::Rr, false, false) => Box::new(rr::Responder::new(conn, rep, ctx)),
+        (ConnKind::Stream, true, _) => dgram::flow(conn, ctx, rep),
+        (ConnKind::Rr, true, _) => dgram_rr::flow(conn, ctx, rep),
+        (ConnKind::Crr, _, _) => crr::flow(conn, ctx, rep),
     }
 }
 
@@ -293,7 +265,7 @@ pub struct RunningRoles {
 /// Starts this side's roles: the main connections on the driver [`choose`] picks (epoll
 /// workers, one per CPU, connections dealt round robin by flow so that both directions of
 /// a bidir flow share a worker and cannot wedge each other across workers), every other
-/// connection (a probe) and every role not yet written as a flow on a thread of its own.
+/// connection (a probe) on a thread of its own.
 pub fn spawn_roles(conns: Vec<DataConn>, side: Side, ctx: &RoleCtx) -> RunningRoles {
     let (tx, rx) = std::sync::mpsc::channel();
     let ids = conns.iter().map(|c| c.plan.id).collect();
@@ -307,10 +279,7 @@ pub fn spawn_roles(conns: Vec<DataConn>, side: Side, ctx: &RoleCtx) -> RunningRo
         let mut shares: Vec<Vec<Box<dyn flow::Flow>>> = (0..workers).map(|_| Vec::new()).collect();
         for conn in mains {
             let share = conn.plan.flow as usize % workers;
-            match role_for(conn, side, ctx) {
-                Role::Flow(f) => shares[share].push(f),
-                Role::Legacy(conn, _) => threads.push(conn),
-            }
+            shares[share].push(role_for(conn, side, ctx));
         }
         for share in shares.into_iter().filter(|s| !s.is_empty()) {
             let (ctx, tx) = (ctx.clone(), tx.clone());

@@ -89,7 +89,11 @@ impl MsgReader {
         self.id
     }
 
+    #[inline]
     pub fn read(&mut self, sock: &Socket, scratch: &mut [u8]) -> Result<Got, EngineError> {
+        if !self.framed && self.id_off.is_none() {
+            return self.read_plain(sock, scratch);
+        }
         let in_hdr = self.framed && self.got < HDR;
         let target = if in_hdr { HDR } else { self.size };
         let want = (target - self.got).min(scratch.len());
@@ -136,6 +140,29 @@ impl MsgReader {
             self.size = 0;
         }
         Ok(Got::Msg(size))
+    }
+
+    /// A fixed-size message without an id: only the count matters.
+    #[inline]
+    fn read_plain(&mut self, sock: &Socket, scratch: &mut [u8]) -> Result<Got, EngineError> {
+        let want = (self.size - self.got).min(scratch.len());
+        match (&*sock).read(&mut scratch[..want]) {
+            Ok(0) => Ok(Got::Eof(self.got)),
+            Ok(n) if self.got + n == self.size => {
+                self.got = 0;
+                Ok(Got::Msg(self.size))
+            }
+            Ok(n) => {
+                self.got += n;
+                Ok(Got::More)
+            }
+            Err(e) if is_timeout(&e) => Ok(Got::Blocked),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Got::More),
+            Err(source) => Err(EngineError::Io {
+                what: "read",
+                source,
+            }),
+        }
     }
 
     /// The error for an end of stream `got` bytes into a message.
@@ -270,51 +297,48 @@ impl Requester {
         Ok(true)
     }
 
-    /// One move of the transaction's state machine; `Some(want)` when it must wait.
+    /// One transaction's moves, as far as the socket allows: the request, then its
+    /// response (falling through, so that a blocking socket does a whole transaction per
+    /// turn). `Some(want)` when it must wait.
     fn turn(&mut self, cx: &mut Cx) -> Result<Option<Want>, EngineError> {
-        match self.phase {
-            Phase::Next => {
-                let start = Instant::now();
-                if start >= self.end || cx.ctx.aborted() {
-                    self.closing = Some(Closing::Start);
-                    return Ok(Some(Want::Write));
-                }
-                (self.start, self.rs, self.off) = (start, self.req_sizes.next(), 0);
-                self.phase = Phase::Asking;
+        if let Phase::Thinking(t) = self.phase {
+            if Instant::now() < t && !cx.ctx.aborted() {
+                return Ok(Some(Want::Until(t)));
             }
-            Phase::Asking => {
-                let before = self.off;
-                if self.ask(cx.out)? {
-                    self.phase = Phase::Awaiting;
-                } else if self.off == before {
-                    return Ok(Some(Want::Write));
-                }
-            }
-            Phase::Awaiting => match self.reader.read(&self.conn.sock, cx.scratch)? {
-                Got::Msg(n) => {
-                    self.answered(n, cx);
-                    self.phase = match self.think.until(cx.ctx) {
-                        Some(t) => Phase::Thinking(t),
-                        None => Phase::Next,
-                    };
-                }
-                Got::More => {}
-                Got::Blocked => return Ok(Some(Want::Read)),
-                Got::Eof(0) => {
-                    return Err(EngineError::Protocol(
-                        "the peer closed before responding".into(),
-                    ))
-                }
-                Got::Eof(got) => return Err(self.reader.cut(got)),
-            },
-            Phase::Thinking(t) => {
-                if Instant::now() < t && !cx.ctx.aborted() {
-                    return Ok(Some(Want::Until(t)));
-                }
-                self.phase = Phase::Next;
-            }
+            self.phase = Phase::Next;
         }
-        Ok(None)
+        if self.phase == Phase::Next {
+            let start = Instant::now();
+            if start >= self.end || cx.ctx.aborted() {
+                self.closing = Some(Closing::Start);
+                return Ok(None);
+            }
+            (self.start, self.rs, self.off) = (start, self.req_sizes.next(), 0);
+            self.phase = Phase::Asking;
+        }
+        if self.phase == Phase::Asking {
+            let before = self.off;
+            if !self.ask(cx.out)? {
+                return Ok((self.off == before).then_some(Want::Write));
+            }
+            self.phase = Phase::Awaiting;
+        }
+        match self.reader.read(&self.conn.sock, cx.scratch)? {
+            Got::Msg(n) => {
+                self.answered(n, cx);
+                self.phase = match self.think.until(cx.ctx) {
+                    Some(t) => Phase::Thinking(t),
+                    None => Phase::Next,
+                };
+                Ok(None)
+            }
+            Got::More => Ok(None),
+            Got::Blocked => Ok(Some(Want::Read)),
+            Got::Eof(0) => Err(EngineError::Protocol(
+                "the peer closed before responding".into(),
+            )),
+            Got::Eof(got) => Err(self.reader.cut(got)),
+        }
     }
 }
 
@@ -479,18 +503,17 @@ impl Flow for Responder {
 
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP * 2 {
-            if self.writing {
-                if let Some(w) = self.answer(cx.out)? {
-                    return Ok(w);
+            if !self.writing {
+                match self.reader.read(&self.conn.sock, cx.scratch)? {
+                    Got::Msg(n) => self.asked(n),
+                    Got::More => continue,
+                    Got::Blocked => return Ok(Want::Read),
+                    Got::Eof(0) => return Ok(Want::Done),
+                    Got::Eof(got) => return Err(self.reader.cut(got)),
                 }
-                continue;
             }
-            match self.reader.read(&self.conn.sock, cx.scratch)? {
-                Got::Msg(n) => self.asked(n),
-                Got::More => {}
-                Got::Blocked => return Ok(Want::Read),
-                Got::Eof(0) => return Ok(Want::Done),
-                Got::Eof(got) => return Err(self.reader.cut(got)),
+            if let Some(w) = self.answer(cx.out)? {
+                return Ok(w);
             }
         }
         Ok(if self.writing {
@@ -602,7 +625,7 @@ impl OpenRequester {
         loop {
             let due = match self.window {
                 Some(w) => self.inflight.len() < w,
-                None => self.next_due <= now,
+                None => self.next_due <= now && self.next_due < self.end,
             };
             if self.write_off.is_none() && sending && due {
                 self.req_len = self.req_sizes.next();
@@ -717,6 +740,18 @@ impl OpenRequester {
         Ok(())
     }
 
+    /// Whether requests still go: on a schedule, every request due before the end,
+    /// however late the thread got to run (so the count is the rate's, not the
+    /// machine's); pipelined, until the end.
+    fn sending(&self, now: Instant, ctx: &RoleCtx) -> bool {
+        let before = if self.window.is_some() {
+            now
+        } else {
+            self.next_due
+        };
+        before < self.end && !ctx.aborted()
+    }
+
     /// What lets the next move happen: room for the request under way, the next send
     /// time (open loop), room in the window (pipelined), or responses.
     fn waits_for(&self, sending: bool) -> Want {
@@ -734,7 +769,7 @@ impl OpenRequester {
     /// One round: issue what is due, take what has come. `Some(want)` when it must wait.
     fn turn(&mut self, cx: &mut Cx) -> Result<Option<Want>, EngineError> {
         let now = Instant::now();
-        let sending = now < self.end && !cx.ctx.aborted();
+        let sending = self.sending(now, cx.ctx);
         if !sending && self.inflight.is_empty() && self.write_off.is_none() {
             self.closing = Some(Closing::Start);
             return Ok(None);
@@ -774,7 +809,7 @@ impl Flow for OpenRequester {
                 return Ok(want);
             }
         }
-        let sending = Instant::now() < self.end && !cx.ctx.aborted();
+        let sending = self.sending(Instant::now(), cx.ctx);
         Ok(self.waits_for(sending))
     }
 

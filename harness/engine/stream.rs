@@ -217,15 +217,16 @@ impl StreamSender {
         for _ in 0..CALLS_PER_STEP {
             if self.off == 0 {
                 let now = Instant::now();
-                if now >= self.end || cx.ctx.aborted() {
+                // Paced, the schedule says what goes: every message due before the end,
+                // however late the thread got to run (so the count is the rate's, not the
+                // machine's); unpaced, what goes before the end.
+                let due = self.pacer.as_ref().map(|p| p.due(self.rep.bytes_sent));
+                if due.unwrap_or(now) >= self.end || cx.ctx.aborted() {
                     self.stop_sending()?;
                     return Ok(Want::Write);
                 }
-                if let Some(p) = &self.pacer {
-                    let due = p.due(self.rep.bytes_sent);
-                    if due > now {
-                        return Ok(Want::Until(due));
-                    }
+                if let Some(due) = due.filter(|&d| d > now) {
+                    return Ok(Want::Until(due));
                 }
                 if let Some((s, rng)) = &mut self.sizes {
                     self.size = s.sample(rng) as usize;
