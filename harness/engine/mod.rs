@@ -345,6 +345,8 @@ fn sample_rss(at: Instant) -> RssSampler {
 
 impl RssSampler {
     /// Stops the sampler (if it has not sampled yet) and joins it; the sample, if any.
+    /// Roles that all ended before the sample time (a paced flow whose next send would
+    /// fall after the end stops early) are sampled now, as they end.
     fn finish(mut self) -> Option<u64> {
         let (lock, cvar) = &*self.done;
         *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
@@ -352,7 +354,13 @@ impl RssSampler {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        Some(self.rss.load(Ordering::Relaxed)).filter(|&k| k > 0)
+        let sampled = self.rss.load(Ordering::Relaxed);
+        let rss = if sampled > 0 {
+            Some(sampled)
+        } else {
+            crate::measure::rss_kib()
+        };
+        rss.filter(|&k| k > 0)
     }
 }
 
