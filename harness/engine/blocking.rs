@@ -75,7 +75,9 @@ pub fn run(conn: DataConn, side: Side, mut ctx: RoleCtx) -> RoleReport {
     let mut rep = if pinned.is_ok() {
         run_flow(flow, &ctx)
     } else {
-        std::mem::take(flow.report())
+        let mut rep = std::mem::take(flow.report());
+        read_back(&mut rep, flow.socket(), &ctx.spec);
+        rep
     };
     match pinned {
         Ok(cpus) => rep.cpus = cpus,
@@ -89,8 +91,9 @@ pub fn run(conn: DataConn, side: Side, mut ctx: RoleCtx) -> RoleReport {
 enum Ended {
     Done,
     Failed(EngineError),
-    /// It spawned flows: they and it go on to an epoll worker on this thread.
-    Spawned(Vec<Box<dyn Flow>>),
+    /// It spawned flows: they and it go on to an epoll worker on this thread (with what
+    /// the spawning step returned).
+    Spawned(Vec<Box<dyn Flow>>, Result<Want, EngineError>),
 }
 
 /// Puts a (new) socket of a flow in the driver's mode.
@@ -134,11 +137,9 @@ pub fn run_flow(mut flow: Box<dyn Flow>, ctx: &RoleCtx) -> RoleReport {
             let rep = flow.report();
             rep.error = Some(format!("connection {}: {e}", rep.conn));
         }
-        Ended::Spawned(children) => {
-            drop(cx);
+        Ended::Spawned(children, stepped) => {
             let mut w = super::epoll::Worker::new(ctx.clone(), [rtt, unc]);
-            w.add(flow, None);
-            let parent = 0;
+            let parent = w.adopt(flow, stepped);
             for c in children {
                 w.add(c, Some(parent));
             }
@@ -177,14 +178,15 @@ fn drive(
             rtt_uncorrected: unc,
             spawned: &mut spawned,
         };
-        let want = match flow.step(&mut cx) {
+        let stepped = flow.step(&mut cx);
+        if !spawned.is_empty() {
+            return Ended::Spawned(spawned, stepped);
+        }
+        let want = match stepped {
             Ok(Want::Done) => return Ended::Done,
             Ok(w) => w,
             Err(e) => return Ended::Failed(e),
         };
-        if !spawned.is_empty() {
-            return Ended::Spawned(spawned);
-        }
         if flow.fd() != fd {
             fd = flow.fd();
             configure(fd, ctx.spin);

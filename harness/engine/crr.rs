@@ -767,6 +767,8 @@ pub struct CrrAcceptor {
     ctx: RoleCtx,
     tally: Tally,
     started: bool,
+    /// Waits for connections before the sender's nominal end (see `progress`).
+    waits: u64,
 }
 
 impl CrrAcceptor {
@@ -794,6 +796,7 @@ impl CrrAcceptor {
             ctx: ctx.clone(),
             tally: Arc::new(Mutex::new(served)),
             started: false,
+            waits: 0,
         }
     }
 
@@ -868,6 +871,9 @@ impl Flow for CrrAcceptor {
                 Err(e) => return Err(io_err("accept")(e)),
             }
         }
+        if now < self.ctx.send_end() {
+            self.waits += 1;
+        }
         // Awake now and then to see the sender's end.
         Ok(Want::ReadUntil(now + POLL))
     }
@@ -891,9 +897,11 @@ impl Flow for CrrAcceptor {
         &mut self.rep
     }
 
+    /// Connections and requests, and waits before the sender's nominal end: no new
+    /// connection for a while is no stall then (think time).
     fn progress(&self) -> u64 {
         let t = tally(&self.tally);
-        t.connections + t.messages_received
+        t.connections + t.messages_received + self.waits
     }
 
     fn socket(&self) -> Option<&Socket> {

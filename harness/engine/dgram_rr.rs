@@ -29,6 +29,8 @@ use crate::spec::dist::{rng_for, Arrivals, TimeDist};
 
 /// Transactions (or receives) per step, so that one busy flow cannot starve the others.
 const CALLS_PER_STEP: usize = 32;
+/// Slots an open-loop requester's ring has beyond twice the requests a timeout holds.
+const RING_MARGIN: usize = 64;
 /// After ENOBUFS (a full device queue), wait this long before sending again.
 const ENOBUFS_BACKOFF: Duration = Duration::from_micros(50);
 /// A blocking requester narrows its receive timeout to what is left of a request's
@@ -204,6 +206,11 @@ impl DgramRrActive {
                 Ok(Some(Want::Until(start + ENOBUFS_BACKOFF)))
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
+            // A port-unreachable report of an earlier datagram, given instead of sending:
+            // try again, unless the port is closed.
+            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+                self.refusals.refused().map(|_| None)
+            }
             Err(e) => Err(io_err("send")(e)),
         }
     }
@@ -389,6 +396,8 @@ pub struct DgramRrPassive {
     sizes: Option<SizeBuckets>,
     last: Option<Instant>,
     last_heard: Instant,
+    /// Waits for requests before the requester's nominal end (see `progress`).
+    waits: u64,
 }
 
 impl DgramRrPassive {
@@ -404,6 +413,7 @@ impl DgramRrPassive {
             sizes: (req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new),
             last: None,
             last_heard: Instant::now(),
+            waits: 0,
             ctx: ctx.clone(),
         }
     }
@@ -479,8 +489,12 @@ impl Flow for DgramRrPassive {
                     }
                 }
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
-                    let until = idle_end(self.ctx.send_end(), self.last_heard);
-                    if Instant::now() >= until {
+                    let (now, end) = (Instant::now(), self.ctx.send_end());
+                    if now < end {
+                        self.waits += 1;
+                    }
+                    let until = idle_end(end, self.last_heard);
+                    if now >= until {
                         return Ok(Want::Done);
                     }
                     return Ok(Want::ReadUntil(until));
@@ -506,8 +520,11 @@ impl Flow for DgramRrPassive {
         &mut self.rep
     }
 
+    /// Requests and responses, and waits before the requester's nominal end: silence is
+    /// no stall then (think time, a lossy path), and after it the flow ends itself once
+    /// [`super::DGRAM_IDLE`] passes without a datagram.
     fn progress(&self) -> u64 {
-        self.rep.messages_sent + self.rep.messages_received
+        self.rep.messages_sent + self.rep.messages_received + self.waits
     }
 
     fn socket(&self) -> Option<&socket2::Socket> {
@@ -564,9 +581,12 @@ impl DgramRrOpen {
         let req_sizes = Sizes::new(req_size, req_dist, ctx, id, 0);
         let sizes = rr_buckets(&req_sizes, &Sizes::new(resp_size, resp_dist, ctx, id, 1));
         let period = Duration::from_secs_f64(1.0 / rate as f64);
-        // Room for every request that can be outstanding within the timeout, twice over.
+        // Room for every request that can be outstanding within the timeout (past which
+        // a response is late anyway), twice over, and a margin for a burst of Poisson
+        // arrivals: a slot is reused only after its request is long late. Small, so that
+        // ten thousand requesters at 10/s cost kilobytes each.
         let outstanding =
-            (spec.rr_timeout.as_secs_f64() / period.as_secs_f64()) as usize * 2 + 1024;
+            (spec.rr_timeout.as_secs_f64() / period.as_secs_f64()) as usize * 2 + RING_MARGIN;
         let cap = outstanding.next_power_of_two().min(1 << 22);
         let empty = Sent {
             seq: u64::MAX,
@@ -636,6 +656,11 @@ impl DgramRrOpen {
                 }
                 Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A port-unreachable report of an earlier datagram, given instead of
+                // sending: try again, unless the port is closed.
+                Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+                    self.refusals.refused()?
+                }
                 Err(e) => return Err(io_err("send")(e)),
             }
         }

@@ -118,6 +118,23 @@ impl Worker {
         self.open += 1;
     }
 
+    /// Takes over a flow another driver has stepped, with what its last step returned;
+    /// its slot.
+    pub fn adopt(&mut self, flow: Box<dyn Flow>, stepped: Result<Want, EngineError>) -> usize {
+        self.add(flow, None);
+        let i = self.slots.len() - 1;
+        match stepped {
+            Ok(Want::Done) | Err(_) => {
+                self.queue.retain(|&q| q != i);
+                self.slots[i].queued = false;
+                let flow = self.slots[i].flow.take().expect("just added");
+                self.end(i, flow, stepped.err().map(|e| e.to_string()));
+            }
+            Ok(_) => {}
+        }
+        i
+    }
+
     /// Runs every flow to its end; the reports of the flows nobody spawned, in order.
     pub fn run(mut self) -> Vec<RoleReport> {
         match Epoll::new(EVENTS) {
@@ -345,5 +362,129 @@ impl Worker {
             .zip(roots)
             .filter_map(|(r, root)| r.filter(|_| root))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::net::transport::is_timeout;
+    use crate::spec::config::TestSpec;
+
+    /// Reads its socket to the end, counting.
+    struct Sink {
+        sock: UnixStream,
+        rep: RoleReport,
+        /// Sockets to hand to the driver as spawned flows on the first step.
+        spawn: Vec<UnixStream>,
+    }
+
+    impl Flow for Sink {
+        fn fd(&self) -> Option<RawFd> {
+            Some(self.sock.as_raw_fd())
+        }
+        fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
+            for sock in self.spawn.drain(..) {
+                cx.spawned.push(Box::new(Sink {
+                    sock,
+                    rep: RoleReport::default(),
+                    spawn: Vec::new(),
+                }));
+                self.rep.connections += 1;
+            }
+            loop {
+                match self.sock.read(cx.scratch) {
+                    Ok(0) => return Ok(Want::Done),
+                    Ok(n) => self.rep.bytes_received += n as u64,
+                    Err(e) if is_timeout(&e) => return Ok(Want::Read),
+                    Err(source) => {
+                        return Err(EngineError::Io {
+                            what: "read",
+                            source,
+                        })
+                    }
+                }
+            }
+        }
+        fn finish(&mut self, _cx: &mut Cx) {}
+        fn report(&mut self) -> &mut RoleReport {
+            &mut self.rep
+        }
+        fn progress(&self) -> u64 {
+            self.rep.bytes_received
+        }
+    }
+
+    fn ctx() -> RoleCtx {
+        let spec = TestSpec {
+            duration: Duration::from_secs(2),
+            warmup: Duration::ZERO,
+            ..TestSpec::default()
+        };
+        RoleCtx {
+            spec: Arc::new(spec),
+            t0: Instant::now(),
+            abort: Arc::new(AtomicBool::new(false)),
+            stop: Arc::new(AtomicBool::new(false)),
+            spin: false,
+        }
+    }
+
+    /// A parent that spawns two flows; each peer writes some bytes and closes. The
+    /// spawned flows' counts end up in the parent's one report.
+    fn spawner() -> Box<dyn Flow> {
+        let mut socks = Vec::new();
+        for n in [100usize, 2000, 30000] {
+            let (mine, mut peer) = UnixStream::pair().unwrap();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                peer.write_all(&vec![7u8; n]).unwrap();
+            });
+            socks.push(mine);
+        }
+        let own = socks.remove(0);
+        Box::new(Sink {
+            sock: own,
+            rep: RoleReport {
+                conn: 9,
+                ..RoleReport::default()
+            },
+            spawn: socks,
+        })
+    }
+
+    #[test]
+    fn spawned_flows_are_folded_into_their_parent_on_both_drivers() {
+        let reports = run_worker(vec![spawner()], ctx());
+        assert_eq!(reports.len(), 1, "one report for the parent and its spawn");
+        let r = &reports[0];
+        assert_eq!((r.conn, r.bytes_received, r.connections), (9, 32100, 2));
+        assert!(r.error.is_none(), "{:?}", r.error);
+        let r = super::super::blocking::run_flow(spawner(), &ctx());
+        assert_eq!((r.conn, r.bytes_received, r.connections), (9, 32100, 2));
+        assert!(r.error.is_none(), "{:?}", r.error);
+    }
+
+    #[test]
+    fn a_flow_that_never_ends_is_cut_at_the_deadline_with_what_it_was_doing() {
+        let (mine, _peer) = UnixStream::pair().unwrap();
+        let mut c = ctx();
+        let mut spec = (*c.spec).clone();
+        spec.duration = Duration::from_millis(100);
+        c.spec = Arc::new(spec);
+        let sink = Sink {
+            sock: mine,
+            rep: RoleReport::default(),
+            spawn: Vec::new(),
+        };
+        let reports = run_worker(vec![Box::new(sink)], c);
+        let e = reports[0].error.as_deref().unwrap_or_default();
+        assert!(e.contains("read: timed out"), "{e}");
     }
 }

@@ -548,3 +548,25 @@ fn window_ns(ctx: &RoleCtx, last: Option<Instant>) -> u64 {
     last.map(|l| l.saturating_duration_since(ctx.warmup_mark()).as_nanos() as u64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::config::{DriverChoice, Side, TestSpec};
+
+    #[test]
+    fn one_rule_chooses_the_driver() {
+        let mut spec = TestSpec::default();
+        assert_eq!(choose(&spec, Side::Sender, 64), Driver::Blocking);
+        assert_eq!(choose(&spec, Side::Sender, 65), Driver::Epoll);
+        // A blocking-only path keeps the blocking driver whatever the count, on its side.
+        spec.sender.zerocopy = true;
+        assert_eq!(choose(&spec, Side::Sender, 100_000), Driver::Blocking);
+        assert_eq!(choose(&spec, Side::Receiver, 100_000), Driver::Epoll);
+        spec.driver = DriverChoice::Blocking;
+        assert_eq!(choose(&spec, Side::Receiver, 100_000), Driver::Blocking);
+        spec.driver = DriverChoice::Epoll;
+        spec.sender.zerocopy = false;
+        assert_eq!(choose(&spec, Side::Sender, 1), Driver::Epoll);
+    }
+}

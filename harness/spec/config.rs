@@ -92,13 +92,10 @@ named_enum!(
     }
 );
 
-impl Default for DriverChoice {
-    fn default() -> Self {
+impl DriverChoice {
+    fn auto() -> Self {
         DriverChoice::Auto
     }
-}
-
-impl DriverChoice {
     fn is_auto(&self) -> bool {
         *self == DriverChoice::Auto
     }
@@ -362,7 +359,10 @@ pub struct TestSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub think_time: Option<TimeDist>,
     /// Which engine driver runs the connections (`--driver`); auto by default.
-    #[serde(default, skip_serializing_if = "DriverChoice::is_auto")]
+    #[serde(
+        default = "DriverChoice::auto",
+        skip_serializing_if = "DriverChoice::is_auto"
+    )]
     pub driver: DriverChoice,
 }
 
@@ -460,21 +460,7 @@ impl TestSpec {
                 "--flows must be from 1 to {MAX_FLOWS}"
             )));
         }
-        if self.driver == DriverChoice::Epoll {
-            for (side, k) in [("sender", &self.sender), ("receiver", &self.receiver)] {
-                let only = [
-                    (k.spin, "--spin"),
-                    (k.zerocopy, "--zerocopy"),
-                    (k.sendfile, "--sendfile"),
-                    (k.splice, "--splice"),
-                ];
-                if let Some((_, flag)) = only.iter().find(|(on, _)| *on) {
-                    return Err(ConfigError(format!(
-                        "--driver epoll: {flag} ({side}) runs on the blocking driver only (a thread per connection); use --driver auto or blocking"
-                    )));
-                }
-            }
-        }
+        self.validate_driver()?;
         self.validate_profile()?;
         if self.pattern == Pattern::Rr && self.direction == Direction::Bidir {
             return Err(ConfigError::new(
@@ -792,6 +778,28 @@ impl TestSpec {
         } else {
             (self.msg_size, self.response_size)
         }
+    }
+
+    /// `--driver epoll` with a path only the blocking driver has (a thread per connection:
+    /// --spin, and the send paths with per-connection kernel state) is refused.
+    fn validate_driver(&self) -> Result<(), ConfigError> {
+        if self.driver != DriverChoice::Epoll {
+            return Ok(());
+        }
+        for (side, k) in [("sender", &self.sender), ("receiver", &self.receiver)] {
+            let only = [
+                (k.spin, "--spin"),
+                (k.zerocopy, "--zerocopy"),
+                (k.sendfile, "--sendfile"),
+                (k.splice, "--splice"),
+            ];
+            if let Some((_, flag)) = only.iter().find(|(on, _)| *on) {
+                return Err(ConfigError(format!(
+                    "--driver epoll: {flag} ({side}) runs on the blocking driver only (a thread per connection); use --driver auto or blocking"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The connection kind that carries the test's main figures (goodput, transactions);
