@@ -25,6 +25,7 @@ use super::{
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
 use crate::net::transport::{as_uninit, dgram, is_timeout, DataConn};
+use crate::spec::config::TestSpec;
 use crate::spec::dist::{rng_for, SizeSampler};
 use crate::sys::batch::{DgramBatch, GroBuf};
 
@@ -108,8 +109,8 @@ impl EndMarkers {
 
 /// How many sequence numbers a receiver's bitmap has room for before it grows: the whole
 /// room for one flow, a share of it for many (never less than [`SEQ_ROOM_MIN`]).
-pub(crate) fn seq_room(ctx: &RoleCtx) -> u64 {
-    (SEQ_ROOM / u64::from(ctx.spec.flows.max(1))).max(SEQ_ROOM_MIN)
+pub fn seq_room(spec: &TestSpec) -> u64 {
+    (SEQ_ROOM / u64::from(spec.flows.max(1))).max(SEQ_ROOM_MIN)
 }
 
 /// How the sender hands datagrams to the kernel.
@@ -305,7 +306,7 @@ impl DgramCount {
     pub fn new(ctx: &RoleCtx, sized: bool) -> DgramCount {
         let spec = &ctx.spec;
         DgramCount {
-            seqs: SeqTracker::with_capacity(seq_room(ctx)),
+            seqs: SeqTracker::with_capacity(seq_room(&ctx.spec)),
             intervals: IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration),
             sizes: sized.then(SizeBuckets::new),
             last: None,

@@ -30,7 +30,7 @@ use crate::spec::dist::{rng_for, Arrivals, TimeDist};
 /// Transactions (or receives) per step, so that one busy flow cannot starve the others.
 const CALLS_PER_STEP: usize = 32;
 /// Slots an open-loop requester's ring has beyond twice the requests a timeout holds.
-const RING_MARGIN: usize = 64;
+pub const RING_MARGIN: usize = 64;
 /// After ENOBUFS (a full device queue), wait this long before sending again.
 const ENOBUFS_BACKOFF: Duration = Duration::from_micros(50);
 /// A blocking requester narrows its receive timeout to what is left of a request's
@@ -136,7 +136,7 @@ impl DgramRrActive {
             conn,
             rep,
             state: Closed::Ready,
-            seqs: SeqTracker::with_capacity(seq_room(ctx)),
+            seqs: SeqTracker::with_capacity(seq_room(&ctx.spec)),
             seq: 0,
             req_sizes,
             sizes,
@@ -408,7 +408,7 @@ impl DgramRrPassive {
         DgramRrPassive {
             conn,
             rep,
-            seqs: SeqTracker::with_capacity(seq_room(ctx)),
+            seqs: SeqTracker::with_capacity(seq_room(&ctx.spec)),
             resp_sizes,
             sizes: (req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new),
             last: None,
@@ -598,7 +598,7 @@ impl DgramRrOpen {
             conn,
             rep,
             ring: vec![empty; cap],
-            seqs: SeqTracker::with_capacity(seq_room(ctx)),
+            seqs: SeqTracker::with_capacity(seq_room(&ctx.spec)),
             arrivals: Arrivals::new(spec.arrival, rate, rng_for(spec.dist_seed, id, 2)),
             period,
             timeout: spec.rr_timeout,

@@ -70,6 +70,10 @@ pub const END_PAUSE: Duration = Duration::from_millis(100);
 /// bit each: 128 KiB), so that a run of up to a million datagrams records without
 /// allocating.
 pub const SEQ_ROOM: u64 = 1 << 20;
+/// A paced sender whose thread got to run late (a loaded machine) still sends what was
+/// due before the end of the sending time, within this much past it; one held back by a
+/// full socket (a rate above what the path takes) stops at the end.
+pub const LATE_GRACE: Duration = Duration::from_secs(1);
 /// How many END markers a datagram sender sends (they may be lost like any datagram).
 pub const END_MARKERS: u32 = 5;
 

@@ -16,7 +16,7 @@ use socket2::Socket;
 
 use super::flow::{Cx, Flow, Want};
 use super::stream::{Closing, CALLS_PER_STEP};
-use super::{finish_report, rr_buckets, EngineError, RoleCtx, Sizes, Think};
+use super::{finish_report, rr_buckets, EngineError, RoleCtx, Sizes, Think, LATE_GRACE};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport};
 use crate::net::sockopt;
@@ -214,6 +214,9 @@ pub struct Requester {
     warm: Instant,
     end: Instant,
     quickack: bool,
+    /// Read right after the request (a blocking socket waits there for the response);
+    /// off once a read right after the request found nothing.
+    eager: bool,
 }
 
 impl Requester {
@@ -243,6 +246,7 @@ impl Requester {
             warm: ctx.warmup_mark(),
             end: ctx.send_end(),
             quickack,
+            eager: true,
         }
     }
 
@@ -316,12 +320,17 @@ impl Requester {
             (self.start, self.rs, self.off) = (start, self.req_sizes.next(), 0);
             self.phase = Phase::Asking;
         }
+        let mut fresh = false;
         if self.phase == Phase::Asking {
             let before = self.off;
             if !self.ask(cx.out)? {
                 return Ok((self.off == before).then_some(Want::Write));
             }
             self.phase = Phase::Awaiting;
+            if !self.eager {
+                return Ok(Some(Want::Read));
+            }
+            fresh = true;
         }
         match self.reader.read(&self.conn.sock, cx.scratch)? {
             Got::Msg(n) => {
@@ -333,7 +342,12 @@ impl Requester {
                 Ok(None)
             }
             Got::More => Ok(None),
-            Got::Blocked => Ok(Some(Want::Read)),
+            Got::Blocked => {
+                // A non-blocking socket: the response is never there at once, so the next
+                // request waits for readiness instead of trying.
+                self.eager &= !fresh;
+                Ok(Some(Want::Read))
+            }
             Got::Eof(0) => Err(EngineError::Protocol(
                 "the peer closed before responding".into(),
             )),
@@ -742,14 +756,14 @@ impl OpenRequester {
 
     /// Whether requests still go: on a schedule, every request due before the end,
     /// however late the thread got to run (so the count is the rate's, not the
-    /// machine's); pipelined, until the end.
+    /// machine's), within `LATE_GRACE`; pipelined, until the end.
     fn sending(&self, now: Instant, ctx: &RoleCtx) -> bool {
-        let before = if self.window.is_some() {
-            now
+        let more = if self.window.is_some() {
+            now < self.end
         } else {
-            self.next_due
+            self.next_due < self.end && now < self.end + LATE_GRACE
         };
-        before < self.end && !ctx.aborted()
+        more && !ctx.aborted()
     }
 
     /// What lets the next move happen: room for the request under way, the next send

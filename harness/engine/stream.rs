@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use socket2::Socket;
 
 use super::flow::{Cx, Flow, Want};
-use super::{finish_report, EngineError, Pacer, RoleCtx};
+use super::{finish_report, EngineError, Pacer, RoleCtx, LATE_GRACE};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport};
 use crate::net::sockopt;
@@ -25,8 +25,8 @@ use crate::sys::zerocopy::ZeroCopyCount;
 /// Socket calls per step, so that one fast connection cannot starve the others on an
 /// epoll worker.
 pub(crate) const CALLS_PER_STEP: usize = 8;
-/// The most a framed receiver reads per call.
-const FRAMED_READ: usize = 256 * 1024;
+/// The most a receiver reads per call (more if the message is larger).
+const READ_CHUNK: usize = 256 * 1024;
 
 fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> EngineError {
     move |source| EngineError::Io { what, source }
@@ -110,6 +110,8 @@ pub struct StreamSender {
     kind: PathKind,
     path: Option<SendPath>,
     closing: Option<Closing>,
+    /// The socket was full at the last try (reset when the pacer is ahead).
+    held: bool,
 }
 
 impl StreamSender {
@@ -142,6 +144,7 @@ impl StreamSender {
             kind,
             path: None,
             closing: None,
+            held: false,
         }
     }
 
@@ -219,19 +222,29 @@ impl StreamSender {
         Ok(())
     }
 
+    /// Whether the sending time is over for the next message (`due`: its send time when
+    /// paced). Paced, the schedule says what goes: every message due before the end, so
+    /// that the count is the rate's and not the machine's, unless the socket held the
+    /// sender back (the path takes less than the rate) or it is later than `LATE_GRACE`.
+    fn ends(&self, now: Instant, due: Option<Instant>) -> bool {
+        let Some(due) = due else {
+            return now >= self.end;
+        };
+        let late = now >= self.end && (self.held || now >= self.end + LATE_GRACE);
+        due >= self.end || late
+    }
+
     fn sending(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP {
             if self.off == 0 && !self.mid_splice {
                 let now = Instant::now();
-                // Paced, the schedule says what goes: every message due before the end,
-                // however late the thread got to run (so the count is the rate's, not the
-                // machine's); unpaced, what goes before the end.
                 let due = self.pacer.as_ref().map(|p| p.due(self.rep.bytes_sent));
-                if due.unwrap_or(now) >= self.end || cx.ctx.aborted() {
+                if self.ends(now, due) || cx.ctx.aborted() {
                     self.stop_sending()?;
                     return Ok(Want::Write);
                 }
                 if let Some(due) = due.filter(|&d| d > now) {
+                    self.held = false;
                     return Ok(Want::Until(due));
                 }
                 if let Some((s, rng)) = &mut self.sizes {
@@ -241,7 +254,10 @@ impl StreamSender {
             match self.send(cx.out) {
                 Ok(true) => self.sent_one()?,
                 Ok(false) => {}
-                Err(e) if is_timeout(&e) => return Ok(Want::Write),
+                Err(e) if is_timeout(&e) => {
+                    self.held = true;
+                    return Ok(Want::Write);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e)
                     if e.raw_os_error() == Some(libc::ENOBUFS)
@@ -354,11 +370,9 @@ impl StreamReceiver {
             frames: framed.then(|| (Deframer::default(), SizeBuckets::new())),
             max: spec.msg_size,
             splice: None,
-            chunk: if framed {
-                FRAMED_READ
-            } else {
-                (spec.msg_size as usize).max(64 * 1024)
-            },
+            // Whatever is there, up to the driver's scratch (256 KiB at least): the counts
+            // are by byte, so a read may take several messages.
+            chunk: (spec.msg_size as usize).max(READ_CHUNK),
             quickack,
         }
     }
@@ -414,7 +428,8 @@ impl Flow for StreamReceiver {
 
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         if self.splice.is_none() && self.conn.knobs.requested.splice && self.frames.is_none() {
-            let sp = SpliceReceiver::new(self.chunk)
+            let pipe = (self.max as usize).max(64 * 1024);
+            let sp = SpliceReceiver::new(pipe)
                 .map_err(|e| EngineError::Protocol(format!("splice setup: {e}")))?;
             self.splice = Some(sp);
         }

@@ -89,10 +89,11 @@ pub fn memory_estimate(spec: &TestSpec) -> MemoryNeed {
         + 4;
     let mut per_conn = kernel + intervals * 16 + 4096;
     if spec.protocol.is_datagram() {
-        per_conn += crate::engine::SEQ_ROOM / 8;
+        per_conn += crate::engine::dgram::seq_room(spec) / 8;
     }
     if let (Pattern::Rr, Some(rate)) = (spec.pattern, spec.rate) {
-        let ring = (rate as f64 * spec.rr_timeout.as_secs_f64()) as u64 * 2 + 1024;
+        let margin = crate::engine::dgram_rr::RING_MARGIN as u64;
+        let ring = (rate as f64 * spec.rr_timeout.as_secs_f64()) as u64 * 2 + margin;
         per_conn += ring * 40;
     }
     let bytes = threads
