@@ -318,8 +318,10 @@ pub const MAX_UDP_PAYLOAD: u32 = 65507;
 /// The largest application message we allow for byte streams.
 pub const MAX_STREAM_MSG: u32 = 64 << 20;
 /// Flows of one test. Beyond `engine::MULTI_THRESHOLD` connections on a side, roles run
-/// on epoll workers, not a thread each.
-pub const MAX_FLOWS: u32 = 16384;
+/// on epoll workers, not a thread each. 100,000 connections are tested (tests/scale.rs,
+/// docs/scale.md); a receiver's results for 131,072 of them fit in one control message
+/// (`net::control::MAX_MESSAGE`).
+pub const MAX_FLOWS: u32 = 1 << 17;
 /// CPUs a cpu_set_t can name (CPU_SETSIZE).
 pub const MAX_CPUS: u32 = 1024;
 /// The longest an rr requester may wait for one response.

@@ -12,6 +12,7 @@ pub mod process;
 pub mod random;
 pub mod rlimit;
 pub mod sendfile;
+pub mod socket;
 pub mod sockopt;
 pub mod splice;
 pub mod system;
