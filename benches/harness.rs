@@ -202,31 +202,7 @@ fn overhead(c: &mut Criterion) {
         })
     });
     g.bench_function("stream_128K/bare", |b| {
-        b.iter_custom(|iters| {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            let addr = listener.local_addr().unwrap();
-            let writer = std::thread::spawn(move || {
-                let mut s = TcpStream::connect(addr).unwrap();
-                let buf = MsgBuf::new(MSG, 0x5a);
-                for _ in 0..iters {
-                    s.write_all(&buf).unwrap();
-                }
-            });
-            let (mut r, _) = listener.accept().unwrap();
-            let mut buf = MsgBuf::new(MSG, 0);
-            let total = iters as usize * MSG;
-            let mut got = r.read(&mut buf).unwrap();
-            let start = Instant::now();
-            while got < total {
-                let n = r.read(&mut buf).unwrap();
-                assert!(n > 0);
-                got += n;
-            }
-            let t = start.elapsed();
-            writer.join().unwrap();
-            // The first read is not timed: scale to the bytes that were.
-            t.mul_f64(total as f64 / (total - MSG.min(total - 1)) as f64)
-        })
+        b.iter_custom(|iters| bare_stream(MSG, iters))
     });
 
     // Ping-pong: 64 bytes each way, TCP_NODELAY.
@@ -246,20 +222,7 @@ fn overhead(c: &mut Criterion) {
             Duration::from_nanos(run.rtt().unwrap().p50 * iters)
         })
     });
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let mut s = conn.unwrap();
-            s.set_nodelay(true).unwrap();
-            let mut buf = MsgBuf::new(64, 0);
-            while s.read_exact(&mut buf).is_ok() {
-                if s.write_all(&buf).is_err() {
-                    break;
-                }
-            }
-        }
-    });
+    let addr = echo_server();
     let mut client = TcpStream::connect(addr).unwrap();
     client.set_nodelay(true).unwrap();
     g.bench_function("pingpong_64B_p50/bare", |b| {
@@ -277,6 +240,53 @@ fn overhead(c: &mut Criterion) {
         })
     });
     g.finish();
+}
+
+/// `iters` messages of `msg` bytes through a bare TCP connection, the reader's time
+/// scaled to the bytes it timed.
+fn bare_stream(msg: usize, iters: u64) -> Duration {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let writer = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        let buf = MsgBuf::new(msg, 0x5a);
+        for _ in 0..iters {
+            s.write_all(&buf).unwrap();
+        }
+    });
+    let (mut r, _) = listener.accept().unwrap();
+    let mut buf = MsgBuf::new(msg, 0);
+    let total = iters as usize * msg;
+    let mut got = r.read(&mut buf).unwrap();
+    let start = Instant::now();
+    while got < total {
+        let n = r.read(&mut buf).unwrap();
+        assert!(n > 0);
+        got += n;
+    }
+    let t = start.elapsed();
+    writer.join().unwrap();
+    // The first read is not timed: scale to the bytes that were.
+    t.mul_f64(total as f64 / (total - msg.min(total - 1)) as f64)
+}
+
+/// A bare TCP echo server of 64-byte messages, TCP_NODELAY, on loopback.
+fn echo_server() -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let mut s = conn.unwrap();
+            s.set_nodelay(true).unwrap();
+            let mut buf = MsgBuf::new(64, 0);
+            while s.read_exact(&mut buf).is_ok() {
+                if s.write_all(&buf).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    addr
 }
 
 /// The recording path of the measured loops: any cost added here shows.

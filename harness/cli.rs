@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use clap::builder::{PossibleValue, TypedValueParser};
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Arg, ArgAction, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::net::auth::Psk;
 use crate::net::transport;
@@ -14,6 +14,7 @@ use crate::session::receiver::{serve, Limits, ServeOptions};
 use crate::session::runner::{default_out_dir, execute, Adaptive, RunEnd, RunOptions, RunPlan};
 use crate::session::sender::resolve_target;
 use crate::spec::config::{ConfigError, Direction, Pattern, Protocol, SpecBuilder};
+use crate::spec::knobs::{Knob, Takes, KNOBS};
 use crate::spec::units::{parse_duration, parse_rate, parse_size};
 use crate::spec::workload::{Workload, MAX_RUNS};
 
@@ -25,6 +26,12 @@ pub struct Choices(Vec<&'static str>);
 impl Choices {
     fn of(names: impl IntoIterator<Item = &'static str>) -> Choices {
         Choices(names.into_iter().collect())
+    }
+}
+
+impl std::fmt::Debug for Choices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Choices").field(&self.0).finish()
     }
 }
 
@@ -44,18 +51,88 @@ impl TypedValueParser for Choices {
     }
 
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        if self.0.is_empty() {
+            return None;
+        }
         Some(Box::new(self.0.iter().map(|v| PossibleValue::new(*v))))
     }
 }
 
-fn protocols() -> Choices {
-    Choices::of(Protocol::ALL.iter().map(|p| p.as_str()))
+macro_rules! value_enum {
+    ($($t:ty),+) => {$(
+        /// Its names, as the config layer spells them, are the choices clap shows.
+        impl ValueEnum for $t {
+            fn value_variants<'a>() -> &'a [Self] {
+                <$t>::ALL
+            }
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                Some(PossibleValue::new(self.as_str()))
+            }
+        }
+    )+};
 }
-fn patterns() -> Choices {
-    Choices::of(Pattern::ALL.iter().map(|p| p.as_str()))
+
+value_enum!(Protocol, Pattern, Direction);
+
+/// The socket knob flags, one per entry of the knob table
+/// ([`crate::spec::knobs::KNOBS`]): flag, help, value name and choices come from the
+/// table. Values are kept as text, as for [`KnobArgs`], and parsed by the table's parser.
+#[derive(Debug, Clone, Default)]
+pub struct SocketKnobFlags {
+    /// (key, value) of each flag given, in table order; a switch's value is `true`.
+    pub settings: Vec<(&'static str, String)>,
 }
-fn directions() -> Choices {
-    Choices::of(Direction::ALL.iter().map(|p| p.as_str()))
+
+impl SocketKnobFlags {
+    fn arg(knob: &Knob) -> Arg {
+        let arg = Arg::new(knob.key)
+            .long(knob.key.replace('_', "-"))
+            .help(knob.help)
+            .help_heading(
+                "Socket knobs (both sides; one side: --set sender.KEY=VALUE or receiver.KEY=VALUE)",
+            );
+        match knob.takes {
+            Takes::Switch => arg.action(ArgAction::SetTrue),
+            Takes::Value { name, choices } => arg
+                .value_name(name)
+                .allow_hyphen_values(true)
+                .action(ArgAction::Set)
+                .value_parser(Choices::of(choices.iter().copied())),
+        }
+    }
+}
+
+impl clap::FromArgMatches for SocketKnobFlags {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut settings = Vec::new();
+        for knob in KNOBS {
+            match knob.takes {
+                Takes::Switch if m.get_flag(knob.key) => settings.push((knob.key, "true".into())),
+                Takes::Switch => {}
+                Takes::Value { .. } => {
+                    if let Some(v) = m.get_one::<String>(knob.key) {
+                        settings.push((knob.key, v.clone()));
+                    }
+                }
+            }
+        }
+        Ok(SocketKnobFlags { settings })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl Args for SocketKnobFlags {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        KNOBS.iter().fold(cmd, |cmd, knob| cmd.arg(Self::arg(knob)))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 const RUN_EXAMPLES: &str = "\
@@ -359,24 +436,27 @@ pub struct RunArgs {
     pub target_ci: Option<String>,
 }
 
-/// The knob flags. Values are kept as text here and parsed by the config layer, so that
-/// flags, workload files and `--set` share one parser and one set of messages. Defaults are
-/// written in the help rather than given to clap, because a flag that is not given must
-/// leave a workload file's value alone.
+/// The knob flags: those of the test as a whole here, the socket knobs from the knob table
+/// ([`SocketKnobFlags`]). Values are kept as text here and parsed by the config layer, so
+/// that flags, workload files and `--set` share one parser and one set of messages.
+/// Defaults are written in the help rather than given to clap, because a flag that is not
+/// given must leave a workload file's value alone.
 #[derive(Debug, Args, Default)]
 pub struct KnobArgs {
+    #[command(flatten)]
+    pub socket: SocketKnobFlags,
     /// Transport (Unix sockets need both ends on one host) [default: tcp]
-    #[arg(long, value_name = "PROTO", value_parser = protocols())]
-    pub proto: Option<String>,
+    #[arg(long, value_name = "PROTO", value_enum)]
+    pub proto: Option<Protocol>,
     /// iperf3's -u: the same as --proto udp
     #[arg(short = 'u', conflicts_with = "proto")]
     pub udp: bool,
     /// Bulk transfer, request/response, or connect/request/response/close [default: stream]
-    #[arg(long, value_parser = patterns())]
-    pub pattern: Option<String>,
+    #[arg(long, value_enum)]
+    pub pattern: Option<Pattern>,
     /// Which way the data flows: forward = from this process to the receiver [default: forward]
-    #[arg(long, value_parser = directions())]
-    pub direction: Option<String>,
+    #[arg(long, value_enum)]
+    pub direction: Option<Direction>,
     /// iperf3's -R: the same as --direction reverse
     #[arg(short = 'R', conflicts_with = "direction")]
     pub reverse: bool,
@@ -395,36 +475,6 @@ pub struct KnobArgs {
     /// rr response size, or a distribution as for --msg-size [default: the request size, or its distribution]
     #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub response_size: Option<String>,
-    /// SO_SNDBUF on the data sockets, or auto for the kernel's autotuning [default: auto]
-    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
-    pub sndbuf: Option<String>,
-    /// SO_RCVBUF on the data sockets, or auto for the kernel's autotuning [default: auto]
-    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
-    pub rcvbuf: Option<String>,
-    /// TCP_MAXSEG (88..32767), set before connect and listen [default: the kernel's, from the path MTU]
-    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
-    pub mss: Option<String>,
-    /// TCP_NODELAY [default: off]
-    #[arg(long)]
-    pub nodelay: bool,
-    /// TCP_CONGESTION, e.g. cubic, bbr, reno [default: the kernel's, net.ipv4.tcp_congestion_control]
-    #[arg(long, value_name = "NAME")]
-    pub congestion: Option<String>,
-    /// IP_TOS / IPV6_TCLASS byte, e.g. 0x10 [default: not set]
-    #[arg(long)]
-    pub tos: Option<String>,
-    /// TCP_QUICKACK, re-armed after every read [default: off]
-    #[arg(long)]
-    pub quickack: bool,
-    /// TCP_NOTSENT_LOWAT [default: not set]
-    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
-    pub notsent_lowat: Option<String>,
-    /// TCP_CORK [default: off]
-    #[arg(long)]
-    pub cork: bool,
-    /// SO_BUSY_POLL, e.g. 50us [default: not set]
-    #[arg(long, value_name = "DURATION")]
-    pub busy_poll: Option<String>,
     /// Parallel data connections [default: 1] (iperf3: -P)
     #[arg(long, short = 'P')]
     pub flows: Option<String>,
@@ -443,27 +493,6 @@ pub struct KnobArgs {
     /// Datagrams per sendmmsg/recvmmsg call on udp/unix-dgram streams [default: 1 = send/recv]
     #[arg(long, value_name = "N")]
     pub batch: Option<String>,
-    /// UDP GSO (UDP_SEGMENT): up to 64 datagrams per send, split by the kernel [default: off]
-    #[arg(long)]
-    pub gso: bool,
-    /// UDP GRO (UDP_GRO): coalesced datagrams per receive, split again by sockbench [default: off]
-    #[arg(long)]
-    pub gro: bool,
-    /// Pin both sides' traffic threads to CPUs, e.g. 1 or 0,1 (per side: --set sender.cpu_affinity=0) [default: not pinned]
-    #[arg(long, value_name = "CPUS")]
-    pub cpu_affinity: Option<String>,
-    /// User-space busy polling: spin on non-blocking sockets instead of sleeping (both sides; per side: --set sender.spin=true) [default: off]
-    #[arg(long)]
-    pub spin: bool,
-    /// Stream sends with sendfile(2) from an in-memory file [default: off]
-    #[arg(long)]
-    pub sendfile: bool,
-    /// Byte streams through a pipe with splice(2): sends from an in-memory file, receives into /dev/null [default: off]
-    #[arg(long)]
-    pub splice: bool,
-    /// MSG_ZEROCOPY on tcp stream sends, completions counted (and copies reported) [default: off]
-    #[arg(long)]
-    pub zerocopy: bool,
     /// Repetitions of each case [default: 1]
     #[arg(long)]
     pub repeat: Option<String>,
@@ -478,30 +507,27 @@ pub struct KnobArgs {
 impl KnobArgs {
     /// The flags as knob settings, in a fixed order.
     pub fn settings(&self) -> Vec<(&'static str, String)> {
-        let mut out = Vec::new();
+        let named = [
+            ("proto", self.proto.map(Protocol::as_str)),
+            ("pattern", self.pattern.map(Pattern::as_str)),
+            ("direction", self.direction.map(Direction::as_str)),
+        ];
+        let mut out: Vec<(&'static str, String)> = named
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v?.to_string())))
+            .collect();
         let text = [
-            ("proto", &self.proto),
-            ("pattern", &self.pattern),
-            ("direction", &self.direction),
             ("duration", &self.duration),
             ("warmup", &self.warmup),
             ("interval", &self.interval),
             ("msg_size", &self.msg_size),
             ("response_size", &self.response_size),
-            ("sndbuf", &self.sndbuf),
-            ("rcvbuf", &self.rcvbuf),
-            ("mss", &self.mss),
-            ("congestion", &self.congestion),
-            ("tos", &self.tos),
-            ("notsent_lowat", &self.notsent_lowat),
-            ("busy_poll", &self.busy_poll),
             ("flows", &self.flows),
             ("rate", &self.rate),
             ("rr_timeout", &self.rr_timeout),
             ("probe", &self.probe),
             ("probe_size", &self.probe_size),
             ("batch", &self.batch),
-            ("cpu_affinity", &self.cpu_affinity),
             ("think_time", &self.think_time),
             ("driver", &self.driver),
         ];
@@ -517,21 +543,7 @@ impl KnobArgs {
         if self.reverse {
             out.push(("direction", "reverse".to_string()));
         }
-        for (k, on) in [
-            ("nodelay", self.nodelay),
-            ("quickack", self.quickack),
-            ("cork", self.cork),
-            ("gso", self.gso),
-            ("gro", self.gro),
-            ("zerocopy", self.zerocopy),
-            ("spin", self.spin),
-            ("sendfile", self.sendfile),
-            ("splice", self.splice),
-        ] {
-            if on {
-                out.push((k, "true".to_string()));
-            }
-        }
+        out.extend(self.socket.settings.iter().cloned());
         out
     }
 }
@@ -623,7 +635,7 @@ fn load_workload(
                     sets.join(" ")
                 )));
             }
-            Workload::from_file(path).map_err(|e| Failure::Usage(e.0))?
+            Workload::from_file(path).map_err(|e| Failure::Usage(e.to_string()))?
         }
         None => Workload::new(""),
     };
@@ -642,7 +654,9 @@ fn load_workload(
         })?;
     }
     for assignment in set {
-        workload.set(assignment).map_err(|e| Failure::Usage(e.0))?;
+        workload
+            .set(assignment)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
     }
     // Counted from the matrix's dimensions, before any case is built: a million-case
     // matrix is refused at once, not after it filled the memory.
@@ -654,14 +668,17 @@ fn load_workload(
             workload.repeat
         )));
     }
-    let cases = workload.expand().map_err(|e| Failure::Usage(e.0))?;
+    let cases = workload
+        .expand()
+        .map_err(|e| Failure::Usage(e.to_string()))?;
     Ok((workload, cases))
 }
 
 fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
-    let hosts = crate::session::mesh::read_hosts(&args.hosts).map_err(|e| Failure::Usage(e.0))?;
-    let shape =
-        crate::session::mesh::Shape::parse(&args.shape, &hosts).map_err(|e| Failure::Usage(e.0))?;
+    let hosts =
+        crate::session::mesh::read_hosts(&args.hosts).map_err(|e| Failure::Usage(e.to_string()))?;
+    let shape = crate::session::mesh::Shape::parse(&args.shape, &hosts)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
     let (workload, cases) =
         load_workload(args.workload.as_ref(), &args.knobs, &args.set, args.force)?;
     let pairs: usize = shape.rounds(hosts.len()).iter().map(Vec::len).sum();
@@ -699,81 +716,17 @@ fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
         quiet: args.quiet,
         command_line: std::env::args().collect(),
     };
-    match crate::session::mesh::execute(&plan, &opts).map_err(Failure::Runtime)? {
+    match crate::session::mesh::execute(&plan, &opts).map_err(|e| Failure::Runtime(e.into()))? {
         RunEnd::AllOk => Ok(0),
         RunEnd::SomeFailed => Ok(1),
         RunEnd::Interrupted => Ok(130),
     }
 }
 
-fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
-    use crate::tune::goal::{Constraint, Goal};
-    use crate::tune::search::{Budget, Space, Status};
-    if let Some(to) = &args.to {
-        resolve_target(to).map_err(|e| Failure::Usage(format!("--to: {e}")))?;
-    }
-    let constraints: Vec<Constraint> = args
-        .constraint
-        .iter()
-        .map(|c| Constraint::parse(c).map_err(|e| Failure::Usage(e.0)))
-        .collect::<Result<_, _>>()?;
-    let explicit_goal = args
-        .goal
-        .as_deref()
-        .map(|g| Goal::parse(g).map_err(|e| Failure::Usage(e.0)))
-        .transpose()?;
-    let (workload, cases) =
-        load_workload(args.workload.as_ref(), &args.knobs, &args.set, args.force)?;
-    if workload.matrix.is_empty() {
-        return Err(Failure::Usage(
-            "tune searches the workload's [matrix], and it has none: give one, e.g. --set 'rcvbuf=\"16K..16M\"' or sndbuf = \"16K..16M\" under [matrix] in the file".into(),
-        ));
-    }
-    if !workload.cases.is_empty() {
-        return Err(Failure::Usage(format!(
-            "{}: tune searches the [matrix]; its [[case]] tables are not part of the search: move their keys into [matrix] lists, or remove them",
-            workload.source
-        )));
-    }
-    for case in &cases {
-        let spec = &case.spec;
-        transport::probe(spec.protocol, &[&spec.sender, &spec.receiver])?;
-    }
-    let first = &cases[0].spec;
-    let goal = match explicit_goal {
-        Some(g) => g,
-        None if first.pattern == Pattern::Stream => {
-            Goal::parse("goodput>=0.95*max").expect("a valid goal")
-        }
-        None => Goal::parse("rtt_p99").expect("a valid goal"),
-    };
-    // A round-trip figure needs transactions: rr, crr, or a probe beside a stream.
-    let measures_rtt = cases
-        .iter()
-        .all(|c| c.spec.pattern != Pattern::Stream || c.spec.probe);
-    for metric in
-        std::iter::once(goal.metric()).chain(constraints.iter().map(|c| c.metric.as_str()))
-    {
-        if metric.starts_with("rtt_") && !measures_rtt {
-            return Err(Failure::Usage(format!(
-                "{}: round trips are measured only by rr and crr, or by a probe beside a stream: add --probe rr",
-                crate::tune::goal::short_name(metric)
-            )));
-        }
-    }
-    if goal.metric() == "transactions_per_s"
-        && cases
-            .iter()
-            .any(|c| c.spec.pattern == Pattern::Stream && !c.spec.probe)
-    {
-        return Err(Failure::Usage(
-            "--goal transactions: a stream has no transactions; use --pattern rr or crr".into(),
-        ));
-    }
-    let space = Space::from_matrix(&workload.matrix);
-    let max_reps = workload.repeat.max(3);
-    let grid = space.grid_size().saturating_mul(u64::from(max_reps));
-    let budget = match args.budget.as_deref().map(str::trim) {
+/// --budget: a number of tests or a duration; by default a quarter of the grid.
+fn tune_budget(budget: Option<&str>, grid: u64) -> Result<crate::tune::search::Budget, Failure> {
+    use crate::tune::search::Budget;
+    let budget = match budget.map(str::trim) {
         None => Budget::Tests((grid / 4).max(8).min(grid)),
         Some(b) if !b.is_empty() && b.chars().all(|c| c.is_ascii_digit()) => match b.parse::<u64>()
         {
@@ -792,6 +745,75 @@ fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
             },
         )?),
     };
+    Ok(budget)
+}
+
+/// What tune is asked: the constraints, the goal if one was given, and the workload whose
+/// matrix it searches.
+struct TuneInput {
+    constraints: Vec<crate::tune::goal::Constraint>,
+    goal: Option<crate::tune::goal::Goal>,
+    workload: Workload,
+    cases: Vec<crate::spec::workload::PlannedCase>,
+}
+
+/// tune's input, every case of which this kernel can run.
+fn tune_input(args: &TuneArgs) -> Result<TuneInput, Failure> {
+    use crate::tune::goal::{Constraint, Goal};
+    if let Some(to) = &args.to {
+        resolve_target(to).map_err(|e| Failure::Usage(format!("--to: {e}")))?;
+    }
+    let constraints: Vec<Constraint> = args
+        .constraint
+        .iter()
+        .map(|c| Constraint::parse(c).map_err(|e| Failure::Usage(e.to_string())))
+        .collect::<Result<_, _>>()?;
+    let explicit_goal = args
+        .goal
+        .as_deref()
+        .map(|g| Goal::parse(g).map_err(|e| Failure::Usage(e.to_string())))
+        .transpose()?;
+    let (workload, cases) =
+        load_workload(args.workload.as_ref(), &args.knobs, &args.set, args.force)?;
+    if workload.matrix.is_empty() {
+        return Err(Failure::Usage(
+            "tune searches the workload's [matrix], and it has none: give one, e.g. --set 'rcvbuf=\"16K..16M\"' or sndbuf = \"16K..16M\" under [matrix] in the file".into(),
+        ));
+    }
+    if !workload.cases.is_empty() {
+        return Err(Failure::Usage(format!(
+            "{}: tune searches the [matrix]; its [[case]] tables are not part of the search: move their keys into [matrix] lists, or remove them",
+            workload.source
+        )));
+    }
+    for case in &cases {
+        let spec = &case.spec;
+        transport::probe(spec.protocol, &[&spec.sender, &spec.receiver])?;
+    }
+    Ok(TuneInput {
+        constraints,
+        goal: explicit_goal,
+        workload,
+        cases,
+    })
+}
+
+/// A pre-shared key, and the file it was read from.
+type PskFile = Option<(Psk, PathBuf)>;
+
+/// The search: its space, budget and results directory.
+fn tune_plan(
+    args: &TuneArgs,
+    workload: Workload,
+    cases: Vec<crate::spec::workload::PlannedCase>,
+    goal: crate::tune::goal::Goal,
+    constraints: Vec<crate::tune::goal::Constraint>,
+) -> Result<(crate::tune::TunePlan, PathBuf, PskFile), Failure> {
+    let space = crate::tune::search::Space::from_matrix(&workload.matrix);
+    let max_reps = workload.repeat.max(3);
+    let grid = space.grid_size().saturating_mul(u64::from(max_reps));
+    let budget = tune_budget(args.budget.as_deref(), grid)?;
+    let first = &cases[0].spec;
     let name = if workload.name.is_empty() {
         format!("{}-{}", first.protocol, first.pattern)
     } else {
@@ -816,6 +838,45 @@ fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
         budget,
         max_reps,
     };
+    Ok((plan, out, psk))
+}
+
+fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
+    use crate::tune::goal::Goal;
+    use crate::tune::search::Status;
+    let input = tune_input(&args)?;
+    let (constraints, explicit_goal) = (input.constraints, input.goal);
+    let (workload, cases) = (input.workload, input.cases);
+    let first = &cases[0].spec;
+    let goal = match explicit_goal {
+        Some(g) => g,
+        None if first.pattern == Pattern::Stream => {
+            Goal::parse("goodput>=0.95*max").expect("a valid goal")
+        }
+        None => Goal::parse("rtt_p99").expect("a valid goal"),
+    };
+    // A round-trip figure needs transactions: rr, crr, or a probe beside a stream.
+    let measures_rtt = cases
+        .iter()
+        .all(|c| c.spec.pattern != Pattern::Stream || c.spec.probe);
+    for metric in std::iter::once(goal.metric()).chain(constraints.iter().map(|c| c.metric)) {
+        if metric.is_rtt() && !measures_rtt {
+            return Err(Failure::Usage(format!(
+                "{}: round trips are measured only by rr and crr, or by a probe beside a stream: add --probe rr",
+                crate::tune::goal::short_name(metric)
+            )));
+        }
+    }
+    if goal.metric() == crate::tune::goal::Metric::TransactionsPerS
+        && cases
+            .iter()
+            .any(|c| c.spec.pattern == Pattern::Stream && !c.spec.probe)
+    {
+        return Err(Failure::Usage(
+            "--goal transactions: a stream has no transactions; use --pattern rr or crr".into(),
+        ));
+    }
+    let (plan, out, psk) = tune_plan(&args, workload, cases, goal, constraints)?;
     let opts = crate::tune::TuneOptions {
         to: args.to,
         psk,
@@ -824,18 +885,18 @@ fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
         json: args.json,
         command_line: std::env::args().collect(),
     };
-    let end = crate::tune::execute(&plan, &opts).map_err(Failure::Runtime)?;
+    let end = crate::tune::execute(&plan, &opts).map_err(|e| Failure::Runtime(e.into()))?;
     let a = &end.answer;
     if a.status == Status::Unsatisfiable {
         let figures: Vec<String> = a
             .figures
             .iter()
-            .filter(|(m, _)| plan.constraints.iter().any(|c| &c.metric == *m))
+            .filter(|(m, _)| plan.constraints.iter().any(|c| c.metric == **m))
             .map(|(m, f)| {
                 format!(
                     "{} {}",
-                    crate::tune::goal::short_name(m),
-                    crate::tune::goal::format_figure(m, f.mean)
+                    crate::tune::goal::short_name(*m),
+                    crate::tune::goal::format_figure(*m, f.mean)
                 )
             })
             .collect();
@@ -938,7 +999,7 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
         json: args.json,
         command_line: std::env::args().collect(),
     };
-    match execute(&plan, &opts).map_err(Failure::Runtime)? {
+    match execute(&plan, &opts).map_err(|e| Failure::Runtime(e.into()))? {
         RunEnd::AllOk => Ok(0),
         RunEnd::SomeFailed => Ok(1),
         RunEnd::Interrupted => Ok(130),
@@ -985,21 +1046,10 @@ fn adaptive_repeats(args: &RunArgs, repeat: u32) -> Result<Option<Adaptive>, Fai
     }))
 }
 
-fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
+/// serve's limits on what a sender may ask for.
+fn serve_limits(args: &ServeArgs) -> Result<Limits, Failure> {
     let usage = |flag: &str, e: String| Failure::Usage(format!("{flag}: {e}"));
-    let listen: SocketAddr = args.listen.parse().map_err(|_| {
-        usage(
-            "--listen",
-            format!(
-                "'{}' is not ADDR:PORT (e.g. 0.0.0.0:5301 or [::]:5301)",
-                args.listen
-            ),
-        )
-    })?;
-    if args.max_concurrent == 0 {
-        return Err(usage("--max-concurrent", "must be 1 or more".into()));
-    }
-    let limits = Limits {
+    Ok(Limits {
         max_duration: args
             .max_duration
             .as_deref()
@@ -1033,7 +1083,42 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
             Some(m) => Some(parse_size(m).map_err(|e| usage("--max-memory", e.to_string()))?),
             None => crate::measure::hostinfo::default_max_memory(),
         },
-    };
+    })
+}
+
+/// --data-ports LOW-HIGH.
+fn data_ports(range: &str) -> Result<(u16, u16), Failure> {
+    let parsed = range
+        .split_once('-')
+        .and_then(|(lo, hi)| {
+            Some((
+                lo.trim().parse::<u16>().ok()?,
+                hi.trim().parse::<u16>().ok()?,
+            ))
+        })
+        .filter(|(lo, hi)| *lo > 0 && lo <= hi);
+    parsed.ok_or_else(|| {
+        Failure::Usage(format!(
+            "--data-ports: '{range}' is not LOW-HIGH (e.g. 5400-5499)"
+        ))
+    })
+}
+
+fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
+    let usage = |flag: &str, e: String| Failure::Usage(format!("{flag}: {e}"));
+    let listen: SocketAddr = args.listen.parse().map_err(|_| {
+        usage(
+            "--listen",
+            format!(
+                "'{}' is not ADDR:PORT (e.g. 0.0.0.0:5301 or [::]:5301)",
+                args.listen
+            ),
+        )
+    })?;
+    if args.max_concurrent == 0 {
+        return Err(usage("--max-concurrent", "must be 1 or more".into()));
+    }
+    let limits = serve_limits(&args)?;
     let handshake_timeout = parse_duration(&args.handshake_timeout)
         .map_err(|e| usage("--handshake-timeout", e.to_string()))?;
     if handshake_timeout.is_zero() || handshake_timeout > std::time::Duration::from_secs(600) {
@@ -1048,26 +1133,7 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
             "must be 1 or more".into(),
         ));
     }
-    let data_ports = match &args.data_ports {
-        None => None,
-        Some(range) => {
-            let parsed = range
-                .split_once('-')
-                .and_then(|(lo, hi)| {
-                    Some((
-                        lo.trim().parse::<u16>().ok()?,
-                        hi.trim().parse::<u16>().ok()?,
-                    ))
-                })
-                .filter(|(lo, hi)| *lo > 0 && lo <= hi);
-            Some(parsed.ok_or_else(|| {
-                usage(
-                    "--data-ports",
-                    format!("'{range}' is not LOW-HIGH (e.g. 5400-5499)"),
-                )
-            })?)
-        }
-    };
+    let data_ports = args.data_ports.as_deref().map(data_ports).transpose()?;
     let psk = args.psk_file.as_deref().map(Psk::from_file).transpose()?;
     let opts = ServeOptions {
         listen,
@@ -1085,13 +1151,13 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
             Some(list) => list
                 .split(',')
                 .filter(|c| !c.trim().is_empty())
-                .map(str::parse)
-                .collect::<Result<_, String>>()
-                .map_err(|e| usage("--allow-peers", e))?,
+                .map(str::parse::<crate::session::receiver::Cidr>)
+                .collect::<Result<_, _>>()
+                .map_err(|e| usage("--allow-peers", e.to_string()))?,
         },
         ..ServeOptions::default()
     };
-    serve(&opts).map_err(Failure::Runtime)?;
+    serve(&opts).map_err(|e| Failure::Runtime(e.into()))?;
     Ok(0)
 }
 
@@ -1102,7 +1168,7 @@ fn report_command(args: ReportArgs) -> Result<i32, Failure> {
         baseline: args.baseline,
         svg_dir: args.svg_dir,
     };
-    let charts = crate::report::write_report(&opts).map_err(|e| Failure::Usage(e.0))?;
+    let charts = crate::report::write_report(&opts).map_err(|e| Failure::Usage(e.to_string()))?;
     println!("report: {} ({charts} charts)", opts.output.display());
     Ok(0)
 }
@@ -1149,6 +1215,32 @@ fn man_command(out_dir: Option<PathBuf>) -> Result<i32, Failure> {
     Ok(0)
 }
 
+/// clap's refusal of a value outside a flag's choices (`--proto quic`) as one line.
+fn invalid_choice(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::InvalidValue {
+        return None;
+    }
+    let text = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let (value, arg) = (
+        text(ContextKind::InvalidValue)?,
+        text(ContextKind::InvalidArg)?,
+    );
+    let Some(ContextValue::Strings(valid)) = e.get(ContextKind::ValidValue) else {
+        return None;
+    };
+    if valid.is_empty() || value.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "invalid value '{value}' for {arg}: expected one of {}",
+        valid.join(", ")
+    ))
+}
+
 /// Parses the command line, runs the command, and returns the process exit code.
 pub fn main() -> i32 {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -1172,6 +1264,11 @@ pub fn main() -> i32 {
                 } else {
                     0
                 };
+            }
+            // A value outside a flag's choices: one line, like every other bad value.
+            if let Some(line) = invalid_choice(&e) {
+                eprintln!("error: {line}");
+                return 2;
             }
             // clap's whole message: the problem, a "did you mean" tip when one is close,
             // and the usage line.
@@ -1198,5 +1295,86 @@ pub fn main() -> i32 {
             eprintln!("error: {e:#}");
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every entry of the knob table is a flag of run, mesh and tune, and a flag given
+    /// becomes the table key's setting.
+    #[test]
+    fn every_knob_of_the_table_is_a_flag() {
+        let cmd = Cli::command();
+        for sub in ["run", "mesh", "tune"] {
+            let sc = cmd.find_subcommand(sub).unwrap();
+            for knob in KNOBS {
+                let flag = knob.flag();
+                let arg = sc
+                    .get_arguments()
+                    .find(|a| a.get_long() == Some(&flag[2..]))
+                    .unwrap_or_else(|| panic!("{sub} has no {flag}"));
+                assert_eq!(
+                    arg.get_help().map(|h| h.to_string()).as_deref(),
+                    Some(knob.help)
+                );
+            }
+        }
+        let mut argv = vec!["sockbench".to_string(), "run".to_string()];
+        for knob in KNOBS {
+            argv.push(knob.flag());
+            if knob.takes != Takes::Switch {
+                argv.push(knob.example.to_string());
+            }
+        }
+        let Command::Run(run) = Cli::try_parse_from(&argv).unwrap().command else {
+            panic!("not run");
+        };
+        let settings = run.knobs.settings();
+        for knob in KNOBS {
+            let want = match knob.takes {
+                Takes::Switch => "true",
+                Takes::Value { .. } => knob.example,
+            };
+            assert!(
+                settings.contains(&(knob.key, want.to_string())),
+                "{}: {settings:?}",
+                knob.key
+            );
+        }
+    }
+
+    #[test]
+    fn typed_values_keep_their_spellings() {
+        let argv = [
+            "sockbench",
+            "run",
+            "--proto",
+            "unix-stream",
+            "--pattern",
+            "rr",
+            "--direction",
+            "reverse",
+        ];
+        let Command::Run(run) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not run");
+        };
+        assert_eq!(run.knobs.proto, Some(Protocol::UnixStream));
+        let settings = run.knobs.settings();
+        assert!(
+            settings.contains(&("proto", "unix-stream".into())),
+            "{settings:?}"
+        );
+        assert!(
+            settings.contains(&("direction", "reverse".into())),
+            "{settings:?}"
+        );
+        let err = Cli::try_parse_from(["sockbench", "run", "--proto", "quic"]).unwrap_err();
+        let line = invalid_choice(&err).unwrap();
+        assert!(
+            line.contains("'quic'") && line.contains("unix-dgram"),
+            "{line}"
+        );
     }
 }

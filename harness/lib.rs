@@ -6,7 +6,7 @@
 //! ([`engine`]), and the sender writes both sides' measurements ([`output`]).
 //!
 //! The modules are layers; a lower one never imports a higher one (`tests/layers.rs`):
-//! [`sys`] (every `unsafe` system call) → [`spec`] (what a test is) → [`measure`] (what a
+//! [`sys`] (every raw system call) → [`spec`] (what a test is) → [`measure`] (what a
 //! role counts) → [`net`] (sockets, knobs, the control protocol) → [`engine`] (patterns
 //! and drivers) → [`results`] → [`output`] → [`session`] (sender, receiver, runner, mesh)
 //! → [`tune`] → [`report`] → [`cli`].

@@ -204,11 +204,15 @@ fn a_mesh_measures_every_ordered_pair_and_writes_the_matrix() {
         assert!(h["facts"]["kernel"].is_string(), "{h}");
     }
 
-    // The other shapes: how many pairs, all at once.
+    other_shapes(&hosts);
+}
+
+/// The other shapes: how many pairs, all at once; two fleet runs compare pair by pair.
+fn other_shapes(hosts: &[(String, String)]) {
     for (shape, rows) in [("all", 6), ("ring", 3), ("star:h2", 2)] {
         let mut args = SHORT.to_vec();
         args.extend(["--shape", shape, "--repeat", "2"]);
-        let m = mesh(&[], &hosts, &args);
+        let m = mesh(&[], hosts, &args);
         assert_eq!(m.code, 0, "{shape}: {}", m.stdout);
         assert_eq!(m.summary().rows.len(), rows * 2, "{shape}");
         let mx = m.matrix();

@@ -144,6 +144,28 @@ fn ansible_lint_passes_on_the_playbook() {
     assert!(said.contains("Passed"), "{said}");
 }
 
+/// The pieces of the Kubernetes manifests name each other: every document parsed, then
+/// the wiring printed as "kind/name" lines and facts the test checks.
+const WIRING: &str = r#"
+import sys, yaml
+docs = [d for f in sys.argv[1:] for d in yaml.safe_load_all(open(f)) if d]
+for d in docs:
+    print("kind", d["kind"] + "/" + d["metadata"]["name"], d["metadata"].get("namespace", "-"))
+ds = next(d for d in docs if d["kind"] == "DaemonSet")
+c = ds["spec"]["template"]["spec"]["containers"][0]
+print("serve-args", " ".join(c["args"]))
+print("serve-mounts", " ".join(m["mountPath"] for m in c["volumeMounts"]))
+print("serve-secret", ds["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"])
+job = next(d for d in docs if d["kind"] == "Job")
+m = job["spec"]["template"]["spec"]["containers"][0]
+print("mesh-command", " ".join(m["command"]).replace("\n", " "))
+svc = next(d for d in docs if d["kind"] == "Service")
+print("service", svc["metadata"]["name"], svc["spec"]["clusterIP"], svc["spec"]["selector"]["app.kubernetes.io/name"])
+print("ds-label", ds["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"])
+sec = next(d for d in docs if d["kind"] == "Secret")
+print("secret", sec["metadata"]["name"], " ".join(sec["stringData"]))
+"#;
+
 #[test]
 fn kubernetes_manifests_are_valid_and_wired_together() {
     if skip(false) {
@@ -166,30 +188,9 @@ fn kubernetes_manifests_are_valid_and_wired_together() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    // The pieces name each other: every document parsed, then the wiring printed as
-    // "kind/name" lines and facts the test checks.
-    let script = r#"
-import sys, yaml
-docs = [d for f in sys.argv[1:] for d in yaml.safe_load_all(open(f)) if d]
-for d in docs:
-    print("kind", d["kind"] + "/" + d["metadata"]["name"], d["metadata"].get("namespace", "-"))
-ds = next(d for d in docs if d["kind"] == "DaemonSet")
-c = ds["spec"]["template"]["spec"]["containers"][0]
-print("serve-args", " ".join(c["args"]))
-print("serve-mounts", " ".join(m["mountPath"] for m in c["volumeMounts"]))
-print("serve-secret", ds["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"])
-job = next(d for d in docs if d["kind"] == "Job")
-m = job["spec"]["template"]["spec"]["containers"][0]
-print("mesh-command", " ".join(m["command"]).replace("\n", " "))
-svc = next(d for d in docs if d["kind"] == "Service")
-print("service", svc["metadata"]["name"], svc["spec"]["clusterIP"], svc["spec"]["selector"]["app.kubernetes.io/name"])
-print("ds-label", ds["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"])
-sec = next(d for d in docs if d["kind"] == "Secret")
-print("secret", sec["metadata"]["name"], " ".join(sec["stringData"]))
-"#;
     let out = Command::new(venv.join("bin/python3"))
         .arg("-c")
-        .arg(script)
+        .arg(WIRING)
         .args(&manifests)
         .output()
         .unwrap();

@@ -764,6 +764,42 @@ fn a_stopped_sender_frees_the_daemon_and_the_next_is_served() {
     run(&["--to", &to, "--duration", "200ms", "--warmup", "0s"]).ok_row();
 }
 
+/// The soak's tests against the daemon at `to`: 4 protocols x 240 tests on one control
+/// connection each, then 40 senders of one (`warm`). Returns how many ran.
+fn soak(to: &str, warm: impl Fn(&str) -> RunResult) -> u32 {
+    let mut tests = 0;
+    // 4 protocols x 240 tests on one control connection each, then 40 senders of one.
+    for proto in ["tcp", "udp", "unix-stream", "unix-dgram"] {
+        let r = run(&[
+            "--to",
+            to,
+            "--proto",
+            proto,
+            "--duration",
+            "20ms",
+            "--warmup",
+            "0s",
+            "--repeat",
+            "240",
+            "--quiet",
+        ]);
+        assert_eq!(r.code(), 0, "{proto}: {}", r.stderr());
+        let s = r.summary();
+        assert_eq!(s.rows.len(), 240);
+        assert!(
+            s.rows.iter().all(|row| row.get_str("status") == "ok"),
+            "{proto}"
+        );
+        tests += 240;
+    }
+    for _ in 0..40 {
+        let r = warm("1");
+        assert_eq!(r.code(), 0, "{}", r.stderr());
+        tests += 1;
+    }
+    tests
+}
+
 /// 1,000 short tests against one daemon, its descriptors, threads and memory sampled
 /// throughout: flat. The figures go to stderr (`--nocapture`) for the README.
 #[test]
@@ -799,36 +835,7 @@ fn a_soak_of_a_thousand_tests_stays_flat() {
         })
     };
     let started = Instant::now();
-    let mut tests = 0;
-    // 4 protocols x 240 tests on one control connection each, then 40 senders of one.
-    for proto in ["tcp", "udp", "unix-stream", "unix-dgram"] {
-        let r = run(&[
-            "--to",
-            &to,
-            "--proto",
-            proto,
-            "--duration",
-            "20ms",
-            "--warmup",
-            "0s",
-            "--repeat",
-            "240",
-            "--quiet",
-        ]);
-        assert_eq!(r.code(), 0, "{proto}: {}", r.stderr());
-        let s = r.summary();
-        assert_eq!(s.rows.len(), 240);
-        assert!(
-            s.rows.iter().all(|row| row.get_str("status") == "ok"),
-            "{proto}"
-        );
-        tests += 240;
-    }
-    for _ in 0..40 {
-        let r = warm("1");
-        assert_eq!(r.code(), 0, "{}", r.stderr());
-        tests += 1;
-    }
+    let tests = soak(&to, warm);
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let samples = sampler.join().unwrap();

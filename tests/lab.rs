@@ -6,158 +6,11 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::lab::*;
 use common::*;
-
-/// What every lab test needs: root to build namespaces, and iproute2's ip and tc.
-fn lab_needs() -> bool {
-    need_root()
-        && need_tool("ip", "apt-get install -y iproute2")
-        && need_tool("tc", "apt-get install -y iproute2")
-}
-
-fn lab_script() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scripts/lab.sh")
-        .to_string_lossy()
-        .into_owned()
-}
-
-struct Lab {
-    name: String,
-    server: Option<Child>,
-}
-
-impl Lab {
-    fn up(tag: &str, rate: Option<&str>) -> Lab {
-        let name = format!("sbt{}{tag}", std::process::id() % 10000);
-        let lab = Lab { name, server: None };
-        let out = Command::new("bash")
-            .arg(lab_script())
-            .arg("up")
-            .env("LAB", &lab.name)
-            .env("RATE", rate.unwrap_or(""))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "lab up: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        lab
-    }
-
-    fn ns(&self, host: &str) -> String {
-        format!("{}-{host}", self.name)
-    }
-
-    fn serve(&mut self) {
-        let mut child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.ns("rcv"),
-                bin(),
-                "serve",
-                "--listen",
-                "198.51.100.2:5301",
-                "--quiet",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        assert!(line.starts_with("listening on 198.51.100.2:5301"), "{line}");
-        self.server = Some(child);
-    }
-
-    /// `sockbench run --to the receiver host ARGS` on the sender host.
-    fn run(&self, args: &[&str]) -> RunResult {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("out");
-        let ns = self.ns("snd");
-        let mut all = vec![
-            "netns",
-            "exec",
-            &ns,
-            bin(),
-            "run",
-            "--to",
-            "198.51.100.2",
-            "--out",
-            dir.to_str().unwrap(),
-        ];
-        all.extend(args);
-        let output = Command::new("ip")
-            .args(&all)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        RunResult {
-            _tmp: tmp,
-            dir,
-            output,
-        }
-    }
-
-    /// Packets dropped so far by the router's qdisc on `dev`.
-    fn drops(&self, dev: &str) -> u64 {
-        let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.ns("rtr"),
-                "tc",
-                "-s",
-                "qdisc",
-                "show",
-                "dev",
-                dev,
-            ])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        let after = text.split("dropped ").nth(1).expect("a drop counter");
-        after
-            .split(|c: char| !c.is_ascii_digit())
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    }
-
-    fn router(&self, args: &[&str]) {
-        let ns = self.ns("rtr");
-        let mut all = vec!["netns", "exec", &ns];
-        all.extend(args);
-        let st = Command::new("ip").args(&all).status().unwrap();
-        assert!(st.success(), "{args:?}");
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.server.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = Command::new("bash")
-            .arg(lab_script())
-            .arg("down")
-            .env("LAB", &self.name)
-            .status();
-    }
-}
 
 /// Application payload capacity of a link of `rate_bps` carrying TCP segments of
 /// `payload` bytes: each frame adds TCP (20) + timestamps (12) + IP (20) + Ethernet (14)
@@ -171,7 +24,7 @@ fn tcp_goodput_is_the_bottleneck_payload_capacity() {
     if !lab_needs() {
         return;
     }
-    let mut lab = Lab::up("t", Some("50mbit"));
+    let mut lab = Lab::up("t", Some("50mbit"), None);
     lab.serve();
     let r = lab.run(&["--duration", "5s", "--warmup", "1s"]);
     let row = r.ok_row();
@@ -209,7 +62,7 @@ fn udp_loss_is_what_the_router_dropped() {
     if !lab_needs() {
         return;
     }
-    let mut lab = Lab::up("u", Some("50mbit"));
+    let mut lab = Lab::up("u", Some("50mbit"), None);
     lab.serve();
     let before = lab.drops("rtr1");
     // Offered at 80 Mbit/s into a 50 Mbit/s link. A receive buffer large enough that a
@@ -252,7 +105,7 @@ fn a_cut_link_ends_the_run_in_bounded_time_with_partial_figures() {
     if !lab_needs() {
         return;
     }
-    let mut lab = Lab::up("c", None);
+    let mut lab = Lab::up("c", None, None);
     lab.serve();
     let started = Instant::now();
     let cutter = {
@@ -297,7 +150,7 @@ fn crr_leaves_time_wait_on_the_receiver_not_the_sender() {
     if !lab_needs() {
         return;
     }
-    let mut lab = Lab::up("w", None);
+    let mut lab = Lab::up("w", None, None);
     lab.serve();
     let r = lab.run(&[
         "--pattern",

@@ -96,3 +96,72 @@ fn the_check_sees_an_upward_import() {
     );
     assert!(layer_of("engine") > layer_of("net"));
 }
+
+/// Every `#[allow(...)]` of the crate's code (library, tests, benches), with its place.
+fn allows() -> Vec<String> {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["harness", "tests", "benches"] {
+        sources(&base.join(dir), &mut files);
+    }
+    files.sort();
+    let mut out = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (n, line) in lines.iter().enumerate() {
+            let t = line.trim_start();
+            if t.starts_with("#[allow(") || t.starts_with("#![allow(") {
+                let reason = n > 0 && lines[n - 1].trim_start().starts_with("//");
+                let place = file.strip_prefix(base).unwrap().display();
+                out.push(format!(
+                    "{place}:{}{}",
+                    n + 1,
+                    if reason { "" } else { " (no reason)" }
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_unsafe_outside_sys() {
+    // The check: `grep -rn "unsafe" harness/ | grep -v "^harness/sys/"` finds
+    // nothing, comments included.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("harness");
+    let mut files = Vec::new();
+    sources(&root, &mut files);
+    let mut bad = Vec::new();
+    for file in files.iter().filter(|f| !f.starts_with(root.join("sys"))) {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if line.contains("unsafe") {
+                bad.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "unsafe outside harness/sys:\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn at_most_three_allows_each_with_a_reason() {
+    let found = allows();
+    assert!(
+        found.len() <= 3,
+        "more than three #[allow]s:\n{}",
+        found.join("\n")
+    );
+    let bare: Vec<&String> = found
+        .iter()
+        .filter(|a| a.ends_with("(no reason)"))
+        .collect();
+    assert!(
+        bare.is_empty(),
+        "an #[allow] needs a one-line reason above it: {bare:?}"
+    );
+}

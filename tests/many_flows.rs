@@ -93,6 +93,45 @@ fn ten_thousand_flows_complete_without_error() {
     );
 }
 
+/// Beyond the 1,024 flows that once limited every pattern but bulk and closed-loop byte
+/// streams (issue 11): datagrams, open-loop rr and crr run on the epoll driver, and the
+/// blocking-only send paths (--splice, --zerocopy) on a thread each; all account exactly.
+#[test]
+fn every_pattern_runs_beyond_a_thousand_flows() {
+    for args in [
+        &["--proto", "udp", "--msg-size", "1K", "--rate", "80K"][..],
+        &["--splice"],
+        &["--set", "receiver.zerocopy=true"],
+        &["--pattern", "rr", "--rate", "10"],
+        &["--pattern", "crr"],
+    ] {
+        let mut all = vec!["--flows", "2000", "--warmup", "0s"];
+        all.extend(args);
+        let r = run(&all);
+        let row = r.ok_row();
+        assert_eq!(row.int("lost"), 0, "{args:?}");
+        assert_eq!(row.int("bytes_sent"), row.int("bytes_received"), "{args:?}");
+        assert_eq!(
+            row.int("messages_sent"),
+            row.int("messages_received"),
+            "{args:?}"
+        );
+        assert!(row.int("bytes_received") > 0, "{args:?}");
+        if args.contains(&"--pattern") {
+            let tx = row.int("transactions");
+            assert_eq!(row.int("messages_sent"), 2 * tx, "{args:?}");
+            let rtt: u64 = r
+                .histograms()
+                .rows
+                .iter()
+                .filter(|h| h.get_str("metric") == "rtt")
+                .map(|h| h.int("count"))
+                .sum();
+            assert_eq!(rtt, tx, "{args:?}: histogram count vs transactions");
+        }
+    }
+}
+
 /// The 1,024-flow rule is gone: every pattern runs as flows on either driver, so what
 /// it refused is a valid test now (the blocking-only paths take the blocking driver
 /// whatever the count). Only asking for the epoll driver and a blocking-only path at once

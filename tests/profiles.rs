@@ -157,6 +157,46 @@ msg_size = {dist = "empirical", file = "app-sizes.csv"}
     assert_eq!(meta["cases"][3]["spec"]["msg_dist"]["dist"], "empirical");
 }
 
+/// One summary row against its sizes.csv rows: messages, bytes and transactions add
+/// up, and every bucket holds what its bounds allow.
+fn assert_sizes_add_up(
+    r: &HashMap<String, String>,
+    by: &HashMap<(u64, u64), Vec<HashMap<String, String>>>,
+) {
+    assert_eq!(r.get_str("status"), "ok", "{r:?}");
+    let key = (r.int("case"), r.int("repetition"));
+    let rows = &by[&key];
+    let messages: u64 = rows.iter().map(|s| s.int("messages")).sum();
+    let bytes: u64 = rows.iter().map(|s| s.int("bytes")).sum();
+    assert_eq!(messages, r.int("messages_received"), "case {key:?}");
+    assert_eq!(bytes, r.int("bytes_received"), "case {key:?}");
+    assert!(messages > 0, "case {key:?}");
+    for s in rows {
+        let (lo, hi) = (s.int("size_bucket"), s.int("size_bucket_max"));
+        assert!(hi + 1 == 2 * lo.max(1), "bucket {lo}..{hi}");
+        let m = s.int("messages");
+        assert!(
+            s.int("bytes") >= m * lo && s.int("bytes") <= m * hi,
+            "{s:?}"
+        );
+    }
+    // Round trips by size add up to the transactions of the summary.
+    if !r.get_str("transactions").is_empty() {
+        let t: u64 = rows
+            .iter()
+            .filter(|s| !s.get_str("transactions").is_empty())
+            .map(|s| s.int("transactions"))
+            .sum();
+        assert_eq!(t, r.int("transactions"), "case {key:?}");
+        for s in rows
+            .iter()
+            .filter(|s| !s.get_str("transactions").is_empty())
+        {
+            assert!(s.int("rtt_p50_ns") > 0 && s.int("rtt_p99_ns") >= s.int("rtt_p50_ns"));
+        }
+    }
+}
+
 #[test]
 fn sizes_csv_adds_up_to_the_summary() {
     let dir = tempfile::tempdir().unwrap();
@@ -216,38 +256,7 @@ probe = "rr"
     let by = sizes_by_run(&out);
     assert_eq!(summary.rows.len(), 8);
     for r in &summary.rows {
-        assert_eq!(r.get_str("status"), "ok", "{r:?}");
-        let key = (r.int("case"), r.int("repetition"));
-        let rows = &by[&key];
-        let messages: u64 = rows.iter().map(|s| s.int("messages")).sum();
-        let bytes: u64 = rows.iter().map(|s| s.int("bytes")).sum();
-        assert_eq!(messages, r.int("messages_received"), "case {key:?}");
-        assert_eq!(bytes, r.int("bytes_received"), "case {key:?}");
-        assert!(messages > 0, "case {key:?}");
-        for s in rows {
-            let (lo, hi) = (s.int("size_bucket"), s.int("size_bucket_max"));
-            assert!(hi + 1 == 2 * lo.max(1), "bucket {lo}..{hi}");
-            let m = s.int("messages");
-            assert!(
-                s.int("bytes") >= m * lo && s.int("bytes") <= m * hi,
-                "{s:?}"
-            );
-        }
-        // Round trips by size add up to the transactions of the summary.
-        if !r.get_str("transactions").is_empty() {
-            let t: u64 = rows
-                .iter()
-                .filter(|s| !s.get_str("transactions").is_empty())
-                .map(|s| s.int("transactions"))
-                .sum();
-            assert_eq!(t, r.int("transactions"), "case {key:?}");
-            for s in rows
-                .iter()
-                .filter(|s| !s.get_str("transactions").is_empty())
-            {
-                assert!(s.int("rtt_p50_ns") > 0 && s.int("rtt_p99_ns") >= s.int("rtt_p50_ns"));
-            }
-        }
+        assert_sizes_add_up(r, &by);
     }
     // Heavy-tailed responses spread over many buckets.
     assert!(by[&(2, 1)].len() >= 6, "{:?}", by[&(2, 1)]);
@@ -291,6 +300,57 @@ arrival = "fixed"
     assert!(meta.contains("\"arrival\": \"poisson\""), "meta.json");
 }
 
+/// A workload line that must be refused, where (`:line:col:` in w.toml), and what the
+/// error says.
+const BAD_DISTRIBUTIONS: [(&str, &str, &str); 10] = [
+    (
+        r#"msg_size = {dist = "uniform", min = -64, max = "4K"}"#,
+        ":4:37:",
+        "negative",
+    ),
+    (
+        r#"msg_size = {dist = "lognormal", median = "1K", p99 = "512"}"#,
+        ":4:54:",
+        "above the median",
+    ),
+    (
+        r#"msg_size = {dist = "empirical", file = "empty.csv"}"#,
+        ":4:40:",
+        "empty",
+    ),
+    (
+        r#"msg_size = {dist = "empirical", file = "header-only.csv"}"#,
+        ":4:40:",
+        "empty",
+    ),
+    (
+        r#"msg_size = {dist = "empirical", file = "down.csv"}"#,
+        ":4:40:",
+        "down.csv:3: the CDF must not decrease",
+    ),
+    (
+        r#"msg_size = {dist = "empirical", file = "back.csv"}"#,
+        ":4:40:",
+        "back.csv:3: sizes must increase",
+    ),
+    (
+        r#"response_size = {dist = "zipf", s = 1}"#,
+        ":4:25:",
+        "unknown dist 'zipf'",
+    ),
+    (r#"msg_size = {min = 1}"#, ":4:12:", "needs dist"),
+    (
+        r#"think_time = {dist = "exponential", mean = "-1ms"}"#,
+        ":4:44:",
+        "negative",
+    ),
+    (
+        r#"arrival = "bursty""#,
+        ":4:11:",
+        "unknown arrival 'bursty'",
+    ),
+];
+
 #[test]
 fn bad_distributions_are_refused_with_file_line_col() {
     let dir = tempfile::tempdir().unwrap();
@@ -302,55 +362,7 @@ fn bad_distributions_are_refused_with_file_line_col() {
         "size,cdf\n100,0.5\n200,0.4\n300,1\n",
     );
     write(dir.path(), "back.csv", "size,cdf\n100,0.5\n50,1\n");
-    let cases = [
-        (
-            r#"msg_size = {dist = "uniform", min = -64, max = "4K"}"#,
-            ":4:37:",
-            "negative",
-        ),
-        (
-            r#"msg_size = {dist = "lognormal", median = "1K", p99 = "512"}"#,
-            ":4:54:",
-            "above the median",
-        ),
-        (
-            r#"msg_size = {dist = "empirical", file = "empty.csv"}"#,
-            ":4:40:",
-            "empty",
-        ),
-        (
-            r#"msg_size = {dist = "empirical", file = "header-only.csv"}"#,
-            ":4:40:",
-            "empty",
-        ),
-        (
-            r#"msg_size = {dist = "empirical", file = "down.csv"}"#,
-            ":4:40:",
-            "down.csv:3: the CDF must not decrease",
-        ),
-        (
-            r#"msg_size = {dist = "empirical", file = "back.csv"}"#,
-            ":4:40:",
-            "back.csv:3: sizes must increase",
-        ),
-        (
-            r#"response_size = {dist = "zipf", s = 1}"#,
-            ":4:25:",
-            "unknown dist 'zipf'",
-        ),
-        (r#"msg_size = {min = 1}"#, ":4:12:", "needs dist"),
-        (
-            r#"think_time = {dist = "exponential", mean = "-1ms"}"#,
-            ":4:44:",
-            "negative",
-        ),
-        (
-            r#"arrival = "bursty""#,
-            ":4:11:",
-            "unknown arrival 'bursty'",
-        ),
-    ];
-    for (line, at, what) in cases {
+    for (line, at, what) in BAD_DISTRIBUTIONS {
         let w = write(
             dir.path(),
             "w.toml",

@@ -1104,6 +1104,69 @@ fn columns_added_later_do_not_disturb_reading() {
         .contains("<h2>Cases: copy"));
 }
 
+/// The summary row of every repetition of one case of `big_results`.
+fn big_summary_row(case: u32, label: &str, g: f64) -> SummaryRow {
+    SummaryRow {
+        case,
+        repetition: 1,
+        protocol: "tcp".into(),
+        pattern: "stream".into(),
+        direction: "forward".into(),
+        flows: 1,
+        msg_size: 131072,
+        duration_s: 1.0,
+        bytes_sent: 1 << 30,
+        bytes_received: 1 << 30,
+        goodput_bps: Some(g),
+        status: "ok".into(),
+        warmup_s: 0.2,
+        case_label: label.to_string(),
+        congestion: Some("cubic".into()),
+        ..Default::default()
+    }
+}
+
+/// The cases.csv row of one case of `big_results`.
+fn big_case_row(case: u32, label: &str, reps: u32, g: f64) -> CaseRow {
+    CaseRow {
+        case,
+        case_label: label.to_string(),
+        protocol: "tcp".into(),
+        pattern: "stream".into(),
+        direction: "forward".into(),
+        flows: 1,
+        msg_size: 131072,
+        repetitions: reps as usize,
+        repetitions_ok: reps as usize,
+        goodput_bps_mean: Some(g),
+        goodput_bps_sd: Some(0.0),
+        goodput_bps_ci95_low: Some(g),
+        goodput_bps_ci95_high: Some(g),
+        ..Default::default()
+    }
+}
+
+/// Interval `i` of one case of `big_results` (the first is the warm-up's).
+fn big_interval_row(case: u32, i: u32) -> sockbench::output::intervals::IntervalRow {
+    sockbench::output::intervals::IntervalRow {
+        case,
+        repetition: 1,
+        flow: 0,
+        conn: 0,
+        direction: "forward",
+        measured_by: "receiver",
+        interval: i,
+        start_s: i as f64 * 0.4,
+        end_s: (i + 1) as f64 * 0.4,
+        warmup: i == 0,
+        bytes: 50_000_000,
+        messages: Some(0),
+        throughput_bps: Some(1e9),
+        src: String::new(),
+        dst: String::new(),
+    }
+}
+
 /// Writes a results directory of `cases` cases × `reps` repetitions from the writers' row
 /// structs (one row serialized per case, its repetitions written from it), with a few
 /// intervals per case and meta.json listing every case.
@@ -1142,24 +1205,7 @@ fn big_results(dir: &Path, cases: u32, reps: u32) {
             case / 25
         );
         let g = 1e9 + case as f64;
-        let row = SummaryRow {
-            case,
-            repetition: 1,
-            protocol: "tcp".into(),
-            pattern: "stream".into(),
-            direction: "forward".into(),
-            flows: 1,
-            msg_size: 131072,
-            duration_s: 1.0,
-            bytes_sent: 1 << 30,
-            bytes_received: 1 << 30,
-            goodput_bps: Some(g),
-            status: "ok".into(),
-            warmup_s: 0.2,
-            case_label: label.clone(),
-            congestion: Some("cubic".into()),
-            ..Default::default()
-        };
+        let row = big_summary_row(case, &label, g);
         // The row's text after "case,repetition,": the same for every repetition.
         let line = line_of(&row);
         let rest = &line[line.find(',').unwrap() + 1..];
@@ -1168,44 +1214,11 @@ fn big_results(dir: &Path, cases: u32, reps: u32) {
             write!(summary, "{case},{rep},{rest}").unwrap();
         }
         cases_csv
-            .serialize(CaseRow {
-                case,
-                case_label: label.clone(),
-                protocol: "tcp".into(),
-                pattern: "stream".into(),
-                direction: "forward".into(),
-                flows: 1,
-                msg_size: 131072,
-                repetitions: reps as usize,
-                repetitions_ok: reps as usize,
-                goodput_bps_mean: Some(g),
-                goodput_bps_sd: Some(0.0),
-                goodput_bps_ci95_low: Some(g),
-                goodput_bps_ci95_high: Some(g),
-                ..Default::default()
-            })
+            .serialize(big_case_row(case, &label, reps, g))
             .unwrap();
         if case <= 100 {
             for i in 0..3 {
-                intervals
-                    .serialize(IntervalRow {
-                        case,
-                        repetition: 1,
-                        flow: 0,
-                        conn: 0,
-                        direction: "forward",
-                        measured_by: "receiver",
-                        interval: i,
-                        start_s: i as f64 * 0.4,
-                        end_s: (i + 1) as f64 * 0.4,
-                        warmup: i == 0,
-                        bytes: 50_000_000,
-                        messages: Some(0),
-                        throughput_bps: Some(1e9),
-                        src: String::new(),
-                        dst: String::new(),
-                    })
-                    .unwrap();
+                intervals.serialize(big_interval_row(case, i)).unwrap();
             }
         }
         meta.cases.push(sockbench::output::meta::CaseMeta {

@@ -55,6 +55,32 @@ fn write_script(path: &Path, text: &str) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// One row of compare.sh's table.csv against the rows of compare.csv it sums up.
+fn assert_table_row(row: &std::collections::HashMap<String, String>, all: &Csv) {
+    assert_eq!(row.int("repetitions"), 2);
+    // A peer's failed repetitions (its bad luck, not ours) are counted and left out.
+    let failed = all
+        .rows
+        .iter()
+        .filter(|r| {
+            r.get_str("case") == row.get_str("case")
+                && r.get_str("tool") == row.get_str("peer")
+                && !r.get_str("failed").is_empty()
+        })
+        .count();
+    assert_eq!(row.int("peer_failed"), failed as u64, "{row:?}");
+    let sb = row.num("sockbench_median");
+    assert!(sb > 0.0, "{row:?}");
+    if failed < 2 {
+        let (peer, ratio) = (row.num("peer_median"), row.num("ratio"));
+        assert!(peer > 0.0, "{row:?}");
+        assert!((ratio - sb / peer).abs() < 0.01 * ratio.max(1.0), "{row:?}");
+        assert!(row.num("paired_ratio_median") > 0.0, "{row:?}");
+    }
+    // Two repetitions are too few for a 95% interval on a median.
+    assert_eq!(row.get_str("paired_ratio_lo"), "", "{row:?}");
+}
+
 #[test]
 fn compare_produces_a_well_formed_table() {
     if !(need("iperf3", "iperf3") && need("sockperf", "sockperf") && need("python3", "python3")) {
@@ -108,28 +134,7 @@ fn compare_produces_a_well_formed_table() {
     );
     let all = read_csv(&out.join("compare.csv"));
     for row in &table.rows {
-        assert_eq!(row.int("repetitions"), 2);
-        // A peer's failed repetitions (its bad luck, not ours) are counted and left out.
-        let failed = all
-            .rows
-            .iter()
-            .filter(|r| {
-                r.get_str("case") == row.get_str("case")
-                    && r.get_str("tool") == row.get_str("peer")
-                    && !r.get_str("failed").is_empty()
-            })
-            .count();
-        assert_eq!(row.int("peer_failed"), failed as u64, "{row:?}");
-        let sb = row.num("sockbench_median");
-        assert!(sb > 0.0, "{row:?}");
-        if failed < 2 {
-            let (peer, ratio) = (row.num("peer_median"), row.num("ratio"));
-            assert!(peer > 0.0, "{row:?}");
-            assert!((ratio - sb / peer).abs() < 0.01 * ratio.max(1.0), "{row:?}");
-            assert!(row.num("paired_ratio_median") > 0.0, "{row:?}");
-        }
-        // Two repetitions are too few for a 95% interval on a median.
-        assert_eq!(row.get_str("paired_ratio_lo"), "", "{row:?}");
+        assert_table_row(row, &all);
     }
     for r in &all.rows {
         // Every row is a figure or a named failure, never both.

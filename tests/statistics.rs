@@ -7,6 +7,52 @@ use std::collections::BTreeMap;
 
 use common::*;
 
+type Row = std::collections::HashMap<String, String>;
+
+/// One cases.csv row against its repetitions' summary.csv rows: their count and
+/// numbers, the mean, sd and 95% interval of goodput, and the noisy flag and warning.
+fn assert_case_agrees(c: &Row, reps: &[&Row], stderr: &str) {
+    let n = reps.len();
+    assert!(
+        (2..=4).contains(&n),
+        "case {}: {n} repetitions",
+        c.get_str("case")
+    );
+    let numbers: Vec<u64> = reps.iter().map(|r| r.int("repetition")).collect();
+    assert_eq!(numbers, (1..=n as u64).collect::<Vec<_>>());
+    assert_eq!(c.int("repetitions"), n as u64);
+    assert_eq!(c.int("repetitions_ok"), n as u64);
+    let goodputs: Vec<f64> = reps.iter().map(|r| r.num("goodput_bps")).collect();
+    let mean = goodputs.iter().sum::<f64>() / n as f64;
+    assert!((c.num("goodput_bps_mean") - mean).abs() <= 1.0, "mean");
+    let sd = (goodputs.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+    assert!((c.num("goodput_bps_sd") - sd).abs() <= 1.0, "sd");
+    // No interval, so no target reached, before 3.
+    assert!(
+        n >= 3,
+        "case {} stopped at {n} repetitions",
+        c.get_str("case")
+    );
+    let (lo, hi) = (
+        c.num("goodput_bps_ci95_low"),
+        c.num("goodput_bps_ci95_high"),
+    );
+    assert!(0.0 < lo && lo < hi, "{lo} {hi}");
+    let half_width = (hi - lo) / 2.0 / mean;
+    // Below the most, a case stops only once within ±50%.
+    if n < 4 {
+        assert!(half_width <= 0.5 + 1e-6, "stopped early at ±{half_width}");
+    }
+    let cv = sd / mean;
+    if cv > 0.10 {
+        assert_eq!(c.get_str("noisy"), "true", "cv {cv}");
+        assert!(c.get_str("note").contains("noisy"));
+    }
+    if c.get_str("noisy") == "true" {
+        assert!(stderr.contains(&format!("warning: case {}", c.get_str("case"))));
+    }
+}
+
 #[test]
 fn adaptive_repetitions_stay_within_bounds_and_cases_csv_agrees() {
     let r = run(&[
@@ -46,48 +92,7 @@ fn adaptive_repetitions_stay_within_bounds_and_cases_csv_agrees() {
     let cases = read_csv(&r.dir.join("cases.csv"));
     assert_eq!(cases.rows.len(), 2);
     for c in &cases.rows {
-        let reps = &by_case[c.get_str("case")];
-        let n = reps.len();
-        assert!(
-            (2..=4).contains(&n),
-            "case {}: {n} repetitions",
-            c.get_str("case")
-        );
-        let numbers: Vec<u64> = reps.iter().map(|r| r.int("repetition")).collect();
-        assert_eq!(numbers, (1..=n as u64).collect::<Vec<_>>());
-        assert_eq!(c.int("repetitions"), n as u64);
-        assert_eq!(c.int("repetitions_ok"), n as u64);
-        let goodputs: Vec<f64> = reps.iter().map(|r| r.num("goodput_bps")).collect();
-        let mean = goodputs.iter().sum::<f64>() / n as f64;
-        assert!((c.num("goodput_bps_mean") - mean).abs() <= 1.0, "mean");
-        let sd = (goodputs.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
-        assert!((c.num("goodput_bps_sd") - sd).abs() <= 1.0, "sd");
-        // No interval, so no target reached, before 3.
-        assert!(
-            n >= 3,
-            "case {} stopped at {n} repetitions",
-            c.get_str("case")
-        );
-        let (lo, hi) = (
-            c.num("goodput_bps_ci95_low"),
-            c.num("goodput_bps_ci95_high"),
-        );
-        assert!(0.0 < lo && lo < hi, "{lo} {hi}");
-        let half_width = (hi - lo) / 2.0 / mean;
-        // Below the most, a case stops only once within ±50%.
-        if n < 4 {
-            assert!(half_width <= 0.5 + 1e-6, "stopped early at ±{half_width}");
-        }
-        let cv = sd / mean;
-        if cv > 0.10 {
-            assert_eq!(c.get_str("noisy"), "true", "cv {cv}");
-            assert!(c.get_str("note").contains("noisy"));
-        }
-        if c.get_str("noisy") == "true" {
-            assert!(r
-                .stderr()
-                .contains(&format!("warning: case {}", c.get_str("case"))));
-        }
+        assert_case_agrees(c, &by_case[c.get_str("case")], &r.stderr());
     }
     // No latency metric in a plain stream: histograms.csv is its header alone.
     let h = r.histograms();

@@ -8,9 +8,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::lab::*;
 use common::*;
 
 fn answer(dir: &Path) -> serde_json::Value {
@@ -77,6 +77,48 @@ fn assert_tune_csv_complete(dir: &Path) -> Csv {
 /// A receive buffer small enough to limit goodput: `tune --goal goodput` over
 /// rcvbuf = "4K..4M" recommends a buffer at or beyond the knee that the full grid shows,
 /// in at most a quarter of the grid's tests with the same repetitions.
+/// The knee, from the full grid of workload `w` (one repetition): the smallest buffer
+/// reaching half the best goodput, and every (rcvbuf, goodput) measured. The smallest
+/// buffer must be well below it, or the premise fails.
+fn grid_knee(tmp: &Path, w: &str) -> (u64, Vec<(u64, f64)>) {
+    let grid_dir = tmp.join("grid");
+    let o = sockbench(
+        &[
+            "run",
+            w,
+            "--set",
+            "repeat=1",
+            "--out",
+            grid_dir.to_str().unwrap(),
+            "-q",
+        ],
+        Duration::from_secs(240),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let rows = read_csv(&grid_dir.join("summary.csv")).rows;
+    let measured: Vec<(u64, f64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["rcvbuf_req"].parse::<u64>().unwrap(),
+                r["goodput_bps"].parse::<f64>().unwrap(),
+            )
+        })
+        .collect();
+    let best = measured.iter().map(|m| m.1).fold(0.0, f64::max);
+    assert!(
+        measured[0].1 < 0.5 * best,
+        "a 4K receive buffer should limit goodput: {measured:?}"
+    );
+    let knee = measured.iter().find(|m| m.1 >= 0.5 * best).unwrap().0;
+    (knee, measured)
+}
+
 #[test]
 fn tune_finds_the_knee_of_a_small_receive_buffer_in_a_quarter_of_the_grid() {
     let tmp = tempfile::tempdir().unwrap();
@@ -125,43 +167,7 @@ fn tune_finds_the_knee_of_a_small_receive_buffer_in_a_quarter_of_the_grid() {
     assert!(stdout.contains("Bandwidth-delay product"), "{stdout}");
     assert!(stdout.contains("SO_RCVBUF") && stdout.contains("set_recv_buffer_size"));
 
-    // The knee, from the full grid (one repetition): the smallest buffer reaching half
-    // the best goodput. The smallest buffer must be well below it, or the premise fails.
-    let grid_dir = tmp.path().join("grid");
-    let o = sockbench(
-        &[
-            "run",
-            w,
-            "--set",
-            "repeat=1",
-            "--out",
-            grid_dir.to_str().unwrap(),
-            "-q",
-        ],
-        Duration::from_secs(240),
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let rows = read_csv(&grid_dir.join("summary.csv")).rows;
-    let measured: Vec<(u64, f64)> = rows
-        .iter()
-        .map(|r| {
-            (
-                r["rcvbuf_req"].parse::<u64>().unwrap(),
-                r["goodput_bps"].parse::<f64>().unwrap(),
-            )
-        })
-        .collect();
-    let best = measured.iter().map(|m| m.1).fold(0.0, f64::max);
-    assert!(
-        measured[0].1 < 0.5 * best,
-        "a 4K receive buffer should limit goodput: {measured:?}"
-    );
-    let knee = measured.iter().find(|m| m.1 >= 0.5 * best).unwrap().0;
+    let (knee, measured) = grid_knee(tmp.path(), w);
     assert!(
         chosen >= knee,
         "tune chose rcvbuf={chosen}, below the knee at {knee}: grid {measured:?}\n{stdout}"
@@ -267,120 +273,23 @@ fn bad_goal_or_constraint_syntax_is_one_line_and_exit_2() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("[matrix]"));
 }
 
-/// Root and iproute2, or a printed reason to skip (a failure under
-/// SOCKBENCH_REQUIRE_ALL=1).
-fn lab_needs() -> bool {
-    let require_all = std::env::var("SOCKBENCH_REQUIRE_ALL").is_ok_and(|v| v == "1");
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
-    let tools = ["ip", "tc"].iter().all(|t| {
-        Command::new(t)
-            .arg("-V")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok()
-    });
-    let missing = match (root, tools) {
-        (true, true) => return true,
-        (false, _) => "root (run as root or with sudo)",
-        (true, false) => "ip and tc (apt-get install -y iproute2)",
-    };
+/// The largest buffer fills the queue: its p99 breaks the limit, and stays within
+/// what the qdisc may hold (200 ms of backlog plus the base round trip).
+fn assert_largest_buffer_bloats(rows: &[std::collections::HashMap<String, String>]) {
+    let largest: Vec<f64> = rows
+        .iter()
+        .filter(|r| r["sndbuf_req"] == "8388608" && r["status"] == "ok")
+        .filter_map(|r| r["rtt_p99_ns"].parse().ok())
+        .collect();
     assert!(
-        !require_all,
-        "this test needs {missing} (SOCKBENCH_REQUIRE_ALL=1)"
+        !largest.is_empty(),
+        "the search measured the largest buffer"
     );
-    println!("skipped: this test needs {missing}");
-    false
-}
-
-/// The lab of scripts/lab.sh, torn down on drop (pass or fail), with its receiver.
-struct Lab {
-    name: String,
-    server: Option<std::process::Child>,
-}
-
-impl Lab {
-    fn script() -> String {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("scripts/lab.sh")
-            .to_string_lossy()
-            .into_owned()
-    }
-
-    fn up(rate: &str, latency: &str) -> Lab {
-        let lab = Lab {
-            name: format!("sbtu{}", std::process::id() % 10000),
-            server: None,
-        };
-        let out = Command::new("bash")
-            .args([&Lab::script(), "up"])
-            .env("LAB", &lab.name)
-            .env("RATE", rate)
-            .env("LATENCY", latency)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "lab up: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        lab
-    }
-
-    fn ns(&self, host: &str) -> String {
-        format!("{}-{host}", self.name)
-    }
-
-    fn serve(&mut self) {
-        let mut child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.ns("rcv"),
-                bin(),
-                "serve",
-                "--listen",
-                "198.51.100.2:5301",
-                "--quiet",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        self.server = Some(child);
-        assert!(line.starts_with("listening on"), "{line}");
-    }
-
-    fn sockbench(&self, args: &[&str], limit: Duration) -> std::process::Output {
-        let ns = self.ns("snd");
-        let mut all = vec!["netns", "exec", &ns, "timeout", "-s", "KILL"];
-        let secs = format!("{}", limit.as_secs());
-        all.push(&secs);
-        all.push(bin());
-        all.extend(args);
-        Command::new("ip").args(&all).output().unwrap()
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        if let Some(mut s) = self.server.take() {
-            let _ = s.kill();
-            let _ = s.wait();
-        }
-        let _ = Command::new("bash")
-            .args([&Lab::script(), "down"])
-            .env("LAB", &self.name)
-            .output();
-    }
+    let mean = largest.iter().sum::<f64>() / largest.len() as f64;
+    assert!(
+        (30e6..260e6).contains(&mean),
+        "sndbuf=8M: p99 {mean} ns should break 30 ms within the 200 ms queue"
+    );
 }
 
 /// The bufferbloat trade-off against the lab's physics: a 50 Mbit/s tbf bottleneck whose
@@ -392,7 +301,7 @@ fn lab_tune_trades_goodput_against_bufferbloat() {
     if !lab_needs() {
         return;
     }
-    let mut lab = Lab::up("50mbit", "200ms");
+    let mut lab = Lab::up("tu", Some("50mbit"), Some("200ms"));
     lab.serve();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("tune");
@@ -459,22 +368,7 @@ fn lab_tune_trades_goodput_against_bufferbloat() {
     );
     let rtt = a["figures"]["rtt_p99_ns"]["mean"].as_f64().unwrap();
     assert!(rtt < 30e6, "the answer's p99 {rtt} ns breaks rtt_p99<30ms");
-    // The largest buffer fills the queue: its p99 breaks the limit, and stays within
-    // what the qdisc may hold (200 ms of backlog plus the base round trip).
-    let largest: Vec<f64> = rows
-        .iter()
-        .filter(|r| r["sndbuf_req"] == "8388608" && r["status"] == "ok")
-        .filter_map(|r| r["rtt_p99_ns"].parse().ok())
-        .collect();
-    assert!(
-        !largest.is_empty(),
-        "the search measured the largest buffer"
-    );
-    let mean = largest.iter().sum::<f64>() / largest.len() as f64;
-    assert!(
-        (30e6..260e6).contains(&mean),
-        "sndbuf=8M: p99 {mean} ns should break 30 ms within the 200 ms queue"
-    );
+    assert_largest_buffer_bloats(&rows);
     let chosen = size(a["settings"]["sndbuf"].as_str().unwrap());
     assert!(chosen < 8 << 20);
     assert!(stdout.contains("starts growing with sndbuf"), "{stdout}");

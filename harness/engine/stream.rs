@@ -104,6 +104,9 @@ pub struct StreamSender {
     /// The current message's size, and how much of it has gone.
     size: usize,
     off: usize,
+    /// A spliced message is partly in the socket (splice keeps its own offset): the
+    /// sending time ends only between messages, as for the other paths.
+    mid_splice: bool,
     kind: PathKind,
     path: Option<SendPath>,
     closing: Option<Closing>,
@@ -137,6 +140,7 @@ impl StreamSender {
             sizes,
             size: spec.msg_size as usize,
             off: 0,
+            mid_splice: false,
             kind,
             path: None,
             closing: None,
@@ -181,7 +185,9 @@ impl StreamSender {
             }
             Some(SendPath::Splice(sp)) => {
                 self.rep.spliced_out += sp.step(sock)? as u64;
-                return Ok(sp.message_done());
+                let done = sp.message_done();
+                self.mid_splice = !done;
+                return Ok(done);
             }
         }
         Ok(self.off == self.size)
@@ -230,7 +236,7 @@ impl StreamSender {
 
     fn sending(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP {
-            if self.off == 0 {
+            if self.off == 0 && !self.mid_splice {
                 let now = Instant::now();
                 let due = self.pacer.as_ref().map(|p| p.due(self.rep.bytes_sent));
                 if self.ends(now, due) || cx.ctx.aborted() {
@@ -386,7 +392,7 @@ impl StreamReceiver {
                     sizes.record(size);
                     *got += 1;
                 })
-                .map_err(EngineError::Protocol)?;
+                .map_err(|e| EngineError::Protocol(e.to_string()))?;
         }
         self.intervals.record(now, n as u64, 0);
         if now >= self.warm {

@@ -2,9 +2,11 @@
 //! cap every knob. Each end gathers its own; the receiver sends its facts to the sender.
 
 use std::collections::BTreeMap;
-use std::ffi::CStr;
 
 use serde::{Deserialize, Serialize};
+
+use crate::sys::rlimit;
+use crate::sys::system::Uname;
 
 /// The sysctls that bound socket knobs or change what a test measures.
 pub const SYSCTLS: &[&str] = &[
@@ -37,48 +39,35 @@ pub fn read_sysctl(path: &str) -> Option<String> {
 /// the process may (root), the hard limit to the kernel's `fs.nr_open` up to 2^20: many
 /// flows need many descriptors. Returns the limit now in force.
 pub fn raise_nofile_limit() -> u64 {
-    // SAFETY: rlimit is plain old data; getrlimit/setrlimit read and write one.
-    unsafe {
-        let mut lim: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 0;
+    let lim = rlimit::open_files();
+    let nr_open: u64 = read_sysctl("fs/nr_open")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let ceiling = nr_open.min(1 << 20);
+    if ceiling > lim.hard {
+        let raised = rlimit::Limit {
+            soft: ceiling,
+            hard: ceiling,
+        };
+        if rlimit::set_open_files(raised).is_ok() {
+            return ceiling;
         }
-        let nr_open: u64 = read_sysctl("fs/nr_open")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let ceiling = nr_open.min(1 << 20) as libc::rlim_t;
-        if ceiling > lim.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: ceiling,
-                rlim_max: ceiling,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                return ceiling as u64;
-            }
-        }
-        if lim.rlim_cur < lim.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: lim.rlim_max,
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                return raised.rlim_cur as u64;
-            }
-        }
-        lim.rlim_cur as u64
     }
+    if lim.soft < lim.hard {
+        let raised = rlimit::Limit {
+            soft: lim.hard,
+            hard: lim.hard,
+        };
+        if rlimit::set_open_files(raised).is_ok() {
+            return raised.soft;
+        }
+    }
+    lim.soft
 }
 
 /// This process's open-file limit in force (RLIMIT_NOFILE, soft).
 pub fn nofile_limit() -> u64 {
-    // SAFETY: rlimit is plain old data; getrlimit writes one.
-    unsafe {
-        let mut lim: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 0;
-        }
-        lim.rlim_cur as u64
-    }
+    rlimit::open_files().soft
 }
 
 /// The memory a daemon lets its running tests need by default: a quarter of the host's
@@ -95,13 +84,7 @@ pub fn default_max_memory() -> Option<u64> {
         .parse()
         .ok()?;
     let mut max = total_kib * 1024 / 4;
-    // SAFETY: rlimit is plain old data; getrlimit writes one.
-    let address_space = unsafe {
-        let mut lim: libc::rlimit = std::mem::zeroed();
-        (libc::getrlimit(libc::RLIMIT_AS, &mut lim) == 0 && lim.rlim_cur != libc::RLIM_INFINITY)
-            .then_some(lim.rlim_cur as u64)
-    };
-    if let Some(limit) = address_space {
+    if let Some(limit) = rlimit::address_space() {
         max = max.min(limit / 2);
     }
     Some(max)
@@ -121,29 +104,14 @@ pub struct HostFacts {
     pub open_files_limit: u64,
 }
 
-fn uname() -> (String, String, String, String) {
-    // SAFETY: utsname is plain old data, and uname() fills it with NUL-terminated strings.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return Default::default();
-    }
-    let field = |f: &[libc::c_char]| {
-        // SAFETY: uname() NUL-terminates each field within its array.
-        unsafe { CStr::from_ptr(f.as_ptr()) }
-            .to_string_lossy()
-            .into_owned()
-    };
-    (
-        field(&u.nodename),
-        field(&u.sysname),
-        field(&u.release),
-        field(&u.machine),
-    )
-}
-
 impl HostFacts {
     pub fn gather() -> HostFacts {
-        let (hostname, os, kernel, arch) = uname();
+        let Uname {
+            hostname,
+            os,
+            kernel,
+            arch,
+        } = crate::sys::system::uname();
         let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
             .and_then(|s| {

@@ -11,6 +11,7 @@ use base64::Engine;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
 use crate::spec::config::{ConnKind, Side};
 use crate::spec::knobs::AppliedKnobs;
@@ -46,15 +47,42 @@ impl EncodedHistogram {
         }
     }
 
-    pub fn decode(&self) -> Result<Histogram<u64>, String> {
+    pub fn decode(&self) -> Result<Histogram<u64>, HistogramError> {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(&self.v2_base64)
-            .map_err(|e| format!("histogram {}: bad base64: {e}", self.metric))?;
-        let h: Histogram<u64> = Deserializer::new()
-            .deserialize(&mut &bytes[..])
-            .map_err(|e| format!("histogram {}: {e:?}", self.metric))?;
+            .map_err(|error| HistogramError::Base64 {
+                metric: self.metric.clone(),
+                error,
+            })?;
+        let h: Histogram<u64> =
+            Deserializer::new()
+                .deserialize(&mut &bytes[..])
+                .map_err(|error| HistogramError::Decode {
+                    metric: self.metric.clone(),
+                    error,
+                })?;
         Ok(h)
     }
+}
+
+/// A histogram that arrived (from the peer, over the network) and will not decode or merge.
+#[derive(Debug, Error)]
+pub enum HistogramError {
+    #[error("histogram {metric}: bad base64: {error}")]
+    Base64 {
+        metric: String,
+        error: base64::DecodeError,
+    },
+    #[error("histogram {metric}: {error:?}")]
+    Decode {
+        metric: String,
+        error: hdrhistogram::serialization::DeserializeError,
+    },
+    #[error("merging {metric}: {error:?}")]
+    Merge {
+        metric: String,
+        error: hdrhistogram::errors::AdditionError,
+    },
 }
 
 /// Per-interval counters relative to a start instant. The warm-up and the measured time
@@ -178,52 +206,8 @@ impl SeqTracker {
     }
 }
 
-/// CPU time consumed by the calling thread, in nanoseconds (CLOCK_THREAD_CPUTIME_ID: the
-/// scheduler's exact runtime, finer than getrusage's accounting).
-pub fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into `ts`.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if rc != 0 {
-        return 0;
-    }
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// Pins the calling thread to one CPU (sched_setaffinity), then reports the set the kernel
-/// actually holds (sched_getaffinity).
-pub fn pin_thread(cpu: Option<u32>) -> Result<Vec<u32>, String> {
-    // SAFETY: cpu_set_t is plain old data; the CPU_* helpers stay within it, and the
-    // affinity calls take its size.
-    unsafe {
-        if let Some(cpu) = cpu {
-            if cpu as usize >= libc::CPU_SETSIZE as usize {
-                return Err(format!(
-                    "CPU {cpu} is beyond what sched_setaffinity can name"
-                ));
-            }
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(cpu as usize, &mut set);
-            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-                return Err(format!(
-                    "sched_setaffinity to CPU {cpu}: {}",
-                    std::io::Error::last_os_error()
-                ));
-            }
-        }
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return Ok(Vec::new());
-        }
-        Ok((0..libc::CPU_SETSIZE as usize)
-            .filter(|&c| libc::CPU_ISSET(c, &set))
-            .map(|c| c as u32)
-            .collect())
-    }
-}
+pub use crate::sys::affinity::{pin_thread, AffinityError};
+pub use crate::sys::clock::thread_cpu_ns;
 
 /// What one role (one end of one data connection) measured.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

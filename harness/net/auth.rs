@@ -157,19 +157,8 @@ impl Psk {
 /// A fresh random nonce from the kernel.
 pub fn nonce() -> [u8; NONCE_LEN] {
     let mut buf = [0u8; NONCE_LEN];
-    let mut filled = 0;
-    while filled < NONCE_LEN {
-        // SAFETY: getrandom writes at most the given number of bytes into the buffer.
-        let n =
-            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), NONCE_LEN - filled, 0) };
-        if n > 0 {
-            filled += n as usize;
-        } else if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            panic!(
-                "the kernel's random source failed: {}",
-                std::io::Error::last_os_error()
-            );
-        }
+    if let Err(e) = crate::sys::random::fill(&mut buf) {
+        panic!("the kernel's random source failed: {e}");
     }
     buf
 }

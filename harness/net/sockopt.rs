@@ -1,21 +1,21 @@
-//! The one place that sets socket options. It applies [`SocketKnobs`] with socket2 at the
-//! right moment of a socket's life, reads every option back from the kernel, and takes
-//! TCP_INFO snapshots through libc (socket2 has no getter for it).
+//! The one place that sets socket options. It walks the knob table
+//! ([`crate::spec::knobs::KNOBS`]): each knob set for a side is applied with the table's
+//! setter at the moments the table names, every option that applies to the protocol is
+//! read back from the kernel, and TCP_INFO snapshots come from `sys::tcp_info`.
 //!
 //! Why the moments matter: SO_RCVBUF fixes the TCP window scale during the handshake and
 //! TCP_MAXSEG the advertised MSS, so both go on the listening socket before `listen` (an
 //! accepted socket inherits them) and on the connecting socket before `connect`.
 
 use std::io;
-use std::mem;
-use std::os::fd::AsRawFd;
 
 use socket2::{Domain, Socket};
 use thiserror::Error;
 
 use crate::measure::hostinfo::read_sysctl;
 use crate::spec::config::{Protocol, SocketKnobs};
-pub use crate::spec::knobs::{AppliedKnobs, EffectiveKnobs};
+pub use crate::spec::knobs::{AppliedKnobs, EffectiveKnobs, Phase};
+use crate::spec::knobs::{Clamp, Knob, SockOpt, KNOBS};
 pub use crate::sys::tcp_info::{tcp_info, TcpInfo};
 
 /// A knob the kernel refused.
@@ -29,26 +29,12 @@ pub struct KnobError {
     pub source: io::Error,
 }
 
-/// When in a socket's life the knobs are applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// A socket about to `listen` or `connect`, or an unconnected datagram socket: everything
-    /// but the per-read TCP_QUICKACK.
-    BeforeConnect,
-    /// A socket returned by `accept`: it inherited buffers and MSS from the listener; the
-    /// TCP-level options are set again so that what is read back is what was asked for.
-    Accepted,
-    /// A connected stream socket: TCP_QUICKACK, which the kernel clears as it goes.
-    Connected,
-}
-
-fn refused(option: &'static str, value: impl ToString, source: io::Error) -> KnobError {
-    KnobError {
-        option,
-        value: value.to_string(),
-        hint: String::new(),
-        source,
-    }
+/// The knobs with a socket option that applies to `proto`.
+fn options(proto: Protocol) -> impl Iterator<Item = (&'static Knob, &'static SockOpt)> {
+    KNOBS
+        .iter()
+        .filter(move |k| k.applies.to(proto))
+        .filter_map(|k| k.sockopt.as_ref().map(|o| (k, o)))
 }
 
 /// Applies the knobs for `phase`. Returns warnings (a buffer clamped by a sysctl).
@@ -60,78 +46,23 @@ pub fn apply(
     phase: Phase,
 ) -> Result<Vec<String>, KnobError> {
     let mut warnings = Vec::new();
-    if phase == Phase::BeforeConnect {
-        if let Some(v) = knobs.sndbuf {
-            sock.set_send_buffer_size(v as usize)
-                .map_err(|e| refused("SO_SNDBUF", v, e))?;
-            warnings.extend(clamp_warning("SO_SNDBUF", "net.core.wmem_max", v));
+    for (knob, opt) in options(proto).filter(|(_, o)| o.phases.contains(&phase)) {
+        let Some(done) = (opt.set)(sock, domain, knobs) else {
+            continue;
+        };
+        done.map_err(|source| KnobError {
+            option: opt.name,
+            value: (knob.show)(knobs).unwrap_or_default(),
+            hint: opt
+                .hint
+                .and_then(|sysctl| read_sysctl(&sysctl.replace('.', "/")))
+                .map(|avail| format!(" (available here: {})", avail.trim()))
+                .unwrap_or_default(),
+            source,
+        })?;
+        if let Some(clamp) = &opt.clamp {
+            warnings.extend(clamp_warning(opt.name, clamp, knobs));
         }
-        if let Some(v) = knobs.rcvbuf {
-            sock.set_recv_buffer_size(v as usize)
-                .map_err(|e| refused("SO_RCVBUF", v, e))?;
-            warnings.extend(clamp_warning("SO_RCVBUF", "net.core.rmem_max", v));
-        }
-        if let Some(v) = knobs.mss {
-            sock.set_tcp_mss(v)
-                .map_err(|e| refused("TCP_MAXSEG", v, e))?;
-        }
-    }
-    if matches!(phase, Phase::BeforeConnect | Phase::Accepted) {
-        if proto.is_ip() {
-            if let Some(v) = knobs.tos {
-                let r = if domain == Domain::IPV6 {
-                    sock.set_tclass_v6(v.into())
-                } else {
-                    sock.set_tos_v4(v.into())
-                };
-                r.map_err(|e| refused("IP_TOS", v, e))?;
-            }
-            if let Some(v) = knobs.busy_poll_us {
-                sock.set_busy_poll(v)
-                    .map_err(|e| refused("SO_BUSY_POLL", v, e))?;
-            }
-        }
-        if proto == Protocol::Udp {
-            if let Some(seg) = knobs.udp_gso {
-                set_int(sock, libc::SOL_UDP, libc::UDP_SEGMENT, seg as libc::c_int)
-                    .map_err(|e| refused("UDP_SEGMENT", seg, e))?;
-            }
-            if knobs.udp_gro {
-                set_int(sock, libc::SOL_UDP, libc::UDP_GRO, 1)
-                    .map_err(|e| refused("UDP_GRO", 1, e))?;
-            }
-        }
-        if proto == Protocol::Tcp && knobs.zerocopy {
-            set_int(sock, libc::SOL_SOCKET, crate::sys::zerocopy::SO_ZEROCOPY, 1)
-                .map_err(|e| refused("SO_ZEROCOPY", 1, e))?;
-        }
-        if proto.is_tcp_like() {
-            if let Some(cc) = &knobs.congestion {
-                sock.set_tcp_congestion(cc.as_bytes()).map_err(|e| {
-                    let mut err = refused("TCP_CONGESTION", cc, e);
-                    if let Some(avail) = read_sysctl("net/ipv4/tcp_available_congestion_control") {
-                        err.hint = format!(" (available here: {avail})");
-                    }
-                    err
-                })?;
-            }
-            if knobs.nodelay {
-                sock.set_tcp_nodelay(true)
-                    .map_err(|e| refused("TCP_NODELAY", 1, e))?;
-            }
-            if let Some(v) = knobs.notsent_lowat {
-                sock.set_tcp_notsent_lowat(v)
-                    .map_err(|e| refused("TCP_NOTSENT_LOWAT", v, e))?;
-            }
-            if knobs.cork {
-                sock.set_tcp_cork(true)
-                    .map_err(|e| refused("TCP_CORK", 1, e))?;
-            }
-        }
-    }
-    if phase == Phase::Connected && knobs.quickack && proto.is_tcp_like() {
-        sock.set_tcp_quickack(true)
-            .map_err(|e| refused("TCP_QUICKACK", 1, e))?;
     }
     Ok(warnings)
 }
@@ -143,7 +74,9 @@ pub fn rearm_quickack(sock: &Socket) {
     let _ = sock.set_tcp_quickack(true);
 }
 
-fn clamp_warning(option: &str, sysctl: &str, requested: u64) -> Option<String> {
+fn clamp_warning(option: &str, clamp: &Clamp, knobs: &SocketKnobs) -> Option<String> {
+    let requested = (clamp.requested)(knobs)?;
+    let sysctl = clamp.sysctl;
     let max: u64 = read_sysctl(&sysctl.replace('.', "/"))?
         .trim()
         .parse()
@@ -157,90 +90,11 @@ fn clamp_warning(option: &str, sysctl: &str, requested: u64) -> Option<String> {
 
 /// Reads every option that applies to `proto` back from the kernel.
 pub fn read_back(sock: &Socket, proto: Protocol, domain: Domain) -> EffectiveKnobs {
-    let mut eff = EffectiveKnobs {
-        sndbuf: sock.send_buffer_size().ok().map(|v| v as u64),
-        rcvbuf: sock.recv_buffer_size().ok().map(|v| v as u64),
-        ..EffectiveKnobs::default()
-    };
-    if proto.is_ip() {
-        eff.tos = if domain == Domain::IPV6 {
-            sock.tclass_v6().ok()
-        } else {
-            sock.tos_v4().ok()
-        };
-        eff.busy_poll_us = sock.busy_poll().ok();
-    }
-    if proto == Protocol::Tcp {
-        eff.zerocopy = get_int(sock, libc::SOL_SOCKET, crate::sys::zerocopy::SO_ZEROCOPY)
-            .ok()
-            .map(|v| v != 0);
-    }
-    if proto == Protocol::Udp {
-        eff.udp_gso = get_int(sock, libc::SOL_UDP, libc::UDP_SEGMENT)
-            .ok()
-            .map(|v| v as u32);
-        eff.udp_gro = get_int(sock, libc::SOL_UDP, libc::UDP_GRO)
-            .ok()
-            .map(|v| v != 0);
-    }
-    if proto.is_tcp_like() {
-        eff.maxseg = sock.tcp_mss().ok();
-        eff.nodelay = sock.tcp_nodelay().ok();
-        eff.congestion = sock.tcp_congestion().ok().map(|name| {
-            String::from_utf8_lossy(&name)
-                .trim_end_matches('\0')
-                .to_string()
-        });
-        eff.quickack = sock.tcp_quickack().ok();
-        eff.notsent_lowat = sock.tcp_notsent_lowat().ok();
-        eff.cork = sock.tcp_cork().ok();
+    let mut eff = EffectiveKnobs::default();
+    for (_, opt) in options(proto) {
+        (opt.read)(sock, domain, &mut eff);
     }
     eff
-}
-
-/// setsockopt of an int option socket2 has no setter for.
-fn set_int(
-    sock: &Socket,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: libc::c_int,
-) -> io::Result<()> {
-    // SAFETY: a valid fd and a pointer to one c_int of the stated size.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            level,
-            name,
-            (&value as *const libc::c_int).cast(),
-            mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-/// getsockopt of an int option socket2 has no getter for.
-fn get_int(sock: &Socket, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
-    let mut value: libc::c_int = 0;
-    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: a valid fd and a buffer of one c_int; the kernel updates len.
-    let rc = unsafe {
-        libc::getsockopt(
-            sock.as_raw_fd(),
-            level,
-            name,
-            (&mut value as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    if rc == 0 {
-        Ok(value)
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 #[cfg(test)]

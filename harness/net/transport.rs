@@ -2,22 +2,96 @@
 //! connection of a test's plan. Stream connections open with a 16-byte header naming the
 //! test (its token) and the connection; datagram sockets exchange a hello and its ack,
 //! which also tells the receiver where to send (reverse direction, responses).
+//!
+//! Many connections: the receiver listens on one port per [`CONNS_PER_LISTENER`]
+//! connections and deals the connections over them, so that the sender's ephemeral ports
+//! (a range of 28,232 by default, shared by every connection to one address and port) do
+//! not run out and the kernel's search for a free one stays short.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol as SockProto, SockAddr, Socket, Type};
+use thiserror::Error;
 
 use crate::net::control::DataEndpoint;
-use crate::net::sockopt::{self, AppliedKnobs, Phase};
+use crate::net::sockopt::{self, AppliedKnobs, KnobError, Phase};
 use crate::spec::config::{ConfigError, ConnKind, ConnPlan, Protocol, Side, SocketKnobs, TestSpec};
+pub use crate::sys::socket::as_uninit;
 
 const STREAM_MAGIC: u32 = 0x5342_4454; // "SBDT"
 pub const STREAM_HEADER_LEN: usize = 16;
+
+/// Connections the receiver deals to one listening port, at most. Linux looks for a free
+/// ephemeral port for each connect from the sender's range (`net.ipv4.ip_local_port_range`,
+/// 28,232 ports by default) among those not yet used towards that address and port, and
+/// the search grows long as the range fills (at 19,000 connections to one port it took
+/// most of the attach time): a few thousand a port keeps it short, and a test of 100,000
+/// connections far from running out.
+pub const CONNS_PER_LISTENER: usize = 2048;
+
+/// Setting up and attaching data connections.
+#[derive(Debug, Error)]
+pub enum TransportError {
+    #[error("data socket: {0}")]
+    Socket(io::Error),
+    #[error(transparent)]
+    Knob(#[from] KnobError),
+    #[error("binding a data socket: {0}")]
+    Bind(io::Error),
+    #[error("binding {}: {error}", path.display())]
+    BindPath { path: PathBuf, error: io::Error },
+    #[error("no free data port in {low}-{high} (--data-ports)")]
+    NoFreePort { low: u16, high: u16 },
+    #[error("listen: {0}")]
+    Listen(io::Error),
+    #[error("data socket has no port")]
+    NoPort,
+    #[error("the Unix socket path {}: {error}", path.display())]
+    UnixPath { path: PathBuf, error: io::Error },
+    #[error("the test was called off before it started")]
+    Cancelled,
+    #[error("only {attached} of {wanted} data connections arrived in time")]
+    Late { attached: usize, wanted: usize },
+    #[error("accepting a data connection: {0}")]
+    Accept(io::Error),
+    #[error("data connection {conn}: no hello from the sender in time")]
+    NoHello { conn: u32 },
+    #[error("data connection {conn}: the receiver did not answer the hello")]
+    NoHelloAck { conn: u32 },
+    #[error("data connection {conn}: {error}")]
+    Conn { conn: u32, error: io::Error },
+    #[error("the receiver offered {offered} data endpoints for {wanted} connections")]
+    EndpointCount { offered: usize, wanted: usize },
+    #[error("the receiver offered {endpoint:?} for {proto}")]
+    WrongEndpoint {
+        endpoint: DataEndpoint,
+        proto: Protocol,
+    },
+    #[error("connecting to the receiver's data port {port}: {error}")]
+    ConnectPort { port: u16, error: io::Error },
+    #[error("connecting to {path}: {error}")]
+    ConnectPath { path: String, error: io::Error },
+}
+
+impl TransportError {
+    fn conn(conn: u32) -> impl FnOnce(io::Error) -> TransportError {
+        move |error| TransportError::Conn { conn, error }
+    }
+}
+
+/// For callers that still carry errors as text (the session layer, until it has typed
+/// errors of its own): `?` turns a transport error into its message.
+impl From<TransportError> for String {
+    fn from(e: TransportError) -> String {
+        e.to_string()
+    }
+}
 
 /// Kinds of datagram, in the header's kind field.
 pub mod dgram {
@@ -60,7 +134,8 @@ pub struct DataConn {
     pub token: u64,
     /// Sender side of crr: where to connect each transaction.
     pub peer: Option<SockAddr>,
-    /// Receiver side of crr: the listener the transactions arrive on.
+    /// Receiver side of crr: the listener this connection's transactions arrive on (the
+    /// one its endpoint named).
     pub listener: Option<Arc<Socket>>,
     /// Receiver side of crr over Unix sockets: the listener's path, kept until the test's
     /// last role ends.
@@ -85,12 +160,8 @@ pub fn new_socket(proto: Protocol, domain: Domain) -> io::Result<Socket> {
         Protocol::Udp => Socket::new(domain, Type::DGRAM, Some(SockProto::UDP)),
         Protocol::UnixStream => Socket::new(Domain::UNIX, Type::STREAM, None),
         Protocol::UnixDgram => Socket::new(Domain::UNIX, Type::DGRAM, None),
-        Protocol::Sctp => Socket::new(
-            domain,
-            Type::STREAM,
-            Some(SockProto::from(libc::IPPROTO_SCTP)),
-        ),
-        Protocol::Dccp => Socket::new(domain, Type::from(6), Some(SockProto::from(33))),
+        Protocol::Sctp => Socket::new(domain, Type::STREAM, Some(SockProto::SCTP)),
+        Protocol::Dccp => Socket::new(domain, Type::DCCP, Some(SockProto::DCCP)),
     }
 }
 
@@ -106,11 +177,11 @@ pub fn probe(proto: Protocol, knobs: &[&SocketKnobs]) -> Result<(), ConfigError>
         let why = match e.raw_os_error() {
             Some(libc::EPROTONOSUPPORT)
             | Some(libc::ESOCKTNOSUPPORT)
-            | Some(libc::EAFNOSUPPORT) => "this kernel does not support it".to_string(),
+            | Some(libc::EAFNOSUPPORT) => "this kernel does not support it",
             Some(libc::ENOPROTOOPT) if proto == Protocol::Mptcp => {
-                "MPTCP is disabled here (sysctl net.mptcp.enabled=0)".to_string()
+                "MPTCP is disabled here (sysctl net.mptcp.enabled=0)"
             }
-            _ => "the kernel would not open such a socket".to_string(),
+            _ => "the kernel would not open such a socket",
         };
         ConfigError(format!("protocol {proto}: {why} (socket(): {e})"))
     })?;
@@ -141,6 +212,8 @@ fn unix_path(token: u64, tag: &str, conn: u32) -> PathBuf {
     ))
 }
 
+/// Applies the connected-phase knobs to an attached socket and reads back what the kernel
+/// made of them all.
 fn finish_conn(
     sock: Socket,
     plan: ConnPlan,
@@ -149,12 +222,15 @@ fn finish_conn(
     domain: Domain,
     token: u64,
     mut warnings: Vec<String>,
-) -> Result<DataConn, String> {
+) -> Result<DataConn, TransportError> {
     let knobs = spec.knobs(side);
-    warnings.extend(
-        sockopt::apply(&sock, spec.protocol, domain, knobs, Phase::Connected)
-            .map_err(|e| e.to_string())?,
-    );
+    warnings.extend(sockopt::apply(
+        &sock,
+        spec.protocol,
+        domain,
+        knobs,
+        Phase::Connected,
+    )?);
     let effective = sockopt::read_back(&sock, spec.protocol, domain);
     Ok(DataConn {
         sock,
@@ -174,201 +250,279 @@ fn finish_conn(
 
 /// The receiver's data endpoints of one test, open and waiting for the sender.
 pub struct ServerData {
-    listener: Option<(Socket, Domain)>,
-    dgram: Vec<(Socket, Domain)>,
+    /// Byte streams: the listening sockets, connections dealt over them by id.
+    listeners: Vec<Socket>,
+    /// Datagrams: a socket per connection, in plan order.
+    dgram: Vec<Socket>,
+    domain: Domain,
     warnings: Vec<String>,
-    _paths: Vec<PathGuard>,
+    paths: Vec<PathGuard>,
 }
 
 impl ServerData {
     /// Opens the data endpoints for `spec` on `local_ip` (the address the control
-    /// connection arrived at). Returns them and what to tell the sender.
+    /// connection arrived at). Returns them and what to tell the sender, an endpoint per
+    /// connection of the plan.
     pub fn open(
         spec: &TestSpec,
         local_ip: IpAddr,
         token: u64,
         data_ports: Option<(u16, u16)>,
-    ) -> Result<(ServerData, Vec<DataEndpoint>), String> {
-        let plan = spec.conn_plan();
-        let knobs = &spec.receiver;
-        let mut data = ServerData {
-            listener: None,
-            dgram: Vec::new(),
-            warnings: Vec::new(),
-            _paths: Vec::new(),
-        };
-        let mut endpoints = Vec::new();
+    ) -> Result<(ServerData, Vec<DataEndpoint>), TransportError> {
         let domain = if spec.protocol.is_unix() {
             Domain::UNIX
         } else {
             domain_of(local_ip)
         };
-        let open = |addr: &SockAddr| -> Result<(Socket, Vec<String>), String> {
-            let sock =
-                new_socket(spec.protocol, domain).map_err(|e| format!("data socket: {e}"))?;
-            let w = sockopt::apply(&sock, spec.protocol, domain, knobs, Phase::BeforeConnect)
-                .map_err(|e| e.to_string())?;
-            match (addr.as_socket(), data_ports) {
-                // A port range for firewalls: the first free port in it.
-                (Some(inet), Some((low, high))) => {
-                    let bound = (low..=high)
-                        .any(|port| sock.bind(&SocketAddr::new(inet.ip(), port).into()).is_ok());
-                    if !bound {
-                        return Err(format!("no free data port in {low}-{high} (--data-ports)"));
-                    }
-                }
-                _ => sock
-                    .bind(addr)
-                    .map_err(|e| format!("binding a data socket: {e}"))?,
-            }
-            Ok((sock, w))
+        let mut data = ServerData {
+            listeners: Vec::new(),
+            dgram: Vec::new(),
+            domain,
+            warnings: Vec::new(),
+            paths: Vec::new(),
         };
-        if spec.protocol.is_datagram() {
-            for conn in &plan {
-                let (addr, path) =
-                    endpoint_addr(spec, local_ip, token, "s", conn.id, &mut data._paths)?;
-                let (sock, w) = open(&addr)?;
-                let endpoint = endpoint_of(&sock, path)?;
-                data.warnings.extend(w);
-                data.dgram.push((sock, domain));
-                endpoints.push(endpoint);
-            }
+        let at = Bind {
+            spec,
+            local_ip,
+            token,
+            data_ports,
+        };
+        let endpoints = if spec.protocol.is_datagram() {
+            data.open_dgram(&at)?
         } else {
-            let (addr, path) = endpoint_addr(spec, local_ip, token, "listen", 0, &mut data._paths)?;
-            let (sock, w) = open(&addr)?;
-            sock.listen(plan.len() as i32 + 16)
-                .map_err(|e| format!("listen: {e}"))?;
-            let endpoint = endpoint_of(&sock, path)?;
-            data.warnings.extend(w);
-            data.listener = Some((sock, domain));
-            endpoints = vec![endpoint; plan.len()];
-        }
+            data.open_listeners(&at)?
+        };
         Ok((data, endpoints))
+    }
+
+    /// A socket per connection, bound each to a port (or path) of its own.
+    fn open_dgram(&mut self, at: &Bind) -> Result<Vec<DataEndpoint>, TransportError> {
+        let plan = at.spec.conn_plan();
+        let mut endpoints = Vec::with_capacity(plan.len());
+        for conn in &plan {
+            let (sock, endpoint) = self.bound(at, "s", conn.id)?;
+            self.dgram.push(sock);
+            endpoints.push(endpoint);
+        }
+        Ok(endpoints)
+    }
+
+    /// One listener per [`CONNS_PER_LISTENER`] connections (a single one for Unix
+    /// sockets, which have no ports to run out of), the connections dealt over them by
+    /// id. A `--data-ports` range with fewer free ports than that gets fewer listeners.
+    fn open_listeners(&mut self, at: &Bind) -> Result<Vec<DataEndpoint>, TransportError> {
+        let plan = at.spec.conn_plan();
+        let wanted = if at.spec.protocol.is_unix() {
+            1
+        } else {
+            plan.len().div_ceil(CONNS_PER_LISTENER).max(1)
+        };
+        let mut own = Vec::with_capacity(wanted);
+        for i in 0..wanted {
+            let (sock, endpoint) = match self.bound(at, "listen", i as u32) {
+                Ok(bound) => bound,
+                Err(TransportError::NoFreePort { .. }) if i > 0 => break,
+                Err(e) => return Err(e),
+            };
+            // The kernel caps the backlog at net.core.somaxconn.
+            let backlog = (plan.len().div_ceil(wanted) + 16).min(i32::MAX as usize) as i32;
+            sock.listen(backlog).map_err(TransportError::Listen)?;
+            self.listeners.push(sock);
+            own.push(endpoint);
+        }
+        Ok(plan
+            .iter()
+            .map(|c| own[c.id as usize % own.len()].clone())
+            .collect())
+    }
+
+    /// A data socket configured with the receiver's knobs and bound: to a fresh Unix path
+    /// (removed when the test ends), or to the control connection's address with a port
+    /// of the `--data-ports` range or any port.
+    fn bound(
+        &mut self,
+        at: &Bind,
+        tag: &str,
+        id: u32,
+    ) -> Result<(Socket, DataEndpoint), TransportError> {
+        let spec = at.spec;
+        let sock = new_socket(spec.protocol, self.domain).map_err(TransportError::Socket)?;
+        let warnings = sockopt::apply(
+            &sock,
+            spec.protocol,
+            self.domain,
+            &spec.receiver,
+            Phase::BeforeConnect,
+        )?;
+        for w in warnings {
+            // Every data socket of a side has the same knobs, and so the same warnings.
+            if !self.warnings.contains(&w) {
+                self.warnings.push(w);
+            }
+        }
+        if spec.protocol.is_unix() {
+            let path = unix_path(at.token, tag, id);
+            let _ = std::fs::remove_file(&path);
+            let addr = unix_addr(&path)?;
+            self.paths.push(PathGuard(path.clone()));
+            sock.bind(&addr).map_err(TransportError::Bind)?;
+            let endpoint = DataEndpoint::Path(path.to_string_lossy().into_owned());
+            return Ok((sock, endpoint));
+        }
+        match at.data_ports {
+            // A port range for firewalls: the first free port in it.
+            Some((low, high)) => {
+                let bound = (low..=high).any(|port| {
+                    sock.bind(&SocketAddr::new(at.local_ip, port).into())
+                        .is_ok()
+                });
+                if !bound {
+                    return Err(TransportError::NoFreePort { low, high });
+                }
+            }
+            None => sock
+                .bind(&SocketAddr::new(at.local_ip, 0).into())
+                .map_err(TransportError::Bind)?,
+        }
+        let endpoint = DataEndpoint::Port(local_port(&sock)?);
+        Ok((sock, endpoint))
     }
 
     /// Waits until every connection of the plan is attached (or `deadline`).
     pub fn attach(
-        self,
+        mut self,
         spec: &TestSpec,
         token: u64,
         deadline: Instant,
         cancel: &AtomicBool,
-    ) -> Result<Vec<DataConn>, String> {
+    ) -> Result<Vec<DataConn>, TransportError> {
         let plan = spec.conn_plan();
-        let mut slots: Vec<Option<DataConn>> = (0..plan.len()).map(|_| None).collect();
-        if let Some((listener, domain)) = &self.listener {
-            listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-            // Connections are identified concurrently: a stranger that connects and says
-            // nothing holds up no one, and is closed after GREETING_DEADLINE.
-            let mut greeting = Greeting::new(token, plan.len().min(4096) + 256);
-            let mut attached = 0;
-            while attached < plan.len() {
-                if cancel.load(Ordering::Relaxed) {
-                    return Err("the test was called off before it started".to_string());
-                }
-                if Instant::now() >= deadline {
-                    return Err(format!(
-                        "only {attached} of {} data connections arrived in time",
-                        plan.len()
-                    ));
-                }
-                greeting.wait(listener, Duration::from_millis(100));
-                greeting
-                    .accept_all(listener)
-                    .map_err(|e| format!("accepting a data connection: {e}"))?;
-                while let Some((sock, id)) = greeting.ready() {
-                    let Some(conn) = plan.get(id as usize).copied() else {
-                        continue;
-                    };
-                    if slots[id as usize].is_some() {
-                        continue;
-                    }
-                    let w = sockopt::apply(
-                        &sock,
-                        spec.protocol,
-                        *domain,
-                        &spec.receiver,
-                        Phase::Accepted,
-                    )
-                    .map_err(|e| e.to_string())?;
-                    let mut warnings = self.warnings.clone();
-                    warnings.extend(w);
-                    slots[id as usize] = Some(finish_conn(
-                        sock,
-                        conn,
-                        spec,
-                        Side::Receiver,
-                        *domain,
-                        token,
-                        warnings,
-                    )?);
-                    attached += 1;
-                }
-            }
+        let mut conns = if self.listeners.is_empty() {
+            self.attach_dgram(spec, &plan, token, (deadline, cancel))?
         } else {
-            for ((sock, domain), conn) in self.dgram.into_iter().zip(&plan) {
-                dgram_await_hello(&sock, conn.id, token, deadline, cancel)?;
-                slots[conn.id as usize] = Some(finish_conn(
-                    sock,
-                    *conn,
-                    spec,
-                    Side::Receiver,
-                    domain,
-                    token,
-                    self.warnings.clone(),
-                )?);
+            self.attach_streams(spec, &plan, token, (deadline, cancel))?
+        };
+        // crr transactions keep arriving on the listeners after the attach.
+        if conns.iter().any(|c| c.plan.kind == ConnKind::Crr) {
+            let shared: Vec<Arc<Socket>> = self.listeners.drain(..).map(Arc::new).collect();
+            let paths = Arc::new(std::mem::take(&mut self.paths));
+            for c in conns.iter_mut().filter(|c| c.plan.kind == ConnKind::Crr) {
+                c.listener = Some(shared[c.plan.id as usize % shared.len()].clone());
+                c._paths = Some(paths.clone());
             }
         }
-        let mut conns: Vec<DataConn> = slots.into_iter().flatten().collect();
-        if let Some((listener, _)) = self.listener {
-            // crr transactions keep arriving on the listener after the attach.
-            if conns.iter().any(|c| c.plan.kind == ConnKind::Crr) {
-                let shared = Arc::new(listener);
-                let paths = Arc::new(self._paths);
-                for c in conns.iter_mut().filter(|c| c.plan.kind == ConnKind::Crr) {
-                    c.listener = Some(shared.clone());
-                    c._paths = Some(paths.clone());
-                }
+        Ok(conns)
+    }
+
+    /// Accepts and identifies the stream connections, on every listener at once.
+    fn attach_streams(
+        &self,
+        spec: &TestSpec,
+        plan: &[ConnPlan],
+        token: u64,
+        (deadline, cancel): (Instant, &AtomicBool),
+    ) -> Result<Vec<DataConn>, TransportError> {
+        for l in &self.listeners {
+            l.set_nonblocking(true).map_err(TransportError::Accept)?;
+        }
+        let mut slots: Vec<Option<DataConn>> = (0..plan.len()).map(|_| None).collect();
+        // Connections are identified concurrently: a stranger that connects and says
+        // nothing holds up no one, and is closed after GREETING_DEADLINE.
+        let mut greeting = Greeting::new(token, plan.len().min(4096) + 256);
+        let mut attached = 0;
+        while attached < plan.len() {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(TransportError::Cancelled);
             }
+            if Instant::now() >= deadline {
+                return Err(TransportError::Late {
+                    attached,
+                    wanted: plan.len(),
+                });
+            }
+            greeting.wait_any(&self.listeners, Duration::from_millis(100));
+            for l in &self.listeners {
+                greeting.accept_all(l).map_err(TransportError::Accept)?;
+            }
+            while let Some((sock, id)) = greeting.ready() {
+                let Some(conn) = plan.get(id as usize).copied() else {
+                    continue;
+                };
+                if slots[id as usize].is_some() {
+                    continue;
+                }
+                slots[id as usize] = Some(self.accepted(sock, conn, spec, token)?);
+                attached += 1;
+            }
+        }
+        Ok(slots.into_iter().flatten().collect())
+    }
+
+    fn accepted(
+        &self,
+        sock: Socket,
+        conn: ConnPlan,
+        spec: &TestSpec,
+        token: u64,
+    ) -> Result<DataConn, TransportError> {
+        let (proto, domain) = (spec.protocol, self.domain);
+        let mut warnings = self.warnings.clone();
+        warnings.extend(sockopt::apply(
+            &sock,
+            proto,
+            domain,
+            &spec.receiver,
+            Phase::Accepted,
+        )?);
+        finish_conn(sock, conn, spec, Side::Receiver, domain, token, warnings)
+    }
+
+    /// Waits for each datagram socket's hello, in plan order.
+    fn attach_dgram(
+        &mut self,
+        spec: &TestSpec,
+        plan: &[ConnPlan],
+        token: u64,
+        (deadline, cancel): (Instant, &AtomicBool),
+    ) -> Result<Vec<DataConn>, TransportError> {
+        let mut conns = Vec::with_capacity(plan.len());
+        for (sock, conn) in std::mem::take(&mut self.dgram).into_iter().zip(plan) {
+            dgram_await_hello(&sock, conn.id, token, deadline, cancel)?;
+            conns.push(finish_conn(
+                sock,
+                *conn,
+                spec,
+                Side::Receiver,
+                self.domain,
+                token,
+                self.warnings.clone(),
+            )?);
         }
         Ok(conns)
     }
 }
 
-/// Where a receiver's data socket binds: a fresh Unix path (removed when the test ends) or
-/// the control connection's address with any port. Returns the address and the path.
-fn endpoint_addr(
-    spec: &TestSpec,
+/// Where and how a receiver binds its data sockets.
+struct Bind<'a> {
+    spec: &'a TestSpec,
     local_ip: IpAddr,
     token: u64,
-    tag: &str,
-    id: u32,
-    paths: &mut Vec<PathGuard>,
-) -> Result<(SockAddr, Option<PathBuf>), String> {
-    if !spec.protocol.is_unix() {
-        return Ok((SocketAddr::new(local_ip, 0).into(), None));
-    }
-    let path = unix_path(token, tag, id);
-    let _ = std::fs::remove_file(&path);
-    let addr = SockAddr::unix(&path).map_err(|e| e.to_string())?;
-    paths.push(PathGuard(path.clone()));
-    Ok((addr, Some(path)))
+    data_ports: Option<(u16, u16)>,
 }
 
-/// What to tell the sender about a bound data socket: its path, or the port it got.
-fn endpoint_of(sock: &Socket, path: Option<PathBuf>) -> Result<DataEndpoint, String> {
-    match path {
-        Some(p) => Ok(DataEndpoint::Path(p.to_string_lossy().into_owned())),
-        None => Ok(DataEndpoint::Port(local_port(sock)?)),
-    }
+fn unix_addr(path: &std::path::Path) -> Result<SockAddr, TransportError> {
+    SockAddr::unix(path).map_err(|error| TransportError::UnixPath {
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
-fn local_port(sock: &Socket) -> Result<u16, String> {
+fn local_port(sock: &Socket) -> Result<u16, TransportError> {
     sock.local_addr()
         .ok()
         .and_then(|a| a.as_socket())
         .map(|a| a.port())
-        .ok_or_else(|| "data socket has no port".to_string())
+        .ok_or(TransportError::NoPort)
 }
 
 /// Accepts one connection, waiting at most `wait`. The listener is non-blocking and the
@@ -428,19 +582,15 @@ impl Greeting {
     /// Reads a connection's header if it has arrived whole, without blocking.
     fn header(&self, sock: &Socket) -> Header {
         let mut hdr = [0u8; STREAM_HEADER_LEN];
-        match sock.peek(as_uninit(&mut hdr)) {
+        let peek = libc::MSG_PEEK | libc::MSG_DONTWAIT;
+        match sock.recv_with_flags(as_uninit(&mut hdr), peek) {
             Ok(n) if n >= STREAM_HEADER_LEN => {
                 if (&*sock).read_exact(&mut hdr).is_err() {
                     return Header::Bad;
                 }
-                let field = |r: std::ops::Range<usize>| hdr[r].to_vec();
-                let magic = u32::from_le_bytes(field(0..4).try_into().unwrap_or_default());
-                let id = u32::from_le_bytes(field(4..8).try_into().unwrap_or_default());
-                let tok = u64::from_le_bytes(field(8..16).try_into().unwrap_or_default());
-                if magic == STREAM_MAGIC && tok == self.token {
-                    Header::Ours(id)
-                } else {
-                    Header::Bad
+                match parse_stream_header(&hdr, self.token) {
+                    Some(id) => Header::Ours(id),
+                    None => Header::Bad,
                 }
             }
             Ok(n) if n > 0 => Header::Incomplete,
@@ -470,7 +620,6 @@ impl Greeting {
         loop {
             match listener.accept() {
                 Ok((s, _)) => {
-                    s.set_nonblocking(true)?;
                     let now = Instant::now();
                     self.sort(s, now, now);
                 }
@@ -493,27 +642,24 @@ impl Greeting {
     /// Waits until the listener or a waiting connection has something to read, at most
     /// `wait`.
     pub fn wait(&self, listener: &Socket, wait: Duration) {
-        use std::os::fd::AsRawFd;
+        self.wait_any(std::slice::from_ref(listener), wait);
+    }
+
+    /// Waits until one of the listeners or a waiting connection has something to read, at
+    /// most `wait`.
+    pub fn wait_any(&self, listeners: &[Socket], wait: Duration) {
         if !self.ready.is_empty() {
             return;
         }
-        let mut fds: Vec<libc::pollfd> = std::iter::once(listener)
+        let fds = listeners
+            .iter()
             .chain(self.waiting.iter().map(|(s, _)| s))
-            .map(|s| libc::pollfd {
-                fd: s.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        let ms = wait.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: `fds` is a valid array of pollfd of the length given.
-        unsafe {
-            libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms);
-        }
+            .map(|s| s.as_fd());
+        crate::sys::socket::wait_readable(fds, wait);
     }
 
-    /// The next connection whose header has arrived with this test's token: returned in
-    /// blocking mode, with its connection id. Closes the ones that failed or ran late.
+    /// The next connection whose header has arrived with this test's token, with its
+    /// connection id. Closes the ones that failed or ran late.
     pub fn ready(&mut self) -> Option<(Socket, u32)> {
         if self.ready.is_empty() && !self.waiting.is_empty() {
             let now = Instant::now();
@@ -539,6 +685,14 @@ pub fn stream_header(conn: u32, token: u64) -> [u8; STREAM_HEADER_LEN] {
     hdr
 }
 
+/// The connection id in a stream header, if it is one of this test's (`token`).
+fn parse_stream_header(hdr: &[u8; STREAM_HEADER_LEN], token: u64) -> Option<u32> {
+    let magic = u32::from_le_bytes(hdr[0..4].try_into().ok()?);
+    let id = u32::from_le_bytes(hdr[4..8].try_into().ok()?);
+    let tok = u64::from_le_bytes(hdr[8..16].try_into().ok()?);
+    (magic == STREAM_MAGIC && tok == token).then_some(id)
+}
+
 pub fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
@@ -551,10 +705,7 @@ pub fn read_stream_header(sock: &Socket, token: u64) -> Option<u32> {
     sock.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut hdr = [0u8; STREAM_HEADER_LEN];
     (&*sock).read_exact(&mut hdr).ok()?;
-    let magic = u32::from_le_bytes(hdr[0..4].try_into().ok()?);
-    let id = u32::from_le_bytes(hdr[4..8].try_into().ok()?);
-    let tok = u64::from_le_bytes(hdr[8..16].try_into().ok()?);
-    (magic == STREAM_MAGIC && tok == token).then_some(id)
+    parse_stream_header(&hdr, token)
 }
 
 fn dgram_await_hello(
@@ -563,48 +714,47 @@ fn dgram_await_hello(
     token: u64,
     deadline: Instant,
     cancel: &AtomicBool,
-) -> Result<(), String> {
+) -> Result<(), TransportError> {
+    let failed = TransportError::conn;
     sock.set_read_timeout(Some(Duration::from_millis(100)))
-        .map_err(|e| e.to_string())?;
+        .map_err(failed(conn))?;
     let mut buf = [0u8; 64];
     loop {
         if cancel.load(Ordering::Relaxed) {
-            return Err("the test was called off before it started".to_string());
+            return Err(TransportError::Cancelled);
         }
         if Instant::now() >= deadline {
-            return Err(format!(
-                "data connection {conn}: no hello from the sender in time"
-            ));
+            return Err(TransportError::NoHello { conn });
         }
         let (n, from) = match sock.recv_from(as_uninit(&mut buf)) {
             Ok(r) => r,
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("data connection {conn}: {e}")),
+            Err(e) => return Err(failed(conn)(e)),
         };
         if let Some((tok, dgram::HELLO, c)) = dgram::header(&buf[..n]) {
             if tok == token && c == conn {
-                sock.connect(&from)
-                    .map_err(|e| format!("data connection {conn}: connect: {e}"))?;
+                sock.connect(&from).map_err(failed(conn))?;
                 let mut ack = [0u8; 16];
                 dgram::put_header(&mut ack, token, dgram::HELLO_ACK, conn);
-                sock.send(&ack)
-                    .map_err(|e| format!("data connection {conn}: {e}"))?;
+                sock.send(&ack).map_err(failed(conn))?;
                 return Ok(());
             }
         }
     }
 }
 
-/// Views an initialised buffer as the uninitialised one socket2's recv wants.
-pub fn as_uninit(buf: &mut [u8]) -> &mut [std::mem::MaybeUninit<u8>] {
-    // SAFETY: MaybeUninit<u8> has the layout of u8, and recv only writes into the slice.
-    unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) }
-}
-
 /// The sender's end: connects every connection of the plan to the receiver's endpoints.
 pub struct ClientData {
     pub conns: Vec<DataConn>,
     _paths: Vec<PathGuard>,
+}
+
+/// What every connection of one sender's attach shares.
+struct Dial<'a> {
+    spec: &'a TestSpec,
+    server_ip: IpAddr,
+    token: u64,
+    deadline: Instant,
 }
 
 impl ClientData {
@@ -614,100 +764,171 @@ impl ClientData {
         endpoints: &[DataEndpoint],
         token: u64,
         deadline: Instant,
-    ) -> Result<ClientData, String> {
+    ) -> Result<ClientData, TransportError> {
         let plan = spec.conn_plan();
         if endpoints.len() != plan.len() {
-            return Err(format!(
-                "the receiver offered {} data endpoints for {} connections",
-                endpoints.len(),
-                plan.len()
-            ));
+            return Err(TransportError::EndpointCount {
+                offered: endpoints.len(),
+                wanted: plan.len(),
+            });
         }
+        let dial = Dial {
+            spec,
+            server_ip,
+            token,
+            deadline,
+        };
         let mut out = ClientData {
             conns: Vec::with_capacity(plan.len()),
             _paths: Vec::new(),
         };
         for (conn, endpoint) in plan.iter().zip(endpoints) {
-            let (addr, domain) = match endpoint {
-                DataEndpoint::Port(p) if spec.protocol.is_ip() => (
-                    SockAddr::from(SocketAddr::new(server_ip, *p)),
-                    domain_of(server_ip),
-                ),
-                DataEndpoint::Path(p) if spec.protocol.is_unix() => {
-                    (SockAddr::unix(p).map_err(|e| e.to_string())?, Domain::UNIX)
-                }
-                other => {
-                    return Err(format!(
-                        "the receiver offered {other:?} for {}",
-                        spec.protocol
-                    ))
-                }
-            };
-            let sock =
-                new_socket(spec.protocol, domain).map_err(|e| format!("data socket: {e}"))?;
-            let warnings = sockopt::apply(
-                &sock,
-                spec.protocol,
-                domain,
-                &spec.sender,
-                Phase::BeforeConnect,
-            )
-            .map_err(|e| e.to_string())?;
-            if spec.protocol == Protocol::UnixDgram {
-                // A Unix datagram socket needs a name of its own to be answered.
-                let path = unix_path(token, "c", conn.id);
-                let _ = std::fs::remove_file(&path);
-                sock.bind(&SockAddr::unix(&path).map_err(|e| e.to_string())?)
-                    .map_err(|e| format!("binding {}: {e}", path.display()))?;
-                out._paths.push(PathGuard(path));
-            }
-            let left = deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(10));
-            if spec.protocol.is_datagram() {
-                sock.connect(&addr)
-                    .map_err(|e| connect_error(endpoint, e))?;
-                dgram_hello(&sock, conn.id, token, deadline)?;
-            } else {
-                sock.connect_timeout(&addr, left.min(Duration::from_secs(10)))
-                    .map_err(|e| connect_error(endpoint, e))?;
-                (&sock)
-                    .write_all(&stream_header(conn.id, token))
-                    .map_err(|e| format!("data connection {}: {e}", conn.id))?;
-            }
-            let mut dc = finish_conn(sock, *conn, spec, Side::Sender, domain, token, warnings)?;
-            if conn.kind == ConnKind::Crr {
-                dc.peer = Some(addr);
-            }
+            let dc = out.connect(&dial, *conn, endpoint)?;
             out.conns.push(dc);
         }
         Ok(out)
     }
-}
 
-fn connect_error(endpoint: &DataEndpoint, e: io::Error) -> String {
-    match endpoint {
-        DataEndpoint::Port(p) => format!("connecting to the receiver's data port {p}: {e}"),
-        DataEndpoint::Path(p) => format!("connecting to {}: {e}", Path::new(p).display()),
+    /// Opens, configures and connects one connection, and identifies it to the receiver.
+    fn connect(
+        &mut self,
+        dial: &Dial,
+        conn: ConnPlan,
+        endpoint: &DataEndpoint,
+    ) -> Result<DataConn, TransportError> {
+        let spec = dial.spec;
+        let (addr, domain) = peer_addr(spec.protocol, dial.server_ip, endpoint)?;
+        let sock = new_socket(spec.protocol, domain).map_err(TransportError::Socket)?;
+        let warnings = sockopt::apply(
+            &sock,
+            spec.protocol,
+            domain,
+            &spec.sender,
+            Phase::BeforeConnect,
+        )?;
+        if spec.protocol == Protocol::UnixDgram {
+            // A Unix datagram socket needs a name of its own to be answered.
+            let path = unix_path(dial.token, "c", conn.id);
+            let _ = std::fs::remove_file(&path);
+            sock.bind(&unix_addr(&path)?)
+                .map_err(|error| TransportError::BindPath {
+                    path: path.clone(),
+                    error,
+                })?;
+            self._paths.push(PathGuard(path));
+        }
+        let source = loopback_source(dial.server_ip, conn.id).filter(|_| spec.protocol.is_ip());
+        if let Some(source) = source {
+            if !spec.protocol.is_datagram() {
+                crate::sys::socket::set_bind_address_no_port(&sock, true)
+                    .map_err(TransportError::Bind)?;
+            }
+            sock.bind(&source.into()).map_err(TransportError::Bind)?;
+        }
+        let refused = |error| connect_error(endpoint, error);
+        if spec.protocol.is_datagram() {
+            sock.connect(&addr).map_err(refused)?;
+            dgram_hello(&sock, conn.id, dial.token, dial.deadline)?;
+        } else {
+            connect_within(&sock, &addr, dial.deadline).map_err(refused)?;
+            (&sock)
+                .write_all(&stream_header(conn.id, dial.token))
+                .map_err(TransportError::conn(conn.id))?;
+        }
+        let mut dc = finish_conn(sock, conn, spec, Side::Sender, domain, dial.token, warnings)?;
+        if conn.kind == ConnKind::Crr {
+            dc.peer = Some(addr);
+        }
+        Ok(dc)
     }
 }
 
-fn dgram_hello(sock: &Socket, conn: u32, token: u64, deadline: Instant) -> Result<(), String> {
+/// Connects a stream socket, waiting at most until `deadline` (and 10 s). A blocking
+/// connect bounded by SO_SNDTIMEO, which Linux applies to connect: three system calls,
+/// where socket2's connect_timeout makes seven (O_NONBLOCK on and off, a poll, SO_ERROR),
+/// which counts at 100,000 connections.
+fn connect_within(sock: &Socket, addr: &SockAddr, deadline: Instant) -> io::Result<()> {
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .clamp(Duration::from_millis(10), Duration::from_secs(10));
+    sock.set_write_timeout(Some(left))?;
+    match sock.connect(addr) {
+        Ok(()) => sock.set_write_timeout(None),
+        // The timeout ran out with the handshake still under way.
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) || is_timeout(&e) => {
+            Err(io::Error::new(io::ErrorKind::TimedOut, "no answer in time"))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Where a sender's data connection to an IPv4 loopback receiver comes from: an address
+/// of 127.1.0.0/16, one per [`CONNS_PER_LISTENER`] connections, not the 127.0.0.1 every
+/// other local program binds. The ports of the connections that close first stay taken
+/// for a minute (TIME_WAIT) after a test: on 127.0.0.1, 100,000 of them would leave no
+/// free port for the next `bind` to port 0 on that address, even the next test's
+/// receiver's; and each source address has its own range of ephemeral ports.
+fn loopback_source(server_ip: IpAddr, conn: u32) -> Option<SocketAddr> {
+    let IpAddr::V4(ip) = server_ip else {
+        return None;
+    };
+    if !ip.is_loopback() {
+        return None;
+    }
+    let group = (conn as usize / CONNS_PER_LISTENER).min(0xffff) as u32;
+    let source = std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(127, 1, 0, 0)) + group);
+    Some(SocketAddr::new(source.into(), 0))
+}
+
+/// The address an endpoint names, and its domain.
+fn peer_addr(
+    proto: Protocol,
+    server_ip: IpAddr,
+    endpoint: &DataEndpoint,
+) -> Result<(SockAddr, Domain), TransportError> {
+    match endpoint {
+        DataEndpoint::Port(p) if proto.is_ip() => Ok((
+            SockAddr::from(SocketAddr::new(server_ip, *p)),
+            domain_of(server_ip),
+        )),
+        DataEndpoint::Path(p) if proto.is_unix() => Ok((unix_addr(p.as_ref())?, Domain::UNIX)),
+        other => Err(TransportError::WrongEndpoint {
+            endpoint: other.clone(),
+            proto,
+        }),
+    }
+}
+
+fn connect_error(endpoint: &DataEndpoint, error: io::Error) -> TransportError {
+    match endpoint {
+        DataEndpoint::Port(port) => TransportError::ConnectPort { port: *port, error },
+        DataEndpoint::Path(path) => TransportError::ConnectPath {
+            path: path.clone(),
+            error,
+        },
+    }
+}
+
+fn dgram_hello(
+    sock: &Socket,
+    conn: u32,
+    token: u64,
+    deadline: Instant,
+) -> Result<(), TransportError> {
+    let failed = TransportError::conn;
     sock.set_read_timeout(Some(Duration::from_millis(50)))
-        .map_err(|e| e.to_string())?;
+        .map_err(failed(conn))?;
     let mut hello = [0u8; 16];
     dgram::put_header(&mut hello, token, dgram::HELLO, conn);
     let mut buf = [0u8; 64];
     loop {
         if Instant::now() >= deadline {
-            return Err(format!(
-                "data connection {conn}: the receiver did not answer the hello"
-            ));
+            return Err(TransportError::NoHelloAck { conn });
         }
         if let Err(e) = sock.send(&hello) {
             // ECONNREFUSED: an ICMP error from an earlier hello; the port may open later.
             if e.raw_os_error() != Some(libc::ECONNREFUSED) {
-                return Err(format!("data connection {conn}: {e}"));
+                return Err(failed(conn)(e));
             }
         }
         match sock.recv(as_uninit(&mut buf)) {
@@ -720,7 +941,7 @@ fn dgram_hello(sock: &Socket, conn: u32, token: u64, deadline: Instant) -> Resul
             }
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {}
-            Err(e) => return Err(format!("data connection {conn}: {e}")),
+            Err(e) => return Err(failed(conn)(e)),
         }
     }
 }
@@ -780,5 +1001,59 @@ mod tests {
                 assert_eq!(c.plan.id, i as u32);
             }
         }
+    }
+
+    /// Connections beyond CONNS_PER_LISTENER are dealt over several listening ports, each
+    /// attached connection lands in its own slot, and on loopback they come from
+    /// 127.1.0.0/16.
+    #[test]
+    fn many_connections_spread_over_listeners() {
+        let flows = 2 * CONNS_PER_LISTENER + 1;
+        let spec = TestSpec {
+            flows: flows as u32,
+            msg_size: 1000,
+            ..TestSpec::default()
+        };
+        let token = 0x5ca1e;
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let (server, endpoints) = ServerData::open(&spec, ip, token, None).unwrap();
+        let mut ports = endpoints.clone();
+        ports.sort_by_key(|e| format!("{e:?}"));
+        ports.dedup();
+        assert_eq!(ports.len(), 3, "{ports:?}");
+        assert_eq!(endpoints[0], endpoints[3]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let spec2 = spec.clone();
+        let t = std::thread::spawn(move || {
+            server.attach(&spec2, token, deadline, &AtomicBool::new(false))
+        });
+        let client = ClientData::attach(&spec, ip, &endpoints, token, deadline).unwrap();
+        let server_conns = t.join().unwrap().unwrap();
+        assert_eq!(client.conns.len(), flows);
+        assert_eq!(server_conns.len(), flows);
+        for (i, c) in server_conns.iter().enumerate() {
+            assert_eq!(c.plan.id, i as u32);
+            let peer = c.sock.peer_addr().unwrap().as_socket().unwrap();
+            let group = (i / CONNS_PER_LISTENER) as u8;
+            assert_eq!(peer.ip(), IpAddr::from([127, 1, 0, group]));
+            let local = c.sock.local_addr().unwrap().as_socket().unwrap();
+            assert_eq!(endpoints[i], DataEndpoint::Port(local.port()));
+        }
+    }
+
+    /// A --data-ports range with fewer ports than listeners wanted: the ports it has take
+    /// all the connections.
+    #[test]
+    fn a_narrow_data_port_range_takes_all_connections() {
+        let spec = TestSpec {
+            flows: (3 * CONNS_PER_LISTENER) as u32,
+            ..TestSpec::default()
+        };
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let low = probe.local_addr().unwrap().port();
+        drop(probe);
+        let (_server, endpoints) = ServerData::open(&spec, ip, 1, Some((low, low))).unwrap();
+        assert!(endpoints.iter().all(|e| *e == DataEndpoint::Port(low)));
     }
 }

@@ -302,19 +302,16 @@ impl CaseRow {
 
 /// Rewrites `cases.csv` in `dir` from the records so far (atomically: a reader never sees
 /// half a file).
-pub fn write(dir: &Path, records: &[CaseRecord]) -> anyhow::Result<()> {
+pub fn write(dir: &Path, records: &[CaseRecord]) -> Result<(), super::WriteError> {
     let mut sorted: Vec<&CaseRecord> = records.iter().collect();
     sorted.sort_by(|a, b| (a.case, &a.src, &a.dst).cmp(&(b.case, &b.src, &b.dst)));
-    let mut w = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(Vec::new());
-    w.write_record(super::header_of::<CaseRow>())?;
-    for c in sorted {
-        w.serialize(CaseRow::of(c))?;
-    }
-    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-    super::write_atomically(&dir.join("cases.csv"), &bytes)?;
-    Ok(())
+    let path = dir.join("cases.csv");
+    let header = [super::header_of::<CaseRow>()];
+    let mut bytes = super::csv_bytes(header).map_err(|e| super::WriteError::writing(&path, e))?;
+    let rows = super::csv_bytes(sorted.into_iter().map(CaseRow::of))
+        .map_err(|e| super::WriteError::writing(&path, e))?;
+    bytes.extend(rows);
+    super::write_atomically(&path, &bytes)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod hlog;
 pub mod interned;
 pub mod intervals;
 pub mod meta;
+pub mod metric;
 pub mod sizes;
 pub mod summary;
 pub mod table;
@@ -17,7 +18,6 @@ use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use anyhow::Context;
 use serde::Serialize;
 
 use crate::results::CaseRun;
@@ -33,15 +33,29 @@ pub struct WriteError {
     pub error: io::Error,
 }
 
+/// What `ResultsWriter` could not do: a file not written, or a run's latency histograms
+/// that would not merge (its other rows are written first).
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error("case {case} repetition {repetition}: {message}")]
+    Histogram {
+        case: u32,
+        repetition: u32,
+        message: String,
+    },
+}
+
 impl WriteError {
-    fn creating(path: &Path, error: io::Error) -> WriteError {
+    pub fn creating(path: &Path, error: io::Error) -> WriteError {
         WriteError {
             action: "creating",
             path: path.to_path_buf(),
             error,
         }
     }
-    fn writing(path: &Path, error: io::Error) -> WriteError {
+    pub fn writing(path: &Path, error: io::Error) -> WriteError {
         WriteError {
             action: "writing",
             path: path.to_path_buf(),
@@ -186,8 +200,8 @@ pub struct ResultsWriter {
 }
 
 impl ResultsWriter {
-    pub fn create(dir: &Path, started: SystemTime) -> anyhow::Result<ResultsWriter> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    pub fn create(dir: &Path, started: SystemTime) -> Result<ResultsWriter, WriteError> {
+        std::fs::create_dir_all(dir).map_err(|e| WriteError::creating(dir, e))?;
         Ok(ResultsWriter {
             dir: dir.to_path_buf(),
             summary: CsvFile::create::<summary::SummaryRow>(&dir.join("summary.csv"))?,
@@ -201,7 +215,7 @@ impl ResultsWriter {
     /// Writes every file's rows for one finished run: all of them or, if a write fails
     /// (a full disk), none — each file is cut back to where it was, so a run is in every
     /// file or in none, and every file holds whole rows.
-    pub fn write(&mut self, run: &CaseRun) -> anyhow::Result<()> {
+    pub fn write(&mut self, run: &CaseRun) -> Result<(), OutputError> {
         let summary = self.summary.rows([summary::SummaryRow::from_run(run)])?;
         let intervals = self.intervals.rows(intervals::rows(run))?;
         let sizes = self.sizes.rows(sizes::rows(run))?;
@@ -246,8 +260,11 @@ impl ResultsWriter {
             }
             done.push((file, len));
         }
-        merged.map_err(anyhow::Error::msg)?;
-        Ok(())
+        merged.map(drop).map_err(|e| OutputError::Histogram {
+            case: run.case,
+            repetition: run.repetition,
+            message: e.to_string(),
+        })
     }
 }
 

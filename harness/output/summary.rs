@@ -6,6 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::results::CaseRun;
 use crate::spec::config::Pattern;
+use crate::spec::knobs::{Ends, KNOBS};
 use crate::spec::units::format_duration;
 
 /// A requested buffer size as the CSV writes it: bytes, or `auto` when no size was set
@@ -31,15 +32,33 @@ impl Serialize for SizeReq {
     }
 }
 
+/// `auto` or a number of bytes; a CSV reader offers the number as text or as a number.
 impl<'de> Deserialize<'de> for SizeReq {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        if text == "auto" {
-            return Ok(SizeReq::Auto);
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = SizeReq;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a size in bytes or auto")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<SizeReq, E> {
+                Ok(SizeReq::Bytes(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<SizeReq, E> {
+                u64::try_from(n)
+                    .map(SizeReq::Bytes)
+                    .map_err(|_| E::custom(format!("{n} is not a size in bytes")))
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<SizeReq, E> {
+                if text == "auto" {
+                    return Ok(SizeReq::Auto);
+                }
+                text.parse()
+                    .map(SizeReq::Bytes)
+                    .map_err(|_| E::custom(format!("{text:?} is neither a size in bytes nor auto")))
+            }
         }
-        text.parse().map(SizeReq::Bytes).map_err(|_| {
-            serde::de::Error::custom(format!("{text:?} is neither a size in bytes nor auto"))
-        })
+        d.deserialize_any(Visitor)
     }
 }
 
@@ -202,21 +221,48 @@ pub struct SummaryRow {
 
 impl SummaryRow {
     pub fn from_run(run: &CaseRun) -> SummaryRow {
-        let spec = &run.spec;
+        let mut row = SummaryRow::figures(run);
+        row.add_details(run);
         let (active, passive) = run.first_conn_ends();
-        let sending = active.map(|r| &r.knobs);
-        let receiving = passive.map(|r| &r.knobs);
-        let sending_info = active.and_then(|r| r.tcp_info.as_ref());
+        let splice = run.spec.sender.splice || run.spec.receiver.splice;
+        let (sender_cpus, receiver_cpus) = (
+            run.cpus_of(crate::spec::config::Side::Sender),
+            run.cpus_of(crate::spec::config::Side::Receiver),
+        );
+        let ends = Ends {
+            proto: run.spec.protocol,
+            sending: active.map(|r| &r.knobs),
+            receiving: passive.map(|r| &r.knobs),
+            sender: &run.spec.sender,
+            receiver: &run.spec.receiver,
+            snd_mss: active.and_then(|r| r.tcp_info.as_ref()).map(|i| i.snd_mss),
+            cpus: [&sender_cpus, &receiver_cpus],
+            spliced: [
+                splice.then(|| run.sum(|r| r.spliced_out)),
+                splice.then(|| run.sum(|r| r.spliced_in)),
+            ],
+        };
+        row.with_knob_columns(&ends)
+    }
+
+    /// The knobs' columns, each filled as its entry in the knob table says. The row goes
+    /// through its own serde form so that a column is named once, by its field; a cell whose
+    /// type does not fit its field fails the knob table's test, not a run.
+    fn with_knob_columns(self, ends: &Ends) -> SummaryRow {
+        let Ok(serde_json::Value::Object(mut map)) = serde_json::to_value(&self) else {
+            return self;
+        };
+        for column in KNOBS.iter().flat_map(|k| k.columns) {
+            let cell = serde_json::to_value((column.cell)(ends)).unwrap_or_default();
+            map.insert(column.name.to_string(), cell);
+        }
+        serde_json::from_value(serde_json::Value::Object(map)).unwrap_or(self)
+    }
+
+    /// The contract's columns but the knobs'.
+    fn figures(run: &CaseRun) -> SummaryRow {
+        let spec = &run.spec;
         let rtt = run.rtt();
-        let unc = run.percentiles(crate::engine::rr::RTT_UNCORRECTED);
-        let measured_s = run.measured_s();
-        let transactions = run.sum(|r| r.transactions);
-        let warnings = run.warnings();
-        let tcp = spec.protocol.is_tcp_like();
-        let rr_over_datagrams =
-            spec.protocol.is_datagram() && (spec.pattern != Pattern::Stream || spec.probe);
-        let zerocopy = spec.sender.zerocopy || spec.receiver.zerocopy;
-        let splice = spec.sender.splice || spec.receiver.splice;
         SummaryRow {
             case: run.case,
             repetition: run.repetition,
@@ -226,14 +272,6 @@ impl SummaryRow {
             flows: spec.flows,
             msg_size: spec.msg_size,
             duration_s: spec.duration.as_secs_f64(),
-            sndbuf_req: sending.map(|k| SizeReq::of(k.requested.sndbuf)),
-            sndbuf_eff: sending.and_then(|k| k.effective.sndbuf),
-            rcvbuf_req: receiving.map(|k| SizeReq::of(k.requested.rcvbuf)),
-            rcvbuf_eff: receiving.and_then(|k| k.effective.rcvbuf),
-            mss_req: sending.and_then(|k| k.requested.mss),
-            mss_eff: sending_info.map(|i| i.snd_mss),
-            nodelay: sending.and_then(|k| k.effective.nodelay),
-            congestion: sending.and_then(|k| k.effective.congestion.clone()),
             bytes_sent: run.sum(|r| r.bytes_sent),
             bytes_received: run.sum(|r| r.bytes_received),
             goodput_bps: run.goodput_bps().map(f64::round),
@@ -242,7 +280,8 @@ impl SummaryRow {
             lost: run.lost(),
             reordered: run.sum(|r| r.reordered),
             duplicated: run.sum(|r| r.duplicated),
-            transactions: (spec.pattern != Pattern::Stream || spec.probe).then_some(transactions),
+            transactions: (spec.pattern != Pattern::Stream || spec.probe)
+                .then(|| run.sum(|r| r.transactions)),
             rtt_p50_ns: rtt.map(|p| p.p50),
             rtt_p90_ns: rtt.map(|p| p.p90),
             rtt_p99_ns: rtt.map(|p| p.p99),
@@ -259,74 +298,67 @@ impl SummaryRow {
                 .map(round2),
             status: run.status().as_str().to_string(),
             error: run.outcome.error.clone(),
-            warmup_s: spec.warmup.as_secs_f64(),
-            response_size: (spec.pattern != Pattern::Stream).then_some(spec.response_size),
-            rate: spec.rate,
-            measured_s,
-            transactions_per_s: measured_s
-                .filter(|_| transactions > 0)
-                .map(|s| round2(transactions as f64 / s)),
-            rr_timeouts: rr_over_datagrams.then(|| run.sum(|r| r.timeouts)),
-            rr_late: rr_over_datagrams.then(|| run.sum(|r| r.late)),
-            connections: (spec.pattern == Pattern::Crr).then(|| run.sum(|r| r.connections)),
-            max_in_flight: (spec.pipeline > 1)
-                .then(|| run.roles().map(|r| r.max_in_flight).max().unwrap_or(0)),
-            nodelay_req: sending.filter(|_| tcp).map(|k| k.requested.nodelay),
-            congestion_req: sending.and_then(|k| k.requested.congestion.clone()),
-            tos_req: sending.and_then(|k| k.requested.tos),
-            tos_eff: sending.and_then(|k| k.effective.tos),
-            quickack_req: sending.filter(|_| tcp).map(|k| k.requested.quickack),
-            notsent_lowat_req: sending.and_then(|k| k.requested.notsent_lowat),
-            notsent_lowat_eff: sending.and_then(|k| k.effective.notsent_lowat),
-            cork_req: sending.filter(|_| tcp).map(|k| k.requested.cork),
-            busy_poll_req_us: sending.and_then(|k| k.requested.busy_poll_us),
-            busy_poll_eff_us: sending.and_then(|k| k.effective.busy_poll_us),
-            sndbuf_end: active.and_then(|r| r.sndbuf_end),
-            rcvbuf_end: passive.and_then(|r| r.rcvbuf_end),
-            sender_rcvbuf_eff: sending.and_then(|k| k.effective.rcvbuf),
-            receiver_sndbuf_eff: receiving.and_then(|k| k.effective.sndbuf),
-            tcp_rtt_us: sending_info.map(|i| i.rtt_us),
-            tcp_min_rtt_us: sending_info.map(|i| i.min_rtt_us),
-            tcp_cwnd: sending_info.map(|i| i.snd_cwnd),
-            tcp_delivery_rate_bps: sending_info.map(|i| i.delivery_rate.saturating_mul(8)),
-            tcp_snd_wscale: sending_info.map(|i| i.snd_wscale),
-            tcp_rcv_wscale: sending_info.map(|i| i.rcv_wscale),
-            tcp_pmtu: sending_info.map(|i| i.pmtu),
-            tcp_bytes_retrans: sending_info.map(|i| i.bytes_retrans),
-            interval: format_duration(spec.interval),
-            warnings: (!warnings.is_empty()).then(|| warnings.join("; ")),
-            rtt_uncorrected_p50_ns: unc.map(|p| p.p50),
-            rtt_uncorrected_p99_ns: unc.map(|p| p.p99),
-            rtt_uncorrected_p999_ns: unc.map(|p| p.p999),
-            rtt_uncorrected_max_ns: unc.map(|p| p.max),
-            probe: spec.probe,
-            case_label: run.label.clone(),
-            batch: spec.protocol.is_datagram().then_some(spec.batch),
-            zerocopy_eff: sending.and_then(|k| k.effective.zerocopy),
-            zerocopy_sends: zerocopy.then(|| run.sum(|r| r.zerocopy_sends)),
-            zerocopy_completed: zerocopy.then(|| run.sum(|r| r.zerocopy_completed)),
-            zerocopy_copied: zerocopy.then(|| run.sum(|r| r.zerocopy_copied)),
-            sender_spin: spec.sender.spin,
-            receiver_spin: spec.receiver.spin,
-            sendfile: sending.is_some_and(|k| k.requested.sendfile),
-            spliced_bytes_sent: splice.then(|| run.sum(|r| r.spliced_out)),
-            spliced_bytes_received: splice.then(|| run.sum(|r| r.spliced_in)),
-            sender_rss_kib: run.outcome.sender.rss_kib,
-            receiver_rss_kib: run.outcome.receiver.as_ref().and_then(|r| r.rss_kib),
-            sender_rss_kib_per_conn: run
-                .outcome
-                .sender
-                .rss_kib
-                .filter(|_| !run.outcome.sender.roles.is_empty())
-                .map(|k| round2(k as f64 / run.outcome.sender.roles.len() as f64)),
-            sender_cpus: run.cpus_of(crate::spec::config::Side::Sender),
-            receiver_cpus: run.cpus_of(crate::spec::config::Side::Receiver),
-            udp_gso_eff: sending.and_then(|k| k.effective.udp_gso).filter(|s| *s > 0),
-            udp_gro_eff: receiving.and_then(|k| k.effective.udp_gro),
-            not_applicable: run.not_applicable.join(";"),
-            src: run.src.clone(),
-            dst: run.dst.clone(),
+            ..SummaryRow::default()
         }
+    }
+
+    /// The columns beyond the contract's but the knobs'.
+    fn add_details(&mut self, run: &CaseRun) {
+        let spec = &run.spec;
+        let (active, passive) = run.first_conn_ends();
+        let info = active.and_then(|r| r.tcp_info.as_ref());
+        let unc = run.percentiles(crate::engine::rr::RTT_UNCORRECTED);
+        let transactions = run.sum(|r| r.transactions);
+        let warnings = run.warnings();
+        let rr_over_datagrams =
+            spec.protocol.is_datagram() && (spec.pattern != Pattern::Stream || spec.probe);
+        let zerocopy = spec.sender.zerocopy || spec.receiver.zerocopy;
+        let zerocopy_sum = |f: fn(&crate::measure::RoleReport) -> u64| zerocopy.then(|| run.sum(f));
+        self.warmup_s = spec.warmup.as_secs_f64();
+        self.response_size = (spec.pattern != Pattern::Stream).then_some(spec.response_size);
+        self.rate = spec.rate;
+        self.measured_s = run.measured_s();
+        self.transactions_per_s = self
+            .measured_s
+            .filter(|_| transactions > 0)
+            .map(|s| round2(transactions as f64 / s));
+        self.rr_timeouts = rr_over_datagrams.then(|| run.sum(|r| r.timeouts));
+        self.rr_late = rr_over_datagrams.then(|| run.sum(|r| r.late));
+        self.connections = (spec.pattern == Pattern::Crr).then(|| run.sum(|r| r.connections));
+        self.max_in_flight =
+            (spec.pipeline > 1).then(|| run.roles().map(|r| r.max_in_flight).max().unwrap_or(0));
+        self.sndbuf_end = active.and_then(|r| r.sndbuf_end);
+        self.rcvbuf_end = passive.and_then(|r| r.rcvbuf_end);
+        self.tcp_rtt_us = info.map(|i| i.rtt_us);
+        self.tcp_min_rtt_us = info.map(|i| i.min_rtt_us);
+        self.tcp_cwnd = info.map(|i| i.snd_cwnd);
+        self.tcp_delivery_rate_bps = info.map(|i| i.delivery_rate.saturating_mul(8));
+        self.tcp_snd_wscale = info.map(|i| i.snd_wscale);
+        self.tcp_rcv_wscale = info.map(|i| i.rcv_wscale);
+        self.tcp_pmtu = info.map(|i| i.pmtu);
+        self.tcp_bytes_retrans = info.map(|i| i.bytes_retrans);
+        self.interval = format_duration(spec.interval);
+        self.warnings = (!warnings.is_empty()).then(|| warnings.join("; "));
+        self.rtt_uncorrected_p50_ns = unc.map(|p| p.p50);
+        self.rtt_uncorrected_p99_ns = unc.map(|p| p.p99);
+        self.rtt_uncorrected_p999_ns = unc.map(|p| p.p999);
+        self.rtt_uncorrected_max_ns = unc.map(|p| p.max);
+        self.probe = spec.probe;
+        self.case_label = run.label.clone();
+        self.batch = spec.protocol.is_datagram().then_some(spec.batch);
+        self.zerocopy_sends = zerocopy_sum(|r| r.zerocopy_sends);
+        self.zerocopy_completed = zerocopy_sum(|r| r.zerocopy_completed);
+        self.zerocopy_copied = zerocopy_sum(|r| r.zerocopy_copied);
+        let sender = &run.outcome.sender;
+        self.sender_rss_kib = sender.rss_kib;
+        self.receiver_rss_kib = run.outcome.receiver.as_ref().and_then(|r| r.rss_kib);
+        self.sender_rss_kib_per_conn = sender
+            .rss_kib
+            .filter(|_| !sender.roles.is_empty())
+            .map(|k| round2(k as f64 / sender.roles.len() as f64));
+        self.not_applicable = run.not_applicable.join(";");
+        self.src = run.src.clone();
+        self.dst = run.dst.clone();
     }
 }
 
@@ -382,5 +414,77 @@ mod tests {
     fn header_starts_with_the_spec_columns_in_order() {
         let header = header_of::<SummaryRow>();
         assert_eq!(&header[..SPEC_COLUMNS.len()], SPEC_COLUMNS);
+    }
+}
+
+#[cfg(test)]
+mod knob_column_tests {
+    use super::*;
+    use crate::output::header_of;
+    use crate::spec::config::{Protocol, SocketKnobs};
+    use crate::spec::knobs::{AppliedKnobs, Cell, EffectiveKnobs};
+
+    /// Every column the knob table names is a column of summary.csv, and every cell the
+    /// table gives fits its typed field (else the row would lose its knob columns).
+    #[test]
+    fn the_knob_tables_columns_are_summary_columns_and_fit_their_fields() {
+        let header = header_of::<SummaryRow>();
+        let mut requested = SocketKnobs::default();
+        for knob in KNOBS {
+            (knob.parse)(&mut requested, knob.example).unwrap();
+        }
+        let applied = AppliedKnobs {
+            requested: requested.clone(),
+            effective: EffectiveKnobs {
+                sndbuf: Some(1),
+                rcvbuf: Some(2),
+                maxseg: Some(3),
+                nodelay: Some(true),
+                congestion: Some("reno".into()),
+                tos: Some(4),
+                quickack: Some(true),
+                notsent_lowat: Some(5),
+                cork: Some(true),
+                busy_poll_us: Some(6),
+                udp_gso: Some(7),
+                udp_gro: Some(true),
+                zerocopy: Some(true),
+            },
+            warnings: Vec::new(),
+        };
+        let ends = Ends {
+            proto: Protocol::Tcp,
+            sending: Some(&applied),
+            receiving: Some(&applied),
+            sender: &requested,
+            receiver: &requested,
+            snd_mss: Some(1188),
+            cpus: ["0", "1"],
+            spliced: [Some(8), Some(9)],
+        };
+        let row = SummaryRow::default().with_knob_columns(&ends);
+        let json = serde_json::to_value(&row).unwrap();
+        for column in KNOBS.iter().flat_map(|k| k.columns) {
+            assert!(header.iter().any(|h| h == column.name), "{}", column.name);
+            let cell = (column.cell)(&ends);
+            assert_ne!(cell, Cell::Empty, "{}", column.name);
+            assert_eq!(
+                json[column.name],
+                serde_json::to_value(&cell).unwrap(),
+                "{}",
+                column.name
+            );
+        }
+        assert_eq!(row.sndbuf_req, Some(SizeReq::Bytes(65536)));
+        assert_eq!(row.mss_eff, Some(1188));
+    }
+
+    #[test]
+    fn a_requested_size_reads_back_from_text_or_number() {
+        let auto: SizeReq = serde_json::from_str("\"auto\"").unwrap();
+        assert_eq!(auto, SizeReq::Auto);
+        let n: SizeReq = serde_json::from_str("65536").unwrap();
+        assert_eq!(n, SizeReq::Bytes(65536));
+        assert!(serde_json::from_str::<SizeReq>("\"64Q\"").is_err());
     }
 }

@@ -15,8 +15,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use plotters::chart::MeshStyle;
+use plotters::chart::{DualCoordChartContext, MeshStyle};
 use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -499,43 +500,7 @@ fn goodput_vs_knobs(dirs: &[ResultsDir]) -> Vec<Chart> {
     }
     let mut out = Vec::new();
     for knob in knobs {
-        let mut series: BTreeMap<(usize, String), SweepSeries> = BTreeMap::new();
-        for (di, d) in dirs.iter().enumerate() {
-            for c in d.cases.iter().filter(|c| !c.is_transactional()) {
-                let Some(x) = c.knob(&knob) else { continue };
-                let Some(mean) = c.row.goodput_bps_mean else {
-                    continue;
-                };
-                let rest: Vec<String> = c
-                    .knobs()
-                    .into_iter()
-                    .filter(|(k, _)| *k != knob)
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
-                let rest = rest.join(" ");
-                let name = match (dirs.len() > 1, rest.is_empty()) {
-                    (true, true) => d.name.clone(),
-                    (true, false) => format!("{} {rest}", d.name),
-                    (false, true) => "goodput".to_string(),
-                    (false, false) => rest.clone(),
-                };
-                let ci = c.row.goodput_bps_ci95_low.zip(c.row.goodput_bps_ci95_high);
-                series
-                    .entry((di, name.clone()))
-                    .or_insert_with(|| SweepSeries {
-                        name,
-                        order: label_order(&rest),
-                        points: Vec::new(),
-                    })
-                    .points
-                    .push((x, Point { x: 0.0, mean, ci }));
-            }
-        }
-        let mut series: Vec<SweepSeries> = {
-            let mut v: Vec<((usize, String), SweepSeries)> = series.into_iter().collect();
-            v.sort_by(|a, b| (a.0 .0, &a.1.order).cmp(&(b.0 .0, &b.1.order)));
-            v.into_iter().map(|(_, s)| s).collect()
-        };
+        let mut series = sweep_series(dirs, &knob);
         let distinct: BTreeSet<&str> = series
             .iter()
             .flat_map(|s| s.points.iter().map(|p| p.0.as_str()))
@@ -546,44 +511,88 @@ fn goodput_vs_knobs(dirs: &[ResultsDir]) -> Vec<Chart> {
         let sizes = distinct
             .iter()
             .all(|x| *x == "auto" || parse_size(x).is_ok());
-        let all = series.len();
-        for (part, chunk) in series.chunks_mut(MAX_SERIES).enumerate() {
-            let id = format!(
-                "goodput-vs-{}{}",
-                knob.replace('.', "-"),
-                if part == 0 {
-                    String::new()
-                } else {
-                    format!("-{}", part + 1)
-                }
-            );
-            let shown = if all > MAX_SERIES {
-                format!(
-                    " (lines {}–{} of {all})",
-                    part * MAX_SERIES + 1,
-                    part * MAX_SERIES + chunk.len()
-                )
+        sweep_charts(&knob, sizes, &mut series, &mut out);
+    }
+    out
+}
+
+/// The lines of the goodput chart of one knob, in the order of their names' values.
+fn sweep_series(dirs: &[ResultsDir], knob: &str) -> Vec<SweepSeries> {
+    let mut series: BTreeMap<(usize, String), SweepSeries> = BTreeMap::new();
+    for (di, d) in dirs.iter().enumerate() {
+        for c in d.cases.iter().filter(|c| !c.is_transactional()) {
+            let Some(x) = c.knob(knob) else { continue };
+            let Some(mean) = c.row.goodput_bps_mean else {
+                continue;
+            };
+            let rest: Vec<String> = c
+                .knobs()
+                .into_iter()
+                .filter(|(k, _)| k != knob)
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let rest = rest.join(" ");
+            let name = match (dirs.len() > 1, rest.is_empty()) {
+                (true, true) => d.name.clone(),
+                (true, false) => format!("{} {rest}", d.name),
+                (false, true) => "goodput".to_string(),
+                (false, false) => rest.clone(),
+            };
+            let ci = c.row.goodput_bps_ci95_low.zip(c.row.goodput_bps_ci95_high);
+            series
+                .entry((di, name.clone()))
+                .or_insert_with(|| SweepSeries {
+                    name,
+                    order: label_order(&rest),
+                    points: Vec::new(),
+                })
+                .points
+                .push((x, Point { x: 0.0, mean, ci }));
+        }
+    }
+    let mut v: Vec<((usize, String), SweepSeries)> = series.into_iter().collect();
+    v.sort_by(|a, b| (a.0 .0, &a.1.order).cmp(&(b.0 .0, &b.1.order)));
+    v.into_iter().map(|(_, s)| s).collect()
+}
+
+/// The goodput charts of one knob, `MAX_SERIES` lines each.
+fn sweep_charts(knob: &str, sizes: bool, series: &mut [SweepSeries], out: &mut Vec<Chart>) {
+    let all = series.len();
+    for (part, chunk) in series.chunks_mut(MAX_SERIES).enumerate() {
+        let id = format!(
+            "goodput-vs-{}{}",
+            knob.replace('.', "-"),
+            if part == 0 {
+                String::new()
+            } else {
+                format!("-{}", part + 1)
+            }
+        );
+        let shown = if all > MAX_SERIES {
+            format!(
+                " (lines {}–{} of {all})",
+                part * MAX_SERIES + 1,
+                part * MAX_SERIES + chunk.len()
+            )
+        } else {
+            String::new()
+        };
+        let title = format!("Goodput against {knob} as requested{shown}");
+        let has_auto = chunk.iter().any(|s| s.points.iter().any(|p| p.0 == "auto"));
+        let chart = if sizes {
+            let dashed = if has_auto {
+                format!("; dashed: {knob}=auto")
             } else {
                 String::new()
             };
-            let title = format!("Goodput against {knob} as requested{shown}");
-            let has_auto = chunk.iter().any(|s| s.points.iter().any(|p| p.0 == "auto"));
-            let chart = if sizes {
-                let dashed = if has_auto {
-                    format!("; dashed: {knob}=auto")
-                } else {
-                    String::new()
-                };
-                let cap = format!("Goodput against {knob} (mean, 95% CI{dashed}){shown}");
-                draw(id, title, &cap, |a| size_sweep(a, &knob, chunk))
-            } else {
-                let cap = format!("Goodput against {knob} (mean, 95% CI){shown}");
-                draw(id, title, &cap, |a| category_sweep(a, &knob, chunk))
-            };
-            out.extend(chart);
-        }
+            let cap = format!("Goodput against {knob} (mean, 95% CI{dashed}){shown}");
+            draw(id, title, &cap, |a| size_sweep(a, knob, chunk))
+        } else {
+            let cap = format!("Goodput against {knob} (mean, 95% CI){shown}");
+            draw(id, title, &cap, |a| category_sweep(a, knob, chunk))
+        };
+        out.extend(chart);
     }
-    out
 }
 
 fn size_sweep(
@@ -905,7 +914,7 @@ fn tune_search(dirs: &[ResultsDir]) -> Vec<Chart> {
         if tests.is_empty() {
             continue;
         }
-        let metric = tests[0].metric.clone();
+        let metric = tests[0].metric.column();
         let who = if dirs.len() > 1 {
             format!(" ({})", d.name)
         } else {
@@ -919,7 +928,7 @@ fn tune_search(dirs: &[ResultsDir]) -> Vec<Chart> {
             answer.label
         );
         out.extend(draw(format!("tune-d{}", di + 1), title, &cap, |a| {
-            search_chart(a, &tests, &metric, &answer.label)
+            search_chart(a, &tests, metric, &answer.label)
         }));
     }
     out
@@ -1563,6 +1572,27 @@ fn bufferbloat_chart(
         .y_labels(rn)
         .y_label_formatter(&fixed(rdec))
         .draw()?;
+    bufferbloat_lines(&mut chart, &fixed_pts, &autos, scale, (xmin, xmax))
+}
+
+/// The bufferbloat chart's two coordinate systems: goodput on the left, the probe's p99
+/// on the right, both over log2 sizes.
+type Dual<'a> = DualCoordChartContext<
+    'a,
+    SVGBackend<'a>,
+    Cartesian2d<RangedCoordf64, RangedCoordf64>,
+    Cartesian2d<RangedCoordf64, RangedCoordf64>,
+>;
+
+/// Goodput and the probe's p99 at each fixed size, and each `auto` run as a dashed
+/// (goodput) and a dotted (p99) line across.
+fn bufferbloat_lines(
+    chart: &mut Dual<'_>,
+    fixed_pts: &[(f64, f64, f64)],
+    autos: &[(f64, f64)],
+    scale: f64,
+    (xmin, xmax): (f64, f64),
+) -> Result<Vec<(String, Look)>, Box<dyn std::error::Error>> {
     let c = palette(2);
     let (g, r) = (
         Look::line(c[0], Marker::Circle),
@@ -1590,7 +1620,7 @@ fn bufferbloat_chart(
         ("goodput".to_string(), g),
         ("probe p99 round trip".to_string(), r),
     ];
-    for (gv, rv) in &autos {
+    for (gv, rv) in autos {
         chart.draw_series(DashedLineSeries::new(
             vec![(xmin, gv / scale), (xmax, gv / scale)],
             8,

@@ -3,6 +3,7 @@
 //! repetitions, at 95%).
 
 use super::{Case, Rep, ResultsDir};
+use crate::output::metric::Metric;
 use crate::results::stats::t_975;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,11 +75,11 @@ pub fn verdict(base: &[f64], other: &[f64], higher_is_better: bool) -> Verdict {
     }
 }
 
-/// A figure that comparisons show: its column name, what a reader calls it, the unit its
+/// A figure that comparisons show: its summary.csv column, what a reader calls it, the unit its
 /// values are shown in (and the divisor from the column's unit), which way is better.
 #[derive(Debug, Clone, Copy)]
 pub struct Figure {
-    pub column: &'static str,
+    pub metric: Metric,
     pub name: &'static str,
     pub unit: &'static str,
     pub divisor: f64,
@@ -96,7 +97,7 @@ impl Figure {
 /// The figures compared.
 pub const FIGURES: &[Figure] = &[
     Figure {
-        column: "goodput_bps",
+        metric: Metric::GoodputBps,
         name: "goodput",
         unit: "Gbit/s",
         divisor: 1e9,
@@ -104,7 +105,7 @@ pub const FIGURES: &[Figure] = &[
         pick: |r| r.goodput_bps,
     },
     Figure {
-        column: "transactions_per_s",
+        metric: Metric::TransactionsPerS,
         name: "transactions",
         unit: "per s",
         divisor: 1.0,
@@ -112,7 +113,7 @@ pub const FIGURES: &[Figure] = &[
         pick: |r| r.transactions_per_s,
     },
     Figure {
-        column: "rtt_p50_ns",
+        metric: Metric::RttP50Ns,
         name: "p50 round trip",
         unit: "µs",
         divisor: 1e3,
@@ -120,7 +121,7 @@ pub const FIGURES: &[Figure] = &[
         pick: |r| r.rtt_p50_ns,
     },
     Figure {
-        column: "rtt_p99_ns",
+        metric: Metric::RttP99Ns,
         name: "p99 round trip",
         unit: "µs",
         divisor: 1e3,
@@ -128,7 +129,7 @@ pub const FIGURES: &[Figure] = &[
         pick: |r| r.rtt_p99_ns,
     },
     Figure {
-        column: "rtt_p999_ns",
+        metric: Metric::RttP999Ns,
         name: "p99.9 round trip",
         unit: "µs",
         divisor: 1e3,
@@ -257,7 +258,7 @@ mod tests {
         assert_eq!(pairs.len(), 2, "udp 64K has no partner, 4M no baseline");
         assert_eq!((pairs[0].base.id(), pairs[0].other.id()), (1, 2));
         let g = &pairs[0].changes[0];
-        assert_eq!(g.figure.column, "goodput_bps");
+        assert_eq!(g.figure.metric, Metric::GoodputBps);
         assert!((g.ratio - 15.0 / 11.0).abs() < 1e-12);
         assert_eq!(g.verdict, Verdict::Improved, "t = 5.66 beyond t(0.975, 3)");
         assert_eq!(pairs[1].changes[0].verdict, Verdict::NoChange);

@@ -340,6 +340,25 @@ pub fn page(dirs: &[ResultsDir], charts: &[Chart]) -> String {
     };
     let _ = write!(s, "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>{}</title><style>{STYLE}</style></head><body>", esc(&title));
     let _ = write!(s, "<h1>{}</h1>", esc(&title));
+    s.push_str(&runs(dirs));
+    if dirs.len() > 1 {
+        s.push_str("<section id=comparison>");
+        s.push_str(&comparison(dirs));
+        s.push_str("</section>");
+    }
+    s.push_str(&charts_section(dirs, charts));
+    s.push_str("</section><section id=cases>");
+    for d in dirs {
+        let _ = write!(s, "<h2>Cases: {}</h2>", esc(&d.name));
+        s.push_str(&case_table(d));
+    }
+    s.push_str("</section><p class=meta>Requested → effective: what was asked for and what the kernel reported (Linux doubles socket buffers and caps them at net.core.rmem_max / wmem_max). Goodput: payload received after the warm-up over the receiver's measured time. Latency: merged HdrHistograms.</p></body></html>\n");
+    s
+}
+
+/// The runs section: each directory's workload, versions, hosts, and a tune's answer.
+fn runs(dirs: &[ResultsDir]) -> String {
+    let mut s = String::new();
     s.push_str("<section id=runs>");
     for (i, d) in dirs.iter().enumerate() {
         let m = &d.meta;
@@ -378,11 +397,12 @@ pub fn page(dirs: &[ResultsDir], charts: &[Chart]) -> String {
         }
     }
     s.push_str("</section>");
-    if dirs.len() > 1 {
-        s.push_str("<section id=comparison>");
-        s.push_str(&comparison(dirs));
-        s.push_str("</section>");
-    }
+    s
+}
+
+/// The charts section, each chart with its caption (or folded away).
+fn charts_section(dirs: &[ResultsDir], charts: &[Chart]) -> String {
+    let mut s = String::new();
     s.push_str("<section id=charts><h2>Charts</h2>");
     for c in charts {
         if c.collapsed {
@@ -413,12 +433,6 @@ pub fn page(dirs: &[ResultsDir], charts: &[Chart]) -> String {
             super::MAX_INTERVAL_CASES
         );
     }
-    s.push_str("</section><section id=cases>");
-    for d in dirs {
-        let _ = write!(s, "<h2>Cases: {}</h2>", esc(&d.name));
-        s.push_str(&case_table(d));
-    }
-    s.push_str("</section><p class=meta>Requested → effective: what was asked for and what the kernel reported (Linux doubles socket buffers and caps them at net.core.rmem_max / wmem_max). Goodput: payload received after the warm-up over the receiver's measured time. Latency: merged HdrHistograms.</p></body></html>\n");
     s
 }
 
@@ -435,9 +449,9 @@ fn tune_answer(a: &crate::tune::Answer) -> String {
         .iter()
         .map(|(k, f)| {
             let show = |v: f64| {
-                if k.ends_with("_bps") {
+                if k.column().ends_with("_bps") {
                     crate::spec::units::format_bps(v)
-                } else if k.ends_with("_ns") {
+                } else if k.column().ends_with("_ns") {
                     format!("{:.1} µs", v / 1e3)
                 } else {
                     format!("{v:.3}")

@@ -16,8 +16,11 @@ use crate::measure::latency_histogram;
 use crate::output::cases::CaseRow;
 use crate::output::intervals::IntervalRow;
 use crate::output::meta::Meta;
+use crate::output::sizes::SizeRow;
 use crate::output::summary::{SummaryRow, SPEC_COLUMNS};
+use crate::session::mesh::MatrixRow;
 use crate::spec::units::parse_size;
+use crate::tune::search::TuneRow;
 use input::Rows;
 
 /// A results directory the report cannot use. One line, exit code 2.
@@ -50,7 +53,7 @@ impl Rep {
     fn of(r: &SummaryRow) -> Rep {
         Rep {
             repetition: r.repetition,
-            ok: r.status == "ok",
+            ok: r.status == crate::measure::outcome::Status::Ok.as_str(),
             goodput_bps: r.goodput_bps,
             transactions_per_s: r.transactions_per_s,
             rtt_p50_ns: r.rtt_p50_ns.map(|v| v as f64),
@@ -203,34 +206,47 @@ pub struct SizeBucket {
     pub rtt_p99_ns: Option<u64>,
 }
 
+/// The names of columns of a row struct, each checked against the struct's fields when
+/// compiled (the row types serialize their fields under their own names): a misspelt
+/// column is a compile error.
+macro_rules! columns {
+    ($row:ty: $($field:ident),+ $(,)?) => {{
+        let _fields_exist = |r: &$row| { $(let _ = &r.$field;)+ };
+        &[$(stringify!($field)),+]
+    }};
+}
+
 /// Columns the report needs, by file (summary.csv: the contract's first columns,
 /// docs/results.md).
-const NEED_CASES: &[&str] = &[
-    "case",
-    "case_label",
-    "protocol",
-    "pattern",
-    "direction",
-    "flows",
-    "msg_size",
-    "repetitions",
-    "goodput_bps_mean",
-    "goodput_bps_ci95_low",
-    "goodput_bps_ci95_high",
-    "rtt_p50_ns_mean",
-    "rtt_p99_ns_mean",
-    "rtt_p999_ns_mean",
-];
-const NEED_INTERVALS: &[&str] = &[
-    "case",
-    "repetition",
-    "flow",
-    "conn",
-    "interval",
-    "start_s",
-    "end_s",
-    "throughput_bps",
-];
+const NEED_CASES: &[&str] = columns!(CaseRow:
+    case,
+    case_label,
+    protocol,
+    pattern,
+    direction,
+    flows,
+    msg_size,
+    repetitions,
+    goodput_bps_mean,
+    goodput_bps_ci95_low,
+    goodput_bps_ci95_high,
+    rtt_p50_ns_mean,
+    rtt_p99_ns_mean,
+    rtt_p999_ns_mean,
+);
+const NEED_INTERVALS: &[&str] = columns!(IntervalRow:
+    case,
+    repetition,
+    flow,
+    conn,
+    interval,
+    start_s,
+    end_s,
+    throughput_bps,
+);
+const NEED_SIZES: &[&str] = columns!(SizeRow: case, size_bucket);
+const NEED_MATRIX: &[&str] = columns!(MatrixRow: case, src, dst, status);
+const NEED_TUNE: &[&str] = columns!(TuneRow: step, phase);
 
 const FILES: [&str; 5] = [
     "summary.csv",
@@ -324,7 +340,7 @@ fn read_tune(
         .map_err(|e| ReportError(format!("{}: {e}", answer.display())))?;
     let answer: crate::tune::Answer = serde_json::from_str(&text)
         .map_err(|e| ReportError(format!("{}: {e}", answer.display())))?;
-    let mut rows = Rows::<crate::tune::search::TuneRow>::open(&steps, &["step", "phase"])?;
+    let mut rows = Rows::<TuneRow>::open(&steps, NEED_TUNE)?;
     let mut out = Vec::new();
     while let Some((_, row)) = rows.next_row()? {
         if out.len() < 10_000 {
@@ -339,7 +355,7 @@ fn read_sizes(path: &Path) -> Result<Vec<SizeBucket>, ReportError> {
     if !path.is_file() {
         return Ok(Vec::new());
     }
-    let mut rows = Rows::<crate::output::sizes::SizeRow>::open(path, &["case", "size_bucket"])?;
+    let mut rows = Rows::<SizeRow>::open(path, NEED_SIZES)?;
     let mut by: BTreeMap<(u32, u64), SizeBucket> = BTreeMap::new();
     while let Some((_, r)) = rows.next_row()? {
         if !r.src.is_empty() || by.len() >= 64 * MAX_CASES {
@@ -363,8 +379,7 @@ fn read_matrix(path: &Path) -> Result<Vec<crate::session::mesh::MatrixRow>, Repo
     if !path.is_file() {
         return Ok(Vec::new());
     }
-    let mut rows =
-        Rows::<crate::session::mesh::MatrixRow>::open(path, &["case", "src", "dst", "status"])?;
+    let mut rows = Rows::<MatrixRow>::open(path, NEED_MATRIX)?;
     let mut out = Vec::new();
     while let Some((_, row)) = rows.next_row()? {
         if out.len() < MAX_CASES {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 
 use crate::measure::outcome::{Status, TestOutcome};
-use crate::measure::{latency_histogram, RoleReport};
+use crate::measure::{latency_histogram, HistogramError, RoleReport};
 use crate::spec::config::TestSpec;
 
 #[derive(Debug, Clone)]
@@ -77,9 +77,9 @@ impl CaseRun {
         (active, passive)
     }
 
-    /// Latency histograms merged over all flows, by metric name. A histogram that will not
-    /// decode is reported as an error string.
-    pub fn merged_histograms(&self) -> Result<BTreeMap<String, Histogram<u64>>, String> {
+    /// Latency histograms merged over all flows, by metric name; an error for a histogram
+    /// that will not decode or merge.
+    pub fn merged_histograms(&self) -> Result<BTreeMap<String, Histogram<u64>>, HistogramError> {
         let mut merged: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
         for role in self.roles() {
             for enc in &role.histograms {
@@ -88,7 +88,10 @@ impl CaseRun {
                     .entry(enc.metric.clone())
                     .or_insert_with(latency_histogram)
                     .add(&h)
-                    .map_err(|e| format!("merging {}: {e:?}", enc.metric))?;
+                    .map_err(|error| HistogramError::Merge {
+                        metric: enc.metric.clone(),
+                        error,
+                    })?;
             }
         }
         Ok(merged)

@@ -12,17 +12,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
 use crate::measure::hostinfo::HostFacts;
 use crate::net::auth::Psk;
 use crate::output::cases::{self, CaseRecord, CaseRow};
 pub use crate::output::meta::FleetHost;
-use crate::output::meta::{utc_timestamp, CaseMeta, Hosts, Meta, SCHEMA_VERSION};
+use crate::output::meta::{utc_timestamp, Hosts, Meta, SCHEMA_VERSION};
 use crate::output::ResultsWriter;
 use crate::results::CaseRun;
-use crate::session::runner::RunEnd;
+use crate::session::runner::{case_metas, output, RunEnd, RunError};
 use crate::session::sender::{resolve_target, Peer, RelayOutcome, Status, TestOutcome};
 use crate::spec::config::ConfigError;
 use crate::spec::workload::PlannedCase;
@@ -48,11 +48,26 @@ pub fn read_hosts(path: &Path) -> Result<Vec<Host>, ConfigError> {
         )));
     }
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("{shown}: {e}")))?;
-    parse_hosts(&text).map_err(|(line, e)| ConfigError(format!("{shown}:{line}: {e}")))
+    parse_hosts(&text).map_err(|e| ConfigError(format!("{shown}:{}: {}", e.line, e.msg)))
+}
+
+/// A mistake on one line of a hosts file (lines count from 1).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("line {line}: {msg}")]
+pub struct HostsError {
+    pub line: usize,
+    pub msg: String,
+}
+
+fn line_err(line: usize, msg: impl Into<String>) -> HostsError {
+    HostsError {
+        line,
+        msg: msg.into(),
+    }
 }
 
 /// Parses a hosts file's text; an error names its line.
-pub fn parse_hosts(text: &str) -> Result<Vec<Host>, (usize, String)> {
+pub fn parse_hosts(text: &str) -> Result<Vec<Host>, HostsError> {
     let mut hosts: Vec<Host> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.split('#').next().unwrap_or("").trim();
@@ -61,31 +76,34 @@ pub fn parse_hosts(text: &str) -> Result<Vec<Host>, (usize, String)> {
         }
         let fields: Vec<&str> = line.split_whitespace().collect();
         let [name, address] = fields[..] else {
-            return Err((i + 1, format!("expected NAME ADDRESS[:PORT], got {line:?}")));
+            return Err(line_err(
+                i + 1,
+                format!("expected NAME ADDRESS[:PORT], got {line:?}"),
+            ));
         };
         let good_name = name.len() <= 64
             && name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
         if !good_name {
-            return Err((
+            return Err(line_err(
                 i + 1,
                 format!("host name {name:?}: use letters, digits, '.', '_' and '-' (at most 64)"),
             ));
         }
         if hosts.iter().any(|h| h.name == name) {
-            return Err((i + 1, format!("host name {name} appears twice")));
+            return Err(line_err(i + 1, format!("host name {name} appears twice")));
         }
-        let addr = resolve_target(address).map_err(|e| (i + 1, e.to_string()))?;
+        let addr = resolve_target(address).map_err(|e| line_err(i + 1, e.to_string()))?;
         hosts.push(Host {
             name: name.to_string(),
             addr,
         });
     }
     if hosts.len() < 2 {
-        return Err((
+        return Err(line_err(
             text.lines().count().max(1),
-            "a mesh needs at least two hosts".to_string(),
+            "a mesh needs at least two hosts",
         ));
     }
     Ok(hosts)
@@ -237,25 +255,32 @@ fn write_matrix(
     dir: &Path,
     records: &[CaseRecord],
     statuses: &HashMap<PairKey, Vec<Status>>,
-) -> anyhow::Result<()> {
+) -> Result<(), RunError> {
     let tmp = dir.join(".matrix.csv.tmp");
+    let csv_err = |source| RunError::Csv {
+        path: tmp.clone(),
+        source,
+    };
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
         .from_path(&tmp)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    w.write_record(crate::output::header_of::<MatrixRow>())?;
+        .map_err(csv_err)?;
+    w.write_record(crate::output::header_of::<MatrixRow>())
+        .map_err(csv_err)?;
     let mut sorted: Vec<&CaseRecord> = records.iter().collect();
     sorted.sort_by(|a, b| (a.case, &a.src, &a.dst).cmp(&(b.case, &b.src, &b.dst)));
     for r in sorted {
         let key = (r.case, r.src.clone(), r.dst.clone());
         let st = statuses.get(&key).map_or(&[][..], Vec::as_slice);
-        w.serialize(MatrixRow::of(r, st))?;
+        w.serialize(MatrixRow::of(r, st)).map_err(csv_err)?;
     }
-    w.flush()?;
+    w.flush().map_err(|source| RunError::Io {
+        path: tmp.clone(),
+        source,
+    })?;
     drop(w);
-    std::fs::rename(&tmp, dir.join("matrix.csv"))
-        .with_context(|| format!("writing {}", dir.join("matrix.csv").display()))?;
-    Ok(())
+    let path = dir.join("matrix.csv");
+    std::fs::rename(&tmp, &path).map_err(|source| RunError::Io { path, source })
 }
 
 /// Runs one pair's test: asks the source's daemon to send to the destination's.
@@ -292,14 +317,9 @@ struct Pair {
     relayed: RelayOutcome,
 }
 
-/// Runs the plan: for each repetition, each case, each round of the shape, the round's
-/// pairs at once. A host that is unreachable or dies gives its pairs `error`/`aborted`
-/// rows; the rest of the fleet goes on.
-pub fn execute(plan: &MeshPlan, opts: &MeshOptions) -> anyhow::Result<RunEnd> {
-    let started = SystemTime::now();
-    let dir = &opts.out;
-    let mut writer = ResultsWriter::create(dir, started)?;
-    let mut meta = Meta {
+/// The fleet run's `meta.json` as it starts.
+fn mesh_meta(plan: &MeshPlan, opts: &MeshOptions, started: SystemTime) -> Meta {
+    Meta {
         schema_version: SCHEMA_VERSION,
         sockbench_version: env!("CARGO_PKG_VERSION").to_string(),
         git_revision: env!("SOCKBENCH_GIT_REV").to_string(),
@@ -314,16 +334,7 @@ pub fn execute(plan: &MeshPlan, opts: &MeshOptions) -> anyhow::Result<RunEnd> {
         workload_description: plan.description.clone(),
         workload_source: plan.source.clone(),
         repeat: plan.repeat,
-        cases: plan
-            .cases
-            .iter()
-            .enumerate()
-            .map(|(i, c)| CaseMeta {
-                case: i as u32 + 1,
-                label: c.label.clone(),
-                spec: c.spec.clone(),
-            })
-            .collect(),
+        cases: case_metas(&plan.cases),
         fleet: plan
             .hosts
             .iter()
@@ -335,121 +346,175 @@ pub fn execute(plan: &MeshPlan, opts: &MeshOptions) -> anyhow::Result<RunEnd> {
             .collect(),
         shape: Some(shape_name(&plan.shape, &plan.hosts)),
         ..Meta::default()
-    };
-    meta.write(dir)?;
-    cases::write(dir, &[])?;
-    let abort = Arc::new(AtomicBool::new(false));
-    crate::session::runner::install_interrupt(abort.clone());
-    let say = |line: String| {
-        if !opts.quiet {
+    }
+}
+
+/// One round's pairs at once: each source's daemon sends to its destination's. The pairs
+/// start their traffic together, once every one has had time to set up (the hosts'
+/// clocks must agree, as NTP keeps them).
+fn run_round(
+    plan: &MeshPlan,
+    psk: Option<&Psk>,
+    case: &PlannedCase,
+    round: &[(usize, usize)],
+) -> Vec<((usize, usize), Pair)> {
+    let start_at = (round.len() > 1).then(|| {
+        SystemTime::now()
+            + std::time::Duration::from_millis((1500 + 100 * round.len() as u64).min(8000))
+    });
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = round
+            .iter()
+            .map(|&(s, d)| {
+                let (src, dst) = (&plan.hosts[s], &plan.hosts[d]);
+                let spec = &case.spec;
+                let pair = scope.spawn(move || run_pair(src, dst, spec, psk, start_at));
+                ((s, d), pair)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(p, h)| {
+                let pair = h.join().unwrap_or_else(|_| Pair {
+                    src_facts: None,
+                    relayed: RelayOutcome {
+                        outcome: TestOutcome::failed(
+                            Status::Error,
+                            "the controller's thread for this pair panicked".into(),
+                        ),
+                        receiver_host: None,
+                    },
+                });
+                (p, pair)
+            })
+            .collect()
+    })
+}
+
+/// A fleet run in progress: where its results go, and what it has recorded so far.
+struct MeshSweep<'a> {
+    plan: &'a MeshPlan,
+    quiet: bool,
+    writer: ResultsWriter,
+    meta: Meta,
+    records: Vec<CaseRecord>,
+    statuses: HashMap<PairKey, Vec<Status>>,
+    end: RunEnd,
+}
+
+impl MeshSweep<'_> {
+    fn say(&self, line: &str) {
+        if !self.quiet {
             println!("{line}");
         }
+    }
+
+    /// Records one pair's test of case `ci`, repetition `rep`.
+    fn record(
+        &mut self,
+        ci: usize,
+        rep: u32,
+        (s, d): (usize, usize),
+        pair: Pair,
+    ) -> Result<(), RunError> {
+        let (plan, case) = (self.plan, &self.plan.cases[ci]);
+        if let Some(f) = pair.src_facts {
+            self.meta.fleet[s].facts.get_or_insert(f);
+        }
+        if let Some(f) = pair.relayed.receiver_host {
+            self.meta.fleet[d].facts.get_or_insert(f);
+        }
+        let run = CaseRun {
+            case: ci as u32 + 1,
+            repetition: rep,
+            label: case.label.clone(),
+            spec: case.spec.clone(),
+            outcome: pair.relayed.outcome,
+            not_applicable: case.not_applicable.clone(),
+            src: plan.hosts[s].name.clone(),
+            dst: plan.hosts[d].name.clone(),
+        };
+        self.writer.write(&run).map_err(output)?;
+        self.say(&pair_line(&run));
+        if run.status() != Status::Ok {
+            self.end = RunEnd::SomeFailed;
+        }
+        let key = (run.case, run.src.clone(), run.dst.clone());
+        self.statuses.entry(key).or_default().push(run.status());
+        let found = self
+            .records
+            .iter_mut()
+            .find(|r| r.case == run.case && r.src == run.src && r.dst == run.dst);
+        match found {
+            Some(r) => r.add(&run),
+            None => {
+                let mut r = CaseRecord::new(run.case, &case.label, &run);
+                r.add(&run);
+                self.records.push(r);
+            }
+        }
+        self.meta.runs += 1;
+        self.meta.runs_ok += usize::from(run.status() == Status::Ok);
+        Ok(())
+    }
+
+    /// Rewrites `cases.csv`, `matrix.csv` and `meta.json` from what is recorded.
+    fn rewrite(&self, dir: &Path) -> Result<(), RunError> {
+        cases::write(dir, &self.records).map_err(output)?;
+        write_matrix(dir, &self.records, &self.statuses)?;
+        self.meta.write(dir).map_err(output)
+    }
+}
+
+/// Runs the plan: for each repetition, each case, each round of the shape, the round's
+/// pairs at once. A host that is unreachable or dies gives its pairs `error`/`aborted`
+/// rows; the rest of the fleet goes on.
+pub fn execute(plan: &MeshPlan, opts: &MeshOptions) -> Result<RunEnd, RunError> {
+    let started = SystemTime::now();
+    let dir = &opts.out;
+    let writer = ResultsWriter::create(dir, started).map_err(output)?;
+    let meta = mesh_meta(plan, opts, started);
+    meta.write(dir).map_err(output)?;
+    cases::write(dir, &[]).map_err(output)?;
+    let abort = Arc::new(AtomicBool::new(false));
+    crate::session::runner::install_interrupt(abort.clone());
+    let mut sweep = MeshSweep {
+        plan,
+        quiet: opts.quiet,
+        writer,
+        meta,
+        records: Vec::new(),
+        statuses: HashMap::new(),
+        end: RunEnd::AllOk,
     };
-    say(format!(
+    sweep.say(&format!(
         "sockbench {} mesh: {} host(s), shape {}, {} case(s) x {} repetition(s)",
-        meta.sockbench_version,
+        sweep.meta.sockbench_version,
         plan.hosts.len(),
         shape_name(&plan.shape, &plan.hosts),
         plan.cases.len(),
         plan.repeat
     ));
     let rounds = plan.shape.rounds(plan.hosts.len());
-    let mut records: Vec<CaseRecord> = Vec::new();
-    let mut statuses: HashMap<PairKey, Vec<Status>> = HashMap::new();
-    let mut end = RunEnd::AllOk;
     'run: for rep in 1..=plan.repeat {
         for (ci, case) in plan.cases.iter().enumerate() {
             for round in &rounds {
-                // The pairs of a round start their traffic together, once every one has
-                // had time to set up (the hosts' clocks must agree, as NTP keeps them).
-                let start_at = (round.len() > 1).then(|| {
-                    SystemTime::now()
-                        + std::time::Duration::from_millis(
-                            (1500 + 100 * round.len() as u64).min(8000),
-                        )
-                });
-                let results: Vec<((usize, usize), Pair)> = std::thread::scope(|scope| {
-                    let handles: Vec<_> = round
-                        .iter()
-                        .map(|&(s, d)| {
-                            let (src, dst) = (&plan.hosts[s], &plan.hosts[d]);
-                            let psk = opts.psk.as_ref();
-                            (
-                                (s, d),
-                                scope.spawn(move || run_pair(src, dst, &case.spec, psk, start_at)),
-                            )
-                        })
-                        .collect();
-                    handles
-                        .into_iter()
-                        .map(|(p, h)| {
-                            let pair = h.join().unwrap_or_else(|_| Pair {
-                                src_facts: None,
-                                relayed: RelayOutcome {
-                                    outcome: TestOutcome::failed(
-                                        Status::Error,
-                                        "the controller's thread for this pair panicked".into(),
-                                    ),
-                                    receiver_host: None,
-                                },
-                            });
-                            (p, pair)
-                        })
-                        .collect()
-                });
-                for ((s, d), pair) in results {
-                    if let Some(f) = pair.src_facts {
-                        meta.fleet[s].facts.get_or_insert(f);
-                    }
-                    if let Some(f) = pair.relayed.receiver_host {
-                        meta.fleet[d].facts.get_or_insert(f);
-                    }
-                    let run = CaseRun {
-                        case: ci as u32 + 1,
-                        repetition: rep,
-                        label: case.label.clone(),
-                        spec: case.spec.clone(),
-                        outcome: pair.relayed.outcome,
-                        not_applicable: case.not_applicable.clone(),
-                        src: plan.hosts[s].name.clone(),
-                        dst: plan.hosts[d].name.clone(),
-                    };
-                    writer.write(&run)?;
-                    say(pair_line(&run));
-                    if run.status() != Status::Ok {
-                        end = RunEnd::SomeFailed;
-                    }
-                    let key = (run.case, run.src.clone(), run.dst.clone());
-                    statuses.entry(key).or_default().push(run.status());
-                    let found = records
-                        .iter_mut()
-                        .find(|r| r.case == run.case && r.src == run.src && r.dst == run.dst);
-                    match found {
-                        Some(r) => r.add(&run),
-                        None => {
-                            let mut r = CaseRecord::new(run.case, &case.label, &run);
-                            r.add(&run);
-                            records.push(r);
-                        }
-                    }
-                    meta.runs += 1;
-                    meta.runs_ok += usize::from(run.status() == Status::Ok);
+                for (pair_at, pair) in run_round(plan, opts.psk.as_ref(), case, round) {
+                    sweep.record(ci, rep, pair_at, pair)?;
                 }
-                cases::write(dir, &records)?;
-                write_matrix(dir, &records, &statuses)?;
-                meta.write(dir)?;
+                sweep.rewrite(dir)?;
                 if abort.load(Ordering::SeqCst) {
-                    meta.interrupted = true;
-                    end = RunEnd::Interrupted;
+                    sweep.meta.interrupted = true;
+                    sweep.end = RunEnd::Interrupted;
                     break 'run;
                 }
             }
         }
     }
-    meta.finished_utc = Some(utc_timestamp(SystemTime::now()));
-    meta.write(dir)?;
-    say(format!("results: {}", dir.display()));
-    Ok(end)
+    sweep.meta.finished_utc = Some(utc_timestamp(SystemTime::now()));
+    sweep.meta.write(dir).map_err(output)?;
+    sweep.say(&format!("results: {}", dir.display()));
+    Ok(sweep.end)
 }
 
 fn shape_name(shape: &Shape, hosts: &[Host]) -> String {
@@ -507,7 +572,7 @@ mod tests {
             ("a 192.0.2.1\n", 1, "at least two"),
             ("a 192.0.2.1:99999\nb 192.0.2.2\n", 1, ""),
         ] {
-            let (l, e) = parse_hosts(text).unwrap_err();
+            let HostsError { line: l, msg: e } = parse_hosts(text).unwrap_err();
             assert_eq!(l, line, "{text:?}: {e}");
             assert!(e.contains(says), "{text:?}: {e}");
         }

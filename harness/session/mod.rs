@@ -1,6 +1,7 @@
 //! The processes' parts: the sender, the receiver daemon, the runner of a whole workload,
-//! and the mesh of many hosts.
+//! what it shows on the terminal, and the mesh of many hosts.
 
+pub mod console;
 pub mod mesh;
 pub mod receiver;
 pub mod runner;

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use socket2::{Domain, Socket, Type};
+use thiserror::Error;
 
 use crate::engine::{spawn_roles, RoleCtx};
 use crate::measure::hostinfo::HostFacts;
@@ -19,8 +19,9 @@ use crate::net::auth::{self, Psk};
 use crate::net::control::{
     self, Channel, ControlError, Message, SessionKey, Way, PROTOCOL_VERSION,
 };
-use crate::net::transport::{self, ServerData};
-use crate::spec::config::{Side, TestSpec};
+use crate::net::transport::{self, DataConn, ServerData};
+use crate::spec::config::{ConfigError, Protocol, Side, TestSpec};
+use crate::spec::units::format_size_human;
 
 /// How long an authenticated sender may stay quiet between tests.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -111,25 +112,50 @@ pub fn memory_estimate(spec: &TestSpec) -> MemoryNeed {
     }
 }
 
+/// A test this receiver's limits do not allow; the text is what the sender is told.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum Refusal {
+    #[error("refused: this receiver allows tests of at most {max:?} (warm-up included); asked for {asked:?}")]
+    Duration { max: Duration, asked: Duration },
+    #[error("refused: this receiver allows at most {max} flows (connections, counting each direction and the probe); asked for {asked}")]
+    Flows { max: u32, asked: u32 },
+    #[error(
+        "refused: this receiver allows socket buffers of at most {max} bytes; asked for {asked}"
+    )]
+    Buffer { max: u64, asked: u64 },
+    #[error("refused: this receiver allows a rate of at most {max} {unit} in total (--max-rate), and this test is unpaced: pass --rate")]
+    Unpaced { max: u64, unit: &'static str },
+    #[error("refused: this receiver allows a rate of at most {max} {unit} in total (--max-rate); asked for {rate} on each of {conns} connection(s) = {total}")]
+    Rate {
+        max: u64,
+        unit: &'static str,
+        rate: u64,
+        conns: u64,
+        total: u64,
+    },
+    #[error("refused: this receiver allows messages of at most {max} bytes (--max-message); asked for {asked}")]
+    Message { max: u32, asked: u32 },
+    #[error("refused: this test needs about {} on the receiver ({}); it allows {} (--max-memory)", format_size_human(.need.bytes), .need.how, format_size_human(*.max))]
+    Memory { need: MemoryNeed, max: u64 },
+}
+
 impl Limits {
     /// Refuses a test that asks for more than this receiver allows. Every connection,
     /// every direction and both sides' knobs count.
-    pub fn check(&self, spec: &TestSpec) -> Result<(), String> {
+    pub fn check(&self, spec: &TestSpec) -> Result<(), Refusal> {
         let asked = spec.warmup + spec.duration;
         if let Some(max) = self.max_duration.filter(|m| asked > *m) {
-            return Err(format!("refused: this receiver allows tests of at most {max:?} (warm-up included); asked for {asked:?}"));
+            return Err(Refusal::Duration { max, asked });
         }
         let conns = spec.conn_plan().len() as u32;
         if let Some(max) = self.max_flows.filter(|m| conns > *m) {
-            return Err(format!(
-                "refused: this receiver allows at most {max} flows (connections, counting each direction and the probe); asked for {conns}"
-            ));
+            return Err(Refusal::Flows { max, asked: conns });
         }
         if let Some(max) = self.max_buffer {
             for k in [&spec.sender, &spec.receiver] {
                 for v in [k.sndbuf, k.rcvbuf].into_iter().flatten() {
                     if v > max {
-                        return Err(format!("refused: this receiver allows socket buffers of at most {max} bytes; asked for {v}"));
+                        return Err(Refusal::Buffer { max, asked: v });
                     }
                 }
             }
@@ -147,24 +173,22 @@ impl Limits {
                 },
             );
             if biggest > max {
-                return Err(format!("refused: this receiver allows messages of at most {max} bytes (--max-message); asked for {biggest}"));
+                return Err(Refusal::Message {
+                    max,
+                    asked: biggest,
+                });
             }
         }
         if let Some(max) = self.max_memory {
             let need = memory_estimate(spec);
             if need.bytes > max {
-                return Err(format!(
-                    "refused: this test needs about {} on the receiver ({}); it allows {} (--max-memory)",
-                    crate::spec::units::format_size_human(need.bytes),
-                    need.how,
-                    crate::spec::units::format_size_human(max)
-                ));
+                return Err(Refusal::Memory { need, max });
             }
         }
         Ok(())
     }
 
-    fn check_rate(&self, spec: &TestSpec, max: u64) -> Result<(), String> {
+    fn check_rate(&self, spec: &TestSpec, max: u64) -> Result<(), Refusal> {
         use crate::spec::config::Pattern;
         let unit = if spec.pattern == Pattern::Stream {
             "bits/s"
@@ -172,25 +196,100 @@ impl Limits {
             "transactions/s"
         };
         let Some(rate) = spec.rate else {
-            return Err(format!(
-                "refused: this receiver allows a rate of at most {max} {unit} in total (--max-rate), and this test is unpaced: pass --rate"
-            ));
+            return Err(Refusal::Unpaced { max, unit });
         };
         // The probe is one request at a time, bounded by its round trip; the main
         // connections each run at `rate`.
-        let main = spec
+        let conns = spec
             .conn_plan()
             .iter()
             .filter(|c| c.kind == spec.main_kind())
             .count() as u64;
-        let total = rate.saturating_mul(main);
+        let total = rate.saturating_mul(conns);
         if total > max {
-            return Err(format!(
-                "refused: this receiver allows a rate of at most {max} {unit} in total (--max-rate); asked for {rate} on each of {main} connection(s) = {total}"
-            ));
+            return Err(Refusal::Rate {
+                max,
+                unit,
+                rate,
+                conns,
+                total,
+            });
         }
         Ok(())
     }
+}
+
+/// Why this daemon will not run a test, or how one it ran failed; the text is what the
+/// sender is told and the daemon logs.
+#[derive(Debug, Error)]
+pub enum TestError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Invalid(#[from] ConfigError),
+    #[error(
+        "busy: this receiver is running {0} test(s) already (--max-concurrent {0}); try later"
+    )]
+    Busy(usize),
+    #[error("busy: the tests running now and this one would need {} of memory on this receiver; it allows {} (--max-memory); try later", format_size_human(*.total), format_size_human(*.max))]
+    NoMemory { total: u64, max: u64 },
+    #[error(
+        "--cpu-affinity: CPU {cpu} is not available on the {side} (it may run on {allowed:?})"
+    )]
+    Cpu {
+        cpu: u32,
+        side: &'static str,
+        allowed: Vec<u32>,
+    },
+    #[error("refused: this test needs about {need} file descriptors on this host and {free} are free (RLIMIT_NOFILE {limit}, {open} open); raise its limit (ulimit -n) or ask for fewer flows")]
+    Descriptors {
+        need: u64,
+        free: u64,
+        limit: u64,
+        open: u64,
+    },
+    /// The peer a controller asked to send to, clipped.
+    #[error("refused: the peer to send to, '{0}', is not ADDR:PORT")]
+    PeerAddress(String),
+    #[error("refused: this daemon may send only to loopback and --allow-peers ({allowed}); asked to send to {ip}")]
+    PeerNotAllowed { allowed: String, ip: IpAddr },
+    #[error("{protocol} needs both processes on one host; this sender connected from {from}")]
+    UnixRemote { protocol: Protocol, from: IpAddr },
+    /// The protocol or a knob this host does not support.
+    #[error("receiver: {0}")]
+    Unsupported(Box<dyn std::error::Error + Send + Sync>),
+    /// The data sockets could not be opened or attached.
+    #[error("{0}")]
+    Data(Box<dyn std::error::Error + Send + Sync>),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("cannot start a thread: {0}")]
+    Thread(std::io::Error),
+    #[error("the data attach thread panicked")]
+    AttachPanicked,
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    #[error("the sender went away: {0}")]
+    SenderGone(ControlError),
+    #[error("unexpected {0} message during the test")]
+    Unexpected(&'static str),
+    #[error("the sender sent no finish within {FINISH_AFTER_ROLES:?} of the end of the traffic; it is stopped or gone")]
+    NoFinish,
+}
+
+/// Why a daemon could not start serving.
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error("control socket")]
+    Socket(#[source] std::io::Error),
+    #[error("cannot listen on {addr}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
 
 #[derive(Debug, Clone)]
@@ -249,16 +348,25 @@ impl std::fmt::Display for Cidr {
     }
 }
 
+/// An address block that will not parse.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CidrError {
+    #[error("'{0}' is not an address block (e.g. 192.0.2.0/24)")]
+    Address(String),
+    #[error("'{text}': the prefix length must be 0 to {width}")]
+    Prefix { text: String, width: u8 },
+}
+
 impl std::str::FromStr for Cidr {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Cidr, String> {
+    type Err = CidrError;
+    fn from_str(s: &str) -> Result<Cidr, CidrError> {
         let (addr, prefix) = match s.trim().split_once('/') {
             Some((a, p)) => (a, Some(p)),
             None => (s.trim(), None),
         };
         let addr: IpAddr = addr
             .parse()
-            .map_err(|_| format!("'{s}' is not an address block (e.g. 192.0.2.0/24)"))?;
+            .map_err(|_| CidrError::Address(s.to_string()))?;
         let width = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => width,
@@ -266,7 +374,10 @@ impl std::str::FromStr for Cidr {
                 .parse::<u8>()
                 .ok()
                 .filter(|p| *p <= width)
-                .ok_or_else(|| format!("'{s}': the prefix length must be 0 to {width}"))?,
+                .ok_or_else(|| CidrError::Prefix {
+                    text: s.to_string(),
+                    width,
+                })?,
         };
         Ok(Cidr { addr, prefix })
     }
@@ -292,19 +403,19 @@ impl Default for ServeOptions {
 }
 
 /// Opens the control listener. `[::]` listens on IPv4 too where the host allows it.
-pub fn bind_control(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+pub fn bind_control(addr: SocketAddr) -> Result<TcpListener, ServeError> {
     let domain = if addr.is_ipv4() {
         Domain::IPV4
     } else {
         Domain::IPV6
     };
-    let sock = Socket::new(domain, Type::STREAM, None).context("control socket")?;
+    let sock = Socket::new(domain, Type::STREAM, None).map_err(ServeError::Socket)?;
     sock.set_reuse_address(true)?;
     if addr.is_ipv6() && addr.ip().is_unspecified() {
         let _ = sock.set_only_v6(false);
     }
     sock.bind(&addr.into())
-        .with_context(|| format!("cannot listen on {addr}"))?;
+        .map_err(|source| ServeError::Listen { addr, source })?;
     sock.listen(64)?;
     Ok(sock.into())
 }
@@ -439,7 +550,7 @@ impl Daemon {
 }
 
 /// Runs the receiver until killed (or after one sender with `once`).
-pub fn serve(opts: &ServeOptions) -> anyhow::Result<()> {
+pub fn serve(opts: &ServeOptions) -> Result<(), ServeError> {
     let listener = bind_control(opts.listen)?;
     let addr = listener.local_addr()?;
     // The first line on stdout is for scripts (and `run`'s local child): where we listen.
@@ -450,7 +561,7 @@ pub fn serve(opts: &ServeOptions) -> anyhow::Result<()> {
 
 /// A receiver on a thread of this process (for benches and embedding): binds `opts.listen`
 /// and serves until the process ends. Returns the address it listens on.
-pub fn spawn_receiver(opts: &ServeOptions) -> anyhow::Result<SocketAddr> {
+pub fn spawn_receiver(opts: &ServeOptions) -> Result<SocketAddr, ServeError> {
     let listener = bind_control(opts.listen)?;
     let addr = listener.local_addr()?;
     let opts = opts.clone();
@@ -459,7 +570,7 @@ pub fn spawn_receiver(opts: &ServeOptions) -> anyhow::Result<SocketAddr> {
 }
 
 /// The accept loop on an open control listener.
-pub fn serve_on(listener: TcpListener, opts: &ServeOptions) -> anyhow::Result<()> {
+pub fn serve_on(listener: TcpListener, opts: &ServeOptions) -> Result<(), ServeError> {
     let daemon = Arc::new(Daemon {
         opts: opts.clone(),
         facts: HostFacts::gather(),
@@ -526,28 +637,14 @@ fn handshake(
     let mut r = control::Deadline { stream, until };
     let hello = control::recv_limited(&mut r, control::MAX_PRE_AUTH)?;
     if let Err(e) = control::check_hello(hello) {
-        // Said from the receiver's side, so that the sender's user reads it right.
-        let message = match &e {
-            ControlError::Version {
-                ours,
-                theirs,
-                peer_version,
-            } => format!(
-                "protocol version mismatch: the receiver speaks version {ours} (sockbench {}), \
-                 the sender version {theirs} (sockbench {peer_version}); run the same release on both hosts",
-                env!("CARGO_PKG_VERSION")
-            ),
-            other => other.to_string(),
-        };
+        let message = hello_refusal(&e);
         let _ = control::send(&mut w, &Message::Error { message });
         return Err(e);
     }
     let max = daemon.opts.max_concurrent;
     if daemon.tests.load(Ordering::SeqCst) >= max {
         // Said at once, so that a sender need not wait; this connection holds no slot.
-        let message = format!(
-            "busy: this receiver is running {max} test(s) already (--max-concurrent {max}); try later"
-        );
+        let message = TestError::Busy(max).to_string();
         let _ = control::send(
             &mut w,
             &Message::Error {
@@ -556,26 +653,54 @@ fn handshake(
         );
         return Err(ControlError::Remote(message));
     }
-    let version = env!("CARGO_PKG_VERSION").to_string();
     let Some(psk) = psk else {
         let welcome = Message::Welcome {
             version: PROTOCOL_VERSION,
-            sockbench_version: version,
+            sockbench_version: env!("CARGO_PKG_VERSION").to_string(),
             challenge: None,
             host: Some(facts.clone()),
         };
         control::send(&mut w, &welcome)?;
         return Ok(None);
     };
+    authenticate(stream, &mut r, psk, facts).map(Some)
+}
+
+/// Why a hello is refused, said from the receiver's side, so that the sender's user reads
+/// it right.
+fn hello_refusal(e: &ControlError) -> String {
+    match e {
+        ControlError::Version {
+            ours,
+            theirs,
+            peer_version,
+        } => format!(
+            "protocol version mismatch: the receiver speaks version {ours} (sockbench {}), \
+             the sender version {theirs} (sockbench {peer_version}); run the same release on both hosts",
+            env!("CARGO_PKG_VERSION")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// The challenge-response with a key: our nonce out, the sender's proof over both nonces
+/// in, ours back. Returns the session key both ends derive.
+fn authenticate(
+    stream: &TcpStream,
+    r: &mut control::Deadline<'_>,
+    psk: &Psk,
+    facts: &HostFacts,
+) -> Result<SessionKey, ControlError> {
+    let mut w = stream;
     let ours = auth::nonce();
     let welcome = Message::Welcome {
         version: PROTOCOL_VERSION,
-        sockbench_version: version,
+        sockbench_version: env!("CARGO_PKG_VERSION").to_string(),
         challenge: Some(auth::hex(&ours)),
         host: None,
     };
     control::send(&mut w, &welcome)?;
-    let (theirs, proof) = match control::recv_limited(&mut r, control::MAX_PRE_AUTH)? {
+    let (theirs, proof) = match control::recv_limited(r, control::MAX_PRE_AUTH)? {
         Message::Auth { nonce, proof } => (nonce, proof),
         Message::Error { message } => return Err(ControlError::Remote(control::clip(&message))),
         other => {
@@ -605,7 +730,63 @@ fn handshake(
             host: facts.clone(),
         },
     )?;
-    Ok(Some(SessionKey::derive(psk, &ours, &theirs)))
+    Ok(SessionKey::derive(psk, &ours, &theirs))
+}
+
+/// What a sender asks of a daemon: a test to receive, or (from a fleet's controller) one
+/// to send to another daemon.
+struct Request {
+    spec: Box<TestSpec>,
+    relay_to: Option<String>,
+    start_at_ms: Option<u64>,
+}
+
+impl Request {
+    /// The next request on the control connection; None when the sender has closed it.
+    fn next(ctl: &mut Channel<TcpStream>) -> Result<Option<Request>, ControlError> {
+        let request = match ctl.recv() {
+            Ok(Message::Setup { spec }) => Request {
+                spec,
+                relay_to: None,
+                start_at_ms: None,
+            },
+            Ok(Message::Relay {
+                to,
+                spec,
+                start_at_ms,
+            }) => Request {
+                spec,
+                relay_to: Some(to),
+                start_at_ms,
+            },
+            Ok(other) => {
+                return Err(ControlError::Unexpected {
+                    expected: "setup",
+                    got: other.name(),
+                });
+            }
+            Err(ControlError::Closed) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(Some(request))
+    }
+
+    /// The test in a few words, for the log.
+    fn describe(&self) -> String {
+        let spec = &self.spec;
+        format!(
+            "{}{} {} {} x{} for {:?}",
+            self.relay_to
+                .as_deref()
+                .map(|to| format!("sending to {} for the controller: ", control::clip(to)))
+                .unwrap_or_default(),
+            spec.protocol,
+            spec.pattern,
+            spec.direction,
+            spec.flows,
+            spec.duration
+        )
+    }
 }
 
 /// Serves one control connection: the handshake, then any number of tests. It holds a
@@ -635,44 +816,19 @@ fn handle_sender(daemon: &Daemon, stream: TcpStream, peer: SocketAddr) -> Result
     let mut ctl = Channel::new(stream, key.clone(), Way::ToSender, control::MAX_FROM_SENDER);
     loop {
         ctl.stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
-        let (spec, relay_to, start_at_ms) = match ctl.recv() {
-            Ok(Message::Setup { spec }) => (spec, None, None),
-            Ok(Message::Relay {
-                to,
-                spec,
-                start_at_ms,
-            }) => (spec, Some(to), start_at_ms),
-            Ok(other) => {
-                return Err(ControlError::Unexpected {
-                    expected: "setup",
-                    got: other.name(),
-                });
-            }
-            Err(ControlError::Closed) => return Ok(()),
-            Err(e) => return Err(e),
+        let Some(request) = Request::next(&mut ctl)? else {
+            return Ok(());
         };
         let started = Instant::now();
-        let what = format!(
-            "{}{} {} {} x{} for {:?}",
-            relay_to
-                .as_deref()
-                .map(|to| format!("sending to {} for the controller: ", control::clip(to)))
-                .unwrap_or_default(),
-            spec.protocol,
-            spec.pattern,
-            spec.direction,
-            spec.flows,
-            spec.duration
-        );
-        let target = match relay_to
-            .as_deref()
-            .map(|to| allowed_peer(opts, to))
-            .transpose()
-        {
-            Ok(target) => target,
-            Err(e) => {
+        let what = request.describe();
+        let target = match request.relay_to.as_deref().map(|to| allowed_peer(opts, to)) {
+            None => None,
+            Some(Ok(to)) => Some(to),
+            Some(Err(e)) => {
                 daemon.log(&format!("{peer}: {what}: {e}"));
-                let _ = ctl.send(&Message::Error { message: e });
+                let _ = ctl.send(&Message::Error {
+                    message: e.to_string(),
+                });
                 return Ok(());
             }
         };
@@ -681,12 +837,12 @@ fn handle_sender(daemon: &Daemon, stream: TcpStream, peer: SocketAddr) -> Result
         } else {
             Side::Receiver
         };
-        let result = match admit(daemon, &spec, side) {
+        let result = match admit(daemon, &request.spec, side) {
             Ok(slot) => {
                 drop(pending);
                 let result = match target {
-                    Some(to) => relay(daemon, &mut ctl, to, &spec, start_at_ms),
-                    None => run_test(&mut ctl, peer, &spec, opts),
+                    Some(to) => relay(daemon, &mut ctl, to, &request.spec, request.start_at_ms),
+                    None => run_test(&mut ctl, peer, &request.spec, opts),
                 };
                 drop(slot);
                 pending = if key.is_some() {
@@ -707,7 +863,9 @@ fn handle_sender(daemon: &Daemon, stream: TcpStream, peer: SocketAddr) -> Result
         }
         if let Err(e) = result {
             // Already logged above; the sender hears why, and the connection ends.
-            let _ = ctl.send(&Message::Error { message: e });
+            let _ = ctl.send(&Message::Error {
+                message: e.to_string(),
+            });
             return Ok(());
         }
     }
@@ -729,26 +887,23 @@ impl Drop for Slot<'_> {
 /// Whether this daemon may be asked to send to `to` (ADDR:PORT): loopback, or an address
 /// in `--allow-peers`. Without it, anyone holding the key could aim the daemon's traffic
 /// at any address.
-fn allowed_peer(opts: &ServeOptions, to: &str) -> Result<SocketAddr, String> {
-    let addr: SocketAddr = to.parse().map_err(|_| {
-        format!(
-            "refused: the peer to send to, '{}', is not ADDR:PORT",
-            control::clip(to)
-        )
-    })?;
+fn allowed_peer(opts: &ServeOptions, to: &str) -> Result<SocketAddr, TestError> {
+    let addr: SocketAddr = to
+        .parse()
+        .map_err(|_| TestError::PeerAddress(control::clip(to)))?;
     let ip = addr.ip().to_canonical();
     if ip.is_loopback() || opts.allow_peers.iter().any(|c| c.contains(ip)) {
         return Ok(addr);
     }
     let allowed: Vec<String> = opts.allow_peers.iter().map(|c| c.to_string()).collect();
-    Err(format!(
-        "refused: this daemon may send only to loopback and --allow-peers ({}); asked to send to {ip}",
-        if allowed.is_empty() {
+    Err(TestError::PeerNotAllowed {
+        allowed: if allowed.is_empty() {
             "none given".to_string()
         } else {
             allowed.join(",")
-        }
-    ))
+        },
+        ip,
+    })
 }
 
 /// A test this daemon runs as the sender for a controller: connects to the peer daemon
@@ -759,7 +914,7 @@ fn relay(
     to: SocketAddr,
     spec: &TestSpec,
     start_at_ms: Option<u64>,
-) -> Result<(), String> {
+) -> Result<(), TestError> {
     let start_at = start_at_ms.map(|ms| std::time::UNIX_EPOCH + Duration::from_millis(ms));
     let outcome = match crate::session::sender::Peer::connect(to, daemon.opts.psk.as_ref()) {
         Ok(mut peer) => {
@@ -785,23 +940,21 @@ fn relay(
     let _ = ctl.stream.set_write_timeout(Some(SETUP_TIMEOUT));
     ctl.send(&Message::Relayed {
         outcome: Box::new(outcome),
-    })
-    .map_err(|e| e.to_string())
+    })?;
+    Ok(())
 }
 
 /// Validates a test and takes a slot for it: the same checks as the command line's, the
 /// daemon's limits, and room among the tests already running. `side`: the role this
 /// daemon plays (the receiver, or the sender of a relayed test).
-fn admit<'a>(daemon: &'a Daemon, spec: &TestSpec, side: Side) -> Result<Slot<'a>, String> {
-    spec.validate().map_err(|e| e.to_string())?;
+fn admit<'a>(daemon: &'a Daemon, spec: &TestSpec, side: Side) -> Result<Slot<'a>, TestError> {
+    spec.validate()?;
     daemon.opts.limits.check(spec)?;
     check_host(spec, side)?;
     let max = daemon.opts.max_concurrent;
     if daemon.tests.fetch_add(1, Ordering::SeqCst) >= max {
         daemon.tests.fetch_sub(1, Ordering::SeqCst);
-        return Err(format!(
-            "busy: this receiver is running {max} test(s) already (--max-concurrent {max}); try later"
-        ));
+        return Err(TestError::Busy(max));
     }
     let need = memory_estimate(spec).bytes;
     let slot = Slot {
@@ -810,25 +963,22 @@ fn admit<'a>(daemon: &'a Daemon, spec: &TestSpec, side: Side) -> Result<Slot<'a>
     };
     let total = daemon.memory.fetch_add(need, Ordering::SeqCst) + need;
     if let Some(max) = daemon.opts.limits.max_memory.filter(|&m| total > m) {
-        return Err(format!(
-            "busy: the tests running now and this one would need {} of memory on this receiver; it allows {} (--max-memory); try later",
-            crate::spec::units::format_size_human(total),
-            crate::spec::units::format_size_human(max)
-        ));
+        return Err(TestError::NoMemory { total, max });
     }
     Ok(slot)
 }
 
 /// What this host must have for a test: the CPUs it pins to, and the file descriptors
 /// its connections need.
-fn check_host(spec: &TestSpec, side: Side) -> Result<(), String> {
+fn check_host(spec: &TestSpec, side: Side) -> Result<(), TestError> {
     if let Some(cpus) = &spec.knobs(side).cpus {
-        let allowed = crate::measure::pin_thread(None).unwrap_or_default();
-        if let Some(cpu) = cpus.iter().find(|c| !allowed.contains(c)) {
-            return Err(format!(
-                "--cpu-affinity: CPU {cpu} is not available on the {} (it may run on {allowed:?})",
-                side.as_str()
-            ));
+        let allowed = crate::sys::affinity::allowed_cpus();
+        if let Some(&cpu) = cpus.iter().find(|c| !allowed.contains(c)) {
+            return Err(TestError::Cpu {
+                cpu,
+                side: side.as_str(),
+                allowed,
+            });
         }
     }
     let conns = spec.conn_plan().len() as u64;
@@ -836,11 +986,14 @@ fn check_host(spec: &TestSpec, side: Side) -> Result<(), String> {
     let need = conns * per_conn + 32;
     let limit = crate::measure::hostinfo::nofile_limit();
     let open = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
-    if need > limit.saturating_sub(open) {
-        return Err(format!(
-            "refused: this test needs about {need} file descriptors on this host and {} are free (RLIMIT_NOFILE {limit}, {open} open); raise its limit (ulimit -n) or ask for fewer flows",
-            limit.saturating_sub(open)
-        ));
+    let free = limit.saturating_sub(open);
+    if need > free {
+        return Err(TestError::Descriptors {
+            need,
+            free,
+            limit,
+            open,
+        });
     }
     Ok(())
 }
@@ -856,53 +1009,8 @@ fn run_test(
     peer: SocketAddr,
     spec: &TestSpec,
     opts: &ServeOptions,
-) -> Result<(), String> {
-    if spec.protocol.is_unix() && !peer.ip().to_canonical().is_loopback() {
-        return Err(format!(
-            "{} needs both processes on one host; this sender connected from {}",
-            spec.protocol,
-            peer.ip()
-        ));
-    }
-    transport::probe(spec.protocol, &[&spec.receiver]).map_err(|e| format!("receiver: {e}"))?;
-    let token = random_token();
-    let local_ip: IpAddr = ctl
-        .stream
-        .local_addr()
-        .map_err(|e| e.to_string())?
-        .ip()
-        .to_canonical();
-    let (data, endpoints) = ServerData::open(spec, local_ip, token, opts.data_ports)?;
-    let deadline = Instant::now() + opts.setup_timeout;
-    let attach_spec = spec.clone();
-    let cancel = Arc::new(AtomicBool::new(false));
-    let attach_cancel = cancel.clone();
-    let attacher = thread::Builder::new()
-        .name("sockbench-attach".into())
-        .spawn(move || data.attach(&attach_spec, token, deadline, &attach_cancel))
-        .map_err(|e| format!("cannot start a thread: {e}"))?;
-    let ctl_err = |e: ControlError| e.to_string();
-    let started = (|| -> Result<(), String> {
-        ctl.send(&Message::Ready { token, endpoints })
-            .map_err(ctl_err)?;
-        ctl.stream
-            .set_read_timeout(Some(opts.setup_timeout))
-            .map_err(|e| e.to_string())?;
-        ctl.expect("start", |m| match m {
-            Message::Start => Some(()),
-            _ => None,
-        })
-        .map_err(ctl_err)
-    })();
-    if started.is_err() {
-        // The sender is gone or confused: the attach gives up at once and its sockets close.
-        cancel.store(true, Ordering::Relaxed);
-    }
-    let attached = attacher
-        .join()
-        .map_err(|_| "the data attach thread panicked".to_string())?;
-    started?;
-    let conns = attached?;
+) -> Result<(), TestError> {
+    let conns = set_up_data(ctl, peer, spec, opts)?;
 
     let abort = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
@@ -918,47 +1026,12 @@ fn run_test(
     if let Err(e) = ctl.send(&Message::Started) {
         abort.store(true, Ordering::Relaxed);
         roles.join();
-        return Err(e.to_string());
+        return Err(e.into());
     }
 
     // Wait for the sender to finish; if the control connection dies, abort the roles.
     let hard = t0 + spec.hard_deadline() + SETUP_TIMEOUT;
-    let _ = ctl
-        .stream
-        .set_read_timeout(Some(Duration::from_millis(250)));
-    // Our roles end when the sender's do (or stall out): a sender that says nothing for
-    // long after that is stopped or gone, and the test's slot is not held for it until
-    // the test's nominal end.
-    let mut ended: Option<Instant> = None;
-    let mut beat = Instant::now();
-    let finish = loop {
-        if beat.elapsed() >= control::HEARTBEAT {
-            beat = Instant::now();
-            if let Err(e) = ctl.send(&Message::Alive) {
-                break Err(format!("the sender went away: {e}"));
-            }
-        }
-        match ctl.recv() {
-            Ok(Message::Finish) => break Ok(()),
-            Ok(other) => {
-                break Err(format!(
-                    "unexpected {} message during the test",
-                    other.name()
-                ))
-            }
-            Err(ControlError::Timeout) if Instant::now() < hard => {
-                if ended.is_none() && roles.all_ended() {
-                    ended = Some(Instant::now());
-                }
-                if ended.is_some_and(|t| t.elapsed() > FINISH_AFTER_ROLES) {
-                    break Err(format!(
-                        "the sender sent no finish within {FINISH_AFTER_ROLES:?} of the end of the traffic; it is stopped or gone"
-                    ));
-                }
-            }
-            Err(e) => break Err(format!("the sender went away: {e}")),
-        }
-    };
+    let finish = await_finish(ctl, hard, || roles.all_ended());
     match finish {
         Ok(()) => stop.store(true, Ordering::Relaxed),
         Err(_) => abort.store(true, Ordering::Relaxed),
@@ -968,8 +1041,88 @@ fn run_test(
     let _ = ctl.stream.set_write_timeout(Some(SETUP_TIMEOUT));
     ctl.send(&Message::Results {
         report: Box::new(report),
-    })
-    .map_err(ctl_err)
+    })?;
+    Ok(())
+}
+
+/// A test's setup on this side: opens the data sockets, tells the sender where they are,
+/// and attaches the sender's connections while waiting for its start.
+fn set_up_data(
+    ctl: &mut Channel<TcpStream>,
+    peer: SocketAddr,
+    spec: &TestSpec,
+    opts: &ServeOptions,
+) -> Result<Vec<DataConn>, TestError> {
+    if spec.protocol.is_unix() && !peer.ip().to_canonical().is_loopback() {
+        return Err(TestError::UnixRemote {
+            protocol: spec.protocol,
+            from: peer.ip(),
+        });
+    }
+    transport::probe(spec.protocol, &[&spec.receiver])
+        .map_err(|e| TestError::Unsupported(e.into()))?;
+    let token = random_token();
+    let local_ip: IpAddr = ctl.stream.local_addr()?.ip().to_canonical();
+    let (data, endpoints) = ServerData::open(spec, local_ip, token, opts.data_ports)
+        .map_err(|e| TestError::Data(e.into()))?;
+    let deadline = Instant::now() + opts.setup_timeout;
+    let attach_spec = spec.clone();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let attach_cancel = cancel.clone();
+    let attacher = thread::Builder::new()
+        .name("sockbench-attach".into())
+        .spawn(move || data.attach(&attach_spec, token, deadline, &attach_cancel))
+        .map_err(TestError::Thread)?;
+    let started = (|| -> Result<(), TestError> {
+        ctl.send(&Message::Ready { token, endpoints })?;
+        ctl.stream.set_read_timeout(Some(opts.setup_timeout))?;
+        ctl.expect("start", |m| match m {
+            Message::Start => Some(()),
+            _ => None,
+        })?;
+        Ok(())
+    })();
+    if started.is_err() {
+        // The sender is gone or confused: the attach gives up at once and its sockets close.
+        cancel.store(true, Ordering::Relaxed);
+    }
+    let attached = attacher.join().map_err(|_| TestError::AttachPanicked)?;
+    started?;
+    attached.map_err(|e| TestError::Data(e.into()))
+}
+
+/// Waits for the sender's finish, sending heartbeats. Our roles end when the sender's do
+/// (or stall out): a sender that says nothing for long after that (`all_ended`) is
+/// stopped or gone, and the test's slot is not held for it until the test's nominal end.
+fn await_finish(
+    ctl: &mut Channel<TcpStream>,
+    hard: Instant,
+    mut all_ended: impl FnMut() -> bool,
+) -> Result<(), TestError> {
+    let _ = ctl
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(250)));
+    let mut ended: Option<Instant> = None;
+    let mut beat = Instant::now();
+    loop {
+        if beat.elapsed() >= control::HEARTBEAT {
+            beat = Instant::now();
+            ctl.send(&Message::Alive).map_err(TestError::SenderGone)?;
+        }
+        match ctl.recv() {
+            Ok(Message::Finish) => return Ok(()),
+            Ok(other) => return Err(TestError::Unexpected(other.name())),
+            Err(ControlError::Timeout) if Instant::now() < hard => {
+                if ended.is_none() && all_ended() {
+                    ended = Some(Instant::now());
+                }
+                if ended.is_some_and(|t| t.elapsed() > FINISH_AFTER_ROLES) {
+                    return Err(TestError::NoFinish);
+                }
+            }
+            Err(e) => return Err(TestError::SenderGone(e)),
+        }
+    }
 }
 
 /// For fuzzing (`fuzz/`): plays `input` as the bytes a sender sends on one control
@@ -1046,11 +1199,46 @@ mod tests {
     }
 
     #[test]
+    fn refusals_say_what_was_asked_and_what_is_allowed() {
+        let spec = TestSpec {
+            duration: Duration::from_secs(30),
+            ..TestSpec::default()
+        };
+        let limits = Limits {
+            max_duration: Some(Duration::from_secs(10)),
+            ..Limits::default()
+        };
+        let e = limits.check(&spec).unwrap_err();
+        assert!(matches!(e, Refusal::Duration { .. }), "{e:?}");
+        assert!(
+            e.to_string().starts_with(
+                "refused: this receiver allows tests of at most 10s (warm-up included); asked for"
+            ),
+            "{e}"
+        );
+        let limits = Limits {
+            max_flows: Some(0),
+            ..Limits::default()
+        };
+        assert!(limits
+            .check(&spec)
+            .unwrap_err()
+            .to_string()
+            .starts_with("refused: this receiver allows at most 0 flows"));
+        assert_eq!(
+            TestError::Busy(2).to_string(),
+            "busy: this receiver is running 2 test(s) already (--max-concurrent 2); try later"
+        );
+    }
+
+    #[test]
     fn a_daemon_sends_only_to_loopback_and_allowed_peers() {
         let mut opts = ServeOptions::default();
         assert!(allowed_peer(&opts, "127.0.0.1:5301").is_ok());
         assert!(allowed_peer(&opts, "[::1]:5301").is_ok());
-        let e = allowed_peer(&opts, "192.0.2.1:5301").unwrap_err();
+        let e = allowed_peer(&opts, "192.0.2.1:5301")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("none given") && e.contains("192.0.2.1"), "{e}");
         opts.allow_peers = vec!["192.0.2.0/24".parse().unwrap()];
         assert!(allowed_peer(&opts, "192.0.2.1:5301").is_ok());

@@ -2,15 +2,14 @@
 //! run's rows as soon as it ends, keeps `cases.csv` and `meta.json` current, and on Ctrl-C
 //! ends the run in flight as `aborted`, keeping what was measured.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
+use thiserror::Error;
 
 use crate::measure::hostinfo::HostFacts;
 use crate::net::auth::Psk;
@@ -20,7 +19,11 @@ use crate::output::summary::SummaryRow;
 use crate::output::table::Table;
 use crate::output::ResultsWriter;
 use crate::results::CaseRun;
-use crate::session::sender::{resolve_target, run_test, LocalReceiver, Peer, Status, TestOutcome};
+use crate::session::console::{Console, Ticker};
+use crate::session::sender::{
+    resolve_target, run_test, LocalReceiver, Peer, ReachError, Status, TestOutcome,
+};
+use crate::spec::config::TestSpec;
 use crate::spec::workload::PlannedCase;
 
 /// Runs of at most this many cases rewrite cases.csv and meta.json after every test.
@@ -146,124 +149,6 @@ pub(crate) fn install_interrupt(abort: Arc<AtomicBool>) {
     });
 }
 
-/// Prints to the terminal above the progress bar, or plainly; on stderr when stdout is
-/// kept for JSON.
-struct Console {
-    bar: Option<ProgressBar>,
-    quiet: bool,
-    to_stderr: bool,
-}
-
-impl Console {
-    fn line(&self, s: &str) {
-        if self.quiet {
-            return;
-        }
-        match &self.bar {
-            Some(b) => b.println(s),
-            None if self.to_stderr => eprintln!("{s}"),
-            None => println!("{s}"),
-        }
-    }
-    fn warn(&self, s: &str) {
-        match &self.bar {
-            Some(b) => b.suspend(|| eprintln!("{s}")),
-            None => eprintln!("{s}"),
-        }
-    }
-}
-
-/// `1h02m`, `3m05s`, `42s`: a time left, to the second.
-fn format_left(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-    }
-}
-
-/// Where the run is: what was done before the test in flight, and that test.
-struct Tick {
-    done_ms: u64,
-    case_ms: u64,
-    case_started: Instant,
-    what: String,
-}
-
-/// The progress bar's clock: a thread that moves the bar with time inside each test
-/// (planned warm-up + duration), so that it never sits still for a long test, and says
-/// which case and repetition run and how long the whole run has left.
-struct Ticker {
-    tick: Arc<Mutex<Tick>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Ticker {
-    fn start(bar: ProgressBar, total_ms: u64) -> Ticker {
-        let tick = Arc::new(Mutex::new(Tick {
-            done_ms: 0,
-            case_ms: 0,
-            case_started: Instant::now(),
-            what: String::new(),
-        }));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (tick, stop) = (tick.clone(), stop.clone());
-            let run_started = Instant::now();
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    {
-                        let t = tick.lock().unwrap_or_else(|e| e.into_inner());
-                        let inside = (t.case_started.elapsed().as_millis() as u64).min(t.case_ms);
-                        let pos = (t.done_ms + inside).min(total_ms);
-                        bar.set_position(pos);
-                        // The planned time left, stretched by what each test has really
-                        // taken so far beyond its plan (connecting, reports, pauses).
-                        let mut left = Duration::from_millis(total_ms - pos);
-                        if t.done_ms > 0 {
-                            let ratio = t
-                                .case_started
-                                .saturating_duration_since(run_started)
-                                .as_secs_f64()
-                                / Duration::from_millis(t.done_ms).as_secs_f64();
-                            left = left.mul_f64(ratio.clamp(1.0, 100.0));
-                        }
-                        bar.set_message(format!("{}  left ~{}", t.what, format_left(left)));
-                    }
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-            })
-        };
-        Ticker {
-            tick,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    /// A test starts: `done_ms` of the plan is behind us, this one is planned `case_ms`.
-    fn test(&self, done_ms: u64, case_ms: u64, what: String) {
-        let mut t = self.tick.lock().unwrap_or_else(|e| e.into_inner());
-        *t = Tick {
-            done_ms,
-            case_ms,
-            case_started: Instant::now(),
-            what,
-        };
-    }
-}
-
-impl Drop for Ticker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// What a single-case run is, in a few words: `tcp stream forward, 1 flow, 128K messages`.
 fn describe(spec: &crate::spec::config::TestSpec) -> String {
     format!(
@@ -276,36 +161,64 @@ fn describe(spec: &crate::spec::config::TestSpec) -> String {
     )
 }
 
-/// Runs the plan.
-pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
-    let started = SystemTime::now();
-    let dir = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out_dir(&plan.name, started));
-    let mut writer = ResultsWriter::create(&dir, started)?;
+/// Why a run stopped before its end: its receiver could not be found, or its results
+/// could not be written.
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Reach(#[from] ReachError),
+    #[error(transparent)]
+    Output(#[from] OutputFailure),
+    #[error("serializing a row as JSON")]
+    Json(#[source] serde_json::Error),
+    #[error("writing JSON to stdout")]
+    Stdout(#[source] std::io::Error),
+    #[error("writing {}", .path.display())]
+    Csv {
+        path: PathBuf,
+        #[source]
+        source: csv::Error,
+    },
+    #[error("writing {}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
 
-    // The receiver: one given by the user, or a child process of ours on loopback.
-    let (local, addr) = match &opts.to {
-        Some(target) => (None, resolve_target(target)?),
-        None => {
-            let local = LocalReceiver::spawn(opts.psk.as_ref().map(|(_, p)| p.as_path()))?;
-            let addr = local.addr;
-            (Some(local), addr)
-        }
-    };
-    let mut meta = Meta {
+/// A results file that could not be written, as the output layer says it (its message and
+/// its causes).
+#[derive(Debug)]
+pub struct OutputFailure(Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for OutputFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for OutputFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// The output layer's error, whatever its type, as a [`RunError`].
+pub(crate) fn output(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> RunError {
+    RunError::Output(OutputFailure(e.into()))
+}
+
+/// The run's `meta.json` as it starts: who, what, where, which cases.
+fn run_meta(plan: &RunPlan, opts: &RunOptions, started: SystemTime, receiver: String) -> Meta {
+    Meta {
         schema_version: SCHEMA_VERSION,
         sockbench_version: env!("CARGO_PKG_VERSION").to_string(),
         git_revision: env!("SOCKBENCH_GIT_REV").to_string(),
         command_line: opts.command_line.clone(),
         started_utc: utc_timestamp(started),
         finished_utc: None,
-        receiver: if local.is_some() {
-            "local".into()
-        } else {
-            addr.to_string()
-        },
+        receiver,
         receiver_sockbench_version: None,
         hosts: Hosts {
             sender: HostFacts::gather(),
@@ -317,25 +230,233 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
         repeat: plan.repeat,
         shuffle: plan.shuffle,
         seed: plan.seed,
-        cases: plan
-            .cases
-            .iter()
-            .enumerate()
-            .map(|(i, c)| CaseMeta {
-                case: i as u32 + 1,
-                label: c.label.clone(),
-                spec: c.spec.clone(),
-            })
-            .collect(),
+        cases: case_metas(&plan.cases),
         runs: 0,
         runs_ok: 0,
         interrupted: false,
         fleet: Vec::new(),
         shape: None,
-    };
-    meta.write(&dir)?;
-    cases::write(&dir, &[])?;
+    }
+}
 
+/// Every case of a plan as `meta.json` lists it.
+pub(crate) fn case_metas(cases: &[PlannedCase]) -> Vec<CaseMeta> {
+    cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| CaseMeta {
+            case: i as u32 + 1,
+            label: c.label.clone(),
+            spec: c.spec.clone(),
+        })
+        .collect()
+}
+
+/// The run's first line: what runs, how often, against which receiver.
+fn headline(plan: &RunPlan, version: &str, target: &str) -> String {
+    let what = if plan.varied.is_empty() {
+        plan.cases
+            .first()
+            .map(|c| describe(&c.spec))
+            .unwrap_or_default()
+    } else {
+        format!("varying {}", plan.varied.join(", "))
+    };
+    format!(
+        "sockbench {version}: {} — {} case(s) x {} repetition(s) against {target}; {what}",
+        plan.name,
+        plan.cases.len(),
+        plan.repeat
+    )
+}
+
+/// A run in progress: where its results go, and what it has recorded so far.
+struct Sweep<'a> {
+    plan: &'a RunPlan,
+    opts: &'a RunOptions,
+    dir: PathBuf,
+    writer: ResultsWriter,
+    meta: Meta,
+    records: Vec<CaseRecord>,
+    console: Console,
+    table: Table,
+    /// The last error printed: the same one again (an unreachable receiver, run after
+    /// run) is not printed again.
+    last_error: String,
+    last_rewrite: Instant,
+}
+
+impl<'a> Sweep<'a> {
+    /// Starts a run: its results directory, its receiver (a local one when none is
+    /// given), `meta.json`, and the terminal's first lines and progress bar over
+    /// `total_ms` of planned tests.
+    fn start(
+        plan: &'a RunPlan,
+        opts: &'a RunOptions,
+        total_ms: u64,
+    ) -> Result<(Sweep<'a>, Option<LocalReceiver>, SocketAddr, Option<Ticker>), RunError> {
+        let started = SystemTime::now();
+        let dir = opts
+            .out
+            .clone()
+            .unwrap_or_else(|| default_out_dir(&plan.name, started));
+        let writer = ResultsWriter::create(&dir, started).map_err(output)?;
+        let (local, addr) = find_receiver(opts)?;
+        let (receiver, target) = match &local {
+            Some(_) => ("local".to_string(), format!("a local receiver ({addr})")),
+            None => (addr.to_string(), addr.to_string()),
+        };
+        let meta = run_meta(plan, opts, started, receiver);
+        meta.write(&dir).map_err(output)?;
+        cases::write(&dir, &[]).map_err(output)?;
+        let (console, ticker) = Console::with_bar(opts.quiet, opts.json, total_ms);
+        console.line(&headline(plan, &meta.sockbench_version, &target));
+        let table = Table::new(&plan.cases, &plan.varied);
+        console.line(&table.header());
+        if let Some(note) = table.note() {
+            console.line(&note);
+        }
+        let sweep = Sweep {
+            plan,
+            opts,
+            dir,
+            writer,
+            meta,
+            records: Vec::new(),
+            console,
+            table,
+            last_error: String::new(),
+            last_rewrite: Instant::now(),
+        };
+        Ok((sweep, local, addr, ticker))
+    }
+
+    /// Records a finished test: its rows, the JSON line, the case's record, `cases.csv`
+    /// and `meta.json`, and its line on the terminal.
+    fn record(&mut self, run: &CaseRun, label: &str) -> Result<(), RunError> {
+        self.writer.write(run).map_err(output)?;
+        if self.opts.json {
+            // One object per line, the summary.csv row's fields; serde_json writes a
+            // non-finite figure as null, so every line is valid JSON.
+            let line = serde_json::to_string(&SummaryRow::from_run(run)).map_err(RunError::Json)?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{line}")
+                .and_then(|_| out.flush())
+                .map_err(RunError::Stdout)?;
+        }
+        match self.records.iter_mut().find(|r| r.case == run.case) {
+            Some(r) => r.add(run),
+            None => {
+                let mut r = CaseRecord::new(run.case, label, run);
+                r.add(run);
+                self.records.push(r);
+            }
+        }
+        self.meta.runs += 1;
+        self.meta.runs_ok += usize::from(run.status() == Status::Ok);
+        // cases.csv and meta.json are rewritten whole: after every test, except in a run
+        // of thousands of cases, where that would cost more than the tests (then every
+        // few seconds, and at the end).
+        if self.plan.cases.len() <= REWRITE_EVERY_TEST
+            || self.last_rewrite.elapsed() >= REWRITE_PERIOD
+        {
+            cases::write(&self.dir, &self.records).map_err(output)?;
+            self.meta.write(&self.dir).map_err(output)?;
+            self.last_rewrite = Instant::now();
+        }
+        self.console.line(&self.table.line(run));
+        if let Some(e) = &run.outcome.error {
+            if *e != self.last_error {
+                let rep = run.repetition;
+                self.console
+                    .warn(&format!("error: case {} repetition {rep}: {e}", run.case));
+                self.last_error = e.clone();
+            }
+        }
+        if !self.opts.quiet {
+            for w in run.warnings() {
+                self.console.warn(&format!("warning: {w}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The run's end: the cases' summaries, the last `cases.csv` and `meta.json`.
+    fn finish(mut self) -> Result<(), RunError> {
+        if !self.opts.quiet {
+            warn_about_cases(&self.console, &self.records, self.plan.adaptive);
+        }
+        self.console.finish();
+        if self.records.iter().any(|r| r.reps.len() > 1) {
+            self.console.line("");
+            for l in self.table.case_summary(&self.records) {
+                self.console.line(&l);
+            }
+        }
+        cases::write(&self.dir, &self.records).map_err(output)?;
+        self.meta.finished_utc = Some(utc_timestamp(SystemTime::now()));
+        self.meta.write(&self.dir).map_err(output)?;
+        self.console
+            .line(&format!("results: {}", self.dir.display()));
+        Ok(())
+    }
+}
+
+/// The receiver: one given by the user, or a child process of ours on loopback.
+fn find_receiver(opts: &RunOptions) -> Result<(Option<LocalReceiver>, SocketAddr), RunError> {
+    Ok(match &opts.to {
+        Some(target) => (None, resolve_target(target)?),
+        None => {
+            let local = LocalReceiver::spawn(opts.psk.as_ref().map(|(_, p)| p.as_path()))?;
+            let addr = local.addr;
+            (Some(local), addr)
+        }
+    })
+}
+
+/// One test of the sweep against the receiver at `addr`, connecting first when there is
+/// no connection (the last test failed, or this is the first). The user's Ctrl-C makes it
+/// `aborted`; the flag says whether it came.
+fn run_one(
+    peer: &mut Option<Peer>,
+    addr: SocketAddr,
+    opts: &RunOptions,
+    meta: &mut Meta,
+    spec: &TestSpec,
+    abort: &Arc<AtomicBool>,
+) -> (TestOutcome, bool) {
+    let mut reach_error = String::new();
+    if peer.is_none() {
+        match Peer::connect(addr, opts.psk.as_ref().map(|(k, _)| k)) {
+            Ok(p) => {
+                meta.hosts.receiver = Some(p.host.clone());
+                meta.receiver_sockbench_version = Some(p.version.clone());
+                *peer = Some(p);
+            }
+            Err(e) => reach_error = e.to_string(),
+        }
+    }
+    let mut outcome = match peer.as_mut() {
+        Some(p) => run_test(p, spec, abort.clone()),
+        None => TestOutcome::failed(Status::Error, reach_error),
+    };
+    let interrupted = abort.load(Ordering::SeqCst);
+    if interrupted {
+        if outcome.status == Status::Ok {
+            outcome.status = Status::Aborted;
+        }
+        let why = "interrupted by the user".to_string();
+        outcome.error = Some(outcome.error.map(|e| format!("{why}; {e}")).unwrap_or(why));
+    }
+    if outcome.status != Status::Ok {
+        // The control connection may be broken: start afresh for the next run.
+        *peer = None;
+    }
+    (outcome, interrupted)
+}
+
+/// Runs the plan.
+pub fn execute(plan: &RunPlan, opts: &RunOptions) -> Result<RunEnd, RunError> {
     let order = run_order(plan);
     let planned_ms = |ci: usize| {
         let spec = &plan.cases[ci].spec;
@@ -346,191 +467,60 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> anyhow::Result<RunEnd> {
         .map(|&(c, _)| planned_ms(c))
         .sum::<u64>()
         .max(1);
-    // The bar draws on stderr; it shows where the output it sits above is a terminal.
-    let shown_on = if opts.json {
-        std::io::stderr().is_terminal()
-    } else {
-        std::io::stdout().is_terminal()
-    };
-    let bar = (!opts.quiet && shown_on && std::io::stderr().is_terminal()).then(|| {
-        let b = ProgressBar::new(total_ms);
-        b.set_style(
-            ProgressStyle::with_template("{bar:30} {percent:>3}% {elapsed:>4}  {msg}")
-                .expect("static template"),
-        );
-        b
-    });
-    let ticker = bar.clone().map(|b| Ticker::start(b, total_ms));
-    let console = Console {
-        bar,
-        quiet: opts.quiet,
-        to_stderr: opts.json,
-    };
-    let target = if local.is_some() {
-        format!("a local receiver ({addr})")
-    } else {
-        addr.to_string()
-    };
-    let what = if plan.varied.is_empty() {
-        plan.cases
-            .first()
-            .map(|c| describe(&c.spec))
-            .unwrap_or_default()
-    } else {
-        format!("varying {}", plan.varied.join(", "))
-    };
-    console.line(&format!(
-        "sockbench {}: {} — {} case(s) x {} repetition(s) against {target}; {what}",
-        meta.sockbench_version,
-        plan.name,
-        plan.cases.len(),
-        plan.repeat
-    ));
-    let table = Table::new(&plan.cases, &plan.varied);
-    console.line(&table.header());
-    if let Some(note) = table.note() {
-        console.line(&note);
-    }
-
+    let (mut sweep, local, addr, ticker) = Sweep::start(plan, opts, total_ms)?;
     let abort = Arc::new(AtomicBool::new(false));
     install_interrupt(abort.clone());
-    let mut records: Vec<CaseRecord> = Vec::new();
     let mut peer: Option<Peer> = None;
-    let mut reach_error = String::new();
-    // The last error printed: the same one again (an unreachable receiver, run after
-    // run) is not printed again.
-    let mut last_error = String::new();
     let mut end = RunEnd::AllOk;
     let mut done_ms = 0u64;
-    let mut last_rewrite = std::time::Instant::now();
     for (n, &(ci, rep)) in order.iter().enumerate() {
-        if skip_round(plan, &records, ci) {
+        if skip_round(plan, &sweep.records, ci) {
             continue;
         }
         let case = &plan.cases[ci];
-        let spec = &case.spec;
         if let Some(t) = &ticker {
-            t.test(
-                done_ms,
-                planned_ms(ci),
-                format!(
-                    "test {}/{}: case {}/{} rep {rep}/{}",
-                    n + 1,
-                    order.len(),
-                    ci + 1,
-                    plan.cases.len(),
-                    plan.repeat
-                ),
+            let (cases, reps) = (plan.cases.len(), plan.repeat);
+            let what = format!(
+                "test {}/{}: case {}/{cases} rep {rep}/{reps}",
+                n + 1,
+                order.len(),
+                ci + 1
             );
+            t.test(done_ms, planned_ms(ci), what);
         }
-        if peer.is_none() {
-            match Peer::connect(addr, opts.psk.as_ref().map(|(k, _)| k)) {
-                Ok(p) => {
-                    meta.hosts.receiver = Some(p.host.clone());
-                    meta.receiver_sockbench_version = Some(p.version.clone());
-                    peer = Some(p);
-                }
-                Err(e) => reach_error = e.to_string(),
-            }
-        }
-        let mut outcome = match peer.as_mut() {
-            Some(p) => run_test(p, spec, abort.clone()),
-            None => TestOutcome::failed(Status::Error, reach_error.clone()),
-        };
-        let interrupted = abort.load(Ordering::SeqCst);
-        if interrupted && outcome.status == Status::Ok {
-            outcome.status = Status::Aborted;
-        }
-        if interrupted {
-            let why = "interrupted by the user".to_string();
-            outcome.error = Some(outcome.error.map(|e| format!("{why}; {e}")).unwrap_or(why));
-        }
+        let (outcome, interrupted) =
+            run_one(&mut peer, addr, opts, &mut sweep.meta, &case.spec, &abort);
         if outcome.status != Status::Ok {
-            // The control connection may be broken: start afresh for the next run.
-            peer = None;
             end = RunEnd::SomeFailed;
         }
         let run = CaseRun {
             case: ci as u32 + 1,
             repetition: rep,
             label: case.label.clone(),
-            spec: spec.clone(),
+            spec: case.spec.clone(),
             outcome,
             not_applicable: case.not_applicable.clone(),
             src: String::new(),
             dst: String::new(),
         };
-        writer.write(&run)?;
-        if opts.json {
-            // One object per line, the summary.csv row's fields; serde_json writes a
-            // non-finite figure as null, so every line is valid JSON.
-            let line = serde_json::to_string(&SummaryRow::from_run(&run))
-                .context("serializing a row as JSON")?;
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "{line}")
-                .and_then(|_| out.flush())
-                .context("writing JSON to stdout")?;
-        }
-        match records.iter_mut().find(|r| r.case == run.case) {
-            Some(r) => r.add(&run),
-            None => {
-                let mut r = CaseRecord::new(run.case, &case.label, &run);
-                r.add(&run);
-                records.push(r);
-            }
-        }
-        meta.runs += 1;
-        meta.runs_ok += usize::from(run.status() == Status::Ok);
-        // cases.csv and meta.json are rewritten whole: after every test, except in a run
-        // of thousands of cases, where that would cost more than the tests (then every
-        // few seconds, and at the end).
-        if plan.cases.len() <= REWRITE_EVERY_TEST || last_rewrite.elapsed() >= REWRITE_PERIOD {
-            cases::write(&dir, &records)?;
-            meta.write(&dir)?;
-            last_rewrite = std::time::Instant::now();
-        }
-        console.line(&table.line(&run));
-        if let Some(e) = &run.outcome.error {
-            if *e != last_error {
-                console.warn(&format!("error: case {} repetition {rep}: {e}", run.case));
-                last_error = e.clone();
-            }
-        }
-        if !opts.quiet {
-            for w in run.warnings() {
-                console.warn(&format!("warning: {w}"));
-            }
-        }
+        sweep.record(&run, &case.label)?;
         done_ms += planned_ms(ci);
         if interrupted {
             end = RunEnd::Interrupted;
-            meta.interrupted = true;
+            sweep.meta.interrupted = true;
             break;
         }
         if opts.fail_fast && run.status() != Status::Ok {
-            console.warn("stopping at the first failed run (--fail-fast)");
+            sweep
+                .console
+                .warn("stopping at the first failed run (--fail-fast)");
             break;
         }
     }
     drop(ticker);
-    if !opts.quiet {
-        warn_about_cases(&console, &records, plan.adaptive);
-    }
-    if let Some(b) = &console.bar {
-        b.finish_and_clear();
-    }
-    if records.iter().any(|r| r.reps.len() > 1) {
-        console.line("");
-        for l in table.case_summary(&records) {
-            console.line(&l);
-        }
-    }
     drop(peer);
     drop(local);
-    cases::write(&dir, &records)?;
-    meta.finished_utc = Some(utc_timestamp(SystemTime::now()));
-    meta.write(&dir)?;
-    console.line(&format!("results: {}", dir.display()));
+    sweep.finish()?;
     Ok(end)
 }
 
@@ -634,13 +624,6 @@ mod tests {
             );
         }
         assert_eq!(order, run_order(&p), "seeded");
-    }
-
-    #[test]
-    fn time_left_reads_at_a_glance() {
-        assert_eq!(format_left(Duration::from_millis(42_900)), "42s");
-        assert_eq!(format_left(Duration::from_secs(185)), "3m05s");
-        assert_eq!(format_left(Duration::from_secs(3720)), "1h02m");
     }
 
     #[test]

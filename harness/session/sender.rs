@@ -43,7 +43,18 @@ pub enum ReachError {
     #[error("the receiver at {addr}: {message}")]
     Auth { addr: SocketAddr, message: String },
     #[error("starting the local receiver: {0}")]
-    Local(String),
+    Local(LocalError),
+}
+
+/// Why the local receiver (a `sockbench serve` child) did not start.
+#[derive(Debug, Error)]
+pub enum LocalError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("it did not report its address")]
+    Silent,
+    #[error("unexpected first line {0:?}")]
+    FirstLine(String),
 }
 
 /// Parses `HOST`, `HOST:PORT`, `[V6]:PORT` or a bare IPv6 address; the port defaults to 5301.
@@ -170,7 +181,7 @@ impl LocalReceiver {
     /// Starts `sockbench serve` on an ephemeral loopback port, with the same key file as
     /// the sender when it has one.
     pub fn spawn(psk_file: Option<&std::path::Path>) -> Result<LocalReceiver, ReachError> {
-        let exe = std::env::current_exe().map_err(|e| ReachError::Local(e.to_string()))?;
+        let exe = std::env::current_exe().map_err(|e| ReachError::Local(e.into()))?;
         let mut cmd = Command::new(exe);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--quiet"]);
         if let Some(path) = psk_file {
@@ -179,22 +190,15 @@ impl LocalReceiver {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        #[cfg(target_os = "linux")]
         {
             use std::os::unix::process::CommandExt;
             // A process group of its own: Ctrl-C at the terminal reaches `run` only, which
             // then fetches this receiver's figures before stopping it.
             cmd.process_group(0);
-            // SAFETY: prctl is async-signal-safe; the child dies with its parent, so a
-            // killed `run` never leaves a receiver behind.
-            unsafe {
-                cmd.pre_exec(|| {
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                    Ok(())
-                });
-            }
+            // A killed `run` never leaves a receiver behind.
+            crate::sys::process::die_with_parent(&mut cmd);
         }
-        let mut child = cmd.spawn().map_err(|e| ReachError::Local(e.to_string()))?;
+        let mut child = cmd.spawn().map_err(|e| ReachError::Local(e.into()))?;
         let stdout = child.stdout.take().expect("piped stdout");
         // Read the "listening on ADDR" line without blocking forever.
         let (tx, rx) = mpsc::channel();
@@ -204,21 +208,21 @@ impl LocalReceiver {
             let r = reader.read_line(&mut line).map(|_| line);
             let _ = tx.send((r, reader.into_inner()));
         });
-        let fail = |child: &mut Child, msg: String| {
+        let fail = |child: &mut Child, e: LocalError| {
             let _ = child.kill();
             let _ = child.wait();
-            ReachError::Local(msg)
+            ReachError::Local(e)
         };
         let (line, stdout) = match rx.recv_timeout(Duration::from_secs(10)) {
             Ok((Ok(line), stdout)) => (line, stdout),
-            Ok((Err(e), _)) => return Err(fail(&mut child, e.to_string())),
-            Err(_) => return Err(fail(&mut child, "it did not report its address".into())),
+            Ok((Err(e), _)) => return Err(fail(&mut child, e.into())),
+            Err(_) => return Err(fail(&mut child, LocalError::Silent)),
         };
         let addr = line
             .trim()
             .strip_prefix("listening on ")
             .and_then(|a| a.parse().ok())
-            .ok_or_else(|| fail(&mut child, format!("unexpected first line {line:?}")))?;
+            .ok_or_else(|| fail(&mut child, LocalError::FirstLine(line.clone())))?;
         Ok(LocalReceiver {
             child,
             _stdout: stdout,
@@ -252,45 +256,11 @@ pub fn run_test_at(
     start_at: Option<std::time::SystemTime>,
 ) -> TestOutcome {
     let started = std::time::SystemTime::now();
-    let ctl = &mut peer.control;
-    let setup = (|| -> Result<ClientData, String> {
-        let _ = ctl.stream.set_read_timeout(Some(STEP_TIMEOUT));
-        ctl.send(&Message::Setup {
-            spec: Box::new(spec.clone()),
-        })
-        .map_err(|e| e.to_string())?;
-        let (token, endpoints) = ctl
-            .expect("ready", |m| match m {
-                Message::Ready { token, endpoints } => Some((token, endpoints)),
-                _ => None,
-            })
-            .map_err(|e| e.to_string())?;
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        let data = ClientData::attach(
-            spec,
-            peer.addr.ip().to_canonical(),
-            &endpoints,
-            token,
-            deadline,
-        )?;
-        if let Some(wait) = start_at
-            .and_then(|t| t.duration_since(std::time::SystemTime::now()).ok())
-            .filter(|w| *w <= MAX_START_WAIT)
-        {
-            std::thread::sleep(wait);
-        }
-        ctl.send(&Message::Start).map_err(|e| e.to_string())?;
-        ctl.expect("started", |m| match m {
-            Message::Started => Some(()),
-            _ => None,
-        })
-        .map_err(|e| e.to_string())?;
-        Ok(data)
-    })();
-    let data = match setup {
+    let data = match set_up(peer, spec, start_at) {
         Ok(d) => d,
-        Err(e) => return TestOutcome::failed(Status::Error, e),
+        Err(e) => return TestOutcome::failed(Status::Error, e.to_string()),
     };
+    let ctl = &mut peer.control;
 
     // The roles' own abort flag: set by the user's (Ctrl-C) and by a receiver that has
     // gone silent, which must not look like the user's.
@@ -324,34 +294,99 @@ pub fn run_test_at(
             started,
         };
     }
+    let ours_failed = sender.roles.iter().any(|r| r.error.is_some());
+    let results = fetch_results(ctl, ours_failed);
+    outcome_of(sender, results, started)
+}
 
-    let results = (|| -> Result<SideReport, String> {
-        // The receiver's roles end about when ours did, or give up after a stall. When ours
-        // failed, the path may be gone: ask, but do not wait long for the partial figures.
-        let ours_failed = sender.roles.iter().any(|r| r.error.is_some());
-        let wait = if ours_failed {
-            Duration::from_secs(5)
-        } else {
-            crate::engine::STALL + STEP_TIMEOUT
-        };
-        let _ = ctl.stream.set_read_timeout(Some(wait));
-        ctl.send(&Message::Finish).map_err(|e| e.to_string())?;
-        loop {
-            // Heartbeats sent before the receiver read our finish may come first.
-            match ctl.recv() {
-                Ok(Message::Alive) => continue,
-                Ok(Message::Results { report }) => return Ok(*report),
-                Ok(Message::Error { message }) => return Err(format!("receiver: {message}")),
-                Ok(other) => {
-                    return Err(format!(
-                        "receiver: unexpected {} message while waiting for results",
-                        other.name()
-                    ))
-                }
-                Err(e) => return Err(format!("receiver: {e}")),
-            }
+/// Why a test could not be set up or its figures fetched; the text is what the run records.
+#[derive(Debug, Error)]
+enum TestFailure {
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    /// The data connections could not be opened or attached.
+    #[error("{0}")]
+    Data(Box<dyn std::error::Error + Send + Sync>),
+    /// The receiver's own error message.
+    #[error("receiver: {0}")]
+    Receiver(String),
+    #[error("receiver: unexpected {0} message while waiting for results")]
+    Unexpected(&'static str),
+    #[error("receiver: {0}")]
+    Lost(ControlError),
+}
+
+/// Asks the receiver to set the test up, attaches the data connections, waits for the
+/// start time, and has the receiver start its roles.
+fn set_up(
+    peer: &mut Peer,
+    spec: &TestSpec,
+    start_at: Option<std::time::SystemTime>,
+) -> Result<ClientData, TestFailure> {
+    let ctl = &mut peer.control;
+    let _ = ctl.stream.set_read_timeout(Some(STEP_TIMEOUT));
+    ctl.send(&Message::Setup {
+        spec: Box::new(spec.clone()),
+    })?;
+    let (token, endpoints) = ctl.expect("ready", |m| match m {
+        Message::Ready { token, endpoints } => Some((token, endpoints)),
+        _ => None,
+    })?;
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let data = ClientData::attach(
+        spec,
+        peer.addr.ip().to_canonical(),
+        &endpoints,
+        token,
+        deadline,
+    )
+    .map_err(|e| TestFailure::Data(e.into()))?;
+    if let Some(wait) = start_at
+        .and_then(|t| t.duration_since(std::time::SystemTime::now()).ok())
+        .filter(|w| *w <= MAX_START_WAIT)
+    {
+        std::thread::sleep(wait);
+    }
+    ctl.send(&Message::Start)?;
+    ctl.expect("started", |m| match m {
+        Message::Started => Some(()),
+        _ => None,
+    })?;
+    Ok(data)
+}
+
+/// Tells the receiver our roles have finished and waits for its figures.
+fn fetch_results(
+    ctl: &mut Channel<TcpStream>,
+    ours_failed: bool,
+) -> Result<SideReport, TestFailure> {
+    // The receiver's roles end about when ours did, or give up after a stall. When ours
+    // failed, the path may be gone: ask, but do not wait long for the partial figures.
+    let wait = if ours_failed {
+        Duration::from_secs(5)
+    } else {
+        crate::engine::STALL + STEP_TIMEOUT
+    };
+    let _ = ctl.stream.set_read_timeout(Some(wait));
+    ctl.send(&Message::Finish)?;
+    loop {
+        // Heartbeats sent before the receiver read our finish may come first.
+        match ctl.recv() {
+            Ok(Message::Alive) => continue,
+            Ok(Message::Results { report }) => return Ok(*report),
+            Ok(Message::Error { message }) => return Err(TestFailure::Receiver(message)),
+            Ok(other) => return Err(TestFailure::Unexpected(other.name())),
+            Err(e) => return Err(TestFailure::Lost(e)),
         }
-    })();
+    }
+}
+
+/// The test's outcome from our figures and the receiver's (or why they did not come).
+fn outcome_of(
+    sender: SideReport,
+    results: Result<SideReport, TestFailure>,
+    started: std::time::SystemTime,
+) -> TestOutcome {
     let role_error = sender.roles.iter().find_map(|r| r.error.clone());
     match results {
         Ok(receiver) => {
@@ -372,7 +407,11 @@ pub fn run_test_at(
             sender,
             receiver: None,
             status: Status::Aborted,
-            error: Some(role_error.map(|r| format!("{r}; {e}")).unwrap_or(e)),
+            error: Some(
+                role_error
+                    .map(|r| format!("{r}; {e}"))
+                    .unwrap_or_else(|| e.to_string()),
+            ),
             started,
         },
     }

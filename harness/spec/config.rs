@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::spec::dist::{Arrival, DistSpec, SizeDist, TimeDist};
+use crate::spec::knobs::{knob, KNOBS};
 
 /// A user mistake in a test description. Reported as one line, exit code 2.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -129,7 +130,8 @@ impl Protocol {
 }
 
 /// Socket options for the data sockets of one side. `None`/`false` = not set: the kernel's
-/// default (for buffers: autotuning) stays in force.
+/// default (for buffers: autotuning) stays in force. Each field is parsed, checked, set on
+/// the socket and reported by its entry in the knob table ([`crate::spec::knobs::KNOBS`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SocketKnobs {
     /// SO_SNDBUF in bytes as requested (Linux stores double).
@@ -174,88 +176,15 @@ pub struct SocketKnobs {
 impl SocketKnobs {
     /// Checks that every knob set applies to `proto` and is in a range the kernel accepts.
     pub fn validate(&self, proto: Protocol) -> Result<(), ConfigError> {
-        let tcp_only = [
-            ("mss", self.mss.is_some()),
-            ("nodelay", self.nodelay),
-            ("congestion", self.congestion.is_some()),
-            ("quickack", self.quickack),
-            ("notsent-lowat", self.notsent_lowat.is_some()),
-            ("cork", self.cork),
-        ];
-        for (name, set) in tcp_only {
-            if set && !proto.is_tcp_like() {
+        for knob in KNOBS {
+            if knob.is_set(self) && !knob.applies.to(proto) {
                 return Err(ConfigError(format!(
-                    "--{name} applies to tcp and mptcp only, not {proto}"
+                    "{} applies to {}, not {proto}",
+                    knob.flag(),
+                    knob.applies.describe()
                 )));
             }
-        }
-        if self.zerocopy && proto != Protocol::Tcp {
-            return Err(ConfigError(format!(
-                "--zerocopy applies to tcp streams only, not {proto}"
-            )));
-        }
-        if (self.udp_gso.is_some() || self.udp_gro) && proto != Protocol::Udp {
-            return Err(ConfigError(format!(
-                "--gso and --gro apply to udp only, not {proto}"
-            )));
-        }
-        if proto.is_unix() && (self.tos.is_some() || self.busy_poll_us.is_some()) {
-            return Err(ConfigError(format!(
-                "--tos and --busy-poll apply to IP protocols only, not {proto}"
-            )));
-        }
-        if let Some(mss) = self.mss {
-            if !(88..=32767).contains(&mss) {
-                return Err(ConfigError(format!(
-                    "--mss {mss} is out of range: Linux accepts TCP_MAXSEG from 88 to 32767"
-                )));
-            }
-        }
-        for (name, v) in [("sndbuf", self.sndbuf), ("rcvbuf", self.rcvbuf)] {
-            if let Some(v) = v {
-                if v == 0 || v > i32::MAX as u64 / 2 {
-                    return Err(ConfigError(format!(
-                        "--{name} {v} is out of range (1 byte to 1G; use 'auto' for the kernel's autotuning)"
-                    )));
-                }
-            }
-        }
-        if let Some(cpus) = &self.cpus {
-            // sched_setaffinity's cpu_set_t holds CPU_SETSIZE (1024) CPUs; a number beyond
-            // it would index out of the set.
-            if cpus.is_empty() || cpus.len() > MAX_CPUS as usize {
-                return Err(ConfigError(format!(
-                    "--cpu-affinity takes 1 to {MAX_CPUS} CPU numbers; got {}",
-                    cpus.len()
-                )));
-            }
-            if let Some(cpu) = cpus.iter().find(|&&c| c >= MAX_CPUS) {
-                return Err(ConfigError(format!(
-                    "--cpu-affinity: CPU {cpu} is out of range (0 to {})",
-                    MAX_CPUS - 1
-                )));
-            }
-        }
-        if let Some(gso) = self.udp_gso {
-            if gso == 0 || gso > MAX_UDP_PAYLOAD {
-                return Err(ConfigError(format!(
-                    "--gso {gso} is out of range: 1 to {MAX_UDP_PAYLOAD} bytes"
-                )));
-            }
-        }
-        if let Some(us) = self.busy_poll_us {
-            if us > 1_000_000 {
-                return Err(ConfigError(format!(
-                    "--busy-poll {us} is out of range: 0 to 1000000 microseconds"
-                )));
-            }
-        }
-        if let Some(cc) = &self.congestion {
-            if cc.is_empty() || cc.len() > 15 || !cc.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(ConfigError(format!(
-                    "--congestion '{cc}' is not a congestion control name"
-                )));
-            }
+            (knob.check)(self)?;
         }
         Ok(())
     }
@@ -389,8 +318,10 @@ pub const MAX_UDP_PAYLOAD: u32 = 65507;
 /// The largest application message we allow for byte streams.
 pub const MAX_STREAM_MSG: u32 = 64 << 20;
 /// Flows of one test. Beyond `engine::MULTI_THRESHOLD` connections on a side, roles run
-/// on epoll workers, not a thread each.
-pub const MAX_FLOWS: u32 = 16384;
+/// on epoll workers, not a thread each. 100,000 connections are tested (tests/scale.rs,
+/// docs/scale.md); a receiver's results for 131,072 of them fit in one control message
+/// (`net::control::MAX_MESSAGE`).
+pub const MAX_FLOWS: u32 = 1 << 17;
 /// CPUs a cpu_set_t can name (CPU_SETSIZE).
 pub const MAX_CPUS: u32 = 1024;
 /// The longest an rr requester may wait for one response.
@@ -470,6 +401,17 @@ impl TestSpec {
                 "--rate applies to stream (bits/s) and rr (transactions/s), not crr",
             ));
         }
+        self.validate_paths()?;
+        self.validate_pattern()?;
+        self.validate_sizes()?;
+        self.validate_limits()?;
+        self.sender.validate(self.protocol)?;
+        self.receiver.validate(self.protocol)?;
+        Ok(())
+    }
+
+    /// The I/O paths: batches, GSO/GRO, sendfile, splice, zero-copy and spinning, and what each combines with.
+    fn validate_paths(&self) -> Result<(), ConfigError> {
         if self.batch == 0 || self.batch > 1024 {
             return Err(ConfigError::new("--batch must be from 1 to 1024"));
         }
@@ -521,6 +463,11 @@ impl TestSpec {
                 "--batch (sendmmsg/recvmmsg) applies to the stream pattern over udp and unix-dgram",
             ));
         }
+        Ok(())
+    }
+
+    /// What crr and the latency probe need.
+    fn validate_pattern(&self) -> Result<(), ConfigError> {
         if self.pattern == Pattern::Crr {
             if self.protocol.is_datagram() {
                 return Err(ConfigError(format!(
@@ -551,6 +498,11 @@ impl TestSpec {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// Message and response sizes against what the protocol carries.
+    fn validate_sizes(&self) -> Result<(), ConfigError> {
         let sizes = [
             ("msg-size", self.msg_size),
             ("response-size", self.response_size),
@@ -577,6 +529,11 @@ impl TestSpec {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// Timeouts, rates and samples within what one test may hold.
+    fn validate_limits(&self) -> Result<(), ConfigError> {
         if self.rr_timeout < Duration::from_millis(1) || self.rr_timeout > MAX_RR_TIMEOUT {
             return Err(ConfigError(format!(
                 "--rr-timeout must be from 1ms to {}s",
@@ -607,8 +564,6 @@ impl TestSpec {
                 "--probe-size must be from 1 to {MAX_UDP_PAYLOAD} bytes"
             )));
         }
-        self.sender.validate(self.protocol)?;
-        self.receiver.validate(self.protocol)?;
         Ok(())
     }
 
@@ -616,37 +571,7 @@ impl TestSpec {
     fn validate_profile(&self) -> Result<(), ConfigError> {
         let dists = self.msg_dist.is_some() || self.response_dist.is_some();
         if dists {
-            let copies = [&self.sender, &self.receiver]
-                .iter()
-                .any(|k| k.sendfile || k.splice || k.zerocopy || k.udp_gso.is_some());
-            if copies || self.batch > 1 {
-                return Err(ConfigError::new(
-                    "a size distribution sends each message with its own write; it does not combine with --sendfile, --splice, --zerocopy, --gso or --batch",
-                ));
-            }
-            for (name, d, size) in [
-                ("msg-size", &self.msg_dist, self.msg_size),
-                ("response-size", &self.response_dist, self.response_size),
-            ] {
-                if let Some(d) = d {
-                    d.check()
-                        .map_err(|e| ConfigError(format!("--{name}: {e}")))?;
-                    if d.max() != size {
-                        return Err(ConfigError(format!(
-                            "--{name}: the distribution's largest size ({}) and the size ({size}) disagree",
-                            d.max()
-                        )));
-                    }
-                    let floor = self.size_floor();
-                    if d.min() < floor {
-                        return Err(ConfigError(format!(
-                            "--{name}: sizes from {} bytes; {} carries at least {floor}",
-                            d.min(),
-                            self.protocol
-                        )));
-                    }
-                }
-            }
+            self.validate_dists()?;
         }
         if self.arrival != Arrival::Fixed && !(self.pattern == Pattern::Rr && self.rate.is_some()) {
             return Err(ConfigError::new(
@@ -664,7 +589,7 @@ impl TestSpec {
             ));
         }
         if let Some(t) = &self.think_time {
-            t.check().map_err(ConfigError)?;
+            t.check().map_err(|e| ConfigError(e.to_string()))?;
             let closed_loop = match self.pattern {
                 Pattern::Rr => self.rate.is_none() && self.pipeline <= 1,
                 Pattern::Crr => true,
@@ -680,27 +605,69 @@ impl TestSpec {
             return Err(ConfigError::new("pipeline must be from 1 to 1024"));
         }
         if self.pipeline > 1 {
-            if self.pattern != Pattern::Rr || self.protocol.is_datagram() || self.rate.is_some() {
-                return Err(ConfigError::new(
-                    "pipeline applies to closed-loop rr over tcp, mptcp or unix-stream (without --rate: open-loop requests are already outstanding as their schedule says)",
-                ));
-            }
-            let room = PIPELINE_ID
-                + if dists {
-                    crate::spec::dist::FRAME_HEADER
-                } else {
-                    0
-                };
-            for (name, d, size) in [
-                ("msg-size", &self.msg_dist, self.msg_size),
-                ("response-size", &self.response_dist, self.response_size),
-            ] {
-                let min = d.as_ref().map_or(size, |d| d.min());
-                if min < room {
+            self.validate_pipeline(dists)?;
+        }
+        Ok(())
+    }
+
+    /// Size distributions: each message its own write, sizes within the protocol's.
+    fn validate_dists(&self) -> Result<(), ConfigError> {
+        let copies = [&self.sender, &self.receiver]
+            .iter()
+            .any(|k| k.sendfile || k.splice || k.zerocopy || k.udp_gso.is_some());
+        if copies || self.batch > 1 {
+            return Err(ConfigError::new(
+                "a size distribution sends each message with its own write; it does not combine with --sendfile, --splice, --zerocopy, --gso or --batch",
+            ));
+        }
+        for (name, d, size) in [
+            ("msg-size", &self.msg_dist, self.msg_size),
+            ("response-size", &self.response_dist, self.response_size),
+        ] {
+            if let Some(d) = d {
+                d.check()
+                    .map_err(|e| ConfigError(format!("--{name}: {e}")))?;
+                if d.max() != size {
                     return Err(ConfigError(format!(
-                        "--{name}: a pipelined message carries an {PIPELINE_ID}-byte request id, so it needs at least {room} bytes (got {min})"
+                        "--{name}: the distribution's largest size ({}) and the size ({size}) disagree",
+                        d.max()
                     )));
                 }
+                let floor = self.size_floor();
+                if d.min() < floor {
+                    return Err(ConfigError(format!(
+                        "--{name}: sizes from {} bytes; {} carries at least {floor}",
+                        d.min(),
+                        self.protocol
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Pipelined requests carry an id: room for it in every message.
+    fn validate_pipeline(&self, dists: bool) -> Result<(), ConfigError> {
+        if self.pattern != Pattern::Rr || self.protocol.is_datagram() || self.rate.is_some() {
+            return Err(ConfigError::new(
+                "pipeline applies to closed-loop rr over tcp, mptcp or unix-stream (without --rate: open-loop requests are already outstanding as their schedule says)",
+            ));
+        }
+        let room = PIPELINE_ID
+            + if dists {
+                crate::spec::dist::FRAME_HEADER
+            } else {
+                0
+            };
+        for (name, d, size) in [
+            ("msg-size", &self.msg_dist, self.msg_size),
+            ("response-size", &self.response_dist, self.response_size),
+        ] {
+            let min = d.as_ref().map_or(size, |d| d.min());
+            if min < room {
+                return Err(ConfigError(format!(
+                    "--{name}: a pipelined message carries an {PIPELINE_ID}-byte request id, so it needs at least {room} bytes (got {min})"
+                )));
             }
         }
         Ok(())
@@ -929,7 +896,7 @@ mod tests {
 
 /// The keys a test description accepts (the long flag names of `run` with `_` for `-`,
 /// as in workload files and `--set`): those of the test as a whole here, the socket knobs
-/// in [`SOCKET_KEYS`].
+/// in the knob table ([`crate::spec::knobs::socket_keys`]).
 pub const KNOB_KEYS: &[&str] = &[
     "proto",
     "pattern",
@@ -952,36 +919,6 @@ pub const KNOB_KEYS: &[&str] = &[
     "think_time",
     "driver",
 ];
-
-/// The socket knobs among the keys: these may be set for one side only, as
-/// `sender.KEY` (the `run` process) or `receiver.KEY` (the `serve` process).
-pub const SOCKET_KEYS: &[&str] = &[
-    "sndbuf",
-    "rcvbuf",
-    "mss",
-    "nodelay",
-    "congestion",
-    "tos",
-    "quickack",
-    "notsent_lowat",
-    "cork",
-    "busy_poll",
-    "gso",
-    "gro",
-    "cpu_affinity",
-    "zerocopy",
-    "spin",
-    "sendfile",
-    "splice",
-];
-
-fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "true" | "on" | "yes" | "1" => Ok(true),
-        "false" | "off" | "no" | "0" => Ok(false),
-        _ => Err(ConfigError(format!("{key}: '{v}' is not true or false"))),
-    }
-}
 
 fn parse_u32(key: &str, v: &str) -> Result<u32, ConfigError> {
     v.trim()
@@ -1008,13 +945,21 @@ fn parse_dur(key: &str, v: &str) -> Result<Duration, ConfigError> {
     crate::spec::units::parse_duration(v).map_err(|e| ConfigError(format!("{key}: {e}")))
 }
 
+fn parse_probe(key: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim() {
+        "rr" => Ok(true),
+        "none" | "off" | "false" | "" => Ok(false),
+        other => Err(ConfigError(format!(
+            "{key}: '{other}' is not a probe (expected rr or none)"
+        ))),
+    }
+}
+
 /// Builds a [`TestSpec`] from knob settings, filling the defaults that depend on the
 /// protocol and pattern (message sizes) once all settings are known.
 #[derive(Debug, Clone, Default)]
 pub struct SpecBuilder {
     spec: TestSpec,
-    /// UDP GSO asked for: its segment size is the message size, known at build.
-    gso: [bool; 2],
     msg_size: Option<u32>,
     response_size: Option<u32>,
     /// Sizes from a distribution (`msg_size = "lognormal:median=1K,p99=64K"`).
@@ -1027,22 +972,39 @@ impl SpecBuilder {
         SpecBuilder::default()
     }
 
-    /// Applies one `key = value` setting.
+    /// Applies one `key = value` setting: a key of the test as a whole, or a socket knob
+    /// for both sides (`sndbuf`) or one (`sender.sndbuf`, `receiver.sndbuf`).
     pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self, ConfigError> {
-        let (sides, knob): (&[Side], &str) = match key.split_once('.') {
+        let (sides, name): (&[Side], &str) = match key.split_once('.') {
             Some(("sender", k)) => (&[Side::Sender], k),
             Some(("receiver", k)) => (&[Side::Receiver], k),
             Some(_) => return Err(ConfigError(format!("unknown key '{key}'"))),
             None => (&[Side::Sender, Side::Receiver], key),
         };
-
-        if sides.len() == 1 && !SOCKET_KEYS.contains(&knob) {
-            return Err(ConfigError(format!(
-                "'{knob}' is not a per-side socket knob, so '{key}' is not a key"
-            )));
+        match knob(name) {
+            Some(knob) => {
+                for side in sides {
+                    let k = match side {
+                        Side::Sender => &mut self.spec.sender,
+                        Side::Receiver => &mut self.spec.receiver,
+                    };
+                    (knob.parse)(k, value).map_err(|e| ConfigError(format!("{key}: {e}")))?;
+                }
+            }
+            None if sides.len() == 1 => {
+                return Err(ConfigError(format!(
+                    "'{name}' is not a per-side socket knob, so '{key}' is not a key"
+                )))
+            }
+            None => self.set_test_key(key, value)?,
         }
+        Ok(self)
+    }
+
+    /// A key of the test as a whole ([`KNOB_KEYS`]).
+    fn set_test_key(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
         let s = &mut self.spec;
-        match knob {
+        match key {
             "proto" => s.protocol = value.parse()?,
             "pattern" => s.pattern = value.parse()?,
             "direction" => s.direction = value.parse()?,
@@ -1050,18 +1012,14 @@ impl SpecBuilder {
             "warmup" => s.warmup = parse_dur(key, value)?,
             "interval" => s.interval = parse_dur(key, value)?,
             "rr_timeout" => s.rr_timeout = parse_dur(key, value)?,
-            "msg_size" | "response_size" => {
-                let (size, dist) = parse_size_or_dist(key, value)?;
-                if knob == "msg_size" {
-                    (self.msg_size, self.msg_dist) = (size, dist);
-                } else {
-                    (self.response_size, self.response_dist) = (size, dist);
-                }
+            "msg_size" => (self.msg_size, self.msg_dist) = parse_size_or_dist(key, value)?,
+            "response_size" => {
+                (self.response_size, self.response_dist) = parse_size_or_dist(key, value)?
             }
             "arrival" => {
                 s.arrival = value
                     .parse()
-                    .map_err(|e: String| ConfigError(format!("{key}: {e}")))?
+                    .map_err(|e| ConfigError(format!("{key}: {e}")))?
             }
             "requests_per_conn" => s.requests_per_conn = parse_u32(key, value)?,
             "pipeline" => s.pipeline = parse_u32(key, value)?,
@@ -1079,17 +1037,7 @@ impl SpecBuilder {
                     .map_err(|_| ConfigError(format!("{key}: '{value}' is not a whole number")))?
             }
             "flows" => s.flows = parse_u32(key, value)?,
-            "probe" => {
-                s.probe = match value.trim() {
-                    "rr" => true,
-                    "none" | "off" | "false" | "" => false,
-                    other => {
-                        return Err(ConfigError(format!(
-                            "{key}: '{other}' is not a probe (expected rr or none)"
-                        )))
-                    }
-                }
-            }
+            "probe" => s.probe = parse_probe(key, value)?,
             "probe_size" => s.probe_size = parse_size_u32(key, value)?,
             "batch" => s.batch = parse_u32(key, value)?,
             "rate" => {
@@ -1098,23 +1046,19 @@ impl SpecBuilder {
                         .map_err(|e| ConfigError(format!("{key}: {e}")))?,
                 )
             }
-            "gso" => {
-                let on = parse_bool(key, value)?;
-                for side in sides {
-                    self.gso[*side as usize] = on;
-                }
-            }
             _ => {
-                for side in sides {
-                    let k = match side {
-                        Side::Sender => &mut self.spec.sender,
-                        Side::Receiver => &mut self.spec.receiver,
-                    };
-                    set_socket_knob(k, key, knob, value)?;
-                }
+                let known: Vec<&str> = KNOB_KEYS
+                    .iter()
+                    .copied()
+                    .chain(crate::spec::knobs::socket_keys())
+                    .collect();
+                return Err(ConfigError(format!(
+                    "unknown key '{key}' (known: {})",
+                    known.join(", ")
+                )));
             }
         }
-        Ok(self)
+        Ok(())
     }
 
     /// Fills size defaults and validates. Stream over TCP/MPTCP/Unix stream writes 128K;
@@ -1130,8 +1074,20 @@ impl SpecBuilder {
                     (Pattern::Stream, false) => 128 * 1024,
                 });
         spec.response_size = self.response_size.unwrap_or(spec.msg_size);
-        // Distributions are cut to what the protocol carries; a response without a size
-        // of its own follows the request's distribution.
+        self.resolve_dists(&mut spec)?;
+        // UDP GSO's segment size is the message size.
+        for k in [&mut spec.sender, &mut spec.receiver] {
+            if k.udp_gso.is_some() {
+                k.udp_gso = Some(spec.msg_size);
+            }
+        }
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Distributions are cut to what the protocol carries; a response without a size of
+    /// its own follows the request's distribution. The sizes are then the largest drawn.
+    fn resolve_dists(&self, spec: &mut TestSpec) -> Result<(), ConfigError> {
         let (floor, ceiling) = (spec.size_floor(), spec.size_ceiling());
         let resolve = |name: &str, d: &DistSpec| {
             d.resolve(floor, ceiling)
@@ -1156,85 +1112,8 @@ impl SpecBuilder {
         if let Some(d) = &spec.response_dist {
             spec.response_size = d.max();
         }
-        for (i, k) in [&mut spec.sender, &mut spec.receiver]
-            .into_iter()
-            .enumerate()
-        {
-            k.udp_gso = self.gso[i].then_some(spec.msg_size);
-        }
-        spec.validate()?;
-        Ok(spec)
+        Ok(())
     }
-}
-
-fn set_socket_knob(
-    k: &mut SocketKnobs,
-    key: &str,
-    knob: &str,
-    value: &str,
-) -> Result<(), ConfigError> {
-    let size_or_auto = |v: &str| -> Result<Option<u64>, ConfigError> {
-        if v.trim().eq_ignore_ascii_case("auto") {
-            Ok(None)
-        } else {
-            crate::spec::units::parse_size(v)
-                .map(Some)
-                .map_err(|e| ConfigError(format!("{key}: {e}")))
-        }
-    };
-    match knob {
-        "sndbuf" => k.sndbuf = size_or_auto(value)?,
-        "rcvbuf" => k.rcvbuf = size_or_auto(value)?,
-        "mss" => k.mss = Some(parse_u32(key, value)?),
-        "nodelay" => k.nodelay = parse_bool(key, value)?,
-        "congestion" => k.congestion = Some(value.trim().to_string()),
-        "tos" => {
-            let v = value.trim();
-            let n = match v.strip_prefix("0x") {
-                Some(hex) => u8::from_str_radix(hex, 16).ok(),
-                None => v.parse::<u8>().ok(),
-            };
-            k.tos = Some(n.ok_or_else(|| {
-                ConfigError(format!(
-                    "{key}: '{value}' is not a TOS byte (0-255 or 0x00-0xff)"
-                ))
-            })?);
-        }
-        "quickack" => k.quickack = parse_bool(key, value)?,
-        "notsent_lowat" => k.notsent_lowat = Some(parse_size_u32(key, value)?),
-        "cork" => k.cork = parse_bool(key, value)?,
-        "gro" => k.udp_gro = parse_bool(key, value)?,
-        "zerocopy" => k.zerocopy = parse_bool(key, value)?,
-        "spin" => k.spin = parse_bool(key, value)?,
-        "sendfile" => k.sendfile = parse_bool(key, value)?,
-        "splice" => k.splice = parse_bool(key, value)?,
-        "cpu_affinity" => {
-            let cpus: Result<Vec<u32>, _> =
-                value.split(',').map(|c| c.trim().parse::<u32>()).collect();
-            match cpus {
-                Ok(c) if !c.is_empty() && c.iter().all(|&n| n < 1024) => k.cpus = Some(c),
-                _ => {
-                    return Err(ConfigError(format!(
-                        "{key}: '{value}' is not a list of CPU numbers (e.g. 0 or 0,2)"
-                    )))
-                }
-            }
-        }
-        "busy_poll" => {
-            let d = parse_dur(key, value)?;
-            k.busy_poll_us = Some(
-                u32::try_from(d.as_micros())
-                    .map_err(|_| ConfigError(format!("{key}: too long")))?,
-            );
-        }
-        _ => {
-            return Err(ConfigError(format!(
-                "unknown key '{key}' (known: {})",
-                [KNOB_KEYS, SOCKET_KEYS].concat().join(", ")
-            )))
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -1320,6 +1199,22 @@ mod builder_tests {
         );
         assert!(b.set("think_time", "1ms").is_ok());
         assert!(b.build().unwrap_err().0.contains("think_time"));
+    }
+
+    /// Every knob of the table is a key for both sides and for each alone.
+    #[test]
+    fn every_table_knob_is_a_key_per_side() {
+        for knob in KNOBS {
+            let mut want = SocketKnobs::default();
+            (knob.parse)(&mut want, knob.example).unwrap();
+            let mut b = SpecBuilder::new();
+            b.set(&format!("receiver.{}", knob.key), knob.example)
+                .unwrap();
+            assert_eq!(b.spec.receiver, want, "{}", knob.key);
+            assert_eq!(b.spec.sender, SocketKnobs::default(), "{}", knob.key);
+            b.set(knob.key, knob.example).unwrap();
+            assert_eq!(b.spec.sender, want, "{}", knob.key);
+        }
     }
 
     #[test]

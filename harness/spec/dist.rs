@@ -14,10 +14,11 @@
 //! `[min, max]`, gives size k with P(size <= k) = (F(k) - F(min - 1)) / (F(max) -
 //! F(min - 1)) (inverse-transform sampling of the truncated distribution, then ceil).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal};
+use thiserror::Error;
 
 /// The length header of a framed stream message: the whole message's size in bytes,
 /// header included, big-endian. Only byte streams whose sizes vary are framed.
@@ -69,16 +70,68 @@ pub enum SizeDist {
 
 /// A mistake in a distribution; `field` names the key it concerns, so that a workload
 /// file can point at it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{msg}")]
 pub struct DistError {
     pub field: Option<String>,
     pub msg: String,
 }
 
-impl std::fmt::Display for DistError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.msg)
+/// A distribution that arrived resolved (over the control channel, or from a think-time
+/// setting) and is not well formed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum MalformedDist {
+    #[error("size distribution: min {min} is above max {max}")]
+    SizeBounds { min: u32, max: u32 },
+    #[error("the {0} size distribution is not well formed (its parameters, bounds or CDF)")]
+    Size(&'static str),
+    #[error("think time: longer than {}s", MAX_THINK.as_secs())]
+    ThinkTooLong,
+    #[error("think time: max is below min, or beyond {}s", MAX_THINK.as_secs())]
+    ThinkBounds,
+}
+
+/// A mistake on one line of a sizes file (lines count from 1).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("line {line}: {msg}")]
+pub struct LineError {
+    pub line: usize,
+    pub msg: String,
+}
+
+fn line_err(line: usize, msg: impl Into<String>) -> LineError {
+    LineError {
+        line,
+        msg: msg.into(),
     }
+}
+
+/// A sizes file that cannot be used, named as the user gave it.
+#[derive(Debug, Error)]
+pub enum SizesFileError {
+    #[error("{}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not a regular file of at most 16 MiB", .path.display())]
+    TooLarge { path: PathBuf },
+    #[error("{}:{}: {}", .path.display(), .error.line, .error.msg)]
+    Line { path: PathBuf, error: LineError },
+}
+
+/// An open-loop arrival process that is neither `fixed` nor `poisson`.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown arrival '{0}' (expected fixed or poisson)")]
+pub struct UnknownArrival(pub String);
+
+/// A framed byte stream whose header gives a size out of bounds: the stream is not what
+/// it should be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("a message header says {size} bytes; expected {FRAME_HEADER} to {max}")]
+pub struct FrameError {
+    pub size: u32,
+    pub max: u32,
 }
 
 fn derr(field: Option<&str>, msg: String) -> DistError {
@@ -198,7 +251,7 @@ impl DistSpec {
                 Some(d) if Path::new(&file).is_relative() => d.join(&file),
                 _ => Path::new(&file).to_path_buf(),
             };
-            let knots = read_sizes_file(&path).map_err(|m| derr(Some("file"), m))?;
+            let knots = read_sizes_file(&path).map_err(|e| derr(Some("file"), e.to_string()))?;
             // Absolute from now on: the setting may be re-parsed from elsewhere.
             let shown = path.display().to_string();
             if let Some(f) = spec.fields.iter_mut().find(|(k, _)| k == "file") {
@@ -235,113 +288,20 @@ impl DistSpec {
     /// protocol can carry: unbounded distributions are cut at their 99.99th percentile
     /// or the ceiling, whichever is smaller.
     pub fn resolve(&self, floor: u32, ceiling: u32) -> Result<SizeDist, DistError> {
-        let min = self.size("min")?;
-        let max = self.size("max")?;
-        let bounds = |natural_max: u32| -> Result<(u32, u32), DistError> {
-            let lo = min.unwrap_or(floor).max(floor);
-            let hi = max.unwrap_or(natural_max).min(ceiling);
-            if let Some(m) = max {
-                if m > ceiling {
-                    return Err(derr(
-                        Some("max"),
-                        format!("max: {m} bytes is more than this protocol's largest message ({ceiling})"),
-                    ));
-                }
-            }
-            if hi < lo {
-                return Err(derr(
-                    Some(if max.is_some() { "max" } else { "min" }),
-                    format!("the sizes run from {lo} to {hi} bytes: max is below min"),
-                ));
-            }
-            Ok((lo, hi))
-        };
-        let ceil_q = |q: f64| -> u32 {
-            if q.is_finite() && q < u32::MAX as f64 {
-                (q.ceil() as u32).max(1)
-            } else {
-                u32::MAX
-            }
+        let bounds = Bounds {
+            min: self.size("min")?,
+            max: self.size("max")?,
+            floor,
+            ceiling,
         };
         let dist = match self.dist.as_str() {
-            "uniform" => {
-                let (min_v, max_v) = (
-                    self.size("min")?.unwrap_or(0),
-                    self.size("max")?.unwrap_or(0),
-                );
-                if max_v < min_v {
-                    return Err(derr(
-                        Some("max"),
-                        format!("max ({max_v}) is below min ({min_v})"),
-                    ));
-                }
-                let (lo, hi) = bounds(max_v)?;
-                SizeDist::Uniform { min: lo, max: hi }
-            }
-            "lognormal" => {
-                let median = self.size("median")?.unwrap_or(0);
-                let p99 = self.size("p99")?.unwrap_or(0);
-                if median == 0 {
-                    return Err(derr(
-                        Some("median"),
-                        "median: must be more than 0 bytes".into(),
-                    ));
-                }
-                if p99 <= median {
-                    return Err(derr(
-                        Some("p99"),
-                        format!("p99 ({p99}) must be above the median ({median})"),
-                    ));
-                }
-                let base = Base::lognormal(median, p99);
-                let (lo, hi) = bounds(ceil_q(base.inv(0.9999)))?;
-                SizeDist::Lognormal {
-                    median,
-                    p99,
-                    min: lo,
-                    max: hi,
-                }
-            }
-            "pareto" => {
-                let location = self.real("location")?.unwrap_or(ETC_LOCATION);
-                let scale = self.real("scale")?.unwrap_or(ETC_SCALE);
-                let shape = self.real("shape")?.unwrap_or(ETC_SHAPE);
-                if location < 0.0 {
-                    return Err(derr(
-                        Some("location"),
-                        format!("location: {location} is negative; sizes start at 0 bytes"),
-                    ));
-                }
-                if scale <= 0.0 {
-                    return Err(derr(
-                        Some("scale"),
-                        format!("scale: {scale} must be more than 0"),
-                    ));
-                }
-                if !(-10.0..=10.0).contains(&shape) {
-                    return Err(derr(
-                        Some("shape"),
-                        format!("shape: {shape} is out of range (-10 to 10)"),
-                    ));
-                }
-                let base = Base::Gpd {
-                    location,
-                    scale,
-                    shape,
-                };
-                let (lo, hi) = bounds(ceil_q(base.inv(0.9999)))?;
-                SizeDist::Pareto {
-                    location,
-                    scale,
-                    shape,
-                    min: lo,
-                    max: hi,
-                }
-            }
+            "uniform" => self.uniform(&bounds)?,
+            "lognormal" => self.lognormal(&bounds)?,
+            "pareto" => self.pareto(&bounds)?,
             "empirical" => {
                 let knots = self.knots.clone().unwrap_or_default();
                 let top = knots.last().map(|k| k.0).unwrap_or(1.0);
-                let (lo, hi) = bounds(ceil_q(top))?;
+                let (lo, hi) = bounds.cut(ceil_quantile(top))?;
                 SizeDist::Empirical {
                     file: self.get("file").unwrap_or_default().to_string(),
                     knots,
@@ -371,24 +331,153 @@ impl DistSpec {
         }
         Ok(dist)
     }
+
+    fn uniform(&self, bounds: &Bounds) -> Result<SizeDist, DistError> {
+        let (min_v, max_v) = (
+            self.size("min")?.unwrap_or(0),
+            self.size("max")?.unwrap_or(0),
+        );
+        if max_v < min_v {
+            return Err(derr(
+                Some("max"),
+                format!("max ({max_v}) is below min ({min_v})"),
+            ));
+        }
+        let (lo, hi) = bounds.cut(max_v)?;
+        Ok(SizeDist::Uniform { min: lo, max: hi })
+    }
+
+    fn lognormal(&self, bounds: &Bounds) -> Result<SizeDist, DistError> {
+        let median = self.size("median")?.unwrap_or(0);
+        let p99 = self.size("p99")?.unwrap_or(0);
+        if median == 0 {
+            return Err(derr(
+                Some("median"),
+                "median: must be more than 0 bytes".into(),
+            ));
+        }
+        if p99 <= median {
+            return Err(derr(
+                Some("p99"),
+                format!("p99 ({p99}) must be above the median ({median})"),
+            ));
+        }
+        let base = Base::lognormal(median, p99);
+        let (lo, hi) = bounds.cut(ceil_quantile(base.inv(0.9999)))?;
+        Ok(SizeDist::Lognormal {
+            median,
+            p99,
+            min: lo,
+            max: hi,
+        })
+    }
+
+    fn pareto(&self, bounds: &Bounds) -> Result<SizeDist, DistError> {
+        let location = self.real("location")?.unwrap_or(ETC_LOCATION);
+        let scale = self.real("scale")?.unwrap_or(ETC_SCALE);
+        let shape = self.real("shape")?.unwrap_or(ETC_SHAPE);
+        if location < 0.0 {
+            return Err(derr(
+                Some("location"),
+                format!("location: {location} is negative; sizes start at 0 bytes"),
+            ));
+        }
+        if scale <= 0.0 {
+            return Err(derr(
+                Some("scale"),
+                format!("scale: {scale} must be more than 0"),
+            ));
+        }
+        if !(-10.0..=10.0).contains(&shape) {
+            return Err(derr(
+                Some("shape"),
+                format!("shape: {shape} is out of range (-10 to 10)"),
+            ));
+        }
+        let base = Base::Gpd {
+            location,
+            scale,
+            shape,
+        };
+        let (lo, hi) = bounds.cut(ceil_quantile(base.inv(0.9999)))?;
+        Ok(SizeDist::Pareto {
+            location,
+            scale,
+            shape,
+            min: lo,
+            max: hi,
+        })
+    }
+}
+
+/// The sizes a distribution is cut to: the `min` and `max` the user gave, within what the
+/// protocol carries (`floor` to `ceiling`).
+struct Bounds {
+    min: Option<u32>,
+    max: Option<u32>,
+    floor: u32,
+    ceiling: u32,
+}
+
+impl Bounds {
+    /// The range a distribution whose own largest size is `natural_max` is cut to.
+    fn cut(&self, natural_max: u32) -> Result<(u32, u32), DistError> {
+        let lo = self.min.unwrap_or(self.floor).max(self.floor);
+        let hi = self.max.unwrap_or(natural_max).min(self.ceiling);
+        if let Some(m) = self.max {
+            if m > self.ceiling {
+                return Err(derr(
+                    Some("max"),
+                    format!(
+                        "max: {m} bytes is more than this protocol's largest message ({})",
+                        self.ceiling
+                    ),
+                ));
+            }
+        }
+        if hi < lo {
+            return Err(derr(
+                Some(if self.max.is_some() { "max" } else { "min" }),
+                format!("the sizes run from {lo} to {hi} bytes: max is below min"),
+            ));
+        }
+        Ok((lo, hi))
+    }
+}
+
+/// A quantile rounded up to a whole size of at least 1 byte (u32::MAX when beyond).
+fn ceil_quantile(q: f64) -> u32 {
+    if q.is_finite() && q < u32::MAX as f64 {
+        (q.ceil() as u32).max(1)
+    } else {
+        u32::MAX
+    }
 }
 
 /// Reads a file of the application's message sizes: CSV with a header, `size,cdf`
 /// (cumulative probability at each size, nondecreasing to 1; sizes between two rows are
 /// spread evenly) or `size,count` (how often each exact size occurs). `#` starts a
 /// comment. Returns the knots of the CDF.
-pub fn read_sizes_file(path: &Path) -> Result<Vec<(f64, f64)>, String> {
-    let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+pub fn read_sizes_file(path: &Path) -> Result<Vec<(f64, f64)>, SizesFileError> {
+    let read = |source| SizesFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(read)?;
     if !meta.is_file() || meta.len() > 16 << 20 {
-        return Err(format!("{shown}: not a regular file of at most 16 MiB"));
+        return Err(SizesFileError::TooLarge {
+            path: path.to_path_buf(),
+        });
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
-    parse_sizes(&text).map_err(|(line, msg)| format!("{shown}:{line}: {msg}"))
+    let text = std::fs::read_to_string(path).map_err(read)?;
+    parse_sizes(&text).map_err(|error| SizesFileError::Line {
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
 /// Parses the text of a sizes file (see [`read_sizes_file`]); errors carry the line.
-pub fn parse_sizes(text: &str) -> Result<Vec<(f64, f64)>, (usize, String)> {
+pub fn parse_sizes(text: &str) -> Result<Vec<(f64, f64)>, LineError> {
     let mut cdf: Option<bool> = None;
     let mut rows: Vec<(u32, f64, usize)> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -398,7 +487,10 @@ pub fn parse_sizes(text: &str) -> Result<Vec<(f64, f64)>, (usize, String)> {
         }
         let cols: Vec<&str> = line.split(',').map(str::trim).collect();
         if cols.len() != 2 {
-            return Err((i + 1, format!("expected two columns, found {}", cols.len())));
+            return Err(line_err(
+                i + 1,
+                format!("expected two columns, found {}", cols.len()),
+            ));
         }
         if cdf.is_none() {
             let kind = cols[1].to_ascii_lowercase();
@@ -406,42 +498,48 @@ pub fn parse_sizes(text: &str) -> Result<Vec<(f64, f64)>, (usize, String)> {
                 "cdf" | "cumulative" | "p" | "probability" => true,
                 "count" | "weight" | "frequency" | "messages" => false,
                 _ => {
-                    return Err((
+                    return Err(line_err(
                         i + 1,
-                        "expected a header line: size,cdf or size,count".to_string(),
+                        "expected a header line: size,cdf or size,count",
                     ))
                 }
             });
             continue;
         }
-        let size = size_field("size", cols[0]).map_err(|e| (i + 1, e.msg))?;
-        let v = real_field("value", cols[1]).map_err(|e| (i + 1, e.msg))?;
+        let size = size_field("size", cols[0]).map_err(|e| line_err(i + 1, e.msg))?;
+        let v = real_field("value", cols[1]).map_err(|e| line_err(i + 1, e.msg))?;
         if v < 0.0 {
-            return Err((i + 1, format!("{} is negative", cols[1])));
+            return Err(line_err(i + 1, format!("{} is negative", cols[1])));
         }
         if size == 0 {
-            return Err((i + 1, "a message has at least 1 byte".to_string()));
+            return Err(line_err(i + 1, "a message has at least 1 byte"));
         }
         if let Some(&(prev, pv, _)) = rows.last() {
             if size <= prev {
-                return Err((
+                return Err(line_err(
                     i + 1,
                     format!("sizes must increase from row to row ({size} after {prev})"),
                 ));
             }
             if cdf == Some(true) && v < pv {
-                return Err((i + 1, format!("the CDF must not decrease ({v} after {pv})")));
+                return Err(line_err(
+                    i + 1,
+                    format!("the CDF must not decrease ({v} after {pv})"),
+                ));
             }
         }
         rows.push((size, v, i + 1));
     }
     let Some(&(_, last, last_line)) = rows.last() else {
-        return Err((1, "no sizes: the file is empty".to_string()));
+        return Err(line_err(1, "no sizes: the file is empty"));
     };
     let mut knots = Vec::with_capacity(rows.len() * 2);
     if cdf == Some(true) {
         if (last - 1.0).abs() > 1e-6 {
-            return Err((last_line, format!("the CDF must end at 1, not {last}")));
+            return Err(line_err(
+                last_line,
+                format!("the CDF must end at 1, not {last}"),
+            ));
         }
         knots.push((rows[0].0 as f64 - 1.0, 0.0));
         for (s, c, _) in &rows {
@@ -450,7 +548,7 @@ pub fn parse_sizes(text: &str) -> Result<Vec<(f64, f64)>, (usize, String)> {
     } else {
         let total: f64 = rows.iter().map(|r| r.1).sum();
         if total <= 0.0 {
-            return Err((last_line, "the counts add up to nothing".to_string()));
+            return Err(line_err(last_line, "the counts add up to nothing"));
         }
         let mut acc = 0.0;
         for (s, w, _) in &rows {
@@ -465,13 +563,12 @@ pub fn parse_sizes(text: &str) -> Result<Vec<(f64, f64)>, (usize, String)> {
 impl SizeDist {
     /// Checks a distribution that arrived resolved (over the control channel): what
     /// [`DistSpec::resolve`] guarantees, so that sampling it is well defined.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), MalformedDist> {
         if self.min() > self.max() {
-            return Err(format!(
-                "size distribution: min {} is above max {}",
-                self.min(),
-                self.max()
-            ));
+            return Err(MalformedDist::SizeBounds {
+                min: self.min(),
+                max: self.max(),
+            });
         }
         let ok = match self {
             SizeDist::Uniform { .. } => true,
@@ -507,9 +604,7 @@ impl SizeDist {
                 SizeDist::Pareto { .. } => "pareto",
                 SizeDist::Empirical { .. } => "empirical",
             };
-            return Err(format!(
-                "the {kind} size distribution is not well formed (its parameters, bounds or CDF)"
-            ));
+            return Err(MalformedDist::Size(kind));
         }
         Ok(())
     }
@@ -799,22 +894,19 @@ impl TimeDist {
                 max_ns: get("max")?,
             },
         };
-        t.check().map_err(|m| derr(Some("max"), m))?;
+        t.check().map_err(|m| derr(Some("max"), m.to_string()))?;
         Ok(t)
     }
 
     /// What a think time must be: min not above max, nothing beyond [`MAX_THINK`].
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), MalformedDist> {
         let max = MAX_THINK.as_nanos() as u64;
         match *self {
             TimeDist::Fixed { ns } | TimeDist::Exponential { mean_ns: ns } if ns > max => {
-                Err(format!("think time: longer than {}s", MAX_THINK.as_secs()))
+                Err(MalformedDist::ThinkTooLong)
             }
             TimeDist::Uniform { min_ns, max_ns } if min_ns > max_ns || max_ns > max => {
-                Err(format!(
-                    "think time: max is below min, or beyond {}s",
-                    MAX_THINK.as_secs()
-                ))
+                Err(MalformedDist::ThinkBounds)
             }
             _ => Ok(()),
         }
@@ -857,14 +949,12 @@ pub enum Arrival {
 }
 
 impl std::str::FromStr for Arrival {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Arrival, String> {
+    type Err = UnknownArrival;
+    fn from_str(s: &str) -> Result<Arrival, UnknownArrival> {
         match s.trim() {
             "fixed" => Ok(Arrival::Fixed),
             "poisson" => Ok(Arrival::Poisson),
-            other => Err(format!(
-                "unknown arrival '{other}' (expected fixed or poisson)"
-            )),
+            other => Err(UnknownArrival(other.to_string())),
         }
     }
 }
@@ -917,7 +1007,7 @@ impl Deframer {
         mut data: &[u8],
         max: u32,
         mut done: impl FnMut(u64),
-    ) -> Result<(), String> {
+    ) -> Result<(), FrameError> {
         while !data.is_empty() {
             if self.left == 0 {
                 let take = (4 - self.hdr_len as usize).min(data.len());
@@ -931,9 +1021,7 @@ impl Deframer {
                 self.hdr_len = 0;
                 let size = u32::from_be_bytes(self.hdr);
                 if size < FRAME_HEADER || size > max {
-                    return Err(format!(
-                        "a message header says {size} bytes; expected {FRAME_HEADER} to {max}"
-                    ));
+                    return Err(FrameError { size, max });
                 }
                 self.left = (size - FRAME_HEADER) as u64;
                 if self.left == 0 {
@@ -1118,19 +1206,19 @@ mod tests {
 
     #[test]
     fn sizes_files_are_checked_line_by_line() {
-        assert!(parse_sizes("").unwrap_err().1.contains("empty"));
-        assert!(parse_sizes("size,cdf\n").unwrap_err().1.contains("empty"));
+        assert!(parse_sizes("").unwrap_err().msg.contains("empty"));
+        assert!(parse_sizes("size,cdf\n").unwrap_err().msg.contains("empty"));
         let e = parse_sizes("size,cdf\n100,0.5\n50,1\n").unwrap_err();
-        assert_eq!(e.0, 3);
-        assert!(e.1.contains("increase"));
+        assert_eq!(e.line, 3);
+        assert!(e.msg.contains("increase"));
         let e = parse_sizes("size,cdf\n100,0.5\n200,0.4\n300,1\n").unwrap_err();
-        assert_eq!(e.0, 3);
-        assert!(e.1.contains("must not decrease"));
+        assert_eq!(e.line, 3);
+        assert!(e.msg.contains("must not decrease"));
         assert!(parse_sizes("size,cdf\n100,0.5\n")
             .unwrap_err()
-            .1
+            .msg
             .contains("end at 1"));
-        assert!(parse_sizes("100,0.5\n").unwrap_err().1.contains("header"));
+        assert!(parse_sizes("100,0.5\n").unwrap_err().msg.contains("header"));
         // A histogram: exact sizes with their weights.
         let k = parse_sizes("size,count\n# comment\n64,3\n1500,1\n").unwrap();
         let s = SizeSampler::new(&SizeDist::Empirical {

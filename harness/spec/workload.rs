@@ -10,7 +10,8 @@ use thiserror::Error;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::spec::config::{Protocol, SpecBuilder, TestSpec, KNOB_KEYS, SOCKET_KEYS};
+use crate::spec::config::{ConfigError, Protocol, SpecBuilder, TestSpec, KNOB_KEYS};
+use crate::spec::knobs::{knob, socket_keys, KNOBS};
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("{0}")]
@@ -69,17 +70,10 @@ pub const MAX_RUNS: u64 = 100_000;
 const MAX_FILE_BYTES: u64 = 16 << 20;
 
 /// Whether a socket knob means anything on `proto` (what `SocketKnobs::validate` refuses
-/// otherwise); the keys of the test as a whole apply to every protocol.
-pub fn knob_applies(knob: &str, proto: Protocol) -> bool {
-    match knob {
-        "mss" | "nodelay" | "congestion" | "quickack" | "notsent_lowat" | "cork" => {
-            proto.is_tcp_like()
-        }
-        "zerocopy" => proto == Protocol::Tcp,
-        "gso" | "gro" => proto == Protocol::Udp,
-        "tos" | "busy_poll" => proto.is_ip(),
-        _ => true,
-    }
+/// otherwise, from the knob table); the keys of the test as a whole apply to every
+/// protocol.
+pub fn knob_applies(key: &str, proto: Protocol) -> bool {
+    knob(key).map_or(true, |k| k.applies.to(proto))
 }
 
 /// Every key a workload file or `--set` takes.
@@ -88,8 +82,8 @@ pub fn known_keys() -> Vec<&'static str> {
         .iter()
         .chain(RUN_KEYS)
         .chain(KNOB_KEYS)
-        .chain(SOCKET_KEYS)
         .copied()
+        .chain(socket_keys())
         .collect()
 }
 
@@ -107,18 +101,18 @@ pub fn nearest_key<'a>(key: &str, among: &[&'a str]) -> Option<&'a str> {
 /// `None` for a key that a workload or `--set` takes; else the message: the nearest known
 /// key when one is close, or the list of them.
 fn unknown_key(key: &str) -> Option<String> {
-    let (prefix, knob) = match key.split_once('.') {
+    let (prefix, name) = match key.split_once('.') {
         Some((side @ ("sender" | "receiver"), k)) => (Some(side), k),
         _ => (None, key),
     };
     let among: Vec<&str> = match prefix {
-        Some(_) if SOCKET_KEYS.contains(&knob) || KNOB_KEYS.contains(&knob) => return None,
-        Some(_) => SOCKET_KEYS.to_vec(),
-        None if known_keys().contains(&knob) => return None,
+        Some(_) if knob(name).is_some() || KNOB_KEYS.contains(&name) => return None,
+        Some(_) => socket_keys().collect(),
+        None if known_keys().contains(&name) => return None,
         None => known_keys(),
     };
     let side = prefix.map(|p| format!("{p}.")).unwrap_or_default();
-    Some(match nearest_key(knob, &among) {
+    Some(match nearest_key(name, &among) {
         Some(near) => format!("unknown key '{key}' (did you mean '{side}{near}'?)"),
         None => format!("unknown key '{key}' (known: {})", among.join(", ")),
     })
@@ -212,7 +206,7 @@ impl Workload {
                 }
                 "repeat" | "shuffle" | "seed" => {
                     let s = ctx.scalar(k, value)?;
-                    w.set_run_key(&s).map_err(|e| err_at(at, e))?;
+                    w.set_run_key(&s).map_err(|e| err_at(at, e.0))?;
                 }
                 "defaults" => {
                     let DeValue::Table(t) = value.get_ref() else {
@@ -235,49 +229,9 @@ impl Workload {
                         return Err(err_at(at, "the matrix is empty: give each swept knob a list of values, e.g. sndbuf = [\"64K\", \"1M\"]".into()));
                     }
                 }
-                "case" => {
-                    let DeValue::Array(cases) = value.get_ref() else {
-                        return Err(err_at(at, "case: expected tables ([[case]])".into()));
-                    };
-                    for c in cases.iter() {
-                        let DeValue::Table(t) = c.get_ref() else {
-                            return Err(err_at(c.span().start, "case: expected a table".into()));
-                        };
-                        let settings = ctx.flatten(t, "")?;
-                        if let Some(s) =
-                            settings.iter().find(|s| RUN_KEYS.contains(&s.key.as_str()))
-                        {
-                            return Err(ctx.at(
-                                s.at,
-                                format!("{} applies to the whole run, not to one case", s.key),
-                            ));
-                        }
-                        w.cases.push(settings);
-                    }
-                }
+                "case" => w.cases = ctx.cases(value)?,
                 other => {
-                    let hint = if known_keys().contains(&other) || other.contains('.') {
-                        format!("a knob goes in [defaults] or [matrix]; expected {TOP_KEYS}")
-                    } else {
-                        let top = [
-                            "name",
-                            "description",
-                            "repeat",
-                            "shuffle",
-                            "seed",
-                            "defaults",
-                            "matrix",
-                            "case",
-                        ];
-                        match nearest_key(other, &top) {
-                            Some(near) => format!("did you mean '{near}'?"),
-                            None => format!("expected {TOP_KEYS}"),
-                        }
-                    };
-                    return Err(err_at(
-                        key.span().start,
-                        format!("unknown key '{other}' ({hint})"),
-                    ));
+                    return Err(ctx.err(key.span().start, unknown_top_key(other)));
                 }
             }
         }
@@ -319,27 +273,31 @@ impl Workload {
         keys
     }
 
-    fn set_run_key(&mut self, s: &Setting) -> Result<(), String> {
+    fn set_run_key(&mut self, s: &Setting) -> Result<(), ConfigError> {
         let v = s.value.trim();
         match s.key.as_str() {
             "repeat" => match v.parse::<u32>() {
                 Ok(n) if n >= 1 => self.repeat = n,
-                _ => return Err(format!("repeat: '{v}' is not a whole number of 1 or more")),
+                _ => {
+                    return Err(ConfigError(format!(
+                        "repeat: '{v}' is not a whole number of 1 or more"
+                    )))
+                }
             },
             "shuffle" => {
                 self.shuffle = match v {
                     "true" => true,
                     "false" => false,
-                    _ => return Err(format!("shuffle: '{v}' is not true or false")),
+                    _ => return Err(ConfigError(format!("shuffle: '{v}' is not true or false"))),
                 }
             }
             "seed" => {
                 self.seed = Some(
                     v.parse()
-                        .map_err(|_| format!("seed: '{v}' is not a whole number"))?,
+                        .map_err(|_| ConfigError(format!("seed: '{v}' is not a whole number")))?,
                 )
             }
-            other => return Err(format!("unknown run key '{other}'")),
+            other => return Err(ConfigError(format!("unknown run key '{other}'"))),
         }
         Ok(())
     }
@@ -366,91 +324,65 @@ impl Workload {
         // `msg-size`, as the flag is spelled, is the key `msg_size`.
         let key = key.trim().replace('-', "_");
         let key = key.as_str();
-        // `--set 'a=1 b=2'`: several assignments in one.
-        let words: Vec<&str> = value.split_whitespace().collect();
-        if words.len() > 1
-            && DeValue::parse(value.trim()).is_err()
-            && words[1..].iter().all(|w| {
-                w.split_once('=')
-                    .is_some_and(|(k, _)| !k.is_empty() && !k.contains(['"', '[', '\'']))
-            })
-        {
-            let each: Vec<String> = std::iter::once(format!("{key}={}", words[0]))
-                .chain(words[1..].iter().map(|w| w.to_string()))
-                .map(|a| format!("--set {a}"))
-                .collect();
-            return Err(bad(format!("one assignment per --set: {}", each.join(" "))));
+        if let Some(each) = several_assignments(key, value) {
+            return Err(bad(format!("one assignment per --set: {each}")));
         }
         let (section, key) = match key.split_once('.') {
             Some(("matrix", k)) => (Some("matrix"), k),
             Some(("defaults", k)) => (Some("defaults"), k),
             _ => (None, key),
         };
-        let parsed = DeValue::parse(value.trim()).ok();
-        let values: Option<Vec<String>> = match parsed.as_ref().map(|v| v.get_ref()) {
-            Some(DeValue::Array(items)) => Some(
-                items
-                    .iter()
-                    .map(|i| {
-                        scalar_text(i.get_ref()).ok_or_else(|| {
-                            bad("list items must be strings, numbers or booleans".into())
-                        })
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
-            _ => None,
+        let (values, single) = set_values(value).map_err(|e| bad(e.0))?;
+        // `--set sndbuf=16K..16M`: a size range sweeps every power of two between.
+        let values = match values {
+            None if single.contains("..") => Some(size_range(key, &single).map_err(|e| bad(e.0))?),
+            v => v,
         };
-        let single = match parsed.as_ref().map(|v| v.get_ref()) {
-            Some(
-                v @ (DeValue::String(_)
-                | DeValue::Integer(_)
-                | DeValue::Float(_)
-                | DeValue::Boolean(_)),
-            ) => scalar_text(v).unwrap_or_default(),
-            _ => value.trim().to_string(),
-        };
+        self.assign(section, key, values, single)
+            .map_err(|e| bad(e.0))
+    }
+
+    /// `--set`'s value (a list, or one value) given to a key, in [matrix] or [defaults] if
+    /// the key said so.
+    fn assign(
+        &mut self,
+        section: Option<&str>,
+        key: &str,
+        values: Option<Vec<String>>,
+        single: String,
+    ) -> Result<(), ConfigError> {
         let setting = |v: String| Setting {
             key: key.to_string(),
             value: v,
             at: None,
         };
-        // `--set sndbuf=16K..16M`: a size range sweeps every power of two between.
-        let values = match values {
-            None if single.contains("..") => Some(size_range(key, &single).map_err(bad)?),
-            v => v,
-        };
+        let refuse = |msg: &str| Err(ConfigError(msg.to_string()));
         match (key, values) {
             ("name", None) => self.name = single,
             ("description", None) => self.description = single,
-            (k, None) if RUN_KEYS.contains(&k) => {
-                self.set_run_key(&setting(single)).map_err(bad)?
-            }
+            (k, None) if RUN_KEYS.contains(&k) => self.set_run_key(&setting(single))?,
             (k, Some(_)) if RUN_KEYS.contains(&k) || k == "name" || k == "description" => {
-                return Err(bad(format!("{k} takes one value, not a list")));
+                return refuse(&format!("{k} takes one value, not a list"));
             }
+            (_, Some(_)) if section == Some("defaults") => {
+                return refuse("defaults take one value, not a list")
+            }
+            (_, Some(list)) if list.is_empty() => return refuse("an empty list sweeps nothing"),
             (_, Some(list)) => {
-                if section == Some("defaults") {
-                    return Err(bad("defaults take one value, not a list".into()));
-                }
-                if list.is_empty() {
-                    return Err(bad("an empty list sweeps nothing".into()));
-                }
                 let settings: Vec<Setting> = list.into_iter().map(setting).collect();
                 for s in &settings {
-                    check_setting(s).map_err(bad)?;
+                    check_setting(s)?;
                 }
                 match self.matrix.iter_mut().find(|(k, _)| k == key) {
                     Some((_, vals)) => *vals = settings,
                     None => self.matrix.push((key.to_string(), settings)),
                 }
             }
+            (_, None) if section == Some("matrix") => {
+                return refuse("a matrix key takes a list, e.g. [\"64K\", \"1M\"]")
+            }
             (_, None) => {
-                if section == Some("matrix") {
-                    return Err(bad(
-                        "a matrix key takes a list, e.g. [\"64K\", \"1M\"]".into()
-                    ));
-                }
-                check_setting(&setting(single.clone())).map_err(bad)?;
+                check_setting(&setting(single.clone()))?;
                 // A single value on the command line overrides a sweep of the same knob.
                 self.set_default(key, &single);
             }
@@ -533,6 +465,52 @@ impl Workload {
     }
 }
 
+/// `--set 'a=1 b=2'`: several assignments in one, written as they should be
+/// (`--set a=1 --set b=2`); None for one assignment.
+fn several_assignments(key: &str, value: &str) -> Option<String> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    let several = words.len() > 1
+        && DeValue::parse(value.trim()).is_err()
+        && words[1..].iter().all(|w| {
+            w.split_once('=')
+                .is_some_and(|(k, _)| !k.is_empty() && !k.contains(['"', '[', '\'']))
+        });
+    several.then(|| {
+        std::iter::once(format!("{key}={}", words[0]))
+            .chain(words[1..].iter().map(|w| w.to_string()))
+            .map(|a| format!("--set {a}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
+
+/// `--set`'s value as TOML or a bare word: the list it sweeps, if it is one, and the text
+/// of the single value it is otherwise.
+fn set_values(value: &str) -> Result<(Option<Vec<String>>, String), ConfigError> {
+    let parsed = DeValue::parse(value.trim()).ok();
+    let values: Option<Vec<String>> = match parsed.as_ref().map(|v| v.get_ref()) {
+        Some(DeValue::Array(items)) => Some(
+            items
+                .iter()
+                .map(|i| {
+                    scalar_text(i.get_ref()).ok_or_else(|| {
+                        ConfigError::new("list items must be strings, numbers or booleans")
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        _ => None,
+    };
+    let single = match parsed.as_ref().map(|v| v.get_ref()) {
+        Some(
+            v
+            @ (DeValue::String(_) | DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_)),
+        ) => scalar_text(v).unwrap_or_default(),
+        _ => value.trim().to_string(),
+    };
+    Ok((values, single))
+}
+
 /// Whether a knob's value turns something on (`nodelay = false` or `sndbuf = "auto"` on a
 /// case it does not apply to is no loss worth naming).
 fn sets_something(value: &str) -> bool {
@@ -542,28 +520,37 @@ fn sets_something(value: &str) -> bool {
     )
 }
 
-/// The keys whose value is a byte size, which a matrix may sweep as a range.
-const SIZE_KEYS: &[&str] = &[
-    "sndbuf",
-    "rcvbuf",
-    "msg_size",
-    "response_size",
-    "notsent_lowat",
-    "probe_size",
-];
+/// The keys of the test as a whole whose value is a byte size.
+const TEST_SIZE_KEYS: &[&str] = &["msg_size", "response_size", "probe_size"];
+
+/// The keys whose value is a byte size, which a matrix may sweep as a range: the socket
+/// knobs that take a SIZE, and the test's sizes.
+fn size_keys() -> Vec<&'static str> {
+    KNOBS
+        .iter()
+        .filter(|k| k.takes_size())
+        .map(|k| k.key)
+        .chain(TEST_SIZE_KEYS.iter().copied())
+        .collect()
+}
 
 /// A size range `"16K..16M"`: the first end, every power of two strictly between the two,
 /// and the last end, in the order written (`"16M..16K"` runs downwards). Each value is
 /// written as a user would type it (`64K`).
-pub fn size_range(key: &str, text: &str) -> Result<Vec<String>, String> {
+pub fn size_range(key: &str, text: &str) -> Result<Vec<String>, ConfigError> {
     let knob = key.rsplit('.').next().unwrap_or(key);
-    if !SIZE_KEYS.contains(&knob) {
-        return Err(format!(
+    let sizes = size_keys();
+    if !sizes.contains(&knob) {
+        return Err(ConfigError(format!(
             "{key}: '{text}' is a range, which only a size takes ({}); list the values instead",
-            SIZE_KEYS.join(", ")
-        ));
+            sizes.join(", ")
+        )));
     }
-    let bad = || format!("{key}: '{text}' is not a size range such as \"16K..16M\"");
+    let bad = || {
+        ConfigError(format!(
+            "{key}: '{text}' is not a size range such as \"16K..16M\""
+        ))
+    };
     let (a, b) = text.split_once("..").ok_or_else(bad)?;
     let (a, b) = (
         crate::spec::units::parse_size(a).map_err(|_| bad())?,
@@ -571,7 +558,9 @@ pub fn size_range(key: &str, text: &str) -> Result<Vec<String>, String> {
     );
     let (lo, hi) = (a.min(b), a.max(b));
     if lo == 0 {
-        return Err(format!("{key}: '{text}': a range starts above 0"));
+        return Err(ConfigError(format!(
+            "{key}: '{text}': a range starts above 0"
+        )));
     }
     let mut sizes = vec![lo];
     let mut p = lo.next_power_of_two();
@@ -600,12 +589,12 @@ pub fn size_range(key: &str, text: &str) -> Result<Vec<String>, String> {
 /// Checks one setting alone: a known key, a value its parser takes, and a test of the
 /// defaults with just this setting that validates on some protocol (an MSS of 10 is wrong
 /// anywhere; `gso = true` is right on udp, which another setting may choose).
-fn check_setting(s: &Setting) -> Result<(), String> {
+fn check_setting(s: &Setting) -> Result<(), ConfigError> {
     if let Some(msg) = unknown_key(&s.key) {
-        return Err(msg);
+        return Err(ConfigError(msg));
     }
     let mut b = SpecBuilder::new();
-    b.set(&s.key, &s.value).map_err(|e| e.0)?;
+    b.set(&s.key, &s.value)?;
     // Arrivals, connection reuse and pipelining apply to patterns that other settings
     // choose: the case is checked whole when it is built.
     if matches!(
@@ -616,13 +605,13 @@ fn check_setting(s: &Setting) -> Result<(), String> {
     }
     let first = match b.build() {
         Ok(_) => return Ok(()),
-        Err(e) => e.0,
+        Err(e) => e,
     };
     if s.key != "proto" {
         for p in [Protocol::Udp, Protocol::UnixStream, Protocol::UnixDgram] {
             let mut on = SpecBuilder::new();
-            on.set("proto", p.as_str()).map_err(|e| e.0)?;
-            on.set(&s.key, &s.value).map_err(|e| e.0)?;
+            on.set("proto", p.as_str())?;
+            on.set(&s.key, &s.value)?;
             if on.build().is_ok() {
                 return Ok(());
             }
@@ -650,6 +639,29 @@ fn scalar_text(v: &DeValue<'_>) -> Option<String> {
     }
 }
 
+/// The message for a top-level key a workload does not take.
+fn unknown_top_key(other: &str) -> String {
+    let hint = if known_keys().contains(&other) || other.contains('.') {
+        format!("a knob goes in [defaults] or [matrix]; expected {TOP_KEYS}")
+    } else {
+        let top = [
+            "name",
+            "description",
+            "repeat",
+            "shuffle",
+            "seed",
+            "defaults",
+            "matrix",
+            "case",
+        ];
+        match nearest_key(other, &top) {
+            Some(near) => format!("did you mean '{near}'?"),
+            None => format!("expected {TOP_KEYS}"),
+        }
+    };
+    format!("unknown key '{other}' ({hint})")
+}
+
 /// Parsing context: the text, for turning spans into lines and columns.
 struct Ctx<'a> {
     text: &'a str,
@@ -657,15 +669,37 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn at(&self, at: Option<Pos>, msg: String) -> WorkloadError {
+    fn at(&self, at: Option<Pos>, msg: impl std::fmt::Display) -> WorkloadError {
         match at {
             Some(p) => WorkloadError(format!("{}:{}:{}: {msg}", self.source, p.line, p.col)),
             None => WorkloadError(format!("{}: {msg}", self.source)),
         }
     }
 
-    fn err(&self, offset: usize, msg: String) -> WorkloadError {
+    fn err(&self, offset: usize, msg: impl std::fmt::Display) -> WorkloadError {
         self.at(Some(pos_of(self.text, offset)), msg)
+    }
+
+    /// The `[[case]]` tables.
+    fn cases(&self, value: &Spanned<DeValue<'_>>) -> Result<Vec<Vec<Setting>>, WorkloadError> {
+        let DeValue::Array(cases) = value.get_ref() else {
+            return Err(self.err(value.span().start, "case: expected tables ([[case]])"));
+        };
+        let mut out = Vec::new();
+        for c in cases.iter() {
+            let DeValue::Table(t) = c.get_ref() else {
+                return Err(self.err(c.span().start, "case: expected a table"));
+            };
+            let settings = self.flatten(t, "")?;
+            if let Some(s) = settings.iter().find(|s| RUN_KEYS.contains(&s.key.as_str())) {
+                return Err(self.at(
+                    s.at,
+                    format!("{} applies to the whole run, not to one case", s.key),
+                ));
+            }
+            out.push(settings);
+        }
+        Ok(out)
     }
 
     fn scalar(&self, key: &str, v: &Spanned<DeValue<'_>>) -> Result<Setting, WorkloadError> {
@@ -997,15 +1031,7 @@ msg_size = 1400
     /// refuses a knob on a protocol (so a sweep skips exactly what a single case refuses).
     #[test]
     fn knob_applicability_matches_validation() {
-        let value = |knob: &str| match knob {
-            "sndbuf" | "rcvbuf" | "notsent_lowat" => "64K",
-            "mss" => "1000",
-            "congestion" => "cubic",
-            "tos" => "16",
-            "busy_poll" => "50us",
-            "cpu_affinity" => "0",
-            _ => "true",
-        };
+        let value = |key: &str| knob(key).unwrap().example;
         for proto in [
             Protocol::Tcp,
             Protocol::Udp,
@@ -1013,9 +1039,9 @@ msg_size = 1400
             Protocol::UnixStream,
             Protocol::UnixDgram,
         ] {
-            for knob in SOCKET_KEYS {
+            for knob in socket_keys() {
                 // Knobs whose other rules (pattern, combinations) are not the protocol's.
-                if ["sendfile", "splice", "spin", "cpu_affinity"].contains(knob) {
+                if ["sendfile", "splice", "spin", "cpu_affinity"].contains(&knob) {
                     continue;
                 }
                 let mut b = SpecBuilder::new();
@@ -1161,9 +1187,9 @@ msg_size = 1400
             .0
             .contains("the workload is empty"));
         let tmp = std::env::temp_dir().join(format!("sockbench-fifo-{}", std::process::id()));
-        let c = std::ffi::CString::new(tmp.to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        // The mkfifo(1) command rather than mkfifo(3): raw calls live in harness/sys only.
+        let made = std::process::Command::new("mkfifo").arg(&tmp).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", tmp.display());
         let e = Workload::from_file(&tmp).unwrap_err().0;
         let _ = std::fs::remove_file(&tmp);
         assert!(e.contains("not a regular file"), "{e}");

@@ -2,23 +2,22 @@
 
 use std::time::Duration;
 
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use socket2::Socket;
 
 /// Waits until `sock` is readable (or writable, with `write`) or `timeout` passes, with
-/// nanosecond resolution (ppoll).
+/// nanosecond resolution (ppoll). An interrupted wait returns early, as a spurious
+/// wake-up: callers look at the socket and the clock again.
 pub fn wait_fd(sock: &Socket, write: bool, timeout: Duration) {
-    use std::os::fd::AsRawFd;
-    let mut pfd = libc::pollfd {
-        fd: sock.as_raw_fd(),
-        events: libc::POLLIN | if write { libc::POLLOUT } else { 0 },
-        revents: 0,
+    let events = if write {
+        PollFlags::IN | PollFlags::OUT
+    } else {
+        PollFlags::IN
     };
-    let ts = libc::timespec {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    let mut fds = [PollFd::new(sock, events)];
+    let ts = Timespec {
+        tv_sec: timeout.as_secs().try_into().unwrap_or(i64::MAX),
+        tv_nsec: timeout.subsec_nanos().into(),
     };
-    // SAFETY: one valid pollfd, a valid timespec, no signal mask.
-    unsafe {
-        libc::ppoll(&mut pfd, 1, &ts, std::ptr::null());
-    }
+    let _ = poll(&mut fds, Some(&ts));
 }

@@ -5,17 +5,15 @@
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
+
+use rustix::fs::{memfd_create, MemfdFlags};
+use rustix::pipe::{fcntl_getpipe_size, fcntl_setpipe_size, pipe_with, PipeFlags, SpliceFlags};
 
 /// An in-memory file (memfd) holding one message, for sendfile(2) and splice(2).
 pub fn message_file(msg: &[u8]) -> io::Result<File> {
-    // SAFETY: a NUL-terminated name and a valid flag; a new descriptor or -1.
-    let fd = unsafe { libc::memfd_create(c"sockbench-message".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: we own the descriptor just created.
-    let mut f = unsafe { File::from_raw_fd(fd) };
+    let fd = memfd_create("sockbench-message", MemfdFlags::CLOEXEC)?;
+    let mut f = File::from(fd);
     f.write_all(msg)?;
     Ok(f)
 }
@@ -32,53 +30,33 @@ pub struct Pipe {
 
 impl Pipe {
     pub fn new(want: usize) -> io::Result<Pipe> {
-        let mut fds = [0 as RawFd; 2];
-        // SAFETY: fds has room for the two descriptors pipe2 writes.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: both descriptors were just created and are ours.
-        let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (r, w) = pipe_with(PipeFlags::CLOEXEC)?;
         let max = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
             .ok()
             .and_then(|s| s.trim().parse::<usize>().ok())
             .unwrap_or(1 << 20);
-        let size = want.clamp(4096, max.max(4096)) as libc::c_int;
-        // SAFETY: fcntl on our pipe; a failed resize leaves the default size.
-        unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, size) };
-        // SAFETY: as above.
-        let got = unsafe { libc::fcntl(w.as_raw_fd(), libc::F_GETPIPE_SZ) };
-        if got <= 0 {
-            return Err(io::Error::last_os_error());
-        }
+        // A failed resize leaves the default size, which F_GETPIPE_SZ then reports.
+        let _ = fcntl_setpipe_size(&w, want.clamp(4096, max.max(4096)));
+        let capacity = fcntl_getpipe_size(&w)?;
         Ok(Pipe {
             r,
             w,
-            capacity: got as usize,
+            capacity,
             held: 0,
         })
     }
 }
 
 /// One splice(2) call; `off` is the offset in a file (None for pipes and sockets).
-fn splice(from: RawFd, off: Option<&mut i64>, to: RawFd, len: usize) -> io::Result<usize> {
-    let off = off.map_or(std::ptr::null_mut(), |o| o as *mut i64);
-    // SAFETY: valid descriptors; `off` is null or points to a live i64.
-    let n = unsafe {
-        libc::splice(
-            from,
-            off,
-            to,
-            std::ptr::null_mut(),
-            len,
-            libc::SPLICE_F_MOVE | libc::SPLICE_F_MORE,
-        )
-    };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
+fn splice(from: impl AsFd, off: Option<&mut u64>, to: impl AsFd, len: usize) -> io::Result<usize> {
+    Ok(rustix::pipe::splice(
+        from,
+        off,
+        to,
+        None,
+        len,
+        SpliceFlags::MOVE | SpliceFlags::MORE,
+    )?)
 }
 
 /// The sending end: a message in a memfd, moved into the socket through a pipe.
@@ -104,16 +82,11 @@ impl SpliceSender {
     /// then splices what the pipe holds into the socket. Returns the bytes the socket
     /// took (0 only when it took none before its send timeout, as an error of kind
     /// WouldBlock). A message is whole when `message_done` says so.
-    pub fn step(&mut self, sock: &impl AsRawFd) -> io::Result<usize> {
+    pub fn step(&mut self, sock: &impl AsFd) -> io::Result<usize> {
         if self.pipe.held == 0 && self.offset < self.size {
-            let mut off = self.offset as i64;
+            let mut off = self.offset as u64;
             let want = (self.size - self.offset).min(self.pipe.capacity);
-            let n = splice(
-                self.file.as_raw_fd(),
-                Some(&mut off),
-                self.pipe.w.as_raw_fd(),
-                want,
-            )?;
+            let n = splice(&self.file, Some(&mut off), &self.pipe.w, want)?;
             if n == 0 {
                 return Err(io::Error::other(
                     "splice from the message file moved nothing",
@@ -122,12 +95,7 @@ impl SpliceSender {
             self.offset += n;
             self.pipe.held = n;
         }
-        let n = splice(
-            self.pipe.r.as_raw_fd(),
-            None,
-            sock.as_raw_fd(),
-            self.pipe.held,
-        )?;
+        let n = splice(&self.pipe.r, None, sock, self.pipe.held)?;
         if n == 0 {
             return Err(io::Error::other("splice into the socket moved nothing"));
         }
@@ -162,21 +130,11 @@ impl SpliceReceiver {
 
     /// Like read(2): the bytes taken from the socket (and discarded), 0 at the peer's
     /// FIN, or the socket's error (WouldBlock at its receive timeout).
-    pub fn recv(&mut self, sock: &impl AsRawFd) -> io::Result<usize> {
-        let n = splice(
-            sock.as_raw_fd(),
-            None,
-            self.pipe.w.as_raw_fd(),
-            self.pipe.capacity,
-        )?;
+    pub fn recv(&mut self, sock: &impl AsFd) -> io::Result<usize> {
+        let n = splice(sock, None, &self.pipe.w, self.pipe.capacity)?;
         self.pipe.held = n;
         while self.pipe.held > 0 {
-            match splice(
-                self.pipe.r.as_raw_fd(),
-                None,
-                self.null.as_raw_fd(),
-                self.pipe.held,
-            ) {
+            match splice(&self.pipe.r, None, &self.null, self.pipe.held) {
                 Ok(0) => return Err(io::Error::other("splice to /dev/null moved nothing")),
                 Ok(k) => self.pipe.held -= k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

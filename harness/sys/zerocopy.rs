@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-/// From the kernel's uapi headers (not in the libc crate).
-pub const SO_ZEROCOPY: libc::c_int = 60;
+pub const SO_ZEROCOPY: libc::c_int = libc::SO_ZEROCOPY;
+/// From the kernel's uapi headers (linux/errqueue.h; not in the libc crate).
 const SO_EE_ORIGIN_ZEROCOPY: u8 = 5;
 const SO_EE_CODE_ZEROCOPY_COPIED: u8 = 1;
 

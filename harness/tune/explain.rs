@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::Context;
-
-use super::Answer;
+use super::{Answer, TuneError};
 use crate::output::meta::Meta;
 use crate::output::summary::{SizeReq, SummaryRow};
 use crate::spec::units::{format_bps, format_ns, format_size_human, parse_size};
@@ -37,13 +35,12 @@ pub struct Explanation {
 }
 
 /// The rows of a results directory's summary.csv.
-pub fn read_summary(dir: &Path) -> anyhow::Result<Vec<SummaryRow>> {
+pub fn read_summary(dir: &Path) -> Result<Vec<SummaryRow>, TuneError> {
     let path = dir.join("summary.csv");
-    let mut r =
-        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut r = csv::Reader::from_path(&path).map_err(TuneError::csv(&path))?;
     r.deserialize()
         .collect::<Result<Vec<SummaryRow>, _>>()
-        .with_context(|| format!("reading {}", path.display()))
+        .map_err(TuneError::csv(&path))
 }
 
 fn parse_label(label: &str) -> BTreeMap<String, String> {
@@ -73,7 +70,10 @@ fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
 /// smallest TCP_INFO min_rtt of any test (or, without TCP_INFO, the smallest median
 /// round trip of the probe or the rr pattern).
 pub fn bdp_of(rows: &[SummaryRow]) -> Option<Bdp> {
-    let ok: Vec<&SummaryRow> = rows.iter().filter(|r| r.status == "ok").collect();
+    let ok: Vec<&SummaryRow> = rows
+        .iter()
+        .filter(|r| r.status == crate::measure::outcome::Status::Ok.as_str())
+        .collect();
     let mut by_label: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for r in &ok {
         if let Some(g) = r.goodput_bps {
@@ -109,12 +109,15 @@ pub fn bdp_of(rows: &[SummaryRow]) -> Option<Bdp> {
 }
 
 /// The explanation of the tune in `dir`.
-pub fn explain(dir: &Path) -> anyhow::Result<Explanation> {
+pub fn explain(dir: &Path) -> Result<Explanation, TuneError> {
     let rows = read_summary(dir)?;
-    let answer: Answer = serde_json::from_slice(
-        &std::fs::read(dir.join("answer.json")).context("reading answer.json")?,
-    )
-    .context("reading answer.json")?;
+    let path = dir.join("answer.json");
+    let bytes = std::fs::read(&path).map_err(|error| TuneError::Read {
+        path: path.clone(),
+        error,
+    })?;
+    let answer: Answer =
+        serde_json::from_slice(&bytes).map_err(|error| TuneError::Json { path, error })?;
     let meta: Meta = std::fs::read(dir.join("meta.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -127,130 +130,177 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
         bdp: bdp_of(rows),
         ..Default::default()
     };
-    let ok: Vec<&SummaryRow> = rows.iter().filter(|r| r.status == "ok").collect();
-    let chosen: Vec<&SummaryRow> = ok
+    let ok: Vec<&SummaryRow> = rows
         .iter()
-        .copied()
-        .filter(|r| r.case_label == answer.label)
+        .filter(|r| r.status == crate::measure::outcome::Status::Ok.as_str())
         .collect();
-    let sndbuf_eff = chosen.iter().find_map(|r| r.sndbuf_eff);
-    let rcvbuf_eff = chosen.iter().find_map(|r| r.rcvbuf_eff);
+    let chosen = ok.iter().filter(|r| r.case_label == answer.label);
+    let effective = Effective {
+        sndbuf: chosen.clone().find_map(|r| r.sndbuf_eff),
+        rcvbuf: chosen.clone().find_map(|r| r.rcvbuf_eff),
+    };
     if let Some(b) = &ex.bdp {
-        let mut s = format!(
-            "Bandwidth-delay product: {} (the best mean goodput, {}) x {} ({}) = {}.",
-            format_bps(b.rate_bps),
-            b.rate_from,
-            format_ns((b.rtt_s * 1e9) as u64),
-            b.rtt_from,
-            bytes_human(b.bytes as u64)
-        );
-        for (name, eff) in [("send", sndbuf_eff), ("receive", rcvbuf_eff)] {
-            if let (Some(eff), true) = (eff, b.bytes > 0.0) {
-                s.push_str(&format!(
-                    " The answer's effective {name} buffer is {} = {:.1}x the BDP (Linux counts its bookkeeping in it: about half holds data).",
-                    bytes_human(eff),
-                    eff as f64 / b.bytes
-                ));
-            }
-        }
-        ex.sentences.push(s);
+        ex.sentences.push(bdp_sentence(b, &effective));
     }
     // Along each size the answer sets: where goodput stops growing, where latency
     // starts growing. Only the candidates equal to the answer in every other key count.
-    let settings = &answer.settings;
-    for (key, value) in settings {
-        let Ok(_) = parse_size(value) else { continue };
-        let mut along: BTreeMap<u64, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-        for r in &ok {
-            let l = parse_label(&r.case_label);
-            let same_elsewhere = settings
-                .iter()
-                .all(|(k, v)| k == key || l.get(k) == Some(v));
-            let Some(size) = l.get(key).and_then(|v| parse_size(v).ok()) else {
-                continue;
-            };
-            if !same_elsewhere {
-                continue;
-            }
-            let e = along.entry(size).or_default();
-            e.0.extend(r.goodput_bps);
-            e.1.extend(r.rtt_p99_ns.map(|v| v as f64));
-        }
-        let goodput: Vec<(u64, f64)> = along
-            .iter()
-            .filter_map(|(s, (g, _))| mean(g.iter().copied()).map(|m| (*s, m)))
-            .collect();
-        if goodput.len() >= 2 {
-            let best = goodput.iter().map(|g| g.1).fold(f64::MIN, f64::max);
-            if let Some((knee, g)) = goodput.iter().find(|(_, g)| *g >= 0.95 * best) {
-                let smaller = goodput.iter().take_while(|(s, _)| s < knee).last();
-                let from = smaller.map_or(String::new(), |(s, gs)| {
-                    format!(
-                        " (from {} at {key}={})",
-                        format_bps(*gs),
-                        crate::spec::units::format_size(*s)
-                    )
-                });
-                ex.sentences.push(format!(
-                    "Goodput stops growing at {key}={}: {} there is within 5% of the best measured, {}{from}; {} sizes of {key} were measured.",
-                    crate::spec::units::format_size(*knee),
-                    format_bps(*g),
-                    format_bps(best),
-                    goodput.len()
-                ));
-            }
-        }
-        let rtt: Vec<(u64, f64)> = along
-            .iter()
-            .filter_map(|(s, (_, r))| mean(r.iter().copied()).map(|m| (*s, m)))
-            .collect();
-        if rtt.len() >= 2 {
-            let least = rtt.iter().map(|r| r.1).fold(f64::MAX, f64::min);
-            // The first size whose p99 is half again the least of the smaller sizes'.
-            let grows = rtt.iter().enumerate().skip(1).find_map(|(i, (s, r))| {
-                let below = rtt[..i].iter().map(|r| r.1).fold(f64::MAX, f64::min);
-                (*r > 1.5 * below).then_some((*s, *r, below))
-            });
-            match grows {
-                Some((s, r, below)) => {
-                    let (top, top_rtt) = rtt
-                        .iter()
-                        .filter(|(size, _)| *size >= s)
-                        .copied()
-                        .max_by(|a, b| a.1.total_cmp(&b.1))
-                        .unwrap_or((s, r));
-                    let up_to = if top > s {
-                        format!(", up to {} at {key}={}", format_ns(top_rtt as u64), crate::spec::units::format_size(top))
-                    } else {
-                        String::new()
-                    };
-                    ex.sentences.push(format!(
-                        "The p99 round trip starts growing with {key} at {}: {} against {} at the smaller sizes{up_to} (a fuller queue: bufferbloat).",
-                        crate::spec::units::format_size(s),
-                        format_ns(r as u64),
-                        format_ns(below as u64)
-                    ))
-                }
-                None => ex.sentences.push(format!(
-                    "The p99 round trip does not grow with {key} over the {} sizes measured (within 1.5x of {}).",
-                    rtt.len(),
-                    format_ns(least as u64)
-                )),
-            }
+    for (key, value) in &answer.settings {
+        if parse_size(value).is_ok() {
+            ex.sentences
+                .extend(along_sentences(&ok, &answer.settings, key));
         }
     }
-    // A request the kernel did not grant: effective below twice the request.
-    let facts = |receiver: bool| {
-        let h = &meta.hosts;
-        let f = if receiver {
-            h.receiver.as_ref().unwrap_or(&h.sender)
-        } else {
-            &h.sender
-        };
-        f.sysctls.clone()
+    ex.sentences.extend(capped_sentences(&ok, meta));
+    // The snippet: the answer's settings as code.
+    for (key, value) in &answer.settings {
+        snippet(&mut ex, key, value, meta, &effective);
+    }
+    ex
+}
+
+/// The effective buffers of the answer's own sockets.
+struct Effective {
+    sndbuf: Option<u64>,
+    rcvbuf: Option<u64>,
+}
+
+/// The sysctls of the sending host, or of the receiving one (the sender's when unknown).
+fn sysctls(meta: &Meta, receiver: bool) -> &BTreeMap<String, String> {
+    let h = &meta.hosts;
+    let f = if receiver {
+        h.receiver.as_ref().unwrap_or(&h.sender)
+    } else {
+        &h.sender
     };
+    &f.sysctls
+}
+
+fn bdp_sentence(b: &Bdp, effective: &Effective) -> String {
+    let mut s = format!(
+        "Bandwidth-delay product: {} (the best mean goodput, {}) x {} ({}) = {}.",
+        format_bps(b.rate_bps),
+        b.rate_from,
+        format_ns((b.rtt_s * 1e9) as u64),
+        b.rtt_from,
+        bytes_human(b.bytes as u64)
+    );
+    for (name, eff) in [("send", effective.sndbuf), ("receive", effective.rcvbuf)] {
+        if let (Some(eff), true) = (eff, b.bytes > 0.0) {
+            s.push_str(&format!(
+                " The answer's effective {name} buffer is {} = {:.1}x the BDP (Linux counts its bookkeeping in it: about half holds data).",
+                bytes_human(eff),
+                eff as f64 / b.bytes
+            ));
+        }
+    }
+    s
+}
+
+/// Goodput and p99 means by size along one key, the other keys as in the answer.
+fn along_sentences(
+    ok: &[&SummaryRow],
+    settings: &BTreeMap<String, String>,
+    key: &str,
+) -> Vec<String> {
+    let mut along: BTreeMap<u64, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for r in ok {
+        let l = parse_label(&r.case_label);
+        let same_elsewhere = settings
+            .iter()
+            .all(|(k, v)| k == key || l.get(k) == Some(v));
+        let Some(size) = l.get(key).and_then(|v| parse_size(v).ok()) else {
+            continue;
+        };
+        if !same_elsewhere {
+            continue;
+        }
+        let e = along.entry(size).or_default();
+        e.0.extend(r.goodput_bps);
+        e.1.extend(r.rtt_p99_ns.map(|v| v as f64));
+    }
+    let goodput: Vec<(u64, f64)> = along
+        .iter()
+        .filter_map(|(s, (g, _))| mean(g.iter().copied()).map(|m| (*s, m)))
+        .collect();
+    let rtt: Vec<(u64, f64)> = along
+        .iter()
+        .filter_map(|(s, (_, r))| mean(r.iter().copied()).map(|m| (*s, m)))
+        .collect();
+    knee_sentence(key, &goodput)
+        .into_iter()
+        .chain(growth_sentence(key, &rtt))
+        .collect()
+}
+
+/// Where goodput comes within 5% of the best measured along `key`.
+fn knee_sentence(key: &str, goodput: &[(u64, f64)]) -> Option<String> {
+    if goodput.len() < 2 {
+        return None;
+    }
+    let best = goodput.iter().map(|g| g.1).fold(f64::MIN, f64::max);
+    let (knee, g) = goodput.iter().find(|(_, g)| *g >= 0.95 * best)?;
+    let smaller = goodput.iter().take_while(|(s, _)| s < knee).last();
+    let from = smaller.map_or(String::new(), |(s, gs)| {
+        format!(
+            " (from {} at {key}={})",
+            format_bps(*gs),
+            crate::spec::units::format_size(*s)
+        )
+    });
+    Some(format!(
+        "Goodput stops growing at {key}={}: {} there is within 5% of the best measured, {}{from}; {} sizes of {key} were measured.",
+        crate::spec::units::format_size(*knee),
+        format_bps(*g),
+        format_bps(best),
+        goodput.len()
+    ))
+}
+
+/// Whether and where the p99 round trip grows along `key`.
+fn growth_sentence(key: &str, rtt: &[(u64, f64)]) -> Option<String> {
+    if rtt.len() < 2 {
+        return None;
+    }
+    let least = rtt.iter().map(|r| r.1).fold(f64::MAX, f64::min);
+    // The first size whose p99 is half again the least of the smaller sizes'.
+    let grows = rtt.iter().enumerate().skip(1).find_map(|(i, (s, r))| {
+        let below = rtt[..i].iter().map(|r| r.1).fold(f64::MAX, f64::min);
+        (*r > 1.5 * below).then_some((*s, *r, below))
+    });
+    let Some((s, r, below)) = grows else {
+        return Some(format!(
+            "The p99 round trip does not grow with {key} over the {} sizes measured (within 1.5x of {}).",
+            rtt.len(),
+            format_ns(least as u64)
+        ));
+    };
+    let (top, top_rtt) = rtt
+        .iter()
+        .filter(|(size, _)| *size >= s)
+        .copied()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap_or((s, r));
+    let up_to = if top > s {
+        format!(
+            ", up to {} at {key}={}",
+            format_ns(top_rtt as u64),
+            crate::spec::units::format_size(top)
+        )
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "The p99 round trip starts growing with {key} at {}: {} against {} at the smaller sizes{up_to} (a fuller queue: bufferbloat).",
+        crate::spec::units::format_size(s),
+        format_ns(r as u64),
+        format_ns(below as u64)
+    ))
+}
+
+/// A request the kernel did not grant: effective below twice the request.
+fn capped_sentences(ok: &[&SummaryRow], meta: &Meta) -> Vec<String> {
     let mut capped: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-    for r in &ok {
+    for r in ok {
         for (sysctl, req, eff) in [
             ("net.core.wmem_max", r.sndbuf_req, r.sndbuf_eff),
             ("net.core.rmem_max", r.rcvbuf_req, r.rcvbuf_eff),
@@ -265,101 +315,104 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
             }
         }
     }
-    for (sysctl, (req, eff)) in &capped {
-        let limit = facts(sysctl.contains("rmem"))
-            .get(*sysctl)
-            .cloned()
-            .unwrap_or_else(|| "?".into());
-        ex.sentences.push(format!(
-            "{sysctl} ({limit}) capped the requests from {} up: the kernel gave {} where it doubles a granted request; larger requests there measure the same socket.",
-            format_size_human(*req),
-            eff
-        ));
-    }
-    // The snippet: the answer's settings as code.
-    for (key, value) in settings {
-        let knob = key.rsplit('.').next().unwrap_or(key);
-        let bytes = parse_size(value).ok();
-        match (knob, bytes) {
-            ("sndbuf" | "rcvbuf", Some(n)) => {
-                let (opt, call) = if knob == "sndbuf" {
-                    ("SO_SNDBUF", "set_send_buffer_size")
-                } else {
-                    ("SO_RCVBUF", "set_recv_buffer_size")
-                };
-                ex.c_snippet.push(format!(
-                    "int {knob} = {n}; setsockopt(fd, SOL_SOCKET, {opt}, &{knob}, sizeof {knob});  /* before connect()/listen() */"
-                ));
-                ex.rust_snippet.push(format!(
-                    "socket.{call}({n})?; // {opt}, before connect/listen"
-                ));
-                let sysctl = if knob == "sndbuf" {
-                    "net.core.wmem_max"
-                } else {
-                    "net.core.rmem_max"
-                };
-                let limit: Option<u64> = facts(knob == "rcvbuf")
-                    .get(sysctl)
-                    .and_then(|v| v.trim().parse().ok());
-                // Needed when the limit is below the request, or the answer's own
-                // sockets show the cap (effective below twice the request).
-                let own_eff = if knob == "sndbuf" {
-                    sndbuf_eff
-                } else {
-                    rcvbuf_eff
-                };
-                if limit.is_some_and(|l| l < n) || own_eff.is_some_and(|e| e < 2 * n) {
-                    ex.sysctl_lines.push(format!("sysctl -w {sysctl}={n}"));
-                }
+    capped
+        .iter()
+        .map(|(sysctl, (req, eff))| {
+            let limit = sysctls(meta, sysctl.contains("rmem"))
+                .get(*sysctl)
+                .cloned()
+                .unwrap_or_else(|| "?".into());
+            format!(
+                "{sysctl} ({limit}) capped the requests from {} up: the kernel gave {} where it doubles a granted request; larger requests there measure the same socket.",
+                format_size_human(*req),
+                eff
+            )
+        })
+        .collect()
+}
+
+/// One setting of the answer as C, Rust and the sysctl or module it needs.
+fn snippet(ex: &mut Explanation, key: &str, value: &str, meta: &Meta, effective: &Effective) {
+    let knob = key.rsplit('.').next().unwrap_or(key);
+    let bytes = parse_size(value).ok();
+    let (c, rust) = match (knob, bytes) {
+        ("sndbuf" | "rcvbuf", Some(n)) => {
+            buffer_snippet(ex, knob, n, meta, effective);
+            return;
+        }
+        ("nodelay", _) if value == "true" => (
+            "int one = 1; setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);".into(),
+            "socket.set_tcp_nodelay(true)?;".into(),
+        ),
+        ("congestion", _) => {
+            let allowed = sysctls(meta, false)
+                .get("net.ipv4.tcp_allowed_congestion_control")
+                .cloned();
+            if allowed.is_some_and(|a| !a.split_whitespace().any(|c| c == value)) {
+                ex.sysctl_lines.push(format!("modprobe tcp_{value}"));
             }
-            ("nodelay", _) if value == "true" => {
-                ex.c_snippet.push(
-                    "int one = 1; setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);"
-                        .into(),
-                );
-                ex.rust_snippet
-                    .push("socket.set_tcp_nodelay(true)?;".into());
-            }
-            ("congestion", _) => {
-                ex.c_snippet.push(format!(
+            (
+                format!(
                     "setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, \"{value}\", {});",
                     value.len()
-                ));
-                ex.rust_snippet
-                    .push(format!("socket.set_tcp_congestion(b\"{value}\")?;"));
-                let allowed = facts(false)
-                    .get("net.ipv4.tcp_allowed_congestion_control")
-                    .cloned();
-                if allowed.is_some_and(|a| !a.split_whitespace().any(|c| c == value)) {
-                    ex.sysctl_lines.push(format!("modprobe tcp_{value}"));
-                }
-            }
-            ("mss", Some(n)) => {
-                ex.c_snippet.push(format!(
-                    "int mss = {n}; setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss);"
-                ));
-                ex.rust_snippet.push(format!("socket.set_tcp_mss({n})?;"));
-            }
-            ("notsent_lowat", Some(n)) => {
-                ex.c_snippet.push(format!(
-                    "int lowat = {n}; setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);"
-                ));
-                ex.rust_snippet
-                    .push(format!("socket.set_tcp_notsent_lowat({n})?;"));
-            }
-            ("msg_size" | "response_size", Some(n)) => {
-                ex.c_snippet
-                    .push(format!("/* write in chunks of {n} bytes ({key}) */"));
-                ex.rust_snippet
-                    .push(format!("// write in chunks of {n} bytes ({key})"));
-            }
-            (_, _) => {
-                ex.c_snippet.push(format!("/* {key} = {value} */"));
-                ex.rust_snippet.push(format!("// {key} = {value}"));
-            }
+                ),
+                format!("socket.set_tcp_congestion(b\"{value}\")?;"),
+            )
         }
+        ("mss", Some(n)) => (
+            format!("int mss = {n}; setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss);"),
+            format!("socket.set_tcp_mss({n})?;"),
+        ),
+        ("notsent_lowat", Some(n)) => (
+            format!(
+                "int lowat = {n}; setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);"
+            ),
+            format!("socket.set_tcp_notsent_lowat({n})?;"),
+        ),
+        ("msg_size" | "response_size", Some(n)) => (
+            format!("/* write in chunks of {n} bytes ({key}) */"),
+            format!("// write in chunks of {n} bytes ({key})"),
+        ),
+        (_, _) => (
+            format!("/* {key} = {value} */"),
+            format!("// {key} = {value}"),
+        ),
+    };
+    ex.c_snippet.push(c);
+    ex.rust_snippet.push(rust);
+}
+
+/// SO_SNDBUF or SO_RCVBUF of `n` bytes, and the sysctl that lets the kernel grant it when
+/// its limit is below the request or the answer's own sockets show the cap (effective
+/// below twice the request).
+fn buffer_snippet(ex: &mut Explanation, knob: &str, n: u64, meta: &Meta, effective: &Effective) {
+    let (opt, call, sysctl, own_eff) = if knob == "sndbuf" {
+        (
+            "SO_SNDBUF",
+            "set_send_buffer_size",
+            "net.core.wmem_max",
+            effective.sndbuf,
+        )
+    } else {
+        (
+            "SO_RCVBUF",
+            "set_recv_buffer_size",
+            "net.core.rmem_max",
+            effective.rcvbuf,
+        )
+    };
+    ex.c_snippet.push(format!(
+        "int {knob} = {n}; setsockopt(fd, SOL_SOCKET, {opt}, &{knob}, sizeof {knob});  /* before connect()/listen() */"
+    ));
+    ex.rust_snippet.push(format!(
+        "socket.{call}({n})?; // {opt}, before connect/listen"
+    ));
+    let limit: Option<u64> = sysctls(meta, knob == "rcvbuf")
+        .get(sysctl)
+        .and_then(|v| v.trim().parse().ok());
+    if limit.is_some_and(|l| l < n) || own_eff.is_some_and(|e| e < 2 * n) {
+        ex.sysctl_lines.push(format!("sysctl -w {sysctl}={n}"));
     }
-    ex
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use thiserror::Error;
 
+pub use crate::output::metric::Metric;
 use crate::output::summary::SummaryRow;
 use crate::spec::units::{parse_duration, parse_rate};
 
@@ -13,27 +14,15 @@ use crate::spec::units::{parse_duration, parse_rate};
 #[error("{0}")]
 pub struct GoalError(pub String);
 
-/// The figures of one test by summary.csv column name, plus `lost_pct` (datagrams lost
-/// over those sent, in percent). Only numeric, measured cells are present.
-pub type Figures = BTreeMap<String, f64>;
+/// The figures of one test. Only measured figures are present.
+pub type Figures = BTreeMap<Metric, f64>;
 
-/// The numeric cells of a summary row.
+/// The measured figures of a summary row.
 pub fn figures_of(row: &SummaryRow) -> Figures {
-    let mut out = Figures::new();
-    if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(row) {
-        for (k, v) in map {
-            if let Some(x) = v.as_f64().filter(|x| x.is_finite()) {
-                out.insert(k, x);
-            }
-        }
-    }
-    if let (Some(lost), true) = (row.lost, row.messages_sent > 0) {
-        out.insert(
-            "lost_pct".into(),
-            lost as f64 * 100.0 / row.messages_sent as f64,
-        );
-    }
-    out
+    Metric::ALL
+        .into_iter()
+        .filter_map(|m| m.of(row).map(|v| (m, v)))
+        .collect()
 }
 
 /// Which way a figure is better.
@@ -47,9 +36,9 @@ pub enum Sense {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Goal {
     /// Maximise or minimise one figure (a summary column).
-    Optimise { metric: String, sense: Sense },
+    Optimise { metric: Metric, sense: Sense },
     /// The smallest buffers (sizes) whose figure reaches `fraction` of the best measured.
-    Fraction { metric: String, fraction: f64 },
+    Fraction { metric: Metric, fraction: f64 },
 }
 
 const GOALS: &str =
@@ -78,9 +67,9 @@ impl Goal {
     }
 
     /// The summary column the goal is about.
-    pub fn metric(&self) -> &str {
+    pub fn metric(&self) -> Metric {
         match self {
-            Goal::Optimise { metric, .. } | Goal::Fraction { metric, .. } => metric,
+            Goal::Optimise { metric, .. } | Goal::Fraction { metric, .. } => *metric,
         }
     }
 
@@ -101,40 +90,42 @@ impl Goal {
                 } else {
                     "minimise"
                 },
-                short_name(metric)
+                short_name(*metric)
             ),
             Goal::Fraction { metric, fraction } => {
-                format!("{}>={fraction}*max", short_name(metric))
+                format!("{}>={fraction}*max", short_name(*metric))
             }
         }
     }
 }
 
 /// A goal's figure: the column and which way is better.
-fn goal_metric(name: &str) -> Option<(String, Sense)> {
-    let (col, sense) = match name {
-        "goodput" | "goodput_bps" => ("goodput_bps", Sense::Maximise),
-        "transactions" | "transactions_per_s" => ("transactions_per_s", Sense::Maximise),
+fn goal_metric(name: &str) -> Option<(Metric, Sense)> {
+    match name {
+        "goodput" | "goodput_bps" => Some((Metric::GoodputBps, Sense::Maximise)),
+        "transactions" | "transactions_per_s" => Some((Metric::TransactionsPerS, Sense::Maximise)),
         "rtt_p50" | "rtt_p90" | "rtt_p99" | "rtt_p999" | "rtt_max" | "rtt_mean" => {
-            return Some((format!("{name}_ns"), Sense::Minimise))
+            Metric::of_column(&format!("{name}_ns")).map(|m| (m, Sense::Minimise))
         }
-        "rtt_p50_ns" | "rtt_p90_ns" | "rtt_p99_ns" | "rtt_p999_ns" => (name, Sense::Minimise),
-        _ => return None,
-    };
-    Some((col.to_string(), sense))
+        "rtt_p50_ns" | "rtt_p90_ns" | "rtt_p99_ns" | "rtt_p999_ns" => {
+            Metric::of_column(name).map(|m| (m, Sense::Minimise))
+        }
+        _ => None,
+    }
 }
 
 /// A column's name as the user writes it: `rtt_p99` for `rtt_p99_ns`.
-pub fn short_name(metric: &str) -> &str {
+pub fn short_name(metric: Metric) -> &'static str {
     match metric {
-        "goodput_bps" => "goodput",
-        "transactions_per_s" => "transactions",
-        m => m.strip_suffix("_ns").unwrap_or(m),
+        Metric::GoodputBps => "goodput",
+        Metric::TransactionsPerS => "transactions",
+        m => m.column().strip_suffix("_ns").unwrap_or(m.column()),
     }
 }
 
 /// A figure for reading: `31.2 Gbit/s`, `45.1us`, `12.5`.
-pub fn format_figure(metric: &str, v: f64) -> String {
+pub fn format_figure(metric: Metric, v: f64) -> String {
+    let metric = metric.column();
     if metric.ends_with("_bps") {
         crate::spec::units::format_bps(v)
     } else if metric.ends_with("_ns") {
@@ -173,32 +164,33 @@ pub struct Constraint {
     /// As written.
     pub text: String,
     /// The summary column (or `lost_pct`).
-    pub metric: String,
+    pub metric: Metric,
     pub op: Op,
     /// In the column's unit (ns, bits/s, percent, ...).
     pub limit: f64,
 }
 
-/// The numeric summary columns a constraint may name, beyond the short names.
-const NUMERIC_COLUMNS: &[&str] = &[
-    "goodput_bps",
-    "transactions",
-    "transactions_per_s",
-    "lost",
-    "lost_pct",
-    "reordered",
-    "duplicated",
-    "tcp_retrans",
-    "tcp_bytes_retrans",
-    "sender_cpu_pct",
-    "receiver_cpu_pct",
-    "sender_rss_kib",
-    "receiver_rss_kib",
-    "sndbuf_eff",
-    "rcvbuf_eff",
-    "rr_timeouts",
-    "tcp_rtt_us",
-    "tcp_min_rtt_us",
+/// The figures a constraint may name by their column, beyond the short names and the
+/// round trips.
+const NUMERIC_COLUMNS: [Metric; 18] = [
+    Metric::GoodputBps,
+    Metric::Transactions,
+    Metric::TransactionsPerS,
+    Metric::Lost,
+    Metric::LostPct,
+    Metric::Reordered,
+    Metric::Duplicated,
+    Metric::TcpRetrans,
+    Metric::TcpBytesRetrans,
+    Metric::SenderCpuPct,
+    Metric::ReceiverCpuPct,
+    Metric::SenderRssKib,
+    Metric::ReceiverRssKib,
+    Metric::SndbufEff,
+    Metric::RcvbufEff,
+    Metric::RrTimeouts,
+    Metric::TcpRttUs,
+    Metric::TcpMinRttUs,
 ];
 
 impl Constraint {
@@ -221,41 +213,51 @@ impl Constraint {
         if value.is_empty() {
             return Err(bad("no limit after the comparison".into()));
         }
-        let (metric, limit) = match name {
-            "rtt_p50" | "rtt_p90" | "rtt_p99" | "rtt_p999" | "rtt_max" | "rtt_mean" => {
-                if value.chars().all(|c| c.is_ascii_digit() || c == '.') {
-                    return Err(bad(format!("give the limit a unit, e.g. {name}<{value}ms")));
-                }
-                let d = parse_duration(value).map_err(|e| bad(e.to_string()))?;
-                (format!("{name}_ns"), d.as_nanos() as f64)
-            }
-            "goodput" | "goodput_bps" => {
-                let r = parse_rate(value).map_err(|e| bad(e.to_string()))?;
-                ("goodput_bps".to_string(), r as f64)
-            }
-            "lost" if value.ends_with('%') => ("lost_pct".to_string(), parse_plain(value, &bad)?),
-            "transactions" => ("transactions_per_s".to_string(), parse_plain(value, &bad)?),
-            n if n.ends_with("_ns") && n.starts_with("rtt_") => {
-                (n.to_string(), parse_plain(value, &bad)?)
-            }
-            n if NUMERIC_COLUMNS.contains(&n) => (n.to_string(), parse_plain(value, &bad)?),
-            n => {
-                let mut known: Vec<&str> = vec![
-                    "goodput", "rtt_p50", "rtt_p90", "rtt_p99", "rtt_p999", "rtt_max", "rtt_mean",
-                ];
-                known.extend(NUMERIC_COLUMNS);
-                let hint = match crate::spec::workload::nearest_key(n, &known) {
-                    Some(near) => format!("did you mean '{near}'?"),
-                    None => format!("known: {}", known.join(", ")),
-                };
-                return Err(bad(format!("'{n}' is not a measured figure ({hint})")));
-            }
-        };
+        let (metric, limit) = Self::figure(name, value, &bad)?;
         Ok(Constraint {
             text: t,
             metric,
             op,
             limit,
+        })
+    }
+
+    /// The figure a constraint names and its limit in the figure's unit.
+    fn figure(
+        name: &str,
+        value: &str,
+        bad: &dyn Fn(String) -> GoalError,
+    ) -> Result<(Metric, f64), GoalError> {
+        let column = |n: &str| Metric::of_column(n).expect("a metric's own column");
+        Ok(match name {
+            "rtt_p50" | "rtt_p90" | "rtt_p99" | "rtt_p999" | "rtt_max" | "rtt_mean" => {
+                if value.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                    return Err(bad(format!("give the limit a unit, e.g. {name}<{value}ms")));
+                }
+                let d = parse_duration(value).map_err(|e| bad(e.to_string()))?;
+                (column(&format!("{name}_ns")), d.as_nanos() as f64)
+            }
+            "goodput" | "goodput_bps" => {
+                let r = parse_rate(value).map_err(|e| bad(e.to_string()))?;
+                (Metric::GoodputBps, r as f64)
+            }
+            "lost" if value.ends_with('%') => (Metric::LostPct, parse_plain(value, bad)?),
+            "transactions" => (Metric::TransactionsPerS, parse_plain(value, bad)?),
+            n => match Metric::of_column(n).filter(|m| m.is_rtt() || NUMERIC_COLUMNS.contains(m)) {
+                Some(m) => (m, parse_plain(value, bad)?),
+                None => {
+                    let mut known: Vec<&str> = vec![
+                        "goodput", "rtt_p50", "rtt_p90", "rtt_p99", "rtt_p999", "rtt_max",
+                        "rtt_mean",
+                    ];
+                    known.extend(NUMERIC_COLUMNS.map(Metric::column));
+                    let hint = match crate::spec::workload::nearest_key(n, &known) {
+                        Some(near) => format!("did you mean '{near}'?"),
+                        None => format!("known: {}", known.join(", ")),
+                    };
+                    return Err(bad(format!("'{n}' is not a measured figure ({hint})")));
+                }
+            },
         })
     }
 
@@ -302,20 +304,20 @@ mod tests {
         assert_eq!(
             Goal::parse("goodput").unwrap(),
             Goal::Optimise {
-                metric: "goodput_bps".into(),
+                metric: Metric::GoodputBps,
                 sense: Sense::Maximise
             }
         );
-        assert_eq!(Goal::parse("rtt_p999").unwrap().metric(), "rtt_p999_ns");
+        assert_eq!(Goal::parse("rtt_p999").unwrap().metric(), Metric::RttP999Ns);
         assert_eq!(Goal::parse("rtt_p50").unwrap().sense(), Sense::Minimise);
         assert_eq!(
             Goal::parse("transactions").unwrap().metric(),
-            "transactions_per_s"
+            Metric::TransactionsPerS
         );
         assert_eq!(
             Goal::parse("goodput >= 0.95*max").unwrap(),
             Goal::Fraction {
-                metric: "goodput_bps".into(),
+                metric: Metric::GoodputBps,
                 fraction: 0.95
             }
         );
@@ -340,23 +342,17 @@ mod tests {
     #[test]
     fn constraints_take_units() {
         let c = Constraint::parse("rtt_p99<2ms").unwrap();
-        assert_eq!(
-            (c.metric.as_str(), c.op, c.limit),
-            ("rtt_p99_ns", Op::Lt, 2e6)
-        );
+        assert_eq!((c.metric, c.op, c.limit), (Metric::RttP99Ns, Op::Lt, 2e6));
         assert!(c.met_by(1.9e6) && !c.met_by(2e6));
         assert!((c.shortfall(3e6) - 0.5).abs() < 1e-12);
         let c = Constraint::parse("lost < 0.1%").unwrap();
-        assert_eq!((c.metric.as_str(), c.limit), ("lost_pct", 0.1));
+        assert_eq!((c.metric, c.limit), (Metric::LostPct, 0.1));
         let c = Constraint::parse("sender_cpu_pct<50").unwrap();
-        assert_eq!((c.metric.as_str(), c.limit), ("sender_cpu_pct", 50.0));
+        assert_eq!((c.metric, c.limit), (Metric::SenderCpuPct, 50.0));
         let c = Constraint::parse("goodput>=500M").unwrap();
-        assert_eq!(
-            (c.metric.as_str(), c.op, c.limit),
-            ("goodput_bps", Op::Ge, 5e8)
-        );
+        assert_eq!((c.metric, c.op, c.limit), (Metric::GoodputBps, Op::Ge, 5e8));
         assert_eq!(Constraint::parse("rtt_p99<1ns").unwrap().limit, 1.0);
-        assert_eq!(Constraint::parse("lost<3").unwrap().metric, "lost");
+        assert_eq!(Constraint::parse("lost<3").unwrap().metric, Metric::Lost);
         for bad in [
             "rtt_p99",
             "rtt_p99<",
@@ -386,10 +382,10 @@ mod tests {
             ..Default::default()
         };
         let f = figures_of(&row);
-        assert_eq!(f["goodput_bps"], 1e9);
-        assert_eq!(f["rtt_p99_ns"], 5000.0);
-        assert_eq!(f["lost_pct"], 0.5);
-        assert_eq!(f["sender_cpu_pct"], 12.5);
-        assert!(!f.contains_key("rtt_p50_ns"), "not measured: absent");
+        assert_eq!(f[&Metric::GoodputBps], 1e9);
+        assert_eq!(f[&Metric::RttP99Ns], 5000.0);
+        assert_eq!(f[&Metric::LostPct], 0.5);
+        assert_eq!(f[&Metric::SenderCpuPct], 12.5);
+        assert!(!f.contains_key(&Metric::RttP50Ns), "not measured: absent");
     }
 }

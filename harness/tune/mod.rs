@@ -16,21 +16,66 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
 use crate::measure::hostinfo::HostFacts;
 use crate::net::auth::Psk;
 use crate::output::cases::{self, CaseRecord};
 use crate::output::meta::{utc_timestamp, CaseMeta, Hosts, Meta, SCHEMA_VERSION};
 use crate::output::summary::SummaryRow;
-use crate::output::ResultsWriter;
+use crate::output::{OutputError, ResultsWriter, WriteError};
 use crate::results::stats::summarize;
 use crate::results::CaseRun;
 use crate::session::sender::{resolve_target, run_test, LocalReceiver, Peer, Status as TestStatus};
 use crate::spec::workload::{PlannedCase, Workload};
-use goal::{format_figure, short_name, Constraint, Figures, Goal};
+use goal::{format_figure, short_name, Constraint, Figures, Goal, Metric};
 use search::{Bench, Budget, Point, Search, Space, Status, TuneRow};
+
+/// Why a tune stopped before its answer. One line each.
+#[derive(Debug, Error)]
+pub enum TuneError {
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error("{}: {error}", path.display())]
+    Csv { path: PathBuf, error: csv::Error },
+    #[error("{}: {error}", path.display())]
+    Json {
+        path: PathBuf,
+        error: serde_json::Error,
+    },
+    #[error("{}: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("writing JSON to stdout: {0}")]
+    Stdout(std::io::Error),
+    /// Finding or starting the receiver (the session's own error, which names it).
+    #[error("{0}")]
+    Reach(Box<dyn std::error::Error + Send + Sync>),
+    /// Connecting to the receiver between tests.
+    #[error("the receiver at {at}: {error}")]
+    Receiver {
+        at: String,
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("the kernel-default case: {0}")]
+    Baseline(String),
+    #[error("interrupted by the user; the tests so far are in {}", .0.display())]
+    Interrupted(PathBuf),
+}
+
+impl TuneError {
+    fn csv(path: &std::path::Path) -> impl FnOnce(csv::Error) -> TuneError + '_ {
+        move |error| TuneError::Csv {
+            path: path.to_path_buf(),
+            error,
+        }
+    }
+}
 
 /// What to tune.
 #[derive(Debug, Clone)]
@@ -90,7 +135,7 @@ impl FigureCi {
         })
     }
 
-    fn show(&self, metric: &str) -> String {
+    fn show(&self, metric: Metric) -> String {
         let ci = match (self.ci95_low, self.ci95_high) {
             (Some(lo), Some(hi)) => format!(
                 " [{} .. {}]",
@@ -108,7 +153,7 @@ impl FigureCi {
 pub struct Neighbour {
     pub settings: BTreeMap<String, String>,
     pub label: String,
-    pub figures: BTreeMap<String, FigureCi>,
+    pub figures: BTreeMap<Metric, FigureCi>,
 }
 
 /// `answer.json`.
@@ -119,7 +164,7 @@ pub struct Answer {
     /// closest candidate's).
     pub settings: BTreeMap<String, String>,
     /// The goal's and the constraints' figures of those settings, by summary.csv column.
-    pub figures: BTreeMap<String, FigureCi>,
+    pub figures: BTreeMap<Metric, FigureCi>,
     pub status: Status,
     pub tests_run: u64,
     /// The tests of the full grid with the same repetitions.
@@ -133,7 +178,7 @@ pub struct Answer {
     /// equivalent to it within 5% (ok).
     pub indistinguishable: Vec<BTreeMap<String, String>>,
     /// The same figures with the buffers left to the kernel's autotuning.
-    pub kernel_default: BTreeMap<String, FigureCi>,
+    pub kernel_default: BTreeMap<Metric, FigureCi>,
     pub next_larger: Option<Neighbour>,
 }
 
@@ -188,7 +233,7 @@ impl RealBench<'_> {
     }
 
     /// The candidate's settings with every buffer left to the kernel.
-    fn baseline_case(&self, p: &Point) -> anyhow::Result<PlannedCase> {
+    fn baseline_case(&self, p: &Point) -> Result<PlannedCase, TuneError> {
         let mut w = self.plan.workload.clone();
         let mut auto = Vec::new();
         for (d, &i) in self.plan.space.dims.iter().zip(p) {
@@ -201,17 +246,23 @@ impl RealBench<'_> {
         }
         let mut case = w
             .expand()
-            .map_err(|e| anyhow::anyhow!("the kernel-default case: {e}"))?
+            .map_err(|e| TuneError::Baseline(e.to_string()))?
             .into_iter()
             .next()
-            .context("the kernel-default case")?;
+            .ok_or_else(|| TuneError::Baseline("the workload expands to no case".into()))?;
         case.label = format!("kernel default ({})", auto.join(" "));
         Ok(case)
     }
 }
 
-impl Bench for RealBench<'_> {
-    fn test(&mut self, p: &Point, baseline: bool) -> anyhow::Result<Option<Figures>> {
+impl RealBench<'_> {
+    /// The case a test of `p` runs (the baseline's near `p`), its number (new numbers
+    /// recorded in meta.json) and its next repetition.
+    fn case_for(
+        &mut self,
+        p: &Point,
+        baseline: bool,
+    ) -> Result<(PlannedCase, u32, u32), TuneError> {
         let mut case = if baseline {
             self.baseline_case(p)?
         } else {
@@ -237,18 +288,56 @@ impl Bench for RealBench<'_> {
             .find(|r| r.case == number)
             .map_or(0, |r| r.reps.len() as u32)
             + 1;
+        Ok((case, number, repetition))
+    }
+
+    /// The receiver's control connection, made again after a test that failed.
+    fn peer(&mut self) -> Result<&mut Peer, TuneError> {
         if self.peer.is_none() {
-            match Peer::connect(self.addr, self.psk.as_ref()) {
-                Ok(p) => {
-                    self.meta.hosts.receiver = Some(p.host.clone());
-                    self.meta.receiver_sockbench_version = Some(p.version.clone());
-                    self.peer = Some(p);
-                }
-                Err(e) => anyhow::bail!("the receiver at {}: {e}", self.addr),
+            let p =
+                Peer::connect(self.addr, self.psk.as_ref()).map_err(|e| TuneError::Receiver {
+                    at: self.addr.to_string(),
+                    error: e.into(),
+                })?;
+            self.meta.hosts.receiver = Some(p.host.clone());
+            self.meta.receiver_sockbench_version = Some(p.version.clone());
+            self.peer = Some(p);
+        }
+        Ok(self.peer.as_mut().expect("connected"))
+    }
+
+    /// Every results file updated with one finished test; its summary row.
+    fn write(&mut self, run: &CaseRun) -> Result<SummaryRow, TuneError> {
+        self.writer.write(run)?;
+        let row = SummaryRow::from_run(run);
+        if self.json {
+            let line = serde_json::to_string(&row).map_err(std::io::Error::other);
+            let mut out = std::io::stdout().lock();
+            line.and_then(|line| writeln!(out, "{line}"))
+                .and_then(|_| out.flush())
+                .map_err(TuneError::Stdout)?;
+        }
+        match self.records.iter_mut().find(|r| r.case == run.case) {
+            Some(r) => r.add(run),
+            None => {
+                let mut r = CaseRecord::new(run.case, &run.label, run);
+                r.add(run);
+                self.records.push(r);
             }
         }
-        let peer = self.peer.as_mut().expect("connected");
-        let outcome = run_test(peer, &case.spec, self.abort.clone());
+        cases::write(&self.dir, &self.records)?;
+        self.meta.runs += 1;
+        self.meta.runs_ok += usize::from(run.status() == TestStatus::Ok);
+        self.meta.write(&self.dir)?;
+        Ok(row)
+    }
+}
+
+impl Bench for RealBench<'_> {
+    fn test(&mut self, p: &Point, baseline: bool) -> Result<Option<Figures>, TuneError> {
+        let (case, number, repetition) = self.case_for(p, baseline)?;
+        let abort = self.abort.clone();
+        let outcome = run_test(self.peer()?, &case.spec, abort);
         if outcome.status != TestStatus::Ok {
             self.peer = None;
         }
@@ -262,30 +351,10 @@ impl Bench for RealBench<'_> {
             src: String::new(),
             dst: String::new(),
         };
-        self.writer.write(&run)?;
-        let row = SummaryRow::from_run(&run);
-        if self.json {
-            let line = serde_json::to_string(&row).context("serializing a row as JSON")?;
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "{line}")
-                .and_then(|_| out.flush())
-                .context("writing JSON to stdout")?;
-        }
-        match self.records.iter_mut().find(|r| r.case == number) {
-            Some(r) => r.add(&run),
-            None => {
-                let mut r = CaseRecord::new(number, &case.label, &run);
-                r.add(&run);
-                self.records.push(r);
-            }
-        }
-        cases::write(&self.dir, &self.records)?;
-        self.meta.runs += 1;
-        self.meta.runs_ok += usize::from(run.status() == TestStatus::Ok);
-        self.meta.write(&self.dir)?;
+        let row = self.write(&run)?;
         let figures = goal::figures_of(&row);
         let metric = self.plan.goal.metric();
-        let shown = match (&run.outcome.error, figures.get(metric)) {
+        let shown = match (&run.outcome.error, figures.get(&metric)) {
             (Some(e), _) => format!("{}: {e}", run.status().as_str()),
             (None, Some(v)) => format!("{} {}", short_name(metric), format_figure(metric, *v)),
             (None, None) => format!("{} not measured", short_name(metric)),
@@ -295,15 +364,12 @@ impl Bench for RealBench<'_> {
             self.meta.runs, case.label
         ));
         if self.abort.load(Ordering::SeqCst) {
-            anyhow::bail!(
-                "interrupted by the user; the tests so far are in {}",
-                self.dir.display()
-            );
+            return Err(TuneError::Interrupted(self.dir.clone()));
         }
         Ok((run.status() == TestStatus::Ok).then_some(figures))
     }
 
-    fn record(&mut self, row: &TuneRow) -> anyhow::Result<()> {
+    fn record(&mut self, row: &TuneRow) -> Result<(), TuneError> {
         let mut row = row.clone();
         if row.phase == "baseline" {
             row.candidate.clone_from(&self.baseline_label);
@@ -311,9 +377,13 @@ impl Bench for RealBench<'_> {
         if row.repetition.is_some() {
             row.case = self.case_of.get(&row.candidate).copied();
         }
-        self.tune_csv.serialize(&row)?;
-        self.tune_csv.flush()?;
-        Ok(())
+        let path = self.dir.join("tune.csv");
+        self.tune_csv
+            .serialize(&row)
+            .map_err(TuneError::csv(&path))?;
+        self.tune_csv
+            .flush()
+            .map_err(|e| WriteError::writing(&path, e).into())
     }
 
     fn planned(&self) -> Duration {
@@ -330,67 +400,41 @@ pub struct TuneEnd {
     pub dir: PathBuf,
 }
 
-fn figures_for(values: &[Figures], metrics: &[String]) -> BTreeMap<String, FigureCi> {
+fn figures_for(values: &[Figures], metrics: &[Metric]) -> BTreeMap<Metric, FigureCi> {
     metrics
         .iter()
         .filter_map(|m| {
             let v: Vec<f64> = values.iter().filter_map(|f| f.get(m).copied()).collect();
-            FigureCi::of(&v).map(|f| (m.clone(), f))
+            FigureCi::of(&v).map(|f| (*m, f))
         })
         .collect()
 }
 
 /// Runs the search, writes answer.json, and prints the answer explained.
-pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> anyhow::Result<TuneEnd> {
+pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> Result<TuneEnd, TuneError> {
     let started = SystemTime::now();
     let dir = opts.out.clone();
     let writer = ResultsWriter::create(&dir, started)?;
-    let tune_path = dir.join("tune.csv");
-    let mut tune_csv = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_path(&tune_path)
-        .with_context(|| format!("creating {}", tune_path.display()))?;
-    tune_csv.write_record(crate::output::header_of::<TuneRow>())?;
-    tune_csv.flush()?;
+    let tune_csv = open_tune_csv(&dir.join("tune.csv"))?;
     let (local, addr) = match &opts.to {
-        Some(target) => (None, resolve_target(target)?),
+        Some(target) => (
+            None,
+            resolve_target(target).map_err(|e| TuneError::Reach(e.into()))?,
+        ),
         None => {
-            let local = LocalReceiver::spawn(opts.psk.as_ref().map(|(_, p)| p.as_path()))?;
+            let local = LocalReceiver::spawn(opts.psk.as_ref().map(|(_, p)| p.as_path()))
+                .map_err(|e| TuneError::Reach(e.into()))?;
             let addr = local.addr;
             (Some(local), addr)
         }
     };
-    let meta = Meta {
-        schema_version: SCHEMA_VERSION,
-        sockbench_version: env!("CARGO_PKG_VERSION").to_string(),
-        git_revision: env!("SOCKBENCH_GIT_REV").to_string(),
-        command_line: opts.command_line.clone(),
-        started_utc: utc_timestamp(started),
-        finished_utc: None,
-        receiver: if local.is_some() {
-            "local".into()
-        } else {
-            addr.to_string()
-        },
-        receiver_sockbench_version: None,
-        hosts: Hosts {
-            sender: HostFacts::gather(),
-            receiver: None,
-        },
-        workload_name: plan.name.clone(),
-        workload_description: plan.workload.description.clone(),
-        workload_source: plan.workload.source.clone(),
-        repeat: plan.max_reps,
-        shuffle: false,
-        seed: 0,
-        cases: Vec::new(),
-        runs: 0,
-        runs_ok: 0,
-        interrupted: false,
-        fleet: Vec::new(),
-        shape: None,
+    let receiver = if local.is_some() {
+        "local".into()
+    } else {
+        addr.to_string()
     };
-    meta.write(&dir).context("writing meta.json")?;
+    let meta = first_meta(plan, opts, started, receiver);
+    meta.write(&dir)?;
     cases::write(&dir, &[])?;
     let abort = Arc::new(AtomicBool::new(false));
     crate::session::runner::install_interrupt(abort.clone());
@@ -410,117 +454,16 @@ pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> anyhow::Result<TuneEnd> {
         json: opts.json,
         quiet: opts.quiet,
     };
-    let budget = match plan.budget {
-        Budget::Tests(n) => format!("at most {n} tests"),
-        Budget::Time(d) => format!("at most {}", crate::spec::units::format_duration(d)),
-    };
-    let target = if local.is_some() {
-        format!("a local receiver ({addr})")
-    } else {
-        addr.to_string()
-    };
-    let constraints: Vec<String> = plan.constraints.iter().map(|c| c.text.clone()).collect();
-    bench.say(&format!(
-        "sockbench tune: {}{} over {} candidate(s) ({}; the full grid is {} tests), against {target}",
-        plan.goal.describe(),
-        if constraints.is_empty() {
-            String::new()
-        } else {
-            format!(" with {}", constraints.join(", "))
-        },
-        plan.space.grid_size(),
-        budget,
-        plan.grid_tests()
-    ));
-    let has_buffers = plan.space.dims.iter().any(|d| d.is_buffer());
-    let baseline_reps = if has_buffers { 3.min(plan.max_reps) } else { 0 };
-    let (outcome, reps, baseline, tests_run) = {
-        let mut s = Search::new(
-            &plan.space,
-            &plan.goal,
-            &plan.constraints,
-            plan.max_reps,
-            plan.budget,
-            &mut bench,
-        );
-        // Kept back from the search: the baseline, and one test of the next larger size.
-        let has_sizes = plan.space.dims.iter().any(|d| d.order().is_some());
-        s.reserve = u64::from(baseline_reps) + u64::from(has_sizes);
-        let outcome = s.run()?;
-        // The cost of the next larger setting: one test of it, unless already measured.
-        if let Some(best) = outcome
-            .best
-            .as_ref()
-            .filter(|_| outcome.status != Status::Unsatisfiable)
-        {
-            let next = (0..plan.space.dims.len()).find_map(|d| plan.space.next_larger(best, d));
-            if let Some(q) = next.filter(|q| !s.reps.contains_key(q)) {
-                s.extra(
-                    &q,
-                    u64::from(baseline_reps),
-                    "the next larger setting, for its cost",
-                )?;
-            }
-        }
-        if let (Some(best), true) = (&outcome.best, baseline_reps > 0) {
-            s.run_baseline(best, baseline_reps)?;
-        }
-        (outcome, s.reps.clone(), s.baseline.clone(), s.tests_run)
-    };
-    // The figures shown: the goal's, the constraints', and goodput and p99 when measured.
-    let mut metrics: Vec<String> = vec![plan.goal.metric().to_string()];
-    for m in plan
-        .constraints
-        .iter()
-        .map(|c| c.metric.clone())
-        .chain(["goodput_bps".to_string(), "rtt_p99_ns".to_string()])
-    {
-        if !metrics.contains(&m) {
-            metrics.push(m);
-        }
-    }
-    let best = outcome.best.clone().unwrap_or_default();
-    let settings_of =
-        |p: &Point| -> BTreeMap<String, String> { plan.space.settings(p).into_iter().collect() };
-    let next_larger = (0..plan.space.dims.len()).find_map(|d| {
-        let q = plan.space.next_larger(&best, d)?;
-        let values = reps.get(&q).filter(|v| !v.is_empty())?;
-        Some(Neighbour {
-            settings: settings_of(&q),
-            label: plan.space.label(&q),
-            figures: figures_for(values, &metrics),
-        })
-    });
-    let answer = Answer {
-        settings: if outcome.best.is_some() {
-            settings_of(&best)
-        } else {
-            BTreeMap::new()
-        },
-        figures: reps
-            .get(&best)
-            .map(|v| figures_for(v, &metrics))
-            .unwrap_or_default(),
-        status: outcome.status,
-        tests_run,
-        grid_tests: plan.grid_tests(),
-        goal: plan.goal.describe(),
-        constraints: constraints.clone(),
-        label: if outcome.best.is_some() {
-            plan.space.label(&best)
-        } else {
-            String::new()
-        },
-        why: outcome.why.clone(),
-        indistinguishable: outcome.tied.iter().map(settings_of).collect(),
-        kernel_default: figures_for(&baseline, &metrics),
-        next_larger,
-    };
-    std::fs::write(
-        dir.join("answer.json"),
-        serde_json::to_vec_pretty(&answer).context("serializing answer.json")?,
-    )
-    .context("writing answer.json")?;
+    bench.say(&intro(plan, local.is_some(), addr));
+    let searched = run_search(plan, &mut bench)?;
+    let metrics = shown_metrics(plan);
+    let answer = answer_of(plan, &searched, &metrics);
+    let answer_path = dir.join("answer.json");
+    let json = serde_json::to_vec_pretty(&answer).map_err(|error| TuneError::Json {
+        path: answer_path.clone(),
+        error,
+    })?;
+    crate::output::write_atomically(&answer_path, &json)?;
     let mut meta = std::mem::take(&mut bench.meta);
     drop(bench);
     drop(local);
@@ -538,31 +481,205 @@ pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> anyhow::Result<TuneEnd> {
     Ok(TuneEnd { answer, dir })
 }
 
+/// tune.csv with its header, flushed (so a tune stopped early still names its columns).
+fn open_tune_csv(path: &std::path::Path) -> Result<csv::Writer<std::fs::File>, TuneError> {
+    let mut tune_csv = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_path(path)
+        .map_err(TuneError::csv(path))?;
+    tune_csv
+        .write_record(crate::output::header_of::<TuneRow>())
+        .map_err(TuneError::csv(path))?;
+    tune_csv.flush().map_err(|e| WriteError::writing(path, e))?;
+    Ok(tune_csv)
+}
+
+/// meta.json before the first test: the run, its host, no case yet.
+fn first_meta(plan: &TunePlan, opts: &TuneOptions, started: SystemTime, receiver: String) -> Meta {
+    Meta {
+        schema_version: SCHEMA_VERSION,
+        sockbench_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_revision: env!("SOCKBENCH_GIT_REV").to_string(),
+        command_line: opts.command_line.clone(),
+        started_utc: utc_timestamp(started),
+        finished_utc: None,
+        receiver,
+        receiver_sockbench_version: None,
+        hosts: Hosts {
+            sender: HostFacts::gather(),
+            receiver: None,
+        },
+        workload_name: plan.name.clone(),
+        workload_description: plan.workload.description.clone(),
+        workload_source: plan.workload.source.clone(),
+        repeat: plan.max_reps,
+        shuffle: false,
+        seed: 0,
+        cases: Vec::new(),
+        runs: 0,
+        runs_ok: 0,
+        interrupted: false,
+        fleet: Vec::new(),
+        shape: None,
+    }
+}
+
+/// The first line: the goal, the constraints, the budget and the receiver.
+fn intro(plan: &TunePlan, local: bool, addr: std::net::SocketAddr) -> String {
+    let budget = match plan.budget {
+        Budget::Tests(n) => format!("at most {n} tests"),
+        Budget::Time(d) => format!("at most {}", crate::spec::units::format_duration(d)),
+    };
+    let target = if local {
+        format!("a local receiver ({addr})")
+    } else {
+        addr.to_string()
+    };
+    let constraints: Vec<String> = plan.constraints.iter().map(|c| c.text.clone()).collect();
+    format!(
+        "sockbench tune: {}{} over {} candidate(s) ({}; the full grid is {} tests), against {target}",
+        plan.goal.describe(),
+        if constraints.is_empty() {
+            String::new()
+        } else {
+            format!(" with {}", constraints.join(", "))
+        },
+        plan.space.grid_size(),
+        budget,
+        plan.grid_tests()
+    )
+}
+
+/// What the search measured.
+struct Searched {
+    outcome: search::Outcome,
+    reps: BTreeMap<Point, Vec<Figures>>,
+    baseline: Vec<Figures>,
+    tests_run: u64,
+}
+
+/// The search, then one test of the next larger setting (for its cost) and the
+/// kernel-default baseline beside the answer.
+fn run_search(plan: &TunePlan, bench: &mut RealBench<'_>) -> Result<Searched, TuneError> {
+    let has_buffers = plan.space.dims.iter().any(|d| d.is_buffer());
+    let baseline_reps = if has_buffers { 3.min(plan.max_reps) } else { 0 };
+    let mut s = Search::new(
+        &plan.space,
+        &plan.goal,
+        &plan.constraints,
+        plan.max_reps,
+        plan.budget,
+        bench,
+    );
+    // Kept back from the search: the baseline, and one test of the next larger size.
+    let has_sizes = plan.space.dims.iter().any(|d| d.order().is_some());
+    s.reserve = u64::from(baseline_reps) + u64::from(has_sizes);
+    let outcome = s.run()?;
+    // The cost of the next larger setting: one test of it, unless already measured.
+    if let Some(best) = outcome
+        .best
+        .as_ref()
+        .filter(|_| outcome.status != Status::Unsatisfiable)
+    {
+        let next = (0..plan.space.dims.len()).find_map(|d| plan.space.next_larger(best, d));
+        if let Some(q) = next.filter(|q| !s.reps.contains_key(q)) {
+            s.extra(
+                &q,
+                u64::from(baseline_reps),
+                "the next larger setting, for its cost",
+            )?;
+        }
+    }
+    if let (Some(best), true) = (&outcome.best, baseline_reps > 0) {
+        s.run_baseline(best, baseline_reps)?;
+    }
+    Ok(Searched {
+        outcome,
+        reps: s.reps.clone(),
+        baseline: s.baseline.clone(),
+        tests_run: s.tests_run,
+    })
+}
+
+/// The figures shown: the goal's, the constraints', and goodput and p99 when measured.
+fn shown_metrics(plan: &TunePlan) -> Vec<Metric> {
+    let mut metrics: Vec<Metric> = vec![plan.goal.metric()];
+    for m in plan
+        .constraints
+        .iter()
+        .map(|c| c.metric)
+        .chain([Metric::GoodputBps, Metric::RttP99Ns])
+    {
+        if !metrics.contains(&m) {
+            metrics.push(m);
+        }
+    }
+    metrics
+}
+
+/// answer.json from what the search measured.
+fn answer_of(plan: &TunePlan, searched: &Searched, metrics: &[Metric]) -> Answer {
+    let Searched {
+        outcome,
+        reps,
+        baseline,
+        tests_run,
+    } = searched;
+    let best = outcome.best.clone().unwrap_or_default();
+    let settings_of =
+        |p: &Point| -> BTreeMap<String, String> { plan.space.settings(p).into_iter().collect() };
+    let next_larger = (0..plan.space.dims.len()).find_map(|d| {
+        let q = plan.space.next_larger(&best, d)?;
+        let values = reps.get(&q).filter(|v| !v.is_empty())?;
+        Some(Neighbour {
+            settings: settings_of(&q),
+            label: plan.space.label(&q),
+            figures: figures_for(values, metrics),
+        })
+    });
+    let found = outcome.best.is_some();
+    Answer {
+        settings: if found {
+            settings_of(&best)
+        } else {
+            BTreeMap::new()
+        },
+        figures: reps
+            .get(&best)
+            .map(|v| figures_for(v, metrics))
+            .unwrap_or_default(),
+        status: outcome.status,
+        tests_run: *tests_run,
+        grid_tests: plan.grid_tests(),
+        goal: plan.goal.describe(),
+        constraints: plan.constraints.iter().map(|c| c.text.clone()).collect(),
+        label: if found {
+            plan.space.label(&best)
+        } else {
+            String::new()
+        },
+        why: outcome.why.clone(),
+        indistinguishable: outcome.tied.iter().map(settings_of).collect(),
+        kernel_default: figures_for(baseline, metrics),
+        next_larger,
+    }
+}
+
 /// The answer as the terminal shows it: the table, the sentences, the snippet.
 pub fn render(
     answer: &Answer,
     ex: &explain::Explanation,
-    metrics: &[String],
+    metrics: &[Metric],
     dir: &std::path::Path,
 ) -> String {
-    let mut out = String::new();
-    let mut line = |s: String| {
-        out.push_str(&s);
-        out.push('\n');
-    };
-    line(String::new());
+    let mut lines: Vec<String> = vec![String::new()];
     let status = match answer.status {
         Status::Ok => "ok",
         Status::Inconclusive => "inconclusive",
         Status::Unsatisfiable => "unsatisfiable",
     };
-    let what = if answer.status == Status::Unsatisfiable {
-        "closest"
-    } else {
-        "recommended"
-    };
-    line(format!("answer ({status}): {}", answer.label));
-    line(format!("  {}", answer.why));
+    lines.push(format!("answer ({status}): {}", answer.label));
+    lines.push(format!("  {}", answer.why));
     if !answer.indistinguishable.is_empty() {
         let set: Vec<String> = answer
             .indistinguishable
@@ -579,82 +696,94 @@ pub fn render(
         } else {
             "cannot be told apart from it"
         };
-        line(format!("  {how}: {}", set.join("; ")));
+        lines.push(format!("  {how}: {}", set.join("; ")));
     }
-    let shown: Vec<&String> = metrics
-        .iter()
-        .filter(|m| answer.figures.contains_key(*m) || answer.kernel_default.contains_key(*m))
-        .collect();
-    let mut header = format!("  {:<28}", "");
-    for m in &shown {
-        header.push_str(&format!("{:<46}", short_name(m)));
-    }
-    line(header.trim_end().to_string());
-    let mut table_row = |name: String, figures: &BTreeMap<String, FigureCi>| {
-        if figures.is_empty() {
-            return;
-        }
-        let mut s = format!("  {name:<28}");
-        for m in &shown {
-            let cell = figures.get(*m).map_or("-".to_string(), |f| f.show(m));
-            s.push_str(&format!("{cell:<44}  "));
-        }
-        line(s.trim_end().to_string());
-    };
-    table_row(what.to_string(), &answer.figures);
-    table_row("kernel default (auto)".to_string(), &answer.kernel_default);
-    if let Some(n) = &answer.next_larger {
-        table_row(format!("next larger ({})", n.label), &n.figures);
-    }
-    if let (Some(n), Some(g)) = (
-        &answer.next_larger,
-        answer.figures.get("goodput_bps").map(|f| f.mean),
-    ) {
-        let costs: Vec<String> = n
-            .figures
-            .iter()
-            .filter_map(|(m, f)| {
-                let here = answer.figures.get(m)?.mean;
-                (here > 0.0)
-                    .then(|| format!("{} {:+.1}%", short_name(m), (f.mean / here - 1.0) * 100.0))
-            })
-            .collect();
-        if g > 0.0 && !costs.is_empty() {
-            line(format!(
-                "  the next larger setting ({}) changes {}",
-                n.label,
-                costs.join(", ")
-            ));
-        }
-    }
-    line(String::new());
-    for s in &ex.sentences {
-        line(format!("  {s}"));
-    }
+    figures_table(answer, metrics, &mut lines);
+    lines.push(String::new());
+    lines.extend(ex.sentences.iter().map(|s| format!("  {s}")));
     if answer.status != Status::Unsatisfiable && !ex.c_snippet.is_empty() {
-        line(String::new());
-        line("  C:".into());
-        for s in &ex.c_snippet {
-            line(format!("    {s}"));
-        }
-        line("  Rust (socket2):".into());
-        for s in &ex.rust_snippet {
-            line(format!("    {s}"));
-        }
-        if !ex.sysctl_lines.is_empty() {
-            line("  sysctl (as root, on the host that sets the buffer):".into());
-            for s in &ex.sysctl_lines {
-                line(format!("    {s}"));
-            }
-        }
+        snippets(ex, &mut lines);
     }
-    line(String::new());
-    line(format!(
+    lines.push(String::new());
+    lines.push(format!(
         "tests: {} run, the full grid would be {}; search: {}; results: {}",
         answer.tests_run,
         answer.grid_tests,
         dir.join("tune.csv").display(),
         dir.display()
     ));
+    let mut out = lines.join("\n");
+    out.push('\n');
     out
+}
+
+/// The figures of the answer, the kernel default and the next larger setting, and what
+/// the next larger setting changes.
+fn figures_table(answer: &Answer, metrics: &[Metric], lines: &mut Vec<String>) {
+    let what = if answer.status == Status::Unsatisfiable {
+        "closest"
+    } else {
+        "recommended"
+    };
+    let shown: Vec<Metric> = metrics
+        .iter()
+        .copied()
+        .filter(|m| answer.figures.contains_key(m) || answer.kernel_default.contains_key(m))
+        .collect();
+    let mut header = format!("  {:<28}", "");
+    for m in &shown {
+        header.push_str(&format!("{:<46}", short_name(*m)));
+    }
+    lines.push(header.trim_end().to_string());
+    let mut table_row = |name: String, figures: &BTreeMap<Metric, FigureCi>| {
+        if figures.is_empty() {
+            return;
+        }
+        let mut s = format!("  {name:<28}");
+        for m in &shown {
+            let cell = figures.get(m).map_or("-".to_string(), |f| f.show(*m));
+            s.push_str(&format!("{cell:<44}  "));
+        }
+        lines.push(s.trim_end().to_string());
+    };
+    table_row(what.to_string(), &answer.figures);
+    table_row("kernel default (auto)".to_string(), &answer.kernel_default);
+    if let Some(n) = &answer.next_larger {
+        table_row(format!("next larger ({})", n.label), &n.figures);
+    }
+    let (Some(n), Some(g)) = (
+        &answer.next_larger,
+        answer.figures.get(&Metric::GoodputBps).map(|f| f.mean),
+    ) else {
+        return;
+    };
+    let costs: Vec<String> = n
+        .figures
+        .iter()
+        .filter_map(|(m, f)| {
+            let here = answer.figures.get(m)?.mean;
+            (here > 0.0)
+                .then(|| format!("{} {:+.1}%", short_name(*m), (f.mean / here - 1.0) * 100.0))
+        })
+        .collect();
+    if g > 0.0 && !costs.is_empty() {
+        lines.push(format!(
+            "  the next larger setting ({}) changes {}",
+            n.label,
+            costs.join(", ")
+        ));
+    }
+}
+
+/// The answer as C, Rust and sysctl lines.
+fn snippets(ex: &explain::Explanation, lines: &mut Vec<String>) {
+    lines.push(String::new());
+    lines.push("  C:".into());
+    lines.extend(ex.c_snippet.iter().map(|s| format!("    {s}")));
+    lines.push("  Rust (socket2):".into());
+    lines.extend(ex.rust_snippet.iter().map(|s| format!("    {s}")));
+    if !ex.sysctl_lines.is_empty() {
+        lines.push("  sysctl (as root, on the host that sets the buffer):".into());
+        lines.extend(ex.sysctl_lines.iter().map(|s| format!("    {s}")));
+    }
 }

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::goal::{short_name, Constraint, Figures, Goal, Sense};
+use super::goal::{short_name, Constraint, Figures, Goal, Metric, Sense};
+use super::TuneError;
 use crate::results::stats::{summarize, Summary};
 use crate::spec::workload::Setting;
 
@@ -157,9 +158,9 @@ pub enum Budget {
 pub trait Bench {
     /// Runs one test of the candidate (None: the kernel-default baseline near `p`), and
     /// returns its figures, or None when the test did not end ok.
-    fn test(&mut self, p: &Point, baseline: bool) -> anyhow::Result<Option<Figures>>;
+    fn test(&mut self, p: &Point, baseline: bool) -> Result<Option<Figures>, TuneError>;
     /// Records one step of the search (tune.csv).
-    fn record(&mut self, row: &TuneRow) -> anyhow::Result<()>;
+    fn record(&mut self, row: &TuneRow) -> Result<(), TuneError>;
     /// The planned time of one more test (warm-up + duration), for a time budget.
     fn planned(&self) -> Duration;
 }
@@ -179,7 +180,7 @@ pub struct TuneRow {
     /// The repetition this test was of the candidate; empty for a decision row.
     pub repetition: Option<u32>,
     /// The goal's figure (column name) and this test's value of it.
-    pub metric: String,
+    pub metric: Metric,
     pub value: Option<f64>,
     /// The candidate so far: its ok repetitions, mean and 95% interval of the goal figure.
     pub reps: u32,
@@ -281,17 +282,17 @@ impl<'a, B: Bench> Search<'a, B> {
         self.stat_of(p, self.goal.metric())
     }
 
-    pub fn stat_of(&self, p: &Point, metric: &str) -> Option<Summary> {
+    pub fn stat_of(&self, p: &Point, metric: Metric) -> Option<Summary> {
         let values: Vec<f64> = self
             .reps
             .get(p)?
             .iter()
-            .filter_map(|f| f.get(metric).copied())
+            .filter_map(|f| f.get(&metric).copied())
             .collect();
         summarize(&values)
     }
 
-    fn mean_of(&self, p: &Point, metric: &str) -> Option<f64> {
+    fn mean_of(&self, p: &Point, metric: Metric) -> Option<f64> {
         self.stat_of(p, metric).map(|s| s.mean)
     }
 
@@ -303,7 +304,7 @@ impl<'a, B: Bench> Search<'a, B> {
             self.constraints
                 .iter()
                 .map(|c| {
-                    self.mean_of(p, &c.metric)
+                    self.mean_of(p, c.metric)
                         .map_or(f64::INFINITY, |v| c.shortfall(v))
                 })
                 .sum(),
@@ -343,7 +344,7 @@ impl<'a, B: Bench> Search<'a, B> {
             step: self.step,
             phase: phase.to_string(),
             candidate: self.space.label(p),
-            metric: self.goal.metric().to_string(),
+            metric: self.goal.metric(),
             reps: st.map_or(0, |s| s.n as u32),
             mean: st.map(|s| s.mean),
             ci95_low: st.and_then(|s| s.ci95).map(|c| c.0),
@@ -355,14 +356,14 @@ impl<'a, B: Bench> Search<'a, B> {
     }
 
     /// Records a decision (a row without a test).
-    fn decide(&mut self, phase: &str, p: &Point, decision: String) -> anyhow::Result<()> {
+    fn decide(&mut self, phase: &str, p: &Point, decision: String) -> Result<(), TuneError> {
         self.step += 1;
         let row = self.row(phase, p, decision);
         self.bench.record(&row)
     }
 
     /// Runs one more test of `p`, if the budget allows. Returns whether it ran.
-    fn measure(&mut self, phase: &str, p: &Point, why: &str) -> anyhow::Result<bool> {
+    fn measure(&mut self, phase: &str, p: &Point, why: &str) -> Result<bool, TuneError> {
         if !self.budget_left(self.reserve) {
             return Ok(false);
         }
@@ -380,7 +381,7 @@ impl<'a, B: Bench> Search<'a, B> {
         row.repetition = Some(repetition);
         row.value = figures
             .as_ref()
-            .and_then(|f| f.get(self.goal.metric()).copied());
+            .and_then(|f| f.get(&self.goal.metric()).copied());
         row.figures = self.constraint_figures(figures.as_ref());
         if figures.is_none() {
             row.decision = format!("{why}; the test failed (see summary.csv)");
@@ -404,7 +405,7 @@ impl<'a, B: Bench> Search<'a, B> {
     }
 
     /// At least one test of `p` (one more only if none was tried).
-    fn probe(&mut self, p: &Point, why: &str) -> anyhow::Result<()> {
+    fn probe(&mut self, p: &Point, why: &str) -> Result<(), TuneError> {
         if !self.tried.contains_key(p) {
             self.measure("screen", p, why)?;
         }
@@ -412,7 +413,7 @@ impl<'a, B: Bench> Search<'a, B> {
     }
 
     /// Runs the whole search.
-    pub fn run(&mut self) -> anyhow::Result<Outcome> {
+    pub fn run(&mut self) -> Result<Outcome, TuneError> {
         let mut current: Point = self
             .space
             .dims
@@ -446,7 +447,7 @@ impl<'a, B: Bench> Search<'a, B> {
     }
 
     /// Every value of a list dimension once.
-    fn each_value(&mut self, at: &Point, d: usize) -> anyhow::Result<Point> {
+    fn each_value(&mut self, at: &Point, d: usize) -> Result<Point, TuneError> {
         let mut best = at.clone();
         for i in 0..self.space.dims[d].values.len() {
             let mut q = at.clone();
@@ -465,7 +466,7 @@ impl<'a, B: Bench> Search<'a, B> {
     }
 
     /// Golden-section search over the sizes of dimension `d` (indices into `order`).
-    fn golden(&mut self, at: &Point, d: usize, order: &[usize]) -> anyhow::Result<Point> {
+    fn golden(&mut self, at: &Point, d: usize, order: &[usize]) -> Result<Point, TuneError> {
         let key = self.space.dims[d].key.clone();
         let point = |i: usize| {
             let mut q = at.clone();
@@ -514,7 +515,7 @@ impl<'a, B: Bench> Search<'a, B> {
         d: usize,
         order: &[usize],
         fraction: f64,
-    ) -> anyhow::Result<Point> {
+    ) -> Result<Point, TuneError> {
         let key = self.space.dims[d].key.clone();
         let point = |i: usize| {
             let mut q = at.clone();
@@ -559,7 +560,7 @@ impl<'a, B: Bench> Search<'a, B> {
 
     /// Adds repetitions to every active candidate below `target` repetitions; returns
     /// whether the budget let every one of them run.
-    fn round(&mut self, active: &[Point], target: u32) -> anyhow::Result<bool> {
+    fn round(&mut self, active: &[Point], target: u32) -> Result<bool, TuneError> {
         for p in active {
             while self.tried.get(p).copied().unwrap_or(0) < target {
                 if !self.measure(
@@ -655,7 +656,7 @@ impl<'a, B: Bench> Search<'a, B> {
 
     /// Racing for a maximum or a minimum: the best few feasible candidates, repetitions
     /// added in rounds; a candidate drops out once its interval is clearly worse.
-    fn race(&mut self, current: Point) -> anyhow::Result<Outcome> {
+    fn race(&mut self, current: Point) -> Result<Outcome, TuneError> {
         if let Some(out) = self.unsatisfiable() {
             self.decide(
                 "answer",
@@ -664,6 +665,19 @@ impl<'a, B: Bench> Search<'a, B> {
             )?;
             return Ok(out);
         }
+        let mut active = self.finalists(current);
+        let mut target = 3;
+        loop {
+            let complete = self.round(&active, target)?;
+            if let Some(out) = self.race_round(&mut active, target, complete)? {
+                return Ok(out);
+            }
+            target += 1;
+        }
+    }
+
+    /// The three best feasible candidates, `current` among them when feasible.
+    fn finalists(&self, current: Point) -> Vec<Point> {
         let mut feasible: Vec<Point> = self
             .reps
             .keys()
@@ -680,79 +694,72 @@ impl<'a, B: Bench> Search<'a, B> {
             active.pop();
             active.insert(0, current);
         }
-        let mut target = 3;
-        loop {
-            let complete = self.round(&active, target)?;
-            let best = self.best_of(&active).expect("a finalist");
-            let before = active.len();
-            active.retain(|p| {
-                *p == best || (self.feasible(p) == Some(true) && !self.clearly_better(&best, p))
-            });
-            if active.len() < before {
-                self.decide(
-                    "race",
-                    &best,
-                    format!(
-                        "best so far; {} finalist(s) dropped as clearly worse",
-                        before - active.len()
-                    ),
-                )?;
-            }
-            if active.len() == 1 {
-                let why = format!("clearly better than the other finalists ({target} repetitions)");
-                self.decide("answer", &best, why.clone())?;
-                return Ok(Outcome {
-                    status: Status::Ok,
-                    best: Some(best),
-                    tied: Vec::new(),
-                    why,
-                });
-            }
-            if self.equivalent(&active, &best) {
-                // The same within a few percent: the cheapest of them.
-                let cheapest = active
-                    .iter()
-                    .min_by_key(|p| self.space.cost(p))
-                    .cloned()
-                    .expect("finalists");
-                let tied: Vec<Point> = active.iter().filter(|p| **p != cheapest).cloned().collect();
-                let why = format!(
-                    "the finalists are within ±{:.0}% of each other: the cheapest is recommended",
-                    EQUIVALENT * 100.0
-                );
-                self.decide("answer", &cheapest, why.clone())?;
-                return Ok(Outcome {
-                    status: Status::Ok,
-                    best: Some(cheapest),
-                    tied,
-                    why,
-                });
-            }
-            if !complete || target >= self.max_reps || !self.budget_left(self.reserve) {
-                let tied: Vec<Point> = active.iter().filter(|p| **p != best).cloned().collect();
-                let why = format!(
-                    "{} finalists could not be told apart within the budget ({} tests, up to {} repetitions each)",
-                    active.len(),
-                    self.tests_run,
-                    target.min(self.max_reps)
-                );
-                self.decide("answer", &best, why.clone())?;
-                return Ok(Outcome {
-                    status: Status::Inconclusive,
-                    best: Some(best),
-                    tied,
-                    why,
-                });
-            }
-            target += 1;
+        active
+    }
+
+    /// After a round of `target` repetitions: the clearly worse finalists dropped, and the
+    /// answer when one is clearly better, all are equivalent, or the budget is spent.
+    fn race_round(
+        &mut self,
+        active: &mut Vec<Point>,
+        target: u32,
+        complete: bool,
+    ) -> Result<Option<Outcome>, TuneError> {
+        let best = self.best_of(active).expect("a finalist");
+        let before = active.len();
+        active.retain(|p| {
+            *p == best || (self.feasible(p) == Some(true) && !self.clearly_better(&best, p))
+        });
+        if active.len() < before {
+            self.decide(
+                "race",
+                &best,
+                format!(
+                    "best so far; {} finalist(s) dropped as clearly worse",
+                    before - active.len()
+                ),
+            )?;
         }
+        let (status, answer, why) = if active.len() == 1 {
+            let why = format!("clearly better than the other finalists ({target} repetitions)");
+            (Status::Ok, best, why)
+        } else if self.equivalent(active, &best) {
+            // The same within a few percent: the cheapest of them.
+            let cheapest = active
+                .iter()
+                .min_by_key(|p| self.space.cost(p))
+                .cloned()
+                .expect("finalists");
+            let why = format!(
+                "the finalists are within ±{:.0}% of each other: the cheapest is recommended",
+                EQUIVALENT * 100.0
+            );
+            (Status::Ok, cheapest, why)
+        } else if !complete || target >= self.max_reps || !self.budget_left(self.reserve) {
+            let why = format!(
+                "{} finalists could not be told apart within the budget ({} tests, up to {} repetitions each)",
+                active.len(),
+                self.tests_run,
+                target.min(self.max_reps)
+            );
+            (Status::Inconclusive, best, why)
+        } else {
+            return Ok(None);
+        };
+        let tied: Vec<Point> = active.iter().filter(|p| **p != answer).cloned().collect();
+        self.decide("answer", &answer, why.clone())?;
+        Ok(Some(Outcome {
+            status,
+            best: Some(answer),
+            tied,
+            why,
+        }))
     }
 
     /// Racing for `F*max`: the knee, the size below it and the best candidate get
     /// repetitions until the knee clearly reaches F of the best and the size below
     /// clearly does not; the knee moves when the intervals say it is elsewhere.
-    fn race_knee(&mut self, knee: Point, fraction: f64) -> anyhow::Result<Outcome> {
-        let metric = self.goal.metric().to_string();
+    fn race_knee(&mut self, knee: Point, fraction: f64) -> Result<Outcome, TuneError> {
         let d = (0..self.space.dims.len())
             .rev()
             .find(|&d| self.space.dims[d].order().is_some());
@@ -770,14 +777,7 @@ impl<'a, B: Bench> Search<'a, B> {
         let mut target = 3;
         loop {
             let best = self
-                .reps
-                .keys()
-                .filter(|p| self.stat(p).is_some())
-                .max_by(|a, b| {
-                    let (ma, mb) = (self.stat(a).unwrap().mean, self.stat(b).unwrap().mean);
-                    ma.total_cmp(&mb)
-                })
-                .cloned()
+                .best_by_mean(|_| true)
                 .unwrap_or_else(|| point(order.len() - 1));
             let below = (k > 0).then(|| point(k - 1));
             let mut active = vec![point(k), best.clone()];
@@ -785,16 +785,7 @@ impl<'a, B: Bench> Search<'a, B> {
             active.dedup();
             let complete = self.round(&active, target)?;
             // The best after this round: its new repetitions may have moved it.
-            let best = self
-                .reps
-                .keys()
-                .filter(|p| self.stat(p).is_some_and(|s| s.n >= 3))
-                .max_by(|a, b| {
-                    let (ma, mb) = (self.stat(a).unwrap().mean, self.stat(b).unwrap().mean);
-                    ma.total_cmp(&mb)
-                })
-                .cloned()
-                .unwrap_or(best);
+            let best = self.best_by_mean(|s| s.n >= 3).unwrap_or(best);
             let threshold = self.stat(&best).map(|s| s.mean * fraction);
             let ci = |p: &Point| self.stat(p).and_then(|s| s.ci95);
             let (Some(t), Some((klo, khi))) = (threshold, ci(&point(k))) else {
@@ -831,46 +822,11 @@ impl<'a, B: Bench> Search<'a, B> {
                 continue;
             }
             if knee_meets && below_fails {
-                let below = if k == 0 {
-                    "the smallest size of the range"
-                } else {
-                    "told apart from the size below at 95%"
-                };
-                let why = format!(
-                    "{key}={label} is the smallest {key} reaching {fraction} of the best ({} at {}), {below}",
-                    super::goal::format_figure(&metric, self.stat(&best).map_or(0.0, |s| s.mean)),
-                    self.space.label(&best)
-                );
+                let why = self.knee_why(&key, &label, k == 0, fraction, &best);
                 return self.settle(point(k), Vec::new(), Status::Ok, why);
             }
             if !complete || target >= self.max_reps || !self.budget_left(self.reserve) {
-                // Undecided: the point estimates choose, and the answer says it is a guess.
-                let mut undecided: Vec<Point> = below.into_iter().collect();
-                undecided.push(point(k));
-                // First a size that reaches the share on its mean, then one whose interval
-                // still allows it (the best's mean is itself a noisy maximum); either
-                // must meet the constraints.
-                let reaches = |p: &Point| self.stat(p).is_some_and(|s| s.mean >= t);
-                let may_reach = |p: &Point| ci(p).is_some_and(|(_, hi)| hi >= t);
-                let feasible = |p: &Point| self.feasible(p) == Some(true);
-                let pick = undecided
-                    .iter()
-                    .find(|p| reaches(p) && feasible(p))
-                    .or_else(|| undecided.iter().find(|p| may_reach(p) && feasible(p)))
-                    .cloned()
-                    .unwrap_or_else(|| point(k));
-                let tied: Vec<Point> = undecided.into_iter().filter(|p| *p != pick).collect();
-                let why = format!(
-                    "whether {} reaches {fraction} of the best cannot be told at 95% within the budget ({} tests); {} is the smallest that may, within the constraints",
-                    std::iter::once(&pick)
-                        .chain(&tied)
-                        .map(|p| self.space.label(p))
-                        .collect::<Vec<_>>()
-                        .join(" or "),
-                    self.tests_run,
-                    self.space.label(&pick)
-                );
-                return self.settle(pick, tied, Status::Inconclusive, why);
+                return self.knee_guess(below, point(k), t, fraction);
             }
             target += 1;
         }
@@ -882,6 +838,81 @@ impl<'a, B: Bench> Search<'a, B> {
         )
     }
 
+    /// Why the knee `key=label` is the answer: it reaches `fraction` of `best`'s figure,
+    /// and the size below does not (or it is the smallest).
+    fn knee_why(
+        &self,
+        key: &str,
+        label: &str,
+        smallest: bool,
+        fraction: f64,
+        best: &Point,
+    ) -> String {
+        let below = if smallest {
+            "the smallest size of the range"
+        } else {
+            "told apart from the size below at 95%"
+        };
+        format!(
+            "{key}={label} is the smallest {key} reaching {fraction} of the best ({} at {}), {below}",
+            super::goal::format_figure(
+                self.goal.metric(),
+                self.stat(best).map_or(0.0, |s| s.mean)
+            ),
+            self.space.label(best)
+        )
+    }
+
+    /// The measured candidate with the best mean goal figure among those whose summary `ok`
+    /// accepts.
+    fn best_by_mean(&self, ok: impl Fn(&Summary) -> bool) -> Option<Point> {
+        self.reps
+            .keys()
+            .filter(|p| self.stat(p).is_some_and(|s| ok(&s)))
+            .max_by(|a, b| {
+                let (ma, mb) = (self.stat(a).unwrap().mean, self.stat(b).unwrap().mean);
+                ma.total_cmp(&mb)
+            })
+            .cloned()
+    }
+
+    /// An undecided knee within the budget: the point estimates choose, and the answer
+    /// says it is a guess. First a size that reaches the share `t` on its mean, then one
+    /// whose interval still allows it (the best's mean is itself a noisy maximum); either
+    /// must meet the constraints.
+    fn knee_guess(
+        &mut self,
+        below: Option<Point>,
+        knee: Point,
+        t: f64,
+        fraction: f64,
+    ) -> Result<Outcome, TuneError> {
+        let mut undecided: Vec<Point> = below.into_iter().collect();
+        undecided.push(knee.clone());
+        let ci = |p: &Point| self.stat(p).and_then(|s| s.ci95);
+        let reaches = |p: &Point| self.stat(p).is_some_and(|s| s.mean >= t);
+        let may_reach = |p: &Point| ci(p).is_some_and(|(_, hi)| hi >= t);
+        let feasible = |p: &Point| self.feasible(p) == Some(true);
+        let pick = undecided
+            .iter()
+            .find(|p| reaches(p) && feasible(p))
+            .or_else(|| undecided.iter().find(|p| may_reach(p) && feasible(p)))
+            .cloned()
+            .unwrap_or(knee);
+        let tied: Vec<Point> = undecided.into_iter().filter(|p| *p != pick).collect();
+        let why = format!(
+            "whether {} reaches {fraction} of the best cannot be told at 95% within the budget ({} tests); {} is the smallest that may, within the constraints",
+            std::iter::once(&pick)
+                .chain(&tied)
+                .map(|p| self.space.label(p))
+                .collect::<Vec<_>>()
+                .join(" or "),
+            self.tests_run,
+            self.space.label(&pick)
+        );
+        self.settle(pick, tied, Status::Inconclusive, why)
+    }
+
     /// The answer of `F*max`, checked against the constraints.
     fn settle(
         &mut self,
@@ -889,7 +920,7 @@ impl<'a, B: Bench> Search<'a, B> {
         tied: Vec<Point>,
         status: Status,
         why: String,
-    ) -> anyhow::Result<Outcome> {
+    ) -> Result<Outcome, TuneError> {
         if let Some(out) = self.unsatisfiable() {
             self.decide("answer", out.best.as_ref().unwrap_or(&p), out.why.clone())?;
             return Ok(out);
@@ -900,7 +931,7 @@ impl<'a, B: Bench> Search<'a, B> {
                 self.space.label(&p),
                 self.constraints
                     .iter()
-                    .filter(|c| { self.mean_of(&p, &c.metric).map_or(true, |v| !c.met_by(v)) })
+                    .filter(|c| { self.mean_of(&p, c.metric).map_or(true, |v| !c.met_by(v)) })
                     .map(|c| c.text.as_str())
                     .collect::<Vec<_>>()
                     .join(" and ")
@@ -924,7 +955,7 @@ impl<'a, B: Bench> Search<'a, B> {
 
     /// One test of a candidate outside the search (the next larger setting, for its
     /// cost), if the budget allows beyond `reserve` tests.
-    pub fn extra(&mut self, p: &Point, reserve: u64, why: &str) -> anyhow::Result<bool> {
+    pub fn extra(&mut self, p: &Point, reserve: u64, why: &str) -> Result<bool, TuneError> {
         let kept = std::mem::replace(&mut self.reserve, reserve);
         let ran = self.measure("next", p, why);
         self.reserve = kept;
@@ -933,7 +964,7 @@ impl<'a, B: Bench> Search<'a, B> {
 
     /// The kernel-default figures beside the answer: `reps` tests with the buffers left
     /// to autotuning, the other settings as recommended.
-    pub fn run_baseline(&mut self, near: &Point, reps: u32) -> anyhow::Result<()> {
+    pub fn run_baseline(&mut self, near: &Point, reps: u32) -> Result<(), TuneError> {
         for _ in 0..reps {
             if !self.budget_left(0) {
                 break;
@@ -947,7 +978,7 @@ impl<'a, B: Bench> Search<'a, B> {
             let values: Vec<f64> = self
                 .baseline
                 .iter()
-                .filter_map(|f| f.get(self.goal.metric()).copied())
+                .filter_map(|f| f.get(&self.goal.metric()).copied())
                 .collect();
             let st = summarize(&values);
             let row = TuneRow {
@@ -955,10 +986,10 @@ impl<'a, B: Bench> Search<'a, B> {
                 phase: "baseline".into(),
                 candidate: "kernel default (buffers auto)".into(),
                 repetition: Some(self.baseline.len() as u32),
-                metric: self.goal.metric().to_string(),
+                metric: self.goal.metric(),
                 value: figures
                     .as_ref()
-                    .and_then(|f| f.get(self.goal.metric()).copied()),
+                    .and_then(|f| f.get(&self.goal.metric()).copied()),
                 reps: st.map_or(0, |s| s.n as u32),
                 mean: st.map(|s| s.mean),
                 ci95_low: st.and_then(|s| s.ci95).map(|c| c.0),
@@ -1008,7 +1039,7 @@ mod tests {
     }
 
     impl Bench for Synthetic {
-        fn test(&mut self, p: &Point, baseline: bool) -> anyhow::Result<Option<Figures>> {
+        fn test(&mut self, p: &Point, baseline: bool) -> Result<Option<Figures>, TuneError> {
             self.tests += 1;
             let size = if baseline {
                 self.knee * 4
@@ -1019,12 +1050,12 @@ mod tests {
             let goodput = 1e9 * (size.min(self.knee) as f64 / self.knee as f64) * jitter;
             let rtt = 1e5 * (1.0 + size.saturating_sub(self.knee) as f64 / self.knee as f64);
             Ok(Some(Figures::from([
-                ("goodput_bps".to_string(), goodput),
-                ("rtt_p99_ns".to_string(), rtt * jitter),
-                ("sender_cpu_pct".to_string(), 20.0 * jitter),
+                (Metric::GoodputBps, goodput),
+                (Metric::RttP99Ns, rtt * jitter),
+                (Metric::SenderCpuPct, 20.0 * jitter),
             ])))
         }
-        fn record(&mut self, row: &TuneRow) -> anyhow::Result<()> {
+        fn record(&mut self, row: &TuneRow) -> Result<(), TuneError> {
             self.rows.push(row.clone());
             Ok(())
         }

@@ -1,6 +1,8 @@
 //! Helpers for tests that run the real `sockbench` binary.
 #![allow(dead_code)]
 
+pub mod lab;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

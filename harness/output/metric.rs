@@ -1,0 +1,185 @@
+//! The figures of a test that can be named, compared and optimised: each a numeric
+//! summary.csv column, read from `SummaryRow`'s own field.
+
+use serde::{Deserialize, Serialize};
+
+use super::summary::SummaryRow;
+
+/// A figure of one test that a goal, a constraint or a comparison may name: a numeric summary.csv
+/// column (its serde name is the column's name), or `lost_pct` (datagrams lost over
+/// those sent, in percent). Listed in the order of their names.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    Duplicated,
+    #[default]
+    GoodputBps,
+    Lost,
+    LostPct,
+    RcvbufEff,
+    ReceiverCpuPct,
+    ReceiverRssKib,
+    Reordered,
+    RrTimeouts,
+    RttMaxNs,
+    RttMeanNs,
+    RttP50Ns,
+    RttP90Ns,
+    RttP999Ns,
+    RttP99Ns,
+    RttUncorrectedMaxNs,
+    RttUncorrectedP50Ns,
+    RttUncorrectedP999Ns,
+    RttUncorrectedP99Ns,
+    SenderCpuPct,
+    SenderRssKib,
+    SndbufEff,
+    TcpBytesRetrans,
+    TcpMinRttUs,
+    TcpRetrans,
+    TcpRttUs,
+    Transactions,
+    TransactionsPerS,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 28] = [
+        Metric::Duplicated,
+        Metric::GoodputBps,
+        Metric::Lost,
+        Metric::LostPct,
+        Metric::RcvbufEff,
+        Metric::ReceiverCpuPct,
+        Metric::ReceiverRssKib,
+        Metric::Reordered,
+        Metric::RrTimeouts,
+        Metric::RttMaxNs,
+        Metric::RttMeanNs,
+        Metric::RttP50Ns,
+        Metric::RttP90Ns,
+        Metric::RttP999Ns,
+        Metric::RttP99Ns,
+        Metric::RttUncorrectedMaxNs,
+        Metric::RttUncorrectedP50Ns,
+        Metric::RttUncorrectedP999Ns,
+        Metric::RttUncorrectedP99Ns,
+        Metric::SenderCpuPct,
+        Metric::SenderRssKib,
+        Metric::SndbufEff,
+        Metric::TcpBytesRetrans,
+        Metric::TcpMinRttUs,
+        Metric::TcpRetrans,
+        Metric::TcpRttUs,
+        Metric::Transactions,
+        Metric::TransactionsPerS,
+    ];
+
+    /// The summary.csv column (or `lost_pct`), as serde names it.
+    pub fn column(self) -> &'static str {
+        match self {
+            Metric::Duplicated => "duplicated",
+            Metric::GoodputBps => "goodput_bps",
+            Metric::Lost => "lost",
+            Metric::LostPct => "lost_pct",
+            Metric::RcvbufEff => "rcvbuf_eff",
+            Metric::ReceiverCpuPct => "receiver_cpu_pct",
+            Metric::ReceiverRssKib => "receiver_rss_kib",
+            Metric::Reordered => "reordered",
+            Metric::RrTimeouts => "rr_timeouts",
+            Metric::RttMaxNs => "rtt_max_ns",
+            Metric::RttMeanNs => "rtt_mean_ns",
+            Metric::RttP50Ns => "rtt_p50_ns",
+            Metric::RttP90Ns => "rtt_p90_ns",
+            Metric::RttP999Ns => "rtt_p999_ns",
+            Metric::RttP99Ns => "rtt_p99_ns",
+            Metric::RttUncorrectedMaxNs => "rtt_uncorrected_max_ns",
+            Metric::RttUncorrectedP50Ns => "rtt_uncorrected_p50_ns",
+            Metric::RttUncorrectedP999Ns => "rtt_uncorrected_p999_ns",
+            Metric::RttUncorrectedP99Ns => "rtt_uncorrected_p99_ns",
+            Metric::SenderCpuPct => "sender_cpu_pct",
+            Metric::SenderRssKib => "sender_rss_kib",
+            Metric::SndbufEff => "sndbuf_eff",
+            Metric::TcpBytesRetrans => "tcp_bytes_retrans",
+            Metric::TcpMinRttUs => "tcp_min_rtt_us",
+            Metric::TcpRetrans => "tcp_retrans",
+            Metric::TcpRttUs => "tcp_rtt_us",
+            Metric::Transactions => "transactions",
+            Metric::TransactionsPerS => "transactions_per_s",
+        }
+    }
+
+    /// The metric of a column name.
+    pub fn of_column(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.column() == name)
+    }
+
+    /// A round trip measured by the pattern or the probe (needs transactions).
+    pub fn is_rtt(self) -> bool {
+        self.column().starts_with("rtt_")
+    }
+
+    /// This figure of a summary row, when it was measured: the row's own field, so a
+    /// misspelt column is a compile error.
+    pub fn of(self, row: &SummaryRow) -> Option<f64> {
+        let u = |v: Option<u64>| v.map(|x| x as f64);
+        let v = match self {
+            Metric::Duplicated => Some(row.duplicated as f64),
+            Metric::GoodputBps => row.goodput_bps,
+            Metric::Lost => u(row.lost),
+            Metric::LostPct => (row.messages_sent > 0)
+                .then_some(row.lost)
+                .flatten()
+                .map(|lost| lost as f64 * 100.0 / row.messages_sent as f64),
+            Metric::RcvbufEff => u(row.rcvbuf_eff),
+            Metric::ReceiverCpuPct => row.receiver_cpu_pct,
+            Metric::ReceiverRssKib => u(row.receiver_rss_kib),
+            Metric::Reordered => Some(row.reordered as f64),
+            Metric::RrTimeouts => u(row.rr_timeouts),
+            Metric::RttMaxNs => u(row.rtt_max_ns),
+            Metric::RttMeanNs => row.rtt_mean_ns,
+            Metric::RttP50Ns => u(row.rtt_p50_ns),
+            Metric::RttP90Ns => u(row.rtt_p90_ns),
+            Metric::RttP999Ns => u(row.rtt_p999_ns),
+            Metric::RttP99Ns => u(row.rtt_p99_ns),
+            Metric::RttUncorrectedMaxNs => u(row.rtt_uncorrected_max_ns),
+            Metric::RttUncorrectedP50Ns => u(row.rtt_uncorrected_p50_ns),
+            Metric::RttUncorrectedP999Ns => u(row.rtt_uncorrected_p999_ns),
+            Metric::RttUncorrectedP99Ns => u(row.rtt_uncorrected_p99_ns),
+            Metric::SenderCpuPct => row.sender_cpu_pct,
+            Metric::SenderRssKib => u(row.sender_rss_kib),
+            Metric::SndbufEff => u(row.sndbuf_eff),
+            Metric::TcpBytesRetrans => u(row.tcp_bytes_retrans),
+            Metric::TcpMinRttUs => row.tcp_min_rtt_us.map(f64::from),
+            Metric::TcpRetrans => u(row.tcp_retrans),
+            Metric::TcpRttUs => row.tcp_rtt_us.map(f64::from),
+            Metric::Transactions => u(row.transactions),
+            Metric::TransactionsPerS => row.transactions_per_s,
+        };
+        v.filter(|x| x.is_finite())
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.column())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_named_by_their_columns() {
+        for m in Metric::ALL {
+            let json = serde_json::to_string(&m).unwrap();
+            assert_eq!(json, format!("\"{}\"", m.column()));
+            assert_eq!(Metric::of_column(m.column()), Some(m));
+        }
+        let mut sorted = Metric::ALL;
+        sorted.sort_by_key(|m| m.column());
+        assert_eq!(sorted, Metric::ALL, "in the order of their names");
+    }
+}
