@@ -737,9 +737,7 @@ impl OpenRequester {
         // ids of the requests they answer.
         let mut finished = std::mem::take(&mut self.split_done);
         finished.clear();
-        split
-            .feed(&cx.scratch[..n], |size, id| finished.push((size, id)))
-            .map_err(EngineError::Protocol)?;
+        split.feed(&cx.scratch[..n], |size, id| finished.push((size, id)))?;
         for &(size, id) in &finished {
             let f = self.oldest()?;
             if self.window.is_some() && id != f.3 {
@@ -896,7 +894,7 @@ impl Splitter {
         &mut self,
         mut data: &[u8],
         mut done: impl FnMut(u64, u64),
-    ) -> Result<(), String> {
+    ) -> Result<(), EngineError> {
         let hdr = FRAME_HEADER as u64;
         while !data.is_empty() {
             if self.pos == 0 && !self.framed {
@@ -914,10 +912,10 @@ impl Splitter {
                 self.size = u32::from_be_bytes(self.hdr) as u64;
                 let least = hdr + self.id_off.map_or(0, |_| 8);
                 if self.size < least || self.size > self.fixed {
-                    return Err(format!(
+                    return Err(EngineError::Protocol(format!(
                         "a response header says {} bytes; expected {least} to {}",
                         self.size, self.fixed
-                    ));
+                    )));
                 }
             } else {
                 let take = ((self.size - self.pos) as usize).min(data.len());
