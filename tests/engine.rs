@@ -221,6 +221,8 @@ fn unpaced_patterns_keep_their_invariants_on_both_drivers() {
             &["--pattern", "rr", "--think-time", "1ms"],
         ),
         ("rr pipelined", &["--pattern", "rr", "--set", "pipeline=8"]),
+        ("stream, spinning", &["--spin", "--flows", "2"]),
+        ("rr closed loop, spinning", &["--pattern", "rr", "--spin"]),
         ("stream with a probe", &["--probe", "rr"]),
         (
             "udp rr closed loop",
@@ -266,12 +268,7 @@ fn unpaced_patterns_keep_their_invariants_on_both_drivers() {
 /// Blocking-only paths are refused on the epoll driver, with the reason.
 #[test]
 fn blocking_only_paths_are_refused_on_the_epoll_driver() {
-    for flag in [
-        &["--spin"][..],
-        &["--zerocopy"],
-        &["--sendfile"],
-        &["--splice"],
-    ] {
+    for flag in [&["--zerocopy"][..], &["--sendfile"], &["--splice"]] {
         let mut args = vec!["--driver", "epoll"];
         args.extend_from_slice(flag);
         let r = run(&args);

@@ -94,12 +94,14 @@ fn ten_thousand_flows_complete_without_error() {
 }
 
 /// Beyond the 1,024 flows that once limited every pattern but bulk and closed-loop byte
-/// streams (issue 11): datagrams, open-loop rr and crr run on the epoll driver, and the
-/// blocking-only send paths (--splice, --zerocopy) on a thread each; all account exactly.
+/// streams (issue 11): datagrams, open-loop rr, crr and --spin run on the epoll driver,
+/// and the blocking-only send paths (--splice, --zerocopy) on a thread each; all account
+/// exactly.
 #[test]
 fn every_pattern_runs_beyond_a_thousand_flows() {
     for args in [
         &["--proto", "udp", "--msg-size", "1K", "--rate", "80K"][..],
+        &["--spin", "--msg-size", "16K"],
         &["--splice"],
         &["--set", "receiver.zerocopy=true"],
         &["--pattern", "rr", "--rate", "10"],
@@ -157,7 +159,6 @@ fn many_flows_are_refused_only_where_the_epoll_driver_cannot_go() {
         assert!(spec(fine).is_ok(), "{fine:?}: {:?}", spec(fine).err());
     }
     for (flag, key) in [
-        ("--spin", "spin"),
         ("--splice", "splice"),
         ("--sendfile", "sendfile"),
         ("--zerocopy", "receiver.zerocopy"),
@@ -165,7 +166,7 @@ fn many_flows_are_refused_only_where_the_epoll_driver_cannot_go() {
         let e = spec(&[("flows", "2000"), ("driver", "epoll"), (key, "true")]).unwrap_err();
         assert!(e.0.contains(flag) && e.0.contains("blocking driver"), "{e}");
     }
-    let r = run(&["--flows", "100", "--driver", "epoll", "--spin"]);
+    let r = run(&["--flows", "100", "--driver", "epoll", "--splice"]);
     assert_eq!(r.code(), 2);
     assert!(
         r.stderr().contains("blocking driver only"),

@@ -74,9 +74,6 @@ fn assert_tune_csv_complete(dir: &Path) -> Csv {
     tune
 }
 
-/// A receive buffer small enough to limit goodput: `tune --goal goodput` over
-/// rcvbuf = "4K..4M" recommends a buffer at or beyond the knee that the full grid shows,
-/// in at most a quarter of the grid's tests with the same repetitions.
 /// The knee, from the full grid of workload `w` (one repetition): the smallest buffer
 /// reaching half the best goodput, and every (rcvbuf, goodput) measured. The smallest
 /// buffer must be well below it, or the premise fails.
@@ -119,6 +116,9 @@ fn grid_knee(tmp: &Path, w: &str) -> (u64, Vec<(u64, f64)>) {
     (knee, measured)
 }
 
+/// A receive buffer small enough to limit goodput: `tune --goal goodput` over
+/// rcvbuf = "4K..4M" recommends a buffer at or beyond the knee that the full grid shows,
+/// in at most a quarter of the grid's tests with the same repetitions.
 #[test]
 fn tune_finds_the_knee_of_a_small_receive_buffer_in_a_quarter_of_the_grid() {
     let tmp = tempfile::tempdir().unwrap();

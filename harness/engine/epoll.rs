@@ -179,7 +179,7 @@ impl Worker {
                 self.slots[i].queued = false;
                 self.step(i);
             }
-            let wait = if self.queue.is_empty() {
+            let wait = if self.queue.is_empty() && !self.ctx.spin {
                 let next = self.timers.peek().map(|Reverse((t, _))| *t);
                 next.map_or(TICK, |t| {
                     t.saturating_duration_since(Instant::now()).min(TICK)

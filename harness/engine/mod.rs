@@ -123,13 +123,12 @@ pub enum Driver {
     Epoll,
 }
 
-/// Whether a side's knobs ask for a path only the blocking driver has: `--spin`, and
-/// the send paths that keep per-connection kernel state (`--zerocopy`, `--sendfile`,
-/// `--splice`).
+/// Whether a side's knobs ask for a path only the blocking driver has: the send paths
+/// that keep per-connection kernel state (`--zerocopy`, `--sendfile`, `--splice`).
+/// (`--spin` runs on both: the epoll driver's workers poll with a zero timeout.)
 pub fn blocking_only(spec: &TestSpec, side: Side) -> Option<&'static str> {
     let k = spec.knobs(side);
     [
-        (k.spin, "--spin"),
         (k.zerocopy, "--zerocopy"),
         (k.sendfile, "--sendfile"),
         (k.splice, "--splice"),
@@ -286,7 +285,9 @@ pub fn spawn_roles(conns: Vec<DataConn>, side: Side, ctx: &RoleCtx) -> RunningRo
             shares[share].push(role_for(conn, side, ctx));
         }
         for share in shares.into_iter().filter(|s| !s.is_empty()) {
-            let (ctx, tx) = (ctx.clone(), tx.clone());
+            let (mut ctx, tx) = (ctx.clone(), tx.clone());
+            // --spin: the worker polls epoll without sleeping in the kernel.
+            ctx.spin = ctx.spec.knobs(side).spin;
             std::thread::spawn(move || {
                 for rep in epoll::run_worker(share, ctx) {
                     let _ = tx.send((rep, Instant::now()));

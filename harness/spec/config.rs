@@ -746,14 +746,13 @@ impl TestSpec {
     }
 
     /// `--driver epoll` with a path only the blocking driver has (a thread per connection:
-    /// --spin, and the send paths with per-connection kernel state) is refused.
+    /// the send paths with per-connection kernel state) is refused.
     fn validate_driver(&self) -> Result<(), ConfigError> {
         if self.driver != DriverChoice::Epoll {
             return Ok(());
         }
         for (side, k) in [("sender", &self.sender), ("receiver", &self.receiver)] {
             let only = [
-                (k.spin, "--spin"),
                 (k.zerocopy, "--zerocopy"),
                 (k.sendfile, "--sendfile"),
                 (k.splice, "--splice"),
