@@ -226,6 +226,10 @@ fn drive(
             if let Err(e) = idle(ctx, flow.doing(want), last_progress) {
                 return Ended::Failed(e);
             }
+        } else if ctx.aborted() {
+            // A flow whose waits count as progress (a datagram receiver before the
+            // sender's nominal end) still stops when the test is aborted.
+            return Ended::Failed(EngineError::Aborted(flow.doing(want)));
         }
     }
 }
