@@ -594,11 +594,3 @@ fn crr_with_a_thousand_connections_at_once_accounts_every_connection() {
     assert_eq!(row.int("connections"), tx, "a connection a transaction");
     memory_reported("crr", flows, &row, wall);
 }
-
-/// The same checks at the scale this host's descriptors allow when they do not allow
-/// the targets: so that the paths are exercised everywhere.
-#[test]
-fn the_scale_checks_hold_at_twelve_thousand() {
-    tcp_streams(12_000);
-    tcp_rr(12_000, "3s");
-}
