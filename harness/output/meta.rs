@@ -65,6 +65,29 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// A run's `meta.json` as it starts, whatever the command: this build, the command
+    /// line, the start time, the receiver (or what stands for it) and this host's facts.
+    /// The caller fills in its workload and cases.
+    pub fn starting(
+        command_line: &[String],
+        started: std::time::SystemTime,
+        receiver: String,
+    ) -> Meta {
+        Meta {
+            schema_version: SCHEMA_VERSION,
+            sockbench_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_revision: env!("SOCKBENCH_GIT_REV").to_string(),
+            command_line: command_line.to_vec(),
+            started_utc: utc_timestamp(started),
+            receiver,
+            hosts: Hosts {
+                sender: HostFacts::gather(),
+                receiver: None,
+            },
+            ..Meta::default()
+        }
+    }
+
     /// Replaces `meta.json` in `dir` at once: readers see the previous or the new one,
     /// always valid JSON.
     pub fn write(&self, dir: &Path) -> Result<(), WriteError> {

@@ -19,7 +19,7 @@ use crate::measure::hostinfo::HostFacts;
 use crate::net::auth::Psk;
 use crate::output::cases::{self, CaseRecord, CaseRow};
 pub use crate::output::meta::FleetHost;
-use crate::output::meta::{utc_timestamp, Hosts, Meta, SCHEMA_VERSION};
+use crate::output::meta::{utc_timestamp, Meta};
 use crate::output::ResultsWriter;
 use crate::results::CaseRun;
 use crate::session::runner::{case_metas, output, RunEnd, RunError};
@@ -319,17 +319,8 @@ struct Pair {
 
 /// The fleet run's `meta.json` as it starts.
 fn mesh_meta(plan: &MeshPlan, opts: &MeshOptions, started: SystemTime) -> Meta {
+    let receiver = format!("mesh of {} hosts, shape {}", plan.hosts.len(), plan.shape);
     Meta {
-        schema_version: SCHEMA_VERSION,
-        sockbench_version: env!("CARGO_PKG_VERSION").to_string(),
-        git_revision: env!("SOCKBENCH_GIT_REV").to_string(),
-        command_line: opts.command_line.clone(),
-        started_utc: utc_timestamp(started),
-        receiver: format!("mesh of {} hosts, shape {}", plan.hosts.len(), plan.shape),
-        hosts: Hosts {
-            sender: HostFacts::gather(),
-            receiver: None,
-        },
         workload_name: plan.name.clone(),
         workload_description: plan.description.clone(),
         workload_source: plan.source.clone(),
@@ -345,7 +336,7 @@ fn mesh_meta(plan: &MeshPlan, opts: &MeshOptions, started: SystemTime) -> Meta {
             })
             .collect(),
         shape: Some(shape_name(&plan.shape, &plan.hosts)),
-        ..Meta::default()
+        ..Meta::starting(&opts.command_line, started, receiver)
     }
 }
 

@@ -11,10 +11,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use thiserror::Error;
 
-use crate::measure::hostinfo::HostFacts;
 use crate::net::auth::Psk;
 use crate::output::cases::{self, CaseRecord};
-use crate::output::meta::{utc_timestamp, CaseMeta, Hosts, Meta, SCHEMA_VERSION};
+use crate::output::meta::{utc_timestamp, CaseMeta, Meta};
 use crate::output::summary::SummaryRow;
 use crate::output::table::Table;
 use crate::output::ResultsWriter;
@@ -212,18 +211,6 @@ pub(crate) fn output(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> 
 /// The run's `meta.json` as it starts: who, what, where, which cases.
 fn run_meta(plan: &RunPlan, opts: &RunOptions, started: SystemTime, receiver: String) -> Meta {
     Meta {
-        schema_version: SCHEMA_VERSION,
-        sockbench_version: env!("CARGO_PKG_VERSION").to_string(),
-        git_revision: env!("SOCKBENCH_GIT_REV").to_string(),
-        command_line: opts.command_line.clone(),
-        started_utc: utc_timestamp(started),
-        finished_utc: None,
-        receiver,
-        receiver_sockbench_version: None,
-        hosts: Hosts {
-            sender: HostFacts::gather(),
-            receiver: None,
-        },
         workload_name: plan.name.clone(),
         workload_description: plan.description.clone(),
         workload_source: plan.source.clone(),
@@ -231,11 +218,7 @@ fn run_meta(plan: &RunPlan, opts: &RunOptions, started: SystemTime, receiver: St
         shuffle: plan.shuffle,
         seed: plan.seed,
         cases: case_metas(&plan.cases),
-        runs: 0,
-        runs_ok: 0,
-        interrupted: false,
-        fleet: Vec::new(),
-        shape: None,
+        ..Meta::starting(&opts.command_line, started, receiver)
     }
 }
 

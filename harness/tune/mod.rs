@@ -19,10 +19,9 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::measure::hostinfo::HostFacts;
 use crate::net::auth::Psk;
 use crate::output::cases::{self, CaseRecord};
-use crate::output::meta::{utc_timestamp, CaseMeta, Hosts, Meta, SCHEMA_VERSION};
+use crate::output::meta::{utc_timestamp, CaseMeta, Meta};
 use crate::output::summary::SummaryRow;
 use crate::output::{OutputError, ResultsWriter, WriteError};
 use crate::results::stats::summarize;
@@ -497,30 +496,11 @@ fn open_tune_csv(path: &std::path::Path) -> Result<csv::Writer<std::fs::File>, T
 /// meta.json before the first test: the run, its host, no case yet.
 fn first_meta(plan: &TunePlan, opts: &TuneOptions, started: SystemTime, receiver: String) -> Meta {
     Meta {
-        schema_version: SCHEMA_VERSION,
-        sockbench_version: env!("CARGO_PKG_VERSION").to_string(),
-        git_revision: env!("SOCKBENCH_GIT_REV").to_string(),
-        command_line: opts.command_line.clone(),
-        started_utc: utc_timestamp(started),
-        finished_utc: None,
-        receiver,
-        receiver_sockbench_version: None,
-        hosts: Hosts {
-            sender: HostFacts::gather(),
-            receiver: None,
-        },
         workload_name: plan.name.clone(),
         workload_description: plan.workload.description.clone(),
         workload_source: plan.workload.source.clone(),
         repeat: plan.max_reps,
-        shuffle: false,
-        seed: 0,
-        cases: Vec::new(),
-        runs: 0,
-        runs_ok: 0,
-        interrupted: false,
-        fleet: Vec::new(),
-        shape: None,
+        ..Meta::starting(&opts.command_line, started, receiver)
     }
 }
 
