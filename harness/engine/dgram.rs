@@ -234,11 +234,6 @@ impl DgramSender {
 }
 
 impl Flow for DgramSender {
-    fn fd(&self) -> Option<std::os::fd::RawFd> {
-        use std::os::fd::AsRawFd;
-        Some(self.conn.sock.as_raw_fd())
-    }
-
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         if let Some(m) = &mut self.markers {
             return Ok(m.step(&self.conn.sock, Instant::now()));
@@ -455,11 +450,6 @@ impl DgramReceiver {
 }
 
 impl Flow for DgramReceiver {
-    fn fd(&self) -> Option<std::os::fd::RawFd> {
-        use std::os::fd::AsRawFd;
-        Some(self.conn.sock.as_raw_fd())
-    }
-
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP {
             let sock = &self.conn.sock;

@@ -319,11 +319,6 @@ impl DgramRrActive {
 }
 
 impl Flow for DgramRrActive {
-    fn fd(&self) -> Option<std::os::fd::RawFd> {
-        use std::os::fd::AsRawFd;
-        Some(self.conn.sock.as_raw_fd())
-    }
-
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         if !self.started {
             self.start()?;
@@ -473,11 +468,6 @@ impl DgramRrPassive {
 }
 
 impl Flow for DgramRrPassive {
-    fn fd(&self) -> Option<std::os::fd::RawFd> {
-        use std::os::fd::AsRawFd;
-        Some(self.conn.sock.as_raw_fd())
-    }
-
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP {
             match self.conn.sock.recv(as_uninit(cx.scratch)) {
@@ -726,11 +716,6 @@ impl DgramRrOpen {
 }
 
 impl Flow for DgramRrOpen {
-    fn fd(&self) -> Option<std::os::fd::RawFd> {
-        use std::os::fd::AsRawFd;
-        Some(self.conn.sock.as_raw_fd())
-    }
-
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         if let Some(m) = &mut self.markers {
             return Ok(m.step(&self.conn.sock, Instant::now()));

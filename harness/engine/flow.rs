@@ -85,8 +85,13 @@ pub struct Cx<'a> {
 /// One role on one connection, written once for both drivers.
 pub trait Flow: Send {
     /// The socket the driver watches for this flow now (a crr requester's changes with
-    /// every transaction). `None` while the flow has no socket to watch.
-    fn fd(&self) -> Option<RawFd>;
+    /// every transaction). `None` while the flow has no socket to watch. By default the
+    /// socket it reads back ([`Flow::socket`]); a flow that watches another (crr's
+    /// acceptor: its listener) says so.
+    fn fd(&self) -> Option<RawFd> {
+        use std::os::fd::AsRawFd;
+        self.socket().map(|s| s.as_raw_fd())
+    }
     /// Makes progress; what the flow waits for next. An error ends the flow: the driver
     /// records it in the report, and the figures so far stay.
     fn step(&mut self, cx: &mut Cx) -> Result<Want, super::EngineError>;

@@ -34,11 +34,6 @@ pub const RTT_UNCORRECTED: &str = "rtt_uncorrected";
 
 const HDR: usize = FRAME_HEADER as usize;
 
-fn fd_of(sock: &Socket) -> Option<std::os::fd::RawFd> {
-    use std::os::fd::AsRawFd;
-    Some(sock.as_raw_fd())
-}
-
 /// What one read toward a message brought.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Got {
@@ -357,10 +352,6 @@ impl Requester {
 }
 
 impl Flow for Requester {
-    fn fd(&self) -> Option<std::os::fd::RawFd> {
-        fd_of(&self.conn.sock)
-    }
-
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP * 2 {
             if let Some(c) = &mut self.closing {
@@ -511,10 +502,6 @@ impl Responder {
 }
 
 impl Flow for Responder {
-    fn fd(&self) -> Option<std::os::fd::RawFd> {
-        fd_of(&self.conn.sock)
-    }
-
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP * 2 {
             if !self.writing {
@@ -808,10 +795,6 @@ impl OpenRequester {
 }
 
 impl Flow for OpenRequester {
-    fn fd(&self) -> Option<std::os::fd::RawFd> {
-        fd_of(&self.conn.sock)
-    }
-
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP {
             if let Some(c) = &mut self.closing {

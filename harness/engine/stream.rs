@@ -292,11 +292,6 @@ impl StreamSender {
 }
 
 impl Flow for StreamSender {
-    fn fd(&self) -> Option<std::os::fd::RawFd> {
-        use std::os::fd::AsRawFd;
-        Some(self.conn.sock.as_raw_fd())
-    }
-
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         if let Some(c) = &mut self.closing {
             return c.step(&self.conn.sock, cx.scratch);
@@ -421,11 +416,6 @@ impl StreamReceiver {
 }
 
 impl Flow for StreamReceiver {
-    fn fd(&self) -> Option<std::os::fd::RawFd> {
-        use std::os::fd::AsRawFd;
-        Some(self.conn.sock.as_raw_fd())
-    }
-
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         if self.splice.is_none() && self.conn.knobs.requested.splice && self.frames.is_none() {
             let pipe = (self.max as usize).max(64 * 1024);
