@@ -8,7 +8,6 @@
 //! A flow that spawns flows (crr's acceptor) moves, with them, onto an epoll worker on
 //! the same thread ([`super::epoll::Worker`]): bounded and accounted like any other.
 
-use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -20,6 +19,7 @@ use crate::net::transport::DataConn;
 use crate::spec::config::{ConnKind, Side};
 use crate::sys::buffer::MsgBuf;
 use crate::sys::epoll as sys;
+use crate::sys::RawFd;
 
 /// A driver thread's buffers: the read scratch and the shared write buffer.
 pub(crate) struct Bufs {

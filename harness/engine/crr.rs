@@ -16,7 +16,6 @@
 //! reports once however its connections were run.
 
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,6 +25,7 @@ use super::dgram_rr::ThinkTime;
 use super::flow::{Cx, Flow, Want};
 use super::rr::RTT;
 use super::{finish_report, rr_buckets, EngineError, RoleCtx, Sizes, POLL};
+use crate::sys::{errno, AsRawFd, RawFd};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport};
 use crate::net::sockopt::{self, Phase};
@@ -44,7 +44,7 @@ const ACCEPTS_PER_STEP: usize = 64;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(1);
 
 fn connect_error(e: io::Error) -> EngineError {
-    EngineError::Protocol(if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) {
+    EngineError::Protocol(if e.raw_os_error() == Some(errno::EADDRNOTAVAIL) {
         format!(
             "connect: {e}: out of ephemeral ports, most likely held in TIME_WAIT by earlier \
              transactions (see net.ipv4.ip_local_port_range and net.ipv4.tcp_tw_reuse)"
@@ -334,11 +334,11 @@ impl CrrActive {
         }
         match sock.connect(peer) {
             Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EISCONN) => {}
+            Err(e) if e.raw_os_error() == Some(errno::EISCONN) => {}
             Err(e)
                 if matches!(
                     e.raw_os_error(),
-                    Some(libc::EINPROGRESS | libc::EALREADY | libc::EAGAIN)
+                    Some(errno::EINPROGRESS | errno::EALREADY | errno::EAGAIN)
                 ) =>
             {
                 self.sock = Some(sock);
@@ -863,7 +863,7 @@ impl Flow for CrrAcceptor {
                 Err(e)
                     if matches!(
                         e.raw_os_error(),
-                        Some(libc::EMFILE | libc::ENFILE | libc::ECONNABORTED | libc::ENOBUFS)
+                        Some(errno::EMFILE | errno::ENFILE | errno::ECONNABORTED | errno::ENOBUFS)
                     ) =>
                 {
                     return Ok(Want::Until(now + ACCEPT_BACKOFF))

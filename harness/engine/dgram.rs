@@ -22,6 +22,7 @@ use super::{
     answer_hello, finish_report, EngineError, Pacer, RoleCtx, DGRAM_IDLE, END_MARKERS, END_PAUSE,
     LATE_GRACE, SEQ_ROOM,
 };
+use crate::sys::errno;
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
 use crate::net::transport::{as_uninit, dgram, is_timeout, DataConn};
@@ -261,7 +262,7 @@ impl Flow for DgramSender {
                     self.held = true;
                     return Ok(Want::Write);
                 }
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                Err(e) if e.raw_os_error() == Some(errno::ENOBUFS) => {
                     self.held = true;
                     return Ok(Want::Until(now + ENOBUFS_BACKOFF));
                 }
@@ -473,7 +474,7 @@ impl Flow for DgramReceiver {
                     return Ok(self.idle(Instant::now()));
                 }
                 // An ICMP error from an earlier send of ours (a hello ack); not fatal.
-                Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {}
+                Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {}
                 Err(source) => {
                     return Err(EngineError::Io {
                         what: "receive",

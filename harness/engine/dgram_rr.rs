@@ -21,6 +21,8 @@ use super::dgram::{idle_end, idle_wake, seq_room, EndMarkers};
 use super::flow::{Cx, Flow, Want};
 use super::rr::{RTT, RTT_UNCORRECTED};
 use super::{answer_hello, finish_report, rr_buckets, EngineError, RoleCtx, Sizes, LATE_GRACE};
+use crate::sys::socket::{recv_nowait, send_nowait};
+use crate::sys::errno;
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
 use crate::net::transport::{as_uninit, dgram, is_timeout, DataConn};
@@ -202,13 +204,13 @@ impl DgramRrActive {
                 Ok(None)
             }
             Err(e) if is_timeout(&e) => Ok(Some(Want::Write)),
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+            Err(e) if e.raw_os_error() == Some(errno::ENOBUFS) => {
                 Ok(Some(Want::Until(start + ENOBUFS_BACKOFF)))
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
             // A port-unreachable report of an earlier datagram, given instead of sending:
             // try again, unless the port is closed.
-            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+            Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
                 self.refusals.refused().map(|_| None)
             }
             Err(e) => Err(io_err("send")(e)),
@@ -282,13 +284,13 @@ impl DgramRrActive {
         let deadline = start + self.timeout;
         let now = Instant::now();
         // Past the deadline, one last look without waiting.
-        let flags = if now >= deadline {
-            libc::MSG_DONTWAIT
+        let got = if now >= deadline {
+            recv_nowait(&self.conn.sock, cx.scratch)
         } else {
             self.narrow(deadline - now);
-            0
+            self.conn.sock.recv(as_uninit(cx.scratch))
         };
-        match self.conn.sock.recv_with_flags(as_uninit(cx.scratch), flags) {
+        match got {
             Ok(n) => {
                 self.refusals.heard();
                 if self.response(cx.rtt, &cx.scratch[..n], start, rs) {
@@ -310,7 +312,7 @@ impl DgramRrActive {
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
             // The request may still be answered: wait on, up to its timeout.
-            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+            Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
                 self.refusals.refused().map(|_| None)
             }
             Err(e) => Err(io_err("receive")(e)),
@@ -446,7 +448,7 @@ impl DgramRrPassive {
             // Not sent: the requester will time out and count it lost.
             Err(e)
                 if is_timeout(&e)
-                    || matches!(e.raw_os_error(), Some(libc::ENOBUFS | libc::ECONNREFUSED)) =>
+                    || matches!(e.raw_os_error(), Some(errno::ENOBUFS | errno::ECONNREFUSED)) =>
             {
                 Ok(())
             }
@@ -489,7 +491,7 @@ impl Flow for DgramRrPassive {
                     }
                     return Ok(Want::ReadUntil(idle_wake(now, end, until)));
                 }
-                Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {}
+                Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {}
                 Err(e) => return Err(io_err("receive")(e)),
             }
         }
@@ -629,7 +631,7 @@ impl DgramRrOpen {
             }
             let req = &mut scratch[..self.req_len];
             dgram::put_header(req, self.seq, dgram::REQUEST, id);
-            match self.conn.sock.send_with_flags(req, libc::MSG_DONTWAIT) {
+            match send_nowait(&self.conn.sock, req) {
                 Ok(_) => {
                     let bytes = self.req_len as u64;
                     self.ring[(self.seq as usize) & mask] = Sent {
@@ -645,11 +647,11 @@ impl DgramRrOpen {
                     self.next_due += self.arrivals.next_gap();
                     self.req_len = 0;
                 }
-                Err(e) if is_timeout(&e) || e.raw_os_error() == Some(libc::ENOBUFS) => break,
+                Err(e) if is_timeout(&e) || e.raw_os_error() == Some(errno::ENOBUFS) => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // A port-unreachable report of an earlier datagram, given instead of
                 // sending: try again, unless the port is closed.
-                Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+                Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
                     self.refusals.refused()?
                 }
                 Err(e) => return Err(io_err("send")(e)),
@@ -696,18 +698,14 @@ impl DgramRrOpen {
 
     /// Takes one response if one is there: true if it did.
     fn recv_one(&mut self, cx: &mut Cx) -> Result<bool, EngineError> {
-        match self
-            .conn
-            .sock
-            .recv_with_flags(as_uninit(cx.scratch), libc::MSG_DONTWAIT)
-        {
+        match recv_nowait(&self.conn.sock, cx.scratch) {
             Ok(n) => {
                 self.refusals.heard();
                 self.response(cx, n, Instant::now());
                 Ok(true)
             }
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => Ok(false),
-            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+            Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
                 self.refusals.refused().map(|_| false)
             }
             Err(e) => Err(io_err("receive")(e)),

@@ -16,7 +16,6 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -26,6 +25,7 @@ use super::flow::{Cx, Flow, Want};
 use super::{absorb, read_back, EngineError, RoleCtx, STALL};
 use crate::measure::{latency_histogram, thread_cpu_ns, EncodedHistogram, RoleReport};
 use crate::sys::epoll::{self as sys, Epoll, IN, OUT};
+use crate::sys::RawFd;
 
 /// Events per epoll_wait.
 const EVENTS: usize = 256;

@@ -30,7 +30,7 @@
 //!   first step).
 //! - Read the clock through [`Cx::now`] where a fresh reading is not needed.
 
-use std::os::fd::RawFd;
+use crate::sys::RawFd;
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
@@ -89,7 +89,7 @@ pub trait Flow: Send {
     /// socket it reads back ([`Flow::socket`]); a flow that watches another (crr's
     /// acceptor: its listener) says so.
     fn fd(&self) -> Option<RawFd> {
-        use std::os::fd::AsRawFd;
+        use crate::sys::AsRawFd;
         self.socket().map(|s| s.as_raw_fd())
     }
     /// Makes progress; what the flow waits for next. An error ends the flow: the driver

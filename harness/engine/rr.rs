@@ -17,10 +17,11 @@ use socket2::Socket;
 use super::flow::{Cx, Flow, Want};
 use super::stream::{Closing, CALLS_PER_STEP};
 use super::{finish_report, rr_buckets, EngineError, RoleCtx, Sizes, Think, LATE_GRACE};
+use crate::sys::socket::{recv_nowait, send_nowait};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport};
 use crate::net::sockopt;
-use crate::net::transport::{as_uninit, is_timeout, DataConn};
+use crate::net::transport::{is_timeout, DataConn};
 use crate::spec::config::Pattern as TestPattern;
 use crate::spec::dist::{put_frame, rng_for, Arrivals, FRAME_HEADER};
 
@@ -656,12 +657,7 @@ impl OpenRequester {
                 let at = self.req_id_off;
                 out[at..at + 8].copy_from_slice(&id.to_le_bytes());
             }
-            let flags = libc::MSG_DONTWAIT;
-            match self
-                .conn
-                .sock
-                .send_with_flags(&out[off..self.req_len], flags)
-            {
+            match send_nowait(&self.conn.sock, &out[off..self.req_len]) {
                 Ok(n) if off + n == self.req_len => {
                     self.write_off = None;
                     self.rep.bytes_sent += self.req_len as u64;
@@ -775,10 +771,7 @@ impl OpenRequester {
         }
         self.issue(now, sending, cx.out)?;
         let chunk = self.chunk.min(cx.scratch.len());
-        let got = self
-            .conn
-            .sock
-            .recv_with_flags(as_uninit(&mut cx.scratch[..chunk]), libc::MSG_DONTWAIT);
+        let got = recv_nowait(&self.conn.sock, &mut cx.scratch[..chunk]);
         match got {
             Ok(0) => Err(EngineError::Protocol(
                 "the peer closed with responses outstanding".into(),

@@ -14,6 +14,7 @@ use socket2::Socket;
 
 use super::flow::{Cx, Flow, Want};
 use super::{finish_report, EngineError, Pacer, RoleCtx, LATE_GRACE};
+use crate::sys::errno;
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport};
 use crate::net::sockopt;
@@ -49,7 +50,7 @@ impl Closing {
     pub(crate) fn step(&mut self, sock: &Socket, scratch: &mut [u8]) -> Result<Want, EngineError> {
         const WHAT: &str = "waiting for the peer to finish";
         if *self == Closing::Start {
-            let _ = sock.set_tcp_cork(false);
+            let _ = crate::sys::opts::set_cork(sock, false);
             sock.shutdown(std::net::Shutdown::Write)
                 .map_err(io_err("shutdown"))?;
             *self = Closing::Awaiting;
@@ -177,7 +178,7 @@ impl StreamSender {
                 self.off += (&*sock).write(&out[self.off..self.size])?;
             }
             Some(SendPath::ZeroCopy(z)) => {
-                self.off += sock.send_with_flags(&out[self.off..self.size], libc::MSG_ZEROCOPY)?;
+                self.off += crate::sys::zerocopy::send(sock, &out[self.off..self.size])?;
                 z.sends += 1;
             }
             Some(SendPath::Sendfile(f, at)) => {
@@ -260,7 +261,7 @@ impl StreamSender {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e)
-                    if e.raw_os_error() == Some(libc::ENOBUFS)
+                    if e.raw_os_error() == Some(errno::ENOBUFS)
                         && self.kind == PathKind::ZeroCopy =>
                 {
                     // Out of room for pinned pages: completions free it.

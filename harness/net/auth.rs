@@ -67,30 +67,14 @@ impl Psk {
     /// than [`MIN_KEY_LEN`] or under [`MIN_KEY_BITS`] by [`estimated_bits`] — is refused.
     pub fn from_file(path: &Path) -> Result<Psk, ConfigError> {
         use std::io::Read;
-        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 
         let refuse = |msg: String| ConfigError(format!("--psk-file {}: {msg}", path.display()));
         // Non-blocking, so that opening a FIFO does not wait for a writer; it is refused
         // below like every other file that is not a regular one.
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path)
-            .map_err(|e| refuse(e.to_string()))?;
+        let file = crate::sys::fs::open_nonblocking(path).map_err(|e| refuse(e.to_string()))?;
         let meta = file.metadata().map_err(|e| refuse(e.to_string()))?;
-        let kind = meta.file_type();
-        if !kind.is_file() {
-            let what = if kind.is_dir() {
-                "a directory"
-            } else if kind.is_char_device() || kind.is_block_device() {
-                "a device"
-            } else if kind.is_fifo() {
-                "a FIFO"
-            } else if kind.is_socket() {
-                "a socket"
-            } else {
-                "not a regular file"
-            };
+        if !meta.file_type().is_file() {
+            let what = crate::sys::fs::kind(&meta);
             return Err(refuse(format!(
                 "{what}; the key must be in a regular file (e.g. openssl rand -hex 32 > key)"
             )));

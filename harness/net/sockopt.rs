@@ -71,7 +71,7 @@ pub fn apply(
 /// the patterns after reads when the knob is on; errors are ignored as the socket may be
 /// closing.
 pub fn rearm_quickack(sock: &Socket) {
-    let _ = sock.set_tcp_quickack(true);
+    let _ = crate::sys::opts::set_quickack(sock, true);
 }
 
 fn clamp_warning(option: &str, clamp: &Clamp, knobs: &SocketKnobs) -> Option<String> {

@@ -10,7 +10,6 @@
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,6 +22,7 @@ use crate::net::control::DataEndpoint;
 use crate::net::sockopt::{self, AppliedKnobs, KnobError, Phase};
 use crate::spec::config::{ConfigError, ConnKind, ConnPlan, Protocol, Side, SocketKnobs, TestSpec};
 pub use crate::sys::socket::as_uninit;
+use crate::sys::{errno, socket as sys_socket};
 
 const STREAM_MAGIC: u32 = 0x5342_4454; // "SBDT"
 pub const STREAM_HEADER_LEN: usize = 16;
@@ -156,12 +156,12 @@ impl Drop for PathGuard {
 pub fn new_socket(proto: Protocol, domain: Domain) -> io::Result<Socket> {
     match proto {
         Protocol::Tcp => Socket::new(domain, Type::STREAM, Some(SockProto::TCP)),
-        Protocol::Mptcp => Socket::new(domain, Type::STREAM, Some(SockProto::MPTCP)),
+        Protocol::Mptcp => sys_socket::mptcp(domain),
         Protocol::Udp => Socket::new(domain, Type::DGRAM, Some(SockProto::UDP)),
         Protocol::UnixStream => Socket::new(Domain::UNIX, Type::STREAM, None),
         Protocol::UnixDgram => Socket::new(Domain::UNIX, Type::DGRAM, None),
-        Protocol::Sctp => Socket::new(domain, Type::STREAM, Some(SockProto::SCTP)),
-        Protocol::Dccp => Socket::new(domain, Type::DCCP, Some(SockProto::DCCP)),
+        Protocol::Sctp => sys_socket::sctp(domain),
+        Protocol::Dccp => sys_socket::dccp(domain),
     }
 }
 
@@ -175,10 +175,10 @@ pub fn probe(proto: Protocol, knobs: &[&SocketKnobs]) -> Result<(), ConfigError>
     };
     let sock = new_socket(proto, domain).map_err(|e| {
         let why = match e.raw_os_error() {
-            Some(libc::EPROTONOSUPPORT)
-            | Some(libc::ESOCKTNOSUPPORT)
-            | Some(libc::EAFNOSUPPORT) => "this kernel does not support it",
-            Some(libc::ENOPROTOOPT) if proto == Protocol::Mptcp => {
+            Some(errno::EPROTONOSUPPORT)
+            | Some(errno::ESOCKTNOSUPPORT)
+            | Some(errno::EAFNOSUPPORT) => "this kernel does not support it",
+            Some(errno::ENOPROTOOPT) if proto == Protocol::Mptcp => {
                 "MPTCP is disabled here (sysctl net.mptcp.enabled=0)"
             }
             _ => "the kernel would not open such a socket",
@@ -582,8 +582,7 @@ impl Greeting {
     /// Reads a connection's header if it has arrived whole, without blocking.
     fn header(&self, sock: &Socket) -> Header {
         let mut hdr = [0u8; STREAM_HEADER_LEN];
-        let peek = libc::MSG_PEEK | libc::MSG_DONTWAIT;
-        match sock.recv_with_flags(as_uninit(&mut hdr), peek) {
+        match sys_socket::peek_nowait(sock, &mut hdr) {
             Ok(n) if n >= STREAM_HEADER_LEN => {
                 if (&*sock).read_exact(&mut hdr).is_err() {
                     return Header::Bad;
@@ -629,7 +628,7 @@ impl Greeting {
                 Err(e)
                     if matches!(
                         e.raw_os_error(),
-                        Some(libc::EMFILE | libc::ENFILE | libc::ECONNABORTED | libc::ENOBUFS)
+                        Some(errno::EMFILE | errno::ENFILE | errno::ECONNABORTED | errno::ENOBUFS)
                     ) =>
                 {
                     return Ok(())
@@ -653,9 +652,8 @@ impl Greeting {
         }
         let fds = listeners
             .iter()
-            .chain(self.waiting.iter().map(|(s, _)| s))
-            .map(|s| s.as_fd());
-        crate::sys::socket::wait_readable(fds, wait);
+            .chain(self.waiting.iter().map(|(s, _)| s));
+        sys_socket::wait_readable(fds, wait);
     }
 
     /// The next connection whose header has arrived with this test's token, with its
@@ -855,7 +853,7 @@ fn connect_within(sock: &Socket, addr: &SockAddr, deadline: Instant) -> io::Resu
     match sock.connect(addr) {
         Ok(()) => sock.set_write_timeout(None),
         // The timeout ran out with the handshake still under way.
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) || is_timeout(&e) => {
+        Err(e) if e.raw_os_error() == Some(errno::EINPROGRESS) || is_timeout(&e) => {
             Err(io::Error::new(io::ErrorKind::TimedOut, "no answer in time"))
         }
         Err(e) => Err(e),
@@ -927,7 +925,7 @@ fn dgram_hello(
         }
         if let Err(e) = sock.send(&hello) {
             // ECONNREFUSED: an ICMP error from an earlier hello; the port may open later.
-            if e.raw_os_error() != Some(libc::ECONNREFUSED) {
+            if e.raw_os_error() != Some(errno::ECONNREFUSED) {
                 return Err(failed(conn)(e));
             }
         }
@@ -940,7 +938,7 @@ fn dgram_hello(
                 }
             }
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {}
+            Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {}
             Err(e) => return Err(failed(conn)(e)),
         }
     }

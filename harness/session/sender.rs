@@ -191,10 +191,9 @@ impl LocalReceiver {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         {
-            use std::os::unix::process::CommandExt;
             // A process group of its own: Ctrl-C at the terminal reaches `run` only, which
             // then fetches this receiver's figures before stopping it.
-            cmd.process_group(0);
+            crate::sys::process::own_group(&mut cmd);
             // A killed `run` never leaves a receiver behind.
             crate::sys::process::die_with_parent(&mut cmd);
         }

@@ -11,7 +11,7 @@
 //!    in [`EffectiveKnobs`] (what it took);
 //! 2. one [`Knob`] entry in [`KNOBS`]: its key, help, value, parser and printer, range
 //!    check, protocols, the socket option with its moment, setter and getter (socket2's,
-//!    or `sys::sockopt`'s `set_int`/`get_int`), and its summary.csv columns;
+//!    or `sys::opts`'s), and its summary.csv columns;
 //! 3. if it has columns of its own, typed fields of the same names at the end of
 //!    `output::summary::SummaryRow` (the order of the existing columns is a contract), and
 //!    a row for each in docs/results.md (`tests/results_doc.rs`).
@@ -30,7 +30,7 @@ use thiserror::Error;
 
 use super::config::{ConfigError, Protocol, SocketKnobs, MAX_CPUS, MAX_UDP_PAYLOAD};
 use super::units::{format_duration, parse_duration, parse_size, UnitError};
-use crate::sys::sockopt::{get_int, set_int};
+use crate::sys::opts;
 
 /// What the kernel reports for each option once the socket is configured. `None` where
 /// the option does not apply to the protocol or the kernel would not say.
@@ -551,8 +551,8 @@ pub static KNOBS: &[Knob] = &[
         sockopt: Some(SockOpt {
             name: "TCP_MAXSEG",
             phases: HANDSHAKE,
-            set: |s, _, k| k.mss.map(|v| s.set_tcp_mss(v)),
-            read: |s, _, e| e.maxseg = s.tcp_mss().ok(),
+            set: |s, _, k| k.mss.map(|v| opts::set_tcp_mss(s, v)),
+            read: |s, _, e| e.maxseg = opts::tcp_mss(s).ok(),
             clamp: None,
             hint: None,
         }),
@@ -611,9 +611,9 @@ pub static KNOBS: &[Knob] = &[
         sockopt: Some(SockOpt {
             name: "TCP_CONGESTION",
             phases: SOCKET,
-            set: |s, _, k| k.congestion.as_ref().map(|cc| s.set_tcp_congestion(cc.as_bytes())),
+            set: |s, _, k| k.congestion.as_ref().map(|cc| opts::set_congestion(s, cc.as_bytes())),
             read: |s, _, e| {
-                e.congestion = s.tcp_congestion().ok().map(|name| {
+                e.congestion = opts::congestion(s).ok().map(|name| {
                     String::from_utf8_lossy(&name)
                         .trim_end_matches('\0')
                         .to_string()
@@ -651,17 +651,17 @@ pub static KNOBS: &[Knob] = &[
             set: |s, d, k| {
                 k.tos.map(|v| {
                     if d == Domain::IPV6 {
-                        s.set_tclass_v6(v.into())
+                        opts::set_tclass_v6(s, v.into())
                     } else {
-                        s.set_tos_v4(v.into())
+                        opts::set_tos_v4(s, v.into())
                     }
                 })
             },
             read: |s, d, e| {
                 e.tos = if d == Domain::IPV6 {
-                    s.tclass_v6().ok()
+                    opts::tclass_v6(s).ok()
                 } else {
-                    s.tos_v4().ok()
+                    opts::tos_v4(s).ok()
                 }
             },
             clamp: None,
@@ -690,8 +690,8 @@ pub static KNOBS: &[Knob] = &[
         sockopt: Some(SockOpt {
             name: "TCP_QUICKACK",
             phases: CONNECTED,
-            set: |s, _, k| k.quickack.then(|| s.set_tcp_quickack(true)),
-            read: |s, _, e| e.quickack = s.tcp_quickack().ok(),
+            set: |s, _, k| k.quickack.then(|| opts::set_quickack(s, true)),
+            read: |s, _, e| e.quickack = opts::quickack(s).ok(),
             clamp: None,
             hint: None,
         }),
@@ -712,8 +712,8 @@ pub static KNOBS: &[Knob] = &[
         sockopt: Some(SockOpt {
             name: "TCP_NOTSENT_LOWAT",
             phases: SOCKET,
-            set: |s, _, k| k.notsent_lowat.map(|v| s.set_tcp_notsent_lowat(v)),
-            read: |s, _, e| e.notsent_lowat = s.tcp_notsent_lowat().ok(),
+            set: |s, _, k| k.notsent_lowat.map(|v| opts::set_notsent_lowat(s, v)),
+            read: |s, _, e| e.notsent_lowat = opts::notsent_lowat(s).ok(),
             clamp: None,
             hint: None,
         }),
@@ -740,8 +740,8 @@ pub static KNOBS: &[Knob] = &[
         sockopt: Some(SockOpt {
             name: "TCP_CORK",
             phases: SOCKET,
-            set: |s, _, k| k.cork.then(|| s.set_tcp_cork(true)),
-            read: |s, _, e| e.cork = s.tcp_cork().ok(),
+            set: |s, _, k| k.cork.then(|| opts::set_cork(s, true)),
+            read: |s, _, e| e.cork = opts::cork(s).ok(),
             clamp: None,
             hint: None,
         }),
@@ -773,8 +773,8 @@ pub static KNOBS: &[Knob] = &[
         sockopt: Some(SockOpt {
             name: "SO_BUSY_POLL",
             phases: SOCKET,
-            set: |s, _, k| k.busy_poll_us.map(|v| s.set_busy_poll(v)),
-            read: |s, _, e| e.busy_poll_us = s.busy_poll().ok(),
+            set: |s, _, k| k.busy_poll_us.map(|v| opts::set_busy_poll(s, v)),
+            read: |s, _, e| e.busy_poll_us = opts::busy_poll(s).ok(),
             clamp: None,
             hint: None,
         }),
@@ -808,8 +808,8 @@ pub static KNOBS: &[Knob] = &[
         sockopt: Some(SockOpt {
             name: "UDP_SEGMENT",
             phases: SOCKET,
-            set: |s, _, k| k.udp_gso.map(|seg| set_int(s, libc::SOL_UDP, libc::UDP_SEGMENT, seg as libc::c_int)),
-            read: |s, _, e| e.udp_gso = get_int(s, libc::SOL_UDP, libc::UDP_SEGMENT).ok().map(|v| v as u32),
+            set: |s, _, k| k.udp_gso.map(|seg| opts::set_udp_gso(s, seg)),
+            read: |s, _, e| e.udp_gso = opts::udp_gso(s).ok(),
             clamp: None,
             hint: None,
         }),
@@ -830,8 +830,8 @@ pub static KNOBS: &[Knob] = &[
         sockopt: Some(SockOpt {
             name: "UDP_GRO",
             phases: SOCKET,
-            set: |s, _, k| k.udp_gro.then(|| set_int(s, libc::SOL_UDP, libc::UDP_GRO, 1)),
-            read: |s, _, e| e.udp_gro = get_int(s, libc::SOL_UDP, libc::UDP_GRO).ok().map(|v| v != 0),
+            set: |s, _, k| k.udp_gro.then(|| opts::set_udp_gro(s, true)),
+            read: |s, _, e| e.udp_gro = opts::udp_gro(s).ok(),
             clamp: None,
             hint: None,
         }),
@@ -880,15 +880,8 @@ pub static KNOBS: &[Knob] = &[
         sockopt: Some(SockOpt {
             name: "SO_ZEROCOPY",
             phases: SOCKET,
-            set: |s, _, k| {
-                k.zerocopy
-                    .then(|| set_int(s, libc::SOL_SOCKET, crate::sys::zerocopy::SO_ZEROCOPY, 1))
-            },
-            read: |s, _, e| {
-                e.zerocopy = get_int(s, libc::SOL_SOCKET, crate::sys::zerocopy::SO_ZEROCOPY)
-                    .ok()
-                    .map(|v| v != 0)
-            },
+            set: |s, _, k| k.zerocopy.then(|| opts::set_zerocopy(s, true)),
+            read: |s, _, e| e.zerocopy = opts::zerocopy(s).ok(),
             clamp: None,
             hint: None,
         }),

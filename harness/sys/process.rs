@@ -3,6 +3,12 @@
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
+/// Starts the child in a process group of its own, so that Ctrl-C at the terminal
+/// reaches the parent only.
+pub fn own_group(cmd: &mut Command) {
+    cmd.process_group(0);
+}
+
 /// Makes the child `cmd` starts receive SIGTERM when the thread that started it ends
 /// (PR_SET_PDEATHSIG), so that a killed sockbench never leaves a child behind.
 pub fn die_with_parent(cmd: &mut Command) {

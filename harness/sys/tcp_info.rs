@@ -2,14 +2,13 @@
 //! `getsockopt(2)` and turned into the fields a socket study needs.
 
 use std::io;
-use std::mem;
-use std::os::fd::AsRawFd;
 
 use serde::{Deserialize, Serialize};
 use socket2::Socket;
 
 /// The kernel's `struct tcp_info` (include/uapi/linux/tcp.h) up to `tcpi_rcv_wnd`. An
 /// older kernel fills less; the rest stays zero.
+#[cfg(target_os = "linux")]
 #[repr(C)]
 #[derive(Default)]
 struct RawTcpInfo {
@@ -106,8 +105,18 @@ pub struct TcpInfo {
     pub rcv_space: u32,
 }
 
+/// Reads TCP_INFO off Linux: not yet (FreeBSD's `struct tcp_info` and macOS's
+/// TCP_CONNECTION_INFO differ from Linux's); `mss_eff` and `tcp_retrans` stay empty there.
+#[cfg(not(target_os = "linux"))]
+pub fn tcp_info(_sock: &Socket) -> io::Result<TcpInfo> {
+    Err(super::unsupported("TCP_INFO"))
+}
+
 /// Reads TCP_INFO with `getsockopt(IPPROTO_TCP, TCP_INFO)`.
+#[cfg(target_os = "linux")]
 pub fn tcp_info(sock: &Socket) -> io::Result<TcpInfo> {
+    use std::mem;
+    use std::os::fd::AsRawFd;
     let mut raw = RawTcpInfo::default();
     let mut len = mem::size_of::<RawTcpInfo>() as libc::socklen_t;
     // SAFETY: `raw` is a plain-old-data repr(C) struct of `len` bytes; the kernel writes at

@@ -14,6 +14,12 @@ pub const SO_ZEROCOPY: libc::c_int = libc::SO_ZEROCOPY;
 const SO_EE_ORIGIN_ZEROCOPY: u8 = 5;
 const SO_EE_CODE_ZEROCOPY_COPIED: u8 = 1;
 
+/// A send with MSG_ZEROCOPY: the kernel pins the pages of `buf` and reports on the
+/// error queue when it is done with them.
+pub fn send(sock: &Socket, buf: &[u8]) -> io::Result<usize> {
+    sock.send_with_flags(buf, libc::MSG_ZEROCOPY)
+}
+
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ZeroCopyCount {
     /// send() calls made with MSG_ZEROCOPY.
