@@ -25,7 +25,6 @@ use super::dgram_rr::ThinkTime;
 use super::flow::{Cx, Flow, Want};
 use super::rr::RTT;
 use super::{finish_report, rr_buckets, EngineError, RoleCtx, Sizes, POLL};
-use crate::sys::{errno, AsRawFd, RawFd};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport};
 use crate::net::sockopt::{self, Phase};
@@ -34,6 +33,7 @@ use crate::net::transport::{
 };
 use crate::spec::config::Side;
 use crate::spec::dist::{put_frame, FRAME_HEADER};
+use crate::sys::{errno, AsRawFd, RawFd};
 
 /// How long one transaction's connect may take before the run gives up on it (a
 /// blocking connect; a non-blocking one is bounded by the driver's stall limit).
@@ -310,9 +310,9 @@ impl CrrActive {
             Phase::BeforeConnect,
         )
         .map_err(knob_err)?;
-        let blocking = *self
-            .blocking
-            .get_or_insert_with(|| !self.conn.sock.nonblocking().unwrap_or(true));
+        let blocking = *self.blocking.get_or_insert_with(|| {
+            !crate::sys::socket::is_nonblocking(&self.conn.sock).unwrap_or(true)
+        });
         if blocking {
             sock.connect_timeout(&peer, CONNECT_TIMEOUT)
                 .map_err(connect_error)?;

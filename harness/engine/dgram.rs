@@ -22,13 +22,13 @@ use super::{
     answer_hello, finish_report, EngineError, Pacer, RoleCtx, DGRAM_IDLE, END_MARKERS, END_PAUSE,
     LATE_GRACE, SEQ_ROOM,
 };
-use crate::sys::errno;
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
 use crate::net::transport::{as_uninit, dgram, is_timeout, DataConn};
 use crate::spec::config::TestSpec;
 use crate::spec::dist::{rng_for, SizeSampler};
 use crate::sys::batch::{DgramBatch, GroBuf};
+use crate::sys::errno;
 
 /// Sends (or receives) per step, so that one busy flow cannot starve the others.
 const CALLS_PER_STEP: usize = 32;

@@ -21,13 +21,13 @@ use super::dgram::{idle_end, idle_wake, seq_room, EndMarkers};
 use super::flow::{Cx, Flow, Want};
 use super::rr::{RTT, RTT_UNCORRECTED};
 use super::{answer_hello, finish_report, rr_buckets, EngineError, RoleCtx, Sizes, LATE_GRACE};
-use crate::sys::socket::{recv_nowait, send_nowait};
-use crate::sys::errno;
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
 use crate::net::transport::{as_uninit, dgram, is_timeout, DataConn};
 use crate::spec::config::Pattern as TestPattern;
 use crate::spec::dist::{rng_for, Arrivals, TimeDist};
+use crate::sys::errno;
+use crate::sys::socket::{recv_nowait, send_nowait};
 
 /// Transactions (or receives) per step, so that one busy flow cannot starve the others.
 const CALLS_PER_STEP: usize = 32;
@@ -163,7 +163,7 @@ impl DgramRrActive {
     fn start(&mut self) -> Result<(), EngineError> {
         self.started = true;
         let sock = &self.conn.sock;
-        if !sock.nonblocking().map_err(io_err("fcntl"))? {
+        if !crate::sys::socket::is_nonblocking(sock).map_err(io_err("fcntl"))? {
             sock.set_read_timeout(Some(self.timeout))
                 .map_err(io_err("SO_RCVTIMEO"))?;
             self.rcvtimeo = Some(self.timeout);

@@ -17,13 +17,13 @@ use socket2::Socket;
 use super::flow::{Cx, Flow, Want};
 use super::stream::{Closing, CALLS_PER_STEP};
 use super::{finish_report, rr_buckets, EngineError, RoleCtx, Sizes, Think, LATE_GRACE};
-use crate::sys::socket::{recv_nowait, send_nowait};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport};
 use crate::net::sockopt;
 use crate::net::transport::{is_timeout, DataConn};
 use crate::spec::config::Pattern as TestPattern;
 use crate::spec::dist::{put_frame, rng_for, Arrivals, FRAME_HEADER};
+use crate::sys::socket::{recv_nowait, send_nowait};
 
 /// The metric name of request/response round trips in histograms and logs. In open-loop
 /// runs it is measured from each request's intended send time.

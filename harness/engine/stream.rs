@@ -14,12 +14,12 @@ use socket2::Socket;
 
 use super::flow::{Cx, Flow, Want};
 use super::{finish_report, EngineError, Pacer, RoleCtx, LATE_GRACE};
-use crate::sys::errno;
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport};
 use crate::net::sockopt;
 use crate::net::transport::{is_timeout, DataConn};
 use crate::spec::dist::{put_frame, rng_for, Deframer, SizeSampler, FRAME_HEADER};
+use crate::sys::errno;
 use crate::sys::splice::{message_file, SpliceReceiver, SpliceSender};
 use crate::sys::zerocopy::ZeroCopyCount;
 

@@ -650,9 +650,7 @@ impl Greeting {
         if !self.ready.is_empty() {
             return;
         }
-        let fds = listeners
-            .iter()
-            .chain(self.waiting.iter().map(|(s, _)| s));
+        let fds = listeners.iter().chain(self.waiting.iter().map(|(s, _)| s));
         sys_socket::wait_readable(fds, wait);
     }
 

@@ -35,6 +35,11 @@ pub fn wait_readable<'a>(fds: impl IntoIterator<Item = &'a Socket>, wait: Durati
     usize::try_from(n).unwrap_or(0)
 }
 
+/// Whether the socket is in non-blocking mode (O_NONBLOCK).
+pub fn is_nonblocking(sock: &Socket) -> io::Result<bool> {
+    sock.nonblocking()
+}
+
 /// Sends without waiting (MSG_DONTWAIT), whatever the socket's mode: `WouldBlock` when
 /// the socket has no room now.
 pub fn send_nowait(sock: &Socket, buf: &[u8]) -> io::Result<usize> {

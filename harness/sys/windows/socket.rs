@@ -34,6 +34,13 @@ fn ready(sock: &Socket, write: bool) -> bool {
     super::poll::poll_many([sock], events, Duration::ZERO) > 0
 }
 
+/// Whether the socket is in non-blocking mode: Winsock cannot say (FIONBIO only sets
+/// it), so a socket counts as blocking; the callers then use timeouts, which a
+/// non-blocking socket ignores.
+pub fn is_nonblocking(_sock: &Socket) -> io::Result<bool> {
+    Ok(false)
+}
+
 /// Sends without waiting: `WouldBlock` when the socket has no room now.
 pub fn send_nowait(sock: &Socket, buf: &[u8]) -> io::Result<usize> {
     if !ready(sock, true) {
