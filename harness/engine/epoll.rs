@@ -414,7 +414,7 @@ impl Worker {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use std::io::{Read, Write};
     use std::os::fd::AsRawFd;

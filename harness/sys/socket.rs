@@ -8,7 +8,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Socket};
 
 /// Views an initialised buffer as the uninitialised one socket2's recv wants.
 pub fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
@@ -60,20 +60,27 @@ pub fn peek_nowait(sock: &Socket, buf: &mut [u8]) -> io::Result<usize> {
 /// An MPTCP socket (Linux).
 pub fn mptcp(domain: Domain) -> io::Result<Socket> {
     #[cfg(target_os = "linux")]
-    return Socket::new(domain, Type::STREAM, Some(Protocol::MPTCP));
+    return Socket::new(
+        domain,
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::MPTCP),
+    );
     #[cfg(not(target_os = "linux"))]
     return Err(no_protocol(domain));
 }
 
 /// An SCTP socket (one-to-one style).
 pub fn sctp(domain: Domain) -> io::Result<Socket> {
-    Socket::new(domain, Type::STREAM, Some(Protocol::SCTP))
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+    return Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::SCTP));
+    #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+    return Err(no_protocol(domain));
 }
 
 /// A DCCP socket (Linux).
 pub fn dccp(domain: Domain) -> io::Result<Socket> {
     #[cfg(target_os = "linux")]
-    return Socket::new(domain, Type::DCCP, Some(Protocol::DCCP));
+    return Socket::new(domain, socket2::Type::DCCP, Some(socket2::Protocol::DCCP));
     #[cfg(not(target_os = "linux"))]
     return Err(no_protocol(domain));
 }

@@ -251,7 +251,10 @@ pub fn require(met: bool, what: &str, how: &str) -> bool {
 /// Root (the effective user id 0): namespaces, qdiscs.
 pub fn need_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
+    #[cfg(unix)]
     let root = unsafe { libc::geteuid() } == 0;
+    #[cfg(not(unix))]
+    let root = false;
     require(root, "root", "run as root or with sudo")
 }
 
@@ -262,9 +265,14 @@ pub fn find_tool(names: &[&str]) -> Option<String> {
         std::env::split_paths(&path).find_map(|dir| {
             let candidate = dir.join(name);
             let meta = std::fs::metadata(&candidate).ok()?;
-            use std::os::unix::fs::PermissionsExt;
-            (meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-                .then(|| candidate.to_string_lossy().into_owned())
+            #[cfg(unix)]
+            let runnable = {
+                use std::os::unix::fs::PermissionsExt;
+                meta.permissions().mode() & 0o111 != 0
+            };
+            #[cfg(not(unix))]
+            let runnable = true;
+            (meta.is_file() && runnable).then(|| candidate.to_string_lossy().into_owned())
         })
     })
 }
