@@ -785,7 +785,7 @@ fn tune_input(args: &TuneArgs) -> Result<TuneInput, Failure> {
         .as_deref()
         .map(|g| Goal::parse(g).map_err(|e| Failure::Usage(e.to_string())))
         .transpose()?;
-    let (workload, cases) =
+    let (mut workload, mut cases) =
         load_workload(args.workload.as_ref(), &args.knobs, &args.set, args.force)?;
     if workload.matrix.is_empty() {
         return Err(Failure::Usage(
@@ -793,10 +793,18 @@ fn tune_input(args: &TuneArgs) -> Result<TuneInput, Failure> {
         ));
     }
     if !workload.cases.is_empty() {
-        return Err(Failure::Usage(format!(
-            "{}: tune searches the [matrix]; its [[case]] tables are not part of the search: move their keys into [matrix] lists, or remove them",
-            workload.source
-        )));
+        // The matrix's cases come first in the expansion; the [[case]] tables follow.
+        if !args.quiet {
+            eprintln!(
+                "note: {}: tune searches the [matrix]; its {} [[case]] table(s) are left out of the search (sockbench run measures them)",
+                workload.source,
+                workload.cases.len()
+            );
+        }
+        workload.cases.clear();
+        cases.truncate(
+            crate::tune::search::Space::from_matrix(&workload.matrix).grid_size() as usize,
+        );
     }
     for case in &cases {
         let spec = &case.spec;

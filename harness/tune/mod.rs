@@ -382,7 +382,7 @@ impl Bench for RealBench<'_> {
 
     fn record(&mut self, row: &TuneRow) -> Result<(), TuneError> {
         let mut row = row.clone();
-        if row.phase == "baseline" {
+        if row.candidate == search::BASELINE_CANDIDATE {
             row.candidate.clone_from(&self.baseline_label);
         }
         if row.repetition.is_some() {

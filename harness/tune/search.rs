@@ -27,6 +27,10 @@ pub type Point = Vec<usize>;
 
 pub use super::race::EQUIVALENT;
 
+/// tune.csv's candidate of a baseline test outside the matrix (the real bench writes the
+/// case's own label in its place).
+pub const BASELINE_CANDIDATE: &str = "kernel default (buffers auto)";
+
 /// One dimension of the search: a matrix key and its values.
 #[derive(Debug, Clone)]
 pub struct Dim {
@@ -955,8 +959,7 @@ impl<'a, B: Bench> Search<'a, B> {
                     self.decide("race", &point(k), format!("{key}={label} clearly misses {fraction} of the best: the knee moves up"))?;
                 }
                 Knee::Up | Knee::Open => {
-                    let mut need = vec![point(k), best.clone()];
-                    need.extend(below.clone());
+                    let need = self.knee_needs(&point(k), below.as_ref(), &best, fraction);
                     let why = format!("race: whether {key}={label} is the knee");
                     if let Some(stop) = self.more(&need, &why)? {
                         let t = self.stat(&best).map_or(0.0, |s| s.mean * fraction);
@@ -968,6 +971,30 @@ impl<'a, B: Bench> Search<'a, B> {
         let stop = "the knee kept moving".to_string();
         let t = self.best_mean().unwrap_or(0.0) * fraction;
         self.knee_guess((k > 0).then(|| point(k - 1)), point(k), t, fraction, &stop)
+    }
+
+    /// The tests an open knee needs: of the size whose question is open (the size below
+    /// when the knee reaches the share, else the knee), and of the knee and the best
+    /// while they have fewer tests than it.
+    fn knee_needs(
+        &self,
+        knee: &Point,
+        below: Option<&Point>,
+        best: &Point,
+        fraction: f64,
+    ) -> Vec<Point> {
+        let t = self.entry(best).mean().unwrap_or(0.0) * fraction;
+        let open = match below {
+            Some(b) if race::reaches(&self.entry(knee), t) => b.clone(),
+            _ => knee.clone(),
+        };
+        let mut need = vec![open.clone()];
+        for p in [knee, best] {
+            if self.tests_of(p) < self.tests_of(&open) {
+                need.push(p.clone());
+            }
+        }
+        need
     }
 
     /// Why the knee `key=label` is the answer: it reaches `fraction` of `best`'s figure,
@@ -983,7 +1010,7 @@ impl<'a, B: Bench> Search<'a, B> {
         let below = if smallest {
             "the smallest size of the range".to_string()
         } else {
-            "and the size below clearly does not (its 95% interval is under the share)".to_string()
+            "and the size below clearly does not (the 99% interval of its ratio to the best is under the share)".to_string()
         };
         let st = self.stat(best);
         format!(
@@ -1137,7 +1164,7 @@ impl<'a, B: Bench> Search<'a, B> {
         let row = TuneRow {
             step: self.step,
             phase: "baseline".into(),
-            candidate: "kernel default (buffers auto)".into(),
+            candidate: BASELINE_CANDIDATE.into(),
             repetition: Some(self.baseline_tests as u32),
             metric: self.goal.metric(),
             value: figures.and_then(|f| f.get(&self.goal.metric()).copied()),
