@@ -25,7 +25,7 @@ fn t_crit(df: u64) -> f64 {
         .unwrap_or(f64::INFINITY)
 }
 
-/// Two figures whose means are within this share of each other are the same for any
+/// Two figures whose medians are within this share of each other are the same for any
 /// practical purpose: the cheaper setting is then the answer.
 pub const EQUIVALENT: f64 = 0.05;
 
@@ -57,6 +57,20 @@ impl Entry {
     pub fn mean(&self) -> Option<f64> {
         (!self.values.is_empty())
             .then(|| self.values.iter().sum::<f64>() / self.values.len() as f64)
+    }
+
+    /// The median: what the race's point decisions (the best, equivalence, reaching a
+    /// share) go by. A loaded machine starves a test now and then, and one starved
+    /// repetition pulls a mean far down; a median holds.
+    pub fn center(&self) -> Option<f64> {
+        let mut v = self.values.clone();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        match n {
+            0 => None,
+            _ if n % 2 == 1 => Some(v[n / 2]),
+            _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+        }
     }
 
     /// The 95% interval, from [`MIN_JUDGED`] repetitions up.
@@ -109,13 +123,13 @@ pub fn clearly_better(a: &Entry, b: &Entry, better: Better) -> bool {
     }
 }
 
-/// Whether `a` and `b` are equivalent: both judged, their means within [`EQUIVALENT`]
+/// Whether `a` and `b` are equivalent: both judged, their medians within [`EQUIVALENT`]
 /// of the larger.
 pub fn equivalent(a: &Entry, b: &Entry) -> bool {
     if a.n() < MIN_JUDGED || b.n() < MIN_JUDGED {
         return false;
     }
-    let (Some(ma), Some(mb)) = (a.mean(), b.mean()) else {
+    let (Some(ma), Some(mb)) = (a.center(), b.center()) else {
         return false;
     };
     let top = ma.abs().max(mb.abs());
@@ -125,7 +139,7 @@ pub fn equivalent(a: &Entry, b: &Entry) -> bool {
 /// Where a race stands.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Judgement {
-    /// The finalist with the best mean.
+    /// The finalist with the best median.
     pub best: usize,
     /// The answer if the race ended now: the cheapest of the best and its equivalents.
     pub answer: usize,
@@ -133,7 +147,7 @@ pub struct Judgement {
     pub equivalent: Vec<usize>,
     /// Clearly worse than the best.
     pub dropped: Vec<usize>,
-    /// Neither: the interval of their ratio to the best includes 1 and their means are
+    /// Neither: the interval of their ratio to the best includes 1 and their medians are
     /// further than [`EQUIVALENT`] from it (or they are not judged yet). More
     /// repetitions of these and of the best decide.
     pub open: Vec<usize>,
@@ -149,7 +163,7 @@ impl Judgement {
 /// The race over `entries` (at least one, each with a value): see [`Judgement`].
 pub fn judge(entries: &[Entry], better: Better) -> Judgement {
     let key = |i: usize| {
-        let m = entries[i].mean().unwrap_or(f64::NAN);
+        let m = entries[i].center().unwrap_or(f64::NAN);
         match better {
             Better::Higher => m,
             Better::Lower => -m,
@@ -188,7 +202,7 @@ pub fn judge(entries: &[Entry], better: Better) -> Judgement {
 }
 
 /// Where the knee of a share-of-the-best goal stands: the smallest size whose figure
-/// reaches `fraction` of the best's mean.
+/// reaches `fraction` of the best's median.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Knee {
     /// The knee reaches the share and the size below clearly does not (or there is none).
@@ -202,35 +216,38 @@ pub enum Knee {
     Open,
 }
 
-/// Whether `e` reaches the share `threshold` (judged on its mean).
+/// Whether `e` reaches the share `threshold` (judged on its median).
 pub fn reaches(e: &Entry, threshold: f64) -> bool {
-    e.n() >= MIN_JUDGED && e.mean().is_some_and(|m| m >= threshold)
+    e.n() >= MIN_JUDGED && e.center().is_some_and(|m| m >= threshold)
 }
 
 /// Whether `e` clearly misses `fraction` of `best`: the 99% interval of their ratio
 /// below the fraction (or, with a zero among the values, `e`'s own interval below the
-/// share of `best`'s mean).
+/// share of `best`'s median).
 pub fn clearly_short(e: &Entry, best: &Entry, fraction: f64) -> bool {
     if let Some((_, hi)) = ratio_interval(e, best) {
         return hi < fraction;
     }
-    let threshold = best.mean().unwrap_or(0.0) * fraction;
+    let threshold = best.center().unwrap_or(0.0) * fraction;
     e.interval().is_some_and(|(_, hi)| hi < threshold)
 }
 
-/// The knee's standing against the best's mean times `fraction`.
+/// The knee's standing against the best's median times `fraction`.
 pub fn judge_knee(below: Option<&Entry>, knee: &Entry, best: &Entry, fraction: f64) -> Knee {
     let Some(threshold) = best
-        .mean()
+        .center()
         .filter(|_| best.n() >= MIN_JUDGED)
         .map(|m| m * fraction)
     else {
         return Knee::Open;
     };
+    // The size below reaching the share is the cheaper answer, whatever the knee's.
+    if below.is_some_and(|b| reaches(b, threshold)) {
+        return Knee::Down;
+    }
     if reaches(knee, threshold) {
         return match below {
             None => Knee::Found,
-            Some(b) if reaches(b, threshold) => Knee::Down,
             Some(b) if clearly_short(b, best, fraction) => Knee::Found,
             Some(b) if equivalent(b, knee) => Knee::Down,
             Some(_) => Knee::Open,
@@ -326,6 +343,12 @@ mod tests {
         // The size below reaches it too: down.
         let below = e(&[46e6, 46.5e6], 128 << 10);
         assert_eq!(judge_knee(Some(&below), &knee, &best, 0.95), Knee::Down);
+        // Even when the knee itself has not (yet) reached it.
+        let short_knee = e(&[40e6, 47e6], 256 << 10);
+        assert_eq!(
+            judge_knee(Some(&below), &short_knee, &best, 0.95),
+            Knee::Down
+        );
         // The knee clearly misses: up.
         assert_eq!(
             judge_knee(None, &e(&[24e6, 25e6], 1), &best, 0.95),

@@ -574,13 +574,17 @@ impl<'a, B: Bench> Search<'a, B> {
                 break;
             };
             let value = &self.space.dims[d].values[order[mid]];
-            if m >= fraction * best {
+            // One test each: the bisection leans low (a margin of twice the equivalence
+            // band), since the race moves a knee up quickly when the size is clearly
+            // short, and down only slowly through a noisy plateau.
+            let screening = fraction * (1.0 - 2.0 * EQUIVALENT);
+            if m >= screening * best {
                 hi = mid;
                 self.decide(
                     "screen",
                     &q,
                     format!(
-                        "{key}={value} reaches {fraction} of the best: the knee is at or below it"
+                        "{key}={value} reaches {screening:.3} of the best (one test): the knee is at or below it"
                     ),
                 )?;
             } else {
@@ -589,7 +593,7 @@ impl<'a, B: Bench> Search<'a, B> {
                     "screen",
                     &q,
                     format!(
-                        "{key}={value} is short of {fraction} of the best: the knee is above it"
+                        "{key}={value} is short of {screening:.3} of the best (one test): the knee is above it"
                     ),
                 )?;
             }
@@ -786,11 +790,11 @@ impl<'a, B: Bench> Search<'a, B> {
         let n = |p: &Point| self.entry(p).n();
         let why = if j.answer != j.best {
             format!(
-                "{} is the cheapest of the finalists whose means are within ±{:.0}% of the best ({}, {} at n={}); n={} here",
+                "{} is the cheapest of the finalists whose medians are within ±{:.0}% of the best's ({}, median {} at n={}); n={} here",
                 self.space.label(&answer),
                 EQUIVALENT * 100.0,
                 self.space.label(best),
-                format_figure(self.goal.metric(), self.entry(best).mean().unwrap_or(0.0)),
+                format_figure(self.goal.metric(), self.entry(best).center().unwrap_or(0.0)),
                 n(best),
                 n(&answer)
             )
@@ -869,9 +873,9 @@ impl<'a, B: Bench> Search<'a, B> {
             active.pop();
             active.insert(0, current);
         }
-        let best = feasible.first().and_then(|p| self.entry(p).mean());
+        let best = feasible.first().and_then(|p| self.entry(p).center());
         let near = |p: &Point| {
-            let (Some(m), Some(b)) = (self.entry(p).mean(), best) else {
+            let (Some(m), Some(b)) = (self.entry(p).center(), best) else {
                 return false;
             };
             (m - b).abs() <= 2.0 * EQUIVALENT * b.abs()
@@ -905,7 +909,7 @@ impl<'a, B: Bench> Search<'a, B> {
             q
         };
         let first_best = self
-            .best_by_mean(|_| true)
+            .best_by_center(|_| true)
             .unwrap_or_else(|| point(order.len() - 1));
         let key = self.space.dims[d].key.clone();
         // The share's reference: the best single test of the screening and the largest
@@ -935,7 +939,7 @@ impl<'a, B: Bench> Search<'a, B> {
                 continue;
             }
             let best = self
-                .best_by_mean(|s| s.n >= race::MIN_JUDGED as u64)
+                .best_by_center(|s| s.n >= race::MIN_JUDGED as u64)
                 .unwrap_or_else(|| first_best.clone());
             let below = (k > 0).then(|| point(k - 1));
             let verdict = race::judge_knee(
@@ -983,7 +987,7 @@ impl<'a, B: Bench> Search<'a, B> {
         best: &Point,
         fraction: f64,
     ) -> Vec<Point> {
-        let t = self.entry(best).mean().unwrap_or(0.0) * fraction;
+        let t = self.entry(best).center().unwrap_or(0.0) * fraction;
         let open = match below {
             Some(b) if race::reaches(&self.entry(knee), t) => b.clone(),
             _ => knee.clone(),
@@ -1012,25 +1016,23 @@ impl<'a, B: Bench> Search<'a, B> {
         } else {
             "and the size below clearly does not (the 99% interval of its ratio to the best is under the share)".to_string()
         };
-        let st = self.stat(best);
+        let e = self.entry(best);
         format!(
-            "{key}={label} is the smallest {key} reaching {fraction} of the best ({} at {}, n={}), {below}",
-            format_figure(self.goal.metric(), st.map_or(0.0, |s| s.mean)),
+            "{key}={label} is the smallest {key} whose median reaches {fraction} of the best's (median {} at {}, n={}), {below}",
+            format_figure(self.goal.metric(), e.center().unwrap_or(0.0)),
             self.space.label(best),
-            st.map_or(0, |s| s.n)
+            e.n()
         )
     }
 
-    /// The measured candidate with the best mean goal figure among those whose summary `ok`
-    /// accepts.
-    fn best_by_mean(&self, ok: impl Fn(&Summary) -> bool) -> Option<Point> {
+    /// The measured candidate with the best median goal figure among those whose summary
+    /// `ok` accepts.
+    fn best_by_center(&self, ok: impl Fn(&Summary) -> bool) -> Option<Point> {
+        let center = |p: &Point| self.entry(p).center().unwrap_or(f64::NAN);
         self.reps
             .keys()
             .filter(|p| self.stat(p).is_some_and(|s| ok(&s)))
-            .max_by(|a, b| {
-                let (ma, mb) = (self.stat(a).unwrap().mean, self.stat(b).unwrap().mean);
-                ma.total_cmp(&mb)
-            })
+            .max_by(|a, b| center(a).total_cmp(&center(b)))
             .cloned()
     }
 
