@@ -359,7 +359,7 @@ pub struct TuneArgs {
     /// A limit on a measured figure, one per --constraint: rtt_p99<2ms, lost<0.1%, sender_cpu_pct<50, goodput>=500M
     #[arg(long, value_name = "EXPR")]
     pub constraint: Vec<String>,
-    /// The most tests (a number) or time (a duration, e.g. 10m) the search may take [default: half the full grid's tests, or the candidates + 8 when more (never beyond the grid)]
+    /// The most tests (a number) or time (a duration, e.g. 10m) the search may take [default: half the full grid's tests, or the candidates + 8 when more (at most twice the grid)]
     #[arg(long, value_name = "N|DURATION")]
     pub budget: Option<String>,
     /// Override a workload key, one per --set (as for run): --set 'sndbuf="16K..16M"'
@@ -730,8 +730,8 @@ fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
 }
 
 /// --budget: a number of tests or a duration; by default half the grid's tests, or the
-/// candidates + 8 when more (a small grid needs a test of each and a race), at most the
-/// grid.
+/// candidates + 8 when more (a small grid needs a test of each and a race), at most twice
+/// the grid.
 fn tune_budget(
     budget: Option<&str>,
     grid: u64,
@@ -739,7 +739,11 @@ fn tune_budget(
 ) -> Result<crate::tune::search::Budget, Failure> {
     use crate::tune::search::Budget;
     let budget = match budget.map(str::trim) {
-        None => Budget::Tests(grid.div_ceil(2).max(candidates.saturating_add(8)).min(grid)),
+        None => Budget::Tests(
+            grid.div_ceil(2)
+                .max(candidates.saturating_add(8))
+                .min(grid.saturating_mul(2)),
+        ),
         Some(b) if !b.is_empty() && b.chars().all(|c| c.is_ascii_digit()) => match b.parse::<u64>()
         {
             Ok(n) if n >= 1 => Budget::Tests(n),

@@ -234,10 +234,24 @@ fn tune_finds_the_knee_of_a_small_receive_buffer_in_half_the_grid() {
     );
 }
 
+/// Workloads whose matrix has a physical answer on loopback: a size that starves the
+/// transfer (a 16K send buffer, 64-byte writes, a 64K receive buffer) beside sizes that
+/// do not. Congestion controls, MSS and rr message sizes differ on loopback by less than
+/// a loaded machine's noise (a p99 of 5.8 us one test, 73 us the next): there `ok` or an
+/// honest `inconclusive` are both right.
+const PHYSICAL: [&str; 4] = [
+    "bufferbloat",
+    "msg-size-sweep",
+    "quickstart",
+    "tcp-buffer-sweep",
+];
+
 /// Every shipped workload with a [matrix], tuned with its defaults (goal and budget), its
 /// tests shortened (--set duration/warmup: the search is the same, the tests quicker):
-/// each ends `ok`, within its budget, with tests_run equal to the rows of summary.csv and
-/// of tune.csv, and the budget's phases adding up to it.
+/// each with a physical answer ends `ok`; every one ends within its budget, its exit
+/// status saying its status (0 ok, 3 inconclusive naming what cannot be told apart),
+/// tests_run equal to the rows of summary.csv and of tune.csv, and the budget's phases
+/// adding up to it.
 #[test]
 fn every_shipped_workload_with_a_matrix_tunes_to_ok() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads");
@@ -258,9 +272,9 @@ fn every_shipped_workload_with_a_matrix_tunes_to_ok() {
                 "tune",
                 f.to_str().unwrap(),
                 "--set",
-                "duration=500ms",
+                "duration=1s",
                 "--set",
-                "warmup=100ms",
+                "warmup=200ms",
                 "--out",
                 out.to_str().unwrap(),
             ],
@@ -268,9 +282,19 @@ fn every_shipped_workload_with_a_matrix_tunes_to_ok() {
         );
         let stdout = String::from_utf8_lossy(&o.stdout);
         let stderr = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(0), "{name}: {stdout}\n{stderr}");
         let a = answer(&out);
-        assert_eq!(a["status"], "ok", "{name}: {a}");
+        let status = a["status"].as_str().unwrap();
+        if PHYSICAL.contains(&name) || status != "inconclusive" {
+            assert_eq!(status, "ok", "{name}: {stdout}\n{stderr}");
+            assert_eq!(o.status.code(), Some(0), "{name}: {stdout}\n{stderr}");
+        } else {
+            assert_eq!(o.status.code(), Some(3), "{name}: {stderr}");
+            assert!(
+                !a["indistinguishable"].as_array().unwrap().is_empty(),
+                "{a}"
+            );
+            assert!(a["why"].as_str().unwrap().contains("cannot be told"), "{a}");
+        }
         let tests = a["tests_run"].as_u64().unwrap();
         let budget: u64 = a["budget"]
             .as_str()

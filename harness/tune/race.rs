@@ -161,7 +161,12 @@ impl Judgement {
 }
 
 /// The race over `entries` (at least one, each with a value): see [`Judgement`].
-pub fn judge(entries: &[Entry], better: Better) -> Judgement {
+///
+/// With `share` (a goal such as `goodput>=0.95*max` over candidates that are not sizes),
+/// a finalist reaching that share of the best's median counts as equivalent, and only an
+/// undecided finalist cheaper than the answer keeps the race open: a dearer one cannot
+/// change "the cheapest that reaches the share".
+pub fn judge(entries: &[Entry], better: Better, share: Option<f64>) -> Judgement {
     let key = |i: usize| {
         let m = entries[i].center().unwrap_or(f64::NAN);
         match better {
@@ -187,7 +192,9 @@ pub fn judge(entries: &[Entry], better: Better) -> Judgement {
     for (i, e) in entries.iter().enumerate().filter(|(i, _)| *i != best) {
         if clearly_better(&entries[best], e, better) {
             j.dropped.push(i);
-        } else if equivalent(&entries[best], e) {
+        } else if equivalent(&entries[best], e)
+            || share.is_some_and(|f| reaches_share(e, &entries[best], f))
+        {
             j.equivalent.push(i);
         } else {
             undecided.push(i);
@@ -197,8 +204,19 @@ pub fn judge(entries: &[Entry], better: Better) -> Judgement {
         .chain(j.equivalent.iter().copied())
         .min_by_key(|&i| entries[i].cost)
         .unwrap_or(best);
-    j.open = undecided;
+    let answer_cost = entries[j.answer].cost;
+    j.open = undecided
+        .into_iter()
+        .filter(|&i| {
+            share.is_none() || entries[i].n() < MIN_JUDGED || entries[i].cost < answer_cost
+        })
+        .collect();
     j
+}
+
+/// Whether `e` reaches `fraction` of `best`'s median (both judged).
+fn reaches_share(e: &Entry, best: &Entry, fraction: f64) -> bool {
+    best.n() >= MIN_JUDGED && best.center().is_some_and(|b| reaches(e, b * fraction))
 }
 
 /// Where the knee of a share-of-the-best goal stands: the smallest size whose figure
@@ -278,13 +296,13 @@ mod tests {
             e(&[21.3e9, 21.9e9], 1 << 20),
             e(&[20.9e9, 21.2e9], 64 << 10),
         ];
-        let j = judge(&entries, Better::Higher);
+        let j = judge(&entries, Better::Higher, None);
         assert_eq!(j.best, 1);
         assert!(j.decided(), "{j:?}");
         assert_eq!(j.answer, 2, "{j:?}");
         // For a figure to minimise as well.
         let entries = [e(&[100.0, 102.0], 1 << 20), e(&[103.0, 104.0], 16 << 10)];
-        let j = judge(&entries, Better::Lower);
+        let j = judge(&entries, Better::Lower, None);
         assert_eq!((j.best, j.answer), (0, 1));
         assert!(j.decided());
     }
@@ -293,7 +311,7 @@ mod tests {
     fn clearly_separate_intervals_decide_at_two_repetitions() {
         // 13-16 Mbit/s against 31-40 Gbit/s: a thousand times apart.
         let entries = [e(&[13e6, 16e6], 4 << 10), e(&[31e9, 40e9], 4 << 20)];
-        let j = judge(&entries, Better::Higher);
+        let j = judge(&entries, Better::Higher, None);
         assert_eq!(j.best, 1);
         assert_eq!(j.dropped, vec![0]);
         assert!(j.decided());
@@ -304,10 +322,10 @@ mod tests {
             e(&[6.25e9, 7.28e9], 32 << 10),
             e(&[23.15e9, 21.95e9], 4 << 20),
         ];
-        assert_eq!(judge(&entries, Better::Higher).dropped, vec![0]);
+        assert_eq!(judge(&entries, Better::Higher, None).dropped, vec![0]);
         // One repetition each is never judged, however far apart.
         let entries = [e(&[13e6], 4 << 10), e(&[31e9], 4 << 20)];
-        let j = judge(&entries, Better::Higher);
+        let j = judge(&entries, Better::Higher, None);
         assert!(!j.decided(), "{j:?}");
     }
 
@@ -319,7 +337,7 @@ mod tests {
             e(&[16.0, 24.0, 20.0], 64 << 10),
             e(&[20.0, 28.0, 24.0], 1 << 20),
         ];
-        let j = judge(&entries, Better::Higher);
+        let j = judge(&entries, Better::Higher, None);
         assert_eq!(j.best, 1);
         assert_eq!(j.open, vec![0]);
         assert!(!j.decided());
@@ -329,7 +347,16 @@ mod tests {
             e(&[16.0, 24.0, 20.0], 4 << 20),
             e(&[20.0, 28.0, 24.0], 64 << 10),
         ];
-        assert_eq!(judge(&entries, Better::Higher).open, vec![0]);
+        assert_eq!(judge(&entries, Better::Higher, None).open, vec![0]);
+        // For a share of the best (goodput>=0.95*max), the cheapest reaching it is the
+        // answer, and a dearer undecided one cannot change that.
+        let entries = [
+            e(&[16.0, 24.0, 20.0], 4 << 20),
+            e(&[20.0, 28.0, 24.0], 64 << 10),
+        ];
+        let j = judge(&entries, Better::Higher, Some(0.95));
+        assert!(j.decided(), "{j:?}");
+        assert_eq!(j.answer, 1);
     }
 
     #[test]

@@ -743,7 +743,11 @@ impl<'a, B: Bench> Search<'a, B> {
         let mut active = self.finalists(current);
         loop {
             let entries: Vec<Entry> = active.iter().map(|p| self.entry(p)).collect();
-            let j = race::judge(&entries, self.better());
+            let share = match self.goal {
+                Goal::Fraction { fraction, .. } => Some(*fraction),
+                Goal::Optimise { .. } => None,
+            };
+            let j = race::judge(&entries, self.better(), share);
             if !j.dropped.is_empty() {
                 let best = active[j.best].clone();
                 let gone: Vec<String> = j
