@@ -15,7 +15,8 @@ use crate::spec::units::{format_bps, format_ns, format_size_human, parse_size};
 /// The bandwidth-delay product and where its two factors came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bdp {
-    /// The best mean goodput of any candidate, bits/s.
+    /// The best mean goodput of any candidate tested twice or more (of any, when none
+    /// was), bits/s.
     pub rate_bps: f64,
     /// The candidate that reached it.
     pub rate_from: String,
@@ -29,7 +30,8 @@ pub struct Bdp {
 }
 
 /// Where goodput stops growing along one size: the smallest size measured whose mean
-/// goodput is within 5% of the best measured along it.
+/// goodput is within 5% of the best measured along it (sizes tested twice or more, when
+/// two sizes were).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct KneeAt {
@@ -55,7 +57,8 @@ pub struct Numbers {
     pub base_rtt_ns: Option<u64>,
     /// Which of the two `base_rtt_ns` is: `tcp_info_min_rtt` or `rtt_p50`.
     pub base_rtt_from: String,
-    /// The bottleneck's rate as measured: the best mean goodput of any candidate.
+    /// The bottleneck's rate as measured: the best mean goodput of any candidate tested
+    /// twice or more (of any candidate, when none was).
     pub bottleneck_bps: Option<f64>,
     /// The candidate that reached it (a case label).
     pub bottleneck_from: String,
@@ -122,8 +125,11 @@ pub fn bdp_of(rows: &[SummaryRow]) -> Option<Bdp> {
             by_label.entry(&r.case_label).or_default().push(g);
         }
     }
+    // Candidates tested twice or more when there are any: one test's figure is no rate.
+    let repeated = by_label.values().any(|v| v.len() >= 2);
     let (rate_from, rate_bps) = by_label
         .iter()
+        .filter(|(_, v)| !repeated || v.len() >= 2)
         .filter_map(|(l, v)| mean(v.iter().copied()).map(|m| (*l, m)))
         .max_by(|a, b| a.1.total_cmp(&b.1))?;
     let min_rtt_us = ok
@@ -298,6 +304,10 @@ fn along(ok: &[&SummaryRow], settings: &BTreeMap<String, String>, key: &str) -> 
         let e = along.entry(size).or_default();
         e.0.extend(r.goodput_bps);
         e.1.extend(r.rtt_p99_ns.map(|v| v as f64));
+    }
+    // Only the sizes tested twice or more, when two are: no shape from single tests.
+    if along.values().filter(|(g, _)| g.len() >= 2).count() >= 2 {
+        along.retain(|_, (g, _)| g.len() >= 2);
     }
     let goodput: Vec<(u64, f64)> = along
         .iter()
