@@ -27,6 +27,11 @@ pub type Point = Vec<usize>;
 
 pub use super::race::EQUIVALENT;
 
+/// In the knee's bisection, a single test between this share of the best and the
+/// screening's threshold is tested once more: a size below the knee (goodput roughly
+/// proportional to the window) falls further than this; a starved test may not.
+const DOUBT: f64 = 0.5;
+
 /// tune.csv's candidate of a baseline test outside the matrix (the real bench writes the
 /// case's own label in its place).
 pub const BASELINE_CANDIDATE: &str = "kernel default (buffers auto)";
@@ -570,14 +575,25 @@ impl<'a, B: Bench> Search<'a, B> {
             let mid = (lo + hi) / 2;
             let q = point(mid);
             self.probe(&q, &format!("{key}: bisection for the knee"))?;
-            let (Some(m), Some(best)) = (self.stat(&q).map(|s| s.mean), self.best_mean()) else {
-                break;
-            };
-            let value = &self.space.dims[d].values[order[mid]];
             // One test each: the bisection leans low (a margin of twice the equivalence
             // band), since the race moves a knee up quickly when the size is clearly
             // short, and down only slowly through a noisy plateau.
             let screening = fraction * (1.0 - 2.0 * EQUIVALENT);
+            let doubtful = |m: f64, best: f64| m >= DOUBT * best && m < screening * best;
+            if let (Some(m), Some(best)) = (self.entry(&q).center(), self.best_mean()) {
+                // Short, but not by a buffer's halving: perhaps a starved test. Once more.
+                if doubtful(m, best) && self.tests_of(&q) < 2 {
+                    self.measure(
+                        "screen",
+                        &q,
+                        &format!("{key}: short by less than half, once more"),
+                    )?;
+                }
+            }
+            let (Some(m), Some(best)) = (self.entry(&q).center(), self.best_mean()) else {
+                break;
+            };
+            let value = &self.space.dims[d].values[order[mid]];
             if m >= screening * best {
                 hi = mid;
                 self.decide(
