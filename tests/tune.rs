@@ -173,10 +173,35 @@ fn assert_explain_numbers(dir: &Path) {
     );
 }
 
+/// `ok` and exit 0; or, when a loaded machine's noise hides whether the knee is one size
+/// or the next (seen here: the same 64K test at 15 and at 25 Gbit/s, one in four runs
+/// with eight builds beside it), `inconclusive`, exit 3, naming only the neighbouring
+/// size: never a wrong claim, never an undecided pair of distant sizes.
+fn assert_ok_or_neighbours_undecided(a: &serde_json::Value, code: Option<i32>, stdout: &str) {
+    match a["status"].as_str().unwrap() {
+        "ok" => assert_eq!(code, Some(0), "{stdout}"),
+        "inconclusive" => {
+            assert_eq!(code, Some(3), "{stdout}");
+            let chosen = size(a["settings"]["rcvbuf"].as_str().unwrap());
+            let tied = a["indistinguishable"].as_array().unwrap();
+            assert!(!tied.is_empty(), "{a}");
+            for t in tied {
+                let other = size(t["rcvbuf"].as_str().unwrap());
+                assert!(
+                    other == chosen * 2 || other * 2 == chosen,
+                    "undecided between {chosen} and {other}: not neighbours\n{stdout}"
+                );
+            }
+        }
+        s => panic!("status {s}\n{stdout}"),
+    }
+}
+
 /// The loopback case of the issue: rcvbuf = "4K..4M" (11 sizes, repeat 3: a 33-test
 /// grid), the default goal (goodput>=0.95*max) and the default budget. A 4K receive
-/// buffer limits goodput: the answer is `ok` within the budget, at or beyond the knee
-/// that the full grid shows, with the budget counted exactly and the
+/// buffer limits goodput: the answer is `ok` within the budget (see
+/// [`assert_ok_or_neighbours_undecided`] for a loaded machine), at or beyond the knee that
+/// the full grid shows, with the budget counted exactly and the
 /// explanation's numbers in answer.json.
 #[test]
 fn tune_finds_the_knee_of_a_small_receive_buffer_with_the_default_budget() {
@@ -192,14 +217,8 @@ fn tune_finds_the_knee_of_a_small_receive_buffer_with_the_default_budget() {
         Duration::from_secs(240),
     );
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
     let a = answer(&out);
-    assert_eq!(a["status"], "ok", "{a}");
+    assert_ok_or_neighbours_undecided(&a, o.status.code(), &stdout);
     let grid = a["grid_tests"].as_u64().unwrap();
     let tests = a["tests_run"].as_u64().unwrap();
     assert_eq!(
@@ -227,7 +246,7 @@ fn tune_finds_the_knee_of_a_small_receive_buffer_with_the_default_budget() {
     );
     assert_tune_csv_complete(&out);
     assert_explain_numbers(&out);
-    assert!(stdout.contains("answer (ok)"), "{stdout}");
+    assert!(stdout.contains("answer ("), "{stdout}");
     assert!(stdout.contains("Bandwidth-delay product"), "{stdout}");
     assert!(stdout.contains("SO_RCVBUF") && stdout.contains("set_recv_buffer_size"));
     // A figure of one test is never shown as an effect.
@@ -245,17 +264,13 @@ fn tune_finds_the_knee_of_a_small_receive_buffer_with_the_default_budget() {
     );
 }
 
-/// Workloads whose matrix has a physical answer on loopback: a size that starves the
-/// transfer (a 16K send buffer, 64-byte writes, a 64K receive buffer) beside sizes that
-/// do not. Congestion controls, MSS and rr message sizes differ on loopback by less than
-/// a loaded machine's noise (a p99 of 5.8 us one test, 73 us the next): there `ok` or an
-/// honest `inconclusive` are both right.
-const PHYSICAL: [&str; 4] = [
-    "bufferbloat",
-    "msg-size-sweep",
-    "quickstart",
-    "tcp-buffer-sweep",
-];
+/// Workloads whose matrix has a physical answer on loopback that no noise hides: a size
+/// that starves the transfer a hundredfold (a 16K send buffer, 64-byte writes) beside
+/// sizes that do not, or a single size. Congestion controls, MSS, rr message sizes and
+/// tcp-buffer-sweep's 64K..4M (all near the plateau) differ on loopback by less than a
+/// loaded machine's noise (a p99 of 5.8 us one test, 73 us the next; 64K at 15 and 25
+/// Gbit/s): there `ok` or an honest `inconclusive` are both right.
+const PHYSICAL: [&str; 3] = ["bufferbloat", "msg-size-sweep", "quickstart"];
 
 /// Every shipped workload with a [matrix], tuned with its defaults (goal and budget), its
 /// tests shortened (--set duration/warmup: the search is the same, the tests quicker):
