@@ -808,11 +808,14 @@ impl<'a, B: Bench> Search<'a, B> {
         let answer = active[j.answer].clone();
         let best = &active[j.best];
         let n = |p: &Point| self.entry(p).n();
+        let within = match self.goal {
+            Goal::Fraction { fraction, .. } => format!("reach {fraction} of"),
+            Goal::Optimise { .. } => format!("are within ±{:.0}% of", EQUIVALENT * 100.0),
+        };
         let why = if j.answer != j.best {
             format!(
-                "{} is the cheapest of the finalists whose medians are within ±{:.0}% of the best's ({}, median {} at n={}); n={} here",
+                "{} is the cheapest of the finalists whose medians {within} the best's ({}, median {} at n={}); n={} here",
                 self.space.label(&answer),
-                EQUIVALENT * 100.0,
                 self.space.label(best),
                 format_figure(self.goal.metric(), self.entry(best).center().unwrap_or(0.0)),
                 n(best),
@@ -825,8 +828,7 @@ impl<'a, B: Bench> Search<'a, B> {
             )
         } else {
             format!(
-                "the best, and the cheapest of the finalists within ±{:.0}% of it (n={})",
-                EQUIVALENT * 100.0,
+                "the best, and the cheapest of the finalists whose medians {within} it (n={})",
                 n(&answer)
             )
         };
