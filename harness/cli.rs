@@ -177,9 +177,15 @@ Examples:
 
 The search space is the workload's [matrix]: a size key may be a range, sndbuf = \"16K..16M\"
 (every power of two between), other keys lists, congestion = [\"cubic\", \"bbr\"].
-Each candidate runs up to max(repeat, 3) times. The results directory holds the usual
-files, tune.csv (every step of the search) and answer.json. Exit 1 when no candidate
-meets the constraints.";
+The budget goes to screening (one test per probe), then the race (finalists tested again
+until their 95% intervals are apart, or their means within 5%: the cheapest is the answer),
+then two kernel-default (buffers auto) tests from what is left. The results directory
+holds the usual files, tune.csv (every step of the search) and answer.json
+(docs/guide/tune.md).
+
+Exit status: 0 ok (an answer); 1 unsatisfiable (no candidate meets the constraints), or a
+test or the receiver failed; 2 bad input, nothing run; 3 inconclusive (the finalists'
+intervals still overlap when the budget ends: answer.json names them); 130 interrupted.";
 
 const REPORT_EXAMPLES: &str = "\
 Examples:
@@ -353,7 +359,7 @@ pub struct TuneArgs {
     /// A limit on a measured figure, one per --constraint: rtt_p99<2ms, lost<0.1%, sender_cpu_pct<50, goodput>=500M
     #[arg(long, value_name = "EXPR")]
     pub constraint: Vec<String>,
-    /// The most tests (a number) or time (a duration, e.g. 10m) the search may take [default: a quarter of the full grid's tests, at least 8]
+    /// The most tests (a number) or time (a duration, e.g. 10m) the search may take [default: half the full grid's tests, or the candidates + 8 when more (at most twice the grid)]
     #[arg(long, value_name = "N|DURATION")]
     pub budget: Option<String>,
     /// Override a workload key, one per --set (as for run): --set 'sndbuf="16K..16M"'
@@ -723,11 +729,21 @@ fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
     }
 }
 
-/// --budget: a number of tests or a duration; by default a quarter of the grid.
-fn tune_budget(budget: Option<&str>, grid: u64) -> Result<crate::tune::search::Budget, Failure> {
+/// --budget: a number of tests or a duration; by default half the grid's tests, or the
+/// candidates + 8 when more (a small grid needs a test of each and a race), at most twice
+/// the grid.
+fn tune_budget(
+    budget: Option<&str>,
+    grid: u64,
+    candidates: u64,
+) -> Result<crate::tune::search::Budget, Failure> {
     use crate::tune::search::Budget;
     let budget = match budget.map(str::trim) {
-        None => Budget::Tests((grid / 4).max(8).min(grid)),
+        None => Budget::Tests(
+            grid.div_ceil(2)
+                .max(candidates.saturating_add(8))
+                .min(grid.saturating_mul(2)),
+        ),
         Some(b) if !b.is_empty() && b.chars().all(|c| c.is_ascii_digit()) => match b.parse::<u64>()
         {
             Ok(n) if n >= 1 => Budget::Tests(n),
@@ -773,7 +789,7 @@ fn tune_input(args: &TuneArgs) -> Result<TuneInput, Failure> {
         .as_deref()
         .map(|g| Goal::parse(g).map_err(|e| Failure::Usage(e.to_string())))
         .transpose()?;
-    let (workload, cases) =
+    let (mut workload, mut cases) =
         load_workload(args.workload.as_ref(), &args.knobs, &args.set, args.force)?;
     if workload.matrix.is_empty() {
         return Err(Failure::Usage(
@@ -781,10 +797,18 @@ fn tune_input(args: &TuneArgs) -> Result<TuneInput, Failure> {
         ));
     }
     if !workload.cases.is_empty() {
-        return Err(Failure::Usage(format!(
-            "{}: tune searches the [matrix]; its [[case]] tables are not part of the search: move their keys into [matrix] lists, or remove them",
-            workload.source
-        )));
+        // The matrix's cases come first in the expansion; the [[case]] tables follow.
+        if !args.quiet {
+            eprintln!(
+                "note: {}: tune searches the [matrix]; its {} [[case]] table(s) are left out of the search (sockbench run measures them)",
+                workload.source,
+                workload.cases.len()
+            );
+        }
+        workload.cases.clear();
+        cases.truncate(
+            crate::tune::search::Space::from_matrix(&workload.matrix).grid_size() as usize,
+        );
     }
     for case in &cases {
         let spec = &case.spec;
@@ -812,7 +836,7 @@ fn tune_plan(
     let space = crate::tune::search::Space::from_matrix(&workload.matrix);
     let max_reps = workload.repeat.max(3);
     let grid = space.grid_size().saturating_mul(u64::from(max_reps));
-    let budget = tune_budget(args.budget.as_deref(), grid)?;
+    let budget = tune_budget(args.budget.as_deref(), grid, space.grid_size())?;
     let first = &cases[0].spec;
     let name = if workload.name.is_empty() {
         format!("{}-{}", first.protocol, first.pattern)
@@ -843,7 +867,6 @@ fn tune_plan(
 
 fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
     use crate::tune::goal::Goal;
-    use crate::tune::search::Status;
     let input = tune_input(&args)?;
     let (constraints, explicit_goal) = (input.constraints, input.goal);
     let (workload, cases) = (input.workload, input.cases);
@@ -886,6 +909,13 @@ fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
         command_line: std::env::args().collect(),
     };
     let end = crate::tune::execute(&plan, &opts).map_err(|e| Failure::Runtime(e.into()))?;
+    Ok(tune_exit(&plan, &end))
+}
+
+/// The exit status of a finished tune, its reason on stderr: 0 ok, 1 unsatisfiable,
+/// 3 inconclusive.
+fn tune_exit(plan: &crate::tune::TunePlan, end: &crate::tune::TuneEnd) -> i32 {
+    use crate::tune::search::Status;
     let a = &end.answer;
     if a.status == Status::Unsatisfiable {
         let figures: Vec<String> = a
@@ -916,9 +946,17 @@ fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
             a.why,
             end.dir.join("tune.csv").display()
         );
-        return Ok(1);
+        return 1;
     }
-    Ok(0)
+    if a.status == Status::Inconclusive {
+        eprintln!(
+            "inconclusive: {}; every step is in {}",
+            a.why,
+            end.dir.join("tune.csv").display()
+        );
+        return 3;
+    }
+    0
 }
 
 fn run_command(args: RunArgs) -> Result<i32, Failure> {
