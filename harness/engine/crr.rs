@@ -486,7 +486,9 @@ impl CrrActive {
                 self.rep.bytes_sent += rs as u64;
                 self.rep.messages_sent += 1;
                 self.state = Active::Response { i, t_start, rs };
-                Ok(None)
+                // The response cannot be here before the request: wait for it rather
+                // than spend a read on EAGAIN.
+                Ok(Some(Want::Read))
             }
             Active::Response { i, t_start, rs } => {
                 let Some(sock) = &self.sock else {
@@ -741,7 +743,9 @@ impl CrrServed {
                 } else {
                     self.close_first();
                 }
-                Ok(None)
+                // Neither the next request nor the sender's close can come before this
+                // response: wait rather than spend a read on EAGAIN.
+                Ok(Some(Want::Read))
             }
             Serve::Closing => Ok(drain_to_close(&self.sock, cx.scratch)?
                 .then_some(Want::Done)
