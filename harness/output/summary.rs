@@ -219,6 +219,10 @@ pub struct SummaryRow {
     /// the hosts file; empty otherwise.
     pub src: String,
     pub dst: String,
+    /// SO_LINGER seconds asked for on the sending (requesting) socket, and as the kernel
+    /// reported it back (empty: off, the default graceful close).
+    pub linger_req: Option<u32>,
+    pub linger_eff: Option<u32>,
 }
 
 impl SummaryRow {
@@ -451,6 +455,7 @@ mod knob_column_tests {
                 udp_gso: Some(7),
                 udp_gro: Some(true),
                 zerocopy: Some(true),
+                linger: Some(10),
             },
             warnings: Vec::new(),
         };
