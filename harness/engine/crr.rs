@@ -14,7 +14,9 @@
 //! of a worker wait for the end; see [`claim`]): every connection, accepted non-blocking
 //! (accept4), becomes a flow of its own ([`Cx::spawned`]) that reads the test's header (a stranger,
 //! or one silent past [`GREETING_DEADLINE`], is closed), answers its requests and closes
-//! first, so TIME_WAIT lands on the receiver's side, where it holds no ephemeral port;
+//! first, so TIME_WAIT lands on the receiver's side, where it holds no ephemeral port
+//! (with the sender's `--linger 0` the requester closes as soon as its last response is
+//! in, resetting the connection as neper's `tcp_crr` does, and the receiver waits for it);
 //! should the sender still run out of ephemeral ports, that is reported as such. The
 //! served connections count into one tally the acceptor reports, so that the role still
 //! reports once however its connections were run.
@@ -201,6 +203,12 @@ fn write_some(sock: &Socket, buf: &[u8], off: &mut usize) -> Result<bool, Engine
         }
     }
     Ok(true)
+}
+
+/// Whether the requester closes abortively (the sender's SO_LINGER 0): it closes as soon
+/// as its last response is in, and the receiver waits for that instead of closing first.
+fn abortive(ctx: &RoleCtx) -> bool {
+    ctx.spec.knobs(Side::Sender).linger == Some(0) && ctx.spec.protocol.is_tcp_like()
 }
 
 /// Where the requester is.
@@ -421,10 +429,14 @@ impl CrrActive {
         if let Some(b) = &mut self.sizes {
             b.record(n as u64);
         }
-        if i + 1 == self.per_conn {
+        if i + 1 == self.per_conn && !abortive(&self.ctx) {
             // The receiver closes first; we close on its FIN, so TIME_WAIT stays on its
             // side and our ephemeral ports are free again at once.
             self.state = Active::Closing { t_start, n, rs };
+        } else if i + 1 == self.per_conn {
+            // --linger 0: our close resets the connection at once, as neper's does; the
+            // receiver waits for it.
+            self.complete(t_start, n, rs, None);
         } else {
             self.complete(t_start, n, rs, Some(i + 1));
         }
@@ -621,7 +633,8 @@ enum Serve {
     Request { i: u32 },
     /// Writing request `i`'s response (`off` of `rs` bytes).
     Response { i: u32, off: usize, rs: usize },
-    /// Closed for writing (first, after the last response): waiting for the close.
+    /// Closed for writing (first, after the last response), or left open for the
+    /// requester's abortive close (`--linger 0`): waiting for the close.
     Closing,
 }
 
@@ -740,6 +753,9 @@ impl CrrServed {
                 drop(t);
                 if i + 1 < self.per_conn {
                     self.state = Serve::Request { i: i + 1 };
+                } else if abortive(&self.ctx) {
+                    // The requester resets the connection once it has the response.
+                    self.state = Serve::Closing;
                 } else {
                     self.close_first();
                 }
