@@ -196,11 +196,13 @@ neper_once() {
     bin=$(neper_bin "$test")
     ctl=$(free_port)
     data=$(free_port)
-    "$bin" -C "$ctl" -P "$data" -l "$DURATION" "$@" >"$work/neper-server.out" 2>&1 &
+    # In the scratch directory: neper writes a log file per process where it runs.
+    (cd "$work" && exec "$bin" -C "$ctl" -P "$data" -l "$DURATION" "$@") >"$work/neper-server.out" 2>&1 &
     local server=$!
     pids+=("$server")
     sleep 0.5
-    "$bin" -c -H 127.0.0.1 -C "$ctl" -P "$data" -l "$DURATION" "$@" >"$work/neper-client.out" 2>&1 || true
+    (cd "$work" && exec "$bin" -c -H 127.0.0.1 -C "$ctl" -P "$data" -l "$DURATION" "$@") \
+        >"$work/neper-client.out" 2>&1 || true
     wait "$server" || true
     python3 - "$work/neper-client.out" "$work/neper-server.out" "$test" "$DURATION" <<'EOF'
 import sys
