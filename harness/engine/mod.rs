@@ -22,7 +22,7 @@ pub mod stream;
 #[cfg(test)]
 mod testdrive;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -90,6 +90,33 @@ pub struct RoleCtx {
     pub stop: Arc<AtomicBool>,
     /// This role spins on non-blocking sockets (--spin) instead of blocking in the kernel.
     pub spin: bool,
+    /// Connections open at once on this side (crr's requesters count theirs), shared by
+    /// every role of the side.
+    pub in_flight: Arc<Gauge>,
+}
+
+/// A count of things open at once and the most there have been, measured as they open
+/// and close (crr: connections from the requester's socket to its close).
+#[derive(Debug, Default)]
+pub struct Gauge {
+    now: AtomicU64,
+    max: AtomicU64,
+}
+
+impl Gauge {
+    /// One more is open.
+    pub fn up(&self) {
+        let n = self.now.fetch_add(1, Ordering::Relaxed) + 1;
+        self.max.fetch_max(n, Ordering::Relaxed);
+    }
+    /// One has closed.
+    pub fn down(&self) {
+        self.now.fetch_sub(1, Ordering::Relaxed);
+    }
+    /// The most that were open at once.
+    pub fn max(&self) -> u64 {
+        self.max.load(Ordering::Relaxed)
+    }
 }
 
 impl RoleCtx {

@@ -154,14 +154,26 @@ impl Drop for PathGuard {
 
 /// Opens an unconnected socket of `proto`.
 pub fn new_socket(proto: Protocol, domain: Domain) -> io::Result<Socket> {
+    let (domain, ty, p) = socket_kind(proto, domain);
+    Socket::new(domain, ty, p)
+}
+
+/// A new data socket of `proto`, non-blocking from its birth (an epoll driver's crr
+/// connection: no fcntl per transaction).
+pub fn new_nonblocking_socket(proto: Protocol, domain: Domain) -> io::Result<Socket> {
+    let (domain, ty, p) = socket_kind(proto, domain);
+    crate::sys::socket::new_nonblocking(domain, ty, p)
+}
+
+fn socket_kind(proto: Protocol, domain: Domain) -> (Domain, Type, Option<SockProto>) {
     match proto {
-        Protocol::Tcp => Socket::new(domain, Type::STREAM, Some(SockProto::TCP)),
-        Protocol::Mptcp => Socket::new(domain, Type::STREAM, Some(SockProto::MPTCP)),
-        Protocol::Udp => Socket::new(domain, Type::DGRAM, Some(SockProto::UDP)),
-        Protocol::UnixStream => Socket::new(Domain::UNIX, Type::STREAM, None),
-        Protocol::UnixDgram => Socket::new(Domain::UNIX, Type::DGRAM, None),
-        Protocol::Sctp => Socket::new(domain, Type::STREAM, Some(SockProto::SCTP)),
-        Protocol::Dccp => Socket::new(domain, Type::DCCP, Some(SockProto::DCCP)),
+        Protocol::Tcp => (domain, Type::STREAM, Some(SockProto::TCP)),
+        Protocol::Mptcp => (domain, Type::STREAM, Some(SockProto::MPTCP)),
+        Protocol::Udp => (domain, Type::DGRAM, Some(SockProto::UDP)),
+        Protocol::UnixStream => (Domain::UNIX, Type::STREAM, None),
+        Protocol::UnixDgram => (Domain::UNIX, Type::DGRAM, None),
+        Protocol::Sctp => (domain, Type::STREAM, Some(SockProto::SCTP)),
+        Protocol::Dccp => (domain, Type::DCCP, Some(SockProto::DCCP)),
     }
 }
 

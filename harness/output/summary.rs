@@ -136,7 +136,9 @@ pub struct SummaryRow {
     /// transactions each); empty for other patterns.
     pub connections: Option<u64>,
     /// Pipelined rr (`pipeline` above 1): the most requests outstanding at once on one
-    /// connection, as the requester counted them; empty otherwise.
+    /// connection, as the requester counted them; crr: the most connections the sender
+    /// had open at once (from socket to close, counted as they open and close across all
+    /// its workers); empty otherwise.
     pub max_in_flight: Option<u64>,
     /// TCP knobs as requested; empty for protocols without them.
     pub nodelay_req: Option<bool>,
@@ -217,6 +219,10 @@ pub struct SummaryRow {
     /// the hosts file; empty otherwise.
     pub src: String,
     pub dst: String,
+    /// SO_LINGER seconds asked for on the sending (requesting) socket, and as the kernel
+    /// reported it back (empty: off, the default graceful close).
+    pub linger_req: Option<u32>,
+    pub linger_eff: Option<u32>,
 }
 
 impl SummaryRow {
@@ -325,8 +331,8 @@ impl SummaryRow {
         self.rr_timeouts = rr_over_datagrams.then(|| run.sum(|r| r.timeouts));
         self.rr_late = rr_over_datagrams.then(|| run.sum(|r| r.late));
         self.connections = (spec.pattern == Pattern::Crr).then(|| run.sum(|r| r.connections));
-        self.max_in_flight =
-            (spec.pipeline > 1).then(|| run.roles().map(|r| r.max_in_flight).max().unwrap_or(0));
+        self.max_in_flight = (spec.pipeline > 1 || spec.pattern == Pattern::Crr)
+            .then(|| run.roles().map(|r| r.max_in_flight).max().unwrap_or(0));
         self.sndbuf_end = active.and_then(|r| r.sndbuf_end);
         self.rcvbuf_end = passive.and_then(|r| r.rcvbuf_end);
         self.tcp_rtt_us = info.map(|i| i.rtt_us);
@@ -449,6 +455,7 @@ mod knob_column_tests {
                 udp_gso: Some(7),
                 udp_gro: Some(true),
                 zerocopy: Some(true),
+                linger: Some(10),
             },
             warnings: Vec::new(),
         };

@@ -1020,6 +1020,7 @@ fn run_test(
         abort: abort.clone(),
         stop: stop.clone(),
         spin: false,
+        in_flight: Default::default(),
     };
     let t0 = ctx.t0;
     let mut roles = spawn_roles(conns, Side::Receiver, &ctx);

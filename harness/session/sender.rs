@@ -270,6 +270,7 @@ pub fn run_test_at(
         abort: Arc::new(AtomicBool::new(false)),
         stop: Arc::new(AtomicBool::new(false)),
         spin: false,
+        in_flight: Default::default(),
     };
     let lost = std::sync::Mutex::new(None::<String>);
     let done = AtomicBool::new(false);

@@ -470,6 +470,12 @@ fn snippet(ex: &mut Explanation, key: &str, value: &str, meta: &Meta, effective:
             ),
             format!("socket.set_tcp_notsent_lowat({n})?;"),
         ),
+        ("linger", _) if value != "off" => (
+            format!(
+                "struct linger l = {{ .l_onoff = 1, .l_linger = {value} }}; setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);"
+            ),
+            format!("socket.set_linger(Some(std::time::Duration::from_secs({value})))?;"),
+        ),
         ("msg_size" | "response_size", Some(n)) => (
             format!("/* write in chunks of {n} bytes ({key}) */"),
             format!("// write in chunks of {n} bytes ({key})"),

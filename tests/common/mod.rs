@@ -166,8 +166,14 @@ pub struct Server {
 
 impl Server {
     pub fn start(extra: &[&str]) -> Server {
+        Server::start_on("127.0.0.1:0", extra)
+    }
+
+    /// A `sockbench serve` child listening on `listen` (another loopback address: a test's
+    /// own, so that it can tell its sockets from other tests').
+    pub fn start_on(listen: &str, extra: &[&str]) -> Server {
         let mut child = Command::new(bin())
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
