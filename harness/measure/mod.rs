@@ -149,60 +149,144 @@ impl IntervalCounter {
 }
 
 /// Exact loss, reordering and duplicate accounting from per-datagram sequence numbers:
-/// one bit per sequence number seen.
-#[derive(Debug, Clone, Default)]
+/// one bit per sequence number in a sliding window below the highest seen, so that the
+/// memory is fixed when the tracker is made, whatever numbers arrive. A number too far
+/// ahead of the window (a forged or corrupt datagram: no sender skips a whole window at
+/// once) or too far behind it (too late to tell a duplicate from a reordering) is
+/// counted as `invalid`, not tracked. Two far-ahead numbers within a window of each other
+/// (a real sender after a longer outage than the window) move the window there.
+#[derive(Debug, Clone)]
 pub struct SeqTracker {
-    seen: Vec<u64>,
+    /// The window, a ring: bit `seq % window_bits` stands for `seq`.
+    seen: Box<[u64]>,
+    /// The highest sequence number seen, plus one; the window is the `window_bits`
+    /// numbers below it.
     next_expected: u64,
+    /// A far-ahead number already counted as invalid, remembered in case the next one
+    /// confirms it.
+    far_ahead: Option<u64>,
     pub unique: u64,
     pub reordered: u64,
     pub duplicated: u64,
-    /// Sequence numbers beyond any plausible run (a corrupt or hostile datagram).
+    /// Sequence numbers outside the window (a corrupt or hostile datagram, or one too
+    /// late to tell).
     pub invalid: u64,
 }
 
 /// 2^36 datagrams: beyond what 24 hours at ten million a second can send... almost; a
-/// guard against a bogus sequence number making the bitmap huge.
+/// number at or above it is invalid wherever the window is.
 const MAX_SEQ: u64 = 1 << 36;
+/// The window of a tracker made with [`Default`], in bits.
+const DEFAULT_WINDOW: u64 = 1 << 13;
+/// The largest window, in bits (2 MiB): reordering deeper than 16 million datagrams is
+/// not told from a forgery.
+pub const MAX_WINDOW: u64 = 1 << 24;
+
+impl Default for SeqTracker {
+    fn default() -> Self {
+        SeqTracker::with_capacity(DEFAULT_WINDOW)
+    }
+}
 
 impl SeqTracker {
-    pub fn with_capacity(expected: u64) -> SeqTracker {
+    /// A tracker whose window holds `window` sequence numbers (rounded up to a multiple
+    /// of 64, at least 64): `window / 8` bytes, allocated now and never again.
+    pub fn with_capacity(window: u64) -> SeqTracker {
+        let words = window.clamp(64, MAX_WINDOW).div_ceil(64) as usize;
         SeqTracker {
-            seen: Vec::with_capacity((expected / 64 + 1) as usize),
-            ..Default::default()
+            seen: vec![0; words].into_boxed_slice(),
+            next_expected: 0,
+            far_ahead: None,
+            unique: 0,
+            reordered: 0,
+            duplicated: 0,
+            invalid: 0,
         }
+    }
+
+    /// How many sequence numbers the window holds.
+    pub fn window(&self) -> u64 {
+        self.seen.len() as u64 * 64
+    }
+
+    /// The bytes a tracker with room for `window` numbers holds.
+    pub fn bytes_for(window: u64) -> u64 {
+        window.clamp(64, MAX_WINDOW).div_ceil(64) * 8
     }
 
     /// Records one arrival. Returns true when this sequence number is new.
     #[inline]
     pub fn record(&mut self, seq: u64) -> bool {
-        if seq >= MAX_SEQ {
+        let w = self.window();
+        if seq >= MAX_SEQ || seq < self.next_expected.saturating_sub(w) {
             self.invalid += 1;
             return false;
         }
-        let (word, bit) = ((seq / 64) as usize, seq % 64);
-        if word >= self.seen.len() {
-            // Within the preallocated room, take all of it at once (no allocation);
-            // beyond it, double.
-            let new_len = if word < self.seen.capacity() {
-                self.seen.capacity()
-            } else {
-                (word + 1).max(self.seen.len() * 2)
-            };
-            self.seen.resize(new_len, 0);
+        if seq >= self.next_expected + w {
+            match self.far_ahead {
+                Some(f) if seq > f && seq - f < w => {
+                    // The sender really is out there: the window follows it.
+                    self.invalid -= 1;
+                    self.far_ahead = None;
+                    self.seen.fill(0);
+                    self.next_expected = f;
+                    self.record(f);
+                }
+                _ => {
+                    self.far_ahead = Some(seq);
+                    self.invalid += 1;
+                    return false;
+                }
+            }
         }
-        if self.seen[word] & (1 << bit) != 0 {
+        if seq >= self.next_expected {
+            self.clear(self.next_expected, seq + 1);
+            self.next_expected = seq + 1;
+            self.mark(seq);
+            self.unique += 1;
+            return true;
+        }
+        let (word, bit) = self.slot(seq);
+        if self.seen[word] & bit != 0 {
             self.duplicated += 1;
             return false;
         }
-        self.seen[word] |= 1 << bit;
+        self.seen[word] |= bit;
         self.unique += 1;
-        if seq < self.next_expected {
-            self.reordered += 1;
-        } else {
-            self.next_expected = seq + 1;
-        }
+        self.reordered += 1;
         true
+    }
+
+    #[inline]
+    fn slot(&self, seq: u64) -> (usize, u64) {
+        let i = seq % self.window();
+        ((i / 64) as usize, 1 << (i % 64))
+    }
+
+    #[inline]
+    fn mark(&mut self, seq: u64) {
+        let (word, bit) = self.slot(seq);
+        self.seen[word] |= bit;
+    }
+
+    /// Forgets the numbers `from..to` (at most a window of them) as the window moves
+    /// over them: what they stood for is below it now.
+    #[inline]
+    fn clear(&mut self, mut from: u64, to: u64) {
+        if to - from >= self.window() {
+            self.seen.fill(0);
+            return;
+        }
+        while from < to {
+            let (word, bit) = self.slot(from);
+            if bit == 1 && to - from >= 64 {
+                self.seen[word] = 0;
+                from += 64;
+            } else {
+                self.seen[word] &= !bit;
+                from += 1;
+            }
+        }
     }
 }
 
@@ -227,6 +311,10 @@ pub struct RoleReport {
     pub messages_received: u64,
     pub reordered: u64,
     pub duplicated: u64,
+    /// Datagrams whose sequence number was outside the receiver's tracking window (see
+    /// [`SeqTracker`]): forged, corrupt, or too late to tell.
+    #[serde(default)]
+    pub invalid: u64,
     /// Datagram responses that arrived after their request had timed out.
     pub late: u64,
     /// rr requests whose response never came within the timeout (datagrams).
@@ -323,6 +411,46 @@ mod tests {
         assert_eq!(t.reordered, 3); // 3, 4 after 5; 7 after 200
         assert!(!t.record(u64::MAX));
         assert_eq!(t.invalid, 1);
+    }
+
+    #[test]
+    fn seq_tracker_memory_is_its_window_whatever_arrives() {
+        let mut t = SeqTracker::with_capacity(1024);
+        assert_eq!(t.window(), 1024);
+        for seq in 0..100 {
+            assert!(t.record(seq));
+        }
+        // One forged number far ahead: invalid, and the window stays.
+        assert!(!t.record((1 << 36) - 1));
+        assert!(!t.record(1 << 33));
+        assert_eq!(t.invalid, 2);
+        assert!(t.record(100));
+        assert!(!t.record(100));
+        assert_eq!((t.unique, t.duplicated, t.reordered), (101, 1, 0));
+        // Within the window ahead (a loss of 900): tracked; the numbers it skipped can
+        // still arrive late, once.
+        assert!(t.record(1000));
+        assert!(t.record(500));
+        assert!(!t.record(500));
+        assert_eq!((t.unique, t.reordered), (103, 1));
+        // Too late to tell: below the window.
+        assert!(t.record(1500));
+        assert!(!t.record(3));
+        assert_eq!(t.invalid, 3);
+        // A real sender after a long outage: the second far-ahead number confirms the
+        // first, and both count.
+        assert!(!t.record(50_000));
+        assert!(t.record(50_001));
+        assert_eq!((t.unique, t.invalid), (106, 3));
+        assert!(t.record(50_002));
+        assert_eq!(t.seen.len(), 16);
+    }
+
+    #[test]
+    fn seq_tracker_window_is_capped() {
+        let t = SeqTracker::with_capacity(u64::MAX);
+        assert_eq!(t.window(), MAX_WINDOW);
+        assert_eq!(SeqTracker::bytes_for(u64::MAX), MAX_WINDOW / 8);
     }
 
     #[test]

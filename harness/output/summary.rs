@@ -217,6 +217,10 @@ pub struct SummaryRow {
     /// the hosts file; empty otherwise.
     pub src: String,
     pub dst: String,
+    /// Datagrams whose sequence number fell outside the receiving end's tracking window
+    /// (forged, corrupt, or too late to tell a duplicate from a reordering); empty for
+    /// byte streams.
+    pub invalid: Option<u64>,
 }
 
 impl SummaryRow {
@@ -359,6 +363,7 @@ impl SummaryRow {
         self.not_applicable = run.not_applicable.join(";");
         self.src = run.src.clone();
         self.dst = run.dst.clone();
+        self.invalid = spec.protocol.is_datagram().then(|| run.sum(|r| r.invalid));
     }
 }
 

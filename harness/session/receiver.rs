@@ -90,7 +90,7 @@ pub fn memory_estimate(spec: &TestSpec) -> MemoryNeed {
         + 4;
     let mut per_conn = kernel + intervals * 16 + 4096;
     if spec.protocol.is_datagram() {
-        per_conn += crate::engine::dgram::seq_room(spec) / 8;
+        per_conn += crate::measure::SeqTracker::bytes_for(crate::engine::dgram::seq_room(spec));
     }
     if let (Pattern::Rr, Some(rate)) = (spec.pattern, spec.rate) {
         let margin = crate::engine::dgram_rr::RING_MARGIN as u64;

@@ -170,6 +170,15 @@ impl Peer {
     }
 }
 
+impl Peer {
+    /// The control channel after the handshake, for tests that play a hostile sender
+    /// over the real protocol (`tests/hostile.rs`).
+    #[doc(hidden)]
+    pub fn channel(&mut self) -> &mut Channel<TcpStream> {
+        &mut self.control
+    }
+}
+
 /// A `sockbench serve` child process on loopback: the embedded default receiver.
 pub struct LocalReceiver {
     child: Child,

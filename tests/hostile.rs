@@ -1,0 +1,388 @@
+//! Hostile peers: a sender or a receiver that has passed the handshake (with or without a
+//! key) and then lies, stalls or forges. Each one is played here by a small fake speaking
+//! the real control protocol; the real daemon or `sockbench run` must survive it, say what
+//! happened in the row, and go on.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::AtomicBool;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use sockbench::measure::hostinfo::HostFacts;
+use sockbench::measure::{RoleReport, SideReport};
+use sockbench::net::auth::Psk;
+use sockbench::net::control::{self, Channel, Message, Way, PROTOCOL_VERSION};
+use sockbench::net::transport::{dgram, ClientData, DataConn, ServerData};
+use sockbench::session::sender::Peer;
+use sockbench::spec::config::{Direction, Pattern, Protocol, Side, TestSpec};
+
+/// The address-space limit (`ulimit -v`, KiB) the processes under attack run with: room
+/// for their threads and buffers, not for a bitmap of 2^36 bits.
+const ADDRESS_SPACE_KIB: u64 = 2 << 20;
+/// A key both ends of a keyed test hold.
+const KEY: &str = "3f9c2a7b81d04e6f5a3c9e1b7d2f4a6c";
+
+/// A child process killed when the test ends, however it ends.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `sockbench ARGS` under an address-space limit (through sh's `ulimit -v`).
+fn limited(args: &[&str], as_kib: u64) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -v {as_kib} && exec \"$0\" \"$@\""))
+        .arg(bin())
+        .args(args)
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// A key file the daemon and the fake peers share.
+fn key_file(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("key");
+    std::fs::write(&path, KEY).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+/// A daemon under attack: `sockbench serve` on a loopback port, under the address-space
+/// limit.
+struct Daemon {
+    proc: Proc,
+    addr: SocketAddr,
+}
+
+impl Daemon {
+    fn start(extra: &[&str]) -> Daemon {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend(extra);
+        let mut child = limited(&args, ADDRESS_SPACE_KIB)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("listening line, got {line:?}"))
+            .parse()
+            .unwrap();
+        Daemon {
+            proc: Proc(child),
+            addr,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.proc.0.id()
+    }
+
+    fn alive(&mut self) -> bool {
+        self.proc.0.try_wait().unwrap().is_none()
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// A short single-flow udp stream: the test the forged datagrams ride on.
+fn udp_stream(direction: Direction) -> TestSpec {
+    TestSpec {
+        protocol: Protocol::Udp,
+        pattern: Pattern::Stream,
+        direction,
+        msg_size: 64,
+        duration: Duration::from_millis(500),
+        warmup: Duration::ZERO,
+        interval: Duration::from_millis(100),
+        ..TestSpec::default()
+    }
+}
+
+/// A hostile sender's test, set up over the real protocol and started: the control
+/// channel (in `peer`) and the attached data connections.
+fn hostile_sender(addr: SocketAddr, psk: Option<&Psk>, spec: &TestSpec) -> (Peer, ClientData) {
+    let mut peer = Peer::connect(addr, psk).expect("the handshake");
+    let ctl = peer.channel();
+    ctl.send(&Message::Setup {
+        spec: Box::new(spec.clone()),
+    })
+    .unwrap();
+    let (token, endpoints) = ctl
+        .expect("ready", |m| match m {
+            Message::Ready { token, endpoints } => Some((token, endpoints)),
+            _ => None,
+        })
+        .unwrap();
+    let data = ClientData::attach(
+        spec,
+        IpAddr::from([127, 0, 0, 1]),
+        &endpoints,
+        token,
+        Instant::now() + Duration::from_secs(10),
+    )
+    .unwrap();
+    ctl.send(&Message::Start).unwrap();
+    ctl.expect("started", |m| matches!(m, Message::Started).then_some(()))
+        .unwrap();
+    (peer, data)
+}
+
+/// Sends `seqs` as DATA datagrams of 64 bytes on `conn`, then the END markers saying
+/// `count` were sent.
+fn send_datagrams(conn: &DataConn, seqs: &[u64], count: u64) {
+    let mut buf = [0u8; 64];
+    let send = |buf: &[u8]| match &conn.peer {
+        Some(to) => conn.sock.send_to(buf, to),
+        None => conn.sock.send(buf),
+    };
+    for &seq in seqs {
+        dgram::put_header(&mut buf, seq, dgram::DATA, conn.plan.id);
+        send(&buf).unwrap();
+        thread::sleep(Duration::from_millis(1));
+    }
+    thread::sleep(Duration::from_millis(50));
+    for _ in 0..3 {
+        dgram::put_header(&mut buf, count, dgram::END, conn.plan.id);
+        let _ = send(&buf);
+    }
+}
+
+/// Asks for the receiver's figures after the traffic, as `run` does.
+fn finish(ctl: &mut Channel<TcpStream>) -> Result<SideReport, String> {
+    ctl.stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    ctl.send(&Message::Finish).map_err(|e| e.to_string())?;
+    loop {
+        match ctl.recv() {
+            Ok(Message::Alive) => continue,
+            Ok(Message::Results { report }) => return Ok(*report),
+            Ok(other) => return Err(format!("{other:?}")),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// Ten real datagrams and forged sequence numbers among them.
+fn forged_seqs() -> Vec<u64> {
+    vec![0, 1, 2, (1 << 36) - 1, 3, 4, 1 << 33, 5, 6, 7, 8, 9]
+}
+
+#[test]
+fn one_forged_datagram_costs_a_daemon_no_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = key_file(tmp.path());
+    let psk = Psk::from_bytes(KEY.as_bytes());
+    for keyed in [false, true] {
+        let mut daemon = if keyed {
+            Daemon::start(&["--psk-file", key.to_str().unwrap()])
+        } else {
+            Daemon::start(&[])
+        };
+        let before = rss_kib(daemon.pid());
+        let spec = udp_stream(Direction::Forward);
+        let (mut peer, data) = hostile_sender(daemon.addr, keyed.then_some(&psk), &spec);
+        send_datagrams(&data.conns[0], &forged_seqs(), 10);
+        let report = finish(peer.channel())
+            .unwrap_or_else(|e| panic!("keyed {keyed}: the daemon's figures did not come: {e}"));
+        assert!(daemon.alive(), "keyed {keyed}: the daemon died");
+        let role = &report.roles[0];
+        assert_eq!(
+            (role.messages_received, role.invalid, role.duplicated),
+            (10, 2, 0),
+            "keyed {keyed}: {role:?}"
+        );
+        let after = rss_kib(daemon.pid());
+        assert!(
+            after < before + (64 << 10),
+            "keyed {keyed}: RSS grew from {before} KiB to {after} KiB"
+        );
+    }
+}
+
+/// What a fake daemon does once `run`'s test is set up and started.
+type Script = Box<dyn FnOnce(&mut Channel<TcpStream>, &TestSpec, Vec<DataConn>) + Send>;
+
+/// A fake daemon for one `run`: the real handshake (keyless), the real setup with real
+/// data sockets, then `script` for each test, as many tests as `run` asks for.
+fn fake_daemon(scripts: Vec<Script>) -> (SocketAddr, thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let _ = control::recv(&mut stream).unwrap();
+        control::send(
+            &mut stream,
+            &Message::Welcome {
+                version: PROTOCOL_VERSION,
+                sockbench_version: env!("CARGO_PKG_VERSION").into(),
+                challenge: None,
+                host: Some(HostFacts::default()),
+            },
+        )
+        .unwrap();
+        let mut ctl = Channel::new(stream, None, Way::ToSender, control::MAX_FROM_SENDER);
+        for script in scripts {
+            let Ok(Message::Setup { spec }) = ctl.recv() else {
+                return;
+            };
+            let token = 0x5eed;
+            let (data, endpoints) =
+                ServerData::open(&spec, IpAddr::from([127, 0, 0, 1]), token, None).unwrap();
+            ctl.send(&Message::Ready { token, endpoints }).unwrap();
+            let attach_spec = (*spec).clone();
+            let attacher = thread::spawn(move || {
+                data.attach(
+                    &attach_spec,
+                    token,
+                    Instant::now() + Duration::from_secs(10),
+                    &AtomicBool::new(false),
+                )
+            });
+            let start = ctl.recv();
+            let conns = attacher.join().unwrap().unwrap();
+            assert!(matches!(start, Ok(Message::Start)), "{start:?}");
+            ctl.send(&Message::Started).unwrap();
+            script(&mut ctl, &spec, conns);
+        }
+    });
+    (addr, handle)
+}
+
+/// Waits for the sender's finish, sending heartbeats meanwhile.
+fn await_finish(ctl: &mut Channel<TcpStream>) {
+    ctl.stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < until {
+        match ctl.recv() {
+            Ok(Message::Finish) => return,
+            Ok(_) | Err(control::ControlError::Timeout) => {
+                let _ = ctl.send(&Message::Alive);
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// A plausible receiver report for a test of `spec` that sent `messages` of 64 bytes.
+fn plausible_report(spec: &TestSpec, messages: u64) -> SideReport {
+    let plan = spec.conn_plan();
+    SideReport {
+        roles: plan
+            .iter()
+            .map(|c| RoleReport {
+                conn: c.id,
+                flow: c.flow,
+                kind: Some(c.kind),
+                side: Some(Side::Receiver),
+                active: c.active == Side::Receiver,
+                bytes_sent: messages * 64,
+                messages_sent: messages,
+                interval_ns: spec.interval.as_nanos() as u64,
+                cpu_ns: 1_000_000,
+                ..RoleReport::default()
+            })
+            .collect(),
+        rss_kib: Some(4096),
+        wall_ns: (spec.warmup + spec.duration).as_nanos() as u64,
+        warnings: Vec::new(),
+    }
+}
+
+/// `sockbench run --to ADDR ARGS` under the address-space limit, killed (and the test
+/// failed) if it outlives `limit`.
+fn run_against(addr: SocketAddr, args: &[&str], limit: Duration) -> RunResult {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    let to = addr.to_string();
+    let mut all = vec!["run", "--to", &to, "--out", dir.to_str().unwrap()];
+    all.extend(args);
+    let child = limited(&all, ADDRESS_SPACE_KIB)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut proc = Proc(child);
+    let deadline = Instant::now() + limit;
+    while proc.0.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "sockbench run {args:?} ran past {limit:?}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    let child = std::mem::replace(&mut proc.0, Command::new("true").spawn().unwrap());
+    let output = child.wait_with_output().unwrap();
+    RunResult {
+        _tmp: tmp,
+        dir,
+        output,
+    }
+}
+
+#[test]
+fn one_forged_datagram_costs_run_no_memory() {
+    let script: Script = Box::new(|ctl, spec, conns| {
+        send_datagrams(&conns[0], &forged_seqs(), 10);
+        await_finish(ctl);
+        let _ = ctl.send(&Message::Results {
+            report: Box::new(plausible_report(spec, 10)),
+        });
+    });
+    let (addr, daemon) = fake_daemon(vec![script]);
+    let run = run_against(
+        addr,
+        &[
+            "--proto",
+            "udp",
+            "--direction",
+            "reverse",
+            "--msg-size",
+            "64",
+            "--duration",
+            "500ms",
+            "--warmup",
+            "0s",
+        ],
+        Duration::from_secs(120),
+    );
+    daemon.join().unwrap();
+    assert!(
+        run.output.status.code().is_some(),
+        "run was killed: {:?}\n{}",
+        run.output.status,
+        run.stderr()
+    );
+    let summary = run.summary();
+    let row = &summary.rows[0];
+    assert_eq!(row.int("messages_received"), 10, "{row:?}");
+    assert_eq!(row.int("invalid"), 2, "{row:?}");
+}
