@@ -310,6 +310,9 @@ pub struct ServeArgs {
     /// Address blocks a fleet controller may ask this daemon to send to, e.g. 192.0.2.0/24,203.0.113.0/24 [default: loopback only]
     #[arg(long, value_name = "CIDR,...")]
     pub allow_peers: Option<String>,
+    /// Send for a controller (fleet runs) without a key: anyone who reaches this port could aim its traffic. Only for a closed lab [default: relaying needs --psk-file]
+    #[arg(long)]
+    pub allow_relay_without_key: bool,
 }
 
 #[derive(Debug, Args)]
@@ -1155,6 +1158,7 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
                 .collect::<Result<_, _>>()
                 .map_err(|e| usage("--allow-peers", e.to_string()))?,
         },
+        allow_relay_without_key: args.allow_relay_without_key,
         ..ServeOptions::default()
     };
     serve(&opts).map_err(|e| Failure::Runtime(e.into()))?;

@@ -386,3 +386,41 @@ fn one_forged_datagram_costs_run_no_memory() {
     assert_eq!(row.int("messages_received"), 10, "{row:?}");
     assert_eq!(row.int("invalid"), 2, "{row:?}");
 }
+
+#[test]
+fn a_keyless_daemon_relays_for_no_one_unless_told_to() {
+    let mut target = Daemon::start(&[]);
+    let mut relay = Daemon::start(&[]);
+    let spec = TestSpec {
+        duration: Duration::from_millis(300),
+        warmup: Duration::ZERO,
+        interval: Duration::from_millis(100),
+        ..TestSpec::default()
+    };
+    let mut stranger = Peer::connect(relay.addr, None).unwrap();
+    let answer = stranger.relay(target.addr, &spec, None);
+    let error = answer.outcome.error.clone().unwrap_or_default();
+    assert_eq!(
+        answer.outcome.status,
+        sockbench::session::sender::Status::Error,
+        "{answer:?}"
+    );
+    assert!(
+        error.contains("--psk-file") && error.contains("--allow-relay-without-key"),
+        "{error}"
+    );
+    assert!(!error.contains('\n'), "one line: {error}");
+    assert!(relay.alive() && target.alive());
+
+    // In a closed lab, the flag allows it.
+    let mut lab = Daemon::start(&["--allow-relay-without-key"]);
+    let mut controller = Peer::connect(lab.addr, None).unwrap();
+    let answer = controller.relay(target.addr, &spec, None);
+    assert_eq!(
+        answer.outcome.status,
+        sockbench::session::sender::Status::Ok,
+        "{:?}",
+        answer.outcome.error
+    );
+    assert!(lab.alive());
+}

@@ -251,6 +251,8 @@ pub enum TestError {
     /// The peer a controller asked to send to, clipped.
     #[error("refused: the peer to send to, '{0}', is not ADDR:PORT")]
     PeerAddress(String),
+    #[error("refused: this daemon sends for a controller only over a keyed connection: start it with --psk-file (and the controller with the same key), or with --allow-relay-without-key in a closed lab")]
+    RelayWithoutKey,
     #[error("refused: this daemon may send only to loopback and --allow-peers ({allowed}); asked to send to {ip}")]
     PeerNotAllowed { allowed: String, ip: IpAddr },
     #[error("{protocol} needs both processes on one host; this sender connected from {from}")]
@@ -316,6 +318,9 @@ pub struct ServeOptions {
     pub allow_peers: Vec<Cidr>,
     /// How long a test's setup may take: the sender's start, its data connections.
     pub setup_timeout: Duration,
+    /// Send for a controller (relay) on a keyless connection: for a closed lab only, as
+    /// anyone who reaches the port could aim this daemon's traffic.
+    pub allow_relay_without_key: bool,
 }
 
 /// An address block, `192.0.2.0/24` or `2001:db8::/32`.
@@ -398,6 +403,7 @@ impl Default for ServeOptions {
             max_per_source: DEFAULT_MAX_PER_SOURCE,
             allow_peers: Vec::new(),
             setup_timeout: SETUP_TIMEOUT,
+            allow_relay_without_key: false,
         }
     }
 }
@@ -821,7 +827,14 @@ fn handle_sender(daemon: &Daemon, stream: TcpStream, peer: SocketAddr) -> Result
         };
         let started = Instant::now();
         let what = request.describe();
-        let target = match request.relay_to.as_deref().map(|to| allowed_peer(opts, to)) {
+        let keyless_relay =
+            request.relay_to.is_some() && key.is_none() && !opts.allow_relay_without_key;
+        let target = match request.relay_to.as_deref().map(|to| {
+            if keyless_relay {
+                return Err(TestError::RelayWithoutKey);
+            }
+            allowed_peer(opts, to)
+        }) {
             None => None,
             Some(Ok(to)) => Some(to),
             Some(Err(e)) => {
