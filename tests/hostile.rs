@@ -424,3 +424,87 @@ fn a_keyless_daemon_relays_for_no_one_unless_told_to() {
     );
     assert!(lab.alive());
 }
+
+/// A receiver that never answers Finish: heartbeats for as long as the other end stays.
+fn stalling_script() -> Script {
+    Box::new(|ctl, _spec, _conns| {
+        ctl.stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(300);
+        while Instant::now() < until {
+            match ctl.recv() {
+                Ok(_) | Err(control::ControlError::Timeout) => {}
+                Err(_) => return,
+            }
+            if ctl.send(&Message::Alive).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+const SHORT_TCP: &[&str] = &[
+    "--duration",
+    "300ms",
+    "--warmup",
+    "0s",
+    "--interval",
+    "100ms",
+];
+
+#[test]
+fn a_receiver_that_never_finishes_cannot_hang_run() {
+    let (addr, daemon) = fake_daemon(vec![stalling_script()]);
+    let run = run_against(addr, SHORT_TCP, Duration::from_secs(180));
+    daemon.join().unwrap();
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let summary = run.summary();
+    let row = &summary.rows[0];
+    assert_eq!(row.get_str("status"), "aborted", "{row:?}");
+    assert!(
+        row.get_str("error")
+            .contains("no results by the test's deadline"),
+        "{row:?}"
+    );
+}
+
+#[test]
+fn a_receiver_that_never_finishes_cannot_hold_a_relaying_daemon() {
+    let mut relay = Daemon::start(&["--allow-relay-without-key"]);
+    let (fake, stalling) = fake_daemon(vec![stalling_script()]);
+    let spec = TestSpec {
+        duration: Duration::from_millis(300),
+        warmup: Duration::ZERO,
+        interval: Duration::from_millis(100),
+        ..TestSpec::default()
+    };
+    let mut controller = Peer::connect(relay.addr, None).unwrap();
+    let answer = controller.relay(fake, &spec, None);
+    stalling.join().unwrap();
+    assert_eq!(
+        answer.outcome.status,
+        sockbench::session::sender::Status::Aborted,
+        "{answer:?}"
+    );
+    assert!(
+        answer
+            .outcome
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no results by the test's deadline"),
+        "{answer:?}"
+    );
+    // Its slot is free: the next controller is served, not told "busy".
+    let target = Daemon::start(&[]);
+    let mut next = Peer::connect(relay.addr, None).unwrap();
+    let answer = next.relay(target.addr, &spec, None);
+    assert_eq!(
+        answer.outcome.status,
+        sockbench::session::sender::Status::Ok,
+        "{:?}",
+        answer.outcome.error
+    );
+    assert!(relay.alive());
+}

@@ -304,7 +304,7 @@ pub fn run_test_at(
         };
     }
     let ours_failed = sender.roles.iter().any(|r| r.error.is_some());
-    let results = fetch_results(ctl, ours_failed);
+    let results = fetch_results(ctl, ours_failed, ctx.t0 + results_due(spec));
     outcome_of(sender, results, started)
 }
 
@@ -323,6 +323,8 @@ enum TestFailure {
     Unexpected(&'static str),
     #[error("receiver: {0}")]
     Lost(ControlError),
+    #[error("receiver: no results by the test's deadline (its duration, warm-up and grace); heartbeats alone do not extend it")]
+    Overdue,
 }
 
 /// Asks the receiver to set the test up, attaches the data connections, waits for the
@@ -364,10 +366,20 @@ fn set_up(
     Ok(data)
 }
 
-/// Tells the receiver our roles have finished and waits for its figures.
+/// How long after the start of its traffic a test's results are due at the latest: the
+/// test's own time and its grace ([`TestSpec::hard_deadline`]), and a stall's worth for
+/// the receiver's roles to give up. A receiver that only sends heartbeats past it is
+/// stalling, and the test is aborted.
+pub fn results_due(spec: &TestSpec) -> Duration {
+    spec.hard_deadline() + crate::engine::STALL
+}
+
+/// Tells the receiver our roles have finished and waits for its figures, until `due` at
+/// the latest, whatever heartbeats come meanwhile.
 fn fetch_results(
     ctl: &mut Channel<TcpStream>,
     ours_failed: bool,
+    due: Instant,
 ) -> Result<SideReport, TestFailure> {
     // The receiver's roles end about when ours did, or give up after a stall. When ours
     // failed, the path may be gone: ask, but do not wait long for the partial figures.
@@ -376,12 +388,18 @@ fn fetch_results(
     } else {
         crate::engine::STALL + STEP_TIMEOUT
     };
-    let _ = ctl.stream.set_read_timeout(Some(wait));
+    let due = due.min(Instant::now() + wait);
     ctl.send(&Message::Finish)?;
     loop {
+        let left = due.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(TestFailure::Overdue);
+        }
+        let _ = ctl.stream.set_read_timeout(Some(left));
         // Heartbeats sent before the receiver read our finish may come first.
         match ctl.recv() {
             Ok(Message::Alive) => continue,
+            Err(ControlError::Timeout) => return Err(TestFailure::Overdue),
             Ok(Message::Results { report }) => return Ok(*report),
             Ok(Message::Error { message }) => return Err(TestFailure::Receiver(message)),
             Ok(other) => return Err(TestFailure::Unexpected(other.name())),
