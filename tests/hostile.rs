@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use sockbench::measure::hostinfo::HostFacts;
-use sockbench::measure::{RoleReport, SideReport};
+use sockbench::measure::{EncodedHistogram, RoleReport, SideReport};
 use sockbench::net::auth::Psk;
 use sockbench::net::control::{self, Channel, Message, Way, PROTOCOL_VERSION};
 use sockbench::net::transport::{dgram, ClientData, DataConn, ServerData};
@@ -223,8 +223,44 @@ fn one_forged_datagram_costs_a_daemon_no_memory() {
     }
 }
 
-/// What a fake daemon does once `run`'s test is set up and started.
-type Script = Box<dyn FnOnce(&mut Channel<TcpStream>, &TestSpec, Vec<DataConn>) + Send>;
+/// What a fake daemon does once `run`'s test is set up and started; whether the control
+/// connection stays usable for the next test (`run` reconnects after a failed one).
+type Script = Box<dyn FnOnce(&mut Channel<TcpStream>, &TestSpec, Vec<DataConn>) -> bool + Send>;
+
+/// The fake daemon's side of a keyless handshake on a new connection; None when no
+/// connection comes within a minute (`run` has ended).
+fn greet(listener: &TcpListener) -> Option<Channel<TcpStream>> {
+    listener.set_nonblocking(true).unwrap();
+    let until = Instant::now() + Duration::from_secs(60);
+    let mut stream = loop {
+        match listener.accept() {
+            Ok((s, _)) => break s,
+            Err(_) if Instant::now() < until => thread::sleep(Duration::from_millis(20)),
+            Err(_) => return None,
+        }
+    };
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let _ = control::recv(&mut stream).unwrap();
+    control::send(
+        &mut stream,
+        &Message::Welcome {
+            version: PROTOCOL_VERSION,
+            sockbench_version: env!("CARGO_PKG_VERSION").into(),
+            challenge: None,
+            host: Some(HostFacts::default()),
+        },
+    )
+    .unwrap();
+    Some(Channel::new(
+        stream,
+        None,
+        Way::ToSender,
+        control::MAX_FROM_SENDER,
+    ))
+}
 
 /// A fake daemon for one `run`: the real handshake (keyless), the real setup with real
 /// data sockets, then `script` for each test, as many tests as `run` asks for.
@@ -232,25 +268,23 @@ fn fake_daemon(scripts: Vec<Script>) -> (SocketAddr, thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let handle = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .unwrap();
-        let _ = control::recv(&mut stream).unwrap();
-        control::send(
-            &mut stream,
-            &Message::Welcome {
-                version: PROTOCOL_VERSION,
-                sockbench_version: env!("CARGO_PKG_VERSION").into(),
-                challenge: None,
-                host: Some(HostFacts::default()),
-            },
-        )
-        .unwrap();
-        let mut ctl = Channel::new(stream, None, Way::ToSender, control::MAX_FROM_SENDER);
+        let Some(mut ctl) = greet(&listener) else {
+            return;
+        };
         for script in scripts {
-            let Ok(Message::Setup { spec }) = ctl.recv() else {
-                return;
+            let spec = match ctl.recv() {
+                Ok(Message::Setup { spec }) => spec,
+                Err(control::ControlError::Closed) => {
+                    let Some(again) = greet(&listener) else {
+                        return;
+                    };
+                    ctl = again;
+                    match ctl.recv() {
+                        Ok(Message::Setup { spec }) => spec,
+                        _ => return,
+                    }
+                }
+                _ => return,
             };
             let token = 0x5eed;
             let (data, endpoints) =
@@ -269,7 +303,12 @@ fn fake_daemon(scripts: Vec<Script>) -> (SocketAddr, thread::JoinHandle<()>) {
             let conns = attacher.join().unwrap().unwrap();
             assert!(matches!(start, Ok(Message::Start)), "{start:?}");
             ctl.send(&Message::Started).unwrap();
-            script(&mut ctl, &spec, conns);
+            if !script(&mut ctl, &spec, conns) {
+                let Some(again) = greet(&listener) else {
+                    return;
+                };
+                ctl = again;
+            }
         }
     });
     (addr, handle)
@@ -356,6 +395,7 @@ fn one_forged_datagram_costs_run_no_memory() {
         let _ = ctl.send(&Message::Results {
             report: Box::new(plausible_report(spec, 10)),
         });
+        true
     });
     let (addr, daemon) = fake_daemon(vec![script]);
     let run = run_against(
@@ -435,12 +475,13 @@ fn stalling_script() -> Script {
         while Instant::now() < until {
             match ctl.recv() {
                 Ok(_) | Err(control::ControlError::Timeout) => {}
-                Err(_) => return,
+                Err(_) => return true,
             }
             if ctl.send(&Message::Alive).is_err() {
-                return;
+                return true;
             }
         }
+        true
     })
 }
 
@@ -507,4 +548,88 @@ fn a_receiver_that_never_finishes_cannot_hold_a_relaying_daemon() {
         answer.outcome.error
     );
     assert!(relay.alive());
+}
+
+/// A receiver that answers with `histogram` in its report, for a stream test of 1 flow.
+fn lying_script(histogram: Option<EncodedHistogram>, bytes: u64) -> Script {
+    Box::new(move |ctl, spec, conns| {
+        let drain = thread::spawn(move || drain(conns));
+        await_finish(ctl);
+        let _ = drain.join();
+        let mut report = plausible_report(spec, 0);
+        for role in &mut report.roles {
+            role.bytes_received = bytes;
+            role.measured_bytes = bytes;
+            role.window_ns = spec.duration.as_nanos() as u64;
+            role.histograms.extend(histogram.clone());
+        }
+        let _ = ctl.send(&Message::Results {
+            report: Box::new(report),
+        });
+        true
+    })
+}
+
+/// Reads the sender's data to its end, as a receiver would.
+fn drain(conns: Vec<DataConn>) {
+    use std::io::Read;
+    let mut buf = vec![0u8; 1 << 16];
+    let until = Instant::now() + Duration::from_secs(60);
+    for c in &conns {
+        let _ = c.sock.set_read_timeout(Some(Duration::from_secs(5)));
+        while Instant::now() < until && matches!((&c.sock).read(&mut buf), Ok(n) if n > 0) {}
+    }
+}
+
+/// An HdrHistogram V2 encoding whose counts field is garbage that overflows.
+fn overflowing_histogram() -> EncodedHistogram {
+    use base64::Engine;
+    let mut h = sockbench::measure::latency_histogram();
+    h.record(1000).unwrap();
+    let good = EncodedHistogram::encode("rtt", &h);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut bytes = b64.decode(&good.v2_base64).unwrap();
+    let header = 40;
+    bytes.truncate(header);
+    bytes.extend([0xff; 9].repeat(4));
+    let len = (bytes.len() - header) as u32;
+    bytes[4..8].copy_from_slice(&len.to_be_bytes());
+    EncodedHistogram {
+        metric: "rtt".into(),
+        v2_base64: b64.encode(bytes),
+    }
+}
+
+#[test]
+fn a_lying_results_reply_is_an_error_row_and_the_run_goes_on() {
+    let bad_base64 = EncodedHistogram {
+        metric: "rtt".into(),
+        v2_base64: "not base64 at all!".into(),
+    };
+    // Each repetition's receiver lies differently, the last tells the truth; the run has
+    // to ask how many bytes were sent, so the honest figure is the sender's own.
+    let scripts = vec![
+        lying_script(Some(bad_base64), 0),
+        lying_script(Some(overflowing_histogram()), 0),
+        lying_script(None, u64::MAX / 2),
+        lying_script(None, 0),
+    ];
+    let (addr, daemon) = fake_daemon(scripts);
+    let mut args = SHORT_TCP.to_vec();
+    args.extend(["--repeat", "4"]);
+    let run = run_against(addr, &args, Duration::from_secs(180));
+    daemon.join().unwrap();
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let summary = run.summary();
+    let statuses: Vec<&str> = summary.rows.iter().map(|r| r.get_str("status")).collect();
+    assert_eq!(
+        statuses,
+        ["error", "error", "error", "ok"],
+        "{}",
+        run.stderr()
+    );
+    let errors: Vec<&str> = summary.rows.iter().map(|r| r.get_str("error")).collect();
+    assert!(errors[0].contains("histogram rtt"), "{errors:?}");
+    assert!(errors[1].contains("histogram rtt"), "{errors:?}");
+    assert!(errors[2].contains("bytes received of"), "{errors:?}");
 }

@@ -54,6 +54,10 @@ impl EncodedHistogram {
                 metric: self.metric.clone(),
                 error,
             })?;
+        check_v2(&bytes).map_err(|what| HistogramError::Malformed {
+            metric: self.metric.clone(),
+            what,
+        })?;
         let h: Histogram<u64> =
             Deserializer::new()
                 .deserialize(&mut &bytes[..])
@@ -65,6 +69,57 @@ impl EncodedHistogram {
     }
 }
 
+/// The HdrHistogram V2 cookie (uncompressed), and its header's length.
+const V2_COOKIE: u32 = 0x1c84_9313;
+const V2_HEADER: usize = 40;
+
+/// Checks a V2 encoding from the network before the decoder sees it, which trusts it: only
+/// the uncompressed form this tool writes (no decompression bomb), a payload length that
+/// is the bytes there are (the decoder allocates what the header says), bounds no wider
+/// than [`latency_histogram`]'s (its counts array is allocated from them), and no run of
+/// zeros the decoder cannot negate (it panics on one).
+fn check_v2(bytes: &[u8]) -> Result<(), &'static str> {
+    let word = |at: usize| -> Option<[u8; 8]> { bytes.get(at..at + 8)?.try_into().ok() };
+    let half = |at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+    };
+    if bytes.len() < V2_HEADER || half(0) != Some(V2_COOKIE) {
+        return Err("not an uncompressed V2 encoding");
+    }
+    if half(4).map(|l| l as usize) != Some(bytes.len() - V2_HEADER) {
+        return Err("its payload length is not the bytes that came");
+    }
+    let digits = half(12).unwrap_or(u32::MAX);
+    let (low, high) = (
+        word(16).map_or(0, u64::from_be_bytes),
+        word(24).map_or(u64::MAX, u64::from_be_bytes),
+    );
+    if digits > u32::from(HIST_SIGFIG) || low == 0 || high > HIST_MAX_NS {
+        return Err("its bounds are wider than a latency histogram's");
+    }
+    let mut payload = &bytes[V2_HEADER..];
+    while !payload.is_empty() {
+        let mut n: u64 = 0;
+        let mut used = 0;
+        for (i, &b) in payload.iter().take(9).enumerate() {
+            used = i + 1;
+            if i == 8 {
+                n |= u64::from(b) << 56;
+                break;
+            }
+            n |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        if n == u64::MAX {
+            return Err("a count that overflows");
+        }
+        payload = &payload[used..];
+    }
+    Ok(())
+}
+
 /// A histogram that arrived (from the peer, over the network) and will not decode or merge.
 #[derive(Debug, Error)]
 pub enum HistogramError {
@@ -73,6 +128,8 @@ pub enum HistogramError {
         metric: String,
         error: base64::DecodeError,
     },
+    #[error("histogram {metric}: {what}")]
+    Malformed { metric: String, what: &'static str },
     #[error("histogram {metric}: {error:?}")]
     Decode {
         metric: String,
@@ -498,6 +555,40 @@ mod tests {
             v2_base64: "!!".into(),
         };
         assert!(bad.decode().is_err());
+    }
+
+    #[test]
+    fn hostile_encodings_are_errors_not_panics_or_gigabytes() {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut h = latency_histogram();
+        h.record(1000).unwrap();
+        let good = b64
+            .decode(EncodedHistogram::encode("rtt", &h).v2_base64)
+            .unwrap();
+        let edit = |f: &dyn Fn(&mut Vec<u8>)| {
+            let mut bytes = good.clone();
+            f(&mut bytes);
+            EncodedHistogram {
+                metric: "rtt".into(),
+                v2_base64: b64.encode(bytes),
+            }
+            .decode()
+        };
+        // A run of zeros the decoder would negate with overflow (a panic in debug builds).
+        assert!(edit(&|b| {
+            b.truncate(V2_HEADER);
+            b.extend([0xff; 9]);
+            let n = (b.len() - V2_HEADER) as u32;
+            b[4..8].copy_from_slice(&n.to_be_bytes());
+        })
+        .is_err());
+        // A payload length of 4 GiB, which the decoder would allocate.
+        assert!(edit(&|b| b[4..8].copy_from_slice(&u32::MAX.to_be_bytes())).is_err());
+        // Bounds that would make a counts array of tens of megabytes.
+        assert!(edit(&|b| b[24..32].copy_from_slice(&u64::MAX.to_be_bytes())).is_err());
+        assert!(edit(&|b| b[0] ^= 1).is_err());
+        assert!(edit(&|_| ()).is_ok());
     }
 
     #[test]

@@ -267,7 +267,12 @@ pub fn run_test_at(
     let started = std::time::SystemTime::now();
     let data = match set_up(peer, spec, start_at) {
         Ok(d) => d,
-        Err(e) => return TestOutcome::failed(Status::Error, e.to_string()),
+        Err(e) => {
+            return TestOutcome::failed(
+                Status::Error,
+                crate::results::vet::clean_text(&e.to_string()),
+            )
+        }
     };
     let ctl = &mut peer.control;
 
@@ -295,17 +300,21 @@ pub fn run_test_at(
     let lost = lost.into_inner().unwrap_or_else(|p| p.into_inner());
     if let Some(why) = lost {
         let role_error = sender.roles.iter().find_map(|r| r.error.clone());
-        return TestOutcome {
+        let mut outcome = TestOutcome {
             sender,
             receiver: None,
             status: Status::Aborted,
             error: Some(role_error.map(|r| format!("{why}; {r}")).unwrap_or(why)),
             started,
         };
+        crate::results::vet::vet(spec, &mut outcome);
+        return outcome;
     }
     let ours_failed = sender.roles.iter().any(|r| r.error.is_some());
     let results = fetch_results(ctl, ours_failed, ctx.t0 + results_due(spec));
-    outcome_of(sender, results, started)
+    let mut outcome = outcome_of(sender, results, started);
+    crate::results::vet::vet(spec, &mut outcome);
+    outcome
 }
 
 /// Why a test could not be set up or its figures fetched; the text is what the run records.
