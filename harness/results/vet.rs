@@ -164,7 +164,10 @@ fn check_histograms(side: &SideReport) -> Result<(), String> {
 /// A side's figures that no process can have: more CPU than a host has, more memory than
 /// a machine holds, a measured window longer than the test could run.
 fn implausible_side(spec: &TestSpec, side: &SideReport) -> Option<String> {
-    if side.cpu_pct().is_some_and(|c| !(c <= MAX_CPUS * 100.0)) {
+    if side
+        .cpu_pct()
+        .is_some_and(|c| c.is_nan() || c > MAX_CPUS * 100.0)
+    {
         return Some(format!("CPU {:.3e} %", side.cpu_pct().unwrap_or_default()));
     }
     if side.rss_kib.is_some_and(|k| k > MAX_RSS_KIB) {

@@ -827,17 +827,9 @@ fn handle_sender(daemon: &Daemon, stream: TcpStream, peer: SocketAddr) -> Result
         };
         let started = Instant::now();
         let what = request.describe();
-        let keyless_relay =
-            request.relay_to.is_some() && key.is_none() && !opts.allow_relay_without_key;
-        let target = match request.relay_to.as_deref().map(|to| {
-            if keyless_relay {
-                return Err(TestError::RelayWithoutKey);
-            }
-            allowed_peer(opts, to)
-        }) {
-            None => None,
-            Some(Ok(to)) => Some(to),
-            Some(Err(e)) => {
+        let target = match relay_target(opts, key.is_some(), request.relay_to.as_deref()) {
+            Ok(to) => to,
+            Err(e) => {
                 daemon.log(&format!("{peer}: {what}: {e}"));
                 let _ = ctl.send(&Message::Error {
                     message: e.to_string(),
@@ -895,6 +887,22 @@ impl Drop for Slot<'_> {
         self.daemon.tests.fetch_sub(1, Ordering::SeqCst);
         self.daemon.memory.fetch_sub(self.memory, Ordering::SeqCst);
     }
+}
+
+/// Where a request asks this daemon to send (None: it asks it to receive), if it may: a
+/// relay needs a keyed connection (or `--allow-relay-without-key`) and an allowed peer.
+fn relay_target(
+    opts: &ServeOptions,
+    keyed: bool,
+    relay_to: Option<&str>,
+) -> Result<Option<SocketAddr>, TestError> {
+    let Some(to) = relay_to else {
+        return Ok(None);
+    };
+    if !keyed && !opts.allow_relay_without_key {
+        return Err(TestError::RelayWithoutKey);
+    }
+    allowed_peer(opts, to).map(Some)
 }
 
 /// Whether this daemon may be asked to send to `to` (ADDR:PORT): loopback, or an address
