@@ -283,7 +283,7 @@ pub struct ServeArgs {
     /// Largest SO_SNDBUF/SO_RCVBUF a sender may ask for, e.g. 16M [default: no limit]
     #[arg(long, value_name = "SIZE")]
     pub max_buffer: Option<String>,
-    /// Largest rate a sender may ask for (bits/s for stream, transactions/s for rr) [default: no limit]
+    /// Largest rate a sender may ask for, in bits/s of payload over all flows (for rr: transactions/s x (request + response) x 8); unpaced tests are refused [default: no limit]
     #[arg(long, value_name = "RATE")]
     pub max_rate: Option<String>,
     /// Bind data sockets to ports in LOW-HIGH (for firewalls) [default: ephemeral ports]

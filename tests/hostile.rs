@@ -633,3 +633,45 @@ fn a_lying_results_reply_is_an_error_row_and_the_run_goes_on() {
     assert!(errors[1].contains("histogram rtt"), "{errors:?}");
     assert!(errors[2].contains("bytes received of"), "{errors:?}");
 }
+
+#[test]
+fn max_rate_bounds_the_bits_of_request_response() {
+    let daemon = Daemon::start(&["--max-rate", "100M"]);
+    let spec = |rate: u64, size: u32| TestSpec {
+        protocol: Protocol::Udp,
+        pattern: Pattern::Rr,
+        direction: Direction::Reverse,
+        msg_size: size,
+        response_size: size,
+        rate: Some(rate),
+        duration: Duration::from_millis(300),
+        warmup: Duration::ZERO,
+        interval: Duration::from_millis(100),
+        ..TestSpec::default()
+    };
+    let answer = |s: TestSpec| {
+        let mut peer = Peer::connect(daemon.addr, None).unwrap();
+        let ctl = peer.channel();
+        ctl.send(&Message::Setup { spec: Box::new(s) }).unwrap();
+        ctl.recv().unwrap()
+    };
+    // 1M transactions/s of 1400-byte messages each way: 22.4 Gbit/s, not 100 Mbit/s.
+    match answer(spec(1_000_000, 1400)) {
+        Message::Error { message } => assert!(
+            message.contains("at most 100000000 bits/s")
+                && message.contains("= 22400000000 bits/s"),
+            "{message}"
+        ),
+        other => panic!("accepted: {other:?}"),
+    }
+    // Unpaced request/response cannot be bounded: refused.
+    match answer(TestSpec {
+        rate: None,
+        ..spec(1, 64)
+    }) {
+        Message::Error { message } => assert!(message.contains("unpaced"), "{message}"),
+        other => panic!("accepted: {other:?}"),
+    }
+    // 1000 transactions/s of 64 bytes each way: 1 Mbit/s, within the limit.
+    assert!(matches!(answer(spec(1000, 64)), Message::Ready { .. }));
+}

@@ -47,8 +47,9 @@ pub struct Limits {
     pub max_flows: Option<u32>,
     /// Largest SO_SNDBUF / SO_RCVBUF request on either side.
     pub max_buffer: Option<u64>,
-    /// Largest total rate of a test, over every flow and direction (bits/s for stream,
-    /// transactions/s for rr); an unpaced test is refused.
+    /// Largest total rate of a test in bits/s of payload, over every flow and direction:
+    /// a stream's rate, or for request/response transactions/s × (request + response) × 8;
+    /// an unpaced test is refused.
     pub max_rate: Option<u64>,
     /// Largest message, response or probe size.
     pub max_message: Option<u32>,
@@ -125,6 +126,15 @@ pub enum Refusal {
     Buffer { max: u64, asked: u64 },
     #[error("refused: this receiver allows a rate of at most {max} {unit} in total (--max-rate), and this test is unpaced: pass --rate")]
     Unpaced { max: u64, unit: &'static str },
+    #[error("refused: this receiver allows at most {max} bits/s in total (--max-rate); asked for {rate} transactions/s x ({request} + {response}) bytes x 8 on each of {conns} connection(s) = {total} bits/s")]
+    RateBits {
+        max: u64,
+        rate: u64,
+        request: u32,
+        response: u32,
+        conns: u64,
+        total: u64,
+    },
     #[error("refused: this receiver allows a rate of at most {max} {unit} in total (--max-rate); asked for {rate} on each of {conns} connection(s) = {total}")]
     Rate {
         max: u64,
@@ -160,9 +170,6 @@ impl Limits {
                 }
             }
         }
-        if let Some(max) = self.max_rate {
-            self.check_rate(spec, max)?;
-        }
         if let Some(max) = self.max_message {
             let (req, resp) = spec.rr_sizes();
             let biggest = spec.msg_size.max(req).max(resp).max(
@@ -179,6 +186,9 @@ impl Limits {
                 });
             }
         }
+        if let Some(max) = self.max_rate {
+            self.check_rate(spec, max)?;
+        }
         if let Some(max) = self.max_memory {
             let need = memory_estimate(spec);
             if need.bytes > max {
@@ -190,11 +200,7 @@ impl Limits {
 
     fn check_rate(&self, spec: &TestSpec, max: u64) -> Result<(), Refusal> {
         use crate::spec::config::Pattern;
-        let unit = if spec.pattern == Pattern::Stream {
-            "bits/s"
-        } else {
-            "transactions/s"
-        };
+        let unit = "bits/s";
         let Some(rate) = spec.rate else {
             return Err(Refusal::Unpaced { max, unit });
         };
@@ -205,6 +211,28 @@ impl Limits {
             .iter()
             .filter(|c| c.kind == spec.main_kind())
             .count() as u64;
+        if spec.pattern != Pattern::Stream {
+            // The bits on the wire, at the largest sizes the test may draw.
+            let (req, resp) = spec.rr_sizes();
+            let (req_dist, resp_dist) = spec.rr_dists();
+            let request = req_dist.map_or(req, |d| d.max().max(req));
+            let response = resp_dist.map_or(resp, |d| d.max().max(resp));
+            let total = rate
+                .saturating_mul(u64::from(request) + u64::from(response))
+                .saturating_mul(8)
+                .saturating_mul(conns);
+            if total > max {
+                return Err(Refusal::RateBits {
+                    max,
+                    rate,
+                    request,
+                    response,
+                    conns,
+                    total,
+                });
+            }
+            return Ok(());
+        }
         let total = rate.saturating_mul(conns);
         if total > max {
             return Err(Refusal::Rate {
