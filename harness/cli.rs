@@ -304,7 +304,7 @@ pub struct ServeArgs {
     /// Connections held that are not running a test (in their handshake, or idle without a key); a new one beyond evicts the oldest.
     #[arg(long, default_value_t = crate::session::receiver::DEFAULT_MAX_PENDING, value_name = "N")]
     pub max_pending: usize,
-    /// The same, per source address.
+    /// The same, per source address block (/24 for IPv4, /56 for IPv6).
     #[arg(long, default_value_t = crate::session::receiver::DEFAULT_MAX_PER_SOURCE, value_name = "N")]
     pub max_per_source: usize,
     /// Address blocks a fleet controller may ask this daemon to send to, e.g. 192.0.2.0/24,203.0.113.0/24 [default: loopback only]

@@ -8,7 +8,8 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -674,4 +675,96 @@ fn max_rate_bounds_the_bits_of_request_response() {
     }
     // 1000 transactions/s of 64 bytes each way: 1 Mbit/s, within the limit.
     assert!(matches!(answer(spec(1000, 64)), Message::Ready { .. }));
+}
+
+/// Connections from many loopback sources at about `per_s` a second, each sending a hello
+/// and then nothing, until `stop`; each held open until a few hundred newer ones exist.
+fn flood(addr: SocketAddr, per_s: u32, stop: Arc<AtomicBool>) -> thread::JoinHandle<u64> {
+    use socket2::{Domain, Socket, Type};
+    use std::io::Write;
+    thread::spawn(move || {
+        let hello = control::encode(&Message::hello()).unwrap();
+        let mut held = std::collections::VecDeque::new();
+        let gap = Duration::from_secs(1) / per_s;
+        let mut n: u64 = 0;
+        let give_up = Instant::now() + Duration::from_secs(300);
+        while !stop.load(Ordering::Relaxed) && Instant::now() < give_up {
+            // 250 sources in 125 /24 blocks: 127.20.B.H.
+            let i = (n % 250) as u8;
+            let source = SocketAddr::from(([127, 20, i % 125, 1 + i / 125], 0));
+            let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+            if sock.bind(&source.into()).is_ok()
+                && sock
+                    .connect_timeout(&addr.into(), Duration::from_secs(1))
+                    .is_ok()
+            {
+                let mut s: TcpStream = sock.into();
+                let _ = s.write_all(&hello);
+                held.push_back(s);
+                if held.len() > 400 {
+                    held.pop_front();
+                }
+            }
+            n += 1;
+            thread::sleep(gap);
+        }
+        n
+    })
+}
+
+/// A sender whose handshake arrives slowly (its hello in four pieces over `drip`, as over
+/// a long round trip), then asks for a test: whether it was served (got its endpoints).
+fn dripping_sender(addr: SocketAddr, drip: Duration) -> Result<(), String> {
+    use std::io::Write;
+    let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let hello = control::encode(&Message::hello()).unwrap();
+    for piece in hello.chunks(hello.len().div_ceil(4)) {
+        thread::sleep(drip / 4);
+        s.write_all(piece).map_err(|e| e.to_string())?;
+    }
+    match control::recv(&mut s).map_err(|e| e.to_string())? {
+        Message::Welcome { .. } => {}
+        other => return Err(format!("{other:?}")),
+    }
+    let spec = TestSpec {
+        duration: Duration::from_millis(300),
+        warmup: Duration::ZERO,
+        interval: Duration::from_millis(100),
+        ..TestSpec::default()
+    };
+    control::send(
+        &mut s,
+        &Message::Setup {
+            spec: Box::new(spec),
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    match control::recv(&mut s).map_err(|e| e.to_string())? {
+        Message::Ready { .. } => Ok(()),
+        other => Err(format!("{other:?}")),
+    }
+}
+
+#[test]
+fn a_many_source_flood_of_silent_connections_cannot_keep_a_sender_out() {
+    let daemon = Daemon::start(&["--quiet", "--max-concurrent", "4"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooder = flood(daemon.addr, 300, stop.clone());
+    // Let the flood fill the daemon's pending connections first.
+    thread::sleep(Duration::from_secs(1));
+    let mut failures = Vec::new();
+    for _ in 0..20 {
+        if let Err(e) = dripping_sender(daemon.addr, Duration::from_millis(50)) {
+            failures.push(e);
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let flooded = flooder.join().unwrap();
+    assert!(flooded > 300, "the flood made only {flooded} connections");
+    assert!(
+        failures.is_empty(),
+        "served {} of 20: {failures:?}",
+        20 - failures.len()
+    );
 }

@@ -2,7 +2,6 @@
 //! and configures its own data sockets from the test description, plays its roles, and
 //! sends its measurements back.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -454,11 +453,12 @@ pub fn bind_control(addr: SocketAddr) -> Result<TcpListener, ServeError> {
     Ok(sock.into())
 }
 
-/// The connections of a daemon that are not running a test, oldest first: those in
-/// their handshake, and (without a key, when anyone can complete one) those idle between
-/// tests. A new connection beyond the caps evicts the oldest of its source, or the
-/// oldest of the busiest source, so that no number of idle or trickling connections can
-/// keep a real sender out.
+/// The connections of a daemon that are not running a test: those in their handshake,
+/// and (without a key, when anyone can complete one) those idle between tests. A new
+/// connection beyond the caps evicts the one that has made no progress (no byte read) for
+/// longest — of its source's block (/24, /56) when that block is at its cap, else of all —
+/// so that a flood of connections that go silent evicts itself, never a sender whose
+/// handshake is arriving.
 #[derive(Default)]
 struct Pending {
     next_id: u64,
@@ -467,7 +467,10 @@ struct Pending {
 
 struct PendingConn {
     id: u64,
+    /// The source's address block ([`source_block`]).
     source: IpAddr,
+    /// When a byte last came from it (or it connected, or finished a test).
+    progress: Instant,
     /// A second handle on the socket, to shut it down when evicted.
     sock: TcpStream,
 }
@@ -544,25 +547,33 @@ impl Daemon {
                 id: None,
             };
         };
+        let source = source_block(source);
         let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let same = p.conns.iter().filter(|c| c.source == source).count();
+        let stalest = |only: Option<IpAddr>| {
+            p.conns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| only.map_or(true, |s| c.source == s))
+                .min_by_key(|(_, c)| c.progress)
+                .map(|(i, _)| i)
+        };
         let victim = if same >= self.opts.max_per_source {
-            p.conns.iter().position(|c| c.source == source)
+            stalest(Some(source))
         } else if p.conns.len() >= self.opts.max_pending {
-            // The busiest source loses its oldest connection.
-            let mut counts: HashMap<IpAddr, usize> = HashMap::new();
-            for c in &p.conns {
-                *counts.entry(c.source).or_default() += 1;
-            }
-            let busiest = counts.into_iter().max_by_key(|(_, n)| *n).map(|(ip, _)| ip);
-            p.conns.iter().position(|c| Some(c.source) == busiest)
+            stalest(None)
         } else {
             None
         };
         let evicted = victim.map(|i| p.conns.remove(i));
         p.next_id += 1;
         let id = p.next_id;
-        p.conns.push(PendingConn { id, source, sock });
+        p.conns.push(PendingConn {
+            id,
+            source,
+            progress: Instant::now(),
+            sock,
+        });
         drop(p);
         if let Some(old) = evicted {
             let _ = old.sock.shutdown(Shutdown::Both);
@@ -577,9 +588,45 @@ impl Daemon {
         }
     }
 
+    /// Notes that a pending connection made progress: a byte came.
+    fn touch(&self, id: Option<u64>) {
+        let Some(id) = id else { return };
+        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = p.conns.iter_mut().find(|c| c.id == id) {
+            c.progress = Instant::now();
+        }
+    }
+
     fn unregister(&self, id: u64) {
         let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         p.conns.retain(|c| c.id != id);
+    }
+}
+
+/// The block a source address counts in for `--max-per-source`: its /24 (IPv4) or /56
+/// (IPv6), so that one host with many addresses is one source.
+fn source_block(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => std::net::Ipv4Addr::from(u32::from(v4) & 0xffff_ff00).into(),
+        IpAddr::V6(v6) => std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 72) - 1)).into(),
+    }
+}
+
+/// A handshake's reader that tells the daemon of every byte that comes, so that a
+/// connection whose handshake is arriving is never the one evicted.
+struct Touching<'a, R> {
+    inner: R,
+    daemon: &'a Daemon,
+    id: Option<u64>,
+}
+
+impl<R: std::io::Read> std::io::Read for Touching<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.daemon.touch(self.id);
+        }
+        Ok(n)
     }
 }
 
@@ -665,10 +712,15 @@ fn handshake(
     daemon: &Daemon,
     stream: &TcpStream,
     until: Instant,
+    pending: Option<u64>,
 ) -> Result<Option<SessionKey>, ControlError> {
     let (facts, psk) = (&daemon.facts, daemon.opts.psk.as_ref());
     let mut w = stream;
-    let mut r = control::Deadline { stream, until };
+    let mut r = Touching {
+        inner: control::Deadline { stream, until },
+        daemon,
+        id: pending,
+    };
     let hello = control::recv_limited(&mut r, control::MAX_PRE_AUTH)?;
     if let Err(e) = control::check_hello(hello) {
         let message = hello_refusal(&e);
@@ -721,7 +773,7 @@ fn hello_refusal(e: &ControlError) -> String {
 /// in, ours back. Returns the session key both ends derive.
 fn authenticate(
     stream: &TcpStream,
-    r: &mut control::Deadline<'_>,
+    r: &mut impl std::io::Read,
     psk: &Psk,
     facts: &HostFacts,
 ) -> Result<SessionKey, ControlError> {
@@ -832,7 +884,7 @@ fn handle_sender(daemon: &Daemon, stream: TcpStream, peer: SocketAddr) -> Result
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(SETUP_TIMEOUT))?;
     let until = Instant::now() + opts.handshake_timeout;
-    let key = match handshake(daemon, &stream, until) {
+    let key = match handshake(daemon, &stream, until, pending.id) {
         Ok(key) => key,
         Err(ControlError::Timeout) => {
             return Err(ControlError::Remote(format!(
