@@ -768,3 +768,70 @@ fn a_many_source_flood_of_silent_connections_cannot_keep_a_sender_out() {
         20 - failures.len()
     );
 }
+
+/// What a terminal would take for commands: a title change, a clear line, a carriage
+/// return that overwrites the line with a fake result, and a flood of text.
+fn poisoned_text() -> String {
+    format!(
+        "\u{1b}]0;pwned\u{7}\u{1b}[2K\r99.99 Gbit/s ok\nFORGED LINE {}",
+        "x".repeat(5000)
+    )
+}
+
+#[test]
+fn a_peers_text_is_escaped_and_clipped_on_the_terminal_and_in_the_log() {
+    // A receiver that answers the setup with a poisoned error.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fake = thread::spawn(move || {
+        if let Some(mut ctl) = greet(&listener) {
+            let _ = ctl.recv();
+            let _ = ctl.send(&Message::Error {
+                message: poisoned_text(),
+            });
+        }
+    });
+    let run = run_against(addr, SHORT_TCP, Duration::from_secs(120));
+    fake.join().unwrap();
+    let shown = format!("{}{}", run.stdout(), run.stderr());
+    assert!(
+        !shown.contains('\u{1b}') && !shown.contains('\r') && !shown.contains("\nFORGED"),
+        "{shown:?}"
+    );
+    assert!(shown.len() < 4000, "{} bytes shown", shown.len());
+    let summary = run.summary();
+    let error = summary.rows[0].get_str("error");
+    assert!(
+        error.contains("99.99 Gbit/s ok") && error.len() < 1000,
+        "{error}"
+    );
+
+    // A daemon that logs what a stranger sent before any handshake, and a setup it cannot
+    // decode.
+    let mut daemon = Daemon::start(&[]);
+    let poison = serde_json::to_string(&poisoned_text()[..3000]).unwrap();
+    for body in [
+        format!("{{\"type\":{poison}}}"),
+        format!("{{\"type\":\"hello\",\"magic\":{poison}}}"),
+    ] {
+        let mut s = TcpStream::connect(daemon.addr).unwrap();
+        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(body.as_bytes());
+        std::io::Write::write_all(&mut s, &frame).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let _ = std::io::Read::read(&mut s, &mut [0u8; 64]);
+    }
+    thread::sleep(Duration::from_millis(300));
+    let _ = daemon.proc.0.kill();
+    let mut log = String::new();
+    std::io::Read::read_to_string(daemon.proc.0.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(
+        log.contains("undecodable") && log.contains("\\u{1b}"),
+        "{log}"
+    );
+    assert!(
+        !log.contains('\u{1b}') && !log.contains('\r') && !log.contains("\nFORGED"),
+        "{log:?}"
+    );
+    assert!(log.lines().all(|l| l.len() < 1000), "{log}");
+}

@@ -26,19 +26,7 @@ const MAX_RSS_KIB: u64 = 1 << 40;
 /// A peer's text made safe to show or log: control characters escaped, at most
 /// [`MAX_TEXT`] characters.
 pub fn clean_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(MAX_TEXT * 2));
-    for (i, c) in text.chars().enumerate() {
-        if i == MAX_TEXT {
-            out.push_str("...");
-            break;
-        }
-        if c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}') {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::net::control::clean(text, MAX_TEXT)
 }
 
 /// Checks both sides' reports of a finished test of `spec` (in a fleet run both come from

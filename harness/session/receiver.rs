@@ -496,6 +496,8 @@ struct LogLimit {
 }
 
 const LOG_BURST: u32 = 20;
+/// Longest log line, in characters.
+const LOG_LINE_MAX: usize = 600;
 const LOG_WINDOW: Duration = Duration::from_secs(10);
 
 /// A registration in [`Pending`], removed when dropped.
@@ -513,10 +515,13 @@ impl Drop for PendingGuard<'_> {
 }
 
 impl Daemon {
+    /// Logs one line, its control characters escaped and its length clipped: it may hold
+    /// a peer's bytes (a JSON decode error before authentication quotes them).
     fn log(&self, line: &str) {
         if self.opts.quiet {
             return;
         }
+        let line = &control::clean(line, LOG_LINE_MAX);
         let mut l = self.log.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         if now.duration_since(l.window) >= LOG_WINDOW {

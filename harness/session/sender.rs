@@ -117,6 +117,7 @@ impl Peer {
                 _ => None,
             })
             .map_err(hs)?;
+        let peer_version = control::clip(&peer_version);
         if version != control::PROTOCOL_VERSION {
             return Err(hs(ControlError::Version {
                 ours: control::PROTOCOL_VERSION,
@@ -151,7 +152,7 @@ impl Peer {
                     _ => None,
                 })
                 .map_err(|e| match e {
-                    ControlError::Remote(m) => auth_err(&m),
+                    ControlError::Remote(m) => auth_err(&control::clean(&m, control::MAX_REPORT)),
                     other => hs(other),
                 })?;
                 if !psk.verify(auth::RECEIVER_LABEL, &ours, &theirs, &proof) {
