@@ -551,8 +551,17 @@ fn a_receiver_that_never_finishes_cannot_hold_a_relaying_daemon() {
     assert!(relay.alive());
 }
 
-/// A receiver that answers with `histogram` in its report, for a stream test of 1 flow.
+/// A receiver that answers with `histogram` in its report, for a stream test of 1 flow,
+/// `bytes` received, and its report edited by `edit`.
 fn lying_script(histogram: Option<EncodedHistogram>, bytes: u64) -> Script {
+    forging_script(histogram, bytes, |_| ())
+}
+
+fn forging_script(
+    histogram: Option<EncodedHistogram>,
+    bytes: u64,
+    edit: fn(&mut SideReport),
+) -> Script {
     Box::new(move |ctl, spec, conns| {
         let drain = thread::spawn(move || drain(conns));
         await_finish(ctl);
@@ -564,6 +573,7 @@ fn lying_script(histogram: Option<EncodedHistogram>, bytes: u64) -> Script {
             role.window_ns = spec.duration.as_nanos() as u64;
             role.histograms.extend(histogram.clone());
         }
+        edit(&mut report);
         let _ = ctl.send(&Message::Results {
             report: Box::new(report),
         });
@@ -613,11 +623,17 @@ fn a_lying_results_reply_is_an_error_row_and_the_run_goes_on() {
         lying_script(Some(bad_base64), 0),
         lying_script(Some(overflowing_histogram()), 0),
         lying_script(None, u64::MAX / 2),
+        forging_script(None, 0, |r| {
+            r.roles[0].cpu_ns = u64::MAX;
+            r.wall_ns = 1;
+        }),
+        forging_script(None, 0, |r| r.rss_kib = Some(u64::MAX)),
+        forging_script(None, 1000, |r| r.roles[0].window_ns = 1),
         lying_script(None, 0),
     ];
     let (addr, daemon) = fake_daemon(scripts);
     let mut args = SHORT_TCP.to_vec();
-    args.extend(["--repeat", "4"]);
+    args.extend(["--repeat", "7"]);
     let run = run_against(addr, &args, Duration::from_secs(180));
     daemon.join().unwrap();
     assert_eq!(run.code(), 1, "{}", run.stderr());
@@ -625,7 +641,7 @@ fn a_lying_results_reply_is_an_error_row_and_the_run_goes_on() {
     let statuses: Vec<&str> = summary.rows.iter().map(|r| r.get_str("status")).collect();
     assert_eq!(
         statuses,
-        ["error", "error", "error", "ok"],
+        ["error", "error", "error", "error", "error", "error", "ok"],
         "{}",
         run.stderr()
     );
@@ -633,6 +649,9 @@ fn a_lying_results_reply_is_an_error_row_and_the_run_goes_on() {
     assert!(errors[0].contains("histogram rtt"), "{errors:?}");
     assert!(errors[1].contains("histogram rtt"), "{errors:?}");
     assert!(errors[2].contains("bytes received of"), "{errors:?}");
+    assert!(errors[3].contains("receiver: CPU"), "{errors:?}");
+    assert!(errors[4].contains("resident memory"), "{errors:?}");
+    assert!(errors[5].contains("measured time of 1 ns"), "{errors:?}");
 }
 
 #[test]

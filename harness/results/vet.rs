@@ -55,6 +55,7 @@ pub fn vet(spec: &TestSpec, outcome: &mut TestOutcome) {
         }
     }
     problems.extend(implausible_counts(spec, outcome));
+    problems.extend(implausible_goodput(spec, outcome));
     if let Some(e) = &mut outcome.error {
         *e = clean_text(e);
     }
@@ -172,6 +173,27 @@ fn implausible_side(spec: &TestSpec, side: &SideReport) -> Option<String> {
             format!(
                 "connection {}: a measured time of {} ns with {} of {} bytes after the warm-up",
                 r.conn, r.window_ns, r.measured_bytes, r.bytes_received
+            )
+        })
+}
+
+/// A stream that ran its course delivered its bytes over most of the measured time, not in
+/// an instant: a measured window under an eighth of the test's duration is a forged
+/// goodput (8e27 bit/s from a window of 1 ns).
+fn implausible_goodput(spec: &TestSpec, outcome: &TestOutcome) -> Option<String> {
+    if outcome.status != Status::Ok || spec.pattern != crate::spec::config::Pattern::Stream {
+        return None;
+    }
+    let floor = (spec.duration / 8).as_nanos() as u64;
+    let main = spec.main_kind();
+    let sides = std::iter::once(&outcome.sender).chain(outcome.receiver.iter());
+    sides
+        .flat_map(|s| s.roles.iter())
+        .find(|r| r.kind == Some(main) && r.measured_bytes > 0 && r.window_ns < floor)
+        .map(|r| {
+            format!(
+                "connection {}: {} bytes in a measured time of {} ns, in a test of {:?}",
+                r.conn, r.measured_bytes, r.window_ns, spec.duration
             )
         })
 }
