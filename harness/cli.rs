@@ -703,7 +703,7 @@ fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
         .clone()
         .unwrap_or_else(|| default_out_dir(&format!("mesh-{name}"), std::time::SystemTime::now()));
     check_out_dir(&out, args.force)?;
-    let psk = args.psk_file.as_deref().map(Psk::from_file).transpose()?;
+    let psk = args.psk_file.as_deref().map(read_key).transpose()?;
     let plan = crate::session::mesh::MeshPlan {
         hosts,
         shape,
@@ -828,7 +828,7 @@ fn tune_plan(
         .unwrap_or_else(|| default_out_dir(&format!("tune-{name}"), std::time::SystemTime::now()));
     check_out_dir(&out, args.force)?;
     let psk = match &args.psk_file {
-        Some(path) => Some((Psk::from_file(path)?, path.clone())),
+        Some(path) => Some((read_key(path)?, path.clone())),
         None => None,
     };
     let plan = crate::tune::TunePlan {
@@ -990,7 +990,7 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
         adaptive,
     };
     let psk = match &args.psk_file {
-        Some(path) => Some((Psk::from_file(path)?, path.clone())),
+        Some(path) => Some((read_key(path)?, path.clone())),
         None => None,
     };
     let opts = RunOptions {
@@ -1137,7 +1137,7 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
         ));
     }
     let data_ports = args.data_ports.as_deref().map(data_ports).transpose()?;
-    let psk = args.psk_file.as_deref().map(Psk::from_file).transpose()?;
+    let psk = args.psk_file.as_deref().map(read_key).transpose()?;
     let opts = ServeOptions {
         listen,
         once: args.once,
@@ -1163,6 +1163,15 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
     };
     serve(&opts).map_err(|e| Failure::Runtime(e.into()))?;
     Ok(0)
+}
+
+/// Reads a key file, warning (on stderr) when others than its owner may read it.
+fn read_key(path: &std::path::Path) -> Result<Psk, crate::spec::config::ConfigError> {
+    let psk = Psk::from_file(path)?;
+    if let Some(warning) = Psk::permission_warning(path) {
+        eprintln!("{warning}");
+    }
+    Ok(psk)
 }
 
 fn report_command(args: ReportArgs) -> Result<i32, Failure> {

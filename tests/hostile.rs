@@ -854,3 +854,56 @@ fn a_peers_text_is_escaped_and_clipped_on_the_terminal_and_in_the_log() {
     );
     assert!(log.lines().all(|l| l.len() < 1000), "{log}");
 }
+
+#[test]
+fn an_undecodable_setup_is_answered_before_the_close() {
+    let daemon = Daemon::start(&[]);
+    let mut peer = Peer::connect(daemon.addr, None).unwrap();
+    let ctl = peer.channel();
+    let body = br#"{"type":"setup","spec":{"protocol":"carrier-pigeon"}}"#;
+    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(body);
+    std::io::Write::write_all(&mut ctl.stream, &frame).unwrap();
+    match ctl.recv() {
+        Ok(Message::Error { message }) => {
+            assert!(message.contains("could not read this request"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_relay_tells_nothing_of_ports_that_are_not_a_daemons() {
+    use std::io::Write;
+    let daemon = Daemon::start(&["--allow-relay-without-key"]);
+    // A service that is not sockbench, and a port where nothing listens.
+    let service = TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = service.local_addr().unwrap();
+    let banner = thread::spawn(move || {
+        if let Ok((mut s, _)) = service.accept() {
+            let _ = s.write_all(b"SSH-2.0-OpenSSH_9.6\r\n");
+            thread::sleep(Duration::from_millis(500));
+        }
+    });
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let spec = TestSpec {
+        duration: Duration::from_millis(300),
+        warmup: Duration::ZERO,
+        interval: Duration::from_millis(100),
+        ..TestSpec::default()
+    };
+    let mut told = Vec::new();
+    for to in [open, closed] {
+        let mut controller = Peer::connect(daemon.addr, None).unwrap();
+        let answer = controller.relay(to, &spec, None);
+        let error = answer.outcome.error.unwrap_or_default();
+        told.push(error.replace(&to.to_string(), "PEER"));
+    }
+    banner.join().unwrap();
+    assert!(!told[0].contains("SSH"), "{told:?}");
+    assert_eq!(told[0], told[1], "an open and a closed port told apart");
+    assert!(told[0].contains("not sockbench"), "{told:?}");
+}

@@ -857,6 +857,13 @@ impl Request {
                 });
             }
             Err(ControlError::Closed) => return Ok(None),
+            Err(e @ ControlError::Decode(_)) => {
+                // Said before the connection closes, so that the sender knows why.
+                let _ = ctl.send(&Message::Error {
+                    message: format!("refused: the receiver could not read this request: {e}"),
+                });
+                return Err(e);
+            }
             Err(e) => return Err(e),
         };
         Ok(Some(request))
@@ -1038,7 +1045,7 @@ fn relay(
         Err(e) => crate::session::sender::RelayOutcome {
             outcome: crate::session::sender::TestOutcome::failed(
                 crate::session::sender::Status::Error,
-                e.to_string(),
+                relay_reach_error(to, e),
             ),
             receiver_host: None,
         },
@@ -1048,6 +1055,30 @@ fn relay(
         outcome: Box::new(outcome),
     })?;
     Ok(())
+}
+
+/// Why the peer a controller named could not be reached, said without what would make
+/// this daemon a port scanner for it: whether a port that is not a sockbench daemon's is
+/// open, and what it sent, are not told. What a real daemon answered is.
+fn relay_reach_error(to: SocketAddr, e: crate::session::sender::ReachError) -> String {
+    use crate::session::sender::ReachError;
+    match e {
+        ReachError::Connect { .. }
+        | ReachError::Handshake {
+            source:
+                ControlError::NotSockbench(_)
+                | ControlError::Decode(_)
+                | ControlError::Closed
+                | ControlError::Timeout
+                | ControlError::Io(_)
+                | ControlError::TooLarge(..)
+                | ControlError::Unexpected { .. },
+            ..
+        } => format!(
+            "the peer at {to} did not answer as a sockbench daemon (unreachable, or not sockbench)"
+        ),
+        other => other.to_string(),
+    }
 }
 
 /// Validates a test and takes a slot for it: the same checks as the command line's, the
