@@ -628,7 +628,7 @@ fn a_lying_results_reply_is_an_error_row_and_the_run_goes_on() {
             r.wall_ns = 1;
         }),
         forging_script(None, 0, |r| r.rss_kib = Some(u64::MAX)),
-        forging_script(None, 1000, |r| r.roles[0].window_ns = 1),
+        forging_script(None, 100_000, |r| r.roles[0].window_ns = 1),
         lying_script(None, 0),
     ];
     let (addr, daemon) = fake_daemon(scripts);
