@@ -72,6 +72,13 @@ pub(super) fn relay(
             receiver_host: None,
         },
     };
+    if let Some(e) = &outcome.outcome.error {
+        // Said here, as the log line after the test says only how long it took.
+        daemon.log(&format!(
+            "sending to {to}: {}: {e}",
+            outcome.outcome.status.as_str()
+        ));
+    }
     let _ = ctl.stream.set_write_timeout(Some(SETUP_TIMEOUT));
     ctl.send(&Message::Relayed {
         outcome: Box::new(outcome),
