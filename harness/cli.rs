@@ -289,7 +289,7 @@ pub struct ServeArgs {
     /// Largest SO_SNDBUF/SO_RCVBUF a sender may ask for, e.g. 16M [default: no limit]
     #[arg(long, value_name = "SIZE")]
     pub max_buffer: Option<String>,
-    /// Largest rate a sender may ask for (bits/s for stream, transactions/s for rr) [default: no limit]
+    /// Largest rate a sender may ask for, in bits/s of payload over all flows (for rr: transactions/s x (request + response) x 8); unpaced tests are refused [default: no limit]
     #[arg(long, value_name = "RATE")]
     pub max_rate: Option<String>,
     /// Bind data sockets to ports in LOW-HIGH (for firewalls) [default: ephemeral ports]
@@ -310,12 +310,15 @@ pub struct ServeArgs {
     /// Connections held that are not running a test (in their handshake, or idle without a key); a new one beyond evicts the oldest.
     #[arg(long, default_value_t = crate::session::receiver::DEFAULT_MAX_PENDING, value_name = "N")]
     pub max_pending: usize,
-    /// The same, per source address.
+    /// The same, per source address block (/24 for IPv4, /56 for IPv6).
     #[arg(long, default_value_t = crate::session::receiver::DEFAULT_MAX_PER_SOURCE, value_name = "N")]
     pub max_per_source: usize,
     /// Address blocks a fleet controller may ask this daemon to send to, e.g. 192.0.2.0/24,203.0.113.0/24 [default: loopback only]
     #[arg(long, value_name = "CIDR,...")]
     pub allow_peers: Option<String>,
+    /// Send for a controller (fleet runs) without a key: anyone who reaches this port could aim its traffic. Only for a closed lab [default: relaying needs --psk-file]
+    #[arg(long)]
+    pub allow_relay_without_key: bool,
 }
 
 #[derive(Debug, Args)]
@@ -706,7 +709,7 @@ fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
         .clone()
         .unwrap_or_else(|| default_out_dir(&format!("mesh-{name}"), std::time::SystemTime::now()));
     check_out_dir(&out, args.force)?;
-    let psk = args.psk_file.as_deref().map(Psk::from_file).transpose()?;
+    let psk = args.psk_file.as_deref().map(read_key).transpose()?;
     let plan = crate::session::mesh::MeshPlan {
         hosts,
         shape,
@@ -849,7 +852,7 @@ fn tune_plan(
         .unwrap_or_else(|| default_out_dir(&format!("tune-{name}"), std::time::SystemTime::now()));
     check_out_dir(&out, args.force)?;
     let psk = match &args.psk_file {
-        Some(path) => Some((Psk::from_file(path)?, path.clone())),
+        Some(path) => Some((read_key(path)?, path.clone())),
         None => None,
     };
     let plan = crate::tune::TunePlan {
@@ -1025,7 +1028,7 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
         adaptive,
     };
     let psk = match &args.psk_file {
-        Some(path) => Some((Psk::from_file(path)?, path.clone())),
+        Some(path) => Some((read_key(path)?, path.clone())),
         None => None,
     };
     let opts = RunOptions {
@@ -1172,7 +1175,7 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
         ));
     }
     let data_ports = args.data_ports.as_deref().map(data_ports).transpose()?;
-    let psk = args.psk_file.as_deref().map(Psk::from_file).transpose()?;
+    let psk = args.psk_file.as_deref().map(read_key).transpose()?;
     let opts = ServeOptions {
         listen,
         once: args.once,
@@ -1193,10 +1196,20 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
                 .collect::<Result<_, _>>()
                 .map_err(|e| usage("--allow-peers", e.to_string()))?,
         },
+        allow_relay_without_key: args.allow_relay_without_key,
         ..ServeOptions::default()
     };
     serve(&opts).map_err(|e| Failure::Runtime(e.into()))?;
     Ok(0)
+}
+
+/// Reads a key file, warning (on stderr) when others than its owner may read it.
+fn read_key(path: &std::path::Path) -> Result<Psk, crate::spec::config::ConfigError> {
+    let psk = Psk::from_file(path)?;
+    if let Some(warning) = Psk::permission_warning(path) {
+        eprintln!("{warning}");
+    }
+    Ok(psk)
 }
 
 fn report_command(args: ReportArgs) -> Result<i32, Failure> {

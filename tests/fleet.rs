@@ -155,7 +155,8 @@ fn marked_goodput_cells(dir: &Path) -> Vec<String> {
 #[test]
 fn a_mesh_measures_every_ordered_pair_and_writes_the_matrix() {
     let _turn = turn();
-    let (_servers, hosts) = loopback_fleet(3, &["--max-concurrent", "4"]);
+    let (_servers, hosts) =
+        loopback_fleet(3, &["--max-concurrent", "4", "--allow-relay-without-key"]);
     let m = mesh(&[], &hosts, &SHORT);
     assert_eq!(m.code, 0, "{}", m.stdout);
     let s = m.summary();
@@ -295,7 +296,8 @@ fn keys_and_allowed_peers_are_enforced_on_every_hop() {
 #[test]
 fn a_host_that_dies_mid_mesh_fails_its_pairs_and_the_rest_go_on() {
     let _turn = turn();
-    let (mut servers, hosts) = loopback_fleet(3, &["--max-concurrent", "2"]);
+    let (mut servers, hosts) =
+        loopback_fleet(3, &["--max-concurrent", "2", "--allow-relay-without-key"]);
     let victim = servers.pop().unwrap();
     let pid = victim.child.id();
     let killer = std::thread::spawn(move || {
@@ -406,7 +408,13 @@ impl Fleet {
             let d = daemon(
                 &["ip", "netns", "exec", &ns],
                 &addr,
-                &["--allow-peers", "192.0.2.0/24", "--max-concurrent", "8"],
+                &[
+                    "--allow-peers",
+                    "192.0.2.0/24",
+                    "--max-concurrent",
+                    "8",
+                    "--allow-relay-without-key",
+                ],
             );
             fleet.daemons.push(d);
             fleet.hosts.push((format!("host{i}"), addr));

@@ -491,6 +491,7 @@ impl Flow for DgramReceiver {
         rep.messages_received = count.seqs.unique;
         rep.reordered = count.seqs.reordered;
         rep.duplicated = count.seqs.duplicated;
+        rep.invalid = count.seqs.invalid;
         rep.sizes = count.sizes.take().map(|b| b.report());
         let intervals = std::mem::replace(
             &mut count.intervals,

@@ -349,6 +349,7 @@ impl Flow for DgramRrActive {
             let _ = self.conn.sock.set_read_timeout(Some(super::POLL));
         }
         self.rep.duplicated = self.seqs.duplicated;
+        self.rep.invalid = self.seqs.invalid;
         self.rep.reordered = self.seqs.reordered;
         self.rep.sizes = self.sizes.take().map(|b| b.report());
         finish_report(&mut self.rep, &self.ctx, self.last, self.intervals.take());
@@ -501,6 +502,7 @@ impl Flow for DgramRrPassive {
 
     fn finish(&mut self, _cx: &mut Cx) {
         self.rep.duplicated = self.seqs.duplicated;
+        self.rep.invalid = self.seqs.invalid;
         self.rep.reordered = self.seqs.reordered;
         self.rep.sizes = self.sizes.take().map(|b| b.report());
         finish_report(&mut self.rep, &self.ctx, self.last, None);
@@ -747,6 +749,7 @@ impl Flow for DgramRrOpen {
         let rep = &mut self.rep;
         rep.timeouts = rep.messages_sent.saturating_sub(rep.messages_received);
         rep.duplicated = self.seqs.duplicated;
+        rep.invalid = self.seqs.invalid;
         rep.reordered = self.seqs.reordered;
         rep.sizes = self.sizes.take().map(|b| b.report());
         finish_report(rep, &self.ctx, self.last, self.intervals.take());

@@ -223,6 +223,10 @@ pub struct SummaryRow {
     /// reported it back (empty: off, the default graceful close).
     pub linger_req: Option<u32>,
     pub linger_eff: Option<u32>,
+    /// Datagrams whose sequence number fell outside the receiving end's tracking window
+    /// (forged, corrupt, or too late to tell a duplicate from a reordering); empty for
+    /// byte streams.
+    pub invalid: Option<u64>,
 }
 
 impl SummaryRow {
@@ -365,6 +369,7 @@ impl SummaryRow {
         self.not_applicable = run.not_applicable.join(";");
         self.src = run.src.clone();
         self.dst = run.dst.clone();
+        self.invalid = spec.protocol.is_datagram().then(|| run.sum(|r| r.invalid));
     }
 }
 

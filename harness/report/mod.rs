@@ -528,17 +528,64 @@ pub fn write_report(opts: &ReportOptions) -> Result<usize, ReportError> {
     if let Some(svg_dir) = &opts.svg_dir {
         std::fs::create_dir_all(svg_dir)
             .map_err(|e| ReportError(format!("{}: {e}", svg_dir.display())))?;
+        let mut taken = std::collections::HashSet::new();
         for c in &charts {
-            let p = svg_dir.join(format!("{}.svg", c.id));
+            let p = svg_dir.join(svg_file_name(&c.id, &mut taken));
             std::fs::write(&p, &c.svg).map_err(|e| ReportError(format!("{}: {e}", p.display())))?;
         }
     }
     Ok(charts.len())
 }
 
+/// A chart's file name from its id, which may hold labels from a results directory (a
+/// tampered one, too): letters, digits, `-`, `_` and inner dots only, at most 100
+/// characters, and never a name already taken.
+fn svg_file_name(id: &str, taken: &mut std::collections::HashSet<String>) -> String {
+    let mut stem: String = id
+        .chars()
+        .take(100)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    stem = stem.trim_start_matches('.').to_string();
+    if stem.is_empty() {
+        stem = "chart".into();
+    }
+    let mut name = format!("{stem}.svg");
+    let mut n = 2;
+    while !taken.insert(name.clone()) {
+        name = format!("{stem}-{n}.svg");
+        n += 1;
+    }
+    name
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn svg_file_names_are_safe_whatever_the_labels() {
+        let mut taken = std::collections::HashSet::new();
+        assert_eq!(
+            svg_file_name("goodput-vs-sndbuf", &mut taken),
+            "goodput-vs-sndbuf.svg"
+        );
+        let hostile = svg_file_name("../../etc/passwd\u{1b}[2J/x", &mut taken);
+        assert!(
+            !hostile.contains('/') && !hostile.starts_with('.'),
+            "{hostile}"
+        );
+        assert_eq!(svg_file_name("a/b", &mut taken), "a_b.svg");
+        assert_eq!(svg_file_name("a?b", &mut taken), "a_b-2.svg");
+        assert_eq!(svg_file_name("", &mut taken), "chart.svg");
+        assert!(svg_file_name(&"x".repeat(5000), &mut taken).len() <= 104);
+    }
 
     /// A meta.json of no particular run.
     pub fn meta() -> Meta {
