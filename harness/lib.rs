@@ -81,6 +81,9 @@ pub mod tune;
 #[doc(hidden)]
 pub mod report;
 
+// clap makes --help text of this module's doc comments (`HOST[:PORT]`, `<name>`), which
+// are not markdown.
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 #[doc(hidden)]
 pub mod cli;
 #[doc(hidden)]
