@@ -213,22 +213,7 @@ impl Test {
     /// means it could not start (a bad knob, an unreachable receiver); a test that started
     /// and failed returns its [`Outcome`] with that [`Status`].
     pub fn run(&self, receiver: &Receiver) -> Result<Outcome, Error> {
-        let spec = self.spec()?;
-        let (outcome, host) = receiver.run(&spec)?;
-        Ok(Outcome {
-            run: CaseRun {
-                case: 1,
-                repetition: 1,
-                label: self.label(),
-                spec,
-                outcome,
-                not_applicable: Vec::new(),
-                src: String::new(),
-                dst: String::new(),
-            },
-            receiver_host: Some(host),
-            receiver_addr: receiver.addr,
-        })
+        receiver.run_spec(self.spec()?, self.label())
     }
 }
 
@@ -297,22 +282,34 @@ impl Receiver {
         self.addr
     }
 
-    /// One test over the kept control connection (made afresh after a failed test).
-    fn run(
-        &self,
-        spec: &TestSpec,
-    ) -> Result<(crate::measure::outcome::TestOutcome, HostFacts), Error> {
+    /// One test, already validated (a workload file's case), over the kept control
+    /// connection (made afresh after a failed test).
+    #[doc(hidden)]
+    pub fn run_spec(&self, spec: TestSpec, label: String) -> Result<Outcome, Error> {
         let mut slot = self.peer.lock().unwrap_or_else(|p| p.into_inner());
         let peer = match slot.as_mut() {
             Some(p) => p,
             None => slot.insert(Peer::connect(self.addr, self.psk.as_ref())?),
         };
         let host = peer.host.clone();
-        let outcome = run_test(peer, spec, Arc::new(AtomicBool::new(false)));
+        let outcome = run_test(peer, &spec, Arc::new(AtomicBool::new(false)));
         if outcome.status != Status::Ok {
             *slot = None;
         }
-        Ok((outcome, host))
+        Ok(Outcome {
+            run: CaseRun {
+                case: 1,
+                repetition: 1,
+                label,
+                spec,
+                outcome,
+                not_applicable: Vec::new(),
+                src: String::new(),
+                dst: String::new(),
+            },
+            receiver_host: Some(host),
+            receiver_addr: self.addr,
+        })
     }
 }
 
