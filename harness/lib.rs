@@ -30,7 +30,7 @@
 //! # }
 //! ```
 //!
-//! With the `criterion` feature, [`criterion::bench`] turns a [`Test`] into a criterion
+//! With the `criterion` feature, `criterion::bench` turns a [`Test`] into a criterion
 //! benchmark. [`write_results`] writes outcomes as the results directory `sockbench run`
 //! writes, for `sockbench report`.
 //!

@@ -78,6 +78,11 @@ pub enum Error {
     Output(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// docs/library.md's example runs as a doctest, so that the page stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/library.md")]
+struct LibraryPage;
+
 fn output_error(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
     Error::Output(e.into())
 }
