@@ -11,10 +11,11 @@
 //! harness = false
 //! ```
 //!
-//! `cargo bench` then measures a TCP stream with three buffer sizes × two message sizes
-//! against a receiver in the same process: criterion's throughput is sockbench's goodput,
-//! and each case's goodput range (for an rr test: its p50/p99/p99.9) is printed beside
-//! criterion's lines. Here: `cargo run --example bench_my_settings --features criterion`
+//! `cargo bench` then measures, against a receiver in the same process, a TCP stream with
+//! three buffer sizes × two message sizes (criterion's throughput is sockbench's goodput;
+//! each case's goodput range is printed beside criterion's lines) and a 4 KiB TCP
+//! request/response at the same buffer sizes (criterion's time per round trip is the
+//! mean; sockbench prints p50/p99/p99.9 beside it). Here: `cargo run --example bench_my_settings --features criterion`
 //! runs every case once (criterion's test mode); add `-- --bench` to measure.
 //!
 //! SOCKBENCH_BENCH_DURATION sets each test's measured time (default 300ms), and with
@@ -24,7 +25,7 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sockbench::{Protocol, Receiver, Test};
+use sockbench::{Pattern, Protocol, Receiver, Test};
 
 /// SO_SNDBUF and SO_RCVBUF, both ends.
 const BUFFERS: [u64; 3] = [64 << 10, 256 << 10, 1 << 20];
@@ -56,6 +57,31 @@ fn my_settings(c: &mut Criterion) {
         }
     }
     group.finish();
+
+    // A 4 KiB request/response with TCP_NODELAY, at each buffer size: criterion's time is
+    // the mean round trip; sockbench prints p50/p99/p99.9 beside it.
+    let mut group = c.benchmark_group("tcp_rr_4K");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for buffer in BUFFERS {
+        let test = Test::new()
+            .protocol(Protocol::Tcp)
+            .pattern(Pattern::Rr)
+            .msg_size(4 << 10)
+            .nodelay(true)
+            .sndbuf(buffer)
+            .rcvbuf(buffer)
+            .set("duration", duration.as_str())
+            .warmup(Duration::from_millis(100));
+        let id = format!("buffer={}K", buffer >> 10);
+        let summary = sockbench::criterion::bench(&mut group, &id, &test, &receiver)
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        outcomes.extend(summary.outcomes);
+    }
+    group.finish();
+
     if let Some(dir) = std::env::var_os("SOCKBENCH_RESULTS") {
         sockbench::write_results(dir.as_ref(), "bench_my_settings", &outcomes)
             .unwrap_or_else(|e| panic!("writing the results: {e}"));

@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use ::criterion::measurement::WallTime;
-use ::criterion::{BenchmarkGroup, BenchmarkId, Throughput};
+use ::criterion::{BenchmarkGroup, BenchmarkId, SamplingMode, Throughput};
 use hdrhistogram::Histogram;
 
 use super::{Error, Outcome, Pattern, Percentiles, Receiver, Test};
@@ -90,7 +90,8 @@ fn timed(outcome: &Outcome, pattern: Pattern, msg_size: u64, iters: u64) -> Opti
 }
 
 /// Benchmarks `test` against `receiver` as `id` in `group`, prints the round trips'
-/// percentiles (or the goodputs' range) after criterion's lines, and returns them.
+/// percentiles (or the goodputs' range) after criterion's lines, and returns them. It sets
+/// the group's throughput and its sampling mode (flat: each sample is one test).
 ///
 /// A test that does not start or does not end `ok` stops the tests of this benchmark (the
 /// remaining samples repeat the last figure, or 1 ns) and is returned as the error.
@@ -106,6 +107,9 @@ pub fn bench(
         Pattern::Stream => group.throughput(Throughput::Bytes(msg_size)),
         Pattern::Rr | Pattern::Crr => group.throughput(Throughput::Elements(1)),
     };
+    // A sample is one whole test, whatever criterion's iteration count: the same count in
+    // every sample, as criterion advises for long benchmarks.
+    group.sampling_mode(SamplingMode::Flat);
     let mut summary = BenchSummary {
         id: id.to_string(),
         tests: 0,
@@ -131,7 +135,10 @@ pub fn bench(
         println!("{id:<40} sockbench: failed: {e}");
         return Err(e);
     }
-    println!("{}", summary.line());
+    // No tests: criterion's filter left this benchmark out.
+    if summary.tests > 0 {
+        println!("{}", summary.line());
+    }
     Ok(summary)
 }
 
