@@ -354,7 +354,8 @@ impl Outcome {
         self.run.goodput_bps()
     }
 
-    /// Request/response transactions completed (rr, crr, a probe), warm-up included.
+    /// Request/response transactions completed after the warm-up (rr, crr, a probe):
+    /// `transactions`.
     pub fn transactions(&self) -> Option<u64> {
         self.summary().transactions
     }
