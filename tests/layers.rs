@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// is given its place.
 const LAYERS: &[&str] = &[
     "sys", "spec", "measure", "net", "engine", "results", "output", "session", "tune", "report",
-    "cli", "fuzzing",
+    "api", "cli", "fuzzing",
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

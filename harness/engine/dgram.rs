@@ -110,7 +110,7 @@ impl EndMarkers {
 }
 
 /// How many sequence numbers a receiver's bitmap has room for before it grows: the whole
-/// room for one flow, a share of it for many (never less than [`SEQ_ROOM_MIN`]).
+/// room for one flow, a share of it for many (never less than `SEQ_ROOM_MIN`).
 pub fn seq_room(spec: &TestSpec) -> u64 {
     (SEQ_ROOM / u64::from(spec.flows.max(1))).max(SEQ_ROOM_MIN)
 }

@@ -177,7 +177,7 @@ pub struct SummaryRow {
     pub rtt_uncorrected_max_ns: Option<u64>,
     /// A request/response latency probe ran beside the stream flows.
     pub probe: bool,
-    /// The knob values that make this case (from the matrix or a [[case]] table).
+    /// The knob values that make this case (from the matrix or a `[[case]]` table).
     pub case_label: String,
     /// Datagrams per sendmmsg/recvmmsg call (1: plain send/recv); empty for byte streams.
     pub batch: Option<u32>,
