@@ -11,7 +11,7 @@
 //! sender's connections open at once are measured ([`super::Gauge`]: `max_in_flight`).
 //!
 //! The answering end is an acceptor on the test's listener, one per thread (the others
-//! of a worker wait for the end; see [`claim`]): every connection, accepted non-blocking
+//! of a worker wait for the end; see `claim`): every connection, accepted non-blocking
 //! (accept4), becomes a flow of its own ([`Cx::spawned`]) that reads the test's header (a stranger,
 //! or one silent past [`GREETING_DEADLINE`], is closed), answers its requests and closes
 //! first, so TIME_WAIT lands on the receiver's side, where it holds no ephemeral port
