@@ -580,3 +580,32 @@ fn the_table_shows_what_varied_and_fits_120_columns() {
         );
     }
 }
+
+/// `--set` takes a TOML inline table for a size distribution, as a workload file does,
+/// and a list of them sweeps the key (issue 21: the table was lowercased and read as a
+/// dist name).
+#[test]
+fn set_takes_inline_tables_and_lists_of_them() {
+    let r = run(&[
+        "--set",
+        r#"msg_size={dist="lognormal", median="1K", p99="64K"}"#,
+    ]);
+    let row = r.ok_row();
+    assert_eq!(row.int("bytes_sent"), row.int("bytes_received"));
+    assert!(row.int("messages_received") > 0);
+    let r = run(&[
+        "--set",
+        r#"msg_size=[{dist="uniform", min="64", max="1K"}, "4K"]"#,
+    ]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let s = r.summary();
+    assert_eq!(
+        s.rows.len(),
+        2,
+        "a list of a table and a size sweeps two cases"
+    );
+    assert!(s.rows.iter().all(|row| row.get_str("status") == "ok"));
+    let r = run(&["--set", r#"msg_size={median="1K"}"#]);
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    assert!(r.stderr().contains("needs dist"), "{}", r.stderr());
+}
