@@ -545,3 +545,31 @@ fn the_pairs_mesh_finds_the_bottleneck_and_all_at_once_shares_it() {
     // business.
     assert!(into.iter().all(|r| r.num("goodput_bps") > 0.0));
 }
+
+/// A host whose daemon is not running: the rows it should have sent name it as the
+/// sender whose daemon could not be reached (issue 21: they said "sender host d: cannot
+/// reach the receiver at d's address"), and ask whether `sockbench serve` runs there.
+#[test]
+fn a_host_without_its_daemon_is_named_as_the_sender_it_is() {
+    let _turn = turn();
+    let (_servers, mut hosts) = loopback_fleet(2, &[]);
+    let port = std::net::TcpListener::bind("127.0.0.5:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    hosts.push(("d".to_string(), format!("127.0.0.5:{port}")));
+    let m = mesh(&[], &hosts, &SHORT);
+    let s = read_csv(&m.dir.join("summary.csv"));
+    let from_d: Vec<_> = s.rows.iter().filter(|r| r.get_str("src") == "d").collect();
+    assert_eq!(from_d.len(), 2, "{}", m.stdout);
+    for r in from_d {
+        let e = r.get_str("error");
+        assert!(
+            e.contains("cannot reach sender host d's daemon at 127.0.0.5")
+                && e.contains("sockbench serve")
+                && !e.contains("the receiver at 127.0.0.5"),
+            "{e}"
+        );
+    }
+}

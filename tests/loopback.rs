@@ -412,9 +412,10 @@ fn an_unreachable_receiver_is_one_clear_line() {
         r.stderr()
     );
     assert!(!r.stderr().contains("panicked"));
-    let s = r.summary();
-    assert_eq!(s.rows[0].get_str("status"), "error");
-    assert!(s.rows[0].get_str("error").contains("refused"));
+    assert!(
+        !r.dir.exists(),
+        "no results for a run that never reached its receiver"
+    );
 }
 
 #[test]
