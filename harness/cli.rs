@@ -937,7 +937,9 @@ fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
     Ok(0)
 }
 
-fn run_command(args: RunArgs) -> Result<i32, Failure> {
+/// iperf3's flags that sockbench spells otherwise: the sockbench spelling, as a usage
+/// error.
+fn iperf3_flags(args: &RunArgs) -> Result<(), Failure> {
     if args.iperf_server {
         return Err(Failure::Usage(
             "-s: the receiver is a command of its own here: sockbench serve (iperf3's -s)".into(),
@@ -965,6 +967,11 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
              sockbench serve --listen 0.0.0.0:{p} (iperf3's -p)"
         )));
     }
+    Ok(())
+}
+
+fn run_command(args: RunArgs) -> Result<i32, Failure> {
+    iperf3_flags(&args)?;
     // A receiver address that cannot be one is a usage error, found before anything is
     // created or started.
     if let Some(to) = &args.to {
