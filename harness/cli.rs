@@ -218,8 +218,10 @@ pub enum Command {
     /// Prints a shell completion script: sockbench completions bash > /etc/bash_completion.d/sockbench
     #[command(after_help = "\
 Examples:
+  mkdir -p ~/.local/share/bash-completion/completions
   sockbench completions bash > ~/.local/share/bash-completion/completions/sockbench
-  sockbench completions zsh > ~/.zfunc/_sockbench
+  mkdir -p ~/.zfunc && sockbench completions zsh > ~/.zfunc/_sockbench
+  mkdir -p ~/.config/fish/completions
   sockbench completions fish > ~/.config/fish/completions/sockbench.fish")]
     Completions {
         /// The shell to complete for.
@@ -230,7 +232,8 @@ Examples:
     #[command(after_help = "\
 Examples:
   sockbench man | man -l -                           read it now
-  sockbench man --out-dir /usr/local/share/man/man1  sockbench.1, sockbench-run.1, ...")]
+  sockbench man --out-dir /usr/local/share/man/man1  sockbench.1, sockbench-run.1, ...
+  sockbench man --out-dir ~/.local/share/man/man1    for one user (made if missing)")]
     Man {
         /// Write sockbench.1 and a page per subcommand here instead of printing sockbench.1.
         #[arg(long, value_name = "DIR")]
