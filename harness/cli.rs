@@ -224,8 +224,10 @@ pub enum Command {
     /// Prints a shell completion script: sockbench completions bash > /etc/bash_completion.d/sockbench
     #[command(after_help = "\
 Examples:
+  mkdir -p ~/.local/share/bash-completion/completions
   sockbench completions bash > ~/.local/share/bash-completion/completions/sockbench
-  sockbench completions zsh > ~/.zfunc/_sockbench
+  mkdir -p ~/.zfunc && sockbench completions zsh > ~/.zfunc/_sockbench
+  mkdir -p ~/.config/fish/completions
   sockbench completions fish > ~/.config/fish/completions/sockbench.fish")]
     Completions {
         /// The shell to complete for.
@@ -236,7 +238,8 @@ Examples:
     #[command(after_help = "\
 Examples:
   sockbench man | man -l -                           read it now
-  sockbench man --out-dir /usr/local/share/man/man1  sockbench.1, sockbench-run.1, ...")]
+  sockbench man --out-dir /usr/local/share/man/man1  sockbench.1, sockbench-run.1, ...
+  sockbench man --out-dir ~/.local/share/man/man1    for one user (made if missing)")]
     Man {
         /// Write sockbench.1 and a page per subcommand here instead of printing sockbench.1.
         #[arg(long, value_name = "DIR")]
@@ -430,6 +433,22 @@ pub struct RunArgs {
         allow_hyphen_values = true
     )]
     pub iperf_window: Option<String>,
+    /// iperf3's -i: the per-interval sample length is --interval.
+    #[arg(
+        short = 'i',
+        hide = true,
+        value_name = "SECS",
+        allow_hyphen_values = true
+    )]
+    pub iperf_interval: Option<String>,
+    /// iperf3's -p: the port goes with the address.
+    #[arg(
+        short = 'p',
+        hide = true,
+        value_name = "PORT",
+        allow_hyphen_values = true
+    )]
+    pub iperf_port: Option<String>,
     #[command(flatten)]
     pub knobs: KnobArgs,
     /// Adaptive repetitions: at least N of every case [default: the workload's repeat]
@@ -962,7 +981,9 @@ fn tune_exit(plan: &crate::tune::TunePlan, end: &crate::tune::TuneEnd) -> i32 {
     0
 }
 
-fn run_command(args: RunArgs) -> Result<i32, Failure> {
+/// iperf3's flags that sockbench spells otherwise: the sockbench spelling, as a usage
+/// error.
+fn iperf3_flags(args: &RunArgs) -> Result<(), Failure> {
     if args.iperf_server {
         return Err(Failure::Usage(
             "-s: the receiver is a command of its own here: sockbench serve (iperf3's -s)".into(),
@@ -973,6 +994,28 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
             "-w: sockbench sets each side separately: --sndbuf {w} --rcvbuf {w}"
         )));
     }
+    if let Some(i) = &args.iperf_interval {
+        // iperf3 takes seconds; sockbench takes a duration with its unit.
+        let unit = if i.chars().all(|c| c.is_ascii_digit() || c == '.') {
+            "s"
+        } else {
+            ""
+        };
+        return Err(Failure::Usage(format!(
+            "-i: the per-interval sample length is --interval {i}{unit} (iperf3's -i)"
+        )));
+    }
+    if let Some(p) = &args.iperf_port {
+        return Err(Failure::Usage(format!(
+            "-p: the port goes with the address: --to HOST:{p}, and on the receiver \
+             sockbench serve --listen 0.0.0.0:{p} (iperf3's -p)"
+        )));
+    }
+    Ok(())
+}
+
+fn run_command(args: RunArgs) -> Result<i32, Failure> {
+    iperf3_flags(&args)?;
     // A receiver address that cannot be one is a usage error, found before anything is
     // created or started.
     if let Some(to) = &args.to {
@@ -1232,7 +1275,7 @@ pub fn iperf3_habit(args: &[String]) -> Option<String> {
         return Some("the receiver is a command here: sockbench serve (iperf3's -s)".into());
     }
     const CLIENT: &[&str] = &[
-        "-c", "-P", "-t", "-l", "-u", "-b", "-R", "-J", "-w", "--client",
+        "-c", "-P", "-t", "-l", "-u", "-b", "-R", "-J", "-w", "-i", "-p", "--client",
     ];
     if CLIENT
         .iter()
@@ -1256,14 +1299,38 @@ fn completions_command(shell: clap_complete::Shell) -> Result<i32, Failure> {
 fn man_command(out_dir: Option<PathBuf>) -> Result<i32, Failure> {
     let cmd = Cli::command();
     let written = match &out_dir {
-        Some(dir) => clap_mangen::generate_to(cmd, dir)
+        Some(dir) => std::fs::create_dir_all(dir)
+            .and_then(|()| {
+                let mut cmd = cmd.disable_help_subcommand(true);
+                cmd.build();
+                man_pages_to(cmd, dir)
+            })
             .map_err(|e| anyhow::anyhow!("writing man pages into {}: {e}", dir.display())),
-        None => clap_mangen::Man::new(cmd)
-            .render(&mut std::io::stdout())
+        None => man_page(cmd)
+            .and_then(|page| std::io::Write::write_all(&mut std::io::stdout(), &page))
             .map_err(|e| anyhow::anyhow!("writing the man page: {e}")),
     };
     written.map_err(Failure::Runtime)?;
     Ok(0)
+}
+
+/// A command's man page, its examples (clap's after-help, which clap_mangen files under
+/// EXTRA) under EXAMPLES, where man page readers look for them.
+fn man_page(cmd: clap::Command) -> std::io::Result<Vec<u8>> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut page)?;
+    let text = String::from_utf8_lossy(&page).replace(".SH EXTRA", ".SH EXAMPLES");
+    Ok(text.into_bytes())
+}
+
+/// A page for the command and one for each of its subcommands, as clap_mangen's
+/// generate_to writes them, with EXAMPLES.
+fn man_pages_to(cmd: clap::Command, dir: &Path) -> std::io::Result<()> {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
+        man_pages_to(sub, dir)?;
+    }
+    let name = clap_mangen::Man::new(cmd.clone()).get_filename();
+    std::fs::write(dir.join(name), man_page(cmd)?)
 }
 
 /// clap's refusal of a value outside a flag's choices (`--proto quic`) as one line.

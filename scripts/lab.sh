@@ -17,6 +17,8 @@
 # Environment: LAB (name prefix, default sblab), RATE (tbf rate, e.g. 50mbit; empty = none),
 # BURST (tbf burst, default 32kb), LATENCY (tbf queue latency, default 20ms).
 set -euo pipefail
+# ip, tc, ss and sshd live in /usr/sbin or /sbin, which an ordinary user's PATH often lacks.
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 LAB=${LAB:-sblab}
 RATE=${RATE:-}

@@ -56,13 +56,13 @@ BARE=${SOCKBENCH_BARE:-$(dirname "$SOCKBENCH")/sockbench-bare}
 for b in "$SOCKBENCH" "$BARE"; do
     [ -x "$b" ] || { echo "overhead-instructions.sh: no $b: cargo build --release" >&2; exit 2; }
 done
+# shellcheck source=scripts/lib.sh
+. "$here/scripts/lib.sh"
 command -v valgrind >/dev/null || { echo "overhead-instructions.sh: needs valgrind (Debian package valgrind: apt-get install -y valgrind)" >&2; exit 2; }
 command -v ss >/dev/null || { echo "overhead-instructions.sh: needs ss (Debian package iproute2)" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "overhead-instructions.sh: needs python3" >&2; exit 2; }
 [ -n "$OUT" ] || OUT="$here/results/$(date -u +%Y%m%dT%H%M%SZ)-instructions"
 mkdir -p "$OUT"
-# shellcheck source=scripts/lib.sh
-. "$here/scripts/lib.sh"
 scratch_space
 
 cg() { valgrind --tool=callgrind --quiet --trace-syscalls=yes "$@"; }

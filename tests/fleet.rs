@@ -493,16 +493,19 @@ fn the_pairs_mesh_finds_the_bottleneck_and_all_at_once_shares_it() {
                 r.get_str("src"),
                 100.0 + err * 100.0
             );
+            // Never above the link (2% for the window's edges): physics, under any
+            // load. How close a loaded machine's sender gets is a speed claim.
             assert!(
-                err.abs() < 0.02,
+                err < 0.02 && goodput > 0.0,
                 "{} -> host4: {goodput:.0} vs capacity {capacity:.0} ({:.2}%)",
                 r.get_str("src"),
                 err * 100.0
             );
         } else {
+            // Above what any path through the bottleneck may carry: so not through it.
             assert!(
-                goodput > 5.0 * capacity,
-                "{} -> {}: {goodput:.0}, not far above the bottleneck",
+                goodput > 1.02 * capacity,
+                "{} -> {}: {goodput:.0}, not above the bottleneck",
                 r.get_str("src"),
                 r.get_str("dst")
             );
@@ -540,12 +543,41 @@ fn the_pairs_mesh_finds_the_bottleneck_and_all_at_once_shares_it() {
         "fleet: all at once, the paths into host4 add up to {:.2}% of capacity",
         100.0 + err * 100.0
     );
+    // Together never above the one link they share (the windows coincide).
     assert!(
-        err.abs() < 0.02,
+        err < 0.02,
         "the paths into host4 add up to {total:.0} vs capacity {capacity:.0} ({:.2}%)",
         err * 100.0
     );
     // Each path carried traffic; how evenly they share is the congestion control's
     // business.
     assert!(into.iter().all(|r| r.num("goodput_bps") > 0.0));
+}
+
+/// A host whose daemon is not running: the rows it should have sent name it as the
+/// sender whose daemon could not be reached (issue 21: they said "sender host d: cannot
+/// reach the receiver at d's address"), and ask whether `sockbench serve` runs there.
+#[test]
+fn a_host_without_its_daemon_is_named_as_the_sender_it_is() {
+    let _turn = turn();
+    let (_servers, mut hosts) = loopback_fleet(2, &[]);
+    let port = std::net::TcpListener::bind("127.0.0.5:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    hosts.push(("d".to_string(), format!("127.0.0.5:{port}")));
+    let m = mesh(&[], &hosts, &SHORT);
+    let s = read_csv(&m.dir.join("summary.csv"));
+    let from_d: Vec<_> = s.rows.iter().filter(|r| r.get_str("src") == "d").collect();
+    assert_eq!(from_d.len(), 2, "{}", m.stdout);
+    for r in from_d {
+        let e = r.get_str("error");
+        assert!(
+            e.contains("cannot reach sender host d's daemon at 127.0.0.5")
+                && e.contains("sockbench serve")
+                && !e.contains("the receiver at 127.0.0.5"),
+            "{e}"
+        );
+    }
 }

@@ -31,7 +31,7 @@ use socket2::{SockAddr, Socket};
 use super::dgram_rr::ThinkTime;
 use super::flow::{Cx, Flow, Want};
 use super::rr::RTT;
-use super::{finish_report, rr_buckets, EngineError, RoleCtx, Sizes, POLL};
+use super::{finish_report, rr_buckets, EngineError, RoleCtx, Sizes, LATE_GRACE, POLL};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport};
 use crate::net::sockopt::{self, Phase};
@@ -260,6 +260,9 @@ pub struct CrrActive {
     last: Option<Instant>,
     think: ThinkTime,
     per_conn: u32,
+    /// When the next connection is due: the start of traffic for the first, the end of
+    /// the previous one (and its think time) after that.
+    next_due: Instant,
     /// A round trip measured by the last move, for the driver's histogram.
     rtt_pending: Option<u64>,
     /// The connections done with in the last step, closed at the next (see `retire`).
@@ -297,6 +300,7 @@ impl CrrActive {
             last: None,
             think: ThinkTime::new(ctx, id),
             per_conn: spec.requests_per_conn.max(1),
+            next_due: ctx.t0,
             rtt_pending: None,
             retired: Vec::new(),
             ctx: ctx.clone(),
@@ -304,10 +308,15 @@ impl CrrActive {
         }
     }
 
-    /// Opens the next connection, if sending goes on.
+    /// Opens the next connection, if it was due before the end of the sending time. One
+    /// whose turn came late (a loaded machine: a busy worker, a slow connect before it)
+    /// still goes within [`LATE_GRACE`] past the end, as a paced sender's late datagrams
+    /// do: else a flow whose first turn came after the end made no transaction at all,
+    /// and its connection went unreported.
     fn open(&mut self) -> Result<Option<Want>, EngineError> {
         let start = Instant::now();
-        if start >= self.ctx.send_end() || self.ctx.aborted() {
+        let end = self.ctx.send_end();
+        if self.next_due >= end || start >= end + LATE_GRACE || self.ctx.aborted() {
             return Ok(Some(Want::Done));
         }
         let Some(peer) = self.peer.clone() else {
@@ -534,7 +543,10 @@ impl CrrActive {
                 }
                 match next {
                     Some(i) => self.request(i, now),
-                    None => self.state = Active::Idle,
+                    None => {
+                        self.next_due = until;
+                        self.state = Active::Idle;
+                    }
                 }
                 Ok(None)
             }
@@ -1060,6 +1072,34 @@ mod tests {
             (r.bytes_sent, r.bytes_received),
             "{what}"
         );
+    }
+
+    /// A requester whose first turn comes after the end of the sending time (a loaded
+    /// machine) still makes the connection that was due at the start, within the grace;
+    /// past the grace it makes none. Either way both ends agree, and nothing errs.
+    #[test]
+    fn a_connection_due_before_the_end_goes_even_when_its_turn_comes_late() {
+        for (late, made) in [(Duration::from_millis(200), true), (LATE_GRACE * 2, false)] {
+            for threads in [false, true] {
+                let mut ctx = ctx(&[
+                    ("proto", "tcp"),
+                    ("pattern", "crr"),
+                    ("duration", "100ms"),
+                    ("warmup", "0s"),
+                ]);
+                ctx.t0 = Instant::now() - Duration::from_millis(100) - late;
+                let [a, p] = tcp_crr_pair(threads);
+                let (ra, rp) = (report(&a, true), report(&p, false));
+                let flows = vec![flow(a, &ctx, ra), flow(p, &ctx, rp)];
+                let (a, p) = run_pair(flows, &ctx, threads);
+                let what = format!("late {late:?}, threads {threads}");
+                let (r, s) = (&a.rep, &p.rep);
+                assert_eq!((&r.error, &s.error), (&None, &None), "{what}");
+                assert_eq!(r.messages_received > 0, made, "{what}");
+                assert_eq!(r.interval_messages.is_empty(), !made, "{what}");
+                assert_eq!(s.messages_received, r.messages_sent, "{what}");
+            }
+        }
     }
 
     #[test]

@@ -266,6 +266,13 @@ impl Flow for DgramSender {
                     return Ok(Want::Until(now + ENOBUFS_BACKOFF));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // An ICMP port unreachable for an earlier datagram (the peer's socket was
+                // not open then), reported by this send instead of sending: nothing went.
+                // The start and end are sequenced so that it should not happen; if it
+                // does, it is counted, not fatal.
+                Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+                    self.rep.refused += 1;
+                }
                 Err(source) => {
                     let what = self.what();
                     return Err(EngineError::Io { what, source });
@@ -383,6 +390,9 @@ pub struct DgramReceiver {
     count: DgramCount,
     ctx: RoleCtx,
     nominal_end: Instant,
+    /// The last instant its sender may send data: the nominal end, and the grace a late
+    /// paced sender has (see `DgramSender::ends`).
+    last_send: Instant,
     last_heard: Instant,
     /// Waits for datagrams before the sender's nominal end (see `progress`).
     waits: u64,
@@ -409,6 +419,12 @@ impl DgramReceiver {
             count: DgramCount::new(ctx, spec.msg_dist.is_some()),
             ctx: ctx.clone(),
             nominal_end: ctx.send_end(),
+            last_send: ctx.send_end()
+                + if spec.rate.is_some() {
+                    LATE_GRACE
+                } else {
+                    Duration::ZERO
+                },
             last_heard: Instant::now(),
             waits: 0,
         }
@@ -435,12 +451,15 @@ impl DgramReceiver {
         end
     }
 
-    /// Nothing to receive now: done after enough silence, else wait for more.
+    /// Nothing to receive now: done after enough silence, else wait for more. Never
+    /// before the last instant a late paced sender may still send data (its nominal end
+    /// and [`LATE_GRACE`]): a receiver that closed before its sender stopped would make
+    /// the sender's next datagrams draw an ICMP port unreachable.
     fn idle(&mut self, now: Instant) -> Want {
         if now < self.nominal_end {
             self.waits += 1;
         }
-        let until = idle_end(self.nominal_end, self.last_heard);
+        let until = idle_end(self.nominal_end, self.last_heard).max(self.last_send);
         if now >= until {
             Want::Done
         } else {
@@ -482,7 +501,8 @@ impl Flow for DgramReceiver {
                 }
             }
         }
-        Ok(Want::ReadUntil(idle_end(self.nominal_end, self.last_heard)))
+        let until = idle_end(self.nominal_end, self.last_heard).max(self.last_send);
+        Ok(Want::ReadUntil(until))
     }
 
     fn finish(&mut self, _cx: &mut Cx) {

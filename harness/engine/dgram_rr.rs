@@ -865,7 +865,6 @@ mod tests {
             let [a, p] = udp_pair(&ctx, ConnKind::Rr, threads);
             drop(p);
             let rep = report(&a, true);
-            let t = Instant::now();
             let ran = crate::engine::testdrive::run(
                 vec![flow(a, &ctx, rep)],
                 &ctx,
@@ -873,7 +872,8 @@ mod tests {
             );
             let err = ran[0].rep.error.clone().unwrap_or_default();
             assert!(err.contains("port is closed"), "threads {threads}: {err:?}");
-            assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+            // Ended by the refusals, not by the driver's limit (that error would differ):
+            // no wall-clock bound needed.
             assert_eq!(ran[0].rep.messages_sent, u64::from(REFUSALS));
         }
     }

@@ -433,6 +433,13 @@ impl RunningRoles {
                 ));
             }
         }
+        let refused: u64 = report.roles.iter().map(|r| r.refused).sum();
+        if refused > 0 {
+            report.warnings.push(format!(
+                "{refused} datagram send(s) refused by the peer (ICMP port unreachable); \
+                 they were not sent and are not counted"
+            ));
+        }
         report.rss_kib = self.rss.finish();
         report.wall_ns = last_end.duration_since(self.t0).as_nanos() as u64;
         report

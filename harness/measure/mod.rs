@@ -420,6 +420,11 @@ pub struct RoleReport {
     /// Pipelined rr, the requesting end: the most requests that were outstanding at once.
     #[serde(default)]
     pub max_in_flight: u64,
+    /// Datagram sends the kernel refused with ECONNREFUSED (an ICMP port unreachable from
+    /// the peer: its socket was not open): those datagrams did not go and are not counted
+    /// as sent.
+    #[serde(default)]
+    pub refused: u64,
     /// Set when the role ended early; the figures above are partial.
     pub error: Option<String>,
 }

@@ -302,13 +302,24 @@ fn run_pair(
         Err(e) => Pair {
             src_facts: None,
             relayed: RelayOutcome {
-                outcome: TestOutcome::failed(
-                    Status::Error,
-                    format!("sender host {}: {e}", src.name),
-                ),
+                outcome: TestOutcome::failed(Status::Error, unreachable_sender(src, &e)),
                 receiver_host: None,
             },
         },
+    }
+}
+
+/// The controller could not reach the source host's own daemon: said as such, naming
+/// the host and its address (ReachError speaks of "the receiver", which the source is
+/// not in this pair).
+fn unreachable_sender(src: &Host, e: &crate::session::sender::ReachError) -> String {
+    use crate::session::sender::ReachError;
+    match e {
+        ReachError::Connect { addr, source } => format!(
+            "cannot reach sender host {}'s daemon at {addr}: {source} (is `sockbench serve` running there?)",
+            src.name
+        ),
+        other => format!("sender host {}: {other}", src.name),
     }
 }
 

@@ -30,7 +30,7 @@ pub enum ReachError {
     BadAddress(String),
     #[error("cannot resolve '{0}': {1}")]
     Resolve(String, std::io::Error),
-    #[error("cannot reach the receiver at {addr}: {source}")]
+    #[error("cannot reach the receiver at {addr}: {source} (is `sockbench serve` running there?)")]
     Connect {
         addr: SocketAddr,
         source: std::io::Error,
