@@ -65,11 +65,16 @@ impl Rep {
     }
 }
 
-/// Throughput of one interval of one repetition, summed over the main flows'
-/// connections (a latency probe's connection left out).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Throughput of one interval of one repetition in one direction, over the main flows'
+/// connections (a latency probe's connection left out): their bytes over the span from
+/// the earliest start to the latest end, so a connection's shorter last interval weighs
+/// by its real length.
+#[derive(Debug, Clone, PartialEq)]
 pub struct IntervalPoint {
     pub repetition: u32,
+    /// What the bytes are: `forward` (sender process to receiver process) or `reverse`;
+    /// for rr and crr, the responses the requester counted.
+    pub direction: String,
     pub start_s: f64,
     pub end_s: f64,
     pub bps: f64,
@@ -242,6 +247,7 @@ const NEED_INTERVALS: &[&str] = columns!(IntervalRow:
     interval,
     start_s,
     end_s,
+    bytes,
     throughput_bps,
 );
 const NEED_SIZES: &[&str] = columns!(SizeRow: case, size_bucket);
@@ -441,7 +447,9 @@ fn read_intervals(
     cases: &mut [Case],
 ) -> Result<(), ReportError> {
     let mut rows = Rows::<IntervalRow>::open(path, NEED_INTERVALS)?;
-    let mut sums: HashMap<usize, BTreeMap<(u32, u32), IntervalPoint>> = HashMap::new();
+    // Per case: (repetition, direction, interval) → (start, end, bytes).
+    type Sums = BTreeMap<(u32, String, u32), (f64, f64, u64)>;
+    let mut sums: HashMap<usize, Sums> = HashMap::new();
     while let Some((_, iv)) = rows.next_row()? {
         let key = (iv.case, iv.src.clone(), iv.dst.clone());
         let Some(&i) = index.get(&key).filter(|i| **i < MAX_INTERVAL_CASES) else {
@@ -450,27 +458,32 @@ fn read_intervals(
         let c = &cases[i];
         // The probe's connection is its own flow, after the main ones.
         let probe_flow = c.probe() && iv.flow >= c.row.flows;
-        if iv.direction == "probe" || probe_flow {
+        if iv.direction == "probe" || probe_flow || iv.throughput_bps.is_none() {
             continue;
         }
-        let Some(bps) = iv.throughput_bps else {
-            continue;
-        };
         let p = sums
             .entry(i)
             .or_default()
-            .entry((iv.repetition, iv.interval))
-            .or_insert(IntervalPoint {
-                repetition: iv.repetition,
-                start_s: iv.start_s,
-                end_s: iv.end_s,
-                bps: 0.0,
-            });
-        p.bps += bps;
-        p.end_s = p.end_s.max(iv.end_s);
+            .entry((iv.repetition, iv.direction.to_string(), iv.interval))
+            .or_insert((iv.start_s, iv.end_s, 0));
+        p.0 = p.0.min(iv.start_s);
+        p.1 = p.1.max(iv.end_s);
+        p.2 += iv.bytes;
     }
     for (i, points) in sums {
-        cases[i].intervals = points.into_values().collect();
+        cases[i].intervals = points
+            .into_iter()
+            .filter(|(_, (start, end, _))| end > start)
+            .map(
+                |((repetition, direction, _), (start_s, end_s, bytes))| IntervalPoint {
+                    repetition,
+                    direction,
+                    start_s,
+                    end_s,
+                    bps: bytes as f64 * 8.0 / (end_s - start_s),
+                },
+            )
+            .collect();
     }
     Ok(())
 }

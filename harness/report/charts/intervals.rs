@@ -6,7 +6,7 @@ use plotters::prelude::*;
 
 use super::common::*;
 use super::Chart;
-use crate::report::{Case, ResultsDir};
+use crate::report::{Case, IntervalPoint, ResultsDir};
 
 /// Per-interval throughput over time, one chart per case, one line per repetition; the
 /// warm-up (excluded from goodput) shaded; the axis ends where the data ends.
@@ -39,8 +39,9 @@ pub(super) fn intervals(dirs: &[ResultsDir]) -> Vec<Chart> {
                 c.row.pattern,
                 c.label()
             );
+            let caption = format!("{title} — {}", shown_direction(c));
             out.extend(
-                draw(id, title.clone(), &title, |a| interval_chart(a, c)).map(|mut ch| {
+                draw(id, title, &caption, |a| interval_chart(a, c)).map(|mut ch| {
                     ch.collapsed = total > 4;
                     ch
                 }),
@@ -81,26 +82,60 @@ fn interval_chart(
         )))?;
         entries.push(("warm-up (not in goodput)".to_string(), Look::band(WARMUP)));
     }
-    let reps: BTreeSet<u32> = c.intervals.iter().map(|v| v.repetition).collect();
-    let colors = palette(reps.len());
-    for (i, rep) in reps.into_iter().enumerate() {
+    // One line per repetition and direction (both, when the run went both ways).
+    let lines: BTreeSet<(u32, &str)> = c
+        .intervals
+        .iter()
+        .map(|v| (v.repetition, v.direction.as_str()))
+        .collect();
+    let directions: BTreeSet<&str> = lines.iter().map(|l| l.1).collect();
+    let colors = palette(lines.len());
+    for (i, (rep, dir)) in lines.into_iter().enumerate() {
         let look = Look::line(colors[i], Marker::nth(i));
-        // A step per interval: each rate holds over the interval it was measured in.
+        let of_line = |v: &&IntervalPoint| v.repetition == rep && v.direction == dir;
+        // A step per interval: each rate holds over the interval it was measured in,
+        // a partial last interval over its real length.
         let pts: Vec<(f64, f64)> = c
             .intervals
             .iter()
-            .filter(|v| v.repetition == rep)
+            .filter(of_line)
             .flat_map(|v| [(v.start_s, v.bps / scale), (v.end_s, v.bps / scale)])
             .collect();
-        chart.draw_series(LineSeries::new(pts.clone(), look.color.stroke_width(2)))?;
-        chart.draw_series(c.intervals.iter().filter(|v| v.repetition == rep).map(|v| {
+        chart.draw_series(LineSeries::new(pts, look.color.stroke_width(2)))?;
+        chart.draw_series(c.intervals.iter().filter(of_line).map(|v| {
             marker!(
                 ((v.start_s + v.end_s) / 2.0, v.bps / scale),
                 Marker::nth(i),
                 look.color
             )
         }))?;
-        entries.push((format!("repetition {rep}"), look));
+        let name = if directions.len() > 1 {
+            format!("repetition {rep}, {dir}")
+        } else {
+            format!("repetition {rep}")
+        };
+        entries.push((name, look));
     }
     Ok(entries)
+}
+
+/// What the chart's bytes are, in words: the direction, and for request/response the
+/// responses the requester counted.
+fn shown_direction(c: &Case) -> String {
+    let dirs: BTreeSet<&str> = c.intervals.iter().map(|v| v.direction.as_str()).collect();
+    let words = |d: &str| match d {
+        "forward" => "sender → receiver",
+        "reverse" => "receiver → sender",
+        _ => "",
+    };
+    let shown: Vec<&str> = dirs
+        .iter()
+        .map(|d| words(d))
+        .filter(|w| !w.is_empty())
+        .collect();
+    match (shown.as_slice(), c.is_transactional()) {
+        ([one], true) => format!("responses, {one}"),
+        ([one], false) => format!("{} ({one})", dirs.iter().next().copied().unwrap_or("")),
+        _ => "both directions".to_string(),
+    }
 }
