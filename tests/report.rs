@@ -242,6 +242,7 @@ mod svg;
 use svg::*;
 
 use sockbench::output::cases::CaseRow;
+use sockbench::output::intervals::IntervalRow;
 use sockbench::output::meta::Meta;
 use sockbench::output::summary::SummaryRow;
 
@@ -608,4 +609,95 @@ fn tune_and_profile_directories_get_their_own_views() {
         );
         assert!(std::fs::read_to_string(&html).unwrap().contains(text));
     }
+}
+
+/// rr's last response lands just after the deadline: it joins the last interval instead
+/// of making a slot of a few microseconds (a spike of one transaction over 4 µs), and the
+/// interval chart says which direction its bytes went.
+#[test]
+fn rr_intervals_end_without_a_sliver_and_name_their_direction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("rr");
+    let o = sockbench(
+        &[
+            "run",
+            "--pattern",
+            "rr",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+            "--set",
+            "interval=250ms",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows: Vec<IntervalRow> = csv::Reader::from_path(out.join("intervals.csv"))
+        .unwrap()
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(rows.len() >= 2, "{} rows", rows.len());
+    let last = rows.last().unwrap();
+    assert!(
+        last.end_s - last.start_s >= 0.25 / 4.0,
+        "a sliver of {} s ends the series",
+        last.end_s - last.start_s
+    );
+    let dir = sockbench::report::ResultsDir::load(&out).unwrap();
+    let all = sockbench::report::charts::all(std::slice::from_ref(&dir));
+    let svg = &all
+        .iter()
+        .find(|c| c.id == "intervals-d1-case1")
+        .expect("an interval chart")
+        .svg;
+    assert!(svg.contains("responses, receiver → sender"), "{svg}");
+    // Every drawn rate is the bytes of its interval over the interval's real length.
+    for (p, r) in dir.cases[0].intervals.iter().zip(&rows) {
+        let want = r.bytes as f64 * 8.0 / (r.end_s - r.start_s);
+        assert!((p.bps - want).abs() <= want * 1e-9, "{p:?} vs {r:?}");
+    }
+}
+
+/// Two connections whose last intervals end at different times: the case's point is
+/// their bytes over the span they cover, not the sum of their rates.
+#[test]
+fn a_shorter_last_interval_weighs_by_its_length() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy_of_fixture(tmp.path());
+    let row = |conn: u32, interval: u32, start_s: f64, end_s: f64, bytes: u64| IntervalRow {
+        case: 1,
+        repetition: 1,
+        flow: 0,
+        conn,
+        direction: "forward",
+        measured_by: "receiver",
+        interval,
+        start_s,
+        end_s,
+        bytes,
+        throughput_bps: Some(bytes as f64 * 8.0 / (end_s - start_s)),
+        ..Default::default()
+    };
+    let mut w = csv::Writer::from_path(dir.join("intervals.csv")).unwrap();
+    for r in [
+        row(0, 0, 0.0, 1.0, 1000),
+        row(0, 1, 1.0, 2.0, 1000),
+        row(1, 0, 0.0, 1.0, 1000),
+        row(1, 1, 1.0, 1.5, 500),
+    ] {
+        w.serialize(r).unwrap();
+    }
+    w.flush().unwrap();
+    let d = sockbench::report::ResultsDir::load(&dir).unwrap();
+    let bps: Vec<f64> = d.cases[0].intervals.iter().map(|p| p.bps).collect();
+    assert_eq!(
+        bps,
+        [16_000.0, 12_000.0],
+        "1,500 bytes over 1 s, not 8 + 8 kbit/s"
+    );
 }

@@ -327,3 +327,39 @@ fn the_checks_catch_what_they_look_for() {
     assert!(p.iter().any(|s| s.contains("negative tick -10")), "{p:?}");
     assert!(p.iter().any(|s| s.contains("mixed formats")), "{p:?}");
 }
+
+/// A run both ways draws each direction as its own line, named; one way says which.
+#[test]
+fn interval_charts_name_the_direction_they_show() {
+    let mut dirs = [made_dir("iv", &[Made::stream("sndbuf=64K", &[1e9])])];
+    let c = &mut dirs[0].cases[0];
+    let reverse: Vec<_> = c
+        .intervals
+        .iter()
+        .map(|p| sockbench::report::IntervalPoint {
+            direction: "reverse".into(),
+            bps: p.bps / 2.0,
+            ..p.clone()
+        })
+        .collect();
+    let one_way = charts::all(&dirs);
+    let svg = &chart(&one_way, "intervals-d1-case1").svg;
+    assert!(svg.contains("forward (sender → receiver)"), "{svg}");
+    dirs[0].cases[0].intervals.extend(reverse);
+    let both = charts::all(&dirs);
+    let svg = &chart(&both, "intervals-d1-case1").svg;
+    assert!(svg.contains("both directions"), "{svg}");
+    let labels: Vec<String> = legend_rows(&parse_svg(svg))
+        .into_iter()
+        .map(|r| r.label)
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "warm-up (not in goodput)",
+            "repetition 1, forward",
+            "repetition 1, reverse"
+        ]
+    );
+    assert!(chart_problems("intervals", svg).is_empty());
+}
