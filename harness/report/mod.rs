@@ -209,6 +209,17 @@ pub struct SizeBucket {
     /// The largest p50 and p99 round trip of the bucket over the repetitions.
     pub rtt_p50_ns: Option<u64>,
     pub rtt_p99_ns: Option<u64>,
+    /// Round trips measured in the bucket, over the repetitions.
+    pub transactions: u64,
+    /// The fewest round trips behind one repetition's percentiles (each repetition's
+    /// p99 is its own samples' p99): what decides whether a percentile may be shown.
+    pub fewest_transactions: Option<u64>,
+}
+
+/// The fewest samples a percentile needs: `1 / (1 − q)`, so p50 needs 2, p99 needs 100
+/// and p99.9 needs 1,000 (with fewer, the "p99" is the largest sample, not a p99).
+pub fn samples_needed(q: f64) -> u64 {
+    (1.0 / (1.0 - q).max(1e-9)).round() as u64
 }
 
 /// The names of columns of a row struct, each checked against the struct's fields when
@@ -376,6 +387,10 @@ fn read_sizes(path: &Path) -> Result<Vec<SizeBucket>, ReportError> {
         b.bytes += r.bytes;
         b.rtt_p50_ns = b.rtt_p50_ns.max(r.rtt_p50_ns);
         b.rtt_p99_ns = b.rtt_p99_ns.max(r.rtt_p99_ns);
+        if let Some(n) = r.transactions.filter(|_| r.rtt_p99_ns.is_some()) {
+            b.transactions += n;
+            b.fewest_transactions = Some(b.fewest_transactions.map_or(n, |f| f.min(n)));
+        }
     }
     Ok(by.into_values().collect())
 }
@@ -556,6 +571,14 @@ pub(crate) mod tests {
     /// A meta.json of no particular run.
     pub fn meta() -> Meta {
         Meta::default()
+    }
+
+    #[test]
+    fn a_percentile_needs_one_over_its_tail_in_samples() {
+        assert_eq!(samples_needed(0.5), 2);
+        assert_eq!(samples_needed(0.9), 10);
+        assert_eq!(samples_needed(0.99), 100);
+        assert_eq!(samples_needed(0.999), 1000);
     }
 
     #[test]

@@ -363,3 +363,52 @@ fn interval_charts_name_the_direction_they_show() {
     );
     assert!(chart_problems("intervals", svg).is_empty());
 }
+
+/// Buckets of 1 and 5 round trips have no p99: they show their n and no point, and the
+/// axis is not stretched by their largest sample; a bucket of 1,500 has its p99.
+#[test]
+fn a_size_bucket_shows_its_n_and_no_p99_from_too_few_round_trips() {
+    let mut dirs = [made_dir("sizes", &rr_cases()[..1])];
+    let bucket = |size: u64, n: u64, p99_us: u64| sockbench::report::SizeBucket {
+        case: 1,
+        size_bucket: size,
+        messages: n,
+        bytes: n * size,
+        rtt_p50_ns: Some(p99_us * 500),
+        rtt_p99_ns: Some(p99_us * 1000),
+        transactions: n,
+        fewest_transactions: Some(n),
+    };
+    dirs[0].sizes = vec![
+        bucket(64, 1, 900),
+        bucket(256, 5, 800),
+        bucket(1024, 1500, 50),
+        bucket(4096, 2500, 60),
+    ];
+    let all = charts::all(&dirs);
+    let svg = &chart(&all, "sizes-d1").svg;
+    let els = parse_svg(svg);
+    let texts: Vec<&str> = els
+        .iter()
+        .filter(|e| e.name == "text")
+        .map(|e| e.text.as_str())
+        .collect();
+    for n in ["n=1", "n=5", "n=1.5k", "n=2.5k"] {
+        assert!(texts.contains(&n), "{n} not in {texts:?}");
+    }
+    let y_ticks: Vec<f64> = els
+        .iter()
+        .filter(|e| e.name == "text" && e.get("text-anchor") == Some("end"))
+        .filter_map(|e| e.text.parse().ok())
+        .collect();
+    let top = y_ticks.iter().copied().fold(0.0, f64::max);
+    assert!(
+        (60.0..200.0).contains(&top),
+        "the p99 axis ends at {top} µs: a bucket of 1 round trip drew its p99"
+    );
+    assert!(
+        chart_problems("sizes-d1", svg).is_empty(),
+        "{:?}",
+        chart_problems("sizes-d1", svg)
+    );
+}
