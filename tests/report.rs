@@ -237,9 +237,7 @@ fn a_real_browser_renders_the_report() {
     );
 }
 
-#[path = "support/svg.rs"]
-mod svg;
-use svg::*;
+use common::svg::*;
 
 use sockbench::output::cases::CaseRow;
 use sockbench::output::intervals::IntervalRow;

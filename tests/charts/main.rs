@@ -1,14 +1,13 @@
 //! Reports built in memory from the writers' rows: no process, no traffic. Each chart keeps
 //! the rules every chart keeps, and each defect once seen has a check here.
 
-mod made;
-#[path = "../support/svg.rs"]
-mod svg;
+#[path = "../common/mod.rs"]
+mod common;
 
-use made::*;
+use common::made::*;
+use common::svg::*;
 use sockbench::output::meta::Meta;
 use sockbench::report::{charts, html};
-use svg::*;
 
 fn chart<'a>(all: &'a [charts::Chart], id: &str) -> &'a charts::Chart {
     all.iter().find(|c| c.id == id).unwrap_or_else(|| {

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod lab;
+pub mod made;
+pub mod svg;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

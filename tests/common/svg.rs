@@ -1,8 +1,6 @@
 //! The charts' geometry, read from their SVG, and the ink of a screenshot: the checks
 //! `tests/report.rs` and `tests/charts/` share.
 
-#![allow(dead_code)]
-
 use std::path::Path;
 
 /// The share of pixels that are not near-white, and how many distinct saturated colours.
