@@ -1394,6 +1394,16 @@ pub fn main() -> i32 {
             return 2;
         }
     };
+    // The path a lab describes for meta.json: a bad description is a usage error.
+    if matches!(
+        cli.command,
+        Command::Run(_) | Command::Mesh(_) | Command::Tune(_)
+    ) {
+        if let Err(e) = crate::spec::path::PathNote::from_env() {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    }
     let result = match cli.command {
         Command::Serve(args) => serve_command(args),
         Command::Run(args) => run_command(*args),

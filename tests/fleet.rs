@@ -457,12 +457,6 @@ fn fleet_needs() -> bool {
         && need_tool("tc", "apt-get install -y iproute2")
 }
 
-/// Application payload capacity of a link of `rate_bps` carrying TCP segments of
-/// `payload` bytes: TCP (20) + timestamps (12) + IP (20) + Ethernet (14) per frame.
-fn tcp_payload_capacity(rate_bps: f64, payload: f64) -> f64 {
-    rate_bps * payload / (payload + 20.0 + 12.0 + 20.0 + 14.0)
-}
-
 #[test]
 fn the_pairs_mesh_finds_the_bottleneck_and_all_at_once_shares_it() {
     let _turn = turn();

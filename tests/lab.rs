@@ -12,13 +12,6 @@ use std::time::{Duration, Instant};
 use common::lab::*;
 use common::*;
 
-/// Application payload capacity of a link of `rate_bps` carrying TCP segments of
-/// `payload` bytes: each frame adds TCP (20) + timestamps (12) + IP (20) + Ethernet (14)
-/// bytes, and tbf meters whole frames.
-fn tcp_payload_capacity(rate_bps: f64, payload: f64) -> f64 {
-    rate_bps * payload / (payload + 20.0 + 12.0 + 20.0 + 14.0)
-}
-
 #[test]
 fn tcp_goodput_is_the_bottleneck_payload_capacity() {
     if !lab_needs() {

@@ -320,3 +320,10 @@ pub fn path_with_sbin() -> std::ffi::OsString {
 pub fn need_tool(tool: &str, how: &str) -> bool {
     require(find_tool(&[tool]).is_some(), tool, how)
 }
+
+/// Application payload capacity of a link of `rate_bps` carrying TCP segments of
+/// `payload` bytes: each frame adds TCP (20) + timestamps (12) + IP (20) + Ethernet (14)
+/// bytes, and tbf meters whole frames.
+pub fn tcp_payload_capacity(rate_bps: f64, payload: f64) -> f64 {
+    rate_bps * payload / (payload + 20.0 + 12.0 + 20.0 + 14.0)
+}
