@@ -208,3 +208,117 @@ fn tune_finds_the_buffer_that_covers_the_bandwidth_delay_product() {
         "explain.bdp_bytes {bdp} vs capacity x 40 ms = {expected:.0}"
     );
 }
+
+#[test]
+fn goodput_rises_with_the_receive_buffer_until_the_window_covers_the_path_then_stays_flat() {
+    if !path_lab_needs() {
+        return;
+    }
+    let lab = wan("c", None);
+    let sizes = r#"rcvbuf=["16K","32K","64K","128K","256K","512K","1M","4M"]"#;
+    let r = lab.run(&["--set", sizes, "--duration", "3s", "--warmup", "1s"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let rows = r.summary().rows;
+    assert_eq!(rows.len(), 8);
+    let rtt = 2.0 * DELAY_S;
+    let capacity = tcp_payload_capacity(RATE_BPS, rows[0].num("mss_eff"));
+    let bdp = capacity / 8.0 * rtt;
+    let mut last = 0.0;
+    for row in &rows {
+        let (req, eff, goodput) = (
+            row.get_str("rcvbuf_req"),
+            row.num("rcvbuf_eff"),
+            row.num("goodput_bps"),
+        );
+        assert_eq!(row.get_str("status"), "ok");
+        // A window can never exceed the buffer the kernel reported: at most that many bytes
+        // per round trip, whatever the load.
+        assert!(
+            goodput <= eff * 8.0 / rtt * 1.02,
+            "{req}: {goodput:.0} above its window bound"
+        );
+        if eff / 2.0 < bdp * 0.6 {
+            // Below the BDP, a larger window moves more.
+            assert!(
+                goodput > last,
+                "{req}: {goodput:.0} not above the smaller buffer's {last:.0}"
+            );
+        }
+        if eff >= 4.0 * bdp {
+            // Far above it, the link is full: flat.
+            assert!(
+                goodput >= 0.95 * capacity,
+                "{req}: {goodput:.0} of {capacity:.0}"
+            );
+        }
+        eprintln!("rcvbuf {req} (kernel: {eff}): {:.2} Mbit/s", goodput / 1e6);
+        last = goodput;
+    }
+}
+
+#[test]
+fn tune_meets_a_latency_constraint_the_largest_send_buffer_breaks() {
+    if !path_lab_needs() {
+        return;
+    }
+    let lab = wan("k", None);
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("tune");
+    // bbr keeps about one BDP queued when the send buffer lets it: with 4M the probe's
+    // round trip is about twice the base, 80 ms, while a send buffer near the BDP keeps
+    // the queue short (measured here: p99 53 ms at 256K, 82 ms at 4M). The constraint sits
+    // between the two, at 70 ms. (cubic fills the whole 100 ms queue, and even a small
+    // buffer's p99 then passes 80 ms on its sawtooth.)
+    let args = [
+        "tune",
+        "--to",
+        "198.51.100.2",
+        "--goal",
+        "goodput>=0.95*max",
+        "--constraint",
+        "rtt_p99<70ms",
+        "--probe",
+        "rr",
+        "--congestion",
+        "bbr",
+        "--set",
+        "sndbuf=\"16K..4M\"",
+        "--set",
+        "repeat=3",
+        "--duration",
+        "3s",
+        "--warmup",
+        "1s",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    let o = lab.sockbench(&args, Duration::from_secs(600));
+    let text = std::fs::read_to_string(out.join("answer.json")).unwrap_or_else(|e| {
+        panic!(
+            "answer.json: {e}; stderr: {}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_ne!(answer["status"], "unsatisfiable", "{answer:#}");
+    let p99 = answer["figures"]["rtt_p99_ns"]["mean"]
+        .as_f64()
+        .expect("the answer's p99");
+    assert!(
+        p99 < 70e6,
+        "the answer's p99 {p99} ns breaks the constraint: {answer:#}"
+    );
+    // The largest buffer, as measured in the same run, breaks it: a full queue.
+    let rows = read_csv(&out.join("summary.csv")).rows;
+    let largest: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.get_str("sndbuf_req") == "4194304" || r.get_str("sndbuf_req") == "4M")
+        .map(|r| r.num("rtt_p99_ns"))
+        .collect();
+    assert!(!largest.is_empty(), "tune never tried sndbuf=4M");
+    assert!(
+        largest.iter().all(|p| *p >= 70e6),
+        "sndbuf=4M p99s {largest:?} should break rtt_p99<70ms: bbr queues about one BDP"
+    );
+}
