@@ -65,6 +65,7 @@ fn assert_table_row(row: &std::collections::HashMap<String, String>, all: &Csv) 
         .filter(|r| {
             r.get_str("case") == row.get_str("case")
                 && r.get_str("tool") == row.get_str("peer")
+                && r.get_str("metric") == row.get_str("metric")
                 && !r.get_str("failed").is_empty()
         })
         .count();
@@ -116,13 +117,16 @@ fn compare_produces_a_well_formed_table() {
             "peer_failed"
         ]
     );
-    let pairs: Vec<String> = table
-        .rows
-        .iter()
-        .map(|r| format!("{}/{}", r.get_str("case"), r.get_str("peer")))
-        .collect();
+    let pairs = |per_cpu: bool| -> Vec<String> {
+        table
+            .rows
+            .iter()
+            .filter(|r| r.get_str("metric").ends_with("_per_cpu_s") == per_cpu)
+            .map(|r| format!("{}/{}", r.get_str("case"), r.get_str("peer")))
+            .collect()
+    };
     assert_eq!(
-        pairs,
+        pairs(false),
         [
             "tcp_stream/iperf3",
             "tcp_stream/bare",
@@ -132,6 +136,26 @@ fn compare_produces_a_well_formed_table() {
             "tcp_pingpong/bare"
         ]
     );
+    // The same work per CPU-second of both processes, for every peer whose CPU time the
+    // script can read (sockperf prints none); a peer's failed repetitions may leave its
+    // row out (its own failure), the bare loops' never.
+    let per_cpu = pairs(true);
+    for want in ["tcp_stream/bare", "tcp_pingpong/bare"] {
+        assert!(per_cpu.iter().any(|p| p == want), "{want}: {per_cpu:?}");
+    }
+    for got in &per_cpu {
+        assert!(
+            [
+                "tcp_stream/iperf3",
+                "tcp_stream/bare",
+                "udp_64/iperf3",
+                "udp_64_gso/iperf3",
+                "tcp_pingpong/bare"
+            ]
+            .contains(&got.as_str()),
+            "{got}: {per_cpu:?}"
+        );
+    }
     let all = read_csv(&out.join("compare.csv"));
     for row in &table.rows {
         assert_table_row(row, &all);
@@ -147,15 +171,26 @@ fn compare_produces_a_well_formed_table() {
             assert!(r.num("value") > 0.0, "{r:?}");
         }
     }
+    // The main figures: every tool of each case, 2 repetitions; beside them the same
+    // per CPU-second for every tool but sockperf, which prints no CPU time.
+    let main: Vec<_> = all
+        .rows
+        .iter()
+        .filter(|r| !r.get_str("metric").ends_with("_per_cpu_s"))
+        .collect();
     assert_eq!(
-        all.rows.len(),
+        main.len(),
         (3 + 2 + 2 + 3) * 2,
         "the tools of each case, 2 repetitions"
     );
+    assert_eq!(
+        all.rows.len() - main.len(),
+        (3 + 2 + 2 + 2) * 2,
+        "per CPU-second rows"
+    );
     // Interleaved: each repetition runs every tool of every case before the next, in
     // the reverse order the second time.
-    let order: Vec<String> = all
-        .rows
+    let order: Vec<String> = main
         .iter()
         .map(|r| format!("{}{}", r.get_str("repetition"), r.get_str("tool")))
         .collect();
