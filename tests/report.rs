@@ -237,6 +237,30 @@ fn a_real_browser_renders_the_report() {
     );
 }
 
+/// The share of pixels that are not near-white, and how many distinct saturated colours.
+fn ink(path: &Path) -> (f64, usize) {
+    let decoder = png::Decoder::new(std::fs::File::open(path).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let px = &buf[..info.buffer_size()];
+    let mut inked = 0usize;
+    let mut colours = std::collections::HashSet::new();
+    let n = px.len() / channels;
+    for p in px.chunks(channels) {
+        let (r, g, b) = (p[0], p[1], p[2]);
+        if r < 230 || g < 230 || b < 230 {
+            inked += 1;
+        }
+        let (max, min) = (r.max(g).max(b), r.min(g).min(b));
+        if max - min > 60 {
+            colours.insert((r / 32, g / 32, b / 32));
+        }
+    }
+    (inked as f64 / n as f64, colours.len())
+}
+
 #[path = "support/svg.rs"]
 mod svg;
 use svg::*;

@@ -1,7 +1,5 @@
 //! Results directories made in memory, as a run would have written them.
 
-#![allow(dead_code)]
-
 use sockbench::output::cases::CaseRow;
 use sockbench::output::meta::Meta;
 use sockbench::output::summary::SizeReq;

@@ -59,10 +59,13 @@ fn bb_of(c: &Case) -> Option<Bb> {
     })
 }
 
+/// A series' place among the others: its knobs' values in reading order.
+type LabelOrder = Vec<(String, (u8, u64, String))>;
+
 /// The probe cases of a directory as lines, by their other knobs; of two cases at one
 /// send buffer in one line (a tune's baseline run twice), the one with more repetitions.
 fn series_of(d: &ResultsDir) -> Vec<Series> {
-    let mut by: BTreeMap<Vec<(String, (u8, u64, String))>, Series> = BTreeMap::new();
+    let mut by: BTreeMap<LabelOrder, Series> = BTreeMap::new();
     for c in d.cases.iter().filter(|c| c.probe()) {
         let Some(p) = bb_of(c) else { continue };
         let rest: Vec<String> = c
@@ -167,6 +170,15 @@ fn bufferbloat_chart(
     Ok(entries)
 }
 
+/// A legend row's name: the figure, then the series' other knobs.
+fn named(s: &Series, what: &str) -> String {
+    if s.name.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what}, {}", s.name)
+    }
+}
+
 /// Legend rows of a panel's lines, of its `auto` lines, and whether an interval was cut.
 type PanelRows = (Vec<(String, Look)>, Vec<(String, Look)>, bool);
 
@@ -219,13 +231,6 @@ fn bb_panel(
         .y_label_formatter(&fixed(decimals))
         .draw()?;
     let (mut entries, mut autos, mut cut) = (Vec::new(), Vec::new(), false);
-    let named = |s: &Series, what: &str| {
-        if s.name.is_empty() {
-            what.to_string()
-        } else {
-            format!("{what}, {}", s.name)
-        }
-    };
     for (s, look) in series.iter().zip(looks) {
         let all = pts(s);
         let mut fixed_pts: Vec<Point> = all

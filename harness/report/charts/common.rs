@@ -443,8 +443,6 @@ pub(super) fn fixed(decimals: usize) -> impl Fn(&f64) -> String {
     move |v: &f64| format!("{v:.decimals$}")
 }
 
-/// One line of a sweep chart: its name, its points at numeric x, its `auto` point.
-
 /// A sequential colour scale from light to dark blue, and a text colour readable on it.
 pub(super) fn heat(t: f64) -> (RGBColor, RGBColor) {
     let t = t.clamp(0.0, 1.0);
@@ -473,8 +471,6 @@ pub(super) fn decade_label(v: &f64) -> String {
     }
     format!("{:.0}", 10f64.powf(r))
 }
-
-/// The percentile spectrum of round trips (the HdrHistogram view): one line per case
 
 /// A case in a few words: protocol and pattern unless its knobs name them, then its knobs.
 pub(super) fn case_name(c: &Case) -> String {

@@ -50,7 +50,6 @@ pub struct Chart {
 /// The drawing size; the page scales it to its width (viewBox).
 pub const W: u32 = 1100;
 pub const H: u32 = 500;
-/// Width of the legend panel right of the plot.
 
 /// Every chart the data supports, in reading order.
 pub fn all(dirs: &[ResultsDir]) -> Vec<Chart> {
