@@ -82,41 +82,8 @@ fn assert_table_row(row: &std::collections::HashMap<String, String>, all: &Csv) 
     assert_eq!(row.get_str("paired_ratio_lo"), "", "{row:?}");
 }
 
-#[test]
-fn compare_produces_a_well_formed_table() {
-    if !(need("iperf3", "iperf3") && need("sockperf", "sockperf") && need("python3", "python3")) {
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("cmp");
-    let stdout = run_script(
-        "compare.sh",
-        &[
-            "--duration",
-            "1",
-            "--repeat",
-            "2",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
-    let table = read_csv(&out.join("table.csv"));
-    assert_eq!(
-        table.header,
-        [
-            "case",
-            "metric",
-            "repetitions",
-            "sockbench_median",
-            "peer",
-            "peer_median",
-            "ratio",
-            "paired_ratio_median",
-            "paired_ratio_lo",
-            "paired_ratio_hi",
-            "peer_failed"
-        ]
-    );
+/// table.csv's rows: the main figure of every case and peer, and the same per CPU-second.
+fn assert_cases_and_peers(table: &Csv) {
     let pairs = |per_cpu: bool| -> Vec<String> {
         table
             .rows
@@ -156,6 +123,44 @@ fn compare_produces_a_well_formed_table() {
             "{got}: {per_cpu:?}"
         );
     }
+}
+
+#[test]
+fn compare_produces_a_well_formed_table() {
+    if !(need("iperf3", "iperf3") && need("sockperf", "sockperf") && need("python3", "python3")) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cmp");
+    let stdout = run_script(
+        "compare.sh",
+        &[
+            "--duration",
+            "1",
+            "--repeat",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let table = read_csv(&out.join("table.csv"));
+    assert_eq!(
+        table.header,
+        [
+            "case",
+            "metric",
+            "repetitions",
+            "sockbench_median",
+            "peer",
+            "peer_median",
+            "ratio",
+            "paired_ratio_median",
+            "paired_ratio_lo",
+            "paired_ratio_hi",
+            "peer_failed"
+        ]
+    );
+    assert_cases_and_peers(&table);
     let all = read_csv(&out.join("compare.csv"));
     for row in &table.rows {
         assert_table_row(row, &all);

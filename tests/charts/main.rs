@@ -411,3 +411,58 @@ fn a_size_bucket_shows_its_n_and_no_p99_from_too_few_round_trips() {
         chart_problems("sizes-d1", svg)
     );
 }
+
+/// Goodput and the probe's p99 are two charts on one x axis, not two y axes; each line
+/// has its legend row (two series' `auto` cases are four dashed lines, four rows), and
+/// the repetitions' 95% intervals are drawn.
+#[test]
+fn the_bufferbloat_chart_has_one_y_axis_per_figure_intervals_and_a_row_per_line() {
+    let mut cases = probe_cases();
+    for (label, g) in [
+        ("probe=rr rcvbuf=1M sndbuf=64K", 21e9),
+        ("probe=rr rcvbuf=1M sndbuf=auto", 28e9),
+    ] {
+        let mut m = Made::stream(label, &[g, g * 1.02, g * 0.98]);
+        m.probe = true;
+        m.p50_p99_ns = Some((100_000, 400_000));
+        cases.push(m);
+    }
+    let mut dirs = [made_dir("bb", &cases)];
+    for c in &mut dirs[0].cases {
+        let p99 = c.row.rtt_p99_ns_mean.unwrap();
+        c.row.rtt_p99_ns_ci95_low = Some(p99 * 0.9);
+        c.row.rtt_p99_ns_ci95_high = Some(p99 * 1.1);
+    }
+    let all = charts::all(&dirs);
+    let svg = &chart(&all, "bufferbloat-1").svg;
+    let els = parse_svg(svg);
+    let li = legend_index(&els).unwrap();
+    let right_axis = els[..li]
+        .iter()
+        .filter(|e| e.name == "text" && e.get("text-anchor") == Some("start"))
+        .count();
+    assert_eq!(right_axis, 0, "a second y axis on the right");
+    let labels: Vec<String> = legend_rows(&els).into_iter().map(|r| r.label).collect();
+    let autos = labels.iter().filter(|l| l.contains("sndbuf=auto")).count();
+    assert_eq!(autos, 4, "{labels:?}");
+    // Both figures are named on their own axes.
+    let texts: Vec<&str> = els.iter().map(|e| e.text.as_str()).collect();
+    assert!(
+        texts.iter().any(|t| t.starts_with("goodput (")),
+        "{texts:?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.starts_with("probe p99 (µs)")),
+        "{texts:?}"
+    );
+    // Interval whiskers: the lighter vertical strokes.
+    assert!(
+        svg.matches("opacity=\"0.6\"").count() >= 6,
+        "no intervals drawn"
+    );
+    assert!(
+        chart_problems("bufferbloat-1", svg).is_empty(),
+        "{:?}",
+        chart_problems("bufferbloat-1", svg)
+    );
+}

@@ -174,13 +174,6 @@ impl Look {
             stroke: Stroke::Dashed,
         }
     }
-    pub(super) fn dotted(color: RGBColor) -> Look {
-        Look {
-            color,
-            marker: None,
-            stroke: Stroke::Dotted,
-        }
-    }
     pub(super) fn band(color: RGBColor) -> Look {
         Look {
             color,
