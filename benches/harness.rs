@@ -1,6 +1,6 @@
 //! criterion benches that drive the real harness — a receiver and a sender over loopback
-//! through the library's public API — beside a bare baseline on the same sockets, and the
-//! hot recording path.
+//! through the library's facade (`sockbench::Test`, `Receiver`, `Outcome`) — beside a
+//! bare baseline on the same sockets, and the hot recording path.
 //!
 //! Narrow the matrix with environment variables (criterion owns the arguments after
 //! `cargo bench --`):
@@ -13,20 +13,16 @@
 //! one round trip: the mean of the harness's histogram.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, OnceLock};
+use std::net::{TcpListener, TcpStream};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use sockbench::measure::{latency_histogram, IntervalCounter, SeqTracker};
-use sockbench::results::CaseRun;
-use sockbench::session::receiver::{spawn_receiver, ServeOptions};
-use sockbench::session::sender::{run_test, Peer, Status};
-use sockbench::spec::config::{Pattern, SpecBuilder, TestSpec};
-use sockbench::spec::units::{format_size, parse_size};
+use sockbench::spec::units::parse_size;
 use sockbench::spec::workload::Workload;
 use sockbench::sys::buffer::MsgBuf;
+use sockbench::{Outcome, Pattern, Receiver, Test};
 
 fn env_list(name: &str, default: &str) -> Vec<String> {
     std::env::var(name)
@@ -42,50 +38,56 @@ fn duration() -> String {
 }
 
 /// One in-process receiver for every bench.
-fn receiver() -> SocketAddr {
-    static ADDR: OnceLock<SocketAddr> = OnceLock::new();
-    *ADDR.get_or_init(|| {
-        let opts = ServeOptions {
-            quiet: true,
-            max_concurrent: 4,
-            ..ServeOptions::default()
+fn receiver() -> &'static Receiver {
+    static RECEIVER: OnceLock<Receiver> = OnceLock::new();
+    RECEIVER.get_or_init(|| Receiver::in_process().expect("an in-process receiver"))
+}
+
+/// A case to bench: a test of the facade, or a workload file's case.
+enum Case {
+    Test(Test),
+    Planned(Box<sockbench::spec::config::TestSpec>),
+}
+
+impl Case {
+    fn pattern(&self) -> Pattern {
+        match self {
+            Case::Test(t) => t.spec().expect("a valid test").pattern,
+            Case::Planned(s) => s.pattern,
+        }
+    }
+
+    fn msg_size(&self) -> u64 {
+        u64::from(match self {
+            Case::Test(t) => t.spec().expect("a valid test").msg_size,
+            Case::Planned(s) => s.msg_size,
+        })
+    }
+
+    /// Runs the test and insists it ended ok.
+    fn run(&self) -> Outcome {
+        let outcome = match self {
+            Case::Test(t) => t.run(receiver()),
+            Case::Planned(s) => receiver().run_spec((**s).clone(), String::new()),
         };
-        spawn_receiver(&opts).expect("an in-process receiver")
-    })
-}
-
-/// Runs one test and insists it ended ok.
-fn run_case(peer: &mut Option<Peer>, spec: &TestSpec) -> CaseRun {
-    let p = peer.get_or_insert_with(|| Peer::connect(receiver(), None).expect("the receiver"));
-    let outcome = run_test(p, spec, Arc::new(AtomicBool::new(false)));
-    if outcome.status != Status::Ok {
-        *peer = None;
-        panic!("bench test failed: {:?}", outcome.error);
-    }
-    CaseRun {
-        case: 1,
-        repetition: 1,
-        label: String::new(),
-        spec: spec.clone(),
-        outcome,
-        not_applicable: Vec::new(),
-        src: String::new(),
-        dst: String::new(),
+        outcome
+            .and_then(Outcome::ok)
+            .unwrap_or_else(|e| panic!("bench test failed: {e}"))
     }
 }
 
-fn spec(settings: &[(&str, &str)]) -> TestSpec {
-    let mut b = SpecBuilder::new();
-    b.set("duration", &duration()).unwrap();
-    b.set("warmup", "100ms").unwrap();
+fn test(settings: &[(&str, &str)]) -> Test {
+    let mut t = Test::new()
+        .set("duration", duration())
+        .set("warmup", "100ms");
     for (k, v) in settings {
-        b.set(k, v).unwrap();
+        t = t.set(k, *v);
     }
-    b.build().unwrap()
+    t
 }
 
 /// The cases to bench: the workload's, or the matrix from the environment.
-fn cases() -> Vec<(String, TestSpec)> {
+fn cases() -> Vec<(String, Case)> {
     if let Ok(path) = std::env::var("SOCKBENCH_BENCH_WORKLOAD") {
         let mut w = Workload::from_file(path.as_ref()).unwrap_or_else(|e| panic!("{e}"));
         w.set(&format!("duration={}", duration())).unwrap();
@@ -96,7 +98,7 @@ fn cases() -> Vec<(String, TestSpec)> {
             .map(|c| {
                 (
                     format!("{}/{}", c.spec.protocol, c.label.replace(' ', "/")),
-                    c.spec,
+                    Case::Planned(Box::new(c.spec)),
                 )
             })
             .collect();
@@ -112,8 +114,8 @@ fn cases() -> Vec<(String, TestSpec)> {
                 } else {
                     msg.clone()
                 };
-                let s = spec(&[("proto", &proto), ("msg_size", &msg), ("sndbuf", &sndbuf)]);
-                out.push((format!("{proto}/msg={msg}/sndbuf={sndbuf}"), s));
+                let t = test(&[("proto", &proto), ("msg_size", &msg), ("sndbuf", &sndbuf)]);
+                out.push((format!("{proto}/msg={msg}/sndbuf={sndbuf}"), Case::Test(t)));
             }
         }
     }
@@ -125,17 +127,16 @@ fn stream(c: &mut Criterion) {
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    let mut peer = None;
-    for (id, spec) in cases()
+    for (id, case) in cases()
         .into_iter()
-        .filter(|(_, s)| s.pattern == Pattern::Stream)
+        .filter(|(_, c)| c.pattern() == Pattern::Stream)
     {
-        g.throughput(Throughput::Bytes(spec.msg_size as u64));
+        let msg_size = case.msg_size();
+        g.throughput(Throughput::Bytes(msg_size));
         g.bench_function(BenchmarkId::from_parameter(&id), |b| {
             b.iter_custom(|iters| {
-                let run = run_case(&mut peer, &spec);
-                let bytes_per_s = run.goodput_bps().expect("a measured goodput") / 8.0;
-                Duration::from_secs_f64(iters as f64 * spec.msg_size as f64 / bytes_per_s)
+                let bytes_per_s = case.run().goodput_bps().expect("a measured goodput") / 8.0;
+                Duration::from_secs_f64(iters as f64 * msg_size as f64 / bytes_per_s)
             })
         });
     }
@@ -147,12 +148,11 @@ fn rr(c: &mut Criterion) {
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    let mut peer = None;
-    let mut specs: Vec<(String, TestSpec)> = cases()
+    let mut cases: Vec<(String, Case)> = cases()
         .into_iter()
-        .filter(|(_, s)| s.pattern != Pattern::Stream)
+        .filter(|(_, c)| c.pattern() != Pattern::Stream)
         .collect();
-    if specs.is_empty() {
+    if cases.is_empty() {
         for proto in env_list("SOCKBENCH_BENCH_PROTOS", "tcp,udp,unix-stream") {
             let mut settings = vec![
                 ("proto", proto.as_str()),
@@ -162,14 +162,13 @@ fn rr(c: &mut Criterion) {
             if proto == "tcp" {
                 settings.push(("nodelay", "true"));
             }
-            specs.push((format!("{proto}/64B"), spec(&settings)));
+            cases.push((format!("{proto}/64B"), Case::Test(test(&settings))));
         }
     }
-    for (id, spec) in specs {
+    for (id, case) in cases {
         g.bench_function(BenchmarkId::from_parameter(&id), |b| {
             b.iter_custom(|iters| {
-                let run = run_case(&mut peer, &spec);
-                let mean_ns = run.rtt().expect("round trips").mean;
+                let mean_ns = case.run().rtt().expect("round trips").mean;
                 Duration::from_nanos((mean_ns * iters as f64) as u64)
             })
         });
@@ -193,12 +192,11 @@ fn overhead(c: &mut Criterion) {
 
     // Bulk: a writer thread, a reader timing what it reads.
     g.throughput(Throughput::Bytes(MSG as u64));
-    let mut peer = None;
-    let s = spec(&[("proto", "tcp"), ("msg_size", &format_size(MSG as u64))]);
+    let s = Case::Test(test(&[("proto", "tcp"), ("msg_size", "128K")]));
     g.bench_function("stream_128K/sockbench", |b| {
         b.iter_custom(|iters| {
-            let run = run_case(&mut peer, &s);
-            Duration::from_secs_f64(iters as f64 * MSG as f64 * 8.0 / run.goodput_bps().unwrap())
+            let goodput_bps = s.run().goodput_bps().unwrap();
+            Duration::from_secs_f64(iters as f64 * MSG as f64 * 8.0 / goodput_bps)
         })
     });
     g.bench_function("stream_128K/bare", |b| {
@@ -207,20 +205,16 @@ fn overhead(c: &mut Criterion) {
 
     // Ping-pong: 64 bytes each way, TCP_NODELAY.
     g.throughput(Throughput::Elements(1));
-    let s = spec(&[
+    let s = Case::Test(test(&[
         ("proto", "tcp"),
         ("pattern", "rr"),
         ("msg_size", "64"),
         ("nodelay", "true"),
-    ]);
-    let mut peer = None;
+    ]));
     // Both report the median round trip (criterion's time per iteration is set to the
     // p50, from HdrHistograms), so that the ratio is p50 to p50.
     g.bench_function("pingpong_64B_p50/sockbench", |b| {
-        b.iter_custom(|iters| {
-            let run = run_case(&mut peer, &s);
-            Duration::from_nanos(run.rtt().unwrap().p50 * iters)
-        })
+        b.iter_custom(|iters| Duration::from_nanos(s.run().rtt().unwrap().p50 * iters))
     });
     let addr = echo_server();
     let mut client = TcpStream::connect(addr).unwrap();

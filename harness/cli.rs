@@ -177,9 +177,15 @@ Examples:
 
 The search space is the workload's [matrix]: a size key may be a range, sndbuf = \"16K..16M\"
 (every power of two between), other keys lists, congestion = [\"cubic\", \"bbr\"].
-Each candidate runs up to max(repeat, 3) times. The results directory holds the usual
-files, tune.csv (every step of the search) and answer.json. Exit 1 when no candidate
-meets the constraints.";
+The budget goes to screening (one test per probe), then the race (finalists tested again
+until their 95% intervals are apart, or their means within 5%: the cheapest is the answer),
+then two kernel-default (buffers auto) tests from what is left. The results directory
+holds the usual files, tune.csv (every step of the search) and answer.json
+(docs/guide/tune.md).
+
+Exit status: 0 ok (an answer); 1 unsatisfiable (no candidate meets the constraints), or a
+test or the receiver failed; 2 bad input, nothing run; 3 inconclusive (the finalists'
+intervals still overlap when the budget ends: answer.json names them); 130 interrupted.";
 
 const REPORT_EXAMPLES: &str = "\
 Examples:
@@ -218,8 +224,10 @@ pub enum Command {
     /// Prints a shell completion script: sockbench completions bash > /etc/bash_completion.d/sockbench
     #[command(after_help = "\
 Examples:
+  mkdir -p ~/.local/share/bash-completion/completions
   sockbench completions bash > ~/.local/share/bash-completion/completions/sockbench
-  sockbench completions zsh > ~/.zfunc/_sockbench
+  mkdir -p ~/.zfunc && sockbench completions zsh > ~/.zfunc/_sockbench
+  mkdir -p ~/.config/fish/completions
   sockbench completions fish > ~/.config/fish/completions/sockbench.fish")]
     Completions {
         /// The shell to complete for.
@@ -230,7 +238,8 @@ Examples:
     #[command(after_help = "\
 Examples:
   sockbench man | man -l -                           read it now
-  sockbench man --out-dir /usr/local/share/man/man1  sockbench.1, sockbench-run.1, ...")]
+  sockbench man --out-dir /usr/local/share/man/man1  sockbench.1, sockbench-run.1, ...
+  sockbench man --out-dir ~/.local/share/man/man1    for one user (made if missing)")]
     Man {
         /// Write sockbench.1 and a page per subcommand here instead of printing sockbench.1.
         #[arg(long, value_name = "DIR")]
@@ -283,7 +292,7 @@ pub struct ServeArgs {
     /// Largest SO_SNDBUF/SO_RCVBUF a sender may ask for, e.g. 16M [default: no limit]
     #[arg(long, value_name = "SIZE")]
     pub max_buffer: Option<String>,
-    /// Largest rate a sender may ask for (bits/s for stream, transactions/s for rr) [default: no limit]
+    /// Largest rate a sender may ask for, in bits/s of payload over all flows (for rr: transactions/s x (request + response) x 8); unpaced tests are refused [default: no limit]
     #[arg(long, value_name = "RATE")]
     pub max_rate: Option<String>,
     /// Bind data sockets to ports in LOW-HIGH (for firewalls) [default: ephemeral ports]
@@ -304,12 +313,15 @@ pub struct ServeArgs {
     /// Connections held that are not running a test (in their handshake, or idle without a key); a new one beyond evicts the oldest.
     #[arg(long, default_value_t = crate::session::receiver::DEFAULT_MAX_PENDING, value_name = "N")]
     pub max_pending: usize,
-    /// The same, per source address.
+    /// The same, per source address block (/24 for IPv4, /56 for IPv6).
     #[arg(long, default_value_t = crate::session::receiver::DEFAULT_MAX_PER_SOURCE, value_name = "N")]
     pub max_per_source: usize,
     /// Address blocks a fleet controller may ask this daemon to send to, e.g. 192.0.2.0/24,203.0.113.0/24 [default: loopback only]
     #[arg(long, value_name = "CIDR,...")]
     pub allow_peers: Option<String>,
+    /// Send for a controller (fleet runs) without a key: anyone who reaches this port could aim its traffic. Only for a closed lab [default: relaying needs --psk-file]
+    #[arg(long)]
+    pub allow_relay_without_key: bool,
 }
 
 #[derive(Debug, Args)]
@@ -353,7 +365,7 @@ pub struct TuneArgs {
     /// A limit on a measured figure, one per --constraint: rtt_p99<2ms, lost<0.1%, sender_cpu_pct<50, goodput>=500M
     #[arg(long, value_name = "EXPR")]
     pub constraint: Vec<String>,
-    /// The most tests (a number) or time (a duration, e.g. 10m) the search may take [default: a quarter of the full grid's tests, at least 8]
+    /// The most tests (a number) or time (a duration, e.g. 10m) the search may take [default: half the full grid's tests, or the candidates + 8 when more (at most twice the grid)]
     #[arg(long, value_name = "N|DURATION")]
     pub budget: Option<String>,
     /// Override a workload key, one per --set (as for run): --set 'sndbuf="16K..16M"'
@@ -421,6 +433,22 @@ pub struct RunArgs {
         allow_hyphen_values = true
     )]
     pub iperf_window: Option<String>,
+    /// iperf3's -i: the per-interval sample length is --interval.
+    #[arg(
+        short = 'i',
+        hide = true,
+        value_name = "SECS",
+        allow_hyphen_values = true
+    )]
+    pub iperf_interval: Option<String>,
+    /// iperf3's -p: the port goes with the address.
+    #[arg(
+        short = 'p',
+        hide = true,
+        value_name = "PORT",
+        allow_hyphen_values = true
+    )]
+    pub iperf_port: Option<String>,
     #[command(flatten)]
     pub knobs: KnobArgs,
     /// Adaptive repetitions: at least N of every case [default: the workload's repeat]
@@ -700,7 +728,7 @@ fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
         .clone()
         .unwrap_or_else(|| default_out_dir(&format!("mesh-{name}"), std::time::SystemTime::now()));
     check_out_dir(&out, args.force)?;
-    let psk = args.psk_file.as_deref().map(Psk::from_file).transpose()?;
+    let psk = args.psk_file.as_deref().map(read_key).transpose()?;
     let plan = crate::session::mesh::MeshPlan {
         hosts,
         shape,
@@ -723,11 +751,21 @@ fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
     }
 }
 
-/// --budget: a number of tests or a duration; by default a quarter of the grid.
-fn tune_budget(budget: Option<&str>, grid: u64) -> Result<crate::tune::search::Budget, Failure> {
+/// --budget: a number of tests or a duration; by default half the grid's tests, or the
+/// candidates + 8 when more (a small grid needs a test of each and a race), at most twice
+/// the grid.
+fn tune_budget(
+    budget: Option<&str>,
+    grid: u64,
+    candidates: u64,
+) -> Result<crate::tune::search::Budget, Failure> {
     use crate::tune::search::Budget;
     let budget = match budget.map(str::trim) {
-        None => Budget::Tests((grid / 4).max(8).min(grid)),
+        None => Budget::Tests(
+            grid.div_ceil(2)
+                .max(candidates.saturating_add(8))
+                .min(grid.saturating_mul(2)),
+        ),
         Some(b) if !b.is_empty() && b.chars().all(|c| c.is_ascii_digit()) => match b.parse::<u64>()
         {
             Ok(n) if n >= 1 => Budget::Tests(n),
@@ -773,7 +811,7 @@ fn tune_input(args: &TuneArgs) -> Result<TuneInput, Failure> {
         .as_deref()
         .map(|g| Goal::parse(g).map_err(|e| Failure::Usage(e.to_string())))
         .transpose()?;
-    let (workload, cases) =
+    let (mut workload, mut cases) =
         load_workload(args.workload.as_ref(), &args.knobs, &args.set, args.force)?;
     if workload.matrix.is_empty() {
         return Err(Failure::Usage(
@@ -781,10 +819,18 @@ fn tune_input(args: &TuneArgs) -> Result<TuneInput, Failure> {
         ));
     }
     if !workload.cases.is_empty() {
-        return Err(Failure::Usage(format!(
-            "{}: tune searches the [matrix]; its [[case]] tables are not part of the search: move their keys into [matrix] lists, or remove them",
-            workload.source
-        )));
+        // The matrix's cases come first in the expansion; the [[case]] tables follow.
+        if !args.quiet {
+            eprintln!(
+                "note: {}: tune searches the [matrix]; its {} [[case]] table(s) are left out of the search (sockbench run measures them)",
+                workload.source,
+                workload.cases.len()
+            );
+        }
+        workload.cases.clear();
+        cases.truncate(
+            crate::tune::search::Space::from_matrix(&workload.matrix).grid_size() as usize,
+        );
     }
     for case in &cases {
         let spec = &case.spec;
@@ -812,7 +858,7 @@ fn tune_plan(
     let space = crate::tune::search::Space::from_matrix(&workload.matrix);
     let max_reps = workload.repeat.max(3);
     let grid = space.grid_size().saturating_mul(u64::from(max_reps));
-    let budget = tune_budget(args.budget.as_deref(), grid)?;
+    let budget = tune_budget(args.budget.as_deref(), grid, space.grid_size())?;
     let first = &cases[0].spec;
     let name = if workload.name.is_empty() {
         format!("{}-{}", first.protocol, first.pattern)
@@ -825,7 +871,7 @@ fn tune_plan(
         .unwrap_or_else(|| default_out_dir(&format!("tune-{name}"), std::time::SystemTime::now()));
     check_out_dir(&out, args.force)?;
     let psk = match &args.psk_file {
-        Some(path) => Some((Psk::from_file(path)?, path.clone())),
+        Some(path) => Some((read_key(path)?, path.clone())),
         None => None,
     };
     let plan = crate::tune::TunePlan {
@@ -843,7 +889,6 @@ fn tune_plan(
 
 fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
     use crate::tune::goal::Goal;
-    use crate::tune::search::Status;
     let input = tune_input(&args)?;
     let (constraints, explicit_goal) = (input.constraints, input.goal);
     let (workload, cases) = (input.workload, input.cases);
@@ -886,6 +931,13 @@ fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
         command_line: std::env::args().collect(),
     };
     let end = crate::tune::execute(&plan, &opts).map_err(|e| Failure::Runtime(e.into()))?;
+    Ok(tune_exit(&plan, &end))
+}
+
+/// The exit status of a finished tune, its reason on stderr: 0 ok, 1 unsatisfiable,
+/// 3 inconclusive.
+fn tune_exit(plan: &crate::tune::TunePlan, end: &crate::tune::TuneEnd) -> i32 {
+    use crate::tune::search::Status;
     let a = &end.answer;
     if a.status == Status::Unsatisfiable {
         let figures: Vec<String> = a
@@ -916,12 +968,22 @@ fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
             a.why,
             end.dir.join("tune.csv").display()
         );
-        return Ok(1);
+        return 1;
     }
-    Ok(0)
+    if a.status == Status::Inconclusive {
+        eprintln!(
+            "inconclusive: {}; every step is in {}",
+            a.why,
+            end.dir.join("tune.csv").display()
+        );
+        return 3;
+    }
+    0
 }
 
-fn run_command(args: RunArgs) -> Result<i32, Failure> {
+/// iperf3's flags that sockbench spells otherwise: the sockbench spelling, as a usage
+/// error.
+fn iperf3_flags(args: &RunArgs) -> Result<(), Failure> {
     if args.iperf_server {
         return Err(Failure::Usage(
             "-s: the receiver is a command of its own here: sockbench serve (iperf3's -s)".into(),
@@ -932,6 +994,28 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
             "-w: sockbench sets each side separately: --sndbuf {w} --rcvbuf {w}"
         )));
     }
+    if let Some(i) = &args.iperf_interval {
+        // iperf3 takes seconds; sockbench takes a duration with its unit.
+        let unit = if i.chars().all(|c| c.is_ascii_digit() || c == '.') {
+            "s"
+        } else {
+            ""
+        };
+        return Err(Failure::Usage(format!(
+            "-i: the per-interval sample length is --interval {i}{unit} (iperf3's -i)"
+        )));
+    }
+    if let Some(p) = &args.iperf_port {
+        return Err(Failure::Usage(format!(
+            "-p: the port goes with the address: --to HOST:{p}, and on the receiver \
+             sockbench serve --listen 0.0.0.0:{p} (iperf3's -p)"
+        )));
+    }
+    Ok(())
+}
+
+fn run_command(args: RunArgs) -> Result<i32, Failure> {
+    iperf3_flags(&args)?;
     // A receiver address that cannot be one is a usage error, found before anything is
     // created or started.
     if let Some(to) = &args.to {
@@ -987,7 +1071,7 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
         adaptive,
     };
     let psk = match &args.psk_file {
-        Some(path) => Some((Psk::from_file(path)?, path.clone())),
+        Some(path) => Some((read_key(path)?, path.clone())),
         None => None,
     };
     let opts = RunOptions {
@@ -1134,7 +1218,7 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
         ));
     }
     let data_ports = args.data_ports.as_deref().map(data_ports).transpose()?;
-    let psk = args.psk_file.as_deref().map(Psk::from_file).transpose()?;
+    let psk = args.psk_file.as_deref().map(read_key).transpose()?;
     let opts = ServeOptions {
         listen,
         once: args.once,
@@ -1155,10 +1239,20 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
                 .collect::<Result<_, _>>()
                 .map_err(|e| usage("--allow-peers", e.to_string()))?,
         },
+        allow_relay_without_key: args.allow_relay_without_key,
         ..ServeOptions::default()
     };
     serve(&opts).map_err(|e| Failure::Runtime(e.into()))?;
     Ok(0)
+}
+
+/// Reads a key file, warning (on stderr) when others than its owner may read it.
+fn read_key(path: &std::path::Path) -> Result<Psk, crate::spec::config::ConfigError> {
+    let psk = Psk::from_file(path)?;
+    if let Some(warning) = Psk::permission_warning(path) {
+        eprintln!("{warning}");
+    }
+    Ok(psk)
 }
 
 fn report_command(args: ReportArgs) -> Result<i32, Failure> {
@@ -1181,7 +1275,7 @@ pub fn iperf3_habit(args: &[String]) -> Option<String> {
         return Some("the receiver is a command here: sockbench serve (iperf3's -s)".into());
     }
     const CLIENT: &[&str] = &[
-        "-c", "-P", "-t", "-l", "-u", "-b", "-R", "-J", "-w", "--client",
+        "-c", "-P", "-t", "-l", "-u", "-b", "-R", "-J", "-w", "-i", "-p", "--client",
     ];
     if CLIENT
         .iter()
@@ -1205,14 +1299,38 @@ fn completions_command(shell: clap_complete::Shell) -> Result<i32, Failure> {
 fn man_command(out_dir: Option<PathBuf>) -> Result<i32, Failure> {
     let cmd = Cli::command();
     let written = match &out_dir {
-        Some(dir) => clap_mangen::generate_to(cmd, dir)
+        Some(dir) => std::fs::create_dir_all(dir)
+            .and_then(|()| {
+                let mut cmd = cmd.disable_help_subcommand(true);
+                cmd.build();
+                man_pages_to(cmd, dir)
+            })
             .map_err(|e| anyhow::anyhow!("writing man pages into {}: {e}", dir.display())),
-        None => clap_mangen::Man::new(cmd)
-            .render(&mut std::io::stdout())
+        None => man_page(cmd)
+            .and_then(|page| std::io::Write::write_all(&mut std::io::stdout(), &page))
             .map_err(|e| anyhow::anyhow!("writing the man page: {e}")),
     };
     written.map_err(Failure::Runtime)?;
     Ok(0)
+}
+
+/// A command's man page, its examples (clap's after-help, which clap_mangen files under
+/// EXTRA) under EXAMPLES, where man page readers look for them.
+fn man_page(cmd: clap::Command) -> std::io::Result<Vec<u8>> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut page)?;
+    let text = String::from_utf8_lossy(&page).replace(".SH EXTRA", ".SH EXAMPLES");
+    Ok(text.into_bytes())
+}
+
+/// A page for the command and one for each of its subcommands, as clap_mangen's
+/// generate_to writes them, with EXAMPLES.
+fn man_pages_to(cmd: clap::Command, dir: &Path) -> std::io::Result<()> {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
+        man_pages_to(sub, dir)?;
+    }
+    let name = clap_mangen::Man::new(cmd.clone()).get_filename();
+    std::fs::write(dir.join(name), man_page(cmd)?)
 }
 
 /// clap's refusal of a value outside a flag's choices (`--proto quic`) as one line.
@@ -1276,6 +1394,16 @@ pub fn main() -> i32 {
             return 2;
         }
     };
+    // The path a lab describes for meta.json: a bad description is a usage error.
+    if matches!(
+        cli.command,
+        Command::Run(_) | Command::Mesh(_) | Command::Tune(_)
+    ) {
+        if let Err(e) = crate::spec::path::PathNote::from_env() {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    }
     let result = match cli.command {
         Command::Serve(args) => serve_command(args),
         Command::Run(args) => run_command(*args),

@@ -19,6 +19,8 @@
 # The remote sockbench must be the same release as this one (the control protocol is
 # versioned; a mismatch is refused with both versions named).
 set -euo pipefail
+# ip, tc, ss and sshd live in /usr/sbin or /sbin, which an ordinary user's PATH often lacks.
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 die() { echo "cross-host.sh: $*" >&2; exit 2; }
 

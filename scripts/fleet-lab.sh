@@ -33,6 +33,8 @@
 # addresses), known_hosts, client_key (root's key on every host), hostI/ (each sshd's
 # host key, config, pid file and log).
 set -euo pipefail
+# ip, tc, ss and sshd live in /usr/sbin or /sbin, which an ordinary user's PATH often lacks.
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 FLEET=${FLEET:-lab}
 FLEET_N=${FLEET_N:-4}

@@ -1,6 +1,9 @@
 # Shared by the scripts that start local processes: source it, then call scratch_space.
 # Not meant to run on its own.
 
+# ip, tc, ss and sshd live in /usr/sbin or /sbin, which an ordinary user's PATH often lacks.
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
 # A scratch directory in $work and a list $pids of background processes; both are
 # removed when the script exits, however it exits.
 scratch_space() {

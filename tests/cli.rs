@@ -186,10 +186,12 @@ fn help_shows_choices_defaults_and_examples() {
     assert!(help.contains("[default: 10s]"), "{help}");
     for sub in ["run", "serve", "report", "completions", "man"] {
         let out = sockbench(&[sub, "--help"], Duration::from_secs(10));
+        // An example may first make the directory its output goes into.
+        let help = stdout_of(&out);
+        let examples = help.split("Examples:\n").nth(1).unwrap_or_default();
         assert!(
-            stdout_of(&out).contains("Examples:\n  sockbench"),
-            "{sub}: {}",
-            stdout_of(&out)
+            examples.starts_with("  ") && examples.contains(&format!("sockbench {sub}")),
+            "{sub}: {help}"
         );
     }
 }
@@ -293,7 +295,8 @@ fn a_non_finite_figure_is_null_in_json() {
 }
 
 /// The same unreachable receiver, run after run, is one error line, not one per run
-/// and not twice per run.
+/// and not twice per run; it asks whether the daemon runs there, and writes no results
+/// directory (issue 21: an empty one was left behind).
 #[test]
 fn an_unreachable_receiver_is_reported_once() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -305,7 +308,63 @@ fn an_unreachable_receiver_is_reported_once() {
     assert_eq!(r.code(), 1);
     let all = format!("{}{}", r.stdout(), r.stderr());
     assert_eq!(all.matches("cannot reach the receiver").count(), 1, "{all}");
-    assert_eq!(r.summary().rows.len(), 3);
+    assert!(all.contains("is `sockbench serve` running there?"), "{all}");
+    assert!(
+        !r.dir.exists(),
+        "a results directory for a run that never ran"
+    );
+}
+
+/// iperf3's -i and -p get the sockbench spelling, not clap's generic tip.
+#[test]
+fn iperf3_interval_and_port_flags_get_the_sockbench_equivalent() {
+    for (args, says) in [
+        (&["run", "-i", "2"][..], "--interval 2s"),
+        (&["run", "-p", "5201"], "--to HOST:5201"),
+        (&["-i", "1", "-c", "host"], "sockbench run -i 1 -c host"),
+    ] {
+        let out = sockbench(args, Duration::from_secs(10));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+/// `man --out-dir` makes the directory, and the examples are a section of their own.
+#[test]
+fn man_pages_go_into_a_new_directory_with_an_examples_section() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("not/yet");
+    let out = sockbench(
+        &["man", "--out-dir", dir.to_str().unwrap()],
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let run = std::fs::read_to_string(dir.join("sockbench-run.1")).unwrap();
+    assert!(run.contains(".SH EXAMPLES") && !run.contains(".SH EXTRA"));
+    let out = sockbench(&["man"], Duration::from_secs(30));
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".SH NAME") && !page.contains(".SH EXTRA"));
+}
+
+/// `-u -b RATE` says on the terminal how much was lost, as a share, and what was offered
+/// against what arrived.
+#[test]
+fn paced_udp_shows_its_loss_share_and_offered_against_achieved() {
+    let r = run(&["-u", "-b", "20M"]);
+    let row = r.ok_row();
+    let out = r.stdout();
+    let line = out
+        .lines()
+        .find(|l| l.contains("datagrams ("))
+        .unwrap_or_else(|| panic!("no loss line:\n{out}"));
+    let (lost, sent) = (row.int("lost"), row.int("messages_sent"));
+    assert!(
+        line.contains(&format!("lost {lost} of {sent} datagrams")),
+        "{line}"
+    );
+    assert!(line.contains("offered 20.00 Mbit/s, achieved"), "{line}");
 }
 
 /// A sweep over protocols with a TCP-only knob: the knob is left out of the udp case and
@@ -412,7 +471,9 @@ fn a_huge_run_is_refused_at_once_with_its_count() {
             && err.contains("--force"),
         "{err}"
     );
-    assert!(took < Duration::from_secs(5), "took {took:?}");
+    // Counted, not built: the peak memory shows it (a million cases built take
+    // gigabytes); the time it took is only printed, a load-dependent figure.
+    eprintln!("refused in {took:?}");
     assert!(rss_kib < 100 * 1024, "peak RSS {rss_kib} KiB");
     assert!(!out_dir.exists());
 
@@ -421,7 +482,8 @@ fn a_huge_run_is_refused_at_once_with_its_count() {
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("= 1000000000 tests"), "{err}");
-    assert!(took < Duration::from_secs(5) && rss_kib < 100 * 1024);
+    eprintln!("refused in {took:?}");
+    assert!(rss_kib < 100 * 1024, "peak RSS {rss_kib} KiB");
     refused(
         &["run", "--repeat", "100001"],
         "1 case(s) x 100001 repetition(s) = 100001 tests",
@@ -579,4 +641,33 @@ fn the_table_shows_what_varied_and_fits_120_columns() {
             l.chars().count()
         );
     }
+}
+
+/// `--set` takes a TOML inline table for a size distribution, as a workload file does,
+/// and a list of them sweeps the key (issue 21: the table was lowercased and read as a
+/// dist name).
+#[test]
+fn set_takes_inline_tables_and_lists_of_them() {
+    let r = run(&[
+        "--set",
+        r#"msg_size={dist="lognormal", median="1K", p99="64K"}"#,
+    ]);
+    let row = r.ok_row();
+    assert_eq!(row.int("bytes_sent"), row.int("bytes_received"));
+    assert!(row.int("messages_received") > 0);
+    let r = run(&[
+        "--set",
+        r#"msg_size=[{dist="uniform", min="64", max="1K"}, "4K"]"#,
+    ]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let s = r.summary();
+    assert_eq!(
+        s.rows.len(),
+        2,
+        "a list of a table and a size sweeps two cases"
+    );
+    assert!(s.rows.iter().all(|row| row.get_str("status") == "ok"));
+    let r = run(&["--set", r#"msg_size={median="1K"}"#]);
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    assert!(r.stderr().contains("needs dist"), "{}", r.stderr());
 }

@@ -23,31 +23,20 @@ fn missing_needs() -> Option<String> {
         ("ssh", "openssh-client"),
         ("ssh-keygen", "openssh-client"),
     ] {
-        let found = Command::new("sh")
-            .arg("-c")
-            .arg(format!("command -v {tool}"))
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
+        if find_tool(&[tool]).is_none() {
             missing.push(format!("{tool} (apt-get install -y {package})"));
         }
     }
     if !Path::new("/usr/sbin/sshd").exists() {
         missing.push("/usr/sbin/sshd (apt-get install -y openssh-server)".to_string());
     }
-    (!missing.is_empty()).then(|| format!("needs {}", missing.join(", ")))
+    (!missing.is_empty()).then(|| missing.join(", "))
 }
 
-/// True when the test must skip; a failure instead when SOCKBENCH_REQUIRE_ALL=1.
+/// True when the test must skip (one line on stderr); a failure instead when
+/// SOCKBENCH_REQUIRE_ALL=1.
 fn skip() -> bool {
-    let Some(needs) = missing_needs() else {
-        return false;
-    };
-    if std::env::var("SOCKBENCH_REQUIRE_ALL").as_deref() == Ok("1") {
-        panic!("{needs} (SOCKBENCH_REQUIRE_ALL=1)");
-    }
-    println!("skipped: {needs}");
-    true
+    !require_all(missing_needs())
 }
 
 fn fleet_lab() -> PathBuf {

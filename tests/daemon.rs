@@ -123,15 +123,16 @@ fn a_busy_receiver_says_so_at_once() {
     let to = server.addr.to_string();
     let long = {
         let to = to.clone();
-        std::thread::spawn(move || run(&["--to", &to, "--duration", "4s", "--warmup", "0s"]))
+        std::thread::spawn(move || run(&["--to", &to, "--duration", "6s", "--warmup", "0s"]))
     };
     std::thread::sleep(Duration::from_millis(800));
-    let started = Instant::now();
     let r = run(&["--to", &to, "--duration", "300ms"]);
+    // At once: answered while the first test still runs, not queued behind it (an
+    // ordering, not a time: it holds however slow the machine, as long as starting a
+    // sender takes less than the first test's 6 s).
     assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "the second sender waited {:?}",
-        started.elapsed()
+        !long.is_finished(),
+        "the second sender waited for the first test"
     );
     assert_eq!(r.code(), 1);
     assert!(r.stderr().contains("busy"), "{}", r.stderr());
@@ -175,8 +176,9 @@ fn a_killed_sender_is_cleaned_up_and_the_next_is_served() {
                 r.ok_row();
                 break;
             }
+            // A bound on the test's own runtime, from the receiver's own heartbeat limit.
             assert!(
-                started.elapsed() < Duration::from_secs(12),
+                started.elapsed() < sockbench::session::sender::HEARTBEAT_LOSS * 3,
                 "{proto}: still not served: {}",
                 r.stderr()
             );
@@ -331,18 +333,15 @@ fn a_killed_receiver_aborts_the_run_and_the_sweep_goes_on_or_stops() {
         if fail_fast {
             args.push("--fail-fast");
         }
-        let started = Instant::now();
         let r = run(&args);
         killer.join().unwrap();
         let _ = server.wait_exit(Duration::from_secs(1));
-        assert!(
-            started.elapsed() < Duration::from_secs(25),
-            "took {:?}",
-            started.elapsed()
-        );
         assert_eq!(r.code(), 1);
         let s = r.summary();
         assert_eq!(s.rows[0].get_str("status"), "aborted");
+        // Ended by the lost receiver, not by waiting out the hard deadline.
+        let error = s.rows[0].get_str("error");
+        assert!(!error.contains("deadline"), "{error}");
         assert!(s.rows[0].int("bytes_sent") > 0);
         if fail_fast {
             assert_eq!(s.rows.len(), 1, "--fail-fast stops the sweep");

@@ -369,3 +369,59 @@ fn every_request_is_accounted_for_by_datagram_rr_and_crr_on_both_drivers() {
         assert_eq!(row.int("bytes_sent"), row.int("bytes_received"), "{what}");
     }
 }
+
+/// crr on the epoll driver keeps every flow's connection in flight at once: the most
+/// connections the sender had open together (measured as they open and close, across its
+/// workers) reaches the flow count. A requester that blocks in its connect carries one
+/// connection per worker at a time instead. The blocking driver, a thread per flow, gets
+/// there too; both account every transaction.
+#[test]
+fn crr_keeps_every_flow_in_flight_on_the_epoll_driver() {
+    for (driver, flows) in [("epoll", "100"), ("blocking", "8")] {
+        let what = format!("crr, {flows} flows, {driver}");
+        let r = on(driver, &["--pattern", "crr", "--flows", flows]);
+        let row = r.ok_row();
+        let tx = row.int("transactions");
+        assert!(tx > 0, "{what}");
+        assert_eq!(r.histogram_count(), tx, "{what}");
+        assert_eq!(row.int("max_in_flight"), row.int("flows"), "{what}");
+    }
+}
+
+/// crr with an abortive close (`--linger 0`: the requester resets each connection once
+/// its last response is in, the receiver waits for that) accounts every transaction as
+/// one accepted connection and one histogram sample, on both drivers.
+#[test]
+fn crr_with_an_abortive_close_is_accounted_alike_on_both_drivers() {
+    for driver in ["blocking", "epoll"] {
+        for per_conn in [1, 3] {
+            let what = format!("crr --linger 0, {per_conn} per connection, {driver}");
+            let per = format!("requests_per_conn={per_conn}");
+            let args = [
+                "--driver",
+                driver,
+                "--duration",
+                "1s",
+                "--warmup",
+                "0s",
+                "--pattern",
+                "crr",
+                "--flows",
+                "4",
+                "--linger",
+                "0",
+                "--set",
+                &per,
+            ];
+            let r = run(&args);
+            let row = r.ok_row();
+            let tx = row.int("transactions");
+            assert!(tx > 0, "{what}");
+            assert_eq!(row.int("connections") * per_conn, tx, "{what}");
+            assert_eq!(r.histogram_count(), tx, "{what}");
+            assert_eq!(row.int("messages_sent"), 2 * tx, "{what}");
+            assert_eq!(row.int("bytes_sent"), row.int("bytes_received"), "{what}");
+            assert_eq!(row.int("linger_eff"), 0, "{what}");
+        }
+    }
+}

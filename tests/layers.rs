@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 /// is given its place.
 const LAYERS: &[&str] = &[
     "sys", "spec", "measure", "net", "engine", "results", "output", "session", "tune", "report",
-    "cli", "fuzzing",
+    "api", "cli", "fuzzing",
+    // The lab's delay element, a program of its own (harness/delay/main.rs): it uses the
+    // library from outside, as `sockbench::`, never `crate::`.
+    "delay",
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

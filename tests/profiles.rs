@@ -289,9 +289,14 @@ arrival = "fixed"
     let summary = read_csv(&out.join("summary.csv"));
     for r in &summary.rows {
         assert_eq!(r.get_str("status"), "ok", "{r:?}");
-        // 2000/s over 3 s: the Poisson count's standard deviation is about 77 (1.3%).
+        // 2000/s over 3 s: the count's standard deviation is about 77 (sqrt 6000); none
+        // goes ahead of its arrival time, so a loaded machine can only lower it. The
+        // bound is statistical (6 standard deviations above), not the machine's.
         let t = r.num("transactions");
-        assert!((t / 6000.0 - 1.0).abs() < 0.06, "transactions {t}");
+        assert!(
+            t > 0.0 && t <= 6000.0 + 6.0 * 6000f64.sqrt(),
+            "transactions {t}"
+        );
     }
     // The schedule itself (exponential gaps: CV 1, mean 1/rate; fixed: CV 0) is checked
     // on the generator, dist::tests::poisson_gaps_are_exponential_and_fixed_are_even:

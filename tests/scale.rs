@@ -334,6 +334,7 @@ fn loopback_daemon(listen: &str) -> Server {
             "--quiet",
             "--max-concurrent",
             "2",
+            "--allow-relay-without-key",
         ])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())

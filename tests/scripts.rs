@@ -65,6 +65,7 @@ fn assert_table_row(row: &std::collections::HashMap<String, String>, all: &Csv) 
         .filter(|r| {
             r.get_str("case") == row.get_str("case")
                 && r.get_str("tool") == row.get_str("peer")
+                && r.get_str("metric") == row.get_str("metric")
                 && !r.get_str("failed").is_empty()
         })
         .count();
@@ -79,6 +80,49 @@ fn assert_table_row(row: &std::collections::HashMap<String, String>, all: &Csv) 
     }
     // Two repetitions are too few for a 95% interval on a median.
     assert_eq!(row.get_str("paired_ratio_lo"), "", "{row:?}");
+}
+
+/// table.csv's rows: the main figure of every case and peer, and the same per CPU-second.
+fn assert_cases_and_peers(table: &Csv) {
+    let pairs = |per_cpu: bool| -> Vec<String> {
+        table
+            .rows
+            .iter()
+            .filter(|r| r.get_str("metric").ends_with("_per_cpu_s") == per_cpu)
+            .map(|r| format!("{}/{}", r.get_str("case"), r.get_str("peer")))
+            .collect()
+    };
+    assert_eq!(
+        pairs(false),
+        [
+            "tcp_stream/iperf3",
+            "tcp_stream/bare",
+            "udp_64/iperf3",
+            "udp_64_gso/iperf3",
+            "tcp_pingpong/sockperf",
+            "tcp_pingpong/bare"
+        ]
+    );
+    // The same work per CPU-second of both processes, for every peer whose CPU time the
+    // script can read (sockperf prints none); a peer's failed repetitions may leave its
+    // row out (its own failure), the bare loops' never.
+    let per_cpu = pairs(true);
+    for want in ["tcp_stream/bare", "tcp_pingpong/bare"] {
+        assert!(per_cpu.iter().any(|p| p == want), "{want}: {per_cpu:?}");
+    }
+    for got in &per_cpu {
+        assert!(
+            [
+                "tcp_stream/iperf3",
+                "tcp_stream/bare",
+                "udp_64/iperf3",
+                "udp_64_gso/iperf3",
+                "tcp_pingpong/bare"
+            ]
+            .contains(&got.as_str()),
+            "{got}: {per_cpu:?}"
+        );
+    }
 }
 
 #[test]
@@ -116,22 +160,7 @@ fn compare_produces_a_well_formed_table() {
             "peer_failed"
         ]
     );
-    let pairs: Vec<String> = table
-        .rows
-        .iter()
-        .map(|r| format!("{}/{}", r.get_str("case"), r.get_str("peer")))
-        .collect();
-    assert_eq!(
-        pairs,
-        [
-            "tcp_stream/iperf3",
-            "tcp_stream/bare",
-            "udp_64/iperf3",
-            "udp_64_gso/iperf3",
-            "tcp_pingpong/sockperf",
-            "tcp_pingpong/bare"
-        ]
-    );
+    assert_cases_and_peers(&table);
     let all = read_csv(&out.join("compare.csv"));
     for row in &table.rows {
         assert_table_row(row, &all);
@@ -147,15 +176,26 @@ fn compare_produces_a_well_formed_table() {
             assert!(r.num("value") > 0.0, "{r:?}");
         }
     }
+    // The main figures: every tool of each case, 2 repetitions; beside them the same
+    // per CPU-second for every tool but sockperf, which prints no CPU time.
+    let main: Vec<_> = all
+        .rows
+        .iter()
+        .filter(|r| !r.get_str("metric").ends_with("_per_cpu_s"))
+        .collect();
     assert_eq!(
-        all.rows.len(),
+        main.len(),
         (3 + 2 + 2 + 3) * 2,
         "the tools of each case, 2 repetitions"
     );
+    assert_eq!(
+        all.rows.len() - main.len(),
+        (3 + 2 + 2 + 2) * 2,
+        "per CPU-second rows"
+    );
     // Interleaved: each repetition runs every tool of every case before the next, in
     // the reverse order the second time.
-    let order: Vec<String> = all
-        .rows
+    let order: Vec<String> = main
         .iter()
         .map(|r| format!("{}{}", r.get_str("repetition"), r.get_str("tool")))
         .collect();
@@ -165,7 +205,8 @@ fn compare_produces_a_well_formed_table() {
 }
 
 /// scripts/overhead-instructions.sh counts both ends of both loops, for sockbench and for
-/// the bare loops, and writes one row per case, tool and end.
+/// the bare loops, with their system calls, and writes one row per case, tool and end;
+/// it prints the figures normalized by system calls and whether they held within 5%.
 #[test]
 fn overhead_instructions_counts_both_ends() {
     if !(need("valgrind", "valgrind") && need("python3", "python3") && need("ss", "iproute2")) {
@@ -175,7 +216,7 @@ fn overhead_instructions_counts_both_ends() {
     let out = tmp.path().join("oi");
     let stdout = run_script(
         "overhead-instructions.sh",
-        &["--out", out.to_str().unwrap()],
+        &["--out", out.to_str().unwrap(), "--repeat", "1"],
     );
     let t = read_csv(&out.join("instructions.csv"));
     let keys: Vec<String> = t
@@ -200,13 +241,25 @@ fn overhead_instructions_counts_both_ends() {
     }
     assert_eq!(keys, want);
     for r in &t.rows {
-        assert!(r.num("instructions_per_op") > 0.0, "{r:?}");
+        assert_eq!(r.int("repetition"), 1, "{r:?}");
+        let (ir, sc) = (r.num("instructions_per_op"), r.num("syscalls_per_op"));
+        assert!(ir > 0.0 && sc > 0.0, "{r:?}");
+        let per_syscall = r.num("instructions_per_syscall");
+        assert!(
+            (per_syscall - ir / sc).abs() <= 0.01 * per_syscall + 0.1,
+            "{r:?}"
+        );
+        assert!(r.num("instructions_per_kib") > 0.0, "{r:?}");
         assert!(r.int("ops_3s") > r.int("ops_1s"), "{r:?}");
     }
-    assert!(
-        stdout.contains("pingpong") && stdout.contains("both"),
-        "{stdout}"
-    );
+    for want in [
+        "pingpong",
+        "both",
+        "extra/syscall",
+        "within +-5% of their median over 1 repetition",
+    ] {
+        assert!(stdout.contains(want), "{want}: {stdout}");
+    }
 }
 
 /// A stand-in iperf3, first on PATH: as a server it waits; as a UDP client its first
@@ -344,4 +397,60 @@ fn compare_fails_on_sockbenchs_own_bad_figure() {
         stderr.contains("tcp_stream/sockbench repetition 1 measured '0.0' for goodput_bps"),
         "{stderr}"
     );
+}
+
+/// Without neper, compare.sh says in one line how to get it and skips its cases; every
+/// case still reports its figure per CPU-second, and the machine's load.
+#[test]
+fn compare_names_neper_when_missing_and_reports_cost_per_cpu_second() {
+    if !need("python3", "python3") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cmp");
+    let empty = tmp.path().join("no-neper");
+    std::fs::create_dir(&empty).unwrap();
+    let output = script_output(
+        "compare.sh",
+        &[
+            "--duration",
+            "1",
+            "--repeat",
+            "1",
+            "--only",
+            "tcp_stream,tcp_rr_100",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[("NEPER_DIR", empty.to_str().unwrap())],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stderr}");
+    let neper: Vec<&str> = stderr.lines().filter(|l| l.contains("neper")).collect();
+    assert_eq!(neper.len(), 1, "{stderr}");
+    assert!(neper[0].contains("NEPER_DIR") && neper[0].contains("github.com/google/neper"));
+    assert!(!stdout.contains("tcp_rr_100"), "{stdout}");
+    let all = read_csv(&out.join("compare.csv"));
+    for tool in ["sockbench", "bare"] {
+        let per_cpu = all
+            .rows
+            .iter()
+            .find(|r| r.get_str("tool") == tool && r.get_str("metric") == "bytes_per_cpu_s")
+            .unwrap_or_else(|| panic!("{tool}: no bytes_per_cpu_s row"));
+        let goodput = all
+            .rows
+            .iter()
+            .find(|r| r.get_str("tool") == tool && r.get_str("metric") == "goodput_bps")
+            .unwrap();
+        // Bytes per CPU-second: the goodput over the cores both processes used (at most
+        // the machine's, at least a sliver of one).
+        let cores = goodput.num("value") / 8.0 / per_cpu.num("value");
+        assert!(cores > 0.01 && cores < 1024.0, "{tool}: {cores} cores");
+    }
+    assert!(
+        stdout.contains("load average (1, 5, 15 min) before:"),
+        "{stdout}"
+    );
+    assert!(out.join("load.txt").exists());
 }

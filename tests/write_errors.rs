@@ -4,6 +4,8 @@
 //! directory whole: CSV that parses row by row, a `meta.json` that is JSON, no temporary
 //! files, and each run either in every file or in none.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -65,10 +67,10 @@ fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
 /// SOCKBENCH_REQUIRE_ALL=1.
 fn missing(test: &str, need: &str) {
     let line = format!("{test}: skipped: needs {need}");
-    if std::env::var("SOCKBENCH_REQUIRE_ALL").as_deref() == Ok("1") {
+    if common::require_everything() {
         panic!("{line} (SOCKBENCH_REQUIRE_ALL=1)");
     }
-    eprintln!("{line}");
+    common::skip_line(&line);
 }
 
 /// A tmpfs mounted for the test, unmounted when dropped, also when the test fails.

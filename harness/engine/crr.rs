@@ -4,13 +4,19 @@
 //! write, reads each response, and after the last one waits for the receiver's close
 //! before closing; each transaction's time goes into the `rtt` histogram (the first
 //! one's includes the connect, the last one's the close). On a blocking attach socket
-//! (the blocking driver) each connect blocks, as it always did; on a non-blocking one it
-//! is a connect in progress that the driver watches for writability.
+//! (the blocking driver) each connect blocks, as it always did; on a non-blocking one (the
+//! epoll driver) each socket is made non-blocking (SOCK_NONBLOCK, no fcntl), and its
+//! connect is in progress while the driver watches it for writability (then SO_ERROR says
+//! how it went), so that every flow of a worker has its connection in flight at once. The
+//! sender's connections open at once are measured ([`super::Gauge`]: `max_in_flight`).
 //!
-//! The answering end is an acceptor on the test's listener: every accepted connection
-//! becomes a flow of its own ([`Cx::spawned`]) that reads the test's header (a stranger,
+//! The answering end is an acceptor on the test's listener, one per thread (the others
+//! of a worker wait for the end; see `claim`): every connection, accepted non-blocking
+//! (accept4), becomes a flow of its own ([`Cx::spawned`]) that reads the test's header (a stranger,
 //! or one silent past [`GREETING_DEADLINE`], is closed), answers its requests and closes
-//! first, so TIME_WAIT lands on the receiver's side, where it holds no ephemeral port;
+//! first, so TIME_WAIT lands on the receiver's side, where it holds no ephemeral port
+//! (with the sender's `--linger 0` the requester closes as soon as its last response is
+//! in, resetting the connection as neper's `tcp_crr` does, and the receiver waits for it);
 //! should the sender still run out of ephemeral ports, that is reported as such. The
 //! served connections count into one tally the acceptor reports, so that the role still
 //! reports once however its connections were run.
@@ -24,7 +30,7 @@ use socket2::{SockAddr, Socket};
 use super::dgram_rr::ThinkTime;
 use super::flow::{Cx, Flow, Want};
 use super::rr::RTT;
-use super::{finish_report, rr_buckets, EngineError, RoleCtx, Sizes, POLL};
+use super::{finish_report, rr_buckets, EngineError, RoleCtx, Sizes, LATE_GRACE, POLL};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{IntervalCounter, RoleReport};
 use crate::net::sockopt::{self, Phase};
@@ -33,6 +39,7 @@ use crate::net::transport::{
 };
 use crate::spec::config::Side;
 use crate::spec::dist::{put_frame, FRAME_HEADER};
+use crate::sys::socket as sys_socket;
 use crate::sys::{errno, AsRawFd, RawFd};
 
 /// How long one transaction's connect may take before the run gives up on it (a
@@ -198,6 +205,12 @@ fn write_some(sock: &Socket, buf: &[u8], off: &mut usize) -> Result<bool, Engine
     Ok(true)
 }
 
+/// Whether the requester closes abortively (the sender's SO_LINGER 0): it closes as soon
+/// as its last response is in, and the receiver waits for that instead of closing first.
+fn abortive(ctx: &RoleCtx) -> bool {
+    ctx.spec.knobs(Side::Sender).linger == Some(0) && ctx.spec.protocol.is_tcp_like()
+}
+
 /// Where the requester is.
 enum Active {
     /// Between connections: the next one opens now, if sending goes on.
@@ -247,8 +260,13 @@ pub struct CrrActive {
     last: Option<Instant>,
     think: ThinkTime,
     per_conn: u32,
+    /// When the next connection is due: the start of traffic for the first, the end of
+    /// the previous one (and its think time) after that.
+    next_due: Instant,
     /// A round trip measured by the last move, for the driver's histogram.
     rtt_pending: Option<u64>,
+    /// The connections done with in the last step, closed at the next (see `retire`).
+    retired: Vec<Socket>,
 }
 
 impl CrrActive {
@@ -282,16 +300,23 @@ impl CrrActive {
             last: None,
             think: ThinkTime::new(ctx, id),
             per_conn: spec.requests_per_conn.max(1),
+            next_due: ctx.t0,
             rtt_pending: None,
+            retired: Vec::new(),
             ctx: ctx.clone(),
             conn,
         }
     }
 
-    /// Opens the next connection, if sending goes on.
+    /// Opens the next connection, if it was due before the end of the sending time. One
+    /// whose turn came late (a loaded machine: a busy worker, a slow connect before it)
+    /// still goes within [`LATE_GRACE`] past the end, as a paced sender's late datagrams
+    /// do: else a flow whose first turn came after the end made no transaction at all,
+    /// and its connection went unreported.
     fn open(&mut self) -> Result<Option<Want>, EngineError> {
         let start = Instant::now();
-        if start >= self.ctx.send_end() || self.ctx.aborted() {
+        let end = self.ctx.send_end();
+        if self.next_due >= end || start >= end + LATE_GRACE || self.ctx.aborted() {
             return Ok(Some(Want::Done));
         }
         let Some(peer) = self.peer.clone() else {
@@ -301,7 +326,15 @@ impl CrrActive {
         };
         let spec = &self.ctx.spec;
         let (proto, domain) = (spec.protocol, self.conn.domain);
-        let sock = transport::new_socket(proto, domain).map_err(io_err("socket"))?;
+        let blocking = *self
+            .blocking
+            .get_or_insert_with(|| !sys_socket::is_nonblocking(&self.conn.sock).unwrap_or(true));
+        let sock = if blocking {
+            transport::new_socket(proto, domain)
+        } else {
+            transport::new_nonblocking_socket(proto, domain)
+        }
+        .map_err(io_err("socket"))?;
         sockopt::apply(
             &sock,
             proto,
@@ -310,61 +343,64 @@ impl CrrActive {
             Phase::BeforeConnect,
         )
         .map_err(knob_err)?;
-        let blocking = *self.blocking.get_or_insert_with(|| {
-            !crate::sys::socket::is_nonblocking(&self.conn.sock).unwrap_or(true)
-        });
         if blocking {
             sock.connect_timeout(&peer, CONNECT_TIMEOUT)
                 .map_err(connect_error)?;
+            self.ctx.in_flight.up();
             return self.connected(sock, start).map(|_| None);
         }
-        sock.set_nonblocking(true).map_err(io_err("fcntl"))?;
+        self.ctx.in_flight.up();
+        let in_progress = match sock.connect(&peer) {
+            Ok(()) => false,
+            Err(e) if matches!(e.raw_os_error(), Some(errno::EINPROGRESS | errno::EAGAIN)) => true,
+            // An interrupted connect goes on in the background, like one in progress.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => true,
+            Err(e) => {
+                self.retire(sock);
+                return Err(connect_error(e));
+            }
+        };
+        if !in_progress {
+            return self.connected(sock, start).map(|_| None);
+        }
         self.sock = Some(sock);
         self.state = Active::Connecting { start };
-        self.connecting(start)
+        Ok(Some(Want::Write))
     }
 
-    /// Drives a non-blocking connect: done, still in progress, or failed.
+    /// A non-blocking connect in progress has become writable: connected, or failed
+    /// (SO_ERROR says which; a socket still connecting is not writable).
     fn connecting(&mut self, start: Instant) -> Result<Option<Want>, EngineError> {
-        let (Some(sock), Some(peer)) = (self.sock.take(), self.peer.as_ref()) else {
+        let Some(sock) = self.sock.take() else {
             return Ok(None);
         };
-        if let Some(e) = sock.take_error().map_err(io_err("connect"))? {
-            return Err(connect_error(e));
-        }
-        match sock.connect(peer) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(errno::EISCONN) => {}
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(errno::EINPROGRESS | errno::EALREADY | errno::EAGAIN)
-                ) =>
-            {
-                self.sock = Some(sock);
-                return Ok(Some(Want::Write));
+        match sock.take_error() {
+            Ok(None) => self.connected(sock, start).map(|_| None),
+            Ok(Some(e)) | Err(e) => {
+                self.retire(sock);
+                Err(connect_error(e))
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                self.sock = Some(sock);
-                return Ok(None);
-            }
-            Err(e) => return Err(connect_error(e)),
         }
-        self.connected(sock, start).map(|_| None)
+    }
+
+    /// A transaction's connection is done with: it counts out of the connections in
+    /// flight, and is closed once the driver has stopped watching it (after this step),
+    /// so that the next connection never takes its descriptor number while the driver
+    /// still has it registered.
+    fn retire(&mut self, sock: Socket) {
+        self.ctx.in_flight.down();
+        self.retired.push(sock);
     }
 
     /// The connection is up: the first request goes next.
     fn connected(&mut self, sock: Socket, start: Instant) -> Result<(), EngineError> {
         let spec = &self.ctx.spec;
         let (proto, domain) = (spec.protocol, self.conn.domain);
-        sockopt::apply(
-            &sock,
-            proto,
-            domain,
-            spec.knobs(Side::Sender),
-            Phase::Connected,
-        )
-        .map_err(knob_err)?;
+        let knobs = spec.knobs(Side::Sender);
+        if let Err(e) = sockopt::apply(&sock, proto, domain, knobs, Phase::Connected) {
+            self.retire(sock);
+            return Err(knob_err(e));
+        }
         if self.blocking == Some(true) {
             sock.set_read_timeout(Some(POLL))
                 .map_err(io_err("SO_RCVTIMEO"))?;
@@ -402,10 +438,14 @@ impl CrrActive {
         if let Some(b) = &mut self.sizes {
             b.record(n as u64);
         }
-        if i + 1 == self.per_conn {
+        if i + 1 == self.per_conn && !abortive(&self.ctx) {
             // The receiver closes first; we close on its FIN, so TIME_WAIT stays on its
             // side and our ephemeral ports are free again at once.
             self.state = Active::Closing { t_start, n, rs };
+        } else if i + 1 == self.per_conn {
+            // --linger 0: our close resets the connection at once, as neper's does; the
+            // receiver waits for it.
+            self.complete(t_start, n, rs, None);
         } else {
             self.complete(t_start, n, rs, Some(i + 1));
         }
@@ -416,7 +456,9 @@ impl CrrActive {
     fn complete(&mut self, t_start: Instant, n: usize, rs: usize, next: Option<u32>) {
         let done = Instant::now();
         if next.is_none() {
-            self.sock = None;
+            if let Some(sock) = self.sock.take() {
+                self.retire(sock);
+            }
         }
         if let Some(iv) = &mut self.intervals {
             iv.record(done, n as u64, 1);
@@ -465,7 +507,9 @@ impl CrrActive {
                 self.rep.bytes_sent += rs as u64;
                 self.rep.messages_sent += 1;
                 self.state = Active::Response { i, t_start, rs };
-                Ok(None)
+                // The response cannot be here before the request: wait for it rather
+                // than spend a read on EAGAIN.
+                Ok(Some(Want::Read))
             }
             Active::Response { i, t_start, rs } => {
                 let Some(sock) = &self.sock else {
@@ -499,7 +543,10 @@ impl CrrActive {
                 }
                 match next {
                     Some(i) => self.request(i, now),
-                    None => self.state = Active::Idle,
+                    None => {
+                        self.next_due = until;
+                        self.state = Active::Idle;
+                    }
                 }
                 Ok(None)
             }
@@ -513,6 +560,7 @@ impl Flow for CrrActive {
     }
 
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
+        self.retired.clear();
         // Bounded: a few transactions per step at most.
         for _ in 0..64 {
             let wait = self.advance(cx);
@@ -527,7 +575,11 @@ impl Flow for CrrActive {
     }
 
     fn finish(&mut self, _cx: &mut Cx) {
-        self.sock = None;
+        if let Some(sock) = self.sock.take() {
+            self.retire(sock);
+        }
+        self.retired.clear();
+        self.rep.max_in_flight = self.ctx.in_flight.max();
         self.rep.sizes = self.sizes.take().map(|b| b.report());
         finish_report(&mut self.rep, &self.ctx, self.last, self.intervals.take());
     }
@@ -593,7 +645,8 @@ enum Serve {
     Request { i: u32 },
     /// Writing request `i`'s response (`off` of `rs` bytes).
     Response { i: u32, off: usize, rs: usize },
-    /// Closed for writing (first, after the last response): waiting for the close.
+    /// Closed for writing (first, after the last response), or left open for the
+    /// requester's abortive close (`--linger 0`): waiting for the close.
     Closing,
 }
 
@@ -712,10 +765,15 @@ impl CrrServed {
                 drop(t);
                 if i + 1 < self.per_conn {
                     self.state = Serve::Request { i: i + 1 };
+                } else if abortive(&self.ctx) {
+                    // The requester resets the connection once it has the response.
+                    self.state = Serve::Closing;
                 } else {
                     self.close_first();
                 }
-                Ok(None)
+                // Neither the next request nor the sender's close can come before this
+                // response: wait rather than spend a read on EAGAIN.
+                Ok(Some(Want::Read))
             }
             Serve::Closing => Ok(drain_to_close(&self.sock, cx.scratch)?
                 .then_some(Want::Done)
@@ -766,7 +824,9 @@ pub struct CrrAcceptor {
     rep: RoleReport,
     ctx: RoleCtx,
     tally: Tally,
-    started: bool,
+    /// Whether this acceptor accepts for its thread (see [`claim`]); `None` before its
+    /// first step.
+    accepts: Option<bool>,
     /// Waits for connections before the sender's nominal end (see `progress`).
     waits: u64,
 }
@@ -795,7 +855,7 @@ impl CrrAcceptor {
             rep,
             ctx: ctx.clone(),
             tally: Arc::new(Mutex::new(served)),
-            started: false,
+            accepts: None,
             waits: 0,
         }
     }
@@ -826,8 +886,36 @@ impl CrrAcceptor {
     }
 }
 
+thread_local! {
+    /// The listeners an acceptor on this thread accepts on already.
+    static ACCEPTING: std::cell::RefCell<Vec<std::sync::Weak<Socket>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Whether the calling acceptor is the one to accept on `listener` for this thread: the
+/// first to ask. Every acceptor of a test shares the test's listener; on an epoll worker
+/// one watches it and serves what it accepts, and the others only wait for the end (one
+/// registration per worker, no herd of acceptors woken by each connection). On the
+/// blocking driver each acceptor has a thread of its own and accepts.
+fn claim(listener: &Arc<Socket>) -> bool {
+    ACCEPTING.with(|a| {
+        let mut a = a.borrow_mut();
+        a.retain(|l| l.strong_count() > 0);
+        if a.iter()
+            .any(|l| std::ptr::eq(l.as_ptr(), Arc::as_ptr(listener)))
+        {
+            return false;
+        }
+        a.push(Arc::downgrade(listener));
+        true
+    })
+}
+
 impl Flow for CrrAcceptor {
     fn fd(&self) -> Option<RawFd> {
+        if self.accepts == Some(false) {
+            return None;
+        }
         self.listener.as_ref().map(|l| l.as_raw_fd())
     }
 
@@ -837,12 +925,20 @@ impl Flow for CrrAcceptor {
                 "crr needs the test's listener".to_string(),
             ));
         };
-        if !self.started {
-            // Accepts never wait, whatever mode the driver gave the listener: the driver
-            // watches it, and a blocked accept would hold up the connections accepted.
-            self.started = true;
-            listener.set_nonblocking(true).map_err(io_err("fcntl"))?;
-        }
+        let accepts = match self.accepts {
+            Some(a) => a,
+            None => {
+                let a = claim(&listener);
+                if a {
+                    // Accepts never wait, whatever mode the driver gave the listener: the
+                    // driver watches it, and a blocked accept would hold up the
+                    // connections accepted.
+                    listener.set_nonblocking(true).map_err(io_err("fcntl"))?;
+                }
+                self.accepts = Some(a);
+                a
+            }
+        };
         let now = Instant::now();
         if self.ctx.stopped() {
             if tally(&self.tally).live == 0 {
@@ -850,13 +946,14 @@ impl Flow for CrrAcceptor {
             }
             return Ok(Want::Until(now + ACCEPT_BACKOFF));
         }
+        if !accepts {
+            // Another acceptor on this thread accepts: wait for the sender's end.
+            return Ok(Want::Until(self.ctx.send_end().max(now + POLL)));
+        }
         for _ in 0..ACCEPTS_PER_STEP {
-            match listener.accept() {
-                Ok((s, _)) => {
-                    if s.set_nonblocking(true).is_ok() {
-                        cx.spawned.push(Box::new(self.serve(s)));
-                    }
-                }
+            // Accepted non-blocking (accept4): the served connection's mode from its birth.
+            match sys_socket::accept_nonblocking(&listener) {
+                Ok(s) => cx.spawned.push(Box::new(self.serve(s))),
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => break,
                 // Out of descriptors, or a connection reset before it was accepted: the
                 // ones already here go on.
@@ -975,6 +1072,34 @@ mod tests {
             (r.bytes_sent, r.bytes_received),
             "{what}"
         );
+    }
+
+    /// A requester whose first turn comes after the end of the sending time (a loaded
+    /// machine) still makes the connection that was due at the start, within the grace;
+    /// past the grace it makes none. Either way both ends agree, and nothing errs.
+    #[test]
+    fn a_connection_due_before_the_end_goes_even_when_its_turn_comes_late() {
+        for (late, made) in [(Duration::from_millis(200), true), (LATE_GRACE * 2, false)] {
+            for threads in [false, true] {
+                let mut ctx = ctx(&[
+                    ("proto", "tcp"),
+                    ("pattern", "crr"),
+                    ("duration", "100ms"),
+                    ("warmup", "0s"),
+                ]);
+                ctx.t0 = Instant::now() - Duration::from_millis(100) - late;
+                let [a, p] = tcp_crr_pair(threads);
+                let (ra, rp) = (report(&a, true), report(&p, false));
+                let flows = vec![flow(a, &ctx, ra), flow(p, &ctx, rp)];
+                let (a, p) = run_pair(flows, &ctx, threads);
+                let what = format!("late {late:?}, threads {threads}");
+                let (r, s) = (&a.rep, &p.rep);
+                assert_eq!((&r.error, &s.error), (&None, &None), "{what}");
+                assert_eq!(r.messages_received > 0, made, "{what}");
+                assert_eq!(r.interval_messages.is_empty(), !made, "{what}");
+                assert_eq!(s.messages_received, r.messages_sent, "{what}");
+            }
+        }
     }
 
     #[test]

@@ -111,7 +111,7 @@ impl EndMarkers {
 }
 
 /// How many sequence numbers a receiver's bitmap has room for before it grows: the whole
-/// room for one flow, a share of it for many (never less than [`SEQ_ROOM_MIN`]).
+/// room for one flow, a share of it for many (never less than `SEQ_ROOM_MIN`).
 pub fn seq_room(spec: &TestSpec) -> u64 {
     (SEQ_ROOM / u64::from(spec.flows.max(1))).max(SEQ_ROOM_MIN)
 }
@@ -267,6 +267,13 @@ impl Flow for DgramSender {
                     return Ok(Want::Until(now + ENOBUFS_BACKOFF));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // An ICMP port unreachable for an earlier datagram (the peer's socket was
+                // not open then), reported by this send instead of sending: nothing went.
+                // The start and end are sequenced so that it should not happen; if it
+                // does, it is counted, not fatal.
+                Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
+                    self.rep.refused += 1;
+                }
                 Err(source) => {
                     let what = self.what();
                     return Err(EngineError::Io { what, source });
@@ -384,6 +391,9 @@ pub struct DgramReceiver {
     count: DgramCount,
     ctx: RoleCtx,
     nominal_end: Instant,
+    /// The last instant its sender may send data: the nominal end, and the grace a late
+    /// paced sender has (see `DgramSender::ends`).
+    last_send: Instant,
     last_heard: Instant,
     /// Waits for datagrams before the sender's nominal end (see `progress`).
     waits: u64,
@@ -410,6 +420,12 @@ impl DgramReceiver {
             count: DgramCount::new(ctx, spec.msg_dist.is_some()),
             ctx: ctx.clone(),
             nominal_end: ctx.send_end(),
+            last_send: ctx.send_end()
+                + if spec.rate.is_some() {
+                    LATE_GRACE
+                } else {
+                    Duration::ZERO
+                },
             last_heard: Instant::now(),
             waits: 0,
         }
@@ -436,12 +452,15 @@ impl DgramReceiver {
         end
     }
 
-    /// Nothing to receive now: done after enough silence, else wait for more.
+    /// Nothing to receive now: done after enough silence, else wait for more. Never
+    /// before the last instant a late paced sender may still send data (its nominal end
+    /// and [`LATE_GRACE`]): a receiver that closed before its sender stopped would make
+    /// the sender's next datagrams draw an ICMP port unreachable.
     fn idle(&mut self, now: Instant) -> Want {
         if now < self.nominal_end {
             self.waits += 1;
         }
-        let until = idle_end(self.nominal_end, self.last_heard);
+        let until = idle_end(self.nominal_end, self.last_heard).max(self.last_send);
         if now >= until {
             Want::Done
         } else {
@@ -483,7 +502,8 @@ impl Flow for DgramReceiver {
                 }
             }
         }
-        Ok(Want::ReadUntil(idle_end(self.nominal_end, self.last_heard)))
+        let until = idle_end(self.nominal_end, self.last_heard).max(self.last_send);
+        Ok(Want::ReadUntil(until))
     }
 
     fn finish(&mut self, _cx: &mut Cx) {
@@ -492,6 +512,7 @@ impl Flow for DgramReceiver {
         rep.messages_received = count.seqs.unique;
         rep.reordered = count.seqs.reordered;
         rep.duplicated = count.seqs.duplicated;
+        rep.invalid = count.seqs.invalid;
         rep.sizes = count.sizes.take().map(|b| b.report());
         let intervals = std::mem::replace(
             &mut count.intervals,

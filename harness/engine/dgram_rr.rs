@@ -351,6 +351,7 @@ impl Flow for DgramRrActive {
             let _ = self.conn.sock.set_read_timeout(Some(super::POLL));
         }
         self.rep.duplicated = self.seqs.duplicated;
+        self.rep.invalid = self.seqs.invalid;
         self.rep.reordered = self.seqs.reordered;
         self.rep.sizes = self.sizes.take().map(|b| b.report());
         finish_report(&mut self.rep, &self.ctx, self.last, self.intervals.take());
@@ -503,6 +504,7 @@ impl Flow for DgramRrPassive {
 
     fn finish(&mut self, _cx: &mut Cx) {
         self.rep.duplicated = self.seqs.duplicated;
+        self.rep.invalid = self.seqs.invalid;
         self.rep.reordered = self.seqs.reordered;
         self.rep.sizes = self.sizes.take().map(|b| b.report());
         finish_report(&mut self.rep, &self.ctx, self.last, None);
@@ -745,6 +747,7 @@ impl Flow for DgramRrOpen {
         let rep = &mut self.rep;
         rep.timeouts = rep.messages_sent.saturating_sub(rep.messages_received);
         rep.duplicated = self.seqs.duplicated;
+        rep.invalid = self.seqs.invalid;
         rep.reordered = self.seqs.reordered;
         rep.sizes = self.sizes.take().map(|b| b.report());
         finish_report(rep, &self.ctx, self.last, self.intervals.take());
@@ -860,7 +863,6 @@ mod tests {
             let [a, p] = udp_pair(&ctx, ConnKind::Rr, threads);
             drop(p);
             let rep = report(&a, true);
-            let t = Instant::now();
             let ran = crate::engine::testdrive::run(
                 vec![flow(a, &ctx, rep)],
                 &ctx,
@@ -868,7 +870,8 @@ mod tests {
             );
             let err = ran[0].rep.error.clone().unwrap_or_default();
             assert!(err.contains("port is closed"), "threads {threads}: {err:?}");
-            assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+            // Ended by the refusals, not by the driver's limit (that error would differ):
+            // no wall-clock bound needed.
             assert_eq!(ran[0].rep.messages_sent, u64::from(REFUSALS));
         }
     }

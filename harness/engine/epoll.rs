@@ -25,7 +25,7 @@ use super::flow::{Cx, Flow, Want};
 use super::{absorb, read_back, EngineError, RoleCtx, STALL};
 use crate::measure::{latency_histogram, thread_cpu_ns, EncodedHistogram, RoleReport};
 use crate::sys::epoll::{self as sys, Epoll, IN, OUT};
-use crate::sys::RawFd;
+use crate::sys::{AsRawFd, RawFd};
 
 /// Events per epoll_wait.
 const EVENTS: usize = 256;
@@ -108,9 +108,15 @@ impl Worker {
 
     /// Adds a flow (spawned by `parent`, if any); it takes its first step on the next turn.
     pub fn add(&mut self, flow: Box<dyn Flow>, parent: Option<usize>) {
-        // Non-blocking before its first step: a flow's first read must not wait.
-        if let Some(fd) = flow.fd() {
-            let _ = sys::set_nonblocking(fd, true);
+        // Non-blocking before its first step: a flow's first read must not wait. Its
+        // read-back socket too, from which a flow that makes sockets of its own (crr's
+        // requester) learns the driver's mode. A spawned flow's socket was made
+        // non-blocking by its spawner.
+        if parent.is_none() {
+            let read_back = flow.socket().map(|s| s.as_raw_fd());
+            for fd in [flow.fd(), read_back.filter(|&r| Some(r) != flow.fd())] {
+                let _ = fd.map(|fd| sys::set_nonblocking(fd, true));
+            }
         }
         let i = self.slots.len();
         self.slots.push(Slot {
@@ -266,7 +272,8 @@ impl Worker {
                 ep.delete(old);
             }
             if let Some(new) = fd {
-                let _ = sys::set_nonblocking(new, true);
+                // A descriptor a flow changes to is non-blocking from its birth (the
+                // flow's rule): no fcntl here.
                 if ep.add(new, interest, i as u64).is_ok() {
                     (s.fd, s.interest) = (Some(new), interest);
                 }
@@ -440,6 +447,8 @@ mod tests {
         }
         fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
             for sock in self.spawn.drain(..) {
+                // A spawner hands its flows non-blocking sockets (the flow rule).
+                sock.set_nonblocking(true).unwrap();
                 cx.spawned.push(Box::new(Sink {
                     sock,
                     rep: RoleReport::default(),
@@ -482,6 +491,7 @@ mod tests {
             abort: Arc::new(AtomicBool::new(false)),
             stop: Arc::new(AtomicBool::new(false)),
             spin: false,
+            in_flight: Default::default(),
         }
     }
 

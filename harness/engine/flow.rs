@@ -23,11 +23,13 @@
 //! - A socket call may block (the blocking driver's sockets wait up to `POLL`) or return
 //!   `WouldBlock` at once (epoll, `--spin`): both are fine. A flow that must never wait in
 //!   a call (an open-loop schedule) uses `MSG_DONTWAIT`.
-//! - A flow's socket is registered by the driver from [`Flow::fd`]; a new descriptor is
-//!   put in the driver's mode (non-blocking on epoll, `POLL` timeouts on the blocking
-//!   driver) before the flow's next step; within the step that made it, its mode is the
-//!   flow's own choice (a spawned flow's socket is put in the driver's mode before its
-//!   first step).
+//! - A flow's socket is registered by the driver from [`Flow::fd`]. A flow's first
+//!   sockets ([`Flow::fd`] and [`Flow::socket`]) are put in the driver's mode before its
+//!   first step. A descriptor the flow changes to later is put in `POLL` timeouts by the
+//!   blocking driver; on the epoll driver it must be non-blocking from its birth (crr
+//!   makes it with SOCK_NONBLOCK when its first socket is non-blocking), as must a
+//!   spawned flow's (accept4 with SOCK_NONBLOCK): the epoll driver spends no fcntl on
+//!   them.
 //! - Read the clock through [`Cx::now`] where a fresh reading is not needed.
 
 use crate::sys::RawFd;

@@ -22,7 +22,7 @@ pub mod stream;
 #[cfg(test)]
 mod testdrive;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -90,6 +90,33 @@ pub struct RoleCtx {
     pub stop: Arc<AtomicBool>,
     /// This role spins on non-blocking sockets (--spin) instead of blocking in the kernel.
     pub spin: bool,
+    /// Connections open at once on this side (crr's requesters count theirs), shared by
+    /// every role of the side.
+    pub in_flight: Arc<Gauge>,
+}
+
+/// A count of things open at once and the most there have been, measured as they open
+/// and close (crr: connections from the requester's socket to its close).
+#[derive(Debug, Default)]
+pub struct Gauge {
+    now: AtomicU64,
+    max: AtomicU64,
+}
+
+impl Gauge {
+    /// One more is open.
+    pub fn up(&self) {
+        let n = self.now.fetch_add(1, Ordering::Relaxed) + 1;
+        self.max.fetch_max(n, Ordering::Relaxed);
+    }
+    /// One has closed.
+    pub fn down(&self) {
+        self.now.fetch_sub(1, Ordering::Relaxed);
+    }
+    /// The most that were open at once.
+    pub fn max(&self) -> u64 {
+        self.max.load(Ordering::Relaxed)
+    }
 }
 
 impl RoleCtx {
@@ -405,6 +432,13 @@ impl RunningRoles {
                     "connection {id}: its role panicked or did not finish by the deadline"
                 ));
             }
+        }
+        let refused: u64 = report.roles.iter().map(|r| r.refused).sum();
+        if refused > 0 {
+            report.warnings.push(format!(
+                "{refused} datagram send(s) refused by the peer (ICMP port unreachable); \
+                 they were not sent and are not counted"
+            ));
         }
         report.rss_kib = self.rss.finish();
         report.wall_ns = last_end.duration_since(self.t0).as_nanos() as u64;

@@ -175,6 +175,7 @@ pub(crate) fn ctx(keys: &[(&str, &str)]) -> RoleCtx {
         abort: Default::default(),
         stop: Default::default(),
         spin: false,
+        in_flight: Default::default(),
     }
 }
 

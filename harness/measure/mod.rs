@@ -54,6 +54,10 @@ impl EncodedHistogram {
                 metric: self.metric.clone(),
                 error,
             })?;
+        check_v2(&bytes).map_err(|what| HistogramError::Malformed {
+            metric: self.metric.clone(),
+            what,
+        })?;
         let h: Histogram<u64> =
             Deserializer::new()
                 .deserialize(&mut &bytes[..])
@@ -65,6 +69,57 @@ impl EncodedHistogram {
     }
 }
 
+/// The HdrHistogram V2 cookie (uncompressed), and its header's length.
+const V2_COOKIE: u32 = 0x1c84_9313;
+const V2_HEADER: usize = 40;
+
+/// Checks a V2 encoding from the network before the decoder sees it, which trusts it: only
+/// the uncompressed form this tool writes (no decompression bomb), a payload length that
+/// is the bytes there are (the decoder allocates what the header says), bounds no wider
+/// than [`latency_histogram`]'s (its counts array is allocated from them), and no run of
+/// zeros the decoder cannot negate (it panics on one).
+fn check_v2(bytes: &[u8]) -> Result<(), &'static str> {
+    let word = |at: usize| -> Option<[u8; 8]> { bytes.get(at..at + 8)?.try_into().ok() };
+    let half = |at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+    };
+    if bytes.len() < V2_HEADER || half(0) != Some(V2_COOKIE) {
+        return Err("not an uncompressed V2 encoding");
+    }
+    if half(4).map(|l| l as usize) != Some(bytes.len() - V2_HEADER) {
+        return Err("its payload length is not the bytes that came");
+    }
+    let digits = half(12).unwrap_or(u32::MAX);
+    let (low, high) = (
+        word(16).map_or(0, u64::from_be_bytes),
+        word(24).map_or(u64::MAX, u64::from_be_bytes),
+    );
+    if digits > u32::from(HIST_SIGFIG) || low == 0 || high > HIST_MAX_NS {
+        return Err("its bounds are wider than a latency histogram's");
+    }
+    let mut payload = &bytes[V2_HEADER..];
+    while !payload.is_empty() {
+        let mut n: u64 = 0;
+        let mut used = 0;
+        for (i, &b) in payload.iter().take(9).enumerate() {
+            used = i + 1;
+            if i == 8 {
+                n |= u64::from(b) << 56;
+                break;
+            }
+            n |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        if n == u64::MAX {
+            return Err("a count that overflows");
+        }
+        payload = &payload[used..];
+    }
+    Ok(())
+}
+
 /// A histogram that arrived (from the peer, over the network) and will not decode or merge.
 #[derive(Debug, Error)]
 pub enum HistogramError {
@@ -73,6 +128,8 @@ pub enum HistogramError {
         metric: String,
         error: base64::DecodeError,
     },
+    #[error("histogram {metric}: {what}")]
+    Malformed { metric: String, what: &'static str },
     #[error("histogram {metric}: {error:?}")]
     Decode {
         metric: String,
@@ -149,60 +206,144 @@ impl IntervalCounter {
 }
 
 /// Exact loss, reordering and duplicate accounting from per-datagram sequence numbers:
-/// one bit per sequence number seen.
-#[derive(Debug, Clone, Default)]
+/// one bit per sequence number in a sliding window below the highest seen, so that the
+/// memory is fixed when the tracker is made, whatever numbers arrive. A number too far
+/// ahead of the window (a forged or corrupt datagram: no sender skips a whole window at
+/// once) or too far behind it (too late to tell a duplicate from a reordering) is
+/// counted as `invalid`, not tracked. Two far-ahead numbers within a window of each other
+/// (a real sender after a longer outage than the window) move the window there.
+#[derive(Debug, Clone)]
 pub struct SeqTracker {
-    seen: Vec<u64>,
+    /// The window, a ring: bit `seq % window_bits` stands for `seq`.
+    seen: Box<[u64]>,
+    /// The highest sequence number seen, plus one; the window is the `window_bits`
+    /// numbers below it.
     next_expected: u64,
+    /// A far-ahead number already counted as invalid, remembered in case the next one
+    /// confirms it.
+    far_ahead: Option<u64>,
     pub unique: u64,
     pub reordered: u64,
     pub duplicated: u64,
-    /// Sequence numbers beyond any plausible run (a corrupt or hostile datagram).
+    /// Sequence numbers outside the window (a corrupt or hostile datagram, or one too
+    /// late to tell).
     pub invalid: u64,
 }
 
 /// 2^36 datagrams: beyond what 24 hours at ten million a second can send... almost; a
-/// guard against a bogus sequence number making the bitmap huge.
+/// number at or above it is invalid wherever the window is.
 const MAX_SEQ: u64 = 1 << 36;
+/// The window of a tracker made with [`Default`], in bits.
+const DEFAULT_WINDOW: u64 = 1 << 13;
+/// The largest window, in bits (2 MiB): reordering deeper than 16 million datagrams is
+/// not told from a forgery.
+pub const MAX_WINDOW: u64 = 1 << 24;
+
+impl Default for SeqTracker {
+    fn default() -> Self {
+        SeqTracker::with_capacity(DEFAULT_WINDOW)
+    }
+}
 
 impl SeqTracker {
-    pub fn with_capacity(expected: u64) -> SeqTracker {
+    /// A tracker whose window holds `window` sequence numbers (rounded up to a multiple
+    /// of 64, at least 64): `window / 8` bytes, allocated now and never again.
+    pub fn with_capacity(window: u64) -> SeqTracker {
+        let words = window.clamp(64, MAX_WINDOW).div_ceil(64) as usize;
         SeqTracker {
-            seen: Vec::with_capacity((expected / 64 + 1) as usize),
-            ..Default::default()
+            seen: vec![0; words].into_boxed_slice(),
+            next_expected: 0,
+            far_ahead: None,
+            unique: 0,
+            reordered: 0,
+            duplicated: 0,
+            invalid: 0,
         }
+    }
+
+    /// How many sequence numbers the window holds.
+    pub fn window(&self) -> u64 {
+        self.seen.len() as u64 * 64
+    }
+
+    /// The bytes a tracker with room for `window` numbers holds.
+    pub fn bytes_for(window: u64) -> u64 {
+        window.clamp(64, MAX_WINDOW).div_ceil(64) * 8
     }
 
     /// Records one arrival. Returns true when this sequence number is new.
     #[inline]
     pub fn record(&mut self, seq: u64) -> bool {
-        if seq >= MAX_SEQ {
+        let w = self.window();
+        if seq >= MAX_SEQ || seq < self.next_expected.saturating_sub(w) {
             self.invalid += 1;
             return false;
         }
-        let (word, bit) = ((seq / 64) as usize, seq % 64);
-        if word >= self.seen.len() {
-            // Within the preallocated room, take all of it at once (no allocation);
-            // beyond it, double.
-            let new_len = if word < self.seen.capacity() {
-                self.seen.capacity()
-            } else {
-                (word + 1).max(self.seen.len() * 2)
-            };
-            self.seen.resize(new_len, 0);
+        if seq >= self.next_expected + w {
+            match self.far_ahead {
+                Some(f) if seq > f && seq - f < w => {
+                    // The sender really is out there: the window follows it.
+                    self.invalid -= 1;
+                    self.far_ahead = None;
+                    self.seen.fill(0);
+                    self.next_expected = f;
+                    self.record(f);
+                }
+                _ => {
+                    self.far_ahead = Some(seq);
+                    self.invalid += 1;
+                    return false;
+                }
+            }
         }
-        if self.seen[word] & (1 << bit) != 0 {
+        if seq >= self.next_expected {
+            self.clear(self.next_expected, seq + 1);
+            self.next_expected = seq + 1;
+            self.mark(seq);
+            self.unique += 1;
+            return true;
+        }
+        let (word, bit) = self.slot(seq);
+        if self.seen[word] & bit != 0 {
             self.duplicated += 1;
             return false;
         }
-        self.seen[word] |= 1 << bit;
+        self.seen[word] |= bit;
         self.unique += 1;
-        if seq < self.next_expected {
-            self.reordered += 1;
-        } else {
-            self.next_expected = seq + 1;
-        }
+        self.reordered += 1;
         true
+    }
+
+    #[inline]
+    fn slot(&self, seq: u64) -> (usize, u64) {
+        let i = seq % self.window();
+        ((i / 64) as usize, 1 << (i % 64))
+    }
+
+    #[inline]
+    fn mark(&mut self, seq: u64) {
+        let (word, bit) = self.slot(seq);
+        self.seen[word] |= bit;
+    }
+
+    /// Forgets the numbers `from..to` (at most a window of them) as the window moves
+    /// over them: what they stood for is below it now.
+    #[inline]
+    fn clear(&mut self, mut from: u64, to: u64) {
+        if to - from >= self.window() {
+            self.seen.fill(0);
+            return;
+        }
+        while from < to {
+            let (word, bit) = self.slot(from);
+            if bit == 1 && to - from >= 64 {
+                self.seen[word] = 0;
+                from += 64;
+            } else {
+                self.seen[word] &= !bit;
+                from += 1;
+            }
+        }
     }
 }
 
@@ -227,6 +368,10 @@ pub struct RoleReport {
     pub messages_received: u64,
     pub reordered: u64,
     pub duplicated: u64,
+    /// Datagrams whose sequence number was outside the receiver's tracking window (see
+    /// [`SeqTracker`]): forged, corrupt, or too late to tell.
+    #[serde(default)]
+    pub invalid: u64,
     /// Datagram responses that arrived after their request had timed out.
     pub late: u64,
     /// rr requests whose response never came within the timeout (datagrams).
@@ -275,6 +420,11 @@ pub struct RoleReport {
     /// Pipelined rr, the requesting end: the most requests that were outstanding at once.
     #[serde(default)]
     pub max_in_flight: u64,
+    /// Datagram sends the kernel refused with ECONNREFUSED (an ICMP port unreachable from
+    /// the peer: its socket was not open): those datagrams did not go and are not counted
+    /// as sent.
+    #[serde(default)]
+    pub refused: u64,
     /// Set when the role ended early; the figures above are partial.
     pub error: Option<String>,
 }
@@ -326,6 +476,46 @@ mod tests {
     }
 
     #[test]
+    fn seq_tracker_memory_is_its_window_whatever_arrives() {
+        let mut t = SeqTracker::with_capacity(1024);
+        assert_eq!(t.window(), 1024);
+        for seq in 0..100 {
+            assert!(t.record(seq));
+        }
+        // One forged number far ahead: invalid, and the window stays.
+        assert!(!t.record((1 << 36) - 1));
+        assert!(!t.record(1 << 33));
+        assert_eq!(t.invalid, 2);
+        assert!(t.record(100));
+        assert!(!t.record(100));
+        assert_eq!((t.unique, t.duplicated, t.reordered), (101, 1, 0));
+        // Within the window ahead (a loss of 900): tracked; the numbers it skipped can
+        // still arrive late, once.
+        assert!(t.record(1000));
+        assert!(t.record(500));
+        assert!(!t.record(500));
+        assert_eq!((t.unique, t.reordered), (103, 1));
+        // Too late to tell: below the window.
+        assert!(t.record(1500));
+        assert!(!t.record(3));
+        assert_eq!(t.invalid, 3);
+        // A real sender after a long outage: the second far-ahead number confirms the
+        // first, and both count.
+        assert!(!t.record(50_000));
+        assert!(t.record(50_001));
+        assert_eq!((t.unique, t.invalid), (106, 3));
+        assert!(t.record(50_002));
+        assert_eq!(t.seen.len(), 16);
+    }
+
+    #[test]
+    fn seq_tracker_window_is_capped() {
+        let t = SeqTracker::with_capacity(u64::MAX);
+        assert_eq!(t.window(), MAX_WINDOW);
+        assert_eq!(SeqTracker::bytes_for(u64::MAX), MAX_WINDOW / 8);
+    }
+
+    #[test]
     fn intervals_bucket_by_time() {
         let t0 = Instant::now();
         let ms = Duration::from_millis;
@@ -370,6 +560,40 @@ mod tests {
             v2_base64: "!!".into(),
         };
         assert!(bad.decode().is_err());
+    }
+
+    #[test]
+    fn hostile_encodings_are_errors_not_panics_or_gigabytes() {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut h = latency_histogram();
+        h.record(1000).unwrap();
+        let good = b64
+            .decode(EncodedHistogram::encode("rtt", &h).v2_base64)
+            .unwrap();
+        let edit = |f: &dyn Fn(&mut Vec<u8>)| {
+            let mut bytes = good.clone();
+            f(&mut bytes);
+            EncodedHistogram {
+                metric: "rtt".into(),
+                v2_base64: b64.encode(bytes),
+            }
+            .decode()
+        };
+        // A run of zeros the decoder would negate with overflow (a panic in debug builds).
+        assert!(edit(&|b| {
+            b.truncate(V2_HEADER);
+            b.extend([0xff; 9]);
+            let n = (b.len() - V2_HEADER) as u32;
+            b[4..8].copy_from_slice(&n.to_be_bytes());
+        })
+        .is_err());
+        // A payload length of 4 GiB, which the decoder would allocate.
+        assert!(edit(&|b| b[4..8].copy_from_slice(&u32::MAX.to_be_bytes())).is_err());
+        // Bounds that would make a counts array of tens of megabytes.
+        assert!(edit(&|b| b[24..32].copy_from_slice(&u64::MAX.to_be_bytes())).is_err());
+        assert!(edit(&|b| b[0] ^= 1).is_err());
+        assert!(edit(&|_| ()).is_ok());
     }
 
     #[test]

@@ -101,7 +101,8 @@ impl Psk {
                 key.len()
             )));
         }
-        let bits = estimated_bits(&key);
+        // Never "-0 bits" for a key of one repeated byte.
+        let bits = estimated_bits(&key).max(0.0).abs();
         if bits < MIN_KEY_BITS {
             return Err(refuse(format!(
                 "the key is too easy to guess: about {bits:.0} bits by the variety of its bytes, \
@@ -110,6 +111,19 @@ impl Psk {
             )));
         }
         Ok(Psk(key))
+    }
+
+    /// A warning for a key file that others than its owner may read (OpenSSH refuses
+    /// such a key); None when only the owner can.
+    pub fn permission_warning(path: &Path) -> Option<String> {
+        let mode = crate::sys::fs::mode(&std::fs::metadata(path).ok()?)?;
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "warning: --psk-file {}: the key is readable by group or others (mode {:03o}); chmod 600 it",
+                path.display(),
+                mode & 0o777
+            )
+        })
     }
 
     pub fn from_bytes(key: &[u8]) -> Psk {
@@ -272,6 +286,21 @@ mod tests {
             std::fs::write(&p, weak).unwrap();
             let e = Psk::from_file(&p).unwrap_err().0;
             assert!(e.contains("too easy to guess"), "{weak:?}: {e}");
+            assert!(!e.contains("-0 bits"), "{weak:?}: {e}");
+        }
+        std::fs::write(&p, "0000000000000000").unwrap();
+        let e = Psk::from_file(&p).unwrap_err().0;
+        assert!(e.contains("about 0 bits"), "{e}");
+        // A key readable by others is warned about; one only its owner reads is not.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::write(&p, "3f6c0a5e9b1d4e27a8c5f0e1d2b3a4c5").unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let w = Psk::permission_warning(&p).unwrap();
+            assert!(w.contains("mode 644") && w.contains("chmod 600"), "{w}");
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+            assert_eq!(Psk::permission_warning(&p), None);
         }
         for strong in [
             "3f6c0a5e9b1d4e27a8c5f0e1d2b3a4c5\n",

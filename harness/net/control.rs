@@ -146,7 +146,7 @@ pub enum ControlError {
         "a control message failed its authentication tag: rewritten, replayed or out of order"
     )]
     BadTag,
-    #[error("undecodable control message: {0}")]
+    #[error("undecodable control message: {}", clean(&.0.to_string(), MAX_ECHO))]
     Decode(#[from] serde_json::Error),
     #[error("control connection: {0}")]
     Io(io::Error),
@@ -161,7 +161,7 @@ pub enum ControlError {
         expected: &'static str,
         got: &'static str,
     },
-    #[error("the peer reported: {0}")]
+    #[error("the peer reported: {}", clean(.0, MAX_REPORT))]
     Remote(String),
 }
 
@@ -228,6 +228,30 @@ pub fn clip(text: &str) -> String {
     }
     out
 }
+
+/// A peer's text made safe to show on a terminal or in a log line: control characters
+/// (ESC, CR, newlines, NUL, bidirectional overrides) escaped, at most `max_chars`
+/// characters kept. Unlike [`clip`], ordinary text is left as it is.
+pub fn clean(text: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max_chars * 2));
+    for (i, c) in text.chars().enumerate() {
+        if i == max_chars {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Longest peer report (an error message) shown, in characters.
+pub const MAX_REPORT: usize = 400;
 
 /// Reads one frame's body, of at most `max` bytes.
 fn read_frame(r: &mut impl Read, max: u32) -> Result<Vec<u8>, ControlError> {

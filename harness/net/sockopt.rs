@@ -125,6 +125,7 @@ mod tests {
             spin: false,
             sendfile: false,
             splice: false,
+            linger: Some(7),
         }
     }
 
@@ -166,6 +167,7 @@ mod tests {
         assert_eq!(eff.notsent_lowat, Some(16384));
         assert_eq!(eff.cork, Some(true));
         assert_eq!(eff.busy_poll_us, Some(50));
+        assert_eq!(eff.linger, Some(7));
     }
 
     #[test]
@@ -182,6 +184,7 @@ mod tests {
         let eff = read_back(&sock, Protocol::Tcp, Domain::IPV4);
         assert_eq!(eff.nodelay, Some(false));
         assert_eq!(eff.cork, Some(false));
+        assert_eq!(eff.linger, None, "SO_LINGER is off by default");
         // The default congestion control is whatever the sysctl names.
         let default_cc = read_sysctl("net/ipv4/tcp_congestion_control").unwrap();
         assert_eq!(eff.congestion.as_deref(), Some(default_cc.trim()));

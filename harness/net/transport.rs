@@ -154,15 +154,26 @@ impl Drop for PathGuard {
 
 /// Opens an unconnected socket of `proto`.
 pub fn new_socket(proto: Protocol, domain: Domain) -> io::Result<Socket> {
-    match proto {
-        Protocol::Tcp => Socket::new(domain, Type::STREAM, Some(SockProto::TCP)),
-        Protocol::Mptcp => sys_socket::mptcp(domain),
-        Protocol::Udp => Socket::new(domain, Type::DGRAM, Some(SockProto::UDP)),
-        Protocol::UnixStream => Socket::new(Domain::UNIX, Type::STREAM, None),
-        Protocol::UnixDgram => Socket::new(Domain::UNIX, Type::DGRAM, None),
-        Protocol::Sctp => sys_socket::sctp(domain),
-        Protocol::Dccp => sys_socket::dccp(domain),
-    }
+    open_socket(proto, domain, false)
+}
+
+/// A new data socket of `proto`, non-blocking from its birth (an epoll driver's crr
+/// connection: no fcntl per transaction).
+pub fn new_nonblocking_socket(proto: Protocol, domain: Domain) -> io::Result<Socket> {
+    open_socket(proto, domain, true)
+}
+
+fn open_socket(proto: Protocol, domain: Domain, nonblocking: bool) -> io::Result<Socket> {
+    let (domain, ty, p) = match proto {
+        Protocol::Tcp => (domain, Type::STREAM, Some(SockProto::TCP)),
+        Protocol::Udp => (domain, Type::DGRAM, Some(SockProto::UDP)),
+        Protocol::UnixStream => (Domain::UNIX, Type::STREAM, None),
+        Protocol::UnixDgram => (Domain::UNIX, Type::DGRAM, None),
+        Protocol::Mptcp => return sys_socket::mptcp(domain, nonblocking),
+        Protocol::Sctp => return sys_socket::sctp(domain, nonblocking),
+        Protocol::Dccp => return sys_socket::dccp(domain, nonblocking),
+    };
+    sys_socket::open(domain, ty, p, nonblocking)
 }
 
 /// Checks before any traffic that this kernel has the protocol and accepts every knob,

@@ -184,7 +184,7 @@ impl CaseRecord {
 #[serde(default)]
 pub struct CaseRow {
     pub case: u32,
-    /// The knob values that make this case (from the matrix or a [[case]] table).
+    /// The knob values that make this case (from the matrix or a `[[case]]` table).
     pub case_label: String,
     pub protocol: String,
     pub pattern: String,

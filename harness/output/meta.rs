@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::measure::hostinfo::HostFacts;
 use crate::spec::config::TestSpec;
+use crate::spec::path::PathNote;
 
 use super::{write_atomically, WriteError};
 
@@ -62,6 +63,10 @@ pub struct Meta {
     /// Fleet runs: the shape (pairs, all, ring, star:NAME).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shape: Option<String>,
+    /// The emulated path the lab says the run was measured on (`SOCKBENCH_PATH`):
+    /// delay, jitter, loss, rate, queue. Absent when nothing described one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathNote>,
 }
 
 impl Meta {
@@ -84,6 +89,8 @@ impl Meta {
                 sender: HostFacts::gather(),
                 receiver: None,
             },
+            // The command line checked it before any traffic (a bad one is exit 2).
+            path: PathNote::from_env().ok().flatten(),
             ..Meta::default()
         }
     }

@@ -136,7 +136,9 @@ pub struct SummaryRow {
     /// transactions each); empty for other patterns.
     pub connections: Option<u64>,
     /// Pipelined rr (`pipeline` above 1): the most requests outstanding at once on one
-    /// connection, as the requester counted them; empty otherwise.
+    /// connection, as the requester counted them; crr: the most connections the sender
+    /// had open at once (from socket to close, counted as they open and close across all
+    /// its workers); empty otherwise.
     pub max_in_flight: Option<u64>,
     /// TCP knobs as requested; empty for protocols without them.
     pub nodelay_req: Option<bool>,
@@ -175,7 +177,7 @@ pub struct SummaryRow {
     pub rtt_uncorrected_max_ns: Option<u64>,
     /// A request/response latency probe ran beside the stream flows.
     pub probe: bool,
-    /// The knob values that make this case (from the matrix or a [[case]] table).
+    /// The knob values that make this case (from the matrix or a `[[case]]` table).
     pub case_label: String,
     /// Datagrams per sendmmsg/recvmmsg call (1: plain send/recv); empty for byte streams.
     pub batch: Option<u32>,
@@ -217,6 +219,14 @@ pub struct SummaryRow {
     /// the hosts file; empty otherwise.
     pub src: String,
     pub dst: String,
+    /// SO_LINGER seconds asked for on the sending (requesting) socket, and as the kernel
+    /// reported it back (empty: off, the default graceful close).
+    pub linger_req: Option<u32>,
+    pub linger_eff: Option<u32>,
+    /// Datagrams whose sequence number fell outside the receiving end's tracking window
+    /// (forged, corrupt, or too late to tell a duplicate from a reordering); empty for
+    /// byte streams.
+    pub invalid: Option<u64>,
 }
 
 impl SummaryRow {
@@ -325,8 +335,8 @@ impl SummaryRow {
         self.rr_timeouts = rr_over_datagrams.then(|| run.sum(|r| r.timeouts));
         self.rr_late = rr_over_datagrams.then(|| run.sum(|r| r.late));
         self.connections = (spec.pattern == Pattern::Crr).then(|| run.sum(|r| r.connections));
-        self.max_in_flight =
-            (spec.pipeline > 1).then(|| run.roles().map(|r| r.max_in_flight).max().unwrap_or(0));
+        self.max_in_flight = (spec.pipeline > 1 || spec.pattern == Pattern::Crr)
+            .then(|| run.roles().map(|r| r.max_in_flight).max().unwrap_or(0));
         self.sndbuf_end = active.and_then(|r| r.sndbuf_end);
         self.rcvbuf_end = passive.and_then(|r| r.rcvbuf_end);
         self.tcp_rtt_us = info.map(|i| i.rtt_us);
@@ -359,6 +369,7 @@ impl SummaryRow {
         self.not_applicable = run.not_applicable.join(";");
         self.src = run.src.clone();
         self.dst = run.dst.clone();
+        self.invalid = spec.protocol.is_datagram().then(|| run.sum(|r| r.invalid));
     }
 }
 
@@ -449,6 +460,7 @@ mod knob_column_tests {
                 udp_gso: Some(7),
                 udp_gro: Some(true),
                 zerocopy: Some(true),
+                linger: Some(10),
             },
             warnings: Vec::new(),
         };

@@ -235,7 +235,7 @@ fn rate_cell(run: &CaseRun) -> Option<String> {
 fn has_effective(key: &str) -> bool {
     matches!(
         key,
-        "sndbuf" | "rcvbuf" | "mss" | "congestion" | "tos" | "notsent_lowat"
+        "sndbuf" | "rcvbuf" | "mss" | "congestion" | "tos" | "notsent_lowat" | "linger"
     )
 }
 
@@ -307,6 +307,19 @@ fn knob_cell(run: &CaseRun, key: &str) -> String {
                     .map(u64::from),
             ),
             None => "-".to_string(),
+        },
+        // The kernel reports SO_LINGER off or its seconds.
+        "linger" => match (req, active) {
+            (Some(r), Some(a)) => with_effective(
+                r,
+                Some(
+                    a.knobs
+                        .effective
+                        .linger
+                        .map_or("off".into(), |s| s.to_string()),
+                ),
+            ),
+            (r, _) => r.unwrap_or("-").to_string(),
         },
         _ => req.unwrap_or("-").to_string(),
     }

@@ -65,11 +65,16 @@ impl Rep {
     }
 }
 
-/// Throughput of one interval of one repetition, summed over the main flows'
-/// connections (a latency probe's connection left out).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Throughput of one interval of one repetition in one direction, over the main flows'
+/// connections (a latency probe's connection left out): their bytes over the span from
+/// the earliest start to the latest end, so a connection's shorter last interval weighs
+/// by its real length.
+#[derive(Debug, Clone, PartialEq)]
 pub struct IntervalPoint {
     pub repetition: u32,
+    /// What the bytes are: `forward` (sender process to receiver process) or `reverse`;
+    /// for rr and crr, the responses the requester counted.
+    pub direction: String,
     pub start_s: f64,
     pub end_s: f64,
     pub bps: f64,
@@ -204,6 +209,17 @@ pub struct SizeBucket {
     /// The largest p50 and p99 round trip of the bucket over the repetitions.
     pub rtt_p50_ns: Option<u64>,
     pub rtt_p99_ns: Option<u64>,
+    /// Round trips measured in the bucket, over the repetitions.
+    pub transactions: u64,
+    /// The fewest round trips behind one repetition's percentiles (each repetition's
+    /// p99 is its own samples' p99): what decides whether a percentile may be shown.
+    pub fewest_transactions: Option<u64>,
+}
+
+/// The fewest samples a percentile needs: `1 / (1 − q)`, so p50 needs 2, p99 needs 100
+/// and p99.9 needs 1,000 (with fewer, the "p99" is the largest sample, not a p99).
+pub fn samples_needed(q: f64) -> u64 {
+    (1.0 / (1.0 - q).max(1e-9)).round() as u64
 }
 
 /// The names of columns of a row struct, each checked against the struct's fields when
@@ -242,6 +258,7 @@ const NEED_INTERVALS: &[&str] = columns!(IntervalRow:
     interval,
     start_s,
     end_s,
+    bytes,
     throughput_bps,
 );
 const NEED_SIZES: &[&str] = columns!(SizeRow: case, size_bucket);
@@ -370,6 +387,10 @@ fn read_sizes(path: &Path) -> Result<Vec<SizeBucket>, ReportError> {
         b.bytes += r.bytes;
         b.rtt_p50_ns = b.rtt_p50_ns.max(r.rtt_p50_ns);
         b.rtt_p99_ns = b.rtt_p99_ns.max(r.rtt_p99_ns);
+        if let Some(n) = r.transactions.filter(|_| r.rtt_p99_ns.is_some()) {
+            b.transactions += n;
+            b.fewest_transactions = Some(b.fewest_transactions.map_or(n, |f| f.min(n)));
+        }
     }
     Ok(by.into_values().collect())
 }
@@ -441,7 +462,9 @@ fn read_intervals(
     cases: &mut [Case],
 ) -> Result<(), ReportError> {
     let mut rows = Rows::<IntervalRow>::open(path, NEED_INTERVALS)?;
-    let mut sums: HashMap<usize, BTreeMap<(u32, u32), IntervalPoint>> = HashMap::new();
+    // Per case: (repetition, direction, interval) → (start, end, bytes).
+    type Sums = BTreeMap<(u32, String, u32), (f64, f64, u64)>;
+    let mut sums: HashMap<usize, Sums> = HashMap::new();
     while let Some((_, iv)) = rows.next_row()? {
         let key = (iv.case, iv.src.clone(), iv.dst.clone());
         let Some(&i) = index.get(&key).filter(|i| **i < MAX_INTERVAL_CASES) else {
@@ -450,27 +473,32 @@ fn read_intervals(
         let c = &cases[i];
         // The probe's connection is its own flow, after the main ones.
         let probe_flow = c.probe() && iv.flow >= c.row.flows;
-        if iv.direction == "probe" || probe_flow {
+        if iv.direction == "probe" || probe_flow || iv.throughput_bps.is_none() {
             continue;
         }
-        let Some(bps) = iv.throughput_bps else {
-            continue;
-        };
         let p = sums
             .entry(i)
             .or_default()
-            .entry((iv.repetition, iv.interval))
-            .or_insert(IntervalPoint {
-                repetition: iv.repetition,
-                start_s: iv.start_s,
-                end_s: iv.end_s,
-                bps: 0.0,
-            });
-        p.bps += bps;
-        p.end_s = p.end_s.max(iv.end_s);
+            .entry((iv.repetition, iv.direction.to_string(), iv.interval))
+            .or_insert((iv.start_s, iv.end_s, 0));
+        p.0 = p.0.min(iv.start_s);
+        p.1 = p.1.max(iv.end_s);
+        p.2 += iv.bytes;
     }
     for (i, points) in sums {
-        cases[i].intervals = points.into_values().collect();
+        cases[i].intervals = points
+            .into_iter()
+            .filter(|(_, (start, end, _))| end > start)
+            .map(
+                |((repetition, direction, _), (start_s, end_s, bytes))| IntervalPoint {
+                    repetition,
+                    direction,
+                    start_s,
+                    end_s,
+                    bps: bytes as f64 * 8.0 / (end_s - start_s),
+                },
+            )
+            .collect();
     }
     Ok(())
 }
@@ -528,21 +556,76 @@ pub fn write_report(opts: &ReportOptions) -> Result<usize, ReportError> {
     if let Some(svg_dir) = &opts.svg_dir {
         std::fs::create_dir_all(svg_dir)
             .map_err(|e| ReportError(format!("{}: {e}", svg_dir.display())))?;
+        let mut taken = std::collections::HashSet::new();
         for c in &charts {
-            let p = svg_dir.join(format!("{}.svg", c.id));
+            let p = svg_dir.join(svg_file_name(&c.id, &mut taken));
             std::fs::write(&p, &c.svg).map_err(|e| ReportError(format!("{}: {e}", p.display())))?;
         }
     }
     Ok(charts.len())
 }
 
+/// A chart's file name from its id, which may hold labels from a results directory (a
+/// tampered one, too): letters, digits, `-`, `_` and inner dots only, at most 100
+/// characters, and never a name already taken.
+fn svg_file_name(id: &str, taken: &mut std::collections::HashSet<String>) -> String {
+    let mut stem: String = id
+        .chars()
+        .take(100)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    stem = stem.trim_start_matches('.').to_string();
+    if stem.is_empty() {
+        stem = "chart".into();
+    }
+    let mut name = format!("{stem}.svg");
+    let mut n = 2;
+    while !taken.insert(name.clone()) {
+        name = format!("{stem}-{n}.svg");
+        n += 1;
+    }
+    name
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
 
+    #[test]
+    fn svg_file_names_are_safe_whatever_the_labels() {
+        let mut taken = std::collections::HashSet::new();
+        assert_eq!(
+            svg_file_name("goodput-vs-sndbuf", &mut taken),
+            "goodput-vs-sndbuf.svg"
+        );
+        let hostile = svg_file_name("../../etc/passwd\u{1b}[2J/x", &mut taken);
+        assert!(
+            !hostile.contains('/') && !hostile.starts_with('.'),
+            "{hostile}"
+        );
+        assert_eq!(svg_file_name("a/b", &mut taken), "a_b.svg");
+        assert_eq!(svg_file_name("a?b", &mut taken), "a_b-2.svg");
+        assert_eq!(svg_file_name("", &mut taken), "chart.svg");
+        assert!(svg_file_name(&"x".repeat(5000), &mut taken).len() <= 104);
+    }
+
     /// A meta.json of no particular run.
     pub fn meta() -> Meta {
         Meta::default()
+    }
+
+    #[test]
+    fn a_percentile_needs_one_over_its_tail_in_samples() {
+        assert_eq!(samples_needed(0.5), 2);
+        assert_eq!(samples_needed(0.9), 10);
+        assert_eq!(samples_needed(0.99), 100);
+        assert_eq!(samples_needed(0.999), 1000);
     }
 
     #[test]

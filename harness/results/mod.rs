@@ -2,6 +2,7 @@
 //! reports. Derivations are sums and merges of what was measured; nothing is estimated.
 
 pub mod stats;
+pub mod vet;
 
 use std::collections::BTreeMap;
 
@@ -175,13 +176,14 @@ impl CaseRun {
     /// Warnings from both sides (clamped buffers, ...), without repeats.
     pub fn warnings(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let sides = [Some(&self.outcome.sender), self.outcome.receiver.as_ref()];
         for (side, rep) in ["sender", "receiver"].iter().zip(sides) {
             let Some(rep) = rep else { continue };
             let role_warnings = rep.roles.iter().flat_map(|r| r.knobs.warnings.iter());
             for w in rep.warnings.iter().chain(role_warnings) {
                 let line = format!("{side}: {w}");
-                if !out.contains(&line) {
+                if seen.insert(line.clone()) {
                     out.push(line);
                 }
             }

@@ -302,13 +302,24 @@ fn run_pair(
         Err(e) => Pair {
             src_facts: None,
             relayed: RelayOutcome {
-                outcome: TestOutcome::failed(
-                    Status::Error,
-                    format!("sender host {}: {e}", src.name),
-                ),
+                outcome: TestOutcome::failed(Status::Error, unreachable_sender(src, &e)),
                 receiver_host: None,
             },
         },
+    }
+}
+
+/// The controller could not reach the source host's own daemon: said as such, naming
+/// the host and its address (ReachError speaks of "the receiver", which the source is
+/// not in this pair).
+fn unreachable_sender(src: &Host, e: &crate::session::sender::ReachError) -> String {
+    use crate::session::sender::ReachError;
+    match e {
+        ReachError::Connect { addr, source } => format!(
+            "cannot reach sender host {}'s daemon at {addr}: {source} (is `sockbench serve` running there?)",
+            src.name
+        ),
+        other => format!("sender host {}: {other}", src.name),
     }
 }
 
@@ -415,12 +426,15 @@ impl MeshSweep<'_> {
         if let Some(f) = pair.relayed.receiver_host {
             self.meta.fleet[d].facts.get_or_insert(f);
         }
+        // Both sides' figures come from other hosts: checked before anything is written.
+        let mut outcome = pair.relayed.outcome;
+        crate::results::vet::vet(&case.spec, &mut outcome);
         let run = CaseRun {
             case: ci as u32 + 1,
             repetition: rep,
             label: case.label.clone(),
             spec: case.spec.clone(),
-            outcome: pair.relayed.outcome,
+            outcome,
             not_applicable: case.not_applicable.clone(),
             src: plan.hosts[s].name.clone(),
             dst: plan.hosts[d].name.clone(),

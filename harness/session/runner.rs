@@ -348,6 +348,9 @@ impl<'a> Sweep<'a> {
             self.last_rewrite = Instant::now();
         }
         self.console.line(&self.table.line(run));
+        if let Some(note) = datagram_note(run) {
+            self.console.line(&note);
+        }
         if let Some(e) = &run.outcome.error {
             if *e != self.last_error {
                 let rep = run.repetition;
@@ -395,6 +398,52 @@ fn find_receiver(opts: &RunOptions) -> Result<(Option<LocalReceiver>, SocketAddr
             (Some(local), addr)
         }
     })
+}
+
+/// Under a datagram stream's row: the loss as a share of what was sent, and, when it was
+/// paced (`-u -b 1G`), what was offered against what arrived, so that a rate the path or
+/// the machine cannot take reads as such on the terminal, not only in summary.csv.
+fn datagram_note(run: &CaseRun) -> Option<String> {
+    use crate::spec::units::format_bps;
+    if !run.spec.protocol.is_datagram() || run.spec.pattern != crate::spec::config::Pattern::Stream
+    {
+        return None;
+    }
+    let row = SummaryRow::from_run(run);
+    let (sent, lost) = (row.messages_sent, row.lost?);
+    if sent == 0 {
+        return None;
+    }
+    let mut note = format!(
+        "         lost {lost} of {sent} datagrams ({:.2}%)",
+        lost as f64 * 100.0 / sent as f64
+    );
+    if let (Some(rate), Some(goodput)) = (run.spec.rate, row.goodput_bps) {
+        let offered = rate as f64 * f64::from(run.spec.flows.max(1));
+        note.push_str(&format!(
+            "; offered {}, achieved {} ({:.0}% of offered)",
+            format_bps(offered),
+            format_bps(goodput),
+            goodput * 100.0 / offered
+        ));
+    }
+    Some(note)
+}
+
+/// A receiver given with --to is reached before anything is written: one that cannot be
+/// reached at all (nothing listens, no route) leaves no results directory behind, only
+/// the error. Other failures (a handshake refused, a busy receiver) are the first test's
+/// to record, as before.
+fn reach_first(opts: &RunOptions) -> Result<Option<Peer>, RunError> {
+    let Some(target) = &opts.to else {
+        return Ok(None);
+    };
+    let addr = resolve_target(target)?;
+    match Peer::connect(addr, opts.psk.as_ref().map(|(k, _)| k)) {
+        Ok(p) => Ok(Some(p)),
+        Err(e @ ReachError::Connect { .. }) => Err(e.into()),
+        Err(_) => Ok(None),
+    }
 }
 
 /// One test of the sweep against the receiver at `addr`, connecting first when there is
@@ -450,10 +499,14 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> Result<RunEnd, RunError> {
         .map(|&(c, _)| planned_ms(c))
         .sum::<u64>()
         .max(1);
+    let mut peer = reach_first(opts)?;
     let (mut sweep, local, addr, ticker) = Sweep::start(plan, opts, total_ms)?;
+    if let Some(p) = &peer {
+        sweep.meta.hosts.receiver = Some(p.host.clone());
+        sweep.meta.receiver_sockbench_version = Some(p.version.clone());
+    }
     let abort = Arc::new(AtomicBool::new(false));
     install_interrupt(abort.clone());
-    let mut peer: Option<Peer> = None;
     let mut end = RunEnd::AllOk;
     let mut done_ms = 0u64;
     for (n, &(ci, rep)) in order.iter().enumerate() {

@@ -30,7 +30,7 @@ pub enum ReachError {
     BadAddress(String),
     #[error("cannot resolve '{0}': {1}")]
     Resolve(String, std::io::Error),
-    #[error("cannot reach the receiver at {addr}: {source}")]
+    #[error("cannot reach the receiver at {addr}: {source} (is `sockbench serve` running there?)")]
     Connect {
         addr: SocketAddr,
         source: std::io::Error,
@@ -117,6 +117,7 @@ impl Peer {
                 _ => None,
             })
             .map_err(hs)?;
+        let peer_version = control::clip(&peer_version);
         if version != control::PROTOCOL_VERSION {
             return Err(hs(ControlError::Version {
                 ours: control::PROTOCOL_VERSION,
@@ -151,7 +152,7 @@ impl Peer {
                     _ => None,
                 })
                 .map_err(|e| match e {
-                    ControlError::Remote(m) => auth_err(&m),
+                    ControlError::Remote(m) => auth_err(&control::clean(&m, control::MAX_REPORT)),
                     other => hs(other),
                 })?;
                 if !psk.verify(auth::RECEIVER_LABEL, &ours, &theirs, &proof) {
@@ -167,6 +168,15 @@ impl Peer {
             host,
             version: peer_version,
         })
+    }
+}
+
+impl Peer {
+    /// The control channel after the handshake, for tests that play a hostile sender
+    /// over the real protocol (`tests/hostile.rs`).
+    #[doc(hidden)]
+    pub fn channel(&mut self) -> &mut Channel<TcpStream> {
+        &mut self.control
     }
 }
 
@@ -257,7 +267,12 @@ pub fn run_test_at(
     let started = std::time::SystemTime::now();
     let data = match set_up(peer, spec, start_at) {
         Ok(d) => d,
-        Err(e) => return TestOutcome::failed(Status::Error, e.to_string()),
+        Err(e) => {
+            return TestOutcome::failed(
+                Status::Error,
+                crate::results::vet::clean_text(&e.to_string()),
+            )
+        }
     };
     let ctl = &mut peer.control;
 
@@ -269,6 +284,7 @@ pub fn run_test_at(
         abort: Arc::new(AtomicBool::new(false)),
         stop: Arc::new(AtomicBool::new(false)),
         spin: false,
+        in_flight: Default::default(),
     };
     let lost = std::sync::Mutex::new(None::<String>);
     let done = AtomicBool::new(false);
@@ -285,17 +301,21 @@ pub fn run_test_at(
     let lost = lost.into_inner().unwrap_or_else(|p| p.into_inner());
     if let Some(why) = lost {
         let role_error = sender.roles.iter().find_map(|r| r.error.clone());
-        return TestOutcome {
+        let mut outcome = TestOutcome {
             sender,
             receiver: None,
             status: Status::Aborted,
             error: Some(role_error.map(|r| format!("{why}; {r}")).unwrap_or(why)),
             started,
         };
+        crate::results::vet::vet(spec, &mut outcome);
+        return outcome;
     }
     let ours_failed = sender.roles.iter().any(|r| r.error.is_some());
-    let results = fetch_results(ctl, ours_failed);
-    outcome_of(sender, results, started)
+    let results = fetch_results(ctl, ours_failed, ctx.t0 + results_due(spec));
+    let mut outcome = outcome_of(sender, results, started);
+    crate::results::vet::vet(spec, &mut outcome);
+    outcome
 }
 
 /// Why a test could not be set up or its figures fetched; the text is what the run records.
@@ -313,6 +333,8 @@ enum TestFailure {
     Unexpected(&'static str),
     #[error("receiver: {0}")]
     Lost(ControlError),
+    #[error("receiver: no results by the test's deadline (its duration, warm-up and grace); heartbeats alone do not extend it")]
+    Overdue,
 }
 
 /// Asks the receiver to set the test up, attaches the data connections, waits for the
@@ -354,10 +376,20 @@ fn set_up(
     Ok(data)
 }
 
-/// Tells the receiver our roles have finished and waits for its figures.
+/// How long after the start of its traffic a test's results are due at the latest: the
+/// test's own time and its grace ([`TestSpec::hard_deadline`]), and a stall's worth for
+/// the receiver's roles to give up. A receiver that only sends heartbeats past it is
+/// stalling, and the test is aborted.
+pub fn results_due(spec: &TestSpec) -> Duration {
+    spec.hard_deadline() + crate::engine::STALL
+}
+
+/// Tells the receiver our roles have finished and waits for its figures, until `due` at
+/// the latest, whatever heartbeats come meanwhile.
 fn fetch_results(
     ctl: &mut Channel<TcpStream>,
     ours_failed: bool,
+    due: Instant,
 ) -> Result<SideReport, TestFailure> {
     // The receiver's roles end about when ours did, or give up after a stall. When ours
     // failed, the path may be gone: ask, but do not wait long for the partial figures.
@@ -366,12 +398,18 @@ fn fetch_results(
     } else {
         crate::engine::STALL + STEP_TIMEOUT
     };
-    let _ = ctl.stream.set_read_timeout(Some(wait));
+    let due = due.min(Instant::now() + wait);
     ctl.send(&Message::Finish)?;
     loop {
+        let left = due.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(TestFailure::Overdue);
+        }
+        let _ = ctl.stream.set_read_timeout(Some(left));
         // Heartbeats sent before the receiver read our finish may come first.
         match ctl.recv() {
             Ok(Message::Alive) => continue,
+            Err(ControlError::Timeout) => return Err(TestFailure::Overdue),
             Ok(Message::Results { report }) => return Ok(*report),
             Ok(Message::Error { message }) => return Err(TestFailure::Receiver(message)),
             Ok(other) => return Err(TestFailure::Unexpected(other.name())),

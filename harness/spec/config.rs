@@ -171,6 +171,10 @@ pub struct SocketKnobs {
     /// CPUs this side's traffic threads are pinned to (sched_setaffinity), spread over
     /// its connections; None = wherever the scheduler puts them.
     pub cpus: Option<Vec<u32>>,
+    /// SO_LINGER in seconds: a close waits that long for unsent data; 0 = an abortive
+    /// close (RST, no TIME_WAIT). None = not set (a graceful close in the background).
+    #[serde(default)]
+    pub linger: Option<u32>,
 }
 
 impl SocketKnobs {

@@ -4,5 +4,6 @@
 pub mod config;
 pub mod dist;
 pub mod knobs;
+pub mod path;
 pub mod units;
 pub mod workload;

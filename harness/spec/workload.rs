@@ -492,10 +492,13 @@ fn set_values(value: &str) -> Result<(Option<Vec<String>>, String), ConfigError>
         Some(DeValue::Array(items)) => Some(
             items
                 .iter()
-                .map(|i| {
-                    scalar_text(i.get_ref()).ok_or_else(|| {
-                        ConfigError::new("list items must be strings, numbers or booleans")
-                    })
+                .map(|i| match i.get_ref() {
+                    DeValue::Table(t) => inline_dist_text(t),
+                    v => scalar_text(v).ok_or_else(|| {
+                        ConfigError::new(
+                            "list items must be strings, numbers, booleans or size tables",
+                        )
+                    }),
                 })
                 .collect::<Result<_, _>>()?,
         ),
@@ -506,9 +509,38 @@ fn set_values(value: &str) -> Result<(Option<Vec<String>>, String), ConfigError>
             v
             @ (DeValue::String(_) | DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_)),
         ) => scalar_text(v).unwrap_or_default(),
+        // `msg_size={dist="lognormal", median="1K", p99="64K"}`, as in a workload file.
+        Some(DeValue::Table(t)) => inline_dist_text(t)?,
         _ => value.trim().to_string(),
     };
     Ok((values, single))
+}
+
+/// An inline table given to `--set` (`{dist="lognormal", median="1K", p99="64K"}`) as the
+/// `DIST:KEY=VALUE,...` text the knob parsers read; they check the fields.
+fn inline_dist_text(t: &DeTable<'_>) -> Result<String, ConfigError> {
+    let mut dist = None;
+    let mut fields = Vec::new();
+    for (k, v) in t.iter() {
+        let name = k.get_ref().to_string();
+        let text = scalar_text(v.get_ref()).ok_or_else(|| {
+            ConfigError(format!(
+                "{name}: expected a string or a number in the table"
+            ))
+        })?;
+        if name == "dist" {
+            dist = Some(text);
+        } else {
+            fields.push((name, text));
+        }
+    }
+    let dist = dist.ok_or_else(|| {
+        ConfigError(format!(
+            "a size table needs dist = one of {}",
+            crate::spec::dist::DISTS
+        ))
+    })?;
+    Ok(crate::spec::dist::dist_text(&dist, &fields))
 }
 
 /// Whether a knob's value turns something on (`nodelay = false` or `sndbuf = "auto"` on a

@@ -29,3 +29,9 @@ pub fn kind(meta: &Metadata) -> &'static str {
         "not a regular file"
     }
 }
+
+/// The permission bits of a file (`st_mode & 0o7777`).
+pub fn mode(meta: &Metadata) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    Some(meta.permissions().mode() & 0o7777)
+}

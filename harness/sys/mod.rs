@@ -55,6 +55,13 @@ pub mod fs;
 #[path = "windows/fs.rs"]
 pub mod fs;
 
+/// Raw frames on an interface (AF_PACKET), for the lab's delay element: Linux only.
+#[cfg(target_os = "linux")]
+pub mod packet;
+#[cfg(not(target_os = "linux"))]
+#[path = "unsupported/packet.rs"]
+pub mod packet;
+
 #[cfg(unix)]
 pub mod poll;
 #[cfg(windows)]
@@ -84,6 +91,13 @@ pub mod sendfile;
 #[cfg(not(target_os = "linux"))]
 #[path = "unsupported/sendfile.rs"]
 pub mod sendfile;
+
+/// The stop flag of the lab's delay element (SIGTERM, SIGINT).
+#[cfg(unix)]
+pub mod signal;
+#[cfg(windows)]
+#[path = "unsupported/signal.rs"]
+pub mod signal;
 
 #[cfg(unix)]
 pub mod socket;

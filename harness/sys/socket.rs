@@ -58,36 +58,61 @@ pub fn peek_nowait(sock: &Socket, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// An MPTCP socket (Linux).
-pub fn mptcp(domain: Domain) -> io::Result<Socket> {
+pub fn mptcp(domain: Domain, nonblocking: bool) -> io::Result<Socket> {
     #[cfg(target_os = "linux")]
-    return Socket::new(
+    return open(
         domain,
         socket2::Type::STREAM,
         Some(socket2::Protocol::MPTCP),
+        nonblocking,
     );
     #[cfg(not(target_os = "linux"))]
-    return Err(no_protocol(domain));
+    return Err(no_protocol(domain, nonblocking));
 }
 
 /// An SCTP socket (one-to-one style).
-pub fn sctp(domain: Domain) -> io::Result<Socket> {
+pub fn sctp(domain: Domain, nonblocking: bool) -> io::Result<Socket> {
     #[cfg(any(target_os = "linux", target_os = "freebsd"))]
-    return Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::SCTP));
+    return open(
+        domain,
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::SCTP),
+        nonblocking,
+    );
     #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
-    return Err(no_protocol(domain));
+    return Err(no_protocol(domain, nonblocking));
 }
 
 /// A DCCP socket (Linux).
-pub fn dccp(domain: Domain) -> io::Result<Socket> {
+pub fn dccp(domain: Domain, nonblocking: bool) -> io::Result<Socket> {
     #[cfg(target_os = "linux")]
-    return Socket::new(domain, socket2::Type::DCCP, Some(socket2::Protocol::DCCP));
+    return open(
+        domain,
+        socket2::Type::DCCP,
+        Some(socket2::Protocol::DCCP),
+        nonblocking,
+    );
     #[cfg(not(target_os = "linux"))]
-    return Err(no_protocol(domain));
+    return Err(no_protocol(domain, nonblocking));
+}
+
+/// A new socket, non-blocking from its birth when asked.
+pub fn open(
+    domain: Domain,
+    ty: socket2::Type,
+    proto: Option<socket2::Protocol>,
+    nonblocking: bool,
+) -> io::Result<Socket> {
+    if nonblocking {
+        new_nonblocking(domain, ty, proto)
+    } else {
+        Socket::new(domain, ty, proto)
+    }
 }
 
 /// What socket(2) says of a protocol this system lacks.
 #[cfg(not(target_os = "linux"))]
-fn no_protocol(_: Domain) -> io::Error {
+fn no_protocol(_: Domain, _: bool) -> io::Error {
     io::Error::from_raw_os_error(libc::EPROTONOSUPPORT)
 }
 
@@ -124,6 +149,42 @@ pub fn set_bind_address_no_port(sock: &Socket, on: bool) -> io::Result<()> {
     }
 }
 
+/// A new socket in non-blocking mode from its birth (SOCK_NONBLOCK where the OS has it:
+/// no fcntl per socket).
+pub fn new_nonblocking(
+    domain: socket2::Domain,
+    ty: socket2::Type,
+    proto: Option<socket2::Protocol>,
+) -> io::Result<socket2::Socket> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    {
+        socket2::Socket::new(domain, ty.nonblocking(), proto)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    {
+        let s = socket2::Socket::new(domain, ty, proto)?;
+        s.set_nonblocking(true)?;
+        Ok(s)
+    }
+}
+
+/// Accepts a connection as a non-blocking socket (accept4 with SOCK_NONBLOCK where the OS
+/// has it: no fcntl per connection).
+pub fn accept_nonblocking(listener: &socket2::Socket) -> io::Result<socket2::Socket> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    {
+        listener
+            .accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+            .map(|(s, _)| s)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    {
+        let (s, _) = listener.accept()?;
+        s.set_nonblocking(true)?;
+        Ok(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +202,38 @@ mod tests {
         assert_eq!(wait_readable([&a, &c], quiet), 1);
         let mut buf = [7u8; 4];
         assert_eq!(as_uninit(&mut buf).len(), 4);
+    }
+
+    #[test]
+    fn sockets_made_and_accepted_non_blocking_are_so() {
+        use socket2::{Domain, Type};
+        let listener = new_nonblocking(Domain::IPV4, Type::STREAM, None).unwrap();
+        assert!(listener.nonblocking().unwrap());
+        listener
+            .bind(
+                &"127.0.0.1:0"
+                    .parse::<std::net::SocketAddr>()
+                    .unwrap()
+                    .into(),
+            )
+            .unwrap();
+        listener.listen(4).unwrap();
+        let e = accept_nonblocking(&listener).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        let c = std::net::TcpStream::connect(listener.local_addr().unwrap().as_socket().unwrap())
+            .unwrap();
+        let mut got = None;
+        for _ in 0..100 {
+            match accept_nonblocking(&listener) {
+                Ok(s) => {
+                    got = Some(s);
+                    break;
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        assert!(got.expect("accepted").nonblocking().unwrap());
+        drop(c);
     }
 
     #[test]

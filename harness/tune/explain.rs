@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
+
 use super::{Answer, TuneError};
 use crate::output::meta::Meta;
 use crate::output::summary::{SizeReq, SummaryRow};
@@ -13,7 +15,8 @@ use crate::spec::units::{format_bps, format_ns, format_size_human, parse_size};
 /// The bandwidth-delay product and where its two factors came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bdp {
-    /// The best mean goodput of any candidate, bits/s.
+    /// The best mean goodput of any candidate tested twice or more (of any, when none
+    /// was), bits/s.
     pub rate_bps: f64,
     /// The candidate that reached it.
     pub rate_from: String,
@@ -21,12 +24,54 @@ pub struct Bdp {
     pub rtt_s: f64,
     /// What the round trip is: TCP_INFO min_rtt, or the probe's median.
     pub rtt_from: String,
+    /// `tcp_info_min_rtt` or `rtt_p50`.
+    pub rtt_source: &'static str,
     pub bytes: f64,
+}
+
+/// Where goodput stops growing along one size: the smallest size measured whose mean
+/// goodput is within 5% of the best measured along it (sizes tested twice or more, when
+/// two sizes were).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct KneeAt {
+    pub key: String,
+    /// As written in the matrix (`256K`).
+    pub value: String,
+    pub bytes: u64,
+    /// Its mean goodput, and the best along the key.
+    pub goodput_bps: f64,
+    pub best_goodput_bps: f64,
+    /// The sizes of the key measured.
+    pub sizes_measured: usize,
+}
+
+/// answer.json's `explain`: the explanation's numbers, each from measured figures.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Numbers {
+    /// Bandwidth-delay product, bytes: `bottleneck_bps` / 8 × `base_rtt_ns`.
+    pub bdp_bytes: Option<u64>,
+    /// The base round trip: the smallest TCP_INFO min_rtt of any ok test (µs resolution),
+    /// or without it the smallest median round trip of the probe or the rr pattern.
+    pub base_rtt_ns: Option<u64>,
+    /// Which of the two `base_rtt_ns` is: `tcp_info_min_rtt` or `rtt_p50`.
+    pub base_rtt_from: String,
+    /// The bottleneck's rate as measured: the best mean goodput of any candidate tested
+    /// twice or more (of any candidate, when none was).
+    pub bottleneck_bps: Option<f64>,
+    /// The candidate that reached it (a case label).
+    pub bottleneck_from: String,
+    pub knee: Option<KneeAt>,
+    /// The answer's buffers as the kernel reported them (getsockopt after setting).
+    pub sndbuf_eff: Option<u64>,
+    pub rcvbuf_eff: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Explanation {
     pub bdp: Option<Bdp>,
+    pub numbers: Numbers,
     /// Sentences, each from a measured figure.
     pub sentences: Vec<String>,
     pub c_snippet: Vec<String>,
@@ -80,8 +125,11 @@ pub fn bdp_of(rows: &[SummaryRow]) -> Option<Bdp> {
             by_label.entry(&r.case_label).or_default().push(g);
         }
     }
+    // Candidates tested twice or more when there are any: one test's figure is no rate.
+    let repeated = by_label.values().any(|v| v.len() >= 2);
     let (rate_from, rate_bps) = by_label
         .iter()
+        .filter(|(_, v)| !repeated || v.len() >= 2)
         .filter_map(|(l, v)| mean(v.iter().copied()).map(|m| (*l, m)))
         .max_by(|a, b| a.1.total_cmp(&b.1))?;
     let min_rtt_us = ok
@@ -89,14 +137,16 @@ pub fn bdp_of(rows: &[SummaryRow]) -> Option<Bdp> {
         .filter_map(|r| r.tcp_min_rtt_us)
         .filter(|&u| u > 0)
         .min();
-    let (rtt_s, rtt_from) = match min_rtt_us {
+    let (rtt_s, rtt_from, rtt_source) = match min_rtt_us {
         Some(us) => (
             us as f64 / 1e6,
             "TCP_INFO min_rtt of the sending socket, the smallest over all tests".to_string(),
+            "tcp_info_min_rtt",
         ),
         None => (
             ok.iter().filter_map(|r| r.rtt_p50_ns).min()? as f64 / 1e9,
             "the median round trip of the latency probe, the smallest over all tests".to_string(),
+            "rtt_p50",
         ),
     };
     Some(Bdp {
@@ -104,6 +154,7 @@ pub fn bdp_of(rows: &[SummaryRow]) -> Option<Bdp> {
         rate_from: rate_from.to_string(),
         rtt_s,
         rtt_from,
+        rtt_source,
         bytes: rate_bps / 8.0 * rtt_s,
     })
 }
@@ -142,6 +193,19 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
     if let Some(b) = &ex.bdp {
         ex.sentences.push(bdp_sentence(b, &effective));
     }
+    ex.numbers = Numbers {
+        bdp_bytes: ex.bdp.as_ref().map(|b| b.bytes.round() as u64),
+        base_rtt_ns: ex.bdp.as_ref().map(|b| (b.rtt_s * 1e9).round() as u64),
+        base_rtt_from: ex.bdp.as_ref().map_or("", |b| b.rtt_source).to_string(),
+        bottleneck_bps: ex.bdp.as_ref().map(|b| b.rate_bps),
+        bottleneck_from: ex
+            .bdp
+            .as_ref()
+            .map_or(String::new(), |b| b.rate_from.clone()),
+        knee: knee_of(&ok, &answer.settings),
+        sndbuf_eff: effective.sndbuf,
+        rcvbuf_eff: effective.rcvbuf,
+    };
     // Along each size the answer sets: where goodput stops growing, where latency
     // starts growing. Only the candidates equal to the answer in every other key count.
     for (key, value) in &answer.settings {
@@ -196,12 +260,35 @@ fn bdp_sentence(b: &Bdp, effective: &Effective) -> String {
     s
 }
 
-/// Goodput and p99 means by size along one key, the other keys as in the answer.
-fn along_sentences(
-    ok: &[&SummaryRow],
-    settings: &BTreeMap<String, String>,
-    key: &str,
-) -> Vec<String> {
+/// The knee along the answer's first size key that has two sizes measured or more.
+fn knee_of(ok: &[&SummaryRow], settings: &BTreeMap<String, String>) -> Option<KneeAt> {
+    settings.keys().find_map(|key| {
+        let (goodput, _) = along(ok, settings, key);
+        if goodput.len() < 2 {
+            return None;
+        }
+        let best = goodput.iter().map(|g| g.1).fold(f64::MIN, f64::max);
+        let (bytes, g) = goodput.iter().find(|(_, g)| *g >= 0.95 * best)?;
+        let value = ok
+            .iter()
+            .filter_map(|r| parse_label(&r.case_label).remove(key.as_str()))
+            .find(|v| parse_size(v).ok() == Some(*bytes))
+            .unwrap_or_else(|| crate::spec::units::format_size(*bytes));
+        Some(KneeAt {
+            key: key.clone(),
+            value,
+            bytes: *bytes,
+            goodput_bps: *g,
+            best_goodput_bps: best,
+            sizes_measured: goodput.len(),
+        })
+    })
+}
+
+/// Mean goodput and mean p99 by size along one key, the other keys as in the answer.
+type Along = (Vec<(u64, f64)>, Vec<(u64, f64)>);
+
+fn along(ok: &[&SummaryRow], settings: &BTreeMap<String, String>, key: &str) -> Along {
     let mut along: BTreeMap<u64, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
     for r in ok {
         let l = parse_label(&r.case_label);
@@ -218,6 +305,10 @@ fn along_sentences(
         e.0.extend(r.goodput_bps);
         e.1.extend(r.rtt_p99_ns.map(|v| v as f64));
     }
+    // Only the sizes tested twice or more, when two are: no shape from single tests.
+    if along.values().filter(|(g, _)| g.len() >= 2).count() >= 2 {
+        along.retain(|_, (g, _)| g.len() >= 2);
+    }
     let goodput: Vec<(u64, f64)> = along
         .iter()
         .filter_map(|(s, (g, _))| mean(g.iter().copied()).map(|m| (*s, m)))
@@ -226,6 +317,16 @@ fn along_sentences(
         .iter()
         .filter_map(|(s, (_, r))| mean(r.iter().copied()).map(|m| (*s, m)))
         .collect();
+    (goodput, rtt)
+}
+
+/// Goodput and p99 means by size along one key, the other keys as in the answer.
+fn along_sentences(
+    ok: &[&SummaryRow],
+    settings: &BTreeMap<String, String>,
+    key: &str,
+) -> Vec<String> {
+    let (goodput, rtt) = along(ok, settings, key);
     knee_sentence(key, &goodput)
         .into_iter()
         .chain(growth_sentence(key, &rtt))
@@ -368,6 +469,12 @@ fn snippet(ex: &mut Explanation, key: &str, value: &str, meta: &Meta, effective:
                 "int lowat = {n}; setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);"
             ),
             format!("socket.set_tcp_notsent_lowat({n})?;"),
+        ),
+        ("linger", _) if value != "off" => (
+            format!(
+                "struct linger l = {{ .l_onoff = 1, .l_linger = {value} }}; setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);"
+            ),
+            format!("socket.set_linger(Some(std::time::Duration::from_secs({value})))?;"),
         ),
         ("msg_size" | "response_size", Some(n)) => (
             format!("/* write in chunks of {n} bytes ({key}) */"),

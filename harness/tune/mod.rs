@@ -7,6 +7,7 @@
 
 pub mod explain;
 pub mod goal;
+pub mod race;
 pub mod search;
 
 use std::collections::BTreeMap;
@@ -165,9 +166,15 @@ pub struct Answer {
     /// The goal's and the constraints' figures of those settings, by summary.csv column.
     pub figures: BTreeMap<Metric, FigureCi>,
     pub status: Status,
+    /// Every test run, ok or not: the rows of summary.csv, and of tune.csv that have a
+    /// repetition.
     pub tests_run: u64,
     /// The tests of the full grid with the same repetitions.
     pub grid_tests: u64,
+    /// `--budget` as the search counted it: "16 tests" or "10m".
+    pub budget: String,
+    /// What the tests were spent on: screen, race, baseline.
+    pub tests_by_phase: BTreeMap<String, u64>,
     pub goal: String,
     pub constraints: Vec<String>,
     /// The settings as a case label (summary.csv's `case_label`).
@@ -179,6 +186,8 @@ pub struct Answer {
     /// The same figures with the buffers left to the kernel's autotuning.
     pub kernel_default: BTreeMap<Metric, FigureCi>,
     pub next_larger: Option<Neighbour>,
+    /// The explanation's numbers (None until the tests are read back).
+    pub explain: Option<explain::Numbers>,
 }
 
 impl Default for Answer {
@@ -189,6 +198,8 @@ impl Default for Answer {
             status: Status::Inconclusive,
             tests_run: 0,
             grid_tests: 0,
+            budget: String::new(),
+            tests_by_phase: BTreeMap::new(),
             goal: String::new(),
             constraints: Vec::new(),
             label: String::new(),
@@ -196,6 +207,7 @@ impl Default for Answer {
             indistinguishable: Vec::new(),
             kernel_default: BTreeMap::new(),
             next_larger: None,
+            explain: None,
         }
     }
 }
@@ -370,7 +382,7 @@ impl Bench for RealBench<'_> {
 
     fn record(&mut self, row: &TuneRow) -> Result<(), TuneError> {
         let mut row = row.clone();
-        if row.phase == "baseline" {
+        if row.candidate == search::BASELINE_CANDIDATE {
             row.candidate.clone_from(&self.baseline_label);
         }
         if row.repetition.is_some() {
@@ -456,19 +468,21 @@ pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> Result<TuneEnd, TuneError
     bench.say(&intro(plan, local.is_some(), addr));
     let searched = run_search(plan, &mut bench)?;
     let metrics = shown_metrics(plan);
-    let answer = answer_of(plan, &searched, &metrics);
+    let mut answer = answer_of(plan, &searched, &metrics);
+    let mut meta = std::mem::take(&mut bench.meta);
+    drop(bench);
+    drop(local);
+    meta.finished_utc = Some(utc_timestamp(SystemTime::now()));
+    meta.write(&dir)?;
+    let rows = explain::read_summary(&dir)?;
+    let ex = explain::explain_rows(&rows, &answer, &meta);
+    answer.explain = Some(ex.numbers.clone());
     let answer_path = dir.join("answer.json");
     let json = serde_json::to_vec_pretty(&answer).map_err(|error| TuneError::Json {
         path: answer_path.clone(),
         error,
     })?;
     crate::output::write_atomically(&answer_path, &json)?;
-    let mut meta = std::mem::take(&mut bench.meta);
-    drop(bench);
-    drop(local);
-    meta.finished_utc = Some(utc_timestamp(SystemTime::now()));
-    meta.write(&dir)?;
-    let ex = explain::explain(&dir)?;
     if !opts.quiet || answer.status == Status::Unsatisfiable {
         let text = render(&answer, &ex, &metrics, &dir);
         if opts.json {
@@ -536,13 +550,14 @@ struct Searched {
     reps: BTreeMap<Point, Vec<Figures>>,
     baseline: Vec<Figures>,
     tests_run: u64,
+    spent: BTreeMap<String, u64>,
 }
 
-/// The search, then one test of the next larger setting (for its cost) and the
-/// kernel-default baseline beside the answer.
+/// The search (screening and race), then the kernel-default baseline beside the answer
+/// from what the budget left: two tests, or the `auto` candidate's own when the matrix
+/// lists it.
 fn run_search(plan: &TunePlan, bench: &mut RealBench<'_>) -> Result<Searched, TuneError> {
     let has_buffers = plan.space.dims.iter().any(|d| d.is_buffer());
-    let baseline_reps = if has_buffers { 3.min(plan.max_reps) } else { 0 };
     let mut s = Search::new(
         &plan.space,
         &plan.goal,
@@ -551,35 +566,21 @@ fn run_search(plan: &TunePlan, bench: &mut RealBench<'_>) -> Result<Searched, Tu
         plan.budget,
         bench,
     );
-    // Kept back from the search: the baseline, and one test of the next larger size.
-    let has_sizes = plan.space.dims.iter().any(|d| d.order().is_some());
-    s.reserve = u64::from(baseline_reps) + u64::from(has_sizes);
     let outcome = s.run()?;
-    // The cost of the next larger setting: one test of it, unless already measured.
-    if let Some(best) = outcome
-        .best
-        .as_ref()
-        .filter(|_| outcome.status != Status::Unsatisfiable)
-    {
-        let next = (0..plan.space.dims.len()).find_map(|d| plan.space.next_larger(best, d));
-        if let Some(q) = next.filter(|q| !s.reps.contains_key(q)) {
-            s.extra(
-                &q,
-                u64::from(baseline_reps),
-                "the next larger setting, for its cost",
-            )?;
-        }
-    }
-    if let (Some(best), true) = (&outcome.best, baseline_reps > 0) {
-        s.run_baseline(best, baseline_reps)?;
+    if let (Some(best), true) = (&outcome.best, has_buffers) {
+        s.run_baseline(best, BASELINE_REPS)?;
     }
     Ok(Searched {
         outcome,
         reps: s.reps.clone(),
         baseline: s.baseline.clone(),
         tests_run: s.tests_run,
+        spent: s.spent.clone(),
     })
 }
+
+/// The kernel-default baseline's tests, when the budget leaves them.
+const BASELINE_REPS: u32 = 2;
 
 /// The figures shown: the goal's, the constraints', and goodput and p99 when measured.
 fn shown_metrics(plan: &TunePlan) -> Vec<Metric> {
@@ -604,6 +605,7 @@ fn answer_of(plan: &TunePlan, searched: &Searched, metrics: &[Metric]) -> Answer
         reps,
         baseline,
         tests_run,
+        spent,
     } = searched;
     let best = outcome.best.clone().unwrap_or_default();
     let settings_of =
@@ -631,6 +633,11 @@ fn answer_of(plan: &TunePlan, searched: &Searched, metrics: &[Metric]) -> Answer
         status: outcome.status,
         tests_run: *tests_run,
         grid_tests: plan.grid_tests(),
+        budget: match plan.budget {
+            Budget::Tests(n) => format!("{n} tests"),
+            Budget::Time(d) => crate::spec::units::format_duration(d),
+        },
+        tests_by_phase: spent.clone(),
         goal: plan.goal.describe(),
         constraints: plan.constraints.iter().map(|c| c.text.clone()).collect(),
         label: if found {
@@ -642,6 +649,7 @@ fn answer_of(plan: &TunePlan, searched: &Searched, metrics: &[Metric]) -> Answer
         indistinguishable: outcome.tied.iter().map(settings_of).collect(),
         kernel_default: figures_for(baseline, metrics),
         next_larger,
+        explain: None,
     }
 }
 
@@ -685,9 +693,20 @@ pub fn render(
         snippets(ex, &mut lines);
     }
     lines.push(String::new());
+    let spent: Vec<String> = ["screen", "race", "baseline"]
+        .iter()
+        .filter_map(|phase| {
+            answer
+                .tests_by_phase
+                .get(*phase)
+                .map(|n| format!("{n} {phase}"))
+        })
+        .collect();
     lines.push(format!(
-        "tests: {} run, the full grid would be {}; search: {}; results: {}",
+        "tests: {} run ({}) of a budget of {}; the full grid would be {}; search: {}; results: {}",
         answer.tests_run,
+        spent.join(", "),
+        answer.budget,
         answer.grid_tests,
         dir.join("tune.csv").display(),
         dir.display()
@@ -731,28 +750,66 @@ fn figures_table(answer: &Answer, metrics: &[Metric], lines: &mut Vec<String>) {
     if let Some(n) = &answer.next_larger {
         table_row(format!("next larger ({})", n.label), &n.figures);
     }
-    let (Some(n), Some(g)) = (
-        &answer.next_larger,
-        answer.figures.get(&Metric::GoodputBps).map(|f| f.mean),
-    ) else {
-        return;
-    };
-    let costs: Vec<String> = n
-        .figures
-        .iter()
-        .filter_map(|(m, f)| {
-            let here = answer.figures.get(m)?.mean;
-            (here > 0.0)
-                .then(|| format!("{} {:+.1}%", short_name(*m), (f.mean / here - 1.0) * 100.0))
-        })
-        .collect();
-    if g > 0.0 && !costs.is_empty() {
-        lines.push(format!(
-            "  the next larger setting ({}) changes {}",
-            n.label,
-            costs.join(", ")
+    if let Some(n) = &answer.next_larger {
+        lines.push(format!("  {}", next_larger_line(answer, n)));
+    }
+}
+
+/// What the next larger setting changes, only where both sides' 95% intervals (three
+/// repetitions or more) say so; otherwise how little was measured.
+fn next_larger_line(answer: &Answer, n: &Neighbour) -> String {
+    let mut apart = Vec::new();
+    let mut overlap = Vec::new();
+    for (m, there) in &n.figures {
+        let Some(here) = answer.figures.get(m) else {
+            continue;
+        };
+        let (Some(hl), Some(hh), Some(tl), Some(th)) = (
+            here.ci95_low,
+            here.ci95_high,
+            there.ci95_low,
+            there.ci95_high,
+        ) else {
+            continue;
+        };
+        if (th < hl || tl > hh) && here.mean > 0.0 {
+            apart.push(format!(
+                "{} {:+.1}%",
+                short_name(*m),
+                (there.mean / here.mean - 1.0) * 100.0
+            ));
+        } else {
+            overlap.push(short_name(*m));
+        }
+    }
+    let n_here = answer.figures.values().map(|f| f.n).max().unwrap_or(0);
+    let n_there = n.figures.values().map(|f| f.n).max().unwrap_or(0);
+    if apart.is_empty() && overlap.is_empty() {
+        let tests = if n_here <= 1 && n_there <= 1 {
+            "one test each".to_string()
+        } else {
+            format!("{n_there} test(s) against {n_here}")
+        };
+        return format!(
+            "the next larger setting ({}): {tests}, too few for a 95% interval: no difference is claimed",
+            n.label
+        );
+    }
+    let mut s = format!("the next larger setting ({})", n.label);
+    if !apart.is_empty() {
+        s.push_str(&format!(
+            " changes {} (95% intervals apart)",
+            apart.join(", ")
         ));
     }
+    if !overlap.is_empty() {
+        let join = if apart.is_empty() { ":" } else { ";" };
+        s.push_str(&format!(
+            "{join} {} cannot be told apart (intervals overlap)",
+            overlap.join(", ")
+        ));
+    }
+    s
 }
 
 /// The answer as C, Rust and sysctl lines.

@@ -1,10 +1,12 @@
-//! The adaptive search of `tune`: a coordinate search over the workload's matrix — on
-//! each size dimension a golden-section search over the powers of two (or, for
-//! `goodput>=F*max`, a bisection for the knee), on each list dimension every value — with
-//! one repetition per probe; then a race between the finalists, repetitions added in
-//! rounds only while the decision is open, a finalist dropped as soon as its 95% interval
-//! is clearly worse than the best's. What cannot be told apart within the budget is
-//! reported as such, never as a winner.
+//! The adaptive search of `tune`, in this order of priority for the budget: screening —
+//! a coordinate search over the workload's matrix, on each size dimension a
+//! golden-section search over the powers of two (or, for `goodput>=F*max`, a bisection
+//! for the knee), on each list dimension every value, one test per probe; then the race
+//! between the finalists ([`race`]), a test added to each open finalist at a time until
+//! the decision is taken (intervals apart, or means within ±5%: the cheapest); then,
+//! from what the budget leaves, the kernel-default baseline (shared with the matrix's
+//! `auto` candidate when it has one). What cannot be told apart is reported as such,
+//! never as a winner.
 //!
 //! The search sees the tests only through [`Bench`], so it is tested here on synthetic
 //! figures; the real bench runs sockbench tests (see `tune::execute`).
@@ -14,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::goal::{short_name, Constraint, Figures, Goal, Metric, Sense};
+use super::goal::{format_figure, short_name, Constraint, Figures, Goal, Metric, Sense};
+use super::race::{self, Better, Entry, Judgement, Knee};
 use super::TuneError;
 use crate::results::stats::{summarize, Summary};
 use crate::spec::workload::Setting;
@@ -22,9 +25,16 @@ use crate::spec::workload::Setting;
 /// A candidate: one value index per dimension.
 pub type Point = Vec<usize>;
 
-/// Two figures within this share of each other (their whole 95% intervals) are the same
-/// for any practical purpose: the cheaper setting is then the answer.
-pub const EQUIVALENT: f64 = 0.05;
+pub use super::race::EQUIVALENT;
+
+/// In the knee's bisection, a single test between this share of the best and the
+/// screening's threshold is tested once more: a size below the knee (goodput roughly
+/// proportional to the window) falls further than this; a starved test may not.
+const DOUBT: f64 = 0.5;
+
+/// tune.csv's candidate of a baseline test outside the matrix (the real bench writes the
+/// case's own label in its place).
+pub const BASELINE_CANDIDATE: &str = "kernel default (buffers auto)";
 
 /// One dimension of the search: a matrix key and its values.
 #[derive(Debug, Clone)]
@@ -137,6 +147,31 @@ impl Space {
             .sum()
     }
 
+    /// What orders settings by cost, cheapest first: the bytes their sizes ask for (`auto`
+    /// counted as one byte more than the dimension's largest size: the kernel may grow
+    /// the buffer that far), then the place in the matrix (among lists, the first listed
+    /// is the cheapest).
+    pub fn cost_key(&self, p: &Point) -> (u64, usize) {
+        let bytes = self
+            .dims
+            .iter()
+            .zip(p)
+            .filter_map(|(d, &i)| {
+                let sizes = d.sizes.as_ref()?;
+                Some(sizes[i].unwrap_or_else(|| {
+                    sizes
+                        .iter()
+                        .flatten()
+                        .max()
+                        .copied()
+                        .unwrap_or(0)
+                        .saturating_add(1)
+                }))
+            })
+            .fold(0u64, u64::saturating_add);
+        (bytes, self.flat(p))
+    }
+
     /// The point one size step larger along dimension `d`, if there is one.
     pub fn next_larger(&self, p: &Point, d: usize) -> Option<Point> {
         let order = self.dims[d].order()?;
@@ -223,8 +258,6 @@ pub struct Search<'a, B: Bench> {
     /// The most repetitions of one candidate (the workload's repeat, at least 3).
     pub max_reps: u32,
     pub budget: Budget,
-    /// Tests kept back for the baseline.
-    pub reserve: u64,
     pub bench: &'a mut B,
     started: Instant,
     /// Every candidate's ok repetitions' figures.
@@ -232,7 +265,12 @@ pub struct Search<'a, B: Bench> {
     /// Tests run per candidate, ok or not.
     tried: BTreeMap<Point, u32>,
     pub baseline: Vec<Figures>,
+    /// Baseline tests run outside the matrix (buffers `auto` where the matrix has none).
+    baseline_tests: u64,
+    /// Every test run: what the budget counts.
     pub tests_run: u64,
+    /// The tests run by phase (screen, race, baseline).
+    pub spent: BTreeMap<String, u64>,
     step: u64,
 }
 
@@ -256,25 +294,31 @@ impl<'a, B: Bench> Search<'a, B> {
             constraints,
             max_reps: max_reps.max(3),
             budget,
-            reserve: 0,
             bench,
             started: Instant::now(),
             reps: BTreeMap::new(),
             tried: BTreeMap::new(),
             baseline: Vec::new(),
+            baseline_tests: 0,
             tests_run: 0,
+            spent: BTreeMap::new(),
             step: 0,
         }
     }
 
-    fn budget_left(&self, reserve: u64) -> bool {
+    /// Whether one more test fits in the budget.
+    fn budget_left(&self) -> bool {
         match self.budget {
-            Budget::Tests(n) => self.tests_run + reserve < n,
-            Budget::Time(d) => {
-                let per = self.bench.planned();
-                self.started.elapsed() + per * (reserve as u32 + 1) <= d
-            }
+            Budget::Tests(n) => self.tests_run < n,
+            Budget::Time(d) => self.started.elapsed() + self.bench.planned() <= d,
         }
+    }
+
+    /// One test run, counted against the budget and its phase.
+    fn count(&mut self, phase: &str) {
+        self.tests_run += 1;
+        self.step += 1;
+        *self.spent.entry(phase.to_string()).or_insert(0) += 1;
     }
 
     /// The goal figure's summary over a candidate's ok repetitions.
@@ -364,12 +408,11 @@ impl<'a, B: Bench> Search<'a, B> {
 
     /// Runs one more test of `p`, if the budget allows. Returns whether it ran.
     fn measure(&mut self, phase: &str, p: &Point, why: &str) -> Result<bool, TuneError> {
-        if !self.budget_left(self.reserve) {
+        if !self.budget_left() {
             return Ok(false);
         }
         let figures = self.bench.test(p, false)?;
-        self.tests_run += 1;
-        self.step += 1;
+        self.count(phase);
         let n = self.tried.entry(p.clone()).or_insert(0);
         *n += 1;
         let repetition = *n;
@@ -429,13 +472,14 @@ impl<'a, B: Bench> Search<'a, B> {
                 (Some(order), _) => self.golden(&current, d, &order)?,
                 (None, _) => self.each_value(&current, d)?,
             };
-            if let Some(auto) = self.space.dims[d].auto() {
+            // Against a maximum or a minimum the kernel's autotuning is a candidate like
+            // any other; for a share of the best it is the baseline, measured last.
+            let fraction = matches!(self.goal, Goal::Fraction { .. });
+            if let Some(auto) = self.space.dims[d].auto().filter(|_| !fraction) {
                 let mut q = current.clone();
                 q[d] = auto;
                 self.probe(&q, "the kernel's autotuning, against the best so far")?;
-                if self.rank(&q) > self.rank(&current)
-                    && !matches!(self.goal, Goal::Fraction { .. })
-                {
+                if self.rank(&q) > self.rank(&current) {
                     current = q;
                 }
             }
@@ -531,17 +575,32 @@ impl<'a, B: Bench> Search<'a, B> {
             let mid = (lo + hi) / 2;
             let q = point(mid);
             self.probe(&q, &format!("{key}: bisection for the knee"))?;
-            let (Some(m), Some(best)) = (self.stat(&q).map(|s| s.mean), self.best_mean()) else {
+            // One test each: the bisection leans low (a margin of twice the equivalence
+            // band), since the race moves a knee up quickly when the size is clearly
+            // short, and down only slowly through a noisy plateau.
+            let screening = fraction * (1.0 - 2.0 * EQUIVALENT);
+            let doubtful = |m: f64, best: f64| m >= DOUBT * best && m < screening * best;
+            if let (Some(m), Some(best)) = (self.entry(&q).center(), self.best_mean()) {
+                // Short, but not by a buffer's halving: perhaps a starved test. Once more.
+                if doubtful(m, best) && self.tests_of(&q) < 2 {
+                    self.measure(
+                        "screen",
+                        &q,
+                        &format!("{key}: short by less than half, once more"),
+                    )?;
+                }
+            }
+            let (Some(m), Some(best)) = (self.entry(&q).center(), self.best_mean()) else {
                 break;
             };
             let value = &self.space.dims[d].values[order[mid]];
-            if m >= fraction * best {
+            if m >= screening * best {
                 hi = mid;
                 self.decide(
                     "screen",
                     &q,
                     format!(
-                        "{key}={value} reaches {fraction} of the best: the knee is at or below it"
+                        "{key}={value} reaches {screening:.3} of the best (one test): the knee is at or below it"
                     ),
                 )?;
             } else {
@@ -550,7 +609,7 @@ impl<'a, B: Bench> Search<'a, B> {
                     "screen",
                     &q,
                     format!(
-                        "{key}={value} is short of {fraction} of the best: the knee is above it"
+                        "{key}={value} is short of {screening:.3} of the best (one test): the knee is above it"
                     ),
                 )?;
             }
@@ -558,57 +617,80 @@ impl<'a, B: Bench> Search<'a, B> {
         Ok(point(hi))
     }
 
-    /// Adds repetitions to every active candidate below `target` repetitions; returns
-    /// whether the budget let every one of them run.
-    fn round(&mut self, active: &[Point], target: u32) -> Result<bool, TuneError> {
-        for p in active {
-            while self.tried.get(p).copied().unwrap_or(0) < target {
-                if !self.measure(
-                    "race",
-                    p,
-                    &format!("race: up to {target} repetitions of each finalist"),
-                )? {
-                    return Ok(false);
-                }
+    /// The most tests of one finalist in the race.
+    fn race_cap(&self) -> u32 {
+        self.max_reps.saturating_mul(2)
+    }
+
+    /// The tests run of `p` so far, ok or not.
+    fn tests_of(&self, p: &Point) -> u32 {
+        self.tried.get(p).copied().unwrap_or(0)
+    }
+
+    /// One more test of each of `need` below the race's cap, the least tested first.
+    /// Returns why the race cannot go on when none could run.
+    fn more(&mut self, needed: &[Point], why: &str) -> Result<Option<String>, TuneError> {
+        let mut need: Vec<Point> = Vec::new();
+        for p in needed {
+            if !need.contains(p) {
+                need.push(p.clone());
             }
         }
-        Ok(true)
+        need.sort_by_key(|p| self.tests_of(p));
+        let mut ran = false;
+        for p in &need {
+            if self.tests_of(p) >= self.race_cap() {
+                continue;
+            }
+            if !self.measure("race", p, why)? {
+                return Ok((!ran).then(|| self.spent_sentence()));
+            }
+            ran = true;
+        }
+        Ok((!ran).then(|| {
+            format!(
+                "each finalist had the race's most tests ({}, twice max(repeat, 3))",
+                self.race_cap()
+            )
+        }))
     }
 
-    /// Whether `a`'s interval lies clearly on the better side of `b`'s.
-    fn clearly_better(&self, a: &Point, b: &Point) -> bool {
-        let (Some((al, ah)), Some((bl, bh))) = (
-            self.stat(a).and_then(|s| s.ci95),
-            self.stat(b).and_then(|s| s.ci95),
-        ) else {
-            return false;
+    /// "the budget (16 tests) is spent: 6 screening, 10 race".
+    pub fn spent_sentence(&self) -> String {
+        let budget = match self.budget {
+            Budget::Tests(n) => format!("{n} tests"),
+            Budget::Time(d) => crate::spec::units::format_duration(d),
         };
-        match self.goal.sense() {
-            Sense::Maximise => al > bh,
-            Sense::Minimise => ah < bl,
+        format!("the budget ({budget}) is spent: {}", self.spent_list())
+    }
+
+    /// "6 screening, 10 race, 2 baseline".
+    pub fn spent_list(&self) -> String {
+        self.spent
+            .iter()
+            .map(|(phase, n)| format!("{n} {phase}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// A candidate as the race sees it: its goal figures and its cost.
+    fn entry(&self, p: &Point) -> Entry {
+        let metric = self.goal.metric();
+        Entry {
+            values: self
+                .reps
+                .get(p)
+                .map(|r| r.iter().filter_map(|f| f.get(&metric).copied()).collect())
+                .unwrap_or_default(),
+            cost: self.space.cost_key(p),
         }
     }
 
-    /// Whether every active candidate's interval fits within [`EQUIVALENT`] of the best.
-    fn equivalent(&self, active: &[Point], best: &Point) -> bool {
-        let Some(m) = self.stat(best).map(|s| s.mean).filter(|m| *m > 0.0) else {
-            return false;
-        };
-        active.iter().all(|p| {
-            self.stat(p).and_then(|s| s.ci95).is_some_and(|(lo, hi)| {
-                lo >= m * (1.0 - EQUIVALENT) && hi <= m * (1.0 + EQUIVALENT)
-            })
-        })
-    }
-
-    fn best_of(&self, pts: &[Point]) -> Option<Point> {
-        pts.iter()
-            .max_by(|a, b| {
-                self.rank(a)
-                    .partial_cmp(&self.rank(b))
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            })
-            .cloned()
+    fn better(&self) -> Better {
+        match self.goal.sense() {
+            Sense::Maximise => Better::Higher,
+            Sense::Minimise => Better::Lower,
+        }
     }
 
     fn unsatisfiable(&self) -> Option<Outcome> {
@@ -654,29 +736,148 @@ impl<'a, B: Bench> Search<'a, B> {
         })
     }
 
-    /// Racing for a maximum or a minimum: the best few feasible candidates, repetitions
-    /// added in rounds; a candidate drops out once its interval is clearly worse.
+    fn best_of(&self, pts: &[Point]) -> Option<Point> {
+        pts.iter()
+            .max_by(|a, b| {
+                self.rank(a)
+                    .partial_cmp(&self.rank(b))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+            .cloned()
+    }
+
+    /// Racing for a maximum or a minimum: the finalists get repetitions until the race
+    /// is decided ([`race::judge`]): the clearly worse dropped, the cheapest of the best
+    /// and its equivalents the answer. Inconclusive only when the budget or the cap ends
+    /// it with intervals that still overlap.
     fn race(&mut self, current: Point) -> Result<Outcome, TuneError> {
         if let Some(out) = self.unsatisfiable() {
-            self.decide(
-                "answer",
-                out.best.as_ref().unwrap_or(&current),
-                out.why.clone(),
-            )?;
+            let at = out.best.clone().unwrap_or(current);
+            self.decide("answer", &at, out.why.clone())?;
             return Ok(out);
         }
         let mut active = self.finalists(current);
-        let mut target = 3;
         loop {
-            let complete = self.round(&active, target)?;
-            if let Some(out) = self.race_round(&mut active, target, complete)? {
-                return Ok(out);
+            let entries: Vec<Entry> = active.iter().map(|p| self.entry(p)).collect();
+            let share = match self.goal {
+                Goal::Fraction { fraction, .. } => Some(*fraction),
+                Goal::Optimise { .. } => None,
+            };
+            let j = race::judge(&entries, self.better(), share);
+            if !j.dropped.is_empty() {
+                let best = active[j.best].clone();
+                let gone: Vec<String> = j
+                    .dropped
+                    .iter()
+                    .map(|&i| self.space.label(&active[i]))
+                    .collect();
+                self.decide(
+                    "race",
+                    &best,
+                    format!(
+                        "{} clearly worse than the best (95% intervals apart): dropped",
+                        gone.join(", ")
+                    ),
+                )?;
+                let dropped: Vec<Point> = j.dropped.iter().map(|&i| active[i].clone()).collect();
+                active.retain(|p| !dropped.contains(p));
+                continue;
             }
-            target += 1;
+            if j.decided() && (active.len() > 1 || self.entry(&active[0]).n() >= race::MIN_JUDGED) {
+                return self.race_decided(&active, &j);
+            }
+            let need: Vec<Point> = std::iter::once(j.best)
+                .chain(j.open.iter().copied())
+                .map(|i| active[i].clone())
+                .collect();
+            let why = format!(
+                "race: {} not yet told apart",
+                need.iter()
+                    .map(|p| self.space.label(p))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            if let Some(stop) = self.more(&need, &why)? {
+                return self.race_undecided(&active, &j, &stop);
+            }
         }
     }
 
-    /// The three best feasible candidates, `current` among them when feasible.
+    /// The answer of a decided race.
+    fn race_decided(&mut self, active: &[Point], j: &Judgement) -> Result<Outcome, TuneError> {
+        let answer = active[j.answer].clone();
+        let best = &active[j.best];
+        let n = |p: &Point| self.entry(p).n();
+        let within = match self.goal {
+            Goal::Fraction { fraction, .. } => format!("reach {fraction} of"),
+            Goal::Optimise { .. } => format!("are within ±{:.0}% of", EQUIVALENT * 100.0),
+        };
+        let why = if j.answer != j.best {
+            format!(
+                "{} is the cheapest of the finalists whose medians {within} the best's ({}, median {} at n={}); n={} here",
+                self.space.label(&answer),
+                self.space.label(best),
+                format_figure(self.goal.metric(), self.entry(best).center().unwrap_or(0.0)),
+                n(best),
+                n(&answer)
+            )
+        } else if active.len() == 1 {
+            format!(
+                "the only finalist left: the others were clearly worse (99% interval of the ratio apart; n={})",
+                n(&answer)
+            )
+        } else {
+            format!(
+                "the best, and the cheapest of the finalists whose medians {within} it (n={})",
+                n(&answer)
+            )
+        };
+        let tied: Vec<Point> = std::iter::once(j.best)
+            .chain(j.equivalent.iter().copied())
+            .filter(|&i| i != j.answer)
+            .map(|i| active[i].clone())
+            .collect();
+        self.decide("answer", &answer, why.clone())?;
+        Ok(Outcome {
+            status: Status::Ok,
+            best: Some(answer),
+            tied,
+            why,
+        })
+    }
+
+    /// The answer of a race the budget or the cap ended with intervals overlapping.
+    fn race_undecided(
+        &mut self,
+        active: &[Point],
+        j: &Judgement,
+        stop: &str,
+    ) -> Result<Outcome, TuneError> {
+        let answer = active[j.answer].clone();
+        let tied: Vec<Point> = j
+            .open
+            .iter()
+            .map(|&i| active[i].clone())
+            .filter(|p| *p != answer)
+            .collect();
+        let why = format!(
+            "{} and {} cannot be told apart: their 95% intervals overlap and their means differ by more than {:.0}%; {stop}",
+            self.space.label(&answer),
+            tied.iter().map(|p| self.space.label(p)).collect::<Vec<_>>().join(", "),
+            EQUIVALENT * 100.0
+        );
+        self.decide("answer", &answer, why.clone())?;
+        Ok(Outcome {
+            status: Status::Inconclusive,
+            best: Some(answer),
+            tied,
+            why,
+        })
+    }
+
+    /// The finalists: the three best feasible candidates, `current` among them when
+    /// feasible, and the cheapest feasible one within twice the equivalence band of the
+    /// best (it may turn out equivalent, and is then the answer).
     fn finalists(&self, current: Point) -> Vec<Point> {
         let mut feasible: Vec<Point> = self
             .reps
@@ -689,76 +890,31 @@ impl<'a, B: Bench> Search<'a, B> {
                 .partial_cmp(&self.rank(a))
                 .unwrap_or(std::cmp::Ordering::Equal)
         });
-        let mut active: Vec<Point> = feasible.into_iter().take(3).collect();
+        let mut active: Vec<Point> = feasible.iter().take(3).cloned().collect();
         if !active.contains(&current) && self.feasible(&current) == Some(true) {
             active.pop();
             active.insert(0, current);
         }
+        let best = feasible.first().and_then(|p| self.entry(p).center());
+        let near = |p: &Point| {
+            let (Some(m), Some(b)) = (self.entry(p).center(), best) else {
+                return false;
+            };
+            (m - b).abs() <= 2.0 * EQUIVALENT * b.abs()
+        };
+        let cheapest = feasible
+            .iter()
+            .filter(|p| near(p))
+            .min_by_key(|p| self.space.cost_key(p));
+        if let Some(c) = cheapest.filter(|c| !active.contains(c)) {
+            active.push(c.clone());
+        }
         active
     }
 
-    /// After a round of `target` repetitions: the clearly worse finalists dropped, and the
-    /// answer when one is clearly better, all are equivalent, or the budget is spent.
-    fn race_round(
-        &mut self,
-        active: &mut Vec<Point>,
-        target: u32,
-        complete: bool,
-    ) -> Result<Option<Outcome>, TuneError> {
-        let best = self.best_of(active).expect("a finalist");
-        let before = active.len();
-        active.retain(|p| {
-            *p == best || (self.feasible(p) == Some(true) && !self.clearly_better(&best, p))
-        });
-        if active.len() < before {
-            self.decide(
-                "race",
-                &best,
-                format!(
-                    "best so far; {} finalist(s) dropped as clearly worse",
-                    before - active.len()
-                ),
-            )?;
-        }
-        let (status, answer, why) = if active.len() == 1 {
-            let why = format!("clearly better than the other finalists ({target} repetitions)");
-            (Status::Ok, best, why)
-        } else if self.equivalent(active, &best) {
-            // The same within a few percent: the cheapest of them.
-            let cheapest = active
-                .iter()
-                .min_by_key(|p| self.space.cost(p))
-                .cloned()
-                .expect("finalists");
-            let why = format!(
-                "the finalists are within ±{:.0}% of each other: the cheapest is recommended",
-                EQUIVALENT * 100.0
-            );
-            (Status::Ok, cheapest, why)
-        } else if !complete || target >= self.max_reps || !self.budget_left(self.reserve) {
-            let why = format!(
-                "{} finalists could not be told apart within the budget ({} tests, up to {} repetitions each)",
-                active.len(),
-                self.tests_run,
-                target.min(self.max_reps)
-            );
-            (Status::Inconclusive, best, why)
-        } else {
-            return Ok(None);
-        };
-        let tied: Vec<Point> = active.iter().filter(|p| **p != answer).cloned().collect();
-        self.decide("answer", &answer, why.clone())?;
-        Ok(Some(Outcome {
-            status,
-            best: Some(answer),
-            tied,
-            why,
-        }))
-    }
-
-    /// Racing for `F*max`: the knee, the size below it and the best candidate get
-    /// repetitions until the knee clearly reaches F of the best and the size below
-    /// clearly does not; the knee moves when the intervals say it is elsewhere.
+    /// Racing for `F*max`: the knee, the size below it and the best get repetitions until
+    /// the knee reaches F of the best's mean and the size below clearly does not
+    /// ([`race::judge_knee`]); the knee moves when the figures say it is elsewhere.
     fn race_knee(&mut self, knee: Point, fraction: f64) -> Result<Outcome, TuneError> {
         let d = (0..self.space.dims.len())
             .rev()
@@ -774,68 +930,97 @@ impl<'a, B: Bench> Search<'a, B> {
             q[d] = order[i];
             q
         };
-        let mut target = 3;
-        loop {
+        let first_best = self
+            .best_by_center(|_| true)
+            .unwrap_or_else(|| point(order.len() - 1));
+        let key = self.space.dims[d].key.clone();
+        // The share's reference: the best single test of the screening and the largest
+        // size, each judged on two tests at least (one noisy maximum is not "max").
+        let reference = [first_best.clone(), point(order.len() - 1)];
+        for _ in 0..1000 {
+            let unjudged: Vec<Point> = reference
+                .iter()
+                .filter(|p| {
+                    self.entry(p).n() < race::MIN_JUDGED && self.tests_of(p) < self.race_cap()
+                })
+                .cloned()
+                .collect();
+            if !unjudged.is_empty() {
+                if let Some(stop) =
+                    self.more(&unjudged, "race: the best, for the share's reference")?
+                {
+                    let t = self.best_mean().unwrap_or(0.0) * fraction;
+                    return self.knee_guess(
+                        (k > 0).then(|| point(k - 1)),
+                        point(k),
+                        t,
+                        fraction,
+                        &stop,
+                    );
+                }
+                continue;
+            }
             let best = self
-                .best_by_mean(|_| true)
-                .unwrap_or_else(|| point(order.len() - 1));
+                .best_by_center(|s| s.n >= race::MIN_JUDGED as u64)
+                .unwrap_or_else(|| first_best.clone());
             let below = (k > 0).then(|| point(k - 1));
-            let mut active = vec![point(k), best.clone()];
-            active.extend(below.clone());
-            active.dedup();
-            let complete = self.round(&active, target)?;
-            // The best after this round: its new repetitions may have moved it.
-            let best = self.best_by_mean(|s| s.n >= 3).unwrap_or(best);
-            let threshold = self.stat(&best).map(|s| s.mean * fraction);
-            let ci = |p: &Point| self.stat(p).and_then(|s| s.ci95);
-            let (Some(t), Some((klo, khi))) = (threshold, ci(&point(k))) else {
-                break;
-            };
-            let knee_meets = klo >= t;
-            let knee_fails = khi < t;
-            let below_fails = below
-                .as_ref()
-                .map_or(true, |b| ci(b).is_some_and(|(_, h)| h < t));
-            let below_meets = below
-                .as_ref()
-                .is_some_and(|b| ci(b).is_some_and(|(l, _)| l >= t));
+            let verdict = race::judge_knee(
+                below.as_ref().map(|b| self.entry(b)).as_ref(),
+                &self.entry(&point(k)),
+                &self.entry(&best),
+                fraction,
+            );
             let label = self.space.dims[d].values[order[k]].clone();
-            let key = self.space.dims[d].key.clone();
-            if knee_fails && k + 1 < order.len() {
-                k += 1;
-                self.decide(
-                    "race",
-                    &point(k),
-                    format!(
-                        "{key}={label} clearly misses {fraction} of the best: the knee moves up"
-                    ),
-                )?;
-                continue;
+            match verdict {
+                Knee::Found => {
+                    let why = self.knee_why(&key, &label, k == 0, fraction, &best);
+                    return self.settle(point(k), Vec::new(), Status::Ok, why);
+                }
+                Knee::Down => {
+                    k -= 1;
+                    self.decide("race", &point(k), format!("the size below {key}={label} reaches {fraction} of the best, or is within ±{:.0}% of it: the knee moves down", EQUIVALENT * 100.0))?;
+                }
+                Knee::Up if k + 1 < order.len() => {
+                    k += 1;
+                    self.decide("race", &point(k), format!("{key}={label} clearly misses {fraction} of the best: the knee moves up"))?;
+                }
+                Knee::Up | Knee::Open => {
+                    let need = self.knee_needs(&point(k), below.as_ref(), &best, fraction);
+                    let why = format!("race: whether {key}={label} is the knee");
+                    if let Some(stop) = self.more(&need, &why)? {
+                        let t = self.stat(&best).map_or(0.0, |s| s.mean * fraction);
+                        return self.knee_guess(below, point(k), t, fraction, &stop);
+                    }
+                }
             }
-            if below_meets {
-                k -= 1;
-                self.decide(
-                    "race",
-                    &point(k),
-                    format!("the size below {key}={label} clearly reaches {fraction} of the best: the knee moves down"),
-                )?;
-                continue;
-            }
-            if knee_meets && below_fails {
-                let why = self.knee_why(&key, &label, k == 0, fraction, &best);
-                return self.settle(point(k), Vec::new(), Status::Ok, why);
-            }
-            if !complete || target >= self.max_reps || !self.budget_left(self.reserve) {
-                return self.knee_guess(below, point(k), t, fraction);
-            }
-            target += 1;
         }
-        self.settle(
-            point(k),
-            Vec::new(),
-            Status::Inconclusive,
-            "too few ok tests to decide".into(),
-        )
+        let stop = "the knee kept moving".to_string();
+        let t = self.best_mean().unwrap_or(0.0) * fraction;
+        self.knee_guess((k > 0).then(|| point(k - 1)), point(k), t, fraction, &stop)
+    }
+
+    /// The tests an open knee needs: of the size whose question is open (the size below
+    /// when the knee reaches the share, else the knee), and of the knee and the best
+    /// while they have fewer tests than it.
+    fn knee_needs(
+        &self,
+        knee: &Point,
+        below: Option<&Point>,
+        best: &Point,
+        fraction: f64,
+    ) -> Vec<Point> {
+        let t = self.entry(best).center().unwrap_or(0.0) * fraction;
+        let open = match below {
+            Some(b) if race::reaches(&self.entry(knee), t) => b.clone(),
+            _ => knee.clone(),
+        };
+        let mut need = vec![open.clone()];
+        for p in [knee, best] {
+            if self.tests_of(p) < self.tests_of(&open) {
+                need.push(p.clone());
+            }
+        }
+        need
     }
 
     /// Why the knee `key=label` is the answer: it reaches `fraction` of `best`'s figure,
@@ -849,47 +1034,44 @@ impl<'a, B: Bench> Search<'a, B> {
         best: &Point,
     ) -> String {
         let below = if smallest {
-            "the smallest size of the range"
+            "the smallest size of the range".to_string()
         } else {
-            "told apart from the size below at 95%"
+            "and the size below clearly does not (the 99% interval of its ratio to the best is under the share)".to_string()
         };
+        let e = self.entry(best);
         format!(
-            "{key}={label} is the smallest {key} reaching {fraction} of the best ({} at {}), {below}",
-            super::goal::format_figure(
-                self.goal.metric(),
-                self.stat(best).map_or(0.0, |s| s.mean)
-            ),
-            self.space.label(best)
+            "{key}={label} is the smallest {key} whose median reaches {fraction} of the best's (median {} at {}, n={}), {below}",
+            format_figure(self.goal.metric(), e.center().unwrap_or(0.0)),
+            self.space.label(best),
+            e.n()
         )
     }
 
-    /// The measured candidate with the best mean goal figure among those whose summary `ok`
-    /// accepts.
-    fn best_by_mean(&self, ok: impl Fn(&Summary) -> bool) -> Option<Point> {
+    /// The measured candidate with the best median goal figure among those whose summary
+    /// `ok` accepts.
+    fn best_by_center(&self, ok: impl Fn(&Summary) -> bool) -> Option<Point> {
+        let center = |p: &Point| self.entry(p).center().unwrap_or(f64::NAN);
         self.reps
             .keys()
             .filter(|p| self.stat(p).is_some_and(|s| ok(&s)))
-            .max_by(|a, b| {
-                let (ma, mb) = (self.stat(a).unwrap().mean, self.stat(b).unwrap().mean);
-                ma.total_cmp(&mb)
-            })
+            .max_by(|a, b| center(a).total_cmp(&center(b)))
             .cloned()
     }
 
-    /// An undecided knee within the budget: the point estimates choose, and the answer
-    /// says it is a guess. First a size that reaches the share `t` on its mean, then one
-    /// whose interval still allows it (the best's mean is itself a noisy maximum); either
-    /// must meet the constraints.
+    /// An undecided knee when the race cannot go on: the point estimates choose, and the
+    /// answer says it is a guess. First a size that reaches the share `t` on its mean,
+    /// then one whose interval still allows it; either must meet the constraints.
     fn knee_guess(
         &mut self,
         below: Option<Point>,
         knee: Point,
         t: f64,
         fraction: f64,
+        stop: &str,
     ) -> Result<Outcome, TuneError> {
         let mut undecided: Vec<Point> = below.into_iter().collect();
         undecided.push(knee.clone());
-        let ci = |p: &Point| self.stat(p).and_then(|s| s.ci95);
+        let ci = |p: &Point| self.entry(p).interval();
         let reaches = |p: &Point| self.stat(p).is_some_and(|s| s.mean >= t);
         let may_reach = |p: &Point| ci(p).is_some_and(|(_, hi)| hi >= t);
         let feasible = |p: &Point| self.feasible(p) == Some(true);
@@ -901,13 +1083,12 @@ impl<'a, B: Bench> Search<'a, B> {
             .unwrap_or(knee);
         let tied: Vec<Point> = undecided.into_iter().filter(|p| *p != pick).collect();
         let why = format!(
-            "whether {} reaches {fraction} of the best cannot be told at 95% within the budget ({} tests); {} is the smallest that may, within the constraints",
+            "whether {} reaches {fraction} of the best cannot be told at 95% ({stop}); {} is the smallest that may, within the constraints",
             std::iter::once(&pick)
                 .chain(&tied)
                 .map(|p| self.space.label(p))
                 .collect::<Vec<_>>()
                 .join(" or "),
-            self.tests_run,
             self.space.label(&pick)
         );
         self.settle(pick, tied, Status::Inconclusive, why)
@@ -953,58 +1134,77 @@ impl<'a, B: Bench> Search<'a, B> {
         })
     }
 
-    /// One test of a candidate outside the search (the next larger setting, for its
-    /// cost), if the budget allows beyond `reserve` tests.
-    pub fn extra(&mut self, p: &Point, reserve: u64, why: &str) -> Result<bool, TuneError> {
-        let kept = std::mem::replace(&mut self.reserve, reserve);
-        let ran = self.measure("next", p, why);
-        self.reserve = kept;
-        ran
+    /// The point the kernel-default figures come from, when the matrix has it: every
+    /// buffer dimension at `auto`, the rest as `near`. Its tests are then shared with the
+    /// search (a candidate like any other).
+    pub fn auto_point(&self, near: &Point) -> Option<Point> {
+        let mut q = near.clone();
+        for (d, dim) in self.space.dims.iter().enumerate() {
+            if dim.is_buffer() {
+                q[d] = dim.auto()?;
+            }
+        }
+        Some(q)
     }
 
-    /// The kernel-default figures beside the answer: `reps` tests with the buffers left
-    /// to autotuning, the other settings as recommended.
+    /// The kernel-default figures beside the answer, after the search and only from the
+    /// budget it left: up to `reps` tests with the buffers left to autotuning, the other
+    /// settings as recommended. Shared with the candidate `auto` when the matrix lists it
+    /// (its tests so far count).
     pub fn run_baseline(&mut self, near: &Point, reps: u32) -> Result<(), TuneError> {
-        for _ in 0..reps {
-            if !self.budget_left(0) {
-                break;
+        if let Some(q) = self.auto_point(near) {
+            while self.tests_of(&q) < reps {
+                if !self.measure(
+                    "baseline",
+                    &q,
+                    "the kernel's autotuning (a candidate of the matrix), beside the answer",
+                )? {
+                    break;
+                }
             }
+            self.baseline = self.reps.get(&q).cloned().unwrap_or_default();
+            return Ok(());
+        }
+        while (self.baseline_tests as u32) < reps && self.budget_left() {
             let figures = self.bench.test(near, true)?;
-            self.tests_run += 1;
-            self.step += 1;
+            self.count("baseline");
+            self.baseline_tests += 1;
             if let Some(f) = &figures {
                 self.baseline.push(f.clone());
             }
-            let values: Vec<f64> = self
-                .baseline
-                .iter()
-                .filter_map(|f| f.get(&self.goal.metric()).copied())
-                .collect();
-            let st = summarize(&values);
-            let row = TuneRow {
-                step: self.step,
-                phase: "baseline".into(),
-                candidate: "kernel default (buffers auto)".into(),
-                repetition: Some(self.baseline.len() as u32),
-                metric: self.goal.metric(),
-                value: figures
-                    .as_ref()
-                    .and_then(|f| f.get(&self.goal.metric()).copied()),
-                reps: st.map_or(0, |s| s.n as u32),
-                mean: st.map(|s| s.mean),
-                ci95_low: st.and_then(|s| s.ci95).map(|c| c.0),
-                ci95_high: st.and_then(|s| s.ci95).map(|c| c.1),
-                meets_constraints: None,
-                figures: self.constraint_figures(figures.as_ref()),
-                decision: format!(
-                    "the kernel's autotuning, for comparison with the answer ({})",
-                    short_name(self.goal.metric())
-                ),
-                ..Default::default()
-            };
-            self.bench.record(&row)?;
+            self.baseline_row(figures.as_ref())?;
         }
         Ok(())
+    }
+
+    /// tune.csv's row of one baseline test.
+    fn baseline_row(&mut self, figures: Option<&Figures>) -> Result<(), TuneError> {
+        let values: Vec<f64> = self
+            .baseline
+            .iter()
+            .filter_map(|f| f.get(&self.goal.metric()).copied())
+            .collect();
+        let st = summarize(&values);
+        let row = TuneRow {
+            step: self.step,
+            phase: "baseline".into(),
+            candidate: BASELINE_CANDIDATE.into(),
+            repetition: Some(self.baseline_tests as u32),
+            metric: self.goal.metric(),
+            value: figures.and_then(|f| f.get(&self.goal.metric()).copied()),
+            reps: st.map_or(0, |s| s.n as u32),
+            mean: st.map(|s| s.mean),
+            ci95_low: st.and_then(|s| s.ci95).map(|c| c.0),
+            ci95_high: st.and_then(|s| s.ci95).map(|c| c.1),
+            meets_constraints: None,
+            figures: self.constraint_figures(figures),
+            decision: format!(
+                "the kernel's autotuning, for comparison with the answer ({}), from the budget the search left",
+                short_name(self.goal.metric())
+            ),
+            ..Default::default()
+        };
+        self.bench.record(&row)
     }
 }
 
@@ -1120,6 +1320,27 @@ mod tests {
         assert_eq!(size_of(&space, out.best.as_ref().unwrap()), 256 << 10);
     }
 
+    /// The lab's long fat pipe: goodput rises with the buffer until the window covers
+    /// rate × RTT (about 240 KB), flat after. The knee is found and decided, baseline
+    /// included, within half the grid's tests.
+    #[test]
+    fn a_clear_knee_ends_ok_within_half_the_grid() {
+        let mut b = Synthetic::new("[matrix]\nrcvbuf = \"16K..4M\"\n", 240 << 10, 0.02);
+        let space = b.space.clone();
+        let goal = Goal::parse("goodput>=0.95*max").unwrap();
+        let grid = space.grid_size() * 3;
+        let mut s = Search::new(&space, &goal, &[], 3, Budget::Tests(grid), &mut b);
+        let out = s.run().unwrap();
+        s.run_baseline(out.best.as_ref().unwrap(), 2).unwrap();
+        let (tests, spent) = (s.tests_run, s.spent.clone());
+        assert_eq!(out.status, Status::Ok, "{}", out.why);
+        assert_eq!(size_of(&space, out.best.as_ref().unwrap()), 256 << 10);
+        assert!(tests <= grid / 2, "{tests} of {grid}: {spent:?}");
+        assert_eq!(spent.values().sum::<u64>(), tests);
+        assert_eq!(spent["baseline"], 2);
+        assert_eq!(b.tests, tests, "every test counted");
+    }
+
     #[test]
     fn minimising_latency_prefers_the_smaller_buffers() {
         let mut b = Synthetic::new("[matrix]\nsndbuf = \"16K..8M\"\n", 256 << 10, 0.01);
@@ -1145,11 +1366,11 @@ mod tests {
 
     #[test]
     fn noise_that_hides_the_difference_is_inconclusive() {
-        // Every size above the knee is the same; a 40% noise cannot be beaten down
-        // within 20 tests, and the answer says so.
+        // Sizes below the knee, 12% apart; a 40% noise cannot be beaten down within 20
+        // tests, and the answer says so.
         let mut b = Synthetic::new(
-            "[matrix]\nrcvbuf = [\"1M\", \"2M\", \"4M\"]\n",
-            64 << 10,
+            "[matrix]\nrcvbuf = [\"3M\", \"3584K\", \"4M\"]\n",
+            4 << 20,
             0.4,
         );
         let (out, tests, _) = search(&mut b, "goodput", &[], 20);
@@ -1168,20 +1389,19 @@ mod tests {
     }
 
     #[test]
-    fn an_undecided_knee_is_a_guess_on_the_means_that_meets_the_constraints() {
-        // 128K gives 97% of the best, too noisy to tell from 95% at 95% confidence;
-        // 256K reaches it surely but breaks the latency limit.
+    fn a_knee_reaching_the_share_on_its_mean_is_the_answer() {
+        // 128K gives 97% of the best on average (noisy, 8%): it reaches 95% on its mean,
+        // and 64K (half) clearly does not; 256K reaches it surely but breaks the
+        // latency limit.
         let mut b = Synthetic::new("[matrix]\nsndbuf = \"16K..1M\"\n", 132 << 10, 0.08);
         let (out, _, space) = search(&mut b, "goodput>=0.95*max", &["rtt_p99<150us"], 200);
-        assert_eq!(out.status, Status::Inconclusive, "{}", out.why);
+        assert_eq!(out.status, Status::Ok, "{}", out.why);
         assert_eq!(
             size_of(&space, out.best.as_ref().unwrap()),
             128 << 10,
             "{}",
             out.why
         );
-        assert!(!out.tied.is_empty());
-        assert!(out.why.contains("cannot be told at 95%"), "{}", out.why);
     }
 
     #[test]

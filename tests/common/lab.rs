@@ -1,6 +1,7 @@
 //! The namespace lab of `scripts/lab.sh` for tests: a sender host, a router with an
-//! optional tbf bottleneck, a receiver host (198.51.100.2), built under a unique name and
-//! torn down on drop, pass or fail.
+//! optional tbf bottleneck and, on request, a path with delay, jitter and loss (netem, or
+//! the delay element `sockbench-delay`), a receiver host (198.51.100.2), built under a
+//! unique name and torn down on drop, pass or fail.
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -22,25 +23,74 @@ pub fn lab_script() -> String {
         .into_owned()
 }
 
+/// What a path lab needs beyond [`lab_needs`]: ethtool, to turn the veths' offloads off
+/// for the delay element (kernels without netem).
+pub fn path_lab_needs() -> bool {
+    lab_needs() && need_tool("ethtool", "apt-get install -y ethtool")
+}
+
+/// The path between the lab's hosts: scripts/lab.sh's RATE, LATENCY, DELAY, JITTER,
+/// LOSS and SEED. `None` leaves the script's default (no rate limit, no delay).
+#[derive(Debug, Clone, Default)]
+pub struct LabPath<'a> {
+    pub rate: Option<&'a str>,
+    /// The longest the tbf queue may hold (tbf latency).
+    pub queue: Option<&'a str>,
+    /// One-way delay, each direction.
+    pub delay: Option<&'a str>,
+    pub jitter: Option<&'a str>,
+    pub loss: Option<&'a str>,
+    pub seed: Option<u64>,
+}
+
 /// The lab of scripts/lab.sh, torn down on drop (pass or fail), with its receiver.
 pub struct Lab {
     pub name: String,
     server: Option<Child>,
+    /// The lab's state (LAB_DIR): the delay element's pid, log and stats file.
+    dir: tempfile::TempDir,
+    /// The path as the lab describes it (`lab.sh path`), given to runs as SOCKBENCH_PATH.
+    pub note: String,
 }
 
 impl Lab {
     /// A lab named after this process and `tag`; `rate` is the tbf bottleneck (none
     /// without), `latency` the longest its queue may hold (the script's default without).
     pub fn up(tag: &str, rate: Option<&str>, latency: Option<&str>) -> Lab {
-        let name = format!("sbt{}{tag}", std::process::id() % 10000);
-        let lab = Lab { name, server: None };
-        let mut cmd = Command::new("bash");
-        cmd.arg(lab_script())
-            .arg("up")
-            .env("LAB", &lab.name)
-            .env("RATE", rate.unwrap_or(""));
-        if let Some(latency) = latency {
-            cmd.env("LATENCY", latency);
+        let path = LabPath {
+            rate,
+            queue: latency,
+            ..LabPath::default()
+        };
+        Lab::build(&format!("sbt{}{tag}", std::process::id() % 10000), &path)
+    }
+
+    /// A lab with a path, its namespaces named `sbp<pid><tag>-*`.
+    pub fn with_path(tag: &str, path: &LabPath) -> Lab {
+        Lab::build(&format!("sbp{}{tag}", std::process::id() % 10000), path)
+    }
+
+    fn build(name: &str, path: &LabPath) -> Lab {
+        let mut lab = Lab {
+            name: name.to_string(),
+            server: None,
+            dir: tempfile::tempdir().unwrap(),
+            note: String::new(),
+        };
+        let mut cmd = lab.script();
+        cmd.arg("up").env("RATE", path.rate.unwrap_or(""));
+        for (var, value) in [
+            ("LATENCY", path.queue),
+            ("DELAY", path.delay),
+            ("JITTER", path.jitter),
+            ("LOSS", path.loss),
+        ] {
+            if let Some(v) = value {
+                cmd.env(var, v);
+            }
+        }
+        if let Some(seed) = path.seed {
+            cmd.env("SEED", seed.to_string());
         }
         let out = cmd.output().unwrap();
         assert!(
@@ -48,7 +98,48 @@ impl Lab {
             "lab up: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let out = lab.script().arg("path").output().unwrap();
+        lab.note = String::from_utf8_lossy(&out.stdout).trim().to_string();
         lab
+    }
+
+    /// scripts/lab.sh for this lab, with the delay element of this build.
+    fn script(&self) -> Command {
+        let mut cmd = Command::new("bash");
+        cmd.arg(lab_script())
+            .env("LAB", &self.name)
+            .env("LAB_DIR", self.dir.path())
+            .env("SOCKBENCH_DELAY", env!("CARGO_BIN_EXE_sockbench-delay"))
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// What emulates the path: `element`, `netem` or `none`.
+    pub fn emulator(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("emulator"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+
+    /// The delay element's stats file, once two reads 300 ms apart agree (the element
+    /// rewrites it every 100 ms while its counts change); at most 10 s.
+    pub fn element_stats(&self) -> serde_json::Value {
+        let path = self.dir.path().join("delay.json");
+        let read = || -> serde_json::Value {
+            let text = std::fs::read_to_string(&path).expect("the delay element's stats");
+            serde_json::from_str(&text).expect("stats are JSON")
+        };
+        let mut last = read();
+        for _ in 0..33 {
+            std::thread::sleep(Duration::from_millis(300));
+            let now = read();
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+        last
     }
 
     /// The namespace of one host: `snd`, `rtr` or `rcv`.
@@ -103,6 +194,7 @@ impl Lab {
         all.extend(args);
         let output = Command::new("ip")
             .args(&all)
+            .env("SOCKBENCH_PATH", &self.note)
             .stdin(Stdio::null())
             .output()
             .unwrap();
@@ -121,7 +213,11 @@ impl Lab {
         all.push(&secs);
         all.push(bin());
         all.extend(args);
-        Command::new("ip").args(&all).output().unwrap()
+        Command::new("ip")
+            .args(&all)
+            .env("SOCKBENCH_PATH", &self.note)
+            .output()
+            .unwrap()
     }
 
     /// Packets dropped so far by the router's qdisc on `dev`.
@@ -166,10 +262,6 @@ impl Drop for Lab {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let _ = Command::new("bash")
-            .arg(lab_script())
-            .arg("down")
-            .env("LAB", &self.name)
-            .output();
+        let _ = self.script().arg("down").output();
     }
 }

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod lab;
+pub mod made;
+pub mod svg;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -39,6 +41,16 @@ pub fn sockbench(args: &[&str], limit: Duration) -> Output {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The most payload a sender paced at `rate_bps` may send in `seconds` of traffic (the
+/// warm-up included) in messages of `msg` bytes: every message due before the end, and no
+/// more, plus `burst` messages that may go together (a batch). The pacer counts from the
+/// start of traffic, so this bound holds however loaded the machine: a late sender sends
+/// late, never ahead of its schedule.
+pub fn schedule_bytes(rate_bps: f64, seconds: f64, msg: u64, burst: u64) -> u64 {
+    let due = (rate_bps / 8.0 * seconds / msg as f64).ceil() as u64;
+    (due + burst) * msg
 }
 
 /// A CSV file as a header and rows of column → value.
@@ -166,8 +178,14 @@ pub struct Server {
 
 impl Server {
     pub fn start(extra: &[&str]) -> Server {
+        Server::start_on("127.0.0.1:0", extra)
+    }
+
+    /// A `sockbench serve` child listening on `listen` (another loopback address: a test's
+    /// own, so that it can tell its sockets from other tests').
+    pub fn start_on(listen: &str, extra: &[&str]) -> Server {
         let mut child = Command::new(bin())
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -229,23 +247,38 @@ pub fn spec_columns() -> Vec<String> {
         .collect()
 }
 
-/// Whether a test's outside need is met. When it is not, prints one line saying what the
-/// test needs and how to get it, and returns false (the test then returns early: skipped)
-/// — unless `SOCKBENCH_REQUIRE_ALL=1` is set (CI sets it), in which case a missing need
-/// fails the test, so that CI can never skip it silently.
-pub fn require(met: bool, what: &str, how: &str) -> bool {
-    if met {
-        return true;
-    }
-    let line = format!("skipped: needs {what} ({how})");
-    if std::env::var("SOCKBENCH_REQUIRE_ALL").is_ok_and(|v| v == "1") {
-        panic!("{line}, and SOCKBENCH_REQUIRE_ALL=1 makes every need a requirement");
-    }
-    // Written to the stderr handle, not with eprintln!, which the test harness captures
-    // and shows only for a failing test: a skip must be seen on a plain `cargo test`.
+/// Prints one skip line where a plain `cargo test` shows it. Every skipping test goes
+/// through here. Written to the stderr handle, not with `eprintln!`/`println!`, which the
+/// test harness captures and shows only for a failing test: a skip must be seen.
+pub fn skip_line(line: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// Whether every need is met: `missing` is None, or one line naming what is missing and
+/// how to get it. When it is not, prints `skipped: needs ...` and returns false (the test
+/// then returns early: skipped) — unless `SOCKBENCH_REQUIRE_ALL=1` is set (CI sets it), in
+/// which case a missing need fails the test, so that CI can never skip it silently.
+pub fn require_all(missing: Option<String>) -> bool {
+    let Some(missing) = missing else {
+        return true;
+    };
+    let line = format!("skipped: needs {missing}");
+    if require_everything() {
+        panic!("{line}, and SOCKBENCH_REQUIRE_ALL=1 makes every need a requirement");
+    }
+    skip_line(&line);
     false
+}
+
+/// Whether `SOCKBENCH_REQUIRE_ALL=1` is set: every need is a requirement.
+pub fn require_everything() -> bool {
+    std::env::var("SOCKBENCH_REQUIRE_ALL").is_ok_and(|v| v == "1")
+}
+
+/// Whether a test's outside need is met; see [`require_all`].
+pub fn require(met: bool, what: &str, how: &str) -> bool {
+    require_all((!met).then(|| format!("{what} ({how})")))
 }
 
 /// Root (the effective user id 0): namespaces, qdiscs.
@@ -258,11 +291,18 @@ pub fn need_root() -> bool {
     require(root, "root", "run as root or with sudo")
 }
 
-/// The first of `names` found on PATH.
+/// The system directories an ordinary user's PATH often lacks, where `ip`, `tc`, `ss` and
+/// `sshd` live: looked in after PATH, so a tool that is installed is found for any user.
+pub const SBIN_DIRS: &[&str] = &["/usr/local/sbin", "/usr/sbin", "/sbin"];
+
+/// The first of `names` found on PATH, or else in [`SBIN_DIRS`].
 pub fn find_tool(names: &[&str]) -> Option<String> {
-    let path = std::env::var_os("PATH")?;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path)
+        .chain(SBIN_DIRS.iter().map(PathBuf::from))
+        .collect();
     names.iter().find_map(|name| {
-        std::env::split_paths(&path).find_map(|dir| {
+        dirs.iter().find_map(|dir| {
             let candidate = dir.join(name);
             let meta = std::fs::metadata(&candidate).ok()?;
             #[cfg(unix)]
@@ -277,7 +317,21 @@ pub fn find_tool(names: &[&str]) -> Option<String> {
     })
 }
 
+/// PATH with [`SBIN_DIRS`] added, for the scripts and tools a test starts.
+pub fn path_with_sbin() -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path).chain(SBIN_DIRS.iter().map(PathBuf::from));
+    std::env::join_paths(dirs).unwrap_or(path)
+}
+
 /// An external program on PATH, e.g. `need_tool("iperf3", "apt-get install -y iperf3")`.
 pub fn need_tool(tool: &str, how: &str) -> bool {
     require(find_tool(&[tool]).is_some(), tool, how)
+}
+
+/// Application payload capacity of a link of `rate_bps` carrying TCP segments of
+/// `payload` bytes: each frame adds TCP (20) + timestamps (12) + IP (20) + Ethernet (14)
+/// bytes, and tbf meters whole frames.
+pub fn tcp_payload_capacity(rate_bps: f64, payload: f64) -> f64 {
+    rate_bps * payload / (payload + 20.0 + 12.0 + 20.0 + 14.0)
 }

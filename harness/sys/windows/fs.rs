@@ -17,3 +17,8 @@ pub fn kind(meta: &Metadata) -> &'static str {
         "not a regular file"
     }
 }
+
+/// Permission bits: Windows has ACLs, not a mode, so there is none to report.
+pub fn mode(_meta: &Metadata) -> Option<u32> {
+    None
+}

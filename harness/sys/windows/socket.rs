@@ -70,18 +70,40 @@ fn no_protocol() -> io::Error {
 }
 
 /// MPTCP: not on Windows.
-pub fn mptcp(_domain: Domain) -> io::Result<Socket> {
+pub fn mptcp(_domain: Domain, _nonblocking: bool) -> io::Result<Socket> {
     Err(no_protocol())
 }
 
 /// SCTP: not on Windows.
-pub fn sctp(_domain: Domain) -> io::Result<Socket> {
+pub fn sctp(_domain: Domain, _nonblocking: bool) -> io::Result<Socket> {
     Err(no_protocol())
 }
 
 /// DCCP: not on Windows.
-pub fn dccp(_domain: Domain) -> io::Result<Socket> {
+pub fn dccp(_domain: Domain, _nonblocking: bool) -> io::Result<Socket> {
     Err(no_protocol())
+}
+
+/// A new socket, non-blocking from the start when asked (Winsock has no flag at
+/// creation: FIONBIO right after).
+pub fn open(
+    domain: Domain,
+    ty: socket2::Type,
+    proto: Option<socket2::Protocol>,
+    nonblocking: bool,
+) -> io::Result<Socket> {
+    let sock = Socket::new(domain, ty, proto)?;
+    if nonblocking {
+        sock.set_nonblocking(true)?;
+    }
+    Ok(sock)
+}
+
+/// Accepts a connection as a non-blocking socket (FIONBIO after accept).
+pub fn accept_nonblocking(listener: &Socket) -> io::Result<Socket> {
+    let (s, _) = listener.accept()?;
+    s.set_nonblocking(true)?;
+    Ok(s)
 }
 
 /// IP_BIND_ADDRESS_NO_PORT is Linux's: each bind takes a port, as here.

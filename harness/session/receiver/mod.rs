@@ -2,7 +2,6 @@
 //! and configures its own data sockets from the test description, plays its roles, and
 //! sends its measurements back.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -23,6 +22,16 @@ use crate::net::transport::{self, DataConn, ServerData};
 use crate::spec::config::{ConfigError, Protocol, Side, TestSpec};
 use crate::spec::units::format_size_human;
 
+mod daemon;
+mod fuzz;
+mod limits;
+mod relay;
+
+use daemon::{Daemon, LogLimit, Pending, PendingGuard, Touching};
+pub use fuzz::fuzz_control_session;
+pub use limits::{memory_estimate, Cidr, CidrError, Limits, MemoryNeed, Refusal};
+use relay::{relay, relay_target};
+
 /// How long an authenticated sender may stay quiet between tests.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long each step of a test's setup may take.
@@ -37,187 +46,6 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_PENDING: usize = 64;
 /// The same, per source address.
 pub const DEFAULT_MAX_PER_SOURCE: usize = 16;
-
-/// What a receiver lets a sender ask for. `None` = no cap.
-#[derive(Debug, Clone, Default)]
-pub struct Limits {
-    /// Longest warm-up + duration of one test.
-    pub max_duration: Option<Duration>,
-    /// Most data connections of one test: every flow in every direction, and the probe.
-    pub max_flows: Option<u32>,
-    /// Largest SO_SNDBUF / SO_RCVBUF request on either side.
-    pub max_buffer: Option<u64>,
-    /// Largest total rate of a test, over every flow and direction (bits/s for stream,
-    /// transactions/s for rr); an unpaced test is refused.
-    pub max_rate: Option<u64>,
-    /// Largest message, response or probe size.
-    pub max_message: Option<u32>,
-    /// Most memory the tests running at once may need on this receiver (bytes), as
-    /// [`memory_estimate`] counts it.
-    pub max_memory: Option<u64>,
-}
-
-/// What one test needs on the receiver, by [`memory_estimate`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct MemoryNeed {
-    pub bytes: u64,
-    /// The arithmetic, for a refusal.
-    pub how: String,
-}
-
-/// The memory a test needs on the receiver: message buffers (per thread that drives
-/// connections), the socket buffers asked for (the kernel doubles them), an open-loop
-/// requester's ring of outstanding requests, a datagram receiver's sequence bitmap and
-/// every role's interval counters.
-pub fn memory_estimate(spec: &TestSpec) -> MemoryNeed {
-    use crate::spec::config::Pattern;
-    let conns = spec.conn_plan().len() as u64;
-    let (req, resp) = spec.rr_sizes();
-    let msg = match spec.pattern {
-        Pattern::Stream => 2 * u64::from(spec.msg_size).max(64 << 10),
-        _ => u64::from(req) + u64::from(resp) + (64 << 10),
-    };
-    let on_workers = crate::engine::on_workers(spec, crate::spec::config::Side::Receiver);
-    let threads = if on_workers {
-        std::thread::available_parallelism().map_or(2, |n| n.get() as u64) + 1
-    } else {
-        conns
-    };
-    let k = &spec.receiver;
-    let kernel = 2 * (k.sndbuf.unwrap_or(0) + k.rcvbuf.unwrap_or(0));
-    let intervals = (spec.warmup + spec.duration).as_nanos() as u64
-        / spec.interval.as_nanos().max(1) as u64
-        + 4;
-    let mut per_conn = kernel + intervals * 16 + 4096;
-    if spec.protocol.is_datagram() {
-        per_conn += crate::engine::dgram::seq_room(spec) / 8;
-    }
-    if let (Pattern::Rr, Some(rate)) = (spec.pattern, spec.rate) {
-        let margin = crate::engine::dgram_rr::RING_MARGIN as u64;
-        let ring = (rate as f64 * spec.rr_timeout.as_secs_f64()) as u64 * 2 + margin;
-        per_conn += ring * 40;
-    }
-    let bytes = threads
-        .saturating_mul(msg)
-        .saturating_add(conns.saturating_mul(per_conn));
-    let mib = |b: u64| b as f64 / (1 << 20) as f64;
-    MemoryNeed {
-        bytes,
-        how: format!(
-            "{threads} thread(s) x {:.1} MiB of message buffers + {conns} connection(s) x {:.2} MiB (socket buffers, counters, queues) = {:.1} MiB",
-            mib(msg),
-            mib(per_conn),
-            mib(bytes)
-        ),
-    }
-}
-
-/// A test this receiver's limits do not allow; the text is what the sender is told.
-#[derive(Debug, Clone, PartialEq, Error)]
-pub enum Refusal {
-    #[error("refused: this receiver allows tests of at most {max:?} (warm-up included); asked for {asked:?}")]
-    Duration { max: Duration, asked: Duration },
-    #[error("refused: this receiver allows at most {max} flows (connections, counting each direction and the probe); asked for {asked}")]
-    Flows { max: u32, asked: u32 },
-    #[error(
-        "refused: this receiver allows socket buffers of at most {max} bytes; asked for {asked}"
-    )]
-    Buffer { max: u64, asked: u64 },
-    #[error("refused: this receiver allows a rate of at most {max} {unit} in total (--max-rate), and this test is unpaced: pass --rate")]
-    Unpaced { max: u64, unit: &'static str },
-    #[error("refused: this receiver allows a rate of at most {max} {unit} in total (--max-rate); asked for {rate} on each of {conns} connection(s) = {total}")]
-    Rate {
-        max: u64,
-        unit: &'static str,
-        rate: u64,
-        conns: u64,
-        total: u64,
-    },
-    #[error("refused: this receiver allows messages of at most {max} bytes (--max-message); asked for {asked}")]
-    Message { max: u32, asked: u32 },
-    #[error("refused: this test needs about {} on the receiver ({}); it allows {} (--max-memory)", format_size_human(.need.bytes), .need.how, format_size_human(*.max))]
-    Memory { need: MemoryNeed, max: u64 },
-}
-
-impl Limits {
-    /// Refuses a test that asks for more than this receiver allows. Every connection,
-    /// every direction and both sides' knobs count.
-    pub fn check(&self, spec: &TestSpec) -> Result<(), Refusal> {
-        let asked = spec.warmup + spec.duration;
-        if let Some(max) = self.max_duration.filter(|m| asked > *m) {
-            return Err(Refusal::Duration { max, asked });
-        }
-        let conns = spec.conn_plan().len() as u32;
-        if let Some(max) = self.max_flows.filter(|m| conns > *m) {
-            return Err(Refusal::Flows { max, asked: conns });
-        }
-        if let Some(max) = self.max_buffer {
-            for k in [&spec.sender, &spec.receiver] {
-                for v in [k.sndbuf, k.rcvbuf].into_iter().flatten() {
-                    if v > max {
-                        return Err(Refusal::Buffer { max, asked: v });
-                    }
-                }
-            }
-        }
-        if let Some(max) = self.max_rate {
-            self.check_rate(spec, max)?;
-        }
-        if let Some(max) = self.max_message {
-            let (req, resp) = spec.rr_sizes();
-            let biggest = spec.msg_size.max(req).max(resp).max(
-                if spec.pattern == crate::spec::config::Pattern::Stream {
-                    0
-                } else {
-                    spec.response_size
-                },
-            );
-            if biggest > max {
-                return Err(Refusal::Message {
-                    max,
-                    asked: biggest,
-                });
-            }
-        }
-        if let Some(max) = self.max_memory {
-            let need = memory_estimate(spec);
-            if need.bytes > max {
-                return Err(Refusal::Memory { need, max });
-            }
-        }
-        Ok(())
-    }
-
-    fn check_rate(&self, spec: &TestSpec, max: u64) -> Result<(), Refusal> {
-        use crate::spec::config::Pattern;
-        let unit = if spec.pattern == Pattern::Stream {
-            "bits/s"
-        } else {
-            "transactions/s"
-        };
-        let Some(rate) = spec.rate else {
-            return Err(Refusal::Unpaced { max, unit });
-        };
-        // The probe is one request at a time, bounded by its round trip; the main
-        // connections each run at `rate`.
-        let conns = spec
-            .conn_plan()
-            .iter()
-            .filter(|c| c.kind == spec.main_kind())
-            .count() as u64;
-        let total = rate.saturating_mul(conns);
-        if total > max {
-            return Err(Refusal::Rate {
-                max,
-                unit,
-                rate,
-                conns,
-                total,
-            });
-        }
-        Ok(())
-    }
-}
 
 /// Why this daemon will not run a test, or how one it ran failed; the text is what the
 /// sender is told and the daemon logs.
@@ -251,6 +79,8 @@ pub enum TestError {
     /// The peer a controller asked to send to, clipped.
     #[error("refused: the peer to send to, '{0}', is not ADDR:PORT")]
     PeerAddress(String),
+    #[error("refused: this daemon sends for a controller only over a keyed connection: start it with --psk-file (and the controller with the same key), or with --allow-relay-without-key in a closed lab")]
+    RelayWithoutKey,
     #[error("refused: this daemon may send only to loopback and --allow-peers ({allowed}); asked to send to {ip}")]
     PeerNotAllowed { allowed: String, ip: IpAddr },
     #[error("{protocol} needs both processes on one host; this sender connected from {from}")]
@@ -316,71 +146,9 @@ pub struct ServeOptions {
     pub allow_peers: Vec<Cidr>,
     /// How long a test's setup may take: the sender's start, its data connections.
     pub setup_timeout: Duration,
-}
-
-/// An address block, `192.0.2.0/24` or `2001:db8::/32`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    pub addr: IpAddr,
-    pub prefix: u8,
-}
-
-impl Cidr {
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let bits = |a: IpAddr| -> (u128, u8) {
-            match a.to_canonical() {
-                IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),
-                IpAddr::V6(v6) => (u128::from(v6), 128),
-            }
-        };
-        let ((net, width), (host, host_width)) = (bits(self.addr), bits(ip));
-        if width != host_width {
-            return false;
-        }
-        let shift = u32::from(width - self.prefix.min(width));
-        shift >= 128 || (net >> shift) == (host >> shift)
-    }
-}
-
-impl std::fmt::Display for Cidr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
-/// An address block that will not parse.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum CidrError {
-    #[error("'{0}' is not an address block (e.g. 192.0.2.0/24)")]
-    Address(String),
-    #[error("'{text}': the prefix length must be 0 to {width}")]
-    Prefix { text: String, width: u8 },
-}
-
-impl std::str::FromStr for Cidr {
-    type Err = CidrError;
-    fn from_str(s: &str) -> Result<Cidr, CidrError> {
-        let (addr, prefix) = match s.trim().split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s.trim(), None),
-        };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| CidrError::Address(s.to_string()))?;
-        let width = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => width,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= width)
-                .ok_or_else(|| CidrError::Prefix {
-                    text: s.to_string(),
-                    width,
-                })?,
-        };
-        Ok(Cidr { addr, prefix })
-    }
+    /// Send for a controller (relay) on a keyless connection: for a closed lab only, as
+    /// anyone who reaches the port could aim this daemon's traffic.
+    pub allow_relay_without_key: bool,
 }
 
 impl Default for ServeOptions {
@@ -398,6 +166,7 @@ impl Default for ServeOptions {
             max_per_source: DEFAULT_MAX_PER_SOURCE,
             allow_peers: Vec::new(),
             setup_timeout: SETUP_TIMEOUT,
+            allow_relay_without_key: false,
         }
     }
 }
@@ -418,135 +187,6 @@ pub fn bind_control(addr: SocketAddr) -> Result<TcpListener, ServeError> {
         .map_err(|source| ServeError::Listen { addr, source })?;
     sock.listen(64)?;
     Ok(sock.into())
-}
-
-/// The connections of a daemon that are not running a test, oldest first: those in
-/// their handshake, and (without a key, when anyone can complete one) those idle between
-/// tests. A new connection beyond the caps evicts the oldest of its source, or the
-/// oldest of the busiest source, so that no number of idle or trickling connections can
-/// keep a real sender out.
-#[derive(Default)]
-struct Pending {
-    next_id: u64,
-    conns: Vec<PendingConn>,
-}
-
-struct PendingConn {
-    id: u64,
-    source: IpAddr,
-    /// A second handle on the socket, to shut it down when evicted.
-    sock: TcpStream,
-}
-
-/// Shared state of one daemon.
-struct Daemon {
-    opts: ServeOptions,
-    facts: HostFacts,
-    pending: Mutex<Pending>,
-    /// Tests running now.
-    tests: AtomicUsize,
-    /// Memory the running tests need, by [`memory_estimate`].
-    memory: AtomicU64,
-    log: Mutex<LogLimit>,
-}
-
-/// At most [`LOG_BURST`] lines per [`LOG_WINDOW`]; the rest are counted and the count is
-/// logged once the window has passed, so that a flood of connections cannot flood the log.
-struct LogLimit {
-    window: Instant,
-    lines: u32,
-    suppressed: u64,
-}
-
-const LOG_BURST: u32 = 20;
-const LOG_WINDOW: Duration = Duration::from_secs(10);
-
-/// A registration in [`Pending`], removed when dropped.
-struct PendingGuard<'a> {
-    daemon: &'a Daemon,
-    id: Option<u64>,
-}
-
-impl Drop for PendingGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(id) = self.id.take() {
-            self.daemon.unregister(id);
-        }
-    }
-}
-
-impl Daemon {
-    fn log(&self, line: &str) {
-        if self.opts.quiet {
-            return;
-        }
-        let mut l = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        if now.duration_since(l.window) >= LOG_WINDOW {
-            if l.suppressed > 0 {
-                eprintln!(
-                    "sockbench serve: ({} more lines in {:?} not logged)",
-                    l.suppressed, LOG_WINDOW
-                );
-            }
-            l.window = now;
-            l.lines = 0;
-            l.suppressed = 0;
-        }
-        if l.lines < LOG_BURST {
-            l.lines += 1;
-            eprintln!("sockbench serve: {line}");
-        } else {
-            l.suppressed += 1;
-        }
-    }
-
-    /// Registers a connection that is not running a test, evicting the oldest ones
-    /// beyond the caps.
-    fn register(&self, stream: &TcpStream, source: IpAddr) -> PendingGuard<'_> {
-        let Ok(sock) = stream.try_clone() else {
-            return PendingGuard {
-                daemon: self,
-                id: None,
-            };
-        };
-        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let same = p.conns.iter().filter(|c| c.source == source).count();
-        let victim = if same >= self.opts.max_per_source {
-            p.conns.iter().position(|c| c.source == source)
-        } else if p.conns.len() >= self.opts.max_pending {
-            // The busiest source loses its oldest connection.
-            let mut counts: HashMap<IpAddr, usize> = HashMap::new();
-            for c in &p.conns {
-                *counts.entry(c.source).or_default() += 1;
-            }
-            let busiest = counts.into_iter().max_by_key(|(_, n)| *n).map(|(ip, _)| ip);
-            p.conns.iter().position(|c| Some(c.source) == busiest)
-        } else {
-            None
-        };
-        let evicted = victim.map(|i| p.conns.remove(i));
-        p.next_id += 1;
-        let id = p.next_id;
-        p.conns.push(PendingConn { id, source, sock });
-        drop(p);
-        if let Some(old) = evicted {
-            let _ = old.sock.shutdown(Shutdown::Both);
-            self.log(&format!(
-                "{}: closed an idle or unauthenticated connection to make room (--max-pending {}, --max-per-source {})",
-                old.source, self.opts.max_pending, self.opts.max_per_source
-            ));
-        }
-        PendingGuard {
-            daemon: self,
-            id: Some(id),
-        }
-    }
-
-    fn unregister(&self, id: u64) {
-        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        p.conns.retain(|c| c.id != id);
-    }
 }
 
 /// Runs the receiver until killed (or after one sender with `once`).
@@ -631,10 +271,15 @@ fn handshake(
     daemon: &Daemon,
     stream: &TcpStream,
     until: Instant,
+    pending: Option<u64>,
 ) -> Result<Option<SessionKey>, ControlError> {
     let (facts, psk) = (&daemon.facts, daemon.opts.psk.as_ref());
     let mut w = stream;
-    let mut r = control::Deadline { stream, until };
+    let mut r = Touching {
+        inner: control::Deadline { stream, until },
+        daemon,
+        id: pending,
+    };
     let hello = control::recv_limited(&mut r, control::MAX_PRE_AUTH)?;
     if let Err(e) = control::check_hello(hello) {
         let message = hello_refusal(&e);
@@ -687,7 +332,7 @@ fn hello_refusal(e: &ControlError) -> String {
 /// in, ours back. Returns the session key both ends derive.
 fn authenticate(
     stream: &TcpStream,
-    r: &mut control::Deadline<'_>,
+    r: &mut impl std::io::Read,
     psk: &Psk,
     facts: &HostFacts,
 ) -> Result<SessionKey, ControlError> {
@@ -766,6 +411,13 @@ impl Request {
                 });
             }
             Err(ControlError::Closed) => return Ok(None),
+            Err(e @ ControlError::Decode(_)) => {
+                // Said before the connection closes, so that the sender knows why.
+                let _ = ctl.send(&Message::Error {
+                    message: format!("refused: the receiver could not read this request: {e}"),
+                });
+                return Err(e);
+            }
             Err(e) => return Err(e),
         };
         Ok(Some(request))
@@ -798,7 +450,7 @@ fn handle_sender(daemon: &Daemon, stream: TcpStream, peer: SocketAddr) -> Result
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(SETUP_TIMEOUT))?;
     let until = Instant::now() + opts.handshake_timeout;
-    let key = match handshake(daemon, &stream, until) {
+    let key = match handshake(daemon, &stream, until, pending.id) {
         Ok(key) => key,
         Err(ControlError::Timeout) => {
             return Err(ControlError::Remote(format!(
@@ -821,10 +473,9 @@ fn handle_sender(daemon: &Daemon, stream: TcpStream, peer: SocketAddr) -> Result
         };
         let started = Instant::now();
         let what = request.describe();
-        let target = match request.relay_to.as_deref().map(|to| allowed_peer(opts, to)) {
-            None => None,
-            Some(Ok(to)) => Some(to),
-            Some(Err(e)) => {
+        let target = match relay_target(opts, key.is_some(), request.relay_to.as_deref()) {
+            Ok(to) => to,
+            Err(e) => {
                 daemon.log(&format!("{peer}: {what}: {e}"));
                 let _ = ctl.send(&Message::Error {
                     message: e.to_string(),
@@ -882,66 +533,6 @@ impl Drop for Slot<'_> {
         self.daemon.tests.fetch_sub(1, Ordering::SeqCst);
         self.daemon.memory.fetch_sub(self.memory, Ordering::SeqCst);
     }
-}
-
-/// Whether this daemon may be asked to send to `to` (ADDR:PORT): loopback, or an address
-/// in `--allow-peers`. Without it, anyone holding the key could aim the daemon's traffic
-/// at any address.
-fn allowed_peer(opts: &ServeOptions, to: &str) -> Result<SocketAddr, TestError> {
-    let addr: SocketAddr = to
-        .parse()
-        .map_err(|_| TestError::PeerAddress(control::clip(to)))?;
-    let ip = addr.ip().to_canonical();
-    if ip.is_loopback() || opts.allow_peers.iter().any(|c| c.contains(ip)) {
-        return Ok(addr);
-    }
-    let allowed: Vec<String> = opts.allow_peers.iter().map(|c| c.to_string()).collect();
-    Err(TestError::PeerNotAllowed {
-        allowed: if allowed.is_empty() {
-            "none given".to_string()
-        } else {
-            allowed.join(",")
-        },
-        ip,
-    })
-}
-
-/// A test this daemon runs as the sender for a controller: connects to the peer daemon
-/// with this daemon's key, runs it as `run` would, and answers with both sides' figures.
-fn relay(
-    daemon: &Daemon,
-    ctl: &mut Channel<TcpStream>,
-    to: SocketAddr,
-    spec: &TestSpec,
-    start_at_ms: Option<u64>,
-) -> Result<(), TestError> {
-    let start_at = start_at_ms.map(|ms| std::time::UNIX_EPOCH + Duration::from_millis(ms));
-    let outcome = match crate::session::sender::Peer::connect(to, daemon.opts.psk.as_ref()) {
-        Ok(mut peer) => {
-            let outcome = crate::session::sender::run_test_at(
-                &mut peer,
-                spec,
-                Arc::new(AtomicBool::new(false)),
-                start_at,
-            );
-            crate::session::sender::RelayOutcome {
-                outcome,
-                receiver_host: Some(peer.host.clone()),
-            }
-        }
-        Err(e) => crate::session::sender::RelayOutcome {
-            outcome: crate::session::sender::TestOutcome::failed(
-                crate::session::sender::Status::Error,
-                e.to_string(),
-            ),
-            receiver_host: None,
-        },
-    };
-    let _ = ctl.stream.set_write_timeout(Some(SETUP_TIMEOUT));
-    ctl.send(&Message::Relayed {
-        outcome: Box::new(outcome),
-    })?;
-    Ok(())
 }
 
 /// Validates a test and takes a slot for it: the same checks as the command line's, the
@@ -1020,6 +611,7 @@ fn run_test(
         abort: abort.clone(),
         stop: stop.clone(),
         spin: false,
+        in_flight: Default::default(),
     };
     let t0 = ctx.t0;
     let mut roles = spawn_roles(conns, Side::Receiver, &ctx);
@@ -1125,56 +717,6 @@ fn await_finish(
     }
 }
 
-/// For fuzzing (`fuzz/`): plays `input` as the bytes a sender sends on one control
-/// connection to a keyless daemon, and runs the daemon's handling of it — the handshake,
-/// then any setups — to its end, over a real loopback connection. A panic or a hang is
-/// the finding; nothing is returned. Setups that pass every check really open data
-/// sockets; their setup deadline is short so that each input ends quickly.
-pub fn fuzz_control_session(input: &[u8]) {
-    use std::io::Read;
-    use std::sync::OnceLock;
-    static LISTENER: OnceLock<TcpListener> = OnceLock::new();
-    let listener =
-        LISTENER.get_or_init(|| TcpListener::bind(("127.0.0.1", 0)).expect("a loopback port"));
-    let Ok(addr) = listener.local_addr() else {
-        return;
-    };
-    let Ok(mut client) = TcpStream::connect(addr) else {
-        return;
-    };
-    let Ok((server, peer)) = listener.accept() else {
-        return;
-    };
-    let bytes = input.to_vec();
-    let sender = thread::spawn(move || {
-        let _ = client.set_write_timeout(Some(Duration::from_secs(2)));
-        let _ = client.set_read_timeout(Some(Duration::from_secs(5)));
-        let _ = client.write_all(&bytes);
-        let _ = client.shutdown(Shutdown::Write);
-        let mut sink = [0u8; 4096];
-        while matches!(client.read(&mut sink), Ok(n) if n > 0) {}
-    });
-    let daemon = Daemon {
-        opts: ServeOptions {
-            quiet: true,
-            handshake_timeout: Duration::from_millis(500),
-            setup_timeout: Duration::from_millis(200),
-            ..ServeOptions::default()
-        },
-        facts: HostFacts::default(),
-        pending: Mutex::new(Pending::default()),
-        tests: AtomicUsize::new(0),
-        memory: AtomicU64::new(0),
-        log: Mutex::new(LogLimit {
-            window: Instant::now(),
-            lines: 0,
-            suppressed: 0,
-        }),
-    };
-    let _ = handle_sender(&daemon, server, peer);
-    let _ = sender.join();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1229,20 +771,5 @@ mod tests {
             TestError::Busy(2).to_string(),
             "busy: this receiver is running 2 test(s) already (--max-concurrent 2); try later"
         );
-    }
-
-    #[test]
-    fn a_daemon_sends_only_to_loopback_and_allowed_peers() {
-        let mut opts = ServeOptions::default();
-        assert!(allowed_peer(&opts, "127.0.0.1:5301").is_ok());
-        assert!(allowed_peer(&opts, "[::1]:5301").is_ok());
-        let e = allowed_peer(&opts, "192.0.2.1:5301")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("none given") && e.contains("192.0.2.1"), "{e}");
-        opts.allow_peers = vec!["192.0.2.0/24".parse().unwrap()];
-        assert!(allowed_peer(&opts, "192.0.2.1:5301").is_ok());
-        assert!(allowed_peer(&opts, "198.51.100.1:5301").is_err());
-        assert!(allowed_peer(&opts, "not an address").is_err());
     }
 }

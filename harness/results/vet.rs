@@ -1,0 +1,350 @@
+//! What a peer reported, checked against what the test could produce and what this side
+//! knows, before any of it reaches a file or the terminal. A peer that has passed the
+//! handshake can still lie: a histogram that will not decode, more warnings or intervals
+//! than the test could make, more bytes received than were sent. Such a report makes its
+//! row `error` with the reason, and the run goes on with the next test; it is never a
+//! reason to stop the run, and nothing in it costs more than linear time.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::measure::outcome::{Status, TestOutcome};
+use crate::measure::{latency_histogram, SideReport};
+use crate::spec::config::{Pattern, TestSpec};
+
+/// The most warnings a side's report may carry, per connection of the test, and besides.
+const WARNINGS_PER_CONN: usize = 8;
+const WARNINGS_BASE: usize = 64;
+/// The most histograms one role may carry (a role records a handful of metrics).
+const HISTOGRAMS_PER_ROLE: usize = 16;
+/// Longest peer text kept (a warning, an error), in characters.
+pub const MAX_TEXT: usize = 400;
+/// The most CPUs a host may have (Linux's NR_CPUS at its largest).
+const MAX_CPUS: f64 = 8192.0;
+/// The most goodput a connection may report, bits/s.
+const MAX_GOODPUT_BPS: f64 = 1e13;
+/// The most resident memory a process may report, KiB (1 PiB).
+const MAX_RSS_KIB: u64 = 1 << 40;
+
+/// A peer's text made safe to show or log: control characters escaped, at most
+/// [`MAX_TEXT`] characters.
+pub fn clean_text(text: &str) -> String {
+    crate::net::control::clean(text, MAX_TEXT)
+}
+
+/// Checks both sides' reports of a finished test of `spec` (in a fleet run both come from
+/// another host). A report that cannot be true makes the outcome `error` with the reasons;
+/// what would break the writers (an undecodable histogram, more entries than the test
+/// could make) is dropped. Peer texts are cleaned ([`clean_text`]).
+pub fn vet(spec: &TestSpec, outcome: &mut TestOutcome) {
+    let mut problems: Vec<String> = Vec::new();
+    let sides = [
+        ("sender", Some(&mut outcome.sender)),
+        ("receiver", outcome.receiver.as_mut()),
+    ];
+    for (name, side) in sides {
+        let Some(side) = side else { continue };
+        for p in bound(spec, side) {
+            problems.push(format!("{name}: {p}"));
+        }
+        if let Err(p) = check_histograms(side) {
+            problems.push(format!("{name}: {p}"));
+            for role in &mut side.roles {
+                role.histograms.clear();
+            }
+        }
+        if let Some(p) = implausible_side(spec, side) {
+            problems.push(format!("{name}: {p}"));
+        }
+    }
+    problems.extend(implausible_counts(spec, outcome));
+    problems.extend(implausible_goodput(spec, outcome));
+    if let Some(e) = &mut outcome.error {
+        *e = clean_text(e);
+    }
+    if problems.is_empty() {
+        return;
+    }
+    let why = format!("the peer's figures cannot be true: {}", problems.join("; "));
+    outcome.status = Status::Error;
+    outcome.error = Some(match outcome.error.take() {
+        Some(e) => format!("{why}; {e}"),
+        None => why,
+    });
+}
+
+/// Cuts what a side carries to what a test of `spec` could make, cleaning its texts.
+/// Returns what was over.
+fn bound(spec: &TestSpec, side: &mut SideReport) -> Vec<String> {
+    let conns = spec.conn_plan().len();
+    let mut over = Vec::new();
+    if side.roles.len() > conns {
+        over.push(format!(
+            "{} role reports for a test of {conns} connection(s)",
+            side.roles.len()
+        ));
+        side.roles.truncate(conns);
+    }
+    let max_warnings = WARNINGS_BASE + WARNINGS_PER_CONN * conns;
+    let mut seen = HashSet::new();
+    let warnings = side.warnings.len();
+    side.warnings.retain(|w| seen.insert(w.clone()));
+    if side.warnings.len() > max_warnings {
+        over.push(format!(
+            "{warnings} warnings; a test of this shape makes at most {max_warnings}"
+        ));
+        side.warnings.truncate(max_warnings);
+    }
+    for w in &mut side.warnings {
+        *w = clean_text(w);
+    }
+    let slots = max_slots(spec);
+    for role in &mut side.roles {
+        let n = role.interval_bytes.len().max(role.interval_messages.len());
+        if n > slots {
+            over.push(format!(
+                "{n} intervals on one connection; this test has at most {slots}"
+            ));
+            role.interval_bytes.truncate(slots);
+            role.interval_messages.truncate(slots);
+        }
+        if role.histograms.len() > HISTOGRAMS_PER_ROLE {
+            over.push(format!(
+                "{} histograms on one connection",
+                role.histograms.len()
+            ));
+            role.histograms.truncate(HISTOGRAMS_PER_ROLE);
+        }
+        if role.knobs.warnings.len() > WARNINGS_BASE {
+            over.push(format!("{} knob warnings", role.knobs.warnings.len()));
+            role.knobs.warnings.truncate(WARNINGS_BASE);
+        }
+        for w in &mut role.knobs.warnings {
+            *w = clean_text(w);
+        }
+        if let Some(e) = &mut role.error {
+            *e = clean_text(e);
+        }
+    }
+    over
+}
+
+/// The most interval slots a role of `spec` can fill: the warm-up's and the measured
+/// time's, and every loop's grace until it gives up.
+fn max_slots(spec: &TestSpec) -> usize {
+    let interval = spec.interval.as_nanos().max(1);
+    let span = spec.hard_deadline() + crate::engine::STALL;
+    (span.as_nanos() / interval) as usize + 8
+}
+
+/// Decodes and merges a side's histograms as the writers will.
+fn check_histograms(side: &SideReport) -> Result<(), String> {
+    let mut merged = BTreeMap::new();
+    for role in &side.roles {
+        for enc in &role.histograms {
+            let h = enc.decode().map_err(|e| clean_text(&e.to_string()))?;
+            merged
+                .entry(enc.metric.clone())
+                .or_insert_with(latency_histogram)
+                .add(&h)
+                .map_err(|e| clean_text(&format!("histogram {}: {e:?}", enc.metric)))?;
+        }
+    }
+    Ok(())
+}
+
+/// A side's figures that no process can have: more CPU than a host has, more memory than
+/// a machine holds, a measured window longer than the test could run.
+fn implausible_side(spec: &TestSpec, side: &SideReport) -> Option<String> {
+    if side
+        .cpu_pct()
+        .is_some_and(|c| c.is_nan() || c > MAX_CPUS * 100.0)
+    {
+        return Some(format!("CPU {:.3e} %", side.cpu_pct().unwrap_or_default()));
+    }
+    if side.rss_kib.is_some_and(|k| k > MAX_RSS_KIB) {
+        return Some(format!(
+            "resident memory {} KiB",
+            side.rss_kib.unwrap_or_default()
+        ));
+    }
+    let longest = (spec.hard_deadline() + crate::engine::STALL).as_nanos() as u64;
+    side.roles
+        .iter()
+        .find(|r| r.window_ns > longest || r.measured_bytes > r.bytes_received)
+        .map(|r| {
+            format!(
+                "connection {}: a measured time of {} ns with {} of {} bytes after the warm-up",
+                r.conn, r.window_ns, r.measured_bytes, r.bytes_received
+            )
+        })
+}
+
+/// A goodput beyond what any link or a loopback copy moves (10 Tbit/s): a forged one
+/// (8e27 bit/s from a window of 1 ns). The window a receiver measures depends on its
+/// clock alone, so nothing tighter can be derived from this side's figures.
+fn implausible_goodput(spec: &TestSpec, outcome: &TestOutcome) -> Option<String> {
+    let main = spec.main_kind();
+    let sides = std::iter::once(&outcome.sender).chain(outcome.receiver.iter());
+    sides
+        .flat_map(|s| s.roles.iter())
+        .filter(|r| r.kind == Some(main) && r.measured_bytes > 0)
+        .find(|r| r.measured_bytes as f64 * 8e9 > MAX_GOODPUT_BPS * r.window_ns as f64)
+        .map(|r| {
+            format!(
+                "connection {}: {} bytes in a measured time of {} ns",
+                r.conn, r.measured_bytes, r.window_ns
+            )
+        })
+}
+
+/// Per connection, over both sides: no more received than was sent (bytes on a byte
+/// stream, distinct datagrams on datagrams). Not for crr: its roles are a connection per
+/// transaction, accounted under the flow that made or accepted them, so a flow's sums on
+/// the two sides do not pair up (a keep-alive profile's rows were wrongly refused).
+fn implausible_counts(spec: &TestSpec, outcome: &TestOutcome) -> Option<String> {
+    outcome.receiver.as_ref()?;
+    if spec.pattern == Pattern::Crr {
+        return None;
+    }
+    let mut per_conn: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+    let roles = outcome
+        .sender
+        .roles
+        .iter()
+        .chain(outcome.receiver.iter().flat_map(|r| r.roles.iter()));
+    let datagram = spec.protocol.is_datagram();
+    for r in roles {
+        let e = per_conn.entry(r.conn).or_default();
+        let (sent, received) = if datagram {
+            (r.messages_sent, r.messages_received)
+        } else {
+            (r.bytes_sent, r.bytes_received)
+        };
+        e.0 = e.0.saturating_add(sent);
+        e.1 = e.1.saturating_add(received);
+    }
+    let unit = if datagram { "datagrams" } else { "bytes" };
+    per_conn
+        .into_iter()
+        .find(|(_, (sent, received))| received > sent)
+        .map(|(conn, (sent, received))| {
+            format!("connection {conn}: {received} {unit} received of {sent} sent")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::{EncodedHistogram, RoleReport};
+
+    fn outcome(sender: RoleReport, receiver: RoleReport) -> TestOutcome {
+        TestOutcome {
+            sender: SideReport {
+                roles: vec![sender],
+                wall_ns: 1_000_000_000,
+                ..SideReport::default()
+            },
+            receiver: Some(SideReport {
+                roles: vec![receiver],
+                wall_ns: 1_000_000_000,
+                ..SideReport::default()
+            }),
+            status: Status::Ok,
+            error: None,
+            started: std::time::SystemTime::now(),
+        }
+    }
+
+    fn ends(sent: u64, received: u64) -> (RoleReport, RoleReport) {
+        (
+            RoleReport {
+                active: true,
+                bytes_sent: sent,
+                ..RoleReport::default()
+            },
+            RoleReport {
+                bytes_received: received,
+                measured_bytes: received,
+                window_ns: 900_000_000,
+                ..RoleReport::default()
+            },
+        )
+    }
+
+    #[test]
+    fn true_figures_pass_and_forged_ones_are_errors() {
+        let spec = TestSpec::default();
+        let (s, r) = ends(1000, 1000);
+        let mut o = outcome(s, r);
+        vet(&spec, &mut o);
+        assert_eq!((o.status, o.error), (Status::Ok, None));
+
+        let (s, r) = ends(1000, 100_000);
+        let mut o = outcome(s, r);
+        vet(&spec, &mut o);
+        assert_eq!(o.status, Status::Error);
+        assert!(o
+            .error
+            .unwrap()
+            .contains("100000 bytes received of 1000 sent"));
+
+        let (s, mut r) = ends(1000, 1000);
+        r.cpu_ns = u64::MAX;
+        let mut o = outcome(s, r);
+        o.receiver.as_mut().unwrap().wall_ns = 1;
+        vet(&spec, &mut o);
+        assert!(o.error.unwrap().contains("receiver: CPU"));
+
+        let (s, mut r) = ends(1_000_000, 1_000_000);
+        r.window_ns = 1;
+        r.kind = Some(spec.main_kind());
+        let mut o = outcome(s, r);
+        vet(&spec, &mut o);
+        assert!(o.error.unwrap().contains("measured time of 1 ns"));
+    }
+
+    #[test]
+    fn a_bad_histogram_is_an_error_and_dropped() {
+        let spec = TestSpec::default();
+        let (s, mut r) = ends(10, 10);
+        r.histograms.push(EncodedHistogram {
+            metric: "rtt".into(),
+            v2_base64: "!!not base64\u{1b}[2J".into(),
+        });
+        let mut o = outcome(s, r);
+        vet(&spec, &mut o);
+        assert_eq!(o.status, Status::Error);
+        let e = o.error.unwrap();
+        assert!(e.contains("receiver: histogram rtt"), "{e}");
+        assert!(o.receiver.unwrap().roles[0].histograms.is_empty());
+    }
+
+    #[test]
+    fn floods_of_warnings_and_intervals_are_cut_in_linear_time() {
+        let spec = TestSpec::default();
+        let (s, mut r) = ends(10, 10);
+        r.interval_bytes = vec![1; 1_000_000];
+        let mut o = outcome(s, r);
+        let side = o.receiver.as_mut().unwrap();
+        side.warnings = (0..200_000)
+            .map(|i| format!("w{i}\u{1b}]0;title\u{7}"))
+            .collect();
+        vet(&spec, &mut o);
+        let side = o.receiver.as_ref().unwrap();
+        assert!(side.warnings.len() <= WARNINGS_BASE + WARNINGS_PER_CONN);
+        assert!(!side.warnings[0].contains('\u{1b}'), "{}", side.warnings[0]);
+        assert!(side.roles[0].interval_bytes.len() <= max_slots(&spec));
+        let e = o.error.unwrap();
+        assert!(
+            e.contains("200000 warnings") && e.contains("1000000 intervals"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn peer_text_is_escaped_and_clipped() {
+        let t = clean_text("ok\r\u{1b}[2K99.99 Gbit/s ok\n");
+        assert!(!t.chars().any(char::is_control), "{t}");
+        assert!(clean_text(&"x".repeat(5000)).len() <= MAX_TEXT + 3);
+    }
+}

@@ -1,0 +1,170 @@
+//! The network path a run was measured on, as the lab (or the user) describes it in the
+//! `SOCKBENCH_PATH` environment variable: `delay=20ms,jitter=0ms,loss=0.1%,rate=50mbit,
+//! queue=100ms,emulator=sockbench-delay,seed=1`. sockbench does not emulate anything
+//! itself; it records the description in meta.json (`path`), so that a results
+//! directory says what it was measured on (docs/guide/paths.md).
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::units::parse_duration;
+
+/// The environment variable a lab sets for the runs it starts.
+pub const PATH_ENV: &str = "SOCKBENCH_PATH";
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{PATH_ENV}: {0} (expected KEY=VALUE,... of delay, jitter, loss, rate, queue, emulator, seed; e.g. delay=20ms,loss=0.1%,rate=50mbit)")]
+pub struct PathError(String);
+
+/// meta.json's `path`: the emulated path, each figure in its unit; absent keys are null.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PathNote {
+    /// The description as given.
+    pub note: String,
+    /// One-way delay, each direction.
+    pub delay_ns: Option<u64>,
+    pub jitter_ns: Option<u64>,
+    /// Share of packets lost, each direction, in percent.
+    pub loss_pct: Option<f64>,
+    /// The bottleneck's rate.
+    pub rate_bps: Option<u64>,
+    /// The longest the bottleneck's queue may hold (tbf latency).
+    pub queue_ns: Option<u64>,
+    /// What emulated it: netem, element (sockbench-delay), or a name the user gives.
+    pub emulator: Option<String>,
+    /// The emulator's loss and jitter seed.
+    pub seed: Option<u64>,
+}
+
+/// A rate as tc and users write it: `50mbit`, `1gbit`, `500kbit`, `50M`, `50Mbit/s`, or
+/// bits per second. (tc's `bps` means bytes per second and is refused as ambiguous.)
+fn parse_rate_bps(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let t = t.strip_suffix("/s").unwrap_or(t);
+    let end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let value: f64 = t[..end].parse().ok()?;
+    let unit = t[end..].to_ascii_lowercase();
+    let unit = unit.strip_suffix("bit").unwrap_or(&unit);
+    let mult = match unit {
+        "" => 1.0,
+        "k" => 1e3,
+        "m" => 1e6,
+        "g" => 1e9,
+        _ => return None,
+    };
+    let bps = value * mult;
+    (bps.is_finite() && (1.0..1e15).contains(&bps)).then(|| bps.round() as u64)
+}
+
+fn parse_loss_pct(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let pct = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().ok()?,
+        None => t.parse::<f64>().ok()? * 100.0,
+    };
+    (0.0..=100.0).contains(&pct).then_some(pct)
+}
+
+impl PathNote {
+    /// Parses a description; every key at most once, every value in its unit.
+    pub fn parse(text: &str) -> Result<PathNote, PathError> {
+        let mut note = PathNote {
+            note: text.trim().to_string(),
+            ..PathNote::default()
+        };
+        let ns = |v: &str| parse_duration(v).ok().map(|d| d.as_nanos() as u64);
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let bad = || PathError(format!("'{item}'"));
+            let (key, value) = item.split_once('=').ok_or_else(bad)?;
+            let (key, value) = (key.trim(), value.trim());
+            let fresh = match key {
+                "delay" => note.delay_ns.replace(ns(value).ok_or_else(bad)?).is_none(),
+                "jitter" => note.jitter_ns.replace(ns(value).ok_or_else(bad)?).is_none(),
+                "queue" => note.queue_ns.replace(ns(value).ok_or_else(bad)?).is_none(),
+                "loss" => note
+                    .loss_pct
+                    .replace(parse_loss_pct(value).ok_or_else(bad)?)
+                    .is_none(),
+                "rate" => note
+                    .rate_bps
+                    .replace(parse_rate_bps(value).ok_or_else(bad)?)
+                    .is_none(),
+                "seed" => note
+                    .seed
+                    .replace(value.parse().map_err(|_| bad())?)
+                    .is_none(),
+                "emulator" if !value.is_empty() => {
+                    note.emulator.replace(value.to_string()).is_none()
+                }
+                _ => return Err(bad()),
+            };
+            if !fresh {
+                return Err(PathError(format!("'{key}' given twice")));
+            }
+        }
+        Ok(note)
+    }
+
+    /// The path of `SOCKBENCH_PATH`, if it is set and not empty.
+    pub fn from_env() -> Result<Option<PathNote>, PathError> {
+        match std::env::var(PATH_ENV) {
+            Ok(v) if !v.trim().is_empty() => PathNote::parse(&v).map(Some),
+            Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => Err(PathError("not UTF-8".into())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_labs_description_parses_into_units() {
+        let p = PathNote::parse(
+            "delay=20ms,jitter=0ms,loss=0.1%,rate=50mbit,queue=100ms,emulator=element,seed=1",
+        )
+        .unwrap();
+        assert_eq!(p.delay_ns, Some(20_000_000));
+        assert_eq!(p.jitter_ns, Some(0));
+        assert_eq!(p.loss_pct, Some(0.1));
+        assert_eq!(p.rate_bps, Some(50_000_000));
+        assert_eq!(p.queue_ns, Some(100_000_000));
+        assert_eq!(p.emulator.as_deref(), Some("element"));
+        assert_eq!(p.seed, Some(1));
+        assert_eq!(
+            PathNote::parse("rate=1gbit").unwrap().rate_bps,
+            Some(1_000_000_000)
+        );
+        assert_eq!(
+            PathNote::parse("rate=50M").unwrap().rate_bps,
+            Some(50_000_000)
+        );
+        assert_eq!(PathNote::parse("loss=0.01").unwrap().loss_pct, Some(1.0));
+        assert_eq!(
+            PathNote::parse(" delay = 5ms ,").unwrap().delay_ns,
+            Some(5_000_000)
+        );
+    }
+
+    #[test]
+    fn a_bad_description_is_one_line_naming_the_item() {
+        for (bad, says) in [
+            ("delay", "'delay'"),
+            ("delay=soon", "'delay=soon'"),
+            ("loss=120%", "'loss=120%'"),
+            ("rate=50bps", "'rate=50bps'"),
+            ("rate=0", "'rate=0'"),
+            ("colour=blue", "'colour=blue'"),
+            ("delay=1ms,delay=2ms", "'delay' given twice"),
+            ("emulator=", "'emulator='"),
+        ] {
+            let e = PathNote::parse(bad).unwrap_err().to_string();
+            assert!(e.contains(says) && !e.contains('\n'), "{bad}: {e}");
+            assert!(e.starts_with("SOCKBENCH_PATH: "), "{e}");
+        }
+    }
+}

@@ -1,0 +1,449 @@
+//! Real paths: one-way delay and loss in the namespace lab (`scripts/lab.sh` with DELAY,
+//! LOSS and RATE; netem where the kernel has it, else the project's delay element
+//! `sockbench-delay`), and sockbench's figures held to the physics of that path: the round
+//! trip is the base plus twice the delay, a TCP window at least the bandwidth-delay product
+//! fills the bottleneck and a small one cannot, a datagram lost on the path is exactly a
+//! datagram the delay element dropped, and `tune` finds the buffer that covers the BDP.
+//!
+//! Root, iproute2 and ethtool; without them each test prints what it needs and is skipped
+//! (a failure under `SOCKBENCH_REQUIRE_ALL=1`). Each test builds its own lab and tears it
+//! down on drop, pass or fail. The bottleneck is 50 Mbit/s, a few percent of one core, so
+//! a loaded machine (two busy loops and a build beside the suite) still drives it full; the
+//! delay element runs at real-time priority where it may.
+
+mod common;
+
+use std::time::Duration;
+
+use common::lab::*;
+use common::*;
+
+const RATE_BPS: f64 = 50e6;
+/// One-way delay each direction: a 40 ms base round trip.
+const DELAY_S: f64 = 0.020;
+
+fn wan(tag: &str, loss: Option<&str>) -> Lab {
+    let mut lab = Lab::with_path(
+        tag,
+        &LabPath {
+            rate: Some("50mbit"),
+            queue: Some("100ms"),
+            delay: Some("20ms"),
+            loss,
+            seed: Some(7),
+            ..LabPath::default()
+        },
+    );
+    lab.serve();
+    lab
+}
+
+#[test]
+fn a_delayed_path_has_its_round_trip_and_only_a_window_that_covers_it_fills_it() {
+    if !path_lab_needs() {
+        return;
+    }
+    let lab = wan("d", None);
+
+    // The round trip: base (microseconds in namespaces) + 2 x 20 ms, so between 40 and
+    // 42 ms at the median.
+    let rr = lab.run(&[
+        "--pattern",
+        "rr",
+        "--msg-size",
+        "64",
+        "--nodelay",
+        "--duration",
+        "3s",
+        "--warmup",
+        "500ms",
+    ]);
+    let p50 = rr.ok_row().num("rtt_p50_ns");
+    assert!(
+        (2.0 * DELAY_S * 1e9..=2.0 * DELAY_S * 1e9 + 2e6).contains(&p50),
+        "rr p50 {p50} ns on a path of 20 ms each way"
+    );
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rr.dir.join("meta.json")).unwrap()).unwrap();
+    assert!(
+        meta["path"].to_string().contains("20"),
+        "meta.json records the path: {}",
+        meta["path"]
+    );
+
+    // A 1 MiB receive buffer (2 MiB as Linux reports it) covers rate x RTT (250 KB): the
+    // bottleneck's payload capacity, to within 2%.
+    let big = lab.run(&["--rcvbuf", "1M", "--duration", "6s", "--warmup", "2s"]);
+    let row = big.ok_row();
+    let capacity = tcp_payload_capacity(RATE_BPS, row.num("mss_eff"));
+    let goodput = row.num("goodput_bps");
+    assert!(
+        goodput <= capacity * 1.02 && goodput >= capacity * 0.98,
+        "rcvbuf 1M: goodput {goodput:.0} vs payload capacity {capacity:.0}"
+    );
+    assert_eq!(row.int("bytes_sent"), row.int("bytes_received"));
+
+    // 32 KiB (64 KiB as reported, about half of it window) cannot: a window of W bytes
+    // moves at most W per round trip, far below the link.
+    let small = lab.run(&["--rcvbuf", "32K", "--duration", "4s", "--warmup", "1s"]);
+    let row = small.ok_row();
+    let goodput = row.num("goodput_bps");
+    let window_bound = row.num("rcvbuf_eff") * 8.0 / (2.0 * DELAY_S);
+    assert!(
+        goodput <= window_bound && goodput < 0.5 * capacity,
+        "rcvbuf 32K: goodput {goodput:.0}, window bound {window_bound:.0}, capacity {capacity:.0}"
+    );
+}
+
+/// The forward direction's counts (the sender's side of the router toward the receiver):
+/// the delay element's first direction reads from wire0, the router's side.
+fn forward_udp_drops(stats: &serde_json::Value) -> u64 {
+    let dirs = stats["directions"].as_array().expect("directions");
+    let fwd = dirs
+        .iter()
+        .find(|d| d["from"] == "wire0")
+        .unwrap_or_else(|| panic!("no wire0 direction in {stats}"));
+    fwd["dropped_udp"].as_u64().expect("dropped_udp")
+}
+
+#[test]
+fn loss_on_the_path_is_counted_exactly_and_tcp_recovers_from_it() {
+    if !path_lab_needs() {
+        return;
+    }
+    let lab = wan("l", Some("1%"));
+    if lab.emulator() != "element" {
+        skip_line("skipped: the kernel has netem; the exact drop count is the delay element's");
+        return;
+    }
+    let udp = lab.run(&[
+        "--proto",
+        "udp",
+        "--msg-size",
+        "1200",
+        "--rate",
+        "10M",
+        "--duration",
+        "3s",
+        "--warmup",
+        "500ms",
+    ]);
+    let row = udp.ok_row();
+    let lost = row.int("lost");
+    let dropped = forward_udp_drops(&lab.element_stats());
+    // Every datagram the element dropped toward the receiver is a lost one, but for the
+    // 16-byte hellos that open the data path (a dropped hello is sent again, not lost):
+    // at 1% loss and one flow, at most a few.
+    assert!(
+        lost > 0 && dropped >= lost && dropped - lost <= 3,
+        "lost {lost}, the delay element dropped {dropped} udp frames toward the receiver"
+    );
+    assert_eq!(
+        row.int("lost"),
+        row.int("messages_sent") - row.int("messages_received")
+    );
+
+    let tcp = lab.run(&["--duration", "4s", "--warmup", "1s"]);
+    let row = tcp.ok_row();
+    assert!(row.int("tcp_retrans") > 0, "1% loss and no retransmission");
+    assert_eq!(row.int("bytes_sent"), row.int("bytes_received"));
+}
+
+#[test]
+fn tune_finds_the_buffer_that_covers_the_bandwidth_delay_product() {
+    if !path_lab_needs() {
+        return;
+    }
+    let lab = wan("u", None);
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("tune");
+    let args = [
+        "tune",
+        "--to",
+        "198.51.100.2",
+        "--goal",
+        "goodput>=0.95*max",
+        "--set",
+        "rcvbuf=\"16K..4M\"",
+        "--set",
+        "repeat=3",
+        "--duration",
+        "3s",
+        "--warmup",
+        "1s",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    let o = lab.sockbench(&args, Duration::from_secs(600));
+    let answer: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("answer.json")).unwrap_or_else(|e| {
+            panic!(
+                "answer.json: {e}; stderr: {}",
+                String::from_utf8_lossy(&o.stderr)
+            )
+        }),
+    )
+    .unwrap();
+    assert_eq!(answer["status"], "ok", "{answer:#}");
+    assert_eq!(o.status.code(), Some(0));
+    let rcvbuf = answer["settings"]["rcvbuf"].as_str().unwrap().to_string();
+    assert!(
+        ["256K", "512K"].contains(&rcvbuf.as_str()),
+        "answer {rcvbuf}: {answer:#}"
+    );
+    let tests = answer["tests_run"].as_u64().unwrap();
+    let grid = answer["grid_tests"].as_u64().unwrap();
+    assert!(2 * tests <= grid, "{tests} tests of a {grid}-test grid");
+    let goodput = answer["figures"]["goodput_bps"]["mean"].as_f64().unwrap();
+    let capacity = tcp_payload_capacity(RATE_BPS, 1448.0);
+    assert!(
+        goodput >= 0.93 * capacity,
+        "answer's goodput {goodput:.0} vs capacity {capacity:.0}"
+    );
+    let bdp = answer["explain"]["bdp_bytes"].as_f64().unwrap();
+    let expected = capacity / 8.0 * 2.0 * DELAY_S;
+    assert!(
+        bdp >= 0.8 * expected && bdp <= 1.2 * expected,
+        "explain.bdp_bytes {bdp} vs capacity x 40 ms = {expected:.0}"
+    );
+}
+
+#[test]
+fn goodput_rises_with_the_receive_buffer_until_the_window_covers_the_path_then_stays_flat() {
+    if !path_lab_needs() {
+        return;
+    }
+    let lab = wan("c", None);
+    let sizes = r#"rcvbuf=["16K","32K","64K","128K","256K","512K","1M","4M"]"#;
+    let r = lab.run(&["--set", sizes, "--duration", "3s", "--warmup", "1s"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let rows = r.summary().rows;
+    assert_eq!(rows.len(), 8);
+    let rtt = 2.0 * DELAY_S;
+    let capacity = tcp_payload_capacity(RATE_BPS, rows[0].num("mss_eff"));
+    let bdp = capacity / 8.0 * rtt;
+    let mut last = 0.0;
+    for row in &rows {
+        let (req, eff, goodput) = (
+            row.get_str("rcvbuf_req"),
+            row.num("rcvbuf_eff"),
+            row.num("goodput_bps"),
+        );
+        assert_eq!(row.get_str("status"), "ok");
+        // A window can never exceed the buffer the kernel reported: at most that many bytes
+        // per round trip, whatever the load.
+        assert!(
+            goodput <= eff * 8.0 / rtt * 1.02,
+            "{req}: {goodput:.0} above its window bound"
+        );
+        if eff / 2.0 < bdp * 0.6 {
+            // Below the BDP, a larger window moves more.
+            assert!(
+                goodput > last,
+                "{req}: {goodput:.0} not above the smaller buffer's {last:.0}"
+            );
+        }
+        if eff >= 4.0 * bdp {
+            // Far above it, the link is full: flat.
+            assert!(
+                goodput >= 0.95 * capacity,
+                "{req}: {goodput:.0} of {capacity:.0}"
+            );
+        }
+        eprintln!("rcvbuf {req} (kernel: {eff}): {:.2} Mbit/s", goodput / 1e6);
+        last = goodput;
+    }
+}
+
+#[test]
+fn tune_meets_a_latency_constraint_the_largest_send_buffer_breaks() {
+    if !path_lab_needs() {
+        return;
+    }
+    let lab = wan("k", None);
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("tune");
+    // bbr keeps about one BDP queued when the send buffer lets it: with 4M the probe's
+    // round trip is about twice the base, 80 ms, while a send buffer near the BDP keeps
+    // the queue short (measured here: p99 53 ms at 256K, 82 ms at 4M). The constraint sits
+    // between the two, at 70 ms. (cubic fills the whole 100 ms queue, and even a small
+    // buffer's p99 then passes 80 ms on its sawtooth.)
+    let args = [
+        "tune",
+        "--to",
+        "198.51.100.2",
+        "--goal",
+        "goodput>=0.95*max",
+        "--constraint",
+        "rtt_p99<70ms",
+        "--probe",
+        "rr",
+        "--congestion",
+        "bbr",
+        "--set",
+        "sndbuf=\"16K..4M\"",
+        "--set",
+        "repeat=3",
+        "--duration",
+        "3s",
+        "--warmup",
+        "1s",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    let o = lab.sockbench(&args, Duration::from_secs(600));
+    let text = std::fs::read_to_string(out.join("answer.json")).unwrap_or_else(|e| {
+        panic!(
+            "answer.json: {e}; stderr: {}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_ne!(answer["status"], "unsatisfiable", "{answer:#}");
+    let p99 = answer["figures"]["rtt_p99_ns"]["mean"]
+        .as_f64()
+        .expect("the answer's p99");
+    assert!(
+        p99 < 70e6,
+        "the answer's p99 {p99} ns breaks the constraint: {answer:#}"
+    );
+    // The largest buffer, as measured in the same run, breaks it: a full queue.
+    let rows = read_csv(&out.join("summary.csv")).rows;
+    let largest: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.get_str("sndbuf_req") == "4194304" || r.get_str("sndbuf_req") == "4M")
+        .map(|r| r.num("rtt_p99_ns"))
+        .collect();
+    assert!(!largest.is_empty(), "tune never tried sndbuf=4M");
+    assert!(
+        largest.iter().all(|p| *p >= 70e6),
+        "sndbuf=4M p99s {largest:?} should break rtt_p99<70ms: bbr queues about one BDP"
+    );
+}
+
+/// The receiving half of the delay element's own test: every datagram's kernel receive
+/// time (SO_TIMESTAMPNS) against the send time it carries; prints sequence order, count
+/// and the delays' extremes as JSON.
+const RX: &str = r#"
+import json, socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, 35, 1)  # SO_TIMESTAMPNS (not named by every Python)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+s.bind(("198.51.100.2", 7000))
+s.settimeout(5.0)
+print("ready", flush=True)
+last, ordered, n, lo, hi, over = -1, True, 0, None, None, 0
+try:
+    while n < int(sys.argv[1]):
+        data, anc, _, _ = s.recvmsg(2048, 64)
+        seq, sent = struct.unpack("!IQ", data[:12])
+        if seq == 0xFFFFFFFF:
+            continue
+        sec, nsec = struct.unpack("qq", anc[0][2][:16])
+        d = sec * 10**9 + nsec - sent
+        ordered = ordered and seq > last
+        last, n = seq, n + 1
+        lo = d if lo is None else min(lo, d)
+        hi = d if hi is None else max(hi, d)
+        over += d > 21_000_000
+except socket.timeout:
+    pass
+print(json.dumps({"received": n, "ordered": ordered, "min_ns": lo, "max_ns": hi, "over_21ms": over}))
+"#;
+
+/// The sending half: N datagrams of 600 bytes at most at 40 Mbit/s (under the 50 Mbit/s
+/// bottleneck, so that no queue adds to the delay), each stamped just before its send.
+const TX: &str = r#"
+import socket, struct, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect(("198.51.100.2", 7000))
+# The router's first frame toward the receiver waits for ARP across the delayed wire
+# (40 ms there and back, while the kernel holds only a few frames): resolve it first.
+s.send(struct.pack("!IQ", 0xFFFFFFFF, 0))
+time.sleep(0.3)
+gap = 600 * 8 / 40e6
+due = time.monotonic()
+for i in range(int(sys.argv[1])):
+    while time.monotonic() < due:
+        pass
+    # Late (descheduled)? Go on from now rather than catch up in a burst: a burst would
+    # queue at the bottleneck and add its wait to the delay being measured.
+    due = max(due, time.monotonic()) + gap
+    s.send(struct.pack("!IQ", i, time.time_ns()) + bytes(588))
+"#;
+
+#[test]
+fn the_delay_element_keeps_order_and_delays_every_frame_by_the_set_time() {
+    if !(path_lab_needs() && need_tool("python3", "apt-get install -y python3")) {
+        return;
+    }
+    let lab = Lab::with_path(
+        "e",
+        &LabPath {
+            rate: Some("50mbit"),
+            queue: Some("100ms"),
+            delay: Some("20ms"),
+            ..LabPath::default()
+        },
+    );
+    if lab.emulator() != "element" {
+        skip_line("skipped: the kernel has netem; this test is of the delay element");
+        return;
+    }
+    let n = "10000";
+    let mut rx = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns("rcv"),
+            "timeout",
+            "60",
+            "python3",
+            "-c",
+            RX,
+            n,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(rx.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    let tx = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns("snd"),
+            "timeout",
+            "60",
+            "python3",
+            "-c",
+            TX,
+            n,
+        ])
+        .status()
+        .unwrap();
+    assert!(tx.success());
+    line.clear();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    let _ = rx.wait();
+    let r: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let stats = lab.element_stats();
+    assert_eq!(r["received"], 10_000, "{r} {stats}");
+    assert_eq!(r["ordered"], true, "{r}");
+    // Never early: every frame waits at least the set time. Late: the path's own
+    // microseconds, within 1 ms, for all but a few: on a loaded machine (measured beside
+    // a running test suite: 18 of 10,000 over 21 ms, the latest 25 ms) the stamp taken
+    // before a send, the receiver and the element itself can each be descheduled, and
+    // this test cannot tell which; 1% is allowed and the count is in the message.
+    let (lo, hi) = (r["min_ns"].as_f64().unwrap(), r["max_ns"].as_f64().unwrap());
+    let over = r["over_21ms"].as_u64().unwrap();
+    assert!(lo >= 20e6, "a frame left early: {lo} ns for 20 ms: {r}");
+    assert!(
+        over <= 100,
+        "{over} of 10,000 frames over 21 ms (latest {hi} ns): {r} {stats}"
+    );
+}
