@@ -466,3 +466,76 @@ fn the_bufferbloat_chart_has_one_y_axis_per_figure_intervals_and_a_row_per_line(
         chart_problems("bufferbloat-1", svg)
     );
 }
+
+/// A tune directory of `steps` (value of `metric` per test), answer `sndbuf=1M`.
+fn tune_dir(
+    metric: sockbench::output::metric::Metric,
+    values: &[f64],
+) -> [sockbench::report::ResultsDir; 1] {
+    let mut d = made_dir("tune", &[Made::stream("sndbuf=1M", &[1e9])]);
+    let steps = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| sockbench::tune::search::TuneRow {
+            step: i as u64 + 1,
+            phase: if i < 2 { "screen" } else { "race" }.into(),
+            case: Some(1),
+            candidate: if i % 2 == 0 {
+                "sndbuf=1M"
+            } else {
+                "sndbuf=64K"
+            }
+            .into(),
+            repetition: Some(1),
+            metric,
+            value: Some(*v),
+            ..Default::default()
+        })
+        .collect();
+    let answer = sockbench::tune::Answer {
+        label: "sndbuf=1M".into(),
+        goal: "maximise goodput".into(),
+        ..Default::default()
+    };
+    d.tune = Some((answer, steps));
+    [d]
+}
+
+/// The search chart's y axis names the figure as a reader does, with its unit
+/// (`goodput (Gbit/s)`, `p99 round trip (ms)`), never a column name (`goodput_bps`).
+#[test]
+fn the_tune_chart_names_its_figure_and_unit() {
+    use sockbench::output::metric::Metric;
+    for (metric, values, want) in [
+        (
+            Metric::GoodputBps,
+            vec![20e9, 31e9, 29e9],
+            "goodput (Gbit/s)",
+        ),
+        (
+            Metric::RttP99Ns,
+            vec![2.1e6, 3.5e6, 2.4e6],
+            "p99 round trip (ms)",
+        ),
+        (
+            Metric::TransactionsPerS,
+            vec![40e3, 55e3],
+            "transactions (k/s)",
+        ),
+    ] {
+        let dirs = tune_dir(metric, &values);
+        let all = charts::all(&dirs);
+        let c = chart(&all, "tune-d1");
+        let els = parse_svg(&c.svg);
+        let texts: Vec<&str> = els.iter().map(|e| e.text.as_str()).collect();
+        assert!(texts.contains(&want), "{want} not in {texts:?}");
+        for t in texts.iter().chain([&c.title.as_str()]) {
+            assert!(!t.contains(metric.column()), "a column's name: {t}");
+        }
+        assert!(
+            chart_problems("tune-d1", &c.svg).is_empty(),
+            "{:?}",
+            chart_problems("tune-d1", &c.svg)
+        );
+    }
+}
