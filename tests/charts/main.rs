@@ -539,3 +539,70 @@ fn the_tune_chart_names_its_figure_and_unit() {
         );
     }
 }
+
+/// A mesh of three hosts where the path a→c measures half the others: `reps`
+/// repetitions per pair, with 95% intervals when there are enough of them.
+fn mesh_dir(reps: usize) -> [sockbench::report::ResultsDir; 1] {
+    let mut d = made_dir("mesh", &[Made::stream("", &[1e9])]);
+    d.cases.clear();
+    for (src, dst) in [
+        ("a", "b"),
+        ("a", "c"),
+        ("b", "a"),
+        ("b", "c"),
+        ("c", "a"),
+        ("c", "b"),
+    ] {
+        let g = if (src, dst) == ("a", "c") { 15e9 } else { 30e9 };
+        let ci = (reps >= 3).then_some((g * 0.95, g * 1.05));
+        d.matrix.push(sockbench::session::mesh::MatrixRow {
+            case: 1,
+            case_label: "sndbuf=1M".into(),
+            src: src.into(),
+            dst: dst.into(),
+            repetitions: reps,
+            repetitions_ok: reps,
+            goodput_bps: Some(g),
+            goodput_bps_ci95_low: ci.map(|c| c.0),
+            goodput_bps_ci95_high: ci.map(|c| c.1),
+            status: "ok".into(),
+            ..Default::default()
+        });
+    }
+    [d]
+}
+
+/// The mesh heatmap has a colour scale with its smallest and largest values, flags a
+/// path only when its interval says so, and says n = 1 where one test is all there is
+/// (a single loopback repetition was once flagged as a bad path).
+#[test]
+fn the_mesh_heatmap_has_a_colour_scale_and_flags_only_with_an_interval() {
+    for (reps, flagged) in [(1, false), (3, true)] {
+        let dirs = mesh_dir(reps);
+        let all = charts::all(&dirs);
+        let c = chart(&all, "fleet-d1-case1-goodput");
+        let els = parse_svg(&c.svg);
+        let texts: Vec<&str> = els.iter().map(|e| e.text.as_str()).collect();
+        assert!(texts.contains(&"min 15.0 Gbit/s"), "reps {reps}: {texts:?}");
+        assert!(texts.contains(&"max 30.0 Gbit/s"), "reps {reps}: {texts:?}");
+        // The scale's shades run from light (the worst, smallest goodput) to dark.
+        let fills: Vec<(u8, u8, u8)> = els
+            .iter()
+            .filter(|e| e.name == "rect")
+            .filter_map(|e| e.get("fill"))
+            .filter_map(|f| {
+                let h = f.strip_prefix('#')?;
+                let b = |i: usize| u8::from_str_radix(h.get(i..i + 2)?, 16).ok();
+                Some((b(0)?, b(2)?, b(4)?))
+            })
+            .collect();
+        let distinct: std::collections::BTreeSet<_> = fills.iter().collect();
+        assert!(distinct.len() >= 10, "no colour scale: {distinct:?}");
+        let marks = texts.iter().filter(|t| **t == "!").count();
+        assert_eq!(marks, usize::from(flagged), "reps {reps}: {texts:?}");
+        let n1 = texts.iter().filter(|t| **t == "n = 1").count();
+        assert_eq!(n1, if reps == 1 { 6 } else { 0 }, "{texts:?}");
+        let problems = chart_problems(&c.id, &c.svg);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+}
