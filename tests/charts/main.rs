@@ -4,6 +4,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod case_table;
+
 use common::made::*;
 use common::svg::*;
 use sockbench::output::meta::Meta;
