@@ -72,9 +72,12 @@ struct MatrixFigure {
     name: &'static str,
     value: fn(&MatrixRow) -> Option<f64>,
     /// The interval, from the pair's matrix.csv row or its cases.csv row.
-    ci: fn(&MatrixRow, Option<&crate::output::cases::CaseRow>) -> Option<(f64, f64)>,
+    ci: PairInterval,
     higher_is_better: bool,
 }
+
+/// A pair's 95% interval of one figure, from its matrix.csv row or its cases.csv row.
+type PairInterval = fn(&MatrixRow, Option<&crate::output::cases::CaseRow>) -> Option<(f64, f64)>;
 
 const FIGURES: [MatrixFigure; 2] = [
     MatrixFigure {
@@ -262,6 +265,15 @@ fn fleet_matrix(
         }
     }
     colour_scale(&bar, (min, max), (scale, unit), higher_is_better)?;
+    Ok(matrix_legend(cells, higher_is_better, outline))
+}
+
+/// The matrix's legend: what the frame and `!` mean, and what a cell's n means.
+fn matrix_legend(
+    cells: &[FleetCell],
+    higher_is_better: bool,
+    outline: RGBColor,
+) -> Vec<(String, Look)> {
     let mut entries = vec![(
         format!(
             "! 95% interval >10% {} median path",
@@ -279,7 +291,7 @@ fn fleet_matrix(
             },
         ));
     }
-    Ok(entries)
+    entries
 }
 
 /// Pixels under the matrix for its colour scale.
