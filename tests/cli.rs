@@ -600,7 +600,7 @@ fn the_table_shows_what_varied_and_fits_120_columns() {
         "--set",
         r#"sndbuf=["64K","auto"]"#,
         "--repeat",
-        "2",
+        "3",
         "--duration",
         "300ms",
     ]);
@@ -608,7 +608,7 @@ fn the_table_shows_what_varied_and_fits_120_columns() {
     let out = r.stdout();
     let lines: Vec<&str> = out.lines().collect();
     assert!(
-        lines[0].contains("2 case(s) x 2 repetition(s)") && lines[0].contains("varying sndbuf"),
+        lines[0].contains("2 case(s) x 3 repetition(s)") && lines[0].contains("varying sndbuf"),
         "{out}"
     );
     let header = lines[1];
@@ -625,11 +625,20 @@ fn the_table_shows_what_varied_and_fits_120_columns() {
         "{out}"
     );
     assert!(lines.iter().any(|l| l.contains("auto")), "{out}");
-    assert!(out.contains("mean ± 95% CI over ok repetitions"), "{out}");
+    assert!(out.contains("mean (95% CI) over ok repetitions"), "{out}");
+    // One format for every mean and interval, the unit once (`85.5k tx/s ± 658 tx/s` and
+    // `67.6k tx/s (64.8k tx/s–70.6k tx/s)` once stood side by side).
+    let means: Vec<&&str> = lines.iter().filter(|l| l.contains("3/3")).collect();
+    assert_eq!(means.len(), 2, "{out}");
+    for l in means {
+        assert!(!l.contains('±'), "{l}");
+        assert!(l.contains("(95% CI "), "{l}");
+        assert_eq!(l.matches("tx/s").count(), 1, "{l}");
+    }
     assert!(
         lines
             .iter()
-            .filter(|l| l.contains("sndbuf=") && l.contains("2/2"))
+            .filter(|l| l.contains("sndbuf=") && l.contains("3/3"))
             .count()
             == 2,
         "{out}"

@@ -203,7 +203,7 @@ fn a_real_browser_renders_the_report() {
     assert!(out.status.success());
     let png = tmp.path().join("shot.png");
     let profile = tmp.path().join("profile");
-    let status = Command::new(chromium)
+    let status = Command::new(&chromium)
         .args([
             "--headless",
             "--no-sandbox",
@@ -235,6 +235,60 @@ fn a_real_browser_renders_the_report() {
         colours >= 5,
         "only {colours} distinct colours: the charts did not draw"
     );
+    // The case table fits a 1400 px window: nothing scrolls sideways, and its last
+    // column (the round trip's p99.9, the point of an rr comparison) is in sight.
+    let widths = case_table_in_browser(Path::new(&chromium), &html_path, tmp.path());
+    assert!(!widths.is_empty(), "no case table measured");
+    for (scroll, room, right, window) in widths {
+        assert!(
+            scroll <= room && right <= window,
+            "the case table is {scroll} px wide in {room} px (right edge {right} of {window}): it scrolls sideways"
+        );
+    }
+}
+
+/// Each case table as Chromium lays it out at 1400 px: its width, the width of its box,
+/// its right edge, the window's width. A copy of the page gets a script that writes them
+/// into its title, which `--dump-dom` prints (the report itself runs no script).
+fn case_table_in_browser(chromium: &Path, html: &Path, tmp: &Path) -> Vec<(u32, u32, u32, u32)> {
+    let page = std::fs::read_to_string(html).unwrap();
+    let probe = "<script>document.title = Array.from(document.querySelectorAll('#cases table'))\
+        .map(t => [t.scrollWidth, t.parentElement.clientWidth, \
+        Math.ceil(t.getBoundingClientRect().right), window.innerWidth].join(',')).join(' ');</script>";
+    let copy = tmp.join("measured.html");
+    std::fs::write(&copy, page.replace("</body>", &format!("{probe}</body>"))).unwrap();
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1400,1600",
+            "--dump-dom",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            tmp.join("profile-dom").display()
+        ))
+        .arg(format!("file://{}", copy.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let title = dom
+        .split("<title>")
+        .nth(1)
+        .and_then(|t| t.split("</title>").next())
+        .unwrap_or_default();
+    title
+        .split_whitespace()
+        .filter_map(|t| {
+            let v: Vec<u32> = t.split(',').filter_map(|n| n.parse().ok()).collect();
+            (v.len() == 4).then(|| (v[0], v[1], v[2], v[3]))
+        })
+        .collect()
 }
 
 use common::svg::*;

@@ -110,6 +110,40 @@ impl Metric {
         }
     }
 
+    /// What a reader calls the figure, without its unit: `goodput`, `p99 round trip`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Duplicated => "duplicated datagrams",
+            Metric::GoodputBps => "goodput",
+            Metric::Lost => "lost messages",
+            Metric::LostPct => "lost share",
+            Metric::RcvbufEff => "receive buffer (kernel's)",
+            Metric::ReceiverCpuPct => "receiver CPU",
+            Metric::ReceiverRssKib => "receiver memory",
+            Metric::Reordered => "reordered datagrams",
+            Metric::RrTimeouts => "request timeouts",
+            Metric::RttMaxNs => "longest round trip",
+            Metric::RttMeanNs => "mean round trip",
+            Metric::RttP50Ns => "p50 round trip",
+            Metric::RttP90Ns => "p90 round trip",
+            Metric::RttP999Ns => "p99.9 round trip",
+            Metric::RttP99Ns => "p99 round trip",
+            Metric::RttUncorrectedMaxNs => "longest round trip (uncorrected)",
+            Metric::RttUncorrectedP50Ns => "p50 round trip (uncorrected)",
+            Metric::RttUncorrectedP999Ns => "p99.9 round trip (uncorrected)",
+            Metric::RttUncorrectedP99Ns => "p99 round trip (uncorrected)",
+            Metric::SenderCpuPct => "sender CPU",
+            Metric::SenderRssKib => "sender memory",
+            Metric::SndbufEff => "send buffer (kernel's)",
+            Metric::TcpBytesRetrans => "bytes retransmitted",
+            Metric::TcpMinRttUs => "TCP's minimum RTT",
+            Metric::TcpRetrans => "segments retransmitted",
+            Metric::TcpRttUs => "TCP's smoothed RTT",
+            Metric::Transactions => "transactions",
+            Metric::TransactionsPerS => "transactions",
+        }
+    }
+
     /// The metric of a column name.
     pub fn of_column(name: &str) -> Option<Metric> {
         Metric::ALL.into_iter().find(|m| m.column() == name)
@@ -177,6 +211,10 @@ mod tests {
             let json = serde_json::to_string(&m).unwrap();
             assert_eq!(json, format!("\"{}\"", m.column()));
             assert_eq!(Metric::of_column(m.column()), Some(m));
+        }
+        for m in Metric::ALL {
+            let name = m.name();
+            assert!(!name.contains('_'), "{m}: '{name}' is a column's name");
         }
         let mut sorted = Metric::ALL;
         sorted.sort_by_key(|m| m.column());

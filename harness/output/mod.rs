@@ -3,6 +3,7 @@
 //! if a later run fails or the process is stopped.
 
 pub mod cases;
+pub mod figure;
 pub mod histograms;
 pub mod hlog;
 pub mod interned;

@@ -5,6 +5,7 @@
 //! columns: abbreviated, the CSV files hold every detail.
 
 use crate::output::cases::{CaseRecord, CaseRow};
+use crate::output::figure::{mean_ci, Scale};
 use crate::results::CaseRun;
 use crate::spec::config::Pattern;
 use crate::spec::units::{format_bps, format_ns, format_size_human, parse_size};
@@ -137,12 +138,12 @@ impl Table {
         fit(s.trim_end(), WIDTH)
     }
 
-    /// One line per case: the mean of its ok repetitions ± half its 95% interval, for the
+    /// One line per case: the mean of its ok repetitions and its 95% interval, for the
     /// rate and the p99 round trip, as cases.csv has them.
     pub fn case_summary(&self, records: &[CaseRecord]) -> Vec<String> {
         let mut out = vec![format!(
-            "{:>4} {:<40} {:>27} {:>23} {:>7}",
-            "case", "mean ± 95% CI over ok repetitions", self.rate_header, "rtt p99", "ok/reps"
+            "{:>4} {:<38} {:>36} {:>28} {:>7}",
+            "case", "mean (95% CI) over ok repetitions", self.rate_header, "rtt p99", "ok/reps"
         )];
         let mut sorted: Vec<&CaseRecord> = records.iter().collect();
         sorted.sort_by_key(|c| c.case);
@@ -154,21 +155,21 @@ impl Table {
                     row.transactions_per_s_mean,
                     row.transactions_per_s_ci95_low,
                     row.transactions_per_s_ci95_high,
-                    format_tps,
+                    Scale::transactions,
                 )
             } else {
                 mean_ci(
                     row.goodput_bps_mean,
                     row.goodput_bps_ci95_low,
                     row.goodput_bps_ci95_high,
-                    format_bps,
+                    Scale::bits,
                 )
             };
             let p99 = mean_ci(
                 row.rtt_p99_ns_mean,
                 row.rtt_p99_ns_ci95_low,
                 row.rtt_p99_ns_ci95_high,
-                |v| format_ns(v.max(0.0).round() as u64),
+                Scale::nanos,
             );
             let label = if c.label.is_empty() {
                 format!("{} {}", c.protocol, c.pattern)
@@ -177,9 +178,9 @@ impl Table {
             };
             out.push(fit(
                 &format!(
-                    "{:>4} {:<40} {:>27} {:>23} {:>7}",
+                    "{:>4} {:<38} {:>36} {:>28} {:>7}",
                     c.case,
-                    fit(&label, 40),
+                    fit(&label, 38),
                     rate,
                     p99,
                     format!("{}/{}", row.repetitions_ok, row.repetitions)
@@ -192,32 +193,7 @@ impl Table {
 }
 
 fn format_tps(v: f64) -> String {
-    if v >= 1e6 {
-        format!("{:.2}M tx/s", v / 1e6)
-    } else if v >= 1e3 {
-        format!("{:.1}k tx/s", v / 1e3)
-    } else {
-        format!("{v:.0} tx/s")
-    }
-}
-
-/// `12.30 Gbit/s ± 0.41 Gbit/s`: the mean and half its interval, when the interval is
-/// symmetric about the mean; an asymmetric one (on log values, say) is shown whole:
-/// `12.30 Gbit/s (11.90 Gbit/s–13.00 Gbit/s)`.
-fn mean_ci(
-    mean: Option<f64>,
-    lo: Option<f64>,
-    hi: Option<f64>,
-    format: impl Fn(f64) -> String,
-) -> String {
-    match (mean, lo, hi) {
-        (Some(m), Some(lo), Some(hi)) if ((hi - m) - (m - lo)).abs() <= 0.01 * (hi - lo) => {
-            format!("{} ± {}", format(m), format((hi - lo) / 2.0))
-        }
-        (Some(m), Some(lo), Some(hi)) => format!("{} ({}–{})", format(m), format(lo), format(hi)),
-        (Some(m), _, _) => format!("{} (no CI)", format(m)),
-        _ => "-".to_string(),
-    }
+    Scale::transactions(v).show(v)
 }
 
 /// Goodput for a stream, transactions per second for rr and crr.
@@ -379,14 +355,18 @@ mod tests {
             Some("16K")
         );
         assert_eq!(label_value("sndbuf=64K", "rcvbuf"), None);
+        // One format for a symmetric and an asymmetric interval, the unit once.
         assert_eq!(
-            mean_ci(Some(2e9), Some(1e9), Some(3e9), format_bps),
-            "2.00 Gbit/s ± 1.00 Gbit/s"
+            mean_ci(Some(2e9), Some(1e9), Some(3e9), Scale::bits),
+            "2.00 Gbit/s (95% CI 1.00–3.00)"
         );
-        assert_eq!(mean_ci(Some(5.0), None, None, format_tps), "5 tx/s (no CI)");
         assert_eq!(
-            mean_ci(Some(100.0), Some(90.0), Some(130.0), format_tps),
-            "100 tx/s (90 tx/s–130 tx/s)"
+            mean_ci(Some(5.0), None, None, Scale::transactions),
+            "5 tx/s (no CI)"
+        );
+        assert_eq!(
+            mean_ci(Some(100.0), Some(90.0), Some(130.0), Scale::transactions),
+            "100 tx/s (95% CI 90–130)"
         );
         assert_eq!(format_tps(13_800.0), "13.8k tx/s");
     }

@@ -9,8 +9,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::compare::{pair, Figure, Verdict};
 use super::ResultsDir;
 use crate::measure::hostinfo::HostFacts;
-use crate::output::summary::SizeReq;
-use crate::spec::units::format_size_human;
 
 pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -25,7 +23,7 @@ h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #d
 .scroll{overflow-x:auto;max-width:100%;margin:.5em 0}
 table{border-collapse:collapse;font-size:.85em}
 th,td{border:1px solid #ddd;padding:.25em .45em;text-align:right;white-space:nowrap}
-th{background:#f4f4f4;position:sticky;top:0}td.l,th.l{text-align:left}
+th{background:#f4f4f4;position:sticky;top:0}td.l,th.l{text-align:left}table.cases th{white-space:normal}
 figure{margin:1em 0}figure svg{width:100%;height:auto;display:block}figcaption{font-size:.9em;color:#555}
 details{margin:.4em 0}summary{cursor:pointer;color:#1f4e99}
 .improved{background:#e3f6e3;color:#14632a}.regressed{background:#fbe4e4;color:#8c1d1d}
@@ -35,117 +33,6 @@ details{margin:.4em 0}summary{cursor:pointer;color:#1f4e99}
 
 fn dash() -> String {
     "–".to_string()
-}
-
-fn size_cell(req: Option<u64>, eff: Option<u64>) -> String {
-    let r = req.map_or_else(|| "auto".to_string(), format_size_human);
-    let e = eff.map_or_else(dash, format_size_human);
-    format!("{r} → {e}")
-}
-
-fn us(v: Option<f64>) -> String {
-    v.map_or_else(dash, |v| format!("{:.1}", v / 1e3))
-}
-
-/// A mean with its 95% interval, both in the mean's unit; an interval reaching below
-/// zero is shown from zero (the figures cannot be negative).
-fn mean_ci(mean: Option<f64>, lo: Option<f64>, hi: Option<f64>, n: usize) -> String {
-    let Some(m) = mean else { return dash() };
-    let (scale, unit) = if m >= 1e9 {
-        (1e9, "Gbit/s")
-    } else if m >= 1e6 {
-        (1e6, "Mbit/s")
-    } else {
-        (1e3, "kbit/s")
-    };
-    match (lo, hi) {
-        (Some(lo), Some(hi)) => format!(
-            "{:.2} [{:.2}, {:.2}] {unit}{}",
-            m / scale,
-            lo.max(0.0) / scale,
-            hi / scale,
-            if n < 3 {
-                format!(" (n={n})")
-            } else {
-                String::new()
-            }
-        ),
-        _ => format!("{:.2} {unit}", m / scale),
-    }
-}
-
-fn case_table(d: &ResultsDir) -> String {
-    let mut t = String::from(
-        "<div class=scroll><table><tr><th>case</th><th class=l>knobs</th><th class=l>protocol</th><th class=l>pattern</th>\
-         <th>reps ok</th><th>SO_SNDBUF req → eff</th><th>SO_RCVBUF req → eff</th><th>MSS req → eff</th>\
-         <th>goodput mean [95% CI]</th><th>transactions/s</th><th>p50 (µs)</th><th>p99 (µs)</th><th>p99.9 (µs)</th><th>lost</th>\
-         <th>retrans</th><th class=l>congestion</th><th>CPU % snd / rcv</th></tr>",
-    );
-    for c in &d.cases {
-        let r = &c.row;
-        let cpu = |pick: fn(&super::Rep) -> Option<f64>| {
-            let v = c.rep_values(pick);
-            if v.is_empty() {
-                dash()
-            } else {
-                format!("{:.0}", v.iter().sum::<f64>() / v.len() as f64)
-            }
-        };
-        let first = c.first.as_ref();
-        let req = |f: fn(&crate::output::summary::SummaryRow) -> Option<u64>| first.and_then(f);
-        let mss = match (r.mss_req, r.mss_eff) {
-            (None, None) => dash(),
-            (q, e) => format!(
-                "{} → {}",
-                q.map_or_else(|| "auto".to_string(), |v| v.to_string()),
-                e.map_or_else(dash, |v| v.to_string())
-            ),
-        };
-        let cc: Vec<&str> = c.congestion.iter().map(String::as_str).collect();
-        let _ = write!(
-            t,
-            "<tr><td>{}</td><td class=l>{}</td><td class=l>{}</td><td class=l>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=l>{}</td><td>{} / {}</td></tr>",
-            r.case,
-            esc(c.label()),
-            esc(&r.protocol),
-            esc(&r.pattern),
-            r.repetitions_ok,
-            r.repetitions,
-            size_cell(
-                req(|f| f.sndbuf_req.and_then(SizeReq::bytes))
-                    .or(r.sndbuf_req.and_then(SizeReq::bytes)),
-                req(|f| f.sndbuf_eff).or(r.sndbuf_eff)
-            ),
-            size_cell(
-                req(|f| f.rcvbuf_req.and_then(SizeReq::bytes))
-                    .or(r.rcvbuf_req.and_then(SizeReq::bytes)),
-                req(|f| f.rcvbuf_eff).or(r.rcvbuf_eff)
-            ),
-            mss,
-            mean_ci(r.goodput_bps_mean, r.goodput_bps_ci95_low, r.goodput_bps_ci95_high, r.repetitions_ok),
-            r.transactions_per_s_mean.map_or_else(dash, |v| format!("{v:.0}")),
-            us(r.rtt_p50_ns_mean),
-            us(r.rtt_p99_ns_mean),
-            us(r.rtt_p999_ns_mean),
-            r.lost_mean.map_or_else(dash, |v| format!("{v:.0}")),
-            r.tcp_retrans_mean.map_or_else(dash, |v| format!("{v:.0}")),
-            esc(&if cc.is_empty() { dash() } else { cc.join(", ") }),
-            cpu(|r| r.sender_cpu_pct),
-            cpu(|r| r.receiver_cpu_pct),
-        );
-    }
-    t.push_str("</table></div>");
-    if d.cases_not_shown() > 0 {
-        let _ = write!(
-            t,
-            "<p class=note>The first {} of {} cases are shown and charted; cases.csv and summary.csv ({} rows) hold them all.</p>",
-            d.cases.len(),
-            d.cases_total,
-            d.rows_total
-        );
-    }
-    t
 }
 
 /// The congestion control the data sockets ran, as read back from them.
@@ -350,7 +237,7 @@ pub fn page(dirs: &[ResultsDir], charts: &[Chart]) -> String {
     s.push_str("</section><section id=cases>");
     for d in dirs {
         let _ = write!(s, "<h2>Cases: {}</h2>", esc(&d.name));
-        s.push_str(&case_table(d));
+        s.push_str(&super::table::case_table(d));
     }
     s.push_str("</section><p class=meta>Requested → effective: what was asked for and what the kernel reported (Linux doubles socket buffers and caps them at net.core.rmem_max / wmem_max). Goodput: payload received after the warm-up over the receiver's measured time. Latency: merged HdrHistograms.</p></body></html>\n");
     s

@@ -5,6 +5,7 @@ pub mod charts;
 pub mod compare;
 pub mod html;
 pub mod input;
+pub mod table;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};

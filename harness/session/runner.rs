@@ -148,16 +148,32 @@ pub(crate) fn install_interrupt(abort: Arc<AtomicBool>) {
     });
 }
 
-/// What a single-case run is, in a few words: `tcp stream forward, 1 flow, 128K messages`.
+/// What a single-case run is, in a few words: `tcp stream forward, 1 flow(s), messages
+/// of 128K bytes`; a size distribution as it was written, never its largest size alone
+/// (`message sizes lognormal median 1K p99 64K (bytes)`).
 fn describe(spec: &crate::spec::config::TestSpec) -> String {
-    format!(
-        "{} {} {}, {} flow(s), {} messages",
+    let sizes = |noun: &str, dist: &Option<crate::spec::dist::SizeDist>, n: u32| match dist {
+        Some(d) => format!("{noun} sizes {} (bytes)", d.describe()),
+        None => format!(
+            "{noun}s of {} bytes",
+            crate::spec::units::format_size(u64::from(n))
+        ),
+    };
+    let mut s = format!(
+        "{} {} {}, {} flow(s), {}",
         spec.protocol,
         spec.pattern,
         spec.direction,
         spec.flows,
-        crate::spec::units::format_size(u64::from(spec.msg_size))
-    )
+        sizes("message", &spec.msg_dist, spec.msg_size)
+    );
+    if spec.pattern != crate::spec::config::Pattern::Stream
+        && (spec.response_dist != spec.msg_dist || spec.response_size != spec.msg_size)
+    {
+        s.push_str(", ");
+        s.push_str(&sizes("response", &spec.response_dist, spec.response_size));
+    }
+    s
 }
 
 /// Why a run stopped before its end: its receiver could not be found, or its results
@@ -681,5 +697,36 @@ mod tests {
                 .collect::<Vec<_>>()
         );
         assert_ne!(a, run_order(&plan(5, 3, false)));
+    }
+
+    /// A size distribution is described as it was written, with its unit; its largest
+    /// size alone read as a count ("790224 messages").
+    #[test]
+    fn the_headline_describes_a_size_distribution_as_written() {
+        let spec = |settings: &[(&str, &str)]| {
+            let mut b = crate::spec::config::SpecBuilder::new();
+            for (k, v) in settings {
+                b.set(k, v).unwrap();
+            }
+            b.build().unwrap()
+        };
+        let d = describe(&spec(&[("msg_size", "lognormal:median=1K,p99=64K")]));
+        assert!(
+            d.ends_with("message sizes lognormal median 1K p99 64K (bytes)"),
+            "{d}"
+        );
+        let max = spec(&[("msg_size", "lognormal:median=1K,p99=64K")]).msg_size;
+        assert!(!d.contains(&max.to_string()), "{d}");
+        let d = describe(&spec(&[]));
+        assert!(d.ends_with("messages of 128K bytes"), "{d}");
+        let d = describe(&spec(&[
+            ("pattern", "rr"),
+            ("msg_size", "64"),
+            ("response_size", "uniform:min=1K,max=4K"),
+        ]));
+        assert!(
+            d.ends_with("messages of 64 bytes, response sizes uniform min 1K max 4K (bytes)"),
+            "{d}"
+        );
     }
 }

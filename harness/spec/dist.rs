@@ -626,6 +626,27 @@ impl SizeDist {
             | SizeDist::Empirical { max, .. } => *max,
         }
     }
+
+    /// The distribution as a user writes it, sizes in bytes with their suffixes:
+    /// `lognormal median 1K p99 64K`, `uniform min 1 max 100K`.
+    pub fn describe(&self) -> String {
+        let size = |v: &u32| crate::spec::units::format_size(u64::from(*v));
+        match self {
+            SizeDist::Uniform { min, max } => {
+                format!("uniform min {} max {}", size(min), size(max))
+            }
+            SizeDist::Lognormal { median, p99, .. } => {
+                format!("lognormal median {} p99 {}", size(median), size(p99))
+            }
+            SizeDist::Pareto {
+                location,
+                scale,
+                shape,
+                ..
+            } => format!("pareto location {location} scale {scale} shape {shape}"),
+            SizeDist::Empirical { file, .. } => format!("empirical file {file}"),
+        }
+    }
 }
 
 /// The untruncated distribution over real sizes.

@@ -135,16 +135,18 @@ impl FigureCi {
         })
     }
 
+    /// In the terminal's one format: `31.20 Gbit/s (95% CI 30.10–32.40)`.
     fn show(&self, metric: Metric) -> String {
-        let ci = match (self.ci95_low, self.ci95_high) {
-            (Some(lo), Some(hi)) => format!(
-                " [{} .. {}]",
-                format_figure(metric, lo),
-                format_figure(metric, hi)
+        let scale = |v| crate::output::figure::Scale::of_metric(metric, v);
+        match (self.ci95_low, self.ci95_high) {
+            (Some(_), Some(_)) => crate::output::figure::mean_ci(
+                Some(self.mean),
+                self.ci95_low,
+                self.ci95_high,
+                scale,
             ),
-            _ => format!(" (n={}, no interval)", self.n),
-        };
-        format!("{}{ci}", format_figure(metric, self.mean))
+            _ => format!("{} (n={}, no CI)", scale(self.mean).show(self.mean), self.n),
+        }
     }
 }
 

@@ -4,6 +4,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod case_table;
+
 use common::made::*;
 use common::svg::*;
 use sockbench::output::meta::Meta;
@@ -465,4 +467,144 @@ fn the_bufferbloat_chart_has_one_y_axis_per_figure_intervals_and_a_row_per_line(
         "{:?}",
         chart_problems("bufferbloat-1", svg)
     );
+}
+
+/// A tune directory of `steps` (value of `metric` per test), answer `sndbuf=1M`.
+fn tune_dir(
+    metric: sockbench::output::metric::Metric,
+    values: &[f64],
+) -> [sockbench::report::ResultsDir; 1] {
+    let mut d = made_dir("tune", &[Made::stream("sndbuf=1M", &[1e9])]);
+    let steps = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| sockbench::tune::search::TuneRow {
+            step: i as u64 + 1,
+            phase: if i < 2 { "screen" } else { "race" }.into(),
+            case: Some(1),
+            candidate: if i % 2 == 0 {
+                "sndbuf=1M"
+            } else {
+                "sndbuf=64K"
+            }
+            .into(),
+            repetition: Some(1),
+            metric,
+            value: Some(*v),
+            ..Default::default()
+        })
+        .collect();
+    let answer = sockbench::tune::Answer {
+        label: "sndbuf=1M".into(),
+        goal: "maximise goodput".into(),
+        ..Default::default()
+    };
+    d.tune = Some((answer, steps));
+    [d]
+}
+
+/// The search chart's y axis names the figure as a reader does, with its unit
+/// (`goodput (Gbit/s)`, `p99 round trip (ms)`), never a column name (`goodput_bps`).
+#[test]
+fn the_tune_chart_names_its_figure_and_unit() {
+    use sockbench::output::metric::Metric;
+    for (metric, values, want) in [
+        (
+            Metric::GoodputBps,
+            vec![20e9, 31e9, 29e9],
+            "goodput (Gbit/s)",
+        ),
+        (
+            Metric::RttP99Ns,
+            vec![2.1e6, 3.5e6, 2.4e6],
+            "p99 round trip (ms)",
+        ),
+        (
+            Metric::TransactionsPerS,
+            vec![40e3, 55e3],
+            "transactions (k/s)",
+        ),
+    ] {
+        let dirs = tune_dir(metric, &values);
+        let all = charts::all(&dirs);
+        let c = chart(&all, "tune-d1");
+        let els = parse_svg(&c.svg);
+        let texts: Vec<&str> = els.iter().map(|e| e.text.as_str()).collect();
+        assert!(texts.contains(&want), "{want} not in {texts:?}");
+        for t in texts.iter().chain([&c.title.as_str()]) {
+            assert!(!t.contains(metric.column()), "a column's name: {t}");
+        }
+        assert!(
+            chart_problems("tune-d1", &c.svg).is_empty(),
+            "{:?}",
+            chart_problems("tune-d1", &c.svg)
+        );
+    }
+}
+
+/// A mesh of three hosts where the path a→c measures half the others: `reps`
+/// repetitions per pair, with 95% intervals when there are enough of them.
+fn mesh_dir(reps: usize) -> [sockbench::report::ResultsDir; 1] {
+    let mut d = made_dir("mesh", &[Made::stream("", &[1e9])]);
+    d.cases.clear();
+    for (src, dst) in [
+        ("a", "b"),
+        ("a", "c"),
+        ("b", "a"),
+        ("b", "c"),
+        ("c", "a"),
+        ("c", "b"),
+    ] {
+        let g = if (src, dst) == ("a", "c") { 15e9 } else { 30e9 };
+        let ci = (reps >= 3).then_some((g * 0.95, g * 1.05));
+        d.matrix.push(sockbench::session::mesh::MatrixRow {
+            case: 1,
+            case_label: "sndbuf=1M".into(),
+            src: src.into(),
+            dst: dst.into(),
+            repetitions: reps,
+            repetitions_ok: reps,
+            goodput_bps: Some(g),
+            goodput_bps_ci95_low: ci.map(|c| c.0),
+            goodput_bps_ci95_high: ci.map(|c| c.1),
+            status: "ok".into(),
+            ..Default::default()
+        });
+    }
+    [d]
+}
+
+/// The mesh heatmap has a colour scale with its smallest and largest values, flags a
+/// path only when its interval says so, and says n = 1 where one test is all there is
+/// (a single loopback repetition was once flagged as a bad path).
+#[test]
+fn the_mesh_heatmap_has_a_colour_scale_and_flags_only_with_an_interval() {
+    for (reps, flagged) in [(1, false), (3, true)] {
+        let dirs = mesh_dir(reps);
+        let all = charts::all(&dirs);
+        let c = chart(&all, "fleet-d1-case1-goodput");
+        let els = parse_svg(&c.svg);
+        let texts: Vec<&str> = els.iter().map(|e| e.text.as_str()).collect();
+        assert!(texts.contains(&"min 15.0 Gbit/s"), "reps {reps}: {texts:?}");
+        assert!(texts.contains(&"max 30.0 Gbit/s"), "reps {reps}: {texts:?}");
+        // The scale's shades run from light (the worst, smallest goodput) to dark.
+        let fills: Vec<(u8, u8, u8)> = els
+            .iter()
+            .filter(|e| e.name == "rect")
+            .filter_map(|e| e.get("fill"))
+            .filter_map(|f| {
+                let h = f.strip_prefix('#')?;
+                let b = |i: usize| u8::from_str_radix(h.get(i..i + 2)?, 16).ok();
+                Some((b(0)?, b(2)?, b(4)?))
+            })
+            .collect();
+        let distinct: std::collections::BTreeSet<_> = fills.iter().collect();
+        assert!(distinct.len() >= 10, "no colour scale: {distinct:?}");
+        let marks = texts.iter().filter(|t| **t == "!").count();
+        assert_eq!(marks, usize::from(flagged), "reps {reps}: {texts:?}");
+        let n1 = texts.iter().filter(|t| **t == "n = 1").count();
+        assert_eq!(n1, if reps == 1 { 6 } else { 0 }, "{texts:?}");
+        let problems = chart_problems(&c.id, &c.svg);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
 }

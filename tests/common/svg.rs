@@ -232,8 +232,11 @@ pub fn chart_problems(id: &str, svg: &str) -> Vec<String> {
     }
     for e in els[..li].iter() {
         if let Some(c) = e.colour() {
-            // Heatmap cells shade between the two ends the legend shows.
-            if !legend_colours.contains(&c) && !id.starts_with("heatmap") {
+            // Heatmap cells shade between the ends of their colour scale.
+            if !legend_colours.contains(&c)
+                && !id.starts_with("heatmap")
+                && !id.starts_with("fleet")
+            {
                 bad.push(format!(
                     "{id}: colour {c:?} in the plot is not in the legend"
                 ));

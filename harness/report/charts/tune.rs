@@ -4,7 +4,53 @@ use plotters::prelude::*;
 
 use super::common::*;
 use super::Chart;
+use crate::output::metric::Metric;
 use crate::report::ResultsDir;
+
+/// The unit of a figure's axis and what its values are divided by, from the largest
+/// value: `Gbit/s`, `ms`, `k/s`, `%`.
+pub(super) fn axis_unit(metric: Metric, max: f64) -> (f64, &'static str) {
+    let column = metric.column();
+    if column.ends_with("_bps") {
+        bps_unit(max)
+    } else if column.ends_with("_ns") {
+        match max {
+            m if m >= 2e9 => (1e9, "s"),
+            m if m >= 2e6 => (1e6, "ms"),
+            _ => (1e3, "µs"),
+        }
+    } else if column.ends_with("_us") {
+        if max >= 2e3 {
+            (1e3, "ms")
+        } else {
+            (1.0, "µs")
+        }
+    } else if metric == Metric::TransactionsPerS {
+        if max >= 2e3 {
+            (1e3, "k/s")
+        } else {
+            (1.0, "per s")
+        }
+    } else if column.ends_with("_pct") {
+        (1.0, "%")
+    } else if column.ends_with("_kib") {
+        (1.0, "KiB")
+    } else if column.ends_with("_eff") {
+        (1024.0, "KiB")
+    } else {
+        (1.0, "")
+    }
+}
+
+/// An axis's label: the figure's name and its unit, `goodput (Gbit/s)`,
+/// `p99 round trip (ms)`.
+pub(super) fn axis_label(metric: Metric, unit: &str) -> String {
+    if unit.is_empty() {
+        metric.name().to_string()
+    } else {
+        format!("{} ({unit})", metric.name())
+    }
+}
 
 /// A tune directory's search: each test's value of the goal's figure, in the order run,
 /// by phase (screening, racing, the kernel's defaults, the next larger setting), the
@@ -22,13 +68,16 @@ pub(super) fn tune_search(dirs: &[ResultsDir]) -> Vec<Chart> {
         if tests.is_empty() {
             continue;
         }
-        let metric = tests[0].metric.column();
+        let metric = tests[0].metric;
         let who = if dirs.len() > 1 {
             format!(" ({})", d.name)
         } else {
             String::new()
         };
-        let title = format!("The search: {metric} of each test, in the order run{who}");
+        let title = format!(
+            "The search: {} of each test, in the order run{who}",
+            metric.name()
+        );
         let cap = format!(
             "tune {}: {} test(s), answer {}{who}",
             answer.goal,
@@ -45,19 +94,11 @@ pub(super) fn tune_search(dirs: &[ResultsDir]) -> Vec<Chart> {
 fn search_chart(
     area: &Area<'_>,
     tests: &[&crate::tune::search::TuneRow],
-    metric: &str,
+    metric: Metric,
     answer: &str,
 ) -> Result<Vec<(String, Look)>, Box<dyn std::error::Error>> {
-    let bits = metric.ends_with("_bps");
-    let ns = metric.ends_with("_ns");
     let max = tests.iter().filter_map(|t| t.value).fold(0.0, f64::max);
-    let (scale, unit) = if bits {
-        bps_unit(max)
-    } else if ns {
-        (1e3, "µs")
-    } else {
-        (1.0, "")
-    };
+    let (scale, unit) = axis_unit(metric, max);
     let (top, yt, decimals) = zero_axis(max / scale);
     let n = tests.len() as f64;
     let mut chart = ChartBuilder::on(area)
@@ -67,7 +108,7 @@ fn search_chart(
         .build_cartesian_2d(0.5f64..n + 0.5, 0f64..top)?;
     mesh(&mut chart)
         .x_desc("test, in the order run")
-        .y_desc(format!("{metric} ({unit})").replace(" ()", ""))
+        .y_desc(axis_label(metric, unit))
         .x_labels((tests.len() + 1).min(12))
         .y_labels(yt)
         .x_label_formatter(&fixed(0))
