@@ -433,7 +433,7 @@ n = int(sys.argv[1])
 seen = {"wire0": {}, "wire1": {}}
 order = []
 end = time.monotonic() + 60
-while len(seen["wire1"]) < n and time.monotonic() < end:
+while min(len(v) for v in seen.values()) < n and time.monotonic() < end:
     select.select(list(socks.values()), [], [], 0.5)
     for name, s in socks.items():
         while True:
