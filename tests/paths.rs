@@ -23,6 +23,16 @@ const RATE_BPS: f64 = 50e6;
 /// One-way delay each direction: a 40 ms base round trip.
 const DELAY_S: f64 = 0.020;
 
+/// One path at a time: each test holds this while its lab lives. Six labs at once on a
+/// two-core machine wake the hosts' processes tens of milliseconds late (seen: a probe
+/// p99 of 84 ms on a path with no queue), and the figures held to the path's physics
+/// would measure the machine instead.
+static ONE_PATH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_path() -> std::sync::MutexGuard<'static, ()> {
+    ONE_PATH.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn wan(tag: &str, loss: Option<&str>) -> Lab {
     let mut lab = Lab::with_path(
         tag,
@@ -44,6 +54,7 @@ fn a_delayed_path_has_its_round_trip_and_only_a_window_that_covers_it_fills_it()
     if !path_lab_needs() {
         return;
     }
+    let _one = one_path();
     let lab = wan("d", None);
 
     // The round trip: base (microseconds in namespaces) + 2 x 20 ms, so between 40 and
@@ -114,6 +125,7 @@ fn loss_on_the_path_is_counted_exactly_and_tcp_recovers_from_it() {
     if !path_lab_needs() {
         return;
     }
+    let _one = one_path();
     let lab = wan("l", Some("1%"));
     if lab.emulator() != "element" {
         skip_line("skipped: the kernel has netem; the exact drop count is the delay element's");
@@ -178,6 +190,7 @@ fn tune_finds_the_buffer_that_covers_the_bandwidth_delay_product() {
     if !path_lab_needs() {
         return;
     }
+    let _one = one_path();
     let lab = wan("u", None);
     let out_dir = tempfile::tempdir().unwrap();
     let out = out_dir.path().join("tune");
@@ -238,6 +251,7 @@ fn goodput_rises_with_the_receive_buffer_until_the_window_covers_the_path_then_s
     if !path_lab_needs() {
         return;
     }
+    let _one = one_path();
     let lab = wan("c", None);
     let sizes = r#"rcvbuf=["16K","32K","64K","128K","256K","512K","1M","4M"]"#;
     let r = lab.run(&["--set", sizes, "--duration", "3s", "--warmup", "1s"]);
@@ -285,6 +299,7 @@ fn tune_meets_a_latency_constraint_the_largest_send_buffer_breaks() {
     if !path_lab_needs() {
         return;
     }
+    let _one = one_path();
     let lab = wan("k", None);
     let out_dir = tempfile::tempdir().unwrap();
     let out = out_dir.path().join("tune");
@@ -499,6 +514,7 @@ fn the_delay_element_keeps_order_and_delays_every_frame_by_the_set_time() {
     if !(path_lab_needs() && need_tool("python3", "apt-get install -y python3")) {
         return;
     }
+    let _one = one_path();
     let lab = Lab::with_path(
         "e",
         &LabPath {
