@@ -28,7 +28,7 @@
 # direction), SEED (the delay element's loss and jitter seed, default 1), EMULATOR
 # (auto|netem|element, default auto: netem if the kernel has it), SOCKBENCH_DELAY (the
 # delay element's binary; default: on PATH, else target/{release,debug}/sockbench-delay),
-# LAB_DIR (the element's pid, log and stats file, default /tmp/$LAB).
+# LAB_DIR (the element's pid, log, stats file and drops.pcap, default /tmp/$LAB).
 set -euo pipefail
 # ip, tc, ss and sshd live in /usr/sbin or /sbin, which an ordinary user's PATH often lacks.
 PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -66,11 +66,16 @@ have_netem() {
 }
 
 # Offloads off: veth passes GSO super-frames and frames with partial checksums to the
-# other side, which a packet socket would read and forward as they are.
+# other side, which a packet socket would read and forward as they are. And one segment
+# per TCP buffer (gso_max_segs 1): with offloads off, TCP still builds buffers of many
+# segments and splits them in software, and a sender keeps appending to the unsent tail
+# of such a buffer past its SO_SNDBUF (seen: 760 KB queued, 440 segments in flight under
+# a 32 KB send buffer), so that a small send buffer would not bound what is in flight.
 no_offloads() {
     local ns=$1 dev=$2
     in_ns "$ns" ethtool -K "$dev" tso off gso off gro off tx off >/dev/null 2>&1 \
         || die "ethtool -K $dev failed (apt-get install -y ethtool)"
+    in_ns "$ns" ip link set dev "$dev" gso_max_segs 1
 }
 
 stop_element() {
@@ -94,7 +99,7 @@ down() {
 up() {
     down
     mkdir -p "$LAB_DIR"
-    rm -f "$LAB_DIR/delay.json"
+    rm -f "$LAB_DIR/delay.json" "$LAB_DIR/drops.pcap"
     for ns in "$SND" "$RTR" "$RCV"; do
         ip netns add "$ns"
         in_ns "$ns" ip link set lo up
@@ -174,9 +179,11 @@ start_element() {
     local bin rt=()
     bin=$(delay_bin)
     command -v chrt >/dev/null && chrt -f 50 true 2>/dev/null && rt=(chrt -f 50)
-    in_ns "$RTR" "${rt[@]}" "$bin" wire0 wire1 --delay "${DELAY:-0ms}" \
+    # ip and chrt exec the element, so $! is its pid (which `down` signals).
+    ip netns exec "$RTR" "${rt[@]}" "$bin" wire0 wire1 --delay "${DELAY:-0ms}" \
         --jitter "${JITTER:-0ms}" --loss "${LOSS:-0}" --seed "$SEED" \
-        --stats "$LAB_DIR/delay.json" </dev/null >"$LAB_DIR/delay.log" 2>&1 &
+        --stats "$LAB_DIR/delay.json" --drops "$LAB_DIR/drops.pcap" \
+        </dev/null >"$LAB_DIR/delay.log" 2>&1 &
     echo $! >"$LAB_DIR/delay.pid"
     for _ in $(seq 100); do
         [ -f "$LAB_DIR/delay.json" ] && return 0

@@ -67,6 +67,29 @@ pub struct Counts {
     pub send_retries: u64,
     /// Frames waiting now.
     pub queued: u64,
+    /// The longest a frame waited in the kernel before the element read it: its delay
+    /// counts from the kernel's receive time, so this wait is not added to it.
+    pub read_lag_max_ns: u64,
+    /// The latest a frame left after its time, and how many left over 1 ms late ...
+    pub late_max_ns: u64,
+    pub late_over_1ms: u64,
+    /// ... and the latest a frame left through the element's own doing: its lateness
+    /// less what the system excused (see [`Departure`]).
+    pub own_late_max_ns: u64,
+}
+
+/// When a frame left (its send began), and how late the system had made it: how late it
+/// woke the element for that turn (`Stats::wake_late_max_ns`), and the time the kernel
+/// took to send the frames ahead of it in the turn (a send carries a frame through the
+/// peer's whole stack at once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Departure {
+    pub at: Instant,
+    pub excused: Duration,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// What became of a frame offered to the line.
@@ -150,16 +173,28 @@ impl DelayLine {
             .map(|f| f.1.as_slice())
     }
 
-    /// The first frame has left (`sent`) or failed for good.
-    pub fn pop(&mut self, sent: bool) {
-        if self.frames.pop_front().is_some() {
-            if sent {
-                self.counts.forwarded += 1;
-            } else {
-                self.counts.send_errors += 1;
+    /// The first frame has left (`Some`) or failed for good (`None`).
+    pub fn pop(&mut self, left: Option<Departure>) {
+        if let Some((due, _)) = self.frames.pop_front() {
+            match left {
+                Some(d) => {
+                    let c = &mut self.counts;
+                    c.forwarded += 1;
+                    let late = d.at.saturating_duration_since(due);
+                    c.late_max_ns = c.late_max_ns.max(nanos(late));
+                    c.late_over_1ms += u64::from(late > Duration::from_millis(1));
+                    let own = late.saturating_sub(d.excused);
+                    c.own_late_max_ns = c.own_late_max_ns.max(nanos(own));
+                }
+                None => self.counts.send_errors += 1,
             }
         }
         self.counts.queued = self.frames.len() as u64;
+    }
+
+    /// A frame read `lag` after the kernel received it.
+    pub fn read_lag(&mut self, lag: Duration) {
+        self.counts.read_lag_max_ns = self.counts.read_lag_max_ns.max(nanos(lag));
     }
 }
 

@@ -13,6 +13,14 @@ fn udp(seq: u32) -> Vec<u8> {
     frame(0x0800, 17, seq)
 }
 
+/// A departure at `at`, nothing excused.
+fn left(at: Instant) -> Departure {
+    Departure {
+        at,
+        excused: Duration::ZERO,
+    }
+}
+
 fn seq_of(f: &[u8]) -> u32 {
     u32::from_be_bytes([f[40], f[41], f[42], f[43]])
 }
@@ -36,7 +44,7 @@ fn run_line(line: &mut DelayLine, t0: Instant, n: u32, gap: Duration) -> Vec<(u3
         let f = line.due(due).expect("due at its own time");
         let seq = seq_of(f);
         out.push((seq, due - (t0 + gap * seq)));
-        line.pop(true);
+        line.pop(Some(left(due)));
     }
     out
 }
@@ -50,7 +58,7 @@ fn frames_leave_after_the_delay_in_order_and_not_before() {
     assert!(line.due(t0 + Duration::from_millis(19)).is_none());
     assert_eq!(line.next_due(), Some(t0 + Duration::from_millis(20)));
     assert_eq!(seq_of(line.due(t0 + Duration::from_millis(20)).unwrap()), 0);
-    line.pop(true);
+    line.pop(Some(left(t0 + Duration::from_millis(20))));
     assert!(line.due(t0 + Duration::from_millis(20)).is_none());
     let mut line = DelayLine::new(imp(20, 0, 0.0), 1, 100_000);
     let out = run_line(&mut line, t0, 1000, Duration::from_micros(100));
@@ -126,7 +134,7 @@ fn a_full_line_refuses_and_counts() {
     }
     assert_eq!(line.counts.overflow, 2);
     assert_eq!(line.counts.queued, 3);
-    line.pop(false);
+    line.pop(None);
     assert_eq!(line.counts.send_errors, 1);
 }
 
@@ -138,4 +146,39 @@ fn short_or_odd_frames_are_classified_without_panicking() {
     f[12] = 0x08;
     assert_eq!(kind_of(&f), Kind::OtherIp);
     assert_eq!(kind_of(&frame(0x0800, 17, 0)), Kind::Udp);
+}
+
+#[test]
+fn a_frame_that_leaves_after_its_time_is_counted_late_and_the_systems_share_told_apart() {
+    let t0 = Instant::now();
+    let mut line = DelayLine::new(imp(20, 0, 0.0), 1, 100);
+    for i in 0..4 {
+        line.offer(t0, &udp(i));
+    }
+    let due = t0 + Duration::from_millis(20);
+    line.pop(Some(left(due)));
+    line.pop(Some(left(due + Duration::from_micros(900))));
+    assert_eq!(
+        (line.counts.late_max_ns, line.counts.late_over_1ms),
+        (900_000, 0)
+    );
+    assert_eq!(line.counts.own_late_max_ns, 900_000);
+    // 3 ms late, but the element was woken 2.5 ms after it asked: 0.5 ms its own.
+    line.pop(Some(Departure {
+        at: due + Duration::from_millis(3),
+        excused: Duration::from_micros(2500),
+    }));
+    assert_eq!(line.counts.late_max_ns, 3_000_000);
+    assert_eq!(line.counts.late_over_1ms, 1);
+    assert_eq!(line.counts.own_late_max_ns, 900_000);
+    // Woken later than the frame was late: none of it the element's.
+    line.pop(Some(Departure {
+        at: due + Duration::from_millis(2),
+        excused: Duration::from_millis(5),
+    }));
+    assert_eq!(line.counts.own_late_max_ns, 900_000);
+    assert_eq!(line.counts.forwarded, 4);
+    line.read_lag(Duration::from_micros(7));
+    line.read_lag(Duration::from_micros(5));
+    assert_eq!(line.counts.read_lag_max_ns, 7_000);
 }

@@ -2,25 +2,29 @@
 //! interfaces, each direction after a fixed one-way delay, in order, with optional
 //! jitter (order kept) and loss drawn from a seeded generator, and counts what it
 //! forwarded and dropped: printed when it ends (SIGTERM, SIGINT) and kept in a stats
-//! file while it runs. It stands in for netem on kernels without it (scripts/lab.sh);
+//! file while it runs, and can keep every frame it dropped in a pcap file. It stands in for netem on kernels without it (scripts/lab.sh);
 //! the router's tbf still shapes the link. docs/guide/paths.md tells how it works.
 //!
 //! It is a program of its own, never in the measured path of `sockbench`.
 
 mod line;
+mod pcap;
 mod stats;
+mod writer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use clap::Parser;
 use sockbench::spec::units::parse_duration;
 use sockbench::sys::packet::{wait_frames, Outgoing, PacketSocket};
 use sockbench::sys::signal::{stop_on_term, stop_requested};
 
-use line::{DelayLine, Impairment, Verdict};
-use stats::{Direction, Stats};
+use line::{DelayLine, Departure, Impairment, Verdict};
+use pcap::Pcap;
+use stats::{Direction, Stats, Wakes};
+use writer::Writer;
 
 /// Forward frames between two interfaces after a delay, with jitter and loss.
 #[derive(Debug, Parser)]
@@ -44,6 +48,9 @@ struct Args {
     /// A JSON file of the counts, rewritten while running and at the end.
     #[arg(long)]
     stats: Option<PathBuf>,
+    /// A pcap file of every frame dropped by the loss generator (both directions).
+    #[arg(long)]
+    drops: Option<PathBuf>,
     /// Frames a direction may hold before it drops new ones (counted as overflow).
     #[arg(long, default_value_t = 100_000)]
     limit: usize,
@@ -87,35 +94,87 @@ fn open(name: &str) -> Result<PacketSocket, String> {
     // Room for a burst while the element is busy: 8 MiB is 5,000 full frames.
     sock.force_buffers(8 << 20)
         .map_err(|e| format!("interface {name}: SO_RCVBUFFORCE: {e}"))?;
+    // A frame's delay counts from the kernel's receive time, not from when the element
+    // got round to reading it.
+    sock.stamp_frames()
+        .map_err(|e| format!("interface {name}: SO_TIMESTAMPNS: {e}"))?;
     Ok(sock)
 }
 
-/// Reads every frame waiting on `way.from` into its line.
-fn take_in(way: &mut Way, buf: &mut [u8]) -> Result<(), String> {
+/// When a frame stamped `stamp` by the kernel arrived, on the monotonic clock, and how
+/// long ago that was: now less the stamp's age. No stamp, or one from the future or over
+/// a second old (the wall clock was set meanwhile): now.
+fn arrival(stamp: Option<SystemTime>) -> (Instant, Duration) {
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    let lag = stamp
+        .and_then(|s| wall.duration_since(s).ok())
+        .filter(|lag| *lag < Duration::from_secs(1))
+        .unwrap_or_default();
+    (now.checked_sub(lag).unwrap_or(now), lag)
+}
+
+/// When the system owed the element a frame that arrived (kernel receive time) at `at`:
+/// at once if it arrived while the element waited (from `start`) or before the element
+/// last emptied its sockets (`drained`: the frame was not there to read, so the kernel
+/// held it); at the start of the wait if it arrived while the element was busy.
+fn owed(at: Instant, drained: Instant, start: Instant) -> Instant {
+    if at < drained {
+        at
+    } else {
+        at.max(start)
+    }
+}
+
+/// Reads every frame waiting on `way.from` into its line; a lost one goes to `out`.
+/// Returns the earliest time the system owed the element one of them (see [`owed`]).
+fn take_in(
+    way: &mut Way,
+    buf: &mut [u8],
+    out: &Writer,
+    (drained, start): (Instant, Instant),
+) -> Result<Option<Instant>, String> {
+    let mut first: Option<Instant> = None;
     loop {
         let frame = way
             .from
             .recv(buf)
             .map_err(|e| format!("reading {}: {e}", way.from_name))?;
         let Some(frame) = frame else {
-            return Ok(());
+            return Ok(first);
         };
         if frame.truncated {
             way.line.counts.received += 1;
             way.line.counts.oversize += 1;
             continue;
         }
-        let _: Verdict = way.line.offer(Instant::now(), &buf[..frame.len]);
+        let (at, lag) = arrival(frame.stamp);
+        let due = owed(at, drained, start);
+        first = Some(first.map_or(due, |f| f.min(due)));
+        way.line.read_lag(lag);
+        let verdict = way.line.offer(at, &buf[..frame.len]);
+        if verdict == Verdict::Lost {
+            out.dropped(
+                frame.stamp.unwrap_or_else(SystemTime::now),
+                &buf[..frame.len],
+            );
+        }
     }
 }
 
 /// Sends every frame of `way` that is due, on `to`. A frame that finds no room is left
-/// at the head of the line for the next turn, so that order is kept.
-fn send_due(way: &mut Way, to: &PacketSocket) {
+/// at the head of the line for the next turn, so that order is kept. `excused`: how late
+/// the system has made this turn so far (see [`Departure`]).
+fn send_due(way: &mut Way, to: &PacketSocket, excused: &mut Duration) {
     let now = Instant::now();
     while let Some(frame) = way.line.due(now) {
-        match to.send(frame) {
-            Ok(true) => way.line.pop(true),
+        let before = Instant::now();
+        let sent = to.send(frame);
+        let took = before.elapsed();
+        match sent {
+            Ok(true) => way.line.pop(Some(Departure {
+                at: before,
+                excused: *excused,
+            })),
             Ok(false) => {
                 way.line.counts.send_retries += 1;
                 return;
@@ -130,19 +189,23 @@ fn send_due(way: &mut Way, to: &PacketSocket) {
                         way.to_name
                     );
                 }
-                way.line.pop(false);
+                way.line.pop(None);
             }
         }
+        // The kernel carries a frame through the peer's whole stack within the send; the
+        // frames behind it wait for that, not for the element.
+        *excused += took;
     }
 }
 
-fn stats_of(args: &Args, imp: &Impairment, ways: &[Way; 2], running: bool) -> Stats {
+fn stats_of(args: &Args, imp: &Impairment, ways: &[Way; 2], wakes: Wakes, running: bool) -> Stats {
     Stats {
         delay_ns: imp.delay.as_nanos() as u64,
         jitter_ns: imp.jitter.as_nanos() as u64,
         loss: imp.loss,
         seed: args.seed,
         running,
+        wakes,
         directions: ways
             .iter()
             .map(|w| Direction {
@@ -154,8 +217,7 @@ fn stats_of(args: &Args, imp: &Impairment, ways: &[Way; 2], running: bool) -> St
     }
 }
 
-/// The forwarding loop, until SIGTERM or SIGINT.
-fn forward(args: &Args, imp: Impairment) -> Result<[Way; 2], String> {
+fn open_ways(args: &Args, imp: Impairment) -> Result<[Way; 2], String> {
     let (a, b) = (&args.interfaces[0], &args.interfaces[1]);
     let way = |from: &str, to: &str, seed: u64| -> Result<Way, String> {
         Ok(Way {
@@ -166,49 +228,93 @@ fn forward(args: &Args, imp: Impairment) -> Result<[Way; 2], String> {
             warned: false,
         })
     };
-    let mut ways = [way(a, b, args.seed)?, way(b, a, args.seed.wrapping_add(1))?];
-    sockbench::sys::epoll::fine_timer_slack();
-    let mut buf = vec![0u8; 65_536];
-    let mut last_write = Instant::now();
-    let mut written = None;
-    write_stats(args, &stats_of(args, &imp, &ways, true));
-    eprintln!(
-        "sockbench-delay: {a} <-> {b}, delay {:?}, jitter {:?}, loss {}",
-        imp.delay, imp.jitter, imp.loss
-    );
-    while !stop_requested() {
-        for i in 0..2 {
-            let (first, second) = ways.split_at_mut(1);
-            let (way, other) = if i == 0 {
-                (&mut first[0], &second[0])
-            } else {
-                (&mut second[0], &first[0])
-            };
-            send_due(way, &other.from);
-        }
-        let now = Instant::now();
-        let next = ways.iter().filter_map(|w| w.line.next_due()).min();
-        // Short waits when a frame found no room: the interface drains within microseconds.
-        let wait = match next {
-            Some(due) if due <= now => Duration::from_micros(50),
-            Some(due) => (due - now).min(Duration::from_millis(50)),
-            None => Duration::from_millis(50),
-        };
-        if wait_frames(&[&ways[0].from, &ways[1].from], wait) {
-            for w in ways.iter_mut() {
-                take_in(w, &mut buf)?;
+    Ok([way(a, b, args.seed)?, way(b, a, args.seed.wrapping_add(1))?])
+}
+
+/// Sends what is due, each way out by the other way's interface.
+fn send_both(ways: &mut [Way; 2], woken_late: Duration) {
+    let (first, second) = ways.split_at_mut(1);
+    let mut excused = woken_late;
+    send_due(&mut first[0], &second[0].from, &mut excused);
+    send_due(&mut second[0], &first[0].from, &mut excused);
+}
+
+/// How long to wait for frames from `now`: until the next frame is due, at most 50 ms.
+fn next_wait(ways: &[Way; 2], now: Instant) -> Duration {
+    match ways.iter().filter_map(|w| w.line.next_due()).min() {
+        // A frame found no room: the interface drains within microseconds.
+        Some(due) if due <= now => Duration::from_micros(50),
+        Some(due) => (due - now).min(Duration::from_millis(50)),
+        None => Duration::from_millis(50),
+    }
+}
+
+/// One turn's wait: until a frame arrives or the next is due. Reads what arrived and
+/// returns how late the system woke the element (against the earlier of the time it
+/// asked for and the time it was owed a frame, see [`owed`]) and when it had read all.
+/// `drained`: when the previous turn had read all.
+fn wait_turn(
+    ways: &mut [Way; 2],
+    buf: &mut [u8],
+    out: &Writer,
+    drained: Instant,
+) -> Result<(Duration, Instant), String> {
+    let start = Instant::now();
+    let deadline = start + next_wait(ways, start);
+    let readable = wait_frames(&[&ways[0].from, &ways[1].from], deadline - start);
+    let woke = Instant::now();
+    let mut first: Option<Instant> = None;
+    if readable {
+        for w in ways.iter_mut() {
+            if let Some(t) = take_in(w, buf, out, (drained, start))? {
+                first = Some(first.map_or(t, |f| f.min(t)));
             }
         }
+    }
+    let owed = first.map_or(deadline, |f| f.min(deadline));
+    Ok((woke.saturating_duration_since(owed), Instant::now()))
+}
+
+/// The forwarding loop, until SIGTERM or SIGINT.
+fn forward(args: &Args, imp: Impairment) -> Result<([Way; 2], Wakes), String> {
+    let mut ways = open_ways(args, imp)?;
+    let drops = match &args.drops {
+        Some(p) => Some(Pcap::create(p).map_err(|e| format!("--drops {}: {e}", p.display()))?),
+        None => None,
+    };
+    let mut wakes = Wakes::default();
+    write_stats(args, &stats_of(args, &imp, &ways, wakes, true));
+    let out = Writer::start(args.stats.clone(), drops);
+    sockbench::sys::epoll::fine_timer_slack();
+    let mut buf = vec![0u8; 65_536];
+    let (mut woken_late, mut drained) = (Duration::ZERO, Instant::now());
+    let (mut last_write, mut written) = (Instant::now(), None);
+    eprintln!(
+        "sockbench-delay: {} <-> {}, delay {:?}, jitter {:?}, loss {}",
+        args.interfaces[0], args.interfaces[1], imp.delay, imp.jitter, imp.loss
+    );
+    let mut result = Ok(());
+    while !stop_requested() {
+        send_both(&mut ways, woken_late);
+        match wait_turn(&mut ways, &mut buf, &out, drained) {
+            Ok(turn) => (woken_late, drained) = turn,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+        wakes.record(woken_late);
         if last_write.elapsed() >= Duration::from_millis(100) {
             last_write = Instant::now();
-            let s = stats_of(args, &imp, &ways, true);
+            let s = stats_of(args, &imp, &ways, wakes, true);
             if written.as_ref() != Some(&s) {
-                write_stats(args, &s);
+                out.stats(s.clone());
                 written = Some(s);
             }
         }
     }
-    Ok(ways)
+    out.finish();
+    result.map(|()| (ways, wakes))
 }
 
 fn write_stats(args: &Args, s: &Stats) {
@@ -235,8 +341,8 @@ fn main() -> ExitCode {
     // The stats file exists (with zero counts) once both interfaces are open: the lab
     // waits for it before it calls the path ready.
     match forward(&args, imp) {
-        Ok(ways) => {
-            let s = stats_of(&args, &imp, &ways, false);
+        Ok((ways, wakes)) => {
+            let s = stats_of(&args, &imp, &ways, wakes, false);
             write_stats(&args, &s);
             print!("{}", s.summary());
             ExitCode::SUCCESS
@@ -251,6 +357,19 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_system_owes_a_frame_when_it_arrived_unless_the_element_was_busy() {
+        let t = Instant::now();
+        let ms = Duration::from_millis;
+        let (drained, start) = (t + ms(10), t + ms(12));
+        // Arrived while the element waited: owed at once.
+        assert_eq!(owed(t + ms(15), drained, start), t + ms(15));
+        // Arrived while it was busy between reading and waiting: owed from the wait.
+        assert_eq!(owed(t + ms(11), drained, start), start);
+        // Arrived before it last read everything, yet not there to read: the kernel held it.
+        assert_eq!(owed(t + ms(3), drained, start), t + ms(3));
+    }
 
     #[test]
     fn loss_takes_a_percentage_or_a_fraction() {

@@ -142,6 +142,26 @@ impl Lab {
         last
     }
 
+    /// The frames the delay element dropped on purpose, whole, from its pcap (`--drops`):
+    /// all it dropped up to the counts [`Lab::element_stats`] last returned (the element
+    /// writes a drop to the pcap before the counts that include it).
+    pub fn element_drops(&self) -> Vec<Vec<u8>> {
+        let b = std::fs::read(self.dir.path().join("drops.pcap")).expect("the element's pcap");
+        assert!(
+            b.len() >= 24 && b[0..4] == 0xa1b2_3c4d_u32.to_le_bytes(),
+            "a pcap with nanosecond stamps"
+        );
+        let mut frames = Vec::new();
+        let mut at = 24;
+        while let Some(head) = b.get(at..at + 16) {
+            let len = u32::from_le_bytes(head[8..12].try_into().unwrap()) as usize;
+            let frame = b.get(at + 16..at + 16 + len).expect("a whole record");
+            frames.push(frame.to_vec());
+            at += 16 + len;
+        }
+        frames
+    }
+
     /// The namespace of one host: `snd`, `rtr` or `rcv`.
     pub fn ns(&self, host: &str) -> String {
         format!("{}-{host}", self.name)
