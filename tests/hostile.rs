@@ -581,15 +581,53 @@ fn forging_script(
     })
 }
 
-/// Reads the sender's data to its end, as a receiver would.
-fn drain(conns: Vec<DataConn>) {
+/// Reads the sender's data to its end, as a receiver would: the bytes, and the time from
+/// the first read to the last.
+fn drain(conns: Vec<DataConn>) -> (u64, Duration) {
     use std::io::Read;
     let mut buf = vec![0u8; 1 << 16];
     let until = Instant::now() + Duration::from_secs(60);
+    let (mut bytes, mut first, mut last) = (0u64, None, Instant::now());
     for c in &conns {
         let _ = c.sock.set_read_timeout(Some(Duration::from_secs(5)));
-        while Instant::now() < until && matches!((&c.sock).read(&mut buf), Ok(n) if n > 0) {}
+        while Instant::now() < until {
+            match (&c.sock).read(&mut buf) {
+                Ok(n) if n > 0 => {
+                    last = Instant::now();
+                    first.get_or_insert(last);
+                    bytes += n as u64;
+                }
+                _ => break,
+            }
+        }
     }
+    (bytes, last - first.unwrap_or(last))
+}
+
+/// A receiver that reports the bytes it really took, over the time it really took them,
+/// or, when `forge`, over a window short enough for 1 Tbit/s: under any physical
+/// ceiling, but far beyond what the sender sent in its own time.
+fn window_script(forge: bool) -> Script {
+    Box::new(move |ctl, spec, conns| {
+        let drain = thread::spawn(move || drain(conns));
+        await_finish(ctl);
+        let (bytes, took) = drain.join().unwrap();
+        let mut report = plausible_report(spec, 0);
+        let window_ns = if forge {
+            bytes * 8 / 1000
+        } else {
+            took.as_nanos() as u64
+        };
+        for role in &mut report.roles {
+            role.bytes_received = bytes;
+            role.measured_bytes = bytes;
+            role.window_ns = window_ns.max(1);
+        }
+        let _ = ctl.send(&Message::Results {
+            report: Box::new(report),
+        });
+        true
+    })
 }
 
 /// An HdrHistogram V2 encoding whose counts field is garbage that overflows.
@@ -629,11 +667,13 @@ fn a_lying_results_reply_is_an_error_row_and_the_run_goes_on() {
         }),
         forging_script(None, 0, |r| r.rss_kib = Some(u64::MAX)),
         forging_script(None, 100_000, |r| r.roles[0].window_ns = 1),
+        window_script(true),
+        window_script(false),
         lying_script(None, 0),
     ];
     let (addr, daemon) = fake_daemon(scripts);
     let mut args = SHORT_TCP.to_vec();
-    args.extend(["--repeat", "7"]);
+    args.extend(["--repeat", "9"]);
     let run = run_against(addr, &args, Duration::from_secs(180));
     daemon.join().unwrap();
     assert_eq!(run.code(), 1, "{}", run.stderr());
@@ -641,7 +681,7 @@ fn a_lying_results_reply_is_an_error_row_and_the_run_goes_on() {
     let statuses: Vec<&str> = summary.rows.iter().map(|r| r.get_str("status")).collect();
     assert_eq!(
         statuses,
-        ["error", "error", "error", "error", "error", "error", "ok"],
+        ["error", "error", "error", "error", "error", "error", "error", "ok", "ok"],
         "{}",
         run.stderr()
     );
@@ -652,6 +692,14 @@ fn a_lying_results_reply_is_an_error_row_and_the_run_goes_on() {
     assert!(errors[3].contains("receiver: CPU"), "{errors:?}");
     assert!(errors[4].contains("resident memory"), "{errors:?}");
     assert!(errors[5].contains("measured time of 1 ns"), "{errors:?}");
+    assert!(
+        errors[6].contains("more than 2 times what the sender sent at its own rate"),
+        "{errors:?}"
+    );
+    // The honest receiver's goodput, over the window it really took, is the row's.
+    let honest = summary.rows[7].num("goodput_bps");
+    let forged = summary.rows[6].num("goodput_bps");
+    assert!(honest > 0.0 && forged > 10.0 * honest, "{honest} {forged}");
 }
 
 #[test]
