@@ -67,7 +67,11 @@ struct Daemon {
 
 impl Daemon {
     fn start(extra: &[&str]) -> Daemon {
-        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        Daemon::start_on("127.0.0.1:0", extra)
+    }
+
+    fn start_on(listen: &str, extra: &[&str]) -> Daemon {
+        let mut args = vec!["serve", "--listen", listen];
         args.extend(extra);
         let mut child = limited(&args, ADDRESS_SPACE_KIB)
             .stdout(Stdio::piped())
@@ -700,6 +704,139 @@ fn a_lying_results_reply_is_an_error_row_and_the_run_goes_on() {
     let honest = summary.rows[7].num("goodput_bps");
     let forged = summary.rows[6].num("goodput_bps");
     assert!(honest > 0.0 && forged > 10.0 * honest, "{honest} {forged}");
+}
+
+/// A fleet host that lies: to a daemon that relays a test to it, it is a receiver that
+/// drains the data and reports far more bytes than were sent; asked to relay itself, it
+/// refuses. It serves each connection on a thread of its own, until `stop`.
+fn lying_host(stop: Arc<AtomicBool>) -> (SocketAddr, thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.3:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let handle = thread::spawn(move || {
+        let mut served = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            match listener.accept() {
+                Ok((stream, _)) => served.push(thread::spawn(move || lie_to(stream))),
+                Err(_) => thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        for t in served {
+            let _ = t.join();
+        }
+    });
+    (addr, handle)
+}
+
+/// One connection to [`lying_host`]: the real keyless handshake, then a lying test or a
+/// refusal.
+fn lie_to(mut stream: TcpStream) {
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    if control::recv(&mut stream).is_err() {
+        return;
+    }
+    let welcome = Message::Welcome {
+        version: PROTOCOL_VERSION,
+        sockbench_version: env!("CARGO_PKG_VERSION").into(),
+        challenge: None,
+        host: Some(HostFacts::default()),
+    };
+    if control::send(&mut stream, &welcome).is_err() {
+        return;
+    }
+    let mut ctl = Channel::new(stream, None, Way::ToSender, control::MAX_FROM_SENDER);
+    let spec = match ctl.recv() {
+        Ok(Message::Setup { spec }) => spec,
+        _ => {
+            let message = "this host does not relay".to_string();
+            let _ = ctl.send(&Message::Error { message });
+            return;
+        }
+    };
+    let token = 0x11e;
+    let (data, endpoints) =
+        ServerData::open(&spec, IpAddr::from([127, 0, 0, 3]), token, None).unwrap();
+    ctl.send(&Message::Ready { token, endpoints }).unwrap();
+    let until = Instant::now() + Duration::from_secs(10);
+    let conns = data.attach(&spec, token, until, &AtomicBool::new(false));
+    if !matches!(ctl.recv(), Ok(Message::Start)) || ctl.send(&Message::Started).is_err() {
+        return;
+    }
+    let drain = thread::spawn(move || drain(conns.unwrap_or_default()));
+    await_finish(&mut ctl);
+    let _ = drain.join();
+    let mut report = plausible_report(&spec, 0);
+    for role in &mut report.roles {
+        role.bytes_received = u64::MAX / 4;
+        role.measured_bytes = u64::MAX / 4;
+        role.window_ns = spec.duration.as_nanos() as u64;
+    }
+    let _ = ctl.send(&Message::Results {
+        report: Box::new(report),
+    });
+}
+
+/// A mesh of two real daemons and a lying host: the pairs to the liar are `error` rows
+/// saying its figures cannot be true, its own pairs are `error`, and the mesh goes on to
+/// measure the honest pairs, `ok`.
+#[test]
+fn a_lying_host_in_a_mesh_is_error_rows_and_the_mesh_goes_on() {
+    let daemons: Vec<Daemon> = (1..=2)
+        .map(|i| {
+            let listen = format!("127.0.0.{i}:0");
+            Daemon::start_on(&listen, &["--quiet", "--allow-relay-without-key"])
+        })
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (liar, liar_thread) = lying_host(stop.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let hosts = tmp.path().join("hosts");
+    let text = format!(
+        "h1 {}\nh2 {}\nliar {liar}\n",
+        daemons[0].addr, daemons[1].addr
+    );
+    std::fs::write(&hosts, text).unwrap();
+    let out = tmp.path().join("out");
+    let mesh = sockbench(
+        &[
+            "mesh",
+            hosts.to_str().unwrap(),
+            "--duration",
+            "300ms",
+            "--warmup",
+            "0s",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        Duration::from_secs(300),
+    );
+    stop.store(true, Ordering::Relaxed);
+    liar_thread.join().unwrap();
+    let said = String::from_utf8_lossy(&mesh.stderr).into_owned();
+    assert_eq!(mesh.status.code(), Some(1), "{said}");
+    let summary = read_csv(&out.join("summary.csv"));
+    assert_eq!(
+        summary.rows.len(),
+        6,
+        "every ordered pair has its row: {said}"
+    );
+    for r in &summary.rows {
+        let (src, dst) = (r.get_str("src"), r.get_str("dst"));
+        let (status, error) = (r.get_str("status"), r.get_str("error"));
+        match (src, dst) {
+            ("liar", _) => assert_eq!(status, "error", "{src}->{dst}: {error}"),
+            (_, "liar") => assert!(
+                status == "error"
+                    && error.matches("cannot be true").count() == 1
+                    && error.contains("bytes received of"),
+                "{src}->{dst}: {status} {error}"
+            ),
+            _ => assert_eq!(status, "ok", "{src}->{dst}: {error}"),
+        }
+    }
 }
 
 #[test]
