@@ -432,6 +432,37 @@ fn one_forged_datagram_costs_run_no_memory() {
     assert_eq!(row.int("invalid"), 2, "{row:?}");
 }
 
+/// The same forged datagrams against a daemon that relays a reverse udp stream to the
+/// fake: the relaying daemon, under the same address-space limit, takes them as `run`
+/// does, stays up, keeps its RSS, and its row counts them `invalid`.
+#[test]
+fn one_forged_datagram_costs_a_relaying_daemon_no_memory() {
+    let script: Script = Box::new(|ctl, spec, conns| {
+        send_datagrams(&conns[0], &forged_seqs(), 10);
+        await_finish(ctl);
+        let _ = ctl.send(&Message::Results {
+            report: Box::new(plausible_report(spec, 10)),
+        });
+        true
+    });
+    let (fake, fake_thread) = fake_daemon(vec![script]);
+    let mut relay = Daemon::start(&["--quiet", "--allow-relay-without-key"]);
+    let before = rss_kib(relay.pid());
+    let mut controller = Peer::connect(relay.addr, None).unwrap();
+    let answer = controller.relay(fake, &udp_stream(Direction::Reverse), None);
+    fake_thread.join().unwrap();
+    assert!(relay.alive(), "the relaying daemon died");
+    let after = rss_kib(relay.pid());
+    assert!(
+        after < before + (64 << 10),
+        "RSS grew from {before} KiB to {after} KiB"
+    );
+    let o = &answer.outcome;
+    let received: u64 = o.sender.roles.iter().map(|r| r.messages_received).sum();
+    let invalid: u64 = o.sender.roles.iter().map(|r| r.invalid).sum();
+    assert_eq!((received, invalid), (10, 2), "{:?} {:?}", o.status, o.error);
+}
+
 #[test]
 fn a_keyless_daemon_relays_for_no_one_unless_told_to() {
     let mut target = Daemon::start(&[]);
@@ -879,6 +910,18 @@ fn max_rate_bounds_the_bits_of_request_response() {
     }
     // 1000 transactions/s of 64 bytes each way: 1 Mbit/s, within the limit.
     assert!(matches!(answer(spec(1000, 64)), Message::Ready { .. }));
+
+    // A daemon asked to relay (to send, for a fleet's controller) is held to its own
+    // limit the same way: the 22.4 Gbit/s rr is refused before it sends anything.
+    let target = Daemon::start(&["--quiet"]);
+    let relay = Daemon::start(&["--max-rate", "100M", "--allow-relay-without-key"]);
+    let mut controller = Peer::connect(relay.addr, None).unwrap();
+    let relayed = controller.relay(target.addr, &spec(1_000_000, 1400), None);
+    let error = relayed.outcome.error.unwrap_or_default();
+    assert!(
+        error.contains("at most 100000000 bits/s") && error.contains("= 22400000000 bits/s"),
+        "{error}"
+    );
 }
 
 /// Connections from many loopback sources at about `per_s` a second, each sending a hello
