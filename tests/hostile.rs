@@ -67,7 +67,11 @@ struct Daemon {
 
 impl Daemon {
     fn start(extra: &[&str]) -> Daemon {
-        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        Daemon::start_on("127.0.0.1:0", extra)
+    }
+
+    fn start_on(listen: &str, extra: &[&str]) -> Daemon {
+        let mut args = vec!["serve", "--listen", listen];
         args.extend(extra);
         let mut child = limited(&args, ADDRESS_SPACE_KIB)
             .stdout(Stdio::piped())
@@ -428,6 +432,37 @@ fn one_forged_datagram_costs_run_no_memory() {
     assert_eq!(row.int("invalid"), 2, "{row:?}");
 }
 
+/// The same forged datagrams against a daemon that relays a reverse udp stream to the
+/// fake: the relaying daemon, under the same address-space limit, takes them as `run`
+/// does, stays up, keeps its RSS, and its row counts them `invalid`.
+#[test]
+fn one_forged_datagram_costs_a_relaying_daemon_no_memory() {
+    let script: Script = Box::new(|ctl, spec, conns| {
+        send_datagrams(&conns[0], &forged_seqs(), 10);
+        await_finish(ctl);
+        let _ = ctl.send(&Message::Results {
+            report: Box::new(plausible_report(spec, 10)),
+        });
+        true
+    });
+    let (fake, fake_thread) = fake_daemon(vec![script]);
+    let mut relay = Daemon::start(&["--quiet", "--allow-relay-without-key"]);
+    let before = rss_kib(relay.pid());
+    let mut controller = Peer::connect(relay.addr, None).unwrap();
+    let answer = controller.relay(fake, &udp_stream(Direction::Reverse), None);
+    fake_thread.join().unwrap();
+    assert!(relay.alive(), "the relaying daemon died");
+    let after = rss_kib(relay.pid());
+    assert!(
+        after < before + (64 << 10),
+        "RSS grew from {before} KiB to {after} KiB"
+    );
+    let o = &answer.outcome;
+    let received: u64 = o.sender.roles.iter().map(|r| r.messages_received).sum();
+    let invalid: u64 = o.sender.roles.iter().map(|r| r.invalid).sum();
+    assert_eq!((received, invalid), (10, 2), "{:?} {:?}", o.status, o.error);
+}
+
 #[test]
 fn a_keyless_daemon_relays_for_no_one_unless_told_to() {
     let mut target = Daemon::start(&[]);
@@ -581,15 +616,53 @@ fn forging_script(
     })
 }
 
-/// Reads the sender's data to its end, as a receiver would.
-fn drain(conns: Vec<DataConn>) {
+/// Reads the sender's data to its end, as a receiver would: the bytes, and the time from
+/// the first read to the last.
+fn drain(conns: Vec<DataConn>) -> (u64, Duration) {
     use std::io::Read;
     let mut buf = vec![0u8; 1 << 16];
     let until = Instant::now() + Duration::from_secs(60);
+    let (mut bytes, mut first, mut last) = (0u64, None, Instant::now());
     for c in &conns {
         let _ = c.sock.set_read_timeout(Some(Duration::from_secs(5)));
-        while Instant::now() < until && matches!((&c.sock).read(&mut buf), Ok(n) if n > 0) {}
+        while Instant::now() < until {
+            match (&c.sock).read(&mut buf) {
+                Ok(n) if n > 0 => {
+                    last = Instant::now();
+                    first.get_or_insert(last);
+                    bytes += n as u64;
+                }
+                _ => break,
+            }
+        }
     }
+    (bytes, last - first.unwrap_or(last))
+}
+
+/// A receiver that reports the bytes it really took, over the time it really took them,
+/// or, when `forge`, over a window short enough for 1 Tbit/s: under any physical
+/// ceiling, but far beyond what the sender sent in its own time.
+fn window_script(forge: bool) -> Script {
+    Box::new(move |ctl, spec, conns| {
+        let drain = thread::spawn(move || drain(conns));
+        await_finish(ctl);
+        let (bytes, took) = drain.join().unwrap();
+        let mut report = plausible_report(spec, 0);
+        let window_ns = if forge {
+            bytes * 8 / 1000
+        } else {
+            took.as_nanos() as u64
+        };
+        for role in &mut report.roles {
+            role.bytes_received = bytes;
+            role.measured_bytes = bytes;
+            role.window_ns = window_ns.max(1);
+        }
+        let _ = ctl.send(&Message::Results {
+            report: Box::new(report),
+        });
+        true
+    })
 }
 
 /// An HdrHistogram V2 encoding whose counts field is garbage that overflows.
@@ -629,11 +702,13 @@ fn a_lying_results_reply_is_an_error_row_and_the_run_goes_on() {
         }),
         forging_script(None, 0, |r| r.rss_kib = Some(u64::MAX)),
         forging_script(None, 100_000, |r| r.roles[0].window_ns = 1),
+        window_script(true),
+        window_script(false),
         lying_script(None, 0),
     ];
     let (addr, daemon) = fake_daemon(scripts);
     let mut args = SHORT_TCP.to_vec();
-    args.extend(["--repeat", "7"]);
+    args.extend(["--repeat", "9"]);
     let run = run_against(addr, &args, Duration::from_secs(180));
     daemon.join().unwrap();
     assert_eq!(run.code(), 1, "{}", run.stderr());
@@ -641,7 +716,7 @@ fn a_lying_results_reply_is_an_error_row_and_the_run_goes_on() {
     let statuses: Vec<&str> = summary.rows.iter().map(|r| r.get_str("status")).collect();
     assert_eq!(
         statuses,
-        ["error", "error", "error", "error", "error", "error", "ok"],
+        ["error", "error", "error", "error", "error", "error", "error", "ok", "ok"],
         "{}",
         run.stderr()
     );
@@ -652,6 +727,147 @@ fn a_lying_results_reply_is_an_error_row_and_the_run_goes_on() {
     assert!(errors[3].contains("receiver: CPU"), "{errors:?}");
     assert!(errors[4].contains("resident memory"), "{errors:?}");
     assert!(errors[5].contains("measured time of 1 ns"), "{errors:?}");
+    assert!(
+        errors[6].contains("more than 2 times what the sender sent at its own rate"),
+        "{errors:?}"
+    );
+    // The honest receiver's goodput, over the window it really took, is the row's.
+    let honest = summary.rows[7].num("goodput_bps");
+    let forged = summary.rows[6].num("goodput_bps");
+    assert!(honest > 0.0 && forged > 10.0 * honest, "{honest} {forged}");
+}
+
+/// A fleet host that lies: to a daemon that relays a test to it, it is a receiver that
+/// drains the data and reports far more bytes than were sent; asked to relay itself, it
+/// refuses. It serves each connection on a thread of its own, until `stop`.
+fn lying_host(stop: Arc<AtomicBool>) -> (SocketAddr, thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.3:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let handle = thread::spawn(move || {
+        let mut served = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            match listener.accept() {
+                Ok((stream, _)) => served.push(thread::spawn(move || lie_to(stream))),
+                Err(_) => thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        for t in served {
+            let _ = t.join();
+        }
+    });
+    (addr, handle)
+}
+
+/// One connection to [`lying_host`]: the real keyless handshake, then a lying test or a
+/// refusal.
+fn lie_to(mut stream: TcpStream) {
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    if control::recv(&mut stream).is_err() {
+        return;
+    }
+    let welcome = Message::Welcome {
+        version: PROTOCOL_VERSION,
+        sockbench_version: env!("CARGO_PKG_VERSION").into(),
+        challenge: None,
+        host: Some(HostFacts::default()),
+    };
+    if control::send(&mut stream, &welcome).is_err() {
+        return;
+    }
+    let mut ctl = Channel::new(stream, None, Way::ToSender, control::MAX_FROM_SENDER);
+    let spec = match ctl.recv() {
+        Ok(Message::Setup { spec }) => spec,
+        _ => {
+            let message = "this host does not relay".to_string();
+            let _ = ctl.send(&Message::Error { message });
+            return;
+        }
+    };
+    let token = 0x11e;
+    let (data, endpoints) =
+        ServerData::open(&spec, IpAddr::from([127, 0, 0, 3]), token, None).unwrap();
+    ctl.send(&Message::Ready { token, endpoints }).unwrap();
+    let until = Instant::now() + Duration::from_secs(10);
+    let conns = data.attach(&spec, token, until, &AtomicBool::new(false));
+    if !matches!(ctl.recv(), Ok(Message::Start)) || ctl.send(&Message::Started).is_err() {
+        return;
+    }
+    let drain = thread::spawn(move || drain(conns.unwrap_or_default()));
+    await_finish(&mut ctl);
+    let _ = drain.join();
+    let mut report = plausible_report(&spec, 0);
+    for role in &mut report.roles {
+        role.bytes_received = u64::MAX / 4;
+        role.measured_bytes = u64::MAX / 4;
+        role.window_ns = spec.duration.as_nanos() as u64;
+    }
+    let _ = ctl.send(&Message::Results {
+        report: Box::new(report),
+    });
+}
+
+/// A mesh of two real daemons and a lying host: the pairs to the liar are `error` rows
+/// saying its figures cannot be true, its own pairs are `error`, and the mesh goes on to
+/// measure the honest pairs, `ok`.
+#[test]
+fn a_lying_host_in_a_mesh_is_error_rows_and_the_mesh_goes_on() {
+    let daemons: Vec<Daemon> = (1..=2)
+        .map(|i| {
+            let listen = format!("127.0.0.{i}:0");
+            Daemon::start_on(&listen, &["--quiet", "--allow-relay-without-key"])
+        })
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (liar, liar_thread) = lying_host(stop.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let hosts = tmp.path().join("hosts");
+    let text = format!(
+        "h1 {}\nh2 {}\nliar {liar}\n",
+        daemons[0].addr, daemons[1].addr
+    );
+    std::fs::write(&hosts, text).unwrap();
+    let out = tmp.path().join("out");
+    let mesh = sockbench(
+        &[
+            "mesh",
+            hosts.to_str().unwrap(),
+            "--duration",
+            "300ms",
+            "--warmup",
+            "0s",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        Duration::from_secs(300),
+    );
+    stop.store(true, Ordering::Relaxed);
+    liar_thread.join().unwrap();
+    let said = String::from_utf8_lossy(&mesh.stderr).into_owned();
+    assert_eq!(mesh.status.code(), Some(1), "{said}");
+    let summary = read_csv(&out.join("summary.csv"));
+    assert_eq!(
+        summary.rows.len(),
+        6,
+        "every ordered pair has its row: {said}"
+    );
+    for r in &summary.rows {
+        let (src, dst) = (r.get_str("src"), r.get_str("dst"));
+        let (status, error) = (r.get_str("status"), r.get_str("error"));
+        match (src, dst) {
+            ("liar", _) => assert_eq!(status, "error", "{src}->{dst}: {error}"),
+            (_, "liar") => assert!(
+                status == "error"
+                    && error.matches("cannot be true").count() == 1
+                    && error.contains("bytes received of"),
+                "{src}->{dst}: {status} {error}"
+            ),
+            _ => assert_eq!(status, "ok", "{src}->{dst}: {error}"),
+        }
+    }
 }
 
 #[test]
@@ -694,14 +910,33 @@ fn max_rate_bounds_the_bits_of_request_response() {
     }
     // 1000 transactions/s of 64 bytes each way: 1 Mbit/s, within the limit.
     assert!(matches!(answer(spec(1000, 64)), Message::Ready { .. }));
+
+    // A daemon asked to relay (to send, for a fleet's controller) is held to its own
+    // limit the same way: the 22.4 Gbit/s rr is refused before it sends anything.
+    let target = Daemon::start(&["--quiet"]);
+    let relay = Daemon::start(&["--max-rate", "100M", "--allow-relay-without-key"]);
+    let mut controller = Peer::connect(relay.addr, None).unwrap();
+    let relayed = controller.relay(target.addr, &spec(1_000_000, 1400), None);
+    let error = relayed.outcome.error.unwrap_or_default();
+    assert!(
+        error.contains("at most 100000000 bits/s") && error.contains("= 22400000000 bits/s"),
+        "{error}"
+    );
 }
 
 /// Connections from many loopback sources at about `per_s` a second, each sending a hello
 /// and then nothing, until `stop`; each held open until a few hundred newer ones exist.
-fn flood(addr: SocketAddr, per_s: u32, stop: Arc<AtomicBool>) -> thread::JoinHandle<u64> {
+/// Made in the network namespace `netns`.
+fn flood(
+    addr: SocketAddr,
+    per_s: u32,
+    stop: Arc<AtomicBool>,
+    netns: String,
+) -> thread::JoinHandle<u64> {
     use socket2::{Domain, Socket, Type};
     use std::io::Write;
     thread::spawn(move || {
+        common::lab::enter_netns(&netns);
         let hello = control::encode(&Message::hello()).unwrap();
         let mut held = std::collections::VecDeque::new();
         let gap = Duration::from_secs(1) / per_s;
@@ -731,60 +966,73 @@ fn flood(addr: SocketAddr, per_s: u32, stop: Arc<AtomicBool>) -> thread::JoinHan
     })
 }
 
-/// A sender whose handshake arrives slowly (its hello in four pieces over `drip`, as over
-/// a long round trip), then asks for a test: whether it was served (got its endpoints).
-fn dripping_sender(addr: SocketAddr, drip: Duration) -> Result<(), String> {
-    use std::io::Write;
-    let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let hello = control::encode(&Message::hello()).unwrap();
-    for piece in hello.chunks(hello.len().div_ceil(4)) {
-        thread::sleep(drip / 4);
-        s.write_all(piece).map_err(|e| e.to_string())?;
-    }
-    match control::recv(&mut s).map_err(|e| e.to_string())? {
-        Message::Welcome { .. } => {}
-        other => return Err(format!("{other:?}")),
-    }
-    let spec = TestSpec {
-        duration: Duration::from_millis(300),
-        warmup: Duration::ZERO,
-        interval: Duration::from_millis(100),
-        ..TestSpec::default()
-    };
-    control::send(
-        &mut s,
-        &Message::Setup {
-            spec: Box::new(spec),
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    match control::recv(&mut s).map_err(|e| e.to_string())? {
-        Message::Ready { .. } => Ok(()),
-        other => Err(format!("{other:?}")),
-    }
+/// The daemon's open file descriptors.
+fn fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
 
+/// 300 new connections a second from 250 loopback sources on the daemon's own host (each
+/// a hello, then silence), while a real sender reaches the daemon over the lab's path of
+/// 25 ms each way (a 50 ms round trip: its handshake stays pending for several round
+/// trips, as a fleet's does): each of its 20 runs is served and ends ok, and once the
+/// flood stops the daemon's descriptors return to what it had before.
 #[test]
 fn a_many_source_flood_of_silent_connections_cannot_keep_a_sender_out() {
-    let daemon = Daemon::start(&["--quiet", "--max-concurrent", "4"]);
+    if !common::lab::path_lab_needs() {
+        return;
+    }
+    let path = common::lab::LabPath {
+        delay: Some("25ms"),
+        ..common::lab::LabPath::default()
+    };
+    let mut lab = common::lab::Lab::with_path("hf", &path);
+    lab.serve_with("0.0.0.0:5301", &["--max-concurrent", "4"]);
+    assert_ne!(lab.emulator(), "none", "the path has its delay");
+    let pid = lab.server_pid().unwrap();
+    let baseline = fds(pid);
     let stop = Arc::new(AtomicBool::new(false));
-    let flooder = flood(daemon.addr, 300, stop.clone());
+    let target = SocketAddr::from(([127, 0, 0, 1], 5301));
+    let flooder = flood(target, 300, stop.clone(), lab.ns("rcv"));
     // Let the flood fill the daemon's pending connections first.
     thread::sleep(Duration::from_secs(1));
-    let mut failures = Vec::new();
-    for _ in 0..20 {
-        if let Err(e) = dripping_sender(daemon.addr, Duration::from_millis(50)) {
-            failures.push(e);
+    let (mut failures, mut peak) = (Vec::new(), 0);
+    for i in 0..20 {
+        peak = peak.max(fds(pid));
+        let run = lab.run(&[
+            "--duration",
+            "200ms",
+            "--warmup",
+            "0s",
+            "--interval",
+            "100ms",
+            "--quiet",
+        ]);
+        let status = (run.code() == 0).then(|| run.summary().rows[0].get_str("status").to_string());
+        if status.as_deref() != Some("ok") {
+            failures.push(format!("run {i}: exit {}: {}", run.code(), run.stderr()));
         }
     }
     stop.store(true, Ordering::Relaxed);
     let flooded = flooder.join().unwrap();
     assert!(flooded > 300, "the flood made only {flooded} connections");
     assert!(
+        peak > baseline + 20,
+        "the flood reached the daemon: {peak} descriptors at most, {baseline} before"
+    );
+    assert!(
         failures.is_empty(),
         "served {} of 20: {failures:?}",
         20 - failures.len()
+    );
+    // The flood's connections are closed: the daemon lets go of every one.
+    let until = Instant::now() + Duration::from_secs(60);
+    while fds(pid) > baseline && Instant::now() < until {
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        fds(pid) <= baseline,
+        "{} descriptors after the flood, {baseline} before",
+        fds(pid)
     );
 }
 

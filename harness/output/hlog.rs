@@ -35,7 +35,6 @@ pub fn tag_of(run: &crate::results::CaseRun, metric: &str) -> String {
 
 impl HlogWriter {
     pub fn create(path: &Path, base: SystemTime) -> Result<HlogWriter, WriteError> {
-        let mut file = AppendFile::create(path)?;
         let mut header = Vec::new();
         let mut serializer = V2DeflateSerializer::new();
         IntervalLogWriterBuilder::new()
@@ -47,7 +46,7 @@ impl HlogWriter {
             .begin_log_with(&mut header, &mut serializer)
             .map_err(|e| WriteError::writing(path, e))?;
         header.extend_from_slice(b"\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n");
-        file.append(&header)?;
+        let file = AppendFile::create_with(path, &header)?;
         Ok(HlogWriter { file, base })
     }
 

@@ -84,6 +84,18 @@ impl AppendFile {
         })
     }
 
+    /// A new file that starts with `header`. If the header cannot be written (a full
+    /// disk), the file is removed again: a results file has its header or does not exist.
+    pub(crate) fn create_with(path: &Path, header: &[u8]) -> Result<AppendFile, WriteError> {
+        let mut file = AppendFile::create(path)?;
+        if let Err(e) = file.append(header) {
+            drop(file);
+            let _ = std::fs::remove_file(path);
+            return Err(e);
+        }
+        Ok(file)
+    }
+
     pub(crate) fn len(&self) -> u64 {
         self.len
     }
@@ -172,7 +184,6 @@ struct CsvFile {
 
 impl CsvFile {
     fn create<T: Serialize + Default>(path: &Path) -> Result<CsvFile, WriteError> {
-        let mut file = AppendFile::create(path)?;
         let mut header = csv::WriterBuilder::new()
             .has_headers(false)
             .from_writer(Vec::new());
@@ -182,8 +193,9 @@ impl CsvFile {
         let header = header
             .into_inner()
             .map_err(|e| WriteError::writing(path, io::Error::other(e.to_string())))?;
-        file.append(&header)?;
-        Ok(CsvFile { file })
+        Ok(CsvFile {
+            file: AppendFile::create_with(path, &header)?,
+        })
     }
 
     fn rows<T: Serialize>(&self, rows: impl IntoIterator<Item = T>) -> Result<Vec<u8>, WriteError> {
@@ -198,19 +210,56 @@ pub struct ResultsWriter {
     histograms: CsvFile,
     sizes: CsvFile,
     hlog: hlog::HlogWriter,
+    /// Each file's length when the runs in it were last counted in `meta.json`
+    /// ([`ResultsWriter::commit`]), in the order of [`ResultsWriter::files`].
+    committed: [u64; 5],
 }
 
 impl ResultsWriter {
     pub fn create(dir: &Path, started: SystemTime) -> Result<ResultsWriter, WriteError> {
         std::fs::create_dir_all(dir).map_err(|e| WriteError::creating(dir, e))?;
-        Ok(ResultsWriter {
+        let mut w = ResultsWriter {
             dir: dir.to_path_buf(),
             summary: CsvFile::create::<summary::SummaryRow>(&dir.join("summary.csv"))?,
             intervals: CsvFile::create::<intervals::IntervalRow>(&dir.join("intervals.csv"))?,
             histograms: CsvFile::create::<histograms::HistogramRow>(&dir.join("histograms.csv"))?,
             sizes: CsvFile::create::<sizes::SizeRow>(&dir.join("sizes.csv"))?,
             hlog: hlog::HlogWriter::create(&dir.join("latency.hlog"), started)?,
-        })
+            committed: [0; 5],
+        };
+        w.commit();
+        Ok(w)
+    }
+
+    /// The files in the order rows are appended (summary.csv last: a run is in
+    /// summary.csv only once its other rows are in).
+    fn files(&mut self) -> [&mut AppendFile; 5] {
+        [
+            &mut self.intervals.file,
+            &mut self.sizes.file,
+            &mut self.histograms.file,
+            &mut self.hlog.file,
+            &mut self.summary.file,
+        ]
+    }
+
+    /// Marks the runs written so far as counted: `meta.json` now says how many there are.
+    pub fn commit(&mut self) {
+        let mut lens = [0; 5];
+        for (len, f) in lens.iter_mut().zip(self.files()) {
+            *len = f.len();
+        }
+        self.committed = lens;
+    }
+
+    /// Takes back every run written since the last [`ResultsWriter::commit`], for when
+    /// `meta.json` could not be rewritten to count them (a full disk): the files then hold
+    /// the runs `meta.json` counts, no more. Shrinking a file needs no space.
+    pub fn roll_back(&mut self) {
+        let committed = self.committed;
+        for (f, len) in self.files().into_iter().zip(committed) {
+            f.truncate(len);
+        }
     }
 
     /// Writes every file's rows for one finished run: all of them or, if a write fails
@@ -243,16 +292,11 @@ impl ResultsWriter {
                 h,
             )?);
         }
-        let files: [(&mut AppendFile, &[u8]); 5] = [
-            (&mut self.intervals.file, &intervals),
-            (&mut self.sizes.file, &sizes),
-            (&mut self.histograms.file, &histograms),
-            (&mut self.hlog.file, &hlog),
-            (&mut self.summary.file, &summary),
-        ];
-        let before: Vec<u64> = files.iter().map(|(f, _)| f.len()).collect();
+        let batches: [&[u8]; 5] = [&intervals, &sizes, &histograms, &hlog, &summary];
+        let files = self.files();
+        let before: Vec<u64> = files.iter().map(|f| f.len()).collect();
         let mut done: Vec<(&mut AppendFile, u64)> = Vec::new();
-        for ((file, bytes), len) in files.into_iter().zip(before) {
+        for ((file, bytes), len) in files.into_iter().zip(batches).zip(before) {
             if let Err(e) = file.append(bytes) {
                 for (f, len) in done {
                     f.truncate(len);
@@ -354,6 +398,33 @@ mod tests {
         let buckets = std::fs::read_to_string(dir.path().join("histograms.csv")).unwrap();
         assert!(buckets.lines().skip(1).all(|l| l.starts_with("1,1,rtt,")));
         assert!(buckets.lines().count() > 1);
+    }
+
+    #[test]
+    fn a_roll_back_takes_out_the_runs_since_the_last_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = ResultsWriter::create(dir.path(), SystemTime::now()).unwrap();
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+        w.roll_back();
+        assert_eq!(read("summary.csv").lines().count(), 1, "the header stays");
+        w.write(&run(1, "")).unwrap();
+        w.commit();
+        let committed = [
+            read("summary.csv"),
+            read("histograms.csv"),
+            read("latency.hlog"),
+        ];
+        w.write(&run(2, "")).unwrap();
+        w.write(&run(3, "")).unwrap();
+        w.roll_back();
+        let now = [
+            read("summary.csv"),
+            read("histograms.csv"),
+            read("latency.hlog"),
+        ];
+        assert_eq!(now, committed);
+        w.write(&run(2, "")).unwrap();
+        assert_eq!(read("summary.csv").lines().count(), 3);
     }
 
     #[test]

@@ -24,6 +24,24 @@ const MAX_CPUS: f64 = 8192.0;
 const MAX_GOODPUT_BPS: f64 = 1e13;
 /// The most resident memory a process may report, KiB (1 PiB).
 const MAX_RSS_KIB: u64 = 1 << 40;
+/// How much faster a receiving end may say it received than its sending end's own
+/// figures allow (see [`beyond_the_sender`]): the sides' clocks start apart and a rate
+/// varies within a test.
+const RATE_FACTOR: f64 = 2.0;
+/// How far apart the two ends' measured times may start (each starts its clock when its
+/// side of the test starts; a loaded machine or a long path puts them apart). A receiving
+/// window is allowed this much more.
+const START_SKEW_NS: f64 = 20e6;
+/// Bytes a receiving end may have found waiting when its measured time began, beyond
+/// twice the sending socket's SO_SNDBUF read-back (its send buffer and a receive buffer
+/// like it), which is counted up to [`MAX_SNDBUF`].
+const BUFFERED_BASE: u64 = 1 << 20;
+const MAX_SNDBUF: u64 = 1 << 30;
+/// The most bytes a duplicated datagram adds to what arrived (the largest UDP payload).
+const MAX_DATAGRAM: u64 = 65_536;
+
+/// How a vetted row's error begins.
+const CANNOT_BE_TRUE: &str = "the peer's figures cannot be true: ";
 
 /// A peer's text made safe to show or log: control characters escaped, at most
 /// [`MAX_TEXT`] characters.
@@ -58,15 +76,18 @@ pub fn vet(spec: &TestSpec, outcome: &mut TestOutcome) {
     }
     problems.extend(implausible_counts(spec, outcome));
     problems.extend(implausible_goodput(spec, outcome));
+    problems.extend(beyond_the_sender(spec, outcome));
     if let Some(e) = &mut outcome.error {
         *e = clean_text(e);
     }
     if problems.is_empty() {
         return;
     }
-    let why = format!("the peer's figures cannot be true: {}", problems.join("; "));
+    let why = format!("{CANNOT_BE_TRUE}{}", problems.join("; "));
     outcome.status = Status::Error;
     outcome.error = Some(match outcome.error.take() {
+        // Vetted once already, by the daemon that relayed the test: its reasons stand.
+        Some(e) if e.starts_with(CANNOT_BE_TRUE) => e,
         Some(e) => format!("{why}; {e}"),
         None => why,
     });
@@ -197,8 +218,62 @@ fn implausible_goodput(spec: &TestSpec, outcome: &TestOutcome) -> Option<String>
         })
 }
 
+/// A receiving end's goodput against what its sending end measured in the same test. The
+/// sender wrote `sent` bytes on the connection over its own traffic time `wall`; of that
+/// time, the part after the warm-up (the duration at most) is when the bytes the receiver
+/// counts were sent, so `sent / min(wall - warm-up, duration)` is about the sender's own
+/// average rate there, or more (the warm-up's bytes are in `sent` too, which covers what
+/// sat in buffers at the warm-up mark). A receiver that says it took its measured bytes
+/// in a window too short for that rate, by more than [`RATE_FACTOR`], [`START_SKEW_NS`]
+/// and what buffers could hold, forged its window.
+/// Only for a test that ended `ok`: one cut short (a cut link, Ctrl-C) may have a sending
+/// end that kept trying long after the receiving end's last byte. Not for crr
+/// (connections per transaction, accounted per flow).
+fn beyond_the_sender(spec: &TestSpec, outcome: &TestOutcome) -> Option<String> {
+    let receiver = outcome.receiver.as_ref()?;
+    if spec.pattern == Pattern::Crr || outcome.status != Status::Ok {
+        return None;
+    }
+    let main = spec.main_kind();
+    let warmup = spec.warmup.as_nanos() as u64;
+    let duration = spec.duration.as_nanos() as u64;
+    let pairs = [
+        ("sender", &outcome.sender, receiver),
+        ("receiver", receiver, &outcome.sender),
+    ];
+    for (name, sending, receiving) in pairs {
+        // A sender sends for the duration after its warm-up, no longer; its traffic time
+        // may run on past that (a udp sender's end markers, a drain).
+        let sending_ns = sending.wall_ns.saturating_sub(warmup).min(duration);
+        if sending_ns == 0 {
+            continue;
+        }
+        let takers = receiving.roles.iter().filter(|r| r.kind == Some(main));
+        for r in takers.filter(|r| r.measured_bytes > 0) {
+            let (sent, sndbuf) = sending.roles.iter().filter(|s| s.conn == r.conn).fold(
+                (0u64, 0u64),
+                |(b, q), s| {
+                    let q = q.max(s.sndbuf_end.unwrap_or(0).min(MAX_SNDBUF));
+                    (b.saturating_add(s.bytes_sent), q)
+                },
+            );
+            let rate = sent as f64 / sending_ns as f64;
+            let could = RATE_FACTOR * rate * (r.window_ns as f64 + START_SKEW_NS)
+                + (2 * sndbuf + BUFFERED_BASE) as f64;
+            if r.measured_bytes as f64 > could {
+                return Some(format!(
+                    "connection {}: {} bytes received in {} ns, more than {RATE_FACTOR} times what the {name} sent at its own rate ({sent} bytes in {sending_ns} ns after the warm-up)",
+                    r.conn, r.measured_bytes, r.window_ns
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// Per connection, over both sides: no more received than was sent (bytes on a byte
-/// stream, distinct datagrams on datagrams). Not for crr: its roles are a connection per
+/// stream; on datagrams, distinct datagrams, and bytes up to the duplicates' share). Not
+/// for crr: its roles are a connection per
 /// transaction, accounted under the flow that made or accepted them, so a flow's sums on
 /// the two sides do not pair up (a keep-alive profile's rows were wrongly refused).
 fn implausible_counts(spec: &TestSpec, outcome: &TestOutcome) -> Option<String> {
@@ -206,7 +281,9 @@ fn implausible_counts(spec: &TestSpec, outcome: &TestOutcome) -> Option<String> 
     if spec.pattern == Pattern::Crr {
         return None;
     }
-    let mut per_conn: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+    // Per connection: bytes sent, received, and the duplicates' allowance; datagrams
+    // sent and received.
+    let mut per_conn: BTreeMap<u32, [u64; 5]> = BTreeMap::new();
     let roles = outcome
         .sender
         .roles
@@ -215,20 +292,37 @@ fn implausible_counts(spec: &TestSpec, outcome: &TestOutcome) -> Option<String> 
     let datagram = spec.protocol.is_datagram();
     for r in roles {
         let e = per_conn.entry(r.conn).or_default();
-        let (sent, received) = if datagram {
-            (r.messages_sent, r.messages_received)
+        let dups = if datagram {
+            r.duplicated.saturating_mul(MAX_DATAGRAM)
         } else {
-            (r.bytes_sent, r.bytes_received)
+            0
         };
-        e.0 = e.0.saturating_add(sent);
-        e.1 = e.1.saturating_add(received);
+        let add = [
+            r.bytes_sent,
+            r.bytes_received,
+            dups,
+            r.messages_sent,
+            r.messages_received,
+        ];
+        for (sum, n) in e.iter_mut().zip(add) {
+            *sum = sum.saturating_add(n);
+        }
     }
-    let unit = if datagram { "datagrams" } else { "bytes" };
     per_conn
         .into_iter()
-        .find(|(_, (sent, received))| received > sent)
-        .map(|(conn, (sent, received))| {
-            format!("connection {conn}: {received} {unit} received of {sent} sent")
+        .find_map(|(conn, [sent, got, dups, dg_sent, dg_got])| {
+            if got > sent.saturating_add(dups) {
+                let also = if dups > 0 { " and duplicates" } else { "" };
+                Some(format!(
+                    "connection {conn}: {got} bytes received of {sent} sent{also}"
+                ))
+            } else if datagram && dg_got > dg_sent {
+                Some(format!(
+                    "connection {conn}: {dg_got} datagrams received of {dg_sent} sent"
+                ))
+            } else {
+                None
+            }
         })
 }
 
@@ -301,6 +395,65 @@ mod tests {
         let mut o = outcome(s, r);
         vet(&spec, &mut o);
         assert!(o.error.unwrap().contains("measured time of 1 ns"));
+    }
+
+    #[test]
+    fn a_receivers_window_is_held_to_the_senders_own_rate() {
+        let spec = TestSpec {
+            warmup: std::time::Duration::from_millis(100),
+            ..TestSpec::default()
+        };
+        // 1 GB sent in 1 s, 0.9 of it after the warm-up: received over 0.9 s (true),
+        // 0.5 s (within the factor), or 9 ms (a forged window, 800 Gbit/s: under the
+        // physical ceiling, but 100 times the sender's own rate).
+        let check = |window_ns: u64| {
+            let (mut s, mut r) = ends(1_000_000_000, 900_000_000);
+            s.kind = Some(spec.main_kind());
+            s.sndbuf_end = Some(4 << 20);
+            r.kind = Some(spec.main_kind());
+            r.measured_bytes = 900_000_000;
+            r.window_ns = window_ns;
+            let mut o = outcome(s, r);
+            o.sender.wall_ns = 1_000_000_000;
+            vet(&spec, &mut o);
+            o
+        };
+        assert_eq!(check(900_000_000).status, Status::Ok);
+        assert_eq!(check(500_000_000).status, Status::Ok);
+        let mut twice = check(9_000_000);
+        let once = twice.error.clone();
+        vet(&spec, &mut twice);
+        assert_eq!(
+            twice.error, once,
+            "vetted again (a relayed test): said once"
+        );
+        let e = check(9_000_000).error.unwrap();
+        assert!(
+            e.contains("900000000 bytes received in 9000000 ns")
+                && e.contains("1000000000 bytes in 900000000 ns after the warm-up"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn datagrams_may_arrive_twice_but_not_from_nowhere() {
+        let spec = TestSpec {
+            protocol: crate::spec::config::Protocol::Udp,
+            ..TestSpec::default()
+        };
+        let check = |received: u64, duplicated: u64| {
+            let (mut s, mut r) = ends(14_000, received);
+            s.messages_sent = 10;
+            r.messages_received = 10;
+            r.duplicated = duplicated;
+            let mut o = outcome(s, r);
+            vet(&spec, &mut o);
+            o
+        };
+        assert_eq!(check(14_000, 0).status, Status::Ok);
+        assert_eq!(check(15_400, 1).status, Status::Ok, "a duplicate's bytes");
+        let e = check(1_400_000, 0).error.unwrap();
+        assert!(e.contains("1400000 bytes received of 14000 sent"), "{e}");
     }
 
     #[test]

@@ -439,7 +439,11 @@ impl MeshSweep<'_> {
             src: plan.hosts[s].name.clone(),
             dst: plan.hosts[d].name.clone(),
         };
-        self.writer.write(&run).map_err(output)?;
+        if let Err(e) = self.writer.write(&run) {
+            // A full disk: the files keep the runs meta.json counts.
+            self.writer.roll_back();
+            return Err(output(e));
+        }
         self.say(&pair_line(&run));
         if run.status() != Status::Ok {
             self.end = RunEnd::SomeFailed;
@@ -463,11 +467,17 @@ impl MeshSweep<'_> {
         Ok(())
     }
 
-    /// Rewrites `cases.csv`, `matrix.csv` and `meta.json` from what is recorded.
-    fn rewrite(&self, dir: &Path) -> Result<(), RunError> {
+    /// Rewrites `meta.json`, `cases.csv` and `matrix.csv` from what is recorded. If
+    /// `meta.json` cannot be written (a full disk), the runs it does not count are taken
+    /// back out of the other files.
+    fn rewrite(&mut self, dir: &Path) -> Result<(), RunError> {
+        if let Err(e) = self.meta.write(dir) {
+            self.writer.roll_back();
+            return Err(output(e));
+        }
+        self.writer.commit();
         cases::write(dir, &self.records).map_err(output)?;
-        write_matrix(dir, &self.records, &self.statuses)?;
-        self.meta.write(dir).map_err(output)
+        write_matrix(dir, &self.records, &self.statuses)
     }
 }
 
@@ -517,7 +527,7 @@ pub fn execute(plan: &MeshPlan, opts: &MeshOptions) -> Result<RunEnd, RunError> 
         }
     }
     sweep.meta.finished_utc = Some(utc_timestamp(SystemTime::now()));
-    sweep.meta.write(dir).map_err(output)?;
+    sweep.rewrite(dir)?;
     sweep.say(&format!("results: {}", dir.display()));
     Ok(sweep.end)
 }

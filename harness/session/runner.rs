@@ -333,7 +333,11 @@ impl<'a> Sweep<'a> {
     /// Records a finished test: its rows, the JSON line, the case's record, `cases.csv`
     /// and `meta.json`, and its line on the terminal.
     fn record(&mut self, run: &CaseRun, label: &str) -> Result<(), RunError> {
-        self.writer.write(run).map_err(output)?;
+        if let Err(e) = self.writer.write(run) {
+            // A full disk: the files keep the runs meta.json counts.
+            self.writer.roll_back();
+            return Err(output(e));
+        }
         if self.opts.json {
             // One object per line, the summary.csv row's fields; serde_json writes a
             // non-finite figure as null, so every line is valid JSON.
@@ -355,12 +359,17 @@ impl<'a> Sweep<'a> {
         self.meta.runs_ok += usize::from(run.status() == Status::Ok);
         // cases.csv and meta.json are rewritten whole: after every test, except in a run
         // of thousands of cases, where that would cost more than the tests (then every
-        // few seconds, and at the end).
+        // few seconds, and at the end). meta.json first: if it cannot be written, the runs
+        // it does not count are taken back out of the other files.
         if self.plan.cases.len() <= REWRITE_EVERY_TEST
             || self.last_rewrite.elapsed() >= REWRITE_PERIOD
         {
+            if let Err(e) = self.meta.write(&self.dir) {
+                self.writer.roll_back();
+                return Err(output(e));
+            }
+            self.writer.commit();
             cases::write(&self.dir, &self.records).map_err(output)?;
-            self.meta.write(&self.dir).map_err(output)?;
             self.last_rewrite = Instant::now();
         }
         self.console.line(&self.table.line(run));
@@ -395,9 +404,12 @@ impl<'a> Sweep<'a> {
                 self.console.line(&l);
             }
         }
-        cases::write(&self.dir, &self.records).map_err(output)?;
         self.meta.finished_utc = Some(utc_timestamp(SystemTime::now()));
-        self.meta.write(&self.dir).map_err(output)?;
+        if let Err(e) = self.meta.write(&self.dir) {
+            self.writer.roll_back();
+            return Err(output(e));
+        }
+        cases::write(&self.dir, &self.records).map_err(output)?;
         self.console
             .line(&format!("results: {}", self.dir.display()));
         Ok(())

@@ -338,10 +338,16 @@ impl RealBench<'_> {
                 self.records.push(r);
             }
         }
-        cases::write(&self.dir, &self.records)?;
         self.meta.runs += 1;
         self.meta.runs_ok += usize::from(run.status() == TestStatus::Ok);
-        self.meta.write(&self.dir)?;
+        // meta.json first: if it cannot be written (a full disk), the run it does not
+        // count is taken back out of the other files.
+        if let Err(e) = self.meta.write(&self.dir) {
+            self.writer.roll_back();
+            return Err(e.into());
+        }
+        self.writer.commit();
+        cases::write(&self.dir, &self.records)?;
         Ok(row)
     }
 }

@@ -29,6 +29,17 @@ pub fn path_lab_needs() -> bool {
     lab_needs() && need_tool("ethtool", "apt-get install -y ethtool")
 }
 
+/// Moves the calling thread into the network namespace `name` (`ip netns add NAME`).
+pub fn enter_netns(name: &str) {
+    let path = format!("/var/run/netns/{name}");
+    let ns = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    rustix::thread::move_into_link_name_space(
+        std::os::fd::AsFd::as_fd(&ns),
+        Some(rustix::thread::LinkNameSpaceType::Network),
+    )
+    .unwrap_or_else(|e| panic!("setns {path}: {e}"));
+}
+
 /// The path between the lab's hosts: scripts/lab.sh's RATE, LATENCY, DELAY, JITTER,
 /// LOSS and SEED. `None` leaves the script's default (no rate limit, no delay).
 #[derive(Debug, Clone, Default)]
@@ -169,17 +180,18 @@ impl Lab {
 
     /// `sockbench serve` on the receiver host, once it listens.
     pub fn serve(&mut self) {
+        self.serve_with("198.51.100.2:5301", &[]);
+    }
+
+    /// `sockbench serve --listen LISTEN --quiet EXTRA` on the receiver host, once it
+    /// listens; `run` reaches it at 198.51.100.2:5301, so LISTEN must cover that.
+    pub fn serve_with(&mut self, listen: &str, extra: &[&str]) {
+        let ns = self.ns("rcv");
+        let mut args = vec!["netns", "exec", &ns, bin(), "serve", "--listen", listen];
+        args.push("--quiet");
+        args.extend(extra);
         let mut child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.ns("rcv"),
-                bin(),
-                "serve",
-                "--listen",
-                "198.51.100.2:5301",
-                "--quiet",
-            ])
+            .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -192,7 +204,21 @@ impl Lab {
         )
         .unwrap();
         self.server = Some(child);
-        assert!(line.starts_with("listening on 198.51.100.2:5301"), "{line}");
+        assert!(
+            line.starts_with(&format!("listening on {listen}")),
+            "{line}"
+        );
+    }
+
+    /// The receiver host's daemon's process id (`ip netns exec` execs it).
+    pub fn server_pid(&self) -> Option<u32> {
+        self.server.as_ref().map(Child::id)
+    }
+
+    /// Moves the calling thread into one host's network namespace (`snd`, `rtr`, `rcv`):
+    /// the sockets it makes from then on are that host's. For a thread of its own.
+    pub fn enter(&self, host: &str) {
+        enter_netns(&self.ns(host));
     }
 
     /// `sockbench run --to the receiver host ARGS` on the sender host.
