@@ -472,7 +472,6 @@ const ALLOWED_LONG: &[&str] = &[
     "spec/config.rs",
     "spec/dist.rs",
     "spec/workload.rs",
-    "tune/search.rs",
 ];
 
 #[test]
