@@ -470,7 +470,6 @@ const ALLOWED_LONG: &[&str] = &[
     // Being split by concern (this branch's next commits).
     "cli.rs",
     "spec/config.rs",
-    "spec/workload.rs",
 ];
 
 #[test]
