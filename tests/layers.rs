@@ -469,7 +469,6 @@ const ALLOWED_LONG: &[&str] = &[
     "spec/knobs.rs",
     // Being split by concern (this branch's next commits).
     "cli.rs",
-    "spec/config.rs",
 ];
 
 #[test]
