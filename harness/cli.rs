@@ -335,21 +335,8 @@ pub struct MeshArgs {
     /// Which pairs and how many at once: pairs (each ordered pair alone), all (every pair at once), ring, star:NAME (every other host into NAME at once)
     #[arg(long, default_value = "pairs", value_name = "SHAPE")]
     pub shape: String,
-    /// Override a workload key, one per --set (as for run)
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-    /// Results directory; must not exist yet or be empty (see --force) [default: results/<UTC time>-mesh-<name>/]
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// The fleet's pre-shared key file (every daemon holds the same key).
-    #[arg(long, value_name = "FILE")]
-    pub psk_file: Option<PathBuf>,
-    /// Print only errors.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Write into a results directory that already holds files, and run more than 100000 tests
-    #[arg(long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
     #[command(flatten)]
     pub knobs: KnobArgs,
 }
@@ -368,27 +355,10 @@ pub struct TuneArgs {
     /// The most tests (a number) or time (a duration, e.g. 10m) the search may take [default: half the full grid's tests, or the candidates + 8 when more (at most twice the grid)]
     #[arg(long, value_name = "N|DURATION")]
     pub budget: Option<String>,
-    /// Override a workload key, one per --set (as for run): --set 'sndbuf="16K..16M"'
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-    /// A receiver already running (`sockbench serve`) at HOST[:PORT] [default: a local receiver on loopback]
-    #[arg(long, short = 'c', value_name = "HOST[:PORT]")]
-    pub to: Option<String>,
-    /// Results directory; must not exist yet or be empty (see --force) [default: results/<UTC time>-tune-<name>/]
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Authenticate to the receiver with this pre-shared key file (both ends need it).
-    #[arg(long, value_name = "FILE")]
-    pub psk_file: Option<PathBuf>,
-    /// Print only errors (and the answer when no candidate meets the constraints).
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// One JSON object per finished test on stdout (the fields of summary.csv); the answer on stderr
-    #[arg(long, short = 'J')]
-    pub json: bool,
-    /// Write into a results directory that already holds files
-    #[arg(long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub receiver: ReceiverArgs,
     #[command(flatten)]
     pub knobs: KnobArgs,
 }
@@ -398,27 +368,10 @@ pub struct RunArgs {
     /// A workload file (workloads/*.toml): defaults, a matrix of knob values, cases.
     #[arg(value_name = "WORKLOAD.toml")]
     pub workload: Option<PathBuf>,
-    /// Override a workload key, one per --set: --set repeat=1 --set 'msg_size=["16K","64K"]' (a list sweeps it; msg-size and msg_size both work)
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-    /// A receiver already running (`sockbench serve`) at HOST[:PORT] [default: a local receiver on loopback, started and stopped by this run] (iperf3: -c)
-    #[arg(long, short = 'c', value_name = "HOST[:PORT]")]
-    pub to: Option<String>,
-    /// Results directory; must not exist yet or be empty (see --force) [default: results/<UTC time>-<name>/]
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Print only errors.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// One JSON object per finished test on stdout (JSON Lines; the fields of summary.csv), and nothing else there (iperf3: -J)
-    #[arg(long, short = 'J')]
-    pub json: bool,
-    /// Write into a results directory that already holds files, and run more than 100000 tests
-    #[arg(long)]
-    pub force: bool,
-    /// Authenticate to the receiver with this pre-shared key file (both ends need it).
-    #[arg(long, value_name = "FILE")]
-    pub psk_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub receiver: ReceiverArgs,
     /// Stop the sweep at the first run that does not end ok.
     #[arg(long)]
     pub fail_fast: bool,
@@ -462,6 +415,40 @@ pub struct RunArgs {
     /// figure (goodput; transactions/s for rr and crr) is within ±PCT of its mean [default: 5]
     #[arg(long, value_name = "PCT")]
     pub target_ci: Option<String>,
+}
+
+/// The flags `run`, `tune` and `mesh` share, each with one help text (quinn's perf
+/// `CommonOpt`): the workload's overrides, where the results go, the key, and how much is
+/// printed. The knob flags are shared the same way ([`KnobArgs`]).
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Override a workload key, one per --set: --set repeat=1 --set 'msg_size=["16K","64K"]' (a list sweeps it; msg-size and msg_size both work; tune also takes a range: --set 'sndbuf="16K..16M"')
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Results directory; must not exist yet or be empty (see --force) [default: results/<UTC time>-<name>/; tune: results/<UTC time>-tune-<name>/, mesh: results/<UTC time>-mesh-<name>/]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Authenticate with this pre-shared key file: the receiver holds the same key (a fleet: every daemon does)
+    #[arg(long, value_name = "FILE")]
+    pub psk_file: Option<PathBuf>,
+    /// Print only errors (and tune's answer when no candidate meets the constraints).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Write into a results directory that already holds files, and run more than 100000 tests
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The flags of the commands that test against one receiver (`run`, `tune`): where it
+/// is, and JSON Lines on stdout.
+#[derive(Debug, Args)]
+pub struct ReceiverArgs {
+    /// A receiver already running (`sockbench serve`) at HOST[:PORT] [default: a local receiver on loopback, started and stopped by this command] (iperf3: -c)
+    #[arg(long, short = 'c', value_name = "HOST[:PORT]")]
+    pub to: Option<String>,
+    /// One JSON object per finished test on stdout (JSON Lines; the fields of summary.csv), and nothing else there: tune prints its answer on stderr (iperf3: -J)
+    #[arg(long, short = 'J')]
+    pub json: bool,
 }
 
 /// The knob flags: those of the test as a whole here, the socket knobs from the knob table
@@ -707,11 +694,15 @@ fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
         crate::session::mesh::read_hosts(&args.hosts).map_err(|e| Failure::Usage(e.to_string()))?;
     let shape = crate::session::mesh::Shape::parse(&args.shape, &hosts)
         .map_err(|e| Failure::Usage(e.to_string()))?;
-    let (workload, cases) =
-        load_workload(args.workload.as_ref(), &args.knobs, &args.set, args.force)?;
+    let (workload, cases) = load_workload(
+        args.workload.as_ref(),
+        &args.knobs,
+        &args.common.set,
+        args.common.force,
+    )?;
     let pairs: usize = shape.rounds(hosts.len()).iter().map(Vec::len).sum();
     let tests = (cases.len() * pairs) as u64 * u64::from(workload.repeat);
-    if tests > MAX_RUNS && !args.force {
+    if tests > MAX_RUNS && !args.common.force {
         return Err(Failure::Usage(format!(
             "this mesh is {} case(s) x {pairs} pair(s) x {} repetition(s) = {tests} tests, more than {MAX_RUNS}: narrow it, or add --force",
             cases.len(),
@@ -723,12 +714,12 @@ fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
     } else {
         workload.name.clone()
     };
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out_dir(&format!("mesh-{name}"), std::time::SystemTime::now()));
-    check_out_dir(&out, args.force)?;
-    let psk = args.psk_file.as_deref().map(read_key).transpose()?;
+    let out =
+        args.common.out.clone().unwrap_or_else(|| {
+            default_out_dir(&format!("mesh-{name}"), std::time::SystemTime::now())
+        });
+    check_out_dir(&out, args.common.force)?;
+    let psk = args.common.psk_file.as_deref().map(read_key).transpose()?;
     let plan = crate::session::mesh::MeshPlan {
         hosts,
         shape,
@@ -741,7 +732,7 @@ fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
     let opts = crate::session::mesh::MeshOptions {
         psk,
         out,
-        quiet: args.quiet,
+        quiet: args.common.quiet,
         command_line: std::env::args().collect(),
     };
     match crate::session::mesh::execute(&plan, &opts).map_err(|e| Failure::Runtime(e.into()))? {
@@ -798,7 +789,7 @@ struct TuneInput {
 /// tune's input, every case of which this kernel can run.
 fn tune_input(args: &TuneArgs) -> Result<TuneInput, Failure> {
     use crate::tune::goal::{Constraint, Goal};
-    if let Some(to) = &args.to {
+    if let Some(to) = &args.receiver.to {
         resolve_target(to).map_err(|e| Failure::Usage(format!("--to: {e}")))?;
     }
     let constraints: Vec<Constraint> = args
@@ -811,8 +802,12 @@ fn tune_input(args: &TuneArgs) -> Result<TuneInput, Failure> {
         .as_deref()
         .map(|g| Goal::parse(g).map_err(|e| Failure::Usage(e.to_string())))
         .transpose()?;
-    let (mut workload, mut cases) =
-        load_workload(args.workload.as_ref(), &args.knobs, &args.set, args.force)?;
+    let (mut workload, mut cases) = load_workload(
+        args.workload.as_ref(),
+        &args.knobs,
+        &args.common.set,
+        args.common.force,
+    )?;
     if workload.matrix.is_empty() {
         return Err(Failure::Usage(
             "tune searches the workload's [matrix], and it has none: give one, e.g. --set 'rcvbuf=\"16K..16M\"' or sndbuf = \"16K..16M\" under [matrix] in the file".into(),
@@ -820,7 +815,7 @@ fn tune_input(args: &TuneArgs) -> Result<TuneInput, Failure> {
     }
     if !workload.cases.is_empty() {
         // The matrix's cases come first in the expansion; the [[case]] tables follow.
-        if !args.quiet {
+        if !args.common.quiet {
             eprintln!(
                 "note: {}: tune searches the [matrix]; its {} [[case]] table(s) are left out of the search (sockbench run measures them)",
                 workload.source,
@@ -865,12 +860,12 @@ fn tune_plan(
     } else {
         workload.name.clone()
     };
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out_dir(&format!("tune-{name}"), std::time::SystemTime::now()));
-    check_out_dir(&out, args.force)?;
-    let psk = match &args.psk_file {
+    let out =
+        args.common.out.clone().unwrap_or_else(|| {
+            default_out_dir(&format!("tune-{name}"), std::time::SystemTime::now())
+        });
+    check_out_dir(&out, args.common.force)?;
+    let psk = match &args.common.psk_file {
         Some(path) => Some((read_key(path)?, path.clone())),
         None => None,
     };
@@ -923,11 +918,11 @@ fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
     }
     let (plan, out, psk) = tune_plan(&args, workload, cases, goal, constraints)?;
     let opts = crate::tune::TuneOptions {
-        to: args.to,
+        to: args.receiver.to,
         psk,
         out,
-        quiet: args.quiet,
-        json: args.json,
+        quiet: args.common.quiet,
+        json: args.receiver.json,
         command_line: std::env::args().collect(),
     };
     let end = crate::tune::execute(&plan, &opts).map_err(|e| Failure::Runtime(e.into()))?;
@@ -1018,18 +1013,22 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
     iperf3_flags(&args)?;
     // A receiver address that cannot be one is a usage error, found before anything is
     // created or started.
-    if let Some(to) = &args.to {
+    if let Some(to) = &args.receiver.to {
         resolve_target(to).map_err(|e| Failure::Usage(format!("--to: {e}")))?;
     }
-    let (workload, cases) =
-        load_workload(args.workload.as_ref(), &args.knobs, &args.set, args.force)?;
+    let (workload, cases) = load_workload(
+        args.workload.as_ref(),
+        &args.knobs,
+        &args.common.set,
+        args.common.force,
+    )?;
     // Every protocol and knob set must be one this kernel takes, before any traffic.
     let allowed = crate::measure::pin_thread(None).unwrap_or_default();
     for case in &cases {
         let spec = &case.spec;
         transport::probe(spec.protocol, &[&spec.sender, &spec.receiver])?;
         // CPUs to pin to must exist here (and, with a local receiver, for it too).
-        let sides = if args.to.is_none() {
+        let sides = if args.receiver.to.is_none() {
             vec![&spec.sender, &spec.receiver]
         } else {
             vec![&spec.sender]
@@ -1055,10 +1054,11 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
     });
     let adaptive = adaptive_repeats(&args, workload.repeat)?;
     let out = args
+        .common
         .out
         .clone()
         .unwrap_or_else(|| default_out_dir(&name, std::time::SystemTime::now()));
-    check_out_dir(&out, args.force)?;
+    check_out_dir(&out, args.common.force)?;
     let plan = RunPlan {
         varied: workload.varied_keys(),
         name,
@@ -1070,17 +1070,17 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
         seed,
         adaptive,
     };
-    let psk = match &args.psk_file {
+    let psk = match &args.common.psk_file {
         Some(path) => Some((read_key(path)?, path.clone())),
         None => None,
     };
     let opts = RunOptions {
-        to: args.to,
+        to: args.receiver.to,
         psk,
         fail_fast: args.fail_fast,
         out: Some(out),
-        quiet: args.quiet,
-        json: args.json,
+        quiet: args.common.quiet,
+        json: args.receiver.json,
         command_line: std::env::args().collect(),
     };
     match execute(&plan, &opts).map_err(|e| Failure::Runtime(e.into()))? {
