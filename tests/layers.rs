@@ -467,8 +467,6 @@ const ALLOWED_LONG: &[&str] = &[
     "engine/rr.rs",
     "net/transport.rs",
     "spec/knobs.rs",
-    // Being split by concern (this branch's next commits).
-    "cli.rs",
 ];
 
 #[test]
