@@ -86,5 +86,7 @@ pub mod report;
 #[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 #[doc(hidden)]
 pub mod cli;
+/// The fuzz targets' bodies, with the `fuzz` feature only (fuzz/, tests/fuzz_regressions.rs).
+#[cfg(feature = "fuzz")]
 #[doc(hidden)]
 pub mod fuzzing;

@@ -7,8 +7,8 @@
 #
 # Targets: control_decode (control-message frames), workload_parse (workload files),
 # sender_results (a receiver's reply, as the sender turns it into rows), and
-# handshake (the receiver's side of a control connection) once the library has
-# `receiver::fuzz_control_session`. The fuzzer is libFuzzer through cargo-fuzz, built on
+# handshake (the receiver's side of a control connection). Their bodies are the library's
+# `fuzz` cargo feature, which fuzz/Cargo.toml turns on. The fuzzer is libFuzzer through cargo-fuzz, built on
 # the stable toolchain with `--sanitizer none` (the address sanitizer needs nightly); the
 # targets are built with debug assertions and overflow checks (`-a`), so an arithmetic
 # overflow is a crash. Needs cargo-fuzz (`cargo install --locked cargo-fuzz`) and a C++
@@ -32,21 +32,13 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     exit 2
 fi
 
-# The handshake target needs a function from the library; build it only when it is there.
-features=()
-all=(control_decode workload_parse sender_results)
-if grep -rqs 'pub fn fuzz_control_session' harness/; then
-    features=(--features handshake)
-    all+=(handshake)
-else
-    echo "== handshake: skipped (the library has no receiver::fuzz_control_session yet)"
-fi
+all=(control_decode workload_parse sender_results handshake)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
 cd fuzz
 fuzz=(cargo fuzz)
-flags=(--sanitizer none --debug-assertions "${features[@]}")
+flags=(--sanitizer none --debug-assertions)
 
 echo "== building the fuzz targets (${flags[*]})"
 "${fuzz[@]}" build "${flags[@]}"

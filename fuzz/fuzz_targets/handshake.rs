@@ -1,8 +1,7 @@
 //! The receiver's side of a control connection — hello, welcome, authentication, setup
 //! and its validation — fed arbitrary bytes as what the sender sends, through
 //! `sockbench::session::receiver::fuzz_control_session`. Nothing a sender sends may panic,
-//! overflow or abort the daemon. Built with `--features handshake` (scripts/fuzz.sh turns
-//! it on when the library has that function).
+//! overflow or abort the daemon.
 #![no_main]
 
 #[path = "../json_mutator.rs"]

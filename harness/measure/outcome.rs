@@ -22,6 +22,13 @@ impl Status {
             Status::Error => "error",
         }
     }
+
+    /// The status a results file names (`as_str`'s text), if it is one.
+    pub fn from_name(name: &str) -> Option<Status> {
+        [Status::Ok, Status::Aborted, Status::Error]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
 }
 
 /// Both sides' measurements of one test.

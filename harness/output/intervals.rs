@@ -40,10 +40,42 @@ pub struct IntervalRow {
     pub dst: String,
 }
 
-/// What the connection of a role carries, as intervals.csv names it.
-fn direction(run: &CaseRun, role: &RoleReport) -> &'static str {
+/// What a connection carries, intervals.csv's `direction`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowDirection {
+    /// Data from the sender process to the receiver process.
+    Forward,
+    /// The other way.
+    Reverse,
+    /// The latency probe's connection beside a stream.
+    Probe,
+}
+
+impl FlowDirection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowDirection::Forward => "forward",
+            FlowDirection::Reverse => "reverse",
+            FlowDirection::Probe => "probe",
+        }
+    }
+
+    /// The direction an intervals.csv row names, if it is one.
+    pub fn from_name(name: &str) -> Option<FlowDirection> {
+        [
+            FlowDirection::Forward,
+            FlowDirection::Reverse,
+            FlowDirection::Probe,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == name)
+    }
+}
+
+/// What the connection of a role carries.
+fn direction(run: &CaseRun, role: &RoleReport) -> FlowDirection {
     if role.kind != Some(run.spec.main_kind()) {
-        return "probe";
+        return FlowDirection::Probe;
     }
     let data_from_sender = matches!(
         (role.side, role.active),
@@ -51,9 +83,9 @@ fn direction(run: &CaseRun, role: &RoleReport) -> &'static str {
     );
     // For stream, the passive end receives; for rr the active end measures responses.
     if data_from_sender == (role.kind == Some(ConnKind::Stream)) {
-        "forward"
+        FlowDirection::Forward
     } else {
-        "reverse"
+        FlowDirection::Reverse
     }
 }
 
@@ -69,7 +101,7 @@ pub fn rows(run: &CaseRun) -> Vec<IntervalRow> {
         let step = role.interval_ns as f64 / 1e9;
         let end_s = role.end_ns as f64 / 1e9;
         let in_warmup = warmup_slots(run.spec.warmup.as_nanos() as u64, role.interval_ns);
-        let direction = direction(run, role);
+        let direction = direction(run, role).as_str();
         let counts_messages =
             role.kind != Some(ConnKind::Stream) || run.spec.protocol.is_datagram();
         for (i, (&bytes, &messages)) in role

@@ -149,7 +149,7 @@ impl Table {
         sorted.sort_by_key(|c| c.case);
         for c in sorted {
             let row = CaseRow::of(c);
-            let tx = c.pattern != Pattern::Stream.as_str();
+            let tx = c.pattern.parse() != Ok(Pattern::Stream);
             let rate = if tx {
                 mean_ci(
                     row.transactions_per_s_mean,

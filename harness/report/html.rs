@@ -10,12 +10,7 @@ use super::compare::{pair, Figure, Verdict};
 use super::ResultsDir;
 use crate::measure::hostinfo::HostFacts;
 
-pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+pub use super::esc;
 
 const STYLE: &str = "
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1240px;color:#222;padding:0 1em}

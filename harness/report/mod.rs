@@ -14,12 +14,14 @@ use hdrhistogram::Histogram;
 use thiserror::Error;
 
 use crate::measure::latency_histogram;
+use crate::measure::outcome::Status;
 use crate::output::cases::CaseRow;
-use crate::output::intervals::IntervalRow;
+use crate::output::intervals::{FlowDirection, IntervalRow};
 use crate::output::meta::Meta;
 use crate::output::sizes::SizeRow;
 use crate::output::summary::{SummaryRow, SPEC_COLUMNS};
 use crate::session::mesh::MatrixRow;
+use crate::spec::config::Pattern;
 use crate::spec::units::parse_size;
 use crate::tune::search::TuneRow;
 use input::Rows;
@@ -54,7 +56,7 @@ impl Rep {
     fn of(r: &SummaryRow) -> Rep {
         Rep {
             repetition: r.repetition,
-            ok: r.status == crate::measure::outcome::Status::Ok.as_str(),
+            ok: Status::from_name(&r.status) == Some(Status::Ok),
             goodput_bps: r.goodput_bps,
             transactions_per_s: r.transactions_per_s,
             rtt_p50_ns: r.rtt_p50_ns.map(|v| v as f64),
@@ -138,7 +140,7 @@ impl Case {
     }
     /// Request/response figures are its headline (rr, crr).
     pub fn is_transactional(&self) -> bool {
-        self.row.pattern != "stream"
+        self.row.pattern.parse() != Ok(Pattern::Stream)
     }
     pub fn probe(&self) -> bool {
         self.first.as_ref().is_some_and(|r| r.probe)
@@ -474,7 +476,10 @@ fn read_intervals(
         let c = &cases[i];
         // The probe's connection is its own flow, after the main ones.
         let probe_flow = c.probe() && iv.flow >= c.row.flows;
-        if iv.direction == "probe" || probe_flow || iv.throughput_bps.is_none() {
+        if FlowDirection::from_name(iv.direction) == Some(FlowDirection::Probe)
+            || probe_flow
+            || iv.throughput_bps.is_none()
+        {
             continue;
         }
         let p = sums
@@ -592,6 +597,14 @@ fn svg_file_name(id: &str, taken: &mut std::collections::HashSet<String>) -> Str
         n += 1;
     }
     name
+}
+
+/// Escapes text for HTML and SVG: `&`, `<`, `>` and `"`.
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

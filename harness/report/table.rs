@@ -6,10 +6,11 @@
 
 use std::fmt::Write;
 
-use super::html::esc;
+use super::esc;
 use super::{Case, ResultsDir};
 use crate::output::figure::{mean_ci, Scale};
 use crate::output::summary::{SizeReq, SummaryRow};
+use crate::spec::config::Protocol;
 use crate::spec::units::format_size_human;
 
 /// One column of the table: its heading and a cell per case.
@@ -197,7 +198,14 @@ fn measurements(cases: &[Case]) -> Vec<Column> {
         }));
     }
     let count = |v: Option<f64>| v.map_or_else(dash, |v| format!("{v:.0}"));
-    if any(&|c| c.row.protocol == "udp" || c.row.lost_mean.is_some_and(|v| v > 0.0)) {
+    if any(&|c| {
+        c.row
+            .protocol
+            .parse::<Protocol>()
+            .ok()
+            .is_some_and(Protocol::is_datagram)
+            || c.row.lost_mean.is_some_and(|v| v > 0.0)
+    }) {
         cols.push(Column::of("lost", false, cases, |c| count(c.row.lost_mean)));
     }
     if any(&|c| c.row.tcp_retrans_mean.is_some_and(|v| v > 0.0)) {

@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{Answer, TuneError};
+use crate::measure::outcome::Status;
 use crate::output::meta::Meta;
 use crate::output::summary::{SizeReq, SummaryRow};
 use crate::spec::units::{format_bps, format_ns, format_size_human, parse_size};
@@ -117,7 +118,7 @@ fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
 pub fn bdp_of(rows: &[SummaryRow]) -> Option<Bdp> {
     let ok: Vec<&SummaryRow> = rows
         .iter()
-        .filter(|r| r.status == crate::measure::outcome::Status::Ok.as_str())
+        .filter(|r| Status::from_name(&r.status) == Some(Status::Ok))
         .collect();
     let mut by_label: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for r in &ok {
@@ -183,7 +184,7 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
     };
     let ok: Vec<&SummaryRow> = rows
         .iter()
-        .filter(|r| r.status == crate::measure::outcome::Status::Ok.as_str())
+        .filter(|r| Status::from_name(&r.status) == Some(Status::Ok))
         .collect();
     let chosen = ok.iter().filter(|r| r.case_label == answer.label);
     let effective = Effective {

@@ -23,11 +23,13 @@ use crate::spec::config::{ConfigError, Protocol, Side, TestSpec};
 use crate::spec::units::format_size_human;
 
 mod daemon;
+#[cfg(feature = "fuzz")]
 mod fuzz;
 mod limits;
 mod relay;
 
 use daemon::{Daemon, LogLimit, Pending, PendingGuard, Touching};
+#[cfg(feature = "fuzz")]
 pub use fuzz::fuzz_control_session;
 pub use limits::{memory_estimate, Cidr, CidrError, Limits, MemoryNeed, Refusal};
 use relay::{relay, relay_target};

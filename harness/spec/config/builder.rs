@@ -1,0 +1,349 @@
+//! A test description built key by key, as flags, workload files and `--set` give it.
+
+use super::*;
+
+/// The keys a test description accepts (the long flag names of `run` with `_` for `-`,
+/// as in workload files and `--set`): those of the test as a whole here, the socket knobs
+/// in the knob table ([`crate::spec::knobs::socket_keys`]).
+pub const KNOB_KEYS: &[&str] = &[
+    "proto",
+    "pattern",
+    "direction",
+    "duration",
+    "warmup",
+    "interval",
+    "msg_size",
+    "response_size",
+    "flows",
+    "rate",
+    "rr_timeout",
+    "probe",
+    "probe_size",
+    "batch",
+    "arrival",
+    "dist_seed",
+    "requests_per_conn",
+    "pipeline",
+    "think_time",
+    "driver",
+];
+
+pub(super) fn parse_u32(key: &str, v: &str) -> Result<u32, ConfigError> {
+    v.trim()
+        .parse()
+        .map_err(|_| ConfigError(format!("{key}: '{v}' is not a whole number")))
+}
+
+pub(super) fn parse_size_u32(key: &str, v: &str) -> Result<u32, ConfigError> {
+    let n = crate::spec::units::parse_size(v).map_err(|e| ConfigError(format!("{key}: {e}")))?;
+    u32::try_from(n).map_err(|_| ConfigError(format!("{key}: {v} is too large")))
+}
+
+/// A fixed size (`64K`) or a distribution (`uniform:min=64,max=4K`).
+pub(super) fn parse_size_or_dist(
+    key: &str,
+    v: &str,
+) -> Result<(Option<u32>, Option<DistSpec>), ConfigError> {
+    if crate::spec::dist::is_dist_text(v) {
+        let d = DistSpec::parse(v, None).map_err(|e| ConfigError(format!("{key}: {e}")))?;
+        Ok((None, Some(d)))
+    } else {
+        Ok((Some(parse_size_u32(key, v)?), None))
+    }
+}
+
+pub(super) fn parse_dur(key: &str, v: &str) -> Result<Duration, ConfigError> {
+    crate::spec::units::parse_duration(v).map_err(|e| ConfigError(format!("{key}: {e}")))
+}
+
+pub(super) fn parse_probe(key: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim() {
+        "rr" => Ok(true),
+        "none" | "off" | "false" | "" => Ok(false),
+        other => Err(ConfigError(format!(
+            "{key}: '{other}' is not a probe (expected rr or none)"
+        ))),
+    }
+}
+
+/// Builds a [`TestSpec`] from knob settings, filling the defaults that depend on the
+/// protocol and pattern (message sizes) once all settings are known.
+#[derive(Debug, Clone, Default)]
+pub struct SpecBuilder {
+    spec: TestSpec,
+    msg_size: Option<u32>,
+    response_size: Option<u32>,
+    /// Sizes from a distribution (`msg_size = "lognormal:median=1K,p99=64K"`).
+    msg_dist: Option<DistSpec>,
+    response_dist: Option<DistSpec>,
+}
+
+impl SpecBuilder {
+    pub fn new() -> SpecBuilder {
+        SpecBuilder::default()
+    }
+
+    /// Applies one `key = value` setting: a key of the test as a whole, or a socket knob
+    /// for both sides (`sndbuf`) or one (`sender.sndbuf`, `receiver.sndbuf`).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self, ConfigError> {
+        let (sides, name): (&[Side], &str) = match key.split_once('.') {
+            Some(("sender", k)) => (&[Side::Sender], k),
+            Some(("receiver", k)) => (&[Side::Receiver], k),
+            Some(_) => return Err(ConfigError(format!("unknown key '{key}'"))),
+            None => (&[Side::Sender, Side::Receiver], key),
+        };
+        match knob(name) {
+            Some(knob) => {
+                for side in sides {
+                    let k = match side {
+                        Side::Sender => &mut self.spec.sender,
+                        Side::Receiver => &mut self.spec.receiver,
+                    };
+                    (knob.parse)(k, value).map_err(|e| ConfigError(format!("{key}: {e}")))?;
+                }
+            }
+            None if sides.len() == 1 => {
+                return Err(ConfigError(format!(
+                    "'{name}' is not a per-side socket knob, so '{key}' is not a key"
+                )))
+            }
+            None => self.set_test_key(key, value)?,
+        }
+        Ok(self)
+    }
+
+    /// A key of the test as a whole ([`KNOB_KEYS`]).
+    pub(super) fn set_test_key(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let s = &mut self.spec;
+        match key {
+            "proto" => s.protocol = value.parse()?,
+            "pattern" => s.pattern = value.parse()?,
+            "direction" => s.direction = value.parse()?,
+            "duration" => s.duration = parse_dur(key, value)?,
+            "warmup" => s.warmup = parse_dur(key, value)?,
+            "interval" => s.interval = parse_dur(key, value)?,
+            "rr_timeout" => s.rr_timeout = parse_dur(key, value)?,
+            "msg_size" => (self.msg_size, self.msg_dist) = parse_size_or_dist(key, value)?,
+            "response_size" => {
+                (self.response_size, self.response_dist) = parse_size_or_dist(key, value)?
+            }
+            "arrival" => {
+                s.arrival = value
+                    .parse()
+                    .map_err(|e| ConfigError(format!("{key}: {e}")))?
+            }
+            "requests_per_conn" => s.requests_per_conn = parse_u32(key, value)?,
+            "pipeline" => s.pipeline = parse_u32(key, value)?,
+            "driver" => s.driver = value.parse()?,
+            "think_time" => {
+                s.think_time = match value.trim() {
+                    "" | "none" | "0" => None,
+                    v => Some(TimeDist::parse(v).map_err(|e| ConfigError(format!("{key}: {e}")))?),
+                }
+            }
+            "dist_seed" => {
+                s.dist_seed = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| ConfigError(format!("{key}: '{value}' is not a whole number")))?
+            }
+            "flows" => s.flows = parse_u32(key, value)?,
+            "probe" => s.probe = parse_probe(key, value)?,
+            "probe_size" => s.probe_size = parse_size_u32(key, value)?,
+            "batch" => s.batch = parse_u32(key, value)?,
+            "rate" => {
+                s.rate = Some(
+                    crate::spec::units::parse_rate(value)
+                        .map_err(|e| ConfigError(format!("{key}: {e}")))?,
+                )
+            }
+            _ => {
+                let known: Vec<&str> = KNOB_KEYS
+                    .iter()
+                    .copied()
+                    .chain(crate::spec::knobs::socket_keys())
+                    .collect();
+                return Err(ConfigError(format!(
+                    "unknown key '{key}' (known: {})",
+                    known.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills size defaults and validates. Stream over TCP/MPTCP/Unix stream writes 128K;
+    /// datagrams carry 1400 bytes (one Ethernet MTU's worth); rr sends 64-byte requests and
+    /// responses of the request's size unless told otherwise.
+    pub fn build(&self) -> Result<TestSpec, ConfigError> {
+        let mut spec = self.spec.clone();
+        spec.msg_size =
+            self.msg_size
+                .unwrap_or(match (spec.pattern, spec.protocol.is_datagram()) {
+                    (Pattern::Rr | Pattern::Crr, _) => 64,
+                    (Pattern::Stream, true) => 1400,
+                    (Pattern::Stream, false) => 128 * 1024,
+                });
+        spec.response_size = self.response_size.unwrap_or(spec.msg_size);
+        self.resolve_dists(&mut spec)?;
+        // UDP GSO's segment size is the message size.
+        for k in [&mut spec.sender, &mut spec.receiver] {
+            if k.udp_gso.is_some() {
+                k.udp_gso = Some(spec.msg_size);
+            }
+        }
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Distributions are cut to what the protocol carries; a response without a size of
+    /// its own follows the request's distribution. The sizes are then the largest drawn.
+    pub(super) fn resolve_dists(&self, spec: &mut TestSpec) -> Result<(), ConfigError> {
+        let (floor, ceiling) = (spec.size_floor(), spec.size_ceiling());
+        let resolve = |name: &str, d: &DistSpec| {
+            d.resolve(floor, ceiling)
+                .map_err(|e| ConfigError(format!("{name}: {e}")))
+        };
+        spec.msg_dist = self
+            .msg_dist
+            .as_ref()
+            .map(|d| resolve("msg_size", d))
+            .transpose()?;
+        spec.response_dist = match (&self.response_dist, self.response_size) {
+            (Some(d), _) => Some(resolve("response_size", d)?),
+            (None, None) if spec.pattern != Pattern::Stream => spec.msg_dist.clone(),
+            (None, _) => None,
+        };
+        if let Some(d) = &spec.msg_dist {
+            spec.msg_size = d.max();
+            if self.response_size.is_none() && self.response_dist.is_none() {
+                spec.response_size = d.max();
+            }
+        }
+        if let Some(d) = &spec.response_dist {
+            spec.response_size = d.max();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod builder_tests {
+    use super::*;
+
+    #[test]
+    fn defaults_depend_on_pattern_and_protocol() {
+        let spec = SpecBuilder::new().build().unwrap();
+        assert_eq!(spec.msg_size, 128 * 1024);
+        let mut b = SpecBuilder::new();
+        b.set("proto", "udp").unwrap();
+        assert_eq!(b.build().unwrap().msg_size, 1400);
+        b.set("pattern", "rr").unwrap();
+        let spec = b.build().unwrap();
+        assert_eq!((spec.msg_size, spec.response_size), (64, 64));
+        b.set("response_size", "1K").unwrap();
+        assert_eq!(b.build().unwrap().response_size, 1024);
+    }
+
+    #[test]
+    fn knobs_apply_to_both_sides_or_one() {
+        let mut b = SpecBuilder::new();
+        b.set("sndbuf", "64K")
+            .unwrap()
+            .set("receiver.rcvbuf", "1M")
+            .unwrap();
+        b.set("busy_poll", "50us")
+            .unwrap()
+            .set("tos", "0x10")
+            .unwrap();
+        let spec = b.build().unwrap();
+        assert_eq!(spec.sender.sndbuf, Some(65536));
+        assert_eq!(spec.receiver.sndbuf, Some(65536));
+        assert_eq!(spec.receiver.rcvbuf, Some(1 << 20));
+        assert_eq!(spec.sender.rcvbuf, None);
+        assert_eq!(spec.sender.busy_poll_us, Some(50));
+        assert_eq!(spec.sender.tos, Some(16));
+        b.set("sndbuf", "auto").unwrap();
+        assert_eq!(b.build().unwrap().sender.sndbuf, None);
+    }
+
+    #[test]
+    fn size_distributions_resolve_against_the_protocol() {
+        let mut b = SpecBuilder::new();
+        b.set("msg_size", "uniform:min=1,max=100K").unwrap();
+        let spec = b.build().unwrap();
+        let d = spec.msg_dist.clone().unwrap();
+        // A byte stream's messages carry their 4-byte length header.
+        assert_eq!(
+            (d.min(), d.max(), spec.msg_size),
+            (4, 100 * 1024, 100 * 1024)
+        );
+        assert!(spec.response_dist.is_none(), "a stream has no responses");
+        b.set("pattern", "rr").unwrap();
+        let spec = b.build().unwrap();
+        assert_eq!(
+            spec.response_dist, spec.msg_dist,
+            "responses follow the requests"
+        );
+        b.set("proto", "udp").unwrap();
+        let e = b.build().unwrap_err().0;
+        assert!(e.contains("max") && e.contains("65507"), "{e}");
+        b.set("msg_size", "uniform:min=1,max=9000").unwrap();
+        let spec = b.build().unwrap();
+        assert_eq!(spec.msg_dist.unwrap().min(), DGRAM_HEADER);
+        b.set("pattern", "stream")
+            .unwrap()
+            .set("gso", "true")
+            .unwrap();
+        assert!(b.build().unwrap_err().0.contains("its own write"));
+        let mut b = SpecBuilder::new();
+        b.set("pattern", "rr")
+            .unwrap()
+            .set("pipeline", "4")
+            .unwrap();
+        b.set("msg_size", "lognormal:median=100,p99=1K").unwrap();
+        let spec = b.build().unwrap();
+        assert_eq!(
+            spec.msg_dist.unwrap().min(),
+            12,
+            "length header and request id"
+        );
+        assert!(b.set("think_time", "1ms").is_ok());
+        assert!(b.build().unwrap_err().0.contains("think_time"));
+    }
+
+    /// Every knob of the table is a key for both sides and for each alone.
+    #[test]
+    fn every_table_knob_is_a_key_per_side() {
+        for knob in KNOBS {
+            let mut want = SocketKnobs::default();
+            (knob.parse)(&mut want, knob.example).unwrap();
+            let mut b = SpecBuilder::new();
+            b.set(&format!("receiver.{}", knob.key), knob.example)
+                .unwrap();
+            assert_eq!(b.spec.receiver, want, "{}", knob.key);
+            assert_eq!(b.spec.sender, SocketKnobs::default(), "{}", knob.key);
+            b.set(knob.key, knob.example).unwrap();
+            assert_eq!(b.spec.sender, want, "{}", knob.key);
+        }
+    }
+
+    #[test]
+    fn bad_settings_name_the_key() {
+        let mut b = SpecBuilder::new();
+        assert!(b
+            .set("msg_size", "banana")
+            .unwrap_err()
+            .0
+            .starts_with("msg_size: 'banana'"));
+        assert!(b.set("sender.duration", "1s").is_err());
+        assert!(b
+            .set("colour", "blue")
+            .unwrap_err()
+            .0
+            .contains("unknown key 'colour'"));
+        assert!(b.set("nodelay", "maybe").is_err());
+        assert!(b.set("tos", "300").is_err());
+        assert!(b.set("duration", "-1s").unwrap_err().0.contains("negative"));
+    }
+}

@@ -1,0 +1,479 @@
+//! Validated configuration: what a test is, independent of where it came from (flags,
+//! a workload file, or the control channel). Everything past the CLI sees only these types.
+
+mod builder;
+mod validate;
+
+pub use builder::{SpecBuilder, KNOB_KEYS};
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::spec::dist::{Arrival, DistSpec, SizeDist, TimeDist};
+use crate::spec::knobs::{knob, KNOBS};
+
+/// A user mistake in a test description. Reported as one line, exit code 2.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl ConfigError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        ConfigError(msg.into())
+    }
+}
+
+macro_rules! named_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ConfigError;
+            fn from_str(s: &str) -> Result<Self, ConfigError> {
+                match s.trim() {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(ConfigError(format!(
+                        "unknown {} '{}' (expected one of: {})",
+                        stringify!($name).to_ascii_lowercase(),
+                        other,
+                        [$($text),+].join(", ")
+                    ))),
+                }
+            }
+        }
+    };
+}
+
+named_enum!(
+    /// The transport. `sctp` and `dccp` are recognised so that asking for them gives a
+    /// precise answer about this kernel rather than "unknown protocol".
+    Protocol {
+        Tcp => "tcp",
+        Udp => "udp",
+        Mptcp => "mptcp",
+        UnixStream => "unix-stream",
+        UnixDgram => "unix-dgram",
+        Sctp => "sctp",
+        Dccp => "dccp",
+    }
+);
+
+named_enum!(
+    /// The traffic pattern.
+    Pattern {
+        Stream => "stream",
+        Rr => "rr",
+        Crr => "crr",
+    }
+);
+
+named_enum!(
+    /// Which engine driver runs a side's connections: `auto` (the blocking driver, a
+    /// thread per connection, up to 64 connections of the test's main kind on a side;
+    /// epoll workers beyond, unless a blocking-only path is asked for), or either one.
+    DriverChoice {
+        Auto => "auto",
+        Blocking => "blocking",
+        Epoll => "epoll",
+    }
+);
+
+impl DriverChoice {
+    fn auto() -> Self {
+        DriverChoice::Auto
+    }
+    fn is_auto(&self) -> bool {
+        *self == DriverChoice::Auto
+    }
+}
+
+named_enum!(
+    /// Which way the bulk data flows. Forward = the sender process (`run`) to the
+    /// receiver process (`serve`).
+    Direction {
+        Forward => "forward",
+        Reverse => "reverse",
+        Bidir => "bidir",
+    }
+);
+
+impl Protocol {
+    /// Datagram protocols carry a sequence number in every message and count loss.
+    pub fn is_datagram(self) -> bool {
+        matches!(self, Protocol::Udp | Protocol::UnixDgram)
+    }
+    pub fn is_unix(self) -> bool {
+        matches!(self, Protocol::UnixStream | Protocol::UnixDgram)
+    }
+    /// TCP-level socket options (TCP_MAXSEG, TCP_NODELAY, ...) apply.
+    pub fn is_tcp_like(self) -> bool {
+        matches!(self, Protocol::Tcp | Protocol::Mptcp)
+    }
+    pub fn is_ip(self) -> bool {
+        !self.is_unix()
+    }
+}
+
+/// Socket options for the data sockets of one side. `None`/`false` = not set: the kernel's
+/// default (for buffers: autotuning) stays in force. Each field is parsed, checked, set on
+/// the socket and reported by its entry in the knob table ([`crate::spec::knobs::KNOBS`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocketKnobs {
+    /// SO_SNDBUF in bytes as requested (Linux stores double).
+    pub sndbuf: Option<u64>,
+    /// SO_RCVBUF in bytes as requested (Linux stores double).
+    pub rcvbuf: Option<u64>,
+    /// TCP_MAXSEG, set before connect/listen.
+    pub mss: Option<u32>,
+    /// TCP_NODELAY.
+    pub nodelay: bool,
+    /// TCP_CONGESTION.
+    pub congestion: Option<String>,
+    /// IP_TOS / IPV6_TCLASS.
+    pub tos: Option<u8>,
+    /// TCP_QUICKACK (re-armed after every read by the patterns, since the kernel clears it).
+    pub quickack: bool,
+    /// TCP_NOTSENT_LOWAT in bytes.
+    pub notsent_lowat: Option<u32>,
+    /// TCP_CORK.
+    pub cork: bool,
+    /// SO_BUSY_POLL in microseconds.
+    pub busy_poll_us: Option<u32>,
+    /// UDP_SEGMENT (UDP GSO): the segment size the kernel splits each send into.
+    pub udp_gso: Option<u32>,
+    /// UDP_GRO: coalesced datagrams arrive in one receive.
+    pub udp_gro: bool,
+    /// User-space busy polling: this side's sockets are non-blocking and its roles spin on
+    /// them instead of sleeping in the kernel.
+    pub spin: bool,
+    /// Stream sends with sendfile(2) from an in-memory file instead of write(2).
+    pub sendfile: bool,
+    /// Byte streams through a pipe with splice(2): sends from an in-memory file, receives
+    /// into /dev/null; the data never passes through user memory.
+    pub splice: bool,
+    /// SO_ZEROCOPY, and MSG_ZEROCOPY on stream sends (tcp).
+    pub zerocopy: bool,
+    /// CPUs this side's traffic threads are pinned to (sched_setaffinity), spread over
+    /// its connections; None = wherever the scheduler puts them.
+    pub cpus: Option<Vec<u32>>,
+    /// SO_LINGER in seconds: a close waits that long for unsent data; 0 = an abortive
+    /// close (RST, no TIME_WAIT). None = not set (a graceful close in the background).
+    #[serde(default)]
+    pub linger: Option<u32>,
+}
+
+impl SocketKnobs {
+    /// Checks that every knob set applies to `proto` and is in a range the kernel accepts.
+    pub fn validate(&self, proto: Protocol) -> Result<(), ConfigError> {
+        for knob in KNOBS {
+            if knob.is_set(self) && !knob.applies.to(proto) {
+                return Err(ConfigError(format!(
+                    "{} applies to {}, not {proto}",
+                    knob.flag(),
+                    knob.applies.describe()
+                )));
+            }
+            (knob.check)(self)?;
+        }
+        Ok(())
+    }
+}
+
+/// Which process a role runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Side {
+    /// `sockbench run`, the process that drives the test and writes the results.
+    Sender,
+    /// `sockbench serve`.
+    Receiver,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Sender => "sender",
+            Side::Receiver => "receiver",
+        }
+    }
+}
+
+/// What one data connection carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnKind {
+    Stream,
+    Rr,
+    /// Connect, request, response, close; again and again.
+    Crr,
+}
+
+/// One data connection of a test: both ends derive the same list from the spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnPlan {
+    /// Index into the plan; also carried in the data connection's header.
+    pub id: u32,
+    /// The user-visible flow number (bidir has two connections per flow).
+    pub flow: u32,
+    pub kind: ConnKind,
+    /// The process whose role drives this connection: writes the bulk data (stream) or
+    /// sends the requests (rr).
+    pub active: Side,
+}
+
+/// A fully validated test: what the sender sends the receiver over the control channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestSpec {
+    pub protocol: Protocol,
+    pub pattern: Pattern,
+    pub direction: Direction,
+    pub flows: u32,
+    /// Application write size, datagram payload, or request size (bytes).
+    pub msg_size: u32,
+    /// Response size for rr (bytes).
+    pub response_size: u32,
+    pub duration: Duration,
+    pub warmup: Duration,
+    /// Length of one per-interval throughput sample.
+    pub interval: Duration,
+    /// Open-loop pacing per flow: bits per second for stream, transactions per second for
+    /// rr. None = as fast as possible (stream) or closed loop (rr).
+    pub rate: Option<u64>,
+    /// A request/response latency probe runs beside the stream flows.
+    pub probe: bool,
+    /// Request and response size of the probe.
+    pub probe_size: u32,
+    /// Datagrams per sendmmsg/recvmmsg call on datagram streams; 1 = send/recv.
+    pub batch: u32,
+    /// How long an rr requester waits for a datagram response before counting it lost.
+    pub rr_timeout: Duration,
+    /// Knobs for the data sockets of the sender process (`run`).
+    pub sender: SocketKnobs,
+    /// Knobs for the data sockets of the receiver process (`serve`).
+    pub receiver: SocketKnobs,
+    /// Request (or stream message) sizes drawn from a distribution; `msg_size` is then
+    /// its largest size. None = every message is `msg_size` bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg_dist: Option<SizeDist>,
+    /// Response sizes drawn from a distribution; `response_size` is then its largest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_dist: Option<SizeDist>,
+    /// When open-loop rr requests are issued: evenly spaced, or a Poisson process.
+    #[serde(default)]
+    pub arrival: Arrival,
+    /// Seed of the size and arrival generators (mixed with each connection's id).
+    #[serde(default = "default_dist_seed")]
+    pub dist_seed: u64,
+    /// crr: request/response transactions per connection before it is closed (1 =
+    /// connect, request, response, close).
+    #[serde(default = "one")]
+    pub requests_per_conn: u32,
+    /// Closed-loop rr over a byte stream: requests kept outstanding per connection, each
+    /// response matched to its request by an id the responder echoes (1 = one at a time).
+    #[serde(default = "one")]
+    pub pipeline: u32,
+    /// Closed-loop rr and crr: how long the requester waits between a response and its
+    /// next request, drawn per transaction. None = at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think_time: Option<TimeDist>,
+    /// Which engine driver runs the connections (`--driver`); auto by default.
+    #[serde(
+        default = "DriverChoice::auto",
+        skip_serializing_if = "DriverChoice::is_auto"
+    )]
+    pub driver: DriverChoice,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Bytes of the request id a pipelined request and its response carry (after the length
+/// header when framed).
+pub const PIPELINE_ID: u32 = 8;
+
+fn default_dist_seed() -> u64 {
+    DEFAULT_DIST_SEED
+}
+
+/// The seed of size distributions and arrivals unless `dist_seed` says otherwise: a fixed
+/// one, so that two runs of one workload send the same sizes.
+pub const DEFAULT_DIST_SEED: u64 = 1;
+
+/// Size of the header every datagram carries: sequence number, kind, connection id.
+pub const DGRAM_HEADER: u32 = 16;
+/// Largest UDP payload over IPv4.
+pub const MAX_UDP_PAYLOAD: u32 = 65507;
+/// The largest application message we allow for byte streams.
+pub const MAX_STREAM_MSG: u32 = 64 << 20;
+/// Flows of one test. Beyond `engine::MULTI_THRESHOLD` connections on a side, roles run
+/// on epoll workers, not a thread each. 100,000 connections are tested (tests/scale.rs,
+/// docs/scale.md); a receiver's results for 131,072 of them fit in one control message
+/// (`net::control::MAX_MESSAGE`).
+pub const MAX_FLOWS: u32 = 1 << 17;
+/// CPUs a cpu_set_t can name (CPU_SETSIZE).
+pub const MAX_CPUS: u32 = 1024;
+/// The longest an rr requester may wait for one response.
+pub const MAX_RR_TIMEOUT: Duration = Duration::from_secs(60);
+/// Requests an open-loop rr flow may have outstanding within its timeout (rate ×
+/// rr_timeout): the requester keeps a slot for each.
+pub const MAX_OUTSTANDING: u64 = 1 << 20;
+/// Per-interval samples of one test (warm-up and duration over the interval): each role
+/// keeps a counter for each.
+pub const MAX_INTERVALS: u64 = 100_000;
+
+impl Default for TestSpec {
+    fn default() -> Self {
+        TestSpec {
+            protocol: Protocol::Tcp,
+            pattern: Pattern::Stream,
+            direction: Direction::Forward,
+            flows: 1,
+            msg_size: 128 * 1024,
+            response_size: 0,
+            duration: Duration::from_secs(10),
+            warmup: Duration::from_secs(1),
+            interval: Duration::from_secs(1),
+            rate: None,
+            probe: false,
+            probe_size: 64,
+            batch: 1,
+            rr_timeout: Duration::from_millis(200),
+            sender: SocketKnobs::default(),
+            receiver: SocketKnobs::default(),
+            msg_dist: None,
+            response_dist: None,
+            arrival: Arrival::Fixed,
+            dist_seed: DEFAULT_DIST_SEED,
+            requests_per_conn: 1,
+            pipeline: 1,
+            think_time: None,
+            driver: DriverChoice::Auto,
+        }
+    }
+}
+
+impl TestSpec {
+    /// The request size of an rr test, or the message size of a stream test.
+    pub fn request_size(&self) -> u32 {
+        self.msg_size
+    }
+
+    /// The smallest message a size distribution may draw: a datagram's sequence header,
+    /// or a framed stream message's length header.
+    pub fn size_floor(&self) -> u32 {
+        if self.protocol.is_datagram() {
+            DGRAM_HEADER
+        } else if self.pipeline > 1 {
+            crate::spec::dist::FRAME_HEADER + PIPELINE_ID
+        } else {
+            crate::spec::dist::FRAME_HEADER
+        }
+    }
+
+    /// The largest message the protocol takes.
+    pub fn size_ceiling(&self) -> u32 {
+        match self.protocol {
+            Protocol::Udp => MAX_UDP_PAYLOAD,
+            Protocol::UnixDgram => 212_992,
+            _ => MAX_STREAM_MSG,
+        }
+    }
+
+    /// Request and response size distributions of a request/response connection (the
+    /// probe's sizes are fixed).
+    pub fn rr_dists(&self) -> (Option<&SizeDist>, Option<&SizeDist>) {
+        if self.pattern == Pattern::Stream {
+            (None, None)
+        } else {
+            (self.msg_dist.as_ref(), self.response_dist.as_ref())
+        }
+    }
+
+    /// The data connections of this test, in a fixed order both processes agree on.
+    pub fn conn_plan(&self) -> Vec<ConnPlan> {
+        let kind = self.main_kind();
+        let sides: &[Side] = match self.direction {
+            Direction::Forward => &[Side::Sender],
+            Direction::Reverse => &[Side::Receiver],
+            Direction::Bidir => &[Side::Sender, Side::Receiver],
+        };
+        let mut plan = Vec::new();
+        for flow in 0..self.flows {
+            for &active in sides {
+                plan.push(ConnPlan {
+                    id: plan.len() as u32,
+                    flow,
+                    kind,
+                    active,
+                });
+            }
+        }
+        if self.probe {
+            // The probe is one more flow, always driven by the sender process.
+            plan.push(ConnPlan {
+                id: plan.len() as u32,
+                flow: self.flows,
+                kind: ConnKind::Rr,
+                active: Side::Sender,
+            });
+        }
+        plan
+    }
+
+    /// Request and response sizes of a request/response connection: the probe's in a
+    /// stream test, else the test's own.
+    pub fn rr_sizes(&self) -> (u32, u32) {
+        if self.pattern == Pattern::Stream {
+            (self.probe_size, self.probe_size)
+        } else {
+            (self.msg_size, self.response_size)
+        }
+    }
+
+    /// The connection kind that carries the test's main figures (goodput, transactions);
+    /// a probe's connection is of another kind.
+    pub fn main_kind(&self) -> ConnKind {
+        match self.pattern {
+            Pattern::Stream => ConnKind::Stream,
+            Pattern::Rr => ConnKind::Rr,
+            Pattern::Crr => ConnKind::Crr,
+        }
+    }
+
+    /// The knobs of one process's data sockets.
+    pub fn knobs(&self, side: Side) -> &SocketKnobs {
+        match side {
+            Side::Sender => &self.sender,
+            Side::Receiver => &self.receiver,
+        }
+    }
+
+    /// The longest a test can legitimately take, after which every loop gives up.
+    pub fn hard_deadline(&self) -> Duration {
+        self.warmup + self.duration + Duration::from_secs(15)
+    }
+}
+
+#[cfg(test)]
+mod tests;

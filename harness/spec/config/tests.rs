@@ -1,0 +1,99 @@
+use super::*;
+
+#[test]
+fn names_round_trip() {
+    for p in Protocol::ALL {
+        assert_eq!(p.as_str().parse::<Protocol>().unwrap(), *p);
+    }
+    let err = "quic".parse::<Protocol>().unwrap_err().to_string();
+    assert!(
+        err.contains("'quic'") && err.contains("unix-dgram"),
+        "{err}"
+    );
+}
+
+#[test]
+fn conn_plan_follows_direction() {
+    let mut spec = TestSpec {
+        flows: 2,
+        ..TestSpec::default()
+    };
+    let plan = spec.conn_plan();
+    assert_eq!(plan.len(), 2);
+    assert!(plan.iter().all(|c| c.active == Side::Sender));
+    spec.direction = Direction::Bidir;
+    let plan = spec.conn_plan();
+    assert_eq!(plan.len(), 4);
+    assert_eq!(
+        plan.iter().filter(|c| c.active == Side::Receiver).count(),
+        2
+    );
+    assert_eq!(
+        plan.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3]
+    );
+}
+
+#[test]
+fn validation_names_the_problem() {
+    let mut spec = TestSpec {
+        protocol: Protocol::Udp,
+        ..TestSpec::default()
+    };
+    spec.msg_size = 8;
+    assert!(spec.validate().unwrap_err().0.contains("--msg-size 8"));
+    spec.msg_size = 1400;
+    assert!(spec.validate().is_ok());
+    spec.sender.mss = Some(1000);
+    assert!(spec
+        .validate()
+        .unwrap_err()
+        .0
+        .contains("tcp and mptcp only"));
+    let mut spec = TestSpec::default();
+    spec.sender.mss = Some(10);
+    assert!(spec.validate().unwrap_err().0.contains("88 to 32767"));
+    let spec = TestSpec {
+        duration: Duration::ZERO,
+        ..TestSpec::default()
+    };
+    assert!(spec.validate().is_err());
+    let spec = TestSpec {
+        pattern: Pattern::Rr,
+        direction: Direction::Bidir,
+        ..TestSpec::default()
+    };
+    assert!(spec.validate().is_err());
+    let spec = TestSpec {
+        pattern: Pattern::Crr,
+        protocol: Protocol::Udp,
+        msg_size: 64,
+        ..TestSpec::default()
+    };
+    assert!(spec
+        .validate()
+        .unwrap_err()
+        .0
+        .contains("connection-oriented"));
+    let spec = TestSpec {
+        pattern: Pattern::Rr,
+        probe: true,
+        msg_size: 64,
+        ..TestSpec::default()
+    };
+    assert!(spec.validate().unwrap_err().0.contains("--probe"));
+}
+
+#[test]
+fn the_probe_is_one_more_connection() {
+    let spec = TestSpec {
+        flows: 2,
+        probe: true,
+        ..TestSpec::default()
+    };
+    let plan = spec.conn_plan();
+    assert_eq!(plan.len(), 3);
+    assert_eq!(plan[2].kind, ConnKind::Rr);
+    assert_eq!(plan[2].flow, 2);
+    assert_eq!(spec.rr_sizes(), (64, 64));
+}

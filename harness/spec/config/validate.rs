@@ -1,0 +1,329 @@
+//! The rules a test description must satisfy, checked without touching the kernel.
+
+use super::*;
+
+impl TestSpec {
+    /// Checks everything that can be checked without touching the kernel.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.duration.is_zero() {
+            return Err(ConfigError::new("--duration must be more than zero"));
+        }
+        if self.duration > Duration::from_secs(24 * 3600) || self.warmup > Duration::from_secs(3600)
+        {
+            return Err(ConfigError::new(
+                "--duration is limited to 24h and --warmup to 1h",
+            ));
+        }
+        if self.interval < Duration::from_millis(10) {
+            return Err(ConfigError::new("--interval must be at least 10ms"));
+        }
+        if self.flows == 0 || self.flows > MAX_FLOWS {
+            return Err(ConfigError(format!(
+                "--flows must be from 1 to {MAX_FLOWS}"
+            )));
+        }
+        self.validate_driver()?;
+        self.validate_profile()?;
+        if self.pattern == Pattern::Rr && self.direction == Direction::Bidir {
+            return Err(ConfigError::new(
+                "--direction bidir applies to the stream pattern; rr takes forward or reverse",
+            ));
+        }
+        if self.rate.is_some() && self.pattern == Pattern::Crr {
+            return Err(ConfigError::new(
+                "--rate applies to stream (bits/s) and rr (transactions/s), not crr",
+            ));
+        }
+        self.validate_paths()?;
+        self.validate_pattern()?;
+        self.validate_sizes()?;
+        self.validate_limits()?;
+        self.sender.validate(self.protocol)?;
+        self.receiver.validate(self.protocol)?;
+        Ok(())
+    }
+
+    /// The I/O paths: batches, GSO/GRO, sendfile, splice, zero-copy and spinning, and what each combines with.
+    pub(super) fn validate_paths(&self) -> Result<(), ConfigError> {
+        if self.batch == 0 || self.batch > 1024 {
+            return Err(ConfigError::new("--batch must be from 1 to 1024"));
+        }
+        let sendfile = self.sender.sendfile || self.receiver.sendfile;
+        if sendfile && (self.pattern != Pattern::Stream || self.protocol.is_datagram()) {
+            return Err(ConfigError::new(
+                "--sendfile applies to the stream pattern over tcp, mptcp or unix-stream",
+            ));
+        }
+        if sendfile && (self.sender.zerocopy || self.receiver.zerocopy) {
+            return Err(ConfigError::new(
+                "--sendfile and --zerocopy are two ways to avoid the copy: choose one",
+            ));
+        }
+        let splice = self.sender.splice || self.receiver.splice;
+        if splice && (self.pattern != Pattern::Stream || self.protocol.is_datagram()) {
+            return Err(ConfigError::new(
+                "--splice applies to the stream pattern over tcp, mptcp or unix-stream",
+            ));
+        }
+        for side in [&self.sender, &self.receiver] {
+            if side.splice && (side.sendfile || side.zerocopy) {
+                return Err(ConfigError::new(
+                    "--splice, --sendfile and --zerocopy are ways to avoid the same copy: choose one",
+                ));
+            }
+        }
+        if (self.sender.spin || self.receiver.spin) && self.pattern == Pattern::Crr {
+            return Err(ConfigError::new(
+                "--spin applies to stream and rr (crr opens a new socket per transaction)",
+            ));
+        }
+        if (self.sender.zerocopy || self.receiver.zerocopy) && self.pattern != Pattern::Stream {
+            return Err(ConfigError::new("--zerocopy applies to the stream pattern"));
+        }
+        if self.sender.udp_gso.is_some() && self.batch > 1 {
+            return Err(ConfigError::new(
+                "--gso and --batch are two ways to send many datagrams per call: choose one",
+            ));
+        }
+        if (self.sender.udp_gso.is_some() || self.sender.udp_gro) && self.pattern != Pattern::Stream
+        {
+            return Err(ConfigError::new(
+                "--gso and --gro apply to the stream pattern",
+            ));
+        }
+        if self.batch > 1 && !(self.protocol.is_datagram() && self.pattern == Pattern::Stream) {
+            return Err(ConfigError::new(
+                "--batch (sendmmsg/recvmmsg) applies to the stream pattern over udp and unix-dgram",
+            ));
+        }
+        Ok(())
+    }
+
+    /// What crr and the latency probe need.
+    pub(super) fn validate_pattern(&self) -> Result<(), ConfigError> {
+        if self.pattern == Pattern::Crr {
+            if self.protocol.is_datagram() {
+                return Err(ConfigError(format!(
+                    "crr opens a connection per transaction, so it needs a connection-oriented protocol, not {}",
+                    self.protocol
+                )));
+            }
+            if self.direction != Direction::Forward {
+                return Err(ConfigError::new(
+                    "crr runs forward only: the sender process connects",
+                ));
+            }
+        }
+        if self.probe {
+            if self.pattern != Pattern::Stream {
+                return Err(ConfigError::new(
+                    "--probe rr runs beside stream flows; use it with --pattern stream",
+                ));
+            }
+            let min = if self.protocol.is_datagram() {
+                DGRAM_HEADER
+            } else {
+                1
+            };
+            if self.probe_size < min || self.probe_size > 65507 {
+                return Err(ConfigError(format!(
+                    "--probe-size must be from {min} to 65507 bytes"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Message and response sizes against what the protocol carries.
+    pub(super) fn validate_sizes(&self) -> Result<(), ConfigError> {
+        let sizes = [
+            ("msg-size", self.msg_size),
+            ("response-size", self.response_size),
+        ];
+        for (name, size) in sizes {
+            if name == "response-size" && self.pattern == Pattern::Stream {
+                continue;
+            }
+            if self.protocol.is_datagram() {
+                let max = if self.protocol == Protocol::Udp {
+                    MAX_UDP_PAYLOAD
+                } else {
+                    212_992
+                };
+                if size < DGRAM_HEADER || size > max {
+                    return Err(ConfigError(format!(
+                        "--{name} {size} is out of range for {}: {DGRAM_HEADER} (the sequence header) to {max} bytes",
+                        self.protocol
+                    )));
+                }
+            } else if size == 0 || size > MAX_STREAM_MSG {
+                return Err(ConfigError(format!(
+                    "--{name} {size} is out of range: 1 byte to 64M"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Timeouts, rates and samples within what one test may hold.
+    pub(super) fn validate_limits(&self) -> Result<(), ConfigError> {
+        if self.rr_timeout < Duration::from_millis(1) || self.rr_timeout > MAX_RR_TIMEOUT {
+            return Err(ConfigError(format!(
+                "--rr-timeout must be from 1ms to {}s",
+                MAX_RR_TIMEOUT.as_secs()
+            )));
+        }
+        if let (Pattern::Rr, Some(rate)) = (self.pattern, self.rate) {
+            let outstanding = (rate as f64 * self.rr_timeout.as_secs_f64()).ceil();
+            if outstanding > MAX_OUTSTANDING as f64 {
+                return Err(ConfigError(format!(
+                    "--rate {rate} with --rr-timeout {:?} lets {outstanding} requests be outstanding on one flow; at most {MAX_OUTSTANDING} are allowed (lower either)",
+                    self.rr_timeout
+                )));
+            }
+        }
+        if self.rate == Some(0) {
+            return Err(ConfigError::new("--rate must be more than zero"));
+        }
+        let intervals = (self.warmup + self.duration).as_nanos() / self.interval.as_nanos().max(1);
+        if intervals > MAX_INTERVALS as u128 {
+            return Err(ConfigError(format!(
+                "--interval {:?} cuts this test into {intervals} samples; at most {MAX_INTERVALS} are allowed (use a longer --interval)",
+                self.interval
+            )));
+        }
+        if self.probe_size == 0 || self.probe_size > MAX_UDP_PAYLOAD {
+            return Err(ConfigError(format!(
+                "--probe-size must be from 1 to {MAX_UDP_PAYLOAD} bytes"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The checks of application traffic profiles: size distributions and arrivals.
+    pub(super) fn validate_profile(&self) -> Result<(), ConfigError> {
+        let dists = self.msg_dist.is_some() || self.response_dist.is_some();
+        if dists {
+            self.validate_dists()?;
+        }
+        if self.arrival != Arrival::Fixed && !(self.pattern == Pattern::Rr && self.rate.is_some()) {
+            return Err(ConfigError::new(
+                "arrival = poisson applies to open-loop request/response: --pattern rr with --rate",
+            ));
+        }
+        if self.requests_per_conn == 0 || self.requests_per_conn > 1_000_000 {
+            return Err(ConfigError::new(
+                "requests_per_conn must be from 1 to 1000000",
+            ));
+        }
+        if self.requests_per_conn > 1 && self.pattern != Pattern::Crr {
+            return Err(ConfigError::new(
+                "requests_per_conn applies to --pattern crr (connect, N requests, close); rr keeps one connection throughout",
+            ));
+        }
+        if let Some(t) = &self.think_time {
+            t.check().map_err(|e| ConfigError(e.to_string()))?;
+            let closed_loop = match self.pattern {
+                Pattern::Rr => self.rate.is_none() && self.pipeline <= 1,
+                Pattern::Crr => true,
+                Pattern::Stream => false,
+            };
+            if !closed_loop {
+                return Err(ConfigError::new(
+                    "think_time applies to closed-loop requests: --pattern rr (without --rate or pipeline) or crr",
+                ));
+            }
+        }
+        if self.pipeline == 0 || self.pipeline > 1024 {
+            return Err(ConfigError::new("pipeline must be from 1 to 1024"));
+        }
+        if self.pipeline > 1 {
+            self.validate_pipeline(dists)?;
+        }
+        Ok(())
+    }
+
+    /// Size distributions: each message its own write, sizes within the protocol's.
+    pub(super) fn validate_dists(&self) -> Result<(), ConfigError> {
+        let copies = [&self.sender, &self.receiver]
+            .iter()
+            .any(|k| k.sendfile || k.splice || k.zerocopy || k.udp_gso.is_some());
+        if copies || self.batch > 1 {
+            return Err(ConfigError::new(
+                "a size distribution sends each message with its own write; it does not combine with --sendfile, --splice, --zerocopy, --gso or --batch",
+            ));
+        }
+        for (name, d, size) in [
+            ("msg-size", &self.msg_dist, self.msg_size),
+            ("response-size", &self.response_dist, self.response_size),
+        ] {
+            if let Some(d) = d {
+                d.check()
+                    .map_err(|e| ConfigError(format!("--{name}: {e}")))?;
+                if d.max() != size {
+                    return Err(ConfigError(format!(
+                        "--{name}: the distribution's largest size ({}) and the size ({size}) disagree",
+                        d.max()
+                    )));
+                }
+                let floor = self.size_floor();
+                if d.min() < floor {
+                    return Err(ConfigError(format!(
+                        "--{name}: sizes from {} bytes; {} carries at least {floor}",
+                        d.min(),
+                        self.protocol
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Pipelined requests carry an id: room for it in every message.
+    pub(super) fn validate_pipeline(&self, dists: bool) -> Result<(), ConfigError> {
+        if self.pattern != Pattern::Rr || self.protocol.is_datagram() || self.rate.is_some() {
+            return Err(ConfigError::new(
+                "pipeline applies to closed-loop rr over tcp, mptcp or unix-stream (without --rate: open-loop requests are already outstanding as their schedule says)",
+            ));
+        }
+        let room = PIPELINE_ID
+            + if dists {
+                crate::spec::dist::FRAME_HEADER
+            } else {
+                0
+            };
+        for (name, d, size) in [
+            ("msg-size", &self.msg_dist, self.msg_size),
+            ("response-size", &self.response_dist, self.response_size),
+        ] {
+            let min = d.as_ref().map_or(size, |d| d.min());
+            if min < room {
+                return Err(ConfigError(format!(
+                    "--{name}: a pipelined message carries an {PIPELINE_ID}-byte request id, so it needs at least {room} bytes (got {min})"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// `--driver epoll` with a path only the blocking driver has (a thread per connection:
+    /// the send paths with per-connection kernel state) is refused.
+    pub(super) fn validate_driver(&self) -> Result<(), ConfigError> {
+        if self.driver != DriverChoice::Epoll {
+            return Ok(());
+        }
+        for (side, k) in [("sender", &self.sender), ("receiver", &self.receiver)] {
+            let only = [
+                (k.zerocopy, "--zerocopy"),
+                (k.sendfile, "--sendfile"),
+                (k.splice, "--splice"),
+            ];
+            if let Some((_, flag)) = only.iter().find(|(on, _)| *on) {
+                return Err(ConfigError(format!(
+                    "--driver epoll: {flag} ({side}) runs on the blocking driver only (a thread per connection); use --driver auto or blocking"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
