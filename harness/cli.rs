@@ -1101,7 +1101,11 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
         json: args.json,
         command_line: std::env::args().collect(),
     };
-    match execute(&plan, &opts).map_err(|e| Failure::Runtime(e.into()))? {
+    let ran = execute(&plan, &opts).map_err(|e| match e {
+        crate::session::runner::RunError::Refused(m) => Failure::Usage(m),
+        e => Failure::Runtime(e.into()),
+    });
+    match ran? {
         RunEnd::AllOk => Ok(0),
         RunEnd::SomeFailed => Ok(1),
         RunEnd::Interrupted => Ok(130),

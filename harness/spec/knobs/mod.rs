@@ -147,8 +147,9 @@ impl From<UnitError> for ValueError {
 /// A buffer the kernel silently caps at a sysctl: a warning when asked for more.
 #[derive(Debug, Clone, Copy)]
 pub struct Clamp {
-    /// `net.core.wmem_max`.
-    pub sysctl: &'static str,
+    /// Which direction's limit: SO_SNDBUF's (`net.core.wmem_max` on Linux) or SO_RCVBUF's
+    /// (`net.core.rmem_max`); the BSDs cap both at `kern.ipc.maxsockbuf` (`Os::buffer_limit`).
+    pub send: bool,
     pub requested: fn(&SocketKnobs) -> Option<u64>,
 }
 

@@ -52,7 +52,7 @@ pub static KNOBS: &[Knob] = &[
             set: |s, _, k| k.sndbuf.map(|v| s.set_send_buffer_size(v as usize)),
             read: |s, _, e| e.sndbuf = s.send_buffer_size().ok().map(|v| v as u64),
             clamp: Some(Clamp {
-                sysctl: "net.core.wmem_max",
+                send: true,
                 requested: |k| k.sndbuf,
             }),
             hint: None,
@@ -105,7 +105,7 @@ pub static KNOBS: &[Knob] = &[
             set: |s, _, k| k.rcvbuf.map(|v| s.set_recv_buffer_size(v as usize)),
             read: |s, _, e| e.rcvbuf = s.recv_buffer_size().ok().map(|v| v as u64),
             clamp: Some(Clamp {
-                sysctl: "net.core.rmem_max",
+                send: false,
                 requested: |k| k.rcvbuf,
             }),
             hint: None,
