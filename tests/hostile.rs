@@ -358,6 +358,7 @@ fn plausible_report(spec: &TestSpec, messages: u64) -> SideReport {
         rss_kib: Some(4096),
         wall_ns: (spec.warmup + spec.duration).as_nanos() as u64,
         warnings: Vec::new(),
+        os: None,
     }
 }
 

@@ -332,7 +332,19 @@ fn every_spec_column_is_present() {
     }
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(r.dir.join("meta.json")).unwrap()).unwrap();
-    assert_eq!(meta["schema_version"], 2);
+    assert_eq!(meta["schema_version"], 3);
+    // Schema 3: each side's system, in the row and among the host facts.
+    let pos = |c: &str| header.iter().position(|h| h == c).unwrap();
+    let (s_os, r_os, l_req) = (pos("sender_os"), pos("receiver_os"), pos("linger_req"));
+    assert!(s_os + 1 == r_os && r_os + 1 == l_req, "{header:?}");
+    let row = r.ok_row();
+    assert_eq!(
+        (row["sender_os"].as_str(), row["receiver_os"].as_str()),
+        ("linux", "linux")
+    );
+    for side in ["sender", "receiver"] {
+        assert_eq!(meta["hosts"][side]["system"], "linux", "{side}");
+    }
     for side in ["sender", "receiver"] {
         let sysctls = &meta["hosts"][side]["sysctls"];
         for key in [

@@ -88,6 +88,28 @@ pub(super) fn iperf3_flags(args: &RunArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Refuses, before any traffic, a knob this host's system cannot apply (in one line:
+/// `--gso: Linux only (this host: windows)`), then a protocol or knob this kernel refuses,
+/// by configuring a throwaway socket. The receiver's knobs are checked here when it runs
+/// here, or when this host could apply them; a remote receiver checks its own.
+pub(super) fn check_here(
+    spec: &crate::spec::config::TestSpec,
+    local_receiver: bool,
+) -> Result<(), Failure> {
+    use crate::spec::knobs::check_os;
+    use crate::sys::HOST;
+    check_os(&spec.sender, HOST, "this host")?;
+    if local_receiver {
+        check_os(&spec.receiver, HOST, "this host")?;
+    }
+    if check_os(&spec.receiver, HOST, "this host").is_ok() {
+        transport::probe(spec.protocol, &[&spec.sender, &spec.receiver])?;
+    } else {
+        transport::probe(spec.protocol, &[&spec.sender])?;
+    }
+    Ok(())
+}
+
 pub(super) fn run_command(args: RunArgs) -> Result<i32, Failure> {
     iperf3_flags(&args)?;
     // A receiver address that cannot be one is a usage error, found before anything is
@@ -105,7 +127,7 @@ pub(super) fn run_command(args: RunArgs) -> Result<i32, Failure> {
     let allowed = crate::measure::pin_thread(None).unwrap_or_default();
     for case in &cases {
         let spec = &case.spec;
-        transport::probe(spec.protocol, &[&spec.sender, &spec.receiver])?;
+        check_here(spec, args.receiver.to.is_none())?;
         // CPUs to pin to must exist here (and, with a local receiver, for it too).
         let sides = if args.receiver.to.is_none() {
             vec![&spec.sender, &spec.receiver]
@@ -162,7 +184,11 @@ pub(super) fn run_command(args: RunArgs) -> Result<i32, Failure> {
         json: args.receiver.json,
         command_line: std::env::args().collect(),
     };
-    match execute(&plan, &opts).map_err(|e| Failure::Runtime(e.into()))? {
+    let ran = execute(&plan, &opts).map_err(|e| match e {
+        crate::session::runner::RunError::Refused(m) => Failure::Usage(m),
+        e => Failure::Runtime(e.into()),
+    });
+    match ran? {
         RunEnd::AllOk => Ok(0),
         RunEnd::SomeFailed => Ok(1),
         RunEnd::Interrupted => Ok(130),

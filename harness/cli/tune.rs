@@ -88,8 +88,7 @@ pub(super) fn tune_input(args: &TuneArgs) -> Result<TuneInput, Failure> {
         );
     }
     for case in &cases {
-        let spec = &case.spec;
-        transport::probe(spec.protocol, &[&spec.sender, &spec.receiver])?;
+        super::run::check_here(&case.spec, args.receiver.to.is_none())?;
     }
     Ok(TuneInput {
         constraints,

@@ -408,7 +408,10 @@ impl RunningRoles {
     /// Gathers every role's report (each role is bounded by its hard deadline; one that
     /// is not by then is named as stuck).
     pub fn join(mut self) -> SideReport {
-        let mut report = SideReport::default();
+        let mut report = SideReport {
+            os: Some(crate::sys::HOST),
+            ..SideReport::default()
+        };
         let mut last_end = self.t0;
         for (rep, end) in std::mem::take(&mut self.early) {
             last_end = last_end.max(end);

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::sys::rlimit;
 use crate::sys::system::Uname;
+use crate::sys::{Os, HOST};
 
 /// The sysctls that bound socket knobs or change what a test measures.
 pub const SYSCTLS: &[&str] = &[
@@ -28,11 +29,40 @@ pub const SYSCTLS: &[&str] = &[
     "net.mptcp.enabled",
 ];
 
-/// Reads `/proc/sys/<path>` (path with slashes, e.g. `net/core/rmem_max`).
+/// The sysctls of the BSD kernels (macOS, FreeBSD) that bound socket knobs or say what
+/// a test measures; each system reports those it has. Numbers unless marked text.
+pub const BSD_SYSCTLS: &[(&str, bool)] = &[
+    ("kern.ipc.maxsockbuf", false),
+    ("net.inet.tcp.sendspace", false),
+    ("net.inet.tcp.recvspace", false),
+    ("net.inet.tcp.sendbuf_max", false),
+    ("net.inet.tcp.recvbuf_max", false),
+    ("net.inet.tcp.autosndbufmax", false),
+    ("net.inet.tcp.autorcvbufmax", false),
+    ("net.inet.tcp.mssdflt", false),
+    ("net.inet.tcp.cc.algorithm", true),
+    ("net.inet.tcp.cc.available", true),
+];
+
+/// Reads a sysctl of this host (path with slashes, e.g. `net/core/rmem_max`): on Linux
+/// from `/proc/sys`, on macOS and FreeBSD with sysctlbyname; Windows has none (and a
+/// Windows build under wine must not read the Linux host's `/proc`).
 pub fn read_sysctl(path: &str) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/sys/{path}"))
-        .ok()
-        .map(|s| s.trim().replace('\t', " "))
+    match HOST {
+        Os::Linux => std::fs::read_to_string(format!("/proc/sys/{path}"))
+            .ok()
+            .map(|s| s.trim().replace('\t', " ")),
+        Os::Macos | Os::Freebsd => {
+            let name = path.replace('/', ".");
+            let text = BSD_SYSCTLS.iter().any(|(n, text)| *n == name && *text);
+            if text {
+                crate::sys::system::sysctl_text(&name)
+            } else {
+                crate::sys::system::sysctl_int(&name).map(|n| n.to_string())
+            }
+        }
+        Os::Windows => None,
+    }
 }
 
 /// Raises this process's open-file limit (RLIMIT_NOFILE) to its hard limit — and, where
@@ -102,6 +132,16 @@ pub struct HostFacts {
     /// RLIMIT_NOFILE of the sockbench process (raised to its hard limit at start).
     #[serde(default)]
     pub open_files_limit: u64,
+    /// The system sockbench was built for and runs on (`linux`, `macos`, `freebsd`,
+    /// `windows`); empty from a sockbench that did not say.
+    #[serde(default)]
+    pub system: Option<Os>,
+    /// The socket buffer sizes a fresh TCP socket starts with (SO_SNDBUF, SO_RCVBUF as
+    /// read back): where Windows, which has no limit to report, says what it gives.
+    #[serde(default)]
+    pub default_sndbuf: Option<u64>,
+    #[serde(default)]
+    pub default_rcvbuf: Option<u64>,
 }
 
 impl HostFacts {
@@ -112,7 +152,42 @@ impl HostFacts {
             kernel,
             arch,
         } = crate::sys::system::uname();
-        let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+        let names: Vec<&str> = match HOST {
+            Os::Linux => SYSCTLS.to_vec(),
+            Os::Macos | Os::Freebsd => BSD_SYSCTLS.iter().map(|(n, _)| *n).collect(),
+            Os::Windows => Vec::new(),
+        };
+        let sysctls = names
+            .iter()
+            .filter_map(|name| read_sysctl(&name.replace('.', "/")).map(|v| (name.to_string(), v)))
+            .collect();
+        let fresh = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok();
+        let default_sndbuf = fresh.as_ref().and_then(|s| s.send_buffer_size().ok());
+        let default_rcvbuf = fresh.as_ref().and_then(|s| s.recv_buffer_size().ok());
+        HostFacts {
+            hostname,
+            kernel,
+            os,
+            arch,
+            cpu_model: cpu_model(),
+            cores: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            sysctls,
+            open_files_limit: raise_nofile_limit(),
+            system: Some(HOST),
+            default_sndbuf: default_sndbuf.map(|n| n as u64),
+            default_rcvbuf: default_rcvbuf.map(|n| n as u64),
+        }
+    }
+}
+
+/// The CPU's model as this system names it: /proc/cpuinfo on Linux,
+/// `machdep.cpu.brand_string` on macOS, `hw.model` on FreeBSD, and Windows'
+/// PROCESSOR_IDENTIFIER.
+fn cpu_model() -> String {
+    match HOST {
+        Os::Linux => std::fs::read_to_string("/proc/cpuinfo")
             .ok()
             .and_then(|s| {
                 s.lines()
@@ -120,23 +195,12 @@ impl HostFacts {
                     .and_then(|l| l.split_once(':'))
                     .map(|(_, v)| v.trim().to_string())
             })
-            .unwrap_or_default();
-        let sysctls = SYSCTLS
-            .iter()
-            .filter_map(|name| read_sysctl(&name.replace('.', "/")).map(|v| (name.to_string(), v)))
-            .collect();
-        HostFacts {
-            hostname,
-            kernel,
-            os,
-            arch,
-            cpu_model,
-            cores: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
-            sysctls,
-            open_files_limit: raise_nofile_limit(),
+            .unwrap_or_default(),
+        Os::Macos => {
+            crate::sys::system::sysctl_text("machdep.cpu.brand_string").unwrap_or_default()
         }
+        Os::Freebsd => crate::sys::system::sysctl_text("hw.model").unwrap_or_default(),
+        Os::Windows => std::env::var("PROCESSOR_IDENTIFIER").unwrap_or_default(),
     }
 }
 

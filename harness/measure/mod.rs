@@ -447,6 +447,9 @@ pub struct SideReport {
     /// From the start of this side's traffic to the end of its last role.
     pub wall_ns: u64,
     pub warnings: Vec<String>,
+    /// The system this side ran on (`sys::HOST` of the process that measured it).
+    #[serde(default)]
+    pub os: Option<crate::sys::Os>,
 }
 
 impl SideReport {

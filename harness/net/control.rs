@@ -53,6 +53,9 @@ pub enum Message {
         magic: String,
         version: u32,
         sockbench_version: String,
+        /// The sender's system (`sys::HOST`); absent from a sockbench that did not say.
+        #[serde(default)]
+        os: Option<crate::sys::Os>,
     },
     /// Receiver → sender: the protocol is agreed. With a `challenge` (a hex nonce) the
     /// receiver requires a key, and its host facts come only after authentication.
@@ -109,6 +112,7 @@ impl Message {
             magic: MAGIC.to_string(),
             version: PROTOCOL_VERSION,
             sockbench_version: env!("CARGO_PKG_VERSION").to_string(),
+            os: Some(crate::sys::HOST),
         }
     }
 
@@ -451,6 +455,7 @@ pub fn check_hello(msg: Message) -> Result<String, ControlError> {
             magic,
             version,
             sockbench_version,
+            ..
         } => {
             if magic != MAGIC {
                 return Err(ControlError::NotSockbench(format!(
@@ -656,6 +661,7 @@ mod tests {
             magic: MAGIC.into(),
             version: 99,
             sockbench_version: "9.9.9".into(),
+            os: None,
         };
         let err = check_hello(hello).unwrap_err().to_string();
         assert!(

@@ -76,7 +76,8 @@ pub fn rearm_quickack(sock: &Socket) {
 
 fn clamp_warning(option: &str, clamp: &Clamp, knobs: &SocketKnobs) -> Option<String> {
     let requested = (clamp.requested)(knobs)?;
-    let sysctl = clamp.sysctl;
+    // Windows reports no limit: it takes what is asked for.
+    let sysctl = crate::sys::HOST.buffer_limit(clamp.send)?;
     let max: u64 = read_sysctl(&sysctl.replace('.', "/"))?
         .trim()
         .parse()

@@ -11,7 +11,7 @@ use crate::spec::path::PathNote;
 use super::{write_atomically, WriteError};
 
 /// Bumped when a results file loses or renames a column or field.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]

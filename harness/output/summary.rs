@@ -219,6 +219,10 @@ pub struct SummaryRow {
     /// the hosts file; empty otherwise.
     pub src: String,
     pub dst: String,
+    /// The systems the sending and the receiving process ran on: `linux`, `macos`,
+    /// `freebsd`, `windows` (schema 3); empty when a side did not say.
+    pub sender_os: Option<crate::sys::Os>,
+    pub receiver_os: Option<crate::sys::Os>,
     /// SO_LINGER seconds asked for on the sending (requesting) socket, and as the kernel
     /// reported it back (empty: off, the default graceful close).
     pub linger_req: Option<u32>,
@@ -370,6 +374,8 @@ impl SummaryRow {
         self.src = run.src.clone();
         self.dst = run.dst.clone();
         self.invalid = spec.protocol.is_datagram().then(|| run.sum(|r| r.invalid));
+        self.sender_os = run.outcome.sender.os;
+        self.receiver_os = run.outcome.receiver.as_ref().and_then(|r| r.os);
     }
 }
 

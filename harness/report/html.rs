@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::compare::{pair, Figure, Verdict};
 use super::ResultsDir;
 use crate::measure::hostinfo::HostFacts;
+use crate::sys::Os;
 
 pub use super::esc;
 
@@ -48,17 +49,36 @@ fn host_line(h: Option<&HostFacts>, side: &str) -> String {
     let Some(h) = h else {
         return format!("{side}: –");
     };
-    let sys = |k: &str| h.sysctls.get(k).cloned().unwrap_or_else(|| "?".into());
+    let sys = |k: &str| esc(&h.sysctls.get(k).cloned().unwrap_or_else(|| "?".into()));
+    let n = |v: Option<u64>| v.map_or_else(|| "?".to_string(), |v| v.to_string());
+    // Each system's own limits: what capped a buffer there.
+    let limits = match h.system {
+        Some(Os::Macos) => format!("kern.ipc.maxsockbuf {}", sys("kern.ipc.maxsockbuf")),
+        Some(Os::Freebsd) => format!(
+            "kern.ipc.maxsockbuf {} — default congestion control {}",
+            sys("kern.ipc.maxsockbuf"),
+            sys("net.inet.tcp.cc.algorithm")
+        ),
+        Some(Os::Windows) => format!(
+            "no buffer limit reported; a new TCP socket's SO_SNDBUF {} SO_RCVBUF {}",
+            n(h.default_sndbuf),
+            n(h.default_rcvbuf)
+        ),
+        Some(Os::Linux) | None => format!(
+            "rmem_max {} wmem_max {} — default congestion control {}",
+            sys("net.core.rmem_max"),
+            sys("net.core.wmem_max"),
+            sys("net.ipv4.tcp_congestion_control")
+        ),
+    };
+    let system = h.system.map_or("?", Os::title);
     format!(
-        "{side}: {} — {} {} — {} ({} cores) — rmem_max {} wmem_max {} — default congestion control {}",
+        "{side}: {} — {system}: {} {} — {} ({} cores) — {limits}",
         esc(&h.hostname),
         esc(&h.os),
         esc(&h.kernel),
         esc(&h.cpu_model),
         h.cores,
-        esc(&sys("net.core.rmem_max")),
-        esc(&sys("net.core.wmem_max")),
-        esc(&sys("net.ipv4.tcp_congestion_control"))
     )
 }
 

@@ -23,6 +23,7 @@ use crate::session::sender::{
     resolve_target, run_test, LocalReceiver, Peer, ReachError, Status, TestOutcome,
 };
 use crate::spec::config::TestSpec;
+use crate::spec::knobs::check_os;
 use crate::spec::workload::PlannedCase;
 
 /// Runs of at most this many cases rewrite cases.csv and meta.json after every test.
@@ -182,6 +183,10 @@ fn describe(spec: &crate::spec::config::TestSpec) -> String {
 pub enum RunError {
     #[error(transparent)]
     Reach(#[from] ReachError),
+    /// A knob the receiver's system cannot apply (`--gso: Linux only (the receiver's
+    /// host: windows)`), found when it was reached, before any traffic.
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Output(#[from] OutputFailure),
     #[error("serializing a row as JSON")]
@@ -500,6 +505,12 @@ fn run_one(
         Some(p) => run_test(p, spec, abort.clone()),
         None => TestOutcome::failed(Status::Error, reach_error),
     };
+    // A test that failed before a side reported still says which systems ran it.
+    outcome.sender.os.get_or_insert(crate::sys::HOST);
+    let receiver_os = peer.as_ref().and_then(|p| p.host.system);
+    if let (Some(r), Some(os)) = (outcome.receiver.as_mut(), receiver_os) {
+        r.os.get_or_insert(os);
+    }
     let interrupted = abort.load(Ordering::SeqCst);
     if interrupted {
         if outcome.status == Status::Ok {
@@ -528,6 +539,12 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> Result<RunEnd, RunError> {
         .sum::<u64>()
         .max(1);
     let mut peer = reach_first(opts)?;
+    if let Some(os) = peer.as_ref().and_then(|p| p.host.system) {
+        for case in &plan.cases {
+            check_os(&case.spec.receiver, os, "the receiver's host")
+                .map_err(|e| RunError::Refused(e.0))?;
+        }
+    }
     let (mut sweep, local, addr, ticker) = Sweep::start(plan, opts, total_ms)?;
     if let Some(p) = &peer {
         sweep.meta.hosts.receiver = Some(p.host.clone());

@@ -653,6 +653,8 @@ fn set_up_data(
             from: peer.ip(),
         });
     }
+    crate::spec::knobs::check_os(&spec.receiver, crate::sys::HOST, "this host")
+        .map_err(|e| TestError::Unsupported(e.into()))?;
     transport::probe(spec.protocol, &[&spec.receiver])
         .map_err(|e| TestError::Unsupported(e.into()))?;
     let token = random_token();

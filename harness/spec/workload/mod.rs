@@ -18,7 +18,8 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::spec::config::{ConfigError, Protocol, SpecBuilder, TestSpec, KNOB_KEYS};
-use crate::spec::knobs::{knob, socket_keys, KNOBS};
+use crate::spec::knobs::{knob, knob_works_on, socket_keys, KNOBS};
+use crate::sys::HOST;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("{0}")]
@@ -438,7 +439,8 @@ impl Workload {
             let mut b = SpecBuilder::new();
             for s in self.defaults.iter().chain(combo.iter().copied()) {
                 let knob = s.key.rsplit('.').next().unwrap_or(&s.key);
-                if sweep && !knob_applies(knob, proto) {
+                // So is a knob this host's system cannot apply (--gso off Linux).
+                if sweep && !(knob_applies(knob, proto) && knob_works_on(knob, HOST)) {
                     if sets_something(&s.value) && !not_applicable.contains(&s.key) {
                         not_applicable.push(s.key.clone());
                     }

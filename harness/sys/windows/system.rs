@@ -37,3 +37,12 @@ pub fn uname() -> Uname {
         arch: std::env::consts::ARCH.into(),
     }
 }
+
+/// Windows has no sysctls.
+pub fn sysctl_int(_name: &str) -> Option<u64> {
+    None
+}
+
+pub fn sysctl_text(_name: &str) -> Option<String> {
+    None
+}

@@ -1,79 +1,12 @@
-//! The socket knobs: one table, [`KNOBS`], with one entry per knob of a side's data
-//! sockets. Everything else derives from it: the flags of `run`, `mesh` and `tune`
-//! (`cli::SocketKnobFlags`), the keys of workload files and `--set` and their per-side
-//! forms `sender.KEY` / `receiver.KEY` (`SpecBuilder::set`), which protocols a knob
-//! applies to (`SocketKnobs::validate`, `workload::knob_applies`), the setting and the
-//! read-back of the socket option (`net::sockopt::apply` / `read_back`), and the knob's
-//! columns of summary.csv (`output::summary`).
-//!
-//! Adding a knob:
-//! 1. a field in [`SocketKnobs`] (what is asked for) and, when the kernel reports it, one
-//!    in [`EffectiveKnobs`] (what it took);
-//! 2. one [`Knob`] entry in [`KNOBS`]: its key, help, value, parser and printer, range
-//!    check, protocols, the socket option with its moment, setter and getter (socket2's,
-//!    or `sys::opts`'s), and its summary.csv columns;
-//! 3. if it has columns of its own, typed fields of the same names at the end of
-//!    `output::summary::SummaryRow` (the order of the existing columns is a contract), and
-//!    a row for each in docs/results.md (`tests/results_doc.rs`).
-//!
-//! The unit tests below walk the table: every entry has a flag, a key, a default in its
-//! help, a column, and a parser its own printer round-trips; `output::summary`'s check that
-//! every column is one of summary.csv's and that every cell fits its field; `cli`'s that
-//! every entry is a flag of `run`, `mesh` and `tune`; `spec::config`'s that every entry is
-//! a key for both sides and for each.
+//! The table of knobs, [`KNOBS`]: one entry per knob.
 
-use std::io;
+use socket2::Domain;
 
-use serde::{Deserialize, Serialize, Serializer};
-use socket2::{Domain, Socket};
-use thiserror::Error;
-
-use super::config::{ConfigError, Protocol, SocketKnobs, MAX_CPUS, MAX_UDP_PAYLOAD};
-use super::units::{format_duration, parse_duration, parse_size, UnitError};
+use super::parse::*;
+use super::*;
+use crate::spec::config::MAX_UDP_PAYLOAD;
+use crate::spec::units::format_duration;
 use crate::sys::opts;
-
-/// What the kernel reports for each option once the socket is configured. `None` where
-/// the option does not apply to the protocol or the kernel would not say.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EffectiveKnobs {
-    pub sndbuf: Option<u64>,
-    pub rcvbuf: Option<u64>,
-    /// TCP_MAXSEG as read back (on a connected socket: the current MSS).
-    pub maxseg: Option<u32>,
-    pub nodelay: Option<bool>,
-    pub congestion: Option<String>,
-    pub tos: Option<u32>,
-    pub quickack: Option<bool>,
-    pub notsent_lowat: Option<u32>,
-    pub cork: Option<bool>,
-    pub busy_poll_us: Option<u32>,
-    pub udp_gso: Option<u32>,
-    pub udp_gro: Option<bool>,
-    pub zerocopy: Option<bool>,
-    /// SO_LINGER's seconds when the kernel reports it on; None when off (the default).
-    #[serde(default)]
-    pub linger: Option<u32>,
-}
-
-/// Requested and effective values of one data socket, and any warning about clamping.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AppliedKnobs {
-    pub requested: SocketKnobs,
-    pub effective: EffectiveKnobs,
-    pub warnings: Vec<String>,
-}
-
-/// When in a socket's life an option is set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// A socket about to `listen` or `connect`, or an unconnected datagram socket.
-    BeforeConnect,
-    /// A socket returned by `accept`: it inherited buffers and MSS from the listener; the
-    /// TCP-level options are set again so that what is read back is what was asked for.
-    Accepted,
-    /// A connected stream socket: TCP_QUICKACK, which the kernel clears as it goes.
-    Connected,
-}
 
 /// Before `listen`/`connect` only: SO_RCVBUF fixes the TCP window scale during the
 /// handshake and TCP_MAXSEG the advertised MSS, and an accepted socket inherits both.
@@ -82,384 +15,6 @@ const HANDSHAKE: &[Phase] = &[Phase::BeforeConnect];
 const SOCKET: &[Phase] = &[Phase::BeforeConnect, Phase::Accepted];
 /// On the connected socket.
 const CONNECTED: &[Phase] = &[Phase::Connected];
-
-/// The protocols a knob means something on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applies {
-    Every,
-    /// Not Unix sockets.
-    Ip,
-    /// tcp and mptcp: TCP-level options.
-    TcpLike,
-    Tcp,
-    Udp,
-}
-
-impl Applies {
-    pub fn to(self, proto: Protocol) -> bool {
-        match self {
-            Applies::Every => true,
-            Applies::Ip => proto.is_ip(),
-            Applies::TcpLike => proto.is_tcp_like(),
-            Applies::Tcp => proto == Protocol::Tcp,
-            Applies::Udp => proto == Protocol::Udp,
-        }
-    }
-
-    /// "applies to {this}, not udp".
-    pub fn describe(self) -> &'static str {
-        match self {
-            Applies::Every => "every protocol",
-            Applies::Ip => "IP protocols only",
-            Applies::TcpLike => "tcp and mptcp only",
-            Applies::Tcp => "tcp only",
-            Applies::Udp => "udp only",
-        }
-    }
-}
-
-/// How a knob's flag takes its value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Takes {
-    /// `--nodelay`: on when given (`nodelay = true` in a file).
-    Switch,
-    /// `--sndbuf SIZE`; `choices` are shown in `--help` and completions (others may be
-    /// accepted: the kernel has the last word).
-    Value {
-        name: &'static str,
-        choices: &'static [&'static str],
-    },
-}
-
-/// A value a knob's parser refused: what was wrong with it (the caller names the key).
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-#[error("{0}")]
-pub struct ValueError(pub String);
-
-impl From<UnitError> for ValueError {
-    fn from(e: UnitError) -> Self {
-        ValueError(e.to_string())
-    }
-}
-
-/// A buffer the kernel silently caps at a sysctl: a warning when asked for more.
-#[derive(Debug, Clone, Copy)]
-pub struct Clamp {
-    /// `net.core.wmem_max`.
-    pub sysctl: &'static str,
-    pub requested: fn(&SocketKnobs) -> Option<u64>,
-}
-
-/// The socket option behind a knob.
-#[derive(Debug, Clone, Copy)]
-pub struct SockOpt {
-    /// As errors name it: `SO_SNDBUF`.
-    pub name: &'static str,
-    /// When it is set.
-    pub phases: &'static [Phase],
-    /// Sets it; None when the knob is not set (the kernel's default stays).
-    pub set: fn(&Socket, Domain, &SocketKnobs) -> Option<io::Result<()>>,
-    /// Reads it back into the effective knobs.
-    pub read: fn(&Socket, Domain, &mut EffectiveKnobs),
-    pub clamp: Option<Clamp>,
-    /// A sysctl listing the values this kernel takes, named when it refuses one.
-    pub hint: Option<&'static str>,
-}
-
-/// One cell of summary.csv as a knob fills it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cell {
-    /// Not set, not measured, or not applicable.
-    Empty,
-    Bool(bool),
-    Int(u64),
-    Text(String),
-}
-
-impl Cell {
-    pub fn of<T: Into<Cell>>(v: Option<T>) -> Cell {
-        v.map_or(Cell::Empty, Into::into)
-    }
-    /// A requested buffer size: bytes, or `auto` when none was set (autotuning).
-    fn size_req(k: Option<&AppliedKnobs>, size: fn(&SocketKnobs) -> Option<u64>) -> Cell {
-        match k.map(|k| size(&k.requested)) {
-            None => Cell::Empty,
-            Some(None) => Cell::Text("auto".into()),
-            Some(Some(n)) => Cell::Int(n),
-        }
-    }
-}
-
-impl From<bool> for Cell {
-    fn from(v: bool) -> Cell {
-        Cell::Bool(v)
-    }
-}
-impl From<u64> for Cell {
-    fn from(v: u64) -> Cell {
-        Cell::Int(v)
-    }
-}
-impl From<u32> for Cell {
-    fn from(v: u32) -> Cell {
-        Cell::Int(v.into())
-    }
-}
-impl From<u8> for Cell {
-    fn from(v: u8) -> Cell {
-        Cell::Int(v.into())
-    }
-}
-impl From<String> for Cell {
-    fn from(v: String) -> Cell {
-        Cell::Text(v)
-    }
-}
-
-impl Serialize for Cell {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Cell::Empty => s.serialize_none(),
-            Cell::Bool(b) => s.serialize_bool(*b),
-            Cell::Int(n) => s.serialize_u64(*n),
-            Cell::Text(t) => s.serialize_str(t),
-        }
-    }
-}
-
-/// What a summary row knows about the knobs of one test: the two ends of its first data
-/// connection (as configured and read back) and both processes' requests.
-#[derive(Debug, Clone, Copy)]
-pub struct Ends<'a> {
-    pub proto: Protocol,
-    /// The socket that sends the bulk data (or the requests).
-    pub sending: Option<&'a AppliedKnobs>,
-    /// The socket that receives them.
-    pub receiving: Option<&'a AppliedKnobs>,
-    /// The knobs the sender process (`run`) and the receiver process (`serve`) were given.
-    pub sender: &'a SocketKnobs,
-    pub receiver: &'a SocketKnobs,
-    /// TCP_INFO snd_mss of the sending socket once connected.
-    pub snd_mss: Option<u32>,
-    /// The CPUs the sender's and the receiver's traffic threads ran on (`;`-separated).
-    pub cpus: [&'a str; 2],
-    /// Bytes spliced into the sending and out of the receiving sockets, when splicing.
-    pub spliced: [Option<u64>; 2],
-}
-
-impl Ends<'_> {
-    /// A figure of the sending socket's knobs; empty when the row has no such socket.
-    fn sent<T>(&self, f: impl Fn(&AppliedKnobs) -> Option<T>) -> Option<T> {
-        self.sending.and_then(f)
-    }
-    /// A TCP switch as requested on the sending socket; empty where TCP options are not.
-    fn tcp_switch(&self, f: fn(&SocketKnobs) -> bool) -> Cell {
-        Cell::of(
-            self.sending
-                .filter(|_| self.proto.is_tcp_like())
-                .map(|k| f(&k.requested)),
-        )
-    }
-}
-
-/// A column of summary.csv and how a knob fills it.
-#[derive(Debug, Clone, Copy)]
-pub struct Column {
-    pub name: &'static str,
-    pub cell: fn(&Ends) -> Cell,
-}
-
-/// One socket knob. See the module documentation.
-#[derive(Debug, Clone, Copy)]
-pub struct Knob {
-    /// The key of workload files and `--set` (`notsent_lowat`); the flag is the key with
-    /// `-` for `_` (`--notsent-lowat`).
-    pub key: &'static str,
-    /// The flag's help, with its default.
-    pub help: &'static str,
-    pub takes: Takes,
-    /// A value the parser takes, for the help's examples and the tests.
-    pub example: &'static str,
-    pub applies: Applies,
-    /// Parses a value into one side's knobs.
-    pub parse: fn(&mut SocketKnobs, &str) -> Result<(), ValueError>,
-    /// The value set, as the parser takes it; None when the knob is not set.
-    pub show: fn(&SocketKnobs) -> Option<String>,
-    /// The range check of a set value (beyond what the parser refuses).
-    pub check: fn(&SocketKnobs) -> Result<(), ConfigError>,
-    /// The socket option; None for a knob that changes how sockbench does I/O.
-    pub sockopt: Option<SockOpt>,
-    /// Its columns of summary.csv.
-    pub columns: &'static [Column],
-}
-
-impl Knob {
-    /// `--notsent-lowat`.
-    pub fn flag(&self) -> String {
-        format!("--{}", self.key.replace('_', "-"))
-    }
-
-    /// Its value is a byte size (`64K`), which a matrix may sweep as a range.
-    pub fn takes_size(&self) -> bool {
-        matches!(self.takes, Takes::Value { name: "SIZE", .. })
-    }
-
-    pub fn is_set(&self, k: &SocketKnobs) -> bool {
-        (self.show)(k).is_some()
-    }
-}
-
-/// The knob of a key (`sndbuf`), if it is a socket knob.
-pub fn knob(key: &str) -> Option<&'static Knob> {
-    KNOBS.iter().find(|k| k.key == key)
-}
-
-/// The keys of the socket knobs, in table order: each may be set for one side only, as
-/// `sender.KEY` (the `run` process) or `receiver.KEY` (the `serve` process).
-pub fn socket_keys() -> impl Iterator<Item = &'static str> {
-    KNOBS.iter().map(|k| k.key)
-}
-
-pub fn parse_bool(v: &str) -> Result<bool, ValueError> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "true" | "on" | "yes" | "1" => Ok(true),
-        "false" | "off" | "no" | "0" => Ok(false),
-        _ => Err(ValueError(format!("'{v}' is not true or false"))),
-    }
-}
-
-fn show_bool(on: bool) -> Option<String> {
-    on.then(|| "true".to_string())
-}
-
-fn size_or_auto(v: &str) -> Result<Option<u64>, ValueError> {
-    if v.trim().eq_ignore_ascii_case("auto") {
-        Ok(None)
-    } else {
-        Ok(Some(parse_size(v)?))
-    }
-}
-
-fn whole_u32(v: &str) -> Result<u32, ValueError> {
-    v.trim()
-        .parse()
-        .map_err(|_| ValueError(format!("'{v}' is not a whole number")))
-}
-
-fn size_u32(v: &str) -> Result<u32, ValueError> {
-    let n = parse_size(v)?;
-    u32::try_from(n).map_err(|_| ValueError(format!("{v} is too large")))
-}
-
-fn parse_tos(v: &str) -> Result<u8, ValueError> {
-    let t = v.trim();
-    let n = match t.strip_prefix("0x") {
-        Some(hex) => u8::from_str_radix(hex, 16).ok(),
-        None => t.parse::<u8>().ok(),
-    };
-    n.ok_or_else(|| ValueError(format!("'{v}' is not a TOS byte (0-255 or 0x00-0xff)")))
-}
-
-fn parse_cpus(v: &str) -> Result<Vec<u32>, ValueError> {
-    let cpus: Result<Vec<u32>, _> = v.split(',').map(|c| c.trim().parse::<u32>()).collect();
-    match cpus {
-        Ok(c) if !c.is_empty() && c.iter().all(|&n| n < MAX_CPUS) => Ok(c),
-        _ => Err(ValueError(format!(
-            "'{v}' is not a list of CPU numbers (e.g. 0 or 0,2)"
-        ))),
-    }
-}
-
-fn parse_busy_poll(v: &str) -> Result<u32, ValueError> {
-    let d = parse_duration(v)?;
-    u32::try_from(d.as_micros()).map_err(|_| ValueError("too long".into()))
-}
-
-fn check_buffer(name: &str, v: Option<u64>) -> Result<(), ConfigError> {
-    match v {
-        Some(v) if v == 0 || v > i32::MAX as u64 / 2 => Err(ConfigError(format!(
-            "--{name} {v} is out of range (1 byte to 1G; use 'auto' for the kernel's autotuning)"
-        ))),
-        _ => Ok(()),
-    }
-}
-
-fn check_cpus(k: &SocketKnobs) -> Result<(), ConfigError> {
-    let Some(cpus) = &k.cpus else { return Ok(()) };
-    // sched_setaffinity's cpu_set_t holds CPU_SETSIZE (1024) CPUs; a number beyond it
-    // would index out of the set.
-    if cpus.is_empty() || cpus.len() > MAX_CPUS as usize {
-        return Err(ConfigError(format!(
-            "--cpu-affinity takes 1 to {MAX_CPUS} CPU numbers; got {}",
-            cpus.len()
-        )));
-    }
-    match cpus.iter().find(|&&c| c >= MAX_CPUS) {
-        Some(cpu) => Err(ConfigError(format!(
-            "--cpu-affinity: CPU {cpu} is out of range (0 to {})",
-            MAX_CPUS - 1
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// A name TCP_CONGESTION could take: up to 15 letters, digits, `_` or `-`
-/// (TCP_CA_NAME_MAX is 16 with the NUL).
-fn congestion_name(cc: &str) -> Result<String, ValueError> {
-    let ok = !cc.is_empty()
-        && cc.len() <= 15
-        && cc
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok {
-        Ok(cc.to_string())
-    } else {
-        Err(ValueError(format!(
-            "'{cc}' is not a congestion control name"
-        )))
-    }
-}
-
-fn check_congestion(k: &SocketKnobs) -> Result<(), ConfigError> {
-    match &k.congestion {
-        Some(cc) => match congestion_name(cc) {
-            Ok(_) => Ok(()),
-            Err(e) => Err(ConfigError(format!("--congestion {e}"))),
-        },
-        None => Ok(()),
-    }
-}
-
-fn no_check(_: &SocketKnobs) -> Result<(), ConfigError> {
-    Ok(())
-}
-
-/// The congestion control modules of Linux's own tree, shown as `--congestion`'s choices;
-/// another one this kernel has loaded is taken too.
-pub const CONGESTION_CONTROLS: &[&str] = &[
-    "cubic",
-    "bbr",
-    "reno",
-    "dctcp",
-    "bic",
-    "cdg",
-    "highspeed",
-    "htcp",
-    "hybla",
-    "illinois",
-    "lp",
-    "nv",
-    "scalable",
-    "vegas",
-    "veno",
-    "westwood",
-    "yeah",
-];
-
-const SIZE: Takes = Takes::Value {
-    name: "SIZE",
-    choices: &[],
-};
 
 /// The table. Its order is the order of `--help`, of the "known keys" list, and in which
 /// the options are set on a socket.
@@ -470,6 +25,24 @@ pub static KNOBS: &[Knob] = &[
         takes: SIZE,
         example: "64K",
         applies: Applies::Every,
+        on: &[
+            OnOs {
+                os: Os::Linux,
+                read_back: "getsockopt SO_SNDBUF: double the request, capped by net.core.wmem_max",
+            },
+            OnOs {
+                os: Os::Macos,
+                read_back: "getsockopt SO_SNDBUF, capped by kern.ipc.maxsockbuf",
+            },
+            OnOs {
+                os: Os::Freebsd,
+                read_back: "getsockopt SO_SNDBUF, capped by kern.ipc.maxsockbuf",
+            },
+            OnOs {
+                os: Os::Windows,
+                read_back: "getsockopt SO_SNDBUF: as set",
+            },
+        ],
         parse: |k, v| { k.sndbuf = size_or_auto(v)?; Ok(()) },
         show: |k| k.sndbuf.map(|n| n.to_string()),
         check: |k| check_buffer("sndbuf", k.sndbuf),
@@ -479,7 +52,7 @@ pub static KNOBS: &[Knob] = &[
             set: |s, _, k| k.sndbuf.map(|v| s.set_send_buffer_size(v as usize)),
             read: |s, _, e| e.sndbuf = s.send_buffer_size().ok().map(|v| v as u64),
             clamp: Some(Clamp {
-                sysctl: "net.core.wmem_max",
+                send: true,
                 requested: |k| k.sndbuf,
             }),
             hint: None,
@@ -505,6 +78,24 @@ pub static KNOBS: &[Knob] = &[
         takes: SIZE,
         example: "256K",
         applies: Applies::Every,
+        on: &[
+            OnOs {
+                os: Os::Linux,
+                read_back: "getsockopt SO_RCVBUF: double the request, capped by net.core.rmem_max",
+            },
+            OnOs {
+                os: Os::Macos,
+                read_back: "getsockopt SO_RCVBUF, capped by kern.ipc.maxsockbuf",
+            },
+            OnOs {
+                os: Os::Freebsd,
+                read_back: "getsockopt SO_RCVBUF, capped by kern.ipc.maxsockbuf",
+            },
+            OnOs {
+                os: Os::Windows,
+                read_back: "getsockopt SO_RCVBUF: as set",
+            },
+        ],
         parse: |k, v| { k.rcvbuf = size_or_auto(v)?; Ok(()) },
         show: |k| k.rcvbuf.map(|n| n.to_string()),
         check: |k| check_buffer("rcvbuf", k.rcvbuf),
@@ -514,7 +105,7 @@ pub static KNOBS: &[Knob] = &[
             set: |s, _, k| k.rcvbuf.map(|v| s.set_recv_buffer_size(v as usize)),
             read: |s, _, e| e.rcvbuf = s.recv_buffer_size().ok().map(|v| v as u64),
             clamp: Some(Clamp {
-                sysctl: "net.core.rmem_max",
+                send: false,
                 requested: |k| k.rcvbuf,
             }),
             hint: None,
@@ -543,6 +134,20 @@ pub static KNOBS: &[Knob] = &[
         },
         example: "1200",
         applies: Applies::TcpLike,
+        on: &[
+            OnOs {
+                os: Os::Linux,
+                read_back: "TCP_INFO snd_mss once connected",
+            },
+            OnOs {
+                os: Os::Macos,
+                read_back: "no read-back (TCP_MAXSEG set, no TCP_INFO)",
+            },
+            OnOs {
+                os: Os::Freebsd,
+                read_back: "no read-back (TCP_MAXSEG set, no TCP_INFO)",
+            },
+        ],
         parse: |k, v| { k.mss = Some(whole_u32(v)?); Ok(()) },
         show: |k| k.mss.map(|n| n.to_string()),
         check: |k| match k.mss {
@@ -577,6 +182,24 @@ pub static KNOBS: &[Knob] = &[
         takes: Takes::Switch,
         example: "true",
         applies: Applies::TcpLike,
+        on: &[
+            OnOs {
+                os: Os::Linux,
+                read_back: "getsockopt TCP_NODELAY",
+            },
+            OnOs {
+                os: Os::Macos,
+                read_back: "getsockopt TCP_NODELAY",
+            },
+            OnOs {
+                os: Os::Freebsd,
+                read_back: "getsockopt TCP_NODELAY",
+            },
+            OnOs {
+                os: Os::Windows,
+                read_back: "getsockopt TCP_NODELAY",
+            },
+        ],
         parse: |k, v| { k.nodelay = parse_bool(v)?; Ok(()) },
         show: |k| show_bool(k.nodelay),
         check: no_check,
@@ -608,6 +231,16 @@ pub static KNOBS: &[Knob] = &[
         },
         example: "reno",
         applies: Applies::TcpLike,
+        on: &[
+            OnOs {
+                os: Os::Linux,
+                read_back: "getsockopt TCP_CONGESTION",
+            },
+            OnOs {
+                os: Os::Freebsd,
+                read_back: "getsockopt TCP_CONGESTION",
+            },
+        ],
         parse: |k, v| { k.congestion = Some(congestion_name(v.trim())?); Ok(()) },
         show: |k| k.congestion.clone(),
         check: check_congestion,
@@ -645,6 +278,20 @@ pub static KNOBS: &[Knob] = &[
         },
         example: "0x10",
         applies: Applies::Ip,
+        on: &[
+            OnOs {
+                os: Os::Linux,
+                read_back: "getsockopt IP_TOS / IPV6_TCLASS",
+            },
+            OnOs {
+                os: Os::Macos,
+                read_back: "getsockopt IP_TOS / IPV6_TCLASS",
+            },
+            OnOs {
+                os: Os::Freebsd,
+                read_back: "getsockopt IP_TOS / IPV6_TCLASS",
+            },
+        ],
         parse: |k, v| { k.tos = Some(parse_tos(v)?); Ok(()) },
         show: |k| k.tos.map(|n| n.to_string()),
         check: no_check,
@@ -687,6 +334,12 @@ pub static KNOBS: &[Knob] = &[
         takes: Takes::Switch,
         example: "true",
         applies: Applies::TcpLike,
+        on: &[
+            OnOs {
+                os: Os::Linux,
+                read_back: "getsockopt TCP_QUICKACK",
+            },
+        ],
         parse: |k, v| { k.quickack = parse_bool(v)?; Ok(()) },
         show: |k| show_bool(k.quickack),
         check: no_check,
@@ -709,6 +362,12 @@ pub static KNOBS: &[Knob] = &[
         takes: SIZE,
         example: "16K",
         applies: Applies::TcpLike,
+        on: &[
+            OnOs {
+                os: Os::Linux,
+                read_back: "getsockopt TCP_NOTSENT_LOWAT",
+            },
+        ],
         parse: |k, v| { k.notsent_lowat = Some(size_u32(v)?); Ok(()) },
         show: |k| k.notsent_lowat.map(|n| n.to_string()),
         check: no_check,
@@ -737,6 +396,12 @@ pub static KNOBS: &[Knob] = &[
         takes: Takes::Switch,
         example: "true",
         applies: Applies::TcpLike,
+        on: &[
+            OnOs {
+                os: Os::Linux,
+                read_back: "getsockopt TCP_CORK",
+            },
+        ],
         parse: |k, v| { k.cork = parse_bool(v)?; Ok(()) },
         show: |k| show_bool(k.cork),
         check: no_check,
@@ -762,6 +427,12 @@ pub static KNOBS: &[Knob] = &[
         },
         example: "50us",
         applies: Applies::Ip,
+        on: &[
+            OnOs {
+                os: Os::Linux,
+                read_back: "getsockopt SO_BUSY_POLL",
+            },
+        ],
         parse: |k, v| { k.busy_poll_us = Some(parse_busy_poll(v)?); Ok(()) },
         show: |k| {
             k.busy_poll_us
@@ -801,6 +472,24 @@ pub static KNOBS: &[Knob] = &[
         },
         example: "0",
         applies: Applies::TcpLike,
+        on: &[
+            OnOs {
+                os: Os::Linux,
+                read_back: "getsockopt SO_LINGER",
+            },
+            OnOs {
+                os: Os::Macos,
+                read_back: "getsockopt SO_LINGER",
+            },
+            OnOs {
+                os: Os::Freebsd,
+                read_back: "getsockopt SO_LINGER",
+            },
+            OnOs {
+                os: Os::Windows,
+                read_back: "getsockopt SO_LINGER",
+            },
+        ],
         // `off`: not set, so that a matrix may sweep the graceful close beside others.
         parse: |k, v| {
             k.linger = match v.trim() {
@@ -856,6 +545,12 @@ pub static KNOBS: &[Knob] = &[
         takes: Takes::Switch,
         example: "true",
         applies: Applies::Udp,
+        on: &[
+            OnOs {
+                os: Os::Linux,
+                read_back: "getsockopt UDP_SEGMENT",
+            },
+        ],
         // The segment size is the message size, known once the whole test is: until
         // `SpecBuilder::build` fills it, 0 stands for "on".
         parse: |k, v| { k.udp_gso = parse_bool(v)?.then_some(0); Ok(()) },
@@ -885,6 +580,12 @@ pub static KNOBS: &[Knob] = &[
         takes: Takes::Switch,
         example: "true",
         applies: Applies::Udp,
+        on: &[
+            OnOs {
+                os: Os::Linux,
+                read_back: "getsockopt UDP_GRO",
+            },
+        ],
         parse: |k, v| { k.udp_gro = parse_bool(v)?; Ok(()) },
         show: |k| show_bool(k.udp_gro),
         check: no_check,
@@ -910,6 +611,12 @@ pub static KNOBS: &[Knob] = &[
         },
         example: "0,1",
         applies: Applies::Every,
+        on: &[
+            OnOs {
+                os: Os::Linux,
+                read_back: "sched_getcpu: the CPUs the traffic threads ran on",
+            },
+        ],
         parse: |k, v| { k.cpus = Some(parse_cpus(v)?); Ok(()) },
         show: |k| {
             k.cpus.as_ref().map(|c| {
@@ -935,6 +642,12 @@ pub static KNOBS: &[Knob] = &[
         takes: Takes::Switch,
         example: "true",
         applies: Applies::Tcp,
+        on: &[
+            OnOs {
+                os: Os::Linux,
+                read_back: "getsockopt SO_ZEROCOPY, and completions counted",
+            },
+        ],
         parse: |k, v| { k.zerocopy = parse_bool(v)?; Ok(()) },
         show: |k| show_bool(k.zerocopy),
         check: no_check,
@@ -957,6 +670,24 @@ pub static KNOBS: &[Knob] = &[
         takes: Takes::Switch,
         example: "true",
         applies: Applies::Every,
+        on: &[
+            OnOs {
+                os: Os::Linux,
+                read_back: "no read-back (a user-space loop)",
+            },
+            OnOs {
+                os: Os::Macos,
+                read_back: "no read-back (a user-space loop)",
+            },
+            OnOs {
+                os: Os::Freebsd,
+                read_back: "no read-back (a user-space loop)",
+            },
+            OnOs {
+                os: Os::Windows,
+                read_back: "no read-back (a user-space loop)",
+            },
+        ],
         parse: |k, v| { k.spin = parse_bool(v)?; Ok(()) },
         show: |k| show_bool(k.spin),
         check: no_check,
@@ -978,6 +709,12 @@ pub static KNOBS: &[Knob] = &[
         takes: Takes::Switch,
         example: "true",
         applies: Applies::Every,
+        on: &[
+            OnOs {
+                os: Os::Linux,
+                read_back: "no read-back (an I/O path)",
+            },
+        ],
         parse: |k, v| { k.sendfile = parse_bool(v)?; Ok(()) },
         show: |k| show_bool(k.sendfile),
         check: no_check,
@@ -993,6 +730,12 @@ pub static KNOBS: &[Knob] = &[
         takes: Takes::Switch,
         example: "true",
         applies: Applies::Every,
+        on: &[
+            OnOs {
+                os: Os::Linux,
+                read_back: "bytes spliced counted",
+            },
+        ],
         parse: |k, v| { k.splice = parse_bool(v)?; Ok(()) },
         show: |k| show_bool(k.splice),
         check: no_check,
@@ -1009,67 +752,3 @@ pub static KNOBS: &[Knob] = &[
         ],
     },
 ];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_knob_has_a_flag_a_key_columns_and_a_parser_that_round_trips() {
-        let mut keys = std::collections::HashSet::new();
-        for k in KNOBS {
-            assert!(keys.insert(k.key), "{}: twice in the table", k.key);
-            assert!(
-                k.key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
-                "{}: a key is lower case with _",
-                k.key
-            );
-            assert_eq!(k.flag(), format!("--{}", k.key.replace('_', "-")));
-            assert!(
-                k.help.contains("[default:"),
-                "{}: no default in the help",
-                k.key
-            );
-            assert!(!k.columns.is_empty(), "{}: no summary.csv column", k.key);
-            let mut set = SocketKnobs::default();
-            assert!(!k.is_set(&set), "{}: set by default", k.key);
-            (k.parse)(&mut set, k.example).unwrap_or_else(|e| panic!("{}: {e}", k.key));
-            let shown = (k.show)(&set).unwrap_or_else(|| panic!("{}: not shown", k.key));
-            let mut again = SocketKnobs::default();
-            (k.parse)(&mut again, &shown).unwrap_or_else(|e| panic!("{}: {e}", k.key));
-            assert_eq!(set, again, "{}: '{}' shown as '{shown}'", k.key, k.example);
-            assert!((k.parse)(&mut again, "?").is_err(), "{}: took '?'", k.key);
-            if let Some(o) = &k.sockopt {
-                assert!(!o.phases.is_empty(), "{}: never set", k.key);
-            }
-        }
-    }
-
-    #[test]
-    fn switches_are_off_unless_turned_on() {
-        for k in KNOBS.iter().filter(|k| k.takes == Takes::Switch) {
-            let mut set = SocketKnobs::default();
-            (k.parse)(&mut set, "false").unwrap();
-            assert!(!k.is_set(&set), "{}", k.key);
-            (k.parse)(&mut set, "on").unwrap();
-            assert!(k.is_set(&set), "{}", k.key);
-        }
-    }
-
-    #[test]
-    fn range_checks_name_the_flag() {
-        let k = SocketKnobs {
-            mss: Some(10),
-            busy_poll_us: Some(2_000_000),
-            ..SocketKnobs::default()
-        };
-        let errors: Vec<String> = KNOBS
-            .iter()
-            .filter_map(|knob| (knob.check)(&k).err())
-            .map(|e| e.0)
-            .collect();
-        assert_eq!(errors.len(), 2, "{errors:?}");
-        assert!(errors[0].starts_with("--mss 10"), "{errors:?}");
-        assert!(errors[1].starts_with("--busy-poll"), "{errors:?}");
-    }
-}
