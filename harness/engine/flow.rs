@@ -38,7 +38,8 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 
 use super::RoleCtx;
-use crate::measure::RoleReport;
+use crate::measure::{latency_histogram, RoleReport};
+use crate::sys::buffer::MsgBuf;
 
 /// What a flow waits for before its next step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,5 +128,39 @@ pub trait Flow: Send {
     /// one. On the epoll driver a worker's histograms go to its first flow naming them.
     fn histograms(&self) -> &'static [&'static str] {
         &[]
+    }
+}
+
+/// A driver thread's buffers: the read scratch and the shared write buffer.
+pub(crate) struct Bufs {
+    pub scratch: MsgBuf,
+    pub out: MsgBuf,
+}
+
+impl Bufs {
+    /// Room for the test's largest message (and the probe's), the scratch at least 256 KiB
+    /// (a framed receiver's read).
+    pub fn for_test(ctx: &RoleCtx) -> Bufs {
+        let spec = &ctx.spec;
+        let largest = spec
+            .msg_size
+            .max(spec.response_size)
+            .max(spec.probe_size)
+            .max(64) as usize;
+        Bufs {
+            scratch: MsgBuf::new(largest.max(256 * 1024), 0),
+            out: MsgBuf::new(largest, 0x5a),
+        }
+    }
+}
+
+/// The histograms a flow records into: full ones if it names any, else tiny ones (a flow
+/// that records nothing costs no 100 KB histogram).
+pub(crate) fn histograms_for(flow: &dyn Flow) -> [Histogram<u64>; 2] {
+    if flow.histograms().is_empty() {
+        let tiny = || Histogram::new_with_bounds(1, 2, 1).expect("static bounds");
+        [tiny(), tiny()]
+    } else {
+        [latency_histogram(), latency_histogram()]
     }
 }

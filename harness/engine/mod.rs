@@ -15,6 +15,8 @@ pub mod blocking;
 pub mod crr;
 pub mod dgram;
 pub mod dgram_rr;
+#[cfg(all(test, unix))]
+mod drivers_tests;
 pub mod epoll;
 pub mod flow;
 pub mod rr;
