@@ -27,12 +27,11 @@ use std::time::{Duration, Instant};
 
 use socket2::{SockAddr, Socket};
 
-use super::dgram_rr::ThinkTime;
-use super::flow::{Cx, Flow, Want};
-use super::rr::RTT;
-use super::{finish_report, rr_buckets, EngineError, RoleCtx, Sizes, LATE_GRACE, POLL};
+use super::flow::{CoreFlow, Cx, Flow, FlowCore, Want};
+use super::rr::{self, MsgReader, RTT};
+use super::{rr_buckets, EngineError, RoleCtx, Sizes, Think, LATE_GRACE, POLL};
 use crate::measure::sizes::SizeBuckets;
-use crate::measure::{IntervalCounter, RoleReport};
+use crate::measure::RoleReport;
 use crate::net::sockopt::{self, Phase};
 use crate::net::transport::{
     self, is_timeout, stream_header, DataConn, GREETING_DEADLINE, STREAM_HEADER_LEN,
@@ -80,97 +79,16 @@ pub(crate) enum Got {
     Pending,
 }
 
-/// Reads one message off a byte stream across steps: a fixed size, or with `framed`, the
-/// size its length header says (at most `max`). The body is discarded into the scratch
-/// space; the header is kept here, so a message may arrive in any pieces.
-pub(crate) struct MsgReader {
-    framed: bool,
-    /// The fixed size, or the largest framed size.
-    max: usize,
-    got: usize,
-    size: usize,
-    hdr: [u8; 4],
-}
-
-impl MsgReader {
-    pub fn new(framed: bool, max: usize) -> MsgReader {
-        MsgReader {
-            framed,
-            max,
-            got: 0,
-            size: if framed { 0 } else { max },
-            hdr: [0; 4],
-        }
-    }
-
-    /// Takes the `n` bytes just read; the message's size once it is whole.
-    fn took(&mut self, n: usize, in_header: bool) -> Result<Option<usize>, EngineError> {
-        self.got += n;
-        if in_header && self.got == FRAME_HEADER as usize {
-            self.size = u32::from_be_bytes(self.hdr) as usize;
-            if self.size < FRAME_HEADER as usize || self.size > self.max {
-                return Err(EngineError::Protocol(format!(
-                    "a message header says {} bytes; expected {FRAME_HEADER} to {}",
-                    self.size, self.max
-                )));
-            }
-        }
-        if (!self.framed || self.got >= FRAME_HEADER as usize) && self.got == self.size {
-            let size = self.size;
-            *self = MsgReader::new(self.framed, self.max);
-            return Ok(Some(size));
-        }
-        Ok(None)
-    }
-
-    /// Feeds bytes as if read (header bytes into the header): the message's size once
-    /// whole.
-    #[cfg(test)]
-    fn took_for_test(&mut self, mut data: &[u8]) -> Result<Option<usize>, EngineError> {
-        let mut done = None;
-        while !data.is_empty() {
-            let in_header = self.framed && self.got < FRAME_HEADER as usize;
-            let take = if in_header {
-                let take = (FRAME_HEADER as usize - self.got).min(data.len());
-                self.hdr[self.got..self.got + take].copy_from_slice(&data[..take]);
-                take
-            } else {
-                (self.size - self.got).min(data.len())
-            };
-            data = &data[take..];
-            done = self.took(take, in_header)?.or(done);
-        }
-        Ok(done)
-    }
-
-    /// Reads what has arrived of the message.
-    pub fn read(&mut self, sock: &Socket, scratch: &mut [u8]) -> Result<Got, EngineError> {
-        loop {
-            let in_header = self.framed && self.got < FRAME_HEADER as usize;
-            let r = if in_header {
-                (&*sock).read(&mut self.hdr[self.got..])
-            } else {
-                let left = (self.size - self.got).min(scratch.len());
-                (&*sock).read(&mut scratch[..left])
-            };
-            match r {
-                Ok(0) if self.got == 0 => return Ok(Got::End),
-                Ok(0) => {
-                    return Err(EngineError::Protocol(format!(
-                        "the peer closed mid-message ({} of {} bytes)",
-                        self.got,
-                        if self.size > 0 { self.size } else { self.max }
-                    )))
-                }
-                Ok(n) => {
-                    if let Some(size) = self.took(n, in_header)? {
-                        return Ok(Got::Message(size));
-                    }
-                }
-                Err(e) if is_timeout(&e) => return Ok(Got::Pending),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_err("read")(e)),
-            }
+/// Reads what has arrived of one message with rr's reader (a fixed size, or framed by its
+/// length header; never past its end), across as many reads as it takes.
+fn read_msg(r: &mut MsgReader, sock: &Socket, scratch: &mut [u8]) -> Result<Got, EngineError> {
+    loop {
+        match r.read(sock, scratch)? {
+            rr::Got::Msg(n) => return Ok(Got::Message(n)),
+            rr::Got::More => {}
+            rr::Got::Blocked => return Ok(Got::Pending),
+            rr::Got::Eof(0) => return Ok(Got::End),
+            rr::Got::Eof(got) => return Err(r.cut(got)),
         }
     }
 }
@@ -239,12 +157,9 @@ enum Active {
 
 /// The requesting end of crr.
 pub struct CrrActive {
-    /// The attach connection: it proved the path and showed the knobs' effect, and
-    /// carries no transaction.
-    conn: DataConn,
+    core: FlowCore,
     /// Where to connect (`None`: the attach step gave no address, an error at once).
     peer: Option<SockAddr>,
-    rep: RoleReport,
     ctx: RoleCtx,
     /// The attach socket blocks (the blocking driver): so does every connect. Learnt at
     /// the first step, once the driver has set the socket's mode.
@@ -255,10 +170,7 @@ pub struct CrrActive {
     req: Vec<u8>,
     req_sizes: Sizes,
     reader: MsgReader,
-    sizes: Option<SizeBuckets>,
-    intervals: Option<IntervalCounter>,
-    last: Option<Instant>,
-    think: ThinkTime,
+    think: Think,
     per_conn: u32,
     /// When the next connection is due: the start of traffic for the first, the end of
     /// the previous one (and its think time) after that.
@@ -282,29 +194,22 @@ impl CrrActive {
         let mut req = vec![0x43; STREAM_HEADER_LEN + req_sizes.range().1.max(req_size) as usize];
         req[..STREAM_HEADER_LEN].copy_from_slice(&stream_header(id, conn.token));
         CrrActive {
+            core: FlowCore::new(conn, rep)
+                .with_intervals(ctx)
+                .with_sizes(rr_buckets(&req_sizes, &resp_sizes)),
             blocking: None,
             peer,
-            rep,
             sock: None,
             state: Active::Idle,
             req,
-            reader: MsgReader::new(resp_sizes.framed(), resp_size as usize),
-            sizes: rr_buckets(&req_sizes, &resp_sizes),
+            reader: MsgReader::new(resp_sizes.framed(), resp_size as usize, None),
             req_sizes,
-            intervals: Some(IntervalCounter::new(
-                ctx.t0,
-                spec.interval,
-                spec.warmup,
-                spec.duration,
-            )),
-            last: None,
-            think: ThinkTime::new(ctx, id),
+            think: Think::new(ctx, id),
             per_conn: spec.requests_per_conn.max(1),
             next_due: ctx.t0,
             rtt_pending: None,
             retired: Vec::new(),
             ctx: ctx.clone(),
-            conn,
         }
     }
 
@@ -325,10 +230,10 @@ impl CrrActive {
             ));
         };
         let spec = &self.ctx.spec;
-        let (proto, domain) = (spec.protocol, self.conn.domain);
-        let blocking = *self
-            .blocking
-            .get_or_insert_with(|| !sys_socket::is_nonblocking(&self.conn.sock).unwrap_or(true));
+        let (proto, domain) = (spec.protocol, self.core.conn.domain);
+        let blocking = *self.blocking.get_or_insert_with(|| {
+            !sys_socket::is_nonblocking(&self.core.conn.sock).unwrap_or(true)
+        });
         let sock = if blocking {
             transport::new_socket(proto, domain)
         } else {
@@ -395,7 +300,7 @@ impl CrrActive {
     /// The connection is up: the first request goes next.
     fn connected(&mut self, sock: Socket, start: Instant) -> Result<(), EngineError> {
         let spec = &self.ctx.spec;
-        let (proto, domain) = (spec.protocol, self.conn.domain);
+        let (proto, domain) = (spec.protocol, self.core.conn.domain);
         let knobs = spec.knobs(Side::Sender);
         if let Err(e) = sockopt::apply(&sock, proto, domain, knobs, Phase::Connected) {
             self.retire(sock);
@@ -433,9 +338,9 @@ impl CrrActive {
 impl CrrActive {
     /// Request `i`'s response (`n` bytes) is in: account it, then the close or the next.
     fn response(&mut self, i: u32, t_start: Instant, n: usize, rs: usize) {
-        self.rep.bytes_received += n as u64;
-        self.rep.messages_received += 1;
-        if let Some(b) = &mut self.sizes {
+        self.core.rep.bytes_received += n as u64;
+        self.core.rep.messages_received += 1;
+        if let Some(b) = &mut self.core.sizes {
             b.record(n as u64);
         }
         if i + 1 == self.per_conn && !abortive(&self.ctx) {
@@ -460,18 +365,18 @@ impl CrrActive {
                 self.retire(sock);
             }
         }
-        if let Some(iv) = &mut self.intervals {
+        if let Some(iv) = &mut self.core.intervals {
             iv.record(done, n as u64, 1);
         }
         if t_start >= self.ctx.warmup_mark() {
             let ns = done.duration_since(t_start).as_nanos() as u64;
             self.rtt_pending = Some(ns);
-            if let Some(b) = &mut self.sizes {
+            if let Some(b) = &mut self.core.sizes {
                 b.record_rtt(n.max(rs) as u64, ns);
             }
-            self.rep.transactions += 1;
-            self.rep.measured_bytes += n as u64;
-            self.last = Some(done);
+            self.core.rep.transactions += 1;
+            self.core.rep.measured_bytes += n as u64;
+            self.core.last = Some(done);
         }
         self.state = match self.think.until(done, self.ctx.send_end()) {
             Some(until) => Active::Thinking { until, next },
@@ -504,8 +409,8 @@ impl CrrActive {
                     };
                     return Ok(Some(Want::Write));
                 }
-                self.rep.bytes_sent += rs as u64;
-                self.rep.messages_sent += 1;
+                self.core.rep.bytes_sent += rs as u64;
+                self.core.rep.messages_sent += 1;
                 self.state = Active::Response { i, t_start, rs };
                 // The response cannot be here before the request: wait for it rather
                 // than spend a read on EAGAIN.
@@ -515,7 +420,7 @@ impl CrrActive {
                 let Some(sock) = &self.sock else {
                     return Ok(Some(Want::Done));
                 };
-                match self.reader.read(sock, cx.scratch)? {
+                match read_msg(&mut self.reader, sock, cx.scratch)? {
                     Got::Message(n) => self.response(i, t_start, n, rs),
                     Got::End => {
                         return Err(EngineError::Protocol(
@@ -554,7 +459,15 @@ impl CrrActive {
     }
 }
 
-impl Flow for CrrActive {
+impl CoreFlow for CrrActive {
+    fn core(&self) -> &FlowCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut FlowCore {
+        &mut self.core
+    }
+
     fn fd(&self) -> Option<RawFd> {
         self.sock.as_ref().map(|s| s.as_raw_fd())
     }
@@ -574,26 +487,17 @@ impl Flow for CrrActive {
         Ok(Want::Until(Instant::now()))
     }
 
-    fn finish(&mut self, _cx: &mut Cx) {
+    fn finish(&mut self, cx: &mut Cx) {
         if let Some(sock) = self.sock.take() {
             self.retire(sock);
         }
         self.retired.clear();
-        self.rep.max_in_flight = self.ctx.in_flight.max();
-        self.rep.sizes = self.sizes.take().map(|b| b.report());
-        finish_report(&mut self.rep, &self.ctx, self.last, self.intervals.take());
-    }
-
-    fn report(&mut self) -> &mut RoleReport {
-        &mut self.rep
+        self.core.rep.max_in_flight = self.ctx.in_flight.max();
+        self.core.finish(cx.ctx);
     }
 
     fn progress(&self) -> u64 {
-        self.rep.messages_sent + self.rep.messages_received + self.rep.transactions
-    }
-
-    fn socket(&self) -> Option<&Socket> {
-        Some(&self.conn.sock)
+        self.core.rep.messages_sent + self.core.rep.messages_received + self.core.rep.transactions
     }
 
     fn doing(&self, _want: Want) -> &'static str {
@@ -741,7 +645,7 @@ impl CrrServed {
         match self.state {
             Serve::Greeting { since, got, hdr } => self.greeting(since, got, hdr),
             Serve::Request { i } => {
-                match self.reader.read(&self.sock, cx.scratch)? {
+                match read_msg(&mut self.reader, &self.sock, cx.scratch)? {
                     Got::Message(n) => self.request(i, n),
                     // The sender closed (or a stranger left) before this request.
                     Got::End => self.close_first(),
@@ -818,10 +722,9 @@ impl Flow for CrrServed {
 /// for every connection, until the sender says it has finished and the last served
 /// connection has ended.
 pub struct CrrAcceptor {
-    conn: DataConn,
+    core: FlowCore,
     /// The test's listener (`None`: the attach step gave none, an error at once).
     listener: Option<Arc<Socket>>,
-    rep: RoleReport,
     ctx: RoleCtx,
     tally: Tally,
     /// Whether this acceptor accepts for its thread (see [`claim`]); `None` before its
@@ -850,9 +753,8 @@ impl CrrAcceptor {
             live: 0,
         };
         CrrAcceptor {
-            conn,
+            core: FlowCore::new(conn, rep),
             listener,
-            rep,
             ctx: ctx.clone(),
             tally: Arc::new(Mutex::new(served)),
             accepts: None,
@@ -870,14 +772,14 @@ impl CrrAcceptor {
             sock,
             tally: self.tally.clone(),
             ctx: self.ctx.clone(),
-            domain: self.conn.domain,
-            token: self.conn.token,
+            domain: self.core.conn.domain,
+            token: self.core.conn.token,
             state: Serve::Greeting {
                 since: Instant::now(),
                 got: 0,
                 hdr: [0; STREAM_HEADER_LEN],
             },
-            reader: MsgReader::new(req_dist.is_some(), req_size as usize),
+            reader: MsgReader::new(req_dist.is_some(), req_size as usize, None),
             resp_framed: resp_dist.is_some(),
             per_conn: spec.requests_per_conn.max(1),
             rep: RoleReport::default(),
@@ -911,7 +813,15 @@ fn claim(listener: &Arc<Socket>) -> bool {
     })
 }
 
-impl Flow for CrrAcceptor {
+impl CoreFlow for CrrAcceptor {
+    fn core(&self) -> &FlowCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut FlowCore {
+        &mut self.core
+    }
+
     fn fd(&self) -> Option<RawFd> {
         if self.accepts == Some(false) {
             return None;
@@ -975,23 +885,18 @@ impl Flow for CrrAcceptor {
         Ok(Want::ReadUntil(now + POLL))
     }
 
-    fn finish(&mut self, _cx: &mut Cx) {
+    fn finish(&mut self, cx: &mut Cx) {
         let mut t = tally(&self.tally);
-        let rep = &mut self.rep;
+        let rep = &mut self.core.rep;
         rep.bytes_sent += t.bytes_sent;
         rep.bytes_received += t.bytes_received;
         rep.messages_sent += t.messages_sent;
         rep.messages_received += t.messages_received;
         rep.measured_bytes += t.measured_bytes;
         rep.connections += t.connections;
-        rep.sizes = t.buckets.take().map(|b| b.report());
-        let last = t.last;
+        (self.core.sizes, self.core.last) = (t.buckets.take(), t.last);
         drop(t);
-        finish_report(rep, &self.ctx, last, None);
-    }
-
-    fn report(&mut self) -> &mut RoleReport {
-        &mut self.rep
+        self.core.finish(cx.ctx);
     }
 
     /// Connections and requests, and waits before the sender's nominal end: no new
@@ -999,10 +904,6 @@ impl Flow for CrrAcceptor {
     fn progress(&self) -> u64 {
         let t = tally(&self.tally);
         t.connections + t.messages_received + self.waits
-    }
-
-    fn socket(&self) -> Option<&Socket> {
-        Some(&self.conn.sock)
     }
 
     fn doing(&self, _want: Want) -> &'static str {
@@ -1025,24 +926,42 @@ mod tests {
     use crate::engine::testdrive::{ctx, report, run_pair, tcp_crr_pair};
 
     #[test]
+    #[cfg(unix)]
     fn the_reader_takes_framed_messages_in_any_pieces() {
+        use std::os::unix::net::UnixStream;
+        let (mine, mut peer) = UnixStream::pair().unwrap();
+        mine.set_nonblocking(true).unwrap();
+        let mine = Socket::from(mine);
+        let mut scratch = [0u8; 64];
+        // Each piece is in the socket once written: read until nothing more is there.
+        let mut feed = |r: &mut MsgReader, piece: &[u8]| -> Result<Option<usize>, EngineError> {
+            peer.write_all(piece).unwrap();
+            let mut done = None;
+            loop {
+                match read_msg(r, &mine, &mut scratch)? {
+                    Got::Message(size) => done = Some(size),
+                    Got::Pending => return Ok(done),
+                    Got::End => unreachable!("the peer is open"),
+                }
+            }
+        };
         let mut msg = vec![7u8; 300];
         put_frame(&mut msg, 300);
-        let mut r = MsgReader::new(true, 1000);
+        let mut r = MsgReader::new(true, 1000, None);
         let mut got = Vec::new();
         let mut n = 0;
         for piece in msg.chunks(3).chain(msg.chunks(7)).chain(msg.chunks(1)) {
             n += piece.len();
-            if let Some(size) = r.took_for_test(piece).unwrap() {
+            if let Some(size) = feed(&mut r, piece).unwrap() {
                 got.push((size, n));
             }
         }
         assert_eq!(got, vec![(300, 300), (300, 600), (300, 900)]);
-        let mut r = MsgReader::new(true, 100);
-        assert!(r.took_for_test(&300u32.to_be_bytes()).is_err());
-        let mut r = MsgReader::new(false, 64);
-        assert_eq!(r.took_for_test(&[0; 63]).unwrap(), None);
-        assert_eq!(r.took_for_test(&[0; 1]).unwrap(), Some(64));
+        let mut r = MsgReader::new(true, 100, None);
+        assert!(feed(&mut r, &300u32.to_be_bytes()).is_err());
+        let mut r = MsgReader::new(false, 64, None);
+        assert_eq!(feed(&mut r, &[0; 63]).unwrap(), None);
+        assert_eq!(feed(&mut r, &[0; 1]).unwrap(), Some(64));
     }
 
     fn run(keys: &[(&str, &str)], threads: bool) {

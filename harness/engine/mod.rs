@@ -521,11 +521,12 @@ impl Think {
     }
 
     /// When the next transaction may start: `None` without think times, else a drawn
-    /// time from now, never past the end of sending.
+    /// time from `now`, never past the end of sending (the same draws, seeded per
+    /// connection, on every driver).
     #[inline]
-    pub fn until(&mut self, ctx: &RoleCtx) -> Option<Instant> {
+    pub fn until(&mut self, now: Instant, send_end: Instant) -> Option<Instant> {
         let d = self.dist.as_ref()?;
-        Some((Instant::now() + d.sample(&mut self.rng)).min(ctx.send_end()))
+        Some((now + d.sample(&mut self.rng)).min(send_end))
     }
 }
 

@@ -10,15 +10,15 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use socket2::Socket;
 
-use super::flow::{Cx, Flow, Want};
+use super::flow::{CoreFlow, Cx, Flow, FlowCore, Want};
 use super::stream::{Closing, CALLS_PER_STEP};
-use super::{finish_report, rr_buckets, EngineError, RoleCtx, Sizes, Think, LATE_GRACE};
+use super::{rr_buckets, EngineError, RoleCtx, Sizes, Think, LATE_GRACE};
 use crate::measure::sizes::SizeBuckets;
-use crate::measure::{IntervalCounter, RoleReport};
+use crate::measure::RoleReport;
 use crate::net::sockopt;
 use crate::net::transport::{is_timeout, DataConn};
 use crate::spec::config::Pattern as TestPattern;
@@ -193,8 +193,7 @@ enum Phase {
 
 /// The closed-loop requester: one request at a time.
 pub struct Requester {
-    conn: DataConn,
-    rep: RoleReport,
+    core: FlowCore,
     phase: Phase,
     closing: Option<Closing>,
     /// The current transaction's start, request size and bytes of it written.
@@ -203,10 +202,7 @@ pub struct Requester {
     off: usize,
     req_sizes: Sizes,
     reader: MsgReader,
-    sizes: Option<SizeBuckets>,
     think: Think,
-    intervals: IntervalCounter,
-    last: Option<Instant>,
     warm: Instant,
     end: Instant,
     quickack: bool,
@@ -226,8 +222,9 @@ impl Requester {
         let sizes = rr_buckets(&req_sizes, &resp_sizes);
         let quickack = conn.knobs.requested.quickack;
         Requester {
-            conn,
-            rep,
+            core: FlowCore::new(conn, rep)
+                .with_sizes(sizes)
+                .with_intervals(ctx),
             phase: Phase::Next,
             closing: None,
             start: ctx.t0,
@@ -235,10 +232,7 @@ impl Requester {
             off: 0,
             reader: MsgReader::new(resp_sizes.framed(), resp_size as usize, None),
             req_sizes,
-            sizes,
             think: Think::new(ctx, id),
-            intervals: IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration),
-            last: None,
             warm: ctx.warmup_mark(),
             end: ctx.send_end(),
             quickack,
@@ -251,15 +245,16 @@ impl Requester {
     fn answered(&mut self, n: usize, cx: &mut Cx) {
         let done = Instant::now();
         if self.quickack {
-            sockopt::rearm_quickack(&self.conn.sock);
+            sockopt::rearm_quickack(&self.core.conn.sock);
         }
-        let (n, rep) = (n as u64, &mut self.rep);
-        rep.bytes_received += n;
-        rep.messages_received += 1;
-        self.intervals.record(done, n, 1);
+        let n = n as u64;
+        let core = &mut self.core;
+        core.rep.bytes_received += n;
+        core.rep.messages_received += 1;
+        core.interval(done, n, 1);
         let ns = done.duration_since(self.start).as_nanos() as u64;
         let measured = self.start >= self.warm;
-        if let Some(b) = &mut self.sizes {
+        if let Some(b) = &mut core.sizes {
             b.record(n);
             if measured {
                 b.record_rtt(n.max(self.rs as u64), ns);
@@ -267,9 +262,9 @@ impl Requester {
         }
         if measured {
             cx.rtt.saturating_record(ns);
-            rep.transactions += 1;
-            rep.measured_bytes += n;
-            self.last = Some(done);
+            core.rep.transactions += 1;
+            core.rep.measured_bytes += n;
+            core.last = Some(done);
         }
     }
 
@@ -278,7 +273,7 @@ impl Requester {
         if self.req_sizes.framed() && self.off < HDR {
             put_frame(out, self.rs as u32);
         }
-        match (&self.conn.sock).write(&out[self.off..self.rs]) {
+        match (&self.core.conn.sock).write(&out[self.off..self.rs]) {
             Ok(n) => self.off += n,
             Err(e) if is_timeout(&e) => return Ok(false),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -292,8 +287,8 @@ impl Requester {
         if self.off < self.rs {
             return Ok(false);
         }
-        self.rep.bytes_sent += self.rs as u64;
-        self.rep.messages_sent += 1;
+        self.core.rep.bytes_sent += self.rs as u64;
+        self.core.rep.messages_sent += 1;
         Ok(true)
     }
 
@@ -328,10 +323,10 @@ impl Requester {
             }
             fresh = true;
         }
-        match self.reader.read(&self.conn.sock, cx.scratch)? {
+        match self.reader.read(&self.core.conn.sock, cx.scratch)? {
             Got::Msg(n) => {
                 self.answered(n, cx);
-                self.phase = match self.think.until(cx.ctx) {
+                self.phase = match self.think.until(Instant::now(), cx.ctx.send_end()) {
                     Some(t) => Phase::Thinking(t),
                     None => Phase::Next,
                 };
@@ -352,11 +347,19 @@ impl Requester {
     }
 }
 
-impl Flow for Requester {
+impl CoreFlow for Requester {
+    fn core(&self) -> &FlowCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut FlowCore {
+        &mut self.core
+    }
+
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP * 2 {
             if let Some(c) = &mut self.closing {
-                return c.step(&self.conn.sock, cx.scratch);
+                return c.step(&self.core.conn.sock, cx.scratch);
             }
             if let Some(want) = self.turn(cx)? {
                 return Ok(want);
@@ -370,23 +373,9 @@ impl Flow for Requester {
         })
     }
 
-    fn finish(&mut self, cx: &mut Cx) {
-        let iv = std::mem::replace(&mut self.intervals, empty_intervals(cx.ctx));
-        finish_report(&mut self.rep, cx.ctx, self.last, Some(iv));
-        self.rep.sizes = self.sizes.as_ref().map(|b| b.report());
-    }
-
-    fn report(&mut self) -> &mut RoleReport {
-        &mut self.rep
-    }
-
     fn progress(&self) -> u64 {
-        let r = &self.rep;
+        let r = &self.core.rep;
         r.bytes_sent + r.bytes_received + (self.off + self.reader.partial()) as u64
-    }
-
-    fn socket(&self) -> Option<&Socket> {
-        Some(&self.conn.sock)
     }
 
     fn doing(&self, want: Want) -> &'static str {
@@ -403,27 +392,19 @@ impl Flow for Requester {
     }
 }
 
-/// A counter to leave behind when a flow's own is taken into its report.
-fn empty_intervals(ctx: &RoleCtx) -> IntervalCounter {
-    IntervalCounter::new(ctx.t0, ctx.spec.interval, Duration::ZERO, Duration::ZERO)
-}
-
 /// The answering end: reads a request, writes its response, and again.
 pub struct Responder {
-    conn: DataConn,
-    rep: RoleReport,
+    core: FlowCore,
     reader: MsgReader,
     resp_sizes: Sizes,
     /// Pipelined: where the request's id is, and where the response echoes it.
     echo: Option<(usize, usize)>,
-    sizes: Option<SizeBuckets>,
     /// The response being written: its size, the bytes gone, and the id it echoes.
     writing: bool,
     rs: usize,
     off: usize,
     id: [u8; 8],
     warm: Instant,
-    last: Option<Instant>,
     quickack: bool,
 }
 
@@ -437,18 +418,16 @@ impl Responder {
         let echo = (spec.pipeline > 1).then(|| (at(req_dist.is_some()), at(resp_sizes.framed())));
         let quickack = conn.knobs.requested.quickack;
         Responder {
-            conn,
-            rep,
+            core: FlowCore::new(conn, rep)
+                .with_sizes((req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new)),
             reader: MsgReader::new(req_dist.is_some(), req_size as usize, echo.map(|e| e.0)),
             resp_sizes,
             echo,
-            sizes: (req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new),
             writing: false,
             rs: 0,
             off: 0,
             id: [0; 8],
             warm: ctx.warmup_mark(),
-            last: None,
             quickack,
         }
     }
@@ -458,17 +437,17 @@ impl Responder {
     fn asked(&mut self, n: usize) {
         let now = Instant::now();
         if self.quickack {
-            sockopt::rearm_quickack(&self.conn.sock);
+            sockopt::rearm_quickack(&self.core.conn.sock);
         }
-        let (n, rep) = (n as u64, &mut self.rep);
+        let (n, rep) = (n as u64, &mut self.core.rep);
         rep.bytes_received += n;
         rep.messages_received += 1;
-        if let Some(b) = &mut self.sizes {
+        if let Some(b) = &mut self.core.sizes {
             b.record(n);
         }
         if now >= self.warm {
             rep.measured_bytes += n;
-            self.last = Some(now);
+            self.core.last = Some(now);
         }
         (self.rs, self.off, self.id) = (self.resp_sizes.next(), 0, self.reader.id());
         self.writing = true;
@@ -482,7 +461,7 @@ impl Responder {
         if let Some((_, to)) = self.echo.filter(|&(_, to)| self.off < to + 8) {
             out[to..to + 8].copy_from_slice(&self.id);
         }
-        match (&self.conn.sock).write(&out[self.off..self.rs]) {
+        match (&self.core.conn.sock).write(&out[self.off..self.rs]) {
             Ok(n) => self.off += n,
             Err(e) if is_timeout(&e) => return Ok(Some(Want::Write)),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -494,19 +473,27 @@ impl Responder {
             }
         }
         if self.off == self.rs {
-            self.rep.bytes_sent += self.rs as u64;
-            self.rep.messages_sent += 1;
+            self.core.rep.bytes_sent += self.rs as u64;
+            self.core.rep.messages_sent += 1;
             self.writing = false;
         }
         Ok(None)
     }
 }
 
-impl Flow for Responder {
+impl CoreFlow for Responder {
+    fn core(&self) -> &FlowCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut FlowCore {
+        &mut self.core
+    }
+
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP * 2 {
             if !self.writing {
-                match self.reader.read(&self.conn.sock, cx.scratch)? {
+                match self.reader.read(&self.core.conn.sock, cx.scratch)? {
                     Got::Msg(n) => self.asked(n),
                     Got::More => continue,
                     Got::Blocked => return Ok(Want::Read),
@@ -525,22 +512,9 @@ impl Flow for Responder {
         })
     }
 
-    fn finish(&mut self, cx: &mut Cx) {
-        self.rep.sizes = self.sizes.as_ref().map(|b| b.report());
-        finish_report(&mut self.rep, cx.ctx, self.last, None);
-    }
-
-    fn report(&mut self) -> &mut RoleReport {
-        &mut self.rep
-    }
-
     fn progress(&self) -> u64 {
-        let r = &self.rep;
+        let r = &self.core.rep;
         r.bytes_sent + r.bytes_received + (self.off + self.reader.partial()) as u64
-    }
-
-    fn socket(&self) -> Option<&Socket> {
-        Some(&self.conn.sock)
     }
 }
 
@@ -552,8 +526,7 @@ type Inflight = (Instant, Instant, u64, u64);
 /// the pipelined one (a window of outstanding requests instead of a schedule). Socket
 /// calls here never wait (MSG_DONTWAIT), on either driver: the schedule is the flow's.
 pub struct OpenRequester {
-    conn: DataConn,
-    rep: RoleReport,
+    core: FlowCore,
     closing: Option<Closing>,
     /// Pipelined: at most this many requests outstanding.
     window: Option<usize>,
@@ -574,9 +547,6 @@ pub struct OpenRequester {
     partial: usize,
     /// The most one read takes.
     chunk: usize,
-    sizes: Option<SizeBuckets>,
-    intervals: IntervalCounter,
-    last: Option<Instant>,
     warm: Instant,
     end: Instant,
 }
@@ -597,8 +567,9 @@ impl OpenRequester {
         let split = (resp_framed || window.is_some())
             .then(|| Splitter::new(resp_framed, resp_size as u64, window.map(|_| id_at)));
         OpenRequester {
-            conn,
-            rep,
+            core: FlowCore::new(conn, rep)
+                .with_sizes(sizes)
+                .with_intervals(ctx),
             closing: None,
             window,
             arrivals: Arrivals::new(spec.arrival, rate, rng_for(spec.dist_seed, id, 2)),
@@ -614,9 +585,6 @@ impl OpenRequester {
             split,
             partial: 0,
             chunk: (resp_size as usize).clamp(4096, 1 << 20),
-            sizes,
-            intervals: IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration),
-            last: None,
             warm: ctx.warmup_mark(),
             end: ctx.send_end(),
         }
@@ -639,7 +607,7 @@ impl OpenRequester {
                         .push_back((at, at, self.req_len as u64, self.next_id));
                     self.next_id += 1;
                     let n = self.inflight.len() as u64;
-                    self.rep.max_in_flight = self.rep.max_in_flight.max(n);
+                    self.core.rep.max_in_flight = self.core.rep.max_in_flight.max(n);
                 } else {
                     let len = self.req_len as u64;
                     self.inflight.push_back((self.next_due, now, len, 0));
@@ -657,11 +625,11 @@ impl OpenRequester {
                 let at = self.req_id_off;
                 out[at..at + 8].copy_from_slice(&id.to_le_bytes());
             }
-            match send_nowait(&self.conn.sock, &out[off..self.req_len]) {
+            match send_nowait(&self.core.conn.sock, &out[off..self.req_len]) {
                 Ok(n) if off + n == self.req_len => {
                     self.write_off = None;
-                    self.rep.bytes_sent += self.req_len as u64;
-                    self.rep.messages_sent += 1;
+                    self.core.rep.bytes_sent += self.req_len as u64;
+                    self.core.rep.messages_sent += 1;
                 }
                 Ok(n) => self.write_off = Some(off + n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -678,22 +646,22 @@ impl OpenRequester {
 
     fn record(&mut self, cx: &mut Cx, inflight: Inflight, done: Instant, bytes: u64) {
         let (intended, actual, req_bytes, _) = inflight;
-        self.rep.messages_received += 1;
-        if let Some(b) = &mut self.sizes {
+        self.core.rep.messages_received += 1;
+        if let Some(b) = &mut self.core.sizes {
             b.record(bytes);
         }
-        self.intervals.record(done, bytes, 1);
+        self.core.interval(done, bytes, 1);
         if intended >= self.warm {
             let ns = done.duration_since(intended).as_nanos() as u64;
             cx.rtt.saturating_record(ns);
-            if let Some(b) = &mut self.sizes {
+            if let Some(b) = &mut self.core.sizes {
                 b.record_rtt(bytes.max(req_bytes), ns);
             }
             let unc = done.duration_since(actual).as_nanos() as u64;
             cx.rtt_uncorrected.saturating_record(unc);
-            self.rep.transactions += 1;
-            self.rep.measured_bytes += bytes;
-            self.last = Some(done);
+            self.core.rep.transactions += 1;
+            self.core.rep.measured_bytes += bytes;
+            self.core.last = Some(done);
         }
     }
 
@@ -706,7 +674,7 @@ impl OpenRequester {
     /// Takes the `n` bytes of responses just read.
     fn take(&mut self, cx: &mut Cx, n: usize) -> Result<(), EngineError> {
         let done = Instant::now();
-        self.rep.bytes_received += n as u64;
+        self.core.rep.bytes_received += n as u64;
         let Some(split) = &mut self.split else {
             self.partial += n;
             while self.partial >= self.resp_size {
@@ -771,7 +739,7 @@ impl OpenRequester {
         }
         self.issue(now, sending, cx.out)?;
         let chunk = self.chunk.min(cx.scratch.len());
-        let got = recv_nowait(&self.conn.sock, &mut cx.scratch[..chunk]);
+        let got = recv_nowait(&self.core.conn.sock, &mut cx.scratch[..chunk]);
         match got {
             Ok(0) => Err(EngineError::Protocol(
                 "the peer closed with responses outstanding".into(),
@@ -787,11 +755,19 @@ impl OpenRequester {
     }
 }
 
-impl Flow for OpenRequester {
+impl CoreFlow for OpenRequester {
+    fn core(&self) -> &FlowCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut FlowCore {
+        &mut self.core
+    }
+
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP {
             if let Some(c) = &mut self.closing {
-                return c.step(&self.conn.sock, cx.scratch);
+                return c.step(&self.core.conn.sock, cx.scratch);
             }
             if let Some(want) = self.turn(cx)? {
                 return Ok(want);
@@ -801,23 +777,9 @@ impl Flow for OpenRequester {
         Ok(self.waits_for(sending))
     }
 
-    fn finish(&mut self, cx: &mut Cx) {
-        let iv = std::mem::replace(&mut self.intervals, empty_intervals(cx.ctx));
-        finish_report(&mut self.rep, cx.ctx, self.last, Some(iv));
-        self.rep.sizes = self.sizes.as_ref().map(|b| b.report());
-    }
-
-    fn report(&mut self) -> &mut RoleReport {
-        &mut self.rep
-    }
-
     fn progress(&self) -> u64 {
-        let r = &self.rep;
+        let r = &self.core.rep;
         r.bytes_sent + r.bytes_received + self.write_off.unwrap_or(0) as u64
-    }
-
-    fn socket(&self) -> Option<&Socket> {
-        Some(&self.conn.sock)
     }
 
     fn doing(&self, want: Want) -> &'static str {
