@@ -43,7 +43,7 @@ use std::time::Instant;
 
 use hdrhistogram::Histogram;
 
-use super::{finish_report, EngineError, RoleCtx};
+use super::{EngineError, RoleCtx};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{latency_histogram, IntervalCounter, RoleReport, SeqTracker};
 use crate::net::transport::DataConn;
@@ -237,12 +237,22 @@ impl FlowCore {
         (r.duplicated, r.invalid, r.reordered) = (seqs.duplicated, seqs.invalid, seqs.reordered);
     }
 
-    /// Closes the accounting: the per-size counts, the measured window, the intervals.
+    /// Closes the accounting: the per-size counts, the measured window (from the warm-up
+    /// mark to the last counted receive), the time of that receive, the intervals.
     pub fn finish(&mut self, ctx: &RoleCtx) {
+        let rep = &mut self.rep;
         if let Some(b) = self.sizes.take() {
-            self.rep.sizes = Some(b.report());
+            rep.sizes = Some(b.report());
         }
-        finish_report(&mut self.rep, ctx, self.last, self.intervals.take());
+        let since = |t: Instant| {
+            let ns = |l: Instant| l.saturating_duration_since(t).as_nanos() as u64;
+            self.last.map_or(0, ns)
+        };
+        (rep.window_ns, rep.end_ns) = (since(ctx.warmup_mark()), since(ctx.t0));
+        if let Some(iv) = self.intervals.take() {
+            rep.interval_bytes = iv.bytes;
+            rep.interval_messages = iv.messages;
+        }
     }
 }
 
