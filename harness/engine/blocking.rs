@@ -6,54 +6,21 @@
 //! the socket non-blocking and steps in a loop instead.
 //!
 //! A flow that spawns flows (crr's acceptor) moves, with them, onto an epoll worker on
-//! the same thread ([`super::epoll::Worker`]): bounded and accounted like any other.
+//! the same thread ([`super::epoll::Worker`]): bounded and accounted like any other. This
+//! hand-off is the one import between the drivers (blocking uses epoll, never the other
+//! way); what both use (the buffers, the histograms) lives in [`super::flow`].
 
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::flow::{Cx, Flow, Want};
+use super::flow::{histograms_for, Bufs, Cx, Flow, Want};
 use super::{read_back, role_for, EngineError, RoleCtx, POLL, STALL};
-use crate::measure::{latency_histogram, thread_cpu_ns, EncodedHistogram, RoleReport};
+use crate::measure::{thread_cpu_ns, EncodedHistogram, RoleReport};
 use crate::net::transport::DataConn;
 use crate::spec::config::{ConnKind, Side};
-use crate::sys::buffer::MsgBuf;
 use crate::sys::epoll as sys;
 use crate::sys::RawFd;
-
-/// A driver thread's buffers: the read scratch and the shared write buffer.
-pub(crate) struct Bufs {
-    pub scratch: MsgBuf,
-    pub out: MsgBuf,
-}
-
-impl Bufs {
-    /// Room for the test's largest message (and the probe's), the scratch at least 256 KiB
-    /// (a framed receiver's read).
-    pub fn for_test(ctx: &RoleCtx) -> Bufs {
-        let spec = &ctx.spec;
-        let largest = spec
-            .msg_size
-            .max(spec.response_size)
-            .max(spec.probe_size)
-            .max(64) as usize;
-        Bufs {
-            scratch: MsgBuf::new(largest.max(256 * 1024), 0),
-            out: MsgBuf::new(largest, 0x5a),
-        }
-    }
-}
-
-/// The histograms a flow records into: full ones if it names any, else tiny ones (a flow
-/// that records nothing costs no 100 KB histogram).
-pub(crate) fn histograms_for(flow: &dyn Flow) -> [Histogram<u64>; 2] {
-    if flow.histograms().is_empty() {
-        let tiny = || Histogram::new_with_bounds(1, 2, 1).expect("static bounds");
-        [tiny(), tiny()]
-    } else {
-        [latency_histogram(), latency_histogram()]
-    }
-}
 
 /// Runs one role to its end on the calling thread (pinned as the knobs say) and reports
 /// what it measured, read-backs and CPU time included.

@@ -27,12 +27,11 @@ use std::time::{Duration, Instant};
 
 use socket2::{SockAddr, Socket};
 
-use super::dgram_rr::ThinkTime;
-use super::flow::{Cx, Flow, Want};
-use super::rr::RTT;
-use super::{finish_report, rr_buckets, EngineError, RoleCtx, Sizes, LATE_GRACE, POLL};
+use super::flow::{CoreFlow, Cx, Flow, FlowCore, Want};
+use super::rr::{self, MsgReader, RTT};
+use super::{rr_buckets, EngineError, RoleCtx, Sizes, Think, LATE_GRACE, POLL};
 use crate::measure::sizes::SizeBuckets;
-use crate::measure::{IntervalCounter, RoleReport};
+use crate::measure::RoleReport;
 use crate::net::sockopt::{self, Phase};
 use crate::net::transport::{
     self, is_timeout, stream_header, DataConn, GREETING_DEADLINE, STREAM_HEADER_LEN,
@@ -41,6 +40,9 @@ use crate::spec::config::Side;
 use crate::spec::dist::{put_frame, FRAME_HEADER};
 use crate::sys::socket as sys_socket;
 use crate::sys::{errno, AsRawFd, RawFd};
+
+mod serve;
+use serve::*;
 
 /// How long one transaction's connect may take before the run gives up on it (a
 /// blocking connect; a non-blocking one is bounded by the driver's stall limit).
@@ -80,97 +82,16 @@ pub(crate) enum Got {
     Pending,
 }
 
-/// Reads one message off a byte stream across steps: a fixed size, or with `framed`, the
-/// size its length header says (at most `max`). The body is discarded into the scratch
-/// space; the header is kept here, so a message may arrive in any pieces.
-pub(crate) struct MsgReader {
-    framed: bool,
-    /// The fixed size, or the largest framed size.
-    max: usize,
-    got: usize,
-    size: usize,
-    hdr: [u8; 4],
-}
-
-impl MsgReader {
-    pub fn new(framed: bool, max: usize) -> MsgReader {
-        MsgReader {
-            framed,
-            max,
-            got: 0,
-            size: if framed { 0 } else { max },
-            hdr: [0; 4],
-        }
-    }
-
-    /// Takes the `n` bytes just read; the message's size once it is whole.
-    fn took(&mut self, n: usize, in_header: bool) -> Result<Option<usize>, EngineError> {
-        self.got += n;
-        if in_header && self.got == FRAME_HEADER as usize {
-            self.size = u32::from_be_bytes(self.hdr) as usize;
-            if self.size < FRAME_HEADER as usize || self.size > self.max {
-                return Err(EngineError::Protocol(format!(
-                    "a message header says {} bytes; expected {FRAME_HEADER} to {}",
-                    self.size, self.max
-                )));
-            }
-        }
-        if (!self.framed || self.got >= FRAME_HEADER as usize) && self.got == self.size {
-            let size = self.size;
-            *self = MsgReader::new(self.framed, self.max);
-            return Ok(Some(size));
-        }
-        Ok(None)
-    }
-
-    /// Feeds bytes as if read (header bytes into the header): the message's size once
-    /// whole.
-    #[cfg(test)]
-    fn took_for_test(&mut self, mut data: &[u8]) -> Result<Option<usize>, EngineError> {
-        let mut done = None;
-        while !data.is_empty() {
-            let in_header = self.framed && self.got < FRAME_HEADER as usize;
-            let take = if in_header {
-                let take = (FRAME_HEADER as usize - self.got).min(data.len());
-                self.hdr[self.got..self.got + take].copy_from_slice(&data[..take]);
-                take
-            } else {
-                (self.size - self.got).min(data.len())
-            };
-            data = &data[take..];
-            done = self.took(take, in_header)?.or(done);
-        }
-        Ok(done)
-    }
-
-    /// Reads what has arrived of the message.
-    pub fn read(&mut self, sock: &Socket, scratch: &mut [u8]) -> Result<Got, EngineError> {
-        loop {
-            let in_header = self.framed && self.got < FRAME_HEADER as usize;
-            let r = if in_header {
-                (&*sock).read(&mut self.hdr[self.got..])
-            } else {
-                let left = (self.size - self.got).min(scratch.len());
-                (&*sock).read(&mut scratch[..left])
-            };
-            match r {
-                Ok(0) if self.got == 0 => return Ok(Got::End),
-                Ok(0) => {
-                    return Err(EngineError::Protocol(format!(
-                        "the peer closed mid-message ({} of {} bytes)",
-                        self.got,
-                        if self.size > 0 { self.size } else { self.max }
-                    )))
-                }
-                Ok(n) => {
-                    if let Some(size) = self.took(n, in_header)? {
-                        return Ok(Got::Message(size));
-                    }
-                }
-                Err(e) if is_timeout(&e) => return Ok(Got::Pending),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_err("read")(e)),
-            }
+/// Reads what has arrived of one message with rr's reader (a fixed size, or framed by its
+/// length header; never past its end), across as many reads as it takes.
+fn read_msg(r: &mut MsgReader, sock: &Socket, scratch: &mut [u8]) -> Result<Got, EngineError> {
+    loop {
+        match r.read(sock, scratch)? {
+            rr::Got::Msg(n) => return Ok(Got::Message(n)),
+            rr::Got::More => {}
+            rr::Got::Blocked => return Ok(Got::Pending),
+            rr::Got::Eof(0) => return Ok(Got::End),
+            rr::Got::Eof(got) => return Err(r.cut(got)),
         }
     }
 }
@@ -239,12 +160,9 @@ enum Active {
 
 /// The requesting end of crr.
 pub struct CrrActive {
-    /// The attach connection: it proved the path and showed the knobs' effect, and
-    /// carries no transaction.
-    conn: DataConn,
+    core: FlowCore,
     /// Where to connect (`None`: the attach step gave no address, an error at once).
     peer: Option<SockAddr>,
-    rep: RoleReport,
     ctx: RoleCtx,
     /// The attach socket blocks (the blocking driver): so does every connect. Learnt at
     /// the first step, once the driver has set the socket's mode.
@@ -255,10 +173,7 @@ pub struct CrrActive {
     req: Vec<u8>,
     req_sizes: Sizes,
     reader: MsgReader,
-    sizes: Option<SizeBuckets>,
-    intervals: Option<IntervalCounter>,
-    last: Option<Instant>,
-    think: ThinkTime,
+    think: Think,
     per_conn: u32,
     /// When the next connection is due: the start of traffic for the first, the end of
     /// the previous one (and its think time) after that.
@@ -282,29 +197,22 @@ impl CrrActive {
         let mut req = vec![0x43; STREAM_HEADER_LEN + req_sizes.range().1.max(req_size) as usize];
         req[..STREAM_HEADER_LEN].copy_from_slice(&stream_header(id, conn.token));
         CrrActive {
+            core: FlowCore::new(conn, rep)
+                .with_intervals(ctx)
+                .with_sizes(rr_buckets(&req_sizes, &resp_sizes)),
             blocking: None,
             peer,
-            rep,
             sock: None,
             state: Active::Idle,
             req,
-            reader: MsgReader::new(resp_sizes.framed(), resp_size as usize),
-            sizes: rr_buckets(&req_sizes, &resp_sizes),
+            reader: MsgReader::new(resp_sizes.framed(), resp_size as usize, None),
             req_sizes,
-            intervals: Some(IntervalCounter::new(
-                ctx.t0,
-                spec.interval,
-                spec.warmup,
-                spec.duration,
-            )),
-            last: None,
-            think: ThinkTime::new(ctx, id),
+            think: Think::new(ctx, id),
             per_conn: spec.requests_per_conn.max(1),
             next_due: ctx.t0,
             rtt_pending: None,
             retired: Vec::new(),
             ctx: ctx.clone(),
-            conn,
         }
     }
 
@@ -325,10 +233,10 @@ impl CrrActive {
             ));
         };
         let spec = &self.ctx.spec;
-        let (proto, domain) = (spec.protocol, self.conn.domain);
-        let blocking = *self
-            .blocking
-            .get_or_insert_with(|| !sys_socket::is_nonblocking(&self.conn.sock).unwrap_or(true));
+        let (proto, domain) = (spec.protocol, self.core.conn.domain);
+        let blocking = *self.blocking.get_or_insert_with(|| {
+            !sys_socket::is_nonblocking(&self.core.conn.sock).unwrap_or(true)
+        });
         let sock = if blocking {
             transport::new_socket(proto, domain)
         } else {
@@ -395,7 +303,7 @@ impl CrrActive {
     /// The connection is up: the first request goes next.
     fn connected(&mut self, sock: Socket, start: Instant) -> Result<(), EngineError> {
         let spec = &self.ctx.spec;
-        let (proto, domain) = (spec.protocol, self.conn.domain);
+        let (proto, domain) = (spec.protocol, self.core.conn.domain);
         let knobs = spec.knobs(Side::Sender);
         if let Err(e) = sockopt::apply(&sock, proto, domain, knobs, Phase::Connected) {
             self.retire(sock);
@@ -433,9 +341,9 @@ impl CrrActive {
 impl CrrActive {
     /// Request `i`'s response (`n` bytes) is in: account it, then the close or the next.
     fn response(&mut self, i: u32, t_start: Instant, n: usize, rs: usize) {
-        self.rep.bytes_received += n as u64;
-        self.rep.messages_received += 1;
-        if let Some(b) = &mut self.sizes {
+        self.core.rep.bytes_received += n as u64;
+        self.core.rep.messages_received += 1;
+        if let Some(b) = &mut self.core.sizes {
             b.record(n as u64);
         }
         if i + 1 == self.per_conn && !abortive(&self.ctx) {
@@ -460,18 +368,18 @@ impl CrrActive {
                 self.retire(sock);
             }
         }
-        if let Some(iv) = &mut self.intervals {
+        if let Some(iv) = &mut self.core.intervals {
             iv.record(done, n as u64, 1);
         }
         if t_start >= self.ctx.warmup_mark() {
             let ns = done.duration_since(t_start).as_nanos() as u64;
             self.rtt_pending = Some(ns);
-            if let Some(b) = &mut self.sizes {
+            if let Some(b) = &mut self.core.sizes {
                 b.record_rtt(n.max(rs) as u64, ns);
             }
-            self.rep.transactions += 1;
-            self.rep.measured_bytes += n as u64;
-            self.last = Some(done);
+            self.core.rep.transactions += 1;
+            self.core.rep.measured_bytes += n as u64;
+            self.core.last = Some(done);
         }
         self.state = match self.think.until(done, self.ctx.send_end()) {
             Some(until) => Active::Thinking { until, next },
@@ -504,8 +412,8 @@ impl CrrActive {
                     };
                     return Ok(Some(Want::Write));
                 }
-                self.rep.bytes_sent += rs as u64;
-                self.rep.messages_sent += 1;
+                self.core.rep.bytes_sent += rs as u64;
+                self.core.rep.messages_sent += 1;
                 self.state = Active::Response { i, t_start, rs };
                 // The response cannot be here before the request: wait for it rather
                 // than spend a read on EAGAIN.
@@ -515,7 +423,7 @@ impl CrrActive {
                 let Some(sock) = &self.sock else {
                     return Ok(Some(Want::Done));
                 };
-                match self.reader.read(sock, cx.scratch)? {
+                match read_msg(&mut self.reader, sock, cx.scratch)? {
                     Got::Message(n) => self.response(i, t_start, n, rs),
                     Got::End => {
                         return Err(EngineError::Protocol(
@@ -554,7 +462,15 @@ impl CrrActive {
     }
 }
 
-impl Flow for CrrActive {
+impl CoreFlow for CrrActive {
+    fn core(&self) -> &FlowCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut FlowCore {
+        &mut self.core
+    }
+
     fn fd(&self) -> Option<RawFd> {
         self.sock.as_ref().map(|s| s.as_raw_fd())
     }
@@ -574,26 +490,17 @@ impl Flow for CrrActive {
         Ok(Want::Until(Instant::now()))
     }
 
-    fn finish(&mut self, _cx: &mut Cx) {
+    fn finish(&mut self, cx: &mut Cx) {
         if let Some(sock) = self.sock.take() {
             self.retire(sock);
         }
         self.retired.clear();
-        self.rep.max_in_flight = self.ctx.in_flight.max();
-        self.rep.sizes = self.sizes.take().map(|b| b.report());
-        finish_report(&mut self.rep, &self.ctx, self.last, self.intervals.take());
-    }
-
-    fn report(&mut self) -> &mut RoleReport {
-        &mut self.rep
+        self.core.rep.max_in_flight = self.ctx.in_flight.max();
+        self.core.finish(cx.ctx);
     }
 
     fn progress(&self) -> u64 {
-        self.rep.messages_sent + self.rep.messages_received + self.rep.transactions
-    }
-
-    fn socket(&self) -> Option<&Socket> {
-        Some(&self.conn.sock)
+        self.core.rep.messages_sent + self.core.rep.messages_received + self.core.rep.transactions
     }
 
     fn doing(&self, _want: Want) -> &'static str {
@@ -608,405 +515,6 @@ impl Flow for CrrActive {
 
     fn histograms(&self) -> &'static [&'static str] {
         &[RTT]
-    }
-}
-
-/// What the connections one acceptor served add up to, and what they share: the
-/// response sizes (one seeded sequence, drawn in the order requests arrive).
-struct Served {
-    bytes_sent: u64,
-    bytes_received: u64,
-    messages_sent: u64,
-    messages_received: u64,
-    measured_bytes: u64,
-    connections: u64,
-    last: Option<Instant>,
-    buckets: Option<SizeBuckets>,
-    resp: Sizes,
-    /// Served connections still running.
-    live: usize,
-}
-
-type Tally = Arc<Mutex<Served>>;
-
-fn tally(t: &Tally) -> std::sync::MutexGuard<'_, Served> {
-    t.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Where a served connection is.
-enum Serve {
-    /// Reading the test's header (`got` of 16 bytes), accepted at `since`.
-    Greeting {
-        since: Instant,
-        got: usize,
-        hdr: [u8; STREAM_HEADER_LEN],
-    },
-    /// Reading request `i`.
-    Request { i: u32 },
-    /// Writing request `i`'s response (`off` of `rs` bytes).
-    Response { i: u32, off: usize, rs: usize },
-    /// Closed for writing (first, after the last response), or left open for the
-    /// requester's abortive close (`--linger 0`): waiting for the close.
-    Closing,
-}
-
-/// One accepted connection of crr's answering end, started by the acceptor.
-pub struct CrrServed {
-    sock: Socket,
-    tally: Tally,
-    ctx: RoleCtx,
-    domain: socket2::Domain,
-    token: u64,
-    state: Serve,
-    reader: MsgReader,
-    resp_framed: bool,
-    per_conn: u32,
-    /// Always empty: the counts go to the acceptor's tally.
-    rep: RoleReport,
-    moved: u64,
-}
-
-impl CrrServed {
-    /// Checks the test's header; applies the receiver's knobs to a connection of ours.
-    fn greeted(&mut self, hdr: &[u8; STREAM_HEADER_LEN]) -> Result<bool, EngineError> {
-        let ours = stream_header(0, self.token);
-        if hdr[..4] != ours[..4] || hdr[8..] != ours[8..] {
-            return Ok(false);
-        }
-        let spec = &self.ctx.spec;
-        let knobs = spec.knobs(Side::Receiver);
-        for phase in [Phase::Accepted, Phase::Connected] {
-            sockopt::apply(&self.sock, spec.protocol, self.domain, knobs, phase)
-                .map_err(knob_err)?;
-        }
-        tally(&self.tally).connections += 1;
-        self.state = Serve::Request { i: 0 };
-        Ok(true)
-    }
-
-    /// Reads the header: `Some` to wait (or to end: a stranger, a silent one).
-    fn greeting(
-        &mut self,
-        since: Instant,
-        mut got: usize,
-        mut hdr: [u8; 16],
-    ) -> Result<Option<Want>, EngineError> {
-        loop {
-            match (&self.sock).read(&mut hdr[got..]) {
-                Ok(0) => return Ok(Some(Want::Done)),
-                Ok(n) => got += n,
-                Err(e) if is_timeout(&e) => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Ok(Some(Want::Done)),
-            }
-            if got == STREAM_HEADER_LEN {
-                return Ok((!self.greeted(&hdr)?).then_some(Want::Done));
-            }
-        }
-        let deadline = since + GREETING_DEADLINE;
-        if Instant::now() >= deadline {
-            return Ok(Some(Want::Done));
-        }
-        self.state = Serve::Greeting { since, got, hdr };
-        Ok(Some(Want::ReadUntil(deadline)))
-    }
-
-    /// Request `i` arrived whole (`n` bytes): account it and size its response.
-    fn request(&mut self, i: u32, n: usize) {
-        let arrived = Instant::now();
-        let mut t = tally(&self.tally);
-        t.bytes_received += n as u64;
-        t.messages_received += 1;
-        if let Some(b) = &mut t.buckets {
-            b.record(n as u64);
-        }
-        if arrived >= self.ctx.warmup_mark() {
-            t.measured_bytes += n as u64;
-            t.last = Some(arrived);
-        }
-        let rs = t.resp.next();
-        drop(t);
-        self.moved += 1;
-        self.state = Serve::Response { i, off: 0, rs };
-    }
-
-    /// Closes for writing, first, so that TIME_WAIT lands here, on the listening port,
-    /// instead of on one of the sender's ephemeral ports.
-    fn close_first(&mut self) {
-        let _ = self.sock.shutdown(std::net::Shutdown::Write);
-        self.state = Serve::Closing;
-    }
-
-    fn advance(&mut self, cx: &mut Cx) -> Result<Option<Want>, EngineError> {
-        match self.state {
-            Serve::Greeting { since, got, hdr } => self.greeting(since, got, hdr),
-            Serve::Request { i } => {
-                match self.reader.read(&self.sock, cx.scratch)? {
-                    Got::Message(n) => self.request(i, n),
-                    // The sender closed (or a stranger left) before this request.
-                    Got::End => self.close_first(),
-                    Got::Pending => return Ok(Some(Want::Read)),
-                }
-                Ok(None)
-            }
-            Serve::Response { i, mut off, rs } => {
-                // The scratch space is shared: the length header goes in again before
-                // any write of the message's first bytes.
-                if self.resp_framed && off < FRAME_HEADER as usize {
-                    put_frame(cx.scratch, rs as u32);
-                }
-                if !write_some(&self.sock, &cx.scratch[..rs], &mut off)? {
-                    self.state = Serve::Response { i, off, rs };
-                    return Ok(Some(Want::Write));
-                }
-                let mut t = tally(&self.tally);
-                t.bytes_sent += rs as u64;
-                t.messages_sent += 1;
-                drop(t);
-                if i + 1 < self.per_conn {
-                    self.state = Serve::Request { i: i + 1 };
-                } else if abortive(&self.ctx) {
-                    // The requester resets the connection once it has the response.
-                    self.state = Serve::Closing;
-                } else {
-                    self.close_first();
-                }
-                // Neither the next request nor the sender's close can come before this
-                // response: wait rather than spend a read on EAGAIN.
-                Ok(Some(Want::Read))
-            }
-            Serve::Closing => Ok(drain_to_close(&self.sock, cx.scratch)?
-                .then_some(Want::Done)
-                .or(Some(Want::Read))),
-        }
-    }
-}
-
-impl Flow for CrrServed {
-    fn fd(&self) -> Option<RawFd> {
-        Some(self.sock.as_raw_fd())
-    }
-
-    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
-        for _ in 0..16 {
-            // A connection that goes wrong (a reset, a stranger) costs that connection
-            // only.
-            match self.advance(cx) {
-                Ok(None) => {}
-                Ok(Some(w)) => return Ok(w),
-                Err(_) => return Ok(Want::Done),
-            }
-        }
-        Ok(Want::Until(Instant::now()))
-    }
-
-    fn finish(&mut self, _cx: &mut Cx) {
-        let mut t = tally(&self.tally);
-        t.live = t.live.saturating_sub(1);
-    }
-
-    fn report(&mut self) -> &mut RoleReport {
-        &mut self.rep
-    }
-
-    fn progress(&self) -> u64 {
-        self.moved
-    }
-}
-
-/// The answering end of crr: accepts on the test's listener and starts a [`CrrServed`]
-/// for every connection, until the sender says it has finished and the last served
-/// connection has ended.
-pub struct CrrAcceptor {
-    conn: DataConn,
-    /// The test's listener (`None`: the attach step gave none, an error at once).
-    listener: Option<Arc<Socket>>,
-    rep: RoleReport,
-    ctx: RoleCtx,
-    tally: Tally,
-    /// Whether this acceptor accepts for its thread (see [`claim`]); `None` before its
-    /// first step.
-    accepts: Option<bool>,
-    /// Waits for connections before the sender's nominal end (see `progress`).
-    waits: u64,
-}
-
-impl CrrAcceptor {
-    pub fn new(conn: DataConn, ctx: &RoleCtx, rep: RoleReport) -> CrrAcceptor {
-        let listener = conn.listener.clone();
-        let _ = conn.sock.shutdown(std::net::Shutdown::Both);
-        let (_, resp_size) = ctx.spec.rr_sizes();
-        let (req_dist, resp_dist) = ctx.spec.rr_dists();
-        let served = Served {
-            bytes_sent: 0,
-            bytes_received: 0,
-            messages_sent: 0,
-            messages_received: 0,
-            measured_bytes: 0,
-            connections: 0,
-            last: None,
-            buckets: (req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new),
-            resp: Sizes::new(resp_size, resp_dist, ctx, conn.plan.id, 1),
-            live: 0,
-        };
-        CrrAcceptor {
-            conn,
-            listener,
-            rep,
-            ctx: ctx.clone(),
-            tally: Arc::new(Mutex::new(served)),
-            accepts: None,
-            waits: 0,
-        }
-    }
-
-    /// A flow for a connection just accepted.
-    fn serve(&self, sock: Socket) -> CrrServed {
-        let spec = &self.ctx.spec;
-        let (req_size, _) = spec.rr_sizes();
-        let (req_dist, resp_dist) = spec.rr_dists();
-        tally(&self.tally).live += 1;
-        CrrServed {
-            sock,
-            tally: self.tally.clone(),
-            ctx: self.ctx.clone(),
-            domain: self.conn.domain,
-            token: self.conn.token,
-            state: Serve::Greeting {
-                since: Instant::now(),
-                got: 0,
-                hdr: [0; STREAM_HEADER_LEN],
-            },
-            reader: MsgReader::new(req_dist.is_some(), req_size as usize),
-            resp_framed: resp_dist.is_some(),
-            per_conn: spec.requests_per_conn.max(1),
-            rep: RoleReport::default(),
-            moved: 0,
-        }
-    }
-}
-
-thread_local! {
-    /// The listeners an acceptor on this thread accepts on already.
-    static ACCEPTING: std::cell::RefCell<Vec<std::sync::Weak<Socket>>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Whether the calling acceptor is the one to accept on `listener` for this thread: the
-/// first to ask. Every acceptor of a test shares the test's listener; on an epoll worker
-/// one watches it and serves what it accepts, and the others only wait for the end (one
-/// registration per worker, no herd of acceptors woken by each connection). On the
-/// blocking driver each acceptor has a thread of its own and accepts.
-fn claim(listener: &Arc<Socket>) -> bool {
-    ACCEPTING.with(|a| {
-        let mut a = a.borrow_mut();
-        a.retain(|l| l.strong_count() > 0);
-        if a.iter()
-            .any(|l| std::ptr::eq(l.as_ptr(), Arc::as_ptr(listener)))
-        {
-            return false;
-        }
-        a.push(Arc::downgrade(listener));
-        true
-    })
-}
-
-impl Flow for CrrAcceptor {
-    fn fd(&self) -> Option<RawFd> {
-        if self.accepts == Some(false) {
-            return None;
-        }
-        self.listener.as_ref().map(|l| l.as_raw_fd())
-    }
-
-    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
-        let Some(listener) = self.listener.clone() else {
-            return Err(EngineError::Protocol(
-                "crr needs the test's listener".to_string(),
-            ));
-        };
-        let accepts = match self.accepts {
-            Some(a) => a,
-            None => {
-                let a = claim(&listener);
-                if a {
-                    // Accepts never wait, whatever mode the driver gave the listener: the
-                    // driver watches it, and a blocked accept would hold up the
-                    // connections accepted.
-                    listener.set_nonblocking(true).map_err(io_err("fcntl"))?;
-                }
-                self.accepts = Some(a);
-                a
-            }
-        };
-        let now = Instant::now();
-        if self.ctx.stopped() {
-            if tally(&self.tally).live == 0 {
-                return Ok(Want::Done);
-            }
-            return Ok(Want::Until(now + ACCEPT_BACKOFF));
-        }
-        if !accepts {
-            // Another acceptor on this thread accepts: wait for the sender's end.
-            return Ok(Want::Until(self.ctx.send_end().max(now + POLL)));
-        }
-        for _ in 0..ACCEPTS_PER_STEP {
-            // Accepted non-blocking (accept4): the served connection's mode from its birth.
-            match sys_socket::accept_nonblocking(&listener) {
-                Ok(s) => cx.spawned.push(Box::new(self.serve(s))),
-                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => break,
-                // Out of descriptors, or a connection reset before it was accepted: the
-                // ones already here go on.
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(errno::EMFILE | errno::ENFILE | errno::ECONNABORTED | errno::ENOBUFS)
-                    ) =>
-                {
-                    return Ok(Want::Until(now + ACCEPT_BACKOFF))
-                }
-                Err(e) => return Err(io_err("accept")(e)),
-            }
-        }
-        if now < self.ctx.send_end() {
-            self.waits += 1;
-        }
-        // Awake now and then to see the sender's end.
-        Ok(Want::ReadUntil(now + POLL))
-    }
-
-    fn finish(&mut self, _cx: &mut Cx) {
-        let mut t = tally(&self.tally);
-        let rep = &mut self.rep;
-        rep.bytes_sent += t.bytes_sent;
-        rep.bytes_received += t.bytes_received;
-        rep.messages_sent += t.messages_sent;
-        rep.messages_received += t.messages_received;
-        rep.measured_bytes += t.measured_bytes;
-        rep.connections += t.connections;
-        rep.sizes = t.buckets.take().map(|b| b.report());
-        let last = t.last;
-        drop(t);
-        finish_report(rep, &self.ctx, last, None);
-    }
-
-    fn report(&mut self) -> &mut RoleReport {
-        &mut self.rep
-    }
-
-    /// Connections and requests, and waits before the sender's nominal end: no new
-    /// connection for a while is no stall then (think time).
-    fn progress(&self) -> u64 {
-        let t = tally(&self.tally);
-        t.connections + t.messages_received + self.waits
-    }
-
-    fn socket(&self) -> Option<&Socket> {
-        Some(&self.conn.sock)
-    }
-
-    fn doing(&self, _want: Want) -> &'static str {
-        "accept"
     }
 }
 
@@ -1025,24 +533,42 @@ mod tests {
     use crate::engine::testdrive::{ctx, report, run_pair, tcp_crr_pair};
 
     #[test]
+    #[cfg(unix)]
     fn the_reader_takes_framed_messages_in_any_pieces() {
+        use std::os::unix::net::UnixStream;
+        let (mine, mut peer) = UnixStream::pair().unwrap();
+        mine.set_nonblocking(true).unwrap();
+        let mine = Socket::from(mine);
+        let mut scratch = [0u8; 64];
+        // Each piece is in the socket once written: read until nothing more is there.
+        let mut feed = |r: &mut MsgReader, piece: &[u8]| -> Result<Option<usize>, EngineError> {
+            peer.write_all(piece).unwrap();
+            let mut done = None;
+            loop {
+                match read_msg(r, &mine, &mut scratch)? {
+                    Got::Message(size) => done = Some(size),
+                    Got::Pending => return Ok(done),
+                    Got::End => unreachable!("the peer is open"),
+                }
+            }
+        };
         let mut msg = vec![7u8; 300];
         put_frame(&mut msg, 300);
-        let mut r = MsgReader::new(true, 1000);
+        let mut r = MsgReader::new(true, 1000, None);
         let mut got = Vec::new();
         let mut n = 0;
         for piece in msg.chunks(3).chain(msg.chunks(7)).chain(msg.chunks(1)) {
             n += piece.len();
-            if let Some(size) = r.took_for_test(piece).unwrap() {
+            if let Some(size) = feed(&mut r, piece).unwrap() {
                 got.push((size, n));
             }
         }
         assert_eq!(got, vec![(300, 300), (300, 600), (300, 900)]);
-        let mut r = MsgReader::new(true, 100);
-        assert!(r.took_for_test(&300u32.to_be_bytes()).is_err());
-        let mut r = MsgReader::new(false, 64);
-        assert_eq!(r.took_for_test(&[0; 63]).unwrap(), None);
-        assert_eq!(r.took_for_test(&[0; 1]).unwrap(), Some(64));
+        let mut r = MsgReader::new(true, 100, None);
+        assert!(feed(&mut r, &300u32.to_be_bytes()).is_err());
+        let mut r = MsgReader::new(false, 64, None);
+        assert_eq!(feed(&mut r, &[0; 63]).unwrap(), None);
+        assert_eq!(feed(&mut r, &[0; 1]).unwrap(), Some(64));
     }
 
     fn run(keys: &[(&str, &str)], threads: bool) {

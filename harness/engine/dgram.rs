@@ -17,13 +17,13 @@ use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-use super::flow::{Cx, Flow, Want};
+use super::flow::{CoreFlow, Cx, Flow, FlowCore, Want};
 use super::{
-    answer_hello, finish_report, EngineError, Pacer, RoleCtx, DGRAM_IDLE, END_MARKERS, END_PAUSE,
-    LATE_GRACE, SEQ_ROOM,
+    answer_hello, EngineError, Pacer, RoleCtx, DGRAM_IDLE, END_MARKERS, END_PAUSE, LATE_GRACE,
+    SEQ_ROOM,
 };
 use crate::measure::sizes::SizeBuckets;
-use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
+use crate::measure::{RoleReport, SeqTracker};
 use crate::net::transport::{as_uninit, dgram, is_timeout, DataConn};
 use crate::spec::config::TestSpec;
 use crate::spec::dist::{rng_for, SizeSampler};
@@ -135,8 +135,7 @@ enum SendHow {
 
 /// The active end of a datagram stream.
 pub struct DgramSender {
-    conn: DataConn,
-    rep: RoleReport,
+    core: FlowCore,
     how: SendHow,
     pacer: Option<Pacer>,
     end: Instant,
@@ -165,8 +164,7 @@ impl DgramSender {
             SendHow::Plain { size }
         };
         DgramSender {
-            conn,
-            rep,
+            core: FlowCore::new(conn, rep),
             how,
             pacer: spec.rate.map(|r| Pacer::new(ctx.t0, r)),
             end: ctx.send_end(),
@@ -192,7 +190,7 @@ impl DgramSender {
     /// Sends once (one datagram, a batch, or a GSO train) numbered from `self.seq`; how
     /// many datagrams went and their bytes.
     fn send_once(&mut self, scratch: &mut [u8]) -> io::Result<(u64, u64)> {
-        let (seq, id, sock) = (self.seq, self.conn.plan.id, &self.conn.sock);
+        let (seq, id, sock) = (self.seq, self.core.conn.plan.id, &self.core.conn.sock);
         match &mut self.how {
             SendHow::Plain { size } => {
                 let d = &mut scratch[..*size];
@@ -234,16 +232,24 @@ impl DgramSender {
     }
 }
 
-impl Flow for DgramSender {
+impl CoreFlow for DgramSender {
+    fn core(&self) -> &FlowCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut FlowCore {
+        &mut self.core
+    }
+
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         if let Some(m) = &mut self.markers {
-            return Ok(m.step(&self.conn.sock, Instant::now()));
+            return Ok(m.step(&self.core.conn.sock, Instant::now()));
         }
         for _ in 0..CALLS_PER_STEP {
             let now = Instant::now();
-            let due = self.pacer.as_ref().map(|p| p.due(self.rep.bytes_sent));
+            let due = self.pacer.as_ref().map(|p| p.due(self.core.rep.bytes_sent));
             if self.ends(now, due) || cx.ctx.aborted() {
-                let m = EndMarkers::new(self.conn.plan.id, self.seq, now);
+                let m = EndMarkers::new(self.core.conn.plan.id, self.seq, now);
                 self.markers = Some(m);
                 return Ok(Want::Until(now + END_PAUSE));
             }
@@ -254,8 +260,8 @@ impl Flow for DgramSender {
             match self.send_once(cx.scratch) {
                 Ok((k, bytes)) => {
                     self.seq += k;
-                    self.rep.messages_sent += k;
-                    self.rep.bytes_sent += bytes;
+                    self.core.rep.messages_sent += k;
+                    self.core.rep.bytes_sent += bytes;
                 }
                 // A full send queue: nothing was sent; try again when there is room.
                 Err(e) if is_timeout(&e) => {
@@ -272,7 +278,7 @@ impl Flow for DgramSender {
                 // The start and end are sequenced so that it should not happen; if it
                 // does, it is counted, not fatal.
                 Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
-                    self.rep.refused += 1;
+                    self.core.rep.refused += 1;
                 }
                 Err(source) => {
                     let what = self.what();
@@ -283,18 +289,11 @@ impl Flow for DgramSender {
         Ok(Want::Write)
     }
 
+    /// The sender's report has no window: the receiver's is the measured one.
     fn finish(&mut self, _cx: &mut Cx) {}
 
-    fn report(&mut self) -> &mut RoleReport {
-        &mut self.rep
-    }
-
     fn progress(&self) -> u64 {
-        self.rep.messages_sent
-    }
-
-    fn socket(&self) -> Option<&socket2::Socket> {
-        Some(&self.conn.sock)
+        self.core.rep.messages_sent
     }
 
     fn doing(&self, want: Want) -> &'static str {
@@ -316,53 +315,37 @@ enum Source {
     Gro(Box<GroBuf>),
 }
 
-/// The receiving end's accounting: every datagram counted once by its sequence number.
-pub(crate) struct DgramCount {
-    pub seqs: SeqTracker,
-    pub intervals: IntervalCounter,
-    pub sizes: Option<SizeBuckets>,
-    pub last: Option<Instant>,
+/// Accounts one datagram that arrived at `now` on a receiver's connection, every one
+/// counted once by its sequence number. Returns true at the END marker.
+#[inline]
+fn count(
+    core: &mut FlowCore,
+    seqs: &mut SeqTracker,
     warm: Instant,
-}
-
-impl DgramCount {
-    pub fn new(ctx: &RoleCtx, sized: bool) -> DgramCount {
-        let spec = &ctx.spec;
-        DgramCount {
-            seqs: SeqTracker::with_capacity(seq_room(&ctx.spec)),
-            intervals: IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration),
-            sizes: sized.then(SizeBuckets::new),
-            last: None,
-            warm: ctx.warmup_mark(),
-        }
-    }
-
-    /// Accounts one datagram that arrived at `now` on `sock`. Returns true at the END
-    /// marker.
-    #[inline]
-    pub fn take(&mut self, rep: &mut RoleReport, sock: &Socket, data: &[u8], now: Instant) -> bool {
-        let id = rep.conn;
-        match dgram::header(data) {
-            Some((seq, dgram::DATA, c)) if c == id && self.seqs.record(seq) => {
-                let n = data.len() as u64;
-                rep.bytes_received += n;
-                if let Some(b) = &mut self.sizes {
-                    b.record(n);
-                }
-                self.intervals.record(now, n, 1);
-                if now >= self.warm {
-                    rep.measured_bytes += n;
-                }
-                self.last = Some(now);
-                false
+    data: &[u8],
+    now: Instant,
+) -> bool {
+    let id = core.rep.conn;
+    match dgram::header(data) {
+        Some((seq, dgram::DATA, c)) if c == id && seqs.record(seq) => {
+            let n = data.len() as u64;
+            core.rep.bytes_received += n;
+            if let Some(b) = &mut core.sizes {
+                b.record(n);
             }
-            Some((_, dgram::END, c)) if c == id => true,
-            Some((seq, dgram::HELLO, c)) if c == id => {
-                answer_hello(sock, seq, c);
-                false
+            core.interval(now, n, 1);
+            if now >= warm {
+                core.rep.measured_bytes += n;
             }
-            _ => false,
+            core.last = Some(now);
+            false
         }
+        Some((_, dgram::END, c)) if c == id => true,
+        Some((seq, dgram::HELLO, c)) if c == id => {
+            answer_hello(&core.conn.sock, seq, c);
+            false
+        }
+        _ => false,
     }
 }
 
@@ -385,11 +368,10 @@ pub(crate) fn idle_wake(now: Instant, nominal_end: Instant, until: Instant) -> I
 
 /// The passive end of a datagram stream.
 pub struct DgramReceiver {
-    conn: DataConn,
-    rep: RoleReport,
+    core: FlowCore,
     source: Source,
-    count: DgramCount,
-    ctx: RoleCtx,
+    seqs: SeqTracker,
+    warm: Instant,
     nominal_end: Instant,
     /// The last instant its sender may send data: the nominal end, and the grace a late
     /// paced sender has (see `DgramSender::ends`).
@@ -414,11 +396,12 @@ impl DgramReceiver {
             Source::Plain
         };
         DgramReceiver {
-            conn,
-            rep,
+            core: FlowCore::new(conn, rep)
+                .with_intervals(ctx)
+                .with_sizes(spec.msg_dist.is_some().then(SizeBuckets::new)),
             source,
-            count: DgramCount::new(ctx, spec.msg_dist.is_some()),
-            ctx: ctx.clone(),
+            seqs: SeqTracker::with_capacity(seq_room(spec)),
+            warm: ctx.warmup_mark(),
             nominal_end: ctx.send_end(),
             last_send: ctx.send_end()
                 + if spec.rate.is_some() {
@@ -434,18 +417,18 @@ impl DgramReceiver {
     /// Accounts the `n` datagrams (or bytes, for a plain receive) the last receive got.
     /// Every datagram of a batch is accounted, even after an END marker. True at END.
     fn take(&mut self, n: usize, scratch: &[u8], now: Instant) -> bool {
-        let (rep, sock, count) = (&mut self.rep, &self.conn.sock, &mut self.count);
+        let (core, seqs, warm) = (&mut self.core, &mut self.seqs, self.warm);
         let mut end = false;
         match &self.source {
-            Source::Plain => end = count.take(rep, sock, &scratch[..n], now),
+            Source::Plain => end = count(core, seqs, warm, &scratch[..n], now),
             Source::Batch(b) => {
                 for i in 0..n {
-                    end |= count.take(rep, sock, b.received(i), now);
+                    end |= count(core, seqs, warm, b.received(i), now);
                 }
             }
             Source::Gro(g) => {
                 for d in g.datagrams() {
-                    end |= count.take(rep, sock, d, now);
+                    end |= count(core, seqs, warm, d, now);
                 }
             }
         }
@@ -469,10 +452,18 @@ impl DgramReceiver {
     }
 }
 
-impl Flow for DgramReceiver {
+impl CoreFlow for DgramReceiver {
+    fn core(&self) -> &FlowCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut FlowCore {
+        &mut self.core
+    }
+
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP {
-            let sock = &self.conn.sock;
+            let sock = &self.core.conn.sock;
             let got = match &mut self.source {
                 Source::Plain => sock.recv(as_uninit(cx.scratch)),
                 Source::Batch(b) => b.recv(sock),
@@ -506,34 +497,17 @@ impl Flow for DgramReceiver {
         Ok(Want::ReadUntil(until))
     }
 
-    fn finish(&mut self, _cx: &mut Cx) {
-        let rep = &mut self.rep;
-        let count = &mut self.count;
-        rep.messages_received = count.seqs.unique;
-        rep.reordered = count.seqs.reordered;
-        rep.duplicated = count.seqs.duplicated;
-        rep.invalid = count.seqs.invalid;
-        rep.sizes = count.sizes.take().map(|b| b.report());
-        let intervals = std::mem::replace(
-            &mut count.intervals,
-            IntervalCounter::new(self.ctx.t0, Duration::ZERO, Duration::ZERO, Duration::ZERO),
-        );
-        finish_report(rep, &self.ctx, count.last, Some(intervals));
-    }
-
-    fn report(&mut self) -> &mut RoleReport {
-        &mut self.rep
+    fn finish(&mut self, cx: &mut Cx) {
+        self.core.rep.messages_received = self.seqs.unique;
+        self.core.count_seqs(&self.seqs);
+        self.core.finish(cx.ctx);
     }
 
     /// Datagrams, and waits before the sender's nominal end: silence is no stall then
     /// (a slow rate, a lossy path), and after it the flow ends itself once
     /// [`DGRAM_IDLE`] passes without a datagram, as it always did.
     fn progress(&self) -> u64 {
-        self.count.seqs.unique + self.count.seqs.duplicated + self.waits
-    }
-
-    fn socket(&self) -> Option<&socket2::Socket> {
-        Some(&self.conn.sock)
+        self.seqs.unique + self.seqs.duplicated + self.waits
     }
 
     fn doing(&self, _want: Want) -> &'static str {

@@ -18,16 +18,19 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::dgram::{idle_end, idle_wake, seq_room, EndMarkers};
-use super::flow::{Cx, Flow, Want};
+use super::flow::{CoreFlow, Cx, Flow, FlowCore, Want};
 use super::rr::{RTT, RTT_UNCORRECTED};
-use super::{answer_hello, finish_report, rr_buckets, EngineError, RoleCtx, Sizes, LATE_GRACE};
+use super::{answer_hello, rr_buckets, EngineError, RoleCtx, Sizes, Think, LATE_GRACE};
 use crate::measure::sizes::SizeBuckets;
-use crate::measure::{IntervalCounter, RoleReport, SeqTracker};
+use crate::measure::{RoleReport, SeqTracker};
 use crate::net::transport::{as_uninit, dgram, is_timeout, DataConn};
 use crate::spec::config::Pattern as TestPattern;
-use crate::spec::dist::{rng_for, Arrivals, TimeDist};
+use crate::spec::dist::{rng_for, Arrivals};
 use crate::sys::errno;
 use crate::sys::socket::{recv_nowait, send_nowait};
+
+mod open;
+use open::*;
 
 /// Transactions (or receives) per step, so that one busy flow cannot starve the others.
 const CALLS_PER_STEP: usize = 32;
@@ -69,28 +72,6 @@ fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> EngineError {
     move |source| EngineError::Io { what, source }
 }
 
-/// A closed-loop requester's think time between transactions: a drawn wait, never past
-/// the end of sending (the same draws, seeded per connection, on every driver).
-pub(crate) struct ThinkTime {
-    dist: Option<TimeDist>,
-    rng: fastrand::Rng,
-}
-
-impl ThinkTime {
-    pub fn new(ctx: &RoleCtx, conn: u32) -> ThinkTime {
-        ThinkTime {
-            dist: ctx.spec.think_time.clone(),
-            rng: rng_for(ctx.spec.dist_seed, conn, 3),
-        }
-    }
-
-    /// When the next transaction may start, if the requester thinks at all.
-    pub fn until(&mut self, now: Instant, send_end: Instant) -> Option<Instant> {
-        let d = self.dist.as_ref()?;
-        Some((now + d.sample(&mut self.rng)).min(send_end))
-    }
-}
-
 /// Where a closed-loop requester is.
 enum Closed {
     /// About to send the next request.
@@ -105,18 +86,14 @@ enum Closed {
 
 /// The closed-loop requester over datagrams.
 pub struct DgramRrActive {
-    conn: DataConn,
-    rep: RoleReport,
+    core: FlowCore,
     ctx: RoleCtx,
     state: Closed,
     seqs: SeqTracker,
     /// The sequence number of the request in flight (or about to go).
     seq: u64,
     req_sizes: Sizes,
-    sizes: Option<SizeBuckets>,
-    intervals: Option<IntervalCounter>,
-    last: Option<Instant>,
-    think: ThinkTime,
+    think: Think,
     timeout: Duration,
     /// On a blocking socket (the blocking driver): the receive timeout set now, which a
     /// receive waits at most. `None` on a non-blocking socket, or before the first step.
@@ -135,21 +112,14 @@ impl DgramRrActive {
         let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, id, 1);
         let sizes = rr_buckets(&req_sizes, &resp_sizes);
         DgramRrActive {
-            conn,
-            rep,
+            core: FlowCore::new(conn, rep)
+                .with_sizes(sizes)
+                .with_intervals(ctx),
             state: Closed::Ready,
             seqs: SeqTracker::with_capacity(seq_room(&ctx.spec)),
             seq: 0,
             req_sizes,
-            sizes,
-            intervals: Some(IntervalCounter::new(
-                ctx.t0,
-                spec.interval,
-                spec.warmup,
-                spec.duration,
-            )),
-            last: None,
-            think: ThinkTime::new(ctx, id),
+            think: Think::new(ctx, id),
             timeout: spec.rr_timeout,
             rcvtimeo: None,
             started: false,
@@ -162,7 +132,7 @@ impl DgramRrActive {
     /// system calls: one send, one receive per transaction).
     fn start(&mut self) -> Result<(), EngineError> {
         self.started = true;
-        let sock = &self.conn.sock;
+        let sock = &self.core.conn.sock;
         if !crate::sys::socket::is_nonblocking(sock).map_err(io_err("fcntl"))? {
             sock.set_read_timeout(Some(self.timeout))
                 .map_err(io_err("SO_RCVTIMEO"))?;
@@ -176,7 +146,7 @@ impl DgramRrActive {
         if let Some(cur) = self.rcvtimeo {
             if cur > left + NARROW_SLACK || cur < left {
                 let t = left.clamp(Duration::from_micros(10), self.timeout);
-                let _ = self.conn.sock.set_read_timeout(Some(t));
+                let _ = self.core.conn.sock.set_read_timeout(Some(t));
                 self.rcvtimeo = Some(t);
             }
         }
@@ -186,7 +156,7 @@ impl DgramRrActive {
     fn send(&mut self, scratch: &mut [u8]) -> Result<Option<Want>, EngineError> {
         let start = Instant::now();
         if start >= self.ctx.send_end() || self.ctx.aborted() {
-            self.state = Closed::Ending(EndMarkers::new(self.conn.plan.id, self.seq, start));
+            self.state = Closed::Ending(EndMarkers::new(self.core.conn.plan.id, self.seq, start));
             return Ok(None);
         }
         let rs = self.req_sizes.next();
@@ -194,12 +164,12 @@ impl DgramRrActive {
             &mut scratch[..rs],
             self.seq,
             dgram::REQUEST,
-            self.conn.plan.id,
+            self.core.conn.plan.id,
         );
-        match self.conn.sock.send(&scratch[..rs]) {
+        match self.core.conn.sock.send(&scratch[..rs]) {
             Ok(_) => {
-                self.rep.messages_sent += 1;
-                self.rep.bytes_sent += rs as u64;
+                self.core.rep.messages_sent += 1;
+                self.core.rep.bytes_sent += rs as u64;
                 self.state = Closed::Awaiting { start, rs };
                 Ok(None)
             }
@@ -221,7 +191,7 @@ impl DgramRrActive {
     fn next(&mut self) {
         self.seq += 1;
         if self.rcvtimeo.is_some_and(|t| t != self.timeout) {
-            let _ = self.conn.sock.set_read_timeout(Some(self.timeout));
+            let _ = self.core.conn.sock.set_read_timeout(Some(self.timeout));
             self.rcvtimeo = Some(self.timeout);
         }
         let now = Instant::now();
@@ -239,35 +209,35 @@ impl DgramRrActive {
         start: Instant,
         rs: usize,
     ) -> bool {
-        let (id, n, done) = (self.conn.plan.id, data.len(), Instant::now());
+        let (id, n, done) = (self.core.conn.plan.id, data.len(), Instant::now());
         match dgram::header(data) {
             Some((s, dgram::RESPONSE, c)) if c == id && self.seqs.record(s) => {
-                self.rep.messages_received += 1;
-                self.rep.bytes_received += n as u64;
-                if let Some(b) = &mut self.sizes {
+                self.core.rep.messages_received += 1;
+                self.core.rep.bytes_received += n as u64;
+                if let Some(b) = &mut self.core.sizes {
                     b.record(n as u64);
                 }
                 if s != self.seq {
-                    self.rep.late += 1;
+                    self.core.rep.late += 1;
                     return false;
                 }
-                if let Some(iv) = &mut self.intervals {
+                if let Some(iv) = &mut self.core.intervals {
                     iv.record(done, n as u64, 1);
                 }
                 if start >= self.ctx.warmup_mark() {
                     let ns = done.duration_since(start).as_nanos() as u64;
                     rtt.saturating_record(ns);
-                    if let Some(b) = &mut self.sizes {
+                    if let Some(b) = &mut self.core.sizes {
                         b.record_rtt(n.max(rs) as u64, ns);
                     }
-                    self.rep.transactions += 1;
-                    self.rep.measured_bytes += n as u64;
-                    self.last = Some(done);
+                    self.core.rep.transactions += 1;
+                    self.core.rep.measured_bytes += n as u64;
+                    self.core.last = Some(done);
                 }
                 true
             }
             Some((s, dgram::HELLO, c)) if c == id => {
-                answer_hello(&self.conn.sock, s, c);
+                answer_hello(&self.core.conn.sock, s, c);
                 false
             }
             _ => false,
@@ -285,10 +255,10 @@ impl DgramRrActive {
         let now = Instant::now();
         // Past the deadline, one last look without waiting.
         let got = if now >= deadline {
-            recv_nowait(&self.conn.sock, cx.scratch)
+            recv_nowait(&self.core.conn.sock, cx.scratch)
         } else {
             self.narrow(deadline - now);
-            self.conn.sock.recv(as_uninit(cx.scratch))
+            self.core.conn.sock.recv(as_uninit(cx.scratch))
         };
         match got {
             Ok(n) => {
@@ -297,14 +267,14 @@ impl DgramRrActive {
                     self.next();
                 } else if Instant::now() >= deadline {
                     // Something other than our response, and no time left.
-                    self.rep.timeouts += 1;
+                    self.core.rep.timeouts += 1;
                     self.next();
                 }
                 Ok(None)
             }
             Err(e) if is_timeout(&e) => {
                 if Instant::now() >= deadline {
-                    self.rep.timeouts += 1;
+                    self.core.rep.timeouts += 1;
                     self.next();
                     return Ok(None);
                 }
@@ -320,7 +290,15 @@ impl DgramRrActive {
     }
 }
 
-impl Flow for DgramRrActive {
+impl CoreFlow for DgramRrActive {
+    fn core(&self) -> &FlowCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut FlowCore {
+        &mut self.core
+    }
+
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         if !self.started {
             self.start()?;
@@ -334,7 +312,7 @@ impl Flow for DgramRrActive {
                     self.state = Closed::Ready;
                     None
                 }
-                Closed::Ending(ref mut m) => Some(m.step(&self.conn.sock, Instant::now())),
+                Closed::Ending(ref mut m) => Some(m.step(&self.core.conn.sock, Instant::now())),
             };
             if let Some(w) = wait {
                 return Ok(w);
@@ -346,27 +324,16 @@ impl Flow for DgramRrActive {
         })
     }
 
-    fn finish(&mut self, _cx: &mut Cx) {
+    fn finish(&mut self, cx: &mut Cx) {
         if self.rcvtimeo.is_some() {
-            let _ = self.conn.sock.set_read_timeout(Some(super::POLL));
+            let _ = self.core.conn.sock.set_read_timeout(Some(super::POLL));
         }
-        self.rep.duplicated = self.seqs.duplicated;
-        self.rep.invalid = self.seqs.invalid;
-        self.rep.reordered = self.seqs.reordered;
-        self.rep.sizes = self.sizes.take().map(|b| b.report());
-        finish_report(&mut self.rep, &self.ctx, self.last, self.intervals.take());
-    }
-
-    fn report(&mut self) -> &mut RoleReport {
-        &mut self.rep
+        self.core.count_seqs(&self.seqs);
+        self.core.finish(cx.ctx);
     }
 
     fn progress(&self) -> u64 {
-        self.rep.messages_sent + self.rep.messages_received
-    }
-
-    fn socket(&self) -> Option<&socket2::Socket> {
-        Some(&self.conn.sock)
+        self.core.rep.messages_sent + self.core.rep.messages_received
     }
 
     fn doing(&self, _want: Want) -> &'static str {
@@ -386,13 +353,10 @@ impl Flow for DgramRrActive {
 /// The answering end over datagrams: a response for every new request, echoing its
 /// sequence number, until the END marker or silence.
 pub struct DgramRrPassive {
-    conn: DataConn,
-    rep: RoleReport,
+    core: FlowCore,
     ctx: RoleCtx,
     seqs: SeqTracker,
     resp_sizes: Sizes,
-    sizes: Option<SizeBuckets>,
-    last: Option<Instant>,
     last_heard: Instant,
     /// Waits for requests before the requester's nominal end (see `progress`).
     waits: u64,
@@ -404,12 +368,10 @@ impl DgramRrPassive {
         let (req_dist, resp_dist) = ctx.spec.rr_dists();
         let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, conn.plan.id, 1);
         DgramRrPassive {
-            conn,
-            rep,
+            core: FlowCore::new(conn, rep)
+                .with_sizes((req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new)),
             seqs: SeqTracker::with_capacity(seq_room(&ctx.spec)),
             resp_sizes,
-            sizes: (req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new),
-            last: None,
             last_heard: Instant::now(),
             waits: 0,
             ctx: ctx.clone(),
@@ -428,19 +390,24 @@ impl DgramRrPassive {
         if !self.seqs.record(s) {
             return Ok(());
         }
-        let rep = &mut self.rep;
+        let rep = &mut self.core.rep;
         rep.messages_received += 1;
         rep.bytes_received += n as u64;
-        if let Some(b) = &mut self.sizes {
+        if let Some(b) = &mut self.core.sizes {
             b.record(n as u64);
         }
         if now >= self.ctx.warmup_mark() {
             rep.measured_bytes += n as u64;
-            self.last = Some(now);
+            self.core.last = Some(now);
         }
         let rs = self.resp_sizes.next();
-        dgram::put_header(&mut scratch[..rs], s, dgram::RESPONSE, self.conn.plan.id);
-        match self.conn.sock.send(&scratch[..rs]) {
+        dgram::put_header(
+            &mut scratch[..rs],
+            s,
+            dgram::RESPONSE,
+            self.core.conn.plan.id,
+        );
+        match self.core.conn.sock.send(&scratch[..rs]) {
             Ok(_) => {
                 rep.messages_sent += 1;
                 rep.bytes_sent += rs as u64;
@@ -459,21 +426,29 @@ impl DgramRrPassive {
 
     /// Takes one datagram of `n` bytes: true at the END marker.
     fn take(&mut self, scratch: &mut [u8], n: usize, now: Instant) -> Result<bool, EngineError> {
-        let id = self.conn.plan.id;
+        let id = self.core.conn.plan.id;
         match dgram::header(&scratch[..n]) {
             Some((s, dgram::REQUEST, c)) if c == id => self.answer(scratch, s, n, now)?,
             Some((_, dgram::END, c)) if c == id => return Ok(true),
-            Some((s, dgram::HELLO, c)) if c == id => answer_hello(&self.conn.sock, s, c),
+            Some((s, dgram::HELLO, c)) if c == id => answer_hello(&self.core.conn.sock, s, c),
             _ => {}
         }
         Ok(false)
     }
 }
 
-impl Flow for DgramRrPassive {
+impl CoreFlow for DgramRrPassive {
+    fn core(&self) -> &FlowCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut FlowCore {
+        &mut self.core
+    }
+
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP {
-            match self.conn.sock.recv(as_uninit(cx.scratch)) {
+            match self.core.conn.sock.recv(as_uninit(cx.scratch)) {
                 Ok(n) => {
                     let now = Instant::now();
                     self.last_heard = now;
@@ -502,275 +477,20 @@ impl Flow for DgramRrPassive {
         )))
     }
 
-    fn finish(&mut self, _cx: &mut Cx) {
-        self.rep.duplicated = self.seqs.duplicated;
-        self.rep.invalid = self.seqs.invalid;
-        self.rep.reordered = self.seqs.reordered;
-        self.rep.sizes = self.sizes.take().map(|b| b.report());
-        finish_report(&mut self.rep, &self.ctx, self.last, None);
-    }
-
-    fn report(&mut self) -> &mut RoleReport {
-        &mut self.rep
+    fn finish(&mut self, cx: &mut Cx) {
+        self.core.count_seqs(&self.seqs);
+        self.core.finish(cx.ctx);
     }
 
     /// Requests and responses, and waits before the requester's nominal end: silence is
     /// no stall then (think time, a lossy path), and after it the flow ends itself once
     /// [`super::DGRAM_IDLE`] passes without a datagram.
     fn progress(&self) -> u64 {
-        self.rep.messages_sent + self.rep.messages_received + self.waits
-    }
-
-    fn socket(&self) -> Option<&socket2::Socket> {
-        Some(&self.conn.sock)
+        self.core.rep.messages_sent + self.core.rep.messages_received + self.waits
     }
 
     fn doing(&self, _want: Want) -> &'static str {
         "receive"
-    }
-}
-
-/// One request's record in the open-loop ring: its sequence number, intended and actual
-/// send times, and size.
-#[derive(Clone, Copy)]
-struct Sent {
-    seq: u64,
-    intended: Instant,
-    actual: Instant,
-    bytes: u64,
-}
-
-/// The open-loop requester over datagrams: requests leave on a schedule whatever the
-/// responses do; each request's send times sit in a ring indexed by its sequence number,
-/// where its response finds them, or counts as late.
-pub struct DgramRrOpen {
-    conn: DataConn,
-    rep: RoleReport,
-    ctx: RoleCtx,
-    ring: Vec<Sent>,
-    seqs: SeqTracker,
-    arrivals: Arrivals,
-    /// The mean gap between requests (1 / rate).
-    period: Duration,
-    timeout: Duration,
-    next_due: Instant,
-    seq: u64,
-    last_send: Instant,
-    /// The size of the request about to go (0: not drawn yet).
-    req_len: usize,
-    req_sizes: Sizes,
-    sizes: Option<SizeBuckets>,
-    intervals: Option<IntervalCounter>,
-    last: Option<Instant>,
-    markers: Option<EndMarkers>,
-    refusals: Refusals,
-}
-
-impl DgramRrOpen {
-    pub fn new(conn: DataConn, ctx: &RoleCtx, rep: RoleReport, rate: u64) -> DgramRrOpen {
-        let spec = &ctx.spec;
-        let id = conn.plan.id;
-        let (req_size, resp_size) = spec.rr_sizes();
-        let (req_dist, resp_dist) = spec.rr_dists();
-        let req_sizes = Sizes::new(req_size, req_dist, ctx, id, 0);
-        let sizes = rr_buckets(&req_sizes, &Sizes::new(resp_size, resp_dist, ctx, id, 1));
-        let period = Duration::from_secs_f64(1.0 / rate as f64);
-        // Room for every request that can be outstanding within the timeout (past which
-        // a response is late anyway), twice over, and a margin for a burst of Poisson
-        // arrivals: a slot is reused only after its request is long late. Small, so that
-        // ten thousand requesters at 10/s cost kilobytes each.
-        let outstanding =
-            (spec.rr_timeout.as_secs_f64() / period.as_secs_f64()) as usize * 2 + RING_MARGIN;
-        let cap = outstanding.next_power_of_two().min(1 << 22);
-        let empty = Sent {
-            seq: u64::MAX,
-            intended: ctx.t0,
-            actual: ctx.t0,
-            bytes: 0,
-        };
-        DgramRrOpen {
-            conn,
-            rep,
-            ring: vec![empty; cap],
-            seqs: SeqTracker::with_capacity(seq_room(&ctx.spec)),
-            arrivals: Arrivals::new(spec.arrival, rate, rng_for(spec.dist_seed, id, 2)),
-            period,
-            timeout: spec.rr_timeout,
-            next_due: ctx.t0,
-            seq: 0,
-            last_send: ctx.t0,
-            req_len: 0,
-            req_sizes,
-            sizes,
-            intervals: Some(IntervalCounter::new(
-                ctx.t0,
-                spec.interval,
-                spec.warmup,
-                spec.duration,
-            )),
-            last: None,
-            markers: None,
-            refusals: Refusals::default(),
-            ctx: ctx.clone(),
-        }
-    }
-
-    /// Whether requests still go: every request due before the end of the sending time,
-    /// however late the thread got to run (so the count is the rate's, not the
-    /// machine's), within [`LATE_GRACE`].
-    fn sending(&self) -> bool {
-        let end = self.ctx.send_end();
-        self.next_due < end && Instant::now() < end + LATE_GRACE && !self.ctx.aborted()
-    }
-
-    /// Sends every request that is due at `now` (and before the end of the sending
-    /// time), as far as the socket takes them.
-    fn send_due(&mut self, now: Instant, scratch: &mut [u8]) -> Result<(), EngineError> {
-        let (id, mask) = (self.conn.plan.id, self.ring.len() - 1);
-        while self.next_due <= now && self.next_due < self.ctx.send_end() {
-            if self.req_len == 0 {
-                self.req_len = self.req_sizes.next();
-            }
-            let req = &mut scratch[..self.req_len];
-            dgram::put_header(req, self.seq, dgram::REQUEST, id);
-            match send_nowait(&self.conn.sock, req) {
-                Ok(_) => {
-                    let bytes = self.req_len as u64;
-                    self.ring[(self.seq as usize) & mask] = Sent {
-                        seq: self.seq,
-                        intended: self.next_due,
-                        actual: now,
-                        bytes,
-                    };
-                    self.rep.messages_sent += 1;
-                    self.rep.bytes_sent += bytes;
-                    self.last_send = now;
-                    self.seq += 1;
-                    self.next_due += self.arrivals.next_gap();
-                    self.req_len = 0;
-                }
-                Err(e) if is_timeout(&e) || e.raw_os_error() == Some(errno::ENOBUFS) => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // A port-unreachable report of an earlier datagram, given instead of
-                // sending: try again, unless the port is closed.
-                Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
-                    self.refusals.refused()?
-                }
-                Err(e) => return Err(io_err("send")(e)),
-            }
-        }
-        Ok(())
-    }
-
-    /// Accounts a response of `n` bytes (in the scratch space) that arrived at `done`.
-    fn response(&mut self, cx: &mut Cx, n: usize, done: Instant) {
-        let Some((s, dgram::RESPONSE, c)) = dgram::header(&cx.scratch[..n]) else {
-            return;
-        };
-        if c != self.conn.plan.id || !self.seqs.record(s) {
-            return;
-        }
-        let (rep, bytes) = (&mut self.rep, n as u64);
-        rep.messages_received += 1;
-        rep.bytes_received += bytes;
-        if let Some(b) = &mut self.sizes {
-            b.record(bytes);
-        }
-        let slot = self.ring[(s as usize) & (self.ring.len() - 1)];
-        if slot.seq != s || done.duration_since(slot.intended) > self.timeout + self.period {
-            rep.late += 1;
-            return;
-        }
-        if let Some(iv) = &mut self.intervals {
-            iv.record(done, bytes, 1);
-        }
-        if slot.intended >= self.ctx.warmup_mark() {
-            let ns = done.duration_since(slot.intended).as_nanos() as u64;
-            cx.rtt.saturating_record(ns);
-            if let Some(b) = &mut self.sizes {
-                b.record_rtt(bytes.max(slot.bytes), ns);
-            }
-            cx.rtt_uncorrected
-                .saturating_record(done.duration_since(slot.actual).as_nanos() as u64);
-            rep.transactions += 1;
-            rep.measured_bytes += bytes;
-            self.last = Some(done);
-        }
-    }
-
-    /// Takes one response if one is there: true if it did.
-    fn recv_one(&mut self, cx: &mut Cx) -> Result<bool, EngineError> {
-        match recv_nowait(&self.conn.sock, cx.scratch) {
-            Ok(n) => {
-                self.refusals.heard();
-                self.response(cx, n, Instant::now());
-                Ok(true)
-            }
-            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => Ok(false),
-            Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
-                self.refusals.refused().map(|_| false)
-            }
-            Err(e) => Err(io_err("receive")(e)),
-        }
-    }
-}
-
-impl Flow for DgramRrOpen {
-    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
-        if let Some(m) = &mut self.markers {
-            return Ok(m.step(&self.conn.sock, Instant::now()));
-        }
-        for _ in 0..CALLS_PER_STEP {
-            let now = Instant::now();
-            let sending = self.sending();
-            let answered = self.rep.messages_received >= self.rep.messages_sent;
-            if !sending && (answered || now >= self.last_send + self.timeout) {
-                let m = EndMarkers::new(self.conn.plan.id, self.seq, now);
-                self.markers = Some(m);
-                return Ok(Want::Until(now + super::END_PAUSE));
-            }
-            if sending {
-                self.send_due(now, cx.scratch)?;
-            }
-            if !self.recv_one(cx)? {
-                break;
-            }
-        }
-        Ok(Want::ReadUntil(if self.sending() {
-            self.next_due
-        } else {
-            self.last_send + self.timeout
-        }))
-    }
-
-    fn finish(&mut self, _cx: &mut Cx) {
-        let rep = &mut self.rep;
-        rep.timeouts = rep.messages_sent.saturating_sub(rep.messages_received);
-        rep.duplicated = self.seqs.duplicated;
-        rep.invalid = self.seqs.invalid;
-        rep.reordered = self.seqs.reordered;
-        rep.sizes = self.sizes.take().map(|b| b.report());
-        finish_report(rep, &self.ctx, self.last, self.intervals.take());
-    }
-
-    fn report(&mut self) -> &mut RoleReport {
-        &mut self.rep
-    }
-
-    fn progress(&self) -> u64 {
-        self.rep.messages_sent + self.rep.messages_received
-    }
-
-    fn socket(&self) -> Option<&socket2::Socket> {
-        Some(&self.conn.sock)
-    }
-
-    fn doing(&self, _want: Want) -> &'static str {
-        "open-loop requests"
-    }
-
-    fn histograms(&self) -> &'static [&'static str] {
-        &[RTT, RTT_UNCORRECTED]
     }
 }
 
@@ -879,7 +599,7 @@ mod tests {
     #[test]
     fn think_time_is_drawn_per_connection_and_ends_with_sending() {
         let c = ctx(&[("pattern", "rr"), ("think_time", "5ms")]);
-        let mut t = ThinkTime::new(&c, 3);
+        let mut t = Think::new(&c, 3);
         let now = Instant::now();
         assert_eq!(
             t.until(now, now + Duration::from_secs(1)),
@@ -890,6 +610,6 @@ mod tests {
             Some(now + Duration::from_millis(1))
         );
         let c = ctx(&[("pattern", "rr")]);
-        assert_eq!(ThinkTime::new(&c, 3).until(now, now), None);
+        assert_eq!(Think::new(&c, 3).until(now, now), None);
     }
 }

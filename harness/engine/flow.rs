@@ -31,14 +31,24 @@
 //!   spawned flow's (accept4 with SOCK_NONBLOCK): the epoll driver spends no fcntl on
 //!   them.
 //! - Read the clock through [`Cx::now`] where a fresh reading is not needed.
+//!
+//! What every role has besides its pattern's state lives in a [`FlowCore`]: the
+//! connection (socket, plan, knobs), the report, the end of the measured window, the
+//! per-interval and per-size counts, and how they close. A pattern's role holds one and
+//! implements [`CoreFlow`] (its step, and what it does differently); the blanket
+//! `impl Flow` supplies the socket, the report, the progress and the finish from the core.
 
 use crate::sys::RawFd;
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
 
-use super::RoleCtx;
-use crate::measure::RoleReport;
+use super::{EngineError, RoleCtx};
+use crate::measure::sizes::SizeBuckets;
+use crate::measure::{latency_histogram, IntervalCounter, RoleReport, SeqTracker};
+use crate::net::transport::DataConn;
+use crate::sys::buffer::MsgBuf;
+use crate::sys::AsRawFd;
 
 /// What a flow waits for before its next step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,12 +101,11 @@ pub trait Flow: Send {
     /// socket it reads back ([`Flow::socket`]); a flow that watches another (crr's
     /// acceptor: its listener) says so.
     fn fd(&self) -> Option<RawFd> {
-        use crate::sys::AsRawFd;
         self.socket().map(|s| s.as_raw_fd())
     }
     /// Makes progress; what the flow waits for next. An error ends the flow: the driver
     /// records it in the report, and the figures so far stay.
-    fn step(&mut self, cx: &mut Cx) -> Result<Want, super::EngineError>;
+    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError>;
     /// The driver's deadline or the abort flag ended the test now: stop where you are.
     /// The default does nothing; a flow with half-sent state may tidy up here.
     fn cancel(&mut self, _cx: &mut Cx) {}
@@ -115,11 +124,7 @@ pub trait Flow: Send {
     /// What the flow is doing while it waits for `want`, for the driver's error messages
     /// ("read: stalled, ...", "waiting for the peer to finish: timed out ...").
     fn doing(&self, want: Want) -> &'static str {
-        match want {
-            Want::Write | Want::ReadWrite => "write",
-            Want::Until(_) => "waiting",
-            _ => "read",
-        }
+        doing(want)
     }
     /// The round-trip histograms the flow records into (`Cx::rtt`, then
     /// `Cx::rtt_uncorrected`), by metric name, for the driver to attach to its report:
@@ -127,5 +132,189 @@ pub trait Flow: Send {
     /// one. On the epoll driver a worker's histograms go to its first flow naming them.
     fn histograms(&self) -> &'static [&'static str] {
         &[]
+    }
+}
+
+/// A driver thread's buffers: the read scratch and the shared write buffer.
+pub(crate) struct Bufs {
+    pub scratch: MsgBuf,
+    pub out: MsgBuf,
+}
+
+impl Bufs {
+    /// Room for the test's largest message (and the probe's), the scratch at least 256 KiB
+    /// (a framed receiver's read).
+    pub fn for_test(ctx: &RoleCtx) -> Bufs {
+        let spec = &ctx.spec;
+        let largest = spec
+            .msg_size
+            .max(spec.response_size)
+            .max(spec.probe_size)
+            .max(64) as usize;
+        Bufs {
+            scratch: MsgBuf::new(largest.max(256 * 1024), 0),
+            out: MsgBuf::new(largest, 0x5a),
+        }
+    }
+}
+
+/// The histograms a flow records into: full ones if it names any, else tiny ones (a flow
+/// that records nothing costs no 100 KB histogram).
+pub(crate) fn histograms_for(flow: &dyn Flow) -> [Histogram<u64>; 2] {
+    if flow.histograms().is_empty() {
+        let tiny = || Histogram::new_with_bounds(1, 2, 1).expect("static bounds");
+        [tiny(), tiny()]
+    } else {
+        [latency_histogram(), latency_histogram()]
+    }
+}
+
+/// What a flow does while it waits, by default: a write, a timed wait, or a read.
+fn doing(want: Want) -> &'static str {
+    match want {
+        Want::Write | Want::ReadWrite => "write",
+        Want::Until(_) => "waiting",
+        _ => "read",
+    }
+}
+
+/// What every role keeps besides its pattern's state: its connection, its report, and
+/// the accounting that closes the same way for every pattern.
+pub struct FlowCore {
+    /// The connection: its socket (read back when the flow ends), plan and knobs.
+    pub conn: DataConn,
+    /// The report, filled as the flow goes.
+    pub rep: RoleReport,
+    /// The last receive that counts: the end of the measured window.
+    pub last: Option<Instant>,
+    /// Per-interval counts, for a role that keeps them.
+    pub intervals: Option<IntervalCounter>,
+    /// Per-size counts, when the sizes vary.
+    pub sizes: Option<SizeBuckets>,
+}
+
+impl FlowCore {
+    pub fn new(conn: DataConn, rep: RoleReport) -> FlowCore {
+        FlowCore {
+            conn,
+            rep,
+            last: None,
+            intervals: None,
+            sizes: None,
+        }
+    }
+
+    /// Keeps per-interval counts from the test's start (`--interval`), the warm-up and
+    /// the sending time past.
+    pub fn with_intervals(mut self, ctx: &RoleCtx) -> FlowCore {
+        let spec = &ctx.spec;
+        self.intervals = Some(IntervalCounter::new(
+            ctx.t0,
+            spec.interval,
+            spec.warmup,
+            spec.duration,
+        ));
+        self
+    }
+
+    /// Keeps per-size counts (`Some`: the sizes vary).
+    pub fn with_sizes(mut self, sizes: Option<SizeBuckets>) -> FlowCore {
+        self.sizes = sizes;
+        self
+    }
+
+    /// Counts into the current interval, if the role keeps intervals.
+    #[inline]
+    pub fn interval(&mut self, now: Instant, bytes: u64, messages: u64) {
+        if let Some(iv) = &mut self.intervals {
+            iv.record(now, bytes, messages);
+        }
+    }
+
+    /// A datagram role's sequence-number counts into the report.
+    pub fn count_seqs(&mut self, seqs: &SeqTracker) {
+        let r = &mut self.rep;
+        (r.duplicated, r.invalid, r.reordered) = (seqs.duplicated, seqs.invalid, seqs.reordered);
+    }
+
+    /// Closes the accounting: the per-size counts, the measured window (from the warm-up
+    /// mark to the last counted receive), the time of that receive, the intervals.
+    pub fn finish(&mut self, ctx: &RoleCtx) {
+        let rep = &mut self.rep;
+        if let Some(b) = self.sizes.take() {
+            rep.sizes = Some(b.report());
+        }
+        let since = |t: Instant| {
+            let ns = |l: Instant| l.saturating_duration_since(t).as_nanos() as u64;
+            self.last.map_or(0, ns)
+        };
+        (rep.window_ns, rep.end_ns) = (since(ctx.warmup_mark()), since(ctx.t0));
+        if let Some(iv) = self.intervals.take() {
+            rep.interval_bytes = iv.bytes;
+            rep.interval_messages = iv.messages;
+        }
+    }
+}
+
+/// A role built on a [`FlowCore`]: it says where its core is and how it steps; the core
+/// gives the [`Flow`] its socket, report, progress and finish unless the role says
+/// otherwise (the methods mean what they mean on [`Flow`]).
+pub trait CoreFlow: Send {
+    fn core(&self) -> &FlowCore;
+    fn core_mut(&mut self) -> &mut FlowCore;
+    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError>;
+    fn cancel(&mut self, _cx: &mut Cx) {}
+    /// By default the core's finish; a role with counts of its own puts them in the
+    /// report first.
+    fn finish(&mut self, cx: &mut Cx) {
+        self.core_mut().finish(cx.ctx);
+    }
+    /// By default what the report has moved: bytes, messages and transactions.
+    fn progress(&self) -> u64 {
+        let r = &self.core().rep;
+        r.bytes_sent + r.bytes_received + r.messages_sent + r.messages_received + r.transactions
+    }
+    /// By default the core's socket.
+    fn fd(&self) -> Option<RawFd> {
+        Some(self.core().conn.sock.as_raw_fd())
+    }
+    fn doing(&self, want: Want) -> &'static str {
+        doing(want)
+    }
+    fn histograms(&self) -> &'static [&'static str] {
+        &[]
+    }
+}
+
+impl<F: CoreFlow> Flow for F {
+    #[inline]
+    fn fd(&self) -> Option<RawFd> {
+        CoreFlow::fd(self)
+    }
+    #[inline]
+    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
+        CoreFlow::step(self, cx)
+    }
+    fn cancel(&mut self, cx: &mut Cx) {
+        CoreFlow::cancel(self, cx)
+    }
+    fn finish(&mut self, cx: &mut Cx) {
+        CoreFlow::finish(self, cx)
+    }
+    fn report(&mut self) -> &mut RoleReport {
+        &mut self.core_mut().rep
+    }
+    #[inline]
+    fn progress(&self) -> u64 {
+        CoreFlow::progress(self)
+    }
+    fn socket(&self) -> Option<&socket2::Socket> {
+        Some(&self.core().conn.sock)
+    }
+    fn doing(&self, want: Want) -> &'static str {
+        CoreFlow::doing(self, want)
+    }
+    fn histograms(&self) -> &'static [&'static str] {
+        CoreFlow::histograms(self)
     }
 }

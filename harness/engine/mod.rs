@@ -15,6 +15,8 @@ pub mod blocking;
 pub mod crr;
 pub mod dgram;
 pub mod dgram_rr;
+#[cfg(all(test, unix))]
+mod drivers_tests;
 pub mod epoll;
 pub mod flow;
 pub mod rr;
@@ -28,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-use crate::measure::{IntervalCounter, RoleReport, SideReport};
+use crate::measure::{RoleReport, SideReport};
 use crate::net::sockopt;
 use crate::net::transport::{dgram as wire, DataConn};
 use crate::spec::config::{ConnKind, DriverChoice, Side, TestSpec};
@@ -522,11 +524,12 @@ impl Think {
     }
 
     /// When the next transaction may start: `None` without think times, else a drawn
-    /// time from now, never past the end of sending.
+    /// time from `now`, never past the end of sending (the same draws, seeded per
+    /// connection, on every driver).
     #[inline]
-    pub fn until(&mut self, ctx: &RoleCtx) -> Option<Instant> {
+    pub fn until(&mut self, now: Instant, send_end: Instant) -> Option<Instant> {
         let d = self.dist.as_ref()?;
-        Some((Instant::now() + d.sample(&mut self.rng)).min(ctx.send_end()))
+        Some((now + d.sample(&mut self.rng)).min(send_end))
     }
 }
 
@@ -565,30 +568,6 @@ impl Pacer {
     pub fn due(&self, sent: u64) -> Instant {
         self.start + Duration::from_secs_f64(sent as f64 / self.bytes_per_sec)
     }
-}
-
-/// Closes a role's report: the measured window, the time of the last receive, and the
-/// per-interval samples when the role kept them.
-pub(crate) fn finish_report(
-    rep: &mut RoleReport,
-    ctx: &RoleCtx,
-    last: Option<Instant>,
-    intervals: Option<IntervalCounter>,
-) {
-    rep.window_ns = window_ns(ctx, last);
-    rep.end_ns = last
-        .map(|l| l.saturating_duration_since(ctx.t0).as_nanos() as u64)
-        .unwrap_or(0);
-    if let Some(iv) = intervals {
-        rep.interval_bytes = iv.bytes;
-        rep.interval_messages = iv.messages;
-    }
-}
-
-/// Window from the warm-up mark to the last receive, in nanoseconds.
-fn window_ns(ctx: &RoleCtx, last: Option<Instant>) -> u64 {
-    last.map(|l| l.saturating_duration_since(ctx.warmup_mark()).as_nanos() as u64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -10,20 +10,23 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use socket2::Socket;
 
-use super::flow::{Cx, Flow, Want};
+use super::flow::{CoreFlow, Cx, Flow, FlowCore, Want};
 use super::stream::{Closing, CALLS_PER_STEP};
-use super::{finish_report, rr_buckets, EngineError, RoleCtx, Sizes, Think, LATE_GRACE};
+use super::{rr_buckets, EngineError, RoleCtx, Sizes, Think, LATE_GRACE};
 use crate::measure::sizes::SizeBuckets;
-use crate::measure::{IntervalCounter, RoleReport};
+use crate::measure::RoleReport;
 use crate::net::sockopt;
 use crate::net::transport::{is_timeout, DataConn};
 use crate::spec::config::Pattern as TestPattern;
 use crate::spec::dist::{put_frame, rng_for, Arrivals, FRAME_HEADER};
 use crate::sys::socket::{recv_nowait, send_nowait};
+
+mod open;
+use open::*;
 
 /// The metric name of request/response round trips in histograms and logs. In open-loop
 /// runs it is measured from each request's intended send time.
@@ -193,8 +196,7 @@ enum Phase {
 
 /// The closed-loop requester: one request at a time.
 pub struct Requester {
-    conn: DataConn,
-    rep: RoleReport,
+    core: FlowCore,
     phase: Phase,
     closing: Option<Closing>,
     /// The current transaction's start, request size and bytes of it written.
@@ -203,10 +205,7 @@ pub struct Requester {
     off: usize,
     req_sizes: Sizes,
     reader: MsgReader,
-    sizes: Option<SizeBuckets>,
     think: Think,
-    intervals: IntervalCounter,
-    last: Option<Instant>,
     warm: Instant,
     end: Instant,
     quickack: bool,
@@ -226,8 +225,9 @@ impl Requester {
         let sizes = rr_buckets(&req_sizes, &resp_sizes);
         let quickack = conn.knobs.requested.quickack;
         Requester {
-            conn,
-            rep,
+            core: FlowCore::new(conn, rep)
+                .with_sizes(sizes)
+                .with_intervals(ctx),
             phase: Phase::Next,
             closing: None,
             start: ctx.t0,
@@ -235,10 +235,7 @@ impl Requester {
             off: 0,
             reader: MsgReader::new(resp_sizes.framed(), resp_size as usize, None),
             req_sizes,
-            sizes,
             think: Think::new(ctx, id),
-            intervals: IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration),
-            last: None,
             warm: ctx.warmup_mark(),
             end: ctx.send_end(),
             quickack,
@@ -251,15 +248,16 @@ impl Requester {
     fn answered(&mut self, n: usize, cx: &mut Cx) {
         let done = Instant::now();
         if self.quickack {
-            sockopt::rearm_quickack(&self.conn.sock);
+            sockopt::rearm_quickack(&self.core.conn.sock);
         }
-        let (n, rep) = (n as u64, &mut self.rep);
-        rep.bytes_received += n;
-        rep.messages_received += 1;
-        self.intervals.record(done, n, 1);
+        let n = n as u64;
+        let core = &mut self.core;
+        core.rep.bytes_received += n;
+        core.rep.messages_received += 1;
+        core.interval(done, n, 1);
         let ns = done.duration_since(self.start).as_nanos() as u64;
         let measured = self.start >= self.warm;
-        if let Some(b) = &mut self.sizes {
+        if let Some(b) = &mut core.sizes {
             b.record(n);
             if measured {
                 b.record_rtt(n.max(self.rs as u64), ns);
@@ -267,9 +265,9 @@ impl Requester {
         }
         if measured {
             cx.rtt.saturating_record(ns);
-            rep.transactions += 1;
-            rep.measured_bytes += n;
-            self.last = Some(done);
+            core.rep.transactions += 1;
+            core.rep.measured_bytes += n;
+            core.last = Some(done);
         }
     }
 
@@ -278,7 +276,7 @@ impl Requester {
         if self.req_sizes.framed() && self.off < HDR {
             put_frame(out, self.rs as u32);
         }
-        match (&self.conn.sock).write(&out[self.off..self.rs]) {
+        match (&self.core.conn.sock).write(&out[self.off..self.rs]) {
             Ok(n) => self.off += n,
             Err(e) if is_timeout(&e) => return Ok(false),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -292,8 +290,8 @@ impl Requester {
         if self.off < self.rs {
             return Ok(false);
         }
-        self.rep.bytes_sent += self.rs as u64;
-        self.rep.messages_sent += 1;
+        self.core.rep.bytes_sent += self.rs as u64;
+        self.core.rep.messages_sent += 1;
         Ok(true)
     }
 
@@ -328,10 +326,10 @@ impl Requester {
             }
             fresh = true;
         }
-        match self.reader.read(&self.conn.sock, cx.scratch)? {
+        match self.reader.read(&self.core.conn.sock, cx.scratch)? {
             Got::Msg(n) => {
                 self.answered(n, cx);
-                self.phase = match self.think.until(cx.ctx) {
+                self.phase = match self.think.until(Instant::now(), cx.ctx.send_end()) {
                     Some(t) => Phase::Thinking(t),
                     None => Phase::Next,
                 };
@@ -352,11 +350,19 @@ impl Requester {
     }
 }
 
-impl Flow for Requester {
+impl CoreFlow for Requester {
+    fn core(&self) -> &FlowCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut FlowCore {
+        &mut self.core
+    }
+
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP * 2 {
             if let Some(c) = &mut self.closing {
-                return c.step(&self.conn.sock, cx.scratch);
+                return c.step(&self.core.conn.sock, cx.scratch);
             }
             if let Some(want) = self.turn(cx)? {
                 return Ok(want);
@@ -370,23 +376,9 @@ impl Flow for Requester {
         })
     }
 
-    fn finish(&mut self, cx: &mut Cx) {
-        let iv = std::mem::replace(&mut self.intervals, empty_intervals(cx.ctx));
-        finish_report(&mut self.rep, cx.ctx, self.last, Some(iv));
-        self.rep.sizes = self.sizes.as_ref().map(|b| b.report());
-    }
-
-    fn report(&mut self) -> &mut RoleReport {
-        &mut self.rep
-    }
-
     fn progress(&self) -> u64 {
-        let r = &self.rep;
+        let r = &self.core.rep;
         r.bytes_sent + r.bytes_received + (self.off + self.reader.partial()) as u64
-    }
-
-    fn socket(&self) -> Option<&Socket> {
-        Some(&self.conn.sock)
     }
 
     fn doing(&self, want: Want) -> &'static str {
@@ -403,27 +395,19 @@ impl Flow for Requester {
     }
 }
 
-/// A counter to leave behind when a flow's own is taken into its report.
-fn empty_intervals(ctx: &RoleCtx) -> IntervalCounter {
-    IntervalCounter::new(ctx.t0, ctx.spec.interval, Duration::ZERO, Duration::ZERO)
-}
-
 /// The answering end: reads a request, writes its response, and again.
 pub struct Responder {
-    conn: DataConn,
-    rep: RoleReport,
+    core: FlowCore,
     reader: MsgReader,
     resp_sizes: Sizes,
     /// Pipelined: where the request's id is, and where the response echoes it.
     echo: Option<(usize, usize)>,
-    sizes: Option<SizeBuckets>,
     /// The response being written: its size, the bytes gone, and the id it echoes.
     writing: bool,
     rs: usize,
     off: usize,
     id: [u8; 8],
     warm: Instant,
-    last: Option<Instant>,
     quickack: bool,
 }
 
@@ -437,18 +421,16 @@ impl Responder {
         let echo = (spec.pipeline > 1).then(|| (at(req_dist.is_some()), at(resp_sizes.framed())));
         let quickack = conn.knobs.requested.quickack;
         Responder {
-            conn,
-            rep,
+            core: FlowCore::new(conn, rep)
+                .with_sizes((req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new)),
             reader: MsgReader::new(req_dist.is_some(), req_size as usize, echo.map(|e| e.0)),
             resp_sizes,
             echo,
-            sizes: (req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new),
             writing: false,
             rs: 0,
             off: 0,
             id: [0; 8],
             warm: ctx.warmup_mark(),
-            last: None,
             quickack,
         }
     }
@@ -458,17 +440,17 @@ impl Responder {
     fn asked(&mut self, n: usize) {
         let now = Instant::now();
         if self.quickack {
-            sockopt::rearm_quickack(&self.conn.sock);
+            sockopt::rearm_quickack(&self.core.conn.sock);
         }
-        let (n, rep) = (n as u64, &mut self.rep);
+        let (n, rep) = (n as u64, &mut self.core.rep);
         rep.bytes_received += n;
         rep.messages_received += 1;
-        if let Some(b) = &mut self.sizes {
+        if let Some(b) = &mut self.core.sizes {
             b.record(n);
         }
         if now >= self.warm {
             rep.measured_bytes += n;
-            self.last = Some(now);
+            self.core.last = Some(now);
         }
         (self.rs, self.off, self.id) = (self.resp_sizes.next(), 0, self.reader.id());
         self.writing = true;
@@ -482,7 +464,7 @@ impl Responder {
         if let Some((_, to)) = self.echo.filter(|&(_, to)| self.off < to + 8) {
             out[to..to + 8].copy_from_slice(&self.id);
         }
-        match (&self.conn.sock).write(&out[self.off..self.rs]) {
+        match (&self.core.conn.sock).write(&out[self.off..self.rs]) {
             Ok(n) => self.off += n,
             Err(e) if is_timeout(&e) => return Ok(Some(Want::Write)),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -494,19 +476,27 @@ impl Responder {
             }
         }
         if self.off == self.rs {
-            self.rep.bytes_sent += self.rs as u64;
-            self.rep.messages_sent += 1;
+            self.core.rep.bytes_sent += self.rs as u64;
+            self.core.rep.messages_sent += 1;
             self.writing = false;
         }
         Ok(None)
     }
 }
 
-impl Flow for Responder {
+impl CoreFlow for Responder {
+    fn core(&self) -> &FlowCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut FlowCore {
+        &mut self.core
+    }
+
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP * 2 {
             if !self.writing {
-                match self.reader.read(&self.conn.sock, cx.scratch)? {
+                match self.reader.read(&self.core.conn.sock, cx.scratch)? {
                     Got::Msg(n) => self.asked(n),
                     Got::More => continue,
                     Got::Blocked => return Ok(Want::Read),
@@ -525,437 +515,8 @@ impl Flow for Responder {
         })
     }
 
-    fn finish(&mut self, cx: &mut Cx) {
-        self.rep.sizes = self.sizes.as_ref().map(|b| b.report());
-        finish_report(&mut self.rep, cx.ctx, self.last, None);
-    }
-
-    fn report(&mut self) -> &mut RoleReport {
-        &mut self.rep
-    }
-
     fn progress(&self) -> u64 {
-        let r = &self.rep;
+        let r = &self.core.rep;
         r.bytes_sent + r.bytes_received + (self.off + self.reader.partial()) as u64
-    }
-
-    fn socket(&self) -> Option<&Socket> {
-        Some(&self.conn.sock)
-    }
-}
-
-/// One outstanding request of the open-loop requester: intended and actual send time, its
-/// size, and (pipelined) its id.
-type Inflight = (Instant, Instant, u64, u64);
-
-/// The open-loop requester (`--rate`: requests on a schedule, several outstanding), and
-/// the pipelined one (a window of outstanding requests instead of a schedule). Socket
-/// calls here never wait (MSG_DONTWAIT), on either driver: the schedule is the flow's.
-pub struct OpenRequester {
-    conn: DataConn,
-    rep: RoleReport,
-    closing: Option<Closing>,
-    /// Pipelined: at most this many requests outstanding.
-    window: Option<usize>,
-    arrivals: Arrivals,
-    next_due: Instant,
-    inflight: VecDeque<Inflight>,
-    /// The request being written (its bytes gone so far) and its size.
-    write_off: Option<usize>,
-    req_len: usize,
-    req_sizes: Sizes,
-    /// Where a pipelined request carries its id.
-    req_id_off: usize,
-    next_id: u64,
-    resp_size: usize,
-    /// Responses taken apart by their headers (framed or pipelined), or counted by size.
-    split: Option<Splitter>,
-    split_done: Vec<(u64, u64)>,
-    partial: usize,
-    /// The most one read takes.
-    chunk: usize,
-    sizes: Option<SizeBuckets>,
-    intervals: IntervalCounter,
-    last: Option<Instant>,
-    warm: Instant,
-    end: Instant,
-}
-
-impl OpenRequester {
-    pub fn new(conn: DataConn, rep: RoleReport, ctx: &RoleCtx) -> OpenRequester {
-        let spec = &ctx.spec;
-        let (req_size, resp_size) = spec.rr_sizes();
-        let (req_dist, resp_dist) = spec.rr_dists();
-        let id = conn.plan.id;
-        let req_sizes = Sizes::new(req_size, req_dist, ctx, id, 0);
-        let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, id, 1);
-        let sizes = rr_buckets(&req_sizes, &resp_sizes);
-        let window = (spec.pipeline > 1).then_some(spec.pipeline as usize);
-        let rate = spec.rate.unwrap_or(1);
-        let resp_framed = resp_sizes.framed();
-        let id_at = if resp_framed { HDR } else { 0 };
-        let split = (resp_framed || window.is_some())
-            .then(|| Splitter::new(resp_framed, resp_size as u64, window.map(|_| id_at)));
-        OpenRequester {
-            conn,
-            rep,
-            closing: None,
-            window,
-            arrivals: Arrivals::new(spec.arrival, rate, rng_for(spec.dist_seed, id, 2)),
-            next_due: ctx.t0,
-            inflight: VecDeque::with_capacity(1024),
-            write_off: None,
-            req_len: 0,
-            req_id_off: if req_sizes.framed() { HDR } else { 0 },
-            req_sizes,
-            next_id: 0,
-            resp_size: resp_size as usize,
-            split_done: Vec::with_capacity(if split.is_some() { 4096 } else { 0 }),
-            split,
-            partial: 0,
-            chunk: (resp_size as usize).clamp(4096, 1 << 20),
-            sizes,
-            intervals: IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration),
-            last: None,
-            warm: ctx.warmup_mark(),
-            end: ctx.send_end(),
-        }
-    }
-
-    /// Issues every request that is due, as far as the socket takes them.
-    fn issue(&mut self, now: Instant, sending: bool, out: &mut [u8]) -> Result<(), EngineError> {
-        loop {
-            let due = match self.window {
-                Some(w) => self.inflight.len() < w,
-                None => self.next_due <= now && self.next_due < self.end,
-            };
-            if self.write_off.is_none() && sending && due {
-                self.req_len = self.req_sizes.next();
-                if self.window.is_some() {
-                    // Closed loop: a request is due when the window has room, and its time
-                    // counts from when it goes.
-                    let at = Instant::now();
-                    self.inflight
-                        .push_back((at, at, self.req_len as u64, self.next_id));
-                    self.next_id += 1;
-                    let n = self.inflight.len() as u64;
-                    self.rep.max_in_flight = self.rep.max_in_flight.max(n);
-                } else {
-                    let len = self.req_len as u64;
-                    self.inflight.push_back((self.next_due, now, len, 0));
-                    self.next_due += self.arrivals.next_gap();
-                }
-                self.write_off = Some(0);
-            }
-            let Some(off) = self.write_off else {
-                return Ok(());
-            };
-            if self.req_sizes.framed() && off < HDR {
-                put_frame(out, self.req_len as u32);
-            }
-            if let Some(&(_, _, _, id)) = self.inflight.back().filter(|_| self.window.is_some()) {
-                let at = self.req_id_off;
-                out[at..at + 8].copy_from_slice(&id.to_le_bytes());
-            }
-            match send_nowait(&self.conn.sock, &out[off..self.req_len]) {
-                Ok(n) if off + n == self.req_len => {
-                    self.write_off = None;
-                    self.rep.bytes_sent += self.req_len as u64;
-                    self.rep.messages_sent += 1;
-                }
-                Ok(n) => self.write_off = Some(off + n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(source) => {
-                    return Err(EngineError::Io {
-                        what: "write",
-                        source,
-                    })
-                }
-            }
-        }
-    }
-
-    fn record(&mut self, cx: &mut Cx, inflight: Inflight, done: Instant, bytes: u64) {
-        let (intended, actual, req_bytes, _) = inflight;
-        self.rep.messages_received += 1;
-        if let Some(b) = &mut self.sizes {
-            b.record(bytes);
-        }
-        self.intervals.record(done, bytes, 1);
-        if intended >= self.warm {
-            let ns = done.duration_since(intended).as_nanos() as u64;
-            cx.rtt.saturating_record(ns);
-            if let Some(b) = &mut self.sizes {
-                b.record_rtt(bytes.max(req_bytes), ns);
-            }
-            let unc = done.duration_since(actual).as_nanos() as u64;
-            cx.rtt_uncorrected.saturating_record(unc);
-            self.rep.transactions += 1;
-            self.rep.measured_bytes += bytes;
-            self.last = Some(done);
-        }
-    }
-
-    fn oldest(&mut self) -> Result<Inflight, EngineError> {
-        self.inflight
-            .pop_front()
-            .ok_or_else(|| EngineError::Protocol("a response to no request".into()))
-    }
-
-    /// Takes the `n` bytes of responses just read.
-    fn take(&mut self, cx: &mut Cx, n: usize) -> Result<(), EngineError> {
-        let done = Instant::now();
-        self.rep.bytes_received += n as u64;
-        let Some(split) = &mut self.split else {
-            self.partial += n;
-            while self.partial >= self.resp_size {
-                self.partial -= self.resp_size;
-                let f = self.oldest()?;
-                self.record(cx, f, done, self.resp_size as u64);
-            }
-            return Ok(());
-        };
-        // The responses this read completed, in order: their sizes, and (pipelined) the
-        // ids of the requests they answer.
-        let mut finished = std::mem::take(&mut self.split_done);
-        finished.clear();
-        split.feed(&cx.scratch[..n], |size, id| finished.push((size, id)))?;
-        for &(size, id) in &finished {
-            let f = self.oldest()?;
-            if self.window.is_some() && id != f.3 {
-                return Err(EngineError::Protocol(format!(
-                    "a response carries request id {id}; the oldest outstanding request is {}",
-                    f.3
-                )));
-            }
-            self.record(cx, f, done, size);
-        }
-        self.split_done = finished;
-        Ok(())
-    }
-
-    /// Whether requests still go: on a schedule, every request due before the end,
-    /// however late the thread got to run (so the count is the rate's, not the
-    /// machine's), within `LATE_GRACE`; pipelined, until the end.
-    fn sending(&self, now: Instant, ctx: &RoleCtx) -> bool {
-        let more = if self.window.is_some() {
-            now < self.end
-        } else {
-            self.next_due < self.end && now < self.end + LATE_GRACE
-        };
-        more && !ctx.aborted()
-    }
-
-    /// What lets the next move happen: room for the request under way, the next send
-    /// time (open loop), room in the window (pipelined), or responses.
-    fn waits_for(&self, sending: bool) -> Want {
-        if self.write_off.is_some() {
-            Want::ReadWrite
-        } else if sending && self.window.is_none() {
-            Want::ReadUntil(self.next_due)
-        } else if sending && self.window.is_some_and(|w| self.inflight.len() < w) {
-            Want::Write
-        } else {
-            Want::Read
-        }
-    }
-
-    /// One round: issue what is due, take what has come. `Some(want)` when it must wait.
-    fn turn(&mut self, cx: &mut Cx) -> Result<Option<Want>, EngineError> {
-        let now = Instant::now();
-        let sending = self.sending(now, cx.ctx);
-        if !sending && self.inflight.is_empty() && self.write_off.is_none() {
-            self.closing = Some(Closing::Start);
-            return Ok(None);
-        }
-        self.issue(now, sending, cx.out)?;
-        let chunk = self.chunk.min(cx.scratch.len());
-        let got = recv_nowait(&self.conn.sock, &mut cx.scratch[..chunk]);
-        match got {
-            Ok(0) => Err(EngineError::Protocol(
-                "the peer closed with responses outstanding".into(),
-            )),
-            Ok(n) => self.take(cx, n).map(|_| None),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Some(self.waits_for(sending))),
-            Err(source) => Err(EngineError::Io {
-                what: "read",
-                source,
-            }),
-        }
-    }
-}
-
-impl Flow for OpenRequester {
-    fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
-        for _ in 0..CALLS_PER_STEP {
-            if let Some(c) = &mut self.closing {
-                return c.step(&self.conn.sock, cx.scratch);
-            }
-            if let Some(want) = self.turn(cx)? {
-                return Ok(want);
-            }
-        }
-        let sending = self.sending(Instant::now(), cx.ctx);
-        Ok(self.waits_for(sending))
-    }
-
-    fn finish(&mut self, cx: &mut Cx) {
-        let iv = std::mem::replace(&mut self.intervals, empty_intervals(cx.ctx));
-        finish_report(&mut self.rep, cx.ctx, self.last, Some(iv));
-        self.rep.sizes = self.sizes.as_ref().map(|b| b.report());
-    }
-
-    fn report(&mut self) -> &mut RoleReport {
-        &mut self.rep
-    }
-
-    fn progress(&self) -> u64 {
-        let r = &self.rep;
-        r.bytes_sent + r.bytes_received + self.write_off.unwrap_or(0) as u64
-    }
-
-    fn socket(&self) -> Option<&Socket> {
-        Some(&self.conn.sock)
-    }
-
-    fn doing(&self, want: Want) -> &'static str {
-        match (self.closing, want) {
-            (Some(_), _) => "waiting for the peer to finish",
-            (None, Want::ReadWrite) => "write",
-            _ if Instant::now() >= self.end => "waiting for the last responses",
-            _ => "open-loop requests",
-        }
-    }
-
-    fn histograms(&self) -> &'static [&'static str] {
-        if self.window.is_some() {
-            &[RTT]
-        } else {
-            &[RTT, RTT_UNCORRECTED]
-        }
-    }
-}
-
-/// Takes a byte stream of responses apart: fixed-size ones, or framed ones by their
-/// length headers; with `id_off`, each one's 8-byte request id at that offset.
-pub(crate) struct Splitter {
-    framed: bool,
-    fixed: u64,
-    id_off: Option<usize>,
-    /// Position within the current message, and its size once known.
-    pos: u64,
-    size: u64,
-    hdr: [u8; 4],
-    id: [u8; 8],
-}
-
-impl Splitter {
-    pub(crate) fn new(framed: bool, fixed: u64, id_off: Option<usize>) -> Splitter {
-        Splitter {
-            framed,
-            fixed,
-            id_off,
-            pos: 0,
-            size: 0,
-            hdr: [0; 4],
-            id: [0; 8],
-        }
-    }
-
-    /// Takes `data`, calling `done(size, id)` for each message it completes; `fixed` is
-    /// also the largest framed size allowed.
-    pub(crate) fn feed(
-        &mut self,
-        mut data: &[u8],
-        mut done: impl FnMut(u64, u64),
-    ) -> Result<(), EngineError> {
-        let hdr = FRAME_HEADER as u64;
-        while !data.is_empty() {
-            if self.pos == 0 && !self.framed {
-                self.size = self.fixed;
-            }
-            if self.framed && self.pos < hdr {
-                let at = self.pos as usize;
-                let take = (4 - at).min(data.len());
-                self.hdr[at..at + take].copy_from_slice(&data[..take]);
-                self.pos += take as u64;
-                data = &data[take..];
-                if self.pos < hdr {
-                    return Ok(());
-                }
-                self.size = u32::from_be_bytes(self.hdr) as u64;
-                let least = hdr + self.id_off.map_or(0, |_| 8);
-                if self.size < least || self.size > self.fixed {
-                    return Err(EngineError::Protocol(format!(
-                        "a response header says {} bytes; expected {least} to {}",
-                        self.size, self.fixed
-                    )));
-                }
-            } else {
-                let take = ((self.size - self.pos) as usize).min(data.len());
-                if let Some(off) = self.id_off {
-                    // The part of [off, off + 8) within [pos, pos + take).
-                    let (from, to) = (self.pos as usize, self.pos as usize + take);
-                    let (a, b) = (from.max(off), to.min(off + 8));
-                    if a < b {
-                        self.id[a - off..b - off].copy_from_slice(&data[a - from..b - from]);
-                    }
-                }
-                self.pos += take as u64;
-                data = &data[take..];
-            }
-            if self.pos == self.size {
-                done(self.size, u64::from_le_bytes(self.id));
-                self.pos = 0;
-            }
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_splitter_finds_sizes_and_ids_at_any_cut() {
-        let mut stream = Vec::new();
-        let msgs: [(u32, u64); 4] = [(12, 7), (300, 8), (12, 9), (5000, 10)];
-        for (size, id) in msgs {
-            let mut m = vec![0u8; size as usize];
-            m[..4].copy_from_slice(&size.to_be_bytes());
-            m[4..12].copy_from_slice(&id.to_le_bytes());
-            stream.extend_from_slice(&m);
-        }
-        for cut in [1, 3, 5, 11, 4096] {
-            let mut s = Splitter::new(true, 8192, Some(4));
-            let mut got = Vec::new();
-            for c in stream.chunks(cut) {
-                s.feed(c, |size, id| got.push((size as u32, id))).unwrap();
-            }
-            assert_eq!(got, msgs, "cut {cut}");
-        }
-        // Fixed-size responses with the id first.
-        let mut fixed = Vec::new();
-        for id in 0..5u64 {
-            let mut m = vec![1u8; 64];
-            m[..8].copy_from_slice(&id.to_le_bytes());
-            fixed.extend_from_slice(&m);
-        }
-        let mut s = Splitter::new(false, 64, Some(0));
-        let mut ids = Vec::new();
-        for c in fixed.chunks(7) {
-            s.feed(c, |size, id| {
-                assert_eq!(size, 64);
-                ids.push(id)
-            })
-            .unwrap();
-        }
-        assert_eq!(ids, vec![0, 1, 2, 3, 4]);
-        // A header beyond the largest size is refused.
-        let mut s = Splitter::new(true, 100, None);
-        assert!(s.feed(&1000u32.to_be_bytes(), |_, _| {}).is_err());
     }
 }

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-use super::flow::{Cx, Flow, Want};
-use super::{finish_report, EngineError, Pacer, RoleCtx, LATE_GRACE};
+use super::flow::{CoreFlow, Cx, FlowCore, Want};
+use super::{EngineError, Pacer, RoleCtx, LATE_GRACE};
 use crate::measure::sizes::SizeBuckets;
-use crate::measure::{IntervalCounter, RoleReport};
+use crate::measure::RoleReport;
 use crate::net::sockopt;
 use crate::net::transport::{is_timeout, DataConn};
 use crate::spec::dist::{put_frame, rng_for, Deframer, SizeSampler, FRAME_HEADER};
@@ -96,8 +96,7 @@ enum PathKind {
 
 /// The active end of a bulk byte stream.
 pub struct StreamSender {
-    conn: DataConn,
-    rep: RoleReport,
+    core: FlowCore,
     end: Instant,
     pacer: Option<Pacer>,
     /// Framed sizes: the sampler and this connection's generator.
@@ -134,8 +133,7 @@ impl StreamSender {
             _ => PathKind::Write,
         };
         StreamSender {
-            conn,
-            rep,
+            core: FlowCore::new(conn, rep),
             end: ctx.send_end(),
             pacer: spec.rate.map(|r| Pacer::new(ctx.t0, r)),
             sizes,
@@ -169,7 +167,7 @@ impl StreamSender {
 
     /// One call toward the current message: true once it has all gone.
     fn send(&mut self, out: &mut [u8]) -> io::Result<bool> {
-        let sock = &self.conn.sock;
+        let sock = &self.core.conn.sock;
         match self.path.as_mut() {
             Some(SendPath::Write) | None => {
                 if self.sizes.is_some() && self.off < FRAME_HEADER as usize {
@@ -185,7 +183,7 @@ impl StreamSender {
                 self.off += crate::sys::sendfile::sendfile(sock, f, at, self.size - self.off)?;
             }
             Some(SendPath::Splice(sp)) => {
-                self.rep.spliced_out += sp.step(sock)? as u64;
+                self.core.rep.spliced_out += sp.step(sock)? as u64;
                 let done = sp.message_done();
                 self.mid_splice = !done;
                 return Ok(done);
@@ -196,13 +194,13 @@ impl StreamSender {
 
     /// A message has gone: count it and start the next.
     fn sent_one(&mut self) -> Result<(), EngineError> {
-        self.rep.bytes_sent += self.size as u64;
-        self.rep.messages_sent += 1;
+        self.core.rep.bytes_sent += self.size as u64;
+        self.core.rep.messages_sent += 1;
         self.off = 0;
         match self.path.as_mut() {
             Some(SendPath::Sendfile(_, at)) => *at = 0,
             Some(SendPath::ZeroCopy(z)) => z
-                .reap(&self.conn.sock)
+                .reap(&self.core.conn.sock)
                 .map_err(io_err("zero-copy completions"))?,
             _ => {}
         }
@@ -213,8 +211,8 @@ impl StreamSender {
     /// and no page stays pinned), then the closing handshake.
     fn stop_sending(&mut self) -> Result<(), EngineError> {
         if let Some(SendPath::ZeroCopy(z)) = self.path.as_mut() {
-            let drained = z.drain(&self.conn.sock, Duration::from_secs(2));
-            let r = &mut self.rep;
+            let drained = z.drain(&self.core.conn.sock, Duration::from_secs(2));
+            let r = &mut self.core.rep;
             (r.zerocopy_sends, r.zerocopy_completed, r.zerocopy_copied) =
                 (z.sends, z.completed, z.copied);
             drained.map_err(io_err("zero-copy completions"))?;
@@ -239,7 +237,7 @@ impl StreamSender {
         for _ in 0..CALLS_PER_STEP {
             if self.off == 0 && !self.mid_splice {
                 let now = Instant::now();
-                let due = self.pacer.as_ref().map(|p| p.due(self.rep.bytes_sent));
+                let due = self.pacer.as_ref().map(|p| p.due(self.core.rep.bytes_sent));
                 if self.ends(now, due) || cx.ctx.aborted() {
                     self.stop_sending()?;
                     return Ok(Want::Write);
@@ -266,7 +264,7 @@ impl StreamSender {
                 {
                     // Out of room for pinned pages: completions free it.
                     if let Some(SendPath::ZeroCopy(z)) = self.path.as_mut() {
-                        z.reap(&self.conn.sock)
+                        z.reap(&self.core.conn.sock)
                             .map_err(io_err("zero-copy completions"))?;
                     }
                     return Ok(Want::ReadUntil(Instant::now() + Duration::from_millis(1)));
@@ -292,10 +290,18 @@ impl StreamSender {
     }
 }
 
-impl Flow for StreamSender {
+impl CoreFlow for StreamSender {
+    fn core(&self) -> &FlowCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut FlowCore {
+        &mut self.core
+    }
+
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         if let Some(c) = &mut self.closing {
-            return c.step(&self.conn.sock, cx.scratch);
+            return c.step(&self.core.conn.sock, cx.scratch);
         }
         if self.path.is_none() {
             self.setup(cx.out)?;
@@ -305,26 +311,14 @@ impl Flow for StreamSender {
 
     fn cancel(&mut self, _cx: &mut Cx) {
         if let Some(SendPath::ZeroCopy(z)) = &self.path {
-            let r = &mut self.rep;
+            let r = &mut self.core.rep;
             (r.zerocopy_sends, r.zerocopy_completed, r.zerocopy_copied) =
                 (z.sends, z.completed, z.copied);
         }
     }
 
-    fn finish(&mut self, cx: &mut Cx) {
-        finish_report(&mut self.rep, cx.ctx, None, None);
-    }
-
-    fn report(&mut self) -> &mut RoleReport {
-        &mut self.rep
-    }
-
     fn progress(&self) -> u64 {
-        self.rep.bytes_sent + self.off as u64 + self.rep.spliced_out
-    }
-
-    fn socket(&self) -> Option<&Socket> {
-        Some(&self.conn.sock)
+        self.core.rep.bytes_sent + self.off as u64 + self.core.rep.spliced_out
     }
 
     fn doing(&self, want: Want) -> &'static str {
@@ -338,13 +332,10 @@ impl Flow for StreamSender {
 
 /// The passive end of a bulk byte stream.
 pub struct StreamReceiver {
-    conn: DataConn,
-    rep: RoleReport,
-    intervals: IntervalCounter,
-    last: Option<Instant>,
+    core: FlowCore,
     warm: Instant,
-    /// Framed sizes: the reassembler and the per-size counts.
-    frames: Option<(Deframer, SizeBuckets)>,
+    /// Framed sizes: the reassembler (the per-size counts are the core's).
+    frames: Option<Deframer>,
     max: u32,
     splice: Option<SpliceReceiver>,
     /// The most one read takes.
@@ -358,12 +349,11 @@ impl StreamReceiver {
         let framed = spec.msg_dist.is_some();
         let quickack = conn.knobs.requested.quickack;
         StreamReceiver {
-            conn,
-            rep,
-            intervals: IntervalCounter::new(ctx.t0, spec.interval, spec.warmup, spec.duration),
-            last: None,
+            core: FlowCore::new(conn, rep)
+                .with_intervals(ctx)
+                .with_sizes(framed.then(SizeBuckets::new)),
             warm: ctx.warmup_mark(),
-            frames: framed.then(|| (Deframer::default(), SizeBuckets::new())),
+            frames: framed.then(Deframer::default),
             max: spec.msg_size,
             splice: None,
             // Whatever is there, up to the driver's scratch (256 KiB at least): the counts
@@ -376,12 +366,18 @@ impl StreamReceiver {
     /// Counts `n` bytes read at `now`.
     #[inline]
     fn take(&mut self, data: &[u8], n: usize, now: Instant) -> Result<(), EngineError> {
-        let rep = &mut self.rep;
+        let FlowCore {
+            rep,
+            sizes,
+            intervals,
+            last,
+            ..
+        } = &mut self.core;
         rep.bytes_received += n as u64;
         if self.splice.is_some() {
             rep.spliced_in += n as u64;
         }
-        if let Some((frames, sizes)) = &mut self.frames {
+        if let (Some(frames), Some(sizes)) = (&mut self.frames, sizes) {
             let got = &mut rep.messages_received;
             frames
                 .feed(&data[..n], self.max, |size| {
@@ -390,13 +386,15 @@ impl StreamReceiver {
                 })
                 .map_err(|e| EngineError::Protocol(e.to_string()))?;
         }
-        self.intervals.record(now, n as u64, 0);
+        if let Some(iv) = intervals {
+            iv.record(now, n as u64, 0);
+        }
         if now >= self.warm {
             rep.measured_bytes += n as u64;
         }
-        self.last = Some(now);
+        *last = Some(now);
         if self.quickack {
-            sockopt::rearm_quickack(&self.conn.sock);
+            sockopt::rearm_quickack(&self.core.conn.sock);
         }
         Ok(())
     }
@@ -404,21 +402,29 @@ impl StreamReceiver {
     /// The end of the stream: whole messages only.
     fn ended(&mut self) -> Result<Want, EngineError> {
         match &self.frames {
-            Some((f, _)) if !f.idle() => {
+            Some(f) if !f.idle() => {
                 Err(EngineError::Protocol("the peer closed mid-message".into()))
             }
             Some(_) => Ok(Want::Done),
             None => {
-                self.rep.messages_received = self.rep.bytes_received / self.max as u64;
+                self.core.rep.messages_received = self.core.rep.bytes_received / self.max as u64;
                 Ok(Want::Done)
             }
         }
     }
 }
 
-impl Flow for StreamReceiver {
+impl CoreFlow for StreamReceiver {
+    fn core(&self) -> &FlowCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut FlowCore {
+        &mut self.core
+    }
+
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
-        if self.splice.is_none() && self.conn.knobs.requested.splice && self.frames.is_none() {
+        if self.splice.is_none() && self.core.conn.knobs.requested.splice && self.frames.is_none() {
             let pipe = (self.max as usize).max(64 * 1024);
             let sp = SpliceReceiver::new(pipe)
                 .map_err(|e| EngineError::Protocol(format!("splice setup: {e}")))?;
@@ -427,8 +433,8 @@ impl Flow for StreamReceiver {
         let chunk = self.chunk.min(cx.scratch.len());
         for _ in 0..CALLS_PER_STEP {
             let got = match &mut self.splice {
-                Some(sp) => sp.recv(&self.conn.sock),
-                None => (&self.conn.sock).read(&mut cx.scratch[..chunk]),
+                Some(sp) => sp.recv(&self.core.conn.sock),
+                None => (&self.core.conn.sock).read(&mut cx.scratch[..chunk]),
             };
             match got {
                 Ok(0) => return self.ended(),
@@ -450,31 +456,5 @@ impl Flow for StreamReceiver {
             }
         }
         Ok(Want::Read)
-    }
-
-    fn finish(&mut self, cx: &mut Cx) {
-        self.rep.sizes = self.frames.as_ref().map(|(_, b)| b.report());
-        let iv = std::mem::replace(
-            &mut self.intervals,
-            IntervalCounter::new(
-                cx.ctx.t0,
-                cx.ctx.spec.interval,
-                Duration::ZERO,
-                Duration::ZERO,
-            ),
-        );
-        finish_report(&mut self.rep, cx.ctx, self.last, Some(iv));
-    }
-
-    fn report(&mut self) -> &mut RoleReport {
-        &mut self.rep
-    }
-
-    fn progress(&self) -> u64 {
-        self.rep.bytes_received
-    }
-
-    fn socket(&self) -> Option<&Socket> {
-        Some(&self.conn.sock)
     }
 }

@@ -35,19 +35,6 @@ fn due(want: Want, now: Instant) -> bool {
     }
 }
 
-/// Adds a child's counts into its parent's report.
-fn fold(parent: &mut RoleReport, child: &RoleReport) {
-    parent.bytes_sent += child.bytes_sent;
-    parent.bytes_received += child.bytes_received;
-    parent.messages_sent += child.messages_sent;
-    parent.messages_received += child.messages_received;
-    parent.measured_bytes += child.measured_bytes;
-    parent.transactions += child.transactions;
-    parent.connections += child.connections;
-    parent.window_ns = parent.window_ns.max(child.window_ns);
-    parent.end_ns = parent.end_ns.max(child.end_ns);
-}
-
 /// Steps `f` once; on an error records it. True when it has ended.
 fn step_one(f: &mut dyn Flow, want: &mut Want, cx: &mut Cx) -> bool {
     match f.step(cx) {
@@ -70,7 +57,7 @@ fn round(r: &mut Running, cx: &mut Cx, now: Instant) {
         let (c, w) = &mut r.children[i];
         if due(*w, now) && step_one(c.as_mut(), w, cx) {
             let (mut c, _) = r.children.swap_remove(i);
-            fold(r.flow.report(), c.report());
+            super::absorb(r.flow.report(), c.report());
             continue;
         }
         i += 1;
