@@ -464,8 +464,7 @@ fn ansible_playbook_runs_the_mesh_over_real_ssh() {
     assert!(results.join("meta.json").exists());
 
     // The report of the fetched directory: a sender x receiver goodput matrix naming every
-    // host, with the paths more than 10% below the median path marked (their value text
-    // ends in " !"), exactly those; the paths into host4 among them.
+    // host; the paths into host4 are more than 10% below the median path.
     let svgs = results.join("svg");
     let report = sockbench(
         &[
@@ -490,12 +489,15 @@ fn ansible_playbook_runs_the_mesh_over_real_ssh() {
     let mut goodputs: Vec<f64> = matrix.rows.iter().map(|r| r.num("goodput_bps")).collect();
     goodputs.sort_by(f64::total_cmp);
     let median = (goodputs[5] + goodputs[6]) / 2.0;
-    let slow = goodputs.iter().filter(|g| **g < 0.9 * median).count();
     for row in matrix.rows.iter().filter(|r| r.get_str("dst") == "host4") {
         assert!(row.num("goodput_bps") < 0.9 * median, "{median}");
     }
-    let marked = texts.iter().filter(|t| t.ends_with(" !")).count();
-    assert_eq!(marked, slow, "{texts:?}");
+    // One repetition a pair gives no interval: the slow paths are shown, never flagged
+    // on one figure, and every one of the 12 cells says n = 1.
+    let marked = texts.iter().filter(|t| *t == "!").count();
+    assert_eq!(marked, 0, "{texts:?}");
+    let unjudged = texts.iter().filter(|t| *t == "n = 1").count();
+    assert_eq!(unjudged, 12, "{texts:?}");
 
     // The daemons are stopped and their pid files gone.
     fleet.assert_daemons_stopped(&HOSTS);

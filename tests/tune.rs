@@ -269,8 +269,10 @@ fn tune_finds_the_knee_of_a_small_receive_buffer_with_the_default_budget() {
 /// sizes that do not, or a single size. Congestion controls, MSS, rr message sizes and
 /// tcp-buffer-sweep's 64K..4M (all near the plateau) differ on loopback by less than a
 /// loaded machine's noise (a p99 of 5.8 us one test, 73 us the next; 64K at 15 and 25
-/// Gbit/s): there `ok` or an honest `inconclusive` are both right.
-const PHYSICAL: [&str; 3] = ["bufferbloat", "msg-size-sweep", "quickstart"];
+/// Gbit/s), and so do msg-size-sweep's unix-stream 8K and 32K (40 to 86 Gbit/s from one
+/// test to the next as an ordinary user's suite ran beside CI's): there `ok` or an honest
+/// `inconclusive` are both right.
+const PHYSICAL: [&str; 2] = ["bufferbloat", "quickstart"];
 
 /// Every shipped workload with a [matrix], tuned with its defaults (goal and budget), its
 /// tests shortened (--set duration/warmup: the search is the same, the tests quicker):
