@@ -8,6 +8,8 @@
 #   scripts/suite-under-load.sh [PASSES]          # default 3
 #   SUITE_ARGS="--no-fail-fast" scripts/suite-under-load.sh 3
 #
+# Each pass is the README's test command, `cargo test --features fuzz`.
+#
 # Logs go to results/<UTC time>-suite-under-load/ (pass-N.log, build.log, summary.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +45,7 @@ for i in $(seq 1 "$passes"); do
     start=$(date +%s)
     set +e
     # shellcheck disable=SC2086
-    cargo test ${SUITE_ARGS:-} >"$out/pass-$i.log" 2>&1
+    cargo test --features fuzz ${SUITE_ARGS:-} >"$out/pass-$i.log" 2>&1
     rc=$?
     set -e
     secs=$(( $(date +%s) - start ))
