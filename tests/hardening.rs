@@ -20,7 +20,8 @@ fn frame(body: &[u8]) -> Vec<u8> {
 
 /// A raw control connection that has completed the keyless handshake.
 /// A test whose sender went away may hold the daemon's one slot for a moment: "busy" is
-/// retried, for at most the daemon's own heartbeat limit (a bound on this test's runtime).
+/// retried, for at most three times the daemon's own heartbeat limit (a bound on this
+/// test's runtime, with room for a loaded machine; being served is what is asserted).
 fn greeted(addr: SocketAddr) -> TcpStream {
     let started = Instant::now();
     loop {
@@ -31,7 +32,7 @@ fn greeted(addr: SocketAddr) -> TcpStream {
             Message::Welcome { .. } => return s,
             Message::Error { message }
                 if message.starts_with("busy")
-                    && started.elapsed() < sockbench::session::sender::HEARTBEAT_LOSS =>
+                    && started.elapsed() < sockbench::session::sender::HEARTBEAT_LOSS * 3 =>
             {
                 std::thread::sleep(Duration::from_millis(50))
             }
@@ -904,10 +905,12 @@ fn a_soak_of_a_thousand_tests_stays_flat() {
 }
 
 /// A sender killed at each phase of a test (connecting, setting up, warming up, measuring,
-/// finishing): the daemon serves the next sender within 5 s every time.
+/// finishing): the daemon serves the next sender every time, freed by the closed control
+/// connection, never by waiting out its stall limit (its own log says which).
 #[test]
 fn a_sender_killed_at_any_phase_never_wedges_the_daemon() {
-    let server = Server::start(&[]);
+    let mut server = Server::start(&[]);
+    let log = server.log();
     let to = server.addr.to_string();
     for (proto, after_ms) in [
         ("tcp", 5),
@@ -950,14 +953,26 @@ fn a_sender_killed_at_any_phase_never_wedges_the_daemon() {
                 r.ok_row();
                 break;
             }
-            // Before the stall limit: a killed sender's control connection closes at once,
-            // so the daemon is free before it would have given up on a silent one.
+            // A bound on this test's runtime: the stall limit and the sender's 15 s to
+            // finish, and as much again for a loaded machine. Whether the daemon was freed
+            // by the closed connection is read from its log below, not from a clock.
             assert!(
-                started.elapsed() < sockbench::engine::STALL,
+                started.elapsed() < 2 * (sockbench::engine::STALL + Duration::from_secs(15)),
                 "{proto} killed after {after_ms} ms: not served: {}",
                 r.stderr()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+    // A killed sender's control connection closes at once: no session of the daemon ended
+    // by its stall limit or a timeout, which is what a silent sender would have cost.
+    let lines = log.lines();
+    let waited: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("stalled") || l.contains("timed out"))
+        .collect();
+    assert!(
+        waited.is_empty(),
+        "the daemon waited out a killed sender: {waited:?}\n{lines:#?}"
+    );
 }

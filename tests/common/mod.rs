@@ -205,6 +205,21 @@ impl Server {
         Server { child, addr }
     }
 
+    /// Collects the server's stderr (its log) from now on, line by line, on a thread of
+    /// its own; the returned handle reads what has arrived so far.
+    pub fn log(&mut self) -> ServerLog {
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stderr = self.child.stderr.take().expect("stderr already taken");
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                sink.lock().unwrap().push(line);
+            }
+        });
+        ServerLog(lines)
+    }
+
     /// Waits for the server to exit by itself.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + limit;
@@ -215,6 +230,15 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
         None
+    }
+}
+
+/// A running server's log lines so far (see [`Server::log`]).
+pub struct ServerLog(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl ServerLog {
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
     }
 }
 
