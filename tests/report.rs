@@ -604,8 +604,11 @@ fn tune_and_profile_directories_get_their_own_views() {
         ],
         Duration::from_secs(120),
     );
+    // This test is about the report's tune view, which an `inconclusive` answer (exit 3:
+    // 200 ms tests on a loaded machine may not tell 16K from 32K) gets as well; whether
+    // tune concludes is tests/tune.rs's business.
     assert!(
-        out.status.code().is_some_and(|c| c <= 1),
+        out.status.code().is_some_and(|c| c <= 1 || c == 3),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -15,8 +15,11 @@ use serde::de::DeserializeOwned;
 use super::ReportError;
 use crate::output::meta::Meta;
 
-fn fail(path: &Path, msg: impl std::fmt::Display) -> ReportError {
-    ReportError(format!("{}: {msg}", path.display()))
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
+    move |source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// The rows of one CSV file, deserialized one at a time into `T` by column name (so
@@ -34,18 +37,23 @@ pub struct Rows<T> {
 impl<T: DeserializeOwned> Rows<T> {
     /// Opens `path` and checks that its header has every column of `need`.
     pub fn open(path: &Path, need: &[&str]) -> Result<Rows<T>, ReportError> {
-        let file = File::open(path).map_err(|e| fail(path, e))?;
+        let file = File::open(path).map_err(io(path))?;
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .from_reader(BufReader::with_capacity(1 << 16, file));
-        let header = reader.headers().map_err(|e| fail(path, e))?.clone();
+        let header = reader
+            .headers()
+            .map_err(|source| ReportError::Csv {
+                path: path.to_path_buf(),
+                line: 0,
+                source,
+            })?
+            .clone();
         if let Some(missing) = need.iter().find(|c| !header.iter().any(|h| h == **c)) {
-            return Err(fail(
-                path,
-                format!(
-                    "missing column {missing} (not sockbench results, or from an incompatible version)"
-                ),
-            ));
+            return Err(ReportError::MissingColumn {
+                path: path.to_path_buf(),
+                column: missing.to_string(),
+            });
         }
         Ok(Rows {
             path: path.to_path_buf(),
@@ -62,46 +70,58 @@ impl<T: DeserializeOwned> Rows<T> {
         match self.reader.read_record(&mut self.record) {
             Ok(false) => return Ok(None),
             Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                return Err(self.at(line, e));
+            Err(source) => {
+                let line = source.position().map(|p| p.line()).unwrap_or(0);
+                return Err(ReportError::Csv {
+                    path: self.path.clone(),
+                    line,
+                    source,
+                });
             }
         }
         let line = self.record.position().map(|p| p.line()).unwrap_or(0);
         self.count += 1;
         match self.record.deserialize::<T>(Some(&self.header)) {
             Ok(row) => Ok(Some((line, row))),
-            Err(e) => Err(self.cell_error(line, &e)),
+            Err(e) => Err(self.cell_error(line, e)),
         }
     }
 
-    fn at(&self, line: u64, msg: impl std::fmt::Display) -> ReportError {
-        ReportError(format!("{}:{line}: {msg}", self.path.display()))
-    }
-
-    fn cell_error(&self, line: u64, e: &csv::Error) -> ReportError {
-        let csv::ErrorKind::Deserialize { err, .. } = e.kind() else {
-            return self.at(line, e);
+    fn cell_error(&self, line: u64, e: csv::Error) -> ReportError {
+        let field = match e.kind() {
+            csv::ErrorKind::Deserialize { err, .. } => err.field().map(|f| (f, err.kind())),
+            _ => None,
         };
-        let Some(field) = err.field() else {
-            return self.at(line, err.kind());
+        let Some((field, kind)) = field else {
+            return ReportError::Csv {
+                path: self.path.clone(),
+                line,
+                source: e,
+            };
         };
-        let name = self.header.get(field as usize).unwrap_or("?");
-        let value = self.record.get(field as usize).unwrap_or("");
         use csv::DeserializeErrorKind as K;
-        let expected = match err.kind() {
+        let expected = match kind {
             K::ParseInt(_) => "a whole number".to_string(),
             K::ParseFloat(_) => "a number".to_string(),
             K::ParseBool(_) => "true or false".to_string(),
             other => other.to_string(),
         };
-        self.at(line, format!("column {name}: {value:?} is not {expected}"))
+        ReportError::BadCell {
+            path: self.path.clone(),
+            line,
+            column: self.header.get(field as usize).unwrap_or("?").to_string(),
+            value: self.record.get(field as usize).unwrap_or("").to_string(),
+            expected,
+        }
     }
 
     /// Refuses a file with a header and no rows.
     pub fn require_rows(&self, what: &str) -> Result<(), ReportError> {
         if self.count == 0 {
-            return Err(self.at(2, format!("no rows after the header: {what}")));
+            return Err(ReportError::NoRows {
+                path: self.path.clone(),
+                what: what.to_string(),
+            });
         }
         Ok(())
     }
@@ -109,14 +129,10 @@ impl<T: DeserializeOwned> Rows<T> {
 
 /// `meta.json`, read into the struct that wrote it.
 pub fn read_meta(path: &Path) -> Result<Meta, ReportError> {
-    let file = File::open(path).map_err(|e| fail(path, e))?;
-    serde_json::from_reader(BufReader::new(file)).map_err(|e| {
-        ReportError(format!(
-            "{}:{}:{}: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        ))
+    let file = File::open(path).map_err(io(path))?;
+    serde_json::from_reader(BufReader::new(file)).map_err(|source| ReportError::Json {
+        path: path.to_path_buf(),
+        source,
     })
 }
 
@@ -138,14 +154,14 @@ pub fn read_hlog(
     want: impl Fn(u32, &str, &str) -> bool,
     mut sink: impl FnMut(TaggedHistogram) -> Result<(), ReportError>,
 ) -> Result<(), ReportError> {
-    let file = File::open(path).map_err(|e| fail(path, e))?;
+    let file = File::open(path).map_err(io(path))?;
     let mut deserializer = Deserializer::new();
     let mut line = String::new();
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut number = 0u64;
     loop {
         line.clear();
-        let n = reader.read_line(&mut line).map_err(|e| fail(path, e))?;
+        let n = reader.read_line(&mut line).map_err(io(path))?;
         if n == 0 {
             return Ok(());
         }
@@ -171,7 +187,11 @@ pub fn read_hlog(
             continue;
         }
         let (src, dst) = (src.to_string(), dst.to_string());
-        let bad = |m: String| ReportError(format!("{}:{number}: {m}", path.display()));
+        let bad = |detail: String| ReportError::BadHistogram {
+            path: path.to_path_buf(),
+            line: number,
+            detail,
+        };
         // The parser wants each line whole, newline included.
         let whole = format!("{text}\n");
         let entry = IntervalLogIterator::new(whole.as_bytes())

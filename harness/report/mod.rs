@@ -26,10 +26,73 @@ use crate::spec::units::parse_size;
 use crate::tune::search::TuneRow;
 use input::Rows;
 
-/// A results directory the report cannot use. One line, exit code 2.
+/// A results directory the report cannot use, and where. One line, exit code 2.
 #[derive(Debug, Error)]
-#[error("{0}")]
-pub struct ReportError(pub String);
+pub enum ReportError {
+    #[error("{}: no such results directory", .0.display())]
+    NoDirectory(PathBuf),
+    #[error("{}: not a sockbench results directory ({file} is missing)", dir.display())]
+    NotResults { dir: PathBuf, file: &'static str },
+    /// A file that cannot be opened, read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A JSON file (`meta.json`, `answer.json`) that does not parse.
+    #[error("{}:{}:{}: {source}", path.display(), source.line(), source.column())]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    /// A CSV file that is not CSV, at a line (0: its header).
+    #[error("{}{}: {source}", path.display(), at_line(*line))]
+    Csv {
+        path: PathBuf,
+        line: u64,
+        source: csv::Error,
+    },
+    #[error("{}: missing column {column} (not sockbench results, or from an incompatible version)", path.display())]
+    MissingColumn { path: PathBuf, column: String },
+    #[error("{}:{line}: column {column}: {value:?} is not {expected}", path.display())]
+    BadCell {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        value: String,
+        expected: String,
+    },
+    #[error("{}:2: no rows after the header: {what}", path.display())]
+    NoRows { path: PathBuf, what: String },
+    #[error("{}:{line}: case {case} appears twice", path.display())]
+    DuplicateCase { path: PathBuf, line: u64, case: u32 },
+    /// A `latency.hlog` line or histogram that does not decode (line 0: a whole case's
+    /// histograms that do not add up).
+    #[error("{}{}: {detail}", path.display(), at_line(*line))]
+    BadHistogram {
+        path: PathBuf,
+        line: u64,
+        detail: String,
+    },
+}
+
+/// `:LINE` after a file name, nothing for line 0 (the file as a whole).
+fn at_line(line: u64) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}")
+    }
+}
+
+impl ReportError {
+    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
+        move |source| ReportError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
 
 /// The cases of one directory the report reads in full (the first ones, in case order);
 /// beyond them it still checks every row but only counts the cases, so a sweep of any
@@ -281,17 +344,14 @@ impl ResultsDir {
     /// the report draws.
     pub fn load(path: &Path) -> Result<ResultsDir, ReportError> {
         if !path.is_dir() {
-            return Err(ReportError(format!(
-                "{}: no such results directory",
-                path.display()
-            )));
+            return Err(ReportError::NoDirectory(path.to_path_buf()));
         }
         for f in FILES {
             if !path.join(f).is_file() {
-                return Err(ReportError(format!(
-                    "{}: not a sockbench results directory ({f} is missing)",
-                    path.display()
-                )));
+                return Err(ReportError::NotResults {
+                    dir: path.to_path_buf(),
+                    file: f,
+                });
             }
         }
         let meta = input::read_meta(&path.join("meta.json"))?;
@@ -312,12 +372,10 @@ impl ResultsDir {
                     .entry(t.metric)
                     .or_insert_with(latency_histogram)
                     .add(&t.histogram)
-                    .map_err(|e| {
-                        ReportError(format!(
-                            "{}: histogram of case {}: {e:?}",
-                            path.join("latency.hlog").display(),
-                            t.case
-                        ))
+                    .map_err(|e| ReportError::BadHistogram {
+                        path: path.join("latency.hlog"),
+                        line: 0,
+                        detail: format!("histogram of case {}: {e:?}", t.case),
                     })
             },
         )?;
@@ -356,10 +414,12 @@ fn read_tune(
     if !answer.is_file() || !steps.is_file() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&answer)
-        .map_err(|e| ReportError(format!("{}: {e}", answer.display())))?;
-    let answer: crate::tune::Answer = serde_json::from_str(&text)
-        .map_err(|e| ReportError(format!("{}: {e}", answer.display())))?;
+    let text = std::fs::read_to_string(&answer).map_err(ReportError::io(&answer))?;
+    let answer: crate::tune::Answer =
+        serde_json::from_str(&text).map_err(|source| ReportError::Json {
+            path: answer.clone(),
+            source,
+        })?;
     let mut rows = Rows::<TuneRow>::open(&steps, NEED_TUNE)?;
     let mut out = Vec::new();
     while let Some((_, row)) = rows.next_row()? {
@@ -421,11 +481,11 @@ fn read_cases(path: &Path) -> Result<(Vec<Case>, u64), ReportError> {
     while let Some((line, mut row)) = rows.next_row()? {
         if cases.len() < MAX_CASES {
             if !seen.insert((row.case, row.src.clone(), row.dst.clone())) {
-                return Err(ReportError(format!(
-                    "{}:{line}: case {} appears twice",
-                    path.display(),
-                    row.case
-                )));
+                return Err(ReportError::DuplicateCase {
+                    path: path.to_path_buf(),
+                    line,
+                    case: row.case,
+                });
             }
             if !row.src.is_empty() {
                 // A fleet run: each pair of a case is a case of its own in tables and
@@ -557,15 +617,13 @@ pub fn write_report(opts: &ReportOptions) -> Result<usize, ReportError> {
     }
     let charts = charts::all(&dirs);
     let page = html::page(&dirs, &charts);
-    std::fs::write(&opts.output, page)
-        .map_err(|e| ReportError(format!("{}: {e}", opts.output.display())))?;
+    std::fs::write(&opts.output, page).map_err(ReportError::io(&opts.output))?;
     if let Some(svg_dir) = &opts.svg_dir {
-        std::fs::create_dir_all(svg_dir)
-            .map_err(|e| ReportError(format!("{}: {e}", svg_dir.display())))?;
+        std::fs::create_dir_all(svg_dir).map_err(ReportError::io(svg_dir))?;
         let mut taken = std::collections::HashSet::new();
         for c in &charts {
             let p = svg_dir.join(svg_file_name(&c.id, &mut taken));
-            std::fs::write(&p, &c.svg).map_err(|e| ReportError(format!("{}: {e}", p.display())))?;
+            std::fs::write(&p, &c.svg).map_err(ReportError::io(&p))?;
         }
     }
     Ok(charts.len())
