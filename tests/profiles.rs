@@ -582,10 +582,10 @@ think_time = "5ms"
     assert_eq!(summary.rows.len(), 4);
     for (r, most) in summary.rows.iter().zip([201, 260, 251, 201]) {
         assert_eq!(r.get_str("status"), "ok", "{r:?}");
-        // A transaction every 5 ms at most (a sleep is never shorter than asked; a loaded
-        // machine may oversleep, hence the loose floor).
+        // A transaction every 5 ms at most: a sleep is never shorter than asked. A loaded
+        // machine may oversleep by any amount, so there is no floor beyond "some".
         let t = r.int("transactions");
-        assert!((80..=most).contains(&t), "{t} transactions: {r:?}");
+        assert!((1..=most).contains(&t), "{t} transactions: {r:?}");
     }
     let meta = std::fs::read_to_string(out.join("meta.json")).unwrap();
     assert!(
