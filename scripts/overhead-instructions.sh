@@ -13,7 +13,11 @@
 # passive end as `sockbench serve --once`, each under callgrind; sockbench-bare's two
 # processes both under callgrind. Every one runs for 1 s and for 3 s, and the difference
 # in instructions over the difference in operations is the cost of one more operation,
-# free of start-up and tear-down. The kernel's work is not in these counts (callgrind sees
+# free of start-up and tear-down. Each process is counted on its data-path thread: the
+# thread that made the most send/receive system calls (callgrind --separate-threads).
+# What a process does per test or per second on its other threads (sockbench's control
+# connection and heartbeats, the results written at the end) is not per operation, and
+# varied with the machine's load. The kernel's work is not in these counts (callgrind sees
 # user space).
 #
 # Per operation is not a stable unit for a byte stream: how many reads a 128 KiB message
@@ -44,7 +48,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --out) OUT=$2; shift 2 ;;
         --repeat) REPEAT=$2; shift 2 ;;
-        -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
         *) echo "overhead-instructions.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -65,18 +69,37 @@ command -v python3 >/dev/null || { echo "overhead-instructions.sh: needs python3
 mkdir -p "$OUT"
 scratch_space
 
-cg() { valgrind --tool=callgrind --quiet --trace-syscalls=yes "$@"; }
-instructions() { sed -n 's/^summary: *//p' "$1"; }
-# System calls in a --trace-syscalls log: a line each, but one that blocked has a second
-# line for its completion ("SYSCALL[pid,tid](nr) ... [async] --> ..."). Valgrind runs
-# without the vDSO, so the clock reads it shows as system calls are none natively: not
-# counted.
-syscalls() {
+cg() { valgrind --tool=callgrind --quiet --separate-threads=yes --trace-syscalls=yes "$@"; }
+# The data path of one process: its thread that made the most data system calls (send,
+# receive, read, write and their batched forms), and that thread's user-space
+# instructions and system calls, printed as "instructions syscalls". Callgrind writes a
+# file per thread (BASE-01, BASE-02, ...: valgrind's thread numbers, as in the system
+# call log's SYSCALL[pid,tid]). Counting that thread alone leaves out what a process
+# does once per test or per second on its other threads (sockbench's control connection,
+# heartbeats, writing the results and their histograms, whose size follows the latency
+# spread): none of it is per operation, and under load it was most of the noise (a
+# median 374 extra instructions per round trip, 212% apart across 5 runs, counted over
+# the whole process). System calls: one line each in --trace-syscalls's log, but one
+# that blocked has a second line for its completion ("SYSCALL[pid,tid](nr) ... [async]
+# --> ..."). Valgrind runs without the vDSO, so the clock reads it shows as system calls
+# are none natively: not counted.
+datapath() {
     python3 -c '
-import re, sys
-call = re.compile(r"SYSCALL\[[^]]*\]\(\s*\d+\) (sys_\w+)")
+import collections, re, sys
+base, log = sys.argv[1:3]
+call = re.compile(r"SYSCALL\[\d+,(\d+)\]\(\s*\d+\) (sys_\w+)")
 vdso = {"sys_clock_gettime", "sys_gettimeofday", "sys_time", "sys_getcpu"}
-print(sum(1 for l in open(sys.argv[1], errors="replace") if (m := call.match(l)) and m.group(1) not in vdso))' "$1"
+data = {"sys_sendto", "sys_recvfrom", "sys_read", "sys_write", "sys_sendmsg", "sys_recvmsg",
+        "sys_sendmmsg", "sys_recvmmsg", "sys_readv", "sys_writev", "sys_splice", "sys_sendfile64"}
+calls, moves = collections.Counter(), collections.Counter()
+for line in open(log, errors="replace"):
+    m = call.match(line)
+    if m and m.group(2) not in vdso:
+        calls[m.group(1)] += 1
+        moves[m.group(1)] += m.group(2) in data
+tid = max(moves, key=lambda t: (moves[t], calls[t]))
+ir = next(int(l.split()[1]) for l in open(f"{base}-{int(tid):02d}") if l.startswith("summary:"))
+print(ir, calls[tid])' "$1" "$2"
 }
 summary_col() { python3 -c 'import csv,sys; r=next(csv.DictReader(open(sys.argv[1]))); assert r["status"]=="ok", r["error"]; print(r[sys.argv[2]])' "$1" "$2"; }
 
@@ -107,16 +130,17 @@ sockbench_once() {
         "$SOCKBENCH" run --to "127.0.0.1:$port" $(args_of "$c") \
         --duration "${d}s" --warmup 0s --quiet --out "$out.results" >/dev/null
     wait "$serve"
-    local ops
+    local ops ai asc pi psc
     if [ "$c" = pingpong ]; then ops=$(summary_col "$out.results/summary.csv" transactions)
     else ops=$(summary_col "$out.results/summary.csv" messages_sent); fi
-    echo "$(instructions "$out.active") $(instructions "$out.passive")" \
-        "$(syscalls "$out.active.sys") $(syscalls "$out.passive.sys") $ops"
+    read -r ai asc <<<"$(datapath "$out.active" "$out.active.sys")"
+    read -r pi psc <<<"$(datapath "$out.passive" "$out.passive.sys")"
+    echo "$ai $pi $asc $psc $ops"
 }
 
 # sockbench-bare, one case, one duration: the same.
 bare_once() {
-    local c=$1 d=$2 out line ops f active passive active_sys passive_sys
+    local c=$1 d=$2 out line ops f base active passive active_sys passive_sys
     out="$work/bare-$c-$d"
     rm -rf "$out"
     mkdir -p "$out"
@@ -124,11 +148,12 @@ bare_once() {
         "$BARE" "$c" --duration "$d" --warmup 0)
     if [ "$c" = pingpong ]; then ops=$(sed -n 's/.*round_trips=\([0-9]*\).*/\1/p' <<<"$line")
     else ops=$(sed -n 's/.*messages=\([0-9]*\).*/\1/p' <<<"$line"); fi
-    for f in "$out"/cg.*; do
-        if grep -q '^cmd:.*--child' "$f"; then
-            passive=$(instructions "$f"); passive_sys=$(syscalls "$out/sys.${f##*.}")
+    for f in "$out"/sys.*; do
+        base="$out/cg.${f##*.}"
+        if grep -q '^cmd:.*--child' "$base-01"; then
+            read -r passive passive_sys <<<"$(datapath "$base" "$f")"
         else
-            active=$(instructions "$f"); active_sys=$(syscalls "$out/sys.${f##*.}")
+            read -r active active_sys <<<"$(datapath "$base" "$f")"
         fi
     done
     echo "$active $passive $active_sys $passive_sys $ops"
