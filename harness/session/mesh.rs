@@ -541,7 +541,7 @@ fn shape_name(shape: &Shape, hosts: &[Host]) -> String {
 
 /// One line per finished pair: who sent to whom, the main figure, the status.
 fn pair_line(run: &CaseRun) -> String {
-    let figure = if run.spec.main_kind() == crate::spec::config::ConnKind::Stream {
+    let figure = if !run.spec.main_kind().is_transactional() {
         run.goodput_bps()
             .map(crate::spec::units::format_bps)
             .unwrap_or_else(|| "-".into())

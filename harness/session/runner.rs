@@ -168,7 +168,7 @@ fn describe(spec: &crate::spec::config::TestSpec) -> String {
         spec.flows,
         sizes("message", &spec.msg_dist, spec.msg_size)
     );
-    if spec.pattern != crate::spec::config::Pattern::Stream
+    if spec.pattern.is_transactional()
         && (spec.response_dist != spec.msg_dist || spec.response_size != spec.msg_size)
     {
         s.push_str(", ");
@@ -438,8 +438,7 @@ fn find_receiver(opts: &RunOptions) -> Result<(Option<LocalReceiver>, SocketAddr
 /// the machine cannot take reads as such on the terminal, not only in summary.csv.
 fn datagram_note(run: &CaseRun) -> Option<String> {
     use crate::spec::units::format_bps;
-    if !run.spec.protocol.is_datagram() || run.spec.pattern != crate::spec::config::Pattern::Stream
-    {
+    if !run.spec.protocol.is_datagram() || run.spec.pattern.is_transactional() {
         return None;
     }
     let row = SummaryRow::from_run(run);

@@ -20,7 +20,7 @@ use thiserror::Error;
 
 use crate::net::control::DataEndpoint;
 use crate::net::sockopt::{self, AppliedKnobs, KnobError, Phase};
-use crate::spec::config::{ConfigError, ConnKind, ConnPlan, Protocol, Side, SocketKnobs, TestSpec};
+use crate::spec::config::{ConfigError, ConnPlan, Protocol, Side, SocketKnobs, TestSpec};
 pub use crate::sys::socket::as_uninit;
 use crate::sys::{errno, socket as sys_socket};
 

@@ -177,13 +177,13 @@ impl SpecBuilder {
     /// responses of the request's size unless told otherwise.
     pub fn build(&self) -> Result<TestSpec, ConfigError> {
         let mut spec = self.spec.clone();
-        spec.msg_size =
-            self.msg_size
-                .unwrap_or(match (spec.pattern, spec.protocol.is_datagram()) {
-                    (Pattern::Rr | Pattern::Crr, _) => 64,
-                    (Pattern::Stream, true) => 1400,
-                    (Pattern::Stream, false) => 128 * 1024,
-                });
+        spec.msg_size = self
+            .msg_size
+            .unwrap_or(match (spec.pattern, spec.protocol.delivery()) {
+                (Pattern::Rr | Pattern::Crr, _) => 64,
+                (Pattern::Stream, Delivery::Datagram) => 1400,
+                (Pattern::Stream, Delivery::ByteStream) => 128 * 1024,
+            });
         spec.response_size = self.response_size.unwrap_or(spec.msg_size);
         self.resolve_dists(&mut spec)?;
         // UDP GSO's segment size is the message size.
@@ -211,7 +211,7 @@ impl SpecBuilder {
             .transpose()?;
         spec.response_dist = match (&self.response_dist, self.response_size) {
             (Some(d), _) => Some(resolve("response_size", d)?),
-            (None, None) if spec.pattern != Pattern::Stream => spec.msg_dist.clone(),
+            (None, None) if spec.pattern.is_transactional() => spec.msg_dist.clone(),
             (None, _) => None,
         };
         if let Some(d) = &spec.msg_dist {

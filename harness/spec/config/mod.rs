@@ -2,9 +2,11 @@
 //! a workload file, or the control channel). Everything past the CLI sees only these types.
 
 mod builder;
+mod traffic;
 mod validate;
 
 pub use builder::{SpecBuilder, KNOB_KEYS};
+pub use traffic::{CrrSpec, Delivery, Exchange, Probe, RrLoad, RrSpec, StreamSpec, Traffic};
 
 use std::fmt;
 use std::str::FromStr;
@@ -118,9 +120,13 @@ named_enum!(
 );
 
 impl Protocol {
-    /// Datagram protocols carry a sequence number in every message and count loss.
+    /// Datagram protocols carry a sequence number in every message and count loss
+    /// ([`Protocol::delivery`]).
     pub fn is_datagram(self) -> bool {
-        matches!(self, Protocol::Udp | Protocol::UnixDgram)
+        match self.delivery() {
+            Delivery::Datagram => true,
+            Delivery::ByteStream => false,
+        }
     }
     pub fn is_unix(self) -> bool {
         matches!(self, Protocol::UnixStream | Protocol::UnixDgram)
@@ -218,16 +224,6 @@ impl Side {
     }
 }
 
-/// What one data connection carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ConnKind {
-    Stream,
-    Rr,
-    /// Connect, request, response, close; again and again.
-    Crr,
-}
-
 /// One data connection of a test: both ends derive the same list from the spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnPlan {
@@ -235,7 +231,8 @@ pub struct ConnPlan {
     pub id: u32,
     /// The user-visible flow number (bidir has two connections per flow).
     pub flow: u32,
-    pub kind: ConnKind,
+    /// What the connection carries: the test's pattern, or rr for the probe.
+    pub kind: Pattern,
     /// The process whose role drives this connection: writes the bulk data (stream) or
     /// sends the requests (rr).
     pub active: Side,
@@ -403,10 +400,9 @@ impl TestSpec {
     /// Request and response size distributions of a request/response connection (the
     /// probe's sizes are fixed).
     pub fn rr_dists(&self) -> (Option<&SizeDist>, Option<&SizeDist>) {
-        if self.pattern == Pattern::Stream {
-            (None, None)
-        } else {
-            (self.msg_dist.as_ref(), self.response_dist.as_ref())
+        match self.pattern {
+            Pattern::Stream => (None, None),
+            Pattern::Rr | Pattern::Crr => (self.msg_dist.as_ref(), self.response_dist.as_ref()),
         }
     }
 
@@ -434,7 +430,7 @@ impl TestSpec {
             plan.push(ConnPlan {
                 id: plan.len() as u32,
                 flow: self.flows,
-                kind: ConnKind::Rr,
+                kind: Pattern::Rr,
                 active: Side::Sender,
             });
         }
@@ -444,21 +440,16 @@ impl TestSpec {
     /// Request and response sizes of a request/response connection: the probe's in a
     /// stream test, else the test's own.
     pub fn rr_sizes(&self) -> (u32, u32) {
-        if self.pattern == Pattern::Stream {
-            (self.probe_size, self.probe_size)
-        } else {
-            (self.msg_size, self.response_size)
+        match self.pattern {
+            Pattern::Stream => (self.probe_size, self.probe_size),
+            Pattern::Rr | Pattern::Crr => (self.msg_size, self.response_size),
         }
     }
 
-    /// The connection kind that carries the test's main figures (goodput, transactions);
-    /// a probe's connection is of another kind.
-    pub fn main_kind(&self) -> ConnKind {
-        match self.pattern {
-            Pattern::Stream => ConnKind::Stream,
-            Pattern::Rr => ConnKind::Rr,
-            Pattern::Crr => ConnKind::Crr,
-        }
+    /// What the connections that carry the test's main figures (goodput, transactions)
+    /// do: the test's pattern; a probe's connection is rr.
+    pub fn main_kind(&self) -> Pattern {
+        self.pattern
     }
 
     /// The knobs of one process's data sockets.

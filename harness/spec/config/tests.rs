@@ -93,7 +93,7 @@ fn the_probe_is_one_more_connection() {
     };
     let plan = spec.conn_plan();
     assert_eq!(plan.len(), 3);
-    assert_eq!(plan[2].kind, ConnKind::Rr);
+    assert_eq!(plan[2].kind, Pattern::Rr);
     assert_eq!(plan[2].flow, 2);
     assert_eq!(spec.rr_sizes(), (64, 64));
 }

@@ -23,19 +23,10 @@ impl TestSpec {
             )));
         }
         self.validate_driver()?;
+        self.check_applies()?;
         self.validate_profile()?;
-        if self.pattern == Pattern::Rr && self.direction == Direction::Bidir {
-            return Err(ConfigError::new(
-                "--direction bidir applies to the stream pattern; rr takes forward or reverse",
-            ));
-        }
-        if self.rate.is_some() && self.pattern == Pattern::Crr {
-            return Err(ConfigError::new(
-                "--rate applies to stream (bits/s) and rr (transactions/s), not crr",
-            ));
-        }
         self.validate_paths()?;
-        self.validate_pattern()?;
+        self.validate_probe()?;
         self.validate_sizes()?;
         self.validate_limits()?;
         self.sender.validate(self.protocol)?;
@@ -49,7 +40,7 @@ impl TestSpec {
             return Err(ConfigError::new("--batch must be from 1 to 1024"));
         }
         let sendfile = self.sender.sendfile || self.receiver.sendfile;
-        if sendfile && (self.pattern != Pattern::Stream || self.protocol.is_datagram()) {
+        if sendfile && !self.byte_stream_bulk() {
             return Err(ConfigError::new(
                 "--sendfile applies to the stream pattern over tcp, mptcp or unix-stream",
             ));
@@ -60,7 +51,7 @@ impl TestSpec {
             ));
         }
         let splice = self.sender.splice || self.receiver.splice;
-        if splice && (self.pattern != Pattern::Stream || self.protocol.is_datagram()) {
+        if splice && !self.byte_stream_bulk() {
             return Err(ConfigError::new(
                 "--splice applies to the stream pattern over tcp, mptcp or unix-stream",
             ));
@@ -72,12 +63,12 @@ impl TestSpec {
                 ));
             }
         }
-        if (self.sender.spin || self.receiver.spin) && self.pattern == Pattern::Crr {
+        if (self.sender.spin || self.receiver.spin) && self.pattern.reconnects() {
             return Err(ConfigError::new(
                 "--spin applies to stream and rr (crr opens a new socket per transaction)",
             ));
         }
-        if (self.sender.zerocopy || self.receiver.zerocopy) && self.pattern != Pattern::Stream {
+        if (self.sender.zerocopy || self.receiver.zerocopy) && self.pattern.is_transactional() {
             return Err(ConfigError::new("--zerocopy applies to the stream pattern"));
         }
         if self.sender.udp_gso.is_some() && self.batch > 1 {
@@ -85,41 +76,27 @@ impl TestSpec {
                 "--gso and --batch are two ways to send many datagrams per call: choose one",
             ));
         }
-        if (self.sender.udp_gso.is_some() || self.sender.udp_gro) && self.pattern != Pattern::Stream
+        if (self.sender.udp_gso.is_some() || self.sender.udp_gro) && self.pattern.is_transactional()
         {
             return Err(ConfigError::new(
                 "--gso and --gro apply to the stream pattern",
             ));
         }
-        if self.batch > 1 && !(self.protocol.is_datagram() && self.pattern == Pattern::Stream) {
-            return Err(ConfigError::new(
-                "--batch (sendmmsg/recvmmsg) applies to the stream pattern over udp and unix-dgram",
-            ));
-        }
         Ok(())
     }
 
-    /// What crr and the latency probe need.
-    pub(super) fn validate_pattern(&self) -> Result<(), ConfigError> {
-        if self.pattern == Pattern::Crr {
-            if self.protocol.is_datagram() {
-                return Err(ConfigError(format!(
-                    "crr opens a connection per transaction, so it needs a connection-oriented protocol, not {}",
-                    self.protocol
-                )));
-            }
-            if self.direction != Direction::Forward {
-                return Err(ConfigError::new(
-                    "crr runs forward only: the sender process connects",
-                ));
-            }
+    /// Bulk transfer over a byte stream: what sendfile and splice feed.
+    fn byte_stream_bulk(&self) -> bool {
+        match (self.pattern, self.protocol.delivery()) {
+            (Pattern::Stream, Delivery::ByteStream) => true,
+            (Pattern::Stream, Delivery::Datagram) | (Pattern::Rr | Pattern::Crr, _) => false,
         }
+    }
+
+    /// The latency probe's size (that it runs beside stream flows only is
+    /// [`TestSpec::check_applies`]'s).
+    pub(super) fn validate_probe(&self) -> Result<(), ConfigError> {
         if self.probe {
-            if self.pattern != Pattern::Stream {
-                return Err(ConfigError::new(
-                    "--probe rr runs beside stream flows; use it with --pattern stream",
-                ));
-            }
             let min = if self.protocol.is_datagram() {
                 DGRAM_HEADER
             } else {
@@ -141,7 +118,7 @@ impl TestSpec {
             ("response-size", self.response_size),
         ];
         for (name, size) in sizes {
-            if name == "response-size" && self.pattern == Pattern::Stream {
+            if name == "response-size" && !self.pattern.is_transactional() {
                 continue;
             }
             if self.protocol.is_datagram() {
@@ -173,7 +150,11 @@ impl TestSpec {
                 MAX_RR_TIMEOUT.as_secs()
             )));
         }
-        if let (Pattern::Rr, Some(rate)) = (self.pattern, self.rate) {
+        if let Traffic::Rr(RrSpec {
+            load: RrLoad::Open { rate_tps: rate, .. },
+            ..
+        }) = self.traffic()
+        {
             let outstanding = (rate as f64 * self.rr_timeout.as_secs_f64()).ceil();
             if outstanding > MAX_OUTSTANDING as f64 {
                 return Err(ConfigError(format!(
@@ -206,33 +187,13 @@ impl TestSpec {
         if dists {
             self.validate_dists()?;
         }
-        if self.arrival != Arrival::Fixed && !(self.pattern == Pattern::Rr && self.rate.is_some()) {
-            return Err(ConfigError::new(
-                "arrival = poisson applies to open-loop request/response: --pattern rr with --rate",
-            ));
-        }
         if self.requests_per_conn == 0 || self.requests_per_conn > 1_000_000 {
             return Err(ConfigError::new(
                 "requests_per_conn must be from 1 to 1000000",
             ));
         }
-        if self.requests_per_conn > 1 && self.pattern != Pattern::Crr {
-            return Err(ConfigError::new(
-                "requests_per_conn applies to --pattern crr (connect, N requests, close); rr keeps one connection throughout",
-            ));
-        }
         if let Some(t) = &self.think_time {
             t.check().map_err(|e| ConfigError(e.to_string()))?;
-            let closed_loop = match self.pattern {
-                Pattern::Rr => self.rate.is_none() && self.pipeline <= 1,
-                Pattern::Crr => true,
-                Pattern::Stream => false,
-            };
-            if !closed_loop {
-                return Err(ConfigError::new(
-                    "think_time applies to closed-loop requests: --pattern rr (without --rate or pipeline) or crr",
-                ));
-            }
         }
         if self.pipeline == 0 || self.pipeline > 1024 {
             return Err(ConfigError::new("pipeline must be from 1 to 1024"));
@@ -281,11 +242,6 @@ impl TestSpec {
 
     /// Pipelined requests carry an id: room for it in every message.
     pub(super) fn validate_pipeline(&self, dists: bool) -> Result<(), ConfigError> {
-        if self.pattern != Pattern::Rr || self.protocol.is_datagram() || self.rate.is_some() {
-            return Err(ConfigError::new(
-                "pipeline applies to closed-loop rr over tcp, mptcp or unix-stream (without --rate: open-loop requests are already outstanding as their schedule says)",
-            ));
-        }
         let room = PIPELINE_ID
             + if dists {
                 crate::spec::dist::FRAME_HEADER
