@@ -11,7 +11,7 @@ pub use args::{
     Cli, Command, CommonArgs, KnobArgs, MeshArgs, ReceiverArgs, ReportArgs, RunArgs, ServeArgs,
     TuneArgs,
 };
-pub use flags::{Choices, SocketKnobFlags};
+pub use flags::{Choices, SocketKnobFlags, TestKeyFlags};
 use run::{mesh_command, run_command};
 use serve::serve_command;
 use tune::tune_command;
@@ -28,7 +28,9 @@ use crate::net::transport;
 use crate::session::receiver::{serve, Limits, ServeOptions};
 use crate::session::runner::{default_out_dir, execute, Adaptive, RunEnd, RunOptions, RunPlan};
 use crate::session::sender::resolve_target;
-use crate::spec::config::{ConfigError, Direction, Pattern, Protocol, SpecBuilder};
+use crate::spec::config::{
+    ConfigError, Direction, Pattern, Protocol, SpecBuilder, TestKey, TEST_KEYS,
+};
 use crate::spec::knobs::{Knob, Takes, KNOBS};
 use crate::spec::units::{parse_duration, parse_rate, parse_size};
 use crate::spec::workload::{Workload, MAX_RUNS};

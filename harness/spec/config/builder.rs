@@ -2,32 +2,6 @@
 
 use super::*;
 
-/// The keys a test description accepts (the long flag names of `run` with `_` for `-`,
-/// as in workload files and `--set`): those of the test as a whole here, the socket knobs
-/// in the knob table ([`crate::spec::knobs::socket_keys`]).
-pub const KNOB_KEYS: &[&str] = &[
-    "proto",
-    "pattern",
-    "direction",
-    "duration",
-    "warmup",
-    "interval",
-    "msg_size",
-    "response_size",
-    "flows",
-    "rate",
-    "rr_timeout",
-    "probe",
-    "probe_size",
-    "batch",
-    "arrival",
-    "dist_seed",
-    "requests_per_conn",
-    "pipeline",
-    "think_time",
-    "driver",
-];
-
 pub(super) fn parse_u32(key: &str, v: &str) -> Result<u32, ConfigError> {
     v.trim()
         .parse()
@@ -70,12 +44,12 @@ pub(super) fn parse_probe(key: &str, v: &str) -> Result<bool, ConfigError> {
 /// protocol and pattern (message sizes) once all settings are known.
 #[derive(Debug, Clone, Default)]
 pub struct SpecBuilder {
-    spec: TestSpec,
-    msg_size: Option<u32>,
-    response_size: Option<u32>,
+    pub(super) spec: TestSpec,
+    pub(super) msg_size: Option<u32>,
+    pub(super) response_size: Option<u32>,
     /// Sizes from a distribution (`msg_size = "lognormal:median=1K,p99=64K"`).
-    msg_dist: Option<DistSpec>,
-    response_dist: Option<DistSpec>,
+    pub(super) msg_dist: Option<DistSpec>,
+    pub(super) response_dist: Option<DistSpec>,
 }
 
 impl SpecBuilder {
@@ -112,64 +86,31 @@ impl SpecBuilder {
         Ok(self)
     }
 
-    /// A key of the test as a whole ([`KNOB_KEYS`]).
+    /// A key of the test as a whole: its entry of [`super::keys::TEST_KEYS`].
     pub(super) fn set_test_key(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
-        let s = &mut self.spec;
-        match key {
-            "proto" => s.protocol = value.parse()?,
-            "pattern" => s.pattern = value.parse()?,
-            "direction" => s.direction = value.parse()?,
-            "duration" => s.duration = parse_dur(key, value)?,
-            "warmup" => s.warmup = parse_dur(key, value)?,
-            "interval" => s.interval = parse_dur(key, value)?,
-            "rr_timeout" => s.rr_timeout = parse_dur(key, value)?,
-            "msg_size" => (self.msg_size, self.msg_dist) = parse_size_or_dist(key, value)?,
-            "response_size" => {
-                (self.response_size, self.response_dist) = parse_size_or_dist(key, value)?
-            }
-            "arrival" => {
-                s.arrival = value
-                    .parse()
-                    .map_err(|e| ConfigError(format!("{key}: {e}")))?
-            }
-            "requests_per_conn" => s.requests_per_conn = parse_u32(key, value)?,
-            "pipeline" => s.pipeline = parse_u32(key, value)?,
-            "driver" => s.driver = value.parse()?,
-            "think_time" => {
-                s.think_time = match value.trim() {
-                    "" | "none" | "0" => None,
-                    v => Some(TimeDist::parse(v).map_err(|e| ConfigError(format!("{key}: {e}")))?),
-                }
-            }
-            "dist_seed" => {
-                s.dist_seed = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| ConfigError(format!("{key}: '{value}' is not a whole number")))?
-            }
-            "flows" => s.flows = parse_u32(key, value)?,
-            "probe" => s.probe = parse_probe(key, value)?,
-            "probe_size" => s.probe_size = parse_size_u32(key, value)?,
-            "batch" => s.batch = parse_u32(key, value)?,
-            "rate" => {
-                s.rate = Some(
-                    crate::spec::units::parse_rate(value)
-                        .map_err(|e| ConfigError(format!("{key}: {e}")))?,
-                )
-            }
-            _ => {
-                let known: Vec<&str> = KNOB_KEYS
-                    .iter()
-                    .copied()
+        self.set_with(super::keys::TEST_KEYS, key, value)
+    }
+
+    /// A key of the test as a whole, by its entry of `table` (the key table; another one
+    /// in its tests).
+    pub fn set_with(
+        &mut self,
+        table: &'static [TestKey],
+        key: &str,
+        value: &str,
+    ) -> Result<(), ConfigError> {
+        match table.iter().find(|k| k.key == key) {
+            Some(k) => (k.parse)(self, value),
+            None => {
+                let known: Vec<&str> = super::keys::keys_of(table)
                     .chain(crate::spec::knobs::socket_keys())
                     .collect();
-                return Err(ConfigError(format!(
+                Err(ConfigError(format!(
                     "unknown key '{key}' (known: {})",
                     known.join(", ")
-                )));
+                )))
             }
         }
-        Ok(())
     }
 
     /// Fills size defaults and validates. Stream over TCP/MPTCP/Unix stream writes 128K;

@@ -2,10 +2,14 @@
 //! a workload file, or the control channel). Everything past the CLI sees only these types.
 
 mod builder;
+mod keys;
 mod traffic;
 mod validate;
 
-pub use builder::{SpecBuilder, KNOB_KEYS};
+pub use builder::SpecBuilder;
+pub use keys::{
+    columns_of, dict_lines, doc_table, keys_of, test_key, test_keys, Search, TestKey, TEST_KEYS,
+};
 pub use traffic::{CrrSpec, Delivery, Exchange, Probe, RrLoad, RrSpec, StreamSpec, Traffic};
 
 use std::fmt;

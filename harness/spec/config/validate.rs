@@ -5,22 +5,9 @@ use super::*;
 impl TestSpec {
     /// Checks everything that can be checked without touching the kernel.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.duration.is_zero() {
-            return Err(ConfigError::new("--duration must be more than zero"));
-        }
-        if self.duration > Duration::from_secs(24 * 3600) || self.warmup > Duration::from_secs(3600)
-        {
-            return Err(ConfigError::new(
-                "--duration is limited to 24h and --warmup to 1h",
-            ));
-        }
-        if self.interval < Duration::from_millis(10) {
-            return Err(ConfigError::new("--interval must be at least 10ms"));
-        }
-        if self.flows == 0 || self.flows > MAX_FLOWS {
-            return Err(ConfigError(format!(
-                "--flows must be from 1 to {MAX_FLOWS}"
-            )));
+        // Each key's own range, from its entry of the key table.
+        for key in keys::TEST_KEYS {
+            (key.check)(self)?;
         }
         self.validate_driver()?;
         self.check_applies()?;
@@ -36,9 +23,6 @@ impl TestSpec {
 
     /// The I/O paths: batches, GSO/GRO, sendfile, splice, zero-copy and spinning, and what each combines with.
     pub(super) fn validate_paths(&self) -> Result<(), ConfigError> {
-        if self.batch == 0 || self.batch > 1024 {
-            return Err(ConfigError::new("--batch must be from 1 to 1024"));
-        }
         let sendfile = self.sender.sendfile || self.receiver.sendfile;
         if sendfile && !self.byte_stream_bulk() {
             return Err(ConfigError::new(
@@ -144,12 +128,6 @@ impl TestSpec {
 
     /// Timeouts, rates and samples within what one test may hold.
     pub(super) fn validate_limits(&self) -> Result<(), ConfigError> {
-        if self.rr_timeout < Duration::from_millis(1) || self.rr_timeout > MAX_RR_TIMEOUT {
-            return Err(ConfigError(format!(
-                "--rr-timeout must be from 1ms to {}s",
-                MAX_RR_TIMEOUT.as_secs()
-            )));
-        }
         if let Traffic::Rr(RrSpec {
             load: RrLoad::Open { rate_tps: rate, .. },
             ..
@@ -163,19 +141,11 @@ impl TestSpec {
                 )));
             }
         }
-        if self.rate == Some(0) {
-            return Err(ConfigError::new("--rate must be more than zero"));
-        }
         let intervals = (self.warmup + self.duration).as_nanos() / self.interval.as_nanos().max(1);
         if intervals > MAX_INTERVALS as u128 {
             return Err(ConfigError(format!(
                 "--interval {:?} cuts this test into {intervals} samples; at most {MAX_INTERVALS} are allowed (use a longer --interval)",
                 self.interval
-            )));
-        }
-        if self.probe_size == 0 || self.probe_size > MAX_UDP_PAYLOAD {
-            return Err(ConfigError(format!(
-                "--probe-size must be from 1 to {MAX_UDP_PAYLOAD} bytes"
             )));
         }
         Ok(())
@@ -187,16 +157,8 @@ impl TestSpec {
         if dists {
             self.validate_dists()?;
         }
-        if self.requests_per_conn == 0 || self.requests_per_conn > 1_000_000 {
-            return Err(ConfigError::new(
-                "requests_per_conn must be from 1 to 1000000",
-            ));
-        }
         if let Some(t) = &self.think_time {
             t.check().map_err(|e| ConfigError(e.to_string()))?;
-        }
-        if self.pipeline == 0 || self.pipeline > 1024 {
-            return Err(ConfigError::new("pipeline must be from 1 to 1024"));
         }
         if self.pipeline > 1 {
             self.validate_pipeline(dists)?;

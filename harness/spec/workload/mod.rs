@@ -17,7 +17,7 @@ use thiserror::Error;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::spec::config::{ConfigError, Protocol, SpecBuilder, TestSpec, KNOB_KEYS};
+use crate::spec::config::{test_key, test_keys, ConfigError, Protocol, SpecBuilder, TestSpec};
 use crate::spec::knobs::{knob, knob_works_on, socket_keys, KNOBS};
 use crate::sys::HOST;
 
@@ -89,8 +89,8 @@ pub fn known_keys() -> Vec<&'static str> {
     ["name", "description"]
         .iter()
         .chain(RUN_KEYS)
-        .chain(KNOB_KEYS)
         .copied()
+        .chain(test_keys())
         .chain(socket_keys())
         .collect()
 }
@@ -114,7 +114,7 @@ fn unknown_key(key: &str) -> Option<String> {
         _ => (None, key),
     };
     let among: Vec<&str> = match prefix {
-        Some(_) if knob(name).is_some() || KNOB_KEYS.contains(&name) => return None,
+        Some(_) if knob(name).is_some() || test_key(name).is_some() => return None,
         Some(_) => socket_keys().collect(),
         None if known_keys().contains(&name) => return None,
         None => known_keys(),
