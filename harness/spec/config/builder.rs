@@ -2,44 +2,6 @@
 
 use super::*;
 
-pub(super) fn parse_u32(key: &str, v: &str) -> Result<u32, ConfigError> {
-    v.trim()
-        .parse()
-        .map_err(|_| ConfigError(format!("{key}: '{v}' is not a whole number")))
-}
-
-pub(super) fn parse_size_u32(key: &str, v: &str) -> Result<u32, ConfigError> {
-    let n = crate::spec::units::parse_size(v).map_err(|e| ConfigError(format!("{key}: {e}")))?;
-    u32::try_from(n).map_err(|_| ConfigError(format!("{key}: {v} is too large")))
-}
-
-/// A fixed size (`64K`) or a distribution (`uniform:min=64,max=4K`).
-pub(super) fn parse_size_or_dist(
-    key: &str,
-    v: &str,
-) -> Result<(Option<u32>, Option<DistSpec>), ConfigError> {
-    if crate::spec::dist::is_dist_text(v) {
-        let d = DistSpec::parse(v, None).map_err(|e| ConfigError(format!("{key}: {e}")))?;
-        Ok((None, Some(d)))
-    } else {
-        Ok((Some(parse_size_u32(key, v)?), None))
-    }
-}
-
-pub(super) fn parse_dur(key: &str, v: &str) -> Result<Duration, ConfigError> {
-    crate::spec::units::parse_duration(v).map_err(|e| ConfigError(format!("{key}: {e}")))
-}
-
-pub(super) fn parse_probe(key: &str, v: &str) -> Result<bool, ConfigError> {
-    match v.trim() {
-        "rr" => Ok(true),
-        "none" | "off" | "false" | "" => Ok(false),
-        other => Err(ConfigError(format!(
-            "{key}: '{other}' is not a probe (expected rr or none)"
-        ))),
-    }
-}
-
 /// Builds a [`TestSpec`] from knob settings, filling the defaults that depend on the
 /// protocol and pattern (message sizes) once all settings are known.
 #[derive(Debug, Clone, Default)]
@@ -84,33 +46,6 @@ impl SpecBuilder {
             None => self.set_test_key(key, value)?,
         }
         Ok(self)
-    }
-
-    /// A key of the test as a whole: its entry of [`super::keys::TEST_KEYS`].
-    pub(super) fn set_test_key(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
-        self.set_with(super::keys::TEST_KEYS, key, value)
-    }
-
-    /// A key of the test as a whole, by its entry of `table` (the key table; another one
-    /// in its tests).
-    pub fn set_with(
-        &mut self,
-        table: &'static [TestKey],
-        key: &str,
-        value: &str,
-    ) -> Result<(), ConfigError> {
-        match table.iter().find(|k| k.key == key) {
-            Some(k) => (k.parse)(self, value),
-            None => {
-                let known: Vec<&str> = super::keys::keys_of(table)
-                    .chain(crate::spec::knobs::socket_keys())
-                    .collect();
-                Err(ConfigError(format!(
-                    "unknown key '{key}' (known: {})",
-                    known.join(", ")
-                )))
-            }
-        }
     }
 
     /// Fills size defaults and validates. Stream over TCP/MPTCP/Unix stream writes 128K;

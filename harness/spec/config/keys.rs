@@ -13,9 +13,7 @@
 //! docs row, or when its printer does not round-trip its parser. The terminal table shows
 //! any key a sweep varies, from the case's label: nothing to add there.
 
-use super::builder::{
-    parse_dur, parse_probe, parse_size_or_dist, parse_size_u32, parse_u32, SpecBuilder,
-};
+use super::builder::SpecBuilder;
 use super::*;
 use crate::spec::units::format_duration;
 
@@ -108,6 +106,70 @@ pub fn doc_table(table: &[TestKey]) -> String {
     out
 }
 
+impl SpecBuilder {
+    /// A key of the test as a whole: its entry of [`TEST_KEYS`].
+    pub(super) fn set_test_key(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        self.set_with(TEST_KEYS, key, value)
+    }
+
+    /// A key of the test as a whole, by its entry of `table` (the key table; another one
+    /// in its tests).
+    pub fn set_with(
+        &mut self,
+        table: &'static [TestKey],
+        key: &str,
+        value: &str,
+    ) -> Result<(), ConfigError> {
+        match table.iter().find(|k| k.key == key) {
+            Some(k) => (k.parse)(self, value),
+            None => {
+                let known: Vec<&str> = keys_of(table)
+                    .chain(crate::spec::knobs::socket_keys())
+                    .collect();
+                Err(ConfigError(format!(
+                    "unknown key '{key}' (known: {})",
+                    known.join(", ")
+                )))
+            }
+        }
+    }
+}
+
+fn parse_u32(key: &str, v: &str) -> Result<u32, ConfigError> {
+    v.trim()
+        .parse()
+        .map_err(|_| ConfigError(format!("{key}: '{v}' is not a whole number")))
+}
+
+fn parse_size_u32(key: &str, v: &str) -> Result<u32, ConfigError> {
+    let n = crate::spec::units::parse_size(v).map_err(|e| ConfigError(format!("{key}: {e}")))?;
+    u32::try_from(n).map_err(|_| ConfigError(format!("{key}: {v} is too large")))
+}
+
+/// A fixed size (`64K`) or a distribution (`uniform:min=64,max=4K`).
+fn parse_size_or_dist(key: &str, v: &str) -> Result<(Option<u32>, Option<DistSpec>), ConfigError> {
+    if crate::spec::dist::is_dist_text(v) {
+        let d = DistSpec::parse(v, None).map_err(|e| ConfigError(format!("{key}: {e}")))?;
+        Ok((None, Some(d)))
+    } else {
+        Ok((Some(parse_size_u32(key, v)?), None))
+    }
+}
+
+fn parse_dur(key: &str, v: &str) -> Result<Duration, ConfigError> {
+    crate::spec::units::parse_duration(v).map_err(|e| ConfigError(format!("{key}: {e}")))
+}
+
+fn parse_probe(key: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim() {
+        "rr" => Ok(true),
+        "none" | "off" | "false" | "" => Ok(false),
+        other => Err(ConfigError(format!(
+            "{key}: '{other}' is not a probe (expected rr or none)"
+        ))),
+    }
+}
+
 fn ok(_: &TestSpec) -> Result<(), ConfigError> {
     Ok(())
 }
@@ -131,7 +193,10 @@ pub static TEST_KEYS: &[TestKey] = &[
         value: "PROTO",
         choices: &["tcp", "udp", "mptcp", "unix-stream", "unix-dgram", "sctp", "dccp"],
         example: "udp",
-        parse: |b, v| Ok(b.spec.protocol = v.parse()?),
+        parse: |b, v| {
+            b.spec.protocol = v.parse()?;
+            Ok(())
+        },
         show: |s| s.protocol.to_string(),
         check: ok,
         column: Some("protocol"),
@@ -144,7 +209,10 @@ pub static TEST_KEYS: &[TestKey] = &[
         value: "PATTERN",
         choices: &["stream", "rr", "crr"],
         example: "rr",
-        parse: |b, v| Ok(b.spec.pattern = v.parse()?),
+        parse: |b, v| {
+            b.spec.pattern = v.parse()?;
+            Ok(())
+        },
         show: |s| s.pattern.to_string(),
         check: ok,
         column: Some("pattern"),
@@ -157,7 +225,10 @@ pub static TEST_KEYS: &[TestKey] = &[
         value: "DIRECTION",
         choices: &["forward", "reverse", "bidir"],
         example: "reverse",
-        parse: |b, v| Ok(b.spec.direction = v.parse()?),
+        parse: |b, v| {
+            b.spec.direction = v.parse()?;
+            Ok(())
+        },
         show: |s| s.direction.to_string(),
         check: ok,
         column: Some("direction"),
@@ -170,7 +241,10 @@ pub static TEST_KEYS: &[TestKey] = &[
         value: DURATION,
         choices: &[],
         example: "2s",
-        parse: |b, v| Ok(b.spec.duration = parse_dur("duration", v)?),
+        parse: |b, v| {
+            b.spec.duration = parse_dur("duration", v)?;
+            Ok(())
+        },
         show: |s| dur(s.duration),
         check: |s| {
             if s.duration.is_zero() {
@@ -191,7 +265,10 @@ pub static TEST_KEYS: &[TestKey] = &[
         value: DURATION,
         choices: &[],
         example: "500ms",
-        parse: |b, v| Ok(b.spec.warmup = parse_dur("warmup", v)?),
+        parse: |b, v| {
+            b.spec.warmup = parse_dur("warmup", v)?;
+            Ok(())
+        },
         show: |s| dur(s.warmup),
         check: |s| {
             if s.warmup > Duration::from_secs(3600) {
@@ -210,7 +287,10 @@ pub static TEST_KEYS: &[TestKey] = &[
         value: DURATION,
         choices: &[],
         example: "100ms",
-        parse: |b, v| Ok(b.spec.interval = parse_dur("interval", v)?),
+        parse: |b, v| {
+            b.spec.interval = parse_dur("interval", v)?;
+            Ok(())
+        },
         show: |s| dur(s.interval),
         check: |s| {
             if s.interval < Duration::from_millis(10) {
@@ -229,7 +309,10 @@ pub static TEST_KEYS: &[TestKey] = &[
         value: "SIZE",
         choices: &[],
         example: "16K",
-        parse: |b, v| Ok((b.msg_size, b.msg_dist) = parse_size_or_dist("msg_size", v)?),
+        parse: |b, v| {
+            (b.msg_size, b.msg_dist) = parse_size_or_dist("msg_size", v)?;
+            Ok(())
+        },
         // A distribution prints its largest size (summary.csv's msg_size).
         show: |s| s.msg_size.to_string(),
         check: ok,
@@ -244,7 +327,8 @@ pub static TEST_KEYS: &[TestKey] = &[
         choices: &[],
         example: "1K",
         parse: |b, v| {
-            Ok((b.response_size, b.response_dist) = parse_size_or_dist("response_size", v)?)
+            (b.response_size, b.response_dist) = parse_size_or_dist("response_size", v)?;
+            Ok(())
         },
         show: |s| s.response_size.to_string(),
         check: ok,
@@ -258,7 +342,10 @@ pub static TEST_KEYS: &[TestKey] = &[
         value: "FLOWS",
         choices: &[],
         example: "4",
-        parse: |b, v| Ok(b.spec.flows = parse_u32("flows", v)?),
+        parse: |b, v| {
+            b.spec.flows = parse_u32("flows", v)?;
+            Ok(())
+        },
         show: |s| s.flows.to_string(),
         check: |s| {
             if s.flows == 0 || s.flows > MAX_FLOWS {
@@ -279,7 +366,8 @@ pub static TEST_KEYS: &[TestKey] = &[
         example: "100M",
         parse: |b, v| {
             let rate = crate::spec::units::parse_rate(v).map_err(|e| ConfigError(format!("rate: {e}")))?;
-            Ok(b.spec.rate = Some(rate))
+            b.spec.rate = Some(rate);
+            Ok(())
         },
         show: |s| s.rate.map_or(String::new(), |r| r.to_string()),
         check: |s| {
@@ -299,7 +387,10 @@ pub static TEST_KEYS: &[TestKey] = &[
         value: DURATION,
         choices: &[],
         example: "50ms",
-        parse: |b, v| Ok(b.spec.rr_timeout = parse_dur("rr_timeout", v)?),
+        parse: |b, v| {
+            b.spec.rr_timeout = parse_dur("rr_timeout", v)?;
+            Ok(())
+        },
         show: |s| dur(s.rr_timeout),
         check: |s| {
             if s.rr_timeout < Duration::from_millis(1) || s.rr_timeout > MAX_RR_TIMEOUT {
@@ -321,7 +412,10 @@ pub static TEST_KEYS: &[TestKey] = &[
         value: "PROBE",
         choices: &["rr", "none"],
         example: "rr",
-        parse: |b, v| Ok(b.spec.probe = parse_probe("probe", v)?),
+        parse: |b, v| {
+            b.spec.probe = parse_probe("probe", v)?;
+            Ok(())
+        },
         show: |s| if s.probe { "rr" } else { "none" }.to_string(),
         check: ok,
         column: None,
@@ -334,7 +428,10 @@ pub static TEST_KEYS: &[TestKey] = &[
         value: "SIZE",
         choices: &[],
         example: "256",
-        parse: |b, v| Ok(b.spec.probe_size = parse_size_u32("probe_size", v)?),
+        parse: |b, v| {
+            b.spec.probe_size = parse_size_u32("probe_size", v)?;
+            Ok(())
+        },
         show: |s| s.probe_size.to_string(),
         check: |s| {
             if s.probe_size == 0 || s.probe_size > MAX_UDP_PAYLOAD {
@@ -353,7 +450,10 @@ pub static TEST_KEYS: &[TestKey] = &[
         value: "N",
         choices: &[],
         example: "16",
-        parse: |b, v| Ok(b.spec.batch = parse_u32("batch", v)?),
+        parse: |b, v| {
+            b.spec.batch = parse_u32("batch", v)?;
+            Ok(())
+        },
         show: |s| s.batch.to_string(),
         check: |s| {
             if s.batch == 0 || s.batch > 1024 {
@@ -373,7 +473,10 @@ pub static TEST_KEYS: &[TestKey] = &[
         choices: &["fixed", "poisson"],
         example: "poisson",
         parse: |b, v| {
-            Ok(b.spec.arrival = v.parse().map_err(|e| ConfigError(format!("arrival: {e}")))?)
+            b.spec.arrival = v
+                .parse()
+                .map_err(|e| ConfigError(format!("arrival: {e}")))?;
+            Ok(())
         },
         show: |s| match s.arrival {
             Arrival::Fixed => "fixed".into(),
@@ -391,10 +494,11 @@ pub static TEST_KEYS: &[TestKey] = &[
         choices: &[],
         example: "7",
         parse: |b, v| {
-            Ok(b.spec.dist_seed = v
+            b.spec.dist_seed = v
                 .trim()
                 .parse()
-                .map_err(|_| ConfigError(format!("dist_seed: '{v}' is not a whole number")))?)
+                .map_err(|_| ConfigError(format!("dist_seed: '{v}' is not a whole number")))?;
+            Ok(())
         },
         show: |s| s.dist_seed.to_string(),
         check: ok,
@@ -408,7 +512,10 @@ pub static TEST_KEYS: &[TestKey] = &[
         value: "N",
         choices: &[],
         example: "10",
-        parse: |b, v| Ok(b.spec.requests_per_conn = parse_u32("requests_per_conn", v)?),
+        parse: |b, v| {
+            b.spec.requests_per_conn = parse_u32("requests_per_conn", v)?;
+            Ok(())
+        },
         show: |s| s.requests_per_conn.to_string(),
         check: |s| {
             if s.requests_per_conn == 0 || s.requests_per_conn > 1_000_000 {
@@ -427,7 +534,10 @@ pub static TEST_KEYS: &[TestKey] = &[
         value: "N",
         choices: &[],
         example: "8",
-        parse: |b, v| Ok(b.spec.pipeline = parse_u32("pipeline", v)?),
+        parse: |b, v| {
+            b.spec.pipeline = parse_u32("pipeline", v)?;
+            Ok(())
+        },
         show: |s| s.pipeline.to_string(),
         check: |s| {
             if s.pipeline == 0 || s.pipeline > 1024 {
@@ -467,7 +577,10 @@ pub static TEST_KEYS: &[TestKey] = &[
         value: "DRIVER",
         choices: &["auto", "blocking", "epoll"],
         example: "epoll",
-        parse: |b, v| Ok(b.spec.driver = v.parse()?),
+        parse: |b, v| {
+            b.spec.driver = v.parse()?;
+            Ok(())
+        },
         show: |s| s.driver.to_string(),
         check: ok,
         column: None,
