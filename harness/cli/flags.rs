@@ -145,10 +145,12 @@ impl TestKeyFlags {
         if let Some(c) = key.short {
             arg = arg.short(c);
         }
-        if !key.choices.is_empty() {
+        if key.only_choices {
             arg = arg.value_parser(clap::builder::PossibleValuesParser::new(
                 key.choices.iter().copied(),
             ));
+        } else {
+            arg = arg.value_parser(Choices::of(key.choices.iter().copied()));
         }
         arg
     }

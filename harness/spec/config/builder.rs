@@ -191,7 +191,7 @@ mod builder_tests {
     /// Every knob of the table is a key for both sides and for each alone.
     #[test]
     fn every_table_knob_is_a_key_per_side() {
-        for knob in KNOBS {
+        for knob in crate::spec::knobs::KNOBS {
             let mut want = SocketKnobs::default();
             (knob.parse)(&mut want, knob.example).unwrap();
             let mut b = SpecBuilder::new();

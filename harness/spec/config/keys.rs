@@ -39,8 +39,11 @@ pub struct TestKey {
     pub help: &'static str,
     /// The flag's value name.
     pub value: &'static str,
-    /// The values it takes, when they are a fixed list (checked by clap, shown in --help).
+    /// The values it takes, when they are a fixed list (shown in --help and completions).
     pub choices: &'static [&'static str],
+    /// Whether clap refuses a value not in `choices` (else the parser has the last word:
+    /// `--probe off` is `none`).
+    pub only_choices: bool,
     /// A value the parser takes, for the tests.
     pub example: &'static str,
     /// Parses a value into the builder.
@@ -192,6 +195,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "Transport (Unix sockets need both ends on one host) [default: tcp]",
         value: "PROTO",
         choices: &["tcp", "udp", "mptcp", "unix-stream", "unix-dgram", "sctp", "dccp"],
+        only_choices: true,
         example: "udp",
         parse: |b, v| {
             b.spec.protocol = v.parse()?;
@@ -208,6 +212,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "Bulk transfer, request/response, or connect/request/response/close [default: stream]",
         value: "PATTERN",
         choices: &["stream", "rr", "crr"],
+        only_choices: true,
         example: "rr",
         parse: |b, v| {
             b.spec.pattern = v.parse()?;
@@ -224,6 +229,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "Which way the data flows: forward = from this process to the receiver [default: forward]",
         value: "DIRECTION",
         choices: &["forward", "reverse", "bidir"],
+        only_choices: true,
         example: "reverse",
         parse: |b, v| {
             b.spec.direction = v.parse()?;
@@ -240,6 +246,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "Measured time, e.g. 10s, 500ms, 2m [default: 10s] (iperf3: -t)",
         value: DURATION,
         choices: &[],
+        only_choices: false,
         example: "2s",
         parse: |b, v| {
             b.spec.duration = parse_dur("duration", v)?;
@@ -264,6 +271,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "Time discarded before measuring [default: 1s]",
         value: DURATION,
         choices: &[],
+        only_choices: false,
         example: "500ms",
         parse: |b, v| {
             b.spec.warmup = parse_dur("warmup", v)?;
@@ -286,6 +294,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "Per-interval sample length [default: 1s]",
         value: DURATION,
         choices: &[],
+        only_choices: false,
         example: "100ms",
         parse: |b, v| {
             b.spec.interval = parse_dur("interval", v)?;
@@ -308,6 +317,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "Write / datagram / request size, e.g. 128K, or a distribution: uniform:min=64,max=4K, lognormal:median=1K,p99=64K, pareto: (memcached ETC), empirical:file=sizes.csv [default: 128K stream, 1400 datagram, 64 rr] (iperf3: -l)",
         value: "SIZE",
         choices: &[],
+        only_choices: false,
         example: "16K",
         parse: |b, v| {
             (b.msg_size, b.msg_dist) = parse_size_or_dist("msg_size", v)?;
@@ -325,6 +335,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "rr response size, or a distribution as for --msg-size [default: the request size, or its distribution]",
         value: "SIZE",
         choices: &[],
+        only_choices: false,
         example: "1K",
         parse: |b, v| {
             (b.response_size, b.response_dist) = parse_size_or_dist("response_size", v)?;
@@ -341,6 +352,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "Parallel data connections [default: 1] (iperf3: -P)",
         value: "FLOWS",
         choices: &[],
+        only_choices: false,
         example: "4",
         parse: |b, v| {
             b.spec.flows = parse_u32("flows", v)?;
@@ -363,6 +375,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "Open-loop rate per flow: bits/s for stream (100M), transactions/s for rr (10k) [default: as fast as it goes] (iperf3: -b)",
         value: "RATE",
         choices: &[],
+        only_choices: false,
         example: "100M",
         parse: |b, v| {
             let rate = crate::spec::units::parse_rate(v).map_err(|e| ConfigError(format!("rate: {e}")))?;
@@ -386,6 +399,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "How long an rr datagram request waits for its response [default: 200ms]",
         value: DURATION,
         choices: &[],
+        only_choices: false,
         example: "50ms",
         parse: |b, v| {
             b.spec.rr_timeout = parse_dur("rr_timeout", v)?;
@@ -411,6 +425,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "A request/response latency probe beside the stream flows (latency under load) [default: none]",
         value: "PROBE",
         choices: &["rr", "none"],
+        only_choices: false,
         example: "rr",
         parse: |b, v| {
             b.spec.probe = parse_probe("probe", v)?;
@@ -427,6 +442,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "Request and response size of the probe [default: 64]",
         value: "SIZE",
         choices: &[],
+        only_choices: false,
         example: "256",
         parse: |b, v| {
             b.spec.probe_size = parse_size_u32("probe_size", v)?;
@@ -449,6 +465,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "Datagrams per sendmmsg/recvmmsg call on udp/unix-dgram streams [default: 1 = send/recv]",
         value: "N",
         choices: &[],
+        only_choices: false,
         example: "16",
         parse: |b, v| {
             b.spec.batch = parse_u32("batch", v)?;
@@ -471,6 +488,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "Open-loop rr: requests evenly spaced (fixed) or a Poisson process [default: fixed]",
         value: "ARRIVAL",
         choices: &["fixed", "poisson"],
+        only_choices: false,
         example: "poisson",
         parse: |b, v| {
             b.spec.arrival = v
@@ -492,6 +510,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "Seed of the size distributions and arrivals [default: 1]",
         value: "N",
         choices: &[],
+        only_choices: false,
         example: "7",
         parse: |b, v| {
             b.spec.dist_seed = v
@@ -511,6 +530,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "crr: transactions per connection before it closes [default: 1]",
         value: "N",
         choices: &[],
+        only_choices: false,
         example: "10",
         parse: |b, v| {
             b.spec.requests_per_conn = parse_u32("requests_per_conn", v)?;
@@ -533,6 +553,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "Closed-loop rr over a byte stream: requests outstanding per connection [default: 1]",
         value: "N",
         choices: &[],
+        only_choices: false,
         example: "8",
         parse: |b, v| {
             b.spec.pipeline = parse_u32("pipeline", v)?;
@@ -555,6 +576,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "Closed-loop rr and crr: wait between a response and the next request, e.g. 1ms, exponential:mean=1ms or uniform:min=100us,max=2ms [default: none]",
         value: "DIST",
         choices: &[],
+        only_choices: false,
         example: "1ms",
         parse: |b, v| {
             b.spec.think_time = match v.trim() {
@@ -576,6 +598,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         help: "Engine driver: blocking (a thread per connection), epoll (workers, one per CPU), or auto (epoll beyond 64 connections a side) [default: auto]",
         value: "DRIVER",
         choices: &["auto", "blocking", "epoll"],
+        only_choices: false,
         example: "epoll",
         parse: |b, v| {
             b.spec.driver = v.parse()?;

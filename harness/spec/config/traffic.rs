@@ -97,29 +97,6 @@ impl Pattern {
     }
 }
 
-/// How a protocol delivers what is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// Messages with boundaries, which may be lost, reordered or duplicated: each carries
-    /// a sequence header.
-    Datagram,
-    /// An ordered, reliable byte stream without boundaries.
-    ByteStream,
-}
-
-impl Protocol {
-    pub fn delivery(self) -> Delivery {
-        match self {
-            Protocol::Udp | Protocol::UnixDgram => Delivery::Datagram,
-            Protocol::Tcp
-            | Protocol::Mptcp
-            | Protocol::UnixStream
-            | Protocol::Sctp
-            | Protocol::Dccp => Delivery::ByteStream,
-        }
-    }
-}
-
 impl Traffic {
     /// The typed traffic of a spec, refusing what does not apply to its pattern (with the
     /// flag that set it). Ranges are [`TestSpec::validate`]'s.

@@ -4,7 +4,7 @@ use socket2::Domain;
 
 use super::parse::*;
 use super::*;
-use crate::spec::config::MAX_UDP_PAYLOAD;
+use crate::spec::base::MAX_UDP_PAYLOAD;
 use crate::spec::units::format_duration;
 use crate::sys::opts;
 
