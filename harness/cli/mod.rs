@@ -44,17 +44,18 @@ pub enum Failure {
 
 impl From<ConfigError> for Failure {
     fn from(e: ConfigError) -> Self {
-        Failure::Usage(e.0)
+        Failure::Usage(e.to_string())
     }
 }
 
 fn flag_error(key: &str, e: ConfigError) -> Failure {
     // Name the flag as the user typed it.
     let flag = format!("--{}", key.replace('_', "-"));
-    let msg =
-        e.0.strip_prefix(&format!("{key}: "))
-            .unwrap_or(&e.0)
-            .to_string();
+    let msg = e
+        .message()
+        .strip_prefix(&format!("{key}: "))
+        .unwrap_or(e.message())
+        .to_string();
     if msg.starts_with("--") {
         Failure::Usage(msg)
     } else {

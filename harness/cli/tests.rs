@@ -174,7 +174,7 @@ fn a_dummy_test_key_derives_everywhere() {
         choices: &[],
         only_choices: false,
         example: "3",
-        parse: |_, v| Err(ConfigError::new(format!("dummy parsed {v}"))),
+        parse: |_, v| Err(ConfigError::value(format!("dummy parsed {v}"))),
         show: |_| "3".into(),
         check: |_| Ok(()),
         column: Some("dummy_column"),

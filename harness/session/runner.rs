@@ -541,7 +541,7 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> Result<RunEnd, RunError> {
     if let Some(os) = peer.as_ref().and_then(|p| p.host.system) {
         for case in &plan.cases {
             check_os(&case.spec.receiver, os, "the receiver's host")
-                .map_err(|e| RunError::Refused(e.0))?;
+                .map_err(|e| RunError::Refused(e.to_string()))?;
         }
     }
     let (mut sweep, local, addr, ticker) = Sweep::start(plan, opts, total_ms)?;

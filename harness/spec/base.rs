@@ -3,14 +3,54 @@
 
 use thiserror::Error;
 
-/// A user mistake in a test description. Reported as one line, exit code 2.
+/// A user mistake in a test description, by what went wrong. Reported as one line (the
+/// message), exit code 2.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
+pub enum ConfigError {
+    /// A value that does not parse, or a key or a name that is not known.
+    #[error("{0}")]
+    Value(String),
+    /// A value outside the range its key takes.
+    #[error("{0}")]
+    Range(String),
+    /// A setting that does not apply to the test's pattern, protocol or system.
+    #[error("{0}")]
+    NotApplicable(String),
+    /// Settings that exclude each other.
+    #[error("{0}")]
+    Conflict(String),
+    /// What this host's kernel lacks: a protocol it cannot open.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A file a setting names that cannot be read or does not hold what it should.
+    #[error("{0}")]
+    File(String),
+}
 
 impl ConfigError {
-    pub fn new(msg: impl Into<String>) -> Self {
-        ConfigError(msg.into())
+    pub fn value(msg: impl Into<String>) -> Self {
+        ConfigError::Value(msg.into())
+    }
+    pub fn range(msg: impl Into<String>) -> Self {
+        ConfigError::Range(msg.into())
+    }
+    pub fn not_applicable(msg: impl Into<String>) -> Self {
+        ConfigError::NotApplicable(msg.into())
+    }
+    pub fn conflict(msg: impl Into<String>) -> Self {
+        ConfigError::Conflict(msg.into())
+    }
+
+    /// The one-line message.
+    pub fn message(&self) -> &str {
+        match self {
+            ConfigError::Value(m)
+            | ConfigError::Range(m)
+            | ConfigError::NotApplicable(m)
+            | ConfigError::Conflict(m)
+            | ConfigError::Unsupported(m)
+            | ConfigError::File(m) => m,
+        }
     }
 }
 
@@ -39,7 +79,7 @@ macro_rules! named_enum {
             fn from_str(s: &str) -> Result<Self, $crate::spec::base::ConfigError> {
                 match s.trim() {
                     $($text => Ok($name::$variant),)+
-                    other => Err($crate::spec::base::ConfigError(format!(
+                    other => Err($crate::spec::base::ConfigError::Value(format!(
                         "unknown {} '{}' (expected one of: {})",
                         stringify!($name).to_ascii_lowercase(),
                         other,

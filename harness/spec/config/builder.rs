@@ -25,7 +25,7 @@ impl SpecBuilder {
         let (sides, name): (&[Side], &str) = match key.split_once('.') {
             Some(("sender", k)) => (&[Side::Sender], k),
             Some(("receiver", k)) => (&[Side::Receiver], k),
-            Some(_) => return Err(ConfigError(format!("unknown key '{key}'"))),
+            Some(_) => return Err(ConfigError::Value(format!("unknown key '{key}'"))),
             None => (&[Side::Sender, Side::Receiver], key),
         };
         match knob(name) {
@@ -35,11 +35,12 @@ impl SpecBuilder {
                         Side::Sender => &mut self.spec.sender,
                         Side::Receiver => &mut self.spec.receiver,
                     };
-                    (knob.parse)(k, value).map_err(|e| ConfigError(format!("{key}: {e}")))?;
+                    (knob.parse)(k, value)
+                        .map_err(|e| ConfigError::Value(format!("{key}: {e}")))?;
                 }
             }
             None if sides.len() == 1 => {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Value(format!(
                     "'{name}' is not a per-side socket knob, so '{key}' is not a key"
                 )))
             }
@@ -78,7 +79,7 @@ impl SpecBuilder {
         let (floor, ceiling) = (spec.size_floor(), spec.size_ceiling());
         let resolve = |name: &str, d: &DistSpec| {
             d.resolve(floor, ceiling)
-                .map_err(|e| ConfigError(format!("{name}: {e}")))
+                .map_err(|e| ConfigError::Value(format!("{name}: {e}")))
         };
         spec.msg_dist = self
             .msg_dist
@@ -162,7 +163,7 @@ mod builder_tests {
             "responses follow the requests"
         );
         b.set("proto", "udp").unwrap();
-        let e = b.build().unwrap_err().0;
+        let e = b.build().unwrap_err().to_string();
         assert!(e.contains("max") && e.contains("65507"), "{e}");
         b.set("msg_size", "uniform:min=1,max=9000").unwrap();
         let spec = b.build().unwrap();
@@ -171,7 +172,7 @@ mod builder_tests {
             .unwrap()
             .set("gso", "true")
             .unwrap();
-        assert!(b.build().unwrap_err().0.contains("its own write"));
+        assert!(b.build().unwrap_err().to_string().contains("its own write"));
         let mut b = SpecBuilder::new();
         b.set("pattern", "rr")
             .unwrap()
@@ -185,7 +186,7 @@ mod builder_tests {
             "length header and request id"
         );
         assert!(b.set("think_time", "1ms").is_ok());
-        assert!(b.build().unwrap_err().0.contains("think_time"));
+        assert!(b.build().unwrap_err().to_string().contains("think_time"));
     }
 
     /// Every knob of the table is a key for both sides and for each alone.
@@ -210,16 +211,20 @@ mod builder_tests {
         assert!(b
             .set("msg_size", "banana")
             .unwrap_err()
-            .0
+            .to_string()
             .starts_with("msg_size: 'banana'"));
         assert!(b.set("sender.duration", "1s").is_err());
         assert!(b
             .set("colour", "blue")
             .unwrap_err()
-            .0
+            .to_string()
             .contains("unknown key 'colour'"));
         assert!(b.set("nodelay", "maybe").is_err());
         assert!(b.set("tos", "300").is_err());
-        assert!(b.set("duration", "-1s").unwrap_err().0.contains("negative"));
+        assert!(b
+            .set("duration", "-1s")
+            .unwrap_err()
+            .to_string()
+            .contains("negative"));
     }
 }

@@ -129,7 +129,7 @@ impl SpecBuilder {
                 let known: Vec<&str> = keys_of(table)
                     .chain(crate::spec::knobs::socket_keys())
                     .collect();
-                Err(ConfigError(format!(
+                Err(ConfigError::Value(format!(
                     "unknown key '{key}' (known: {})",
                     known.join(", ")
                 )))
@@ -141,18 +141,19 @@ impl SpecBuilder {
 fn parse_u32(key: &str, v: &str) -> Result<u32, ConfigError> {
     v.trim()
         .parse()
-        .map_err(|_| ConfigError(format!("{key}: '{v}' is not a whole number")))
+        .map_err(|_| ConfigError::Value(format!("{key}: '{v}' is not a whole number")))
 }
 
 fn parse_size_u32(key: &str, v: &str) -> Result<u32, ConfigError> {
-    let n = crate::spec::units::parse_size(v).map_err(|e| ConfigError(format!("{key}: {e}")))?;
-    u32::try_from(n).map_err(|_| ConfigError(format!("{key}: {v} is too large")))
+    let n =
+        crate::spec::units::parse_size(v).map_err(|e| ConfigError::Value(format!("{key}: {e}")))?;
+    u32::try_from(n).map_err(|_| ConfigError::Value(format!("{key}: {v} is too large")))
 }
 
 /// A fixed size (`64K`) or a distribution (`uniform:min=64,max=4K`).
 fn parse_size_or_dist(key: &str, v: &str) -> Result<(Option<u32>, Option<DistSpec>), ConfigError> {
     if crate::spec::dist::is_dist_text(v) {
-        let d = DistSpec::parse(v, None).map_err(|e| ConfigError(format!("{key}: {e}")))?;
+        let d = DistSpec::parse(v, None).map_err(|e| ConfigError::Value(format!("{key}: {e}")))?;
         Ok((None, Some(d)))
     } else {
         Ok((Some(parse_size_u32(key, v)?), None))
@@ -160,14 +161,14 @@ fn parse_size_or_dist(key: &str, v: &str) -> Result<(Option<u32>, Option<DistSpe
 }
 
 fn parse_dur(key: &str, v: &str) -> Result<Duration, ConfigError> {
-    crate::spec::units::parse_duration(v).map_err(|e| ConfigError(format!("{key}: {e}")))
+    crate::spec::units::parse_duration(v).map_err(|e| ConfigError::Value(format!("{key}: {e}")))
 }
 
 fn parse_probe(key: &str, v: &str) -> Result<bool, ConfigError> {
     match v.trim() {
         "rr" => Ok(true),
         "none" | "off" | "false" | "" => Ok(false),
-        other => Err(ConfigError(format!(
+        other => Err(ConfigError::Value(format!(
             "{key}: '{other}' is not a probe (expected rr or none)"
         ))),
     }
@@ -178,7 +179,7 @@ fn ok(_: &TestSpec) -> Result<(), ConfigError> {
 }
 
 fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
-    Err(ConfigError(msg.into()))
+    Err(ConfigError::Range(msg.into()))
 }
 
 fn dur(d: Duration) -> String {
@@ -378,7 +379,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         only_choices: false,
         example: "100M",
         parse: |b, v| {
-            let rate = crate::spec::units::parse_rate(v).map_err(|e| ConfigError(format!("rate: {e}")))?;
+            let rate = crate::spec::units::parse_rate(v).map_err(|e| ConfigError::Value(format!("rate: {e}")))?;
             b.spec.rate = Some(rate);
             Ok(())
         },
@@ -493,7 +494,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         parse: |b, v| {
             b.spec.arrival = v
                 .parse()
-                .map_err(|e| ConfigError(format!("arrival: {e}")))?;
+                .map_err(|e| ConfigError::Value(format!("arrival: {e}")))?;
             Ok(())
         },
         show: |s| match s.arrival {
@@ -516,7 +517,7 @@ pub static TEST_KEYS: &[TestKey] = &[
             b.spec.dist_seed = v
                 .trim()
                 .parse()
-                .map_err(|_| ConfigError(format!("dist_seed: '{v}' is not a whole number")))?;
+                .map_err(|_| ConfigError::Value(format!("dist_seed: '{v}' is not a whole number")))?;
             Ok(())
         },
         show: |s| s.dist_seed.to_string(),
@@ -582,7 +583,7 @@ pub static TEST_KEYS: &[TestKey] = &[
             b.spec.think_time = match v.trim() {
                 "" | "none" | "0" => None,
                 v => Some(
-                    TimeDist::parse(v).map_err(|e| ConfigError(format!("think_time: {e}")))?,
+                    TimeDist::parse(v).map_err(|e| ConfigError::Value(format!("think_time: {e}")))?,
                 ),
             };
             Ok(())

@@ -205,7 +205,7 @@ impl TestSpec {
     /// arm a pattern, so a new pattern states its own.
     pub(super) fn check_applies(&self) -> Result<(), ConfigError> {
         let datagram = self.protocol.is_datagram();
-        let no = |what: &str| Err(ConfigError(what.to_string()));
+        let no = |what: &str| Err(ConfigError::NotApplicable(what.to_string()));
         let (arrival, rpc, think, pipeline, probe, batch) = (
             self.arrival != Arrival::Fixed,
             self.requests_per_conn > 1,
@@ -260,7 +260,7 @@ impl TestSpec {
                 } else if batch {
                     return no(NO_BATCH);
                 } else if datagram {
-                    return Err(ConfigError(format!(
+                    return Err(ConfigError::NotApplicable(format!(
                         "crr opens a connection per transaction, so it needs a connection-oriented protocol, not {}",
                         self.protocol
                     )));

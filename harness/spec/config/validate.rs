@@ -25,44 +25,46 @@ impl TestSpec {
     pub(super) fn validate_paths(&self) -> Result<(), ConfigError> {
         let sendfile = self.sender.sendfile || self.receiver.sendfile;
         if sendfile && !self.byte_stream_bulk() {
-            return Err(ConfigError::new(
+            return Err(ConfigError::not_applicable(
                 "--sendfile applies to the stream pattern over tcp, mptcp or unix-stream",
             ));
         }
         if sendfile && (self.sender.zerocopy || self.receiver.zerocopy) {
-            return Err(ConfigError::new(
+            return Err(ConfigError::conflict(
                 "--sendfile and --zerocopy are two ways to avoid the copy: choose one",
             ));
         }
         let splice = self.sender.splice || self.receiver.splice;
         if splice && !self.byte_stream_bulk() {
-            return Err(ConfigError::new(
+            return Err(ConfigError::not_applicable(
                 "--splice applies to the stream pattern over tcp, mptcp or unix-stream",
             ));
         }
         for side in [&self.sender, &self.receiver] {
             if side.splice && (side.sendfile || side.zerocopy) {
-                return Err(ConfigError::new(
+                return Err(ConfigError::conflict(
                     "--splice, --sendfile and --zerocopy are ways to avoid the same copy: choose one",
                 ));
             }
         }
         if (self.sender.spin || self.receiver.spin) && self.pattern.reconnects() {
-            return Err(ConfigError::new(
+            return Err(ConfigError::not_applicable(
                 "--spin applies to stream and rr (crr opens a new socket per transaction)",
             ));
         }
         if (self.sender.zerocopy || self.receiver.zerocopy) && self.pattern.is_transactional() {
-            return Err(ConfigError::new("--zerocopy applies to the stream pattern"));
+            return Err(ConfigError::not_applicable(
+                "--zerocopy applies to the stream pattern",
+            ));
         }
         if self.sender.udp_gso.is_some() && self.batch > 1 {
-            return Err(ConfigError::new(
+            return Err(ConfigError::conflict(
                 "--gso and --batch are two ways to send many datagrams per call: choose one",
             ));
         }
         if (self.sender.udp_gso.is_some() || self.sender.udp_gro) && self.pattern.is_transactional()
         {
-            return Err(ConfigError::new(
+            return Err(ConfigError::not_applicable(
                 "--gso and --gro apply to the stream pattern",
             ));
         }
@@ -87,7 +89,7 @@ impl TestSpec {
                 1
             };
             if self.probe_size < min || self.probe_size > 65507 {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Range(format!(
                     "--probe-size must be from {min} to 65507 bytes"
                 )));
             }
@@ -112,13 +114,13 @@ impl TestSpec {
                     212_992
                 };
                 if size < DGRAM_HEADER || size > max {
-                    return Err(ConfigError(format!(
+                    return Err(ConfigError::Range(format!(
                         "--{name} {size} is out of range for {}: {DGRAM_HEADER} (the sequence header) to {max} bytes",
                         self.protocol
                     )));
                 }
             } else if size == 0 || size > MAX_STREAM_MSG {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Range(format!(
                     "--{name} {size} is out of range: 1 byte to 64M"
                 )));
             }
@@ -135,7 +137,7 @@ impl TestSpec {
         {
             let outstanding = (rate as f64 * self.rr_timeout.as_secs_f64()).ceil();
             if outstanding > MAX_OUTSTANDING as f64 {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Range(format!(
                     "--rate {rate} with --rr-timeout {:?} lets {outstanding} requests be outstanding on one flow; at most {MAX_OUTSTANDING} are allowed (lower either)",
                     self.rr_timeout
                 )));
@@ -143,7 +145,7 @@ impl TestSpec {
         }
         let intervals = (self.warmup + self.duration).as_nanos() / self.interval.as_nanos().max(1);
         if intervals > MAX_INTERVALS as u128 {
-            return Err(ConfigError(format!(
+            return Err(ConfigError::Range(format!(
                 "--interval {:?} cuts this test into {intervals} samples; at most {MAX_INTERVALS} are allowed (use a longer --interval)",
                 self.interval
             )));
@@ -158,7 +160,7 @@ impl TestSpec {
             self.validate_dists()?;
         }
         if let Some(t) = &self.think_time {
-            t.check().map_err(|e| ConfigError(e.to_string()))?;
+            t.check().map_err(|e| ConfigError::Value(e.to_string()))?;
         }
         if self.pipeline > 1 {
             self.validate_pipeline(dists)?;
@@ -172,7 +174,7 @@ impl TestSpec {
             .iter()
             .any(|k| k.sendfile || k.splice || k.zerocopy || k.udp_gso.is_some());
         if copies || self.batch > 1 {
-            return Err(ConfigError::new(
+            return Err(ConfigError::conflict(
                 "a size distribution sends each message with its own write; it does not combine with --sendfile, --splice, --zerocopy, --gso or --batch",
             ));
         }
@@ -182,16 +184,16 @@ impl TestSpec {
         ] {
             if let Some(d) = d {
                 d.check()
-                    .map_err(|e| ConfigError(format!("--{name}: {e}")))?;
+                    .map_err(|e| ConfigError::Value(format!("--{name}: {e}")))?;
                 if d.max() != size {
-                    return Err(ConfigError(format!(
+                    return Err(ConfigError::Range(format!(
                         "--{name}: the distribution's largest size ({}) and the size ({size}) disagree",
                         d.max()
                     )));
                 }
                 let floor = self.size_floor();
                 if d.min() < floor {
-                    return Err(ConfigError(format!(
+                    return Err(ConfigError::Range(format!(
                         "--{name}: sizes from {} bytes; {} carries at least {floor}",
                         d.min(),
                         self.protocol
@@ -216,7 +218,7 @@ impl TestSpec {
         ] {
             let min = d.as_ref().map_or(size, |d| d.min());
             if min < room {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Range(format!(
                     "--{name}: a pipelined message carries an {PIPELINE_ID}-byte request id, so it needs at least {room} bytes (got {min})"
                 )));
             }
@@ -237,7 +239,7 @@ impl TestSpec {
                 (k.splice, "--splice"),
             ];
             if let Some((_, flag)) = only.iter().find(|(on, _)| *on) {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Conflict(format!(
                     "--driver epoll: {flag} ({side}) runs on the blocking driver only (a thread per connection); use --driver auto or blocking"
                 )));
             }

@@ -95,7 +95,7 @@ impl SocketKnobs {
     pub fn validate(&self, proto: Protocol) -> Result<(), ConfigError> {
         for knob in KNOBS {
             if knob.is_set(self) && !knob.applies.to(proto) {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::NotApplicable(format!(
                     "{} applies to {}, not {proto}",
                     knob.flag(),
                     knob.applies.describe()
@@ -413,7 +413,7 @@ pub fn check_os(k: &SocketKnobs, os: Os, whose: &str) -> Result<(), ConfigError>
         .iter()
         .find(|knob| knob.is_set(k) && knob.on(os).is_none())
     {
-        Some(knob) => Err(ConfigError(format!(
+        Some(knob) => Err(ConfigError::NotApplicable(format!(
             "{}: {} ({whose}: {os})",
             knob.flag(),
             knob.where_set()
