@@ -379,12 +379,7 @@ fn cycles(
 /// Import cycles that exist today in files another change is rewriting, each a sorted
 /// set of modules. Remove an entry when its cycle is broken (the test fails on a stale
 /// one).
-const ALLOWED_CYCLES: &[&[&str]] = &[
-    // spec/knobs/ uses config's ConfigError, Protocol, SocketKnobs and limits; config
-    // validates and builds through the knob table. Breaking it: those shared types in a
-    // module of their own below both.
-    &["spec::config", "spec::knobs"],
-];
+const ALLOWED_CYCLES: &[&[&str]] = &[];
 
 #[test]
 fn no_import_cycle_between_modules() {
@@ -632,5 +627,99 @@ fn the_string_compare_check_sees_the_patterns() {
         r#"let x = a == b;"#,
     ] {
         assert!(string_compared_enum(fine, &values).is_none(), "{fine}");
+    }
+}
+
+/// The enums whose variants a test's code depends on by pattern: compared with `==` or
+/// `!=`, a variant stands for a class ("not stream" for "transactional") that a new
+/// variant silently falls into. Match on them exhaustively, or call a method whose body
+/// is an exhaustive match (`Pattern::is_transactional`, `Protocol::delivery`).
+const MATCH_ONLY_ENUMS: &[&str] = &["Pattern", "Traffic", "ConnKind", "Delivery"];
+
+/// What is wrong with one line of code, if it compares a variant of a match-only enum.
+fn variant_compared(code: &str) -> Option<String> {
+    let names_variant = |s: &str| {
+        let s = s.trim_start();
+        let s = s
+            .strip_prefix("Some(")
+            .or_else(|| s.strip_prefix("Ok("))
+            .unwrap_or(s);
+        let path: String = s
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "_:".contains(*c))
+            .collect();
+        let mut parts = path.rsplit("::");
+        let (variant, ty) = (parts.next()?, parts.next()?);
+        (MATCH_ONLY_ENUMS.contains(&ty) && !variant.is_empty()).then(|| format!("{ty}::{variant}"))
+    };
+    for op in ["==", "!="] {
+        let mut rest = code;
+        while let Some(i) = rest.find(op) {
+            let left = rest[..i].trim_end();
+            let right = &rest[i + 2..];
+            rest = right;
+            let left_word: String = left
+                .chars()
+                .rev()
+                .take_while(|c| c.is_ascii_alphanumeric() || "_:".contains(*c))
+                .collect::<String>()
+                .chars()
+                .rev()
+                .collect();
+            if let Some(v) = names_variant(right).or_else(|| names_variant(&left_word)) {
+                return Some(format!("compares with `{v}` (`{op}`): match on it"));
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn no_pattern_variant_compared_with_eq() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("harness");
+    let mut files = Vec::new();
+    sources(&root, &mut files);
+    files.sort();
+    let mut bad = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if let Some(why) = variant_compared(code) {
+                let rel = file.strip_prefix(&root).unwrap().display();
+                bad.push(format!("harness/{rel}:{}: {why}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "a pattern compared with == or != stands in for a class a new pattern falls into \
+         unseen; match exhaustively, or use a method whose body does:\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn the_variant_compare_check_sees_the_patterns() {
+    for bad in [
+        "transactions: (spec.pattern != Pattern::Stream || spec.probe)",
+        "if conn.kind == ConnKind::Crr {",
+        "let tx = c.pattern.parse() != Ok(Pattern::Stream);",
+        "if data_from_sender == (role.kind == Some(ConnKind::Stream)) {",
+        "if spec.pattern != crate::spec::config::Pattern::Stream",
+        "if Pattern::Crr == spec.pattern {",
+        "if role.kind.is_some_and(|k| k != Pattern::Stream) {",
+        "matches!(d, x) && delivery == Delivery::Datagram",
+    ] {
+        assert!(variant_compared(bad).is_some(), "{bad}");
+    }
+    for fine in [
+        "if self.protocol == Protocol::Udp {",
+        "if self.direction != Direction::Forward {",
+        "match spec.pattern { Pattern::Stream => 1, Pattern::Rr | Pattern::Crr => 2 }",
+        "if spec.pattern.is_transactional() {",
+        "let x = a == b;",
+    ] {
+        assert!(variant_compared(fine).is_none(), "{fine}");
     }
 }

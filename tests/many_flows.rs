@@ -168,7 +168,10 @@ fn many_flows_are_refused_only_where_the_epoll_driver_cannot_go() {
         ("--zerocopy", "receiver.zerocopy"),
     ] {
         let e = spec(&[("flows", "2000"), ("driver", "epoll"), (key, "true")]).unwrap_err();
-        assert!(e.0.contains(flag) && e.0.contains("blocking driver"), "{e}");
+        assert!(
+            e.message().contains(flag) && e.message().contains("blocking driver"),
+            "{e}"
+        );
     }
     let r = run(&["--flows", "100", "--driver", "epoll", "--splice"]);
     assert_eq!(r.code(), 2);

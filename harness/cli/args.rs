@@ -327,97 +327,24 @@ pub struct ReceiverArgs {
 pub struct KnobArgs {
     #[command(flatten)]
     pub socket: SocketKnobFlags,
-    /// Transport (Unix sockets need both ends on one host) [default: tcp]
-    #[arg(long, value_name = "PROTO", value_enum)]
-    pub proto: Option<Protocol>,
+    /// The keys of the test as a whole, from the key table ([`TestKeyFlags`]).
+    #[command(flatten)]
+    pub test: TestKeyFlags,
     /// iperf3's -u: the same as --proto udp
     #[arg(short = 'u', conflicts_with = "proto")]
     pub udp: bool,
-    /// Bulk transfer, request/response, or connect/request/response/close [default: stream]
-    #[arg(long, value_enum)]
-    pub pattern: Option<Pattern>,
-    /// Which way the data flows: forward = from this process to the receiver [default: forward]
-    #[arg(long, value_enum)]
-    pub direction: Option<Direction>,
     /// iperf3's -R: the same as --direction reverse
     #[arg(short = 'R', conflicts_with = "direction")]
     pub reverse: bool,
-    /// Measured time, e.g. 10s, 500ms, 2m [default: 10s] (iperf3: -t)
-    #[arg(long, short = 't', allow_hyphen_values = true)]
-    pub duration: Option<String>,
-    /// Time discarded before measuring [default: 1s]
-    #[arg(long, allow_hyphen_values = true)]
-    pub warmup: Option<String>,
-    /// Per-interval sample length [default: 1s]
-    #[arg(long, allow_hyphen_values = true)]
-    pub interval: Option<String>,
-    /// Write / datagram / request size, e.g. 128K, or a distribution: uniform:min=64,max=4K, lognormal:median=1K,p99=64K, pareto: (memcached ETC), empirical:file=sizes.csv [default: 128K stream, 1400 datagram, 64 rr] (iperf3: -l)
-    #[arg(long, short = 'l', value_name = "SIZE", allow_hyphen_values = true)]
-    pub msg_size: Option<String>,
-    /// rr response size, or a distribution as for --msg-size [default: the request size, or its distribution]
-    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
-    pub response_size: Option<String>,
-    /// Parallel data connections [default: 1] (iperf3: -P)
-    #[arg(long, short = 'P')]
-    pub flows: Option<String>,
-    /// Open-loop rate per flow: bits/s for stream (100M), transactions/s for rr (10k) [default: as fast as it goes] (iperf3: -b)
-    #[arg(long, short = 'b')]
-    pub rate: Option<String>,
-    /// How long an rr datagram request waits for its response [default: 200ms]
-    #[arg(long, value_name = "DURATION")]
-    pub rr_timeout: Option<String>,
-    /// A request/response latency probe beside the stream flows (latency under load) [default: none]
-    #[arg(long, value_name = "PROBE", value_parser = Choices::of(["rr", "none"]))]
-    pub probe: Option<String>,
-    /// Request and response size of the probe [default: 64]
-    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
-    pub probe_size: Option<String>,
-    /// Datagrams per sendmmsg/recvmmsg call on udp/unix-dgram streams [default: 1 = send/recv]
-    #[arg(long, value_name = "N")]
-    pub batch: Option<String>,
     /// Repetitions of each case [default: 1]
     #[arg(long)]
     pub repeat: Option<String>,
-    /// Closed-loop rr and crr: wait between a response and the next request, e.g. 1ms, exponential:mean=1ms or uniform:min=100us,max=2ms [default: none]
-    #[arg(long, value_name = "DIST")]
-    pub think_time: Option<String>,
-    /// Engine driver: blocking (a thread per connection), epoll (workers, one per CPU), or auto (epoll beyond 64 connections a side) [default: auto]
-    #[arg(long, value_name = "DRIVER", value_parser = Choices::of(["auto", "blocking", "epoll"]))]
-    pub driver: Option<String>,
 }
 
 impl KnobArgs {
     /// The flags as knob settings, in a fixed order.
     pub fn settings(&self) -> Vec<(&'static str, String)> {
-        let named = [
-            ("proto", self.proto.map(Protocol::as_str)),
-            ("pattern", self.pattern.map(Pattern::as_str)),
-            ("direction", self.direction.map(Direction::as_str)),
-        ];
-        let mut out: Vec<(&'static str, String)> = named
-            .into_iter()
-            .filter_map(|(k, v)| Some((k, v?.to_string())))
-            .collect();
-        let text = [
-            ("duration", &self.duration),
-            ("warmup", &self.warmup),
-            ("interval", &self.interval),
-            ("msg_size", &self.msg_size),
-            ("response_size", &self.response_size),
-            ("flows", &self.flows),
-            ("rate", &self.rate),
-            ("rr_timeout", &self.rr_timeout),
-            ("probe", &self.probe),
-            ("probe_size", &self.probe_size),
-            ("batch", &self.batch),
-            ("think_time", &self.think_time),
-            ("driver", &self.driver),
-        ];
-        for (k, v) in text {
-            if let Some(v) = v {
-                out.push((k, v.clone()));
-            }
-        }
+        let mut out = self.test.settings.clone();
         // iperf3's spellings, with the same meaning.
         if self.udp {
             out.push(("proto", "udp".to_string()));

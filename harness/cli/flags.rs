@@ -119,3 +119,77 @@ impl Args for SocketKnobFlags {
         Self::augment_args(cmd)
     }
 }
+
+/// The flags of the test as a whole, one per entry of the key table
+/// ([`crate::spec::config::TEST_KEYS`]): flag, one-letter spelling, help, value name and
+/// choices come from the table. Values are kept as text and parsed by the table's parser.
+#[derive(Debug, Clone, Default)]
+pub struct TestKeyFlags {
+    /// (key, value) of each flag given, in table order.
+    pub settings: Vec<(&'static str, String)>,
+}
+
+impl TestKeyFlags {
+    /// The flags of a key table.
+    pub fn args_of(table: &[TestKey]) -> Vec<Arg> {
+        table.iter().map(Self::arg).collect()
+    }
+
+    fn arg(key: &TestKey) -> Arg {
+        let mut arg = Arg::new(key.key)
+            .long(key.key.replace('_', "-"))
+            .help(key.help)
+            .value_name(key.value)
+            .allow_hyphen_values(true)
+            .action(ArgAction::Set);
+        if let Some(c) = key.short {
+            arg = arg.short(c);
+        }
+        if key.only_choices {
+            arg = arg.value_parser(clap::builder::PossibleValuesParser::new(
+                key.choices.iter().copied(),
+            ));
+        } else {
+            arg = arg.value_parser(Choices::of(key.choices.iter().copied()));
+        }
+        arg
+    }
+
+    /// The settings the flags of a key table gave.
+    pub fn settings_of(table: &'static [TestKey], m: &clap::ArgMatches) -> TestKeyFlags {
+        let settings = table
+            .iter()
+            .filter_map(|k| Some((k.key, m.get_one::<String>(k.key)?.clone())))
+            .collect();
+        TestKeyFlags { settings }
+    }
+
+    /// The value given to `key`'s flag.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.settings
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl clap::FromArgMatches for TestKeyFlags {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        Ok(Self::settings_of(TEST_KEYS, m))
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl Args for TestKeyFlags {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.args(Self::args_of(TEST_KEYS))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}

@@ -11,7 +11,7 @@ pub use args::{
     Cli, Command, CommonArgs, KnobArgs, MeshArgs, ReceiverArgs, ReportArgs, RunArgs, ServeArgs,
     TuneArgs,
 };
-pub use flags::{Choices, SocketKnobFlags};
+pub use flags::{Choices, SocketKnobFlags, TestKeyFlags};
 use run::{mesh_command, run_command};
 use serve::serve_command;
 use tune::tune_command;
@@ -28,7 +28,9 @@ use crate::net::transport;
 use crate::session::receiver::{serve, Limits, ServeOptions};
 use crate::session::runner::{default_out_dir, execute, Adaptive, RunEnd, RunOptions, RunPlan};
 use crate::session::sender::resolve_target;
-use crate::spec::config::{ConfigError, Direction, Pattern, Protocol, SpecBuilder};
+use crate::spec::config::{
+    ConfigError, Direction, Pattern, Protocol, SpecBuilder, TestKey, TEST_KEYS,
+};
 use crate::spec::knobs::{Knob, Takes, KNOBS};
 use crate::spec::units::{parse_duration, parse_rate, parse_size};
 use crate::spec::workload::{Workload, MAX_RUNS};
@@ -42,17 +44,18 @@ pub enum Failure {
 
 impl From<ConfigError> for Failure {
     fn from(e: ConfigError) -> Self {
-        Failure::Usage(e.0)
+        Failure::Usage(e.to_string())
     }
 }
 
 fn flag_error(key: &str, e: ConfigError) -> Failure {
     // Name the flag as the user typed it.
     let flag = format!("--{}", key.replace('_', "-"));
-    let msg =
-        e.0.strip_prefix(&format!("{key}: "))
-            .unwrap_or(&e.0)
-            .to_string();
+    let msg = e
+        .message()
+        .strip_prefix(&format!("{key}: "))
+        .unwrap_or(e.message())
+        .to_string();
     if msg.starts_with("--") {
         Failure::Usage(msg)
     } else {

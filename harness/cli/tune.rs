@@ -149,15 +149,13 @@ pub(super) fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
     let first = &cases[0].spec;
     let goal = match explicit_goal {
         Some(g) => g,
-        None if first.pattern == Pattern::Stream => {
+        None if !first.pattern.is_transactional() => {
             Goal::parse("goodput>=0.95*max").expect("a valid goal")
         }
         None => Goal::parse("rtt_p99").expect("a valid goal"),
     };
     // A round-trip figure needs transactions: rr, crr, or a probe beside a stream.
-    let measures_rtt = cases
-        .iter()
-        .all(|c| c.spec.pattern != Pattern::Stream || c.spec.probe);
+    let measures_rtt = cases.iter().all(|c| c.spec.traffic().has_transactions());
     for metric in std::iter::once(goal.metric()).chain(constraints.iter().map(|c| c.metric)) {
         if metric.is_rtt() && !measures_rtt {
             return Err(Failure::Usage(format!(
@@ -167,9 +165,7 @@ pub(super) fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
         }
     }
     if goal.metric() == crate::tune::goal::Metric::TransactionsPerS
-        && cases
-            .iter()
-            .any(|c| c.spec.pattern == Pattern::Stream && !c.spec.probe)
+        && cases.iter().any(|c| !c.spec.traffic().has_transactions())
     {
         return Err(Failure::Usage(
             "--goal transactions: a stream has no transactions; use --pattern rr or crr".into(),

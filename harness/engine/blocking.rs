@@ -18,7 +18,7 @@ use super::flow::{histograms_for, Bufs, Cx, Flow, Want};
 use super::{read_back, role_for, EngineError, RoleCtx, POLL, STALL};
 use crate::measure::{thread_cpu_ns, EncodedHistogram, RoleReport};
 use crate::net::transport::DataConn;
-use crate::spec::config::{ConnKind, Side};
+use crate::spec::config::Side;
 use crate::sys::epoll as sys;
 use crate::sys::RawFd;
 
@@ -27,7 +27,7 @@ use crate::sys::RawFd;
 pub fn run(conn: DataConn, side: Side, mut ctx: RoleCtx) -> RoleReport {
     // --spin: this side's roles poll non-blocking sockets in user space (crr makes a new
     // socket per transaction and keeps to blocking ones).
-    ctx.spin = ctx.spec.knobs(side).spin && conn.plan.kind != ConnKind::Crr;
+    ctx.spin = ctx.spec.knobs(side).spin && !conn.plan.kind.reconnects();
     // Pinned first, so that everything the role does runs where it was asked to.
     let pin = ctx
         .spec

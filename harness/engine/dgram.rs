@@ -574,7 +574,7 @@ mod tests {
     }
 
     use crate::engine::testdrive::{ctx, report, run_pair, udp_pair};
-    use crate::spec::config::ConnKind;
+    use crate::spec::config::Pattern;
 
     /// A paced udp stream, low enough that loopback loses nothing: every datagram sent
     /// is received once, on either driver's view.
@@ -589,7 +589,7 @@ mod tests {
         ];
         keys.extend_from_slice(extra);
         let ctx = ctx(&keys);
-        let [a, p] = udp_pair(&ctx, ConnKind::Stream, threads);
+        let [a, p] = udp_pair(&ctx, Pattern::Stream, threads);
         let (ra, rp) = (report(&a, true), report(&p, false));
         let flows = vec![flow(a, &ctx, ra), flow(p, &ctx, rp)];
         let (s, r) = run_pair(flows, &ctx, threads);

@@ -24,7 +24,7 @@ use super::{answer_hello, rr_buckets, EngineError, RoleCtx, Sizes, Think, LATE_G
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{RoleReport, SeqTracker};
 use crate::net::transport::{as_uninit, dgram, is_timeout, DataConn};
-use crate::spec::config::Pattern as TestPattern;
+use crate::spec::config::{RrLoad, RrSpec, Traffic};
 use crate::spec::dist::{rng_for, Arrivals};
 use crate::sys::errno;
 use crate::sys::socket::{recv_nowait, send_nowait};
@@ -497,9 +497,13 @@ impl CoreFlow for DgramRrPassive {
 /// The flow for one end of a datagram request/response connection: the open-loop
 /// requester on an rr test with `--rate`, else the closed-loop one; the answering end.
 pub fn flow(conn: DataConn, ctx: &RoleCtx, rep: RoleReport) -> Box<dyn Flow> {
-    let open_loop = (ctx.spec.pattern == TestPattern::Rr)
-        .then_some(ctx.spec.rate)
-        .flatten();
+    let open_loop = match ctx.spec.traffic() {
+        Traffic::Rr(RrSpec {
+            load: RrLoad::Open { rate_tps, .. },
+            ..
+        }) => Some(rate_tps),
+        Traffic::Rr(_) | Traffic::Stream(_) | Traffic::Crr(_) => None,
+    };
     match (rep.active, open_loop) {
         (true, Some(rate)) => Box::new(DgramRrOpen::new(conn, ctx, rep, rate)),
         (true, None) => Box::new(DgramRrActive::new(conn, ctx, rep)),
@@ -511,7 +515,7 @@ pub fn flow(conn: DataConn, ctx: &RoleCtx, rep: RoleReport) -> Box<dyn Flow> {
 mod tests {
     use super::*;
     use crate::engine::testdrive::{ctx, report, run_pair, udp_pair, Ran};
-    use crate::spec::config::ConnKind;
+    use crate::spec::config::Pattern;
 
     fn run(keys: &[(&str, &str)], threads: bool) -> (Ran, Ran) {
         let mut all = vec![
@@ -523,7 +527,7 @@ mod tests {
         ];
         all.extend_from_slice(keys);
         let ctx = ctx(&all);
-        let [a, p] = udp_pair(&ctx, ConnKind::Rr, threads);
+        let [a, p] = udp_pair(&ctx, Pattern::Rr, threads);
         let (ra, rp) = (report(&a, true), report(&p, false));
         run_pair(vec![flow(a, &ctx, ra), flow(p, &ctx, rp)], &ctx, threads)
     }
@@ -580,7 +584,7 @@ mod tests {
                 ("warmup", "0s"),
                 ("rr_timeout", "20ms"),
             ]);
-            let [a, p] = udp_pair(&ctx, ConnKind::Rr, threads);
+            let [a, p] = udp_pair(&ctx, Pattern::Rr, threads);
             drop(p);
             let rep = report(&a, true);
             let ran = crate::engine::testdrive::run(

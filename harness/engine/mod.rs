@@ -33,7 +33,7 @@ use socket2::Socket;
 use crate::measure::{RoleReport, SideReport};
 use crate::net::sockopt;
 use crate::net::transport::{dgram as wire, DataConn};
-use crate::spec::config::{ConnKind, DriverChoice, Side, TestSpec};
+use crate::spec::config::{Delivery, DriverChoice, Pattern, Side, TestSpec};
 
 /// Why a flow ended early. The message is what the user sees, after "connection N: ".
 #[derive(Debug, thiserror::Error)]
@@ -209,15 +209,17 @@ pub fn new_report(conn: &DataConn, side: Side, ctx: &RoleCtx) -> RoleReport {
 /// side).
 pub fn role_for(conn: DataConn, side: Side, ctx: &RoleCtx) -> Box<dyn flow::Flow> {
     let rep = new_report(&conn, side, ctx);
-    let datagram = ctx.spec.protocol.is_datagram();
-    match (conn.plan.kind, datagram, rep.active) {
-        (ConnKind::Stream, false, true) => Box::new(stream::StreamSender::new(conn, rep, ctx)),
-        (ConnKind::Stream, false, false) => Box::new(stream::StreamReceiver::new(conn, rep, ctx)),
-        (ConnKind::Rr, false, true) => rr::requester(conn, rep, ctx),
-        (ConnKind::Rr, false, false) => Box::new(rr::Responder::new(conn, rep, ctx)),
-        (ConnKind::Stream, true, _) => dgram::flow(conn, ctx, rep),
-        (ConnKind::Rr, true, _) => dgram_rr::flow(conn, ctx, rep),
-        (ConnKind::Crr, _, _) => crr::flow(conn, ctx, rep),
+    use Delivery::{ByteStream, Datagram};
+    match (conn.plan.kind, ctx.spec.protocol.delivery(), rep.active) {
+        (Pattern::Stream, ByteStream, true) => Box::new(stream::StreamSender::new(conn, rep, ctx)),
+        (Pattern::Stream, ByteStream, false) => {
+            Box::new(stream::StreamReceiver::new(conn, rep, ctx))
+        }
+        (Pattern::Rr, ByteStream, true) => rr::requester(conn, rep, ctx),
+        (Pattern::Rr, ByteStream, false) => Box::new(rr::Responder::new(conn, rep, ctx)),
+        (Pattern::Stream, Datagram, _) => dgram::flow(conn, ctx, rep),
+        (Pattern::Rr, Datagram, _) => dgram_rr::flow(conn, ctx, rep),
+        (Pattern::Crr, _, _) => crr::flow(conn, ctx, rep),
     }
 }
 

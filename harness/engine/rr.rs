@@ -21,7 +21,7 @@ use crate::measure::sizes::SizeBuckets;
 use crate::measure::RoleReport;
 use crate::net::sockopt;
 use crate::net::transport::{is_timeout, DataConn};
-use crate::spec::config::Pattern as TestPattern;
+use crate::spec::config::{RrLoad, RrSpec, Traffic};
 use crate::spec::dist::{put_frame, rng_for, Arrivals, FRAME_HEADER};
 use crate::sys::socket::{recv_nowait, send_nowait};
 
@@ -173,12 +173,19 @@ impl MsgReader {
 
 /// A request/response requester: the closed loop, or the open loop / pipelined one.
 pub fn requester(conn: DataConn, rep: RoleReport, ctx: &RoleCtx) -> Box<dyn Flow> {
-    let spec = &ctx.spec;
-    let rr = spec.pattern == TestPattern::Rr;
-    if rr && (spec.rate.is_some() || spec.pipeline > 1) {
-        Box::new(OpenRequester::new(conn, rep, ctx))
-    } else {
-        Box::new(Requester::new(conn, rep, ctx))
+    // The probe of a stream test is a closed-loop requester, one at a time.
+    match ctx.spec.traffic() {
+        Traffic::Rr(RrSpec {
+            load: RrLoad::Open { .. },
+            ..
+        }) => Box::new(OpenRequester::new(conn, rep, ctx)),
+        Traffic::Rr(RrSpec {
+            load: RrLoad::Closed { pipeline, .. },
+            ..
+        }) if pipeline > 1 => Box::new(OpenRequester::new(conn, rep, ctx)),
+        Traffic::Rr(_) | Traffic::Stream(_) | Traffic::Crr(_) => {
+            Box::new(Requester::new(conn, rep, ctx))
+        }
     }
 }
 

@@ -184,7 +184,7 @@ pub(crate) fn report(conn: &crate::net::transport::DataConn, active: bool) -> Ro
 /// active (sender's) end and the passive (receiver's) end of connection 0.
 pub(crate) fn udp_pair(
     ctx: &RoleCtx,
-    kind: crate::spec::config::ConnKind,
+    kind: crate::spec::config::Pattern,
     blocking_socks: bool,
 ) -> [crate::net::transport::DataConn; 2] {
     use crate::net::sockopt::{apply, Phase};
@@ -246,7 +246,7 @@ pub(crate) fn run_pair(flows: Vec<Box<dyn Flow>>, ctx: &RoleCtx, threads: bool) 
 /// A crr test's two ends on loopback TCP: the attach connection on both, the receiver's
 /// address on the sender's end, the listener on the receiver's.
 pub(crate) fn tcp_crr_pair(blocking_socks: bool) -> [crate::net::transport::DataConn; 2] {
-    use crate::spec::config::{ConnKind, ConnPlan, Side};
+    use crate::spec::config::{ConnPlan, Pattern, Side};
     use socket2::{Domain, Socket, Type};
     let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
     let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
@@ -260,7 +260,7 @@ pub(crate) fn tcp_crr_pair(blocking_socks: bool) -> [crate::net::transport::Data
     let plan = ConnPlan {
         id: 0,
         flow: 0,
-        kind: ConnKind::Crr,
+        kind: Pattern::Crr,
         active: Side::Sender,
     };
     let token = 0x5eed;

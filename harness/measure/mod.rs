@@ -13,7 +13,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::spec::config::{ConnKind, Side};
+use crate::spec::config::{Pattern, Side};
 use crate::spec::knobs::AppliedKnobs;
 use crate::sys::tcp_info::TcpInfo;
 
@@ -355,7 +355,7 @@ pub use crate::sys::clock::thread_cpu_ns;
 pub struct RoleReport {
     pub conn: u32,
     pub flow: u32,
-    pub kind: Option<ConnKind>,
+    pub kind: Option<Pattern>,
     pub side: Option<Side>,
     /// This role drove the connection (wrote the bulk data or sent the requests).
     pub active: bool,

@@ -68,7 +68,8 @@ impl Psk {
     pub fn from_file(path: &Path) -> Result<Psk, ConfigError> {
         use std::io::Read;
 
-        let refuse = |msg: String| ConfigError(format!("--psk-file {}: {msg}", path.display()));
+        let refuse =
+            |msg: String| ConfigError::File(format!("--psk-file {}: {msg}", path.display()));
         // Non-blocking, so that opening a FIFO does not wait for a writer; it is refused
         // below like every other file that is not a regular one.
         let file = crate::sys::fs::open_nonblocking(path).map_err(|e| refuse(e.to_string()))?;
@@ -212,7 +213,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("key");
         std::fs::write(&p, "short\n").unwrap();
-        assert!(Psk::from_file(&p).unwrap_err().0.contains("at least 16"));
+        assert!(Psk::from_file(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("at least 16"));
         std::fs::write(&p, "  0123456789abcdef0123456789abcdef\n").unwrap();
         assert_eq!(
             Psk::from_file(&p).unwrap().0,
@@ -225,7 +229,7 @@ mod tests {
     fn only_small_regular_files_are_read() {
         let dir = tempfile::tempdir().unwrap();
         let refused = |p: &Path, says: &str| {
-            let e = Psk::from_file(p).unwrap_err().0;
+            let e = Psk::from_file(p).unwrap_err().to_string();
             assert!(e.contains(says), "{e}");
             assert!(
                 e.starts_with(&format!("--psk-file {}: ", p.display())),
@@ -264,7 +268,7 @@ mod tests {
         let got = rx
             .recv_timeout(std::time::Duration::from_secs(10))
             .expect("a FIFO is refused without waiting for a writer");
-        assert!(got.unwrap_err().0.contains("a FIFO"));
+        assert!(got.unwrap_err().to_string().contains("a FIFO"));
     }
 
     #[test]
@@ -284,12 +288,12 @@ mod tests {
             "passwordpasswordpassword",
         ] {
             std::fs::write(&p, weak).unwrap();
-            let e = Psk::from_file(&p).unwrap_err().0;
+            let e = Psk::from_file(&p).unwrap_err().to_string();
             assert!(e.contains("too easy to guess"), "{weak:?}: {e}");
             assert!(!e.contains("-0 bits"), "{weak:?}: {e}");
         }
         std::fs::write(&p, "0000000000000000").unwrap();
-        let e = Psk::from_file(&p).unwrap_err().0;
+        let e = Psk::from_file(&p).unwrap_err().to_string();
         assert!(e.contains("about 0 bits"), "{e}");
         // A key readable by others is warned about; one only its owner reads is not.
         #[cfg(unix)]

@@ -12,7 +12,6 @@ use super::summary::SizeReq;
 use crate::measure::outcome::Status;
 use crate::results::stats::{summarize, Noise, Summary, MIN_REPS_FOR_CI};
 use crate::results::CaseRun;
-use crate::spec::config::ConnKind;
 
 /// The figures of one finished repetition that `cases.csv` aggregates.
 #[derive(Debug, Clone, Default)]
@@ -87,7 +86,7 @@ impl CaseRecord {
             direction: spec.direction.to_string(),
             flows: spec.flows,
             msg_size: spec.msg_size,
-            main_is_transactions: spec.main_kind() != ConnKind::Stream,
+            main_is_transactions: spec.main_kind().is_transactional(),
             sndbuf_req: None,
             rcvbuf_req: None,
             sndbuf_eff: None,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::measure::{warmup_slots, RoleReport};
 use crate::results::CaseRun;
-use crate::spec::config::{ConnKind, Side};
+use crate::spec::config::{Pattern, Side};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -82,7 +82,8 @@ fn direction(run: &CaseRun, role: &RoleReport) -> FlowDirection {
         (Some(Side::Sender), true) | (Some(Side::Receiver), false)
     );
     // For stream, the passive end receives; for rr the active end measures responses.
-    if data_from_sender == (role.kind == Some(ConnKind::Stream)) {
+    let bulk = role.kind.is_some_and(|k| !k.is_transactional());
+    if data_from_sender == bulk {
         FlowDirection::Forward
     } else {
         FlowDirection::Reverse
@@ -103,7 +104,7 @@ pub fn rows(run: &CaseRun) -> Vec<IntervalRow> {
         let in_warmup = warmup_slots(run.spec.warmup.as_nanos() as u64, role.interval_ns);
         let direction = direction(run, role).as_str();
         let counts_messages =
-            role.kind != Some(ConnKind::Stream) || run.spec.protocol.is_datagram();
+            role.kind.map_or(true, Pattern::is_transactional) || run.spec.protocol.is_datagram();
         for (i, (&bytes, &messages)) in role
             .interval_bytes
             .iter()
@@ -184,7 +185,7 @@ mod tests {
     use crate::spec::config::{Protocol, TestSpec};
     use std::time::Duration;
 
-    fn role(kind: ConnKind, side: Side, active: bool, bytes: &[u64], msgs: &[u64]) -> RoleReport {
+    fn role(kind: Pattern, side: Side, active: bool, bytes: &[u64], msgs: &[u64]) -> RoleReport {
         RoleReport {
             conn: 0,
             kind: Some(kind),
@@ -231,7 +232,7 @@ mod tests {
             ..Default::default()
         };
         let receiving = role(
-            ConnKind::Stream,
+            Pattern::Stream,
             Side::Receiver,
             false,
             &[8, 4, 8, 7],
@@ -273,7 +274,7 @@ mod tests {
             ..Default::default()
         };
         let mut requester = role(
-            ConnKind::Rr,
+            Pattern::Rr,
             Side::Sender,
             true,
             &[640_000, 640_000, 640_000, 64],
@@ -304,13 +305,13 @@ mod tests {
             ..Default::default()
         };
         let stream = role(
-            ConnKind::Stream,
+            Pattern::Stream,
             Side::Receiver,
             false,
             &[2800, 1400],
             &[2, 1],
         );
-        let mut probe = role(ConnKind::Rr, Side::Sender, true, &[640, 640], &[10, 10]);
+        let mut probe = role(Pattern::Rr, Side::Sender, true, &[640, 640], &[10, 10]);
         probe.conn = 1;
         let rows = rows(&run(spec, vec![probe], vec![stream]));
         assert_eq!(rows.len(), 4);

@@ -14,7 +14,7 @@ use crate::engine::rr::RTT;
 use crate::measure::latency_histogram;
 use crate::measure::sizes::{bucket_of, SIZE_BUCKETS};
 use crate::results::CaseRun;
-use crate::spec::config::ConnKind;
+use crate::spec::config::Pattern;
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -73,7 +73,7 @@ pub fn rows(run: &CaseRun) -> Vec<SizeRow> {
         }
         let (req, resp) = spec.rr_sizes();
         let received = match (role.kind, role.active) {
-            (Some(ConnKind::Stream), _) | (None, _) => spec.msg_size,
+            (Some(Pattern::Stream), _) | (None, _) => spec.msg_size,
             (Some(_), true) => resp,
             (Some(_), false) => req,
         };
@@ -82,7 +82,7 @@ pub fn rows(run: &CaseRun) -> Vec<SizeRow> {
             messages[b] += role.messages_received;
             bytes[b] += role.bytes_received;
         }
-        if role.kind.is_some_and(|k| k != ConnKind::Stream) {
+        if role.kind.is_some_and(Pattern::is_transactional) {
             for enc in role.histograms.iter().filter(|e| e.metric == RTT) {
                 if let Ok(h) = enc.decode() {
                     add_rtt(bucket_of(req.max(resp) as u64), &h);

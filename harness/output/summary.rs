@@ -5,7 +5,6 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::results::CaseRun;
-use crate::spec::config::Pattern;
 use crate::spec::knobs::{Ends, KNOBS};
 use crate::spec::units::format_duration;
 
@@ -294,7 +293,9 @@ impl SummaryRow {
             lost: run.lost(),
             reordered: run.sum(|r| r.reordered),
             duplicated: run.sum(|r| r.duplicated),
-            transactions: (spec.pattern != Pattern::Stream || spec.probe)
+            transactions: spec
+                .traffic()
+                .has_transactions()
                 .then(|| run.sum(|r| r.transactions)),
             rtt_p50_ns: rtt.map(|p| p.p50),
             rtt_p90_ns: rtt.map(|p| p.p90),
@@ -324,12 +325,12 @@ impl SummaryRow {
         let unc = run.percentiles(crate::engine::rr::RTT_UNCORRECTED);
         let transactions = run.sum(|r| r.transactions);
         let warnings = run.warnings();
-        let rr_over_datagrams =
-            spec.protocol.is_datagram() && (spec.pattern != Pattern::Stream || spec.probe);
+        let traffic = spec.traffic();
+        let rr_over_datagrams = spec.protocol.is_datagram() && traffic.has_transactions();
         let zerocopy = spec.sender.zerocopy || spec.receiver.zerocopy;
         let zerocopy_sum = |f: fn(&crate::measure::RoleReport) -> u64| zerocopy.then(|| run.sum(f));
         self.warmup_s = spec.warmup.as_secs_f64();
-        self.response_size = (spec.pattern != Pattern::Stream).then_some(spec.response_size);
+        self.response_size = traffic.exchange().map(|e| e.response_size);
         self.rate = spec.rate;
         self.measured_s = run.measured_s();
         self.transactions_per_s = self
@@ -338,8 +339,12 @@ impl SummaryRow {
             .map(|s| round2(transactions as f64 / s));
         self.rr_timeouts = rr_over_datagrams.then(|| run.sum(|r| r.timeouts));
         self.rr_late = rr_over_datagrams.then(|| run.sum(|r| r.late));
-        self.connections = (spec.pattern == Pattern::Crr).then(|| run.sum(|r| r.connections));
-        self.max_in_flight = (spec.pipeline > 1 || spec.pattern == Pattern::Crr)
+        self.connections = spec
+            .pattern
+            .reconnects()
+            .then(|| run.sum(|r| r.connections));
+        self.max_in_flight = traffic
+            .overlaps_transactions()
             .then(|| run.roles().map(|r| r.max_in_flight).max().unwrap_or(0));
         self.sndbuf_end = active.and_then(|r| r.sndbuf_end);
         self.rcvbuf_end = passive.and_then(|r| r.rcvbuf_end);

@@ -81,8 +81,8 @@ impl Table {
             room -= width + 1;
             columns.push((key, width));
         }
-        let streams = cases.iter().any(|c| c.spec.pattern == Pattern::Stream);
-        let transactions = cases.iter().any(|c| c.spec.pattern != Pattern::Stream);
+        let streams = cases.iter().any(|c| !c.spec.pattern.is_transactional());
+        let transactions = cases.iter().any(|c| c.spec.pattern.is_transactional());
         let rate_header = match (streams, transactions) {
             (true, true) => "goodput|tx/s",
             (false, true) => "tx/s",
@@ -149,7 +149,7 @@ impl Table {
         sorted.sort_by_key(|c| c.case);
         for c in sorted {
             let row = CaseRow::of(c);
-            let tx = c.pattern.parse() != Ok(Pattern::Stream);
+            let tx = c.pattern.parse().map_or(true, Pattern::is_transactional);
             let rate = if tx {
                 mean_ci(
                     row.transactions_per_s_mean,
@@ -198,7 +198,7 @@ fn format_tps(v: f64) -> String {
 
 /// Goodput for a stream, transactions per second for rr and crr.
 fn rate_cell(run: &CaseRun) -> Option<String> {
-    if run.spec.pattern == Pattern::Stream {
+    if !run.spec.pattern.is_transactional() {
         run.goodput_bps().map(format_bps)
     } else {
         let tx = run.sum(|r| r.transactions);

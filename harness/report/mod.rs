@@ -203,7 +203,10 @@ impl Case {
     }
     /// Request/response figures are its headline (rr, crr).
     pub fn is_transactional(&self) -> bool {
-        self.row.pattern.parse() != Ok(Pattern::Stream)
+        self.row
+            .pattern
+            .parse()
+            .map_or(true, Pattern::is_transactional)
     }
     pub fn probe(&self) -> bool {
         self.first.as_ref().is_some_and(|r| r.probe)

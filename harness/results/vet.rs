@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::measure::outcome::{Status, TestOutcome};
 use crate::measure::{latency_histogram, SideReport};
-use crate::spec::config::{Pattern, TestSpec};
+use crate::spec::config::TestSpec;
 
 /// The most warnings a side's report may carry, per connection of the test, and besides.
 const WARNINGS_PER_CONN: usize = 8;
@@ -231,7 +231,7 @@ fn implausible_goodput(spec: &TestSpec, outcome: &TestOutcome) -> Option<String>
 /// (connections per transaction, accounted per flow).
 fn beyond_the_sender(spec: &TestSpec, outcome: &TestOutcome) -> Option<String> {
     let receiver = outcome.receiver.as_ref()?;
-    if spec.pattern == Pattern::Crr || outcome.status != Status::Ok {
+    if spec.pattern.reconnects() || outcome.status != Status::Ok {
         return None;
     }
     let main = spec.main_kind();
@@ -278,7 +278,7 @@ fn beyond_the_sender(spec: &TestSpec, outcome: &TestOutcome) -> Option<String> {
 /// the two sides do not pair up (a keep-alive profile's rows were wrongly refused).
 fn implausible_counts(spec: &TestSpec, outcome: &TestOutcome) -> Option<String> {
     outcome.receiver.as_ref()?;
-    if spec.pattern == Pattern::Crr {
+    if spec.pattern.reconnects() {
         return None;
     }
     // Per connection: bytes sent, received, and the duplicates' allowance; datagrams

@@ -41,14 +41,15 @@ const MAX_HOSTS_FILE: u64 = 1 << 20;
 /// Reads a hosts file: one host a line, `NAME ADDRESS[:PORT]`, `#` comments.
 pub fn read_hosts(path: &Path) -> Result<Vec<Host>, ConfigError> {
     let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| ConfigError(format!("{shown}: {e}")))?;
+    let meta = std::fs::metadata(path).map_err(|e| ConfigError::File(format!("{shown}: {e}")))?;
     if !meta.is_file() || meta.len() > MAX_HOSTS_FILE {
-        return Err(ConfigError(format!(
+        return Err(ConfigError::File(format!(
             "{shown}: not a regular file of at most 1 MiB"
         )));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("{shown}: {e}")))?;
-    parse_hosts(&text).map_err(|e| ConfigError(format!("{shown}:{}: {}", e.line, e.msg)))
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ConfigError::File(format!("{shown}: {e}")))?;
+    parse_hosts(&text).map_err(|e| ConfigError::File(format!("{shown}:{}: {}", e.line, e.msg)))
 }
 
 /// A mistake on one line of a hosts file (lines count from 1).
@@ -134,11 +135,11 @@ impl Shape {
                     .position(|h| h.name == name)
                     .map(Shape::Star)
                     .ok_or_else(|| {
-                        ConfigError(format!(
+                        ConfigError::Value(format!(
                             "--shape {text}: no host named {name} in the hosts file"
                         ))
                     }),
-                None => Err(ConfigError(format!(
+                None => Err(ConfigError::Value(format!(
                     "--shape {text}: expected pairs, all, ring or star:NAME"
                 ))),
             },
@@ -541,7 +542,7 @@ fn shape_name(shape: &Shape, hosts: &[Host]) -> String {
 
 /// One line per finished pair: who sent to whom, the main figure, the status.
 fn pair_line(run: &CaseRun) -> String {
-    let figure = if run.spec.main_kind() == crate::spec::config::ConnKind::Stream {
+    let figure = if !run.spec.main_kind().is_transactional() {
         run.goodput_bps()
             .map(crate::spec::units::format_bps)
             .unwrap_or_else(|| "-".into())

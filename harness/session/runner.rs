@@ -168,7 +168,7 @@ fn describe(spec: &crate::spec::config::TestSpec) -> String {
         spec.flows,
         sizes("message", &spec.msg_dist, spec.msg_size)
     );
-    if spec.pattern != crate::spec::config::Pattern::Stream
+    if spec.pattern.is_transactional()
         && (spec.response_dist != spec.msg_dist || spec.response_size != spec.msg_size)
     {
         s.push_str(", ");
@@ -438,8 +438,7 @@ fn find_receiver(opts: &RunOptions) -> Result<(Option<LocalReceiver>, SocketAddr
 /// the machine cannot take reads as such on the terminal, not only in summary.csv.
 fn datagram_note(run: &CaseRun) -> Option<String> {
     use crate::spec::units::format_bps;
-    if !run.spec.protocol.is_datagram() || run.spec.pattern != crate::spec::config::Pattern::Stream
-    {
+    if !run.spec.protocol.is_datagram() || run.spec.pattern.is_transactional() {
         return None;
     }
     let row = SummaryRow::from_run(run);
@@ -542,7 +541,7 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> Result<RunEnd, RunError> {
     if let Some(os) = peer.as_ref().and_then(|p| p.host.system) {
         for case in &plan.cases {
             check_os(&case.spec.receiver, os, "the receiver's host")
-                .map_err(|e| RunError::Refused(e.0))?;
+                .map_err(|e| RunError::Refused(e.to_string()))?;
         }
     }
     let (mut sweep, local, addr, ticker) = Sweep::start(plan, opts, total_ms)?;

@@ -96,7 +96,7 @@ impl ClientData {
                 .map_err(TransportError::conn(conn.id))?;
         }
         let mut dc = finish_conn(sock, conn, spec, Side::Sender, domain, dial.token, warnings)?;
-        if conn.kind == ConnKind::Crr {
+        if conn.kind.reconnects() {
             dc.peer = Some(addr);
         }
         Ok(dc)

@@ -158,10 +158,10 @@ impl ServerData {
             self.attach_streams(spec, &plan, token, (deadline, cancel))?
         };
         // crr transactions keep arriving on the listeners after the attach.
-        if conns.iter().any(|c| c.plan.kind == ConnKind::Crr) {
+        if conns.iter().any(|c| c.plan.kind.reconnects()) {
             let shared: Vec<Arc<Socket>> = self.listeners.drain(..).map(Arc::new).collect();
             let paths = Arc::new(std::mem::take(&mut self.paths));
-            for c in conns.iter_mut().filter(|c| c.plan.kind == ConnKind::Crr) {
+            for c in conns.iter_mut().filter(|c| c.plan.kind.reconnects()) {
                 c.listener = Some(shared[c.plan.id as usize % shared.len()].clone());
                 c._paths = Some(paths.clone());
             }

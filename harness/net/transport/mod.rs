@@ -20,7 +20,7 @@ use thiserror::Error;
 
 use crate::net::control::DataEndpoint;
 use crate::net::sockopt::{self, AppliedKnobs, KnobError, Phase};
-use crate::spec::config::{ConfigError, ConnKind, ConnPlan, Protocol, Side, SocketKnobs, TestSpec};
+use crate::spec::config::{ConfigError, ConnPlan, Protocol, Side, SocketKnobs, TestSpec};
 pub use crate::sys::socket::as_uninit;
 use crate::sys::{errno, socket as sys_socket};
 
@@ -194,16 +194,16 @@ pub fn probe(proto: Protocol, knobs: &[&SocketKnobs]) -> Result<(), ConfigError>
             }
             _ => "the kernel would not open such a socket",
         };
-        ConfigError(format!("protocol {proto}: {why} (socket(): {e})"))
+        ConfigError::Unsupported(format!("protocol {proto}: {why} (socket(): {e})"))
     })?;
     if matches!(proto, Protocol::Sctp | Protocol::Dccp) {
-        return Err(ConfigError(format!(
+        return Err(ConfigError::Unsupported(format!(
             "protocol {proto}: this kernel has it, but sockbench does not drive {proto}"
         )));
     }
     for k in knobs {
         sockopt::apply(&sock, proto, domain, k, Phase::BeforeConnect)
-            .map_err(|e| ConfigError(format!("{proto}: {e}")))?;
+            .map_err(|e| ConfigError::Unsupported(format!("{proto}: {e}")))?;
     }
     Ok(())
 }

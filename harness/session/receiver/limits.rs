@@ -41,7 +41,7 @@ pub fn memory_estimate(spec: &TestSpec) -> MemoryNeed {
     let (req, resp) = spec.rr_sizes();
     let msg = match spec.pattern {
         Pattern::Stream => 2 * u64::from(spec.msg_size).max(64 << 10),
-        _ => u64::from(req) + u64::from(resp) + (64 << 10),
+        Pattern::Rr | Pattern::Crr => u64::from(req) + u64::from(resp) + (64 << 10),
     };
     let on_workers = crate::engine::on_workers(spec, crate::spec::config::Side::Receiver);
     let threads = if on_workers {
@@ -58,9 +58,9 @@ pub fn memory_estimate(spec: &TestSpec) -> MemoryNeed {
     if spec.protocol.is_datagram() {
         per_conn += crate::measure::SeqTracker::bytes_for(crate::engine::dgram::seq_room(spec));
     }
-    if let (Pattern::Rr, Some(rate)) = (spec.pattern, spec.rate) {
+    if let Some((rate, timeout)) = spec.traffic().open_rr() {
         let margin = crate::engine::dgram_rr::RING_MARGIN as u64;
-        let ring = (rate as f64 * spec.rr_timeout.as_secs_f64()) as u64 * 2 + margin;
+        let ring = (rate as f64 * timeout.as_secs_f64()) as u64 * 2 + margin;
         per_conn += ring * 40;
     }
     let bytes = threads
@@ -137,13 +137,11 @@ impl Limits {
         }
         if let Some(max) = self.max_message {
             let (req, resp) = spec.rr_sizes();
-            let biggest = spec.msg_size.max(req).max(resp).max(
-                if spec.pattern == crate::spec::config::Pattern::Stream {
-                    0
-                } else {
-                    spec.response_size
-                },
-            );
+            let biggest = spec
+                .msg_size
+                .max(req)
+                .max(resp)
+                .max(spec.traffic().exchange().map_or(0, |e| e.response_size));
             if biggest > max {
                 return Err(Refusal::Message {
                     max,
@@ -164,7 +162,6 @@ impl Limits {
     }
 
     fn check_rate(&self, spec: &TestSpec, max: u64) -> Result<(), Refusal> {
-        use crate::spec::config::Pattern;
         let unit = "bits/s";
         let Some(rate) = spec.rate else {
             return Err(Refusal::Unpaced { max, unit });
@@ -176,7 +173,7 @@ impl Limits {
             .iter()
             .filter(|c| c.kind == spec.main_kind())
             .count() as u64;
-        if spec.pattern != Pattern::Stream {
+        if spec.pattern.is_transactional() {
             // The bits on the wire, at the largest sizes the test may draw.
             let (req, resp) = spec.rr_sizes();
             let (req_dist, resp_dist) = spec.rr_dists();

@@ -2,80 +2,16 @@
 
 use super::*;
 
-/// The keys a test description accepts (the long flag names of `run` with `_` for `-`,
-/// as in workload files and `--set`): those of the test as a whole here, the socket knobs
-/// in the knob table ([`crate::spec::knobs::socket_keys`]).
-pub const KNOB_KEYS: &[&str] = &[
-    "proto",
-    "pattern",
-    "direction",
-    "duration",
-    "warmup",
-    "interval",
-    "msg_size",
-    "response_size",
-    "flows",
-    "rate",
-    "rr_timeout",
-    "probe",
-    "probe_size",
-    "batch",
-    "arrival",
-    "dist_seed",
-    "requests_per_conn",
-    "pipeline",
-    "think_time",
-    "driver",
-];
-
-pub(super) fn parse_u32(key: &str, v: &str) -> Result<u32, ConfigError> {
-    v.trim()
-        .parse()
-        .map_err(|_| ConfigError(format!("{key}: '{v}' is not a whole number")))
-}
-
-pub(super) fn parse_size_u32(key: &str, v: &str) -> Result<u32, ConfigError> {
-    let n = crate::spec::units::parse_size(v).map_err(|e| ConfigError(format!("{key}: {e}")))?;
-    u32::try_from(n).map_err(|_| ConfigError(format!("{key}: {v} is too large")))
-}
-
-/// A fixed size (`64K`) or a distribution (`uniform:min=64,max=4K`).
-pub(super) fn parse_size_or_dist(
-    key: &str,
-    v: &str,
-) -> Result<(Option<u32>, Option<DistSpec>), ConfigError> {
-    if crate::spec::dist::is_dist_text(v) {
-        let d = DistSpec::parse(v, None).map_err(|e| ConfigError(format!("{key}: {e}")))?;
-        Ok((None, Some(d)))
-    } else {
-        Ok((Some(parse_size_u32(key, v)?), None))
-    }
-}
-
-pub(super) fn parse_dur(key: &str, v: &str) -> Result<Duration, ConfigError> {
-    crate::spec::units::parse_duration(v).map_err(|e| ConfigError(format!("{key}: {e}")))
-}
-
-pub(super) fn parse_probe(key: &str, v: &str) -> Result<bool, ConfigError> {
-    match v.trim() {
-        "rr" => Ok(true),
-        "none" | "off" | "false" | "" => Ok(false),
-        other => Err(ConfigError(format!(
-            "{key}: '{other}' is not a probe (expected rr or none)"
-        ))),
-    }
-}
-
 /// Builds a [`TestSpec`] from knob settings, filling the defaults that depend on the
 /// protocol and pattern (message sizes) once all settings are known.
 #[derive(Debug, Clone, Default)]
 pub struct SpecBuilder {
-    spec: TestSpec,
-    msg_size: Option<u32>,
-    response_size: Option<u32>,
+    pub(super) spec: TestSpec,
+    pub(super) msg_size: Option<u32>,
+    pub(super) response_size: Option<u32>,
     /// Sizes from a distribution (`msg_size = "lognormal:median=1K,p99=64K"`).
-    msg_dist: Option<DistSpec>,
-    response_dist: Option<DistSpec>,
+    pub(super) msg_dist: Option<DistSpec>,
+    pub(super) response_dist: Option<DistSpec>,
 }
 
 impl SpecBuilder {
@@ -89,7 +25,7 @@ impl SpecBuilder {
         let (sides, name): (&[Side], &str) = match key.split_once('.') {
             Some(("sender", k)) => (&[Side::Sender], k),
             Some(("receiver", k)) => (&[Side::Receiver], k),
-            Some(_) => return Err(ConfigError(format!("unknown key '{key}'"))),
+            Some(_) => return Err(ConfigError::Value(format!("unknown key '{key}'"))),
             None => (&[Side::Sender, Side::Receiver], key),
         };
         match knob(name) {
@@ -99,11 +35,12 @@ impl SpecBuilder {
                         Side::Sender => &mut self.spec.sender,
                         Side::Receiver => &mut self.spec.receiver,
                     };
-                    (knob.parse)(k, value).map_err(|e| ConfigError(format!("{key}: {e}")))?;
+                    (knob.parse)(k, value)
+                        .map_err(|e| ConfigError::Value(format!("{key}: {e}")))?;
                 }
             }
             None if sides.len() == 1 => {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Value(format!(
                     "'{name}' is not a per-side socket knob, so '{key}' is not a key"
                 )))
             }
@@ -112,78 +49,18 @@ impl SpecBuilder {
         Ok(self)
     }
 
-    /// A key of the test as a whole ([`KNOB_KEYS`]).
-    pub(super) fn set_test_key(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
-        let s = &mut self.spec;
-        match key {
-            "proto" => s.protocol = value.parse()?,
-            "pattern" => s.pattern = value.parse()?,
-            "direction" => s.direction = value.parse()?,
-            "duration" => s.duration = parse_dur(key, value)?,
-            "warmup" => s.warmup = parse_dur(key, value)?,
-            "interval" => s.interval = parse_dur(key, value)?,
-            "rr_timeout" => s.rr_timeout = parse_dur(key, value)?,
-            "msg_size" => (self.msg_size, self.msg_dist) = parse_size_or_dist(key, value)?,
-            "response_size" => {
-                (self.response_size, self.response_dist) = parse_size_or_dist(key, value)?
-            }
-            "arrival" => {
-                s.arrival = value
-                    .parse()
-                    .map_err(|e| ConfigError(format!("{key}: {e}")))?
-            }
-            "requests_per_conn" => s.requests_per_conn = parse_u32(key, value)?,
-            "pipeline" => s.pipeline = parse_u32(key, value)?,
-            "driver" => s.driver = value.parse()?,
-            "think_time" => {
-                s.think_time = match value.trim() {
-                    "" | "none" | "0" => None,
-                    v => Some(TimeDist::parse(v).map_err(|e| ConfigError(format!("{key}: {e}")))?),
-                }
-            }
-            "dist_seed" => {
-                s.dist_seed = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| ConfigError(format!("{key}: '{value}' is not a whole number")))?
-            }
-            "flows" => s.flows = parse_u32(key, value)?,
-            "probe" => s.probe = parse_probe(key, value)?,
-            "probe_size" => s.probe_size = parse_size_u32(key, value)?,
-            "batch" => s.batch = parse_u32(key, value)?,
-            "rate" => {
-                s.rate = Some(
-                    crate::spec::units::parse_rate(value)
-                        .map_err(|e| ConfigError(format!("{key}: {e}")))?,
-                )
-            }
-            _ => {
-                let known: Vec<&str> = KNOB_KEYS
-                    .iter()
-                    .copied()
-                    .chain(crate::spec::knobs::socket_keys())
-                    .collect();
-                return Err(ConfigError(format!(
-                    "unknown key '{key}' (known: {})",
-                    known.join(", ")
-                )));
-            }
-        }
-        Ok(())
-    }
-
     /// Fills size defaults and validates. Stream over TCP/MPTCP/Unix stream writes 128K;
     /// datagrams carry 1400 bytes (one Ethernet MTU's worth); rr sends 64-byte requests and
     /// responses of the request's size unless told otherwise.
     pub fn build(&self) -> Result<TestSpec, ConfigError> {
         let mut spec = self.spec.clone();
-        spec.msg_size =
-            self.msg_size
-                .unwrap_or(match (spec.pattern, spec.protocol.is_datagram()) {
-                    (Pattern::Rr | Pattern::Crr, _) => 64,
-                    (Pattern::Stream, true) => 1400,
-                    (Pattern::Stream, false) => 128 * 1024,
-                });
+        spec.msg_size = self
+            .msg_size
+            .unwrap_or(match (spec.pattern, spec.protocol.delivery()) {
+                (Pattern::Rr | Pattern::Crr, _) => 64,
+                (Pattern::Stream, Delivery::Datagram) => 1400,
+                (Pattern::Stream, Delivery::ByteStream) => 128 * 1024,
+            });
         spec.response_size = self.response_size.unwrap_or(spec.msg_size);
         self.resolve_dists(&mut spec)?;
         // UDP GSO's segment size is the message size.
@@ -202,7 +79,7 @@ impl SpecBuilder {
         let (floor, ceiling) = (spec.size_floor(), spec.size_ceiling());
         let resolve = |name: &str, d: &DistSpec| {
             d.resolve(floor, ceiling)
-                .map_err(|e| ConfigError(format!("{name}: {e}")))
+                .map_err(|e| ConfigError::Value(format!("{name}: {e}")))
         };
         spec.msg_dist = self
             .msg_dist
@@ -211,7 +88,7 @@ impl SpecBuilder {
             .transpose()?;
         spec.response_dist = match (&self.response_dist, self.response_size) {
             (Some(d), _) => Some(resolve("response_size", d)?),
-            (None, None) if spec.pattern != Pattern::Stream => spec.msg_dist.clone(),
+            (None, None) if spec.pattern.is_transactional() => spec.msg_dist.clone(),
             (None, _) => None,
         };
         if let Some(d) = &spec.msg_dist {
@@ -286,7 +163,7 @@ mod builder_tests {
             "responses follow the requests"
         );
         b.set("proto", "udp").unwrap();
-        let e = b.build().unwrap_err().0;
+        let e = b.build().unwrap_err().to_string();
         assert!(e.contains("max") && e.contains("65507"), "{e}");
         b.set("msg_size", "uniform:min=1,max=9000").unwrap();
         let spec = b.build().unwrap();
@@ -295,7 +172,7 @@ mod builder_tests {
             .unwrap()
             .set("gso", "true")
             .unwrap();
-        assert!(b.build().unwrap_err().0.contains("its own write"));
+        assert!(b.build().unwrap_err().to_string().contains("its own write"));
         let mut b = SpecBuilder::new();
         b.set("pattern", "rr")
             .unwrap()
@@ -309,13 +186,13 @@ mod builder_tests {
             "length header and request id"
         );
         assert!(b.set("think_time", "1ms").is_ok());
-        assert!(b.build().unwrap_err().0.contains("think_time"));
+        assert!(b.build().unwrap_err().to_string().contains("think_time"));
     }
 
     /// Every knob of the table is a key for both sides and for each alone.
     #[test]
     fn every_table_knob_is_a_key_per_side() {
-        for knob in KNOBS {
+        for knob in crate::spec::knobs::KNOBS {
             let mut want = SocketKnobs::default();
             (knob.parse)(&mut want, knob.example).unwrap();
             let mut b = SpecBuilder::new();
@@ -334,16 +211,20 @@ mod builder_tests {
         assert!(b
             .set("msg_size", "banana")
             .unwrap_err()
-            .0
+            .to_string()
             .starts_with("msg_size: 'banana'"));
         assert!(b.set("sender.duration", "1s").is_err());
         assert!(b
             .set("colour", "blue")
             .unwrap_err()
-            .0
+            .to_string()
             .contains("unknown key 'colour'"));
         assert!(b.set("nodelay", "maybe").is_err());
         assert!(b.set("tos", "300").is_err());
-        assert!(b.set("duration", "-1s").unwrap_err().0.contains("negative"));
+        assert!(b
+            .set("duration", "-1s")
+            .unwrap_err()
+            .to_string()
+            .contains("negative"));
     }
 }

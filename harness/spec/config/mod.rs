@@ -2,81 +2,26 @@
 //! a workload file, or the control channel). Everything past the CLI sees only these types.
 
 mod builder;
+mod keys;
+mod traffic;
 mod validate;
 
-pub use builder::{SpecBuilder, KNOB_KEYS};
+pub use builder::SpecBuilder;
+pub use keys::{
+    columns_of, dict_lines, doc_table, keys_of, test_key, test_keys, Search, TestKey, TEST_KEYS,
+};
+pub use traffic::{CrrSpec, Exchange, Probe, RrLoad, RrSpec, StreamSpec, Traffic};
 
-use std::fmt;
-use std::str::FromStr;
+pub use crate::spec::base::{ConfigError, Delivery, Protocol, MAX_CPUS, MAX_UDP_PAYLOAD};
+pub use crate::spec::knobs::SocketKnobs;
+
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
+use crate::spec::base::named_enum;
 use crate::spec::dist::{Arrival, DistSpec, SizeDist, TimeDist};
-use crate::spec::knobs::{knob, KNOBS};
-
-/// A user mistake in a test description. Reported as one line, exit code 2.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
-
-impl ConfigError {
-    pub fn new(msg: impl Into<String>) -> Self {
-        ConfigError(msg.into())
-    }
-}
-
-macro_rules! named_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "kebab-case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = ConfigError;
-            fn from_str(s: &str) -> Result<Self, ConfigError> {
-                match s.trim() {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(ConfigError(format!(
-                        "unknown {} '{}' (expected one of: {})",
-                        stringify!($name).to_ascii_lowercase(),
-                        other,
-                        [$($text),+].join(", ")
-                    ))),
-                }
-            }
-        }
-    };
-}
-
-named_enum!(
-    /// The transport. `sctp` and `dccp` are recognised so that asking for them gives a
-    /// precise answer about this kernel rather than "unknown protocol".
-    Protocol {
-        Tcp => "tcp",
-        Udp => "udp",
-        Mptcp => "mptcp",
-        UnixStream => "unix-stream",
-        UnixDgram => "unix-dgram",
-        Sctp => "sctp",
-        Dccp => "dccp",
-    }
-);
+use crate::spec::knobs::knob;
 
 named_enum!(
     /// The traffic pattern.
@@ -117,88 +62,6 @@ named_enum!(
     }
 );
 
-impl Protocol {
-    /// Datagram protocols carry a sequence number in every message and count loss.
-    pub fn is_datagram(self) -> bool {
-        matches!(self, Protocol::Udp | Protocol::UnixDgram)
-    }
-    pub fn is_unix(self) -> bool {
-        matches!(self, Protocol::UnixStream | Protocol::UnixDgram)
-    }
-    /// TCP-level socket options (TCP_MAXSEG, TCP_NODELAY, ...) apply.
-    pub fn is_tcp_like(self) -> bool {
-        matches!(self, Protocol::Tcp | Protocol::Mptcp)
-    }
-    pub fn is_ip(self) -> bool {
-        !self.is_unix()
-    }
-}
-
-/// Socket options for the data sockets of one side. `None`/`false` = not set: the kernel's
-/// default (for buffers: autotuning) stays in force. Each field is parsed, checked, set on
-/// the socket and reported by its entry in the knob table ([`crate::spec::knobs::KNOBS`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SocketKnobs {
-    /// SO_SNDBUF in bytes as requested (Linux stores double).
-    pub sndbuf: Option<u64>,
-    /// SO_RCVBUF in bytes as requested (Linux stores double).
-    pub rcvbuf: Option<u64>,
-    /// TCP_MAXSEG, set before connect/listen.
-    pub mss: Option<u32>,
-    /// TCP_NODELAY.
-    pub nodelay: bool,
-    /// TCP_CONGESTION.
-    pub congestion: Option<String>,
-    /// IP_TOS / IPV6_TCLASS.
-    pub tos: Option<u8>,
-    /// TCP_QUICKACK (re-armed after every read by the patterns, since the kernel clears it).
-    pub quickack: bool,
-    /// TCP_NOTSENT_LOWAT in bytes.
-    pub notsent_lowat: Option<u32>,
-    /// TCP_CORK.
-    pub cork: bool,
-    /// SO_BUSY_POLL in microseconds.
-    pub busy_poll_us: Option<u32>,
-    /// UDP_SEGMENT (UDP GSO): the segment size the kernel splits each send into.
-    pub udp_gso: Option<u32>,
-    /// UDP_GRO: coalesced datagrams arrive in one receive.
-    pub udp_gro: bool,
-    /// User-space busy polling: this side's sockets are non-blocking and its roles spin on
-    /// them instead of sleeping in the kernel.
-    pub spin: bool,
-    /// Stream sends with sendfile(2) from an in-memory file instead of write(2).
-    pub sendfile: bool,
-    /// Byte streams through a pipe with splice(2): sends from an in-memory file, receives
-    /// into /dev/null; the data never passes through user memory.
-    pub splice: bool,
-    /// SO_ZEROCOPY, and MSG_ZEROCOPY on stream sends (tcp).
-    pub zerocopy: bool,
-    /// CPUs this side's traffic threads are pinned to (sched_setaffinity), spread over
-    /// its connections; None = wherever the scheduler puts them.
-    pub cpus: Option<Vec<u32>>,
-    /// SO_LINGER in seconds: a close waits that long for unsent data; 0 = an abortive
-    /// close (RST, no TIME_WAIT). None = not set (a graceful close in the background).
-    #[serde(default)]
-    pub linger: Option<u32>,
-}
-
-impl SocketKnobs {
-    /// Checks that every knob set applies to `proto` and is in a range the kernel accepts.
-    pub fn validate(&self, proto: Protocol) -> Result<(), ConfigError> {
-        for knob in KNOBS {
-            if knob.is_set(self) && !knob.applies.to(proto) {
-                return Err(ConfigError(format!(
-                    "{} applies to {}, not {proto}",
-                    knob.flag(),
-                    knob.applies.describe()
-                )));
-            }
-            (knob.check)(self)?;
-        }
-        Ok(())
-    }
-}
-
 /// Which process a role runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -218,16 +81,6 @@ impl Side {
     }
 }
 
-/// What one data connection carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ConnKind {
-    Stream,
-    Rr,
-    /// Connect, request, response, close; again and again.
-    Crr,
-}
-
 /// One data connection of a test: both ends derive the same list from the spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnPlan {
@@ -235,7 +88,8 @@ pub struct ConnPlan {
     pub id: u32,
     /// The user-visible flow number (bidir has two connections per flow).
     pub flow: u32,
-    pub kind: ConnKind,
+    /// What the connection carries: the test's pattern, or rr for the probe.
+    pub kind: Pattern,
     /// The process whose role drives this connection: writes the bulk data (stream) or
     /// sends the requests (rr).
     pub active: Side,
@@ -322,8 +176,6 @@ pub const DEFAULT_DIST_SEED: u64 = 1;
 
 /// Size of the header every datagram carries: sequence number, kind, connection id.
 pub const DGRAM_HEADER: u32 = 16;
-/// Largest UDP payload over IPv4.
-pub const MAX_UDP_PAYLOAD: u32 = 65507;
 /// The largest application message we allow for byte streams.
 pub const MAX_STREAM_MSG: u32 = 64 << 20;
 /// Flows of one test. Beyond `engine::MULTI_THRESHOLD` connections on a side, roles run
@@ -331,8 +183,6 @@ pub const MAX_STREAM_MSG: u32 = 64 << 20;
 /// docs/scale.md); a receiver's results for 131,072 of them fit in one control message
 /// (`net::control::MAX_MESSAGE`).
 pub const MAX_FLOWS: u32 = 1 << 17;
-/// CPUs a cpu_set_t can name (CPU_SETSIZE).
-pub const MAX_CPUS: u32 = 1024;
 /// The longest an rr requester may wait for one response.
 pub const MAX_RR_TIMEOUT: Duration = Duration::from_secs(60);
 /// Requests an open-loop rr flow may have outstanding within its timeout (rate ×
@@ -403,10 +253,9 @@ impl TestSpec {
     /// Request and response size distributions of a request/response connection (the
     /// probe's sizes are fixed).
     pub fn rr_dists(&self) -> (Option<&SizeDist>, Option<&SizeDist>) {
-        if self.pattern == Pattern::Stream {
-            (None, None)
-        } else {
-            (self.msg_dist.as_ref(), self.response_dist.as_ref())
+        match self.pattern {
+            Pattern::Stream => (None, None),
+            Pattern::Rr | Pattern::Crr => (self.msg_dist.as_ref(), self.response_dist.as_ref()),
         }
     }
 
@@ -434,7 +283,7 @@ impl TestSpec {
             plan.push(ConnPlan {
                 id: plan.len() as u32,
                 flow: self.flows,
-                kind: ConnKind::Rr,
+                kind: Pattern::Rr,
                 active: Side::Sender,
             });
         }
@@ -444,21 +293,16 @@ impl TestSpec {
     /// Request and response sizes of a request/response connection: the probe's in a
     /// stream test, else the test's own.
     pub fn rr_sizes(&self) -> (u32, u32) {
-        if self.pattern == Pattern::Stream {
-            (self.probe_size, self.probe_size)
-        } else {
-            (self.msg_size, self.response_size)
+        match self.pattern {
+            Pattern::Stream => (self.probe_size, self.probe_size),
+            Pattern::Rr | Pattern::Crr => (self.msg_size, self.response_size),
         }
     }
 
-    /// The connection kind that carries the test's main figures (goodput, transactions);
-    /// a probe's connection is of another kind.
-    pub fn main_kind(&self) -> ConnKind {
-        match self.pattern {
-            Pattern::Stream => ConnKind::Stream,
-            Pattern::Rr => ConnKind::Rr,
-            Pattern::Crr => ConnKind::Crr,
-        }
+    /// What the connections that carry the test's main figures (goodput, transactions)
+    /// do: the test's pattern; a probe's connection is rr.
+    pub fn main_kind(&self) -> Pattern {
+        self.pattern
     }
 
     /// The knobs of one process's data sockets.

@@ -41,18 +41,26 @@ fn validation_names_the_problem() {
         ..TestSpec::default()
     };
     spec.msg_size = 8;
-    assert!(spec.validate().unwrap_err().0.contains("--msg-size 8"));
+    assert!(spec
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("--msg-size 8"));
     spec.msg_size = 1400;
     assert!(spec.validate().is_ok());
     spec.sender.mss = Some(1000);
     assert!(spec
         .validate()
         .unwrap_err()
-        .0
+        .to_string()
         .contains("tcp and mptcp only"));
     let mut spec = TestSpec::default();
     spec.sender.mss = Some(10);
-    assert!(spec.validate().unwrap_err().0.contains("88 to 32767"));
+    assert!(spec
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("88 to 32767"));
     let spec = TestSpec {
         duration: Duration::ZERO,
         ..TestSpec::default()
@@ -73,7 +81,7 @@ fn validation_names_the_problem() {
     assert!(spec
         .validate()
         .unwrap_err()
-        .0
+        .to_string()
         .contains("connection-oriented"));
     let spec = TestSpec {
         pattern: Pattern::Rr,
@@ -81,7 +89,7 @@ fn validation_names_the_problem() {
         msg_size: 64,
         ..TestSpec::default()
     };
-    assert!(spec.validate().unwrap_err().0.contains("--probe"));
+    assert!(spec.validate().unwrap_err().to_string().contains("--probe"));
 }
 
 #[test]
@@ -93,7 +101,7 @@ fn the_probe_is_one_more_connection() {
     };
     let plan = spec.conn_plan();
     assert_eq!(plan.len(), 3);
-    assert_eq!(plan[2].kind, ConnKind::Rr);
+    assert_eq!(plan[2].kind, Pattern::Rr);
     assert_eq!(plan[2].flow, 2);
     assert_eq!(spec.rr_sizes(), (64, 64));
 }

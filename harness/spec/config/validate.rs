@@ -5,37 +5,15 @@ use super::*;
 impl TestSpec {
     /// Checks everything that can be checked without touching the kernel.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.duration.is_zero() {
-            return Err(ConfigError::new("--duration must be more than zero"));
-        }
-        if self.duration > Duration::from_secs(24 * 3600) || self.warmup > Duration::from_secs(3600)
-        {
-            return Err(ConfigError::new(
-                "--duration is limited to 24h and --warmup to 1h",
-            ));
-        }
-        if self.interval < Duration::from_millis(10) {
-            return Err(ConfigError::new("--interval must be at least 10ms"));
-        }
-        if self.flows == 0 || self.flows > MAX_FLOWS {
-            return Err(ConfigError(format!(
-                "--flows must be from 1 to {MAX_FLOWS}"
-            )));
+        // Each key's own range, from its entry of the key table.
+        for key in keys::TEST_KEYS {
+            (key.check)(self)?;
         }
         self.validate_driver()?;
+        self.check_applies()?;
         self.validate_profile()?;
-        if self.pattern == Pattern::Rr && self.direction == Direction::Bidir {
-            return Err(ConfigError::new(
-                "--direction bidir applies to the stream pattern; rr takes forward or reverse",
-            ));
-        }
-        if self.rate.is_some() && self.pattern == Pattern::Crr {
-            return Err(ConfigError::new(
-                "--rate applies to stream (bits/s) and rr (transactions/s), not crr",
-            ));
-        }
         self.validate_paths()?;
-        self.validate_pattern()?;
+        self.validate_probe()?;
         self.validate_sizes()?;
         self.validate_limits()?;
         self.sender.validate(self.protocol)?;
@@ -45,88 +23,73 @@ impl TestSpec {
 
     /// The I/O paths: batches, GSO/GRO, sendfile, splice, zero-copy and spinning, and what each combines with.
     pub(super) fn validate_paths(&self) -> Result<(), ConfigError> {
-        if self.batch == 0 || self.batch > 1024 {
-            return Err(ConfigError::new("--batch must be from 1 to 1024"));
-        }
         let sendfile = self.sender.sendfile || self.receiver.sendfile;
-        if sendfile && (self.pattern != Pattern::Stream || self.protocol.is_datagram()) {
-            return Err(ConfigError::new(
+        if sendfile && !self.byte_stream_bulk() {
+            return Err(ConfigError::not_applicable(
                 "--sendfile applies to the stream pattern over tcp, mptcp or unix-stream",
             ));
         }
         if sendfile && (self.sender.zerocopy || self.receiver.zerocopy) {
-            return Err(ConfigError::new(
+            return Err(ConfigError::conflict(
                 "--sendfile and --zerocopy are two ways to avoid the copy: choose one",
             ));
         }
         let splice = self.sender.splice || self.receiver.splice;
-        if splice && (self.pattern != Pattern::Stream || self.protocol.is_datagram()) {
-            return Err(ConfigError::new(
+        if splice && !self.byte_stream_bulk() {
+            return Err(ConfigError::not_applicable(
                 "--splice applies to the stream pattern over tcp, mptcp or unix-stream",
             ));
         }
         for side in [&self.sender, &self.receiver] {
             if side.splice && (side.sendfile || side.zerocopy) {
-                return Err(ConfigError::new(
+                return Err(ConfigError::conflict(
                     "--splice, --sendfile and --zerocopy are ways to avoid the same copy: choose one",
                 ));
             }
         }
-        if (self.sender.spin || self.receiver.spin) && self.pattern == Pattern::Crr {
-            return Err(ConfigError::new(
+        if (self.sender.spin || self.receiver.spin) && self.pattern.reconnects() {
+            return Err(ConfigError::not_applicable(
                 "--spin applies to stream and rr (crr opens a new socket per transaction)",
             ));
         }
-        if (self.sender.zerocopy || self.receiver.zerocopy) && self.pattern != Pattern::Stream {
-            return Err(ConfigError::new("--zerocopy applies to the stream pattern"));
+        if (self.sender.zerocopy || self.receiver.zerocopy) && self.pattern.is_transactional() {
+            return Err(ConfigError::not_applicable(
+                "--zerocopy applies to the stream pattern",
+            ));
         }
         if self.sender.udp_gso.is_some() && self.batch > 1 {
-            return Err(ConfigError::new(
+            return Err(ConfigError::conflict(
                 "--gso and --batch are two ways to send many datagrams per call: choose one",
             ));
         }
-        if (self.sender.udp_gso.is_some() || self.sender.udp_gro) && self.pattern != Pattern::Stream
+        if (self.sender.udp_gso.is_some() || self.sender.udp_gro) && self.pattern.is_transactional()
         {
-            return Err(ConfigError::new(
+            return Err(ConfigError::not_applicable(
                 "--gso and --gro apply to the stream pattern",
-            ));
-        }
-        if self.batch > 1 && !(self.protocol.is_datagram() && self.pattern == Pattern::Stream) {
-            return Err(ConfigError::new(
-                "--batch (sendmmsg/recvmmsg) applies to the stream pattern over udp and unix-dgram",
             ));
         }
         Ok(())
     }
 
-    /// What crr and the latency probe need.
-    pub(super) fn validate_pattern(&self) -> Result<(), ConfigError> {
-        if self.pattern == Pattern::Crr {
-            if self.protocol.is_datagram() {
-                return Err(ConfigError(format!(
-                    "crr opens a connection per transaction, so it needs a connection-oriented protocol, not {}",
-                    self.protocol
-                )));
-            }
-            if self.direction != Direction::Forward {
-                return Err(ConfigError::new(
-                    "crr runs forward only: the sender process connects",
-                ));
-            }
+    /// Bulk transfer over a byte stream: what sendfile and splice feed.
+    fn byte_stream_bulk(&self) -> bool {
+        match (self.pattern, self.protocol.delivery()) {
+            (Pattern::Stream, Delivery::ByteStream) => true,
+            (Pattern::Stream, Delivery::Datagram) | (Pattern::Rr | Pattern::Crr, _) => false,
         }
+    }
+
+    /// The latency probe's size (that it runs beside stream flows only is
+    /// [`TestSpec::check_applies`]'s).
+    pub(super) fn validate_probe(&self) -> Result<(), ConfigError> {
         if self.probe {
-            if self.pattern != Pattern::Stream {
-                return Err(ConfigError::new(
-                    "--probe rr runs beside stream flows; use it with --pattern stream",
-                ));
-            }
             let min = if self.protocol.is_datagram() {
                 DGRAM_HEADER
             } else {
                 1
             };
             if self.probe_size < min || self.probe_size > 65507 {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Range(format!(
                     "--probe-size must be from {min} to 65507 bytes"
                 )));
             }
@@ -141,7 +104,7 @@ impl TestSpec {
             ("response-size", self.response_size),
         ];
         for (name, size) in sizes {
-            if name == "response-size" && self.pattern == Pattern::Stream {
+            if name == "response-size" && !self.pattern.is_transactional() {
                 continue;
             }
             if self.protocol.is_datagram() {
@@ -151,13 +114,13 @@ impl TestSpec {
                     212_992
                 };
                 if size < DGRAM_HEADER || size > max {
-                    return Err(ConfigError(format!(
+                    return Err(ConfigError::Range(format!(
                         "--{name} {size} is out of range for {}: {DGRAM_HEADER} (the sequence header) to {max} bytes",
                         self.protocol
                     )));
                 }
             } else if size == 0 || size > MAX_STREAM_MSG {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Range(format!(
                     "--{name} {size} is out of range: 1 byte to 64M"
                 )));
             }
@@ -167,34 +130,24 @@ impl TestSpec {
 
     /// Timeouts, rates and samples within what one test may hold.
     pub(super) fn validate_limits(&self) -> Result<(), ConfigError> {
-        if self.rr_timeout < Duration::from_millis(1) || self.rr_timeout > MAX_RR_TIMEOUT {
-            return Err(ConfigError(format!(
-                "--rr-timeout must be from 1ms to {}s",
-                MAX_RR_TIMEOUT.as_secs()
-            )));
-        }
-        if let (Pattern::Rr, Some(rate)) = (self.pattern, self.rate) {
+        if let Traffic::Rr(RrSpec {
+            load: RrLoad::Open { rate_tps: rate, .. },
+            ..
+        }) = self.traffic()
+        {
             let outstanding = (rate as f64 * self.rr_timeout.as_secs_f64()).ceil();
             if outstanding > MAX_OUTSTANDING as f64 {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Range(format!(
                     "--rate {rate} with --rr-timeout {:?} lets {outstanding} requests be outstanding on one flow; at most {MAX_OUTSTANDING} are allowed (lower either)",
                     self.rr_timeout
                 )));
             }
         }
-        if self.rate == Some(0) {
-            return Err(ConfigError::new("--rate must be more than zero"));
-        }
         let intervals = (self.warmup + self.duration).as_nanos() / self.interval.as_nanos().max(1);
         if intervals > MAX_INTERVALS as u128 {
-            return Err(ConfigError(format!(
+            return Err(ConfigError::Range(format!(
                 "--interval {:?} cuts this test into {intervals} samples; at most {MAX_INTERVALS} are allowed (use a longer --interval)",
                 self.interval
-            )));
-        }
-        if self.probe_size == 0 || self.probe_size > MAX_UDP_PAYLOAD {
-            return Err(ConfigError(format!(
-                "--probe-size must be from 1 to {MAX_UDP_PAYLOAD} bytes"
             )));
         }
         Ok(())
@@ -206,36 +159,8 @@ impl TestSpec {
         if dists {
             self.validate_dists()?;
         }
-        if self.arrival != Arrival::Fixed && !(self.pattern == Pattern::Rr && self.rate.is_some()) {
-            return Err(ConfigError::new(
-                "arrival = poisson applies to open-loop request/response: --pattern rr with --rate",
-            ));
-        }
-        if self.requests_per_conn == 0 || self.requests_per_conn > 1_000_000 {
-            return Err(ConfigError::new(
-                "requests_per_conn must be from 1 to 1000000",
-            ));
-        }
-        if self.requests_per_conn > 1 && self.pattern != Pattern::Crr {
-            return Err(ConfigError::new(
-                "requests_per_conn applies to --pattern crr (connect, N requests, close); rr keeps one connection throughout",
-            ));
-        }
         if let Some(t) = &self.think_time {
-            t.check().map_err(|e| ConfigError(e.to_string()))?;
-            let closed_loop = match self.pattern {
-                Pattern::Rr => self.rate.is_none() && self.pipeline <= 1,
-                Pattern::Crr => true,
-                Pattern::Stream => false,
-            };
-            if !closed_loop {
-                return Err(ConfigError::new(
-                    "think_time applies to closed-loop requests: --pattern rr (without --rate or pipeline) or crr",
-                ));
-            }
-        }
-        if self.pipeline == 0 || self.pipeline > 1024 {
-            return Err(ConfigError::new("pipeline must be from 1 to 1024"));
+            t.check().map_err(|e| ConfigError::Value(e.to_string()))?;
         }
         if self.pipeline > 1 {
             self.validate_pipeline(dists)?;
@@ -249,7 +174,7 @@ impl TestSpec {
             .iter()
             .any(|k| k.sendfile || k.splice || k.zerocopy || k.udp_gso.is_some());
         if copies || self.batch > 1 {
-            return Err(ConfigError::new(
+            return Err(ConfigError::conflict(
                 "a size distribution sends each message with its own write; it does not combine with --sendfile, --splice, --zerocopy, --gso or --batch",
             ));
         }
@@ -259,16 +184,16 @@ impl TestSpec {
         ] {
             if let Some(d) = d {
                 d.check()
-                    .map_err(|e| ConfigError(format!("--{name}: {e}")))?;
+                    .map_err(|e| ConfigError::Value(format!("--{name}: {e}")))?;
                 if d.max() != size {
-                    return Err(ConfigError(format!(
+                    return Err(ConfigError::Range(format!(
                         "--{name}: the distribution's largest size ({}) and the size ({size}) disagree",
                         d.max()
                     )));
                 }
                 let floor = self.size_floor();
                 if d.min() < floor {
-                    return Err(ConfigError(format!(
+                    return Err(ConfigError::Range(format!(
                         "--{name}: sizes from {} bytes; {} carries at least {floor}",
                         d.min(),
                         self.protocol
@@ -281,11 +206,6 @@ impl TestSpec {
 
     /// Pipelined requests carry an id: room for it in every message.
     pub(super) fn validate_pipeline(&self, dists: bool) -> Result<(), ConfigError> {
-        if self.pattern != Pattern::Rr || self.protocol.is_datagram() || self.rate.is_some() {
-            return Err(ConfigError::new(
-                "pipeline applies to closed-loop rr over tcp, mptcp or unix-stream (without --rate: open-loop requests are already outstanding as their schedule says)",
-            ));
-        }
         let room = PIPELINE_ID
             + if dists {
                 crate::spec::dist::FRAME_HEADER
@@ -298,7 +218,7 @@ impl TestSpec {
         ] {
             let min = d.as_ref().map_or(size, |d| d.min());
             if min < room {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Range(format!(
                     "--{name}: a pipelined message carries an {PIPELINE_ID}-byte request id, so it needs at least {room} bytes (got {min})"
                 )));
             }
@@ -319,7 +239,7 @@ impl TestSpec {
                 (k.splice, "--splice"),
             ];
             if let Some((_, flag)) = only.iter().find(|(on, _)| *on) {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Conflict(format!(
                     "--driver epoll: {flag} ({side}) runs on the blocking driver only (a thread per connection); use --driver auto or blocking"
                 )));
             }

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use socket2::{Domain, Socket};
 use thiserror::Error;
 
-use super::config::{ConfigError, Protocol, SocketKnobs, MAX_CPUS};
+use super::base::{ConfigError, Protocol, MAX_CPUS};
 use super::units::UnitError;
 use crate::sys::Os;
 
@@ -41,6 +41,71 @@ mod tests;
 
 pub use parse::CONGESTION_CONTROLS;
 pub use table::KNOBS;
+
+/// Socket options for the data sockets of one side. `None`/`false` = not set: the kernel's
+/// default (for buffers: autotuning) stays in force. Each field is parsed, checked, set on
+/// the socket and reported by its entry in the knob table ([`crate::spec::knobs::KNOBS`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocketKnobs {
+    /// SO_SNDBUF in bytes as requested (Linux stores double).
+    pub sndbuf: Option<u64>,
+    /// SO_RCVBUF in bytes as requested (Linux stores double).
+    pub rcvbuf: Option<u64>,
+    /// TCP_MAXSEG, set before connect/listen.
+    pub mss: Option<u32>,
+    /// TCP_NODELAY.
+    pub nodelay: bool,
+    /// TCP_CONGESTION.
+    pub congestion: Option<String>,
+    /// IP_TOS / IPV6_TCLASS.
+    pub tos: Option<u8>,
+    /// TCP_QUICKACK (re-armed after every read by the patterns, since the kernel clears it).
+    pub quickack: bool,
+    /// TCP_NOTSENT_LOWAT in bytes.
+    pub notsent_lowat: Option<u32>,
+    /// TCP_CORK.
+    pub cork: bool,
+    /// SO_BUSY_POLL in microseconds.
+    pub busy_poll_us: Option<u32>,
+    /// UDP_SEGMENT (UDP GSO): the segment size the kernel splits each send into.
+    pub udp_gso: Option<u32>,
+    /// UDP_GRO: coalesced datagrams arrive in one receive.
+    pub udp_gro: bool,
+    /// User-space busy polling: this side's sockets are non-blocking and its roles spin on
+    /// them instead of sleeping in the kernel.
+    pub spin: bool,
+    /// Stream sends with sendfile(2) from an in-memory file instead of write(2).
+    pub sendfile: bool,
+    /// Byte streams through a pipe with splice(2): sends from an in-memory file, receives
+    /// into /dev/null; the data never passes through user memory.
+    pub splice: bool,
+    /// SO_ZEROCOPY, and MSG_ZEROCOPY on stream sends (tcp).
+    pub zerocopy: bool,
+    /// CPUs this side's traffic threads are pinned to (sched_setaffinity), spread over
+    /// its connections; None = wherever the scheduler puts them.
+    pub cpus: Option<Vec<u32>>,
+    /// SO_LINGER in seconds: a close waits that long for unsent data; 0 = an abortive
+    /// close (RST, no TIME_WAIT). None = not set (a graceful close in the background).
+    #[serde(default)]
+    pub linger: Option<u32>,
+}
+
+impl SocketKnobs {
+    /// Checks that every knob set applies to `proto` and is in a range the kernel accepts.
+    pub fn validate(&self, proto: Protocol) -> Result<(), ConfigError> {
+        for knob in KNOBS {
+            if knob.is_set(self) && !knob.applies.to(proto) {
+                return Err(ConfigError::NotApplicable(format!(
+                    "{} applies to {}, not {proto}",
+                    knob.flag(),
+                    knob.applies.describe()
+                )));
+            }
+            (knob.check)(self)?;
+        }
+        Ok(())
+    }
+}
 
 /// What the kernel reports for each option once the socket is configured. `None` where
 /// the option does not apply to the protocol or the kernel would not say.
@@ -348,7 +413,7 @@ pub fn check_os(k: &SocketKnobs, os: Os, whose: &str) -> Result<(), ConfigError>
         .iter()
         .find(|knob| knob.is_set(k) && knob.on(os).is_none())
     {
-        Some(knob) => Err(ConfigError(format!(
+        Some(knob) => Err(ConfigError::NotApplicable(format!(
             "{}: {} ({whose}: {os})",
             knob.flag(),
             knob.where_set()

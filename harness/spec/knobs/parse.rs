@@ -51,7 +51,7 @@ pub(super) fn parse_busy_poll(v: &str) -> Result<u32, ValueError> {
 
 pub(super) fn check_buffer(name: &str, v: Option<u64>) -> Result<(), ConfigError> {
     match v {
-        Some(v) if v == 0 || v > i32::MAX as u64 / 2 => Err(ConfigError(format!(
+        Some(v) if v == 0 || v > i32::MAX as u64 / 2 => Err(ConfigError::Range(format!(
             "--{name} {v} is out of range (1 byte to 1G; use 'auto' for the kernel's autotuning)"
         ))),
         _ => Ok(()),
@@ -63,13 +63,13 @@ pub(super) fn check_cpus(k: &SocketKnobs) -> Result<(), ConfigError> {
     // sched_setaffinity's cpu_set_t holds CPU_SETSIZE (1024) CPUs; a number beyond it
     // would index out of the set.
     if cpus.is_empty() || cpus.len() > MAX_CPUS as usize {
-        return Err(ConfigError(format!(
+        return Err(ConfigError::Range(format!(
             "--cpu-affinity takes 1 to {MAX_CPUS} CPU numbers; got {}",
             cpus.len()
         )));
     }
     match cpus.iter().find(|&&c| c >= MAX_CPUS) {
-        Some(cpu) => Err(ConfigError(format!(
+        Some(cpu) => Err(ConfigError::Range(format!(
             "--cpu-affinity: CPU {cpu} is out of range (0 to {})",
             MAX_CPUS - 1
         ))),
@@ -98,7 +98,7 @@ pub(super) fn check_congestion(k: &SocketKnobs) -> Result<(), ConfigError> {
     match &k.congestion {
         Some(cc) => match congestion_name(cc) {
             Ok(_) => Ok(()),
-            Err(e) => Err(ConfigError(format!("--congestion {e}"))),
+            Err(e) => Err(ConfigError::Value(format!("--congestion {e}"))),
         },
         None => Ok(()),
     }

@@ -4,7 +4,7 @@ use socket2::Domain;
 
 use super::parse::*;
 use super::*;
-use crate::spec::config::MAX_UDP_PAYLOAD;
+use crate::spec::base::MAX_UDP_PAYLOAD;
 use crate::spec::units::format_duration;
 use crate::sys::opts;
 
@@ -151,7 +151,7 @@ pub static KNOBS: &[Knob] = &[
         parse: |k, v| { k.mss = Some(whole_u32(v)?); Ok(()) },
         show: |k| k.mss.map(|n| n.to_string()),
         check: |k| match k.mss {
-            Some(mss) if !(88..=32767).contains(&mss) => Err(ConfigError(format!(
+            Some(mss) if !(88..=32767).contains(&mss) => Err(ConfigError::Range(format!(
                 "--mss {mss} is out of range: Linux accepts TCP_MAXSEG from 88 to 32767"
             ))),
             _ => Ok(()),
@@ -439,7 +439,7 @@ pub static KNOBS: &[Knob] = &[
                 .map(|us| format_duration(std::time::Duration::from_micros(us.into())))
         },
         check: |k| match k.busy_poll_us {
-            Some(us) if us > 1_000_000 => Err(ConfigError(format!(
+            Some(us) if us > 1_000_000 => Err(ConfigError::Range(format!(
                 "--busy-poll {us} is out of range: 0 to 1000000 microseconds"
             ))),
             _ => Ok(()),
@@ -501,7 +501,7 @@ pub static KNOBS: &[Knob] = &[
         show: |k| k.linger.map(|n| n.to_string()),
         // Windows' l_linger is 16 bits: the same range everywhere.
         check: |k| match k.linger {
-            Some(s) if s > u32::from(u16::MAX) => Err(ConfigError(format!(
+            Some(s) if s > u32::from(u16::MAX) => Err(ConfigError::Range(format!(
                 "--linger {s} is out of range: 0 to 65535 seconds"
             ))),
             _ => Ok(()),
@@ -556,7 +556,7 @@ pub static KNOBS: &[Knob] = &[
         parse: |k, v| { k.udp_gso = parse_bool(v)?.then_some(0); Ok(()) },
         show: |k| show_bool(k.udp_gso.is_some()),
         check: |k| match k.udp_gso {
-            Some(gso) if gso == 0 || gso > MAX_UDP_PAYLOAD => Err(ConfigError(format!(
+            Some(gso) if gso == 0 || gso > MAX_UDP_PAYLOAD => Err(ConfigError::Range(format!(
                 "--gso {gso} is out of range: 1 to {MAX_UDP_PAYLOAD} bytes"
             ))),
             _ => Ok(()),

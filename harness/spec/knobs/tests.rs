@@ -52,7 +52,7 @@ fn range_checks_name_the_flag() {
     let errors: Vec<String> = KNOBS
         .iter()
         .filter_map(|knob| (knob.check)(&k).err())
-        .map(|e| e.0)
+        .map(|e| e.to_string())
         .collect();
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors[0].starts_with("--mss 10"), "{errors:?}");
@@ -79,7 +79,9 @@ fn a_knob_the_system_cannot_apply_is_refused_in_one_line_naming_it() {
         ..SocketKnobs::default()
     };
     assert!(check_os(&gso, Os::Linux, "this host").is_ok());
-    let e = check_os(&gso, Os::Windows, "this host").unwrap_err().0;
+    let e = check_os(&gso, Os::Windows, "this host")
+        .unwrap_err()
+        .to_string();
     assert_eq!(e, "--gso: Linux only (this host: windows)");
     let cc = SocketKnobs {
         congestion: Some("reno".into()),
@@ -88,7 +90,7 @@ fn a_knob_the_system_cannot_apply_is_refused_in_one_line_naming_it() {
     assert!(check_os(&cc, Os::Freebsd, "this host").is_ok());
     let e = check_os(&cc, Os::Macos, "the receiver's host")
         .unwrap_err()
-        .0;
+        .to_string();
     assert_eq!(
         e,
         "--congestion: Linux and FreeBSD only (the receiver's host: macos)"
@@ -97,7 +99,9 @@ fn a_knob_the_system_cannot_apply_is_refused_in_one_line_naming_it() {
         tos: Some(16),
         ..SocketKnobs::default()
     };
-    let e = check_os(&tos, Os::Windows, "this host").unwrap_err().0;
+    let e = check_os(&tos, Os::Windows, "this host")
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         e,
         "--tos: Linux, macOS and FreeBSD only (this host: windows)"

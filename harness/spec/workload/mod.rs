@@ -17,7 +17,7 @@ use thiserror::Error;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::spec::config::{ConfigError, Protocol, SpecBuilder, TestSpec, KNOB_KEYS};
+use crate::spec::config::{test_key, test_keys, ConfigError, Protocol, SpecBuilder, TestSpec};
 use crate::spec::knobs::{knob, knob_works_on, socket_keys, KNOBS};
 use crate::sys::HOST;
 
@@ -89,8 +89,8 @@ pub fn known_keys() -> Vec<&'static str> {
     ["name", "description"]
         .iter()
         .chain(RUN_KEYS)
-        .chain(KNOB_KEYS)
         .copied()
+        .chain(test_keys())
         .chain(socket_keys())
         .collect()
 }
@@ -114,7 +114,7 @@ fn unknown_key(key: &str) -> Option<String> {
         _ => (None, key),
     };
     let among: Vec<&str> = match prefix {
-        Some(_) if knob(name).is_some() || KNOB_KEYS.contains(&name) => return None,
+        Some(_) if knob(name).is_some() || test_key(name).is_some() => return None,
         Some(_) => socket_keys().collect(),
         None if known_keys().contains(&name) => return None,
         None => known_keys(),
@@ -214,7 +214,7 @@ impl Workload {
                 }
                 "repeat" | "shuffle" | "seed" => {
                     let s = ctx.scalar(k, value)?;
-                    w.set_run_key(&s).map_err(|e| err_at(at, e.0))?;
+                    w.set_run_key(&s).map_err(|e| err_at(at, e.to_string()))?;
                 }
                 "defaults" => {
                     let DeValue::Table(t) = value.get_ref() else {
@@ -287,7 +287,7 @@ impl Workload {
             "repeat" => match v.parse::<u32>() {
                 Ok(n) if n >= 1 => self.repeat = n,
                 _ => {
-                    return Err(ConfigError(format!(
+                    return Err(ConfigError::Value(format!(
                         "repeat: '{v}' is not a whole number of 1 or more"
                     )))
                 }
@@ -296,16 +296,19 @@ impl Workload {
                 self.shuffle = match v {
                     "true" => true,
                     "false" => false,
-                    _ => return Err(ConfigError(format!("shuffle: '{v}' is not true or false"))),
+                    _ => {
+                        return Err(ConfigError::Value(format!(
+                            "shuffle: '{v}' is not true or false"
+                        )))
+                    }
                 }
             }
             "seed" => {
-                self.seed = Some(
-                    v.parse()
-                        .map_err(|_| ConfigError(format!("seed: '{v}' is not a whole number")))?,
-                )
+                self.seed = Some(v.parse().map_err(|_| {
+                    ConfigError::Value(format!("seed: '{v}' is not a whole number"))
+                })?)
             }
-            other => return Err(ConfigError(format!("unknown run key '{other}'"))),
+            other => return Err(ConfigError::Value(format!("unknown run key '{other}'"))),
         }
         Ok(())
     }
@@ -340,14 +343,16 @@ impl Workload {
             Some(("defaults", k)) => (Some("defaults"), k),
             _ => (None, key),
         };
-        let (values, single) = set_values(value).map_err(|e| bad(e.0))?;
+        let (values, single) = set_values(value).map_err(|e| bad(e.to_string()))?;
         // `--set sndbuf=16K..16M`: a size range sweeps every power of two between.
         let values = match values {
-            None if single.contains("..") => Some(size_range(key, &single).map_err(|e| bad(e.0))?),
+            None if single.contains("..") => {
+                Some(size_range(key, &single).map_err(|e| bad(e.to_string()))?)
+            }
             v => v,
         };
         self.assign(section, key, values, single)
-            .map_err(|e| bad(e.0))
+            .map_err(|e| bad(e.to_string()))
     }
 
     /// `--set`'s value (a list, or one value) given to a key, in [matrix] or [defaults] if
@@ -364,7 +369,7 @@ impl Workload {
             value: v,
             at: None,
         };
-        let refuse = |msg: &str| Err(ConfigError(msg.to_string()));
+        let refuse = |msg: &str| Err(ConfigError::Value(msg.to_string()));
         match (key, values) {
             ("name", None) => self.name = single,
             ("description", None) => self.description = single,
@@ -447,7 +452,7 @@ impl Workload {
                     continue;
                 }
                 b.set(&s.key, &s.value)
-                    .map_err(|e| self.located(s.at, e.0))?;
+                    .map_err(|e| self.located(s.at, e.to_string()))?;
             }
             let spec = b.build().map_err(|e| {
                 let what = if label.is_empty() {

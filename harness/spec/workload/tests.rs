@@ -81,13 +81,13 @@ fn set_overrides_and_sweeps() {
         "sndbuf=lots",
         "repeat=[1,2]",
     ] {
-        let err = w.set(bad).unwrap_err().0;
+        let err = w.set(bad).unwrap_err().to_string();
         assert!(err.starts_with(&format!("--set {bad}:")), "{err}");
     }
 }
 
 fn error_of(text: &str) -> String {
-    parse(text).unwrap_err().0
+    parse(text).unwrap_err().to_string()
 }
 
 #[test]
@@ -188,7 +188,7 @@ fn a_sweep_leaves_out_what_does_not_apply_and_names_it() {
     assert!(one
         .expand()
         .unwrap_err()
-        .0
+        .to_string()
         .contains("--nodelay applies to tcp"));
     // A knob that needs a protocol other than the default is fine where it is set.
     let w = parse("[defaults]\nproto = \"udp\"\ngso = true\nbatch = 1\n").unwrap();
@@ -234,7 +234,7 @@ fn a_size_range_sweeps_every_power_of_two() {
     assert!(Workload::new("")
         .set("flows=1..4")
         .unwrap_err()
-        .0
+        .to_string()
         .contains("only a size"));
 }
 
@@ -282,7 +282,7 @@ fn unknown_keys_suggest_the_nearest() {
     w.set("response-size=2K").unwrap();
     let spec = &w.expand().unwrap()[0].spec;
     assert_eq!((spec.msg_size, spec.response_size), (1024, 2048));
-    let e = w.set("repeat=2 seed=3").unwrap_err().0;
+    let e = w.set("repeat=2 seed=3").unwrap_err().to_string();
     assert!(
         e.ends_with("one assignment per --set: --set repeat=2 --set seed=3"),
         "{e}"
@@ -295,13 +295,13 @@ fn unknown_keys_suggest_the_nearest() {
 fn an_empty_file_and_a_fifo_are_refused() {
     assert!(parse("# comment only\n\n")
         .unwrap_err()
-        .0
+        .to_string()
         .contains("the workload is empty"));
     let tmp = std::env::temp_dir().join(format!("sockbench-fifo-{}", std::process::id()));
     // The mkfifo(1) command rather than mkfifo(3): raw calls live in harness/sys only.
     let made = std::process::Command::new("mkfifo").arg(&tmp).status();
     assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", tmp.display());
-    let e = Workload::from_file(&tmp).unwrap_err().0;
+    let e = Workload::from_file(&tmp).unwrap_err().to_string();
     let _ = std::fs::remove_file(&tmp);
     assert!(e.contains("not a regular file"), "{e}");
 }

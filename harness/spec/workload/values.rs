@@ -33,7 +33,7 @@ pub(super) fn set_values(value: &str) -> Result<(Option<Vec<String>>, String), C
                 .map(|i| match i.get_ref() {
                     DeValue::Table(t) => inline_dist_text(t),
                     v => scalar_text(v).ok_or_else(|| {
-                        ConfigError::new(
+                        ConfigError::value(
                             "list items must be strings, numbers, booleans or size tables",
                         )
                     }),
@@ -62,7 +62,7 @@ pub(super) fn inline_dist_text(t: &DeTable<'_>) -> Result<String, ConfigError> {
     for (k, v) in t.iter() {
         let name = k.get_ref().to_string();
         let text = scalar_text(v.get_ref()).ok_or_else(|| {
-            ConfigError(format!(
+            ConfigError::Value(format!(
                 "{name}: expected a string or a number in the table"
             ))
         })?;
@@ -73,7 +73,7 @@ pub(super) fn inline_dist_text(t: &DeTable<'_>) -> Result<String, ConfigError> {
         }
     }
     let dist = dist.ok_or_else(|| {
-        ConfigError(format!(
+        ConfigError::Value(format!(
             "a size table needs dist = one of {}",
             crate::spec::dist::DISTS
         ))
@@ -111,13 +111,13 @@ pub fn size_range(key: &str, text: &str) -> Result<Vec<String>, ConfigError> {
     let knob = key.rsplit('.').next().unwrap_or(key);
     let sizes = size_keys();
     if !sizes.contains(&knob) {
-        return Err(ConfigError(format!(
+        return Err(ConfigError::Value(format!(
             "{key}: '{text}' is a range, which only a size takes ({}); list the values instead",
             sizes.join(", ")
         )));
     }
     let bad = || {
-        ConfigError(format!(
+        ConfigError::Value(format!(
             "{key}: '{text}' is not a size range such as \"16K..16M\""
         ))
     };
@@ -128,7 +128,7 @@ pub fn size_range(key: &str, text: &str) -> Result<Vec<String>, ConfigError> {
     );
     let (lo, hi) = (a.min(b), a.max(b));
     if lo == 0 {
-        return Err(ConfigError(format!(
+        return Err(ConfigError::Value(format!(
             "{key}: '{text}': a range starts above 0"
         )));
     }
@@ -161,7 +161,7 @@ pub fn size_range(key: &str, text: &str) -> Result<Vec<String>, ConfigError> {
 /// anywhere; `gso = true` is right on udp, which another setting may choose).
 pub(super) fn check_setting(s: &Setting) -> Result<(), ConfigError> {
     if let Some(msg) = unknown_key(&s.key) {
-        return Err(ConfigError(msg));
+        return Err(ConfigError::Value(msg));
     }
     let mut b = SpecBuilder::new();
     b.set(&s.key, &s.value)?;
