@@ -38,7 +38,7 @@ impl RepFigures {
             // stream has no transactions to count.
             transactions_per_s: run
                 .measured_s()
-                .filter(|_| tx > 0 || run.spec.main_kind() != ConnKind::Stream)
+                .filter(|_| tx > 0 || run.spec.main_kind().is_transactional())
                 .map(|s| tx as f64 / s),
             rtt_p50_ns: rtt.map(|p| p.p50 as f64),
             rtt_p99_ns: rtt.map(|p| p.p99 as f64),
