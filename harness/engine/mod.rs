@@ -57,6 +57,13 @@ pub enum EngineError {
     Aborted(&'static str),
 }
 
+impl EngineError {
+    /// A failed socket call doing `what`, for `map_err`.
+    pub fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> EngineError {
+        move |source| EngineError::Io { what, source }
+    }
+}
+
 /// How often a blocked socket call wakes up to look at the clock and the abort flag.
 pub const POLL: Duration = Duration::from_millis(100);
 /// A datagram receiver that has not heard its END marker stops after this much silence
@@ -484,6 +491,11 @@ impl Sizes {
         }
     }
 
+    /// The size the test gives: every message's, or the largest a framed one may have.
+    pub fn fixed(&self) -> usize {
+        self.fixed
+    }
+
     /// Whether the sizes vary, so that a byte stream carries a length header.
     pub fn framed(&self) -> bool {
         self.sampler.is_some()
@@ -533,12 +545,28 @@ impl Think {
     }
 }
 
-/// Per-size accounting for a request/response role whose sizes vary: round trips are
-/// bucketed by the larger of request and response.
-pub(crate) fn rr_buckets(req: &Sizes, resp: &Sizes) -> Option<crate::measure::sizes::SizeBuckets> {
+/// Both directions' sizes of a request/response connection `id`: requests, responses.
+pub(crate) fn rr_sizes(ctx: &RoleCtx, id: u32) -> (Sizes, Sizes) {
+    let (req_size, resp_size) = ctx.spec.rr_sizes();
+    let (req_dist, resp_dist) = ctx.spec.rr_dists();
+    let req = Sizes::new(req_size, req_dist, ctx, id, 0);
+    (req, Sizes::new(resp_size, resp_dist, ctx, id, 1))
+}
+
+/// Per-size accounting for a request/response role whose sizes vary; a requester's
+/// (`rtt`) also buckets round trips by the larger of request and response.
+pub(crate) fn rr_buckets(
+    req: &Sizes,
+    resp: &Sizes,
+    rtt: bool,
+) -> Option<crate::measure::sizes::SizeBuckets> {
+    use crate::measure::sizes::SizeBuckets;
     (req.framed() || resp.framed()).then(|| {
         let (a, b) = (req.range(), resp.range());
-        crate::measure::sizes::SizeBuckets::with_rtt(a.0.max(b.0), a.1.max(b.1))
+        match rtt {
+            true => SizeBuckets::with_rtt(a.0.max(b.0), a.1.max(b.1)),
+            false => SizeBuckets::new(),
+        }
     })
 }
 

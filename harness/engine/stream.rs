@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-use super::flow::{CoreFlow, Cx, FlowCore, Want};
+use super::flow::{core_field, CoreFlow, Cx, FlowCore, Want};
 use super::{EngineError, Pacer, RoleCtx, LATE_GRACE};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::RoleReport;
@@ -28,10 +28,6 @@ use crate::sys::zerocopy::ZeroCopyCount;
 pub(crate) const CALLS_PER_STEP: usize = 8;
 /// The most a receiver reads per call (more if the message is larger).
 const READ_CHUNK: usize = 256 * 1024;
-
-fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> EngineError {
-    move |source| EngineError::Io { what, source }
-}
 
 /// The end of a byte stream's sending half: shut it down, then read (and discard) until
 /// the peer's close, so that every byte has been read by the other end before the figures
@@ -52,7 +48,7 @@ impl Closing {
         if *self == Closing::Start {
             let _ = crate::sys::opts::set_cork(sock, false);
             sock.shutdown(std::net::Shutdown::Write)
-                .map_err(io_err("shutdown"))?;
+                .map_err(EngineError::io("shutdown"))?;
             *self = Closing::Awaiting;
         }
         let room = scratch.len().min(4096);
@@ -64,7 +60,7 @@ impl Closing {
                 Ok(_) => continue,
                 Err(e) if is_timeout(&e) => return Ok(Want::Read),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(source) => return Err(EngineError::Io { what: WHAT, source }),
+                Err(e) => return Err(EngineError::io(WHAT)(e)),
             }
             *self = Closing::Closed;
             return Ok(Want::Done);
@@ -133,7 +129,7 @@ impl StreamSender {
             _ => PathKind::Write,
         };
         StreamSender {
-            core: FlowCore::new(conn, rep),
+            core: FlowCore::new(conn, rep, ctx),
             end: ctx.send_end(),
             pacer: spec.rate.map(|r| Pacer::new(ctx.t0, r)),
             sizes,
@@ -201,7 +197,7 @@ impl StreamSender {
             Some(SendPath::Sendfile(_, at)) => *at = 0,
             Some(SendPath::ZeroCopy(z)) => z
                 .reap(&self.core.conn.sock)
-                .map_err(io_err("zero-copy completions"))?,
+                .map_err(EngineError::io("zero-copy completions"))?,
             _ => {}
         }
         Ok(())
@@ -215,7 +211,7 @@ impl StreamSender {
             let r = &mut self.core.rep;
             (r.zerocopy_sends, r.zerocopy_completed, r.zerocopy_copied) =
                 (z.sends, z.completed, z.copied);
-            drained.map_err(io_err("zero-copy completions"))?;
+            drained.map_err(EngineError::io("zero-copy completions"))?;
         }
         self.closing = Some(Closing::Start);
         Ok(())
@@ -265,16 +261,11 @@ impl StreamSender {
                     // Out of room for pinned pages: completions free it.
                     if let Some(SendPath::ZeroCopy(z)) = self.path.as_mut() {
                         z.reap(&self.core.conn.sock)
-                            .map_err(io_err("zero-copy completions"))?;
+                            .map_err(EngineError::io("zero-copy completions"))?;
                     }
                     return Ok(Want::ReadUntil(Instant::now() + Duration::from_millis(1)));
                 }
-                Err(source) => {
-                    return Err(EngineError::Io {
-                        what: self.what(),
-                        source,
-                    })
-                }
+                Err(e) => return Err(EngineError::io(self.what())(e)),
             }
         }
         Ok(Want::Write)
@@ -291,13 +282,7 @@ impl StreamSender {
 }
 
 impl CoreFlow for StreamSender {
-    fn core(&self) -> &FlowCore {
-        &self.core
-    }
-
-    fn core_mut(&mut self) -> &mut FlowCore {
-        &mut self.core
-    }
+    core_field!();
 
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         if let Some(c) = &mut self.closing {
@@ -333,7 +318,6 @@ impl CoreFlow for StreamSender {
 /// The passive end of a bulk byte stream.
 pub struct StreamReceiver {
     core: FlowCore,
-    warm: Instant,
     /// Framed sizes: the reassembler (the per-size counts are the core's).
     frames: Option<Deframer>,
     max: u32,
@@ -349,10 +333,9 @@ impl StreamReceiver {
         let framed = spec.msg_dist.is_some();
         let quickack = conn.knobs.requested.quickack;
         StreamReceiver {
-            core: FlowCore::new(conn, rep)
+            core: FlowCore::new(conn, rep, ctx)
                 .with_intervals(ctx)
                 .with_sizes(framed.then(SizeBuckets::new)),
-            warm: ctx.warmup_mark(),
             frames: framed.then(Deframer::default),
             max: spec.msg_size,
             splice: None,
@@ -371,6 +354,7 @@ impl StreamReceiver {
             sizes,
             intervals,
             last,
+            warm,
             ..
         } = &mut self.core;
         rep.bytes_received += n as u64;
@@ -389,7 +373,7 @@ impl StreamReceiver {
         if let Some(iv) = intervals {
             iv.record(now, n as u64, 0);
         }
-        if now >= self.warm {
+        if now >= *warm {
             rep.measured_bytes += n as u64;
         }
         *last = Some(now);
@@ -415,13 +399,7 @@ impl StreamReceiver {
 }
 
 impl CoreFlow for StreamReceiver {
-    fn core(&self) -> &FlowCore {
-        &self.core
-    }
-
-    fn core_mut(&mut self) -> &mut FlowCore {
-        &mut self.core
-    }
+    core_field!();
 
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         if self.splice.is_none() && self.core.conn.knobs.requested.splice && self.frames.is_none() {
@@ -447,12 +425,7 @@ impl CoreFlow for StreamReceiver {
                 }
                 Err(e) if is_timeout(&e) => return Ok(Want::Read),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(source) => {
-                    return Err(EngineError::Io {
-                        what: "read",
-                        source,
-                    })
-                }
+                Err(e) => return Err(EngineError::io("read")(e)),
             }
         }
         Ok(Want::Read)

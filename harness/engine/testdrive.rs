@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::flow::{Cx, Flow, Want};
+use super::flow::{Bufs, Cx, Flow, Want};
 use super::{RoleCtx, POLL};
 use crate::measure::{latency_histogram, RoleReport};
 
@@ -78,8 +78,7 @@ fn round(r: &mut Running, cx: &mut Cx, now: Instant) {
 
 /// Runs `flows` to their end (or `limit`) on one thread.
 pub(crate) fn run(flows: Vec<Box<dyn Flow>>, ctx: &RoleCtx, limit: Duration) -> Vec<Ran> {
-    let mut scratch = vec![0u8; 256 * 1024];
-    let mut out = vec![0x5au8; 256 * 1024];
+    let mut bufs = Bufs::for_test(ctx);
     let mut hists: Vec<_> = flows
         .iter()
         .map(|_| (latency_histogram(), latency_histogram()))
@@ -97,16 +96,8 @@ pub(crate) fn run(flows: Vec<Box<dyn Flow>>, ctx: &RoleCtx, limit: Duration) -> 
     let mut spawned = Vec::new();
     while running.iter().any(|r| !r.done || !r.children.is_empty()) && Instant::now() < stop {
         for (r, (rtt, unc)) in running.iter_mut().zip(hists.iter_mut()) {
-            let now = Instant::now();
-            let mut cx = Cx {
-                ctx,
-                now,
-                scratch: &mut scratch,
-                out: &mut out,
-                rtt,
-                rtt_uncorrected: unc,
-                spawned: &mut spawned,
-            };
+            let mut cx = bufs.cx(ctx, [rtt, unc], &mut spawned);
+            let now = cx.now;
             round(r, &mut cx, now);
         }
         std::thread::sleep(Duration::from_micros(100));
