@@ -8,7 +8,7 @@
 //! epoll driver) each socket is made non-blocking (SOCK_NONBLOCK, no fcntl), and its
 //! connect is in progress while the driver watches it for writability (then SO_ERROR says
 //! how it went), so that every flow of a worker has its connection in flight at once. The
-//! sender's connections open at once are measured ([`super::Gauge`]: `max_in_flight`).
+//! sender's connections open at once are measured ([`crate::measure::live::Gauge`]: `max_in_flight`).
 //!
 //! The answering end is an acceptor on the test's listener, one per thread (the others
 //! of a worker wait for the end; see `claim`): every connection, accepted non-blocking
@@ -29,7 +29,7 @@ use socket2::{SockAddr, Socket};
 
 use super::flow::{core_field, CoreFlow, Cx, Flow, FlowCore, Want};
 use super::rr::{self, MsgReader, RTT};
-use super::{absorb, rr_buckets, rr_sizes, EngineError, RoleCtx, Sizes, Think, LATE_GRACE, POLL};
+use super::{rr_buckets, rr_sizes, EngineError, RoleCtx, Sizes, Think, LATE_GRACE, POLL};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::RoleReport;
 use crate::net::sockopt::{self, Phase};

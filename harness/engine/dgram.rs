@@ -137,13 +137,10 @@ enum SendHow {
 pub struct DgramSender {
     core: FlowCore,
     how: SendHow,
-    pacer: Option<Pacer>,
-    end: Instant,
+    pacer: Pacer,
     /// The next sequence number (the count sent so far).
     seq: u64,
     markers: Option<EndMarkers>,
-    /// The socket was full at the last try (reset when the pacer is ahead).
-    held: bool,
 }
 
 impl DgramSender {
@@ -166,25 +163,10 @@ impl DgramSender {
         DgramSender {
             core: FlowCore::new(conn, rep, ctx),
             how,
-            pacer: spec.rate.map(|r| Pacer::new(ctx.t0, r)),
-            end: ctx.send_end(),
+            pacer: Pacer::new(ctx),
             seq: 0,
             markers: None,
-            held: false,
         }
-    }
-
-    /// Whether the sending time is over for the next datagram (`due`: its send time when
-    /// paced). Paced, the schedule says what goes: every datagram due before the end, so
-    /// that the count is the rate's and not the machine's, unless the socket held the
-    /// sender back (the path takes less than the rate) or it is later than
-    /// [`LATE_GRACE`]; unpaced, what goes before the end.
-    fn ends(&self, now: Instant, due: Option<Instant>) -> bool {
-        let Some(due) = due else {
-            return now >= self.end;
-        };
-        let late = now >= self.end && (self.held || now >= self.end + LATE_GRACE);
-        due >= self.end || late
     }
 
     /// Sends once (one datagram, a batch, or a GSO train) numbered from `self.seq`; how
@@ -241,14 +223,14 @@ impl CoreFlow for DgramSender {
         }
         for _ in 0..CALLS_PER_STEP {
             let now = Instant::now();
-            let due = self.pacer.as_ref().map(|p| p.due(self.core.rep.bytes_sent));
-            if self.ends(now, due) || cx.ctx.aborted() {
+            let due = self.pacer.due(self.core.rep.bytes_sent);
+            if self.pacer.ends(now, due) || cx.ctx.aborted() {
                 let m = EndMarkers::new(self.core.conn.plan.id, self.seq, now);
                 self.markers = Some(m);
                 return Ok(Want::Until(now + END_PAUSE));
             }
             if let Some(due) = due.filter(|&d| d > now) {
-                self.held = false;
+                self.pacer.held = false;
                 return Ok(Want::Until(due));
             }
             match self.send_once(cx.scratch) {
@@ -259,11 +241,11 @@ impl CoreFlow for DgramSender {
                 }
                 // A full send queue: nothing was sent; try again when there is room.
                 Err(e) if is_timeout(&e) => {
-                    self.held = true;
+                    self.pacer.held = true;
                     return Ok(Want::Write);
                 }
                 Err(e) if e.raw_os_error() == Some(errno::ENOBUFS) => {
-                    self.held = true;
+                    self.pacer.held = true;
                     return Ok(Want::Until(now + ENOBUFS_BACKOFF));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::flow::{Bufs, Flow, Want};
-use super::{absorb, read_back, EngineError, RoleCtx, STALL};
+use super::{read_back, EngineError, RoleCtx, STALL};
 use crate::measure::{latency_histogram, thread_cpu_ns, EncodedHistogram, RoleReport};
 use crate::sys::epoll::{self as sys, Epoll, IN, OUT};
 use crate::sys::{AsRawFd, RawFd};
@@ -306,8 +306,8 @@ impl Worker {
         self.open -= 1;
         match self.slots[i].parent {
             Some(p) => match (&mut self.slots[p].flow, &mut self.reports[p]) {
-                (Some(f), _) => absorb(f.report(), &rep),
-                (None, Some(r)) => absorb(r, &rep),
+                (Some(f), _) => f.report().absorb(&rep),
+                (None, Some(r)) => r.absorb(&rep),
                 (None, None) => {}
             },
             None => self.reports[i] = Some(rep),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use socket2::Socket;
 
 use super::flow::{core_field, CoreFlow, Cx, FlowCore, Want};
-use super::{EngineError, Pacer, RoleCtx, LATE_GRACE};
+use super::{EngineError, Pacer, RoleCtx};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::RoleReport;
 use crate::net::sockopt;
@@ -93,8 +93,7 @@ enum PathKind {
 /// The active end of a bulk byte stream.
 pub struct StreamSender {
     core: FlowCore,
-    end: Instant,
-    pacer: Option<Pacer>,
+    pacer: Pacer,
     /// Framed sizes: the sampler and this connection's generator.
     sizes: Option<(SizeSampler, fastrand::Rng)>,
     /// The current message's size, and how much of it has gone.
@@ -106,8 +105,6 @@ pub struct StreamSender {
     kind: PathKind,
     path: Option<SendPath>,
     closing: Option<Closing>,
-    /// The socket was full at the last try (reset when the pacer is ahead).
-    held: bool,
 }
 
 impl StreamSender {
@@ -130,8 +127,7 @@ impl StreamSender {
         };
         StreamSender {
             core: FlowCore::new(conn, rep, ctx),
-            end: ctx.send_end(),
-            pacer: spec.rate.map(|r| Pacer::new(ctx.t0, r)),
+            pacer: Pacer::new(ctx),
             sizes,
             size: spec.msg_size as usize,
             off: 0,
@@ -139,7 +135,6 @@ impl StreamSender {
             kind,
             path: None,
             closing: None,
-            held: false,
         }
     }
 
@@ -217,29 +212,17 @@ impl StreamSender {
         Ok(())
     }
 
-    /// Whether the sending time is over for the next message (`due`: its send time when
-    /// paced). Paced, the schedule says what goes: every message due before the end, so
-    /// that the count is the rate's and not the machine's, unless the socket held the
-    /// sender back (the path takes less than the rate) or it is later than `LATE_GRACE`.
-    fn ends(&self, now: Instant, due: Option<Instant>) -> bool {
-        let Some(due) = due else {
-            return now >= self.end;
-        };
-        let late = now >= self.end && (self.held || now >= self.end + LATE_GRACE);
-        due >= self.end || late
-    }
-
     fn sending(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP {
             if self.off == 0 && !self.mid_splice {
                 let now = Instant::now();
-                let due = self.pacer.as_ref().map(|p| p.due(self.core.rep.bytes_sent));
-                if self.ends(now, due) || cx.ctx.aborted() {
+                let due = self.pacer.due(self.core.rep.bytes_sent);
+                if self.pacer.ends(now, due) || cx.ctx.aborted() {
                     self.stop_sending()?;
                     return Ok(Want::Write);
                 }
                 if let Some(due) = due.filter(|&d| d > now) {
-                    self.held = false;
+                    self.pacer.held = false;
                     return Ok(Want::Until(due));
                 }
                 if let Some((s, rng)) = &mut self.sizes {
@@ -250,7 +233,7 @@ impl StreamSender {
                 Ok(true) => self.sent_one()?,
                 Ok(false) => {}
                 Err(e) if is_timeout(&e) => {
-                    self.held = true;
+                    self.pacer.held = true;
                     return Ok(Want::Write);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -4,6 +4,7 @@
 //! flow whenever its wait may be over, without watching sockets, and naps between
 //! rounds; it folds spawned flows' counts into their parent. Only for small workloads.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -57,7 +58,7 @@ fn round(r: &mut Running, cx: &mut Cx, now: Instant) {
         let (c, w) = &mut r.children[i];
         if due(*w, now) && step_one(c.as_mut(), w, cx) {
             let (mut c, _) = r.children.swap_remove(i);
-            super::absorb(r.flow.report(), c.report());
+            r.flow.report().absorb(c.report());
             continue;
         }
         i += 1;
@@ -200,25 +201,40 @@ pub(crate) fn udp_pair(
         active: Side::Sender,
     };
     [a, b].map(|(sock, requested)| {
-        if blocking_socks {
-            blocking(&sock);
-        } else {
-            sock.set_nonblocking(true).unwrap();
-        }
-        crate::net::transport::DataConn {
-            sock,
-            plan,
-            domain: Domain::IPV4,
-            knobs: crate::spec::knobs::AppliedKnobs {
-                requested,
-                ..Default::default()
-            },
-            token: 0,
-            peer: None,
-            listener: None,
-            _paths: None,
-        }
+        let knobs = crate::spec::knobs::AppliedKnobs {
+            requested,
+            ..Default::default()
+        };
+        data_conn(sock, plan, knobs, blocking_socks, (0, None, None))
     })
+}
+
+/// One end of a pair on loopback, its socket in the mode of the driver tested; `attach`:
+/// the test's token, the peer's address, the listener.
+fn data_conn(
+    sock: socket2::Socket,
+    plan: crate::spec::config::ConnPlan,
+    knobs: crate::spec::knobs::AppliedKnobs,
+    blocking_socks: bool,
+    (token, peer, listener): (u64, Option<socket2::SockAddr>, Option<Arc<socket2::Socket>>),
+) -> crate::net::transport::DataConn {
+    if blocking_socks {
+        blocking(&sock);
+    } else {
+        sock.set_nonblocking(true).unwrap();
+    }
+    let domain = socket2::Domain::IPV4;
+    let _paths = None;
+    crate::net::transport::DataConn {
+        sock,
+        plan,
+        domain,
+        knobs,
+        token,
+        peer,
+        listener,
+        _paths,
+    }
 }
 
 /// Runs a pair's two ends: on one thread (non-blocking) or on two (blocking).
@@ -255,22 +271,9 @@ pub(crate) fn tcp_crr_pair(blocking_socks: bool) -> [crate::net::transport::Data
         active: Side::Sender,
     };
     let token = 0x5eed;
-    let listener = std::sync::Arc::new(listener);
+    let listener = Arc::new(listener);
     [(a, Some(addr), None), (p, None, Some(listener))].map(|(sock, peer, listener)| {
-        if blocking_socks {
-            blocking(&sock);
-        } else {
-            sock.set_nonblocking(true).unwrap();
-        }
-        crate::net::transport::DataConn {
-            sock,
-            plan,
-            domain: Domain::IPV4,
-            knobs: Default::default(),
-            token,
-            peer,
-            listener,
-            _paths: None,
-        }
+        let attach = (token, peer, listener);
+        data_conn(sock, plan, Default::default(), blocking_socks, attach)
     })
 }

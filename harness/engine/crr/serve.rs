@@ -361,7 +361,7 @@ impl CoreFlow for CrrAcceptor {
 
     fn finish(&mut self, cx: &mut Cx) {
         let mut t = tally(&self.tally);
-        absorb(&mut self.core.rep, &t.counts);
+        self.core.rep.absorb(&t.counts);
         (self.core.sizes, self.core.last) = (t.buckets.take(), t.last);
         drop(t);
         self.core.finish(cx.ctx);
