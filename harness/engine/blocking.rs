@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::flow::{histograms_for, Bufs, Cx, Flow, Want};
+use super::flow::{histograms_for, Bufs, Flow, Want};
 use super::{read_back, role_for, EngineError, RoleCtx, POLL, STALL};
 use crate::measure::{thread_cpu_ns, EncodedHistogram, RoleReport};
 use crate::net::transport::DataConn;
@@ -83,15 +83,8 @@ pub fn run_flow(mut flow: Box<dyn Flow>, ctx: &RoleCtx) -> RoleReport {
         sys::fine_timer_slack();
     }
     let ended = drive(&mut *flow, ctx, &mut bufs, [&mut rtt, &mut unc]);
-    let mut cx = Cx {
-        ctx,
-        now: Instant::now(),
-        scratch: &mut bufs.scratch,
-        out: &mut bufs.out,
-        rtt: &mut rtt,
-        rtt_uncorrected: &mut unc,
-        spawned: &mut Vec::new(),
-    };
+    let mut none = Vec::new();
+    let mut cx = bufs.cx(ctx, [&mut rtt, &mut unc], &mut none);
     match ended {
         Ended::Done => {}
         Ended::Failed(e) => {
@@ -135,16 +128,8 @@ fn drive(
     let mut progress = flow.progress();
     let mut last_progress = Instant::now();
     loop {
-        let now = Instant::now();
-        let mut cx = Cx {
-            ctx,
-            now,
-            scratch: &mut bufs.scratch,
-            out: &mut bufs.out,
-            rtt,
-            rtt_uncorrected: unc,
-            spawned: &mut spawned,
-        };
+        let mut cx = bufs.cx(ctx, [&mut *rtt, &mut *unc], &mut spawned);
+        let now = cx.now;
         let stepped = flow.step(&mut cx);
         if !spawned.is_empty() {
             return Ended::Spawned(spawned, stepped);

@@ -8,7 +8,7 @@
 //! epoll driver) each socket is made non-blocking (SOCK_NONBLOCK, no fcntl), and its
 //! connect is in progress while the driver watches it for writability (then SO_ERROR says
 //! how it went), so that every flow of a worker has its connection in flight at once. The
-//! sender's connections open at once are measured ([`super::Gauge`]: `max_in_flight`).
+//! sender's connections open at once are measured ([`crate::measure::live::Gauge`]: `max_in_flight`).
 //!
 //! The answering end is an acceptor on the test's listener, one per thread (the others
 //! of a worker wait for the end; see `claim`): every connection, accepted non-blocking
@@ -27,9 +27,9 @@ use std::time::{Duration, Instant};
 
 use socket2::{SockAddr, Socket};
 
-use super::flow::{CoreFlow, Cx, Flow, FlowCore, Want};
+use super::flow::{core_field, CoreFlow, Cx, Flow, FlowCore, Want};
 use super::rr::{self, MsgReader, RTT};
-use super::{rr_buckets, EngineError, RoleCtx, Sizes, Think, LATE_GRACE, POLL};
+use super::{rr_buckets, rr_sizes, EngineError, RoleCtx, Sizes, Think, LATE_GRACE, POLL};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::RoleReport;
 use crate::net::sockopt::{self, Phase};
@@ -61,10 +61,6 @@ fn connect_error(e: io::Error) -> EngineError {
     } else {
         format!("connect: {e}")
     })
-}
-
-fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> EngineError {
-    move |source| EngineError::Io { what, source }
 }
 
 fn knob_err(e: impl std::fmt::Display) -> EngineError {
@@ -120,7 +116,7 @@ fn write_some(sock: &Socket, buf: &[u8], off: &mut usize) -> Result<bool, Engine
             Ok(n) => *off += n,
             Err(e) if is_timeout(&e) => return Ok(false),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_err("write")(e)),
+            Err(e) => return Err(EngineError::io("write")(e)),
         }
     }
     Ok(true)
@@ -178,8 +174,6 @@ pub struct CrrActive {
     /// When the next connection is due: the start of traffic for the first, the end of
     /// the previous one (and its think time) after that.
     next_due: Instant,
-    /// A round trip measured by the last move, for the driver's histogram.
-    rtt_pending: Option<u64>,
     /// The connections done with in the last step, closed at the next (see `retire`).
     retired: Vec<Socket>,
 }
@@ -190,27 +184,24 @@ impl CrrActive {
         let peer = conn.peer.clone();
         let _ = conn.sock.shutdown(std::net::Shutdown::Both);
         let id = conn.plan.id;
-        let (req_size, resp_size) = spec.rr_sizes();
-        let (req_dist, resp_dist) = spec.rr_dists();
-        let req_sizes = Sizes::new(req_size, req_dist, ctx, id, 0);
-        let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, id, 1);
-        let mut req = vec![0x43; STREAM_HEADER_LEN + req_sizes.range().1.max(req_size) as usize];
+        let (req_sizes, resp_sizes) = rr_sizes(ctx, id);
+        let largest = (req_sizes.range().1 as usize).max(req_sizes.fixed());
+        let mut req = vec![0x43; STREAM_HEADER_LEN + largest];
         req[..STREAM_HEADER_LEN].copy_from_slice(&stream_header(id, conn.token));
         CrrActive {
-            core: FlowCore::new(conn, rep)
+            core: FlowCore::new(conn, rep, ctx)
                 .with_intervals(ctx)
-                .with_sizes(rr_buckets(&req_sizes, &resp_sizes)),
+                .with_sizes(rr_buckets(&req_sizes, &resp_sizes, true)),
             blocking: None,
             peer,
             sock: None,
             state: Active::Idle,
             req,
-            reader: MsgReader::new(resp_sizes.framed(), resp_size as usize, None),
+            reader: MsgReader::new(resp_sizes.framed(), resp_sizes.fixed(), None),
             req_sizes,
             think: Think::new(ctx, id),
             per_conn: spec.requests_per_conn.max(1),
             next_due: ctx.t0,
-            rtt_pending: None,
             retired: Vec::new(),
             ctx: ctx.clone(),
         }
@@ -242,7 +233,7 @@ impl CrrActive {
         } else {
             transport::new_nonblocking_socket(proto, domain)
         }
-        .map_err(io_err("socket"))?;
+        .map_err(EngineError::io("socket"))?;
         sockopt::apply(
             &sock,
             proto,
@@ -311,9 +302,9 @@ impl CrrActive {
         }
         if self.blocking == Some(true) {
             sock.set_read_timeout(Some(POLL))
-                .map_err(io_err("SO_RCVTIMEO"))?;
+                .map_err(EngineError::io("SO_RCVTIMEO"))?;
             sock.set_write_timeout(Some(POLL))
-                .map_err(io_err("SO_SNDTIMEO"))?;
+                .map_err(EngineError::io("SO_SNDTIMEO"))?;
         }
         self.sock = Some(sock);
         self.request(0, start);
@@ -340,12 +331,8 @@ impl CrrActive {
 
 impl CrrActive {
     /// Request `i`'s response (`n` bytes) is in: account it, then the close or the next.
-    fn response(&mut self, i: u32, t_start: Instant, n: usize, rs: usize) {
-        self.core.rep.bytes_received += n as u64;
-        self.core.rep.messages_received += 1;
-        if let Some(b) = &mut self.core.sizes {
-            b.record(n as u64);
-        }
+    fn response(&mut self, cx: &mut Cx, i: u32, t_start: Instant, n: usize, rs: usize) {
+        self.core.received(n as u64);
         if i + 1 == self.per_conn && !abortive(&self.ctx) {
             // The receiver closes first; we close on its FIN, so TIME_WAIT stays on its
             // side and our ephemeral ports are free again at once.
@@ -353,34 +340,22 @@ impl CrrActive {
         } else if i + 1 == self.per_conn {
             // --linger 0: our close resets the connection at once, as neper's does; the
             // receiver waits for it.
-            self.complete(t_start, n, rs, None);
+            self.complete(cx, t_start, n, rs, None);
         } else {
-            self.complete(t_start, n, rs, Some(i + 1));
+            self.complete(cx, t_start, n, rs, Some(i + 1));
         }
     }
 
     /// A transaction is complete: its round trip, then (after any think time) request
     /// `next` on this connection, or a new connection.
-    fn complete(&mut self, t_start: Instant, n: usize, rs: usize, next: Option<u32>) {
+    fn complete(&mut self, cx: &mut Cx, t_start: Instant, n: usize, rs: usize, next: Option<u32>) {
         let done = Instant::now();
         if next.is_none() {
             if let Some(sock) = self.sock.take() {
                 self.retire(sock);
             }
         }
-        if let Some(iv) = &mut self.core.intervals {
-            iv.record(done, n as u64, 1);
-        }
-        if t_start >= self.ctx.warmup_mark() {
-            let ns = done.duration_since(t_start).as_nanos() as u64;
-            self.rtt_pending = Some(ns);
-            if let Some(b) = &mut self.core.sizes {
-                b.record_rtt(n.max(rs) as u64, ns);
-            }
-            self.core.rep.transactions += 1;
-            self.core.rep.measured_bytes += n as u64;
-            self.core.last = Some(done);
-        }
+        (self.core).transaction(cx.rtt, t_start, done, n as u64, rs as u64);
         self.state = match self.think.until(done, self.ctx.send_end()) {
             Some(until) => Active::Thinking { until, next },
             None => Active::Thinking { until: done, next },
@@ -424,7 +399,7 @@ impl CrrActive {
                     return Ok(Some(Want::Done));
                 };
                 match read_msg(&mut self.reader, sock, cx.scratch)? {
-                    Got::Message(n) => self.response(i, t_start, n, rs),
+                    Got::Message(n) => self.response(cx, i, t_start, n, rs),
                     Got::End => {
                         return Err(EngineError::Protocol(
                             "the receiver closed before responding".to_string(),
@@ -441,7 +416,7 @@ impl CrrActive {
                 if !drain_to_close(sock, cx.scratch)? {
                     return Ok(Some(Want::Read));
                 }
-                self.complete(t_start, n, rs, None);
+                self.complete(cx, t_start, n, rs, None);
                 Ok(None)
             }
             Active::Thinking { until, next } => {
@@ -463,13 +438,7 @@ impl CrrActive {
 }
 
 impl CoreFlow for CrrActive {
-    fn core(&self) -> &FlowCore {
-        &self.core
-    }
-
-    fn core_mut(&mut self) -> &mut FlowCore {
-        &mut self.core
-    }
+    core_field!();
 
     fn fd(&self) -> Option<RawFd> {
         self.sock.as_ref().map(|s| s.as_raw_fd())
@@ -479,11 +448,7 @@ impl CoreFlow for CrrActive {
         self.retired.clear();
         // Bounded: a few transactions per step at most.
         for _ in 0..64 {
-            let wait = self.advance(cx);
-            if let Some(ns) = self.rtt_pending.take() {
-                cx.rtt.saturating_record(ns);
-            }
-            if let Some(w) = wait? {
+            if let Some(w) = self.advance(cx)? {
                 return Ok(w);
             }
         }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-use super::flow::{CoreFlow, Cx, Flow, FlowCore, Want};
+use super::flow::{core_field, CoreFlow, Cx, Flow, FlowCore, Want};
 use super::{
     answer_hello, EngineError, Pacer, RoleCtx, DGRAM_IDLE, END_MARKERS, END_PAUSE, LATE_GRACE,
     SEQ_ROOM,
@@ -137,13 +137,10 @@ enum SendHow {
 pub struct DgramSender {
     core: FlowCore,
     how: SendHow,
-    pacer: Option<Pacer>,
-    end: Instant,
+    pacer: Pacer,
     /// The next sequence number (the count sent so far).
     seq: u64,
     markers: Option<EndMarkers>,
-    /// The socket was full at the last try (reset when the pacer is ahead).
-    held: bool,
 }
 
 impl DgramSender {
@@ -164,27 +161,12 @@ impl DgramSender {
             SendHow::Plain { size }
         };
         DgramSender {
-            core: FlowCore::new(conn, rep),
+            core: FlowCore::new(conn, rep, ctx),
             how,
-            pacer: spec.rate.map(|r| Pacer::new(ctx.t0, r)),
-            end: ctx.send_end(),
+            pacer: Pacer::new(ctx),
             seq: 0,
             markers: None,
-            held: false,
         }
-    }
-
-    /// Whether the sending time is over for the next datagram (`due`: its send time when
-    /// paced). Paced, the schedule says what goes: every datagram due before the end, so
-    /// that the count is the rate's and not the machine's, unless the socket held the
-    /// sender back (the path takes less than the rate) or it is later than
-    /// [`LATE_GRACE`]; unpaced, what goes before the end.
-    fn ends(&self, now: Instant, due: Option<Instant>) -> bool {
-        let Some(due) = due else {
-            return now >= self.end;
-        };
-        let late = now >= self.end && (self.held || now >= self.end + LATE_GRACE);
-        due >= self.end || late
     }
 
     /// Sends once (one datagram, a batch, or a GSO train) numbered from `self.seq`; how
@@ -233,13 +215,7 @@ impl DgramSender {
 }
 
 impl CoreFlow for DgramSender {
-    fn core(&self) -> &FlowCore {
-        &self.core
-    }
-
-    fn core_mut(&mut self) -> &mut FlowCore {
-        &mut self.core
-    }
+    core_field!();
 
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         if let Some(m) = &mut self.markers {
@@ -247,14 +223,14 @@ impl CoreFlow for DgramSender {
         }
         for _ in 0..CALLS_PER_STEP {
             let now = Instant::now();
-            let due = self.pacer.as_ref().map(|p| p.due(self.core.rep.bytes_sent));
-            if self.ends(now, due) || cx.ctx.aborted() {
+            let due = self.pacer.due(self.core.rep.bytes_sent);
+            if self.pacer.ends(now, due) || cx.ctx.aborted() {
                 let m = EndMarkers::new(self.core.conn.plan.id, self.seq, now);
                 self.markers = Some(m);
                 return Ok(Want::Until(now + END_PAUSE));
             }
             if let Some(due) = due.filter(|&d| d > now) {
-                self.held = false;
+                self.pacer.held = false;
                 return Ok(Want::Until(due));
             }
             match self.send_once(cx.scratch) {
@@ -265,11 +241,11 @@ impl CoreFlow for DgramSender {
                 }
                 // A full send queue: nothing was sent; try again when there is room.
                 Err(e) if is_timeout(&e) => {
-                    self.held = true;
+                    self.pacer.held = true;
                     return Ok(Want::Write);
                 }
                 Err(e) if e.raw_os_error() == Some(errno::ENOBUFS) => {
-                    self.held = true;
+                    self.pacer.held = true;
                     return Ok(Want::Until(now + ENOBUFS_BACKOFF));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -280,10 +256,7 @@ impl CoreFlow for DgramSender {
                 Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
                     self.core.rep.refused += 1;
                 }
-                Err(source) => {
-                    let what = self.what();
-                    return Err(EngineError::Io { what, source });
-                }
+                Err(e) => return Err(EngineError::io(self.what())(e)),
             }
         }
         Ok(Want::Write)
@@ -318,13 +291,7 @@ enum Source {
 /// Accounts one datagram that arrived at `now` on a receiver's connection, every one
 /// counted once by its sequence number. Returns true at the END marker.
 #[inline]
-fn count(
-    core: &mut FlowCore,
-    seqs: &mut SeqTracker,
-    warm: Instant,
-    data: &[u8],
-    now: Instant,
-) -> bool {
+fn count(core: &mut FlowCore, seqs: &mut SeqTracker, data: &[u8], now: Instant) -> bool {
     let id = core.rep.conn;
     match dgram::header(data) {
         Some((seq, dgram::DATA, c)) if c == id && seqs.record(seq) => {
@@ -334,7 +301,7 @@ fn count(
                 b.record(n);
             }
             core.interval(now, n, 1);
-            if now >= warm {
+            if now >= core.warm {
                 core.rep.measured_bytes += n;
             }
             core.last = Some(now);
@@ -371,7 +338,6 @@ pub struct DgramReceiver {
     core: FlowCore,
     source: Source,
     seqs: SeqTracker,
-    warm: Instant,
     nominal_end: Instant,
     /// The last instant its sender may send data: the nominal end, and the grace a late
     /// paced sender has (see `DgramSender::ends`).
@@ -396,12 +362,11 @@ impl DgramReceiver {
             Source::Plain
         };
         DgramReceiver {
-            core: FlowCore::new(conn, rep)
+            core: FlowCore::new(conn, rep, ctx)
                 .with_intervals(ctx)
                 .with_sizes(spec.msg_dist.is_some().then(SizeBuckets::new)),
             source,
             seqs: SeqTracker::with_capacity(seq_room(spec)),
-            warm: ctx.warmup_mark(),
             nominal_end: ctx.send_end(),
             last_send: ctx.send_end()
                 + if spec.rate.is_some() {
@@ -417,18 +382,18 @@ impl DgramReceiver {
     /// Accounts the `n` datagrams (or bytes, for a plain receive) the last receive got.
     /// Every datagram of a batch is accounted, even after an END marker. True at END.
     fn take(&mut self, n: usize, scratch: &[u8], now: Instant) -> bool {
-        let (core, seqs, warm) = (&mut self.core, &mut self.seqs, self.warm);
+        let (core, seqs) = (&mut self.core, &mut self.seqs);
         let mut end = false;
         match &self.source {
-            Source::Plain => end = count(core, seqs, warm, &scratch[..n], now),
+            Source::Plain => end = count(core, seqs, &scratch[..n], now),
             Source::Batch(b) => {
                 for i in 0..n {
-                    end |= count(core, seqs, warm, b.received(i), now);
+                    end |= count(core, seqs, b.received(i), now);
                 }
             }
             Source::Gro(g) => {
                 for d in g.datagrams() {
-                    end |= count(core, seqs, warm, d, now);
+                    end |= count(core, seqs, d, now);
                 }
             }
         }
@@ -453,13 +418,7 @@ impl DgramReceiver {
 }
 
 impl CoreFlow for DgramReceiver {
-    fn core(&self) -> &FlowCore {
-        &self.core
-    }
-
-    fn core_mut(&mut self) -> &mut FlowCore {
-        &mut self.core
-    }
+    core_field!();
 
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP {
@@ -485,12 +444,7 @@ impl CoreFlow for DgramReceiver {
                 }
                 // An ICMP error from an earlier send of ours (a hello ack); not fatal.
                 Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {}
-                Err(source) => {
-                    return Err(EngineError::Io {
-                        what: "receive",
-                        source,
-                    })
-                }
+                Err(e) => return Err(EngineError::io("receive")(e)),
             }
         }
         let until = idle_end(self.nominal_end, self.last_heard).max(self.last_send);

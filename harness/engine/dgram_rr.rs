@@ -18,10 +18,9 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::dgram::{idle_end, idle_wake, seq_room, EndMarkers};
-use super::flow::{CoreFlow, Cx, Flow, FlowCore, Want};
+use super::flow::{core_field, CoreFlow, Cx, Flow, FlowCore, Want};
 use super::rr::{RTT, RTT_UNCORRECTED};
-use super::{answer_hello, rr_buckets, EngineError, RoleCtx, Sizes, Think, LATE_GRACE};
-use crate::measure::sizes::SizeBuckets;
+use super::{answer_hello, rr_buckets, rr_sizes, EngineError, RoleCtx, Sizes, Think, LATE_GRACE};
 use crate::measure::{RoleReport, SeqTracker};
 use crate::net::transport::{as_uninit, dgram, is_timeout, DataConn};
 use crate::spec::config::{RrLoad, RrSpec, Traffic};
@@ -68,10 +67,6 @@ impl Refusals {
     }
 }
 
-fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> EngineError {
-    move |source| EngineError::Io { what, source }
-}
-
 /// Where a closed-loop requester is.
 enum Closed {
     /// About to send the next request.
@@ -104,15 +99,11 @@ pub struct DgramRrActive {
 
 impl DgramRrActive {
     pub fn new(conn: DataConn, ctx: &RoleCtx, rep: RoleReport) -> DgramRrActive {
-        let spec = &ctx.spec;
         let id = conn.plan.id;
-        let (req_size, resp_size) = spec.rr_sizes();
-        let (req_dist, resp_dist) = spec.rr_dists();
-        let req_sizes = Sizes::new(req_size, req_dist, ctx, id, 0);
-        let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, id, 1);
-        let sizes = rr_buckets(&req_sizes, &resp_sizes);
+        let (req_sizes, resp_sizes) = rr_sizes(ctx, id);
+        let sizes = rr_buckets(&req_sizes, &resp_sizes, true);
         DgramRrActive {
-            core: FlowCore::new(conn, rep)
+            core: FlowCore::new(conn, rep, ctx)
                 .with_sizes(sizes)
                 .with_intervals(ctx),
             state: Closed::Ready,
@@ -120,7 +111,7 @@ impl DgramRrActive {
             seq: 0,
             req_sizes,
             think: Think::new(ctx, id),
-            timeout: spec.rr_timeout,
+            timeout: ctx.spec.rr_timeout,
             rcvtimeo: None,
             started: false,
             refusals: Refusals::default(),
@@ -133,9 +124,9 @@ impl DgramRrActive {
     fn start(&mut self) -> Result<(), EngineError> {
         self.started = true;
         let sock = &self.core.conn.sock;
-        if !crate::sys::socket::is_nonblocking(sock).map_err(io_err("fcntl"))? {
+        if !crate::sys::socket::is_nonblocking(sock).map_err(EngineError::io("fcntl"))? {
             sock.set_read_timeout(Some(self.timeout))
-                .map_err(io_err("SO_RCVTIMEO"))?;
+                .map_err(EngineError::io("SO_RCVTIMEO"))?;
             self.rcvtimeo = Some(self.timeout);
         }
         Ok(())
@@ -183,7 +174,7 @@ impl DgramRrActive {
             Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
                 self.refusals.refused().map(|_| None)
             }
-            Err(e) => Err(io_err("send")(e)),
+            Err(e) => Err(EngineError::io("send")(e)),
         }
     }
 
@@ -212,28 +203,12 @@ impl DgramRrActive {
         let (id, n, done) = (self.core.conn.plan.id, data.len(), Instant::now());
         match dgram::header(data) {
             Some((s, dgram::RESPONSE, c)) if c == id && self.seqs.record(s) => {
-                self.core.rep.messages_received += 1;
-                self.core.rep.bytes_received += n as u64;
-                if let Some(b) = &mut self.core.sizes {
-                    b.record(n as u64);
-                }
+                self.core.received(n as u64);
                 if s != self.seq {
                     self.core.rep.late += 1;
                     return false;
                 }
-                if let Some(iv) = &mut self.core.intervals {
-                    iv.record(done, n as u64, 1);
-                }
-                if start >= self.ctx.warmup_mark() {
-                    let ns = done.duration_since(start).as_nanos() as u64;
-                    rtt.saturating_record(ns);
-                    if let Some(b) = &mut self.core.sizes {
-                        b.record_rtt(n.max(rs) as u64, ns);
-                    }
-                    self.core.rep.transactions += 1;
-                    self.core.rep.measured_bytes += n as u64;
-                    self.core.last = Some(done);
-                }
+                (self.core).transaction(rtt, start, done, n as u64, rs as u64);
                 true
             }
             Some((s, dgram::HELLO, c)) if c == id => {
@@ -285,19 +260,13 @@ impl DgramRrActive {
             Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
                 self.refusals.refused().map(|_| None)
             }
-            Err(e) => Err(io_err("receive")(e)),
+            Err(e) => Err(EngineError::io("receive")(e)),
         }
     }
 }
 
 impl CoreFlow for DgramRrActive {
-    fn core(&self) -> &FlowCore {
-        &self.core
-    }
-
-    fn core_mut(&mut self) -> &mut FlowCore {
-        &mut self.core
-    }
+    core_field!();
 
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         if !self.started {
@@ -364,12 +333,9 @@ pub struct DgramRrPassive {
 
 impl DgramRrPassive {
     pub fn new(conn: DataConn, ctx: &RoleCtx, rep: RoleReport) -> DgramRrPassive {
-        let (_, resp_size) = ctx.spec.rr_sizes();
-        let (req_dist, resp_dist) = ctx.spec.rr_dists();
-        let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, conn.plan.id, 1);
+        let (req, resp_sizes) = rr_sizes(ctx, conn.plan.id);
         DgramRrPassive {
-            core: FlowCore::new(conn, rep)
-                .with_sizes((req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new)),
+            core: FlowCore::new(conn, rep, ctx).with_sizes(rr_buckets(&req, &resp_sizes, false)),
             seqs: SeqTracker::with_capacity(seq_room(&ctx.spec)),
             resp_sizes,
             last_heard: Instant::now(),
@@ -390,16 +356,8 @@ impl DgramRrPassive {
         if !self.seqs.record(s) {
             return Ok(());
         }
+        self.core.request_in(n as u64, now);
         let rep = &mut self.core.rep;
-        rep.messages_received += 1;
-        rep.bytes_received += n as u64;
-        if let Some(b) = &mut self.core.sizes {
-            b.record(n as u64);
-        }
-        if now >= self.ctx.warmup_mark() {
-            rep.measured_bytes += n as u64;
-            self.core.last = Some(now);
-        }
         let rs = self.resp_sizes.next();
         dgram::put_header(
             &mut scratch[..rs],
@@ -420,7 +378,7 @@ impl DgramRrPassive {
             {
                 Ok(())
             }
-            Err(e) => Err(io_err("send")(e)),
+            Err(e) => Err(EngineError::io("send")(e)),
         }
     }
 
@@ -438,13 +396,7 @@ impl DgramRrPassive {
 }
 
 impl CoreFlow for DgramRrPassive {
-    fn core(&self) -> &FlowCore {
-        &self.core
-    }
-
-    fn core_mut(&mut self) -> &mut FlowCore {
-        &mut self.core
-    }
+    core_field!();
 
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP {
@@ -468,7 +420,7 @@ impl CoreFlow for DgramRrPassive {
                     return Ok(Want::ReadUntil(idle_wake(now, end, until)));
                 }
                 Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {}
-                Err(e) => return Err(io_err("receive")(e)),
+                Err(e) => return Err(EngineError::io("receive")(e)),
             }
         }
         Ok(Want::ReadUntil(idle_end(

@@ -46,12 +46,7 @@ impl Flow for Sink {
                 Ok(0) => return Ok(Want::Done),
                 Ok(n) => self.rep.bytes_received += n as u64,
                 Err(e) if is_timeout(&e) => return Ok(Want::Read),
-                Err(source) => {
-                    return Err(EngineError::Io {
-                        what: "read",
-                        source,
-                    })
-                }
+                Err(e) => return Err(EngineError::io("read")(e)),
             }
         }
     }

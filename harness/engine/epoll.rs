@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::flow::{Bufs, Cx, Flow, Want};
-use super::{absorb, read_back, EngineError, RoleCtx, STALL};
+use super::flow::{Bufs, Flow, Want};
+use super::{read_back, EngineError, RoleCtx, STALL};
 use crate::measure::{latency_histogram, thread_cpu_ns, EncodedHistogram, RoleReport};
 use crate::sys::epoll::{self as sys, Epoll, IN, OUT};
 use crate::sys::{AsRawFd, RawFd};
@@ -155,13 +155,7 @@ impl Worker {
     pub fn run(mut self) -> Vec<RoleReport> {
         match Epoll::new(EVENTS) {
             Ok(ep) => self.ep = Some(ep),
-            Err(source) => {
-                let e = EngineError::Io {
-                    what: "epoll",
-                    source,
-                };
-                self.end_all(&e.to_string());
-            }
+            Err(e) => self.end_all(&EngineError::io("epoll")(e).to_string()),
         }
         let mut ready = Vec::with_capacity(EVENTS);
         while self.open > 0 {
@@ -231,15 +225,7 @@ impl Worker {
         };
         let mut spawned = Vec::new();
         let [rtt, unc] = &mut self.hists;
-        let mut cx = Cx {
-            ctx: &self.ctx,
-            now: Instant::now(),
-            scratch: &mut self.bufs.scratch,
-            out: &mut self.bufs.out,
-            rtt,
-            rtt_uncorrected: unc,
-            spawned: &mut spawned,
-        };
+        let mut cx = self.bufs.cx(&self.ctx, [rtt, unc], &mut spawned);
         let result = flow.step(&mut cx);
         for child in spawned {
             self.add(child, Some(i));
@@ -303,16 +289,8 @@ impl Worker {
         if let (Some(fd), Some(ep)) = (s.fd.take(), self.ep.as_ref()) {
             ep.delete(fd);
         }
-        let [rtt, unc] = &mut self.hists;
-        let mut cx = Cx {
-            ctx: &self.ctx,
-            now: Instant::now(),
-            scratch: &mut self.bufs.scratch,
-            out: &mut self.bufs.out,
-            rtt,
-            rtt_uncorrected: unc,
-            spawned: &mut Vec::new(),
-        };
+        let (mut none, [rtt, unc]) = (Vec::new(), &mut self.hists);
+        let mut cx = self.bufs.cx(&self.ctx, [rtt, unc], &mut none);
         if let Some(e) = error {
             let rep = flow.report();
             rep.error = Some(format!("connection {}: {e}", rep.conn));
@@ -328,8 +306,8 @@ impl Worker {
         self.open -= 1;
         match self.slots[i].parent {
             Some(p) => match (&mut self.slots[p].flow, &mut self.reports[p]) {
-                (Some(f), _) => absorb(f.report(), &rep),
-                (None, Some(r)) => absorb(r, &rep),
+                (Some(f), _) => f.report().absorb(&rep),
+                (None, Some(r)) => r.absorb(&rep),
                 (None, None) => {}
             },
             None => self.reports[i] = Some(rep),
@@ -387,16 +365,8 @@ impl Worker {
 
     /// Flow `i` stops where it is (`Flow::cancel`) and ends with `error`.
     fn cancel_and_end(&mut self, i: usize, mut flow: Box<dyn Flow>, error: String) {
-        let [rtt, unc] = &mut self.hists;
-        let mut cx = Cx {
-            ctx: &self.ctx,
-            now: Instant::now(),
-            scratch: &mut self.bufs.scratch,
-            out: &mut self.bufs.out,
-            rtt,
-            rtt_uncorrected: unc,
-            spawned: &mut Vec::new(),
-        };
+        let (mut none, [rtt, unc]) = (Vec::new(), &mut self.hists);
+        let mut cx = self.bufs.cx(&self.ctx, [rtt, unc], &mut none);
         flow.cancel(&mut cx);
         self.end(i, flow, Some(error));
     }

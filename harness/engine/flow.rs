@@ -156,6 +156,25 @@ impl Bufs {
             out: MsgBuf::new(largest, 0x5a),
         }
     }
+
+    /// What a flow's step is lent: these buffers, the round-trip histograms (rtt,
+    /// rtt_uncorrected), where the flows it starts go, and the time now.
+    pub fn cx<'a>(
+        &'a mut self,
+        ctx: &'a RoleCtx,
+        [rtt, rtt_uncorrected]: [&'a mut Histogram<u64>; 2],
+        spawned: &'a mut Vec<Box<dyn Flow>>,
+    ) -> Cx<'a> {
+        Cx {
+            ctx,
+            now: Instant::now(),
+            scratch: &mut self.scratch,
+            out: &mut self.out,
+            rtt,
+            rtt_uncorrected,
+            spawned,
+        }
+    }
 }
 
 /// The histograms a flow records into: full ones if it names any, else tiny ones (a flow
@@ -185,6 +204,8 @@ pub struct FlowCore {
     pub conn: DataConn,
     /// The report, filled as the flow goes.
     pub rep: RoleReport,
+    /// The warm-up mark: what happens before it is not measured.
+    pub warm: Instant,
     /// The last receive that counts: the end of the measured window.
     pub last: Option<Instant>,
     /// Per-interval counts, for a role that keeps them.
@@ -194,10 +215,11 @@ pub struct FlowCore {
 }
 
 impl FlowCore {
-    pub fn new(conn: DataConn, rep: RoleReport) -> FlowCore {
+    pub fn new(conn: DataConn, rep: RoleReport, ctx: &RoleCtx) -> FlowCore {
         FlowCore {
             conn,
             rep,
+            warm: ctx.warmup_mark(),
             last: None,
             intervals: None,
             sizes: None,
@@ -231,6 +253,56 @@ impl FlowCore {
         }
     }
 
+    /// A message of `n` bytes has come in: counted, and by its size.
+    #[inline]
+    pub fn received(&mut self, n: u64) {
+        self.rep.bytes_received += n;
+        self.rep.messages_received += 1;
+        if let Some(b) = &mut self.sizes {
+            b.record(n);
+        }
+    }
+
+    /// The answering end: a request of `n` bytes has come in at `now`. Counted, and past
+    /// the warm-up in the measured window.
+    #[inline]
+    pub fn request_in(&mut self, n: u64, now: Instant) {
+        self.received(n);
+        if now >= self.warm {
+            self.rep.measured_bytes += n;
+            self.last = Some(now);
+        }
+    }
+
+    /// A requester's transaction is complete at `done`: a response of `n` bytes to a
+    /// request of `req` bytes that went (or was due) at `start`. It counts in its
+    /// interval; if it started past the warm-up, its round trip goes into `rtt` and the
+    /// per-size counts, and it is a transaction of the measured window. The round trip
+    /// (ns) when it was measured.
+    #[inline]
+    pub fn transaction(
+        &mut self,
+        rtt: &mut Histogram<u64>,
+        start: Instant,
+        done: Instant,
+        n: u64,
+        req: u64,
+    ) -> Option<u64> {
+        self.interval(done, n, 1);
+        if start < self.warm {
+            return None;
+        }
+        let ns = done.duration_since(start).as_nanos() as u64;
+        rtt.saturating_record(ns);
+        if let Some(b) = &mut self.sizes {
+            b.record_rtt(n.max(req), ns);
+        }
+        self.rep.transactions += 1;
+        self.rep.measured_bytes += n;
+        self.last = Some(done);
+        Some(ns)
+    }
+
     /// A datagram role's sequence-number counts into the report.
     pub fn count_seqs(&mut self, seqs: &SeqTracker) {
         let r = &mut self.rep;
@@ -255,6 +327,20 @@ impl FlowCore {
         }
     }
 }
+
+/// The `core` and `core_mut` of a [`CoreFlow`] whose core is its field `core`: write
+/// `core_field!();` in the impl.
+macro_rules! core_field {
+    () => {
+        fn core(&self) -> &$crate::engine::flow::FlowCore {
+            &self.core
+        }
+        fn core_mut(&mut self) -> &mut $crate::engine::flow::FlowCore {
+            &mut self.core
+        }
+    };
+}
+pub(crate) use core_field;
 
 /// A role built on a [`FlowCore`]: it says where its core is and how it steps; the core
 /// gives the [`Flow`] its socket, report, progress and finish unless the role says

@@ -24,12 +24,13 @@ pub mod stream;
 #[cfg(test)]
 mod testdrive;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
+use crate::measure::live::{Gauge, RssSampler};
 use crate::measure::{RoleReport, SideReport};
 use crate::net::sockopt;
 use crate::net::transport::{dgram as wire, DataConn};
@@ -55,6 +56,13 @@ pub enum EngineError {
     TimedOut(&'static str),
     #[error("{0}: the test was aborted")]
     Aborted(&'static str),
+}
+
+impl EngineError {
+    /// A failed socket call doing `what`, for `map_err`.
+    pub fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> EngineError {
+        move |source| EngineError::Io { what, source }
+    }
 }
 
 /// How often a blocked socket call wakes up to look at the clock and the abort flag.
@@ -95,30 +103,6 @@ pub struct RoleCtx {
     /// Connections open at once on this side (crr's requesters count theirs), shared by
     /// every role of the side.
     pub in_flight: Arc<Gauge>,
-}
-
-/// A count of things open at once and the most there have been, measured as they open
-/// and close (crr: connections from the requester's socket to its close).
-#[derive(Debug, Default)]
-pub struct Gauge {
-    now: AtomicU64,
-    max: AtomicU64,
-}
-
-impl Gauge {
-    /// One more is open.
-    pub fn up(&self) {
-        let n = self.now.fetch_add(1, Ordering::Relaxed) + 1;
-        self.max.fetch_max(n, Ordering::Relaxed);
-    }
-    /// One has closed.
-    pub fn down(&self) {
-        self.now.fetch_sub(1, Ordering::Relaxed);
-    }
-    /// The most that were open at once.
-    pub fn max(&self) -> u64 {
-        self.max.load(Ordering::Relaxed)
-    }
 }
 
 impl RoleCtx {
@@ -239,49 +223,6 @@ pub(crate) fn read_back(rep: &mut RoleReport, sock: Option<&Socket>, spec: &Test
     }
 }
 
-/// Adds a spawned flow's counts into its parent's report, so that a role reports once.
-pub(crate) fn absorb(parent: &mut RoleReport, child: &RoleReport) {
-    parent.bytes_sent += child.bytes_sent;
-    parent.bytes_received += child.bytes_received;
-    parent.messages_sent += child.messages_sent;
-    parent.messages_received += child.messages_received;
-    parent.reordered += child.reordered;
-    parent.duplicated += child.duplicated;
-    parent.late += child.late;
-    parent.timeouts += child.timeouts;
-    parent.transactions += child.transactions;
-    parent.measured_bytes += child.measured_bytes;
-    parent.connections += child.connections;
-    parent.window_ns = parent.window_ns.max(child.window_ns);
-    parent.end_ns = parent.end_ns.max(child.end_ns);
-    for (into, from) in [
-        (&mut parent.interval_bytes, &child.interval_bytes),
-        (&mut parent.interval_messages, &child.interval_messages),
-    ] {
-        if into.len() < from.len() {
-            into.resize(from.len(), 0);
-        }
-        for (a, b) in into.iter_mut().zip(from) {
-            *a += b;
-        }
-    }
-    let Some(c) = &child.sizes else { return };
-    let Some(p) = &mut parent.sizes else {
-        parent.sizes = Some(c.clone());
-        return;
-    };
-    for (into, from) in [(&mut p.messages, &c.messages), (&mut p.bytes, &c.bytes)] {
-        if into.len() < from.len() {
-            into.resize(from.len(), 0);
-        }
-        for (a, b) in into.iter_mut().zip(from) {
-            *a += b;
-        }
-    }
-    // Round trips by size are the requester's, which is never spawned; kept if present.
-    p.rtt.extend(c.rtt.iter().cloned());
-}
-
 /// The role threads of one side of a test.
 pub struct RunningRoles {
     reports: std::sync::mpsc::Receiver<(RoleReport, Instant)>,
@@ -342,61 +283,7 @@ pub fn spawn_roles(conns: Vec<DataConn>, side: Side, ctx: &RoleCtx) -> RunningRo
         conns: ids,
         t0: ctx.t0,
         deadline: ctx.hard_deadline() + STALL,
-        rss: sample_rss(sample_at),
-    }
-}
-
-/// Samples this process's resident memory at an instant, when every connection's buffers
-/// are live, on a thread that a test's end wakes and joins however the test ends.
-struct RssSampler {
-    rss: Arc<std::sync::atomic::AtomicU64>,
-    done: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-fn sample_rss(at: Instant) -> RssSampler {
-    let rss = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let done = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
-    let (out, wake) = (rss.clone(), done.clone());
-    let thread = std::thread::Builder::new()
-        .name("sockbench-rss".into())
-        .spawn(move || {
-            let (lock, cvar) = &*wake;
-            let mut finished = lock.lock().unwrap_or_else(|p| p.into_inner());
-            while !*finished {
-                let left = at.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    out.store(crate::measure::rss_kib().unwrap_or(0), Ordering::Relaxed);
-                    return;
-                }
-                finished = cvar
-                    .wait_timeout(finished, left)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0;
-            }
-        })
-        .ok();
-    RssSampler { rss, done, thread }
-}
-
-impl RssSampler {
-    /// Stops the sampler (if it has not sampled yet) and joins it; the sample, if any.
-    /// Roles that all ended before the sample time (a paced flow whose next send would
-    /// fall after the end stops early) are sampled now, as they end.
-    fn finish(mut self) -> Option<u64> {
-        let (lock, cvar) = &*self.done;
-        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
-        cvar.notify_all();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        let sampled = self.rss.load(Ordering::Relaxed);
-        let rss = if sampled > 0 {
-            Some(sampled)
-        } else {
-            crate::measure::rss_kib()
-        };
-        rss.filter(|&k| k > 0)
+        rss: RssSampler::start(sample_at),
     }
 }
 
@@ -486,6 +373,11 @@ impl Sizes {
         }
     }
 
+    /// The size the test gives: every message's, or the largest a framed one may have.
+    pub fn fixed(&self) -> usize {
+        self.fixed
+    }
+
     /// Whether the sizes vary, so that a byte stream carries a length header.
     pub fn framed(&self) -> bool {
         self.sampler.is_some()
@@ -535,12 +427,28 @@ impl Think {
     }
 }
 
-/// Per-size accounting for a request/response role whose sizes vary: round trips are
-/// bucketed by the larger of request and response.
-pub(crate) fn rr_buckets(req: &Sizes, resp: &Sizes) -> Option<crate::measure::sizes::SizeBuckets> {
+/// Both directions' sizes of a request/response connection `id`: requests, responses.
+pub(crate) fn rr_sizes(ctx: &RoleCtx, id: u32) -> (Sizes, Sizes) {
+    let (req_size, resp_size) = ctx.spec.rr_sizes();
+    let (req_dist, resp_dist) = ctx.spec.rr_dists();
+    let req = Sizes::new(req_size, req_dist, ctx, id, 0);
+    (req, Sizes::new(resp_size, resp_dist, ctx, id, 1))
+}
+
+/// Per-size accounting for a request/response role whose sizes vary; a requester's
+/// (`rtt`) also buckets round trips by the larger of request and response.
+pub(crate) fn rr_buckets(
+    req: &Sizes,
+    resp: &Sizes,
+    rtt: bool,
+) -> Option<crate::measure::sizes::SizeBuckets> {
+    use crate::measure::sizes::SizeBuckets;
     (req.framed() || resp.framed()).then(|| {
         let (a, b) = (req.range(), resp.range());
-        crate::measure::sizes::SizeBuckets::with_rtt(a.0.max(b.0), a.1.max(b.1))
+        match rtt {
+            true => SizeBuckets::with_rtt(a.0.max(b.0), a.1.max(b.1)),
+            false => SizeBuckets::new(),
+        }
     })
 }
 
@@ -551,24 +459,45 @@ pub(crate) fn answer_hello(sock: &Socket, seq: u64, conn: u32) {
     let _ = sock.send(&ack);
 }
 
-/// Paces an open-loop sender: never more than `rate_bps` on average since `start`.
+/// A bulk sender's schedule: paced by `--rate` (never more than the rate on average since
+/// the start of traffic) or not, until the end of the sending time.
 pub(crate) struct Pacer {
     start: Instant,
-    bytes_per_sec: f64,
+    /// `None`: unpaced.
+    bytes_per_sec: Option<f64>,
+    end: Instant,
+    /// The socket was full at the last try (reset when the pacer is ahead).
+    pub held: bool,
 }
 
 impl Pacer {
-    pub fn new(start: Instant, rate_bps: u64) -> Pacer {
+    pub fn new(ctx: &RoleCtx) -> Pacer {
         Pacer {
-            start,
-            bytes_per_sec: rate_bps as f64 / 8.0,
+            start: ctx.t0,
+            bytes_per_sec: ctx.spec.rate.map(|bps| bps as f64 / 8.0),
+            end: ctx.send_end(),
+            held: false,
         }
     }
 
-    /// When sending more than `sent` bytes keeps within the rate.
+    /// Paced, when sending more than `sent` bytes keeps within the rate.
     #[inline]
-    pub fn due(&self, sent: u64) -> Instant {
-        self.start + Duration::from_secs_f64(sent as f64 / self.bytes_per_sec)
+    pub fn due(&self, sent: u64) -> Option<Instant> {
+        let rate = self.bytes_per_sec?;
+        Some(self.start + Duration::from_secs_f64(sent as f64 / rate))
+    }
+
+    /// Whether the sending time is over for the next message (`due`: its send time when
+    /// paced). Paced, the schedule says what goes: every message due before the end, so
+    /// that the count is the rate's and not the machine's, unless the socket held the
+    /// sender back (the path takes less than the rate) or it is later than
+    /// [`LATE_GRACE`]; unpaced, what goes before the end.
+    pub fn ends(&self, now: Instant, due: Option<Instant>) -> bool {
+        let Some(due) = due else {
+            return now >= self.end;
+        };
+        let late = now >= self.end && (self.held || now >= self.end + LATE_GRACE);
+        due >= self.end || late
     }
 }
 

@@ -14,10 +14,9 @@ use std::time::Instant;
 
 use socket2::Socket;
 
-use super::flow::{CoreFlow, Cx, Flow, FlowCore, Want};
+use super::flow::{core_field, CoreFlow, Cx, Flow, FlowCore, Want};
 use super::stream::{Closing, CALLS_PER_STEP};
-use super::{rr_buckets, EngineError, RoleCtx, Sizes, Think, LATE_GRACE};
-use crate::measure::sizes::SizeBuckets;
+use super::{rr_buckets, rr_sizes, EngineError, RoleCtx, Sizes, Think, LATE_GRACE};
 use crate::measure::RoleReport;
 use crate::net::sockopt;
 use crate::net::transport::{is_timeout, DataConn};
@@ -101,12 +100,7 @@ impl MsgReader {
             Ok(n) => n,
             Err(e) if is_timeout(&e) => return Ok(Got::Blocked),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Got::More),
-            Err(source) => {
-                return Err(EngineError::Io {
-                    what: "read",
-                    source,
-                })
-            }
+            Err(e) => return Err(EngineError::io("read")(e)),
         };
         let data = &scratch[..n];
         if in_hdr {
@@ -157,10 +151,7 @@ impl MsgReader {
             }
             Err(e) if is_timeout(&e) => Ok(Got::Blocked),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Got::More),
-            Err(source) => Err(EngineError::Io {
-                what: "read",
-                source,
-            }),
+            Err(e) => Err(EngineError::io("read")(e)),
         }
     }
 
@@ -213,7 +204,6 @@ pub struct Requester {
     req_sizes: Sizes,
     reader: MsgReader,
     think: Think,
-    warm: Instant,
     end: Instant,
     quickack: bool,
     /// Read right after the request (a blocking socket waits there for the response);
@@ -223,16 +213,12 @@ pub struct Requester {
 
 impl Requester {
     pub fn new(conn: DataConn, rep: RoleReport, ctx: &RoleCtx) -> Requester {
-        let spec = &ctx.spec;
-        let (req_size, resp_size) = spec.rr_sizes();
-        let (req_dist, resp_dist) = spec.rr_dists();
         let id = conn.plan.id;
-        let req_sizes = Sizes::new(req_size, req_dist, ctx, id, 0);
-        let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, id, 1);
-        let sizes = rr_buckets(&req_sizes, &resp_sizes);
+        let (req_sizes, resp_sizes) = rr_sizes(ctx, id);
+        let sizes = rr_buckets(&req_sizes, &resp_sizes, true);
         let quickack = conn.knobs.requested.quickack;
         Requester {
-            core: FlowCore::new(conn, rep)
+            core: FlowCore::new(conn, rep, ctx)
                 .with_sizes(sizes)
                 .with_intervals(ctx),
             phase: Phase::Next,
@@ -240,10 +226,9 @@ impl Requester {
             start: ctx.t0,
             rs: 0,
             off: 0,
-            reader: MsgReader::new(resp_sizes.framed(), resp_size as usize, None),
+            reader: MsgReader::new(resp_sizes.framed(), resp_sizes.fixed(), None),
             req_sizes,
             think: Think::new(ctx, id),
-            warm: ctx.warmup_mark(),
             end: ctx.send_end(),
             quickack,
             eager: true,
@@ -257,25 +242,8 @@ impl Requester {
         if self.quickack {
             sockopt::rearm_quickack(&self.core.conn.sock);
         }
-        let n = n as u64;
-        let core = &mut self.core;
-        core.rep.bytes_received += n;
-        core.rep.messages_received += 1;
-        core.interval(done, n, 1);
-        let ns = done.duration_since(self.start).as_nanos() as u64;
-        let measured = self.start >= self.warm;
-        if let Some(b) = &mut core.sizes {
-            b.record(n);
-            if measured {
-                b.record_rtt(n.max(self.rs as u64), ns);
-            }
-        }
-        if measured {
-            cx.rtt.saturating_record(ns);
-            core.rep.transactions += 1;
-            core.rep.measured_bytes += n;
-            core.last = Some(done);
-        }
+        self.core.received(n as u64);
+        (self.core).transaction(cx.rtt, self.start, done, n as u64, self.rs as u64);
     }
 
     /// Writes (the rest of) the request: true once it has gone.
@@ -287,12 +255,7 @@ impl Requester {
             Ok(n) => self.off += n,
             Err(e) if is_timeout(&e) => return Ok(false),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(source) => {
-                return Err(EngineError::Io {
-                    what: "write",
-                    source,
-                })
-            }
+            Err(e) => return Err(EngineError::io("write")(e)),
         }
         if self.off < self.rs {
             return Ok(false);
@@ -358,13 +321,7 @@ impl Requester {
 }
 
 impl CoreFlow for Requester {
-    fn core(&self) -> &FlowCore {
-        &self.core
-    }
-
-    fn core_mut(&mut self) -> &mut FlowCore {
-        &mut self.core
-    }
+    core_field!();
 
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP * 2 {
@@ -414,30 +371,24 @@ pub struct Responder {
     rs: usize,
     off: usize,
     id: [u8; 8],
-    warm: Instant,
     quickack: bool,
 }
 
 impl Responder {
     pub fn new(conn: DataConn, rep: RoleReport, ctx: &RoleCtx) -> Responder {
-        let spec = &ctx.spec;
-        let (req_size, resp_size) = spec.rr_sizes();
-        let (req_dist, resp_dist) = spec.rr_dists();
-        let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, conn.plan.id, 1);
+        let (req, resp_sizes) = rr_sizes(ctx, conn.plan.id);
         let at = |framed: bool| if framed { HDR } else { 0 };
-        let echo = (spec.pipeline > 1).then(|| (at(req_dist.is_some()), at(resp_sizes.framed())));
+        let echo = (ctx.spec.pipeline > 1).then(|| (at(req.framed()), at(resp_sizes.framed())));
         let quickack = conn.knobs.requested.quickack;
         Responder {
-            core: FlowCore::new(conn, rep)
-                .with_sizes((req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new)),
-            reader: MsgReader::new(req_dist.is_some(), req_size as usize, echo.map(|e| e.0)),
+            core: FlowCore::new(conn, rep, ctx).with_sizes(rr_buckets(&req, &resp_sizes, false)),
+            reader: MsgReader::new(req.framed(), req.fixed(), echo.map(|e| e.0)),
             resp_sizes,
             echo,
             writing: false,
             rs: 0,
             off: 0,
             id: [0; 8],
-            warm: ctx.warmup_mark(),
             quickack,
         }
     }
@@ -449,16 +400,7 @@ impl Responder {
         if self.quickack {
             sockopt::rearm_quickack(&self.core.conn.sock);
         }
-        let (n, rep) = (n as u64, &mut self.core.rep);
-        rep.bytes_received += n;
-        rep.messages_received += 1;
-        if let Some(b) = &mut self.core.sizes {
-            b.record(n);
-        }
-        if now >= self.warm {
-            rep.measured_bytes += n;
-            self.core.last = Some(now);
-        }
+        self.core.request_in(n as u64, now);
         (self.rs, self.off, self.id) = (self.resp_sizes.next(), 0, self.reader.id());
         self.writing = true;
     }
@@ -475,12 +417,7 @@ impl Responder {
             Ok(n) => self.off += n,
             Err(e) if is_timeout(&e) => return Ok(Some(Want::Write)),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(source) => {
-                return Err(EngineError::Io {
-                    what: "write",
-                    source,
-                })
-            }
+            Err(e) => return Err(EngineError::io("write")(e)),
         }
         if self.off == self.rs {
             self.core.rep.bytes_sent += self.rs as u64;
@@ -492,13 +429,7 @@ impl Responder {
 }
 
 impl CoreFlow for Responder {
-    fn core(&self) -> &FlowCore {
-        &self.core
-    }
-
-    fn core_mut(&mut self) -> &mut FlowCore {
-        &mut self.core
-    }
+    core_field!();
 
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP * 2 {

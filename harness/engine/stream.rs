@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-use super::flow::{CoreFlow, Cx, FlowCore, Want};
-use super::{EngineError, Pacer, RoleCtx, LATE_GRACE};
+use super::flow::{core_field, CoreFlow, Cx, FlowCore, Want};
+use super::{EngineError, Pacer, RoleCtx};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::RoleReport;
 use crate::net::sockopt;
@@ -28,10 +28,6 @@ use crate::sys::zerocopy::ZeroCopyCount;
 pub(crate) const CALLS_PER_STEP: usize = 8;
 /// The most a receiver reads per call (more if the message is larger).
 const READ_CHUNK: usize = 256 * 1024;
-
-fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> EngineError {
-    move |source| EngineError::Io { what, source }
-}
 
 /// The end of a byte stream's sending half: shut it down, then read (and discard) until
 /// the peer's close, so that every byte has been read by the other end before the figures
@@ -52,7 +48,7 @@ impl Closing {
         if *self == Closing::Start {
             let _ = crate::sys::opts::set_cork(sock, false);
             sock.shutdown(std::net::Shutdown::Write)
-                .map_err(io_err("shutdown"))?;
+                .map_err(EngineError::io("shutdown"))?;
             *self = Closing::Awaiting;
         }
         let room = scratch.len().min(4096);
@@ -64,7 +60,7 @@ impl Closing {
                 Ok(_) => continue,
                 Err(e) if is_timeout(&e) => return Ok(Want::Read),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(source) => return Err(EngineError::Io { what: WHAT, source }),
+                Err(e) => return Err(EngineError::io(WHAT)(e)),
             }
             *self = Closing::Closed;
             return Ok(Want::Done);
@@ -97,8 +93,7 @@ enum PathKind {
 /// The active end of a bulk byte stream.
 pub struct StreamSender {
     core: FlowCore,
-    end: Instant,
-    pacer: Option<Pacer>,
+    pacer: Pacer,
     /// Framed sizes: the sampler and this connection's generator.
     sizes: Option<(SizeSampler, fastrand::Rng)>,
     /// The current message's size, and how much of it has gone.
@@ -110,8 +105,6 @@ pub struct StreamSender {
     kind: PathKind,
     path: Option<SendPath>,
     closing: Option<Closing>,
-    /// The socket was full at the last try (reset when the pacer is ahead).
-    held: bool,
 }
 
 impl StreamSender {
@@ -133,9 +126,8 @@ impl StreamSender {
             _ => PathKind::Write,
         };
         StreamSender {
-            core: FlowCore::new(conn, rep),
-            end: ctx.send_end(),
-            pacer: spec.rate.map(|r| Pacer::new(ctx.t0, r)),
+            core: FlowCore::new(conn, rep, ctx),
+            pacer: Pacer::new(ctx),
             sizes,
             size: spec.msg_size as usize,
             off: 0,
@@ -143,7 +135,6 @@ impl StreamSender {
             kind,
             path: None,
             closing: None,
-            held: false,
         }
     }
 
@@ -201,7 +192,7 @@ impl StreamSender {
             Some(SendPath::Sendfile(_, at)) => *at = 0,
             Some(SendPath::ZeroCopy(z)) => z
                 .reap(&self.core.conn.sock)
-                .map_err(io_err("zero-copy completions"))?,
+                .map_err(EngineError::io("zero-copy completions"))?,
             _ => {}
         }
         Ok(())
@@ -215,35 +206,23 @@ impl StreamSender {
             let r = &mut self.core.rep;
             (r.zerocopy_sends, r.zerocopy_completed, r.zerocopy_copied) =
                 (z.sends, z.completed, z.copied);
-            drained.map_err(io_err("zero-copy completions"))?;
+            drained.map_err(EngineError::io("zero-copy completions"))?;
         }
         self.closing = Some(Closing::Start);
         Ok(())
-    }
-
-    /// Whether the sending time is over for the next message (`due`: its send time when
-    /// paced). Paced, the schedule says what goes: every message due before the end, so
-    /// that the count is the rate's and not the machine's, unless the socket held the
-    /// sender back (the path takes less than the rate) or it is later than `LATE_GRACE`.
-    fn ends(&self, now: Instant, due: Option<Instant>) -> bool {
-        let Some(due) = due else {
-            return now >= self.end;
-        };
-        let late = now >= self.end && (self.held || now >= self.end + LATE_GRACE);
-        due >= self.end || late
     }
 
     fn sending(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP {
             if self.off == 0 && !self.mid_splice {
                 let now = Instant::now();
-                let due = self.pacer.as_ref().map(|p| p.due(self.core.rep.bytes_sent));
-                if self.ends(now, due) || cx.ctx.aborted() {
+                let due = self.pacer.due(self.core.rep.bytes_sent);
+                if self.pacer.ends(now, due) || cx.ctx.aborted() {
                     self.stop_sending()?;
                     return Ok(Want::Write);
                 }
                 if let Some(due) = due.filter(|&d| d > now) {
-                    self.held = false;
+                    self.pacer.held = false;
                     return Ok(Want::Until(due));
                 }
                 if let Some((s, rng)) = &mut self.sizes {
@@ -254,7 +233,7 @@ impl StreamSender {
                 Ok(true) => self.sent_one()?,
                 Ok(false) => {}
                 Err(e) if is_timeout(&e) => {
-                    self.held = true;
+                    self.pacer.held = true;
                     return Ok(Want::Write);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -265,16 +244,11 @@ impl StreamSender {
                     // Out of room for pinned pages: completions free it.
                     if let Some(SendPath::ZeroCopy(z)) = self.path.as_mut() {
                         z.reap(&self.core.conn.sock)
-                            .map_err(io_err("zero-copy completions"))?;
+                            .map_err(EngineError::io("zero-copy completions"))?;
                     }
                     return Ok(Want::ReadUntil(Instant::now() + Duration::from_millis(1)));
                 }
-                Err(source) => {
-                    return Err(EngineError::Io {
-                        what: self.what(),
-                        source,
-                    })
-                }
+                Err(e) => return Err(EngineError::io(self.what())(e)),
             }
         }
         Ok(Want::Write)
@@ -291,13 +265,7 @@ impl StreamSender {
 }
 
 impl CoreFlow for StreamSender {
-    fn core(&self) -> &FlowCore {
-        &self.core
-    }
-
-    fn core_mut(&mut self) -> &mut FlowCore {
-        &mut self.core
-    }
+    core_field!();
 
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         if let Some(c) = &mut self.closing {
@@ -333,7 +301,6 @@ impl CoreFlow for StreamSender {
 /// The passive end of a bulk byte stream.
 pub struct StreamReceiver {
     core: FlowCore,
-    warm: Instant,
     /// Framed sizes: the reassembler (the per-size counts are the core's).
     frames: Option<Deframer>,
     max: u32,
@@ -349,10 +316,9 @@ impl StreamReceiver {
         let framed = spec.msg_dist.is_some();
         let quickack = conn.knobs.requested.quickack;
         StreamReceiver {
-            core: FlowCore::new(conn, rep)
+            core: FlowCore::new(conn, rep, ctx)
                 .with_intervals(ctx)
                 .with_sizes(framed.then(SizeBuckets::new)),
-            warm: ctx.warmup_mark(),
             frames: framed.then(Deframer::default),
             max: spec.msg_size,
             splice: None,
@@ -371,6 +337,7 @@ impl StreamReceiver {
             sizes,
             intervals,
             last,
+            warm,
             ..
         } = &mut self.core;
         rep.bytes_received += n as u64;
@@ -389,7 +356,7 @@ impl StreamReceiver {
         if let Some(iv) = intervals {
             iv.record(now, n as u64, 0);
         }
-        if now >= self.warm {
+        if now >= *warm {
             rep.measured_bytes += n as u64;
         }
         *last = Some(now);
@@ -415,13 +382,7 @@ impl StreamReceiver {
 }
 
 impl CoreFlow for StreamReceiver {
-    fn core(&self) -> &FlowCore {
-        &self.core
-    }
-
-    fn core_mut(&mut self) -> &mut FlowCore {
-        &mut self.core
-    }
+    core_field!();
 
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         if self.splice.is_none() && self.core.conn.knobs.requested.splice && self.frames.is_none() {
@@ -447,12 +408,7 @@ impl CoreFlow for StreamReceiver {
                 }
                 Err(e) if is_timeout(&e) => return Ok(Want::Read),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(source) => {
-                    return Err(EngineError::Io {
-                        what: "read",
-                        source,
-                    })
-                }
+                Err(e) => return Err(EngineError::io("read")(e)),
             }
         }
         Ok(Want::Read)

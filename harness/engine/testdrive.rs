@@ -4,11 +4,12 @@
 //! flow whenever its wait may be over, without watching sockets, and naps between
 //! rounds; it folds spawned flows' counts into their parent. Only for small workloads.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::flow::{Cx, Flow, Want};
+use super::flow::{Bufs, Cx, Flow, Want};
 use super::{RoleCtx, POLL};
 use crate::measure::{latency_histogram, RoleReport};
 
@@ -57,7 +58,7 @@ fn round(r: &mut Running, cx: &mut Cx, now: Instant) {
         let (c, w) = &mut r.children[i];
         if due(*w, now) && step_one(c.as_mut(), w, cx) {
             let (mut c, _) = r.children.swap_remove(i);
-            super::absorb(r.flow.report(), c.report());
+            r.flow.report().absorb(c.report());
             continue;
         }
         i += 1;
@@ -78,8 +79,7 @@ fn round(r: &mut Running, cx: &mut Cx, now: Instant) {
 
 /// Runs `flows` to their end (or `limit`) on one thread.
 pub(crate) fn run(flows: Vec<Box<dyn Flow>>, ctx: &RoleCtx, limit: Duration) -> Vec<Ran> {
-    let mut scratch = vec![0u8; 256 * 1024];
-    let mut out = vec![0x5au8; 256 * 1024];
+    let mut bufs = Bufs::for_test(ctx);
     let mut hists: Vec<_> = flows
         .iter()
         .map(|_| (latency_histogram(), latency_histogram()))
@@ -97,16 +97,8 @@ pub(crate) fn run(flows: Vec<Box<dyn Flow>>, ctx: &RoleCtx, limit: Duration) -> 
     let mut spawned = Vec::new();
     while running.iter().any(|r| !r.done || !r.children.is_empty()) && Instant::now() < stop {
         for (r, (rtt, unc)) in running.iter_mut().zip(hists.iter_mut()) {
-            let now = Instant::now();
-            let mut cx = Cx {
-                ctx,
-                now,
-                scratch: &mut scratch,
-                out: &mut out,
-                rtt,
-                rtt_uncorrected: unc,
-                spawned: &mut spawned,
-            };
+            let mut cx = bufs.cx(ctx, [rtt, unc], &mut spawned);
+            let now = cx.now;
             round(r, &mut cx, now);
         }
         std::thread::sleep(Duration::from_micros(100));
@@ -209,25 +201,40 @@ pub(crate) fn udp_pair(
         active: Side::Sender,
     };
     [a, b].map(|(sock, requested)| {
-        if blocking_socks {
-            blocking(&sock);
-        } else {
-            sock.set_nonblocking(true).unwrap();
-        }
-        crate::net::transport::DataConn {
-            sock,
-            plan,
-            domain: Domain::IPV4,
-            knobs: crate::spec::knobs::AppliedKnobs {
-                requested,
-                ..Default::default()
-            },
-            token: 0,
-            peer: None,
-            listener: None,
-            _paths: None,
-        }
+        let knobs = crate::spec::knobs::AppliedKnobs {
+            requested,
+            ..Default::default()
+        };
+        data_conn(sock, plan, knobs, blocking_socks, (0, None, None))
     })
+}
+
+/// One end of a pair on loopback, its socket in the mode of the driver tested; `attach`:
+/// the test's token, the peer's address, the listener.
+fn data_conn(
+    sock: socket2::Socket,
+    plan: crate::spec::config::ConnPlan,
+    knobs: crate::spec::knobs::AppliedKnobs,
+    blocking_socks: bool,
+    (token, peer, listener): (u64, Option<socket2::SockAddr>, Option<Arc<socket2::Socket>>),
+) -> crate::net::transport::DataConn {
+    if blocking_socks {
+        blocking(&sock);
+    } else {
+        sock.set_nonblocking(true).unwrap();
+    }
+    let domain = socket2::Domain::IPV4;
+    let _paths = None;
+    crate::net::transport::DataConn {
+        sock,
+        plan,
+        domain,
+        knobs,
+        token,
+        peer,
+        listener,
+        _paths,
+    }
 }
 
 /// Runs a pair's two ends: on one thread (non-blocking) or on two (blocking).
@@ -264,22 +271,9 @@ pub(crate) fn tcp_crr_pair(blocking_socks: bool) -> [crate::net::transport::Data
         active: Side::Sender,
     };
     let token = 0x5eed;
-    let listener = std::sync::Arc::new(listener);
+    let listener = Arc::new(listener);
     [(a, Some(addr), None), (p, None, Some(listener))].map(|(sock, peer, listener)| {
-        if blocking_socks {
-            blocking(&sock);
-        } else {
-            sock.set_nonblocking(true).unwrap();
-        }
-        crate::net::transport::DataConn {
-            sock,
-            plan,
-            domain: Domain::IPV4,
-            knobs: Default::default(),
-            token,
-            peer,
-            listener,
-            _paths: None,
-        }
+        let attach = (token, peer, listener);
+        data_conn(sock, plan, Default::default(), blocking_socks, attach)
     })
 }

@@ -2,6 +2,7 @@
 //! home. Everything here is allocation-free on the recording path once set up.
 
 pub mod hostinfo;
+pub mod live;
 pub mod outcome;
 pub mod sizes;
 
@@ -427,6 +428,53 @@ pub struct RoleReport {
     pub refused: u64,
     /// Set when the role ended early; the figures above are partial.
     pub error: Option<String>,
+}
+
+impl RoleReport {
+    /// Adds a spawned flow's counts (`child`) into this, its parent's report, so that a
+    /// role reports once.
+    pub fn absorb(&mut self, child: &RoleReport) {
+        let parent = self;
+        parent.bytes_sent += child.bytes_sent;
+        parent.bytes_received += child.bytes_received;
+        parent.messages_sent += child.messages_sent;
+        parent.messages_received += child.messages_received;
+        parent.reordered += child.reordered;
+        parent.duplicated += child.duplicated;
+        parent.late += child.late;
+        parent.timeouts += child.timeouts;
+        parent.transactions += child.transactions;
+        parent.measured_bytes += child.measured_bytes;
+        parent.connections += child.connections;
+        parent.window_ns = parent.window_ns.max(child.window_ns);
+        parent.end_ns = parent.end_ns.max(child.end_ns);
+        for (into, from) in [
+            (&mut parent.interval_bytes, &child.interval_bytes),
+            (&mut parent.interval_messages, &child.interval_messages),
+        ] {
+            if into.len() < from.len() {
+                into.resize(from.len(), 0);
+            }
+            for (a, b) in into.iter_mut().zip(from) {
+                *a += b;
+            }
+        }
+        let Some(c) = &child.sizes else { return };
+        let Some(p) = &mut parent.sizes else {
+            parent.sizes = Some(c.clone());
+            return;
+        };
+        for (into, from) in [(&mut p.messages, &c.messages), (&mut p.bytes, &c.bytes)] {
+            if into.len() < from.len() {
+                into.resize(from.len(), 0);
+            }
+            for (a, b) in into.iter_mut().zip(from) {
+                *a += b;
+            }
+        }
+        // Round trips by size are the requester's, which is never spawned; kept if present.
+        p.rtt.extend(c.rtt.iter().cloned());
+    }
 }
 
 /// Resident memory of this process now (VmRSS), in KiB.

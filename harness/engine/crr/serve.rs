@@ -6,12 +6,8 @@ use super::*;
 /// What the connections one acceptor served add up to, and what they share: the
 /// response sizes (one seeded sequence, drawn in the order requests arrive).
 struct Served {
-    bytes_sent: u64,
-    bytes_received: u64,
-    messages_sent: u64,
-    messages_received: u64,
-    measured_bytes: u64,
-    connections: u64,
+    /// Bytes, messages, the measured bytes and connections, for the acceptor's report.
+    counts: RoleReport,
     last: Option<Instant>,
     buckets: Option<SizeBuckets>,
     resp: Sizes,
@@ -71,7 +67,7 @@ impl CrrServed {
             sockopt::apply(&self.sock, spec.protocol, self.domain, knobs, phase)
                 .map_err(knob_err)?;
         }
-        tally(&self.tally).connections += 1;
+        tally(&self.tally).counts.connections += 1;
         self.state = Serve::Request { i: 0 };
         Ok(true)
     }
@@ -107,13 +103,13 @@ impl CrrServed {
     fn request(&mut self, i: u32, n: usize) {
         let arrived = Instant::now();
         let mut t = tally(&self.tally);
-        t.bytes_received += n as u64;
-        t.messages_received += 1;
+        t.counts.bytes_received += n as u64;
+        t.counts.messages_received += 1;
         if let Some(b) = &mut t.buckets {
             b.record(n as u64);
         }
         if arrived >= self.ctx.warmup_mark() {
-            t.measured_bytes += n as u64;
+            t.counts.measured_bytes += n as u64;
             t.last = Some(arrived);
         }
         let rs = t.resp.next();
@@ -152,8 +148,8 @@ impl CrrServed {
                     return Ok(Some(Want::Write));
                 }
                 let mut t = tally(&self.tally);
-                t.bytes_sent += rs as u64;
-                t.messages_sent += 1;
+                t.counts.bytes_sent += rs as u64;
+                t.counts.messages_sent += 1;
                 drop(t);
                 if i + 1 < self.per_conn {
                     self.state = Serve::Request { i: i + 1 };
@@ -226,22 +222,16 @@ impl CrrAcceptor {
     pub fn new(conn: DataConn, ctx: &RoleCtx, rep: RoleReport) -> CrrAcceptor {
         let listener = conn.listener.clone();
         let _ = conn.sock.shutdown(std::net::Shutdown::Both);
-        let (_, resp_size) = ctx.spec.rr_sizes();
-        let (req_dist, resp_dist) = ctx.spec.rr_dists();
+        let (req, resp) = rr_sizes(ctx, conn.plan.id);
         let served = Served {
-            bytes_sent: 0,
-            bytes_received: 0,
-            messages_sent: 0,
-            messages_received: 0,
-            measured_bytes: 0,
-            connections: 0,
+            counts: RoleReport::default(),
             last: None,
-            buckets: (req_dist.is_some() || resp_dist.is_some()).then(SizeBuckets::new),
-            resp: Sizes::new(resp_size, resp_dist, ctx, conn.plan.id, 1),
+            buckets: rr_buckets(&req, &resp, false),
+            resp,
             live: 0,
         };
         CrrAcceptor {
-            core: FlowCore::new(conn, rep),
+            core: FlowCore::new(conn, rep, ctx),
             listener,
             ctx: ctx.clone(),
             tally: Arc::new(Mutex::new(served)),
@@ -302,13 +292,7 @@ fn claim(listener: &Arc<Socket>) -> bool {
 }
 
 impl CoreFlow for CrrAcceptor {
-    fn core(&self) -> &FlowCore {
-        &self.core
-    }
-
-    fn core_mut(&mut self) -> &mut FlowCore {
-        &mut self.core
-    }
+    core_field!();
 
     fn fd(&self) -> Option<RawFd> {
         if self.accepts == Some(false) {
@@ -331,7 +315,9 @@ impl CoreFlow for CrrAcceptor {
                     // Accepts never wait, whatever mode the driver gave the listener: the
                     // driver watches it, and a blocked accept would hold up the
                     // connections accepted.
-                    listener.set_nonblocking(true).map_err(io_err("fcntl"))?;
+                    listener
+                        .set_nonblocking(true)
+                        .map_err(EngineError::io("fcntl"))?;
                 }
                 self.accepts = Some(a);
                 a
@@ -363,7 +349,7 @@ impl CoreFlow for CrrAcceptor {
                 {
                     return Ok(Want::Until(now + ACCEPT_BACKOFF))
                 }
-                Err(e) => return Err(io_err("accept")(e)),
+                Err(e) => return Err(EngineError::io("accept")(e)),
             }
         }
         if now < self.ctx.send_end() {
@@ -375,13 +361,7 @@ impl CoreFlow for CrrAcceptor {
 
     fn finish(&mut self, cx: &mut Cx) {
         let mut t = tally(&self.tally);
-        let rep = &mut self.core.rep;
-        rep.bytes_sent += t.bytes_sent;
-        rep.bytes_received += t.bytes_received;
-        rep.messages_sent += t.messages_sent;
-        rep.messages_received += t.messages_received;
-        rep.measured_bytes += t.measured_bytes;
-        rep.connections += t.connections;
+        self.core.rep.absorb(&t.counts);
         (self.core.sizes, self.core.last) = (t.buckets.take(), t.last);
         drop(t);
         self.core.finish(cx.ctx);
@@ -391,7 +371,7 @@ impl CoreFlow for CrrAcceptor {
     /// connection for a while is no stall then (think time).
     fn progress(&self) -> u64 {
         let t = tally(&self.tally);
-        t.connections + t.messages_received + self.waits
+        t.counts.connections + t.counts.messages_received + self.waits
     }
 
     fn doing(&self, _want: Want) -> &'static str {

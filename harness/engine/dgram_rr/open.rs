@@ -39,10 +39,8 @@ impl DgramRrOpen {
     pub fn new(conn: DataConn, ctx: &RoleCtx, rep: RoleReport, rate: u64) -> DgramRrOpen {
         let spec = &ctx.spec;
         let id = conn.plan.id;
-        let (req_size, resp_size) = spec.rr_sizes();
-        let (req_dist, resp_dist) = spec.rr_dists();
-        let req_sizes = Sizes::new(req_size, req_dist, ctx, id, 0);
-        let sizes = rr_buckets(&req_sizes, &Sizes::new(resp_size, resp_dist, ctx, id, 1));
+        let (req_sizes, resp_sizes) = rr_sizes(ctx, id);
+        let sizes = rr_buckets(&req_sizes, &resp_sizes, true);
         let period = Duration::from_secs_f64(1.0 / rate as f64);
         // Room for every request that can be outstanding within the timeout (past which
         // a response is late anyway), twice over, and a margin for a burst of Poisson
@@ -58,7 +56,7 @@ impl DgramRrOpen {
             bytes: 0,
         };
         DgramRrOpen {
-            core: FlowCore::new(conn, rep)
+            core: FlowCore::new(conn, rep, ctx)
                 .with_sizes(sizes)
                 .with_intervals(ctx),
             ring: vec![empty; cap],
@@ -118,7 +116,7 @@ impl DgramRrOpen {
                 Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
                     self.refusals.refused()?
                 }
-                Err(e) => return Err(io_err("send")(e)),
+                Err(e) => return Err(EngineError::io("send")(e)),
             }
         }
         Ok(())
@@ -132,31 +130,20 @@ impl DgramRrOpen {
         if c != self.core.conn.plan.id || !self.seqs.record(s) {
             return;
         }
-        let (rep, bytes) = (&mut self.core.rep, n as u64);
-        rep.messages_received += 1;
-        rep.bytes_received += bytes;
-        if let Some(b) = &mut self.core.sizes {
-            b.record(bytes);
-        }
+        let bytes = n as u64;
+        self.core.received(bytes);
         let slot = self.ring[(s as usize) & (self.ring.len() - 1)];
         if slot.seq != s || done.duration_since(slot.intended) > self.timeout + self.period {
-            rep.late += 1;
+            self.core.rep.late += 1;
             return;
         }
-        if let Some(iv) = &mut self.core.intervals {
-            iv.record(done, bytes, 1);
-        }
-        if slot.intended >= self.ctx.warmup_mark() {
-            let ns = done.duration_since(slot.intended).as_nanos() as u64;
-            cx.rtt.saturating_record(ns);
-            if let Some(b) = &mut self.core.sizes {
-                b.record_rtt(bytes.max(slot.bytes), ns);
-            }
-            cx.rtt_uncorrected
-                .saturating_record(done.duration_since(slot.actual).as_nanos() as u64);
-            rep.transactions += 1;
-            rep.measured_bytes += bytes;
-            self.core.last = Some(done);
+        let core = &mut self.core;
+        if core
+            .transaction(cx.rtt, slot.intended, done, bytes, slot.bytes)
+            .is_some()
+        {
+            let unc = done.duration_since(slot.actual).as_nanos() as u64;
+            cx.rtt_uncorrected.saturating_record(unc);
         }
     }
 
@@ -172,19 +159,13 @@ impl DgramRrOpen {
             Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
                 self.refusals.refused().map(|_| false)
             }
-            Err(e) => Err(io_err("receive")(e)),
+            Err(e) => Err(EngineError::io("receive")(e)),
         }
     }
 }
 
 impl CoreFlow for DgramRrOpen {
-    fn core(&self) -> &FlowCore {
-        &self.core
-    }
-
-    fn core_mut(&mut self) -> &mut FlowCore {
-        &mut self.core
-    }
+    core_field!();
 
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         if let Some(m) = &mut self.markers {

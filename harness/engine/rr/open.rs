@@ -32,19 +32,16 @@ pub struct OpenRequester {
     partial: usize,
     /// The most one read takes.
     chunk: usize,
-    warm: Instant,
     end: Instant,
 }
 
 impl OpenRequester {
     pub fn new(conn: DataConn, rep: RoleReport, ctx: &RoleCtx) -> OpenRequester {
         let spec = &ctx.spec;
-        let (req_size, resp_size) = spec.rr_sizes();
-        let (req_dist, resp_dist) = spec.rr_dists();
         let id = conn.plan.id;
-        let req_sizes = Sizes::new(req_size, req_dist, ctx, id, 0);
-        let resp_sizes = Sizes::new(resp_size, resp_dist, ctx, id, 1);
-        let sizes = rr_buckets(&req_sizes, &resp_sizes);
+        let (req_sizes, resp_sizes) = rr_sizes(ctx, id);
+        let sizes = rr_buckets(&req_sizes, &resp_sizes, true);
+        let resp_size = resp_sizes.fixed();
         let window = (spec.pipeline > 1).then_some(spec.pipeline as usize);
         let rate = spec.rate.unwrap_or(1);
         let resp_framed = resp_sizes.framed();
@@ -52,7 +49,7 @@ impl OpenRequester {
         let split = (resp_framed || window.is_some())
             .then(|| Splitter::new(resp_framed, resp_size as u64, window.map(|_| id_at)));
         OpenRequester {
-            core: FlowCore::new(conn, rep)
+            core: FlowCore::new(conn, rep, ctx)
                 .with_sizes(sizes)
                 .with_intervals(ctx),
             closing: None,
@@ -65,12 +62,11 @@ impl OpenRequester {
             req_id_off: if req_sizes.framed() { HDR } else { 0 },
             req_sizes,
             next_id: 0,
-            resp_size: resp_size as usize,
+            resp_size,
             split_done: Vec::with_capacity(if split.is_some() { 4096 } else { 0 }),
             split,
             partial: 0,
-            chunk: (resp_size as usize).clamp(4096, 1 << 20),
-            warm: ctx.warmup_mark(),
+            chunk: resp_size.clamp(4096, 1 << 20),
             end: ctx.send_end(),
         }
     }
@@ -119,12 +115,7 @@ impl OpenRequester {
                 Ok(n) => self.write_off = Some(off + n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(source) => {
-                    return Err(EngineError::Io {
-                        what: "write",
-                        source,
-                    })
-                }
+                Err(e) => return Err(EngineError::io("write")(e)),
             }
         }
     }
@@ -135,18 +126,13 @@ impl OpenRequester {
         if let Some(b) = &mut self.core.sizes {
             b.record(bytes);
         }
-        self.core.interval(done, bytes, 1);
-        if intended >= self.warm {
-            let ns = done.duration_since(intended).as_nanos() as u64;
-            cx.rtt.saturating_record(ns);
-            if let Some(b) = &mut self.core.sizes {
-                b.record_rtt(bytes.max(req_bytes), ns);
-            }
+        let core = &mut self.core;
+        if core
+            .transaction(cx.rtt, intended, done, bytes, req_bytes)
+            .is_some()
+        {
             let unc = done.duration_since(actual).as_nanos() as u64;
             cx.rtt_uncorrected.saturating_record(unc);
-            self.core.rep.transactions += 1;
-            self.core.rep.measured_bytes += bytes;
-            self.core.last = Some(done);
         }
     }
 
@@ -232,22 +218,13 @@ impl OpenRequester {
             Ok(n) => self.take(cx, n).map(|_| None),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Some(self.waits_for(sending))),
-            Err(source) => Err(EngineError::Io {
-                what: "read",
-                source,
-            }),
+            Err(e) => Err(EngineError::io("read")(e)),
         }
     }
 }
 
 impl CoreFlow for OpenRequester {
-    fn core(&self) -> &FlowCore {
-        &self.core
-    }
-
-    fn core_mut(&mut self) -> &mut FlowCore {
-        &mut self.core
-    }
+    core_field!();
 
     fn step(&mut self, cx: &mut Cx) -> Result<Want, EngineError> {
         for _ in 0..CALLS_PER_STEP {
