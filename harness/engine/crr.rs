@@ -553,7 +553,9 @@ mod tests {
         let (r, s) = (&a.rep, &p.rep);
         assert_eq!((&r.error, &s.error), (&None, &None), "{what}");
         let per_conn = u64::from(ctx.spec.requests_per_conn.max(1));
-        assert!(r.transactions >= 20, "{what}: {}", r.transactions);
+        // Some work, however little a loaded machine allows in 300 ms (9 was seen at a
+        // load average of 40); what is asserted is that it all adds up.
+        assert!(r.transactions > 0, "{what}: {}", r.transactions);
         assert_eq!(r.transactions, r.messages_sent, "{what}");
         assert_eq!(a.rtt.len(), r.transactions, "{what}");
         assert_eq!(s.connections * per_conn, r.transactions, "{what}");

@@ -551,7 +551,8 @@ mod tests {
         let what = format!("{extra:?}, threads {threads}");
         assert_eq!(s.error, None, "{what}");
         assert_eq!(r.error, None, "{what}");
-        assert!(s.messages_sent >= 30, "{what}: {}", s.messages_sent);
+        // Some datagrams, however late a loaded machine makes the pacer.
+        assert!(s.messages_sent > 0, "{what}: {}", s.messages_sent);
         assert_eq!(s.messages_sent, r.messages_received, "{what}");
         assert_eq!(s.bytes_sent, r.bytes_received, "{what}");
         assert_eq!((r.duplicated, r.reordered), (0, 0), "{what}");

@@ -492,7 +492,9 @@ mod tests {
                 let what = format!("{extra:?}, threads {threads}");
                 assert_eq!((&a.rep.error, &p.rep.error), (&None, &None), "{what}");
                 let r = &a.rep;
-                assert!(r.transactions >= 50, "{what}: {}", r.transactions);
+                // Some work, however little a loaded machine allows (7 was seen at a load
+                // average of 40); what is asserted is that it all adds up.
+                assert!(r.transactions > 0, "{what}: {}", r.transactions);
                 assert_eq!(r.transactions + r.timeouts, r.messages_sent, "{what}");
                 assert_eq!(a.rtt.len(), r.transactions, "{what}");
                 assert_eq!(p.rep.messages_received, r.messages_sent, "{what}");
