@@ -4,13 +4,15 @@ use super::hostinfo::HostFacts;
 use super::SideReport;
 
 /// How a test ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// The default is `error`: a results row read back without its status is never `ok`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Ok,
     /// Cut short: the figures are partial.
     Aborted,
     /// Never ran.
+    #[default]
     Error,
 }
 

@@ -12,6 +12,7 @@ use super::summary::SizeReq;
 use crate::measure::outcome::Status;
 use crate::results::stats::{summarize, Noise, Summary, MIN_REPS_FOR_CI};
 use crate::results::CaseRun;
+use crate::spec::config::{Direction, Pattern, Protocol};
 
 /// The figures of one finished repetition that `cases.csv` aggregates.
 #[derive(Debug, Clone, Default)]
@@ -57,9 +58,9 @@ pub struct CaseRecord {
     pub src: String,
     pub dst: String,
     pub label: String,
-    pub protocol: String,
-    pub pattern: String,
-    pub direction: String,
+    pub protocol: Protocol,
+    pub pattern: Pattern,
+    pub direction: Direction,
     pub flows: u32,
     pub msg_size: u32,
     /// The case's main figure is transactions/s (rr, crr) rather than goodput (stream).
@@ -81,9 +82,9 @@ impl CaseRecord {
             src: run.src.clone(),
             dst: run.dst.clone(),
             label: label.to_string(),
-            protocol: spec.protocol.to_string(),
-            pattern: spec.pattern.to_string(),
-            direction: spec.direction.to_string(),
+            protocol: spec.protocol,
+            pattern: spec.pattern,
+            direction: spec.direction,
             flows: spec.flows,
             msg_size: spec.msg_size,
             main_is_transactions: spec.main_kind().is_transactional(),
@@ -191,9 +192,9 @@ pub struct CaseRow {
     pub case: u32,
     /// The knob values that make this case (from the matrix or a `[[case]]` table).
     pub case_label: String,
-    pub protocol: String,
-    pub pattern: String,
-    pub direction: String,
+    pub protocol: Protocol,
+    pub pattern: Pattern,
+    pub direction: Direction,
     pub flows: u32,
     pub msg_size: u32,
     pub sndbuf_req: Option<SizeReq>,
@@ -262,9 +263,9 @@ impl CaseRow {
         CaseRow {
             case: c.case,
             case_label: c.label.clone(),
-            protocol: c.protocol.clone(),
-            pattern: c.pattern.clone(),
-            direction: c.direction.clone(),
+            protocol: c.protocol,
+            pattern: c.pattern,
+            direction: c.direction,
             flows: c.flows,
             msg_size: c.msg_size,
             sndbuf_req: c.sndbuf_req,
@@ -330,9 +331,9 @@ pub(crate) mod tests {
             dst: String::new(),
             case: 2,
             label: "sndbuf=64K".into(),
-            protocol: "tcp".into(),
-            pattern: "stream".into(),
-            direction: "forward".into(),
+            protocol: Protocol::Tcp,
+            pattern: Pattern::Stream,
+            direction: Direction::Forward,
             flows: 1,
             msg_size: 131072,
             main_is_transactions: false,

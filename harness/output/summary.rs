@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::measure::outcome::Status;
 use crate::results::CaseRun;
+use crate::spec::config::{Direction, Pattern, Protocol};
 use crate::spec::knobs::{Ends, KNOBS};
 use crate::spec::units::format_duration;
 
@@ -76,9 +78,9 @@ impl SizeReq {
 pub struct SummaryRow {
     pub case: u32,
     pub repetition: u32,
-    pub protocol: String,
-    pub pattern: String,
-    pub direction: String,
+    pub protocol: Protocol,
+    pub pattern: Pattern,
+    pub direction: Direction,
     pub flows: u32,
     /// Application write / datagram payload / request size, bytes.
     pub msg_size: u32,
@@ -118,7 +120,7 @@ pub struct SummaryRow {
     pub tcp_retrans: Option<u64>,
     pub sender_cpu_pct: Option<f64>,
     pub receiver_cpu_pct: Option<f64>,
-    pub status: String,
+    pub status: Status,
     // ---- beyond the contract's first columns (docs/results.md) ----
     pub error: Option<String>,
     pub warmup_s: f64,
@@ -279,9 +281,9 @@ impl SummaryRow {
         SummaryRow {
             case: run.case,
             repetition: run.repetition,
-            protocol: spec.protocol.to_string(),
-            pattern: spec.pattern.to_string(),
-            direction: spec.direction.to_string(),
+            protocol: spec.protocol,
+            pattern: spec.pattern,
+            direction: spec.direction,
             flows: spec.flows,
             msg_size: spec.msg_size,
             duration_s: spec.duration.as_secs_f64(),
@@ -311,7 +313,7 @@ impl SummaryRow {
                 .as_ref()
                 .and_then(|r| r.cpu_pct())
                 .map(round2),
-            status: run.status().as_str().to_string(),
+            status: run.status(),
             error: run.outcome.error.clone(),
             ..SummaryRow::default()
         }

@@ -7,7 +7,6 @@
 use crate::output::cases::{CaseRecord, CaseRow};
 use crate::output::figure::{mean_ci, Scale};
 use crate::results::CaseRun;
-use crate::spec::config::Pattern;
 use crate::spec::units::{format_bps, format_ns, format_size_human, parse_size};
 use crate::spec::workload::PlannedCase;
 
@@ -149,7 +148,7 @@ impl Table {
         sorted.sort_by_key(|c| c.case);
         for c in sorted {
             let row = CaseRow::of(c);
-            let tx = c.pattern.parse().map_or(true, Pattern::is_transactional);
+            let tx = c.pattern.is_transactional();
             let rate = if tx {
                 mean_ci(
                     row.transactions_per_s_mean,

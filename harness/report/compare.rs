@@ -200,6 +200,7 @@ pub fn pair<'a>(base: &'a ResultsDir, other: &'a ResultsDir) -> Vec<Pair<'a>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::measure::outcome::Status;
     use crate::output::cases::CaseRow;
     use crate::output::summary::SummaryRow;
     use crate::report::{Case, ResultsDir};
@@ -208,9 +209,9 @@ mod tests {
         let mut c = Case::new(CaseRow {
             case: id,
             case_label: label.into(),
-            protocol: proto.into(),
-            pattern: "stream".into(),
-            direction: "forward".into(),
+            protocol: proto.parse().unwrap(),
+            pattern: crate::spec::config::Pattern::Stream,
+            direction: crate::spec::config::Direction::Forward,
             flows: 1,
             msg_size: 131072,
             ..Default::default()
@@ -219,7 +220,7 @@ mod tests {
             c.add_rep(SummaryRow {
                 case: id,
                 repetition: i as u32 + 1,
-                status: "ok".into(),
+                status: Status::Ok,
                 goodput_bps: Some(*g),
                 ..Default::default()
             });

@@ -21,7 +21,6 @@ use crate::output::meta::Meta;
 use crate::output::sizes::SizeRow;
 use crate::output::summary::{SummaryRow, SPEC_COLUMNS};
 use crate::session::mesh::MatrixRow;
-use crate::spec::config::Pattern;
 use crate::spec::units::parse_size;
 use crate::tune::search::TuneRow;
 use input::Rows;
@@ -119,7 +118,7 @@ impl Rep {
     fn of(r: &SummaryRow) -> Rep {
         Rep {
             repetition: r.repetition,
-            ok: Status::from_name(&r.status) == Some(Status::Ok),
+            ok: r.status == Status::Ok,
             goodput_bps: r.goodput_bps,
             transactions_per_s: r.transactions_per_s,
             rtt_p50_ns: r.rtt_p50_ns.map(|v| v as f64),
@@ -203,10 +202,7 @@ impl Case {
     }
     /// Request/response figures are its headline (rr, crr).
     pub fn is_transactional(&self) -> bool {
-        self.row
-            .pattern
-            .parse()
-            .map_or(true, Pattern::is_transactional)
+        self.row.pattern.is_transactional()
     }
     pub fn probe(&self) -> bool {
         self.first.as_ref().is_some_and(|r| r.probe)

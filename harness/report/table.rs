@@ -10,7 +10,6 @@ use super::esc;
 use super::{Case, ResultsDir};
 use crate::output::figure::{mean_ci, Scale};
 use crate::output::summary::{SizeReq, SummaryRow};
-use crate::spec::config::Protocol;
 use crate::spec::units::format_size_human;
 
 /// One column of the table: its heading and a cell per case.
@@ -111,7 +110,7 @@ fn descriptions(cases: &[Case]) -> Vec<Column> {
         Column::of("test", true, cases, |c| {
             format!("{} {}", c.row.protocol, c.row.pattern)
         }),
-        Column::of("direction", true, cases, |c| c.row.direction.clone()),
+        Column::of("direction", true, cases, |c| c.row.direction.to_string()),
         Column::of("flows", false, cases, |c| c.row.flows.to_string()),
     ];
     let mut keys: Vec<String> = Vec::new();
@@ -198,14 +197,7 @@ fn measurements(cases: &[Case]) -> Vec<Column> {
         }));
     }
     let count = |v: Option<f64>| v.map_or_else(dash, |v| format!("{v:.0}"));
-    if any(&|c| {
-        c.row
-            .protocol
-            .parse::<Protocol>()
-            .ok()
-            .is_some_and(Protocol::is_datagram)
-            || c.row.lost_mean.is_some_and(|v| v > 0.0)
-    }) {
+    if any(&|c| c.row.protocol.is_datagram() || c.row.lost_mean.is_some_and(|v| v > 0.0)) {
         cols.push(Column::of("lost", false, cases, |c| count(c.row.lost_mean)));
     }
     if any(&|c| c.row.tcp_retrans_mean.is_some_and(|v| v > 0.0)) {

@@ -54,17 +54,27 @@ impl ConfigError {
     }
 }
 
+/// A closed set of names: the enum, its text form both ways (`as_str`, `Display`,
+/// `FromStr` with a one-line error listing the choices), serde under the same names, and
+/// `Default` = the first variant (the spec's default; also what a results row read back
+/// without the column takes).
 macro_rules! named_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$m:meta])* $name:ident {
+        $first:ident => $ftext:literal $(, $variant:ident => $text:literal)* $(,)?
+    }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(rename_all = "kebab-case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name {
+            #[default]
+            $first,
+            $($variant),*
+        }
 
         impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub const ALL: &'static [$name] = &[$name::$first, $($name::$variant),*];
             pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
+                match self { $name::$first => $ftext, $($name::$variant => $text),* }
             }
         }
 
@@ -78,12 +88,13 @@ macro_rules! named_enum {
             type Err = $crate::spec::base::ConfigError;
             fn from_str(s: &str) -> Result<Self, $crate::spec::base::ConfigError> {
                 match s.trim() {
-                    $($text => Ok($name::$variant),)+
+                    $ftext => Ok($name::$first),
+                    $($text => Ok($name::$variant),)*
                     other => Err($crate::spec::base::ConfigError::Value(format!(
                         "unknown {} '{}' (expected one of: {})",
                         stringify!($name).to_ascii_lowercase(),
                         other,
-                        [$($text),+].join(", ")
+                        [$ftext, $($text),*].join(", ")
                     ))),
                 }
             }

@@ -116,10 +116,7 @@ fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
 /// smallest TCP_INFO min_rtt of any test (or, without TCP_INFO, the smallest median
 /// round trip of the probe or the rr pattern).
 pub fn bdp_of(rows: &[SummaryRow]) -> Option<Bdp> {
-    let ok: Vec<&SummaryRow> = rows
-        .iter()
-        .filter(|r| Status::from_name(&r.status) == Some(Status::Ok))
-        .collect();
+    let ok: Vec<&SummaryRow> = rows.iter().filter(|r| r.status == Status::Ok).collect();
     let mut by_label: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for r in &ok {
         if let Some(g) = r.goodput_bps {
@@ -182,10 +179,7 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
         bdp: bdp_of(rows),
         ..Default::default()
     };
-    let ok: Vec<&SummaryRow> = rows
-        .iter()
-        .filter(|r| Status::from_name(&r.status) == Some(Status::Ok))
-        .collect();
+    let ok: Vec<&SummaryRow> = rows.iter().filter(|r| r.status == Status::Ok).collect();
     let chosen = ok.iter().filter(|r| r.case_label == answer.label);
     let effective = Effective {
         sndbuf: chosen.clone().find_map(|r| r.sndbuf_eff),
@@ -530,7 +524,7 @@ mod tests {
     fn row(label: &str, goodput: f64, min_rtt_us: u32) -> SummaryRow {
         SummaryRow {
             case_label: label.into(),
-            status: "ok".into(),
+            status: Status::Ok,
             goodput_bps: Some(goodput),
             tcp_min_rtt_us: Some(min_rtt_us),
             sndbuf_req: Some(SizeReq::Bytes(

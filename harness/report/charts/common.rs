@@ -478,10 +478,10 @@ pub(super) fn case_name(c: &Case) -> String {
     let has = |k: &str| knobs.iter().any(|(key, _)| key == k);
     let mut words = Vec::new();
     if !has("proto") {
-        words.push(c.row.protocol.clone());
+        words.push(c.row.protocol.to_string());
     }
     if !has("pattern") {
-        words.push(c.row.pattern.clone());
+        words.push(c.row.pattern.to_string());
     }
     if !c.label().is_empty() {
         words.push(c.label().to_string());
