@@ -2,9 +2,8 @@
 
 use super::*;
 
-/// --budget: a number of tests or a duration; by default half the grid's tests, or the
-/// candidates + 8 when more (a small grid needs a test of each and a race), at most twice
-/// the grid.
+/// --budget: a number of tests or a duration; by default
+/// [`crate::tune::search::default_budget`].
 pub(super) fn tune_budget(
     budget: Option<&str>,
     grid: u64,
@@ -12,11 +11,7 @@ pub(super) fn tune_budget(
 ) -> Result<crate::tune::search::Budget, Failure> {
     use crate::tune::search::Budget;
     let budget = match budget.map(str::trim) {
-        None => Budget::Tests(
-            grid.div_ceil(2)
-                .max(candidates.saturating_add(8))
-                .min(grid.saturating_mul(2)),
-        ),
+        None => Budget::Tests(crate::tune::search::default_budget(grid, candidates)),
         Some(b) if !b.is_empty() && b.chars().all(|c| c.is_ascii_digit()) => match b.parse::<u64>()
         {
             Ok(n) if n >= 1 => Budget::Tests(n),

@@ -7,13 +7,27 @@ impl<B: Bench> Search<'_, B> {
     /// A candidate as the race sees it: its goal figures and its cost.
     pub(super) fn entry(&self, p: &Point) -> Entry {
         let metric = self.goal.metric();
+        let (values, at) = match (self.reps.get(p), self.order.get(p)) {
+            (Some(r), Some(o)) => r
+                .iter()
+                .zip(o)
+                .filter_map(|(f, &t)| f.get(&metric).map(|&v| (v, t)))
+                .unzip(),
+            _ => (Vec::new(), Vec::new()),
+        };
         Entry {
-            values: self
-                .reps
-                .get(p)
-                .map(|r| r.iter().filter_map(|f| f.get(&metric).copied()).collect())
-                .unwrap_or_default(),
+            values,
+            at,
+            margin: self.margin(),
             cost: self.space.cost_key(p),
+        }
+    }
+
+    /// The goal figure's equivalence margin: wider for a tail round trip.
+    pub(super) fn margin(&self) -> f64 {
+        match self.goal.metric() {
+            Metric::RttP99Ns | Metric::RttP999Ns => race::EQUIVALENT_TAIL,
+            _ => EQUIVALENT,
         }
     }
 
@@ -106,7 +120,7 @@ impl<B: Bench> Search<'_, B> {
                     "race",
                     &best,
                     format!(
-                        "{} clearly worse than the best (95% intervals apart): dropped",
+                        "{} clearly worse than the best (the 99% interval of the ratio excludes 1): dropped",
                         gone.join(", ")
                     ),
                 )?;
@@ -144,8 +158,11 @@ impl<B: Bench> Search<'_, B> {
         let best = &active[j.best];
         let n = |p: &Point| self.entry(p).n();
         let within = match self.goal {
-            Goal::Fraction { fraction, .. } => format!("reach {fraction} of"),
-            Goal::Optimise { .. } => format!("are within ±{:.0}% of", EQUIVALENT * 100.0),
+            Goal::Fraction { fraction, .. } => format!(
+                "reach {fraction} (within the ±{:.0}% margin) of",
+                EQUIVALENT * 100.0
+            ),
+            Goal::Optimise { .. } => format!("are within ±{:.0}% of", self.margin() * 100.0),
         };
         let why = if j.answer != j.best {
             format!(
@@ -196,10 +213,10 @@ impl<B: Bench> Search<'_, B> {
             .filter(|p| *p != answer)
             .collect();
         let why = format!(
-            "{} and {} cannot be told apart: their 95% intervals overlap and their means differ by more than {:.0}%; {stop}",
+            "{} and {} cannot be told apart: the 99% interval of their ratio includes 1 and their medians differ by more than the {:.0}% margin; {stop}",
             self.space.label(&answer),
             tied.iter().map(|p| self.space.label(p)).collect::<Vec<_>>().join(", "),
-            EQUIVALENT * 100.0
+            self.margin() * 100.0
         );
         self.decide("answer", &answer, why.clone())?;
         Ok(Outcome {
@@ -235,7 +252,7 @@ impl<B: Bench> Search<'_, B> {
             let (Some(m), Some(b)) = (self.entry(p).center(), best) else {
                 return false;
             };
-            (m - b).abs() <= 2.0 * EQUIVALENT * b.abs()
+            (m - b).abs() <= 2.0 * self.margin() * b.abs()
         };
         let cheapest = feasible
             .iter()
@@ -313,7 +330,7 @@ impl<B: Bench> Search<'_, B> {
                 }
                 Knee::Down => {
                     k -= 1;
-                    self.decide("race", &point(k), format!("the size below {key}={label} reaches {fraction} of the best, or is within ±{:.0}% of it: the knee moves down", EQUIVALENT * 100.0))?;
+                    self.decide("race", &point(k), format!("the size below {key}={label} reaches {fraction} of the best within the ±{:.0}% margin, or is within ±{:.0}% of {key}={label}: the cheaper is the answer, the knee moves down", EQUIVALENT * 100.0, EQUIVALENT * 100.0))?;
                 }
                 Knee::Up if k + 1 < order.len() => {
                     k += 1;
@@ -344,16 +361,16 @@ impl<B: Bench> Search<'_, B> {
         best: &Point,
         fraction: f64,
     ) -> Vec<Point> {
-        let t = self.entry(best).center().unwrap_or(0.0) * fraction;
+        let t = race::share_threshold(self.entry(best).center().unwrap_or(0.0), fraction);
         let open = match below {
             Some(b) if race::reaches(&self.entry(knee), t) => b.clone(),
             _ => knee.clone(),
         };
-        let mut need = vec![open.clone()];
-        for p in [knee, best] {
-            if self.tests_of(p) < self.tests_of(&open) {
-                need.push(p.clone());
-            }
+        // The open size and the best, back to back (their ratio is judged pair by pair);
+        // the knee too while it has fewer tests.
+        let mut need = vec![open.clone(), best.clone()];
+        if self.tests_of(knee) < self.tests_of(&open) {
+            need.push(knee.clone());
         }
         need
     }
@@ -375,7 +392,8 @@ impl<B: Bench> Search<'_, B> {
         };
         let e = self.entry(best);
         format!(
-            "{key}={label} is the smallest {key} whose median reaches {fraction} of the best's (median {} at {}, n={}), {below}",
+            "{key}={label} is the smallest {key} whose median reaches {fraction} of the best's within the ±{:.0}% margin (median {} at {}, n={}), {below}",
+            EQUIVALENT * 100.0,
             format_figure(self.goal.metric(), e.center().unwrap_or(0.0)),
             self.space.label(best),
             e.n()
