@@ -188,15 +188,12 @@ impl Space {
     }
 }
 
-/// The default budget, in tests, for a grid of `grid` tests over `candidates`: the full
-/// grid's tests, or the candidates + 16 when more (a small grid needs a test of each and a
-/// race of a few rounds), at most twice the grid. A ceiling, not a plan: a clear answer
-/// ends well within half the grid; a loaded machine's noise takes more rounds of the race
-/// to settle what half the grid would have left inconclusive.
-pub fn default_budget(grid: u64, candidates: u64) -> u64 {
-    grid.max(candidates.saturating_add(16))
-        .min(grid.saturating_mul(2))
-        .max(1)
+/// The default budget, in tests, for a grid of `grid` tests: one and a half times the
+/// full grid's, and 16 more (a small grid needs a test of each and a race of a few
+/// rounds). A ceiling, not a plan: a clear answer ends well within half the grid; a
+/// loaded machine's noise takes more rounds of the race to settle.
+pub fn default_budget(grid: u64) -> u64 {
+    grid.saturating_add(grid / 2).saturating_add(16)
 }
 
 /// `--budget`: tests, or wall-clock time.

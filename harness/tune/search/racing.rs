@@ -326,7 +326,16 @@ impl<B: Bench> Search<'_, B> {
             match verdict {
                 Knee::Found => {
                     let why = self.knee_why(&key, &label, k == 0, fraction, &best);
-                    return self.settle(point(k), Vec::new(), Status::Ok, why);
+                    // The larger sizes that reach the share too: equivalent, and dearer.
+                    let t = race::share_threshold(
+                        self.entry(&best).center().unwrap_or(f64::INFINITY),
+                        fraction,
+                    );
+                    let above: Vec<Point> = (k + 1..order.len())
+                        .map(point)
+                        .filter(|p| race::reaches(&self.entry(p), t))
+                        .collect();
+                    return self.settle(point(k), above, Status::Ok, why);
                 }
                 Knee::Down => {
                     k -= 1;
