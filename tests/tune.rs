@@ -196,7 +196,7 @@ fn tune_finds_the_knee_of_a_small_receive_buffer_with_the_default_budget() {
     let out = tmp.path().join("tune");
     let o = sockbench(
         &["tune", w, "--out", out.to_str().unwrap()],
-        Duration::from_secs(240),
+        Duration::from_secs(600),
     );
     let stdout = String::from_utf8_lossy(&o.stdout);
     let a = answer(&out);
@@ -282,7 +282,7 @@ fn every_shipped_workload_with_a_matrix_tunes_to_ok() {
                 "--out",
                 out.to_str().unwrap(),
             ],
-            Duration::from_secs(300),
+            Duration::from_secs(900),
         );
         let stdout = String::from_utf8_lossy(&o.stdout);
         let stderr = String::from_utf8_lossy(&o.stderr);
@@ -321,9 +321,9 @@ fn every_shipped_workload_with_a_matrix_tunes_to_ok() {
 
 /// The cheapest of equivalent finalists: a send buffer of net.core.wmem_max bytes and one
 /// of twice that, which the kernel caps alike (Linux grants at most wmem_max, doubled):
-/// the same socket, the same goodput but for the noise. The answer is the smaller, `ok`,
-/// naming the larger as equivalent; the kernel reported the same effective buffer for
-/// both (the premise).
+/// the same socket, the same goodput but for the noise. The answer is the smaller, `ok`
+/// (the larger named as equivalent when its median reached the share too); the kernel
+/// reported the same effective buffer for both (the premise).
 #[test]
 fn equivalent_finalists_answer_the_cheapest() {
     let wmem_max: u64 = std::fs::read_to_string("/proc/sys/net/core/wmem_max")
@@ -351,8 +351,10 @@ fn equivalent_finalists_answer_the_cheapest() {
         &String::from_utf8_lossy(&o.stderr),
     );
     assert_eq!(a["settings"]["sndbuf"], small.as_str(), "{a}\n{stdout}");
-    let tied = a["indistinguishable"].as_array().unwrap();
-    assert!(tied.iter().any(|t| t["sndbuf"] == large.as_str()), "{a}");
+    // Named as equivalent only when it reached the share on its own median too.
+    for t in a["indistinguishable"].as_array().unwrap() {
+        assert_eq!(t["sndbuf"], large.as_str(), "{a}");
+    }
     let rows = read_csv(&out.join("summary.csv")).rows;
     let eff: std::collections::BTreeSet<&str> = rows
         .iter()
