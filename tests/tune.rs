@@ -75,37 +75,44 @@ fn assert_tune_csv_complete(dir: &Path) -> Csv {
     tune
 }
 
-/// The knee, from the full grid of workload `w` (one repetition): the smallest buffer
-/// reaching half the best goodput, and every (rcvbuf, goodput) measured. The smallest
-/// buffer must be well below it, or the premise fails.
+/// The knee, from the full grid of workload `w` run three times over (one repetition of
+/// each size a round, so that the load's drift falls on every size alike): the smallest
+/// buffer whose median reaches half the best median, and every (rcvbuf, median goodput).
+/// The smallest buffer must be well below it, or the premise fails.
 fn grid_knee(tmp: &Path, w: &str) -> (u64, Vec<(u64, f64)>) {
-    let grid_dir = tmp.join("grid");
-    let o = sockbench(
-        &[
-            "run",
-            w,
-            "--set",
-            "repeat=1",
-            "--out",
-            grid_dir.to_str().unwrap(),
-            "-q",
-        ],
-        Duration::from_secs(240),
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let rows = read_csv(&grid_dir.join("summary.csv")).rows;
-    let measured: Vec<(u64, f64)> = rows
-        .iter()
-        .map(|r| {
-            (
-                r["rcvbuf_req"].parse::<u64>().unwrap(),
-                r["goodput_bps"].parse::<f64>().unwrap(),
-            )
+    let mut by_size: std::collections::BTreeMap<u64, Vec<f64>> = Default::default();
+    for round in 0..3 {
+        let grid_dir = tmp.join(format!("grid{round}"));
+        let o = sockbench(
+            &[
+                "run",
+                w,
+                "--set",
+                "repeat=1",
+                "--out",
+                grid_dir.to_str().unwrap(),
+                "-q",
+            ],
+            Duration::from_secs(240),
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        for r in read_csv(&grid_dir.join("summary.csv")).rows {
+            by_size
+                .entry(r["rcvbuf_req"].parse::<u64>().unwrap())
+                .or_default()
+                .push(r["goodput_bps"].parse::<f64>().unwrap());
+        }
+    }
+    let measured: Vec<(u64, f64)> = by_size
+        .into_iter()
+        .map(|(size, mut v)| {
+            v.sort_by(f64::total_cmp);
+            (size, v[v.len() / 2])
         })
         .collect();
     let best = measured.iter().map(|m| m.1).fold(0.0, f64::max);

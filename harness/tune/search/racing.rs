@@ -445,7 +445,7 @@ impl<B: Bench> Search<'_, B> {
             .unwrap_or(knee);
         let tied: Vec<Point> = undecided.into_iter().filter(|p| *p != pick).collect();
         let why = format!(
-            "whether {} reaches {fraction} of the best cannot be told at 95% ({stop}); {} is the smallest that may, within the constraints",
+            "whether {} reaches {fraction} of the best (less the margin) cannot be told ({stop}); {} is the smallest that may, within the constraints",
             std::iter::once(&pick)
                 .chain(&tied)
                 .map(|p| self.space.label(p))
