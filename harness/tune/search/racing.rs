@@ -275,8 +275,7 @@ impl<B: Bench> Search<'_, B> {
             return self.race(knee);
         };
         let order = self.space.dims[d].order().expect("a size dimension");
-        let at = |p: &Point| order.iter().position(|&i| i == p[d]).unwrap_or(0);
-        let mut k = at(&knee);
+        let mut k = order.iter().position(|&i| i == knee[d]).unwrap_or(0);
         let point = |i: usize| {
             let mut q = knee.clone();
             q[d] = order[i];
@@ -290,13 +289,7 @@ impl<B: Bench> Search<'_, B> {
         // size, each judged on two tests at least (one noisy maximum is not "max").
         let reference = [first_best.clone(), point(order.len() - 1)];
         for _ in 0..1000 {
-            let unjudged: Vec<Point> = reference
-                .iter()
-                .filter(|p| {
-                    self.entry(p).n() < race::MIN_JUDGED && self.tests_of(p) < self.race_cap()
-                })
-                .cloned()
-                .collect();
+            let unjudged = self.unjudged(&reference);
             if !unjudged.is_empty() {
                 if let Some(stop) =
                     self.more(&unjudged, "race: the best, for the share's reference")?
@@ -326,16 +319,13 @@ impl<B: Bench> Search<'_, B> {
             match verdict {
                 Knee::Found => {
                     let why = self.knee_why(&key, &label, k == 0, fraction, &best);
-                    // The larger sizes that reach the share too: equivalent, and dearer.
-                    let t = race::share_threshold(
-                        self.entry(&best).center().unwrap_or(f64::INFINITY),
-                        fraction,
+                    let above: Vec<Point> = (k + 1..order.len()).map(point).collect();
+                    return self.settle(
+                        point(k),
+                        self.reaching(&above, &best, fraction),
+                        Status::Ok,
+                        why,
                     );
-                    let above: Vec<Point> = (k + 1..order.len())
-                        .map(point)
-                        .filter(|p| race::reaches(&self.entry(p), t))
-                        .collect();
-                    return self.settle(point(k), above, Status::Ok, why);
                 }
                 Knee::Down => {
                     k -= 1;
@@ -358,6 +348,25 @@ impl<B: Bench> Search<'_, B> {
         let stop = "the knee kept moving".to_string();
         let t = self.best_mean().unwrap_or(0.0) * fraction;
         self.knee_guess((k > 0).then(|| point(k - 1)), point(k), t, fraction, &stop)
+    }
+
+    /// Those of `pts` not judged yet that the race's cap lets test again.
+    fn unjudged(&self, pts: &[Point]) -> Vec<Point> {
+        pts.iter()
+            .filter(|p| self.entry(p).n() < race::MIN_JUDGED && self.tests_of(p) < self.race_cap())
+            .cloned()
+            .collect()
+    }
+
+    /// Those of `sizes` that reach `fraction` of `best` too (within the margin): the
+    /// knee's equivalents, dearer than it.
+    fn reaching(&self, sizes: &[Point], best: &Point, fraction: f64) -> Vec<Point> {
+        let t = race::share_threshold(self.entry(best).center().unwrap_or(f64::INFINITY), fraction);
+        sizes
+            .iter()
+            .filter(|p| race::reaches(&self.entry(p), t))
+            .cloned()
+            .collect()
     }
 
     /// The tests an open knee needs: of the size whose question is open (the size below
