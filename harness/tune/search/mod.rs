@@ -188,13 +188,17 @@ impl Space {
     }
 }
 
-/// The default budget, in tests, for a grid of `grid` tests: twice the full grid's, and
-/// 16 more (a small grid needs a test of each and a race of a few rounds). A ceiling, not
-/// a plan: a clear answer ends well within half the grid; on a loaded machine (the same
-/// setting at 3 and at 17 Gbit/s from one test to the next) the race needs many more
-/// rounds to settle.
-pub fn default_budget(grid: u64) -> u64 {
-    grid.saturating_mul(2).saturating_add(16)
+/// The default budget, in tests, for `candidates` tested up to `reps` times each (the
+/// full grid: candidates × reps): twice the full grid's tests and 16 more, and at least
+/// what a race of three finalists to the race's cap takes after a test of each candidate
+/// (a small grid on a loaded machine: three rr message sizes whose p99 varies from 6 us
+/// to 5 ms from one test to the next). A ceiling, not a plan: a clear answer ends well
+/// within half the grid.
+pub fn default_budget(candidates: u64, reps: u32) -> u64 {
+    let reps = u64::from(reps.max(3));
+    let grid = candidates.saturating_mul(reps);
+    let race = 3 * u64::from(RACE_CAP) * reps + candidates;
+    grid.saturating_mul(2).saturating_add(16).max(race)
 }
 
 /// `--budget`: tests, or wall-clock time.
