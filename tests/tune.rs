@@ -186,6 +186,60 @@ fn assert_ok(a: &serde_json::Value, code: Option<i32>, stdout: &str, stderr: &st
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
 }
 
+/// `ok` and exit 0; for a tail round trip (p99, p999) on a machine whose load dominates
+/// that tail, `inconclusive` (exit 3) is the honest answer, and only when the run's own
+/// summary.csv shows it: each setting named beside the answer has a median more than the
+/// 10% margin away from the answer's (no equivalence to claim), and each of the two
+/// varies from test to test by more than that difference (seen under load: p99 of one
+/// rr size at 6 us and at 133 us, medians 8 and 13 us).
+fn assert_ok_or_load_bound_tail(dir: &Path, code: Option<i32>, stdout: &str, stderr: &str) {
+    let a = answer(dir);
+    let goal = a["goal"].as_str().unwrap();
+    let tail = goal.ends_with("rtt_p99") || goal.ends_with("rtt_p999");
+    if !(tail && a["status"] == "inconclusive") {
+        return assert_ok(&a, code, stdout, stderr);
+    }
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
+    let column = format!("{}_ns", goal.rsplit(' ').next().unwrap());
+    let rows = read_csv(&dir.join("summary.csv")).rows;
+    let values = |settings: &serde_json::Value| -> Vec<f64> {
+        let label = settings
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut v: Vec<f64> = rows
+            .iter()
+            .filter(|r| r["case_label"] == label && r["status"] == "ok")
+            .filter_map(|r| r[column.as_str()].parse().ok())
+            .collect();
+        v.sort_by(f64::total_cmp);
+        assert!(v.len() >= 2, "{label}: {v:?}\n{stdout}");
+        v
+    };
+    let median = |v: &[f64]| v[v.len() / 2];
+    let answer = values(&a["settings"]);
+    let tied = a["indistinguishable"].as_array().unwrap();
+    assert!(!tied.is_empty(), "{a}");
+    for t in tied {
+        let other = values(t);
+        let (m1, m2) = (median(&answer), median(&other));
+        let apart = m1.max(m2) / m1.min(m2);
+        assert!(
+            apart > 1.10,
+            "medians {m1} and {m2} are within 10%: equivalent\n{stdout}"
+        );
+        for v in [&answer, &other] {
+            assert!(
+                v[v.len() - 1] / v[0] > apart,
+                "{column} {v:?} varies less than the {apart} between the medians: decidable\n{stdout}"
+            );
+        }
+    }
+}
+
 /// The loopback case of the issue: rcvbuf = "4K..4M" (11 sizes, repeat 3: a 33-test
 /// grid), the default goal (goodput>=0.95*max) and the default budget. A 4K receive
 /// buffer limits goodput: the answer is `ok` within the budget, on a loaded machine too
@@ -260,7 +314,9 @@ fn tune_finds_the_knee_of_a_small_receive_buffer_with_the_default_budget() {
 
 /// Every shipped workload with a [matrix], tuned with its defaults (goal and budget), its
 /// tests shortened (--set duration/warmup: the search is the same, the tests quicker):
-/// every one ends `ok`, exit 0, on a loaded machine too, within its budget, tests_run
+/// every one ends `ok`, exit 0, on a loaded machine too (but for a tail round trip whose
+/// noise the run's own figures show to exceed the differences:
+/// [`assert_ok_or_load_bound_tail`]), within its budget, tests_run
 /// equal to the rows of summary.csv and of tune.csv, and the budget's phases adding up
 /// to it.
 #[test]
@@ -302,8 +358,8 @@ fn every_shipped_workload_with_a_matrix_tunes_to_ok() {
                 continue;
             }
         }
+        assert_ok_or_load_bound_tail(&out, o.status.code(), &format!("{name}: {stdout}"), &stderr);
         let a = answer(&out);
-        assert_ok(&a, o.status.code(), &format!("{name}: {stdout}"), &stderr);
         let tests = a["tests_run"].as_u64().unwrap();
         let budget: u64 = a["budget"]
             .as_str()
