@@ -158,10 +158,7 @@ impl<B: Bench> Search<'_, B> {
         let best = &active[j.best];
         let n = |p: &Point| self.entry(p).n();
         let within = match self.goal {
-            Goal::Fraction { fraction, .. } => format!(
-                "reach {fraction} (within the ±{:.0}% margin) of",
-                EQUIVALENT * 100.0
-            ),
+            Goal::Fraction { fraction, .. } => format!("reach {fraction} of"),
             Goal::Optimise { .. } => format!("are within ±{:.0}% of", self.margin() * 100.0),
         };
         let why = if j.answer != j.best {
@@ -329,11 +326,11 @@ impl<B: Bench> Search<'_, B> {
                 }
                 Knee::Down => {
                     k -= 1;
-                    self.decide("race", &point(k), format!("the size below {key}={label} reaches {fraction} of the best within the ±{:.0}% margin, or is within ±{:.0}% of {key}={label}: the cheaper is the answer, the knee moves down", EQUIVALENT * 100.0, EQUIVALENT * 100.0))?;
+                    self.decide("race", &point(k), format!("the size below {key}={label} reaches {fraction} of the best, or is within ±{:.0}% of {key}={label}: the cheaper is the answer, the knee moves down", EQUIVALENT * 100.0))?;
                 }
                 Knee::Up if k + 1 < order.len() => {
                     k += 1;
-                    self.decide("race", &point(k), format!("{key}={label} clearly misses {fraction} of the best: the knee moves up"))?;
+                    self.decide("race", &point(k), format!("{key}={label} clearly misses {fraction} of the best (less than {:.4} of it at 99%): the knee moves up", race::short_of(fraction)))?;
                 }
                 Knee::Up | Knee::Open => {
                     let need = self.knee_needs(&point(k), below.as_ref(), &best, fraction);
@@ -406,12 +403,11 @@ impl<B: Bench> Search<'_, B> {
         let below = if smallest {
             "the smallest size of the range".to_string()
         } else {
-            "and the size below clearly does not (the 99% interval of its ratio to the best is under the share)".to_string()
+            "and the size below clearly does not (the 99% interval of its ratio to the best is under the share plus the 5% margin)".to_string()
         };
         let e = self.entry(best);
         format!(
-            "{key}={label} is the smallest {key} whose median reaches {fraction} of the best's within the ±{:.0}% margin (median {} at {}, n={}), {below}",
-            EQUIVALENT * 100.0,
+            "{key}={label} is the smallest {key} whose median reaches {fraction} of the best's (median {} at {}, n={}), {below}",
             format_figure(self.goal.metric(), e.center().unwrap_or(0.0)),
             self.space.label(best),
             e.n()
