@@ -75,46 +75,60 @@ fn assert_tune_csv_complete(dir: &Path) -> Csv {
     tune
 }
 
-/// The knee, from the full grid of workload `w` (one repetition): the smallest buffer
-/// reaching half the best goodput, and every (rcvbuf, goodput) measured. The smallest
-/// buffer must be well below it, or the premise fails.
-fn grid_knee(tmp: &Path, w: &str) -> (u64, Vec<(u64, f64)>) {
-    let grid_dir = tmp.join("grid");
-    let o = sockbench(
-        &[
-            "run",
-            w,
-            "--set",
-            "repeat=1",
-            "--out",
-            grid_dir.to_str().unwrap(),
-            "-q",
-        ],
-        Duration::from_secs(240),
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let rows = read_csv(&grid_dir.join("summary.csv")).rows;
-    let measured: Vec<(u64, f64)> = rows
-        .iter()
-        .map(|r| {
-            (
-                r["rcvbuf_req"].parse::<u64>().unwrap(),
-                r["goodput_bps"].parse::<f64>().unwrap(),
-            )
+/// The starved sizes, from the full grid of workload `w` run three times over (one
+/// repetition of each size a round, so that the load's drift falls on every size alike):
+/// the largest buffer whose median goodput is under a quarter of the best median (a
+/// buffer that starves the transfer fourfold, beyond what a loaded machine's noise makes
+/// of a median of three: 1M at 23 and 4M at 14 Gbit/s), and every (rcvbuf, median
+/// goodput). The smallest buffer must be starved, or the premise fails.
+fn grid_starved(tmp: &Path, w: &str) -> (u64, Vec<(u64, f64)>) {
+    let mut by_size: std::collections::BTreeMap<u64, Vec<f64>> = Default::default();
+    for round in 0..3 {
+        let grid_dir = tmp.join(format!("grid{round}"));
+        let o = sockbench(
+            &[
+                "run",
+                w,
+                "--set",
+                "repeat=1",
+                "--out",
+                grid_dir.to_str().unwrap(),
+                "-q",
+            ],
+            Duration::from_secs(240),
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        for r in read_csv(&grid_dir.join("summary.csv")).rows {
+            by_size
+                .entry(r["rcvbuf_req"].parse::<u64>().unwrap())
+                .or_default()
+                .push(r["goodput_bps"].parse::<f64>().unwrap());
+        }
+    }
+    let measured: Vec<(u64, f64)> = by_size
+        .into_iter()
+        .map(|(size, mut v)| {
+            v.sort_by(f64::total_cmp);
+            (size, v[v.len() / 2])
         })
         .collect();
     let best = measured.iter().map(|m| m.1).fold(0.0, f64::max);
     assert!(
-        measured[0].1 < 0.5 * best,
+        measured[0].1 < 0.25 * best,
         "a 4K receive buffer should limit goodput: {measured:?}"
     );
-    let knee = measured.iter().find(|m| m.1 >= 0.5 * best).unwrap().0;
-    (knee, measured)
+    let starved = measured
+        .iter()
+        .filter(|m| m.1 < 0.25 * best)
+        .map(|m| m.0)
+        .max()
+        .unwrap();
+    (starved, measured)
 }
 
 /// answer.json's `explain` against the tune's own summary.csv: the bottleneck is the best
@@ -173,35 +187,71 @@ fn assert_explain_numbers(dir: &Path) {
     );
 }
 
-/// `ok` and exit 0; or, when a loaded machine's noise hides whether the knee is one size
-/// or the next (seen here: the same 64K test at 15 and at 25 Gbit/s, one in four runs
-/// with eight builds beside it), `inconclusive`, exit 3, naming only the neighbouring
-/// size: never a wrong claim, never an undecided pair of distant sizes.
-fn assert_ok_or_neighbours_undecided(a: &serde_json::Value, code: Option<i32>, stdout: &str) {
-    match a["status"].as_str().unwrap() {
-        "ok" => assert_eq!(code, Some(0), "{stdout}"),
-        "inconclusive" => {
-            assert_eq!(code, Some(3), "{stdout}");
-            let chosen = size(a["settings"]["rcvbuf"].as_str().unwrap());
-            let tied = a["indistinguishable"].as_array().unwrap();
-            assert!(!tied.is_empty(), "{a}");
-            for t in tied {
-                let other = size(t["rcvbuf"].as_str().unwrap());
-                assert!(
-                    other == chosen * 2 || other * 2 == chosen,
-                    "undecided between {chosen} and {other}: not neighbours\n{stdout}"
-                );
-            }
+/// `ok` and exit 0, with the output to show when not.
+fn assert_ok(a: &serde_json::Value, code: Option<i32>, stdout: &str, stderr: &str) {
+    assert_eq!(a["status"], "ok", "{a}\n{stdout}\n{stderr}");
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+}
+
+/// `ok` and exit 0; for a tail round trip (p99, p999) on a machine whose load dominates
+/// that tail, `inconclusive` (exit 3) is the honest answer, and only when the run's own
+/// summary.csv shows it: each setting named beside the answer has a median more than the
+/// 10% margin away from the answer's (no equivalence to claim), and each of the two
+/// varies from test to test by more than that difference (seen under load: p99 of one
+/// rr size at 6 us and at 133 us, medians 8 and 13 us).
+fn assert_ok_or_load_bound_tail(dir: &Path, code: Option<i32>, stdout: &str, stderr: &str) {
+    let a = answer(dir);
+    let goal = a["goal"].as_str().unwrap();
+    let tail = goal.ends_with("rtt_p99") || goal.ends_with("rtt_p999");
+    if !(tail && a["status"] == "inconclusive") {
+        return assert_ok(&a, code, stdout, stderr);
+    }
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
+    let column = format!("{}_ns", goal.rsplit(' ').next().unwrap());
+    let rows = read_csv(&dir.join("summary.csv")).rows;
+    let values = |settings: &serde_json::Value| -> Vec<f64> {
+        let label = settings
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut v: Vec<f64> = rows
+            .iter()
+            .filter(|r| r["case_label"] == label && r["status"] == "ok")
+            .filter_map(|r| r[column.as_str()].parse().ok())
+            .collect();
+        v.sort_by(f64::total_cmp);
+        assert!(v.len() >= 2, "{label}: {v:?}\n{stdout}");
+        v
+    };
+    let median = |v: &[f64]| v[v.len() / 2];
+    let answer = values(&a["settings"]);
+    let tied = a["indistinguishable"].as_array().unwrap();
+    assert!(!tied.is_empty(), "{a}");
+    for t in tied {
+        let other = values(t);
+        let (m1, m2) = (median(&answer), median(&other));
+        let apart = m1.max(m2) / m1.min(m2);
+        assert!(
+            apart > 1.10,
+            "medians {m1} and {m2} are within 10%: equivalent\n{stdout}"
+        );
+        for v in [&answer, &other] {
+            assert!(
+                v[v.len() - 1] / v[0] > apart,
+                "{column} {v:?} varies less than the {apart} between the medians: decidable\n{stdout}"
+            );
         }
-        s => panic!("status {s}\n{stdout}"),
     }
 }
 
 /// The loopback case of the issue: rcvbuf = "4K..4M" (11 sizes, repeat 3: a 33-test
 /// grid), the default goal (goodput>=0.95*max) and the default budget. A 4K receive
-/// buffer limits goodput: the answer is `ok` within the budget (see
-/// [`assert_ok_or_neighbours_undecided`] for a loaded machine), at or beyond the knee that
-/// the full grid shows, with the budget counted exactly and the
+/// buffer limits goodput: the answer is `ok` within the budget, on a loaded machine too
+/// (the race pairs its tests and trims a starved one), above every size the full grid
+/// shows starved ([`grid_starved`]), with the budget counted exactly and the
 /// explanation's numbers in answer.json.
 #[test]
 fn tune_finds_the_knee_of_a_small_receive_buffer_with_the_default_budget() {
@@ -214,11 +264,16 @@ fn tune_finds_the_knee_of_a_small_receive_buffer_with_the_default_budget() {
     let out = tmp.path().join("tune");
     let o = sockbench(
         &["tune", w, "--out", out.to_str().unwrap()],
-        Duration::from_secs(240),
+        Duration::from_secs(600),
     );
     let stdout = String::from_utf8_lossy(&o.stdout);
     let a = answer(&out);
-    assert_ok_or_neighbours_undecided(&a, o.status.code(), &stdout);
+    assert_ok(
+        &a,
+        o.status.code(),
+        &stdout,
+        &String::from_utf8_lossy(&o.stderr),
+    );
     let grid = a["grid_tests"].as_u64().unwrap();
     let tests = a["tests_run"].as_u64().unwrap();
     assert_eq!(
@@ -227,8 +282,8 @@ fn tune_finds_the_knee_of_a_small_receive_buffer_with_the_default_budget() {
         "11 powers of two from 4K to 4M, 3 repetitions"
     );
     // The budget bounds it; a quiet machine decides in 10-13 tests (under half the grid,
-    // as the synthetic knee of search.rs's tests always does), a loaded one, whose 64K
-    // tests vary from 15 to 25 Gbit/s, races longer.
+    // as the synthetic knee of search.rs's tests always does), a loaded one, whose 4M
+    // tests vary from 3 to 17 Gbit/s, races longer.
     let budget: u64 = a["budget"]
         .as_str()
         .unwrap()
@@ -257,29 +312,20 @@ fn tune_finds_the_knee_of_a_small_receive_buffer_with_the_default_budget() {
         "{stdout}"
     );
 
-    let (knee, measured) = grid_knee(tmp.path(), w);
+    let (starved, measured) = grid_starved(tmp.path(), w);
     assert!(
-        chosen >= knee,
-        "tune chose rcvbuf={chosen}, below the knee at {knee}: grid {measured:?}\n{stdout}"
+        chosen > starved,
+        "tune chose rcvbuf={chosen}, which the grid shows starved (up to {starved}): grid {measured:?}\n{stdout}"
     );
 }
 
-/// Workloads whose matrix has a physical answer on loopback that no noise hides: a size
-/// that starves the transfer a hundredfold (a 16K send buffer, 64-byte writes) beside
-/// sizes that do not, or a single size. Congestion controls, MSS, rr message sizes and
-/// tcp-buffer-sweep's 64K..4M (all near the plateau) differ on loopback by less than a
-/// loaded machine's noise (a p99 of 5.8 us one test, 73 us the next; 64K at 15 and 25
-/// Gbit/s), and so do msg-size-sweep's unix-stream 8K and 32K (40 to 86 Gbit/s from one
-/// test to the next as an ordinary user's suite ran beside CI's): there `ok` or an honest
-/// `inconclusive` are both right.
-const PHYSICAL: [&str; 2] = ["bufferbloat", "quickstart"];
-
 /// Every shipped workload with a [matrix], tuned with its defaults (goal and budget), its
 /// tests shortened (--set duration/warmup: the search is the same, the tests quicker):
-/// each with a physical answer ends `ok`; every one ends within its budget, its exit
-/// status saying its status (0 ok, 3 inconclusive naming what cannot be told apart),
-/// tests_run equal to the rows of summary.csv and of tune.csv, and the budget's phases
-/// adding up to it.
+/// every one ends `ok`, exit 0, on a loaded machine too (but for a tail round trip whose
+/// noise the run's own figures show to exceed the differences:
+/// [`assert_ok_or_load_bound_tail`]), within its budget, tests_run
+/// equal to the rows of summary.csv and of tune.csv, and the budget's phases adding up
+/// to it.
 #[test]
 fn every_shipped_workload_with_a_matrix_tunes_to_ok() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads");
@@ -306,7 +352,7 @@ fn every_shipped_workload_with_a_matrix_tunes_to_ok() {
                 "--out",
                 out.to_str().unwrap(),
             ],
-            Duration::from_secs(300),
+            Duration::from_secs(900),
         );
         let stdout = String::from_utf8_lossy(&o.stdout);
         let stderr = String::from_utf8_lossy(&o.stderr);
@@ -319,19 +365,8 @@ fn every_shipped_workload_with_a_matrix_tunes_to_ok() {
                 continue;
             }
         }
+        assert_ok_or_load_bound_tail(&out, o.status.code(), &format!("{name}: {stdout}"), &stderr);
         let a = answer(&out);
-        let status = a["status"].as_str().unwrap();
-        if PHYSICAL.contains(&name) || status != "inconclusive" {
-            assert_eq!(status, "ok", "{name}: {stdout}\n{stderr}");
-            assert_eq!(o.status.code(), Some(0), "{name}: {stdout}\n{stderr}");
-        } else {
-            assert_eq!(o.status.code(), Some(3), "{name}: {stderr}");
-            assert!(
-                !a["indistinguishable"].as_array().unwrap().is_empty(),
-                "{a}"
-            );
-            assert!(a["why"].as_str().unwrap().contains("cannot be told"), "{a}");
-        }
         let tests = a["tests_run"].as_u64().unwrap();
         let budget: u64 = a["budget"]
             .as_str()
@@ -352,6 +387,56 @@ fn every_shipped_workload_with_a_matrix_tunes_to_ok() {
         assert_eq!(spent, tests, "{name}: {a}");
         assert_tune_csv_complete(&out);
     }
+}
+
+/// The cheapest of equivalent finalists: a send buffer of net.core.wmem_max bytes and one
+/// of twice that, which the kernel caps alike (Linux grants at most wmem_max, doubled):
+/// the same socket, the same goodput but for the noise. The answer is the smaller, `ok`
+/// (the larger named as equivalent when its median reached the share too); the kernel
+/// reported the same effective buffer for both (the premise).
+#[test]
+fn equivalent_finalists_answer_the_cheapest() {
+    let wmem_max: u64 = std::fs::read_to_string("/proc/sys/net/core/wmem_max")
+        .expect("net.core.wmem_max")
+        .trim()
+        .parse()
+        .expect("a number");
+    let (small, large) = (wmem_max.to_string(), (2 * wmem_max).to_string());
+    let tmp = tempfile::tempdir().unwrap();
+    let w = workload(
+        tmp.path(),
+        &format!("name = \"same\"\n[defaults]\nduration = \"1s\"\nwarmup = \"200ms\"\nrepeat = 3\n[matrix]\nsndbuf = [\"{large}\", \"{small}\"]\n"),
+    );
+    let out = tmp.path().join("tune");
+    let o = sockbench(
+        &["tune", w.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        Duration::from_secs(240),
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let a = answer(&out);
+    assert_ok(
+        &a,
+        o.status.code(),
+        &stdout,
+        &String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(a["settings"]["sndbuf"], small.as_str(), "{a}\n{stdout}");
+    // Named as equivalent only when it reached the share on its own median too.
+    for t in a["indistinguishable"].as_array().unwrap() {
+        assert_eq!(t["sndbuf"], large.as_str(), "{a}");
+    }
+    let rows = read_csv(&out.join("summary.csv")).rows;
+    let eff: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| r["sndbuf_req"] != "auto")
+        .map(|r| r["sndbuf_eff"].as_str())
+        .collect();
+    assert_eq!(eff.len(), 1, "both requests capped alike: {eff:?}");
+    assert!(
+        rows.iter().any(|r| r["sndbuf_req"] == large),
+        "the larger was measured"
+    );
+    assert_tune_csv_complete(&out);
 }
 
 /// A budget too small to judge any finalist (two tests: no candidate reaches two

@@ -219,7 +219,7 @@ pub struct TuneArgs {
     /// A limit on a measured figure, one per --constraint: rtt_p99<2ms, lost<0.1%, sender_cpu_pct<50, goodput>=500M
     #[arg(long, value_name = "EXPR")]
     pub constraint: Vec<String>,
-    /// The most tests (a number) or time (a duration, e.g. 10m) the search may take [default: half the full grid's tests, or the candidates + 8 when more (at most twice the grid)]
+    /// The most tests (a number) or time (a duration, e.g. 10m) the search may take [default: twice the full grid's tests + 16, at least a race of three finalists to the race's cap; a clear answer ends well before]
     #[arg(long, value_name = "N|DURATION")]
     pub budget: Option<String>,
     #[command(flatten)]

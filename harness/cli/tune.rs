@@ -2,21 +2,16 @@
 
 use super::*;
 
-/// --budget: a number of tests or a duration; by default half the grid's tests, or the
-/// candidates + 8 when more (a small grid needs a test of each and a race), at most twice
-/// the grid.
+/// --budget: a number of tests or a duration; by default
+/// [`crate::tune::search::default_budget`].
 pub(super) fn tune_budget(
     budget: Option<&str>,
-    grid: u64,
     candidates: u64,
+    reps: u32,
 ) -> Result<crate::tune::search::Budget, Failure> {
     use crate::tune::search::Budget;
     let budget = match budget.map(str::trim) {
-        None => Budget::Tests(
-            grid.div_ceil(2)
-                .max(candidates.saturating_add(8))
-                .min(grid.saturating_mul(2)),
-        ),
+        None => Budget::Tests(crate::tune::search::default_budget(candidates, reps)),
         Some(b) if !b.is_empty() && b.chars().all(|c| c.is_ascii_digit()) => match b.parse::<u64>()
         {
             Ok(n) if n >= 1 => Budget::Tests(n),
@@ -111,8 +106,7 @@ pub(super) fn tune_plan(
 ) -> Result<(crate::tune::TunePlan, PathBuf, PskFile), Failure> {
     let space = crate::tune::search::Space::from_matrix(&workload.matrix);
     let max_reps = workload.repeat.max(3);
-    let grid = space.grid_size().saturating_mul(u64::from(max_reps));
-    let budget = tune_budget(args.budget.as_deref(), grid, space.grid_size())?;
+    let budget = tune_budget(args.budget.as_deref(), space.grid_size(), max_reps)?;
     let first = &cases[0].spec;
     let name = if workload.name.is_empty() {
         format!("{}-{}", first.protocol, first.pattern)

@@ -35,6 +35,9 @@ pub use super::race::EQUIVALENT;
 /// proportional to the window) falls further than this; a starved test may not.
 const DOUBT: f64 = 0.5;
 
+/// The race's most tests of one finalist, in repetitions of the workload (at least 3).
+pub const RACE_CAP: u32 = 8;
+
 /// tune.csv's candidate of a baseline test outside the matrix (the real bench writes the
 /// case's own label in its place).
 pub const BASELINE_CANDIDATE: &str = "kernel default (buffers auto)";
@@ -185,6 +188,19 @@ impl Space {
     }
 }
 
+/// The default budget, in tests, for `candidates` tested up to `reps` times each (the
+/// full grid: candidates × reps): twice the full grid's tests and 16 more, and at least
+/// what a race of three finalists to the race's cap takes after a test of each candidate
+/// (a small grid on a loaded machine: three rr message sizes whose p99 varies from 6 us
+/// to 5 ms from one test to the next). A ceiling, not a plan: a clear answer ends well
+/// within half the grid.
+pub fn default_budget(candidates: u64, reps: u32) -> u64 {
+    let reps = u64::from(reps.max(3));
+    let grid = candidates.saturating_mul(reps);
+    let race = 3 * u64::from(RACE_CAP) * reps + candidates;
+    grid.saturating_mul(2).saturating_add(16).max(race)
+}
+
 /// `--budget`: tests, or wall-clock time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Budget {
@@ -265,6 +281,11 @@ pub struct Search<'a, B: Bench> {
     started: Instant,
     /// Every candidate's ok repetitions' figures.
     pub reps: BTreeMap<Point, Vec<Figures>>,
+    /// The test number (of the whole tune) of each of those repetitions: what pairs
+    /// tests taken back to back.
+    order: BTreeMap<Point, Vec<u64>>,
+    /// Race rounds so far: each round runs its finalists in the other order (A B, B A).
+    rounds: u64,
     /// Tests run per candidate, ok or not.
     tried: BTreeMap<Point, u32>,
     pub baseline: Vec<Figures>,
@@ -300,6 +321,8 @@ impl<'a, B: Bench> Search<'a, B> {
             bench,
             started: Instant::now(),
             reps: BTreeMap::new(),
+            order: BTreeMap::new(),
+            rounds: 0,
             tried: BTreeMap::new(),
             baseline: Vec::new(),
             baseline_tests: 0,
@@ -422,6 +445,8 @@ impl<'a, B: Bench> Search<'a, B> {
         let entry = self.reps.entry(p.clone()).or_default();
         if let Some(f) = &figures {
             entry.push(f.clone());
+            let at = self.tests_run;
+            self.order.entry(p.clone()).or_default().push(at);
         }
         let mut row = self.row(phase, p, why.to_string());
         row.repetition = Some(repetition);
@@ -495,7 +520,7 @@ impl<'a, B: Bench> Search<'a, B> {
 
     /// The most tests of one finalist in the race.
     fn race_cap(&self) -> u32 {
-        self.max_reps.saturating_mul(2)
+        self.max_reps.saturating_mul(RACE_CAP)
     }
 
     /// The tests run of `p` so far, ok or not.
@@ -503,7 +528,9 @@ impl<'a, B: Bench> Search<'a, B> {
         self.tried.get(p).copied().unwrap_or(0)
     }
 
-    /// One more test of each of `need` below the race's cap, the least tested first.
+    /// One round of the race: one more test of each of `need` below the race's cap, back
+    /// to back, in order of cost on one round and in the reverse order on the next (A B,
+    /// then B A: a drift of the load between rounds cancels in the pairs' ratios).
     /// Returns why the race cannot go on when none could run.
     fn more(&mut self, needed: &[Point], why: &str) -> Result<Option<String>, TuneError> {
         let mut need: Vec<Point> = Vec::new();
@@ -512,7 +539,11 @@ impl<'a, B: Bench> Search<'a, B> {
                 need.push(p.clone());
             }
         }
-        need.sort_by_key(|p| self.tests_of(p));
+        need.sort_by_key(|p| self.space.cost_key(p));
+        if self.rounds % 2 == 1 {
+            need.reverse();
+        }
+        self.rounds += 1;
         let mut ran = false;
         for p in &need {
             if self.tests_of(p) >= self.race_cap() {
@@ -525,7 +556,7 @@ impl<'a, B: Bench> Search<'a, B> {
         }
         Ok((!ran).then(|| {
             format!(
-                "each finalist had the race's most tests ({}, twice max(repeat, 3))",
+                "each finalist had the race's most tests ({}, {RACE_CAP} × max(repeat, 3))",
                 self.race_cap()
             )
         }))

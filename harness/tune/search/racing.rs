@@ -7,13 +7,27 @@ impl<B: Bench> Search<'_, B> {
     /// A candidate as the race sees it: its goal figures and its cost.
     pub(super) fn entry(&self, p: &Point) -> Entry {
         let metric = self.goal.metric();
+        let (values, at) = match (self.reps.get(p), self.order.get(p)) {
+            (Some(r), Some(o)) => r
+                .iter()
+                .zip(o)
+                .filter_map(|(f, &t)| f.get(&metric).map(|&v| (v, t)))
+                .unzip(),
+            _ => (Vec::new(), Vec::new()),
+        };
         Entry {
-            values: self
-                .reps
-                .get(p)
-                .map(|r| r.iter().filter_map(|f| f.get(&metric).copied()).collect())
-                .unwrap_or_default(),
+            values,
+            at,
+            margin: self.margin(),
             cost: self.space.cost_key(p),
+        }
+    }
+
+    /// The goal figure's equivalence margin: wider for a tail round trip.
+    pub(super) fn margin(&self) -> f64 {
+        match self.goal.metric() {
+            Metric::RttP99Ns | Metric::RttP999Ns => race::EQUIVALENT_TAIL,
+            _ => EQUIVALENT,
         }
     }
 
@@ -106,7 +120,7 @@ impl<B: Bench> Search<'_, B> {
                     "race",
                     &best,
                     format!(
-                        "{} clearly worse than the best (95% intervals apart): dropped",
+                        "{} clearly worse than the best (the 99% interval of the ratio excludes 1): dropped",
                         gone.join(", ")
                     ),
                 )?;
@@ -145,7 +159,7 @@ impl<B: Bench> Search<'_, B> {
         let n = |p: &Point| self.entry(p).n();
         let within = match self.goal {
             Goal::Fraction { fraction, .. } => format!("reach {fraction} of"),
-            Goal::Optimise { .. } => format!("are within ±{:.0}% of", EQUIVALENT * 100.0),
+            Goal::Optimise { .. } => format!("are within ±{:.0}% of", self.margin() * 100.0),
         };
         let why = if j.answer != j.best {
             format!(
@@ -196,10 +210,10 @@ impl<B: Bench> Search<'_, B> {
             .filter(|p| *p != answer)
             .collect();
         let why = format!(
-            "{} and {} cannot be told apart: their 95% intervals overlap and their means differ by more than {:.0}%; {stop}",
+            "{} and {} cannot be told apart: the 99% interval of their ratio includes 1 and their medians differ by more than the {:.0}% margin; {stop}",
             self.space.label(&answer),
             tied.iter().map(|p| self.space.label(p)).collect::<Vec<_>>().join(", "),
-            EQUIVALENT * 100.0
+            self.margin() * 100.0
         );
         self.decide("answer", &answer, why.clone())?;
         Ok(Outcome {
@@ -235,7 +249,7 @@ impl<B: Bench> Search<'_, B> {
             let (Some(m), Some(b)) = (self.entry(p).center(), best) else {
                 return false;
             };
-            (m - b).abs() <= 2.0 * EQUIVALENT * b.abs()
+            (m - b).abs() <= 2.0 * self.margin() * b.abs()
         };
         let cheapest = feasible
             .iter()
@@ -258,8 +272,7 @@ impl<B: Bench> Search<'_, B> {
             return self.race(knee);
         };
         let order = self.space.dims[d].order().expect("a size dimension");
-        let at = |p: &Point| order.iter().position(|&i| i == p[d]).unwrap_or(0);
-        let mut k = at(&knee);
+        let mut k = order.iter().position(|&i| i == knee[d]).unwrap_or(0);
         let point = |i: usize| {
             let mut q = knee.clone();
             q[d] = order[i];
@@ -273,13 +286,7 @@ impl<B: Bench> Search<'_, B> {
         // size, each judged on two tests at least (one noisy maximum is not "max").
         let reference = [first_best.clone(), point(order.len() - 1)];
         for _ in 0..1000 {
-            let unjudged: Vec<Point> = reference
-                .iter()
-                .filter(|p| {
-                    self.entry(p).n() < race::MIN_JUDGED && self.tests_of(p) < self.race_cap()
-                })
-                .cloned()
-                .collect();
+            let unjudged = self.unjudged(&reference);
             if !unjudged.is_empty() {
                 if let Some(stop) =
                     self.more(&unjudged, "race: the best, for the share's reference")?
@@ -309,15 +316,21 @@ impl<B: Bench> Search<'_, B> {
             match verdict {
                 Knee::Found => {
                     let why = self.knee_why(&key, &label, k == 0, fraction, &best);
-                    return self.settle(point(k), Vec::new(), Status::Ok, why);
+                    let above: Vec<Point> = (k + 1..order.len()).map(point).collect();
+                    return self.settle(
+                        point(k),
+                        self.reaching(&above, &best, fraction),
+                        Status::Ok,
+                        why,
+                    );
                 }
                 Knee::Down => {
                     k -= 1;
-                    self.decide("race", &point(k), format!("the size below {key}={label} reaches {fraction} of the best, or is within ±{:.0}% of it: the knee moves down", EQUIVALENT * 100.0))?;
+                    self.decide("race", &point(k), format!("the size below {key}={label} reaches {fraction} of the best, or is within ±{:.0}% of {key}={label}: the cheaper is the answer, the knee moves down", EQUIVALENT * 100.0))?;
                 }
                 Knee::Up if k + 1 < order.len() => {
                     k += 1;
-                    self.decide("race", &point(k), format!("{key}={label} clearly misses {fraction} of the best: the knee moves up"))?;
+                    self.decide("race", &point(k), format!("{key}={label} clearly misses {fraction} of the best (less than {:.4} of it at 99%): the knee moves up", race::short_of(fraction)))?;
                 }
                 Knee::Up | Knee::Open => {
                     let need = self.knee_needs(&point(k), below.as_ref(), &best, fraction);
@@ -334,6 +347,25 @@ impl<B: Bench> Search<'_, B> {
         self.knee_guess((k > 0).then(|| point(k - 1)), point(k), t, fraction, &stop)
     }
 
+    /// Those of `pts` not judged yet that the race's cap lets test again.
+    fn unjudged(&self, pts: &[Point]) -> Vec<Point> {
+        pts.iter()
+            .filter(|p| self.entry(p).n() < race::MIN_JUDGED && self.tests_of(p) < self.race_cap())
+            .cloned()
+            .collect()
+    }
+
+    /// Those of `sizes` that reach `fraction` of `best` too (within the margin): the
+    /// knee's equivalents, dearer than it.
+    fn reaching(&self, sizes: &[Point], best: &Point, fraction: f64) -> Vec<Point> {
+        let t = race::share_threshold(self.entry(best).center().unwrap_or(f64::INFINITY), fraction);
+        sizes
+            .iter()
+            .filter(|p| race::reaches(&self.entry(p), t))
+            .cloned()
+            .collect()
+    }
+
     /// The tests an open knee needs: of the size whose question is open (the size below
     /// when the knee reaches the share, else the knee), and of the knee and the best
     /// while they have fewer tests than it.
@@ -344,16 +376,16 @@ impl<B: Bench> Search<'_, B> {
         best: &Point,
         fraction: f64,
     ) -> Vec<Point> {
-        let t = self.entry(best).center().unwrap_or(0.0) * fraction;
+        let t = race::share_threshold(self.entry(best).center().unwrap_or(0.0), fraction);
         let open = match below {
             Some(b) if race::reaches(&self.entry(knee), t) => b.clone(),
             _ => knee.clone(),
         };
-        let mut need = vec![open.clone()];
-        for p in [knee, best] {
-            if self.tests_of(p) < self.tests_of(&open) {
-                need.push(p.clone());
-            }
+        // The open size and the best, back to back (their ratio is judged pair by pair);
+        // the knee too while it has fewer tests.
+        let mut need = vec![open.clone(), best.clone()];
+        if self.tests_of(knee) < self.tests_of(&open) {
+            need.push(knee.clone());
         }
         need
     }
@@ -371,7 +403,7 @@ impl<B: Bench> Search<'_, B> {
         let below = if smallest {
             "the smallest size of the range".to_string()
         } else {
-            "and the size below clearly does not (the 99% interval of its ratio to the best is under the share)".to_string()
+            "and the size below clearly does not (the 99% interval of its ratio to the best is under the share plus the 5% margin)".to_string()
         };
         let e = self.entry(best);
         format!(
@@ -418,7 +450,7 @@ impl<B: Bench> Search<'_, B> {
             .unwrap_or(knee);
         let tied: Vec<Point> = undecided.into_iter().filter(|p| *p != pick).collect();
         let why = format!(
-            "whether {} reaches {fraction} of the best cannot be told at 95% ({stop}); {} is the smallest that may, within the constraints",
+            "whether {} reaches {fraction} of the best (less the margin) cannot be told ({stop}); {} is the smallest that may, within the constraints",
             std::iter::once(&pick)
                 .chain(&tied)
                 .map(|p| self.space.label(p))
