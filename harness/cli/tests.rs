@@ -179,6 +179,7 @@ fn a_dummy_test_key_derives_everywhere() {
         check: |_| Ok(()),
         column: Some("dummy_column"),
         search: crate::spec::config::Search::List,
+        dist: false,
     };
     let scratch: &'static [TestKey] = Box::leak([TEST_KEYS, &[dummy]].concat().into_boxed_slice());
     let cmd = clap::Command::new("scratch").args(TestKeyFlags::args_of(scratch));

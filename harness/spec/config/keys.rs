@@ -55,6 +55,9 @@ pub struct TestKey {
     /// Its column of summary.csv, if it has one.
     pub column: Option<&'static str>,
     pub search: Search,
+    /// Whether its value may be a distribution, written in a workload file or `--set` as
+    /// an inline table (`{dist = "lognormal", median = "1K", p99 = "64K"}`).
+    pub dist: bool,
 }
 
 impl TestKey {
@@ -67,6 +70,35 @@ impl TestKey {
 /// The key's entry, if `key` is a key of the test as a whole.
 pub fn test_key(key: &str) -> Option<&'static TestKey> {
     TEST_KEYS.iter().find(|k| k.key == key)
+}
+
+/// Whether a key's values are byte sizes, which a matrix may sweep as a range and `tune`
+/// walks in order: a socket knob that takes a SIZE (also per side, `sender.sndbuf`), or a
+/// test key `tune` searches as a size. Both tables answer; nothing else lists them.
+pub fn is_size_key(key: &str) -> bool {
+    let bare = key.rsplit('.').next().unwrap_or(key);
+    crate::spec::knobs::knob(bare).is_some_and(|k| k.takes_size())
+        || test_key(bare).is_some_and(|k| k.search == Search::Size)
+}
+
+/// The keys whose values are byte sizes ([`is_size_key`]), socket knobs first.
+pub fn size_keys() -> Vec<&'static str> {
+    crate::spec::knobs::KNOBS
+        .iter()
+        .filter(|k| k.takes_size())
+        .map(|k| k.key)
+        .chain(
+            TEST_KEYS
+                .iter()
+                .filter(|k| k.search == Search::Size)
+                .map(|k| k.key),
+        )
+        .collect()
+}
+
+/// Whether a key's value may be a distribution written as an inline table.
+pub fn takes_dist(key: &str) -> bool {
+    test_key(key).is_some_and(|k| k.dist)
 }
 
 /// The keys of the test as a whole, in table order (the socket knobs' are
@@ -206,6 +238,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         check: ok,
         column: Some("protocol"),
         search: Search::List,
+        dist: false,
     },
     TestKey {
         key: "pattern",
@@ -223,6 +256,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         check: ok,
         column: Some("pattern"),
         search: Search::No,
+        dist: false,
     },
     TestKey {
         key: "direction",
@@ -240,6 +274,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         check: ok,
         column: Some("direction"),
         search: Search::No,
+        dist: false,
     },
     TestKey {
         key: "duration",
@@ -265,6 +300,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         },
         column: Some("duration_s"),
         search: Search::No,
+        dist: false,
     },
     TestKey {
         key: "warmup",
@@ -288,6 +324,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         },
         column: Some("warmup_s"),
         search: Search::No,
+        dist: false,
     },
     TestKey {
         key: "interval",
@@ -311,6 +348,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         },
         column: None,
         search: Search::No,
+        dist: false,
     },
     TestKey {
         key: "msg_size",
@@ -329,6 +367,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         check: ok,
         column: Some("msg_size"),
         search: Search::Size,
+        dist: true,
     },
     TestKey {
         key: "response_size",
@@ -346,6 +385,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         check: ok,
         column: Some("response_size"),
         search: Search::Size,
+        dist: true,
     },
     TestKey {
         key: "flows",
@@ -369,6 +409,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         },
         column: Some("flows"),
         search: Search::List,
+        dist: false,
     },
     TestKey {
         key: "rate",
@@ -393,6 +434,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         },
         column: Some("rate"),
         search: Search::List,
+        dist: false,
     },
     TestKey {
         key: "rr_timeout",
@@ -419,6 +461,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         },
         column: None,
         search: Search::No,
+        dist: false,
     },
     TestKey {
         key: "probe",
@@ -436,6 +479,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         check: ok,
         column: None,
         search: Search::No,
+        dist: false,
     },
     TestKey {
         key: "probe_size",
@@ -459,6 +503,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         },
         column: None,
         search: Search::Size,
+        dist: false,
     },
     TestKey {
         key: "batch",
@@ -482,6 +527,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         },
         column: None,
         search: Search::List,
+        dist: false,
     },
     TestKey {
         key: "arrival",
@@ -504,6 +550,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         check: ok,
         column: None,
         search: Search::No,
+        dist: false,
     },
     TestKey {
         key: "dist_seed",
@@ -524,6 +571,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         check: ok,
         column: None,
         search: Search::No,
+        dist: false,
     },
     TestKey {
         key: "requests_per_conn",
@@ -547,6 +595,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         },
         column: None,
         search: Search::List,
+        dist: false,
     },
     TestKey {
         key: "pipeline",
@@ -570,6 +619,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         },
         column: None,
         search: Search::List,
+        dist: false,
     },
     TestKey {
         key: "think_time",
@@ -592,6 +642,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         check: ok,
         column: None,
         search: Search::No,
+        dist: true,
     },
     TestKey {
         key: "driver",
@@ -609,5 +660,6 @@ pub static TEST_KEYS: &[TestKey] = &[
         check: ok,
         column: None,
         search: Search::No,
+        dist: false,
     },
 ];

@@ -8,7 +8,8 @@ mod validate;
 
 pub use builder::SpecBuilder;
 pub use keys::{
-    columns_of, dict_lines, doc_table, keys_of, test_key, test_keys, Search, TestKey, TEST_KEYS,
+    columns_of, dict_lines, doc_table, is_size_key, keys_of, size_keys, takes_dist, test_key,
+    test_keys, Search, TestKey, TEST_KEYS,
 };
 pub use traffic::{CrrSpec, Exchange, Probe, RrLoad, RrSpec, StreamSpec, Traffic};
 

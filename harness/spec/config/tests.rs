@@ -105,3 +105,44 @@ fn the_probe_is_one_more_connection() {
     assert_eq!(plan[2].flow, 2);
     assert_eq!(spec.rr_sizes(), (64, 64));
 }
+
+/// Which keys are sizes and which take a distribution come from the two tables alone:
+/// tune, size ranges and the workload reader ask them.
+#[test]
+fn size_and_distribution_keys_come_from_the_tables() {
+    for key in [
+        "sndbuf",
+        "sender.rcvbuf",
+        "notsent_lowat",
+        "msg_size",
+        "probe_size",
+    ] {
+        assert!(is_size_key(key), "{key}");
+    }
+    for key in [
+        "flows",
+        "congestion",
+        "sender.congestion",
+        "think_time",
+        "nodelay",
+    ] {
+        assert!(!is_size_key(key), "{key}");
+    }
+    let sizes = size_keys();
+    assert!(sizes.iter().all(|k| is_size_key(k)));
+    assert_eq!(
+        sizes.len(),
+        crate::spec::knobs::KNOBS
+            .iter()
+            .filter(|k| k.takes_size())
+            .count()
+            + TEST_KEYS
+                .iter()
+                .filter(|k| k.search == Search::Size)
+                .count()
+    );
+    for key in ["msg_size", "response_size", "think_time"] {
+        assert!(takes_dist(key), "{key}");
+    }
+    assert!(!takes_dist("probe_size") && !takes_dist("rcvbuf"));
+}

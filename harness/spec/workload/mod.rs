@@ -17,8 +17,11 @@ use thiserror::Error;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::spec::config::{test_key, test_keys, ConfigError, Protocol, SpecBuilder, TestSpec};
-use crate::spec::knobs::{knob, knob_works_on, socket_keys, KNOBS};
+use crate::spec::config::{
+    is_size_key, size_keys, takes_dist, test_key, test_keys, ConfigError, Protocol, SpecBuilder,
+    TestSpec,
+};
+use crate::spec::knobs::{knob, knob_works_on, socket_keys};
 use crate::sys::HOST;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]

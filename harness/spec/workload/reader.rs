@@ -102,7 +102,7 @@ impl Ctx<'_> {
                 {
                     out.extend(self.flatten(sub, &format!("{key}."))?);
                 }
-                DeValue::Table(sub) if is_size_key(&key) => {
+                DeValue::Table(sub) if takes_dist(&key) => {
                     out.push(self.dist_setting(&key, sub, v.span().start)?);
                 }
                 DeValue::Table(_) | DeValue::Array(_) => {
@@ -152,7 +152,7 @@ impl Ctx<'_> {
                     }
                     let mut values = Vec::new();
                     for item in items.iter() {
-                        if let (DeValue::Table(sub), true) = (item.get_ref(), is_size_key(&key)) {
+                        if let (DeValue::Table(sub), true) = (item.get_ref(), takes_dist(&key)) {
                             values.push(self.dist_setting(&key, sub, item.span().start)?);
                             continue;
                         }
@@ -188,11 +188,6 @@ impl Ctx<'_> {
         }
         Ok(out)
     }
-}
-
-/// The keys whose value may be a distribution table (sizes; think time).
-pub(super) fn is_size_key(key: &str) -> bool {
-    matches!(key, "msg_size" | "response_size" | "think_time")
 }
 
 impl Ctx<'_> {

@@ -90,27 +90,12 @@ pub(super) fn sets_something(value: &str) -> bool {
     )
 }
 
-/// The keys of the test as a whole whose value is a byte size.
-pub(super) const TEST_SIZE_KEYS: &[&str] = &["msg_size", "response_size", "probe_size"];
-
-/// The keys whose value is a byte size, which a matrix may sweep as a range: the socket
-/// knobs that take a SIZE, and the test's sizes.
-pub(super) fn size_keys() -> Vec<&'static str> {
-    KNOBS
-        .iter()
-        .filter(|k| k.takes_size())
-        .map(|k| k.key)
-        .chain(TEST_SIZE_KEYS.iter().copied())
-        .collect()
-}
-
 /// A size range `"16K..16M"`: the first end, every power of two strictly between the two,
 /// and the last end, in the order written (`"16M..16K"` runs downwards). Each value is
 /// written as a user would type it (`64K`).
 pub fn size_range(key: &str, text: &str) -> Result<Vec<String>, ConfigError> {
-    let knob = key.rsplit('.').next().unwrap_or(key);
-    let sizes = size_keys();
-    if !sizes.contains(&knob) {
+    if !is_size_key(key) {
+        let sizes = size_keys();
         return Err(ConfigError::Value(format!(
             "{key}: '{text}' is a range, which only a size takes ({}); list the values instead",
             sizes.join(", ")

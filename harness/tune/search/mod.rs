@@ -92,15 +92,7 @@ impl Space {
                         v => crate::spec::units::parse_size(v).ok().map(Some),
                     })
                     .collect();
-                let is_size = matches!(
-                    key.rsplit('.').next().unwrap_or(key),
-                    "sndbuf"
-                        | "rcvbuf"
-                        | "msg_size"
-                        | "response_size"
-                        | "notsent_lowat"
-                        | "probe_size"
-                );
+                let is_size = crate::spec::config::is_size_key(key);
                 Dim {
                     key: key.clone(),
                     values,
