@@ -34,19 +34,30 @@ fn tcp_goodput_is_the_bottleneck_payload_capacity() {
         "goodput {goodput:.0} vs capacity {capacity:.0}"
     );
     assert_eq!(row.int("bytes_sent"), row.int("bytes_received"));
-    // No whole measured interval above the bottleneck either.
+    // Nor do the intervals: by the end of each, the receiver has read no more than the
+    // link could have delivered since the test began (the intervals start at 0, warm-up
+    // included). A receiver starved by a loaded machine reads a backlog late, so one
+    // interval alone may exceed the link's rate by what waited in the socket (seen: 51.1
+    // against 47.8 Mbit/s under two busy loops and a build); the sum up to its end
+    // cannot. Slack: the tbf's burst (32 KB) and what could wait in the receive buffer
+    // before the receiver's clock started (its effective size as the kernel reported it).
+    let slack = 32.0 * 1024.0 + row.num("rcvbuf_eff");
     let iv = r.intervals();
-    let whole: Vec<f64> = iv
+    let mut rows: Vec<(f64, f64)> = iv
         .rows
         .iter()
-        .filter(|i| {
-            i.get_str("warmup") == "false" && (i.num("end_s") - i.num("start_s") - 1.0).abs() < 1e-6
-        })
-        .map(|i| i.num("throughput_bps"))
+        .map(|i| (i.num("end_s"), i.num("bytes")))
         .collect();
-    assert!(whole.len() >= 4, "{whole:?}");
-    for t in whole {
-        assert!(t <= capacity * 1.03, "interval at {t:.0} vs {capacity:.0}");
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert!(rows.len() >= 5, "{rows:?}");
+    let mut read = 0.0;
+    for (end, bytes) in rows {
+        read += bytes;
+        let link = capacity / 8.0 * end * 1.01 + slack;
+        assert!(
+            read <= link,
+            "by {end:.3} s: {read:.0} bytes read, the link carries {link:.0}"
+        );
     }
 }
 

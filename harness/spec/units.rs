@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum UnitError {
     #[error("'{0}' is not a size (expected a whole number of bytes with an optional K, M or G suffix, e.g. 64K)")]
     BadSize(String),

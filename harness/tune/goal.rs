@@ -10,9 +10,41 @@ pub use crate::output::metric::Metric;
 use crate::output::summary::SummaryRow;
 use crate::spec::units::{parse_duration, parse_rate};
 
+/// A `--goal` or `--constraint` that does not parse: which option, its text, and what is
+/// wrong with it.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
-#[error("{0}")]
-pub struct GoalError(pub String);
+#[error("--{option} '{text}': {problem}")]
+pub struct GoalError {
+    /// `goal` or `constraint`.
+    pub option: &'static str,
+    pub text: String,
+    pub problem: GoalProblem,
+}
+
+/// What is wrong with a `--goal` or `--constraint`.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum GoalProblem {
+    #[error("expected {GOALS}")]
+    UnknownGoal,
+    #[error("the right side is a share of the best, from 0 to 1, e.g. 0.95*max")]
+    BadShare,
+    #[error(
+        "expected FIGURE<LIMIT or FIGURE>LIMIT, e.g. rtt_p99<2ms, lost<0.1%, sender_cpu_pct<50"
+    )]
+    NoComparison,
+    #[error("no limit after the comparison")]
+    NoLimit,
+    /// A round-trip limit given as a bare number.
+    #[error("give the limit a unit, e.g. {figure}<{value}ms")]
+    NoUnit { figure: String, value: String },
+    #[error(transparent)]
+    Unit(#[from] crate::spec::units::UnitError),
+    #[error("'{0}' is not a number")]
+    NotNumber(String),
+    /// A figure that is not measured; `hint` names the nearest or lists the known ones.
+    #[error("'{figure}' is not a measured figure ({hint})")]
+    UnknownFigure { figure: String, hint: String },
+}
 
 /// The figures of one test. Only measured figures are present.
 pub type Figures = BTreeMap<Metric, f64>;
@@ -46,23 +78,25 @@ const GOALS: &str =
 
 impl Goal {
     pub fn parse(text: &str) -> Result<Goal, GoalError> {
-        let bad = |why: &str| GoalError(format!("--goal '{text}': {why}"));
+        let bad = |problem| GoalError {
+            option: "goal",
+            text: text.to_string(),
+            problem,
+        };
         let t: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         if let Some((lhs, rhs)) = t.split_once(">=") {
             let metric = goal_metric(lhs)
                 .filter(|(_, s)| *s == Sense::Maximise)
-                .ok_or_else(|| bad(&format!("expected {GOALS}")))?
+                .ok_or_else(|| bad(GoalProblem::UnknownGoal))?
                 .0;
             let fraction = rhs
                 .strip_suffix("*max")
                 .and_then(|f| f.parse::<f64>().ok())
                 .filter(|f| *f > 0.0 && *f <= 1.0)
-                .ok_or_else(|| {
-                    bad("the right side is a share of the best, from 0 to 1, e.g. 0.95*max")
-                })?;
+                .ok_or_else(|| bad(GoalProblem::BadShare))?;
             return Ok(Goal::Fraction { metric, fraction });
         }
-        let (metric, sense) = goal_metric(&t).ok_or_else(|| bad(&format!("expected {GOALS}")))?;
+        let (metric, sense) = goal_metric(&t).ok_or_else(|| bad(GoalProblem::UnknownGoal))?;
         Ok(Goal::Optimise { metric, sense })
     }
 
@@ -195,14 +229,16 @@ const NUMERIC_COLUMNS: [Metric; 18] = [
 
 impl Constraint {
     pub fn parse(text: &str) -> Result<Constraint, GoalError> {
-        let bad = |why: String| GoalError(format!("--constraint '{text}': {why}"));
+        let bad = |problem| GoalError {
+            option: "constraint",
+            text: text.to_string(),
+            problem,
+        };
         let t: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         let (at, op, len) = ["<=", ">=", "<", ">"]
             .iter()
             .find_map(|o| t.find(o).map(|i| (i, *o, o.len())))
-            .ok_or_else(|| {
-                bad("expected FIGURE<LIMIT or FIGURE>LIMIT, e.g. rtt_p99<2ms, lost<0.1%, sender_cpu_pct<50".into())
-            })?;
+            .ok_or_else(|| bad(GoalProblem::NoComparison))?;
         let op = match op {
             "<=" => Op::Le,
             ">=" => Op::Ge,
@@ -211,9 +247,9 @@ impl Constraint {
         };
         let (name, value) = (&t[..at], &t[at + len..]);
         if value.is_empty() {
-            return Err(bad("no limit after the comparison".into()));
+            return Err(bad(GoalProblem::NoLimit));
         }
-        let (metric, limit) = Self::figure(name, value, &bad)?;
+        let (metric, limit) = Self::figure(name, value).map_err(bad)?;
         Ok(Constraint {
             text: t,
             metric,
@@ -223,28 +259,27 @@ impl Constraint {
     }
 
     /// The figure a constraint names and its limit in the figure's unit.
-    fn figure(
-        name: &str,
-        value: &str,
-        bad: &dyn Fn(String) -> GoalError,
-    ) -> Result<(Metric, f64), GoalError> {
+    fn figure(name: &str, value: &str) -> Result<(Metric, f64), GoalProblem> {
         let column = |n: &str| Metric::of_column(n).expect("a metric's own column");
         Ok(match name {
             "rtt_p50" | "rtt_p90" | "rtt_p99" | "rtt_p999" | "rtt_max" | "rtt_mean" => {
                 if value.chars().all(|c| c.is_ascii_digit() || c == '.') {
-                    return Err(bad(format!("give the limit a unit, e.g. {name}<{value}ms")));
+                    return Err(GoalProblem::NoUnit {
+                        figure: name.to_string(),
+                        value: value.to_string(),
+                    });
                 }
-                let d = parse_duration(value).map_err(|e| bad(e.to_string()))?;
+                let d = parse_duration(value)?;
                 (column(&format!("{name}_ns")), d.as_nanos() as f64)
             }
             "goodput" | "goodput_bps" => {
-                let r = parse_rate(value).map_err(|e| bad(e.to_string()))?;
+                let r = parse_rate(value)?;
                 (Metric::GoodputBps, r as f64)
             }
-            "lost" if value.ends_with('%') => (Metric::LostPct, parse_plain(value, bad)?),
-            "transactions" => (Metric::TransactionsPerS, parse_plain(value, bad)?),
+            "lost" if value.ends_with('%') => (Metric::LostPct, parse_plain(value)?),
+            "transactions" => (Metric::TransactionsPerS, parse_plain(value)?),
             n => match Metric::of_column(n).filter(|m| m.is_rtt() || NUMERIC_COLUMNS.contains(m)) {
-                Some(m) => (m, parse_plain(value, bad)?),
+                Some(m) => (m, parse_plain(value)?),
                 None => {
                     let mut known: Vec<&str> = vec![
                         "goodput", "rtt_p50", "rtt_p90", "rtt_p99", "rtt_p999", "rtt_max",
@@ -255,7 +290,10 @@ impl Constraint {
                         Some(near) => format!("did you mean '{near}'?"),
                         None => format!("known: {}", known.join(", ")),
                     };
-                    return Err(bad(format!("'{n}' is not a measured figure ({hint})")));
+                    return Err(GoalProblem::UnknownFigure {
+                        figure: n.to_string(),
+                        hint,
+                    });
                 }
             },
         })
@@ -286,13 +324,13 @@ impl Constraint {
     }
 }
 
-fn parse_plain(value: &str, bad: &dyn Fn(String) -> GoalError) -> Result<f64, GoalError> {
+fn parse_plain(value: &str) -> Result<f64, GoalProblem> {
     value
         .trim_end_matches('%')
         .parse::<f64>()
         .ok()
         .filter(|v| v.is_finite())
-        .ok_or_else(|| bad(format!("'{value}' is not a number")))
+        .ok_or_else(|| GoalProblem::NotNumber(value.to_string()))
 }
 
 #[cfg(test)]
@@ -333,7 +371,7 @@ mod tests {
             "rtt_p99>=0.9*max",
             "goodput>=x*max",
         ] {
-            let e = Goal::parse(bad).unwrap_err().0;
+            let e = Goal::parse(bad).unwrap_err().to_string();
             assert!(e.starts_with(&format!("--goal '{bad}':")), "{e}");
             assert!(!e.contains('\n'));
         }
@@ -362,13 +400,25 @@ mod tests {
             "sender_cpu<50",
             "sender_cpu_pct<lots",
         ] {
-            let e = Constraint::parse(bad).unwrap_err().0;
+            let e = Constraint::parse(bad).unwrap_err().to_string();
             assert!(e.starts_with(&format!("--constraint '{bad}':")), "{e}");
         }
         assert!(Constraint::parse("sender_cpu<50")
             .unwrap_err()
-            .0
+            .to_string()
             .contains("did you mean 'sender_cpu_pct'"));
+        // What went wrong is a variant, not only a message.
+        let e = Constraint::parse("rtt_p99<2").unwrap_err();
+        assert_eq!(e.option, "constraint");
+        assert!(matches!(e.problem, GoalProblem::NoUnit { ref figure, .. } if figure == "rtt_p99"));
+        assert!(matches!(
+            Constraint::parse("rtt_p99<fast").unwrap_err().problem,
+            GoalProblem::Unit(_)
+        ));
+        assert_eq!(
+            Goal::parse("speed").unwrap_err().problem,
+            GoalProblem::UnknownGoal
+        );
     }
 
     #[test]

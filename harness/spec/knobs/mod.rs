@@ -200,13 +200,23 @@ pub enum Takes {
 
 /// A value a knob's parser refused: what was wrong with it (the caller names the key).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
-#[error("{0}")]
-pub struct ValueError(pub String);
-
-impl From<UnitError> for ValueError {
-    fn from(e: UnitError) -> Self {
-        ValueError(e.to_string())
-    }
+pub enum ValueError {
+    /// A size, duration or rate that does not read as one.
+    #[error(transparent)]
+    Unit(#[from] UnitError),
+    #[error("'{0}' is not true or false")]
+    NotBool(String),
+    #[error("'{0}' is not a whole number")]
+    NotWhole(String),
+    /// A number beyond what the option's type holds.
+    #[error("{0} is too large")]
+    TooLarge(String),
+    #[error("'{0}' is not a TOS byte (0-255 or 0x00-0xff)")]
+    NotTos(String),
+    #[error("'{0}' is not a list of CPU numbers (e.g. 0 or 0,2)")]
+    NotCpus(String),
+    #[error("'{0}' is not a congestion control name")]
+    NotCongestion(String),
 }
 
 /// A buffer the kernel silently caps at a sysctl: a warning when asked for more.
@@ -442,6 +452,6 @@ pub fn parse_bool(v: &str) -> Result<bool, ValueError> {
     match v.trim().to_ascii_lowercase().as_str() {
         "true" | "on" | "yes" | "1" => Ok(true),
         "false" | "off" | "no" | "0" => Ok(false),
-        _ => Err(ValueError(format!("'{v}' is not true or false"))),
+        _ => Err(ValueError::NotBool(v.to_string())),
     }
 }

@@ -17,12 +17,12 @@ pub(super) fn size_or_auto(v: &str) -> Result<Option<u64>, ValueError> {
 pub(super) fn whole_u32(v: &str) -> Result<u32, ValueError> {
     v.trim()
         .parse()
-        .map_err(|_| ValueError(format!("'{v}' is not a whole number")))
+        .map_err(|_| ValueError::NotWhole(v.to_string()))
 }
 
 pub(super) fn size_u32(v: &str) -> Result<u32, ValueError> {
     let n = parse_size(v)?;
-    u32::try_from(n).map_err(|_| ValueError(format!("{v} is too large")))
+    u32::try_from(n).map_err(|_| ValueError::TooLarge(v.to_string()))
 }
 
 pub(super) fn parse_tos(v: &str) -> Result<u8, ValueError> {
@@ -31,22 +31,20 @@ pub(super) fn parse_tos(v: &str) -> Result<u8, ValueError> {
         Some(hex) => u8::from_str_radix(hex, 16).ok(),
         None => t.parse::<u8>().ok(),
     };
-    n.ok_or_else(|| ValueError(format!("'{v}' is not a TOS byte (0-255 or 0x00-0xff)")))
+    n.ok_or_else(|| ValueError::NotTos(v.to_string()))
 }
 
 pub(super) fn parse_cpus(v: &str) -> Result<Vec<u32>, ValueError> {
     let cpus: Result<Vec<u32>, _> = v.split(',').map(|c| c.trim().parse::<u32>()).collect();
     match cpus {
         Ok(c) if !c.is_empty() && c.iter().all(|&n| n < MAX_CPUS) => Ok(c),
-        _ => Err(ValueError(format!(
-            "'{v}' is not a list of CPU numbers (e.g. 0 or 0,2)"
-        ))),
+        _ => Err(ValueError::NotCpus(v.to_string())),
     }
 }
 
 pub(super) fn parse_busy_poll(v: &str) -> Result<u32, ValueError> {
     let d = parse_duration(v)?;
-    u32::try_from(d.as_micros()).map_err(|_| ValueError("too long".into()))
+    u32::try_from(d.as_micros()).map_err(|_| ValueError::TooLarge(v.to_string()))
 }
 
 pub(super) fn check_buffer(name: &str, v: Option<u64>) -> Result<(), ConfigError> {
@@ -88,9 +86,7 @@ pub(super) fn congestion_name(cc: &str) -> Result<String, ValueError> {
     if ok {
         Ok(cc.to_string())
     } else {
-        Err(ValueError(format!(
-            "'{cc}' is not a congestion control name"
-        )))
+        Err(ValueError::NotCongestion(cc.to_string()))
     }
 }
 
