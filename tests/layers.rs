@@ -25,6 +25,15 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The library's source files (under harness/), sorted, and harness/ itself.
+fn harness_files() -> (PathBuf, Vec<PathBuf>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("harness");
+    let mut files = Vec::new();
+    sources(&root, &mut files);
+    files.sort();
+    (root, files)
+}
+
 fn layer_of(module: &str) -> Option<usize> {
     LAYERS.iter().position(|l| *l == module)
 }
@@ -56,10 +65,7 @@ fn crate_paths(line: &str) -> Vec<String> {
 
 #[test]
 fn no_module_imports_a_layer_above_its_own() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("harness");
-    let mut files = Vec::new();
-    sources(&root, &mut files);
-    files.sort();
+    let (root, files) = harness_files();
     let mut bad = Vec::new();
     for file in &files {
         let Some(module) = module_of(&root, file) else {
@@ -132,9 +138,7 @@ fn allows() -> Vec<String> {
 fn no_unsafe_outside_sys() {
     // The check: `grep -rn "unsafe" harness/ | grep -v "^harness/sys/"` finds
     // nothing, comments included.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("harness");
-    let mut files = Vec::new();
-    sources(&root, &mut files);
+    let (root, files) = harness_files();
     let mut bad = Vec::new();
     for file in files.iter().filter(|f| !f.starts_with(root.join("sys"))) {
         let text = std::fs::read_to_string(file).unwrap();
@@ -294,9 +298,7 @@ fn imported_modules(
 /// items.
 fn module_graph() -> std::collections::BTreeMap<Vec<String>, std::collections::BTreeSet<Vec<String>>>
 {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("harness");
-    let mut files = Vec::new();
-    sources(&root, &mut files);
+    let (root, mut files) = harness_files();
     files.retain(|f| module_of(&root, f).is_some_and(|m| m != "delay"));
     let modules: std::collections::BTreeSet<Vec<String>> =
         files.iter().map(|f| module_path(&root, f)).collect();
@@ -457,10 +459,7 @@ const ALLOWED_LONG: &[&str] = &[];
 
 #[test]
 fn no_source_file_over_800_lines() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("harness");
-    let mut files = Vec::new();
-    sources(&root, &mut files);
-    files.sort();
+    let (root, files) = harness_files();
     let mut long = Vec::new();
     let mut stale = Vec::new();
     for file in &files {
@@ -567,10 +566,7 @@ const ALLOWED_STRING_COMPARES: &[&str] = &[];
 
 #[test]
 fn no_enum_value_compared_as_a_string() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("harness");
-    let mut files = Vec::new();
-    sources(&root, &mut files);
-    files.sort();
+    let (root, files) = harness_files();
     let values = enum_value_strings();
     let mut bad = Vec::new();
     let mut seen = Vec::new();
@@ -676,10 +672,7 @@ fn variant_compared(code: &str) -> Option<String> {
 
 #[test]
 fn no_pattern_variant_compared_with_eq() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("harness");
-    let mut files = Vec::new();
-    sources(&root, &mut files);
-    files.sort();
+    let (root, files) = harness_files();
     let mut bad = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
@@ -722,4 +715,56 @@ fn the_variant_compare_check_sees_the_patterns() {
     ] {
         assert!(variant_compared(fine).is_none(), "{fine}");
     }
+}
+
+/// A tuple struct holding one message string that derives `Error`, in `code`: its name.
+/// An error says what went wrong with variants or named fields a caller can match.
+fn bare_message_errors(code: &str) -> Vec<String> {
+    let lines: Vec<&str> = code.lines().collect();
+    let mut out = Vec::new();
+    for (n, line) in lines.iter().enumerate() {
+        let t = line.trim_start();
+        let Some(rest) = t
+            .strip_prefix("pub struct ")
+            .or_else(|| t.strip_prefix("struct "))
+        else {
+            continue;
+        };
+        let Some((name, fields)) = rest.split_once('(') else {
+            continue;
+        };
+        let bare = matches!(fields.trim_end(), "pub String);" | "String);");
+        let derives_error = lines[n.saturating_sub(4)..n]
+            .iter()
+            .any(|l| l.contains("derive(") && l.contains("Error"));
+        if bare && derives_error {
+            out.push(name.trim().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn no_error_type_is_one_message_string() {
+    let (root, files) = harness_files();
+    let mut bad = Vec::new();
+    for file in &files {
+        for name in bare_message_errors(&std::fs::read_to_string(file).unwrap()) {
+            let rel = file.strip_prefix(&root).unwrap().display();
+            bad.push(format!("harness/{rel}: {name}"));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "error types that are one message string (give them variants or fields):\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn the_message_error_check_sees_one() {
+    let code = "#[derive(Debug, thiserror::Error)]\n#[error(\"{0}\")]\npub struct GoalError(pub String);\n";
+    assert_eq!(bare_message_errors(code), ["GoalError"]);
+    let fine = "#[derive(Debug, Error)]\npub enum GoalError {\n    Bad(String),\n}\n#[derive(Debug)]\npub struct Name(pub String);\n";
+    assert!(bare_message_errors(fine).is_empty());
 }

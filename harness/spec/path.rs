@@ -12,9 +12,19 @@ use super::units::parse_duration;
 /// The environment variable a lab sets for the runs it starts.
 pub const PATH_ENV: &str = "SOCKBENCH_PATH";
 
+/// A path description that does not parse: what is wrong with it.
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("{PATH_ENV}: {0} (expected KEY=VALUE,... of delay, jitter, loss, rate, queue, emulator, seed; e.g. delay=20ms,loss=0.1%,rate=50mbit)")]
-pub struct PathError(String);
+pub enum PathError {
+    /// An item that is not a known KEY=VALUE, or whose value does not read.
+    #[error("{PATH_ENV}: '{0}' {EXPECTED}")]
+    BadItem(String),
+    #[error("{PATH_ENV}: '{0}' given twice {EXPECTED}")]
+    Twice(String),
+    #[error("{PATH_ENV}: not UTF-8 {EXPECTED}")]
+    NotUtf8,
+}
+
+const EXPECTED: &str = "(expected KEY=VALUE,... of delay, jitter, loss, rate, queue, emulator, seed; e.g. delay=20ms,loss=0.1%,rate=50mbit)";
 
 /// meta.json's `path`: the emulated path, each figure in its unit; absent keys are null.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -77,7 +87,7 @@ impl PathNote {
         };
         let ns = |v: &str| parse_duration(v).ok().map(|d| d.as_nanos() as u64);
         for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            let bad = || PathError(format!("'{item}'"));
+            let bad = || PathError::BadItem(item.to_string());
             let (key, value) = item.split_once('=').ok_or_else(bad)?;
             let (key, value) = (key.trim(), value.trim());
             let fresh = match key {
@@ -102,7 +112,7 @@ impl PathNote {
                 _ => return Err(bad()),
             };
             if !fresh {
-                return Err(PathError(format!("'{key}' given twice")));
+                return Err(PathError::Twice(key.to_string()));
             }
         }
         Ok(note)
@@ -113,7 +123,7 @@ impl PathNote {
         match std::env::var(PATH_ENV) {
             Ok(v) if !v.trim().is_empty() => PathNote::parse(&v).map(Some),
             Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(_)) => Err(PathError("not UTF-8".into())),
+            Err(std::env::VarError::NotUnicode(_)) => Err(PathError::NotUtf8),
         }
     }
 }

@@ -132,8 +132,11 @@ pub enum SizesFileError {
 
 /// An open-loop arrival process that is neither `fixed` nor `poisson`.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("unknown arrival '{0}' (expected fixed or poisson)")]
-pub struct UnknownArrival(pub String);
+#[error("unknown arrival '{name}' (expected fixed or poisson)")]
+pub struct UnknownArrival {
+    /// What was given.
+    pub name: String,
+}
 
 /// A framed byte stream whose header gives a size out of bounds: the stream is not what
 /// it should be.

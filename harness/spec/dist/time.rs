@@ -141,7 +141,9 @@ impl std::str::FromStr for Arrival {
         match s.trim() {
             "fixed" => Ok(Arrival::Fixed),
             "poisson" => Ok(Arrival::Poisson),
-            other => Err(UnknownArrival(other.to_string())),
+            other => Err(UnknownArrival {
+                name: other.to_string(),
+            }),
         }
     }
 }

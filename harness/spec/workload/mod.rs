@@ -24,9 +24,38 @@ use crate::spec::config::{
 use crate::spec::knobs::{knob, knob_works_on, socket_keys};
 use crate::sys::HOST;
 
+/// A workload that cannot be read or run: which file or assignment, where in it, and what.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
-#[error("{0}")]
-pub struct WorkloadError(pub String);
+pub enum WorkloadError {
+    /// The file cannot be read (the system's reason).
+    #[error("{path}: {reason}")]
+    Unreadable { path: String, reason: String },
+    /// A directory, FIFO or device given as the workload.
+    #[error("{path}: {what}; a workload is a TOML file (workloads/*.toml)")]
+    NotAFile { path: String, what: &'static str },
+    #[error("{path}: {bytes} bytes is too large for a workload file (at most {MAX_FILE_BYTES})")]
+    TooLarge { path: String, bytes: u64 },
+    #[error("{file}: the workload is empty; give it [defaults], a [matrix] or [[case]] tables (see workloads/quickstart.toml), or run without a file for one default test")]
+    Empty { file: String },
+    /// A mistake in the file: where it stands, when that is known, and what it is.
+    #[error("{file}:{}{problem}", at.map_or(" ".to_string(), |p| format!("{}:{}: ", p.line, p.col)))]
+    At {
+        file: String,
+        at: Option<Pos>,
+        problem: String,
+    },
+    /// A `--set` assignment that does not apply.
+    #[error("--set {assignment}: {problem}")]
+    Set { assignment: String, problem: String },
+    /// A case whose settings do not make a test (numbered from 1; its label, if any).
+    #[error("{file}: case {case}{}: {error}", if label.is_empty() { String::new() } else { format!(" ({label})") })]
+    Case {
+        file: String,
+        case: usize,
+        label: String,
+        error: ConfigError,
+    },
+}
 
 /// Where a setting stands in its file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,25 +184,29 @@ impl Workload {
     pub fn from_file(path: &Path) -> Result<Workload, WorkloadError> {
         let shown = path.display();
         // A FIFO or a device would block or never end: only a regular file is read.
-        let meta = std::fs::metadata(path).map_err(|e| WorkloadError(format!("{shown}: {e}")))?;
+        let unreadable = |e: std::io::Error| WorkloadError::Unreadable {
+            path: shown.to_string(),
+            reason: e.to_string(),
+        };
+        let meta = std::fs::metadata(path).map_err(unreadable)?;
         if !meta.is_file() {
             let what = if meta.is_dir() {
                 "a directory"
             } else {
                 "not a regular file"
             };
-            return Err(WorkloadError(format!(
-                "{shown}: {what}; a workload is a TOML file (workloads/*.toml)"
-            )));
+            return Err(WorkloadError::NotAFile {
+                path: shown.to_string(),
+                what,
+            });
         }
         if meta.len() > MAX_FILE_BYTES {
-            return Err(WorkloadError(format!(
-                "{shown}: {} bytes is too large for a workload file (at most {MAX_FILE_BYTES})",
-                meta.len()
-            )));
+            return Err(WorkloadError::TooLarge {
+                path: shown.to_string(),
+                bytes: meta.len(),
+            });
         }
-        let text =
-            std::fs::read_to_string(path).map_err(|e| WorkloadError(format!("{shown}: {e}")))?;
+        let text = std::fs::read_to_string(path).map_err(unreadable)?;
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -184,18 +217,19 @@ impl Workload {
     /// Parses a workload's text. `source` names it in messages; `default_name` is used when
     /// the file has no `name`.
     pub fn parse(text: &str, source: &str, default_name: &str) -> Result<Workload, WorkloadError> {
-        let err_at = |offset: usize, msg: String| {
-            let p = pos_of(text, offset);
-            WorkloadError(format!("{source}:{}:{}: {msg}", p.line, p.col))
+        let err_at = |offset: usize, problem: String| WorkloadError::At {
+            file: source.to_string(),
+            at: Some(pos_of(text, offset)),
+            problem,
         };
         let doc = DeTable::parse(text).map_err(|e| {
             let offset = e.span().map(|s| s.start).unwrap_or(0);
             err_at(offset, format!("not valid TOML: {}", e.message().trim()))
         })?;
         if doc.get_ref().iter().next().is_none() {
-            return Err(WorkloadError(format!(
-                "{source}: the workload is empty; give it [defaults], a [matrix] or [[case]] tables (see workloads/quickstart.toml), or run without a file for one default test"
-            )));
+            return Err(WorkloadError::Empty {
+                file: source.to_string(),
+            });
         }
         let mut w = Workload::new(default_name);
         w.source = source.to_string();
@@ -331,7 +365,10 @@ impl Workload {
     /// Applies `--set KEY=VALUE`. VALUE is TOML (`1`, `true`, `"64K"`, `["16K", "64K"]`)
     /// or a bare word (`64K`). A list sweeps the key; a single value sets it for every case.
     pub fn set(&mut self, assignment: &str) -> Result<(), WorkloadError> {
-        let bad = |msg: String| WorkloadError(format!("--set {assignment}: {msg}"));
+        let bad = |problem: String| WorkloadError::Set {
+            assignment: assignment.to_string(),
+            problem,
+        };
         let (key, value) = assignment
             .split_once('=')
             .ok_or_else(|| bad("expected KEY=VALUE".to_string()))?;
@@ -457,13 +494,11 @@ impl Workload {
                 b.set(&s.key, &s.value)
                     .map_err(|e| self.located(s.at, e.to_string()))?;
             }
-            let spec = b.build().map_err(|e| {
-                let what = if label.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({label})")
-                };
-                WorkloadError(format!("{}: case {}{what}: {e}", self.source, i + 1))
+            let spec = b.build().map_err(|error| WorkloadError::Case {
+                file: self.source.clone(),
+                case: i + 1,
+                label: label.clone(),
+                error,
             })?;
             out.push(PlannedCase {
                 label,
@@ -474,10 +509,11 @@ impl Workload {
         Ok(out)
     }
 
-    fn located(&self, at: Option<Pos>, msg: String) -> WorkloadError {
-        match at {
-            Some(p) => WorkloadError(format!("{}:{}:{}: {msg}", self.source, p.line, p.col)),
-            None => WorkloadError(format!("{}: {msg}", self.source)),
+    fn located(&self, at: Option<Pos>, problem: String) -> WorkloadError {
+        WorkloadError::At {
+            file: self.source.clone(),
+            at,
+            problem,
         }
     }
 }

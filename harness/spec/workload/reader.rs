@@ -34,9 +34,10 @@ pub(super) struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub(super) fn at(&self, at: Option<Pos>, msg: impl std::fmt::Display) -> WorkloadError {
-        match at {
-            Some(p) => WorkloadError(format!("{}:{}:{}: {msg}", self.source, p.line, p.col)),
-            None => WorkloadError(format!("{}: {msg}", self.source)),
+        WorkloadError::At {
+            file: self.source.to_string(),
+            at,
+            problem: msg.to_string(),
         }
     }
 
