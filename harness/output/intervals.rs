@@ -19,11 +19,9 @@ pub struct IntervalRow {
     pub conn: u32,
     /// forward = data from the sender process to the receiver process; reverse the other
     /// way; probe = the latency probe's connection beside a stream.
-    #[serde(deserialize_with = "crate::output::interned::interned")]
-    pub direction: crate::output::interned::Interned,
+    pub direction: FlowDirection,
     /// Which process measured this row.
-    #[serde(deserialize_with = "crate::output::interned::interned")]
-    pub measured_by: crate::output::interned::Interned,
+    pub measured_by: Option<Side>,
     pub interval: u32,
     /// Interval start and end, seconds since that process's start of traffic.
     pub start_s: f64,
@@ -40,37 +38,16 @@ pub struct IntervalRow {
     pub dst: String,
 }
 
-/// What a connection carries, intervals.csv's `direction`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlowDirection {
-    /// Data from the sender process to the receiver process.
-    Forward,
-    /// The other way.
-    Reverse,
-    /// The latency probe's connection beside a stream.
-    Probe,
-}
-
-impl FlowDirection {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FlowDirection::Forward => "forward",
-            FlowDirection::Reverse => "reverse",
-            FlowDirection::Probe => "probe",
-        }
+crate::spec::base::named_enum!(
+    /// What a connection carries, intervals.csv's `direction`: forward = data from the
+    /// sender process to the receiver process, reverse the other way, probe = the latency
+    /// probe's connection beside a stream.
+    FlowDirection {
+        Forward => "forward",
+        Reverse => "reverse",
+        Probe => "probe",
     }
-
-    /// The direction an intervals.csv row names, if it is one.
-    pub fn from_name(name: &str) -> Option<FlowDirection> {
-        [
-            FlowDirection::Forward,
-            FlowDirection::Reverse,
-            FlowDirection::Probe,
-        ]
-        .into_iter()
-        .find(|d| d.as_str() == name)
-    }
-}
+);
 
 /// What the connection of a role carries.
 fn direction(run: &CaseRun, role: &RoleReport) -> FlowDirection {
@@ -102,7 +79,7 @@ pub fn rows(run: &CaseRun) -> Vec<IntervalRow> {
         let step = role.interval_ns as f64 / 1e9;
         let end_s = role.end_ns as f64 / 1e9;
         let in_warmup = warmup_slots(run.spec.warmup.as_nanos() as u64, role.interval_ns);
-        let direction = direction(run, role).as_str();
+        let direction = direction(run, role);
         let counts_messages =
             role.kind.map_or(true, Pattern::is_transactional) || run.spec.protocol.is_datagram();
         for (i, (&bytes, &messages)) in role
@@ -127,7 +104,7 @@ pub fn rows(run: &CaseRun) -> Vec<IntervalRow> {
                 flow: role.flow,
                 conn: role.conn,
                 direction,
-                measured_by: role.side.map(|s| s.as_str()).unwrap_or(""),
+                measured_by: role.side,
                 interval: i as u32,
                 start_s: round6(start),
                 end_s: round6(end),
@@ -254,9 +231,9 @@ mod tests {
         );
         assert_eq!(rows[1].throughput_bps, Some(64.0), "4 bytes over 0.5 s");
         assert_eq!(rows[3].throughput_bps, Some(80.0), "7 bytes over 0.7 s");
-        assert!(rows
-            .iter()
-            .all(|r| r.direction == "forward" && r.measured_by == "receiver"));
+        assert!(rows.iter().all(
+            |r| r.direction == FlowDirection::Forward && r.measured_by == Some(Side::Receiver)
+        ));
         assert!(
             rows.iter().all(|r| r.messages.is_none()),
             "a byte stream's receiver cannot count messages"
@@ -293,7 +270,7 @@ mod tests {
         );
         let total: u64 = rows.iter().map(|r| r.bytes).sum();
         assert_eq!(total, 640_000 * 3 + 64, "no byte lost in the join");
-        assert!(rows.iter().all(|r| r.direction == "reverse"));
+        assert!(rows.iter().all(|r| r.direction == FlowDirection::Reverse));
     }
 
     #[test]
@@ -316,8 +293,14 @@ mod tests {
         let rows = rows(&run(spec, vec![probe], vec![stream]));
         assert_eq!(rows.len(), 4);
         assert!(rows.iter().all(|r| !r.warmup));
-        assert_eq!((rows[0].direction, rows[0].messages), ("forward", Some(2)));
-        assert_eq!((rows[2].direction, rows[2].messages), ("probe", Some(10)));
-        assert_eq!(rows[2].measured_by, "sender");
+        assert_eq!(
+            (rows[0].direction, rows[0].messages),
+            (FlowDirection::Forward, Some(2))
+        );
+        assert_eq!(
+            (rows[2].direction, rows[2].messages),
+            (FlowDirection::Probe, Some(10))
+        );
+        assert_eq!(rows[2].measured_by, Some(Side::Sender));
     }
 }

@@ -6,7 +6,6 @@ pub mod cases;
 pub mod figure;
 pub mod histograms;
 pub mod hlog;
-pub mod interned;
 pub mod intervals;
 pub mod meta;
 pub mod metric;

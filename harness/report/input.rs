@@ -223,5 +223,3 @@ pub fn read_hlog(
         })?;
     }
 }
-
-pub use crate::output::interned::{interned, Interned};

@@ -139,7 +139,7 @@ pub struct IntervalPoint {
     pub repetition: u32,
     /// What the bytes are: `forward` (sender process to receiver process) or `reverse`;
     /// for rr and crr, the responses the requester counted.
-    pub direction: String,
+    pub direction: FlowDirection,
     pub start_s: f64,
     pub end_s: f64,
     pub bps: f64,
@@ -525,7 +525,7 @@ fn read_intervals(
 ) -> Result<(), ReportError> {
     let mut rows = Rows::<IntervalRow>::open(path, NEED_INTERVALS)?;
     // Per case: (repetition, direction, interval) → (start, end, bytes).
-    type Sums = BTreeMap<(u32, String, u32), (f64, f64, u64)>;
+    type Sums = BTreeMap<(u32, FlowDirection, u32), (f64, f64, u64)>;
     let mut sums: HashMap<usize, Sums> = HashMap::new();
     while let Some((_, iv)) = rows.next_row()? {
         let key = (iv.case, iv.src.clone(), iv.dst.clone());
@@ -535,16 +535,13 @@ fn read_intervals(
         let c = &cases[i];
         // The probe's connection is its own flow, after the main ones.
         let probe_flow = c.probe() && iv.flow >= c.row.flows;
-        if FlowDirection::from_name(iv.direction) == Some(FlowDirection::Probe)
-            || probe_flow
-            || iv.throughput_bps.is_none()
-        {
+        if iv.direction == FlowDirection::Probe || probe_flow || iv.throughput_bps.is_none() {
             continue;
         }
         let p = sums
             .entry(i)
             .or_default()
-            .entry((iv.repetition, iv.direction.to_string(), iv.interval))
+            .entry((iv.repetition, iv.direction, iv.interval))
             .or_insert((iv.start_s, iv.end_s, 0));
         p.0 = p.0.min(iv.start_s);
         p.1 = p.1.max(iv.end_s);

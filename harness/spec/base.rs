@@ -63,7 +63,7 @@ macro_rules! named_enum {
         $first:ident => $ftext:literal $(, $variant:ident => $text:literal)* $(,)?
     }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, ::serde::Serialize, ::serde::Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(rename_all = "kebab-case")]
         pub enum $name {
             #[default]

@@ -338,7 +338,7 @@ fn interval_charts_name_the_direction_they_show() {
         .intervals
         .iter()
         .map(|p| sockbench::report::IntervalPoint {
-            direction: "reverse".into(),
+            direction: sockbench::output::intervals::FlowDirection::Reverse,
             bps: p.bps / 2.0,
             ..p.clone()
         })

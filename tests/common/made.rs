@@ -94,7 +94,7 @@ pub fn made_case(id: u32, m: &Made) -> Case {
         for i in 0..6 {
             c.intervals.push(IntervalPoint {
                 repetition: rep as u32 + 1,
-                direction: "forward".into(),
+                direction: sockbench::output::intervals::FlowDirection::Forward,
                 start_s: i as f64 * 0.25,
                 end_s: (i as f64 + 1.0) * 0.25,
                 bps: m.goodputs.get(rep).copied().unwrap_or(1e6) * (1.0 + 0.01 * i as f64),

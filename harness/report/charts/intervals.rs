@@ -6,6 +6,7 @@ use plotters::prelude::*;
 
 use super::common::*;
 use super::Chart;
+use crate::output::intervals::FlowDirection;
 use crate::report::{Case, IntervalPoint, ResultsDir};
 
 /// Per-interval throughput over time, one chart per case, one line per repetition; the
@@ -83,12 +84,12 @@ fn interval_chart(
         entries.push(("warm-up (not in goodput)".to_string(), Look::band(WARMUP)));
     }
     // One line per repetition and direction (both, when the run went both ways).
-    let lines: BTreeSet<(u32, &str)> = c
+    let lines: BTreeSet<(u32, FlowDirection)> = c
         .intervals
         .iter()
-        .map(|v| (v.repetition, v.direction.as_str()))
+        .map(|v| (v.repetition, v.direction))
         .collect();
-    let directions: BTreeSet<&str> = lines.iter().map(|l| l.1).collect();
+    let directions: BTreeSet<FlowDirection> = lines.iter().map(|l| l.1).collect();
     let colors = palette(lines.len());
     for (i, (rep, dir)) in lines.into_iter().enumerate() {
         let look = Look::line(colors[i], Marker::nth(i));
@@ -122,20 +123,20 @@ fn interval_chart(
 /// What the chart's bytes are, in words: the direction, and for request/response the
 /// responses the requester counted.
 fn shown_direction(c: &Case) -> String {
-    let dirs: BTreeSet<&str> = c.intervals.iter().map(|v| v.direction.as_str()).collect();
-    let words = |d: &str| match d {
-        "forward" => "sender → receiver",
-        "reverse" => "receiver → sender",
-        _ => "",
+    let dirs: BTreeSet<FlowDirection> = c.intervals.iter().map(|v| v.direction).collect();
+    let words = |d: FlowDirection| match d {
+        FlowDirection::Forward => "sender → receiver",
+        FlowDirection::Reverse => "receiver → sender",
+        FlowDirection::Probe => "",
     };
     let shown: Vec<&str> = dirs
         .iter()
-        .map(|d| words(d))
+        .map(|&d| words(d))
         .filter(|w| !w.is_empty())
         .collect();
     match (shown.as_slice(), c.is_transactional()) {
         ([one], true) => format!("responses, {one}"),
-        ([one], false) => format!("{} ({one})", dirs.iter().next().copied().unwrap_or("")),
+        ([one], false) => format!("{} ({one})", dirs.iter().next().map_or("", |d| d.as_str())),
         _ => "both directions".to_string(),
     }
 }
