@@ -228,6 +228,26 @@ fn open_fds(pid: u32) -> usize {
         .count()
 }
 
+/// The daemon's descriptors once it is idle: the same count over a second (10 samples).
+/// A session the daemon is still closing holds its sockets for a moment after the sender
+/// has its results; on a loaded machine that moment is longer (8 descriptors were counted
+/// right after a run, 6 once idle).
+fn idle_fds(pid: u32) -> usize {
+    let mut last = open_fds(pid);
+    let mut same = 0;
+    // A bound on the test's runtime: a daemon whose count never settles fails here.
+    for _ in 0..300 {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = open_fds(pid);
+        same = if now == last { same + 1 } else { 0 };
+        last = now;
+        if same == 10 {
+            return now;
+        }
+    }
+    panic!("the daemon's descriptors never settled (last {last})");
+}
+
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
@@ -251,7 +271,7 @@ fn a_soak_of_hundreds_of_tests_leaks_no_descriptors() {
         "5",
     ])
     .ok_row_count(5);
-    let (fds0, rss0) = (open_fds(pid), rss_kib(pid));
+    let (fds0, rss0) = (idle_fds(pid), rss_kib(pid));
     // 4 senders x 60 tests, across every protocol, one control connection each.
     for proto in ["tcp", "udp", "unix-stream", "unix-dgram"] {
         let r = run(&[
@@ -282,8 +302,7 @@ fn a_soak_of_hundreds_of_tests_leaks_no_descriptors() {
         ])
         .ok_row_count(1);
     }
-    std::thread::sleep(Duration::from_millis(300));
-    let (fds1, rss1) = (open_fds(pid), rss_kib(pid));
+    let (fds1, rss1) = (idle_fds(pid), rss_kib(pid));
     assert_eq!(
         fds1, fds0,
         "descriptors: {fds0} before, {fds1} after 280 tests"
