@@ -181,9 +181,12 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
     };
     let ok: Vec<&SummaryRow> = rows.iter().filter(|r| r.status == Status::Ok).collect();
     let chosen = ok.iter().filter(|r| r.case_label == answer.label);
+    let auto = |req: Option<SizeReq>| req == Some(SizeReq::Auto);
     let effective = Effective {
         sndbuf: chosen.clone().find_map(|r| r.sndbuf_eff),
         rcvbuf: chosen.clone().find_map(|r| r.rcvbuf_eff),
+        sndbuf_auto: chosen.clone().any(|r| auto(r.sndbuf_req)),
+        rcvbuf_auto: chosen.clone().any(|r| auto(r.rcvbuf_req)),
     };
     if let Some(b) = &ex.bdp {
         ex.sentences.push(bdp_sentence(b, &effective));
@@ -221,6 +224,10 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
 struct Effective {
     sndbuf: Option<u64>,
     rcvbuf: Option<u64>,
+    /// Left to the kernel's autotuning: the effective size is the one read when the
+    /// socket was configured, and the kernel grows it during the test.
+    sndbuf_auto: bool,
+    rcvbuf_auto: bool,
 }
 
 /// The sysctls of the sending host, or of the receiving one (the sender's when unknown).
@@ -243,8 +250,19 @@ fn bdp_sentence(b: &Bdp, effective: &Effective) -> String {
         b.rtt_from,
         bytes_human(b.bytes as u64)
     );
-    for (name, eff) in [("send", effective.sndbuf), ("receive", effective.rcvbuf)] {
-        if let (Some(eff), true) = (eff, b.bytes > 0.0) {
+    let buffers = [
+        ("send", effective.sndbuf, effective.sndbuf_auto),
+        ("receive", effective.rcvbuf, effective.rcvbuf_auto),
+    ];
+    for (name, eff, auto) in buffers {
+        if let (Some(eff), true, true) = (eff, auto, b.bytes > 0.0) {
+            // An autotuned buffer's size when configured says nothing of the window the
+            // test reached: no ratio to the BDP.
+            s.push_str(&format!(
+                " The answer leaves the {name} buffer to the kernel's autotuning: {} when the socket was configured, grown by the kernel as the connection needs.",
+                bytes_human(eff)
+            ));
+        } else if let (Some(eff), true) = (eff, b.bytes > 0.0) {
             s.push_str(&format!(
                 " The answer's effective {name} buffer is {} = {:.1}x the BDP (Linux counts its bookkeeping in it: about half holds data).",
                 bytes_human(eff),
@@ -601,6 +619,36 @@ mod tests {
             ex.rust_snippet[0],
             "socket.set_send_buffer_size(262144)?; // SO_SNDBUF, before connect/listen"
         );
+    }
+
+    /// A set buffer is compared with the BDP; an autotuned one is not (its size when
+    /// configured is not the window the test reached).
+    #[test]
+    fn only_a_set_buffer_is_compared_with_the_bdp() {
+        let answer = Answer {
+            settings: BTreeMap::from([("rcvbuf".into(), "256K".into())]),
+            label: "rcvbuf=256K".into(),
+            ..Default::default()
+        };
+        let rows = [SummaryRow {
+            case_label: "rcvbuf=256K".into(),
+            sndbuf_req: Some(SizeReq::Auto),
+            sndbuf_eff: Some(69_120),
+            rcvbuf_req: Some(SizeReq::Bytes(262_144)),
+            rcvbuf_eff: Some(524_288),
+            status: Status::Ok,
+            goodput_bps: Some(4.8e8),
+            tcp_min_rtt_us: Some(1000),
+            ..Default::default()
+        }];
+        let ex = explain_rows(&rows, &answer, &Meta::default());
+        let s = &ex.sentences[0];
+        assert!(
+            s.contains("leaves the send buffer to the kernel's autotuning")
+                && !s.contains("send buffer is"),
+            "{s}"
+        );
+        assert!(s.contains("effective receive buffer is 512"), "{s}");
     }
 
     #[test]
