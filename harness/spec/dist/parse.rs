@@ -4,6 +4,36 @@
 use super::sample::Base;
 use super::*;
 
+/// The `KEY=VALUE,...` after a distribution's name: each key one `dist` takes, once,
+/// lowercased; values trimmed.
+pub(super) fn dist_fields(
+    dist: &str,
+    rest: &str,
+    keys: &[&str],
+) -> Result<Vec<(String, String)>, DistError> {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for part in rest.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').ok_or_else(|| {
+            derr(
+                None,
+                format!("'{part}' in a {dist} distribution is not KEY=VALUE"),
+            )
+        })?;
+        let k = k.trim().to_ascii_lowercase();
+        if !keys.contains(&k.as_str()) {
+            return Err(derr(
+                Some(&k),
+                format!("{dist} takes {}, not '{k}'", keys.join(", ")),
+            ));
+        }
+        if fields.iter().any(|(f, _)| *f == k) {
+            return Err(derr(Some(&k), format!("{k} is given twice")));
+        }
+        fields.push((k, v.trim().to_string()));
+    }
+    Ok(fields)
+}
+
 impl DistSpec {
     /// Parses `DIST:KEY=VALUE,...`. A relative empirical file is found from `base_dir`.
     pub fn parse(text: &str, base_dir: Option<&Path>) -> Result<DistSpec, DistError> {
@@ -15,26 +45,7 @@ impl DistSpec {
                 format!("unknown dist '{dist}' (expected one of: {DISTS})"),
             )
         })?;
-        let mut fields: Vec<(String, String)> = Vec::new();
-        for part in rest.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (k, v) = part.split_once('=').ok_or_else(|| {
-                derr(
-                    None,
-                    format!("'{part}' in a {dist} distribution is not KEY=VALUE"),
-                )
-            })?;
-            let k = k.trim().to_ascii_lowercase();
-            if !keys.contains(&k.as_str()) {
-                return Err(derr(
-                    Some(&k),
-                    format!("{dist} takes {}, not '{k}'", keys.join(", ")),
-                ));
-            }
-            if fields.iter().any(|(f, _)| *f == k) {
-                return Err(derr(Some(&k), format!("{k} is given twice")));
-            }
-            fields.push((k, v.trim().to_string()));
-        }
+        let fields = dist_fields(&dist, rest, keys)?;
         let mut spec = DistSpec {
             dist,
             fields,

@@ -217,6 +217,9 @@ fn think_times_have_their_mean_and_spread() {
     );
     assert_eq!(TimeDist::parse(&u.text()).unwrap(), u);
     assert!(TimeDist::parse("uniform:min=2ms,max=1ms").is_err());
+    // A key given twice is refused, as for a size distribution.
+    let twice = TimeDist::parse("uniform:min=1ms,min=2ms,max=3ms").unwrap_err();
+    assert!(twice.to_string().contains("given twice"), "{twice}");
     assert!(TimeDist::parse("-1ms")
         .unwrap_err()
         .msg

@@ -49,23 +49,10 @@ impl TimeDist {
                 ))
             }
         };
-        let mut got: Vec<(String, u64)> = Vec::new();
-        for part in rest.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (k, v) = part.split_once('=').ok_or_else(|| {
-                derr(
-                    None,
-                    format!("'{part}' in a {dist} distribution is not KEY=VALUE"),
-                )
-            })?;
-            let k = k.trim().to_ascii_lowercase();
-            if !keys.contains(&k.as_str()) {
-                return Err(derr(
-                    Some(&k),
-                    format!("{dist} takes {}, not '{k}'", keys.join(", ")),
-                ));
-            }
-            got.push((k.clone(), duration_field(&k, v)?));
-        }
+        let got: Vec<(String, u64)> = super::parse::dist_fields(&dist, rest, keys)?
+            .into_iter()
+            .map(|(k, v)| Ok((k.clone(), duration_field(&k, &v)?)))
+            .collect::<Result<_, DistError>>()?;
         let get = |k: &str| {
             got.iter()
                 .find(|(n, _)| n == k)
