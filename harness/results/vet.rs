@@ -25,9 +25,12 @@ const MAX_GOODPUT_BPS: f64 = 1e13;
 /// The most resident memory a process may report, KiB (1 PiB).
 const MAX_RSS_KIB: u64 = 1 << 40;
 /// How much faster a receiving end may say it received than its sending end's own
-/// figures allow (see [`beyond_the_sender`]): the sides' clocks start apart and a rate
-/// varies within a test.
-const RATE_FACTOR: f64 = 2.0;
+/// average rate allows (see [`beyond_the_sender`]): the sides' clocks start apart, and a
+/// sending end starved of CPU for part of its time sends in bursts, which its receiver
+/// takes in a window shorter than the sender's (2.2 times its average was seen with both
+/// ends pinned to one CPU beside two busy loops and a build). A forged window is orders
+/// of magnitude off (1 Tbit/s from a loopback run).
+const RATE_FACTOR: f64 = 10.0;
 /// How far apart the two ends' measured times may start (each starts its clock when its
 /// side of the test starts; a loaded machine or a long path puts them apart). A receiving
 /// window is allowed this much more.
@@ -404,8 +407,9 @@ mod tests {
             ..TestSpec::default()
         };
         // 1 GB sent in 1 s, 0.9 of it after the warm-up: received over 0.9 s (true),
-        // 0.5 s (within the factor), or 9 ms (a forged window, 800 Gbit/s: under the
-        // physical ceiling, but 100 times the sender's own rate).
+        // 0.5 s or 0.2 s (a sender that ran in bursts: within the factor), or 9 ms (a
+        // forged window, 800 Gbit/s: under the physical ceiling, but 100 times the
+        // sender's own rate).
         let check = |window_ns: u64| {
             let (mut s, mut r) = ends(1_000_000_000, 900_000_000);
             s.kind = Some(spec.main_kind());
@@ -420,6 +424,9 @@ mod tests {
         };
         assert_eq!(check(900_000_000).status, Status::Ok);
         assert_eq!(check(500_000_000).status, Status::Ok);
+        assert_eq!(check(200_000_000).status, Status::Ok);
+        // Beyond the factor (18 times the sender's average): not a burst.
+        assert_eq!(check(50_000_000).status, Status::Error);
         let mut twice = check(9_000_000);
         let once = twice.error.clone();
         vet(&spec, &mut twice);
