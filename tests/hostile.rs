@@ -576,7 +576,7 @@ fn a_receiver_that_never_finishes_cannot_hold_a_relaying_daemon() {
     );
     // Its slot is free: the next controller is served, not told "busy".
     let target = Daemon::start(&[]);
-    let mut next = Peer::connect(relay.addr, None).unwrap();
+    let mut next = connect_when_free(relay.addr, None);
     let answer = next.relay(target.addr, &spec, None);
     assert_eq!(
         answer.outcome.status,
@@ -887,7 +887,7 @@ fn max_rate_bounds_the_bits_of_request_response() {
         ..TestSpec::default()
     };
     let answer = |s: TestSpec| {
-        let mut peer = Peer::connect(daemon.addr, None).unwrap();
+        let mut peer = connect_when_free(daemon.addr, None);
         let ctl = peer.channel();
         ctl.send(&Message::Setup { spec: Box::new(s) }).unwrap();
         ctl.recv().unwrap()
@@ -1121,6 +1121,27 @@ fn an_undecodable_setup_is_answered_before_the_close() {
     }
 }
 
+/// A controller on a daemon that serves one test at a time, once the previous
+/// controller's session has ended: the daemon frees a slot when it sees that session
+/// close, a moment after the previous controller has its answer (longer on a loaded
+/// machine). A slot that never frees fails at the daemon's own heartbeat limit, thrice.
+fn connect_when_free(addr: SocketAddr, psk: Option<&Psk>) -> Peer {
+    let started = Instant::now();
+    loop {
+        match Peer::connect(addr, psk) {
+            Ok(peer) => return peer,
+            Err(e) if e.to_string().contains("busy:") => {
+                assert!(
+                    started.elapsed() < sockbench::session::sender::HEARTBEAT_LOSS * 3,
+                    "still busy: {e}"
+                );
+                thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
 #[test]
 fn a_relay_tells_nothing_of_ports_that_are_not_a_daemons() {
     use std::io::Write;
@@ -1146,7 +1167,7 @@ fn a_relay_tells_nothing_of_ports_that_are_not_a_daemons() {
     };
     let mut told = Vec::new();
     for to in [open, closed] {
-        let mut controller = Peer::connect(daemon.addr, None).unwrap();
+        let mut controller = connect_when_free(daemon.addr, None);
         let answer = controller.relay(to, &spec, None);
         let error = answer.outcome.error.unwrap_or_default();
         told.push(error.replace(&to.to_string(), "PEER"));
