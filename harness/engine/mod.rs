@@ -330,8 +330,9 @@ impl RunningRoles {
         let refused: u64 = report.roles.iter().map(|r| r.refused).sum();
         if refused > 0 {
             report.warnings.push(format!(
-                "{refused} datagram send(s) refused by the peer (ICMP port unreachable); \
-                 they were not sent and are not counted"
+                "{refused} ICMP port-unreachable report(s): a datagram found the peer's \
+                 socket closed (a send that reported one sent nothing; a request it hit is \
+                 counted as timed out)"
             ));
         }
         report.rss_kib = self.rss.finish();

@@ -32,7 +32,6 @@ pub struct DgramRrOpen {
     req_len: usize,
     req_sizes: Sizes,
     markers: Option<EndMarkers>,
-    refusals: Refusals,
 }
 
 impl DgramRrOpen {
@@ -70,7 +69,6 @@ impl DgramRrOpen {
             req_len: 0,
             req_sizes,
             markers: None,
-            refusals: Refusals::default(),
             ctx: ctx.clone(),
         }
     }
@@ -112,9 +110,9 @@ impl DgramRrOpen {
                 Err(e) if is_timeout(&e) || e.raw_os_error() == Some(errno::ENOBUFS) => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // A port-unreachable report of an earlier datagram, given instead of
-                // sending: try again, unless the port is closed.
+                // sending: counted, and the request goes again.
                 Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
-                    self.refusals.refused()?
+                    refused(&mut self.core.rep)
                 }
                 Err(e) => return Err(EngineError::io("send")(e)),
             }
@@ -151,13 +149,13 @@ impl DgramRrOpen {
     fn recv_one(&mut self, cx: &mut Cx) -> Result<bool, EngineError> {
         match recv_nowait(&self.core.conn.sock, cx.scratch) {
             Ok(n) => {
-                self.refusals.heard();
                 self.response(cx, n, Instant::now());
                 Ok(true)
             }
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => Ok(false),
             Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
-                self.refusals.refused().map(|_| false)
+                refused(&mut self.core.rep);
+                Ok(false)
             }
             Err(e) => Err(EngineError::io("receive")(e)),
         }
