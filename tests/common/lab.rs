@@ -69,6 +69,9 @@ pub struct Lab {
     dir: tempfile::TempDir,
     /// The path as the lab describes it (`lab.sh path`), given to runs as SOCKBENCH_PATH.
     pub note: String,
+    /// What the hosts' sockbench processes run under: `chrt -r 40` once
+    /// [`Lab::hosts_at_realtime`] found it allowed, else nothing.
+    sched: Vec<&'static str>,
 }
 
 impl Lab {
@@ -94,6 +97,7 @@ impl Lab {
             server: None,
             dir: tempfile::tempdir().unwrap(),
             note: String::new(),
+            sched: Vec::new(),
         };
         let mut cmd = lab.script();
         cmd.arg("up").env("RATE", path.rate.unwrap_or(""));
@@ -130,6 +134,30 @@ impl Lab {
             .env("SOCKBENCH_DELAY", env!("CARGO_BIN_EXE_sockbench-delay"))
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// Runs the hosts' sockbench processes (the daemon, runs, `tune`) at real-time
+    /// priority (SCHED_RR 40, below the delay element's 50), where the system allows it:
+    /// then a loaded machine's ordinary processes (busy loops, a build) cannot delay their
+    /// wake-ups, and a path's figures measure the path, not the machine's scheduling. For
+    /// a path lab only, where the bottleneck keeps the hosts' work to a few percent of a
+    /// core: an unpaced sender at real-time priority could hold a CPU. Call before
+    /// [`Lab::serve`].
+    pub fn hosts_at_realtime(&mut self) {
+        let allowed = Command::new("chrt")
+            .args(["-r", "40", "true"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if allowed {
+            self.sched = vec!["chrt", "-r", "40"];
+        } else {
+            eprintln!(
+                "note: chrt -r 40 is not allowed here; the lab's hosts run at normal \
+                 priority, and a loaded machine's scheduling may show in the path's figures"
+            );
+        }
     }
 
     /// What emulates the path: `element`, `netem` or `none`.
@@ -194,7 +222,9 @@ impl Lab {
     /// listens; `run` reaches it at 198.51.100.2:5301, so LISTEN must cover that.
     pub fn serve_with(&mut self, listen: &str, extra: &[&str]) {
         let ns = self.ns("rcv");
-        let mut args = vec!["netns", "exec", &ns, bin(), "serve", "--listen", listen];
+        let mut args = vec!["netns", "exec", &ns];
+        args.extend(&self.sched);
+        args.extend([bin(), "serve", "--listen", listen]);
         args.push("--quiet");
         args.extend(extra);
         let mut child = Command::new("ip")
@@ -233,17 +263,16 @@ impl Lab {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("out");
         let ns = self.ns("snd");
-        let mut all = vec![
-            "netns",
-            "exec",
-            &ns,
+        let mut all = vec!["netns", "exec", &ns];
+        all.extend(&self.sched);
+        all.extend([
             bin(),
             "run",
             "--to",
             "198.51.100.2",
             "--out",
             dir.to_str().unwrap(),
-        ];
+        ]);
         all.extend(args);
         let output = Command::new("ip")
             .args(&all)
@@ -264,6 +293,7 @@ impl Lab {
         let mut all = vec!["netns", "exec", &ns, "timeout", "-s", "KILL"];
         let secs = format!("{}", limit.as_secs());
         all.push(&secs);
+        all.extend(&self.sched);
         all.push(bin());
         all.extend(args);
         Command::new("ip")
@@ -271,6 +301,24 @@ impl Lab {
             .env("SOCKBENCH_PATH", &self.note)
             .output()
             .unwrap()
+    }
+
+    /// Datagrams the kernel of host `host` (`snd`, `rtr`, `rcv`) dropped so far because
+    /// a UDP socket's receive buffer was full (`RcvbufErrors` in its /proc/net/snmp).
+    pub fn udp_rcvbuf_errors(&self, host: &str) -> u64 {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns(host), "cat", "/proc/net/snmp"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut udp = text.lines().filter(|l| l.starts_with("Udp: "));
+        let (names, values) = (udp.next().unwrap_or(""), udp.next().unwrap_or(""));
+        names
+            .split_whitespace()
+            .zip(values.split_whitespace())
+            .find(|(n, _)| *n == "RcvbufErrors")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or_else(|| panic!("no Udp RcvbufErrors in {host}'s /proc/net/snmp: {text}"))
     }
 
     /// Packets dropped so far by the router's qdisc on `dev`.
