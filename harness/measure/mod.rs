@@ -212,7 +212,9 @@ impl IntervalCounter {
 /// ahead of the window (a forged or corrupt datagram: no sender skips a whole window at
 /// once) or too far behind it (too late to tell a duplicate from a reordering) is
 /// counted as `invalid`, not tracked. Two far-ahead numbers within a window of each other
-/// (a real sender after a longer outage than the window) move the window there.
+/// (a real sender after a longer outage than the window) move the window there; the first
+/// of them stays `invalid` (a number is new, or not, when it comes: [`SeqTracker::record`]
+/// never changes its answer later), the second is new.
 #[derive(Debug, Clone)]
 pub struct SeqTracker {
     /// The window, a ring: bit `seq % window_bits` stands for `seq`.
@@ -283,12 +285,14 @@ impl SeqTracker {
         if seq >= self.next_expected + w {
             match self.far_ahead {
                 Some(f) if seq > f && seq - f < w => {
-                    // The sender really is out there: the window follows it.
-                    self.invalid -= 1;
+                    // The sender really is out there: the window follows it. The first
+                    // number stays counted invalid, as it was when it came (its caller
+                    // counted no bytes for it then); it is marked seen, so that a copy of
+                    // it is a duplicate.
                     self.far_ahead = None;
                     self.seen.fill(0);
-                    self.next_expected = f;
-                    self.record(f);
+                    self.next_expected = f + 1;
+                    self.mark(f);
                 }
                 _ => {
                     self.far_ahead = Some(seq);
@@ -551,12 +555,44 @@ mod tests {
         assert!(!t.record(3));
         assert_eq!(t.invalid, 3);
         // A real sender after a long outage: the second far-ahead number confirms the
-        // first, and both count.
+        // first and moves the window. The first stays invalid, as record said when it
+        // came (its caller counted nothing for it: unique counts only what record called
+        // new); a copy of it is a duplicate.
         assert!(!t.record(50_000));
         assert!(t.record(50_001));
-        assert_eq!((t.unique, t.invalid), (106, 3));
+        assert_eq!((t.unique, t.invalid), (105, 4));
         assert!(t.record(50_002));
+        assert!(!t.record(50_000));
+        assert_eq!((t.unique, t.duplicated, t.reordered), (106, 3, 1));
         assert_eq!(t.seen.len(), 16);
+    }
+
+    #[test]
+    fn seq_tracker_counts_as_unique_exactly_what_it_called_new() {
+        // Whatever arrives (in order, reordered, copies, gaps past the window as a
+        // starved receiver sees them, forgeries), `unique` is the number of arrivals
+        // record called new: the receivers count bytes for exactly those, so messages
+        // and bytes agree (a gap past the window once counted a datagram in `unique`
+        // whose bytes were never counted).
+        let mut rng = fastrand::Rng::with_seed(7);
+        for window in [64, 1024] {
+            let mut t = SeqTracker::with_capacity(window);
+            let (mut seq, mut new) = (0u64, 0u64);
+            for _ in 0..100_000 {
+                seq += match rng.u32(0..100) {
+                    0..=1 => window * rng.u64(1..4),
+                    2..=9 => rng.u64(0..window),
+                    _ => 1,
+                };
+                let got = match rng.u32(0..20) {
+                    0 => seq.saturating_sub(rng.u64(0..window * 2)),
+                    1 => rng.u64(0..1 << 40),
+                    _ => seq,
+                };
+                new += u64::from(t.record(got));
+                assert_eq!(t.unique, new, "window {window}, seq {got}");
+            }
+        }
     }
 
     #[test]
