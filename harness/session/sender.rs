@@ -275,6 +275,7 @@ pub fn run_test_at(
         }
     };
     let ctl = &mut peer.control;
+    let late = start_late(start_at);
 
     // The roles' own abort flag: set by the user's (Ctrl-C) and by a receiver that has
     // gone silent, which must not look like the user's.
@@ -298,6 +299,14 @@ pub fn run_test_at(
         let _ = watcher.join();
         report
     });
+    let mut sender = sender;
+    if let Some(late) = late {
+        sender.warnings.push(format!(
+            "started {} ms after the round's start time (its set-up took longer): its \
+             measured window is that much later than the round's other tests'",
+            late.as_millis()
+        ));
+    }
     let lost = lost.into_inner().unwrap_or_else(|p| p.into_inner());
     if let Some(why) = lost {
         let role_error = sender.roles.iter().find_map(|r| r.error.clone());
@@ -316,6 +325,18 @@ pub fn run_test_at(
     let mut outcome = outcome_of(sender, results, started);
     crate::results::vet::vet(spec, &mut outcome);
     outcome
+}
+
+/// Lateness a test of a round reports: under this, its window coincides with the others'.
+const START_LATE_REPORTED: Duration = Duration::from_millis(10);
+
+/// How much later than the round's start time `start_at` this test's traffic starts (now),
+/// when it is [`START_LATE_REPORTED`] or more: the tests of a round measure over one
+/// window only if each starts on time.
+fn start_late(start_at: Option<std::time::SystemTime>) -> Option<Duration> {
+    start_at
+        .and_then(|t| std::time::SystemTime::now().duration_since(t).ok())
+        .filter(|late| *late >= START_LATE_REPORTED)
 }
 
 /// Why a test could not be set up or its figures fetched; the text is what the run records.
@@ -564,5 +585,16 @@ mod tests {
         assert_eq!(resolve_target("localhost").unwrap().port(), DEFAULT_PORT);
         assert!(resolve_target("127.0.0.1:http").is_err());
         assert!(resolve_target("").is_err());
+    }
+
+    #[test]
+    fn a_test_that_starts_after_its_rounds_start_time_says_how_late() {
+        let now = std::time::SystemTime::now();
+        // No round, a start time ahead, or one a moment ago: on time.
+        assert_eq!(start_late(None), None);
+        assert_eq!(start_late(Some(now + Duration::from_secs(5))), None);
+        // Well past it: late by at least that much.
+        let late = start_late(Some(now - Duration::from_secs(2))).expect("late");
+        assert!(late >= Duration::from_secs(2), "{late:?}");
     }
 }
