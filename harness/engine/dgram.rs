@@ -316,6 +316,13 @@ fn count(core: &mut FlowCore, seqs: &mut SeqTracker, data: &[u8], now: Instant) 
     }
 }
 
+/// The last instant a datagram sender may still send: its nominal end, and [`LATE_GRACE`]
+/// past it when it is paced (a late paced sender catches up). A receiver does not end on
+/// silence before then, so that a datagram cannot find its socket closed.
+pub(crate) fn last_send(ctx: &RoleCtx, paced: bool) -> Instant {
+    ctx.send_end() + if paced { LATE_GRACE } else { Duration::ZERO }
+}
+
 /// When a datagram receiver that last heard its peer at `last_heard` gives up waiting:
 /// [`DGRAM_IDLE`] of silence, but not before the sender's nominal end.
 pub(crate) fn idle_end(nominal_end: Instant, last_heard: Instant) -> Instant {
@@ -368,12 +375,7 @@ impl DgramReceiver {
             source,
             seqs: SeqTracker::with_capacity(seq_room(spec)),
             nominal_end: ctx.send_end(),
-            last_send: ctx.send_end()
-                + if spec.rate.is_some() {
-                    LATE_GRACE
-                } else {
-                    Duration::ZERO
-                },
+            last_send: last_send(ctx, spec.rate.is_some()),
             last_heard: Instant::now(),
             waits: 0,
         }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::dgram::{idle_end, idle_wake, seq_room, EndMarkers};
+use super::dgram::{idle_end, idle_wake, last_send, seq_room, EndMarkers};
 use super::flow::{core_field, CoreFlow, Cx, Flow, FlowCore, Want};
 use super::rr::{RTT, RTT_UNCORRECTED};
 use super::{answer_hello, rr_buckets, rr_sizes, EngineError, RoleCtx, Sizes, Think, LATE_GRACE};
@@ -327,12 +327,7 @@ impl DgramRrPassive {
             seqs: SeqTracker::with_capacity(seq_room(&ctx.spec)),
             resp_sizes,
             last_heard: Instant::now(),
-            last_send: ctx.send_end()
-                + if open_loop(ctx).is_some() {
-                    LATE_GRACE
-                } else {
-                    Duration::ZERO
-                },
+            last_send: last_send(ctx, open_loop(ctx).is_some()),
             waits: 0,
             ctx: ctx.clone(),
         }
