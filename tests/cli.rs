@@ -693,3 +693,19 @@ fn set_takes_inline_tables_and_lists_of_them() {
     assert_eq!(r.code(), 2, "{}", r.stderr());
     assert!(r.stderr().contains("needs dist"), "{}", r.stderr());
 }
+
+/// The helper every test runs a command through reads its output while it runs: a
+/// command that writes more than a pipe holds (a `tune --json` of 33 tests once did, and
+/// blocked until the test's bound killed it) ends, and all it wrote is kept.
+#[test]
+fn the_test_helper_takes_more_output_than_a_pipe_holds() {
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "head -c 300000 /dev/zero; head -c 200000 /dev/zero >&2",
+    ]);
+    let out =
+        common::output_bounded(&mut cmd, Duration::from_secs(60)).expect("ended before its bound");
+    assert!(out.status.success());
+    assert_eq!((out.stdout.len(), out.stderr.len()), (300_000, 200_000));
+}

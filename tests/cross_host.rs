@@ -45,25 +45,13 @@ fn fleet_lab() -> PathBuf {
 
 /// Runs CMD to its end, killed if it outlives LIMIT seconds.
 fn output_within(mut cmd: Command, limit: u64) -> Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(limit);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "ran past {limit} s: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
+    output_bounded(&mut cmd, std::time::Duration::from_secs(limit)).unwrap_or_else(|out| {
+        panic!(
+            "ran past {limit} s: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }
 
 /// A fleet lab with sshd on its hosts, removed when dropped (test failed or not).

@@ -370,22 +370,8 @@ fn run_against(addr: SocketAddr, args: &[&str], limit: Duration) -> RunResult {
     let to = addr.to_string();
     let mut all = vec!["run", "--to", &to, "--out", dir.to_str().unwrap()];
     all.extend(args);
-    let child = limited(&all, ADDRESS_SPACE_KIB)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut proc = Proc(child);
-    let deadline = Instant::now() + limit;
-    while proc.0.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "sockbench run {args:?} ran past {limit:?}"
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
-    let child = std::mem::replace(&mut proc.0, Command::new("true").spawn().unwrap());
-    let output = child.wait_with_output().unwrap();
+    let output = output_bounded(&mut limited(&all, ADDRESS_SPACE_KIB), limit)
+        .unwrap_or_else(|_| panic!("sockbench run {args:?} ran past {limit:?}"));
     RunResult {
         _tmp: tmp,
         dir,

@@ -8,9 +8,9 @@ mod common;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{read_csv, require, sockbench};
+use common::{output_bounded, read_csv, require, sockbench};
 
 /// The outside crate's target directory: kept under this project's target directory, so
 /// that its dependencies, compiled once, are reused by every later run. (This project's
@@ -37,22 +37,11 @@ fn cargo(
         .env("CARGO_TARGET_DIR", outside_target())
         .env("SOCKBENCH_BENCH_DURATION", "200ms")
         .env_remove("RUSTFLAGS")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stdin(Stdio::null());
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().map_err(|e| e.to_string())?;
-    let deadline = Instant::now() + limit;
-    while child.try_wait().map_err(|e| e.to_string())?.is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let out = output_bounded(&mut cmd, limit).unwrap_or_else(|out| out);
     let text = format!(
         "cargo {args:?}: {}\nstdout:\n{}\nstderr:\n{}",
         out.status,

@@ -2,30 +2,13 @@
 //! guessed, is refused by `serve` and by `run` with one line and exit code 2, at once and
 //! before anything listens or any traffic is sent.
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-/// Runs sockbench with `args`, killing it if it outlives `limit`.
-fn sockbench(args: &[&str], limit: Duration) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sockbench"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sockbench");
-    let deadline = Instant::now() + limit;
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("sockbench {args:?} ran past {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
-}
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::sockbench;
 
 fn refused(args: &[&str], says: &str) {
     let out = sockbench(args, Duration::from_secs(20));

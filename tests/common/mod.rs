@@ -18,28 +18,64 @@ pub fn bin() -> &'static str {
 
 /// Runs sockbench with `args`, killing it if it outlives `limit`.
 pub fn sockbench(args: &[&str], limit: Duration) -> Output {
-    let mut child = Command::new(bin())
-        .args(args)
+    let mut cmd = Command::new(bin());
+    cmd.args(args);
+    output_bounded(&mut cmd, limit).unwrap_or_else(|out| {
+        panic!(
+            "sockbench {args:?} ran past {limit:?}\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Runs `cmd` (stdin closed) to its end and returns its output; `Err` with what it wrote
+/// when it outlived `limit` and was killed. Both pipes are read while it runs: a child
+/// that writes more than a pipe holds (64 KiB: about 32 `--json` rows) would otherwise
+/// block on its write and never end.
+pub fn output_bounded(cmd: &mut Command, limit: Duration) -> Result<Output, Output> {
+    use std::io::Read;
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn sockbench");
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    fn drain(r: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            buf
+        })
+    }
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
     let deadline = Instant::now() + limit;
-    loop {
-        if child.try_wait().expect("try_wait").is_some() {
-            return child.wait_with_output().expect("output");
+    let mut overdue = false;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break st;
         }
         if Instant::now() > deadline {
+            overdue = true;
             let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "sockbench {args:?} ran past {limit:?}\nstdout:\n{}\nstderr:\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            break child.wait().expect("wait");
         }
         std::thread::sleep(Duration::from_millis(20));
+    };
+    // A grandchild that kept the pipes open would keep these reads from ending: the
+    // commands run here do not leave one behind.
+    let out = Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    };
+    if overdue {
+        Err(out)
+    } else {
+        Ok(out)
     }
 }
 
