@@ -14,6 +14,41 @@ fn per_conn_bytes(r: &RunResult) -> BTreeMap<u64, u64> {
     m
 }
 
+/// How many connections the run's warnings say sent nothing in the test's time ("N of M
+/// connection(s) sent nothing": the host did not run their threads), 0 without.
+fn warned_idle(row: &std::collections::HashMap<String, String>) -> u64 {
+    let w = row.get_str("warnings");
+    w.split("; ")
+        .filter(|part| part.contains("connection(s) sent nothing"))
+        .map(|part| {
+            let head = &part[..part.find(" of ").expect(w)];
+            head.rsplit(' ').next().unwrap().parse::<u64>().expect(w)
+        })
+        .sum()
+}
+
+/// Every connection moved data, or the run names each one that did not: on a machine
+/// loaded far beyond its cores (load averages of 25 to 50 beside a test suite), the
+/// host may not run a connection's thread at all in the test's time; the run then says
+/// how many, and every byte is still accounted to the connections that moved.
+fn assert_every_connection_moved_or_named(r: &RunResult, flows: u64, what: &str) {
+    let row = r.ok_row();
+    let conns = per_conn_bytes(r);
+    assert!(conns.len() as u64 <= flows, "{what}: {}", conns.len());
+    assert_eq!(
+        conns.values().sum::<u64>(),
+        row.int("bytes_received"),
+        "{what}"
+    );
+    let moved = conns.values().filter(|&&b| b > 0).count() as u64;
+    assert_eq!(
+        flows - moved,
+        warned_idle(&row),
+        "{what}: connections that moved nothing against the run's warnings: {}",
+        row.get_str("warnings")
+    );
+}
+
 /// 64 connections run a thread each; 65 run on epoll workers. Both account alike.
 #[test]
 fn workers_account_like_threads() {
@@ -26,16 +61,10 @@ fn workers_account_like_threads() {
                 row.int("bytes_received"),
                 "{proto} x{flows}"
             );
-            let conns = per_conn_bytes(&r);
-            assert_eq!(
-                conns.len().to_string(),
-                flows,
-                "{proto}: every connection reported"
-            );
-            assert_eq!(conns.values().sum::<u64>(), row.int("bytes_received"));
-            assert!(
-                conns.values().all(|&b| b > 0),
-                "{proto} x{flows}: a connection got nothing"
+            assert_every_connection_moved_or_named(
+                &r,
+                flows.parse().unwrap(),
+                &format!("{proto} x{flows}"),
             );
             assert!(row.num("sender_cpu_pct") > 0.0 && row.num("receiver_cpu_pct") > 0.0);
         }
@@ -54,13 +83,10 @@ fn a_thousand_flows_share_the_path_and_account_every_byte() {
     ]);
     let row = r.ok_row();
     assert_eq!(row.int("bytes_sent"), row.int("bytes_received"));
-    // Every byte is accounted to a connection. A connection that received nothing has no
-    // interval rows: on a machine loaded far beyond its two cores (a load average of 40
-    // was seen), 738 of the 1,000 connections moved nothing in the 2 s, so how many moved
-    // data is not asserted, only that no more than the flows did and their sum.
-    let conns = per_conn_bytes(&r);
-    assert!(!conns.is_empty() && conns.len() <= 1000, "{}", conns.len());
-    assert_eq!(conns.values().sum::<u64>(), row.int("bytes_received"));
+    // Every byte is accounted to a connection; one that moved nothing (on a machine
+    // loaded far beyond its two cores, 738 of the 1,000 once did in the 2 s) is counted
+    // in the run's warnings.
+    assert_every_connection_moved_or_named(&r, 1000, "x1000 reverse");
     assert!(row.num("goodput_bps") > 0.0);
     // Memory is measured on both sides, and per connection.
     assert!(row.int("sender_rss_kib") > 0 && row.int("receiver_rss_kib") > 0);

@@ -241,41 +241,65 @@ pub struct RunningRoles {
 /// workers, one per CPU, connections dealt round robin by flow so that both directions of
 /// a bidir flow share a worker and cannot wedge each other across workers), every other
 /// connection (a probe) on a thread of its own.
-pub fn spawn_roles(conns: Vec<DataConn>, side: Side, ctx: &RoleCtx) -> RunningRoles {
+///
+/// Every thread is made first and waits; the start of traffic (`ctx.t0`) is taken once
+/// the last one exists, and they all go together. A machine loaded far beyond its cores
+/// once took more than the whole test to make 64 role threads one after the other, and
+/// the last 16 connections, started past the end, moved nothing in a run reported `ok`.
+pub fn spawn_roles(conns: Vec<DataConn>, side: Side, ctx: &mut RoleCtx) -> RunningRoles {
     let (tx, rx) = std::sync::mpsc::channel();
     let ids = conns.iter().map(|c| c.plan.id).collect();
     let main = ctx.spec.main_kind();
     let (mains, mut threads): (Vec<DataConn>, Vec<DataConn>) =
         conns.into_iter().partition(|c| c.plan.kind == main);
+    // The gate every thread waits at: held for writing while they are made, then opened
+    // with the start of traffic in it. Opening a lock wakes every reader at once; a
+    // wake-up per thread would let each woken role take the CPU from the one waking the
+    // rest, and the last would start a whole test late (seen: 25 to 60 ms a thread).
+    let gate = Arc::new(std::sync::RwLock::new(None::<RoleCtx>));
+    let mut closed = gate.write().unwrap_or_else(|p| p.into_inner());
+    let waiting = |run: Box<dyn FnOnce(RoleCtx) + Send>| {
+        let gate = gate.clone();
+        std::thread::spawn(move || {
+            let ctx = gate.read().unwrap_or_else(|p| p.into_inner()).clone();
+            if let Some(ctx) = ctx {
+                run(ctx);
+            }
+        });
+    };
     if choose(&ctx.spec, side, mains.len()) == Driver::Epoll {
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
-        let mut shares: Vec<Vec<Box<dyn flow::Flow>>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut shares: Vec<Vec<DataConn>> = (0..workers).map(|_| Vec::new()).collect();
         for conn in mains {
             let share = conn.plan.flow as usize % workers;
-            shares[share].push(role_for(conn, side, ctx));
+            shares[share].push(conn);
         }
         for share in shares.into_iter().filter(|s| !s.is_empty()) {
-            let (mut ctx, tx) = (ctx.clone(), tx.clone());
-            // --spin: the worker polls epoll without sleeping in the kernel.
-            ctx.spin = ctx.spec.knobs(side).spin;
-            std::thread::spawn(move || {
-                for rep in epoll::run_worker(share, ctx) {
+            let tx = tx.clone();
+            waiting(Box::new(move |mut ctx: RoleCtx| {
+                let flows = share.into_iter().map(|c| role_for(c, side, &ctx)).collect();
+                // --spin: the worker polls epoll without sleeping in the kernel.
+                ctx.spin = ctx.spec.knobs(side).spin;
+                for rep in epoll::run_worker(flows, ctx) {
                     let _ = tx.send((rep, Instant::now()));
                 }
-            });
+            }));
         }
     } else {
         threads.extend(mains);
     }
     for conn in threads {
-        let (ctx, tx) = (ctx.clone(), tx.clone());
-        std::thread::spawn(move || {
+        let tx = tx.clone();
+        waiting(Box::new(move |ctx: RoleCtx| {
             let rep = run_role(conn, side, ctx);
             let _ = tx.send((rep, Instant::now()));
-        });
+        }));
     }
+    ctx.t0 = Instant::now();
+    *closed = Some(ctx.clone());
+    drop(closed);
     let sample_at = ctx.send_end() - (ctx.spec.duration / 10).min(Duration::from_millis(200));
     RunningRoles {
         reports: rx,
@@ -335,10 +359,40 @@ impl RunningRoles {
                  counted as timed out)"
             ));
         }
+        if let Some(w) = sent_nothing(&report.roles) {
+            report.warnings.push(w);
+        }
         report.rss_kib = self.rss.finish();
         report.wall_ns = last_end.duration_since(self.t0).as_nanos() as u64;
         report
     }
+}
+
+/// The warning for the active roles that ended without error and sent nothing: their
+/// threads were not run in the test's time (seen with 64 connections on two CPUs loaded
+/// far beyond them: 15 of 64 moved no byte). The run's figures are then those of fewer
+/// connections than asked for, and says so.
+fn sent_nothing(roles: &[RoleReport]) -> Option<String> {
+    let active = roles.iter().filter(|r| r.active).count();
+    let idle: Vec<String> = roles
+        .iter()
+        .filter(|r| r.active && r.error.is_none() && r.bytes_sent == 0)
+        .map(|r| r.conn.to_string())
+        .collect();
+    if idle.is_empty() {
+        return None;
+    }
+    const SHOWN: usize = 10;
+    let more = idle.len().saturating_sub(SHOWN);
+    let mut list = idle[..idle.len().min(SHOWN)].join(" ");
+    if more > 0 {
+        list.push_str(&format!(" and {more} more"));
+    }
+    Some(format!(
+        "{} of {active} connection(s) sent nothing in the test's time (connection {list}): \
+         this host did not run them, loaded beyond its CPUs",
+        idle.len()
+    ))
 }
 
 /// The sizes of one direction of a request/response connection: fixed, or drawn from the
@@ -506,6 +560,32 @@ impl Pacer {
 mod tests {
     use super::*;
     use crate::spec::config::{DriverChoice, Side, TestSpec};
+
+    #[test]
+    fn active_roles_that_sent_nothing_are_named() {
+        let role = |conn: u32, active: bool, bytes_sent: u64, error: Option<&str>| RoleReport {
+            conn,
+            active,
+            bytes_sent,
+            error: error.map(str::to_string),
+            ..RoleReport::default()
+        };
+        // Passive roles send nothing by design; a role that failed says why itself.
+        let roles = [
+            role(0, true, 16384, None),
+            role(1, false, 0, None),
+            role(2, true, 0, Some("connection 2: reset")),
+        ];
+        assert_eq!(sent_nothing(&roles), None);
+        let mut roles: Vec<RoleReport> = (0..14).map(|c| role(c, true, 0, None)).collect();
+        roles[3].bytes_sent = 1;
+        let w = sent_nothing(&roles).expect("a warning");
+        assert!(
+            w.starts_with("13 of 14 connection(s) sent nothing")
+                && w.contains("(connection 0 1 2 4 5 6 7 8 9 10 and 3 more)"),
+            "{w}"
+        );
+    }
 
     #[test]
     fn one_rule_chooses_the_driver() {

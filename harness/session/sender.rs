@@ -279,7 +279,8 @@ pub fn run_test_at(
 
     // The roles' own abort flag: set by the user's (Ctrl-C) and by a receiver that has
     // gone silent, which must not look like the user's.
-    let ctx = RoleCtx {
+    // (t0 is taken again once every role's thread exists: see spawn_roles.)
+    let mut ctx = RoleCtx {
         spec: Arc::new(spec.clone()),
         t0: Instant::now(),
         abort: Arc::new(AtomicBool::new(false)),
@@ -289,8 +290,8 @@ pub fn run_test_at(
     };
     let lost = std::sync::Mutex::new(None::<String>);
     let done = AtomicBool::new(false);
+    let roles = spawn_roles(data.conns, Side::Sender, &mut ctx);
     let sender = std::thread::scope(|scope| {
-        let roles = spawn_roles(data.conns, Side::Sender, &ctx);
         let (done, abort, lost, roles_abort) = (&done, &abort, &lost, &ctx.abort);
         let ctl = &mut *ctl;
         let watcher = scope.spawn(move || watch_receiver(ctl, done, abort, roles_abort, lost));

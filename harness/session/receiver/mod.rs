@@ -607,7 +607,8 @@ fn run_test(
 
     let abort = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
-    let ctx = RoleCtx {
+    // (t0 is taken again once every role's thread exists: see spawn_roles.)
+    let mut ctx = RoleCtx {
         spec: Arc::new(spec.clone()),
         t0: Instant::now(),
         abort: abort.clone(),
@@ -615,8 +616,8 @@ fn run_test(
         spin: false,
         in_flight: Default::default(),
     };
+    let mut roles = spawn_roles(conns, Side::Receiver, &mut ctx);
     let t0 = ctx.t0;
-    let mut roles = spawn_roles(conns, Side::Receiver, &ctx);
     if let Err(e) = ctl.send(&Message::Started) {
         abort.store(true, Ordering::Relaxed);
         roles.join();
