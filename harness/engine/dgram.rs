@@ -256,6 +256,16 @@ impl CoreFlow for DgramSender {
                 Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
                     self.core.rep.refused += 1;
                 }
+                // A Unix datagram socket whose peer has closed: the first send after it
+                // is refused (above), every later one finds no peer. The receiver gave
+                // up on a silence (this sender starved of CPU for longer than
+                // DGRAM_IDLE past the receiver's end): nothing more can arrive, so the
+                // sending ends here, counted, not fatal.
+                Err(e) if e.raw_os_error() == Some(errno::ENOTCONN) => {
+                    self.core.rep.refused += 1;
+                    self.markers = Some(EndMarkers::new(self.core.conn.plan.id, self.seq, now));
+                    return Ok(Want::Until(now));
+                }
                 Err(e) => return Err(EngineError::io(self.what())(e)),
             }
         }
@@ -559,6 +569,32 @@ mod tests {
         assert_eq!(s.bytes_sent, r.bytes_received, "{what}");
         assert_eq!((r.duplicated, r.reordered), (0, 0), "{what}");
         assert_eq!(r.interval_messages.iter().sum::<u64>(), r.messages_received);
+    }
+
+    /// A Unix datagram receiver that has closed (it gave up on a silence while this
+    /// sender was starved of CPU): the sender's first send is refused, the next finds no
+    /// peer; both are counted, and the sending ends there, not in an error.
+    #[cfg(unix)]
+    #[test]
+    fn a_unix_datagram_sender_whose_peer_closed_counts_it_and_ends() {
+        for threads in [false, true] {
+            let ctx = ctx(&[
+                ("proto", "unix-dgram"),
+                ("duration", "10s"),
+                ("warmup", "0s"),
+            ]);
+            let [a, p] = crate::engine::testdrive::unix_dgram_pair(threads);
+            drop(p);
+            let rep = report(&a, true);
+            let ran = crate::engine::testdrive::run(
+                vec![flow(a, &ctx, rep)],
+                &ctx,
+                Duration::from_secs(5),
+            );
+            let r = &ran[0].rep;
+            assert_eq!(r.error, None, "threads {threads}");
+            assert_eq!((r.refused, r.messages_sent), (2, 0), "threads {threads}");
+        }
     }
 
     #[test]

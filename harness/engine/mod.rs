@@ -354,9 +354,9 @@ impl RunningRoles {
         let refused: u64 = report.roles.iter().map(|r| r.refused).sum();
         if refused > 0 {
             report.warnings.push(format!(
-                "{refused} ICMP port-unreachable report(s): a datagram found the peer's \
-                 socket closed (a send that reported one sent nothing; a request it hit is \
-                 counted as timed out)"
+                "{refused} refusal(s) by the peer's end (an ICMP port unreachable, or a Unix \
+                 datagram peer gone): a datagram found the peer's socket closed (a send that \
+                 reported one sent nothing; a request it hit is counted as timed out)"
             ));
         }
         if let Some(w) = sent_nothing(&report.roles) {

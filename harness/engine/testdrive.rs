@@ -209,6 +209,27 @@ pub(crate) fn udp_pair(
     })
 }
 
+/// A connected pair of Unix datagram sockets, the sender's end first.
+pub(crate) fn unix_dgram_pair(blocking_socks: bool) -> [crate::net::transport::DataConn; 2] {
+    use crate::spec::config::{ConnPlan, Pattern, Side};
+    let (a, b) = socket2::Socket::pair(socket2::Domain::UNIX, socket2::Type::DGRAM, None).unwrap();
+    let plan = ConnPlan {
+        id: 0,
+        flow: 0,
+        kind: Pattern::Stream,
+        active: Side::Sender,
+    };
+    [a, b].map(|sock| {
+        data_conn(
+            sock,
+            plan,
+            Default::default(),
+            blocking_socks,
+            (0, None, None),
+        )
+    })
+}
+
 /// One end of a pair on loopback, its socket in the mode of the driver tested; `attach`:
 /// the test's token, the peer's address, the listener.
 fn data_conn(

@@ -426,8 +426,9 @@ pub struct RoleReport {
     #[serde(default)]
     pub max_in_flight: u64,
     /// Datagram sends the kernel refused with ECONNREFUSED (an ICMP port unreachable from
-    /// the peer: its socket was not open): those datagrams did not go and are not counted
-    /// as sent.
+    /// the peer: its socket was not open), or ENOTCONN (a Unix datagram peer that has
+    /// closed; the sending then ends): those datagrams did not go and are not counted as
+    /// sent.
     #[serde(default)]
     pub refused: u64,
     /// Set when the role ended early; the figures above are partial.
