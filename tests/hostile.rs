@@ -701,12 +701,22 @@ fn a_lying_results_reply_is_an_error_row_and_the_run_goes_on() {
     assert_eq!(run.code(), 1, "{}", run.stderr());
     let summary = run.summary();
     let statuses: Vec<&str> = summary.rows.iter().map(|r| r.get_str("status")).collect();
-    assert_eq!(
-        statuses,
-        ["error", "error", "error", "error", "error", "error", "error", "ok", "ok"],
-        "{}",
-        run.stderr()
-    );
+    // The forged window (repetition 7) shows only against a sender that sent more than
+    // its buffers hold and the two clocks' start skew explains; one starved of CPU for
+    // most of its 300 ms (seen at a load average of 50) may not have, and the row is
+    // then rightly `ok`.
+    let forged_provable = forged_window_provable(&summary.rows[6]);
+    let mut expected = [
+        "error", "error", "error", "error", "error", "error", "error", "ok", "ok",
+    ];
+    if !forged_provable {
+        eprintln!(
+            "repetition 7: the sender sent too little to tell its forged window ({} bytes): either status accepted",
+            summary.rows[6].get_str("bytes_sent")
+        );
+        expected[6] = statuses[6];
+    }
+    assert_eq!(statuses, expected, "{}", run.stderr());
     let errors: Vec<&str> = summary.rows.iter().map(|r| r.get_str("error")).collect();
     assert!(errors[0].contains("histogram rtt"), "{errors:?}");
     assert!(errors[1].contains("histogram rtt"), "{errors:?}");
@@ -715,13 +725,28 @@ fn a_lying_results_reply_is_an_error_row_and_the_run_goes_on() {
     assert!(errors[4].contains("resident memory"), "{errors:?}");
     assert!(errors[5].contains("measured time of 1 ns"), "{errors:?}");
     assert!(
-        errors[6].contains("more than 10 times what the sender sent at its own rate"),
+        !forged_provable
+            || errors[6].contains("more than 10 times what the sender sent at its own rate"),
         "{errors:?}"
     );
     // The honest receiver's goodput, over the window it really took, is the row's.
     let honest = summary.rows[7].num("goodput_bps");
     let forged = summary.rows[6].num("goodput_bps");
     assert!(honest > 0.0 && forged > 10.0 * honest, "{honest} {forged}");
+}
+
+/// Whether a receiver that reports its bytes over the 1 Tbit/s window of
+/// [`window_script`] claims, by a tenth more than the check allows, more than ten times
+/// what the sender sent at its own rate over 300 ms (the clocks' start skew, 20 ms, added
+/// to the window, and twice the sender's send buffer plus 1 MiB that buffers may have
+/// held): the sender's own figures, in the row, can then tell the window is forged.
+fn forged_window_provable(row: &std::collections::HashMap<String, String>) -> bool {
+    let sent = row.num("bytes_sent");
+    let received = row.num("bytes_received");
+    let sndbuf = row.num("sndbuf_end").min((1u64 << 30) as f64);
+    let window_ns = received * 8.0 / 1000.0;
+    let could = 10.0 * sent / 300e6 * (window_ns + 20e6) + 2.0 * sndbuf + (1u64 << 20) as f64;
+    received > 1.1 * could
 }
 
 /// A fleet host that lies: to a daemon that relays a test to it, it is a receiver that
