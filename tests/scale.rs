@@ -358,10 +358,22 @@ fn loopback_daemon(listen: &str) -> Server {
 
 /// The mesh's summary rows, one a pair of hosts, checked to be `ok`.
 fn ok_rows(r: &RunResult, pairs: usize) -> Vec<Row> {
+    // The mesh runs --quiet: what failed is in its rows.
+    let errors: Vec<String> = std::fs::read_to_string(r.dir.join("summary.csv"))
+        .ok()
+        .map(|_| {
+            r.summary()
+                .rows
+                .iter()
+                .filter(|row| row.get_str("status") != "ok")
+                .map(|row| format!("{:?}: {}", edge(row), row.get_str("error")))
+                .collect()
+        })
+        .unwrap_or_default();
     assert_eq!(
         r.code(),
         0,
-        "exit code; output:\n{}{}",
+        "exit code; output:\n{}{}\nrows not ok: {errors:#?}",
         r.stdout(),
         r.stderr()
     );
