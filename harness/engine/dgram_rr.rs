@@ -157,6 +157,11 @@ impl DgramRrActive {
                 refused(&mut self.core.rep);
                 Ok(None)
             }
+            // A Unix datagram responder that has closed: nothing can be answered now.
+            Err(e) if crate::engine::dgram::peer_gone(&self.ctx, &e) => {
+                refused(&mut self.core.rep);
+                Ok(Some(Want::Done))
+            }
             Err(e) => Err(EngineError::io("send")(e)),
         }
     }
@@ -363,7 +368,8 @@ impl DgramRrPassive {
             // Not sent: the requester will time out and count it lost.
             Err(e)
                 if is_timeout(&e)
-                    || matches!(e.raw_os_error(), Some(errno::ENOBUFS | errno::ECONNREFUSED)) =>
+                    || matches!(e.raw_os_error(), Some(errno::ENOBUFS | errno::ECONNREFUSED))
+                    || crate::engine::dgram::peer_gone(&self.ctx, &e) =>
             {
                 Ok(())
             }
@@ -521,6 +527,35 @@ mod tests {
             assert_eq!(a.rtt.len(), r.transactions);
             assert_eq!(a.rtt_uncorrected.len(), r.transactions);
             assert_eq!(p.rep.messages_received, r.messages_sent);
+        }
+    }
+
+    /// A Unix datagram responder that has closed: the requester's first send is refused,
+    /// the next finds no peer; both counted, and the requester ends, not in an error.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_unix_datagram_requester_whose_peer_closed_counts_it_and_ends() {
+        for rate in [None, Some("100")] {
+            let mut keys = vec![
+                ("proto", "unix-dgram"),
+                ("pattern", "rr"),
+                ("duration", "10s"),
+                ("warmup", "0s"),
+                ("rr_timeout", "20ms"),
+            ];
+            keys.extend(rate.map(|r| ("rate", r)));
+            let ctx = ctx(&keys);
+            let [a, p] = crate::engine::testdrive::unix_dgram_pair(Pattern::Rr, false);
+            drop(p);
+            let rep = report(&a, true);
+            let ran = crate::engine::testdrive::run(
+                vec![flow(a, &ctx, rep)],
+                &ctx,
+                Duration::from_secs(5),
+            );
+            let r = &ran[0].rep;
+            assert_eq!(r.error, None, "rate {rate:?}");
+            assert_eq!((r.refused, r.messages_sent), (2, 0), "rate {rate:?}");
         }
     }
 

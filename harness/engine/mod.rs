@@ -253,9 +253,11 @@ pub fn spawn_roles(conns: Vec<DataConn>, side: Side, ctx: &mut RoleCtx) -> Runni
     let (mains, mut threads): (Vec<DataConn>, Vec<DataConn>) =
         conns.into_iter().partition(|c| c.plan.kind == main);
     // The gate every thread waits at: held for writing while they are made, then opened
-    // with the start of traffic in it. Opening a lock wakes every reader at once; a
-    // wake-up per thread would let each woken role take the CPU from the one waking the
-    // rest, and the last would start a whole test late (seen: 25 to 60 ms a thread).
+    // with the start of traffic in it. On Linux and Windows opening it wakes every reader
+    // in one call (a futex wake-all); a wake-up per thread lets each woken role take the
+    // CPU from the one waking the rest, and on a loaded machine the last started a whole
+    // test late (seen: 25 to 60 ms a thread). macOS's lock wakes them one by one, but all
+    // share the one start of traffic still.
     let gate = Arc::new(std::sync::RwLock::new(None::<RoleCtx>));
     let mut closed = gate.write().unwrap_or_else(|p| p.into_inner());
     let waiting = |run: Box<dyn FnOnce(RoleCtx) + Send>| {
@@ -368,7 +370,8 @@ impl RunningRoles {
     }
 }
 
-/// The warning for the active roles that ended without error and sent nothing: their
+/// The warning for the active roles that ended without error and sent nothing (and were
+/// not refused by the peer, which has its own warning): their
 /// threads were not run in the test's time (seen with 64 connections on two CPUs loaded
 /// far beyond them: 15 of 64 moved no byte). The run's figures are then those of fewer
 /// connections than asked for, and says so.
@@ -376,7 +379,7 @@ fn sent_nothing(roles: &[RoleReport]) -> Option<String> {
     let active = roles.iter().filter(|r| r.active).count();
     let idle: Vec<String> = roles
         .iter()
-        .filter(|r| r.active && r.error.is_none() && r.bytes_sent == 0)
+        .filter(|r| r.active && r.error.is_none() && r.bytes_sent == 0 && r.refused == 0)
         .map(|r| r.conn.to_string())
         .collect();
     if idle.is_empty() {

@@ -210,13 +210,16 @@ pub(crate) fn udp_pair(
 }
 
 /// A connected pair of Unix datagram sockets, the sender's end first.
-pub(crate) fn unix_dgram_pair(blocking_socks: bool) -> [crate::net::transport::DataConn; 2] {
-    use crate::spec::config::{ConnPlan, Pattern, Side};
+pub(crate) fn unix_dgram_pair(
+    kind: crate::spec::config::Pattern,
+    blocking_socks: bool,
+) -> [crate::net::transport::DataConn; 2] {
+    use crate::spec::config::{ConnPlan, Side};
     let (a, b) = socket2::Socket::pair(socket2::Domain::UNIX, socket2::Type::DGRAM, None).unwrap();
     let plan = ConnPlan {
         id: 0,
         flow: 0,
-        kind: Pattern::Stream,
+        kind,
         active: Side::Sender,
     };
     [a, b].map(|sock| {

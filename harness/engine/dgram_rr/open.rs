@@ -114,6 +114,12 @@ impl DgramRrOpen {
                 Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
                     refused(&mut self.core.rep)
                 }
+                // A Unix datagram responder that has closed: the sending ends.
+                Err(e) if crate::engine::dgram::peer_gone(&self.ctx, &e) => {
+                    refused(&mut self.core.rep);
+                    self.next_due = self.ctx.send_end();
+                    break;
+                }
                 Err(e) => return Err(EngineError::io("send")(e)),
             }
         }
