@@ -802,19 +802,24 @@ fn soak(to: &str, warm: impl Fn(&str) -> RunResult) -> u32 {
     let mut tests = 0;
     // 4 protocols x 240 tests on one control connection each, then 40 senders of one.
     for proto in ["tcp", "udp", "unix-stream", "unix-dgram"] {
-        let r = run(&[
-            "--to",
-            to,
-            "--proto",
-            proto,
-            "--duration",
-            "20ms",
-            "--warmup",
-            "0s",
-            "--repeat",
-            "240",
-            "--quiet",
-        ]);
+        // A bound against a hang only: 240 datagram tests take a fifth of a second each
+        // (the END markers' pause), and twice that under load: 90 s was outrun.
+        let r = run_within(
+            &[
+                "--to",
+                to,
+                "--proto",
+                proto,
+                "--duration",
+                "20ms",
+                "--warmup",
+                "0s",
+                "--repeat",
+                "240",
+                "--quiet",
+            ],
+            Duration::from_secs(600),
+        );
         assert_eq!(r.code(), 0, "{proto}: {}", r.stderr());
         let s = r.summary();
         assert_eq!(s.rows.len(), 240);

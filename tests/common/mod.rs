@@ -188,6 +188,11 @@ impl RunResult {
 
 /// `sockbench run ARGS --out <temp dir>`, with a short default duration.
 pub fn run(args: &[&str]) -> RunResult {
+    run_within(args, Duration::from_secs(90))
+}
+
+/// [`run`], killed past `limit` (a bound against a hang, for runs of many tests).
+pub fn run_within(args: &[&str], limit: Duration) -> RunResult {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("out");
     let mut all: Vec<&str> = vec!["run", "--out", dir.to_str().unwrap()];
@@ -198,7 +203,7 @@ pub fn run(args: &[&str]) -> RunResult {
         all.extend(["--warmup", "200ms"]);
     }
     all.extend(args);
-    let output = sockbench(&all, Duration::from_secs(90));
+    let output = sockbench(&all, limit);
     RunResult {
         _tmp: tmp,
         dir,
