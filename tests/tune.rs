@@ -218,45 +218,58 @@ fn assert_ok_or_load_bound(dir: &Path, code: Option<i32>, stdout: &str, stderr: 
 }
 
 /// A tail round trip (p99, p999) on a machine whose load dominates that tail: each
-/// setting named beside the answer has a median more than the 10% margin away from the
-/// answer's (no equivalence to claim), and each of the two varies from test to test by
-/// more than that difference (seen under load: p99 of one rr size at 6 us and at 133 us,
+/// setting named beside the answer has a median more than the 10% margin above the
+/// best's (no equivalence to claim; the answer may be a cheaper setting equivalent to the
+/// best, and a first form of this check that compared with the answer refused a run
+/// whose medians were 3% apart), and each of the two varies from test to test by more
+/// than that difference (seen under load: p99 of one rr size at 6 us and at 133 us,
 /// medians 8 and 13 us).
 fn assert_load_bound_tail(dir: &Path, a: &serde_json::Value, code: Option<i32>, stdout: &str) {
     let goal = a["goal"].as_str().unwrap();
     assert_eq!(code, Some(3), "{stdout}");
     let column = format!("{}_ns", goal.rsplit(' ').next().unwrap());
-    let rows = read_csv(&dir.join("summary.csv")).rows;
-    let values = |settings: &serde_json::Value| -> Vec<f64> {
-        let label = settings
+    let mut by_label: HashMap<String, Vec<f64>> = HashMap::new();
+    for r in read_csv(&dir.join("summary.csv")).rows {
+        if r["status"] == "ok" {
+            let v = by_label.entry(r["case_label"].clone()).or_default();
+            v.extend(r[column.as_str()].parse::<f64>().ok());
+        }
+    }
+    for v in by_label.values_mut() {
+        v.sort_by(f64::total_cmp);
+    }
+    // The tune's median: of an even count, the mean of the two middle values.
+    let median = |v: &[f64]| (v[(v.len() - 1) / 2] + v[v.len() / 2]) / 2.0;
+    let label = |settings: &serde_json::Value| -> String {
+        settings
             .as_object()
             .unwrap()
             .iter()
             .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
             .collect::<Vec<_>>()
-            .join(" ");
-        let mut v: Vec<f64> = rows
-            .iter()
-            .filter(|r| r["case_label"] == label && r["status"] == "ok")
-            .filter_map(|r| r[column.as_str()].parse().ok())
-            .collect();
-        v.sort_by(f64::total_cmp);
-        assert!(v.len() >= 2, "{label}: {v:?}\n{stdout}");
-        v
+            .join(" ")
     };
-    let median = |v: &[f64]| v[v.len() / 2];
-    let answer = values(&a["settings"]);
+    // The best: the lowest median of the settings tested twice or more. The settings
+    // named beside the answer are undecided against it (the answer itself may be a
+    // cheaper one equivalent to the best).
+    let (best, best_v) = by_label
+        .iter()
+        .filter(|(_, v)| v.len() >= 2)
+        .min_by(|x, y| median(x.1).total_cmp(&median(y.1)))
+        .expect("a setting tested twice");
     let tied = a["indistinguishable"].as_array().unwrap();
     assert!(!tied.is_empty(), "{a}");
     for t in tied {
-        let other = values(t);
-        let (m1, m2) = (median(&answer), median(&other));
-        let apart = m1.max(m2) / m1.min(m2);
+        let l = label(t);
+        let other = by_label.get(&l).filter(|v| v.len() >= 2);
+        let other = other.unwrap_or_else(|| panic!("{l}: tested twice\n{stdout}"));
+        let (m1, m2) = (median(best_v), median(other));
+        let apart = m2 / m1;
         assert!(
             apart > 1.10,
-            "medians {m1} and {m2} are within 10%: equivalent\n{stdout}"
+            "medians {m1} ({best}) and {m2} ({l}) are within 10%: equivalent\n{stdout}"
         );
-        for v in [&answer, &other] {
+        for v in [best_v, other] {
             assert!(
                 v[v.len() - 1] / v[0] > apart,
                 "{column} {v:?} varies less than the {apart} between the medians: decidable\n{stdout}"
