@@ -209,7 +209,9 @@ pub(crate) fn udp_pair(
     })
 }
 
-/// A connected pair of Unix datagram sockets, the sender's end first.
+/// A connected pair of Unix datagram sockets, the sender's end first (the tests that use
+/// it hold Linux's errors).
+#[cfg(target_os = "linux")]
 pub(crate) fn unix_dgram_pair(
     kind: crate::spec::config::Pattern,
     blocking_socks: bool,
