@@ -589,15 +589,8 @@ mod tests {
                 ("duration", "10s"),
                 ("warmup", "0s"),
             ]);
-            let [a, p] = crate::engine::testdrive::unix_dgram_pair(Pattern::Stream, threads);
-            drop(p);
-            let rep = report(&a, true);
-            let ran = crate::engine::testdrive::run(
-                vec![flow(a, &ctx, rep)],
-                &ctx,
-                Duration::from_secs(5),
-            );
-            let r = &ran[0].rep;
+            let pair = crate::engine::testdrive::unix_dgram_pair(Pattern::Stream, threads);
+            let r = &crate::engine::testdrive::run_with_peer_closed(&ctx, pair, flow);
             assert_eq!(r.error, None, "threads {threads}");
             assert_eq!((r.refused, r.messages_sent), (2, 0), "threads {threads}");
         }

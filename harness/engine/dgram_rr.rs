@@ -545,15 +545,8 @@ mod tests {
             ];
             keys.extend(rate.map(|r| ("rate", r)));
             let ctx = ctx(&keys);
-            let [a, p] = crate::engine::testdrive::unix_dgram_pair(Pattern::Rr, false);
-            drop(p);
-            let rep = report(&a, true);
-            let ran = crate::engine::testdrive::run(
-                vec![flow(a, &ctx, rep)],
-                &ctx,
-                Duration::from_secs(5),
-            );
-            let r = &ran[0].rep;
+            let pair = crate::engine::testdrive::unix_dgram_pair(Pattern::Rr, false);
+            let r = &crate::engine::testdrive::run_with_peer_closed(&ctx, pair, flow);
             assert_eq!(r.error, None, "rate {rate:?}");
             assert_eq!((r.refused, r.messages_sent), (2, 0), "rate {rate:?}");
         }
@@ -572,15 +565,9 @@ mod tests {
                 ];
                 keys.extend(rate.map(|r| ("rate", r)));
                 let ctx = ctx(&keys);
-                let [a, p] = udp_pair(&ctx, Pattern::Rr, threads);
-                drop(p);
-                let rep = report(&a, true);
-                let ran = crate::engine::testdrive::run(
-                    vec![flow(a, &ctx, rep)],
-                    &ctx,
-                    Duration::from_secs(5),
-                );
-                let (r, what) = (&ran[0].rep, format!("threads {threads}, rate {rate:?}"));
+                let pair = udp_pair(&ctx, Pattern::Rr, threads);
+                let r = &crate::engine::testdrive::run_with_peer_closed(&ctx, pair, flow);
+                let what = format!("threads {threads}, rate {rate:?}");
                 // Not an abort: the requester ran to its end.
                 assert_eq!(r.error, None, "{what}");
                 assert!(r.messages_sent > 0, "{what}");

@@ -209,6 +209,19 @@ pub(crate) fn udp_pair(
     })
 }
 
+/// The active end of a pair run alone (up to 5 s), its peer closed before it starts: what
+/// it reported.
+pub(crate) fn run_with_peer_closed(
+    ctx: &RoleCtx,
+    [a, p]: [crate::net::transport::DataConn; 2],
+    flow: fn(crate::net::transport::DataConn, &RoleCtx, RoleReport) -> Box<dyn Flow>,
+) -> RoleReport {
+    drop(p);
+    let rep = report(&a, true);
+    let mut ran = run(vec![flow(a, ctx, rep)], ctx, Duration::from_secs(5));
+    ran.remove(0).rep
+}
+
 /// A connected pair of Unix datagram sockets, the sender's end first (the tests that use
 /// it hold Linux's errors).
 #[cfg(target_os = "linux")]
