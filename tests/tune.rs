@@ -669,6 +669,84 @@ fn an_unsatisfiable_constraint_exits_1_naming_the_closest_candidate() {
     assert!(rows.iter().all(|r| r["sender_cpu_pct"].is_number()));
 }
 
+/// Ctrl-C ends a tune as it ends a run: exit 130, the reason on stderr, and the tests so
+/// far in the results directory (a summary row per test that printed its JSON row; a
+/// tune.csv row per test but the interrupted one, which has no figures to decide on).
+#[test]
+fn ctrl_c_ends_a_tune_with_130_and_keeps_the_tests_so_far() {
+    use std::io::{BufRead, Read};
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("tune");
+    let mut child = std::process::Command::new(bin())
+        .args([
+            "tune",
+            "--set",
+            "rcvbuf=\"64K..1M\"",
+            "--duration",
+            "2s",
+            "--warmup",
+            "0s",
+            "--json",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Every stdout line, as it comes (the pipe stays open to the end: a closed one would
+    // fail the tune's next row instead of letting the interrupt end it).
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let _ = tx.send(line.unwrap_or_default());
+        }
+    });
+    let mut stderr = child.stderr.take().unwrap();
+    let errs = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    // The first test's row: the tune is under way, its interrupt handler installed.
+    // Bounds this test's runtime only: a tune that never finished a test fails here.
+    let first = rx.recv_timeout(Duration::from_secs(300));
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let first = first.expect("a first test row");
+    serde_json::from_str::<serde_json::Value>(&first).expect("a JSON row");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the tune did not end within 120 s of Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    reader.join().unwrap();
+    let stderr = errs.join().unwrap();
+    let rows = 1 + rx.try_iter().count();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let summary = read_csv(&out.join("summary.csv"));
+    assert_eq!(summary.rows.len(), rows, "a summary row per JSON row");
+    let tune = read_csv(&out.join("tune.csv"));
+    let tests = tune
+        .rows
+        .iter()
+        .filter(|r| !r["repetition"].is_empty())
+        .count();
+    assert!(
+        tests <= rows && tests + 1 >= rows,
+        "{tests} tune.csv rows, {rows} tests"
+    );
+}
+
 #[test]
 fn bad_goal_or_constraint_syntax_is_one_line_and_exit_2() {
     let tmp = tempfile::tempdir().unwrap();

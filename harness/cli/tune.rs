@@ -174,7 +174,15 @@ pub(super) fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
         json: args.receiver.json,
         command_line: std::env::args().collect(),
     };
-    let end = crate::tune::execute(&plan, &opts).map_err(|e| Failure::Runtime(e.into()))?;
+    let end = match crate::tune::execute(&plan, &opts) {
+        Ok(end) => end,
+        // Ctrl-C: the tests so far are kept; 130 as for `run` and `mesh`.
+        Err(e @ crate::tune::TuneError::Interrupted(_)) => {
+            eprintln!("{e}");
+            return Ok(130);
+        }
+        Err(e) => return Err(Failure::Runtime(e.into())),
+    };
     Ok(tune_exit(&plan, &end))
 }
 
