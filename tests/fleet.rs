@@ -223,6 +223,46 @@ fn a_mesh_measures_every_ordered_pair_and_writes_the_matrix() {
     other_shapes(&hosts);
 }
 
+/// `mesh --json`: stdout holds one JSON object per pair test, the summary.csv row with its
+/// src and dst, and nothing else.
+#[test]
+fn mesh_json_prints_a_row_per_pair_test_and_nothing_else() {
+    let _turn = turn();
+    let (_servers, hosts) =
+        loopback_fleet(2, &["--max-concurrent", "4", "--allow-relay-without-key"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("hosts");
+    let text: String = hosts.iter().map(|(n, a)| format!("{n} {a}\n")).collect();
+    std::fs::write(&file, text).unwrap();
+    let dir = tmp.path().join("out");
+    let mut cmd = Command::new(bin());
+    cmd.arg("mesh")
+        .arg(&file)
+        .args(SHORT)
+        .args(["--repeat", "2", "--json", "--out"])
+        .arg(&dir);
+    let out = output_bounded(&mut cmd, Duration::from_secs(300)).expect("the mesh ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON row: {e}: {l}")))
+        .collect();
+    let summary = read_csv(&dir.join("summary.csv"));
+    assert_eq!(rows.len(), 4, "two ordered pairs, two repetitions");
+    assert_eq!(rows.len(), summary.rows.len());
+    for (j, s) in rows.iter().zip(&summary.rows) {
+        for col in ["src", "dst", "status", "case_label"] {
+            assert_eq!(j[col].as_str().unwrap(), s.get_str(col), "{col}");
+        }
+        assert_eq!(
+            j["bytes_received"].as_u64().unwrap(),
+            s.int("bytes_received")
+        );
+        assert_ne!(j["src"], j["dst"]);
+    }
+}
+
 /// The other shapes: how many pairs, all at once; two fleet runs compare pair by pair.
 fn other_shapes(hosts: &[(String, String)]) {
     for (shape, rows) in [("all", 6), ("ring", 3), ("star:h2", 2)] {

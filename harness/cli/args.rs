@@ -45,13 +45,15 @@ Examples:
 The search space is the workload's [matrix]: a size key may be a range, sndbuf = \"16K..16M\"
 (every power of two between), other keys lists, congestion = [\"cubic\", \"bbr\"].
 The budget goes to screening (one test per probe), then the race (finalists tested again
-until their 95% intervals are apart, or their means within 5%: the cheapest is the answer),
-then two kernel-default (buffers auto) tests from what is left. The results directory
+until the 99% interval of their ratio excludes 1, or their medians are within 5%, 10% for a
+tail percentile: the cheapest is the answer), then two kernel-default (buffers auto) tests
+from what is left. The results directory
 holds the usual files, tune.csv (every step of the search) and answer.json
 (docs/guide/tune.md).
 
-Exit status: 0 ok (an answer); 1 unsatisfiable (no candidate meets the constraints), or a
-test or the receiver failed; 2 bad input, nothing run; 3 inconclusive (the finalists'
+Exit status: 0 ok (an answer); 1 unsatisfiable (no candidate meets the constraints), or the
+receiver could not be reached or failed (a failed test only leaves its candidate without
+figures); 2 bad input, nothing run; 3 inconclusive (the finalists'
 intervals still overlap when the budget ends: answer.json names them); 130 interrupted.";
 
 const REPORT_EXAMPLES: &str = "\
@@ -202,6 +204,9 @@ pub struct MeshArgs {
     /// Which pairs and how many at once: pairs (each ordered pair alone), all (every pair at once), ring, star:NAME (every other host into NAME at once)
     #[arg(long, default_value = "pairs", value_name = "SHAPE")]
     pub shape: String,
+    /// One JSON object per finished pair test on stdout (JSON Lines; the fields of summary.csv, src and dst among them), and nothing else there (iperf3: -J)
+    #[arg(long, short = 'J')]
+    pub json: bool,
     #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]

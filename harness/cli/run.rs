@@ -46,6 +46,7 @@ pub(super) fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
         psk,
         out,
         quiet: args.common.quiet,
+        json: args.json,
         command_line: std::env::args().collect(),
     };
     match crate::session::mesh::execute(&plan, &opts).map_err(|e| Failure::Runtime(e.into()))? {

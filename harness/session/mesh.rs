@@ -189,6 +189,8 @@ pub struct MeshOptions {
     pub psk: Option<Psk>,
     pub out: PathBuf,
     pub quiet: bool,
+    /// `--json`: each pair's row on stdout as a JSON line, and nothing else there.
+    pub json: bool,
     pub command_line: Vec<String>,
 }
 
@@ -398,6 +400,7 @@ fn run_round(
 struct MeshSweep<'a> {
     plan: &'a MeshPlan,
     quiet: bool,
+    json: bool,
     writer: ResultsWriter,
     meta: Meta,
     records: Vec<CaseRecord>,
@@ -407,7 +410,7 @@ struct MeshSweep<'a> {
 
 impl MeshSweep<'_> {
     fn say(&self, line: &str) {
-        if !self.quiet {
+        if !self.quiet && !self.json {
             println!("{line}");
         }
     }
@@ -446,6 +449,9 @@ impl MeshSweep<'_> {
             return Err(output(e));
         }
         self.say(&pair_line(&run));
+        if self.json {
+            crate::session::runner::print_json(&run)?;
+        }
         if run.status() != Status::Ok {
             self.end = RunEnd::SomeFailed;
         }
@@ -497,6 +503,7 @@ pub fn execute(plan: &MeshPlan, opts: &MeshOptions) -> Result<RunEnd, RunError> 
     let mut sweep = MeshSweep {
         plan,
         quiet: opts.quiet,
+        json: opts.json,
         writer,
         meta,
         records: Vec::new(),

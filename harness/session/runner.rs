@@ -229,6 +229,17 @@ pub(crate) fn output(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> 
     RunError::Output(OutputFailure(e.into()))
 }
 
+/// `--json`: a finished test's row on stdout, one object per line with the summary.csv
+/// row's fields (serde_json writes a non-finite figure as null, so every line is valid
+/// JSON), flushed at once.
+pub(crate) fn print_json(run: &CaseRun) -> Result<(), RunError> {
+    let line = serde_json::to_string(&SummaryRow::from_run(run)).map_err(RunError::Json)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|_| out.flush())
+        .map_err(RunError::Stdout)
+}
+
 /// The run's `meta.json` as it starts: who, what, where, which cases.
 fn run_meta(plan: &RunPlan, opts: &RunOptions, started: SystemTime, receiver: String) -> Meta {
     Meta {
@@ -344,13 +355,7 @@ impl<'a> Sweep<'a> {
             return Err(output(e));
         }
         if self.opts.json {
-            // One object per line, the summary.csv row's fields; serde_json writes a
-            // non-finite figure as null, so every line is valid JSON.
-            let line = serde_json::to_string(&SummaryRow::from_run(run)).map_err(RunError::Json)?;
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "{line}")
-                .and_then(|_| out.flush())
-                .map_err(RunError::Stdout)?;
+            print_json(run)?;
         }
         match self.records.iter_mut().find(|r| r.case == run.case) {
             Some(r) => r.add(run),
