@@ -346,7 +346,7 @@ pub static TEST_KEYS: &[TestKey] = &[
                 Ok(())
             }
         },
-        column: None,
+        column: Some("interval"),
         search: Search::No,
         dist: false,
     },
@@ -477,7 +477,7 @@ pub static TEST_KEYS: &[TestKey] = &[
         },
         show: |s| if s.probe { "rr" } else { "none" }.to_string(),
         check: ok,
-        column: None,
+        column: Some("probe"),
         search: Search::No,
         dist: false,
     },
@@ -525,7 +525,7 @@ pub static TEST_KEYS: &[TestKey] = &[
                 Ok(())
             }
         },
-        column: None,
+        column: Some("batch"),
         search: Search::List,
         dist: false,
     },
