@@ -670,8 +670,8 @@ fn an_unsatisfiable_constraint_exits_1_naming_the_closest_candidate() {
 }
 
 /// Ctrl-C ends a tune as it ends a run: exit 130, the reason on stderr, and the tests so
-/// far in the results directory (a summary row per test that printed its JSON row; a
-/// tune.csv row per test but the interrupted one, which has no figures to decide on).
+/// far in the results directory: a summary row per JSON row, a tune.csv row per test (the
+/// interrupted one too), `meta.json` marked interrupted; no test starts after the signal.
 #[test]
 fn ctrl_c_ends_a_tune_with_130_and_keeps_the_tests_so_far() {
     use std::io::{BufRead, Read};
@@ -715,7 +715,11 @@ fn ctrl_c_ends_a_tune_with_130_and_keeps_the_tests_so_far() {
     let first = rx.recv_timeout(Duration::from_secs(300));
     // SAFETY: signalling our own child process.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    let first = first.expect("a first test row");
+    let Ok(first) = first else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("no first test row; stderr:\n{}", errs.join().unwrap());
+    };
     serde_json::from_str::<serde_json::Value>(&first).expect("a JSON row");
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     let status = loop {
@@ -733,18 +737,38 @@ fn ctrl_c_ends_a_tune_with_130_and_keeps_the_tests_so_far() {
     let rows = 1 + rx.try_iter().count();
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
+    assert_interrupted_tune(&out, rows);
+}
+
+/// An interrupted tune's directory: `rows` tests in summary.csv and tune.csv alike, the
+/// one in flight (if any) `aborted` by the user, and `meta.json` marked interrupted.
+fn assert_interrupted_tune(out: &Path, rows: usize) {
     let summary = read_csv(&out.join("summary.csv"));
     assert_eq!(summary.rows.len(), rows, "a summary row per JSON row");
+    // The test in flight, if the signal came during one, says why it ended.
+    for r in summary
+        .rows
+        .iter()
+        .filter(|r| r.get_str("status") == "aborted")
+    {
+        assert!(
+            r.get_str("error").starts_with("interrupted by the user"),
+            "{}",
+            r.get_str("error")
+        );
+    }
     let tune = read_csv(&out.join("tune.csv"));
     let tests = tune
         .rows
         .iter()
         .filter(|r| !r["repetition"].is_empty())
         .count();
-    assert!(
-        tests <= rows && tests + 1 >= rows,
-        "{tests} tune.csv rows, {rows} tests"
-    );
+    assert_eq!(tests, rows, "a tune.csv row per test");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["interrupted"], true);
+    assert_eq!(meta["runs"].as_u64(), Some(rows as u64));
+    assert!(meta["finished_utc"].is_string());
 }
 
 #[test]

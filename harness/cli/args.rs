@@ -52,8 +52,8 @@ holds the usual files, tune.csv (every step of the search) and answer.json
 (docs/guide/tune.md).
 
 Exit status: 0 ok (an answer); 1 unsatisfiable (no candidate meets the constraints), or the
-receiver could not be reached or failed (a failed test only leaves its candidate without
-figures); 2 bad input, nothing run; 3 inconclusive (the finalists'
+receiver could not be reached or failed, or the results could not be written (a failed
+test only leaves its candidate without figures); 2 bad input, nothing run; 3 inconclusive (the finalists'
 intervals still overlap when the budget ends: answer.json names them); 130 interrupted.";
 
 const REPORT_EXAMPLES: &str = "\

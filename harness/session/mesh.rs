@@ -410,7 +410,13 @@ struct MeshSweep<'a> {
 
 impl MeshSweep<'_> {
     fn say(&self, line: &str) {
-        if !self.quiet && !self.json {
+        if self.quiet {
+            return;
+        }
+        // --json: stdout holds the rows alone; the progress goes to stderr.
+        if self.json {
+            eprintln!("{line}");
+        } else {
             println!("{line}");
         }
     }
@@ -450,7 +456,11 @@ impl MeshSweep<'_> {
         }
         self.say(&pair_line(&run));
         if self.json {
-            crate::session::runner::print_json(&run)?;
+            if let Err(e) = crate::session::runner::print_json(&run) {
+                // The round's rows are not in the files either: meta.json does not count them.
+                self.writer.roll_back();
+                return Err(e);
+            }
         }
         if run.status() != Status::Ok {
             self.end = RunEnd::SomeFailed;

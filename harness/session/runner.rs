@@ -140,6 +140,26 @@ fn skip_round(plan: &RunPlan, records: &[CaseRecord], ci: usize) -> bool {
 
 /// Ctrl-C sets `abort`: the run in flight ends as `aborted` and the sweep stops. A second
 /// Ctrl-C exits at once.
+/// A test the user interrupted (`abort` set) ends `aborted` (unless it failed otherwise)
+/// and its error says so first. Whether it was.
+pub(crate) fn mark_interrupted(outcome: &mut TestOutcome, abort: &AtomicBool) -> bool {
+    let interrupted = abort.load(Ordering::SeqCst);
+    if interrupted {
+        if outcome.status == Status::Ok {
+            outcome.status = Status::Aborted;
+        }
+        let why = "interrupted by the user".to_string();
+        outcome.error = Some(
+            outcome
+                .error
+                .take()
+                .map(|e| format!("{why}; {e}"))
+                .unwrap_or(why),
+        );
+    }
+    interrupted
+}
+
 pub(crate) fn install_interrupt(abort: Arc<AtomicBool>) {
     let _ = ctrlc::set_handler(move || {
         if abort.swap(true, Ordering::SeqCst) {
@@ -355,7 +375,11 @@ impl<'a> Sweep<'a> {
             return Err(output(e));
         }
         if self.opts.json {
-            print_json(run)?;
+            if let Err(e) = print_json(run) {
+                // The row is not in the files either: meta.json does not count it.
+                self.writer.roll_back();
+                return Err(e);
+            }
         }
         match self.records.iter_mut().find(|r| r.case == run.case) {
             Some(r) => r.add(run),
@@ -515,14 +539,7 @@ fn run_one(
     if let (Some(r), Some(os)) = (outcome.receiver.as_mut(), receiver_os) {
         r.os.get_or_insert(os);
     }
-    let interrupted = abort.load(Ordering::SeqCst);
-    if interrupted {
-        if outcome.status == Status::Ok {
-            outcome.status = Status::Aborted;
-        }
-        let why = "interrupted by the user".to_string();
-        outcome.error = Some(outcome.error.map(|e| format!("{why}; {e}")).unwrap_or(why));
-    }
+    let interrupted = mark_interrupted(&mut outcome, abort);
     if outcome.status != Status::Ok {
         // The control connection may be broken: start afresh for the next run.
         *peer = None;

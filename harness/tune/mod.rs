@@ -328,9 +328,14 @@ impl RealBench<'_> {
         if self.json {
             let line = serde_json::to_string(&row).map_err(std::io::Error::other);
             let mut out = std::io::stdout().lock();
-            line.and_then(|line| writeln!(out, "{line}"))
-                .and_then(|_| out.flush())
-                .map_err(TuneError::Stdout)?;
+            let printed = line
+                .and_then(|line| writeln!(out, "{line}"))
+                .and_then(|_| out.flush());
+            if let Err(e) = printed {
+                // The row is not in the files either: meta.json does not count it.
+                self.writer.roll_back();
+                return Err(TuneError::Stdout(e));
+            }
         }
         match self.records.iter_mut().find(|r| r.case == run.case) {
             Some(r) => r.add(run),
@@ -358,7 +363,8 @@ impl Bench for RealBench<'_> {
     fn test(&mut self, p: &Point, baseline: bool) -> Result<Option<Figures>, TuneError> {
         let (case, number, repetition) = self.case_for(p, baseline)?;
         let abort = self.abort.clone();
-        let outcome = run_test(self.peer()?, &case.spec, abort);
+        let mut outcome = run_test(self.peer()?, &case.spec, abort);
+        crate::session::runner::mark_interrupted(&mut outcome, &self.abort);
         if outcome.status != TestStatus::Ok {
             self.peer = None;
         }
@@ -384,9 +390,6 @@ impl Bench for RealBench<'_> {
             "  test {:>3}  {:<40} rep {repetition}  {shown}",
             self.meta.runs, case.label
         ));
-        if self.abort.load(Ordering::SeqCst) {
-            return Err(TuneError::Interrupted(self.dir.clone()));
-        }
         Ok((run.status() == TestStatus::Ok).then_some(figures))
     }
 
@@ -405,6 +408,13 @@ impl Bench for RealBench<'_> {
         self.tune_csv
             .flush()
             .map_err(|e| WriteError::writing(&path, e).into())
+    }
+
+    fn check_stop(&self) -> Result<(), TuneError> {
+        match self.abort.load(Ordering::SeqCst) {
+            true => Err(TuneError::Interrupted(self.dir.clone())),
+            false => Ok(()),
+        }
     }
 
     fn planned(&self) -> Duration {
@@ -434,6 +444,9 @@ fn figures_for(values: &[Figures], metrics: &[Metric]) -> BTreeMap<Metric, Figur
 /// Runs the search, writes answer.json, and prints the answer explained.
 pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> Result<TuneEnd, TuneError> {
     let started = SystemTime::now();
+    // Ctrl-C from the first moment: a receiver being started is stopped with the tune.
+    let abort = Arc::new(AtomicBool::new(false));
+    crate::session::runner::install_interrupt(abort.clone());
     let dir = opts.out.clone();
     let writer = ResultsWriter::create(&dir, started)?;
     let tune_csv = open_tune_csv(&dir.join("tune.csv"))?;
@@ -457,8 +470,6 @@ pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> Result<TuneEnd, TuneError
     let meta = first_meta(plan, opts, started, receiver);
     meta.write(&dir)?;
     cases::write(&dir, &[])?;
-    let abort = Arc::new(AtomicBool::new(false));
-    crate::session::runner::install_interrupt(abort.clone());
     let mut bench = RealBench {
         plan,
         writer,
@@ -476,7 +487,15 @@ pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> Result<TuneEnd, TuneError
         quiet: opts.quiet,
     };
     bench.say(&intro(plan, local.is_some(), addr));
-    let searched = run_search(plan, &mut bench)?;
+    let searched = match run_search(plan, &mut bench) {
+        Err(e @ TuneError::Interrupted(_)) => {
+            bench.meta.interrupted = true;
+            bench.meta.finished_utc = Some(utc_timestamp(SystemTime::now()));
+            bench.meta.write(&dir)?;
+            return Err(e);
+        }
+        searched => searched?,
+    };
     let metrics = shown_metrics(plan);
     let mut answer = answer_of(plan, &searched, &metrics);
     let mut meta = std::mem::take(&mut bench.meta);

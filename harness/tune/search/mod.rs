@@ -209,6 +209,11 @@ pub trait Bench {
     fn record(&mut self, row: &TuneRow) -> Result<(), TuneError>;
     /// The planned time of one more test (warm-up + duration), for a time budget.
     fn planned(&self) -> Duration;
+    /// `Err` once the user has interrupted the tune (Ctrl-C): the search stops there, with
+    /// every test so far recorded, and starts no other.
+    fn check_stop(&self) -> Result<(), TuneError> {
+        Ok(())
+    }
 }
 
 /// One row of tune.csv: a test the search ran, or a decision it took.
@@ -429,6 +434,7 @@ impl<'a, B: Bench> Search<'a, B> {
         if !self.budget_left() {
             return Ok(false);
         }
+        self.bench.check_stop()?;
         let figures = self.bench.test(p, false)?;
         self.count(phase);
         let n = self.tried.entry(p.clone()).or_insert(0);
@@ -450,6 +456,7 @@ impl<'a, B: Bench> Search<'a, B> {
             row.decision = format!("{why}; the test failed (see summary.csv)");
         }
         self.bench.record(&row)?;
+        self.bench.check_stop()?;
         Ok(true)
     }
 

@@ -533,6 +533,7 @@ impl<B: Bench> Search<'_, B> {
             return Ok(());
         }
         while (self.baseline_tests as u32) < reps && self.budget_left() {
+            self.bench.check_stop()?;
             let figures = self.bench.test(near, true)?;
             self.count("baseline");
             self.baseline_tests += 1;
@@ -540,6 +541,7 @@ impl<B: Bench> Search<'_, B> {
                 self.baseline.push(f.clone());
             }
             self.baseline_row(figures.as_ref())?;
+            self.bench.check_stop()?;
         }
         Ok(())
     }
