@@ -302,9 +302,11 @@ impl<B: Bench> Search<'_, B> {
                 }
                 continue;
             }
-            let best = self
-                .best_by_center(|s| s.n >= race::MIN_JUDGED as u64)
-                .unwrap_or_else(|| first_best.clone());
+            let best = self.judged_best(&first_best);
+            if let Some(b) = self.knee_to_best(&knee, d, &order, k, &best)? {
+                k = b;
+                continue;
+            }
             let below = (k > 0).then(|| point(k - 1));
             let verdict = race::judge_knee(
                 below.as_ref().map(|b| self.entry(b)).as_ref(),
@@ -353,6 +355,41 @@ impl<B: Bench> Search<'_, B> {
             .filter(|p| self.entry(p).n() < race::MIN_JUDGED && self.tests_of(p) < self.race_cap())
             .cloned()
             .collect()
+    }
+
+    /// The best by its center among the points judged (two tests at least), else `first`.
+    fn judged_best(&self, first: &Point) -> Point {
+        self.best_by_center(|s| s.n >= race::MIN_JUDGED as u64)
+            .unwrap_or_else(|| first.clone())
+    }
+
+    /// Where the knee of dimension `d` (at `order[k]`, the other dimensions as `knee`'s)
+    /// goes when the best is a smaller size than it (goodput fell past the best; screening's
+    /// single tests misplaced the knee): to the best, which reaches the share itself. The
+    /// move is a decision row; `None` when the best is not below the knee.
+    fn knee_to_best(
+        &mut self,
+        knee: &Point,
+        d: usize,
+        order: &[usize],
+        k: usize,
+        best: &Point,
+    ) -> Result<Option<usize>, TuneError> {
+        let at = |i: usize| {
+            let mut q = knee.clone();
+            q[d] = order[i];
+            q
+        };
+        let Some(b) = (0..k).find(|&i| at(i) == *best) else {
+            return Ok(None);
+        };
+        let (key, label) = (
+            &self.space.dims[d].key,
+            &self.space.dims[d].values[order[k]],
+        );
+        let why = format!("the best is smaller than {key}={label}: the knee moves down to it");
+        self.decide("race", best, why)?;
+        Ok(Some(b))
     }
 
     /// Those of `sizes` that reach `fraction` of `best` too (within the margin): the

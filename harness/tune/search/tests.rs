@@ -205,3 +205,64 @@ fn lists_are_tried_value_by_value() {
     assert_eq!(space.flat(&best), best[0] * 5 + best[1]);
     assert!(space.label(&best).starts_with("congestion="));
 }
+
+/// Goodput that peaks at a middle size and falls above it, the largest size's first test
+/// lucky: screening puts the knee at the top, and the race must move it down to the best
+/// (it once raced the top two sizes to the cap and answered the top, `inconclusive`).
+struct Peaked {
+    space: Space,
+    tests: u64,
+    seen: std::collections::HashMap<Point, u32>,
+}
+
+impl Bench for Peaked {
+    fn test(&mut self, p: &Point, _baseline: bool) -> Result<Option<Figures>, TuneError> {
+        self.tests += 1;
+        let n = self.seen.entry(p.clone()).or_insert(0);
+        *n += 1;
+        let size = self.space.cost(p);
+        let gbit = match size >> 10 {
+            4096 if *n == 1 => 12.0,
+            256 => 10.0,
+            1024 | 4096 => 5.0,
+            _ => 2.0,
+        };
+        let wobble = 1.0 + 0.01 * f64::from(*n % 3);
+        Ok(Some(Figures::from([(
+            Metric::GoodputBps,
+            gbit * 1e9 * wobble,
+        )])))
+    }
+    fn record(&mut self, _row: &TuneRow) -> Result<(), TuneError> {
+        Ok(())
+    }
+    fn planned(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+}
+
+#[test]
+fn a_best_below_a_misplaced_knee_is_the_answer() {
+    let w = Workload::parse(
+        "[matrix]\nsndbuf = [\"16K\", \"64K\", \"256K\", \"1M\", \"4M\"]\n",
+        "t.toml",
+        "t",
+    )
+    .unwrap();
+    let space = Space::from_matrix(&w.matrix);
+    let mut b = Peaked {
+        space: space.clone(),
+        tests: 0,
+        seen: Default::default(),
+    };
+    let goal = Goal::parse("goodput>=0.95*max").unwrap();
+    let mut s = Search::new(&space, &goal, &[], 3, Budget::Tests(100), &mut b);
+    let out = s.run().unwrap();
+    assert_eq!(out.status, Status::Ok, "{}", out.why);
+    assert_eq!(
+        space.cost(out.best.as_ref().unwrap()),
+        256 << 10,
+        "{}",
+        out.why
+    );
+}
