@@ -211,20 +211,6 @@ impl Crowd {
 const HANDSHAKE_DEADLINE: Duration = sockbench::session::receiver::DEFAULT_HANDSHAKE_TIMEOUT;
 
 /// Waits for `child`, killing it and failing past `limit` (a bound on the test's runtime).
-fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            panic!("still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// A sender's handshake is served while other connections are held open: before the
 /// daemon's own handshake deadline (`limit`), at which a held connection would have been
 /// dropped and freed the daemon anyway. No fixed time: the bound is the daemon's.

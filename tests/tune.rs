@@ -721,17 +721,7 @@ fn ctrl_c_ends_a_tune_with_130_and_keeps_the_tests_so_far() {
         panic!("no first test row; stderr:\n{}", errs.join().unwrap());
     };
     serde_json::from_str::<serde_json::Value>(&first).expect("a JSON row");
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the tune did not end within 120 s of Ctrl-C");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_bounded(&mut child, Duration::from_secs(120));
     reader.join().unwrap();
     let stderr = errs.join().unwrap();
     let rows = 1 + rx.try_iter().count();

@@ -400,3 +400,18 @@ pub fn need_tool(tool: &str, how: &str) -> bool {
 pub fn tcp_payload_capacity(rate_bps: f64, payload: f64) -> f64 {
     rate_bps * payload / (payload + 20.0 + 12.0 + 20.0 + 14.0)
 }
+
+/// Waits for `child`, killing it and failing past `limit` (a hang bound, not a speed claim).
+pub fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
