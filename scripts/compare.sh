@@ -4,7 +4,7 @@
 #
 #   tcp_stream      sockbench run --msg-size 128K        vs  iperf3 -l 128K         goodput (bit/s)
 #                                                        and sockbench-bare stream (blocking write/read)
-#   udp_64          sockbench run --proto udp -m 64      vs  iperf3 -u -b 0 -l 64   datagrams delivered per second
+#   udp_64          sockbench run --proto udp --msg-size 64  vs  iperf3 -u -b 0 -l 64   datagrams delivered per second
 #   udp_64_gso      the same with sockbench's --gso --gro (UDP GSO/GRO, loss still counted per datagram)
 #   tcp_pingpong    sockbench run --pattern rr --nodelay vs  sockperf ping-pong --tcp --full-rtt   p50 round trip (us)
 #                                                        and sockbench-bare pingpong

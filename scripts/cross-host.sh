@@ -13,7 +13,7 @@
 #   --remote-psk PATH    key file on the remote host
 #   --data-ports LO-HI   data port range on the remote host (for firewalls)
 #   --out DIR            results directory (default results/<UTC time>-cross-<host>)
-#   --ssh CMD            ssh command (default: "ssh -o BatchMode=yes"); called as CMD HOST COMMAND
+#   --ssh CMD            ssh command (default: "ssh -o BatchMode=yes -o ConnectTimeout=10"); called as CMD HOST COMMAND
 #   --local-bin PATH     sockbench here (default: target/release/sockbench, else on PATH)
 #
 # The remote sockbench must be the same release as this one (the control protocol is

@@ -414,7 +414,8 @@ impl Outcome {
 }
 
 /// Writes `outcomes` as a results directory like `sockbench run`'s — `summary.csv`,
-/// `cases.csv`, `intervals.csv`, `histograms.csv`, `latency.hlog`, `meta.json` — into
+/// `cases.csv`, `intervals.csv`, `histograms.csv`, `sizes.csv`, `latency.hlog`,
+/// `meta.json` — into
 /// `dir` (created if missing). Outcomes of equal tests are repetitions of one case, in
 /// the order given; `name` is the workload name `meta.json` records.
 pub fn write_results(dir: &Path, name: &str, outcomes: &[Outcome]) -> Result<(), Error> {

@@ -155,7 +155,7 @@ pub struct ServeArgs {
     /// Longest test a sender may ask for (warm-up included), e.g. 5m [default: no limit]
     #[arg(long, value_name = "DURATION")]
     pub max_duration: Option<String>,
-    /// Most flows a sender may ask for [default: no limit]
+    /// Most data connections a test may use (each direction of a bidir flow and the probe count) [default: no limit]
     #[arg(long, value_name = "N")]
     pub max_flows: Option<u32>,
     /// Largest SO_SNDBUF/SO_RCVBUF a sender may ask for, e.g. 16M [default: no limit]
@@ -173,7 +173,7 @@ pub struct ServeArgs {
     /// Largest message, response or probe size a sender may ask for, e.g. 1M [default: no limit]
     #[arg(long, value_name = "SIZE")]
     pub max_message: Option<String>,
-    /// Most memory the running tests may need on this host, e.g. 2G [default: a quarter of RAM, at most half of ulimit -v]
+    /// Most memory the running tests may need on this host, e.g. 2G [default on Linux: a quarter of RAM, at most half of ulimit -v; elsewhere: no limit]
     #[arg(long, value_name = "SIZE")]
     pub max_memory: Option<String>,
     /// Time a connection has to complete its handshake (hello and key proof).

@@ -185,7 +185,8 @@ pub struct Answer {
     pub label: String,
     pub why: String,
     /// Settings that could not be told apart from the answer (inconclusive), or are
-    /// equivalent to it within 5% (ok).
+    /// equivalent to it within the margin: 5%, 10% for a tail round trip; for an `F*max`
+    /// goal, the larger sizes that reach the share too (ok).
     pub indistinguishable: Vec<BTreeMap<String, String>>,
     /// The same figures with the buffers left to the kernel's autotuning.
     pub kernel_default: BTreeMap<Metric, FigureCi>,

@@ -34,7 +34,7 @@ pub fn render(
             })
             .collect();
         let how = if answer.status == Status::Ok {
-            "equivalent within 5%"
+            "equivalent within the margin"
         } else {
             "cannot be told apart from it"
         };

@@ -614,7 +614,7 @@ pub static KNOBS: &[Knob] = &[
         on: &[
             OnOs {
                 os: Os::Linux,
-                read_back: "sched_getcpu: the CPUs the traffic threads ran on",
+                read_back: "sched_getaffinity: the CPUs the traffic threads could run on",
             },
         ],
         parse: |k, v| { k.cpus = Some(parse_cpus(v)?); Ok(()) },
