@@ -173,7 +173,7 @@ pub struct ServeArgs {
     /// Largest message, response or probe size a sender may ask for, e.g. 1M [default: no limit]
     #[arg(long, value_name = "SIZE")]
     pub max_message: Option<String>,
-    /// Most memory the running tests may need on this host, e.g. 2G [default on Linux: a quarter of RAM, at most half of ulimit -v; elsewhere: no limit]
+    /// Most memory the running tests may need on this host, e.g. 2G [default: on Linux a quarter of RAM, at most half of ulimit -v; elsewhere no limit]
     #[arg(long, value_name = "SIZE")]
     pub max_memory: Option<String>,
     /// Time a connection has to complete its handshake (hello and key proof).
