@@ -30,10 +30,11 @@ use crate::spec::dist::{rng_for, SizeSampler};
 use crate::sys::batch::{DgramBatch, GroBuf};
 use crate::sys::errno;
 
-/// Sends (or receives) per step, so that one busy flow cannot starve the others.
-const CALLS_PER_STEP: usize = 32;
+/// Sends (or receives, or transactions) per step, so that one busy flow cannot starve
+/// the others.
+pub(crate) const CALLS_PER_STEP: usize = 32;
 /// After ENOBUFS (a full device queue), wait this long before sending again.
-const ENOBUFS_BACKOFF: Duration = Duration::from_micros(50);
+pub(crate) const ENOBUFS_BACKOFF: Duration = Duration::from_micros(50);
 /// How often a silent datagram receiver looks again before the sender's nominal end.
 const IDLE_TICK: Duration = Duration::from_secs(1);
 /// The gap between two END markers.
@@ -239,30 +240,22 @@ impl CoreFlow for DgramSender {
                     self.core.rep.messages_sent += k;
                     self.core.rep.bytes_sent += bytes;
                 }
-                // A full send queue: nothing was sent; try again when there is room.
-                Err(e) if is_timeout(&e) => {
-                    self.pacer.held = true;
-                    return Ok(Want::Write);
+                Err(e) => {
+                    let what = self.what();
+                    match send_failed(cx.ctx, e, Some(&mut self.core.rep.refused), what)? {
+                        SendFail::Full => {
+                            self.pacer.held = true;
+                            return Ok(Want::Write);
+                        }
+                        SendFail::NoBufs => {
+                            self.pacer.held = true;
+                            return Ok(Want::Until(now + ENOBUFS_BACKOFF));
+                        }
+                        SendFail::Again => {}
+                        // No END markers: nothing more can arrive.
+                        SendFail::PeerGone => return Ok(Want::Done),
+                    }
                 }
-                Err(e) if e.raw_os_error() == Some(errno::ENOBUFS) => {
-                    self.pacer.held = true;
-                    return Ok(Want::Until(now + ENOBUFS_BACKOFF));
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // An ICMP port unreachable for an earlier datagram (the peer's socket was
-                // not open then), reported by this send instead of sending: nothing went.
-                // The start and end are sequenced so that it should not happen; if it
-                // does, it is counted, not fatal.
-                Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
-                    self.core.rep.refused += 1;
-                }
-                // A Unix datagram peer that has closed ([`peer_gone`]): nothing more can
-                // arrive, so the sending ends here (no END markers), counted, not fatal.
-                Err(e) if peer_gone(cx.ctx, &e) => {
-                    self.core.rep.refused += 1;
-                    return Ok(Want::Done);
-                }
-                Err(e) => return Err(EngineError::io(self.what())(e)),
             }
         }
         Ok(Want::Write)
@@ -270,10 +263,6 @@ impl CoreFlow for DgramSender {
 
     /// The sender's report has no window: the receiver's is the measured one.
     fn finish(&mut self, _cx: &mut Cx) {}
-
-    fn progress(&self) -> u64 {
-        self.core.rep.messages_sent
-    }
 
     fn doing(&self, want: Want) -> &'static str {
         match (want, &self.markers) {
@@ -322,21 +311,94 @@ fn count(core: &mut FlowCore, seqs: &mut SeqTracker, data: &[u8], now: Instant) 
     }
 }
 
-/// Whether `e` says a Unix datagram socket's peer has closed: the first send after it is
-/// refused (ECONNREFUSED, counted as any refusal), every later one finds no peer
-/// (ENOTCONN, Linux). Seen when a receiver gave up on a silence while its sender was
-/// starved of CPU for longer than [`DGRAM_IDLE`] past the receiver's end. Other
-/// protocols' connected sockets do not return ENOTCONN: there it stays an error.
-pub(crate) fn peer_gone(ctx: &RoleCtx, e: &io::Error) -> bool {
-    ctx.spec.protocol == crate::spec::config::Protocol::UnixDgram
-        && e.raw_os_error() == Some(errno::ENOTCONN)
+/// What a datagram send that failed means for the flow that made it.
+pub(crate) enum SendFail {
+    /// The socket is full (a timeout, or EAGAIN): nothing went; try when it has room.
+    Full,
+    /// ENOBUFS, a full device queue: nothing went; try after [`ENOBUFS_BACKOFF`].
+    NoBufs,
+    /// Nothing went; try again now. An interrupted call, or an ICMP port unreachable for
+    /// an earlier datagram (a peer socket not open then) reported by this send instead of
+    /// sending: a refusal. The start and end of a test are sequenced so that a refusal
+    /// should not happen; if it does, it is counted (the run warns), never fatal, and a
+    /// request it hit is accounted as a timeout, as a lost one is.
+    Again,
+    /// A Unix datagram peer that has closed (a refusal): nothing more can arrive. The
+    /// first send after it is refused (ECONNREFUSED, counted as any refusal), every later
+    /// one finds no peer (ENOTCONN, Linux). Seen when a receiver gave up on a silence
+    /// while its sender was starved of CPU for longer than [`DGRAM_IDLE`] past the
+    /// receiver's end. Other protocols' connected sockets do not return ENOTCONN: there
+    /// it stays an error.
+    PeerGone,
 }
 
-/// The last instant a datagram sender may still send: its nominal end, and [`LATE_GRACE`]
-/// past it when it is paced (a late paced sender catches up). A receiver does not end on
-/// silence before then, so that a datagram cannot find its socket closed.
-pub(crate) fn last_send(ctx: &RoleCtx, paced: bool) -> Instant {
-    ctx.send_end() + if paced { LATE_GRACE } else { Duration::ZERO }
+/// What the failed datagram send of `what` means; a refusal is counted into `refused`
+/// when given (an answering end does not count: its lost response is the requester's
+/// timeout). Any other error ends the flow.
+pub(crate) fn send_failed(
+    ctx: &RoleCtx,
+    e: io::Error,
+    refused: Option<&mut u64>,
+    what: &'static str,
+) -> Result<SendFail, EngineError> {
+    let unix_dgram = ctx.spec.protocol == crate::spec::config::Protocol::UnixDgram;
+    let (fail, refusal) = match e.raw_os_error() {
+        _ if is_timeout(&e) => (SendFail::Full, false),
+        Some(errno::ENOBUFS) => (SendFail::NoBufs, false),
+        Some(errno::ECONNREFUSED) => (SendFail::Again, true),
+        Some(errno::ENOTCONN) if unix_dgram => (SendFail::PeerGone, true),
+        _ if e.kind() == io::ErrorKind::Interrupted => (SendFail::Again, false),
+        _ => return Err(EngineError::io(what)(e)),
+    };
+    if let (true, Some(n)) = (refusal, refused) {
+        *n += 1;
+    }
+    Ok(fail)
+}
+
+/// A passive datagram end's watch on silence: it ends [`DGRAM_IDLE`] after the last
+/// datagram it heard, but never before the last instant its peer may still send (the
+/// nominal end, and [`LATE_GRACE`] past it when the peer is paced: a late paced sender
+/// catches up), so that a datagram cannot find its socket closed and draw an ICMP port
+/// unreachable.
+pub(crate) struct Silence {
+    nominal_end: Instant,
+    last_send: Instant,
+    pub last_heard: Instant,
+    /// Waits for datagrams before the peer's nominal end: progress for the drivers'
+    /// stall limit (silence then is a slow rate or think time, not a stall; after it the
+    /// flow ends itself once [`DGRAM_IDLE`] passes without a datagram).
+    pub waits: u64,
+}
+
+impl Silence {
+    pub fn new(ctx: &RoleCtx, paced: bool) -> Silence {
+        let nominal_end = ctx.send_end();
+        Silence {
+            nominal_end,
+            last_send: nominal_end + if paced { LATE_GRACE } else { Duration::ZERO },
+            last_heard: Instant::now(),
+            waits: 0,
+        }
+    }
+
+    /// When silence ends the flow.
+    pub fn until(&self) -> Instant {
+        idle_end(self.nominal_end, self.last_heard).max(self.last_send)
+    }
+
+    /// Nothing to receive at `now`: done after enough silence, else what to wait for.
+    pub fn idle(&mut self, now: Instant) -> Want {
+        if now < self.nominal_end {
+            self.waits += 1;
+        }
+        let until = self.until();
+        if now >= until {
+            Want::Done
+        } else {
+            Want::ReadUntil(idle_wake(now, self.nominal_end, until))
+        }
+    }
 }
 
 /// When a datagram receiver that last heard its peer at `last_heard` gives up waiting:
@@ -361,13 +423,7 @@ pub struct DgramReceiver {
     core: FlowCore,
     source: Source,
     seqs: SeqTracker,
-    nominal_end: Instant,
-    /// The last instant its sender may send data: the nominal end, and the grace a late
-    /// paced sender has (see `DgramSender::ends`).
-    last_send: Instant,
-    last_heard: Instant,
-    /// Waits for datagrams before the sender's nominal end (see `progress`).
-    waits: u64,
+    silence: Silence,
 }
 
 impl DgramReceiver {
@@ -390,10 +446,7 @@ impl DgramReceiver {
                 .with_sizes(spec.msg_dist.is_some().then(SizeBuckets::new)),
             source,
             seqs: SeqTracker::with_capacity(seq_room(spec)),
-            nominal_end: ctx.send_end(),
-            last_send: last_send(ctx, spec.rate.is_some()),
-            last_heard: Instant::now(),
-            waits: 0,
+            silence: Silence::new(ctx, spec.rate.is_some()),
         }
     }
 
@@ -417,22 +470,6 @@ impl DgramReceiver {
         }
         end
     }
-
-    /// Nothing to receive now: done after enough silence, else wait for more. Never
-    /// before the last instant a late paced sender may still send data (its nominal end
-    /// and [`LATE_GRACE`]): a receiver that closed before its sender stopped would make
-    /// the sender's next datagrams draw an ICMP port unreachable.
-    fn idle(&mut self, now: Instant) -> Want {
-        if now < self.nominal_end {
-            self.waits += 1;
-        }
-        let until = idle_end(self.nominal_end, self.last_heard).max(self.last_send);
-        if now >= until {
-            Want::Done
-        } else {
-            Want::ReadUntil(idle_wake(now, self.nominal_end, until))
-        }
-    }
 }
 
 impl CoreFlow for DgramReceiver {
@@ -449,7 +486,7 @@ impl CoreFlow for DgramReceiver {
             match got {
                 Ok(n) => {
                     let now = Instant::now();
-                    self.last_heard = now;
+                    self.silence.last_heard = now;
                     if cx.ctx.aborted() {
                         return Err(EngineError::Aborted("receive"));
                     }
@@ -458,15 +495,14 @@ impl CoreFlow for DgramReceiver {
                     }
                 }
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
-                    return Ok(self.idle(Instant::now()));
+                    return Ok(self.silence.idle(Instant::now()));
                 }
                 // An ICMP error from an earlier send of ours (a hello ack); not fatal.
                 Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {}
                 Err(e) => return Err(EngineError::io("receive")(e)),
             }
         }
-        let until = idle_end(self.nominal_end, self.last_heard).max(self.last_send);
-        Ok(Want::ReadUntil(until))
+        Ok(Want::ReadUntil(self.silence.until()))
     }
 
     fn finish(&mut self, cx: &mut Cx) {
@@ -475,11 +511,9 @@ impl CoreFlow for DgramReceiver {
         self.core.finish(cx.ctx);
     }
 
-    /// Datagrams, and waits before the sender's nominal end: silence is no stall then
-    /// (a slow rate, a lossy path), and after it the flow ends itself once
-    /// [`DGRAM_IDLE`] passes without a datagram, as it always did.
+    /// Datagrams, and waits before the sender's nominal end ([`Silence::waits`]).
     fn progress(&self) -> u64 {
-        self.seqs.unique + self.seqs.duplicated + self.waits
+        self.seqs.unique + self.seqs.duplicated + self.silence.waits
     }
 
     fn doing(&self, _want: Want) -> &'static str {

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::dgram::{idle_end, idle_wake, last_send, seq_room, EndMarkers};
+use super::dgram::{
+    send_failed, seq_room, EndMarkers, SendFail, Silence, CALLS_PER_STEP, ENOBUFS_BACKOFF,
+};
 use super::flow::{core_field, CoreFlow, Cx, Flow, FlowCore, Want};
 use super::rr::{RTT, RTT_UNCORRECTED};
 use super::{answer_hello, rr_buckets, rr_sizes, EngineError, RoleCtx, Sizes, Think, LATE_GRACE};
@@ -31,25 +33,12 @@ use crate::sys::socket::{recv_nowait, send_nowait};
 mod open;
 use open::*;
 
-/// Transactions (or receives) per step, so that one busy flow cannot starve the others.
-const CALLS_PER_STEP: usize = 32;
 /// Slots an open-loop requester's ring has beyond twice the requests a timeout holds.
 pub const RING_MARGIN: usize = 64;
-/// After ENOBUFS (a full device queue), wait this long before sending again.
-const ENOBUFS_BACKOFF: Duration = Duration::from_micros(50);
 /// A blocking requester narrows its receive timeout to what is left of a request's
 /// timeout only when they differ by more than this (the send before the first receive
 /// takes a few microseconds).
 const NARROW_SLACK: Duration = Duration::from_micros(50);
-
-/// Counts a port-unreachable report (ECONNREFUSED from a send or a receive): a datagram
-/// of ours found no socket open at the peer (one of the attach phase, or one that went
-/// after the peer closed). The start and end are sequenced so that it should not happen
-/// during a test; if it does, it is counted (the run warns), never fatal: the request it
-/// was is accounted as a timeout, as a lost one is.
-fn refused(rep: &mut RoleReport) {
-    rep.refused += 1;
-}
 
 /// Where a closed-loop requester is.
 enum Closed {
@@ -146,23 +135,16 @@ impl DgramRrActive {
                 self.state = Closed::Awaiting { start, rs };
                 Ok(None)
             }
-            Err(e) if is_timeout(&e) => Ok(Some(Want::Write)),
-            Err(e) if e.raw_os_error() == Some(errno::ENOBUFS) => {
-                Ok(Some(Want::Until(start + ENOBUFS_BACKOFF)))
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
-            // A port-unreachable report of an earlier datagram, given instead of sending:
-            // counted, and the request goes again.
-            Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
-                refused(&mut self.core.rep);
-                Ok(None)
-            }
-            // A Unix datagram responder that has closed: nothing can be answered now.
-            Err(e) if crate::engine::dgram::peer_gone(&self.ctx, &e) => {
-                refused(&mut self.core.rep);
-                Ok(Some(Want::Done))
-            }
-            Err(e) => Err(EngineError::io("send")(e)),
+            Err(e) => Ok(
+                match send_failed(&self.ctx, e, Some(&mut self.core.rep.refused), "send")? {
+                    SendFail::Full => Some(Want::Write),
+                    SendFail::NoBufs => Some(Want::Until(start + ENOBUFS_BACKOFF)),
+                    // The request goes again.
+                    SendFail::Again => None,
+                    // Nothing can be answered now.
+                    SendFail::PeerGone => Some(Want::Done),
+                },
+            ),
         }
     }
 
@@ -243,9 +225,10 @@ impl DgramRrActive {
                 Ok(Some(Want::ReadUntil(deadline)))
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
-            // Counted; the request may still be answered: wait on, up to its timeout.
+            // A refusal of an earlier datagram ([`SendFail::Again`]): counted; the request
+            // may still be answered: wait on, up to its timeout.
             Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
-                refused(&mut self.core.rep);
+                self.core.rep.refused += 1;
                 Ok(None)
             }
             Err(e) => Err(EngineError::io("receive")(e)),
@@ -289,10 +272,6 @@ impl CoreFlow for DgramRrActive {
         self.core.finish(cx.ctx);
     }
 
-    fn progress(&self) -> u64 {
-        self.core.rep.messages_sent + self.core.rep.messages_received
-    }
-
     fn doing(&self, _want: Want) -> &'static str {
         match self.state {
             Closed::Ready => "send",
@@ -314,14 +293,8 @@ pub struct DgramRrPassive {
     ctx: RoleCtx,
     seqs: SeqTracker,
     resp_sizes: Sizes,
-    last_heard: Instant,
-    /// The last instant the requester may still send a request: its nominal end, and
-    /// [`LATE_GRACE`] past it for an open-loop one (a late paced sender catches up).
-    /// Silence does not end this flow before then, so that a request cannot find the
-    /// socket closed and draw an ICMP port unreachable.
-    last_send: Instant,
-    /// Waits for requests before the requester's nominal end (see `progress`).
-    waits: u64,
+    /// An open-loop requester is paced.
+    silence: Silence,
 }
 
 impl DgramRrPassive {
@@ -331,9 +304,7 @@ impl DgramRrPassive {
             core: FlowCore::new(conn, rep, ctx).with_sizes(rr_buckets(&req, &resp_sizes, false)),
             seqs: SeqTracker::with_capacity(seq_room(&ctx.spec)),
             resp_sizes,
-            last_heard: Instant::now(),
-            last_send: last_send(ctx, open_loop(ctx).is_some()),
-            waits: 0,
+            silence: Silence::new(ctx, open_loop(ctx).is_some()),
             ctx: ctx.clone(),
         }
     }
@@ -366,24 +337,11 @@ impl DgramRrPassive {
                 Ok(())
             }
             // Not sent: the requester will time out and count it lost.
-            Err(e)
-                if is_timeout(&e)
-                    || matches!(e.raw_os_error(), Some(errno::ENOBUFS | errno::ECONNREFUSED))
-                    || crate::engine::dgram::peer_gone(&self.ctx, &e) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(EngineError::io("send")(e)),
+            Err(e) => send_failed(&self.ctx, e, None, "send").map(|_| ()),
         }
     }
 
     /// Takes one datagram of `n` bytes: true at the END marker.
-    /// When silence ends this flow: [`DGRAM_IDLE`](super::DGRAM_IDLE) after the last
-    /// datagram, but never before the requester's last instant to send.
-    fn idle_until(&self) -> Instant {
-        idle_end(self.ctx.send_end(), self.last_heard).max(self.last_send)
-    }
-
     fn take(&mut self, scratch: &mut [u8], n: usize, now: Instant) -> Result<bool, EngineError> {
         let id = self.core.conn.plan.id;
         match dgram::header(&scratch[..n]) {
@@ -404,27 +362,19 @@ impl CoreFlow for DgramRrPassive {
             match self.core.conn.sock.recv(as_uninit(cx.scratch)) {
                 Ok(n) => {
                     let now = Instant::now();
-                    self.last_heard = now;
+                    self.silence.last_heard = now;
                     if self.take(cx.scratch, n, now)? {
                         return Ok(Want::Done);
                     }
                 }
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
-                    let (now, end) = (Instant::now(), self.ctx.send_end());
-                    if now < end {
-                        self.waits += 1;
-                    }
-                    let until = self.idle_until();
-                    if now >= until {
-                        return Ok(Want::Done);
-                    }
-                    return Ok(Want::ReadUntil(idle_wake(now, end, until)));
+                    return Ok(self.silence.idle(Instant::now()));
                 }
                 Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {}
                 Err(e) => return Err(EngineError::io("receive")(e)),
             }
         }
-        Ok(Want::ReadUntil(self.idle_until()))
+        Ok(Want::ReadUntil(self.silence.until()))
     }
 
     fn finish(&mut self, cx: &mut Cx) {
@@ -432,11 +382,10 @@ impl CoreFlow for DgramRrPassive {
         self.core.finish(cx.ctx);
     }
 
-    /// Requests and responses, and waits before the requester's nominal end: silence is
-    /// no stall then (think time, a lossy path), and after it the flow ends itself once
-    /// [`super::DGRAM_IDLE`] passes without a datagram.
+    /// Requests and responses, and waits before the requester's nominal end
+    /// ([`Silence::waits`]).
     fn progress(&self) -> u64 {
-        self.core.rep.messages_sent + self.core.rep.messages_received + self.waits
+        self.core.rep.messages_sent + self.core.rep.messages_received + self.silence.waits
     }
 
     fn doing(&self, _want: Want) -> &'static str {
@@ -592,8 +541,8 @@ mod tests {
             let mut passive = DgramRrPassive::new(p, &ctx, rep);
             // Silence, however long, does not end it before the last instant an open-loop
             // requester may still send (a paced sender late by a loaded machine).
-            passive.last_heard = ctx.t0;
-            let until = passive.idle_until();
+            passive.silence.last_heard = ctx.t0;
+            let until = passive.silence.until();
             assert_eq!(until, ctx.send_end() + grace, "rate {rate:?}");
         }
     }

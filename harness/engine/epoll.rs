@@ -1,5 +1,5 @@
 //! The epoll driver: many flows per worker thread, neper's model. Each worker owns a share
-//! of the connections (dealt by flow, see `spawn_roles`), puts their sockets in
+//! of the connections (dealt by flow, see `session::roles::spawn_roles`), puts their sockets in
 //! non-blocking mode, and steps a flow when what it wants comes: readiness (level
 //! triggered, interest from [`Want`]), or its instant (a binary heap of timers; the wait
 //! is rounded up to epoll_wait's millisecond, so pacing is exact on average with bursts of

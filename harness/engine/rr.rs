@@ -50,13 +50,16 @@ pub(crate) enum Got {
     Eof(usize),
 }
 
-/// Reads one message at a time, never past its end: a fixed size, or a framed one of the
-/// size its length header says (at most `max`), keeping the 8-byte id at `id_off` if
-/// asked. A framed message takes two reads, header then body, as it always has.
-pub(crate) struct MsgReader {
+/// The framing of a byte stream of messages: fixed-size ones (`max` bytes), or framed
+/// ones of the size their length header says (`least` to `max`), with each one's 8-byte
+/// id at `id_off` if asked. Fed at most [`Framer::want`] bytes at a time, it says where
+/// each message ends.
+pub(crate) struct Framer {
     framed: bool,
     max: usize,
+    least: usize,
     id_off: Option<usize>,
+    /// Bytes of the current message so far.
     got: usize,
     /// The current message's size; 0 while a framed header is incomplete.
     size: usize,
@@ -64,11 +67,12 @@ pub(crate) struct MsgReader {
     id: [u8; 8],
 }
 
-impl MsgReader {
-    pub fn new(framed: bool, max: usize, id_off: Option<usize>) -> MsgReader {
-        MsgReader {
+impl Framer {
+    pub fn new(framed: bool, max: usize, least: usize, id_off: Option<usize>) -> Framer {
+        Framer {
             framed,
             max,
+            least,
             id_off,
             got: 0,
             size: if framed { 0 } else { max },
@@ -77,76 +81,100 @@ impl MsgReader {
         }
     }
 
-    /// Bytes of the current message read so far.
-    pub fn partial(&self) -> usize {
-        self.got
-    }
-
-    /// The id the last message carried.
-    pub fn id(&self) -> [u8; 8] {
-        self.id
-    }
-
+    /// Bytes until the current header, or else the current message, is complete.
     #[inline]
-    pub fn read(&mut self, sock: &Socket, scratch: &mut [u8]) -> Result<Got, EngineError> {
-        if !self.framed && self.id_off.is_none() {
-            return self.read_plain(sock, scratch);
+    pub fn want(&self) -> usize {
+        if self.framed && self.got < HDR {
+            HDR - self.got
+        } else {
+            self.size - self.got
         }
-        let in_hdr = self.framed && self.got < HDR;
-        let target = if in_hdr { HDR } else { self.size };
-        let want = (target - self.got).min(scratch.len());
-        let n = match (&*sock).read(&mut scratch[..want]) {
-            Ok(0) => return Ok(Got::Eof(self.got)),
-            Ok(n) => n,
-            Err(e) if is_timeout(&e) => return Ok(Got::Blocked),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Got::More),
-            Err(e) => return Err(EngineError::io("read")(e)),
-        };
-        let data = &scratch[..n];
+    }
+
+    /// Takes the stream's next `data` (at most [`Framer::want`] bytes): the size of the
+    /// message it completes, if it does. A header outside `least..=max` is an error.
+    pub fn take(&mut self, data: &[u8]) -> Result<Option<usize>, EngineError> {
+        let (from, to) = (self.got, self.got + data.len());
+        let in_hdr = self.framed && from < HDR;
         if in_hdr {
-            self.hdr[self.got..self.got + n].copy_from_slice(data);
+            self.hdr[from..to].copy_from_slice(data);
         }
         if let Some(off) = self.id_off {
-            let (from, to) = (self.got, self.got + n);
+            // The part of [off, off + 8) within [from, to).
             let (a, b) = (from.max(off), to.min(off + 8));
             if a < b {
                 self.id[a - off..b - off].copy_from_slice(&data[a - from..b - from]);
             }
         }
-        self.got += n;
-        if in_hdr && self.got == HDR {
+        self.got = to;
+        if in_hdr && to == HDR {
             let size = u32::from_be_bytes(self.hdr) as usize;
-            if size < HDR || size > self.max {
+            if size < self.least || size > self.max {
                 return Err(EngineError::Protocol(format!(
-                    "a message header says {size} bytes; expected {HDR} to {}",
-                    self.max
+                    "a message header says {size} bytes; expected {} to {}",
+                    self.least, self.max
                 )));
             }
             self.size = size;
         }
         if self.got != self.size {
-            return Ok(Got::More);
+            return Ok(None);
         }
-        let size = self.size;
         self.got = 0;
-        if self.framed {
-            self.size = 0;
+        let size = std::mem::replace(&mut self.size, if self.framed { 0 } else { self.max });
+        Ok(Some(size))
+    }
+}
+
+/// Reads one message at a time, never past its end ([`Framer`]): a framed message takes
+/// two reads, header then body, as it always has.
+pub(crate) struct MsgReader(Framer);
+
+impl MsgReader {
+    pub fn new(framed: bool, max: usize, id_off: Option<usize>) -> MsgReader {
+        MsgReader(Framer::new(framed, max, HDR, id_off))
+    }
+
+    /// Bytes of the current message read so far.
+    pub fn partial(&self) -> usize {
+        self.0.got
+    }
+
+    /// The id the last message carried.
+    pub fn id(&self) -> [u8; 8] {
+        self.0.id
+    }
+
+    #[inline]
+    pub fn read(&mut self, sock: &Socket, scratch: &mut [u8]) -> Result<Got, EngineError> {
+        let f = &mut self.0;
+        if !f.framed && f.id_off.is_none() {
+            return self.read_plain(sock, scratch);
         }
-        Ok(Got::Msg(size))
+        let want = f.want().min(scratch.len());
+        let n = match (&*sock).read(&mut scratch[..want]) {
+            Ok(0) => return Ok(Got::Eof(f.got)),
+            Ok(n) => n,
+            Err(e) if is_timeout(&e) => return Ok(Got::Blocked),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Got::More),
+            Err(e) => return Err(EngineError::io("read")(e)),
+        };
+        Ok(f.take(&scratch[..n])?.map_or(Got::More, Got::Msg))
     }
 
     /// A fixed-size message without an id: only the count matters.
     #[inline]
     fn read_plain(&mut self, sock: &Socket, scratch: &mut [u8]) -> Result<Got, EngineError> {
-        let want = (self.size - self.got).min(scratch.len());
+        let f = &mut self.0;
+        let want = (f.size - f.got).min(scratch.len());
         match (&*sock).read(&mut scratch[..want]) {
-            Ok(0) => Ok(Got::Eof(self.got)),
-            Ok(n) if self.got + n == self.size => {
-                self.got = 0;
-                Ok(Got::Msg(self.size))
+            Ok(0) => Ok(Got::Eof(f.got)),
+            Ok(n) if f.got + n == f.size => {
+                f.got = 0;
+                Ok(Got::Msg(f.size))
             }
             Ok(n) => {
-                self.got += n;
+                f.got += n;
                 Ok(Got::More)
             }
             Err(e) if is_timeout(&e) => Ok(Got::Blocked),
@@ -157,7 +185,7 @@ impl MsgReader {
 
     /// The error for an end of stream `got` bytes into a message.
     pub fn cut(&self, got: usize) -> EngineError {
-        let of = if self.size == 0 { HDR } else { self.size };
+        let of = if self.0.size == 0 { HDR } else { self.0.size };
         EngineError::Protocol(format!("the peer closed mid-message ({got} of {of} bytes)"))
     }
 }

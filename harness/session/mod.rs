@@ -4,5 +4,6 @@
 pub mod console;
 pub mod mesh;
 pub mod receiver;
+pub mod roles;
 pub mod runner;
 pub mod sender;

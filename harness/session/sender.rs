@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-use crate::engine::{spawn_roles, RoleCtx};
+use crate::engine::RoleCtx;
 use crate::measure::hostinfo::HostFacts;
 pub use crate::measure::outcome::{RelayOutcome, Status, TestOutcome};
 use crate::measure::SideReport;
 use crate::net::auth::{self, Psk};
 use crate::net::control::{self, Channel, ControlError, Message, SessionKey, Way, DEFAULT_PORT};
 use crate::net::transport::ClientData;
+use crate::session::roles::spawn_roles;
 use crate::spec::config::{Side, TestSpec};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

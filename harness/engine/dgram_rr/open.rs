@@ -107,20 +107,18 @@ impl DgramRrOpen {
                     self.next_due += self.arrivals.next_gap();
                     self.req_len = 0;
                 }
-                Err(e) if is_timeout(&e) || e.raw_os_error() == Some(errno::ENOBUFS) => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // A port-unreachable report of an earlier datagram, given instead of
-                // sending: counted, and the request goes again.
-                Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
-                    refused(&mut self.core.rep)
+                Err(e) => {
+                    match send_failed(&self.ctx, e, Some(&mut self.core.rep.refused), "send")? {
+                        SendFail::Full | SendFail::NoBufs => break,
+                        // The request goes again.
+                        SendFail::Again => {}
+                        // The sending ends.
+                        SendFail::PeerGone => {
+                            self.next_due = self.ctx.send_end();
+                            break;
+                        }
+                    }
                 }
-                // A Unix datagram responder that has closed: the sending ends.
-                Err(e) if crate::engine::dgram::peer_gone(&self.ctx, &e) => {
-                    refused(&mut self.core.rep);
-                    self.next_due = self.ctx.send_end();
-                    break;
-                }
-                Err(e) => return Err(EngineError::io("send")(e)),
             }
         }
         Ok(())
@@ -160,7 +158,7 @@ impl DgramRrOpen {
             }
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => Ok(false),
             Err(e) if e.raw_os_error() == Some(errno::ECONNREFUSED) => {
-                refused(&mut self.core.rep);
+                self.core.rep.refused += 1;
                 Ok(false)
             }
             Err(e) => Err(EngineError::io("receive")(e)),
@@ -203,10 +201,6 @@ impl CoreFlow for DgramRrOpen {
         rep.timeouts = rep.messages_sent.saturating_sub(rep.messages_received);
         self.core.count_seqs(&self.seqs);
         self.core.finish(cx.ctx);
-    }
-
-    fn progress(&self) -> u64 {
-        self.core.rep.messages_sent + self.core.rep.messages_received
     }
 
     fn doing(&self, _want: Want) -> &'static str {

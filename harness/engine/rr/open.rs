@@ -262,78 +262,29 @@ impl CoreFlow for OpenRequester {
     }
 }
 
-/// Takes a byte stream of responses apart: fixed-size ones, or framed ones by their
-/// length headers; with `id_off`, each one's 8-byte request id at that offset.
-pub(crate) struct Splitter {
-    framed: bool,
-    fixed: u64,
-    id_off: Option<usize>,
-    /// Position within the current message, and its size once known.
-    pos: u64,
-    size: u64,
-    hdr: [u8; 4],
-    id: [u8; 8],
-}
+/// Takes a byte stream of responses apart ([`Framer`]): fixed-size ones, or framed ones
+/// by their length headers; with `id_off`, each one's 8-byte request id at that offset.
+pub(crate) struct Splitter(Framer);
 
 impl Splitter {
+    /// `fixed` is also the largest framed size allowed.
     pub(crate) fn new(framed: bool, fixed: u64, id_off: Option<usize>) -> Splitter {
-        Splitter {
-            framed,
-            fixed,
-            id_off,
-            pos: 0,
-            size: 0,
-            hdr: [0; 4],
-            id: [0; 8],
-        }
+        let least = HDR + id_off.map_or(0, |_| 8);
+        Splitter(Framer::new(framed, fixed as usize, least, id_off))
     }
 
-    /// Takes `data`, calling `done(size, id)` for each message it completes; `fixed` is
-    /// also the largest framed size allowed.
+    /// Takes `data`, calling `done(size, id)` for each message it completes.
     pub(crate) fn feed(
         &mut self,
         mut data: &[u8],
         mut done: impl FnMut(u64, u64),
     ) -> Result<(), EngineError> {
-        let hdr = FRAME_HEADER as u64;
         while !data.is_empty() {
-            if self.pos == 0 && !self.framed {
-                self.size = self.fixed;
+            let (piece, rest) = data.split_at(self.0.want().min(data.len()));
+            if let Some(size) = self.0.take(piece)? {
+                done(size as u64, u64::from_le_bytes(self.0.id));
             }
-            if self.framed && self.pos < hdr {
-                let at = self.pos as usize;
-                let take = (4 - at).min(data.len());
-                self.hdr[at..at + take].copy_from_slice(&data[..take]);
-                self.pos += take as u64;
-                data = &data[take..];
-                if self.pos < hdr {
-                    return Ok(());
-                }
-                self.size = u32::from_be_bytes(self.hdr) as u64;
-                let least = hdr + self.id_off.map_or(0, |_| 8);
-                if self.size < least || self.size > self.fixed {
-                    return Err(EngineError::Protocol(format!(
-                        "a response header says {} bytes; expected {least} to {}",
-                        self.size, self.fixed
-                    )));
-                }
-            } else {
-                let take = ((self.size - self.pos) as usize).min(data.len());
-                if let Some(off) = self.id_off {
-                    // The part of [off, off + 8) within [pos, pos + take).
-                    let (from, to) = (self.pos as usize, self.pos as usize + take);
-                    let (a, b) = (from.max(off), to.min(off + 8));
-                    if a < b {
-                        self.id[a - off..b - off].copy_from_slice(&data[a - from..b - from]);
-                    }
-                }
-                self.pos += take as u64;
-                data = &data[take..];
-            }
-            if self.pos == self.size {
-                done(self.size, u64::from_le_bytes(self.id));
-                self.pos = 0;
-            }
+            data = rest;
         }
         Ok(())
     }

@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Socket, Type};
 use thiserror::Error;
 
-use crate::engine::{spawn_roles, RoleCtx};
+use crate::engine::RoleCtx;
 use crate::measure::hostinfo::HostFacts;
 use crate::net::auth::{self, Psk};
 use crate::net::control::{
     self, Channel, ControlError, Message, SessionKey, Way, PROTOCOL_VERSION,
 };
 use crate::net::transport::{self, DataConn, ServerData};
+use crate::session::roles::spawn_roles;
 use crate::spec::config::{ConfigError, Protocol, Side, TestSpec};
 use crate::spec::units::format_size_human;
 
