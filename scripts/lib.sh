@@ -13,9 +13,18 @@ scratch_space() {
 }
 
 scratch_cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    # A background loop's own children first (a cargo build it started would otherwise
+    # go on writing into $work while it is removed), then the loop.
+    for p in "${pids[@]}"; do
+        pkill -TERM -P "$p" 2>/dev/null || true
+        kill "$p" 2>/dev/null || true
+    done
     wait 2>/dev/null || true
-    rm -rf "$work"
+    # A killed compiler may still be writing for a moment: try again before giving up.
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        rm -rf "$work" 2>/dev/null && break
+        sleep 1
+    done
 }
 
 # A TCP port on 127.0.0.1 that is free now.
