@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use sockbench::spec::workload::Workload;
@@ -290,15 +290,7 @@ fn ctrl_c_leaves_an_aborted_row_and_intact_files() {
     std::thread::sleep(Duration::from_millis(2500));
     // SAFETY: signalling our own child process.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    let started = Instant::now();
     let out = child.wait_with_output().unwrap();
-    // Stopped by the signal: before the repetition it interrupted would have ended by
-    // itself (30 s from its start, 2.5 s before the signal): the run's own figure.
-    assert!(
-        started.elapsed() < Duration::from_millis(30_000 - 2_500),
-        "took {:?} to stop",
-        started.elapsed()
-    );
     assert_eq!(
         out.status.code(),
         Some(130),
@@ -312,6 +304,14 @@ fn ctrl_c_leaves_an_aborted_row_and_intact_files() {
     assert!(row.get_str("error").contains("interrupted"));
     assert!(row.int("bytes_received") > 0, "what was measured is kept");
     assert!(row.num("goodput_bps") > 0.0);
+    // Stopped by the signal, not by its own end: the repetition's measured time, by the
+    // receiver's own clock, is short of the 30 s it asked for.
+    assert!(
+        row.num("measured_s") < row.num("duration_s"),
+        "measured {} s of {} s",
+        row.num("measured_s"),
+        row.num("duration_s")
+    );
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
     assert_eq!(meta["interrupted"], true);
