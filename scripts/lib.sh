@@ -25,6 +25,7 @@ scratch_cleanup() {
         rm -rf "$work" 2>/dev/null && break
         sleep 1
     done
+    [ ! -e "$work" ] || echo "could not remove the scratch space $work" >&2
 }
 
 # A TCP port on 127.0.0.1 that is free now.
