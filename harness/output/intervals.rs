@@ -145,8 +145,11 @@ fn fold_a_sliver(rows: &mut Vec<IntervalRow>, step: f64) {
     let Some(last) = rows.pop() else { return };
     let prev = &mut rows[n - 2];
     prev.end_s = last.end_s;
-    prev.bytes += last.bytes;
-    prev.messages = prev.messages.map(|m| m + last.messages.unwrap_or(0));
+    // Saturating: the counts come from a peer's report, which may be anything.
+    prev.bytes = prev.bytes.saturating_add(last.bytes);
+    prev.messages = prev
+        .messages
+        .map(|m| m.saturating_add(last.messages.unwrap_or(0)));
     prev.throughput_bps = rate(prev.bytes, prev.end_s - prev.start_s);
 }
 
