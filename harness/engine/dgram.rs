@@ -76,6 +76,12 @@ impl EndMarkers {
         }
     }
 
+    /// Starts the schedule in `slot` for a sender that sent `count` datagrams and stopped
+    /// at `now`: what to wait for.
+    pub fn start(slot: &mut Option<EndMarkers>, conn: u32, count: u64, now: Instant) -> Want {
+        Want::Until(slot.insert(EndMarkers::new(conn, count, now)).at)
+    }
+
     /// What is due at `now`.
     pub fn poll(&self, now: Instant) -> Marker {
         if self.sent >= END_MARKERS {
@@ -226,9 +232,8 @@ impl CoreFlow for DgramSender {
             let now = Instant::now();
             let due = self.pacer.due(self.core.rep.bytes_sent);
             if self.pacer.ends(now, due) || cx.ctx.aborted() {
-                let m = EndMarkers::new(self.core.conn.plan.id, self.seq, now);
-                self.markers = Some(m);
-                return Ok(Want::Until(now + END_PAUSE));
+                let (conn, count) = (self.core.conn.plan.id, self.seq);
+                return Ok(EndMarkers::start(&mut self.markers, conn, count, now));
             }
             if let Some(due) = due.filter(|&d| d > now) {
                 self.pacer.held = false;
@@ -624,7 +629,7 @@ mod tests {
                 ("warmup", "0s"),
             ]);
             let pair = crate::engine::testdrive::unix_dgram_pair(Pattern::Stream, threads);
-            let r = &crate::engine::testdrive::run_with_peer_closed(&ctx, pair, flow);
+            let r = &crate::engine::testdrive::run_with_peer_closed(&ctx, pair, flow, threads);
             assert_eq!(r.error, None, "threads {threads}");
             assert_eq!((r.refused, r.messages_sent), (2, 0), "threads {threads}");
         }

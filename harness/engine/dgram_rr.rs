@@ -495,7 +495,7 @@ mod tests {
             keys.extend(rate.map(|r| ("rate", r)));
             let ctx = ctx(&keys);
             let pair = crate::engine::testdrive::unix_dgram_pair(Pattern::Rr, false);
-            let r = &crate::engine::testdrive::run_with_peer_closed(&ctx, pair, flow);
+            let r = &crate::engine::testdrive::run_with_peer_closed(&ctx, pair, flow, false);
             assert_eq!(r.error, None, "rate {rate:?}");
             assert_eq!((r.refused, r.messages_sent), (2, 0), "rate {rate:?}");
         }
@@ -515,7 +515,7 @@ mod tests {
                 keys.extend(rate.map(|r| ("rate", r)));
                 let ctx = ctx(&keys);
                 let pair = udp_pair(&ctx, Pattern::Rr, threads);
-                let r = &crate::engine::testdrive::run_with_peer_closed(&ctx, pair, flow);
+                let r = &crate::engine::testdrive::run_with_peer_closed(&ctx, pair, flow, threads);
                 let what = format!("threads {threads}, rate {rate:?}");
                 // Not an abort: the requester ran to its end.
                 assert_eq!(r.error, None, "{what}");

@@ -1,17 +1,17 @@
-//! A small driver for unit tests of flows: every flow of a run stepped in turn on one
-//! thread (non-blocking sockets: the epoll driver's view), or each on a thread of its own
-//! (blocking sockets with the `POLL` timeouts: the blocking driver's view). It steps a
-//! flow whenever its wait may be over, without watching sockets, and naps between
-//! rounds; it folds spawned flows' counts into their parent. Only for small workloads.
+//! What the unit tests of flows share: a test's context, loopback pairs of connections,
+//! and runs of a pair's two ends on the real drivers (each end on a thread of its own,
+//! as the two processes of a test are), their reports and round trips.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hdrhistogram::Histogram;
 
-use super::flow::{Bufs, Cx, Flow, Want};
-use super::{RoleCtx, POLL};
-use crate::measure::{latency_histogram, RoleReport};
+use super::flow::Flow;
+use super::rr::{RTT, RTT_UNCORRECTED};
+use super::{blocking, epoll, RoleCtx, POLL};
+use crate::measure::RoleReport;
 
 /// What a run of one flow gave: its report and its round trips.
 pub(crate) struct Ran {
@@ -20,119 +20,23 @@ pub(crate) struct Ran {
     pub rtt_uncorrected: Histogram<u64>,
 }
 
-struct Running {
-    flow: Box<dyn Flow>,
-    want: Want,
-    /// Children: their flows (running), and the reports of those that ended.
-    children: Vec<(Box<dyn Flow>, Want)>,
-    done: bool,
-}
-
-fn due(want: Want, now: Instant) -> bool {
-    match want {
-        Want::Until(t) => now >= t,
-        Want::Done => false,
-        _ => true,
+/// Runs a flow to its end on the blocking driver (`threads`) or on an epoll worker of
+/// its own; its report, and the round trips the driver attached to it.
+fn drive(flow: Box<dyn Flow>, ctx: &RoleCtx, threads: bool) -> Ran {
+    let rep = match threads {
+        true => blocking::run_flow(flow, ctx),
+        false => epoll::run_worker(vec![flow], ctx.clone()).remove(0),
+    };
+    let hist = |name: &str| {
+        let h = rep.histograms.iter().find(|h| h.metric == name);
+        h.map_or_else(crate::measure::latency_histogram, |h| h.decode().unwrap())
+    };
+    let (rtt, rtt_uncorrected) = (hist(RTT), hist(RTT_UNCORRECTED));
+    Ran {
+        rep,
+        rtt,
+        rtt_uncorrected,
     }
-}
-
-/// Steps `f` once; on an error records it. True when it has ended.
-fn step_one(f: &mut dyn Flow, want: &mut Want, cx: &mut Cx) -> bool {
-    match f.step(cx) {
-        Ok(w) => *want = w,
-        Err(e) => {
-            f.report().error = Some(e.to_string());
-            *want = Want::Done;
-        }
-    }
-    if *want == Want::Done {
-        f.finish(cx);
-        return true;
-    }
-    false
-}
-
-fn round(r: &mut Running, cx: &mut Cx, now: Instant) {
-    let mut i = 0;
-    while i < r.children.len() {
-        let (c, w) = &mut r.children[i];
-        if due(*w, now) && step_one(c.as_mut(), w, cx) {
-            let (mut c, _) = r.children.swap_remove(i);
-            r.flow.report().absorb(c.report());
-            continue;
-        }
-        i += 1;
-    }
-    if !r.done && due(r.want, now) {
-        r.done = step_one(r.flow.as_mut(), &mut r.want, cx);
-        if r.done && r.flow.report().active {
-            // The sender's end: what the control channel tells a crr acceptor.
-            cx.ctx
-                .stop
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
-    for c in cx.spawned.drain(..) {
-        r.children.push((c, Want::Read));
-    }
-}
-
-/// Runs `flows` to their end (or `limit`) on one thread.
-pub(crate) fn run(flows: Vec<Box<dyn Flow>>, ctx: &RoleCtx, limit: Duration) -> Vec<Ran> {
-    let mut bufs = Bufs::for_test(ctx);
-    let mut hists: Vec<_> = flows
-        .iter()
-        .map(|_| (latency_histogram(), latency_histogram()))
-        .collect();
-    let mut running: Vec<Running> = flows
-        .into_iter()
-        .map(|flow| Running {
-            flow,
-            want: Want::Write,
-            children: Vec::new(),
-            done: false,
-        })
-        .collect();
-    let stop = Instant::now() + limit;
-    let mut spawned = Vec::new();
-    while running.iter().any(|r| !r.done || !r.children.is_empty()) && Instant::now() < stop {
-        for (r, (rtt, unc)) in running.iter_mut().zip(hists.iter_mut()) {
-            let mut cx = bufs.cx(ctx, [rtt, unc], &mut spawned);
-            let now = cx.now;
-            round(r, &mut cx, now);
-        }
-        std::thread::sleep(Duration::from_micros(100));
-    }
-    running
-        .into_iter()
-        .zip(hists)
-        .map(|(mut r, (rtt, rtt_uncorrected))| {
-            if !r.done {
-                r.flow.report().error = Some("testdrive: not done by the limit".into());
-            }
-            Ran {
-                rep: r.flow.report().clone(),
-                rtt,
-                rtt_uncorrected,
-            }
-        })
-        .collect()
-}
-
-/// Runs each flow on a thread of its own, as the blocking driver does (the caller makes
-/// the sockets blocking with [`POLL`] timeouts).
-pub(crate) fn run_threads(flows: Vec<Box<dyn Flow>>, ctx: &RoleCtx, limit: Duration) -> Vec<Ran> {
-    let threads: Vec<_> = flows
-        .into_iter()
-        .map(|f| {
-            let ctx = ctx.clone();
-            std::thread::spawn(move || run(vec![f], &ctx, limit).pop())
-        })
-        .collect();
-    threads
-        .into_iter()
-        .filter_map(|t| t.join().ok().flatten())
-        .collect()
 }
 
 /// Makes a socket look as the blocking driver leaves it.
@@ -180,7 +84,7 @@ pub(crate) fn udp_pair(
     blocking_socks: bool,
 ) -> [crate::net::transport::DataConn; 2] {
     use crate::net::sockopt::{apply, Phase};
-    use crate::spec::config::{ConnPlan, Side};
+    use crate::spec::config::Side;
     use socket2::{Domain, Socket, Type};
     let spec = &ctx.spec;
     let open = |side: Side| {
@@ -194,12 +98,7 @@ pub(crate) fn udp_pair(
     let (a, b) = (open(Side::Sender), open(Side::Receiver));
     a.0.connect(&b.0.local_addr().unwrap()).unwrap();
     b.0.connect(&a.0.local_addr().unwrap()).unwrap();
-    let plan = ConnPlan {
-        id: 0,
-        flow: 0,
-        kind,
-        active: Side::Sender,
-    };
+    let plan = plan(kind);
     [a, b].map(|(sock, requested)| {
         let knobs = crate::spec::knobs::AppliedKnobs {
             requested,
@@ -209,17 +108,17 @@ pub(crate) fn udp_pair(
     })
 }
 
-/// The active end of a pair run alone (up to 5 s), its peer closed before it starts: what
-/// it reported.
+/// The active end of a pair run alone on the driver of `threads`, its peer closed
+/// before it starts: what it reported.
 pub(crate) fn run_with_peer_closed(
     ctx: &RoleCtx,
     [a, p]: [crate::net::transport::DataConn; 2],
     flow: fn(crate::net::transport::DataConn, &RoleCtx, RoleReport) -> Box<dyn Flow>,
+    threads: bool,
 ) -> RoleReport {
     drop(p);
     let rep = report(&a, true);
-    let mut ran = run(vec![flow(a, ctx, rep)], ctx, Duration::from_secs(5));
-    ran.remove(0).rep
+    drive(flow(a, ctx, rep), ctx, threads).rep
 }
 
 /// A connected pair of Unix datagram sockets, the sender's end first (the tests that use
@@ -229,14 +128,8 @@ pub(crate) fn unix_dgram_pair(
     kind: crate::spec::config::Pattern,
     blocking_socks: bool,
 ) -> [crate::net::transport::DataConn; 2] {
-    use crate::spec::config::{ConnPlan, Side};
     let (a, b) = socket2::Socket::pair(socket2::Domain::UNIX, socket2::Type::DGRAM, None).unwrap();
-    let plan = ConnPlan {
-        id: 0,
-        flow: 0,
-        kind,
-        active: Side::Sender,
-    };
+    let plan = plan(kind);
     [a, b].map(|sock| {
         data_conn(
             sock,
@@ -246,6 +139,17 @@ pub(crate) fn unix_dgram_pair(
             (0, None, None),
         )
     })
+}
+
+/// The plan of a pair's one connection: connection 0 of flow 0, the sender active.
+fn plan(kind: crate::spec::config::Pattern) -> crate::spec::config::ConnPlan {
+    use crate::spec::config::Side;
+    crate::spec::config::ConnPlan {
+        id: 0,
+        flow: 0,
+        kind,
+        active: Side::Sender,
+    }
 }
 
 /// One end of a pair on loopback, its socket in the mode of the driver tested; `attach`:
@@ -276,23 +180,25 @@ fn data_conn(
     }
 }
 
-/// Runs a pair's two ends: on one thread (non-blocking) or on two (blocking).
+/// Runs a pair's two ends (active first) at once, each on a thread of its own, on the
+/// blocking driver (`threads`) or the epoll driver. Once the active end is done the
+/// passive one is told, as the control channel tells a crr acceptor.
 pub(crate) fn run_pair(flows: Vec<Box<dyn Flow>>, ctx: &RoleCtx, threads: bool) -> (Ran, Ran) {
-    let limit = ctx.spec.hard_deadline();
-    let mut ran = if threads {
-        run_threads(flows, ctx, limit)
-    } else {
-        run(flows, ctx, limit)
+    let [a, p]: [Box<dyn Flow>; 2] = flows.try_into().ok().expect("a pair");
+    let go = |f: Box<dyn Flow>| {
+        let ctx = ctx.clone();
+        std::thread::spawn(move || drive(f, &ctx, threads))
     };
-    assert_eq!(ran.len(), 2);
-    let b = ran.pop().unwrap();
-    (ran.pop().unwrap(), b)
+    let (a, p) = (go(a), go(p));
+    let a = a.join().expect("the active end's thread");
+    ctx.stop.store(true, Ordering::Relaxed);
+    (a, p.join().expect("the passive end's thread"))
 }
 
 /// A crr test's two ends on loopback TCP: the attach connection on both, the receiver's
 /// address on the sender's end, the listener on the receiver's.
 pub(crate) fn tcp_crr_pair(blocking_socks: bool) -> [crate::net::transport::DataConn; 2] {
-    use crate::spec::config::{ConnPlan, Pattern, Side};
+    use crate::spec::config::Pattern;
     use socket2::{Domain, Socket, Type};
     let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
     let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
@@ -303,12 +209,7 @@ pub(crate) fn tcp_crr_pair(blocking_socks: bool) -> [crate::net::transport::Data
     let a = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
     a.connect(&addr).unwrap();
     let (p, _) = listener.accept().unwrap();
-    let plan = ConnPlan {
-        id: 0,
-        flow: 0,
-        kind: Pattern::Crr,
-        active: Side::Sender,
-    };
+    let plan = plan(Pattern::Crr);
     let token = 0x5eed;
     let listener = Arc::new(listener);
     [(a, Some(addr), None), (p, None, Some(listener))].map(|(sock, peer, listener)| {

@@ -178,9 +178,8 @@ impl CoreFlow for DgramRrOpen {
             let sending = self.sending();
             let answered = self.core.rep.messages_received >= self.core.rep.messages_sent;
             if !sending && (answered || now >= self.last_send + self.timeout) {
-                let m = EndMarkers::new(self.core.conn.plan.id, self.seq, now);
-                self.markers = Some(m);
-                return Ok(Want::Until(now + crate::engine::END_PAUSE));
+                let (conn, count) = (self.core.conn.plan.id, self.seq);
+                return Ok(EndMarkers::start(&mut self.markers, conn, count, now));
             }
             if sending {
                 self.send_due(now, cx.scratch)?;
