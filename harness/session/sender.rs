@@ -368,7 +368,8 @@ fn set_up(
     start_at: Option<std::time::SystemTime>,
 ) -> Result<ClientData, TestFailure> {
     let ctl = &mut peer.control;
-    let _ = ctl.stream.set_read_timeout(Some(STEP_TIMEOUT));
+    let step = STEP_TIMEOUT + super::setup_extra(spec);
+    let _ = ctl.stream.set_read_timeout(Some(step));
     ctl.send(&Message::Setup {
         spec: Box::new(spec.clone()),
     })?;
@@ -376,7 +377,7 @@ fn set_up(
         Message::Ready { token, endpoints } => Some((token, endpoints)),
         _ => None,
     })?;
-    let deadline = Instant::now() + STEP_TIMEOUT;
+    let deadline = Instant::now() + step;
     let data = ClientData::attach(
         spec,
         peer.addr.ip().to_canonical(),
@@ -487,7 +488,8 @@ impl Peer {
         start_at: Option<std::time::SystemTime>,
     ) -> RelayOutcome {
         let ctl = &mut self.control;
-        let wait = spec.hard_deadline() + crate::engine::STALL + STEP_TIMEOUT * 3;
+        let step = STEP_TIMEOUT + super::setup_extra(spec);
+        let wait = spec.hard_deadline() + crate::engine::STALL + step * 3;
         let _ = ctl.stream.set_read_timeout(Some(wait));
         let start_at_ms = start_at.and_then(|t| {
             t.duration_since(std::time::UNIX_EPOCH)

@@ -663,7 +663,8 @@ fn set_up_data(
     let local_ip: IpAddr = ctl.stream.local_addr()?.ip().to_canonical();
     let (data, endpoints) = ServerData::open(spec, local_ip, token, opts.data_ports)
         .map_err(|e| TestError::Data(e.into()))?;
-    let deadline = Instant::now() + opts.setup_timeout;
+    let setup = opts.setup_timeout + crate::session::setup_extra(spec);
+    let deadline = Instant::now() + setup;
     let attach_spec = spec.clone();
     let cancel = Arc::new(AtomicBool::new(false));
     let attach_cancel = cancel.clone();
@@ -673,7 +674,7 @@ fn set_up_data(
         .map_err(TestError::Thread)?;
     let started = (|| -> Result<(), TestError> {
         ctl.send(&Message::Ready { token, endpoints })?;
-        ctl.stream.set_read_timeout(Some(opts.setup_timeout))?;
+        ctl.stream.set_read_timeout(Some(setup))?;
         ctl.expect("start", |m| match m {
             Message::Start => Some(()),
             _ => None,
