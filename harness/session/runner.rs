@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -98,7 +98,8 @@ pub enum RunEnd {
     Interrupted,
 }
 
-/// The default results directory: `results/<UTC time>-<name>/`.
+/// The default results directory: `results/<UTC time>-<name>/`, or with `-2`, `-3`...
+/// after it when a run started in the same second has it already.
 pub fn default_out_dir(name: &str, started: SystemTime) -> PathBuf {
     let stamp = utc_timestamp(started).replace([':', '-'], "");
     let safe: String = name
@@ -111,7 +112,19 @@ pub fn default_out_dir(name: &str, started: SystemTime) -> PathBuf {
             }
         })
         .collect();
-    PathBuf::from("results").join(format!("{stamp}-{safe}"))
+    unused_dir(Path::new("results"), &format!("{stamp}-{safe}"))
+}
+
+/// `root/base`, or the first of `root/base-2`, `root/base-3`... that does not exist.
+fn unused_dir(root: &Path, base: &str) -> PathBuf {
+    let named = |n: u32| match n {
+        1 => root.join(base),
+        n => root.join(format!("{base}-{n}")),
+    };
+    (1..)
+        .map(named)
+        .find(|d| !d.exists())
+        .unwrap_or_else(|| named(1))
 }
 
 /// The order of the runs: repetition by repetition, each going through every case (so a
@@ -655,6 +668,23 @@ fn warn_about_cases(console: &Console, records: &[CaseRecord], adaptive: Option<
 mod tests {
     use super::*;
     use crate::spec::config::TestSpec;
+
+    #[test]
+    fn a_run_started_in_the_same_second_gets_a_directory_of_its_own() {
+        let root = tempfile::tempdir().unwrap();
+        let base = "20261206T202741Z-tcp-stream";
+        assert_eq!(unused_dir(root.path(), base), root.path().join(base));
+        std::fs::create_dir(root.path().join(base)).unwrap();
+        assert_eq!(
+            unused_dir(root.path(), base),
+            root.path().join(format!("{base}-2"))
+        );
+        std::fs::create_dir(root.path().join(format!("{base}-2"))).unwrap();
+        assert_eq!(
+            unused_dir(root.path(), base),
+            root.path().join(format!("{base}-3"))
+        );
+    }
 
     fn plan(cases: usize, repeat: u32, shuffle: bool) -> RunPlan {
         RunPlan {
