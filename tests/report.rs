@@ -186,6 +186,33 @@ fn unusable_directories_are_refused_naming_the_file() {
     );
 }
 
+/// `report results/*`: the glob also matches the README beside the runs, and a run
+/// stopped before its first test left a directory with no case. They are passed over,
+/// each said in one line, when another path holds results; alone, each is refused.
+#[test]
+fn a_glob_over_results_passes_over_what_holds_none() {
+    let (a, _) = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let readme = tmp.path().join("README.md");
+    std::fs::write(&readme, "# results\n").unwrap();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let (r, e) = (readme.to_str().unwrap(), empty.to_str().unwrap());
+    let (out, html, _t) = report(&[a.to_str().unwrap(), r, e]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{err}");
+    assert!(std::fs::read_to_string(html).unwrap().contains("<figure"));
+    let passed: Vec<&str> = err.lines().filter(|l| l.contains("passed over")).collect();
+    assert_eq!(passed.len(), 2, "{err}");
+    assert!(passed[0].contains("README.md") && passed[1].contains("summary.csv is missing"));
+    for alone in [r, e] {
+        let (out, _, _t) = report(&[alone]);
+        assert_eq!(out.status.code(), Some(2), "{alone}");
+    }
+    let (out, _, _t) = report(&[r, e]);
+    assert_eq!(out.status.code(), Some(2), "none usable");
+}
+
 /// Renders the report in Debian's Chromium, headless, and checks the picture is not blank.
 #[test]
 fn a_real_browser_renders_the_report() {

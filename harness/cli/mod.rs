@@ -178,8 +178,15 @@ fn report_command(args: ReportArgs) -> Result<i32, Failure> {
         baseline: args.baseline,
         svg_dir: args.svg_dir,
     };
-    let charts = crate::report::write_report(&opts).map_err(|e| Failure::Usage(e.to_string()))?;
-    println!("report: {} ({charts} charts)", opts.output.display());
+    let drawn = crate::report::write_report(&opts).map_err(|e| Failure::Usage(e.to_string()))?;
+    for e in &drawn.passed_over {
+        eprintln!("report: passed over {e}");
+    }
+    println!(
+        "report: {} ({} charts)",
+        opts.output.display(),
+        drawn.charts
+    );
     Ok(0)
 }
 

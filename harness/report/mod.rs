@@ -599,13 +599,41 @@ pub struct ReportOptions {
     pub svg_dir: Option<PathBuf>,
 }
 
-/// Reads the directories and writes the report. Returns the number of charts drawn.
-pub fn write_report(opts: &ReportOptions) -> Result<usize, ReportError> {
-    let mut dirs: Vec<ResultsDir> = opts
-        .dirs
-        .iter()
-        .map(|d| ResultsDir::load(d))
-        .collect::<Result<_, _>>()?;
+/// What a report drew: its charts, and the paths it passed over (with why).
+#[derive(Debug)]
+pub struct Drawn {
+    pub charts: usize,
+    pub passed_over: Vec<ReportError>,
+}
+
+/// The results directories among `paths`, loaded. Of several paths (a glob such as
+/// `results/*`, which also matches the README beside the runs) those that hold no results
+/// (a file, a directory without sockbench's files, a run that recorded no case) are
+/// passed over, and said, as long as one does; any other error, or none usable, is the
+/// answer.
+fn load_all(paths: &[PathBuf]) -> Result<(Vec<ResultsDir>, Vec<ReportError>), ReportError> {
+    let (mut dirs, mut passed_over) = (Vec::new(), Vec::new());
+    for p in paths {
+        match ResultsDir::load(p) {
+            Ok(d) => dirs.push(d),
+            Err(e @ (ReportError::NoDirectory(_) | ReportError::NotResults { .. }))
+            | Err(e @ ReportError::NoRows { .. })
+                if paths.len() > 1 =>
+            {
+                passed_over.push(e)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    match dirs.is_empty() {
+        true => Err(passed_over.remove(0)),
+        false => Ok((dirs, passed_over)),
+    }
+}
+
+/// Reads the directories and writes the report: the charts drawn, the paths passed over.
+pub fn write_report(opts: &ReportOptions) -> Result<Drawn, ReportError> {
+    let (mut dirs, passed_over) = load_all(&opts.dirs)?;
     if let Some(base) = &opts.baseline {
         let base = ResultsDir::load(base)?;
         dirs.retain(|d| d.path.canonicalize().ok() != base.path.canonicalize().ok());
@@ -622,7 +650,10 @@ pub fn write_report(opts: &ReportOptions) -> Result<usize, ReportError> {
             std::fs::write(&p, &c.svg).map_err(ReportError::io(&p))?;
         }
     }
-    Ok(charts.len())
+    Ok(Drawn {
+        charts: charts.len(),
+        passed_over,
+    })
 }
 
 /// A chart's file name from its id, which may hold labels from a results directory (a
