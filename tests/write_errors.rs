@@ -422,3 +422,51 @@ fn a_disk_that_fills_at_any_point_leaves_headed_files_and_a_true_run_count() {
     }
     assert!(stopped >= 8, "only {stopped} of 16 runs met a full disk");
 }
+
+/// `run -J | head -c 300`: the reader of stdout goes away. Stdout is a view of the files:
+/// the test measured when it went stays in every file, the run ends after it with
+/// `meta.json` finished, and the one error line says why (exit 1). `tune -J` the same.
+#[test]
+fn a_closed_stdout_keeps_the_test_measured_and_finishes_the_files() {
+    for command in ["run", "tune"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let mut args = vec![command, "--pattern", "rr", "--duration", "150ms"];
+        match command {
+            "run" => args.extend(["--repeat", "5"]),
+            _ => args.extend(["--set", "sndbuf=\"16K..1M\"", "--budget", "12"]),
+        }
+        args.extend(["--warmup", "0s", "--interval", "10ms", "--json", "--out"]);
+        let mut child = Command::new(bin())
+            .args(&args)
+            .arg(&out)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader is gone before the first row is printed.
+        drop(child.stdout.take());
+        let stderr = std::thread::spawn({
+            let mut e = child.stderr.take().unwrap();
+            move || {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+                s
+            }
+        });
+        let status = common::wait_bounded(&mut child, Duration::from_secs(120));
+        let stderr = stderr.join().unwrap();
+        assert_eq!(status.code(), Some(1), "{command}: {stderr}");
+        assert!(
+            stderr.contains("writing JSON to stdout") && stderr.contains("Broken pipe"),
+            "{command}: {stderr}"
+        );
+        // The test it failed on is in every file, and it was the last.
+        assert_eq!(every_file_is_whole(&out), 1, "{command}");
+        let meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("meta.json")).unwrap()).unwrap();
+        assert!(meta["finished_utc"].is_string(), "{command}: {meta}");
+        assert_eq!(meta["interrupted"], false, "{command}: {meta}");
+    }
+}

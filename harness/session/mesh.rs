@@ -406,6 +406,8 @@ struct MeshSweep<'a> {
     records: Vec<CaseRecord>,
     statuses: HashMap<PairKey, Vec<Status>>,
     end: RunEnd,
+    /// `--json` output that failed: the run ends after the round it failed in.
+    stdout_gone: Option<RunError>,
 }
 
 impl MeshSweep<'_> {
@@ -455,12 +457,10 @@ impl MeshSweep<'_> {
             return Err(output(e));
         }
         self.say(&pair_line(&run));
-        if self.json {
-            if let Err(e) = crate::session::runner::print_json(&run) {
-                // The round's rows are not in the files either: meta.json does not count them.
-                self.writer.roll_back();
-                return Err(e);
-            }
+        if self.json && self.stdout_gone.is_none() {
+            // Stdout is a view of the files: when it fails (its reader went away: a
+            // closed pipe), the tests measured stay in them and the run ends after the round.
+            self.stdout_gone = crate::session::runner::print_json(&run).err();
         }
         if run.status() != Status::Ok {
             self.end = RunEnd::SomeFailed;
@@ -519,6 +519,7 @@ pub fn execute(plan: &MeshPlan, opts: &MeshOptions) -> Result<RunEnd, RunError> 
         records: Vec::new(),
         statuses: HashMap::new(),
         end: RunEnd::AllOk,
+        stdout_gone: None,
     };
     sweep.say(&format!(
         "sockbench {} mesh: {} host(s), shape {}, {} case(s) x {} repetition(s)",
@@ -536,6 +537,9 @@ pub fn execute(plan: &MeshPlan, opts: &MeshOptions) -> Result<RunEnd, RunError> 
                     sweep.record(ci, rep, pair_at, pair)?;
                 }
                 sweep.rewrite(dir)?;
+                if sweep.stdout_gone.is_some() {
+                    break 'run;
+                }
                 if abort.load(Ordering::SeqCst) {
                     sweep.meta.interrupted = true;
                     sweep.end = RunEnd::Interrupted;
@@ -547,7 +551,7 @@ pub fn execute(plan: &MeshPlan, opts: &MeshOptions) -> Result<RunEnd, RunError> 
     sweep.meta.finished_utc = Some(utc_timestamp(SystemTime::now()));
     sweep.rewrite(dir)?;
     sweep.say(&format!("results: {}", dir.display()));
-    Ok(sweep.end)
+    sweep.stdout_gone.take().map_or(Ok(sweep.end), Err)
 }
 
 fn shape_name(shape: &Shape, hosts: &[Host]) -> String {

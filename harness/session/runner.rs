@@ -332,6 +332,8 @@ struct Sweep<'a> {
     /// run) is not printed again.
     last_error: String,
     last_rewrite: Instant,
+    /// `--json` output that failed: the run ends after the test it failed on.
+    stdout_gone: Option<RunError>,
 }
 
 impl<'a> Sweep<'a> {
@@ -375,6 +377,7 @@ impl<'a> Sweep<'a> {
             table,
             last_error: String::new(),
             last_rewrite: Instant::now(),
+            stdout_gone: None,
         };
         Ok((sweep, local, addr, ticker))
     }
@@ -387,12 +390,10 @@ impl<'a> Sweep<'a> {
             self.writer.roll_back();
             return Err(output(e));
         }
-        if self.opts.json {
-            if let Err(e) = print_json(run) {
-                // The row is not in the files either: meta.json does not count it.
-                self.writer.roll_back();
-                return Err(e);
-            }
+        if self.opts.json && self.stdout_gone.is_none() {
+            // Stdout is a view of the files: when it fails (its reader went away: a
+            // closed pipe), the test measured stays in them and the run ends after it.
+            self.stdout_gone = print_json(run).err();
         }
         match self.records.iter_mut().find(|r| r.case == run.case) {
             Some(r) => r.add(run),
@@ -620,6 +621,9 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> Result<RunEnd, RunError> {
         };
         sweep.record(&run, &case.label)?;
         done_ms += planned_ms(ci);
+        if sweep.stdout_gone.is_some() {
+            break;
+        }
         if interrupted {
             end = RunEnd::Interrupted;
             sweep.meta.interrupted = true;
@@ -635,8 +639,9 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> Result<RunEnd, RunError> {
     drop(ticker);
     drop(peer);
     drop(local);
+    let stdout_gone = sweep.stdout_gone.take();
     sweep.finish()?;
-    Ok(end)
+    stdout_gone.map_or(Ok(end), Err)
 }
 
 /// One warning line per case whose main figure is noisy, as hyperfine warns, or that

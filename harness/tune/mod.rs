@@ -326,18 +326,17 @@ impl RealBench<'_> {
     fn write(&mut self, run: &CaseRun) -> Result<SummaryRow, TuneError> {
         self.writer.write(run)?;
         let row = SummaryRow::from_run(run);
-        if self.json {
-            let line = serde_json::to_string(&row).map_err(std::io::Error::other);
-            let mut out = std::io::stdout().lock();
-            let printed = line
-                .and_then(|line| writeln!(out, "{line}"))
-                .and_then(|_| out.flush());
-            if let Err(e) = printed {
-                // The row is not in the files either: meta.json does not count it.
-                self.writer.roll_back();
-                return Err(TuneError::Stdout(e));
-            }
-        }
+        // Stdout is a view of the files: when it fails (its reader went away: a closed
+        // pipe), the test measured stays in them, and the tune ends after it.
+        let printed = match self.json {
+            true => serde_json::to_string(&row)
+                .map_err(std::io::Error::other)
+                .and_then(|line| {
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "{line}").and_then(|_| out.flush())
+                }),
+            false => Ok(()),
+        };
         match self.records.iter_mut().find(|r| r.case == run.case) {
             Some(r) => r.add(run),
             None => {
@@ -356,6 +355,7 @@ impl RealBench<'_> {
         }
         self.writer.commit();
         cases::write(&self.dir, &self.records)?;
+        printed.map_err(TuneError::Stdout)?;
         Ok(row)
     }
 }
@@ -489,8 +489,8 @@ pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> Result<TuneEnd, TuneError
     };
     bench.say(&intro(plan, local.is_some(), addr));
     let searched = match run_search(plan, &mut bench) {
-        Err(e @ TuneError::Interrupted(_)) => {
-            bench.meta.interrupted = true;
+        Err(e @ (TuneError::Interrupted(_) | TuneError::Stdout(_))) => {
+            bench.meta.interrupted = matches!(e, TuneError::Interrupted(_));
             bench.meta.finished_utc = Some(utc_timestamp(SystemTime::now()));
             bench.meta.write(&dir)?;
             return Err(e);
