@@ -15,7 +15,7 @@ use thiserror::Error;
 use crate::measure::hostinfo::read_sysctl;
 use crate::spec::config::{Protocol, SocketKnobs};
 pub use crate::spec::knobs::{AppliedKnobs, EffectiveKnobs, Phase};
-use crate::spec::knobs::{Clamp, Knob, SockOpt, KNOBS};
+use crate::spec::knobs::{Clamp, Hint, Knob, SockOpt, KNOBS};
 pub use crate::sys::tcp_info::{tcp_info, TcpInfo};
 
 /// A knob the kernel refused.
@@ -55,8 +55,7 @@ pub fn apply(
             value: (knob.show)(knobs).unwrap_or_default(),
             hint: opt
                 .hint
-                .and_then(|sysctl| read_sysctl(&sysctl.replace('.', "/")))
-                .map(|avail| format!(" (available here: {})", avail.trim()))
+                .map(|h| refusal_hint(h, &source))
                 .unwrap_or_default(),
             source,
         })?;
@@ -65,6 +64,23 @@ pub fn apply(
         }
     }
     Ok(warnings)
+}
+
+/// What the kernel takes instead of a value it refused: the values it has, or, refused
+/// for want of privilege (EPERM), those this process may set.
+fn refusal_hint(hint: Hint, refused: &io::Error) -> String {
+    let list = |sysctl: &str| read_sysctl(&sysctl.replace('.', "/"));
+    let denied = refused.kind() == io::ErrorKind::PermissionDenied;
+    let permitted = hint.permitted.filter(|_| denied);
+    match permitted.and_then(|p| list(p).map(|l| (p, l))) {
+        Some((sysctl, l)) => format!(
+            " (without root or CAP_NET_ADMIN this process may set only: {}, the list in {sysctl})",
+            l.trim()
+        ),
+        None => list(hint.available)
+            .map(|l| format!(" (available here: {})", l.trim()))
+            .unwrap_or_default(),
+    }
 }
 
 /// Re-arms TCP_QUICKACK, which the kernel clears when it leaves quick-ack mode. Called by
@@ -205,6 +221,30 @@ mod tests {
             read_back(&sock, Protocol::Tcp, Domain::IPV4).quickack,
             Some(true)
         );
+    }
+
+    /// A congestion control refused for want of privilege names those this process may
+    /// set (net.ipv4.tcp_allowed_congestion_control); any other refusal, those the kernel
+    /// has.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_refusal_for_want_of_privilege_names_what_may_be_set() {
+        let hint = Hint {
+            available: "net.ipv4.tcp_available_congestion_control",
+            permitted: Some("net.ipv4.tcp_allowed_congestion_control"),
+        };
+        let read = |s: &str| read_sysctl(&s.replace('.', "/")).unwrap();
+        let allowed = read("net.ipv4.tcp_allowed_congestion_control");
+        let denied = io::Error::from_raw_os_error(libc::EPERM);
+        let msg = refusal_hint(hint, &denied);
+        assert!(
+            msg.contains("may set only") && msg.contains(allowed.trim()),
+            "{msg}"
+        );
+        let unknown = io::Error::from_raw_os_error(libc::ENOENT);
+        let msg = refusal_hint(hint, &unknown);
+        let available = read("net.ipv4.tcp_available_congestion_control");
+        assert_eq!(msg, format!(" (available here: {})", available.trim()));
     }
 
     #[test]

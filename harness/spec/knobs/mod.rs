@@ -240,8 +240,18 @@ pub struct SockOpt {
     /// Reads it back into the effective knobs.
     pub read: fn(&Socket, Domain, &mut EffectiveKnobs),
     pub clamp: Option<Clamp>,
-    /// A sysctl listing the values this kernel takes, named when it refuses one.
-    pub hint: Option<&'static str>,
+    /// The sysctls listing the values this kernel takes, named when it refuses one.
+    pub hint: Option<Hint>,
+}
+
+/// Where the values a kernel takes for an option are listed.
+#[derive(Debug, Clone, Copy)]
+pub struct Hint {
+    /// Every value this kernel has.
+    pub available: &'static str,
+    /// The values a process without CAP_NET_ADMIN may set; the kernel refuses it the
+    /// others (EPERM).
+    pub permitted: Option<&'static str>,
 }
 
 /// One cell of summary.csv as a knob fills it.

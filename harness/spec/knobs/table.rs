@@ -256,7 +256,10 @@ pub static KNOBS: &[Knob] = &[
                 })
             },
             clamp: None,
-            hint: Some("net.ipv4.tcp_available_congestion_control"),
+            hint: Some(Hint {
+                available: "net.ipv4.tcp_available_congestion_control",
+                permitted: Some("net.ipv4.tcp_allowed_congestion_control"),
+            }),
         }),
         columns: &[
             Column {
