@@ -106,6 +106,12 @@ pub(super) fn tune_plan(
 ) -> Result<(crate::tune::TunePlan, PathBuf, PskFile), Failure> {
     let space = crate::tune::search::Space::from_matrix(&workload.matrix);
     let max_reps = workload.repeat.max(3);
+    if workload.repeat < max_reps && !args.common.quiet {
+        eprintln!(
+            "note: repeat {} asked; tune repeats a candidate up to {max_reps} times, the fewest that can tell two candidates apart",
+            workload.repeat
+        );
+    }
     let budget = tune_budget(args.budget.as_deref(), space.grid_size(), max_reps)?;
     let first = &cases[0].spec;
     let name = if workload.name.is_empty() {
