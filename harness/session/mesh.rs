@@ -318,8 +318,8 @@ fn run_pair(
 fn unreachable_sender(src: &Host, e: &crate::session::sender::ReachError) -> String {
     use crate::session::sender::ReachError;
     match e {
-        ReachError::Connect { addr, source } => format!(
-            "cannot reach sender host {}'s daemon at {addr}: {source} (is `sockbench serve` running there?)",
+        ReachError::Connect { addr, error } => format!(
+            "cannot reach sender host {}'s daemon at {addr}: {error} (is `sockbench serve` running there?)",
             src.name
         ),
         other => format!("sender host {}: {other}", src.name),

@@ -31,15 +31,17 @@ pub enum ReachError {
     BadAddress(String),
     #[error("cannot resolve '{0}': {1}")]
     Resolve(String, std::io::Error),
-    #[error("cannot reach the receiver at {addr}: {source} (is `sockbench serve` running there?)")]
+    // The cause is in the message, not a `source` too: an error chain printed whole
+    // (`error: {e:#}`) would say it twice.
+    #[error("cannot reach the receiver at {addr}: {error} (is `sockbench serve` running there?)")]
     Connect {
         addr: SocketAddr,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("the receiver at {addr} refused the handshake: {source}")]
+    #[error("the receiver at {addr} refused the handshake: {error}")]
     Handshake {
         addr: SocketAddr,
-        source: ControlError,
+        error: ControlError,
     },
     #[error("the receiver at {addr}: {message}")]
     Auth { addr: SocketAddr, message: String },
@@ -97,8 +99,8 @@ impl Peer {
     /// Connects and completes the handshake; with a key, both ends prove they hold it.
     pub fn connect(addr: SocketAddr, psk: Option<&Psk>) -> Result<Peer, ReachError> {
         let mut control = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
-            .map_err(|source| ReachError::Connect { addr, source })?;
-        let hs = |source| ReachError::Handshake { addr, source };
+            .map_err(|error| ReachError::Connect { addr, error })?;
+        let hs = |error| ReachError::Handshake { addr, error };
         control.set_nodelay(true).map_err(|e| hs(e.into()))?;
         control
             .set_read_timeout(Some(STEP_TIMEOUT))

@@ -94,7 +94,7 @@ pub(super) fn relay_reach_error(to: SocketAddr, e: crate::session::sender::Reach
     match e {
         ReachError::Connect { .. }
         | ReachError::Handshake {
-            source:
+            error:
                 ControlError::NotSockbench(_)
                 | ControlError::Decode(_)
                 | ControlError::Closed
