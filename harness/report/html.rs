@@ -133,8 +133,19 @@ fn facts(d: &ResultsDir) -> BTreeMap<String, String> {
     out
 }
 
+/// A duration as serde writes one (`{"secs": 2, "nanos": 500000000}`), as `2.5s`.
+fn as_duration(map: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    let (secs, nanos) = (map.get("secs")?.as_u64()?, map.get("nanos")?.as_u64()?);
+    let d = std::time::Duration::new(secs, u32::try_from(nanos).ok()?);
+    (map.len() == 2).then(|| crate::spec::units::format_duration(d))
+}
+
 fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, BTreeSet<String>>) {
     match v {
+        serde_json::Value::Object(map) if as_duration(map).is_some() => {
+            let d = as_duration(map).unwrap_or_default();
+            out.entry(prefix.to_string()).or_default().insert(d);
+        }
         serde_json::Value::Object(map) => {
             for (k, v) in map {
                 flatten(&format!("{prefix} {k}"), v, out);
@@ -389,4 +400,25 @@ fn tune_answer(a: &crate::tune::Answer) -> String {
         a.grid_tests,
         esc(&a.why)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A test's durations read as durations in "What differs", not as serde's fields.
+    #[test]
+    fn durations_in_the_knobs_read_as_durations() {
+        let spec = crate::spec::config::TestSpec {
+            duration: std::time::Duration::from_millis(2500),
+            ..Default::default()
+        };
+        let mut out = BTreeMap::new();
+        flatten("knob", &serde_json::to_value(&spec).unwrap(), &mut out);
+        let shown: Vec<&String> = out["knob duration"].iter().collect();
+        assert_eq!(shown, ["2500ms"]);
+        assert!(!out
+            .keys()
+            .any(|k| k.ends_with(" secs") || k.ends_with(" nanos")));
+    }
 }
