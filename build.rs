@@ -1,17 +1,25 @@
 // Records the git revision the binary was built from, so `meta.json` can say exactly
 // which code produced a result. Outside a git checkout the revision is "unknown".
+//
+// It reruns when the revision can change (HEAD, the branch it names) or the code does
+// (`-dirty`), never on the index alone: `git status` rewrites the index, and a build
+// that followed every rewrite recompiled the whole crate after any git command.
+use std::path::Path;
 use std::process::Command;
 
-fn main() {
-    let rev = Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
+fn git(args: &[&str]) -> Option<String> {
+    Command::new("git")
+        .args(args)
         .output()
         .ok()
         .filter(|o| o.status.success())
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".to_string());
+}
+
+fn main() {
+    let rev = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".to_string());
     let dirty = Command::new("git")
         .args(["status", "--porcelain", "--untracked-files=no"])
         .output()
@@ -24,6 +32,21 @@ fn main() {
         rev
     };
     println!("cargo:rustc-env=SOCKBENCH_GIT_REV={rev}");
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/index");
+    // Only paths that exist: cargo reruns a build script every time for a missing one.
+    let mut watched = vec![
+        "build.rs".to_string(),
+        "Cargo.toml".to_string(),
+        "harness".to_string(),
+    ];
+    if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
+        watched.push(format!("{dir}/HEAD"));
+        let common = git(&["rev-parse", "--git-common-dir"]).unwrap_or(dir);
+        if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+            watched.push(format!("{common}/{branch}"));
+        }
+        watched.push(format!("{common}/packed-refs"));
+    }
+    for path in watched.iter().filter(|p| Path::new(p).exists()) {
+        println!("cargo:rerun-if-changed={path}");
+    }
 }
