@@ -235,7 +235,9 @@ fn knob_cell(run: &CaseRun, key: &str) -> String {
         return "n/a".to_string();
     }
     let (active, passive) = run.first_conn_ends();
-    let req = label_value(&run.label, key);
+    // As the sweep wrote it; a case that does not name the key has the spec's value.
+    let spec_value = run.spec.value_of(key);
+    let req = label_value(&run.label, key).or(spec_value.as_deref());
     match key {
         "sndbuf" | "rcvbuf" => {
             let end = if key == "sndbuf" { active } else { passive };

@@ -11,7 +11,8 @@
 //! one, is a typed field of `output::summary::SummaryRow` as for a knob. The unit tests
 //! (here and in `cli`) fail when an entry is not a flag, a key, a dictionary line or a
 //! docs row, or when its printer does not round-trip its parser. The terminal table shows
-//! any key a sweep varies, from the case's label: nothing to add there.
+//! any key a sweep varies, from the case's label or [`TestSpec::value_of`]: nothing to add
+//! there.
 
 use super::builder::SpecBuilder;
 use super::*;

@@ -225,6 +225,27 @@ impl Default for TestSpec {
 }
 
 impl TestSpec {
+    /// The value of a key in this spec, as `--set` takes it: a key of the test
+    /// (`pattern`), a knob of both sides (`nodelay`: the sender's) or of one
+    /// (`receiver.rcvbuf`). `None` for a knob left to the kernel, or an unknown key.
+    pub fn value_of(&self, key: &str) -> Option<String> {
+        let (side, name) = match key.split_once('.') {
+            Some(("sender", k)) => (Some(Side::Sender), k),
+            Some(("receiver", k)) => (Some(Side::Receiver), k),
+            Some(_) => return None,
+            None => (None, key),
+        };
+        match (knob(name), side) {
+            (Some(k), side) => {
+                let shown = (k.show)(self.knobs(side.unwrap_or(Side::Sender)));
+                let switch = matches!(k.takes, crate::spec::knobs::Takes::Switch);
+                shown.or_else(|| switch.then(|| "false".to_string()))
+            }
+            (None, None) => test_key(name).map(|t| (t.show)(self)),
+            (None, Some(_)) => None,
+        }
+    }
+
     /// The request size of an rr test, or the message size of a stream test.
     pub fn request_size(&self) -> u32 {
         self.msg_size

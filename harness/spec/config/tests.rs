@@ -146,3 +146,24 @@ fn size_and_distribution_keys_come_from_the_tables() {
     }
     assert!(!takes_dist("probe_size") && !takes_dist("rcvbuf"));
 }
+
+/// What the terminal table shows for a case that does not name a swept key.
+#[test]
+fn value_of_reads_any_key_from_the_spec() {
+    let mut b = SpecBuilder::new();
+    b.set("pattern", "rr").unwrap();
+    b.set("receiver.rcvbuf", "64K").unwrap();
+    let spec = b.build().unwrap();
+    assert_eq!(spec.value_of("pattern").as_deref(), Some("rr"));
+    assert_eq!(spec.value_of("proto").as_deref(), Some("tcp"));
+    assert_eq!(spec.value_of("nodelay").as_deref(), Some("false"));
+    assert!(spec.value_of("receiver.rcvbuf").is_some());
+    assert_eq!(spec.value_of("sender.rcvbuf"), None, "left to the kernel");
+    assert_eq!(spec.value_of("sender.pattern"), None, "not a per-side key");
+    assert_eq!(spec.value_of("no_such_key"), None);
+    b.set("nodelay", "true").unwrap();
+    assert_eq!(
+        b.build().unwrap().value_of("nodelay").as_deref(),
+        Some("true")
+    );
+}
