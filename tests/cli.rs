@@ -53,6 +53,15 @@ fn iperf3_habits_are_answered_with_the_sockbench_command() {
         err.contains("sockbench sets each side separately: --sndbuf 256K --rcvbuf 256K"),
         "{err}"
     );
+    refused(
+        &["run", "-C", "cubic"],
+        "-C: the congestion control is --congestion cubic",
+    );
+    refused(
+        &["run", "-M", "1400"],
+        "-M: the segment size (TCP_MAXSEG) is --mss 1400",
+    );
+    refused(&["run", "-N"], "-N: TCP_NODELAY is --nodelay");
     // -u and --proto together say two things about one knob.
     refused(&["run", "-u", "--proto", "tcp"], "cannot be used with");
 }

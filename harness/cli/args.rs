@@ -266,6 +266,15 @@ pub struct RunArgs {
         allow_hyphen_values = true
     )]
     pub iperf_interval: Option<String>,
+    /// iperf3's -C: the congestion control is --congestion.
+    #[arg(short = 'C', hide = true, value_name = "NAME")]
+    pub iperf_congestion: Option<String>,
+    /// iperf3's -M: the segment size is --mss.
+    #[arg(short = 'M', hide = true, value_name = "BYTES")]
+    pub iperf_mss: Option<String>,
+    /// iperf3's -N: TCP_NODELAY is --nodelay.
+    #[arg(short = 'N', hide = true)]
+    pub iperf_nodelay: bool,
     /// iperf3's -p: the port goes with the address.
     #[arg(
         short = 'p',

@@ -198,7 +198,8 @@ pub fn iperf3_habit(args: &[String]) -> Option<String> {
         return Some("the receiver is a command here: sockbench serve (iperf3's -s)".into());
     }
     const CLIENT: &[&str] = &[
-        "-c", "-P", "-t", "-l", "-u", "-b", "-R", "-J", "-w", "-i", "-p", "--client",
+        "-c", "-P", "-t", "-l", "-u", "-b", "-R", "-J", "-w", "-i", "-p", "-C", "-M", "-N",
+        "--client",
     ];
     if CLIENT
         .iter()

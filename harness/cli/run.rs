@@ -80,6 +80,21 @@ pub(super) fn iperf3_flags(args: &RunArgs) -> Result<(), Failure> {
             "-i: the per-interval sample length is --interval {i}{unit} (iperf3's -i)"
         )));
     }
+    if let Some(c) = &args.iperf_congestion {
+        return Err(Failure::Usage(format!(
+            "-C: the congestion control is --congestion {c} (iperf3's -C)"
+        )));
+    }
+    if let Some(m) = &args.iperf_mss {
+        return Err(Failure::Usage(format!(
+            "-M: the segment size (TCP_MAXSEG) is --mss {m} (iperf3's -M)"
+        )));
+    }
+    if args.iperf_nodelay {
+        return Err(Failure::Usage(
+            "-N: TCP_NODELAY is --nodelay (iperf3's -N)".into(),
+        ));
+    }
     if let Some(p) = &args.iperf_port {
         return Err(Failure::Usage(format!(
             "-p: the port goes with the address: --to HOST:{p}, and on the receiver \
