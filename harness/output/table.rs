@@ -64,12 +64,14 @@ impl Table {
         for key in keys {
             let widest = cases
                 .iter()
-                .filter_map(|c| label_value(&c.label, &key))
-                .map(|v| v.chars().count())
+                .filter_map(|c| {
+                    let named = label_value(&c.label, &key).map(|v| v.chars().count());
+                    named.or_else(|| c.spec.value_of(&key).map(|v| v.chars().count()))
+                })
                 .max()
                 .unwrap_or(4);
-            // Room for an effective value beside the requested one.
-            let extra = if has_effective(&key) { 6 } else { 0 };
+            // Room for an effective value beside the requested one (`auto:399.5K`).
+            let extra = if has_effective(&key) { 7 } else { 0 };
             let width = (widest + extra)
                 .max(key.chars().count().min(KNOB_MAX))
                 .clamp(KNOB_MIN, KNOB_MAX);
