@@ -7,6 +7,9 @@
 use std::path::Path;
 use std::process::Command;
 
+/// What the binary is built from.
+const CODE: &[&str] = &["build.rs", "Cargo.toml", "Cargo.lock", "harness"];
+
 fn git(args: &[&str]) -> Option<String> {
     Command::new("git")
         .args(args)
@@ -20,8 +23,10 @@ fn git(args: &[&str]) -> Option<String> {
 
 fn main() {
     let rev = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".to_string());
+    // Dirty: the code built differs from the commit (docs and tests do not count).
     let dirty = Command::new("git")
-        .args(["status", "--porcelain", "--untracked-files=no"])
+        .args(["status", "--porcelain", "--untracked-files=no", "--"])
+        .args(CODE)
         .output()
         .ok()
         .map(|o| !o.stdout.is_empty())
@@ -33,13 +38,12 @@ fn main() {
     };
     println!("cargo:rustc-env=SOCKBENCH_GIT_REV={rev}");
     // Only paths that exist: cargo reruns a build script every time for a missing one.
-    let mut watched = vec![
-        "build.rs".to_string(),
-        "Cargo.toml".to_string(),
-        "harness".to_string(),
-    ];
+    // A commit moves the branch's ref, which may be packed (then the loose file appears
+    // only later): logs/HEAD, the reflog, changes with every commit and checkout.
+    let mut watched: Vec<String> = CODE.iter().map(|p| p.to_string()).collect();
     if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
         watched.push(format!("{dir}/HEAD"));
+        watched.push(format!("{dir}/logs/HEAD"));
         let common = git(&["rev-parse", "--git-common-dir"]).unwrap_or(dir);
         if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
             watched.push(format!("{common}/{branch}"));

@@ -211,6 +211,9 @@ fn a_glob_over_results_passes_over_what_holds_none() {
     }
     let (out, _, _t) = report(&[r, e]);
     assert_eq!(out.status.code(), Some(2), "none usable");
+    // A path that does not exist is a typo, not a glob's: refused among others too.
+    let (out, _, _t) = report(&[a.to_str().unwrap(), "/no/such/run"]);
+    assert_eq!(out.status.code(), Some(2), "a missing path");
 }
 
 /// Renders the report in Debian's Chromium, headless, and checks the picture is not blank.

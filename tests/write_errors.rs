@@ -468,5 +468,10 @@ fn a_closed_stdout_keeps_the_test_measured_and_finishes_the_files() {
             serde_json::from_slice(&std::fs::read(out.join("meta.json")).unwrap()).unwrap();
         assert!(meta["finished_utc"].is_string(), "{command}: {meta}");
         assert_eq!(meta["interrupted"], false, "{command}: {meta}");
+        if command == "tune" {
+            let rows = common::read_csv(&out.join("tune.csv")).rows;
+            let tests = rows.iter().filter(|r| !r["repetition"].is_empty()).count();
+            assert_eq!(tests, 1, "tune.csv records the test too");
+        }
     }
 }

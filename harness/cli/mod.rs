@@ -75,6 +75,26 @@ fn shell_word(w: &str) -> String {
     }
 }
 
+/// A results directory a command made for itself under its default name: removed again
+/// when the command ends with it still empty (it failed before writing a file). A
+/// directory the user named is never touched.
+pub(super) struct OwnDir(Option<PathBuf>);
+
+impl OwnDir {
+    pub(super) fn new(out: &Path, named_by_user: bool) -> OwnDir {
+        OwnDir((!named_by_user).then(|| out.to_path_buf()))
+    }
+}
+
+impl Drop for OwnDir {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.0 {
+            // remove_dir removes an empty directory only.
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
 /// Refuses a results directory that is a file, or that already holds files (unless
 /// `force`): a second run must not silently mix its rows into the first's.
 fn check_out_dir(dir: &Path, force: bool) -> Result<(), Failure> {

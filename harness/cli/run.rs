@@ -27,12 +27,13 @@ pub(super) fn mesh_command(args: MeshArgs) -> Result<i32, Failure> {
     } else {
         workload.name.clone()
     };
+    let psk = args.common.psk_file.as_deref().map(read_key).transpose()?;
     let out =
         args.common.out.clone().unwrap_or_else(|| {
             default_out_dir(&format!("mesh-{name}"), std::time::SystemTime::now())
         });
+    let _own = OwnDir::new(&out, args.common.out.is_some());
     check_out_dir(&out, args.common.force)?;
-    let psk = args.common.psk_file.as_deref().map(read_key).transpose()?;
     let plan = crate::session::mesh::MeshPlan {
         hosts,
         shape,
@@ -170,11 +171,16 @@ pub(super) fn run_command(args: RunArgs) -> Result<i32, Failure> {
         t.as_nanos() as u64 ^ u64::from(std::process::id())
     });
     let adaptive = adaptive_repeats(&args, workload.repeat)?;
+    let psk = match &args.common.psk_file {
+        Some(path) => Some((read_key(path)?, path.clone())),
+        None => None,
+    };
     let out = args
         .common
         .out
         .clone()
         .unwrap_or_else(|| default_out_dir(&name, std::time::SystemTime::now()));
+    let _own = OwnDir::new(&out, args.common.out.is_some());
     check_out_dir(&out, args.common.force)?;
     let plan = RunPlan {
         varied: workload.varied_keys(),
@@ -186,10 +192,6 @@ pub(super) fn run_command(args: RunArgs) -> Result<i32, Failure> {
         shuffle: workload.shuffle,
         seed,
         adaptive,
-    };
-    let psk = match &args.common.psk_file {
-        Some(path) => Some((read_key(path)?, path.clone())),
-        None => None,
     };
     let opts = RunOptions {
         to: args.receiver.to,

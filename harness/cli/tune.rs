@@ -106,7 +106,7 @@ pub(super) fn tune_plan(
 ) -> Result<(crate::tune::TunePlan, PathBuf, PskFile), Failure> {
     let space = crate::tune::search::Space::from_matrix(&workload.matrix);
     let max_reps = workload.repeat.max(3);
-    if workload.repeat < max_reps && !args.common.quiet {
+    if workload.repeat_given && workload.repeat < max_reps && !args.common.quiet {
         eprintln!(
             "note: repeat {} asked; tune repeats a candidate up to {max_reps} times, the fewest that can tell two candidates apart",
             workload.repeat
@@ -119,15 +119,15 @@ pub(super) fn tune_plan(
     } else {
         workload.name.clone()
     };
+    let psk = match &args.common.psk_file {
+        Some(path) => Some((read_key(path)?, path.clone())),
+        None => None,
+    };
     let out =
         args.common.out.clone().unwrap_or_else(|| {
             default_out_dir(&format!("tune-{name}"), std::time::SystemTime::now())
         });
     check_out_dir(&out, args.common.force)?;
-    let psk = match &args.common.psk_file {
-        Some(path) => Some((read_key(path)?, path.clone())),
-        None => None,
-    };
     let plan = crate::tune::TunePlan {
         name,
         workload,
@@ -172,6 +172,7 @@ pub(super) fn tune_command(args: TuneArgs) -> Result<i32, Failure> {
         ));
     }
     let (plan, out, psk) = tune_plan(&args, workload, cases, goal, constraints)?;
+    let _own = OwnDir::new(&out, args.common.out.is_some());
     let opts = crate::tune::TuneOptions {
         to: args.receiver.to,
         psk,

@@ -609,17 +609,20 @@ pub struct Drawn {
 /// The results directories among `paths`, loaded. Of several paths (a glob such as
 /// `results/*`, which also matches the README beside the runs) those that hold no results
 /// (a file, a directory without sockbench's files, a run that recorded no case) are
-/// passed over, and said, as long as one does; any other error, or none usable, is the
-/// answer.
+/// passed over, and said, as long as one does; any other error (a path that does not
+/// exist among them), or none usable, is the answer.
 fn load_all(paths: &[PathBuf]) -> Result<(Vec<ResultsDir>, Vec<ReportError>), ReportError> {
     let (mut dirs, mut passed_over) = (Vec::new(), Vec::new());
     for p in paths {
         match ResultsDir::load(p) {
             Ok(d) => dirs.push(d),
-            Err(e @ (ReportError::NoDirectory(_) | ReportError::NotResults { .. }))
-            | Err(e @ ReportError::NoRows { .. })
+            // A path that does not exist is a typo, never a glob's: refused.
+            Err(e @ (ReportError::NotResults { .. } | ReportError::NoRows { .. }))
                 if paths.len() > 1 =>
             {
+                passed_over.push(e)
+            }
+            Err(e @ ReportError::NoDirectory(_)) if paths.len() > 1 && p.exists() => {
                 passed_over.push(e)
             }
             Err(e) => return Err(e),

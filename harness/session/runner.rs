@@ -115,16 +115,25 @@ pub fn default_out_dir(name: &str, started: SystemTime) -> PathBuf {
     unused_dir(Path::new("results"), &format!("{stamp}-{safe}"))
 }
 
-/// `root/base`, or the first of `root/base-2`, `root/base-3`... that does not exist.
+/// `root/base`, or the first of `root/base-2`, `root/base-3`... that no one has, made
+/// empty here: two runs started at once never get the same one. If `root` cannot be
+/// made, `root/base`, for the results writer to report why.
 fn unused_dir(root: &Path, base: &str) -> PathBuf {
     let named = |n: u32| match n {
         1 => root.join(base),
         n => root.join(format!("{base}-{n}")),
     };
-    (1..)
-        .map(named)
-        .find(|d| !d.exists())
-        .unwrap_or_else(|| named(1))
+    if std::fs::create_dir_all(root).is_err() {
+        return named(1);
+    }
+    for n in 1..10_000 {
+        match std::fs::create_dir(named(n)) {
+            Ok(()) => return named(n),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(_) => break,
+        }
+    }
+    named(1)
 }
 
 /// The order of the runs: repetition by repetition, each going through every case (so a
@@ -621,12 +630,12 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> Result<RunEnd, RunError> {
         };
         sweep.record(&run, &case.label)?;
         done_ms += planned_ms(ci);
-        if sweep.stdout_gone.is_some() {
-            break;
-        }
         if interrupted {
             end = RunEnd::Interrupted;
             sweep.meta.interrupted = true;
+            break;
+        }
+        if sweep.stdout_gone.is_some() {
             break;
         }
         if opts.fail_fast && run.status() != Status::Ok {
@@ -678,17 +687,13 @@ mod tests {
     fn a_run_started_in_the_same_second_gets_a_directory_of_its_own() {
         let root = tempfile::tempdir().unwrap();
         let base = "20261206T202741Z-tcp-stream";
+        // Each call claims its directory, as a run started at the same moment would.
         assert_eq!(unused_dir(root.path(), base), root.path().join(base));
-        std::fs::create_dir(root.path().join(base)).unwrap();
-        assert_eq!(
-            unused_dir(root.path(), base),
-            root.path().join(format!("{base}-2"))
-        );
-        std::fs::create_dir(root.path().join(format!("{base}-2"))).unwrap();
-        assert_eq!(
-            unused_dir(root.path(), base),
-            root.path().join(format!("{base}-3"))
-        );
+        assert!(root.path().join(base).is_dir());
+        let second = unused_dir(root.path(), base);
+        assert_eq!(second, root.path().join(format!("{base}-2")));
+        let third = unused_dir(root.path(), base);
+        assert_eq!(third, root.path().join(format!("{base}-3")));
     }
 
     fn plan(cases: usize, repeat: u32, shuffle: bool) -> RunPlan {

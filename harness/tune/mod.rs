@@ -234,6 +234,9 @@ struct RealBench<'a> {
     baseline_label: String,
     json: bool,
     quiet: bool,
+    /// `--json` output that failed: the tune ends once the test it failed on is recorded
+    /// in every file, tune.csv too ([`Bench::check_stop`]).
+    stdout_gone: Option<std::io::Error>,
 }
 
 impl RealBench<'_> {
@@ -328,7 +331,7 @@ impl RealBench<'_> {
         let row = SummaryRow::from_run(run);
         // Stdout is a view of the files: when it fails (its reader went away: a closed
         // pipe), the test measured stays in them, and the tune ends after it.
-        let printed = match self.json {
+        let printed = match self.json && self.stdout_gone.is_none() {
             true => serde_json::to_string(&row)
                 .map_err(std::io::Error::other)
                 .and_then(|line| {
@@ -355,7 +358,7 @@ impl RealBench<'_> {
         }
         self.writer.commit();
         cases::write(&self.dir, &self.records)?;
-        printed.map_err(TuneError::Stdout)?;
+        self.stdout_gone = printed.err();
         Ok(row)
     }
 }
@@ -411,11 +414,13 @@ impl Bench for RealBench<'_> {
             .map_err(|e| WriteError::writing(&path, e).into())
     }
 
-    fn check_stop(&self) -> Result<(), TuneError> {
-        match self.abort.load(Ordering::SeqCst) {
-            true => Err(TuneError::Interrupted(self.dir.clone())),
-            false => Ok(()),
+    fn check_stop(&mut self) -> Result<(), TuneError> {
+        if self.abort.load(Ordering::SeqCst) {
+            return Err(TuneError::Interrupted(self.dir.clone()));
         }
+        self.stdout_gone
+            .take()
+            .map_or(Ok(()), |e| Err(TuneError::Stdout(e)))
     }
 
     fn planned(&self) -> Duration {
@@ -485,6 +490,7 @@ pub fn execute(plan: &TunePlan, opts: &TuneOptions) -> Result<TuneEnd, TuneError
         case_of: BTreeMap::new(),
         baseline_label: String::new(),
         json: opts.json,
+        stdout_gone: None,
         quiet: opts.quiet,
     };
     bench.say(&intro(plan, local.is_some(), addr));

@@ -241,7 +241,10 @@ impl TestSpec {
                 let switch = matches!(k.takes, crate::spec::knobs::Takes::Switch);
                 shown.or_else(|| switch.then(|| "false".to_string()))
             }
-            (None, None) => test_key(name).map(|t| (t.show)(self)),
+            // An unset optional key (`rate`) shows as empty: none.
+            (None, None) => test_key(name)
+                .map(|t| (t.show)(self))
+                .filter(|v| !v.is_empty()),
             (None, Some(_)) => None,
         }
     }

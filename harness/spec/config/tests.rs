@@ -161,6 +161,8 @@ fn value_of_reads_any_key_from_the_spec() {
     assert_eq!(spec.value_of("sender.rcvbuf"), None, "left to the kernel");
     assert_eq!(spec.value_of("sender.pattern"), None, "not a per-side key");
     assert_eq!(spec.value_of("no_such_key"), None);
+    assert_eq!(spec.value_of("rate"), None, "no rate set");
+    assert_eq!(spec.value_of("rate"), None, "no rate set");
     b.set("nodelay", "true").unwrap();
     assert_eq!(
         b.build().unwrap().value_of("nodelay").as_deref(),

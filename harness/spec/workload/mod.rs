@@ -94,6 +94,8 @@ pub struct Workload {
     pub matrix: Vec<(String, Vec<Setting>)>,
     pub cases: Vec<Vec<Setting>>,
     pub repeat: u32,
+    /// Whether the file or `--set` gave `repeat` (else it is the default, 1).
+    pub repeat_given: bool,
     pub shuffle: bool,
     pub seed: Option<u64>,
 }
@@ -322,7 +324,7 @@ impl Workload {
         let v = s.value.trim();
         match s.key.as_str() {
             "repeat" => match v.parse::<u32>() {
-                Ok(n) if n >= 1 => self.repeat = n,
+                Ok(n) if n >= 1 => (self.repeat, self.repeat_given) = (n, true),
                 _ => {
                     return Err(ConfigError::Value(format!(
                         "repeat: '{v}' is not a whole number of 1 or more"

@@ -209,9 +209,10 @@ pub trait Bench {
     fn record(&mut self, row: &TuneRow) -> Result<(), TuneError>;
     /// The planned time of one more test (warm-up + duration), for a time budget.
     fn planned(&self) -> Duration;
-    /// `Err` once the user has interrupted the tune (Ctrl-C): the search stops there, with
-    /// every test so far recorded, and starts no other.
-    fn check_stop(&self) -> Result<(), TuneError> {
+    /// `Err` once the user has interrupted the tune (Ctrl-C), or its `--json` output has
+    /// failed: the search stops there, with every test so far recorded, and starts no
+    /// other.
+    fn check_stop(&mut self) -> Result<(), TuneError> {
         Ok(())
     }
 }
