@@ -227,7 +227,8 @@ impl Default for TestSpec {
 impl TestSpec {
     /// The value of a key in this spec, as `--set` takes it: a key of the test
     /// (`pattern`), a knob of both sides (`nodelay`: the sender's) or of one
-    /// (`receiver.rcvbuf`). `None` for a knob left to the kernel, or an unknown key.
+    /// (`receiver.rcvbuf`). `None` for a knob left to the kernel or of another protocol,
+    /// an unset optional key, or an unknown key.
     pub fn value_of(&self, key: &str) -> Option<String> {
         let (side, name) = match key.split_once('.') {
             Some(("sender", k)) => (Some(Side::Sender), k),
@@ -236,6 +237,8 @@ impl TestSpec {
             None => (None, key),
         };
         match (knob(name), side) {
+            // A knob of another protocol (`nodelay` on udp) has no value here.
+            (Some(k), _) if !k.applies.to(self.protocol) => None,
             (Some(k), side) => {
                 let shown = (k.show)(self.knobs(side.unwrap_or(Side::Sender)));
                 let switch = matches!(k.takes, crate::spec::knobs::Takes::Switch);

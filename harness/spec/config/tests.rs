@@ -168,4 +168,8 @@ fn value_of_reads_any_key_from_the_spec() {
         b.build().unwrap().value_of("nodelay").as_deref(),
         Some("true")
     );
+    let mut b = SpecBuilder::new();
+    b.set("proto", "udp").unwrap();
+    let udp = b.build().unwrap();
+    assert_eq!(udp.value_of("nodelay"), None, "a TCP knob on udp");
 }
