@@ -2,9 +2,10 @@
 //! run's rows as soon as it ends, keeps `cases.csv` and `meta.json` current, and on Ctrl-C
 //! ends the run in flight as `aborted`, keeping what was measured.
 
+pub use crate::output::default_out_dir;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -96,44 +97,6 @@ pub enum RunEnd {
     AllOk,
     SomeFailed,
     Interrupted,
-}
-
-/// The default results directory: `results/<UTC time>-<name>/`, or with `-2`, `-3`...
-/// after it when a run started in the same second has it already.
-pub fn default_out_dir(name: &str, started: SystemTime) -> PathBuf {
-    let stamp = utc_timestamp(started).replace([':', '-'], "");
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    unused_dir(Path::new("results"), &format!("{stamp}-{safe}"))
-}
-
-/// `root/base`, or the first of `root/base-2`, `root/base-3`... that no one has, made
-/// empty here: two runs started at once never get the same one. If `root` cannot be
-/// made, `root/base`, for the results writer to report why.
-fn unused_dir(root: &Path, base: &str) -> PathBuf {
-    let named = |n: u32| match n {
-        1 => root.join(base),
-        n => root.join(format!("{base}-{n}")),
-    };
-    if std::fs::create_dir_all(root).is_err() {
-        return named(1);
-    }
-    for n in 1..10_000 {
-        match std::fs::create_dir(named(n)) {
-            Ok(()) => return named(n),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(_) => break,
-        }
-    }
-    named(1)
 }
 
 /// The order of the runs: repetition by repetition, each going through every case (so a
@@ -682,19 +645,6 @@ fn warn_about_cases(console: &Console, records: &[CaseRecord], adaptive: Option<
 mod tests {
     use super::*;
     use crate::spec::config::TestSpec;
-
-    #[test]
-    fn a_run_started_in_the_same_second_gets_a_directory_of_its_own() {
-        let root = tempfile::tempdir().unwrap();
-        let base = "20261206T202741Z-tcp-stream";
-        // Each call claims its directory, as a run started at the same moment would.
-        assert_eq!(unused_dir(root.path(), base), root.path().join(base));
-        assert!(root.path().join(base).is_dir());
-        let second = unused_dir(root.path(), base);
-        assert_eq!(second, root.path().join(format!("{base}-2")));
-        let third = unused_dir(root.path(), base);
-        assert_eq!(third, root.path().join(format!("{base}-3")));
-    }
 
     fn plan(cases: usize, repeat: u32, shuffle: bool) -> RunPlan {
         RunPlan {
