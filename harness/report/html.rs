@@ -141,11 +141,11 @@ fn as_duration(map: &serde_json::Map<String, serde_json::Value>) -> Option<Strin
 }
 
 fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, BTreeSet<String>>) {
+    if let Some(d) = v.as_object().and_then(as_duration) {
+        out.entry(prefix.to_string()).or_default().insert(d);
+        return;
+    }
     match v {
-        serde_json::Value::Object(map) if as_duration(map).is_some() => {
-            let d = as_duration(map).unwrap_or_default();
-            out.entry(prefix.to_string()).or_default().insert(d);
-        }
         serde_json::Value::Object(map) => {
             for (k, v) in map {
                 flatten(&format!("{prefix} {k}"), v, out);
