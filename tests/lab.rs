@@ -7,7 +7,7 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::lab::*;
 use common::*;
@@ -110,7 +110,6 @@ fn a_cut_link_ends_the_run_in_bounded_time_with_partial_figures() {
     }
     let mut lab = Lab::up("c", None, None);
     lab.serve();
-    let started = Instant::now();
     let cutter = {
         let ns = lab.ns("rtr");
         std::thread::spawn(move || {
@@ -123,15 +122,17 @@ fn a_cut_link_ends_the_run_in_bounded_time_with_partial_figures() {
     };
     let r = lab.run(&["--duration", "6s", "--warmup", "0s"]);
     cutter.join().unwrap();
-    // Ended by the cut (the stall limit), before the run's own 6 s of sending and its
-    // hard deadline would have ended it: compared with the run's own figures.
-    let took = started.elapsed();
-    let hard_deadline = Duration::from_secs(6 + 15);
-    assert!(took < hard_deadline, "took {took:?}");
+    // Ended by the cut: the lost heartbeat (the stall limit) ends it and says so, where
+    // the run's own 6 s of sending would have ended it with status ok.
     assert_eq!(r.code(), 1, "{}", r.stderr());
     let s = r.summary();
     let row = &s.rows[0];
     assert_eq!(row.get_str("status"), "aborted", "{}", row.get_str("error"));
+    assert!(
+        row.get_str("error").contains("no heartbeat"),
+        "{}",
+        row.get_str("error")
+    );
     assert!(row.int("bytes_sent") > 0, "partial figures are kept");
     lab.router(&["ip", "link", "set", "rtr1", "up"]);
 }
