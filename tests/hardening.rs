@@ -697,7 +697,6 @@ fn a_stopped_receiver_is_noticed_by_its_heartbeat() {
             std::thread::sleep(Duration::from_millis(1500));
             signal(pid, libc::SIGSTOP);
         });
-        let started = Instant::now();
         let r = run(&[
             "--to",
             &to,
@@ -710,27 +709,22 @@ fn a_stopped_receiver_is_noticed_by_its_heartbeat() {
             "--warmup",
             "0s",
         ]);
-        let took = started.elapsed();
         stopper.join().unwrap();
         signal(pid, libc::SIGCONT);
         assert_eq!(r.code(), 1, "{proto}: {}", r.stderr());
         let s = r.summary();
         let row = &s.rows[0];
         assert_eq!(row.get_str("status"), "aborted", "{proto}");
+        // Ended by the loss detection (the heartbeat, or on tcp the write's stall limit,
+        // the same 10 s), not by the run's own 60 s of sending, which would end it ok.
+        let error = row.get_str("error");
         assert!(
-            row.get_str("error").contains("heartbeat") || proto == "tcp",
-            "{proto}: {}",
-            row.get_str("error")
+            error.contains("heartbeat") || (proto == "tcp" && error.contains("stalled")),
+            "{proto}: {error}"
         );
         assert!(
             row.int("bytes_sent") > 0,
             "{proto}: the sender's figures are kept"
-        );
-        // Stopped at 1.5 s; the heartbeat is missed 10 s later: the run ended well
-        // before its own 60 s of sending, which is the claim (not how fast).
-        assert!(
-            took < Duration::from_secs(60),
-            "{proto}: noticed after {took:?}"
         );
     }
 }
