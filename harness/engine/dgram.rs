@@ -19,14 +19,13 @@ use socket2::Socket;
 
 use super::flow::{core_field, CoreFlow, Cx, Flow, FlowCore, Want};
 use super::{
-    answer_hello, EngineError, Pacer, RoleCtx, DGRAM_IDLE, END_MARKERS, END_PAUSE, LATE_GRACE,
-    SEQ_ROOM,
+    answer_hello, EngineError, Pacer, RoleCtx, Sizes, DGRAM_IDLE, END_MARKERS, END_PAUSE,
+    LATE_GRACE, SEQ_ROOM,
 };
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::{RoleReport, SeqTracker};
 use crate::net::transport::{as_uninit, dgram, is_timeout, DataConn};
 use crate::spec::config::TestSpec;
-use crate::spec::dist::{rng_for, SizeSampler};
 use crate::sys::batch::{DgramBatch, GroBuf};
 use crate::sys::errno;
 
@@ -133,11 +132,7 @@ enum SendHow {
     Gso { size: usize, per_send: usize },
     /// Sizes drawn from the test's distribution (seeded per connection); `next` is the
     /// size of the datagram about to go.
-    Sized {
-        sampler: SizeSampler,
-        rng: fastrand::Rng,
-        next: usize,
-    },
+    Sized { sizes: Sizes, next: usize },
 }
 
 /// The active end of a datagram stream.
@@ -155,10 +150,9 @@ impl DgramSender {
         let spec = &ctx.spec;
         let size = spec.msg_size as usize;
         let how = if let Some(d) = &spec.msg_dist {
-            let sampler = SizeSampler::new(d);
-            let mut rng = rng_for(spec.dist_seed, conn.plan.id, 0);
-            let next = sampler.sample(&mut rng) as usize;
-            SendHow::Sized { sampler, rng, next }
+            let mut sizes = Sizes::new(spec.msg_size, Some(d), ctx, conn.plan.id, 0);
+            let next = sizes.next();
+            SendHow::Sized { sizes, next }
         } else if conn.knobs.requested.udp_gso.is_some() {
             let per_send = (65507 / size.max(1)).clamp(1, 64);
             SendHow::Gso { size, per_send }
@@ -201,12 +195,12 @@ impl DgramSender {
                 let k = *per_send as u64;
                 sock.send(train).map(|_| (k, k * *size as u64))
             }
-            SendHow::Sized { sampler, rng, next } => {
+            SendHow::Sized { sizes, next } => {
                 let d = &mut scratch[..*next];
                 dgram::put_header(d, seq, dgram::DATA, id);
                 sock.send(d)?;
                 let size = *next as u64;
-                *next = sampler.sample(rng) as usize;
+                *next = sizes.next();
                 Ok((1, size))
             }
         }

@@ -22,11 +22,10 @@ use super::dgram::{
 };
 use super::flow::{core_field, CoreFlow, Cx, Flow, FlowCore, Want};
 use super::rr::{RTT, RTT_UNCORRECTED};
-use super::{answer_hello, rr_buckets, rr_sizes, EngineError, RoleCtx, Sizes, Think, LATE_GRACE};
+use super::{answer_hello, rr_buckets, rr_sizes, EngineError, RoleCtx, Schedule, Sizes, Think};
 use crate::measure::{RoleReport, SeqTracker};
 use crate::net::transport::{as_uninit, dgram, is_timeout, DataConn};
 use crate::spec::config::{RrLoad, RrSpec, Traffic};
-use crate::spec::dist::{rng_for, Arrivals};
 use crate::sys::errno;
 use crate::sys::socket::{recv_nowait, send_nowait};
 
@@ -418,6 +417,7 @@ pub fn flow(conn: DataConn, ctx: &RoleCtx, rep: RoleReport) -> Box<dyn Flow> {
 mod tests {
     use super::*;
     use crate::engine::testdrive::{ctx, report, run_pair, udp_pair, Ran};
+    use crate::engine::LATE_GRACE;
     use crate::spec::config::Pattern;
 
     fn run(keys: &[(&str, &str)], threads: bool) -> (Ran, Ran) {

@@ -35,6 +35,7 @@ use crate::measure::RoleReport;
 use crate::net::sockopt;
 use crate::net::transport::{dgram as wire, DataConn};
 use crate::spec::config::{Delivery, DriverChoice, Pattern, Side, TestSpec};
+use crate::spec::dist::{rng_for, Arrivals};
 
 /// Why a flow ended early. The message is what the user sees, after "connection N: ".
 #[derive(Debug, thiserror::Error)]
@@ -46,9 +47,12 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
-    /// The peer broke the pattern's protocol (closed mid-message, a bad header...).
+    /// The peer broke the pattern's protocol (closed mid-message...).
     #[error("{0}")]
     Protocol(String),
+    /// A framed byte stream's header gave a size out of bounds.
+    #[error(transparent)]
+    Frame(#[from] crate::spec::dist::FrameError),
     /// No progress for the stall limit.
     #[error("{what}: stalled, no progress for {secs}s (the peer or the path is gone)")]
     Stalled { what: &'static str, secs: u64 },
@@ -238,7 +242,7 @@ impl Sizes {
         Sizes {
             fixed: fixed as usize,
             sampler: dist.map(crate::spec::dist::SizeSampler::new),
-            rng: crate::spec::dist::rng_for(ctx.spec.dist_seed, conn, stream),
+            rng: rng_for(ctx.spec.dist_seed, conn, stream),
         }
     }
 
@@ -291,7 +295,7 @@ impl Think {
     pub fn new(ctx: &RoleCtx, conn: u32) -> Think {
         Think {
             dist: ctx.spec.think_time.clone(),
-            rng: crate::spec::dist::rng_for(ctx.spec.dist_seed, conn, 3),
+            rng: rng_for(ctx.spec.dist_seed, conn, 3),
         }
     }
 
@@ -335,6 +339,54 @@ pub(crate) fn answer_hello(sock: &Socket, seq: u64, conn: u32) {
     let mut ack = [0u8; 16];
     wire::put_header(&mut ack, seq, wire::HELLO_ACK, conn);
     let _ = sock.send(&ack);
+}
+
+/// An open-loop requester's schedule (`--rate`): send times from the start of traffic,
+/// evenly spaced or Poisson, drawn with the connection's own seeded generator. Every
+/// request due before the end of the sending time goes, however late the thread got to
+/// run (so that the count is the rate's, not the machine's), within [`LATE_GRACE`].
+pub(crate) struct Schedule {
+    arrivals: Arrivals,
+    /// The next request's intended send time.
+    pub next_due: Instant,
+    end: Instant,
+}
+
+impl Schedule {
+    pub fn new(ctx: &RoleCtx, conn: u32, rate: u64) -> Schedule {
+        let spec = &ctx.spec;
+        let rng = rng_for(spec.dist_seed, conn, 2);
+        Schedule {
+            arrivals: Arrivals::new(spec.arrival, rate, rng),
+            next_due: ctx.t0,
+            end: ctx.send_end(),
+        }
+    }
+
+    /// Whether requests still go at `now`.
+    #[inline]
+    pub fn sending(&self, now: Instant) -> bool {
+        self.next_due < self.end && now < self.end + LATE_GRACE
+    }
+
+    /// Whether the next request is due at `now`.
+    #[inline]
+    pub fn due(&self, now: Instant) -> bool {
+        self.next_due <= now && self.next_due < self.end
+    }
+
+    /// The next request goes: its intended send time. The schedule moves on.
+    #[inline]
+    pub fn advance(&mut self) -> Instant {
+        let at = self.next_due;
+        self.next_due += self.arrivals.next_gap();
+        at
+    }
+
+    /// No more requests go (the peer is gone).
+    pub fn stop(&mut self) {
+        self.next_due = self.end;
+    }
 }
 
 /// A bulk sender's schedule: paced by `--rate` (never more than the rate on average since

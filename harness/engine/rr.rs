@@ -16,12 +16,12 @@ use socket2::Socket;
 
 use super::flow::{core_field, CoreFlow, Cx, Flow, FlowCore, Want};
 use super::stream::{Closing, CALLS_PER_STEP};
-use super::{rr_buckets, rr_sizes, EngineError, RoleCtx, Sizes, Think, LATE_GRACE};
+use super::{rr_buckets, rr_sizes, EngineError, RoleCtx, Schedule, Sizes, Think};
 use crate::measure::RoleReport;
 use crate::net::sockopt;
 use crate::net::transport::{is_timeout, DataConn};
 use crate::spec::config::{RrLoad, RrSpec, Traffic};
-use crate::spec::dist::{put_frame, rng_for, Arrivals, FRAME_HEADER};
+use crate::spec::dist::{put_frame, Framer, FRAME_HEADER};
 use crate::sys::socket::{recv_nowait, send_nowait};
 
 mod open;
@@ -50,82 +50,6 @@ pub(crate) enum Got {
     Eof(usize),
 }
 
-/// The framing of a byte stream of messages: fixed-size ones (`max` bytes), or framed
-/// ones of the size their length header says (`least` to `max`), with each one's 8-byte
-/// id at `id_off` if asked. Fed at most [`Framer::want`] bytes at a time, it says where
-/// each message ends.
-pub(crate) struct Framer {
-    framed: bool,
-    max: usize,
-    least: usize,
-    id_off: Option<usize>,
-    /// Bytes of the current message so far.
-    got: usize,
-    /// The current message's size; 0 while a framed header is incomplete.
-    size: usize,
-    hdr: [u8; 4],
-    id: [u8; 8],
-}
-
-impl Framer {
-    pub fn new(framed: bool, max: usize, least: usize, id_off: Option<usize>) -> Framer {
-        Framer {
-            framed,
-            max,
-            least,
-            id_off,
-            got: 0,
-            size: if framed { 0 } else { max },
-            hdr: [0; 4],
-            id: [0; 8],
-        }
-    }
-
-    /// Bytes until the current header, or else the current message, is complete.
-    #[inline]
-    pub fn want(&self) -> usize {
-        if self.framed && self.got < HDR {
-            HDR - self.got
-        } else {
-            self.size - self.got
-        }
-    }
-
-    /// Takes the stream's next `data` (at most [`Framer::want`] bytes): the size of the
-    /// message it completes, if it does. A header outside `least..=max` is an error.
-    pub fn take(&mut self, data: &[u8]) -> Result<Option<usize>, EngineError> {
-        let (from, to) = (self.got, self.got + data.len());
-        let in_hdr = self.framed && from < HDR;
-        if in_hdr {
-            self.hdr[from..to].copy_from_slice(data);
-        }
-        if let Some(off) = self.id_off {
-            // The part of [off, off + 8) within [from, to).
-            let (a, b) = (from.max(off), to.min(off + 8));
-            if a < b {
-                self.id[a - off..b - off].copy_from_slice(&data[a - from..b - from]);
-            }
-        }
-        self.got = to;
-        if in_hdr && to == HDR {
-            let size = u32::from_be_bytes(self.hdr) as usize;
-            if size < self.least || size > self.max {
-                return Err(EngineError::Protocol(format!(
-                    "a message header says {size} bytes; expected {} to {}",
-                    self.least, self.max
-                )));
-            }
-            self.size = size;
-        }
-        if self.got != self.size {
-            return Ok(None);
-        }
-        self.got = 0;
-        let size = std::mem::replace(&mut self.size, if self.framed { 0 } else { self.max });
-        Ok(Some(size))
-    }
-}
-
 /// Reads one message at a time, never past its end ([`Framer`]): a framed message takes
 /// two reads, header then body, as it always has.
 pub(crate) struct MsgReader(Framer);
@@ -137,55 +61,36 @@ impl MsgReader {
 
     /// Bytes of the current message read so far.
     pub fn partial(&self) -> usize {
-        self.0.got
+        self.0.partial()
     }
 
     /// The id the last message carried.
     pub fn id(&self) -> [u8; 8] {
-        self.0.id
+        self.0.id()
     }
 
     #[inline]
     pub fn read(&mut self, sock: &Socket, scratch: &mut [u8]) -> Result<Got, EngineError> {
         let f = &mut self.0;
-        if !f.framed && f.id_off.is_none() {
-            return self.read_plain(sock, scratch);
-        }
         let want = f.want().min(scratch.len());
         let n = match (&*sock).read(&mut scratch[..want]) {
-            Ok(0) => return Ok(Got::Eof(f.got)),
+            Ok(0) => return Ok(Got::Eof(f.partial())),
             Ok(n) => n,
             Err(e) if is_timeout(&e) => return Ok(Got::Blocked),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Got::More),
             Err(e) => return Err(EngineError::io("read")(e)),
         };
-        Ok(f.take(&scratch[..n])?.map_or(Got::More, Got::Msg))
-    }
-
-    /// A fixed-size message without an id: only the count matters.
-    #[inline]
-    fn read_plain(&mut self, sock: &Socket, scratch: &mut [u8]) -> Result<Got, EngineError> {
-        let f = &mut self.0;
-        let want = (f.size - f.got).min(scratch.len());
-        match (&*sock).read(&mut scratch[..want]) {
-            Ok(0) => Ok(Got::Eof(f.got)),
-            Ok(n) if f.got + n == f.size => {
-                f.got = 0;
-                Ok(Got::Msg(f.size))
-            }
-            Ok(n) => {
-                f.got += n;
-                Ok(Got::More)
-            }
-            Err(e) if is_timeout(&e) => Ok(Got::Blocked),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Got::More),
-            Err(e) => Err(EngineError::io("read")(e)),
-        }
+        // A fixed-size message without an id: only the count matters.
+        let done = match f.plain() {
+            true => f.count(n),
+            false => f.take(&scratch[..n])?,
+        };
+        Ok(done.map_or(Got::More, Got::Msg))
     }
 
     /// The error for an end of stream `got` bytes into a message.
     pub fn cut(&self, got: usize) -> EngineError {
-        let of = if self.0.size == 0 { HDR } else { self.0.size };
+        let of = self.0.expected();
         EngineError::Protocol(format!("the peer closed mid-message ({got} of {of} bytes)"))
     }
 }

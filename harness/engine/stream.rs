@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use socket2::Socket;
 
 use super::flow::{core_field, CoreFlow, Cx, FlowCore, Want};
-use super::{EngineError, Pacer, RoleCtx};
+use super::{EngineError, Pacer, RoleCtx, Sizes};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::RoleReport;
 use crate::net::sockopt;
 use crate::net::transport::{is_timeout, DataConn};
-use crate::spec::dist::{put_frame, rng_for, Deframer, SizeSampler, FRAME_HEADER};
+use crate::spec::dist::{put_frame, Framer, FRAME_HEADER};
 use crate::sys::errno;
 use crate::sys::splice::{message_file, SpliceReceiver, SpliceSender};
 use crate::sys::zerocopy::ZeroCopyCount;
@@ -94,8 +94,8 @@ enum PathKind {
 pub struct StreamSender {
     core: FlowCore,
     pacer: Pacer,
-    /// Framed sizes: the sampler and this connection's generator.
-    sizes: Option<(SizeSampler, fastrand::Rng)>,
+    /// The messages' sizes: fixed, or drawn (framed).
+    sizes: Sizes,
     /// The current message's size, and how much of it has gone.
     size: usize,
     off: usize,
@@ -111,15 +111,10 @@ impl StreamSender {
     pub fn new(conn: DataConn, rep: RoleReport, ctx: &RoleCtx) -> StreamSender {
         let spec = &ctx.spec;
         let want = &conn.knobs.requested;
-        let sizes = spec.msg_dist.as_ref().map(|d| {
-            (
-                SizeSampler::new(d),
-                rng_for(spec.dist_seed, conn.plan.id, 0),
-            )
-        });
+        let sizes = Sizes::new(spec.msg_size, spec.msg_dist.as_ref(), ctx, conn.plan.id, 0);
         // Framed messages always take write(2), as they always have.
         let kind = match () {
-            _ if sizes.is_some() => PathKind::Write,
+            _ if sizes.framed() => PathKind::Write,
             _ if want.zerocopy => PathKind::ZeroCopy,
             _ if want.sendfile => PathKind::Sendfile,
             _ if want.splice => PathKind::Splice,
@@ -161,7 +156,7 @@ impl StreamSender {
         let sock = &self.core.conn.sock;
         match self.path.as_mut() {
             Some(SendPath::Write) | None => {
-                if self.sizes.is_some() && self.off < FRAME_HEADER as usize {
+                if self.sizes.framed() && self.off < FRAME_HEADER as usize {
                     put_frame(out, self.size as u32);
                 }
                 self.off += (&*sock).write(&out[self.off..self.size])?;
@@ -225,9 +220,7 @@ impl StreamSender {
                     self.pacer.held = false;
                     return Ok(Want::Until(due));
                 }
-                if let Some((s, rng)) = &mut self.sizes {
-                    self.size = s.sample(rng) as usize;
-                }
+                self.size = self.sizes.next();
             }
             match self.send(cx.out) {
                 Ok(true) => self.sent_one()?,
@@ -302,7 +295,7 @@ impl CoreFlow for StreamSender {
 pub struct StreamReceiver {
     core: FlowCore,
     /// Framed sizes: the reassembler (the per-size counts are the core's).
-    frames: Option<Deframer>,
+    frames: Option<Framer>,
     max: u32,
     splice: Option<SpliceReceiver>,
     /// The most one read takes.
@@ -319,7 +312,7 @@ impl StreamReceiver {
             core: FlowCore::new(conn, rep, ctx)
                 .with_intervals(ctx)
                 .with_sizes(framed.then(SizeBuckets::new)),
-            frames: framed.then(Deframer::default),
+            frames: framed.then(|| Framer::framed(spec.msg_size)),
             max: spec.msg_size,
             splice: None,
             // Whatever is there, up to the driver's scratch (256 KiB at least): the counts
@@ -346,12 +339,10 @@ impl StreamReceiver {
         }
         if let (Some(frames), Some(sizes)) = (&mut self.frames, sizes) {
             let got = &mut rep.messages_received;
-            frames
-                .feed(&data[..n], self.max, |size| {
-                    sizes.record(size);
-                    *got += 1;
-                })
-                .map_err(|e| EngineError::Protocol(e.to_string()))?;
+            frames.feed(&data[..n], |size, _| {
+                sizes.record(size);
+                *got += 1;
+            })?;
         }
         if let Some(iv) = intervals {
             iv.record(now, n as u64, 0);

@@ -21,11 +21,10 @@ pub struct DgramRrOpen {
     ctx: RoleCtx,
     ring: Vec<Sent>,
     seqs: SeqTracker,
-    arrivals: Arrivals,
     /// The mean gap between requests (1 / rate).
     period: Duration,
     timeout: Duration,
-    next_due: Instant,
+    schedule: Schedule,
     seq: u64,
     last_send: Instant,
     /// The size of the request about to go (0: not drawn yet).
@@ -60,10 +59,9 @@ impl DgramRrOpen {
                 .with_intervals(ctx),
             ring: vec![empty; cap],
             seqs: SeqTracker::with_capacity(seq_room(&ctx.spec)),
-            arrivals: Arrivals::new(spec.arrival, rate, rng_for(spec.dist_seed, id, 2)),
             period,
             timeout: spec.rr_timeout,
-            next_due: ctx.t0,
+            schedule: Schedule::new(ctx, id, rate),
             seq: 0,
             last_send: ctx.t0,
             req_len: 0,
@@ -73,19 +71,16 @@ impl DgramRrOpen {
         }
     }
 
-    /// Whether requests still go: every request due before the end of the sending time,
-    /// however late the thread got to run (so the count is the rate's, not the
-    /// machine's), within [`LATE_GRACE`].
+    /// Whether requests still go ([`Schedule::sending`]) and the test goes on.
     fn sending(&self) -> bool {
-        let end = self.ctx.send_end();
-        self.next_due < end && Instant::now() < end + LATE_GRACE && !self.ctx.aborted()
+        self.schedule.sending(Instant::now()) && !self.ctx.aborted()
     }
 
     /// Sends every request that is due at `now` (and before the end of the sending
     /// time), as far as the socket takes them.
     fn send_due(&mut self, now: Instant, scratch: &mut [u8]) -> Result<(), EngineError> {
         let (id, mask) = (self.core.conn.plan.id, self.ring.len() - 1);
-        while self.next_due <= now && self.next_due < self.ctx.send_end() {
+        while self.schedule.due(now) {
             if self.req_len == 0 {
                 self.req_len = self.req_sizes.next();
             }
@@ -96,7 +91,7 @@ impl DgramRrOpen {
                     let bytes = self.req_len as u64;
                     self.ring[(self.seq as usize) & mask] = Sent {
                         seq: self.seq,
-                        intended: self.next_due,
+                        intended: self.schedule.advance(),
                         actual: now,
                         bytes,
                     };
@@ -104,7 +99,6 @@ impl DgramRrOpen {
                     self.core.rep.bytes_sent += bytes;
                     self.last_send = now;
                     self.seq += 1;
-                    self.next_due += self.arrivals.next_gap();
                     self.req_len = 0;
                 }
                 Err(e) => {
@@ -114,7 +108,7 @@ impl DgramRrOpen {
                         SendFail::Again => {}
                         // The sending ends.
                         SendFail::PeerGone => {
-                            self.next_due = self.ctx.send_end();
+                            self.schedule.stop();
                             break;
                         }
                     }
@@ -189,7 +183,7 @@ impl CoreFlow for DgramRrOpen {
             }
         }
         Ok(Want::ReadUntil(if self.sending() {
-            self.next_due
+            self.schedule.next_due
         } else {
             self.last_send + self.timeout
         }))

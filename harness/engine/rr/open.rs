@@ -1,5 +1,4 @@
-//! The open-loop requester (`--rate`) and the pipelined one (`--pipeline`), and the
-//! splitter that takes their stream of responses apart.
+//! The open-loop requester (`--rate`) and the pipelined one (`--pipeline`).
 
 use super::*;
 
@@ -15,8 +14,7 @@ pub struct OpenRequester {
     closing: Option<Closing>,
     /// Pipelined: at most this many requests outstanding.
     window: Option<usize>,
-    arrivals: Arrivals,
-    next_due: Instant,
+    schedule: Schedule,
     inflight: VecDeque<Inflight>,
     /// The request being written (its bytes gone so far) and its size.
     write_off: Option<usize>,
@@ -27,7 +25,7 @@ pub struct OpenRequester {
     next_id: u64,
     resp_size: usize,
     /// Responses taken apart by their headers (framed or pipelined), or counted by size.
-    split: Option<Splitter>,
+    split: Option<Framer>,
     split_done: Vec<(u64, u64)>,
     partial: usize,
     /// The most one read takes.
@@ -46,16 +44,17 @@ impl OpenRequester {
         let rate = spec.rate.unwrap_or(1);
         let resp_framed = resp_sizes.framed();
         let id_at = if resp_framed { HDR } else { 0 };
+        // A header, and an id when pipelined, at least.
+        let least = HDR + window.map_or(0, |_| 8);
         let split = (resp_framed || window.is_some())
-            .then(|| Splitter::new(resp_framed, resp_size as u64, window.map(|_| id_at)));
+            .then(|| Framer::new(resp_framed, resp_size, least, window.map(|_| id_at)));
         OpenRequester {
             core: FlowCore::new(conn, rep, ctx)
                 .with_sizes(sizes)
                 .with_intervals(ctx),
             closing: None,
             window,
-            arrivals: Arrivals::new(spec.arrival, rate, rng_for(spec.dist_seed, id, 2)),
-            next_due: ctx.t0,
+            schedule: Schedule::new(ctx, id, rate),
             inflight: VecDeque::with_capacity(1024),
             write_off: None,
             req_len: 0,
@@ -76,7 +75,7 @@ impl OpenRequester {
         loop {
             let due = match self.window {
                 Some(w) => self.inflight.len() < w,
-                None => self.next_due <= now && self.next_due < self.end,
+                None => self.schedule.due(now),
             };
             if self.write_off.is_none() && sending && due {
                 self.req_len = self.req_sizes.next();
@@ -91,8 +90,8 @@ impl OpenRequester {
                     self.core.rep.max_in_flight = self.core.rep.max_in_flight.max(n);
                 } else {
                     let len = self.req_len as u64;
-                    self.inflight.push_back((self.next_due, now, len, 0));
-                    self.next_due += self.arrivals.next_gap();
+                    let at = self.schedule.advance();
+                    self.inflight.push_back((at, now, len, 0));
                 }
                 self.write_off = Some(0);
             }
@@ -174,14 +173,13 @@ impl OpenRequester {
         Ok(())
     }
 
-    /// Whether requests still go: on a schedule, every request due before the end,
-    /// however late the thread got to run (so the count is the rate's, not the
-    /// machine's), within `LATE_GRACE`; pipelined, until the end.
+    /// Whether requests still go: on a schedule, as [`Schedule::sending`] says; pipelined,
+    /// until the end.
     fn sending(&self, now: Instant, ctx: &RoleCtx) -> bool {
         let more = if self.window.is_some() {
             now < self.end
         } else {
-            self.next_due < self.end && now < self.end + LATE_GRACE
+            self.schedule.sending(now)
         };
         more && !ctx.aborted()
     }
@@ -192,7 +190,7 @@ impl OpenRequester {
         if self.write_off.is_some() {
             Want::ReadWrite
         } else if sending && self.window.is_none() {
-            Want::ReadUntil(self.next_due)
+            Want::ReadUntil(self.schedule.next_due)
         } else if sending && self.window.is_some_and(|w| self.inflight.len() < w) {
             Want::Write
         } else {
@@ -259,78 +257,5 @@ impl CoreFlow for OpenRequester {
         } else {
             &[RTT, RTT_UNCORRECTED]
         }
-    }
-}
-
-/// Takes a byte stream of responses apart ([`Framer`]): fixed-size ones, or framed ones
-/// by their length headers; with `id_off`, each one's 8-byte request id at that offset.
-pub(crate) struct Splitter(Framer);
-
-impl Splitter {
-    /// `fixed` is also the largest framed size allowed.
-    pub(crate) fn new(framed: bool, fixed: u64, id_off: Option<usize>) -> Splitter {
-        let least = HDR + id_off.map_or(0, |_| 8);
-        Splitter(Framer::new(framed, fixed as usize, least, id_off))
-    }
-
-    /// Takes `data`, calling `done(size, id)` for each message it completes.
-    pub(crate) fn feed(
-        &mut self,
-        mut data: &[u8],
-        mut done: impl FnMut(u64, u64),
-    ) -> Result<(), EngineError> {
-        while !data.is_empty() {
-            let (piece, rest) = data.split_at(self.0.want().min(data.len()));
-            if let Some(size) = self.0.take(piece)? {
-                done(size as u64, u64::from_le_bytes(self.0.id));
-            }
-            data = rest;
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_splitter_finds_sizes_and_ids_at_any_cut() {
-        let mut stream = Vec::new();
-        let msgs: [(u32, u64); 4] = [(12, 7), (300, 8), (12, 9), (5000, 10)];
-        for (size, id) in msgs {
-            let mut m = vec![0u8; size as usize];
-            m[..4].copy_from_slice(&size.to_be_bytes());
-            m[4..12].copy_from_slice(&id.to_le_bytes());
-            stream.extend_from_slice(&m);
-        }
-        for cut in [1, 3, 5, 11, 4096] {
-            let mut s = Splitter::new(true, 8192, Some(4));
-            let mut got = Vec::new();
-            for c in stream.chunks(cut) {
-                s.feed(c, |size, id| got.push((size as u32, id))).unwrap();
-            }
-            assert_eq!(got, msgs, "cut {cut}");
-        }
-        // Fixed-size responses with the id first.
-        let mut fixed = Vec::new();
-        for id in 0..5u64 {
-            let mut m = vec![1u8; 64];
-            m[..8].copy_from_slice(&id.to_le_bytes());
-            fixed.extend_from_slice(&m);
-        }
-        let mut s = Splitter::new(false, 64, Some(0));
-        let mut ids = Vec::new();
-        for c in fixed.chunks(7) {
-            s.feed(c, |size, id| {
-                assert_eq!(size, 64);
-                ids.push(id)
-            })
-            .unwrap();
-        }
-        assert_eq!(ids, vec![0, 1, 2, 3, 4]);
-        // A header beyond the largest size is refused.
-        let mut s = Splitter::new(true, 100, None);
-        assert!(s.feed(&1000u32.to_be_bytes(), |_, _| {}).is_err());
     }
 }

@@ -19,7 +19,7 @@ mod parse;
 mod sample;
 mod time;
 
-pub use frame::{put_frame, Deframer};
+pub use frame::{put_frame, Framer};
 pub use parse::{parse_sizes, read_sizes_file};
 pub use sample::{rng_for, SizeSampler};
 pub use time::{Arrival, Arrivals, TimeDist, MAX_THINK};
@@ -141,9 +141,10 @@ pub struct UnknownArrival {
 /// A framed byte stream whose header gives a size out of bounds: the stream is not what
 /// it should be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
-#[error("a message header says {size} bytes; expected {FRAME_HEADER} to {max}")]
+#[error("a message header says {size} bytes; expected {least} to {max}")]
 pub struct FrameError {
     pub size: u32,
+    pub least: u32,
     pub max: u32,
 }
 

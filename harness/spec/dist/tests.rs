@@ -241,15 +241,63 @@ fn frames_come_apart_at_any_cut() {
         stream.extend_from_slice(&m);
     }
     for cut in [1usize, 2, 3, 7, 4096] {
-        let mut d = Deframer::default();
+        let mut d = Framer::framed(1 << 20);
         let mut got = Vec::new();
         for chunk in stream.chunks(cut) {
-            d.feed(chunk, 1 << 20, |s| got.push(s as u32)).unwrap();
+            d.feed(chunk, |s, _| got.push(s as u32)).unwrap();
         }
         assert_eq!(got, sizes, "cut {cut}");
         assert!(d.idle());
     }
-    let mut d = Deframer::default();
-    assert!(d.feed(&[0, 0, 0, 2], 100, |_| {}).is_err());
-    assert!(d.feed(&[0, 0, 1, 0], 100, |_| {}).is_err());
+    let mut d = Framer::framed(100);
+    assert!(d.feed(&[0, 0, 0, 2], |_, _| {}).is_err());
+    let mut d = Framer::framed(100);
+    assert!(d.feed(&[0, 0, 1, 0], |_, _| {}).is_err());
+}
+
+#[test]
+fn frames_give_their_sizes_and_ids_at_any_cut() {
+    let mut stream = Vec::new();
+    let msgs: [(u32, u64); 4] = [(12, 7), (300, 8), (12, 9), (5000, 10)];
+    for (size, id) in msgs {
+        let mut m = vec![0u8; size as usize];
+        m[..4].copy_from_slice(&size.to_be_bytes());
+        m[4..12].copy_from_slice(&id.to_le_bytes());
+        stream.extend_from_slice(&m);
+    }
+    for cut in [1, 3, 5, 11, 4096] {
+        let mut s = Framer::new(true, 8192, 12, Some(4));
+        let mut got = Vec::new();
+        for c in stream.chunks(cut) {
+            s.feed(c, |size, id| got.push((size as u32, id))).unwrap();
+        }
+        assert_eq!(got, msgs, "cut {cut}");
+    }
+    // Fixed-size messages with the id first.
+    let mut fixed = Vec::new();
+    for id in 0..5u64 {
+        let mut m = vec![1u8; 64];
+        m[..8].copy_from_slice(&id.to_le_bytes());
+        fixed.extend_from_slice(&m);
+    }
+    let mut s = Framer::new(false, 64, 8, Some(0));
+    let mut ids = Vec::new();
+    for c in fixed.chunks(7) {
+        s.feed(c, |size, id| {
+            assert_eq!(size, 64);
+            ids.push(id)
+        })
+        .unwrap();
+    }
+    assert_eq!(ids, vec![0, 1, 2, 3, 4]);
+    // A header beyond the largest size, or below the least (a header and an id), is
+    // refused, and says so.
+    let mut s = Framer::new(true, 100, 12, None);
+    let e = s.feed(&1000u32.to_be_bytes(), |_, _| {}).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "a message header says 1000 bytes; expected 12 to 100"
+    );
+    let mut s = Framer::new(true, 100, 12, Some(4));
+    assert!(s.feed(&8u32.to_be_bytes(), |_, _| {}).is_err());
 }
