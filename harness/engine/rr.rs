@@ -72,6 +72,9 @@ impl MsgReader {
     #[inline]
     pub fn read(&mut self, sock: &Socket, scratch: &mut [u8]) -> Result<Got, EngineError> {
         let f = &mut self.0;
+        if f.plain() {
+            return self.read_plain(sock, scratch);
+        }
         let want = f.want().min(scratch.len());
         let n = match (&*sock).read(&mut scratch[..want]) {
             Ok(0) => return Ok(Got::Eof(f.partial())),
@@ -80,12 +83,21 @@ impl MsgReader {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Got::More),
             Err(e) => return Err(EngineError::io("read")(e)),
         };
-        // A fixed-size message without an id: only the count matters.
-        let done = match f.plain() {
-            true => f.count(n),
-            false => f.take(&scratch[..n])?,
-        };
-        Ok(done.map_or(Got::More, Got::Msg))
+        Ok(f.take(&scratch[..n])?.map_or(Got::More, Got::Msg))
+    }
+
+    /// A fixed-size message without an id: only the count matters.
+    #[inline]
+    fn read_plain(&mut self, sock: &Socket, scratch: &mut [u8]) -> Result<Got, EngineError> {
+        let f = &mut self.0;
+        let want = f.rest().min(scratch.len());
+        match (&*sock).read(&mut scratch[..want]) {
+            Ok(0) => Ok(Got::Eof(f.partial())),
+            Ok(n) => Ok(f.count(n).map_or(Got::More, Got::Msg)),
+            Err(e) if is_timeout(&e) => Ok(Got::Blocked),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Got::More),
+            Err(e) => Err(EngineError::io("read")(e)),
+        }
     }
 
     /// The error for an end of stream `got` bytes into a message.

@@ -59,6 +59,12 @@ impl Framer {
         }
     }
 
+    /// Bytes until the current message is complete, on a [`Framer::plain`] stream.
+    #[inline]
+    pub fn rest(&self) -> usize {
+        self.size - self.got
+    }
+
     /// Bytes of the current message so far.
     pub fn partial(&self) -> usize {
         self.got
