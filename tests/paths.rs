@@ -523,12 +523,85 @@ fn json_line(mut child: std::process::Child, mut out: impl BufRead) -> serde_jso
 
 #[test]
 fn the_delay_element_keeps_order_and_delays_every_frame_by_the_set_time() {
+    delay_element_forwards_10_000_frames("e", false);
+}
+
+/// The element stopped (SIGSTOP) for 3 ms every 10 ms while it forwards: frames leave
+/// late, and the element tells it was the system that held it, not its own work.
+#[test]
+fn the_delay_element_held_off_the_cpu_charges_the_time_to_the_system_not_to_itself() {
+    delay_element_forwards_10_000_frames("h", true);
+}
+
+/// Stops the process `pid` for 3 ms every 10 ms until dropped; it runs on at the end,
+/// pass or fail.
+struct HoldOff {
+    pid: u32,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<u32>>,
+}
+
+impl HoldOff {
+    fn start(pid: u32) -> HoldOff {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = done.clone();
+        let thread = std::thread::spawn(move || {
+            let signal = |sig: &str| {
+                std::process::Command::new("kill")
+                    .args([sig, &pid.to_string()])
+                    .status()
+                    .is_ok_and(|s| s.success())
+            };
+            let mut held = 0;
+            // At most 60 s, as long as the sender's own bound.
+            for _ in 0..4_600 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                if signal("-STOP") {
+                    held += 1;
+                }
+                std::thread::sleep(Duration::from_millis(3));
+                signal("-CONT");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            held
+        });
+        HoldOff {
+            pid,
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    /// Ends the stops; how many there were.
+    fn finish(mut self) -> u32 {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().map_or(0, |t| t.join().unwrap_or(0))
+    }
+}
+
+impl Drop for HoldOff {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &self.pid.to_string()])
+            .status();
+    }
+}
+
+/// 10,000 datagrams through a 20 ms element, watched at its two ports; with `hold_off`,
+/// the element stopped again and again meanwhile ([`HoldOff`]).
+fn delay_element_forwards_10_000_frames(tag: &str, hold_off: bool) {
     if !(path_lab_needs() && need_tool("python3", "apt-get install -y python3")) {
         return;
     }
     let _one = one_path();
     let lab = Lab::with_path(
-        "e",
+        tag,
         &LabPath {
             rate: Some("50mbit"),
             queue: Some("100ms"),
@@ -543,6 +616,7 @@ fn the_delay_element_keeps_order_and_delays_every_frame_by_the_set_time() {
     let n = "10000";
     let (rx, rx_out) = script_in(&lab, "rcv", RX, n);
     let (ports, ports_out) = script_in(&lab, "rtr", PORTS, n);
+    let holder = hold_off.then(|| HoldOff::start(lab.element_pid()));
     let tx = std::process::Command::new("ip")
         .args([
             "netns",
@@ -557,6 +631,7 @@ fn the_delay_element_keeps_order_and_delays_every_frame_by_the_set_time() {
         ])
         .status()
         .unwrap();
+    let held = holder.map(HoldOff::finish);
     assert!(tx.success());
     let (rx, ports) = (json_line(rx, rx_out), json_line(ports, ports_out));
     let stats = lab.element_stats();
@@ -564,9 +639,9 @@ fn the_delay_element_keeps_order_and_delays_every_frame_by_the_set_time() {
     assert_eq!(fwd["from"], "wire0");
     let ms = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN) / 1e6;
     let told = format!(
-        "receiver {rx}; ports {ports}; the element: {} frames over 1 ms late, the latest {:.2} ms, \
-         of it its own {:.2} ms; the system woke it over 1 ms late {} times of {}, the latest \
-         {:.2} ms",
+        "receiver {rx}; ports {ports}; the element (stopped {held:?} times): {} frames over \
+         1 ms late, the latest {:.2} ms, of it its own {:.2} ms; the system woke it over 1 ms \
+         late {} times of {}, the latest {:.2} ms",
         fwd["late_over_1ms"],
         ms(&fwd["late_max_ns"]),
         ms(&fwd["own_late_max_ns"]),
@@ -575,6 +650,11 @@ fn the_delay_element_keeps_order_and_delays_every_frame_by_the_set_time() {
         ms(&stats["wake_late_max_ns"])
     );
     eprintln!("{told}");
+    if let Some(held) = held {
+        // The stops happened, and made frames late: the case this variant is about.
+        assert!(held > 0, "{told}");
+        assert!(fwd["late_over_1ms"].as_u64() > Some(0), "{told}");
+    }
     assert_eq!(rx["received"], 10_000, "{told}");
     assert_eq!(rx["ordered"], true, "{told}");
     assert_eq!(ports["matched"], 10_000, "{told}");
@@ -585,8 +665,8 @@ fn the_delay_element_keeps_order_and_delays_every_frame_by_the_set_time() {
     assert!(ms(&ports["min_ns"]) >= 19.0, "{told}");
     // ... where the element is woken on time. The element measures, for every frame,
     // how late it left and how much of that the system made it (the time it woke the
-    // element late and the kernel's time sending the frames ahead of it): its own share
-    // stays within the 1 ms for every frame, whatever the load ...
+    // element late, held it off the CPU, and spent sending the frames ahead of it): its
+    // own share stays within the 1 ms for every frame, whatever the load ...
     assert!(ms(&fwd["own_late_max_ns"]) <= 1.0, "{told}");
     // ... and its word agrees with the ports': no frame later than it says.
     assert!(

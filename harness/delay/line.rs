@@ -79,9 +79,10 @@ pub struct Counts {
 }
 
 /// When a frame left (its send began), and how late the system had made it: how late it
-/// woke the element for that turn (`Stats::wake_late_max_ns`), and the time the kernel
-/// took to send the frames ahead of it in the turn (a send carries a frame through the
-/// peer's whole stack at once).
+/// woke the element for that turn (`Stats::wake_late_max_ns`), the time since then that
+/// it held the element's thread off the CPU, and the time the kernel took to send the
+/// frames ahead of it in the turn (a send carries a frame through the peer's whole stack
+/// at once).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Departure {
     pub at: Instant,

@@ -7,6 +7,7 @@
 //!
 //! It is a program of its own, never in the measured path of `sockbench`.
 
+mod ledger;
 mod line;
 mod pcap;
 mod stats;
@@ -18,9 +19,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use clap::Parser;
 use sockbench::spec::units::parse_duration;
+use sockbench::sys::clock::thread_cpu_ns;
 use sockbench::sys::packet::{wait_frames, Outgoing, PacketSocket};
 use sockbench::sys::signal::{stop_on_term, stop_requested};
 
+use ledger::Ledger;
 use line::{DelayLine, Departure, Impairment, Verdict};
 use pcap::Pcap;
 use stats::{Direction, Stats, Wakes};
@@ -162,19 +165,22 @@ fn take_in(
 }
 
 /// Sends every frame of `way` that is due, on `to`. A frame that finds no room is left
-/// at the head of the line for the next turn, so that order is kept. `excused`: how late
-/// the system has made this turn so far (see [`Departure`]).
-fn send_due(way: &mut Way, to: &PacketSocket, excused: &mut Duration) {
+/// at the head of the line for the next turn, so that order is kept.
+fn send_due(way: &mut Way, to: &PacketSocket, ledger: &mut Ledger) {
     let now = Instant::now();
-    while let Some(frame) = way.line.due(now) {
-        let before = Instant::now();
+    while let (Some(frame), Some(due)) = (way.line.due(now), way.line.next_due()) {
+        let (before, cpu_before) = (Instant::now(), thread_cpu_ns());
+        ledger.mark(before, cpu_before);
+        let left = Departure {
+            at: before,
+            excused: ledger.since(due),
+        };
         let sent = to.send(frame);
-        let took = before.elapsed();
+        ledger.sent(Duration::from_nanos(
+            thread_cpu_ns().saturating_sub(cpu_before),
+        ));
         match sent {
-            Ok(true) => way.line.pop(Some(Departure {
-                at: before,
-                excused: *excused,
-            })),
+            Ok(true) => way.line.pop(Some(left)),
             Ok(false) => {
                 way.line.counts.send_retries += 1;
                 return;
@@ -192,9 +198,6 @@ fn send_due(way: &mut Way, to: &PacketSocket, excused: &mut Duration) {
                 way.line.pop(None);
             }
         }
-        // The kernel carries a frame through the peer's whole stack within the send; the
-        // frames behind it wait for that, not for the element.
-        *excused += took;
     }
 }
 
@@ -232,11 +235,10 @@ fn open_ways(args: &Args, imp: Impairment) -> Result<[Way; 2], String> {
 }
 
 /// Sends what is due, each way out by the other way's interface.
-fn send_both(ways: &mut [Way; 2], woken_late: Duration) {
+fn send_both(ways: &mut [Way; 2], ledger: &mut Ledger) {
     let (first, second) = ways.split_at_mut(1);
-    let mut excused = woken_late;
-    send_due(&mut first[0], &second[0].from, &mut excused);
-    send_due(&mut second[0], &first[0].from, &mut excused);
+    send_due(&mut first[0], &second[0].from, ledger);
+    send_due(&mut second[0], &first[0].from, ledger);
 }
 
 /// How long to wait for frames from `now`: until the next frame is due, at most 50 ms.
@@ -252,17 +254,18 @@ fn next_wait(ways: &[Way; 2], now: Instant) -> Duration {
 /// One turn's wait: until a frame arrives or the next is due. Reads what arrived and
 /// returns how late the system woke the element (against the earlier of the time it
 /// asked for and the time it was owed a frame, see [`owed`]) and when it had read all.
-/// `drained`: when the previous turn had read all.
+/// `drained`: when the previous turn had read all. The wait and the wake go in `ledger`.
 fn wait_turn(
     ways: &mut [Way; 2],
     buf: &mut [u8],
     out: &Writer,
-    drained: Instant,
+    (drained, ledger): (Instant, &mut Ledger),
 ) -> Result<(Duration, Instant), String> {
     let start = Instant::now();
+    ledger.mark(start, thread_cpu_ns());
     let deadline = start + next_wait(ways, start);
     let readable = wait_frames(&[&ways[0].from, &ways[1].from], deadline - start);
-    let woke = Instant::now();
+    let (woke, woke_cpu) = (Instant::now(), thread_cpu_ns());
     let mut first: Option<Instant> = None;
     if readable {
         for w in ways.iter_mut() {
@@ -272,7 +275,9 @@ fn wait_turn(
         }
     }
     let owed = first.map_or(deadline, |f| f.min(deadline));
-    Ok((woke.saturating_duration_since(owed), Instant::now()))
+    let late = woke.saturating_duration_since(owed);
+    ledger.woke(woke, woke_cpu, late);
+    Ok((late, Instant::now()))
 }
 
 /// The forwarding loop, until SIGTERM or SIGINT.
@@ -287,7 +292,8 @@ fn forward(args: &Args, imp: Impairment) -> Result<([Way; 2], Wakes), String> {
     let out = Writer::start(args.stats.clone(), drops);
     sockbench::sys::epoll::fine_timer_slack();
     let mut buf = vec![0u8; 65_536];
-    let (mut woken_late, mut drained) = (Duration::ZERO, Instant::now());
+    let mut drained = Instant::now();
+    let mut ledger = Ledger::new(drained, thread_cpu_ns());
     let (mut last_write, mut written) = (Instant::now(), None);
     eprintln!(
         "sockbench-delay: {} <-> {}, delay {:?}, jitter {:?}, loss {}",
@@ -295,15 +301,24 @@ fn forward(args: &Args, imp: Impairment) -> Result<([Way; 2], Wakes), String> {
     );
     let mut result = Ok(());
     while !stop_requested() {
-        send_both(&mut ways, woken_late);
-        match wait_turn(&mut ways, &mut buf, &out, drained) {
-            Ok(turn) => (woken_late, drained) = turn,
+        send_both(&mut ways, &mut ledger);
+        // No frame falls due before the earliest one queued, nor before a second ago: one
+        // still to be read counts its delay from its arrival, under a second ago (see
+        // [`arrival`]).
+        let now = Instant::now();
+        let second_ago = now.checked_sub(Duration::from_secs(1)).unwrap_or(now);
+        let queued = ways.iter().filter_map(|w| w.line.next_due()).min();
+        ledger.forget_before(queued.map_or(second_ago, |due| due.min(second_ago)));
+        match wait_turn(&mut ways, &mut buf, &out, (drained, &mut ledger)) {
+            Ok((woken_late, read_all)) => {
+                wakes.record(woken_late);
+                drained = read_all;
+            }
             Err(e) => {
                 result = Err(e);
                 break;
             }
         }
-        wakes.record(woken_late);
         if last_write.elapsed() >= Duration::from_millis(100) {
             last_write = Instant::now();
             let s = stats_of(args, &imp, &ways, wakes, true);

@@ -188,6 +188,13 @@ impl Lab {
         last
     }
 
+    /// The delay element's pid (`lab.sh` execs it, so it is the element itself).
+    pub fn element_pid(&self) -> u32 {
+        let text = std::fs::read_to_string(self.dir.path().join("delay.pid"))
+            .expect("the delay element's pid file");
+        text.trim().parse().expect("a pid")
+    }
+
     /// The frames the delay element dropped on purpose, whole, from its pcap (`--drops`):
     /// all it dropped up to the counts [`Lab::element_stats`] last returned (the element
     /// writes a drop to the pcap before the counts that include it).
