@@ -546,23 +546,17 @@ impl HoldOff {
         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stop = done.clone();
         let thread = std::thread::spawn(move || {
-            let signal = |sig: &str| {
-                std::process::Command::new("kill")
-                    .args([sig, &pid.to_string()])
-                    .status()
-                    .is_ok_and(|s| s.success())
-            };
             let mut held = 0;
             // At most 60 s, as long as the sender's own bound.
             for _ in 0..4_600 {
                 if stop.load(std::sync::atomic::Ordering::Relaxed) {
                     break;
                 }
-                if signal("-STOP") {
+                if signal(pid, libc::SIGSTOP) {
                     held += 1;
                 }
                 std::thread::sleep(Duration::from_millis(3));
-                signal("-CONT");
+                signal(pid, libc::SIGCONT);
                 std::thread::sleep(Duration::from_millis(10));
             }
             held
@@ -587,10 +581,14 @@ impl Drop for HoldOff {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        let _ = std::process::Command::new("kill")
-            .args(["-CONT", &self.pid.to_string()])
-            .status();
+        signal(self.pid, libc::SIGCONT);
     }
+}
+
+/// Sends `sig` to `pid`; whether it went.
+fn signal(pid: u32, sig: i32) -> bool {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(pid as i32, sig) == 0 }
 }
 
 /// 10,000 datagrams through a 20 ms element, watched at its two ports; with `hold_off`,

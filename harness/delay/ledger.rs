@@ -6,15 +6,16 @@
 //! - it wakes the element later than the element asked (or than it owed it a frame);
 //! - it holds the element's thread off the CPU while the element works: the wall clock
 //!   runs on and the thread's CPU clock does not (a host taking the virtual CPU, a
-//!   stop signal, an interrupt's handler);
+//!   stop signal);
 //! - the kernel spends CPU time inside a send, carrying the frame through the peer's
 //!   whole stack, while the frames behind it wait.
 //!
 //! The ledger keeps a running total of that time, marked at every send, at the start of
 //! every wait and at every wake. A frame due at `t` and sent now is excused what the
-//! total grew by since the last mark at or before `t`: whatever the system took in
-//! between, in this turn or in the turns before it (a frame can fall due while the
-//! element works and leave only in the next turn).
+//! total grew by since `t`: whatever the system took in between, in this turn or in the
+//! turns before it (a frame can fall due while the element works and leave only in the
+//! next turn). Between two marks the ledger does not know when the system took its time:
+//! of the stretch that holds `t`, it excuses at most the part after `t`.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -62,11 +63,20 @@ impl Ledger {
         self.taken += cpu;
     }
 
-    /// What the system has taken since the last mark at or before `due`.
+    /// What the system has taken since `due`: all it took after the first mark past
+    /// `due`, and of the stretch before that mark, no more than the time from `due`.
     pub fn since(&self, due: Instant) -> Duration {
         let i = self.marks.partition_point(|m| m.0 <= due);
-        let then = self.marks[i.saturating_sub(1)].1;
-        self.taken.saturating_sub(then)
+        let Some(&(next_at, next_taken)) = self.marks.get(i) else {
+            let last = self.marks.back().map_or(Duration::ZERO, |m| m.1);
+            return self.taken.saturating_sub(last);
+        };
+        let before = match i.checked_sub(1) {
+            Some(j) => next_taken.saturating_sub(self.marks[j].1),
+            None => Duration::ZERO,
+        };
+        let stretch = before.min(next_at.saturating_duration_since(due));
+        self.taken.saturating_sub(next_taken) + stretch
     }
 
     /// No frame will fall due before `t`: the marks before the last one at or before it
@@ -104,20 +114,21 @@ mod tests {
     }
 
     #[test]
-    fn a_frame_due_while_the_element_worked_is_excused_from_that_turn_on() {
+    fn a_frame_is_excused_only_what_the_system_took_after_its_time() {
         let t0 = Instant::now();
         let mut l = Ledger::new(t0, 0);
-        // Held off the CPU 4 ms at the end of a turn, before its wait began ...
-        l.mark(t0 + 5 * MS, MS.as_nanos() as u64);
-        l.woke(t0 + 6 * MS, MS.as_nanos() as u64, Duration::ZERO);
-        l.mark(t0 + 6 * MS, MS.as_nanos() as u64);
-        // ... a frame that fell due in it (after t0) was excused the 4 ms.
-        assert_eq!(l.since(t0 + 2 * MS), 4 * MS);
-        // Forgetting the marks before t0 + 6 ms keeps the one that answers for it.
-        l.forget_before(t0 + 6 * MS);
-        assert_eq!(l.since(t0 + 6 * MS), Duration::ZERO);
-        l.forget_before(t0 + 2 * MS);
-        assert_eq!(l.since(t0 + 7 * MS), Duration::ZERO);
+        // Woken 3 ms late at t0 + 10 ms: a frame due 0.1 ms before the wake is excused
+        // 0.1 ms of it, not the 3 ms, so the element's own work after the wake counts.
+        l.mark(t0 + MS, 1_000_000);
+        l.woke(t0 + 10 * MS, 1_000_000, 3 * MS);
+        l.mark(t0 + 12 * MS, 3_000_000);
+        assert_eq!(l.since(t0 + 10 * MS - MS / 10), MS / 10);
+        assert_eq!(l.since(t0 + 7 * MS), 3 * MS);
+        // Held off 4 ms of 5 at the end of a turn, before its wait began: a frame due
+        // 2 ms before the wait is excused 2 ms, one due 4.5 ms before it the 4 ms.
+        l.mark(t0 + 17 * MS, 4_000_000);
+        assert_eq!(l.since(t0 + 15 * MS), 2 * MS);
+        assert_eq!(l.since(t0 + 12 * MS + MS / 2), 4 * MS);
     }
 
     #[test]
@@ -128,9 +139,14 @@ mod tests {
             l.mark(t0 + i * MS, 0);
         }
         // Held off all the time: 1 ms per mark.
-        assert_eq!(l.since(t0 + 3 * MS + MS / 2), 7 * MS);
+        assert_eq!(l.since(t0 + 3 * MS + MS / 2), 6 * MS + MS / 2);
         l.forget_before(t0 + 3 * MS + MS / 2);
-        assert_eq!(l.since(t0 + 3 * MS + MS / 2), 7 * MS);
+        assert_eq!(l.since(t0 + 3 * MS + MS / 2), 6 * MS + MS / 2);
         assert_eq!(l.marks.len(), 8);
+        // Forgetting past the last mark keeps it, and what came after.
+        l.forget_before(t0 + 20 * MS);
+        assert_eq!(l.marks.len(), 1);
+        l.mark(t0 + 11 * MS, 0);
+        assert_eq!(l.since(t0 + 10 * MS), MS);
     }
 }

@@ -78,11 +78,10 @@ pub struct Counts {
     pub own_late_max_ns: u64,
 }
 
-/// When a frame left (its send began), and how late the system had made it: how late it
-/// woke the element for that turn (`Stats::wake_late_max_ns`), the time since then that
-/// it held the element's thread off the CPU, and the time the kernel took to send the
-/// frames ahead of it in the turn (a send carries a frame through the peer's whole stack
-/// at once).
+/// When a frame left (its send began), and how much of its lateness the system caused
+/// since its time ([`crate::ledger::Ledger`]): late wakes, time the element's thread was
+/// held off the CPU, and the kernel's CPU time sending the frames ahead of it (a send
+/// carries a frame through the peer's whole stack at once).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Departure {
     pub at: Instant,

@@ -169,7 +169,10 @@ fn take_in(
 fn send_due(way: &mut Way, to: &PacketSocket, ledger: &mut Ledger) {
     let now = Instant::now();
     while let (Some(frame), Some(due)) = (way.line.due(now), way.line.next_due()) {
-        let (before, cpu_before) = (Instant::now(), thread_cpu_ns());
+        // The clocks are read before the ledger's work, not after it, so that nothing
+        // (no system call) sits between the send's recorded time and the send.
+        let cpu_before = thread_cpu_ns();
+        let before = Instant::now();
         ledger.mark(before, cpu_before);
         let left = Departure {
             at: before,
@@ -276,7 +279,14 @@ fn wait_turn(
     }
     let owed = first.map_or(deadline, |f| f.min(deadline));
     let late = woke.saturating_duration_since(owed);
-    ledger.woke(woke, woke_cpu, late);
+    // A frame owed before the wait began (one the kernel held at the last read) was late
+    // already in the turn before, which the ledger counted as it went: only the wait's
+    // share of the lateness is new.
+    ledger.woke(
+        woke,
+        woke_cpu,
+        woke.saturating_duration_since(owed.max(start)),
+    );
     Ok((late, Instant::now()))
 }
 
