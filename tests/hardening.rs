@@ -680,13 +680,6 @@ fn ctrl_c_keeps_both_sides_figures() {
 
 use std::os::unix::process::CommandExt;
 
-fn signal(pid: u32, sig: i32) {
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe {
-        libc::kill(pid as i32, sig);
-    }
-}
-
 #[test]
 fn a_stopped_receiver_is_noticed_by_its_heartbeat() {
     for proto in ["udp", "tcp"] {

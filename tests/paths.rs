@@ -585,12 +585,6 @@ impl Drop for HoldOff {
     }
 }
 
-/// Sends `sig` to `pid`; whether it went.
-fn signal(pid: u32, sig: i32) -> bool {
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe { libc::kill(pid as i32, sig) == 0 }
-}
-
 /// 10,000 datagrams through a 20 ms element, watched at its two ports; with `hold_off`,
 /// the element stopped again and again meanwhile ([`HoldOff`]).
 fn delay_element_forwards_10_000_frames(tag: &str, hold_off: bool) {

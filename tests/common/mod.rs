@@ -397,6 +397,13 @@ pub fn need_tool(tool: &str, how: &str) -> bool {
 /// Application payload capacity of a link of `rate_bps` carrying TCP segments of
 /// `payload` bytes: each frame adds TCP (20) + timestamps (12) + IP (20) + Ethernet (14)
 /// bytes, and tbf meters whole frames.
+/// Sends signal `sig` to process `pid`; whether it went.
+#[cfg(unix)]
+pub fn signal(pid: u32, sig: i32) -> bool {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(pid as i32, sig) == 0 }
+}
+
 pub fn tcp_payload_capacity(rate_bps: f64, payload: f64) -> f64 {
     rate_bps * payload / (payload + 20.0 + 12.0 + 20.0 + 14.0)
 }
