@@ -28,7 +28,8 @@ use std::time::{Duration, Instant};
 use socket2::{SockAddr, Socket};
 
 use super::flow::{core_field, CoreFlow, Cx, Flow, FlowCore, Want};
-use super::rr::{self, MsgReader, RTT};
+use super::rr::{Got, MsgReader, RTT};
+use super::stream::Closing;
 use super::{rr_buckets, rr_sizes, EngineError, RoleCtx, Sizes, Think, LATE_GRACE, POLL};
 use crate::measure::sizes::SizeBuckets;
 use crate::measure::RoleReport;
@@ -65,48 +66,6 @@ fn connect_error(e: io::Error) -> EngineError {
 
 fn knob_err(e: impl std::fmt::Display) -> EngineError {
     EngineError::Protocol(e.to_string())
-}
-
-/// What reading a message got so far.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Got {
-    /// A whole message of this many bytes.
-    Message(usize),
-    /// A clean end of stream before the message's first byte.
-    End,
-    /// Nothing more to read now.
-    Pending,
-}
-
-/// Reads what has arrived of one message with rr's reader (a fixed size, or framed by its
-/// length header; never past its end), across as many reads as it takes.
-fn read_msg(r: &mut MsgReader, sock: &Socket, scratch: &mut [u8]) -> Result<Got, EngineError> {
-    loop {
-        match r.read(sock, scratch)? {
-            rr::Got::Msg(n) => return Ok(Got::Message(n)),
-            rr::Got::More => {}
-            rr::Got::Blocked => return Ok(Got::Pending),
-            rr::Got::Eof(0) => return Ok(Got::End),
-            rr::Got::Eof(got) => return Err(r.cut(got)),
-        }
-    }
-}
-
-/// Reads and discards until the peer's close: true once it came (a reset once the
-/// peer has everything counts as a close), false when nothing more is there now.
-fn drain_to_close(sock: &Socket, scratch: &mut [u8]) -> Result<bool, EngineError> {
-    loop {
-        match (&*sock).read(scratch) {
-            Ok(0) => return Ok(true),
-            Ok(_) => {}
-            Err(e) if is_timeout(&e) => return Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(true),
-            Err(e) => {
-                return Err(EngineError::Protocol(format!("waiting for the close: {e}")));
-            }
-        }
-    }
 }
 
 /// Writes `buf[*off..]`: true once all of it has gone, false when the socket is full.
@@ -398,14 +357,16 @@ impl CrrActive {
                 let Some(sock) = &self.sock else {
                     return Ok(Some(Want::Done));
                 };
-                match read_msg(&mut self.reader, sock, cx.scratch)? {
-                    Got::Message(n) => self.response(cx, i, t_start, n, rs),
-                    Got::End => {
+                match self.reader.read(sock, cx.scratch)? {
+                    Got::Msg(n) => self.response(cx, i, t_start, n, rs),
+                    Got::More => {}
+                    Got::Blocked => return Ok(Some(Want::Read)),
+                    Got::Eof(0) => {
                         return Err(EngineError::Protocol(
                             "the receiver closed before responding".to_string(),
                         ))
                     }
-                    Got::Pending => return Ok(Some(Want::Read)),
+                    Got::Eof(got) => return Err(self.reader.cut(got)),
                 }
                 Ok(None)
             }
@@ -413,7 +374,7 @@ impl CrrActive {
                 let Some(sock) = &self.sock else {
                     return Ok(Some(Want::Done));
                 };
-                if !drain_to_close(sock, cx.scratch)? {
+                if Closing::Awaiting.step(sock, cx.scratch)? != Want::Done {
                     return Ok(Some(Want::Read));
                 }
                 self.complete(cx, t_start, n, rs, None);
@@ -510,10 +471,11 @@ mod tests {
             peer.write_all(piece).unwrap();
             let mut done = None;
             loop {
-                match read_msg(r, &mine, &mut scratch)? {
-                    Got::Message(size) => done = Some(size),
-                    Got::Pending => return Ok(done),
-                    Got::End => unreachable!("the peer is open"),
+                match r.read(&mine, &mut scratch)? {
+                    Got::Msg(size) => done = Some(size),
+                    Got::More => {}
+                    Got::Blocked => return Ok(done),
+                    Got::Eof(_) => unreachable!("the peer is open"),
                 }
             }
         };

@@ -129,11 +129,13 @@ impl CrrServed {
         match self.state {
             Serve::Greeting { since, got, hdr } => self.greeting(since, got, hdr),
             Serve::Request { i } => {
-                match read_msg(&mut self.reader, &self.sock, cx.scratch)? {
-                    Got::Message(n) => self.request(i, n),
+                match self.reader.read(&self.sock, cx.scratch)? {
+                    Got::Msg(n) => self.request(i, n),
+                    Got::More => {}
                     // The sender closed (or a stranger left) before this request.
-                    Got::End => self.close_first(),
-                    Got::Pending => return Ok(Some(Want::Read)),
+                    Got::Eof(0) => self.close_first(),
+                    Got::Eof(got) => return Err(self.reader.cut(got)),
+                    Got::Blocked => return Ok(Some(Want::Read)),
                 }
                 Ok(None)
             }
@@ -163,9 +165,7 @@ impl CrrServed {
                 // response: wait rather than spend a read on EAGAIN.
                 Ok(Some(Want::Read))
             }
-            Serve::Closing => Ok(drain_to_close(&self.sock, cx.scratch)?
-                .then_some(Want::Done)
-                .or(Some(Want::Read))),
+            Serve::Closing => Closing::Awaiting.step(&self.sock, cx.scratch).map(Some),
         }
     }
 }
