@@ -61,6 +61,15 @@ impl Dim {
         (!idx.is_empty()).then_some(idx)
     }
 
+    /// The value indices a search for a share of the best (`F*max`) walks: the sizes from
+    /// the smallest up, then `auto`, the dearest (it may grow past every size listed, see
+    /// [`Space::cost_key`]), so that the kernel's autotuning can be the best and the knee.
+    pub fn knee_order(&self) -> Option<Vec<usize>> {
+        let mut order = self.order()?;
+        order.extend(self.auto());
+        Some(order)
+    }
+
     /// The index of `auto` (kernel autotuning), if the dimension lists it.
     pub fn auto(&self) -> Option<usize> {
         let sizes = self.sizes.as_ref()?;
@@ -485,15 +494,17 @@ impl<'a, B: Bench> Search<'a, B> {
 
     /// Runs the whole search.
     pub fn run(&mut self) -> Result<Outcome, TuneError> {
+        let fraction = matches!(self.goal, Goal::Fraction { .. });
+        let order = |d: &Dim| if fraction { d.knee_order() } else { d.order() };
         let mut current: Point = self
             .space
             .dims
             .iter()
-            .map(|d| d.order().and_then(|o| o.last().copied()).unwrap_or(0))
+            .map(|d| order(d).and_then(|o| o.last().copied()).unwrap_or(0))
             .collect();
         // Screening: each dimension in turn, the others held where they are.
         for d in 0..self.space.dims.len() {
-            current = match (self.space.dims[d].order(), self.goal) {
+            current = match (order(&self.space.dims[d]), self.goal) {
                 (Some(order), Goal::Fraction { fraction, .. }) => {
                     self.knee(&current, d, &order, *fraction)?
                 }
@@ -501,8 +512,8 @@ impl<'a, B: Bench> Search<'a, B> {
                 (None, _) => self.each_value(&current, d)?,
             };
             // Against a maximum or a minimum the kernel's autotuning is a candidate like
-            // any other; for a share of the best it is the baseline, measured last.
-            let fraction = matches!(self.goal, Goal::Fraction { .. });
+            // any other; for a share of the best it is the dearest size, in the knee's
+            // order already.
             if let Some(auto) = self.space.dims[d].auto().filter(|_| !fraction) {
                 let mut q = current.clone();
                 q[d] = auto;

@@ -271,7 +271,7 @@ impl<B: Bench> Search<'_, B> {
         let Some(d) = d else {
             return self.race(knee);
         };
-        let order = self.space.dims[d].order().expect("a size dimension");
+        let order = self.space.dims[d].knee_order().expect("a size dimension");
         let mut k = order.iter().position(|&i| i == knee[d]).unwrap_or(0);
         let point = |i: usize| {
             let mut q = knee.clone();
@@ -282,8 +282,8 @@ impl<B: Bench> Search<'_, B> {
             .best_by_center(|_| true)
             .unwrap_or_else(|| point(order.len() - 1));
         let key = self.space.dims[d].key.clone();
-        // The share's reference: the best single test of the screening and the largest
-        // size, each judged on two tests at least (one noisy maximum is not "max").
+        // The share's reference: the best single test of the screening and the dearest
+        // size (`auto` when listed), each judged on two tests at least (one noisy maximum is not "max").
         let reference = [first_best.clone(), point(order.len() - 1)];
         for _ in 0..1000 {
             let unjudged = self.unjudged(&reference);
