@@ -132,7 +132,7 @@ fn outcomes_of_one_test_are_repetitions_of_one_case_in_the_results_directory() {
     let third = outcomes[2].summary();
     assert_eq!(
         summary.rows[2]["bytes_received"],
-        third.bytes_received.to_string()
+        third.bytes_received.unwrap().to_string()
     );
     assert_eq!(read_csv(&dir.path().join("cases.csv")).rows.len(), 2);
     let meta: serde_json::Value =

@@ -159,17 +159,17 @@ impl Metric {
     pub fn of(self, row: &SummaryRow) -> Option<f64> {
         let u = |v: Option<u64>| v.map(|x| x as f64);
         let v = match self {
-            Metric::Duplicated => Some(row.duplicated as f64),
+            Metric::Duplicated => u(row.duplicated),
             Metric::GoodputBps => row.goodput_bps,
             Metric::Lost => u(row.lost),
-            Metric::LostPct => (row.messages_sent > 0)
-                .then_some(row.lost)
-                .flatten()
-                .map(|lost| lost as f64 * 100.0 / row.messages_sent as f64),
+            Metric::LostPct => match (row.messages_sent, row.lost) {
+                (Some(sent), Some(lost)) if sent > 0 => Some(lost as f64 * 100.0 / sent as f64),
+                _ => None,
+            },
             Metric::RcvbufEff => u(row.rcvbuf_eff),
             Metric::ReceiverCpuPct => row.receiver_cpu_pct,
             Metric::ReceiverRssKib => u(row.receiver_rss_kib),
-            Metric::Reordered => Some(row.reordered as f64),
+            Metric::Reordered => u(row.reordered),
             Metric::RrTimeouts => u(row.rr_timeouts),
             Metric::RttMaxNs => u(row.rtt_max_ns),
             Metric::RttMeanNs => row.rtt_mean_ns,

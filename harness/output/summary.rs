@@ -5,7 +5,8 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::measure::outcome::Status;
-use crate::results::CaseRun;
+use crate::measure::RoleReport;
+use crate::results::{CaseRun, ConnEnds};
 use crate::spec::config::{Direction, Pattern, Protocol};
 use crate::spec::knobs::{Ends, KNOBS};
 use crate::spec::units::format_duration;
@@ -101,14 +102,14 @@ pub struct SummaryRow {
     pub nodelay: Option<bool>,
     /// TCP_CONGESTION as read back from the sending socket.
     pub congestion: Option<String>,
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
+    pub bytes_sent: Option<u64>,
+    pub bytes_received: Option<u64>,
     pub goodput_bps: Option<f64>,
-    pub messages_sent: u64,
-    pub messages_received: u64,
+    pub messages_sent: Option<u64>,
+    pub messages_received: Option<u64>,
     pub lost: Option<u64>,
-    pub reordered: u64,
-    pub duplicated: u64,
+    pub reordered: Option<u64>,
+    pub duplicated: Option<u64>,
     /// Request/response transactions after the warm-up; empty for a stream without a probe.
     pub transactions: Option<u64>,
     pub rtt_p50_ns: Option<u64>,
@@ -278,6 +279,12 @@ impl SummaryRow {
     fn figures(run: &CaseRun) -> SummaryRow {
         let spec = &run.spec;
         let rtt = run.rtt();
+        let (sends, receives) = run.data_ends();
+        // Sequence-number counts: datagrams' receiving ends; none for a byte stream.
+        let sequenced = |f: fn(&RoleReport) -> u64| match spec.protocol.is_datagram() {
+            true => run.count(receives, f),
+            false => Some(0),
+        };
         SummaryRow {
             case: run.case,
             repetition: run.repetition,
@@ -287,18 +294,19 @@ impl SummaryRow {
             flows: spec.flows,
             msg_size: spec.msg_size,
             duration_s: spec.duration.as_secs_f64(),
-            bytes_sent: run.sum(|r| r.bytes_sent),
-            bytes_received: run.sum(|r| r.bytes_received),
+            bytes_sent: run.count(sends, |r| r.bytes_sent),
+            bytes_received: run.count(receives, |r| r.bytes_received),
             goodput_bps: run.goodput_bps().map(f64::round),
-            messages_sent: run.sum(|r| r.messages_sent),
-            messages_received: run.sum(|r| r.messages_received),
+            messages_sent: run.count(sends, |r| r.messages_sent),
+            messages_received: run.count(receives, |r| r.messages_received),
             lost: run.lost(),
-            reordered: run.sum(|r| r.reordered),
-            duplicated: run.sum(|r| r.duplicated),
+            reordered: sequenced(|r| r.reordered),
+            duplicated: sequenced(|r| r.duplicated),
             transactions: spec
                 .traffic()
                 .has_transactions()
-                .then(|| run.sum(|r| r.transactions)),
+                .then(|| run.count(ConnEnds::Active, |r| r.transactions))
+                .flatten(),
             rtt_p50_ns: rtt.map(|p| p.p50),
             rtt_p90_ns: rtt.map(|p| p.p90),
             rtt_p99_ns: rtt.map(|p| p.p99),
@@ -341,10 +349,9 @@ impl SummaryRow {
             .map(|s| round2(transactions as f64 / s));
         self.rr_timeouts = rr_over_datagrams.then(|| run.sum(|r| r.timeouts));
         self.rr_late = rr_over_datagrams.then(|| run.sum(|r| r.late));
-        self.connections = spec
-            .pattern
-            .reconnects()
-            .then(|| run.sum(|r| r.connections));
+        self.connections = (spec.pattern.reconnects())
+            .then(|| run.count(ConnEnds::Passive, |r| r.connections))
+            .flatten();
         self.max_in_flight = traffic
             .overlaps_transactions()
             .then(|| run.roles().map(|r| r.max_in_flight).max().unwrap_or(0));
@@ -380,7 +387,10 @@ impl SummaryRow {
         self.not_applicable = run.not_applicable.join(";");
         self.src = run.src.clone();
         self.dst = run.dst.clone();
-        self.invalid = spec.protocol.is_datagram().then(|| run.sum(|r| r.invalid));
+        let (_, receives) = run.data_ends();
+        self.invalid = (spec.protocol.is_datagram())
+            .then(|| run.count(receives, |r| r.invalid))
+            .flatten();
         self.sender_os = run.outcome.sender.os;
         self.receiver_os = run.outcome.receiver.as_ref().and_then(|r| r.os);
     }
@@ -511,5 +521,91 @@ mod knob_column_tests {
         let n: SizeReq = serde_json::from_str("65536").unwrap();
         assert_eq!(n, SizeReq::Bytes(65536));
         assert!(serde_json::from_str::<SizeReq>("\"64Q\"").is_err());
+    }
+
+    /// A test whose receiver died: its report never came, so what only its roles counted
+    /// is not measured (empty), not zero; what the sender's roles counted alone stays.
+    #[test]
+    fn counts_of_a_receiver_that_never_reported_are_empty_not_zero() {
+        use crate::measure::outcome::{Status, TestOutcome};
+        use crate::measure::SideReport;
+        use std::time::SystemTime;
+        let row = |keys: &[(&str, &str)], receiver: bool| {
+            let mut b = crate::spec::config::SpecBuilder::new();
+            for (k, v) in keys {
+                b.set(k, v).unwrap();
+            }
+            let spec = b.build().unwrap();
+            let role = |active: bool| RoleReport {
+                active,
+                kind: Some(spec.main_kind()),
+                bytes_sent: if active { 1000 } else { 0 },
+                messages_sent: if active { 10 } else { 0 },
+                bytes_received: if active { 0 } else { 900 },
+                messages_received: if active { 0 } else { 9 },
+                ..RoleReport::default()
+            };
+            let forward = spec.direction == Direction::Forward;
+            let side = |active: bool| SideReport {
+                roles: vec![role(active)],
+                ..SideReport::default()
+            };
+            let run = CaseRun {
+                case: 1,
+                repetition: 1,
+                label: String::new(),
+                outcome: TestOutcome {
+                    sender: side(forward),
+                    receiver: receiver.then(|| side(!forward)),
+                    status: if receiver {
+                        Status::Ok
+                    } else {
+                        Status::Aborted
+                    },
+                    error: None,
+                    started: SystemTime::now(),
+                },
+                spec,
+                not_applicable: Vec::new(),
+                src: String::new(),
+                dst: String::new(),
+            };
+            SummaryRow::from_run(&run)
+        };
+        // A forward tcp stream: the sender's sends stay; the receiving end's are unknown.
+        let r = row(&[], false);
+        assert_eq!((r.bytes_sent, r.messages_sent), (Some(1000), Some(10)));
+        assert_eq!((r.bytes_received, r.messages_received), (None, None));
+        // A byte stream loses, reorders and duplicates nothing, by definition.
+        assert_eq!(
+            (r.lost, r.reordered, r.duplicated),
+            (Some(0), Some(0), Some(0))
+        );
+        let r = row(&[], true);
+        assert_eq!(
+            (r.bytes_received, r.messages_received),
+            (Some(900), Some(9))
+        );
+        // Datagrams: the sequence-number counts were the receiver's.
+        let r = row(&[("proto", "udp")], false);
+        assert_eq!(
+            (r.lost, r.reordered, r.duplicated, r.invalid),
+            (None, None, None, None)
+        );
+        assert_eq!(r.bytes_sent, Some(1000));
+        let r = row(&[("proto", "udp")], true);
+        assert_eq!(
+            (r.lost, r.reordered, r.duplicated, r.invalid),
+            (Some(1), Some(0), Some(0), Some(0))
+        );
+        // Reverse: the receiver wrote the data, so the sends are its.
+        let r = row(&[("direction", "reverse")], false);
+        assert_eq!((r.bytes_sent, r.bytes_received), (None, Some(900)));
+        // Request/response: both ends send and receive.
+        let r = row(&[("pattern", "rr")], false);
+        assert_eq!(
+            (r.bytes_sent, r.bytes_received, r.transactions),
+            (None, None, Some(0))
+        );
     }
 }

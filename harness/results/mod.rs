@@ -10,7 +10,16 @@ use hdrhistogram::Histogram;
 
 use crate::measure::outcome::{Status, TestOutcome};
 use crate::measure::{latency_histogram, HistogramError, RoleReport};
-use crate::spec::config::TestSpec;
+use crate::spec::config::{Side, TestSpec};
+
+/// Which ends of a test's connections count into a figure: the active ends (the bulk
+/// data's writers, the requesters), the passive ends, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnEnds {
+    Active,
+    Passive,
+    Both,
+}
 
 #[derive(Debug, Clone)]
 pub struct CaseRun {
@@ -102,6 +111,32 @@ impl CaseRun {
     /// figures arrive over the network and may be anything.
     pub fn sum(&self, f: impl Fn(&RoleReport) -> u64) -> u64 {
         self.roles().map(f).fold(0, u64::saturating_add)
+    }
+
+    /// A sum over the roles at `ends` of the connections, or `None` when some of those
+    /// roles were the receiver's and its report never came (a failed test): a figure not
+    /// measured, never a zero.
+    pub fn count(&self, ends: ConnEnds, f: impl Fn(&RoleReport) -> u64) -> Option<u64> {
+        if self.outcome.receiver.is_none() {
+            let its = |active: Side| match ends {
+                ConnEnds::Active => active == Side::Receiver,
+                ConnEnds::Passive => active == Side::Sender,
+                ConnEnds::Both => true,
+            };
+            if self.spec.conn_plan().iter().any(|c| its(c.active)) {
+                return None;
+            }
+        }
+        Some(self.sum(f))
+    }
+
+    /// The ends that send data, and those that receive it: the active and the passive end
+    /// of a stream; both ends of a request/response (a probe beside a stream included).
+    pub fn data_ends(&self) -> (ConnEnds, ConnEnds) {
+        match self.spec.traffic().has_transactions() {
+            true => (ConnEnds::Both, ConnEnds::Both),
+            false => (ConnEnds::Active, ConnEnds::Passive),
+        }
     }
 
     /// Application payload received after the warm-up, over each receiver's own measured

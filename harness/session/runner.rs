@@ -457,7 +457,7 @@ fn datagram_note(run: &CaseRun) -> Option<String> {
         return None;
     }
     let row = SummaryRow::from_run(run);
-    let (sent, lost) = (row.messages_sent, row.lost?);
+    let (sent, lost) = (row.messages_sent?, row.lost?);
     if sent == 0 {
         return None;
     }

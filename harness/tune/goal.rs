@@ -427,7 +427,7 @@ mod tests {
             goodput_bps: Some(1e9),
             rtt_p99_ns: Some(5000),
             lost: Some(5),
-            messages_sent: 1000,
+            messages_sent: Some(1000),
             sender_cpu_pct: Some(12.5),
             ..Default::default()
         };
