@@ -86,6 +86,29 @@ fn set_overrides_and_sweeps() {
     }
 }
 
+/// A list written as a shell user would (`[64K,1M]`) is not TOML: the error shows it
+/// written as TOML, a distribution's fields kept together.
+#[test]
+fn an_unquoted_set_list_is_shown_quoted() {
+    let mut w = parse(SWEEP).unwrap();
+    for (bad, shown) in [
+        ("sndbuf=[64K,1M]", r#"["64K", "1M"]"#),
+        ("linger=[off, 0]", r#"["off", 0]"#),
+        (
+            "msg_size=[uniform:min=1,max=9, 1K]",
+            r#"["uniform:min=1,max=9", "1K"]"#,
+        ),
+    ] {
+        let err = w.set(bad).unwrap_err().to_string();
+        assert!(
+            err.contains("is not a TOML list") && err.contains(shown),
+            "{err}"
+        );
+        let (key, _) = bad.split_once('=').unwrap();
+        w.set(&format!("{key}={shown}")).unwrap();
+    }
+}
+
 fn error_of(text: &str) -> String {
     parse(text).unwrap_err().to_string()
 }

@@ -26,6 +26,12 @@ pub(super) fn several_assignments(key: &str, value: &str) -> Option<String> {
 /// of the single value it is otherwise.
 pub(super) fn set_values(value: &str) -> Result<(Option<Vec<String>>, String), ConfigError> {
     let parsed = DeValue::parse(value.trim()).ok();
+    if let (None, Some(inner)) = (&parsed, value.trim().strip_prefix('[')) {
+        return Err(not_a_list(
+            value.trim(),
+            inner.strip_suffix(']').unwrap_or(inner),
+        ));
+    }
     let values: Option<Vec<String>> = match parsed.as_ref().map(|v| v.get_ref()) {
         Some(DeValue::Array(items)) => Some(
             items
@@ -52,6 +58,31 @@ pub(super) fn set_values(value: &str) -> Result<(Option<Vec<String>>, String), C
         _ => value.trim().to_string(),
     };
     Ok((values, single))
+}
+
+/// A `--set` list that is not TOML (`[64K,1M]`): how to write it (`["64K", "1M"]`).
+fn not_a_list(value: &str, inner: &str) -> ConfigError {
+    // The items, a distribution's further fields (`max=1400`) kept with it.
+    let mut items: Vec<String> = Vec::new();
+    for v in inner.split(',').map(|v| v.trim().trim_matches(['"', '\''])) {
+        match items.last_mut() {
+            Some(last) if v.contains('=') && !v.contains(':') => *last = format!("{last},{v}"),
+            _ => items.push(v.to_string()),
+        }
+    }
+    let quoted: Vec<String> = (items.iter())
+        .map(
+            |v| match DeValue::parse(v.as_str()).map(|d| d.into_inner()) {
+                Ok(DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_)) => v.to_string(),
+                _ => format!("\"{v}\""),
+            },
+        )
+        .collect();
+    ConfigError::Value(format!(
+        "'{value}' is not a TOML list: quote each value that is not a number or a boolean, \
+         as in [{}] (in a shell, inside single quotes)",
+        quoted.join(", ")
+    ))
 }
 
 /// An inline table given to `--set` (`{dist="lognormal", median="1K", p99="64K"}`) as the
