@@ -694,6 +694,12 @@ fn tune_and_profile_directories_get_their_own_views() {
         );
         assert!(std::fs::read_to_string(&html).unwrap().contains(text));
     }
+    // The answer names its figures as the terminal does, not by their CSV columns.
+    let html = std::fs::read_to_string(tune.join("report.html")).unwrap();
+    let answer = html.split("<p class=answer>").nth(1).unwrap();
+    let answer = answer.split("</p>").next().unwrap();
+    assert!(answer.contains("<br>goodput "), "{answer}");
+    assert!(!answer.contains("goodput_bps"), "{answer}");
 }
 
 /// rr's last response lands just after the deadline: it joins the last interval instead

@@ -357,32 +357,9 @@ fn tune_answer(a: &crate::tune::Answer) -> String {
         .iter()
         .map(|(k, v)| format!("{k} = {v}"))
         .collect();
-    let figures: Vec<String> = a
-        .figures
-        .iter()
-        .map(|(k, f)| {
-            let show = |v: f64| {
-                if k.column().ends_with("_bps") {
-                    crate::spec::units::format_bps(v)
-                } else if k.column().ends_with("_ns") {
-                    format!("{:.1} µs", v / 1e3)
-                } else {
-                    format!("{v:.3}")
-                }
-            };
-            match (f.ci95_low, f.ci95_high) {
-                (Some(lo), Some(hi)) => {
-                    format!(
-                        "{k} {} [{} .. {}], n={}",
-                        show(f.mean),
-                        show(lo),
-                        show(hi),
-                        f.n
-                    )
-                }
-                _ => format!("{k} {} (n={}, no interval)", show(f.mean), f.n),
-            }
-        })
+    // As the terminal says them: `goodput 31.20 Gbit/s (95% CI 30.10–32.40)`.
+    let figures: Vec<String> = (a.figures.iter())
+        .map(|(k, f)| format!("{} {}", k.name(), f.show(*k)))
         .collect();
     let constraints = if a.constraints.is_empty() {
         String::new()

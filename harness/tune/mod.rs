@@ -138,7 +138,7 @@ impl FigureCi {
     }
 
     /// In the terminal's one format: `31.20 Gbit/s (95% CI 30.10–32.40)`.
-    fn show(&self, metric: Metric) -> String {
+    pub fn show(&self, metric: Metric) -> String {
         let scale = |v| crate::output::figure::Scale::of_metric(metric, v);
         match (self.ci95_low, self.ci95_high) {
             (Some(_), Some(_)) => crate::output::figure::mean_ci(
