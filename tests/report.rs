@@ -694,8 +694,12 @@ fn tune_and_profile_directories_get_their_own_views() {
         );
         assert!(std::fs::read_to_string(&html).unwrap().contains(text));
     }
-    // The answer names its figures as the terminal does, not by their CSV columns.
-    let html = std::fs::read_to_string(tune.join("report.html")).unwrap();
+    answer_reads_as_the_terminal(&tune.join("report.html"));
+}
+
+/// A tune report's answer names its figures as the terminal does, not by CSV column.
+fn answer_reads_as_the_terminal(html: &Path) {
+    let html = std::fs::read_to_string(html).unwrap();
     let answer = html.split("<p class=answer>").nth(1).unwrap();
     let answer = answer.split("</p>").next().unwrap();
     assert!(answer.contains("<br>goodput "), "{answer}");
