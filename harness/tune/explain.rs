@@ -275,7 +275,9 @@ fn bdp_sentence(b: &Bdp, effective: &Effective) -> String {
 
 /// The knee along the answer's first size key that has two sizes measured or more.
 fn knee_of(ok: &[&SummaryRow], settings: &BTreeMap<String, String>) -> Option<KneeAt> {
-    settings.keys().find_map(|key| {
+    // An answer of `auto` along a key has no knee among its sizes.
+    let sized = settings.iter().filter(|(_, v)| parse_size(v).is_ok());
+    sized.map(|(key, _)| key).find_map(|key| {
         let (goodput, _) = along(ok, settings, key);
         if goodput.len() < 2 {
             return None;
@@ -453,6 +455,13 @@ fn snippet(ex: &mut Explanation, key: &str, value: &str, meta: &Meta, effective:
         ("sndbuf" | "rcvbuf", Some(n)) => {
             buffer_snippet(ex, knob, n, meta, effective);
             return;
+        }
+        ("sndbuf" | "rcvbuf", None) if value == "auto" => {
+            let opt = if knob == "sndbuf" { "SO_SNDBUF" } else { "SO_RCVBUF" };
+            (
+                format!("/* {key} = auto: leave {opt} unset (the kernel's autotuning) */"),
+                format!("// {key} = auto: leave {opt} unset (the kernel's autotuning)"),
+            )
         }
         ("nodelay", _) if value == "true" => (
             "int one = 1; setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);".into(),
@@ -649,6 +658,36 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("effective receive buffer is 512"), "{s}");
+    }
+
+    /// An answer of `auto`: no knee among the sizes it left, and code that leaves the
+    /// buffer unset.
+    #[test]
+    fn an_auto_answer_has_no_knee_and_sets_no_buffer() {
+        let answer = Answer {
+            settings: BTreeMap::from([("sndbuf".into(), "auto".into())]),
+            label: "sndbuf=auto".into(),
+            ..Default::default()
+        };
+        let mut auto = row("sndbuf=16K", 2.4e10, 3);
+        (auto.case_label, auto.sndbuf_req) = ("sndbuf=auto".into(), Some(SizeReq::Auto));
+        let rows = [
+            row("sndbuf=16K", 1.6e7, 3),
+            row("sndbuf=64K", 1.2e9, 3),
+            auto,
+        ];
+        let ex = explain_rows(&rows, &answer, &Meta::default());
+        assert_eq!(ex.numbers.knee, None);
+        assert!(
+            ex.c_snippet[0].contains("leave SO_SNDBUF unset"),
+            "{:?}",
+            ex.c_snippet
+        );
+        assert!(
+            ex.rust_snippet[0].contains("leave SO_SNDBUF unset"),
+            "{:?}",
+            ex.rust_snippet
+        );
     }
 
     #[test]

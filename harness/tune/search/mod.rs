@@ -61,15 +61,6 @@ impl Dim {
         (!idx.is_empty()).then_some(idx)
     }
 
-    /// The value indices a search for a share of the best (`F*max`) walks: the sizes from
-    /// the smallest up, then `auto`, the dearest (it may grow past every size listed, see
-    /// [`Space::cost_key`]), so that the kernel's autotuning can be the best and the knee.
-    pub fn knee_order(&self) -> Option<Vec<usize>> {
-        let mut order = self.order()?;
-        order.extend(self.auto());
-        Some(order)
-    }
-
     /// The index of `auto` (kernel autotuning), if the dimension lists it.
     pub fn auto(&self) -> Option<usize> {
         let sizes = self.sizes.as_ref()?;
@@ -177,6 +168,13 @@ impl Space {
             })
             .fold(0u64, u64::saturating_add);
         (bytes, self.flat(p))
+    }
+
+    /// `p` with dimension `d` at `auto`, if it lists it.
+    pub fn auto_at(&self, p: &Point, d: usize) -> Option<Point> {
+        let mut q = p.clone();
+        q[d] = self.dims[d].auto()?;
+        Some(q)
     }
 
     /// The point one size step larger along dimension `d`, if there is one.
@@ -494,17 +492,20 @@ impl<'a, B: Bench> Search<'a, B> {
 
     /// Runs the whole search.
     pub fn run(&mut self) -> Result<Outcome, TuneError> {
-        let fraction = matches!(self.goal, Goal::Fraction { .. });
-        let order = |d: &Dim| if fraction { d.knee_order() } else { d.order() };
         let mut current: Point = self
             .space
             .dims
             .iter()
-            .map(|d| order(d).and_then(|o| o.last().copied()).unwrap_or(0))
+            .map(|d| d.order().and_then(|o| o.last().copied()).unwrap_or(0))
             .collect();
         // Screening: each dimension in turn, the others held where they are.
         for d in 0..self.space.dims.len() {
-            current = match (order(&self.space.dims[d]), self.goal) {
+            // For a share of the best, the kernel's autotuning may be the best: measured
+            // first, it is in the share's reference from the start.
+            if let (Some(q), Goal::Fraction { .. }) = (self.space.auto_at(&current, d), self.goal) {
+                self.probe(&q, "the kernel's autotuning, for the best figure")?;
+            }
+            current = match (self.space.dims[d].order(), self.goal) {
                 (Some(order), Goal::Fraction { fraction, .. }) => {
                     self.knee(&current, d, &order, *fraction)?
                 }
@@ -512,11 +513,9 @@ impl<'a, B: Bench> Search<'a, B> {
                 (None, _) => self.each_value(&current, d)?,
             };
             // Against a maximum or a minimum the kernel's autotuning is a candidate like
-            // any other; for a share of the best it is the dearest size, in the knee's
-            // order already.
-            if let Some(auto) = self.space.dims[d].auto().filter(|_| !fraction) {
-                let mut q = current.clone();
-                q[d] = auto;
+            // any other, weighed against the best size.
+            let fraction = matches!(self.goal, Goal::Fraction { .. });
+            if let Some(q) = self.space.auto_at(&current, d).filter(|_| !fraction) {
                 self.probe(&q, "the kernel's autotuning, against the best so far")?;
                 if self.rank(&q) > self.rank(&current) {
                     current = q;

@@ -271,7 +271,7 @@ impl<B: Bench> Search<'_, B> {
         let Some(d) = d else {
             return self.race(knee);
         };
-        let order = self.space.dims[d].knee_order().expect("a size dimension");
+        let order = self.space.dims[d].order().expect("a size dimension");
         let mut k = order.iter().position(|&i| i == knee[d]).unwrap_or(0);
         let point = |i: usize| {
             let mut q = knee.clone();
@@ -282,9 +282,13 @@ impl<B: Bench> Search<'_, B> {
             .best_by_center(|_| true)
             .unwrap_or_else(|| point(order.len() - 1));
         let key = self.space.dims[d].key.clone();
-        // The share's reference: the best single test of the screening and the dearest
-        // size (`auto` when listed), each judged on two tests at least (one noisy maximum is not "max").
-        let reference = [first_best.clone(), point(order.len() - 1)];
+        // The kernel's autotuning, when listed: the dearest setting, never in the sizes'
+        // order (its goodput need not be the largest size's), but part of the reference.
+        let auto = self.space.auto_at(&knee, d);
+        // The share's reference: the best single test of the screening, the largest size
+        // and `auto`, each judged on two tests at least (one noisy maximum is not "max").
+        let mut reference = vec![first_best.clone(), point(order.len() - 1)];
+        reference.extend(auto.clone());
         for _ in 0..1000 {
             let unjudged = self.unjudged(&reference);
             if !unjudged.is_empty() {
@@ -318,7 +322,10 @@ impl<B: Bench> Search<'_, B> {
             match verdict {
                 Knee::Found => {
                     let why = self.knee_why(&key, &label, k == 0, fraction, &best);
-                    let above: Vec<Point> = (k + 1..order.len()).map(point).collect();
+                    let above: Vec<Point> = (k + 1..order.len())
+                        .map(point)
+                        .chain(auto.clone())
+                        .collect();
                     return self.settle(
                         point(k),
                         self.reaching(&above, &best, fraction),
@@ -333,6 +340,16 @@ impl<B: Bench> Search<'_, B> {
                 Knee::Up if k + 1 < order.len() => {
                     k += 1;
                     self.decide("race", &point(k), format!("{key}={label} clearly misses {fraction} of the best (less than {:.4} of it at 99%): the knee moves up", race::short_of(fraction)))?;
+                }
+                Knee::Up if auto.as_ref() == Some(&best) => {
+                    let e = self.entry(&best);
+                    let why = format!(
+                        "no {key} listed reaches {fraction} of the kernel's autotuning (median {} at {}, n={}): {key}={label}, the largest, clearly misses it",
+                        format_figure(self.goal.metric(), e.center().unwrap_or(0.0)),
+                        self.space.label(&best),
+                        e.n()
+                    );
+                    return self.settle(best, Vec::new(), Status::Ok, why);
                 }
                 Knee::Up | Knee::Open => {
                     let need = self.knee_needs(&point(k), below.as_ref(), &best, fraction);

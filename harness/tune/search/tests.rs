@@ -10,6 +10,8 @@ struct Synthetic {
     rng: fastrand::Rng,
     rows: Vec<TuneRow>,
     tests: u64,
+    /// The buffer the kernel's autotuning grows to (`auto`, the baseline).
+    auto: u64,
 }
 
 impl Synthetic {
@@ -22,6 +24,7 @@ impl Synthetic {
             rng: fastrand::Rng::with_seed(7),
             rows: Vec::new(),
             tests: 0,
+            auto: knee * 4,
         }
     }
 }
@@ -29,10 +32,9 @@ impl Synthetic {
 impl Bench for Synthetic {
     fn test(&mut self, p: &Point, baseline: bool) -> Result<Option<Figures>, TuneError> {
         self.tests += 1;
-        // The kernel's autotuning grows the buffer past the knee.
         let auto = (self.space.dims.iter().zip(p)).any(|(d, &i)| d.auto() == Some(i));
         let size = if baseline || auto {
-            self.knee * 4
+            self.auto
         } else {
             self.space.cost(p)
         };
@@ -138,6 +140,19 @@ fn the_fraction_goal_weighs_auto_as_the_dearest_size() {
         out.tied.iter().any(|p| space.label(p) == "sndbuf=auto"),
         "{:?}",
         out.tied
+    );
+    // Autotuning capped below the knee (a long fat pipe, `tcp_wmem` too small): a listed
+    // size past the knee is the best, and the knee is that size, not `auto`.
+    let matrix = "[matrix]\nsndbuf = [\"16K\", \"256K\", \"4M\", \"16M\", \"auto\"]\n";
+    let mut b = Synthetic::new(matrix, 8 << 20, 0.01);
+    b.auto = 4 << 20;
+    let (out, _, space) = search(&mut b, "goodput>=0.95*max", &[], 60);
+    assert_eq!(out.status, Status::Ok, "{}", out.why);
+    assert_eq!(
+        space.label(out.best.as_ref().unwrap()),
+        "sndbuf=16M",
+        "{}",
+        out.why
     );
 }
 
