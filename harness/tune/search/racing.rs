@@ -282,29 +282,22 @@ impl<B: Bench> Search<'_, B> {
             .best_by_center(|_| true)
             .unwrap_or_else(|| point(order.len() - 1));
         let key = self.space.dims[d].key.clone();
-        // The kernel's autotuning, when listed: the dearest setting, never in the sizes'
-        // order (its goodput need not be the largest size's), but part of the reference.
+        // The share's reference, each judged on two tests at least (one noisy maximum is
+        // not "max"): the best single test of the screening, the largest size, and `auto`
+        // when listed (the dearest, not in the sizes' order: it may reach less).
         let auto = self.space.auto_at(&knee, d);
-        // The share's reference: the best single test of the screening, the largest size
-        // and `auto`, each judged on two tests at least (one noisy maximum is not "max").
         let mut reference = vec![first_best.clone(), point(order.len() - 1)];
         reference.extend(auto.clone());
+        let mut stop = "the knee kept moving".to_string();
         for _ in 0..1000 {
             let unjudged = self.unjudged(&reference);
             if !unjudged.is_empty() {
-                if let Some(stop) =
-                    self.more(&unjudged, "race: the best, for the share's reference")?
-                {
-                    let t = self.best_mean().unwrap_or(0.0) * fraction;
-                    return self.knee_guess(
-                        (k > 0).then(|| point(k - 1)),
-                        point(k),
-                        t,
-                        fraction,
-                        &stop,
-                    );
-                }
-                continue;
+                let why = "race: the best, for the share's reference";
+                let Some(out_of_tests) = self.more(&unjudged, why)? else {
+                    continue;
+                };
+                stop = out_of_tests;
+                break;
             }
             let best = self.judged_best(&first_best);
             if let Some(b) = self.knee_to_best(&knee, d, &order, k, &best)? {
@@ -322,16 +315,10 @@ impl<B: Bench> Search<'_, B> {
             match verdict {
                 Knee::Found => {
                     let why = self.knee_why(&key, &label, k == 0, fraction, &best);
-                    let above: Vec<Point> = (k + 1..order.len())
-                        .map(point)
-                        .chain(auto.clone())
-                        .collect();
-                    return self.settle(
-                        point(k),
-                        self.reaching(&above, &best, fraction),
-                        Status::Ok,
-                        why,
-                    );
+                    let mut above: Vec<Point> = (k + 1..order.len()).map(point).collect();
+                    above.extend(auto.clone());
+                    let tied = self.reaching(&above, &best, fraction);
+                    return self.settle(point(k), tied, Status::Ok, why);
                 }
                 Knee::Down => {
                     k -= 1;
@@ -342,13 +329,7 @@ impl<B: Bench> Search<'_, B> {
                     self.decide("race", &point(k), format!("{key}={label} clearly misses {fraction} of the best (less than {:.4} of it at 99%): the knee moves up", race::short_of(fraction)))?;
                 }
                 Knee::Up if auto.as_ref() == Some(&best) => {
-                    let e = self.entry(&best);
-                    let why = format!(
-                        "no {key} listed reaches {fraction} of the kernel's autotuning (median {} at {}, n={}): {key}={label}, the largest, clearly misses it",
-                        format_figure(self.goal.metric(), e.center().unwrap_or(0.0)),
-                        self.space.label(&best),
-                        e.n()
-                    );
+                    let why = self.auto_why(&key, &label, fraction, &best);
                     return self.settle(best, Vec::new(), Status::Ok, why);
                 }
                 Knee::Up | Knee::Open => {
@@ -361,7 +342,6 @@ impl<B: Bench> Search<'_, B> {
                 }
             }
         }
-        let stop = "the knee kept moving".to_string();
         let t = self.best_mean().unwrap_or(0.0) * fraction;
         self.knee_guess((k > 0).then(|| point(k - 1)), point(k), t, fraction, &stop)
     }
@@ -462,6 +442,18 @@ impl<B: Bench> Search<'_, B> {
         let e = self.entry(best);
         format!(
             "{key}={label} is the smallest {key} whose median reaches {fraction} of the best's (median {} at {}, n={}), {below}",
+            format_figure(self.goal.metric(), e.center().unwrap_or(0.0)),
+            self.space.label(best),
+            e.n()
+        )
+    }
+
+    /// Why `auto` (`best`) is the answer: the largest size listed, `key=label`, clearly
+    /// misses the share of it.
+    fn auto_why(&self, key: &str, label: &str, fraction: f64, best: &Point) -> String {
+        let e = self.entry(best);
+        format!(
+            "no {key} listed reaches {fraction} of the kernel's autotuning (median {} at {}, n={}): {key}={label}, the largest, clearly misses it",
             format_figure(self.goal.metric(), e.center().unwrap_or(0.0)),
             self.space.label(best),
             e.n()
