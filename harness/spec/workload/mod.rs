@@ -385,7 +385,8 @@ impl Workload {
             Some(("defaults", k)) => (Some("defaults"), k),
             _ => (None, key),
         };
-        let (values, single) = set_values(value).map_err(|e| bad(e.to_string()))?;
+        let lists = !matches!(key, "name" | "description");
+        let (values, single) = set_values(value, lists).map_err(|e| bad(e.to_string()))?;
         // `--set sndbuf=16K..16M`: a size range sweeps every power of two between.
         let values = match values {
             None if single.contains("..") => {

@@ -98,6 +98,10 @@ fn an_unquoted_set_list_is_shown_quoted() {
             "msg_size=[uniform:min=1,max=9, 1K]",
             r#"["uniform:min=1,max=9", "1K"]"#,
         ),
+        (
+            "msg_size=[1K, uniform:min=1,max=9]",
+            r#"["1K", "uniform:min=1,max=9"]"#,
+        ),
     ] {
         let err = w.set(bad).unwrap_err().to_string();
         assert!(
@@ -107,6 +111,13 @@ fn an_unquoted_set_list_is_shown_quoted() {
         let (key, _) = bad.split_once('=').unwrap();
         w.set(&format!("{key}={shown}")).unwrap();
     }
+    // Free text may start with a bracket.
+    w.set("description=[draft] small buffers").unwrap();
+    w.set("name=[v2]").unwrap();
+    assert_eq!(
+        (w.description.as_str(), w.name.as_str()),
+        ("[draft] small buffers", "[v2]")
+    );
 }
 
 fn error_of(text: &str) -> String {

@@ -7,7 +7,9 @@ use super::*;
 /// (`--set a=1 --set b=2`); None for one assignment.
 pub(super) fn several_assignments(key: &str, value: &str) -> Option<String> {
     let words: Vec<&str> = value.split_whitespace().collect();
+    // A list, however written, is one value (`[64K, 1M]` is refused as a list).
     let several = words.len() > 1
+        && !value.trim_start().starts_with('[')
         && DeValue::parse(value.trim()).is_err()
         && words[1..].iter().all(|w| {
             w.split_once('=')
@@ -23,10 +25,14 @@ pub(super) fn several_assignments(key: &str, value: &str) -> Option<String> {
 }
 
 /// `--set`'s value as TOML or a bare word: the list it sweeps, if it is one, and the text
-/// of the single value it is otherwise.
-pub(super) fn set_values(value: &str) -> Result<(Option<Vec<String>>, String), ConfigError> {
+/// of the single value it is otherwise. A key of free text (`lists` false: a name, a
+/// description) takes a value that starts with `[` as its text.
+pub(super) fn set_values(
+    value: &str,
+    lists: bool,
+) -> Result<(Option<Vec<String>>, String), ConfigError> {
     let parsed = DeValue::parse(value.trim()).ok();
-    if let (None, Some(inner)) = (&parsed, value.trim().strip_prefix('[')) {
+    if let (None, Some(inner), true) = (&parsed, value.trim().strip_prefix('['), lists) {
         return Err(not_a_list(
             value.trim(),
             inner.strip_suffix(']').unwrap_or(inner),
