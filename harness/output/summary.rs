@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::measure::outcome::Status;
 use crate::measure::RoleReport;
-use crate::results::{CaseRun, ConnEnds};
+use crate::results::{CaseRun, Tally};
 use crate::spec::config::{Direction, Pattern, Protocol};
 use crate::spec::knobs::{Ends, KNOBS};
 use crate::spec::units::format_duration;
@@ -254,8 +254,12 @@ impl SummaryRow {
             snd_mss: active.and_then(|r| r.tcp_info.as_ref()).map(|i| i.snd_mss),
             cpus: [&sender_cpus, &receiver_cpus],
             spliced: [
-                splice.then(|| run.sum(|r| r.spliced_out)),
-                splice.then(|| run.sum(|r| r.spliced_in)),
+                splice
+                    .then(|| run.count(Tally::Sent, |r| r.spliced_out))
+                    .flatten(),
+                splice
+                    .then(|| run.count(Tally::Received, |r| r.spliced_in))
+                    .flatten(),
             ],
         };
         row.with_knob_columns(&ends)
@@ -279,10 +283,9 @@ impl SummaryRow {
     fn figures(run: &CaseRun) -> SummaryRow {
         let spec = &run.spec;
         let rtt = run.rtt();
-        let (sends, receives) = run.data_ends();
         // Sequence-number counts: datagrams' receiving ends; none for a byte stream.
         let sequenced = |f: fn(&RoleReport) -> u64| match spec.protocol.is_datagram() {
-            true => run.count(receives, f),
+            true => run.count(Tally::Received, f),
             false => Some(0),
         };
         SummaryRow {
@@ -294,18 +297,18 @@ impl SummaryRow {
             flows: spec.flows,
             msg_size: spec.msg_size,
             duration_s: spec.duration.as_secs_f64(),
-            bytes_sent: run.count(sends, |r| r.bytes_sent),
-            bytes_received: run.count(receives, |r| r.bytes_received),
+            bytes_sent: run.count(Tally::Sent, |r| r.bytes_sent),
+            bytes_received: run.count(Tally::Received, |r| r.bytes_received),
             goodput_bps: run.goodput_bps().map(f64::round),
-            messages_sent: run.count(sends, |r| r.messages_sent),
-            messages_received: run.count(receives, |r| r.messages_received),
+            messages_sent: run.count(Tally::Sent, |r| r.messages_sent),
+            messages_received: run.count(Tally::Received, |r| r.messages_received),
             lost: run.lost(),
             reordered: sequenced(|r| r.reordered),
             duplicated: sequenced(|r| r.duplicated),
             transactions: spec
                 .traffic()
                 .has_transactions()
-                .then(|| run.count(ConnEnds::Active, |r| r.transactions))
+                .then(|| run.count(Tally::Requests, |r| r.transactions))
                 .flatten(),
             rtt_p50_ns: rtt.map(|p| p.p50),
             rtt_p90_ns: rtt.map(|p| p.p90),
@@ -333,27 +336,29 @@ impl SummaryRow {
         let (active, passive) = run.first_conn_ends();
         let info = active.and_then(|r| r.tcp_info.as_ref());
         let unc = run.percentiles(crate::engine::rr::RTT_UNCORRECTED);
-        let transactions = run.sum(|r| r.transactions);
+        let transactions = run.count(Tally::Requests, |r| r.transactions);
         let warnings = run.warnings();
         let traffic = spec.traffic();
         let rr_over_datagrams = spec.protocol.is_datagram() && traffic.has_transactions();
         let zerocopy = spec.sender.zerocopy || spec.receiver.zerocopy;
-        let zerocopy_sum = |f: fn(&crate::measure::RoleReport) -> u64| zerocopy.then(|| run.sum(f));
+        let zerocopy_sum =
+            |f: fn(&RoleReport) -> u64| zerocopy.then(|| run.count(Tally::Sent, f)).flatten();
         self.warmup_s = spec.warmup.as_secs_f64();
         self.response_size = traffic.exchange().map(|e| e.response_size);
         self.rate = spec.rate;
         self.measured_s = run.measured_s();
-        self.transactions_per_s = self
-            .measured_s
-            .filter(|_| transactions > 0)
-            .map(|s| round2(transactions as f64 / s));
-        self.rr_timeouts = rr_over_datagrams.then(|| run.sum(|r| r.timeouts));
-        self.rr_late = rr_over_datagrams.then(|| run.sum(|r| r.late));
+        self.transactions_per_s = (self.measured_s.zip(transactions))
+            .filter(|&(_, t)| t > 0)
+            .map(|(s, t)| round2(t as f64 / s));
+        let requesters = |f: fn(&RoleReport) -> u64| {
+            (rr_over_datagrams.then(|| run.count(Tally::Requests, f))).flatten()
+        };
+        self.rr_timeouts = requesters(|r| r.timeouts);
+        self.rr_late = requesters(|r| r.late);
         self.connections = (spec.pattern.reconnects())
-            .then(|| run.count(ConnEnds::Passive, |r| r.connections))
+            .then(|| run.count(Tally::Accepted, |r| r.connections))
             .flatten();
-        self.max_in_flight = traffic
-            .overlaps_transactions()
+        self.max_in_flight = (traffic.overlaps_transactions() && run.counted(Tally::Requests))
             .then(|| run.roles().map(|r| r.max_in_flight).max().unwrap_or(0));
         self.sndbuf_end = active.and_then(|r| r.sndbuf_end);
         self.rcvbuf_end = passive.and_then(|r| r.rcvbuf_end);
@@ -387,9 +392,8 @@ impl SummaryRow {
         self.not_applicable = run.not_applicable.join(";");
         self.src = run.src.clone();
         self.dst = run.dst.clone();
-        let (_, receives) = run.data_ends();
         self.invalid = (spec.protocol.is_datagram())
-            .then(|| run.count(receives, |r| r.invalid))
+            .then(|| run.count(Tally::Received, |r| r.invalid))
             .flatten();
         self.sender_os = run.outcome.sender.os;
         self.receiver_os = run.outcome.receiver.as_ref().and_then(|r| r.os);
@@ -523,57 +527,60 @@ mod knob_column_tests {
         assert!(serde_json::from_str::<SizeReq>("\"64Q\"").is_err());
     }
 
+    /// The summary row of a one-connection test of `keys`, whose sender's end (and the
+    /// receiver's, if it reported) counted 1000 bytes out in 10 messages and 900 in in 9.
+    fn row_of(keys: &[(&str, &str)], receiver: bool) -> SummaryRow {
+        use crate::measure::outcome::{Status, TestOutcome};
+        use crate::measure::SideReport;
+        use std::time::SystemTime;
+        let mut b = crate::spec::config::SpecBuilder::new();
+        for (k, v) in keys {
+            b.set(k, v).unwrap();
+        }
+        let spec = b.build().unwrap();
+        let role = |active: bool| RoleReport {
+            active,
+            kind: Some(spec.main_kind()),
+            bytes_sent: if active { 1000 } else { 0 },
+            messages_sent: if active { 10 } else { 0 },
+            bytes_received: if active { 0 } else { 900 },
+            messages_received: if active { 0 } else { 9 },
+            ..RoleReport::default()
+        };
+        let forward = spec.direction == Direction::Forward;
+        let side = |active: bool| SideReport {
+            roles: vec![role(active)],
+            ..SideReport::default()
+        };
+        let run = CaseRun {
+            case: 1,
+            repetition: 1,
+            label: String::new(),
+            outcome: TestOutcome {
+                sender: side(forward),
+                receiver: receiver.then(|| side(!forward)),
+                status: if receiver {
+                    Status::Ok
+                } else {
+                    Status::Aborted
+                },
+                error: None,
+                started: SystemTime::now(),
+            },
+            spec,
+            not_applicable: Vec::new(),
+            src: String::new(),
+            dst: String::new(),
+        };
+        SummaryRow::from_run(&run)
+    }
+
     /// A test whose receiver died: its report never came, so what only its roles counted
     /// is not measured (empty), not zero; what the sender's roles counted alone stays.
     #[test]
     fn counts_of_a_receiver_that_never_reported_are_empty_not_zero() {
-        use crate::measure::outcome::{Status, TestOutcome};
-        use crate::measure::SideReport;
-        use std::time::SystemTime;
-        let row = |keys: &[(&str, &str)], receiver: bool| {
-            let mut b = crate::spec::config::SpecBuilder::new();
-            for (k, v) in keys {
-                b.set(k, v).unwrap();
-            }
-            let spec = b.build().unwrap();
-            let role = |active: bool| RoleReport {
-                active,
-                kind: Some(spec.main_kind()),
-                bytes_sent: if active { 1000 } else { 0 },
-                messages_sent: if active { 10 } else { 0 },
-                bytes_received: if active { 0 } else { 900 },
-                messages_received: if active { 0 } else { 9 },
-                ..RoleReport::default()
-            };
-            let forward = spec.direction == Direction::Forward;
-            let side = |active: bool| SideReport {
-                roles: vec![role(active)],
-                ..SideReport::default()
-            };
-            let run = CaseRun {
-                case: 1,
-                repetition: 1,
-                label: String::new(),
-                outcome: TestOutcome {
-                    sender: side(forward),
-                    receiver: receiver.then(|| side(!forward)),
-                    status: if receiver {
-                        Status::Ok
-                    } else {
-                        Status::Aborted
-                    },
-                    error: None,
-                    started: SystemTime::now(),
-                },
-                spec,
-                not_applicable: Vec::new(),
-                src: String::new(),
-                dst: String::new(),
-            };
-            SummaryRow::from_run(&run)
-        };
         // A forward tcp stream: the sender's sends stay; the receiving end's are unknown.
-        let r = row(&[], false);
+        let r = row_of(&[], false);
         assert_eq!((r.bytes_sent, r.messages_sent), (Some(1000), Some(10)));
         assert_eq!((r.bytes_received, r.messages_received), (None, None));
         // A byte stream loses, reorders and duplicates nothing, by definition.
@@ -581,31 +588,43 @@ mod knob_column_tests {
             (r.lost, r.reordered, r.duplicated),
             (Some(0), Some(0), Some(0))
         );
-        let r = row(&[], true);
+        let r = row_of(&[], true);
         assert_eq!(
             (r.bytes_received, r.messages_received),
             (Some(900), Some(9))
         );
         // Datagrams: the sequence-number counts were the receiver's.
-        let r = row(&[("proto", "udp")], false);
+        let r = row_of(&[("proto", "udp")], false);
         assert_eq!(
             (r.lost, r.reordered, r.duplicated, r.invalid),
             (None, None, None, None)
         );
         assert_eq!(r.bytes_sent, Some(1000));
-        let r = row(&[("proto", "udp")], true);
+        let r = row_of(&[("proto", "udp")], true);
         assert_eq!(
             (r.lost, r.reordered, r.duplicated, r.invalid),
             (Some(1), Some(0), Some(0), Some(0))
         );
         // Reverse: the receiver wrote the data, so the sends are its.
-        let r = row(&[("direction", "reverse")], false);
+        let r = row_of(&[("direction", "reverse")], false);
         assert_eq!((r.bytes_sent, r.bytes_received), (None, Some(900)));
         // Request/response: both ends send and receive.
-        let r = row(&[("pattern", "rr")], false);
+        let r = row_of(&[("pattern", "rr")], false);
         assert_eq!(
             (r.bytes_sent, r.bytes_received, r.transactions),
             (None, None, Some(0))
+        );
+        // The requesters' counts are theirs alone: in reverse, the receiver's.
+        let r = row_of(&[("pattern", "rr"), ("direction", "reverse")], false);
+        assert_eq!(r.transactions, None);
+        // A probe's requesters are the sender's whatever the stream's direction; its
+        // responders write too, so the sends are not all the sender's.
+        let r = row_of(&[("direction", "reverse"), ("probe", "rr")], false);
+        assert_eq!((r.transactions, r.bytes_sent), (Some(0), None));
+        let r = row_of(&[("probe", "rr")], false);
+        assert_eq!(
+            (r.transactions, r.bytes_sent, r.bytes_received),
+            (Some(0), None, None)
         );
     }
 }

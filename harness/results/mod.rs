@@ -10,15 +10,32 @@ use hdrhistogram::Histogram;
 
 use crate::measure::outcome::{Status, TestOutcome};
 use crate::measure::{latency_histogram, HistogramError, RoleReport};
-use crate::spec::config::{Side, TestSpec};
+use crate::spec::config::{Pattern, Side, TestSpec};
 
-/// Which ends of a test's connections count into a figure: the active ends (the bulk
-/// data's writers, the requesters), the passive ends, or both.
+/// What a figure counts, and so which end of a connection counts into it: what is sent
+/// (a stream's active end, both ends of a request/response), what is received (a stream's
+/// passive end, both ends of a request/response), the requesters' own counts
+/// (transactions, timeouts: a request/response's active end), or crr's accepted
+/// connections (its passive end).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnEnds {
-    Active,
-    Passive,
-    Both,
+pub enum Tally {
+    Sent,
+    Received,
+    Requests,
+    Accepted,
+}
+
+impl Tally {
+    /// Whether the active (or the passive) end of a connection of `kind` counts into it.
+    fn counted_at(self, kind: Pattern, active: bool) -> bool {
+        let both = kind.is_transactional();
+        match self {
+            Tally::Sent => active || both,
+            Tally::Received => !active || both,
+            Tally::Requests => both && active,
+            Tally::Accepted => kind.reconnects() && !active,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -113,30 +130,19 @@ impl CaseRun {
         self.roles().map(f).fold(0, u64::saturating_add)
     }
 
-    /// A sum over the roles at `ends` of the connections, or `None` when some of those
-    /// roles were the receiver's and its report never came (a failed test): a figure not
-    /// measured, never a zero.
-    pub fn count(&self, ends: ConnEnds, f: impl Fn(&RoleReport) -> u64) -> Option<u64> {
-        if self.outcome.receiver.is_none() {
-            let its = |active: Side| match ends {
-                ConnEnds::Active => active == Side::Receiver,
-                ConnEnds::Passive => active == Side::Sender,
-                ConnEnds::Both => true,
-            };
-            if self.spec.conn_plan().iter().any(|c| its(c.active)) {
-                return None;
-            }
-        }
-        Some(self.sum(f))
+    /// Whether every end that counts into `tally` reported: not when the receiver's
+    /// report never came (a failed test) and some of them were its.
+    pub fn counted(&self, tally: Tally) -> bool {
+        let its = |c: &crate::spec::config::ConnPlan| c.active == Side::Receiver;
+        self.outcome.receiver.is_some()
+            || !(self.spec.conn_plan().iter()).any(|c| tally.counted_at(c.kind, its(c)))
     }
 
-    /// The ends that send data, and those that receive it: the active and the passive end
-    /// of a stream; both ends of a request/response (a probe beside a stream included).
-    pub fn data_ends(&self) -> (ConnEnds, ConnEnds) {
-        match self.spec.traffic().has_transactions() {
-            true => (ConnEnds::Both, ConnEnds::Both),
-            false => (ConnEnds::Active, ConnEnds::Passive),
-        }
+    /// A sum over every role of a figure that counts `tally`, or `None` when not every end
+    /// that counts into it reported ([`CaseRun::counted`]): a figure not measured, never a
+    /// zero. (The other ends add nothing to it.)
+    pub fn count(&self, tally: Tally, f: impl Fn(&RoleReport) -> u64) -> Option<u64> {
+        self.counted(tally).then(|| self.sum(f))
     }
 
     /// Application payload received after the warm-up, over each receiver's own measured
