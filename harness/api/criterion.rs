@@ -13,6 +13,7 @@
 //! HdrHistograms of every sample merged) and the goodputs' range are printed beside its
 //! output, and returned as a [`BenchSummary`].
 
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use ::criterion::measurement::WallTime;
@@ -26,15 +27,18 @@ use super::{Error, Outcome, Pattern, Percentiles, Receiver, Test};
 pub struct BenchSummary {
     /// The benchmark's id within its group.
     pub id: String,
-    /// Tests run (criterion's warm-up and samples).
+    /// Tests run: criterion's warm-up (one test) and its samples.
     pub tests: u64,
-    /// Every test's goodput, bits per second.
+    /// Every sample's goodput, bits per second.
     pub goodput_bps: Vec<f64>,
-    /// Every test's round trips, merged (nanoseconds); empty for a stream test.
+    /// Every sample's round trips, merged (nanoseconds); empty for a stream test.
     pub rtt: Histogram<u64>,
-    /// Every test's outcome, in the order run: for [`crate::write_results`] (each a
-    /// repetition of the case), or any figure criterion does not show.
+    /// Every sample's outcome, in the order run: for [`crate::write_results`] (each a
+    /// repetition of the case), or any figure criterion does not show. In criterion's test
+    /// mode (`--test`), its one test.
     pub outcomes: Vec<Outcome>,
+    /// The warm-up test's outcome, apart from the samples' (none in test mode).
+    pub warmup: Option<Outcome>,
 }
 
 impl BenchSummary {
@@ -91,10 +95,13 @@ fn timed(outcome: &Outcome, pattern: Pattern, msg_size: u64, iters: u64) -> Opti
 
 /// Benchmarks `test` against `receiver` as `id` in `group`, prints the round trips'
 /// percentiles (or the goodputs' range) after criterion's lines, and returns them. It sets
-/// the group's throughput and its sampling mode (flat: each sample is one test).
+/// the group's throughput, its sampling mode (flat: each sample is one test) and its
+/// warm-up to one test (the test's own warm-up, [`Test::warmup`], is what readies the
+/// path; criterion's would repeat whole tests), kept apart from the samples.
 ///
-/// A test that does not start or does not end `ok` stops the tests of this benchmark (the
-/// remaining samples repeat the last figure, or 1 ns) and is returned as the error.
+/// A test that does not start or does not end `ok` ends this benchmark at once, before
+/// criterion has recorded anything of it, and is returned as the error; the group's other
+/// benchmarks go on.
 pub fn bench(
     group: &mut BenchmarkGroup<'_, WallTime>,
     id: &str,
@@ -110,27 +117,35 @@ pub fn bench(
     // A sample is one whole test, whatever criterion's iteration count: the same count in
     // every sample, as criterion advises for long benchmarks.
     group.sampling_mode(SamplingMode::Flat);
+    group.warm_up_time(Duration::from_nanos(1));
     let mut summary = BenchSummary {
         id: id.to_string(),
         tests: 0,
         goodput_bps: Vec::new(),
         rtt: crate::measure::latency_histogram(),
         outcomes: Vec::new(),
+        warmup: None,
     };
     let mut failure: Option<Error> = None;
-    let mut last = Duration::from_nanos(1);
-    group.bench_function(BenchmarkId::from_parameter(id), |b| {
-        b.iter_custom(|iters| {
-            if failure.is_some() {
-                return last;
-            }
-            match sample(test, receiver, &spec.pattern, msg_size, iters, &mut summary) {
-                Ok(d) => last = d,
-                Err(e) => failure = Some(e),
-            }
-            last
-        })
-    });
+    // criterion cannot be told to stop: a failed test unwinds out of its measurement
+    // (without the panic hook: nothing is printed) to here, before it records anything.
+    let measured = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        group.bench_function(BenchmarkId::from_parameter(id), |b| {
+            b.iter_custom(|iters| {
+                match sample(test, receiver, &spec.pattern, msg_size, iters, &mut summary) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        failure = Some(e);
+                        std::panic::resume_unwind(Box::new(Failed))
+                    }
+                }
+            })
+        });
+    }));
+    match measured {
+        Err(payload) if !payload.is::<Failed>() => std::panic::resume_unwind(payload),
+        _ => {}
+    }
     if let Some(e) = failure {
         println!("{id:<40} sockbench: failed: {e}");
         return Err(e);
@@ -142,7 +157,12 @@ pub fn bench(
     Ok(summary)
 }
 
+/// What a failed test unwinds out of criterion's measurement with.
+struct Failed;
+
 /// One criterion sample: one test, its figure for `iters` iterations, added to `summary`.
+/// The first test is criterion's warm-up: when a second comes (not in test mode), it is
+/// set apart.
 fn sample(
     test: &Test,
     receiver: &Receiver,
@@ -152,6 +172,11 @@ fn sample(
     summary: &mut BenchSummary,
 ) -> Result<Duration, Error> {
     let outcome = test.run(receiver)?.ok()?;
+    if summary.tests == 1 {
+        summary.warmup = summary.outcomes.pop();
+        summary.goodput_bps.clear();
+        summary.rtt.reset();
+    }
     summary.tests += 1;
     if let Some(g) = outcome.goodput_bps() {
         summary.goodput_bps.push(g);
@@ -171,4 +196,41 @@ fn sample(
     });
     summary.outcomes.push(outcome);
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A test that fails ends its benchmark with the error, before criterion records
+    /// anything of it, and the group goes on; a good one's summary holds criterion's
+    /// samples, its warm-up test apart.
+    #[test]
+    fn a_failed_test_is_the_error_and_the_samples_are_the_outcomes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = ::criterion::Criterion::default()
+            .output_directory(dir.path())
+            .without_plots()
+            .with_output_color(false);
+        let receiver = Receiver::in_process().unwrap();
+        let short = Test::new()
+            .duration(Duration::from_millis(100))
+            .warmup(Duration::from_millis(20));
+        let mut group = c.benchmark_group("g");
+        group
+            .sample_size(10)
+            .measurement_time(Duration::from_millis(100));
+        // Valid as written; the kernel refuses it when the test runs.
+        let bad = short.clone().set("congestion", "nosuch");
+        assert!(bad.check().is_ok());
+        let e = bench(&mut group, "bad", &bad, &receiver).unwrap_err();
+        assert!(e.to_string().contains("nosuch"), "{e}");
+        let good = bench(&mut group, "good", &short, &receiver).unwrap();
+        group.finish();
+        assert_eq!((good.tests, good.outcomes.len()), (11, 10));
+        assert!(good.warmup.is_some());
+        assert_eq!(good.goodput_bps.len(), 10);
+        let recorded = |id: &str| dir.path().join("g").join(id).exists();
+        assert!(!recorded("bad") && recorded("good"));
+    }
 }
