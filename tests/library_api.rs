@@ -19,6 +19,9 @@ fn a_bad_knob_is_a_config_error_naming_it_before_any_traffic() {
     let e = Test::new().set("sndbuf", "lots").check().unwrap_err();
     assert!(matches!(e, Error::Config(_)), "{e:?}");
     assert!(e.to_string().contains("sndbuf"), "{e}");
+    // An error-chain printer says it once: no cause that repeats the message.
+    let cause = std::error::Error::source(&e).map(|c| c.to_string());
+    assert_ne!(cause, Some(e.to_string()));
     let e = Test::new().set("no_such_knob", "1").check().unwrap_err();
     assert!(e.to_string().contains("no_such_knob"), "{e}");
     // A knob that does not apply to the protocol, as `sockbench run` refuses it.
@@ -139,6 +142,11 @@ fn outcomes_of_one_test_are_repetitions_of_one_case_in_the_results_directory() {
         serde_json::from_slice(&std::fs::read(dir.path().join("meta.json")).unwrap()).unwrap();
     assert_eq!(meta["workload_name"], "mine");
     assert_eq!(meta["runs"], 3);
+    // The receiver was reached: its version is known, as `sockbench run` records it.
+    assert_eq!(
+        meta["receiver_sockbench_version"],
+        env!("CARGO_PKG_VERSION")
+    );
     for file in ["histograms.csv", "intervals.csv", "latency.hlog"] {
         assert!(dir.path().join(file).is_file(), "{file}");
     }

@@ -45,8 +45,8 @@ pub use crate::spec::config::{Direction, Pattern, Protocol};
 #[non_exhaustive]
 pub enum Error {
     /// A knob or a combination of knobs that `sockbench run` would refuse too.
-    #[error("{0}")]
-    Config(#[source] ConfigError),
+    #[error(transparent)]
+    Config(ConfigError),
     /// The pre-shared key file could not be read or holds no usable key.
     #[error("the pre-shared key {}", .path.display())]
     Psk {
@@ -296,7 +296,7 @@ impl Receiver {
             Some(p) => p,
             None => slot.insert(Peer::connect(self.addr, self.psk.as_ref())?),
         };
-        let host = peer.host.clone();
+        let (host, version) = (peer.host.clone(), peer.version.clone());
         let outcome = run_test(peer, &spec, Arc::new(AtomicBool::new(false)));
         if outcome.status != Status::Ok {
             *slot = None;
@@ -313,6 +313,7 @@ impl Receiver {
                 dst: String::new(),
             },
             receiver_host: Some(host),
+            receiver_version: Some(version),
             receiver_addr: self.addr,
         })
     }
@@ -323,6 +324,8 @@ impl Receiver {
 pub struct Outcome {
     run: CaseRun,
     receiver_host: Option<HostFacts>,
+    /// The receiver's sockbench version, as its handshake said.
+    receiver_version: Option<String>,
     receiver_addr: SocketAddr,
 }
 
@@ -477,6 +480,7 @@ pub fn write_results(dir: &Path, name: &str, outcomes: &[Outcome]) -> Result<(),
         ..Meta::starting(&[], started, receiver)
     };
     meta.hosts.receiver = specs.first().and_then(|o| o.receiver_host.clone());
+    meta.receiver_sockbench_version = specs.first().and_then(|o| o.receiver_version.clone());
     meta.finished_utc = Some(crate::output::meta::utc_timestamp(SystemTime::now()));
     meta.write(dir).map_err(output_error)
 }
