@@ -142,6 +142,10 @@ fn outcomes_of_one_test_are_repetitions_of_one_case_in_the_results_directory() {
         serde_json::from_slice(&std::fs::read(dir.path().join("meta.json")).unwrap()).unwrap();
     assert_eq!(meta["workload_name"], "mine");
     assert_eq!(meta["runs"], 3);
+    // Nothing to write is an error, not a directory `sockbench report` refuses.
+    let empty = dir.path().join("empty");
+    let e = sockbench::write_results(&empty, "none", &[]).unwrap_err();
+    assert!(matches!(e, Error::Output(_)) && !empty.exists(), "{e:?}");
     // The receiver was reached: its version is known, as `sockbench run` records it.
     assert_eq!(
         meta["receiver_sockbench_version"],

@@ -419,9 +419,14 @@ impl Outcome {
 /// Writes `outcomes` as a results directory like `sockbench run`'s — `summary.csv`,
 /// `cases.csv`, `intervals.csv`, `histograms.csv`, `sizes.csv`, `latency.hlog`,
 /// `meta.json` — into
-/// `dir` (created if missing). Outcomes of equal tests are repetitions of one case, in
-/// the order given; `name` is the workload name `meta.json` records.
+/// `dir` (created if missing; those files replaced if there, as a bench rerun rewrites
+/// its directory). Outcomes of equal tests are repetitions of one case, in the order
+/// given; `name` is the workload name `meta.json` records. No outcomes is an error: a
+/// directory without a row is no results directory (`sockbench report` refuses it).
 pub fn write_results(dir: &Path, name: &str, outcomes: &[Outcome]) -> Result<(), Error> {
+    if outcomes.is_empty() {
+        return Err(output_error("no outcomes to write"));
+    }
     let started = outcomes
         .iter()
         .map(|o| o.run.outcome.started)
