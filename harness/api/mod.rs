@@ -89,7 +89,8 @@ fn output_error(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error
 
 /// One test: a protocol, a traffic pattern and socket knobs, with the same names and
 /// values as `sockbench run`'s flags and a workload file's keys. Unset knobs keep their
-/// defaults (tcp, stream, forward, 1 flow, 128 KiB messages, kernel-chosen buffers).
+/// defaults (tcp, stream, forward, 1 flow, 128 KiB messages, kernel-chosen buffers, 10 s
+/// measured after a 1 s warm-up, as `sockbench run`).
 ///
 /// Values are checked when the test runs ([`Test::run`]) or by [`Test::check`]; a bad one
 /// is an [`Error::Config`] naming the key.
