@@ -512,14 +512,24 @@ impl<'a, B: Bench> Search<'a, B> {
                 (Some(order), _) => self.golden(&current, d, &order)?,
                 (None, _) => self.each_value(&current, d)?,
             };
-            // Against a maximum or a minimum the kernel's autotuning is a candidate like
-            // any other, weighed against the best size.
-            let fraction = matches!(self.goal, Goal::Fraction { .. });
-            if let Some(q) = self.space.auto_at(&current, d).filter(|_| !fraction) {
-                self.probe(&q, "the kernel's autotuning, against the best so far")?;
-                if self.rank(&q) > self.rank(&current) {
+            let Some(q) = self.space.auto_at(&current, d) else {
+                continue;
+            };
+            if let Goal::Fraction { fraction, .. } = self.goal {
+                // `auto`, the dearest, when the knee found among the sizes (the largest,
+                // then) falls short of the share of it, as in the bisection.
+                let (knee, auto) = (self.entry(&current).center(), self.entry(&q).center());
+                let screening = fraction * (1.0 - 2.0 * EQUIVALENT);
+                if knee.zip(auto).is_some_and(|(k, a)| k < screening * a) {
                     current = q;
                 }
+                continue;
+            }
+            // Against a maximum or a minimum the kernel's autotuning is a candidate like
+            // any other, weighed against the best size.
+            self.probe(&q, "the kernel's autotuning, against the best so far")?;
+            if self.rank(&q) > self.rank(&current) {
+                current = q;
             }
         }
         match self.goal {

@@ -272,7 +272,8 @@ impl<B: Bench> Search<'_, B> {
             return self.race(knee);
         };
         let order = self.space.dims[d].order().expect("a size dimension");
-        let mut k = order.iter().position(|&i| i == knee[d]).unwrap_or(0);
+        // Screening left `auto` here when no size reached the share of it: from the largest.
+        let mut k = (order.iter().position(|&i| i == knee[d])).unwrap_or(order.len() - 1);
         let point = |i: usize| {
             let mut q = knee.clone();
             q[d] = order[i];
