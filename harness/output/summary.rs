@@ -255,10 +255,10 @@ impl SummaryRow {
             cpus: [&sender_cpus, &receiver_cpus],
             spliced: [
                 splice
-                    .then(|| run.count(Tally::Sent, |r| r.spliced_out))
+                    .then(|| run.count(Tally::StreamSent, |r| r.spliced_out))
                     .flatten(),
                 splice
-                    .then(|| run.count(Tally::Received, |r| r.spliced_in))
+                    .then(|| run.count(Tally::StreamReceived, |r| r.spliced_in))
                     .flatten(),
             ],
         };
@@ -342,7 +342,7 @@ impl SummaryRow {
         let rr_over_datagrams = spec.protocol.is_datagram() && traffic.has_transactions();
         let zerocopy = spec.sender.zerocopy || spec.receiver.zerocopy;
         let zerocopy_sum =
-            |f: fn(&RoleReport) -> u64| zerocopy.then(|| run.count(Tally::Sent, f)).flatten();
+            |f: fn(&RoleReport) -> u64| zerocopy.then(|| run.count(Tally::StreamSent, f)).flatten();
         self.warmup_s = spec.warmup.as_secs_f64();
         self.response_size = traffic.exchange().map(|e| e.response_size);
         self.rate = spec.rate;
@@ -621,6 +621,9 @@ mod knob_column_tests {
         // responders write too, so the sends are not all the sender's.
         let r = row_of(&[("direction", "reverse"), ("probe", "rr")], false);
         assert_eq!((r.transactions, r.bytes_sent), (Some(0), None));
+        // Splice and zero-copy are the stream's alone: a probe's ends take no part.
+        let r = row_of(&[("probe", "rr"), ("zerocopy", "true")], false);
+        assert_eq!(r.zerocopy_sends, Some(0));
         let r = row_of(&[("probe", "rr")], false);
         assert_eq!(
             (r.transactions, r.bytes_sent, r.bytes_received),

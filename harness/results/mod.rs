@@ -15,14 +15,17 @@ use crate::spec::config::{Pattern, Side, TestSpec};
 /// What a figure counts, and so which end of a connection counts into it: what is sent
 /// (a stream's active end, both ends of a request/response), what is received (a stream's
 /// passive end, both ends of a request/response), the requesters' own counts
-/// (transactions, timeouts: a request/response's active end), or crr's accepted
-/// connections (its passive end).
+/// (transactions, timeouts: a request/response's active end), crr's accepted
+/// connections (its passive end), or what only a bulk stream's ends count (splice,
+/// zero-copy: its active end sends, its passive end receives).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tally {
     Sent,
     Received,
     Requests,
     Accepted,
+    StreamSent,
+    StreamReceived,
 }
 
 impl Tally {
@@ -34,6 +37,8 @@ impl Tally {
             Tally::Received => !active || both,
             Tally::Requests => both && active,
             Tally::Accepted => kind.reconnects() && !active,
+            Tally::StreamSent => kind == Pattern::Stream && active,
+            Tally::StreamReceived => kind == Pattern::Stream && !active,
         }
     }
 }
