@@ -111,6 +111,17 @@ fn an_unquoted_set_list_is_shown_quoted() {
         let (key, _) = bad.split_once('=').unwrap();
         w.set(&format!("{key}={shown}")).unwrap();
     }
+    // A list, then another assignment: two assignments, each shown as its own --set.
+    let e = w
+        .set(r#"msg_size=["64K","1M"] sndbuf=2M"#)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.ends_with(r#"one assignment per --set: --set msg_size=["64K","1M"] --set sndbuf=2M"#),
+        "{e}"
+    );
+    let e = w.set("name=[v2] repeat=3").unwrap_err().to_string();
+    assert!(e.ends_with("--set name=[v2] --set repeat=3"), "{e}");
     // Free text may start with a bracket.
     w.set("description=[draft] small buffers").unwrap();
     w.set("name=[v2]").unwrap();

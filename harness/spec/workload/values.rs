@@ -6,18 +6,22 @@ use super::*;
 /// `--set 'a=1 b=2'`: several assignments in one, written as they should be
 /// (`--set a=1 --set b=2`); None for one assignment.
 pub(super) fn several_assignments(key: &str, value: &str) -> Option<String> {
-    let words: Vec<&str> = value.split_whitespace().collect();
-    // A list, however written, is one value (`[64K, 1M]` is refused as a list).
-    let several = words.len() > 1
-        && !value.trim_start().starts_with('[')
-        && DeValue::parse(value.trim()).is_err()
-        && words[1..].iter().all(|w| {
+    let value = value.trim();
+    // The first value: a list up to its last bracket (TOML or not), else the first word.
+    let (first, rest) = match value.starts_with('[') {
+        true => value.split_at(value.rfind(']').map_or(value.len(), |i| i + 1)),
+        false => value.split_at(value.find(char::is_whitespace).unwrap_or(value.len())),
+    };
+    let rest: Vec<&str> = rest.split_whitespace().collect();
+    let several = !rest.is_empty()
+        && DeValue::parse(value).is_err()
+        && rest.iter().all(|w| {
             w.split_once('=')
                 .is_some_and(|(k, _)| !k.is_empty() && !k.contains(['"', '[', '\'']))
         });
     several.then(|| {
-        std::iter::once(format!("{key}={}", words[0]))
-            .chain(words[1..].iter().map(|w| w.to_string()))
+        std::iter::once(format!("{key}={first}"))
+            .chain(rest.iter().map(|w| w.to_string()))
             .map(|a| format!("--set {a}"))
             .collect::<Vec<_>>()
             .join(" ")
