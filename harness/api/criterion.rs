@@ -69,9 +69,15 @@ impl BenchSummary {
                 format!("goodput {:.3}..{:.3} Gbit/s", lo / 1e9, hi / 1e9)
             }
         };
+        let warmup = if self.warmup.is_some() {
+            " (after a warm-up test)"
+        } else {
+            ""
+        };
         format!(
-            "{:<40} sockbench: {figures} over {} tests",
-            self.id, self.tests
+            "{:<40} sockbench: {figures} over {} tests{warmup}",
+            self.id,
+            self.outcomes.len()
         )
     }
 }
@@ -96,8 +102,12 @@ fn timed(outcome: &Outcome, pattern: Pattern, msg_size: u64, iters: u64) -> Opti
 /// Benchmarks `test` against `receiver` as `id` in `group`, prints the round trips'
 /// percentiles (or the goodputs' range) after criterion's lines, and returns them. It sets
 /// the group's throughput, its sampling mode (flat: each sample is one test) and its
-/// warm-up to one test (the test's own warm-up, [`Test::warmup`], is what readies the
-/// path; criterion's would repeat whole tests), kept apart from the samples.
+/// warm-up time to the least, so that criterion warms up with one test (the test's own
+/// warm-up, [`Test::warmup`], is what readies the path; criterion's would repeat whole
+/// tests); these settings stay on the group, over any of the caller's. The first test of
+/// the benchmark is kept apart from the samples ([`BenchSummary::warmup`]) unless it is
+/// the only one (criterion's `--test`); in `--quick` mode, which has no warm-up, that is
+/// its first sample, and `--profile-time` warms up for a second of tests of its own.
 ///
 /// A test that does not start or does not end `ok` ends this benchmark at once, before
 /// criterion has recorded anything of it, and is returned as the error; the group's other
