@@ -37,8 +37,8 @@ impl Tally {
             Tally::Received => !active || both,
             Tally::Requests => both && active,
             Tally::Accepted => kind.reconnects() && !active,
-            Tally::StreamSent => kind == Pattern::Stream && active,
-            Tally::StreamReceived => kind == Pattern::Stream && !active,
+            Tally::StreamSent => !both && active,
+            Tally::StreamReceived => !both && !active,
         }
     }
 }
