@@ -324,6 +324,55 @@ fn an_unreachable_receiver_is_reported_once() {
     );
 }
 
+/// A port where something else listens — a service that never speaks first, or one that
+/// speaks another protocol — is no receiver either: said once, after one connection (not
+/// one per test, each waiting for an answer that never comes), with no results directory.
+#[test]
+fn a_listener_that_is_not_sockbench_is_reported_once_after_one_connection() {
+    for (greeting, says) in [
+        (None, "did not answer the handshake"),
+        (
+            Some(&b"HTTP/1.1 400 Bad Request\r\n\r\n"[..]),
+            "does not speak the sockbench",
+        ),
+    ] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let other = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut c, _)) => {
+                        if let Some(g) = greeting {
+                            let _ = std::io::Write::write_all(&mut c, g);
+                        }
+                        held.push(c);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+            held.len()
+        });
+        let r = run(&["--to", &format!("127.0.0.1:{port}"), "--repeat", "3"]);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let accepted = other.join().unwrap();
+        let all = format!("{}{}", r.stdout(), r.stderr());
+        assert_eq!(r.code(), 1, "{all}");
+        assert_eq!(all.matches(says).count(), 1, "{all}");
+        assert_eq!(
+            accepted, 1,
+            "connections made to a non-sockbench port: {all}"
+        );
+        assert!(
+            !r.dir.exists(),
+            "a results directory for a run that never ran"
+        );
+    }
+}
+
 /// iperf3's -i and -p get the sockbench spelling, not clap's generic tip.
 #[test]
 fn iperf3_interval_and_port_flags_get_the_sockbench_equivalent() {

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use thiserror::Error;
 
 use crate::net::auth::Psk;
+use crate::net::control::ControlError;
 use crate::output::cases::{self, CaseRecord};
 use crate::output::meta::{utc_timestamp, CaseMeta, Meta};
 use crate::output::summary::SummaryRow;
@@ -478,34 +479,57 @@ fn datagram_note(run: &CaseRun) -> Option<String> {
 }
 
 /// A receiver given with --to is reached before anything is written: one that cannot be
-/// reached at all (nothing listens, no route) leaves no results directory behind, only
-/// the error. Other failures (a handshake refused, a busy receiver) are the first test's
-/// to record, as before.
-fn reach_first(opts: &RunOptions) -> Result<Option<Peer>, RunError> {
+/// reached at all (nothing listens, no route) or is no sockbench receiver (silent, or
+/// speaking another protocol) leaves no results directory behind, only the error. Other
+/// failures (a handshake refused, a busy receiver) are the first test's to record, without
+/// a second try: the error, then.
+fn reach_first(opts: &RunOptions) -> Result<Link, RunError> {
+    let mut link = Link {
+        peer: None,
+        refused: None,
+    };
     let Some(target) = &opts.to else {
-        return Ok(None);
+        return Ok(link);
     };
     let addr = resolve_target(target)?;
     match Peer::connect(addr, opts.psk.as_ref().map(|(k, _)| k)) {
-        Ok(p) => Ok(Some(p)),
-        Err(e @ ReachError::Connect { .. }) => Err(e.into()),
-        Err(_) => Ok(None),
+        Ok(p) => link.peer = Some(p),
+        Err(
+            e @ (ReachError::Connect { .. }
+            | ReachError::Silent { .. }
+            | ReachError::Handshake {
+                error: ControlError::NotSockbench(_),
+                ..
+            }),
+        ) => return Err(e.into()),
+        Err(e) => link.refused = Some(e.to_string()),
     }
+    Ok(link)
+}
+
+/// The control connection to the receiver, or why the last try to make one failed (the
+/// next test's to record, instead of trying again).
+struct Link {
+    peer: Option<Peer>,
+    refused: Option<String>,
 }
 
 /// One test of the sweep against the receiver at `addr`, connecting first when there is
 /// no connection (the last test failed, or this is the first). The user's Ctrl-C makes it
 /// `aborted`; the flag says whether it came.
 fn run_one(
-    peer: &mut Option<Peer>,
+    link: &mut Link,
     addr: SocketAddr,
     opts: &RunOptions,
     meta: &mut Meta,
     spec: &TestSpec,
     abort: &Arc<AtomicBool>,
 ) -> (TestOutcome, bool) {
+    let peer = &mut link.peer;
     let mut reach_error = String::new();
-    if peer.is_none() {
+    if let Some(e) = link.refused.take() {
+        reach_error = e;
+    } else if peer.is_none() {
         match Peer::connect(addr, opts.psk.as_ref().map(|(k, _)| k)) {
             Ok(p) => {
                 meta.hosts.receiver = Some(p.host.clone());
@@ -545,15 +569,15 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> Result<RunEnd, RunError> {
         .map(|&(c, _)| planned_ms(c))
         .sum::<u64>()
         .max(1);
-    let mut peer = reach_first(opts)?;
-    if let Some(os) = peer.as_ref().and_then(|p| p.host.system) {
+    let mut link = reach_first(opts)?;
+    if let Some(os) = link.peer.as_ref().and_then(|p| p.host.system) {
         for case in &plan.cases {
             check_os(&case.spec.receiver, os, "the receiver's host")
                 .map_err(|e| RunError::Refused(e.to_string()))?;
         }
     }
     let (mut sweep, local, addr, ticker) = Sweep::start(plan, opts, total_ms)?;
-    if let Some(p) = &peer {
+    if let Some(p) = &link.peer {
         sweep.meta.hosts.receiver = Some(p.host.clone());
         sweep.meta.receiver_sockbench_version = Some(p.version.clone());
     }
@@ -577,7 +601,7 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> Result<RunEnd, RunError> {
             t.test(done_ms, planned_ms(ci), what);
         }
         let (outcome, interrupted) =
-            run_one(&mut peer, addr, opts, &mut sweep.meta, &case.spec, &abort);
+            run_one(&mut link, addr, opts, &mut sweep.meta, &case.spec, &abort);
         if outcome.status != Status::Ok {
             end = RunEnd::SomeFailed;
         }
@@ -609,7 +633,7 @@ pub fn execute(plan: &RunPlan, opts: &RunOptions) -> Result<RunEnd, RunError> {
         }
     }
     drop(ticker);
-    drop(peer);
+    drop(link);
     drop(local);
     let stdout_gone = sweep.stdout_gone.take();
     sweep.finish()?;

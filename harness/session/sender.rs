@@ -24,6 +24,9 @@ use crate::spec::config::{Side, TestSpec};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const STEP_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a receiver may take to answer the hello. A daemon answers at once (its own
+/// deadline for the whole handshake is 5 s): a listener silent this long is not one.
+pub const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Error)]
 pub enum ReachError {
@@ -38,6 +41,11 @@ pub enum ReachError {
         addr: SocketAddr,
         error: std::io::Error,
     },
+    #[error(
+        "the receiver at {addr} did not answer the handshake within {}s (is it `sockbench serve`, and not another service?)",
+        WELCOME_TIMEOUT.as_secs()
+    )]
+    Silent { addr: SocketAddr },
     #[error("the receiver at {addr} refused the handshake: {error}")]
     Handshake {
         addr: SocketAddr,
@@ -103,7 +111,7 @@ impl Peer {
         let hs = |error| ReachError::Handshake { addr, error };
         control.set_nodelay(true).map_err(|e| hs(e.into()))?;
         control
-            .set_read_timeout(Some(STEP_TIMEOUT))
+            .set_read_timeout(Some(WELCOME_TIMEOUT))
             .map_err(|e| hs(e.into()))?;
         control
             .set_write_timeout(Some(STEP_TIMEOUT))
@@ -119,7 +127,13 @@ impl Peer {
                 } => Some((version, sockbench_version, challenge, host)),
                 _ => None,
             })
-            .map_err(hs)?;
+            .map_err(|e| match e {
+                ControlError::Timeout => ReachError::Silent { addr },
+                e => hs(e),
+            })?;
+        control
+            .set_read_timeout(Some(STEP_TIMEOUT))
+            .map_err(|e| hs(e.into()))?;
         let peer_version = control::clip(&peer_version);
         if version != control::PROTOCOL_VERSION {
             return Err(hs(ControlError::Version {

@@ -93,6 +93,7 @@ pub(super) fn relay_reach_error(to: SocketAddr, e: crate::session::sender::Reach
     use crate::session::sender::ReachError;
     match e {
         ReachError::Connect { .. }
+        | ReachError::Silent { .. }
         | ReachError::Handshake {
             error:
                 ControlError::NotSockbench(_)
@@ -127,5 +128,29 @@ mod tests {
         assert!(allowed_peer(&opts, "192.0.2.1:5301").is_ok());
         assert!(allowed_peer(&opts, "198.51.100.1:5301").is_err());
         assert!(allowed_peer(&opts, "not an address").is_err());
+    }
+
+    /// A controller learns from a relay whether a peer is a sockbench daemon, and nothing
+    /// about a port that is not: closed, silent and speaking another protocol read alike.
+    #[test]
+    fn a_relay_tells_nothing_about_a_port_that_is_not_a_daemon() {
+        use crate::session::sender::ReachError;
+        let to: SocketAddr = "192.0.2.1:5301".parse().unwrap();
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let not_sockbench = |error| ReachError::Handshake { addr: to, error };
+        let said: Vec<String> = [
+            ReachError::Connect {
+                addr: to,
+                error: refused,
+            },
+            ReachError::Silent { addr: to },
+            not_sockbench(ControlError::Timeout),
+            not_sockbench(ControlError::NotSockbench("HTTP".into())),
+        ]
+        .into_iter()
+        .map(|e| relay_reach_error(to, e))
+        .collect();
+        assert!(said.iter().all(|s| s == &said[0]), "{said:?}");
+        assert!(said[0].contains("did not answer as a sockbench daemon"));
     }
 }
