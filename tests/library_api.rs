@@ -69,6 +69,22 @@ fn an_rr_outcome_reads_back_what_the_run_measured() {
     assert!(!knobs.contains_key("goodput_bps"));
 }
 
+/// A receiver in this process on IPv6 loopback, where nothing listens on IPv4: the test
+/// runs, its data connections made to the address the receiver gave.
+#[test]
+fn an_in_process_receiver_listens_where_it_is_told() {
+    let v6: std::net::SocketAddr = "[::1]:0".parse().unwrap();
+    let has_v6 = std::net::TcpListener::bind(v6).is_ok();
+    if !common::require(has_v6, "IPv6 loopback (::1)", "enable IPv6 on lo") {
+        return;
+    }
+    let receiver = Receiver::in_process_on(v6).unwrap();
+    assert!(receiver.addr().is_ipv6() && receiver.addr().port() != 0);
+    let outcome = short().msg_size(16 << 10).run(&receiver).unwrap();
+    assert_eq!(outcome.status(), Status::Ok, "{:?}", outcome.error());
+    assert!(outcome.goodput_bps().unwrap() > 0.0);
+}
+
 #[test]
 fn a_remote_receiver_needs_the_key_it_was_given() {
     let dir = tempfile::tempdir().unwrap();

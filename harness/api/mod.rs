@@ -244,7 +244,16 @@ impl Receiver {
     /// A receiver on 127.0.0.1 (an ephemeral control port), served by threads of this
     /// process until it exits; the same daemon `sockbench serve` runs.
     pub fn in_process() -> Result<Receiver, Error> {
+        Receiver::in_process_on(SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The same on `listen` (`--listen`): `[::1]:0` for IPv6 loopback, or an address of
+    /// this host. Data connections go to the address the control connection reached, as with
+    /// `sockbench serve --listen`. It accepts tests from anyone who reaches it, with
+    /// no key: a non-loopback address is for a lab.
+    pub fn in_process_on(listen: SocketAddr) -> Result<Receiver, Error> {
         let opts = ServeOptions {
+            listen,
             quiet: true,
             max_concurrent: 4,
             ..ServeOptions::default()
