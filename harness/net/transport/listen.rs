@@ -12,9 +12,19 @@ pub struct ServerData {
     domain: Domain,
     warnings: Vec<String>,
     paths: Vec<PathGuard>,
+    /// A datagram hello counts only from this address: the control connection's peer.
+    hellos_from: Option<IpAddr>,
 }
 
 impl ServerData {
+    /// Takes datagram hellos only from `ip` (the control connection's peer, whose address
+    /// its TCP handshake proved): a hello's source address can be forged, and the data of
+    /// a reverse test goes where the hello came from, so that a stranger could otherwise
+    /// aim this host's traffic at any third address.
+    pub fn hellos_from(&mut self, ip: IpAddr) {
+        self.hellos_from = Some(ip.to_canonical());
+    }
+
     /// Opens the data endpoints for `spec` on `local_ip` (the address the control
     /// connection arrived at). Returns them and what to tell the sender, an endpoint per
     /// connection of the plan.
@@ -35,6 +45,7 @@ impl ServerData {
             domain,
             warnings: Vec::new(),
             paths: Vec::new(),
+            hellos_from: None,
         };
         let at = Bind {
             spec,
@@ -242,7 +253,8 @@ impl ServerData {
     ) -> Result<Vec<DataConn>, TransportError> {
         let mut conns = Vec::with_capacity(plan.len());
         for (sock, conn) in std::mem::take(&mut self.dgram).into_iter().zip(plan) {
-            dgram_await_hello(&sock, conn.id, token, deadline, cancel)?;
+            let from = self.hellos_from;
+            dgram_await_hello(&sock, (conn.id, token, from), deadline, cancel)?;
             conns.push(finish_conn(
                 sock,
                 *conn,
@@ -412,10 +424,11 @@ impl Greeting {
     }
 }
 
+/// Waits for connection `conn`'s hello with the test's `token`, from `from` if given (a
+/// hello from elsewhere is ignored, as a stranger's datagram is), and acks it.
 fn dgram_await_hello(
     sock: &Socket,
-    conn: u32,
-    token: u64,
+    (conn, token, from_ip): (u32, u64, Option<IpAddr>),
     deadline: Instant,
     cancel: &AtomicBool,
 ) -> Result<(), TransportError> {
@@ -435,6 +448,10 @@ fn dgram_await_hello(
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(failed(conn)(e)),
         };
+        let source = from.as_socket().map(|a| a.ip().to_canonical());
+        if from_ip.is_some() && source != from_ip {
+            continue;
+        }
         if let Some((tok, dgram::HELLO, c)) = dgram::header(&buf[..n]) {
             if tok == token && c == conn {
                 sock.connect(&from).map_err(failed(conn))?;

@@ -661,8 +661,11 @@ fn set_up_data(
         .map_err(|e| TestError::Unsupported(e.into()))?;
     let token = random_token();
     let local_ip: IpAddr = ctl.stream.local_addr()?.ip().to_canonical();
-    let (data, endpoints) = ServerData::open(spec, local_ip, token, opts.data_ports)
+    let (mut data, endpoints) = ServerData::open(spec, local_ip, token, opts.data_ports)
         .map_err(|e| TestError::Data(e.into()))?;
+    if !spec.protocol.is_unix() {
+        data.hellos_from(peer.ip());
+    }
     let setup = opts.setup_timeout + crate::session::setup_extra(spec);
     let deadline = Instant::now() + setup;
     let attach_spec = spec.clone();
