@@ -100,11 +100,12 @@ fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
-#[test]
-fn crafted_setups_are_refused_and_the_daemon_stays() {
-    let mut server = Server::start(&[]);
-    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
-    let cases: Vec<(Edit, &str)> = vec![
+/// A crafted setup's edit of the JSON, and what its refusal says.
+type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+
+/// Setups a hostile sender may craft, each to be refused with the reason.
+fn crafted_setups() -> Vec<(Edit, &'static str)> {
+    vec![
         (
             Box::new(|v| v["receiver"]["cpus"] = serde_json::json!([5000])),
             "out of range",
@@ -140,7 +141,31 @@ fn crafted_setups_are_refused_and_the_daemon_stays() {
         (Box::new(|v| v["flows"] = 0.into()), "--flows"),
         (Box::new(|v| v["msg_size"] = 0.into()), "--msg-size"),
         (Box::new(|v| v["receiver"]["udp_gso"] = 0.into()), "--gso"),
-    ];
+        // 2^64 ns: an interval whose nanoseconds wrapped to 0 in a u64 divided by zero.
+        (
+            Box::new(|v| {
+                v["interval"] = serde_json::json!({"secs": 18_446_744_073u64, "nanos": 709_551_616})
+            }),
+            "--interval is limited",
+        ),
+        // 16 udp flows batching 1024 datagrams of 64 KB: 1 GiB of receive buffers, which
+        // the memory estimate did not count (under `ulimit -v` the allocation aborted it).
+        (
+            Box::new(|v| {
+                v["protocol"] = "udp".into();
+                v["flows"] = 16.into();
+                v["batch"] = 1024.into();
+                v["msg_size"] = 65507.into();
+            }),
+            "--max-memory",
+        ),
+    ]
+}
+
+#[test]
+fn crafted_setups_are_refused_and_the_daemon_stays() {
+    let mut server = Server::start(&["--max-memory", "1G"]);
+    let cases = crafted_setups();
     // The interval case: 24h at 10ms is 8.6M samples per role.
     let long = TestSpec {
         duration: Duration::from_secs(24 * 3600),

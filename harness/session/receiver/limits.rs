@@ -33,8 +33,8 @@ pub struct MemoryNeed {
 
 /// The memory a test needs on the receiver: message buffers (per thread that drives
 /// connections), the socket buffers asked for (the kernel doubles them), an open-loop
-/// requester's ring of outstanding requests, a datagram receiver's sequence bitmap and
-/// every role's interval counters.
+/// requester's ring of outstanding requests, a datagram role's sequence bitmap and batch
+/// buffers (`--batch`, `--gro`), and every role's interval counters.
 pub fn memory_estimate(spec: &TestSpec) -> MemoryNeed {
     use crate::spec::config::Pattern;
     let conns = spec.conn_plan().len() as u64;
@@ -51,12 +51,18 @@ pub fn memory_estimate(spec: &TestSpec) -> MemoryNeed {
     };
     let k = &spec.receiver;
     let kernel = 2 * (k.sndbuf.unwrap_or(0) + k.rcvbuf.unwrap_or(0));
-    let intervals = (spec.warmup + spec.duration).as_nanos() as u64
-        / spec.interval.as_nanos().max(1) as u64
-        + 4;
-    let mut per_conn = kernel + intervals * 16 + 4096;
+    let test = (spec.warmup + spec.duration).as_nanos();
+    let intervals = u64::try_from(test / spec.interval.as_nanos().max(1)).unwrap_or(u64::MAX);
+    let mut per_conn = kernel.saturating_add(intervals.saturating_add(4).saturating_mul(16)) + 4096;
     if spec.protocol.is_datagram() {
         per_conn += crate::measure::SeqTracker::bytes_for(crate::engine::dgram::seq_room(spec));
+        // A batching role's buffers (--batch): a message's room per datagram of a call.
+        if spec.batch > 1 {
+            per_conn += u64::from(spec.batch) * (u64::from(spec.msg_size) + 128);
+        }
+        if k.udp_gro {
+            per_conn += 64 << 10;
+        }
     }
     if let Some((rate, timeout)) = spec.traffic().open_rr() {
         let margin = crate::engine::dgram_rr::RING_MARGIN as u64;

@@ -343,6 +343,8 @@ pub static TEST_KEYS: &[TestKey] = &[
         check: |s| {
             if s.interval < Duration::from_millis(10) {
                 err("--interval must be at least 10ms")
+            } else if s.interval > Duration::from_secs(24 * 3600) {
+                err("--interval is limited to 24h")
             } else {
                 Ok(())
             }
