@@ -229,69 +229,93 @@ fn one_forged_datagram_costs_a_daemon_no_memory() {
 }
 
 /// A reverse udp test's data goes where its hello came from. A hello from an address
-/// other than the control connection's (a forged source, here another loopback address)
-/// is ignored, keyed or not: the daemon's traffic cannot be aimed at a third host. The
-/// sender's own hello, after it, is the one acked and sent to.
+/// other than the control connection's (a forged source; here another address of the
+/// sender host, in a namespace lab) is ignored, keyed or not: the daemon's traffic cannot
+/// be aimed at a third host. The sender's own hello, after it, is the one acked and sent
+/// to. Needs root and iproute2 (the lab); skipped without.
 #[test]
 fn a_hello_from_another_address_cannot_aim_a_daemons_datagrams() {
-    use sockbench::net::control::DataEndpoint;
+    if !common::lab::lab_needs() {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let key = key_file(tmp.path());
-    let psk = Psk::from_bytes(KEY.as_bytes());
     for keyed in [false, true] {
-        let daemon = if keyed {
-            Daemon::start(&["--psk-file", key.to_str().unwrap()])
-        } else {
-            Daemon::start(&[])
-        };
-        let mut peer = Peer::connect(daemon.addr, keyed.then_some(&psk)).expect("the handshake");
-        let ctl = peer.channel();
-        let spec = udp_stream(Direction::Reverse);
-        ctl.send(&Message::Setup {
-            spec: Box::new(spec.clone()),
-        })
-        .unwrap();
-        let (token, endpoints) = ctl
-            .expect("ready", |m| match m {
-                Message::Ready { token, endpoints } => Some((token, endpoints)),
-                _ => None,
+        let mut lab = common::lab::Lab::up(if keyed { "hk" } else { "hn" }, None, None);
+        let psk_args = ["--psk-file", key.to_str().unwrap()];
+        lab.serve_with("198.51.100.2:5301", if keyed { &psk_args[..] } else { &[] });
+        // A second address on the sender host: the "third host" a forged hello names.
+        let ns = lab.ns("snd");
+        let added = Command::new("ip")
+            .args(["-n", &ns, "addr", "add", "192.0.2.3/24", "dev", "snd0"])
+            .status()
+            .unwrap();
+        assert!(added.success());
+        let (to_sender, to_victim, sent) = thread::scope(|s| {
+            s.spawn(|| {
+                lab.enter("snd");
+                let psk = Psk::from_bytes(KEY.as_bytes());
+                aim_a_reverse_udp_test(keyed.then_some(&psk))
             })
-            .unwrap();
-        let [DataEndpoint::Port(port)] = endpoints[..] else {
-            panic!("{endpoints:?}")
-        };
-        let to = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut hello = [0u8; 16];
-        dgram::put_header(&mut hello, token, dgram::HELLO, 0);
-        let socket_at = |ip: [u8; 4]| {
-            let s = std::net::UdpSocket::bind(SocketAddr::from((ip, 0))).unwrap();
-            s.set_read_timeout(Some(Duration::from_millis(300)))
-                .unwrap();
-            s
-        };
-        let victim = socket_at([127, 0, 0, 2]);
-        victim.send_to(&hello, to).unwrap();
-        thread::sleep(Duration::from_millis(200));
-        let sender = socket_at([127, 0, 0, 1]);
-        sender.send_to(&hello, to).unwrap();
-        ctl.send(&Message::Start).unwrap();
-        ctl.expect("started", |m| matches!(m, Message::Started).then_some(()))
-            .unwrap();
-        let count = |s: &std::net::UdpSocket| {
-            let mut buf = [0u8; 2048];
-            std::iter::from_fn(|| s.recv(&mut buf).ok()).count()
-        };
-        let (to_sender, to_victim) = (count(&sender), count(&victim));
-        let report = finish(peer.channel()).unwrap();
+            .join()
+            .unwrap()
+        });
         assert_eq!(
             to_victim, 0,
             "keyed {keyed}: datagrams went to the other address"
         );
         assert!(
-            to_sender as u64 > report.roles[0].messages_sent.min(1),
+            to_sender as u64 > sent.min(1),
             "keyed {keyed}: the sender got {to_sender} datagrams (the ack and data)"
         );
     }
+}
+
+/// From the lab's sender host: sets up a reverse udp test with the daemon, sends its
+/// hello first from 192.0.2.3, then from the sender's own 192.0.2.2, runs it. The
+/// datagrams each address received, and what the daemon says it sent.
+fn aim_a_reverse_udp_test(psk: Option<&Psk>) -> (usize, usize, u64) {
+    use sockbench::net::control::DataEndpoint;
+    let daemon = SocketAddr::from(([198, 51, 100, 2], 5301));
+    let mut peer = Peer::connect(daemon, psk).expect("the handshake");
+    let ctl = peer.channel();
+    ctl.send(&Message::Setup {
+        spec: Box::new(udp_stream(Direction::Reverse)),
+    })
+    .unwrap();
+    let (token, endpoints) = ctl
+        .expect("ready", |m| match m {
+            Message::Ready { token, endpoints } => Some((token, endpoints)),
+            _ => None,
+        })
+        .unwrap();
+    let [DataEndpoint::Port(port)] = endpoints[..] else {
+        panic!("{endpoints:?}")
+    };
+    let to = SocketAddr::new(daemon.ip(), port);
+    let mut hello = [0u8; 16];
+    dgram::put_header(&mut hello, token, dgram::HELLO, 0);
+    let socket_at = |ip: [u8; 4]| {
+        let s = std::net::UdpSocket::bind(SocketAddr::from((ip, 0))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        s
+    };
+    let victim = socket_at([192, 0, 2, 3]);
+    victim.send_to(&hello, to).unwrap();
+    thread::sleep(Duration::from_millis(200));
+    let sender = socket_at([192, 0, 2, 2]);
+    sender.send_to(&hello, to).unwrap();
+    ctl.send(&Message::Start).unwrap();
+    ctl.expect("started", |m| matches!(m, Message::Started).then_some(()))
+        .unwrap();
+    let count = |s: &std::net::UdpSocket| {
+        let mut buf = [0u8; 2048];
+        std::iter::from_fn(|| s.recv(&mut buf).ok()).count()
+    };
+    let (to_sender, to_victim) = (count(&sender), count(&victim));
+    let report = finish(peer.channel()).unwrap();
+    (to_sender, to_victim, report.roles[0].messages_sent)
 }
 
 /// What a fake daemon does once `run`'s test is set up and started; whether the control

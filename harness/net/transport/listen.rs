@@ -18,9 +18,9 @@ pub struct ServerData {
 
 impl ServerData {
     /// Takes datagram hellos only from `ip` (the control connection's peer, whose address
-    /// its TCP handshake proved): a hello's source address can be forged, and the data of
-    /// a reverse test goes where the hello came from, so that a stranger could otherwise
-    /// aim this host's traffic at any third address.
+    /// its TCP handshake proved; on loopback, from any loopback address): a hello's source
+    /// address can be forged, and the data of a reverse test goes where the hello came
+    /// from, so that a stranger could otherwise aim this host's traffic at a third host.
     pub fn hellos_from(&mut self, ip: IpAddr) {
         self.hellos_from = Some(ip.to_canonical());
     }
@@ -424,6 +424,17 @@ impl Greeting {
     }
 }
 
+/// Whether a datagram hello from `source` may attach for a sender whose control
+/// connection came from `control`: the same address, or both loopback (the sender's data
+/// sockets on loopback come from addresses of 127.1.0.0/16; loopback is this host's own).
+pub(super) fn hello_source_ok(source: Option<IpAddr>, control: IpAddr) -> bool {
+    let Some(source) = source.map(|ip| ip.to_canonical()) else {
+        return false;
+    };
+    let control = control.to_canonical();
+    source == control || (source.is_loopback() && control.is_loopback())
+}
+
 /// Waits for connection `conn`'s hello with the test's `token`, from `from` if given (a
 /// hello from elsewhere is ignored, as a stranger's datagram is), and acks it.
 fn dgram_await_hello(
@@ -448,8 +459,8 @@ fn dgram_await_hello(
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(failed(conn)(e)),
         };
-        let source = from.as_socket().map(|a| a.ip().to_canonical());
-        if from_ip.is_some() && source != from_ip {
+        let source = from.as_socket().map(|a| a.ip());
+        if from_ip.is_some_and(|ip| !hello_source_ok(source, ip)) {
             continue;
         }
         if let Some((tok, dgram::HELLO, c)) = dgram::header(&buf[..n]) {

@@ -105,3 +105,20 @@ fn a_narrow_data_port_range_takes_all_connections() {
     let (_server, endpoints) = ServerData::open(&spec, ip, 1, Some((low, low))).unwrap();
     assert!(endpoints.iter().all(|e| *e == DataEndpoint::Port(low)));
 }
+
+/// A datagram hello attaches only from the control connection's address, or from
+/// loopback to a loopback control connection (the sender's 127.1.0.0/16 sources): a
+/// forged source cannot aim a reverse test's data at another host.
+#[test]
+fn a_hello_counts_from_the_control_peer_only() {
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let ok = |source: &str, control: &str| hello_source_ok(Some(ip(source)), ip(control));
+    assert!(ok("192.0.2.2", "192.0.2.2"));
+    assert!(ok("::ffff:192.0.2.2", "192.0.2.2"));
+    assert!(ok("127.1.0.0", "127.0.0.1"));
+    assert!(ok("::1", "::1"));
+    assert!(!ok("192.0.2.3", "192.0.2.2"));
+    assert!(!ok("198.51.100.7", "127.0.0.1"));
+    assert!(!ok("127.0.0.1", "192.0.2.2"));
+    assert!(!hello_source_ok(None, ip("192.0.2.2")));
+}
