@@ -480,6 +480,11 @@ fn big_interval_row(case: u32, i: u32) -> sockbench::output::intervals::Interval
 /// structs (one row serialized per case, its repetitions written from it), with a few
 /// intervals per case and meta.json listing every case.
 fn big_results(dir: &Path, cases: u32, reps: u32) {
+    results_at(dir, cases, reps, 1e9)
+}
+
+/// [`big_results`] with case N's goodput `g0 + N` bit/s.
+fn results_at(dir: &Path, cases: u32, reps: u32, g0: f64) {
     use sockbench::output::header_of;
     use sockbench::output::intervals::IntervalRow;
     std::fs::create_dir_all(dir).unwrap();
@@ -513,7 +518,7 @@ fn big_results(dir: &Path, cases: u32, reps: u32) {
             sizes[case as usize / 5 % 5],
             case / 25
         );
-        let g = 1e9 + case as f64;
+        let g = g0 + case as f64;
         let row = big_summary_row(case, &label, g);
         // The row's text after "case,repetition,": the same for every repetition.
         let line = line_of(&row);
@@ -599,6 +604,26 @@ fn big_report(cases: u32, reps: u32) {
         "the report names the cases it does not show"
     );
     assert!(page.contains(&format!("{} rows", cases as u64 * reps as u64)));
+}
+
+/// The comparison shows each figure in a unit its values read in: goodput on a
+/// 100 Mbit/s path in Mbit/s (in Gbit/s it read 0.03 against 0.03 for 31.2 and 31.4).
+#[test]
+fn a_comparison_shows_its_figures_in_a_readable_unit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    results_at(&a, 2, 3, 31.16e6);
+    results_at(&b, 2, 3, 95.64e6);
+    let (out, html, _t) = report(&[a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(html).unwrap();
+    let row = "<td class=l>goodput (Mbit/s)</td><td>31.2</td><td>95.6</td>";
+    assert_eq!(html.matches(row).count(), 2, "{html}");
+    assert!(!html.contains("goodput (Gbit/s)"));
 }
 
 #[test]

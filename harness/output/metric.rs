@@ -149,6 +149,42 @@ impl Metric {
         Metric::ALL.into_iter().find(|m| m.column() == name)
     }
 
+    /// The unit to show this figure's values in, and what they are divided by for it,
+    /// chosen from the largest value shown so that the numbers stay readable: `Mbit/s` on
+    /// a 100 Mbit/s path and `Gbit/s` on loopback, `ms` for a 20 ms round trip.
+    pub fn unit_for(self, max: f64) -> (f64, &'static str) {
+        let column = self.column();
+        if column.ends_with("_bps") {
+            bps_unit(max)
+        } else if column.ends_with("_ns") {
+            match max {
+                m if m >= 2e9 => (1e9, "s"),
+                m if m >= 2e6 => (1e6, "ms"),
+                _ => (1e3, "µs"),
+            }
+        } else if column.ends_with("_us") {
+            if max >= 2e3 {
+                (1e3, "ms")
+            } else {
+                (1.0, "µs")
+            }
+        } else if self == Metric::TransactionsPerS {
+            if max >= 2e3 {
+                (1e3, "k/s")
+            } else {
+                (1.0, "per s")
+            }
+        } else if column.ends_with("_pct") {
+            (1.0, "%")
+        } else if column.ends_with("_kib") {
+            (1.0, "KiB")
+        } else if column.ends_with("_eff") {
+            (1024.0, "KiB")
+        } else {
+            (1.0, "")
+        }
+    }
+
     /// A round trip measured by the pattern or the probe (needs transactions).
     pub fn is_rtt(self) -> bool {
         self.column().starts_with("rtt_")
@@ -198,6 +234,19 @@ impl Metric {
 impl std::fmt::Display for Metric {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.column())
+    }
+}
+
+/// A unit for bits per second that keeps the numbers readable, from the largest value.
+pub fn bps_unit(max: f64) -> (f64, &'static str) {
+    if max >= 2e9 {
+        (1e9, "Gbit/s")
+    } else if max >= 2e6 {
+        (1e6, "Mbit/s")
+    } else if max >= 2e3 {
+        (1e3, "kbit/s")
+    } else {
+        (1.0, "bit/s")
     }
 }
 

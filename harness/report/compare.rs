@@ -75,23 +75,14 @@ pub fn verdict(base: &[f64], other: &[f64], higher_is_better: bool) -> Verdict {
     }
 }
 
-/// A figure that comparisons show: its summary.csv column, what a reader calls it, the unit its
-/// values are shown in (and the divisor from the column's unit), which way is better.
+/// A figure that comparisons show: its summary.csv column, what a reader calls it, which
+/// way is better. Its unit is chosen from the values shown ([`Metric::unit_for`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Figure {
     pub metric: Metric,
     pub name: &'static str,
-    pub unit: &'static str,
-    pub divisor: f64,
     pub higher_is_better: bool,
     pub pick: fn(&Rep) -> Option<f64>,
-}
-
-impl Figure {
-    /// A value of this figure in its display unit.
-    pub fn show(&self, v: f64) -> f64 {
-        v / self.divisor
-    }
 }
 
 /// The figures compared.
@@ -99,40 +90,30 @@ pub const FIGURES: &[Figure] = &[
     Figure {
         metric: Metric::GoodputBps,
         name: "goodput",
-        unit: "Gbit/s",
-        divisor: 1e9,
         higher_is_better: true,
         pick: |r| r.goodput_bps,
     },
     Figure {
         metric: Metric::TransactionsPerS,
         name: "transactions",
-        unit: "per s",
-        divisor: 1.0,
         higher_is_better: true,
         pick: |r| r.transactions_per_s,
     },
     Figure {
         metric: Metric::RttP50Ns,
         name: "p50 round trip",
-        unit: "µs",
-        divisor: 1e3,
         higher_is_better: false,
         pick: |r| r.rtt_p50_ns,
     },
     Figure {
         metric: Metric::RttP99Ns,
         name: "p99 round trip",
-        unit: "µs",
-        divisor: 1e3,
         higher_is_better: false,
         pick: |r| r.rtt_p99_ns,
     },
     Figure {
         metric: Metric::RttP999Ns,
         name: "p99.9 round trip",
-        unit: "µs",
-        divisor: 1e3,
         higher_is_better: false,
         pick: |r| r.rtt_p999_ns,
     },

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::charts::Chart;
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::compare::{pair, Figure, Verdict};
+use super::compare::{pair, Verdict};
 use super::ResultsDir;
 use crate::measure::hostinfo::HostFacts;
 use crate::sys::Os;
@@ -82,8 +82,9 @@ fn host_line(h: Option<&HostFacts>, side: &str) -> String {
     )
 }
 
-fn fmt_value(f: &Figure, v: f64) -> String {
-    let v = f.show(v);
+/// A value in the unit's scale (`divisor`), with the decimals its size needs.
+fn fmt_value(v: f64, divisor: f64) -> String {
+    let v = v / divisor;
     if v >= 100.0 {
         format!("{v:.0}")
     } else if v >= 10.0 {
@@ -220,6 +221,7 @@ fn comparison(dirs: &[ResultsDir]) -> String {
         s.push_str("<div class=scroll><table><tr><th class=l>case</th><th class=l>figure (unit)</th><th>baseline</th><th>this</th><th>ratio</th><th class=l>verdict</th></tr>");
         for p in &pairs {
             for ch in &p.changes {
+                let (divisor, unit) = ch.figure.metric.unit_for(ch.base_mean.max(ch.other_mean));
                 let class = match ch.verdict {
                     Verdict::Improved => "improved",
                     Verdict::Regressed => "regressed",
@@ -231,9 +233,9 @@ fn comparison(dirs: &[ResultsDir]) -> String {
                     "<tr><td class=l>{}</td><td class=l>{} ({})</td><td>{}</td><td>{}</td><td>{:.3}</td><td class=\"l {class}\">{}</td></tr>",
                     esc(&p.key),
                     ch.figure.name,
-                    ch.figure.unit,
-                    fmt_value(&ch.figure, ch.base_mean),
-                    fmt_value(&ch.figure, ch.other_mean),
+                    unit,
+                    fmt_value(ch.base_mean, divisor),
+                    fmt_value(ch.other_mean, divisor),
                     ch.ratio,
                     ch.verdict.as_str()
                 );

@@ -24,7 +24,7 @@ fn requested_sndbuf(c: &Case) -> Option<Option<u64>> {
 }
 
 /// One case of the chart: the send buffer requested (`None` = auto), goodput (bit/s) and
-/// the probe's p99 (µs), each a mean with its 95% interval.
+/// the probe's p99 (µs, shown in ms from 2 ms), each a mean with its 95% interval.
 #[derive(Debug, Clone, Copy)]
 struct Bb {
     sndbuf: Option<u64>,
@@ -147,11 +147,21 @@ fn bufferbloat_chart(
         scale,
         unit,
     };
+    let pmax = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.p99.mean))
+        .fold(0.0, f64::max);
+    // The probe's p99 is in µs: shown in ms once a queue has grown it past 2 ms.
+    let (scale, unit) = if pmax >= 2e3 {
+        (1e3, "ms")
+    } else {
+        (1.0, "µs")
+    };
     let p99 = Figure {
         name: "probe p99",
         pick: |b| b.p99,
-        scale: 1.0,
-        unit: "µs",
+        scale,
+        unit,
     };
     let mut entries = Vec::new();
     let mut autos = Vec::new();

@@ -327,18 +327,7 @@ pub(super) fn zero_axis_in(max: f64, ticks: f64) -> (f64, usize, usize) {
     (n * step, n as usize + 1, decimals)
 }
 
-/// A unit for bits per second that keeps the numbers readable.
-pub(super) fn bps_unit(max: f64) -> (f64, &'static str) {
-    if max >= 2e9 {
-        (1e9, "Gbit/s")
-    } else if max >= 2e6 {
-        (1e6, "Mbit/s")
-    } else if max >= 2e3 {
-        (1e3, "kbit/s")
-    } else {
-        (1.0, "bit/s")
-    }
-}
+pub(super) use crate::output::metric::bps_unit;
 
 /// A point of a chart: x, the mean, its 95% confidence interval (if any).
 #[derive(Debug, Clone, Copy)]

@@ -7,41 +7,6 @@ use super::Chart;
 use crate::output::metric::Metric;
 use crate::report::ResultsDir;
 
-/// The unit of a figure's axis and what its values are divided by, from the largest
-/// value: `Gbit/s`, `ms`, `k/s`, `%`.
-pub(super) fn axis_unit(metric: Metric, max: f64) -> (f64, &'static str) {
-    let column = metric.column();
-    if column.ends_with("_bps") {
-        bps_unit(max)
-    } else if column.ends_with("_ns") {
-        match max {
-            m if m >= 2e9 => (1e9, "s"),
-            m if m >= 2e6 => (1e6, "ms"),
-            _ => (1e3, "µs"),
-        }
-    } else if column.ends_with("_us") {
-        if max >= 2e3 {
-            (1e3, "ms")
-        } else {
-            (1.0, "µs")
-        }
-    } else if metric == Metric::TransactionsPerS {
-        if max >= 2e3 {
-            (1e3, "k/s")
-        } else {
-            (1.0, "per s")
-        }
-    } else if column.ends_with("_pct") {
-        (1.0, "%")
-    } else if column.ends_with("_kib") {
-        (1.0, "KiB")
-    } else if column.ends_with("_eff") {
-        (1024.0, "KiB")
-    } else {
-        (1.0, "")
-    }
-}
-
 /// An axis's label: the figure's name and its unit, `goodput (Gbit/s)`,
 /// `p99 round trip (ms)`.
 pub(super) fn axis_label(metric: Metric, unit: &str) -> String {
@@ -98,7 +63,7 @@ fn search_chart(
     answer: &str,
 ) -> Result<Vec<(String, Look)>, Box<dyn std::error::Error>> {
     let max = tests.iter().filter_map(|t| t.value).fold(0.0, f64::max);
-    let (scale, unit) = axis_unit(metric, max);
+    let (scale, unit) = metric.unit_for(max);
     let (top, yt, decimals) = zero_axis(max / scale);
     let n = tests.len() as f64;
     let mut chart = ChartBuilder::on(area)
