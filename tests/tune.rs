@@ -888,7 +888,7 @@ fn lab_tune_trades_goodput_against_bufferbloat() {
     assert_largest_buffer_bloats(&rows);
     let chosen = size(a["settings"]["sndbuf"].as_str().unwrap());
     assert!(chosen < 8 << 20);
-    assert!(stdout.contains("starts growing with sndbuf"), "{stdout}");
+    assert!(stdout.contains("grows with sndbuf between"), "{stdout}");
 }
 
 /// The check of a cap-ended race accepts the run seen under load and refuses a race its

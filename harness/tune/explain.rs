@@ -205,7 +205,7 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
         rcvbuf_eff: effective.rcvbuf,
     };
     // Along each size the answer sets: where goodput stops growing, where latency
-    // starts growing. Only the candidates equal to the answer in every other key count.
+    // grows. Only the candidates equal to the answer in every other key count.
     for (key, value) in &answer.settings {
         if parse_size(value).is_ok() {
             ex.sentences
@@ -379,11 +379,13 @@ fn growth_sentence(key: &str, rtt: &[(u64, f64)]) -> Option<String> {
     }
     let least = rtt.iter().map(|r| r.1).fold(f64::MAX, f64::min);
     // The first size whose p99 is half again the least of the smaller sizes'.
+    // The sizes between it and the one measured below it were not measured: the growth
+    // starts somewhere between the two.
     let grows = rtt.iter().enumerate().skip(1).find_map(|(i, (s, r))| {
         let below = rtt[..i].iter().map(|r| r.1).fold(f64::MAX, f64::min);
-        (*r > 1.5 * below).then_some((*s, *r, below))
+        (*r > 1.5 * below).then_some((rtt[i - 1].0, *s, *r, below))
     });
-    let Some((s, r, below)) = grows else {
+    let Some((prev, s, r, below)) = grows else {
         return Some(format!(
             "The p99 round trip does not grow with {key} over the {} sizes measured (within 1.5x of {}).",
             rtt.len(),
@@ -406,9 +408,11 @@ fn growth_sentence(key: &str, rtt: &[(u64, f64)]) -> Option<String> {
         String::new()
     };
     Some(format!(
-        "The p99 round trip starts growing with {key} at {}: {} against {} at the smaller sizes{up_to} (a fuller queue: bufferbloat).",
+        "The p99 round trip grows with {key} between {} and {}, the sizes measured on either side: {} at {} against {} at the smaller sizes{up_to} (a fuller queue: bufferbloat).",
+        crate::spec::units::format_size(prev),
         crate::spec::units::format_size(s),
         format_ns(r as u64),
+        crate::spec::units::format_size(s),
         format_ns(below as u64)
     ))
 }
@@ -710,7 +714,7 @@ mod tests {
         let ex = explain_rows(&rows, &answer, &Meta::default());
         assert!(
             ex.sentences.iter().any(|s| s.starts_with(
-                "The p99 round trip starts growing with sndbuf at 256K: 60.00ms against 21.00ms"
+                "The p99 round trip grows with sndbuf between 64K and 256K, the sizes measured on either side: 60.00ms at 256K against 21.00ms"
             )),
             "{:?}",
             ex.sentences

@@ -391,12 +391,12 @@ impl<B: Bench> Search<'_, B> {
     }
 
     /// Those of `sizes` that reach `fraction` of `best` too (within the margin): the
-    /// knee's equivalents, dearer than it.
+    /// knee's equivalents, dearer than it. Only those that meet the constraints.
     fn reaching(&self, sizes: &[Point], best: &Point, fraction: f64) -> Vec<Point> {
         let t = race::share_threshold(self.entry(best).center().unwrap_or(f64::INFINITY), fraction);
         sizes
             .iter()
-            .filter(|p| race::reaches(&self.entry(p), t))
+            .filter(|p| race::reaches(&self.entry(p), t) && self.feasible(p) == Some(true))
             .cloned()
             .collect()
     }

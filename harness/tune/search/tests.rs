@@ -112,6 +112,13 @@ fn the_fraction_goal_finds_the_knee_itself() {
     let (out, _, space) = search(&mut b, "goodput>=0.95*max", &["rtt_p99<150us"], 200);
     assert_eq!(out.status, Status::Ok, "{}", out.why);
     assert_eq!(size_of(&space, out.best.as_ref().unwrap()), 256 << 10);
+    // A size that reaches the share but breaks the limit (512K and up: 200 us and more)
+    // is no equivalent of the answer.
+    let tied: Vec<String> = out.tied.iter().map(|p| space.label(p)).collect();
+    assert!(
+        out.tied.iter().all(|p| size_of(&space, p) < 512 << 10),
+        "{tied:?}"
+    );
 }
 
 /// `auto` listed beside sizes is the dearest size of a share of the best: the best when
