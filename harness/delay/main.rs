@@ -18,7 +18,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use clap::Parser;
-use sockbench::spec::units::parse_duration;
 use sockbench::sys::clock::thread_cpu_ns;
 use sockbench::sys::packet::{wait_frames, Outgoing, PacketSocket};
 use sockbench::sys::signal::{stop_on_term, stop_requested};
@@ -59,22 +58,20 @@ struct Args {
     limit: usize,
 }
 
-/// A loss share: `0.1%` or a fraction `0.001`, in 0..=1.
+/// A loss share, `0.1%` (or `0`), as a fraction in 0..=1. A bare number is refused: netem
+/// reads `loss 1` as 1 %.
 fn parse_loss(text: &str) -> Result<f64, String> {
-    let t = text.trim();
-    let share = match t.strip_suffix('%') {
-        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
-        None => t.parse::<f64>(),
-    }
-    .map_err(|_| format!("--loss '{text}': expected a share such as 0.1% or 0.001"))?;
-    if !(0.0..=1.0).contains(&share) {
-        return Err(format!("--loss '{text}': a share between 0% and 100%"));
-    }
-    Ok(share)
+    sockbench::spec::path::loss_pct(text)
+        .map(|pct| pct / 100.0)
+        .ok_or_else(|| format!("--loss '{text}': expected a share with its unit, such as 0.1%"))
 }
 
 fn impairment(args: &Args) -> Result<Impairment, String> {
-    let dur = |flag: &str, v: &str| parse_duration(v).map_err(|e| format!("--{flag}: {e}"));
+    let dur = |flag: &str, v: &str| {
+        sockbench::spec::path::path_duration(v).ok_or_else(|| {
+            format!("--{flag} '{v}': expected a duration with its unit, such as 20ms")
+        })
+    };
     Ok(Impairment {
         delay: dur("delay", &args.delay)?,
         jitter: dur("jitter", &args.jitter)?,
@@ -397,12 +394,12 @@ mod tests {
     }
 
     #[test]
-    fn loss_takes_a_percentage_or_a_fraction() {
+    fn loss_takes_a_percentage() {
         assert_eq!(parse_loss("1%"), Ok(0.01));
         assert_eq!(parse_loss("0.1 %"), Ok(0.001));
-        assert_eq!(parse_loss("0.25"), Ok(0.25));
         assert_eq!(parse_loss("0"), Ok(0.0));
-        for bad in ["", "%", "x", "101%", "-1%", "1.5", "NaN"] {
+        // A bare number: 1 % to netem, 100 % as a fraction; refused.
+        for bad in ["", "%", "x", "101%", "-1%", "1.5", "NaN", "1", "0.25"] {
             assert!(parse_loss(bad).is_err(), "{bad}");
         }
     }

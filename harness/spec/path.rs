@@ -69,13 +69,30 @@ fn parse_rate_bps(text: &str) -> Option<u64> {
     (bps.is_finite() && (1.0..1e15).contains(&bps)).then(|| bps.round() as u64)
 }
 
-fn parse_loss_pct(text: &str) -> Option<f64> {
+/// A loss share in percent, written with `%` (`0.1%`); `0` alone is also clear. A bare
+/// number is refused: netem reads `loss 1` as 1 %, a fraction reading as 100 %.
+pub fn loss_pct(text: &str) -> Option<f64> {
     let t = text.trim();
     let pct = match t.strip_suffix('%') {
         Some(p) => p.trim().parse::<f64>().ok()?,
-        None => t.parse::<f64>().ok()? * 100.0,
+        None if t.parse::<f64>().ok()? == 0.0 => 0.0,
+        None => return None,
     };
     (0.0..=100.0).contains(&pct).then_some(pct)
+}
+
+/// A path's delay, jitter or queue, written with its unit (`20ms`); `0` alone is also
+/// clear. A bare number is refused: sockbench's durations read `20` as 20 s, tc as 20 µs.
+pub fn path_duration(text: &str) -> Option<std::time::Duration> {
+    let t = text.trim();
+    let unitless = t
+        .chars()
+        .last()
+        .is_some_and(|c| c.is_ascii_digit() || c == '.');
+    if unitless && t.parse::<f64>().ok()? != 0.0 {
+        return None;
+    }
+    parse_duration(t).ok()
 }
 
 impl PathNote {
@@ -85,7 +102,7 @@ impl PathNote {
             note: text.trim().to_string(),
             ..PathNote::default()
         };
-        let ns = |v: &str| parse_duration(v).ok().map(|d| d.as_nanos() as u64);
+        let ns = |v: &str| path_duration(v).map(|d| d.as_nanos() as u64);
         for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
             let bad = || PathError::BadItem(item.to_string());
             let (key, value) = item.split_once('=').ok_or_else(bad)?;
@@ -96,7 +113,7 @@ impl PathNote {
                 "queue" => note.queue_ns.replace(ns(value).ok_or_else(bad)?).is_none(),
                 "loss" => note
                     .loss_pct
-                    .replace(parse_loss_pct(value).ok_or_else(bad)?)
+                    .replace(loss_pct(value).ok_or_else(bad)?)
                     .is_none(),
                 "rate" => note
                     .rate_bps
@@ -153,7 +170,7 @@ mod tests {
             PathNote::parse("rate=50M").unwrap().rate_bps,
             Some(50_000_000)
         );
-        assert_eq!(PathNote::parse("loss=0.01").unwrap().loss_pct, Some(1.0));
+        assert_eq!(PathNote::parse("loss=0").unwrap().loss_pct, Some(0.0));
         assert_eq!(
             PathNote::parse(" delay = 5ms ,").unwrap().delay_ns,
             Some(5_000_000)
@@ -166,6 +183,11 @@ mod tests {
             ("delay", "'delay'"),
             ("delay=soon", "'delay=soon'"),
             ("loss=120%", "'loss=120%'"),
+            // Without a unit: netem reads 1 as 1 %, a fraction 100 %; 20 is 20 s or 20 µs.
+            ("loss=1", "'loss=1'"),
+            ("loss=0.01", "'loss=0.01'"),
+            ("delay=20", "'delay=20'"),
+            ("jitter=2", "'jitter=2'"),
             ("rate=50bps", "'rate=50bps'"),
             ("rate=0", "'rate=0'"),
             ("colour=blue", "'colour=blue'"),
