@@ -454,3 +454,21 @@ fn compare_names_neper_when_missing_and_reports_cost_per_cpu_second() {
     );
     assert!(out.join("load.txt").exists());
 }
+
+/// A delay or loss without its unit is refused before anything is built, root or not:
+/// netem reads `LOSS=1` as 1 %, the delay element read it as a fraction (every frame lost).
+#[test]
+fn lab_refuses_a_delay_or_loss_without_its_unit() {
+    for (var, value) in [
+        ("LOSS", "1"),
+        ("LOSS", "0.01"),
+        ("DELAY", "20"),
+        ("JITTER", "2"),
+    ] {
+        let out = script_output("lab.sh", &["up"], &[(var, value), ("LAB", "sbunits")]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{var}={value}: {err}");
+        assert!(err.contains(&format!("{var}={value}: give")), "{err}");
+    }
+    assert!(!std::path::Path::new("/var/run/netns/sbunits-snd").exists());
+}
