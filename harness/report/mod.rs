@@ -216,11 +216,7 @@ impl Case {
     }
     /// `key=value` pairs of the case label: the knobs as requested.
     pub fn knobs(&self) -> Vec<(String, String)> {
-        self.label()
-            .split_whitespace()
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        label_knobs(self.label())
     }
     /// The requested value of one knob that the case's label names.
     pub fn knob(&self, key: &str) -> Option<String> {
@@ -242,6 +238,23 @@ impl Case {
             self.label()
         )
     }
+}
+
+/// The `key=value` pairs of a case label, in order; words around them (tune's baseline
+/// is `kernel default (rcvbuf=auto)`) and brackets are not knobs.
+pub fn label_knobs(label: &str) -> Vec<(String, String)> {
+    let is_key = |k: &str| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    };
+    label
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c| matches!(c, '(' | ')' | ',')))
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, v)| is_key(k) && !v.is_empty())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// A results directory, read.
@@ -728,6 +741,25 @@ pub(crate) mod tests {
         assert_eq!(samples_needed(0.9), 10);
         assert_eq!(samples_needed(0.99), 100);
         assert_eq!(samples_needed(0.999), 1000);
+    }
+
+    #[test]
+    fn a_labels_knobs_are_its_key_value_pairs_only() {
+        let kv = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(
+            label_knobs("sndbuf=64K receiver.rcvbuf=1M"),
+            [kv("sndbuf", "64K"), kv("receiver.rcvbuf", "1M")]
+        );
+        // tune's baseline: one knob, no "(rcvbuf" column.
+        assert_eq!(
+            label_knobs("kernel default (rcvbuf=auto)"),
+            [kv("rcvbuf", "auto")]
+        );
+        assert_eq!(
+            label_knobs("kernel default (sndbuf=auto rcvbuf=auto)"),
+            [kv("sndbuf", "auto"), kv("rcvbuf", "auto")]
+        );
+        assert!(label_knobs("a = b =x").is_empty());
     }
 
     #[test]
