@@ -626,6 +626,36 @@ fn a_comparison_shows_its_figures_in_a_readable_unit() {
     assert!(!html.contains("goodput (Gbit/s)"));
 }
 
+/// Two directories measured on different paths differ by their path: said in "What
+/// differs" and in each directory's header, as meta.json records it.
+#[test]
+fn the_path_measured_on_is_a_difference_and_in_the_header() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    results_at(&a, 2, 3, 31.16e6);
+    results_at(&b, 2, 3, 95.64e6);
+    let meta_path = b.join("meta.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta_path).unwrap()).unwrap();
+    let path = sockbench::spec::path::PathNote::parse("delay=10ms,loss=1%").unwrap();
+    meta["path"] = serde_json::to_value(path).unwrap();
+    std::fs::write(&meta_path, serde_json::to_vec(&meta).unwrap()).unwrap();
+    let (out, html, _t) = report(&[a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(html).unwrap();
+    let row = "<tr><td class=l>path</td><td class=l>not recorded</td><td class=l>delay=10ms,loss=1%</td></tr>";
+    assert!(html.contains(row), "{html}");
+    assert_eq!(
+        html.matches("<p class=meta>path: delay=10ms,loss=1%</p>")
+            .count(),
+        1
+    );
+}
+
 #[test]
 fn a_report_of_100_thousand_rows_streams() {
     big_report(10_000, 10);

@@ -104,6 +104,10 @@ fn facts(d: &ResultsDir) -> BTreeMap<String, String> {
     out.insert("receiver".into(), m.receiver.clone());
     out.insert("repetitions".into(), m.repeat.to_string());
     out.insert("workload".into(), m.workload_name.clone());
+    // The path measured on (SOCKBENCH_PATH, `lab.sh exec`): a loss or a delay of its own
+    // explains a difference no knob does.
+    let path = m.path.as_ref().map_or("not recorded", |p| p.note.as_str());
+    out.insert("path".into(), path.to_string());
     for (side, h) in [
         ("sender", Some(&m.hosts.sender)),
         ("receiver", m.hosts.receiver.as_ref()),
@@ -304,6 +308,9 @@ fn runs(dirs: &[ResultsDir]) -> String {
                     .join("<br>")
             },
         );
+        if let Some(path) = &m.path {
+            let _ = write!(s, "<p class=meta>path: {}</p>", esc(&path.note));
+        }
         if !m.workload_description.is_empty() {
             let _ = write!(s, "<p class=meta>{}</p>", esc(&m.workload_description));
         }
