@@ -295,6 +295,42 @@ fn idle_and_trickling_connections_cannot_hold_the_daemon() {
     );
 }
 
+/// A key holder's sessions that idle after the handshake are capped at `--max-pending`:
+/// one more is told the receiver is busy, so that idle sessions cannot take every
+/// descriptor and thread; a session that closes gives its place back.
+#[test]
+fn authenticated_idle_sessions_are_capped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key_path = tmp.path().join("key");
+    std::fs::write(&key_path, "6a0f3c9e1b7d4a25c8e0f1d2b3a49c5e\n").unwrap();
+    let server = Server::start(&[
+        "--psk-file",
+        key_path.to_str().unwrap(),
+        "--max-pending",
+        "4",
+    ]);
+    let psk = sockbench::net::auth::Psk::from_bytes(b"6a0f3c9e1b7d4a25c8e0f1d2b3a49c5e");
+    let connect = || sockbench::session::sender::Peer::connect(server.addr, Some(&psk));
+    let mut held: Vec<_> = (0..4).map(|_| connect().expect("a place")).collect();
+    let e = connect().err().expect("a fifth session").to_string();
+    assert!(e.contains("busy: 4 authenticated sessions"), "{e}");
+    // One closes: its place is given back once the daemon sees the close.
+    drop(held.pop());
+    let started = Instant::now();
+    loop {
+        match connect() {
+            Ok(p) => break held.push(p),
+            // A bound on the test's own runtime: the daemon's idle limit.
+            Err(e) if started.elapsed() < Duration::from_secs(60) => {
+                assert!(e.to_string().contains("busy"), "{e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("the place was not given back: {e}"),
+        }
+    }
+    assert_eq!(held.len(), 4);
+}
+
 #[test]
 fn with_a_key_garbage_and_wrong_keys_cannot_hold_the_daemon() {
     let tmp = tempfile::tempdir().unwrap();

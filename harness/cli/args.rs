@@ -179,7 +179,7 @@ pub struct ServeArgs {
     /// Time a connection has to complete its handshake (hello and key proof).
     #[arg(long, default_value = "5s", value_name = "DURATION")]
     pub handshake_timeout: String,
-    /// Connections held that are not running a test (in their handshake, or idle without a key); a new one beyond evicts the oldest.
+    /// Connections held that are not running a test (in their handshake, or idle without a key); a new one beyond evicts the oldest. Also the most authenticated sessions open at once; one more is told the receiver is busy.
     #[arg(long, default_value_t = crate::session::receiver::DEFAULT_MAX_PENDING, value_name = "N")]
     pub max_pending: usize,
     /// The same, per source address block (/24 for IPv4, /56 for IPv6).

@@ -32,6 +32,9 @@ pub(super) struct Daemon {
     pub(super) pending: Mutex<Pending>,
     /// Tests running now.
     pub(super) tests: AtomicUsize,
+    /// Authenticated control connections open now (each holds a thread and a descriptor
+    /// until it closes or idles out): at most `--max-pending`.
+    pub(super) keyed: AtomicUsize,
     /// Memory the running tests need, by [`memory_estimate`].
     pub(super) memory: AtomicU64,
     pub(super) log: Mutex<LogLimit>,
@@ -182,5 +185,26 @@ impl<R: std::io::Read> std::io::Read for Touching<'_, R> {
             self.daemon.touch(self.id);
         }
         Ok(n)
+    }
+}
+
+/// An authenticated session's place among the `keyed` ones, given back when dropped.
+pub(super) struct KeyedGuard<'a>(pub(super) &'a Daemon);
+
+impl Drop for KeyedGuard<'_> {
+    fn drop(&mut self) {
+        self.0.keyed.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Daemon {
+    /// A place for one more authenticated session, if fewer than `--max-pending` are open:
+    /// a key holder's idle sessions cannot take every descriptor and thread.
+    pub(super) fn keyed_session(&self) -> Option<KeyedGuard<'_>> {
+        if self.keyed.fetch_add(1, Ordering::SeqCst) < self.opts.max_pending {
+            return Some(KeyedGuard(self));
+        }
+        self.keyed.fetch_sub(1, Ordering::SeqCst);
+        None
     }
 }

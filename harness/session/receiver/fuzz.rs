@@ -41,6 +41,7 @@ pub fn fuzz_control_session(input: &[u8]) {
         facts: HostFacts::default(),
         pending: Mutex::new(Pending::default()),
         tests: AtomicUsize::new(0),
+        keyed: AtomicUsize::new(0),
         memory: AtomicU64::new(0),
         log: Mutex::new(LogLimit {
             window: Instant::now(),

@@ -29,7 +29,7 @@ mod fuzz;
 mod limits;
 mod relay;
 
-use daemon::{Daemon, LogLimit, Pending, PendingGuard, Touching};
+use daemon::{Daemon, KeyedGuard, LogLimit, Pending, PendingGuard, Touching};
 #[cfg(feature = "fuzz")]
 pub use fuzz::fuzz_control_session;
 pub use limits::{memory_estimate, Cidr, CidrError, Limits, MemoryNeed, Refusal};
@@ -219,6 +219,7 @@ pub fn serve_on(listener: TcpListener, opts: &ServeOptions) -> Result<(), ServeE
         facts: HostFacts::gather(),
         pending: Mutex::new(Pending::default()),
         tests: AtomicUsize::new(0),
+        keyed: AtomicUsize::new(0),
         memory: AtomicU64::new(0),
         log: Mutex::new(LogLimit {
             window: Instant::now(),
@@ -269,13 +270,14 @@ fn serve_connection(daemon: &Daemon, stream: TcpStream, peer: SocketAddr) {
 
 /// The handshake: version check and, with a key, mutual authentication, all within the
 /// handshake deadline and with pre-authentication size limits. Returns the session key
-/// (with a key) when the sender may run tests.
-fn handshake(
-    daemon: &Daemon,
+/// and its place among the authenticated sessions (with a key) when the sender may run
+/// tests.
+fn handshake<'a>(
+    daemon: &'a Daemon,
     stream: &TcpStream,
     until: Instant,
     pending: Option<u64>,
-) -> Result<Option<SessionKey>, ControlError> {
+) -> Result<Option<(SessionKey, KeyedGuard<'a>)>, ControlError> {
     let (facts, psk) = (&daemon.facts, daemon.opts.psk.as_ref());
     let mut w = stream;
     let mut r = Touching {
@@ -311,7 +313,7 @@ fn handshake(
         control::send(&mut w, &welcome)?;
         return Ok(None);
     };
-    authenticate(stream, &mut r, psk, facts).map(Some)
+    authenticate(daemon, stream, &mut r, psk).map(Some)
 }
 
 /// Why a hello is refused, said from the receiver's side, so that the sender's user reads
@@ -332,13 +334,15 @@ fn hello_refusal(e: &ControlError) -> String {
 }
 
 /// The challenge-response with a key: our nonce out, the sender's proof over both nonces
-/// in, ours back. Returns the session key both ends derive.
-fn authenticate(
+/// in, ours back. Returns the session key both ends derive, and the session's place among
+/// the authenticated ones (`--max-pending` of them; beyond, the sender is told it is busy).
+fn authenticate<'a>(
+    daemon: &'a Daemon,
     stream: &TcpStream,
     r: &mut impl std::io::Read,
     psk: &Psk,
-    facts: &HostFacts,
-) -> Result<SessionKey, ControlError> {
+) -> Result<(SessionKey, KeyedGuard<'a>), ControlError> {
+    let facts = &daemon.facts;
     let mut w = stream;
     let ours = auth::nonce();
     let welcome = Message::Welcome {
@@ -370,6 +374,19 @@ fn authenticate(
         );
         return Err(ControlError::Remote(message));
     };
+    let Some(place) = daemon.keyed_session() else {
+        let message = format!(
+            "busy: {} authenticated sessions are open on this receiver (--max-pending); try later",
+            daemon.opts.max_pending
+        );
+        let _ = control::send(
+            &mut w,
+            &Message::Error {
+                message: message.clone(),
+            },
+        );
+        return Err(ControlError::Remote(message));
+    };
     let proof = psk.prove(auth::RECEIVER_LABEL, &theirs, &ours);
     control::send(
         &mut w,
@@ -378,7 +395,7 @@ fn authenticate(
             host: facts.clone(),
         },
     )?;
-    Ok(SessionKey::derive(psk, &ours, &theirs))
+    Ok((SessionKey::derive(psk, &ours, &theirs), place))
 }
 
 /// What a sender asks of a daemon: a test to receive, or (from a fleet's controller) one
@@ -463,8 +480,10 @@ fn handle_sender(daemon: &Daemon, stream: TcpStream, peer: SocketAddr) -> Result
         }
         Err(e) => return Err(e),
     };
+    let (key, _keyed) = key.unzip();
     if key.is_some() {
-        // Authenticated: a stranger's connections can no longer evict this one.
+        // Authenticated: a stranger's connections can no longer evict this one (the
+        // authenticated ones have a cap of their own).
         drop(pending);
         pending = PendingGuard { daemon, id: None };
     }
