@@ -190,6 +190,7 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
     };
     if let Some(b) = &ex.bdp {
         ex.sentences.push(bdp_sentence(b, &effective));
+        ex.sentences.extend(path_limit_sentence(b, &ok, meta));
     }
     ex.numbers = Numbers {
         bdp_bytes: ex.bdp.as_ref().map(|b| b.bytes.round() as u64),
@@ -218,6 +219,33 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
         snippet(&mut ex, key, value, meta, &effective);
     }
     ex
+}
+
+/// When the path's recorded rate (`SOCKBENCH_PATH`) is more than twice the best goodput,
+/// the buffers were not what limited it: said, with the retransmits that point at loss.
+fn path_limit_sentence(b: &Bdp, ok: &[&SummaryRow], meta: &Meta) -> Option<String> {
+    let rate = meta.path.as_ref()?.rate_bps? as f64;
+    if b.rate_bps * 2.0 > rate {
+        return None;
+    }
+    let retrans: Vec<f64> = ok
+        .iter()
+        .filter_map(|r| r.tcp_retrans)
+        .map(|n| n as f64)
+        .collect();
+    let lossy = match mean(retrans.iter().copied()) {
+        Some(m) if m > 0.0 => format!(
+            "; TCP retransmitted {m:.0} segments per test on average: loss, not the buffers, limits goodput here, and the bandwidth-delay product above is that of the goodput reached, not of the path"
+        ),
+        _ => String::new(),
+    };
+    Some(format!(
+        "The best goodput, {}, is {:.0}% of the path's recorded rate, {} ({PATH_ENV}){lossy}.",
+        format_bps(b.rate_bps),
+        b.rate_bps * 100.0 / rate,
+        format_bps(rate),
+        PATH_ENV = crate::spec::path::PATH_ENV,
+    ))
 }
 
 /// The effective buffers of the answer's own sockets.
@@ -564,6 +592,45 @@ mod tests {
             sndbuf_eff: Some(2 * parse_size(label.trim_start_matches("sndbuf=")).unwrap()),
             ..Default::default()
         }
+    }
+
+    /// On a path whose recorded rate the goodput stays far below, with retransmits, the
+    /// explanation says loss limits it; on one it nearly fills, nothing is said.
+    #[test]
+    fn a_goodput_far_below_the_paths_rate_is_said_with_its_retransmits() {
+        let answer = Answer {
+            settings: BTreeMap::from([("sndbuf".into(), "16K".into())]),
+            label: "sndbuf=16K".into(),
+            ..Default::default()
+        };
+        let lossy = |label: &str, g: f64| SummaryRow {
+            tcp_retrans: Some(30),
+            ..row(label, g, 20_000)
+        };
+        let rows = [lossy("sndbuf=16K", 7.0e6), lossy("sndbuf=64K", 7.2e6)];
+        let meta = |rate: &str| Meta {
+            path: Some(crate::spec::path::PathNote::parse(rate).unwrap()),
+            ..Meta::default()
+        };
+        let ex = explain_rows(&rows, &answer, &meta("rate=100mbit,loss=1%"));
+        let said: Vec<&String> = ex
+            .sentences
+            .iter()
+            .filter(|s| s.contains("recorded rate"))
+            .collect();
+        assert_eq!(said.len(), 1, "{:?}", ex.sentences);
+        assert!(
+            said[0].contains("7% of the path's recorded rate, 100.00 Mbit/s"),
+            "{}",
+            said[0]
+        );
+        assert!(
+            said[0].contains("retransmitted 30 segments per test"),
+            "{}",
+            said[0]
+        );
+        let ex = explain_rows(&rows, &answer, &meta("rate=10mbit"));
+        assert!(!ex.sentences.iter().any(|s| s.contains("recorded rate")));
     }
 
     /// A results directory written as `tune` writes it, read back: the BDP is the best
