@@ -96,11 +96,29 @@ stop_element() {
     rm -f "$pidfile"
 }
 
+# Stops what still runs in the lab's namespaces (a `sockbench serve` started with
+# `lab.sh exec rcv ... &`): TERM, then KILL after a second.
+stop_hosts() {
+    local ns pids=()
+    for ns in "$SND" "$RTR" "$RCV"; do
+        pids+=($(ip netns pids "$ns" 2>/dev/null || true))
+    done
+    [ ${#pids[@]} -gt 0 ] || return 0
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        kill -0 "${pids[@]}" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+}
+
 down() {
     stop_element
+    stop_hosts
     for ns in "$SND" "$RTR" "$RCV"; do
         ip netns del "$ns" 2>/dev/null || true
     done
+    rm -f "$LAB_DIR/path"
 }
 
 up() {

@@ -182,3 +182,59 @@ fn crr_leaves_time_wait_on_the_receiver_not_the_sender() {
         "the receiver holds {rcv} in TIME_WAIT after {tx}"
     );
 }
+
+/// `lab.sh down` stops what still runs in the lab's namespaces (a `serve` started with
+/// `lab.sh exec rcv ... &`, as the guide shows) and forgets the path: `lab.sh path` then
+/// says the lab is not up. Needs root and iproute2; skipped without.
+#[test]
+fn lab_down_stops_its_hosts_processes_and_forgets_the_path() {
+    if !lab_needs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lab = format!("sbd{}", std::process::id() % 10000);
+    let script = |args: &[&str]| {
+        let mut c = Command::new("bash");
+        c.arg(lab_script())
+            .args(args)
+            .env("LAB", &lab)
+            .env("LAB_DIR", dir.path())
+            .stdin(std::process::Stdio::null());
+        c
+    };
+    assert!(script(&["up"]).status().unwrap().success());
+    let mut serve = script(&[
+        "exec",
+        "rcv",
+        bin(),
+        "serve",
+        "--listen",
+        "198.51.100.2:5301",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut line = String::new();
+    let mut out = std::io::BufReader::new(serve.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert!(line.starts_with("listening on"), "{line}");
+    let down = script(&["down"]).status().unwrap();
+    // Down sent TERM, then KILL: the daemon ends. The wait is a bound against a hang,
+    // not a speed: without the stop it never ends.
+    let gone = (0..100).any(|_| {
+        let ended = serve.try_wait().unwrap().is_some();
+        if !ended {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        ended
+    });
+    if !gone {
+        let _ = serve.kill();
+        let _ = serve.wait();
+    }
+    assert!(down.success());
+    assert!(gone, "the daemon in the lab outlived lab.sh down");
+    let path = script(&["path"]).output().unwrap();
+    assert!(!path.status.success());
+    assert!(String::from_utf8_lossy(&path.stderr).contains("is not up"));
+}
