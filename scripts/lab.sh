@@ -140,7 +140,8 @@ up() {
     local emulator=none
     if [ -n "$impaired" ]; then
         case "$EMULATOR" in
-            netem) emulator=netem ;;
+            netem) have_netem || { down; die "EMULATOR=netem: this kernel has no netem (sch_netem); use EMULATOR=element or auto"; }
+                emulator=netem ;;
             element) emulator=element ;;
             auto) if have_netem; then emulator=netem; else emulator=element; fi ;;
             *) die "EMULATOR must be auto, netem or element" ;;
