@@ -295,25 +295,32 @@ fn aim_a_reverse_udp_test(psk: Option<&Psk>) -> (usize, usize, u64) {
     let to = SocketAddr::new(daemon.ip(), port);
     let mut hello = [0u8; 16];
     dgram::put_header(&mut hello, token, dgram::HELLO, 0);
+    // A read that waits this long is a hang (the END markers never came), not a speed.
     let socket_at = |ip: [u8; 4]| {
         let s = std::net::UdpSocket::bind(SocketAddr::from((ip, 0))).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(300)))
-            .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         s
     };
     let victim = socket_at([192, 0, 2, 3]);
     victim.send_to(&hello, to).unwrap();
+    // The forged hello first (a pause for its turn, not a bound).
     thread::sleep(Duration::from_millis(200));
     let sender = socket_at([192, 0, 2, 2]);
     sender.send_to(&hello, to).unwrap();
     ctl.send(&Message::Start).unwrap();
     ctl.expect("started", |m| matches!(m, Message::Started).then_some(()))
         .unwrap();
-    let count = |s: &std::net::UdpSocket| {
-        let mut buf = [0u8; 2048];
-        std::iter::from_fn(|| s.recv(&mut buf).ok()).count()
-    };
-    let (to_sender, to_victim) = (count(&sender), count(&victim));
+    // Whatever reached an address until the END markers did: all the daemon sent there.
+    let mut buf = [0u8; 2048];
+    let mut to_sender = 0;
+    while let Ok(n) = sender.recv(&mut buf) {
+        to_sender += 1;
+        if matches!(dgram::header(&buf[..n]), Some((_, dgram::END, _))) {
+            break;
+        }
+    }
+    victim.set_nonblocking(true).unwrap();
+    let to_victim = std::iter::from_fn(|| victim.recv(&mut buf).ok()).count();
     let report = finish(peer.channel()).unwrap();
     (to_sender, to_victim, report.roles[0].messages_sent)
 }

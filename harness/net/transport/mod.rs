@@ -62,6 +62,12 @@ pub enum TransportError {
     Accept(io::Error),
     #[error("data connection {conn}: no hello from the sender in time")]
     NoHello { conn: u32 },
+    #[error("data connection {conn}: its hello came from {from}, not from {control}, the control connection's address, and was refused (a NAT that gives UDP another address than TCP, or a forged hello)")]
+    HelloElsewhere {
+        conn: u32,
+        from: IpAddr,
+        control: IpAddr,
+    },
     #[error("data connection {conn}: the receiver did not answer the hello")]
     NoHelloAck { conn: u32 },
     #[error("data connection {conn}: {error}")]

@@ -122,3 +122,34 @@ fn a_hello_counts_from_the_control_peer_only() {
     assert!(!ok("127.0.0.1", "192.0.2.2"));
     assert!(!hello_source_ok(None, ip("192.0.2.2")));
 }
+
+/// A hello refused for its address is named when no other comes: the sender learns why
+/// (a NAT giving UDP another address than TCP), not only that no hello came.
+#[test]
+fn a_hello_from_elsewhere_is_named_when_it_is_refused() {
+    let spec = TestSpec {
+        protocol: Protocol::Udp,
+        msg_size: 100,
+        ..TestSpec::default()
+    };
+    let token = 0x5eed;
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let (mut server, endpoints) = ServerData::open(&spec, ip, token, None).unwrap();
+    let control: IpAddr = "192.0.2.9".parse().unwrap();
+    server.hellos_from(control);
+    let deadline = Instant::now() + Duration::from_millis(600);
+    let spec2 = spec.clone();
+    let t =
+        std::thread::spawn(move || server.attach(&spec2, token, deadline, &AtomicBool::new(false)));
+    // The client's hello comes from 127.1.0.0, not from the control address.
+    let client = ClientData::attach(&spec, ip, &endpoints, token, deadline);
+    assert!(client.is_err(), "an ack to a refused hello");
+    let Err(e) = t.join().unwrap() else {
+        panic!("a refused hello attached")
+    };
+    let e = e.to_string();
+    assert!(
+        e.contains("its hello came from 127.1.0.0, not from 192.0.2.9"),
+        "{e}"
+    );
+}
