@@ -43,13 +43,15 @@ LAB_DIR=${LAB_DIR:-/tmp/$LAB}
 SND="$LAB-snd" RTR="$LAB-rtr" RCV="$LAB-rcv"
 
 die() { echo "lab.sh: $*" >&2; exit 1; }
-# DELAY, JITTER and LOSS with their units: bare numbers mean different things to netem
+# DELAY, JITTER, LATENCY and LOSS with their units: bare numbers mean different things to netem
 # (loss 1 = 1 %, delay 20 = 20 us) and to the delay element (a fraction, seconds).
-for v in DELAY JITTER; do
-    [[ -z "${!v}" || "${!v}" =~ ^(0|[0-9.]+(us|ms|s))$ ]] ||
-        die "$v=${!v}: give its unit, e.g. $v=20ms"
-done
-[[ -z "$LOSS" || "$LOSS" =~ ^(0|[0-9.]+%)$ ]] || die "LOSS=$LOSS: give it in percent, e.g. LOSS=0.1%"
+if [ "${1:-}" = up ]; then
+    for v in DELAY JITTER LATENCY; do
+        [[ -z "${!v}" || "${!v}" =~ ^(0|[0-9.]+(us|ms|s))$ ]] ||
+            die "$v=${!v}: give its unit, e.g. $v=20ms"
+    done
+    [[ -z "$LOSS" || "$LOSS" =~ ^(0|[0-9.]+%)$ ]] || die "LOSS=$LOSS: give it in percent, e.g. LOSS=0.1%"
+fi
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
 command -v ip >/dev/null || die "needs iproute2 (apt-get install -y iproute2)"
 

@@ -459,13 +459,23 @@ fn compare_names_neper_when_missing_and_reports_cost_per_cpu_second() {
 /// netem reads `LOSS=1` as 1 %, the delay element read it as a fraction (every frame lost).
 #[test]
 fn lab_refuses_a_delay_or_loss_without_its_unit() {
+    let fine = [
+        ("DELAY", "0"),
+        ("JITTER", "0"),
+        ("LOSS", "0"),
+        ("LATENCY", "20ms"),
+    ];
     for (var, value) in [
         ("LOSS", "1"),
         ("LOSS", "0.01"),
         ("DELAY", "20"),
         ("JITTER", "2"),
+        ("LATENCY", "100"),
     ] {
-        let out = script_output("lab.sh", &["up"], &[(var, value), ("LAB", "sbunits")]);
+        // The others set to fine values, whatever the caller's environment holds.
+        let mut env = fine.to_vec();
+        env.extend([(var, value), ("LAB", "sbunits")]);
+        let out = script_output("lab.sh", &["up"], &env);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{var}={value}: {err}");
         assert!(err.contains(&format!("{var}={value}: give")), "{err}");

@@ -41,7 +41,7 @@ struct Args {
     /// Each frame's delay is uniform in delay ± jitter; order is kept.
     #[arg(long, default_value = "0ms")]
     jitter: String,
-    /// Share of IP frames lost, each direction: 0.1% or 0.001.
+    /// Share of IP frames lost, each direction, in percent: 0.1% (a bare number other than 0 is refused).
     #[arg(long, default_value = "0")]
     loss: String,
     /// Seed of the loss and jitter draws (direction A→B uses it, B→A the next value).

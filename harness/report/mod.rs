@@ -246,7 +246,7 @@ pub fn label_knobs(label: &str) -> Vec<(String, String)> {
     let is_key = |k: &str| {
         !k.is_empty()
             && k.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
     };
     label
         .split_whitespace()
@@ -747,8 +747,12 @@ pub(crate) mod tests {
     fn a_labels_knobs_are_its_key_value_pairs_only() {
         let kv = |k: &str, v: &str| (k.to_string(), v.to_string());
         assert_eq!(
-            label_knobs("sndbuf=64K receiver.rcvbuf=1M"),
-            [kv("sndbuf", "64K"), kv("receiver.rcvbuf", "1M")]
+            label_knobs("sndbuf=64K receiver.rcvbuf=1M msg-size=1K"),
+            [
+                kv("sndbuf", "64K"),
+                kv("receiver.rcvbuf", "1M"),
+                kv("msg-size", "1K")
+            ]
         );
         // tune's baseline: one knob, no "(rcvbuf" column.
         assert_eq!(

@@ -222,9 +222,10 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
 }
 
 /// When the path's recorded rate (`SOCKBENCH_PATH`) is more than twice the best goodput,
-/// the buffers were not what limited it: said, with the retransmits that point at loss.
+/// it is said; on a path with loss, with the retransmits that point at it.
 fn path_limit_sentence(b: &Bdp, ok: &[&SummaryRow], meta: &Meta) -> Option<String> {
-    let rate = meta.path.as_ref()?.rate_bps? as f64;
+    let path = meta.path.as_ref()?;
+    let rate = path.rate_bps? as f64;
     if b.rate_bps * 2.0 > rate {
         return None;
     }
@@ -233,8 +234,9 @@ fn path_limit_sentence(b: &Bdp, ok: &[&SummaryRow], meta: &Meta) -> Option<Strin
         .filter_map(|r| r.tcp_retrans)
         .map(|n| n as f64)
         .collect();
+    // Loss is named only on a path that has some: a bottleneck's queue drops too.
     let lossy = match mean(retrans.iter().copied()) {
-        Some(m) if m > 0.0 => format!(
+        Some(m) if m > 0.0 && path.loss_pct.is_some_and(|l| l > 0.0) => format!(
             "; TCP retransmitted {m:.0} segments per test on average: loss, not the buffers, limits goodput here, and the bandwidth-delay product above is that of the goodput reached, not of the path"
         ),
         _ => String::new(),
@@ -631,6 +633,15 @@ mod tests {
         );
         let ex = explain_rows(&rows, &answer, &meta("rate=10mbit"));
         assert!(!ex.sentences.iter().any(|s| s.contains("recorded rate")));
+        // No loss on the path: the rate is said, loss is not blamed.
+        let ex = explain_rows(&rows, &answer, &meta("rate=100mbit"));
+        let said: Vec<&String> = ex
+            .sentences
+            .iter()
+            .filter(|s| s.contains("recorded rate"))
+            .collect();
+        assert_eq!(said.len(), 1, "{:?}", ex.sentences);
+        assert!(!said[0].contains("loss"), "{}", said[0]);
     }
 
     /// A results directory written as `tune` writes it, read back: the BDP is the best
