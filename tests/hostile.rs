@@ -126,21 +126,27 @@ fn udp_stream(direction: Direction) -> TestSpec {
     }
 }
 
-/// A hostile sender's test, set up over the real protocol and started: the control
-/// channel (in `peer`) and the attached data connections.
-fn hostile_sender(addr: SocketAddr, psk: Option<&Psk>, spec: &TestSpec) -> (Peer, ClientData) {
-    let mut peer = Peer::connect(addr, psk).expect("the handshake");
+/// Sends `spec` as a Setup over `peer`'s control channel: the daemon's token and data
+/// endpoints from its Ready.
+fn set_up(peer: &mut Peer, spec: &TestSpec) -> (u64, Vec<sockbench::net::control::DataEndpoint>) {
     let ctl = peer.channel();
     ctl.send(&Message::Setup {
         spec: Box::new(spec.clone()),
     })
     .unwrap();
-    let (token, endpoints) = ctl
-        .expect("ready", |m| match m {
-            Message::Ready { token, endpoints } => Some((token, endpoints)),
-            _ => None,
-        })
-        .unwrap();
+    ctl.expect("ready", |m| match m {
+        Message::Ready { token, endpoints } => Some((token, endpoints)),
+        _ => None,
+    })
+    .unwrap()
+}
+
+/// A hostile sender's test, set up over the real protocol and started: the control
+/// channel (in `peer`) and the attached data connections.
+fn hostile_sender(addr: SocketAddr, psk: Option<&Psk>, spec: &TestSpec) -> (Peer, ClientData) {
+    let mut peer = Peer::connect(addr, psk).expect("the handshake");
+    let (token, endpoints) = set_up(&mut peer, spec);
+    let ctl = peer.channel();
     let data = ClientData::attach(
         spec,
         IpAddr::from([127, 0, 0, 1]),
@@ -278,17 +284,8 @@ fn aim_a_reverse_udp_test(psk: Option<&Psk>) -> (usize, usize, u64) {
     use sockbench::net::control::DataEndpoint;
     let daemon = SocketAddr::from(([198, 51, 100, 2], 5301));
     let mut peer = Peer::connect(daemon, psk).expect("the handshake");
+    let (token, endpoints) = set_up(&mut peer, &udp_stream(Direction::Reverse));
     let ctl = peer.channel();
-    ctl.send(&Message::Setup {
-        spec: Box::new(udp_stream(Direction::Reverse)),
-    })
-    .unwrap();
-    let (token, endpoints) = ctl
-        .expect("ready", |m| match m {
-            Message::Ready { token, endpoints } => Some((token, endpoints)),
-            _ => None,
-        })
-        .unwrap();
     let [DataEndpoint::Port(port)] = endpoints[..] else {
         panic!("{endpoints:?}")
     };
