@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::race::median;
 use super::{Answer, TuneError};
 use crate::measure::outcome::Status;
 use crate::output::meta::Meta;
@@ -30,9 +31,9 @@ pub struct Bdp {
     pub bytes: f64,
 }
 
-/// Where goodput stops growing along one size: the smallest size measured whose mean
-/// goodput is within 5% of the best measured along it (sizes tested twice or more, when
-/// two sizes were).
+/// Where goodput stops growing along one size: the smallest size measured whose median
+/// goodput is within 5% of the best median along it (sizes tested twice or more, when
+/// two sizes were), as the race judges sizes by their medians.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct KneeAt {
@@ -40,11 +41,14 @@ pub struct KneeAt {
     /// As written in the matrix (`256K`).
     pub value: String,
     pub bytes: u64,
-    /// Its mean goodput, and the best along the key.
+    /// Its median goodput, and the best median along the key.
     pub goodput_bps: f64,
     pub best_goodput_bps: f64,
-    /// The sizes of the key measured.
+    /// The sizes of the key measured, repeated or not.
     pub sizes_measured: usize,
+    /// The sizes the knee was judged among: those tested twice or more, when two were
+    /// (else every size measured).
+    pub sizes_compared: usize,
 }
 
 /// answer.json's `explain`: the explanation's numbers, each from measured figures.
@@ -303,35 +307,62 @@ fn bdp_sentence(b: &Bdp, effective: &Effective) -> String {
     s
 }
 
-/// The knee along the answer's first size key that has two sizes measured or more.
+/// The knee along the answer's first size key that has two sizes compared or more.
 fn knee_of(ok: &[&SummaryRow], settings: &BTreeMap<String, String>) -> Option<KneeAt> {
     // An answer of `auto` along a key has no knee among its sizes.
     let sized = settings.iter().filter(|(_, v)| parse_size(v).is_ok());
-    sized.map(|(key, _)| key).find_map(|key| {
-        let (goodput, _) = along(ok, settings, key);
-        if goodput.len() < 2 {
-            return None;
-        }
-        let best = goodput.iter().map(|g| g.1).fold(f64::MIN, f64::max);
-        let (bytes, g) = goodput.iter().find(|(_, g)| *g >= 0.95 * best)?;
-        let value = ok
-            .iter()
-            .filter_map(|r| parse_label(&r.case_label).remove(key.as_str()))
-            .find(|v| parse_size(v).ok() == Some(*bytes))
-            .unwrap_or_else(|| crate::spec::units::format_size(*bytes));
-        Some(KneeAt {
-            key: key.clone(),
-            value,
-            bytes: *bytes,
-            goodput_bps: *g,
-            best_goodput_bps: best,
-            sizes_measured: goodput.len(),
-        })
+    sized
+        .map(|(key, _)| key)
+        .find_map(|key| knee_along(ok, key, &along(ok, settings, key)))
+}
+
+/// Where goodput stops growing along `key`: the smallest size whose median goodput is
+/// within 5% of the best median along it, as the race judges (by medians); `None` with
+/// fewer than two sizes to compare.
+fn knee_along(ok: &[&SummaryRow], key: &str, a: &Along) -> Option<KneeAt> {
+    if a.goodput.len() < 2 {
+        return None;
+    }
+    let best = a.goodput.iter().map(|g| g.1).fold(f64::MIN, f64::max);
+    let (bytes, g) = a.goodput.iter().find(|(_, g)| *g >= 0.95 * best)?;
+    let value = ok
+        .iter()
+        .filter_map(|r| parse_label(&r.case_label).remove(key))
+        .find(|v| parse_size(v).ok() == Some(*bytes))
+        .unwrap_or_else(|| crate::spec::units::format_size(*bytes));
+    Some(KneeAt {
+        key: key.to_string(),
+        value,
+        bytes: *bytes,
+        goodput_bps: *g,
+        best_goodput_bps: best,
+        sizes_measured: a.measured,
+        sizes_compared: a.goodput.len(),
     })
 }
 
-/// Mean goodput and mean p99 by size along one key, the other keys as in the answer.
-type Along = (Vec<(u64, f64)>, Vec<(u64, f64)>);
+/// Median goodput and median p99 by size along one key, the other keys as in the
+/// answer, and how many sizes of the key were measured in all.
+struct Along {
+    goodput: Vec<(u64, f64)>,
+    rtt: Vec<(u64, f64)>,
+    measured: usize,
+}
+
+impl Along {
+    /// "4 sizes of rcvbuf were measured", or, when only the repeated ones are compared,
+    /// "3 sizes of rcvbuf were compared, those tested twice or more (4 measured)".
+    fn sizes(&self, compared: usize, key: &str) -> String {
+        if compared == self.measured {
+            format!("{compared} sizes of {key} were measured")
+        } else {
+            format!(
+                "{compared} sizes of {key} were compared, those tested twice or more ({} measured)",
+                self.measured
+            )
+        }
+    }
+}
 
 fn along(ok: &[&SummaryRow], settings: &BTreeMap<String, String>, key: &str) -> Along {
     let mut along: BTreeMap<u64, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
@@ -350,42 +381,40 @@ fn along(ok: &[&SummaryRow], settings: &BTreeMap<String, String>, key: &str) -> 
         e.0.extend(r.goodput_bps);
         e.1.extend(r.rtt_p99_ns.map(|v| v as f64));
     }
+    let measured = along.len();
     // Only the sizes tested twice or more, when two are: no shape from single tests.
     if along.values().filter(|(g, _)| g.len() >= 2).count() >= 2 {
         along.retain(|_, (g, _)| g.len() >= 2);
     }
-    let goodput: Vec<(u64, f64)> = along
-        .iter()
-        .filter_map(|(s, (g, _))| mean(g.iter().copied()).map(|m| (*s, m)))
-        .collect();
-    let rtt: Vec<(u64, f64)> = along
-        .iter()
-        .filter_map(|(s, (_, r))| mean(r.iter().copied()).map(|m| (*s, m)))
-        .collect();
-    (goodput, rtt)
+    let by = |second: bool| -> Vec<(u64, f64)> {
+        let of = |(g, r): &(Vec<f64>, Vec<f64>)| median(if second { r } else { g });
+        along
+            .iter()
+            .filter_map(|(s, v)| of(v).map(|m| (*s, m)))
+            .collect()
+    };
+    Along {
+        goodput: by(false),
+        rtt: by(true),
+        measured,
+    }
 }
 
-/// Goodput and p99 means by size along one key, the other keys as in the answer.
+/// Goodput and p99 medians by size along one key, the other keys as in the answer.
 fn along_sentences(
     ok: &[&SummaryRow],
     settings: &BTreeMap<String, String>,
     key: &str,
 ) -> Vec<String> {
-    let (goodput, rtt) = along(ok, settings, key);
-    knee_sentence(key, &goodput)
-        .into_iter()
-        .chain(growth_sentence(key, &rtt))
-        .collect()
+    let a = along(ok, settings, key);
+    let knee = knee_along(ok, key, &a).map(|k| knee_sentence(&k, &a));
+    knee.into_iter().chain(growth_sentence(key, &a)).collect()
 }
 
-/// Where goodput comes within 5% of the best measured along `key`.
-fn knee_sentence(key: &str, goodput: &[(u64, f64)]) -> Option<String> {
-    if goodput.len() < 2 {
-        return None;
-    }
-    let best = goodput.iter().map(|g| g.1).fold(f64::MIN, f64::max);
-    let (knee, g) = goodput.iter().find(|(_, g)| *g >= 0.95 * best)?;
-    let smaller = goodput.iter().take_while(|(s, _)| s < knee).last();
+/// Where goodput comes within 5% of the best median along the knee's key.
+fn knee_sentence(k: &KneeAt, a: &Along) -> String {
+    let key = &k.key;
+    let smaller = a.goodput.iter().take_while(|(s, _)| *s < k.bytes).last();
     let from = smaller.map_or(String::new(), |(s, gs)| {
         format!(
             " (from {} at {key}={})",
@@ -393,17 +422,18 @@ fn knee_sentence(key: &str, goodput: &[(u64, f64)]) -> Option<String> {
             crate::spec::units::format_size(*s)
         )
     });
-    Some(format!(
-        "Goodput stops growing at {key}={}: {} there is within 5% of the best measured, {}{from}; {} sizes of {key} were measured.",
-        crate::spec::units::format_size(*knee),
-        format_bps(*g),
-        format_bps(best),
-        goodput.len()
-    ))
+    format!(
+        "Goodput stops growing at {key}={}: its median there, {}, is within 5% of the best median, {}{from}; {}.",
+        crate::spec::units::format_size(k.bytes),
+        format_bps(k.goodput_bps),
+        format_bps(k.best_goodput_bps),
+        a.sizes(a.goodput.len(), key)
+    )
 }
 
 /// Whether and where the p99 round trip grows along `key`.
-fn growth_sentence(key: &str, rtt: &[(u64, f64)]) -> Option<String> {
+fn growth_sentence(key: &str, a: &Along) -> Option<String> {
+    let rtt = &a.rtt;
     if rtt.len() < 2 {
         return None;
     }
@@ -417,9 +447,9 @@ fn growth_sentence(key: &str, rtt: &[(u64, f64)]) -> Option<String> {
     });
     let Some((prev, s, r, below)) = grows else {
         return Some(format!(
-            "The p99 round trip does not grow with {key} over the {} sizes measured (within 1.5x of {}).",
-            rtt.len(),
-            format_ns(least as u64)
+            "The p99 round trip does not grow with {key} (within 1.5x of {}): {}.",
+            format_ns(least as u64),
+            a.sizes(rtt.len(), key)
         ));
     };
     let (top, top_rtt) = rtt

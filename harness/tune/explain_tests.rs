@@ -261,3 +261,36 @@ fn a_capped_request_names_the_sysctl() {
     let ex = explain_rows(&[row("sndbuf=64K", 2e8, 900), capped], &answer, &meta);
     assert!(ex.sysctl_lines.is_empty(), "{:?}", ex.sysctl_lines);
 }
+
+/// The knee is judged by medians, as the race judges the answer: one starved repetition
+/// of 16K (a loaded machine) pulls its mean under 95% of the best but leaves its median
+/// where it was, so the knee is the answer's 16K, not 32K. A size tested once is left out
+/// of the comparison, and the sentence says how many were measured.
+#[test]
+fn the_knee_is_judged_by_medians_and_counts_every_size_measured() {
+    let answer = Answer {
+        settings: BTreeMap::from([("sndbuf".into(), "16K".into())]),
+        label: "sndbuf=16K".into(),
+        ..Default::default()
+    };
+    let mut rows = vec![row("sndbuf=4K", 1.0e7, 900)];
+    for g in [2.0e7, 9.9e7, 1.0e8] {
+        rows.push(row("sndbuf=16K", g, 900));
+    }
+    for g in [1.0e8, 1.0e8, 1.0e8] {
+        rows.push(row("sndbuf=32K", g, 900));
+    }
+    rows.push(row("sndbuf=64K", 1.0e8, 900));
+    rows.push(row("sndbuf=64K", 1.0e8, 900));
+    let ex = explain_rows(&rows, &answer, &Meta::default());
+    let knee = ex.numbers.knee.as_ref().expect("a knee");
+    assert_eq!((knee.value.as_str(), knee.goodput_bps), ("16K", 9.9e7));
+    assert_eq!((knee.sizes_measured, knee.sizes_compared), (4, 3));
+    assert!(
+        ex.sentences.iter().any(|s| s.contains(
+            "stops growing at sndbuf=16K: its median there, 99.00 Mbit/s, is within 5% of the best median, 100.00 Mbit/s; 3 sizes of sndbuf were compared, those tested twice or more (4 measured)."
+        )),
+        "{:?}",
+        ex.sentences
+    );
+}

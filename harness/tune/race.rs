@@ -74,14 +74,7 @@ impl Entry {
     /// share) go by. A loaded machine starves a test now and then, and one starved
     /// repetition pulls a mean far down; a median holds.
     pub fn center(&self) -> Option<f64> {
-        let mut v = self.values.clone();
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        match n {
-            0 => None,
-            _ if n % 2 == 1 => Some(v[n / 2]),
-            _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
-        }
+        median(&self.values)
     }
 
     /// The 95% interval, from [`MIN_JUDGED`] repetitions up.
@@ -214,6 +207,19 @@ pub fn equivalent(a: &Entry, b: &Entry) -> bool {
     };
     let top = ma.abs().max(mb.abs());
     top == 0.0 || (ma - mb).abs() <= a.margin.max(b.margin) * top
+}
+
+/// The median of `values` (the mean of the middle two for an even count); `None` when
+/// there are none.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
 }
 
 /// Where a race stands.
