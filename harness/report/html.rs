@@ -132,10 +132,26 @@ fn facts(d: &ResultsDir) -> BTreeMap<String, String> {
         );
     }
     for (k, v) in knobs {
-        out.insert(k, v.into_iter().collect::<Vec<_>>().join(", "));
+        out.insert(k.clone(), knob_values(&k, v));
     }
     out.insert("congestion control (read back)".into(), congestion_used(d));
     out
+}
+
+/// A knob's values over the cases, in order: a size knob's (`knob sender sndbuf`) as
+/// sizes from the smallest up (`64K, 256K, 1M`), not as bytes in text order.
+fn knob_values(key: &str, values: BTreeSet<String>) -> String {
+    let field = key.rsplit(' ').next().unwrap_or(key);
+    let sized = crate::spec::config::is_size_key(field);
+    let mut v: Vec<String> = values
+        .into_iter()
+        .map(|s| match s.parse::<u64>() {
+            Ok(n) if sized => crate::spec::units::format_size(n),
+            _ => s,
+        })
+        .collect();
+    v.sort_by_key(|s| super::value_order(s));
+    v.join(", ")
 }
 
 /// A duration as serde writes one (`{"secs": 2, "nanos": 500000000}`), as `2.5s`.
@@ -406,5 +422,25 @@ mod tests {
         assert!(!out
             .keys()
             .any(|k| k.ends_with(" secs") || k.ends_with(" nanos")));
+    }
+
+    /// Sizes read as sizes from the smallest up; numbers go in numeric order.
+    #[test]
+    fn size_knobs_read_as_sizes_in_order() {
+        let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        let sizes = set(&["1048576", "262144", "65536"]);
+        assert_eq!(
+            knob_values("knob sender sndbuf", sizes.clone()),
+            "64K, 256K, 1M"
+        );
+        assert_eq!(
+            knob_values("knob msg_size", set(&["131072", "1000"])),
+            "1000, 128K"
+        );
+        assert_eq!(knob_values("knob flows", set(&["10", "2"])), "2, 10");
+        assert_eq!(
+            knob_values("knob receiver rcvbuf", set(&["–", "4096"])),
+            "4K, –"
+        );
     }
 }

@@ -66,21 +66,27 @@ const SHOWN_BY_ROW: [&str; 9] = [
     "congestion",
 ];
 
-fn size_cell(req: Option<u64>, eff: Option<u64>) -> String {
+/// A buffer as asked and as the kernel made it; an autotuned one also with what it grew
+/// to by the end (`sndbuf_end`), as the terminal's table shows it.
+fn size_cell(req: Option<u64>, eff: Option<u64>, end: Option<u64>) -> String {
     let r = req.map_or_else(|| "auto".to_string(), format_size_human);
     let e = eff.map_or_else(dash, format_size_human);
-    format!("{r} → {e}")
+    match (req, end) {
+        (None, Some(end)) if Some(end) != eff => {
+            format!("{r} → {e}, grew to {}", format_size_human(end))
+        }
+        _ => format!("{r} → {e}"),
+    }
 }
 
-/// A socket buffer as asked and as the kernel made it, from the first repetition (the
-/// same in every one) or the aggregate row.
+/// A socket buffer as asked and as the kernel made it (and, autotuned, what it grew to),
+/// from the first repetition (the same in every one) or the aggregate row.
 fn buffer(c: &Case, send: bool) -> String {
-    let first = c.first.as_ref();
     let pick = |f: &SummaryRow| {
         if send {
-            (f.sndbuf_req, f.sndbuf_eff)
+            (f.sndbuf_req, f.sndbuf_eff, f.sndbuf_end)
         } else {
-            (f.rcvbuf_req, f.rcvbuf_eff)
+            (f.rcvbuf_req, f.rcvbuf_eff, f.rcvbuf_end)
         }
     };
     let row = if send {
@@ -88,11 +94,13 @@ fn buffer(c: &Case, send: bool) -> String {
     } else {
         (c.row.rcvbuf_req, c.row.rcvbuf_eff)
     };
-    let (req, eff) = first.map(pick).unwrap_or(row);
+    // cases.csv keeps no end size: only a repetition's row tells what a buffer grew to.
+    let (req, eff, end) = c.first.as_ref().map_or((row.0, row.1, None), pick);
     size_cell(
         req.and_then(SizeReq::bytes)
             .or(row.0.and_then(SizeReq::bytes)),
         eff.or(row.1),
+        end,
     )
 }
 
@@ -285,4 +293,23 @@ pub fn case_table(d: &ResultsDir) -> String {
         );
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size_cell;
+
+    /// An autotuned buffer shows what it grew to, as the terminal's `auto:2.3M` does; a
+    /// set one, or one that did not grow, its request and read-back only.
+    #[test]
+    fn an_autotuned_buffer_shows_what_it_grew_to() {
+        let k = |n: u64| Some(n * 1024);
+        assert_eq!(
+            size_cell(None, k(128), Some(2_425_088)),
+            "auto → 128K, grew to 2.3M"
+        );
+        assert_eq!(size_cell(None, k(128), k(128)), "auto → 128K");
+        assert_eq!(size_cell(None, k(128), None), "auto → 128K");
+        assert_eq!(size_cell(k(64), k(128), k(128)), "64K → 128K");
+    }
 }
