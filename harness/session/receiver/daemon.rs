@@ -208,3 +208,62 @@ impl Daemon {
         None
     }
 }
+
+/// The name of the daemon's threads that serve one control connection each.
+pub(super) const CONN_THREAD: &str = "sockbench-conn";
+
+thread_local! {
+    /// The panic message of this connection thread, for its handler to log.
+    static PANICKED: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// On the daemon's connection threads a panic is not printed by the default hook, which
+/// writes each one straight to stderr (a peer able to make handlers panic would flood
+/// it): its message and place are kept for the handler, which logs them through the
+/// rate-limited log ([`panic_message`]). Other threads keep the hook they had.
+pub(super) fn route_connection_panics() {
+    let before = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if thread::current().name() != Some(CONN_THREAD) {
+            return before(info);
+        }
+        PANICKED.with(|p| {
+            if let Ok(mut p) = p.try_borrow_mut() {
+                *p = Some(info.to_string());
+            }
+        });
+    }));
+}
+
+/// The message of this thread's last panic as [`route_connection_panics`] kept it.
+pub(super) fn panic_message() -> Option<String> {
+    PANICKED.with(|p| p.try_borrow_mut().ok()?.take())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection thread's panic is kept, with its place, for the rate-limited log.
+    #[test]
+    fn a_connection_threads_panic_is_kept_for_the_log() {
+        route_connection_panics();
+        let kept = thread::Builder::new()
+            .name(CONN_THREAD.into())
+            .spawn(|| {
+                let r = std::panic::catch_unwind(|| panic!("a forged frame"));
+                (r.is_err(), panic_message())
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        let (panicked, message) = kept;
+        assert!(panicked);
+        let message = message.expect("the message kept");
+        assert!(
+            message.contains("a forged frame") && message.contains("daemon.rs"),
+            "{message}"
+        );
+        assert_eq!(panic_message(), None, "another thread keeps nothing");
+    }
+}

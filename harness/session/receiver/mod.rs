@@ -201,6 +201,7 @@ pub fn serve(opts: &ServeOptions) -> Result<(), ServeError> {
     // The first line on stdout is for scripts (and `run`'s local child): where we listen.
     println!("listening on {addr}");
     std::io::stdout().flush()?;
+    daemon::route_connection_panics();
     serve_on(listener, opts)
 }
 
@@ -246,7 +247,7 @@ pub fn serve_on(listener: TcpListener, opts: &ServeOptions) -> Result<(), ServeE
         }
         let daemon = daemon.clone();
         let spawned = thread::Builder::new()
-            .name("sockbench-conn".into())
+            .name(daemon::CONN_THREAD.into())
             .spawn(move || serve_connection(&daemon, stream, peer));
         if let Err(e) = spawned {
             eprintln!("sockbench serve: cannot start a thread for a connection: {e}");
@@ -264,9 +265,12 @@ fn serve_connection(daemon: &Daemon, stream: TcpStream, peer: SocketAddr) {
     match result {
         Ok(Ok(())) => {}
         Ok(Err(e)) => daemon.log(&format!("{peer}: {e}")),
-        Err(_) => daemon.log(&format!(
-            "{peer}: the connection's handler panicked; the daemon goes on"
-        )),
+        Err(_) => {
+            let what = daemon::panic_message().unwrap_or_else(|| "no message".into());
+            daemon.log(&format!(
+                "{peer}: the connection's handler panicked ({what}); the daemon goes on"
+            ))
+        }
     }
 }
 
