@@ -9,8 +9,9 @@ use std::process::Command;
 
 use common::*;
 
-/// The TCP connections in TIME_WAIT with `ip` at either end (`ss -tan`).
-fn time_wait_at(ip: &str) -> usize {
+/// The TCP connections in TIME_WAIT with `ip` at either end (`ss -tan`), as ss prints
+/// them (local and peer address), for a failure to show which they are.
+fn time_wait_at(ip: &str) -> Vec<String> {
     let out = Command::new("ss")
         .args(["-Htan", "state", "time-wait"])
         .output()
@@ -19,7 +20,24 @@ fn time_wait_at(ip: &str) -> usize {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.split_whitespace().any(|f| f.starts_with(&at)))
-        .count()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// The kernel's count of TIME_WAIT entries it did not make because its table was full
+/// (`net.ipv4.tcp_max_tw_buckets`): TcpExt TCPTimeWaitOverflow in /proc/net/netstat.
+fn time_wait_overflows() -> u64 {
+    let text = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
+    let ext: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|l| l.starts_with("TcpExt:"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let [names, values] = &ext[..] else {
+        return 0;
+    };
+    let at = names.iter().position(|n| *n == "TCPTimeWaitOverflow");
+    at.and_then(|i| values.get(i)?.parse().ok()).unwrap_or(0)
 }
 
 /// A loopback address of this test's own (127.0.0.0/8 is all loopback on Linux), so that
@@ -34,7 +52,7 @@ fn own_address(n: u32) -> String {
 const OTHERS: usize = 1 + FLOWS;
 const FLOWS: usize = 4;
 
-fn crr_to(ip: &str, extra: &[&str]) -> (std::collections::HashMap<String, String>, usize) {
+fn crr_to(ip: &str, extra: &[&str]) -> (std::collections::HashMap<String, String>, Vec<String>) {
     let server = Server::start_on(&format!("{ip}:0"), &[]);
     let to = server.addr.to_string();
     let flows = FLOWS.to_string();
@@ -60,7 +78,9 @@ fn linger_zero_closes_crr_connections_without_time_wait() {
     if !need_tool("ss", "apt-get install -y iproute2") {
         return;
     }
+    let overflows = time_wait_overflows();
     let (graceful, waiting) = crr_to(&own_address(1), &[]);
+    let overflowed = time_wait_overflows() - overflows;
     let tx = graceful.int("transactions");
     assert!(tx > 0);
     assert_eq!(graceful.get_str("linger_req"), "");
@@ -70,20 +90,29 @@ fn linger_zero_closes_crr_connections_without_time_wait() {
         "SO_LINGER off by default"
     );
     // The transactions' connections wait in TIME_WAIT (not quite one per connection: a
-    // new connection from a port of an earlier one takes over its TIME_WAIT entry).
-    assert!(
-        waiting > OTHERS,
-        "graceful: {waiting} in TIME_WAIT for {tx} connections"
-    );
+    // new connection from a port of an earlier one takes over its TIME_WAIT entry),
+    // unless the machine's table of them was full (other runs' connections fill it).
+    if overflowed > 0 {
+        eprintln!("graceful: the kernel's TIME_WAIT table was full ({overflowed} not made): their count is not checked");
+    } else {
+        assert!(
+            waiting.len() > OTHERS,
+            "graceful: {} in TIME_WAIT for {tx} connections",
+            waiting.len()
+        );
+    }
 
     let (abortive, waiting) = crr_to(&own_address(2), &["--linger", "0"]);
     assert!(abortive.int("transactions") > 0);
     assert_eq!(abortive.int("linger_req"), 0);
     assert_eq!(abortive.int("linger_eff"), 0, "read back from the kernel");
+    // Should it fail, the lines (local and peer address) show which connections stayed.
     assert!(
-        waiting <= OTHERS,
-        "--linger 0: {waiting} connections in TIME_WAIT, more than the {OTHERS} that are no \
-         transaction's"
+        waiting.len() <= OTHERS,
+        "--linger 0: {} connections in TIME_WAIT, more than the {OTHERS} that are no \
+         transaction's:\n{}",
+        waiting.len(),
+        waiting.join("\n")
     );
 }
 
