@@ -32,8 +32,8 @@ pub struct Bdp {
 }
 
 /// Where goodput stops growing along one size: the smallest size measured whose median
-/// goodput is within 5% of the best median along it (sizes tested twice or more, when
-/// two sizes were), as the race judges sizes by their medians.
+/// goodput reaches `share` (0.95, or the goal's) of the best median along it (sizes tested
+/// twice or more, when two sizes were), as the race judges sizes by their medians.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct KneeAt {
@@ -44,6 +44,9 @@ pub struct KneeAt {
     /// Its median goodput, and the best median along the key.
     pub goodput_bps: f64,
     pub best_goodput_bps: f64,
+    /// The share of the best median the knee reaches: the goal's (`goodput>=F*max`), else
+    /// 0.95.
+    pub share: f64,
     /// The sizes of the key measured, repeated or not.
     pub sizes_measured: usize,
     /// The sizes the knee was judged among: those tested twice or more, when two were
@@ -184,6 +187,7 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
         ..Default::default()
     };
     let ok: Vec<&SummaryRow> = rows.iter().filter(|r| r.status == Status::Ok).collect();
+    let share = knee_share(&answer.goal);
     let chosen = ok.iter().filter(|r| r.case_label == answer.label);
     let auto = |req: Option<SizeReq>| req == Some(SizeReq::Auto);
     let effective = Effective {
@@ -205,7 +209,7 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
             .bdp
             .as_ref()
             .map_or(String::new(), |b| b.rate_from.clone()),
-        knee: knee_of(&ok, &answer.settings),
+        knee: knee_of(&ok, &answer.settings, share),
         sndbuf_eff: effective.sndbuf,
         rcvbuf_eff: effective.rcvbuf,
     };
@@ -214,7 +218,7 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
     for (key, value) in &answer.settings {
         if parse_size(value).is_ok() {
             ex.sentences
-                .extend(along_sentences(&ok, &answer.settings, key));
+                .extend(along_sentences(&ok, &answer.settings, key, share));
         }
     }
     ex.sentences.extend(capped_sentences(&ok, meta));
@@ -308,23 +312,35 @@ fn bdp_sentence(b: &Bdp, effective: &Effective) -> String {
 }
 
 /// The knee along the answer's first size key that has two sizes compared or more.
-fn knee_of(ok: &[&SummaryRow], settings: &BTreeMap<String, String>) -> Option<KneeAt> {
+fn knee_of(ok: &[&SummaryRow], settings: &BTreeMap<String, String>, share: f64) -> Option<KneeAt> {
     // An answer of `auto` along a key has no knee among its sizes.
     let sized = settings.iter().filter(|(_, v)| parse_size(v).is_ok());
     sized
         .map(|(key, _)| key)
-        .find_map(|key| knee_along(ok, key, &along(ok, settings, key)))
+        .find_map(|key| knee_along(ok, key, &along(ok, settings, key), share))
 }
 
-/// Where goodput stops growing along `key`: the smallest size whose median goodput is
-/// within 5% of the best median along it, as the race judges (by medians); `None` with
-/// fewer than two sizes to compare.
-fn knee_along(ok: &[&SummaryRow], key: &str, a: &Along) -> Option<KneeAt> {
+/// The share of the best goodput the knee must reach: the goal's (`goodput>=0.9*max`),
+/// else 0.95.
+fn knee_share(goal: &str) -> f64 {
+    match super::goal::Goal::parse(goal) {
+        Ok(super::goal::Goal::Fraction {
+            metric: crate::output::metric::Metric::GoodputBps,
+            fraction,
+        }) => fraction,
+        _ => 0.95,
+    }
+}
+
+/// Where goodput stops growing along `key`: the smallest size whose median goodput
+/// reaches `share` of the best median along it, as the race judges (by medians); `None`
+/// with fewer than two sizes to compare.
+fn knee_along(ok: &[&SummaryRow], key: &str, a: &Along, share: f64) -> Option<KneeAt> {
     if a.goodput.len() < 2 {
         return None;
     }
     let best = a.goodput.iter().map(|g| g.1).fold(f64::MIN, f64::max);
-    let (bytes, g) = a.goodput.iter().find(|(_, g)| *g >= 0.95 * best)?;
+    let (bytes, g) = a.goodput.iter().find(|(_, g)| *g >= share * best)?;
     let value = ok
         .iter()
         .filter_map(|r| parse_label(&r.case_label).remove(key))
@@ -336,6 +352,7 @@ fn knee_along(ok: &[&SummaryRow], key: &str, a: &Along) -> Option<KneeAt> {
         bytes: *bytes,
         goodput_bps: *g,
         best_goodput_bps: best,
+        share,
         sizes_measured: a.measured,
         sizes_compared: a.goodput.len(),
     })
@@ -347,13 +364,15 @@ struct Along {
     goodput: Vec<(u64, f64)>,
     rtt: Vec<(u64, f64)>,
     measured: usize,
+    /// The sizes tested once were left out (two or more were tested twice or more).
+    repeated_only: bool,
 }
 
 impl Along {
     /// "4 sizes of rcvbuf were measured", or, when only the repeated ones are compared,
     /// "3 sizes of rcvbuf were compared, those tested twice or more (4 measured)".
     fn sizes(&self, compared: usize, key: &str) -> String {
-        if compared == self.measured {
+        if !self.repeated_only {
             format!("{compared} sizes of {key} were measured")
         } else {
             format!(
@@ -386,6 +405,7 @@ fn along(ok: &[&SummaryRow], settings: &BTreeMap<String, String>, key: &str) -> 
     if along.values().filter(|(g, _)| g.len() >= 2).count() >= 2 {
         along.retain(|_, (g, _)| g.len() >= 2);
     }
+    let repeated_only = along.len() < measured;
     let by = |second: bool| -> Vec<(u64, f64)> {
         let of = |(g, r): &(Vec<f64>, Vec<f64>)| median(if second { r } else { g });
         along
@@ -397,6 +417,7 @@ fn along(ok: &[&SummaryRow], settings: &BTreeMap<String, String>, key: &str) -> 
         goodput: by(false),
         rtt: by(true),
         measured,
+        repeated_only,
     }
 }
 
@@ -405,13 +426,25 @@ fn along_sentences(
     ok: &[&SummaryRow],
     settings: &BTreeMap<String, String>,
     key: &str,
+    share: f64,
 ) -> Vec<String> {
     let a = along(ok, settings, key);
-    let knee = knee_along(ok, key, &a).map(|k| knee_sentence(&k, &a));
+    let knee = knee_along(ok, key, &a, share).map(|k| {
+        let mut s = knee_sentence(&k, &a);
+        let answer = &settings[key];
+        if parse_size(answer).is_ok_and(|b| b < k.bytes) {
+            // The race's equivalence (medians within its margin) or a size below the
+            // knee that reaches the share on the race's own repetitions.
+            s.push_str(&format!(
+                " The answer, {key}={answer}, is smaller still: on the race's repetitions its median was as good as the larger sizes' (within the margin, or reaching the share), and the race answers the cheaper."
+            ));
+        }
+        s
+    });
     knee.into_iter().chain(growth_sentence(key, &a)).collect()
 }
 
-/// Where goodput comes within 5% of the best median along the knee's key.
+/// Where goodput reaches the share of the best median along the knee's key.
 fn knee_sentence(k: &KneeAt, a: &Along) -> String {
     let key = &k.key;
     let smaller = a.goodput.iter().take_while(|(s, _)| *s < k.bytes).last();
@@ -423,9 +456,10 @@ fn knee_sentence(k: &KneeAt, a: &Along) -> String {
         )
     });
     format!(
-        "Goodput stops growing at {key}={}: its median there, {}, is within 5% of the best median, {}{from}; {}.",
+        "Goodput stops growing at {key}={}: its median there, {}, reaches {:.0}% of the best median, {}{from}; {}.",
         crate::spec::units::format_size(k.bytes),
         format_bps(k.goodput_bps),
+        k.share * 100.0,
         format_bps(k.best_goodput_bps),
         a.sizes(a.goodput.len(), key)
     )

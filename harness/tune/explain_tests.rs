@@ -288,9 +288,47 @@ fn the_knee_is_judged_by_medians_and_counts_every_size_measured() {
     assert_eq!((knee.sizes_measured, knee.sizes_compared), (4, 3));
     assert!(
         ex.sentences.iter().any(|s| s.contains(
-            "stops growing at sndbuf=16K: its median there, 99.00 Mbit/s, is within 5% of the best median, 100.00 Mbit/s; 3 sizes of sndbuf were compared, those tested twice or more (4 measured)."
+            "stops growing at sndbuf=16K: its median there, 99.00 Mbit/s, reaches 95% of the best median, 100.00 Mbit/s; 3 sizes of sndbuf were compared, those tested twice or more (4 measured)."
         )),
         "{:?}",
         ex.sentences
     );
+}
+
+/// The knee reaches the goal's share (0.95 unless `goodput>=F*max` names another); an
+/// answer below the knee (the race found it as good on its own repetitions) is said to
+/// be, instead of leaving the two sizes to contradict each other.
+#[test]
+fn the_knee_takes_the_goals_share_and_an_answer_below_it_is_said() {
+    let mut answer = Answer {
+        settings: BTreeMap::from([("sndbuf".into(), "16K".into())]),
+        label: "sndbuf=16K".into(),
+        ..Default::default()
+    };
+    let mut rows = Vec::new();
+    for (label, g) in [("sndbuf=16K", 9.4e7), ("sndbuf=32K", 1.0e8)] {
+        rows.push(row(label, g, 900));
+        rows.push(row(label, g, 900));
+    }
+    let knee_of = |answer: &Answer| {
+        let ex = explain_rows(&rows, answer, &Meta::default());
+        let knee = ex.numbers.knee.clone().expect("a knee");
+        let said = ex
+            .sentences
+            .iter()
+            .find(|s| s.starts_with("Goodput stops"))
+            .cloned();
+        (knee.value, knee.share, said.expect("the knee said"))
+    };
+    let (value, share, said) = knee_of(&answer);
+    assert_eq!((value.as_str(), share), ("32K", 0.95));
+    assert!(
+        said.contains("The answer, sndbuf=16K, is smaller still"),
+        "{said}"
+    );
+    answer.goal = "goodput>=0.9*max".into();
+    let (value, share, said) = knee_of(&answer);
+    assert_eq!((value.as_str(), share), ("16K", 0.9));
+    assert!(said.contains("reaches 90% of the best median"), "{said}");
+    assert!(!said.contains("smaller still"), "{said}");
 }
