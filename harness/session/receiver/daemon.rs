@@ -213,57 +213,80 @@ impl Daemon {
 pub(super) const CONN_THREAD: &str = "sockbench-conn";
 
 thread_local! {
-    /// The panic message of this connection thread, for its handler to log.
+    /// This thread runs a connection's handler ([`handling`]).
+    static IN_HANDLER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The panic message of this thread's handler, for the log.
     static PANICKED: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
-/// On the daemon's connection threads a panic is not printed by the default hook, which
-/// writes each one straight to stderr (a peer able to make handlers panic would flood
-/// it): its message and place are kept for the handler, which logs them through the
-/// rate-limited log ([`panic_message`]). Other threads keep the hook they had.
-pub(super) fn route_connection_panics() {
+/// The longest panic message logged: the log line clips at [`LOG_LINE_MAX`], and what
+/// follows the message must stay.
+const PANIC_MESSAGE_MAX: usize = 400;
+
+/// A panic inside a connection's handler ([`handling`]) is not printed by the hook that
+/// was there, which writes each one straight to stderr (a peer able to make handlers
+/// panic would flood it): its message and place are kept for the handler's line in the
+/// rate-limited log. Panics elsewhere, and every panic when `RUST_BACKTRACE` asks for
+/// backtraces, go to the hook that was there.
+pub(super) fn route_handler_panics() {
     let before = std::panic::take_hook();
+    let backtraces = std::env::var_os("RUST_BACKTRACE").is_some();
     std::panic::set_hook(Box::new(move |info| {
-        if thread::current().name() != Some(CONN_THREAD) {
-            return before(info);
+        let in_handler = IN_HANDLER.try_with(|c| c.get()).unwrap_or(false);
+        if !in_handler || backtraces {
+            before(info);
         }
-        PANICKED.with(|p| {
-            if let Ok(mut p) = p.try_borrow_mut() {
-                *p = Some(info.to_string());
-            }
-        });
+        if in_handler {
+            let _ = PANICKED.try_with(|p| {
+                if let Ok(mut p) = p.try_borrow_mut() {
+                    *p = Some(info.to_string());
+                }
+            });
+        }
     }));
 }
 
-/// The message of this thread's last panic as [`route_connection_panics`] kept it.
-pub(super) fn panic_message() -> Option<String> {
-    PANICKED.with(|p| p.try_borrow_mut().ok()?.take())
+/// Runs a connection's handler: its result, or the message of its panic (with its place
+/// when [`route_handler_panics`] kept it), clipped to [`PANIC_MESSAGE_MAX`].
+pub(super) fn handling<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    IN_HANDLER.with(|c| c.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    IN_HANDLER.with(|c| c.set(false));
+    result.map_err(|_| {
+        let kept = PANICKED.with(|p| p.borrow_mut().take());
+        let message = kept.unwrap_or_else(|| "no message".into());
+        message.chars().take(PANIC_MESSAGE_MAX).collect()
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A connection thread's panic is kept, with its place, for the rate-limited log.
+    /// A handler's panic is kept, with its place, for the rate-limited log; the hook that
+    /// was there is put back afterwards (other tests' panics print as always).
     #[test]
-    fn a_connection_threads_panic_is_kept_for_the_log() {
-        route_connection_panics();
-        let kept = thread::Builder::new()
-            .name(CONN_THREAD.into())
-            .spawn(|| {
-                let r = std::panic::catch_unwind(|| panic!("a forged frame"));
-                (r.is_err(), panic_message())
-            })
-            .unwrap()
-            .join()
-            .unwrap();
-        let (panicked, message) = kept;
-        assert!(panicked);
-        let message = message.expect("the message kept");
+    fn a_handlers_panic_is_kept_for_the_log() {
+        route_handler_panics();
+        let long = "x".repeat(2 * PANIC_MESSAGE_MAX);
+        let kept = thread::spawn(move || {
+            let forged = handling(|| panic!("a forged frame"));
+            let long = handling(|| panic!("{long}"));
+            (forged, long, handling(|| 7))
+        })
+        .join()
+        .unwrap();
+        let _ = std::panic::take_hook();
+        let (forged, long, fine) = kept;
+        let message = forged.expect_err("a panic");
         assert!(
             message.contains("a forged frame") && message.contains("daemon.rs"),
             "{message}"
         );
-        assert_eq!(panic_message(), None, "another thread keeps nothing");
+        assert_eq!(
+            long.expect_err("a panic").chars().count(),
+            PANIC_MESSAGE_MAX
+        );
+        assert_eq!(fine, Ok(7));
     }
 }

@@ -201,7 +201,10 @@ pub fn serve(opts: &ServeOptions) -> Result<(), ServeError> {
     // The first line on stdout is for scripts (and `run`'s local child): where we listen.
     println!("listening on {addr}");
     std::io::stdout().flush()?;
-    daemon::route_connection_panics();
+    // A quiet daemon logs nothing: its panics print as they always did.
+    if !opts.quiet {
+        daemon::route_handler_panics();
+    }
     serve_on(listener, opts)
 }
 
@@ -259,18 +262,12 @@ pub fn serve_on(listener: TcpListener, opts: &ServeOptions) -> Result<(), ServeE
 /// Serves one control connection to its end; nothing that happens in it, a panic
 /// included, reaches the daemon.
 fn serve_connection(daemon: &Daemon, stream: TcpStream, peer: SocketAddr) {
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        handle_sender(daemon, stream, peer)
-    }));
-    match result {
+    match daemon::handling(|| handle_sender(daemon, stream, peer)) {
         Ok(Ok(())) => {}
         Ok(Err(e)) => daemon.log(&format!("{peer}: {e}")),
-        Err(_) => {
-            let what = daemon::panic_message().unwrap_or_else(|| "no message".into());
-            daemon.log(&format!(
-                "{peer}: the connection's handler panicked ({what}); the daemon goes on"
-            ))
-        }
+        Err(what) => daemon.log(&format!(
+            "{peer}: the connection's handler panicked ({what}); the daemon goes on"
+        )),
     }
 }
 
