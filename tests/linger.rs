@@ -80,7 +80,7 @@ fn linger_zero_closes_crr_connections_without_time_wait() {
     }
     let overflows = time_wait_overflows();
     let (graceful, waiting) = crr_to(&own_address(1), &[]);
-    let overflowed = time_wait_overflows() - overflows;
+    let overflowed = time_wait_overflows().saturating_sub(overflows);
     let tx = graceful.int("transactions");
     assert!(tx > 0);
     assert_eq!(graceful.get_str("linger_req"), "");
@@ -102,10 +102,17 @@ fn linger_zero_closes_crr_connections_without_time_wait() {
         );
     }
 
+    let overflows = time_wait_overflows();
     let (abortive, waiting) = crr_to(&own_address(2), &["--linger", "0"]);
+    let overflowed = time_wait_overflows().saturating_sub(overflows);
     assert!(abortive.int("transactions") > 0);
     assert_eq!(abortive.int("linger_req"), 0);
     assert_eq!(abortive.int("linger_eff"), 0, "read back from the kernel");
+    // With the table full, an entry left by a graceful close would not show: not checked.
+    if overflowed > 0 {
+        eprintln!("--linger 0: the kernel's TIME_WAIT table was full ({overflowed} not made): their count is not checked");
+        return;
+    }
     // Should it fail, the lines (local and peer address) show which connections stayed.
     assert!(
         waiting.len() <= OTHERS,
