@@ -626,6 +626,35 @@ fn a_comparison_shows_its_figures_in_a_readable_unit() {
     assert!(!html.contains("goodput (Gbit/s)"));
 }
 
+/// Two runs that share no case (other knobs, other patterns) are not compared: the page
+/// and stderr say so, and name `--baseline`, instead of a verdict table with no rows.
+#[test]
+fn runs_without_a_case_in_common_say_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("other");
+    results_at(&a, 2, 3, 31.16e6);
+    let (sweep, _) = fixture();
+    let (out, html, _t) = report(&[sweep.to_str().unwrap(), a.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("report: other shares no case with the baseline a")
+            && stderr.contains("--baseline"),
+        "{stderr}"
+    );
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(
+        html.contains("No case of other has the knob values of a case of a:"),
+        "{html}"
+    );
+    assert!(!html.contains("cases paired by their knob values"));
+    // Runs that do share cases are compared, and stderr says nothing of pairing.
+    let (out, html, _t) = report(&[a.to_str().unwrap(), a.to_str().unwrap()]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("shares no case"));
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(html.contains("2 of 2 cases paired"), "{html}");
+}
+
 /// Two directories measured on different paths differ by their path: said in "What
 /// differs" and in each directory's header, as meta.json records it.
 #[test]

@@ -202,6 +202,18 @@ fn report_command(args: ReportArgs) -> Result<i32, Failure> {
     for e in &drawn.passed_over {
         eprintln!("report: passed over {e}");
     }
+    if !drawn.unpaired.is_empty() {
+        let verb = if drawn.unpaired.len() == 1 {
+            "shares"
+        } else {
+            "share"
+        };
+        eprintln!(
+            "report: {} {verb} no case with the baseline {} (no knob values in common): nothing of them is compared; --baseline picks the directory to compare against",
+            drawn.unpaired.join(", "),
+            drawn.baseline
+        );
+    }
     println!(
         "report: {} ({} charts)",
         opts.output.display(),

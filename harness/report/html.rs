@@ -227,6 +227,15 @@ fn comparison(dirs: &[ResultsDir]) -> String {
             esc(&base.name)
         );
         s.push_str(&differences(base, other));
+        if pairs.is_empty() {
+            let _ = write!(
+                s,
+                "<p class=note>No case of {} has the knob values of a case of {}: the two runs measured different things, and nothing is compared. <code>--baseline</code> picks the directory to compare against.</p>",
+                esc(&other.name),
+                esc(&base.name)
+            );
+            continue;
+        }
         let _ = write!(
             s,
             "<p class=meta>{} of {} cases paired by their knob values. \
@@ -235,9 +244,6 @@ fn comparison(dirs: &[ResultsDir]) -> String {
             pairs.len(),
             base.cases.len()
         );
-        if pairs.is_empty() {
-            continue;
-        }
         s.push_str("<div class=scroll><table><tr><th class=l>case</th><th class=l>figure (unit)</th><th>baseline</th><th>this</th><th>ratio</th><th class=l>verdict</th></tr>");
         for p in &pairs {
             for ch in &p.changes {

@@ -617,6 +617,10 @@ pub struct ReportOptions {
 pub struct Drawn {
     pub charts: usize,
     pub passed_over: Vec<ReportError>,
+    /// The baseline's name, and the directories that share no case with it (nothing of
+    /// them compared).
+    pub baseline: String,
+    pub unpaired: Vec<String>,
 }
 
 /// The results directories among `paths`, loaded. Of several paths (a glob such as
@@ -666,9 +670,16 @@ pub fn write_report(opts: &ReportOptions) -> Result<Drawn, ReportError> {
             std::fs::write(&p, &c.svg).map_err(ReportError::io(&p))?;
         }
     }
+    let unpaired = dirs[1..]
+        .iter()
+        .filter(|d| compare::pair(&dirs[0], d).is_empty())
+        .map(|d| d.name.clone())
+        .collect();
     Ok(Drawn {
         charts: charts.len(),
         passed_over,
+        baseline: dirs[0].name.clone(),
+        unpaired,
     })
 }
 

@@ -66,21 +66,28 @@ const SHOWN_BY_ROW: [&str; 9] = [
     "congestion",
 ];
 
-/// A buffer as asked and as the kernel made it; an autotuned one also with what it grew
-/// to by the end (`sndbuf_end`), as the terminal's table shows it.
+/// A buffer as asked and as the kernel made it; an autotuned one also with its size at
+/// the end (`sndbuf_end`), as the terminal's table shows it: grown, or shrunk under
+/// memory pressure.
 fn size_cell(req: Option<u64>, eff: Option<u64>, end: Option<u64>) -> String {
     let r = req.map_or_else(|| "auto".to_string(), format_size_human);
     let e = eff.map_or_else(dash, format_size_human);
     match (req, end) {
         (None, Some(end)) if Some(end) != eff => {
-            format!("{r} → {e}, grew to {}", format_size_human(end))
+            let how = if eff.is_some_and(|e| end < e) {
+                "ended at"
+            } else {
+                "grew to"
+            };
+            format!("{r} → {e}, {how} {}", format_size_human(end))
         }
         _ => format!("{r} → {e}"),
     }
 }
 
-/// A socket buffer as asked and as the kernel made it (and, autotuned, what it grew to),
-/// from the first repetition (the same in every one) or the aggregate row.
+/// A socket buffer as asked and as the kernel made it (the same in every repetition),
+/// and, autotuned, its size at the end of the first repetition; from the aggregate row
+/// when there is no repetition's.
 fn buffer(c: &Case, send: bool) -> String {
     let pick = |f: &SummaryRow| {
         if send {
@@ -311,5 +318,6 @@ mod tests {
         assert_eq!(size_cell(None, k(128), k(128)), "auto → 128K");
         assert_eq!(size_cell(None, k(128), None), "auto → 128K");
         assert_eq!(size_cell(k(64), k(128), k(128)), "64K → 128K");
+        assert_eq!(size_cell(None, k(128), k(64)), "auto → 128K, ended at 64K");
     }
 }
