@@ -9,19 +9,26 @@ use std::process::Command;
 
 use common::*;
 
-/// The TCP connections in TIME_WAIT with `ip` at either end (`ss -tan`), as ss prints
-/// them (local and peer address), for a failure to show which they are.
+/// The TCP connections in TIME_WAIT with `ip` at either end (`ss -tan`), each once
+/// (`A <-> B`, its two ends in order), for a failure to show which they are. A connection
+/// both ends closed at once (a simultaneous close: both sent FIN before either heard the
+/// other's) leaves an entry at each end; it is one connection that closed gracefully.
 fn time_wait_at(ip: &str) -> Vec<String> {
     let out = Command::new("ss")
         .args(["-Htan", "state", "time-wait"])
         .output()
         .expect("ss");
     let at = format!("{ip}:");
-    String::from_utf8_lossy(&out.stdout)
+    let conns: std::collections::BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|l| l.split_whitespace().any(|f| f.starts_with(&at)))
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect()
+        .filter_map(|l| {
+            let ends: Vec<&str> = l.split_whitespace().filter(|f| f.contains(':')).collect();
+            let [a, b] = ends[..] else { return None };
+            (a.starts_with(&at) || b.starts_with(&at))
+                .then(|| format!("{} <-> {}", a.min(b), a.max(b)))
+        })
+        .collect();
+    conns.into_iter().collect()
 }
 
 /// The kernel's count of TIME_WAIT entries it did not make because its table was full
@@ -113,7 +120,7 @@ fn linger_zero_closes_crr_connections_without_time_wait() {
         eprintln!("--linger 0: the kernel's TIME_WAIT table was full ({overflowed} not made): their count is not checked");
         return;
     }
-    // Should it fail, the lines (local and peer address) show which connections stayed.
+    // Should it fail, the lines show which connections stayed.
     assert!(
         waiting.len() <= OTHERS,
         "--linger 0: {} connections in TIME_WAIT, more than the {OTHERS} that are no \
