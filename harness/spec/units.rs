@@ -121,10 +121,16 @@ pub fn format_size(bytes: u64) -> String {
     bytes.to_string()
 }
 
-/// Formats a byte count for reading, approximately where it is not a round size: `4.1M`.
+/// Formats a byte count for reading: a round size as typed (`64K`, `1M`), a count under
+/// 10,000 as it is (`1400`), anything else to one decimal in the largest unit it fills
+/// (`67.5K`, `2.1M`), so that two sizes close to each other read alike (never `2187K`
+/// beside `2.2M`).
 pub fn format_size_human(bytes: u64) -> String {
     let exact = format_size(bytes);
-    if exact.len() <= 5 {
+    let digits = exact.trim_end_matches(['K', 'M', 'G']);
+    if bytes < 10_000
+        || (digits.len() < exact.len() && digits.parse::<u64>().is_ok_and(|n| n < 1024))
+    {
         return exact;
     }
     for (suffix, mult) in [
@@ -265,6 +271,10 @@ mod tests {
         }
         assert_eq!(format_size_human(4_281_510), "4.1M");
         assert_eq!(format_size_human(1400), "1400");
+        assert_eq!(format_size_human(64 << 10), "64K");
+        assert_eq!(format_size_human(2187 << 10), "2.1M");
+        assert_eq!(format_size_human(69_120), "67.5K");
+        assert_eq!(format_size_human(3 << 30), "3G");
         assert_eq!(format_bps(9.41e9), "9.41 Gbit/s");
         assert_eq!(format_ns(23_400), "23.4us");
     }
