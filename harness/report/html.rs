@@ -143,10 +143,12 @@ fn facts(d: &ResultsDir) -> BTreeMap<String, String> {
 fn knob_values(key: &str, values: BTreeSet<String>) -> String {
     let field = key.rsplit(' ').next().unwrap_or(key);
     let sized = crate::spec::config::is_size_key(field);
+    // A size not set is left to the kernel: `auto`, as the matrix and the tables say.
     let mut v: Vec<String> = values
         .into_iter()
         .map(|s| match s.parse::<u64>() {
             Ok(n) if sized => crate::spec::units::format_size(n),
+            _ if sized && s == "–" => "auto".to_string(),
             _ => s,
         })
         .collect();
@@ -247,7 +249,12 @@ fn comparison(dirs: &[ResultsDir]) -> String {
         s.push_str("<div class=scroll><table><tr><th class=l>case</th><th class=l>figure (unit)</th><th>baseline</th><th>this</th><th>ratio</th><th class=l>verdict</th></tr>");
         for p in &pairs {
             for ch in &p.changes {
-                let (divisor, unit) = ch.figure.metric.unit_for(ch.base_mean.max(ch.other_mean));
+                let cells = figure_cells(
+                    ch.figure.name,
+                    ch.figure.metric,
+                    ch.base_mean,
+                    ch.other_mean,
+                );
                 let class = match ch.verdict {
                     Verdict::Improved => "improved",
                     Verdict::Regressed => "regressed",
@@ -256,12 +263,11 @@ fn comparison(dirs: &[ResultsDir]) -> String {
                 };
                 let _ = write!(
                     s,
-                    "<tr><td class=l>{}</td><td class=l>{} ({})</td><td>{}</td><td>{}</td><td>{:.3}</td><td class=\"l {class}\">{}</td></tr>",
+                    "<tr><td class=l>{}</td><td class=l>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td class=\"l {class}\">{}</td></tr>",
                     esc(&p.key),
-                    ch.figure.name,
-                    unit,
-                    fmt_value(ch.base_mean, divisor),
-                    fmt_value(ch.other_mean, divisor),
+                    cells[0],
+                    cells[1],
+                    cells[2],
                     ch.ratio,
                     ch.verdict.as_str()
                 );
@@ -270,6 +276,31 @@ fn comparison(dirs: &[ResultsDir]) -> String {
         s.push_str("</table></div>");
     }
     s
+}
+
+/// A comparison row's figure and its two values: in one unit, named with the figure
+/// (`goodput (Mbit/s)`, `31.2`, `95.6`), when both read in it; else each value with its
+/// own (`18.0 Gbit/s` beside `21.9 Mbit/s`), so that neither shows as `0.02`.
+fn figure_cells(
+    name: &str,
+    metric: crate::output::metric::Metric,
+    base: f64,
+    other: f64,
+) -> [String; 3] {
+    let (b, o) = (metric.unit_for(base), metric.unit_for(other));
+    if b.1 == o.1 {
+        let (divisor, unit) = metric.unit_for(base.max(other));
+        return [
+            format!("{name} ({unit})"),
+            fmt_value(base, divisor),
+            fmt_value(other, divisor),
+        ];
+    }
+    [
+        name.to_string(),
+        format!("{} {}", fmt_value(base, b.0), b.1),
+        format!("{} {}", fmt_value(other, o.0), o.1),
+    ]
 }
 
 pub fn page(dirs: &[ResultsDir], charts: &[Chart]) -> String {
@@ -446,7 +477,22 @@ mod tests {
         assert_eq!(knob_values("knob flows", set(&["10", "2"])), "2, 10");
         assert_eq!(
             knob_values("knob receiver rcvbuf", set(&["–", "4096"])),
-            "4K, –"
+            "4K, auto"
         );
+        assert_eq!(
+            knob_values("knob sender mss", set(&["–", "1400"])),
+            "1400, –"
+        );
+    }
+
+    /// Values of one unit share it in the figure's cell; values that read in different
+    /// units each carry their own.
+    #[test]
+    fn a_comparison_row_keeps_each_value_readable() {
+        use crate::output::metric::Metric;
+        let cells = figure_cells("goodput", Metric::GoodputBps, 31.16e6, 95.64e6);
+        assert_eq!(cells, ["goodput (Mbit/s)", "31.2", "95.6"]);
+        let cells = figure_cells("goodput", Metric::GoodputBps, 18.0e9, 21.89e6);
+        assert_eq!(cells, ["goodput", "18.0 Gbit/s", "21.9 Mbit/s"]);
     }
 }

@@ -234,7 +234,7 @@ impl Case {
             self.row.pattern,
             self.row.direction,
             self.row.flows,
-            self.row.msg_size,
+            crate::spec::units::format_size(self.row.msg_size.into()),
             self.label()
         )
     }
