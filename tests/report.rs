@@ -669,6 +669,12 @@ fn the_path_measured_on_is_a_difference_and_in_the_header() {
     let path = sockbench::spec::path::PathNote::parse("delay=10ms,loss=1%").unwrap();
     meta["path"] = serde_json::to_value(path).unwrap();
     std::fs::write(&meta_path, serde_json::to_vec(&meta).unwrap()).unwrap();
+    // A sysctl one side recorded and the other did not (a namespace has fewer).
+    let meta_a = a.join("meta.json");
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta_a).unwrap()).unwrap();
+    m["hosts"]["sender"]["sysctls"]["net.core.busy_poll"] = "0".into();
+    std::fs::write(&meta_a, serde_json::to_vec(&m).unwrap()).unwrap();
     let (out, html, _t) = report(&[a.to_str().unwrap(), b.to_str().unwrap()]);
     assert!(
         out.status.success(),
@@ -677,6 +683,8 @@ fn the_path_measured_on_is_a_difference_and_in_the_header() {
     );
     let html = std::fs::read_to_string(html).unwrap();
     let row = "<tr><td class=l>path</td><td class=l>not recorded</td><td class=l>delay=10ms,loss=1%</td></tr>";
+    assert!(html.contains(row), "{html}");
+    let row = "<td class=l>sender host sysctls net.core.busy_poll</td><td class=l>0</td><td class=l>not recorded</td>";
     assert!(html.contains(row), "{html}");
     assert_eq!(
         html.matches("<p class=meta>path: delay=10ms,loss=1%</p>")

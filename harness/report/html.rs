@@ -196,14 +196,18 @@ fn differences(base: &ResultsDir, other: &ResultsDir) -> String {
     let keys: BTreeSet<&String> = fb.keys().chain(fo.keys()).collect();
     let mut rows = String::new();
     for k in keys {
-        let (b, o) = (fb.get(k).map_or("–", |s| s), fo.get(k).map_or("–", |s| s));
+        // A fact one side did not record (a sysctl a network namespace does not have) is
+        // said to be so, not shown as the `–` of a knob not set.
+        let fact =
+            |f: &BTreeMap<String, String>| f.get(k).map_or("not recorded", |s| s).to_string();
+        let (b, o) = (fact(&fb), fact(&fo));
         if b != o {
             let _ = write!(
                 rows,
                 "<tr><td class=l>{}</td><td class=l>{}</td><td class=l>{}</td></tr>",
                 esc(k),
-                esc(b),
-                esc(o)
+                esc(&b),
+                esc(&o)
             );
         }
     }
