@@ -104,7 +104,7 @@ fn parse_label(label: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// `64K`, `4.1M`, `10287 bytes`.
+/// `64K`, `4.1M`, `1400 bytes`.
 fn bytes_human(n: u64) -> String {
     let s = format_size_human(n);
     if s.chars().all(|c| c.is_ascii_digit()) {
@@ -187,7 +187,7 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
         ..Default::default()
     };
     let ok: Vec<&SummaryRow> = rows.iter().filter(|r| r.status == Status::Ok).collect();
-    let share = knee_share(&answer.goal);
+    let (share, below) = (knee_share(&answer.goal), why_below(answer));
     let chosen = ok.iter().filter(|r| r.case_label == answer.label);
     let auto = |req: Option<SizeReq>| req == Some(SizeReq::Auto);
     let effective = Effective {
@@ -218,7 +218,7 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
     for (key, value) in &answer.settings {
         if parse_size(value).is_ok() {
             ex.sentences
-                .extend(along_sentences(&ok, &answer.settings, key, share));
+                .extend(along_sentences(&ok, &answer.settings, key, (share, &below)));
         }
     }
     ex.sentences.extend(capped_sentences(&ok, meta));
@@ -332,6 +332,34 @@ fn knee_share(goal: &str) -> f64 {
     }
 }
 
+/// Why an answer may lie below the knee: on a goodput goal without constraints, the race
+/// found it as good on its own repetitions; else the goal or the constraints chose it.
+fn why_below(answer: &Answer) -> String {
+    use super::goal::Goal;
+    use crate::output::metric::Metric::GoodputBps;
+    let on_goodput = matches!(
+        Goal::parse(&answer.goal),
+        Ok(Goal::Optimise {
+            metric: GoodputBps,
+            ..
+        } | Goal::Fraction {
+            metric: GoodputBps,
+            ..
+        })
+    );
+    if on_goodput && answer.constraints.is_empty() {
+        return "on the race's repetitions its median was as good as the larger sizes' (within the margin, or reaching the share), and the race answers the cheaper".into();
+    }
+    let mut by = format!("the goal, {}", answer.goal);
+    if !answer.constraints.is_empty() {
+        by.push_str(&format!(
+            ", and the constraints, {},",
+            answer.constraints.join(", ")
+        ));
+    }
+    format!("{by} chose it, not goodput alone")
+}
+
 /// Where goodput stops growing along `key`: the smallest size whose median goodput
 /// reaches `share` of the best median along it, as the race judges (by medians); `None`
 /// with fewer than two sizes to compare.
@@ -426,17 +454,15 @@ fn along_sentences(
     ok: &[&SummaryRow],
     settings: &BTreeMap<String, String>,
     key: &str,
-    share: f64,
+    (share, below): (f64, &str),
 ) -> Vec<String> {
     let a = along(ok, settings, key);
     let knee = knee_along(ok, key, &a, share).map(|k| {
         let mut s = knee_sentence(&k, &a);
         let answer = &settings[key];
         if parse_size(answer).is_ok_and(|b| b < k.bytes) {
-            // The race's equivalence (medians within its margin) or a size below the
-            // knee that reaches the share on the race's own repetitions.
             s.push_str(&format!(
-                " The answer, {key}={answer}, is smaller still: on the race's repetitions its median was as good as the larger sizes' (within the margin, or reaching the share), and the race answers the cheaper."
+                " The answer, {key}={answer}, is smaller still: {below}."
             ));
         }
         s
@@ -456,10 +482,10 @@ fn knee_sentence(k: &KneeAt, a: &Along) -> String {
         )
     });
     format!(
-        "Goodput stops growing at {key}={}: its median there, {}, reaches {:.0}% of the best median, {}{from}; {}.",
+        "Goodput stops growing at {key}={}: its median there, {}, reaches {}% of the best median, {}{from}; {}.",
         crate::spec::units::format_size(k.bytes),
         format_bps(k.goodput_bps),
-        k.share * 100.0,
+        (k.share * 1000.0).round() / 10.0,
         format_bps(k.best_goodput_bps),
         a.sizes(a.goodput.len(), key)
     )
@@ -539,7 +565,7 @@ fn capped_sentences(ok: &[&SummaryRow], meta: &Meta) -> Vec<String> {
             format!(
                 "{sysctl} ({limit}) capped the requests from {} up: the kernel gave {} where it doubles a granted request; larger requests there measure the same socket.",
                 format_size_human(*req),
-                eff
+                bytes_human(*eff)
             )
         })
         .collect()

@@ -303,6 +303,7 @@ fn the_knee_takes_the_goals_share_and_an_answer_below_it_is_said() {
     let mut answer = Answer {
         settings: BTreeMap::from([("sndbuf".into(), "16K".into())]),
         label: "sndbuf=16K".into(),
+        goal: "goodput".into(),
         ..Default::default()
     };
     let mut rows = Vec::new();
@@ -326,9 +327,21 @@ fn the_knee_takes_the_goals_share_and_an_answer_below_it_is_said() {
         said.contains("The answer, sndbuf=16K, is smaller still"),
         "{said}"
     );
+    assert!(said.contains("the race answers the cheaper"), "{said}");
+    // A constraint (or another goal) chose it: said so, not the race's equivalence.
+    answer.constraints = vec!["rtt_p99<2ms".into()];
+    let (_, _, said) = knee_of(&answer);
+    assert!(
+        said.contains("the goal, goodput, and the constraints, rtt_p99<2ms, chose it"),
+        "{said}"
+    );
+    answer.constraints.clear();
     answer.goal = "goodput>=0.9*max".into();
     let (value, share, said) = knee_of(&answer);
     assert_eq!((value.as_str(), share), ("16K", 0.9));
     assert!(said.contains("reaches 90% of the best median"), "{said}");
     assert!(!said.contains("smaller still"), "{said}");
+    answer.goal = "goodput>=0.975*max".into();
+    let (_, _, said) = knee_of(&answer);
+    assert!(said.contains("reaches 97.5% of the best median"), "{said}");
 }
