@@ -223,14 +223,14 @@ thread_local! {
 /// follows the message must stay.
 const PANIC_MESSAGE_MAX: usize = 400;
 
-/// A panic inside a connection's handler ([`handling`]) is not printed by the hook that
-/// was there, which writes each one straight to stderr (a peer able to make handlers
+/// A panic inside a connection's handler or its attach thread ([`handling`]) is not
+/// printed by the hook that was there, which writes each one straight to stderr (a peer able to make handlers
 /// panic would flood it): its message and place are kept for the handler's line in the
 /// rate-limited log. Panics elsewhere, and every panic when `RUST_BACKTRACE` asks for
 /// backtraces, go to the hook that was there.
 pub(super) fn route_handler_panics() {
     let before = std::panic::take_hook();
-    let backtraces = std::env::var_os("RUST_BACKTRACE").is_some();
+    let backtraces = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
     std::panic::set_hook(Box::new(move |info| {
         let in_handler = IN_HANDLER.try_with(|c| c.get()).unwrap_or(false);
         if !in_handler || backtraces {
@@ -263,8 +263,8 @@ pub(super) fn handling<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 mod tests {
     use super::*;
 
-    /// A handler's panic is kept, with its place, for the rate-limited log; the hook that
-    /// was there is put back afterwards (other tests' panics print as always).
+    /// A handler's panic is kept, with its place, for the rate-limited log; the default
+    /// hook is put back afterwards (other tests' panics print as always).
     #[test]
     fn a_handlers_panic_is_kept_for_the_log() {
         route_handler_panics();

@@ -116,7 +116,7 @@ pub enum Refusal {
     },
     #[error("refused: this receiver allows messages of at most {max} bytes (--max-message); asked for {asked}")]
     Message { max: u32, asked: u32 },
-    #[error("refused: this test needs about {} on the receiver ({}); it allows {} (--max-memory)", format_size_human(.need.bytes), .need.how, format_size_human(*.max))]
+    #[error("refused: this test needs about {} on the receiver ({}); it allows {} (--max-memory)", crate::spec::units::format_size_as(.need.bytes, *.max), .need.how, crate::spec::units::format_size(*.max))]
     Memory { need: MemoryNeed, max: u64 },
 }
 

@@ -21,7 +21,7 @@ use crate::net::control::{
 use crate::net::transport::{self, DataConn, ServerData};
 use crate::session::roles::spawn_roles;
 use crate::spec::config::{ConfigError, Protocol, Side, TestSpec};
-use crate::spec::units::format_size_human;
+use crate::spec::units::{format_size, format_size_as};
 
 mod daemon;
 #[cfg(feature = "fuzz")]
@@ -64,7 +64,7 @@ pub enum TestError {
         "busy: this receiver is running {0} test(s) already (--max-concurrent {0}); try later"
     )]
     Busy(usize),
-    #[error("busy: the tests running now and this one would need {} of memory on this receiver; it allows {} (--max-memory); try later", format_size_human(*.total), format_size_human(*.max))]
+    #[error("busy: the tests running now and this one would need {} of memory on this receiver; it allows {} (--max-memory); try later", format_size_as(*.total, *.max), format_size(*.max))]
     NoMemory { total: u64, max: u64 },
     #[error(
         "--cpu-affinity: CPU {cpu} is not available on the {side} (it may run on {allowed:?})"
@@ -100,8 +100,8 @@ pub enum TestError {
     Io(#[from] std::io::Error),
     #[error("cannot start a thread: {0}")]
     Thread(std::io::Error),
-    #[error("the data attach thread panicked")]
-    AttachPanicked,
+    #[error("the data attach thread panicked ({0})")]
+    AttachPanicked(String),
     #[error(transparent)]
     Control(#[from] ControlError),
     #[error("the sender went away: {0}")]
@@ -565,7 +565,9 @@ fn set_up_data(
     let attach_cancel = cancel.clone();
     let attacher = thread::Builder::new()
         .name("sockbench-attach".into())
-        .spawn(move || data.attach(&attach_spec, token, deadline, &attach_cancel))
+        .spawn(move || {
+            daemon::handling(|| data.attach(&attach_spec, token, deadline, &attach_cancel))
+        })
         .map_err(TestError::Thread)?;
     let started = (|| -> Result<(), TestError> {
         ctl.send(&Message::Ready { token, endpoints })?;
@@ -580,7 +582,10 @@ fn set_up_data(
         // The sender is gone or confused: the attach gives up at once and its sockets close.
         cancel.store(true, Ordering::Relaxed);
     }
-    let attached = attacher.join().map_err(|_| TestError::AttachPanicked)?;
+    let attached = attacher
+        .join()
+        .map_err(|_| TestError::AttachPanicked("no message".into()))?
+        .map_err(TestError::AttachPanicked)?;
     started?;
     attached.map_err(|e| TestError::Data(e.into()))
 }
