@@ -291,15 +291,17 @@ fn figure_cells(
     base: f64,
     other: f64,
 ) -> [String; 3] {
-    let (b, o) = (metric.unit_for(base), metric.unit_for(other));
-    if b.1 == o.1 {
-        let (divisor, unit) = metric.unit_for(base.max(other));
+    let (divisor, unit) = metric.unit_for(base.max(other));
+    // One unit, unless the smaller value would read under 0.1 in the larger's.
+    let small = base.min(other);
+    if small == 0.0 || small / divisor >= 0.1 {
         return [
             format!("{name} ({unit})"),
             fmt_value(base, divisor),
             fmt_value(other, divisor),
         ];
     }
+    let (b, o) = (metric.unit_for(base), metric.unit_for(other));
     [
         name.to_string(),
         format!("{} {}", fmt_value(base, b.0), b.1),
@@ -498,5 +500,8 @@ mod tests {
         assert_eq!(cells, ["goodput (Mbit/s)", "31.2", "95.6"]);
         let cells = figure_cells("goodput", Metric::GoodputBps, 18.0e9, 21.89e6);
         assert_eq!(cells, ["goodput", "18.0 Gbit/s", "21.9 Mbit/s"]);
+        // Close values on either side of a unit's edge keep one unit.
+        let cells = figure_cells("goodput", Metric::GoodputBps, 1.98e9, 2.02e9);
+        assert_eq!(cells, ["goodput (Gbit/s)", "1.98", "2.02"]);
     }
 }

@@ -128,9 +128,9 @@ pub fn format_size(bytes: u64) -> String {
 pub fn format_size_human(bytes: u64) -> String {
     let exact = format_size(bytes);
     let digits = exact.trim_end_matches(['K', 'M', 'G']);
-    if bytes < 10_000
-        || (digits.len() < exact.len() && digits.parse::<u64>().is_ok_and(|n| n < 1024))
-    {
+    let round = digits.len() < exact.len()
+        && (exact.ends_with('G') || digits.parse::<u64>().is_ok_and(|n| n < 1024));
+    if bytes < 10_000 || round {
         return exact;
     }
     for (suffix, mult) in [
@@ -138,11 +138,26 @@ pub fn format_size_human(bytes: u64) -> String {
         ("M", (1u64 << 20) as f64),
         ("K", 1024.0),
     ] {
-        if bytes as f64 >= mult {
-            return format!("{:.1}{suffix}", bytes as f64 / mult);
+        // As it reads: 1048575 bytes are 1.0M, not 1024.0K.
+        let v = bytes as f64 / mult;
+        if (v * 10.0).round() >= 10.0 {
+            return format!("{v:.1}{suffix}");
         }
     }
     exact
+}
+
+/// `bytes` in the unit `like` is written in (`like` as [`format_size`] writes it), so
+/// that a figure reads beside a limit: `1510.0M` beside `1500M`, not `1.5G` beside `1.5G`.
+pub fn format_size_as(bytes: u64, like: u64) -> String {
+    let unit = format_size(like);
+    let (suffix, mult) = match unit.chars().last() {
+        Some('G') => ("G", (1u64 << 30) as f64),
+        Some('M') => ("M", (1u64 << 20) as f64),
+        Some('K') => ("K", 1024.0),
+        _ => return bytes.to_string(),
+    };
+    format!("{:.1}{suffix}", bytes as f64 / mult)
 }
 
 /// Formats a duration compactly and losslessly for whole milliseconds: `10s`, `500ms`.
@@ -275,6 +290,10 @@ mod tests {
         assert_eq!(format_size_human(2187 << 10), "2.1M");
         assert_eq!(format_size_human(69_120), "67.5K");
         assert_eq!(format_size_human(3 << 30), "3G");
+        assert_eq!(format_size_human(2048 << 30), "2048G");
+        assert_eq!(format_size_human((1 << 20) - 1), "1.0M");
+        assert_eq!(format_size_as(1510 << 20, 1500 << 20), "1510.0M");
+        assert_eq!(format_size_as(1400, 1000), "1400");
         assert_eq!(format_bps(9.41e9), "9.41 Gbit/s");
         assert_eq!(format_ns(23_400), "23.4us");
     }
