@@ -115,10 +115,9 @@ fn linger_zero_closes_crr_connections_without_time_wait() {
     assert!(abortive.int("transactions") > 0);
     assert_eq!(abortive.int("linger_req"), 0);
     assert_eq!(abortive.int("linger_eff"), 0, "read back from the kernel");
-    // With the table full, an entry left by a graceful close would not show: not checked.
+    // With the table full, an entry left by a graceful close might not show: said.
     if overflowed > 0 {
-        eprintln!("--linger 0: the kernel's TIME_WAIT table was full ({overflowed} not made): their count is not checked");
-        return;
+        eprintln!("--linger 0: the kernel's TIME_WAIT table was full ({overflowed} not made): a graceful close may not show");
     }
     // Should it fail, the lines show which connections stayed.
     assert!(

@@ -209,7 +209,7 @@ fn report_command(args: ReportArgs) -> Result<i32, Failure> {
             "share"
         };
         eprintln!(
-            "report: {} {verb} no case with the baseline {} (no knob values in common): nothing of them is compared; --baseline picks the directory to compare against",
+            "report: {} {verb} no case with the baseline {} (the same test and knob values): not compared; --baseline picks the directory to compare against",
             drawn.unpaired.join(", "),
             drawn.baseline
         );
