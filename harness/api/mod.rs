@@ -30,7 +30,7 @@ use crate::results::CaseRun;
 use crate::session::receiver::{spawn_receiver, ServeError, ServeOptions};
 use crate::session::sender::{resolve_target, run_test, Peer, ReachError};
 use crate::spec::config::{ConfigError, SpecBuilder, TestSpec};
-use crate::spec::units::format_size;
+use crate::spec::units::{format_duration, format_size};
 
 pub use crate::measure::outcome::Status;
 pub use crate::measure::HistogramError;
@@ -99,20 +99,6 @@ pub struct Test {
     settings: Vec<(String, String)>,
 }
 
-/// A duration as the knob parser reads it, in the largest unit that holds it exactly.
-fn duration_text(d: Duration) -> String {
-    let ns = d.as_nanos();
-    if ns % 1_000_000_000 == 0 {
-        format!("{}s", ns / 1_000_000_000)
-    } else if ns % 1_000_000 == 0 {
-        format!("{}ms", ns / 1_000_000)
-    } else if ns % 1_000 == 0 {
-        format!("{}us", ns / 1_000)
-    } else {
-        format!("{ns}ns")
-    }
-}
-
 impl Test {
     /// A test with every knob at its default.
     pub fn new() -> Test {
@@ -145,12 +131,12 @@ impl Test {
 
     /// The measured time (`--duration`).
     pub fn duration(self, d: Duration) -> Test {
-        self.set("duration", duration_text(d))
+        self.set("duration", format_duration(d))
     }
 
     /// The time before the measured time, whose traffic is not measured (`--warmup`).
     pub fn warmup(self, d: Duration) -> Test {
-        self.set("warmup", duration_text(d))
+        self.set("warmup", format_duration(d))
     }
 
     /// Bytes an application write carries; a datagram's payload; an rr request
