@@ -2,6 +2,15 @@
 
 use super::*;
 
+/// An answer that sets one key: its settings and its case label.
+fn answer_for(key: &str, value: &str) -> Answer {
+    Answer {
+        settings: BTreeMap::from([(key.into(), value.into())]),
+        label: format!("{key}={value}"),
+        ..Default::default()
+    }
+}
+
 fn row(label: &str, goodput: f64, min_rtt_us: u32) -> SummaryRow {
     SummaryRow {
         case_label: label.into(),
@@ -20,11 +29,7 @@ fn row(label: &str, goodput: f64, min_rtt_us: u32) -> SummaryRow {
 /// explanation says loss limits it; on one it nearly fills, nothing is said.
 #[test]
 fn a_goodput_far_below_the_paths_rate_is_said_with_its_retransmits() {
-    let answer = Answer {
-        settings: BTreeMap::from([("sndbuf".into(), "16K".into())]),
-        label: "sndbuf=16K".into(),
-        ..Default::default()
-    };
+    let answer = answer_for("sndbuf", "16K");
     let lossy = |label: &str, g: f64| SummaryRow {
         tcp_retrans: Some(30),
         ..row(label, g, 20_000)
@@ -82,11 +87,7 @@ fn the_bdp_is_rate_times_rtt_from_the_csv() {
         w.serialize(r).unwrap();
     }
     w.flush().unwrap();
-    let answer = Answer {
-        settings: BTreeMap::from([("sndbuf".into(), "256K".into())]),
-        label: "sndbuf=256K".into(),
-        ..Default::default()
-    };
+    let answer = answer_for("sndbuf", "256K");
     std::fs::write(
         dir.path().join("answer.json"),
         serde_json::to_vec(&answer).unwrap(),
@@ -136,11 +137,7 @@ fn the_bdp_is_rate_times_rtt_from_the_csv() {
 /// configured is not the window the test reached).
 #[test]
 fn only_a_set_buffer_is_compared_with_the_bdp() {
-    let answer = Answer {
-        settings: BTreeMap::from([("rcvbuf".into(), "256K".into())]),
-        label: "rcvbuf=256K".into(),
-        ..Default::default()
-    };
+    let answer = answer_for("rcvbuf", "256K");
     let rows = [SummaryRow {
         case_label: "rcvbuf=256K".into(),
         sndbuf_req: Some(SizeReq::Auto),
@@ -166,11 +163,7 @@ fn only_a_set_buffer_is_compared_with_the_bdp() {
 /// buffer unset.
 #[test]
 fn an_auto_answer_has_no_knee_and_sets_no_buffer() {
-    let answer = Answer {
-        settings: BTreeMap::from([("sndbuf".into(), "auto".into())]),
-        label: "sndbuf=auto".into(),
-        ..Default::default()
-    };
+    let answer = answer_for("sndbuf", "auto");
     let mut auto = row("sndbuf=16K", 2.4e10, 3);
     (auto.case_label, auto.sndbuf_req) = ("sndbuf=auto".into(), Some(SizeReq::Auto));
     let rows = [
@@ -198,11 +191,7 @@ fn latency_growth_is_found_from_the_smaller_sizes_up() {
         rtt_p99_ns: Some(rtt_ms * 1_000_000),
         ..row(label, 5e7, 20_000)
     };
-    let answer = Answer {
-        settings: BTreeMap::from([("sndbuf".into(), "64K".into())]),
-        label: "sndbuf=64K".into(),
-        ..Default::default()
-    };
+    let answer = answer_for("sndbuf", "64K");
     let rows = [
         with_rtt("sndbuf=16K", 21),
         with_rtt("sndbuf=64K", 22),
@@ -236,11 +225,7 @@ fn a_capped_request_names_the_sysctl() {
         .sender
         .sysctls
         .insert("net.core.wmem_max".into(), "212992".into());
-    let answer = Answer {
-        settings: BTreeMap::from([("sndbuf".into(), "8M".into())]),
-        label: "sndbuf=8M".into(),
-        ..Default::default()
-    };
+    let answer = answer_for("sndbuf", "8M");
     let ex = explain_rows(&[row("sndbuf=64K", 2e8, 900), capped], &answer, &meta);
     assert!(
         ex.sentences
@@ -251,11 +236,7 @@ fn a_capped_request_names_the_sysctl() {
     );
     assert_eq!(ex.sysctl_lines, ["sysctl -w net.core.wmem_max=8388608"]);
     // An answer below the cap needs no sysctl, though a larger candidate was capped.
-    let answer = Answer {
-        settings: BTreeMap::from([("sndbuf".into(), "64K".into())]),
-        label: "sndbuf=64K".into(),
-        ..Default::default()
-    };
+    let answer = answer_for("sndbuf", "64K");
     let mut capped = row("sndbuf=8M", 4.8e8, 900);
     capped.sndbuf_eff = Some(425_984);
     let ex = explain_rows(&[row("sndbuf=64K", 2e8, 900), capped], &answer, &meta);
@@ -268,11 +249,7 @@ fn a_capped_request_names_the_sysctl() {
 /// of the comparison, and the sentence says how many were measured.
 #[test]
 fn the_knee_is_judged_by_medians_and_counts_every_size_measured() {
-    let answer = Answer {
-        settings: BTreeMap::from([("sndbuf".into(), "16K".into())]),
-        label: "sndbuf=16K".into(),
-        ..Default::default()
-    };
+    let answer = answer_for("sndbuf", "16K");
     let mut rows = vec![row("sndbuf=4K", 1.0e7, 900)];
     for g in [2.0e7, 9.9e7, 1.0e8] {
         rows.push(row("sndbuf=16K", g, 900));
@@ -301,10 +278,8 @@ fn the_knee_is_judged_by_medians_and_counts_every_size_measured() {
 #[test]
 fn the_knee_takes_the_goals_share_and_an_answer_below_it_is_said() {
     let mut answer = Answer {
-        settings: BTreeMap::from([("sndbuf".into(), "16K".into())]),
-        label: "sndbuf=16K".into(),
         goal: "goodput".into(),
-        ..Default::default()
+        ..answer_for("sndbuf", "16K")
     };
     let mut rows = Vec::new();
     for (label, g) in [("sndbuf=16K", 9.4e7), ("sndbuf=32K", 1.0e8)] {
