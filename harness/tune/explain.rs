@@ -221,6 +221,10 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
                 .extend(along_sentences(&ok, &answer.settings, key, (share, &below)));
         }
     }
+    if let (Some(b), Some(k)) = (&ex.bdp, &ex.numbers.knee) {
+        let mss = chosen.clone().find_map(|r| r.mss_eff);
+        ex.sentences.extend(segment_sentence(b, k, mss));
+    }
     ex.sentences.extend(capped_sentences(&ok, meta));
     // The snippet: the answer's settings as code.
     for (key, value) in &answer.settings {
@@ -309,6 +313,23 @@ fn bdp_sentence(b: &Bdp, effective: &Effective) -> String {
         }
     }
     s
+}
+
+/// On a path whose BDP is under one segment (loopback's MSS is about 64K), the knee
+/// lies far above the BDP: said, with the MSS the answer's socket read back.
+fn segment_sentence(b: &Bdp, k: &KneeAt, mss: Option<u32>) -> Option<String> {
+    let mss = mss.filter(|&m| m > 0)?;
+    if b.bytes >= f64::from(mss) || (k.bytes as f64) < 2.0 * b.bytes {
+        return None;
+    }
+    Some(format!(
+        "The bandwidth-delay product, {}, is less than one segment: the sender's MSS here is {} (TCP_INFO, read back). TCP sends and opens its window in whole segments (silly-window avoidance), so on such a path segments place the knee, not the BDP: {}={} is {:.1} segments.",
+        bytes_human(b.bytes as u64),
+        bytes_human(u64::from(mss)),
+        k.key,
+        k.value,
+        k.bytes as f64 / f64::from(mss)
+    ))
 }
 
 /// The knee along the answer's first size key that has two sizes compared or more.

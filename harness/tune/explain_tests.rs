@@ -320,3 +320,46 @@ fn the_knee_takes_the_goals_share_and_an_answer_below_it_is_said() {
     let (_, _, said) = knee_of(&answer);
     assert!(said.contains("reaches 97.5% of the best median"), "{said}");
 }
+
+/// On loopback the BDP is under one segment and the knee lies far above it: the
+/// explanation says so with the MSS read back; on a path whose BDP holds many segments,
+/// or without the MSS, it says nothing of segments.
+#[test]
+fn a_bdp_under_one_segment_is_said_with_the_mss() {
+    let answer = answer_for("sndbuf", "64K");
+    let rows = |min_rtt_us: u32, mss: Option<u32>| -> Vec<SummaryRow> {
+        [("16K", 10.0e9), ("64K", 22.0e9), ("256K", 22.5e9)]
+            .iter()
+            .flat_map(|&(size, g)| [(size, g), (size, g * 1.01)])
+            .map(|(size, g)| SummaryRow {
+                mss_eff: mss,
+                ..row(&format!("sndbuf={size}"), g, min_rtt_us)
+            })
+            .collect()
+    };
+    let segments = |rows: &[SummaryRow]| -> Vec<String> {
+        let ex = explain_rows(rows, &answer, &Meta::default());
+        assert_eq!(ex.numbers.knee.as_ref().map(|k| k.bytes), Some(65536));
+        ex.sentences
+            .into_iter()
+            .filter(|s| s.contains("segment"))
+            .collect()
+    };
+    let said = segments(&rows(3, Some(65483)));
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].contains("less than one segment: the sender's MSS here is 63.9K"),
+        "{}",
+        said[0]
+    );
+    assert!(
+        said[0].contains("sndbuf=64K is 1.0 segments"),
+        "{}",
+        said[0]
+    );
+    // 20 ms: a BDP of about 56M, hundreds of segments.
+    assert!(segments(&rows(20_000, Some(1448))).is_empty());
+    assert!(segments(&rows(3, None)).is_empty());
+    // A BDP of about 20K holds 14 segments of 1448 bytes: the BDP, not segments, counts.
+    assert!(segments(&rows(7, Some(1448))).is_empty());
+}
