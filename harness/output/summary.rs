@@ -369,7 +369,7 @@ impl SummaryRow {
         self.tcp_snd_wscale = info.map(|i| i.snd_wscale);
         self.tcp_rcv_wscale = info.map(|i| i.rcv_wscale);
         self.tcp_pmtu = info.map(|i| i.pmtu);
-        self.tcp_bytes_retrans = info.map(|i| i.bytes_retrans);
+        self.tcp_bytes_retrans = run.tcp_bytes_retrans();
         self.interval = format_duration(spec.interval);
         self.warnings = (!warnings.is_empty()).then(|| warnings.join("; "));
         self.rtt_uncorrected_p50_ns = unc.map(|p| p.p50);
@@ -530,6 +530,10 @@ mod knob_column_tests {
     /// The summary row of a one-connection test of `keys`, whose sender's end (and the
     /// receiver's, if it reported) counted 1000 bytes out in 10 messages and 900 in in 9.
     fn row_of(keys: &[(&str, &str)], receiver: bool) -> SummaryRow {
+        SummaryRow::from_run(&run_of(keys, receiver))
+    }
+
+    fn run_of(keys: &[(&str, &str)], receiver: bool) -> CaseRun {
         use crate::measure::outcome::{Status, TestOutcome};
         use crate::measure::SideReport;
         use std::time::SystemTime;
@@ -552,7 +556,7 @@ mod knob_column_tests {
             roles: vec![role(active)],
             ..SideReport::default()
         };
-        let run = CaseRun {
+        CaseRun {
             case: 1,
             repetition: 1,
             label: String::new(),
@@ -571,8 +575,30 @@ mod knob_column_tests {
             not_applicable: Vec::new(),
             src: String::new(),
             dst: String::new(),
+        }
+    }
+
+    /// Retransmitted segments and bytes are summed over the same sockets: every TCP data
+    /// socket of both ends, on every connection.
+    #[test]
+    fn retransmits_in_segments_and_bytes_count_the_same_sockets() {
+        use crate::sys::tcp_info::TcpInfo;
+        let mut run = run_of(&[("flows", "2")], true);
+        let info = |segments: u32| TcpInfo {
+            total_retrans: segments,
+            bytes_retrans: u64::from(segments) * 1448,
+            ..TcpInfo::default()
         };
-        SummaryRow::from_run(&run)
+        let sender = &mut run.outcome.sender.roles;
+        sender[0].tcp_info = Some(info(3));
+        sender.push(RoleReport {
+            tcp_info: Some(info(4)),
+            ..sender[0].clone()
+        });
+        run.outcome.receiver.as_mut().unwrap().roles[0].tcp_info = Some(info(1));
+        let r = SummaryRow::from_run(&run);
+        assert_eq!(r.tcp_retrans, Some(8));
+        assert_eq!(r.tcp_bytes_retrans, Some(8 * 1448));
     }
 
     /// A test whose receiver died: its report never came, so what only its roles counted
