@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! [dev-dependencies]
-//! sockbench = { git = "https://github.com/OWNER/sockbench", features = ["criterion"] }
+//! sockbench = { path = "../sockbench", features = ["criterion"] }  # or git = "<its URL>"
 //! criterion = "0.5"
 //!
 //! [[bench]]
@@ -27,18 +27,41 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use sockbench::{Pattern, Protocol, Receiver, Test};
 
+/// Tests per case: criterion's least.
+const SAMPLES: usize = 10;
+/// Each test's warm-up, before its measured time.
+const WARMUP: Duration = Duration::from_millis(100);
+
+/// Each test's measured time: SOCKBENCH_BENCH_DURATION (`200ms`, `2s`), default 300 ms.
+fn test_duration() -> Duration {
+    let text = std::env::var("SOCKBENCH_BENCH_DURATION").unwrap_or_else(|_| "300ms".into());
+    let (n, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(0));
+    match (n.parse(), unit) {
+        (Ok(n), "ms") => Duration::from_millis(n),
+        (Ok(n), "s") => Duration::from_secs(n),
+        _ => panic!("SOCKBENCH_BENCH_DURATION={text}: a whole number of ms or s"),
+    }
+}
+
+/// A criterion sample is one whole test, whatever criterion's measurement time: the time
+/// the samples take (the test's warm-up and duration, and a little for its set-up), so
+/// that criterion's estimate is right and it does not warn.
+fn samples_time(duration: Duration) -> Duration {
+    (WARMUP + duration + Duration::from_millis(50)) * SAMPLES as u32
+}
+
 /// SO_SNDBUF and SO_RCVBUF, both ends.
 const BUFFERS: [u64; 3] = [64 << 10, 256 << 10, 1 << 20];
 /// Bytes per application write.
 const MESSAGES: [u64; 2] = [16 << 10, 128 << 10];
 
 fn my_settings(c: &mut Criterion) {
-    let duration = std::env::var("SOCKBENCH_BENCH_DURATION").unwrap_or_else(|_| "300ms".into());
+    let duration = test_duration();
     let receiver = Receiver::in_process().expect("an in-process receiver");
     let mut group = c.benchmark_group("tcp_stream");
     group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(3));
+        .sample_size(SAMPLES)
+        .measurement_time(samples_time(duration));
     let mut outcomes = Vec::new();
     for buffer in BUFFERS {
         for msg in MESSAGES {
@@ -47,8 +70,8 @@ fn my_settings(c: &mut Criterion) {
                 .sndbuf(buffer)
                 .rcvbuf(buffer)
                 .msg_size(msg)
-                .set("duration", duration.as_str())
-                .warmup(Duration::from_millis(100));
+                .duration(duration)
+                .warmup(WARMUP);
             let id = format!("buffer={}K/msg={}K", buffer >> 10, msg >> 10);
             let summary = sockbench::criterion::bench(&mut group, &id, &test, &receiver)
                 .unwrap_or_else(|e| panic!("{id}: {e}"));
@@ -61,8 +84,8 @@ fn my_settings(c: &mut Criterion) {
     // the mean round trip; sockbench prints p50/p99/p99.9 beside it.
     let mut group = c.benchmark_group("tcp_rr_4K");
     group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(3));
+        .sample_size(SAMPLES)
+        .measurement_time(samples_time(duration));
     for buffer in BUFFERS {
         let test = Test::new()
             .protocol(Protocol::Tcp)
@@ -71,8 +94,8 @@ fn my_settings(c: &mut Criterion) {
             .nodelay(true)
             .sndbuf(buffer)
             .rcvbuf(buffer)
-            .set("duration", duration.as_str())
-            .warmup(Duration::from_millis(100));
+            .duration(duration)
+            .warmup(WARMUP);
         let id = format!("buffer={}K", buffer >> 10);
         let summary = sockbench::criterion::bench(&mut group, &id, &test, &receiver)
             .unwrap_or_else(|e| panic!("{id}: {e}"));

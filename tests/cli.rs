@@ -373,12 +373,13 @@ fn a_listener_that_is_not_sockbench_is_reported_once_after_one_connection() {
     }
 }
 
-/// iperf3's -i and -p get the sockbench spelling, not clap's generic tip.
+/// iperf3's -i, -p and --bidir get the sockbench spelling, not clap's generic tip.
 #[test]
 fn iperf3_interval_and_port_flags_get_the_sockbench_equivalent() {
     for (args, says) in [
         (&["run", "-i", "2"][..], "--interval 2s"),
         (&["run", "-p", "5201"], "--to HOST:5201"),
+        (&["run", "--bidir"], "--direction bidir"),
         (&["-i", "1", "-c", "host"], "sockbench run -i 1 -c host"),
     ] {
         let out = sockbench(args, Duration::from_secs(10));

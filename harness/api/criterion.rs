@@ -47,6 +47,20 @@ impl BenchSummary {
         Percentiles::of(&self.rtt)
     }
 
+    /// What is wrong when the samples' figure (the round trips' mean, or the goodput)
+    /// is noisy, as `sockbench run` warns of a case: "mean round trip varies by 43%
+    /// (coefficient of variation, over 10%)". `None` when quiet, or under two samples.
+    pub fn noise(&self) -> Option<String> {
+        let (figure, values): (_, Vec<f64>) = if self.rtt.is_empty() {
+            ("goodput", self.goodput_bps.clone())
+        } else {
+            let means = self.outcomes.iter().filter_map(|o| o.rtt().map(|p| p.mean));
+            ("mean round trip", means.collect())
+        };
+        let why = crate::results::stats::Noise::of(&values)?.describe()?;
+        Some(format!("{figure} {why}"))
+    }
+
     /// One line: the round trips' p50/p99/p99.9, or the goodputs' range.
     pub fn line(&self) -> String {
         let us = |ns: u64| ns as f64 / 1e3;
@@ -164,6 +178,11 @@ pub fn bench(
     if summary.tests > 0 {
         println!("{}", summary.line());
     }
+    if let Some(why) = summary.noise() {
+        println!(
+            "{id:<40} sockbench: noisy: {why}; criterion's change from a baseline may be noise"
+        );
+    }
     Ok(summary)
 }
 
@@ -242,5 +261,28 @@ mod tests {
         assert_eq!(good.goodput_bps.len(), 10);
         let recorded = |id: &str| dir.path().join("g").join(id).exists();
         assert!(!recorded("bad") && recorded("good"));
+    }
+
+    /// Samples whose goodput falls in two clusters are said to be noisy, as `sockbench
+    /// run` says of a case; steady samples, or a single one, are not.
+    #[test]
+    fn noisy_samples_are_said() {
+        let summary = |goodput_bps: Vec<f64>| BenchSummary {
+            id: "x".into(),
+            tests: goodput_bps.len() as u64,
+            goodput_bps,
+            rtt: crate::measure::latency_histogram(),
+            outcomes: Vec::new(),
+            warmup: None,
+        };
+        let noisy = summary(vec![20e9, 21e9, 7e9, 20.5e9, 6.5e9, 21e9]).noise();
+        assert!(
+            noisy
+                .as_deref()
+                .is_some_and(|n| n.starts_with("goodput varies by")),
+            "{noisy:?}"
+        );
+        assert_eq!(summary(vec![20e9, 20.2e9, 19.9e9, 20.1e9]).noise(), None);
+        assert_eq!(summary(vec![7e9]).noise(), None);
     }
 }

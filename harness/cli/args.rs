@@ -283,6 +283,9 @@ pub struct RunArgs {
         allow_hyphen_values = true
     )]
     pub iperf_port: Option<String>,
+    /// iperf3's --bidir: both directions at once is --direction bidir.
+    #[arg(long = "bidir", hide = true)]
+    pub iperf_bidir: bool,
     #[command(flatten)]
     pub knobs: KnobArgs,
     /// Adaptive repetitions: at least N of every case [default: the workload's repeat]

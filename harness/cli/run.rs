@@ -96,6 +96,11 @@ pub(super) fn iperf3_flags(args: &RunArgs) -> Result<(), Failure> {
             "-N: TCP_NODELAY is --nodelay (iperf3's -N)".into(),
         ));
     }
+    if args.iperf_bidir {
+        return Err(Failure::Usage(
+            "--bidir: both directions at once is --direction bidir (iperf3's --bidir)".into(),
+        ));
+    }
     if let Some(p) = &args.iperf_port {
         return Err(Failure::Usage(format!(
             "-p: the port goes with the address: --to HOST:{p}, and on the receiver \
