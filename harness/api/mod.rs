@@ -177,7 +177,7 @@ impl Test {
     }
 
     /// The settings made, in order, as `key=value` texts joined by spaces: the case's
-    /// label in the results.
+    /// label in the results. Empty when nothing was set (every default).
     pub fn label(&self) -> String {
         let parts: Vec<String> = self
             .settings
