@@ -11,6 +11,11 @@ fn answer_for(key: &str, value: &str) -> Answer {
     }
 }
 
+/// The explanation's sentences that contain `needle`.
+fn saying<'a>(ex: &'a Explanation, needle: &str) -> Vec<&'a String> {
+    ex.sentences.iter().filter(|s| s.contains(needle)).collect()
+}
+
 fn row(label: &str, goodput: f64, min_rtt_us: u32) -> SummaryRow {
     SummaryRow {
         case_label: label.into(),
@@ -40,11 +45,7 @@ fn a_goodput_far_below_the_paths_rate_is_said_with_its_retransmits() {
         ..Meta::default()
     };
     let ex = explain_rows(&rows, &answer, &meta("rate=100mbit,loss=1%"));
-    let said: Vec<&String> = ex
-        .sentences
-        .iter()
-        .filter(|s| s.contains("recorded rate"))
-        .collect();
+    let said = saying(&ex, "recorded rate");
     assert_eq!(said.len(), 1, "{:?}", ex.sentences);
     assert!(
         said[0].contains("7% of the path's recorded rate, 100.00 Mbit/s"),
@@ -57,14 +58,10 @@ fn a_goodput_far_below_the_paths_rate_is_said_with_its_retransmits() {
         said[0]
     );
     let ex = explain_rows(&rows, &answer, &meta("rate=10mbit"));
-    assert!(!ex.sentences.iter().any(|s| s.contains("recorded rate")));
+    assert!(saying(&ex, "recorded rate").is_empty());
     // No loss on the path: the rate is said, loss is not blamed.
     let ex = explain_rows(&rows, &answer, &meta("rate=100mbit"));
-    let said: Vec<&String> = ex
-        .sentences
-        .iter()
-        .filter(|s| s.contains("recorded rate"))
-        .collect();
+    let said = saying(&ex, "recorded rate");
     assert_eq!(said.len(), 1, "{:?}", ex.sentences);
     assert!(!said[0].contains("loss"), "{}", said[0]);
 }
@@ -340,10 +337,7 @@ fn a_bdp_under_one_segment_is_said_with_the_mss() {
     let segments = |rows: &[SummaryRow]| -> Vec<String> {
         let ex = explain_rows(rows, &answer, &Meta::default());
         assert_eq!(ex.numbers.knee.as_ref().map(|k| k.bytes), Some(65536));
-        ex.sentences
-            .into_iter()
-            .filter(|s| s.contains("segment"))
-            .collect()
+        saying(&ex, "segment").into_iter().cloned().collect()
     };
     let said = segments(&rows(3, Some(65483)));
     assert_eq!(said.len(), 1, "{said:?}");
