@@ -188,19 +188,8 @@ impl CaseRun {
 
     /// Segments retransmitted by every TCP data socket (TCP_INFO tcpi_total_retrans).
     pub fn tcp_retrans(&self) -> Option<u64> {
-        self.tcp_sum(|i| u64::from(i.total_retrans))
-    }
-
-    /// Bytes retransmitted by every TCP data socket (TCP_INFO tcpi_bytes_retrans): the
-    /// same sockets as [`CaseRun::tcp_retrans`].
-    pub fn tcp_bytes_retrans(&self) -> Option<u64> {
-        self.tcp_sum(|i| i.bytes_retrans)
-    }
-
-    /// A TCP_INFO figure summed over every data socket that has TCP_INFO.
-    fn tcp_sum(&self, f: impl Fn(&crate::sys::tcp_info::TcpInfo) -> u64) -> Option<u64> {
         let infos: Vec<_> = self.roles().filter_map(|r| r.tcp_info.as_ref()).collect();
-        (!infos.is_empty()).then(|| infos.into_iter().map(f).sum())
+        (!infos.is_empty()).then(|| infos.iter().map(|i| i.total_retrans as u64).sum())
     }
 
     pub fn rtt(&self) -> Option<Percentiles> {
