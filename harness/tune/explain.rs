@@ -222,7 +222,9 @@ pub fn explain_rows(rows: &[SummaryRow], answer: &Answer, meta: &Meta) -> Explan
         }
     }
     if let (Some(b), Some(k)) = (&ex.bdp, &ex.numbers.knee) {
-        let mss = chosen.clone().find_map(|r| r.mss_eff);
+        // A socket's snd_mss is at most half the largest window its peer offered: the
+        // path's MSS is the largest any test read back.
+        let mss = ok.iter().filter_map(|r| r.mss_eff).max();
         ex.sentences.extend(segment_sentence(b, k, mss));
     }
     ex.sentences.extend(capped_sentences(&ok, meta));
@@ -315,20 +317,27 @@ fn bdp_sentence(b: &Bdp, effective: &Effective) -> String {
     s
 }
 
-/// On a path whose BDP is under one segment (loopback's MSS is about 64K), the knee
-/// lies far above the BDP: said, with the MSS the answer's socket read back.
+/// On a path whose BDP is under one segment (loopback's MSS is about 64K), a receive
+/// buffer's knee lies far above the BDP, at one to four segments: said, with the MSS read
+/// back. (A send buffer's knee there comes from how the kernel charges a segment's
+/// memory, not from the window: nothing is said of it.)
 fn segment_sentence(b: &Bdp, k: &KneeAt, mss: Option<u32>) -> Option<String> {
-    let mss = mss.filter(|&m| m > 0)?;
-    if b.bytes >= f64::from(mss) || (k.bytes as f64) < 2.0 * b.bytes {
+    let mss = f64::from(mss.filter(|&m| m > 0)?);
+    let segments = k.bytes as f64 / mss;
+    let receive_buffer = matches!(k.key.as_str(), "rcvbuf" | "receiver.rcvbuf");
+    if !receive_buffer || b.bytes >= mss || !(1.0..=4.0).contains(&segments) {
+        return None;
+    }
+    if (k.bytes as f64) < 2.0 * b.bytes {
         return None;
     }
     Some(format!(
-        "The bandwidth-delay product, {}, is less than one segment: the sender's MSS here is {} (TCP_INFO, read back). TCP sends and opens its window in whole segments (silly-window avoidance), so on such a path segments place the knee, not the BDP: {}={} is {:.1} segments.",
+        "The bandwidth-delay product, {}, is less than one segment: the largest MSS a test's socket read back is {} (TCP_INFO snd_mss). A receiver opens its window in whole segments, and none under one, so on such a path segments place the knee, not the BDP: {}={} asks for {:.1} segments.",
         bytes_human(b.bytes as u64),
-        bytes_human(u64::from(mss)),
+        bytes_human(mss as u64),
         k.key,
         k.value,
-        k.bytes as f64 / f64::from(mss)
+        segments
     ))
 }
 

@@ -318,42 +318,49 @@ fn the_knee_takes_the_goals_share_and_an_answer_below_it_is_said() {
     assert!(said.contains("reaches 97.5% of the best median"), "{said}");
 }
 
-/// On loopback the BDP is under one segment and the knee lies far above it: the
-/// explanation says so with the MSS read back; on a path whose BDP holds many segments,
-/// or without the MSS, it says nothing of segments.
+/// On loopback the BDP is under one segment and a receive buffer's knee lies far above
+/// it: the explanation says so with the largest MSS read back (a small window lowers a
+/// socket's snd_mss); a send buffer's knee, a path whose BDP holds many segments, or rows
+/// without the MSS get no word of segments.
 #[test]
 fn a_bdp_under_one_segment_is_said_with_the_mss() {
-    let answer = answer_for("sndbuf", "64K");
-    let rows = |min_rtt_us: u32, mss: Option<u32>| -> Vec<SummaryRow> {
-        [("16K", 10.0e9), ("64K", 22.0e9), ("256K", 22.5e9)]
+    // snd_mss as read back here on loopback: at most half the largest window offered.
+    let sizes = [
+        ("16K", 10.0e9, 8192),
+        ("64K", 22.0e9, 48771),
+        ("256K", 22.5e9, 65483),
+    ];
+    let rows = |key: &str, min_rtt_us: u32, mss: bool| -> Vec<SummaryRow> {
+        sizes
             .iter()
-            .flat_map(|&(size, g)| [(size, g), (size, g * 1.01)])
-            .map(|(size, g)| SummaryRow {
-                mss_eff: mss,
+            .flat_map(|&(size, g, m)| [(size, g, m), (size, g * 1.01, m)])
+            .map(|(size, g, m)| SummaryRow {
+                case_label: format!("{key}={size}"),
+                mss_eff: mss.then_some(m),
                 ..row(&format!("sndbuf={size}"), g, min_rtt_us)
             })
             .collect()
     };
-    let segments = |rows: &[SummaryRow]| -> Vec<String> {
-        let ex = explain_rows(rows, &answer, &Meta::default());
+    let segments = |key: &str, rows: &[SummaryRow]| -> Vec<String> {
+        let ex = explain_rows(rows, &answer_for(key, "64K"), &Meta::default());
         assert_eq!(ex.numbers.knee.as_ref().map(|k| k.bytes), Some(65536));
         saying(&ex, "segment").into_iter().cloned().collect()
     };
-    let said = segments(&rows(3, Some(65483)));
+    let said = segments("rcvbuf", &rows("rcvbuf", 3, true));
     assert_eq!(said.len(), 1, "{said:?}");
     assert!(
-        said[0].contains("less than one segment: the sender's MSS here is 63.9K"),
+        said[0]
+            .contains("less than one segment: the largest MSS a test's socket read back is 63.9K"),
         "{}",
         said[0]
     );
     assert!(
-        said[0].contains("sndbuf=64K is 1.0 segments"),
+        said[0].contains("rcvbuf=64K asks for 1.0 segments"),
         "{}",
         said[0]
     );
+    assert!(segments("sndbuf", &rows("sndbuf", 3, true)).is_empty());
+    assert!(segments("rcvbuf", &rows("rcvbuf", 3, false)).is_empty());
     // 20 ms: a BDP of about 56M, hundreds of segments.
-    assert!(segments(&rows(20_000, Some(1448))).is_empty());
-    assert!(segments(&rows(3, None)).is_empty());
-    // A BDP of about 20K holds 14 segments of 1448 bytes: the BDP, not segments, counts.
-    assert!(segments(&rows(7, Some(1448))).is_empty());
+    assert!(segments("rcvbuf", &rows("rcvbuf", 20_000, true)).is_empty());
 }
