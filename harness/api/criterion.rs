@@ -5,7 +5,8 @@
 //! criterion gets is the test's own measurement, scaled to criterion's iteration count:
 //!
 //! - a stream test is [`Throughput::Bytes`] of its message size per iteration, timed by
-//!   the receiver's goodput (criterion's throughput is sockbench's `goodput_bps`);
+//!   the receiver's goodput (each sample's throughput is that test's `goodput_bps`;
+//!   criterion's summary, from its mean time per iteration, is their harmonic mean);
 //! - an rr or crr test is one round trip per iteration ([`Throughput::Elements`]), timed
 //!   by the mean of its round-trip histogram.
 //!
@@ -47,11 +48,16 @@ impl BenchSummary {
         Percentiles::of(&self.rtt)
     }
 
-    /// What is wrong when the samples' figure (the round trips' mean, or the goodput)
-    /// is noisy, as `sockbench run` warns of a case: "mean round trip varies by 43%
-    /// (coefficient of variation, over 10%)". `None` when quiet, or under two samples.
+    /// What is wrong when the samples' figure that criterion timed (a stream's goodput,
+    /// an rr or crr test's mean round trip) is noisy, as `sockbench run` warns of a case:
+    /// "mean round trip varies by 43% (coefficient of variation, over 10%)". `None` when
+    /// quiet, or under two samples.
     pub fn noise(&self) -> Option<String> {
-        let (figure, values): (_, Vec<f64>) = if self.rtt.is_empty() {
+        let stream = match self.outcomes.first() {
+            Some(o) => matches!(o.case_run().spec.pattern, Pattern::Stream),
+            None => self.rtt.is_empty(),
+        };
+        let (figure, values): (_, Vec<f64>) = if stream {
             ("goodput", self.goodput_bps.clone())
         } else {
             let means = self.outcomes.iter().filter_map(|o| o.rtt().map(|p| p.mean));
