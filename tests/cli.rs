@@ -381,6 +381,7 @@ fn iperf3_interval_and_port_flags_get_the_sockbench_equivalent() {
         (&["run", "-p", "5201"], "--to HOST:5201"),
         (&["run", "--bidir"], "--direction bidir"),
         (&["-i", "1", "-c", "host"], "sockbench run -i 1 -c host"),
+        (&["--bidir", "-c", "host"], "sockbench run --bidir -c host"),
     ] {
         let out = sockbench(args, Duration::from_secs(10));
         let err = String::from_utf8_lossy(&out.stderr);

@@ -231,7 +231,7 @@ pub fn iperf3_habit(args: &[String]) -> Option<String> {
     }
     const CLIENT: &[&str] = &[
         "-c", "-P", "-t", "-l", "-u", "-b", "-R", "-J", "-w", "-i", "-p", "-C", "-M", "-N",
-        "--client",
+        "--client", "--bidir",
     ];
     if CLIENT
         .iter()
