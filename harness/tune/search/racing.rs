@@ -496,13 +496,25 @@ impl<B: Bench> Search<'_, B> {
             .cloned()
             .unwrap_or(knee);
         let tied: Vec<Point> = undecided.into_iter().filter(|p| *p != pick).collect();
+        // Each with what its guess rests on: a size the race did not run has only its
+        // screening tests.
+        let evidence = |p: &Point| match self.stat(p) {
+            Some(s) => format!(
+                "{} (mean {}, n={})",
+                self.space.label(p),
+                format_figure(self.goal.metric(), s.mean),
+                s.n
+            ),
+            None => format!("{} (no test measured it)", self.space.label(p)),
+        };
         let why = format!(
-            "whether {} reaches {fraction} of the best (less the margin) cannot be told ({stop}); {} is the smallest that may, within the constraints",
+            "whether {} reaches {} ({fraction} of the best's mean, less the margin) cannot be told ({stop}); {} is the smallest that may, within the constraints",
             std::iter::once(&pick)
                 .chain(&tied)
-                .map(|p| self.space.label(p))
+                .map(evidence)
                 .collect::<Vec<_>>()
                 .join(" or "),
+            format_figure(self.goal.metric(), t),
             self.space.label(&pick)
         );
         self.settle(pick, tied, Status::Inconclusive, why)

@@ -331,3 +331,32 @@ fn a_best_below_a_misplaced_knee_is_the_answer() {
         out.why
     );
 }
+
+/// A knee the race could not decide is a guess, and the answer says what each size it
+/// names rests on: its mean and its number of tests, as the run measured them.
+#[test]
+fn an_undecided_knee_says_what_each_guess_rests_on() {
+    let mut b = Synthetic::new("[matrix]\nrcvbuf = \"16K..4M\"\n", 240 << 10, 0.6);
+    let (out, _, _) = search(&mut b, "goodput>=0.95*max", &[], 24);
+    assert_eq!(out.status, Status::Inconclusive, "{}", out.why);
+    assert!(out.why.contains("is the smallest that may"), "{}", out.why);
+    let named = out.why.split(" reaches ").next().unwrap();
+    let named = named.trim_start_matches("whether ");
+    let mut seen = 0;
+    for guess in named.split(" or ") {
+        let (label, rest) = guess.split_once(" (mean ").expect(guess);
+        let n: usize = rest
+            .split("n=")
+            .nth(1)
+            .unwrap()
+            .trim_end_matches(')')
+            .parse()
+            .unwrap();
+        let tests = (b.rows.iter())
+            .filter(|r| r.candidate == label && r.value.is_some())
+            .count();
+        assert_eq!(n, tests, "{label} in {}", out.why);
+        seen += 1;
+    }
+    assert!(seen >= 1, "{}", out.why);
+}
