@@ -53,11 +53,7 @@ impl BenchSummary {
     /// "mean round trip varies by 43% (coefficient of variation, over 10%)". `None` when
     /// quiet, or under two samples.
     pub fn noise(&self) -> Option<String> {
-        let stream = match self.outcomes.first() {
-            Some(o) => matches!(o.case_run().spec.pattern, Pattern::Stream),
-            None => self.rtt.is_empty(),
-        };
-        let (figure, values): (_, Vec<f64>) = if stream {
+        let (figure, values): (_, Vec<f64>) = if self.timed_by_goodput() {
             ("goodput", self.goodput_bps.clone())
         } else {
             let means = self.outcomes.iter().filter_map(|o| o.rtt().map(|p| p.mean));
@@ -67,27 +63,39 @@ impl BenchSummary {
         Some(format!("{figure} {why}"))
     }
 
-    /// One line: the round trips' p50/p99/p99.9, or the goodputs' range.
+    /// Whether criterion timed the samples' goodput (a stream, with or without a latency
+    /// probe) rather than their mean round trip (rr, crr).
+    fn timed_by_goodput(&self) -> bool {
+        match self.outcomes.first() {
+            Some(o) => matches!(o.case_run().spec.pattern, Pattern::Stream),
+            None => self.rtt.is_empty(),
+        }
+    }
+
+    /// One line: the goodputs' range for a stream (and its probe's round trips, when it
+    /// had one), else the round trips' p50/p99/p99.9.
     pub fn line(&self) -> String {
         let us = |ns: u64| ns as f64 / 1e3;
-        let figures = match self.rtt_percentiles() {
-            Some(p) => format!(
+        let rtt = self.rtt_percentiles().map(|p| {
+            format!(
                 "rtt p50 {:.1} us  p99 {:.1} us  p99.9 {:.1} us  max {:.1} us ({} round trips)",
                 us(p.p50),
                 us(p.p99),
                 us(p.p999),
                 us(p.max),
                 p.count
-            ),
-            None => {
-                let lo = self
-                    .goodput_bps
-                    .iter()
-                    .copied()
-                    .fold(f64::INFINITY, f64::min);
-                let hi = self.goodput_bps.iter().copied().fold(0.0, f64::max);
-                format!("goodput {:.3}..{:.3} Gbit/s", lo / 1e9, hi / 1e9)
+            )
+        });
+        let figures = if self.timed_by_goodput() {
+            let lo = (self.goodput_bps.iter().copied()).fold(f64::INFINITY, f64::min);
+            let hi = self.goodput_bps.iter().copied().fold(0.0, f64::max);
+            let goodput = format!("goodput {:.3}..{:.3} Gbit/s", lo / 1e9, hi / 1e9);
+            match rtt {
+                Some(rtt) => format!("{goodput}; probe {rtt}"),
+                None => goodput,
             }
+        } else {
+            rtt.unwrap_or_else(|| "no round trip measured".to_string())
         };
         let warmup = if self.warmup.is_some() {
             " (after a warm-up test)"
@@ -261,12 +269,26 @@ mod tests {
         let e = bench(&mut group, "bad", &bad, &receiver).unwrap_err();
         assert!(e.to_string().contains("nosuch"), "{e}");
         let good = bench(&mut group, "good", &short, &receiver).unwrap();
+        let probed = bench(
+            &mut group,
+            "probed",
+            &short.clone().set("probe", "rr"),
+            &receiver,
+        );
         group.finish();
         assert_eq!((good.tests, good.outcomes.len()), (11, 10));
         assert!(good.warmup.is_some());
         assert_eq!(good.goodput_bps.len(), 10);
         let recorded = |id: &str| dir.path().join("g").join(id).exists();
         assert!(!recorded("bad") && recorded("good"));
+        // A stream's line is its goodputs' (criterion timed them), and its probe's round
+        // trips beside them when it had one.
+        assert!(good.line().contains(" goodput ") && !good.line().contains("rtt"));
+        let line = probed.unwrap().line();
+        assert!(
+            line.contains(" goodput ") && line.contains("; probe rtt p50"),
+            "{line}"
+        );
     }
 
     /// Samples whose goodput falls in two clusters are said to be noisy, as `sockbench
