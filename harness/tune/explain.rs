@@ -324,11 +324,13 @@ fn bdp_sentence(b: &Bdp, effective: &Effective) -> String {
 fn segment_sentence(b: &Bdp, k: &KneeAt, mss: Option<u32>) -> Option<String> {
     let mss = f64::from(mss.filter(|&m| m > 0)?);
     let segments = k.bytes as f64 / mss;
+    // A receive buffer's knee of one to four segments, well above a BDP under one.
     let receive_buffer = matches!(k.key.as_str(), "rcvbuf" | "receiver.rcvbuf");
-    if !receive_buffer || b.bytes >= mss || !(1.0..=4.0).contains(&segments) {
-        return None;
-    }
-    if (k.bytes as f64) < 2.0 * b.bytes {
+    let said = receive_buffer
+        && b.bytes < mss
+        && (1.0..=4.0).contains(&segments)
+        && k.bytes as f64 >= 2.0 * b.bytes;
+    if !said {
         return None;
     }
     Some(format!(
