@@ -32,15 +32,13 @@ const SAMPLES: usize = 10;
 /// Each test's warm-up, before its measured time.
 const WARMUP: Duration = Duration::from_millis(100);
 
-/// Each test's measured time: SOCKBENCH_BENCH_DURATION (`200ms`, `2s`), default 300 ms.
+/// Each test's measured time: SOCKBENCH_BENCH_DURATION (`200ms`, `2s`), default 300 ms,
+/// read as `--duration` is.
 fn test_duration() -> Duration {
     let text = std::env::var("SOCKBENCH_BENCH_DURATION").unwrap_or_else(|_| "300ms".into());
-    let (n, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(0));
-    match (n.parse(), unit) {
-        (Ok(n), "ms") => Duration::from_millis(n),
-        (Ok(n), "s") => Duration::from_secs(n),
-        _ => panic!("SOCKBENCH_BENCH_DURATION={text}: a whole number of ms or s"),
-    }
+    let spec = Test::new().set("duration", text.clone()).spec();
+    spec.unwrap_or_else(|e| panic!("SOCKBENCH_BENCH_DURATION={text}: {e}"))
+        .duration
 }
 
 /// A criterion sample is one whole test, whatever criterion's measurement time: the time
