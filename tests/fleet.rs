@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -31,16 +30,7 @@ fn daemon(prefix: &[&str], listen: &str, extra: &[&str]) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("listening line: {line:?}"))
-        .parse()
-        .unwrap();
+    let addr = listening_addr(&mut child);
     Server { child, addr }
 }
 

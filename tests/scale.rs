@@ -341,18 +341,7 @@ fn loopback_daemon(listen: &str) -> Server {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn serve");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("listening line: {line:?}"))
-        .parse()
-        .unwrap();
+    let addr = listening_addr(&mut child);
     Server { child, addr }
 }
 

@@ -217,6 +217,20 @@ pub struct Server {
     pub addr: SocketAddr,
 }
 
+/// The address a `sockbench serve` child listens on: the first line of its stdout
+/// (piped), `listening on ADDR`.
+pub fn listening_addr(child: &mut Child) -> SocketAddr {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("serve's stdout, piped"))
+        .read_line(&mut line)
+        .unwrap();
+    line.trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("listening line: {line:?}"))
+        .parse()
+        .unwrap()
+}
+
 impl Server {
     pub fn start(extra: &[&str]) -> Server {
         Server::start_on("127.0.0.1:0", extra)
@@ -233,16 +247,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .expect("listening line")
-            .parse()
-            .unwrap();
+        let addr = listening_addr(&mut child);
         Server { child, addr }
     }
 
