@@ -15,9 +15,16 @@ pub const PATH_ENV: &str = "SOCKBENCH_PATH";
 /// A path description that does not parse: what is wrong with it.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PathError {
-    /// An item that is not a known KEY=VALUE, or whose value does not read.
+    /// An item that is not KEY=VALUE, or whose key is not one of the path's.
     #[error("{PATH_ENV}: '{0}' {EXPECTED}")]
     BadItem(String),
+    /// A known key whose value does not read: what the key takes.
+    #[error("{PATH_ENV}: '{item}': {key} takes {takes}")]
+    BadValue {
+        item: String,
+        key: &'static str,
+        takes: &'static str,
+    },
     #[error("{PATH_ENV}: '{0}' given twice {EXPECTED}")]
     Twice(String),
     #[error("{PATH_ENV}: not UTF-8 {EXPECTED}")]
@@ -25,6 +32,32 @@ pub enum PathError {
 }
 
 const EXPECTED: &str = "(expected KEY=VALUE,... of delay, jitter, loss, rate, queue, emulator, seed; e.g. delay=20ms,loss=0.1%,rate=50mbit)";
+
+/// What each key's value takes, for the error that refuses it.
+const KEYS: [(&str, &str); 7] = [
+    (
+        "delay",
+        "a duration with its unit, e.g. 20ms (a bare number is 20 s to sockbench, 20 µs to tc)",
+    ),
+    (
+        "jitter",
+        "a duration with its unit, e.g. 2ms (a bare number is 2 s to sockbench, 2 µs to tc)",
+    ),
+    (
+        "queue",
+        "a duration with its unit, e.g. 100ms (a bare number is 100 s to sockbench, 100 µs to tc)",
+    ),
+    (
+        "loss",
+        "a share from 0% to 100% with its %, e.g. 0.1% (netem reads a bare 1 as 1%)",
+    ),
+    (
+        "rate",
+        "a rate in bits per second, e.g. 50mbit, 1gbit or 50M (tc's bps is bytes)",
+    ),
+    ("seed", "a whole number"),
+    ("emulator", "a name, e.g. netem or element"),
+];
 
 /// meta.json's `path`: the emulated path, each figure in its unit; absent keys are null.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -104,9 +137,17 @@ impl PathNote {
         };
         let ns = |v: &str| path_duration(v).map(|d| d.as_nanos() as u64);
         for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            let bad = || PathError::BadItem(item.to_string());
-            let (key, value) = item.split_once('=').ok_or_else(bad)?;
+            let (key, value) =
+                (item.split_once('=')).ok_or_else(|| PathError::BadItem(item.to_string()))?;
             let (key, value) = (key.trim(), value.trim());
+            let bad = || match KEYS.iter().find(|(k, _)| *k == key) {
+                Some(&(key, takes)) => PathError::BadValue {
+                    item: item.to_string(),
+                    key,
+                    takes,
+                },
+                None => PathError::BadItem(item.to_string()),
+            };
             let fresh = match key {
                 "delay" => note.delay_ns.replace(ns(value).ok_or_else(bad)?).is_none(),
                 "jitter" => note.jitter_ns.replace(ns(value).ok_or_else(bad)?).is_none(),
@@ -180,19 +221,39 @@ mod tests {
     #[test]
     fn a_bad_description_is_one_line_naming_the_item() {
         for (bad, says) in [
-            ("delay", "'delay'"),
-            ("delay=soon", "'delay=soon'"),
-            ("loss=120%", "'loss=120%'"),
+            ("delay", "'delay' (expected KEY=VALUE"),
+            (
+                "delay=soon",
+                "'delay=soon': delay takes a duration with its unit",
+            ),
+            (
+                "loss=120%",
+                "'loss=120%': loss takes a share from 0% to 100%",
+            ),
             // Without a unit: netem reads 1 as 1 %, a fraction 100 %; 20 is 20 s or 20 µs.
-            ("loss=1", "'loss=1'"),
-            ("loss=0.01", "'loss=0.01'"),
-            ("delay=20", "'delay=20'"),
-            ("jitter=2", "'jitter=2'"),
-            ("rate=50bps", "'rate=50bps'"),
-            ("rate=0", "'rate=0'"),
-            ("colour=blue", "'colour=blue'"),
+            ("loss=1", "'loss=1': loss takes a share"),
+            ("loss=0.01", "'loss=0.01': loss takes"),
+            (
+                "delay=35",
+                "'delay=35': delay takes a duration with its unit, e.g. 20ms",
+            ),
+            (
+                "jitter=2",
+                "'jitter=2': jitter takes a duration with its unit",
+            ),
+            ("queue=100", "'queue=100': queue takes a duration"),
+            (
+                "rate=50bps",
+                "'rate=50bps': rate takes a rate in bits per second",
+            ),
+            ("rate=0", "'rate=0': rate takes"),
+            ("seed=x", "'seed=x': seed takes a whole number"),
+            (
+                "colour=blue",
+                "'colour=blue' (expected KEY=VALUE,... of delay",
+            ),
             ("delay=1ms,delay=2ms", "'delay' given twice"),
-            ("emulator=", "'emulator='"),
+            ("emulator=", "'emulator=': emulator takes a name"),
         ] {
             let e = PathNote::parse(bad).unwrap_err().to_string();
             assert!(e.contains(says) && !e.contains('\n'), "{bad}: {e}");
