@@ -329,6 +329,63 @@ pub(super) fn zero_axis_in(max: f64, ticks: f64) -> (f64, usize, usize) {
 
 pub(super) use crate::output::metric::bps_unit;
 
+/// The decimals a value up to `max` is written with: three significant digits from 1 on.
+pub(super) fn decimals(max: f64) -> usize {
+    if max >= 100.0 {
+        0
+    } else if max >= 10.0 {
+        1
+    } else {
+        2
+    }
+}
+
+/// How a matrix writes its values: every cell in the unit and with the decimals of its
+/// largest value, so that cells compare at a glance. But when a goodput's cell would
+/// keep under two significant digits (48 Mbit/s among 25 Gbit/s reads "0.0", as if the
+/// path were dead), every cell is in its own unit, its prefix beside it: "47.9M", "25.1G".
+pub(super) struct MatrixText {
+    scale: f64,
+    unit: &'static str,
+    decimals: usize,
+    own_units: bool,
+}
+
+impl MatrixText {
+    /// Values from `min`, written in `unit` (`scale` of them is one) with `decimals`;
+    /// `bps` when they are bits per second, which may then take their own units.
+    pub fn new(min: f64, (scale, unit): (f64, &'static str), decimals: usize, bps: bool) -> Self {
+        let last_digits = (min / scale * 10f64.powi(decimals as i32)).round();
+        MatrixText {
+            scale,
+            unit,
+            decimals,
+            own_units: bps && min > 0.0 && last_digits < 10.0,
+        }
+    }
+
+    /// A cell's text: `25.1`, or `47.9M` in its own unit.
+    pub fn cell(&self, v: f64) -> String {
+        if !self.own_units {
+            return format!("{:.d$}", v / self.scale, d = self.decimals);
+        }
+        let (scale, unit) = bps_unit(v);
+        let x = v / scale;
+        format!("{x:.d$}{}", unit.trim_end_matches("bit/s"), d = decimals(x))
+    }
+
+    /// A value with its unit, for a legend or a scale's end: `25.1 Gbit/s`.
+    pub fn full(&self, v: f64) -> String {
+        let (scale, unit, d) = if self.own_units {
+            let (scale, unit) = bps_unit(v);
+            (scale, unit, decimals(v / scale))
+        } else {
+            (self.scale, self.unit, self.decimals)
+        };
+        format!("{:.d$} {unit}", v / scale)
+    }
+}
+
 /// A point of a chart: x, the mean, its 95% confidence interval (if any).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Point {
@@ -505,4 +562,25 @@ pub(super) fn without_common_words<'n>(
         format!(" — every case: {}", common.join(" "))
     };
     (names, caption)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A slow path among fast ones keeps its digits, each cell in its own unit; a matrix
+    /// whose smallest value keeps two digits keeps one unit for all.
+    #[test]
+    fn a_matrix_writes_its_smallest_goodput_with_two_digits_at_least() {
+        let (min, max) = (47.9e6, 25.1e9);
+        let t = MatrixText::new(min, bps_unit(max), decimals(max / 1e9), true);
+        assert_eq!([t.cell(min), t.cell(max)], ["47.9M", "25.1G"]);
+        assert_eq!([t.full(min), t.full(max)], ["47.9 Mbit/s", "25.1 Gbit/s"]);
+        let t = MatrixText::new(1.2e9, bps_unit(max), decimals(max / 1e9), true);
+        assert_eq!([t.cell(1.2e9), t.cell(max)], ["1.2", "25.1"]);
+        assert_eq!(t.full(1.2e9), "1.2 Gbit/s");
+        // Round trips keep the matrix's unit and decimals.
+        let t = MatrixText::new(6e3, (1e3, "µs"), decimals(250.0), false);
+        assert_eq!([t.cell(6e3), t.full(250e3)], ["6", "250 µs"]);
+    }
 }

@@ -174,18 +174,6 @@ fn shade(v: f64, (min, max): (f64, f64), higher_is_better: bool) -> (RGBColor, R
     heat(if higher_is_better { t } else { 1.0 - t })
 }
 
-/// The decimals every value of a matrix is written with (one format for all its cells
-/// and its scale), from its largest value.
-fn decimals(max: f64) -> usize {
-    if max >= 100.0 {
-        0
-    } else if max >= 10.0 {
-        1
-    } else {
-        2
-    }
-}
-
 fn fleet_matrix(
     area: &Area<'_>,
     hosts: &[String],
@@ -199,7 +187,7 @@ fn fleet_matrix(
     } else {
         (1e3, "µs")
     };
-    let d = decimals(max / scale);
+    let text = MatrixText::new(min, (scale, unit), decimals(max / scale), higher_is_better);
     let (_, h) = area.dim_in_pixel();
     let (plot, bar) = area.split_vertically(h.saturating_sub(SCALE_H));
     let n = hosts.len();
@@ -246,8 +234,8 @@ fn fleet_matrix(
                 outline.stroke_width(4),
             )))?;
         }
-        let text = format!("{:.d$}", c.value / scale);
-        chart.draw_series(std::iter::once(Text::new(text, (x, y), font(17, &ink))))?;
+        let cell = text.cell(c.value);
+        chart.draw_series(std::iter::once(Text::new(cell, (x, y), font(17, &ink))))?;
         if c.outlier {
             chart.draw_series(std::iter::once(Text::new(
                 "!",
@@ -264,7 +252,7 @@ fn fleet_matrix(
             )))?;
         }
     }
-    colour_scale(&bar, (min, max), (scale, unit), higher_is_better)?;
+    colour_scale(&bar, (min, max), &text, higher_is_better)?;
     Ok(matrix_legend(cells, higher_is_better, outline))
 }
 
@@ -302,7 +290,7 @@ const SCALE_H: u32 = 64;
 fn colour_scale(
     bar: &Area<'_>,
     (min, max): (f64, f64),
-    (scale, unit): (f64, &str),
+    text: &MatrixText,
     higher_is_better: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let (w, _) = bar.dim_in_pixel();
@@ -328,12 +316,12 @@ fn colour_scale(
     };
     let better = if higher_is_better { "max" } else { "min" };
     bar.draw(&Text::new(
-        format!("min {:.d$} {unit}", min / scale, d = decimals(max / scale)),
+        format!("min {}", text.full(min)),
         (x0, y1 + 6),
         font(HPos::Left),
     ))?;
     bar.draw(&Text::new(
-        format!("max {:.d$} {unit}", max / scale, d = decimals(max / scale)),
+        format!("max {}", text.full(max)),
         (x1, y1 + 6),
         font(HPos::Right),
     ))?;

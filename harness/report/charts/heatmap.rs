@@ -116,7 +116,7 @@ fn heatmap(
         .y_label_formatter(&fy)
         .draw()?;
     let (_, decimals) = nice_step(max / scale, 100.0);
-    let decimals = decimals.min(2);
+    let text = MatrixText::new(min, (scale, unit), decimals.min(2), true);
     for &(ix, iy, v, _) in cells {
         let t = if max > min {
             (v - min) / (max - min)
@@ -130,7 +130,7 @@ fn heatmap(
             fill.filled(),
         )))?;
         chart.draw_series(std::iter::once(Text::new(
-            format!("{:.decimals$}", v / scale),
+            text.cell(v),
             (x, y),
             ("sans-serif", 17)
                 .into_font()
@@ -141,13 +141,7 @@ fn heatmap(
     let (lo, _) = heat(0.0);
     let (hi, _) = heat(1.0);
     Ok(vec![
-        (
-            format!("{:.decimals$} {unit} (lowest)", min / scale),
-            Look::band(lo),
-        ),
-        (
-            format!("{:.decimals$} {unit} (highest)", max / scale),
-            Look::band(hi),
-        ),
+        (format!("{} (lowest)", text.full(min)), Look::band(lo)),
+        (format!("{} (highest)", text.full(max)), Look::band(hi)),
     ])
 }
