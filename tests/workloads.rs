@@ -336,6 +336,12 @@ fn shipped_workloads_parse_and_say_what_they_answer() {
         );
         let cases = w.expand().unwrap();
         assert!(!cases.is_empty());
+        assert_eq!(
+            Workload::repeated(&cases),
+            [],
+            "{}: a case measured twice",
+            path.display()
+        );
         for c in &cases {
             let Err(e) = sockbench::net::transport::probe(
                 c.spec.protocol,

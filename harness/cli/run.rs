@@ -164,6 +164,16 @@ pub(super) fn run_command(args: RunArgs) -> Result<i32, Failure> {
             }
         }
     }
+    for (again, first) in Workload::repeated(&cases).into_iter() {
+        if !args.common.quiet {
+            let (a, f) = (&cases[again].label, &cases[first].label);
+            eprintln!(
+                "note: case {} ({a}) is the same test as case {} ({f}): it is measured twice",
+                again + 1,
+                first + 1
+            );
+        }
+    }
     let name = if workload.name.is_empty() {
         format!("{}-{}", cases[0].spec.protocol, cases[0].spec.pattern)
     } else {

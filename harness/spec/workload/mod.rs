@@ -512,6 +512,18 @@ impl Workload {
         Ok(out)
     }
 
+    /// Cases that measure what an earlier case does (a `[[case]]` that repeats a point of
+    /// the matrix, a default written out): each with the first of its kind, by position
+    /// from 0, later first.
+    pub fn repeated(cases: &[PlannedCase]) -> Vec<(usize, usize)> {
+        (cases.iter().enumerate())
+            .filter_map(|(j, c)| {
+                let i = cases[..j].iter().position(|e| e.spec == c.spec)?;
+                Some((j, i))
+            })
+            .collect()
+    }
+
     fn located(&self, at: Option<Pos>, problem: String) -> WorkloadError {
         WorkloadError::At {
             file: self.source.clone(),

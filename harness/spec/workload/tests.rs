@@ -350,3 +350,16 @@ fn an_empty_file_and_a_fifo_are_refused() {
     let _ = std::fs::remove_file(&tmp);
     assert!(e.contains("not a regular file"), "{e}");
 }
+
+/// A `[[case]]` that writes out a point of the matrix (a default spelled out) is the same
+/// test, and is found; one that differs in any knob is not.
+#[test]
+fn a_case_that_repeats_an_earlier_one_is_found() {
+    let w = parse(
+        "[matrix]\nmsg_size = [\"64\", \"1K\"]\n\n[[case]]\nnodelay = false\nmsg_size = \"1K\"\n\n[[case]]\nnodelay = true\nmsg_size = \"1K\"\n\n[[case]]\nmsg_size = \"64\"\n",
+    )
+    .unwrap();
+    let cases = w.expand().unwrap();
+    assert_eq!(Workload::repeated(&cases), [(2, 1), (4, 0)]);
+    assert_eq!(Workload::repeated(&cases[..2]), []);
+}
