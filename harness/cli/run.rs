@@ -132,6 +132,29 @@ pub(super) fn check_here(
     Ok(())
 }
 
+/// Every protocol and knob set must be one this kernel takes, and every CPU to pin to
+/// must exist here (and, with a `local` receiver, for it too): before any traffic.
+fn check_cases(cases: &[crate::spec::workload::PlannedCase], local: bool) -> Result<(), Failure> {
+    let allowed = crate::measure::pin_thread(None).unwrap_or_default();
+    for case in cases {
+        let spec = &case.spec;
+        check_here(spec, local)?;
+        let sides = if local {
+            vec![&spec.sender, &spec.receiver]
+        } else {
+            vec![&spec.sender]
+        };
+        for cpu in sides.into_iter().filter_map(|k| k.cpus.as_ref()).flatten() {
+            if !allowed.contains(cpu) {
+                return Err(Failure::Usage(format!(
+                    "--cpu-affinity: CPU {cpu} is not available here (this process may run on {allowed:?})"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn run_command(args: RunArgs) -> Result<i32, Failure> {
     iperf3_flags(&args)?;
     // A receiver address that cannot be one is a usage error, found before anything is
@@ -145,33 +168,12 @@ pub(super) fn run_command(args: RunArgs) -> Result<i32, Failure> {
         &args.common.set,
         args.common.force,
     )?;
-    // Every protocol and knob set must be one this kernel takes, before any traffic.
-    let allowed = crate::measure::pin_thread(None).unwrap_or_default();
-    for case in &cases {
-        let spec = &case.spec;
-        check_here(spec, args.receiver.to.is_none())?;
-        // CPUs to pin to must exist here (and, with a local receiver, for it too).
-        let sides = if args.receiver.to.is_none() {
-            vec![&spec.sender, &spec.receiver]
-        } else {
-            vec![&spec.sender]
-        };
-        for cpu in sides.into_iter().filter_map(|k| k.cpus.as_ref()).flatten() {
-            if !allowed.contains(cpu) {
-                return Err(Failure::Usage(format!(
-                    "--cpu-affinity: CPU {cpu} is not available here (this process may run on {allowed:?})"
-                )));
-            }
-        }
-    }
-    for (again, first) in Workload::repeated(&cases).into_iter() {
+    check_cases(&cases, args.receiver.to.is_none())?;
+    for (again, first) in Workload::repeated(&cases) {
         if !args.common.quiet {
             let (a, f) = (&cases[again].label, &cases[first].label);
-            eprintln!(
-                "note: case {} ({a}) is the same test as case {} ({f}): it is measured twice",
-                again + 1,
-                first + 1
-            );
+            let (again, first) = (again + 1, first + 1);
+            eprintln!("note: case {again} ({a}) is the same test as case {first} ({f}): it is measured twice");
         }
     }
     let name = if workload.name.is_empty() {
