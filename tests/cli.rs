@@ -424,7 +424,11 @@ fn paced_udp_shows_its_loss_share_and_offered_against_achieved() {
         line.contains(&format!("lost {lost} of {sent} datagrams")),
         "{line}"
     );
-    assert!(line.contains("offered 20.00 Mbit/s, achieved"), "{line}");
+    assert!(line.contains("%, warm-up included)"), "{line}");
+    assert!(
+        line.contains("after the warm-up, offered 20.00 Mbit/s, achieved"),
+        "{line}"
+    );
 }
 
 /// A sweep over protocols with a TCP-only knob: the knob is left out of the udp case and

@@ -449,9 +449,11 @@ fn find_receiver(opts: &RunOptions) -> Result<(Option<LocalReceiver>, SocketAddr
     })
 }
 
-/// Under a datagram stream's row: the loss as a share of what was sent, and, when it was
-/// paced (`-u -b 1G`), what was offered against what arrived, so that a rate the path or
-/// the machine cannot take reads as such on the terminal, not only in summary.csv.
+/// Under a datagram stream's row: the loss as a share of what was sent (as summary.csv's
+/// `lost`, the warm-up's included), and, when it was paced (`-u -b 1G`), what was offered
+/// against what arrived after the warm-up (goodput's window), so that a rate the path or
+/// the machine cannot take reads as such on the terminal, not only in summary.csv. The
+/// line says which window each figure is of: the two shares need not agree.
 fn datagram_note(run: &CaseRun) -> Option<String> {
     use crate::spec::units::format_bps;
     if !run.spec.protocol.is_datagram() || run.spec.pattern.is_transactional() {
@@ -463,13 +465,13 @@ fn datagram_note(run: &CaseRun) -> Option<String> {
         return None;
     }
     let mut note = format!(
-        "         lost {lost} of {sent} datagrams ({:.2}%)",
+        "         lost {lost} of {sent} datagrams ({:.2}%, warm-up included)",
         lost as f64 * 100.0 / sent as f64
     );
     if let (Some(rate), Some(goodput)) = (run.spec.rate, row.goodput_bps) {
         let offered = rate as f64 * f64::from(run.spec.flows.max(1));
         note.push_str(&format!(
-            "; offered {}, achieved {} ({:.0}% of offered)",
+            "; after the warm-up, offered {}, achieved {} ({:.0}% of offered)",
             format_bps(offered),
             format_bps(goodput),
             goodput * 100.0 / offered
