@@ -32,7 +32,8 @@ pub struct BenchSummary {
     pub tests: u64,
     /// Every sample's goodput, bits per second.
     pub goodput_bps: Vec<f64>,
-    /// Every sample's round trips, merged (nanoseconds); empty for a stream test.
+    /// Every sample's round trips, merged (nanoseconds): an rr or crr test's, a stream's
+    /// latency probe's (`probe = "rr"`); empty for a stream without one.
     pub rtt: Histogram<u64>,
     /// Every sample's outcome, in the order run: for [`crate::write_results`] (each a
     /// repetition of the case), or any figure criterion does not show. In criterion's test

@@ -37,15 +37,15 @@ const EXPECTED: &str = "(expected KEY=VALUE,... of delay, jitter, loss, rate, qu
 const KEYS: [(&str, &str); 7] = [
     (
         "delay",
-        "a duration with its unit, e.g. 20ms (a bare number is 20 s to sockbench, 20 µs to tc)",
+        "a duration with its unit, e.g. 20ms (a bare number is seconds to sockbench, microseconds to tc)",
     ),
     (
         "jitter",
-        "a duration with its unit, e.g. 2ms (a bare number is 2 s to sockbench, 2 µs to tc)",
+        "a duration with its unit, e.g. 2ms (a bare number is seconds to sockbench, microseconds to tc)",
     ),
     (
         "queue",
-        "a duration with its unit, e.g. 100ms (a bare number is 100 s to sockbench, 100 µs to tc)",
+        "a duration with its unit, e.g. 100ms (a bare number is seconds to sockbench, microseconds to tc)",
     ),
     (
         "loss",
@@ -53,7 +53,7 @@ const KEYS: [(&str, &str); 7] = [
     ),
     (
         "rate",
-        "a rate in bits per second, e.g. 50mbit, 1gbit or 50M (tc's bps is bytes)",
+        "a rate above 0 in bits per second, e.g. 50mbit, 1gbit or 50M (tc's bps is bytes)",
     ),
     ("seed", "a whole number"),
     ("emulator", "a name, e.g. netem or element"),
@@ -244,9 +244,9 @@ mod tests {
             ("queue=100", "'queue=100': queue takes a duration"),
             (
                 "rate=50bps",
-                "'rate=50bps': rate takes a rate in bits per second",
+                "'rate=50bps': rate takes a rate above 0 in bits per second",
             ),
-            ("rate=0", "'rate=0': rate takes"),
+            ("rate=0", "'rate=0': rate takes a rate above 0"),
             ("seed=x", "'seed=x': seed takes a whole number"),
             (
                 "colour=blue",

@@ -352,38 +352,56 @@ pub(super) struct MatrixText {
 }
 
 impl MatrixText {
-    /// Values from `min`, written in `unit` (`scale` of them is one) with `decimals`;
-    /// `bps` when they are bits per second, which may then take their own units.
-    pub fn new(min: f64, (scale, unit): (f64, &'static str), decimals: usize, bps: bool) -> Self {
-        let last_digits = (min / scale * 10f64.powi(decimals as i32)).round();
+    /// The matrix's `values`, written in `unit` (`scale` of them is one) with `decimals`;
+    /// `bps` when they are bits per second, which may then take their own units (judged
+    /// by the smallest above 0: a dead path is 0 in any unit).
+    pub fn new(
+        values: impl Iterator<Item = f64>,
+        (scale, unit): (f64, &'static str),
+        decimals: usize,
+        bps: bool,
+    ) -> Self {
+        let smallest = values.filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min);
+        let last_digits = (smallest / scale * 10f64.powi(decimals as i32)).round();
         MatrixText {
             scale,
             unit,
             decimals,
-            own_units: bps && min > 0.0 && last_digits < 10.0,
+            own_units: bps && last_digits < 10.0,
         }
     }
 
-    /// A cell's text: `25.1`, or `47.9M` in its own unit.
+    /// A cell's text: `25.1`, or `47.9M` in its own unit (`1500 bit/s` under 2 kbit/s).
     pub fn cell(&self, v: f64) -> String {
         if !self.own_units {
             return format!("{:.d$}", v / self.scale, d = self.decimals);
         }
-        let (scale, unit) = bps_unit(v);
-        let x = v / scale;
-        format!("{x:.d$}{}", unit.trim_end_matches("bit/s"), d = decimals(x))
+        let (x, d, unit) = own_unit(v);
+        match unit.strip_suffix("bit/s") {
+            Some("") => format!("{x:.d$} bit/s"),
+            Some(prefix) => format!("{x:.d$}{prefix}"),
+            None => format!("{x:.d$} {unit}"),
+        }
     }
 
     /// A value with its unit, for a legend or a scale's end: `25.1 Gbit/s`.
     pub fn full(&self, v: f64) -> String {
-        let (scale, unit, d) = if self.own_units {
-            let (scale, unit) = bps_unit(v);
-            (scale, unit, decimals(v / scale))
-        } else {
-            (self.scale, self.unit, self.decimals)
-        };
-        format!("{:.d$} {unit}", v / scale)
+        if !self.own_units {
+            return format!("{:.d$} {}", v / self.scale, self.unit, d = self.decimals);
+        }
+        let (x, d, unit) = own_unit(v);
+        format!("{x:.d$} {unit}")
     }
+}
+
+/// A goodput in its own unit: the number, its decimals (three significant digits, chosen
+/// after rounding: 99.96 is 100, not 100.0) and the unit.
+fn own_unit(v: f64) -> (f64, usize, &'static str) {
+    let (scale, unit) = bps_unit(v);
+    let x = v / scale;
+    let d = decimals(x);
+    let rounded = (x * 10f64.powi(d as i32)).round() / 10f64.powi(d as i32);
+    (x, decimals(rounded), unit)
 }
 
 /// A point of a chart: x, the mean, its 95% confidence interval (if any).
@@ -573,14 +591,34 @@ mod tests {
     #[test]
     fn a_matrix_writes_its_smallest_goodput_with_two_digits_at_least() {
         let (min, max) = (47.9e6, 25.1e9);
-        let t = MatrixText::new(min, bps_unit(max), decimals(max / 1e9), true);
+        let text = |values: &[f64]| {
+            let max = values.iter().copied().fold(0.0, f64::max);
+            let (scale, unit) = bps_unit(max);
+            MatrixText::new(
+                values.iter().copied(),
+                (scale, unit),
+                decimals(max / scale),
+                true,
+            )
+        };
+        let t = text(&[min, max]);
         assert_eq!([t.cell(min), t.cell(max)], ["47.9M", "25.1G"]);
         assert_eq!([t.full(min), t.full(max)], ["47.9 Mbit/s", "25.1 Gbit/s"]);
-        let t = MatrixText::new(1.2e9, bps_unit(max), decimals(max / 1e9), true);
+        // A dead path beside them does not hide the slow one; under 2 kbit/s, the unit in
+        // full; decimals after rounding.
+        let t = text(&[0.0, min, max]);
+        assert_eq!([t.cell(0.0), t.cell(min)], ["0.00 bit/s", "47.9M"]);
+        assert_eq!([t.cell(1500.0), t.cell(99.96e6)], ["1500 bit/s", "100M"]);
+        let t = text(&[1.2e9, max]);
         assert_eq!([t.cell(1.2e9), t.cell(max)], ["1.2", "25.1"]);
         assert_eq!(t.full(1.2e9), "1.2 Gbit/s");
         // Round trips keep the matrix's unit and decimals.
-        let t = MatrixText::new(6e3, (1e3, "µs"), decimals(250.0), false);
+        let t = MatrixText::new(
+            [6e3, 250e3].into_iter(),
+            (1e3, "µs"),
+            decimals(250.0),
+            false,
+        );
         assert_eq!([t.cell(6e3), t.full(250e3)], ["6", "250 µs"]);
     }
 }

@@ -187,7 +187,13 @@ fn fleet_matrix(
     } else {
         (1e3, "µs")
     };
-    let text = MatrixText::new(min, (scale, unit), decimals(max / scale), higher_is_better);
+    let values = cells.iter().map(|c| c.value);
+    let text = MatrixText::new(
+        values,
+        (scale, unit),
+        decimals(max / scale),
+        higher_is_better,
+    );
     let (_, h) = area.dim_in_pixel();
     let (plot, bar) = area.split_vertically(h.saturating_sub(SCALE_H));
     let n = hosts.len();

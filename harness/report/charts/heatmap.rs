@@ -116,7 +116,12 @@ fn heatmap(
         .y_label_formatter(&fy)
         .draw()?;
     let (_, decimals) = nice_step(max / scale, 100.0);
-    let text = MatrixText::new(min, (scale, unit), decimals.min(2), true);
+    let text = MatrixText::new(
+        cells.iter().map(|c| c.2),
+        (scale, unit),
+        decimals.min(2),
+        true,
+    );
     for &(ix, iy, v, _) in cells {
         let t = if max > min {
             (v - min) / (max - min)

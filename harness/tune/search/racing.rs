@@ -508,7 +508,7 @@ impl<B: Bench> Search<'_, B> {
             None => format!("{} (no test measured it)", self.space.label(p)),
         };
         let why = format!(
-            "whether {} reaches {} ({fraction} of the best's mean, less the margin) cannot be told ({stop}); {} is the smallest that may, within the constraints",
+            "whether {} reaches {} ({fraction} × the best's mean) cannot be told ({stop}); {} is the smallest that may, within the constraints",
             std::iter::once(&pick)
                 .chain(&tied)
                 .map(evidence)

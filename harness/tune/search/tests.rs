@@ -336,6 +336,7 @@ fn a_best_below_a_misplaced_knee_is_the_answer() {
 /// names rests on: its mean and its number of tests, as the run measured them.
 #[test]
 fn an_undecided_knee_says_what_each_guess_rests_on() {
+    use crate::tune::goal::format_figure;
     let mut b = Synthetic::new("[matrix]\nrcvbuf = \"16K..4M\"\n", 240 << 10, 0.6);
     let (out, _, _) = search(&mut b, "goodput>=0.95*max", &[], 24);
     assert_eq!(out.status, Status::Inconclusive, "{}", out.why);
@@ -345,17 +346,15 @@ fn an_undecided_knee_says_what_each_guess_rests_on() {
     let mut seen = 0;
     for guess in named.split(" or ") {
         let (label, rest) = guess.split_once(" (mean ").expect(guess);
-        let n: usize = rest
-            .split("n=")
-            .nth(1)
-            .unwrap()
-            .trim_end_matches(')')
-            .parse()
-            .unwrap();
-        let tests = (b.rows.iter())
-            .filter(|r| r.candidate == label && r.value.is_some())
-            .count();
-        assert_eq!(n, tests, "{label} in {}", out.why);
+        let (mean, n) = rest.split_once(", n=").unwrap();
+        let n: usize = n.trim_end_matches(')').parse().unwrap();
+        let values: Vec<f64> = (b.rows.iter())
+            .filter(|r| r.candidate == label)
+            .filter_map(|r| r.value)
+            .collect();
+        assert_eq!(n, values.len(), "{label} in {}", out.why);
+        let measured = values.iter().sum::<f64>() / values.len() as f64;
+        assert_eq!(mean, format_figure(Metric::GoodputBps, measured), "{label}");
         seen += 1;
     }
     assert!(seen >= 1, "{}", out.why);
