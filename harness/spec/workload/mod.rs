@@ -515,11 +515,14 @@ impl Workload {
     /// Cases that measure what an earlier case does (a `[[case]]` that repeats a point of
     /// the matrix, a default written out): each with the first of its kind, by position
     /// from 0, later first.
+    /// One pass, each test by its serialised form: a matrix may hold 100,000 cases.
     pub fn repeated(cases: &[PlannedCase]) -> Vec<(usize, usize)> {
+        let mut first: std::collections::HashMap<String, usize> = Default::default();
         (cases.iter().enumerate())
             .filter_map(|(j, c)| {
-                let i = cases[..j].iter().position(|e| e.spec == c.spec)?;
-                Some((j, i))
+                let test = serde_json::to_string(&c.spec).ok()?;
+                let i = *first.entry(test).or_insert(j);
+                (i != j).then_some((j, i))
             })
             .collect()
     }
